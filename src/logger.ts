@@ -1,0 +1,96 @@
+/**
+ * The one logger. pino JSON, with secrets redacted at the logger (by key path and by value pattern), so no code
+ * path can leak a password, token or key by logging an object or an error message.
+ */
+import { pino, type Logger, type LoggerOptions } from "pino";
+
+/** Object keys whose values are always secret, wherever they appear (matched case-insensitively). */
+const SECRET_KEY = /(pass(word)?|secret|token|private[-_]?key|api[-_]?key|account[-_]?key|authorization|cookie|connection[-_]?string|credential|signature|sas)$/i;
+
+/** Value patterns that are secrets whatever key they sit under. */
+const SECRET_VALUE_PATTERNS: Array<[RegExp, string]> = [
+  // postgres://user:password@host → postgres://user:[REDACTED]@host (any scheme with userinfo)
+  [/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]+:)[^@\s/]+@/gi, "$1[REDACTED]@"],
+  // Azure connection strings / SAS
+  [/(AccountKey=)[^;\s]+/gi, "$1[REDACTED]"],
+  [/(SharedAccessSignature=)[^;\s]+/gi, "$1[REDACTED]"],
+  [/([?&]sig=)[^&\s]+/gi, "$1[REDACTED]"],
+  // Bearer / token headers, GitHub and Slack tokens
+  [/(bearer\s+)[A-Za-z0-9._~+/-]+=*/gi, "$1[REDACTED]"],
+  [/\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b/g, "[REDACTED]"],
+  [/\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g, "[REDACTED]"],
+  // PEM private keys
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, "[REDACTED PRIVATE KEY]"],
+  // KEY=value / "password": "x" pairs inside free text (e.g. a container log line)
+  [/\b([A-Z0-9_]*(PASSWORD|SECRET|TOKEN|ACCOUNT_KEY|API_KEY)[A-Z0-9_]*\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)/gi, "$1[REDACTED]"],
+];
+
+/** Extra literal values to redact (e.g. the configured admin password), registered at boot. */
+const knownSecrets = new Set<string>();
+
+export function registerSecret(value: string | undefined): void {
+  if (value && value.length >= 6) knownSecrets.add(value);
+}
+
+/** Redact secrets from free text (log lines, container logs, error messages) before it leaves the process. */
+export function redactText(text: string): string {
+  let out = text;
+  for (const secret of knownSecrets) out = out.split(secret).join("[REDACTED]");
+  for (const [re, repl] of SECRET_VALUE_PATTERNS) out = out.replace(re, repl);
+  return out;
+}
+
+/** Deep copy with secret keys replaced and string values scrubbed. Cycles and depth are bounded. */
+export function redact(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
+  if (typeof value === "string") return redactText(value);
+  if (value === null || typeof value !== "object") return value;
+  if (depth > 8 || seen.has(value)) return "[…]";
+  seen.add(value);
+  if (value instanceof Error) {
+    const out: Record<string, unknown> = { type: value.name, message: redactText(value.message) };
+    if (value.stack) out.stack = redactText(value.stack);
+    if (value.cause !== undefined) out.cause = redact(value.cause, depth + 1, seen);
+    for (const [k, v] of Object.entries(value)) {
+      if (k === "request" || k === "response") continue; // Octokit errors carry headers with tokens
+      out[k] = SECRET_KEY.test(k) ? "[REDACTED]" : redact(v, depth + 1, seen);
+    }
+    return out;
+  }
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1, seen));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = SECRET_KEY.test(k) && v !== undefined && v !== null && v !== "" ? "[REDACTED]" : redact(v, depth + 1, seen);
+  }
+  return out;
+}
+
+export type { Logger };
+
+export interface LoggerSettings {
+  level?: string;
+  /** Where lines go (tests pass a stream to read them back). */
+  destination?: NodeJS.WritableStream;
+  base?: Record<string, unknown>;
+}
+
+export function createLogger(settings: LoggerSettings = {}): Logger {
+  const options: LoggerOptions = {
+    level: settings.level ?? process.env.LOG_LEVEL ?? "info",
+    base: { name: "preview-bot", ...settings.base },
+    // Applied to every merged object and to the message string.
+    hooks: {
+      logMethod(args, method) {
+        const scrubbed = args.map((a) => (typeof a === "string" ? redactText(a) : redact(a))) as Parameters<typeof method>;
+        return method.apply(this, scrubbed);
+      },
+    },
+    serializers: { err: (e: unknown) => redact(e), error: (e: unknown) => redact(e) },
+    formatters: {
+      bindings: (b) => redact(b) as Record<string, unknown>,
+    },
+  };
+  return settings.destination ? pino(options, settings.destination as pino.DestinationStream) : pino(options);
+}
+
+/** The process-wide logger; modules take a child of it. */
+export const logger = createLogger();

@@ -1,0 +1,28 @@
+/**
+ * What the doors (GitHub webhooks, PR comments, Slack) hand work to. Doors parse and authorize, then call
+ * `dispatch` and return at once; the work runs as a keyed job (one at a time per preview key, newer deploys
+ * supersede older ones). Implemented by the queue wiring (src/services/queue.ts).
+ */
+export type PreviewAction = "deploy" | "redeploy" | "destroy" | "status" | "extend" | "backup";
+
+export interface PreviewRequest {
+  action: PreviewAction;
+  owner: string;
+  repo: string;
+  number: number;
+  /** Who asked: a GitHub login (Slack users are mapped to one before dispatch), or "github" for webhook events. */
+  actor: string;
+  /** Where it came from, for reports. */
+  source: "webhook" | "comment" | "slack" | "sweeper";
+  dryRun?: boolean;
+  /** For `extend`: the new TTL in milliseconds. */
+  ttlMs?: number;
+  /** Slack response target, when the request came from Slack. */
+  slack?: { channel: string; user: string; responseUrl?: string };
+  /** GitHub delivery id, for idempotent intake and log correlation. */
+  deliveryId?: string;
+}
+
+export interface Dispatcher {
+  dispatch(request: PreviewRequest): Promise<{ jobId: string; deduplicated: boolean }>;
+}

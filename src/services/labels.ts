@@ -1,0 +1,25 @@
+/** Label and annotation keys preview-bot puts on what it owns. Only objects carrying MANAGED_BY are ever deleted. */
+export const MANAGED_BY_KEY = "app.kubernetes.io/managed-by";
+export const MANAGED_BY_VALUE = "preview-bot";
+export const MANAGED_BY: Readonly<Record<string, string>> = { [MANAGED_BY_KEY]: MANAGED_BY_VALUE };
+
+/** Label: owner/repo as a label-safe value (see naming.labelValue). */
+export const REPO_LABEL = "preview-bot.dev/repo";
+/** Label: the PR number. */
+export const PR_LABEL = "preview-bot.dev/pr";
+
+/** Annotation: full `owner/repo`, unabridged. */
+export const REPOSITORY_ANNOTATION = "preview-bot.dev/repository";
+export const BRANCH_ANNOTATION = "preview-bot.dev/branch";
+export const SHA_ANNOTATION = "preview-bot.dev/head-sha";
+/** Annotation: ISO-8601 expiry (TTL), absent when the preview does not expire. */
+export const EXPIRES_ANNOTATION = "preview-bot.dev/expires-at";
+/** Annotation on the namespace: the kinds applied last time (`apiVersion/Kind` list), so prune knows what to list. */
+export const APPLIED_KINDS_ANNOTATION = "preview-bot.dev/applied-kinds";
+
+/** Namespaces never touched, whatever their labels say. */
+export const ALWAYS_PROTECTED_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+export function isProtectedNamespace(name: string, extra: readonly string[] = []): boolean {
+  return ALWAYS_PROTECTED_NAMESPACES.includes(name) || name.startsWith("kube-") || extra.includes(name);
+}

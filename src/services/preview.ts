@@ -1,0 +1,149 @@
+/**
+ * The preview as data, and the interfaces of the external systems the runner drives. Each interface has one real
+ * implementation (src/services/*) and is exercised in tests against a real part (fake API server over HTTP, real
+ * PostgreSQL, Azurite) — see ARCHITECTURE.md "Boundaries".
+ */
+
+/** What identifies a preview and what it is built from. */
+export interface PreviewRef {
+  owner: string;
+  repo: string;
+  number: number;
+  /** The PR's head branch name, exactly as GitHub gives it (may be hostile: unicode, slashes, 255 chars). */
+  branch: string;
+  /** Full 40-hex head commit SHA. */
+  sha: string;
+  /** True when the head repository is not the base repository. */
+  fork?: boolean;
+}
+
+/** `owner/repo#number` — the key jobs, locks and reports use. */
+export function previewKey(ref: Pick<PreviewRef, "owner" | "repo" | "number">): string {
+  return `${ref.owner}/${ref.repo}#${ref.number}`;
+}
+
+/** Every name a preview uses, from src/services/naming.ts (the only place names are made). */
+export interface PreviewNames {
+  key: string;
+  namespace: string;
+  /** One DNS label usable as the first part of a hostname. */
+  hostLabel: string;
+  /** The preview's hostname, when the config routes by host. */
+  host?: string;
+  /** The preview URL people open (https://host/ or a path prefix URL), when known. */
+  url?: string;
+  /** PostgreSQL identifiers (lowercase [a-z0-9_], ≤ 63 bytes). */
+  database: string;
+  role: string;
+  /** Kubernetes Secret holding the database credentials. */
+  secret: string;
+  /** Ownership labels put on everything the bot creates (selector for prune and sweep). */
+  labels: Record<string, string>;
+  /** Ownership annotations (full repository name, branch, head SHA). */
+  annotations: Record<string, string>;
+  /** The GitHub deployment environment name, e.g. `preview/pr-42`. */
+  environment: string;
+}
+
+/** A Kubernetes object as parsed from YAML. */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name?: string;
+    generateName?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    [k: string]: unknown;
+  };
+  [k: string]: unknown;
+}
+
+/** Identity of an object in the cluster. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+export function refOf(obj: KubeObject): ObjectRef {
+  return {
+    apiVersion: obj.apiVersion,
+    kind: obj.kind,
+    name: obj.metadata.name ?? "",
+    ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
+  };
+}
+
+export function describeRef(ref: ObjectRef): string {
+  return `${ref.kind} "${ref.namespace ? `${ref.namespace}/` : ""}${ref.name}"`;
+}
+
+/** Rollout state of one workload after the health gate. */
+export interface WorkloadHealth {
+  kind: "Deployment" | "StatefulSet";
+  name: string;
+  ready: boolean;
+  /** Human summary: "3/3 ready", "0/1 ready: ImagePullBackOff". */
+  summary: string;
+  /** Why it is not ready, per pod: phase, waiting reasons, recent events, last log lines (redacted). */
+  diagnosis?: string;
+}
+
+export interface Cluster {
+  /**
+   * Create or update the preview namespace with its labels/annotations. Refuses (throws OwnershipError) when the
+   * namespace exists without our managed-by label, or is protected.
+   */
+  ensureNamespace(name: string, labels: Record<string, string>, annotations: Record<string, string>): Promise<void>;
+  /** Server-side apply every object (field manager "preview-bot"); returns what was applied. */
+  apply(objects: KubeObject[]): Promise<ObjectRef[]>;
+  /**
+   * Delete objects in `namespace` that carry `selector` labels but are not in `keep`. Returns what was (or, with
+   * dryRun, would be) deleted.
+   */
+  prune(namespace: string, selector: Record<string, string>, keep: ObjectRef[], opts?: { dryRun?: boolean }): Promise<ObjectRef[]>;
+  /** Wait for Deployments/StatefulSets in the namespace to roll out, up to timeoutMs; never throws for unhealthy. */
+  waitForRollout(namespace: string, timeoutMs: number, signal?: AbortSignal): Promise<WorkloadHealth[]>;
+  /** Create or replace an Opaque Secret (used for database credentials). */
+  upsertSecret(namespace: string, name: string, data: Record<string, string>, labels: Record<string, string>): Promise<void>;
+  /** Suspend every CronJob in the namespace (before teardown, so none starts while the namespace goes). */
+  suspendCronJobs(namespace: string): Promise<string[]>;
+  /**
+   * Delete the namespace (only if ours and not protected) and wait until it is gone. "absent" when it did not exist,
+   * "stuck" when it is still Terminating after waitMs.
+   */
+  deleteNamespace(name: string, opts: { waitMs: number; signal?: AbortSignal }): Promise<"deleted" | "absent" | "stuck">;
+  /** Namespaces carrying the selector labels (the sweeper's "actual" set). */
+  listNamespaces(selector: Record<string, string>): Promise<Array<{ name: string; labels: Record<string, string>; annotations: Record<string, string>; phase: string }>>;
+}
+
+export interface DatabaseCredentials {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+  /** postgres://user:password@host:port/database?sslmode=... */
+  url: string;
+}
+
+export interface Databases {
+  /** Create (or keep) the preview's role and database; idempotent; returns working credentials. */
+  provision(names: Pick<PreviewNames, "key" | "database" | "role">, opts?: ProvisionOptions): Promise<DatabaseCredentials>;
+  /** Terminate connections, drop database and role — only if they carry our mark. Not-found counts as done. */
+  drop(names: Pick<PreviewNames, "key" | "database" | "role">): Promise<{ database: "dropped" | "absent" | "not-ours"; role: "dropped" | "absent" | "not-ours" }>;
+  /** Databases carrying our mark (the sweeper's "actual" set), with the preview key from the mark. */
+  list(): Promise<Array<{ database: string; key: string }>>;
+  close(): Promise<void>;
+}
+
+export interface ProvisionOptions {
+  extensions?: string[];
+  template?: string;
+  connectionLimit?: number;
+  /** SQL run as the preview role on first creation only. */
+  seedSql?: string;
+}
