@@ -26,3 +26,29 @@ export interface PreviewRequest {
 export interface Dispatcher {
   dispatch(request: PreviewRequest): Promise<{ jobId: string; deduplicated: boolean }>;
 }
+
+/** The current state of one preview, as the doors show it (Slack `/preview list|status`, PR `/preview status`). */
+export interface PreviewSummary {
+  key: string;
+  owner: string;
+  repo: string;
+  number: number;
+  title?: string;
+  branch?: string;
+  sha?: string;
+  state: "queued" | "deploying" | "ready" | "failed" | "destroying" | "destroyed" | "superseded" | "unknown";
+  url?: string;
+  namespace?: string;
+  database?: string;
+  expiresAt?: string;
+  updatedAt?: string;
+  /** Short reason when failed. */
+  reason?: string;
+  prUrl?: string;
+}
+
+/** Read side for the doors: what previews exist and how they are. */
+export interface PreviewDirectory {
+  list(filter?: { owner?: string; repo?: string }): Promise<PreviewSummary[]>;
+  get(key: { owner: string; repo: string; number: number }): Promise<PreviewSummary | undefined>;
+}
