@@ -1,0 +1,56 @@
+/**
+ * What one run (deploy or teardown of a preview) did, step by step. The runner fills it in; the Reporter renders it
+ * to GitHub (check run, deployment, sticky comment) and the Notifier to Slack — the same facts everywhere.
+ */
+import type { PreviewNames, PreviewRef, WorkloadHealth } from "./preview.js";
+
+export type StepStatus = "pending" | "running" | "success" | "failure" | "skipped";
+
+export interface StepRecord {
+  /** Short imperative name: "Render manifests", "Apply", "Roll out", "Health checks", "Database". */
+  name: string;
+  status: StepStatus;
+  startedAt?: string;
+  durationMs?: number;
+  /** One line, shown next to the step (counts, reasons). Already redacted. */
+  detail?: string;
+}
+
+export type RunState = "queued" | "in_progress" | "success" | "failure" | "superseded" | "cancelled";
+
+export interface RunReport {
+  kind: "deploy" | "destroy";
+  ref: PreviewRef;
+  names: PreviewNames;
+  state: RunState;
+  steps: StepRecord[];
+  /** One sentence for titles and Slack: "Preview ready at https://…", "Roll-out failed: web 0/1 ready: ImagePullBackOff". */
+  summary: string;
+  url?: string;
+  workloads?: WorkloadHealth[];
+  database?: { name: string; status: string };
+  links?: Array<{ title: string; url: string }>;
+  /** Objects applied / pruned, for the check run's details. */
+  applied?: string[];
+  pruned?: string[];
+  /** Expiry of the preview (ISO), if a TTL applies. */
+  expiresAt?: string;
+  /** Why it failed, with what was being done (redacted). */
+  error?: string;
+  startedAt: string;
+  finishedAt?: string;
+  /** Who or what started the run ("push by @octocat", "/preview deploy by @octocat", "sweeper"). */
+  trigger: string;
+}
+
+/** Where reports go on GitHub. One instance per run, bound to the installation's Octokit. */
+export interface Reporter {
+  /** The run started: check run in progress, deployment in progress, sticky comment updated. */
+  started(report: RunReport): Promise<void>;
+  /** A step changed (cheap: at most the check run is updated). */
+  progress(report: RunReport): Promise<void>;
+  /** The run ended (success, failure, superseded): check run concluded, deployment status, sticky comment. */
+  finished(report: RunReport): Promise<void>;
+  /** The preview is gone: deployment inactive, sticky comment says so. */
+  tornDown(report: RunReport): Promise<void>;
+}
