@@ -21,6 +21,8 @@ export interface PreviewRequest {
   slack?: { channel: string; user: string; responseUrl?: string };
   /** GitHub delivery id, for idempotent intake and log correlation. */
   deliveryId?: string;
+  /** The GitHub App installation, when the door knows it (webhooks do; Slack does not). */
+  installationId?: number;
 }
 
 export interface Dispatcher {

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+/**
+ * `preview-bot <command>`: the server and the offline tools.
+ *   preview-bot start                      run the bot (same as `npm start`)
+ *   preview-bot render --dir … --pr … …    print exactly the YAML a PR's preview would apply (dry run, no cluster)
+ *   preview-bot backup run|list|verify|prune|restore …
+ */
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const USAGE = `usage: preview-bot <command> [options]
+
+commands:
+  start     run the bot (GitHub webhooks, Slack, /healthz, /metrics on one port)
+  render    print the YAML that would be applied for a pull request (no cluster needed)
+  backup    run|list|verify|prune|restore database backups in Azure Blob Storage
+  help      this text
+
+Run "preview-bot <command> --help" for a command's options.`;
+
+export async function runCli(argv: string[], io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "start": {
+      const { startServer } = await import("./server.js");
+      await startServer();
+      return -1; // keep running
+    }
+    case "render": {
+      const { runRenderCli } = await import("./cli/render.js");
+      return runRenderCli(rest, io);
+    }
+    case "backup": {
+      const { runBackupCli } = await import("./cli/backup.js");
+      return runBackupCli(rest, io);
+    }
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      io.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      io.stderr.write(`unknown command "${command.slice(0, 40)}"\n\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  runCli(process.argv.slice(2)).then(
+    (code) => {
+      if (code >= 0) process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,121 @@
+/**
+ * Bot-level settings from the environment, validated once at boot. The only module that reads `process.env`
+ * (besides the libraries that read their own, such as @azure/identity). Every variable is listed in .env.example
+ * and the README.
+ */
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+const optional = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v));
+
+const list = optional.transform((v) => (v ? v.split(",").map((s) => s.trim()).filter(Boolean) : []));
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default("0.0.0.0"),
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  NODE_ENV: optional,
+
+  // GitHub App (Probot)
+  APP_ID: optional,
+  PRIVATE_KEY: optional,
+  PRIVATE_KEY_PATH: optional,
+  WEBHOOK_SECRET: optional,
+  GHE_HOST: optional,
+  GHE_PROTOCOL: optional,
+  /** Where the manifest flow writes the new app's credentials. */
+  ENV_FILE: z.string().default(".env"),
+
+  // Kubernetes
+  KUBECONFIG: optional,
+  KUBE_CONTEXT: optional,
+  PROTECTED_NAMESPACES: list,
+  KUSTOMIZE_COMMAND: optional,
+  /** How long teardown waits for a namespace to disappear before reporting it stuck. */
+  NAMESPACE_DELETE_TIMEOUT: z.coerce.number().int().positive().default(300),
+
+  // Preview databases
+  PREVIEW_DATABASE_URL: optional,
+  PREVIEW_DATABASE_SSLMODE: z.enum(["disable", "require", "verify-full"]).optional(),
+  PREVIEW_DATABASE_SSL_CA_FILE: optional,
+  PREVIEW_DATABASE_PUBLIC_HOST: optional,
+  PREVIEW_DATABASE_PUBLIC_PORT: z.coerce.number().int().positive().optional(),
+  PREVIEW_DATABASE_PASSWORD_KEY: optional,
+
+  // The bot's own state (durable jobs); embedded store when unset
+  DATABASE_URL: optional,
+  /** Jobs running at once across previews (one at a time per preview, always). */
+  JOB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  WORK_DIR: optional,
+
+  // Slack
+  SLACK_SIGNING_SECRET: optional,
+  SLACK_BOT_TOKEN: optional,
+  SLACK_DEFAULT_CHANNEL: optional,
+  /** Slack user id → GitHub login: `U012AB3CD=octocat,U045=hubot`, or a path to a JSON object file. */
+  SLACK_USER_MAP: optional,
+});
+
+export type Env = z.output<typeof envSchema>;
+
+export class EnvError extends Error {}
+
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const result = envSchema.safeParse(source);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new EnvError(`invalid environment:\n${lines.join("\n")}`);
+  }
+  return result.data;
+}
+
+/** The GitHub App private key, from PRIVATE_KEY (PEM, `\n` escapes allowed) or PRIVATE_KEY_PATH. */
+export function privateKey(env: Env): string | undefined {
+  if (env.PRIVATE_KEY) return env.PRIVATE_KEY.replace(/\\n/g, "\n");
+  if (env.PRIVATE_KEY_PATH) return readFileSync(env.PRIVATE_KEY_PATH, "utf8");
+  return undefined;
+}
+
+export function githubConfigured(env: Env): boolean {
+  return Boolean(env.APP_ID && (env.PRIVATE_KEY || env.PRIVATE_KEY_PATH) && env.WEBHOOK_SECRET);
+}
+
+export function slackConfigured(env: Env): boolean {
+  return Boolean(env.SLACK_SIGNING_SECRET && env.SLACK_BOT_TOKEN);
+}
+
+/** Parse SLACK_USER_MAP into Slack user id → GitHub login. */
+export function slackUserMap(env: Env): Map<string, string> {
+  const raw = env.SLACK_USER_MAP;
+  const map = new Map<string, string>();
+  if (!raw) return map;
+  const text = raw.trim().startsWith("{") || raw.includes("=") ? raw : readFileSync(raw, "utf8");
+  if (text.trim().startsWith("{")) {
+    for (const [k, v] of Object.entries(JSON.parse(text) as Record<string, unknown>)) if (typeof v === "string") map.set(k, v);
+  } else {
+    for (const pair of text.split(",")) {
+      const [k, v] = pair.split("=").map((s) => s.trim());
+      if (k && v) map.set(k, v);
+    }
+  }
+  return map;
+}
+
+/** Secrets from the environment, for the logger's literal redaction list. */
+export function secretValues(env: Env): string[] {
+  const out = [env.WEBHOOK_SECRET, env.SLACK_SIGNING_SECRET, env.SLACK_BOT_TOKEN, env.PREVIEW_DATABASE_PASSWORD_KEY];
+  for (const url of [env.PREVIEW_DATABASE_URL, env.DATABASE_URL]) {
+    if (!url) continue;
+    try {
+      const password = decodeURIComponent(new URL(url).password);
+      if (password) out.push(password);
+    } catch {
+      // not a URL: the whole value may be a secret
+      out.push(url);
+    }
+  }
+  return out.filter((v): v is string => Boolean(v));
+}

@@ -1,0 +1,97 @@
+/**
+ * First-run door: with no GitHub App credentials the bot still starts, and this serves GitHub's App Manifest flow
+ * from app.yml (the Probot convention): GET /probot shows a "Register GitHub App" button; GitHub redirects back to
+ * /probot/setup?code=…, which exchanges the code for the new app's id, key and webhook secret and writes them to the
+ * env file. Restart, and the bot runs.
+ */
+import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { parse as parseYaml } from "yaml";
+import type { Logger } from "../logger.js";
+
+export interface SetupOptions {
+  appYmlPath: string;
+  envFile: string;
+  /** `github.com` or a GitHub Enterprise Server host. */
+  githubHost: string;
+  githubProtocol?: string;
+  logger: Logger;
+  fetchImpl?: typeof fetch;
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function baseUrlOf(req: IncomingMessage): string {
+  const proto = String(req.headers["x-forwarded-proto"] ?? "http").split(",")[0]!.trim();
+  const host = String(req.headers["x-forwarded-host"] ?? req.headers.host ?? "localhost:3000");
+  return `${proto}://${host}`;
+}
+
+export function buildManifest(appYml: string, baseUrl: string): Record<string, unknown> {
+  const manifest = (parseYaml(appYml) ?? {}) as Record<string, unknown>;
+  return {
+    ...manifest,
+    url: manifest.url ?? baseUrl,
+    hook_attributes: { url: `${baseUrl}/api/github/webhooks` },
+    redirect_url: `${baseUrl}/probot/setup`,
+    public: manifest.public ?? false,
+  };
+}
+
+/** Set KEY=value lines in an env file, replacing existing keys and keeping everything else. */
+export function updateEnvFile(path: string, values: Record<string, string>): void {
+  const lines = existsSync(path) ? readFileSync(path, "utf8").split("\n") : [];
+  const kept = lines.filter((l) => !Object.keys(values).some((k) => l.startsWith(`${k}=`)));
+  const added = Object.entries(values).map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')}"`);
+  writeFileSync(path, [...kept.filter((l, i) => l !== "" || i < kept.length - 1), ...added, ""].join("\n"), { mode: 0o600 });
+}
+
+export function createSetupHandler(opts: SetupOptions) {
+  const fetchImpl = opts.fetchImpl ?? fetch;
+  const api = opts.githubHost === "github.com" ? "https://api.github.com" : `${opts.githubProtocol ?? "https"}://${opts.githubHost}/api/v3`;
+  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (req.method !== "GET") return false;
+    if (url.pathname === "/") {
+      res.writeHead(302, { location: "/probot" }).end();
+      return true;
+    }
+    if (url.pathname === "/probot") {
+      const manifest = buildManifest(readFileSync(opts.appYmlPath, "utf8"), baseUrlOf(req));
+      const org = url.searchParams.get("org");
+      const target = `https://${opts.githubHost}/${org && /^[A-Za-z0-9-]+$/.test(org) ? `organizations/${org}/` : ""}settings/apps/new`;
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(`<!doctype html>
+<html><head><meta charset="utf-8"><title>preview-bot setup</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40em; margin: 3em auto">
+<h1>preview-bot is running, but not registered with GitHub yet</h1>
+<p>Register the GitHub App from <code>app.yml</code> (least permissions, only the events preview-bot uses). GitHub
+sends you back here, and the app's id, private key and webhook secret are written to <code>${escapeHtml(opts.envFile)}</code>.
+Then restart preview-bot and install the app on your repositories.</p>
+<p>For an organization, open <code>/probot?org=&lt;your-org&gt;</code>.</p>
+<form action="${escapeHtml(target)}" method="post">
+<input type="hidden" name="manifest" value="${escapeHtml(JSON.stringify(manifest))}">
+<button type="submit" style="font-size: 1.2em; padding: .5em 1em">Register GitHub App</button>
+</form></body></html>`);
+      return true;
+    }
+    if (url.pathname === "/probot/setup") {
+      const code = url.searchParams.get("code") ?? "";
+      if (!/^[A-Za-z0-9_-]{1,100}$/.test(code)) {
+        res.writeHead(400, { "content-type": "text/plain" }).end("missing or invalid ?code");
+        return true;
+      }
+      const r = await fetchImpl(`${api}/app-manifests/${code}/conversions`, { method: "POST", headers: { accept: "application/vnd.github+json" } });
+      if (!r.ok) {
+        opts.logger.error(`GitHub refused the app manifest code: ${r.status}`);
+        res.writeHead(502, { "content-type": "text/plain" }).end(`GitHub answered ${r.status} to the manifest conversion; start again at /probot`);
+        return true;
+      }
+      const app = (await r.json()) as { id: number; pem: string; webhook_secret: string; html_url: string; slug: string };
+      updateEnvFile(opts.envFile, { APP_ID: String(app.id), PRIVATE_KEY: app.pem, WEBHOOK_SECRET: app.webhook_secret });
+      opts.logger.info(`GitHub App "${app.slug}" (id ${app.id}) registered; credentials written to ${opts.envFile}. Restart preview-bot.`);
+      res.writeHead(302, { location: `${app.html_url}/installations/new` }).end();
+      return true;
+    }
+    return false;
+  };
+}

@@ -1,0 +1,190 @@
+/**
+ * Process entry: one HTTP server, four doors — GitHub webhooks (Probot), Slack (Bolt), health, metrics — and
+ * graceful shutdown. With no GitHub App credentials it still starts, serves /healthz, and walks the user through
+ * registering the app (GitHub's manifest flow from app.yml).
+ */
+import { existsSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { VersionApi } from "@kubernetes/client-node";
+import { createNodeMiddleware, Probot, ProbotOctokit } from "probot";
+import { buildDeps, type Deps, type DepsOverrides } from "./deps.js";
+import { githubConfigured, loadEnv, privateKey, secretValues, slackConfigured, slackUserMap, type Env } from "./env.js";
+import { createSlackApp } from "./handlers/slack.js";
+import { createSetupHandler } from "./handlers/setup.js";
+import { previewBot } from "./index.js";
+import { createLogger, registerSecret, type Logger } from "./logger.js";
+import { createAuthorizer, type PermissionClient } from "./services/authz.js";
+import type { Octokit } from "./services/github.js";
+import { createMetrics, type Metrics } from "./services/metrics.js";
+
+export const WEBHOOKS_PATH = "/api/github/webhooks";
+
+export interface StartOptions extends DepsOverrides {
+  env?: Env;
+  logger?: Logger;
+  /** Octokit class for Probot (tests disable retries and throttling). */
+  Octokit?: typeof ProbotOctokit;
+}
+
+export interface RunningServer {
+  server: Server;
+  port: number;
+  deps?: Deps;
+  close(): Promise<void>;
+}
+
+type Listener = (req: IncomingMessage, res: ServerResponse) => Promise<boolean> | boolean;
+
+export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
+  const env = options.env ?? loadEnv();
+  const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL });
+  for (const s of secretValues(env)) registerSecret(s);
+  const metrics = createMetrics();
+  const listeners: Listener[] = [];
+  let deps: Deps | undefined;
+  let ready: () => Promise<{ ok: boolean; checks: Record<string, string> }>;
+
+  if (!githubConfigured(env)) {
+    listeners.push(
+      createSetupHandler({
+        appYmlPath: resolve(appRoot(), "app.yml"),
+        envFile: env.ENV_FILE,
+        githubHost: env.GHE_HOST ?? "github.com",
+        ...(env.GHE_PROTOCOL ? { githubProtocol: env.GHE_PROTOCOL } : {}),
+        logger,
+      }),
+    );
+    ready = async () => ({ ok: false, checks: { github: "not registered: open /probot to register the GitHub App" } });
+  } else {
+    const probot = new Probot({
+      appId: env.APP_ID!,
+      privateKey: privateKey(env)!,
+      secret: env.WEBHOOK_SECRET!,
+      log: logger.child({ component: "probot" }),
+      ...(env.GHE_HOST ? { baseUrl: `${env.GHE_PROTOCOL ?? "https"}://${env.GHE_HOST}/api/v3` } : {}),
+      ...(options.Octokit ? { Octokit: options.Octokit } : {}),
+    });
+    deps = buildDeps(env, logger, probot, metrics, options);
+    const github = await createNodeMiddleware(previewBot({ enqueue: deps.enqueue, dispatcher: deps.dispatcher }), { probot, webhooksPath: WEBHOOKS_PATH });
+    if (slackConfigured(env)) {
+      const slack = createSlackApp({
+        signingSecret: env.SLACK_SIGNING_SECRET!,
+        botToken: env.SLACK_BOT_TOKEN!,
+        dispatcher: deps.dispatcher,
+        directory: deps.directory,
+        identities: slackUserMap(env),
+        authorizer: createAuthorizer({
+          clientFor: async (owner, repo) => (await installationOctokit(probot, owner, repo)) as unknown as PermissionClient,
+          isForkPr: async (owner, repo, number) => {
+            const { data } = await (await installationOctokit(probot, owner, repo)).rest.pulls.get({ owner, repo, pull_number: number });
+            return data.head.repo?.full_name !== data.base.repo.full_name;
+          },
+        }),
+        logger,
+      });
+      listeners.push((req, res) => {
+        if (!req.url?.startsWith("/slack/")) return false;
+        slack.requestListener(req, res);
+        return true;
+      });
+    }
+    listeners.push(async (req, res) => Boolean(await github(req, res)));
+    const kube = deps.kubeConfig.makeApiClient(VersionApi);
+    ready = async () => {
+      const checks: Record<string, string> = {};
+      try {
+        const v = await kube.getCode();
+        checks.kubernetes = `ok (${v.gitVersion})`;
+      } catch (err) {
+        checks.kubernetes = `unreachable: ${err instanceof Error ? err.message : String(err)}`;
+      }
+      return { ok: Object.values(checks).every((c) => c.startsWith("ok")), checks };
+    };
+  }
+
+  const server = createServer((req, res) => {
+    void (async () => {
+      const path = (req.url ?? "/").split("?")[0];
+      if (req.method === "GET" && path === "/healthz") return void res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
+      if (req.method === "GET" && path === "/readyz") {
+        const r = await ready();
+        return void res.writeHead(r.ok ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ status: r.ok ? "ready" : "not ready", ...r.checks }));
+      }
+      if (req.method === "GET" && path === "/metrics") {
+        return void res.writeHead(200, { "content-type": metrics.registry.contentType }).end(await metrics.registry.metrics());
+      }
+      for (const l of listeners) if (await l(req, res)) return;
+      if (!res.headersSent) res.writeHead(404, { "content-type": "text/plain" }).end("not found");
+    })().catch((err: unknown) => {
+      logger.error({ err }, `${req.method} ${req.url} failed`);
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+  await new Promise<void>((ok) => server.listen(env.PORT, env.HOST, ok));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : env.PORT;
+
+  if (!githubConfigured(env)) {
+    const url = `http://localhost:${port}`;
+    logger.warn(
+      [
+        `preview-bot is running on ${url} but has no GitHub App credentials yet.`,
+        `Next: open ${url}/probot and click "Register GitHub App" (creates the app from app.yml and writes APP_ID, PRIVATE_KEY and WEBHOOK_SECRET to ${env.ENV_FILE}),`,
+        `or set APP_ID, PRIVATE_KEY_PATH and WEBHOOK_SECRET yourself (see .env.example). Then restart.`,
+      ].join(" "),
+    );
+  } else {
+    logger.info(`preview-bot listening on port ${port}: GitHub webhooks at ${WEBHOOKS_PATH}${slackConfigured(env) ? ", Slack at /slack/events" : " (Slack not configured)"}`);
+  }
+
+  return {
+    server,
+    port,
+    ...(deps ? { deps } : {}),
+    async close() {
+      await new Promise<void>((ok) => server.close(() => ok()));
+      server.closeAllConnections();
+      await deps?.close();
+    },
+  };
+}
+
+async function installationOctokit(probot: Probot, owner: string, repo: string): Promise<Octokit> {
+  const app = (await probot.auth()) as Octokit;
+  const { data } = await app.rest.apps.getRepoInstallation({ owner, repo });
+  return (await probot.auth(data.id)) as Octokit;
+}
+
+function appRoot(): string {
+  return resolve(fileURLToPath(new URL(".", import.meta.url)), "..");
+}
+
+async function main(): Promise<void> {
+  const envFile = resolve(process.env.ENV_FILE ?? ".env");
+  if (existsSync(envFile)) process.loadEnvFile(envFile);
+  const running = await startServer();
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    // Stop intake, let running jobs finish (bounded by the queue's stop timeout), then exit.
+    const timer = setTimeout(() => process.exit(1), 30_000);
+    timer.unref();
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+    void signal;
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

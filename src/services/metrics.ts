@@ -1,0 +1,54 @@
+/**
+ * Prometheus metrics (`GET /metrics`). One registry per process; names follow Prometheus conventions.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { RunReport } from "./run-report.js";
+
+export interface Metrics {
+  registry: Registry;
+  observeRun(report: RunReport): void;
+  setQueue(stats: { queued: number; running: number; oldestQueuedAgeMs: number }): void;
+  jobRetries: Counter<"kind">;
+  apiErrors: Counter<"system">;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "preview_bot_" });
+  const runs = new Counter({ name: "preview_bot_runs_total", help: "Finished deploy/teardown runs by outcome", labelNames: ["kind", "outcome"], registers: [registry] });
+  const duration = new Histogram({
+    name: "preview_bot_run_duration_seconds",
+    help: "Duration of deploy/teardown runs",
+    labelNames: ["kind", "outcome"],
+    buckets: [5, 15, 30, 60, 120, 300, 600, 1200],
+    registers: [registry],
+  });
+  const timeToUrl = new Histogram({
+    name: "preview_bot_time_to_url_seconds",
+    help: "From the start of a deploy run to a healthy preview URL, per repository",
+    labelNames: ["repo"],
+    buckets: [10, 30, 60, 120, 300, 600, 1200],
+    registers: [registry],
+  });
+  const queued = new Gauge({ name: "preview_bot_queue_depth", help: "Jobs waiting", registers: [registry] });
+  const running = new Gauge({ name: "preview_bot_jobs_running", help: "Jobs running", registers: [registry] });
+  const age = new Gauge({ name: "preview_bot_queue_oldest_age_seconds", help: "Age of the oldest waiting job", registers: [registry] });
+  const jobRetries = new Counter({ name: "preview_bot_job_retries_total", help: "Job retries", labelNames: ["kind"], registers: [registry] });
+  const apiErrors = new Counter({ name: "preview_bot_api_errors_total", help: "Errors from Kubernetes, GitHub, Slack APIs", labelNames: ["system"], registers: [registry] });
+  return {
+    registry,
+    jobRetries,
+    apiErrors,
+    observeRun(report) {
+      const seconds = report.finishedAt ? (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000 : 0;
+      runs.inc({ kind: report.kind, outcome: report.state });
+      duration.observe({ kind: report.kind, outcome: report.state }, seconds);
+      if (report.kind === "deploy" && report.state === "success" && report.url) timeToUrl.observe({ repo: `${report.ref.owner}/${report.ref.repo}` }, seconds);
+    },
+    setQueue(stats) {
+      queued.set(stats.queued);
+      running.set(stats.running);
+      age.set(stats.oldestQueuedAgeMs / 1000);
+    },
+  };
+}
