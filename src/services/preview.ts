@@ -136,7 +136,7 @@ export interface Databases {
   /** Terminate connections, drop database and role — only if they carry our mark. Not-found counts as done. */
   drop(names: Pick<PreviewNames, "key" | "database" | "role">): Promise<{ database: "dropped" | "absent" | "not-ours"; role: "dropped" | "absent" | "not-ours" }>;
   /** Databases carrying our mark (the sweeper's "actual" set), with the preview key from the mark. */
-  list(): Promise<Array<{ database: string; key: string }>>;
+  list(): Promise<Array<{ database: string; key: string; /** The database's owner (the preview role), for drop. */ role?: string }>>;
   close(): Promise<void>;
 }
 
