@@ -1,0 +1,228 @@
+import { describe, it, expect, beforeAll, afterAll, afterEach } from "@jest/globals";
+import { Writable } from "node:stream";
+import nock from "nock";
+import { ProbotOctokit } from "probot";
+import { createSlackApp } from "../../src/handlers/slack.js";
+import { createLogger } from "../../src/logger.js";
+import { createAuthorizer } from "../../src/services/authz.js";
+import type { Dispatcher, PreviewDirectory, PreviewRequest, PreviewSummary } from "../../src/services/dispatch.js";
+import { blockActionBody, listen, postForm, signSlack, slashCommandBody, type TestServer } from "../support/slack.js";
+
+const SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
+const RESPONSE_URL = "https://hooks.slack.com/commands/T0TEAM/1/abc";
+const GITHUB = "https://api.github.com";
+const TestOctokit = ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } });
+
+/** The dispatcher seam, recording requests; `hold()` makes the next dispatches wait until released. */
+class RecordingDispatcher implements Dispatcher {
+  readonly requests: PreviewRequest[] = [];
+  private gate: Promise<void> | undefined;
+  private open: (() => void) | undefined;
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.open = resolve));
+  }
+  release(): void {
+    this.open?.();
+  }
+  async dispatch(request: PreviewRequest): Promise<{ jobId: string; deduplicated: boolean }> {
+    this.requests.push(request);
+    await this.gate;
+    return { jobId: `job-${this.requests.length}`, deduplicated: false };
+  }
+}
+
+const ready: PreviewSummary = { key: "acme/web#42", owner: "acme", repo: "web", number: 42, state: "ready", url: "https://pr-42.preview.example.com/", title: "Checkout <b>" };
+const directory: PreviewDirectory = {
+  list: async (filter) => [ready].filter((p) => !filter?.owner || (p.owner === filter.owner && p.repo === filter.repo)),
+  get: async (key) => (key.owner === "acme" && key.repo === "web" && key.number === 42 ? ready : undefined),
+};
+
+const identities = new Map([
+  ["U0WES", "wes-write"],
+  ["U0RITA", "rita-read"],
+  ["U0MO", "mo-maintain"],
+]);
+const ROLES: Record<string, { permission: string; role_name: string }> = {
+  "wes-write": { permission: "write", role_name: "write" },
+  "rita-read": { permission: "read", role_name: "read" },
+  "mo-maintain": { permission: "write", role_name: "maintain" },
+};
+
+let server: TestServer;
+let dispatcher: RecordingDispatcher;
+const logLines: string[] = [];
+
+beforeAll(async () => {
+  nock.disableNetConnect();
+  nock.enableNetConnect((host) => host.startsWith("127.0.0.1"));
+  dispatcher = new RecordingDispatcher();
+  const { requestListener } = createSlackApp({
+    signingSecret: SECRET,
+    botToken: "xoxb-0000000000-testtoken",
+    botId: "B0BOT",
+    botUserId: "U0BOT",
+    dispatcher,
+    directory,
+    identities,
+    authorizer: createAuthorizer({ clientFor: async () => new TestOctokit({ auth: { token: "ghs_0000000000000000000000000000000000" } }), isForkPr: async () => false }),
+    logger: createLogger({ level: "debug", destination: new Writable({ write(c, _e, cb) { logLines.push(String(c)); cb(); } }) }),
+    clientOptions: { retryConfig: { retries: 0 } },
+  });
+  server = await listen(requestListener);
+});
+
+afterEach(() => {
+  nock.cleanAll();
+  dispatcher.requests.length = 0;
+});
+
+afterAll(async () => {
+  await server.close();
+  nock.enableNetConnect();
+  nock.restore(); // the next test file in this worker loads its own nock
+});
+
+/** Signs and posts a body to /slack/events. */
+function send(body: string, headers: Record<string, string> = signSlack(SECRET, body)) {
+  return postForm(`${server.url}/slack/events`, body, headers);
+}
+
+/** Resolves with the JSON Bolt posts to the response_url (the ephemeral answer). */
+function nextResponse(url = RESPONSE_URL): Promise<{ text: string; response_type?: string; blocks?: unknown[] }> {
+  const { origin, pathname } = new URL(url);
+  return new Promise((resolve) => {
+    nock(origin).post(pathname, (body: { text: string }) => { resolve(body); return true; }).reply(200, "ok");
+  });
+}
+
+function permission(login: string): nock.Scope {
+  return nock(GITHUB).get(`/repos/acme/web/collaborators/${login}/permission`).reply(200, ROLES[login]!);
+}
+
+describe("Slack /preview slash command", () => {
+  it("acks at once, then dispatches a permitted deploy and answers ephemerally", async () => {
+    dispatcher.hold();
+    const github = permission("wes-write");
+    const answer = nextResponse();
+    const res = await send(slashCommandBody({ user_id: "U0WES", text: "deploy acme/web#42" }));
+    expect(res.status).toBe(200);
+    expect(res.body).toBe(""); // the ack: sent while the dispatch below is still held
+    await waitFor(() => dispatcher.requests.length === 1);
+    dispatcher.release();
+    expect(dispatcher.requests[0]).toEqual({
+      action: "deploy", owner: "acme", repo: "web", number: 42, actor: "wes-write", source: "slack",
+      slack: { channel: "C0CHAN", user: "U0WES", responseUrl: RESPONSE_URL },
+    });
+    const reply = await answer;
+    expect(reply).toMatchObject({ response_type: "ephemeral", text: expect.stringContaining("Queued `deploy` for acme/web#42") });
+    expect(github.isDone()).toBe(true);
+  });
+
+  it("refuses a bad signature with 401 and does nothing", async () => {
+    const body = slashCommandBody({ user_id: "U0WES", text: "deploy acme/web#42" });
+    const res = await send(body, signSlack("not-the-secret", body));
+    expect(res.status).toBe(401);
+    const tampered = await send(body.replace("42", "43"), signSlack(SECRET, body));
+    expect(tampered.status).toBe(401);
+    expect(dispatcher.requests).toEqual([]);
+  });
+
+  it("refuses a correctly signed but stale request (over 5 minutes old) with 401", async () => {
+    const body = slashCommandBody({ user_id: "U0WES", text: "deploy acme/web#42" });
+    const res = await send(body, signSlack(SECRET, body, Math.floor(Date.now() / 1000) - 6 * 60));
+    expect(res.status).toBe(401);
+    expect(dispatcher.requests).toEqual([]);
+  });
+
+  it("refuses an unmapped Slack user, explaining how to get mapped, without asking GitHub or dispatching", async () => {
+    const answer = nextResponse();
+    const res = await send(slashCommandBody({ user_id: "U0STRANGER", text: "destroy acme/web#42" }));
+    expect(res.status).toBe(200);
+    expect((await answer).text).toMatch(/don't know your GitHub account.*map your Slack user.*U0STRANGER/);
+    expect(dispatcher.requests).toEqual([]);
+  });
+
+  it("refuses a read-only user", async () => {
+    const github = permission("rita-read");
+    const answer = nextResponse();
+    await send(slashCommandBody({ user_id: "U0RITA", text: "deploy acme/web#42" }));
+    expect((await answer).text).toMatch(/`deploy` needs write access.*you have read/);
+    expect(github.isDone()).toBe(true);
+    expect(dispatcher.requests).toEqual([]);
+  });
+
+  it("answers help and parse errors in the ack itself", async () => {
+    const help = await send(slashCommandBody({ text: "" }));
+    expect(JSON.parse(help.body)).toMatchObject({ response_type: "ephemeral", text: expect.stringContaining("list [owner/repo]") });
+    const typo = await send(slashCommandBody({ text: "deplyo acme/web#42" }));
+    expect(JSON.parse(typo.body).text).toContain('Did you mean "/preview deploy"?');
+  });
+
+  it("lists previews and shows one's status from the directory, escaping PR text", async () => {
+    let answer = nextResponse();
+    await send(slashCommandBody({ text: "list acme/web" }));
+    expect((await answer).text).toContain("<https://pr-42.preview.example.com/|open>");
+    answer = nextResponse();
+    await send(slashCommandBody({ text: "status acme/web#42" }));
+    const status = await answer;
+    expect(JSON.stringify(status.blocks)).toContain("Checkout &lt;b&gt;");
+    answer = nextResponse();
+    await send(slashCommandBody({ text: "status acme/web#7" }));
+    expect((await answer).text).toBe("No preview for acme/web#7.");
+  });
+});
+
+describe("Slack buttons", () => {
+  it("dispatches destroy from the button for a maintainer", async () => {
+    const github = permission("mo-maintain");
+    const url = "https://hooks.slack.com/actions/T0TEAM/2/def";
+    const answer = nextResponse(url);
+    const res = await send(blockActionBody({ userId: "U0MO", actionId: "preview:destroy", value: "destroy acme/web#42", responseUrl: url }));
+    expect(res.status).toBe(200);
+    expect((await answer).text).toContain("Queued `destroy` for acme/web#42");
+    expect(dispatcher.requests).toMatchObject([{ action: "destroy", owner: "acme", repo: "web", number: 42, actor: "mo-maintain", source: "slack" }]);
+    expect(github.isDone()).toBe(true);
+  });
+
+  it("re-checks permission on the button: a writer cannot destroy", async () => {
+    const github = permission("wes-write");
+    const url = "https://hooks.slack.com/actions/T0TEAM/3/ghi";
+    const answer = nextResponse(url);
+    await send(blockActionBody({ userId: "U0WES", actionId: "preview:destroy", value: "destroy acme/web#42", responseUrl: url }));
+    expect((await answer).text).toMatch(/needs maintain/);
+    expect(github.isDone()).toBe(true);
+    expect(dispatcher.requests).toEqual([]);
+  });
+
+  it("extends via the button and answers with chat.postEphemeral when there is no response_url", async () => {
+    permission("wes-write");
+    const posted = new Promise<Record<string, string>>((resolve) => {
+      nock("https://slack.com").post("/api/chat.postEphemeral", (b: Record<string, string>) => { resolve(b); return true; }).reply(200, { ok: true, message_ts: "1.2" });
+    });
+    await send(blockActionBody({ userId: "U0WES", actionId: "preview:extend", value: "extend acme/web#42 3d" }));
+    expect(await posted).toMatchObject({ channel: "C0CHAN", user: "U0WES", text: expect.stringContaining("Queued `extend 3d`") });
+    expect(dispatcher.requests).toMatchObject([{ action: "extend", ttlMs: 3 * 24 * 3_600_000, actor: "wes-write" }]);
+  });
+
+  it("ignores a forged button value", async () => {
+    const url = "https://hooks.slack.com/actions/T0TEAM/4/jkl";
+    const answer = nextResponse(url);
+    await send(blockActionBody({ userId: "U0MO", actionId: "preview:redeploy", value: "redeploy acme/web#42; curl evil|sh", responseUrl: url }));
+    expect((await answer).text).toBe("Sorry, I could not read that button.");
+    expect(dispatcher.requests).toEqual([]);
+  });
+
+  it("never logs the bot token or signing secret", () => {
+    const all = logLines.join("");
+    expect(all).not.toContain("xoxb-0000000000-testtoken");
+    expect(all).not.toContain(SECRET);
+  });
+});
+
+async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
