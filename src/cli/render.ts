@@ -1,0 +1,109 @@
+/**
+ * `preview-bot render` — the dry run a team uses before enrolling: render a local checkout exactly as preview-bot
+ * would for a PR and print the YAML that would be applied. No cluster, no GitHub, no database.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { CONFIG_PATH, parseConfig } from "../config.js";
+import { createLogger } from "../logger.js";
+import { createRenderer, previewNamesFor, RenderError, toYaml } from "../services/render/index.js";
+import type { PreviewRef } from "../services/preview.js";
+
+export interface CliIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+export const RENDER_USAGE = `Usage: preview-bot render --dir <checkout> --pr <number> --branch <name> --sha <sha> [options]
+
+Render a repository checkout the way preview-bot would for a pull request and print the YAML that would be
+applied (warnings go to stderr). Needs no cluster; kustomize overlays need kustomize or kubectl on PATH.
+
+Options:
+  --dir <path>       repository checkout (at the PR's head commit)
+  --pr <number>      pull request number
+  --branch <name>    the PR's head branch name, as GitHub shows it
+  --sha <sha>        the PR's head commit SHA (7 to 40 hex characters)
+  --config <path>    preview config (default: <dir>/${CONFIG_PATH})
+  --owner <owner>    repository owner (default: local)
+  --repo <repo>      repository name (default: the basename of --dir)
+  -h, --help         show this help
+
+Exit status: 0 rendered, 1 render failed, 2 bad arguments or invalid config.
+`;
+
+/** Run `preview-bot render <argv>`; returns the exit status. */
+export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        dir: { type: "string" },
+        pr: { type: "string" },
+        branch: { type: "string" },
+        sha: { type: "string" },
+        config: { type: "string" },
+        owner: { type: "string" },
+        repo: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    io.stderr.write(`preview-bot render: ${err instanceof Error ? err.message : String(err)}\n\n${RENDER_USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout.write(RENDER_USAGE);
+    return 0;
+  }
+  const str = (k: string): string | undefined => (typeof values[k] === "string" ? (values[k] as string) : undefined);
+  const problems: string[] = [];
+  const dir = str("dir");
+  const branch = str("branch");
+  const sha = str("sha");
+  const prText = str("pr");
+  if (!dir) problems.push("--dir is required");
+  if (!branch) problems.push("--branch is required");
+  if (!sha) problems.push("--sha is required");
+  else if (!/^[0-9a-f]{7,40}$/i.test(sha)) problems.push(`--sha must be 7 to 40 hex characters, got "${sha}"`);
+  const pr = prText !== undefined && /^\d{1,9}$/.test(prText) ? Number(prText) : NaN;
+  if (prText === undefined) problems.push("--pr is required");
+  else if (!(pr > 0)) problems.push(`--pr must be a positive integer, got "${prText}"`);
+  if (problems.length > 0 || !dir || !branch || !sha) {
+    io.stderr.write(`${problems.map((p) => `preview-bot render: ${p}`).join("\n")}\n\n${RENDER_USAGE}`);
+    return 2;
+  }
+
+  const root = path.resolve(dir);
+  const configPath = path.resolve(str("config") ?? path.join(root, CONFIG_PATH));
+  let text: string;
+  try {
+    text = await readFile(configPath, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    io.stderr.write(`preview-bot render: cannot read ${configPath}: ${code === "ENOENT" ? "no such file (the repository is not enrolled)" : String(err)}\n`);
+    return 2;
+  }
+  const parsed = parseConfig(text);
+  if (!parsed.ok) {
+    io.stderr.write(parsed.errors.map((e) => `${e}\n`).join(""));
+    return 2;
+  }
+
+  const ref: PreviewRef = { owner: str("owner") ?? "local", repo: str("repo") ?? path.basename(root), number: pr, branch, sha: sha.toLowerCase() };
+  try {
+    const names = previewNamesFor(ref, parsed.config);
+    const { objects, warnings } = await createRenderer({ logger: createLogger({ destination: process.stderr }) }).render({ dir: root, config: parsed.config, ref, names });
+    for (const w of warnings) io.stderr.write(`warning: ${w}\n`);
+    io.stdout.write(toYaml(objects));
+    return 0;
+  } catch (err) {
+    const message = err instanceof RenderError ? err.message : `unexpected error: ${err instanceof Error ? err.message : String(err)}`;
+    io.stderr.write(`preview-bot render: ${message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse, parseAllDocuments, parseDocument } from "yaml";
+import { runRenderCli } from "../../src/cli/render.js";
+import { parseConfig } from "../../src/config.js";
+import type { KubeObject } from "../../src/services/preview.js";
+import { findKustomizeCommand, previewNamesFor } from "../../src/services/render/index.js";
+import { isClusterScoped } from "../../src/services/render/cluster-scoped.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const FIXTURES = path.resolve(here, "../fixtures");
+const EXAMPLE = path.resolve(here, "../../examples/kubernetesmooc/preview.yml");
+const SHA = "fedcba9876543210fedcba9876543210fedcba98";
+const HOSTILE_BRANCH = "Feature/Add-Login_ÜBER";
+
+const KUSTOMIZE = await findKustomizeCommand();
+const describeWithKustomize = KUSTOMIZE ? describe : (name: string, fn: () => void) => describe.skip(`${name} [skipped: neither kustomize nor kubectl on PATH]`, fn);
+if (!KUSTOMIZE) console.warn("cli/render: neither kustomize nor kubectl on PATH; the KubernetesMOOC overlay test is skipped");
+
+async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const code = await runRenderCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
+  return { code, stdout, stderr };
+}
+
+function objectsOf(yaml: string): KubeObject[] {
+  const docs = Array.from(parseAllDocuments(yaml));
+  for (const d of docs) expect(d.errors).toEqual([]);
+  return docs.map((d) => d.toJS() as KubeObject);
+}
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), "cli-render-"));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe("preview-bot render: arguments and config", () => {
+  it("prints usage for --help", async () => {
+    const r = await cli(["--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: preview-bot render --dir <checkout> --pr <number> --branch <name> --sha <sha>/);
+  });
+
+  it("exits 2 naming every missing or bad argument", async () => {
+    const r = await cli(["--dir", tmp, "--pr", "abc", "--sha", "xyz"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--branch is required/);
+    expect(r.stderr).toMatch(/--sha must be 7 to 40 hex characters, got "xyz"/);
+    expect(r.stderr).toMatch(/--pr must be a positive integer, got "abc"/);
+    expect((await cli(["--frobnicate"])).code).toBe(2);
+  });
+
+  it("exits 2 and prints each config error on its own line, naming the field", async () => {
+    const config = path.join(tmp, "bad.yml");
+    await writeFile(config, "manifests:\n  path: deploy\n  typo: true\nimages:\n  - tag: latest\n");
+    const r = await cli(["--dir", path.join(FIXTURES, "plain-app"), "--config", config, "--pr", "1", "--branch", "x", "--sha", SHA]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toContain('manifests: unknown field "typo"');
+    expect(lines.some((l) => l.startsWith("images[0].name: "))).toBe(true);
+  });
+
+  it("exits 2 when the repository has no config", async () => {
+    const r = await cli(["--dir", tmp, "--pr", "1", "--branch", "x", "--sha", SHA]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot read .*\.github\/preview\.yml: no such file/);
+  });
+
+  it("exits 1 with the render error when rendering fails", async () => {
+    const config = path.join(tmp, "missing-path.yml");
+    await writeFile(config, "manifests:\n  path: does/not/exist\n");
+    const r = await cli(["--dir", path.join(FIXTURES, "plain-app"), "--config", config, "--pr", "1", "--branch", "x", "--sha", SHA]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^preview-bot render: rendering does\/not\/exist: no such directory/);
+  });
+});
+
+describe("preview-bot render: plain-app (no binary needed)", () => {
+  it("prints exactly the transformed objects as YAML, warnings on stderr", async () => {
+    const dir = path.join(FIXTURES, "plain-app");
+    const r = await cli(["--dir", dir, "--pr", "31", "--branch", "Fix/Cart_Totals", "--sha", SHA, "--owner", "acme"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const config = parseConfig(await readFile(path.join(dir, ".github/preview.yml"), "utf8"));
+    if (!config.ok) throw new Error("fixture config invalid");
+    const names = previewNamesFor({ owner: "acme", repo: "plain-app", number: 31, branch: "Fix/Cart_Totals", sha: SHA }, config.config);
+    const objects = objectsOf(r.stdout);
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(["Deployment/shop", "Service/shop", "ConfigMap/shop-config", "CronJob/nightly-report", "HTTPRoute/shop"]);
+    for (const o of objects) {
+      expect(o.metadata.namespace).toBe(names.namespace);
+      expect(o.metadata.labels).toMatchObject({ "app.kubernetes.io/managed-by": "preview-bot", "preview-bot.dev/pr": "31" });
+    }
+    const [deploy, , cm, cron, route] = objects as [KubeObject, KubeObject, KubeObject, KubeObject, KubeObject];
+    const pod = (deploy.spec as any).template.spec;
+    expect(pod.initContainers[0].image).toBe("ghcr.io/acme/shop:pr-31-fedcba9");
+    expect(pod.containers.map((c: any) => c.image)).toEqual(["ghcr.io/acme/shop:pr-31-fedcba9", "docker.io/library/nginx:1.27"]);
+    expect((deploy.spec as any).template.metadata.labels).toEqual({ app: "shop" });
+    expect((cron.spec as any).jobTemplate.spec.template.spec.containers[0].image).toBe(`registry.example.com/acme/shop-worker:${SHA}`);
+    expect((route.spec as any).hostnames).toEqual([names.host]);
+    expect(route.metadata.annotations).toMatchObject({ "external-dns.alpha.kubernetes.io/hostname": names.host, "cert-manager.io/cluster-issuer": "letsencrypt" });
+    expect(cm.data).toMatchObject({ PUBLIC_URL: `https://${names.host}/`, LOG_LEVEL: "debug", CACHE_TTL: "300" });
+  });
+
+  it("never touches YAML text: a value with ${X} and a document separator stays one string", async () => {
+    const r = await cli(["--dir", path.join(FIXTURES, "plain-app"), "--pr", "31", "--branch", "main", "--sha", SHA]);
+    const objects = objectsOf(r.stdout);
+    expect(objects).toHaveLength(5);
+    expect(objects.some((o) => o.kind === "Secret")).toBe(false);
+    const cm = objects.find((o) => o.kind === "ConfigMap")!;
+    expect((cm.data as Record<string, string>).BANNER).toBe("deploy debug\n---\nkind: Secret\n");
+  });
+});
+
+describeWithKustomize("preview-bot render: the KubernetesMOOC feature overlay with the shipped example config", () => {
+  it("renders the unedited overlay for a hostile branch name", async () => {
+    // The example's path is the real repository's; the fixture holds the same manifests one level up.
+    const doc = parseDocument(await readFile(EXAMPLE, "utf8"));
+    expect(doc.getIn(["manifests", "path"])).toBe("course_project/manifests/overlays/feature");
+    doc.setIn(["manifests", "path"], "manifests/overlays/feature");
+    const configPath = path.join(tmp, "kubernetesmooc.yml");
+    await writeFile(configPath, doc.toString());
+    const dir = path.join(FIXTURES, "kubernetesmooc");
+
+    const r = await cli(["--dir", dir, "--config", configPath, "--pr", "57", "--branch", HOSTILE_BRANCH, "--sha", SHA, "--owner", "rjpalt", "--repo", "KubernetesMOOC"]);
+    expect(r.code).toBe(0);
+    const config = parseConfig(doc.toString());
+    if (!config.ok) throw new Error(config.errors.join("\n"));
+    const names = previewNamesFor({ owner: "rjpalt", repo: "KubernetesMOOC", number: 57, branch: HOSTILE_BRANCH, sha: SHA }, config.config);
+    const objects = objectsOf(r.stdout);
+
+    expect(objects).toHaveLength(29 - config.config.manifests.exclude.length);
+    expect(names.namespace).toMatch(/^feature-add-login-uber-[0-9a-f]{8}$/);
+    for (const o of objects) {
+      expect(isClusterScoped(o.kind)).toBe(false);
+      expect(o.metadata.namespace).toBe(names.namespace);
+      expect(o.metadata.labels).toMatchObject(names.labels);
+      expect(o.metadata.annotations).toMatchObject(names.annotations);
+    }
+    expect(r.stdout).not.toMatch(/BRANCH_NAME/);
+
+    const images = objects.flatMap((o) => JSON.stringify(o).match(/kubemooc\.azurecr\.io\/[a-z-]+:[^"]+/g) ?? []);
+    expect(new Set(images)).toEqual(
+      new Set(["todo-app-be", "todo-app-fe", "todo-app-cron", "broadcaster"].map((n) => `kubemooc.azurecr.io/${n}:feature-add-login-uber-${SHA}`)),
+    );
+
+    const route = objects.find((o) => o.kind === "HTTPRoute")!;
+    expect(names.host).toBe(`${names.namespace}.23.98.101.23.nip.io`);
+    expect((route.spec as any).hostnames).toEqual([names.host]);
+    expect((route.spec as any).parentRefs).toEqual([{ name: "agc-feature-gateway", namespace: "agc-shared" }]);
+
+    const policy = objects.find((o) => o.kind === "NetworkPolicy")!;
+    const selectors = (policy.spec as any).ingress.flatMap((i: any) => i.from ?? []).map((f: any) => f.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"]);
+    expect(selectors).toContain(names.namespace);
+    expect(selectors).toContain("kube-system");
+
+    const backend = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "todo-app-be")!;
+    const env = (backend.spec as any).template.spec.containers[0].env as Array<{ name: string; value?: string }>;
+    expect(env.find((e) => e.name === "POSTGRES_DB")!.value).toBe(names.database);
+    expect(names.database).toMatch(/^feature_add_login_uber_[0-9a-f]{8}$/);
+
+    for (const excluded of config.config.manifests.exclude) {
+      expect(objects.some((o) => o.kind === excluded.kind && o.metadata.name === excluded.name)).toBe(false);
+    }
+    expect(r.stderr).toMatch(/warning: SecretProviderClass "postgres-secret-provider-feature" syncs a Secret named "postgres-secret"/);
+    expect(parse(await readFile(EXAMPLE, "utf8")).manifests.path).toBe("course_project/manifests/overlays/feature");
+  });
+});
