@@ -1,0 +1,336 @@
+/**
+ * The whole path, as a user's installation sees it: signed webhook deliveries (real payloads from
+ * @octokit/webhooks-examples) into the real one-port server → queue → runner → the real @kubernetes/client-node
+ * against the fake API server, the real PostgreSQL for the preview database, GitHub's REST API on nock.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
+import { createServer, type Server } from "node:http";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import nock from "nock";
+import pg from "pg";
+import { c as tarCreate } from "tar";
+import { loadEnv } from "../../src/env.js";
+import { createLogger } from "../../src/logger.js";
+import { startServer, type RunningServer } from "../../src/server.js";
+import { startFakeKube, type FakeKube } from "../support/fake-kube/index.js";
+import { deliver, examplePayload, fakeGitHub, type FakePull } from "../support/github-fake.js";
+import { TestOctokit, testPrivateKey } from "../support/github.js";
+
+const SECRET = "e2e-webhook-secret";
+const OWNER = "Codertocat";
+const REPO = "Hello-World";
+const INSTALLATION = 2; // the installation id in the example payloads is replaced below
+const SHA1 = "1".repeat(40);
+const SHA2 = "2".repeat(40);
+const SHA3 = "3".repeat(40);
+
+let fake: FakeKube;
+let app: Server;
+let appUrl: string;
+let failHealth = false;
+let bot: RunningServer;
+let gh: ReturnType<typeof fakeGitHub>;
+let workDir: string;
+
+function deployment(extra: boolean): Record<string, string> {
+  const files: Record<string, string> = {
+    "deploy/web.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: { app: web }
+  template:
+    metadata:
+      labels: { app: web }
+    spec:
+      containers:
+        - name: web
+          image: ghcr.io/codertocat/hello:latest
+          env:
+            - name: DATABASE_URL
+              valueFrom: { secretKeyRef: { name: hello-db, key: DATABASE_URL } }
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: { app: web }
+  ports: [{ port: 80, targetPort: 8080 }]
+`,
+    "deploy/cron.yaml": `apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: nightly
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers: [{ name: job, image: ghcr.io/codertocat/hello:latest }]
+`,
+  };
+  if (extra) files["deploy/extra.yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  greeting: ${GREETING}\n";
+  return files;
+}
+
+async function tarball(sha: string, files: Record<string, string>): Promise<Buffer> {
+  const root = mkdtempSync(join(workDir, "repo-"));
+  const top = `${OWNER}-${REPO}-${sha.slice(0, 7)}`;
+  for (const [path, text] of Object.entries(files)) {
+    const full = join(root, top, path);
+    mkdirSync(join(full, ".."), { recursive: true });
+    writeFileSync(full, text);
+  }
+  const chunks: Buffer[] = [];
+  const stream = tarCreate({ gzip: true, cwd: root, portable: true }, [top]);
+  for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+function configYaml(baseUrl: string): string {
+  return `
+manifests:
+  path: deploy
+names:
+  namespace: "hello-pr-{number}"
+images:
+  - name: ghcr.io/codertocat/hello
+    tag: "{sha}"
+route:
+  baseUrl: ${baseUrl}
+  scheme: http
+variables:
+  GREETING: "hello from {branch}"
+health:
+  timeout: 10s
+  checks:
+    - path: /healthz
+links:
+  - title: API docs
+    path: /docs
+database:
+  enabled: true
+  secret:
+    name: hello-db
+    keys: { user: USER, password: PASSWORD, url: DATABASE_URL }
+`;
+}
+
+function pull(overrides: Partial<FakePull> = {}): FakePull {
+  return { number: 2, title: "Update the README", branch: "feature/Greeting_ÜBER", sha: SHA1, state: "open", fork: false, draft: false, labels: [], author: "Codertocat", files: ["README.md"], ...overrides };
+}
+
+function prEvent(action: string, p: FakePull): Record<string, any> {
+  const payload = examplePayload("pull_request", action);
+  payload.installation = { id: INSTALLATION, node_id: "x" };
+  payload.number = p.number;
+  payload.pull_request.number = p.number;
+  payload.pull_request.head.sha = p.sha;
+  payload.pull_request.head.ref = p.branch;
+  if (p.fork) payload.pull_request.head.repo = { ...payload.pull_request.head.repo, full_name: `someone/${REPO}` };
+  return payload;
+}
+
+async function send(event: string, payload: unknown): Promise<number> {
+  const res = await deliver(`http://127.0.0.1:${bot.port}`, SECRET, event, payload);
+  await bot.deps!.queue.onIdle();
+  return res.status;
+}
+
+const NS = "hello-pr-2";
+
+beforeAll(async () => {
+  workDir = mkdtempSync(join(tmpdir(), "e2e-"));
+  fake = await startFakeKube({ namespaceFinalizeMs: 30 });
+  app = createServer((req, res) => {
+    const ok = !failHealth && req.url?.endsWith("/healthz");
+    res.writeHead(ok ? 200 : 503).end(ok ? "ok" : "unavailable");
+  });
+  await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
+  const address = app.address();
+  appUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+
+  nock.disableNetConnect();
+  nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
+  const env = loadEnv({
+    PORT: "0",
+    HOST: "127.0.0.1",
+    APP_ID: "123",
+    PRIVATE_KEY: testPrivateKey(),
+    WEBHOOK_SECRET: SECRET,
+    PREVIEW_DATABASE_URL: process.env.TEST_PG_URL!,
+    NAMESPACE_DELETE_TIMEOUT: "5",
+    WORK_DIR: workDir,
+    LOG_LEVEL: "silent",
+  });
+  bot = await startServer({ env, logger: createLogger({ level: process.env.E2E_LOG ?? "silent" }), Octokit: TestOctokit, kubeConfig: fake.kubeConfig(), pollMs: 20, healthIntervalMs: 50 });
+});
+
+afterAll(async () => {
+  await bot?.close();
+  await fake?.stop();
+  await new Promise<void>((r) => app.close(() => r()));
+  nock.cleanAll();
+  nock.enableNetConnect();
+  nock.restore();
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+afterEach(() => {
+  failHealth = false;
+  fake.setWorkloadBehaviour(() => "ready");
+});
+
+describe("a pull request's preview, from open to close", () => {
+  beforeAll(async () => {
+    gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: configYaml(appUrl) });
+    gh.state.tarballs.set(SHA1, await tarball(SHA1, deployment(true)));
+    gh.state.tarballs.set(SHA2, await tarball(SHA2, deployment(false)));
+    gh.state.tarballs.set(SHA3, await tarball(SHA3, deployment(false)));
+    gh.state.pulls.set(2, pull());
+  });
+
+  it("opened: deploys the PR's commit, reports a check run, a deployment and one sticky comment", async () => {
+    expect(await send("pull_request", prEvent("opened", gh.state.pulls.get(2)!))).toBe(200);
+
+    const ns = fake.get("v1", "Namespace", undefined, NS);
+    expect(ns?.metadata.labels).toMatchObject({ "app.kubernetes.io/managed-by": "preview-bot", "preview-bot.dev/pr": "2" });
+    const web = fake.get("apps/v1", "Deployment", NS, "web") as any;
+    expect(web.spec.template.spec.containers[0].image).toBe(`ghcr.io/codertocat/hello:${SHA1}`);
+    expect(web.metadata.labels["app.kubernetes.io/managed-by"]).toBe("preview-bot");
+    expect((fake.get("v1", "ConfigMap", NS, "extra") as any).data.greeting).toBe("hello from feature-greeting-uber");
+
+    // The database Secret works: its credentials log in to the preview's own database.
+    const secret = fake.get("v1", "Secret", NS, "hello-db") as any;
+    const url = Buffer.from(secret.data.DATABASE_URL, "base64").toString();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query("create table notes (body text)");
+    await client.query("insert into notes values ('kept across deploys')");
+    await client.end();
+
+    const run = gh.state.checkRuns.find((r) => r.head_sha === SHA1 && r.name === "preview")!;
+    expect(run.conclusion).toBe("success");
+    expect(JSON.stringify(run.output)).toContain(`${appUrl}/${NS}/`);
+    const dep = gh.state.deployments.find((d) => d.sha === SHA1)!;
+    expect(dep.environment).toBe(`preview/${NS}`);
+    expect(gh.writes("POST", /\/deployments$/)[0]!.body).toMatchObject({ transient_environment: true, production_environment: false });
+    expect(dep.statuses.at(-1)).toMatchObject({ state: "success", environment_url: `${appUrl}/${NS}/` });
+    expect(gh.sticky(2)).toHaveLength(1);
+    expect(gh.sticky(2)[0]!.body).toContain(`${appUrl}/${NS}/`);
+    expect(gh.sticky(2)[0]!.body).not.toContain(Buffer.from(secret.data.PASSWORD, "base64").toString());
+  });
+
+  it("synchronize: updates images, prunes what left the render, keeps the data, edits the same comment", async () => {
+    const commentPosts = gh.writes("POST", /\/issues\/\d+\/comments$/).length;
+    gh.state.pulls.set(2, pull({ sha: SHA2 }));
+    expect(await send("pull_request", prEvent("synchronize", gh.state.pulls.get(2)!))).toBe(200);
+
+    const web = fake.get("apps/v1", "Deployment", NS, "web") as any;
+    expect(web.spec.template.spec.containers[0].image).toBe(`ghcr.io/codertocat/hello:${SHA2}`);
+    expect(fake.get("v1", "ConfigMap", NS, "extra")).toBeUndefined();
+    expect(gh.writes("POST", /\/issues\/\d+\/comments$/)).toHaveLength(commentPosts);
+    expect(gh.writes("PATCH", /\/issues\/comments\/\d+$/).length).toBeGreaterThan(0);
+    expect(gh.sticky(2)).toHaveLength(1);
+    expect(gh.sticky(2)[0]!.body).toContain(SHA2.slice(0, 7));
+    expect(gh.state.checkRuns.find((r) => r.head_sha === SHA2)?.conclusion).toBe("success");
+
+    const secret = fake.get("v1", "Secret", NS, "hello-db") as any;
+    const client = new pg.Client({ connectionString: Buffer.from(secret.data.DATABASE_URL, "base64").toString() });
+    await client.connect();
+    const { rows } = await client.query("select body from notes");
+    await client.end();
+    expect(rows).toEqual([{ body: "kept across deploys" }]);
+  });
+
+  it("a failing roll-out fails the check run with the pod's reason", async () => {
+    fake.setWorkloadBehaviour((obj) => (obj.metadata.name === "web" ? { fail: "ImagePullBackOff", message: `Back-off pulling image "ghcr.io/codertocat/hello:${SHA3}"` } : "ready"));
+    gh.state.pulls.set(2, pull({ sha: SHA3 }));
+    await send("pull_request", prEvent("synchronize", gh.state.pulls.get(2)!));
+    const run = gh.state.checkRuns.find((r) => r.head_sha === SHA3)!;
+    expect(run.conclusion).toBe("failure");
+    expect(JSON.stringify(run.output)).toContain("ImagePullBackOff");
+    expect(gh.state.deployments.find((d) => d.sha === SHA3)?.statuses.at(-1)?.state).toBe("failure");
+    expect(gh.sticky(2)).toHaveLength(1);
+  });
+
+  it("a health check that never answers its status fails the run", async () => {
+    failHealth = true;
+    gh.state.pulls.set(2, pull({ sha: SHA2 }));
+    await send("pull_request", prEvent("synchronize", gh.state.pulls.get(2)!));
+    // A completed check run cannot be reopened: the redeploy of the same commit gets a new one, shown as the latest.
+    const runs = gh.state.checkRuns.filter((r) => r.head_sha === SHA2);
+    expect(runs.map((r) => r.conclusion)).toEqual(["success", "failure"]);
+    expect(JSON.stringify(runs[1]!.output)).toMatch(/healthz.*503/);
+  });
+
+  it("closed: removes the namespace and the database, marks the deployment inactive, says so in the comment", async () => {
+    gh.state.pulls.set(2, pull({ sha: SHA2, state: "closed" }));
+    const payload = prEvent("closed", gh.state.pulls.get(2)!);
+    expect(await send("pull_request", payload)).toBe(200);
+
+    expect(fake.get("v1", "Namespace", undefined, NS)).toBeUndefined();
+    const admin = new pg.Client({ connectionString: process.env.TEST_PG_URL });
+    await admin.connect();
+    const { rows } = await admin.query("select datname from pg_database where datname = $1", ["hello_pr_2"]);
+    const roles = await admin.query("select rolname from pg_roles where rolname = $1", ["hello_pr_2_app"]);
+    await admin.end();
+    expect(rows).toHaveLength(0);
+    expect(roles.rows).toHaveLength(0);
+    for (const d of gh.state.deployments) expect(d.statuses.at(-1)?.state).toBe("inactive");
+    expect(gh.sticky(2)).toHaveLength(1);
+    expect(gh.sticky(2)[0]!.body).toMatch(/removed/i);
+  });
+});
+
+describe("what must not deploy", () => {
+  beforeEach(() => nock.cleanAll());
+  it("an invalid config gives a failing check run naming each field, and deploys nothing", async () => {
+    gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: "manifests:\n  path: deploy\nhealth:\n  timeout: soon\nsurprise: 1\n" });
+    gh.state.pulls.set(5, pull({ number: 5, sha: SHA1 }));
+    await send("pull_request", prEvent("opened", gh.state.pulls.get(5)!));
+    const run = gh.state.checkRuns.find((r) => r.head_sha === SHA1)!;
+    expect(run.conclusion).toBe("failure");
+    const text = JSON.stringify(run.output);
+    expect(text).toContain("health.timeout");
+    expect(text).toContain("surprise");
+    expect(fake.get("v1", "Namespace", undefined, "hello-world-pr-5")).toBeUndefined();
+    nock.cleanAll();
+  });
+
+  it("a pull request from a fork is not deployed automatically", async () => {
+    gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: configYaml(appUrl) });
+    gh.state.pulls.set(6, pull({ number: 6, fork: true, author: "someone" }));
+    gh.state.tarballs.set(SHA1, await tarball(SHA1, deployment(true)));
+    await send("pull_request", prEvent("opened", gh.state.pulls.get(6)!));
+    expect(gh.state.writes).toEqual([]);
+    expect(fake.get("v1", "Namespace", undefined, "hello-pr-6")).toBeUndefined();
+    nock.cleanAll();
+  });
+
+  it("a repository without .github/preview.yml is not enrolled: no writes at all", async () => {
+    gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION });
+    gh.state.pulls.set(7, pull({ number: 7 }));
+    await send("pull_request", prEvent("opened", gh.state.pulls.get(7)!));
+    expect(gh.state.writes).toEqual([]);
+    nock.cleanAll();
+  });
+
+  it("a delivery with a bad signature is refused and does nothing", async () => {
+    gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: configYaml(appUrl) });
+    gh.state.pulls.set(8, pull({ number: 8 }));
+    const res = await deliver(`http://127.0.0.1:${bot.port}`, SECRET, "pull_request", prEvent("opened", gh.state.pulls.get(8)!), undefined, "sha256=" + "0".repeat(64));
+    expect(res.status).toBe(400);
+    await bot.deps!.queue.onIdle();
+    expect(gh.state.writes).toEqual([]);
+    nock.cleanAll();
+  });
+});
