@@ -32,6 +32,7 @@ export interface DepsOverrides {
   fetchImpl?: typeof fetch;
   healthIntervalMs?: number;
   pollMs?: number;
+  rolloutFailFastMs?: number;
 }
 
 export interface Deps {
@@ -61,6 +62,7 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     protectedNamespaces: env.PROTECTED_NAMESPACES,
     logger: logger.child({ component: "cluster" }),
     ...(overrides.pollMs ? { pollMs: overrides.pollMs } : {}),
+    ...(overrides.rolloutFailFastMs !== undefined ? { failFastMs: overrides.rolloutFailFastMs } : {}),
   });
   const databases = env.PREVIEW_DATABASE_URL
     ? createDatabases({

@@ -41,7 +41,12 @@ export interface ClusterOptions {
   pollMs?: number;
   /** How long ensureNamespace waits for an old namespace of the same name to finish terminating (default 120 s). */
   namespaceWaitMs?: number;
+  /** After this long, a roll-out wait ends early when a pod is stuck on ImagePullBackOff, CrashLoopBackOff, … (default 90 s). */
+  failFastMs?: number;
 }
+
+/** Waiting reasons that do not heal by themselves: worth ending a roll-out wait early for. */
+const FATAL_REASON = /\b(ImagePullBackOff|ErrImagePull|InvalidImageName|CrashLoopBackOff|CreateContainerConfigError|ProgressDeadlineExceeded)\b/;
 
 export function createCluster(options: ClusterOptions): Cluster {
   return new KubeCluster(options);
@@ -56,6 +61,7 @@ class KubeCluster implements Cluster {
   private readonly protectedNamespaces: readonly string[];
   private readonly log: Logger;
   private readonly pollMs: number;
+  private readonly failFastMs: number;
   private readonly namespaceWaitMs: number;
   private readonly mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
@@ -68,6 +74,7 @@ class KubeCluster implements Cluster {
     this.protectedNamespaces = o.protectedNamespaces ?? [];
     this.log = o.logger ?? rootLogger.child({ component: "cluster" });
     this.pollMs = o.pollMs ?? 1000;
+    this.failFastMs = o.failFastMs ?? 90_000;
     this.namespaceWaitMs = o.namespaceWaitMs ?? 120_000;
   }
 
@@ -247,11 +254,21 @@ class KubeCluster implements Cluster {
   }
 
   async waitForRollout(namespace: string, timeoutMs: number, signal?: AbortSignal): Promise<WorkloadHealth[]> {
-    const deadline = Date.now() + timeoutMs;
+    const started = Date.now();
+    const deadline = started + timeoutMs;
+    let lastFatalCheck = 0;
     for (;;) {
       const workloads = await this.workloads(namespace);
       if (workloads.every(isRolledOut) || Date.now() >= deadline || signal?.aborted) {
         return Promise.all(workloads.map((w) => workloadHealth(this.core, w)));
+      }
+      // Fail fast: a pod that has been stuck on a reason that does not heal by itself (bad image, crash loop,
+      // missing Secret key) for failFastMs ends the wait instead of burning the whole timeout.
+      const now = Date.now();
+      if (now - started >= this.failFastMs && now - lastFatalCheck >= Math.max(this.pollMs, 5_000)) {
+        lastFatalCheck = now;
+        const health = await Promise.all(workloads.map((w) => workloadHealth(this.core, w)));
+        if (health.some((h) => !h.ready && FATAL_REASON.test(h.summary))) return health;
       }
       await sleep(Math.min(this.pollMs, deadline - Date.now()), signal);
     }

@@ -221,7 +221,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       } else {
         await steps.run("Health checks", async (detail) => {
           const results = await runHealthChecks(names.url!, config.health.checks, {
-            deadlineMs: Math.max(10_000, Math.min(config.health.timeout, 120_000)),
+            deadlineMs: Math.max(2_000, Math.min(config.health.timeout, 120_000)),
             ...(deps.healthIntervalMs ? { intervalMs: deps.healthIntervalMs } : {}),
             ...(signal ? { signal } : {}),
             ...(deps.fetchImpl ? { fetchImpl: deps.fetchImpl } : {}),

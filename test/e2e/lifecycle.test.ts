@@ -16,7 +16,7 @@ import { createLogger } from "../../src/logger.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import { startFakeKube, type FakeKube } from "../support/fake-kube/index.js";
 import { deliver, examplePayload, fakeGitHub, type FakePull } from "../support/github-fake.js";
-import { TestOctokit, testPrivateKey } from "../support/github.js";
+import { ServerTestOctokit, testPrivateKey } from "../support/github.js";
 
 const SECRET = "e2e-webhook-secret";
 const OWNER = "Codertocat";
@@ -110,7 +110,7 @@ route:
 variables:
   GREETING: "hello from {branch}"
 health:
-  timeout: 10s
+  timeout: 3s
   checks:
     - path: /healthz
 links:
@@ -171,7 +171,7 @@ beforeAll(async () => {
     WORK_DIR: workDir,
     LOG_LEVEL: "silent",
   });
-  bot = await startServer({ env, logger: createLogger({ level: process.env.E2E_LOG ?? "silent" }), Octokit: TestOctokit, kubeConfig: fake.kubeConfig(), pollMs: 20, healthIntervalMs: 50 });
+  bot = await startServer({ env, logger: createLogger({ level: process.env.E2E_LOG ?? "silent" }), Octokit: ServerTestOctokit, kubeConfig: fake.kubeConfig(), pollMs: 20, healthIntervalMs: 50, rolloutFailFastMs: 200 });
 });
 
 afterAll(async () => {
@@ -218,6 +218,7 @@ describe("a pull request's preview, from open to close", () => {
     await client.end();
 
     const run = gh.state.checkRuns.find((r) => r.head_sha === SHA1 && r.name === "preview")!;
+    if (process.env.E2E_DEBUG) console.log(run.output.summary);
     expect(run.conclusion).toBe("success");
     expect(JSON.stringify(run.output)).toContain(`${appUrl}/${NS}/`);
     const dep = gh.state.deployments.find((d) => d.sha === SHA1)!;
