@@ -25,6 +25,22 @@ import { createReporter } from "./services/reporter.js";
 import type { RunReport } from "./services/run-report.js";
 import { createRunner, type PreviewJob, type Runner } from "./services/runner.js";
 import type { Enqueue } from "./handlers/pull-request.js";
+import pg from "pg";
+import {
+  BackupScheduler,
+  blobStoreFromEnv,
+  checkMissed,
+  formatBackupFailure,
+  formatBackupMissed,
+  formatBackupSuccess,
+  loadTargets,
+  MemoryScheduleLock,
+  PgScheduleLock,
+  runBackupJob,
+  findTarget,
+  type BackupEvents,
+} from "./services/backups/index.js";
+import { createPreviewBackups, type PreviewBackups } from "./services/backups/previews.js";
 
 export interface DepsOverrides {
   kubeConfig?: KubeConfig;
@@ -45,6 +61,8 @@ export interface Deps {
   directory: PreviewDirectory;
   notifier?: Notifier;
   kubeConfig: KubeConfig;
+  backups?: PreviewBackups;
+  scheduler?: BackupScheduler;
   close(): Promise<void>;
 }
 
@@ -86,14 +104,18 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
           client: createSlackWebClient(env.SLACK_BOT_TOKEN),
           threads: new MemoryThreadStore(),
           channelFor: () => env.SLACK_DEFAULT_CHANNEL,
+          announceChannel: env.SLACK_DEFAULT_CHANNEL,
           logger,
         })
       : undefined;
+
+  const backups = buildBackups(env, logger, metrics, notifier);
 
   const runner = createRunner({
     cluster,
     renderer,
     ...(databases ? { databases } : {}),
+    ...(backups.previews ? { backups: backups.previews } : {}),
     octokitFor: async (installationId) => (await probot.auth(installationId)) as Octokit,
     reporterFor: (octokit, owner, repo) => createReporter({ octokit, owner, repo, logger }),
     notify: async (report: RunReport) => {
@@ -138,10 +160,70 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     directory: createClusterDirectory(cluster),
     ...(notifier ? { notifier } : {}),
     kubeConfig,
+    ...(backups.previews ? { backups: backups.previews } : {}),
+    ...(backups.scheduler ? { scheduler: backups.scheduler } : {}),
     async close() {
       clearInterval(timer);
+      await backups.stop();
       await queue.stop();
       await databases?.close();
+    },
+  };
+}
+
+/**
+ * Backups, when blob storage is configured: the preview-database service for the runner, and the scheduler for the
+ * bot-level targets (claims each slot once across replicas: in PostgreSQL with DATABASE_URL, in memory otherwise).
+ * Results go to Slack and to /metrics; they never fail the bot.
+ */
+function buildBackups(env: Env, logger: Logger, metrics: Metrics, notifier: Notifier | undefined): { previews?: PreviewBackups; scheduler?: BackupScheduler; stop(): Promise<void> } {
+  const log = logger.child({ component: "backups" });
+  if (!env.AZURE_STORAGE_ACCOUNT_URL && !env.AZURE_STORAGE_CONNECTION_STRING) return { stop: async () => {} };
+  const store = blobStoreFromEnv(process.env);
+  const targets = loadTargets(process.env);
+  const previews = env.PREVIEW_DATABASE_URL
+    ? createPreviewBackups({ store, adminUrl: env.PREVIEW_DATABASE_URL, container: env.PREVIEW_BACKUP_CONTAINER, targets, env: process.env, logger: log })
+    : undefined;
+  if (targets.length === 0) return { ...(previews ? { previews } : {}), stop: async () => {} };
+
+  const announce = async (text: string) => {
+    log.info(text);
+    await notifier?.announce?.(text);
+  };
+  const events: BackupEvents = {
+    onSuccess: async (r) => {
+      metrics.backupSucceeded(r.target, r.sizeBytes, r.finishedAt);
+      await announce(formatBackupSuccess(r));
+    },
+    onFailure: async (target, error) => {
+      metrics.backupFailed(target);
+      await announce(formatBackupFailure(target, error));
+    },
+    onMissed: (target, last) => announce(formatBackupMissed(target, last)),
+  };
+  const pool = env.DATABASE_URL ? new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 }) : undefined;
+  pool?.on("error", (err) => log.warn({ err }, "idle schedule-lock connection failed"));
+  const lock = pool ? new PgScheduleLock({ pool }) : new MemoryScheduleLock();
+  const scheduler = new BackupScheduler({
+    jobs: targets.map((t) => ({ name: t.name, schedule: t.schedule })),
+    lock,
+    logger: log,
+    run: async (name) => {
+      await runBackupJob(findTarget(targets, name), { store, events, env: process.env, logger: log });
+    },
+  });
+  scheduler.start();
+  const missed = setInterval(() => {
+    checkMissed(targets, { store, events, lock }).catch((err: unknown) => log.warn({ err }, "missed-backup check failed"));
+  }, 10 * 60_000);
+  missed.unref();
+  return {
+    ...(previews ? { previews } : {}),
+    scheduler,
+    async stop() {
+      clearInterval(missed);
+      await scheduler.stop();
+      await pool?.end();
     },
   };
 }

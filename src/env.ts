@@ -51,6 +51,16 @@ const envSchema = z.object({
   JOB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   WORK_DIR: optional,
 
+  // Backups (targets and storage; see src/services/backups/targets.ts)
+  BACKUP_TARGETS_FILE: optional,
+  BACKUP_TARGETS: optional,
+  AZURE_STORAGE_ACCOUNT_URL: optional,
+  AZURE_STORAGE_CONNECTION_STRING: optional,
+  /** Blob container for preview-database backups (`/preview backup`, final backups). */
+  PREVIEW_BACKUP_CONTAINER: z.string().default("preview-backups"),
+  BACKUP_SCRATCH_URL: optional,
+  PG_BIN_DIR: optional,
+
   // Slack
   SLACK_SIGNING_SECRET: optional,
   SLACK_BOT_TOKEN: optional,
@@ -107,7 +117,9 @@ export function slackUserMap(env: Env): Map<string, string> {
 /** Secrets from the environment, for the logger's literal redaction list. */
 export function secretValues(env: Env): string[] {
   const out = [env.WEBHOOK_SECRET, env.SLACK_SIGNING_SECRET, env.SLACK_BOT_TOKEN, env.PREVIEW_DATABASE_PASSWORD_KEY];
-  for (const url of [env.PREVIEW_DATABASE_URL, env.DATABASE_URL]) {
+  const accountKey = /AccountKey=([^;]+)/i.exec(env.AZURE_STORAGE_CONNECTION_STRING ?? "")?.[1];
+  if (accountKey) out.push(accountKey);
+  for (const url of [env.PREVIEW_DATABASE_URL, env.DATABASE_URL, env.BACKUP_SCRATCH_URL]) {
     if (!url) continue;
     try {
       const password = decodeURIComponent(new URL(url).password);

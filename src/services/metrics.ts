@@ -10,6 +10,8 @@ export interface Metrics {
   setQueue(stats: { queued: number; running: number; oldestQueuedAgeMs: number }): void;
   jobRetries: Counter<"kind">;
   apiErrors: Counter<"system">;
+  backupSucceeded(target: string, sizeBytes: number, at: Date): void;
+  backupFailed(target: string): void;
 }
 
 export function createMetrics(): Metrics {
@@ -35,8 +37,18 @@ export function createMetrics(): Metrics {
   const age = new Gauge({ name: "preview_bot_queue_oldest_age_seconds", help: "Age of the oldest waiting job", registers: [registry] });
   const jobRetries = new Counter({ name: "preview_bot_job_retries_total", help: "Job retries", labelNames: ["kind"], registers: [registry] });
   const apiErrors = new Counter({ name: "preview_bot_api_errors_total", help: "Errors from Kubernetes, GitHub, Slack APIs", labelNames: ["system"], registers: [registry] });
+  const backupLast = new Gauge({ name: "preview_bot_backup_last_success_timestamp_seconds", help: "Unix time of the last successful backup per target", labelNames: ["target"], registers: [registry] });
+  const backupSize = new Gauge({ name: "preview_bot_backup_size_bytes", help: "Size of the last successful backup per target", labelNames: ["target"], registers: [registry] });
+  const backupFailures = new Counter({ name: "preview_bot_backup_failures_total", help: "Failed backups per target", labelNames: ["target"], registers: [registry] });
   return {
     registry,
+    backupSucceeded(target, sizeBytes, at) {
+      backupLast.set({ target }, at.getTime() / 1000);
+      backupSize.set({ target }, sizeBytes);
+    },
+    backupFailed(target) {
+      backupFailures.inc({ target });
+    },
     jobRetries,
     apiErrors,
     observeRun(report) {

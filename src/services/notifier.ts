@@ -45,6 +45,8 @@ export interface NotifyUpdate {
 
 export interface Notifier {
   notify(summary: PreviewSummary, update: NotifyUpdate): Promise<void>;
+  /** A message to the announcement channel (backup results, sweeper reports). Never throws. */
+  announce?(text: string): Promise<void>;
 }
 
 export interface RetryOptions {
@@ -63,6 +65,8 @@ export interface SlackNotifierOptions {
   channelFor(owner: string, repo: string): string | undefined;
   logger: Logger;
   retry?: RetryOptions;
+  /** Channel for announcements not tied to a PR (backups, sweeper); none → not announced. */
+  announceChannel?: string;
   /** How long the Extend button extends by (default `3d`). */
   extendBy?: string;
   /** Injected clock for waits (tests record the delays instead of sleeping). */
@@ -143,6 +147,15 @@ export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
         );
       } catch (err) {
         log.warn({ key, err: err instanceof Error ? err : new Error(String(err)) }, "Slack notification failed; carrying on");
+      }
+    },
+    async announce(text) {
+      const channel = opts.announceChannel;
+      if (!channel) return;
+      try {
+        await call("posting an announcement", () => opts.client.chat.postMessage({ channel, text: escapeSlack(redactText(text), 3000), unfurl_links: false, unfurl_media: false }));
+      } catch (err) {
+        log.warn({ err: err instanceof Error ? err : new Error(String(err)) }, "Slack announcement failed; carrying on");
       }
     },
   };

@@ -24,6 +24,8 @@ import type { Reporter, RunReport } from "./run-report.js";
 import { StepTracker } from "./steps.js";
 import { decideTrigger } from "./triggers.js";
 import type { PreviewAction } from "./dispatch.js";
+import type { PreviewBackups } from "./backups/previews.js";
+import { formatBytes, formatDuration } from "./backups/report.js";
 
 /** Annotations the runner keeps on the preview namespace: the cluster is the record of what exists. */
 export const STATE_ANNOTATION = "preview-bot.dev/state";
@@ -35,6 +37,8 @@ export interface RunnerDeps {
   renderer: Renderer;
   /** Absent when the bot has no PREVIEW_DATABASE_URL. */
   databases?: Databases;
+  /** Absent when backups (blob storage) are not configured. */
+  backups?: PreviewBackups;
   /** Installation-scoped Octokit for a job (jobs run off the request, so they authenticate themselves). */
   octokitFor(installationId: number): Promise<Octokit>;
   reporterFor(octokit: Octokit, owner: string, repo: string): Reporter;
@@ -165,15 +169,29 @@ export function createRunner(deps: RunnerDeps): Runner {
         await steps.run("Database", async (detail) => {
           if (!deps.databases) throw new Error("database.enabled is true, but preview-bot has no PREVIEW_DATABASE_URL to create databases with");
           const seedSql = config.database.seed ? await readInside(dir, config.database.seed) : undefined;
+          const seedFrom = config.database.seedFrom;
+          if (seedFrom && !deps.backups) throw new Error(`database.seedFrom is "${seedFrom}", but preview-bot has no backup storage configured (AZURE_STORAGE_ACCOUNT_URL)`);
+          const existed = (await deps.databases.list()).some((d) => d.database === names.database);
           const creds = await deps.databases.provision(names, {
             extensions: config.database.extensions,
             connectionLimit: config.database.connectionLimit,
             ...(config.database.template ? { template: config.database.template } : {}),
             ...(seedSql ? { seedSql } : {}),
           });
+          let seeded = "";
+          if (seedFrom && !existed) {
+            try {
+              const restored = await deps.backups!.seed(seedFrom, creds.url);
+              seeded = `, seeded from ${restored.entry.name}`;
+            } catch (err) {
+              // Leave nothing half-seeded: the next deploy creates and seeds it again.
+              await deps.databases.drop(names).catch(() => undefined);
+              throw new Error(`seeding ${names.database} from the latest backup of "${seedFrom}"`, { cause: err });
+            }
+          }
           objects.unshift(credentialsSecret(names, config, creds));
-          report.database = { name: names.database, status: "ready" };
-          detail(`${names.database} (role ${names.role}), credentials in Secret "${config.database.secret.name}"`);
+          report.database = { name: names.database, status: existed ? "ready (kept)" : seeded ? "created and seeded" : "created" };
+          detail(`${names.database} (role ${names.role}), credentials in Secret "${config.database.secret.name}"${seeded}`);
         });
       } else {
         steps.skip("Database", "database.enabled is false");
@@ -302,7 +320,22 @@ export function createRunner(deps: RunnerDeps): Runner {
         detail(outcome);
       });
     }
+    const finalBackup = config?.ok === true && config.config.database.finalBackup;
     for (const db of databases) {
+      if (finalBackup) {
+        let kept = false;
+        await attempt(`Final backup of ${db.database}`, async (detail) => {
+          if (!deps.backups) throw new Error("database.finalBackup is true, but preview-bot has no backup storage configured");
+          try {
+            const r = await deps.backups.backup(db.database, key);
+            detail(`${r.blobName} (${formatBytes(r.sizeBytes)})`);
+          } catch (err) {
+            kept = true;
+            throw new Error(`database ${db.database} was kept, not dropped, because its final backup failed`, { cause: err });
+          }
+        });
+        if (kept) continue;
+      }
       await attempt(`Drop database ${db.database}`, async (detail) => {
         const outcome = await deps.databases!.drop({ key, database: db.database, role: db.role ?? roleFor(db.database, names) });
         detail(`database ${outcome.database}, role ${outcome.role}`);
@@ -356,6 +389,25 @@ export function createRunner(deps: RunnerDeps): Runner {
     await replyOnPull(job, `The preview now expires at ${expiresAt}.`);
   }
 
+  /** `/preview backup`: back the preview's database up now and say where it went. */
+  async function backupNow(job: PreviewJob): Promise<void> {
+    if (!deps.backups || !deps.databases) return replyOnPull(job, "Backups of preview databases are not configured on this installation (see the README, Backups).");
+    const key = previewKey(job);
+    const dbs = (await deps.databases.list()).filter((d) => d.key === key);
+    if (dbs.length === 0) return replyOnPull(job, "This preview has no database to back up.");
+    const lines: string[] = [];
+    for (const db of dbs) {
+      try {
+        const r = await deps.backups.backup(db.database, key);
+        lines.push(`✅ Backed up \`${db.database}\`: \`${r.blobName}\` (${formatBytes(r.sizeBytes)} in ${formatDuration(r.durationMs)}, sha256 \`${r.sha256.slice(0, 12)}…\`)`);
+      } catch (err) {
+        log.warn({ key, err }, `backup of ${db.database} failed`);
+        lines.push(`❌ Backup of \`${db.database}\` failed: ${describeError(err).slice(0, 300)}`);
+      }
+    }
+    await replyOnPull(job, lines.join("\n"));
+  }
+
   async function run(job: PreviewJob, signal?: AbortSignal): Promise<void> {
     switch (job.action) {
       case "deploy":
@@ -374,7 +426,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       case "extend":
         return extend(job);
       case "backup":
-        return replyOnPull(job, "Backups of preview databases are not available on this installation yet.");
+        return backupNow(job);
     }
   }
 

@@ -114,7 +114,7 @@ describe("backups to Azurite", () => {
   it("round trip: backup → blob with metadata → restore into a fresh database → same rows", async () => {
     const t = target();
     const result = await runBackup(t, { store, env: env(), logger });
-    expect(result.blobName).toMatch(/^test\/shop\/shop-\d{8}T\d{6}Z\.dump$/);
+    expect(result.blobName).toMatch(/^test\/shop\/shop-\d{8}T\d{9}Z\.dump$/);
     const blob = await store.get(t.container, result.blobName);
     expect(blob).toBeDefined();
     expect(blob!.size).toBe(result.sizeBytes);
@@ -185,7 +185,7 @@ describe("backups to Azurite", () => {
 
   it("backs up a preview database on demand from its connection URL", async () => {
     const r = await backupPreviewDatabase(urlFor(dbName, role, rolePassword), { name: "pr-42", container: `bk-${suffix}`, prefix: "previews/" }, { store, env: { PATH: process.env.PATH, PG_BIN_DIR: realBin }, logger });
-    expect(r.blobName).toMatch(/^previews\/pr-42\/pr-42-\d{8}T\d{6}Z\.dump$/);
+    expect(r.blobName).toMatch(/^previews\/pr-42\/pr-42-\d{8}T\d{9}Z\.dump$/);
     expect((await store.get(`bk-${suffix}`, r.blobName))!.metadata.kind).toBe("preview");
   });
 
@@ -194,11 +194,11 @@ describe("backups to Azurite", () => {
     const times = ["2026-11-20T01:00:00Z", "2026-11-21T01:00:00Z", "2026-11-22T01:00:00Z", "2026-11-23T01:00:00Z"];
     for (const at of times) await runBackup(t, { store, env: env(), logger, now: () => new Date(at) });
     const dry = await pruneBackups(t, t.retention, { store, dryRun: true, logger });
-    expect(dry.pruned).toEqual(["test/ret/ret-20261121T010000Z.dump", "test/ret/ret-20261120T010000Z.dump"]);
+    expect(dry.pruned).toEqual(["test/ret/ret-20261121T010000000Z.dump", "test/ret/ret-20261120T010000000Z.dump"]);
     expect(await listBackups(store, t)).toHaveLength(4);
     const real = await pruneBackups(t, t.retention, { store, logger });
     expect(real.pruned).toEqual(dry.pruned);
-    expect((await listBackups(store, t)).map((b) => b.name)).toEqual(["test/ret/ret-20261123T010000Z.dump", "test/ret/ret-20261122T010000Z.dump"]);
+    expect((await listBackups(store, t)).map((b) => b.name)).toEqual(["test/ret/ret-20261123T010000000Z.dump", "test/ret/ret-20261122T010000000Z.dump"]);
   });
 
   it("CLI: run, list, verify, prune --dry-run, restore; bad usage exits 2; failures exit 1; nothing secret printed", async () => {
@@ -222,8 +222,8 @@ describe("backups to Azurite", () => {
     };
     const run = await cli("run", "cli");
     expect(run).toMatchObject({ code: 0 });
-    expect(run.text).toMatch(/Backup of \*cli\* done: .* 2 tables.*\n`bk-.*\/cli\/cli-\d{8}T\d{6}Z\.dump` · :white_check_mark: verified/);
-    expect((await cli("list", "cli")).text).toMatch(/^\S+Z\s+\S+ \S+\s+verified\s+cli\/cli-\d{8}T\d{6}Z\.dump\n$/);
+    expect(run.text).toMatch(/Backup of \*cli\* done: .* 2 tables.*\n`bk-.*\/cli\/cli-\d{8}T\d{9}Z\.dump` · :white_check_mark: verified/);
+    expect((await cli("list", "cli")).text).toMatch(/^\S+Z\s+\S+ \S+\s+verified\s+cli\/cli-\d{8}T\d{9}Z\.dump\n$/);
     expect(await cli("verify", "cli")).toMatchObject({ code: 0, text: expect.stringMatching(/^verified cli\/cli-.*: 2 tables, 2 exact row counts matched/) });
     expect(await cli("prune", "cli", "--dry-run")).toMatchObject({ code: 0, text: expect.stringMatching(/^keep {4}cli\/cli-.* \(last 1, daily .*, weekly .*\)\n$/) });
     const seeded = `bk_seed_${suffix}`;

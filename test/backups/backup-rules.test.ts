@@ -156,8 +156,10 @@ describe("targets config", () => {
   });
   it("round-trips blob names and ignores foreign ones", () => {
     const name = blobNameFor({ name: "orders", prefix: "prod/" }, at("2026-11-26T06:43:00.123Z"));
-    expect(name).toBe("prod/orders/orders-20261126T064300Z.dump");
-    expect(timeFromBlobName({ name: "orders", prefix: "prod/" }, name)?.toISOString()).toBe("2026-11-26T06:43:00.000Z");
+    expect(name).toBe("prod/orders/orders-20261126T064300123Z.dump");
+    expect(timeFromBlobName({ name: "orders", prefix: "prod/" }, name)?.toISOString()).toBe("2026-11-26T06:43:00.123Z");
+    // names written before milliseconds were added still parse
+    expect(timeFromBlobName({ name: "orders", prefix: "prod/" }, "prod/orders/orders-20261126T064300Z.dump")?.toISOString()).toBe("2026-11-26T06:43:00.000Z");
     expect(timeFromBlobName({ name: "orders", prefix: "prod/" }, "prod/orders/notes.txt")).toBeUndefined();
     expect(timeFromBlobName({ name: "orders", prefix: "prod/" }, "prod/orders-eu/orders-eu-20261126T064300Z.dump")).toBeUndefined();
   });

@@ -23,7 +23,8 @@ export interface BackupEntry {
 }
 
 export function stamp(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/[-:]/g, "");
+  // Milliseconds too: an on-demand backup and the final backup at teardown can fall in the same second.
+  return d.toISOString().replace(/[-:.]/g, "");
 }
 
 export function blobNameFor(loc: Pick<BackupLocation, "name" | "prefix">, at: Date): string {
@@ -38,10 +39,10 @@ export function targetPrefix(loc: Pick<BackupLocation, "name" | "prefix">): stri
 export function timeFromBlobName(loc: Pick<BackupLocation, "name" | "prefix">, blobName: string): Date | undefined {
   const p = targetPrefix(loc);
   if (!blobName.startsWith(p)) return undefined;
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z\.dump$/.exec(blobName.slice(p.length));
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})?Z\.dump$/.exec(blobName.slice(p.length));
   if (!m) return undefined;
-  const [, y, mo, d, h, mi, s] = m.map(Number) as [number, number, number, number, number, number, number];
-  return new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+  const [, y, mo, d, h, mi, s, ms] = m.map((v) => Number(v ?? 0)) as [number, number, number, number, number, number, number, number];
+  return new Date(Date.UTC(y, mo - 1, d, h, mi, s, ms));
 }
 
 /** A target's backups, newest first. Blobs not named like ours are ignored (never listed, never pruned). */
