@@ -89,7 +89,11 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
       bindings: (b) => redact(b) as Record<string, unknown>,
     },
   };
-  return settings.destination ? pino(options, settings.destination as pino.DestinationStream) : pino(options);
+  // Last line of defence: every serialized line is scrubbed once more on its way out, which also covers what the
+  // hooks above cannot see (child-logger bindings, library-made objects).
+  const out = settings.destination ?? process.stdout;
+  const scrubbing: pino.DestinationStream = { write: (line: string) => void out.write(redactText(line)) };
+  return pino(options, scrubbing);
 }
 
 /** The process-wide logger; modules take a child of it. */

@@ -1,0 +1,79 @@
+/**
+ * The process as a new user meets it: no credentials → it still starts, answers /healthz, says it is not ready,
+ * serves the GitHub App registration from app.yml, and the manifest code exchange writes the credentials.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import nock from "nock";
+import { loadEnv } from "../src/env.js";
+import { createLogger } from "../src/logger.js";
+import { startServer, type RunningServer } from "../src/server.js";
+
+let bot: RunningServer;
+let dir: string;
+const lines: string[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "setup-"));
+  const out = new PassThrough();
+  out.on("data", (b: Buffer) => lines.push(...b.toString().split("\n").filter(Boolean)));
+  bot = await startServer({ env: loadEnv({ PORT: "0", HOST: "127.0.0.1", ENV_FILE: join(dir, ".env") }), logger: createLogger({ level: "info", destination: out }) });
+});
+
+afterAll(async () => {
+  await bot.close();
+  nock.cleanAll();
+  nock.restore();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const get = (path: string) => fetch(`http://127.0.0.1:${bot.port}${path}`, { redirect: "manual" });
+
+describe("npm start with no credentials", () => {
+  it("answers /healthz and reports not ready, and tells the user what to do next", async () => {
+    expect((await get("/healthz")).status).toBe(200);
+    const ready = await get("/readyz");
+    expect(ready.status).toBe(503);
+    expect(await ready.text()).toContain("/probot");
+    expect(lines.join("\n")).toMatch(/no GitHub App credentials yet.*\/probot.*Register GitHub App/);
+    expect((await get("/metrics")).status).toBe(200);
+    expect((await get("/nowhere")).status).toBe(404);
+  });
+
+  it("serves the registration page with the manifest from app.yml and this server's webhook URL", async () => {
+    const res = await get("/probot");
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    const value = /name="manifest" value="([^"]*)"/.exec(html)?.[1] ?? "";
+    const manifest = JSON.parse(value.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c))));
+    expect(manifest.hook_attributes.url).toBe(`http://127.0.0.1:${bot.port}/api/github/webhooks`);
+    expect(manifest.redirect_url).toBe(`http://127.0.0.1:${bot.port}/probot/setup`);
+    expect(manifest.default_events).toEqual(expect.arrayContaining(["pull_request", "issue_comment"]));
+    expect(manifest.default_permissions).toMatchObject({ checks: "write", deployments: "write", contents: "read" });
+    expect(html).toContain('action="https://github.com/settings/apps/new"');
+  });
+
+  it("exchanges the manifest code for credentials, writes them to the env file, and never logs the key", async () => {
+    const pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEfake\n-----END RSA PRIVATE KEY-----\n";
+    nock.disableNetConnect();
+    nock.enableNetConnect("127.0.0.1");
+    const scope = nock("https://api.github.com")
+      .post("/app-manifests/abc123/conversions")
+      .reply(201, { id: 4242, slug: "my-preview-bot", pem, webhook_secret: "whsec-0123456789", html_url: "https://github.com/apps/my-preview-bot" });
+    const res = await get("/probot/setup?code=abc123");
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toBe("https://github.com/apps/my-preview-bot/installations/new");
+    expect(scope.isDone()).toBe(true);
+    // What the next start reads: Node's own .env parser (process.loadEnvFile), in a child process.
+    const read = execFileSync(process.execPath, ["-e", `process.loadEnvFile(${JSON.stringify(join(dir, ".env"))}); console.log(JSON.stringify([process.env.APP_ID, process.env.PRIVATE_KEY, process.env.WEBHOOK_SECRET]))`], { encoding: "utf8" });
+    expect(JSON.parse(read)).toEqual(["4242", pem, "whsec-0123456789"]);
+    expect(statSync(join(dir, ".env")).mode & 0o077).toBe(0);
+    expect(lines.join("\n")).not.toContain("MIIEfake");
+    expect(lines.join("\n")).not.toContain("whsec-0123456789");
+    expect((await get("/probot/setup?code=../../etc")).status).toBe(400);
+  });
+});
