@@ -85,7 +85,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
         logger,
       });
       listeners.push((req, res) => {
-        if (!req.url?.startsWith("/slack/")) return false;
+        // Bolt serves /slack/events only; other /slack/ paths fall through to the 404 below.
+        if ((req.url ?? "").split("?")[0] !== "/slack/events") return false;
         slack.requestListener(req, res);
         return true;
       });

@@ -2,12 +2,17 @@
  * PR comments → `/preview …` commands. Parse first (pure, no API call), then authorize the commenter with their
  * repository permission, then hand the command to the dispatcher and return. A reaction acknowledges receipt;
  * results land in the sticky comment; a reply is posted only when there is something to say (help, a refusal).
+ *
+ * Guards, in order (each logs one debug line and returns): not a pull request, written by a bot (by type or by a
+ * `[bot]` login — ignored without a reply, so two bots can never talk to each other), not addressed to us. Then
+ * help and parser replies go to anyone; commands need the repository to be enrolled and the commenter to pass
+ * `authz`. The `eyes` reaction is added only once the job is accepted, and not again for a redelivered event.
  */
 import type { Context } from "probot";
 import { COMMENT_HELP } from "../commands/help.js";
 import { parseComment } from "../commands/parse.js";
 import { loadRepoConfig } from "../services/github.js";
-import { createAuthorizer, type AuthzAction, type PermissionClient } from "../services/authz.js";
+import { createAuthorizer, isBotLogin, type AuthzAction, type PermissionClient } from "../services/authz.js";
 import type { Dispatcher, PreviewAction } from "../services/dispatch.js";
 
 const DISPATCHED: ReadonlySet<string> = new Set<PreviewAction>(["deploy", "redeploy", "destroy", "status", "extend", "backup"]);
@@ -17,9 +22,9 @@ export function onIssueComment(dispatcher: Dispatcher) {
     const { comment, issue, repository, sender, installation } = context.payload;
     const key = `${repository.full_name}#${issue.number}`;
     if (!issue.pull_request) return context.log.debug(`${key}: comment on an issue, not a pull request`);
-    if (sender.type === "Bot" || comment.user?.type === "Bot") return context.log.debug(`${key}: comment by a bot, ignored`);
+    if (isBot(sender) || (comment.user && isBot(comment.user))) return context.log.debug(`${key}: comment by a bot, ignored`);
     const parsed = parseComment(comment.body ?? "");
-    if (parsed.type === "ignore") return;
+    if (parsed.type === "ignore") return context.log.debug(`${key}: comment is not a /preview command`);
     const owner = repository.owner.login;
     const repo = repository.name;
     const reply = async (body: string) => {
@@ -30,8 +35,12 @@ export function onIssueComment(dispatcher: Dispatcher) {
     if (command.name === "help") return reply(`\n\n${COMMENT_HELP}`);
     if (!DISPATCHED.has(command.name)) return reply(`\`/preview ${command.name}\` is not available yet.\n\n${COMMENT_HELP}`);
 
-    const config = await loadRepoConfig(context.octokit, owner, repo).catch(() => undefined);
-    if (!config) return reply("this repository is not enrolled: add `.github/preview.yml` to its default branch (see preview-bot's README).");
+    // Only "no such file" means not enrolled; any other failure to read the config is an error, not a refusal.
+    const config = await loadRepoConfig(context.octokit, owner, repo);
+    if (!config) {
+      context.log.debug(`${key}: repository not enrolled`);
+      return reply("this repository is not enrolled: add `.github/preview.yml` to its default branch (see preview-bot's README).");
+    }
     const authorize = createAuthorizer({
       clientFor: async () => context.octokit as unknown as PermissionClient,
       ...(config.ok ? { policy: config.config.permissions } : {}),
@@ -45,8 +54,7 @@ export function onIssueComment(dispatcher: Dispatcher) {
       context.log.info(`${key}: refused /preview ${command.name} for @${sender.login}`);
       return reply(decision.reason);
     }
-    await context.octokit.rest.reactions.createForIssueComment({ owner, repo, comment_id: comment.id, content: "eyes" }).catch((err: unknown) => context.log.warn({ err }, "could not add a reaction"));
-    await dispatcher.dispatch({
+    const { deduplicated } = await dispatcher.dispatch({
       action: command.name as PreviewAction,
       owner,
       repo,
@@ -58,5 +66,13 @@ export function onIssueComment(dispatcher: Dispatcher) {
       ...(command.dryRun ? { dryRun: true } : {}),
       ...(command.ttlMs ? { ttlMs: command.ttlMs } : {}),
     });
+    if (deduplicated) return context.log.debug(`${key}: delivery ${context.id} was already accepted`);
+    await context.octokit.rest.reactions
+      .createForIssueComment({ owner, repo, comment_id: comment.id, content: "eyes" })
+      .catch((err: unknown) => context.log.warn({ err }, `${key}: could not add a reaction to comment ${comment.id}`));
   };
+}
+
+function isBot(user: { login: string; type?: string }): boolean {
+  return user.type === "Bot" || isBotLogin(user.login);
 }

@@ -138,6 +138,17 @@ class KubeCluster implements Cluster {
     }
   }
 
+  async annotateNamespace(name: string, annotations: Record<string, string>): Promise<void> {
+    const doing = `annotating namespace "${name}"`;
+    const ns = await this.ownedNamespace(name, doing);
+    if (!ns) throw new Error(`${doing}: it does not exist`);
+    try {
+      await this.core.patchNamespace({ name, body: { metadata: { annotations } }, fieldManager: this.fieldManager }, this.mergePatch);
+    } catch (err) {
+      throw kubeError(doing, err);
+    }
+  }
+
   async apply(objects: KubeObject[]): Promise<ObjectRef[]> {
     const sorted = objects.map((o) => structuredClone(o)).sort((a, b) => rank(a.kind) - rank(b.kind));
     const kindsByNamespace = new Map<string, Set<string>>();

@@ -98,6 +98,11 @@ export interface Cluster {
    * namespace exists without our managed-by label, or is protected.
    */
   ensureNamespace(name: string, labels: Record<string, string>, annotations: Record<string, string>): Promise<void>;
+  /**
+   * Set some annotations on our namespace, leaving the others alone (a merge patch: a partial server-side apply would
+   * drop the annotations it no longer lists). Refuses a namespace that is not ours.
+   */
+  annotateNamespace(name: string, annotations: Record<string, string>): Promise<void>;
   /** Server-side apply every object (field manager "preview-bot"); returns what was applied. */
   apply(objects: KubeObject[]): Promise<ObjectRef[]>;
   /**

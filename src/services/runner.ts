@@ -276,7 +276,7 @@ export function createRunner(deps: RunnerDeps): Runner {
   async function markNamespace(names: PreviewNames, report: RunReport): Promise<void> {
     const exists = (await deps.cluster.listNamespaces({ ...names.labels })).some((ns) => ns.name === names.namespace);
     if (!exists) return;
-    await deps.cluster.ensureNamespace(names.namespace, names.labels, { [STATE_ANNOTATION]: report.state === "success" ? "ready" : "failed" });
+    await deps.cluster.annotateNamespace(names.namespace, { [STATE_ANNOTATION]: report.state === "success" ? "ready" : "failed" });
   }
 
   async function destroy(job: PreviewJob, signal?: AbortSignal): Promise<RunReport> {
@@ -385,7 +385,7 @@ export function createRunner(deps: RunnerDeps): Runner {
     const namespaces = await previewNamespaces(job);
     if (namespaces.length === 0) return replyOnPull(job, "No preview exists for this pull request, so there is nothing to extend.");
     const expiresAt = new Date(Date.now() + (job.ttlMs ?? 0)).toISOString();
-    for (const ns of namespaces) await deps.cluster.ensureNamespace(ns.name, ns.labels, { [EXPIRES_ANNOTATION]: expiresAt });
+    for (const ns of namespaces) await deps.cluster.annotateNamespace(ns.name, { [EXPIRES_ANNOTATION]: expiresAt });
     await replyOnPull(job, `The preview now expires at ${expiresAt}.`);
   }
 

@@ -203,6 +203,8 @@ describe("a pull request's preview, from open to close", () => {
 
     const ns = fake.get("v1", "Namespace", undefined, NS);
     expect(ns?.metadata.labels).toMatchObject({ "app.kubernetes.io/managed-by": "preview-bot", "preview-bot.dev/pr": "2" });
+    // the final state mark must not wipe what the deploy recorded (a partial server-side apply would)
+    expect(ns?.metadata.annotations).toMatchObject({ "preview-bot.dev/head-sha": SHA1, "preview-bot.dev/state": "ready", "preview-bot.dev/repository": `${OWNER}/${REPO}` });
     const web = fake.get("apps/v1", "Deployment", NS, "web") as any;
     expect(web.spec.template.spec.containers[0].image).toBe(`ghcr.io/codertocat/hello:${SHA1}`);
     expect(web.metadata.labels["app.kubernetes.io/managed-by"]).toBe("preview-bot");

@@ -1,0 +1,101 @@
+# syntax=docker/dockerfile:1
+#
+# preview-bot image: Node 24, production dependencies only, non-root (uid 1000), with the PostgreSQL client tools
+# (pg_dump/pg_restore for backups) and kustomize (for repositories whose previews are kustomizations).
+#
+#   docker build -t preview-bot .
+#   docker build --build-arg PG_MAJOR=16 -t preview-bot:pg16 .      # pg_dump must be >= your servers' major
+#
+# Build arguments:
+#   PG_MAJOR            PostgreSQL client major from the PGDG apt repository (default 17).
+#   KUSTOMIZE_VERSION   kustomize release (default 5.7.1). When you change it, change both checksums too:
+#   KUSTOMIZE_SHA256_AMD64 / KUSTOMIZE_SHA256_ARM64
+#                       sha256 of kustomize_v<version>_linux_<arch>.tar.gz, from the release's checksums.txt:
+#                         curl -fsSL https://github.com/kubernetes-sigs/kustomize/releases/download/kustomize%2Fv<version>/checksums.txt | grep linux_
+# The build fails if a download does not match its checksum or the PGDG key does not have the expected fingerprint.
+
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# ---- build: compile TypeScript ---------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# ---- deps: production node_modules only ------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# ---- tools: fetch and verify kustomize and the PGDG signing key -------------------------------------------------
+FROM ${NODE_IMAGE} AS tools
+ARG TARGETARCH
+ARG KUSTOMIZE_VERSION=5.7.1
+ARG KUSTOMIZE_SHA256_AMD64=ea375e7372f9aa029129d4b2d16c66b7750b7f1213c4f66f910d981c895818d8
+ARG KUSTOMIZE_SHA256_ARM64=4261a040217df3bd6896597c3986d1465925726e4f22a945304b5233a4dcdbda
+# https://www.postgresql.org/download/linux/debian/ — the repository key ACCC4CF8, checked by full fingerprint.
+ARG PGDG_KEY_FINGERPRINT=B97B0AFCAA1A47F044F244A07FCC7D46ACCC4CF8
+RUN set -eux; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends ca-certificates curl gnupg; \
+    rm -rf /var/lib/apt/lists/*
+RUN set -eux; \
+    arch="${TARGETARCH:-$(dpkg --print-architecture)}"; \
+    case "$arch" in \
+      amd64) sum="$KUSTOMIZE_SHA256_AMD64" ;; \
+      arm64) sum="$KUSTOMIZE_SHA256_ARM64" ;; \
+      *) echo "no kustomize checksum for architecture $arch" >&2; exit 1 ;; \
+    esac; \
+    curl -fsSL -o /tmp/kustomize.tar.gz \
+      "https://github.com/kubernetes-sigs/kustomize/releases/download/kustomize%2Fv${KUSTOMIZE_VERSION}/kustomize_v${KUSTOMIZE_VERSION}_linux_${arch}.tar.gz"; \
+    echo "${sum}  /tmp/kustomize.tar.gz" | sha256sum -c -; \
+    tar -xzf /tmp/kustomize.tar.gz -C /usr/local/bin kustomize; \
+    chmod 0755 /usr/local/bin/kustomize; \
+    /usr/local/bin/kustomize version
+RUN set -eux; \
+    curl -fsSL -o /tmp/pgdg.asc https://www.postgresql.org/media/keys/ACCC4CF8.asc; \
+    fpr="$(gpg --batch --show-keys --with-colons /tmp/pgdg.asc | awk -F: '$1 == "fpr" { print $10; exit }')"; \
+    if [ "$fpr" != "$PGDG_KEY_FINGERPRINT" ]; then echo "PGDG key fingerprint $fpr != $PGDG_KEY_FINGERPRINT" >&2; exit 1; fi
+
+# ---- runtime ---------------------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+ARG PG_MAJOR=17
+LABEL org.opencontainers.image.title="preview-bot" \
+      org.opencontainers.image.description="Preview environments on Kubernetes for every pull request, with a database each" \
+      org.opencontainers.image.licenses="MIT"
+
+# PostgreSQL client tools from PGDG, the suite pinned to bookworm-pgdg and trusted only through its own key.
+COPY --from=tools /tmp/pgdg.asc /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc
+RUN set -eux; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends ca-certificates; \
+    echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" \
+      > /etc/apt/sources.list.d/pgdg.list; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends "postgresql-client-${PG_MAJOR}"; \
+    rm -rf /var/lib/apt/lists/*; \
+    "/usr/lib/postgresql/${PG_MAJOR}/bin/pg_dump" --version
+COPY --from=tools /usr/local/bin/kustomize /usr/local/bin/kustomize
+
+WORKDIR /app
+COPY --chown=root:root package.json package-lock.json app.yml ./
+COPY --from=deps --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/dist ./dist
+
+# Settings the app reads (src/env.ts, backups): the exact client binaries, and scratch space on a writable volume.
+ENV NODE_ENV=production \
+    PORT=3000 \
+    PG_BIN_DIR=/usr/lib/postgresql/${PG_MAJOR}/bin \
+    WORK_DIR=/tmp/preview-bot
+
+# The image's own `node` user (uid/gid 1000); the app's files stay root-owned and read-only to it.
+USER 1000:1000
+EXPOSE 3000
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.PORT+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+CMD ["node", "dist/server.js"]

@@ -1,0 +1,264 @@
+/**
+ * deploy/ as a cluster would get it: rendered with the same kustomize the bot uses (kustomize or kubectl kustomize),
+ * then checked for what running preview-bot needs — replicas, probes, Workload Identity wired on both ends, a
+ * non-root read-only pod, RBAC that is commented, wildcard-free and covers the kinds a real repository's previews
+ * use, and only settings the code actually reads.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { parse as parseYaml, parseAllDocuments } from "yaml";
+import { parseTargets } from "../../src/services/backups/targets.js";
+import { findKustomizeCommand } from "../../src/services/render/kustomize.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const at = (...p: string[]) => path.join(ROOT, ...p);
+const KUSTOMIZE = await findKustomizeCommand();
+const describeWithKustomize = KUSTOMIZE ? describe : (name: string, fn: () => void) => describe.skip(`${name} [skipped: neither kustomize nor kubectl on PATH]`, fn);
+if (!KUSTOMIZE) console.warn("deploy manifests: neither kustomize nor kubectl on PATH; rendering tests are skipped");
+
+/** Parsed YAML: its shape is what the assertions check. */
+type Obj = Record<string, any>;
+const home = mkdtempSync(path.join(tmpdir(), "deploy-test-"));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+async function render(dir: string): Promise<Obj[]> {
+  const [file, ...args] = KUSTOMIZE!;
+  const { stdout } = await promisify(execFile)(file!, [...args, at(dir)], { env: { PATH: process.env.PATH ?? "", HOME: home }, maxBuffer: 16 << 20 });
+  return parseAllDocuments(stdout)
+    .map((d) => d.toJS() as Obj | null)
+    .filter((o): o is Obj => o !== null);
+}
+const find = (objs: Obj[], kind: string, name?: string): Obj[] => objs.filter((o) => o.kind === kind && (name === undefined || o.metadata?.name === name));
+const one = (objs: Obj[], kind: string, name?: string): Obj => {
+  const found = find(objs, kind, name);
+  expect(found).toHaveLength(1);
+  return found[0]!;
+};
+const podSpecs = (objs: Obj[]): Array<{ owner: string; spec: Obj; labels: Record<string, string> }> =>
+  objs.flatMap((o) => {
+    if (o.kind === "Deployment" || o.kind === "StatefulSet") return [{ owner: `${o.kind}/${o.metadata.name}`, spec: o.spec.template.spec, labels: o.spec.template.metadata?.labels ?? {} }];
+    if (o.kind === "CronJob") return [{ owner: `CronJob/${o.metadata.name}`, spec: o.spec.jobTemplate.spec.template.spec, labels: o.spec.jobTemplate.spec.template.metadata?.labels ?? {} }];
+    return [];
+  });
+
+/** Every setting the code reads: src/env.ts's schema keys, and what the backups code and CLI read from env. */
+function knownSettings(): Set<string> {
+  const envTs = readFileSync(at("src/env.ts"), "utf8");
+  const start = envTs.indexOf("z.object({");
+  const schema = envTs.slice(start, envTs.indexOf("\n});", start));
+  const names = new Set([...schema.matchAll(/^ {2}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]!));
+  const backupFiles = [...readdirSync(at("src/services/backups")).map((f) => at("src/services/backups", f)), at("src/cli/backup.ts")];
+  for (const file of backupFiles) {
+    for (const m of readFileSync(file, "utf8").matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)) names.add(m[1]!);
+  }
+  return names;
+}
+
+/** Env var names a container gets: env entries plus the keys of ConfigMaps it takes whole (envFrom). */
+function envNames(objs: Obj[], container: Obj): string[] {
+  const names: string[] = (container.env ?? []).map((e: Obj) => e.name);
+  for (const from of container.envFrom ?? []) {
+    if (from.configMapRef) names.push(...Object.keys(one(objs, "ConfigMap", from.configMapRef.name).data ?? {}));
+  }
+  return names;
+}
+
+/** The server's forced-exit timer on SIGTERM (src/server.ts), in seconds. */
+function serverDrainSeconds(): number {
+  const m = /setTimeout\(\(\) => process\.exit\(1\), ([\d_]+)\)/.exec(readFileSync(at("src/server.ts"), "utf8"));
+  if (!m) throw new Error("could not find the shutdown timer in src/server.ts");
+  return Number(m[1]!.replace(/_/g, "")) / 1000;
+}
+
+/** `HealthCheckPolicy` → `healthcheckpolicies`, `Ingress` → `ingresses`. */
+const plural = (kind: string): string => {
+  const k = kind.toLowerCase();
+  return k.endsWith("y") ? `${k.slice(0, -1)}ies` : k.endsWith("s") ? `${k}es` : `${k}s`;
+};
+const groupOf = (apiVersion: string): string => (apiVersion.includes("/") ? apiVersion.split("/")[0]! : "");
+function grants(rules: Obj[], group: string, resource: string, verbs: string[]): string[] {
+  const granted = new Set(rules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs as string[]));
+  return verbs.filter((v) => !granted.has(v));
+}
+
+describeWithKustomize("deploy/ (kustomize base)", () => {
+  let objs: Obj[];
+  let deployment: Obj;
+  let container: Obj;
+
+  beforeAll(async () => {
+    objs = await render("deploy");
+    deployment = one(objs, "Deployment", "preview-bot");
+    container = deployment.spec.template.spec.containers[0];
+  });
+
+  it("runs two replicas, kept at one or more through disruptions", () => {
+    expect(deployment.spec.template.spec.containers).toHaveLength(1);
+    expect(deployment.spec.replicas).toBe(2);
+    const pdb = one(objs, "PodDisruptionBudget");
+    expect(pdb.spec.minAvailable).toBe(1);
+    for (const [k, v] of Object.entries(pdb.spec.selector.matchLabels)) expect(deployment.spec.template.metadata.labels[k]).toBe(v);
+  });
+
+  it("probes readiness on /readyz and liveness on /healthz, on the port the server listens on", () => {
+    expect(container.readinessProbe.httpGet.path).toBe("/readyz");
+    expect(container.livenessProbe.httpGet.path).toBe("/healthz");
+    const port = container.ports.find((p: Obj) => p.name === container.livenessProbe.httpGet.port);
+    expect(port?.containerPort).toBe(3000);
+    expect(container.readinessProbe.httpGet.port).toBe(port.name);
+    expect(container.env.find((e: Obj) => e.name === "PORT")?.value).toBe(String(port.containerPort));
+  });
+
+  it("gives the pod more time to stop than the server's own drain", () => {
+    expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBe(40);
+    expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThan(serverDrainSeconds());
+  });
+
+  it("wires Azure Workload Identity on both ends: the label on the pod template, the client id on its ServiceAccount", () => {
+    expect(deployment.spec.template.metadata.labels["azure.workload.identity/use"]).toBe("true");
+    const accountName = deployment.spec.template.spec.serviceAccountName;
+    expect(accountName).toBe("preview-bot");
+    const account = one(objs, "ServiceAccount", accountName);
+    expect(account.metadata.annotations["azure.workload.identity/client-id"]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(account.metadata.namespace).toBe(deployment.metadata.namespace);
+    // A label on the ServiceAccount or an annotation on the pod is the mistake this guards against.
+    expect(account.metadata.labels?.["azure.workload.identity/use"]).toBeUndefined();
+  });
+
+  it("binds RBAC to exactly the ServiceAccount the Deployment runs as", () => {
+    const bindings = [...find(objs, "ClusterRoleBinding"), ...find(objs, "RoleBinding")];
+    expect(bindings.length).toBeGreaterThanOrEqual(2);
+    for (const b of bindings) {
+      expect(b.subjects).toEqual([{ kind: "ServiceAccount", name: deployment.spec.template.spec.serviceAccountName, namespace: deployment.metadata.namespace }]);
+      expect(find(objs, b.roleRef.kind, b.roleRef.name)).toHaveLength(1);
+    }
+  });
+
+  it("runs as non-root on a read-only root filesystem, with emptyDirs for /tmp and WORK_DIR", () => {
+    const pod = deployment.spec.template.spec;
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
+    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+    const workDir = container.env.find((e: Obj) => e.name === "WORK_DIR")?.value;
+    expect(workDir).toBeDefined();
+    for (const mountPath of ["/tmp", workDir]) {
+      const mount = container.volumeMounts.find((m: Obj) => m.mountPath === mountPath);
+      expect(mount).toBeDefined();
+      expect(pod.volumes.find((v: Obj) => v.name === mount.name)?.emptyDir).toBeDefined();
+    }
+  });
+
+  it("sets only environment variables the code reads (src/env.ts or the backup settings)", () => {
+    const known = knownSettings();
+    expect(known.has("PREVIEW_DATABASE_URL") && known.has("BACKUP_TARGETS_FILE") && known.has("AZURE_STORAGE_ACCOUNT_URL")).toBe(true);
+    const names = envNames(objs, container);
+    expect(names).toEqual(expect.arrayContaining(["PORT", "WORK_DIR", "PROTECTED_NAMESPACES"]));
+    expect(names.filter((n) => !known.has(n))).toEqual([]);
+    const example = parseYaml(readFileSync(at("deploy/base/secret.example.yaml"), "utf8")) as Obj;
+    expect(container.envFrom.some((f: Obj) => f.secretRef?.name === example.metadata.name)).toBe(true);
+    expect(Object.keys(example.stringData).filter((n) => !known.has(n))).toEqual([]);
+    expect(find(objs, "Secret")).toEqual([]); // credentials are never part of what kustomize applies
+  });
+
+  it("has a comment on every RBAC rule in the source YAML", () => {
+    const source = readFileSync(at("deploy/base/rbac.yaml"), "utf8");
+    const parsedRules = parseAllDocuments(source).flatMap((d) => ((d.toJS() as Obj | null)?.rules ?? []) as Obj[]);
+    const lines = source.split("\n");
+    const ruleLines = lines.flatMap((l, i) => (/^\s*- apiGroups:/.test(l) ? [i] : []));
+    expect(ruleLines.length).toBe(parsedRules.length); // every rule starts with apiGroups, so each is found here
+    const uncommented = ruleLines.filter((i) => !/^\s*#\s*\S/.test(lines[i - 1] ?? "")).map((i) => `line ${i + 1}`);
+    expect(uncommented).toEqual([]);
+    const rendered = [...find(objs, "ClusterRole"), ...find(objs, "Role")].flatMap((r) => r.rules);
+    expect(rendered.length).toBe(parsedRules.length);
+  });
+
+  it("grants no wildcards and no escalate, bind or impersonate", () => {
+    const rules = [...find(objs, "ClusterRole"), ...find(objs, "Role")].flatMap((r) => r.rules as Obj[]);
+    expect(rules.length).toBeGreaterThan(0);
+    for (const r of rules) {
+      for (const field of ["verbs", "resources", "apiGroups"]) expect(r[field]).not.toContain("*");
+      expect(r.verbs.filter((v: string) => ["escalate", "bind", "impersonate"].includes(v))).toEqual([]);
+      expect(r.nonResourceURLs).toBeUndefined();
+    }
+    const clusterScoped = rules.flatMap((r) => r.resources as string[]).filter((res) => ["clusterroles", "clusterrolebindings", "roles", "rolebindings", "customresourcedefinitions", "nodes"].includes(res));
+    expect(clusterScoped).toEqual([]);
+  });
+
+  it("grants what the bot itself does in the cluster (src/services/cluster.ts, rollout-health.ts)", () => {
+    const rules = find(objs, "ClusterRole").flatMap((r) => r.rules as Obj[]);
+    const needs: Array<[string, string, string[]]> = [
+      ["", "namespaces", ["get", "list", "create", "patch", "delete"]],
+      ["", "secrets", ["get", "create", "patch"]],
+      ["", "pods", ["list"]],
+      ["", "pods/log", ["get"]],
+      ["", "events", ["list"]],
+      ["apps", "deployments", ["list"]],
+      ["apps", "statefulsets", ["list"]],
+      ["batch", "cronjobs", ["list", "patch"]],
+    ];
+    for (const [group, resource, verbs] of needs) expect({ group, resource, missing: grants(rules, group, resource, verbs) }).toEqual({ group, resource, missing: [] });
+  });
+
+  it("covers every kind a real repository's previews apply (the KubernetesMOOC fixture): apply and prune verbs", async () => {
+    const rules = find(objs, "ClusterRole").flatMap((r) => r.rules as Obj[]);
+    const fixture = [...(await render("test/fixtures/kubernetesmooc/manifests/overlays/feature")), ...(await render("test/fixtures/kubernetesmooc/manifests/base"))];
+    const kinds = new Map(fixture.filter((o) => o.kind !== "Namespace").map((o) => [`${groupOf(o.apiVersion)}/${plural(o.kind)}`, o]));
+    expect(kinds.size).toBeGreaterThanOrEqual(12);
+    const missing = [...kinds.keys()].flatMap((key) => {
+      const [group, resource] = key.split("/") as [string, string];
+      const lacking = grants(rules, group, resource, ["get", "list", "create", "patch", "delete"]);
+      return lacking.length ? [`${key}: ${lacking.join(",")}`] : [];
+    });
+    expect(missing).toEqual([]);
+  });
+});
+
+describeWithKustomize("deploy/overlays/example (with the backups component)", () => {
+  let objs: Obj[];
+
+  beforeAll(async () => {
+    objs = await render("deploy/overlays/example");
+  });
+
+  it("sets a real image (registry/name:tag) on every container", () => {
+    const images = podSpecs(objs).flatMap((p) => p.spec.containers.map((c: Obj) => c.image as string));
+    expect(images.length).toBeGreaterThanOrEqual(3);
+    for (const image of images) expect(image).toMatch(/^[a-z0-9.-]+(:\d+)?\/.+:[\w.-]+$/);
+  });
+
+  it("wires Workload Identity for every workload: labelled pod, annotated ServiceAccount", () => {
+    for (const { owner, spec, labels } of podSpecs(objs)) {
+      expect({ owner, label: labels["azure.workload.identity/use"] }).toEqual({ owner, label: "true" });
+      const account = one(objs, "ServiceAccount", spec.serviceAccountName);
+      expect(account.metadata.annotations["azure.workload.identity/client-id"]).not.toBe("00000000-0000-0000-0000-000000000000");
+    }
+  });
+
+  it("gives backup jobs no Kubernetes token and no RBAC binding", () => {
+    const backups = podSpecs(objs).filter((p) => p.owner.startsWith("CronJob/"));
+    expect(backups.length).toBe(2);
+    for (const { spec } of backups) {
+      expect(spec.automountServiceAccountToken).toBe(false);
+      expect(spec.securityContext.runAsNonRoot).toBe(true);
+      expect(spec.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
+      const bound = [...find(objs, "ClusterRoleBinding"), ...find(objs, "RoleBinding")].filter((b) => b.subjects.some((s: Obj) => s.name === spec.serviceAccountName));
+      expect(bound).toEqual([]);
+    }
+  });
+
+  it("sets only known settings in every container, and the backup targets file passes the targets schema", () => {
+    const known = knownSettings();
+    for (const { owner, spec } of podSpecs(objs)) {
+      for (const c of spec.containers) expect({ owner, unknown: envNames(objs, c).filter((n) => !known.has(n)) }).toEqual({ owner, unknown: [] });
+    }
+    const targetsMap = find(objs, "ConfigMap").find((c) => c.data?.["backup-targets.yaml"]);
+    const targets = parseTargets(parseYaml(targetsMap!.data["backup-targets.yaml"]), "deploy/backups/backup-targets.yaml");
+    const args = find(objs, "CronJob").map((c) => c.spec.jobTemplate.spec.template.spec.containers[0].args as string[]);
+    for (const a of args) expect(targets.map((t) => t.name)).toContain(a[2]);
+  });
+});
