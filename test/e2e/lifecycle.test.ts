@@ -5,34 +5,24 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { createServer, type Server } from "node:http";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import nock from "nock";
 import pg from "pg";
-import { c as tarCreate } from "tar";
-import { loadEnv } from "../../src/env.js";
-import { createLogger } from "../../src/logger.js";
-import { startServer, type RunningServer } from "../../src/server.js";
-import { startFakeKube, type FakeKube } from "../support/fake-kube/index.js";
-import { deliver, examplePayload, fakeGitHub, type FakePull } from "../support/github-fake.js";
-import { ServerTestOctokit, testPrivateKey } from "../support/github.js";
+import { startHarness, pull, prEvent, INSTALLATION, OWNER, REPO, SECRET, type Harness } from "../support/e2e-bot.js";
+import { deliver, fakeGitHub } from "../support/github-fake.js";
 
-const SECRET = "e2e-webhook-secret";
-const OWNER = "Codertocat";
-const REPO = "Hello-World";
-const INSTALLATION = 2; // the installation id in the example payloads is replaced below
 const SHA1 = "1".repeat(40);
 const SHA2 = "2".repeat(40);
 const SHA3 = "3".repeat(40);
 
-let fake: FakeKube;
+let h: Harness;
+let fake: Harness["fake"];
+let bot: Harness["bot"];
 let app: Server;
 let appUrl: string;
 let failHealth = false;
-let bot: RunningServer;
 let gh: ReturnType<typeof fakeGitHub>;
-let workDir: string;
+const send = (event: string, payload: unknown) => h.send(event, payload);
+const tarball = (sha: string, files: Record<string, string>) => h.tarball(sha, files);
 
 function deployment(extra: boolean): Record<string, string> {
   const files: Record<string, string> = {
@@ -81,19 +71,6 @@ spec:
   return files;
 }
 
-async function tarball(sha: string, files: Record<string, string>): Promise<Buffer> {
-  const root = mkdtempSync(join(workDir, "repo-"));
-  const top = `${OWNER}-${REPO}-${sha.slice(0, 7)}`;
-  for (const [path, text] of Object.entries(files)) {
-    const full = join(root, top, path);
-    mkdirSync(join(full, ".."), { recursive: true });
-    writeFileSync(full, text);
-  }
-  const chunks: Buffer[] = [];
-  const stream = tarCreate({ gzip: true, cwd: root, portable: true }, [top]);
-  for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
 
 function configYaml(baseUrl: string): string {
   return `
@@ -124,32 +101,12 @@ database:
 `;
 }
 
-function pull(overrides: Partial<FakePull> = {}): FakePull {
-  return { number: 2, title: "Update the README", branch: "feature/Greeting_ÜBER", sha: SHA1, state: "open", fork: false, draft: false, labels: [], author: "Codertocat", files: ["README.md"], ...overrides };
-}
 
-function prEvent(action: string, p: FakePull): Record<string, any> {
-  const payload = examplePayload("pull_request", action);
-  payload.installation = { id: INSTALLATION, node_id: "x" };
-  payload.number = p.number;
-  payload.pull_request.number = p.number;
-  payload.pull_request.head.sha = p.sha;
-  payload.pull_request.head.ref = p.branch;
-  if (p.fork) payload.pull_request.head.repo = { ...payload.pull_request.head.repo, full_name: `someone/${REPO}` };
-  return payload;
-}
 
-async function send(event: string, payload: unknown): Promise<number> {
-  const res = await deliver(`http://127.0.0.1:${bot.port}`, SECRET, event, payload);
-  await bot.deps!.queue.onIdle();
-  return res.status;
-}
 
 const NS = "hello-pr-2";
 
 beforeAll(async () => {
-  workDir = mkdtempSync(join(tmpdir(), "e2e-"));
-  fake = await startFakeKube({ namespaceFinalizeMs: 30 });
   app = createServer((req, res) => {
     const ok = !failHealth && req.url?.endsWith("/healthz");
     res.writeHead(ok ? 200 : 503).end(ok ? "ok" : "unavailable");
@@ -157,31 +114,14 @@ beforeAll(async () => {
   await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
   const address = app.address();
   appUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
-
-  nock.disableNetConnect();
-  nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
-  const env = loadEnv({
-    PORT: "0",
-    HOST: "127.0.0.1",
-    APP_ID: "123",
-    PRIVATE_KEY: testPrivateKey(),
-    WEBHOOK_SECRET: SECRET,
-    PREVIEW_DATABASE_URL: process.env.TEST_PG_URL!,
-    NAMESPACE_DELETE_TIMEOUT: "5",
-    WORK_DIR: workDir,
-    LOG_LEVEL: "silent",
-  });
-  bot = await startServer({ env, logger: createLogger({ level: process.env.E2E_LOG ?? "silent" }), Octokit: ServerTestOctokit, kubeConfig: fake.kubeConfig(), pollMs: 20, healthIntervalMs: 50, rolloutFailFastMs: 200 });
+  h = await startHarness();
+  fake = h.fake;
+  bot = h.bot;
 });
 
 afterAll(async () => {
-  await bot?.close();
-  await fake?.stop();
+  await h?.stop();
   await new Promise<void>((r) => app.close(() => r()));
-  nock.cleanAll();
-  nock.enableNetConnect();
-  nock.restore();
-  rmSync(workDir, { recursive: true, force: true });
 });
 
 afterEach(() => {

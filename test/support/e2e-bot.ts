@@ -1,0 +1,107 @@
+/**
+ * The whole bot for end-to-end tests: the real one-port server (`startServer`) with the fake Kubernetes API server,
+ * the real PostgreSQL from the global setup, and GitHub on nock (`fakeGitHub`). Deliveries are signed like GitHub's;
+ * `send` waits until the queue is idle so a test can assert on the outcome.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import nock from "nock";
+import { c as tarCreate } from "tar";
+import { loadEnv } from "../../src/env.js";
+import { createLogger } from "../../src/logger.js";
+import { startServer, type RunningServer } from "../../src/server.js";
+import { startFakeKube, type FakeKube, type FakeKubeOptions } from "./fake-kube/index.js";
+import { deliver, examplePayload, type FakePull } from "./github-fake.js";
+import { ServerTestOctokit, testPrivateKey } from "./github.js";
+
+export const SECRET = "e2e-webhook-secret";
+export const OWNER = "Codertocat";
+export const REPO = "Hello-World";
+export const INSTALLATION = 2;
+
+export interface Harness {
+  bot: RunningServer;
+  fake: FakeKube;
+  workDir: string;
+  /** Deliver a signed event and wait for the queue to drain; returns the HTTP status. */
+  send(event: string, payload: unknown): Promise<number>;
+  /** A gzipped tarball like GitHub's (`owner-repo-sha/` top directory) of these files. */
+  tarball(sha: string, files: Record<string, string>): Promise<Buffer>;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(opts: { env?: Record<string, string>; fake?: FakeKubeOptions; rolloutFailFastMs?: number } = {}): Promise<Harness> {
+  const workDir = mkdtempSync(join(tmpdir(), "e2e-"));
+  const fake = await startFakeKube({ namespaceFinalizeMs: 30, ...opts.fake });
+  nock.disableNetConnect();
+  nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
+  const env = loadEnv({
+    PORT: "0",
+    HOST: "127.0.0.1",
+    APP_ID: "123",
+    PRIVATE_KEY: testPrivateKey(),
+    WEBHOOK_SECRET: SECRET,
+    PREVIEW_DATABASE_URL: process.env.TEST_PG_URL!,
+    NAMESPACE_DELETE_TIMEOUT: "5",
+    WORK_DIR: workDir,
+    LOG_LEVEL: "silent",
+    ...opts.env,
+  });
+  const bot = await startServer({
+    env,
+    logger: createLogger({ level: process.env.E2E_LOG ?? "silent" }),
+    Octokit: ServerTestOctokit,
+    kubeConfig: fake.kubeConfig(),
+    pollMs: 20,
+    healthIntervalMs: 50,
+    rolloutFailFastMs: opts.rolloutFailFastMs ?? 200,
+  });
+  return {
+    bot,
+    fake,
+    workDir,
+    async send(event, payload) {
+      const res = await deliver(`http://127.0.0.1:${bot.port}`, SECRET, event, payload);
+      await bot.deps!.queue.onIdle();
+      return res.status;
+    },
+    async tarball(sha, files) {
+      const root = mkdtempSync(join(workDir, "repo-"));
+      const top = `${OWNER}-${REPO}-${sha.slice(0, 7)}`;
+      for (const [path, text] of Object.entries(files)) {
+        const full = join(root, top, path);
+        mkdirSync(join(full, ".."), { recursive: true });
+        writeFileSync(full, text);
+      }
+      const chunks: Buffer[] = [];
+      for await (const chunk of tarCreate({ gzip: true, cwd: root, portable: true }, [top]) as AsyncIterable<Buffer>) chunks.push(chunk);
+      return Buffer.concat(chunks);
+    },
+    async stop() {
+      await bot.close();
+      await fake.stop();
+      nock.cleanAll();
+      nock.enableNetConnect();
+      nock.restore();
+      rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function pull(overrides: Partial<FakePull> = {}): FakePull {
+  return { number: 2, title: "Update the README", branch: "feature/Greeting_ÜBER", sha: "1".repeat(40), state: "open", fork: false, draft: false, labels: [], author: OWNER, files: ["README.md"], ...overrides };
+}
+
+/** A real `pull_request` example payload, pointed at this PR. */
+export function prEvent(action: string, p: FakePull): Record<string, any> {
+  const payload = examplePayload("pull_request", action);
+  payload.installation = { id: INSTALLATION, node_id: "x" };
+  payload.number = p.number;
+  payload.pull_request.number = p.number;
+  payload.pull_request.head.sha = p.sha;
+  payload.pull_request.head.ref = p.branch;
+  if (p.fork) payload.pull_request.head.repo = { ...payload.pull_request.head.repo, full_name: `someone/${REPO}` };
+  if (action === "labeled") payload.label = { ...(payload.label ?? {}), name: p.labels.at(-1) ?? "preview" };
+  return payload;
+}
