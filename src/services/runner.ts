@@ -254,9 +254,10 @@ export function createRunner(deps: RunnerDeps): Runner {
       report.summary = names.url ? `Preview ready at ${names.url}` : `Preview deployed to namespace ${names.namespace} (${workloads.length} workloads ready)`;
     } catch (err) {
       steps.skipRemaining();
-      if (err instanceof SupersededError) {
+      if (err instanceof SupersededError || signal?.aborted) {
+        // Whatever step noticed it (a roll-out wait cut short, a step boundary), a newer job took over.
         report.state = "superseded";
-        report.summary = `Superseded: ${err.message}`;
+        report.summary = `Superseded: ${signal?.reason instanceof Error ? signal.reason.message : err instanceof Error ? err.message : "a newer job took over"}`;
       } else {
         report.state = "failure";
         report.error = redactText(describeError(err));

@@ -1,0 +1,129 @@
+/**
+ * The lifecycle's edges, end to end: a newer commit supersedes a deploy still running, trigger policies (label,
+ * command), a PR that edits .github/preview.yml gets a check on its version, a namespace that will not go away is
+ * reported, and two PRs can never share a namespace.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
+import nock from "nock";
+import { startHarness, pull, prEvent, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
+import { deliver, fakeGitHub } from "../support/github-fake.js";
+
+const SHA1 = "1".repeat(40);
+const SHA2 = "2".repeat(40);
+
+const files = (image: string) => ({
+  "k8s/app.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: app }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: app } }
+  template:
+    metadata: { labels: { app: app } }
+    spec:
+      containers: [{ name: app, image: ${image} }]
+`,
+});
+
+let h: Harness;
+let gh: ReturnType<typeof fakeGitHub>;
+
+function enroll(config: string) {
+  nock.cleanAll();
+  gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config });
+}
+
+beforeAll(async () => {
+  h = await startHarness({ env: { NAMESPACE_DELETE_TIMEOUT: "1" } });
+});
+afterAll(async () => h?.stop());
+beforeEach(() => h.fake.setWorkloadBehaviour(() => "ready"));
+
+describe("lifecycle edges", () => {
+  it("a push while a deploy is rolling out supersedes it: the older run ends cancelled, the newer one deploys", async () => {
+    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\nimages: [{ name: ghcr.io/o/app, tag: "{sha}" }]\nhealth: { timeout: 30s }\n`);
+    gh.state.tarballs.set(SHA1, await h.tarball(SHA1, files("ghcr.io/o/app:dev")));
+    gh.state.tarballs.set(SHA2, await h.tarball(SHA2, files("ghcr.io/o/app:dev")));
+    gh.state.pulls.set(11, pull({ number: 11, sha: SHA1 }));
+    // The first commit's pods never become ready (but nothing fatal: the wait would last the whole timeout).
+    h.fake.setWorkloadBehaviour((obj) => (JSON.stringify(obj).includes(SHA1) ? { fail: "ContainerCreating" } : "ready"));
+    const base = `http://127.0.0.1:${h.bot.port}`;
+    await deliver(base, "e2e-webhook-secret", "pull_request", prEvent("opened", gh.state.pulls.get(11)!));
+    // wait until the first deploy is in its roll-out step, then push
+    for (let i = 0; i < 200 && !h.fake.get("apps/v1", "Deployment", "edge-11", "app"); i++) await new Promise((r) => setTimeout(r, 20));
+    gh.state.pulls.set(11, pull({ number: 11, sha: SHA2 }));
+    await h.send("pull_request", prEvent("synchronize", gh.state.pulls.get(11)!));
+
+    const first = gh.state.checkRuns.find((r) => r.head_sha === SHA1)!;
+    const second = gh.state.checkRuns.find((r) => r.head_sha === SHA2)!;
+    expect(first.conclusion).toBe("cancelled");
+    expect(JSON.stringify(first.output)).toMatch(/superseded/i);
+    expect(second.conclusion).toBe("success");
+    const app = h.fake.get("apps/v1", "Deployment", "edge-11", "app") as any;
+    expect(app.spec.template.spec.containers[0].image).toBe(`ghcr.io/o/app:${SHA2}`);
+  });
+
+  it("trigger.on: label deploys only once the label is added, and ignores other labels", async () => {
+    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\ntrigger: { on: label, label: preview }\n`);
+    gh.state.tarballs.set(SHA1, await h.tarball(SHA1, files("nginx:1")));
+    gh.state.pulls.set(12, pull({ number: 12 }));
+    await h.send("pull_request", prEvent("opened", gh.state.pulls.get(12)!));
+    expect(h.fake.get("v1", "Namespace", undefined, "edge-12")).toBeUndefined();
+    gh.state.pulls.set(12, pull({ number: 12, labels: ["bug"] }));
+    await h.send("pull_request", prEvent("labeled", gh.state.pulls.get(12)!));
+    expect(h.fake.get("v1", "Namespace", undefined, "edge-12")).toBeUndefined();
+    gh.state.pulls.set(12, pull({ number: 12, labels: ["bug", "preview"] }));
+    await h.send("pull_request", prEvent("labeled", gh.state.pulls.get(12)!));
+    expect(h.fake.get("v1", "Namespace", undefined, "edge-12")).toBeDefined();
+  });
+
+  it("trigger.on: command never deploys on its own", async () => {
+    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\ntrigger: { on: command }\n`);
+    gh.state.pulls.set(13, pull({ number: 13 }));
+    await h.send("pull_request", prEvent("opened", gh.state.pulls.get(13)!));
+    expect(h.fake.get("v1", "Namespace", undefined, "edge-13")).toBeUndefined();
+    expect(gh.state.writes).toEqual([]);
+  });
+
+  it("a PR that edits .github/preview.yml gets a failing config check on its version, and is judged by the default branch's", async () => {
+    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\n`);
+    gh.state.tarballs.set(SHA1, await h.tarball(SHA1, files("nginx:1")));
+    gh.state.pulls.set(14, pull({ number: 14, files: [".github/preview.yml"] }));
+    gh.state.configAt.set(SHA1, `manifests: { path: k8s }\nnames: { namespace: "always-the-same" }\n`);
+    await h.send("pull_request", prEvent("opened", gh.state.pulls.get(14)!));
+    const config = gh.state.checkRuns.find((r) => r.name === "preview / config")!;
+    expect(config.conclusion).toBe("failure");
+    expect(JSON.stringify(config.output)).toContain("names.namespace");
+    // the deploy itself used the default branch's rules
+    expect(h.fake.get("v1", "Namespace", undefined, "edge-14")).toBeDefined();
+    expect(gh.state.checkRuns.find((r) => r.name === "preview")?.conclusion).toBe("success");
+  });
+
+  it("a namespace stuck Terminating is reported, and teardown still does the rest", async () => {
+    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\n`);
+    gh.state.tarballs.set(SHA1, await h.tarball(SHA1, files("nginx:1")));
+    gh.state.pulls.set(15, pull({ number: 15 }));
+    await h.send("pull_request", prEvent("opened", gh.state.pulls.get(15)!));
+    h.fake.stickNamespace("edge-15");
+    gh.state.pulls.set(15, pull({ number: 15, state: "closed" }));
+    await h.send("pull_request", prEvent("closed", gh.state.pulls.get(15)!));
+    const sticky = gh.sticky(15)[0]!.body;
+    expect(sticky).toMatch(/still Terminating/);
+    for (const d of gh.state.deployments) expect(d.statuses.at(-1)?.state).toBe("inactive");
+    h.fake.releaseNamespace("edge-15");
+  });
+
+  it("two PRs whose names would collide: the second is refused, the first preview is untouched", async () => {
+    enroll(`manifests: { path: k8s }\nnames: { namespace: "feature-{branch}" }\n`);
+    gh.state.tarballs.set(SHA1, await h.tarball(SHA1, files("nginx:1")));
+    gh.state.pulls.set(16, pull({ number: 16, branch: "login" }));
+    gh.state.pulls.set(17, pull({ number: 17, branch: "login" }));
+    await h.send("pull_request", prEvent("opened", gh.state.pulls.get(16)!));
+    await h.send("pull_request", prEvent("opened", gh.state.pulls.get(17)!));
+    const ns = h.fake.get("v1", "Namespace", undefined, "feature-login");
+    expect(ns?.metadata.labels?.["preview-bot.dev/pr"]).toBe("16");
+    const second = gh.state.checkRuns.filter((r) => r.name === "preview").at(-1)!;
+    expect(second.conclusion).toBe("failure");
+    expect(JSON.stringify(second.output)).toMatch(/already belongs to another preview/);
+  });
+});
