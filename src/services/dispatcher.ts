@@ -22,6 +22,7 @@ export function createDispatcher(opts: { queue: Queue; installationFor(owner: st
         action: req.action,
         source: req.source,
         trigger: `${door} by @${req.actor}`,
+        actor: req.actor,
         ...(req.dryRun ? { dryRun: true } : {}),
         ...(req.ttlMs ? { ttlMs: req.ttlMs } : {}),
       };

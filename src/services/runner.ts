@@ -59,6 +59,8 @@ export interface PreviewJob {
   number: number;
   /** What asked: "push by @octocat", "/preview deploy by @octocat". */
   trigger: string;
+  /** The GitHub login that asked, for commands (replies mention them). */
+  actor?: string;
   source: "webhook" | "comment" | "slack" | "sweeper";
   action: PreviewAction;
   dryRun?: boolean;
@@ -121,6 +123,7 @@ export function createRunner(deps: RunnerDeps): Runner {
     const pull = await getPull(octokit, job.owner, job.repo, job.number);
     if (pull.state !== "open") {
       log.info({ key }, `${key} is closed: nothing to deploy`);
+      if (job.source === "comment") await replyOnPull(job, "This pull request is closed, so there is nothing to deploy.");
       return undefined;
     }
     const config = await enrolledConfig(octokit, job, pull);
@@ -361,7 +364,8 @@ export function createRunner(deps: RunnerDeps): Runner {
 
   async function replyOnPull(job: PreviewJob, body: string): Promise<void> {
     const octokit = await deps.octokitFor(job.installationId);
-    await octokit.rest.issues.createComment({ owner: job.owner, repo: job.repo, issue_number: job.number, body: redactText(body) });
+    const mention = job.actor && job.source === "comment" ? `@${job.actor} ` : "";
+    await octokit.rest.issues.createComment({ owner: job.owner, repo: job.repo, issue_number: job.number, body: redactText(`${mention}${body}`) });
   }
 
   /** `/preview status`: what exists right now, from the cluster (the record of truth), as a short reply. */

@@ -5,34 +5,22 @@
  * Azurite, the fake Kubernetes API server; GitHub on nock (small payloads only: nock wraps every socket).
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import nock from "nock";
 import pg from "pg";
-import { c as tarCreate } from "tar";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { loadEnv } from "../../src/env.js";
 import { createLogger } from "../../src/logger.js";
-import { startServer, type RunningServer } from "../../src/server.js";
 import { createBlobStore, listBackups, parseTargets, runBackup } from "../../src/services/backups/index.js";
 import { startAzurite, type TestAzurite } from "../support/azurite.js";
-import { startFakeKube, type FakeKube } from "../support/fake-kube/index.js";
-import { deliver, examplePayload, fakeGitHub } from "../support/github-fake.js";
-import { ServerTestOctokit, testPrivateKey } from "../support/github.js";
+import { commentEvent, pull, prEvent, startHarness, type Harness } from "../support/e2e-bot.js";
+import { fakeGitHub } from "../support/github-fake.js";
 
-const SECRET = "backup-e2e-secret";
 const SHA = "a".repeat(40);
 const NS = "hello-pr-9";
 const DB = "hello_pr_9";
 const SOURCE_DB = `seed_source_${process.pid}`;
 
 let azurite: TestAzurite;
-let fake: FakeKube;
-let bot: RunningServer;
+let h: Harness;
 let gh: ReturnType<typeof fakeGitHub>;
 let admin: pg.Client;
-let workDir: string;
 const saved = { ...process.env };
 
 const adminUrl = (db: string) => {
@@ -40,36 +28,11 @@ const adminUrl = (db: string) => {
   u.pathname = `/${db}`;
   return u.toString();
 };
-
-async function tarball(): Promise<Buffer> {
-  const root = mkdtempSync(join(workDir, "repo-"));
-  const top = "Codertocat-Hello-World-aaaaaaa";
-  mkdirSync(join(root, top, "deploy"), { recursive: true });
-  writeFileSync(join(root, top, "deploy", "cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  a: b\n");
-  const chunks: Buffer[] = [];
-  for await (const chunk of tarCreate({ gzip: true, cwd: root, portable: true }, [top]) as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
-async function send(event: string, payload: unknown): Promise<void> {
-  const res = await deliver(`http://127.0.0.1:${bot.port}`, SECRET, event, payload);
-  expect(res.status).toBe(200);
-  await bot.deps!.queue.onIdle();
-}
-
-function prEvent(action: string): Record<string, any> {
-  const p = examplePayload("pull_request", action);
-  p.installation = { id: 2, node_id: "x" };
-  p.number = 9;
-  p.pull_request.number = 9;
-  p.pull_request.head.sha = SHA;
-  return p;
-}
+const PR = pull({ number: 9, branch: "seeded", sha: SHA });
+const send = async (event: string, payload: unknown) => expect(await h.send(event, payload)).toBe(200);
 
 beforeAll(async () => {
-  workDir = mkdtempSync(join(tmpdir(), "backup-e2e-"));
   azurite = await startAzurite();
-  fake = await startFakeKube({ namespaceFinalizeMs: 20 });
   admin = new pg.Client({ connectionString: process.env.TEST_PG_URL });
   await admin.connect();
   await admin.query(`create database ${admin.escapeIdentifier(SOURCE_DB)}`);
@@ -88,51 +51,31 @@ beforeAll(async () => {
   const store = createBlobStore({ connectionString: azurite.connectionString });
   await runBackup(parseTargets(JSON.parse(process.env.BACKUP_TARGETS))[0]!, { store, env: process.env, logger: createLogger({ level: "silent" }) });
 
-  nock.disableNetConnect();
-  nock.enableNetConnect((host) => host.startsWith("127.0.0.1"));
+  h = await startHarness({ env: { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString } });
   gh = fakeGitHub({
     owner: "Codertocat",
     repo: "Hello-World",
     installationId: 2,
     config: `manifests: { path: deploy }\nnames: { namespace: "hello-pr-{number}" }\ndatabase:\n  enabled: true\n  seedFrom: shop\n  finalBackup: true\n`,
   });
-  gh.state.pulls.set(9, { number: 9, title: "t", branch: "seeded", sha: SHA, state: "open", fork: false, draft: false, labels: [], author: "Codertocat", files: [] });
-  gh.state.tarballs.set(SHA, await tarball());
+  gh.state.pulls.set(9, PR);
+  gh.state.tarballs.set(SHA, await h.tarball(SHA, { "deploy/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  a: b\n" }));
   gh.state.roles.set("Codertocat", "write");
-
-  const env = loadEnv({
-    ...process.env,
-    PORT: "0",
-    HOST: "127.0.0.1",
-    APP_ID: "123",
-    PRIVATE_KEY: testPrivateKey(),
-    WEBHOOK_SECRET: SECRET,
-    PREVIEW_DATABASE_URL: process.env.TEST_PG_URL!,
-    WORK_DIR: workDir,
-    LOG_LEVEL: "silent",
-    NAMESPACE_DELETE_TIMEOUT: "5",
-  });
-  bot = await startServer({ env, logger: createLogger({ level: "silent" }), Octokit: ServerTestOctokit, kubeConfig: fake.kubeConfig(), pollMs: 20 });
 }, 60_000);
 
 afterAll(async () => {
-  await bot?.close();
-  await fake?.stop();
+  await h?.stop();
   await azurite?.stop();
   await admin.query(`drop database if exists ${admin.escapeIdentifier(SOURCE_DB)} with (force)`);
   await admin.end();
-  nock.cleanAll();
-  nock.enableNetConnect();
-  nock.restore();
   process.env = saved;
-  rmSync(workDir, { recursive: true, force: true });
 });
 
 describe("backups in the preview lifecycle", () => {
   it("seeds a new preview database from the target's latest backup", async () => {
-    await send("pull_request", prEvent("opened"));
+    await send("pull_request", prEvent("opened", PR));
     expect(gh.state.checkRuns.find((r) => r.head_sha === SHA)?.conclusion).toBe("success");
-    const secret = fake.get("v1", "Secret", NS, "preview-database") as any;
+    const secret = h.fake.get("v1", "Secret", NS, "preview-database") as any;
     const user = Buffer.from(secret.data.PGUSER, "base64").toString();
     const password = Buffer.from(secret.data.PGPASSWORD, "base64").toString();
     const u = new URL(process.env.TEST_PG_URL!);
@@ -146,11 +89,7 @@ describe("backups in the preview lifecycle", () => {
   });
 
   it("/preview backup backs the preview database up and answers in the PR", async () => {
-    const comment = examplePayload("issue_comment", "created");
-    comment.installation = { id: 2, node_id: "x" };
-    comment.issue.number = 9;
-    comment.issue.pull_request = { url: "https://api.github.com/repos/Codertocat/Hello-World/pulls/9" };
-    comment.comment.body = "/preview backup";
+    const comment = commentEvent("/preview backup", "Codertocat", { number: 9 });
     await send("issue_comment", comment);
     const store = createBlobStore({ connectionString: azurite.connectionString });
     const backups = await listBackups(store, { name: DB, container: "preview-backups", prefix: "previews/" });
@@ -161,12 +100,12 @@ describe("backups in the preview lifecycle", () => {
 
   it("closing the PR takes a final backup, then drops the database", async () => {
     gh.state.pulls.get(9)!.state = "closed";
-    await send("pull_request", prEvent("closed"));
+    await send("pull_request", prEvent("closed", PR));
     const store = createBlobStore({ connectionString: azurite.connectionString });
     const backups = await listBackups(store, { name: DB, container: "preview-backups", prefix: "previews/" });
     expect(backups).toHaveLength(2);
     const { rows } = await admin.query("select 1 from pg_database where datname = $1", [DB]);
     expect(rows).toHaveLength(0);
-    expect(fake.get("v1", "Namespace", undefined, NS)).toBeUndefined();
+    expect(h.fake.get("v1", "Namespace", undefined, NS)).toBeUndefined();
   });
 });

@@ -12,8 +12,8 @@ import { loadEnv } from "../../src/env.js";
 import { createLogger } from "../../src/logger.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import { startFakeKube, type FakeKube, type FakeKubeOptions } from "./fake-kube/index.js";
-import { deliver, examplePayload, type FakePull } from "./github-fake.js";
-import { ServerTestOctokit, testPrivateKey } from "./github.js";
+import { deliver, examplePayload, ProbotTestOctokit, type FakePull } from "./github-fake.js";
+import { testPrivateKey } from "./github.js";
 
 export const SECRET = "e2e-webhook-secret";
 export const OWNER = "Codertocat";
@@ -25,7 +25,7 @@ export interface Harness {
   fake: FakeKube;
   workDir: string;
   /** Deliver a signed event and wait for the queue to drain; returns the HTTP status. */
-  send(event: string, payload: unknown): Promise<number>;
+  send(event: string, payload: unknown, deliveryId?: ReturnType<typeof crypto.randomUUID>): Promise<number>;
   /** A gzipped tarball like GitHub's (`owner-repo-sha/` top directory) of these files. */
   tarball(sha: string, files: Record<string, string>): Promise<Buffer>;
   stop(): Promise<void>;
@@ -51,7 +51,7 @@ export async function startHarness(opts: { env?: Record<string, string>; fake?: 
   const bot = await startServer({
     env,
     logger: createLogger({ level: process.env.E2E_LOG ?? "silent" }),
-    Octokit: ServerTestOctokit,
+    Octokit: ProbotTestOctokit,
     kubeConfig: fake.kubeConfig(),
     pollMs: 20,
     healthIntervalMs: 50,
@@ -61,8 +61,9 @@ export async function startHarness(opts: { env?: Record<string, string>; fake?: 
     bot,
     fake,
     workDir,
-    async send(event, payload) {
-      const res = await deliver(`http://127.0.0.1:${bot.port}`, SECRET, event, payload);
+    async send(event, payload, deliveryId) {
+      const res = await deliver(`http://127.0.0.1:${bot.port}`, SECRET, event, payload, deliveryId);
+      await res.arrayBuffer();
       await bot.deps!.queue.onIdle();
       return res.status;
     },
@@ -104,4 +105,22 @@ export function prEvent(action: string, p: FakePull): Record<string, any> {
   if (p.fork) payload.pull_request.head.repo = { ...payload.pull_request.head.repo, full_name: `someone/${REPO}` };
   if (action === "labeled") payload.label = { ...(payload.label ?? {}), name: p.labels.at(-1) ?? "preview" };
   return payload;
+}
+
+let nextCommentId = 9000;
+
+/** A real `issue_comment.created` example payload, made a comment on PR `number` of owner/repo by `login`. */
+export function commentEvent(body: string, login: string, where: { owner?: string; repo?: string; number: number; installationId?: number; type?: "User" | "Bot"; onIssue?: boolean }): Record<string, any> {
+  const owner = where.owner ?? OWNER;
+  const repo = where.repo ?? REPO;
+  const p = examplePayload("issue_comment", "created");
+  const html = `https://github.com/${owner}/${repo}/pull/${where.number}`;
+  p.installation = { id: where.installationId ?? INSTALLATION, node_id: "x" };
+  p.repository = { ...p.repository, name: repo, full_name: `${owner}/${repo}`, owner: { ...p.repository.owner, login: owner } };
+  p.issue.number = where.number;
+  if (where.onIssue) delete p.issue.pull_request;
+  else p.issue.pull_request = { url: `https://api.github.com/repos/${owner}/${repo}/pulls/${where.number}`, html_url: html, diff_url: `${html}.diff`, patch_url: `${html}.patch` };
+  p.comment = { ...p.comment, id: ++nextCommentId, body, user: { ...p.comment.user, login, type: where.type ?? "User" } };
+  p.sender = { ...p.sender, login, type: where.type ?? "User" };
+  return p;
 }

@@ -8,6 +8,7 @@
 import { createHmac } from "node:crypto";
 import { createRequire } from "node:module";
 import nock from "nock";
+import { ProbotOctokit } from "probot";
 
 export const GITHUB_API = "https://api.github.com";
 const require = createRequire(import.meta.url);
@@ -26,6 +27,18 @@ export function examplePayload(event: string, action: string): Record<string, an
   if (!found) throw new Error(`no @octokit/webhooks-examples payload for ${event}.${action}`);
   return structuredClone(found) as Record<string, any>;
 }
+
+/**
+ * The Octokit class to hand a Probot instance (`startServer({ Octokit })`) in tests: retries and throttling off.
+ * An object default (`ProbotOctokit.defaults({ throttle: { enabled: false } })`) is not enough there: Probot layers
+ * its own throttle options over it (shallow), the throttling plugin falls back to enabled, and every write waits
+ * ~1 s (comments ~3 s). A function default sees Probot's options and switches throttling off after them.
+ */
+export const ProbotTestOctokit = ProbotOctokit.defaults((options: Record<string, any> = {}) => ({
+  ...options,
+  retry: { ...options.retry, enabled: false },
+  throttle: { ...options.throttle, enabled: false },
+}));
 
 export function signPayload(secret: string, body: string): string {
   return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
@@ -72,6 +85,8 @@ export interface FakeGitHubState {
   defaultBranch: string;
   /** `.github/preview.yml` on the default branch (undefined → 404, not enrolled). */
   config?: string;
+  /** When set, reads of `.github/preview.yml` fail with this HTTP status (e.g. 500): a failure that is not "absent". */
+  configError?: number;
   /** The config as a PR's head commit has it, by SHA (PRs that edit the file). */
   configAt: Map<string, string>;
   pulls: Map<number, FakePull>;
@@ -157,6 +172,7 @@ export function fakeGitHub(init: { owner: string; repo: string; installationId: 
     }))
     .get(/^\/repos\/[^/]+\/[^/]+\/contents\/\.github(%2F|\/)preview\.yml/)
     .reply(handle((uri) => {
+      if (state.configError) return json(state.configError, { message: "Server Error" });
       const ref = new URL(uri, GITHUB_API).searchParams.get("ref");
       const text = ref ? (state.configAt.get(ref) ?? state.config) : state.config;
       return text === undefined ? notFound() : [200, text, { "content-type": "application/vnd.github.raw" }];
@@ -248,7 +264,7 @@ export function fakeGitHub(init: { owner: string; repo: string; installationId: 
     .post(/^\/repos\/[^/]+\/[^/]+\/issues\/comments\/\d+\/reactions$/)
     .reply(handle((uri, body) => {
       record("POST", uri, body);
-      state.reactions.push({ commentId: Number(uri.split("/")[5]), content: (body as any).content });
+      state.reactions.push({ commentId: Number(uri.split("/")[6]), content: (body as any).content });
       return json(201, { id: ++nextId, content: (body as any).content });
     }));
 

@@ -45,17 +45,6 @@ export function useNock(): void {
 /** ProbotOctokit with the retry and throttling plugins disabled. */
 export const TestOctokit = ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } });
 
-/**
- * For a whole Probot server under test: Probot layers its own throttle options over the Octokit class's defaults
- * (so `TestOctokit` alone still spaces writes ~1 s apart there). This class forces both plugins off in the
- * constructor, after every layer of defaults has been merged.
- */
-export const ServerTestOctokit = class extends TestOctokit {
-  constructor(options: ConstructorParameters<typeof TestOctokit>[0] = {}) {
-    super({ ...options, throttle: { ...(options.throttle ?? {}), enabled: false }, retry: { ...(options.retry ?? {}), enabled: false } });
-  }
-} as typeof TestOctokit;
-
 let cachedKey: string | undefined;
 
 /** A fresh RSA private key (PEM, PKCS#1) for the GitHub App; generated once per test file, never a real key. */
