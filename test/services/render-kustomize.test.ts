@@ -1,11 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { describe, expect, it } from "@jest/globals";
 import path from "node:path";
-import { parseConfig, type PreviewConfig } from "../../src/config.js";
 import type { PreviewRef } from "../../src/services/preview.js";
 import { createRenderer, findKustomizeCommand, previewNamesFor } from "../../src/services/render/index.js";
 import { checkKustomizationTree, isRemoteReference } from "../../src/services/render/kustomize.js";
+import { config, useTrees } from "../support/render.js";
 
 const ref: PreviewRef = { owner: "acme", repo: "shop", number: 3, branch: "login", sha: "0123456789abcdef0123456789abcdef01234567" };
 const KUSTOMIZE = await findKustomizeCommand();
@@ -13,28 +11,7 @@ const KUSTOMIZE = await findKustomizeCommand();
 const describeWithKustomize = KUSTOMIZE ? describe : (name: string, fn: () => void) => describe.skip(`${name} [skipped: neither kustomize nor kubectl on PATH]`, fn);
 if (!KUSTOMIZE) console.warn("render-kustomize: neither kustomize nor kubectl on PATH; kustomize build tests are skipped");
 
-function config(yaml: string): PreviewConfig {
-  const r = parseConfig(yaml);
-  if (!r.ok) throw new Error(r.errors.join("\n"));
-  return r.config;
-}
-
-let tmp: string;
-beforeAll(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), "render-kustomize-"));
-});
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
-
-async function tree(files: Record<string, string>): Promise<string> {
-  const root = await mkdtemp(path.join(tmp, "repo-"));
-  for (const [rel, text] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
-    await writeFile(path.join(root, rel), text);
-  }
-  return root;
-}
+const { tree, tmp: tmpDir } = useTrees("render-kustomize-");
 
 const CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  a: b\n";
 
@@ -47,11 +24,11 @@ describe("remote bases are refused before kustomize runs", () => {
     "https://raw.githubusercontent.com/acme/base/main/cm.yaml",
     "gitlab.com/acme/base/deploy",
   ])("refuses %s", async (entry) => {
-    expect(await isRemoteReference(entry, tmp)).toBe(true);
+    expect(await isRemoteReference(entry, tmpDir())).toBe(true);
   });
 
   it.each(["../../base", "base/", "cm.yaml", "configs.d/app.yaml"])("accepts local %s", async (entry) => {
-    expect(await isRemoteReference(entry, tmp)).toBe(false);
+    expect(await isRemoteReference(entry, tmpDir())).toBe(false);
   });
 
   it("finds a remote base in a nested local base and names the file and entry", async () => {
@@ -66,7 +43,7 @@ describe("remote bases are refused before kustomize runs", () => {
   });
 
   it("refuses a local base outside the repository, and helm charts", async () => {
-    const root = await tree({ "k8s/kustomization.yaml": `resources:\n- ${path.relative(path.join(tmp, "x", "k8s"), tmp)}\n` });
+    const root = await tree({ "k8s/kustomization.yaml": `resources:\n- ${path.relative(path.join(tmpDir(), "x", "k8s"), tmpDir())}\n` });
     await expect(checkKustomizationTree(path.join(root, "k8s"), root)).rejects.toThrow(/points outside the repository/);
     const helm = await tree({ "k8s/kustomization.yaml": "helmCharts:\n- name: redis\n  repo: https://charts.example.com\n" });
     await expect(checkKustomizationTree(path.join(helm, "k8s"), helm)).rejects.toThrow(/uses helmCharts/);

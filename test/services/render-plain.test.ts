@@ -1,41 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { mkdtemp, mkdir, rm, symlink, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { describe, expect, it } from "@jest/globals";
+import { symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
-import { parseConfig, type PreviewConfig } from "../../src/config.js";
 import type { PreviewRef } from "../../src/services/preview.js";
 import { RenderError, createRenderer, parseManifests, previewNamesFor, toYaml } from "../../src/services/render/index.js";
 import { readPlainManifests } from "../../src/services/render/plain.js";
+import { config, useTrees } from "../support/render.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PLAIN_APP = path.resolve(here, "../fixtures/plain-app");
 const SHA = "89abcdef0123456789abcdef0123456789abcdef";
 const ref: PreviewRef = { owner: "acme", repo: "shop", number: 9, branch: "fix/Cart", sha: SHA };
 
-function config(yaml: string): PreviewConfig {
-  const r = parseConfig(yaml);
-  if (!r.ok) throw new Error(r.errors.join("\n"));
-  return r.config;
-}
-
-let tmp: string;
-beforeAll(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), "render-plain-"));
-});
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
-
-async function tree(files: Record<string, string>): Promise<string> {
-  const root = await mkdtemp(path.join(tmp, "repo-"));
-  for (const [rel, text] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
-    await writeFile(path.join(root, rel), text);
-  }
-  return root;
-}
+const { tree, tmp: tmpDir } = useTrees("render-plain-");
 
 describe("parseManifests / toYaml", () => {
   it("reads multi-document YAML, skips empty documents and flattens kind: List", () => {
@@ -86,7 +64,7 @@ describe("readPlainManifests", () => {
 
   it("refuses a symlink pointing outside the repository", async () => {
     const root = await tree({ "k8s/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n" });
-    const outside = path.join(tmp, "outside.yaml");
+    const outside = path.join(tmpDir(), "outside.yaml");
     await writeFile(outside, "apiVersion: v1\nkind: Secret\nmetadata: {name: stolen}\n");
     await symlink(outside, path.join(root, "k8s", "evil.yaml"));
     await expect(readPlainManifests(path.join(root, "k8s"), root)).rejects.toThrow(/k8s\/evil.yaml is a symlink pointing outside the repository/);
@@ -127,7 +105,7 @@ describe("createRenderer on plain YAML", () => {
 
   it("refuses a manifests.path that is a symlink out of the repository", async () => {
     const root = await tree({ "README.md": "x" });
-    await symlink(tmp, path.join(root, "k8s"));
+    await symlink(tmpDir(), path.join(root, "k8s"));
     const c = config("manifests:\n  path: k8s\n");
     await expect(createRenderer().render({ dir: root, config: c, ref, names: previewNamesFor(ref, c) })).rejects.toThrow(/manifests.path leads outside the repository/);
   });
