@@ -7,7 +7,8 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { CONFIG_PATH, parseConfig } from "../config.js";
 import { createLogger } from "../logger.js";
-import { createRenderer, previewNamesFor, RenderError, toYaml } from "../services/render/index.js";
+import { previewNamesFor } from "../services/naming.js";
+import { createRenderer, RenderError, toYaml } from "../services/render/index.js";
 import type { PreviewRef } from "../services/preview.js";
 
 export interface CliIo {

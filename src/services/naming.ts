@@ -17,6 +17,7 @@
  */
 import { createHash } from "node:crypto";
 import { BRANCH_ANNOTATION, MANAGED_BY, PR_LABEL, REPO_LABEL, REPOSITORY_ANNOTATION, SHA_ANNOTATION } from "./labels.js";
+import type { PreviewConfig } from "../config.js";
 import type { PreviewNames, PreviewRef } from "./preview.js";
 import { previewKey } from "./preview.js";
 
@@ -201,4 +202,23 @@ export function expandTemplate(template: string, values: Record<string, string>)
     if (v === undefined) throw new Error(`unknown placeholder {${name}} in "${template}"; known: ${Object.keys(values).map((k) => `{${k}}`).join(", ")}`);
     return v;
   });
+}
+
+/** The naming templates a repository's `.github/preview.yml` asks for. */
+export function nameTemplatesFromConfig(config: PreviewConfig): NameTemplates {
+  const route = config.route;
+  return {
+    namespace: config.names.namespace,
+    ...(config.names.host ? { hostLabel: config.names.host } : {}),
+    ...(route?.host ? { host: route.host } : {}),
+    ...(route?.baseUrl ? { baseUrl: route.baseUrl } : {}),
+    ...(route?.pathPrefix ? { pathPrefix: route.pathPrefix } : {}),
+    secret: config.database.secret.name,
+    scheme: route?.scheme ?? "https",
+  };
+}
+
+/** `previewNames(ref, nameTemplatesFromConfig(config))`: every name of a preview, as its repository configures them. */
+export function previewNamesFor(ref: PreviewRef, config: PreviewConfig): PreviewNames {
+  return previewNames(ref, nameTemplatesFromConfig(config));
 }

@@ -26,7 +26,7 @@ export { toYaml, parseManifests } from "./manifests.js";
 export { fetchSource, type FetchSourceOptions, type FetchSourceResult, type TarballOctokit } from "./source.js";
 export { findKustomizeCommand } from "./kustomize.js";
 export { transformObjects } from "./transform.js";
-export { nameTemplatesFromConfig, previewNamesFor } from "./preview-names.js";
+export { nameTemplatesFromConfig, previewNamesFor } from "../naming.js";
 
 export interface RenderInput {
   /** Checkout of the repository at the PR's head SHA. */
