@@ -34,6 +34,8 @@ export interface PgQueueOptions {
   /** Where the jobs live. Either a URL (the queue owns its pools) or a pool (pg-boss then uses it too). */
   connectionString?: string;
   pool?: pg.Pool;
+  /** False for a producer only (a CLI, a web-only replica): enqueue, no workers. Default true. */
+  work?: boolean;
   /** Jobs running at once in this process (across keys). Default 4. */
   concurrency?: number;
   logger?: Logger;
@@ -95,7 +97,9 @@ export function createPgQueue(options: PgQueueOptions): PgQueue {
     schedule: false,
     // New jobs wake idle workers on every replica at once (polling stays as the floor).
     useListenNotify: Boolean(options.connectionString),
+    // Lapsed leases are found by pg-boss's monitor pass, which runs no more often than monitorIntervalSeconds.
     superviseIntervalSeconds: options.superviseIntervalSeconds ?? 5,
+    monitorIntervalSeconds: options.superviseIntervalSeconds ?? 5,
     // The ready count that lets workers fetch back-to-back while a backlog lasts (burstWhenReadyExceeds below).
     queueCacheIntervalSeconds: 2,
     application_name: "preview-bot-queue",
@@ -138,7 +142,7 @@ export function createPgQueue(options: PgQueueOptions): PgQueue {
       });
       // Keep polling at the normal pace with LISTEN on too: retries come due by time, not by a NOTIFY.
       const pollSeconds = Math.max(0.5, (options.pollIntervalMs ?? 500) / 1000);
-      await boss.work<Envelope>(
+      if (options.work !== false) await boss.work<Envelope>(
         name,
         { localConcurrency: concurrency, batchSize: 1, includeMetadata: true, pollingIntervalSeconds: pollSeconds, notifyPollingIntervalSeconds: pollSeconds, heartbeatRefreshSeconds: 1, burstWhenReadyExceeds: 1 },
         async ([job]) => (job ? runJob(job as JobWithMetadata<Envelope>) : undefined),

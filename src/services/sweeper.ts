@@ -177,7 +177,10 @@ export const SWEEP_MEMORY_TABLE = "preview_bot_sweep_marks";
 
 export class PgSweepMemory implements SweepMemory {
   private ready: Promise<unknown> | undefined;
-  constructor(private readonly pool: pg.Pool) {}
+  private readonly pool: pg.Pool;
+  constructor(pool: pg.Pool) {
+    this.pool = pool;
+  }
   private init(): Promise<unknown> {
     this.ready ??= this.pool
       .query(`create table if not exists ${SWEEP_MEMORY_TABLE} (name text not null, value text not null, at timestamptz not null default now(), primary key (name, value))`)

@@ -45,6 +45,11 @@ export interface FakeKube {
   setPodLog(namespace: string, pod: string, container: string, text: string): void;
   /** Every request received, in order. */
   readonly requests: RequestRecord[];
+  /**
+   * Fault injection: for each request, `fn` may return an HTTP status (500, 503, 429, …) to answer with a Status
+   * error instead of serving it (the request is not applied). `undefined` turns faults off.
+   */
+  setFaults(fn: ((req: { method: string; path: string }) => number | undefined) | undefined): void;
 }
 
 function kindOrThrow(registry: KindRegistry, apiVersion: string, kind: string): KindSpec {
@@ -63,7 +68,14 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     api.create(kindOrThrow(registry, "v1", "Namespace"), undefined, { metadata: { name } }, {});
   }
 
-  const server = createServer((req, res) => router.handle(req, res));
+  let faults: ((req: { method: string; path: string }) => number | undefined) | undefined;
+  const server = createServer((req, res) => {
+    const code = faults?.({ method: req.method ?? "GET", path: (req.url ?? "/").split("?")[0]! });
+    if (code === undefined) return router.handle(req, res);
+    const body = JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: `fake-kube: injected fault ${code}`, reason: code === 429 ? "TooManyRequests" : "InternalError", code });
+    req.resume();
+    res.writeHead(code, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) }).end(body);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
@@ -73,6 +85,9 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   return {
     url,
     requests: router.requests,
+    setFaults(fn) {
+      faults = fn;
+    },
     kubeConfig() {
       const kc = new KubeConfig();
       kc.loadFromOptions({
