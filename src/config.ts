@@ -188,6 +188,20 @@ export const configSchema = z
       })
       .strict()
       .default({ enabled: false, extensions: [], connectionLimit: 20, secret: { name: "preview-database", keys: { user: "PGUSER", password: "PGPASSWORD" } }, finalBackup: false }),
+    /** After a healthy deploy, dispatch the repository's end-to-end workflow against the preview URL. */
+    e2e: z
+      .object({
+        /** Workflow file name (e.g. `e2e.yml`) or id; it must have a `workflow_dispatch` trigger. */
+        workflow: z.string().min(1),
+        /** Inputs passed to the workflow; values are templates (`{url}`, `{sha}`, …). */
+        inputs: z.record(z.string(), z.string()).default({ preview_url: "{url}" }),
+        /** How long to wait for the run to finish. */
+        timeout: duration("e2e.timeout").default(1_200_000),
+        /** A failing E2E run fails the check run (otherwise it is reported only). */
+        required: z.boolean().default(true),
+      })
+      .strict()
+      .optional(),
     /** Links shown in the sticky comment, relative to the preview URL (e.g. API docs at /docs). */
     links: z.array(z.object({ title: z.string().min(1).max(80), path: z.string().startsWith("/") }).strict()).default([]),
     /** Minimum repository permission per command. */

@@ -49,6 +49,7 @@ export interface DepsOverrides {
   healthIntervalMs?: number;
   pollMs?: number;
   rolloutFailFastMs?: number;
+  e2ePollMs?: number;
 }
 
 export interface Deps {
@@ -131,6 +132,7 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     protectedNamespaces: env.PROTECTED_NAMESPACES,
     ...(overrides.fetchImpl ? { fetchImpl: overrides.fetchImpl } : {}),
     ...(overrides.healthIntervalMs ? { healthIntervalMs: overrides.healthIntervalMs } : {}),
+    ...(overrides.e2ePollMs ? { e2ePollMs: overrides.e2ePollMs } : {}),
   });
 
   const queue = createMemoryQueue({ concurrency: env.JOB_CONCURRENCY, logger: logger.child({ component: "queue" }) });

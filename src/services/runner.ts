@@ -14,8 +14,9 @@ import { reportConfigErrors, reportConfigOk } from "./config-check.js";
 import { secretData } from "./database-secret.js";
 import { getPull, headChecks, loadRepoConfig, pullTouches, type Octokit, type PullFacts } from "./github.js";
 import { runHealthChecks } from "./health.js";
+import { runE2e } from "./e2e.js";
 import { EXPIRES_ANNOTATION, MANAGED_BY, PR_LABEL, REPO_LABEL } from "./labels.js";
-import { ownershipLabels, previewNames, previewNamesFor, repoLabel } from "./naming.js";
+import { expandTemplate, ownershipLabels, previewNames, previewNamesFor, repoLabel, templateValues } from "./naming.js";
 import type { Cluster, Databases, KubeObject, PreviewNames, PreviewRef } from "./preview.js";
 import { describeRef, previewKey } from "./preview.js";
 import { SupersededError } from "./queue.js";
@@ -50,6 +51,7 @@ export interface RunnerDeps {
   protectedNamespaces?: string[];
   fetchImpl?: typeof fetch;
   healthIntervalMs?: number;
+  e2ePollMs?: number;
 }
 
 export interface PreviewJob {
@@ -78,7 +80,7 @@ export interface Runner {
   destroy(job: PreviewJob, signal?: AbortSignal): Promise<RunReport>;
 }
 
-const DEPLOY_STEPS = ["Fetch source", "Render manifests", "Database", "Namespace", "Apply", "Prune", "Roll out", "Health checks"];
+const DEPLOY_STEPS = ["Fetch source", "Render manifests", "Database", "Namespace", "Apply", "Prune", "Roll out", "Health checks", "E2E tests"];
 
 export function createRunner(deps: RunnerDeps): Runner {
   const log = deps.logger;
@@ -251,6 +253,32 @@ export function createRunner(deps: RunnerDeps): Runner {
           const failed = results.filter((r) => !r.ok);
           if (failed.length) throw new Error(`health check failed: ${failed.map((r) => `GET ${r.url} → ${r.detail}`).join("; ")}`);
         });
+      }
+
+      const e2e = config.e2e;
+      if (!e2e) {
+        steps.skip("E2E tests", "none configured (e2e.workflow)");
+      } else if (pull.fork) {
+        steps.skip("E2E tests", "not dispatched for a pull request from a fork (its branch is not in this repository)");
+      } else {
+        await steps.run("E2E tests", async (detail) => {
+          const values = templateValues(ref, names);
+          const result = await runE2e({
+            octokit,
+            owner: job.owner,
+            repo: job.repo,
+            workflow: e2e.workflow,
+            ref: pull.branch,
+            sha: pull.sha,
+            inputs: Object.fromEntries(Object.entries(e2e.inputs).map(([k, v]) => [k, expandTemplate(v, values)])),
+            timeoutMs: e2e.timeout,
+            ...(deps.e2ePollMs ? { pollMs: deps.e2ePollMs } : {}),
+            ...(signal ? { signal } : {}),
+          });
+          if (result.url) report.links = [...(report.links ?? []), { title: `E2E run (${result.conclusion})`, url: result.url }];
+          detail(`${e2e.workflow}: ${result.conclusion}${result.url ? ` — ${result.url}` : ""}`);
+          if (result.conclusion !== "success" && e2e.required) throw new Error(`E2E workflow "${e2e.workflow}" concluded ${result.conclusion}`);
+        }, { progress: true });
       }
 
       report.state = "success";

@@ -126,4 +126,26 @@ describe("lifecycle edges", () => {
     expect(second.conclusion).toBe("failure");
     expect(JSON.stringify(second.output)).toMatch(/already belongs to another preview/);
   });
+
+  it("dispatches the E2E workflow against the healthy preview and folds its conclusion into the check run", async () => {
+    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\nroute: { host: "{name}.previews.example.test" }\ne2e:\n  workflow: e2e.yml\n  inputs: { base_url: "{url}", commit: "{shortSha}" }\n`);
+    gh.state.tarballs.set(SHA1, await h.tarball(SHA1, files("nginx:1")));
+    gh.state.pulls.set(18, pull({ number: 18, branch: "e2e-ok" }));
+    await h.send("pull_request", prEvent("opened", gh.state.pulls.get(18)!));
+    const dispatch = gh.writes("POST", /\/actions\/workflows\/e2e\.yml\/dispatches$/)[0]!;
+    expect(dispatch.body).toEqual({ ref: "e2e-ok", inputs: { base_url: "https://edge-18.previews.example.test/", commit: SHA1.slice(0, 7) } });
+    const run = gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === SHA1).at(-1)!;
+    expect(run.conclusion).toBe("success");
+    expect(JSON.stringify(run.output)).toMatch(/E2E tests.*e2e\.yml: success/);
+    expect(gh.sticky(18)[0]!.body).toContain(gh.state.workflowRuns.at(-1)!.html_url);
+
+    gh.state.e2eConclusion = "failure";
+    gh.state.pulls.set(18, pull({ number: 18, branch: "e2e-ok", sha: SHA2 }));
+    gh.state.tarballs.set(SHA2, await h.tarball(SHA2, files("nginx:2")));
+    await h.send("pull_request", prEvent("synchronize", gh.state.pulls.get(18)!));
+    const failed = gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === SHA2).at(-1)!;
+    expect(failed.conclusion).toBe("failure");
+    expect(JSON.stringify(failed.output)).toMatch(/E2E workflow \\"e2e\.yml\\" concluded failure/);
+    gh.state.e2eConclusion = "success";
+  });
 });

@@ -56,6 +56,7 @@ export async function startHarness(opts: { env?: Record<string, string>; fake?: 
     pollMs: 20,
     healthIntervalMs: 50,
     rolloutFailFastMs: opts.rolloutFailFastMs ?? 200,
+    e2ePollMs: 20,
   });
   return {
     bot,

@@ -98,6 +98,10 @@ export interface FakeGitHubState {
   deployments: Array<{ id: number; environment: string; sha: string; ref: string; payload: any; statuses: any[] }>;
   comments: Array<{ id: number; issue: number; body: string; user: { login: string; type: string } }>;
   reactions: Array<{ commentId: number; content: string }>;
+  /** Workflow runs created by dispatches; each completes with `e2eConclusion` after `e2ePolls` listings. */
+  workflowRuns: Array<{ id: number; workflow: string; head_branch: string; head_sha: string; status: string; conclusion: string | null; html_url: string; inputs: Record<string, string>; polls: number }>;
+  e2eConclusion: string;
+  e2ePolls: number;
   writes: Recorded[];
 }
 
@@ -128,6 +132,9 @@ export function fakeGitHub(init: { owner: string; repo: string; installationId: 
     deployments: [],
     comments: [],
     reactions: [],
+    workflowRuns: [],
+    e2eConclusion: "success",
+    e2ePolls: 2,
     writes: [],
   };
   let nextId = 1000;
@@ -212,6 +219,30 @@ export function fakeGitHub(init: { owner: string; repo: string; installationId: 
       if (!run) return notFound();
       Object.assign(run, body as object);
       return json(200, run);
+    }))
+    .post(/^\/repos\/[^/]+\/[^/]+\/actions\/workflows\/[^/]+\/dispatches$/)
+    .reply(handle((uri, body) => {
+      record("POST", uri, body);
+      const workflow = decodeURIComponent(uri.split("/")[6]!);
+      const pullForRef = [...state.pulls.values()].find((p) => p.branch === body.ref);
+      if (!pullForRef) return json(422, { message: `No ref found for: ${body.ref}` });
+      const id = ++nextId;
+      state.workflowRuns.push({ id, workflow, head_branch: body.ref, head_sha: pullForRef.sha, status: "queued", conclusion: null, html_url: `https://github.com/${full}/actions/runs/${id}`, inputs: body.inputs ?? {}, polls: 0 });
+      return [204, ""];
+    }))
+    .get(/^\/repos\/[^/]+\/[^/]+\/actions\/workflows\/[^/]+\/runs/)
+    .reply(handle((uri) => {
+      const url = new URL(uri, GITHUB_API);
+      const workflow = decodeURIComponent(url.pathname.split("/")[6]!);
+      const branch = url.searchParams.get("branch");
+      const runs = state.workflowRuns.filter((r) => r.workflow === workflow && (!branch || r.head_branch === branch));
+      for (const r of runs) {
+        if (r.status === "completed") continue;
+        r.polls++;
+        r.status = r.polls >= state.e2ePolls ? "completed" : "in_progress";
+        if (r.status === "completed") r.conclusion = state.e2eConclusion;
+      }
+      return json(200, { total_count: runs.length, workflow_runs: runs.map(({ polls, inputs, ...r }) => r) });
     }))
     .get(/^\/repos\/[^/]+\/[^/]+\/actions\/runs/)
     .reply(200, { total_count: 0, workflow_runs: [] })
