@@ -3,6 +3,7 @@
  * `preview-bot <command>`: the server and the offline tools.
  *   preview-bot start                      run the bot (same as `npm start`)
  *   preview-bot render --dir … --pr … …    print exactly the YAML a PR's preview would apply (dry run, no cluster)
+ *   preview-bot sweep [--dry-run]
  *   preview-bot backup run|list|verify|prune|restore …
  */
 import { resolve } from "node:path";
@@ -13,6 +14,7 @@ const USAGE = `usage: preview-bot <command> [options]
 commands:
   start     run the bot (GitHub webhooks, Slack, /healthz, /metrics on one port)
   render    print the YAML that would be applied for a pull request (no cluster needed)
+  sweep     reconcile previews with open pull requests now (--dry-run lists what it would do)
   backup    run|list|verify|prune|restore database backups in Azure Blob Storage
   help      this text
 
@@ -29,6 +31,10 @@ export async function runCli(argv: string[], io = { stdout: process.stdout, stde
     case "render": {
       const { runRenderCli } = await import("./cli/render.js");
       return runRenderCli(rest, io);
+    }
+    case "sweep": {
+      const { runSweepCli } = await import("./cli/sweep.js");
+      return runSweepCli(rest, io);
     }
     case "backup": {
       const { runBackupCli } = await import("./cli/backup.js");

@@ -6,7 +6,6 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
-import type { Probot } from "probot";
 import type { Env } from "./env.js";
 import type { Logger } from "./logger.js";
 import { createCluster } from "./services/cluster.js";
@@ -26,21 +25,14 @@ import type { RunReport } from "./services/run-report.js";
 import { createRunner, type PreviewJob, type Runner } from "./services/runner.js";
 import type { Enqueue } from "./handlers/pull-request.js";
 import pg from "pg";
-import {
-  BackupScheduler,
-  blobStoreFromEnv,
-  checkMissed,
-  formatBackupFailure,
-  formatBackupMissed,
-  formatBackupSuccess,
-  loadTargets,
-  MemoryScheduleLock,
-  PgScheduleLock,
-  runBackupJob,
-  findTarget,
-  type BackupEvents,
-} from "./services/backups/index.js";
-import { createPreviewBackups, type PreviewBackups } from "./services/backups/previews.js";
+import { Probot, type ProbotOctokit } from "probot";
+import { scheduleLock, startBackups, startSweeps } from "./background.js";
+import { privateKey } from "./env.js";
+import type { BackupScheduler } from "./services/backups/index.js";
+import type { PreviewBackups } from "./services/backups/previews.js";
+import { createPgQueue } from "./services/queue-pg.js";
+import { describeError } from "./services/runner.js";
+import { createSweeper, githubOpenPulls, MemorySweepMemory, PgSweepMemory, type Sweeper } from "./services/sweeper.js";
 
 export interface DepsOverrides {
   kubeConfig?: KubeConfig;
@@ -64,7 +56,24 @@ export interface Deps {
   kubeConfig: KubeConfig;
   backups?: PreviewBackups;
   scheduler?: BackupScheduler;
+  sweeper: Sweeper;
+  /** PostgreSQL for the bot's own state (locks, sweep marks), with DATABASE_URL. */
+  pool?: pg.Pool;
+  /** Start the schedules (backups, sweeps); the CLI builds deps without them. */
+  startSchedules(): void;
   close(): Promise<void>;
+}
+
+/** The GitHub App, from the environment (GitHub Enterprise Server aware). */
+export function createProbotApp(env: Env, logger: Logger, Octokit?: typeof ProbotOctokit): Probot {
+  return new Probot({
+    appId: env.APP_ID!,
+    privateKey: privateKey(env)!,
+    secret: env.WEBHOOK_SECRET!,
+    log: logger.child({ component: "probot" }),
+    ...(env.GHE_HOST ? { baseUrl: `${env.GHE_PROTOCOL ?? "https"}://${env.GHE_HOST}/api/v3` } : {}),
+    ...(Octokit ? { Octokit } : {}),
+  });
 }
 
 export function loadKubeConfig(env: Env): KubeConfig {
@@ -110,7 +119,10 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
         })
       : undefined;
 
-  const backups = buildBackups(env, logger, metrics, notifier);
+  const pool = env.DATABASE_URL ? new pg.Pool({ connectionString: env.DATABASE_URL, max: 3, application_name: "preview-bot" }) : undefined;
+  pool?.on("error", (err) => logger.warn({ err }, "idle state-database connection failed"));
+  const lock = scheduleLock(pool);
+  const backups = startBackups(env, { logger, metrics, ...(notifier ? { notifier } : {}), lock });
 
   const runner = createRunner({
     cluster,
@@ -135,7 +147,20 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     ...(overrides.e2ePollMs ? { e2ePollMs: overrides.e2ePollMs } : {}),
   });
 
-  const queue = createMemoryQueue({ concurrency: env.JOB_CONCURRENCY, logger: logger.child({ component: "queue" }) });
+  // Durable keyed jobs with DATABASE_URL (several replicas, restarts, retries); in memory otherwise.
+  const queueLog = logger.child({ component: "queue" });
+  const queue: Queue = env.DATABASE_URL
+    ? createPgQueue({
+        connectionString: env.DATABASE_URL,
+        concurrency: env.JOB_CONCURRENCY,
+        logger: queueLog,
+        onFailed: async (job, err) => {
+          metrics.jobFailed(job.kind);
+          queueLog.error({ err, key: job.key, jobId: job.id }, `job for ${job.key} failed for good: ${describeError(err)}`);
+          await notifier?.announce?.(`preview-bot gave up on a job for ${job.key}: ${describeError(err).slice(0, 300)}`);
+        },
+      })
+    : createMemoryQueue({ concurrency: env.JOB_CONCURRENCY, logger: queueLog });
   queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) => runner.run(job.payload, signal));
   const dispatcher = createDispatcher({
     queue,
@@ -152,6 +177,20 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
   const timer = setInterval(() => metrics.setQueue(queue.stats()), 5_000);
   timer.unref();
 
+  const sweeper = createSweeper({
+    cluster,
+    ...(databases ? { databases } : {}),
+    listOpenPulls: githubOpenPulls({ app: async () => (await probot.auth()) as Octokit, octokitFor: async (id) => (await probot.auth(id)) as Octokit }),
+    dispatch: (req) => dispatcher.dispatch(req),
+    logger,
+    protectedNamespaces: env.PROTECTED_NAMESPACES,
+    memory: pool ? new PgSweepMemory(pool) : new MemorySweepMemory(),
+    onHeadsUp: async (item) => {
+      await notifier?.announce?.(`The preview of ${item.key} (namespace ${item.namespace}) expires at ${item.expiresAt}. Comment \`/preview extend 3d\` on the pull request, or use Extend in its thread, to keep it.`);
+    },
+  });
+  let sweeps: BackupScheduler | undefined;
+
   return {
     cluster,
     ...(databases ? { databases } : {}),
@@ -164,71 +203,22 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     kubeConfig,
     ...(backups.previews ? { backups: backups.previews } : {}),
     ...(backups.scheduler ? { scheduler: backups.scheduler } : {}),
+    sweeper,
+    ...(pool ? { pool } : {}),
+    startSchedules() {
+      sweeps ??= startSweeps(sweeper, { logger, ...(notifier ? { notifier } : {}), lock });
+    },
     async close() {
       clearInterval(timer);
+      await sweeps?.stop();
       await backups.stop();
       await queue.stop();
       await databases?.close();
-    },
-  };
-}
-
-/**
- * Backups, when blob storage is configured: the preview-database service for the runner, and the scheduler for the
- * bot-level targets (claims each slot once across replicas: in PostgreSQL with DATABASE_URL, in memory otherwise).
- * Results go to Slack and to /metrics; they never fail the bot.
- */
-function buildBackups(env: Env, logger: Logger, metrics: Metrics, notifier: Notifier | undefined): { previews?: PreviewBackups; scheduler?: BackupScheduler; stop(): Promise<void> } {
-  const log = logger.child({ component: "backups" });
-  if (!env.AZURE_STORAGE_ACCOUNT_URL && !env.AZURE_STORAGE_CONNECTION_STRING) return { stop: async () => {} };
-  const store = blobStoreFromEnv(process.env);
-  const targets = loadTargets(process.env);
-  const previews = env.PREVIEW_DATABASE_URL
-    ? createPreviewBackups({ store, adminUrl: env.PREVIEW_DATABASE_URL, container: env.PREVIEW_BACKUP_CONTAINER, targets, env: process.env, logger: log })
-    : undefined;
-  if (targets.length === 0) return { ...(previews ? { previews } : {}), stop: async () => {} };
-
-  const announce = async (text: string) => {
-    log.info(text);
-    await notifier?.announce?.(text);
-  };
-  const events: BackupEvents = {
-    onSuccess: async (r) => {
-      metrics.backupSucceeded(r.target, r.sizeBytes, r.finishedAt);
-      await announce(formatBackupSuccess(r));
-    },
-    onFailure: async (target, error) => {
-      metrics.backupFailed(target);
-      await announce(formatBackupFailure(target, error));
-    },
-    onMissed: (target, last) => announce(formatBackupMissed(target, last)),
-  };
-  const pool = env.DATABASE_URL ? new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 }) : undefined;
-  pool?.on("error", (err) => log.warn({ err }, "idle schedule-lock connection failed"));
-  const lock = pool ? new PgScheduleLock({ pool }) : new MemoryScheduleLock();
-  const scheduler = new BackupScheduler({
-    jobs: targets.map((t) => ({ name: t.name, schedule: t.schedule })),
-    lock,
-    logger: log,
-    run: async (name) => {
-      await runBackupJob(findTarget(targets, name), { store, events, env: process.env, logger: log });
-    },
-  });
-  scheduler.start();
-  const missed = setInterval(() => {
-    checkMissed(targets, { store, events, lock }).catch((err: unknown) => log.warn({ err }, "missed-backup check failed"));
-  }, 10 * 60_000);
-  missed.unref();
-  return {
-    ...(previews ? { previews } : {}),
-    scheduler,
-    async stop() {
-      clearInterval(missed);
-      await scheduler.stop();
       await pool?.end();
     },
   };
 }
+
 
 function summaryState(report: RunReport): "ready" | "failed" | "destroyed" | "superseded" | "deploying" {
   if (report.kind === "destroy") return report.state === "success" ? "destroyed" : "failed";

@@ -8,16 +8,18 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { VersionApi } from "@kubernetes/client-node";
-import { createNodeMiddleware, Probot, ProbotOctokit } from "probot";
-import { buildDeps, type Deps, type DepsOverrides } from "./deps.js";
-import { githubConfigured, loadEnv, privateKey, secretValues, slackConfigured, slackUserMap, type Env } from "./env.js";
+import { createNodeMiddleware, type Probot, type ProbotOctokit } from "probot";
+import { buildDeps, createProbotApp, type Deps, type DepsOverrides } from "./deps.js";
+import { githubConfigured, loadEnv, secretValues, slackConfigured, slackUserMap, type Env } from "./env.js";
 import { createSlackApp } from "./handlers/slack.js";
 import { createSetupHandler } from "./handlers/setup.js";
 import { previewBot } from "./index.js";
 import { createLogger, registerSecret, type Logger } from "./logger.js";
 import { createAuthorizer, type PermissionClient } from "./services/authz.js";
 import type { Octokit } from "./services/github.js";
-import { createMetrics, type Metrics } from "./services/metrics.js";
+import { createMetrics } from "./services/metrics.js";
+import { redeliverMissed } from "./services/redeliver.js";
+import { scheduleLock } from "./background.js";
 
 export const WEBHOOKS_PATH = "/api/github/webhooks";
 
@@ -26,6 +28,8 @@ export interface StartOptions extends DepsOverrides {
   logger?: Logger;
   /** Octokit class for Probot (tests disable retries and throttling). */
   Octokit?: typeof ProbotOctokit;
+  /** Start the backup and sweep schedules and redeliver missed webhooks (default true; tests turn it off). */
+  background?: boolean;
 }
 
 export interface RunningServer {
@@ -44,6 +48,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const metrics = createMetrics();
   const listeners: Listener[] = [];
   let deps: Deps | undefined;
+  let probotApp: Probot | undefined;
   let ready: () => Promise<{ ok: boolean; checks: Record<string, string> }>;
 
   if (!githubConfigured(env)) {
@@ -58,14 +63,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     );
     ready = async () => ({ ok: false, checks: { github: "not registered: open /probot to register the GitHub App" } });
   } else {
-    const probot = new Probot({
-      appId: env.APP_ID!,
-      privateKey: privateKey(env)!,
-      secret: env.WEBHOOK_SECRET!,
-      log: logger.child({ component: "probot" }),
-      ...(env.GHE_HOST ? { baseUrl: `${env.GHE_PROTOCOL ?? "https"}://${env.GHE_HOST}/api/v3` } : {}),
-      ...(options.Octokit ? { Octokit: options.Octokit } : {}),
-    });
+    const probot = createProbotApp(env, logger, options.Octokit);
+    probotApp = probot;
     deps = buildDeps(env, logger, probot, metrics, options);
     const github = await createNodeMiddleware(previewBot({ enqueue: deps.enqueue, dispatcher: deps.dispatcher }), { probot, webhooksPath: WEBHOOKS_PATH });
     if (slackConfigured(env)) {
@@ -137,6 +136,12 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       ].join(" "),
     );
   } else {
+    if (options.background !== false && deps && probotApp) {
+      deps.startSchedules();
+      // GitHub does not retry failed deliveries: ask for the recent failures and redeliver them (never throws).
+      const app = probotApp;
+      void app.auth().then((octokit) => redeliverMissed({ octokit: octokit as Octokit, logger, lock: scheduleLock(deps!.pool) }));
+    }
     logger.info(`preview-bot listening on port ${port}: GitHub webhooks at ${WEBHOOKS_PATH}${slackConfigured(env) ? ", Slack at /slack/events" : " (Slack not configured)"}`);
   }
 

@@ -5,13 +5,10 @@
  * before the command returns; with DATABASE_URL they are queued for the running replicas (and this process).
  */
 import { parseArgs } from "node:util";
-import { Probot } from "probot";
-import { buildDeps } from "../deps.js";
-import { githubConfigured, loadEnv, privateKey, secretValues } from "../env.js";
+import { buildDeps, createProbotApp } from "../deps.js";
+import { githubConfigured, loadEnv, secretValues } from "../env.js";
 import { createLogger, redactText, registerSecret } from "../logger.js";
-import type { Octokit } from "../services/github.js";
 import { createMetrics } from "../services/metrics.js";
-import { createSweeper, githubOpenPulls } from "../services/sweeper.js";
 import type { CliIo } from "./backup.js";
 
 export const SWEEP_HELP = `Usage: preview-bot sweep [--dry-run]
@@ -46,24 +43,10 @@ export async function runSweepCli(argv: string[], io: CliIo): Promise<number> {
     return 2;
   }
   const logger = createLogger({ level: env.LOG_LEVEL });
-  const probot = new Probot({
-    appId: env.APP_ID!,
-    privateKey: privateKey(env)!,
-    secret: env.WEBHOOK_SECRET!,
-    log: logger.child({ component: "probot" }),
-    ...(env.GHE_HOST ? { baseUrl: `${env.GHE_PROTOCOL ?? "https"}://${env.GHE_HOST}/api/v3` } : {}),
-  });
+  const probot = createProbotApp(env, logger);
   const deps = buildDeps(env, logger, probot, createMetrics());
   try {
-    const sweeper = createSweeper({
-      cluster: deps.cluster,
-      ...(deps.databases ? { databases: deps.databases } : {}),
-      listOpenPulls: githubOpenPulls({ app: async () => (await probot.auth()) as Octokit, octokitFor: async (id) => (await probot.auth(id)) as Octokit }),
-      dispatch: (req) => deps.dispatcher.dispatch(req),
-      logger,
-      protectedNamespaces: env.PROTECTED_NAMESPACES,
-    });
-    const result = await sweeper.sweep({ dryRun });
+    const result = await deps.sweeper.sweep({ dryRun });
     io.stdout.write(`${redactText(result.text)}\n`);
     if (!dryRun && result.dispatched.length) {
       io.stdout.write(`waiting for ${result.dispatched.length} queued job(s)…\n`);

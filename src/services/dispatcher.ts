@@ -26,7 +26,8 @@ export function createDispatcher(opts: { queue: Queue; installationFor(owner: st
         ...(req.dryRun ? { dryRun: true } : {}),
         ...(req.ttlMs ? { ttlMs: req.ttlMs } : {}),
       };
-      const supersedes = (req.action === "deploy" || req.action === "redeploy" || req.action === "destroy") && !req.dryRun;
+      // A sweeper deploy queues behind a running one (it only repairs); people's deploys and every destroy take over.
+      const supersedes = (req.action === "deploy" || req.action === "redeploy" || req.action === "destroy") && !req.dryRun && !(req.source === "sweeper" && req.action !== "destroy");
       return opts.queue.enqueue({ kind: PREVIEW_JOB, key: previewKey(req), payload: job, supersedes, ...(req.deliveryId ? { dedupeId: req.deliveryId } : {}) });
     },
   };

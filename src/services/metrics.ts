@@ -10,6 +10,7 @@ export interface Metrics {
   setQueue(stats: { queued: number; running: number; oldestQueuedAgeMs: number }): void;
   jobRetries: Counter<"kind">;
   apiErrors: Counter<"system">;
+  jobFailed(kind: string): void;
   backupSucceeded(target: string, sizeBytes: number, at: Date): void;
   backupFailed(target: string): void;
 }
@@ -40,8 +41,12 @@ export function createMetrics(): Metrics {
   const backupLast = new Gauge({ name: "preview_bot_backup_last_success_timestamp_seconds", help: "Unix time of the last successful backup per target", labelNames: ["target"], registers: [registry] });
   const backupSize = new Gauge({ name: "preview_bot_backup_size_bytes", help: "Size of the last successful backup per target", labelNames: ["target"], registers: [registry] });
   const backupFailures = new Counter({ name: "preview_bot_backup_failures_total", help: "Failed backups per target", labelNames: ["target"], registers: [registry] });
+  const jobsFailed = new Counter({ name: "preview_bot_jobs_failed_total", help: "Jobs that failed for good (permanent error or retries exhausted)", labelNames: ["kind"], registers: [registry] });
   return {
     registry,
+    jobFailed(kind) {
+      jobsFailed.inc({ kind });
+    },
     backupSucceeded(target, sizeBytes, at) {
       backupLast.set({ target }, at.getTime() / 1000);
       backupSize.set({ target }, sizeBytes);

@@ -58,7 +58,7 @@ beforeAll(async () => {
     SLACK_BOT_TOKEN: "xoxb-0000000000-0000000000-testtesttesttest",
     WORK_DIR: workDir,
   });
-  bot = await startServer({ env, logger: createLogger({ level: "silent" }), kubeConfig });
+  bot = await startServer({ env, logger: createLogger({ level: "silent" }), kubeConfig, background: false });
   base = `http://127.0.0.1:${bot.port}`;
 });
 

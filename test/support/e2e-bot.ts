@@ -31,9 +31,10 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(opts: { env?: Record<string, string>; fake?: FakeKubeOptions; rolloutFailFastMs?: number } = {}): Promise<Harness> {
+export async function startHarness(opts: { env?: Record<string, string>; fake?: FakeKubeOptions; cluster?: FakeKube; rolloutFailFastMs?: number } = {}): Promise<Harness> {
   const workDir = mkdtempSync(join(tmpdir(), "e2e-"));
-  const fake = await startFakeKube({ namespaceFinalizeMs: 30, ...opts.fake });
+  // A shared fake cluster (several replicas) is the caller's to stop.
+  const fake = opts.cluster ?? (await startFakeKube({ namespaceFinalizeMs: 30, ...opts.fake }));
   nock.disableNetConnect();
   nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
   const env = loadEnv({
@@ -57,6 +58,7 @@ export async function startHarness(opts: { env?: Record<string, string>; fake?: 
     healthIntervalMs: 50,
     rolloutFailFastMs: opts.rolloutFailFastMs ?? 200,
     e2ePollMs: 20,
+    background: false,
   });
   return {
     bot,
@@ -82,7 +84,7 @@ export async function startHarness(opts: { env?: Record<string, string>; fake?: 
     },
     async stop() {
       await bot.close();
-      await fake.stop();
+      if (!opts.cluster) await fake.stop();
       nock.cleanAll();
       nock.enableNetConnect();
       nock.restore();

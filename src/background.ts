@@ -1,0 +1,101 @@
+/**
+ * The bot's scheduled work, wired from the environment: backups of the configured targets and the sweeper. Each
+ * schedule fires once per slot across replicas (claimed in PostgreSQL with DATABASE_URL, in memory otherwise).
+ * Results go to Slack and /metrics; none of it can fail the bot.
+ */
+import type pg from "pg";
+import type { Env } from "./env.js";
+import type { Logger } from "./logger.js";
+import {
+  BackupScheduler,
+  blobStoreFromEnv,
+  checkMissed,
+  findTarget,
+  formatBackupFailure,
+  formatBackupMissed,
+  formatBackupSuccess,
+  loadTargets,
+  MemoryScheduleLock,
+  PgScheduleLock,
+  runBackupJob,
+  type BackupEvents,
+  type ScheduleLock,
+} from "./services/backups/index.js";
+import { createPreviewBackups, type PreviewBackups } from "./services/backups/previews.js";
+import type { Metrics } from "./services/metrics.js";
+import type { Notifier } from "./services/notifier.js";
+import { createSweepScheduler, type Sweeper } from "./services/sweeper.js";
+
+export function scheduleLock(pool: pg.Pool | undefined): ScheduleLock {
+  return pool ? new PgScheduleLock({ pool }) : new MemoryScheduleLock();
+}
+
+export interface BackupWiring {
+  /** For the runner: `/preview backup`, final backups, `database.seedFrom`. */
+  previews?: PreviewBackups;
+  scheduler?: BackupScheduler;
+  stop(): Promise<void>;
+}
+
+/** Backups, when blob storage is configured. */
+export function startBackups(env: Env, opts: { logger: Logger; metrics: Metrics; notifier?: Notifier; lock: ScheduleLock }): BackupWiring {
+  const log = opts.logger.child({ component: "backups" });
+  if (!env.AZURE_STORAGE_ACCOUNT_URL && !env.AZURE_STORAGE_CONNECTION_STRING) return { stop: async () => {} };
+  const store = blobStoreFromEnv(process.env);
+  const targets = loadTargets(process.env);
+  const previews = env.PREVIEW_DATABASE_URL
+    ? createPreviewBackups({ store, adminUrl: env.PREVIEW_DATABASE_URL, container: env.PREVIEW_BACKUP_CONTAINER, targets, env: process.env, logger: log })
+    : undefined;
+  if (targets.length === 0) return { ...(previews ? { previews } : {}), stop: async () => {} };
+
+  const announce = async (text: string) => {
+    log.info(text);
+    await opts.notifier?.announce?.(text);
+  };
+  const events: BackupEvents = {
+    onSuccess: async (r) => {
+      opts.metrics.backupSucceeded(r.target, r.sizeBytes, r.finishedAt);
+      await announce(formatBackupSuccess(r));
+    },
+    onFailure: async (target, error) => {
+      opts.metrics.backupFailed(target);
+      await announce(formatBackupFailure(target, error));
+    },
+    onMissed: (target, last) => announce(formatBackupMissed(target, last)),
+  };
+  const scheduler = new BackupScheduler({
+    jobs: targets.map((t) => ({ name: t.name, schedule: t.schedule })),
+    lock: opts.lock,
+    logger: log,
+    run: async (name) => {
+      await runBackupJob(findTarget(targets, name), { store, events, env: process.env, logger: log });
+    },
+  });
+  scheduler.start();
+  const missed = setInterval(() => {
+    checkMissed(targets, { store, events, lock: opts.lock }).catch((err: unknown) => log.warn({ err }, "missed-backup check failed"));
+  }, 10 * 60_000);
+  missed.unref();
+  return {
+    ...(previews ? { previews } : {}),
+    scheduler,
+    async stop() {
+      clearInterval(missed);
+      await scheduler.stop();
+    },
+  };
+}
+
+/** The sweeper on its schedule (every 10 minutes), reporting what it fixed to Slack. */
+export function startSweeps(sweeper: Sweeper, opts: { logger: Logger; notifier?: Notifier; lock: ScheduleLock }): BackupScheduler {
+  const scheduler = createSweepScheduler({
+    sweeper,
+    lock: opts.lock,
+    logger: opts.logger,
+    onResult: async (result) => {
+      if (result.dispatched.length || result.errors.length) await opts.notifier?.announce?.(result.text);
+    },
+  });
+  scheduler.start(60_000);
+  return scheduler;
+}

@@ -1,0 +1,59 @@
+/**
+ * Two bot processes' worth of servers (two `startServer`s) on one PostgreSQL (DATABASE_URL → the durable queue) and
+ * one cluster: GitHub's deliveries land on either replica, some twice (a redelivery can reach the other replica).
+ * Each preview is deployed once, and the state database is where the replicas agree.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { startFakeKube, type FakeKube } from "../support/fake-kube/index.js";
+import { startHarness, pull, prEvent, INSTALLATION, OWNER, REPO, SECRET, type Harness } from "../support/e2e-bot.js";
+import { deliver, fakeGitHub } from "../support/github-fake.js";
+import { createTestDatabase } from "../support/pg-database.js";
+
+const PRS = [31, 32, 33, 34, 35, 36];
+const sha = (n: number) => n.toString(16).padStart(40, "0");
+
+let cluster: FakeKube;
+let replicas: Harness[] = [];
+let state: Awaited<ReturnType<typeof createTestDatabase>>;
+let gh: ReturnType<typeof fakeGitHub>;
+
+beforeAll(async () => {
+  state = await createTestDatabase("replicas_state");
+  cluster = await startFakeKube({ namespaceFinalizeMs: 20 });
+  const env = { DATABASE_URL: state.url, PREVIEW_DATABASE_URL: "", JOB_CONCURRENCY: "3" };
+  replicas = [await startHarness({ env, cluster }), await startHarness({ env, cluster })];
+  gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: `manifests: { path: k8s }\nnames: { namespace: "rep-{number}" }\n` });
+  for (const n of PRS) {
+    gh.state.pulls.set(n, pull({ number: n, sha: sha(n) }));
+    gh.state.tarballs.set(sha(n), await replicas[0]!.tarball(sha(n), { "k8s/cm.yaml": `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: app }\ndata: { pr: "${n}" }\n` }));
+  }
+}, 60_000);
+
+afterAll(async () => {
+  for (const r of replicas) await r.stop();
+  await cluster?.stop();
+  await state?.drop();
+});
+
+describe("two replicas on one PostgreSQL", () => {
+  it("deploy each pull request once, whichever replica a delivery reaches and however often", async () => {
+    const deliveries = PRS.map((n) => ({ id: crypto.randomUUID(), payload: prEvent("opened", gh.state.pulls.get(n)!) }));
+    const sends: Array<Promise<Response>> = [];
+    deliveries.forEach((d, i) => {
+      const first = replicas[i % 2]!;
+      const other = replicas[(i + 1) % 2]!;
+      sends.push(deliver(`http://127.0.0.1:${first.bot.port}`, SECRET, "pull_request", d.payload, d.id));
+      // every other delivery arrives a second time, at the other replica
+      if (i % 2 === 0) sends.push(deliver(`http://127.0.0.1:${other.bot.port}`, SECRET, "pull_request", d.payload, d.id));
+    });
+    for (const res of await Promise.all(sends)) expect(res.status).toBe(200);
+    await Promise.all(replicas.map((r) => r.bot.deps!.queue.onIdle()));
+
+    for (const n of PRS) {
+      expect((cluster.get("v1", "ConfigMap", `rep-${n}`, "app") as any)?.data.pr).toBe(String(n));
+      const runs = gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === sha(n));
+      expect(runs.map((r) => r.conclusion)).toEqual(["success"]);
+    }
+    expect(gh.writes("POST", /\/deployments$/)).toHaveLength(PRS.length);
+  }, 60_000);
+});
