@@ -20,6 +20,7 @@ import { expandTemplate, ownershipLabels, previewNames, previewNamesFor, repoLab
 import type { Cluster, Databases, KubeObject, PreviewNames, PreviewRef } from "./preview.js";
 import { describeRef, previewKey } from "./preview.js";
 import { SupersededError } from "./queue.js";
+import { isTransientError } from "./errors.js";
 import { fetchSource, type Renderer } from "./render/index.js";
 import type { Reporter, RunReport } from "./run-report.js";
 import { StepTracker } from "./steps.js";
@@ -158,6 +159,7 @@ export function createRunner(deps: RunnerDeps): Runner {
     await reporter.started(report);
 
     const dir = await mkdtemp(join(deps.workDir, "src-"));
+    let retry: unknown;
     try {
       await steps.run("Fetch source", async (detail) => {
         await fetchSource({ octokit, owner: job.owner, repo: job.repo, sha: pull.sha, dest: dir });
@@ -293,6 +295,11 @@ export function createRunner(deps: RunnerDeps): Runner {
         report.state = "failure";
         report.error = redactText(describeError(err));
         report.summary = `Deploy failed: ${report.error.split("\n")[0]!.slice(0, 200)}`;
+        // A Kubernetes/GitHub 5xx, 429 or timeout: report it, then hand the job back so the queue retries it.
+        if (isTransientError(err)) {
+          retry = err;
+          report.summary += " (a transient error: retrying)";
+        }
         log.warn({ key, err }, `deploy of ${key} failed`);
       }
     } finally {
@@ -302,6 +309,7 @@ export function createRunner(deps: RunnerDeps): Runner {
     if (report.state !== "superseded") await markNamespace(names, report).catch((err: unknown) => log.warn({ key, err }, "could not record the preview state on its namespace"));
     await reporter.finished(report);
     await deps.notify?.(report);
+    if (retry) throw retry;
     return report;
   }
 
@@ -334,11 +342,13 @@ export function createRunner(deps: RunnerDeps): Runner {
       return report;
     }
     // Cleanup keeps going: every part is attempted, errors are collected and reported together.
+    const causes: unknown[] = [];
     const attempt = async (name: string, fn: (detail: (d: string) => void) => Promise<void>) => {
       try {
         await steps.run(name, fn);
       } catch (err) {
         errors.push(`${name}: ${describeError(err)}`);
+        causes.push(err);
       }
     };
     for (const ns of namespaces) {
@@ -380,6 +390,9 @@ export function createRunner(deps: RunnerDeps): Runner {
     report.finishedAt = new Date().toISOString();
     await reporter.tornDown(report);
     await deps.notify?.(report);
+    // Teardown is idempotent: a transient failure goes back to the queue for another try.
+    const transient = causes.find((e) => isTransientError(e));
+    if (transient) throw transient;
     return report;
   }
 

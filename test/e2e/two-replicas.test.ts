@@ -56,4 +56,23 @@ describe("two replicas on one PostgreSQL", () => {
     }
     expect(gh.writes("POST", /\/deployments$/)).toHaveLength(PRS.length);
   }, 60_000);
+
+  it("a Kubernetes 503 during apply is handed back to the durable queue, retried, and the preview converges", async () => {
+    const n = 37;
+    gh.state.pulls.set(n, pull({ number: n, sha: sha(n) }));
+    gh.state.tarballs.set(sha(n), await replicas[0]!.tarball(sha(n), { "k8s/cm.yaml": `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: app }\ndata: { pr: "${n}" }\n` }));
+    let failures = 0;
+    cluster.setFaults((req) => (req.method === "PATCH" && req.path.includes("/namespaces/rep-37/configmaps") && failures++ < 1 ? 503 : undefined));
+    try {
+      expect(await replicas[0]!.send("pull_request", prEvent("opened", gh.state.pulls.get(n)!))).toBe(200);
+      await Promise.all(replicas.map((r) => r.bot.deps!.queue.onIdle()));
+    } finally {
+      cluster.setFaults(undefined);
+    }
+    expect(failures).toBeGreaterThanOrEqual(1);
+    expect((cluster.get("v1", "ConfigMap", `rep-${n}`, "app") as any)?.data.pr).toBe(String(n));
+    const runs = gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === sha(n));
+    expect(runs.at(-1)?.conclusion).toBe("success");
+    expect(JSON.stringify(runs.map((r) => r.output))).toMatch(/transient error: retrying/);
+  }, 60_000);
 });

@@ -1,0 +1,27 @@
+/** Error classification shared by the queue (what to retry) and the runner (what to hand back for a retry). */
+
+const TRANSIENT_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "EAI_AGAIN", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "ECONNABORTED", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "slack_webapi_rate_limited_error", "57P01", "53300", "08006", "08001", "40001", "40P01"]);
+
+/**
+ * Whether retrying may help: an HTTP 5xx, 429 or 408 (Kubernetes `code`, Octokit `status`, `statusCode`), a network
+ * error code, a timeout, a Slack rate limit or a PostgreSQL connection/serialization error, anywhere along the
+ * `cause` chain (and inside AggregateErrors). Everything else (4xx, validation, bugs) is permanent.
+ */
+export function isTransientError(err: unknown): boolean {
+  const seen = new Set<unknown>();
+  const stack: unknown[] = [err];
+  while (stack.length) {
+    const e = stack.pop();
+    if (!e || typeof e !== "object" || seen.has(e)) continue;
+    seen.add(e);
+    const rec = e as { status?: unknown; statusCode?: unknown; code?: unknown; name?: unknown; cause?: unknown; errors?: unknown };
+    for (const v of [rec.status, rec.statusCode, rec.code]) {
+      if (typeof v === "number" && (v >= 500 || v === 429 || v === 408)) return true;
+      if (typeof v === "string" && (TRANSIENT_CODES.has(v) || /^5\d\d$/.test(v) || v === "429")) return true;
+    }
+    if (rec.name === "TimeoutError") return true;
+    if (rec.cause) stack.push(rec.cause);
+    if (Array.isArray(rec.errors)) stack.push(...rec.errors);
+  }
+  return false;
+}
