@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Env } from "./env.js";
-import type { Logger } from "./logger.js";
+import { withLogContext, type Logger } from "./logger.js";
 import { createCluster } from "./services/cluster.js";
 import { createDatabases } from "./services/databases.js";
 import { createClusterDirectory } from "./services/directory.js";
@@ -161,7 +161,10 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
         },
       })
     : createMemoryQueue({ concurrency: env.JOB_CONCURRENCY, logger: queueLog });
-  queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) => runner.run(job.payload, signal));
+  // Every line a job logs carries its delivery, job id and preview key.
+  queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) =>
+    withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: job.payload.action }, () => runner.run(job.payload, signal)),
+  );
   const dispatcher = createDispatcher({
     queue,
     installationFor: async (owner, repo) => {
@@ -172,7 +175,7 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
   });
   const enqueue: Enqueue = async (job, deliveryId) => {
     // Automatic events for a newer commit supersede older work; a check completion only queues behind it.
-    await queue.enqueue({ kind: PREVIEW_JOB, key: previewKey(job), payload: job, dedupeId: deliveryId, supersedes: job.checkName === undefined });
+    await queue.enqueue({ kind: PREVIEW_JOB, key: previewKey(job), payload: { ...job, deliveryId }, dedupeId: deliveryId, supersedes: job.checkName === undefined });
   };
   const timer = setInterval(() => metrics.setQueue(queue.stats()), 5_000);
   timer.unref();

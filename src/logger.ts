@@ -2,7 +2,17 @@
  * The one logger. pino JSON, with secrets redacted at the logger (by key path and by value pattern), so no code
  * path can leak a password, token or key by logging an object or an error message.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { pino, type Logger, type LoggerOptions } from "pino";
+
+/** Correlation fields (delivery id, job id, preview key) that every line logged inside a job carries. */
+const logContext = new AsyncLocalStorage<Record<string, string>>();
+
+/** Run `fn` with these fields on every log line it (and whatever it awaits) writes. */
+export function withLogContext<T>(fields: Record<string, string | undefined>, fn: () => T): T {
+  const clean = Object.fromEntries(Object.entries(fields).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""));
+  return logContext.run({ ...logContext.getStore(), ...clean }, fn);
+}
 
 /** Object keys whose values are always secret, wherever they appear (matched case-insensitively). */
 const SECRET_KEY = /(pass(word)?|secret|token|private[-_]?key|api[-_]?key|account[-_]?key|authorization|cookie|connection[-_]?string|credential|signature|sas)$/i;
@@ -77,6 +87,7 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
   const options: LoggerOptions = {
     level: settings.level ?? process.env.LOG_LEVEL ?? "info",
     base: { name: "preview-bot", ...settings.base },
+    mixin: () => logContext.getStore() ?? {},
     // Applied to every merged object and to the message string.
     hooks: {
       logMethod(args, method) {

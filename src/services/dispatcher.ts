@@ -23,6 +23,7 @@ export function createDispatcher(opts: { queue: Queue; installationFor(owner: st
         source: req.source,
         trigger: `${door} by @${req.actor}`,
         actor: req.actor,
+        ...(req.deliveryId ? { deliveryId: req.deliveryId } : {}),
         ...(req.dryRun ? { dryRun: true } : {}),
         ...(req.ttlMs ? { ttlMs: req.ttlMs } : {}),
       };

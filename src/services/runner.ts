@@ -64,6 +64,8 @@ export interface PreviewJob {
   trigger: string;
   /** The GitHub login that asked, for commands (replies mention them). */
   actor?: string;
+  /** The webhook delivery that caused the job (X-GitHub-Delivery), for log correlation. */
+  deliveryId?: string;
   source: "webhook" | "comment" | "slack" | "sweeper";
   action: PreviewAction;
   dryRun?: boolean;

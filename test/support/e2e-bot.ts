@@ -31,7 +31,7 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(opts: { env?: Record<string, string>; fake?: FakeKubeOptions; cluster?: FakeKube; rolloutFailFastMs?: number } = {}): Promise<Harness> {
+export async function startHarness(opts: { env?: Record<string, string>; fake?: FakeKubeOptions; cluster?: FakeKube; rolloutFailFastMs?: number; logLines?: string[] } = {}): Promise<Harness> {
   const workDir = mkdtempSync(join(tmpdir(), "e2e-"));
   // A shared fake cluster (several replicas) is the caller's to stop.
   const fake = opts.cluster ?? (await startFakeKube({ namespaceFinalizeMs: 30, ...opts.fake }));
@@ -51,7 +51,9 @@ export async function startHarness(opts: { env?: Record<string, string>; fake?: 
   });
   const bot = await startServer({
     env,
-    logger: createLogger({ level: process.env.E2E_LOG ?? "silent" }),
+    logger: opts.logLines
+      ? createLogger({ level: "debug", destination: { write: (line: string) => void opts.logLines!.push(line) } as unknown as NodeJS.WritableStream })
+      : createLogger({ level: process.env.E2E_LOG ?? "silent" }),
     Octokit: ProbotTestOctokit,
     kubeConfig: fake.kubeConfig(),
     pollMs: 20,
