@@ -31,6 +31,7 @@ import { privateKey } from "./env.js";
 import type { BackupScheduler } from "./services/backups/index.js";
 import type { PreviewBackups } from "./services/backups/previews.js";
 import { createPgQueue } from "./services/queue-pg.js";
+import { PgThreadStore } from "./services/slack-threads.js";
 import { describeError } from "./services/runner.js";
 import { createSweeper, githubOpenPulls, MemorySweepMemory, PgSweepMemory, type Sweeper } from "./services/sweeper.js";
 
@@ -108,19 +109,20 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     overrides.renderer ??
     createRenderer({ workDir, logger, ...(env.KUSTOMIZE_COMMAND ? { kustomizeCommand: env.KUSTOMIZE_COMMAND.split(/\s+/).filter(Boolean) } : {}) });
 
-  const notifier =
-    env.SLACK_BOT_TOKEN && env.SLACK_DEFAULT_CHANNEL
-      ? createSlackNotifier({
-          client: createSlackWebClient(env.SLACK_BOT_TOKEN),
-          threads: new MemoryThreadStore(),
-          channelFor: () => env.SLACK_DEFAULT_CHANNEL,
-          announceChannel: env.SLACK_DEFAULT_CHANNEL,
-          logger,
-        })
-      : undefined;
-
   const pool = env.DATABASE_URL ? new pg.Pool({ connectionString: env.DATABASE_URL, max: 3, application_name: "preview-bot" }) : undefined;
   pool?.on("error", (err) => logger.warn({ err }, "idle state-database connection failed"));
+  // Each repository's channel (`slack.channel`, learnt from its runs), else the default channel.
+  const repoChannels = new Map<string, string>();
+  const notifier = env.SLACK_BOT_TOKEN
+    ? createSlackNotifier({
+        client: createSlackWebClient(env.SLACK_BOT_TOKEN),
+        threads: pool ? new PgThreadStore(pool) : new MemoryThreadStore(),
+        channelFor: (owner, repo) => repoChannels.get(`${owner}/${repo}`) ?? env.SLACK_DEFAULT_CHANNEL,
+        ...(env.SLACK_DEFAULT_CHANNEL ? { announceChannel: env.SLACK_DEFAULT_CHANNEL } : {}),
+        logger,
+      })
+    : undefined;
+
   const lock = scheduleLock(pool);
   const backups = startBackups(env, { logger, metrics, ...(notifier ? { notifier } : {}), lock });
 
@@ -133,6 +135,7 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     reporterFor: (octokit, owner, repo) => createReporter({ octokit, owner, repo, logger }),
     notify: async (report: RunReport) => {
       metrics.observeRun(report);
+      if (report.slackChannel) repoChannels.set(`${report.ref.owner}/${report.ref.repo}`, report.slackChannel);
       await notifier?.notify(
         { key: report.names.key, owner: report.ref.owner, repo: report.ref.repo, number: report.ref.number, state: summaryState(report), namespace: report.names.namespace, ...(report.url ? { url: report.url } : {}), ...(report.ref.sha ? { sha: report.ref.sha } : {}) },
         { text: report.summary, ...(report.error ? { detail: report.error } : {}) },

@@ -87,7 +87,8 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
   const options: LoggerOptions = {
     level: settings.level ?? process.env.LOG_LEVEL ?? "info",
     base: { name: "preview-bot", ...settings.base },
-    mixin: () => logContext.getStore() ?? {},
+    // a copy: pino merges each line's fields into the object mixin returns
+    mixin: () => ({ ...logContext.getStore() }),
     // Applied to every merged object and to the message string.
     hooks: {
       logMethod(args, method) {

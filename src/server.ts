@@ -74,6 +74,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
         dispatcher: deps.dispatcher,
         directory: deps.directory,
         identities: slackUserMap(env),
+        ...(deps.backups && deps.databases ? { backups: previewBackupCatalog(deps) } : {}),
         authorizer: createAuthorizer({
           clientFor: async (owner, repo) => (await installationOctokit(probot, owner, repo)) as unknown as PermissionClient,
           isForkPr: async (owner, repo, number) => {
@@ -153,6 +154,20 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       await new Promise<void>((ok) => server.close(() => ok()));
       server.closeAllConnections();
       await deps?.close();
+    },
+  };
+}
+
+/** `/preview backups owner/repo#N` in Slack: the backups of that preview's database(s). */
+function previewBackupCatalog(deps: Deps) {
+  return {
+    async list(k: { owner: string; repo: string; number: number }) {
+      const key = `${k.owner}/${k.repo}#${k.number}`;
+      const out: Array<{ name: string; createdAt?: string; sizeBytes?: number }> = [];
+      for (const db of (await deps.databases!.list()).filter((d) => d.key === key)) {
+        for (const b of await deps.backups!.list(db.database)) out.push({ name: b.name, createdAt: b.time.toISOString(), ...(b.size !== undefined ? { sizeBytes: b.size } : {}) });
+      }
+      return out;
     },
   };
 }

@@ -39,6 +39,8 @@ export interface RunReport {
   error?: string;
   startedAt: string;
   finishedAt?: string;
+  /** The repository's Slack channel (`slack.channel` in its config), when it sets one. */
+  slackChannel?: string;
   /** Who or what started the run ("push by @octocat", "/preview deploy by @octocat", "sweeper"). */
   trigger: string;
 }

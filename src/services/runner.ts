@@ -155,6 +155,7 @@ export function createRunner(deps: RunnerDeps): Runner {
     const steps = new StepTracker(report, signal, (r) => reporter.progress(r));
     steps.plan(DEPLOY_STEPS);
     report.url = names.url;
+    if (config.slack) report.slackChannel = config.slack.channel;
     report.links = names.url ? config.links.map((l) => ({ title: l.title, url: new URL(l.path.replace(/^\//, ""), names.url).toString() })) : [];
     const ttlMs = job.ttlMs ?? config.ttl;
     if (ttlMs) report.expiresAt = new Date(Date.now() + ttlMs).toISOString();
@@ -333,6 +334,7 @@ export function createRunner(deps: RunnerDeps): Runner {
     const names = config?.ok ? previewNamesFor(ref, config.config) : previewNames(ref, { namespace: "{repo}-pr-{number}" });
     const reporter = deps.reporterFor(octokit, job.owner, job.repo);
     const report = newReport("destroy", ref, names, job.trigger);
+    if (config?.ok && config.config.slack) report.slackChannel = config.config.slack.channel;
     const steps = new StepTracker(report, undefined);
     const errors: string[] = [];
     const found = `${namespaces.length ? `namespace ${namespaces.map((n) => n.name).join(", ")}` : "no namespace"}; ${databases.length ? `database ${databases.map((d) => d.database).join(", ")}` : "no database"}`;
@@ -371,7 +373,7 @@ export function createRunner(deps: RunnerDeps): Runner {
         await attempt(`Final backup of ${db.database}`, async (detail) => {
           if (!deps.backups) throw new Error("database.finalBackup is true, but preview-bot has no backup storage configured");
           try {
-            const r = await deps.backups.backup(db.database, key);
+            const r = await deps.backups.backup(db.database);
             detail(`${r.blobName} (${formatBytes(r.sizeBytes)})`);
           } catch (err) {
             kept = true;
@@ -446,7 +448,7 @@ export function createRunner(deps: RunnerDeps): Runner {
     const lines: string[] = [];
     for (const db of dbs) {
       try {
-        const r = await deps.backups.backup(db.database, key);
+        const r = await deps.backups.backup(db.database);
         lines.push(`✅ Backed up \`${db.database}\`: \`${r.blobName}\` (${formatBytes(r.sizeBytes)} in ${formatDuration(r.durationMs)}, sha256 \`${r.sha256.slice(0, 12)}…\`)`);
       } catch (err) {
         log.warn({ key, err }, `backup of ${db.database} failed`);

@@ -6,12 +6,15 @@
 import type { Logger } from "../../logger.js";
 import { backupDatabase, type BackupResult } from "./backup.js";
 import type { BlobStore } from "./blob-store.js";
+import { listBackups, type BackupEntry } from "./catalog.js";
 import { restoreBackup, type RestoreResult } from "./restore.js";
 import { connectionFromUrl, findTarget, withDatabase, type BackupTarget } from "./targets.js";
 
 export interface PreviewBackups {
   /** Back the preview database up now (as the admin connection, into the preview container). */
-  backup(database: string, key: string): Promise<BackupResult>;
+  backup(database: string): Promise<BackupResult>;
+  /** Backups of a preview database, newest first. */
+  list(database: string): Promise<BackupEntry[]>;
   /** Restore the latest backup of `target` into a freshly created preview database (connection as its owner). */
   seed(target: string, toUrl: string): Promise<RestoreResult & { entry: { name: string } }>;
 }
@@ -28,12 +31,14 @@ export interface PreviewBackupsOptions {
 
 export function createPreviewBackups(opts: PreviewBackupsOptions): PreviewBackups {
   const deps = { store: opts.store, ...(opts.env ? { env: opts.env } : {}), ...(opts.logger ? { logger: opts.logger } : {}) };
+  // Blob names are `previews/<database>/<database>-<time>.dump`; the database name is already identifier-safe.
+  const locationOf = (database: string) => ({ name: database, container: opts.container, prefix: "previews/" });
   return {
-    backup(database, key) {
-      // Blob names are `<prefix><name>/<name>-<time>.dump`; the database name is already DNS/identifier-safe.
-      const loc = { name: database, container: opts.container, prefix: "previews/" };
-      void key;
-      return backupDatabase(loc, withDatabase(connectionFromUrl(opts.adminUrl), database), deps, "preview");
+    backup(database) {
+      return backupDatabase(locationOf(database), withDatabase(connectionFromUrl(opts.adminUrl), database), deps, "preview");
+    },
+    list(database) {
+      return listBackups(opts.store, locationOf(database));
     },
     seed(target, toUrl) {
       const t = findTarget(opts.targets, target);

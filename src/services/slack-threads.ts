@@ -1,0 +1,33 @@
+/**
+ * Where each PR's Slack thread lives, in the bot's PostgreSQL (DATABASE_URL), so every replica — and the next
+ * process after a restart — posts into the same thread instead of starting a new one.
+ */
+import type pg from "pg";
+import type { ThreadRef, ThreadStore } from "./notifier.js";
+
+export const THREADS_TABLE = "preview_bot_slack_threads";
+
+export class PgThreadStore implements ThreadStore {
+  private ready: Promise<unknown> | undefined;
+
+  constructor(private readonly pool: pg.Pool) {}
+
+  private init(): Promise<unknown> {
+    this.ready ??= this.pool.query(`create table if not exists ${THREADS_TABLE} (key text primary key, channel text not null, ts text not null, updated_at timestamptz not null default now())`);
+    return this.ready;
+  }
+
+  async get(key: string): Promise<ThreadRef | undefined> {
+    await this.init();
+    const { rows } = await this.pool.query<ThreadRef>(`select channel, ts from ${THREADS_TABLE} where key = $1`, [key]);
+    return rows[0];
+  }
+
+  async set(key: string, ref: ThreadRef): Promise<void> {
+    await this.init();
+    await this.pool.query(
+      `insert into ${THREADS_TABLE} (key, channel, ts) values ($1, $2, $3) on conflict (key) do update set channel = excluded.channel, ts = excluded.ts, updated_at = now()`,
+      [key, ref.channel, ref.ts],
+    );
+  }
+}
