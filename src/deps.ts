@@ -33,6 +33,7 @@ import type { PreviewBackups } from "./services/backups/previews.js";
 import { createPgQueue } from "./services/queue-pg.js";
 import { PgThreadStore } from "./services/slack-threads.js";
 import { describeError } from "./services/runner.js";
+import { systemOf } from "./services/errors.js";
 import { createSweeper, githubOpenPulls, MemorySweepMemory, PgSweepMemory, type Sweeper } from "./services/sweeper.js";
 
 export interface DepsOverrides {
@@ -140,6 +141,10 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
         { key: report.names.key, owner: report.ref.owner, repo: report.ref.repo, number: report.ref.number, state: summaryState(report), namespace: report.names.namespace, ...(report.url ? { url: report.url } : {}), ...(report.ref.sha ? { sha: report.ref.sha } : {}) },
         { text: report.summary, ...(report.error ? { detail: report.error } : {}) },
       );
+    },
+    onError: (err) => {
+      const system = systemOf(err);
+      if (system !== "other") metrics.apiError(system);
     },
     logger: logger.child({ component: "runner" }),
     workDir,

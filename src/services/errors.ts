@@ -25,3 +25,16 @@ export function isTransientError(err: unknown): boolean {
   }
   return false;
 }
+
+/** Which external system an error came from, for `preview_bot_api_errors_total{system}` (walks the cause chain). */
+export function systemOf(err: unknown): "kubernetes" | "github" | "slack" | "postgres" | "azure" | "other" {
+  for (let e: unknown = err, i = 0; e && typeof e === "object" && i < 8; e = (e as { cause?: unknown }).cause, i++) {
+    const rec = e as { name?: unknown; code?: unknown; request?: unknown; body?: unknown; severity?: unknown; statusCode?: unknown };
+    if (rec.name === "HttpError" && rec.request) return "github";
+    if (typeof rec.code === "string" && rec.code.startsWith("slack_")) return "slack";
+    if (rec.name === "ApiException" || (typeof rec.code === "number" && rec.body !== undefined)) return "kubernetes";
+    if (rec.name === "RestError") return "azure";
+    if (typeof rec.severity === "string") return "postgres";
+  }
+  return "other";
+}

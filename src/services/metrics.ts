@@ -11,6 +11,7 @@ export interface Metrics {
   jobRetries: Counter<"kind">;
   apiErrors: Counter<"system">;
   jobFailed(kind: string): void;
+  apiError(system: string): void;
   backupSucceeded(target: string, sizeBytes: number, at: Date): void;
   backupFailed(target: string): void;
 }
@@ -46,6 +47,9 @@ export function createMetrics(): Metrics {
     registry,
     jobFailed(kind) {
       jobsFailed.inc({ kind });
+    },
+    apiError(system) {
+      apiErrors.inc({ system });
     },
     backupSucceeded(target, sizeBytes, at) {
       backupLast.set({ target }, at.getTime() / 1000);

@@ -44,6 +44,8 @@ export interface RunnerDeps {
   /** Installation-scoped Octokit for a job (jobs run off the request, so they authenticate themselves). */
   octokitFor(installationId: number): Promise<Octokit>;
   reporterFor(octokit: Octokit, owner: string, repo: string): Reporter;
+  /** Told about every error a step hit (metrics); must not throw. */
+  onError?(err: unknown): void;
   /** Slack (or nothing): told about every finished run. Must never throw. */
   notify?(report: RunReport): Promise<void>;
   logger: Logger;
@@ -295,6 +297,7 @@ export function createRunner(deps: RunnerDeps): Runner {
         report.state = "superseded";
         report.summary = `Superseded: ${signal?.reason instanceof Error ? signal.reason.message : err instanceof Error ? err.message : "a newer job took over"}`;
       } else {
+        deps.onError?.(err);
         report.state = "failure";
         report.error = redactText(describeError(err));
         report.summary = `Deploy failed: ${report.error.split("\n")[0]!.slice(0, 200)}`;
@@ -353,6 +356,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       } catch (err) {
         errors.push(`${name}: ${describeError(err)}`);
         causes.push(err);
+        deps.onError?.(err);
       }
     };
     for (const ns of namespaces) {

@@ -74,5 +74,8 @@ describe("two replicas on one PostgreSQL", () => {
     const runs = gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === sha(n));
     expect(runs.at(-1)?.conclusion).toBe("success");
     expect(JSON.stringify(runs.map((r) => r.output))).toMatch(/transient error: retrying/);
+    // and /metrics counted it as a Kubernetes API error on one of the replicas
+    const texts = await Promise.all(replicas.map(async (r) => (await fetch(`http://127.0.0.1:${r.bot.port}/metrics`)).text()));
+    expect(texts.join("\n")).toMatch(/preview_bot_api_errors_total\{system="kubernetes"\} [1-9]/);
   }, 60_000);
 });
