@@ -3,6 +3,7 @@
  * path can leak a password, token or key by logging an object or an error message.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import { createRequire } from "node:module";
 import { pino, type Logger, type LoggerOptions } from "pino";
 
 /** Correlation fields (delivery id, job id, preview key) that every line logged inside a job carries. */
@@ -103,9 +104,20 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
   };
   // Last line of defence: every serialized line is scrubbed once more on its way out, which also covers what the
   // hooks above cannot see (child-logger bindings, library-made objects).
-  const out = settings.destination ?? process.stdout;
+  const out = settings.destination ?? terminal() ?? process.stdout;
   const scrubbing: pino.DestinationStream = { write: (line: string) => void out.write(redactText(line)) };
   return pino(options, scrubbing);
+}
+
+/** On a terminal (a developer running `npm start`), readable lines via pino-pretty when it is installed; JSON otherwise. */
+function terminal(): NodeJS.WritableStream | undefined {
+  if (!process.stdout.isTTY || process.env.NODE_ENV === "production") return undefined;
+  try {
+    const pretty = createRequire(import.meta.url)("pino-pretty") as (o: object) => NodeJS.WritableStream;
+    return pretty({ colorize: true, translateTime: "HH:MM:ss", ignore: "pid,hostname,name" });
+  } catch {
+    return undefined; // production install (no dev dependencies): JSON
+  }
 }
 
 /** The process-wide logger; modules take a child of it. */
