@@ -196,8 +196,12 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     logger,
     protectedNamespaces: env.PROTECTED_NAMESPACES,
     memory: pool ? new PgSweepMemory(pool) : new MemorySweepMemory(),
+    // The heads-up goes into the PR's thread, whose summary message carries the Extend button.
     onHeadsUp: async (item) => {
-      await notifier?.announce?.(`The preview of ${item.key} (namespace ${item.namespace}) expires at ${item.expiresAt}. Comment \`/preview extend 3d\` on the pull request, or use Extend in its thread, to keep it.`);
+      await notifier?.notify(
+        { key: item.key, owner: item.owner, repo: item.repo, number: item.number, state: "ready", namespace: item.namespace, expiresAt: item.expiresAt },
+        { text: `This preview expires at ${item.expiresAt}. Press Extend, or comment \`/preview extend 3d\` on the pull request, to keep it.` },
+      );
     },
   });
   let sweeps: BackupScheduler | undefined;

@@ -15,7 +15,7 @@ import { loadRepoConfig } from "../services/github.js";
 import { createAuthorizer, isBotLogin, type AuthzAction, type PermissionClient } from "../services/authz.js";
 import type { Dispatcher, PreviewAction } from "../services/dispatch.js";
 
-const DISPATCHED: ReadonlySet<string> = new Set<PreviewAction>(["deploy", "redeploy", "destroy", "status", "extend", "backup"]);
+const DISPATCHED: ReadonlySet<string> = new Set<PreviewAction>(["deploy", "redeploy", "destroy", "status", "extend", "backup", "restore"]);
 
 export function onIssueComment(dispatcher: Dispatcher) {
   return async (context: Context<"issue_comment.created">): Promise<void> => {
@@ -65,6 +65,7 @@ export function onIssueComment(dispatcher: Dispatcher) {
       ...(installation ? { installationId: installation.id } : {}),
       ...(command.dryRun ? { dryRun: true } : {}),
       ...(command.ttlMs ? { ttlMs: command.ttlMs } : {}),
+      ...(command.target ? { backup: command.target } : {}),
     });
     if (deduplicated) return context.log.debug(`${key}: delivery ${context.id} was already accepted`);
     await context.octokit.rest.reactions

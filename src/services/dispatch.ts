@@ -3,7 +3,7 @@
  * `dispatch` and return at once; the work runs as a keyed job (one at a time per preview key, newer deploys
  * supersede older ones). Implemented by the queue wiring (src/services/queue.ts).
  */
-export type PreviewAction = "deploy" | "redeploy" | "destroy" | "status" | "extend" | "backup";
+export type PreviewAction = "deploy" | "redeploy" | "destroy" | "status" | "extend" | "backup" | "restore";
 
 export interface PreviewRequest {
   action: PreviewAction;
@@ -17,6 +17,8 @@ export interface PreviewRequest {
   dryRun?: boolean;
   /** For `extend`: the new TTL in milliseconds. */
   ttlMs?: number;
+  /** For `restore`: a backup blob name, or `latest` (of the repository's `database.seedFrom` target). */
+  backup?: string;
   /** Slack response target, when the request came from Slack. */
   slack?: { channel: string; user: string; responseUrl?: string };
   /** GitHub delivery id, for idempotent intake and log correlation. */

@@ -66,6 +66,8 @@ export interface PreviewJob {
   trigger: string;
   /** The GitHub login that asked, for commands (replies mention them). */
   actor?: string;
+  /** For `restore`: the backup to restore (`latest` or a blob name). */
+  backup?: string;
   /** The webhook delivery that caused the job (X-GitHub-Delivery), for log correlation. */
   deliveryId?: string;
   source: "webhook" | "comment" | "slack" | "sweeper";
@@ -462,6 +464,30 @@ export function createRunner(deps: RunnerDeps): Runner {
     await replyOnPull(job, lines.join("\n"));
   }
 
+  /**
+   * `/preview restore <backup|latest>`: replace the preview's database with a backup — drop it (sessions
+   * terminated), create it again with the same role and password (the Secret stays valid), restore into it.
+   */
+  async function restoreNow(job: PreviewJob): Promise<void> {
+    if (!deps.backups || !deps.databases) return replyOnPull(job, "Restoring preview databases is not configured on this installation (see the README, Backups).");
+    const key = previewKey(job);
+    const db = (await deps.databases.list()).find((d) => d.key === key);
+    if (!db?.role) return replyOnPull(job, "This preview has no database to restore into. Deploy it first.");
+    const octokit = await deps.octokitFor(job.installationId);
+    const config = await loadRepoConfig(octokit, job.owner, job.repo);
+    const which = job.backup ?? "latest";
+    const names = { key, database: db.database, role: db.role };
+    try {
+      await deps.databases.drop(names);
+      const creds = await deps.databases.provision(names, config?.ok ? { extensions: config.config.database.extensions, connectionLimit: config.config.database.connectionLimit } : {});
+      const r = await deps.backups.restore(which, config?.ok ? config.config.database.seedFrom : undefined, creds.url);
+      await replyOnPull(job, `✅ Restored \`${r.entry.name}\` into \`${db.database}\` (${formatBytes(r.bytes)} in ${formatDuration(r.durationMs)}). Restart the preview's pods if they cache connections.`);
+    } catch (err) {
+      log.warn({ key, err }, `restore of ${db.database} failed`);
+      await replyOnPull(job, `❌ Restoring \`${which.slice(0, 120)}\` into \`${db.database}\` failed: ${describeError(err).slice(0, 300)}`);
+    }
+  }
+
   async function run(job: PreviewJob, signal?: AbortSignal): Promise<void> {
     switch (job.action) {
       case "deploy":
@@ -481,6 +507,8 @@ export function createRunner(deps: RunnerDeps): Runner {
         return extend(job);
       case "backup":
         return backupNow(job);
+      case "restore":
+        return restoreNow(job);
     }
   }
 

@@ -98,6 +98,26 @@ describe("backups in the preview lifecycle", () => {
     expect(reply?.body).toContain(backups[0]!.name);
   });
 
+  it("/preview restore <backup> puts the preview database back to that backup, with the same credentials", async () => {
+    const store = createBlobStore({ connectionString: azurite.connectionString });
+    const [backup] = await listBackups(store, { name: DB, container: "preview-backups", prefix: "previews/" });
+    const secret = h.fake.get("v1", "Secret", NS, "preview-database") as any;
+    const u = new URL(process.env.TEST_PG_URL!);
+    const login = { host: u.hostname, port: Number(u.port), database: DB, user: Buffer.from(secret.data.PGUSER, "base64").toString(), password: Buffer.from(secret.data.PGPASSWORD, "base64").toString() };
+    const before = new pg.Client(login);
+    await before.connect();
+    await before.query("insert into customers values (2000, 'written after the backup')");
+    await before.end();
+
+    await send("issue_comment", commentEvent(`/preview restore ${backup!.name}`, "Codertocat", { number: 9 }));
+    expect(gh.state.comments.at(-1)?.body).toContain(`Restored \`${backup!.name}\``);
+    const after = new pg.Client(login); // the Secret's credentials still log in
+    await after.connect();
+    const { rows } = await after.query("select count(*)::int as n, bool_or(id = 2000) as late, bool_or(id = 1000) as kept from customers");
+    await after.end();
+    expect(rows[0]).toEqual({ n: 251, late: false, kept: true });
+  });
+
   it("closing the PR takes a final backup, then drops the database", async () => {
     gh.state.pulls.get(9)!.state = "closed";
     await send("pull_request", prEvent("closed", PR));

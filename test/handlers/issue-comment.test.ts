@@ -179,11 +179,15 @@ describe("what the parser decides, through the door", () => {
     expect(since.replies()).toEqual([]);
   });
 
-  it("says restore is not available yet", async () => {
+  it("passes the backup name on to the restore job, and refuses a reader", async () => {
     const since = mark();
-    await send(commentEvent("/preview restore latest", { login: "ada-admin" }));
-    expect(since.replies()[0]!.body.body).toContain("`/preview restore` is not available yet");
-    expect(since.jobs()).toEqual([]);
+    await send(commentEvent("/preview restore previews/shop_pr_21/shop_pr_21-20261126T070000000Z.dump", { login: "wes-write" }));
+    expect(since.jobs()).toEqual([expect.objectContaining({ action: "restore", backup: "previews/shop_pr_21/shop_pr_21-20261126T070000000Z.dump" })]);
+    expect(since.replies()).toEqual([]);
+    const later = mark();
+    await send(commentEvent("/preview restore latest", { login: "rita-read" }));
+    expect(later.jobs()).toEqual([]);
+    expect(later.replies()[0]!.body.body).toMatch(/Sorry/);
   });
 });
 

@@ -15,6 +15,11 @@ export interface PreviewBackups {
   backup(database: string): Promise<BackupResult>;
   /** Backups of a preview database, newest first. */
   list(database: string): Promise<BackupEntry[]>;
+  /**
+   * Restore a backup into a (fresh) preview database: `latest` of the `seedFrom` target, a preview backup
+   * (`previews/<database>/…`), or a blob of the `seedFrom` target by name.
+   */
+  restore(which: string, seedFrom: string | undefined, toUrl: string): Promise<RestoreResult & { entry: { name: string } }>;
   /** Restore the latest backup of `target` into a freshly created preview database (connection as its owner). */
   seed(target: string, toUrl: string): Promise<RestoreResult & { entry: { name: string } }>;
 }
@@ -39,6 +44,12 @@ export function createPreviewBackups(opts: PreviewBackupsOptions): PreviewBackup
     },
     list(database) {
       return listBackups(opts.store, locationOf(database));
+    },
+    restore(which, seedFrom, toUrl) {
+      const preview = /^previews\/([a-z0-9_]{1,63})\/[^/]+\.dump$/.exec(which);
+      if (preview) return restoreBackup(locationOf(preview[1]!), which, toUrl, deps);
+      if (!seedFrom) throw new Error(`"${which}" is not a preview backup, and the repository has no database.seedFrom target to look it up in`);
+      return restoreBackup(findTarget(opts.targets, seedFrom), which, toUrl, deps);
     },
     seed(target, toUrl) {
       const t = findTarget(opts.targets, target);
