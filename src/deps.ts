@@ -32,8 +32,7 @@ import type { BackupScheduler } from "./services/backups/index.js";
 import type { PreviewBackups } from "./services/backups/previews.js";
 import { createPgQueue } from "./services/queue-pg.js";
 import { PgThreadStore } from "./services/slack-threads.js";
-import { describeError } from "./services/runner.js";
-import { systemOf } from "./services/errors.js";
+import { describeError, systemOf } from "./services/errors.js";
 import { createSweeper, githubOpenPulls, MemorySweepMemory, PgSweepMemory, type Sweeper } from "./services/sweeper.js";
 
 export interface DepsOverrides {

@@ -3,9 +3,8 @@
  * The cluster is the record of what exists, so every replica answers the same without a database of its own.
  */
 import type { PreviewDirectory, PreviewSummary } from "./dispatch.js";
-import { EXPIRES_ANNOTATION, MANAGED_BY, PR_LABEL, REPOSITORY_ANNOTATION, SHA_ANNOTATION, BRANCH_ANNOTATION } from "./labels.js";
+import { BRANCH_ANNOTATION, EXPIRES_ANNOTATION, MANAGED_BY, PR_LABEL, REPOSITORY_ANNOTATION, SHA_ANNOTATION, STATE_ANNOTATION, TITLE_ANNOTATION, URL_ANNOTATION } from "./labels.js";
 import type { Cluster } from "./preview.js";
-import { STATE_ANNOTATION, TITLE_ANNOTATION, URL_ANNOTATION } from "./runner.js";
 
 const STATES: ReadonlySet<string> = new Set(["queued", "deploying", "ready", "failed", "destroying", "destroyed", "superseded"]);
 

@@ -17,6 +17,11 @@ export const EXPIRES_ANNOTATION = "preview-bot.dev/expires-at";
 /** Annotation on the namespace: the kinds applied last time (`apiVersion/Kind` list), so prune knows what to list. */
 export const APPLIED_KINDS_ANNOTATION = "preview-bot.dev/applied-kinds";
 
+/** Annotations the runner keeps on the preview namespace: the cluster is the record of what exists. */
+export const STATE_ANNOTATION = "preview-bot.dev/state";
+export const URL_ANNOTATION = "preview-bot.dev/url";
+export const TITLE_ANNOTATION = "preview-bot.dev/title";
+
 /** Namespaces never touched, whatever their labels say. */
 export const ALWAYS_PROTECTED_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 

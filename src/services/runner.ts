@@ -15,24 +15,24 @@ import { secretData } from "./database-secret.js";
 import { getPull, headChecks, loadRepoConfig, pullTouches, type Octokit, type PullFacts } from "./github.js";
 import { runHealthChecks } from "./health.js";
 import { runE2e } from "./e2e.js";
-import { EXPIRES_ANNOTATION, MANAGED_BY, PR_LABEL, REPO_LABEL } from "./labels.js";
+import { EXPIRES_ANNOTATION, MANAGED_BY, PR_LABEL, REPO_LABEL, STATE_ANNOTATION, TITLE_ANNOTATION, URL_ANNOTATION } from "./labels.js";
 import { expandTemplate, ownershipLabels, previewNames, previewNamesFor, repoLabel, templateValues } from "./naming.js";
 import type { Cluster, Databases, KubeObject, PreviewNames, PreviewRef } from "./preview.js";
 import { describeRef, previewKey } from "./preview.js";
 import { SupersededError } from "./queue.js";
-import { isTransientError } from "./errors.js";
+import { describeError, isTransientError } from "./errors.js";
+import { createPreviewCommands } from "./preview-commands.js";
+
+export { describeError };
 import { fetchSource, type Renderer } from "./render/index.js";
 import type { Reporter, RunReport } from "./run-report.js";
 import { StepTracker } from "./steps.js";
 import { decideTrigger } from "./triggers.js";
 import type { PreviewAction } from "./dispatch.js";
 import type { PreviewBackups } from "./backups/previews.js";
-import { formatBytes, formatDuration } from "./backups/report.js";
+import { formatBytes } from "./backups/report.js";
 
-/** Annotations the runner keeps on the preview namespace: the cluster is the record of what exists. */
-export const STATE_ANNOTATION = "preview-bot.dev/state";
-export const URL_ANNOTATION = "preview-bot.dev/url";
-export const TITLE_ANNOTATION = "preview-bot.dev/title";
+
 
 export interface RunnerDeps {
   cluster: Cluster;
@@ -406,87 +406,8 @@ export function createRunner(deps: RunnerDeps): Runner {
     return report;
   }
 
-  /** The namespaces of a preview, found by ownership labels (never by recomputed names). */
-  async function previewNamespaces(job: PreviewJob) {
-    return (await deps.cluster.listNamespaces(ownershipLabels(job.owner, job.repo, job.number))).filter(
-      (ns) => ns.annotations["preview-bot.dev/repository"] === `${job.owner}/${job.repo}`,
-    );
-  }
-
-  async function replyOnPull(job: PreviewJob, body: string): Promise<void> {
-    const octokit = await deps.octokitFor(job.installationId);
-    const mention = job.actor && job.source === "comment" ? `@${job.actor} ` : "";
-    await octokit.rest.issues.createComment({ owner: job.owner, repo: job.repo, issue_number: job.number, body: redactText(`${mention}${body}`) });
-  }
-
-  /** `/preview status`: what exists right now, from the cluster (the record of truth), as a short reply. */
-  async function status(job: PreviewJob): Promise<void> {
-    const namespaces = await previewNamespaces(job);
-    if (namespaces.length === 0) return replyOnPull(job, "No preview exists for this pull request. Comment `/preview deploy` to create one.");
-    const lines: string[] = [];
-    for (const ns of namespaces) {
-      const workloads = await deps.cluster.waitForRollout(ns.name, 0);
-      const state = ns.phase === "Terminating" ? "being removed" : (ns.annotations[STATE_ANNOTATION] ?? "unknown");
-      lines.push(`**${state}** — namespace \`${ns.name}\`${ns.annotations[URL_ANNOTATION] ? ` — ${ns.annotations[URL_ANNOTATION]}` : ""}`);
-      const sha = ns.annotations["preview-bot.dev/head-sha"];
-      if (sha) lines.push(`- commit \`${sha.slice(0, 7)}\``);
-      if (ns.annotations[EXPIRES_ANNOTATION]) lines.push(`- expires ${ns.annotations[EXPIRES_ANNOTATION]}`);
-      for (const w of workloads) lines.push(`- ${w.ready ? "✅" : "❌"} ${w.kind} \`${w.name}\`: ${w.summary}`);
-    }
-    await replyOnPull(job, lines.join("\n"));
-  }
-
-  /** `/preview extend <duration>`: move the expiry of the preview's namespaces. */
-  async function extend(job: PreviewJob): Promise<void> {
-    const namespaces = await previewNamespaces(job);
-    if (namespaces.length === 0) return replyOnPull(job, "No preview exists for this pull request, so there is nothing to extend.");
-    const expiresAt = new Date(Date.now() + (job.ttlMs ?? 0)).toISOString();
-    for (const ns of namespaces) await deps.cluster.annotateNamespace(ns.name, { [EXPIRES_ANNOTATION]: expiresAt });
-    await replyOnPull(job, `The preview now expires at ${expiresAt}.`);
-  }
-
-  /** `/preview backup`: back the preview's database up now and say where it went. */
-  async function backupNow(job: PreviewJob): Promise<void> {
-    if (!deps.backups || !deps.databases) return replyOnPull(job, "Backups of preview databases are not configured on this installation (see the README, Backups).");
-    const key = previewKey(job);
-    const dbs = (await deps.databases.list()).filter((d) => d.key === key);
-    if (dbs.length === 0) return replyOnPull(job, "This preview has no database to back up.");
-    const lines: string[] = [];
-    for (const db of dbs) {
-      try {
-        const r = await deps.backups.backup(db.database);
-        lines.push(`✅ Backed up \`${db.database}\`: \`${r.blobName}\` (${formatBytes(r.sizeBytes)} in ${formatDuration(r.durationMs)}, sha256 \`${r.sha256.slice(0, 12)}…\`)`);
-      } catch (err) {
-        log.warn({ key, err }, `backup of ${db.database} failed`);
-        lines.push(`❌ Backup of \`${db.database}\` failed: ${describeError(err).slice(0, 300)}`);
-      }
-    }
-    await replyOnPull(job, lines.join("\n"));
-  }
-
-  /**
-   * `/preview restore <backup|latest>`: replace the preview's database with a backup — drop it (sessions
-   * terminated), create it again with the same role and password (the Secret stays valid), restore into it.
-   */
-  async function restoreNow(job: PreviewJob): Promise<void> {
-    if (!deps.backups || !deps.databases) return replyOnPull(job, "Restoring preview databases is not configured on this installation (see the README, Backups).");
-    const key = previewKey(job);
-    const db = (await deps.databases.list()).find((d) => d.key === key);
-    if (!db?.role) return replyOnPull(job, "This preview has no database to restore into. Deploy it first.");
-    const octokit = await deps.octokitFor(job.installationId);
-    const config = await loadRepoConfig(octokit, job.owner, job.repo);
-    const which = job.backup ?? "latest";
-    const names = { key, database: db.database, role: db.role };
-    try {
-      await deps.databases.drop(names);
-      const creds = await deps.databases.provision(names, config?.ok ? { extensions: config.config.database.extensions, connectionLimit: config.config.database.connectionLimit } : {});
-      const r = await deps.backups.restore(which, config?.ok ? config.config.database.seedFrom : undefined, creds.url);
-      await replyOnPull(job, `✅ Restored \`${r.entry.name}\` into \`${db.database}\` (${formatBytes(r.bytes)} in ${formatDuration(r.durationMs)}). Restart the preview's pods if they cache connections.`);
-    } catch (err) {
-      log.warn({ key, err }, `restore of ${db.database} failed`);
-      await replyOnPull(job, `❌ Restoring \`${which.slice(0, 120)}\` into \`${db.database}\` failed: ${describeError(err).slice(0, 300)}`);
-    }
-  }
+  const commands = createPreviewCommands(deps);
+  const replyOnPull = commands.replyOnPull;
 
   async function run(job: PreviewJob, signal?: AbortSignal): Promise<void> {
     switch (job.action) {
@@ -502,13 +423,13 @@ export function createRunner(deps: RunnerDeps): Runner {
         await destroy(job, signal);
         return;
       case "status":
-        return status(job);
+        return commands.status(job);
       case "extend":
-        return extend(job);
+        return commands.extend(job);
       case "backup":
-        return backupNow(job);
+        return commands.backup(job);
       case "restore":
-        return restoreNow(job);
+        return commands.restore(job);
     }
   }
 
@@ -540,16 +461,4 @@ async function readInside(dir: string, path: string): Promise<string> {
   } catch (err) {
     throw new Error(`reading database.seed "${path}" at the PR's commit`, { cause: err });
   }
-}
-
-/** "what: why: root cause" from an error chain. */
-export function describeError(err: unknown): string {
-  const parts: string[] = [];
-  let e: unknown = err;
-  for (let i = 0; e && i < 5; i++) {
-    const msg = e instanceof Error ? e.message : String(e);
-    if (!parts.some((p) => p.includes(msg))) parts.push(msg);
-    e = e instanceof Error ? e.cause : undefined;
-  }
-  return parts.join(": ");
 }
