@@ -181,8 +181,10 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     },
   });
   const enqueue: Enqueue = async (job, deliveryId) => {
-    // Automatic events for a newer commit supersede older work; a check completion only queues behind it.
-    await queue.enqueue({ kind: PREVIEW_JOB, key: previewKey(job), payload: { ...job, deliveryId }, dedupeId: deliveryId, supersedes: job.checkName === undefined });
+    // A new commit, a reopen or a close supersedes older work; a label or a check completion only queues behind it
+    // (a label someone adds must not cancel a deploy in progress).
+    const supersedes = job.checkName === undefined && job.labeled === undefined;
+    await queue.enqueue({ kind: PREVIEW_JOB, key: previewKey(job), payload: { ...job, deliveryId }, dedupeId: deliveryId, supersedes });
   };
   const timer = setInterval(() => metrics.setQueue(queue.stats()), 5_000);
   timer.unref();

@@ -63,6 +63,20 @@ describe("lifecycle edges", () => {
     expect(app.spec.template.spec.containers[0].image).toBe(`ghcr.io/o/app:${SHA2}`);
   });
 
+  it("a label added while a deploy runs does not cancel it", async () => {
+    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\nhealth: { timeout: 2s }\n`);
+    gh.state.tarballs.set(SHA1, await h.tarball(SHA1, files("ghcr.io/o/app:slow")));
+    gh.state.pulls.set(19, pull({ number: 19, sha: SHA1 }));
+    h.fake.setWorkloadBehaviour(() => ({ fail: "ContainerCreating" })); // not fatal: the wait runs to its timeout
+    const base = `http://127.0.0.1:${h.bot.port}`;
+    await deliver(base, "e2e-webhook-secret", "pull_request", prEvent("opened", gh.state.pulls.get(19)!));
+    for (let i = 0; i < 200 && !h.fake.get("apps/v1", "Deployment", "edge-19", "app"); i++) await new Promise((r) => setTimeout(r, 20));
+    gh.state.pulls.set(19, pull({ number: 19, sha: SHA1, labels: ["bug"] }));
+    await h.send("pull_request", prEvent("labeled", gh.state.pulls.get(19)!));
+    const runs = gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === SHA1);
+    expect(runs.map((r) => r.conclusion)).toEqual(["failure"]); // finished on its own (roll-out timeout), not cancelled
+  });
+
   it("trigger.on: label deploys only once the label is added, and ignores other labels", async () => {
     enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\ntrigger: { on: label, label: preview }\n`);
     gh.state.tarballs.set(SHA1, await h.tarball(SHA1, files("nginx:1")));
