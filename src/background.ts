@@ -11,6 +11,7 @@ import {
   blobStoreFromEnv,
   checkMissed,
   findTarget,
+  listBackups,
   formatBackupFailure,
   formatBackupMissed,
   formatBackupSuccess,
@@ -22,6 +23,7 @@ import {
   type ScheduleLock,
 } from "./services/backups/index.js";
 import { createPreviewBackups, type PreviewBackups } from "./services/backups/previews.js";
+import type { BackupTargets } from "./handlers/slack.js";
 import type { Metrics } from "./services/metrics.js";
 import type { Notifier } from "./services/notifier.js";
 import { createSweepScheduler, type Sweeper } from "./services/sweeper.js";
@@ -33,6 +35,8 @@ export function scheduleLock(pool: pg.Pool | undefined): ScheduleLock {
 export interface BackupWiring {
   /** For the runner: `/preview backup`, final backups, `database.seedFrom`. */
   previews?: PreviewBackups;
+  /** For Slack: `/preview backup|backups <target>`. */
+  targets?: BackupTargets;
   scheduler?: BackupScheduler;
   stop(): Promise<void>;
 }
@@ -72,12 +76,20 @@ export function startBackups(env: Env, opts: { logger: Logger; metrics: Metrics;
     },
   });
   scheduler.start();
+  const backupTargets: BackupTargets = {
+    names: () => targets.map((t) => t.name),
+    list: async (name) => (await listBackups(store, findTarget(targets, name))).map((b) => ({ name: b.name, createdAt: b.time.toISOString(), sizeBytes: b.size })),
+    run: async (name) => {
+      await runBackupJob(findTarget(targets, name), { store, events, env: process.env, logger: log });
+    },
+  };
   const missed = setInterval(() => {
     checkMissed(targets, { store, events, lock: opts.lock }).catch((err: unknown) => log.warn({ err }, "missed-backup check failed"));
   }, 10 * 60_000);
   missed.unref();
   return {
     ...(previews ? { previews } : {}),
+    targets: backupTargets,
     scheduler,
     async stop() {
       clearInterval(missed);

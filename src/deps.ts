@@ -24,6 +24,7 @@ import { createReporter } from "./services/reporter.js";
 import type { RunReport } from "./services/run-report.js";
 import { createRunner, type PreviewJob, type Runner } from "./services/runner.js";
 import type { Enqueue } from "./handlers/pull-request.js";
+import type { BackupTargets } from "./handlers/slack.js";
 import pg from "pg";
 import { Probot, type ProbotOctokit } from "probot";
 import { scheduleLock, startBackups, startSweeps } from "./background.js";
@@ -56,6 +57,7 @@ export interface Deps {
   notifier?: Notifier;
   kubeConfig: KubeConfig;
   backups?: PreviewBackups;
+  backupTargets?: BackupTargets;
   scheduler?: BackupScheduler;
   sweeper: Sweeper;
   /** PostgreSQL for the bot's own state (locks, sweep marks), with DATABASE_URL. */
@@ -219,6 +221,7 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     kubeConfig,
     ...(backups.previews ? { backups: backups.previews } : {}),
     ...(backups.scheduler ? { scheduler: backups.scheduler } : {}),
+    ...(backups.targets ? { backupTargets: backups.targets } : {}),
     sweeper,
     ...(pool ? { pool } : {}),
     startSchedules() {

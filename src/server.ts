@@ -75,6 +75,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
         directory: deps.directory,
         identities: slackUserMap(env),
         ...(deps.backups && deps.databases ? { backups: previewBackupCatalog(deps) } : {}),
+        ...(deps.backupTargets ? { targets: deps.backupTargets } : {}),
         authorizer: createAuthorizer({
           clientFor: async (owner, repo) => (await installationOctokit(probot, owner, repo)) as unknown as PermissionClient,
           isForkPr: async (owner, repo, number) => {

@@ -22,7 +22,7 @@ export const SLACK_HELP = [
   "• `deploy owner/repo#N` / `redeploy owner/repo#N` — deploy the PR's preview",
   "• `destroy owner/repo#N [--dry-run]` — tear it down (`--dry-run` lists what would go)",
   "• `extend owner/repo#N 3d` — keep it longer (`30m`, `12h`, `3d`, `1w`; at most 30d)",
-  "• `backup owner/repo#N` — back its database up now",
-  "• `backups owner/repo#N` — list its backups",
+  "• `backup owner/repo#N` — back its database up now; `backup <target>` — back a configured database up now",
+  "• `backups owner/repo#N` — list its backups; `backups <target>` — list a configured database's backups",
   "• `help` — this list",
 ].join("\n");

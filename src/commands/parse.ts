@@ -34,7 +34,9 @@ export type SlashCommand =
   | { name: "list"; owner?: string; repo?: string }
   | ({ name: "status" | "deploy" | "redeploy" | "backup" | "backups" } & SlashTarget)
   | ({ name: "destroy"; dryRun?: boolean } & SlashTarget)
-  | ({ name: "extend"; ttlMs: number } & SlashTarget);
+  | ({ name: "extend"; ttlMs: number } & SlashTarget)
+  /** A bot-level backup target (issue "backups"): `backup shop`, `backups shop`. */
+  | { name: "backup" | "backups"; backupTarget: string };
 
 export type ParseResult<C> = { type: "ignore" } | { type: "reply"; text: string } | { type: "command"; command: C };
 
@@ -166,6 +168,9 @@ export function parseSlash(text: string): ParseResult<SlashCommand> {
   }
   const usage = slashUsage(name);
   const target = args[0] === undefined ? undefined : parseTarget(args[0]);
+  if (!target && (name === "backup" || name === "backups") && args.length === 1 && /^[a-z0-9][a-z0-9_-]{0,62}$/i.test(args[0]!)) {
+    return { type: "command", command: { name, backupTarget: args[0]! } };
+  }
   if (!target) {
     const what = args[0] === undefined ? " needs a pull request" : `: \`${safeEcho(args[0])}\` is not a pull request`;
     return reply(`\`/preview ${name}\`${what}; write it as \`owner/repo#123\`. Usage: \`${usage}\`.`);
@@ -178,12 +183,14 @@ export function parseSlash(text: string): ParseResult<SlashCommand> {
   }
   if (args.length !== 1) return reply(`Usage: \`${usage}\`.`);
   if (name === "destroy") return { type: "command", command: flags.has("--dry-run") ? { name, ...target, dryRun: true } : { name, ...target } };
+  if (name === "help") return reply(SLACK_HELP);
   return { type: "command", command: { name, ...target } };
 }
 
 function slashUsage(name: SlashName): string {
   if (name === "extend") return "/preview extend owner/repo#N 3d";
   if (name === "destroy") return "/preview destroy owner/repo#N [--dry-run]";
+  if (name === "backup" || name === "backups") return `/preview ${name} owner/repo#N|<backup target>`;
   return `/preview ${name} owner/repo#N`;
 }
 

@@ -22,6 +22,14 @@ export interface BackupCatalog {
   list(key: { owner: string; repo: string; number: number }): Promise<Array<{ name: string; createdAt?: string; sizeBytes?: number }>>;
 }
 
+/** The bot-level backup targets, for `/preview backup <target>` and `/preview backups <target>`. */
+export interface BackupTargets {
+  names(): string[];
+  list(target: string): Promise<Array<{ name: string; createdAt?: string; sizeBytes?: number }>>;
+  /** Start a backup now; its result is announced like a scheduled one. */
+  run(target: string): Promise<void>;
+}
+
 export interface SlackAppOptions {
   signingSecret: string;
   botToken: string;
@@ -34,6 +42,7 @@ export interface SlackAppOptions {
   authorizer: Authorizer;
   logger: Logger;
   backups?: BackupCatalog;
+  targets?: BackupTargets;
   clientOptions?: webApi.WebClientOptions;
   /** Shown to unmapped users: how to get their Slack account mapped to GitHub. */
   mappingHelp?: string;
@@ -112,8 +121,28 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
     };
   }
 
+  /** `backup <target>` / `backups <target>`: any mapped user (taking or listing a backup changes no data). */
+  async function handleTarget(command: { name: "backup" | "backups"; backupTarget: string }, caller: Caller, say: Say): Promise<void> {
+    const login = await lookup(opts.identities, caller.userId);
+    if (!login) return say(`I don't know your GitHub account yet, so I can't run backups for you. ${opts.mappingHelp ?? "Ask a preview-bot admin to map your Slack user to your GitHub login."}`);
+    const target = command.backupTarget;
+    if (!opts.targets || !opts.targets.names().includes(target)) {
+      const known = opts.targets?.names() ?? [];
+      return say(`\`${escapeSlack(target, 63)}\` is not a backup target here${known.length ? `; known: ${known.map((n) => `\`${escapeSlack(n, 63)}\``).join(", ")}` : " (no backup targets are configured)"}.`);
+    }
+    if (command.name === "backups") {
+      const list = await opts.targets.list(target);
+      if (list.length === 0) return say(`No backups of \`${escapeSlack(target, 63)}\` yet.`);
+      return say(list.slice(0, LIST_LIMIT).map((b) => `• \`${escapeSlack(b.name, 200)}\`${b.createdAt ? ` ${escapeSlack(b.createdAt, 40)}` : ""}`).join("\n"));
+    }
+    log.info({ target, actor: login }, "backup requested from Slack");
+    await say(`Backing up \`${escapeSlack(target, 63)}\` now; the result will be posted in the backups channel.`);
+    void opts.targets.run(target).catch((err: unknown) => log.error({ err, target }, "backup requested from Slack failed"));
+  }
+
   async function handle(command: SlashCommand, caller: Caller, say: Say): Promise<void> {
     try {
+      if ("backupTarget" in command) return await handleTarget(command, caller, say);
       switch (command.name) {
         case "help":
           return; // answered by ack

@@ -147,6 +147,8 @@ describe("parseSlash", () => {
     ["  extend   acme/web#42   3d ", { name: "extend", owner: "acme", repo: "web", number: 42, ttlMs: 3 * D }],
     ["backup acme/web#42", { name: "backup", owner: "acme", repo: "web", number: 42 }],
     ["backups acme/web#42", { name: "backups", owner: "acme", repo: "web", number: 42 }],
+    ["backup shop", { name: "backup", backupTarget: "shop" }],
+    ["backups orders-eu", { name: "backups", backupTarget: "orders-eu" }],
   ])("parses %s", (text, expected) => {
     expect(parseSlash(text)).toEqual({ type: "command", command: expected });
   });

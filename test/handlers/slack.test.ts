@@ -50,6 +50,15 @@ const ROLES: Record<string, { permission: string; role_name: string }> = {
 
 let server: TestServer;
 let dispatcher: RecordingDispatcher;
+/** Bot-level backup targets: what Slack asked to back up, and a listing. */
+const targetRuns: string[] = [];
+const targets = {
+  names: () => ["shop"],
+  list: async (name: string) => (name === "shop" ? [{ name: "shop/shop-20261126T060000000Z.dump", createdAt: "2026-11-26T06:00:00.000Z" }] : []),
+  run: async (name: string) => {
+    targetRuns.push(name);
+  },
+};
 const logLines: string[] = [];
 
 beforeAll(async () => {
@@ -67,6 +76,7 @@ beforeAll(async () => {
     authorizer: createAuthorizer({ clientFor: async () => new TestOctokit({ auth: { token: "ghs_0000000000000000000000000000000000" } }), isForkPr: async () => false }),
     logger: createLogger({ level: "debug", destination: new Writable({ write(c, _e, cb) { logLines.push(String(c)); cb(); } }) }),
     clientOptions: { retryConfig: { retries: 0 } },
+    targets,
   });
   server = await listen(requestListener);
 });
@@ -148,6 +158,25 @@ describe("Slack /preview slash command", () => {
     await send(slashCommandBody({ user_id: "U0RITA", text: "deploy acme/web#42" }));
     expect((await answer).text).toMatch(/`deploy` needs write access.*you have read/);
     expect(github.isDone()).toBe(true);
+    expect(dispatcher.requests).toEqual([]);
+  });
+
+  it("backs a configured target up for a mapped user, lists its backups, and refuses unknown targets and unmapped users", async () => {
+    let answer = nextResponse();
+    await send(slashCommandBody({ user_id: "U0WES", text: "backup shop" }));
+    expect((await answer).text).toMatch(/Backing up `shop` now/);
+    await waitFor(() => targetRuns.length === 1);
+    expect(targetRuns).toEqual(["shop"]);
+    answer = nextResponse();
+    await send(slashCommandBody({ user_id: "U0WES", text: "backups shop" }));
+    expect((await answer).text).toContain("shop/shop-20261126T060000000Z.dump");
+    answer = nextResponse();
+    await send(slashCommandBody({ user_id: "U0WES", text: "backup orders" }));
+    expect((await answer).text).toMatch(/`orders` is not a backup target here; known: `shop`/);
+    answer = nextResponse();
+    await send(slashCommandBody({ user_id: "U0STRANGER", text: "backup shop" }));
+    expect((await answer).text).toMatch(/don't know your GitHub account/);
+    expect(targetRuns).toEqual(["shop"]);
     expect(dispatcher.requests).toEqual([]);
   });
 
