@@ -124,7 +124,8 @@ describe("sweep against the fake API server and PostgreSQL", () => {
   const sweeper = () =>
     createSweeper({
       cluster: harness.cluster,
-      databases: harness.databases,
+      // The test PostgreSQL server is shared with other test files: only this file's previews are its "actual" set.
+      databases: { list: async () => (await harness.databases.list()).filter((d) => d.database.startsWith(`sw${run}_`)) },
       listOpenPulls: async () => [1, 3, 4].map((number) => ({ installationId: 2, owner: OWNER, repo: REPO, number, sha: sha("1") })),
       dispatch: async (req) => (req.action === "deploy" ? void deploys.push(req) : harness.dispatcher.dispatch(req)),
       logger,
