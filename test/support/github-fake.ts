@@ -110,15 +110,20 @@ const BOT = { login: "preview-bot[bot]", type: "Bot", id: 99 };
 type Reply = [number, string | Buffer, Record<string, string>?];
 
 /** nock 15 hands reply functions the (fetch) Request; give ours the path with query and the parsed JSON body. */
-function handle(fn: (uri: string, body: any) => Reply): (req: Request) => Promise<Reply> {
+function handleAt(prefix: string, fn: (uri: string, body: any) => Reply): (req: Request) => Promise<Reply> {
   return async (req: Request) => {
     const url = new URL(req.url);
     const text = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
-    return fn(`${url.pathname}${url.search}`, text ? JSON.parse(text) : undefined);
+    return fn(`${url.pathname.slice(prefix.length)}${url.search}`, text ? JSON.parse(text) : undefined);
   };
 }
 
-export function fakeGitHub(init: { owner: string; repo: string; installationId: number; config?: string }) {
+export function fakeGitHub(init: { owner: string; repo: string; installationId: number; config?: string; /** GitHub Enterprise Server: `https://ghe.example.com/api/v3` */ api?: string }) {
+  const api = new URL(init.api ?? GITHUB_API);
+  const prefix = api.pathname.replace(/\/+$/, "");
+  /** Route patterns are written for api.github.com; under GHE they sit below /api/v3. */
+  const rx = (re: RegExp) => new RegExp(`^${prefix.replace(/\//g, "\\/")}${re.source.slice(1)}`);
+  const handle = (fn: (uri: string, body: any) => Reply) => handleAt(prefix, fn);
   const state: FakeGitHubState = {
     owner: init.owner,
     repo: init.repo,
@@ -161,42 +166,42 @@ export function fakeGitHub(init: { owner: string; repo: string; installationId: 
     };
   }
 
-  const scope = nock(GITHUB_API)
+  const scope = nock(api.origin)
     .persist()
-    .post(/^\/app\/installations\/\d+\/access_tokens$/)
+    .post(rx(/^\/app\/installations\/\d+\/access_tokens$/))
     .reply(handle(() => json(201, { token: "ghs_fakeinstallationtoken0000000000000000", expires_at: new Date(Date.now() + 3_600_000).toISOString(), permissions: {}, repository_selection: "all" })))
-    .get(`${repoPath}/installation`)
+    .get(`${prefix}${repoPath}/installation`)
     .reply(200, { id: init.installationId })
-    .get(/^\/repos\/[^/]+\/[^/]+\/pulls\/\d+$/)
+    .get(rx(/^\/repos\/[^/]+\/[^/]+\/pulls\/\d+$/))
     .reply(handle((uri) => {
       const p = state.pulls.get(Number(uri.split("/").pop()));
       return p ? json(200, pullJson(p)) : notFound();
     }))
-    .get(/^\/repos\/[^/]+\/[^/]+\/pulls\/\d+\/files/)
+    .get(rx(/^\/repos\/[^/]+\/[^/]+\/pulls\/\d+\/files/))
     .reply(handle((uri) => {
       const p = state.pulls.get(Number(uri.split("/")[5]));
       return json(200, (p?.files ?? []).map((filename) => ({ filename, status: "modified" })));
     }))
-    .get(/^\/repos\/[^/]+\/[^/]+\/contents\/\.github(%2F|\/)preview\.yml/)
+    .get(rx(/^\/repos\/[^/]+\/[^/]+\/contents\/\.github(%2F|\/)preview\.yml/))
     .reply(handle((uri) => {
       if (state.configError) return json(state.configError, { message: "Server Error" });
       const ref = new URL(uri, GITHUB_API).searchParams.get("ref");
       const text = ref ? (state.configAt.get(ref) ?? state.config) : state.config;
       return text === undefined ? notFound() : [200, text, { "content-type": "application/vnd.github.raw" }];
     }))
-    .get(/^\/repos\/[^/]+\/[^/]+\/tarball\/[0-9a-f]+$/)
+    .get(rx(/^\/repos\/[^/]+\/[^/]+\/tarball\/[0-9a-f]+$/))
     .reply(handle((uri) => {
       const tar = state.tarballs.get(uri.split("/").pop()!);
       return tar ? [200, tar, { "content-type": "application/x-gzip" }] : notFound();
     }))
-    .get(/^\/repos\/[^/]+\/[^/]+\/collaborators\/[^/]+\/permission$/)
+    .get(rx(/^\/repos\/[^/]+\/[^/]+\/collaborators\/[^/]+\/permission$/))
     .reply(handle((uri) => {
       const login = decodeURIComponent(uri.split("/")[5]!);
       const role = state.roles.get(login);
       return role ? json(200, { permission: role === "maintain" ? "write" : role, role_name: role, user: { login } }) : notFound();
     }))
     // check runs
-    .get(/^\/repos\/[^/]+\/[^/]+\/commits\/[0-9a-f]+\/check-runs/)
+    .get(rx(/^\/repos\/[^/]+\/[^/]+\/commits\/[0-9a-f]+\/check-runs/))
     .reply(handle((uri) => {
       const url = new URL(uri, GITHUB_API);
       const sha = url.pathname.split("/")[5];
@@ -204,7 +209,7 @@ export function fakeGitHub(init: { owner: string; repo: string; installationId: 
       const runs = state.checkRuns.filter((r) => r.head_sha === sha && (!name || r.name === name));
       return json(200, { total_count: runs.length, check_runs: runs });
     }))
-    .post(`${repoPath}/check-runs`)
+    .post(`${prefix}${repoPath}/check-runs`)
     .reply(handle((uri, body) => {
       record("POST", uri, body);
       const b = body as any;
@@ -212,7 +217,7 @@ export function fakeGitHub(init: { owner: string; repo: string; installationId: 
       state.checkRuns.push(run);
       return json(201, run);
     }))
-    .patch(/^\/repos\/[^/]+\/[^/]+\/check-runs\/\d+$/)
+    .patch(rx(/^\/repos\/[^/]+\/[^/]+\/check-runs\/\d+$/))
     .reply(handle((uri, body) => {
       record("PATCH", uri, body);
       const run = state.checkRuns.find((r) => r.id === Number(uri.split("/").pop()));
@@ -220,7 +225,7 @@ export function fakeGitHub(init: { owner: string; repo: string; installationId: 
       Object.assign(run, body as object);
       return json(200, run);
     }))
-    .post(/^\/repos\/[^/]+\/[^/]+\/actions\/workflows\/[^/]+\/dispatches$/)
+    .post(rx(/^\/repos\/[^/]+\/[^/]+\/actions\/workflows\/[^/]+\/dispatches$/))
     .reply(handle((uri, body) => {
       record("POST", uri, body);
       const workflow = decodeURIComponent(uri.split("/")[6]!);
@@ -230,7 +235,7 @@ export function fakeGitHub(init: { owner: string; repo: string; installationId: 
       state.workflowRuns.push({ id, workflow, head_branch: body.ref, head_sha: pullForRef.sha, status: "queued", conclusion: null, html_url: `https://github.com/${full}/actions/runs/${id}`, inputs: body.inputs ?? {}, polls: 0 });
       return [204, ""];
     }))
-    .get(/^\/repos\/[^/]+\/[^/]+\/actions\/workflows\/[^/]+\/runs/)
+    .get(rx(/^\/repos\/[^/]+\/[^/]+\/actions\/workflows\/[^/]+\/runs/))
     .reply(handle((uri) => {
       const url = new URL(uri, GITHUB_API);
       const workflow = decodeURIComponent(url.pathname.split("/")[6]!);
@@ -244,17 +249,17 @@ export function fakeGitHub(init: { owner: string; repo: string; installationId: 
       }
       return json(200, { total_count: runs.length, workflow_runs: runs.map(({ polls, inputs, ...r }) => r) });
     }))
-    .get(/^\/repos\/[^/]+\/[^/]+\/actions\/runs/)
+    .get(rx(/^\/repos\/[^/]+\/[^/]+\/actions\/runs/))
     .reply(200, { total_count: 0, workflow_runs: [] })
     // deployments
-    .get(/^\/repos\/[^/]+\/[^/]+\/deployments(\?.*)?$/)
+    .get(rx(/^\/repos\/[^/]+\/[^/]+\/deployments(\?.*)?$/))
     .reply(handle((uri) => {
       const url = new URL(uri, GITHUB_API);
       const env = url.searchParams.get("environment");
       const sha = url.searchParams.get("sha");
       return json(200, state.deployments.filter((d) => (!env || d.environment === env) && (!sha || d.sha === sha)).map(({ statuses, ...d }) => d).reverse());
     }))
-    .post(`${repoPath}/deployments`)
+    .post(`${prefix}${repoPath}/deployments`)
     .reply(handle((uri, body) => {
       record("POST", uri, body);
       const b = body as any;
@@ -262,7 +267,7 @@ export function fakeGitHub(init: { owner: string; repo: string; installationId: 
       state.deployments.push(d);
       return json(201, d);
     }))
-    .post(/^\/repos\/[^/]+\/[^/]+\/deployments\/\d+\/statuses$/)
+    .post(rx(/^\/repos\/[^/]+\/[^/]+\/deployments\/\d+\/statuses$/))
     .reply(handle((uri, body) => {
       record("POST", uri, body);
       const d = state.deployments.find((x) => x.id === Number(uri.split("/")[5]));
@@ -272,19 +277,19 @@ export function fakeGitHub(init: { owner: string; repo: string; installationId: 
       return json(201, status);
     }))
     // comments
-    .get(/^\/repos\/[^/]+\/[^/]+\/issues\/\d+\/comments/)
+    .get(rx(/^\/repos\/[^/]+\/[^/]+\/issues\/\d+\/comments/))
     .reply(handle((uri) => {
       const issue = Number(new URL(uri, GITHUB_API).pathname.split("/")[5]);
       return json(200, state.comments.filter((c) => c.issue === issue).map((c) => ({ ...c, html_url: `https://github.com/${full}/pull/${issue}#issuecomment-${c.id}` })));
     }))
-    .post(/^\/repos\/[^/]+\/[^/]+\/issues\/\d+\/comments$/)
+    .post(rx(/^\/repos\/[^/]+\/[^/]+\/issues\/\d+\/comments$/))
     .reply(handle((uri, body) => {
       record("POST", uri, body);
       const c = { id: ++nextId, issue: Number(uri.split("/")[5]), body: (body as any).body, user: BOT };
       state.comments.push(c);
       return json(201, c);
     }))
-    .patch(/^\/repos\/[^/]+\/[^/]+\/issues\/comments\/\d+$/)
+    .patch(rx(/^\/repos\/[^/]+\/[^/]+\/issues\/comments\/\d+$/))
     .reply(handle((uri, body) => {
       record("PATCH", uri, body);
       const c = state.comments.find((x) => x.id === Number(uri.split("/").pop()));
@@ -292,7 +297,7 @@ export function fakeGitHub(init: { owner: string; repo: string; installationId: 
       c.body = (body as any).body;
       return json(200, c);
     }))
-    .post(/^\/repos\/[^/]+\/[^/]+\/issues\/comments\/\d+\/reactions$/)
+    .post(rx(/^\/repos\/[^/]+\/[^/]+\/issues\/comments\/\d+\/reactions$/))
     .reply(handle((uri, body) => {
       record("POST", uri, body);
       state.reactions.push({ commentId: Number(uri.split("/")[6]), content: (body as any).content });
