@@ -102,6 +102,14 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       } catch (err) {
         checks.kubernetes = `unreachable: ${err instanceof Error ? err.message : String(err)}`;
       }
+      if (deps?.pool) {
+        try {
+          await deps.pool.query("select 1");
+          checks.state = "ok (DATABASE_URL)";
+        } catch (err) {
+          checks.state = `unreachable: ${err instanceof Error ? err.message : String(err)}`;
+        }
+      }
       return { ok: Object.values(checks).every((c) => c.startsWith("ok")), checks };
     };
   }

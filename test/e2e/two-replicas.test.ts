@@ -55,6 +55,10 @@ describe("two replicas on one PostgreSQL", () => {
       expect(runs.map((r) => r.conclusion)).toEqual(["success"]);
     }
     expect(gh.writes("POST", /\/deployments$/)).toHaveLength(PRS.length);
+    // readiness covers the cluster and the state database
+    const ready = await fetch(`http://127.0.0.1:${replicas[0]!.bot.port}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: "ready", kubernetes: expect.stringMatching(/^ok/), state: "ok (DATABASE_URL)" });
   }, 60_000);
 
   it("a Kubernetes 503 during apply is handed back to the durable queue, retried, and the preview converges", async () => {

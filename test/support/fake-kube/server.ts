@@ -68,6 +68,10 @@ export class Router {
     let group: string;
     let version: string;
     let rest: string[];
+    // GET /version, as the real server answers it (readiness probes use it).
+    if (seg[0] === "version" && seg.length === 1) {
+      return send(res, 200, { major: "1", minor: "32", gitVersion: "v1.32.0-fake", platform: "linux/amd64" });
+    }
     if (seg[0] === "api") {
       if (seg.length === 1) return send(res, 200, reg.coreVersions());
       [group, version, rest] = ["", seg[1] ?? "", seg.slice(2)];
