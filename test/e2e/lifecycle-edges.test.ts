@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import nock from "nock";
+import pg from "pg";
 import { startHarness, pull, prEvent, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
 import { deliver, fakeGitHub } from "../support/github-fake.js";
 
@@ -161,5 +162,27 @@ describe("lifecycle edges", () => {
     expect(failed.conclusion).toBe("failure");
     expect(JSON.stringify(failed.output)).toMatch(/E2E workflow \\"e2e\.yml\\" concluded failure/);
     gh.state.e2eConclusion = "success";
+  });
+
+  it("runs database.seed from the PR's commit once, as the preview role, and refuses a seed path outside the repository", async () => {
+    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\ndatabase:\n  enabled: true\n  seed: db/seed.sql\n`);
+    gh.state.tarballs.set(SHA1, await h.tarball(SHA1, { ...files("nginx:1"), "db/seed.sql": "create table fruit (name text); insert into fruit values ('apple'), ('pear');" }));
+    gh.state.pulls.set(20, pull({ number: 20, sha: SHA1 }));
+    await h.send("pull_request", prEvent("opened", gh.state.pulls.get(20)!));
+    const secret = h.fake.get("v1", "Secret", "edge-20", "preview-database") as any;
+    const u = new URL(process.env.TEST_PG_URL!);
+    const c = new pg.Client({ host: u.hostname, port: Number(u.port), database: "edge_20", user: Buffer.from(secret.data.PGUSER, "base64").toString(), password: Buffer.from(secret.data.PGPASSWORD, "base64").toString() });
+    await c.connect();
+    const { rows } = await c.query("select tableowner, (select count(*)::int from fruit) as n from pg_tables where tablename = 'fruit'");
+    await c.end();
+    expect(rows).toEqual([{ tableowner: "edge_20_app", n: 2 }]);
+
+    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\ndatabase:\n  enabled: true\n  seed: ../../etc/passwd\n`);
+    gh.state.tarballs.set(SHA2, await h.tarball(SHA2, files("nginx:1")));
+    gh.state.pulls.set(21, pull({ number: 21, sha: SHA2 }));
+    await h.send("pull_request", prEvent("opened", gh.state.pulls.get(21)!));
+    const run = gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === SHA2).at(-1)!;
+    expect(run.conclusion).toBe("failure");
+    expect(JSON.stringify(run.output)).toMatch(/points outside the repository/);
   });
 });
