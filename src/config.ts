@@ -43,12 +43,14 @@ const namePattern = z
 
 const permission = z.enum(["read", "triage", "write", "maintain", "admin"]);
 
+const repoPath = z.string().min(1).refine((p) => !p.split("/").includes("..") && !p.startsWith("/"), "must be a relative path inside the repository");
+
 export const configSchema = z
   .object({
     /** Where the manifests are, relative to the repository root, at the PR's head commit. */
     manifests: z
       .object({
-        path: z.string().min(1).refine((p) => !p.split("/").includes("..") && !p.startsWith("/"), "must be a relative path inside the repository"),
+        path: repoPath,
         /** `kustomize` (a directory with kustomization.yaml) or `plain` (every *.yaml/*.yml/*.json in the directory). Default: detected. */
         type: z.enum(["kustomize", "plain"]).optional(),
         /** Objects to leave out of the preview, by kind and optional name. */
@@ -162,7 +164,7 @@ export const configSchema = z
         template: z.string().optional(),
         extensions: z.array(z.string().regex(/^[a-z0-9_-]+$/, "extension names are [a-z0-9_-]")).default([]),
         /** SQL file in the PR's commit, run as the preview role once, on creation. */
-        seed: z.string().optional(),
+        seed: repoPath.optional(),
         /** Seed from the latest backup of this backup target instead. */
         seedFrom: z.string().optional(),
         connectionLimit: z.number().int().min(1).max(1000).default(20),

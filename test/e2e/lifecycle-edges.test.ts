@@ -181,8 +181,10 @@ describe("lifecycle edges", () => {
     gh.state.tarballs.set(SHA2, await h.tarball(SHA2, files("nginx:1")));
     gh.state.pulls.set(21, pull({ number: 21, sha: SHA2 }));
     await h.send("pull_request", prEvent("opened", gh.state.pulls.get(21)!));
-    const run = gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === SHA2).at(-1)!;
+    // caught by the schema, before anything runs: a failing config check naming the field
+    const run = gh.state.checkRuns.filter((r) => r.name === "preview / config" && r.head_sha === SHA2).at(-1)!;
     expect(run.conclusion).toBe("failure");
-    expect(JSON.stringify(run.output)).toMatch(/points outside the repository/);
+    expect(JSON.stringify(run.output)).toMatch(/database\.seed: must be a relative path inside the repository/);
+    expect(h.fake.get("v1", "Namespace", undefined, "edge-21")).toBeUndefined();
   });
 });
