@@ -43,6 +43,16 @@ const namePattern = z
 
 const permission = z.enum(["read", "triage", "write", "maintain", "admin"]);
 
+/** Placeholders templates may use (naming.templateValues). */
+export const TEMPLATE_PLACEHOLDERS = ["number", "branch", "sha", "shortSha", "owner", "repo", "namespace", "name", "host", "url", "database", "role", "secret"] as const;
+const template = z.string().superRefine((text, ctx) => {
+  for (const m of text.matchAll(/\{([a-zA-Z]+)\}/g)) {
+    if (!(TEMPLATE_PLACEHOLDERS as readonly string[]).includes(m[1]!)) {
+      ctx.addIssue({ code: "custom", message: `unknown placeholder {${m[1]}}; known: ${TEMPLATE_PLACEHOLDERS.map((p) => `{${p}}`).join(" ")}` });
+    }
+  }
+});
+
 const repoPath = z.string().min(1).refine((p) => !p.split("/").includes("..") && !p.startsWith("/"), "must be a relative path inside the repository");
 
 export const configSchema = z
@@ -74,7 +84,7 @@ export const configSchema = z
             name: z.string().min(1),
             newName: z.string().min(1).optional(),
             /** Tag template: {sha} {shortSha} {branch} {number}. */
-            tag: z.string().min(1).default("{sha}"),
+            tag: template.pipe(z.string().min(1)).default("{sha}"),
           })
           .strict(),
       )
@@ -117,9 +127,9 @@ export const configSchema = z
     /** Extra labels/annotations on the preview namespace (e.g. a gateway access label). */
     namespace: z.object({ labels: labelMap.default({}), annotations: annotationMap.default({}) }).strict().default({ labels: {}, annotations: {} }),
     /** `${VAR}` substitution in the rendered YAML (Flux post-build convention); values are templates. */
-    variables: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "variable names are [A-Za-z_][A-Za-z0-9_]*"), z.string()).default({}),
+    variables: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "variable names are [A-Za-z_][A-Za-z0-9_]*"), template).default({}),
     /** Literal placeholder tokens in the manifests (e.g. `BRANCH_NAME`) and their replacement templates. */
-    replacements: z.record(z.string().min(3, "replacement tokens must be at least 3 characters"), z.string()).default({}),
+    replacements: z.record(z.string().min(3, "replacement tokens must be at least 3 characters"), template).default({}),
     /** Health gate after apply. */
     health: z
       .object({
@@ -196,7 +206,7 @@ export const configSchema = z
         /** Workflow file name (e.g. `e2e.yml`) or id; it must have a `workflow_dispatch` trigger. */
         workflow: z.string().min(1),
         /** Inputs passed to the workflow; values are templates (`{url}`, `{sha}`, …). */
-        inputs: z.record(z.string(), z.string()).default({ preview_url: "{url}" }),
+        inputs: z.record(z.string(), template).default({ preview_url: "{url}" }),
         /** How long to wait for the run to finish. */
         timeout: duration("e2e.timeout").default(1_200_000),
         /** A failing E2E run fails the check run (otherwise it is reported only). */

@@ -58,6 +58,15 @@ describe("parseConfig", () => {
     if (!r.ok) expect(r.errors[0]).toMatch(/is not valid YAML: .*alias/i);
   });
 
+  it("names unknown template placeholders in tags, variables and replacements", () => {
+    const r = parseConfig("manifests: {path: k}\nimages: [{name: app, tag: '{branch}-{commit}'}]\nvariables: {URL: '{url}', BAD: '{nope}'}\n");
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors.join("\n")).toMatch(/^images\[0\]\.tag: unknown placeholder \{commit\}/m);
+    expect(r.errors.join("\n")).toMatch(/^variables\.BAD: unknown placeholder \{nope\}/m);
+    expect(r.errors.join("\n")).not.toMatch(/variables\.URL/);
+  });
+
   it("rejects host and baseUrl together, and bad label values", () => {
     const r = parseConfig("manifests: {path: k}\nroute: {host: '{name}.x.dev', baseUrl: 'https://x.dev'}\nnamespace: {labels: {ok: 'not ok!'}}\n");
     expect(r.ok).toBe(false);

@@ -117,7 +117,7 @@ describe("2. replacements and variables", () => {
   });
 
   it("names the field when a template has an unknown placeholder", () => {
-    expect(() => run([], 'variables:\n  X: "{nope}"')).toThrow(/expanding variables\["X"\]: unknown placeholder \{nope\}/);
+    expect(() => run([], 'variables:\n  X: "{nope}"')).toThrow(/variables\.X: unknown placeholder \{nope\}/);
   });
 });
 
