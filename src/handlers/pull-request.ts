@@ -22,11 +22,12 @@ export function onPullRequest(enqueue: Enqueue) {
       return;
     }
     if (!DEPLOY_ACTIONS.has(action)) return context.log.debug(`${key}: action ${action} ignored`);
-    if (pr.head.repo?.full_name !== repository.full_name) {
+    if (pr.head.repo?.full_name !== repository.full_name && action !== "opened") {
+      // Only the opening of a fork PR goes on (the runner tells the PR how a maintainer can deploy it).
       return context.log.info(`${key}: pull request from a fork; deploys only on a maintainer's /preview deploy`);
     }
     const labeled = action === "labeled" && "label" in context.payload ? context.payload.label?.name : undefined;
-    await enqueue({ ...base, action: "deploy", source: "webhook", trigger: `${action === "synchronize" ? "push" : action} by @${actor}`, ...(labeled ? { labeled } : {}) }, context.id);
+    await enqueue({ ...base, action: "deploy", source: "webhook", event: action, trigger: `${action === "synchronize" ? "push" : action} by @${actor}`, ...(labeled ? { labeled } : {}) }, context.id);
   };
 }
 

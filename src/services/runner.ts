@@ -74,6 +74,8 @@ export interface PreviewJob {
   action: PreviewAction;
   dryRun?: boolean;
   ttlMs?: number;
+  /** The pull_request action that caused a webhook job (`opened`, `synchronize`, …). */
+  event?: string;
   /** The label a `labeled` event added (deploys only when it is the trigger label). */
   labeled?: string;
   /** The check/workflow whose success caused this job (deploys only when it is in trigger.afterChecks). */
@@ -149,6 +151,10 @@ export function createRunner(deps: RunnerDeps): Runner {
     const decision = decideTrigger(config, { source: job.source, action: job.action === "redeploy" ? "redeploy" : "deploy", fork: pull.fork, draft: pull.draft, labels: pull.labels, checks });
     if (!decision.deploy) {
       log.info({ key, sha: pull.sha }, `not deploying ${key}: ${decision.reason}`);
+      // Say so once, when a fork PR opens, so its author is not left wondering.
+      if (pull.fork && job.event === "opened") {
+        await replyOnPull(job, `No preview was deployed automatically: ${decision.reason}. A maintainer can comment \`/preview deploy\` after reviewing the changes.`);
+      }
       return undefined;
     }
 

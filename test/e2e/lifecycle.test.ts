@@ -254,8 +254,13 @@ describe("what must not deploy", () => {
     gh.state.pulls.set(6, pull({ number: 6, fork: true, author: "someone" }));
     gh.state.tarballs.set(SHA1, await tarball(SHA1, deployment(true)));
     await send("pull_request", prEvent("opened", gh.state.pulls.get(6)!));
-    expect(gh.state.writes).toEqual([]);
+    // one comment saying how a maintainer can deploy it — and nothing else
+    expect(gh.state.writes.map((w) => `${w.method} ${w.path}`)).toEqual([`POST /repos/${OWNER}/${REPO}/issues/6/comments`]);
+    expect(gh.state.writes[0]!.body.body).toMatch(/No preview was deployed automatically: pull requests from forks deploy only when a maintainer comments `\/preview deploy`/);
     expect(fake.get("v1", "Namespace", undefined, "hello-pr-6")).toBeUndefined();
+    // later pushes to the fork PR say nothing more
+    await send("pull_request", prEvent("synchronize", gh.state.pulls.get(6)!));
+    expect(gh.state.writes).toHaveLength(1);
     nock.cleanAll();
   });
 
