@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import pg from "pg";
-import { commentEvent, startHarness, type Harness } from "../support/e2e-bot.js";
+import { commentEvent, startHarness, webApp, type Harness } from "../support/e2e-bot.js";
 import { examplePayload, fakeGitHub, type FakePull } from "../support/github-fake.js";
 
 const OWNER = "octo-cmds";
@@ -35,30 +35,7 @@ database:
     keys: { user: USER, password: PASSWORD, url: DATABASE_URL }
 `;
 
-const MANIFESTS = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: { app: web }
-  template:
-    metadata:
-      labels: { app: web }
-    spec:
-      containers:
-        - name: web
-          image: ghcr.io/octo-cmds/shop:latest
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-spec:
-  selector: { app: web }
-  ports: [{ port: 80, targetPort: 8080 }]
-`;
+const MANIFESTS = webApp({ image: "ghcr.io/octo-cmds/shop:latest", service: true });
 
 let h: Harness;
 let fake: Harness["fake"];

@@ -6,25 +6,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import nock from "nock";
 import pg from "pg";
-import { startHarness, pull, prEvent, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
+import { startHarness, pull, prEvent, webApp, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
 import { deliver, fakeGitHub } from "../support/github-fake.js";
 
 const SHA1 = "1".repeat(40);
 const SHA2 = "2".repeat(40);
 
-const files = (image: string) => ({
-  "k8s/app.yaml": `apiVersion: apps/v1
-kind: Deployment
-metadata: { name: app }
-spec:
-  replicas: 1
-  selector: { matchLabels: { app: app } }
-  template:
-    metadata: { labels: { app: app } }
-    spec:
-      containers: [{ name: app, image: ${image} }]
-`,
-});
+const files = (image: string) => ({ "k8s/app.yaml": webApp({ name: "app", image }) });
 
 let h: Harness;
 let gh: ReturnType<typeof fakeGitHub>;

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createServer, type Server } from "node:http";
 import nock from "nock";
 import pg from "pg";
-import { startHarness, pull, prEvent, INSTALLATION, OWNER, REPO, SECRET, type Harness } from "../support/e2e-bot.js";
+import { startHarness, pull, prEvent, webApp, INSTALLATION, OWNER, REPO, SECRET, type Harness } from "../support/e2e-bot.js";
 import { deliver, fakeGitHub } from "../support/github-fake.js";
 
 const SHA1 = "1".repeat(40);
@@ -26,33 +26,7 @@ const tarball = (sha: string, files: Record<string, string>) => h.tarball(sha, f
 
 function deployment(extra: boolean): Record<string, string> {
   const files: Record<string, string> = {
-    "deploy/web.yaml": `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: { app: web }
-  template:
-    metadata:
-      labels: { app: web }
-    spec:
-      containers:
-        - name: web
-          image: ghcr.io/codertocat/hello:latest
-          env:
-            - name: DATABASE_URL
-              valueFrom: { secretKeyRef: { name: hello-db, key: DATABASE_URL } }
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-spec:
-  selector: { app: web }
-  ports: [{ port: 80, targetPort: 8080 }]
-`,
+    "deploy/web.yaml": webApp({ image: "ghcr.io/codertocat/hello:latest", service: true, databaseSecret: "hello-db" }),
     "deploy/cron.yaml": `apiVersion: batch/v1
 kind: CronJob
 metadata:

@@ -129,3 +129,31 @@ export function commentEvent(body: string, login: string, where: { owner?: strin
   p.sender = { ...p.sender, login, type: where.type ?? "User" };
   return p;
 }
+
+/** A Deployment (and, with `service`, a Service) as YAML text, the app most e2e tests deploy. */
+export function webApp(opts: { name?: string; image: string; service?: boolean; databaseSecret?: string }): string {
+  const name = opts.name ?? "web";
+  const env = opts.databaseSecret ? `\n          env:\n            - name: DATABASE_URL\n              valueFrom: { secretKeyRef: { name: ${opts.databaseSecret}, key: DATABASE_URL } }` : "";
+  const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: ${name} }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: ${name} } }
+  template:
+    metadata: { labels: { app: ${name} } }
+    spec:
+      containers:
+        - name: ${name}
+          image: ${opts.image}${env}
+`;
+  if (!opts.service) return deployment;
+  return `${deployment}---
+apiVersion: v1
+kind: Service
+metadata: { name: ${name} }
+spec:
+  selector: { app: ${name} }
+  ports: [{ port: 80, targetPort: 8080 }]
+`;
+}
