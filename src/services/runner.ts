@@ -181,7 +181,9 @@ export function createRunner(deps: RunnerDeps): Runner {
       const objects = await steps.run("Render manifests", async (detail) => {
         const result = await deps.renderer.render({ dir, config, ref, names });
         for (const w of result.warnings) log.warn({ key }, `render: ${w}`);
-        detail(`${result.objects.length} objects${result.warnings.length ? `, ${result.warnings.length} warning(s)` : ""}`);
+        // Warnings (an undefined ${VAR}, an exclude that matched nothing, a Secret name clash) are shown, not just logged.
+        const shown = result.warnings.slice(0, 3).map((w) => w.slice(0, 160)).join("; ");
+        detail(`${result.objects.length} objects${result.warnings.length ? `; ${result.warnings.length} warning(s): ${shown}${result.warnings.length > 3 ? "; …" : ""}` : ""}`);
         return result.objects;
       });
 

@@ -175,4 +175,14 @@ describe("lifecycle edges", () => {
     expect(JSON.stringify(run.output)).toMatch(/database\.seed: must be a relative path inside the repository/);
     expect(h.fake.get("v1", "Namespace", undefined, "edge-21")).toBeUndefined();
   });
+
+  it("shows render warnings in the check run, not only in the logs", async () => {
+    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\n`);
+    gh.state.tarballs.set(SHA1, await h.tarball(SHA1, { ...files("nginx:1"), "k8s/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings }\ndata: { api: \"${API_URL}\" }\n" }));
+    gh.state.pulls.set(22, pull({ number: 22, sha: SHA1 }));
+    await h.send("pull_request", prEvent("opened", gh.state.pulls.get(22)!));
+    const run = gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === SHA1).at(-1)!;
+    expect(run.conclusion).toBe("success");
+    expect(JSON.stringify(run.output)).toMatch(/1 warning.*API.*URL.*is not defined in variables/);
+  });
 });
