@@ -229,6 +229,7 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     },
     async close() {
       clearInterval(timer);
+      notifier?.close?.();
       await sweeps?.stop();
       await backups.stop();
       await queue.stop();

@@ -45,6 +45,10 @@ export interface NotifyUpdate {
 
 export interface Notifier {
   notify(summary: PreviewSummary, update: NotifyUpdate): Promise<void>;
+  /** Try again what Slack refused for a passing reason (outage, rate limit); runs on a timer too. */
+  flushPending?(): Promise<void>;
+  /** Stop the retry timer. */
+  close?(): void;
   /** A message to the announcement channel (backup results, sweeper reports). Never throws. */
   announce?(text: string): Promise<void>;
 }
@@ -71,7 +75,12 @@ export interface SlackNotifierOptions {
   extendBy?: string;
   /** Injected clock for waits (tests record the delays instead of sleeping). */
   sleep?: (ms: number) => Promise<void>;
+  /** How often messages Slack refused for a passing reason are tried again (default 60 s; 0 = only flushPending). */
+  outboxIntervalMs?: number;
 }
+
+/** Messages kept for a later try at most (oldest dropped first, logged). */
+const OUTBOX_LIMIT = 500;
 
 /** A WebClient whose failures surface at once so the notifier's bounded loop decides about retries. */
 export function createSlackWebClient(token: string, options: WebClientOptions = {}): WebClient {
@@ -86,6 +95,8 @@ export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
   const attempts = Math.max(1, opts.retry?.attempts ?? 4);
   const baseDelayMs = opts.retry?.baseDelayMs ?? 500;
   const maxDelayMs = opts.retry?.maxDelayMs ?? 30_000;
+  const outbox: Array<{ summary: PreviewSummary; update: NotifyUpdate }> = [];
+  let flushing = false;
 
   async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
@@ -116,7 +127,7 @@ export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
     return opts.extendBy ? { extendBy: opts.extendBy } : {};
   }
 
-  return {
+  const notifier: Notifier & { flushPending(): Promise<void> } = {
     async notify(summary, update) {
       const key = summary.key;
       try {
@@ -146,8 +157,37 @@ export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
           opts.client.chat.postMessage({ channel: ref.channel, thread_ts: ref.ts, text: updateText(update), unfurl_links: false, unfurl_media: false }),
         );
       } catch (err) {
-        log.warn({ key, err: err instanceof Error ? err : new Error(String(err)) }, "Slack notification failed; carrying on");
+        const error = err instanceof Error ? err : new Error(String(err));
+        // Slack being down or rate-limiting must not lose the update: keep it and try again later, in order.
+        if (retryDelay(error.cause ?? error, 1, baseDelayMs) !== undefined) {
+          outbox.push({ summary, update });
+          if (outbox.length > OUTBOX_LIMIT) log.warn({ key: outbox.shift()!.summary.key }, "Slack outbox full; dropped its oldest update");
+          log.warn({ key, err: error, pending: outbox.length }, "Slack notification failed; kept for a later try");
+        } else {
+          log.warn({ key, err: error }, "Slack notification failed; carrying on");
+        }
       }
+    },
+    async flushPending() {
+      if (flushing) return;
+      flushing = true;
+      try {
+        const batch = outbox.splice(0);
+        for (const [i, item] of batch.entries()) {
+          const before = outbox.length;
+          await notifier.notify(item.summary, item.update);
+          if (outbox.length > before) {
+            // still failing: keep the rest, in order, behind it
+            outbox.push(...batch.slice(i + 1));
+            break;
+          }
+        }
+      } finally {
+        flushing = false;
+      }
+    },
+    close() {
+      if (timer) clearInterval(timer);
     },
     async announce(text) {
       const channel = opts.announceChannel;
@@ -159,6 +199,10 @@ export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
       }
     },
   };
+  const every = opts.outboxIntervalMs ?? 60_000;
+  const timer = every > 0 ? setInterval(() => void notifier.flushPending().catch(() => undefined), every) : undefined;
+  timer?.unref();
+  return notifier;
 }
 
 function updateText(update: NotifyUpdate): string {

@@ -38,6 +38,7 @@ function setup(opts: { channel?: string | undefined; attempts?: number } = {}) {
     logger,
     retry: { attempts: opts.attempts ?? 3, baseDelayMs: 10 },
     sleep: async (ms) => { delays.push(ms); },
+    outboxIntervalMs: 0,
   });
   return { notifier, threads, lines, delays };
 }
@@ -119,8 +120,31 @@ describe("Slack notifier", () => {
     expect(scope.isDone()).toBe(true);
     expect(delays).toEqual([10, 20]);
     const warning = lines.map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message?: string } }).find((l) => l.level === 40);
-    expect(warning?.msg).toMatch(/Slack notification failed/);
+    expect(warning?.msg).toMatch(/Slack notification failed; kept for a later try/);
     expect(warning?.err?.message).toMatch(/posting the thread for acme\/web#42: HTTP 500/);
+    expect(lines.join("")).not.toContain(TOKEN);
+  });
+
+  it("keeps what Slack refused during an outage and delivers it, in order, once Slack is back", async () => {
+    const { notifier, lines } = setup({ attempts: 2 });
+    const down = nock(SLACK).post("/api/chat.postMessage").times(4).reply(503, "unavailable");
+    await notifier.notify(summary(), { text: "Deploying abc1234" });
+    await notifier.notify(summary(), { text: "Ready at https://pr-42.preview.example.com/" });
+    expect(down.isDone()).toBe(true);
+
+    // Slack is back: one parent, then both updates in the order they happened.
+    const posted: Body[] = [];
+    let ts = 100;
+    const record = (reply: object) => async (req: Request): Promise<[number, string, Record<string, string>]> => {
+      posted.push(Object.fromEntries(new URLSearchParams(await req.text())) as Body);
+      return [200, JSON.stringify({ ok: true, ...reply, ts: `1700000000.000${++ts}` }), { "content-type": "application/json" }];
+    };
+    const back = nock(SLACK).post("/api/chat.postMessage").times(3).reply(record({ channel: "C0PREVIEW" })).post("/api/chat.update").reply(record({}));
+    await notifier.flushPending!();
+    expect(back.isDone()).toBe(true);
+    const parents = posted.filter((b) => !b.thread_ts && !b.ts);
+    expect(parents).toHaveLength(1);
+    expect(posted.filter((b) => b.thread_ts).map((b) => b.text)).toEqual([expect.stringContaining("Deploying abc1234"), expect.stringContaining("Ready at")]);
     expect(lines.join("")).not.toContain(TOKEN);
   });
 
