@@ -163,6 +163,7 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
         connectionString: env.DATABASE_URL,
         concurrency: env.JOB_CONCURRENCY,
         logger: queueLog,
+        onRetry: (job) => metrics.jobRetries.inc({ kind: job.kind }),
         onFailed: async (job, err) => {
           metrics.jobFailed(job.kind);
           queueLog.error({ err, key: job.key, jobId: job.id }, `job for ${job.key} failed for good: ${describeError(err)}`);

@@ -60,6 +60,8 @@ export interface PgQueueOptions {
   isTransient?(err: unknown): boolean;
   /** Called once for every job that ends in failure (permanent error, retries exhausted, lease lost at the end). */
   onFailed?(job: Job, error: unknown): void | Promise<void>;
+  /** Called each time a job is handed back for a retry (metrics). */
+  onRetry?(job: Job, error: unknown): void;
 }
 
 export interface PgQueue extends Queue {
@@ -222,6 +224,7 @@ export function createPgQueue(options: PgQueueOptions): PgQueue {
         return { superseded: true };
       }
       if (classify(err) && raw.retryCount < raw.retryLimit) {
+        options.onRetry?.(job, err);
         log?.warn({ err, jobId: job.id, key: job.key, attempt: raw.retryCount + 1 }, `${job.kind} for ${job.key} failed with a transient error; pg-boss retries it with backoff`);
         throw err;
       }

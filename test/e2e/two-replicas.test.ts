@@ -81,5 +81,6 @@ describe("two replicas on one PostgreSQL", () => {
     // and /metrics counted it as a Kubernetes API error on one of the replicas
     const texts = await Promise.all(replicas.map(async (r) => (await fetch(`http://127.0.0.1:${r.bot.port}/metrics`)).text()));
     expect(texts.join("\n")).toMatch(/preview_bot_api_errors_total\{system="kubernetes"\} [1-9]/);
+    expect(texts.join("\n")).toMatch(/preview_bot_job_retries_total\{kind="preview"\} [1-9]/);
   }, 60_000);
 });
