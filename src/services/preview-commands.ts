@@ -84,15 +84,29 @@ export function createPreviewCommands(deps: RunnerDeps) {
     const octokit = await deps.octokitFor(job.installationId);
     const config = await loadRepoConfig(octokit, job.owner, job.repo);
     const which = job.backup ?? "latest";
+    const seedFrom = config?.ok ? config.config.database.seedFrom : undefined;
     const names = { key, database: db.database, role: db.role };
+    // Nothing is dropped until the backup is known to exist, and the current data is backed up first.
+    let entry: { name: string };
+    try {
+      entry = await deps.backups.resolve(which, seedFrom);
+    } catch (err) {
+      return replyOnPull(job, `❌ Nothing was changed: ${describeError(err).slice(0, 300)}`);
+    }
+    let safety: string;
+    try {
+      safety = (await deps.backups.backup(db.database)).blobName;
+    } catch (err) {
+      return replyOnPull(job, `❌ Nothing was changed: backing up the current \`${db.database}\` before replacing it failed: ${describeError(err).slice(0, 300)}`);
+    }
     try {
       await deps.databases.drop(names);
       const creds = await deps.databases.provision(names, config?.ok ? { extensions: config.config.database.extensions, connectionLimit: config.config.database.connectionLimit } : {});
-      const r = await deps.backups.restore(which, config?.ok ? config.config.database.seedFrom : undefined, creds.url);
-      await replyOnPull(job, `✅ Restored \`${r.entry.name}\` into \`${db.database}\` (${formatBytes(r.bytes)} in ${formatDuration(r.durationMs)}). Restart the preview's pods if they cache connections.`);
+      const r = await deps.backups.restore(entry.name, seedFrom, creds.url);
+      await replyOnPull(job, `✅ Restored \`${r.entry.name}\` into \`${db.database}\` (${formatBytes(r.bytes)} in ${formatDuration(r.durationMs)}); the data it replaced is in \`${safety}\`. Restart the preview's pods if they cache connections.`);
     } catch (err) {
       log.warn({ key, err }, `restore of ${db.database} failed`);
-      await replyOnPull(job, `❌ Restoring \`${which.slice(0, 120)}\` into \`${db.database}\` failed: ${describeError(err).slice(0, 300)}`);
+      await replyOnPull(job, `❌ Restoring \`${entry.name}\` into \`${db.database}\` failed: ${describeError(err).slice(0, 300)}. The previous data is in \`${safety}\` (\`/preview restore ${safety}\`).`);
     }
   }
 

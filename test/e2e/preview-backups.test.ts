@@ -109,8 +109,20 @@ describe("backups in the preview lifecycle", () => {
     await before.query("insert into customers values (2000, 'written after the backup')");
     await before.end();
 
+    // a name that does not exist changes nothing
+    await send("issue_comment", commentEvent("/preview restore previews/hello_pr_9/hello_pr_9-20200101T000000000Z.dump", "Codertocat", { number: 9 }));
+    expect(gh.state.comments.at(-1)?.body).toMatch(/Nothing was changed: backup .* not found/);
+    const still = new pg.Client(login);
+    await still.connect();
+    expect((await still.query("select count(*)::int as n from customers where id = 2000")).rows[0]).toEqual({ n: 1 });
+    await still.end();
+
     await send("issue_comment", commentEvent(`/preview restore ${backup!.name}`, "Codertocat", { number: 9 }));
     expect(gh.state.comments.at(-1)?.body).toContain(`Restored \`${backup!.name}\``);
+    // the data it replaced was backed up first, and the reply says where
+    const all = await listBackups(store, { name: DB, container: "preview-backups", prefix: "previews/" });
+    expect(all).toHaveLength(2);
+    expect(gh.state.comments.at(-1)?.body).toContain(all[0]!.name);
     const after = new pg.Client(login); // the Secret's credentials still log in
     await after.connect();
     const { rows } = await after.query("select count(*)::int as n, bool_or(id = 2000) as late, bool_or(id = 1000) as kept from customers");
@@ -119,11 +131,12 @@ describe("backups in the preview lifecycle", () => {
   });
 
   it("closing the PR takes a final backup, then drops the database", async () => {
+    const store = createBlobStore({ connectionString: azurite.connectionString });
+    const before = (await listBackups(store, { name: DB, container: "preview-backups", prefix: "previews/" })).length;
     gh.state.pulls.get(9)!.state = "closed";
     await send("pull_request", prEvent("closed", PR));
-    const store = createBlobStore({ connectionString: azurite.connectionString });
     const backups = await listBackups(store, { name: DB, container: "preview-backups", prefix: "previews/" });
-    expect(backups).toHaveLength(2);
+    expect(backups).toHaveLength(before + 1);
     const { rows } = await admin.query("select 1 from pg_database where datname = $1", [DB]);
     expect(rows).toHaveLength(0);
     expect(h.fake.get("v1", "Namespace", undefined, NS)).toBeUndefined();

@@ -6,7 +6,7 @@
 import type { Logger } from "../../logger.js";
 import { backupDatabase, type BackupResult } from "./backup.js";
 import type { BlobStore } from "./blob-store.js";
-import { listBackups, type BackupEntry } from "./catalog.js";
+import { listBackups, resolveBackup, type BackupEntry } from "./catalog.js";
 import { restoreBackup, type RestoreResult } from "./restore.js";
 import { connectionFromUrl, findTarget, withDatabase, type BackupTarget } from "./targets.js";
 
@@ -20,6 +20,8 @@ export interface PreviewBackups {
    * (`previews/<database>/…`), or a blob of the `seedFrom` target by name.
    */
   restore(which: string, seedFrom: string | undefined, toUrl: string): Promise<RestoreResult & { entry: { name: string } }>;
+  /** Find that backup without restoring it (throws with a clear message when it does not exist). */
+  resolve(which: string, seedFrom: string | undefined): Promise<BackupEntry>;
   /** Restore the latest backup of `target` into a freshly created preview database (connection as its owner). */
   seed(target: string, toUrl: string): Promise<RestoreResult & { entry: { name: string } }>;
 }
@@ -38,6 +40,13 @@ export function createPreviewBackups(opts: PreviewBackupsOptions): PreviewBackup
   const deps = { store: opts.store, ...(opts.env ? { env: opts.env } : {}), ...(opts.logger ? { logger: opts.logger } : {}) };
   // Blob names are `previews/<database>/<database>-<time>.dump`; the database name is already identifier-safe.
   const locationOf = (database: string) => ({ name: database, container: opts.container, prefix: "previews/" });
+  /** A preview backup (`previews/<database>/…`), else the seedFrom target's backups. */
+  const locate = (which: string, seedFrom: string | undefined) => {
+    const preview = /^previews\/([a-z0-9_]{1,63})\/[^/]+\.dump$/.exec(which);
+    if (preview) return locationOf(preview[1]!);
+    if (!seedFrom) throw new Error(`"${which}" is not a preview backup, and the repository has no database.seedFrom target to look it up in`);
+    return findTarget(opts.targets, seedFrom);
+  };
   return {
     backup(database) {
       return backupDatabase(locationOf(database), withDatabase(connectionFromUrl(opts.adminUrl), database), deps, "preview");
@@ -46,10 +55,10 @@ export function createPreviewBackups(opts: PreviewBackupsOptions): PreviewBackup
       return listBackups(opts.store, locationOf(database));
     },
     restore(which, seedFrom, toUrl) {
-      const preview = /^previews\/([a-z0-9_]{1,63})\/[^/]+\.dump$/.exec(which);
-      if (preview) return restoreBackup(locationOf(preview[1]!), which, toUrl, deps);
-      if (!seedFrom) throw new Error(`"${which}" is not a preview backup, and the repository has no database.seedFrom target to look it up in`);
-      return restoreBackup(findTarget(opts.targets, seedFrom), which, toUrl, deps);
+      return restoreBackup(locate(which, seedFrom), which, toUrl, deps);
+    },
+    resolve(which, seedFrom) {
+      return resolveBackup(opts.store, locate(which, seedFrom), which);
     },
     seed(target, toUrl) {
       const t = findTarget(opts.targets, target);
