@@ -22,7 +22,7 @@ if (!values["no-build"]) {
   if (r.status !== 0) console.error(`tsc reported errors (emitting anyway):\n${r.stdout.split("\n").slice(0, 5).join("\n")}`);
 }
 const { createLogger } = await import("../dist/logger.js");
-const b = await import("../dist/services/backups/index.js");
+const b = await import("../dist/services/data/backups/index.js");
 
 const freePort = () => new Promise((ok) => { const s = createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => ok(p)); }); });
 const secs = (ms) => (ms / 1000).toFixed(1);

@@ -120,7 +120,7 @@ async function pgEnqueue() {
   } catch (err) {
     return { skipped: `no PostgreSQL server binaries (${err.message.split("\n")[0]})` };
   }
-  const { createPgQueue } = await import(dist("services/queue-pg.js"));
+  const { createPgQueue } = await import(dist("services/jobs/queue-pg.js"));
   const queue = createPgQueue({ connectionString: pgServer.url, work: false });
   await queue.start();
   const times = [];
@@ -143,11 +143,11 @@ async function storm() {
   const nock = (await import("nock")).default;
   const { c: tarCreate } = await import("tar");
   const { startFakeKube } = await import(support("fake-kube/index.ts"));
-  const { createCluster } = await import(dist("services/cluster.js"));
-  const { createRunner } = await import(dist("services/runner.js"));
-  const { createRenderer } = await import(dist("services/render/index.js"));
-  const { createReporter } = await import(dist("services/reporter.js"));
-  const { createMemoryQueue } = await import(dist("services/queue.js"));
+  const { createCluster } = await import(dist("services/cluster/cluster.js"));
+  const { createRunner } = await import(dist("services/preview/runner.js"));
+  const { createRenderer } = await import(dist("services/preview/render/index.js"));
+  const { createReporter } = await import(dist("services/github/reporter.js"));
+  const { createMemoryQueue } = await import(dist("services/jobs/queue.js"));
   const logger = createLogger({ level: "silent" });
   const workDir = mkdtempSync(join(tmpdir(), "bench-storm-"));
   nock.disableNetConnect();

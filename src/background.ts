@@ -21,12 +21,12 @@ import {
   runBackupJob,
   type BackupEvents,
   type ScheduleLock,
-} from "./services/backups/index.js";
-import { createPreviewBackups, type PreviewBackups } from "./services/backups/previews.js";
+} from "./services/data/backups/index.js";
+import { createPreviewBackups, type PreviewBackups } from "./services/data/backups/previews.js";
 import type { BackupTargets } from "./handlers/slack.js";
 import type { Metrics } from "./services/metrics.js";
-import type { Notifier } from "./services/notifier.js";
-import { createSweepScheduler, type Sweeper } from "./services/sweeper.js";
+import type { Notifier } from "./services/chat/notifier.js";
+import { createSweepScheduler, type Sweeper } from "./services/jobs/sweeper.js";
 
 export function scheduleLock(pool: pg.Pool | undefined): ScheduleLock {
   return pool ? new PgScheduleLock({ pool }) : new MemoryScheduleLock();

@@ -5,7 +5,7 @@
 import type { ApplicationFunction, Probot } from "probot";
 import { onIssueComment } from "./handlers/issue-comment.js";
 import { onCheckCompleted, onPullRequest, type Enqueue } from "./handlers/pull-request.js";
-import type { Dispatcher } from "./services/dispatch.js";
+import type { Dispatcher } from "./services/shared/dispatch.js";
 
 export interface AppDoors {
   /** Automatic events (pull_request, check completions) → keyed jobs. */

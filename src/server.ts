@@ -15,10 +15,10 @@ import { createSlackApp } from "./handlers/slack.js";
 import { createSetupHandler } from "./handlers/setup.js";
 import { previewBot } from "./index.js";
 import { createLogger, registerSecret, type Logger } from "./logger.js";
-import { createAuthorizer, type PermissionClient } from "./services/authz.js";
-import type { Octokit } from "./services/github.js";
+import { createAuthorizer, type PermissionClient } from "./services/github/authz.js";
+import type { Octokit } from "./services/github/reads.js";
 import { createMetrics } from "./services/metrics.js";
-import { redeliverMissed } from "./services/redeliver.js";
+import { redeliverMissed } from "./services/jobs/redeliver.js";
 import { scheduleLock } from "./background.js";
 
 export const WEBHOOKS_PATH = "/api/github/webhooks";

@@ -20,7 +20,7 @@ import {
   targetConnection,
   verifyBackup,
   type BackupResult,
-} from "../services/backups/index.js";
+} from "../services/data/backups/index.js";
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;

@@ -7,9 +7,9 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { CONFIG_PATH, parseConfig } from "../config.js";
 import { createLogger } from "../logger.js";
-import { previewNamesFor } from "../services/naming.js";
-import { createRenderer, RenderError, toYaml } from "../services/render/index.js";
-import type { PreviewRef } from "../services/preview.js";
+import { previewNamesFor } from "../services/preview/naming.js";
+import { createRenderer, RenderError, toYaml } from "../services/preview/render/index.js";
+import type { PreviewRef } from "../services/shared/preview.js";
 
 export interface CliIo {
   stdout: { write(text: string): unknown };

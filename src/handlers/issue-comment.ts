@@ -11,9 +11,9 @@
 import type { Context } from "probot";
 import { COMMENT_HELP } from "../commands/help.js";
 import { parseComment } from "../commands/parse.js";
-import { loadRepoConfig } from "../services/github.js";
-import { createAuthorizer, isBotLogin, type AuthzAction, type PermissionClient } from "../services/authz.js";
-import type { Dispatcher, PreviewAction } from "../services/dispatch.js";
+import { loadRepoConfig } from "../services/github/reads.js";
+import { createAuthorizer, isBotLogin, type AuthzAction, type PermissionClient } from "../services/github/authz.js";
+import type { Dispatcher, PreviewAction } from "../services/shared/dispatch.js";
 
 const DISPATCHED: ReadonlySet<string> = new Set<PreviewAction>(["deploy", "redeploy", "destroy", "status", "extend", "backup", "restore"]);
 

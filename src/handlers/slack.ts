@@ -10,9 +10,9 @@ import type { RequestListener } from "node:http";
 import { App, HTTPReceiver, LogLevel, type Logger as BoltLogger, type RespondFn, type webApi } from "@slack/bolt";
 import { parseSlash, formatDuration, type SlashCommand } from "../commands/parse.js";
 import type { Logger } from "../logger.js";
-import type { AuthzAction, Authorizer } from "../services/authz.js";
-import type { Dispatcher, PreviewAction, PreviewDirectory } from "../services/dispatch.js";
-import { ACTION_OPEN, ACTION_PATTERN, escapeSlack, previewBlocks, previewLine } from "../services/slack-blocks.js";
+import type { AuthzAction, Authorizer } from "../services/github/authz.js";
+import type { Dispatcher, PreviewAction, PreviewDirectory } from "../services/shared/dispatch.js";
+import { ACTION_OPEN, ACTION_PATTERN, escapeSlack, previewBlocks, previewLine } from "../services/chat/slack-blocks.js";
 
 /** Slack user id → GitHub login. */
 export type IdentityMap = ReadonlyMap<string, string> | ((slackUserId: string) => string | undefined | Promise<string | undefined>);

@@ -2,7 +2,7 @@
  * Prometheus metrics (`GET /metrics`). One registry per process; names follow Prometheus conventions.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { RunReport } from "./run-report.js";
+import type { RunReport } from "./shared/run-report.js";
 
 export interface Metrics {
   registry: Registry;

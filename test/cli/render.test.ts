@@ -6,9 +6,9 @@ import { fileURLToPath } from "node:url";
 import { parse, parseAllDocuments, parseDocument } from "yaml";
 import { runRenderCli } from "../../src/cli/render.js";
 import { parseConfig } from "../../src/config.js";
-import type { KubeObject } from "../../src/services/preview.js";
-import { findKustomizeCommand, previewNamesFor } from "../../src/services/render/index.js";
-import { isClusterScoped } from "../../src/services/render/cluster-scoped.js";
+import type { KubeObject } from "../../src/services/shared/preview.js";
+import { findKustomizeCommand, previewNamesFor } from "../../src/services/preview/render/index.js";
+import { isClusterScoped } from "../../src/services/preview/render/cluster-scoped.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURES = path.resolve(here, "../fixtures");

@@ -41,7 +41,7 @@ const get = (op: string) => runtime.instructions.filter((i) => i.op === op);
 const knownSettings = (): Set<string> => {
   const envTs = read("src/env.ts");
   const names = new Set([...envTs.matchAll(/^ {2}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]!));
-  for (const m of read("src/services/backups/pg-tools.ts").matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)) names.add(m[1]!);
+  for (const m of read("src/services/data/backups/pg-tools.ts").matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)) names.add(m[1]!);
   return names;
 };
 

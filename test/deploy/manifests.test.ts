@@ -12,8 +12,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
-import { parseTargets } from "../../src/services/backups/targets.js";
-import { findKustomizeCommand } from "../../src/services/render/kustomize.js";
+import { parseTargets } from "../../src/services/data/backups/targets.js";
+import { findKustomizeCommand } from "../../src/services/preview/render/kustomize.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const at = (...p: string[]) => path.join(ROOT, ...p);
@@ -52,7 +52,7 @@ function knownSettings(): Set<string> {
   const start = envTs.indexOf("z.object({");
   const schema = envTs.slice(start, envTs.indexOf("\n});", start));
   const names = new Set([...schema.matchAll(/^ {2}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]!));
-  const backupFiles = [...readdirSync(at("src/services/backups")).map((f) => at("src/services/backups", f)), at("src/cli/backup.ts")];
+  const backupFiles = [...readdirSync(at("src/services/data/backups")).map((f) => at("src/services/data/backups", f)), at("src/cli/backup.ts")];
   for (const file of backupFiles) {
     for (const m of readFileSync(file, "utf8").matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)) names.add(m[1]!);
   }
@@ -189,7 +189,7 @@ describeWithKustomize("deploy/ (kustomize base)", () => {
     expect(clusterScoped).toEqual([]);
   });
 
-  it("grants what the bot itself does in the cluster (src/services/cluster.ts, rollout-health.ts)", () => {
+  it("grants what the bot itself does in the cluster (src/services/cluster/cluster.ts, rollout-health.ts)", () => {
     const rules = find(objs, "ClusterRole").flatMap((r) => r.rules as Obj[]);
     const needs: Array<[string, string, string[]]> = [
       ["", "namespaces", ["get", "list", "create", "patch", "delete"]],

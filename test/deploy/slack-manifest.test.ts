@@ -16,7 +16,7 @@ import { SLACK_HELP } from "../../src/commands/help.js";
 import { loadEnv } from "../../src/env.js";
 import { createLogger } from "../../src/logger.js";
 import { startServer, type RunningServer } from "../../src/server.js";
-import { ACTION_OPEN } from "../../src/services/slack-blocks.js";
+import { ACTION_OPEN } from "../../src/services/chat/slack-blocks.js";
 import { blockActionBody, postForm, signSlack, slashCommandBody } from "../support/slack.js";
 
 interface SlackManifest {

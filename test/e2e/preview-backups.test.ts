@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import pg from "pg";
 import { createLogger } from "../../src/logger.js";
-import { createBlobStore, listBackups, parseTargets, runBackup } from "../../src/services/backups/index.js";
+import { createBlobStore, listBackups, parseTargets, runBackup } from "../../src/services/data/backups/index.js";
 import { startAzurite, type TestAzurite } from "../support/azurite.js";
 import { commentEvent, pull, prEvent, startHarness, type Harness } from "../support/e2e-bot.js";
 import { fakeGitHub } from "../support/github-fake.js";

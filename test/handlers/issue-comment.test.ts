@@ -5,8 +5,8 @@
  * door let through; test/e2e/commands.test.ts runs the allowed commands for real.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
-import { PREVIEW_JOB } from "../../src/services/dispatcher.js";
-import type { PreviewJob } from "../../src/services/runner.js";
+import { PREVIEW_JOB } from "../../src/services/jobs/dispatcher.js";
+import type { PreviewJob } from "../../src/services/preview/runner.js";
 import { commentEvent as realComment, startHarness, type Harness } from "../support/e2e-bot.js";
 import { fakeGitHub, type FakePull } from "../support/github-fake.js";
 

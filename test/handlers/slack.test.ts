@@ -4,8 +4,8 @@ import nock from "nock";
 import { ProbotOctokit } from "probot";
 import { createSlackApp } from "../../src/handlers/slack.js";
 import { createLogger } from "../../src/logger.js";
-import { createAuthorizer } from "../../src/services/authz.js";
-import type { Dispatcher, PreviewDirectory, PreviewRequest, PreviewSummary } from "../../src/services/dispatch.js";
+import { createAuthorizer } from "../../src/services/github/authz.js";
+import type { Dispatcher, PreviewDirectory, PreviewRequest, PreviewSummary } from "../../src/services/shared/dispatch.js";
 import { blockActionBody, listen, postForm, signSlack, slashCommandBody, type TestServer } from "../support/slack.js";
 
 const SECRET = "8f742231b10e8888abcd99yyyzzz85a5";

@@ -5,14 +5,14 @@
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../../src/logger.js";
-import { createCluster } from "../../src/services/cluster.js";
-import { createDatabases } from "../../src/services/databases.js";
-import { createDispatcher, PREVIEW_JOB } from "../../src/services/dispatcher.js";
-import type { Octokit } from "../../src/services/github.js";
-import type { Queue } from "../../src/services/queue.js";
-import { createRenderer } from "../../src/services/render/index.js";
-import { createReporter } from "../../src/services/reporter.js";
-import { createRunner, type PreviewJob } from "../../src/services/runner.js";
+import { createCluster } from "../../src/services/cluster/cluster.js";
+import { createDatabases } from "../../src/services/data/databases.js";
+import { createDispatcher, PREVIEW_JOB } from "../../src/services/jobs/dispatcher.js";
+import type { Octokit } from "../../src/services/github/reads.js";
+import type { Queue } from "../../src/services/jobs/queue.js";
+import { createRenderer } from "../../src/services/preview/render/index.js";
+import { createReporter } from "../../src/services/github/reporter.js";
+import { createRunner, type PreviewJob } from "../../src/services/preview/runner.js";
 import { silentLogger, TestOctokit } from "./github.js";
 
 export function buildJobHarness(opts: { kubeConfig: KubeConfig; adminUrl: string; queue: Queue; logger: Logger; workDir: string; installationId: number }) {

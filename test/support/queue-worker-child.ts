@@ -8,10 +8,10 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import pg from "pg";
 import { createLogger } from "../../src/logger.js";
-import { createCluster } from "../../src/services/cluster.js";
-import { createDatabases } from "../../src/services/databases.js";
-import { ownershipLabels } from "../../src/services/naming.js";
-import { createPgQueue } from "../../src/services/queue-pg.js";
+import { createCluster } from "../../src/services/cluster/cluster.js";
+import { createDatabases } from "../../src/services/data/databases.js";
+import { ownershipLabels } from "../../src/services/preview/naming.js";
+import { createPgQueue } from "../../src/services/jobs/queue-pg.js";
 
 const env = process.env;
 const logger = createLogger({ level: "warn" });

@@ -1,0 +1,104 @@
+/**
+ * Block Kit for a preview: the thread parent the notifier posts and the `/preview status` answer. Every piece of
+ * text that came from outside (PR title, branch, failure reason) is redacted, escaped for mrkdwn and capped.
+ *
+ * Button values are the equivalent slash-command text (`redeploy acme/web#42`), so the action handler parses them
+ * with the same strict `parseSlash` as typed commands: a forged payload gets no further than a typed command would.
+ */
+import type { types } from "@slack/bolt";
+import { redactText } from "../../logger.js";
+import type { PreviewSummary } from "../shared/dispatch.js";
+
+type KnownBlock = types.KnownBlock;
+type Button = types.Button;
+
+export const ACTION_OPEN = "preview:open";
+export const ACTION_REDEPLOY = "preview:redeploy";
+export const ACTION_DESTROY = "preview:destroy";
+export const ACTION_EXTEND = "preview:extend";
+/** Matches the action ids the Slack app handles (open is a plain URL button, acknowledged only). */
+export const ACTION_PATTERN = /^preview:(redeploy|destroy|extend)$/;
+
+/** Slack mrkdwn control characters escaped, secrets redacted, length capped. */
+export function escapeSlack(text: string, max = 300): string {
+  const clean = redactText(text).replace(/[\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]/g, "");
+  const cut = clean.length > max ? `${clean.slice(0, max)}…` : clean;
+  return cut.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** An http(s) URL safe to put inside `<url|label>` (no `|`, `<`, `>` or whitespace), else undefined. */
+export function safeUrl(url: string | undefined): string | undefined {
+  if (!url || url.length > 2000 || !/^https?:\/\/[^\s|<>]+$/i.test(url)) return undefined;
+  return url;
+}
+
+const STATE_ICON: Record<PreviewSummary["state"], string> = {
+  queued: ":hourglass_flowing_sand:",
+  deploying: ":rocket:",
+  ready: ":white_check_mark:",
+  failed: ":x:",
+  destroying: ":wastebasket:",
+  destroyed: ":heavy_minus_sign:",
+  superseded: ":fast_forward:",
+  unknown: ":grey_question:",
+};
+
+/** One-line plain summary (notification text and fallback for clients without blocks). */
+export function previewText(summary: PreviewSummary): string {
+  const url = safeUrl(summary.url);
+  return escapeSlack(`${summary.key}: ${summary.state}${url ? ` — ${url}` : ""}`, 500);
+}
+
+/** A short mrkdwn line for lists. */
+export function previewLine(summary: PreviewSummary): string {
+  const pr = safeUrl(summary.prUrl);
+  const key = escapeSlack(summary.key, 150);
+  const url = safeUrl(summary.url);
+  const expires = summary.expiresAt ? ` · expires ${escapeSlack(summary.expiresAt, 40)}` : "";
+  return `${STATE_ICON[summary.state]} ${pr ? `<${pr}|${key}>` : key} *${summary.state}*${url ? ` <${url}|open>` : ""}${expires}`;
+}
+
+export function previewBlocks(summary: PreviewSummary, opts: { extendBy?: string } = {}): KnownBlock[] {
+  const title = summary.title ? ` — ${escapeSlack(summary.title, 150)}` : "";
+  const fields: string[] = [`*State*\n${STATE_ICON[summary.state]} ${summary.state}`];
+  const url = safeUrl(summary.url);
+  if (url) fields.push(`*URL*\n<${url}>`);
+  if (summary.branch) fields.push(`*Branch*\n\`${escapeSlack(summary.branch, 100).replace(/`/g, "'")}\``);
+  if (summary.sha) fields.push(`*Commit*\n\`${escapeSlack(summary.sha.slice(0, 7), 7)}\``);
+  if (summary.expiresAt) fields.push(`*Expires*\n${escapeSlack(summary.expiresAt, 40)}`);
+  const blocks: KnownBlock[] = [
+    { type: "section", text: { type: "mrkdwn", text: `${previewLine({ ...summary, url: undefined, expiresAt: undefined })}${title}` } },
+    { type: "section", fields: fields.map((text) => ({ type: "mrkdwn" as const, text })) },
+  ];
+  if (summary.state === "failed" && summary.reason) {
+    blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: escapeSlack(summary.reason, 500) }] });
+  }
+  const buttons = previewButtons(summary, opts.extendBy ?? "3d");
+  if (buttons.length) blocks.push({ type: "actions", block_id: "preview-actions", elements: buttons });
+  return blocks;
+}
+
+function previewButtons(summary: PreviewSummary, extendBy: string): Button[] {
+  const target = `${summary.owner}/${summary.repo}#${summary.number}`;
+  const buttons: Button[] = [];
+  const url = safeUrl(summary.url);
+  if (url && summary.state === "ready") buttons.push({ type: "button", action_id: ACTION_OPEN, text: { type: "plain_text", text: "Open preview" }, url });
+  buttons.push({ type: "button", action_id: ACTION_REDEPLOY, text: { type: "plain_text", text: summary.state === "destroyed" ? "Deploy again" : "Redeploy" }, value: `redeploy ${target}` });
+  if (summary.state === "destroyed") return buttons;
+  buttons.push({
+    type: "button",
+    action_id: ACTION_DESTROY,
+    style: "danger",
+    text: { type: "plain_text", text: "Destroy" },
+    value: `destroy ${target}`,
+    confirm: {
+      title: { type: "plain_text", text: "Destroy preview?" },
+      text: { type: "mrkdwn", text: `This deletes the preview environment and database of *${escapeSlack(target, 150)}*.` },
+      confirm: { type: "plain_text", text: "Destroy" },
+      deny: { type: "plain_text", text: "Cancel" },
+      style: "danger",
+    },
+  });
+  buttons.push({ type: "button", action_id: ACTION_EXTEND, text: { type: "plain_text", text: `Extend ${extendBy}` }, value: `extend ${target} ${extendBy}` });
+  return buttons;
+}

@@ -1,0 +1,353 @@
+/**
+ * The real Cluster (see the interface in preview.ts): server-side apply with one field manager, namespace
+ * lifecycle with ownership checks, label-based prune, rollout gate with diagnosis. Talks to Kubernetes only through
+ * @kubernetes/client-node; tests run it against test/support/fake-kube over HTTP.
+ */
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1Namespace,
+} from "@kubernetes/client-node";
+import { logger as rootLogger, type Logger } from "../../logger.js";
+import { isConflict, isNotFound, kubeError } from "./kube-errors.js";
+import { APPLIED_KINDS_ANNOTATION, isProtectedNamespace, MANAGED_BY, MANAGED_BY_KEY, MANAGED_BY_VALUE } from "../shared/labels.js";
+import { describeRef, refOf, type Cluster, type KubeObject, type ObjectRef, type WorkloadHealth } from "../shared/preview.js";
+import { isRolledOut, workloadHealth, type Workload } from "./rollout-health.js";
+import { groupOf, isOurs, kindKey, ObjectApi, parseKindKey, rank, selectorOf, sleep } from "./support.js";
+
+/** Thrown instead of touching a namespace or object that is not ours (no managed-by label) or is protected. */
+export class OwnershipError extends Error {
+  constructor(
+    message: string,
+    readonly target: string,
+  ) {
+    super(message);
+    this.name = "OwnershipError";
+  }
+}
+
+export interface ClusterOptions {
+  kubeConfig: KubeConfig;
+  fieldManager?: string;
+  /** Namespaces never touched, on top of `default` and `kube-*`. */
+  protectedNamespaces?: readonly string[];
+  logger?: Logger;
+  /** How often rollout and namespace-deletion waits look again (default 1000 ms). */
+  pollMs?: number;
+  /** How long ensureNamespace waits for an old namespace of the same name to finish terminating (default 120 s). */
+  namespaceWaitMs?: number;
+  /** After this long, a roll-out wait ends early when a pod is stuck on ImagePullBackOff, CrashLoopBackOff, … (default 90 s). */
+  failFastMs?: number;
+}
+
+/** Waiting reasons that do not heal by themselves: worth ending a roll-out wait early for. */
+const FATAL_REASON = /\b(ImagePullBackOff|ErrImagePull|InvalidImageName|CrashLoopBackOff|CreateContainerConfigError|ProgressDeadlineExceeded)\b/;
+
+export function createCluster(options: ClusterOptions): Cluster {
+  return new KubeCluster(options);
+}
+
+class KubeCluster implements Cluster {
+  private readonly core: CoreV1Api;
+  private readonly apps: AppsV1Api;
+  private readonly batch: BatchV1Api;
+  private readonly objects: ObjectApi;
+  private readonly fieldManager: string;
+  private readonly protectedNamespaces: readonly string[];
+  private readonly log: Logger;
+  private readonly pollMs: number;
+  private readonly failFastMs: number;
+  private readonly namespaceWaitMs: number;
+  private readonly mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+  constructor(o: ClusterOptions) {
+    this.core = o.kubeConfig.makeApiClient(CoreV1Api);
+    this.apps = o.kubeConfig.makeApiClient(AppsV1Api);
+    this.batch = o.kubeConfig.makeApiClient(BatchV1Api);
+    this.objects = o.kubeConfig.makeApiClient(ObjectApi);
+    this.fieldManager = o.fieldManager ?? "preview-bot";
+    this.protectedNamespaces = o.protectedNamespaces ?? [];
+    this.log = o.logger ?? rootLogger.child({ component: "cluster" });
+    this.pollMs = o.pollMs ?? 1000;
+    this.failFastMs = o.failFastMs ?? 90_000;
+    this.namespaceWaitMs = o.namespaceWaitMs ?? 120_000;
+  }
+
+  private async readNamespace(name: string): Promise<V1Namespace | undefined> {
+    try {
+      return await this.core.readNamespace({ name });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw kubeError(`reading namespace "${name}"`, err);
+    }
+  }
+
+  /** Throws OwnershipError for a protected namespace or an existing one without our label; returns it if ours. */
+  private async ownedNamespace(name: string, doing: string): Promise<V1Namespace | undefined> {
+    if (isProtectedNamespace(name, this.protectedNamespaces)) throw new OwnershipError(`${doing}: namespace "${name}" is protected`, name);
+    const ns = await this.readNamespace(name);
+    if (ns && !isOurs(ns.metadata?.labels)) {
+      throw new OwnershipError(`${doing}: namespace "${name}" exists but is not managed by preview-bot (no ${MANAGED_BY_KEY}=${MANAGED_BY_VALUE} label)`, name);
+    }
+    return ns;
+  }
+
+  /** Poll until the namespace is gone; false when it is still there after `waitMs`. */
+  private async waitNamespaceGone(name: string, waitMs: number, signal?: AbortSignal): Promise<boolean> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      signal?.throwIfAborted();
+      if (!(await this.readNamespace(name))) return true;
+      if (Date.now() >= deadline) return false;
+      await sleep(Math.min(this.pollMs, deadline - Date.now()), signal);
+    }
+  }
+
+  private async serverSideApply(obj: KubernetesObject): Promise<void> {
+    await this.objects.patch(obj, undefined, undefined, this.fieldManager, true, PatchStrategy.ServerSideApply);
+  }
+
+  async ensureNamespace(name: string, labels: Record<string, string>, annotations: Record<string, string>): Promise<void> {
+    const doing = `ensuring namespace "${name}"`;
+    let ns = await this.ownedNamespace(name, doing);
+    if (ns?.metadata?.deletionTimestamp) {
+      this.log.info({ namespace: name }, "namespace is still terminating; waiting for it to go before re-creating");
+      if (!(await this.waitNamespaceGone(name, this.namespaceWaitMs))) throw new Error(`${doing}: the old namespace is still terminating after ${this.namespaceWaitMs} ms`);
+      ns = undefined;
+    }
+    const metadata = { name, labels: { ...labels, ...MANAGED_BY }, annotations };
+    if (!ns) {
+      // Create first (not apply) so a namespace someone else creates meanwhile is never adopted: that is a 409.
+      try {
+        await this.core.createNamespace({ body: { metadata }, fieldManager: this.fieldManager });
+      } catch (err) {
+        if (isConflict(err)) {
+          await this.ownedNamespace(name, doing);
+        } else throw kubeError(doing, err);
+      }
+    }
+    try {
+      await this.serverSideApply({ apiVersion: "v1", kind: "Namespace", metadata });
+    } catch (err) {
+      throw kubeError(doing, err);
+    }
+  }
+
+  async annotateNamespace(name: string, annotations: Record<string, string>): Promise<void> {
+    const doing = `annotating namespace "${name}"`;
+    const ns = await this.ownedNamespace(name, doing);
+    if (!ns) throw new Error(`${doing}: it does not exist`);
+    try {
+      await this.core.patchNamespace({ name, body: { metadata: { annotations } }, fieldManager: this.fieldManager }, this.mergePatch);
+    } catch (err) {
+      throw kubeError(doing, err);
+    }
+  }
+
+  async apply(objects: KubeObject[]): Promise<ObjectRef[]> {
+    const sorted = objects.map((o) => structuredClone(o)).sort((a, b) => rank(a.kind) - rank(b.kind));
+    const kindsByNamespace = new Map<string, Set<string>>();
+    for (const obj of sorted) {
+      const what = `applying ${describeRef(refOf(obj))}`;
+      if (!obj.metadata.name) throw new Error(`${what}: the object has no metadata.name`);
+      let namespaced: boolean | undefined;
+      try {
+        namespaced = await this.objects.namespaced(obj.apiVersion, obj.kind);
+      } catch (err) {
+        throw kubeError(what, err);
+      }
+      if (namespaced === undefined) throw new Error(`${what}: the cluster does not serve ${obj.apiVersion} ${obj.kind}`);
+      if (obj.kind === "Namespace") await this.ownedNamespace(obj.metadata.name, what);
+      if (!namespaced) continue;
+      const ns = obj.metadata.namespace;
+      if (!ns) throw new Error(`${what}: a namespaced object needs metadata.namespace (refusing to fall back to "default")`);
+      if (!kindsByNamespace.has(ns)) kindsByNamespace.set(ns, new Set());
+      kindsByNamespace.get(ns)!.add(kindKey(obj.apiVersion, obj.kind));
+    }
+    // Record kinds before applying: a half-applied render must still be prunable.
+    for (const [ns, kinds] of kindsByNamespace) await this.recordKinds(ns, kinds, true);
+    const applied: ObjectRef[] = [];
+    for (const obj of sorted) {
+      const ref = refOf(obj);
+      try {
+        await this.serverSideApply(obj as KubernetesObject);
+      } catch (err) {
+        throw kubeError(`applying ${describeRef(ref)}`, err);
+      }
+      this.log.debug({ ref }, "applied");
+      applied.push(ref);
+    }
+    return applied;
+  }
+
+  /** Write the applied-kinds annotation on our namespace (`union` keeps what is recorded already). */
+  private async recordKinds(namespace: string, kinds: Set<string>, union: boolean): Promise<void> {
+    const doing = `recording applied kinds on namespace "${namespace}"`;
+    const ns = await this.ownedNamespace(namespace, doing);
+    if (!ns) throw new Error(`${doing}: namespace does not exist (ensureNamespace first)`);
+    const current = (ns.metadata?.annotations?.[APPLIED_KINDS_ANNOTATION] ?? "").split(",").filter((k) => k !== "");
+    const next = [...new Set([...(union ? current : []), ...kinds])].sort();
+    if (next.join(",") === [...current].sort().join(",")) return;
+    try {
+      await this.core.patchNamespace({ name: namespace, body: { metadata: { annotations: { [APPLIED_KINDS_ANNOTATION]: next.join(",") } } }, fieldManager: this.fieldManager }, this.mergePatch);
+    } catch (err) {
+      throw kubeError(doing, err);
+    }
+  }
+
+  async prune(namespace: string, selector: Record<string, string>, keep: ObjectRef[], opts: { dryRun?: boolean } = {}): Promise<ObjectRef[]> {
+    const doing = `pruning namespace "${namespace}"`;
+    const ns = await this.ownedNamespace(namespace, doing);
+    if (!ns) return [];
+    const recorded = (ns.metadata?.annotations?.[APPLIED_KINDS_ANNOTATION] ?? "").split(",").filter((k) => k !== "");
+    const kinds = new Set([...recorded, ...keep.map((k) => kindKey(k.apiVersion, k.kind))]);
+    const refKey = (apiVersion: string, kind: string, name: string): string => `${groupOf(apiVersion)}/${kind}/${name}`;
+    const kept = new Set(keep.filter((k) => (k.namespace ?? namespace) === namespace).map((k) => refKey(k.apiVersion, k.kind, k.name)));
+    const labelSelector = selectorOf({ ...selector, ...MANAGED_BY });
+    const victims: ObjectRef[] = [];
+    const errors: Error[] = [];
+    const stillRecorded = new Set(keep.map((k) => kindKey(k.apiVersion, k.kind)));
+    for (const key of kinds) {
+      const gk = parseKindKey(key);
+      if (!gk || gk.kind === "Namespace") continue;
+      let items: KubernetesObject[];
+      try {
+        if (!(await this.objects.namespaced(gk.apiVersion, gk.kind))) continue;
+        items = (await this.objects.list(gk.apiVersion, gk.kind, namespace, undefined, undefined, undefined, undefined, labelSelector)).items;
+      } catch (err) {
+        if (isNotFound(err)) continue; // the kind is no longer served, so nothing of it is left
+        errors.push(kubeError(`${doing}: listing ${key}`, err));
+        stillRecorded.add(key);
+        continue;
+      }
+      for (const item of items) {
+        const name = item.metadata?.name ?? "";
+        if (item.metadata?.namespace !== namespace || !isOurs(item.metadata?.labels) || kept.has(refKey(gk.apiVersion, gk.kind, name))) continue;
+        victims.push({ apiVersion: gk.apiVersion, kind: gk.kind, namespace, name });
+      }
+    }
+    if (opts.dryRun) return victims;
+    const deleted: ObjectRef[] = [];
+    for (const ref of victims) {
+      try {
+        await this.objects.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace } });
+        deleted.push(ref);
+        this.log.info({ ref }, "pruned");
+      } catch (err) {
+        if (isNotFound(err)) {
+          deleted.push(ref);
+          continue;
+        }
+        errors.push(kubeError(`${doing}: deleting ${describeRef(ref)}`, err));
+        stillRecorded.add(kindKey(ref.apiVersion, ref.kind));
+      }
+    }
+    await this.recordKinds(namespace, stillRecorded, false);
+    if (errors.length > 0) throw new Error(`${doing}: ${errors.length} failed: ${errors.map((e) => e.message).join("; ")}`, { cause: new AggregateError(errors) });
+    return deleted;
+  }
+
+  private async workloads(namespace: string): Promise<Workload[]> {
+    try {
+      const [deployments, statefulSets] = await Promise.all([this.apps.listNamespacedDeployment({ namespace }), this.apps.listNamespacedStatefulSet({ namespace })]);
+      return [
+        ...deployments.items.map((object): Workload => ({ kind: "Deployment", object: { ...object, metadata: { ...object.metadata, namespace } } })),
+        ...statefulSets.items.map((object): Workload => ({ kind: "StatefulSet", object: { ...object, metadata: { ...object.metadata, namespace } } })),
+      ];
+    } catch (err) {
+      throw kubeError(`listing workloads in namespace "${namespace}"`, err);
+    }
+  }
+
+  async waitForRollout(namespace: string, timeoutMs: number, signal?: AbortSignal): Promise<WorkloadHealth[]> {
+    const started = Date.now();
+    const deadline = started + timeoutMs;
+    let lastFatalCheck = 0;
+    for (;;) {
+      const workloads = await this.workloads(namespace);
+      if (workloads.every(isRolledOut) || Date.now() >= deadline || signal?.aborted) {
+        return Promise.all(workloads.map((w) => workloadHealth(this.core, w)));
+      }
+      // Fail fast: a pod that has been stuck on a reason that does not heal by itself (bad image, crash loop,
+      // missing Secret key) for failFastMs ends the wait instead of burning the whole timeout.
+      const now = Date.now();
+      if (now - started >= this.failFastMs && now - lastFatalCheck >= Math.max(this.pollMs, 5_000)) {
+        lastFatalCheck = now;
+        const health = await Promise.all(workloads.map((w) => workloadHealth(this.core, w)));
+        if (health.some((h) => !h.ready && FATAL_REASON.test(h.summary))) return health;
+      }
+      await sleep(Math.min(this.pollMs, deadline - Date.now()), signal);
+    }
+  }
+
+  async upsertSecret(namespace: string, name: string, data: Record<string, string>, labels: Record<string, string>): Promise<void> {
+    const doing = `writing Secret "${namespace}/${name}"`;
+    try {
+      const existing = await this.core.readNamespacedSecret({ name, namespace });
+      if (!isOurs(existing.metadata?.labels)) throw new OwnershipError(`${doing}: it exists but is not managed by preview-bot`, `${namespace}/${name}`);
+    } catch (err) {
+      if (err instanceof OwnershipError) throw err;
+      if (!isNotFound(err)) throw kubeError(doing, err);
+    }
+    const encoded = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "utf8").toString("base64")]));
+    try {
+      await this.serverSideApply({ apiVersion: "v1", kind: "Secret", metadata: { name, namespace, labels: { ...labels, ...MANAGED_BY } }, type: "Opaque", data: encoded } as KubernetesObject);
+    } catch (err) {
+      throw kubeError(doing, err);
+    }
+  }
+
+  async suspendCronJobs(namespace: string): Promise<string[]> {
+    const doing = `suspending CronJobs in namespace "${namespace}"`;
+    let names: Array<{ name: string; suspended: boolean }>;
+    try {
+      names = (await this.batch.listNamespacedCronJob({ namespace })).items.map((c) => ({ name: c.metadata?.name ?? "", suspended: c.spec?.suspend === true }));
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw kubeError(doing, err);
+    }
+    for (const { name, suspended } of names) {
+      if (suspended) continue;
+      try {
+        await this.batch.patchNamespacedCronJob({ name, namespace, body: { spec: { suspend: true } }, fieldManager: this.fieldManager }, this.mergePatch);
+      } catch (err) {
+        if (!isNotFound(err)) throw kubeError(`${doing}: ${name}`, err);
+      }
+    }
+    return names.map((n) => n.name);
+  }
+
+  async deleteNamespace(name: string, opts: { waitMs: number; signal?: AbortSignal }): Promise<"deleted" | "absent" | "stuck"> {
+    const doing = `deleting namespace "${name}"`;
+    const ns = await this.ownedNamespace(name, doing);
+    if (!ns) return "absent";
+    if (!ns.metadata?.deletionTimestamp) {
+      try {
+        await this.core.deleteNamespace({ name });
+      } catch (err) {
+        if (isNotFound(err)) return "absent";
+        if (!isConflict(err)) throw kubeError(doing, err); // 409: already terminating
+      }
+    }
+    return (await this.waitNamespaceGone(name, opts.waitMs, opts.signal)) ? "deleted" : "stuck";
+  }
+
+  async listNamespaces(selector: Record<string, string>): Promise<Array<{ name: string; labels: Record<string, string>; annotations: Record<string, string>; phase: string }>> {
+    try {
+      const list = await this.core.listNamespace({ labelSelector: selectorOf(selector) });
+      return list.items.map((ns) => ({
+        name: ns.metadata?.name ?? "",
+        labels: ns.metadata?.labels ?? {},
+        annotations: ns.metadata?.annotations ?? {},
+        phase: ns.status?.phase ?? "Unknown",
+      }));
+    } catch (err) {
+      throw kubeError("listing preview namespaces", err);
+    }
+  }
+}

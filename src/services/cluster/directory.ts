@@ -1,0 +1,49 @@
+/**
+ * The doors' read side (Slack `/preview list|status`): previews as the cluster records them on their namespaces.
+ * The cluster is the record of what exists, so every replica answers the same without a database of its own.
+ */
+import type { PreviewDirectory, PreviewSummary } from "../shared/dispatch.js";
+import { BRANCH_ANNOTATION, EXPIRES_ANNOTATION, MANAGED_BY, PR_LABEL, REPOSITORY_ANNOTATION, SHA_ANNOTATION, STATE_ANNOTATION, TITLE_ANNOTATION, URL_ANNOTATION } from "../shared/labels.js";
+import type { Cluster } from "../shared/preview.js";
+
+const STATES: ReadonlySet<string> = new Set(["queued", "deploying", "ready", "failed", "destroying", "destroyed", "superseded"]);
+
+export function createClusterDirectory(cluster: Cluster): PreviewDirectory {
+  async function all(): Promise<PreviewSummary[]> {
+    const namespaces = await cluster.listNamespaces({ ...MANAGED_BY });
+    const out: PreviewSummary[] = [];
+    for (const ns of namespaces) {
+      const full = ns.annotations[REPOSITORY_ANNOTATION];
+      const number = Number(ns.labels[PR_LABEL]);
+      if (!full || !Number.isInteger(number)) continue;
+      const [owner, repo] = full.split("/") as [string, string];
+      const state = ns.phase === "Terminating" ? "destroying" : (ns.annotations[STATE_ANNOTATION] ?? "unknown");
+      const summary: PreviewSummary = {
+        key: `${full}#${number}`,
+        owner,
+        repo,
+        number,
+        state: (STATES.has(state) ? state : "unknown") as PreviewSummary["state"],
+        namespace: ns.name,
+      };
+      const optional: Array<[keyof PreviewSummary, string | undefined]> = [
+        ["url", ns.annotations[URL_ANNOTATION]],
+        ["title", ns.annotations[TITLE_ANNOTATION]],
+        ["sha", ns.annotations[SHA_ANNOTATION]],
+        ["branch", ns.annotations[BRANCH_ANNOTATION]],
+        ["expiresAt", ns.annotations[EXPIRES_ANNOTATION]],
+      ];
+      for (const [k, v] of optional) if (v) (summary as unknown as Record<string, string>)[k] = v;
+      out.push(summary);
+    }
+    return out.sort((a, b) => a.key.localeCompare(b.key));
+  }
+  return {
+    async list(filter) {
+      return (await all()).filter((p) => (!filter?.owner || p.owner === filter.owner) && (!filter?.repo || p.repo === filter.repo));
+    },
+    async get({ owner, repo, number }) {
+      return (await all()).find((p) => p.owner === owner && p.repo === repo && p.number === number);
+    },
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * Rollout state of Deployments/StatefulSets and, for the unhealthy ones, a diagnosis a person can act on: pod phase
+ * and container reasons, recent Warning events, the failing container's last log lines — all through redactText().
+ */
+import type { CoreV1Api, V1Deployment, V1LabelSelector, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
+import { redactText } from "../../logger.js";
+import { kubeMessage } from "./kube-errors.js";
+import type { WorkloadHealth } from "../shared/preview.js";
+
+export type Workload = { kind: "Deployment"; object: V1Deployment } | { kind: "StatefulSet"; object: V1StatefulSet };
+
+const MAX_PODS = 3;
+const MAX_EVENTS = 5;
+const LOG_LINES = 20;
+
+export function desiredReplicas(w: Workload): number {
+  return w.object.spec?.replicas ?? 1;
+}
+
+/** observedGeneration ≥ generation, and updated == ready == desired replicas (and no old ones left). */
+export function isRolledOut(w: Workload): boolean {
+  const s = w.object.status;
+  const desired = desiredReplicas(w);
+  if (!s || (s.observedGeneration ?? 0) < (w.object.metadata?.generation ?? 1)) return false;
+  return (s.updatedReplicas ?? 0) === desired && (s.readyReplicas ?? 0) === desired && (s.replicas ?? 0) === desired;
+}
+
+/** `a=b,c in (d,e),!f` from a LabelSelector. */
+export function selectorString(sel: V1LabelSelector | undefined): string {
+  const parts = Object.entries(sel?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  for (const e of sel?.matchExpressions ?? []) {
+    const values = (e.values ?? []).join(",");
+    if (e.operator === "In") parts.push(`${e.key} in (${values})`);
+    else if (e.operator === "NotIn") parts.push(`${e.key} notin (${values})`);
+    else if (e.operator === "Exists") parts.push(e.key);
+    else if (e.operator === "DoesNotExist") parts.push(`!${e.key}`);
+  }
+  return parts.join(",");
+}
+
+/** The first reason a pod's containers give for not running (waiting or terminated), e.g. "ImagePullBackOff". */
+function podReason(pod: V1Pod): string | undefined {
+  for (const c of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
+    const r = c.state?.waiting?.reason ?? c.state?.terminated?.reason;
+    if (r && r !== "Completed") return r;
+  }
+  return undefined;
+}
+
+async function podLogTail(core: CoreV1Api, pod: V1Pod): Promise<string | undefined> {
+  const statuses = pod.status?.containerStatuses ?? [];
+  const failing = statuses.find((c) => !c.ready) ?? statuses[0];
+  if (!failing || !pod.metadata?.name || !pod.metadata.namespace) return undefined;
+  const base = { name: pod.metadata.name, namespace: pod.metadata.namespace, container: failing.name, tailLines: LOG_LINES };
+  try {
+    // A crash-looping container's useful output is in its previous run.
+    const previous = failing.restartCount > 0 && failing.lastState?.terminated !== undefined;
+    const text = previous ? await core.readNamespacedPodLog({ ...base, previous: true }).catch(() => core.readNamespacedPodLog(base)) : await core.readNamespacedPodLog(base);
+    return `  log (${failing.name}, last ${LOG_LINES} lines):\n${String(text).trimEnd().split("\n").map((l) => `    ${l}`).join("\n")}`;
+  } catch (err) {
+    return `  log (${failing.name}) unavailable: ${kubeMessage(err)}`;
+  }
+}
+
+async function warnings(core: CoreV1Api, namespace: string, kind: string, name: string): Promise<string[]> {
+  try {
+    const list = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}` });
+    return list.items
+      .filter((e) => e.type === "Warning")
+      .sort((a, b) => String(a.lastTimestamp ?? a.eventTime ?? "").localeCompare(String(b.lastTimestamp ?? b.eventTime ?? "")))
+      .slice(-MAX_EVENTS)
+      .map((e) => `  event ${e.reason ?? "?"}: ${e.message ?? ""}`);
+  } catch (err) {
+    return [`  events unavailable: ${kubeMessage(err)}`];
+  }
+}
+
+/** Health of one workload; unhealthy ones get a redacted diagnosis built from their pods, events and logs. */
+export async function workloadHealth(core: CoreV1Api, w: Workload): Promise<WorkloadHealth> {
+  const name = w.object.metadata?.name ?? "";
+  const namespace = w.object.metadata?.namespace ?? "";
+  const desired = desiredReplicas(w);
+  const ready = w.object.status?.readyReplicas ?? 0;
+  if (isRolledOut(w)) return { kind: w.kind, name, ready: true, summary: `${ready}/${desired} ready` };
+
+  const lines: string[] = [];
+  let reason: string | undefined;
+  if ((w.object.status?.observedGeneration ?? 0) < (w.object.metadata?.generation ?? 1)) lines.push(`${w.kind} ${name}: new generation not yet observed by its controller`);
+  lines.push(...(await warnings(core, namespace, w.kind, name)));
+  let pods: V1Pod[] = [];
+  try {
+    pods = (await core.listNamespacedPod({ namespace, labelSelector: selectorString(w.object.spec?.selector) })).items;
+  } catch (err) {
+    lines.push(`pods unavailable: ${kubeMessage(err)}`);
+  }
+  if (pods.length === 0) lines.push("no pods found for its selector");
+  const unhealthy = pods.filter((p) => p.status?.phase !== "Running" || (p.status.containerStatuses ?? []).some((c) => !c.ready));
+  for (const pod of unhealthy.slice(0, MAX_PODS)) {
+    const podName = pod.metadata?.name ?? "";
+    reason ??= podReason(pod);
+    lines.push(`pod ${podName}: ${pod.status?.phase ?? "Unknown"}`);
+    for (const c of pod.status?.containerStatuses ?? []) {
+      const waiting = c.state?.waiting;
+      const terminated = c.state?.terminated;
+      const last = c.lastState?.terminated;
+      if (waiting) lines.push(`  container ${c.name}: waiting ${waiting.reason ?? ""}${waiting.message ? `: ${waiting.message}` : ""}`);
+      if (terminated) lines.push(`  container ${c.name}: terminated ${terminated.reason ?? ""} (exit ${terminated.exitCode})`);
+      else if (last) lines.push(`  container ${c.name}: last run terminated ${last.reason ?? ""} (exit ${last.exitCode})`);
+      if (c.restartCount > 0) lines.push(`  container ${c.name}: ${c.restartCount} restarts`);
+    }
+    lines.push(...(await warnings(core, namespace, "Pod", podName)));
+    const log = await podLogTail(core, pod);
+    if (log) lines.push(log);
+  }
+  if (unhealthy.length > MAX_PODS) lines.push(`… and ${unhealthy.length - MAX_PODS} more unhealthy pods`);
+  return { kind: w.kind, name, ready: false, summary: `${ready}/${desired} ready${reason ? `: ${reason}` : ""}`, diagnosis: redactText(lines.join("\n")) };
+}

@@ -1,0 +1,32 @@
+/** Backups to Azure Blob Storage: the public surface the runner, scheduler wiring and CLI use. */
+export { runBackup, backupPreviewDatabase, backupDatabase, BackupRefusedError, PgDumpError, type BackupResult, type BackupDeps } from "./backup.js";
+export { createBlobStore, blobStoreFromEnv, defaultCredential, type BlobStore, type BlobStoreSettings, type StoredBlob } from "./blob-store.js";
+export { listBackups, resolveBackup, blobNameFor, timeFromBlobName, type BackupEntry, type BackupLocation } from "./catalog.js";
+export { parseCron, nextSlot, previousSlot, cronMatches, type Cron } from "../../shared/cron.js";
+export { runBackupJob, type BackupJobDeps } from "./job.js";
+export { findPgTools, type PgTools } from "./pg-tools.js";
+export {
+  checkMissed,
+  detectMissed,
+  formatBackupFailure,
+  formatBackupMissed,
+  formatBackupSuccess,
+  formatBytes,
+  formatDuration,
+  type BackupEvents,
+} from "./report.js";
+export { restoreBackup, restoreBlob, type RestoreDeps, type RestoreResult } from "./restore.js";
+export { pruneBackups, selectRetention, isoWeek, utcDay, type PruneResult, type RetentionDecision, type RetentionItem } from "./retention.js";
+export { BackupScheduler, MemoryScheduleLock, PgScheduleLock, SCHEDULE_LOCK_TABLE, type Fired, type ScheduleLock, type ScheduledJob, type SchedulerOptions } from "../../jobs/schedule.js";
+export {
+  connectionFromUrl,
+  findTarget,
+  loadTargets,
+  parseTargets,
+  targetConnection,
+  TargetsConfigError,
+  type BackupTarget,
+  type PgConnection,
+  type RetentionPolicy,
+} from "./targets.js";
+export { verifyBackup, VerificationError, type VerifyResult } from "./verify.js";

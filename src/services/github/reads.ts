@@ -1,0 +1,86 @@
+/**
+ * GitHub reads the runner needs: the repo config, the PR's current state, the head commit's checks. Writes (check
+ * runs, deployments, comments) live in the Reporter.
+ */
+import type { ProbotOctokit } from "probot";
+import { CONFIG_PATH, parseConfig, type ConfigResult } from "../../config.js";
+
+export type Octokit = InstanceType<typeof ProbotOctokit>;
+
+function status(err: unknown): number | undefined {
+  return typeof err === "object" && err !== null && "status" in err && typeof err.status === "number" ? err.status : undefined;
+}
+
+/** `.github/preview.yml` at `ref`: undefined when absent (the repository is not enrolled). */
+export async function loadRepoConfig(octokit: Octokit, owner: string, repo: string, ref?: string): Promise<(ConfigResult & { text: string }) | undefined> {
+  let text: string;
+  try {
+    const res = await octokit.rest.repos.getContent({ owner, repo, path: CONFIG_PATH, ...(ref ? { ref } : {}), mediaType: { format: "raw" } });
+    text = typeof res.data === "string" ? res.data : Buffer.from(res.data as unknown as ArrayBuffer).toString("utf8");
+  } catch (err) {
+    if (status(err) === 404) return undefined;
+    throw new Error(`reading ${CONFIG_PATH} of ${owner}/${repo}${ref ? ` at ${ref}` : ""}`, { cause: err });
+  }
+  return { ...parseConfig(text), text };
+}
+
+export interface PullFacts {
+  number: number;
+  state: "open" | "closed";
+  title: string;
+  branch: string;
+  sha: string;
+  fork: boolean;
+  draft: boolean;
+  labels: string[];
+  htmlUrl: string;
+  baseBranch: string;
+  author: string;
+}
+
+export async function getPull(octokit: Octokit, owner: string, repo: string, number: number): Promise<PullFacts> {
+  try {
+    const { data } = await octokit.rest.pulls.get({ owner, repo, pull_number: number });
+    return {
+      number,
+      state: data.state === "open" ? "open" : "closed",
+      title: data.title,
+      branch: data.head.ref,
+      sha: data.head.sha,
+      fork: (data.head.repo?.full_name ?? "") !== data.base.repo.full_name,
+      draft: Boolean(data.draft),
+      labels: data.labels.map((l) => l.name ?? "").filter(Boolean),
+      htmlUrl: data.html_url,
+      baseBranch: data.base.ref,
+      author: data.user?.login ?? "",
+    };
+  } catch (err) {
+    throw new Error(`reading pull request ${owner}/${repo}#${number}`, { cause: err });
+  }
+}
+
+/** Conclusions by name of the commit's check runs and workflow runs (`pending` while not completed). */
+export async function headChecks(octokit: Octokit, owner: string, repo: string, sha: string, names: string[]): Promise<Record<string, string>> {
+  if (names.length === 0) return {};
+  const out: Record<string, string> = {};
+  const runs = await octokit.paginate(octokit.rest.checks.listForRef, { owner, repo, ref: sha, per_page: 100 });
+  for (const run of runs) {
+    if (run.name === "preview" || !names.includes(run.name)) continue;
+    out[run.name] = run.status === "completed" ? (run.conclusion ?? "neutral") : "pending";
+  }
+  const missing = names.filter((n) => !(n in out));
+  if (missing.length > 0) {
+    const { data } = await octokit.rest.actions.listWorkflowRunsForRepo({ owner, repo, head_sha: sha, per_page: 100 });
+    for (const run of data.workflow_runs) {
+      if (!run.name || !missing.includes(run.name)) continue;
+      out[run.name] = run.status === "completed" ? (run.conclusion ?? "neutral") : "pending";
+    }
+  }
+  return out;
+}
+
+/** Paths changed by the PR (to notice edits of .github/preview.yml). */
+export async function pullTouches(octokit: Octokit, owner: string, repo: string, number: number, path: string): Promise<boolean> {
+  const files = await octokit.paginate(octokit.rest.pulls.listFiles, { owner, repo, pull_number: number, per_page: 100 });
+  return files.some((f) => f.filename === path || f.previous_filename === path);
+}

@@ -1,0 +1,342 @@
+/**
+ * The durable keyed queue on PostgreSQL: the same `Queue` interface and guarantees as `createMemoryQueue`, across
+ * replicas and restarts. pg-boss (12) does the queue mechanics; this file adds only what it does not give.
+ *
+ * What gives each guarantee (checked against a real server, see test/services/queue-pg.test.ts):
+ * - **Per-key order and exclusivity**: one pg-boss queue with policy `key_strict_fifo`, `singletonKey` = the job key.
+ *   pg-boss keeps a unique index on (queue, key) over active/retry/failed jobs and fetches a key's oldest job only.
+ *   Two gaps are closed here: (1) cancelling an *active* job (supersede) frees the key at once, while its handler
+ *   may still be finishing a step; (2) a lease that lapses (heartbeat lost) frees it too. So the worker also holds
+ *   `pg_try_advisory_lock(hashtextextended('preview-bot:job:' || key, 0))` on a dedicated connection for the whole
+ *   handler run, and a job waits (polling, abortable) for it. A killed process's session ends and releases it.
+ * - **A failed job blocks its key** under `key_strict_fifo` (verified). Jobs are therefore never left failed: a
+ *   permanent error, or a transient one on the last attempt, is reported through `onFailed` and the job completes
+ *   with `{ failed }` as output. The only way a job still ends failed is a lease lapsing on its last attempt; the
+ *   reaper (every `reapIntervalMs`) deletes such jobs, reporting each through `onFailed` exactly once.
+ * - **Supersede**: queued jobs of the key are cancelled, and so is the running one, in the enqueue's transaction.
+ *   The replica running it notices through pg-boss's heartbeat (`heartbeatRefreshSeconds`, 1 s: the claim is gone,
+ *   pg-boss aborts `job.signal`) or at once when it is this process; the handler's signal then fires with a
+ *   SupersededError and the runner stops between steps.
+ * - **Dedupe**: `dedupeId` goes into `preview_bot_job_dedupe` (primary key) in the same transaction as the send,
+ *   so the same X-GitHub-Delivery is accepted once across replicas and restarts (kept `dedupeRetentionDays`).
+ * - **Retries**: transient errors (see isTransientError) are rethrown so pg-boss retries with exponential backoff
+ *   (`retryLimit`, `retryDelaySeconds`, `retryDelayMaxSeconds`); the key stays held meanwhile (state `retry`).
+ * - **Crash recovery**: the job's lease is pg-boss's heartbeat (`leaseSeconds`, ≥ 10); a dead worker's job goes back
+ *   to `retry` on the next supervise pass and another replica runs it again. The runner is idempotent.
+ */
+import pg from "pg";
+import { PgBoss, type JobWithMetadata } from "pg-boss";
+import type { Logger } from "../../logger.js";
+import { isTransientError } from "../shared/errors.js";
+import { QueueStoppedError, SupersededError, type EnqueueOptions, type Job, type JobHandler, type Queue, type QueueStats } from "./queue.js";
+
+
+export interface PgQueueOptions {
+  /** Where the jobs live. Either a URL (the queue owns its pools) or a pool (pg-boss then uses it too). */
+  connectionString?: string;
+  pool?: pg.Pool;
+  /** False for a producer only (a CLI, a web-only replica): enqueue, no workers. Default true. */
+  work?: boolean;
+  /** Jobs running at once in this process (across keys). Default 4. */
+  concurrency?: number;
+  logger?: Logger;
+  /** pg-boss schema (default "pgboss") and queue name (default "preview-bot-jobs"). */
+  schema?: string;
+  queueName?: string;
+  /** Retries after the first attempt for transient errors (default 4), backoff base and cap in seconds. */
+  retryLimit?: number;
+  retryDelaySeconds?: number;
+  retryDelayMaxSeconds?: number;
+  /** The lease: a job whose worker has not sent a heartbeat for this long is run again elsewhere. ≥ 10, default 30. */
+  leaseSeconds?: number;
+  /** Longest a single job may run (default 3600). */
+  jobTimeoutSeconds?: number;
+  /** How often pg-boss looks for expired leases (default 5). */
+  superviseIntervalSeconds?: number;
+  /** Fetch poll interval (default 500 ms, pg-boss's minimum). */
+  pollIntervalMs?: number;
+  reapIntervalMs?: number;
+  dedupeRetentionDays?: number;
+  isTransient?(err: unknown): boolean;
+  /** Called once for every job that ends in failure (permanent error, retries exhausted, lease lost at the end). */
+  onFailed?(job: Job, error: unknown): void | Promise<void>;
+  /** Called each time a job is handed back for a retry (metrics). */
+  onRetry?(job: Job, error: unknown): void;
+}
+
+export interface PgQueue extends Queue {
+  /** Resolves when the schema exists and workers run (enqueue waits for it anyway). */
+  start(): Promise<void>;
+}
+
+interface Envelope {
+  kind: string;
+  key: string;
+  payload: unknown;
+  enqueuedAt: number;
+}
+
+interface Running {
+  abort: AbortController;
+  key: string;
+}
+
+export const DEDUPE_TABLE = "preview_bot_job_dedupe";
+
+export function createPgQueue(options: PgQueueOptions): PgQueue {
+  if (!options.pool && !options.connectionString) throw new Error("createPgQueue needs a connectionString or a pool");
+  const concurrency = options.concurrency ?? 4;
+  const log = options.logger;
+  const name = options.queueName ?? "preview-bot-jobs";
+  const schema = options.schema ?? "pgboss";
+  const leaseSeconds = Math.max(10, options.leaseSeconds ?? 30);
+  const classify = options.isTransient ?? isTransientError;
+  const ownPool = !options.pool;
+  const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: concurrency + 4, application_name: "preview-bot-queue" });
+  if (ownPool) pool.on("error", (err) => log?.warn({ err }, "idle queue connection failed"));
+  const boss = new PgBoss({
+    ...(options.connectionString ? { connectionString: options.connectionString } : { db: { executeSql: (text: string, values?: unknown[]) => pool.query(text, values) } }),
+    schema,
+    schedule: false,
+    // New jobs wake idle workers on every replica at once (polling stays as the floor).
+    useListenNotify: Boolean(options.connectionString),
+    // Lapsed leases are found by pg-boss's monitor pass, which runs no more often than monitorIntervalSeconds.
+    superviseIntervalSeconds: options.superviseIntervalSeconds ?? 5,
+    monitorIntervalSeconds: options.superviseIntervalSeconds ?? 5,
+    // The ready count that lets workers fetch back-to-back while a backlog lasts (burstWhenReadyExceeds below).
+    queueCacheIntervalSeconds: 2,
+    application_name: "preview-bot-queue",
+  });
+  boss.on("error", (err) => log?.warn({ err }, "pg-boss reported an error"));
+
+  const handlers = new Map<string, JobHandler>();
+  const running = new Map<string, Running>();
+  let stopped = false;
+  let table = "job";
+  let cached: QueueStats = { queued: 0, running: 0, oldestQueuedAgeMs: 0 };
+  const timers: NodeJS.Timeout[] = [];
+  const q = (sqlName: string) => `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(sqlName)}`;
+
+  const ready = (async () => {
+    try {
+      await boss.start();
+      const queueOptions = {
+        policy: "key_strict_fifo" as const,
+        retryLimit: options.retryLimit ?? 4,
+        retryDelay: options.retryDelaySeconds ?? 2,
+        retryBackoff: true,
+        retryDelayMax: options.retryDelayMaxSeconds ?? 300,
+        expireInSeconds: options.jobTimeoutSeconds ?? 3600,
+        heartbeatSeconds: leaseSeconds,
+        deleteAfterSeconds: 86_400,
+        notify: true,
+      };
+      if (!(await boss.getQueue(name))) {
+        await boss.createQueue(name, queueOptions).catch(async (err: unknown) => {
+          if (!(await boss.getQueue(name))) throw err; // another replica created it first
+        });
+      } else {
+        const { policy: _p, heartbeatSeconds: _h, ...updatable } = queueOptions;
+        await boss.updateQueue(name, { ...updatable, heartbeatSeconds: leaseSeconds });
+      }
+      table = (await boss.getQueue(name))?.table ?? "job";
+      await pool.query(`create table if not exists ${DEDUPE_TABLE} (dedupe_id text primary key, job_id text not null, created_at timestamptz not null default now())`).catch((err: Error & { code?: string }) => {
+        if (err.code !== "23505" && err.code !== "42P07") throw err;
+      });
+      // Keep polling at the normal pace with LISTEN on too: retries come due by time, not by a NOTIFY.
+      const pollSeconds = Math.max(0.5, (options.pollIntervalMs ?? 500) / 1000);
+      if (options.work !== false) await boss.work<Envelope>(
+        name,
+        { localConcurrency: concurrency, batchSize: 1, includeMetadata: true, pollingIntervalSeconds: pollSeconds, notifyPollingIntervalSeconds: pollSeconds, heartbeatRefreshSeconds: 1, burstWhenReadyExceeds: 1 },
+        async ([job]) => (job ? runJob(job as JobWithMetadata<Envelope>) : undefined),
+      );
+      const every = (ms: number, fn: () => Promise<unknown>) => {
+        const t = setInterval(() => void fn().catch((err: unknown) => log?.warn({ err }, "queue housekeeping failed")), ms);
+        t.unref();
+        timers.push(t);
+      };
+      every(options.reapIntervalMs ?? 5_000, reap);
+      every(5_000, refreshStats);
+      every(3_600_000, pruneDedupe);
+    } catch (err) {
+      throw new Error(`starting the PostgreSQL job queue (pg-boss schema "${schema}", queue "${name}")`, { cause: err });
+    }
+  })();
+  ready.catch((err: unknown) => log?.error({ err }, "the PostgreSQL job queue did not start"));
+
+  function view(id: string, env: Envelope): Job {
+    return { id, kind: env.kind, key: env.key, payload: env.payload, enqueuedAt: env.enqueuedAt };
+  }
+
+  async function report(job: Job, error: unknown): Promise<void> {
+    log?.error({ err: error, jobId: job.id, kind: job.kind, key: job.key }, `job ${job.kind} for ${job.key} failed for good`);
+    try {
+      await options.onFailed?.(job, error);
+    } catch (err) {
+      log?.error({ err, jobId: job.id }, "the onFailed hook threw");
+    }
+  }
+
+  /** Hold the per-key advisory lock on a dedicated connection, waiting (abortably) while another worker has it. */
+  async function lockKey(key: string, signal: AbortSignal): Promise<pg.PoolClient | undefined> {
+    const client = await pool.connect();
+    try {
+      for (;;) {
+        const { rows } = await client.query<{ ok: boolean }>("select pg_try_advisory_lock(hashtextextended($1, 0)) as ok", [`preview-bot:job:${key}`]);
+        if (rows[0]?.ok) return client;
+        if (signal.aborted) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } catch (err) {
+      client.release(err instanceof Error ? err : true);
+      throw err;
+    }
+    client.release();
+    return undefined;
+  }
+
+  async function unlockKey(client: pg.PoolClient, key: string): Promise<void> {
+    try {
+      await client.query("select pg_advisory_unlock(hashtextextended($1, 0))", [`preview-bot:job:${key}`]);
+      client.release();
+    } catch (err) {
+      client.release(err instanceof Error ? err : true); // a broken session drops the lock with it
+    }
+  }
+
+  async function runJob(raw: JobWithMetadata<Envelope>): Promise<unknown> {
+    const job = view(raw.id, raw.data);
+    const abort = new AbortController();
+    const onClaimLost = () => abort.abort(new SupersededError(`${job.kind} for ${job.key} was cancelled: superseded by a newer job, or this worker's lease lapsed`));
+    raw.signal.addEventListener("abort", onClaimLost, { once: true });
+    running.set(raw.id, { abort, key: job.key });
+    let lock: pg.PoolClient | undefined;
+    try {
+      lock = await lockKey(job.key, abort.signal);
+      if (!lock) return { superseded: true };
+      const handler = handlers.get(job.kind);
+      if (!handler) throw new Error(`no handler registered for job kind "${job.kind}"`);
+      await handler(job, abort.signal);
+      return { ok: true };
+    } catch (err) {
+      if (abort.signal.aborted) {
+        log?.info({ jobId: job.id, key: job.key }, `${job.kind} for ${job.key} stopped: ${String((abort.signal.reason as Error)?.message ?? "aborted")}`);
+        return { superseded: true };
+      }
+      if (classify(err) && raw.retryCount < raw.retryLimit) {
+        options.onRetry?.(job, err);
+        log?.warn({ err, jobId: job.id, key: job.key, attempt: raw.retryCount + 1 }, `${job.kind} for ${job.key} failed with a transient error; pg-boss retries it with backoff`);
+        throw err;
+      }
+      await report(job, err);
+      return { failed: err instanceof Error ? err.message : String(err) };
+    } finally {
+      raw.signal.removeEventListener("abort", onClaimLost);
+      running.delete(raw.id);
+      if (lock) await unlockKey(lock, job.key);
+    }
+  }
+
+  /** Jobs pg-boss failed itself (a lease lapsed on the last attempt) block their key: report and delete them. */
+  async function reap(): Promise<void> {
+    const { rows } = await pool.query<{ id: string; data: Envelope; output: { message?: string } | null }>(
+      `select id, data, output from ${q(table)} where name = $1 and state = 'failed' order by created_on limit 50`,
+      [name],
+    );
+    for (const row of rows) {
+      const res = (await boss.deleteJob(name, row.id)) as { affected?: number };
+      if (!res.affected) continue; // another replica reaped it
+      await report(view(row.id, row.data), new Error(`the job's worker stopped answering and it ran out of attempts${row.output?.message ? `: ${row.output.message}` : ""}`));
+    }
+  }
+
+  async function refreshStats(): Promise<void> {
+    const { rows } = await pool.query<{ queued: string; oldest: Date | null }>(
+      `select count(*) as queued, min(created_on) as oldest from ${q(table)} where name = $1 and state < 'active'`,
+      [name],
+    );
+    const queued = Number(rows[0]?.queued ?? 0);
+    cached = { queued, running: running.size, oldestQueuedAgeMs: queued && rows[0]?.oldest ? Date.now() - rows[0].oldest.getTime() : 0 };
+  }
+
+  async function pruneDedupe(): Promise<void> {
+    await pool.query(`delete from ${DEDUPE_TABLE} where created_at < now() - make_interval(days => $1)`, [options.dedupeRetentionDays ?? 7]);
+  }
+
+  async function pending(): Promise<number> {
+    const { rows } = await pool.query<{ n: string }>(`select count(*) as n from ${q(table)} where name = $1 and state < 'completed'`, [name]);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  return {
+    start: () => ready,
+    register(kind, handler) {
+      handlers.set(kind, handler as JobHandler);
+    },
+    async enqueue<P>({ kind, key, payload, dedupeId, supersedes }: EnqueueOptions<P>) {
+      if (stopped) throw new QueueStoppedError("the queue is stopping; not accepting jobs");
+      await ready;
+      const client = await pool.connect();
+      const db = { executeSql: (text: string, values?: unknown[]) => client.query(text, values) };
+      let cancelled: string[] = [];
+      try {
+        await client.query("begin");
+        if (dedupeId) {
+          const claimed = await client.query(`insert into ${DEDUPE_TABLE} (dedupe_id, job_id) values ($1, '') on conflict do nothing returning dedupe_id`, [dedupeId]);
+          if (claimed.rowCount !== 1) {
+            await client.query("rollback");
+            const { rows } = await client.query<{ job_id: string }>(`select job_id from ${DEDUPE_TABLE} where dedupe_id = $1`, [dedupeId]);
+            return { jobId: rows[0]?.job_id || dedupeId, deduplicated: true };
+          }
+        }
+        if (supersedes) {
+          const { rows } = await client.query<{ id: string }>(`select id from ${q(table)} where name = $1 and singleton_key = $2 and state < 'completed' for update`, [name, key]);
+          cancelled = rows.map((r) => r.id);
+          if (cancelled.length) await boss.cancel(name, cancelled, { db });
+        }
+        const envelope: Envelope = { kind, key, payload, enqueuedAt: Date.now() };
+        const jobId = await boss.send(name, envelope as unknown as object, { singletonKey: key, db });
+        if (!jobId) throw new Error("pg-boss did not accept the job");
+        if (dedupeId) await client.query(`update ${DEDUPE_TABLE} set job_id = $2 where dedupe_id = $1`, [dedupeId, jobId]);
+        await client.query("commit");
+        for (const id of cancelled) {
+          const r = running.get(id);
+          if (r) {
+            log?.info({ jobId: id, key }, `superseding running job for ${key}`);
+            r.abort.abort(new SupersededError(`superseded by a newer ${kind}`));
+          } else log?.info({ jobId: id, key }, `superseded job ${id} for ${key}`);
+        }
+        return { jobId, deduplicated: false };
+      } catch (err) {
+        await client.query("rollback").catch(() => undefined);
+        throw new Error(`enqueueing ${kind} for ${key}`, { cause: err });
+      } finally {
+        client.release();
+      }
+    },
+    async onIdle() {
+      await ready;
+      for (;;) {
+        await reap();
+        if (running.size === 0 && (await pending()) === 0) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    stats() {
+      return { ...cached, running: running.size };
+    },
+    async stop(timeoutMs = 25_000) {
+      stopped = true;
+      for (const t of timers) clearInterval(t);
+      try {
+        await ready;
+      } catch {
+        // never started: nothing to stop but the pools
+      }
+      await boss.stop({ graceful: true, timeout: timeoutMs, close: true }).catch((err: unknown) => log?.warn({ err }, "stopping pg-boss"));
+      if (ownPool) await pool.end();
+    },
+  };
+}
+
+export { isTransientError };

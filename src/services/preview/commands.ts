@@ -1,0 +1,114 @@
+/**
+ * The commands that are not deploys: `/preview status`, `extend`, `backup`, `restore`. They read what exists from
+ * the cluster (the record of truth) and answer with a reply on the pull request.
+ */
+import { redactText } from "../../logger.js";
+import { formatBytes, formatDuration } from "../data/backups/report.js";
+import { describeError } from "../shared/errors.js";
+import { loadRepoConfig } from "../github/reads.js";
+import { EXPIRES_ANNOTATION, STATE_ANNOTATION, URL_ANNOTATION } from "../shared/labels.js";
+import { ownershipLabels } from "./naming.js";
+import { previewKey } from "../shared/preview.js";
+import type { PreviewJob, RunnerDeps } from "./runner.js";
+
+export function createPreviewCommands(deps: RunnerDeps) {
+  const log = deps.logger;
+
+  /** The namespaces of a preview, found by ownership labels (never by recomputed names). */
+  async function previewNamespaces(job: PreviewJob) {
+    return (await deps.cluster.listNamespaces(ownershipLabels(job.owner, job.repo, job.number))).filter(
+      (ns) => ns.annotations["preview-bot.dev/repository"] === `${job.owner}/${job.repo}`,
+    );
+  }
+
+  async function replyOnPull(job: PreviewJob, body: string): Promise<void> {
+    const octokit = await deps.octokitFor(job.installationId);
+    const mention = job.actor && job.source === "comment" ? `@${job.actor} ` : "";
+    await octokit.rest.issues.createComment({ owner: job.owner, repo: job.repo, issue_number: job.number, body: redactText(`${mention}${body}`) });
+  }
+
+  /** `/preview status`: what exists right now, from the cluster (the record of truth), as a short reply. */
+  async function status(job: PreviewJob): Promise<void> {
+    const namespaces = await previewNamespaces(job);
+    if (namespaces.length === 0) return replyOnPull(job, "No preview exists for this pull request. Comment `/preview deploy` to create one.");
+    const lines: string[] = [];
+    for (const ns of namespaces) {
+      const workloads = await deps.cluster.waitForRollout(ns.name, 0);
+      const state = ns.phase === "Terminating" ? "being removed" : (ns.annotations[STATE_ANNOTATION] ?? "unknown");
+      lines.push(`**${state}** — namespace \`${ns.name}\`${ns.annotations[URL_ANNOTATION] ? ` — ${ns.annotations[URL_ANNOTATION]}` : ""}`);
+      const sha = ns.annotations["preview-bot.dev/head-sha"];
+      if (sha) lines.push(`- commit \`${sha.slice(0, 7)}\``);
+      if (ns.annotations[EXPIRES_ANNOTATION]) lines.push(`- expires ${ns.annotations[EXPIRES_ANNOTATION]}`);
+      for (const w of workloads) lines.push(`- ${w.ready ? "✅" : "❌"} ${w.kind} \`${w.name}\`: ${w.summary}`);
+    }
+    await replyOnPull(job, lines.join("\n"));
+  }
+
+  /** `/preview extend <duration>`: move the expiry of the preview's namespaces. */
+  async function extend(job: PreviewJob): Promise<void> {
+    const namespaces = await previewNamespaces(job);
+    if (namespaces.length === 0) return replyOnPull(job, "No preview exists for this pull request, so there is nothing to extend.");
+    const expiresAt = new Date(Date.now() + (job.ttlMs ?? 0)).toISOString();
+    for (const ns of namespaces) await deps.cluster.annotateNamespace(ns.name, { [EXPIRES_ANNOTATION]: expiresAt });
+    await replyOnPull(job, `The preview now expires at ${expiresAt}.`);
+  }
+
+  /** `/preview backup`: back the preview's database up now and say where it went. */
+  async function backup(job: PreviewJob): Promise<void> {
+    if (!deps.backups || !deps.databases) return replyOnPull(job, "Backups of preview databases are not configured on this installation (see the README, Backups).");
+    const key = previewKey(job);
+    const dbs = (await deps.databases.list()).filter((d) => d.key === key);
+    if (dbs.length === 0) return replyOnPull(job, "This preview has no database to back up.");
+    const lines: string[] = [];
+    for (const db of dbs) {
+      try {
+        const r = await deps.backups.backup(db.database);
+        lines.push(`✅ Backed up \`${db.database}\`: \`${r.blobName}\` (${formatBytes(r.sizeBytes)} in ${formatDuration(r.durationMs)}, sha256 \`${r.sha256.slice(0, 12)}…\`)`);
+      } catch (err) {
+        log.warn({ key, err }, `backup of ${db.database} failed`);
+        lines.push(`❌ Backup of \`${db.database}\` failed: ${describeError(err).slice(0, 300)}`);
+      }
+    }
+    await replyOnPull(job, lines.join("\n"));
+  }
+
+  /**
+   * `/preview restore <backup|latest>`: replace the preview's database with a backup — drop it (sessions
+   * terminated), create it again with the same role and password (the Secret stays valid), restore into it.
+   */
+  async function restore(job: PreviewJob): Promise<void> {
+    if (!deps.backups || !deps.databases) return replyOnPull(job, "Restoring preview databases is not configured on this installation (see the README, Backups).");
+    const key = previewKey(job);
+    const db = (await deps.databases.list()).find((d) => d.key === key);
+    if (!db?.role) return replyOnPull(job, "This preview has no database to restore into. Deploy it first.");
+    const octokit = await deps.octokitFor(job.installationId);
+    const config = await loadRepoConfig(octokit, job.owner, job.repo);
+    const which = job.backup ?? "latest";
+    const seedFrom = config?.ok ? config.config.database.seedFrom : undefined;
+    const names = { key, database: db.database, role: db.role };
+    // Nothing is dropped until the backup is known to exist, and the current data is backed up first.
+    let entry: { name: string };
+    try {
+      entry = await deps.backups.resolve(which, seedFrom);
+    } catch (err) {
+      return replyOnPull(job, `❌ Nothing was changed: ${describeError(err).slice(0, 300)}`);
+    }
+    let safety: string;
+    try {
+      safety = (await deps.backups.backup(db.database)).blobName;
+    } catch (err) {
+      return replyOnPull(job, `❌ Nothing was changed: backing up the current \`${db.database}\` before replacing it failed: ${describeError(err).slice(0, 300)}`);
+    }
+    try {
+      await deps.databases.drop(names);
+      const creds = await deps.databases.provision(names, config?.ok ? { extensions: config.config.database.extensions, connectionLimit: config.config.database.connectionLimit } : {});
+      const r = await deps.backups.restore(entry.name, seedFrom, creds.url);
+      await replyOnPull(job, `✅ Restored \`${r.entry.name}\` into \`${db.database}\` (${formatBytes(r.bytes)} in ${formatDuration(r.durationMs)}); the data it replaced is in \`${safety}\`. Restart the preview's pods if they cache connections.`);
+    } catch (err) {
+      log.warn({ key, err }, `restore of ${db.database} failed`);
+      await replyOnPull(job, `❌ Restoring \`${entry.name}\` into \`${db.database}\` failed: ${describeError(err).slice(0, 300)}. The previous data is in \`${safety}\` (\`/preview restore ${safety}\`).`);
+    }
+  }
+
+  return { status, extend, backup, restore, replyOnPull };
+}

@@ -1,0 +1,68 @@
+/**
+ * YAML in and out. Parsing uses the `yaml` package's `parseAllDocuments` (no code evaluation, aliases bounded);
+ * every transform afterwards works on the parsed objects, never on YAML text, so a value containing `---` or
+ * `${X}` can never split a document or inject fields.
+ */
+import { parseAllDocuments, stringify } from "yaml";
+import type { KubeObject } from "../../shared/preview.js";
+import { RenderError } from "./render-error.js";
+
+/** Bound on alias expansion per document (defuses "billion laughs" documents). */
+const MAX_ALIAS_COUNT = 100;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function asKubeObject(value: unknown, where: string): KubeObject {
+  if (!isRecord(value)) throw new RenderError(`${where} is not a mapping (a Kubernetes object needs apiVersion, kind and metadata)`);
+  const { apiVersion, kind } = value;
+  if (typeof apiVersion !== "string" || !apiVersion || typeof kind !== "string" || !kind) {
+    throw new RenderError(`${where} is not a Kubernetes object: it needs a string apiVersion and kind`);
+  }
+  if (value.metadata === undefined || value.metadata === null) value.metadata = {};
+  if (!isRecord(value.metadata)) throw new RenderError(`${where} (${kind}): metadata must be a mapping`);
+  return value as unknown as KubeObject;
+}
+
+/** `kind: List` (and `DeploymentList`-style lists with `items`) flattened into their items. */
+function flatten(obj: KubeObject, where: string): KubeObject[] {
+  if (obj.kind === "List" || (obj.kind.endsWith("List") && Array.isArray(obj.items))) {
+    const items = Array.isArray(obj.items) ? obj.items : [];
+    return items.flatMap((item, i) => flatten(asKubeObject(item, `${where} items[${i}]`), `${where} items[${i}]`));
+  }
+  return [obj];
+}
+
+/**
+ * Parse a multi-document YAML (or JSON) text into Kubernetes objects. Empty documents are skipped; `where` names
+ * the source in errors (a file path, or "kustomize output").
+ */
+export function parseManifests(text: string, where: string): KubeObject[] {
+  const out: KubeObject[] = [];
+  const docs = parseAllDocuments(text, { prettyErrors: true });
+  // parseAllDocuments returns an EmptyStream (array-like) for empty input.
+  let index = 0;
+  for (const doc of docs) {
+    index += 1;
+    const label = `${where} document ${index}`;
+    if (doc.errors.length > 0) {
+      const first = doc.errors[0]!;
+      throw new RenderError(`parsing ${label}: ${first.message.split("\n")[0]}`, { cause: first });
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (err) {
+      throw new RenderError(`parsing ${label}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    if (value === null || value === undefined) continue;
+    out.push(...flatten(asKubeObject(value, label), label));
+  }
+  return out;
+}
+
+/** Objects as one multi-document YAML string, keys in the order they were parsed (what `kubectl apply -f -` takes). */
+export function toYaml(objects: readonly KubeObject[]): string {
+  return objects.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join("---\n");
+}

@@ -1,0 +1,81 @@
+/**
+ * The plain-YAML renderer: every `*.yaml`, `*.yml` and `*.json` under the manifests directory (recursively, in
+ * sorted path order), multi-document, empty documents skipped, `kind: List` flattened. Needs no binary.
+ *
+ * Skipped: dot-files and dot-directories (editor and tool state), kustomization files (a `type: plain` directory
+ * may still carry one), and symlinks — files linking inside the repository are read, anything pointing outside it
+ * is refused, and linked directories are not followed (no loops, no escapes).
+ */
+import { lstat, readdir, readFile, realpath } from "node:fs/promises";
+import path from "node:path";
+import type { KubeObject } from "../../shared/preview.js";
+import { parseManifests } from "./manifests.js";
+import { RenderError } from "./render-error.js";
+
+const MANIFEST_FILE = /\.(ya?ml|json)$/i;
+export const KUSTOMIZATION_FILES = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+/** Total bytes read before giving up: manifests are text, far below this; a bigger tree is a mistake or an attack. */
+const DEFAULT_MAX_BYTES = 50 * 1024 * 1024;
+
+export function isInside(root: string, candidate: string): boolean {
+  const rel = path.relative(root, candidate);
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+}
+
+async function listFiles(dir: string, root: string, warnings: string[]): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const files: string[] = [];
+  for (const entry of entries) {
+    if (entry.name.startsWith(".")) continue;
+    const full = path.join(dir, entry.name);
+    const shown = path.relative(root, full);
+    if (entry.isDirectory()) {
+      files.push(...(await listFiles(full, root, warnings)));
+    } else if (entry.isSymbolicLink()) {
+      const target = await realpath(full).catch(() => undefined);
+      if (target === undefined) {
+        warnings.push(`skipped ${shown}: broken symlink`);
+      } else if (!isInside(root, target)) {
+        throw new RenderError(`reading plain manifests: ${shown} is a symlink pointing outside the repository`);
+      } else if ((await lstat(target)).isFile() && MANIFEST_FILE.test(entry.name)) {
+        files.push(full);
+      } else if (!(await lstat(target)).isFile()) {
+        warnings.push(`skipped ${shown}: symlinked directories are not followed`);
+      }
+    } else if (entry.isFile() && MANIFEST_FILE.test(entry.name)) {
+      if (KUSTOMIZATION_FILES.includes(entry.name)) {
+        warnings.push(`skipped ${shown}: a kustomization file is not a manifest (set manifests.type: kustomize to build it)`);
+        continue;
+      }
+      files.push(full);
+    }
+  }
+  return files;
+}
+
+/**
+ * Read every manifest under `dir`. `root` is the repository checkout (paths in messages are relative to it, and
+ * nothing outside it is read).
+ */
+export async function readPlainManifests(
+  dir: string,
+  root: string,
+  opts: { maxBytes?: number } = {},
+): Promise<{ objects: KubeObject[]; warnings: string[] }> {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+  const warnings: string[] = [];
+  const realRoot = await realpath(root);
+  const files = await listFiles(await realpath(dir), realRoot, warnings);
+  const objects: KubeObject[] = [];
+  let total = 0;
+  for (const file of files) {
+    const shown = path.relative(realRoot, file);
+    const text = await readFile(file, "utf8");
+    total += Buffer.byteLength(text);
+    if (total > maxBytes) throw new RenderError(`reading plain manifests: more than ${maxBytes} bytes of YAML under ${path.relative(realRoot, dir) || "."}`);
+    objects.push(...parseManifests(text, shown));
+  }
+  if (files.length === 0) warnings.push(`no *.yaml, *.yml or *.json files under ${path.relative(realRoot, dir) || "."}`);
+  return { objects, warnings };
+}

@@ -1,0 +1,75 @@
+/**
+ * Step bookkeeping for a run: each step is timed and recorded in the RunReport, and the run stops between steps when
+ * it has been superseded (the queue aborts its signal).
+ */
+import { redactText } from "../../logger.js";
+import { SupersededError } from "../jobs/queue.js";
+import type { RunReport, StepRecord } from "../shared/run-report.js";
+
+export class StepFailure extends Error {
+  override name = "StepFailure";
+}
+
+export class StepTracker {
+  constructor(
+    readonly report: RunReport,
+    private readonly signal: AbortSignal | undefined,
+    private readonly onProgress: (report: RunReport) => Promise<void> = async () => {},
+  ) {}
+
+  /** Plan the steps up front so the check run shows what is coming. */
+  plan(names: string[]): void {
+    this.report.steps = names.map((name) => ({ name, status: "pending" }));
+  }
+
+  private step(name: string): StepRecord {
+    let s = this.report.steps.find((x) => x.name === name);
+    if (!s) {
+      s = { name, status: "pending" };
+      this.report.steps.push(s);
+    }
+    return s;
+  }
+
+  checkSuperseded(): void {
+    if (this.signal?.aborted) {
+      const reason = this.signal.reason instanceof Error ? this.signal.reason.message : "superseded";
+      throw new SupersededError(reason);
+    }
+  }
+
+  /**
+   * Run one step. `fn` returns a one-line detail. A thrown error marks the step failed and propagates, with the
+   * step's name prefixed ("Apply: applying Deployment …").
+   */
+  async run<T>(name: string, fn: (setDetail: (d: string) => void) => Promise<T>, opts: { progress?: boolean } = {}): Promise<T> {
+    this.checkSuperseded();
+    const s = this.step(name);
+    const started = Date.now();
+    s.status = "running";
+    s.startedAt = new Date(started).toISOString();
+    if (opts.progress) await this.onProgress(this.report);
+    try {
+      const value = await fn((d) => (s.detail = redactText(d)));
+      s.status = "success";
+      return value;
+    } catch (err) {
+      s.status = "failure";
+      if (!s.detail) s.detail = redactText(err instanceof Error ? err.message : String(err)).slice(0, 300);
+      throw err;
+    } finally {
+      s.durationMs = Date.now() - started;
+    }
+  }
+
+  skip(name: string, detail: string): void {
+    const s = this.step(name);
+    s.status = "skipped";
+    s.detail = detail;
+  }
+
+  /** Mark every step that never started as skipped (after a failure). */
+  skipRemaining(detail = "not run"): void {
+    for (const s of this.report.steps) if (s.status === "pending" || s.status === "running") Object.assign(s, { status: "skipped", detail: s.detail ?? detail });
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * What the doors (GitHub webhooks, PR comments, Slack) hand work to. Doors parse and authorize, then call
+ * `dispatch` and return at once; the work runs as a keyed job (one at a time per preview key, newer deploys
+ * supersede older ones). Implemented by the queue wiring (src/services/jobs/queue.ts).
+ */
+export type PreviewAction = "deploy" | "redeploy" | "destroy" | "status" | "extend" | "backup" | "restore";
+
+export interface PreviewRequest {
+  action: PreviewAction;
+  owner: string;
+  repo: string;
+  number: number;
+  /** Who asked: a GitHub login (Slack users are mapped to one before dispatch), or "github" for webhook events. */
+  actor: string;
+  /** Where it came from, for reports. */
+  source: "webhook" | "comment" | "slack" | "sweeper";
+  dryRun?: boolean;
+  /** For `extend`: the new TTL in milliseconds. */
+  ttlMs?: number;
+  /** For `restore`: a backup blob name, or `latest` (of the repository's `database.seedFrom` target). */
+  backup?: string;
+  /** Slack response target, when the request came from Slack. */
+  slack?: { channel: string; user: string; responseUrl?: string };
+  /** GitHub delivery id, for idempotent intake and log correlation. */
+  deliveryId?: string;
+  /** The GitHub App installation, when the door knows it (webhooks do; Slack does not). */
+  installationId?: number;
+}
+
+export interface Dispatcher {
+  dispatch(request: PreviewRequest): Promise<{ jobId: string; deduplicated: boolean }>;
+}
+
+/** The current state of one preview, as the doors show it (Slack `/preview list|status`, PR `/preview status`). */
+export interface PreviewSummary {
+  key: string;
+  owner: string;
+  repo: string;
+  number: number;
+  title?: string;
+  branch?: string;
+  sha?: string;
+  state: "queued" | "deploying" | "ready" | "failed" | "destroying" | "destroyed" | "superseded" | "unknown";
+  url?: string;
+  namespace?: string;
+  database?: string;
+  expiresAt?: string;
+  updatedAt?: string;
+  /** Short reason when failed. */
+  reason?: string;
+  prUrl?: string;
+}
+
+/** Read side for the doors: what previews exist and how they are. */
+export interface PreviewDirectory {
+  list(filter?: { owner?: string; repo?: string }): Promise<PreviewSummary[]>;
+  get(key: { owner: string; repo: string; number: number }): Promise<PreviewSummary | undefined>;
+}

@@ -1,0 +1,108 @@
+/**
+ * Crash recovery: a worker process is killed (SIGKILL) in the middle of a job that provisions a database and a
+ * namespace; a second worker process picks the job up once its lease lapses and completes it exactly once more.
+ * Afterwards there is one database and one namespace: the re-run converged instead of duplicating.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import pg from "pg";
+import { createPgQueue, type PgQueue } from "../../../src/services/jobs/queue-pg.js";
+import { writeTsImportHook } from "../../support/azurite.js";
+import { startFakeKube, type FakeKube } from "../../support/fake-kube/index.js";
+import { createTestDatabase } from "../../support/pg-database.js";
+
+const ROOT = resolve(import.meta.dirname, "..", "..", "..");
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let fake: FakeKube;
+let dir: string;
+let producer: PgQueue;
+let client: pg.Client;
+const children: ChildProcess[] = [];
+const run = Math.random().toString(36).slice(2, 7);
+
+function worker(crash: boolean): { child: ChildProcess; saw(line: string): Promise<void> } {
+  const child = spawn(process.execPath, ["--no-warnings", "--experimental-transform-types", "--import", pathToFileURL(writeTsImportHook(dir)).href, join(ROOT, "test/support/queue-worker-child.ts")], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, QUEUE_URL: db.url, ADMIN_URL: process.env.TEST_PG_URL, KUBE_URL: fake.url, CRASH: crash ? "1" : "0" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let out = "";
+  let err = "";
+  child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+  const waiters: Array<() => void> = [];
+  child.stdout!.on("data", (c: Buffer) => {
+    out += c.toString();
+    for (const w of waiters.splice(0)) w();
+  });
+  return {
+    child,
+    saw: (line) =>
+      new Promise<void>((ok, fail) => {
+        const check = () => (out.split("\n").includes(line) ? ok() : waiters.push(check));
+        child.once("exit", (code) => fail(new Error(`worker exited (${code}) before printing "${line}": ${err.slice(-2000)}`)));
+        check();
+      }),
+  };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "queue-crash-"));
+  db = await createTestDatabase("queue_crash");
+  fake = await startFakeKube({ namespaceFinalizeMs: 20 });
+  producer = createPgQueue({ connectionString: db.url, work: false });
+  await producer.start();
+  client = new pg.Client({ connectionString: process.env.TEST_PG_URL });
+  await client.connect();
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  await producer?.stop(1_000);
+  await client?.query(`drop database if exists ${pg.escapeIdentifier(`crash_${run}`)} with (force)`).catch(() => undefined);
+  await client?.query(`drop role if exists ${pg.escapeIdentifier(`crash_${run}_app`)}`).catch(() => undefined);
+  await client?.end();
+  await fake?.stop();
+  await db?.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("a worker killed mid-job", () => {
+  it("is replaced: another worker runs the job once more after the lease lapses, and the result is not duplicated", async () => {
+    const first = worker(true);
+    await first.saw("ready");
+    const { jobId } = await producer.enqueue({ kind: "provision", key: `acme/web#${run}`, payload: { owner: "acme", repo: "web", number: 1, database: `crash_${run}`, namespace: `crash-${run}` } });
+    await first.saw("holding");
+    first.child.kill("SIGKILL");
+    await new Promise((r) => first.child.once("exit", r));
+
+    const second = worker(false);
+    await second.saw("ready");
+    const log = new pg.Client({ connectionString: db.url });
+    await log.connect();
+    let rows: Array<{ pid: number; job: string; phase: string }> = [];
+    for (let i = 0; i < 300 && !rows.some((r) => r.phase === "done"); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      rows = (await log.query("select pid, job, phase from crash_log order by at")).rows;
+    }
+    await new Promise((r) => setTimeout(r, 1_500)); // a duplicate run would show up here
+    rows = (await log.query("select pid, job, phase from crash_log order by at")).rows;
+    await log.end();
+
+    expect(rows).toEqual([
+      { pid: first.child.pid, job: jobId, phase: "start" },
+      { pid: first.child.pid, job: jobId, phase: "holding" },
+      { pid: second.child.pid, job: jobId, phase: "start" },
+      { pid: second.child.pid, job: jobId, phase: "done" },
+    ]);
+    const dbs = await client.query("select datname from pg_database where datname like $1", [`crash_${run}%`]);
+    expect(dbs.rows).toEqual([{ datname: `crash_${run}` }]);
+    expect(fake.list("v1", "Namespace").filter((n) => n.metadata.name?.startsWith(`crash-${run}`)).map((n) => n.metadata.name)).toEqual([`crash-${run}`]);
+    second.child.kill("SIGTERM");
+    await new Promise((r) => second.child.once("exit", r));
+  }, 60_000);
+});

@@ -1,0 +1,116 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
+import { lstat, mkdtemp, readFile, readdir, readlink, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import nock from "nock";
+import { c as createTar, Header } from "tar";
+import { fetchSource } from "../../../../src/services/preview/render/index.js";
+import { GITHUB_API, testOctokit } from "../../../support/github.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const PLAIN_APP = path.resolve(here, "../../../fixtures/plain-app");
+const SHA = "0123456789abcdef0123456789abcdef01234567";
+const CODELOAD = "https://codeload.github.com";
+
+/** A real tar.gz of `dir`, laid out the way GitHub does it (`<owner>-<repo>-<sha7>/...`). */
+async function tarballOf(dir: string, top: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const pack = createTar({ gzip: true, cwd: dir, prefix: top, portable: true }, ["."]);
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** A hand-made tarball, for entries `tar.c` would never write (`..` paths, absolute symlinks, FIFOs). */
+function rawTarball(entries: Array<{ path: string; type: string; body?: string; linkpath?: string }>): Buffer {
+  const blocks: Buffer[] = [];
+  for (const e of entries) {
+    const body = Buffer.from(e.body ?? "");
+    const header = new Header({ path: e.path, type: e.type as never, size: body.length, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, ...(e.linkpath ? { linkpath: e.linkpath } : {}) });
+    header.encode();
+    blocks.push(header.block!);
+    if (body.length > 0) blocks.push(body, Buffer.alloc((512 - (body.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return gzipSync(Buffer.concat(blocks));
+}
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), "render-source-"));
+  nock.disableNetConnect();
+});
+afterEach(() => {
+  nock.cleanAll();
+});
+afterAll(async () => {
+  nock.enableNetConnect();
+  nock.restore();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+async function listTree(dir: string, prefix = ""): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    const rel = `${prefix}${e.name}`;
+    out.push(rel);
+    if (e.isDirectory()) out.push(...(await listTree(path.join(dir, e.name), `${rel}/`)));
+  }
+  return out;
+}
+
+describe("fetchSource", () => {
+  it("downloads the tarball at the head SHA, follows GitHub's redirect and extracts it without the top directory", async () => {
+    const archive = await tarballOf(PLAIN_APP, "acme-shop-0123456/");
+    const api = nock(GITHUB_API).get(`/repos/acme/shop/tarball/${SHA}`).reply(302, "", { Location: `${CODELOAD}/acme/shop/legacy.tar.gz/${SHA}` });
+    const codeload = nock(CODELOAD).get(`/acme/shop/legacy.tar.gz/${SHA}`).reply(200, archive, { "Content-Type": "application/x-gzip" });
+    const dest = path.join(tmp, "ok");
+    const result = await fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest });
+    expect(api.isDone() && codeload.isDone()).toBe(true);
+    expect(await listTree(dest)).toEqual(await listTree(PLAIN_APP));
+    expect(await readFile(path.join(dest, "deploy/app.yaml"), "utf8")).toBe(await readFile(path.join(PLAIN_APP, "deploy/app.yaml"), "utf8"));
+    expect(result.skipped).toEqual([]);
+  });
+
+  it("does not extract paths or links that escape the checkout, nor devices and FIFOs", async () => {
+    const archive = rawTarball([
+      { path: "acme-shop-0123456/", type: "Directory" },
+      { path: "acme-shop-0123456/ok.yaml", type: "File", body: "kind: ConfigMap\n" },
+      { path: "acme-shop-0123456/../../escaped.txt", type: "File", body: "pwned" },
+      { path: "acme-shop-0123456/passwd", type: "SymbolicLink", linkpath: "/etc/passwd" },
+      { path: "acme-shop-0123456/up", type: "SymbolicLink", linkpath: "../../../etc" },
+      { path: "acme-shop-0123456/same.yaml", type: "SymbolicLink", linkpath: "ok.yaml" },
+      { path: "acme-shop-0123456/pipe", type: "FIFO" },
+    ]);
+    nock(GITHUB_API).get(`/repos/acme/shop/tarball/${SHA}`).reply(200, archive, { "Content-Type": "application/x-gzip" });
+    const dest = path.join(tmp, "hostile", "checkout");
+    const result = await fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest });
+    expect(await listTree(dest)).toEqual(["ok.yaml", "same.yaml"]);
+    expect(await readlink(path.join(dest, "same.yaml"))).toBe("ok.yaml");
+    expect(await lstat(path.join(tmp, "escaped.txt")).catch(() => "absent")).toBe("absent");
+    expect(await lstat(path.join(tmp, "hostile", "escaped.txt")).catch(() => "absent")).toBe("absent");
+    const skipped = result.skipped.join("\n");
+    expect(skipped).toMatch(/passwd: symlink to \/etc\/passwd points outside the checkout/);
+    expect(skipped).toMatch(/up: symlink to \.\.\/\.\.\/\.\.\/etc points outside the checkout/);
+    expect(skipped).toMatch(/escaped.txt: path escapes the checkout/);
+    expect(skipped).toMatch(/pipe: FIFO entries are not extracted/);
+  });
+
+  it("refuses an archive over the size cap before writing anything", async () => {
+    const archive = rawTarball([{ path: "top/big.txt", type: "File", body: "x".repeat(4096) }]);
+    nock(GITHUB_API).get(`/repos/acme/shop/tarball/${SHA}`).reply(200, archive, { "Content-Type": "application/x-gzip" });
+    const dest = path.join(tmp, "big");
+    await expect(fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest, maxBytes: 1024 })).rejects.toThrow(
+      /fetching acme\/shop@0123456789ab: the tarball unpacks to 4096 bytes, over the 1024-byte limit/,
+    );
+    expect(await lstat(dest).catch(() => "absent")).toBe("absent");
+  });
+
+  it("says what was being fetched when GitHub answers 404", async () => {
+    nock(GITHUB_API).get(`/repos/acme/shop/tarball/${SHA}`).reply(404, { message: "Not Found" });
+    await expect(fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest: path.join(tmp, "missing") })).rejects.toThrow(
+      /fetching acme\/shop@0123456789ab: downloading the tarball: not found/,
+    );
+  });
+});
