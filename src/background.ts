@@ -7,7 +7,6 @@ import type pg from "pg";
 import type { Env } from "./env.js";
 import type { Logger } from "./logger.js";
 import {
-  BackupScheduler,
   blobStoreFromEnv,
   checkMissed,
   findTarget,
@@ -16,12 +15,10 @@ import {
   formatBackupMissed,
   formatBackupSuccess,
   loadTargets,
-  MemoryScheduleLock,
-  PgScheduleLock,
   runBackupJob,
   type BackupEvents,
-  type ScheduleLock,
 } from "./services/data/backups/index.js";
+import { MemoryScheduleLock, PgScheduleLock, SlotScheduler, type ScheduleLock } from "./services/jobs/schedule.js";
 import { createPreviewBackups, type PreviewBackups } from "./services/data/backups/previews.js";
 import type { BackupTargets } from "./handlers/slack.js";
 import type { Metrics } from "./services/metrics.js";
@@ -37,7 +34,7 @@ export interface BackupWiring {
   previews?: PreviewBackups;
   /** For Slack: `/preview backup|backups <target>`. */
   targets?: BackupTargets;
-  scheduler?: BackupScheduler;
+  scheduler?: SlotScheduler;
   stop(): Promise<void>;
 }
 
@@ -67,7 +64,7 @@ export function startBackups(env: Env, opts: { logger: Logger; metrics: Metrics;
     },
     onMissed: (target, last) => announce(formatBackupMissed(target, last)),
   };
-  const scheduler = new BackupScheduler({
+  const scheduler = new SlotScheduler({
     jobs: targets.map((t) => ({ name: t.name, schedule: t.schedule })),
     lock: opts.lock,
     logger: log,
@@ -99,7 +96,7 @@ export function startBackups(env: Env, opts: { logger: Logger; metrics: Metrics;
 }
 
 /** The sweeper on its schedule (every 10 minutes), reporting what it fixed to Slack. */
-export function startSweeps(sweeper: Sweeper, opts: { logger: Logger; notifier?: Notifier; lock: ScheduleLock }): BackupScheduler {
+export function startSweeps(sweeper: Sweeper, opts: { logger: Logger; notifier?: Notifier; lock: ScheduleLock }): SlotScheduler {
   const scheduler = createSweepScheduler({
     sweeper,
     lock: opts.lock,

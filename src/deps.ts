@@ -22,14 +22,15 @@ import { createMemoryQueue, type Queue } from "./services/jobs/queue.js";
 import { createRenderer, type Renderer } from "./services/preview/render/index.js";
 import { createReporter } from "./services/github/reporter.js";
 import type { RunReport } from "./services/shared/run-report.js";
-import { createRunner, type PreviewJob, type Runner } from "./services/preview/runner.js";
+import { createRunner, type Runner } from "./services/preview/runner.js";
+import type { PreviewJob } from "./services/shared/dispatch.js";
 import type { Enqueue } from "./handlers/pull-request.js";
 import type { BackupTargets } from "./handlers/slack.js";
 import pg from "pg";
 import { Probot, type ProbotOctokit } from "probot";
 import { scheduleLock, startBackups, startSweeps } from "./background.js";
 import { privateKey } from "./env.js";
-import type { BackupScheduler } from "./services/data/backups/index.js";
+import type { SlotScheduler } from "./services/jobs/schedule.js";
 import type { PreviewBackups } from "./services/data/backups/previews.js";
 import { createPgQueue } from "./services/jobs/queue-pg.js";
 import { PgThreadStore } from "./services/chat/slack-threads.js";
@@ -58,7 +59,7 @@ export interface Deps {
   kubeConfig: KubeConfig;
   backups?: PreviewBackups;
   backupTargets?: BackupTargets;
-  scheduler?: BackupScheduler;
+  scheduler?: SlotScheduler;
   sweeper: Sweeper;
   /** PostgreSQL for the bot's own state (locks, sweep marks), with DATABASE_URL. */
   pool?: pg.Pool;
@@ -208,7 +209,7 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
       );
     },
   });
-  let sweeps: BackupScheduler | undefined;
+  let sweeps: SlotScheduler | undefined;
 
   return {
     cluster,

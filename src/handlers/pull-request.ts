@@ -3,7 +3,7 @@
  * state (trigger policy, config, newest head commit).
  */
 import type { Context } from "probot";
-import type { PreviewJob } from "../services/preview/runner.js";
+import type { PreviewJob } from "../services/shared/dispatch.js";
 
 export type Enqueue = (job: PreviewJob, deliveryId: string) => Promise<void>;
 

@@ -16,7 +16,7 @@ import { PREVIEW_JOB } from "../../src/services/jobs/dispatcher.js";
 import { MANAGED_BY } from "../../src/services/shared/labels.js";
 import { previewKey } from "../../src/services/shared/preview.js";
 import { createPgQueue, type PgQueue } from "../../src/services/jobs/queue-pg.js";
-import type { PreviewJob } from "../../src/services/preview/runner.js";
+import type { PreviewJob } from "../../src/services/shared/dispatch.js";
 import { createSweeper, MemorySweepMemory } from "../../src/services/jobs/sweeper.js";
 import { buildJobHarness } from "../support/job-harness.js";
 import { startFakeKube, type FakeKube } from "../support/fake-kube/index.js";

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { PREVIEW_JOB } from "../../src/services/jobs/dispatcher.js";
-import type { PreviewJob } from "../../src/services/preview/runner.js";
+import type { PreviewJob } from "../../src/services/shared/dispatch.js";
 import { commentEvent as realComment, startHarness, type Harness } from "../support/e2e-bot.js";
 import { fakeGitHub, type FakePull } from "../support/github-fake.js";
 

@@ -12,7 +12,8 @@ import type { Octokit } from "../../src/services/github/reads.js";
 import type { Queue } from "../../src/services/jobs/queue.js";
 import { createRenderer } from "../../src/services/preview/render/index.js";
 import { createReporter } from "../../src/services/github/reporter.js";
-import { createRunner, type PreviewJob } from "../../src/services/preview/runner.js";
+import { createRunner } from "../../src/services/preview/runner.js";
+import type { PreviewJob } from "../../src/services/shared/dispatch.js";
 import { silentLogger, TestOctokit } from "./github.js";
 
 export function buildJobHarness(opts: { kubeConfig: KubeConfig; adminUrl: string; queue: Queue; logger: Logger; workDir: string; installationId: number }) {

@@ -1,5 +1,6 @@
 /**
- * Slack notifier: one thread per PR in the repository's channel. The parent message carries the summary (state,
+ * The chat domain: the Slack notifier (this file), its Block Kit messages (slack-blocks.ts) and where each PR's
+ * thread is remembered (slack-threads.ts). Slack notifier: one thread per PR in the repository's channel. The parent message carries the summary (state,
  * URL, buttons) and is edited in place; each update is posted as a reply in the thread.
  *
  * `notify` never throws and never blocks for long: Slack being down, rate limiting or a bad token are logged (no

@@ -1,7 +1,12 @@
 /**
- * The real Cluster (see the interface in preview.ts): server-side apply with one field manager, namespace
+ * The cluster domain: everything preview-bot does to Kubernetes — this Cluster implementation, roll-out health
+ * (rollout-health.ts), error reading (kube-errors.ts), and the directory of previews read from namespaces
+ * (directory.ts). The real Cluster (see the interface in shared/preview.ts): server-side apply with one field manager, namespace
  * lifecycle with ownership checks, label-based prune, rollout gate with diagnosis. Talks to Kubernetes only through
  * @kubernetes/client-node; tests run it against test/support/fake-kube over HTTP.
+ *
+ * Longer than 300 lines: one class implements the whole Cluster interface, and every method goes through the same
+ * ownership checks (ownedNamespace, isOurs); splitting it would scatter those guards across files.
  */
 import {
   AppsV1Api,

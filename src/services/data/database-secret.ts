@@ -4,7 +4,7 @@
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import type { ClientConfig } from "pg";
-import type { DatabaseCredentials } from "../shared/preview.js";
+import type { DatabaseCredentials, KubeObject, PreviewNames } from "../shared/preview.js";
 
 export type SslMode = "disable" | "require" | "verify-full";
 export const SSL_MODES: readonly SslMode[] = ["disable", "require", "verify-full"];
@@ -127,4 +127,16 @@ export function secretData(creds: DatabaseCredentials, keys: SecretKeys): Record
     out[key] = values[field];
   }
   return out;
+}
+
+/** The preview's credentials Secret (`database.secret`), with the preview's ownership labels and annotations. */
+export function credentialsSecret(names: PreviewNames, secret: { name: string; keys: SecretKeys }, creds: DatabaseCredentials): KubeObject {
+  const data = secretData(creds, secret.keys);
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: secret.name, namespace: names.namespace, labels: { ...names.labels }, annotations: { ...names.annotations } },
+    type: "Opaque",
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "utf8").toString("base64")])),
+  };
 }

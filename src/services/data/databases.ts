@@ -1,8 +1,12 @@
 /**
- * Databases: one PostgreSQL database and one login role per preview, on a configured server, so previews never
+ * The data domain: preview databases (this file), their credentials Secret (database-secret.ts) and backups to
+ * Azure Blob Storage (backups/). Databases: one PostgreSQL database and one login role per preview, on a configured server, so previews never
  * share data or the admin's credentials. Everything we create carries a JSON mark in its COMMENT; we never adopt,
  * alter or drop what lacks it. Identifiers always go through `escapeIdentifier`, values through `escapeLiteral`
  * or bind parameters; passwords are sent as SCRAM verifiers and never logged.
+ *
+ * Longer than 300 lines: provision, drop and list share the marks, locks and quoting rules that make them safe;
+ * they are kept side by side so a change to one is read against the others.
  */
 import pg from "pg";
 import { logger as rootLogger, type Logger } from "../../logger.js";

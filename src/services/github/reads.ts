@@ -1,5 +1,7 @@
 /**
- * GitHub reads the runner needs: the repo config, the PR's current state, the head commit's checks. Writes (check
+ * The GitHub domain: reads (this file), the Reporter (check run, deployment, sticky comment: reporter.ts and
+ * report-markdown.ts), the config check run (config-check.ts), E2E workflow dispatch (e2e.ts) and who may do what
+ * (authz.ts). GitHub reads the runner needs: the repo config, the PR's current state, the head commit's checks. Writes (check
  * runs, deployments, comments) live in the Reporter.
  */
 import type { ProbotOctokit } from "probot";

@@ -8,6 +8,9 @@
  *
  * Writes are serialized (in call order) and `progress` calls coalesce: while one progress write is queued, a newer
  * report replaces it, and an unchanged output is not sent again — Probot's Octokit spaces writes ~1 s apart.
+ *
+ * Longer than 300 lines: the three GitHub surfaces (check run, deployment, sticky comment) are updated together on
+ * each run event, with the same "only ours" guards; one file keeps their ordering readable.
  */
 import type { ProbotOctokit } from "probot";
 import { logger as rootLogger, redactText, type Logger } from "../../logger.js";

@@ -2,9 +2,8 @@
  * The Dispatcher the doors call: a PreviewRequest becomes one keyed job on the queue. Deploy, redeploy and destroy
  * supersede what is queued or running for the same preview; status and extend queue behind it.
  */
-import type { Dispatcher, PreviewRequest } from "../shared/dispatch.js";
+import type { Dispatcher, PreviewJob, PreviewRequest } from "../shared/dispatch.js";
 import type { Queue } from "./queue.js";
-import type { PreviewJob } from "../preview/runner.js";
 import { previewKey } from "../shared/preview.js";
 
 export const PREVIEW_JOB = "preview";

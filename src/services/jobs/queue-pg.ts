@@ -23,12 +23,16 @@
  *   (`retryLimit`, `retryDelaySeconds`, `retryDelayMaxSeconds`); the key stays held meanwhile (state `retry`).
  * - **Crash recovery**: the job's lease is pg-boss's heartbeat (`leaseSeconds`, ≥ 10); a dead worker's job goes back
  *   to `retry` on the next supervise pass and another replica runs it again. The runner is idempotent.
+ *
+ * Longer than 300 lines: the pg-boss adapter keeps every queue guarantee (per-key order, supersede across replicas,
+ * dedupe, leases, retries) in one place, because each depends on the others' locking.
  */
 import pg from "pg";
 import { PgBoss, type JobWithMetadata } from "pg-boss";
 import type { Logger } from "../../logger.js";
 import { isTransientError } from "../shared/errors.js";
-import { QueueStoppedError, SupersededError, type EnqueueOptions, type Job, type JobHandler, type Queue, type QueueStats } from "./queue.js";
+import { SupersededError } from "../shared/errors.js";
+import { QueueStoppedError, type EnqueueOptions, type Job, type JobHandler, type Queue, type QueueStats } from "./queue.js";
 
 
 export interface PgQueueOptions {

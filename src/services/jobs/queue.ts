@@ -1,5 +1,7 @@
 /**
- * Keyed job queue. Infrastructure only: it knows job kinds as names; the wiring registers the runner's functions.
+ * The jobs domain: the keyed queue (this embedded one, and queue-pg.ts on PostgreSQL), the dispatcher that turns
+ * door requests into jobs (dispatcher.ts), the sweeper (sweeper.ts), slot schedules (schedule.ts) and missed-webhook
+ * redelivery (redeliver.ts). Keyed job queue. Infrastructure only: it knows job kinds as names; the wiring registers the runner's functions.
  *
  * Guarantees (the same ones the durable PostgreSQL queue must keep — see issue "durable jobs"):
  * - jobs with the same key never run at the same time, and run in arrival order;
@@ -13,6 +15,7 @@
  * database. Jobs do not survive a restart here; the sweeper (level-triggered) converges what a restart lost.
  */
 import type { Logger } from "../../logger.js";
+import { SupersededError } from "../shared/errors.js";
 
 export interface Job<P = unknown> {
   id: string;
@@ -151,8 +154,4 @@ export function createMemoryQueue(options: { concurrency?: number; logger?: Logg
       clearTimeout(timer);
     },
   };
-}
-
-export class SupersededError extends Error {
-  override name = "SupersededError";
 }

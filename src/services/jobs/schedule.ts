@@ -1,17 +1,16 @@
 /**
- * Schedules that fire once per slot however many replicas run: before running a target's backup for a slot, a
- * replica claims (target, slot) in a shared lock; only the one whose claim succeeds runs it. The PostgreSQL lock
+ * Schedules that fire once per slot however many replicas run (backups, sweeps, redelivery): before running a job
+ * for a slot, a replica claims (name, slot) in a shared lock; only the one whose claim succeeds runs it. The PostgreSQL lock
  * is a small table with a unique (name, slot) and `INSERT … ON CONFLICT DO NOTHING RETURNING`.
  */
 import { hostname } from "node:os";
 import type pg from "pg";
 import { logger as rootLogger, type Logger } from "../../logger.js";
 import { parseCron, previousSlot, type Cron } from "../shared/cron.js";
+import type { ScheduleLock } from "../shared/schedule-lock.js";
 
-export interface ScheduleLock {
-  /** True for exactly one caller per (name, slotIso), across every replica sharing the lock. */
-  claim(name: string, slotIso: string): Promise<boolean>;
-}
+export type { ScheduleLock };
+
 
 export class MemoryScheduleLock implements ScheduleLock {
   private readonly claimed = new Set<string>();
@@ -100,7 +99,7 @@ export interface Fired {
   slot: string;
 }
 
-export class BackupScheduler {
+export class SlotScheduler {
   private readonly jobs: Array<ScheduledJob & { cron: Cron }>;
   private readonly opts: SchedulerOptions;
   private readonly log: Logger;

@@ -11,10 +11,13 @@
  * previews of closed or unknown PRs and those past `expires-at`, and warns some time before expiry. Nothing without
  * our label or mark is ever seen, let alone touched; protected namespaces are skipped whatever their labels say.
  * Work goes through `dispatch` (the queue), so it is serialized with webhook jobs of the same preview.
+ *
+ * Longer than 300 lines: planning (pure), acting, the per-SHA retry memory and the GitHub listing of open pulls
+ * form one reconcile loop; they are read together.
  */
 import type pg from "pg";
 import type { Logger } from "../../logger.js";
-import { BackupScheduler, type ScheduleLock } from "./schedule.js";
+import { SlotScheduler, type ScheduleLock } from "./schedule.js";
 import type { PreviewRequest } from "../shared/dispatch.js";
 import { loadRepoConfig, type Octokit } from "../github/reads.js";
 import { EXPIRES_ANNOTATION, isProtectedNamespace, MANAGED_BY, PR_LABEL, REPOSITORY_ANNOTATION, SHA_ANNOTATION } from "../shared/labels.js";
@@ -352,8 +355,8 @@ export function githubOpenPulls(opts: { app(): Promise<Octokit>; octokitFor(inst
 }
 
 /** Sweeps on a cron schedule, once per slot across replicas (the backups' ScheduleLock: PgScheduleLock with a database). */
-export function createSweepScheduler(opts: { sweeper: Sweeper; lock: ScheduleLock; schedule?: string; logger: Logger; onResult?(result: SweepResult): Promise<void> }): BackupScheduler {
-  return new BackupScheduler({
+export function createSweepScheduler(opts: { sweeper: Sweeper; lock: ScheduleLock; schedule?: string; logger: Logger; onResult?(result: SweepResult): Promise<void> }): SlotScheduler {
+  return new SlotScheduler({
     jobs: [{ name: "preview-sweep", schedule: opts.schedule ?? "*/10 * * * *" }],
     lock: opts.lock,
     logger: opts.logger,

@@ -2,14 +2,14 @@
  * The commands that are not deploys: `/preview status`, `extend`, `backup`, `restore`. They read what exists from
  * the cluster (the record of truth) and answer with a reply on the pull request.
  */
-import { redactText } from "../../logger.js";
 import { formatBytes, formatDuration } from "../data/backups/report.js";
 import { describeError } from "../shared/errors.js";
 import { loadRepoConfig } from "../github/reads.js";
 import { EXPIRES_ANNOTATION, STATE_ANNOTATION, URL_ANNOTATION } from "../shared/labels.js";
 import { ownershipLabels } from "./naming.js";
 import { previewKey } from "../shared/preview.js";
-import type { PreviewJob, RunnerDeps } from "./runner.js";
+import type { PreviewJob } from "../shared/dispatch.js";
+import { replyOnPull as reply, type RunnerDeps } from "./context.js";
 
 export function createPreviewCommands(deps: RunnerDeps) {
   const log = deps.logger;
@@ -21,11 +21,7 @@ export function createPreviewCommands(deps: RunnerDeps) {
     );
   }
 
-  async function replyOnPull(job: PreviewJob, body: string): Promise<void> {
-    const octokit = await deps.octokitFor(job.installationId);
-    const mention = job.actor && job.source === "comment" ? `@${job.actor} ` : "";
-    await octokit.rest.issues.createComment({ owner: job.owner, repo: job.repo, issue_number: job.number, body: redactText(`${mention}${body}`) });
-  }
+  const replyOnPull = (job: PreviewJob, body: string): Promise<void> => reply(deps, job, body);
 
   /** `/preview status`: what exists right now, from the cluster (the record of truth), as a short reply. */
   async function status(job: PreviewJob): Promise<void> {
@@ -110,5 +106,5 @@ export function createPreviewCommands(deps: RunnerDeps) {
     }
   }
 
-  return { status, extend, backup, restore, replyOnPull };
+  return { status, extend, backup, restore };
 }

@@ -3,7 +3,7 @@
  * it has been superseded (the queue aborts its signal).
  */
 import { redactText } from "../../logger.js";
-import { SupersededError } from "../jobs/queue.js";
+import { SupersededError } from "../shared/errors.js";
 import type { RunReport, StepRecord } from "../shared/run-report.js";
 
 export class StepFailure extends Error {

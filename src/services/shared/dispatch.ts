@@ -1,9 +1,36 @@
 /**
  * What the doors (GitHub webhooks, PR comments, Slack) hand work to. Doors parse and authorize, then call
  * `dispatch` and return at once; the work runs as a keyed job (one at a time per preview key, newer deploys
- * supersede older ones). Implemented by the queue wiring (src/services/jobs/queue.ts).
+ * supersede older ones). Implemented by the queue wiring (src/services/jobs/dispatcher.ts). The job's shape lives
+ * here, below both the queue and the runner: the queue knows job kinds only as names.
  */
 export type PreviewAction = "deploy" | "redeploy" | "destroy" | "status" | "extend" | "backup" | "restore";
+
+/** One unit of work for the runner, as the queue stores it (kind `preview`, keyed `owner/repo#number`). */
+export interface PreviewJob {
+  installationId: number;
+  owner: string;
+  repo: string;
+  number: number;
+  /** What asked: "push by @octocat", "/preview deploy by @octocat". */
+  trigger: string;
+  /** The GitHub login that asked, for commands (replies mention them). */
+  actor?: string;
+  /** For `restore`: the backup to restore (`latest` or a blob name). */
+  backup?: string;
+  /** The webhook delivery that caused the job (X-GitHub-Delivery), for log correlation. */
+  deliveryId?: string;
+  source: "webhook" | "comment" | "slack" | "sweeper";
+  action: PreviewAction;
+  dryRun?: boolean;
+  ttlMs?: number;
+  /** The pull_request action that caused a webhook job (`opened`, `synchronize`, …). */
+  event?: string;
+  /** The label a `labeled` event added (deploys only when it is the trigger label). */
+  labeled?: string;
+  /** The check/workflow whose success caused this job (deploys only when it is in trigger.afterChecks). */
+  checkName?: string;
+}
 
 export interface PreviewRequest {
   action: PreviewAction;

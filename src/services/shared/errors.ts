@@ -1,4 +1,12 @@
-/** Error classification shared by the queue (what to retry) and the runner (what to hand back for a retry). */
+/**
+ * Errors every domain shares: classification used by the queue (what to retry) and the runner (what to hand back
+ * for a retry), the "superseded" signal the queue raises and the pipelines stop on, and error descriptions.
+ */
+
+/** A newer job for the same preview took over: the running one stops between steps and reports "superseded". */
+export class SupersededError extends Error {
+  override name = "SupersededError";
+}
 
 const TRANSIENT_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "EAI_AGAIN", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "ECONNABORTED", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "slack_webapi_rate_limited_error", "57P01", "53300", "08006", "08001", "40001", "40P01"]);
 

@@ -1,5 +1,8 @@
 /**
- * The preview as data, and the interfaces of the external systems the runner drives. Each interface has one real
+ * The shared layer, below every domain: the preview as data (shared/preview.ts), the run report (run-report.ts),
+ * what the doors hand the queue (dispatch.ts), ownership labels (labels.ts), errors (errors.ts) and the schedule
+ * primitives (cron.ts, schedule-lock.ts). Nothing here imports a domain. This file holds the preview as data, and
+ * the interfaces of the external systems the runner drives. Each interface has one real
  * implementation (src/services/*) and is exercised in tests against a real part (fake API server over HTTP, real
  * PostgreSQL, Azurite) — see ARCHITECTURE.md "Boundaries".
  */

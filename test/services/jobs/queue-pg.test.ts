@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createPgQueue, isTransientError, type PgQueue } from "../../../src/services/jobs/queue-pg.js";
-import { SupersededError, type Job } from "../../../src/services/jobs/queue.js";
+import type { Job } from "../../../src/services/jobs/queue.js";
+import { SupersededError } from "../../../src/services/shared/errors.js";
 import { createTestDatabase } from "../../support/pg-database.js";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;

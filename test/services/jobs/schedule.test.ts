@@ -4,7 +4,8 @@ import { randomBytes } from "node:crypto";
 import { PassThrough } from "node:stream";
 import pg from "pg";
 import { createLogger } from "../../../src/logger.js";
-import { BackupScheduler, checkMissed, MemoryScheduleLock, PgScheduleLock, createBlobStore, runBackup, parseTargets, type BlobStore } from "../../../src/services/data/backups/index.js";
+import { checkMissed, createBlobStore, runBackup, parseTargets, type BlobStore } from "../../../src/services/data/backups/index.js";
+import { MemoryScheduleLock, PgScheduleLock, SlotScheduler } from "../../../src/services/jobs/schedule.js";
 import { startAzurite, type TestAzurite } from "../../support/azurite.js";
 
 const dbName = `bk_sched_${randomBytes(3).toString("hex")}`;
@@ -33,11 +34,11 @@ afterAll(async () => {
   await admin.end();
 });
 
-describe("BackupScheduler", () => {
+describe("SlotScheduler", () => {
   it("fires each due slot exactly once across two instances sharing a PostgreSQL lock", async () => {
     const runs: Array<[string, string, string]> = [];
     const make = (id: string, pool: pg.Pool) =>
-      new BackupScheduler({
+      new SlotScheduler({
         jobs: [
           { name: "orders", schedule: "0 */2 * * *" },
           { name: "users", schedule: "*/30 * * * *" },
@@ -69,7 +70,7 @@ describe("BackupScheduler", () => {
 
   it("skips a slot it first sees too late instead of running it hours afterwards", async () => {
     const runs: string[] = [];
-    const s = new BackupScheduler({ jobs: [{ name: "nightly", schedule: "0 3 * * *" }], lock: new MemoryScheduleLock(), logger, maxLatenessMs: 10 * 60_000, run: async (n, slot) => void runs.push(`${n}@${slot.toISOString()}`) });
+    const s = new SlotScheduler({ jobs: [{ name: "nightly", schedule: "0 3 * * *" }], lock: new MemoryScheduleLock(), logger, maxLatenessMs: 10 * 60_000, run: async (n, slot) => void runs.push(`${n}@${slot.toISOString()}`) });
     expect(await s.tick(new Date("2026-11-26T05:00:00Z"))).toEqual([]);
     expect(await s.tick(new Date("2026-11-27T03:04:00Z"))).toEqual([{ name: "nightly", slot: "2026-11-27T03:00:00.000Z" }]);
     expect(await s.tick(new Date("2026-11-27T03:05:00Z"))).toEqual([]);

@@ -1,4 +1,7 @@
-/** Backups to Azure Blob Storage: the public surface the runner, scheduler wiring and CLI use. */
+/**
+ * Backups to Azure Blob Storage: the public surface the runner, scheduler wiring and CLI use. Schedules (which slot
+ * runs when, once across replicas) are infrastructure and live in jobs/schedule.ts.
+ */
 export { runBackup, backupPreviewDatabase, backupDatabase, BackupRefusedError, PgDumpError, type BackupResult, type BackupDeps } from "./backup.js";
 export { createBlobStore, blobStoreFromEnv, defaultCredential, type BlobStore, type BlobStoreSettings, type StoredBlob } from "./blob-store.js";
 export { listBackups, resolveBackup, blobNameFor, timeFromBlobName, type BackupEntry, type BackupLocation } from "./catalog.js";
@@ -17,7 +20,6 @@ export {
 } from "./report.js";
 export { restoreBackup, restoreBlob, type RestoreDeps, type RestoreResult } from "./restore.js";
 export { pruneBackups, selectRetention, isoWeek, utcDay, type PruneResult, type RetentionDecision, type RetentionItem } from "./retention.js";
-export { BackupScheduler, MemoryScheduleLock, PgScheduleLock, SCHEDULE_LOCK_TABLE, type Fired, type ScheduleLock, type ScheduledJob, type SchedulerOptions } from "../../jobs/schedule.js";
 export {
   connectionFromUrl,
   findTarget,

@@ -8,7 +8,7 @@ import type { BlobStore } from "./blob-store.js";
 import { listBackups, type BackupLocation } from "./catalog.js";
 import { previousSlot } from "../../shared/cron.js";
 import type { BackupResult } from "./backup.js";
-import type { ScheduleLock } from "../../jobs/schedule.js";
+import type { ScheduleLock } from "../../shared/schedule-lock.js";
 
 export interface BackupEvents {
   onSuccess(result: BackupResult): void | Promise<void>;

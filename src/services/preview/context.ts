@@ -1,0 +1,47 @@
+/**
+ * What every preview pipeline (deploy, destroy) and command gets: the boundaries it drives, and the small helpers
+ * they share. The runner builds nothing itself; src/deps.ts passes the real clients in, tests pass the same ones
+ * pointed at test parts.
+ */
+import { redactText, type Logger } from "../../logger.js";
+import type { PreviewBackups } from "../data/backups/previews.js";
+import type { Octokit } from "../github/reads.js";
+import type { PreviewJob } from "../shared/dispatch.js";
+import type { Cluster, Databases, PreviewNames, PreviewRef } from "../shared/preview.js";
+import type { Reporter, RunReport } from "../shared/run-report.js";
+import type { Renderer } from "./render/index.js";
+
+export interface RunnerDeps {
+  cluster: Cluster;
+  renderer: Renderer;
+  /** Absent when the bot has no PREVIEW_DATABASE_URL. */
+  databases?: Databases;
+  /** Absent when backups (blob storage) are not configured. */
+  backups?: PreviewBackups;
+  /** Installation-scoped Octokit for a job (jobs run off the request, so they authenticate themselves). */
+  octokitFor(installationId: number): Promise<Octokit>;
+  reporterFor(octokit: Octokit, owner: string, repo: string): Reporter;
+  /** Told about every error a step hit (metrics); must not throw. */
+  onError?(err: unknown): void;
+  /** Slack (or nothing): told about every finished run. Must never throw. */
+  notify?(report: RunReport): Promise<void>;
+  logger: Logger;
+  workDir: string;
+  namespaceDeleteTimeoutMs: number;
+  protectedNamespaces?: string[];
+  fetchImpl?: typeof fetch;
+  healthIntervalMs?: number;
+  e2ePollMs?: number;
+}
+
+/** A comment on the job's pull request; mentions the asker when a comment asked. Redacted. */
+export async function replyOnPull(deps: RunnerDeps, job: PreviewJob, body: string): Promise<void> {
+  const octokit = await deps.octokitFor(job.installationId);
+  const mention = job.actor && job.source === "comment" ? `@${job.actor} ` : "";
+  await octokit.rest.issues.createComment({ owner: job.owner, repo: job.repo, issue_number: job.number, body: redactText(`${mention}${body}`) });
+}
+
+/** A run report in progress, before any step ran. */
+export function newReport(kind: RunReport["kind"], ref: PreviewRef, names: PreviewNames, trigger: string): RunReport {
+  return { kind, ref, names, state: "in_progress", steps: [], summary: "", startedAt: new Date().toISOString(), trigger };
+}

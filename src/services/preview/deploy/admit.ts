@@ -1,0 +1,72 @@
+/**
+ * Whether a deploy job should deploy at all, decided on the PR's state when the job runs: the PR is open, the
+ * repository is enrolled with a valid config (from its default branch; a PR that edits the config also gets a
+ * `preview / config` check on its own version), the event is one the config reacts to, and the trigger policy says
+ * yes. Returns what the pipeline needs, or undefined (with the reason logged, and said on the PR where it helps).
+ */
+import type { PreviewConfig } from "../../../config.js";
+import { CONFIG_PATH } from "../../../config.js";
+import { reportConfigErrors, reportConfigOk } from "../../github/config-check.js";
+import { getPull, headChecks, loadRepoConfig, pullTouches, type Octokit, type PullFacts } from "../../github/reads.js";
+import type { PreviewJob } from "../../shared/dispatch.js";
+import { previewKey } from "../../shared/preview.js";
+import { replyOnPull, type RunnerDeps } from "../context.js";
+import { decideTrigger } from "../triggers.js";
+
+export interface Admitted {
+  octokit: Octokit;
+  pull: PullFacts;
+  config: PreviewConfig;
+}
+
+export async function admitDeploy(deps: RunnerDeps, job: PreviewJob): Promise<Admitted | undefined> {
+  const log = deps.logger;
+  const key = previewKey(job);
+  const octokit = await deps.octokitFor(job.installationId);
+  const pull = await getPull(octokit, job.owner, job.repo, job.number);
+  if (pull.state !== "open") {
+    log.info({ key }, `${key} is closed: nothing to deploy`);
+    if (job.source === "comment") await replyOnPull(deps, job, "This pull request is closed, so there is nothing to deploy.");
+    return undefined;
+  }
+  const config = await enrolledConfig(deps, octokit, job, pull);
+  if (!config) return undefined;
+  if (job.labeled !== undefined && (config.trigger.on !== "label" || job.labeled !== config.trigger.label)) {
+    log.debug({ key }, `label "${job.labeled}" is not the trigger label: nothing to do`);
+    return undefined;
+  }
+  if (job.checkName !== undefined && !config.trigger.afterChecks.includes(job.checkName)) {
+    log.debug({ key }, `"${job.checkName}" is not in trigger.afterChecks: nothing to do`);
+    return undefined;
+  }
+  const checks = await headChecks(octokit, job.owner, job.repo, pull.sha, job.source === "webhook" ? config.trigger.afterChecks : []);
+  const decision = decideTrigger(config, { source: job.source, action: job.action === "redeploy" ? "redeploy" : "deploy", fork: pull.fork, draft: pull.draft, labels: pull.labels, checks });
+  if (!decision.deploy) {
+    log.info({ key, sha: pull.sha }, `not deploying ${key}: ${decision.reason}`);
+    // Say so once, when a fork PR opens, so its author is not left wondering.
+    if (pull.fork && job.event === "opened") {
+      await replyOnPull(deps, job, `No preview was deployed automatically: ${decision.reason}. A maintainer can comment \`/preview deploy\` after reviewing the changes.`);
+    }
+    return undefined;
+  }
+  return { octokit, pull, config };
+}
+
+/** The default branch's config (a PR cannot change the rules it is judged by), or undefined when not enrolled or invalid. */
+async function enrolledConfig(deps: RunnerDeps, octokit: Octokit, job: PreviewJob, pull: PullFacts): Promise<PreviewConfig | undefined> {
+  const config = await loadRepoConfig(octokit, job.owner, job.repo);
+  if (await pullTouches(octokit, job.owner, job.repo, job.number, CONFIG_PATH).catch(() => false)) {
+    const proposed = await loadRepoConfig(octokit, job.owner, job.repo, pull.sha);
+    if (proposed && !proposed.ok) await reportConfigErrors({ octokit, owner: job.owner, repo: job.repo, sha: pull.sha, errors: proposed.errors, path: CONFIG_PATH, text: proposed.text });
+    else if (proposed) await reportConfigOk({ octokit, owner: job.owner, repo: job.repo, sha: pull.sha, path: CONFIG_PATH });
+  }
+  if (!config) {
+    deps.logger.debug({ key: previewKey(job) }, `${job.owner}/${job.repo} has no ${CONFIG_PATH} on its default branch: not enrolled`);
+    return undefined;
+  }
+  if (!config.ok) {
+    await reportConfigErrors({ octokit, owner: job.owner, repo: job.repo, sha: pull.sha, errors: config.errors, path: CONFIG_PATH, text: config.text });
+    return undefined;
+  }
+  return config.config;
+}

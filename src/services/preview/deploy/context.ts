@@ -1,0 +1,43 @@
+/**
+ * The state one deploy carries from step to step, and the shape of a step. Each step reads what earlier steps left
+ * in the context (the checkout, the rendered objects, what was applied) and adds its own part.
+ */
+import type { PreviewConfig } from "../../../config.js";
+import type { Octokit, PullFacts } from "../../github/reads.js";
+import type { PreviewJob } from "../../shared/dispatch.js";
+import type { KubeObject, ObjectRef, PreviewNames, PreviewRef, WorkloadHealth } from "../../shared/preview.js";
+import type { RunReport } from "../../shared/run-report.js";
+import type { RunnerDeps } from "../context.js";
+
+export interface DeployContext {
+  deps: RunnerDeps;
+  job: PreviewJob;
+  octokit: Octokit;
+  /** The pull request as read when the job ran (its head SHA is what deploys). */
+  pull: PullFacts;
+  /** The repository's config, from its default branch. */
+  config: PreviewConfig;
+  ref: PreviewRef;
+  names: PreviewNames;
+  report: RunReport;
+  signal?: AbortSignal;
+  /** The checkout of the PR's commit (a fresh temporary directory, removed after the run). */
+  dir: string;
+  /** What will be applied: the render, plus the database Secret. */
+  objects: KubeObject[];
+  /** What the Apply step applied (Prune keeps these). */
+  applied: ObjectRef[];
+  /** Roll-out results. */
+  workloads: WorkloadHealth[];
+}
+
+export interface DeployStep {
+  /** The name the check run shows. */
+  name: string;
+  /** Why this step does not apply to this deploy (shown as "skipped: <reason>"), or undefined to run it. */
+  skip?(ctx: DeployContext): string | undefined;
+  /** Long-running: update the check run when it starts. */
+  progress?: boolean;
+  /** Do the step; `detail` sets the one line shown beside it. Throw to fail the deploy. */
+  run(ctx: DeployContext, detail: (text: string) => void): Promise<void>;
+}

@@ -1,0 +1,90 @@
+/**
+ * Deploy a preview: admit the job (admit.ts), then run DEPLOY_PIPELINE (pipeline.ts) on the PR's current head
+ * commit, recording each step; finish by recording the outcome on the namespace, concluding the check run and
+ * telling Slack. A superseded run stops between steps; a transient failure is reported and then handed back to the
+ * queue for a retry.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { redactText } from "../../../logger.js";
+import type { PreviewJob } from "../../shared/dispatch.js";
+import { describeError, isTransientError, SupersededError } from "../../shared/errors.js";
+import { STATE_ANNOTATION } from "../../shared/labels.js";
+import { previewKey, type PreviewNames, type PreviewRef } from "../../shared/preview.js";
+import type { RunReport } from "../../shared/run-report.js";
+import { newReport, type RunnerDeps } from "../context.js";
+import { previewNamesFor } from "../naming.js";
+import { StepTracker } from "../steps.js";
+import { admitDeploy, type Admitted } from "./admit.js";
+import type { DeployContext } from "./context.js";
+import { DEPLOY_PIPELINE, runPipeline } from "./pipeline.js";
+
+export async function deployPreview(deps: RunnerDeps, job: PreviewJob, signal?: AbortSignal): Promise<RunReport | undefined> {
+  const admitted = await admitDeploy(deps, job);
+  if (!admitted) return undefined;
+  const ctx = await startRun(deps, job, admitted, signal);
+  const reporter = deps.reporterFor(admitted.octokit, job.owner, job.repo);
+  const tracker = new StepTracker(ctx.report, signal, (r) => reporter.progress(r));
+  tracker.plan(DEPLOY_PIPELINE.map((s) => s.name));
+  await reporter.started(ctx.report);
+
+  let retry: unknown;
+  try {
+    await runPipeline(DEPLOY_PIPELINE, ctx, tracker);
+    ctx.report.state = "success";
+    ctx.report.summary = ctx.names.url ? `Preview ready at ${ctx.names.url}` : `Preview deployed to namespace ${ctx.names.namespace} (${ctx.workloads.length} workloads ready)`;
+  } catch (err) {
+    tracker.skipRemaining();
+    retry = recordFailure(deps, ctx, err, signal);
+  } finally {
+    await rm(ctx.dir, { recursive: true, force: true });
+  }
+  const { report } = ctx;
+  report.finishedAt = new Date().toISOString();
+  if (report.state !== "superseded") {
+    await markNamespace(deps, ctx.names, report).catch((err: unknown) => deps.logger.warn({ key: ctx.names.key, err }, "could not record the preview state on its namespace"));
+  }
+  await reporter.finished(report);
+  await deps.notify?.(report);
+  if (retry) throw retry;
+  return report;
+}
+
+/** The run's names, report (URL, links, expiry) and scratch checkout. */
+async function startRun(deps: RunnerDeps, job: PreviewJob, { octokit, pull, config }: Admitted, signal?: AbortSignal): Promise<DeployContext> {
+  const ref: PreviewRef = { owner: job.owner, repo: job.repo, number: job.number, branch: pull.branch, sha: pull.sha, fork: pull.fork };
+  const names = previewNamesFor(ref, config);
+  const report = newReport("deploy", ref, names, job.trigger);
+  report.url = names.url;
+  if (config.slack) report.slackChannel = config.slack.channel;
+  report.links = names.url ? config.links.map((l) => ({ title: l.title, url: new URL(l.path.replace(/^\//, ""), names.url).toString() })) : [];
+  const ttlMs = job.ttlMs ?? config.ttl;
+  if (ttlMs) report.expiresAt = new Date(Date.now() + ttlMs).toISOString();
+  const dir = await mkdtemp(join(deps.workDir, "src-"));
+  return { deps, job, octokit, pull, config, ref, names, report, ...(signal ? { signal } : {}), dir, objects: [], applied: [], workloads: [] };
+}
+
+/** Record why the run ended early; returns the error when the queue should retry the job. */
+function recordFailure(deps: RunnerDeps, { report, job }: DeployContext, err: unknown, signal?: AbortSignal): unknown {
+  if (err instanceof SupersededError || signal?.aborted) {
+    // Whatever step noticed it (a roll-out wait cut short, a step boundary), a newer job took over.
+    report.state = "superseded";
+    report.summary = `Superseded: ${signal?.reason instanceof Error ? signal.reason.message : err instanceof Error ? err.message : "a newer job took over"}`;
+    return undefined;
+  }
+  deps.onError?.(err);
+  report.state = "failure";
+  report.error = redactText(describeError(err));
+  report.summary = `Deploy failed: ${report.error.split("\n")[0]!.slice(0, 200)}`;
+  deps.logger.warn({ key: previewKey(job), err }, `deploy of ${previewKey(job)} failed`);
+  // A Kubernetes/GitHub 5xx, 429 or timeout: report it, then hand the job back so the queue retries it.
+  if (!isTransientError(err)) return undefined;
+  report.summary += " (a transient error: retrying)";
+  return err;
+}
+
+async function markNamespace(deps: RunnerDeps, names: PreviewNames, report: RunReport): Promise<void> {
+  const exists = (await deps.cluster.listNamespaces({ ...names.labels })).some((ns) => ns.name === names.namespace);
+  if (!exists) return;
+  await deps.cluster.annotateNamespace(names.namespace, { [STATE_ANNOTATION]: report.state === "success" ? "ready" : "failed" });
+}

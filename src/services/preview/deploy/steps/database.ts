@@ -1,0 +1,52 @@
+/**
+ * Database: the preview's PostgreSQL role and database (kept across deploys), seeded on creation from a SQL file of
+ * the PR or from the latest backup of a target; its credentials become a Secret applied with the other objects.
+ */
+import { readFile } from "node:fs/promises";
+import { resolve, sep } from "node:path";
+import { credentialsSecret } from "../../../data/database-secret.js";
+import type { DeployStep } from "../context.js";
+
+export const databaseStep: DeployStep = {
+  name: "Database",
+  skip: ({ config }) => (config.database.enabled ? undefined : "database.enabled is false"),
+  async run(ctx, detail) {
+    const { deps, config, names, report, dir } = ctx;
+    if (!deps.databases) throw new Error("database.enabled is true, but preview-bot has no PREVIEW_DATABASE_URL to create databases with");
+    const seedSql = config.database.seed ? await readInside(dir, config.database.seed) : undefined;
+    const seedFrom = config.database.seedFrom;
+    if (seedFrom && !deps.backups) throw new Error(`database.seedFrom is "${seedFrom}", but preview-bot has no backup storage configured (AZURE_STORAGE_ACCOUNT_URL)`);
+    const existed = (await deps.databases.list()).some((d) => d.database === names.database);
+    const creds = await deps.databases.provision(names, {
+      extensions: config.database.extensions,
+      connectionLimit: config.database.connectionLimit,
+      ...(config.database.template ? { template: config.database.template } : {}),
+      ...(seedSql ? { seedSql } : {}),
+    });
+    let seeded = "";
+    if (seedFrom && !existed) {
+      try {
+        const restored = await deps.backups!.seed(seedFrom, creds.url);
+        seeded = `, seeded from ${restored.entry.name}`;
+      } catch (err) {
+        // Leave nothing half-seeded: the next deploy creates and seeds it again.
+        await deps.databases.drop(names).catch(() => undefined);
+        throw new Error(`seeding ${names.database} from the latest backup of "${seedFrom}"`, { cause: err });
+      }
+    }
+    ctx.objects.unshift(credentialsSecret(names, config.database.secret, creds));
+    report.database = { name: names.database, status: existed ? "ready (kept)" : seeded ? "created and seeded" : "created" };
+    detail(`${names.database} (role ${names.role}), credentials in Secret "${config.database.secret.name}"${seeded}`);
+  },
+};
+
+/** Read a file of the checkout, refusing paths that leave it. */
+async function readInside(dir: string, path: string): Promise<string> {
+  const full = resolve(dir, path);
+  if (!full.startsWith(resolve(dir) + sep)) throw new Error(`database.seed "${path}" points outside the repository`);
+  try {
+    return await readFile(full, "utf8");
+  } catch (err) {
+    throw new Error(`reading database.seed "${path}" at the PR's commit`, { cause: err });
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Namespace: create or update the preview namespace with its ownership labels and state annotations, refusing a
+ * namespace that belongs to another preview (two PRs whose names map to one namespace).
+ */
+import { EXPIRES_ANNOTATION, MANAGED_BY, PR_LABEL, REPO_LABEL, REPOSITORY_ANNOTATION, STATE_ANNOTATION, TITLE_ANNOTATION, URL_ANNOTATION } from "../../../shared/labels.js";
+import type { Cluster, PreviewNames } from "../../../shared/preview.js";
+import type { DeployStep } from "../context.js";
+
+export const namespaceStep: DeployStep = {
+  name: "Namespace",
+  async run({ deps, config, names, pull, report }, detail) {
+    await assertNamespaceFree(deps.cluster, names);
+    await deps.cluster.ensureNamespace(names.namespace, { ...config.namespace.labels, ...names.labels }, {
+      ...config.namespace.annotations,
+      ...names.annotations,
+      [STATE_ANNOTATION]: "deploying",
+      [TITLE_ANNOTATION]: pull.title.slice(0, 200),
+      ...(names.url ? { [URL_ANNOTATION]: names.url } : {}),
+      ...(report.expiresAt ? { [EXPIRES_ANNOTATION]: report.expiresAt } : {}),
+    });
+    detail(names.namespace);
+  },
+};
+
+async function assertNamespaceFree(cluster: Cluster, names: PreviewNames): Promise<void> {
+  const existing = (await cluster.listNamespaces({ ...MANAGED_BY })).find((ns) => ns.name === names.namespace);
+  if (existing && (existing.labels[REPO_LABEL] !== names.labels[REPO_LABEL] || existing.labels[PR_LABEL] !== names.labels[PR_LABEL])) {
+    throw new Error(
+      `namespace "${names.namespace}" already belongs to another preview (${existing.annotations[REPOSITORY_ANNOTATION] ?? "?"}#${existing.labels[PR_LABEL] ?? "?"}); ` +
+        `use a names.namespace pattern with {number} or {repo} so each pull request gets its own`,
+    );
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * What a teardown removes, found by ownership labels and database marks — never by recomputing names from a config
+ * that may have changed since the deploy (the setup preview-bot replaces drifted exactly there).
+ */
+import type { PreviewConfig } from "../../../config.js";
+import { getPull, loadRepoConfig, type Octokit } from "../../github/reads.js";
+import type { PreviewJob } from "../../shared/dispatch.js";
+import { REPO_LABEL, REPOSITORY_ANNOTATION, SHA_ANNOTATION } from "../../shared/labels.js";
+import { previewKey, type Cluster, type Databases, type PreviewNames, type PreviewRef } from "../../shared/preview.js";
+import type { RunnerDeps } from "../context.js";
+import { ownershipLabels, previewNames, previewNamesFor, repoLabel } from "../naming.js";
+
+export type FoundNamespace = Awaited<ReturnType<Cluster["listNamespaces"]>>[number];
+export type FoundDatabase = Awaited<ReturnType<Databases["list"]>>[number];
+
+export interface FoundPreview {
+  octokit: Octokit;
+  ref: PreviewRef;
+  names: PreviewNames;
+  /** The repository's config when it could be read and is valid (final backups, Slack channel). */
+  config?: PreviewConfig;
+  namespaces: FoundNamespace[];
+  databases: FoundDatabase[];
+  /** "namespace x; database y", for summaries. */
+  found: string;
+}
+
+export async function findPreview(deps: RunnerDeps, job: PreviewJob): Promise<FoundPreview> {
+  const key = previewKey(job);
+  const octokit = await deps.octokitFor(job.installationId);
+  const pull = await getPull(octokit, job.owner, job.repo, job.number).catch(() => undefined);
+  const namespaces = (await deps.cluster.listNamespaces(ownershipLabels(job.owner, job.repo, job.number))).filter(
+    (ns) => ns.annotations[REPOSITORY_ANNOTATION] === `${job.owner}/${job.repo}` || ns.labels[REPO_LABEL] === repoLabel(job.owner, job.repo),
+  );
+  const databases = deps.databases ? (await deps.databases.list()).filter((d) => d.key === key) : [];
+  const ref: PreviewRef = { owner: job.owner, repo: job.repo, number: job.number, branch: pull?.branch ?? "", sha: pull?.sha ?? namespaces[0]?.annotations[SHA_ANNOTATION] ?? "" };
+  const loaded = await loadRepoConfig(octokit, job.owner, job.repo).catch(() => undefined);
+  const config = loaded?.ok ? loaded.config : undefined;
+  const names = config ? previewNamesFor(ref, config) : previewNames(ref, { namespace: "{repo}-pr-{number}" });
+  const found = `${namespaces.length ? `namespace ${namespaces.map((n) => n.name).join(", ")}` : "no namespace"}; ${databases.length ? `database ${databases.map((d) => d.database).join(", ")}` : "no database"}`;
+  return { octokit, ref, names, ...(config ? { config } : {}), namespaces, databases, found };
+}

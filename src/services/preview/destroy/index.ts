@@ -1,0 +1,58 @@
+/**
+ * Destroy a preview: find what it owns (find.ts), then run every teardown step (steps.ts) even when one fails —
+ * errors are collected and reported together, not-found counts as done. A dry run only says what would go.
+ */
+import { redactText } from "../../../logger.js";
+import type { PreviewJob } from "../../shared/dispatch.js";
+import { describeError, isTransientError } from "../../shared/errors.js";
+import type { RunReport } from "../../shared/run-report.js";
+import { newReport, type RunnerDeps } from "../context.js";
+import { StepTracker } from "../steps.js";
+import { findPreview } from "./find.js";
+import { teardownSteps } from "./steps.js";
+
+export async function destroyPreview(deps: RunnerDeps, job: PreviewJob, signal?: AbortSignal): Promise<RunReport> {
+  const preview = await findPreview(deps, job);
+  const reporter = deps.reporterFor(preview.octokit, job.owner, job.repo);
+  const report = newReport("destroy", preview.ref, preview.names, job.trigger);
+  if (preview.config?.slack) report.slackChannel = preview.config.slack.channel;
+
+  if (job.dryRun) {
+    report.state = "success";
+    report.summary = `Dry run: would remove ${preview.found}, and mark the GitHub deployment inactive`;
+    report.finishedAt = new Date().toISOString();
+    return report;
+  }
+
+  // Cleanup keeps going: every step is attempted, errors are collected and reported together.
+  const tracker = new StepTracker(report, undefined);
+  const errors: string[] = [];
+  const causes: unknown[] = [];
+  for (const step of teardownSteps(deps, preview, signal)) {
+    const skipped = step.skip?.();
+    if (skipped !== undefined) {
+      tracker.skip(step.name, skipped);
+      continue;
+    }
+    try {
+      await tracker.run(step.name, (detail) => step.run(detail));
+    } catch (err) {
+      errors.push(`${step.name}: ${describeError(err)}`);
+      causes.push(err);
+      deps.onError?.(err);
+    }
+  }
+
+  const db = preview.databases[0];
+  report.database = db ? { name: db.database, status: errors.some((e) => e.startsWith("Drop database")) ? "drop failed" : "dropped" } : undefined;
+  report.state = errors.length ? "failure" : "success";
+  report.error = errors.length ? redactText(errors.join("\n")) : undefined;
+  report.summary = errors.length ? `Teardown incomplete: ${errors.length} problem(s)` : `Preview removed (${preview.found})`;
+  report.finishedAt = new Date().toISOString();
+  await reporter.tornDown(report);
+  await deps.notify?.(report);
+  // Teardown is idempotent: a transient failure goes back to the queue for another try.
+  const transient = causes.find((e) => isTransientError(e));
+  if (transient) throw transient;
+  return report;
+}

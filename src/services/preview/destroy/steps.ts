@@ -1,0 +1,78 @@
+/**
+ * The teardown steps, one list per preview: for each namespace, suspend its CronJobs and delete it (waiting until
+ * the namespace controller has removed everything in it); for each database, a final backup when configured and
+ * then the drop. A database whose final backup failed is kept, and its drop step says so.
+ */
+import { formatBytes } from "../../data/backups/report.js";
+import type { PreviewNames } from "../../shared/preview.js";
+import type { RunnerDeps } from "../context.js";
+import type { FoundDatabase, FoundNamespace, FoundPreview } from "./find.js";
+
+export interface TeardownStep {
+  name: string;
+  /** Why this step is not run (shown as skipped), checked just before it would run. */
+  skip?(): string | undefined;
+  run(detail: (text: string) => void): Promise<void>;
+}
+
+export function teardownSteps(deps: RunnerDeps, preview: FoundPreview, signal?: AbortSignal): TeardownStep[] {
+  const kept = new Set<string>();
+  const finalBackup = preview.config?.database.finalBackup === true;
+  return [
+    ...preview.namespaces.flatMap((ns) => [suspendCronJobs(deps, ns), deleteNamespace(deps, ns, signal)]),
+    ...preview.databases.flatMap((db) => [...(finalBackup ? [backupBeforeDrop(deps, db, kept)] : []), dropDatabase(deps, db, preview.names, kept)]),
+  ];
+}
+
+function suspendCronJobs(deps: RunnerDeps, ns: FoundNamespace): TeardownStep {
+  return {
+    name: `Suspend CronJobs in ${ns.name}`,
+    async run(detail) {
+      const suspended = await deps.cluster.suspendCronJobs(ns.name);
+      detail(suspended.length ? suspended.join(", ") : "none");
+    },
+  };
+}
+
+function deleteNamespace(deps: RunnerDeps, ns: FoundNamespace, signal?: AbortSignal): TeardownStep {
+  return {
+    name: `Delete namespace ${ns.name}`,
+    async run(detail) {
+      const outcome = await deps.cluster.deleteNamespace(ns.name, { waitMs: deps.namespaceDeleteTimeoutMs, ...(signal ? { signal } : {}) });
+      if (outcome === "stuck") throw new Error(`namespace ${ns.name} is still Terminating after ${Math.round(deps.namespaceDeleteTimeoutMs / 1000)} s (look for finalizers: kubectl get ns ${ns.name} -o yaml)`);
+      detail(outcome);
+    },
+  };
+}
+
+function backupBeforeDrop(deps: RunnerDeps, db: FoundDatabase, kept: Set<string>): TeardownStep {
+  return {
+    name: `Final backup of ${db.database}`,
+    async run(detail) {
+      if (!deps.backups) throw new Error("database.finalBackup is true, but preview-bot has no backup storage configured");
+      try {
+        const r = await deps.backups.backup(db.database);
+        detail(`${r.blobName} (${formatBytes(r.sizeBytes)})`);
+      } catch (err) {
+        kept.add(db.database);
+        throw new Error(`database ${db.database} was kept, not dropped, because its final backup failed`, { cause: err });
+      }
+    },
+  };
+}
+
+function dropDatabase(deps: RunnerDeps, db: FoundDatabase, names: PreviewNames, kept: Set<string>): TeardownStep {
+  return {
+    name: `Drop database ${db.database}`,
+    skip: () => (kept.has(db.database) ? "kept: its final backup did not succeed" : undefined),
+    async run(detail) {
+      const outcome = await deps.databases!.drop({ key: names.key, database: db.database, role: db.role ?? roleFor(db.database, names) });
+      detail(`database ${outcome.database}, role ${outcome.role}`);
+    },
+  };
+}
+
+/** The role that goes with a database we created: the naming module's pairing, recomputed from the database name. */
+function roleFor(database: string, names: PreviewNames): string {
+  return database === names.database ? names.role : `${database}_app`.slice(0, 63);
+}
