@@ -9,6 +9,7 @@ import { parseConfig } from "../../src/config.js";
 import type { KubeObject } from "../../src/services/shared/preview.js";
 import { findKustomizeCommand, previewNamesFor } from "../../src/services/preview/render/index.js";
 import { isClusterScoped } from "../../src/services/preview/render/cluster-scoped.js";
+import { describeWithTools } from "../support/tools.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURES = path.resolve(here, "../fixtures");
@@ -16,9 +17,8 @@ const EXAMPLE = path.resolve(here, "../../examples/kubernetesmooc/preview.yml");
 const SHA = "fedcba9876543210fedcba9876543210fedcba98";
 const HOSTILE_BRANCH = "Feature/Add-Login_ÜBER";
 
+/** The pinned kustomize (.tools/bin, first on PATH), else kubectl kustomize; suites needing it skip (fail under CI) without. */
 const KUSTOMIZE = await findKustomizeCommand();
-const describeWithKustomize = KUSTOMIZE ? describe : (name: string, fn: () => void) => describe.skip(`${name} [skipped: neither kustomize nor kubectl on PATH]`, fn);
-if (!KUSTOMIZE) console.warn("cli/render: neither kustomize nor kubectl on PATH; the KubernetesMOOC overlay test is skipped");
 
 async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";
@@ -119,7 +119,7 @@ describe("preview-bot render: plain-app (no binary needed)", () => {
   });
 });
 
-describeWithKustomize("preview-bot render: the KubernetesMOOC feature overlay with the shipped example config", () => {
+describeWithTools(["kustomize"], "preview-bot render: the KubernetesMOOC feature overlay with the shipped example config", () => {
   it("renders the unedited overlay for a hostile branch name", async () => {
     // The example's path is the real repository's; the fixture holds the same manifests one level up.
     const doc = parseDocument(await readFile(EXAMPLE, "utf8"));

@@ -14,12 +14,12 @@ import { promisify } from "node:util";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { parseTargets } from "../../src/services/data/backups/targets.js";
 import { findKustomizeCommand } from "../../src/services/preview/render/kustomize.js";
+import { describeWithTools } from "../support/tools.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const at = (...p: string[]) => path.join(ROOT, ...p);
+/** The pinned kustomize (.tools/bin, first on PATH), else kubectl kustomize; suites needing it skip (fail under CI) without. */
 const KUSTOMIZE = await findKustomizeCommand();
-const describeWithKustomize = KUSTOMIZE ? describe : (name: string, fn: () => void) => describe.skip(`${name} [skipped: neither kustomize nor kubectl on PATH]`, fn);
-if (!KUSTOMIZE) console.warn("deploy manifests: neither kustomize nor kubectl on PATH; rendering tests are skipped");
 
 /** Parsed YAML: its shape is what the assertions check. */
 type Obj = Record<string, any>;
@@ -86,7 +86,7 @@ function grants(rules: Obj[], group: string, resource: string, verbs: string[]):
   return verbs.filter((v) => !granted.has(v));
 }
 
-describeWithKustomize("deploy/ (kustomize base)", () => {
+describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
   let objs: Obj[];
   let deployment: Obj;
   let container: Obj;
@@ -218,7 +218,7 @@ describeWithKustomize("deploy/ (kustomize base)", () => {
   });
 });
 
-describeWithKustomize("deploy/overlays/example (with the backups component)", () => {
+describeWithTools(["kustomize"], "deploy/overlays/example (with the backups component)", () => {
   let objs: Obj[];
 
   beforeAll(async () => {

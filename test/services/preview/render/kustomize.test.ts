@@ -4,12 +4,12 @@ import type { PreviewRef } from "../../../../src/services/shared/preview.js";
 import { createRenderer, findKustomizeCommand, previewNamesFor } from "../../../../src/services/preview/render/index.js";
 import { checkKustomizationTree, isRemoteReference } from "../../../../src/services/preview/render/kustomize.js";
 import { config, useTrees } from "../../../support/render.js";
+import { describeWithTools } from "../../../support/tools.js";
 
 const ref: PreviewRef = { owner: "acme", repo: "shop", number: 3, branch: "login", sha: "0123456789abcdef0123456789abcdef01234567" };
+/** The pinned kustomize (.tools/bin, first on PATH), else kubectl kustomize; suites needing it skip (fail under CI) without. */
 const KUSTOMIZE = await findKustomizeCommand();
 /** Tests needing a kustomize binary skip, saying why, when neither kustomize nor kubectl is installed. */
-const describeWithKustomize = KUSTOMIZE ? describe : (name: string, fn: () => void) => describe.skip(`${name} [skipped: neither kustomize nor kubectl on PATH]`, fn);
-if (!KUSTOMIZE) console.warn("render-kustomize: neither kustomize nor kubectl on PATH; kustomize build tests are skipped");
 
 const { tree, tmp: tmpDir } = useTrees("render-kustomize-");
 
@@ -64,7 +64,7 @@ describe("remote bases are refused before kustomize runs", () => {
   });
 });
 
-describeWithKustomize("kustomize build (real binary)", () => {
+describeWithTools(["kustomize"], "kustomize build (real binary)", () => {
   it("builds an overlay and applies preview-bot's transforms on the output", async () => {
     const root = await tree({
       "k8s/base/kustomization.yaml": "resources:\n- cm.yaml\n",
