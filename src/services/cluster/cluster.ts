@@ -342,6 +342,16 @@ class KubeCluster implements Cluster {
     return (await this.waitNamespaceGone(name, opts.waitMs, opts.signal)) ? "deleted" : "stuck";
   }
 
+  async resourceScope(apiVersion: string, kind: string): Promise<"Namespaced" | "Cluster" | undefined> {
+    try {
+      const namespaced = await this.objects.namespaced(apiVersion, kind);
+      return namespaced === undefined ? undefined : namespaced ? "Namespaced" : "Cluster";
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw kubeError(`looking up ${apiVersion} ${kind} in API discovery`, err);
+    }
+  }
+
   async listNamespaces(selector: Record<string, string>): Promise<Array<{ name: string; labels: Record<string, string>; annotations: Record<string, string>; phase: string }>> {
     try {
       const list = await this.core.listNamespace({ labelSelector: selectorOf(selector) });

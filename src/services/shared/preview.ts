@@ -124,6 +124,11 @@ export interface Cluster {
    * "stuck" when it is still Terminating after waitMs.
    */
   deleteNamespace(name: string, opts: { waitMs: number; signal?: AbortSignal }): Promise<"deleted" | "absent" | "stuck">;
+  /**
+   * The scope the cluster serves a kind at, from API discovery (never a hand-written list): "Namespaced", "Cluster",
+   * or undefined when the cluster does not serve it.
+   */
+  resourceScope(apiVersion: string, kind: string): Promise<"Namespaced" | "Cluster" | undefined>;
   /** Namespaces carrying the selector labels (the sweeper's "actual" set). */
   listNamespaces(selector: Record<string, string>): Promise<Array<{ name: string; labels: Record<string, string>; annotations: Record<string, string>; phase: string }>>;
 }

@@ -189,3 +189,13 @@ describe("Cluster secrets, CronJobs and namespace teardown", () => {
     expect(fake.get("v1", "Namespace", undefined, "team-x")).toBeDefined();
   });
 });
+
+describe("Cluster.resourceScope", () => {
+  it("reads a kind's scope from API discovery, custom kinds included, and says when a kind is not served", async () => {
+    expect(await cluster.resourceScope("v1", "ConfigMap")).toBe("Namespaced");
+    expect(await cluster.resourceScope("v1", "Namespace")).toBe("Cluster");
+    expect(await cluster.resourceScope("rbac.authorization.k8s.io/v1", "ClusterRole")).toBe("Cluster");
+    expect(await cluster.resourceScope("secrets-store.csi.x-k8s.io/v1", "SecretProviderClass")).toBe("Namespaced");
+    expect(await cluster.resourceScope("example.com/v1", "Widget")).toBeUndefined();
+  });
+});
