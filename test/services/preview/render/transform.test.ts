@@ -22,6 +22,7 @@ function run(objects: KubeObject[], yaml = "") {
   return { names, ...transformObjects(objects, { config: c, ref, names }) };
 }
 
+const ingress = (): KubeObject => ({ apiVersion: "networking.k8s.io/v1", kind: "Ingress", metadata: { name: "web" }, spec: { rules: [{ http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: "web", port: { number: 80 } } } }] } }] } });
 const obj = (kind: string, name: string, extra: Record<string, unknown> = {}, apiVersion = "v1"): KubeObject => ({ apiVersion, kind, metadata: { name }, ...extra });
 
 function deployment(name: string, images: string[], init: string[] = []): KubeObject {
@@ -86,10 +87,10 @@ describe("2. replacements and variables", () => {
     expect(warnings).toEqual([]);
   });
 
-  it("leaves an undefined ${VAR} without default as is and warns once per name", () => {
+  it("leaves an undefined ${VAR} without default as is and warns once per name, when variables are in use", () => {
     const a = obj("ConfigMap", "a", { data: { x: "${MISSING}", y: "${MISSING}-again" } });
     const b = obj("Secret", "b", { stringData: { z: "${MISSING}" } });
-    const warnings = sub([a, b], {}, {});
+    const warnings = sub([a, b], {}, { OTHER: "x" });
     expect(a.data).toEqual({ x: "${MISSING}", y: "${MISSING}-again" });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/\$\{MISSING\} is not defined .*ConfigMap "a".*left as is/);
@@ -103,7 +104,7 @@ describe("2. replacements and variables", () => {
   });
 
   it("expands {placeholders} in the config's templates from the preview's names", () => {
-    const { objects, names } = run([obj("ConfigMap", "c", { data: { url: "${URL}", db: "DB_TOKEN", tag: "${TAG}" } })], [
+    const { objects, names } = run([obj("ConfigMap", "c", { data: { url: "${URL}", db: "DB_TOKEN", tag: "${TAG}" } }), ingress()], [
       "route:",
       '  host: "{name}.previews.example.com"',
       "variables:",
@@ -114,6 +115,14 @@ describe("2. replacements and variables", () => {
     ].join("\n"));
     expect(objects[0]!.data).toEqual({ url: names.url, db: names.database, tag: "0123456-42" });
     expect(names.url).toBe(`https://${names.host}/`);
+  });
+
+  it("says nothing about ${X} when the repository uses no variables (it is someone else's syntax)", () => {
+    const warnings: string[] = [];
+    const d = obj("ConfigMap", "script", { data: { run: "echo ${HOME}" } });
+    substituteValues([d], { replacements: {}, variables: {} }, warnings);
+    expect(warnings).toEqual([]);
+    expect(d.data).toEqual({ run: "echo ${HOME}" });
   });
 
   it("names the field when a template has an unknown placeholder", () => {
@@ -143,8 +152,10 @@ describe("3. preview namespace", () => {
 
   it("refuses other cluster-scoped kinds unless allowed, and keeps allowed ones unnamespaced", () => {
     const role = () => obj("ClusterRole", "reader", { metadata: { name: "reader", namespace: "x" } }, "rbac.authorization.k8s.io/v1");
-    expect(() => applyPreviewNamespace([role()], "pr-42", [], [])).toThrow(RenderError);
-    expect(() => applyPreviewNamespace([role()], "pr-42", [], [])).toThrow('ClusterRole "reader" is cluster-scoped and not allowed in a preview (allowClusterScoped)');
+    const problems: string[] = [];
+    expect(applyPreviewNamespace([role()], "pr-42", [], [], problems)).toEqual([]);
+    expect(problems).toEqual(['ClusterRole "reader" is cluster-scoped and not allowed in a preview (allowClusterScoped)']);
+    expect(() => run([role()])).toThrow(RenderError);
     const out = applyPreviewNamespace([role()], "pr-42", ["ClusterRole"], []);
     expect(out[0]!.metadata.namespace).toBeUndefined();
   });
@@ -230,11 +241,12 @@ describe("5. routes", () => {
       keep: "me",
       team: "shop",
       "external-dns.alpha.kubernetes.io/hostname": names.host,
-      "cert-manager.io/cluster-issuer": "letsencrypt",
     });
+    // cert-manager reads issuer annotations on Gateways and Ingresses only: on an HTTPRoute it would be a lie.
+    expect(objects[0]!.metadata.annotations!["cert-manager.io/cluster-issuer"]).toBeUndefined();
   });
 
-  it("replaces parentRefs when configured and touches only the HTTPRoutes named in route.httpRoutes", () => {
+  it("replaces parentRefs when configured and gives every HTTPRoute the preview's host, whatever route.httpRoutes says", () => {
     const other = route();
     other.metadata.name = "admin";
     const { objects, warnings } = run([route(), other], [
@@ -247,9 +259,9 @@ describe("5. routes", () => {
       "      sectionName: https",
     ].join("\n"));
     expect((objects[0]!.spec as any).parentRefs).toEqual([{ name: "preview-gateway", namespace: "gateways", sectionName: "https" }]);
-    expect((objects[1]!.spec as any).parentRefs).toEqual([{ name: "prod-gateway", namespace: "gw" }]);
-    expect((objects[1]!.spec as any).hostnames).toEqual(["shop.example.com"]);
-    expect(warnings).toContain('route.httpRoutes: no HTTPRoute "ghost" in the render');
+    expect((objects[1]!.spec as any).parentRefs).toEqual([{ name: "preview-gateway", namespace: "gateways", sectionName: "https" }]);
+    expect((objects[1]!.spec as any).hostnames).toEqual([`pr-42.previews.example.com`.replace("pr-42", objects[1]!.metadata.namespace!)]);
+    expect(warnings).toContain("route.httpRoutes is no longer needed and is ignored: every HTTPRoute gets the preview's hostnames");
   });
 
   it("prefixes path matches in path-prefix mode and serves on the base URL's host", () => {
@@ -280,9 +292,8 @@ describe("5. routes", () => {
     expect(objects[0]!.metadata.annotations!["cert-manager.io/issuer"]).toBe("local-ca");
   });
 
-  it("leaves routes alone when no route is configured", () => {
-    const { objects } = run([route()]);
-    expect((objects[0]!.spec as any).hostnames).toEqual(["shop.example.com"]);
+  it("refuses routes when the preview has no hostname of its own (they would serve the manifests' hosts)", () => {
+    expect(() => run([route()])).toThrow('HTTPRoute "web": the preview has no hostname of its own (route.host or route.baseUrl), so this route would serve the hostnames in the manifests');
   });
 });
 
