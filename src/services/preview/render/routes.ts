@@ -129,7 +129,7 @@ export function generateRoute(objects: readonly KubeObject[], s: RouteSettings):
       kind: "Ingress",
       metadata,
       spec: {
-        rules: [{ http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: expose.service, port: port.name ? { name: port.name } : { number: port.port } } } }] } }],
+        rules: [{ http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: expose.service, port: typeof expose.port === "string" ? { name: expose.port } : { number: port.port } } } }] } }],
       },
     };
   }
