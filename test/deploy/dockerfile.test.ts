@@ -104,7 +104,7 @@ describe("Dockerfile", () => {
     const tools = all.find((s) => s.name === "tools")!;
     const run = tools.instructions.filter((i) => i.op === "RUN").map((i) => i.args).join("\n");
     const helm = run.slice(run.indexOf("HELM_SHA256_AMD64"));
-    expect(helm).toMatch(/curl -fsSL -o \/tmp\/helm\.tar\.gz .*echo "\$\{sum\}  \/tmp\/helm\.tar\.gz" \| sha256sum -c -;\s+tar -xzf \/tmp\/helm\.tar\.gz/s);
+    expect(helm).toMatch(/curl -fsSL -o \/tmp\/helm\.tar\.gz .*echo "\$\{sum\}\s+\/tmp\/helm\.tar\.gz" \| sha256sum -c -;\s+tar -xzf \/tmp\/helm\.tar\.gz/s);
     for (const arch of ["AMD64", "ARM64"]) expect(dockerfile).toMatch(new RegExp(`ARG HELM_SHA256_${arch}=[0-9a-f]{64}\\n`));
     expect(get("COPY").map((i) => i.args)).toContain("--from=tools /usr/local/bin/helm /usr/local/bin/helm");
     // One version everywhere: the image ships what tools/*/go.mod pins for the tests.
