@@ -40,8 +40,6 @@ const envSchema = z.object({
   PREVIEW_GATEWAY: optional.pipe(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?(\/[a-z0-9]([-a-z0-9]*[a-z0-9])?)?$/, "namespace/name or namespace/name/sectionName").optional()),
   /** Ingress class for preview Ingresses unless a repository names one (route.ingressClassName). */
   PREVIEW_INGRESS_CLASS: optional,
-  /** A smee.io-style channel URL: webhooks sent there are forwarded to this process (local development). */
-  WEBHOOK_PROXY_URL: optional.pipe(z.url().optional()),
   /** How long teardown waits for a namespace to disappear before reporting it stuck. */
   NAMESPACE_DELETE_TIMEOUT: z.coerce.number().int().positive().default(300),
 
