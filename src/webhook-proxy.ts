@@ -34,7 +34,9 @@ export async function startWebhookProxy(opts: WebhookProxyOptions): Promise<Webh
   // Loaded only when WEBHOOK_PROXY_URL is set: without it nothing of the proxy client is even imported.
   const { SmeeClient } = await import("smee-client");
   const shown = displayProxyUrl(opts.source);
-  const scrub = (text: string) => text.split(opts.source).join(shown).split(opts.source.replace(/\/+$/, "")).join(shown);
+  // smee-client writes the source as given and as `new URL(source)` prints it, without a trailing slash.
+  const forms = [...new Set([opts.source, new URL(opts.source).toString()].flatMap((u) => [u, u.replace(/\/+$/, "")]))].sort((a, b) => b.length - a.length);
+  const scrub = (text: string) => forms.reduce((t, form) => t.split(form).join(shown), text);
   const log = opts.logger.child({ component: "webhook-proxy" });
   // smee-client logs like console (`info(message)`, `error(message, err)`); give it pino lines without the raw URL.
   const adapter = {
@@ -50,7 +52,10 @@ export async function startWebhookProxy(opts: WebhookProxyOptions): Promise<Webh
   let closed = false;
   void client.start().catch((err: unknown) => {
     if (closed) return;
-    log.warn({ err: describe(err, scrub) }, `connecting to the webhook proxy ${shown} failed; webhooks arrive once it answers (retried while the bot runs)`);
+    // The EventSource retries network errors every 3 s, but gives up on an HTTP error status or a non-event-stream answer.
+    const status = (err as { code?: unknown }).code;
+    const next = typeof status === "number" ? `it answered HTTP ${status}, so it is not retried: check WEBHOOK_PROXY_URL and restart` : "retrying every 3 s; webhooks arrive once it answers";
+    log.warn({ err: describe(err, scrub) }, `connecting to the webhook proxy ${shown} failed; ${next}`);
   });
   return {
     async close() {

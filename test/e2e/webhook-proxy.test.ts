@@ -3,12 +3,14 @@
  * smee's protocol (server-sent events, each carrying a delivery's headers and JSON body) stands in for smee.io.
  * The real bot subscribes to it, forwards a real signed `pull_request` payload to its own webhook path and deploys
  * exactly as it does for a direct delivery; a delivery with a bad signature is still refused; the proxy is named
- * in the log without its token; and stopping the bot closes the subscription.
+ * in the log without its token; stopping the bot closes the subscription; a proxy that refuses is reported.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createServer, type Server, type ServerResponse } from "node:http";
 import { startHarness, pull, prEvent, INSTALLATION, OWNER, REPO, SECRET, type Harness } from "../support/e2e-bot.js";
 import { deliver, fakeGitHub, signPayload } from "../support/github-fake.js";
+import { createLogger } from "../../src/logger.js";
+import { startWebhookProxy } from "../../src/webhook-proxy.js";
 
 const TOKEN = "proxy-channel-token-5f2a9c";
 const CONFIG = `manifests: { path: k8s }\nnames: { namespace: "proxied-{number}" }\n`;
@@ -146,5 +148,21 @@ describe("webhooks through WEBHOOK_PROXY_URL", () => {
     await h.stop();
     await smee.until("the bot to unsubscribe", () => smee.subscribers() === 0);
     expect(smee.subscribers()).toBe(0);
+  });
+});
+
+describe("a webhook proxy that refuses the subscription", () => {
+  it("is reported with its status and that it will not be retried, without the token", async () => {
+    const out: string[] = [];
+    const logger = createLogger({ level: "info", destination: { write: (l: string) => void out.push(l) } as unknown as NodeJS.WritableStream });
+    const wrongToken = smee.url.replace(TOKEN, "wrong-token-0123456789");
+    const proxy = await startWebhookProxy({ source: wrongToken, target: "http://127.0.0.1:9/api/github/webhooks", logger });
+    try {
+      await smee.until("the refusal to be logged", () => out.some((l) => l.includes("answered HTTP 403")));
+      expect(out.join("\n")).toMatch(/webhook proxy http:\/\/127\.0\.0\.1:\d+\/channel failed; it answered HTTP 403, so it is not retried/);
+      expect(out.join("\n")).not.toContain("wrong-token-0123456789");
+    } finally {
+      await proxy.close();
+    }
   });
 });
