@@ -28,6 +28,8 @@ const envSchema = z.object({
   GHE_PROTOCOL: optional,
   /** Where the manifest flow writes the new app's credentials. */
   ENV_FILE: z.string().default(".env"),
+  /** Local development: a smee-style channel whose events are forwarded to this bot's webhook path. */
+  WEBHOOK_PROXY_URL: optional.pipe(z.url({ protocol: /^https?$/, error: "an http(s) URL, e.g. https://smee.io/<channel>" }).optional()),
 
   // Kubernetes
   KUBECONFIG: optional,
@@ -125,6 +127,11 @@ export function secretValues(env: Env): string[] {
   const out = [env.WEBHOOK_SECRET, env.SLACK_SIGNING_SECRET, env.SLACK_BOT_TOKEN, env.PREVIEW_DATABASE_PASSWORD_KEY];
   const accountKey = /AccountKey=([^;]+)/i.exec(env.AZURE_STORAGE_CONNECTION_STRING ?? "")?.[1];
   if (accountKey) out.push(accountKey);
+  if (env.WEBHOOK_PROXY_URL) {
+    // A self-hosted proxy may carry credentials in the URL or its query; the channel path itself is logged.
+    const proxy = new URL(env.WEBHOOK_PROXY_URL);
+    out.push(decodeURIComponent(proxy.password), proxy.search.slice(1));
+  }
   for (const url of [env.PREVIEW_DATABASE_URL, env.DATABASE_URL, env.BACKUP_SCRATCH_URL]) {
     if (!url) continue;
     try {

@@ -20,6 +20,7 @@ import type { Octokit } from "./services/github/reads.js";
 import { createMetrics } from "./services/metrics.js";
 import { redeliverMissed } from "./services/jobs/redeliver.js";
 import { scheduleLock } from "./background.js";
+import { startWebhookProxy, type WebhookProxy } from "./webhook-proxy.js";
 
 export const WEBHOOKS_PATH = "/api/github/webhooks";
 
@@ -56,6 +57,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       createSetupHandler({
         appYmlPath: resolve(appRoot(), "app.yml"),
         envFile: env.ENV_FILE,
+        ...(env.WEBHOOK_PROXY_URL ? { webhookProxyUrl: env.WEBHOOK_PROXY_URL } : {}),
         githubHost: env.GHE_HOST ?? "github.com",
         ...(env.GHE_PROTOCOL ? { githubProtocol: env.GHE_PROTOCOL } : {}),
         logger,
@@ -135,6 +137,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   await new Promise<void>((ok) => server.listen(env.PORT, env.HOST, ok));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : env.PORT;
+  let proxy: WebhookProxy | undefined;
 
   if (!githubConfigured(env)) {
     const url = `http://localhost:${port}`;
@@ -143,6 +146,9 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
         `preview-bot is running on ${url} but has no GitHub App credentials yet.`,
         `Next: open ${url}/probot and click "Register GitHub App" (creates the app from app.yml and writes APP_ID, PRIVATE_KEY and WEBHOOK_SECRET to ${env.ENV_FILE}),`,
         `or set APP_ID, PRIVATE_KEY_PATH and WEBHOOK_SECRET yourself (see .env.example). Then restart.`,
+        env.WEBHOOK_PROXY_URL
+          ? `The app will be registered with the webhook proxy (WEBHOOK_PROXY_URL) as its webhook URL.`
+          : `GitHub cannot deliver webhooks to localhost: for local development set WEBHOOK_PROXY_URL to a smee.io channel (https://smee.io/new) before registering.`,
       ].join(" "),
     );
   } else {
@@ -153,6 +159,10 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       void app.auth().then((octokit) => redeliverMissed({ octokit: octokit as Octokit, logger, lock: scheduleLock(deps!.pool) }));
     }
     logger.info(`preview-bot listening on port ${port}: GitHub webhooks at ${WEBHOOKS_PATH}${slackConfigured(env) ? ", Slack at /slack/events" : " (Slack not configured)"}`);
+    if (env.WEBHOOK_PROXY_URL) {
+      // Through this server's own webhook door (signature checked), on the port it actually listens on.
+      proxy = await startWebhookProxy({ source: env.WEBHOOK_PROXY_URL, target: `http://${loopbackHost(address)}:${port}${WEBHOOKS_PATH}`, logger });
+    }
   }
 
   return {
@@ -160,6 +170,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     port,
     ...(deps ? { deps } : {}),
     async close() {
+      await proxy?.close();
       await new Promise<void>((ok) => server.close(() => ok()));
       server.closeAllConnections();
       await deps?.close();
@@ -185,6 +196,13 @@ async function installationOctokit(probot: Probot, owner: string, repo: string):
   const app = (await probot.auth()) as Octokit;
   const { data } = await app.rest.apps.getRepoInstallation({ owner, repo });
   return (await probot.auth(data.id)) as Octokit;
+}
+
+/** How this process reaches its own listening socket: loopback for a wildcard address, else the address itself. */
+function loopbackHost(address: ReturnType<Server["address"]>): string {
+  if (!address || typeof address !== "object") return "127.0.0.1";
+  if (address.family === "IPv6") return address.address === "::" ? "[::1]" : `[${address.address}]`;
+  return address.address === "0.0.0.0" ? "127.0.0.1" : address.address;
 }
 
 function appRoot(): string {
