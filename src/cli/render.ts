@@ -6,6 +6,9 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { CONFIG_PATH, parseConfig } from "../config.js";
+import { loadEnv } from "../env.js";
+import { guardedPreview } from "../services/preview/guarded-preview.js";
+import { guardrailSettings } from "../services/preview/guardrails.js";
 import { createLogger } from "../logger.js";
 import { previewNamesFor } from "../services/preview/naming.js";
 import { createRenderer, RenderError, toYaml } from "../services/preview/render/index.js";
@@ -19,7 +22,9 @@ export interface CliIo {
 export const RENDER_USAGE = `Usage: preview-bot render --dir <checkout> --pr <number> --branch <name> --sha <sha> [options]
 
 Render a repository checkout the way preview-bot would for a pull request and print the YAML that would be
-applied (warnings go to stderr). Needs no cluster; kustomize overlays need kustomize or kubectl on PATH.
+applied: the Namespace with its labels, preview-bot's guardrails (RoleBinding, ResourceQuota, LimitRange,
+NetworkPolicy, from this machine's PREVIEW_* settings), then the repository's objects. Warnings go to stderr.
+Needs no cluster; kustomize overlays need kustomize or kubectl on PATH.
 
 Options:
   --dir <path>       repository checkout (at the PR's head commit)
@@ -99,8 +104,13 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
   try {
     const names = previewNamesFor(ref, parsed.config);
     const { objects, warnings } = await createRenderer({ logger: createLogger({ destination: process.stderr }) }).render({ dir: root, config: parsed.config, ref, names });
-    for (const w of warnings) io.stderr.write(`warning: ${w}\n`);
-    io.stdout.write(toYaml(objects));
+    const guarded = guardedPreview(objects, names, parsed.config, guardrailSettings(loadEnv()));
+    for (const w of [...warnings, ...guarded.warnings]) io.stderr.write(`warning: ${w}\n`);
+    if (guarded.problems.length > 0) {
+      io.stderr.write(guarded.problems.map((p) => `preview-bot render: refused: ${p}\n`).join(""));
+      return 1;
+    }
+    io.stdout.write(toYaml(guarded.objects));
     return 0;
   } catch (err) {
     const message = err instanceof RenderError ? err.message : `unexpected error: ${err instanceof Error ? err.message : String(err)}`;

@@ -14,7 +14,7 @@
 import type { PreviewConfig } from "../../config.js";
 import type { Env } from "../../env.js";
 import { MANAGED_BY } from "../shared/labels.js";
-import type { KubeObject, RoleBindingRequest } from "../shared/preview.js";
+import type { KubeObject, PreviewNames, RoleBindingRequest } from "../shared/preview.js";
 import { parseQuantity, smallerQuantity } from "./quantity.js";
 
 export type PodSecurityLevel = "baseline" | "restricted";
@@ -98,6 +98,14 @@ export function podSecurityLabels(level: PodSecurityLevel): Record<string, strin
     labels[`pod-security.kubernetes.io/${mode}-version`] = "latest";
   }
   return labels;
+}
+
+/**
+ * The preview namespace's labels: the repository's namespace.labels, then ownership, then Pod Security last, so
+ * nothing overrides the bot's own.
+ */
+export function previewNamespaceLabels(config: PreviewConfig, names: PreviewNames, settings: GuardrailSettings): Record<string, string> {
+  return { ...config.namespace.labels, ...names.labels, ...podSecurityLabels(settings.podSecurity) };
 }
 
 /** The bot's RoleBinding in the preview namespace: the preview ClusterRole, for the bot's own ServiceAccount only. */

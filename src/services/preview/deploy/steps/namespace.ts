@@ -5,7 +5,7 @@
  */
 import { EXPIRES_ANNOTATION, MANAGED_BY, PR_LABEL, REPO_LABEL, REPOSITORY_ANNOTATION, STATE_ANNOTATION, TITLE_ANNOTATION, URL_ANNOTATION } from "../../../shared/labels.js";
 import type { Cluster, PreviewNames } from "../../../shared/preview.js";
-import { podSecurityLabels, resolveGuardrails } from "../../guardrails.js";
+import { previewNamespaceLabels, resolveGuardrails } from "../../guardrails.js";
 import type { DeployStep } from "../context.js";
 
 export const namespaceStep: DeployStep = {
@@ -13,7 +13,7 @@ export const namespaceStep: DeployStep = {
   async run({ deps, config, names, pull, report }, detail) {
     await assertNamespaceFree(deps.cluster, names);
     const { settings } = resolveGuardrails(deps.guardrails, config.guardrails);
-    await deps.cluster.ensureNamespace(names.namespace, { ...config.namespace.labels, ...names.labels, ...podSecurityLabels(settings.podSecurity) }, {
+    await deps.cluster.ensureNamespace(names.namespace, previewNamespaceLabels(config, names, settings), {
       ...config.namespace.annotations,
       ...names.annotations,
       [STATE_ANNOTATION]: "deploying",
