@@ -99,6 +99,8 @@ const PLURALS: Record<string, string> = {
   ServiceAccount: "serviceaccounts",
   Secret: "secrets",
   ConfigMap: "configmaps",
+  Role: "roles",
+  RoleBinding: "rolebindings",
   ClusterRole: "clusterroles",
   ClusterRoleBinding: "clusterrolebindings",
   ValidatingAdmissionPolicy: "validatingadmissionpolicies",

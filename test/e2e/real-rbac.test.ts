@@ -140,12 +140,36 @@ describeWithRealCluster("the bot's RBAC and admission policy from deploy/, with 
     expect(other.metadata.deletionTimestamp).toBeUndefined();
   });
 
-  it("keeps, inside its own preview, what it needs: writing there is admitted", async () => {
+  it("is admitted where it must write: its previews, and Leases (only) in its own namespace", async () => {
     const ok = await bot("POST", `/api/v1/namespaces/${PREVIEW}/configmaps`, { metadata: { name: "fine" }, data: { a: "b" } });
     expect(ok.status).toBe(201);
-    // A Lease in its own namespace (leader election) passes the policy; RBAC there is deploy/'s rbac-lease.yaml's to give.
+    // RBAC for Leases and ConfigMaps in its own namespace, as an operator (or a Role in deploy/) would grant it: then
+    // the policy is what decides.
+    await adminApply(cluster(), { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "own", namespace: fence.namespace }, rules: [{ apiGroups: ["coordination.k8s.io", ""], resources: ["leases", "configmaps"], verbs: ["create"] }] });
+    await adminApply(cluster(), { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "own", namespace: fence.namespace }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "own" }, subjects: [{ kind: "ServiceAccount", name: "preview-bot", namespace: fence.namespace }] });
+    await until("the Role to take effect", async () => ((await can({ verb: "create", group: "coordination.k8s.io", resource: "leases", namespace: fence.namespace })) ? true : undefined));
     const lease = await bot("POST", `/apis/coordination.k8s.io/v1/namespaces/${fence.namespace}/leases?dryRun=All`, { metadata: { name: "preview-bot" }, spec: {} });
-    expect(lease.body).not.toContain(fence.policy);
+    expect({ status: lease.status, body: lease.status === 201 ? "" : lease.body }).toEqual({ status: 201, body: "" });
+    const other = await bot("POST", `/api/v1/namespaces/${fence.namespace}/configmaps?dryRun=All`, { metadata: { name: "not-a-lease" } });
+    expect({ status: other.status, body: other.body }).toEqual({ status: 403, body: expect.stringContaining(`'${fence.policy}'`) });
+  });
+
+  it("keeps a cluster-scoped kind an operator grants it to objects carrying its label", async () => {
+    // e.g. for a repository's allowClusterScoped; dry runs, so nothing is created in the shared cluster.
+    const role = { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: `fence-extra-${ID}` }, rules: [{ apiGroups: ["scheduling.k8s.io"], resources: ["priorityclasses"], verbs: ["create"] }] };
+    await adminApply(cluster(), role);
+    await adminApply(cluster(), { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", metadata: { name: `fence-extra-${ID}` }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name }, subjects: [{ kind: "ServiceAccount", name: "preview-bot", namespace: fence.namespace }] });
+    try {
+      await until("the extra grant to take effect", async () => ((await can({ verb: "create", group: "scheduling.k8s.io", resource: "priorityclasses" })) ? true : undefined));
+      const create = (labels?: Record<string, string>) => bot("POST", "/apis/scheduling.k8s.io/v1/priorityclasses?dryRun=All", { metadata: { name: `fence-${ID}`, ...(labels ? { labels } : {}) }, value: 10 });
+      const unlabelled = await create();
+      expect({ status: unlabelled.status, body: unlabelled.body }).toEqual({ status: 403, body: expect.stringContaining(`'${fence.policy}'`) });
+      const labelled = await create({ "app.kubernetes.io/managed-by": "preview-bot" });
+      expect({ status: labelled.status, body: labelled.status === 201 ? "" : labelled.body }).toEqual({ status: 201, body: "" });
+    } finally {
+      await apiRequest(cluster(), cluster().adminToken, "DELETE", `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/fence-extra-${ID}`);
+      await apiRequest(cluster(), cluster().adminToken, "DELETE", `/apis/rbac.authorization.k8s.io/v1/clusterroles/fence-extra-${ID}`);
+    }
   });
 
   describeMooc(cluster, () => fence);
