@@ -54,9 +54,12 @@ function rbacDenied(err: unknown): boolean {
   return false;
 }
 
-/** Run `apply`, retrying RBAC refusals with backoff until the new RoleBinding is seen (bounded). */
-async function whileRbacCatchesUp(apply: () => ReturnType<Cluster["apply"]>, signal?: AbortSignal): Promise<void> {
-  const deadline = Date.now() + BINDING_WAIT_MS;
+/**
+ * Run `apply`, retrying RBAC refusals with backoff until the new RoleBinding is seen (bounded): an API server
+ * authorizes from a cache, and in a cluster with several API servers the one answering may not have the binding yet.
+ */
+export async function whileRbacCatchesUp(apply: () => ReturnType<Cluster["apply"]>, signal?: AbortSignal, waitMs = BINDING_WAIT_MS): Promise<void> {
+  const deadline = Date.now() + waitMs;
   for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
     try {
       await apply();
