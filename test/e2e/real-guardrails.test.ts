@@ -104,6 +104,20 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
         kubeSystemSecrets: await can("list", "secrets", "", "kube-system"),
       }).toEqual({ readSecrets: false, deleteQuota: false, deletePolicy: false, editBinding: false, createPods: false, kubeSystemSecrets: false });
     });
+
+    it("a ServiceAccount a preview names like the bot's is not the bot: its token holds no rights and the fence is not its", async () => {
+      expect((await admin("POST", `/api/v1/namespaces/${NS(1)}/serviceaccounts`, { metadata: { name: fence.serviceAccount } })).status).toBe(201);
+      const token = await cluster().serviceAccountToken(NS(1), fence.serviceAccount);
+      const authz = cluster().kubeConfigFor(token).makeApiClient(AuthorizationV1Api);
+      const can = async (verb: string, resource: string, group: string, namespace?: string) =>
+        (await authz.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { verb, resource, group, ...(namespace ? { namespace } : {}) } } } })).status?.allowed === true;
+      expect({
+        createNamespaces: await can("create", "namespaces", ""),
+        bindPreviewRole: await can("bind", "clusterroles", "rbac.authorization.k8s.io"),
+        kubeSystemSecrets: await can("get", "secrets", "", "kube-system"),
+        secretsHere: await can("get", "secrets", "", NS(1)),
+      }).toEqual({ createNamespaces: false, bindPreviewRole: false, kubeSystemSecrets: false, secretsHere: false });
+    });
   });
 
   describe("a hostile pull request", () => {
