@@ -20,6 +20,7 @@ import type { Cluster, Databases } from "./services/shared/preview.js";
 import { previewKey } from "./services/shared/preview.js";
 import { createMemoryQueue, type Queue } from "./services/jobs/queue.js";
 import { createRenderer, type Renderer } from "./services/preview/render/index.js";
+import { rendererSettings } from "./services/preview/render/settings.js";
 import { createReporter } from "./services/github/reporter.js";
 import type { RunReport } from "./services/shared/run-report.js";
 import { createRunner, type Runner } from "./services/preview/runner.js";
@@ -111,7 +112,7 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
   mkdirSync(workDir, { recursive: true });
   const renderer =
     overrides.renderer ??
-    createRenderer({ workDir, logger, ...(env.KUSTOMIZE_COMMAND ? { kustomizeCommand: env.KUSTOMIZE_COMMAND.split(/\s+/).filter(Boolean) } : {}) });
+    createRenderer({ workDir, logger, ...rendererSettings(env) });
 
   const pool = env.DATABASE_URL ? new pg.Pool({ connectionString: env.DATABASE_URL, max: 3, application_name: "preview-bot" }) : undefined;
   pool?.on("error", (err) => logger.warn({ err }, "idle state-database connection failed"));

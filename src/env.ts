@@ -42,6 +42,12 @@ const envSchema = z.object({
   KUBE_CONTEXT: optional,
   PROTECTED_NAMESPACES: list,
   KUSTOMIZE_COMMAND: optional,
+  /** Replicas a preview workload may ask for (Deployments, StatefulSets, HPAs' maxReplicas); more is refused. */
+  PREVIEW_MAX_REPLICAS: z.coerce.number().int().min(1).max(1000).default(10),
+  /** The shared Gateway preview routes attach to unless a repository names one: `namespace/name[/sectionName]`. */
+  PREVIEW_GATEWAY: optional.pipe(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?(\/[a-z0-9]([-a-z0-9]*[a-z0-9])?)?$/, "namespace/name or namespace/name/sectionName").optional()),
+  /** Ingress class for preview Ingresses unless a repository names one (route.ingressClassName). */
+  PREVIEW_INGRESS_CLASS: optional,
   /** How long teardown waits for a namespace to disappear before reporting it stuck. */
   NAMESPACE_DELETE_TIMEOUT: z.coerce.number().int().positive().default(300),
 

@@ -19,7 +19,7 @@ async function cli(dir: string, config: string): Promise<{ code: number; stdout:
   let stdout = "";
   let stderr = "";
   const configPath = path.join(dir, "preview.yml");
-  await writeFile(configPath, config);
+  await writeFile(configPath, `${config}route:\n  host: "{name}.previews.example.com"\n`);
   const code = await runRenderCli(["--dir", dir, "--config", configPath, "--pr", "8", "--branch", "main", "--sha", SHA], { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
   return { code, stdout, stderr, objects: Array.from(parseAllDocuments(stdout)).map((d) => d.toJS() as KubeObject) };
 }

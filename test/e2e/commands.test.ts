@@ -25,6 +25,9 @@ names:
   namespace: "cmds-pr-{number}"
 route:
   host: "{name}.previews.example.test"
+  expose: { service: web, port: 80 }
+  parentRefs: [{ name: previews, namespace: gateway-system }]
+  scheme: https
 ttl: 1d
 trigger:
   on: command

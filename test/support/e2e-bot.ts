@@ -32,7 +32,7 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(opts: { env?: Record<string, string>; fake?: FakeKubeOptions; cluster?: FakeKube; rolloutFailFastMs?: number; logLines?: string[]; kubeConfig?: KubeConfig } = {}): Promise<Harness> {
+export async function startHarness(opts: { env?: Record<string, string>; fake?: FakeKubeOptions; cluster?: FakeKube; rolloutFailFastMs?: number; logLines?: string[]; fetchImpl?: typeof fetch; kubeConfig?: KubeConfig } = {}): Promise<Harness> {
   const workDir = mkdtempSync(join(tmpdir(), "e2e-"));
   // A shared fake cluster (several replicas) is the caller's to stop.
   const fake = opts.cluster ?? (await startFakeKube({ namespaceFinalizeMs: 30, ...opts.fake }));
@@ -63,6 +63,7 @@ export async function startHarness(opts: { env?: Record<string, string>; fake?: 
     rolloutFailFastMs: opts.rolloutFailFastMs ?? 200,
     e2ePollMs: 20,
     background: false,
+    ...(opts.fetchImpl ? { fetchImpl: opts.fetchImpl } : {}),
   });
   return {
     bot,

@@ -365,6 +365,16 @@ class KubeCluster implements Cluster {
     return waitForQuotas(this.core, namespace, names, timeoutMs, this.pollMs, signal);
   }
 
+  async readObject(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
+    try {
+      if ((await this.objects.namespaced(apiVersion, kind)) === undefined) return undefined; // the cluster does not serve the kind
+      return (await this.objects.read({ apiVersion, kind, metadata: { name, ...(namespace ? { namespace } : {}) } })) as KubeObject;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw kubeError(`reading ${kind} "${namespace ? `${namespace}/` : ""}${name}"`, err);
+    }
+  }
+
   async listNamespaces(selector: Record<string, string>): Promise<Array<{ name: string; labels: Record<string, string>; annotations: Record<string, string>; phase: string }>> {
     try {
       const list = await this.core.listNamespace({ labelSelector: selectorOf(selector) });

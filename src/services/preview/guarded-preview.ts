@@ -6,12 +6,19 @@
 import type { PreviewConfig } from "../../config.js";
 import type { KubeObject, PreviewNames } from "../shared/preview.js";
 import { confineObjects } from "./confine-objects.js";
-import { guardrailObjects, guardrailRoleBinding, previewNamespaceLabels, resolveGuardrails, roleBindingObject, type GuardrailSettings } from "./guardrails.js";
+import { describeGuardrails, guardrailObjects, guardrailRoleBinding, previewNamespaceLabels, resolveGuardrails, roleBindingObject, type GuardrailSettings } from "./guardrails.js";
 
 export interface GuardedPreview {
+  /** The bot's own objects, applied first: Namespace, RoleBinding, ResourceQuota, LimitRange, NetworkPolicy. */
+  guardrails: KubeObject[];
+  /** The repository's objects as they will be applied (NetworkPolicies narrowed). */
   objects: KubeObject[];
-  /** Where a repository asked for more than the bot allows, and what of the render was rewritten. */
-  warnings: string[];
+  /** One line: what the preview is held to. */
+  summary: string;
+  /** Where the repository asked for more than the bot allows. */
+  notes: string[];
+  /** What of the render was rewritten to stay inside the guardrails. */
+  rewrites: string[];
   /** What of the render is refused (nothing is applied while there is any). */
   problems: string[];
 }
@@ -25,8 +32,11 @@ export function guardedPreview(rendered: readonly KubeObject[], names: PreviewNa
     metadata: { name: names.namespace, labels: previewNamespaceLabels(config, names, settings), annotations: { ...config.namespace.annotations, ...names.annotations } },
   };
   return {
-    objects: [namespace, roleBindingObject(names.namespace, guardrailRoleBinding(settings)), ...guardrailObjects(names.namespace, settings), ...confined.objects],
-    warnings: [...notes, ...confined.rewrites],
+    guardrails: [namespace, roleBindingObject(names.namespace, guardrailRoleBinding(settings)), ...guardrailObjects(names.namespace, settings)],
+    objects: confined.objects,
+    summary: describeGuardrails(settings),
+    notes,
+    rewrites: confined.rewrites,
     problems: confined.problems,
   };
 }

@@ -139,6 +139,11 @@ export interface Cluster {
    * then a new quota does not hold. Throws after timeoutMs.
    */
   waitForQuotas(namespace: string, names: string[], timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Read one object (e.g. the shared Gateway a preview's routes attach to); undefined when it does not exist or the
+   * cluster does not serve its kind.
+   */
+  readObject(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<KubeObject | undefined>;
   /** Namespaces carrying the selector labels (the sweeper's "actual" set). */
   listNamespaces(selector: Record<string, string>): Promise<Array<{ name: string; labels: Record<string, string>; annotations: Record<string, string>; phase: string }>>;
 }

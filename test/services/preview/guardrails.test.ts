@@ -66,7 +66,7 @@ describe("a repository's guardrails", () => {
         expect.stringMatching(/^namespace\.labels: pod-security\.kubernetes\.io\/\*, preview-bot\.dev\/\* and app\.kubernetes\.io\/managed-by are set by preview-bot/),
         expect.stringMatching(/^guardrails\.podSecurity: /),
         expect.stringMatching(/^guardrails\.quota\.cpu: must be a Kubernetes quantity/),
-        'guardrails.quota: unknown field "gpus"',
+        'guardrails.quota: unknown field "gpus"; known: pods, cpu, memory, storage',
       ]),
     );
   });
