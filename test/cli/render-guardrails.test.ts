@@ -69,6 +69,19 @@ describe("preview-bot render: what the bot itself applies", () => {
     }
   });
 
+  it("refuses at render time what the bot's Pod Security level would refuse the pods for (PREVIEW_POD_SECURITY)", async () => {
+    const before = process.env.PREVIEW_POD_SECURITY;
+    process.env.PREVIEW_POD_SECURITY = "restricted";
+    try {
+      const r = await cli(dir, "manifests: { path: deploy }\n");
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/refused at Pod Security level "restricted"/);
+    } finally {
+      if (before === undefined) delete process.env.PREVIEW_POD_SECURITY;
+      else process.env.PREVIEW_POD_SECURITY = before;
+    }
+  });
+
   it("exits 1 naming an object that would take a guardrail over, and prints nothing", async () => {
     await writeFile(path.join(dir, "deploy", "quota.yaml"), "apiVersion: v1\nkind: ResourceQuota\nmetadata: { name: preview-bot-guardrails }\nspec: { hard: { pods: '5000' } }\n");
     try {
