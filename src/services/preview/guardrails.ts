@@ -196,7 +196,9 @@ export function guardrailObjects(namespace: string, settings: GuardrailSettings)
 /** One line for the check run: what the preview is held to. */
 export function describeGuardrails(settings: GuardrailSettings): string {
   const { quota } = settings;
-  const from = ["the namespace", ...settings.ingressFromNamespaces, ...settings.ingressFromCidrs].join(", ");
+  const outside = [...settings.ingressFromNamespaces, ...settings.ingressFromCidrs];
+  // No gateway allowed in: say how to, since a route through a shared gateway then reaches nothing.
+  const from = outside.length ? ["the namespace", ...outside].join(", ") : "the namespace only (no gateway allowed: PREVIEW_INGRESS_FROM_NAMESPACES)";
   return (
     `Pod Security ${settings.podSecurity}; quota ${quota.pods} pods, ${quota.cpu} CPU, ${quota.memory} memory, ${quota.storage} storage, ` +
     `no LoadBalancers or NodePorts; ingress from ${from}; egress ${settings.egress}`

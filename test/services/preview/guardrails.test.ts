@@ -111,6 +111,7 @@ describe("what a preview namespace gets", () => {
       },
     });
     expect(policy!.spec).not.toHaveProperty("egress");
+    expect(describeGuardrails(bounds)).toContain("ingress from the namespace only (no gateway allowed: PREVIEW_INGRESS_FROM_NAMESPACES)");
     expect(describeGuardrails(settings)).toBe("Pod Security baseline; quota 20 pods, 4 CPU, 8Gi memory, 20Gi storage, no LoadBalancers or NodePorts; ingress from the namespace, agc-shared, 10.225.0.0/24; egress open");
   });
 
