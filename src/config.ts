@@ -8,6 +8,7 @@
  */
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
+import { QUANTITY } from "./env.js";
 
 export const CONFIG_PATH = ".github/preview.yml";
 
@@ -34,6 +35,14 @@ const labelMap = z.record(
   z.string().regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, "not a valid Kubernetes label value (≤ 63 chars of A-Z a-z 0-9 - _ .)"),
 );
 const annotationMap = z.record(z.string().min(1), z.string());
+
+/** Namespace labels preview-bot sets itself (ownership, Pod Security): a repository may not set or override them. */
+const RESERVED_NAMESPACE_LABEL = /^(pod-security\.kubernetes\.io\/|preview-bot\.dev\/|app\.kubernetes\.io\/managed-by$)/;
+const namespaceLabels = labelMap.refine((labels) => !Object.keys(labels).some((k) => RESERVED_NAMESPACE_LABEL.test(k)), {
+  message: "pod-security.kubernetes.io/*, preview-bot.dev/* and app.kubernetes.io/managed-by are set by preview-bot (Pod Security is guardrails.podSecurity)",
+});
+/** `2`, `"500m"`, `"4Gi"`: YAML numbers are read as quantities too. */
+const quantity = z.union([z.string(), z.number()]).transform(String).pipe(z.string().regex(QUANTITY, 'must be a Kubernetes quantity such as "500m", "2" or "4Gi"'));
 
 /** Name patterns may use {number} {branch} {owner} {repo} {sha} {shortSha}. */
 const namePattern = z
@@ -193,7 +202,19 @@ export const configSchema = z
       .refine((r) => !(r.tls?.clusterIssuer && r.tls?.issuer), { message: "set either clusterIssuer or issuer, not both", path: ["tls"] })
       .optional(),
     /** Extra labels/annotations on the preview namespace (e.g. a gateway access label). */
-    namespace: z.object({ labels: labelMap.default({}), annotations: annotationMap.default({}) }).strict().default({ labels: {}, annotations: {} }),
+    namespace: z.object({ labels: namespaceLabels.default({}), annotations: annotationMap.default({}) }).strict().default({ labels: {}, annotations: {} }),
+    /**
+     * Stricter guardrails for this repository's previews (src/services/preview/guardrails.ts). The bot's settings are
+     * the bounds: a looser value is lowered to the bot's, and the check run says so.
+     */
+    guardrails: z
+      .object({
+        podSecurity: z.enum(["baseline", "restricted"]).optional(),
+        quota: z.object({ pods: z.number().int().min(1).optional(), cpu: quantity.optional(), memory: quantity.optional(), storage: quantity.optional() }).strict().optional(),
+        egress: z.enum(["open", "restricted"]).optional(),
+      })
+      .strict()
+      .default({}),
     /** `${VAR}` substitution in the rendered YAML (Flux post-build convention); values are templates. */
     variables: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "variable names are [A-Za-z_][A-Za-z0-9_]*"), template).default({}),
     /** Literal placeholder tokens in the manifests (e.g. `BRANCH_NAME`) and their replacement templates. */

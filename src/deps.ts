@@ -24,6 +24,7 @@ import { rendererSettings } from "./services/preview/render/settings.js";
 import { createReporter } from "./services/github/reporter.js";
 import type { RunReport } from "./services/shared/run-report.js";
 import { createRunner, type Runner } from "./services/preview/runner.js";
+import { guardrailSettings } from "./services/preview/guardrails.js";
 import type { PreviewJob } from "./services/shared/dispatch.js";
 import type { Enqueue } from "./handlers/pull-request.js";
 import type { BackupTargets } from "./handlers/slack.js";
@@ -153,6 +154,7 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     workDir,
     namespaceDeleteTimeoutMs: env.NAMESPACE_DELETE_TIMEOUT * 1000,
     protectedNamespaces: env.PROTECTED_NAMESPACES,
+    guardrails: guardrailSettings(env),
     ...(overrides.fetchImpl ? { fetchImpl: overrides.fetchImpl } : {}),
     ...(overrides.healthIntervalMs ? { healthIntervalMs: overrides.healthIntervalMs } : {}),
     ...(overrides.e2ePollMs ? { e2ePollMs: overrides.e2ePollMs } : {}),

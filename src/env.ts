@@ -13,6 +13,14 @@ const optional = z
 
 const list = optional.transform((v) => (v ? v.split(",").map((s) => s.trim()).filter(Boolean) : []));
 
+const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const dnsSubdomain = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+/** A Kubernetes resource quantity: `500m`, `2`, `1.5`, `512Mi`, `8Gi`, `1e3`. */
+export const QUANTITY = /^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[mkMGTPE]|[eE][+-]?[0-9]+)?$/;
+const quantity = z.string().trim().regex(QUANTITY, 'must be a Kubernetes quantity such as "500m", "2", "512Mi" or "8Gi"');
+const CIDR = /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/;
+const cidrs = list.pipe(z.array(z.string().regex(CIDR, "must be an address range such as 10.0.0.0/16")));
+
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default("0.0.0.0"),
@@ -44,6 +52,34 @@ const envSchema = z.object({
   PREVIEW_INGRESS_CLASS: optional,
   /** How long teardown waits for a namespace to disappear before reporting it stuck. */
   NAMESPACE_DELETE_TIMEOUT: z.coerce.number().int().positive().default(300),
+
+  // Guardrails on every preview namespace (src/services/preview/guardrails.ts): the bounds; a repository may only
+  // tighten them (`guardrails` in .github/preview.yml).
+  /** Pod Security Admission level enforced in preview namespaces (`restricted` is always warned and audited). */
+  PREVIEW_POD_SECURITY: z.enum(["baseline", "restricted"]).default("baseline"),
+  PREVIEW_QUOTA_PODS: z.coerce.number().int().min(1).max(10_000).default(20),
+  /** Total CPU and memory the preview's containers may request, and separately may be limited to. */
+  PREVIEW_QUOTA_CPU: quantity.default("4"),
+  PREVIEW_QUOTA_MEMORY: quantity.default("8Gi"),
+  /** Total storage the preview's PersistentVolumeClaims may request. */
+  PREVIEW_QUOTA_STORAGE: quantity.default("20Gi"),
+  /** LimitRange defaults for containers that set no requests or limits (a CPU/memory quota refuses those otherwise). */
+  PREVIEW_DEFAULT_CPU_REQUEST: quantity.default("100m"),
+  PREVIEW_DEFAULT_CPU_LIMIT: quantity.default("1"),
+  PREVIEW_DEFAULT_MEMORY_REQUEST: quantity.default("128Mi"),
+  PREVIEW_DEFAULT_MEMORY_LIMIT: quantity.default("512Mi"),
+  /** Namespaces (your gateway or ingress controller) whose pods may reach preview pods; all others are denied. */
+  PREVIEW_INGRESS_FROM_NAMESPACES: list,
+  /** Address ranges that may reach preview pods (a gateway outside the cluster, e.g. an AGC subnet). */
+  PREVIEW_INGRESS_FROM_CIDRS: cidrs,
+  /** `open`: previews may connect anywhere; `restricted`: only inside their namespace, to DNS, and PREVIEW_EGRESS_TO_CIDRS. */
+  PREVIEW_EGRESS: z.enum(["open", "restricted"]).default("open"),
+  PREVIEW_EGRESS_TO_CIDRS: cidrs,
+  /** The ClusterRole (deploy/base/rbac.yaml) the bot binds to itself in each preview namespace. */
+  PREVIEW_CLUSTER_ROLE: z.string().regex(dnsSubdomain, "must be a Kubernetes object name").default("preview-bot-previews"),
+  /** The bot's own ServiceAccount (deploy/ sets both from the downward API): the subject of that RoleBinding. */
+  BOT_NAMESPACE: z.string().regex(dnsLabel, "must be a namespace name").default("preview-bot"),
+  BOT_SERVICE_ACCOUNT: z.string().regex(dnsSubdomain, "must be a ServiceAccount name").default("preview-bot"),
 
   // Preview databases
   PREVIEW_DATABASE_URL: optional,

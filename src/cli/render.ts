@@ -9,6 +9,8 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { CONFIG_PATH, parseConfig } from "../config.js";
 import { loadEnv } from "../env.js";
+import { guardedPreview } from "../services/preview/guarded-preview.js";
+import { guardrailSettings } from "../services/preview/guardrails.js";
 import { createLogger } from "../logger.js";
 import { previewNamesFor } from "../services/preview/naming.js";
 import { createRenderer, RenderError, toYaml, type RenderResult } from "../services/preview/render/index.js";
@@ -23,9 +25,10 @@ export interface CliIo {
 export const RENDER_USAGE = `Usage: preview-bot render --dir <checkout> --pr <number> --branch <name> --sha <sha> [options]
 
 Render a repository checkout the way preview-bot would for a pull request and print the YAML that would be
-applied; warnings and a summary go to stderr. Needs no cluster; kustomize overlays need kustomize (or kubectl),
-Helm charts need helm, on PATH. Bot settings (PREVIEW_MAX_REPLICAS, PREVIEW_GATEWAY, ...) are read from the
-environment, as the bot reads them.
+applied: the Namespace with its labels, preview-bot's guardrails (RoleBinding, ResourceQuota, LimitRange,
+NetworkPolicy), then the repository's objects; warnings and a summary go to stderr. Needs no cluster; kustomize
+overlays need kustomize (or kubectl), Helm charts need helm, on PATH. Bot settings (PREVIEW_MAX_REPLICAS,
+PREVIEW_GATEWAY, PREVIEW_POD_SECURITY, PREVIEW_QUOTA_*, ...) are read from the environment, as the bot reads them.
 
 Options:
   --dir <path>       repository checkout (at the PR's head commit)
@@ -104,11 +107,19 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
   const ref: PreviewRef = { owner: str("owner") ?? "local", repo: str("repo") ?? path.basename(root), number: pr, branch, sha: sha.toLowerCase() };
   try {
     const names = previewNamesFor(ref, parsed.config);
-    const renderer = createRenderer({ logger: createLogger({ destination: process.stderr }), ...rendererSettings(loadEnv()) });
+    const env = loadEnv();
+    const renderer = createRenderer({ logger: createLogger({ destination: process.stderr }), ...rendererSettings(env) });
     const result = await renderer.render({ dir: root, config: parsed.config, ref, names });
-    for (const w of result.warnings) io.stderr.write(`warning: ${w}\n`);
-    io.stdout.write(toYaml(result.objects));
-    io.stderr.write(summary(names.namespace, result));
+    // What the bot itself applies first (the Namespace and the guardrails), then the render held inside them.
+    const guarded = guardedPreview(result.objects, names, parsed.config, guardrailSettings(env));
+    const warnings = [...result.warnings, ...guarded.notes, ...guarded.rewrites];
+    for (const w of warnings) io.stderr.write(`warning: ${w}\n`);
+    if (guarded.problems.length > 0) {
+      io.stderr.write(guarded.problems.map((p) => `preview-bot render: refused: ${p}\n`).join(""));
+      return 1;
+    }
+    io.stdout.write(toYaml([...guarded.guardrails, ...guarded.objects]));
+    io.stderr.write(summary(names.namespace, { ...result, objects: guarded.objects, rewrites: [...result.rewrites, ...guarded.rewrites], warnings }, guarded.summary));
     return 0;
   } catch (err) {
     if (err instanceof RenderError) {
@@ -119,14 +130,15 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-/** The closing summary: what a preview of this checkout gets. */
-export function summary(namespace: string, r: RenderResult): string {
+/** The closing summary: what a preview of this checkout gets (`guardrails`: what the bot holds it to). */
+export function summary(namespace: string, r: RenderResult, guardrails?: string): string {
   const kinds = new Map<string, number>();
   for (const o of r.objects) kinds.set(o.kind, (kinds.get(o.kind) ?? 0) + 1);
   const lines = [
     "",
     `summary (${r.type}):`,
     `  namespace  ${namespace}`,
+    ...(guardrails ? [`  guardrails ${guardrails}`] : []),
     `  URL        ${r.url ?? "none (no route.host or route.baseUrl)"}`,
     `  objects    ${r.objects.length}: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(", ") || "none"}`,
     ...r.rewrites.map((w, i) => `  ${i === 0 ? "rewritten" : "         "}  ${w}`),

@@ -22,7 +22,8 @@ async function render(fixture: string, pr: number): Promise<{ code: number; obje
     stdout: { write: (s: string) => (stdout += s) },
     stderr: { write: (s: string) => (stderr += s) },
   });
-  const objects = Array.from(parseAllDocuments(stdout)).map((d) => d.toJS() as KubeObject);
+  // The repository's objects: what follows the Namespace and preview-bot's guardrails (render-guardrails.test.ts).
+  const objects = Array.from(parseAllDocuments(stdout)).map((d) => d.toJS() as KubeObject).filter((o) => o.kind !== "Namespace" && o.metadata.labels?.["preview-bot.dev/guardrail"] !== "true");
   return { code, objects, stderr };
 }
 const find = (objects: KubeObject[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name) as any;

@@ -13,6 +13,8 @@ import type { Queue } from "../../src/services/jobs/queue.js";
 import { createRenderer } from "../../src/services/preview/render/index.js";
 import { createReporter } from "../../src/services/github/reporter.js";
 import { createRunner } from "../../src/services/preview/runner.js";
+import { guardrailSettings } from "../../src/services/preview/guardrails.js";
+import { loadEnv } from "../../src/env.js";
 import type { PreviewJob } from "../../src/services/shared/dispatch.js";
 import { silentLogger, TestOctokit } from "./github.js";
 
@@ -29,6 +31,7 @@ export function buildJobHarness(opts: { kubeConfig: KubeConfig; adminUrl: string
     workDir: opts.workDir,
     namespaceDeleteTimeoutMs: 5_000,
     healthIntervalMs: 50,
+    guardrails: guardrailSettings(loadEnv({})),
   });
   opts.queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) => runner.run(job.payload, signal));
   const dispatcher = createDispatcher({ queue: opts.queue, installationFor: async () => opts.installationId });

@@ -13,6 +13,7 @@ import {
   BatchV1Api,
   CoreV1Api,
   PatchStrategy,
+  RbacAuthorizationV1Api,
   setHeaderOptions,
   type KubeConfig,
   type KubernetesObject,
@@ -21,7 +22,8 @@ import {
 import { logger as rootLogger, type Logger } from "../../logger.js";
 import { isConflict, isNotFound, kubeError } from "./kube-errors.js";
 import { APPLIED_KINDS_ANNOTATION, isProtectedNamespace, MANAGED_BY, MANAGED_BY_KEY, MANAGED_BY_VALUE } from "../shared/labels.js";
-import { describeRef, refOf, type Cluster, type KubeObject, type ObjectRef, type WorkloadHealth } from "../shared/preview.js";
+import { describeRef, refOf, type Cluster, type KubeObject, type ObjectRef, type RoleBindingRequest, type WorkloadHealth } from "../shared/preview.js";
+import { bindClusterRole, waitForQuotas } from "./guardrail-support.js";
 import { isRolledOut, workloadHealth, type Workload } from "./rollout-health.js";
 import { groupOf, isOurs, kindKey, ObjectApi, parseKindKey, rank, selectorOf, sleep } from "./support.js";
 
@@ -61,6 +63,7 @@ class KubeCluster implements Cluster {
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
   private readonly batch: BatchV1Api;
+  private readonly rbac: RbacAuthorizationV1Api;
   private readonly objects: ObjectApi;
   private readonly fieldManager: string;
   private readonly protectedNamespaces: readonly string[];
@@ -74,6 +77,7 @@ class KubeCluster implements Cluster {
     this.core = o.kubeConfig.makeApiClient(CoreV1Api);
     this.apps = o.kubeConfig.makeApiClient(AppsV1Api);
     this.batch = o.kubeConfig.makeApiClient(BatchV1Api);
+    this.rbac = o.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
     this.objects = o.kubeConfig.makeApiClient(ObjectApi);
     this.fieldManager = o.fieldManager ?? "preview-bot";
     this.protectedNamespaces = o.protectedNamespaces ?? [];
@@ -350,6 +354,15 @@ class KubeCluster implements Cluster {
       if (isNotFound(err)) return undefined;
       throw kubeError(`looking up ${apiVersion} ${kind} in API discovery`, err);
     }
+  }
+
+  async bindClusterRole(namespace: string, binding: RoleBindingRequest): Promise<"created" | "kept" | "replaced"> {
+    await this.ownedNamespace(namespace, `binding ClusterRole "${binding.clusterRole}" in namespace "${namespace}"`);
+    return bindClusterRole(this.rbac, namespace, binding, this.fieldManager);
+  }
+
+  async waitForQuotas(namespace: string, names: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return waitForQuotas(this.core, namespace, names, timeoutMs, this.pollMs, signal);
   }
 
   async readObject(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {

@@ -9,6 +9,7 @@ import type { Octokit } from "../github/reads.js";
 import type { PreviewJob } from "../shared/dispatch.js";
 import type { Cluster, Databases, PreviewNames, PreviewRef } from "../shared/preview.js";
 import type { Reporter, RunReport } from "../shared/run-report.js";
+import type { GuardrailSettings } from "./guardrails.js";
 import type { Renderer } from "./render/index.js";
 
 export interface RunnerDeps {
@@ -29,6 +30,8 @@ export interface RunnerDeps {
   workDir: string;
   namespaceDeleteTimeoutMs: number;
   protectedNamespaces?: string[];
+  /** The bot's guardrail bounds for every preview namespace (a repository may only tighten them). */
+  guardrails: GuardrailSettings;
   fetchImpl?: typeof fetch;
   healthIntervalMs?: number;
   e2ePollMs?: number;

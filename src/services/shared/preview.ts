@@ -130,12 +130,29 @@ export interface Cluster {
    */
   resourceScope(apiVersion: string, kind: string): Promise<"Namespaced" | "Cluster" | undefined>;
   /**
+   * Bind a ClusterRole in our namespace (only `create` is needed: in a new preview namespace it is the bot's first
+   * right there). One that exists with the same role and subjects is kept; one that differs is replaced.
+   */
+  bindClusterRole(namespace: string, binding: RoleBindingRequest): Promise<"created" | "kept" | "replaced">;
+  /**
+   * Wait until the quota controller has computed the usage of every resource the named ResourceQuotas limit: until
+   * then a new quota does not hold. Throws after timeoutMs.
+   */
+  waitForQuotas(namespace: string, names: string[], timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /**
    * Read one object (e.g. the shared Gateway a preview's routes attach to); undefined when it does not exist or the
    * cluster does not serve its kind.
    */
   readObject(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<KubeObject | undefined>;
   /** Namespaces carrying the selector labels (the sweeper's "actual" set). */
   listNamespaces(selector: Record<string, string>): Promise<Array<{ name: string; labels: Record<string, string>; annotations: Record<string, string>; phase: string }>>;
+}
+
+export interface RoleBindingRequest {
+  name: string;
+  clusterRole: string;
+  subjects: Array<{ kind: "ServiceAccount" | "User" | "Group"; name: string; namespace?: string }>;
+  labels: Record<string, string>;
 }
 
 export interface DatabaseCredentials {

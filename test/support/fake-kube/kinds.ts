@@ -41,6 +41,7 @@ export const BUILTIN_KINDS: KindSpec[] = [
   core("ServiceAccount", "serviceaccounts"),
   core("PersistentVolumeClaim", "persistentvolumeclaims", true, { statusSubresource: true }),
   core("ResourceQuota", "resourcequotas", true, { statusSubresource: true }),
+  core("LimitRange", "limitranges"),
   core("Pod", "pods", true, { statusSubresource: true }),
   core("Event", "events"),
   grp("apps", "v1", "Deployment", "deployments", true, { statusSubresource: true }),

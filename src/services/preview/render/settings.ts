@@ -11,6 +11,10 @@ export function gatewayParentRef(text: string): Record<string, string> {
 export function rendererSettings(env: Env): RendererOptions {
   return {
     maxReplicas: env.PREVIEW_MAX_REPLICAS,
+    // Refuse at render time what the preview namespace's Pod Security level (guardrails.ts) would refuse its pods for,
+    // and pods naming the bot's own ServiceAccount.
+    podSecurity: env.PREVIEW_POD_SECURITY,
+    botServiceAccount: env.BOT_SERVICE_ACCOUNT,
     ...(env.KUSTOMIZE_COMMAND ? { kustomizeCommand: env.KUSTOMIZE_COMMAND.split(/\s+/).filter(Boolean) } : {}),
     ...(env.PREVIEW_GATEWAY ? { parentRefs: [gatewayParentRef(env.PREVIEW_GATEWAY)] } : {}),
     ...(env.PREVIEW_INGRESS_CLASS ? { ingressClassName: env.PREVIEW_INGRESS_CLASS } : {}),
