@@ -46,6 +46,8 @@ const envSchema = z.object({
   KUSTOMIZE_COMMAND: optional,
   /** Replicas a preview workload may ask for (Deployments, StatefulSets, HPAs' maxReplicas); more is refused. */
   PREVIEW_MAX_REPLICAS: z.coerce.number().int().min(1).max(1000).default(10),
+  /** ClusterRoles a preview's own RoleBindings may name (none by default: the bot must hold `bind` on each). */
+  PREVIEW_BINDABLE_CLUSTER_ROLES: list,
   /** The shared Gateway preview routes attach to unless a repository names one: `namespace/name[/sectionName]`. */
   PREVIEW_GATEWAY: optional.pipe(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?(\/[a-z0-9]([-a-z0-9]*[a-z0-9])?)?$/, "namespace/name or namespace/name/sectionName").optional()),
   /** Ingress class for preview Ingresses unless a repository names one (route.ingressClassName). */

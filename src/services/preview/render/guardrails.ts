@@ -31,7 +31,7 @@ export interface GuardrailPolicy {
   bindableClusterRoles: readonly string[];
 }
 
-export const DEFAULT_GUARDRAILS: GuardrailPolicy = { podSecurity: "baseline", maxReplicas: 10, bindableClusterRoles: ["view", "edit"] };
+export const DEFAULT_GUARDRAILS: GuardrailPolicy = { podSecurity: "baseline", maxReplicas: 10, bindableClusterRoles: [] };
 
 const SNIPPET_ANNOTATION = /snippets?$/i;
 const REPLICATED = new Set(["Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"]);

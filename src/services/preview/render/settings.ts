@@ -11,6 +11,7 @@ export function gatewayParentRef(text: string): Record<string, string> {
 export function rendererSettings(env: Env): RendererOptions {
   return {
     maxReplicas: env.PREVIEW_MAX_REPLICAS,
+    bindableClusterRoles: env.PREVIEW_BINDABLE_CLUSTER_ROLES,
     // Refuse at render time what the preview namespace's Pod Security level (guardrails.ts) would refuse its pods for,
     // and pods naming the bot's own ServiceAccount.
     podSecurity: env.PREVIEW_POD_SECURITY,

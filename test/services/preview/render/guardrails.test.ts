@@ -141,3 +141,15 @@ describe("cluster scope", () => {
     expect(transformObjects([objects[1]!], { config: cfg, ref, names, scopes }).objects[0]!.metadata.namespace).toBe(names.namespace);
   });
 });
+
+describe("the bot-level bindable ClusterRoles", () => {
+  it("are none by default, so a preview's RoleBinding to view is refused unless PREVIEW_BINDABLE_CLUSTER_ROLES allows it", async () => {
+    const { loadEnv } = await import("../../../../src/env.js");
+    const { rendererSettings } = await import("../../../../src/services/preview/render/settings.js");
+    const viewer: KubeObject = { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "viewer" }, roleRef: { kind: "ClusterRole", name: "view", apiGroup: "rbac.authorization.k8s.io" }, subjects: [] };
+    expect(rendererSettings(loadEnv({})).bindableClusterRoles).toEqual([]);
+    expect(() => run([structuredClone(viewer)], { bindableClusterRoles: rendererSettings(loadEnv({})).bindableClusterRoles })).toThrow(/binds ClusterRole "view", which previews may not bind \(allowed: none\)/);
+    const allowed = rendererSettings(loadEnv({ PREVIEW_BINDABLE_CLUSTER_ROLES: "view" })).bindableClusterRoles;
+    expect(run([structuredClone(viewer)], { bindableClusterRoles: allowed }).objects.map((o) => o.kind)).toEqual(["RoleBinding"]);
+  });
+});
