@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import { FakeApi } from "./api.js";
 import { WorkloadController, type WorkloadBehaviour } from "./controllers.js";
+import { kindsOfCrd, readCrdFiles, serveCrds } from "./crds.js";
 import { BUILTIN_KINDS, KindRegistry, type KindSpec } from "./kinds.js";
 import { Router, type RequestRecord } from "./server.js";
 import { groupOf, Store, type KubeObj } from "./store.js";
@@ -22,6 +23,11 @@ export interface FakeKubeOptions {
   controllerTickMs?: number;
   /** Extra kinds to serve from the start (same as calling registerKind). */
   kinds?: KindSpec[];
+  /**
+   * CRD YAML files to serve from the start, as if applied (e.g. `runCrdFiles()` from test/support/kube-real: the
+   * files the real control plane installs).
+   */
+  crdFiles?: readonly string[];
 }
 
 export interface FakeKube {
@@ -64,8 +70,14 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   const api = new FakeApi(registry, store, options.namespaceFinalizeMs ?? 50);
   const controller = new WorkloadController(api, options.controllerTickMs ?? 20);
   const router = new Router(api, controller);
+  const stopCrds = serveCrds(registry, store);
   for (const name of ["default", "kube-system", "kube-public", "kube-node-lease"]) {
     api.create(kindOrThrow(registry, "v1", "Namespace"), undefined, { metadata: { name } }, {});
+  }
+  const crdKind = kindOrThrow(registry, "apiextensions.k8s.io/v1", "CustomResourceDefinition");
+  for (const crd of readCrdFiles(options.crdFiles ?? [])) {
+    for (const k of kindsOfCrd(crd)) registry.register(k);
+    api.create(crdKind, undefined, crd, { fieldManager: "test-setup" });
   }
 
   let faults: ((req: { method: string; path: string }) => number | undefined) | undefined;
@@ -99,6 +111,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       return kc;
     },
     async stop() {
+      stopCrds();
       controller.close();
       api.close();
       router.closeStreams();
