@@ -292,7 +292,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         apiVersion: "v1",
         kind: "Node",
         metadata: { name: "kwok-node-0", annotations: { "kwok.x-k8s.io/node": "fake" }, labels: { "kubernetes.io/hostname": "kwok-node-0", type: "kwok" } },
-        status: { allocatable: { cpu: "64", memory: "256Gi", pods: "500" }, capacity: { cpu: "64", memory: "256Gi", pods: "500" } },
+        // ephemeral-storage too: without it the scheduler refuses any container that requests some (as the
+        // kubernetesmooc overlay's nats metrics sidecar does): "Insufficient ephemeral-storage".
+        status: { allocatable: { cpu: "64", memory: "256Gi", pods: "500", "ephemeral-storage": "1Ti" }, capacity: { cpu: "64", memory: "256Gi", pods: "500", "ephemeral-storage": "1Ti" } },
       };
       const created = await apiRequest(info, tokens.admin, "POST", "/api/v1/nodes", node);
       if (created.status !== 201) throw new Error(`creating the kwok node: ${created.status} ${created.body}`);
