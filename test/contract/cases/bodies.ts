@@ -160,4 +160,24 @@ export const BODY_CASES: ContractCase[] = [
       expect(causes(svc.body)).toContain('metadata.name: Invalid value: "a.b": must not contain dots');
     },
   },
+  {
+    name: "an empty list in a built-in object does not survive storage (ClusterRole rules: [] reads back as null)",
+    realOnly: "the fake stores JSON as sent; which empty lists vanish depends on each Go type's omitempty, and the bot never reads one back",
+    async run({ api, ns }) {
+      const name = `${ns}-empty`;
+      const r = await api.post("/apis/rbac.authorization.k8s.io/v1/clusterroles", { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name }, rules: [] });
+      expect(r.code).toBe(201);
+      expect(r.body.rules ?? null).toBeNull();
+      await api.delete(`/apis/rbac.authorization.k8s.io/v1/clusterroles/${name}`);
+    },
+  },
+  {
+    name: "a JSON patch (RFC 6902) updates an object",
+    realOnly: "the bot sends only server-side apply and merge patches; the fake answers a JSON patch with 415",
+    async run({ api, ns }) {
+      await api.post(paths.cm(ns), configMap("c", { a: "1" }));
+      const r = await api.call("PATCH", paths.cm(ns, "c"), [{ op: "replace", path: "/data/a", value: "2" }], "application/json-patch+json");
+      expect(r).toMatchObject({ code: 200, body: { data: { a: "2" } } });
+    },
+  },
 ];
