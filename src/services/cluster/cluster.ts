@@ -3,7 +3,8 @@
  * (rollout-health.ts), error reading (kube-errors.ts), and the directory of previews read from namespaces
  * (directory.ts). The real Cluster (see the interface in shared/preview.ts): server-side apply with one field manager, namespace
  * lifecycle with ownership checks, label-based prune, rollout gate with diagnosis. Talks to Kubernetes only through
- * @kubernetes/client-node; tests run it against test/support/fake-kube over HTTP.
+ * @kubernetes/client-node; tests run it against test/support/fake-kube over HTTP and against the real control plane.
+ * The namespace's own metadata is namespace-meta.ts.
  *
  * Longer than 300 lines: one class implements the whole Cluster interface, and every method goes through the same
  * ownership checks (ownedNamespace, isOurs); splitting it would scatter those guards across files.
@@ -20,8 +21,9 @@ import {
 } from "@kubernetes/client-node";
 import { logger as rootLogger, type Logger } from "../../logger.js";
 import { isConflict, isNotFound, kubeError } from "./kube-errors.js";
-import { APPLIED_KINDS_ANNOTATION, isProtectedNamespace, MANAGED_BY, MANAGED_BY_KEY, MANAGED_BY_VALUE } from "../shared/labels.js";
+import { APPLIED_KINDS_ANNOTATION, isProtectedNamespace, MANAGED_BY, MANAGED_BY_KEY, MANAGED_BY_VALUE, PR_LABEL, REPO_LABEL, REPOSITORY_ANNOTATION } from "../shared/labels.js";
 import { describeRef, refOf, type Cluster, type KubeObject, type ObjectRef, type WorkloadHealth } from "../shared/preview.js";
+import { NamespaceMeta } from "./namespace-meta.js";
 import { isRolledOut, workloadHealth, type Workload } from "./rollout-health.js";
 import { groupOf, isOurs, kindKey, ObjectApi, parseKindKey, rank, selectorOf, sleep } from "./support.js";
 
@@ -69,6 +71,7 @@ class KubeCluster implements Cluster {
   private readonly failFastMs: number;
   private readonly namespaceWaitMs: number;
   private readonly mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+  private readonly meta: NamespaceMeta;
 
   constructor(o: ClusterOptions) {
     this.core = o.kubeConfig.makeApiClient(CoreV1Api);
@@ -81,6 +84,7 @@ class KubeCluster implements Cluster {
     this.pollMs = o.pollMs ?? 1000;
     this.failFastMs = o.failFastMs ?? 90_000;
     this.namespaceWaitMs = o.namespaceWaitMs ?? 120_000;
+    this.meta = new NamespaceMeta({ core: this.core, objects: this.objects, fieldManager: this.fieldManager });
   }
 
   private async readNamespace(name: string): Promise<V1Namespace | undefined> {
@@ -117,6 +121,13 @@ class KubeCluster implements Cluster {
     await this.objects.patch(obj, undefined, undefined, this.fieldManager, true, PatchStrategy.ServerSideApply);
   }
 
+  /** Our namespace, read for a write (it must exist by then). */
+  private async mustRead(name: string, doing: string): Promise<V1Namespace> {
+    const ns = await this.ownedNamespace(name, doing);
+    if (!ns) throw new Error(`${doing}: namespace does not exist (ensureNamespace first)`);
+    return ns;
+  }
+
   async ensureNamespace(name: string, labels: Record<string, string>, annotations: Record<string, string>): Promise<void> {
     const doing = `ensuring namespace "${name}"`;
     let ns = await this.ownedNamespace(name, doing);
@@ -125,9 +136,14 @@ class KubeCluster implements Cluster {
       if (!(await this.waitNamespaceGone(name, this.namespaceWaitMs))) throw new Error(`${doing}: the old namespace is still terminating after ${this.namespaceWaitMs} ms`);
       ns = undefined;
     }
-    const metadata = { name, labels: { ...labels, ...MANAGED_BY }, annotations };
     if (!ns) {
       // Create first (not apply) so a namespace someone else creates meanwhile is never adopted: that is a 409.
+      // Only what identifies the preview and never changes: whatever a create sets, its Update entry owns for good,
+      // and the apply below could never remove it again (a state annotation would stick). Identity it must carry
+      // at once: if the apply fails, teardown and the sweeper still find the namespace by its labels.
+      const identity = Object.fromEntries(Object.entries(labels).filter(([k]) => k === REPO_LABEL || k === PR_LABEL));
+      const repository = annotations[REPOSITORY_ANNOTATION];
+      const metadata = { name, labels: { ...identity, ...MANAGED_BY }, ...(repository ? { annotations: { [REPOSITORY_ANNOTATION]: repository } } : {}) };
       try {
         await this.core.createNamespace({ body: { metadata }, fieldManager: this.fieldManager });
       } catch (err) {
@@ -136,22 +152,12 @@ class KubeCluster implements Cluster {
         } else throw kubeError(doing, err);
       }
     }
-    try {
-      await this.serverSideApply({ apiVersion: "v1", kind: "Namespace", metadata });
-    } catch (err) {
-      throw kubeError(doing, err);
-    }
+    await this.meta.ensure(name, () => this.mustRead(name, doing), labels, annotations);
   }
 
   async annotateNamespace(name: string, annotations: Record<string, string>): Promise<void> {
     const doing = `annotating namespace "${name}"`;
-    const ns = await this.ownedNamespace(name, doing);
-    if (!ns) throw new Error(`${doing}: it does not exist`);
-    try {
-      await this.core.patchNamespace({ name, body: { metadata: { annotations } }, fieldManager: this.fieldManager }, this.mergePatch);
-    } catch (err) {
-      throw kubeError(doing, err);
-    }
+    await this.meta.annotate(name, () => this.mustRead(name, doing), annotations, doing);
   }
 
   async apply(objects: KubeObject[]): Promise<ObjectRef[]> {
@@ -190,19 +196,14 @@ class KubeCluster implements Cluster {
     return applied;
   }
 
-  /** Write the applied-kinds annotation on our namespace (`union` keeps what is recorded already). */
-  private async recordKinds(namespace: string, kinds: Set<string>, union: boolean): Promise<void> {
+  /** Write an applied-kinds annotation on our namespace (`union` keeps what is recorded already). */
+  private async recordKinds(namespace: string, kinds: Set<string>, union: boolean, key = APPLIED_KINDS_ANNOTATION): Promise<void> {
     const doing = `recording applied kinds on namespace "${namespace}"`;
-    const ns = await this.ownedNamespace(namespace, doing);
-    if (!ns) throw new Error(`${doing}: namespace does not exist (ensureNamespace first)`);
-    const current = (ns.metadata?.annotations?.[APPLIED_KINDS_ANNOTATION] ?? "").split(",").filter((k) => k !== "");
+    const ns = await this.mustRead(namespace, doing);
+    const current = (ns.metadata?.annotations?.[key] ?? "").split(",").filter((k) => k !== "");
     const next = [...new Set([...(union ? current : []), ...kinds])].sort();
     if (next.join(",") === [...current].sort().join(",")) return;
-    try {
-      await this.core.patchNamespace({ name: namespace, body: { metadata: { annotations: { [APPLIED_KINDS_ANNOTATION]: next.join(",") } } }, fieldManager: this.fieldManager }, this.mergePatch);
-    } catch (err) {
-      throw kubeError(doing, err);
-    }
+    await this.meta.annotate(namespace, () => this.mustRead(namespace, doing), { [key]: next.length > 0 ? next.join(",") : null }, doing);
   }
 
   async prune(namespace: string, selector: Record<string, string>, keep: ObjectRef[], opts: { dryRun?: boolean } = {}): Promise<ObjectRef[]> {
