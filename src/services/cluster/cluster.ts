@@ -4,7 +4,8 @@
  * (directory.ts). The real Cluster (see the interface in shared/preview.ts): server-side apply with one field manager, namespace
  * lifecycle with ownership checks, label-based prune, rollout gate with diagnosis. Talks to Kubernetes only through
  * @kubernetes/client-node; tests run it against test/support/fake-kube over HTTP and against the real control plane.
- * The namespace's own metadata is namespace-meta.ts.
+ * One object's apply is apply.ts (server-owned fields out, replace on immutable fields, autoscaled replicas), the
+ * namespace's own metadata namespace-meta.ts.
  *
  * Longer than 300 lines: one class implements the whole Cluster interface, and every method goes through the same
  * ownership checks (ownedNamespace, isOurs); splitting it would scatter those guards across files.
@@ -22,21 +23,14 @@ import {
 import { logger as rootLogger, type Logger } from "../../logger.js";
 import { isConflict, isNotFound, kubeError } from "./kube-errors.js";
 import { APPLIED_KINDS_ANNOTATION, isProtectedNamespace, MANAGED_BY, MANAGED_BY_KEY, MANAGED_BY_VALUE, PR_LABEL, REPO_LABEL, REPOSITORY_ANNOTATION } from "../shared/labels.js";
-import { describeRef, refOf, type Cluster, type KubeObject, type ObjectRef, type WorkloadHealth } from "../shared/preview.js";
+import { describeRef, refOf, type AppliedRef, type Cluster, type KubeObject, type ObjectRef, type WorkloadHealth } from "../shared/preview.js";
+import { Applier, applyRun, OwnershipError } from "./apply.js";
+import { withoutServerFields } from "./managed-fields.js";
 import { NamespaceMeta } from "./namespace-meta.js";
 import { isRolledOut, workloadHealth, type Workload } from "./rollout-health.js";
 import { groupOf, isOurs, kindKey, ObjectApi, parseKindKey, rank, selectorOf, sleep } from "./support.js";
 
-/** Thrown instead of touching a namespace or object that is not ours (no managed-by label) or is protected. */
-export class OwnershipError extends Error {
-  constructor(
-    message: string,
-    readonly target: string,
-  ) {
-    super(message);
-    this.name = "OwnershipError";
-  }
-}
+export { OwnershipError };
 
 export interface ClusterOptions {
   kubeConfig: KubeConfig;
@@ -50,6 +44,8 @@ export interface ClusterOptions {
   namespaceWaitMs?: number;
   /** After this long, a roll-out wait ends early when a pod is stuck on ImagePullBackOff, CrashLoopBackOff, … (default 90 s). */
   failFastMs?: number;
+  /** How long an object replaced for an immutable-field change may take to be deleted (default 120 s). */
+  replaceWaitMs?: number;
 }
 
 /** Waiting reasons that do not heal by themselves: worth ending a roll-out wait early for. */
@@ -71,6 +67,7 @@ class KubeCluster implements Cluster {
   private readonly failFastMs: number;
   private readonly namespaceWaitMs: number;
   private readonly mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+  private readonly applier: Applier;
   private readonly meta: NamespaceMeta;
 
   constructor(o: ClusterOptions) {
@@ -84,6 +81,7 @@ class KubeCluster implements Cluster {
     this.pollMs = o.pollMs ?? 1000;
     this.failFastMs = o.failFastMs ?? 90_000;
     this.namespaceWaitMs = o.namespaceWaitMs ?? 120_000;
+    this.applier = new Applier({ objects: this.objects, fieldManager: this.fieldManager, log: this.log, pollMs: this.pollMs, replaceWaitMs: o.replaceWaitMs ?? 120_000 });
     this.meta = new NamespaceMeta({ core: this.core, objects: this.objects, fieldManager: this.fieldManager });
   }
 
@@ -160,10 +158,10 @@ class KubeCluster implements Cluster {
     await this.meta.annotate(name, () => this.mustRead(name, doing), annotations, doing);
   }
 
-  async apply(objects: KubeObject[]): Promise<ObjectRef[]> {
-    const sorted = objects.map((o) => structuredClone(o)).sort((a, b) => rank(a.kind) - rank(b.kind));
+  async apply(objects: KubeObject[]): Promise<AppliedRef[]> {
+    const prepared = objects.map((o) => withoutServerFields(o)).sort((a, b) => rank(a.object.kind) - rank(b.object.kind));
     const kindsByNamespace = new Map<string, Set<string>>();
-    for (const obj of sorted) {
+    for (const { object: obj } of prepared) {
       const what = `applying ${describeRef(refOf(obj))}`;
       if (!obj.metadata.name) throw new Error(`${what}: the object has no metadata.name`);
       let namespaced: boolean | undefined;
@@ -182,16 +180,12 @@ class KubeCluster implements Cluster {
     }
     // Record kinds before applying: a half-applied render must still be prunable.
     for (const [ns, kinds] of kindsByNamespace) await this.recordKinds(ns, kinds, true);
-    const applied: ObjectRef[] = [];
-    for (const obj of sorted) {
-      const ref = refOf(obj);
-      try {
-        await this.serverSideApply(obj as KubernetesObject);
-      } catch (err) {
-        throw kubeError(`applying ${describeRef(ref)}`, err);
-      }
+    const run = applyRun(prepared.map((p) => p.object));
+    const applied: AppliedRef[] = [];
+    for (const { object, removed } of prepared) {
+      const ref = await this.applier.apply(object, run);
       this.log.debug({ ref }, "applied");
-      applied.push(ref);
+      applied.push(removed.length > 0 ? { ...ref, stripped: removed } : ref);
     }
     return applied;
   }

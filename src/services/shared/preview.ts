@@ -71,6 +71,16 @@ export interface ObjectRef {
   name: string;
 }
 
+/** An applied object, and what the apply had to do beyond a plain server-side apply. */
+export interface AppliedRef extends ObjectRef {
+  /** Immutable fields that changed (e.g. a Job's `spec.template`): the object was deleted and created again. */
+  replaced?: string[];
+  /** `spec.replicas` was left to the autoscaler (an HPA or ScaledObject in the render) that scales it. */
+  autoscaled?: boolean;
+  /** Server-owned fields taken out of the rendered object before the apply (`metadata.resourceVersion`, `status`, …). */
+  stripped?: string[];
+}
+
 export function refOf(obj: KubeObject): ObjectRef {
   return {
     apiVersion: obj.apiVersion,
@@ -106,8 +116,12 @@ export interface Cluster {
    * drop the annotations it no longer lists). Refuses a namespace that is not ours.
    */
   annotateNamespace(name: string, annotations: Record<string, string>): Promise<void>;
-  /** Server-side apply every object (field manager "preview-bot"); returns what was applied. */
-  apply(objects: KubeObject[]): Promise<ObjectRef[]>;
+  /**
+   * Server-side apply every object (field manager "preview-bot"); returns what was applied. Server-owned metadata is
+   * taken out first; an object whose immutable fields changed is replaced; an autoscaled workload's replicas are left
+   * to its autoscaler.
+   */
+  apply(objects: KubeObject[]): Promise<AppliedRef[]>;
   /**
    * Delete objects in `namespace` that carry `selector` labels but are not in `keep`. Returns what was (or, with
    * dryRun, would be) deleted.
