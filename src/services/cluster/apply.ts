@@ -4,11 +4,14 @@
  * - server-owned metadata, ownerReferences and status are taken out first (managed-fields.ts);
  * - a workload an autoscaler in the render scales is applied without `spec.replicas`, after handing the field over
  *   (kubernetes.io "transferring ownership"), so the HPA keeps it and a deploy never resets or fights it;
+ * - a cluster-scoped object must carry this preview's ownership labels, an existing one must already be this
+ *   preview's, and it is owned by the preview namespace (so the garbage collector removes it with the namespace);
  * - an object the server refuses to update because an immutable field changed (a Job's template, a selector, a
  *   Service's clusterIP) is deleted (Foreground, uid precondition) and created again — unless it holds data (a PVC).
  */
-import { PatchStrategy, type KubernetesObject } from "@kubernetes/client-node";
+import { PatchStrategy, type KubernetesObject, type V1Namespace } from "@kubernetes/client-node";
 import type { Logger } from "../../logger.js";
+import { MANAGED_BY_KEY, MANAGED_BY_VALUE, PR_LABEL, REPO_LABEL } from "../shared/labels.js";
 import { describeRef, refOf, type AppliedRef, type KubeObject } from "../shared/preview.js";
 import { autoscaledWorkloads, workloadKey } from "./autoscaled.js";
 import { immutableFields, NEVER_REPLACED } from "./immutable.js";
@@ -40,10 +43,12 @@ export interface ApplierOptions {
 export interface ApplyRun {
   /** Workloads an HPA or ScaledObject in the render scales (autoscaled.ts keys). */
   autoscaled: Set<string>;
+  /** The preview namespace, owner of the render's cluster-scoped objects. */
+  anchor?: V1Namespace;
 }
 
-export function applyRun(objects: readonly KubeObject[]): ApplyRun {
-  return { autoscaled: autoscaledWorkloads(objects) };
+export function applyRun(objects: readonly KubeObject[], anchor?: V1Namespace): ApplyRun {
+  return { autoscaled: autoscaledWorkloads(objects), ...(anchor ? { anchor } : {}) };
 }
 
 export class Applier {
@@ -62,11 +67,12 @@ export class Applier {
     }
   }
 
-  /** Apply one object (already without server-owned fields). */
-  async apply(obj: KubeObject, run: ApplyRun): Promise<AppliedRef> {
+  /** Apply one object (already without server-owned fields); `namespaced` is its scope from discovery. */
+  async apply(obj: KubeObject, namespaced: boolean, run: ApplyRun): Promise<AppliedRef> {
     const ref = refOf(obj);
     const what = `applying ${describeRef(ref)}`;
     try {
+      if (!namespaced && obj.kind !== "Namespace") await this.claimClusterScoped(obj, run.anchor, what);
       const key = workloadKey(obj.metadata.namespace, obj.apiVersion, obj.kind, obj.metadata.name ?? "");
       const autoscaled = run.autoscaled.has(key) && (obj.spec as { replicas?: unknown } | undefined)?.replicas !== undefined;
       if (run.autoscaled.has(key)) await this.handOverReplicas(obj);
@@ -104,6 +110,24 @@ export class Applier {
     const handover = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name!, namespace: obj.metadata.namespace! }, spec: { replicas } };
     await this.ssa(handover as KubernetesObject, `${this.o.fieldManager}-handover`);
     this.o.log.info({ ref: refOf(obj), replicas }, "replicas handed over to the autoscaler");
+  }
+
+  /** Ownership for a cluster-scoped object: this preview's labels, an existing one already this preview's, owned by the namespace. */
+  private async claimClusterScoped(obj: KubeObject, anchor: V1Namespace | undefined, what: string): Promise<void> {
+    const labels = obj.metadata.labels ?? {};
+    if (labels[MANAGED_BY_KEY] !== MANAGED_BY_VALUE || !labels[REPO_LABEL] || !labels[PR_LABEL]) {
+      throw new OwnershipError(`${what}: a cluster-scoped object must carry the preview's ownership labels (${MANAGED_BY_KEY}, ${REPO_LABEL}, ${PR_LABEL})`, describeRef(refOf(obj)));
+    }
+    if (!anchor?.metadata?.name || !anchor.metadata.uid) {
+      throw new Error(`${what}: a cluster-scoped object needs the preview namespace to belong to, and the render has no namespaced object`);
+    }
+    const live = await this.live(obj);
+    const theirs = live?.metadata?.labels ?? {};
+    if (live && (!isOurs(theirs) || theirs[REPO_LABEL] !== labels[REPO_LABEL] || theirs[PR_LABEL] !== labels[PR_LABEL])) {
+      const owner = isOurs(theirs) ? `another preview (${theirs[REPO_LABEL] ?? "?"}#${theirs[PR_LABEL] ?? "?"})` : "someone else (no preview-bot ownership labels)";
+      throw new OwnershipError(`${what}: it already exists and belongs to ${owner}; preview-bot does not overwrite it`, describeRef(refOf(obj)));
+    }
+    obj.metadata.ownerReferences = [{ apiVersion: "v1", kind: "Namespace", name: anchor.metadata.name, uid: anchor.metadata.uid }];
   }
 
   /** Delete (Foreground, only the object we saw) and create again; waits until the old one is gone. */

@@ -4,8 +4,8 @@
  * (directory.ts). The real Cluster (see the interface in shared/preview.ts): server-side apply with one field manager, namespace
  * lifecycle with ownership checks, label-based prune, rollout gate with diagnosis. Talks to Kubernetes only through
  * @kubernetes/client-node; tests run it against test/support/fake-kube over HTTP and against the real control plane.
- * One object's apply is apply.ts (server-owned fields out, replace on immutable fields, autoscaled replicas), the
- * namespace's own metadata namespace-meta.ts.
+ * One object's apply is apply.ts (replace on immutable fields, autoscaled replicas, cluster-scoped ownership), the
+ * namespace's own metadata namespace-meta.ts, the preview's cluster-scoped objects cluster-scoped.ts.
  *
  * Longer than 300 lines: one class implements the whole Cluster interface, and every method goes through the same
  * ownership checks (ownedNamespace, isOurs); splitting it would scatter those guards across files.
@@ -25,8 +25,9 @@ import { isConflict, isNotFound, kubeError } from "./kube-errors.js";
 import { APPLIED_KINDS_ANNOTATION, isProtectedNamespace, MANAGED_BY, MANAGED_BY_KEY, MANAGED_BY_VALUE, PR_LABEL, REPO_LABEL, REPOSITORY_ANNOTATION } from "../shared/labels.js";
 import { describeRef, refOf, type AppliedRef, type Cluster, type KubeObject, type ObjectRef, type WorkloadHealth } from "../shared/preview.js";
 import { Applier, applyRun, OwnershipError } from "./apply.js";
+import { previewSelector, recordedClusterKinds, removeClusterScoped } from "./cluster-scoped.js";
 import { withoutServerFields } from "./managed-fields.js";
-import { NamespaceMeta } from "./namespace-meta.js";
+import { APPLIED_CLUSTER_KINDS_ANNOTATION, NamespaceMeta } from "./namespace-meta.js";
 import { isRolledOut, workloadHealth, type Workload } from "./rollout-health.js";
 import { groupOf, isOurs, kindKey, ObjectApi, parseKindKey, rank, selectorOf, sleep } from "./support.js";
 
@@ -161,6 +162,8 @@ class KubeCluster implements Cluster {
   async apply(objects: KubeObject[]): Promise<AppliedRef[]> {
     const prepared = objects.map((o) => withoutServerFields(o)).sort((a, b) => rank(a.object.kind) - rank(b.object.kind));
     const kindsByNamespace = new Map<string, Set<string>>();
+    const clusterKinds = new Set<string>();
+    const scope = new Map<KubeObject, boolean>();
     for (const { object: obj } of prepared) {
       const what = `applying ${describeRef(refOf(obj))}`;
       if (!obj.metadata.name) throw new Error(`${what}: the object has no metadata.name`);
@@ -171,8 +174,12 @@ class KubeCluster implements Cluster {
         throw kubeError(what, err);
       }
       if (namespaced === undefined) throw new Error(`${what}: the cluster does not serve ${obj.apiVersion} ${obj.kind}`);
+      scope.set(obj, namespaced);
       if (obj.kind === "Namespace") await this.ownedNamespace(obj.metadata.name, what);
-      if (!namespaced) continue;
+      if (!namespaced) {
+        if (obj.kind !== "Namespace") clusterKinds.add(kindKey(obj.apiVersion, obj.kind));
+        continue;
+      }
       const ns = obj.metadata.namespace;
       if (!ns) throw new Error(`${what}: a namespaced object needs metadata.namespace (refusing to fall back to "default")`);
       if (!kindsByNamespace.has(ns)) kindsByNamespace.set(ns, new Set());
@@ -180,10 +187,14 @@ class KubeCluster implements Cluster {
     }
     // Record kinds before applying: a half-applied render must still be prunable.
     for (const [ns, kinds] of kindsByNamespace) await this.recordKinds(ns, kinds, true);
-    const run = applyRun(prepared.map((p) => p.object));
+    // Cluster-scoped objects belong to the preview namespace: the one namespace of the render's namespaced objects.
+    const anchorName = kindsByNamespace.size === 1 ? [...kindsByNamespace.keys()][0]! : undefined;
+    const anchor = clusterKinds.size > 0 && anchorName ? await this.mustRead(anchorName, `recording cluster-scoped kinds on namespace "${anchorName}"`) : undefined;
+    if (anchor && anchorName) await this.recordKinds(anchorName, clusterKinds, true, APPLIED_CLUSTER_KINDS_ANNOTATION);
+    const run = applyRun(prepared.map((p) => p.object), anchor);
     const applied: AppliedRef[] = [];
     for (const { object, removed } of prepared) {
-      const ref = await this.applier.apply(object, run);
+      const ref = await this.applier.apply(object, scope.get(object)!, run);
       this.log.debug({ ref }, "applied");
       applied.push(removed.length > 0 ? { ...ref, stripped: removed } : ref);
     }
@@ -204,14 +215,50 @@ class KubeCluster implements Cluster {
     const doing = `pruning namespace "${namespace}"`;
     const ns = await this.ownedNamespace(namespace, doing);
     if (!ns) return [];
+    const { victims, errors, stillRecorded } = await this.pruneCandidates(ns, namespace, selector, keep, doing);
+    // The preview's cluster-scoped objects: only by the preview's own labels (repo and PR), never just managed-by.
+    const clusterSelector = previewSelector(selector);
+    const owner = ns.metadata?.uid ?? "";
+    const cluster = clusterSelector
+      ? await removeClusterScoped(this.objects, this.log, doing, { kinds: recordedClusterKinds(ns.metadata?.annotations), selector: clusterSelector, owner }, keep, opts.dryRun === true)
+      : undefined;
+    if (opts.dryRun) return [...victims, ...(cluster?.refs ?? [])];
+    const deleted: ObjectRef[] = [];
+    for (const ref of victims) {
+      try {
+        await this.objects.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace } });
+        deleted.push(ref);
+        this.log.info({ ref }, "pruned");
+      } catch (err) {
+        if (isNotFound(err)) {
+          deleted.push(ref);
+          continue;
+        }
+        errors.push(kubeError(`${doing}: deleting ${describeRef(ref)}`, err));
+        stillRecorded.add(kindKey(ref.apiVersion, ref.kind));
+      }
+    }
+    await this.recordKinds(namespace, stillRecorded, false);
+    if (cluster) {
+      errors.push(...cluster.errors);
+      deleted.push(...cluster.refs);
+      await this.recordKinds(namespace, cluster.keepKinds, false, APPLIED_CLUSTER_KINDS_ANNOTATION);
+    }
+    if (errors.length > 0) throw new Error(`${doing}: ${errors.length} failed: ${errors.map((e) => e.message).join("; ")}`, { cause: new AggregateError(errors) });
+    return deleted;
+  }
+
+  /** Namespaced objects with our labels, of the recorded kinds, that are not in `keep`. */
+  private async pruneCandidates(ns: V1Namespace, namespace: string, selector: Record<string, string>, keep: ObjectRef[], doing: string): Promise<{ victims: ObjectRef[]; errors: Error[]; stillRecorded: Set<string> }> {
+    const namespacedKeep = keep.filter((k) => k.namespace !== undefined);
     const recorded = (ns.metadata?.annotations?.[APPLIED_KINDS_ANNOTATION] ?? "").split(",").filter((k) => k !== "");
-    const kinds = new Set([...recorded, ...keep.map((k) => kindKey(k.apiVersion, k.kind))]);
+    const kinds = new Set([...recorded, ...namespacedKeep.map((k) => kindKey(k.apiVersion, k.kind))]);
     const refKey = (apiVersion: string, kind: string, name: string): string => `${groupOf(apiVersion)}/${kind}/${name}`;
-    const kept = new Set(keep.filter((k) => (k.namespace ?? namespace) === namespace).map((k) => refKey(k.apiVersion, k.kind, k.name)));
+    const kept = new Set(namespacedKeep.filter((k) => k.namespace === namespace).map((k) => refKey(k.apiVersion, k.kind, k.name)));
     const labelSelector = selectorOf({ ...selector, ...MANAGED_BY });
     const victims: ObjectRef[] = [];
     const errors: Error[] = [];
-    const stillRecorded = new Set(keep.map((k) => kindKey(k.apiVersion, k.kind)));
+    const stillRecorded = new Set(namespacedKeep.map((k) => kindKey(k.apiVersion, k.kind)));
     for (const key of kinds) {
       const gk = parseKindKey(key);
       if (!gk || gk.kind === "Namespace") continue;
@@ -231,25 +278,7 @@ class KubeCluster implements Cluster {
         victims.push({ apiVersion: gk.apiVersion, kind: gk.kind, namespace, name });
       }
     }
-    if (opts.dryRun) return victims;
-    const deleted: ObjectRef[] = [];
-    for (const ref of victims) {
-      try {
-        await this.objects.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace } });
-        deleted.push(ref);
-        this.log.info({ ref }, "pruned");
-      } catch (err) {
-        if (isNotFound(err)) {
-          deleted.push(ref);
-          continue;
-        }
-        errors.push(kubeError(`${doing}: deleting ${describeRef(ref)}`, err));
-        stillRecorded.add(kindKey(ref.apiVersion, ref.kind));
-      }
-    }
-    await this.recordKinds(namespace, stillRecorded, false);
-    if (errors.length > 0) throw new Error(`${doing}: ${errors.length} failed: ${errors.map((e) => e.message).join("; ")}`, { cause: new AggregateError(errors) });
-    return deleted;
+    return { victims, errors, stillRecorded };
   }
 
   private async workloads(namespace: string): Promise<Workload[]> {
@@ -359,5 +388,17 @@ class KubeCluster implements Cluster {
     } catch (err) {
       throw kubeError("listing preview namespaces", err);
     }
+  }
+
+  async deleteClusterScoped(namespace: string, opts: { dryRun?: boolean } = {}): Promise<ObjectRef[]> {
+    const doing = `deleting the cluster-scoped objects of namespace "${namespace}"`;
+    const ns = await this.ownedNamespace(namespace, doing);
+    const selector = previewSelector(ns?.metadata?.labels);
+    if (!ns || !selector) return [];
+    const kinds = recordedClusterKinds(ns.metadata?.annotations);
+    const result = await removeClusterScoped(this.objects, this.log, doing, { kinds, selector, owner: ns.metadata?.uid ?? "" }, [], opts.dryRun === true);
+    if (!opts.dryRun && result.errors.length === 0 && kinds.length > 0) await this.recordKinds(namespace, new Set(), false, APPLIED_CLUSTER_KINDS_ANNOTATION);
+    if (result.errors.length > 0) throw new Error(`${doing}: ${result.errors.length} failed: ${result.errors.map((e) => e.message).join("; ")}`, { cause: new AggregateError(result.errors) });
+    return result.refs;
   }
 }

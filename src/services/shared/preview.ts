@@ -119,7 +119,7 @@ export interface Cluster {
   /**
    * Server-side apply every object (field manager "preview-bot"); returns what was applied. Server-owned metadata is
    * taken out first; an object whose immutable fields changed is replaced; an autoscaled workload's replicas are left
-   * to its autoscaler.
+   * to its autoscaler; a cluster-scoped object must be (or become) this preview's, checked by its labels.
    */
   apply(objects: KubeObject[]): Promise<AppliedRef[]>;
   /**
@@ -127,6 +127,12 @@ export interface Cluster {
    * dryRun, would be) deleted.
    */
   prune(namespace: string, selector: Record<string, string>, keep: ObjectRef[], opts?: { dryRun?: boolean }): Promise<ObjectRef[]>;
+  /**
+   * Delete (or, with dryRun, list) the cluster-scoped objects the preview in this namespace applied, found by the
+   * kinds recorded on the namespace and the preview's ownership labels. Teardown calls it before deleting the
+   * namespace (the namespace controller removes only what is inside it).
+   */
+  deleteClusterScoped(namespace: string, opts?: { dryRun?: boolean }): Promise<ObjectRef[]>;
   /** Wait for Deployments/StatefulSets in the namespace to roll out, up to timeoutMs; never throws for unhealthy. */
   waitForRollout(namespace: string, timeoutMs: number, signal?: AbortSignal): Promise<WorkloadHealth[]>;
   /** Create or replace an Opaque Secret (used for database credentials). */
