@@ -55,9 +55,12 @@ export const CRD_CASES: ContractCase[] = [
         ["alb.networking.azure.io/v1", "healthcheckpolicies", "HealthCheckPolicy"],
       ];
       for (const [gv, plural, kind] of wanted) {
-        const r = await api.get(`/apis/${gv}`);
-        expect(r.code).toBe(200);
-        expect(resource(r.body, plural)).toMatchObject({ name: plural, namespaced: true, kind });
+        // Installed and Established by the test setup; discovery may take a moment longer to serve a new group.
+        const list = await until(`${gv} ${plural} in discovery`, async () => {
+          const r = await api.get(`/apis/${gv}`);
+          return r.code === 200 && resource(r.body, plural) ? r.body : undefined;
+        });
+        expect(resource(list, plural)).toMatchObject({ name: plural, namespaced: true, kind });
       }
       const route = { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: { name: "r" }, spec: { hostnames: ["pr-1.example.com"], rules: [{ backendRefs: [{ name: "web", port: 80 }] }] } };
       expect((await api.apply(`/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/httproutes/r`, route, "ct-a")).code).toBe(201);

@@ -136,23 +136,31 @@ export const LIFECYCLE_CASES: ContractCase[] = [
     name: "Pod Security admission refuses a privileged pod in an enforce=baseline namespace",
     realOnly: "the fake has no admission chain (PodSecurity, ResourceQuota, LimitRanger); the guardrails are proven on the real server",
     async run({ api, ns }) {
-      await api.merge(paths.ns(ns), { metadata: { labels: { "pod-security.kubernetes.io/enforce": "baseline" } } });
-      const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "p" }, spec: { containers: [{ name: "c", image: "img", securityContext: { privileged: true } }] } };
-      const r = await api.post(`/api/v1/namespaces/${ns}/pods`, pod);
-      expect(r.code).toBe(403);
-      expect(r.body.message).toContain('violates PodSecurity "baseline:latest": privileged');
+      // Labelled at creation: admission reads namespaces from a cache, which a later label change may not have reached.
+      const enforced = `${ns}-psa`;
+      await api.post(paths.ns(), { apiVersion: "v1", kind: "Namespace", metadata: { name: enforced, labels: { "pod-security.kubernetes.io/enforce": "baseline" } } });
+      try {
+        const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "p" }, spec: { containers: [{ name: "c", image: "img", securityContext: { privileged: true } }] } };
+        const r = await api.post(`/api/v1/namespaces/${enforced}/pods`, pod);
+        expect(r.code).toBe(403);
+        expect(r.body.message).toContain('violates PodSecurity "baseline:latest": privileged');
+      } finally {
+        await api.delete(paths.ns(enforced));
+      }
     },
   },
   {
     name: "ResourceQuota admission refuses what exceeds the quota; LimitRanger fills in default limits",
     realOnly: "the fake has no admission chain",
     async run({ api, ns }) {
-      await api.post(`/api/v1/namespaces/${ns}/resourcequotas`, { apiVersion: "v1", kind: "ResourceQuota", metadata: { name: "q" }, spec: { hard: { "count/configmaps": "2" } } });
+      // Secrets: nothing in a new namespace makes one by itself (a ConfigMap quota would race kube-root-ca.crt).
+      await api.post(`/api/v1/namespaces/${ns}/resourcequotas`, { apiVersion: "v1", kind: "ResourceQuota", metadata: { name: "q" }, spec: { hard: { "count/secrets": "1" } } });
       await api.post(`/api/v1/namespaces/${ns}/limitranges`, { apiVersion: "v1", kind: "LimitRange", metadata: { name: "l" }, spec: { limits: [{ type: "Container", default: { cpu: "200m", memory: "64Mi" } }] } });
-      // kube-root-ca.crt is the first ConfigMap; wait for the quota controller to count it.
-      await until("the quota counted", async () => ((await api.get(`/api/v1/namespaces/${ns}/resourcequotas/q`)).body.status?.used?.["count/configmaps"] !== undefined ? true : undefined));
-      await until("one more ConfigMap admitted", async () => ((await api.post(paths.cm(ns), configMap("one", {}))).code === 201 ? true : undefined));
-      const over = await api.post(paths.cm(ns), configMap("two", {}));
+      // Admission counts from the quota's status: wait for the quota controller to have computed it.
+      await until("the quota computed", async () => ((await api.get(`/api/v1/namespaces/${ns}/resourcequotas/q`)).body.status?.used?.["count/secrets"] === "0" ? true : undefined));
+      const secret = (name: string): Body => ({ apiVersion: "v1", kind: "Secret", metadata: { name }, stringData: { a: "1" } });
+      expect((await api.post(paths.secret(ns), secret("one"))).code).toBe(201);
+      const over = await api.post(paths.secret(ns), secret("two"));
       expect(over.code).toBe(403);
       expect(over.body.message).toContain("exceeded quota: q");
       const pod = (await api.post(`/api/v1/namespaces/${ns}/pods`, { apiVersion: "v1", kind: "Pod", metadata: { name: "p" }, spec: { containers: [{ name: "c", image: "img" }] } })).body;
