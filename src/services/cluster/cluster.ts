@@ -4,8 +4,9 @@
  * (directory.ts). The real Cluster (see the interface in shared/preview.ts): server-side apply with one field manager, namespace
  * lifecycle with ownership checks, label-based prune, rollout gate with diagnosis. Talks to Kubernetes only through
  * @kubernetes/client-node; tests run it against test/support/fake-kube over HTTP and against the real control plane.
- * One object's apply is apply.ts (replace on immutable fields, autoscaled replicas, cluster-scoped ownership), the
- * namespace's own metadata namespace-meta.ts, the preview's cluster-scoped objects cluster-scoped.ts.
+ * One object's apply is apply.ts (server-owned fields out, replace on immutable fields, autoscaled replicas,
+ * cluster-scoped ownership), the namespace's own metadata namespace-meta.ts, the preview's cluster-scoped objects
+ * cluster-scoped.ts.
  *
  * Longer than 300 lines: one class implements the whole Cluster interface, and every method goes through the same
  * ownership checks (ownedNamespace, isOurs); splitting it would scatter those guards across files.

@@ -1,8 +1,12 @@
 /**
  * A fake Kubernetes API server for tests: plain HTTP on 127.0.0.1, driven by the real @kubernetes/client-node.
- * Faithful in what preview-bot relies on (discovery, CRUD with real Status errors, server-side apply, selectors,
- * watch, namespace termination, workload rollout status, pod logs); simplifications are documented where they are
- * made (merge.ts for patch/apply semantics, controllers.ts for workloads).
+ * It answers like kube-apiserver v1.37 wherever test/contract (the same cases against this fake and the real
+ * server) can tell: discovery and CRDs (crds.ts), CRUD with real Status errors and validation messages
+ * (validate.ts), server-side apply with field ownership, conflicts and force (fields.ts, ownership.ts), immutable
+ * fields (immutable.ts), selectors, watch, deletion with finalizers, namespace termination and garbage collection
+ * (deletion.ts), the scale subresource, workload rollout status and pod logs. What it does not model — admission,
+ * RBAC, per-key list merging — is listed in docs/testing-against-kubernetes.md; simplifications are documented where
+ * they are made (merge.ts for strategic merge patches, controllers.ts for workloads).
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
