@@ -75,14 +75,19 @@ kustomize_ver=$(version kustomize sigs.k8s.io/kustomize/kustomize/v5)
 LDFLAGS_EXTRA="-X sigs.k8s.io/kustomize/api/provenance.version=kustomize/$kustomize_ver" \
   build kustomize sigs.k8s.io/kustomize/kustomize/v5 kustomize=sigs.k8s.io/kustomize/kustomize/v5
 
-# Gateway API CRDs: copied out of the module zip (the module carries its config/ YAML).
+# Gateway API CRDs: copied out of the module zip (the module carries its config/ YAML), one YAML document per file
+# (the files do not start with `---`, so each gets one). Rebuilt when missing or when it has fewer documents than the
+# module has files (an earlier build.sh concatenated them without separators: two documents, no CRDs).
 gw_ver=$(version crds sigs.k8s.io/gateway-api)
 gw_out="$tools/crds/gateway-api-$gw_ver"
-if [ ! -f "$gw_out/standard-install.yaml" ]; then
+gw_docs() { grep -c '^---$' "$gw_out/standard-install.yaml" 2>/dev/null || echo 0; }
+if [ ! -f "$gw_out/standard-install.yaml" ] || [ "$(gw_docs)" -lt 10 ]; then
   if $check; then echo "missing: gateway-api CRDs $gw_ver"; missing=1
   else
     dir=$(cd "$root/tools/crds" && go mod download -json sigs.k8s.io/gateway-api@"$gw_ver" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0,"utf8")).Dir)')
-    mkdir -p "$gw_out"; cat "$dir"/config/crd/standard/*.yaml > "$gw_out/standard-install.yaml"
+    mkdir -p "$gw_out"
+    for f in "$dir"/config/crd/standard/*.yaml; do echo "---"; cat "$f"; echo; done > "$gw_out/standard-install.yaml.tmp"
+    mv "$gw_out/standard-install.yaml.tmp" "$gw_out/standard-install.yaml"
   fi
 fi
 [ -f "$gw_out/standard-install.yaml" ] && ln -sfn "gateway-api-$gw_ver" "$tools/crds/gateway-api"

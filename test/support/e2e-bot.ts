@@ -32,7 +32,7 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(opts: { env?: Record<string, string>; fake?: FakeKubeOptions; cluster?: FakeKube; rolloutFailFastMs?: number; logLines?: string[]; fetchImpl?: typeof fetch; kubeConfig?: KubeConfig } = {}): Promise<Harness> {
+export async function startHarness(opts: { env?: Record<string, string>; fake?: FakeKubeOptions; cluster?: FakeKube; rolloutFailFastMs?: number; logLines?: string[]; fetchImpl?: typeof fetch; /** Point the bot at this cluster instead (the real control plane, e.g. with the bot's own ServiceAccount token); the fake still starts, unused. */ kubeConfig?: KubeConfig } = {}): Promise<Harness> {
   const workDir = mkdtempSync(join(tmpdir(), "e2e-"));
   // A shared fake cluster (several replicas) is the caller's to stop.
   const fake = opts.cluster ?? (await startFakeKube({ namespaceFinalizeMs: 30, ...opts.fake }));

@@ -7,11 +7,12 @@
  * Without the control-plane binaries the run goes on (suites that need them skip, or fail under CI=true, with the
  * reason in TEST_KUBE_REAL_ERROR).
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { startControlPlane, type ControlPlane } from "./kube-real/control-plane.ts";
+import { runCrdFiles } from "./kube-real/crd-files.ts";
 import { startPostgres, type TestPostgres } from "./postgres.ts";
-import { ROOT, TOOLS_BIN, TOOLS_CRDS } from "./paths.ts";
+import { TOOLS_BIN } from "./paths.ts";
 
 declare global {
   // eslint-disable-next-line no-var
@@ -21,14 +22,6 @@ declare global {
 }
 
 const CONTROL_PLANE = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"];
-
-/** CRDs every real-cluster test can rely on: Gateway API (from its Go module) and those vendored in test/fixtures/crds. */
-function crdFiles(): string[] {
-  const files = [path.join(TOOLS_CRDS, "gateway-api", "standard-install.yaml")];
-  const vendored = path.join(ROOT, "test", "fixtures", "crds");
-  if (existsSync(vendored)) files.push(...readdirSync(vendored).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(vendored, f)));
-  return files.filter((f) => existsSync(f));
-}
 
 export default async function globalSetup(): Promise<void> {
   if (existsSync(TOOLS_BIN)) process.env.PATH = `${TOOLS_BIN}${path.delimiter}${process.env.PATH ?? ""}`;
@@ -43,11 +36,12 @@ export default async function globalSetup(): Promise<void> {
     return;
   }
   try {
-    const kube = await startControlPlane({ crdFiles: crdFiles() });
+    const started = Date.now();
+    const kube = await startControlPlane({ crdFiles: runCrdFiles() });
     globalThis.__TEST_KUBE__ = kube;
     const { stop: _stop, ...info } = kube;
     process.env.TEST_KUBE_REAL = JSON.stringify(info);
-    console.log(`\nreal control plane for this run: kube-apiserver ${kube.version} at ${kube.server} (etcd, controller-manager, scheduler, kwok)`);
+    console.log(`\nreal control plane for this run: kube-apiserver ${kube.version} at ${kube.server} (etcd, controller-manager, scheduler, kwok; up in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
   } catch (err) {
     process.env.TEST_KUBE_REAL_ERROR = err instanceof Error ? err.message.split("\n")[0]! : String(err);
     console.warn(`\nthe real control plane did not start: ${process.env.TEST_KUBE_REAL_ERROR}`);

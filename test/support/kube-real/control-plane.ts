@@ -3,8 +3,8 @@
  * etcd, kube-apiserver (TLS from a generated CA, static tokens, RBAC authorization, admission with
  * NamespaceLifecycle, LimitRanger, ServiceAccount, PodSecurity, ResourceQuota and ValidatingAdmissionPolicy),
  * kube-controller-manager (namespace, garbage-collector, deployment, replicaset, statefulset, job, cronjob,
- * serviceaccount, serviceaccount-token and resourcequota controllers), and — for pods that become Running and
- * Ready without a kubelet — kube-scheduler with kwok simulating one node. All on loopback, in a temporary
+ * serviceaccount, serviceaccount-token, resourcequota, volume binding and protection, HPA and TTL controllers),
+ * and — for pods that become Running and Ready without a kubelet — kube-scheduler with kwok simulating one node. All on loopback, in a temporary
  * directory that `stop()` removes; every process is killed on stop, and on process exit if stop never ran.
  *
  * What envtest does for controller-runtime, for this project: the same binaries a cluster runs, so admission,
@@ -65,6 +65,14 @@ const CONTROLLERS = [
   "serviceaccount-token-controller",
   "resourcequota-controller",
   "root-ca-certificate-publisher-controller",
+  // Volumes: claims bind to (test-made) PersistentVolumes, and the protection finalizers that admission puts on
+  // claims and volumes are lifted once nothing uses them — without these a namespace with a PVC never finishes.
+  "persistentvolume-binder-controller",
+  "persistentvolumeclaim-protection-controller",
+  "persistentvolume-protection-controller",
+  // An HPA scales its target (to minReplicas, with no metrics server): the field-ownership fight the bot must avoid.
+  "horizontal-pod-autoscaler-controller",
+  "ttl-after-finished-controller",
 ];
 
 const running = new Set<ChildProcess>();
@@ -255,6 +263,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         `--root-ca-file=${certs.caCert}`,
         "--use-service-account-credentials=true", // each controller acts as its own ServiceAccount, as kubeadm runs it
         "--concurrent-namespace-syncs=4",
+        "--horizontal-pod-autoscaler-sync-period=5s",
         "-v=0",
       ], logs),
     );
@@ -283,7 +292,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         apiVersion: "v1",
         kind: "Node",
         metadata: { name: "kwok-node-0", annotations: { "kwok.x-k8s.io/node": "fake" }, labels: { "kubernetes.io/hostname": "kwok-node-0", type: "kwok" } },
-        status: { allocatable: { cpu: "64", memory: "256Gi", pods: "500" }, capacity: { cpu: "64", memory: "256Gi", pods: "500" } },
+        // ephemeral-storage too: without it the scheduler refuses any container that requests some (as the
+        // kubernetesmooc overlay's nats metrics sidecar does): "Insufficient ephemeral-storage".
+        status: { allocatable: { cpu: "64", memory: "256Gi", pods: "500", "ephemeral-storage": "1Ti" }, capacity: { cpu: "64", memory: "256Gi", pods: "500", "ephemeral-storage": "1Ti" } },
       };
       const created = await apiRequest(info, tokens.admin, "POST", "/api/v1/nodes", node);
       if (created.status !== 201) throw new Error(`creating the kwok node: ${created.status} ${created.body}`);
@@ -317,7 +328,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 /** Server-side apply every document of a YAML file (CRDs), then wait until each CRD is Established. */
 async function installManifests(info: Pick<ControlPlaneInfo, "server" | "caData">, token: string, file: string): Promise<void> {
   const { parseAllDocuments } = await import("yaml");
-  const docs = parseAllDocuments(readFileSync(file, "utf8")).map((d) => d.toJS() as { apiVersion?: string; kind?: string; metadata?: { name?: string } } | null);
+  const parsed = parseAllDocuments(readFileSync(file, "utf8"));
+  const broken = parsed.find((d) => d.errors.length > 0);
+  if (broken) throw new Error(`installing CRDs from ${file}: the YAML does not parse: ${broken.errors[0]!.message}`);
+  const docs = parsed.map((d) => d.toJS() as { apiVersion?: string; kind?: string; metadata?: { name?: string } } | null);
+  if (!docs.some((d) => d?.kind === "CustomResourceDefinition")) throw new Error(`installing CRDs from ${file}: it holds no CustomResourceDefinition`);
   for (const doc of docs) {
     if (!doc?.kind || doc.kind !== "CustomResourceDefinition") continue;
     const name = doc.metadata!.name!;
