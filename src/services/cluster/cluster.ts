@@ -144,8 +144,10 @@ class KubeCluster implements Cluster {
       // Create first (not apply) so a namespace someone else creates meanwhile is never adopted: that is a 409.
       // Only what identifies the preview and never changes: whatever a create sets, its Update entry owns for good,
       // and the apply below could never remove it again (a state annotation would stick). Identity it must carry
-      // at once: if the apply fails, teardown and the sweeper still find the namespace by its labels.
-      const identity = Object.fromEntries(Object.entries(labels).filter(([k]) => k === REPO_LABEL || k === PR_LABEL));
+      // at once: if the apply fails, teardown and the sweeper still find the namespace by its labels. The Pod
+      // Security labels too: a namespace must never exist, even for a moment, without them (deploy/'s admission
+      // policy refuses a create that lacks them), and they are never removed.
+      const identity = Object.fromEntries(Object.entries(labels).filter(([k]) => k === REPO_LABEL || k === PR_LABEL || k.startsWith("pod-security.kubernetes.io/")));
       const repository = annotations[REPOSITORY_ANNOTATION];
       const metadata = { name, labels: { ...identity, ...MANAGED_BY }, ...(repository ? { annotations: { [REPOSITORY_ANNOTATION]: repository } } : {}) };
       try {
