@@ -21,6 +21,7 @@ import { previewKey } from "./services/shared/preview.js";
 import { createMemoryQueue, type Queue } from "./services/jobs/queue.js";
 import { createRenderer, type Renderer } from "./services/preview/render/index.js";
 import { createReporter } from "./services/github/reporter.js";
+import { WriteLanes } from "./services/github/write-lanes.js";
 import type { RunReport } from "./services/shared/run-report.js";
 import { createRunner, type Runner } from "./services/preview/runner.js";
 import type { PreviewJob } from "./services/shared/dispatch.js";
@@ -126,6 +127,11 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
       })
     : undefined;
 
+  // GitHub writes of every run, one lane per installation (see write-lanes.ts); check runs go first.
+  const lanes = new WriteLanes(logger.child({ component: "github-writes" }));
+  let slug: Promise<string | undefined> | undefined;
+  const appSlug = () => (slug ??= probot.auth().then(async (app) => (await (app as Octokit).rest.apps.getAuthenticated()).data?.slug));
+
   const lock = scheduleLock(pool);
   const backups = startBackups(env, { logger, metrics, ...(notifier ? { notifier } : {}), lock });
 
@@ -135,7 +141,18 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     ...(databases ? { databases } : {}),
     ...(backups.previews ? { backups: backups.previews } : {}),
     octokitFor: async (installationId) => (await probot.auth(installationId)) as Octokit,
-    reporterFor: (octokit, owner, repo) => createReporter({ octokit, owner, repo, logger }),
+    reporterFor: (octokit, owner, repo) =>
+      createReporter({
+        octokit,
+        owner,
+        repo,
+        logger,
+        lanes,
+        tail: "background",
+        app: { id: Number(env.APP_ID), slug: appSlug },
+        progressIntervalMs: env.CHECK_RUN_PROGRESS_INTERVAL * 1000,
+        onFailure: (surface) => metrics.githubWriteFailed(surface),
+      }),
     notify: async (report: RunReport) => {
       metrics.observeRun(report);
       if (report.slackChannel) repoChannels.set(`${report.ref.owner}/${report.ref.repo}`, report.slackChannel);
@@ -159,7 +176,7 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
 
   // Durable keyed jobs with DATABASE_URL (several replicas, restarts, retries); in memory otherwise.
   const queueLog = logger.child({ component: "queue" });
-  const queue: Queue = env.DATABASE_URL
+  const jobs: Queue = env.DATABASE_URL
     ? createPgQueue({
         connectionString: env.DATABASE_URL,
         concurrency: env.JOB_CONCURRENCY,
@@ -172,6 +189,8 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
         },
       })
     : createMemoryQueue({ concurrency: env.JOB_CONCURRENCY, logger: queueLog });
+  // "Idle" includes the GitHub writes a finished job left draining in the lanes (tests, graceful shutdown).
+  const queue: Queue = withWrites(jobs, lanes);
   // Every line a job logs carries its delivery, job id and preview key.
   queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) =>
     withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: job.payload.action }, () => runner.run(job.payload, signal)),
@@ -235,12 +254,28 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
       await sweeps?.stop();
       await backups.stop();
       await queue.stop();
+      await Promise.race([lanes.drain(), new Promise((r) => setTimeout(r, 10_000).unref())]);
       await databases?.close();
       await pool?.end();
     },
   };
 }
 
+/** The queue, whose `onIdle` also waits for the GitHub writes its jobs left in the lanes. */
+function withWrites(queue: Queue, lanes: WriteLanes): Queue {
+  return {
+    register: (kind, handler) => queue.register(kind, handler),
+    enqueue: (options) => queue.enqueue(options),
+    stats: () => queue.stats(),
+    stop: (timeoutMs) => queue.stop(timeoutMs),
+    async onIdle() {
+      do {
+        await queue.onIdle();
+        await lanes.drain();
+      } while (lanes.pending > 0);
+    },
+  };
+}
 
 function summaryState(report: RunReport): "ready" | "failed" | "destroyed" | "superseded" | "deploying" {
   if (report.kind === "destroy") return report.state === "success" ? "destroyed" : "failed";

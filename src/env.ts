@@ -49,6 +49,8 @@ const envSchema = z.object({
   DATABASE_URL: optional,
   /** Jobs running at once across previews (one at a time per preview, always). */
   JOB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  /** Seconds between check-run updates while a deploy runs (step progress is batched; GitHub paces writes). */
+  CHECK_RUN_PROGRESS_INTERVAL: z.coerce.number().int().min(1).max(86_400).default(15),
   WORK_DIR: optional,
 
   // Backups (targets and storage; see src/services/backups/targets.ts)
