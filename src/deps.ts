@@ -26,6 +26,9 @@ import type { RunReport } from "./services/shared/run-report.js";
 import { createRunner, type Runner } from "./services/preview/runner.js";
 import type { PreviewJob } from "./services/shared/dispatch.js";
 import type { Enqueue } from "./handlers/pull-request.js";
+import type { EnqueueComment } from "./handlers/issue-comment.js";
+import { COMMENT_JOB, commentJobKey, createCommentJob, type CommentJob } from "./handlers/comment-job.js";
+import { MemoryHeadLog, PgHeadLog, type HeadLog } from "./services/github/head-log.js";
 import type { BackupTargets } from "./handlers/slack.js";
 import pg from "pg";
 import { Probot, type ProbotOctokit } from "probot";
@@ -55,6 +58,10 @@ export interface Deps {
   runner: Runner;
   dispatcher: Dispatcher;
   enqueue: Enqueue;
+  /** PR comments → `comment` jobs (authorized and answered in the job). */
+  enqueueComment: EnqueueComment;
+  /** Fork PR heads and when they arrived (shared by the replicas with DATABASE_URL). */
+  heads: HeadLog;
   directory: PreviewDirectory;
   notifier?: Notifier;
   kubeConfig: KubeConfig;
@@ -161,6 +168,7 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
         { text: report.summary, ...(report.error ? { detail: report.error } : {}) },
       );
     },
+    seedForkPreviews: env.SEED_FORK_PREVIEWS,
     onError: (err) => {
       const system = systemOf(err);
       if (system !== "other") metrics.apiError(system);
@@ -209,6 +217,10 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     const supersedes = job.checkName === undefined && job.labeled === undefined;
     await queue.enqueue({ kind: PREVIEW_JOB, key: previewKey(job), payload: { ...job, deliveryId }, dedupeId: deliveryId, supersedes });
   };
+  const heads: HeadLog = pool ? new PgHeadLog(pool) : new MemoryHeadLog();
+  const commentJob = createCommentJob({ octokitFor: async (id) => (await probot.auth(id)) as Octokit, dispatcher, heads, logger });
+  queue.register<CommentJob>(COMMENT_JOB, (job) => withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: "comment" }, () => commentJob(job.payload)));
+  const enqueueComment: EnqueueComment = async (job, deliveryId) => queue.enqueue({ kind: COMMENT_JOB, key: commentJobKey(job), payload: job, dedupeId: deliveryId });
   const timer = setInterval(() => metrics.setQueue(queue.stats()), 5_000);
   timer.unref();
 
@@ -237,6 +249,8 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     runner,
     dispatcher,
     enqueue,
+    enqueueComment,
+    heads,
     directory: createClusterDirectory(cluster),
     ...(notifier ? { notifier } : {}),
     kubeConfig,

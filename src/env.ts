@@ -13,6 +13,11 @@ const optional = z
 
 const list = optional.transform((v) => (v ? v.split(",").map((s) => s.trim()).filter(Boolean) : []));
 
+const flag = z
+  .enum(["true", "false", "1", "0", ""])
+  .optional()
+  .transform((v) => v === "true" || v === "1");
+
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default("0.0.0.0"),
@@ -44,6 +49,8 @@ const envSchema = z.object({
   PREVIEW_DATABASE_PUBLIC_HOST: optional,
   PREVIEW_DATABASE_PUBLIC_PORT: z.coerce.number().int().positive().optional(),
   PREVIEW_DATABASE_PASSWORD_KEY: optional,
+  /** Give fork PRs `database.seedFrom` data (a backup target's latest backup) too. Off: fork previews start empty. */
+  SEED_FORK_PREVIEWS: flag,
 
   // The bot's own state (durable jobs); embedded store when unset
   DATABASE_URL: optional,

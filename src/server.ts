@@ -66,7 +66,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     const probot = createProbotApp(env, logger, options.Octokit);
     probotApp = probot;
     deps = buildDeps(env, logger, probot, metrics, options);
-    const github = await createNodeMiddleware(previewBot({ enqueue: deps.enqueue, dispatcher: deps.dispatcher }), { probot, webhooksPath: WEBHOOKS_PATH });
+    const github = await createNodeMiddleware(previewBot({ enqueue: deps.enqueue, enqueueComment: deps.enqueueComment, heads: deps.heads, appId: Number(env.APP_ID) }), { probot, webhooksPath: WEBHOOKS_PATH });
     if (slackConfigured(env)) {
       const slack = createSlackApp({
         signingSecret: env.SLACK_SIGNING_SECRET!,

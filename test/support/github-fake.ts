@@ -179,6 +179,7 @@ export function fakeGitHub(init: FakeGitHubInit) {
   const routes: Route[] = githubRoutes({ state, appId, installationId: init.installationId, nextId: () => ++nextId, pullJson: (p) => pullJson(state, p), now: () => new Date().toISOString() });
   const problems: string[] = [];
   const faults: Array<{ method: string; path: RegExp; status: number }> = [];
+  const holds: Array<{ method: string; path: RegExp; skip: number; gate: Promise<void>; seen: () => void; release: () => void }> = [];
   const expectations: Array<{ method: string; path: RegExp; times: number }> = [];
   const events = new EventEmitter();
   let interceptors: nock.Interceptor[] = [];
@@ -191,6 +192,11 @@ export function fakeGitHub(init: FakeGitHubInit) {
     const text = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
     const body = text ? JSON.parse(text) : undefined;
     if (init.latencyMs) await new Promise((r) => setTimeout(r, init.latencyMs));
+    for (const h of holds.filter((x) => x.method === req.method && x.path.test(url.pathname.slice(prefix.length)))) {
+      if (h.skip-- > 0) continue;
+      h.seen();
+      await h.gate;
+    }
     // Token requests are authentication (Probot's throttling treats them so too), not writes to the repository.
     const write = req.method !== "GET" && req.method !== "HEAD" && !/\/access_tokens$/.test(url.pathname);
     const fault = faults.findIndex((f) => f.method === req.method && f.path.test(url.pathname.slice(prefix.length)));
@@ -252,6 +258,18 @@ export function fakeGitHub(init: FakeGitHubInit) {
     failNext(method: string, path: RegExp, status: number): void {
       faults.push({ method, path, status });
     },
+    /**
+     * Hold matching requests (after the first `skip`) until `release()` — GitHub being slow, on purpose; `reached`
+     * resolves when the first held one arrives; the answer is computed after the release. Released when the test ends.
+     */
+    hold(method: string, path: RegExp, skip = 0): { reached: Promise<void>; release(): void } {
+      let release!: () => void;
+      let seen!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const reached = new Promise<void>((r) => (seen = r));
+      holds.push({ method, path, skip, gate, seen, release });
+      return { reached, release };
+    },
     /** What went wrong with GitHub so far (unknown calls, failed writes); emptied by the call. */
     takeProblems(): string[] {
       return problems.splice(0);
@@ -264,6 +282,7 @@ export function fakeGitHub(init: FakeGitHubInit) {
       uninstall();
       expectations.length = 0;
       faults.length = 0;
+      for (const h of holds.splice(0)) h.release();
       return out;
     },
   };

@@ -25,6 +25,8 @@ export interface RunnerDeps {
   onError?(err: unknown): void;
   /** Slack (or nothing): told about every finished run. Must never throw. */
   notify?(report: RunReport): Promise<void>;
+  /** Fork PRs get `database.seedFrom` data too (SEED_FORK_PREVIEWS); off by default. */
+  seedForkPreviews?: boolean;
   logger: Logger;
   workDir: string;
   namespaceDeleteTimeoutMs: number;
