@@ -38,6 +38,7 @@ import type { SlotScheduler } from "./services/jobs/schedule.js";
 import type { PreviewBackups } from "./services/data/backups/previews.js";
 import { createPgQueue } from "./services/jobs/queue-pg.js";
 import { PgThreadStore } from "./services/chat/slack-threads.js";
+import { createSlackResponder } from "./services/chat/slack-reply.js";
 import { describeError, systemOf } from "./services/shared/errors.js";
 import { createSweeper, githubOpenPulls, MemorySweepMemory, PgSweepMemory, type Sweeper } from "./services/jobs/sweeper.js";
 
@@ -124,9 +125,10 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
   pool?.on("error", (err) => logger.warn({ err }, "idle state-database connection failed"));
   // Each repository's channel (`slack.channel`, learnt from its runs), else the default channel.
   const repoChannels = new Map<string, string>();
-  const notifier = env.SLACK_BOT_TOKEN
+  const slackClient = env.SLACK_BOT_TOKEN ? createSlackWebClient(env.SLACK_BOT_TOKEN) : undefined;
+  const notifier = slackClient
     ? createSlackNotifier({
-        client: createSlackWebClient(env.SLACK_BOT_TOKEN),
+        client: slackClient,
         threads: pool ? new PgThreadStore(pool) : new MemoryThreadStore(),
         channelFor: (owner, repo) => repoChannels.get(`${owner}/${repo}`) ?? env.SLACK_DEFAULT_CHANNEL,
         ...(env.SLACK_DEFAULT_CHANNEL ? { announceChannel: env.SLACK_DEFAULT_CHANNEL } : {}),
@@ -168,6 +170,7 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
         { text: report.summary, ...(report.error ? { detail: report.error } : {}) },
       );
     },
+    ...(slackClient ? { answerSlack: createSlackResponder({ client: slackClient, logger }) } : {}),
     seedForkPreviews: env.SEED_FORK_PREVIEWS,
     onError: (err) => {
       const system = systemOf(err);

@@ -76,6 +76,8 @@ const envSchema = z.object({
   SLACK_DEFAULT_CHANNEL: optional,
   /** Slack user id → GitHub login: `U012AB3CD=octocat,U045=hubot`, or a path to a JSON object file. */
   SLACK_USER_MAP: optional,
+  /** GitHub logins allowed to back up and list every backup target from Slack (else a target's allowedRepos decide). */
+  PREVIEW_BOT_ADMINS: list,
 });
 
 export type Env = z.output<typeof envSchema>;
