@@ -69,7 +69,8 @@ export class CheckRunSync {
       );
       let open: Run | null = null;
       for (const r of data.check_runs) {
-        if (r.head_sha === sha && r.status !== "completed" && (await this.ours.ownsCheckRun(r))) {
+        // Two PRs can share a head commit: only this preview's run (external_id) is this run's to continue.
+        if (r.head_sha === sha && r.status !== "completed" && r.external_id === report.names.key && (await this.ours.ownsCheckRun(r))) {
           open = { id: r.id, sha, url: r.html_url ?? "" };
           break;
         }

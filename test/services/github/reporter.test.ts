@@ -269,7 +269,7 @@ describe("only ours", () => {
       .get(`/repos/acme/web/commits/${SHA2}/check-runs`)
       .query(true)
       // Same name, same slug even — a different App ID: not ours.
-      .reply(200, { total_count: 1, check_runs: [{ id: 300, head_sha: SHA2, status: "in_progress", html_url: "x", app: { id: 456, slug: "preview-bot" } }] })
+      .reply(200, { total_count: 1, check_runs: [{ id: 300, head_sha: SHA2, status: "in_progress", html_url: "x", app: { id: 456, slug: "preview-bot" }, external_id: "acme/web#42" }] })
       .post("/repos/acme/web/check-runs")
       .reply(201, record(checkRuns, { id: 301, html_url: "https://github.com/acme/web/runs/301" }))
       .patch("/repos/acme/web/check-runs/301")
@@ -302,15 +302,16 @@ describe("only ours", () => {
     expect(comments[0]!.body).toContain("`fedcba9`");
   });
 
-  it("continues our own open check run of the commit (a crashed run left it in progress)", async () => {
+  it("continues our own open check run of this preview (a crashed run left it), not another PR's on the same commit", async () => {
     const scope = nock(GITHUB_API)
       .get(`/repos/acme/web/commits/${SHA1}/check-runs`)
       .query(true)
       .reply(200, {
         total_count: 2,
         check_runs: [
-          { id: 300, head_sha: SHA1, status: "in_progress", html_url: "https://github.com/acme/web/runs/300", app: { id: 456, slug: "someone-else" } },
-          { id: 301, head_sha: SHA1, status: "in_progress", html_url: "https://github.com/acme/web/runs/301", app: { id: APP_ID, slug: "preview-bot" } },
+          { id: 300, head_sha: SHA1, status: "in_progress", html_url: "https://github.com/acme/web/runs/300", app: { id: 456, slug: "someone-else" }, external_id: "acme/web#42" },
+          { id: 299, head_sha: SHA1, status: "in_progress", html_url: "https://github.com/acme/web/runs/299", app: { id: APP_ID, slug: "preview-bot" }, external_id: "acme/web#7" },
+          { id: 301, head_sha: SHA1, status: "in_progress", html_url: "https://github.com/acme/web/runs/301", app: { id: APP_ID, slug: "preview-bot" }, external_id: "acme/web#42" },
         ],
       })
       .patch("/repos/acme/web/check-runs/301", (b: Record<string, unknown>) => b.status === "in_progress")
@@ -389,7 +390,7 @@ describe("outcomes", () => {
     const scope = nock(GITHUB_API)
       .get(`/repos/acme/web/commits/${SHA1}/check-runs`)
       .query(true)
-      .reply(200, { total_count: 1, check_runs: [{ id: 104, head_sha: SHA1, status: "in_progress", html_url: "x", app: { id: APP_ID } }] })
+      .reply(200, { total_count: 1, check_runs: [{ id: 104, head_sha: SHA1, status: "in_progress", html_url: "x", app: { id: APP_ID }, external_id: "acme/web#42" }] })
       .patch("/repos/acme/web/check-runs/104")
       .reply(200, record(checkRuns, {}));
     const writes = writesOf(scope);
