@@ -99,6 +99,10 @@ const CELLS = MATRIX.flatMap((row) => row.cells.split(" ").map((c, i) => ({ ...r
 describe("authorization matrix through the comment door", () => {
   it.each(CELLS)("$who · /preview $command → $outcome", async ({ commenter, number, command, outcome }) => {
     const since = mark();
+    // What GitHub must see (checked after the test: scope.isDone()).
+    if (outcome === "job" || outcome === "refused") gh.expect("GET", new RegExp(`/collaborators/${commenter.login}/permission$`));
+    if (outcome === "job") gh.expect("POST", /\/issues\/comments\/\d+\/reactions$/);
+    if (outcome === "job" || outcome === "refused") expect(gh.scope.isDone()).toBe(false);
     const event = commentEvent(`/preview ${command}`, commenter, { number });
     expect(await send(event)).toBe(200);
     const action = command.split(" ")[0]!;
