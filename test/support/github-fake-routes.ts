@@ -176,3 +176,21 @@ function commentRoutes(ctx: RouteContext, R: (m: string, p: RegExp, h: Route["ha
     }),
   ];
 }
+
+/** A pull request as `pulls.get` returns it, built on the example payload's `pull_request`. */
+export function pullJson(state: FakeGitHubState, p: FakePull, example: Record<string, any>): Record<string, any> {
+  const full = `${state.owner}/${state.repo}`;
+  const repo = { ...example.base.repo, name: state.repo, full_name: full, owner: { ...example.base.repo.owner, login: state.owner } };
+  return {
+    ...example,
+    number: p.number,
+    title: p.title,
+    state: p.state,
+    draft: p.draft,
+    html_url: `https://github.com/${full}/pull/${p.number}`,
+    labels: p.labels.map((name, i) => ({ id: i + 1, name })),
+    user: { ...example.user, login: p.author },
+    head: { ...example.head, ref: p.branch, sha: p.sha, repo: p.fork ? { ...repo, full_name: `${p.author}/${state.repo}`, owner: { ...repo.owner, login: p.author } } : repo },
+    base: { ...example.base, ref: state.defaultBranch, repo },
+  };
+}

@@ -15,7 +15,7 @@ import { createHmac } from "node:crypto";
 import { createRequire } from "node:module";
 import nock from "nock";
 import { ProbotOctokit } from "probot";
-import { githubRoutes, type Reply, type Route } from "./github-fake-routes.js";
+import { githubRoutes, pullJson, type Reply, type Route } from "./github-fake-routes.js";
 
 export const GITHUB_API = "https://api.github.com";
 const require = createRequire(import.meta.url);
@@ -176,7 +176,7 @@ export function fakeGitHub(init: FakeGitHubInit) {
     writes: [],
   };
   let nextId = 1000;
-  const routes: Route[] = githubRoutes({ state, appId, installationId: init.installationId, nextId: () => ++nextId, pullJson: (p) => pullJson(state, p), now: () => new Date().toISOString() });
+  const routes: Route[] = githubRoutes({ state, appId, installationId: init.installationId, nextId: () => ++nextId, pullJson: (p) => pullJson(state, p, examplePayload("pull_request", "opened").pull_request), now: () => new Date().toISOString() });
   const problems: string[] = [];
   const faults: Array<{ method: string; path: RegExp; status: number }> = [];
   const holds: Array<{ method: string; path: RegExp; skip: number; gate: Promise<void>; seen: () => void; release: () => void }> = [];
@@ -291,24 +291,6 @@ export function fakeGitHub(init: FakeGitHubInit) {
   LIVE.set(key, fake);
   install();
   return fake;
-}
-
-function pullJson(state: FakeGitHubState, p: FakePull): Record<string, any> {
-  const example = examplePayload("pull_request", "opened").pull_request;
-  const full = `${state.owner}/${state.repo}`;
-  const repo = { ...example.base.repo, name: state.repo, full_name: full, owner: { ...example.base.repo.owner, login: state.owner } };
-  return {
-    ...example,
-    number: p.number,
-    title: p.title,
-    state: p.state,
-    draft: p.draft,
-    html_url: `https://github.com/${full}/pull/${p.number}`,
-    labels: p.labels.map((name, i) => ({ id: i + 1, name })),
-    user: { ...example.user, login: p.author },
-    head: { ...example.head, ref: p.branch, sha: p.sha, repo: p.fork ? { ...repo, full_name: `${p.author}/${state.repo}`, owner: { ...repo.owner, login: p.author } } : repo },
-    base: { ...example.base, ref: state.defaultBranch, repo },
-  };
 }
 
 // Under Jest: interceptors per test, and every test ends with GitHub's problems checked.
