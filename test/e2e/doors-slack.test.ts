@@ -114,6 +114,12 @@ describe("Slack, as production wires it", () => {
     expect(texts).toHaveLength(2); // in either order: the job may answer before the "queued" note lands
     expect(texts).toEqual(expect.arrayContaining([expect.stringMatching(/^Queued `backup` for .*#81\. I'll answer here when it's done\.$/), expect.stringMatching(/#81: Backups of preview databases are not configured on this installation/)]));
     expect(gh.state.writes.slice(from)).toEqual([]); // nothing posted to the PR
+
+    gh.state.pulls.set(84, pull({ number: 84, sha: H1, state: "closed" }));
+    const closed = responseUrl();
+    await slash("U0MIA", `deploy ${OWNER}/${REPO}#84`, closed);
+    expect(await answersTo(closed, 2)).toEqual(expect.arrayContaining([expect.stringMatching(/#84: This pull request is closed, so there is nothing to deploy\./)]));
+    expect(gh.state.writes.slice(from)).toEqual([]);
   });
 
   it("acknowledges a command before it asks GitHub anything", async () => {

@@ -31,7 +31,7 @@ export async function admitDeploy(deps: RunnerDeps, job: PreviewJob): Promise<Ad
   const pull = await getPull(octokit, job.owner, job.repo, job.number);
   if (pull.state !== "open") {
     log.info({ key }, `${key} is closed: nothing to deploy`);
-    if (job.source === "comment") await replyOnPull(deps, job, "This pull request is closed, so there is nothing to deploy.");
+    if (job.source === "comment" || job.source === "slack") await replyOnPull(deps, job, "This pull request is closed, so there is nothing to deploy.");
     return undefined;
   }
   if (!(await isReviewedHead(deps, job, pull))) return undefined;
