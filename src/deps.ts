@@ -139,7 +139,14 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
   // GitHub writes of every run, one lane per installation (see write-lanes.ts); check runs go first.
   const lanes = new WriteLanes(logger.child({ component: "github-writes" }));
   let slug: Promise<string | undefined> | undefined;
-  const appSlug = () => (slug ??= probot.auth().then(async (app) => (await (app as Octokit).rest.apps.getAuthenticated()).data?.slug));
+  const appSlug = () =>
+    (slug ??= probot
+      .auth()
+      .then(async (app) => (await (app as Octokit).rest.apps.getAuthenticated()).data?.slug)
+      .catch((err: unknown) => {
+        slug = undefined; // ask again next time
+        throw err;
+      }));
 
   const lock = scheduleLock(pool);
   const backups = startBackups(env, { logger, metrics, ...(notifier ? { notifier } : {}), lock });
