@@ -143,6 +143,7 @@ async function reviewedCommit(turn: Turn, command: PreviewCommand, pull: PullFac
   if (evidence.length === 0) {
     return { refuse: `this pull request comes from a fork and I cannot tell whether its head \`${short}\` was pushed before your comment, so nothing was deployed. To deploy exactly that commit, comment \`/preview ${command.name} ${short}\`.` };
   }
-  if (arrived > Date.parse(job.commentedAt)) return { refuse: `the PR moved to \`${short}\`; review and deploy again.` };
+  // GitHub's times have one-second resolution: a head that arrived in the comment's own second may have come after it.
+  if (arrived >= Date.parse(job.commentedAt)) return { refuse: `the PR moved to \`${short}\`; review and deploy again.` };
   return { sha: head };
 }

@@ -117,6 +117,7 @@ describe("the reviewed commit, and only that", () => {
     gh.state.pulls.set(63, fork(63, H2));
     gh.state.checkSuites.push({ id: 7, head_sha: H2, created_at: at(30) });
     expect(await comment("/preview deploy", 63, at(29))).toEqual(["@mia-maintain the PR moved to `2222222`; review and deploy again."]);
+    expect(await comment("/preview deploy", 63, at(30))).toEqual(["@mia-maintain the PR moved to `2222222`; review and deploy again."]); // the same second: unknown order
     expect(await comment("/preview deploy", 63, at(31))).toEqual([]);
     expect(deployedSha(63)).toBe(H2);
   });
