@@ -79,6 +79,8 @@ export function startBackups(env: Env, opts: { logger: Logger; metrics: Metrics;
     run: async (name) => {
       await runBackupJob(findTarget(targets, name), { store, events, env: process.env, logger: log });
     },
+    // `allowedRepos` on a target (optional until every target schema has it): who may use its data from Slack.
+    allowedRepos: (name) => (findTarget(targets, name) as { allowedRepos?: readonly string[] }).allowedRepos,
   };
   const missed = setInterval(() => {
     checkMissed(targets, { store, events, lock: opts.lock }).catch((err: unknown) => log.warn({ err }, "missed-backup check failed"));

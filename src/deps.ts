@@ -22,11 +22,15 @@ import { createMemoryQueue, type Queue } from "./services/jobs/queue.js";
 import { createRenderer, type Renderer } from "./services/preview/render/index.js";
 import { rendererSettings } from "./services/preview/render/settings.js";
 import { createReporter } from "./services/github/reporter.js";
+import { WriteLanes } from "./services/github/write-lanes.js";
 import type { RunReport } from "./services/shared/run-report.js";
 import { createRunner, type Runner } from "./services/preview/runner.js";
 import { guardrailSettings } from "./services/preview/guardrails.js";
 import type { PreviewJob } from "./services/shared/dispatch.js";
 import type { Enqueue } from "./handlers/pull-request.js";
+import type { EnqueueComment } from "./handlers/issue-comment.js";
+import { COMMENT_JOB, commentJobKey, createCommentJob, type CommentJob } from "./handlers/comment-job.js";
+import { MemoryHeadLog, PgHeadLog, type HeadLog } from "./services/github/head-log.js";
 import type { BackupTargets } from "./handlers/slack.js";
 import pg from "pg";
 import { Probot, type ProbotOctokit } from "probot";
@@ -36,6 +40,7 @@ import type { SlotScheduler } from "./services/jobs/schedule.js";
 import type { PreviewBackups } from "./services/data/backups/previews.js";
 import { createPgQueue } from "./services/jobs/queue-pg.js";
 import { PgThreadStore } from "./services/chat/slack-threads.js";
+import { createSlackResponder } from "./services/chat/slack-reply.js";
 import { describeError, systemOf } from "./services/shared/errors.js";
 import { createSweeper, githubOpenPulls, MemorySweepMemory, PgSweepMemory, type Sweeper } from "./services/jobs/sweeper.js";
 
@@ -56,6 +61,10 @@ export interface Deps {
   runner: Runner;
   dispatcher: Dispatcher;
   enqueue: Enqueue;
+  /** PR comments → `comment` jobs (authorized and answered in the job). */
+  enqueueComment: EnqueueComment;
+  /** Fork PR heads and when they arrived (shared by the replicas with DATABASE_URL). */
+  heads: HeadLog;
   directory: PreviewDirectory;
   notifier?: Notifier;
   kubeConfig: KubeConfig;
@@ -118,15 +127,28 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
   pool?.on("error", (err) => logger.warn({ err }, "idle state-database connection failed"));
   // Each repository's channel (`slack.channel`, learnt from its runs), else the default channel.
   const repoChannels = new Map<string, string>();
-  const notifier = env.SLACK_BOT_TOKEN
+  const slackClient = env.SLACK_BOT_TOKEN ? createSlackWebClient(env.SLACK_BOT_TOKEN) : undefined;
+  const notifier = slackClient
     ? createSlackNotifier({
-        client: createSlackWebClient(env.SLACK_BOT_TOKEN),
+        client: slackClient,
         threads: pool ? new PgThreadStore(pool) : new MemoryThreadStore(),
         channelFor: (owner, repo) => repoChannels.get(`${owner}/${repo}`) ?? env.SLACK_DEFAULT_CHANNEL,
         ...(env.SLACK_DEFAULT_CHANNEL ? { announceChannel: env.SLACK_DEFAULT_CHANNEL } : {}),
         logger,
       })
     : undefined;
+
+  // GitHub writes of every run, one lane per installation (see write-lanes.ts); check runs go first.
+  const lanes = new WriteLanes(logger.child({ component: "github-writes" }));
+  let slug: Promise<string | undefined> | undefined;
+  const appSlug = () =>
+    (slug ??= probot
+      .auth()
+      .then(async (app) => (await (app as Octokit).rest.apps.getAuthenticated()).data?.slug)
+      .catch((err: unknown) => {
+        slug = undefined; // ask again next time
+        throw err;
+      }));
 
   const lock = scheduleLock(pool);
   const backups = startBackups(env, { logger, metrics, ...(notifier ? { notifier } : {}), lock });
@@ -137,7 +159,18 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     ...(databases ? { databases } : {}),
     ...(backups.previews ? { backups: backups.previews } : {}),
     octokitFor: async (installationId) => (await probot.auth(installationId)) as Octokit,
-    reporterFor: (octokit, owner, repo) => createReporter({ octokit, owner, repo, logger }),
+    reporterFor: (octokit, owner, repo) =>
+      createReporter({
+        octokit,
+        owner,
+        repo,
+        logger,
+        lanes,
+        tail: "background",
+        app: { id: Number(env.APP_ID), slug: appSlug },
+        progressIntervalMs: env.CHECK_RUN_PROGRESS_INTERVAL * 1000,
+        onFailure: (surface) => metrics.githubWriteFailed(surface),
+      }),
     notify: async (report: RunReport) => {
       metrics.observeRun(report);
       if (report.slackChannel) repoChannels.set(`${report.ref.owner}/${report.ref.repo}`, report.slackChannel);
@@ -146,6 +179,8 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
         { text: report.summary, ...(report.error ? { detail: report.error } : {}) },
       );
     },
+    ...(slackClient ? { answerSlack: createSlackResponder({ client: slackClient, logger }) } : {}),
+    seedForkPreviews: env.SEED_FORK_PREVIEWS,
     onError: (err) => {
       const system = systemOf(err);
       if (system !== "other") metrics.apiError(system);
@@ -162,7 +197,7 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
 
   // Durable keyed jobs with DATABASE_URL (several replicas, restarts, retries); in memory otherwise.
   const queueLog = logger.child({ component: "queue" });
-  const queue: Queue = env.DATABASE_URL
+  const jobs: Queue = env.DATABASE_URL
     ? createPgQueue({
         connectionString: env.DATABASE_URL,
         concurrency: env.JOB_CONCURRENCY,
@@ -175,6 +210,8 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
         },
       })
     : createMemoryQueue({ concurrency: env.JOB_CONCURRENCY, logger: queueLog });
+  // "Idle" includes the GitHub writes a finished job left draining in the lanes (tests, graceful shutdown).
+  const queue: Queue = withWrites(jobs, lanes);
   // Every line a job logs carries its delivery, job id and preview key.
   queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) =>
     withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: job.payload.action }, () => runner.run(job.payload, signal)),
@@ -193,6 +230,10 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     const supersedes = job.checkName === undefined && job.labeled === undefined;
     await queue.enqueue({ kind: PREVIEW_JOB, key: previewKey(job), payload: { ...job, deliveryId }, dedupeId: deliveryId, supersedes });
   };
+  const heads: HeadLog = pool ? new PgHeadLog(pool) : new MemoryHeadLog();
+  const commentJob = createCommentJob({ octokitFor: async (id) => (await probot.auth(id)) as Octokit, dispatcher, heads, logger });
+  queue.register<CommentJob>(COMMENT_JOB, (job) => withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: "comment" }, () => commentJob(job.payload)));
+  const enqueueComment: EnqueueComment = async (job, deliveryId) => queue.enqueue({ kind: COMMENT_JOB, key: commentJobKey(job), payload: job, dedupeId: deliveryId });
   const timer = setInterval(() => metrics.setQueue(queue.stats()), 5_000);
   timer.unref();
 
@@ -221,6 +262,8 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     runner,
     dispatcher,
     enqueue,
+    enqueueComment,
+    heads,
     directory: createClusterDirectory(cluster),
     ...(notifier ? { notifier } : {}),
     kubeConfig,
@@ -238,12 +281,28 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
       await sweeps?.stop();
       await backups.stop();
       await queue.stop();
+      await Promise.race([lanes.drain(), new Promise((r) => setTimeout(r, 10_000).unref())]);
       await databases?.close();
       await pool?.end();
     },
   };
 }
 
+/** The queue, whose `onIdle` also waits for the GitHub writes its jobs left in the lanes. */
+function withWrites(queue: Queue, lanes: WriteLanes): Queue {
+  return {
+    register: (kind, handler) => queue.register(kind, handler),
+    enqueue: (options) => queue.enqueue(options),
+    stats: () => queue.stats(),
+    stop: (timeoutMs) => queue.stop(timeoutMs),
+    async onIdle() {
+      do {
+        await queue.onIdle();
+        await lanes.drain();
+      } while (lanes.pending > 0);
+    },
+  };
+}
 
 function summaryState(report: RunReport): "ready" | "failed" | "destroyed" | "superseded" | "deploying" {
   if (report.kind === "destroy") return report.state === "success" ? "destroyed" : "failed";

@@ -20,6 +20,10 @@ export const QUANTITY = /^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[mkMGTPE]|[eE][
 const quantity = z.string().trim().regex(QUANTITY, 'must be a Kubernetes quantity such as "500m", "2", "512Mi" or "8Gi"');
 const CIDR = /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/;
 const cidrs = list.pipe(z.array(z.string().regex(CIDR, "must be an address range such as 10.0.0.0/16")));
+const flag = z
+  .enum(["true", "false", "1", "0", ""])
+  .optional()
+  .transform((v) => v === "true" || v === "1");
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -90,11 +94,15 @@ const envSchema = z.object({
   PREVIEW_DATABASE_PUBLIC_HOST: optional,
   PREVIEW_DATABASE_PUBLIC_PORT: z.coerce.number().int().positive().optional(),
   PREVIEW_DATABASE_PASSWORD_KEY: optional,
+  /** Give fork PRs `database.seedFrom` data (a backup target's latest backup) too. Off: fork previews start empty. */
+  SEED_FORK_PREVIEWS: flag,
 
   // The bot's own state (durable jobs); embedded store when unset
   DATABASE_URL: optional,
   /** Jobs running at once across previews (one at a time per preview, always). */
   JOB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  /** Seconds between check-run updates while a deploy runs (step progress is batched; GitHub paces writes). */
+  CHECK_RUN_PROGRESS_INTERVAL: z.coerce.number().int().min(1).max(86_400).default(15),
   WORK_DIR: optional,
 
   // Backups (targets and storage; see src/services/backups/targets.ts)
@@ -113,6 +121,8 @@ const envSchema = z.object({
   SLACK_DEFAULT_CHANNEL: optional,
   /** Slack user id → GitHub login: `U012AB3CD=octocat,U045=hubot`, or a path to a JSON object file. */
   SLACK_USER_MAP: optional,
+  /** GitHub logins allowed to back up and list every backup target from Slack (else a target's allowedRepos decide). */
+  PREVIEW_BOT_ADMINS: list,
 });
 
 export type Env = z.output<typeof envSchema>;

@@ -16,7 +16,7 @@ import { createSetupHandler } from "./handlers/setup.js";
 import { previewBot } from "./index.js";
 import { createLogger, registerSecret, type Logger } from "./logger.js";
 import { createAuthorizer, type PermissionClient } from "./services/github/authz.js";
-import type { Octokit } from "./services/github/reads.js";
+import { getPull, loadRepoConfig, type Octokit } from "./services/github/reads.js";
 import { createMetrics } from "./services/metrics.js";
 import { redeliverMissed } from "./services/jobs/redeliver.js";
 import { scheduleLock } from "./background.js";
@@ -68,7 +68,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     const probot = createProbotApp(env, logger, options.Octokit);
     probotApp = probot;
     deps = buildDeps(env, logger, probot, metrics, options);
-    const github = await createNodeMiddleware(previewBot({ enqueue: deps.enqueue, dispatcher: deps.dispatcher }), { probot, webhooksPath: WEBHOOKS_PATH });
+    const github = await createNodeMiddleware(previewBot({ enqueue: deps.enqueue, enqueueComment: deps.enqueueComment, heads: deps.heads, appId: Number(env.APP_ID) }), { probot, webhooksPath: WEBHOOKS_PATH });
     if (slackConfigured(env)) {
       const slack = createSlackApp({
         signingSecret: env.SLACK_SIGNING_SECRET!,
@@ -78,13 +78,17 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
         identities: slackUserMap(env),
         ...(deps.backups && deps.databases ? { backups: previewBackupCatalog(deps) } : {}),
         ...(deps.backupTargets ? { targets: deps.backupTargets } : {}),
+        // Slack authorization = GitHub authorization: the repository's own `permissions` policy and the fork rule.
         authorizer: createAuthorizer({
           clientFor: async (owner, repo) => (await installationOctokit(probot, owner, repo)) as unknown as PermissionClient,
-          isForkPr: async (owner, repo, number) => {
-            const { data } = await (await installationOctokit(probot, owner, repo)).rest.pulls.get({ owner, repo, pull_number: number });
-            return data.head.repo?.full_name !== data.base.repo.full_name;
+          policyFor: async (owner, repo) => {
+            const config = await loadRepoConfig(await installationOctokit(probot, owner, repo), owner, repo);
+            return config ? { enrolled: true, ...(config.ok ? { policy: config.config.permissions } : {}) } : { enrolled: false };
           },
+          isForkPr: async (owner, repo, number) => (await getPull(await installationOctokit(probot, owner, repo), owner, repo, number)).fork,
         }),
+        pulls: async (owner, repo, number) => getPull(await installationOctokit(probot, owner, repo), owner, repo, number),
+        admins: env.PREVIEW_BOT_ADMINS,
         logger,
       });
       listeners.push((req, res) => {
