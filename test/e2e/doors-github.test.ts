@@ -11,7 +11,7 @@ import { commentEvent, pull, prEvent, startHarness, webApp, INSTALLATION, OWNER,
 import { deliver, examplePayload, fakeGitHub } from "../support/github-fake.js";
 
 const sha = (c: string) => c.repeat(40);
-const BASE = `manifests: { path: k8s }\nnames: { namespace: "gh-{number}" }\nroute: { host: "{name}.previews.example.test" }\n`;
+const BASE = `manifests: { path: k8s }\nnames: { namespace: "gh-{number}" }\nroute: { host: "{name}.previews.example.test", expose: { service: web, port: 80 }, parentRefs: [{ name: previews, namespace: gateway-system }], scheme: https }\n`;
 const FOREIGN_APP = { id: 999, slug: "other-previews" };
 
 let h: Harness;
@@ -34,7 +34,7 @@ async function writesDuring(fn: () => Promise<unknown>): Promise<string[]> {
 beforeAll(async () => {
   h = await startHarness({ env: { PREVIEW_DATABASE_URL: "" } });
   gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: BASE });
-  for (const c of "123456789") gh.state.tarballs.set(sha(c), await h.tarball(sha(c), { "k8s/app.yaml": webApp({ image: "ghcr.io/o/app:1" }) }));
+  for (const c of "123456789") gh.state.tarballs.set(sha(c), await h.tarball(sha(c), { "k8s/app.yaml": webApp({ image: "ghcr.io/o/app:1", service: true }) }));
   for (const [login, role] of Object.entries({ "wes-write": "write" })) gh.state.roles.set(login, role);
 });
 afterAll(async () => h?.stop());

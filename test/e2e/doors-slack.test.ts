@@ -16,7 +16,7 @@ import { blockActionBody, postForm, signSlack, slashCommandBody } from "../suppo
 const SIGNING_SECRET = "doors-slack-signing-secret-0000";
 const H1 = "1".repeat(40);
 const H2 = "2".repeat(40);
-const CONFIG = `manifests: { path: k8s }\nnames: { namespace: "slk-{number}" }\nroute: { host: "{name}.previews.example.test" }\npermissions: { deploy: maintain, redeploy: maintain }\n`;
+const CONFIG = `manifests: { path: k8s }\nnames: { namespace: "slk-{number}" }\nroute: { host: "{name}.previews.example.test", expose: { service: web, port: 80 }, parentRefs: [{ name: previews, namespace: gateway-system }], scheme: https }\npermissions: { deploy: maintain, redeploy: maintain }\n`;
 
 let h: Harness;
 let gh: ReturnType<typeof fakeGitHub>;
@@ -66,7 +66,7 @@ beforeAll(async () => {
   });
   gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: CONFIG });
   for (const [login, role] of Object.entries({ "mia-maintain": "maintain", "wes-write": "write", "rita-read": "read" })) gh.state.roles.set(login, role);
-  for (const head of [H1, H2]) gh.state.tarballs.set(head, await h.tarball(head, { "k8s/app.yaml": webApp({ image: "ghcr.io/o/app:1" }) }));
+  for (const head of [H1, H2]) gh.state.tarballs.set(head, await h.tarball(head, { "k8s/app.yaml": webApp({ image: "ghcr.io/o/app:1", service: true }) }));
 });
 afterAll(async () => h?.stop());
 beforeEach(() => slackApi());
