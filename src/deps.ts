@@ -103,6 +103,8 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
         ...(env.PREVIEW_DATABASE_PUBLIC_HOST ? { publicHost: env.PREVIEW_DATABASE_PUBLIC_HOST } : {}),
         ...(env.PREVIEW_DATABASE_PUBLIC_PORT ? { publicPort: env.PREVIEW_DATABASE_PUBLIC_PORT } : {}),
         ...(env.PREVIEW_DATABASE_PASSWORD_KEY ? { passwordKey: env.PREVIEW_DATABASE_PASSWORD_KEY } : {}),
+        templates: env.PREVIEW_DATABASE_TEMPLATES,
+        adminExtensions: env.PREVIEW_DATABASE_ADMIN_EXTENSIONS,
         logger: logger.child({ component: "databases" }),
       })
     : undefined;

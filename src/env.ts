@@ -44,6 +44,10 @@ const envSchema = z.object({
   PREVIEW_DATABASE_PUBLIC_HOST: optional,
   PREVIEW_DATABASE_PUBLIC_PORT: z.coerce.number().int().positive().optional(),
   PREVIEW_DATABASE_PASSWORD_KEY: optional,
+  /** Databases a preview may be created from (`database.template`); none when unset. */
+  PREVIEW_DATABASE_TEMPLATES: list,
+  /** Untrusted extensions (superuser-only) the admin may create in preview databases; none when unset. */
+  PREVIEW_DATABASE_ADMIN_EXTENSIONS: list,
 
   // The bot's own state (durable jobs); embedded store when unset
   DATABASE_URL: optional,

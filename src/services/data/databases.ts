@@ -5,10 +5,14 @@
  * COMMENT; we never adopt, alter or drop what lacks it. Identifiers always go through `escapeIdentifier`, values
  * through `escapeLiteral` or bind parameters; passwords are sent as SCRAM verifiers and never logged. The marks and
  * catalog reads that provision, drop and list share are in database-marks.ts.
+ *
+ * Longer than 300 lines: the class keeps provision's steps, drop and list side by side, since they share the
+ * advisory locks, the ownership checks and the connection rules that make them safe.
  */
 import pg from "pg";
-import { logger as rootLogger, type Logger } from "../../logger.js";
-import { derivePassword, parseAdminUrl, passwordKeyFromAdminPassword, pgSsl, scramVerifier, SSL_MODES, type AdminConnection, type SslMode } from "./database-secret.js";
+import { logger as rootLogger, registerSecret, type Logger } from "../../logger.js";
+import { ensureExtensions } from "./extensions.js";
+import { connectionCredentials, derivePassword, parseAdminUrl, passwordKeyFromAdminPassword, pgSsl, scramVerifier, SSL_MODES, type AdminConnection, type SslMode } from "./database-secret.js";
 import type { DatabaseCredentials, Databases, PreviewNames, ProvisionOptions } from "../shared/preview.js";
 import { checkIdentifier, databaseKey, grantPublicSchema, markFor, parseMark, readDatabase, readRole, type DatabaseRow, type RoleRow } from "./database-marks.js";
 
@@ -29,6 +33,10 @@ export interface DatabasesOptions {
   passwordKey?: string | Uint8Array;
   /** CONNECTION LIMIT of preview roles when provision does not say. */
   defaultConnectionLimit?: number;
+  /** Databases a preview may be created from (`database.template`); none by default (PREVIEW_DATABASE_TEMPLATES). */
+  templates?: readonly string[];
+  /** Untrusted extensions the admin may create in preview databases (PREVIEW_DATABASE_ADMIN_EXTENSIONS). */
+  adminExtensions?: readonly string[];
   logger?: Logger;
 }
 
@@ -73,6 +81,8 @@ class PostgresDatabases implements Databases {
   private readonly publicHost: string;
   private readonly publicPort: number;
   private readonly defaultLimit: number;
+  private readonly templates: readonly string[];
+  private readonly adminExtensions: readonly string[];
   private readonly log: Logger;
   private readonly base: pg.ClientConfig;
   private readonly pool: pg.Pool;
@@ -90,6 +100,8 @@ class PostgresDatabases implements Databases {
     this.publicHost = options.publicHost ?? this.admin.host;
     this.publicPort = options.publicPort ?? this.admin.port;
     this.defaultLimit = options.defaultConnectionLimit ?? 20;
+    this.templates = options.templates ?? [];
+    this.adminExtensions = options.adminExtensions ?? [];
     this.log = (options.logger ?? rootLogger).child({ component: "databases" });
     this.base = { host: this.admin.host, port: this.admin.port, ssl: pgSsl(this.ssl), application_name: "preview-bot", connectionTimeoutMillis: 15_000 };
     this.pool = new pg.Pool({ ...this.base, user: this.admin.user, password: this.admin.password, database: this.admin.database, max: 4 });
@@ -123,11 +135,17 @@ class PostgresDatabases implements Databases {
     }
   }
 
-  /** A short-lived connection to the preview database (as admin, or as the preview role). */
-  private async withDatabase<T>(database: string, as: { user: string; password: string }, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  /** A connection to the preview database (as admin, or as the preview role); errors surface through its queries. */
+  private async connect(database: string, as: { user: string; password: string }): Promise<pg.Client> {
     const client = new pg.Client({ ...this.base, ...as, database });
-    client.on("error", () => undefined); // surfaced through the failing query instead
+    client.on("error", () => undefined);
     await client.connect();
+    return client;
+  }
+
+  /** A short-lived connection to the preview database. */
+  private async withDatabase<T>(database: string, as: { user: string; password: string }, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+    const client = await this.connect(database, as);
     try {
       return await fn(client);
     } finally {
@@ -135,27 +153,22 @@ class PostgresDatabases implements Databases {
     }
   }
 
-  private credentials(names: Names, password: string): DatabaseCredentials {
-    const host = this.publicHost.includes(":") ? `[${this.publicHost}]` : this.publicHost;
-    const e = encodeURIComponent;
-    return {
-      host: this.publicHost,
-      port: this.publicPort,
-      database: names.database,
-      user: names.role,
-      password,
-      url: `postgres://${e(names.role)}:${e(password)}@${host}:${this.publicPort}/${e(names.database)}?sslmode=${this.ssl.mode}`,
-    };
+  /** Extensions in the preview database, each with the least privilege that works (see extensions.ts). */
+  private createExtensions(names: Names, password: string, extensions: readonly string[], field: string): Promise<void> {
+    const asRole = () => this.connect(names.database, { user: names.role, password });
+    return ensureExtensions(extensions, { asRole, asAdmin: () => this.connect(names.database, this.admin), adminAllowed: this.adminExtensions }, field);
   }
 
   async provision(names: Names, opts: ProvisionOptions = {}): Promise<DatabaseCredentials> {
     checkIdentifier("database", names.database);
     checkIdentifier("role", names.role);
-    if (opts.template !== undefined) checkIdentifier("template", opts.template);
+    if (opts.template !== undefined) this.checkTemplate(names, opts.template);
     for (const ext of opts.extensions ?? []) checkIdentifier("extension", ext);
     const limit = opts.connectionLimit ?? this.defaultLimit;
     if (!Number.isInteger(limit) || limit < -1) throw new Error(`connection limit must be an integer ≥ -1, got ${limit}`);
     const password = derivePassword(this.passwordKey, names.role);
+    // Pods may print it (a connection string in a crash log): the log tails in PR comments are redacted with it.
+    registerSecret(password);
     const p = { names, opts, limit, password, what: `provisioning database "${names.database}" for ${names.key}`, db: ident(names.database), role: ident(names.role), mark: literal(markFor(names.key)), superuser: false };
     const created = await this.locked(names, async (client) => {
       p.superuser = (await step(`${p.what}: reading server`, () => this.serverInfo(client))).superuser;
@@ -168,7 +181,15 @@ class PostgresDatabases implements Databases {
     });
     const plog = this.log.child({ key: names.key, database: names.database, role: names.role });
     plog.info({ created, extensions: opts.extensions?.length ?? 0, seeded: created && Boolean(opts.seedSql) }, created ? "created preview database" : "preview database up to date");
-    return this.credentials(names, password);
+    return connectionCredentials({ ...names, password, host: this.publicHost, port: this.publicPort, sslmode: this.ssl.mode });
+  }
+
+  /** A template is another database's data: only those the bot's settings name may be copied into a preview. */
+  private checkTemplate(names: Names, template: string): void {
+    checkIdentifier("template", template);
+    if (this.templates.includes(template)) return;
+    const allowed = this.templates.length ? `it allows ${this.templates.map((t) => `"${t}"`).join(", ")}` : "it allows none";
+    throw new Error(`provisioning database "${names.database}" for ${names.key}: database.template "${template}" is not allowed: the bot setting PREVIEW_DATABASE_TEMPLATES lists the templates previews may be created from, and ${allowed}`);
   }
 
   /** Refuse a role or database that exists without this preview's mark (or a role someone made superuser). */
@@ -228,13 +249,7 @@ class PostgresDatabases implements Databases {
     const asRole = { user: names.role, password: p.password };
     try {
       await step(`${what}: granting the public schema to "${names.role}"`, () => this.withDatabase(names.database, asRole, (c) => grantPublicSchema(c, p.role)));
-      if (opts.extensions?.length) {
-        await step(`${what}: creating extensions`, () =>
-          this.withDatabase(names.database, this.admin, async (c) => {
-            for (const ext of opts.extensions ?? []) await c.query(`CREATE EXTENSION IF NOT EXISTS ${ident(ext)}`);
-          }),
-        );
-      }
+      if (opts.extensions?.length) await step(`${what}: creating extensions`, () => this.createExtensions(names, p.password, opts.extensions!, "database.extensions"));
       if (createdNow && opts.seedSql) {
         await step(`${what}: running seed SQL as "${names.role}"`, () => this.withDatabase(names.database, asRole, (c) => c.query(opts.seedSql!)));
       }
