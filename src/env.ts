@@ -77,13 +77,35 @@ export type Env = z.output<typeof envSchema>;
 
 export class EnvError extends Error {}
 
+/** The variables each Env was parsed from (see variablesOf). */
+const sources = new WeakMap<Env, NodeJS.ProcessEnv>();
+
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const result = envSchema.safeParse(source);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new EnvError(`invalid environment:\n${lines.join("\n")}`);
   }
+  sources.set(result.data, source);
   return result.data;
+}
+
+/**
+ * The variables an Env was loaded from, for the few settings whose variable names are chosen at run time: a backup
+ * target's `passwordEnv`, and PATH / PG_BIN_DIR / AZURE_* for the tools and credentials the backups start.
+ */
+export function variablesOf(env: Env): NodeJS.ProcessEnv {
+  return sources.get(env) ?? process.env;
+}
+
+/** This process's variables, the default for the backup tools when no Env is at hand (the CLI, benchmarks). */
+export function processVariables(): NodeJS.ProcessEnv {
+  return process.env;
+}
+
+/** A variable needed before the environment is validated: the logger's level at import, the .env file to load. */
+export function earlyVariable(name: "LOG_LEVEL" | "NODE_ENV" | "ENV_FILE"): string | undefined {
+  return process.env[name];
 }
 
 /** The GitHub App private key, from PRIVATE_KEY (PEM, `\n` escapes allowed) or PRIVATE_KEY_PATH. */

@@ -5,6 +5,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createRequire } from "node:module";
 import { pino, type Logger, type LoggerOptions } from "pino";
+import { earlyVariable } from "./env.js";
 
 /** Correlation fields (delivery id, job id, preview key) that every line logged inside a job carries. */
 const logContext = new AsyncLocalStorage<Record<string, string>>();
@@ -86,7 +87,7 @@ export interface LoggerSettings {
 
 export function createLogger(settings: LoggerSettings = {}): Logger {
   const options: LoggerOptions = {
-    level: settings.level ?? process.env.LOG_LEVEL ?? "info",
+    level: settings.level ?? earlyVariable("LOG_LEVEL") ?? "info",
     base: { name: "preview-bot", ...settings.base },
     // a copy: pino merges each line's fields into the object mixin returns
     mixin: () => ({ ...logContext.getStore() }),
@@ -111,7 +112,7 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
 
 /** On a terminal (a developer running `npm start`), readable lines via pino-pretty when it is installed; JSON otherwise. */
 function terminal(): NodeJS.WritableStream | undefined {
-  if (!process.stdout.isTTY || process.env.NODE_ENV === "production") return undefined;
+  if (!process.stdout.isTTY || earlyVariable("NODE_ENV") === "production") return undefined;
   try {
     const pretty = createRequire(import.meta.url)("pino-pretty") as (o: object) => NodeJS.WritableStream;
     return pretty({ colorize: true, translateTime: "HH:MM:ss", ignore: "pid,hostname,name" });

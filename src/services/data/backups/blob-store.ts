@@ -8,6 +8,7 @@ import type { Readable } from "node:stream";
 import { DefaultAzureCredential, WorkloadIdentityCredential, type TokenCredential } from "@azure/identity";
 import { BlobServiceClient, RestError } from "@azure/storage-blob";
 import { redactText, registerSecret } from "../../../logger.js";
+import { processVariables } from "../../../env.js";
 
 export interface StoredBlob {
   name: string;
@@ -49,7 +50,7 @@ export const UPLOAD_BLOCK_BYTES = 4 * 1024 * 1024;
 export const UPLOAD_CONCURRENCY = 4;
 
 /** Workload Identity when the AKS webhook injected its variables, else the DefaultAzureCredential chain. */
-export function defaultCredential(env: NodeJS.ProcessEnv = process.env): TokenCredential {
+export function defaultCredential(env: NodeJS.ProcessEnv = processVariables()): TokenCredential {
   // A custom authority (sovereign cloud, ADFS, a local stub) cannot be checked by instance discovery.
   const authority = env.AZURE_AUTHORITY_HOST;
   const disableInstanceDiscovery = !!authority && !/^https:\/\/login\.microsoftonline\.com\/?$/.test(authority);
@@ -66,7 +67,7 @@ export function defaultCredential(env: NodeJS.ProcessEnv = process.env): TokenCr
 }
 
 /** From AZURE_STORAGE_ACCOUNT_URL (preferred) or AZURE_STORAGE_CONNECTION_STRING. */
-export function blobStoreFromEnv(env: NodeJS.ProcessEnv = process.env): BlobStore {
+export function blobStoreFromEnv(env: NodeJS.ProcessEnv = processVariables()): BlobStore {
   if (env.AZURE_STORAGE_ACCOUNT_URL) return createBlobStore({ accountUrl: env.AZURE_STORAGE_ACCOUNT_URL, credential: defaultCredential(env) });
   if (env.AZURE_STORAGE_CONNECTION_STRING) return createBlobStore({ connectionString: env.AZURE_STORAGE_CONNECTION_STRING });
   throw new Error("backups need blob storage: set AZURE_STORAGE_ACCOUNT_URL (Workload Identity) or AZURE_STORAGE_CONNECTION_STRING (development)");
