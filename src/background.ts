@@ -51,7 +51,7 @@ export function startBackups(env: Env, opts: { logger: Logger; metrics: Metrics;
   const store = blobStoreFromEnv(variables);
   const targets = loadTargets(variables);
   const previews = env.PREVIEW_DATABASE_URL
-    ? createPreviewBackups({ store, adminUrl: env.PREVIEW_DATABASE_URL, container: env.PREVIEW_BACKUP_CONTAINER, targets, env: variables, logger: log })
+    ? createPreviewBackups({ store, adminUrl: env.PREVIEW_DATABASE_URL, container: env.PREVIEW_BACKUP_CONTAINER, targets, adminExtensions: env.PREVIEW_DATABASE_ADMIN_EXTENSIONS, env: variables, logger: log })
     : undefined;
   if (targets.length === 0) return { ...(previews ? { previews } : {}), stop: async () => {} };
 

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { VersionApi } from "@kubernetes/client-node";
 import { createNodeMiddleware, type Probot, type ProbotOctokit } from "probot";
 import { buildDeps, createProbotApp, type Deps, type DepsOverrides } from "./deps.js";
-import { githubConfigured, loadEnv, secretValues, slackConfigured, slackUserMap, type Env } from "./env.js";
+import { earlyVariable, githubConfigured, loadEnv, secretValues, slackConfigured, slackUserMap, type Env } from "./env.js";
 import { createSlackApp } from "./handlers/slack.js";
 import { createSetupHandler } from "./handlers/setup.js";
 import { previewBot } from "./index.js";
@@ -174,7 +174,7 @@ function previewBackupCatalog(deps: Deps) {
       const key = `${k.owner}/${k.repo}#${k.number}`;
       const out: Array<{ name: string; createdAt?: string; sizeBytes?: number }> = [];
       for (const db of (await deps.databases!.list()).filter((d) => d.key === key)) {
-        for (const b of await deps.backups!.list(db.database)) out.push({ name: b.name, createdAt: b.time.toISOString(), ...(b.size !== undefined ? { sizeBytes: b.size } : {}) });
+        for (const b of await deps.backups!.list(db)) out.push({ name: b.name, createdAt: b.time.toISOString(), ...(b.size !== undefined ? { sizeBytes: b.size } : {}) });
       }
       return out;
     },
@@ -192,7 +192,7 @@ function appRoot(): string {
 }
 
 async function main(): Promise<void> {
-  const envFile = resolve(process.env.ENV_FILE ?? ".env");
+  const envFile = resolve(earlyVariable("ENV_FILE") ?? ".env");
   if (existsSync(envFile)) process.loadEnvFile(envFile);
   const running = await startServer();
   let stopping = false;

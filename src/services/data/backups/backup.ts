@@ -8,10 +8,11 @@ import { createHash } from "node:crypto";
 import { PassThrough } from "node:stream";
 import { logger as rootLogger, redactText, type Logger } from "../../../logger.js";
 import type { BlobStore } from "./blob-store.js";
-import { blobNameFor, encodeManifest, metaValue, type BackupLocation } from "./catalog.js";
+import { blobNameFor, encodeManifest, metaValue, OWNER_METADATA, type BackupLocation } from "./catalog.js";
 import { captureStderr, childEnv, connectPg, describeExit, findPgTools, serverMajor, tableStats, toolVersion, waitForExit } from "./pg-tools.js";
 import type pg from "pg";
 import { connectionFromUrl, describeConnection, libpqUrl, targetConnection, type BackupTarget, type PgConnection } from "./targets.js";
+import { processVariables } from "../../../env.js";
 
 export interface BackupResult {
   target: string;
@@ -32,7 +33,7 @@ export interface BackupResult {
 
 export interface BackupDeps {
   store: BlobStore;
-  /** PG_BIN_DIR, PATH and the targets' password variables are read from here (default process.env). */
+  /** PG_BIN_DIR, PATH and the targets' password variables are read from here (default this process's). */
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
   now?: () => Date;
@@ -53,8 +54,15 @@ export function runBackup(target: BackupTarget, deps: BackupDeps): Promise<Backu
 }
 
 /** On-demand backup of any database (e.g. a preview's), given its URL (which may carry the password). */
-export function backupPreviewDatabase(url: string, loc: BackupLocation, deps: BackupDeps): Promise<BackupResult> {
-  return backupDatabase(loc, connectionFromUrl(url), deps, "preview");
+export function backupPreviewDatabase(url: string, loc: BackupLocation, deps: BackupDeps, owner?: string): Promise<BackupResult> {
+  return backupDatabase(loc, connectionFromUrl(url), deps, { kind: "preview", ...(owner ? { owner } : {}) });
+}
+
+export interface BackupKind {
+  /** "target" (a configured target) or "preview" (a preview database). */
+  kind?: string;
+  /** The preview the database belongs to (`owner/repo#N`), recorded so only that preview may restore it. */
+  owner?: string;
 }
 
 /** The dump's blob metadata, filled once pg_dump has exited 0 (the upload reads it at commit time). */
@@ -116,8 +124,8 @@ async function serverVersionFor(client: pg.Client, dumpVersion: { version: strin
   return serverVersion;
 }
 
-export async function backupDatabase(loc: BackupLocation, conn: PgConnection, deps: BackupDeps, kind = "target"): Promise<BackupResult> {
-  const env = deps.env ?? process.env;
+export async function backupDatabase(loc: BackupLocation, conn: PgConnection, deps: BackupDeps, what: BackupKind = {}): Promise<BackupResult> {
+  const env = deps.env ?? processVariables();
   const log = (deps.logger ?? rootLogger).child({ component: "backup", target: loc.name });
   const doing = `backing up "${loc.name}" (${describeConnection(conn)})`;
   const tools = findPgTools(env);
@@ -138,7 +146,8 @@ export async function backupDatabase(loc: BackupLocation, conn: PgConnection, de
     log.info({ blob: blobName, container: loc.container, pgDump: dumpVersion.version, server: serverVersion }, "backup started");
     const dump = startDump(conn, snapshot, tools, env, doing, (size, sha256) => ({
       target: metaValue(loc.name),
-      kind,
+      kind: what.kind ?? "target",
+      ...(what.owner ? { [OWNER_METADATA]: metaValue(what.owner) } : {}),
       createdat: startedAt.toISOString(),
       sizebytes: String(size),
       sha256,

@@ -51,7 +51,7 @@ function backupBeforeDrop(deps: RunnerDeps, db: FoundDatabase, kept: Set<string>
     async run(detail) {
       if (!deps.backups) throw new Error("database.finalBackup is true, but preview-bot has no backup storage configured");
       try {
-        const r = await deps.backups.backup(db.database);
+        const r = await deps.backups.backup(db);
         detail(`${r.blobName} (${formatBytes(r.sizeBytes)})`);
       } catch (err) {
         kept.add(db.database);
