@@ -201,6 +201,19 @@ describe("backups to Azurite", () => {
     expect((await listBackups(store, t)).map((b) => b.name)).toEqual(["test/ret/ret-20261123T010000000Z.dump", "test/ret/ret-20261122T010000000Z.dump"]);
   });
 
+  it("never prunes the newest verified backup while the newer ones were not verified", async () => {
+    const t = target({ name: "ver", verify: true, retention: { keepLast: 1, keepDaily: 0, keepWeekly: 0 } });
+    const times = ["2026-11-20T01:00:00Z", "2026-11-21T01:00:00Z", "2026-11-22T01:00:00Z"];
+    for (const at of times) await runBackup(t, { store, env: env(), logger, now: () => new Date(at) });
+    await verifyBackup(t, "test/ver/ver-20261120T010000000Z.dump", connectionFromUrl(superUrl), { store, env: env(), logger });
+    const r = await pruneBackups(t, t.retention, { store, logger });
+    expect(r.pruned).toEqual(["test/ver/ver-20261121T010000000Z.dump"]);
+    expect(r.kept).toEqual([
+      { name: "test/ver/ver-20261122T010000000Z.dump", reasons: ["last 1"] },
+      { name: "test/ver/ver-20261120T010000000Z.dump", reasons: ["newest verified"] },
+    ]);
+  });
+
   it("CLI: run, list, verify, prune --dry-run, restore; bad usage exits 2; failures exit 1; nothing secret printed", async () => {
     const u = new URL(superUrl);
     const cliEnv = {

@@ -66,6 +66,17 @@ describe("retention over a synthetic history", () => {
     ]);
   });
 
+  it("keeps the newest verified backup while the newer ones failed verification", () => {
+    const items = history.slice(0, 10).map((h, i) => ({ ...h, ...(i >= 6 ? { verified: h.time.toISOString() } : {}) }));
+    const d = selectRetention(items, { keepLast: 3, keepDaily: 0, keepWeekly: 0 });
+    expect(d.keep.map((k) => [k.name, k.reasons])).toEqual([
+      [items[0]!.name, ["last 1"]],
+      [items[1]!.name, ["last 2"]],
+      [items[2]!.name, ["last 3"]],
+      [items[6]!.name, ["newest verified"]],
+    ]);
+  });
+
   it("never prunes more because time passed: days without backups do not count", () => {
     const sparse = [at("2026-01-01T00:00:00Z"), at("2026-03-01T00:00:00Z"), at("2026-06-01T00:00:00Z")].map((time, i) => ({ name: `b${i}`, time }));
     expect(selectRetention(sparse, { keepLast: 1, keepDaily: 3, keepWeekly: 0 }).prune).toEqual([]);
