@@ -95,6 +95,18 @@ export async function startHarness(opts: { env?: Record<string, string>; fake?: 
   };
 }
 
+/**
+ * Wait until `check` holds, polling every 20 ms, for at most `timeoutMs` (generous: a loaded machine is slow, and a
+ * bound only turns a hang into a clear failure). Throws naming `what` when it never holds.
+ */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export function pull(overrides: Partial<FakePull> = {}): FakePull {
   return { number: 2, title: "Update the README", branch: "feature/Greeting_ÜBER", sha: "1".repeat(40), state: "open", fork: false, draft: false, labels: [], author: OWNER, files: ["README.md"], ...overrides };
 }

@@ -346,7 +346,7 @@ export function createReporter(opts: ReporterOptions): GitHubReporter {
           if (errors.length === 1) throw errors[0]!;
           if (errors.length > 1) throw new ReportError(`marking ${errors.length} of ${all.length} deployments of ${environment} inactive for ${report.names.key} failed`, { cause: new AggregateError(errors) });
         });
-        await guard("updating the preview comment", report, () => writeComment(report, { ...report, kind: "destroy", state: "success" }));
+        await guard("updating the preview comment", report, () => writeComment(report, { ...report, kind: "destroy" }));
       });
     },
   };
