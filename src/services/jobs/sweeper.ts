@@ -11,36 +11,23 @@
  * previews of closed or unknown PRs and those past `expires-at`, and warns some time before expiry. Nothing without
  * our label or mark is ever seen, let alone touched; protected namespaces are skipped whatever their labels say.
  * Work goes through `dispatch` (the queue), so it is serialized with webhook jobs of the same preview.
- *
- * Longer than 300 lines: planning (pure), acting, the per-SHA retry memory and the GitHub listing of open pulls
- * form one reconcile loop; they are read together.
+ * What it remembers between sweeps is in sweep-memory.ts, the GitHub listing of the desired set in open-pulls.ts.
  */
-import type pg from "pg";
 import type { Logger } from "../../logger.js";
 import { SlotScheduler, type ScheduleLock } from "./schedule.js";
 import type { PreviewRequest } from "../shared/dispatch.js";
-import { loadRepoConfig, type Octokit } from "../github/reads.js";
 import { EXPIRES_ANNOTATION, isProtectedNamespace, MANAGED_BY, PR_LABEL, REPOSITORY_ANNOTATION, SHA_ANNOTATION } from "../shared/labels.js";
 import type { Cluster, Databases } from "../shared/preview.js";
 import { previewKey } from "../shared/preview.js";
+import { MemorySweepMemory, type SweepMemory } from "./sweep-memory.js";
+
+export { MemorySweepMemory, PgSweepMemory, SWEEP_MEMORY_TABLE, type SweepMemory } from "./sweep-memory.js";
+import type { ListOpenPulls, OpenPull } from "./open-pulls.js";
+
+export { githubOpenPulls, type ListOpenPulls, type OpenPull } from "./open-pulls.js";
 
 /** The runner's STATE_ANNOTATION (`deploying` | `ready` | `failed`), repeated here so the sweeper needs no runner import. */
 const STATE_ANNOTATION = "preview-bot.dev/state";
-
-/** One open pull request of an enrolled repository (`.github/preview.yml` on its default branch). */
-export interface OpenPull {
-  installationId: number;
-  owner: string;
-  repo: string;
-  number: number;
-  /** Head commit SHA. */
-  sha: string;
-  /** The repository's configured TTL, when it has one (sizes the expiry heads-up). */
-  ttlMs?: number;
-}
-
-/** Must list every open PR of every enrolled repository, or throw: a partial list would prune live previews. */
-export type ListOpenPulls = () => Promise<OpenPull[]>;
 
 export interface NamespaceFacts {
   name: string;
@@ -155,55 +142,6 @@ export function planSweep(input: SweepInput): SweepPlan {
 
 const MANAGED_BY_KEY = Object.keys(MANAGED_BY)[0]!;
 const MANAGED_BY_VALUE = MANAGED_BY[MANAGED_BY_KEY]!;
-
-/** What the sweeper remembers between sweeps (shared across replicas with PostgreSQL). */
-export interface SweepMemory {
-  /** True for exactly one caller per (name, value). */
-  claim(name: string, value: string): Promise<boolean>;
-  has(name: string, value: string): Promise<boolean>;
-}
-
-export class MemorySweepMemory implements SweepMemory {
-  private readonly marks = new Set<string>();
-  async claim(name: string, value: string): Promise<boolean> {
-    const k = JSON.stringify([name, value]);
-    if (this.marks.has(k)) return false;
-    this.marks.add(k);
-    return true;
-  }
-  async has(name: string, value: string): Promise<boolean> {
-    return this.marks.has(JSON.stringify([name, value]));
-  }
-}
-
-export const SWEEP_MEMORY_TABLE = "preview_bot_sweep_marks";
-
-export class PgSweepMemory implements SweepMemory {
-  private ready: Promise<unknown> | undefined;
-  private readonly pool: pg.Pool;
-  constructor(pool: pg.Pool) {
-    this.pool = pool;
-  }
-  private init(): Promise<unknown> {
-    this.ready ??= this.pool
-      .query(`create table if not exists ${SWEEP_MEMORY_TABLE} (name text not null, value text not null, at timestamptz not null default now(), primary key (name, value))`)
-      .catch((err: Error & { code?: string }) => {
-        if (err.code === "23505" || err.code === "42P07") return;
-        this.ready = undefined;
-        throw new Error(`creating ${SWEEP_MEMORY_TABLE}`, { cause: err });
-      });
-    return this.ready;
-  }
-  async claim(name: string, value: string): Promise<boolean> {
-    await this.init();
-    const res = await this.pool.query(`insert into ${SWEEP_MEMORY_TABLE} (name, value) values ($1, $2) on conflict do nothing`, [name, value]);
-    return res.rowCount === 1;
-  }
-  async has(name: string, value: string): Promise<boolean> {
-    await this.init();
-    return ((await this.pool.query(`select 1 from ${SWEEP_MEMORY_TABLE} where name = $1 and value = $2`, [name, value])).rowCount ?? 0) > 0;
-  }
-}
 
 export interface SweeperOptions {
   cluster: Pick<Cluster, "listNamespaces">;
@@ -327,31 +265,6 @@ export function sweepReportText(r: Pick<SweepResult, "dryRun" | "plan" | "errors
     ...r.errors.map((e) => `• error: ${e}`),
   ];
   return [head, ...lines.slice(0, 50), ...(lines.length > 50 ? [`… and ${lines.length - 50} more`] : [])].join("\n");
-}
-
-/**
- * `listOpenPulls` from the GitHub App: every installation, every repository it can see that has
- * `.github/preview.yml` on its default branch (valid or not: a broken config must not get live previews pruned),
- * and each one's open pull requests. Any error rejects the whole listing.
- */
-export function githubOpenPulls(opts: { app(): Promise<Octokit>; octokitFor(installationId: number): Promise<Octokit> }): ListOpenPulls {
-  return async () => {
-    const app = await opts.app();
-    const out: OpenPull[] = [];
-    for (const inst of await app.paginate(app.rest.apps.listInstallations, { per_page: 100 })) {
-      const octokit = await opts.octokitFor(inst.id);
-      for (const r of await octokit.paginate(octokit.rest.apps.listReposAccessibleToInstallation, { per_page: 100 })) {
-        if (r.archived) continue;
-        const config = await loadRepoConfig(octokit, r.owner.login, r.name);
-        if (!config) continue;
-        const ttlMs = config.ok ? config.config.ttl : undefined;
-        for (const p of await octokit.paginate(octokit.rest.pulls.list, { owner: r.owner.login, repo: r.name, state: "open", per_page: 100 })) {
-          out.push({ installationId: inst.id, owner: r.owner.login, repo: r.name, number: p.number, sha: p.head.sha, ...(ttlMs ? { ttlMs } : {}) });
-        }
-      }
-    }
-    return out;
-  };
 }
 
 /** Sweeps on a cron schedule, once per slot across replicas (the backups' ScheduleLock: PgScheduleLock with a database). */
