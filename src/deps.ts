@@ -116,13 +116,12 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
 
   const pool = env.DATABASE_URL ? new pg.Pool({ connectionString: env.DATABASE_URL, max: 3, application_name: "preview-bot" }) : undefined;
   pool?.on("error", (err) => logger.warn({ err }, "idle state-database connection failed"));
-  // Each repository's channel (`slack.channel`, learnt from its runs), else the default channel.
-  const repoChannels = new Map<string, string>();
   const notifier = env.SLACK_BOT_TOKEN
     ? createSlackNotifier({
         client: createSlackWebClient(env.SLACK_BOT_TOKEN),
         threads: pool ? new PgThreadStore(pool) : new MemoryThreadStore(),
-        channelFor: (owner, repo) => repoChannels.get(`${owner}/${repo}`) ?? env.SLACK_DEFAULT_CHANNEL,
+        // A repository's `slack.channel` comes with each message (from its config); this is the fallback.
+        channelFor: () => env.SLACK_DEFAULT_CHANNEL,
         ...(env.SLACK_DEFAULT_CHANNEL ? { announceChannel: env.SLACK_DEFAULT_CHANNEL } : {}),
         logger,
       })
@@ -140,10 +139,10 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     reporterFor: (octokit, owner, repo) => createReporter({ octokit, owner, repo, logger }),
     notify: async (report: RunReport) => {
       metrics.observeRun(report);
-      if (report.slackChannel) repoChannels.set(`${report.ref.owner}/${report.ref.repo}`, report.slackChannel);
       await notifier?.notify(
         { key: report.names.key, owner: report.ref.owner, repo: report.ref.repo, number: report.ref.number, state: summaryState(report), namespace: report.names.namespace, ...(report.url ? { url: report.url } : {}), ...(report.ref.sha ? { sha: report.ref.sha } : {}) },
         { text: report.summary, ...(report.error ? { detail: report.error } : {}) },
+        report.slackChannel ? { channel: report.slackChannel } : {},
       );
     },
     onError: (err) => {
@@ -203,11 +202,13 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     logger,
     protectedNamespaces: env.PROTECTED_NAMESPACES,
     memory: pool ? new PgSweepMemory(pool) : new MemorySweepMemory(),
+    activeKeys: () => queue.activeKeys(),
     // The heads-up goes into the PR's thread, whose summary message carries the Extend button.
     onHeadsUp: async (item) => {
       await notifier?.notify(
         { key: item.key, owner: item.owner, repo: item.repo, number: item.number, state: "ready", namespace: item.namespace, expiresAt: item.expiresAt },
         { text: `This preview expires at ${item.expiresAt}. Press Extend, or comment \`/preview extend 3d\` on the pull request, to keep it.` },
+        item.slackChannel ? { channel: item.slackChannel } : {},
       );
     },
   });

@@ -12,7 +12,7 @@ import { loadEnv } from "../../src/env.js";
 import { createLogger } from "../../src/logger.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import { startFakeKube, type FakeKube, type FakeKubeOptions } from "./fake-kube/index.js";
-import { deliver, examplePayload, ProbotTestOctokit, type FakePull } from "./github-fake.js";
+import { deliver, examplePayload, GITHUB_API, ProbotTestOctokit, type FakePull } from "./github-fake.js";
 import { testPrivateKey } from "./github.js";
 
 export const SECRET = "e2e-webhook-secret";
@@ -111,10 +111,16 @@ export function pull(overrides: Partial<FakePull> = {}): FakePull {
   return { number: 2, title: "Update the README", branch: "feature/Greeting_ÜBER", sha: "1".repeat(40), state: "open", fork: false, draft: false, labels: [], author: OWNER, files: ["README.md"], ...overrides };
 }
 
-/** A real `pull_request` example payload, pointed at this PR. */
-export function prEvent(action: string, p: FakePull): Record<string, any> {
+/** A real `pull_request` example payload, pointed at this PR (of OWNER/REPO unless `at` names another repository). */
+export function prEvent(action: string, p: FakePull, at: { owner: string; repo: string } = { owner: OWNER, repo: REPO }): Record<string, any> {
   const payload = examplePayload("pull_request", action);
   payload.installation = { id: INSTALLATION, node_id: "x" };
+  if (at.owner !== OWNER || at.repo !== REPO) {
+    const repository = { ...payload.repository, name: at.repo, full_name: `${at.owner}/${at.repo}`, owner: { ...payload.repository.owner, login: at.owner } };
+    payload.repository = repository;
+    payload.pull_request.base.repo = repository;
+    payload.pull_request.head.repo = repository;
+  }
   payload.number = p.number;
   payload.pull_request.number = p.number;
   payload.pull_request.head.sha = p.sha;
@@ -122,6 +128,26 @@ export function prEvent(action: string, p: FakePull): Record<string, any> {
   if (p.fork) payload.pull_request.head.repo = { ...payload.pull_request.head.repo, full_name: `someone/${REPO}` };
   if (action === "labeled") payload.label = { ...(payload.label ?? {}), name: p.labels.at(-1) ?? "preview" };
   return payload;
+}
+
+/**
+ * What the sweeper reads from GitHub besides the fake's routes: the App's installations, the repositories of the
+ * installation, and a repository's open pull requests (from the fake's state). `archived` marks the repository so.
+ */
+export function nockInstallationListing(gh: { state: { owner: string; repo: string; pulls: Map<number, FakePull> } }, opts: { archived?: () => boolean } = {}): void {
+  const { owner, repo } = gh.state;
+  const json = (body: unknown): [number, string, Record<string, string>] => [200, JSON.stringify(body), { "content-type": "application/json" }];
+  nock(GITHUB_API)
+    .persist()
+    .get("/app/installations")
+    .query(true)
+    .reply(() => json([{ id: INSTALLATION, account: { login: owner }, app_id: 123, target_type: "Organization" }]))
+    .get("/installation/repositories")
+    .query(true)
+    .reply(() => json({ total_count: 1, repositories: [{ id: 1, name: repo, full_name: `${owner}/${repo}`, owner: { login: owner }, archived: opts.archived?.() ?? false }] }))
+    .get(`/repos/${owner}/${repo}/pulls`)
+    .query(true)
+    .reply(() => json([...gh.state.pulls.values()].filter((p) => p.state === "open").map((p) => ({ number: p.number, state: "open", head: { sha: p.sha, ref: p.branch } }))));
 }
 
 let nextCommentId = 9000;

@@ -4,6 +4,10 @@
  * message carries the summary (state, URL, buttons) and is edited in place; each update is posted as a reply in the
  * thread.
  *
+ * Which channel: the one the caller names (the repository's `slack.channel`, read from its config by the run or the
+ * sweep), else the channel of the PR's stored thread (shared in PostgreSQL across replicas and restarts), else the
+ * default. A message that names no channel never moves a thread.
+ *
  * `notify` never throws and never blocks for long: Slack being down, rate limiting or a bad token are logged (no
  * secrets) and the caller goes on. Retries are this module's own bounded loop (429 → wait `Retry-After`; 5xx or
  * network → exponential backoff), so build the client with `createSlackWebClient`, which turns WebClient's own
@@ -45,8 +49,10 @@ export interface NotifyUpdate {
   detail?: string;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
-export interface NotifyOptions {}
+export interface NotifyOptions {
+  /** The repository's channel (`slack.channel` of its config), when the caller knows it. */
+  channel?: string;
+}
 
 export interface Notifier {
   notify(summary: PreviewSummary, update: NotifyUpdate, opts?: NotifyOptions): Promise<void>;
@@ -171,7 +177,7 @@ class SlackNotifier implements Notifier {
     const key = summary.key;
     try {
       const stored = await this.opts.threads.get(key);
-      const channel = this.opts.channelFor(summary.owner, summary.repo);
+      const channel = opts.channel ?? stored?.channel ?? this.opts.channelFor(summary.owner, summary.repo);
       if (!channel) {
         this.log.debug({ key }, "no Slack channel for this repository; not notifying");
         return;

@@ -26,6 +26,7 @@ export function createDispatcher(opts: { queue: Queue; installationFor(owner: st
         ...(req.dryRun ? { dryRun: true } : {}),
         ...(req.ttlMs ? { ttlMs: req.ttlMs } : {}),
         ...(req.backup ? { backup: req.backup } : {}),
+        ...(req.keepDatabases ? { keepDatabases: req.keepDatabases } : {}),
       };
       // A sweeper deploy queues behind a running one (it only repairs); people's deploys and every destroy take over.
       const supersedes = (req.action === "deploy" || req.action === "redeploy" || req.action === "destroy") && !req.dryRun && !(req.source === "sweeper" && req.action !== "destroy");

@@ -366,6 +366,12 @@ class PgBossQueue implements PgQueue {
     }
   }
 
+  async activeKeys(): Promise<ReadonlySet<string>> {
+    await this.ready;
+    const { rows } = await this.pool.query<{ key: string }>(`select distinct singleton_key as key from ${q(this.schema, this.table)} where name = $1 and state < 'completed' and singleton_key is not null`, [this.name]);
+    return new Set(rows.map((r) => r.key));
+  }
+
   stats(): QueueStats {
     return { ...this.cached, running: this.running.size };
   }

@@ -47,6 +47,8 @@ export interface Queue {
   enqueue<P>(options: EnqueueOptions<P>): Promise<{ jobId: string; deduplicated: boolean }>;
   /** Resolves when nothing is queued or running (tests and graceful shutdown). */
   onIdle(): Promise<void>;
+  /** Keys with a job queued, waiting for a retry, or running (across replicas for the durable queue). */
+  activeKeys(): Promise<ReadonlySet<string>>;
   stats(): QueueStats;
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -147,6 +149,10 @@ class MemoryQueue implements Queue {
   onIdle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async activeKeys(): Promise<ReadonlySet<string>> {
+    return new Set([...this.slots].filter(([, slot]) => slot.running || slot.queue.length > 0).map(([key]) => key));
   }
 
   stats(): QueueStats {

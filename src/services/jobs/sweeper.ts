@@ -43,14 +43,32 @@ export interface SweepInput {
   now: number;
   /** `key@sha` of previews the sweeper expired: not redeployed until the PR moves on (push, /preview deploy). */
   expired?: ReadonlySet<string>;
+  /** Lower-case `owner/repo` of the enrolled repositories; absent: every repository counts as enrolled. */
+  enrolled?: ReadonlySet<string>;
+  /** Why a repository is not enrolled ("is archived", …), by lower-case `owner/repo`. */
+  held?: ReadonlyMap<string, string>;
+  /** Keys with a job queued or running: left to that job (a first deploy still fetching is not "missing"). */
+  busy?: ReadonlySet<string>;
   protectedNamespaces?: readonly string[];
   /** How long before expiry to warn (default: 10 % of the TTL when known, else 24 h, never more than 24 h). */
   headsUpMs?: (ttlMs: number | undefined) => number;
 }
 
 export interface DeployItem { key: string; owner: string; repo: string; number: number; installationId: number; sha: string; reason: "missing" | "stale" | "failed" }
-export interface DestroyItem { key: string; owner: string; repo: string; number: number; installationId?: number; namespaces: string[]; databases: string[]; reason: "closed" | "expired"; sha?: string }
-export interface HeadsUpItem { key: string; owner: string; repo: string; number: number; installationId: number; namespace: string; expiresAt: string }
+export interface DestroyItem {
+  key: string;
+  owner: string;
+  repo: string;
+  number: number;
+  installationId?: number;
+  namespaces: string[];
+  databases: string[];
+  reason: "closed" | "expired" | "not enrolled";
+  sha?: string;
+  /** Set when the databases stay (the repository is archived or not enrolled): why. */
+  keepDatabases?: string;
+}
+export interface HeadsUpItem { key: string; owner: string; repo: string; number: number; installationId: number; namespace: string; expiresAt: string; slackChannel?: string }
 export interface SkipItem { what: string; reason: string }
 
 export interface SweepPlan {
@@ -68,14 +86,34 @@ function parseKey(key: string): { owner: string; repo: string; number: number } 
   return m ? { owner: m[1]!, repo: m[2]!, number: Number(m[3]) } : undefined;
 }
 
+interface Actual {
+  namespaces: NamespaceFacts[];
+  databases: string[];
+}
+
 /** Desired vs actual → what to do. Pure: no I/O, no clock (give `now`). */
 export function planSweep(input: SweepInput): SweepPlan {
   const plan: SweepPlan = { deploy: [], destroy: [], headsUp: [], skipped: [] };
   const open = new Map(input.open.map((p) => [previewKey(p), p]));
-  const headsUpMs = input.headsUpMs ?? defaultHeadsUp;
-  const byKey = new Map<string, { namespaces: NamespaceFacts[]; databases: string[] }>();
-  const slot = (key: string) => byKey.get(key) ?? byKey.set(key, { namespaces: [], databases: [] }).get(key)!;
+  const byKey = groupActual(input, plan);
+  for (const [key, actual] of byKey) {
+    if (input.busy?.has(key)) plan.skipped.push({ what: key, reason: "a job for it is queued or running" });
+    else judgeActual(key, actual, open.get(key), input, plan);
+  }
+  for (const [key, pull] of open) {
+    if (input.busy?.has(key)) {
+      if (!byKey.has(key)) plan.skipped.push({ what: key, reason: "a job for it is queued or running" });
+      continue;
+    }
+    if (!plan.destroy.some((d) => d.key === key)) judgeOpen(key, pull, byKey.get(key)?.namespaces ?? [], input, plan);
+  }
+  return plan;
+}
 
+/** The actual set by preview key: our namespaces (protected ones and unreadable labels skipped) and marked databases. */
+function groupActual(input: SweepInput, plan: SweepPlan): Map<string, Actual> {
+  const byKey = new Map<string, Actual>();
+  const slot = (key: string) => byKey.get(key) ?? byKey.set(key, { namespaces: [], databases: [] }).get(key)!;
   for (const ns of input.namespaces) {
     if (ns.labels[MANAGED_BY_KEY] !== MANAGED_BY_VALUE) continue; // never ours to judge
     if (isProtectedNamespace(ns.name, input.protectedNamespaces)) {
@@ -98,46 +136,52 @@ export function planSweep(input: SweepInput): SweepPlan {
     }
     slot(db.key).databases.push(db.database);
   }
+  return byKey;
+}
 
-  for (const [key, actual] of byKey) {
-    const pull = open.get(key);
-    const id = parseKey(key)!;
-    const live = actual.namespaces.filter((n) => n.phase !== "Terminating");
-    if (!pull) {
-      if (live.length === 0 && actual.databases.length === 0) continue; // already going away
-      plan.destroy.push({ key, ...id, namespaces: live.map((n) => n.name), databases: actual.databases, reason: "closed" });
-      continue;
+/** A preview that exists: removed when its PR is gone or it expired (databases kept for held repositories), warned before expiry. */
+function judgeActual(key: string, actual: Actual, pull: OpenPull | undefined, input: SweepInput, plan: SweepPlan): void {
+  const id = parseKey(key)!;
+  const live = actual.namespaces.filter((n) => n.phase !== "Terminating");
+  if (!pull) {
+    if (live.length === 0 && actual.databases.length === 0) return; // already going away
+    const repository = `${id.owner}/${id.repo}`.toLowerCase();
+    if (input.enrolled && !input.enrolled.has(repository)) {
+      // An archived or no longer enrolled repository is not a closed PR: remove what runs, keep the data, say so.
+      const why = `${id.owner}/${id.repo} ${input.held?.get(repository) ?? "is not an enrolled repository the app can see"}`;
+      for (const db of actual.databases) plan.skipped.push({ what: `database ${db}`, reason: `kept: ${why}; drop it by hand, or enroll the repository again` });
+      if (live.length) plan.destroy.push({ key, ...id, namespaces: live.map((n) => n.name), databases: [], reason: "not enrolled", keepDatabases: `${why}, so the sweeper keeps its data` });
+      return;
     }
-    const expiries = live.map((n) => Date.parse(n.annotations[EXPIRES_ANNOTATION] ?? "")).filter((t) => Number.isFinite(t));
-    const expiresAt = expiries.length ? Math.min(...expiries) : undefined;
-    if (expiresAt !== undefined && expiresAt <= input.now) {
-      plan.destroy.push({ key, ...id, installationId: pull.installationId, namespaces: live.map((n) => n.name), databases: actual.databases, reason: "expired", sha: pull.sha });
-      continue;
-    }
-    if (expiresAt !== undefined && expiresAt - input.now <= headsUpMs(pull.ttlMs)) {
-      const ns = live.find((n) => Date.parse(n.annotations[EXPIRES_ANNOTATION] ?? "") === expiresAt)!;
-      plan.headsUp.push({ key, ...id, installationId: pull.installationId, namespace: ns.name, expiresAt: new Date(expiresAt).toISOString() });
-    }
+    plan.destroy.push({ key, ...id, namespaces: live.map((n) => n.name), databases: actual.databases, reason: "closed" });
+    return;
   }
+  const expiries = live.map((n) => Date.parse(n.annotations[EXPIRES_ANNOTATION] ?? "")).filter((t) => Number.isFinite(t));
+  const expiresAt = expiries.length ? Math.min(...expiries) : undefined;
+  if (expiresAt !== undefined && expiresAt <= input.now) {
+    plan.destroy.push({ key, ...id, installationId: pull.installationId, namespaces: live.map((n) => n.name), databases: actual.databases, reason: "expired", sha: pull.sha });
+    return;
+  }
+  if (expiresAt !== undefined && expiresAt - input.now <= (input.headsUpMs ?? defaultHeadsUp)(pull.ttlMs)) {
+    const ns = live.find((n) => Date.parse(n.annotations[EXPIRES_ANNOTATION] ?? "") === expiresAt)!;
+    plan.headsUp.push({ key, ...id, installationId: pull.installationId, namespace: ns.name, expiresAt: new Date(expiresAt).toISOString(), ...(pull.slackChannel ? { slackChannel: pull.slackChannel } : {}) });
+  }
+}
 
-  for (const [key, pull] of open) {
-    const actual = byKey.get(key);
-    const namespaces = actual?.namespaces ?? [];
-    const deploy = (reason: DeployItem["reason"]) => plan.deploy.push({ key, owner: pull.owner, repo: pull.repo, number: pull.number, installationId: pull.installationId, sha: pull.sha, reason });
-    if (plan.destroy.some((d) => d.key === key)) continue;
-    if (namespaces.some((n) => n.phase === "Terminating")) {
-      plan.skipped.push({ what: key, reason: "its namespace is terminating; the next sweep looks again" });
-      continue;
-    }
-    if (namespaces.length === 0) {
-      if (input.expired?.has(`${key}@${pull.sha}`)) plan.skipped.push({ what: key, reason: `expired at ${pull.sha.slice(0, 7)}; a push or /preview deploy brings it back` });
-      else deploy("missing");
-      continue;
-    }
-    if (namespaces.some((n) => n.annotations[SHA_ANNOTATION] !== pull.sha)) deploy("stale");
-    else if (namespaces.some((n) => n.annotations[STATE_ANNOTATION] === "failed" || n.annotations[STATE_ANNOTATION] === "deploying")) deploy("failed");
+/** An open PR: deployed when its preview is missing, at an older commit, or failed. */
+function judgeOpen(key: string, pull: OpenPull, namespaces: NamespaceFacts[], input: SweepInput, plan: SweepPlan): void {
+  const deploy = (reason: DeployItem["reason"]) => plan.deploy.push({ key, owner: pull.owner, repo: pull.repo, number: pull.number, installationId: pull.installationId, sha: pull.sha, reason });
+  if (namespaces.some((n) => n.phase === "Terminating")) {
+    plan.skipped.push({ what: key, reason: "its namespace is terminating; the next sweep looks again" });
+    return;
   }
-  return plan;
+  if (namespaces.length === 0) {
+    if (input.expired?.has(`${key}@${pull.sha}`)) plan.skipped.push({ what: key, reason: `expired at ${pull.sha.slice(0, 7)}; a push or /preview deploy brings it back` });
+    else deploy("missing");
+    return;
+  }
+  if (namespaces.some((n) => n.annotations[SHA_ANNOTATION] !== pull.sha)) deploy("stale");
+  else if (namespaces.some((n) => n.annotations[STATE_ANNOTATION] === "failed" || n.annotations[STATE_ANNOTATION] === "deploying")) deploy("failed");
 }
 
 const MANAGED_BY_KEY = Object.keys(MANAGED_BY)[0]!;
@@ -158,6 +202,8 @@ export interface SweeperOptions {
   failedRetriesPerSha?: number;
   /** Told once per (preview, expiry) that it expires soon; the wiring posts to Slack with an "extend" button. */
   onHeadsUp?(item: HeadsUpItem): Promise<void>;
+  /** Keys with a job queued or running (the queue's activeKeys): the sweep leaves those previews to that job. */
+  activeKeys?(): Promise<ReadonlySet<string>>;
 }
 
 export interface SweepResult {
@@ -173,72 +219,102 @@ export interface Sweeper {
   sweep(opts?: { dryRun?: boolean }): Promise<SweepResult>;
 }
 
-export function createSweeper(opts: SweeperOptions): Sweeper {
-  const log = opts.logger.child({ component: "sweeper" });
-  const memory = opts.memory ?? new MemorySweepMemory();
-  const now = opts.now ?? Date.now;
-  const maxRetries = opts.failedRetriesPerSha ?? 2;
+class PreviewSweeper implements Sweeper {
+  private readonly log: Logger;
+  private readonly memory: SweepMemory;
+  private readonly now: () => number;
+  private readonly maxRetries: number;
 
-  async function sweep({ dryRun = false }: { dryRun?: boolean } = {}): Promise<SweepResult> {
-    // Desired first: if GitHub cannot be read, nothing is planned, so nothing is pruned.
-    const open = await opts.listOpenPulls().catch((err: unknown) => {
-      throw new Error("sweeping previews: listing the open pull requests of enrolled repositories", { cause: err });
-    });
-    const namespaces = await opts.cluster.listNamespaces({ ...MANAGED_BY });
-    const databases = opts.databases ? await opts.databases.list() : [];
-    const withPreview = new Set(namespaces.map((n) => `${n.annotations[REPOSITORY_ANNOTATION]}#${n.labels[PR_LABEL]}`));
-    const expired = new Set<string>();
-    for (const p of open) {
-      const key = previewKey(p);
-      if (!withPreview.has(key) && (await memory.has(`expired:${key}`, p.sha))) expired.add(`${key}@${p.sha}`);
-    }
-    const plan = planSweep({ open, namespaces, databases, now: now(), expired, ...(opts.protectedNamespaces ? { protectedNamespaces: opts.protectedNamespaces } : {}), ...(opts.headsUpMs ? { headsUpMs: opts.headsUpMs } : {}) });
+  constructor(private readonly opts: SweeperOptions) {
+    this.log = opts.logger.child({ component: "sweeper" });
+    this.memory = opts.memory ?? new MemorySweepMemory();
+    this.now = opts.now ?? Date.now;
+    this.maxRetries = opts.failedRetriesPerSha ?? 2;
+  }
+
+  async sweep({ dryRun = false }: { dryRun?: boolean } = {}): Promise<SweepResult> {
+    const plan = planSweep(await this.observe());
     const dispatched: string[] = [];
     const errors: string[] = [];
-    if (!dryRun) {
-      const attempt = async (what: string, fn: () => Promise<void>) => {
-        try {
-          await fn();
-        } catch (err) {
-          errors.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
-          log.warn({ err }, `sweep: ${what} failed`);
-        }
-      };
-      for (const d of plan.destroy) {
-        await attempt(`destroying ${d.key}`, async () => {
-          await opts.dispatch(request(d, "destroy", d.reason === "expired" ? "expired (TTL)" : "pull request closed or unknown"));
-          if (d.reason === "expired" && d.sha) await memory.claim(`expired:${d.key}`, d.sha);
-          dispatched.push(`destroy ${d.key} (${d.reason})`);
-        });
-      }
-      for (const d of plan.deploy) {
-        await attempt(`deploying ${d.key}`, async () => {
-          if (d.reason === "failed" && !(await claimRetry(d))) {
-            plan.skipped.push({ what: d.key, reason: `its deploy of ${d.sha.slice(0, 7)} failed and was retried ${maxRetries} time(s) already` });
-            return;
-          }
-          await opts.dispatch(request(d, "deploy", `${d.reason} preview`));
-          dispatched.push(`deploy ${d.key} (${d.reason})`);
-        });
-      }
-      for (const h of plan.headsUp) {
-        await attempt(`warning ${h.key} of its expiry`, async () => {
-          if (opts.onHeadsUp && (await memory.claim(`heads-up:${h.key}`, h.expiresAt))) await opts.onHeadsUp(h);
-        });
-      }
-    }
+    if (!dryRun) await this.act(plan, dispatched, errors);
     const result: SweepResult = { dryRun, plan, dispatched, errors, text: "" };
     result.text = sweepReportText(result);
-    log.info({ deploy: plan.deploy.length, destroy: plan.destroy.length, errors: errors.length, dryRun }, result.text.split("\n")[0]!);
+    this.log.info({ deploy: plan.deploy.length, destroy: plan.destroy.length, errors: errors.length, dryRun }, result.text.split("\n")[0]!);
     return result;
   }
 
-  async function claimRetry(d: DeployItem): Promise<boolean> {
-    for (let n = 1; n <= maxRetries; n++) if (await memory.claim(`retry-failed:${d.key}`, `${d.sha}:${n}`)) return true;
-    return false;
+  /** Desired and actual, as planSweep wants them. */
+  private async observe(): Promise<SweepInput> {
+    // Desired first: if GitHub cannot be read, nothing is planned, so nothing is pruned.
+    const desired = await this.opts.listOpenPulls().catch((err: unknown) => {
+      throw new Error("sweeping previews: listing the open pull requests of enrolled repositories", { cause: err });
+    });
+    const namespaces = await this.opts.cluster.listNamespaces({ ...MANAGED_BY });
+    const databases = this.opts.databases ? await this.opts.databases.list() : [];
+    const busy = this.opts.activeKeys ? await this.opts.activeKeys() : undefined;
+    const withPreview = new Set(namespaces.map((n) => `${n.annotations[REPOSITORY_ANNOTATION]}#${n.labels[PR_LABEL]}`));
+    const expired = new Set<string>();
+    for (const p of desired.pulls) {
+      const key = previewKey(p);
+      if (!withPreview.has(key) && (await this.memory.has(`expired:${key}`, p.sha))) expired.add(`${key}@${p.sha}`);
+    }
+    return {
+      open: desired.pulls,
+      namespaces,
+      databases,
+      now: this.now(),
+      expired,
+      ...(desired.enrolled ? { enrolled: desired.enrolled } : {}),
+      ...(desired.held ? { held: desired.held } : {}),
+      ...(busy ? { busy } : {}),
+      ...(this.opts.protectedNamespaces ? { protectedNamespaces: this.opts.protectedNamespaces } : {}),
+      ...(this.opts.headsUpMs ? { headsUpMs: this.opts.headsUpMs } : {}),
+    };
   }
 
-  return { sweep };
+  /** Dispatch the plan: every item is attempted, failures are collected. */
+  private async act(plan: SweepPlan, dispatched: string[], errors: string[]): Promise<void> {
+    const attempt = async (what: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (err) {
+        errors.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+        this.log.warn({ err }, `sweep: ${what} failed`);
+      }
+    };
+    for (const d of plan.destroy) {
+      await attempt(`destroying ${d.key}`, async () => {
+        const why = d.reason === "expired" ? "expired (TTL)" : d.reason === "not enrolled" ? "repository not enrolled" : "pull request closed or unknown";
+        await this.opts.dispatch({ ...request(d, "destroy", why), ...(d.keepDatabases ? { keepDatabases: d.keepDatabases } : {}) });
+        if (d.reason === "expired" && d.sha) await this.memory.claim(`expired:${d.key}`, d.sha);
+        dispatched.push(`destroy ${d.key} (${d.reason})`);
+      });
+    }
+    for (const d of plan.deploy) {
+      await attempt(`deploying ${d.key}`, async () => {
+        if (d.reason === "failed" && !(await this.claimRetry(d))) {
+          plan.skipped.push({ what: d.key, reason: `its deploy of ${d.sha.slice(0, 7)} failed and was retried ${this.maxRetries} time(s) already` });
+          return;
+        }
+        await this.opts.dispatch(request(d, "deploy", `${d.reason} preview`));
+        dispatched.push(`deploy ${d.key} (${d.reason})`);
+      });
+    }
+    for (const h of plan.headsUp) {
+      await attempt(`warning ${h.key} of its expiry`, async () => {
+        if (this.opts.onHeadsUp && (await this.memory.claim(`heads-up:${h.key}`, h.expiresAt))) await this.opts.onHeadsUp(h);
+      });
+    }
+  }
+
+  private async claimRetry(d: DeployItem): Promise<boolean> {
+    for (let n = 1; n <= this.maxRetries; n++) if (await this.memory.claim(`retry-failed:${d.key}`, `${d.sha}:${n}`)) return true;
+    return false;
+  }
+}
+
+export function createSweeper(opts: SweeperOptions): Sweeper {
+  return new PreviewSweeper(opts);
 }
 
 function request(item: { owner: string; repo: string; number: number; installationId?: number }, action: "deploy" | "destroy", why: string): PreviewRequest {

@@ -30,6 +30,8 @@ export interface PreviewJob {
   labeled?: string;
   /** The check/workflow whose success caused this job (deploys only when it is in trigger.afterChecks). */
   checkName?: string;
+  /** For a sweeper's destroy: keep the preview's databases, and why (its repository is archived or not enrolled). */
+  keepDatabases?: string;
 }
 
 export interface PreviewRequest {
@@ -52,6 +54,8 @@ export interface PreviewRequest {
   deliveryId?: string;
   /** The GitHub App installation, when the door knows it (webhooks do; Slack does not). */
   installationId?: number;
+  /** For a sweeper's destroy: keep the preview's databases, and why. */
+  keepDatabases?: string;
 }
 
 export interface Dispatcher {

@@ -20,8 +20,8 @@ export interface FoundPreview {
   names: PreviewNames;
   /** The repository's config when it could be read and is valid (final backups, Slack channel). */
   config?: PreviewConfig;
-  /** Why there is no config (not enrolled any more, unreadable, invalid): its databases are then kept, not dropped. */
-  configProblem?: string;
+  /** Why its databases are kept, not dropped: the sweeper said so (archived repository), or the config is unknown. */
+  keepDatabases?: string;
   namespaces: FoundNamespace[];
   databases: FoundDatabase[];
   /** "namespace x; database y", for summaries. */
@@ -51,5 +51,6 @@ export async function findPreview(deps: RunnerDeps, job: PreviewJob): Promise<Fo
   const ns = namespaces[0]?.name;
   const names = ns ? { ...computed, namespace: ns, environment: `preview/${ns}` } : computed;
   const found = `${namespaces.length ? `namespace ${namespaces.map((n) => n.name).join(", ")}` : "no namespace"}; ${databases.length ? `database ${databases.map((d) => d.database).join(", ")}` : "no database"}`;
-  return { octokit, ref, names, ...(config ? { config } : {}), ...(configProblem ? { configProblem } : {}), namespaces, databases, found };
+  const keepDatabases = job.keepDatabases ?? (configProblem ? `${configProblem}, so whether it wants a final backup (database.finalBackup) is unknown` : undefined);
+  return { octokit, ref, names, ...(config ? { config } : {}), ...(keepDatabases ? { keepDatabases } : {}), namespaces, databases, found };
 }

@@ -19,9 +19,7 @@ export interface TeardownStep {
 
 export function teardownSteps(deps: RunnerDeps, preview: FoundPreview, signal?: AbortSignal): TeardownStep[] {
   const kept = new Map<string, string>();
-  if (preview.configProblem) {
-    for (const db of preview.databases) kept.set(db.database, `kept: ${preview.configProblem}, so whether it wants a final backup (database.finalBackup) is unknown`);
-  }
+  if (preview.keepDatabases) for (const db of preview.databases) kept.set(db.database, `kept: ${preview.keepDatabases}`);
   const finalBackup = preview.config?.database.finalBackup === true;
   const protectedNames = preview.config?.protectedNamespaces ?? [];
   return [
