@@ -96,95 +96,21 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     ...(overrides.pollMs ? { pollMs: overrides.pollMs } : {}),
     ...(overrides.rolloutFailFastMs !== undefined ? { failFastMs: overrides.rolloutFailFastMs } : {}),
   });
-  const databases = env.PREVIEW_DATABASE_URL
-    ? createDatabases({
-        adminUrl: env.PREVIEW_DATABASE_URL,
-        ...(env.PREVIEW_DATABASE_SSLMODE ? { ssl: { mode: env.PREVIEW_DATABASE_SSLMODE, ...(env.PREVIEW_DATABASE_SSL_CA_FILE ? { ca: readFileSync(env.PREVIEW_DATABASE_SSL_CA_FILE, "utf8") } : {}) } } : {}),
-        ...(env.PREVIEW_DATABASE_PUBLIC_HOST ? { publicHost: env.PREVIEW_DATABASE_PUBLIC_HOST } : {}),
-        ...(env.PREVIEW_DATABASE_PUBLIC_PORT ? { publicPort: env.PREVIEW_DATABASE_PUBLIC_PORT } : {}),
-        ...(env.PREVIEW_DATABASE_PASSWORD_KEY ? { passwordKey: env.PREVIEW_DATABASE_PASSWORD_KEY } : {}),
-        templates: env.PREVIEW_DATABASE_TEMPLATES,
-        adminExtensions: env.PREVIEW_DATABASE_ADMIN_EXTENSIONS,
-        logger: logger.child({ component: "databases" }),
-      })
-    : undefined;
+  const databases = databasesFrom(env, logger);
   const workDir = env.WORK_DIR ?? join(tmpdir(), "preview-bot");
   mkdirSync(workDir, { recursive: true });
-  const renderer =
-    overrides.renderer ??
-    createRenderer({ workDir, logger, ...(env.KUSTOMIZE_COMMAND ? { kustomizeCommand: env.KUSTOMIZE_COMMAND.split(/\s+/).filter(Boolean) } : {}) });
-
   const pool = env.DATABASE_URL ? new pg.Pool({ connectionString: env.DATABASE_URL, max: 3, application_name: "preview-bot" }) : undefined;
   pool?.on("error", (err) => logger.warn({ err }, "idle state-database connection failed"));
-  const notifier = env.SLACK_BOT_TOKEN
-    ? createSlackNotifier({
-        client: createSlackWebClient(env.SLACK_BOT_TOKEN),
-        threads: pool ? new PgThreadStore(pool) : new MemoryThreadStore(),
-        // A repository's `slack.channel` comes with each message (from its config); this is the fallback.
-        channelFor: () => env.SLACK_DEFAULT_CHANNEL,
-        ...(env.SLACK_DEFAULT_CHANNEL ? { announceChannel: env.SLACK_DEFAULT_CHANNEL } : {}),
-        logger,
-      })
-    : undefined;
-
+  const notifier = notifierFrom(env, pool, logger);
   const lock = scheduleLock(pool);
   const backups = startBackups(env, { logger, metrics, ...(notifier ? { notifier } : {}), lock });
-
-  const runner = createRunner({
-    cluster,
-    renderer,
-    ...(databases ? { databases } : {}),
-    ...(backups.previews ? { backups: backups.previews } : {}),
-    octokitFor: async (installationId) => (await probot.auth(installationId)) as Octokit,
-    reporterFor: (octokit, owner, repo) => createReporter({ octokit, owner, repo, logger }),
-    notify: async (report: RunReport) => {
-      metrics.observeRun(report);
-      await notifier?.notify(
-        { key: report.names.key, owner: report.ref.owner, repo: report.ref.repo, number: report.ref.number, state: summaryState(report), namespace: report.names.namespace, ...(report.url ? { url: report.url } : {}), ...(report.ref.sha ? { sha: report.ref.sha } : {}) },
-        { text: report.summary, ...(report.error ? { detail: report.error } : {}) },
-        report.slackChannel ? { channel: report.slackChannel } : {},
-      );
-    },
-    onError: (err) => {
-      const system = systemOf(err);
-      if (system !== "other") metrics.apiError(system);
-    },
-    logger: logger.child({ component: "runner" }),
-    workDir,
-    namespaceDeleteTimeoutMs: env.NAMESPACE_DELETE_TIMEOUT * 1000,
-    protectedNamespaces: env.PROTECTED_NAMESPACES,
-    ...(overrides.fetchImpl ? { fetchImpl: overrides.fetchImpl } : {}),
-    ...(overrides.healthIntervalMs ? { healthIntervalMs: overrides.healthIntervalMs } : {}),
-    ...(overrides.e2ePollMs ? { e2ePollMs: overrides.e2ePollMs } : {}),
-  });
-
-  // Durable keyed jobs with DATABASE_URL (several replicas, restarts, retries); in memory otherwise.
-  const queueLog = logger.child({ component: "queue" });
-  const queue: Queue = env.DATABASE_URL
-    ? createPgQueue({
-        connectionString: env.DATABASE_URL,
-        concurrency: env.JOB_CONCURRENCY,
-        logger: queueLog,
-        onRetry: (job) => metrics.jobRetries.inc({ kind: job.kind }),
-        onFailed: async (job, err) => {
-          metrics.jobFailed(job.kind);
-          queueLog.error({ err, key: job.key, jobId: job.id }, `job for ${job.key} failed for good: ${describeError(err)}`);
-          await notifier?.announce?.(`preview-bot gave up on a job for ${job.key}: ${describeError(err).slice(0, 300)}`);
-        },
-      })
-    : createMemoryQueue({ concurrency: env.JOB_CONCURRENCY, logger: queueLog });
+  const runner = runnerFrom({ env, logger, metrics, probot, cluster, workDir, overrides, ...(databases ? { databases } : {}), ...(backups.previews ? { backups: backups.previews } : {}), ...(notifier ? { notifier } : {}) });
+  const queue = queueFrom(env, metrics, logger, notifier);
   // Every line a job logs carries its delivery, job id and preview key.
   queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) =>
     withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: job.payload.action }, () => runner.run(job.payload, signal)),
   );
-  const dispatcher = createDispatcher({
-    queue,
-    installationFor: async (owner, repo) => {
-      const app = (await probot.auth()) as Octokit;
-      const { data } = await app.rest.apps.getRepoInstallation({ owner, repo });
-      return data.id;
-    },
-  });
+  const dispatcher = createDispatcher({ queue, installationFor: async (owner, repo) => (await installationOf(probot, owner, repo)) });
   const enqueue: Enqueue = async (job, deliveryId) => {
     // A new commit, a reopen or a close supersedes older work; a label or a check completion only queues behind it
     // (a label someone adds must not cancel a deploy in progress).
@@ -193,25 +119,7 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
   };
   const timer = setInterval(() => metrics.setQueue(queue.stats()), 5_000);
   timer.unref();
-
-  const sweeper = createSweeper({
-    cluster,
-    ...(databases ? { databases } : {}),
-    listOpenPulls: githubOpenPulls({ app: async () => (await probot.auth()) as Octokit, octokitFor: async (id) => (await probot.auth(id)) as Octokit }),
-    dispatch: (req) => dispatcher.dispatch(req),
-    logger,
-    protectedNamespaces: env.PROTECTED_NAMESPACES,
-    memory: pool ? new PgSweepMemory(pool) : new MemorySweepMemory(),
-    activeKeys: () => queue.activeKeys(),
-    // The heads-up goes into the PR's thread, whose summary message carries the Extend button.
-    onHeadsUp: async (item) => {
-      await notifier?.notify(
-        { key: item.key, owner: item.owner, repo: item.repo, number: item.number, state: "ready", namespace: item.namespace, expiresAt: item.expiresAt },
-        { text: `This preview expires at ${item.expiresAt}. Press Extend, or comment \`/preview extend 3d\` on the pull request, to keep it.` },
-        item.slackChannel ? { channel: item.slackChannel } : {},
-      );
-    },
-  });
+  const sweeper = sweeperFrom({ env, logger, probot, cluster, queue, dispatcher, pool, ...(databases ? { databases } : {}), ...(notifier ? { notifier } : {}) });
   let sweeps: SlotScheduler | undefined;
 
   return {
@@ -244,6 +152,133 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
   };
 }
 
+function databasesFrom(env: Env, logger: Logger): Databases | undefined {
+  if (!env.PREVIEW_DATABASE_URL) return undefined;
+  return createDatabases({
+    adminUrl: env.PREVIEW_DATABASE_URL,
+    ...(env.PREVIEW_DATABASE_SSLMODE ? { ssl: { mode: env.PREVIEW_DATABASE_SSLMODE, ...(env.PREVIEW_DATABASE_SSL_CA_FILE ? { ca: readFileSync(env.PREVIEW_DATABASE_SSL_CA_FILE, "utf8") } : {}) } } : {}),
+    ...(env.PREVIEW_DATABASE_PUBLIC_HOST ? { publicHost: env.PREVIEW_DATABASE_PUBLIC_HOST } : {}),
+    ...(env.PREVIEW_DATABASE_PUBLIC_PORT ? { publicPort: env.PREVIEW_DATABASE_PUBLIC_PORT } : {}),
+    ...(env.PREVIEW_DATABASE_PASSWORD_KEY ? { passwordKey: env.PREVIEW_DATABASE_PASSWORD_KEY } : {}),
+    templates: env.PREVIEW_DATABASE_TEMPLATES,
+    adminExtensions: env.PREVIEW_DATABASE_ADMIN_EXTENSIONS,
+    logger: logger.child({ component: "databases" }),
+  });
+}
+
+function notifierFrom(env: Env, pool: pg.Pool | undefined, logger: Logger): Notifier | undefined {
+  if (!env.SLACK_BOT_TOKEN) return undefined;
+  return createSlackNotifier({
+    client: createSlackWebClient(env.SLACK_BOT_TOKEN),
+    threads: pool ? new PgThreadStore(pool) : new MemoryThreadStore(),
+    // A repository's `slack.channel` comes with each message (from its config); this is the fallback.
+    channelFor: () => env.SLACK_DEFAULT_CHANNEL,
+    ...(env.SLACK_DEFAULT_CHANNEL ? { announceChannel: env.SLACK_DEFAULT_CHANNEL } : {}),
+    logger,
+  });
+}
+
+interface RunnerWiring {
+  env: Env;
+  logger: Logger;
+  metrics: Metrics;
+  probot: Probot;
+  cluster: Cluster;
+  workDir: string;
+  overrides: DepsOverrides;
+  databases?: Databases;
+  backups?: PreviewBackups;
+  notifier?: Notifier;
+}
+
+function runnerFrom(w: RunnerWiring): Runner {
+  const { env, logger, metrics, notifier, overrides } = w;
+  return createRunner({
+    cluster: w.cluster,
+    renderer: overrides.renderer ?? createRenderer({ workDir: w.workDir, logger, ...(env.KUSTOMIZE_COMMAND ? { kustomizeCommand: env.KUSTOMIZE_COMMAND.split(/\s+/).filter(Boolean) } : {}) }),
+    ...(w.databases ? { databases: w.databases } : {}),
+    ...(w.backups ? { backups: w.backups } : {}),
+    octokitFor: async (installationId) => (await w.probot.auth(installationId)) as Octokit,
+    reporterFor: (octokit, owner, repo) => createReporter({ octokit, owner, repo, logger }),
+    notify: async (report: RunReport) => {
+      metrics.observeRun(report);
+      await notifier?.notify(
+        { key: report.names.key, owner: report.ref.owner, repo: report.ref.repo, number: report.ref.number, state: summaryState(report), namespace: report.names.namespace, ...(report.url ? { url: report.url } : {}), ...(report.ref.sha ? { sha: report.ref.sha } : {}) },
+        { text: report.summary, ...(report.error ? { detail: report.error } : {}) },
+        report.slackChannel ? { channel: report.slackChannel } : {},
+      );
+    },
+    onError: (err) => {
+      const system = systemOf(err);
+      if (system !== "other") metrics.apiError(system);
+    },
+    logger: logger.child({ component: "runner" }),
+    workDir: w.workDir,
+    namespaceDeleteTimeoutMs: env.NAMESPACE_DELETE_TIMEOUT * 1000,
+    protectedNamespaces: env.PROTECTED_NAMESPACES,
+    ...(overrides.fetchImpl ? { fetchImpl: overrides.fetchImpl } : {}),
+    ...(overrides.healthIntervalMs ? { healthIntervalMs: overrides.healthIntervalMs } : {}),
+    ...(overrides.e2ePollMs ? { e2ePollMs: overrides.e2ePollMs } : {}),
+  });
+}
+
+/** Durable keyed jobs with DATABASE_URL (several replicas, restarts, retries); in memory otherwise. */
+function queueFrom(env: Env, metrics: Metrics, logger: Logger, notifier: Notifier | undefined): Queue {
+  const queueLog = logger.child({ component: "queue" });
+  if (!env.DATABASE_URL) return createMemoryQueue({ concurrency: env.JOB_CONCURRENCY, logger: queueLog });
+  return createPgQueue({
+    connectionString: env.DATABASE_URL,
+    concurrency: env.JOB_CONCURRENCY,
+    logger: queueLog,
+    onRetry: (job) => metrics.jobRetries.inc({ kind: job.kind }),
+    onFailed: async (job, err) => {
+      metrics.jobFailed(job.kind);
+      queueLog.error({ err, key: job.key, jobId: job.id }, `job for ${job.key} failed for good: ${describeError(err)}`);
+      await notifier?.announce?.(`preview-bot gave up on a job for ${job.key}: ${describeError(err).slice(0, 300)}`);
+    },
+  });
+}
+
+interface SweeperWiring {
+  env: Env;
+  logger: Logger;
+  probot: Probot;
+  cluster: Cluster;
+  queue: Queue;
+  dispatcher: Dispatcher;
+  pool: pg.Pool | undefined;
+  databases?: Databases;
+  notifier?: Notifier;
+}
+
+function sweeperFrom(w: SweeperWiring): Sweeper {
+  const { notifier } = w;
+  return createSweeper({
+    cluster: w.cluster,
+    ...(w.databases ? { databases: w.databases } : {}),
+    listOpenPulls: githubOpenPulls({ app: async () => (await w.probot.auth()) as Octokit, octokitFor: async (id) => (await w.probot.auth(id)) as Octokit }),
+    dispatch: (req) => w.dispatcher.dispatch(req),
+    logger: w.logger,
+    protectedNamespaces: w.env.PROTECTED_NAMESPACES,
+    memory: w.pool ? new PgSweepMemory(w.pool) : new MemorySweepMemory(),
+    activeKeys: () => w.queue.activeKeys(),
+    // The heads-up goes into the PR's thread, whose summary message carries the Extend button.
+    onHeadsUp: async (item) => {
+      await notifier?.notify(
+        { key: item.key, owner: item.owner, repo: item.repo, number: item.number, state: "ready", namespace: item.namespace, expiresAt: item.expiresAt },
+        { text: `This preview expires at ${item.expiresAt}. Press Extend, or comment \`/preview extend 3d\` on the pull request, to keep it.` },
+        item.slackChannel ? { channel: item.slackChannel } : {},
+      );
+    },
+  });
+}
+
+/** The App's installation on a repository (jobs from Slack do not carry one). */
+async function installationOf(probot: Probot, owner: string, repo: string): Promise<number> {
+  const app = (await probot.auth()) as Octokit;
+  const { data } = await app.rest.apps.getRepoInstallation({ owner, repo });
+  return data.id;
+}
 
 function summaryState(report: RunReport): "ready" | "failed" | "destroyed" | "superseded" | "deploying" {
   if (report.kind === "destroy") return report.state === "success" ? "destroyed" : "failed";
