@@ -41,6 +41,8 @@ export interface RunningServer {
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => Promise<boolean> | boolean;
 
+type Readiness = () => Promise<{ ok: boolean; checks: Record<string, string> }>;
+
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const env = options.env ?? loadEnv();
   const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL });
@@ -48,109 +50,35 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const metrics = createMetrics();
   const listeners: Listener[] = [];
   let deps: Deps | undefined;
-  let probotApp: Probot | undefined;
-  let ready: () => Promise<{ ok: boolean; checks: Record<string, string> }>;
+  let probot: Probot | undefined;
+  let ready: Readiness;
 
   if (!githubConfigured(env)) {
-    listeners.push(
-      createSetupHandler({
-        appYmlPath: resolve(appRoot(), "app.yml"),
-        envFile: env.ENV_FILE,
-        githubHost: env.GHE_HOST ?? "github.com",
-        ...(env.GHE_PROTOCOL ? { githubProtocol: env.GHE_PROTOCOL } : {}),
-        logger,
-      }),
-    );
+    listeners.push(setupDoor(env, logger));
     ready = async () => ({ ok: false, checks: { github: "not registered: open /probot to register the GitHub App" } });
   } else {
-    const probot = createProbotApp(env, logger, options.Octokit);
-    probotApp = probot;
+    probot = createProbotApp(env, logger, options.Octokit);
     deps = buildDeps(env, logger, probot, metrics, options);
-    const github = await createNodeMiddleware(previewBot({ enqueue: deps.enqueue, dispatcher: deps.dispatcher }), { probot, webhooksPath: WEBHOOKS_PATH });
-    if (slackConfigured(env)) {
-      const slack = createSlackApp({
-        signingSecret: env.SLACK_SIGNING_SECRET!,
-        botToken: env.SLACK_BOT_TOKEN!,
-        dispatcher: deps.dispatcher,
-        directory: deps.directory,
-        identities: slackUserMap(env),
-        ...(deps.backups && deps.databases ? { backups: previewBackupCatalog(deps) } : {}),
-        ...(deps.backupTargets ? { targets: deps.backupTargets } : {}),
-        authorizer: createAuthorizer({
-          clientFor: async (owner, repo) => (await installationOctokit(probot, owner, repo)) as unknown as PermissionClient,
-          isForkPr: async (owner, repo, number) => {
-            const { data } = await (await installationOctokit(probot, owner, repo)).rest.pulls.get({ owner, repo, pull_number: number });
-            return data.head.repo?.full_name !== data.base.repo.full_name;
-          },
-        }),
-        logger,
-      });
-      listeners.push((req, res) => {
-        // Bolt serves /slack/events only; other /slack/ paths fall through to the 404 below.
-        if ((req.url ?? "").split("?")[0] !== "/slack/events") return false;
-        slack.requestListener(req, res);
-        return true;
-      });
-    }
-    listeners.push(async (req, res) => Boolean(await github(req, res)));
-    const kube = deps.kubeConfig.makeApiClient(VersionApi);
-    ready = async () => {
-      const checks: Record<string, string> = {};
-      try {
-        const v = await kube.getCode();
-        checks.kubernetes = `ok (${v.gitVersion})`;
-      } catch (err) {
-        checks.kubernetes = `unreachable: ${err instanceof Error ? err.message : String(err)}`;
-      }
-      if (deps?.pool) {
-        try {
-          await deps.pool.query("select 1");
-          checks.state = "ok (DATABASE_URL)";
-        } catch (err) {
-          checks.state = `unreachable: ${err instanceof Error ? err.message : String(err)}`;
-        }
-      }
-      return { ok: Object.values(checks).every((c) => c.startsWith("ok")), checks };
-    };
+    listeners.push(...(await appDoors(env, logger, probot, deps)));
+    ready = readiness(deps);
   }
 
-  const server = createServer((req, res) => {
-    void (async () => {
-      const path = (req.url ?? "/").split("?")[0];
-      if (req.method === "GET" && path === "/healthz") return void res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
-      if (req.method === "GET" && path === "/readyz") {
-        const r = await ready();
-        return void res.writeHead(r.ok ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ status: r.ok ? "ready" : "not ready", ...r.checks }));
-      }
-      if (req.method === "GET" && path === "/metrics") {
-        return void res.writeHead(200, { "content-type": metrics.registry.contentType }).end(await metrics.registry.metrics());
-      }
-      for (const l of listeners) if (await l(req, res)) return;
-      if (!res.headersSent) res.writeHead(404, { "content-type": "text/plain" }).end("not found");
-    })().catch((err: unknown) => {
-      logger.error({ err }, `${req.method} ${req.url} failed`);
-      if (!res.headersSent) res.writeHead(500).end();
-    });
-  });
+  const server = createServer((req, res) => void serve(req, res, { ready, metrics, listeners }).catch((err: unknown) => {
+    logger.error({ err }, `${req.method} ${req.url} failed`);
+    if (!res.headersSent) res.writeHead(500).end();
+  }));
   await new Promise<void>((ok) => server.listen(env.PORT, env.HOST, ok));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : env.PORT;
 
-  if (!githubConfigured(env)) {
-    const url = `http://localhost:${port}`;
-    logger.warn(
-      [
-        `preview-bot is running on ${url} but has no GitHub App credentials yet.`,
-        `Next: open ${url}/probot and click "Register GitHub App" (creates the app from app.yml and writes APP_ID, PRIVATE_KEY and WEBHOOK_SECRET to ${env.ENV_FILE}),`,
-        `or set APP_ID, PRIVATE_KEY_PATH and WEBHOOK_SECRET yourself (see .env.example). Then restart.`,
-      ].join(" "),
-    );
+  if (!probot || !deps) {
+    logger.warn(setupHint(`http://localhost:${port}`, env.ENV_FILE));
   } else {
-    if (options.background !== false && deps && probotApp) {
+    if (options.background !== false) {
       deps.startSchedules();
       // GitHub does not retry failed deliveries: ask for the recent failures and redeliver them (never throws).
-      const app = probotApp;
-      void app.auth().then((octokit) => redeliverMissed({ octokit: octokit as Octokit, logger, lock: scheduleLock(deps!.pool) }));
+      const pool = deps.pool;
+      void probot.auth().then((octokit) => redeliverMissed({ octokit: octokit as Octokit, logger, lock: scheduleLock(pool) }));
     }
     logger.info(`preview-bot listening on port ${port}: GitHub webhooks at ${WEBHOOKS_PATH}${slackConfigured(env) ? ", Slack at /slack/events" : " (Slack not configured)"}`);
   }
@@ -165,6 +93,96 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       await deps?.close();
     },
   };
+}
+
+/** With no GitHub App yet: the first-run registration (GitHub's manifest flow from app.yml). */
+function setupDoor(env: Env, logger: Logger): Listener {
+  return createSetupHandler({
+    appYmlPath: resolve(appRoot(), "app.yml"),
+    envFile: env.ENV_FILE,
+    githubHost: env.GHE_HOST ?? "github.com",
+    ...(env.GHE_PROTOCOL ? { githubProtocol: env.GHE_PROTOCOL } : {}),
+    logger,
+  });
+}
+
+function setupHint(url: string, envFile: string): string {
+  return [
+    `preview-bot is running on ${url} but has no GitHub App credentials yet.`,
+    `Next: open ${url}/probot and click "Register GitHub App" (creates the app from app.yml and writes APP_ID, PRIVATE_KEY and WEBHOOK_SECRET to ${envFile}),`,
+    `or set APP_ID, PRIVATE_KEY_PATH and WEBHOOK_SECRET yourself (see .env.example). Then restart.`,
+  ].join(" ");
+}
+
+/** The GitHub webhooks (Probot) and, when configured, Slack (Bolt) on /slack/events. */
+async function appDoors(env: Env, logger: Logger, probot: Probot, deps: Deps): Promise<Listener[]> {
+  const listeners: Listener[] = [];
+  const github = await createNodeMiddleware(previewBot({ enqueue: deps.enqueue, dispatcher: deps.dispatcher }), { probot, webhooksPath: WEBHOOKS_PATH });
+  if (slackConfigured(env)) {
+    const slack = createSlackApp({
+      signingSecret: env.SLACK_SIGNING_SECRET!,
+      botToken: env.SLACK_BOT_TOKEN!,
+      dispatcher: deps.dispatcher,
+      directory: deps.directory,
+      identities: slackUserMap(env),
+      ...(deps.backups && deps.databases ? { backups: previewBackupCatalog(deps) } : {}),
+      ...(deps.backupTargets ? { targets: deps.backupTargets } : {}),
+      authorizer: createAuthorizer({
+        clientFor: async (owner, repo) => (await installationOctokit(probot, owner, repo)) as unknown as PermissionClient,
+        isForkPr: async (owner, repo, number) => {
+          const { data } = await (await installationOctokit(probot, owner, repo)).rest.pulls.get({ owner, repo, pull_number: number });
+          return data.head.repo?.full_name !== data.base.repo.full_name;
+        },
+      }),
+      logger,
+    });
+    listeners.push((req, res) => {
+      // Bolt serves /slack/events only; other /slack/ paths fall through to the 404 below.
+      if ((req.url ?? "").split("?")[0] !== "/slack/events") return false;
+      slack.requestListener(req, res);
+      return true;
+    });
+  }
+  listeners.push(async (req, res) => Boolean(await github(req, res)));
+  return listeners;
+}
+
+/** /readyz: the cluster answers, and with DATABASE_URL the state database does. */
+function readiness(deps: Deps): Readiness {
+  const kube = deps.kubeConfig.makeApiClient(VersionApi);
+  return async () => {
+    const checks: Record<string, string> = {};
+    try {
+      const v = await kube.getCode();
+      checks.kubernetes = `ok (${v.gitVersion})`;
+    } catch (err) {
+      checks.kubernetes = `unreachable: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    if (deps.pool) {
+      try {
+        await deps.pool.query("select 1");
+        checks.state = "ok (DATABASE_URL)";
+      } catch (err) {
+        checks.state = `unreachable: ${err instanceof Error ? err.message : String(err)}`;
+      }
+    }
+    return { ok: Object.values(checks).every((c) => c.startsWith("ok")), checks };
+  };
+}
+
+/** One request: health, readiness and metrics first, then the doors in order, else 404. */
+async function serve(req: IncomingMessage, res: ServerResponse, s: { ready: Readiness; metrics: ReturnType<typeof createMetrics>; listeners: Listener[] }): Promise<void> {
+  const path = (req.url ?? "/").split("?")[0];
+  if (req.method === "GET" && path === "/healthz") return void res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
+  if (req.method === "GET" && path === "/readyz") {
+    const r = await s.ready();
+    return void res.writeHead(r.ok ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ status: r.ok ? "ready" : "not ready", ...r.checks }));
+  }
+  if (req.method === "GET" && path === "/metrics") {
+    return void res.writeHead(200, { "content-type": s.metrics.registry.contentType }).end(await s.metrics.registry.metrics());
+  }
+  for (const l of s.listeners) if (await l(req, res)) return;
+  if (!res.headersSent) res.writeHead(404, { "content-type": "text/plain" }).end("not found");
 }
 
 /** `/preview backups owner/repo#N` in Slack: the backups of that preview's database(s). */
