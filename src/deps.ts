@@ -2,10 +2,11 @@
  * Builds the real clients once and wires the runner behind the queue. Handlers and services never construct clients
  * themselves; tests pass overrides (a KubeConfig for the fake API server, a fetch for health checks).
  */
-import { mkdirSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
+import { CoordinationV1Api, KubeConfig } from "@kubernetes/client-node";
 import type { Env } from "./env.js";
 import { withLogContext, type Logger } from "./logger.js";
 import { createCluster } from "./services/cluster/cluster.js";
@@ -19,6 +20,7 @@ import { createSlackNotifier, createSlackWebClient, MemoryThreadStore, type Noti
 import type { Cluster, Databases } from "./services/shared/preview.js";
 import { previewKey } from "./services/shared/preview.js";
 import { createMemoryQueue, type Queue } from "./services/jobs/queue.js";
+import { QueueLease } from "./services/jobs/queue-lease.js";
 import { createRenderer, type Renderer } from "./services/preview/render/index.js";
 import { createReporter } from "./services/github/reporter.js";
 import type { RunReport } from "./services/shared/run-report.js";
@@ -30,7 +32,7 @@ import pg from "pg";
 import { Probot, type ProbotOctokit } from "probot";
 import { scheduleLock, startBackups, startSweeps } from "./background.js";
 import { privateKey } from "./env.js";
-import type { SlotScheduler } from "./services/jobs/schedule.js";
+import { GatedScheduleLock, type ScheduleLock, type SlotScheduler } from "./services/jobs/schedule.js";
 import type { PreviewBackups } from "./services/data/backups/previews.js";
 import { createPgQueue } from "./services/jobs/queue-pg.js";
 import { PgThreadStore } from "./services/chat/slack-threads.js";
@@ -63,6 +65,13 @@ export interface Deps {
   sweeper: Sweeper;
   /** PostgreSQL for the bot's own state (locks, sweep marks), with DATABASE_URL. */
   pool?: pg.Pool;
+  /**
+   * Without DATABASE_URL, in a cluster: the Lease that lets one replica run jobs. The server starts it; until then
+   * (the CLI never does) the embedded queue runs its own jobs.
+   */
+  queueLease?: QueueLease;
+  /** What the schedules (backups, sweeps, redelivery) claim their slots with. */
+  scheduleLock: ScheduleLock;
   /** Start the schedules (backups, sweeps); the CLI builds deps without them. */
   startSchedules(): void;
   close(): Promise<void>;
@@ -102,10 +111,12 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
   const pool = env.DATABASE_URL ? new pg.Pool({ connectionString: env.DATABASE_URL, max: 3, application_name: "preview-bot" }) : undefined;
   pool?.on("error", (err) => logger.warn({ err }, "idle state-database connection failed"));
   const notifier = notifierFrom(env, pool, logger);
-  const lock = scheduleLock(pool);
+  const queueLease = env.DATABASE_URL ? undefined : queueLeaseFrom(env, kubeConfig, logger);
+  // Schedules fire once per slot: claimed in PostgreSQL, or (without it) only on the replica holding the job Lease.
+  const lock = queueLease ? new GatedScheduleLock(scheduleLock(pool), queueLease) : scheduleLock(pool);
   const backups = startBackups(env, { logger, metrics, ...(notifier ? { notifier } : {}), lock });
   const runner = runnerFrom({ env, logger, metrics, probot, cluster, workDir, overrides, ...(databases ? { databases } : {}), ...(backups.previews ? { backups: backups.previews } : {}), ...(notifier ? { notifier } : {}) });
-  const queue = queueFrom(env, metrics, logger, notifier);
+  const queue = queueFrom(env, metrics, logger, notifier, queueLease);
   // Every line a job logs carries its delivery, job id and preview key.
   queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) =>
     withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: job.payload.action }, () => runner.run(job.payload, signal)),
@@ -137,6 +148,8 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     ...(backups.targets ? { backupTargets: backups.targets } : {}),
     sweeper,
     ...(pool ? { pool } : {}),
+    ...(queueLease ? { queueLease } : {}),
+    scheduleLock: lock,
     startSchedules() {
       sweeps ??= startSweeps(sweeper, { logger, ...(notifier ? { notifier } : {}), lock });
     },
@@ -146,6 +159,7 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
       await sweeps?.stop();
       await backups.stop();
       await queue.stop();
+      await queueLease?.stop(); // after the running jobs: the next holder starts none beside them
       await databases?.close();
       await pool?.end();
     },
@@ -222,10 +236,18 @@ function runnerFrom(w: RunnerWiring): Runner {
   });
 }
 
+/** The Lease for one queue per fleet, in the bot's own namespace; none outside a cluster (one process, then). */
+function queueLeaseFrom(env: Env, kubeConfig: KubeConfig, logger: Logger): QueueLease | undefined {
+  const SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+  const namespace = env.POD_NAMESPACE ?? (existsSync(SERVICE_ACCOUNT_NAMESPACE) ? readFileSync(SERVICE_ACCOUNT_NAMESPACE, "utf8").trim() : undefined);
+  if (!namespace) return undefined;
+  return new QueueLease({ api: kubeConfig.makeApiClient(CoordinationV1Api), namespace, name: "preview-bot-queue", identity: `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`, logger: logger.child({ component: "queue-lease" }) });
+}
+
 /** Durable keyed jobs with DATABASE_URL (several replicas, restarts, retries); in memory otherwise. */
-function queueFrom(env: Env, metrics: Metrics, logger: Logger, notifier: Notifier | undefined): Queue {
+function queueFrom(env: Env, metrics: Metrics, logger: Logger, notifier: Notifier | undefined, gate?: QueueLease): Queue {
   const queueLog = logger.child({ component: "queue" });
-  if (!env.DATABASE_URL) return createMemoryQueue({ concurrency: env.JOB_CONCURRENCY, logger: queueLog });
+  if (!env.DATABASE_URL) return createMemoryQueue({ concurrency: env.JOB_CONCURRENCY, logger: queueLog, ...(gate ? { gate } : {}) });
   return createPgQueue({
     connectionString: env.DATABASE_URL,
     concurrency: env.JOB_CONCURRENCY,

@@ -36,6 +36,8 @@ const envSchema = z.object({
   KUSTOMIZE_COMMAND: optional,
   /** How long teardown waits for a namespace to disappear before reporting it stuck. */
   NAMESPACE_DELETE_TIMEOUT: z.coerce.number().int().positive().default(300),
+  /** The bot's own namespace (where the job Lease lives without DATABASE_URL); in a pod, its service account's. */
+  POD_NAMESPACE: optional,
 
   // Preview databases
   PREVIEW_DATABASE_URL: optional,

@@ -19,7 +19,6 @@ import { createAuthorizer, type PermissionClient } from "./services/github/authz
 import type { Octokit } from "./services/github/reads.js";
 import { createMetrics } from "./services/metrics.js";
 import { redeliverMissed } from "./services/jobs/redeliver.js";
-import { scheduleLock } from "./background.js";
 
 export const WEBHOOKS_PATH = "/api/github/webhooks";
 
@@ -59,6 +58,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   } else {
     probot = createProbotApp(env, logger, options.Octokit);
     deps = buildDeps(env, logger, probot, metrics, options);
+    // Without DATABASE_URL, only the replica holding the job Lease runs jobs (tried once before serving).
+    await deps.queueLease?.start();
     listeners.push(...(await appDoors(env, logger, probot, deps)));
     ready = readiness(deps);
   }
@@ -77,8 +78,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     if (options.background !== false) {
       deps.startSchedules();
       // GitHub does not retry failed deliveries: ask for the recent failures and redeliver them (never throws).
-      const pool = deps.pool;
-      void probot.auth().then((octokit) => redeliverMissed({ octokit: octokit as Octokit, logger, lock: scheduleLock(pool) }));
+      const lock = deps.scheduleLock;
+      void probot.auth().then((octokit) => redeliverMissed({ octokit: octokit as Octokit, logger, lock }));
     }
     logger.info(`preview-bot listening on port ${port}: GitHub webhooks at ${WEBHOOKS_PATH}${slackConfigured(env) ? ", Slack at /slack/events" : " (Slack not configured)"}`);
   }
@@ -147,7 +148,7 @@ async function appDoors(env: Env, logger: Logger, probot: Probot, deps: Deps): P
   return listeners;
 }
 
-/** /readyz: the cluster answers, and with DATABASE_URL the state database does. */
+/** /readyz: the cluster answers, with DATABASE_URL the state database does, without it this replica holds the job Lease. */
 function readiness(deps: Deps): Readiness {
   const kube = deps.kubeConfig.makeApiClient(VersionApi);
   return async () => {
@@ -158,6 +159,7 @@ function readiness(deps: Deps): Readiness {
     } catch (err) {
       checks.kubernetes = `unreachable: ${err instanceof Error ? err.message : String(err)}`;
     }
+    if (deps.queueLease) checks.queue = deps.queueLease.status();
     if (deps.pool) {
       try {
         await deps.pool.query("select 1");

@@ -15,10 +15,13 @@ import { startFakeKube, type FakeKube, type FakeKubeOptions } from "./fake-kube/
 import { deliver, examplePayload, GITHUB_API, ProbotTestOctokit, type FakePull } from "./github-fake.js";
 import { testPrivateKey } from "./github.js";
 
+export { waitFor } from "./wait.js";
+
 export const SECRET = "e2e-webhook-secret";
 export const OWNER = "Codertocat";
 export const REPO = "Hello-World";
 export const INSTALLATION = 2;
+const LEASE_KIND = { group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true };
 
 export interface Harness {
   bot: RunningServer;
@@ -35,6 +38,7 @@ export async function startHarness(opts: { env?: Record<string, string>; fake?: 
   const workDir = mkdtempSync(join(tmpdir(), "e2e-"));
   // A shared fake cluster (several replicas) is the caller's to stop.
   const fake = opts.cluster ?? (await startFakeKube({ namespaceFinalizeMs: 30, ...opts.fake }));
+  fake.registerKind(LEASE_KIND); // the job Lease (one queue per fleet without DATABASE_URL)
   nock.disableNetConnect();
   nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
   const env = loadEnv({
@@ -93,18 +97,6 @@ export async function startHarness(opts: { env?: Record<string, string>; fake?: 
       rmSync(workDir, { recursive: true, force: true });
     },
   };
-}
-
-/**
- * Wait until `check` holds, polling every 20 ms, for at most `timeoutMs` (generous: a loaded machine is slow, and a
- * bound only turns a hang into a clear failure). Throws naming `what` when it never holds.
- */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 export function pull(overrides: Partial<FakePull> = {}): FakePull {

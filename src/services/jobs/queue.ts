@@ -12,7 +12,9 @@
  * - `stop()` stops intake, aborts nothing that is running, and waits (bounded) for running jobs.
  *
  * This is the embedded implementation (one process, in memory): `npm start` works on a fresh machine with no
- * database. Jobs do not survive a restart here; the sweeper (level-triggered) converges what a restart lost.
+ * database. Jobs do not survive a restart here; the sweeper (level-triggered) converges what a restart lost. With
+ * several replicas a gate (queue-lease.ts) lets only one of them start jobs; the others keep what they accepted
+ * until it opens.
  */
 import type { Logger } from "../../logger.js";
 import { SupersededError } from "../shared/errors.js";
@@ -62,6 +64,18 @@ interface Slot {
 
 const DEDUPE_MEMORY = 10_000;
 
+/** Whether this process may start jobs now (the embedded queue's one-per-fleet gate), and when that changes. */
+export interface JobGate {
+  allows(): boolean;
+  onChange(listener: () => void): void;
+}
+
+export interface MemoryQueueOptions {
+  concurrency?: number;
+  logger?: Logger;
+  gate?: JobGate;
+}
+
 class MemoryQueue implements Queue {
   private readonly concurrency: number;
   private readonly log: Logger | undefined;
@@ -73,9 +87,13 @@ class MemoryQueue implements Queue {
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
 
-  constructor(options: { concurrency?: number; logger?: Logger }) {
+  private readonly gate: JobGate | undefined;
+
+  constructor(options: MemoryQueueOptions) {
     this.concurrency = options.concurrency ?? 4;
     this.log = options.logger;
+    this.gate = options.gate;
+    this.gate?.onChange(() => queueMicrotask(() => this.pump()));
   }
 
   private isIdle(): boolean {
@@ -92,6 +110,7 @@ class MemoryQueue implements Queue {
   /** Start what may start: the oldest job of each idle key, up to the concurrency limit. */
   private pump(): void {
     if (this.stopped) return this.settleIdle();
+    if (this.gate && !this.gate.allows()) return;
     for (const [key, slot] of this.slots) {
       if (this.running >= this.concurrency) break;
       if (slot.running || slot.queue.length === 0) continue;
@@ -178,6 +197,6 @@ class MemoryQueue implements Queue {
   }
 }
 
-export function createMemoryQueue(options: { concurrency?: number; logger?: Logger } = {}): Queue {
+export function createMemoryQueue(options: MemoryQueueOptions = {}): Queue {
   return new MemoryQueue(options);
 }
