@@ -144,7 +144,7 @@ export function slackUserMap(env: Env): Map<string, string> {
 
 /** Secrets from the environment, for the logger's literal redaction list. */
 export function secretValues(env: Env): string[] {
-  const out = [env.WEBHOOK_SECRET, env.SLACK_SIGNING_SECRET, env.SLACK_BOT_TOKEN, env.PREVIEW_DATABASE_PASSWORD_KEY];
+  const out = [env.WEBHOOK_SECRET, env.SLACK_SIGNING_SECRET, env.SLACK_BOT_TOKEN, env.PREVIEW_DATABASE_PASSWORD_KEY, privateKey(env)];
   const accountKey = /AccountKey=([^;]+)/i.exec(env.AZURE_STORAGE_CONNECTION_STRING ?? "")?.[1];
   if (accountKey) out.push(accountKey);
   for (const url of [env.PREVIEW_DATABASE_URL, env.DATABASE_URL, env.BACKUP_SCRATCH_URL]) {
