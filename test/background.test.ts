@@ -29,7 +29,7 @@ beforeAll(async () => {
   });
   const notifier = { notify: async () => undefined, announce: async (text: string) => void announced.push(text) };
   wiring = startBackups(env, { logger: createLogger({ level: "silent" }), metrics: createMetrics(), notifier, lock: new MemoryScheduleLock() });
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await wiring?.stop();

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import nock from "nock";
 import pg from "pg";
-import { startHarness, pull, prEvent, waitFor, webApp, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
+import { markReady, startHarness, pull, prEvent, waitFor, webApp, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
 import { deliver, fakeGitHub } from "../support/github-fake.js";
 
 const SHA1 = "1".repeat(40);
@@ -19,13 +19,8 @@ const SHA2 = "2".repeat(40);
 const files = (image: string) => ({ "k8s/app.yaml": webApp({ name: "app", image }) });
 const DEADLINE = 120_000; // each test takes a second or two on an idle machine
 
-/** What the Deployment controller would write once the pods are ready: ends a roll-out the test kept waiting. */
-function markReady(h: Harness, namespace: string, name: string): void {
-  const d = h.fake.get("apps/v1", "Deployment", namespace, name)!;
-  h.fake.seed({ ...d, status: { observedGeneration: d.metadata.generation ?? 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 } });
-}
-
 let h: Harness;
+let impatient: Harness;
 let gh: ReturnType<typeof fakeGitHub>;
 
 function enroll(config: string) {
@@ -34,9 +29,15 @@ function enroll(config: string) {
 }
 
 beforeAll(async () => {
-  h = await startHarness({ env: { NAMESPACE_DELETE_TIMEOUT: "1" } });
+  h = await startHarness();
+  // A second server on the same cluster gives up on a terminating namespace after 1 s: only the stuck-namespace test
+  // sends it work, so no other test depends on a deletion finishing within a second.
+  impatient = await startHarness({ env: { NAMESPACE_DELETE_TIMEOUT: "1" }, cluster: h.fake });
 }, DEADLINE);
-afterAll(async () => h?.stop());
+afterAll(async () => {
+  await impatient?.bot.close();
+  await h?.stop();
+});
 beforeEach(() => h.fake.setWorkloadBehaviour(() => "ready"));
 
 describe("lifecycle edges", () => {
@@ -74,7 +75,7 @@ describe("lifecycle edges", () => {
     gh.state.pulls.set(19, pull({ number: 19, sha: SHA1, labels: ["bug"] }));
     const labeled = await deliver(base, "e2e-webhook-secret", "pull_request", prEvent("labeled", gh.state.pulls.get(19)!));
     expect(labeled.status).toBe(200); // accepted and queued while the deploy still rolls out
-    markReady(h, "edge-19", "app");
+    await markReady(h.fake, "edge-19", "app");
     await h.bot.deps!.queue.onIdle();
     const runs = gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === SHA1);
     expect(runs.map((r) => r.conclusion)).toEqual(["success"]); // finished on its own, not cancelled
@@ -123,7 +124,7 @@ describe("lifecycle edges", () => {
     await h.send("pull_request", prEvent("opened", gh.state.pulls.get(15)!));
     h.fake.stickNamespace("edge-15");
     gh.state.pulls.set(15, pull({ number: 15, state: "closed" }));
-    await h.send("pull_request", prEvent("closed", gh.state.pulls.get(15)!));
+    await impatient.send("pull_request", prEvent("closed", gh.state.pulls.get(15)!));
     const sticky = gh.sticky(15)[0]!.body;
     expect(sticky).toMatch(/still Terminating/);
     // the headline says what happened: not "removed" while something is left

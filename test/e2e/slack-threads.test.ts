@@ -79,7 +79,7 @@ describe("one Slack thread per pull request", () => {
     expect(calls.filter((c) => c.method === "postMessage" && !c.body.thread_ts)).toHaveLength(0);
     expect(calls.filter((c) => c.method === "update").map((c) => c.body.ts)).toContain(parentTs);
     expect(calls.filter((c) => c.method === "postMessage").every((c) => c.body.thread_ts === parentTs)).toBe(true);
-  }, 60_000);
+  }, 180_000);
 
   it("Slack being down does not break the GitHub side", async () => {
     slackDown = true;
@@ -94,7 +94,7 @@ describe("one Slack thread per pull request", () => {
     expect(calls.length).toBeGreaterThan(0);
     expect(gh.state.checkRuns.find((r) => r.head_sha === sha("c"))?.conclusion).toBe("success");
     expect(gh.sticky(51)).toHaveLength(1);
-  }, 60_000);
+  }, 180_000);
 
   it("a restarted bot sends the expiry heads-up into the PR's thread in the repository's own channel", async () => {
     const TEAM = "C0TEAMROOM";

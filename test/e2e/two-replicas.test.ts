@@ -29,7 +29,7 @@ beforeAll(async () => {
     gh.state.pulls.set(n, pull({ number: n, sha: sha(n) }));
     gh.state.tarballs.set(sha(n), await replicas[0]!.tarball(sha(n), { "k8s/cm.yaml": `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: app }\ndata: { pr: "${n}" }\n` }));
   }
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   for (const r of replicas) await r.stop();
@@ -61,7 +61,7 @@ describe("two replicas on one PostgreSQL", () => {
     const ready = await fetch(`http://127.0.0.1:${replicas[0]!.bot.port}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: "ready", kubernetes: expect.stringMatching(/^ok/), state: "ok (DATABASE_URL)" });
-  }, 60_000);
+  }, 180_000);
 
   it("a Kubernetes 503 during apply is handed back to the durable queue, retried, and the preview converges", async () => {
     const n = 37;
@@ -84,7 +84,7 @@ describe("two replicas on one PostgreSQL", () => {
     const texts = await Promise.all(replicas.map(async (r) => (await fetch(`http://127.0.0.1:${r.bot.port}/metrics`)).text()));
     expect(texts.join("\n")).toMatch(/preview_bot_api_errors_total\{system="kubernetes"\} [1-9]/);
     expect(texts.join("\n")).toMatch(/preview_bot_job_retries_total\{kind="preview"\} [1-9]/);
-  }, 60_000);
+  }, 180_000);
 });
 
 describe("two replicas without DATABASE_URL", () => {
@@ -108,7 +108,7 @@ describe("two replicas without DATABASE_URL", () => {
       gh.state.pulls.set(n, pull({ number: n, sha: sha(n) }));
       gh.state.tarballs.set(sha(n), await bots[0]!.tarball(sha(n), files(n)));
     }
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     for (const b of bots) await b.stop().catch(() => undefined);

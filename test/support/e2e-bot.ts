@@ -15,7 +15,9 @@ import { startFakeKube, type FakeKube, type FakeKubeOptions } from "./fake-kube/
 import { deliver, examplePayload, GITHUB_API, ProbotTestOctokit, type FakePull } from "./github-fake.js";
 import { testPrivateKey } from "./github.js";
 
-export { waitFor } from "./wait.js";
+import { waitFor } from "./wait.js";
+
+export { waitFor };
 
 export const SECRET = "e2e-webhook-secret";
 export const OWNER = "Codertocat";
@@ -48,7 +50,7 @@ export async function startHarness(opts: { env?: Record<string, string>; fake?: 
     PRIVATE_KEY: testPrivateKey(),
     WEBHOOK_SECRET: SECRET,
     PREVIEW_DATABASE_URL: process.env.TEST_PG_URL!,
-    NAMESPACE_DELETE_TIMEOUT: "5",
+    NAMESPACE_DELETE_TIMEOUT: "120", // a success path waits only as long as it takes
     WORK_DIR: workDir,
     LOG_LEVEL: "silent",
     ...opts.env,
@@ -101,6 +103,20 @@ export async function startHarness(opts: { env?: Record<string, string>; fake?: 
 
 export function pull(overrides: Partial<FakePull> = {}): FakePull {
   return { number: 2, title: "Update the README", branch: "feature/Greeting_ÜBER", sha: "1".repeat(40), state: "open", fork: false, draft: false, labels: [], author: OWNER, files: ["README.md"], ...overrides };
+}
+
+/**
+ * End a roll-out the test kept waiting: what the Deployment controller writes once the pods are ready. Waits for the
+ * fake's controller to have reconciled the Deployment first, so a reconcile still pending cannot overwrite it.
+ */
+export async function markReady(fake: FakeKube, namespace: string, name: string): Promise<void> {
+  const reconciled = () => {
+    const d = fake.get("apps/v1", "Deployment", namespace, name);
+    return d !== undefined && (d.status as { observedGeneration?: number } | undefined)?.observedGeneration === (d.metadata.generation ?? 1);
+  };
+  await waitFor(`the fake's controller to reconcile Deployment ${namespace}/${name}`, reconciled);
+  const d = fake.get("apps/v1", "Deployment", namespace, name)!;
+  fake.seed({ ...d, status: { observedGeneration: d.metadata.generation ?? 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 } });
 }
 
 /** A real `pull_request` example payload, pointed at this PR (of OWNER/REPO unless `at` names another repository). */

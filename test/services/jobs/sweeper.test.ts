@@ -9,7 +9,7 @@ import pg from "pg";
 import { EXPIRES_ANNOTATION, MANAGED_BY, REPOSITORY_ANNOTATION, SHA_ANNOTATION } from "../../../src/services/shared/labels.js";
 import { ownershipLabels } from "../../../src/services/preview/naming.js";
 import { PgSweepMemory, planSweep, type NamespaceFacts, type OpenPull, type SweepInput } from "../../../src/services/jobs/sweeper.js";
-import { nockInstallationListing, prEvent, SECRET, startHarness, waitFor, webApp, type Harness } from "../../support/e2e-bot.js";
+import { markReady, nockInstallationListing, prEvent, SECRET, startHarness, waitFor, webApp, type Harness } from "../../support/e2e-bot.js";
 import { deliver, fakeGitHub, type FakePull } from "../../support/github-fake.js";
 import { createTestDatabase } from "../../support/pg-database.js";
 
@@ -168,8 +168,7 @@ describe("the server's sweeper against the fake API server and PostgreSQL", () =
     expect(result.plan.skipped).toContainEqual({ what: KEY(6), reason: "a job for it is queued or running" });
     expect(result.dispatched).toEqual([]);
     h.fake.setWorkloadBehaviour(() => "ready");
-    const d = h.fake.get("apps/v1", "Deployment", `sw${run}-pr-6`, "web")!;
-    h.fake.seed({ ...d, status: { observedGeneration: d.metadata.generation ?? 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 } });
+    await markReady(h.fake, `sw${run}-pr-6`, "web");
     await h.bot.deps!.queue.onIdle();
     expect(gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === sha("6")).map((r) => r.conclusion)).toEqual(["success"]);
   }, DEADLINE);

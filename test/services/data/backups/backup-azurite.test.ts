@@ -98,7 +98,7 @@ beforeAll(async () => {
   await c.query("create table tags (name text)");
   await c.query("insert into tags values ('a'), ('b'), ('c')");
   await c.end();
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   for (const r of (await admin.query<{ datname: string }>("select datname from pg_database where datname like $1", [`%${suffix}%`])).rows) {
