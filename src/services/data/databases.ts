@@ -304,7 +304,10 @@ class PostgresDatabases implements Databases {
     );
     return r.rows.flatMap((row) => {
       const key = databaseKey(row);
-      return key === undefined ? [] : [{ database: row.datname, key, role: row.owner }];
+      if (key === undefined) return [];
+      // Every preview's password is known to the redacting logger, also those provisioned by an earlier process.
+      registerSecret(derivePassword(this.passwordKey, row.owner));
+      return [{ database: row.datname, key, role: row.owner }];
     });
   }
 

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { Writable } from "node:stream";
 import pg from "pg";
 import { createLogger, redactText } from "../../../src/logger.js";
-import { createDatabases, DatabaseNotOursError } from "../../../src/services/data/databases.js";
+import { createDatabases, DatabaseNotOursError, derivePassword, markFor } from "../../../src/services/data/databases.js";
+import { passwordKeyFromAdminPassword } from "../../../src/services/data/database-secret.js";
 import type { DatabaseCredentials, Databases } from "../../../src/services/shared/preview.js";
 
 const adminUrl = process.env.TEST_PG_URL!;
@@ -190,6 +191,20 @@ describe("Databases safety", () => {
   it("registers each derived password with the logger, so free text carrying it is redacted", async () => {
     const creds = await dbs.provision(names(13));
     expect(redactText(`app says: connecting as ${creds.user} with ${creds.password}`)).toBe(`app says: connecting as ${creds.user} with [REDACTED]`);
+  });
+
+  it("registers the password of every preview database it lists, also one an earlier process provisioned", async () => {
+    const n = names(14);
+    // as a previous process left it: role and database carrying our mark, never provisioned by this process
+    await su.query(`create role ${pg.escapeIdentifier(n.role)} login`);
+    await su.query(`comment on role ${pg.escapeIdentifier(n.role)} is ${pg.escapeLiteral(markFor(n.key))}`);
+    await su.query(`create database ${pg.escapeIdentifier(n.database)} owner ${pg.escapeIdentifier(n.role)}`);
+    await su.query(`comment on database ${pg.escapeIdentifier(n.database)} is ${pg.escapeLiteral(markFor(n.key))}`);
+    const password = derivePassword(passwordKeyFromAdminPassword(decodeURIComponent(new URL(adminUrl).password)), n.role);
+    expect(redactText(`tail: ${password}`)).toBe(`tail: ${password}`);
+    expect((await dbs.list()).map((d) => d.database)).toContain(n.database);
+    expect(redactText(`tail: ${password}`)).toBe("tail: [REDACTED]");
+    await dbs.drop(n);
   });
 
   it("drops a database whose seed failed, so the next provision starts over and seeds it", async () => {
