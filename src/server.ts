@@ -58,8 +58,9 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   } else {
     probot = createProbotApp(env, logger, options.Octokit);
     deps = buildDeps(env, logger, probot, metrics, options);
-    // Without DATABASE_URL, only the replica holding the job Lease runs jobs (tried once before serving).
-    await deps.queueLease?.start();
+    // Without DATABASE_URL, only the replica holding the job Lease runs jobs: tried once before serving (a lone replica is
+    // ready at once), but an API server that does not answer must not keep the doors closed.
+    if (deps.queueLease) await Promise.race([deps.queueLease.start(), new Promise((r) => setTimeout(r, 10_000).unref())]);
     listeners.push(...(await appDoors(env, logger, probot, deps)));
     ready = readiness(deps);
   }

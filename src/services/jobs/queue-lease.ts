@@ -61,6 +61,7 @@ export class QueueLease {
     const where = `Lease ${this.o.namespace}/${this.o.name}`;
     if (this.held) return `ok (holds ${where}: this replica runs the jobs)`;
     if (this.problem) return `cannot elect: ${this.problem} (without DATABASE_URL only the holder of ${where} runs jobs)`;
+    if (!this.observed) return `electing: trying to take ${where}; this replica runs no jobs until it holds it`;
     return `standby: ${this.observed?.holder || "another replica"} holds ${where}; this replica runs no jobs until it is gone`;
   }
 
