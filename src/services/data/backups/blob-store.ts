@@ -8,7 +8,6 @@ import type { Readable } from "node:stream";
 import { DefaultAzureCredential, WorkloadIdentityCredential, type TokenCredential } from "@azure/identity";
 import { BlobServiceClient, RestError } from "@azure/storage-blob";
 import { redactText, registerSecret } from "../../../logger.js";
-import { rangedReadable } from "./ranged-download.js";
 import { processVariables } from "../../../env.js";
 
 export interface StoredBlob {
@@ -32,7 +31,6 @@ export interface BlobStore {
   list(container: string, prefix: string): Promise<StoredBlob[]>;
   /** undefined when the blob does not exist. */
   get(container: string, name: string): Promise<StoredBlob | undefined>;
-  /** The blob's bytes, read ahead in ranges (bounded memory); errors carry the operation and the range. */
   download(container: string, name: string): Promise<Readable>;
   /** Replace the metadata, only if the blob is unchanged since `etag`. */
   setMetadata(container: string, name: string, metadata: Record<string, string>, etag: string): Promise<void>;
@@ -154,21 +152,13 @@ class AzureBlobStore implements BlobStore {
   }
 
   async download(container: string, name: string): Promise<Readable> {
-    const client = this.blob(container, name);
-    let size: number;
     try {
-      size = (await client.getProperties()).contentLength ?? 0;
+      const res = await this.blob(container, name).download(0, undefined, { maxRetryRequests: 5 });
+      if (!res.readableStreamBody) throw new Error("no body in the download response");
+      return res.readableStreamBody as Readable;
     } catch (err) {
       throw fail(`downloading blob "${container}/${name}"`, err);
     }
-    // Ranges fetched ahead of the reader (each one request, retried by the SDK), so a restore never waits on the network.
-    return rangedReadable(size, async (offset, count) => {
-      try {
-        return await client.downloadToBuffer(offset, count, { blockSize: count, concurrency: 1, maxRetryRequestsPerBlock: 5 });
-      } catch (err) {
-        throw fail(`downloading bytes ${offset}-${offset + count - 1} of blob "${container}/${name}"`, err);
-      }
-    });
   }
 
   async setMetadata(container: string, name: string, metadata: Record<string, string>, etag: string): Promise<void> {
