@@ -85,6 +85,8 @@ export function startBackups(env: Env, opts: { logger: Logger; metrics: Metrics;
     run: async (name) => {
       await runBackupJob(findTarget(targets, name), { store, events, env: variables, logger: log });
     },
+    // `allowedRepos` on a target (optional until every target schema has it): who may use its data from Slack.
+    allowedRepos: (name) => (findTarget(targets, name) as { allowedRepos?: readonly string[] }).allowedRepos,
   };
   const since = new Date();
   const missedNow = (now = new Date()) => checkMissed(targets, { store, events, lock: opts.lock, since, now });

@@ -6,7 +6,7 @@
  *   preview-bot sweep [--dry-run]
  *   preview-bot backup run|list|verify|prune|restore …
  */
-import { resolve } from "node:path";
+import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const USAGE = `usage: preview-bot <command> [options]
@@ -52,7 +52,20 @@ export async function runCli(argv: string[], io = { stdout: process.stdout, stde
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+/**
+ * Whether this module is the program being run. `npx preview-bot`, a global install and node_modules/.bin start it
+ * through a symlink, so both sides are compared after resolving links.
+ */
+export function isEntryPoint(argv1: string | undefined, moduleUrl: string): boolean {
+  if (!argv1) return false;
+  try {
+    return realpathSync(argv1) === realpathSync(fileURLToPath(moduleUrl));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint(process.argv[1], import.meta.url)) {
   runCli(process.argv.slice(2)).then(
     (code) => {
       if (code >= 0) process.exitCode = code;

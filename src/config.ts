@@ -2,9 +2,13 @@
  * `.github/preview.yml`: the per-repository configuration. Strict (unknown keys are errors, so a typo is reported
  * instead of silently ignored), with defaults, read from the default branch so a PR cannot change the rules it is
  * judged by. A missing file means the repository is not enrolled.
+ *
+ * Longer than 300 lines: the schema is one object with a doc comment per field (the README's reference mirrors
+ * it), and the error formatting ("did you mean") reads that same schema; apart, they would drift.
  */
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
+import { QUANTITY } from "./env.js";
 
 export const CONFIG_PATH = ".github/preview.yml";
 
@@ -16,23 +20,29 @@ export function parseDuration(text: string): number | undefined {
   return m ? Number(m[1]) * DURATION_UNITS[m[2]!]! : undefined;
 }
 
-const duration = (what: string) =>
-  z
-    .string()
-    .transform((s, ctx) => {
-      const ms = parseDuration(s);
-      if (ms === undefined) {
-        ctx.addIssue({ code: "custom", message: `${what}: expected a duration like "90s", "5m", "2h", "3d" or "1w", got "${s}"` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+/** The field's path is added by the error formatter; messages never repeat it. */
+const duration = z.string().transform((s, ctx) => {
+  const ms = parseDuration(s);
+  if (ms === undefined) {
+    ctx.addIssue({ code: "custom", message: `expected a duration like "90s", "5m", "2h", "3d" or "1w", got "${s}"` });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 const labelMap = z.record(
   z.string().regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, "not a valid Kubernetes label key"),
   z.string().regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, "not a valid Kubernetes label value (≤ 63 chars of A-Z a-z 0-9 - _ .)"),
 );
 const annotationMap = z.record(z.string().min(1), z.string());
+
+/** Namespace labels preview-bot sets itself (ownership, Pod Security): a repository may not set or override them. */
+const RESERVED_NAMESPACE_LABEL = /^(pod-security\.kubernetes\.io\/|preview-bot\.dev\/|app\.kubernetes\.io\/managed-by$)/;
+const namespaceLabels = labelMap.refine((labels) => !Object.keys(labels).some((k) => RESERVED_NAMESPACE_LABEL.test(k)), {
+  message: "pod-security.kubernetes.io/*, preview-bot.dev/* and app.kubernetes.io/managed-by are set by preview-bot (Pod Security is guardrails.podSecurity)",
+});
+/** `2`, `"500m"`, `"4Gi"`: YAML numbers are read as quantities too. */
+const quantity = z.union([z.string(), z.number()]).transform(String).pipe(z.string().regex(QUANTITY, 'must be a Kubernetes quantity such as "500m", "2" or "4Gi"'));
 
 /** Name patterns may use {number} {branch} {owner} {repo} {sha} {shortSha}. */
 const namePattern = z
@@ -53,6 +63,23 @@ const template = z.string().superRefine((text, ctx) => {
   }
 });
 
+/** A path glob relative to the manifests directory: `*`, `**`, `?`, `[abc]`, `{a,b}`; no `..`. */
+const pathGlob = z.string().min(1).refine((p) => !p.split("/").includes("..") && !p.startsWith("/"), "must be a relative path glob (no leading / or ..)");
+/** `legacy/**`, `{path: "legacy/**"}` or `{kind: Secret, name?: x}`; normalized to the object form. */
+const excludeEntry = z.preprocess(
+  (v) => (typeof v === "string" ? { path: v } : v),
+  z
+    .object({ kind: z.string().min(1).optional(), name: z.string().min(1).optional(), path: pathGlob.optional() })
+    .strict()
+    .refine((e) => (e.kind !== undefined) !== (e.path !== undefined), "give either kind (and optionally name) or a path glob")
+    .refine((e) => e.name === undefined || e.kind !== undefined, { message: "name needs a kind", path: ["name"] }),
+);
+const SET_KEY = /^[A-Za-z0-9_-]+(\[\d+\])*(\.[A-Za-z0-9_-]+(\[\d+\])*)*$/;
+/** An image repository without tag or digest; a trailing `/*` makes it a prefix. */
+const imageName = z
+  .string()
+  .min(1)
+  .regex(/^[a-z0-9]([a-z0-9._:-]*[a-z0-9])?(\/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*(\/\*)?$/, 'an image repository without tag, e.g. "ghcr.io/org/app" or "ghcr.io/org/*"');
 const repoPath = z.string().min(1).refine((p) => !p.split("/").includes("..") && !p.startsWith("/"), "must be a relative path inside the repository");
 
 export const configSchema = z
@@ -61,12 +88,32 @@ export const configSchema = z
     manifests: z
       .object({
         path: repoPath,
-        /** `kustomize` (a directory with kustomization.yaml) or `plain` (every *.yaml/*.yml/*.json in the directory). Default: detected. */
-        type: z.enum(["kustomize", "plain"]).optional(),
-        /** Objects to leave out of the preview, by kind and optional name. */
-        exclude: z.array(z.object({ kind: z.string().min(1), name: z.string().min(1).optional() }).strict()).default([]),
+        /**
+         * `kustomize` (a directory with kustomization.yaml), `helm` (a chart directory with Chart.yaml) or `plain`
+         * (every *.yaml/*.yml/*.json under the directory). Default: detected in that order.
+         */
+        type: z.enum(["kustomize", "helm", "plain"]).optional(),
+        /** Path globs (relative to `path`) of the files to read; default all. Plain YAML and Helm templates. */
+        include: z.array(pathGlob).default([]),
+        /** What to leave out: `{kind, name?}` objects, or path globs (`legacy/**`, or `{path: ...}`). */
+        exclude: z.array(excludeEntry).default([]),
+        /** Helm: values files in the repository, applied in order (later wins). */
+        values: z.array(repoPath).default([]),
+        /** Helm: `--set`-style values, `key.sub[0]: template`; applied after the values files. */
+        set: z.record(z.string().regex(SET_KEY, 'a key like "image.tag" or "ingress.hosts[0].host"'), template).default({}),
+        /** Helm: the release name (a template); default the preview's name, cut to Helm's 53 characters. */
+        releaseName: template.pipe(z.string().min(1).max(53)).optional(),
       })
-      .strict(),
+      .strict()
+      .superRefine((m, ctx) => {
+        if (m.type === undefined || m.type === "helm") return;
+        for (const field of ["values", "set", "releaseName"] as const) {
+          const v = m[field];
+          if (v !== undefined && (Array.isArray(v) ? v.length > 0 : typeof v === "object" ? Object.keys(v).length > 0 : true)) {
+            ctx.addIssue({ code: "custom", path: [field], message: `only for manifests.type: helm (this is ${m.type})` });
+          }
+        }
+      }),
     /** How names are formed. */
     names: z
       .object({
@@ -81,12 +128,18 @@ export const configSchema = z
       .array(
         z
           .object({
-            name: z.string().min(1),
-            newName: z.string().min(1).optional(),
+            /** `registry/org/app`, or a prefix `registry/org/*` that pins every image under it. */
+            name: imageName,
+            /** Replace the repository (for a prefix name, a prefix too: `mirror.example/org/*`). */
+            newName: imageName.optional(),
             /** Tag template: {sha} {shortSha} {branch} {number}. */
             tag: template.pipe(z.string().min(1)).default("{sha}"),
           })
-          .strict(),
+          .strict()
+          .refine((i) => i.newName === undefined || i.name.endsWith("/*") === i.newName.endsWith("/*"), {
+            message: 'with a prefix name ("registry/org/*"), newName must be a prefix too, and only then',
+            path: ["newName"],
+          }),
       )
       .default([]),
     /** How the preview is reached. */
@@ -97,9 +150,21 @@ export const configSchema = z
         /** Path-prefix routing instead: the shared base URL, and the prefix pattern (default `/{name}`). */
         baseUrl: z.url().optional(),
         pathPrefix: z.string().startsWith("/").optional(),
-        /** HTTPRoutes to point at the preview (by name); default all in the render. */
+        /** `gateway` (HTTPRoute, the default) or `ingress`: what `expose` generates, and how TLS is served. */
+        kind: z.enum(["gateway", "ingress"]).default("gateway"),
+        /** Generate the route: the Service (by name) and port (number or name) the preview URL leads to. */
+        expose: z
+          .object({
+            service: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be the name of a Service in the manifests"),
+            port: z.union([z.number().int().min(1).max(65535), z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "a port name (or number)")]),
+          })
+          .strict()
+          .optional(),
+        /** Ingress class of the Ingresses (generated ones and the manifests'); default the cluster's default class. */
+        ingressClassName: z.string().min(1).optional(),
+        /** Deprecated: every HTTPRoute gets the preview's hostnames now (a route with someone else's host is never applied). */
         httpRoutes: z.array(z.string()).optional(),
-        /** Gateway parentRefs to set on the HTTPRoutes; default: keep the manifests' own. */
+        /** Gateway parentRefs for every HTTPRoute; default the bot's PREVIEW_GATEWAY, else the manifests' own. */
         parentRefs: z
           .array(
             z
@@ -116,16 +181,40 @@ export const configSchema = z
           .optional(),
         /** Add `external-dns.alpha.kubernetes.io/hostname` to the routes. */
         externalDns: z.boolean().default(false),
-        /** cert-manager: issuer name to annotate the routes with. */
-        tls: z.object({ clusterIssuer: z.string().optional(), issuer: z.string().optional() }).strict().optional(),
+        /**
+         * TLS. On Ingresses: `spec.tls` with `secretName` (default `{name}-tls`) and the cert-manager issuer
+         * annotation. On Gateway API, the shared Gateway's wildcard listener serves it (see docs/operations.md).
+         */
+        tls: z
+          .object({
+            clusterIssuer: z.string().min(1).optional(),
+            issuer: z.string().min(1).optional(),
+            secretName: template.pipe(z.string().min(1)).optional(),
+          })
+          .strict()
+          .optional(),
         annotations: annotationMap.default({}),
-        scheme: z.enum(["https", "http"]).default("https"),
+        /** Scheme of the preview URL; default detected: `https` only when something serves TLS for the host. */
+        scheme: z.enum(["https", "http"]).optional(),
       })
       .strict()
       .refine((r) => !(r.host && r.baseUrl), { message: "set either host or baseUrl, not both", path: ["host"] })
+      .refine((r) => !(r.tls?.clusterIssuer && r.tls?.issuer), { message: "set either clusterIssuer or issuer, not both", path: ["tls"] })
       .optional(),
     /** Extra labels/annotations on the preview namespace (e.g. a gateway access label). */
-    namespace: z.object({ labels: labelMap.default({}), annotations: annotationMap.default({}) }).strict().default({ labels: {}, annotations: {} }),
+    namespace: z.object({ labels: namespaceLabels.default({}), annotations: annotationMap.default({}) }).strict().default({ labels: {}, annotations: {} }),
+    /**
+     * Stricter guardrails for this repository's previews (src/services/preview/guardrails.ts). The bot's settings are
+     * the bounds: a looser value is lowered to the bot's, and the check run says so.
+     */
+    guardrails: z
+      .object({
+        podSecurity: z.enum(["baseline", "restricted"]).optional(),
+        quota: z.object({ pods: z.number().int().min(1).optional(), cpu: quantity.optional(), memory: quantity.optional(), storage: quantity.optional() }).strict().optional(),
+        egress: z.enum(["open", "restricted"]).optional(),
+      })
+      .strict()
+      .default({}),
     /** `${VAR}` substitution in the rendered YAML (Flux post-build convention); values are templates. */
     variables: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "variable names are [A-Za-z_][A-Za-z0-9_]*"), template).default({}),
     /** Literal placeholder tokens in the manifests (e.g. `BRANCH_NAME`) and their replacement templates. */
@@ -133,14 +222,14 @@ export const configSchema = z
     /** Health gate after apply. */
     health: z
       .object({
-        timeout: duration("health.timeout").default(300_000),
+        timeout: duration.default(300_000),
         checks: z
           .array(
             z
               .object({
                 path: z.string().startsWith("/"),
                 status: z.number().int().min(100).max(599).default(200),
-                timeout: duration("health.checks[].timeout").default(10_000),
+                timeout: duration.default(10_000),
               })
               .strict(),
           )
@@ -149,7 +238,7 @@ export const configSchema = z
       .strict()
       .default({ timeout: 300_000, checks: [] }),
     /** Expire the preview this long after its last deploy (the sweeper tears it down). */
-    ttl: duration("ttl").optional(),
+    ttl: duration.optional(),
     /** When to deploy. */
     trigger: z
       .object({
@@ -208,7 +297,7 @@ export const configSchema = z
         /** Inputs passed to the workflow; values are templates (`{url}`, `{sha}`, …). */
         inputs: z.record(z.string(), template).default({ preview_url: "{url}" }),
         /** How long to wait for the run to finish. */
-        timeout: duration("e2e.timeout").default(1_200_000),
+        timeout: duration.default(1_200_000),
         /** A failing E2E run fails the check run (otherwise it is reported only). */
         required: z.boolean().default(true),
       })
@@ -231,26 +320,89 @@ function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return path.reduce<string>((acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), "");
 }
 
-/** Parse and validate the file's text. Errors name each bad field: `health.timeout: expected a duration ...`. */
-export function parseConfig(text: string): ConfigResult {
+type Def = { type?: string; innerType?: unknown; in?: unknown; out?: unknown; element?: unknown; shape?: Record<string, unknown> };
+const defOf = (n: unknown): Def | undefined => (n as { _zod?: { def?: Def } } | undefined)?._zod?.def;
+
+/** Through optional, default and pipe wrappers to the schema that holds the shape. */
+function unwrapSchema(n: unknown): unknown {
+  for (let def = defOf(n); def && def.type !== "object" && def.type !== "array"; def = defOf(n)) {
+    if (def.innerType) n = def.innerType;
+    else if (def.type === "pipe") n = defOf(def.in)?.type === "transform" ? def.out : def.in;
+    else break;
+  }
+  return n;
+}
+
+/** The object schema's keys at `path` (from the schema itself), for "did you mean". */
+function knownKeysAt(path: ReadonlyArray<PropertyKey>): string[] {
+  let node: unknown = configSchema;
+  for (const p of path) {
+    const def = defOf(unwrapSchema(node));
+    node = typeof p === "number" ? (def?.type === "array" ? def.element : undefined) : def?.type === "object" ? def.shape?.[String(p)] : undefined;
+  }
+  const def = defOf(unwrapSchema(node));
+  return def?.type === "object" && def.shape ? Object.keys(def.shape) : [];
+}
+
+/** Edit distance counting an adjacent swap as one edit (optimal string alignment), for suggestions. */
+function distance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  const d = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= x.length; i++) {
+    for (let j = 1; j <= y.length; j++) {
+      const cost = x[i - 1] === y[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[x.length]![y.length]!;
+}
+
+/** The known key nearest to `key`, when it is a plausible typo of it. */
+export function nearestKey(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = distance(key, k);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? best : undefined;
+}
+
+function unknownKeys(path: ReadonlyArray<PropertyKey>, keys: readonly string[]): string {
+  const known = knownKeysAt(path);
+  const where = formatPath(path);
+  return keys
+    .map((k) => {
+      const near = nearestKey(k, known);
+      return `${where || "(top level)"}: unknown field "${k}"${near ? ` (did you mean "${near}"?)` : known.length ? `; known: ${known.join(", ")}` : ""}`;
+    })
+    .join("\n");
+}
+
+/**
+ * Parse and validate the file's text. Each error names the bad field once, e.g.
+ * `health.timeout: expected a duration ...`, and `source` (the file actually read) when the file itself is wrong.
+ */
+export function parseConfig(text: string, source: string = CONFIG_PATH): ConfigResult {
   let raw: unknown;
   try {
     raw = parseYaml(text, { prettyErrors: true, maxAliasCount: 50 });
   } catch (err) {
     const msg = err instanceof YAMLParseError ? err.message.split("\n")[0] : String(err);
-    return { ok: false, errors: [`${CONFIG_PATH} is not valid YAML: ${msg}`] };
+    return { ok: false, errors: [`${source} is not valid YAML: ${msg}`] };
   }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-    return { ok: false, errors: [`${CONFIG_PATH} must be a mapping with at least "manifests: { path: ... }"`] };
+    return { ok: false, errors: [`${source} must be a mapping with at least "manifests: { path: ... }"`] };
   }
   const result = configSchema.safeParse(raw);
   if (result.success) return { ok: true, config: result.data };
   return {
     ok: false,
-    errors: result.error.issues.map((i) => {
-      const where = formatPath(i.path) || "(top level)";
-      if (i.code === "unrecognized_keys") return `${where}: unknown field${i.keys.length > 1 ? "s" : ""} ${i.keys.map((k) => `"${k}"`).join(", ")}`;
-      return `${where}: ${i.message}`;
+    errors: result.error.issues.flatMap((i) => {
+      if (i.code === "unrecognized_keys") return unknownKeys(i.path, i.keys).split("\n");
+      return [`${formatPath(i.path) || "(top level)"}: ${i.message}`];
     }),
   };
 }

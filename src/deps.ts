@@ -22,12 +22,19 @@ import { previewKey } from "./services/shared/preview.js";
 import { createMemoryQueue, type Queue } from "./services/jobs/queue.js";
 import { QueueLease } from "./services/jobs/queue-lease.js";
 import { createRenderer, type Renderer } from "./services/preview/render/index.js";
+import { rendererSettings } from "./services/preview/render/settings.js";
 import { createReporter } from "./services/github/reporter.js";
+import { WriteLanes } from "./services/github/write-lanes.js";
 import type { RunReport } from "./services/shared/run-report.js";
 import { createRunner, type Runner } from "./services/preview/runner.js";
+import { guardrailSettings } from "./services/preview/guardrails.js";
 import type { PreviewJob } from "./services/shared/dispatch.js";
 import type { Enqueue } from "./handlers/pull-request.js";
+import type { EnqueueComment } from "./handlers/issue-comment.js";
+import { COMMENT_JOB, commentJobKey, createCommentJob, type CommentJob } from "./handlers/comment-job.js";
+import { MemoryHeadLog, PgHeadLog, type HeadLog } from "./services/github/head-log.js";
 import type { BackupTargets } from "./handlers/slack.js";
+type WebClient = ReturnType<typeof createSlackWebClient>;
 import pg from "pg";
 import { Probot, type ProbotOctokit } from "probot";
 import { scheduleLock, startBackups, startSweeps } from "./background.js";
@@ -36,6 +43,7 @@ import { GatedScheduleLock, type ScheduleLock, type SlotScheduler } from "./serv
 import type { PreviewBackups } from "./services/data/backups/previews.js";
 import { createPgQueue } from "./services/jobs/queue-pg.js";
 import { PgThreadStore } from "./services/chat/slack-threads.js";
+import { createSlackResponder } from "./services/chat/slack-reply.js";
 import { describeError, systemOf } from "./services/shared/errors.js";
 import { createSweeper, githubOpenPulls, MemorySweepMemory, PgSweepMemory, type Sweeper } from "./services/jobs/sweeper.js";
 
@@ -56,6 +64,10 @@ export interface Deps {
   runner: Runner;
   dispatcher: Dispatcher;
   enqueue: Enqueue;
+  /** PR comments → `comment` jobs (authorized and answered in the job). */
+  enqueueComment: EnqueueComment;
+  /** Fork PR heads and when they arrived (shared by the replicas with DATABASE_URL). */
+  heads: HeadLog;
   directory: PreviewDirectory;
   notifier?: Notifier;
   kubeConfig: KubeConfig;
@@ -110,13 +122,30 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
   mkdirSync(workDir, { recursive: true });
   const pool = env.DATABASE_URL ? new pg.Pool({ connectionString: env.DATABASE_URL, max: 3, application_name: "preview-bot" }) : undefined;
   pool?.on("error", (err) => logger.warn({ err }, "idle state-database connection failed"));
-  const notifier = notifierFrom(env, pool, logger);
+  const slackClient = env.SLACK_BOT_TOKEN ? createSlackWebClient(env.SLACK_BOT_TOKEN) : undefined;
+  const notifier = notifierFrom(env, slackClient, pool, logger);
   const queueLease = env.DATABASE_URL ? undefined : queueLeaseFrom(env, kubeConfig, logger);
   // Schedules fire once per slot: claimed in PostgreSQL, or (without it) only on the replica holding the job Lease.
   const lock = queueLease ? new GatedScheduleLock(scheduleLock(pool), queueLease) : scheduleLock(pool);
   const backups = startBackups(env, { logger, metrics, ...(notifier ? { notifier } : {}), lock });
-  const runner = runnerFrom({ env, logger, metrics, probot, cluster, workDir, overrides, ...(databases ? { databases } : {}), ...(backups.previews ? { backups: backups.previews } : {}), ...(notifier ? { notifier } : {}) });
-  const queue = queueFrom(env, metrics, logger, notifier, queueLease);
+  // GitHub writes of every run, one lane per installation (see write-lanes.ts); check runs go first.
+  const lanes = new WriteLanes(logger.child({ component: "github-writes" }));
+  const runner = runnerFrom({
+    env,
+    logger,
+    metrics,
+    probot,
+    cluster,
+    workDir,
+    overrides,
+    lanes,
+    ...(databases ? { databases } : {}),
+    ...(backups.previews ? { backups: backups.previews } : {}),
+    ...(notifier ? { notifier } : {}),
+    ...(slackClient ? { slackClient } : {}),
+  });
+  // "Idle" includes the GitHub writes a finished job left draining in the lanes (tests, graceful shutdown).
+  const queue = withWrites(queueFrom(env, metrics, logger, notifier, queueLease), lanes);
   // Every line a job logs carries its delivery, job id and preview key.
   queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) =>
     withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: job.payload.action }, () => runner.run(job.payload, signal)),
@@ -128,6 +157,10 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     const supersedes = job.checkName === undefined && job.labeled === undefined;
     await queue.enqueue({ kind: PREVIEW_JOB, key: previewKey(job), payload: { ...job, deliveryId }, dedupeId: deliveryId, supersedes });
   };
+  const heads: HeadLog = pool ? new PgHeadLog(pool) : new MemoryHeadLog();
+  const commentJob = createCommentJob({ octokitFor: async (id) => (await probot.auth(id)) as Octokit, dispatcher, heads, logger });
+  queue.register<CommentJob>(COMMENT_JOB, (job) => withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: "comment" }, () => commentJob(job.payload)));
+  const enqueueComment: EnqueueComment = async (job, deliveryId) => queue.enqueue({ kind: COMMENT_JOB, key: commentJobKey(job), payload: job, dedupeId: deliveryId });
   const timer = setInterval(() => metrics.setQueue(queue.stats()), 5_000);
   timer.unref();
   const sweeper = sweeperFrom({ env, logger, probot, cluster, queue, dispatcher, pool, ...(databases ? { databases } : {}), ...(notifier ? { notifier } : {}) });
@@ -140,6 +173,8 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
     runner,
     dispatcher,
     enqueue,
+    enqueueComment,
+    heads,
     directory: createClusterDirectory(cluster),
     ...(notifier ? { notifier } : {}),
     kubeConfig,
@@ -160,6 +195,7 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
       await backups.stop();
       await queue.stop();
       await queueLease?.stop(); // after the running jobs: the next holder starts none beside them
+      await Promise.race([lanes.drain(), new Promise((r) => setTimeout(r, 10_000).unref())]);
       await databases?.close();
       await pool?.end();
     },
@@ -180,10 +216,10 @@ function databasesFrom(env: Env, logger: Logger): Databases | undefined {
   });
 }
 
-function notifierFrom(env: Env, pool: pg.Pool | undefined, logger: Logger): Notifier | undefined {
-  if (!env.SLACK_BOT_TOKEN) return undefined;
+function notifierFrom(env: Env, client: WebClient | undefined, pool: pg.Pool | undefined, logger: Logger): Notifier | undefined {
+  if (!client) return undefined;
   return createSlackNotifier({
-    client: createSlackWebClient(env.SLACK_BOT_TOKEN),
+    client,
     threads: pool ? new PgThreadStore(pool) : new MemoryThreadStore(),
     // A repository's `slack.channel` comes with each message (from its config); this is the fallback.
     channelFor: () => env.SLACK_DEFAULT_CHANNEL,
@@ -203,17 +239,31 @@ interface RunnerWiring {
   databases?: Databases;
   backups?: PreviewBackups;
   notifier?: Notifier;
+  slackClient?: WebClient;
+  lanes: WriteLanes;
 }
 
 function runnerFrom(w: RunnerWiring): Runner {
   const { env, logger, metrics, notifier, overrides } = w;
+  const appSlug = memoizedAppSlug(w.probot);
   return createRunner({
     cluster: w.cluster,
-    renderer: overrides.renderer ?? createRenderer({ workDir: w.workDir, logger, ...(env.KUSTOMIZE_COMMAND ? { kustomizeCommand: env.KUSTOMIZE_COMMAND.split(/\s+/).filter(Boolean) } : {}) }),
+    renderer: overrides.renderer ?? createRenderer({ workDir: w.workDir, logger, ...rendererSettings(env) }),
     ...(w.databases ? { databases: w.databases } : {}),
     ...(w.backups ? { backups: w.backups } : {}),
     octokitFor: async (installationId) => (await w.probot.auth(installationId)) as Octokit,
-    reporterFor: (octokit, owner, repo) => createReporter({ octokit, owner, repo, logger }),
+    reporterFor: (octokit, owner, repo) =>
+      createReporter({
+        octokit,
+        owner,
+        repo,
+        logger,
+        lanes: w.lanes,
+        tail: "background",
+        app: { id: Number(env.APP_ID), slug: appSlug },
+        progressIntervalMs: env.CHECK_RUN_PROGRESS_INTERVAL * 1000,
+        onFailure: (surface) => metrics.githubWriteFailed(surface),
+      }),
     notify: async (report: RunReport) => {
       metrics.observeRun(report);
       await notifier?.notify(
@@ -222,6 +272,8 @@ function runnerFrom(w: RunnerWiring): Runner {
         report.slackChannel ? { channel: report.slackChannel } : {},
       );
     },
+    ...(w.slackClient ? { answerSlack: createSlackResponder({ client: w.slackClient, logger }) } : {}),
+    seedForkPreviews: env.SEED_FORK_PREVIEWS,
     onError: (err) => {
       const system = systemOf(err);
       if (system !== "other") metrics.apiError(system);
@@ -230,10 +282,24 @@ function runnerFrom(w: RunnerWiring): Runner {
     workDir: w.workDir,
     namespaceDeleteTimeoutMs: env.NAMESPACE_DELETE_TIMEOUT * 1000,
     protectedNamespaces: env.PROTECTED_NAMESPACES,
+    guardrails: guardrailSettings(env),
     ...(overrides.fetchImpl ? { fetchImpl: overrides.fetchImpl } : {}),
     ...(overrides.healthIntervalMs ? { healthIntervalMs: overrides.healthIntervalMs } : {}),
     ...(overrides.e2ePollMs ? { e2ePollMs: overrides.e2ePollMs } : {}),
   });
+}
+
+/** The App's slug (for finding its own comments), asked once; asked again after a failure. */
+function memoizedAppSlug(probot: Probot): () => Promise<string | undefined> {
+  let slug: Promise<string | undefined> | undefined;
+  return () =>
+    (slug ??= probot
+      .auth()
+      .then(async (app) => (await (app as Octokit).rest.apps.getAuthenticated()).data?.slug)
+      .catch((err: unknown) => {
+        slug = undefined; // ask again next time
+        throw err;
+      }));
 }
 
 /** The Lease for one queue per fleet, in the bot's own namespace; none outside a cluster (one process, then). */
@@ -300,6 +366,23 @@ async function installationOf(probot: Probot, owner: string, repo: string): Prom
   const app = (await probot.auth()) as Octokit;
   const { data } = await app.rest.apps.getRepoInstallation({ owner, repo });
   return data.id;
+}
+
+/** The queue, whose `onIdle` also waits for the GitHub writes its jobs left in the lanes. */
+function withWrites(queue: Queue, lanes: WriteLanes): Queue {
+  return {
+    register: (kind, handler) => queue.register(kind, handler),
+    enqueue: (options) => queue.enqueue(options),
+    activeKeys: () => queue.activeKeys(),
+    stats: () => queue.stats(),
+    stop: (timeoutMs) => queue.stop(timeoutMs),
+    async onIdle() {
+      do {
+        await queue.onIdle();
+        await lanes.drain();
+      } while (lanes.pending > 0);
+    },
+  };
 }
 
 function summaryState(report: RunReport): "ready" | "failed" | "destroyed" | "superseded" | "deploying" {

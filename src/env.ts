@@ -13,6 +13,18 @@ const optional = z
 
 const list = optional.transform((v) => (v ? v.split(",").map((s) => s.trim()).filter(Boolean) : []));
 
+const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const dnsSubdomain = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+/** A Kubernetes resource quantity: `500m`, `2`, `1.5`, `512Mi`, `8Gi`, `1e3`. */
+export const QUANTITY = /^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[mkMGTPE]|[eE][+-]?[0-9]+)?$/;
+const quantity = z.string().trim().regex(QUANTITY, 'must be a Kubernetes quantity such as "500m", "2", "512Mi" or "8Gi"');
+const CIDR = /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/;
+const cidrs = list.pipe(z.array(z.string().regex(CIDR, "must be an address range such as 10.0.0.0/16")));
+const flag = z
+  .enum(["true", "false", "1", "0", ""])
+  .optional()
+  .transform((v) => v === "true" || v === "1");
+
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default("0.0.0.0"),
@@ -28,16 +40,54 @@ const envSchema = z.object({
   GHE_PROTOCOL: optional,
   /** Where the manifest flow writes the new app's credentials. */
   ENV_FILE: z.string().default(".env"),
+  /** Local development: a smee-style channel whose events are forwarded to this bot's webhook path. */
+  WEBHOOK_PROXY_URL: optional.pipe(z.url({ protocol: /^https?$/, error: "an http(s) URL, e.g. https://smee.io/<channel>" }).optional()),
 
   // Kubernetes
   KUBECONFIG: optional,
   KUBE_CONTEXT: optional,
   PROTECTED_NAMESPACES: list,
   KUSTOMIZE_COMMAND: optional,
+  /** Replicas a preview workload may ask for (Deployments, StatefulSets, HPAs' maxReplicas); more is refused. */
+  PREVIEW_MAX_REPLICAS: z.coerce.number().int().min(1).max(1000).default(10),
+  /** ClusterRoles a preview's own RoleBindings may name (none by default: the bot must hold `bind` on each). */
+  PREVIEW_BINDABLE_CLUSTER_ROLES: list,
+  /** The shared Gateway preview routes attach to unless a repository names one: `namespace/name[/sectionName]`. */
+  PREVIEW_GATEWAY: optional.pipe(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?(\/[a-z0-9]([-a-z0-9]*[a-z0-9])?)?$/, "namespace/name or namespace/name/sectionName").optional()),
+  /** Ingress class for preview Ingresses unless a repository names one (route.ingressClassName). */
+  PREVIEW_INGRESS_CLASS: optional,
   /** How long teardown waits for a namespace to disappear before reporting it stuck. */
   NAMESPACE_DELETE_TIMEOUT: z.coerce.number().int().positive().default(300),
   /** The bot's own namespace (where the job Lease lives without DATABASE_URL); in a pod, its service account's. */
   POD_NAMESPACE: optional,
+
+  // Guardrails on every preview namespace (src/services/preview/guardrails.ts): the bounds; a repository may only
+  // tighten them (`guardrails` in .github/preview.yml).
+  /** Pod Security Admission level enforced in preview namespaces (`restricted` is always warned and audited). */
+  PREVIEW_POD_SECURITY: z.enum(["baseline", "restricted"]).default("baseline"),
+  PREVIEW_QUOTA_PODS: z.coerce.number().int().min(1).max(10_000).default(20),
+  /** Total CPU and memory the preview's containers may request, and separately may be limited to. */
+  PREVIEW_QUOTA_CPU: quantity.default("4"),
+  PREVIEW_QUOTA_MEMORY: quantity.default("8Gi"),
+  /** Total storage the preview's PersistentVolumeClaims may request. */
+  PREVIEW_QUOTA_STORAGE: quantity.default("20Gi"),
+  /** LimitRange defaults for containers that set no requests or limits (a CPU/memory quota refuses those otherwise). */
+  PREVIEW_DEFAULT_CPU_REQUEST: quantity.default("100m"),
+  PREVIEW_DEFAULT_CPU_LIMIT: quantity.default("1"),
+  PREVIEW_DEFAULT_MEMORY_REQUEST: quantity.default("128Mi"),
+  PREVIEW_DEFAULT_MEMORY_LIMIT: quantity.default("512Mi"),
+  /** Namespaces (your gateway or ingress controller) whose pods may reach preview pods; all others are denied. */
+  PREVIEW_INGRESS_FROM_NAMESPACES: list,
+  /** Address ranges that may reach preview pods (a gateway outside the cluster, e.g. an AGC subnet). */
+  PREVIEW_INGRESS_FROM_CIDRS: cidrs,
+  /** `open`: previews may connect anywhere; `restricted`: only inside their namespace, to DNS, and PREVIEW_EGRESS_TO_CIDRS. */
+  PREVIEW_EGRESS: z.enum(["open", "restricted"]).default("open"),
+  PREVIEW_EGRESS_TO_CIDRS: cidrs,
+  /** The ClusterRole (deploy/base/rbac.yaml) the bot binds to itself in each preview namespace. */
+  PREVIEW_CLUSTER_ROLE: z.string().regex(dnsSubdomain, "must be a Kubernetes object name").default("preview-bot-previews"),
+  /** The bot's own ServiceAccount (deploy/ sets both from the downward API): the subject of that RoleBinding. */
+  BOT_NAMESPACE: z.string().regex(dnsLabel, "must be a namespace name").default("preview-bot"),
+  BOT_SERVICE_ACCOUNT: z.string().regex(dnsSubdomain, "must be a ServiceAccount name").default("preview-bot"),
 
   // Preview databases
   PREVIEW_DATABASE_URL: optional,
@@ -50,11 +100,15 @@ const envSchema = z.object({
   PREVIEW_DATABASE_TEMPLATES: list,
   /** Untrusted extensions (superuser-only) the admin may create in preview databases; none when unset. */
   PREVIEW_DATABASE_ADMIN_EXTENSIONS: list,
+  /** Give fork PRs `database.seedFrom` data (a backup target's latest backup) too. Off: fork previews start empty. */
+  SEED_FORK_PREVIEWS: flag,
 
   // The bot's own state (durable jobs); embedded store when unset
   DATABASE_URL: optional,
   /** Jobs running at once across previews (one at a time per preview, always). */
   JOB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  /** Seconds between check-run updates while a deploy runs (step progress is batched; GitHub paces writes). */
+  CHECK_RUN_PROGRESS_INTERVAL: z.coerce.number().int().min(1).max(86_400).default(15),
   WORK_DIR: optional,
 
   // Backups (targets and storage; see src/services/backups/targets.ts)
@@ -73,6 +127,8 @@ const envSchema = z.object({
   SLACK_DEFAULT_CHANNEL: optional,
   /** Slack user id → GitHub login: `U012AB3CD=octocat,U045=hubot`, or a path to a JSON object file. */
   SLACK_USER_MAP: optional,
+  /** GitHub logins allowed to back up and list every backup target from Slack (else a target's allowedRepos decide). */
+  PREVIEW_BOT_ADMINS: list,
 });
 
 export type Env = z.output<typeof envSchema>;
@@ -147,6 +203,11 @@ export function secretValues(env: Env): string[] {
   const out = [env.WEBHOOK_SECRET, env.SLACK_SIGNING_SECRET, env.SLACK_BOT_TOKEN, env.PREVIEW_DATABASE_PASSWORD_KEY, privateKey(env)];
   const accountKey = /AccountKey=([^;]+)/i.exec(env.AZURE_STORAGE_CONNECTION_STRING ?? "")?.[1];
   if (accountKey) out.push(accountKey);
+  if (env.WEBHOOK_PROXY_URL) {
+    // A self-hosted proxy may carry credentials in the URL or its query; the channel path itself is logged.
+    const proxy = new URL(env.WEBHOOK_PROXY_URL);
+    out.push(decodeURIComponent(proxy.password), proxy.search.slice(1));
+  }
   for (const url of [env.PREVIEW_DATABASE_URL, env.DATABASE_URL, env.BACKUP_SCRATCH_URL]) {
     if (!url) continue;
     try {

@@ -16,9 +16,10 @@ import { createSetupHandler } from "./handlers/setup.js";
 import { previewBot } from "./index.js";
 import { createLogger, registerSecret, type Logger } from "./logger.js";
 import { createAuthorizer, type PermissionClient } from "./services/github/authz.js";
-import type { Octokit } from "./services/github/reads.js";
+import { getPull, loadRepoConfig, type Octokit } from "./services/github/reads.js";
 import { createMetrics } from "./services/metrics.js";
 import { redeliverMissed } from "./services/jobs/redeliver.js";
+import { startWebhookProxy, type WebhookProxy } from "./webhook-proxy.js";
 
 export const WEBHOOKS_PATH = "/api/github/webhooks";
 
@@ -72,9 +73,10 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   await new Promise<void>((ok) => server.listen(env.PORT, env.HOST, ok));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : env.PORT;
+  let proxy: WebhookProxy | undefined;
 
   if (!probot || !deps) {
-    logger.warn(setupHint(`http://localhost:${port}`, env.ENV_FILE));
+    logger.warn(setupHint(`http://localhost:${port}`, env));
   } else {
     if (options.background !== false) {
       deps.startSchedules();
@@ -83,6 +85,10 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       void probot.auth().then((octokit) => redeliverMissed({ octokit: octokit as Octokit, logger, lock }));
     }
     logger.info(`preview-bot listening on port ${port}: GitHub webhooks at ${WEBHOOKS_PATH}${slackConfigured(env) ? ", Slack at /slack/events" : " (Slack not configured)"}`);
+    if (env.WEBHOOK_PROXY_URL) {
+      // Through this server's own webhook door (signature checked), on the port it actually listens on.
+      proxy = await startWebhookProxy({ source: env.WEBHOOK_PROXY_URL, target: `http://${loopbackHost(address)}:${port}${WEBHOOKS_PATH}`, logger });
+    }
   }
 
   return {
@@ -90,6 +96,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     port,
     ...(deps ? { deps } : {}),
     async close() {
+      await proxy?.close();
       await new Promise<void>((ok) => server.close(() => ok()));
       server.closeAllConnections();
       await deps?.close();
@@ -102,24 +109,28 @@ function setupDoor(env: Env, logger: Logger): Listener {
   return createSetupHandler({
     appYmlPath: resolve(appRoot(), "app.yml"),
     envFile: env.ENV_FILE,
+    ...(env.WEBHOOK_PROXY_URL ? { webhookProxyUrl: env.WEBHOOK_PROXY_URL } : {}),
     githubHost: env.GHE_HOST ?? "github.com",
     ...(env.GHE_PROTOCOL ? { githubProtocol: env.GHE_PROTOCOL } : {}),
     logger,
   });
 }
 
-function setupHint(url: string, envFile: string): string {
+function setupHint(url: string, env: Env): string {
   return [
     `preview-bot is running on ${url} but has no GitHub App credentials yet.`,
-    `Next: open ${url}/probot and click "Register GitHub App" (creates the app from app.yml and writes APP_ID, PRIVATE_KEY and WEBHOOK_SECRET to ${envFile}),`,
+    `Next: open ${url}/probot and click "Register GitHub App" (creates the app from app.yml and writes APP_ID, PRIVATE_KEY and WEBHOOK_SECRET to ${env.ENV_FILE}),`,
     `or set APP_ID, PRIVATE_KEY_PATH and WEBHOOK_SECRET yourself (see .env.example). Then restart.`,
+    env.WEBHOOK_PROXY_URL
+      ? `The app will be registered with the webhook proxy (WEBHOOK_PROXY_URL) as its webhook URL.`
+      : `GitHub cannot deliver webhooks to localhost: for local development set WEBHOOK_PROXY_URL to a smee.io channel (https://smee.io/new) before registering.`,
   ].join(" ");
 }
 
 /** The GitHub webhooks (Probot) and, when configured, Slack (Bolt) on /slack/events. */
 async function appDoors(env: Env, logger: Logger, probot: Probot, deps: Deps): Promise<Listener[]> {
   const listeners: Listener[] = [];
-  const github = await createNodeMiddleware(previewBot({ enqueue: deps.enqueue, dispatcher: deps.dispatcher }), { probot, webhooksPath: WEBHOOKS_PATH });
+  const github = await createNodeMiddleware(previewBot({ enqueue: deps.enqueue, enqueueComment: deps.enqueueComment, heads: deps.heads, appId: Number(env.APP_ID) }), { probot, webhooksPath: WEBHOOKS_PATH });
   if (slackConfigured(env)) {
     const slack = createSlackApp({
       signingSecret: env.SLACK_SIGNING_SECRET!,
@@ -129,13 +140,17 @@ async function appDoors(env: Env, logger: Logger, probot: Probot, deps: Deps): P
       identities: slackUserMap(env),
       ...(deps.backups && deps.databases ? { backups: previewBackupCatalog(deps) } : {}),
       ...(deps.backupTargets ? { targets: deps.backupTargets } : {}),
+      // Slack authorization = GitHub authorization: the repository's own `permissions` policy and the fork rule.
       authorizer: createAuthorizer({
         clientFor: async (owner, repo) => (await installationOctokit(probot, owner, repo)) as unknown as PermissionClient,
-        isForkPr: async (owner, repo, number) => {
-          const { data } = await (await installationOctokit(probot, owner, repo)).rest.pulls.get({ owner, repo, pull_number: number });
-          return data.head.repo?.full_name !== data.base.repo.full_name;
+        policyFor: async (owner, repo) => {
+          const config = await loadRepoConfig(await installationOctokit(probot, owner, repo), owner, repo);
+          return config ? { enrolled: true, ...(config.ok ? { policy: config.config.permissions } : {}) } : { enrolled: false };
         },
+        isForkPr: async (owner, repo, number) => (await getPull(await installationOctokit(probot, owner, repo), owner, repo, number)).fork,
       }),
+      pulls: async (owner, repo, number) => getPull(await installationOctokit(probot, owner, repo), owner, repo, number),
+      admins: env.PREVIEW_BOT_ADMINS,
       logger,
     });
     listeners.push((req, res) => {
@@ -206,6 +221,13 @@ async function installationOctokit(probot: Probot, owner: string, repo: string):
   const app = (await probot.auth()) as Octokit;
   const { data } = await app.rest.apps.getRepoInstallation({ owner, repo });
   return (await probot.auth(data.id)) as Octokit;
+}
+
+/** How this process reaches its own listening socket: loopback for a wildcard address, else the address itself. */
+function loopbackHost(address: ReturnType<Server["address"]>): string {
+  if (!address || typeof address !== "object") return "127.0.0.1";
+  if (address.family === "IPv6") return address.address === "::" ? "[::1]" : `[${address.address}]`;
+  return address.address === "0.0.0.0" ? "127.0.0.1" : address.address;
 }
 
 function appRoot(): string {

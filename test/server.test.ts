@@ -1,6 +1,7 @@
 /**
  * The process as a new user meets it: no credentials → it still starts, answers /healthz, says it is not ready,
- * serves the GitHub App registration from app.yml, and the manifest code exchange writes the credentials.
+ * serves the GitHub App registration from app.yml, and the manifest code exchange writes the credentials. With
+ * WEBHOOK_PROXY_URL set (local development), the app is registered with the proxy as its webhook URL.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { execFileSync } from "node:child_process";
@@ -32,6 +33,13 @@ afterAll(async () => {
 });
 
 const get = (path: string) => fetch(`http://127.0.0.1:${bot.port}${path}`, { redirect: "manual" });
+
+/** The app manifest the /probot page would post to GitHub. */
+async function manifestOf(port: number): Promise<Record<string, any>> {
+  const html = await (await fetch(`http://127.0.0.1:${port}/probot`)).text();
+  const value = /name="manifest" value="([^"]*)"/.exec(html)?.[1] ?? "";
+  return JSON.parse(value.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c))));
+}
 
 describe("npm start with no credentials", () => {
   it("answers /healthz and reports not ready, and tells the user what to do next", async () => {
@@ -75,5 +83,32 @@ describe("npm start with no credentials", () => {
     expect(lines.join("\n")).not.toContain("MIIEfake");
     expect(lines.join("\n")).not.toContain("whsec-0123456789");
     expect((await get("/probot/setup?code=../../etc")).status).toBe(400);
+  });
+});
+
+describe("npm start with no credentials and WEBHOOK_PROXY_URL", () => {
+  it("registers the app with the proxy as its webhook URL (GitHub cannot reach localhost) and says so", async () => {
+    const proxy = "https://smee.io/AbCdEf0123456789";
+    const out: string[] = [];
+    const withProxy = await startServer({
+      env: loadEnv({ PORT: "0", HOST: "127.0.0.1", ENV_FILE: join(dir, ".env.proxy"), WEBHOOK_PROXY_URL: proxy }),
+      logger: createLogger({ level: "info", destination: { write: (l: string) => void out.push(l) } as unknown as NodeJS.WritableStream }),
+    });
+    try {
+      const manifest = await manifestOf(withProxy.port);
+      expect(manifest.hook_attributes.url).toBe(proxy);
+      expect(manifest.redirect_url).toBe(`http://127.0.0.1:${withProxy.port}/probot/setup`);
+      expect(out.join("\n")).toContain("registered with the webhook proxy (WEBHOOK_PROXY_URL)");
+    } finally {
+      await withProxy.close();
+    }
+    // Without it, the first server (above) registers its own address and tells the user how to get a proxy.
+    expect((await manifestOf(bot.port)).hook_attributes.url).toBe(`http://127.0.0.1:${bot.port}/api/github/webhooks`);
+    expect(lines.join("\n")).toContain("set WEBHOOK_PROXY_URL");
+  });
+
+  it("refuses a WEBHOOK_PROXY_URL that is not an http(s) URL, naming the variable", () => {
+    expect(() => loadEnv({ WEBHOOK_PROXY_URL: "smee.io/abc" })).toThrow(/WEBHOOK_PROXY_URL/);
+    expect(() => loadEnv({ WEBHOOK_PROXY_URL: "file:///etc/passwd" })).toThrow(/WEBHOOK_PROXY_URL/);
   });
 });

@@ -54,20 +54,40 @@ LDFLAGS_EXTRA="-X k8s.io/component-base/version.gitVersion=$kube_ver -X k8s.io/c
   kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler
 build etcd go.etcd.io/etcd/server/v3 etcd=go.etcd.io/etcd/server/v3
 build kwok sigs.k8s.io/kwok kwok=sigs.k8s.io/kwok/cmd/kwok
+# kwok acts only through Stages: the "fast" node and pod stages from its own module (node-initialize, pod-ready,
+# pod-complete, pod-delete), so simulated pods become Running and Ready and deleted pods go away.
+kwok_ver=$(version kwok sigs.k8s.io/kwok)
+kwok_stages="$tools/bin/kwok-$kwok_ver/stages.yaml"
+if [ ! -f "$kwok_stages" ]; then
+  if $check; then echo "missing: kwok stages $kwok_ver"; missing=1
+  else
+    kdir=$(cd "$root/tools/kwok" && go mod download -json sigs.k8s.io/kwok@"$kwok_ver" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0,"utf8")).Dir)')
+    for f in "$kdir"/kustomize/stage/node/fast/*.yaml "$kdir"/kustomize/stage/pod/fast/*.yaml; do
+      case $(basename "$f") in kustomization.yaml) continue;; esac
+      cat "$f"; echo "---"
+    done > "$kwok_stages.tmp" && mv "$kwok_stages.tmp" "$kwok_stages"
+  fi
+fi
+[ -f "$kwok_stages" ] && ln -sfn "kwok-$kwok_ver/stages.yaml" "$tools/bin/kwok-stages.yaml"
 helm_ver=$(version helm helm.sh/helm/v3)
 LDFLAGS_EXTRA="-X helm.sh/helm/v3/internal/version.version=$helm_ver" build helm helm.sh/helm/v3 helm=helm.sh/helm/v3/cmd/helm
 kustomize_ver=$(version kustomize sigs.k8s.io/kustomize/kustomize/v5)
 LDFLAGS_EXTRA="-X sigs.k8s.io/kustomize/api/provenance.version=kustomize/$kustomize_ver" \
   build kustomize sigs.k8s.io/kustomize/kustomize/v5 kustomize=sigs.k8s.io/kustomize/kustomize/v5
 
-# Gateway API CRDs: copied out of the module zip (the module carries its config/ YAML).
+# Gateway API CRDs: copied out of the module zip (the module carries its config/ YAML), one YAML document per file
+# (the files do not start with `---`, so each gets one). Rebuilt when missing or when it has fewer documents than the
+# module has files (an earlier build.sh concatenated them without separators: two documents, no CRDs).
 gw_ver=$(version crds sigs.k8s.io/gateway-api)
 gw_out="$tools/crds/gateway-api-$gw_ver"
-if [ ! -f "$gw_out/standard-install.yaml" ]; then
+gw_docs() { grep -c '^---$' "$gw_out/standard-install.yaml" 2>/dev/null || echo 0; }
+if [ ! -f "$gw_out/standard-install.yaml" ] || [ "$(gw_docs)" -lt 10 ]; then
   if $check; then echo "missing: gateway-api CRDs $gw_ver"; missing=1
   else
     dir=$(cd "$root/tools/crds" && go mod download -json sigs.k8s.io/gateway-api@"$gw_ver" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0,"utf8")).Dir)')
-    mkdir -p "$gw_out"; cat "$dir"/config/crd/standard/*.yaml > "$gw_out/standard-install.yaml"
+    mkdir -p "$gw_out"
+    for f in "$dir"/config/crd/standard/*.yaml; do echo "---"; cat "$f"; echo; done > "$gw_out/standard-install.yaml.tmp"
+    mv "$gw_out/standard-install.yaml.tmp" "$gw_out/standard-install.yaml"
   fi
 fi
 [ -f "$gw_out/standard-install.yaml" ] && ln -sfn "gateway-api-$gw_ver" "$tools/crds/gateway-api"

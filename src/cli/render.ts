@@ -1,14 +1,20 @@
 /**
  * `preview-bot render` — the dry run a team uses before enrolling: render a local checkout exactly as preview-bot
- * would for a PR and print the YAML that would be applied. No cluster, no GitHub, no database.
+ * would for a PR and print the YAML that would be applied. No cluster, no GitHub, no database. It ends with a
+ * summary on stderr: namespace, URL, objects by kind, what was rewritten or refused and why, and what an offline
+ * render had to assume.
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { CONFIG_PATH, parseConfig } from "../config.js";
+import { loadEnv } from "../env.js";
+import { guardedPreview } from "../services/preview/guarded-preview.js";
+import { guardrailSettings } from "../services/preview/guardrails.js";
 import { createLogger } from "../logger.js";
 import { previewNamesFor } from "../services/preview/naming.js";
-import { createRenderer, RenderError, toYaml } from "../services/preview/render/index.js";
+import { createRenderer, RenderError, toYaml, type RenderResult } from "../services/preview/render/index.js";
+import { rendererSettings } from "../services/preview/render/settings.js";
 import type { PreviewRef } from "../services/shared/preview.js";
 
 export interface CliIo {
@@ -19,7 +25,10 @@ export interface CliIo {
 export const RENDER_USAGE = `Usage: preview-bot render --dir <checkout> --pr <number> --branch <name> --sha <sha> [options]
 
 Render a repository checkout the way preview-bot would for a pull request and print the YAML that would be
-applied (warnings go to stderr). Needs no cluster; kustomize overlays need kustomize or kubectl on PATH.
+applied: the Namespace with its labels, preview-bot's guardrails (RoleBinding, ResourceQuota, LimitRange,
+NetworkPolicy), then the repository's objects; warnings and a summary go to stderr. Needs no cluster; kustomize
+overlays need kustomize (or kubectl), Helm charts need helm, on PATH. Bot settings (PREVIEW_MAX_REPLICAS,
+PREVIEW_GATEWAY, PREVIEW_POD_SECURITY, PREVIEW_QUOTA_*, ...) are read from the environment, as the bot reads them.
 
 Options:
   --dir <path>       repository checkout (at the PR's head commit)
@@ -89,22 +98,54 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
     io.stderr.write(`preview-bot render: cannot read ${configPath}: ${code === "ENOENT" ? "no such file (the repository is not enrolled)" : String(err)}\n`);
     return 2;
   }
-  const parsed = parseConfig(text);
+  const parsed = parseConfig(text, configPath);
   if (!parsed.ok) {
-    io.stderr.write(parsed.errors.map((e) => `${e}\n`).join(""));
+    io.stderr.write(`${configPath}: ${parsed.errors.length} problem${parsed.errors.length > 1 ? "s" : ""}\n${parsed.errors.map((e) => `${e}\n`).join("")}`);
     return 2;
   }
 
   const ref: PreviewRef = { owner: str("owner") ?? "local", repo: str("repo") ?? path.basename(root), number: pr, branch, sha: sha.toLowerCase() };
   try {
     const names = previewNamesFor(ref, parsed.config);
-    const { objects, warnings } = await createRenderer({ logger: createLogger({ destination: process.stderr }) }).render({ dir: root, config: parsed.config, ref, names });
+    const env = loadEnv();
+    const renderer = createRenderer({ logger: createLogger({ destination: process.stderr }), ...rendererSettings(env) });
+    const result = await renderer.render({ dir: root, config: parsed.config, ref, names });
+    // What the bot itself applies first (the Namespace and the guardrails), then the render held inside them.
+    const guarded = guardedPreview(result.objects, names, parsed.config, guardrailSettings(env));
+    const warnings = [...result.warnings, ...guarded.notes, ...guarded.rewrites];
     for (const w of warnings) io.stderr.write(`warning: ${w}\n`);
-    io.stdout.write(toYaml(objects));
+    if (guarded.problems.length > 0) {
+      io.stderr.write(guarded.problems.map((p) => `preview-bot render: refused: ${p}\n`).join(""));
+      return 1;
+    }
+    io.stdout.write(toYaml([...guarded.guardrails, ...guarded.objects]));
+    io.stderr.write(summary(names.namespace, { ...result, objects: guarded.objects, rewrites: [...result.rewrites, ...guarded.rewrites], warnings }, guarded.summary));
     return 0;
   } catch (err) {
-    const message = err instanceof RenderError ? err.message : `unexpected error: ${err instanceof Error ? err.message : String(err)}`;
-    io.stderr.write(`preview-bot render: ${message}\n`);
+    if (err instanceof RenderError) {
+      if (err.problems.length > 1) io.stderr.write(`preview-bot render: refused, ${err.problems.length} problems:\n${err.problems.map((p) => `  ${p}\n`).join("")}`);
+      else io.stderr.write(`preview-bot render: ${err.message}\n`);
+    } else io.stderr.write(`preview-bot render: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
+}
+
+/** The closing summary: what a preview of this checkout gets (`guardrails`: what the bot holds it to). */
+export function summary(namespace: string, r: RenderResult, guardrails?: string): string {
+  const kinds = new Map<string, number>();
+  for (const o of r.objects) kinds.set(o.kind, (kinds.get(o.kind) ?? 0) + 1);
+  const lines = [
+    "",
+    `summary (${r.type}):`,
+    `  namespace  ${namespace}`,
+    ...(guardrails ? [`  guardrails ${guardrails}`] : []),
+    `  URL        ${r.url ?? "none (no route.host or route.baseUrl)"}`,
+    `  objects    ${r.objects.length}: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(", ") || "none"}`,
+    ...r.rewrites.map((w, i) => `  ${i === 0 ? "rewritten" : "         "}  ${w}`),
+    ...(r.rewrites.length ? [] : ["  rewritten  nothing"]),
+    "  refused    nothing (a refusal fails the render with the reason)",
+    `  warnings   ${r.warnings.length}`,
+    ...r.notes.map((n, i) => `  ${i === 0 ? "offline" : "       "}    ${n}`),
+  ];
+  return `${lines.join("\n")}\n`;
 }

@@ -16,6 +16,8 @@ export type CommandName = "deploy" | "redeploy" | "destroy" | "status" | "extend
 
 export interface PreviewCommand {
   name: CommandName;
+  /** `deploy`/`redeploy`: the commit to deploy, pinned (7–40 hex digits, lower case). */
+  sha?: string;
   dryRun?: boolean;
   /** `extend`: the new TTL in milliseconds. */
   ttlMs?: number;
@@ -32,7 +34,9 @@ export interface SlashTarget {
 export type SlashCommand =
   | { name: "help" }
   | { name: "list"; owner?: string; repo?: string }
-  | ({ name: "status" | "deploy" | "redeploy" | "backup" | "backups" } & SlashTarget)
+  | ({ name: "status" | "backups" } & SlashTarget)
+  | ({ name: "backup" } & SlashTarget)
+  | ({ name: "deploy" | "redeploy"; sha?: string } & SlashTarget)
   | ({ name: "destroy"; dryRun?: boolean } & SlashTarget)
   | ({ name: "extend"; ttlMs: number } & SlashTarget)
   /** A bot-level backup target (issue "backups"): `backup shop`, `backups shop`. */
@@ -105,6 +109,8 @@ export function parseTarget(text: string): SlashTarget | undefined {
 }
 
 const BACKUP_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$/;
+/** An abbreviated or full commit SHA. */
+const SHA = /^[0-9a-f]{7,40}$/i;
 
 /** Parse a PR comment body. */
 export function parseComment(body: string, opts: { botName?: string } = {}): ParseResult<PreviewCommand> {
@@ -132,6 +138,12 @@ export function parseComment(body: string, opts: { botName?: string } = {}): Par
       const d = parseDuration(args[0]!);
       if (!d.ok) return reply(d.reason);
       command.ttlMs = d.ms;
+      break;
+    }
+    case "deploy":
+    case "redeploy": {
+      if (args.length > 1 || (args[0] !== undefined && !SHA.test(args[0]))) return reply(`Usage: \`/preview ${name} [<commit sha>]\`: the commit is 7 to 40 hex digits, e.g. \`/preview ${name} 1a2b3c4\`.`);
+      if (args[0]) command.sha = args[0].toLowerCase();
       break;
     }
     case "restore": {
@@ -181,16 +193,21 @@ export function parseSlash(text: string): ParseResult<SlashCommand> {
     if (!d.ok) return reply(d.reason);
     return { type: "command", command: { name, ...target, ttlMs: d.ms } };
   }
+  if (name === "deploy" || name === "redeploy") {
+    if (args.length === 2 && SHA.test(args[1]!)) return { type: "command", command: { name, ...target, sha: args[1]!.toLowerCase() } };
+    return args.length === 1 ? { type: "command", command: { name, ...target } } : reply(`Usage: \`${usage}\`.`);
+  }
   if (args.length !== 1) return reply(`Usage: \`${usage}\`.`);
   if (name === "destroy") return { type: "command", command: flags.has("--dry-run") ? { name, ...target, dryRun: true } : { name, ...target } };
   if (name === "help") return reply(SLACK_HELP);
-  return { type: "command", command: { name, ...target } };
+  return { type: "command", command: name === "backup" ? { name, ...target } : { name, ...target } }; // (narrows the union)
 }
 
 function slashUsage(name: SlashName): string {
   if (name === "extend") return "/preview extend owner/repo#N 3d";
   if (name === "destroy") return "/preview destroy owner/repo#N [--dry-run]";
   if (name === "backup" || name === "backups") return `/preview ${name} owner/repo#N|<backup target>`;
+  if (name === "deploy" || name === "redeploy") return `/preview ${name} owner/repo#N [<commit sha>]`;
   return `/preview ${name} owner/repo#N`;
 }
 

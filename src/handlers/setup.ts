@@ -2,7 +2,8 @@
  * First-run door: with no GitHub App credentials the bot still starts, and this serves GitHub's App Manifest flow
  * from app.yml (the Probot convention): GET /probot shows a "Register GitHub App" button; GitHub redirects back to
  * /probot/setup?code=…, which exchanges the code for the new app's id, key and webhook secret and writes them to the
- * env file. Restart, and the bot runs.
+ * env file. Restart, and the bot runs. With WEBHOOK_PROXY_URL set (local development: GitHub cannot reach localhost),
+ * the app is registered with that proxy as its webhook URL.
  */
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -15,6 +16,8 @@ export interface SetupOptions {
   /** `github.com` or a GitHub Enterprise Server host. */
   githubHost: string;
   githubProtocol?: string;
+  /** WEBHOOK_PROXY_URL: registered as the app's webhook URL instead of this server's own. */
+  webhookProxyUrl?: string;
   logger: Logger;
   fetchImpl?: typeof fetch;
 }
@@ -27,12 +30,13 @@ function baseUrlOf(req: IncomingMessage): string {
   return `${proto}://${host}`;
 }
 
-export function buildManifest(appYml: string, baseUrl: string): Record<string, unknown> {
+/** The app manifest from app.yml; webhooks go to `webhookUrl` (a proxy) when given, else to this server. */
+export function buildManifest(appYml: string, baseUrl: string, webhookUrl?: string): Record<string, unknown> {
   const manifest = (parseYaml(appYml) ?? {}) as Record<string, unknown>;
   return {
     ...manifest,
     url: manifest.url ?? baseUrl,
-    hook_attributes: { url: `${baseUrl}/api/github/webhooks` },
+    hook_attributes: { url: webhookUrl ?? `${baseUrl}/api/github/webhooks` },
     redirect_url: `${baseUrl}/probot/setup`,
     public: manifest.public ?? false,
   };
@@ -46,6 +50,14 @@ export function updateEnvFile(path: string, values: Record<string, string>): voi
   writeFileSync(path, [...kept.filter((l, i) => l !== "" || i < kept.length - 1), ...added, ""].join("\n"), { mode: 0o600 });
 }
 
+/** Where GitHub will send webhooks, said on the registration page (a localhost URL is unreachable for GitHub). */
+function webhookNote(proxyUrl: string | undefined): string {
+  if (proxyUrl) return `<p>Webhooks: GitHub sends them to your proxy <code>${escapeHtml(new URL(proxyUrl).host)}</code> (<code>WEBHOOK_PROXY_URL</code>), and preview-bot forwards them here.</p>`;
+  return `<p>Webhooks: GitHub cannot deliver to <code>localhost</code>. For local development, create a channel at
+<a href="https://smee.io/new">smee.io/new</a>, set <code>WEBHOOK_PROXY_URL</code> to it, restart and register then.
+In a cluster, open this page at the bot's public address.</p>`;
+}
+
 export function createSetupHandler(opts: SetupOptions) {
   const fetchImpl = opts.fetchImpl ?? fetch;
   const api = opts.githubHost === "github.com" ? "https://api.github.com" : `${opts.githubProtocol ?? "https"}://${opts.githubHost}/api/v3`;
@@ -57,7 +69,7 @@ export function createSetupHandler(opts: SetupOptions) {
       return true;
     }
     if (url.pathname === "/probot") {
-      const manifest = buildManifest(readFileSync(opts.appYmlPath, "utf8"), baseUrlOf(req));
+      const manifest = buildManifest(readFileSync(opts.appYmlPath, "utf8"), baseUrlOf(req), opts.webhookProxyUrl);
       const org = url.searchParams.get("org");
       const target = `https://${opts.githubHost}/${org && /^[A-Za-z0-9-]+$/.test(org) ? `organizations/${org}/` : ""}settings/apps/new`;
       res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(`<!doctype html>
@@ -68,6 +80,7 @@ export function createSetupHandler(opts: SetupOptions) {
 sends you back here, and the app's id, private key and webhook secret are written to <code>${escapeHtml(opts.envFile)}</code>.
 Then restart preview-bot and install the app on your repositories.</p>
 <p>For an organization, open <code>/probot?org=&lt;your-org&gt;</code>.</p>
+${webhookNote(opts.webhookProxyUrl)}
 <form action="${escapeHtml(target)}" method="post">
 <input type="hidden" name="manifest" value="${escapeHtml(JSON.stringify(manifest))}">
 <button type="submit" style="font-size: 1.2em; padding: .5em 1em">Register GitHub App</button>

@@ -14,6 +14,8 @@ export interface Metrics {
   apiError(system: string): void;
   backupSucceeded(target: string, sizeBytes: number, at: Date): void;
   backupFailed(target: string): void;
+  /** A GitHub read or write of the Reporter failed (check_run, deployment, comment). */
+  githubWriteFailed(surface: string): void;
 }
 
 export function createMetrics(): Metrics {
@@ -42,6 +44,12 @@ export function createMetrics(): Metrics {
   const backupLast = new Gauge({ name: "preview_bot_backup_last_success_timestamp_seconds", help: "Unix time of the last successful backup per target", labelNames: ["target"], registers: [registry] });
   const backupSize = new Gauge({ name: "preview_bot_backup_size_bytes", help: "Size of the last successful backup per target", labelNames: ["target"], registers: [registry] });
   const backupFailures = new Counter({ name: "preview_bot_backup_failures_total", help: "Failed backups per target", labelNames: ["target"], registers: [registry] });
+  const githubFailures = new Counter({
+    name: "preview_bot_github_report_failures_total",
+    help: "Failed GitHub calls of the Reporter, by surface (check_run, deployment, comment); each is also logged at warn",
+    labelNames: ["surface"],
+    registers: [registry],
+  });
   const jobsFailed = new Counter({ name: "preview_bot_jobs_failed_total", help: "Jobs that failed for good (permanent error or retries exhausted)", labelNames: ["kind"], registers: [registry] });
   return {
     registry,
@@ -57,6 +65,9 @@ export function createMetrics(): Metrics {
     },
     backupFailed(target) {
       backupFailures.inc({ target });
+    },
+    githubWriteFailed(surface) {
+      githubFailures.inc({ surface });
     },
     jobRetries,
     apiErrors,

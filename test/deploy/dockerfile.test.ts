@@ -100,6 +100,22 @@ describe("Dockerfile", () => {
     for (const arch of ["AMD64", "ARM64"]) expect(dockerfile).toMatch(new RegExp(`ARG KUSTOMIZE_SHA256_${arch}=[0-9a-f]{64}\\n`));
   });
 
+  it("verifies helm's sha256 for the target architecture before installing it, at the version the tests build", () => {
+    const tools = all.find((s) => s.name === "tools")!;
+    const run = tools.instructions.filter((i) => i.op === "RUN").map((i) => i.args).join("\n");
+    const helm = run.slice(run.indexOf("HELM_SHA256_AMD64"));
+    expect(helm).toMatch(/curl -fsSL -o \/tmp\/helm\.tar\.gz .*echo "\$\{sum\}\s+\/tmp\/helm\.tar\.gz" \| sha256sum -c -;\s+tar -xzf \/tmp\/helm\.tar\.gz/s);
+    for (const arch of ["AMD64", "ARM64"]) expect(dockerfile).toMatch(new RegExp(`ARG HELM_SHA256_${arch}=[0-9a-f]{64}\\n`));
+    expect(get("COPY").map((i) => i.args)).toContain("--from=tools /usr/local/bin/helm /usr/local/bin/helm");
+    // One version everywhere: the image ships what tools/*/go.mod pins for the tests.
+    expect(dockerfile).toContain(`ARG HELM_VERSION=${/helm\.sh\/helm\/v3 v(\S+)/.exec(read("tools/helm/go.mod"))![1]}`);
+    expect(dockerfile).toContain(`ARG KUSTOMIZE_VERSION=${/sigs\.k8s\.io\/kustomize\/kustomize\/v5 v(\S+)/.exec(read("tools/kustomize/go.mod"))![1]}`);
+  });
+
+  it("puts the CLI on PATH as preview-bot", () => {
+    expect(get("RUN").map((i) => i.args).join("\n")).toContain("ln -s /app/dist/cli.js /usr/local/bin/preview-bot");
+  });
+
   it("ships production dependencies only", () => {
     const deps = all.find((s) => s.name === "deps")!;
     expect(deps.instructions.filter((i) => i.op === "RUN").map((i) => i.args).join(" ")).toContain("npm ci --omit=dev");

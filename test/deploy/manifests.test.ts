@@ -1,8 +1,10 @@
 /**
  * deploy/ as a cluster would get it: rendered with the same kustomize the bot uses (kustomize or kubectl kustomize),
  * then checked for what running preview-bot needs — replicas, probes, Workload Identity wired on both ends, a
- * non-root read-only pod, RBAC that is commented, wildcard-free and covers the kinds a real repository's previews
- * use, and only settings the code actually reads.
+ * non-root read-only pod, RBAC that is commented, wildcard-free, bound cluster-wide only for namespaces and binding
+ * the preview role, and covers the kinds a real repository's previews use, the admission policy that fences the
+ * bot, and only settings the code actually reads. What that RBAC and policy do is proven on a real API server
+ * (test/e2e/real-rbac.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { execFile } from "node:child_process";
@@ -12,6 +14,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
+import { loadEnv } from "../../src/env.js";
 import { parseTargets } from "../../src/services/data/backups/targets.js";
 import { findKustomizeCommand } from "../../src/services/preview/render/kustomize.js";
 import { describeWithTools } from "../support/tools.js";
@@ -20,6 +23,9 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const at = (...p: string[]) => path.join(ROOT, ...p);
 /** The pinned kustomize (.tools/bin, first on PATH), else kubectl kustomize; suites needing it skip (fail under CI) without. */
 const KUSTOMIZE = await findKustomizeCommand();
+
+/** The ClusterRole the bot binds to itself in each preview namespace. */
+const PREVIEW_ROLE = "preview-bot-previews";
 
 /** Parsed YAML: its shape is what the assertions check. */
 type Obj = Record<string, any>;
@@ -130,13 +136,16 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
     expect(account.metadata.labels?.["azure.workload.identity/use"]).toBeUndefined();
   });
 
-  it("binds RBAC to exactly the ServiceAccount the Deployment runs as", () => {
+  it("binds RBAC to exactly the ServiceAccount the Deployment runs as, and the preview role nowhere cluster-wide", () => {
     const bindings = [...find(objs, "ClusterRoleBinding"), ...find(objs, "RoleBinding")];
-    expect(bindings.length).toBeGreaterThanOrEqual(2);
+    expect(bindings.length).toBeGreaterThanOrEqual(1);
     for (const b of bindings) {
       expect(b.subjects).toEqual([{ kind: "ServiceAccount", name: deployment.spec.template.spec.serviceAccountName, namespace: deployment.metadata.namespace }]);
       expect(find(objs, b.roleRef.kind, b.roleRef.name)).toHaveLength(1);
     }
+    // The bot binds preview-bot-previews itself, in each preview namespace (src/services/preview/guardrails.ts).
+    expect(find(objs, "ClusterRoleBinding").map((b) => b.roleRef.name)).toEqual(["preview-bot"]);
+    one(objs, "ClusterRole", PREVIEW_ROLE);
   });
 
   it("runs as non-root on a read-only root filesystem, with emptyDirs for /tmp and WORK_DIR", () => {
@@ -165,7 +174,7 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
     expect(find(objs, "Secret")).toEqual([]); // credentials are never part of what kustomize applies
   });
 
-  it("has a comment on every RBAC rule in the source YAML", () => {
+  it("has a comment on every RBAC rule and every admission-policy check in the source YAML", () => {
     const source = ["deploy/base/rbac.yaml", "deploy/base/rbac-lease.yaml"].map((f) => readFileSync(at(f), "utf8")).join("\n---\n");
     const parsedRules = parseAllDocuments(source).flatMap((d) => ((d.toJS() as Obj | null)?.rules ?? []) as Obj[]);
     const lines = source.split("\n");
@@ -175,28 +184,43 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
     expect(uncommented).toEqual([]);
     const rendered = [...find(objs, "ClusterRole"), ...find(objs, "Role")].flatMap((r) => r.rules);
     expect(rendered.length).toBe(parsedRules.length);
+
+    const policySource = readFileSync(at("deploy/base/admission-policy.yaml"), "utf8").split("\n");
+    const checks = policySource.flatMap((l, i) => (/^ {4}- expression:/.test(l) ? [i] : []));
+    expect(checks.length).toBe(one(objs, "ValidatingAdmissionPolicy", "preview-bot-fence").spec.validations.length);
+    expect(checks.filter((i) => !/^\s*#\s*\S/.test(policySource[i - 1] ?? "")).map((i) => `admission-policy.yaml line ${i + 1}`)).toEqual([]);
   });
 
-  it("grants no wildcards and no escalate, bind or impersonate", () => {
+  it("grants no wildcards, no escalate or impersonate, and bind on the preview role only", () => {
     const rules = [...find(objs, "ClusterRole"), ...find(objs, "Role")].flatMap((r) => r.rules as Obj[]);
     expect(rules.length).toBeGreaterThan(0);
     for (const r of rules) {
       for (const field of ["verbs", "resources", "apiGroups"]) expect(r[field]).not.toContain("*");
-      expect(r.verbs.filter((v: string) => ["escalate", "bind", "impersonate"].includes(v))).toEqual([]);
+      expect(r.verbs.filter((v: string) => ["escalate", "impersonate"].includes(v))).toEqual([]);
+      if (r.verbs.includes("bind")) expect(r).toEqual({ apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles"], verbs: ["bind"], resourceNames: [PREVIEW_ROLE] });
       expect(r.nonResourceURLs).toBeUndefined();
     }
-    const clusterScoped = rules.flatMap((r) => r.resources as string[]).filter((res) => ["clusterroles", "clusterrolebindings", "roles", "rolebindings", "customresourcedefinitions", "nodes"].includes(res));
-    expect(clusterScoped).toEqual([]);
+    const forbidden = rules.flatMap((r) => r.resources as string[]).filter((res) => ["clusterrolebindings", "roles", "customresourcedefinitions", "nodes", "pods/exec", "serviceaccounts/token", "daemonsets"].includes(res));
+    expect(forbidden).toEqual([]);
+    // Cluster-wide, RoleBindings may only be created (the bot's own, before it has any right in a new namespace).
+    const clusterWide = one(objs, "ClusterRole", "preview-bot").rules as Obj[];
+    expect(clusterWide.filter((r) => r.resources.includes("rolebindings")).flatMap((r) => r.verbs)).toEqual(["create"]);
+    expect(clusterWide.flatMap((r) => r.resources as string[]).sort()).toEqual(["clusterroles", "namespaces", "rolebindings"]);
   });
 
-  it("grants what the bot itself does in the cluster (src/services/cluster/cluster.ts, rollout-health.ts)", () => {
-    const rules = find(objs, "ClusterRole").flatMap((r) => r.rules as Obj[]);
+  it("grants what the bot itself does: namespaces cluster-wide, the rest only through the preview role", () => {
+    const clusterWide = one(objs, "ClusterRole", "preview-bot").rules as Obj[];
+    expect(grants(clusterWide, "", "namespaces", ["get", "list", "create", "patch", "delete"])).toEqual([]);
+    const rules = one(objs, "ClusterRole", PREVIEW_ROLE).rules as Obj[];
     const needs: Array<[string, string, string[]]> = [
-      ["", "namespaces", ["get", "list", "create", "patch", "delete"]],
       ["", "secrets", ["get", "create", "patch"]],
       ["", "pods", ["list"]],
       ["", "pods/log", ["get"]],
       ["", "events", ["list"]],
+      ["", "resourcequotas", ["get", "create", "patch"]],
+      ["", "limitranges", ["get", "create", "patch"]],
+      ["networking.k8s.io", "networkpolicies", ["get", "create", "patch"]],
+      ["rbac.authorization.k8s.io", "rolebindings", ["get"]],
       ["apps", "deployments", ["list"]],
       ["apps", "statefulsets", ["list"]],
       ["batch", "cronjobs", ["list", "patch"]],
@@ -204,8 +228,28 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
     for (const [group, resource, verbs] of needs) expect({ group, resource, missing: grants(rules, group, resource, verbs) }).toEqual({ group, resource, missing: [] });
   });
 
+  it("ships the admission policy that fences the bot: bound, failing closed, for the Deployment's own account", () => {
+    const policy = one(objs, "ValidatingAdmissionPolicy", "preview-bot-fence");
+    const binding = one(objs, "ValidatingAdmissionPolicyBinding", "preview-bot-fence");
+    expect(binding.spec).toEqual({ policyName: "preview-bot-fence", validationActions: ["Deny"] });
+    expect(policy.spec.failurePolicy).toBe("Fail");
+    const account = `system:serviceaccount:${deployment.metadata.namespace}:${deployment.spec.template.spec.serviceAccountName}`;
+    expect(policy.spec.matchConditions).toEqual([{ name: "the-bot-only", expression: `request.userInfo.username == '${account}'` }]);
+    expect(policy.spec.matchConstraints.resourceRules).toEqual([{ apiGroups: ["*"], apiVersions: ["*"], operations: ["CREATE", "UPDATE", "DELETE", "CONNECT"], resources: ["*/*"], scope: "*" }]);
+    expect(policy.spec.validations.length).toBeGreaterThanOrEqual(6);
+    for (const v of policy.spec.validations) expect({ reason: v.reason, message: typeof v.messageExpression }).toEqual({ reason: "Forbidden", message: "string" });
+  });
+
+  it("tells the bot who it is and which role to bind: the settings' defaults match deploy/", () => {
+    const fromPod = Object.fromEntries((container.env as Obj[]).filter((e) => e.valueFrom).map((e) => [e.name, e.valueFrom.fieldRef.fieldPath]));
+    expect(fromPod).toMatchObject({ BOT_NAMESPACE: "metadata.namespace", BOT_SERVICE_ACCOUNT: "spec.serviceAccountName" });
+    const defaults = loadEnv({});
+    expect([defaults.PREVIEW_CLUSTER_ROLE, defaults.BOT_NAMESPACE, defaults.BOT_SERVICE_ACCOUNT]).toEqual([PREVIEW_ROLE, deployment.metadata.namespace, deployment.spec.template.spec.serviceAccountName]);
+    expect(one(objs, "Namespace", deployment.metadata.namespace).metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+  });
+
   it("covers every kind a real repository's previews apply (the KubernetesMOOC fixture): apply and prune verbs", async () => {
-    const rules = find(objs, "ClusterRole").flatMap((r) => r.rules as Obj[]);
+    const rules = one(objs, "ClusterRole", PREVIEW_ROLE).rules as Obj[];
     const fixture = [...(await render("test/fixtures/kubernetesmooc/manifests/overlays/feature")), ...(await render("test/fixtures/kubernetesmooc/manifests/base"))];
     const kinds = new Map(fixture.filter((o) => o.kind !== "Namespace").map((o) => [`${groupOf(o.apiVersion)}/${plural(o.kind)}`, o]));
     expect(kinds.size).toBeGreaterThanOrEqual(12);

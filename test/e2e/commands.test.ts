@@ -25,6 +25,9 @@ names:
   namespace: "cmds-pr-{number}"
 route:
   host: "{name}.previews.example.test"
+  expose: { service: web, port: 80 }
+  parentRefs: [{ name: previews, namespace: gateway-system }]
+  scheme: https
 ttl: 1d
 trigger:
   on: command
@@ -109,7 +112,7 @@ describe("a preview driven from PR comments (trigger: command)", () => {
     expect(gh.state.reactions).toEqual([{ commentId: id, content: "eyes" }]);
     expect(repliesSince(from)).toEqual([]);
     expect(gh.sticky(PR)).toHaveLength(1);
-    expect(gh.sticky(PR)[0]!.body).toMatch(/Triggered by:\*\* \/preview deploy by @.?wes-write/u);
+    expect(JSON.stringify(run?.output)).toMatch(/Triggered by:\*\* \/preview deploy by @.?wes-write/u);
   });
 
   it("/preview status by a reader replies with the state and the URL", async () => {

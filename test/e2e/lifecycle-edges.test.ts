@@ -149,8 +149,8 @@ describe("lifecycle edges", () => {
   }, DEADLINE);
 
   it("dispatches the E2E workflow against the healthy preview and folds its conclusion into the check run", async () => {
-    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\nroute: { host: "{name}.previews.example.test" }\ne2e:\n  workflow: e2e.yml\n  inputs: { base_url: "{url}", commit: "{shortSha}" }\n`);
-    gh.state.tarballs.set(SHA1, await h.tarball(SHA1, files("nginx:1")));
+    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\nroute: { host: "{name}.previews.example.test", expose: { service: app, port: 80 }, parentRefs: [{ name: previews, namespace: gateway-system }], scheme: https }\ne2e:\n  workflow: e2e.yml\n  inputs: { base_url: "{url}", commit: "{shortSha}" }\n`);
+    gh.state.tarballs.set(SHA1, await h.tarball(SHA1, { "k8s/app.yaml": webApp({ name: "app", image: "nginx:1", service: true }) }));
     gh.state.pulls.set(18, pull({ number: 18, branch: "e2e-ok" }));
     await h.send("pull_request", prEvent("opened", gh.state.pulls.get(18)!));
     const dispatch = gh.writes("POST", /\/actions\/workflows\/e2e\.yml\/dispatches$/)[0]!;
@@ -162,7 +162,7 @@ describe("lifecycle edges", () => {
 
     gh.state.e2eConclusion = "failure";
     gh.state.pulls.set(18, pull({ number: 18, branch: "e2e-ok", sha: SHA2 }));
-    gh.state.tarballs.set(SHA2, await h.tarball(SHA2, files("nginx:2")));
+    gh.state.tarballs.set(SHA2, await h.tarball(SHA2, { "k8s/app.yaml": webApp({ name: "app", image: "nginx:2", service: true }) }));
     await h.send("pull_request", prEvent("synchronize", gh.state.pulls.get(18)!));
     const failed = gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === SHA2).at(-1)!;
     expect(failed.conclusion).toBe("failure");
@@ -195,13 +195,13 @@ describe("lifecycle edges", () => {
   }, DEADLINE);
 
   it("shows render warnings in the check run, not only in the logs", async () => {
-    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\n`);
+    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\nvariables: { GREETING: hello }\n`);
     gh.state.tarballs.set(SHA1, await h.tarball(SHA1, { ...files("nginx:1"), "k8s/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings }\ndata: { api: \"${API_URL}\" }\n" }));
     gh.state.pulls.set(22, pull({ number: 22, sha: SHA1 }));
     await h.send("pull_request", prEvent("opened", gh.state.pulls.get(22)!));
     const run = gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === SHA1).at(-1)!;
     expect(run.conclusion).toBe("success");
-    expect(JSON.stringify(run.output)).toMatch(/1 warning.*API.*URL.*is not defined in variables/);
+    expect(JSON.stringify(run.output)).toMatch(/1 note.*API.*URL.*is not defined in variables/);
   }, DEADLINE);
 
   it("keeps the database, and says so, when database.finalBackup is set but there is no backup storage", async () => {

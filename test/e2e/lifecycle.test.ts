@@ -61,7 +61,8 @@ images:
     tag: "{sha}"
 route:
   baseUrl: ${baseUrl}
-  scheme: http
+  expose: { service: web, port: 80 }
+  parentRefs: [{ name: previews, namespace: gateway-system }]
 variables:
   GREETING: "hello from {branch}"
 health:

@@ -1,8 +1,8 @@
 /**
  * The PR-comment door through the real one-port server: signed `issue_comment` deliveries (real payloads from
- * @octokit/webhooks-examples) → Probot → parse → authorize (GitHub's collaborator-permission endpoint on nock) →
- * dispatcher → queue. The queue's work is recorded instead of run, so each cell of the matrix shows exactly what the
- * door let through; test/e2e/commands.test.ts runs the allowed commands for real.
+ * @octokit/webhooks-examples) → Probot → parse → the `comment` job (authorize with GitHub's collaborator-permission
+ * endpoint on the fake GitHub, react, reply) → dispatcher → queue. The preview jobs are recorded instead of run, so
+ * each cell of the matrix shows exactly what the door let through; test/e2e/commands.test.ts runs them for real.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { PREVIEW_JOB } from "../../src/services/jobs/dispatcher.js";
@@ -15,6 +15,7 @@ const REPO = "shop";
 const INSTALLATION = 31;
 const PR = 21;
 const FORK_PR = 22;
+const FORK_SHA = "f".repeat(40);
 const DAY = 86_400_000;
 
 let h: Harness;
@@ -30,7 +31,9 @@ interface Commenter {
 }
 
 function commentEvent(body: string, who: Commenter, opts: { number?: number; onIssue?: boolean } = {}): Record<string, any> {
-  return realComment(body, who.login, { owner: OWNER, repo: REPO, number: opts.number ?? PR, installationId: INSTALLATION, ...(who.type ? { type: who.type } : {}), ...(opts.onIssue ? { onIssue: true } : {}) });
+  const event = realComment(body, who.login, { owner: OWNER, repo: REPO, number: opts.number ?? PR, installationId: INSTALLATION, ...(who.type ? { type: who.type } : {}), ...(opts.onIssue ? { onIssue: true } : {}) });
+  event.comment.created_at = new Date().toISOString(); // written now (the example payload's date is years old)
+  return event;
 }
 
 const send = (payload: Record<string, any>, id?: ReturnType<typeof crypto.randomUUID>) => h.send("issue_comment", payload, id);
@@ -57,7 +60,9 @@ beforeAll(async () => {
   gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: "manifests:\n  path: deploy\ntrigger:\n  on: command\n" });
   gh.scope.on("request", (req: Request) => calls.push(`${req.method} ${new URL(req.url).pathname}`));
   gh.state.pulls.set(PR, pull());
-  gh.state.pulls.set(FORK_PR, pull({ number: FORK_PR, fork: true, author: "forky" }));
+  gh.state.pulls.set(FORK_PR, pull({ number: FORK_PR, fork: true, author: "forky", sha: FORK_SHA }));
+  // The fork's head arrived long before any comment here (its check suite dates it).
+  gh.state.checkSuites.push({ id: 1, head_sha: FORK_SHA, created_at: "2026-01-01T00:00:00Z" });
   for (const [login, role] of Object.entries({ "ada-admin": "admin", "mia-maintain": "maintain", "wes-write": "write", "rita-read": "read", forky: "write", "ci-helper": "admin", "renovate[bot]": "admin" })) {
     gh.state.roles.set(login, role);
   }
@@ -94,6 +99,10 @@ const CELLS = MATRIX.flatMap((row) => row.cells.split(" ").map((c, i) => ({ ...r
 describe("authorization matrix through the comment door", () => {
   it.each(CELLS)("$who · /preview $command → $outcome", async ({ commenter, number, command, outcome }) => {
     const since = mark();
+    // What GitHub must see (checked after the test: scope.isDone()).
+    if (outcome === "job" || outcome === "refused") gh.expect("GET", new RegExp(`/collaborators/${commenter.login}/permission$`));
+    if (outcome === "job") gh.expect("POST", /\/issues\/comments\/\d+\/reactions$/);
+    if (outcome === "job" || outcome === "refused") expect(gh.scope.isDone()).toBe(false);
     const event = commentEvent(`/preview ${command}`, commenter, { number });
     expect(await send(event)).toBe(200);
     const action = command.split(" ")[0]!;
@@ -104,6 +113,9 @@ describe("authorization matrix through the comment door", () => {
       expect(since.jobs()).toHaveLength(1);
       expect(since.jobs()[0]).toMatchObject({ action, owner: OWNER, repo: REPO, number, installationId: INSTALLATION, source: "comment", trigger: `/preview ${action} by @${commenter.login}` });
       if (action === "extend") expect(since.jobs()[0]!.ttlMs).toBe(3 * DAY);
+      // A deploy of a fork PR carries the reviewed commit; others deploy the newest head.
+      if (number === FORK_PR && (action === "deploy" || action === "redeploy")) expect(since.jobs()[0]!.sha).toBe(FORK_SHA);
+      else expect(since.jobs()[0]!.sha).toBeUndefined();
       expect(gh.state.reactions.filter((r) => r.commentId === event.comment.id)).toEqual([{ commentId: event.comment.id, content: "eyes" }]);
       expect(since.replies()).toEqual([]);
       expect(since.calls()).toContain(`GET /repos/${OWNER}/${REPO}/collaborators/${encodeURIComponent(commenter.login)}/permission`);
@@ -213,13 +225,23 @@ describe("guards", () => {
     }
   });
 
-  it("does not call a repository unenrolled when its config cannot be read (GitHub 500), and runs nothing", async () => {
+  it("does not call a repository unenrolled when its config cannot be read (GitHub 500): acks, runs nothing, and says so", async () => {
     gh.state.configError = 500;
     const since = mark();
     const status = await send(commentEvent("/preview deploy", { login: "ada-admin" }));
-    expect(status).toBeGreaterThanOrEqual(500);
-    expect(since.writes()).toEqual([]);
+    expect(status).toBe(200); // the door only parses and enqueues: GitHub's trouble is the job's
     expect(since.jobs()).toEqual([]);
+    expect(since.writes().map((w) => `${w.method} ${w.path}`)).toEqual([`POST /repos/${OWNER}/${REPO}/issues/${PR}/comments`]);
+    expect(since.replies()[0]!.body.body).toMatch(/^@ada-admin Sorry, I could not act on `\/preview deploy`: reading \.github\/preview\.yml of octo-door\/shop \(GitHub answered 500\): Server Error\. Please try again\.$/s);
+  });
+
+  it("answers a redelivered comment once: one help reply for a redelivered /preview help", async () => {
+    const since = mark();
+    const event = commentEvent("/preview help", { login: "rita-read" });
+    const id = crypto.randomUUID();
+    expect(await send(event, id)).toBe(200);
+    expect(await send(event, id)).toBe(200);
+    expect(since.replies()).toHaveLength(1);
   });
 
   it("accepts the same delivery once: one job, one reaction", async () => {

@@ -31,16 +31,20 @@ class RecordingDispatcher implements Dispatcher {
   }
 }
 
-const ready: PreviewSummary = { key: "acme/web#42", owner: "acme", repo: "web", number: 42, state: "ready", url: "https://pr-42.preview.example.com/", title: "Checkout <b>" };
+const ready: PreviewSummary = { key: "acme/web#42", owner: "acme", repo: "web", number: 42, state: "ready", url: "https://pr-42.preview.example.com/", title: "Checkout <b>", sha: "d".repeat(40) };
 const directory: PreviewDirectory = {
   list: async (filter) => [ready].filter((p) => !filter?.owner || (p.owner === filter.owner && p.repo === filter.repo)),
   get: async (key) => (key.owner === "acme" && key.repo === "web" && key.number === 42 ? ready : undefined),
 };
+/** acme/web#42 is a fork PR whose head moved on from the deployed commit; #43 is a PR from a branch. */
+const HEAD = "e".repeat(40);
+const pulls = async (_o: string, _r: string, number: number) => ({ sha: number === 42 ? HEAD : "c".repeat(40), fork: number === 42 });
 
 const identities = new Map([
   ["U0WES", "wes-write"],
   ["U0RITA", "rita-read"],
   ["U0MO", "mo-maintain"],
+  ["U0ADA", "ada-admin"],
 ]);
 const ROLES: Record<string, { permission: string; role_name: string }> = {
   "wes-write": { permission: "write", role_name: "write" },
@@ -53,11 +57,13 @@ let dispatcher: RecordingDispatcher;
 /** Bot-level backup targets: what Slack asked to back up, and a listing. */
 const targetRuns: string[] = [];
 const targets = {
-  names: () => ["shop"],
+  names: () => ["shop", "ledger"],
   list: async (name: string) => (name === "shop" ? [{ name: "shop/shop-20261126T060000000Z.dump", createdAt: "2026-11-26T06:00:00.000Z" }] : []),
   run: async (name: string) => {
     targetRuns.push(name);
   },
+  // shop's data may go to acme/web; ledger names no repository (bot admins only).
+  allowedRepos: (name: string) => (name === "shop" ? ["acme/web"] : undefined),
 };
 const logLines: string[] = [];
 
@@ -73,10 +79,12 @@ beforeAll(async () => {
     dispatcher,
     directory,
     identities,
-    authorizer: createAuthorizer({ clientFor: async () => new TestOctokit({ auth: { token: "ghs_0000000000000000000000000000000000" } }), isForkPr: async () => false }),
+    authorizer: createAuthorizer({ clientFor: async () => new TestOctokit({ auth: { token: "ghs_0000000000000000000000000000000000" } }), isForkPr: async (_o, _r, n) => n === 42 }),
     logger: createLogger({ level: "debug", destination: new Writable({ write(c, _e, cb) { logLines.push(String(c)); cb(); } }) }),
     clientOptions: { retryConfig: { retries: 0 } },
     targets,
+    pulls,
+    admins: ["ada-admin"],
   });
   server = await listen(requestListener);
 });
@@ -114,17 +122,17 @@ describe("Slack /preview slash command", () => {
     dispatcher.hold();
     const github = permission("wes-write");
     const answer = nextResponse();
-    const res = await send(slashCommandBody({ user_id: "U0WES", text: "deploy acme/web#42" }));
+    const res = await send(slashCommandBody({ user_id: "U0WES", text: "deploy acme/web#43" }));
     expect(res.status).toBe(200);
     expect(res.body).toBe(""); // the ack: sent while the dispatch below is still held
     await waitFor(() => dispatcher.requests.length === 1);
     dispatcher.release();
     expect(dispatcher.requests[0]).toEqual({
-      action: "deploy", owner: "acme", repo: "web", number: 42, actor: "wes-write", source: "slack",
+      action: "deploy", owner: "acme", repo: "web", number: 43, actor: "wes-write", source: "slack",
       slack: { channel: "C0CHAN", user: "U0WES", responseUrl: RESPONSE_URL },
     });
     const reply = await answer;
-    expect(reply).toMatchObject({ response_type: "ephemeral", text: expect.stringContaining("Queued `deploy` for acme/web#42") });
+    expect(reply).toMatchObject({ response_type: "ephemeral", text: expect.stringContaining("Queued `deploy` for acme/web#43") });
     expect(github.isDone()).toBe(true);
   });
 
@@ -155,13 +163,14 @@ describe("Slack /preview slash command", () => {
   it("refuses a read-only user", async () => {
     const github = permission("rita-read");
     const answer = nextResponse();
-    await send(slashCommandBody({ user_id: "U0RITA", text: "deploy acme/web#42" }));
+    await send(slashCommandBody({ user_id: "U0RITA", text: "deploy acme/web#43" }));
     expect((await answer).text).toMatch(/`deploy` needs write access.*you have read/);
     expect(github.isDone()).toBe(true);
     expect(dispatcher.requests).toEqual([]);
   });
 
-  it("backs a configured target up for a mapped user, lists its backups, and refuses unknown targets and unmapped users", async () => {
+  it("backs a target up for someone with backup permission on one of its allowed repositories, and lists it", async () => {
+    const github = permission("wes-write").get("/repos/acme/web/collaborators/wes-write/permission").reply(200, ROLES["wes-write"]!);
     let answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0WES", text: "backup shop" }));
     expect((await answer).text).toMatch(/Backing up `shop` now/);
@@ -170,13 +179,29 @@ describe("Slack /preview slash command", () => {
     answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0WES", text: "backups shop" }));
     expect((await answer).text).toContain("shop/shop-20261126T060000000Z.dump");
+    expect(github.isDone()).toBe(true);
+  });
+
+  it("refuses a backup target to a reader of its repositories, to anyone but an admin when it names none, and to unmapped users", async () => {
+    const github = permission("rita-read");
+    let answer = nextResponse();
+    await send(slashCommandBody({ user_id: "U0RITA", text: "backup shop" }));
+    expect((await answer).text).toMatch(/to back it up `shop` you need `backup` permission on one of the repositories allowed to use it \(acme\/web\)/);
+    expect(github.isDone()).toBe(true);
+    answer = nextResponse();
+    await send(slashCommandBody({ user_id: "U0MO", text: "backups ledger" }));
+    expect((await answer).text).toMatch(/`ledger` names no allowed repositories, so only preview-bot admins can list its backups/);
+    answer = nextResponse();
+    await send(slashCommandBody({ user_id: "U0ADA", text: "backup ledger" }));
+    expect((await answer).text).toMatch(/Backing up `ledger` now/);
     answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0WES", text: "backup orders" }));
-    expect((await answer).text).toMatch(/`orders` is not a backup target here; known: `shop`/);
+    expect((await answer).text).toMatch(/`orders` is not a backup target here; known: `shop`, `ledger`/);
     answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0STRANGER", text: "backup shop" }));
     expect((await answer).text).toMatch(/don't know your GitHub account/);
-    expect(targetRuns).toEqual(["shop"]);
+    await waitFor(() => targetRuns.includes("ledger"));
+    expect(targetRuns.filter((t) => t === "shop")).toHaveLength(1); // only the allowed one above
     expect(dispatcher.requests).toEqual([]);
   });
 
@@ -187,17 +212,41 @@ describe("Slack /preview slash command", () => {
     expect(JSON.parse(typo.body).text).toContain('Did you mean "/preview deploy"?');
   });
 
-  it("lists previews and shows one's status from the directory, escaping PR text", async () => {
+  it("lists previews and shows one's status from the directory to a mapped user, escaping PR text", async () => {
     let answer = nextResponse();
-    await send(slashCommandBody({ text: "list acme/web" }));
+    await send(slashCommandBody({ user_id: "U0RITA", text: "list acme/web" }));
     expect((await answer).text).toContain("<https://pr-42.preview.example.com/|open>");
     answer = nextResponse();
-    await send(slashCommandBody({ text: "status acme/web#42" }));
+    await send(slashCommandBody({ user_id: "U0RITA", text: "status acme/web#42" }));
     const status = await answer;
     expect(JSON.stringify(status.blocks)).toContain("Checkout &lt;b&gt;");
     answer = nextResponse();
-    await send(slashCommandBody({ text: "status acme/web#7" }));
+    await send(slashCommandBody({ user_id: "U0RITA", text: "status acme/web#7" }));
     expect((await answer).text).toBe("No preview for acme/web#7.");
+  });
+
+  it("shows neither the list nor a status to a Slack user it cannot map to GitHub", async () => {
+    for (const text of ["list", "status acme/web#42"]) {
+      const answer = nextResponse();
+      await send(slashCommandBody({ user_id: "U0STRANGER", text }));
+      const reply = (await answer).text;
+      expect(reply).toMatch(/don't know your GitHub account/);
+      expect(reply).not.toContain("pr-42.preview.example.com");
+    }
+  });
+
+  it("pins a fork PR's deploy to a commit: the head now, the deployed one on redeploy, or the one named (when it is the head)", async () => {
+    permission("mo-maintain").get("/repos/acme/web/collaborators/mo-maintain/permission").times(2).reply(200, ROLES["mo-maintain"]!);
+    let answer = nextResponse();
+    await send(slashCommandBody({ user_id: "U0MO", text: "deploy acme/web#42" }));
+    expect((await answer).text).toContain(`Queued \`deploy\` for acme/web#42 at \`eeeeeee\` (exactly that commit: the pull request comes from a fork)`);
+    answer = nextResponse();
+    await send(slashCommandBody({ user_id: "U0MO", text: "redeploy acme/web#42" }));
+    expect((await answer).text).toContain("at `ddddddd`");
+    answer = nextResponse();
+    await send(slashCommandBody({ user_id: "U0MO", text: "deploy acme/web#42 ddddddd" }));
+    expect((await answer).text).toMatch(/`ddddddd` is not the head of acme\/web#42 \(the head is `eeeeeee`\), so nothing was queued/);
+    expect(dispatcher.requests.map((r) => [r.action, r.sha])).toEqual([["deploy", HEAD], ["redeploy", "d".repeat(40)]]);
   });
 });
 

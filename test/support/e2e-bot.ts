@@ -6,6 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { KubeConfig } from "@kubernetes/client-node";
 import nock from "nock";
 import { c as tarCreate } from "tar";
 import { loadEnv } from "../../src/env.js";
@@ -36,7 +37,7 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(opts: { env?: Record<string, string>; fake?: FakeKubeOptions; cluster?: FakeKube; rolloutFailFastMs?: number; logLines?: string[] } = {}): Promise<Harness> {
+export async function startHarness(opts: { env?: Record<string, string>; fake?: FakeKubeOptions; cluster?: FakeKube; rolloutFailFastMs?: number; logLines?: string[]; fetchImpl?: typeof fetch; /** Point the bot at this cluster instead (the real control plane, e.g. with the bot's own ServiceAccount token); the fake still starts, unused. */ kubeConfig?: KubeConfig } = {}): Promise<Harness> {
   const workDir = mkdtempSync(join(tmpdir(), "e2e-"));
   // A shared fake cluster (several replicas) is the caller's to stop.
   const fake = opts.cluster ?? (await startFakeKube({ namespaceFinalizeMs: 30, ...opts.fake }));
@@ -61,12 +62,14 @@ export async function startHarness(opts: { env?: Record<string, string>; fake?: 
       ? createLogger({ level: "debug", destination: { write: (line: string) => void opts.logLines!.push(line) } as unknown as NodeJS.WritableStream })
       : createLogger({ level: process.env.E2E_LOG ?? "silent" }),
     Octokit: ProbotTestOctokit,
-    kubeConfig: fake.kubeConfig(),
+    // A real API server's (e.g. with the bot's own ServiceAccount token), else the fake's.
+    kubeConfig: opts.kubeConfig ?? fake.kubeConfig(),
     pollMs: 20,
     healthIntervalMs: 50,
     rolloutFailFastMs: opts.rolloutFailFastMs ?? 200,
     e2ePollMs: 20,
     background: false,
+    ...(opts.fetchImpl ? { fetchImpl: opts.fetchImpl } : {}),
   });
   return {
     bot,

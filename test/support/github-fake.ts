@@ -1,14 +1,21 @@
 /**
  * A stateful GitHub REST API on nock, for end-to-end tests of the bot: what the runner reads (pull request, config,
- * tarball at a SHA, permissions) comes from `state`; what the bot writes (check runs, deployments and their
- * statuses, comments, reactions) is recorded and also reflected back on later reads (a comment created by the bot is
- * listed on the next run, so the sticky comment can be found and edited). Payload shapes come from
- * @octokit/webhooks-examples where one exists.
+ * tarball at a SHA, permissions, check suites) comes from `state`; what the bot writes (check runs, deployments and
+ * their statuses, comments, reactions) is recorded and also reflected back on later reads. The routes are in
+ * github-fake-routes.ts.
+ *
+ * Scoped per test, and nothing goes unnoticed: under Jest, the fake's interceptors are installed before each test and
+ * removed after it (its state stays, for files that tell one story across tests), and after each test it fails the
+ * test when the bot made a GitHub request the fake does not know, got an error answer to a write the test did not
+ * ask for (`failNext`), or left an `expect`ed request unmade (`scope.isDone()`). A newer fake for the same API
+ * replaces the older one.
  */
+import { EventEmitter } from "node:events";
 import { createHmac } from "node:crypto";
 import { createRequire } from "node:module";
 import nock from "nock";
 import { ProbotOctokit } from "probot";
+import { githubRoutes, pullJson, type Reply, type Route } from "./github-fake-routes.js";
 
 export const GITHUB_API = "https://api.github.com";
 const require = createRequire(import.meta.url);
@@ -77,6 +84,22 @@ export interface Recorded {
   method: string;
   path: string;
   body: any;
+  status?: number;
+}
+
+export interface FakeCheckRun {
+  id: number;
+  name: string;
+  head_sha: string;
+  status: string;
+  conclusion?: string | null;
+  output?: any;
+  details_url?: string;
+  external_id?: string;
+  html_url?: string;
+  app?: { id: number; slug: string };
+  started_at?: string;
+  completed_at?: string | null;
 }
 
 export interface FakeGitHubState {
@@ -94,9 +117,14 @@ export interface FakeGitHubState {
   tarballs: Map<string, Buffer>;
   /** Collaborator role by login. */
   roles: Map<string, string>;
-  checkRuns: Array<{ id: number; name: string; head_sha: string; status: string; conclusion?: string | null; output?: any; details_url?: string; external_id?: string }>;
+  /** Check runs of every app (ours carry `app.id` = the fake's appId). */
+  checkRuns: FakeCheckRun[];
+  /** Check suites by commit: `created_at` is when GitHub saw the commit arrive. */
+  checkSuites: Array<{ id: number; head_sha: string; created_at: string; app?: { id: number; slug: string } }>;
+  /** Workflow runs of the repository's CI (`GET /actions/runs`), for `trigger.afterChecks`. */
+  actionRuns: Array<{ id: number; name: string; head_sha: string; status: string; conclusion: string | null; created_at: string }>;
   deployments: Array<{ id: number; environment: string; sha: string; ref: string; payload: any; statuses: any[] }>;
-  comments: Array<{ id: number; issue: number; body: string; user: { login: string; type: string } }>;
+  comments: Array<{ id: number; issue: number; body: string; user: { login: string; type: string }; performed_via_github_app?: { id: number; slug: string }; created_at?: string }>;
   reactions: Array<{ commentId: number; content: string }>;
   /** Workflow runs created by dispatches; each completes with `e2eConclusion` after `e2ePolls` listings. */
   workflowRuns: Array<{ id: number; workflow: string; head_branch: string; head_sha: string; status: string; conclusion: string | null; html_url: string; inputs: Record<string, string>; polls: number }>;
@@ -105,25 +133,28 @@ export interface FakeGitHubState {
   writes: Recorded[];
 }
 
-const BOT = { login: "preview-bot[bot]", type: "Bot", id: 99 };
-
-type Reply = [number, string | Buffer, Record<string, string>?];
-
-/** nock 15 hands reply functions the (fetch) Request; give ours the path with query and the parsed JSON body. */
-function handleAt(prefix: string, fn: (uri: string, body: any) => Reply): (req: Request) => Promise<Reply> {
-  return async (req: Request) => {
-    const url = new URL(req.url);
-    const text = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
-    return fn(`${url.pathname.slice(prefix.length)}${url.search}`, text ? JSON.parse(text) : undefined);
-  };
+export interface FakeGitHubInit {
+  owner: string;
+  repo: string;
+  installationId: number;
+  config?: string;
+  /** GitHub Enterprise Server: `https://ghe.example.com/api/v3` */
+  api?: string;
+  /** The GitHub App's id, as the bot's APP_ID (default 123, what the e2e harness uses). */
+  appId?: number;
+  /** Answer each request after this long (benchmarks: GitHub's latency). */
+  latencyMs?: number;
 }
 
-export function fakeGitHub(init: { owner: string; repo: string; installationId: number; config?: string; /** GitHub Enterprise Server: `https://ghe.example.com/api/v3` */ api?: string }) {
+/** Live fakes by API origin+prefix: the hooks below install them for each test. */
+const LIVE = new Map<string, FakeGitHub>();
+
+export type FakeGitHub = ReturnType<typeof fakeGitHub>;
+
+export function fakeGitHub(init: FakeGitHubInit) {
   const api = new URL(init.api ?? GITHUB_API);
   const prefix = api.pathname.replace(/\/+$/, "");
-  /** Route patterns are written for api.github.com; under GHE they sit below /api/v3. */
-  const rx = (re: RegExp) => new RegExp(`^${prefix.replace(/\//g, "\\/")}${re.source.slice(1)}`);
-  const handle = (fn: (uri: string, body: any) => Reply) => handleAt(prefix, fn);
+  const appId = init.appId ?? 123;
   const state: FakeGitHubState = {
     owner: init.owner,
     repo: init.repo,
@@ -134,6 +165,8 @@ export function fakeGitHub(init: { owner: string; repo: string; installationId: 
     tarballs: new Map(),
     roles: new Map(),
     checkRuns: [],
+    checkSuites: [],
+    actionRuns: [],
     deployments: [],
     comments: [],
     reactions: [],
@@ -143,170 +176,70 @@ export function fakeGitHub(init: { owner: string; repo: string; installationId: 
     writes: [],
   };
   let nextId = 1000;
-  const repoPath = `/repos/${state.owner}/${state.repo}`;
-  const full = `${state.owner}/${state.repo}`;
-  const record = (method: string, path: string, body: unknown) => state.writes.push({ method, path: path.split("?")[0]!, body });
-  const json = (status: number, body: unknown): Reply => [status, JSON.stringify(body), { "content-type": "application/json" }];
-  const notFound = () => json(404, { message: "Not Found", documentation_url: "https://docs.github.com/rest" });
+  const routes: Route[] = githubRoutes({ state, appId, installationId: init.installationId, nextId: () => ++nextId, pullJson: (p) => pullJson(state, p, examplePayload("pull_request", "opened").pull_request), now: () => new Date().toISOString() });
+  const problems: string[] = [];
+  const faults: Array<{ method: string; path: RegExp; status: number }> = [];
+  const holds: Array<{ method: string; path: RegExp; skip: number; gate: Promise<void>; seen: () => void; release: () => void }> = [];
+  const expectations: Array<{ method: string; path: RegExp; times: number }> = [];
+  const events = new EventEmitter();
+  let interceptors: nock.Interceptor[] = [];
+  let expectScope: nock.Scope | undefined;
 
-  function pullJson(p: FakePull) {
-    const example = examplePayload("pull_request", "opened").pull_request;
-    const repo = { ...example.base.repo, name: state.repo, full_name: full, owner: { ...example.base.repo.owner, login: state.owner } };
-    return {
-      ...example,
-      number: p.number,
-      title: p.title,
-      state: p.state,
-      draft: p.draft,
-      html_url: `https://github.com/${full}/pull/${p.number}`,
-      labels: p.labels.map((name, i) => ({ id: i + 1, name })),
-      user: { ...example.user, login: p.author },
-      head: { ...example.head, ref: p.branch, sha: p.sha, repo: p.fork ? { ...repo, full_name: `${p.author}/${state.repo}`, owner: { ...repo.owner, login: p.author } } : repo },
-      base: { ...example.base, ref: state.defaultBranch, repo },
-    };
+  async function dispatch(req: Request): Promise<Reply> {
+    events.emit("request", req);
+    const url = new URL(req.url);
+    const uri = `${url.pathname.slice(prefix.length)}${url.search}`;
+    const text = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
+    const body = text ? JSON.parse(text) : undefined;
+    if (init.latencyMs) await new Promise((r) => setTimeout(r, init.latencyMs));
+    for (const h of holds.filter((x) => x.method === req.method && x.path.test(url.pathname.slice(prefix.length)))) {
+      if (h.skip-- > 0) continue;
+      h.seen();
+      await h.gate;
+    }
+    // Token requests are authentication (Probot's throttling treats them so too), not writes to the repository.
+    const write = req.method !== "GET" && req.method !== "HEAD" && !/\/access_tokens$/.test(url.pathname);
+    const fault = faults.findIndex((f) => f.method === req.method && f.path.test(url.pathname.slice(prefix.length)));
+    if (fault >= 0) {
+      const { status } = faults.splice(fault, 1)[0]!;
+      if (write) state.writes.push({ method: req.method, path: url.pathname.slice(prefix.length), body, status });
+      return [status, JSON.stringify({ message: `injected ${status}` }), { "content-type": "application/json" }];
+    }
+    const route = routes.find((r) => r.method === req.method && r.path.test(uri));
+    if (!route) {
+      problems.push(`the bot called ${req.method} ${uri}, which the fake GitHub does not know`);
+      return [404, JSON.stringify({ message: "Not Found (unknown to the fake GitHub)" }), { "content-type": "application/json" }];
+    }
+    const reply = route.handle(uri, body);
+    if (write) {
+      state.writes.push({ method: req.method, path: url.pathname.slice(prefix.length), body, status: reply[0] });
+      if (reply[0] >= 400) problems.push(`the bot's ${req.method} ${uri} got ${reply[0]}: ${String(reply[1]).slice(0, 200)}`);
+    }
+    return reply;
   }
 
-  const scope = nock(api.origin)
-    .persist()
-    .post(rx(/^\/app\/installations\/\d+\/access_tokens$/))
-    .reply(handle(() => json(201, { token: "ghs_fakeinstallationtoken0000000000000000", expires_at: new Date(Date.now() + 3_600_000).toISOString(), permissions: {}, repository_selection: "all" })))
-    .get(`${prefix}${repoPath}/installation`)
-    .reply(200, { id: init.installationId })
-    .get(rx(/^\/repos\/[^/]+\/[^/]+\/pulls\/\d+$/))
-    .reply(handle((uri) => {
-      const p = state.pulls.get(Number(uri.split("/").pop()));
-      return p ? json(200, pullJson(p)) : notFound();
-    }))
-    .get(rx(/^\/repos\/[^/]+\/[^/]+\/pulls\/\d+\/files/))
-    .reply(handle((uri) => {
-      const p = state.pulls.get(Number(uri.split("/")[5]));
-      return json(200, (p?.files ?? []).map((filename) => ({ filename, status: "modified" })));
-    }))
-    .get(rx(/^\/repos\/[^/]+\/[^/]+\/contents\/\.github(%2F|\/)preview\.yml/))
-    .reply(handle((uri) => {
-      if (state.configError) return json(state.configError, { message: "Server Error" });
-      const ref = new URL(uri, GITHUB_API).searchParams.get("ref");
-      const text = ref ? (state.configAt.get(ref) ?? state.config) : state.config;
-      return text === undefined ? notFound() : [200, text, { "content-type": "application/vnd.github.raw" }];
-    }))
-    .get(rx(/^\/repos\/[^/]+\/[^/]+\/tarball\/[0-9a-f]+$/))
-    .reply(handle((uri) => {
-      const tar = state.tarballs.get(uri.split("/").pop()!);
-      return tar ? [200, tar, { "content-type": "application/x-gzip" }] : notFound();
-    }))
-    .get(rx(/^\/repos\/[^/]+\/[^/]+\/collaborators\/[^/]+\/permission$/))
-    .reply(handle((uri) => {
-      const login = decodeURIComponent(uri.split("/")[5]!);
-      const role = state.roles.get(login);
-      return role ? json(200, { permission: role === "maintain" ? "write" : role, role_name: role, user: { login } }) : notFound();
-    }))
-    // check runs
-    .get(rx(/^\/repos\/[^/]+\/[^/]+\/commits\/[0-9a-f]+\/check-runs/))
-    .reply(handle((uri) => {
-      const url = new URL(uri, GITHUB_API);
-      const sha = url.pathname.split("/")[5];
-      const name = url.searchParams.get("check_name");
-      const runs = state.checkRuns.filter((r) => r.head_sha === sha && (!name || r.name === name));
-      return json(200, { total_count: runs.length, check_runs: runs });
-    }))
-    .post(`${prefix}${repoPath}/check-runs`)
-    .reply(handle((uri, body) => {
-      record("POST", uri, body);
-      const b = body as any;
-      const run = { id: ++nextId, name: b.name, head_sha: b.head_sha, status: b.status ?? "queued", conclusion: b.conclusion ?? null, output: b.output, details_url: b.details_url, external_id: b.external_id, html_url: `https://github.com/${full}/runs/${nextId}` };
-      state.checkRuns.push(run);
-      return json(201, run);
-    }))
-    .patch(rx(/^\/repos\/[^/]+\/[^/]+\/check-runs\/\d+$/))
-    .reply(handle((uri, body) => {
-      record("PATCH", uri, body);
-      const run = state.checkRuns.find((r) => r.id === Number(uri.split("/").pop()));
-      if (!run) return notFound();
-      Object.assign(run, body as object);
-      return json(200, run);
-    }))
-    .post(rx(/^\/repos\/[^/]+\/[^/]+\/actions\/workflows\/[^/]+\/dispatches$/))
-    .reply(handle((uri, body) => {
-      record("POST", uri, body);
-      const workflow = decodeURIComponent(uri.split("/")[6]!);
-      const pullForRef = [...state.pulls.values()].find((p) => p.branch === body.ref);
-      if (!pullForRef) return json(422, { message: `No ref found for: ${body.ref}` });
-      const id = ++nextId;
-      state.workflowRuns.push({ id, workflow, head_branch: body.ref, head_sha: pullForRef.sha, status: "queued", conclusion: null, html_url: `https://github.com/${full}/actions/runs/${id}`, inputs: body.inputs ?? {}, polls: 0 });
-      return [204, ""];
-    }))
-    .get(rx(/^\/repos\/[^/]+\/[^/]+\/actions\/workflows\/[^/]+\/runs/))
-    .reply(handle((uri) => {
-      const url = new URL(uri, GITHUB_API);
-      const workflow = decodeURIComponent(url.pathname.split("/")[6]!);
-      const branch = url.searchParams.get("branch");
-      const runs = state.workflowRuns.filter((r) => r.workflow === workflow && (!branch || r.head_branch === branch));
-      for (const r of runs) {
-        if (r.status === "completed") continue;
-        r.polls++;
-        r.status = r.polls >= state.e2ePolls ? "completed" : "in_progress";
-        if (r.status === "completed") r.conclusion = state.e2eConclusion;
-      }
-      return json(200, { total_count: runs.length, workflow_runs: runs.map(({ polls, inputs, ...r }) => r) });
-    }))
-    .get(rx(/^\/repos\/[^/]+\/[^/]+\/actions\/runs/))
-    .reply(200, { total_count: 0, workflow_runs: [] })
-    // deployments
-    .get(rx(/^\/repos\/[^/]+\/[^/]+\/deployments(\?.*)?$/))
-    .reply(handle((uri) => {
-      const url = new URL(uri, GITHUB_API);
-      const env = url.searchParams.get("environment");
-      const sha = url.searchParams.get("sha");
-      return json(200, state.deployments.filter((d) => (!env || d.environment === env) && (!sha || d.sha === sha)).map(({ statuses, ...d }) => d).reverse());
-    }))
-    .post(`${prefix}${repoPath}/deployments`)
-    .reply(handle((uri, body) => {
-      record("POST", uri, body);
-      const b = body as any;
-      const d = { id: ++nextId, environment: b.environment, sha: b.ref, ref: b.ref, payload: b.payload ?? {}, transient_environment: b.transient_environment, production_environment: b.production_environment, statuses: [] };
-      state.deployments.push(d);
-      return json(201, d);
-    }))
-    .post(rx(/^\/repos\/[^/]+\/[^/]+\/deployments\/\d+\/statuses$/))
-    .reply(handle((uri, body) => {
-      record("POST", uri, body);
-      const d = state.deployments.find((x) => x.id === Number(uri.split("/")[5]));
-      if (!d) return notFound();
-      const status = { id: ++nextId, ...(body as object) };
-      d.statuses.push(status);
-      return json(201, status);
-    }))
-    // comments
-    .get(rx(/^\/repos\/[^/]+\/[^/]+\/issues\/\d+\/comments/))
-    .reply(handle((uri) => {
-      const issue = Number(new URL(uri, GITHUB_API).pathname.split("/")[5]);
-      return json(200, state.comments.filter((c) => c.issue === issue).map((c) => ({ ...c, html_url: `https://github.com/${full}/pull/${issue}#issuecomment-${c.id}` })));
-    }))
-    .post(rx(/^\/repos\/[^/]+\/[^/]+\/issues\/\d+\/comments$/))
-    .reply(handle((uri, body) => {
-      record("POST", uri, body);
-      const c = { id: ++nextId, issue: Number(uri.split("/")[5]), body: (body as any).body, user: BOT };
-      state.comments.push(c);
-      return json(201, c);
-    }))
-    .patch(rx(/^\/repos\/[^/]+\/[^/]+\/issues\/comments\/\d+$/))
-    .reply(handle((uri, body) => {
-      record("PATCH", uri, body);
-      const c = state.comments.find((x) => x.id === Number(uri.split("/").pop()));
-      if (!c) return notFound();
-      c.body = (body as any).body;
-      return json(200, c);
-    }))
-    .post(rx(/^\/repos\/[^/]+\/[^/]+\/issues\/comments\/\d+\/reactions$/))
-    .reply(handle((uri, body) => {
-      record("POST", uri, body);
-      state.reactions.push({ commentId: Number(uri.split("/")[6]), content: (body as any).content });
-      return json(201, { id: ++nextId, content: (body as any).content });
-    }));
+  function install(): void {
+    uninstall(); // also after a nock.cleanAll(), which drops them behind our back
+    const under = (path: string) => path.startsWith(`${prefix}/`);
+    expectScope = nock(api.origin);
+    for (const e of expectations) interceptors.push(expectScope.intercept((p) => under(p) && e.path.test(p.slice(prefix.length).split("?")[0]!), e.method).times(e.times));
+    const routeScope = nock(api.origin).persist();
+    for (const method of ["GET", "POST", "PATCH", "PUT", "DELETE"]) interceptors.push(routeScope.intercept(under, method));
+    for (const i of interceptors) i.reply(dispatch);
+  }
 
-  return {
+  function uninstall(): void {
+    for (const i of interceptors) nock.removeInterceptor(i);
+    interceptors = [];
+  }
+
+  const fake = {
     state,
-    scope,
+    /** Emits "request" (the fetch Request) for every call; `isDone()` is true when every `expect`ed call was made. */
+    scope: Object.assign(events, {
+      isDone: () => expectScope?.isDone() ?? true,
+      pendingMocks: () => expectScope?.pendingMocks() ?? [],
+    }),
     /** Writes of one kind, e.g. `writes("POST", /\/issues\/\d+\/comments$/)`. */
     writes(method: string, path: RegExp): Recorded[] {
       return state.writes.filter((w) => w.method === method && path.test(w.path));
@@ -315,5 +248,59 @@ export function fakeGitHub(init: { owner: string; repo: string; installationId: 
     sticky(issue: number) {
       return state.comments.filter((c) => c.issue === issue && c.user.type === "Bot" && c.body.includes("preview-bot:sticky"));
     },
+    /** The bot must make this call (`times` times) in the current test; checked after it. */
+    expect(method: string, path: RegExp, times = 1): void {
+      expectations.push({ method, path, times });
+      uninstall();
+      install();
+    },
+    /** The next matching request gets this status (a GitHub outage, on purpose: not a problem). */
+    failNext(method: string, path: RegExp, status: number): void {
+      faults.push({ method, path, status });
+    },
+    /**
+     * Hold matching requests (after the first `skip`) until `release()` — GitHub being slow, on purpose; `reached`
+     * resolves when the first held one arrives; the answer is computed after the release. Released when the test ends.
+     */
+    hold(method: string, path: RegExp, skip = 0): { reached: Promise<void>; release(): void } {
+      let release!: () => void;
+      let seen!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const reached = new Promise<void>((r) => (seen = r));
+      holds.push({ method, path, skip, gate, seen, release });
+      return { reached, release };
+    },
+    /** What went wrong with GitHub so far (unknown calls, failed writes); emptied by the call. */
+    takeProblems(): string[] {
+      return problems.splice(0);
+    },
+    install,
+    /** After a test: remove the interceptors and say what went wrong, if anything. */
+    finish(): string[] {
+      const out = fake.takeProblems();
+      if (expectScope && !expectScope.isDone()) out.push(`expected GitHub calls not made: ${expectScope.pendingMocks().join(", ")}`);
+      uninstall();
+      expectations.length = 0;
+      faults.length = 0;
+      for (const h of holds.splice(0)) h.release();
+      return out;
+    },
   };
+  const key = `${api.origin}${prefix}`;
+  problems.push(...(LIVE.get(key)?.finish() ?? [])); // the fake it replaces: what went wrong there still counts
+  LIVE.set(key, fake);
+  install();
+  return fake;
+}
+
+// Under Jest: interceptors per test, and every test ends with GitHub's problems checked.
+const jest = globalThis as { beforeEach?: (fn: () => void) => void; afterEach?: (fn: () => void) => void };
+if (typeof jest.beforeEach === "function" && typeof jest.afterEach === "function") {
+  jest.beforeEach(() => {
+    for (const f of LIVE.values()) f.install();
+  });
+  jest.afterEach(() => {
+    const problems = [...LIVE.values()].flatMap((f) => f.finish());
+    if (problems.length > 0) throw new Error(`GitHub problems in this test:\n- ${problems.join("\n- ")}`);
+  });
 }

@@ -97,13 +97,17 @@ export function nockInstallationToken(installationId: number, token = "ghs_testi
     });
 }
 
-/** A comment as `issues.listComments` returns it, written by `login` (a `[bot]` login makes it a Bot). */
-export function issueComment(id: number, body: string, login: string): Record<string, unknown> {
+/**
+ * A comment as `issues.listComments` returns it, written by `login` (a `[bot]` login makes it a Bot; `appId` is the
+ * GitHub App that made it, `performed_via_github_app`).
+ */
+export function issueComment(id: number, body: string, login: string, appId?: number): Record<string, unknown> {
   const bot = login.endsWith("[bot]");
   return {
     id,
     body,
     user: { login, id: id + 1000, type: bot ? "Bot" : "User" },
+    ...(appId !== undefined ? { performed_via_github_app: { id: appId, slug: login.replace(/\[bot\]$/, "") } } : {}),
     html_url: `https://github.com/acme/web/pull/42#issuecomment-${id}`,
     created_at: "2026-11-01T10:00:00Z",
     updated_at: "2026-11-01T10:00:00Z",

@@ -9,10 +9,9 @@
 import { describe, it } from "@jest/globals";
 import { accessSync, constants, statSync } from "node:fs";
 import path from "node:path";
+import { TOOLS_BIN } from "./paths.js";
 
-export const ROOT = path.resolve(import.meta.dirname, "..", "..");
-export const TOOLS_BIN = path.join(ROOT, ".tools", "bin");
-export const TOOLS_CRDS = path.join(ROOT, ".tools", "crds");
+export { ROOT, TOOLS_BIN, TOOLS_CRDS } from "./paths.js";
 
 function executable(file: string): boolean {
   try {

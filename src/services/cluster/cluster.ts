@@ -3,7 +3,10 @@
  * (rollout-health.ts), error reading (kube-errors.ts), and the directory of previews read from namespaces
  * (directory.ts). The real Cluster (see the interface in shared/preview.ts): server-side apply with one field manager, namespace
  * lifecycle with ownership checks, label-based prune, rollout gate with diagnosis. Talks to Kubernetes only through
- * @kubernetes/client-node; tests run it against test/support/fake-kube over HTTP.
+ * @kubernetes/client-node; tests run it against test/support/fake-kube over HTTP and against the real control plane.
+ * One object's apply is apply.ts (server-owned fields out, replace on immutable fields, autoscaled replicas,
+ * cluster-scoped ownership), the namespace's own metadata namespace-meta.ts, the preview's cluster-scoped objects
+ * cluster-scoped.ts.
  *
  * Longer than 300 lines: one class implements the whole Cluster interface, and every method goes through the same
  * ownership checks (ownedNamespace, isOurs); splitting it would scatter those guards across files.
@@ -13,6 +16,7 @@ import {
   BatchV1Api,
   CoreV1Api,
   PatchStrategy,
+  RbacAuthorizationV1Api,
   setHeaderOptions,
   type KubeConfig,
   type KubernetesObject,
@@ -20,21 +24,17 @@ import {
 } from "@kubernetes/client-node";
 import { logger as rootLogger, type Logger } from "../../logger.js";
 import { isConflict, isNotFound, kubeError } from "./kube-errors.js";
-import { APPLIED_KINDS_ANNOTATION, isProtectedNamespace, MANAGED_BY, MANAGED_BY_KEY, MANAGED_BY_VALUE } from "../shared/labels.js";
-import { describeRef, refOf, type Cluster, type KubeObject, type ObjectRef, type WorkloadHealth } from "../shared/preview.js";
+import { APPLIED_KINDS_ANNOTATION, isProtectedNamespace, MANAGED_BY, MANAGED_BY_KEY, MANAGED_BY_VALUE, PR_LABEL, REPO_LABEL, REPOSITORY_ANNOTATION } from "../shared/labels.js";
+import { describeRef, refOf, type AppliedRef, type Cluster, type KubeObject, type ObjectRef, type RoleBindingRequest, type WorkloadHealth } from "../shared/preview.js";
+import { bindClusterRole, waitForQuotas } from "./guardrail-support.js";
+import { Applier, applyRun, OwnershipError } from "./apply.js";
+import { previewSelector, recordedClusterKinds, removeClusterScoped } from "./cluster-scoped.js";
+import { withoutServerFields } from "./managed-fields.js";
+import { APPLIED_CLUSTER_KINDS_ANNOTATION, NamespaceMeta } from "./namespace-meta.js";
 import { isRolledOut, workloadHealth, type Workload } from "./rollout-health.js";
 import { groupOf, isOurs, kindKey, ObjectApi, parseKindKey, rank, selectorOf, sleep } from "./support.js";
 
-/** Thrown instead of touching a namespace or object that is not ours (no managed-by label) or is protected. */
-export class OwnershipError extends Error {
-  constructor(
-    message: string,
-    readonly target: string,
-  ) {
-    super(message);
-    this.name = "OwnershipError";
-  }
-}
+export { OwnershipError };
 
 export interface ClusterOptions {
   kubeConfig: KubeConfig;
@@ -48,6 +48,8 @@ export interface ClusterOptions {
   namespaceWaitMs?: number;
   /** After this long, a roll-out wait ends early when a pod is stuck on ImagePullBackOff, CrashLoopBackOff, … (default 90 s). */
   failFastMs?: number;
+  /** How long an object replaced for an immutable-field change may take to be deleted (default 120 s). */
+  replaceWaitMs?: number;
 }
 
 /** Waiting reasons that do not heal by themselves: worth ending a roll-out wait early for. */
@@ -61,6 +63,7 @@ class KubeCluster implements Cluster {
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
   private readonly batch: BatchV1Api;
+  private readonly rbac: RbacAuthorizationV1Api;
   private readonly objects: ObjectApi;
   private readonly fieldManager: string;
   private readonly protectedNamespaces: readonly string[];
@@ -69,11 +72,14 @@ class KubeCluster implements Cluster {
   private readonly failFastMs: number;
   private readonly namespaceWaitMs: number;
   private readonly mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+  private readonly applier: Applier;
+  private readonly meta: NamespaceMeta;
 
   constructor(o: ClusterOptions) {
     this.core = o.kubeConfig.makeApiClient(CoreV1Api);
     this.apps = o.kubeConfig.makeApiClient(AppsV1Api);
     this.batch = o.kubeConfig.makeApiClient(BatchV1Api);
+    this.rbac = o.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
     this.objects = o.kubeConfig.makeApiClient(ObjectApi);
     this.fieldManager = o.fieldManager ?? "preview-bot";
     this.protectedNamespaces = o.protectedNamespaces ?? [];
@@ -81,6 +87,8 @@ class KubeCluster implements Cluster {
     this.pollMs = o.pollMs ?? 1000;
     this.failFastMs = o.failFastMs ?? 90_000;
     this.namespaceWaitMs = o.namespaceWaitMs ?? 120_000;
+    this.applier = new Applier({ objects: this.objects, fieldManager: this.fieldManager, log: this.log, pollMs: this.pollMs, replaceWaitMs: o.replaceWaitMs ?? 120_000 });
+    this.meta = new NamespaceMeta({ core: this.core, objects: this.objects, fieldManager: this.fieldManager });
   }
 
   private async readNamespace(name: string): Promise<V1Namespace | undefined> {
@@ -117,6 +125,13 @@ class KubeCluster implements Cluster {
     await this.objects.patch(obj, undefined, undefined, this.fieldManager, true, PatchStrategy.ServerSideApply);
   }
 
+  /** Our namespace, read for a write (it must exist by then). */
+  private async mustRead(name: string, doing: string): Promise<V1Namespace> {
+    const ns = await this.ownedNamespace(name, doing);
+    if (!ns) throw new Error(`${doing}: namespace does not exist (ensureNamespace first)`);
+    return ns;
+  }
+
   async ensureNamespace(name: string, labels: Record<string, string>, annotations: Record<string, string>): Promise<void> {
     const doing = `ensuring namespace "${name}"`;
     let ns = await this.ownedNamespace(name, doing);
@@ -125,9 +140,16 @@ class KubeCluster implements Cluster {
       if (!(await this.waitNamespaceGone(name, this.namespaceWaitMs))) throw new Error(`${doing}: the old namespace is still terminating after ${this.namespaceWaitMs} ms`);
       ns = undefined;
     }
-    const metadata = { name, labels: { ...labels, ...MANAGED_BY }, annotations };
     if (!ns) {
       // Create first (not apply) so a namespace someone else creates meanwhile is never adopted: that is a 409.
+      // Only what identifies the preview and never changes: whatever a create sets, its Update entry owns for good,
+      // and the apply below could never remove it again (a state annotation would stick). Identity it must carry
+      // at once: if the apply fails, teardown and the sweeper still find the namespace by its labels. The Pod
+      // Security labels too: a namespace must never exist, even for a moment, without them (deploy/'s admission
+      // policy refuses a create that lacks them), and they are never removed.
+      const identity = Object.fromEntries(Object.entries(labels).filter(([k]) => k === REPO_LABEL || k === PR_LABEL || k.startsWith("pod-security.kubernetes.io/")));
+      const repository = annotations[REPOSITORY_ANNOTATION];
+      const metadata = { name, labels: { ...identity, ...MANAGED_BY }, ...(repository ? { annotations: { [REPOSITORY_ANNOTATION]: repository } } : {}) };
       try {
         await this.core.createNamespace({ body: { metadata }, fieldManager: this.fieldManager });
       } catch (err) {
@@ -136,28 +158,20 @@ class KubeCluster implements Cluster {
         } else throw kubeError(doing, err);
       }
     }
-    try {
-      await this.serverSideApply({ apiVersion: "v1", kind: "Namespace", metadata });
-    } catch (err) {
-      throw kubeError(doing, err);
-    }
+    await this.meta.ensure(name, () => this.mustRead(name, doing), labels, annotations);
   }
 
   async annotateNamespace(name: string, annotations: Record<string, string>): Promise<void> {
     const doing = `annotating namespace "${name}"`;
-    const ns = await this.ownedNamespace(name, doing);
-    if (!ns) throw new Error(`${doing}: it does not exist`);
-    try {
-      await this.core.patchNamespace({ name, body: { metadata: { annotations } }, fieldManager: this.fieldManager }, this.mergePatch);
-    } catch (err) {
-      throw kubeError(doing, err);
-    }
+    await this.meta.annotate(name, () => this.mustRead(name, doing), annotations, doing);
   }
 
-  async apply(objects: KubeObject[]): Promise<ObjectRef[]> {
-    const sorted = objects.map((o) => structuredClone(o)).sort((a, b) => rank(a.kind) - rank(b.kind));
+  async apply(objects: KubeObject[]): Promise<AppliedRef[]> {
+    const prepared = objects.map((o) => withoutServerFields(o)).sort((a, b) => rank(a.object.kind) - rank(b.object.kind));
     const kindsByNamespace = new Map<string, Set<string>>();
-    for (const obj of sorted) {
+    const clusterKinds = new Set<string>();
+    const scope = new Map<KubeObject, boolean>();
+    for (const { object: obj } of prepared) {
       const what = `applying ${describeRef(refOf(obj))}`;
       if (!obj.metadata.name) throw new Error(`${what}: the object has no metadata.name`);
       let namespaced: boolean | undefined;
@@ -167,8 +181,12 @@ class KubeCluster implements Cluster {
         throw kubeError(what, err);
       }
       if (namespaced === undefined) throw new Error(`${what}: the cluster does not serve ${obj.apiVersion} ${obj.kind}`);
+      scope.set(obj, namespaced);
       if (obj.kind === "Namespace") await this.ownedNamespace(obj.metadata.name, what);
-      if (!namespaced) continue;
+      if (!namespaced) {
+        if (obj.kind !== "Namespace") clusterKinds.add(kindKey(obj.apiVersion, obj.kind));
+        continue;
+      }
       const ns = obj.metadata.namespace;
       if (!ns) throw new Error(`${what}: a namespaced object needs metadata.namespace (refusing to fall back to "default")`);
       if (!kindsByNamespace.has(ns)) kindsByNamespace.set(ns, new Set());
@@ -176,47 +194,78 @@ class KubeCluster implements Cluster {
     }
     // Record kinds before applying: a half-applied render must still be prunable.
     for (const [ns, kinds] of kindsByNamespace) await this.recordKinds(ns, kinds, true);
-    const applied: ObjectRef[] = [];
-    for (const obj of sorted) {
-      const ref = refOf(obj);
-      try {
-        await this.serverSideApply(obj as KubernetesObject);
-      } catch (err) {
-        throw kubeError(`applying ${describeRef(ref)}`, err);
-      }
+    // Cluster-scoped objects belong to the preview namespace: the one namespace of the render's namespaced objects.
+    const anchorName = kindsByNamespace.size === 1 ? [...kindsByNamespace.keys()][0]! : undefined;
+    const anchor = clusterKinds.size > 0 && anchorName ? await this.mustRead(anchorName, `recording cluster-scoped kinds on namespace "${anchorName}"`) : undefined;
+    if (anchor && anchorName) await this.recordKinds(anchorName, clusterKinds, true, APPLIED_CLUSTER_KINDS_ANNOTATION);
+    const run = applyRun(prepared.map((p) => p.object), anchor);
+    const applied: AppliedRef[] = [];
+    for (const { object, removed } of prepared) {
+      const ref = await this.applier.apply(object, scope.get(object)!, run);
       this.log.debug({ ref }, "applied");
-      applied.push(ref);
+      applied.push(removed.length > 0 ? { ...ref, stripped: removed } : ref);
     }
     return applied;
   }
 
-  /** Write the applied-kinds annotation on our namespace (`union` keeps what is recorded already). */
-  private async recordKinds(namespace: string, kinds: Set<string>, union: boolean): Promise<void> {
+  /** Write an applied-kinds annotation on our namespace (`union` keeps what is recorded already). */
+  private async recordKinds(namespace: string, kinds: Set<string>, union: boolean, key = APPLIED_KINDS_ANNOTATION): Promise<void> {
     const doing = `recording applied kinds on namespace "${namespace}"`;
-    const ns = await this.ownedNamespace(namespace, doing);
-    if (!ns) throw new Error(`${doing}: namespace does not exist (ensureNamespace first)`);
-    const current = (ns.metadata?.annotations?.[APPLIED_KINDS_ANNOTATION] ?? "").split(",").filter((k) => k !== "");
+    const ns = await this.mustRead(namespace, doing);
+    const current = (ns.metadata?.annotations?.[key] ?? "").split(",").filter((k) => k !== "");
     const next = [...new Set([...(union ? current : []), ...kinds])].sort();
     if (next.join(",") === [...current].sort().join(",")) return;
-    try {
-      await this.core.patchNamespace({ name: namespace, body: { metadata: { annotations: { [APPLIED_KINDS_ANNOTATION]: next.join(",") } } }, fieldManager: this.fieldManager }, this.mergePatch);
-    } catch (err) {
-      throw kubeError(doing, err);
-    }
+    await this.meta.annotate(namespace, () => this.mustRead(namespace, doing), { [key]: next.length > 0 ? next.join(",") : null }, doing);
   }
 
   async prune(namespace: string, selector: Record<string, string>, keep: ObjectRef[], opts: { dryRun?: boolean } = {}): Promise<ObjectRef[]> {
     const doing = `pruning namespace "${namespace}"`;
     const ns = await this.ownedNamespace(namespace, doing);
     if (!ns) return [];
+    const { victims, errors, stillRecorded } = await this.pruneCandidates(ns, namespace, selector, keep, doing);
+    // The preview's cluster-scoped objects: only by the preview's own labels (repo and PR), never just managed-by.
+    const clusterSelector = previewSelector(selector);
+    const owner = ns.metadata?.uid ?? "";
+    const cluster = clusterSelector
+      ? await removeClusterScoped(this.objects, this.log, doing, { kinds: recordedClusterKinds(ns.metadata?.annotations), selector: clusterSelector, owner }, keep, opts.dryRun === true)
+      : undefined;
+    if (opts.dryRun) return [...victims, ...(cluster?.refs ?? [])];
+    const deleted: ObjectRef[] = [];
+    for (const ref of victims) {
+      try {
+        await this.objects.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace } });
+        deleted.push(ref);
+        this.log.info({ ref }, "pruned");
+      } catch (err) {
+        if (isNotFound(err)) {
+          deleted.push(ref);
+          continue;
+        }
+        errors.push(kubeError(`${doing}: deleting ${describeRef(ref)}`, err));
+        stillRecorded.add(kindKey(ref.apiVersion, ref.kind));
+      }
+    }
+    await this.recordKinds(namespace, stillRecorded, false);
+    if (cluster) {
+      errors.push(...cluster.errors);
+      deleted.push(...cluster.refs);
+      await this.recordKinds(namespace, cluster.keepKinds, false, APPLIED_CLUSTER_KINDS_ANNOTATION);
+    }
+    if (errors.length > 0) throw new Error(`${doing}: ${errors.length} failed: ${errors.map((e) => e.message).join("; ")}`, { cause: new AggregateError(errors) });
+    return deleted;
+  }
+
+  /** Namespaced objects with our labels, of the recorded kinds, that are not in `keep`. */
+  private async pruneCandidates(ns: V1Namespace, namespace: string, selector: Record<string, string>, keep: ObjectRef[], doing: string): Promise<{ victims: ObjectRef[]; errors: Error[]; stillRecorded: Set<string> }> {
+    const namespacedKeep = keep.filter((k) => k.namespace !== undefined);
     const recorded = (ns.metadata?.annotations?.[APPLIED_KINDS_ANNOTATION] ?? "").split(",").filter((k) => k !== "");
-    const kinds = new Set([...recorded, ...keep.map((k) => kindKey(k.apiVersion, k.kind))]);
+    const kinds = new Set([...recorded, ...namespacedKeep.map((k) => kindKey(k.apiVersion, k.kind))]);
     const refKey = (apiVersion: string, kind: string, name: string): string => `${groupOf(apiVersion)}/${kind}/${name}`;
-    const kept = new Set(keep.filter((k) => (k.namespace ?? namespace) === namespace).map((k) => refKey(k.apiVersion, k.kind, k.name)));
+    const kept = new Set(namespacedKeep.filter((k) => k.namespace === namespace).map((k) => refKey(k.apiVersion, k.kind, k.name)));
     const labelSelector = selectorOf({ ...selector, ...MANAGED_BY });
     const victims: ObjectRef[] = [];
     const errors: Error[] = [];
-    const stillRecorded = new Set(keep.map((k) => kindKey(k.apiVersion, k.kind)));
+    const stillRecorded = new Set(namespacedKeep.map((k) => kindKey(k.apiVersion, k.kind)));
     for (const key of kinds) {
       const gk = parseKindKey(key);
       if (!gk || gk.kind === "Namespace") continue;
@@ -236,25 +285,7 @@ class KubeCluster implements Cluster {
         victims.push({ apiVersion: gk.apiVersion, kind: gk.kind, namespace, name });
       }
     }
-    if (opts.dryRun) return victims;
-    const deleted: ObjectRef[] = [];
-    for (const ref of victims) {
-      try {
-        await this.objects.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace } });
-        deleted.push(ref);
-        this.log.info({ ref }, "pruned");
-      } catch (err) {
-        if (isNotFound(err)) {
-          deleted.push(ref);
-          continue;
-        }
-        errors.push(kubeError(`${doing}: deleting ${describeRef(ref)}`, err));
-        stillRecorded.add(kindKey(ref.apiVersion, ref.kind));
-      }
-    }
-    await this.recordKinds(namespace, stillRecorded, false);
-    if (errors.length > 0) throw new Error(`${doing}: ${errors.length} failed: ${errors.map((e) => e.message).join("; ")}`, { cause: new AggregateError(errors) });
-    return deleted;
+    return { victims, errors, stillRecorded };
   }
 
   private async workloads(namespace: string): Promise<Workload[]> {
@@ -352,6 +383,25 @@ class KubeCluster implements Cluster {
     }
   }
 
+  async bindClusterRole(namespace: string, binding: RoleBindingRequest): Promise<"created" | "kept" | "replaced"> {
+    await this.ownedNamespace(namespace, `binding ClusterRole "${binding.clusterRole}" in namespace "${namespace}"`);
+    return bindClusterRole(this.rbac, namespace, binding, this.fieldManager);
+  }
+
+  async waitForQuotas(namespace: string, names: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return waitForQuotas(this.core, namespace, names, timeoutMs, this.pollMs, signal);
+  }
+
+  async readObject(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
+    try {
+      if ((await this.objects.namespaced(apiVersion, kind)) === undefined) return undefined; // the cluster does not serve the kind
+      return (await this.objects.read({ apiVersion, kind, metadata: { name, ...(namespace ? { namespace } : {}) } })) as KubeObject;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw kubeError(`reading ${kind} "${namespace ? `${namespace}/` : ""}${name}"`, err);
+    }
+  }
+
   async listNamespaces(selector: Record<string, string>): Promise<Array<{ name: string; labels: Record<string, string>; annotations: Record<string, string>; phase: string }>> {
     try {
       const list = await this.core.listNamespace({ labelSelector: selectorOf(selector) });
@@ -364,5 +414,17 @@ class KubeCluster implements Cluster {
     } catch (err) {
       throw kubeError("listing preview namespaces", err);
     }
+  }
+
+  async deleteClusterScoped(namespace: string, opts: { dryRun?: boolean } = {}): Promise<ObjectRef[]> {
+    const doing = `deleting the cluster-scoped objects of namespace "${namespace}"`;
+    const ns = await this.ownedNamespace(namespace, doing);
+    const selector = previewSelector(ns?.metadata?.labels);
+    if (!ns || !selector) return [];
+    const kinds = recordedClusterKinds(ns.metadata?.annotations);
+    const result = await removeClusterScoped(this.objects, this.log, doing, { kinds, selector, owner: ns.metadata?.uid ?? "" }, [], opts.dryRun === true);
+    if (!opts.dryRun && result.errors.length === 0 && kinds.length > 0) await this.recordKinds(namespace, new Set(), false, APPLIED_CLUSTER_KINDS_ANNOTATION);
+    if (result.errors.length > 0) throw new Error(`${doing}: ${result.errors.length} failed: ${result.errors.map((e) => e.message).join("; ")}`, { cause: new AggregateError(result.errors) });
+    return result.refs;
   }
 }

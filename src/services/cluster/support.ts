@@ -1,5 +1,5 @@
 /** Small pieces of the Cluster service: apply order, kind keys, selectors, an abortable sleep, discovery access. */
-import { KubernetesObjectApi } from "@kubernetes/client-node";
+import { HttpMethod, KubernetesObjectApi, PatchStrategy, type Configuration, type KubernetesObject } from "@kubernetes/client-node";
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE } from "../shared/labels.js";
 
 /** Apply order: config the workloads need first, then workloads, then routes and other custom resources. */
@@ -10,10 +10,28 @@ export const APPLY_ORDER = [
 ];
 export const rank = (kind: string): number => (APPLY_ORDER.includes(kind) ? APPLY_ORDER.indexOf(kind) : APPLY_ORDER.length);
 
-/** KubernetesObjectApi with its discovery lookup exposed, to tell namespaced kinds from cluster-scoped ones. */
+/**
+ * KubernetesObjectApi with its discovery lookup exposed (to tell namespaced kinds from cluster-scoped ones), and a
+ * `patch` that sends the object exactly as given. The library's own passes the body through its typed models, which
+ * drop every field they do not know and rename some they do: a NetworkPolicy rule's `from` (`_from` in the model)
+ * and a LimitRange's `default` (`_default`) never reached the server, so a policy allowing ingress "from this
+ * namespace only" was applied as "from everywhere", and default limits were lost.
+ */
 export class ObjectApi extends KubernetesObjectApi {
   async namespaced(apiVersion: string, kind: string): Promise<boolean | undefined> {
     return (await this.resource(apiVersion, kind))?.namespaced;
+  }
+
+  override async patch<T extends KubernetesObject>(spec: T, pretty?: string, dryRun?: string, fieldManager?: string, force?: boolean, patchStrategy: PatchStrategy = PatchStrategy.StrategicMergePatch, options?: Configuration): Promise<T> {
+    const request = (options ?? this.configuration).baseServer.makeRequestContext(await this.specUriPath(spec, "patch"), HttpMethod.PATCH);
+    request.setHeaderParam("Accept", "application/json, */*;q=0.8");
+    request.setHeaderParam("Content-Type", patchStrategy);
+    if (pretty !== undefined) request.setQueryParam("pretty", pretty);
+    if (dryRun !== undefined) request.setQueryParam("dryRun", dryRun);
+    if (fieldManager !== undefined) request.setQueryParam("fieldManager", fieldManager);
+    if (force !== undefined) request.setQueryParam("force", String(force));
+    request.setBody(JSON.stringify(spec));
+    return this.requestPromise<T>(request, undefined, options);
   }
 }
 

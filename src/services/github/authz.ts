@@ -105,10 +105,16 @@ function statusOf(err: unknown): number | undefined {
 /** Slack and other doors ask this: may GitHub user `login` do `action` on owner/repo (PR `number` when known)? */
 export type Authorizer = (login: string, owner: string, repo: string, action: AuthzAction, number?: number) => Promise<Decision>;
 
+/** A repository's rules as its `.github/preview.yml` (default branch) says: not enrolled, or its `permissions`. */
+export type RepoPolicy = { enrolled: false } | { enrolled: true; policy?: Partial<Policy> };
+
 export interface AuthorizerOptions {
   /** An Octokit authenticated for the repository (e.g. the app's installation client). */
   clientFor(owner: string, repo: string): Promise<PermissionClient>;
+  /** The same policy for every repository (a door that has read the config already). */
   policy?: Partial<Policy>;
+  /** Each repository's own policy (Slack: the repository is only known from the command). */
+  policyFor?(owner: string, repo: string): Promise<RepoPolicy>;
   /** Whether the PR comes from a fork; without it (or without a PR number) the fork rule is applied as for a fork. */
   isForkPr?(owner: string, repo: string, number: number): Promise<boolean>;
 }
@@ -116,8 +122,14 @@ export interface AuthorizerOptions {
 export function createAuthorizer(opts: AuthorizerOptions): Authorizer {
   return async (login, owner, repo, action, number) => {
     if (isBotLogin(login)) return decide({ permission: "none", action, isBot: true });
+    let policy = opts.policy;
+    if (opts.policyFor) {
+      const rules = await opts.policyFor(owner, repo);
+      if (!rules.enrolled) return { allowed: false, reason: `Sorry, ${owner}/${repo} is not enrolled in preview-bot (it has no \`.github/preview.yml\` on its default branch).` };
+      policy = rules.policy;
+    }
     const permission = await getPermission(await opts.clientFor(owner, repo), owner, repo, login);
     const isForkPr = FORK_GATED.has(action) ? (number !== undefined && opts.isForkPr ? await opts.isForkPr(owner, repo, number) : true) : false;
-    return decide({ permission, action, isForkPr, ...(opts.policy ? { policy: opts.policy } : {}) });
+    return decide({ permission, action, isForkPr, ...(policy ? { policy } : {}) });
   };
 }

@@ -21,7 +21,8 @@ export async function loadRepoConfig(octokit: Octokit, owner: string, repo: stri
     text = typeof res.data === "string" ? res.data : Buffer.from(res.data as unknown as ArrayBuffer).toString("utf8");
   } catch (err) {
     if (status(err) === 404) return undefined;
-    throw new Error(`reading ${CONFIG_PATH} of ${owner}/${repo}${ref ? ` at ${ref}` : ""}`, { cause: err });
+    const answered = status(err) === undefined ? "" : ` (GitHub answered ${status(err)})`;
+    throw new Error(`reading ${CONFIG_PATH} of ${owner}/${repo}${ref ? ` at ${ref}` : ""}${answered}`, { cause: err });
   }
   return { ...parseConfig(text), text };
 }
@@ -61,24 +62,47 @@ export async function getPull(octokit: Octokit, owner: string, repo: string, num
   }
 }
 
-/** Conclusions by name of the commit's check runs and workflow runs (`pending` while not completed). */
+/**
+ * Conclusions by name of the commit's check runs and workflow runs (`pending` while not completed). When several runs
+ * share a name (a re-run, a second workflow run for the same commit), the newest decides.
+ */
 export async function headChecks(octokit: Octokit, owner: string, repo: string, sha: string, names: string[]): Promise<Record<string, string>> {
   if (names.length === 0) return {};
-  const out: Record<string, string> = {};
+  const latest = new Map<string, { at: string; conclusion: string }>();
+  const keep = (name: string, at: string, conclusion: string) => {
+    const seen = latest.get(name);
+    if (!seen || at > seen.at) latest.set(name, { at, conclusion });
+  };
   const runs = await octokit.paginate(octokit.rest.checks.listForRef, { owner, repo, ref: sha, per_page: 100 });
   for (const run of runs) {
     if (run.name === "preview" || !names.includes(run.name)) continue;
-    out[run.name] = run.status === "completed" ? (run.conclusion ?? "neutral") : "pending";
+    keep(run.name, run.started_at ?? "", run.status === "completed" ? (run.conclusion ?? "neutral") : "pending");
   }
-  const missing = names.filter((n) => !(n in out));
+  const missing = names.filter((n) => !latest.has(n));
   if (missing.length > 0) {
     const { data } = await octokit.rest.actions.listWorkflowRunsForRepo({ owner, repo, head_sha: sha, per_page: 100 });
     for (const run of data.workflow_runs) {
       if (!run.name || !missing.includes(run.name)) continue;
-      out[run.name] = run.status === "completed" ? (run.conclusion ?? "neutral") : "pending";
+      keep(run.name, run.created_at, run.status === "completed" ? (run.conclusion ?? "neutral") : "pending");
     }
   }
-  return out;
+  return Object.fromEntries([...latest].map(([name, v]) => [name, v.conclusion]));
+}
+
+/**
+ * When GitHub first saw `sha` in this repository: the creation of its earliest check suite (GitHub creates one per
+ * app and CI for a pushed commit, a fork PR's commits included when the base repository runs checks on PRs), by
+ * GitHub's clock. Undefined when the commit has none.
+ */
+export async function headArrivedAt(octokit: Octokit, owner: string, repo: string, sha: string): Promise<string | undefined> {
+  try {
+    const { data } = await octokit.rest.checks.listSuitesForRef({ owner, repo, ref: sha, per_page: 100 });
+    const times = data.check_suites.map((s) => s.created_at).filter((t): t is string => typeof t === "string" && t !== "");
+    return times.sort()[0];
+  } catch (err) {
+    if (status(err) === 404 || status(err) === 422) return undefined;
+    throw new Error(`reading the check suites of ${owner}/${repo}@${sha.slice(0, 7)}`, { cause: err });
+  }
 }
 
 /** Paths changed by the PR (to notice edits of .github/preview.yml). */

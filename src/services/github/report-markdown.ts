@@ -99,7 +99,7 @@ export function stepsTable(steps: StepRecord[]): string {
 export interface RenderOptions {
   /** Web base URL for commit links (`https://github.com`, or the GHES host). */
   serverUrl: string;
-  /** The check run's html_url, linked from the comment. */
+  /** Where the comment links for the run's details (the PR's checks tab: the same URL for every run). */
   checkRunUrl?: string;
 }
 
@@ -110,7 +110,7 @@ function commitLink(report: RunReport, serverUrl: string): string {
   return `[${codeSpan(short)}](${safeUrl(`${serverUrl}/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/commit/${sha}`) ?? ""})`;
 }
 
-function facts(report: RunReport, opts: RenderOptions): string[] {
+function facts(report: RunReport, opts: RenderOptions, withTrigger = true): string[] {
   const out: string[] = [];
   const url = safeUrl(report.url ?? report.names.url);
   if (url && report.kind === "deploy") out.push(`- **URL:** ${url}`);
@@ -118,7 +118,7 @@ function facts(report: RunReport, opts: RenderOptions): string[] {
   out.push(`- **Namespace:** ${codeSpan(report.names.namespace)}`);
   if (report.database) out.push(`- **Database:** ${codeSpan(report.database.name)} (${escapeMarkdown(report.database.status)})`);
   if (report.expiresAt) out.push(`- **Expires:** ${escapeMarkdown(report.expiresAt.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC"))}`);
-  out.push(`- **Triggered by:** ${escapeMarkdown(report.trigger)}`);
+  if (withTrigger) out.push(`- **Triggered by:** ${escapeMarkdown(report.trigger)}`);
   return out;
 }
 
@@ -191,9 +191,14 @@ function commandsBlock(): string {
   return ["<details><summary>Commands</summary>", "", ...COMMANDS.map(([c, what]) => `- \`${c}\` — ${what}`), "", "</details>"].join("\n");
 }
 
-/** The sticky PR comment for a deploy or destroy run (in progress, finished, or removed). */
+/**
+ * The sticky PR comment for a deploy or destroy run. It describes the preview, not the run: a healthy deploy shows
+ * no step timings and no trigger (those are in the check run), so redeploying an unchanged preview renders the same
+ * text and the comment is not edited. Failures keep their steps and diagnosis.
+ */
 export function renderComment(report: RunReport, opts: RenderOptions): string {
   const removed = report.kind === "destroy" && report.state === "success";
+  const healthy = report.kind === "deploy" && report.state === "success";
   const lines: string[] = [stickyMarker(report.names.key), `### ${headline(report)}`, "", escapeMarkdown(report.summary), ""];
   if (removed) {
     const gone = [`- namespace ${codeSpan(report.names.namespace)}`];
@@ -201,11 +206,11 @@ export function renderComment(report: RunReport, opts: RenderOptions): string {
     gone.push(`- deployment environment ${codeSpan(report.names.environment)} (marked inactive)`);
     lines.push("Removed:", "", ...gone, "", `Triggered by ${escapeMarkdown(report.trigger)}.`, "");
   } else {
-    lines.push(...facts(report, opts), "");
+    lines.push(...facts(report, opts, !healthy), "");
   }
-  const table = stepsTable(report.steps);
+  const table = healthy ? "" : stepsTable(report.steps);
   if (table) lines.push(table, "");
-  const links = [...(report.links ?? []).map((l) => link(l.title, l.url)), ...(opts.checkRunUrl ? [link("Check run", opts.checkRunUrl)] : [])];
+  const links = [...(report.links ?? []).map((l) => link(l.title, l.url)), ...(opts.checkRunUrl ? [link("Checks", opts.checkRunUrl)] : [])];
   if (links.length && !removed) lines.push(`**Links:** ${links.join(" · ")}`, "");
   if (report.state === "failure") {
     const diagnosis = diagnosisMarkdown(report, 40_000);

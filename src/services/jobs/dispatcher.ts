@@ -27,6 +27,8 @@ export function createDispatcher(opts: { queue: Queue; installationFor(owner: st
         ...(req.ttlMs ? { ttlMs: req.ttlMs } : {}),
         ...(req.backup ? { backup: req.backup } : {}),
         ...(req.keepDatabases ? { keepDatabases: req.keepDatabases } : {}),
+        ...(req.sha ? { sha: req.sha } : {}),
+        ...(req.slack ? { slack: req.slack } : {}),
       };
       // A sweeper deploy queues behind a running one (it only repairs); people's deploys and every destroy take over.
       const supersedes = (req.action === "deploy" || req.action === "redeploy" || req.action === "destroy") && !req.dryRun && !(req.source === "sweeper" && req.action !== "destroy");

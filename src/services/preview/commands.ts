@@ -1,10 +1,11 @@
 /**
  * The commands that are not deploys: `/preview status`, `extend`, `backup`, `restore`. They read what exists from
- * the cluster (the record of truth) and answer with a reply on the pull request.
+ * the cluster (the record of truth) and answer the asker: a reply on the pull request, or in Slack when Slack asked.
+ * A fork PR's `restore` never reads a backup target (`latest` of `database.seedFrom`) unless SEED_FORK_PREVIEWS.
  */
 import { formatBytes, formatDuration } from "../data/backups/report.js";
 import { describeError } from "../shared/errors.js";
-import { loadRepoConfig } from "../github/reads.js";
+import { getPull, loadRepoConfig } from "../github/reads.js";
 import { EXPIRES_ANNOTATION, STATE_ANNOTATION, URL_ANNOTATION } from "../shared/labels.js";
 import { ownershipLabels } from "./naming.js";
 import { previewKey } from "../shared/preview.js";
@@ -80,7 +81,9 @@ export function createPreviewCommands(deps: RunnerDeps) {
     const octokit = await deps.octokitFor(job.installationId);
     const config = await loadRepoConfig(octokit, job.owner, job.repo);
     const which = job.backup ?? "latest";
-    const seedFrom = config?.ok ? config.config.database.seedFrom : undefined;
+    const fork = (await getPull(octokit, job.owner, job.repo, job.number)).fork && !deps.seedForkPreviews;
+    const seedFrom = config?.ok && !fork ? config.config.database.seedFrom : undefined;
+    if (fork && !/^previews\//.test(which)) return replyOnPull(job, "❌ Nothing was changed: a pull request from a fork can only restore its own preview backups (`previews/…`); backup targets are not given to forks (SEED_FORK_PREVIEWS).");
     const names = { key, database: db.database, role: db.role };
     const scope = { key, database: db.database, repository: `${job.owner}/${job.repo}`, ...(seedFrom ? { seedFrom } : {}) };
     // Nothing is dropped until the backup is known to exist, and the current data is backed up first.

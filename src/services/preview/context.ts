@@ -6,9 +6,10 @@
 import { redactText, type Logger } from "../../logger.js";
 import type { PreviewBackups } from "../data/backups/previews.js";
 import type { Octokit } from "../github/reads.js";
-import type { PreviewJob } from "../shared/dispatch.js";
-import type { Cluster, Databases, PreviewNames, PreviewRef } from "../shared/preview.js";
+import type { PreviewJob, SlackReplyTarget } from "../shared/dispatch.js";
+import { previewKey, type Cluster, type Databases, type PreviewNames, type PreviewRef } from "../shared/preview.js";
 import type { Reporter, RunReport } from "../shared/run-report.js";
+import type { GuardrailSettings } from "./guardrails.js";
 import type { Renderer } from "./render/index.js";
 
 export interface RunnerDeps {
@@ -25,17 +26,27 @@ export interface RunnerDeps {
   onError?(err: unknown): void;
   /** Slack (or nothing): told about every finished run. Must never throw. */
   notify?(report: RunReport): Promise<void>;
+  /** Answer a Slack user's request (ephemeral); absent without Slack. */
+  answerSlack?(target: SlackReplyTarget, markdown: string): Promise<void>;
+  /** Fork PRs get `database.seedFrom` data too (SEED_FORK_PREVIEWS); off by default. */
+  seedForkPreviews?: boolean;
   logger: Logger;
   workDir: string;
   namespaceDeleteTimeoutMs: number;
   protectedNamespaces?: string[];
+  /** The bot's guardrail bounds for every preview namespace (a repository may only tighten them). */
+  guardrails: GuardrailSettings;
   fetchImpl?: typeof fetch;
   healthIntervalMs?: number;
   e2ePollMs?: number;
 }
 
-/** A comment on the job's pull request; mentions the asker when a comment asked. Redacted. */
+/**
+ * The answer to the job's asker: in Slack when the request came from Slack, else a comment on the pull request
+ * (mentioning the asker when a comment asked). Redacted.
+ */
 export async function replyOnPull(deps: RunnerDeps, job: PreviewJob, body: string): Promise<void> {
+  if (job.slack && deps.answerSlack) return deps.answerSlack(job.slack, redactText(`${previewKey(job)}: ${body}`));
   const octokit = await deps.octokitFor(job.installationId);
   const mention = job.actor && job.source === "comment" ? `@${job.actor} ` : "";
   await octokit.rest.issues.createComment({ owner: job.owner, repo: job.repo, issue_number: job.number, body: redactText(`${mention}${body}`) });

@@ -1,6 +1,10 @@
 /**
  * Step bookkeeping for a run: each step is timed and recorded in the RunReport, and the run stops between steps when
  * it has been superseded (the queue aborts its signal).
+ *
+ * Progress: every step transition (started, finished, skipped) is handed to `onProgress` at once and never awaited
+ * for long — the Reporter batches them into the check run (at most one write per interval, GitHub paces writes), so
+ * telling it often costs no extra writes and the check run shows the latest state whenever its batch is written.
  */
 import { redactText } from "../../logger.js";
 import { SupersededError } from "../shared/errors.js";
@@ -40,15 +44,15 @@ export class StepTracker {
 
   /**
    * Run one step. `fn` returns a one-line detail. A thrown error marks the step failed and propagates, with the
-   * step's name prefixed ("Apply: applying Deployment …").
+   * step's name prefixed ("Apply: applying Deployment …"). (`opts.progress` is kept for callers; every step reports.)
    */
-  async run<T>(name: string, fn: (setDetail: (d: string) => void) => Promise<T>, opts: { progress?: boolean } = {}): Promise<T> {
+  async run<T>(name: string, fn: (setDetail: (d: string) => void) => Promise<T>, _opts: { progress?: boolean } = {}): Promise<T> {
     this.checkSuperseded();
     const s = this.step(name);
     const started = Date.now();
     s.status = "running";
     s.startedAt = new Date(started).toISOString();
-    if (opts.progress) await this.onProgress(this.report);
+    await this.tell();
     try {
       const value = await fn((d) => (s.detail = redactText(d)));
       s.status = "success";
@@ -59,6 +63,7 @@ export class StepTracker {
       throw err;
     } finally {
       s.durationMs = Date.now() - started;
+      await this.tell();
     }
   }
 
@@ -66,6 +71,16 @@ export class StepTracker {
     const s = this.step(name);
     s.status = "skipped";
     s.detail = detail;
+    void this.tell();
+  }
+
+  /** Hand the report to the reporter; progress must never fail a run. */
+  private async tell(): Promise<void> {
+    try {
+      await this.onProgress(this.report);
+    } catch {
+      // the Reporter records its own failures
+    }
   }
 
   /** Mark every step that never started as skipped (after a failure). */

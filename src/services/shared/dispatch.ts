@@ -32,6 +32,20 @@ export interface PreviewJob {
   checkName?: string;
   /** For a sweeper's destroy: keep the preview's databases, and why (its repository is archived or not enrolled). */
   keepDatabases?: string;
+  /**
+   * The commit this job must deploy, and only it (a fork PR's reviewed commit, or `/preview deploy <sha>`). When the
+   * PR's head is another commit by the time the job runs (or retries), the job refuses instead of deploying it.
+   */
+  sha?: string;
+  /** Where to answer a Slack request (results of status, backup, refusals go there, not to the PR). */
+  slack?: SlackReplyTarget;
+}
+
+/** A Slack user's request: answered ephemerally in its channel, through its response_url when there is one. */
+export interface SlackReplyTarget {
+  channel: string;
+  user: string;
+  responseUrl?: string;
 }
 
 export interface PreviewRequest {
@@ -49,7 +63,9 @@ export interface PreviewRequest {
   /** For `restore`: a backup blob name, or `latest` (of the repository's `database.seedFrom` target). */
   backup?: string;
   /** Slack response target, when the request came from Slack. */
-  slack?: { channel: string; user: string; responseUrl?: string };
+  slack?: SlackReplyTarget;
+  /** For `deploy`/`redeploy`: deploy exactly this commit (see PreviewJob.sha). */
+  sha?: string;
   /** GitHub delivery id, for idempotent intake and log correlation. */
   deliveryId?: string;
   /** The GitHub App installation, when the door knows it (webhooks do; Slack does not). */

@@ -71,6 +71,16 @@ export interface ObjectRef {
   name: string;
 }
 
+/** An applied object, and what the apply had to do beyond a plain server-side apply. */
+export interface AppliedRef extends ObjectRef {
+  /** Immutable fields that changed (e.g. a Job's `spec.template`): the object was deleted and created again. */
+  replaced?: string[];
+  /** `spec.replicas` was left to the autoscaler (an HPA or ScaledObject in the render) that scales it. */
+  autoscaled?: boolean;
+  /** Server-owned fields taken out of the rendered object before the apply (`metadata.resourceVersion`, `status`, …). */
+  stripped?: string[];
+}
+
 export function refOf(obj: KubeObject): ObjectRef {
   return {
     apiVersion: obj.apiVersion,
@@ -106,13 +116,23 @@ export interface Cluster {
    * drop the annotations it no longer lists). Refuses a namespace that is not ours.
    */
   annotateNamespace(name: string, annotations: Record<string, string>): Promise<void>;
-  /** Server-side apply every object (field manager "preview-bot"); returns what was applied. */
-  apply(objects: KubeObject[]): Promise<ObjectRef[]>;
+  /**
+   * Server-side apply every object (field manager "preview-bot"); returns what was applied. Server-owned metadata is
+   * taken out first; an object whose immutable fields changed is replaced; an autoscaled workload's replicas are left
+   * to its autoscaler; a cluster-scoped object must be (or become) this preview's, checked by its labels.
+   */
+  apply(objects: KubeObject[]): Promise<AppliedRef[]>;
   /**
    * Delete objects in `namespace` that carry `selector` labels but are not in `keep`. Returns what was (or, with
    * dryRun, would be) deleted.
    */
   prune(namespace: string, selector: Record<string, string>, keep: ObjectRef[], opts?: { dryRun?: boolean }): Promise<ObjectRef[]>;
+  /**
+   * Delete (or, with dryRun, list) the cluster-scoped objects the preview in this namespace applied, found by the
+   * kinds recorded on the namespace and the preview's ownership labels. Teardown calls it before deleting the
+   * namespace (the namespace controller removes only what is inside it).
+   */
+  deleteClusterScoped(namespace: string, opts?: { dryRun?: boolean }): Promise<ObjectRef[]>;
   /** Wait for Deployments/StatefulSets in the namespace to roll out, up to timeoutMs; never throws for unhealthy. */
   waitForRollout(namespace: string, timeoutMs: number, signal?: AbortSignal): Promise<WorkloadHealth[]>;
   /** Create or replace an Opaque Secret (used for database credentials). */
@@ -129,8 +149,30 @@ export interface Cluster {
    * or undefined when the cluster does not serve it.
    */
   resourceScope(apiVersion: string, kind: string): Promise<"Namespaced" | "Cluster" | undefined>;
+  /**
+   * Bind a ClusterRole in our namespace (only `create` is needed: in a new preview namespace it is the bot's first
+   * right there). One that exists with the same role and subjects is kept; one that differs is replaced.
+   */
+  bindClusterRole(namespace: string, binding: RoleBindingRequest): Promise<"created" | "kept" | "replaced">;
+  /**
+   * Wait until the quota controller has computed the usage of every resource the named ResourceQuotas limit: until
+   * then a new quota does not hold. Throws after timeoutMs.
+   */
+  waitForQuotas(namespace: string, names: string[], timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Read one object (e.g. the shared Gateway a preview's routes attach to); undefined when it does not exist or the
+   * cluster does not serve its kind.
+   */
+  readObject(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<KubeObject | undefined>;
   /** Namespaces carrying the selector labels (the sweeper's "actual" set). */
   listNamespaces(selector: Record<string, string>): Promise<Array<{ name: string; labels: Record<string, string>; annotations: Record<string, string>; phase: string }>>;
+}
+
+export interface RoleBindingRequest {
+  name: string;
+  clusterRole: string;
+  subjects: Array<{ kind: "ServiceAccount" | "User" | "Group"; name: string; namespace?: string }>;
+  labels: Record<string, string>;
 }
 
 export interface DatabaseCredentials {

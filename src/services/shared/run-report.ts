@@ -47,11 +47,14 @@ export interface RunReport {
 
 /** Where reports go on GitHub. One instance per run, bound to the installation's Octokit. */
 export interface Reporter {
-  /** The run started: check run in progress, deployment in progress, sticky comment updated. */
+  /** The run started: check run in progress. */
   started(report: RunReport): Promise<void>;
-  /** A step changed (cheap: at most the check run is updated). */
+  /** A step changed (cheap: the check run is updated in batches, never one write per call). */
   progress(report: RunReport): Promise<void>;
-  /** The run ended (success, failure, superseded): check run concluded, deployment status, sticky comment. */
+  /**
+   * The run ended: check run concluded; a success or failure gets the commit's deployment and its one status; the
+   * sticky comment is edited when its text changed (a superseded run leaves both to the newer run).
+   */
   finished(report: RunReport): Promise<void>;
   /** The preview is gone: deployment inactive, sticky comment says so. */
   tornDown(report: RunReport): Promise<void>;

@@ -203,3 +203,14 @@ describe("Cluster.resourceScope", () => {
     expect(await cluster.resourceScope("example.com/v1", "Widget")).toBeUndefined();
   });
 });
+
+describe("Cluster.readObject", () => {
+  it("reads one object, and answers undefined for a missing object or a kind the cluster does not serve", async () => {
+    fake.registerKind({ group: "gateway.networking.k8s.io", version: "v1", kind: "Gateway", plural: "gateways", namespaced: true });
+    fake.seed({ apiVersion: "gateway.networking.k8s.io/v1", kind: "Gateway", metadata: { name: "shared", namespace: "infra" }, spec: { listeners: [{ name: "https", protocol: "HTTPS", port: 443 }] } } as never);
+    const gw = await cluster.readObject("gateway.networking.k8s.io/v1", "Gateway", "infra", "shared");
+    expect((gw?.spec as { listeners: unknown[] }).listeners).toEqual([{ name: "https", protocol: "HTTPS", port: 443 }]);
+    expect(await cluster.readObject("gateway.networking.k8s.io/v1", "Gateway", "infra", "nope")).toBeUndefined();
+    expect(await cluster.readObject("example.com/v1", "Widget", "infra", "w")).toBeUndefined();
+  });
+});

@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll, afterEach } from "@jest/globals";
 import nock from "nock";
 import { ProbotOctokit } from "probot";
-import { createAuthorizer, decide, getPermission, DEFAULT_POLICY, isBotLogin, type AuthzAction, type PermissionClient, type Role } from "../../../src/services/github/authz.js";
+import { createAuthorizer, decide, getPermission, DEFAULT_POLICY, isBotLogin, type AuthzAction, type PermissionClient, type RepoPolicy, type Role } from "../../../src/services/github/authz.js";
 
 const API = "https://api.github.com";
 const TestOctokit = ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } });
@@ -115,6 +115,16 @@ describe("createAuthorizer", () => {
     expect(await authorize("wes-write", "acme", "web", "deploy", 8)).toEqual({ allowed: true });
     expect((await authorize("wes-write", "acme", "web", "deploy", 7)).allowed).toBe(false);
     expect((await authorize("wes-write", "acme", "web", "deploy")).allowed).toBe(false);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it("applies each repository's own policy, and refuses a repository that is not enrolled", async () => {
+    const scope = nock(API).get("/repos/acme/web/collaborators/wes-write/permission").times(2).reply(200, ACTORS["wes-write"]!.body);
+    const policies: Record<string, RepoPolicy> = { web: { enrolled: true, policy: { deploy: "maintain" } }, docs: { enrolled: false } };
+    const authorize = createAuthorizer({ clientFor: async () => octokit(), policyFor: async (_o, repo) => policies[repo]!, isForkPr: async () => false });
+    expect(await authorize("wes-write", "acme", "web", "deploy", 1)).toEqual({ allowed: false, reason: "Sorry, `deploy` needs maintain access to this repository (you have write)." });
+    expect(await authorize("wes-write", "acme", "web", "extend", 1)).toEqual({ allowed: true });
+    expect(await authorize("wes-write", "acme", "docs", "status", 1)).toEqual({ allowed: false, reason: "Sorry, acme/docs is not enrolled in preview-bot (it has no `.github/preview.yml` on its default branch)." });
     expect(scope.isDone()).toBe(true);
   });
 

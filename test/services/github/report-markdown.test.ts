@@ -146,7 +146,7 @@ describe("rendering", () => {
   it("shows URL, commit, namespace, database, expiry and commands in the comment, never a password", () => {
     const md = renderComment(
       report("login", { database: { name: "feature_login", status: "ready (password PGPASSWORD=abc123def)" }, expiresAt: "2026-11-04T10:00:00.000Z" }),
-      { ...OPTS, checkRunUrl: "https://github.com/acme/web/runs/7" },
+      { ...OPTS, checkRunUrl: "https://github.com/acme/web/pull/42/checks" },
     );
     expect(md).toContain("### ✅ Preview ready");
     expect(md).toContain("- **URL:** https://feature-login.previews.example.com/");
@@ -154,10 +154,24 @@ describe("rendering", () => {
     expect(md).toContain("- **Namespace:** `feature-login`");
     expect(md).toContain("- **Database:** `feature_login` (ready \\(password PGPASSWORD=\\[REDACTED\\])");
     expect(md).toContain("- **Expires:** 2026-11-04 10:00:00 UTC");
-    expect(md).toContain("- **Triggered by:** push by @\u200boctocat");
-    expect(md).toContain("[Check run](https://github.com/acme/web/runs/7)");
+    expect(md).toContain("[Checks](https://github.com/acme/web/pull/42/checks)");
     for (const cmd of ["/preview redeploy", "/preview destroy", "/preview status", "/preview extend 3d", "/preview help"]) expect(md).toContain(`\`${cmd}\``);
     expect(md).not.toContain("abc123def");
+  });
+
+  it("describes a healthy preview, not the run: no step timings, no trigger, so an unchanged redeploy renders the same text", () => {
+    const first = renderComment(report("login", { trigger: "push by @octocat", steps: [{ name: "Apply", status: "success", durationMs: 1200 }] }), OPTS);
+    const again = renderComment(report("login", { trigger: "/preview redeploy by @hubot", steps: [{ name: "Apply", status: "success", durationMs: 3400 }] }), OPTS);
+    expect(again).toBe(first);
+    expect(first).not.toContain("| Step |");
+    expect(first).not.toContain("Triggered by");
+  });
+
+  it("keeps the steps, the trigger and the diagnosis in the comment of a failed deploy", () => {
+    const md = renderComment(report("login", { state: "failure", summary: "Roll-out failed", steps: [{ name: "Roll out", status: "failure", durationMs: 1200, detail: "web 0/1" }], error: "rolling out: web 0/1 ready" }), OPTS);
+    expect(md).toContain("| Roll out | ❌ | 1.2 s | web 0/1 |");
+    expect(md).toContain("- **Triggered by:** push by @\u200boctocat");
+    expect(md).toContain("Failure diagnosis");
   });
 
   it("says what was removed after teardown", () => {

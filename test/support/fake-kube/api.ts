@@ -1,12 +1,21 @@
-/** The API server's verbs over the store: get, list, create, update, patch (apply / merge), delete, namespace lifecycle. */
+/**
+ * The API server's verbs over the store: get, list, create, update, patch (apply / merge), the scale subresource and
+ * delete (deletion.ts). Every write keeps managedFields the real way (ownership.ts), refuses changes to immutable
+ * fields (immutable.ts) and validates metadata with the real messages (validate.ts).
+ */
 import { randomUUID } from "node:crypto";
 import { parse as parseYaml } from "yaml";
+import { Deletion, now, type Propagation } from "./deletion.js";
+import { immutableCauses } from "./immutable.js";
 import { apiVersionOf, type KindRegistry, type KindSpec } from "./kinds.js";
-import { applyMerge, clone, fieldSetOf, isObject, mergePatch, removedFields, removeFieldSet, type FieldSet, type Json, type JsonObject } from "./merge.js";
+import { clone, isObject, mergePatch, type Json, type JsonObject } from "./merge.js";
+import { applyFields, conflictStatus, updateFields } from "./ownership.js";
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "./selectors.js";
-import { alreadyExists, badRequest, conflict, forbidden, invalid, notFound, StatusError, successStatus } from "./status.js";
+import { alreadyExists, badRequest, conflict, forbidden, invalid, notFound, StatusError } from "./status.js";
 import type { KubeObj, Store } from "./store.js";
-import { applyDefaults, reconcileWithUrl, validateObject } from "./validate.js";
+import { applyDefaults, checkApplyBody, keepAllocated, omitEmpty, reconcileWithUrl, validateObject } from "./validate.js";
+
+export { now };
 
 export interface WriteQuery {
   fieldManager?: string | undefined;
@@ -17,26 +26,24 @@ export interface WriteQuery {
 const APPLY = "application/apply-patch+yaml";
 const MERGE = "application/merge-patch+json";
 const STRATEGIC = "application/strategic-merge-patch+json";
-/** Namespaces the real server refuses to delete. */
-const UNDELETABLE = ["default", "kube-system", "kube-public"];
-
-export function now(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
-}
+/** Metadata only the server sets: never taken from a request body. */
+const SERVER_METADATA = ["uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "managedFields", "selfLink"];
+const SCALABLE = new Set(["Deployment", "StatefulSet", "ReplicaSet"]);
 
 export class FakeApi {
-  /** Namespaces kept Terminating forever (see FakeKube.stickNamespace). */
-  readonly stuck = new Set<string>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  readonly deletion: Deletion;
 
   constructor(
     readonly registry: KindRegistry,
     readonly store: Store,
-    private readonly namespaceFinalizeMs: number,
-  ) {}
+    namespaceFinalizeMs: number,
+  ) {
+    this.deletion = new Deletion(registry, store, namespaceFinalizeMs);
+  }
 
-  private nsKind(): KindSpec {
-    return this.registry.byKind("v1", "Namespace")!;
+  /** Namespaces kept Terminating forever (see FakeKube.stickNamespace). */
+  get stuck(): Set<string> {
+    return this.deletion.stuck;
   }
 
   get(kind: KindSpec, namespace: string | undefined, name: string): KubeObj {
@@ -58,9 +65,16 @@ export class FakeApi {
     return { kind: `${kind.kind}List`, apiVersion: apiVersionOf(kind), metadata: { resourceVersion: String(this.store.resourceVersion) }, items };
   }
 
+  private manager(q: WriteQuery): string {
+    return q.fieldManager ?? "unknown";
+  }
+
   create(kind: KindSpec, namespace: string | undefined, body: unknown, q: WriteQuery): KubeObj {
     const obj = reconcileWithUrl(kind, body, namespace);
-    return this.insert(kind, obj, q, q.fieldManager ? this.entry(q.fieldManager, "Update", kind, fieldSetOf(obj)) : undefined);
+    for (const k of SERVER_METADATA) delete obj.metadata[k];
+    if (kind.statusSubresource) delete obj.status;
+    const managedFields = updateFields(undefined, obj, { manager: this.manager(q), apiVersion: apiVersionOf(kind), now: now(), skipStatus: kind.statusSubresource === true });
+    return this.insert(kind, obj, q, managedFields);
   }
 
   replace(kind: KindSpec, namespace: string | undefined, name: string, body: unknown, q: WriteQuery): KubeObj {
@@ -70,7 +84,7 @@ export class FakeApi {
     if (rv !== undefined && rv !== "" && rv !== existing.metadata.resourceVersion) {
       throw conflict(kind.plural, kind.group, name, "the object has been modified; please apply your changes to the latest version and try again");
     }
-    return this.update(kind, existing, next, q, this.entry(q.fieldManager ?? "unknown", "Update", kind, fieldSetOf(next)));
+    return this.updateBy(kind, existing, next, q);
   }
 
   patch(kind: KindSpec, namespace: string | undefined, name: string, contentType: string, raw: string, q: WriteQuery): KubeObj {
@@ -81,17 +95,27 @@ export class FakeApi {
     if (q.force !== undefined) {
       throw invalid("PatchOptions", "meta.k8s.io", "", [{ reason: "FieldValueForbidden", message: "Forbidden: may not be specified for non-apply patch", field: "force" }]);
     }
-    let patch: Json;
+    const patch = this.parsePatch(raw);
+    const existing = this.get(kind, namespace, name);
+    return this.updateBy(kind, existing, reconcileWithUrl(kind, mergePatch(existing, patch), namespace, name), q);
+  }
+
+  private parsePatch(raw: string): Json {
     try {
-      patch = JSON.parse(raw) as Json;
+      return JSON.parse(raw) as Json;
     } catch (e) {
       throw badRequest(`error decoding patch: ${(e as Error).message}`);
     }
-    const existing = this.get(kind, namespace, name);
-    const merged = mergePatch(existing, patch);
-    const next = reconcileWithUrl(kind, merged, namespace, name);
-    const set = isObject(patch) ? fieldSetOf(patch) : {};
-    return this.update(kind, existing, next, q, this.entry(q.fieldManager ?? "unknown", "Update", kind, set));
+  }
+
+  /** An update by a non-apply write: the manager owns what it changed. */
+  private updateBy(kind: KindSpec, existing: KubeObj, next: KubeObj, q: WriteQuery): KubeObj {
+    keepAllocated(kind, existing, next);
+    const skipStatus = kind.statusSubresource === true;
+    if (skipStatus) next.status = existing.status ?? null;
+    if (next.status === null) delete next.status;
+    next.metadata.managedFields = updateFields(existing, next, { manager: this.manager(q), apiVersion: apiVersionOf(kind), now: now(), skipStatus });
+    return this.update(kind, existing, next, q);
   }
 
   private apply(kind: KindSpec, namespace: string | undefined, name: string, raw: string, q: WriteQuery): KubeObj {
@@ -104,42 +128,34 @@ export class FakeApi {
     } catch (e) {
       throw badRequest(`error decoding YAML: ${(e as Error).message}`);
     }
-    if (isObject(body) && (body.apiVersion === undefined || body.kind === undefined)) {
-      throw badRequest("invalid object type: apiVersion and kind must be set in an apply configuration");
+    if (isObject(body) && (typeof body.apiVersion !== "string" || typeof body.kind !== "string" || body.apiVersion === "" || body.kind === "")) {
+      const gv = typeof body.apiVersion === "string" ? body.apiVersion : "";
+      throw badRequest(`invalid object type: ${gv.includes("/") ? gv : `/${gv}`}, Kind=${typeof body.kind === "string" ? body.kind : ""}`);
     }
-    const applied = reconcileWithUrl(kind, body, namespace, name);
-    if (kind.statusSubresource) delete applied.status;
-    const set = fieldSetOf(applied);
-    const entry = this.entry(q.fieldManager, "Apply", kind, set);
     const existing = this.store.get(kind, namespace, name);
-    if (!existing) return this.insert(kind, applied, q, entry);
-    const managed = Array.isArray(existing.metadata.managedFields) ? existing.metadata.managedFields : [];
-    const previous = managed.find((m) => isObject(m) && m.manager === q.fieldManager && m.operation === "Apply");
-    const prevSet = isObject(previous) && isObject(previous.fieldsV1) ? (previous.fieldsV1 as FieldSet) : {};
-    const base = clone(existing);
-    removeFieldSet(base, removedFields(prevSet, set));
-    const next = applyMerge(base, applied) as KubeObj;
-    return this.update(kind, existing, next, q, entry);
+    checkApplyBody(kind, name, body, existing);
+    const applied = reconcileWithUrl(kind, body, namespace, name);
+    for (const k of SERVER_METADATA) delete applied.metadata[k];
+    if (kind.statusSubresource) delete applied.status;
+    const skipStatus = kind.statusSubresource === true;
+    const result = applyFields(existing, applied, { manager: q.fieldManager, force: q.force === "true", apiVersion: apiVersionOf(kind), now: now(), skipStatus });
+    if (result.conflicts.length > 0) {
+      const { message, causes } = conflictStatus(result.conflicts);
+      throw new StatusError(409, "Conflict", message, { causes });
+    }
+    const next = result.object as KubeObj;
+    if (!existing) return this.insert(kind, next, q, next.metadata.managedFields as Json[]);
+    if (skipStatus) next.status = existing.status ?? null;
+    if (next.status === null) delete next.status;
+    return this.update(kind, existing, next, q);
   }
 
-  private entry(manager: string, operation: "Apply" | "Update", kind: KindSpec, fieldsV1: FieldSet): JsonObject {
-    return { manager, operation, apiVersion: apiVersionOf(kind), time: now(), fieldsType: "FieldsV1", fieldsV1 };
-  }
-
-  private withManager(list: unknown, entry: JsonObject | undefined): Json[] {
-    const current = Array.isArray(list) ? (list as Json[]) : [];
-    if (!entry) return current;
-    const rest = current.filter((m) => !(isObject(m) && m.manager === entry.manager && m.operation === entry.operation));
-    return [...rest, entry];
-  }
-
-  private insert(kind: KindSpec, obj: KubeObj, q: WriteQuery, entry: JsonObject | undefined): KubeObj {
+  private insert(kind: KindSpec, obj: KubeObj, q: WriteQuery, managedFields: Json[]): KubeObj {
     const meta = obj.metadata;
-    for (const k of ["uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation", "managedFields"]) delete meta[k];
     validateObject(kind, obj, true);
     const name = meta.name;
     if (kind.namespaced) {
-      const ns = this.store.get(this.nsKind(), undefined, meta.namespace ?? "");
+      const ns = this.store.get(this.registry.byKind("v1", "Namespace")!, undefined, meta.namespace ?? "");
       if (!ns) throw notFound("namespaces", "", meta.namespace ?? "");
       if (ns.metadata.deletionTimestamp) {
         throw forbidden(kind.plural, kind.group, name, `unable to create new content in namespace ${ns.metadata.name} because it is being terminated`, [
@@ -150,31 +166,31 @@ export class FakeApi {
     if (this.store.get(kind, meta.namespace, name)) throw alreadyExists(kind.plural, kind.group, name);
     if (kind.statusSubresource) delete obj.status;
     applyDefaults(kind, obj);
+    omitEmpty(kind, obj);
     if (kind.kind === "Namespace") obj.status = { phase: "Active" };
-    Object.assign(meta, { uid: randomUUID(), creationTimestamp: now(), generation: 1, managedFields: this.withManager([], entry) });
+    Object.assign(meta, { uid: randomUUID(), creationTimestamp: now(), generation: 1, managedFields });
+    if (managedFields.length === 0) delete meta.managedFields;
     return q.dryRun === "All" ? obj : this.store.write(kind, obj);
   }
 
-  private update(kind: KindSpec, existing: KubeObj, next: KubeObj, q: WriteQuery, entry: JsonObject | undefined): KubeObj {
+  /** Write `next` (managedFields already computed) over `existing`: validation, immutable fields, generation. */
+  private update(kind: KindSpec, existing: KubeObj, next: KubeObj, q: WriteQuery): KubeObj {
     validateObject(kind, next, false);
     const old = existing.metadata;
-    if (kind.statusSubresource) {
-      if (existing.status !== undefined) next.status = existing.status;
-      else delete next.status;
-    }
     applyDefaults(kind, next);
+    const causes = immutableCauses(kind.kind, existing, next);
+    if (causes.length > 0) throw invalid(kind.kind, kind.group, next.metadata.name, causes);
+    omitEmpty(kind, next);
     const specOf = (o: KubeObj): string => JSON.stringify(Object.entries(o).filter(([k]) => k !== "metadata" && k !== "status"));
     const generation = typeof old.generation === "number" ? old.generation : 1;
-    Object.assign(next.metadata, {
-      uid: old.uid,
-      creationTimestamp: old.creationTimestamp,
-      generation: specOf(next) === specOf(existing) ? generation : generation + 1,
-      managedFields: this.withManager(old.managedFields, entry),
-    });
-    if (old.deletionTimestamp !== undefined) next.metadata.deletionTimestamp = old.deletionTimestamp;
-    else delete next.metadata.deletionTimestamp;
-    delete next.metadata.resourceVersion;
-    return q.dryRun === "All" ? next : this.store.write(kind, next);
+    const managedFields = next.metadata.managedFields;
+    for (const k of SERVER_METADATA) delete next.metadata[k];
+    Object.assign(next.metadata, { uid: old.uid, creationTimestamp: old.creationTimestamp, generation: specOf(next) === specOf(existing) ? generation : generation + 1 });
+    if (Array.isArray(managedFields) && managedFields.length > 0) next.metadata.managedFields = managedFields;
+    if (old.deletionTimestamp !== undefined) Object.assign(next.metadata, { deletionTimestamp: old.deletionTimestamp, deletionGracePeriodSeconds: old.deletionGracePeriodSeconds ?? 0 });
+    if (q.dryRun === "All") return next;
+    if (this.deletion.finishIfReleased(kind, next)) return next;
+    return this.store.write(kind, next);
   }
 
   /** Controllers write status directly (no generation bump), like a `/status` subresource update. */
@@ -185,73 +201,52 @@ export class FakeApi {
     return this.store.write(kind, current);
   }
 
-  delete(kind: KindSpec, namespace: string | undefined, name: string): Record<string, unknown> {
-    const existing = this.get(kind, namespace, name);
-    if (kind.kind === "Namespace") return this.deleteNamespace(existing);
-    this.removeCascading(kind, existing);
-    return successStatus({
-      name, ...(kind.group ? { group: kind.group } : {}), kind: kind.plural, uid: String(existing.metadata.uid) });
+  /** GET, PUT or merge-PATCH `/scale` of a Deployment, StatefulSet or ReplicaSet (an `autoscaling/v1` Scale). */
+  scale(kind: KindSpec, namespace: string | undefined, name: string, method: string, raw: string, q: WriteQuery): JsonObject {
+    if (!SCALABLE.has(kind.kind)) throw notFound(kind.plural, kind.group, name);
+    let obj = this.get(kind, namespace, name);
+    if (method === "PATCH" || method === "PUT") {
+      const body = this.parsePatch(raw);
+      const replicas = isObject(body) && isObject(body.spec) ? body.spec.replicas : undefined;
+      if (typeof replicas !== "number") throw badRequest("the scale body has no spec.replicas");
+      const next = clone(obj);
+      next.spec = { ...(isObject(next.spec) ? next.spec : {}), replicas };
+      next.metadata.managedFields = updateFields(obj, next, { manager: this.manager(q), apiVersion: apiVersionOf(kind), now: now(), skipStatus: true, subresource: "scale", onlyIfOwned: true });
+      obj = this.update(kind, obj, next, q);
+    }
+    const spec = isObject(obj.spec) ? obj.spec : {};
+    const selector = isObject(spec.selector) && isObject(spec.selector.matchLabels) ? Object.entries(spec.selector.matchLabels).map(([k, v]) => `${k}=${String(v)}`).join(",") : "";
+    const status = isObject(obj.status) ? obj.status : {};
+    const { uid, resourceVersion, creationTimestamp } = obj.metadata;
+    return {
+      kind: "Scale",
+      apiVersion: "autoscaling/v1",
+      metadata: { name, namespace: namespace ?? "", uid: uid ?? null, resourceVersion: resourceVersion ?? null, creationTimestamp: creationTimestamp ?? null },
+      spec: { replicas: typeof spec.replicas === "number" ? spec.replicas : 1 },
+      status: { replicas: typeof status.replicas === "number" ? status.replicas : 0, selector },
+    };
+  }
+
+  delete(kind: KindSpec, namespace: string | undefined, name: string, propagation: Propagation = "Background"): JsonObject {
+    return this.deletion.delete(kind, this.get(kind, namespace, name), propagation);
   }
 
   deleteCollection(kind: KindSpec, namespace: string | undefined, labelSelector: string | null): JsonObject {
     if (kind.kind === "Namespace") throw new StatusError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {});
     const removed = this.select(kind, namespace, labelSelector).map((o) => {
-      this.removeCascading(kind, o);
+      this.deletion.remove(kind, o, "Background");
       const { apiVersion: _a, kind: _k, ...rest } = o;
       return rest;
     });
     return { kind: `${kind.kind}List`, apiVersion: apiVersionOf(kind), metadata: { resourceVersion: String(this.store.resourceVersion) }, items: removed };
   }
 
-  /** Remove an object and (background cascading, like the garbage collector) everything it owns. */
-  removeCascading(kind: KindSpec, obj: KubeObj): void {
-    this.store.remove(kind, obj.metadata.namespace, obj.metadata.name);
-    const ns = obj.metadata.namespace;
-    if (!ns) return;
-    for (const dep of this.store.inNamespace(ns, this.registry.all())) {
-      const owners = Array.isArray(dep.object.metadata.ownerReferences) ? dep.object.metadata.ownerReferences : [];
-      if (owners.some((o) => isObject(o) && o.uid === obj.metadata.uid)) this.removeCascading(dep.kind, dep.object);
-    }
-  }
-
-  private deleteNamespace(ns: KubeObj): JsonObject {
-    const name = ns.metadata.name;
-    if (UNDELETABLE.includes(name)) throw forbidden("namespaces", "", name, "this namespace may not be deleted");
-    if (ns.metadata.deletionTimestamp) {
-      throw conflict("namespaces", "", name, "The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.");
-    }
-    ns.metadata.deletionTimestamp = now();
-    ns.status = { phase: "Terminating" };
-    const stored = this.store.write(this.nsKind(), ns);
-    this.scheduleFinalize(name);
-    return stored;
-  }
-
-  private scheduleFinalize(name: string): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      this.finalizeNamespace(name);
-    }, this.namespaceFinalizeMs);
-    this.timers.add(t);
-  }
-
-  /** Remove a Terminating namespace's content and then the namespace (unless it is stuck). */
-  finalizeNamespace(name: string): void {
-    if (this.stuck.has(name)) return;
-    const ns = this.store.get(this.nsKind(), undefined, name);
-    if (!ns?.metadata.deletionTimestamp) return;
-    for (const { kind, object } of this.store.inNamespace(name, this.registry.all())) this.store.remove(kind, name, object.metadata.name);
-    this.store.remove(this.nsKind(), undefined, name);
-  }
-
   /** Let a stuck namespace finish terminating. */
   release(name: string): void {
-    this.stuck.delete(name);
-    this.scheduleFinalize(name);
+    this.deletion.release(name);
   }
 
   close(): void {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    this.deletion.close();
   }
 }

@@ -49,6 +49,7 @@ export class WorkloadController {
   }
 
   private onEvent(e: StoreEvent): void {
+    if (e.kind.kind === "ResourceQuota" && e.type !== "DELETED") return this.computeQuota(e.kind, e.object);
     if (e.kind.kind !== "Deployment" && e.kind.kind !== "StatefulSet") return;
     const key = `${e.kind.kind}/${e.object.metadata.namespace}/${e.object.metadata.name}`;
     if (e.type === "DELETED") return;
@@ -60,6 +61,18 @@ export class WorkloadController {
       this.reconcile(e.kind, e.object.metadata.namespace ?? "", e.object.metadata.name);
     }, this.tickMs);
     this.timers.set(key, t);
+  }
+
+  /**
+   * The resourcequota controller, simplified: status.hard follows spec.hard at once, and usage is reported as zero
+   * (the fake enforces no quota; what a quota refuses is proven on the real control plane).
+   */
+  private computeQuota(kind: KindSpec, quota: KubeObj): void {
+    const hard = isObject(quota.spec) && isObject(quota.spec.hard) ? quota.spec.hard : {};
+    const status = isObject(quota.status) ? quota.status : {};
+    if (JSON.stringify(status.hard ?? {}) === JSON.stringify(hard)) return;
+    // After the write that triggered it has been announced, so watchers see the events in order.
+    queueMicrotask(() => this.api.writeStatus(kind, quota, { hard, used: Object.fromEntries(Object.keys(hard).map((k) => [k, "0"])) }));
   }
 
   private reconcile(kind: KindSpec, namespace: string, name: string): void {

@@ -1,14 +1,19 @@
 /**
  * A fake Kubernetes API server for tests: plain HTTP on 127.0.0.1, driven by the real @kubernetes/client-node.
- * Faithful in what preview-bot relies on (discovery, CRUD with real Status errors, server-side apply, selectors,
- * watch, namespace termination, workload rollout status, pod logs); simplifications are documented where they are
- * made (merge.ts for patch/apply semantics, controllers.ts for workloads).
+ * It answers like kube-apiserver v1.37 wherever test/contract (the same cases against this fake and the real
+ * server) can tell: discovery and CRDs (crds.ts), CRUD with real Status errors and validation messages
+ * (validate.ts), server-side apply with field ownership, conflicts and force (fields.ts, ownership.ts), immutable
+ * fields (immutable.ts), selectors, watch, deletion with finalizers, namespace termination and garbage collection
+ * (deletion.ts), the scale subresource, workload rollout status and pod logs. What it does not model — admission,
+ * RBAC, per-key list merging — is listed in docs/testing-against-kubernetes.md; simplifications are documented where
+ * they are made (merge.ts for strategic merge patches, controllers.ts for workloads).
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import { FakeApi } from "./api.js";
 import { WorkloadController, type WorkloadBehaviour } from "./controllers.js";
+import { kindsOfCrd, readCrdFiles, serveCrds } from "./crds.js";
 import { BUILTIN_KINDS, KindRegistry, type KindSpec } from "./kinds.js";
 import { Router, type RequestRecord } from "./server.js";
 import { groupOf, Store, type KubeObj } from "./store.js";
@@ -22,6 +27,11 @@ export interface FakeKubeOptions {
   controllerTickMs?: number;
   /** Extra kinds to serve from the start (same as calling registerKind). */
   kinds?: KindSpec[];
+  /**
+   * CRD YAML files to serve from the start, as if applied (e.g. `runCrdFiles()` from test/support/kube-real: the
+   * files the real control plane installs).
+   */
+  crdFiles?: readonly string[];
 }
 
 export interface FakeKube {
@@ -64,8 +74,14 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   const api = new FakeApi(registry, store, options.namespaceFinalizeMs ?? 50);
   const controller = new WorkloadController(api, options.controllerTickMs ?? 20);
   const router = new Router(api, controller);
+  const stopCrds = serveCrds(registry, store);
   for (const name of ["default", "kube-system", "kube-public", "kube-node-lease"]) {
     api.create(kindOrThrow(registry, "v1", "Namespace"), undefined, { metadata: { name } }, {});
+  }
+  const crdKind = kindOrThrow(registry, "apiextensions.k8s.io/v1", "CustomResourceDefinition");
+  for (const crd of readCrdFiles(options.crdFiles ?? [])) {
+    for (const k of kindsOfCrd(crd)) registry.register(k);
+    api.create(crdKind, undefined, crd, { fieldManager: "test-setup" });
   }
 
   let faults: ((req: { method: string; path: string }) => number | undefined) | undefined;
@@ -99,6 +115,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       return kc;
     },
     async stop() {
+      stopCrds();
       controller.close();
       api.close();
       router.closeStreams();

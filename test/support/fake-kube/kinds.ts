@@ -10,9 +10,13 @@ export interface KindSpec {
   namespaced: boolean;
   /** Whether `status` is a subresource (then create/update/patch/apply of the main resource ignore `status`). */
   statusSubresource?: boolean;
-  /** Names must be DNS-1123 labels (namespaces, services) rather than subdomains. */
-  labelName?: boolean;
+  /** How names are validated: DNS-1123 subdomain (the default), DNS-1123 label (namespaces), DNS-1035 label (services). */
+  nameFormat?: NameFormat;
+  /** Served from a CustomResourceDefinition (kept as sent: no omitempty, no built-in defaults). */
+  custom?: boolean;
 }
+
+export type NameFormat = "subdomain" | "label" | "dns1035";
 
 export const ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 
@@ -34,21 +38,30 @@ const grp = (group: string, version: string, kind: string, plural: string, names
 });
 
 export const BUILTIN_KINDS: KindSpec[] = [
-  core("Namespace", "namespaces", false, { statusSubresource: true, labelName: true }),
+  core("Namespace", "namespaces", false, { statusSubresource: true, nameFormat: "label" }),
   core("Secret", "secrets"),
   core("ConfigMap", "configmaps"),
-  core("Service", "services", true, { statusSubresource: true, labelName: true }),
+  core("Service", "services", true, { statusSubresource: true, nameFormat: "label" }),
   core("ServiceAccount", "serviceaccounts"),
   core("PersistentVolumeClaim", "persistentvolumeclaims", true, { statusSubresource: true }),
   core("ResourceQuota", "resourcequotas", true, { statusSubresource: true }),
+  core("LimitRange", "limitranges"),
   core("Pod", "pods", true, { statusSubresource: true }),
   core("Event", "events"),
+  core("LimitRange", "limitranges"),
+  core("PersistentVolume", "persistentvolumes", false, { statusSubresource: true }),
   grp("apps", "v1", "Deployment", "deployments", true, { statusSubresource: true }),
   grp("apps", "v1", "StatefulSet", "statefulsets", true, { statusSubresource: true }),
   grp("apps", "v1", "ReplicaSet", "replicasets", true, { statusSubresource: true }),
+  grp("apps", "v1", "DaemonSet", "daemonsets", true, { statusSubresource: true }),
+  grp("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true, { statusSubresource: true }),
   grp("batch", "v1", "CronJob", "cronjobs", true, { statusSubresource: true }),
   grp("batch", "v1", "Job", "jobs", true, { statusSubresource: true }),
   grp("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies"),
+  grp("networking.k8s.io", "v1", "Ingress", "ingresses", true, { statusSubresource: true }),
+  grp("storage.k8s.io", "v1", "StorageClass", "storageclasses", false),
+  grp("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", false),
+  grp("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false, { statusSubresource: true }),
   grp("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true, { statusSubresource: true }),
   grp("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes", true, { statusSubresource: true }),
   grp("rbac.authorization.k8s.io", "v1", "Role", "roles"),
@@ -58,8 +71,12 @@ export const BUILTIN_KINDS: KindSpec[] = [
 ];
 
 /** Subresources listed in discovery (after their parent, as the real server orders them). */
-const SUBRESOURCES: Record<string, Array<{ sub: string; verbs: string[] }>> = {
+const SCALE = { sub: "scale", verbs: ["get", "patch", "update"], group: "autoscaling", version: "v1", kind: "Scale" };
+const SUBRESOURCES: Record<string, Array<{ sub: string; verbs: string[]; group?: string; version?: string; kind?: string }>> = {
   pods: [{ sub: "log", verbs: ["get"] }],
+  deployments: [SCALE],
+  statefulsets: [SCALE],
+  replicasets: [SCALE],
 };
 
 export function apiVersionOf(k: Pick<KindSpec, "group" | "version">): string {
@@ -77,6 +94,11 @@ export class KindRegistry {
     const i = this.kinds.findIndex((k) => k.group === spec.group && k.version === spec.version && k.plural === spec.plural);
     if (i >= 0) this.kinds[i] = spec;
     else this.kinds.push(spec);
+  }
+
+  unregister(group: string, version: string, plural: string): void {
+    const i = this.kinds.findIndex((k) => k.group === group && k.version === version && k.plural === plural);
+    if (i >= 0) this.kinds.splice(i, 1);
   }
 
   byPlural(group: string, version: string, plural: string): KindSpec | undefined {
@@ -128,7 +150,7 @@ export class KindRegistry {
         resources.push({ name: `${k.plural}/status`, singularName: "", namespaced: k.namespaced, kind: k.kind, verbs: ["get", "patch", "update"] });
       }
       for (const s of SUBRESOURCES[k.plural] ?? []) {
-        resources.push({ name: `${k.plural}/${s.sub}`, singularName: "", namespaced: k.namespaced, kind: k.kind, verbs: s.verbs });
+        resources.push({ name: `${k.plural}/${s.sub}`, singularName: "", namespaced: k.namespaced, ...(s.group ? { group: s.group, version: s.version } : {}), kind: s.kind ?? k.kind, verbs: s.verbs });
       }
     }
     return { kind: "APIResourceList", apiVersion: "v1", groupVersion: group ? `${group}/${version}` : version, resources };

@@ -70,7 +70,7 @@ export class Router {
     let rest: string[];
     // GET /version, as the real server answers it (readiness probes use it).
     if (seg[0] === "version" && seg.length === 1) {
-      return send(res, 200, { major: "1", minor: "32", gitVersion: "v1.32.0-fake", platform: "linux/amd64" });
+      return send(res, 200, { major: "1", minor: "37", gitVersion: "v1.37.2-fake", platform: "linux/amd64" });
     }
     if (seg[0] === "api") {
       if (seg.length === 1) return send(res, 200, reg.coreVersions());
@@ -93,6 +93,11 @@ export class Router {
     if (!kind || (namespace !== undefined && !kind.namespaced) || rest.length > (namespaced ? 5 : 3)) throw pathNotFound();
     if (kind.namespaced && namespace === undefined && name !== undefined) throw pathNotFound();
     const r: Route = { kind, namespace, name, sub };
+    if (sub === "scale") {
+      const q = url.searchParams;
+      const raw = req.method === "GET" ? "" : await readBody(req);
+      return send(res, 200, this.api.scale(kind, namespace, name ?? "", req.method ?? "GET", raw, { fieldManager: q.get("fieldManager") ?? undefined }));
+    }
     if (sub !== undefined) return this.subresource(req, res, url, r);
 
     const q = url.searchParams;
@@ -114,9 +119,14 @@ export class Router {
         const out = this.api.patch(kind, namespace, name, contentType ?? "", await readBody(req), write);
         return send(res, existed ? 200 : 201, out);
       }
-      case "DELETE":
+      case "DELETE": {
         if (name === undefined) return send(res, 200, this.api.deleteCollection(kind, namespace, q.get("labelSelector")));
-        return send(res, 200, this.api.delete(kind, namespace, name));
+        const raw = await readBody(req);
+        const options = raw.trim() === "" ? {} : parseJson(raw);
+        const policy = q.get("propagationPolicy") ?? (isObject(options) && typeof options.propagationPolicy === "string" ? options.propagationPolicy : "Background");
+        if (policy !== "Background" && policy !== "Foreground" && policy !== "Orphan") throw badRequest(`propagationPolicy: Unsupported value: "${policy}"`);
+        return send(res, 200, this.api.delete(kind, namespace, name, policy));
+      }
     }
     throw new StatusError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {});
   }

@@ -81,6 +81,12 @@ export class Store {
     return clone(gone);
   }
 
+  /** Whether any stored object has this uid (the garbage collector's owner check). */
+  hasUid(uid: string): boolean {
+    for (const o of this.objects.values()) if (o.metadata.uid === uid) return true;
+    return false;
+  }
+
   /** Every stored object in a namespace, with its kind, for namespace finalization. */
   inNamespace(namespace: string, kinds: readonly KindSpec[]): Array<{ kind: KindSpec; object: KubeObj }> {
     const out: Array<{ kind: KindSpec; object: KubeObj }> = [];

@@ -1,8 +1,13 @@
 /**
- * Whether a deploy job should deploy at all, decided on the PR's state when the job runs: the PR is open, the
- * repository is enrolled with a valid config (from its default branch; a PR that edits the config also gets a
- * `preview / config` check on its own version), the event is one the config reacts to, and the trigger policy says
- * yes. Returns what the pipeline needs, or undefined (with the reason logged, and said on the PR where it helps).
+ * Whether a deploy job should deploy at all, decided on the PR's state when the job runs: the PR is open, its head is
+ * the commit the job was pinned to (a fork PR's reviewed commit, `/preview deploy <sha>`: a retry or a later run
+ * never moves it), the repository is enrolled with a valid config (from its default branch; a PR that edits the
+ * config also gets a `preview / config` check on its own version), the event is one the config reacts to, and the
+ * trigger policy says yes (`trigger.afterChecks` read on the head commit for webhooks and sweeps alike). Returns what
+ * the pipeline needs, or undefined (with the reason logged, and said where it helps: the PR, or Slack).
+ *
+ * A fork PR never gets data from a backup target (`database.seedFrom`) unless the bot allows it (SEED_FORK_PREVIEWS):
+ * the Database step then creates an empty database and says why.
  */
 import type { PreviewConfig } from "../../../config.js";
 import { CONFIG_PATH } from "../../../config.js";
@@ -26,9 +31,10 @@ export async function admitDeploy(deps: RunnerDeps, job: PreviewJob): Promise<Ad
   const pull = await getPull(octokit, job.owner, job.repo, job.number);
   if (pull.state !== "open") {
     log.info({ key }, `${key} is closed: nothing to deploy`);
-    if (job.source === "comment") await replyOnPull(deps, job, "This pull request is closed, so there is nothing to deploy.");
+    if (job.source === "comment" || job.source === "slack") await replyOnPull(deps, job, "This pull request is closed, so there is nothing to deploy.");
     return undefined;
   }
+  if (!(await isReviewedHead(deps, job, pull))) return undefined;
   const config = await enrolledConfig(deps, octokit, job, pull);
   if (!config) return undefined;
   if (job.labeled !== undefined && (config.trigger.on !== "label" || job.labeled !== config.trigger.label)) {
@@ -39,7 +45,8 @@ export async function admitDeploy(deps: RunnerDeps, job: PreviewJob): Promise<Ad
     log.debug({ key }, `"${job.checkName}" is not in trigger.afterChecks: nothing to do`);
     return undefined;
   }
-  const checks = await headChecks(octokit, job.owner, job.repo, pull.sha, job.source === "webhook" ? config.trigger.afterChecks : []);
+  const automatic = job.source === "webhook" || job.source === "sweeper";
+  const checks = await headChecks(octokit, job.owner, job.repo, pull.sha, automatic ? config.trigger.afterChecks : []);
   const decision = decideTrigger(config, { source: job.source, action: job.action === "redeploy" ? "redeploy" : "deploy", fork: pull.fork, draft: pull.draft, labels: pull.labels, checks });
   if (!decision.deploy) {
     log.info({ key, sha: pull.sha }, `not deploying ${key}: ${decision.reason}`);
@@ -50,6 +57,23 @@ export async function admitDeploy(deps: RunnerDeps, job: PreviewJob): Promise<Ad
     return undefined;
   }
   return { octokit, pull, config };
+}
+
+/** A pinned job deploys its commit or nothing; a person's deploy of a fork PR must be pinned (the doors pin it). */
+async function isReviewedHead(deps: RunnerDeps, job: PreviewJob, pull: PullFacts): Promise<boolean> {
+  const key = previewKey(job);
+  const manual = job.source === "comment" || job.source === "slack";
+  if (job.sha !== undefined && job.sha !== pull.sha) {
+    deps.logger.info({ key, pinned: job.sha, head: pull.sha }, `not deploying ${key}: pinned to ${job.sha.slice(0, 7)}, the head is ${pull.sha.slice(0, 7)}`);
+    await replyOnPull(deps, job, `Nothing was deployed: the PR moved to \`${pull.sha.slice(0, 7)}\`; review and deploy again.`);
+    return false;
+  }
+  if (pull.fork && manual && job.sha === undefined) {
+    deps.logger.warn({ key }, `not deploying ${key}: a fork PR's deploy without a reviewed commit`);
+    await replyOnPull(deps, job, `Nothing was deployed: this pull request comes from a fork, and the request named no reviewed commit. Ask again with the commit: \`/preview deploy ${pull.sha.slice(0, 7)}\`.`);
+    return false;
+  }
+  return true;
 }
 
 /** The default branch's config (a PR cannot change the rules it is judged by), or undefined when not enrolled or invalid. */

@@ -8,6 +8,7 @@ import { applyStep } from "./steps/apply.js";
 import { databaseStep } from "./steps/database.js";
 import { e2eTestsStep } from "./steps/e2e-tests.js";
 import { fetchSourceStep } from "./steps/fetch-source.js";
+import { guardrailsStep } from "./steps/guardrails.js";
 import { healthChecksStep } from "./steps/health-checks.js";
 import { namespaceStep } from "./steps/namespace.js";
 import { pruneStep } from "./steps/prune.js";
@@ -19,6 +20,8 @@ export const DEPLOY_PIPELINE: readonly DeployStep[] = [
   renderManifestsStep,
   databaseStep,
   namespaceStep,
+  // After the namespace, before anything of the PR's: the bot's RoleBinding, quota, limits and network policy.
+  guardrailsStep,
   applyStep,
   pruneStep,
   rollOutStep,

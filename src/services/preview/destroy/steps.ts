@@ -1,12 +1,13 @@
 /**
- * The teardown steps, one list per preview: for each namespace, suspend its CronJobs and delete it (waiting until
- * the namespace controller has removed everything in it); for each database, a final backup when configured and
- * then the drop. A database is kept, and its drop step says why, when its final backup failed or cannot be taken
- * (no backup storage), or when the repository's config cannot be read (whether it wants a final backup is then
- * unknown). A namespace on the repository's `protectedNamespaces` list is never deleted.
+ * The teardown steps, one list per preview: for each namespace, suspend its CronJobs, delete the preview's
+ * cluster-scoped objects, and delete the namespace (waiting until the namespace controller has removed everything in
+ * it); for each database, a final backup when configured and then the drop. A database is kept, and its drop step
+ * says why, when its final backup failed or cannot be taken (no backup storage), or when the repository's config
+ * cannot be read (whether it wants a final backup is then unknown). A namespace on the repository's
+ * `protectedNamespaces` list is never deleted.
  */
 import { formatBytes } from "../../data/backups/report.js";
-import type { PreviewNames } from "../../shared/preview.js";
+import { describeRef, type PreviewNames } from "../../shared/preview.js";
 import type { RunnerDeps } from "../context.js";
 import type { FoundDatabase, FoundNamespace, FoundPreview } from "./find.js";
 
@@ -23,7 +24,9 @@ export function teardownSteps(deps: RunnerDeps, preview: FoundPreview, signal?: 
   const finalBackup = preview.config?.database.finalBackup === true;
   const protectedNames = preview.config?.protectedNamespaces ?? [];
   return [
-    ...preview.namespaces.flatMap((ns) => (protectedNames.includes(ns.name) ? [protectedNamespace(ns)] : [suspendCronJobs(deps, ns), deleteNamespace(deps, ns, signal)])),
+    ...preview.namespaces.flatMap((ns) =>
+      protectedNames.includes(ns.name) ? [protectedNamespace(ns)] : [suspendCronJobs(deps, ns), deleteClusterScoped(deps, ns), deleteNamespace(deps, ns, signal)],
+    ),
     ...preview.databases.flatMap((db) => [...(finalBackup ? [backupBeforeDrop(deps, db, kept)] : []), dropDatabase(deps, db, preview.names, kept)]),
   ];
 }
@@ -39,6 +42,17 @@ function suspendCronJobs(deps: RunnerDeps, ns: FoundNamespace): TeardownStep {
     async run(detail) {
       const suspended = await deps.cluster.suspendCronJobs(ns.name);
       detail(suspended.length ? suspended.join(", ") : "none");
+    },
+  };
+}
+
+/** The preview's cluster-scoped objects (allowClusterScoped): the namespace controller removes only what is inside. */
+function deleteClusterScoped(deps: RunnerDeps, ns: FoundNamespace): TeardownStep {
+  return {
+    name: `Delete cluster-scoped objects of ${ns.name}`,
+    async run(detail) {
+      const deleted = await deps.cluster.deleteClusterScoped(ns.name);
+      detail(deleted.length ? deleted.map(describeRef).join(", ") : "none");
     },
   };
 }

@@ -1,7 +1,9 @@
 /**
  * Step 4: pin images to the PR's build. For every container and initContainer of a pod template, an image whose
- * repository (the reference without tag or digest) equals `images[].name` gets `newName` (when set) and the
- * expanded tag; the digest, if any, is dropped (the tag is now the pin). Images not listed are left alone.
+ * repository (the reference without tag or digest) equals `images[].name` — or, for a prefix name
+ * `registry/org/*`, starts with `registry/org/` — gets `newName` (when set; a prefix newName replaces the prefix)
+ * and the expanded tag; the digest, if any, is dropped (the tag is now the pin). An exact name wins over a prefix,
+ * a longer prefix over a shorter one. Images not listed are left alone.
  */
 import type { KubeObject } from "../../shared/preview.js";
 
@@ -46,6 +48,15 @@ export function podSpecOf(obj: KubeObject): Rec | undefined {
   }
 }
 
+/** The pin for an image repository: its exact entry, else the longest matching prefix entry. */
+export function pinFor(pins: readonly ImagePin[], repo: string): ImagePin | undefined {
+  const exact = pins.find((p) => p.name === repo);
+  if (exact) return exact;
+  return pins
+    .filter((p) => p.name.endsWith("/*") && repo.startsWith(p.name.slice(0, -1)))
+    .sort((a, b) => b.name.length - a.name.length)[0];
+}
+
 /** Rewrite images in place. Entries that matched no container are reported in `warnings`. */
 export function pinImages(objects: KubeObject[], pins: readonly ImagePin[], warnings: string[]): KubeObject[] {
   if (pins.length === 0) return objects;
@@ -60,9 +71,10 @@ export function pinImages(objects: KubeObject[], pins: readonly ImagePin[], warn
         const container = asRec(c);
         if (!container || typeof container.image !== "string") continue;
         const repo = imageRepository(container.image);
-        const pin = pins.find((p) => p.name === repo);
+        const pin = pinFor(pins, repo);
         if (!pin) continue;
-        container.image = `${pin.newName ?? repo}:${pin.tag}`;
+        const renamed = pin.newName === undefined ? repo : pin.name.endsWith("/*") ? `${pin.newName.slice(0, -1)}${repo.slice(pin.name.length - 1)}` : pin.newName;
+        container.image = `${renamed}:${pin.tag}`;
         used.add(pin.name);
       }
     }

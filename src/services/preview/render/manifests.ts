@@ -39,13 +39,27 @@ function flatten(obj: KubeObject, where: string): KubeObject[] {
  * the source in errors (a file path, or "kustomize output").
  */
 export function parseManifests(text: string, where: string): KubeObject[] {
-  const out: KubeObject[] = [];
+  return parseManifestDocuments(text, where).objects;
+}
+
+/** A `# Source: chart/templates/x.yaml` comment (Helm's) at the top of a document, if any. */
+const SOURCE_COMMENT = /^\s*Source:\s*(\S+)/m;
+
+/**
+ * `parseManifests`, also telling where each object came from: the document's `# Source:` comment (Helm output)
+ * when it has one, else `where`.
+ */
+export function parseManifestDocuments(text: string, where: string): { objects: KubeObject[]; sources: string[] } {
+  const objects: KubeObject[] = [];
+  const sources: string[] = [];
   const docs = parseAllDocuments(text, { prettyErrors: true });
   // parseAllDocuments returns an EmptyStream (array-like) for empty input.
   let index = 0;
   for (const doc of docs) {
     index += 1;
-    const label = `${where} document ${index}`;
+    const comment = `${doc.commentBefore ?? ""}\n${(doc.contents as { commentBefore?: string | null } | null)?.commentBefore ?? ""}`;
+    const source = SOURCE_COMMENT.exec(comment)?.[1];
+    const label = source ?? `${where} document ${index}`;
     if (doc.errors.length > 0) {
       const first = doc.errors[0]!;
       throw new RenderError(`parsing ${label}: ${first.message.split("\n")[0]}`, { cause: first });
@@ -57,9 +71,12 @@ export function parseManifests(text: string, where: string): KubeObject[] {
       throw new RenderError(`parsing ${label}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     if (value === null || value === undefined) continue;
-    out.push(...flatten(asKubeObject(value, label), label));
+    for (const obj of flatten(asKubeObject(value, label), label)) {
+      objects.push(obj);
+      sources.push(source ?? where);
+    }
   }
-  return out;
+  return { objects, sources };
 }
 
 /** Objects as one multi-document YAML string, keys in the order they were parsed (what `kubectl apply -f -` takes). */

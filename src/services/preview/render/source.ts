@@ -1,26 +1,28 @@
 /**
  * The PR's own tree: GitHub's tarball of the repository **at the head SHA** (`GET /repos/{owner}/{repo}/tarball/{sha}`,
- * redirect followed by Octokit/fetch), extracted with `tar` into `dest` with the top directory
- * (`owner-repo-<sha7>/`) stripped. Manifests always come from this commit (the setup preview-bot replaces took them
- * from a different one).
+ * redirect followed by fetch), streamed straight from the response into `tar`'s extractor with the top directory
+ * (`owner-repo-<sha7>/`) stripped. Nothing is buffered whole: memory stays flat whatever the repository's size,
+ * and the download stops the moment a cap is crossed. Manifests always come from this commit.
  *
- * Safety: the archive and its unpacked size are capped; tar's own refusal of absolute and `..` paths is kept;
- * symlinks and hard links whose target would land outside `dest` are not extracted (reported in `skipped`); only
- * files, directories and links are extracted (no devices or FIFOs).
+ * Safety: the compressed download, the unpacked bytes and the number of entries are capped (counted while
+ * streaming); tar's own refusal of absolute and `..` paths is kept; only files, directories and links are
+ * extracted (no devices or FIFOs); hard links must stay inside. Symlinks are made last, and only when their
+ * target is a file or directory already extracted inside the checkout, reached without passing through another
+ * link (so no chain of relative links can lead out, and no link can point at /dev/zero or the bot's files).
+ * Refused entries are listed in `skipped`.
  */
-import { mkdir } from "node:fs/promises";
+import { lstat, mkdir, realpath, rm, symlink } from "node:fs/promises";
 import path from "node:path";
-import { Parser, Unpack, type ReadEntry } from "tar";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { Unpack, type ReadEntry } from "tar";
 import { isInside } from "./plain.js";
 import { RenderError } from "./render-error.js";
 
 /** The one Octokit call used, typed minimally so any Octokit (Probot's, a test one) fits. */
 export interface TarballOctokit {
-  rest: {
-    repos: {
-      downloadTarballArchive(params: { owner: string; repo: string; ref: string }): Promise<{ data: unknown }>;
-    };
-  };
+  request(route: "GET /repos/{owner}/{repo}/tarball/{ref}", params: { owner: string; repo: string; ref: string; request: { parseSuccessResponseBody: false; signal?: AbortSignal } }): Promise<{ data: unknown; headers?: Record<string, unknown> }>;
 }
 
 export interface FetchSourceOptions {
@@ -33,6 +35,7 @@ export interface FetchSourceOptions {
   maxBytes?: number;
   /** Cap on the number of entries. Default 100 000. */
   maxEntries?: number;
+  signal?: AbortSignal;
 }
 
 export interface FetchSourceResult {
@@ -52,17 +55,12 @@ function stripTop(entryPath: string): string | undefined {
   return parts.length > 1 ? parts.slice(1).join("/") : undefined;
 }
 
-/** Why an entry must not be extracted, or undefined when it is fine. */
+/** Why an entry must not be extracted, or undefined when it is fine (symlinks are judged later, in linkRefusal). */
 function refusal(entry: ReadEntry, dest: string): string | undefined {
   if (!ALLOWED_TYPES.has(entry.type)) return `${entry.type} entries are not extracted`;
   const rel = stripTop(entry.path);
   if (rel === undefined) return undefined;
-  const target = path.resolve(dest, rel);
-  if (!isInside(dest, target)) return "path escapes the checkout";
-  if (entry.type === "SymbolicLink") {
-    const link = entry.linkpath ?? "";
-    if (path.isAbsolute(link) || !isInside(dest, path.resolve(path.dirname(target), link))) return `symlink to ${link} points outside the checkout`;
-  }
+  if (!isInside(dest, path.resolve(dest, rel))) return "path escapes the checkout";
   if (entry.type === "Link") {
     const linked = stripTop(entry.linkpath ?? "");
     if (linked === undefined || !isInside(dest, path.resolve(dest, linked))) return `hard link to ${entry.linkpath} points outside the checkout`;
@@ -70,11 +68,17 @@ function refusal(entry: ReadEntry, dest: string): string | undefined {
   return undefined;
 }
 
-function waitFor(stream: NodeJS.EventEmitter, event: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    stream.once(event, () => resolve());
-    stream.once("error", reject);
-  });
+/** Why a symlink must not be made, judged on the extracted tree; undefined when its target is a plain file or directory inside. */
+async function linkRefusal(dest: string, at: string, linkpath: string): Promise<string | undefined> {
+  if (path.isAbsolute(linkpath)) return `symlink to ${linkpath} points outside the checkout`;
+  const target = path.resolve(path.dirname(at), linkpath);
+  if (!isInside(dest, target)) return `symlink to ${linkpath} points outside the checkout`;
+  const info = await lstat(target).catch(() => undefined);
+  if (!info) return `symlink to ${linkpath}: the target is not in the checkout`;
+  if (info.isSymbolicLink()) return `symlink to ${linkpath} points at another link`;
+  if (!info.isFile() && !info.isDirectory()) return `symlink to ${linkpath}: the target is not a file or directory`;
+  if ((await realpath(target)) !== target) return `symlink to ${linkpath} passes through another link`;
+  return undefined;
 }
 
 /** Download the repository at `sha` and extract it into `dest` (created if missing). */
@@ -83,65 +87,95 @@ export async function fetchSource(opts: FetchSourceOptions): Promise<FetchSource
   const maxBytes = opts.maxBytes ?? DEFAULT_SOURCE_MAX_BYTES;
   const maxEntries = opts.maxEntries ?? 100_000;
   const what = `fetching ${owner}/${repo}@${sha.slice(0, 12)}`;
-  const dest = path.resolve(opts.dest);
-
-  let data: unknown;
+  const created = await mkdir(opts.dest, { recursive: true });
+  const dest = await realpath(opts.dest);
   try {
-    ({ data } = await octokit.rest.repos.downloadTarballArchive({ owner, repo, ref: sha }));
+    return await download(opts, dest, what, maxBytes, maxEntries);
+  } catch (err) {
+    // Leave nothing half-extracted behind (the caller's directory is kept, emptied only if we made it).
+    if (created !== undefined) await rm(created, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function download(opts: FetchSourceOptions, dest: string, what: string, maxBytes: number, maxEntries: number): Promise<FetchSourceResult> {
+  const { octokit, owner, repo, sha } = opts;
+
+  let response: { data: unknown; headers?: Record<string, unknown> };
+  try {
+    response = await octokit.request("GET /repos/{owner}/{repo}/tarball/{ref}", { owner, repo, ref: sha, request: { parseSuccessResponseBody: false, ...(opts.signal ? { signal: opts.signal } : {}) } });
   } catch (err) {
     const status = (err as { status?: number }).status;
     const why = status === 404 ? "not found (no such repository or commit, or the app cannot read it)" : err instanceof Error ? err.message : String(err);
     throw new RenderError(`${what}: downloading the tarball: ${why}`, { cause: err });
   }
-  // Octokit returns an ArrayBuffer for binary content types (checked by tag: it may come from another realm).
-  const archive = Buffer.isBuffer(data) ? data : Object.prototype.toString.call(data) === "[object ArrayBuffer]" ? Buffer.from(data as ArrayBuffer) : undefined;
-  if (!archive) throw new RenderError(`${what}: the tarball response was not binary data (content type ${typeof data === "string" ? "text" : typeof data})`);
-  if (archive.byteLength > maxBytes) throw new RenderError(`${what}: the tarball is ${archive.byteLength} bytes, over the ${maxBytes}-byte limit`);
+  const body = response.data;
+  if (!body || typeof (body as { getReader?: unknown }).getReader !== "function") throw new RenderError(`${what}: the tarball response had no body`);
+  const length = Number(response.headers?.["content-length"] ?? NaN);
+  if (length > maxBytes) {
+    await (body as WebReadableStream).cancel().catch(() => undefined);
+    throw new RenderError(`${what}: the tarball is ${length} bytes, over the ${maxBytes}-byte limit`);
+  }
 
-  // Pass 1: list, sum sizes and decide what to skip, before writing anything.
-  const skip = new Map<string, string>();
-  let bytes = 0;
+  const skipped: string[] = [];
+  const links: Array<{ rel: string; linkpath: string }> = [];
+  let downloaded = 0;
+  let unpacked = 0;
   let entries = 0;
-  const lister = new Parser({
-    onReadEntry: (entry: ReadEntry) => {
-      entries += 1;
-      bytes += entry.size ?? 0;
-      const why = refusal(entry, dest);
-      if (why) skip.set(entry.path, why);
-      entry.resume();
+  let files = 0;
+  let failure: RenderError | undefined;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      downloaded += chunk.length;
+      if (downloaded > maxBytes) return done(new RenderError(`${what}: the tarball is over the ${maxBytes}-byte limit (stopped after ${downloaded} bytes)`));
+      done(null, chunk);
     },
   });
-  try {
-    const done = waitFor(lister, "end");
-    lister.end(archive);
-    await done;
-  } catch (err) {
-    throw new RenderError(`${what}: reading the tarball: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  }
-  if (entries > maxEntries) throw new RenderError(`${what}: the tarball has ${entries} entries, over the ${maxEntries}-entry limit`);
-  if (bytes > maxBytes) throw new RenderError(`${what}: the tarball unpacks to ${bytes} bytes, over the ${maxBytes}-byte limit`);
-
-  // Pass 2: extract what passed. tar itself still refuses absolute paths and `..` (preservePaths stays off).
-  await mkdir(dest, { recursive: true });
-  const tarWarnings: string[] = [];
-  let files = 0;
+  const stop = (err: RenderError): false => {
+    failure ??= err;
+    counter.destroy(failure);
+    return false;
+  };
   const unpack = new Unpack({
     cwd: dest,
     strip: 1,
-    filter: (p: string) => {
-      if (skip.has(p)) return false;
-      files += 1;
-      return true;
+    filter: (p: string, entry: ReadEntry | unknown) => {
+      const e = entry as ReadEntry;
+      entries += 1;
+      unpacked += e.size ?? 0;
+      if (entries > maxEntries) return stop(new RenderError(`${what}: the tarball has more than ${maxEntries} entries`));
+      if (unpacked > maxBytes) return stop(new RenderError(`${what}: the tarball unpacks to more than ${maxBytes} bytes`));
+      const why = refusal(e, dest);
+      if (why) skipped.push(`${stripTop(p) ?? p}: ${why}`);
+      else if (e.type === "SymbolicLink") {
+        const rel = stripTop(p);
+        if (rel) links.push({ rel, linkpath: e.linkpath ?? "" });
+        return false;
+      } else if (e.type !== "Directory") files += 1;
+      return !why;
     },
-    onwarn: (_code: string, message: string) => tarWarnings.push(message),
+    onwarn: (_code: string, message: string) => skipped.push(message),
   });
   try {
-    const done = waitFor(unpack, "close");
-    unpack.end(archive);
-    await done;
+    await pipeline(Readable.fromWeb(body as WebReadableStream), counter, unpack);
   } catch (err) {
-    throw new RenderError(`${what}: extracting the tarball: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    if (failure) throw failure;
+    if (err instanceof RenderError) throw err;
+    throw new RenderError(`${what}: reading the tarball: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  const skipped = [...[...skip].map(([p, why]) => `${stripTop(p) ?? p}: ${why}`), ...tarWarnings];
-  return { dir: dest, files, bytes, skipped };
+  for (const { rel, linkpath } of links) {
+    const at = path.resolve(dest, rel);
+    const why = await linkRefusal(dest, at, linkpath);
+    if (why) {
+      skipped.push(`${rel}: ${why}`);
+      continue;
+    }
+    await mkdir(path.dirname(at), { recursive: true });
+    if ((await realpath(path.dirname(at))) !== path.dirname(at)) {
+      skipped.push(`${rel}: symlink inside another link`);
+      continue;
+    }
+    await symlink(linkpath, at).catch((err: unknown) => skipped.push(`${rel}: symlink not made (${err instanceof Error ? err.message : String(err)})`));
+  }
+  return { dir: dest, files, bytes: unpacked, skipped };
 }

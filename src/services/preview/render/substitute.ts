@@ -62,6 +62,9 @@ export function substituteValues(objects: KubeObject[], sub: Substitution, warni
       return out;
     });
   }
+  // `${X}` is only preview-bot's business when the repository uses `variables`; otherwise it is someone else's syntax
+  // (a shell script in a ConfigMap, a Helm-rendered template), and a warning about it would be noise.
+  if (Object.keys(sub.variables).length === 0) return objects;
   for (const [name, where] of undefinedVars) {
     warnings.push(`\${${name}} is not defined in variables and has no default (first seen in ${where}); left as is`);
   }

@@ -1,41 +1,60 @@
 /**
  * preview-bot's transforms, on parsed objects and in this order:
- *   1. exclude    — drop `manifests.exclude` objects (by kind and optional name)
+ *   1. exclude    — drop `manifests.exclude` objects by kind and optional name (path globs act when files are read)
  *   2. substitute — `replacements` and `${VAR}` `variables` in string values (see substitute.ts)
  *   3. namespace  — every namespaced object into the preview namespace; Namespace objects dropped; other
- *                   cluster-scoped kinds refused unless in `allowClusterScoped`; ServiceAccount subjects of
- *                   (Cluster)RoleBindings moved too
+ *                   cluster-scoped kinds (scope from API discovery, else the built-in list) refused unless in
+ *                   `allowClusterScoped`; ServiceAccount subjects of RoleBindings moved too
  *   4. images     — pin `images[]` to the PR's tag (see images.ts)
- *   5. routes     — HTTPRoute / Ingress hostnames, parentRefs, path prefix, annotations (see routes.ts)
- *   6. ownership  — bot labels and annotations on every object's metadata (bot values win). Pod template labels
+ *   5. guardrails — rewrite or refuse what a shared cluster must not run (see guardrails.ts)
+ *   6. routes     — generate the `route.expose` route; every HTTPRoute / Ingress gets the preview's host, parents,
+ *                   path prefix, TLS and annotations (see routes.ts); a URL with no route is refused
+ *   7. ownership  — bot labels and annotations on every object's metadata (bot values win). Pod template labels
  *                   and selectors are left alone: a Deployment's selector is immutable, so changing it would break
  *                   every later update.
- * Then a final check: every object has a name (server-side apply needs one) and no object appears twice.
+ * Then a final check: every object has a name (server-side apply needs one) and no object appears twice (naming
+ * both files). Every refusal is collected, and the render fails once listing them all.
  */
 import type { PreviewConfig } from "../../../config.js";
 import { expandTemplate, templateValues } from "../naming.js";
 import type { KubeObject, PreviewNames, PreviewRef } from "../../shared/preview.js";
-import { describeObject, isClusterScoped } from "./cluster-scoped.js";
+import { describeObject, scopeKey, scopeOf, type Scopes } from "./cluster-scoped.js";
+import { applyGuardrails, DEFAULT_GUARDRAILS, type GuardrailPolicy } from "./guardrails.js";
 import { TAG_PATTERN, pinImages, type ImagePin } from "./images.js";
 import { RenderError } from "./render-error.js";
-import { rewriteRoutes, type RouteSettings } from "./routes.js";
+import { routeSettings, type RouteDefaults } from "./route-plan.js";
+import { generateRoute, isHttpRoute, isIngress, portsOf, rewriteRoutes, type RouteSettings } from "./routes.js";
 import { substituteValues, type Substitution } from "./substitute.js";
 
 export interface TransformInput {
   config: PreviewConfig;
   ref: PreviewRef;
   names: PreviewNames;
+  /** Bot-level rules; default DEFAULT_GUARDRAILS. */
+  policy?: GuardrailPolicy & RouteDefaults;
+  /** Kind scopes from API discovery (`apiVersion/kind` → scope); the built-in list answers for the rest. */
+  scopes?: Scopes;
+  /** Where each input object came from (a file), parallel to the objects; for messages. */
+  sources?: ReadonlyArray<string | undefined>;
+}
+
+export interface TransformResult {
+  objects: KubeObject[];
+  warnings: string[];
+  /** What was changed for safety, and why. */
+  rewrites: string[];
 }
 
 /** Step 1. */
-export function excludeObjects(objects: KubeObject[], exclude: ReadonlyArray<{ kind: string; name?: string | undefined }>, warnings: string[]): KubeObject[] {
-  const hits = new Array<number>(exclude.length).fill(0);
+export function excludeObjects(objects: KubeObject[], exclude: ReadonlyArray<{ kind?: string | undefined; name?: string | undefined }>, warnings: string[]): KubeObject[] {
+  const byKind = exclude.filter((e): e is { kind: string; name?: string } => e.kind !== undefined);
+  const hits = new Array<number>(byKind.length).fill(0);
   const kept = objects.filter((obj) => {
-    const i = exclude.findIndex((e) => e.kind === obj.kind && (e.name === undefined || e.name === obj.metadata.name));
+    const i = byKind.findIndex((e) => e.kind === obj.kind && (e.name === undefined || e.name === obj.metadata.name));
     if (i >= 0) hits[i]! += 1;
     return i < 0;
   });
-  exclude.forEach((e, i) => {
+  byKind.forEach((e, i) => {
     if (hits[i] === 0) warnings.push(`manifests.exclude: no ${e.kind}${e.name ? ` "${e.name}"` : ""} in the render`);
   });
   return kept;
@@ -53,17 +72,20 @@ function expandAll(what: string, templates: Record<string, string>, values: Reco
   return out;
 }
 
-/** Step 3. */
-export function applyPreviewNamespace(objects: KubeObject[], namespace: string, allowClusterScoped: readonly string[], warnings: string[]): KubeObject[] {
+/** Step 3. Refusals go to `problems`. */
+export function applyPreviewNamespace(objects: KubeObject[], namespace: string, allowClusterScoped: readonly string[], warnings: string[], problems: string[] = [], scopes?: Scopes): KubeObject[] {
   const out: KubeObject[] = [];
   for (const obj of objects) {
     if (obj.kind === "Namespace") {
       warnings.push(`dropped ${describeObject(obj)}: preview-bot creates the preview namespace "${namespace}" itself`);
       continue;
     }
-    if (isClusterScoped(obj.kind) || allowClusterScoped.includes(obj.kind)) {
+    // A kind the repository allows as cluster-scoped is taken at its word when discovery has no answer.
+    const scope = scopes?.has(scopeKey(obj.apiVersion, obj.kind)) || !allowClusterScoped.includes(obj.kind) ? scopeOf(obj, scopes) : "Cluster";
+    if (scope === "Cluster") {
       if (!allowClusterScoped.includes(obj.kind)) {
-        throw new RenderError(`${describeObject(obj)} is cluster-scoped and not allowed in a preview (allowClusterScoped)`);
+        problems.push(`${describeObject(obj)} is cluster-scoped and not allowed in a preview (allowClusterScoped)`);
+        continue;
       }
       delete obj.metadata.namespace;
     } else {
@@ -79,7 +101,7 @@ export function applyPreviewNamespace(objects: KubeObject[], namespace: string, 
   return out;
 }
 
-/** Step 6. */
+/** Step 7. */
 export function addOwnership(objects: KubeObject[], labels: Record<string, string>, annotations: Record<string, string>): KubeObject[] {
   for (const obj of objects) {
     obj.metadata.labels = { ...(obj.metadata.labels ?? {}), ...labels };
@@ -105,43 +127,48 @@ export function imagePins(input: TransformInput, values: Record<string, string>)
   });
 }
 
-export function routeSettings(input: TransformInput, warnings: string[]): RouteSettings | undefined {
-  const route = input.config.route;
-  if (!route) return undefined;
-  const { names } = input;
-  let hostname = names.host;
-  let pathPrefix: string | undefined;
-  if (!hostname && route.baseUrl) {
-    hostname = new URL(route.baseUrl).hostname;
-    pathPrefix = (route.pathPrefix ?? "/{name}").replace(/\{name\}/g, names.hostLabel).replace(/\/+$/, "");
-    if (!pathPrefix.startsWith("/")) pathPrefix = `/${pathPrefix}`;
+/** Step 6. */
+function routes(objects: KubeObject[], input: TransformInput, s: RouteSettings | undefined, warnings: string[], problems: string[]): KubeObject[] {
+  const { config } = input;
+  if (s?.expose) {
+    const generated = generateRoute(objects, s);
+    if (typeof generated === "string") problems.push(generated);
+    else if (s.kind === "gateway" && !s.parentRefs) problems.push("route.expose generates an HTTPRoute, which needs a Gateway to attach to: set route.parentRefs (or ask the bot's operator for PREVIEW_GATEWAY), or use route.kind: ingress");
+    else objects.push({ ...generated, metadata: { ...generated.metadata, namespace: input.names.namespace } });
   }
-  const annotations: Record<string, string> = { ...route.annotations };
-  if (route.externalDns) {
-    if (names.host) annotations["external-dns.alpha.kubernetes.io/hostname"] = names.host;
-    else warnings.push("route.externalDns is set but the preview has no host of its own (route.host); no external-dns annotation added");
+  const found = objects.filter((o) => isHttpRoute(o) || isIngress(o));
+  if (found.length > 0 && !s?.hostname) {
+    for (const o of found) problems.push(`${describeObject(o)}: the preview has no hostname of its own (route.host or route.baseUrl), so this route would serve the hostnames in the manifests`);
   }
-  if (route.tls?.clusterIssuer) annotations["cert-manager.io/cluster-issuer"] = route.tls.clusterIssuer;
-  if (route.tls?.issuer) annotations["cert-manager.io/issuer"] = route.tls.issuer;
-  return {
-    ...(hostname ? { hostname } : {}),
-    ...(pathPrefix ? { pathPrefix } : {}),
-    ...(route.httpRoutes ? { httpRoutes: route.httpRoutes } : {}),
-    ...(route.parentRefs ? { parentRefs: route.parentRefs } : {}),
-    annotations,
-  };
+  const wantsUrl = Boolean(config.route?.host ?? config.route?.baseUrl) || config.health.checks.length > 0;
+  if (found.length === 0 && wantsUrl && !s?.expose) {
+    const services = objects.filter((o) => o.kind === "Service");
+    const first = services[0];
+    const example = first ? `route.expose: { service: ${first.metadata.name}, port: ${portsOf(first)[0]?.port ?? 80} }` : "route.expose: { service: <Service name>, port: <port> }";
+    const what = config.route?.host || config.route?.baseUrl ? "route.host is set" : "health.checks need a preview URL";
+    problems.push(
+      `${what}, but the render has no HTTPRoute or Ingress to serve it: add ${example}` +
+        (services.length ? ` (Services in the render: ${services.map((o) => `${o.metadata.name} (${portsOf(o).map((p) => p.port).join(", ")})`).join("; ")})` : "") +
+        (config.route?.host || config.route?.baseUrl ? "" : ", with route.host"),
+    );
+  }
+  return s ? rewriteRoutes(objects, s, warnings) : objects;
 }
 
-function finalChecks(objects: KubeObject[], input: TransformInput, warnings: string[]): void {
-  const seen = new Set<string>();
+function finalChecks(objects: KubeObject[], input: TransformInput, origin: Map<KubeObject, string>, warnings: string[], problems: string[]): void {
+  const seen = new Map<string, KubeObject>();
   for (const obj of objects) {
     if (!obj.metadata.name) {
-      throw new RenderError(`${describeObject(obj)} has no metadata.name; server-side apply needs one (generateName is not supported)`);
+      problems.push(`${describeObject(obj)}${origin.has(obj) ? ` (in ${origin.get(obj)})` : ""} has no metadata.name; server-side apply needs one (generateName is not supported)`);
+      continue;
     }
     const group = obj.apiVersion.includes("/") ? obj.apiVersion.split("/")[0] : "";
     const key = `${group}/${obj.kind}/${obj.metadata.namespace ?? ""}/${obj.metadata.name}`;
-    if (seen.has(key)) throw new RenderError(`${describeObject(obj)} appears twice in the render`);
-    seen.add(key);
+    const first = seen.get(key);
+    if (first) {
+      const where = [origin.get(first), origin.get(obj)].filter(Boolean);
+      problems.push(`${describeObject(obj)} appears twice in the render${where.length === 2 ? `: in ${where[0]} and in ${where[1]} (leave one out with manifests.exclude or manifests.include)` : ""}`);
+    } else seen.set(key, obj);
   }
   const db = input.config.database;
   if (!db.enabled) return;
@@ -159,25 +186,32 @@ function finalChecks(objects: KubeObject[], input: TransformInput, warnings: str
   }
 }
 
-/** All six steps on a deep copy of `objects`. Throws RenderError; returns the objects to apply and warnings. */
-export function transformObjects(objects: readonly KubeObject[], input: TransformInput): { objects: KubeObject[]; warnings: string[] } {
+/** Every step on a deep copy of `objects`. Throws RenderError listing every refusal; returns what to apply. */
+export function transformObjects(objects: readonly KubeObject[], input: TransformInput): TransformResult {
   const { config, ref, names } = input;
+  const policy = { ...DEFAULT_GUARDRAILS, ...input.policy };
   const warnings: string[] = [];
+  const problems: string[] = [];
   const values = templateValues(ref, names);
   const substitution: Substitution = {
     replacements: expandAll("replacements", config.replacements, values),
     variables: expandAll("variables", config.variables, values),
   };
   const pins = imagePins(input, values);
-  const routes = routeSettings(input, warnings);
+  const settings = routeSettings(config, ref, names, policy, warnings);
 
   let out = structuredClone(objects) as KubeObject[];
+  const origin = new Map<KubeObject, string>();
+  out.forEach((o, i) => input.sources?.[i] && origin.set(o, input.sources[i]!));
   out = excludeObjects(out, config.manifests.exclude, warnings);
   out = substituteValues(out, substitution, warnings);
-  out = applyPreviewNamespace(out, names.namespace, config.allowClusterScoped, warnings);
+  out = applyPreviewNamespace(out, names.namespace, config.allowClusterScoped, warnings, problems, input.scopes);
   out = pinImages(out, pins, warnings);
-  if (routes) out = rewriteRoutes(out, routes, warnings);
+  const guard = applyGuardrails(out, policy);
+  problems.push(...guard.problems);
+  out = routes(out, input, settings, warnings, problems);
   out = addOwnership(out, names.labels, names.annotations);
-  finalChecks(out, input, warnings);
-  return { objects: out, warnings };
+  finalChecks(out, input, origin, warnings, problems);
+  if (problems.length > 0) throw new RenderError(problems.length === 1 ? problems[0]! : `${problems.length} problems:\n${problems.map((p) => `- ${p}`).join("\n")}`, { problems });
+  return { objects: out, warnings, rewrites: guard.rewrites };
 }

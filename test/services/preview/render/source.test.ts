@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
+import { createRequire } from "node:module";
 import { lstat, mkdtemp, readFile, readdir, readlink, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -9,6 +10,7 @@ import { c as createTar, Header } from "tar";
 import { fetchSource } from "../../../../src/services/preview/render/index.js";
 import { GITHUB_API, testOctokit } from "../../../support/github.js";
 
+const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PLAIN_APP = path.resolve(here, "../../../fixtures/plain-app");
 const SHA = "0123456789abcdef0123456789abcdef01234567";
@@ -102,9 +104,52 @@ describe("fetchSource", () => {
     nock(GITHUB_API).get(`/repos/acme/shop/tarball/${SHA}`).reply(200, archive, { "Content-Type": "application/x-gzip" });
     const dest = path.join(tmp, "big");
     await expect(fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest, maxBytes: 1024 })).rejects.toThrow(
-      /fetching acme\/shop@0123456789ab: the tarball unpacks to 4096 bytes, over the 1024-byte limit/,
+      /fetching acme\/shop@0123456789ab: the tarball (unpacks to more than 1024 bytes|is over the 1024-byte limit)/,
     );
     expect(await lstat(dest).catch(() => "absent")).toBe("absent");
+  });
+
+  it("never makes a symlink whose real target leaves the checkout through a chain of relative links, or is a device", async () => {
+    // Each link alone points inside; followed in turn they reach /etc/passwd. Textual checks on tar entries pass them.
+    const archive = rawTarball([
+      { path: "t/", type: "Directory" },
+      { path: "t/a/", type: "Directory" },
+      { path: "t/a/b/", type: "Directory" },
+      { path: "t/real.sql", type: "File", body: "select 1;" },
+      { path: "t/hop", type: "SymbolicLink", linkpath: "a/b" },
+      { path: "t/hop2", type: "SymbolicLink", linkpath: "hop/../../.." },
+      { path: "t/seed.sql", type: "SymbolicLink", linkpath: "hop2/etc/passwd" },
+      { path: "t/zero.sql", type: "SymbolicLink", linkpath: "a/../../../../../dev/zero" },
+      { path: "t/chained.sql", type: "SymbolicLink", linkpath: "ok.sql" },
+      { path: "t/ok.sql", type: "SymbolicLink", linkpath: "real.sql" },
+    ]);
+    nock(GITHUB_API).get(`/repos/acme/shop/tarball/${SHA}`).reply(200, archive, { "Content-Type": "application/x-gzip" });
+    const dest = path.join(tmp, "chains");
+    const result = await fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest });
+    expect(await listTree(dest)).toEqual(["a", "a/b", "hop", "ok.sql", "real.sql"]);
+    const skipped = result.skipped.join("\n");
+    expect(skipped).toMatch(/hop2: symlink to hop\/\.\.\/\.\.\/\.\. (points outside the checkout|passes through another link)/);
+    expect(skipped).toMatch(/seed\.sql: symlink to hop2\/etc\/passwd/);
+    expect(skipped).toMatch(/zero\.sql: symlink to a\/\.\.\/\.\.\/\.\.\/\.\.\/\.\.\/dev\/zero points outside the checkout/);
+    expect(skipped).toMatch(/chained\.sql: symlink to ok\.sql(: the target is not in the checkout| points at another link)/);
+  });
+
+  it("streams: stops downloading at the cap instead of buffering the archive first", async () => {
+    const big = rawTarball([{ path: "t/blob.bin", type: "File", body: (require("node:crypto") as typeof import("node:crypto")).randomBytes(3 * 1024 * 1024).toString("base64") }]);
+    let sent = 0;
+    nock(GITHUB_API)
+      .get(`/repos/acme/shop/tarball/${SHA}`)
+      .reply(200, () => {
+        const { Readable } = require("node:stream") as typeof import("node:stream");
+        return Readable.from((function* () {
+          for (let i = 0; i < big.length; i += 16 * 1024) {
+            sent += 16 * 1024;
+            yield big.subarray(i, i + 16 * 1024);
+          }
+        })());
+      }, { "Content-Type": "application/x-gzip" });
+    await expect(fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest: path.join(tmp, "capped"), maxBytes: 64 * 1024 })).rejects.toThrow(/over the 65536-byte limit|unpacks to more than 65536 bytes/);
+    expect(sent).toBeLessThan(big.length);
   });
 
   it("says what was being fetched when GitHub answers 404", async () => {

@@ -22,6 +22,7 @@ function run(objects: KubeObject[], yaml = "") {
   return { names, ...transformObjects(objects, { config: c, ref, names }) };
 }
 
+const ingress = (): KubeObject => ({ apiVersion: "networking.k8s.io/v1", kind: "Ingress", metadata: { name: "web" }, spec: { rules: [{ http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: "web", port: { number: 80 } } } }] } }] } });
 const obj = (kind: string, name: string, extra: Record<string, unknown> = {}, apiVersion = "v1"): KubeObject => ({ apiVersion, kind, metadata: { name }, ...extra });
 
 function deployment(name: string, images: string[], init: string[] = []): KubeObject {
@@ -86,10 +87,10 @@ describe("2. replacements and variables", () => {
     expect(warnings).toEqual([]);
   });
 
-  it("leaves an undefined ${VAR} without default as is and warns once per name", () => {
+  it("leaves an undefined ${VAR} without default as is and warns once per name, when variables are in use", () => {
     const a = obj("ConfigMap", "a", { data: { x: "${MISSING}", y: "${MISSING}-again" } });
     const b = obj("Secret", "b", { stringData: { z: "${MISSING}" } });
-    const warnings = sub([a, b], {}, {});
+    const warnings = sub([a, b], {}, { OTHER: "x" });
     expect(a.data).toEqual({ x: "${MISSING}", y: "${MISSING}-again" });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/\$\{MISSING\} is not defined .*ConfigMap "a".*left as is/);
@@ -103,7 +104,7 @@ describe("2. replacements and variables", () => {
   });
 
   it("expands {placeholders} in the config's templates from the preview's names", () => {
-    const { objects, names } = run([obj("ConfigMap", "c", { data: { url: "${URL}", db: "DB_TOKEN", tag: "${TAG}" } })], [
+    const { objects, names } = run([obj("ConfigMap", "c", { data: { url: "${URL}", db: "DB_TOKEN", tag: "${TAG}" } }), ingress()], [
       "route:",
       '  host: "{name}.previews.example.com"',
       "variables:",
@@ -114,6 +115,14 @@ describe("2. replacements and variables", () => {
     ].join("\n"));
     expect(objects[0]!.data).toEqual({ url: names.url, db: names.database, tag: "0123456-42" });
     expect(names.url).toBe(`https://${names.host}/`);
+  });
+
+  it("says nothing about ${X} when the repository uses no variables (it is someone else's syntax)", () => {
+    const warnings: string[] = [];
+    const d = obj("ConfigMap", "script", { data: { run: "echo ${HOME}" } });
+    substituteValues([d], { replacements: {}, variables: {} }, warnings);
+    expect(warnings).toEqual([]);
+    expect(d.data).toEqual({ run: "echo ${HOME}" });
   });
 
   it("names the field when a template has an unknown placeholder", () => {
@@ -143,8 +152,10 @@ describe("3. preview namespace", () => {
 
   it("refuses other cluster-scoped kinds unless allowed, and keeps allowed ones unnamespaced", () => {
     const role = () => obj("ClusterRole", "reader", { metadata: { name: "reader", namespace: "x" } }, "rbac.authorization.k8s.io/v1");
-    expect(() => applyPreviewNamespace([role()], "pr-42", [], [])).toThrow(RenderError);
-    expect(() => applyPreviewNamespace([role()], "pr-42", [], [])).toThrow('ClusterRole "reader" is cluster-scoped and not allowed in a preview (allowClusterScoped)');
+    const problems: string[] = [];
+    expect(applyPreviewNamespace([role()], "pr-42", [], [], problems)).toEqual([]);
+    expect(problems).toEqual(['ClusterRole "reader" is cluster-scoped and not allowed in a preview (allowClusterScoped)']);
+    expect(() => run([role()])).toThrow(RenderError);
     const out = applyPreviewNamespace([role()], "pr-42", ["ClusterRole"], []);
     expect(out[0]!.metadata.namespace).toBeUndefined();
   });
@@ -230,11 +241,12 @@ describe("5. routes", () => {
       keep: "me",
       team: "shop",
       "external-dns.alpha.kubernetes.io/hostname": names.host,
-      "cert-manager.io/cluster-issuer": "letsencrypt",
     });
+    // cert-manager reads issuer annotations on Gateways and Ingresses only: on an HTTPRoute it would be a lie.
+    expect(objects[0]!.metadata.annotations!["cert-manager.io/cluster-issuer"]).toBeUndefined();
   });
 
-  it("replaces parentRefs when configured and touches only the HTTPRoutes named in route.httpRoutes", () => {
+  it("replaces parentRefs when configured and gives every HTTPRoute the preview's host, whatever route.httpRoutes says", () => {
     const other = route();
     other.metadata.name = "admin";
     const { objects, warnings } = run([route(), other], [
@@ -247,9 +259,9 @@ describe("5. routes", () => {
       "      sectionName: https",
     ].join("\n"));
     expect((objects[0]!.spec as any).parentRefs).toEqual([{ name: "preview-gateway", namespace: "gateways", sectionName: "https" }]);
-    expect((objects[1]!.spec as any).parentRefs).toEqual([{ name: "prod-gateway", namespace: "gw" }]);
-    expect((objects[1]!.spec as any).hostnames).toEqual(["shop.example.com"]);
-    expect(warnings).toContain('route.httpRoutes: no HTTPRoute "ghost" in the render');
+    expect((objects[1]!.spec as any).parentRefs).toEqual([{ name: "preview-gateway", namespace: "gateways", sectionName: "https" }]);
+    expect((objects[1]!.spec as any).hostnames).toEqual([`pr-42.previews.example.com`.replace("pr-42", objects[1]!.metadata.namespace!)]);
+    expect(warnings).toContain("route.httpRoutes is no longer needed and is ignored: every HTTPRoute gets the preview's hostnames");
   });
 
   it("prefixes path matches in path-prefix mode and serves on the base URL's host", () => {
@@ -280,9 +292,8 @@ describe("5. routes", () => {
     expect(objects[0]!.metadata.annotations!["cert-manager.io/issuer"]).toBe("local-ca");
   });
 
-  it("leaves routes alone when no route is configured", () => {
-    const { objects } = run([route()]);
-    expect((objects[0]!.spec as any).hostnames).toEqual(["shop.example.com"]);
+  it("refuses routes when the preview has no hostname of its own (they would serve the manifests' hosts)", () => {
+    expect(() => run([route()])).toThrow('HTTPRoute "web": the preview has no hostname of its own (route.host or route.baseUrl), so this route would serve the hostnames in the manifests');
   });
 });
 
@@ -314,5 +325,42 @@ describe("transformObjects", () => {
   it("warns when the manifests also produce the database Secret", () => {
     const { warnings } = run([obj("Secret", "preview-database")], "database:\n  enabled: true");
     expect(warnings.join("\n")).toMatch(/Secret "preview-database" is in the manifests and is also the database Secret/);
+  });
+});
+
+describe("4. images, prefix form", () => {
+  it("pins every image under a prefix; an exact entry wins; a prefix newName replaces the prefix", () => {
+    const d = deployment("web", ["ghcr.io/acme/web:1", "ghcr.io/acme/api@sha256:abc", "ghcr.io/acme/special:2", "ghcr.io/other/x:1"]);
+    const { objects } = run([d], ["images:", "  - name: ghcr.io/acme/*", "    newName: mirror.example.com/acme/*", '    tag: "pr-{number}"', "  - name: ghcr.io/acme/special", '    tag: "exact"'].join("\n"));
+    expect((objects[0]!.spec as any).template.spec.containers.map((c: any) => c.image)).toEqual([
+      "mirror.example.com/acme/web:pr-42",
+      "mirror.example.com/acme/api:pr-42",
+      "ghcr.io/acme/special:exact",
+      "ghcr.io/other/x:1",
+    ]);
+  });
+});
+
+describe("6. routes generated by route.expose", () => {
+  const svc: KubeObject = { apiVersion: "v1", kind: "Service", metadata: { name: "frontend" }, spec: { ports: [{ name: "http", port: 80 }] } };
+
+  it("makes an HTTPRoute to the Service, resolving a named port, with the preview's host and parents", () => {
+    const { objects, names } = run([svc], 'route:\n  host: "{name}.p.example.com"\n  expose: { service: frontend, port: http }\n  parentRefs: [{ name: gw, namespace: infra }]');
+    const route = objects.find((o) => o.kind === "HTTPRoute")!;
+    expect(route.metadata.namespace).toBe(names.namespace);
+    expect(route.spec).toEqual({ rules: [{ matches: [{ path: { type: "PathPrefix", value: "/" } }], backendRefs: [{ name: "frontend", port: 80 }] }], hostnames: [names.host], parentRefs: [{ name: "gw", namespace: "infra" }] });
+  });
+
+  it("makes an Ingress with route.kind: ingress, in path-prefix mode too", () => {
+    const { objects } = run([svc], "route:\n  baseUrl: https://previews.example.com\n  kind: ingress\n  ingressClassName: nginx\n  expose: { service: frontend, port: 80 }");
+    const ing = objects.find((o) => o.kind === "Ingress")!;
+    expect(ing.spec).toEqual({ ingressClassName: "nginx", rules: [{ host: "previews.example.com", http: { paths: [{ path: "/shop-pr-42", pathType: "Prefix", backend: { service: { name: "frontend", port: { number: 80 } } } }] } }] });
+  });
+
+  it("says exactly what to add when a URL is wanted and the render has no route, and what is wrong with a bad expose", () => {
+    expect(() => run([svc], 'route:\n  host: "{name}.p.example.com"')).toThrow("route.host is set, but the render has no HTTPRoute or Ingress to serve it: add route.expose: { service: frontend, port: 80 } (Services in the render: frontend (80))");
+    expect(() => run([svc], "health:\n  checks: [{ path: /healthz }]")).toThrow(/^health\.checks need a preview URL, but the render has no HTTPRoute or Ingress to serve it: add route\.expose: \{ service: frontend, port: 80 \}.*, with route\.host$/);
+    expect(() => run([svc], 'route:\n  host: "{name}.p.example.com"\n  expose: { service: frontend, port: 8080 }\n  parentRefs: [{ name: gw }]')).toThrow('route.expose: Service "frontend" has no port 8080 (ports: 80 "http")');
+    expect(() => run([svc], 'route:\n  host: "{name}.p.example.com"\n  expose: { service: frontend, port: 80 }')).toThrow(/needs a Gateway to attach to: set route\.parentRefs \(or ask the bot's operator for PREVIEW_GATEWAY\)/);
   });
 });

@@ -1,6 +1,24 @@
-/** Apply: server-side apply of every object, with preview-bot's field manager. */
-import { describeRef } from "../../../shared/preview.js";
+/**
+ * Apply: server-side apply of every object, with preview-bot's field manager. The step's detail says what the apply
+ * had to do beyond that: objects replaced because an immutable field changed (a Job's template), replicas left to
+ * an autoscaler, server-owned fields taken out of the manifests.
+ */
+import { describeRef, type AppliedRef } from "../../../shared/preview.js";
 import type { DeployStep } from "../context.js";
+
+const list = (refs: AppliedRef[], what: (r: AppliedRef) => string): string => `${refs.slice(0, 5).map(what).join(", ")}${refs.length > 5 ? ", …" : ""}`;
+
+/** The apply step's detail line. */
+export function applyDetail(refs: AppliedRef[]): string {
+  const parts = [`${refs.length} objects applied (server-side apply)`];
+  const replaced = refs.filter((r) => r.replaced);
+  if (replaced.length > 0) parts.push(`replaced ${replaced.length} (immutable fields changed, deleted and created again): ${list(replaced, (r) => `${describeRef(r)} (${r.replaced!.join(", ")})`)}`);
+  const autoscaled = refs.filter((r) => r.autoscaled);
+  if (autoscaled.length > 0) parts.push(`replicas left to the autoscaler: ${list(autoscaled, describeRef)}`);
+  const stripped = refs.filter((r) => r.stripped);
+  if (stripped.length > 0) parts.push(`server-owned fields removed from ${stripped.length}: ${list(stripped, (r) => `${describeRef(r)} (${r.stripped!.join(", ")})`)}`);
+  return parts.join("; ");
+}
 
 export const applyStep: DeployStep = {
   name: "Apply",
@@ -9,6 +27,6 @@ export const applyStep: DeployStep = {
     const refs = await ctx.deps.cluster.apply(ctx.objects);
     ctx.applied = refs;
     ctx.report.applied = refs.map(describeRef);
-    detail(`${refs.length} objects applied (server-side apply)`);
+    detail(applyDetail(refs));
   },
 };

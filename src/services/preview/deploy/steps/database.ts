@@ -2,9 +2,8 @@
  * Database: the preview's PostgreSQL role and database (kept across deploys), seeded on creation from a SQL file of
  * the PR or from the latest backup of a target; its credentials become a Secret applied with the other objects.
  */
-import { readFile } from "node:fs/promises";
-import { resolve, sep } from "node:path";
 import { credentialsSecret } from "../../../data/database-secret.js";
+import { readRepoFile } from "../../render/index.js";
 import type { DeployStep } from "../context.js";
 
 export const databaseStep: DeployStep = {
@@ -13,8 +12,11 @@ export const databaseStep: DeployStep = {
   async run(ctx, detail) {
     const { deps, config, names, report, dir } = ctx;
     if (!deps.databases) throw new Error("database.enabled is true, but preview-bot has no PREVIEW_DATABASE_URL to create databases with");
-    const seedSql = config.database.seed ? await readInside(dir, config.database.seed) : undefined;
-    const seedFrom = config.database.seedFrom;
+    // A regular file inside the checkout, size-capped: never a link out of it, a device or a FIFO.
+    const seedSql = config.database.seed ? await readRepoFile(dir, config.database.seed, "database.seed") : undefined;
+    // A fork PR's code gets no data from a backup target unless the bot allows it (SEED_FORK_PREVIEWS).
+    const seedFrom = ctx.pull.fork && !deps.seedForkPreviews ? undefined : config.database.seedFrom;
+    const refused = config.database.seedFrom && !seedFrom ? `; not seeded from "${config.database.seedFrom}": a pull request from a fork gets no backup data (SEED_FORK_PREVIEWS)` : "";
     if (seedFrom && !deps.backups) throw new Error(`database.seedFrom is "${seedFrom}", but preview-bot has no backup storage configured (AZURE_STORAGE_ACCOUNT_URL)`);
     const existed = (await deps.databases.list()).some((d) => d.database === names.database);
     const creds = await deps.databases.provision(names, {
@@ -36,17 +38,6 @@ export const databaseStep: DeployStep = {
     }
     ctx.objects.unshift(credentialsSecret(names, config.database.secret, creds));
     report.database = { name: names.database, status: existed ? "ready (kept)" : seeded ? "created and seeded" : "created" };
-    detail(`${names.database} (role ${names.role}), credentials in Secret "${config.database.secret.name}"${seeded}`);
+    detail(`${names.database} (role ${names.role}), credentials in Secret "${config.database.secret.name}"${seeded}${refused}`);
   },
 };
-
-/** Read a file of the checkout, refusing paths that leave it. */
-async function readInside(dir: string, path: string): Promise<string> {
-  const full = resolve(dir, path);
-  if (!full.startsWith(resolve(dir) + sep)) throw new Error(`database.seed "${path}" points outside the repository`);
-  try {
-    return await readFile(full, "utf8");
-  } catch (err) {
-    throw new Error(`reading database.seed "${path}" at the PR's commit`, { cause: err });
-  }
-}

@@ -1,9 +1,11 @@
 /**
- * Namespace: create or update the preview namespace with its ownership labels and state annotations, refusing a
- * namespace that belongs to another preview (two PRs whose names map to one namespace).
+ * Namespace: create or update the preview namespace with its ownership labels, its Pod Security Admission labels
+ * (guardrails.ts; set last, so neither the repository's namespace.labels nor anything else overrides them) and state
+ * annotations, refusing a namespace that belongs to another preview (two PRs whose names map to one namespace).
  */
 import { EXPIRES_ANNOTATION, isProtectedNamespace, MANAGED_BY, PR_LABEL, REPO_LABEL, REPOSITORY_ANNOTATION, STATE_ANNOTATION, TITLE_ANNOTATION, URL_ANNOTATION } from "../../../shared/labels.js";
 import type { Cluster, PreviewNames } from "../../../shared/preview.js";
+import { previewNamespaceLabels, resolveGuardrails } from "../../guardrails.js";
 import type { DeployStep } from "../context.js";
 
 export const namespaceStep: DeployStep = {
@@ -11,7 +13,8 @@ export const namespaceStep: DeployStep = {
   async run({ deps, config, names, pull, report }, detail) {
     if (isProtectedNamespace(names.namespace, config.protectedNamespaces)) throw new Error(`namespace "${names.namespace}" is protected (protectedNamespaces in .github/preview.yml); choose a names.namespace pattern that does not produce it`);
     await assertNamespaceFree(deps.cluster, names);
-    await deps.cluster.ensureNamespace(names.namespace, { ...config.namespace.labels, ...names.labels }, {
+    const { settings } = resolveGuardrails(deps.guardrails, config.guardrails);
+    await deps.cluster.ensureNamespace(names.namespace, previewNamespaceLabels(config, names, settings), {
       ...config.namespace.annotations,
       ...names.annotations,
       [STATE_ANNOTATION]: "deploying",
@@ -19,7 +22,7 @@ export const namespaceStep: DeployStep = {
       ...(names.url ? { [URL_ANNOTATION]: names.url } : {}),
       ...(report.expiresAt ? { [EXPIRES_ANNOTATION]: report.expiresAt } : {}),
     });
-    detail(names.namespace);
+    detail(`${names.namespace} (Pod Security: enforce ${settings.podSecurity}, warn and audit restricted)`);
   },
 };
 

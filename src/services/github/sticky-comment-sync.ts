@@ -1,0 +1,88 @@
+/**
+ * The one sticky comment of a preview, found by its hidden marker among our own comments and edited in place —
+ * only when its text changes. It says what the preview is (state, URL, commit, database, expiry); the run's step
+ * timings live in the check run, so a redeploy that changes nothing leaves the comment alone.
+ */
+import type { RunReport } from "../shared/run-report.js";
+import type { OurApp } from "./app-identity.js";
+import { attempt, httpStatus, reportError } from "./report-error.js";
+import { GITHUB_TEXT_LIMIT, renderComment, stickyMarker } from "./report-markdown.js";
+import type { SurfaceContext } from "./surface.js";
+
+const normalize = (body: string) => body.replace(/\r\n?/g, "\n");
+
+export class StickyCommentSync {
+  private desired: RunReport | undefined;
+  /** Our sticky comment as GitHub has it: undefined not looked up, null none yet. */
+  private current: { id: number; body: string } | null | undefined;
+
+  constructor(
+    private readonly ctx: SurfaceContext,
+    private readonly ours: OurApp,
+  ) {}
+
+  set(report: RunReport): void {
+    this.desired = report;
+  }
+
+  async prepare(): Promise<void> {
+    const report = this.desired;
+    if (!report || this.current !== undefined) return;
+    try {
+      this.current = await this.find(report);
+    } catch (err) {
+      // Posting a second comment beats losing the result; the next run finds the newest one.
+      this.current = null;
+      this.ctx.fail("comment", reportError(`listing comments of ${report.names.key}`, err), report);
+    }
+  }
+
+  async write(): Promise<void> {
+    const report = this.desired;
+    if (!report) return;
+    const body = this.render(report);
+    if (this.current && normalize(this.current.body) === body) return;
+    try {
+      if (this.current && (await this.update(report, this.current.id, body))) {
+        this.current = { id: this.current.id, body };
+        return;
+      }
+      const { octokit, owner, repo } = this.ctx;
+      const { data } = await attempt(`creating the preview comment on ${report.names.key}`, () =>
+        octokit.rest.issues.createComment({ owner, repo, issue_number: report.ref.number, body }),
+      );
+      this.current = { id: data.id, body };
+    } catch (err) {
+      this.ctx.fail("comment", reportError(`updating the preview comment on ${report.names.key}`, err), report);
+    }
+  }
+
+  private render(report: RunReport): string {
+    const { serverUrl, owner, repo } = this.ctx;
+    const checksUrl = `${serverUrl}/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/pull/${report.ref.number}/checks`;
+    return renderComment(report, { serverUrl, checkRunUrl: checksUrl }).slice(0, GITHUB_TEXT_LIMIT);
+  }
+
+  private async find(report: RunReport): Promise<{ id: number; body: string } | null> {
+    const { octokit, owner, repo } = this.ctx;
+    const marker = stickyMarker(report.names.key);
+    return attempt(`listing comments of ${report.names.key}`, async () => {
+      for await (const { data } of octokit.paginate.iterator(octokit.rest.issues.listComments, { owner, repo, issue_number: report.ref.number, per_page: 100 })) {
+        for (const c of data) if (c.body?.includes(marker) && (await this.ours.ownsComment(c))) return { id: c.id, body: c.body };
+      }
+      return null;
+    });
+  }
+
+  /** False when the comment is gone (someone deleted it): the caller posts a new one. */
+  private async update(report: RunReport, id: number, body: string): Promise<boolean> {
+    const { octokit, owner, repo } = this.ctx;
+    try {
+      await octokit.rest.issues.updateComment({ owner, repo, comment_id: id, body });
+      return true;
+    } catch (err) {
+      if (httpStatus(err) === 404) return false;
+      throw reportError(`updating comment ${id} on ${report.names.key}`, err);
+    }
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * GitHub writes, one lane per installation: serial, most urgent first, and coalesced by key.
+ *
+ * GitHub paces an installation's writes (Probot's throttling plugin spaces them ≥ 1 s apart per installation, ≥ 3 s
+ * for those that notify people). Under a burst (a storm of PRs), whatever is written first is what people see first.
+ * So the Reporter does not fire its writes at Octokit as they come: it asks a lane to *sync* a surface (a check
+ * run, a deployment, a sticky comment) and the lane runs one write at a time, picking the most urgent pending one
+ * (check runs before deployments before comments). A request for a key that is already pending merges into it (the
+ * write renders the latest state when its turn comes), so a check run whose deploy finished while its "in
+ * progress" write was still waiting is written once, completed.
+ *
+ * `prepare` (the reads a write needs, e.g. finding an existing check run) runs at once, outside the lane: reads are
+ * not paced, and a read inside the lane would hold up every write behind it.
+ *
+ * A lane is keyed by the repository owner: a GitHub App is installed at most once per account, so owner and
+ * installation are the same partition (Probot's throttling keys its pacing by installation id).
+ */
+import type { Logger } from "../../logger.js";
+
+/** Lower runs first. */
+export const WRITE_PRIORITY = { checkRun: 0, deployment: 1, progress: 2, comment: 3 } as const;
+
+export interface WriteRequest {
+  /** The lane (installation): the repository owner. */
+  lane: string;
+  /** What is being synced, e.g. `check-run acme/web#42`; pending requests with the same key merge. */
+  key: string;
+  priority: number;
+  /** Reads the write needs; runs at once, outside the lane. Must not throw (record failures itself). */
+  prepare?: () => Promise<void>;
+  /** The write; renders the latest state when it runs. Must not throw (record failures itself). */
+  write: () => Promise<void>;
+}
+
+interface Entry {
+  key: string;
+  priority: number;
+  seq: number;
+  ready: boolean;
+  preparing?: Promise<void>;
+  write: () => Promise<void>;
+  waiters: Array<() => void>;
+}
+
+class Lane {
+  readonly pending = new Map<string, Entry>();
+  running = false;
+
+  constructor(
+    private readonly log: Logger | undefined,
+    private readonly onIdle: () => void,
+  ) {}
+
+  /** Run the most urgent ready entry, one at a time. */
+  pump(): void {
+    if (this.running) return;
+    let next: Entry | undefined;
+    for (const e of this.pending.values()) {
+      if (e.ready && (!next || e.priority < next.priority || (e.priority === next.priority && e.seq < next.seq))) next = e;
+    }
+    if (!next) {
+      if (this.pending.size === 0) this.onIdle();
+      return;
+    }
+    const entry = next;
+    this.pending.delete(entry.key);
+    this.running = true;
+    entry
+      .write()
+      .catch((err: unknown) => this.log?.error({ err, key: entry.key }, `GitHub write "${entry.key}" threw; writes must record their own failures`))
+      .finally(() => {
+        this.running = false;
+        for (const w of entry.waiters) w();
+        this.pump();
+      });
+  }
+}
+
+export class WriteLanes {
+  private readonly lanes = new Map<string, Lane>();
+  private seq = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly log?: Logger) {}
+
+  /**
+   * Ask for a write. Resolves once a write for `key` that started after this request has finished (never rejects).
+   */
+  request(req: WriteRequest): Promise<void> {
+    const lane = this.lane(req.lane.toLowerCase());
+    return new Promise<void>((resolve) => {
+      const existing = lane.pending.get(req.key);
+      if (existing) {
+        existing.priority = Math.min(existing.priority, req.priority);
+        existing.write = req.write;
+        existing.waiters.push(resolve);
+        if (req.prepare) this.prepare(lane, existing, req.prepare);
+        return;
+      }
+      const entry: Entry = { key: req.key, priority: req.priority, seq: ++this.seq, ready: !req.prepare, write: req.write, waiters: [resolve] };
+      lane.pending.set(req.key, entry);
+      if (req.prepare) this.prepare(lane, entry, req.prepare);
+      else lane.pump();
+    });
+  }
+
+  /** Writes waiting or running, across lanes. */
+  get pending(): number {
+    let n = 0;
+    for (const lane of this.lanes.values()) n += lane.pending.size + (lane.running ? 1 : 0);
+    return n;
+  }
+
+  /** Resolves when no write is waiting or running (tests, graceful shutdown). */
+  drain(): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private prepare(lane: Lane, entry: Entry, prepare: () => Promise<void>): void {
+    entry.ready = false;
+    const run = (entry.preparing ?? Promise.resolve()).then(prepare).catch((err: unknown) => this.log?.error({ err, key: entry.key }, `preparing GitHub write "${entry.key}" threw`));
+    entry.preparing = run;
+    void run.then(() => {
+      if (entry.preparing !== run) return; // a later prepare for the same entry is still running
+      entry.ready = true;
+      lane.pump();
+    });
+  }
+
+  private lane(name: string): Lane {
+    let lane = this.lanes.get(name);
+    if (!lane) {
+      lane = new Lane(this.log, () => this.settle());
+      this.lanes.set(name, lane);
+    }
+    return lane;
+  }
+
+  private settle(): void {
+    if (this.pending > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}

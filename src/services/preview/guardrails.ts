@@ -1,0 +1,206 @@
+/**
+ * The guardrails every preview namespace gets: owned by preview-bot, applied before any of the pull request's objects
+ * (the Namespace and Guardrails deploy steps), and not removable or loosened by the PR (confine-objects.ts):
+ * - Pod Security Admission labels on the namespace: `enforce` at the bot's level (baseline by default, or
+ *   restricted), `restricted` in `warn` and `audit`, always at the latest policy version;
+ * - a RoleBinding of the preview ClusterRole to the bot's own ServiceAccount: the bot's only rights in the namespace
+ *   (deploy/base/rbac.yaml grants nothing there cluster-wide);
+ * - a ResourceQuota: pods, CPU and memory (requests and limits), storage, and no LoadBalancers or NodePorts;
+ * - a LimitRange with default requests and limits, so the quota does not refuse containers that set none;
+ * - a NetworkPolicy: ingress only from inside the namespace and from the configured gateway/ingress namespaces and
+ *   address ranges; egress open, or (restricted) only inside the namespace, to cluster DNS and configured ranges.
+ * The bot's settings (src/env.ts) are the bounds; a repository's `guardrails` may only tighten them.
+ */
+import type { PreviewConfig } from "../../config.js";
+import type { Env } from "../../env.js";
+import { MANAGED_BY } from "../shared/labels.js";
+import type { KubeObject, PreviewNames, RoleBindingRequest } from "../shared/preview.js";
+import { parseQuantity, smallerQuantity } from "./quantity.js";
+
+export type PodSecurityLevel = "baseline" | "restricted";
+export type EgressMode = "open" | "restricted";
+
+export interface GuardrailSettings {
+  podSecurity: PodSecurityLevel;
+  quota: { pods: number; cpu: string; memory: string; storage: string };
+  /** LimitRange defaults per container. */
+  defaults: { cpuRequest: string; cpuLimit: string; memoryRequest: string; memoryLimit: string };
+  ingressFromNamespaces: string[];
+  ingressFromCidrs: string[];
+  egress: EgressMode;
+  egressToCidrs: string[];
+  /** The ClusterRole the bot binds to itself in each preview namespace. */
+  clusterRole: string;
+  bot: { namespace: string; serviceAccount: string };
+}
+
+/** Name of the ResourceQuota, LimitRange and NetworkPolicy; the bot's RoleBinding is ROLE_BINDING_NAME. */
+export const GUARDRAIL_NAME = "preview-bot-guardrails";
+export const ROLE_BINDING_NAME = "preview-bot";
+/** Label on every guardrail object. They carry no PR labels, so prune (which selects by those) never touches them. */
+export const GUARDRAIL_LABELS: Readonly<Record<string, string>> = { ...MANAGED_BY, "preview-bot.dev/guardrail": "true" };
+const METADATA_NAME = "kubernetes.io/metadata.name";
+
+/** The bot's bounds, from its settings; throws when the defaults contradict each other or the quota. */
+export function guardrailSettings(env: Env): GuardrailSettings {
+  const settings: GuardrailSettings = {
+    podSecurity: env.PREVIEW_POD_SECURITY,
+    quota: { pods: env.PREVIEW_QUOTA_PODS, cpu: env.PREVIEW_QUOTA_CPU, memory: env.PREVIEW_QUOTA_MEMORY, storage: env.PREVIEW_QUOTA_STORAGE },
+    defaults: { cpuRequest: env.PREVIEW_DEFAULT_CPU_REQUEST, cpuLimit: env.PREVIEW_DEFAULT_CPU_LIMIT, memoryRequest: env.PREVIEW_DEFAULT_MEMORY_REQUEST, memoryLimit: env.PREVIEW_DEFAULT_MEMORY_LIMIT },
+    ingressFromNamespaces: env.PREVIEW_INGRESS_FROM_NAMESPACES,
+    ingressFromCidrs: env.PREVIEW_INGRESS_FROM_CIDRS,
+    egress: env.PREVIEW_EGRESS,
+    egressToCidrs: env.PREVIEW_EGRESS_TO_CIDRS,
+    clusterRole: env.PREVIEW_CLUSTER_ROLE,
+    bot: { namespace: env.BOT_NAMESPACE, serviceAccount: env.BOT_SERVICE_ACCOUNT },
+  };
+  const check = (small: [string, string], large: [string, string]): void => {
+    if (parseQuantity(small[1]) > parseQuantity(large[1])) throw new Error(`guardrail settings: ${small[0]} (${small[1]}) is above ${large[0]} (${large[1]})`);
+  };
+  check(["PREVIEW_DEFAULT_CPU_REQUEST", settings.defaults.cpuRequest], ["PREVIEW_DEFAULT_CPU_LIMIT", settings.defaults.cpuLimit]);
+  check(["PREVIEW_DEFAULT_MEMORY_REQUEST", settings.defaults.memoryRequest], ["PREVIEW_DEFAULT_MEMORY_LIMIT", settings.defaults.memoryLimit]);
+  check(["PREVIEW_DEFAULT_CPU_LIMIT", settings.defaults.cpuLimit], ["PREVIEW_QUOTA_CPU", settings.quota.cpu]);
+  check(["PREVIEW_DEFAULT_MEMORY_LIMIT", settings.defaults.memoryLimit], ["PREVIEW_QUOTA_MEMORY", settings.quota.memory]);
+  return settings;
+}
+
+/**
+ * The guardrails for one repository: its `guardrails` where they are tighter than the bot's, the bot's elsewhere.
+ * `notes` says, per field, where a repository asked for more than the bot allows (shown in the check run).
+ */
+export function resolveGuardrails(bounds: GuardrailSettings, repo: PreviewConfig["guardrails"]): { settings: GuardrailSettings; notes: string[] } {
+  const notes: string[] = [];
+  const settings: GuardrailSettings = structuredClone(bounds);
+  if (repo.podSecurity === "restricted") settings.podSecurity = "restricted";
+  else if (repo.podSecurity === "baseline" && bounds.podSecurity === "restricted") notes.push("guardrails.podSecurity baseline is looser than the bot's restricted: restricted applies");
+  if (repo.egress === "restricted") settings.egress = "restricted";
+  else if (repo.egress === "open" && bounds.egress === "restricted") notes.push("guardrails.egress open is looser than the bot's restricted: restricted applies");
+  const quota = repo.quota ?? {};
+  if (quota.pods !== undefined) {
+    if (quota.pods > bounds.quota.pods) notes.push(`guardrails.quota.pods ${quota.pods} is above the bot's bound of ${bounds.quota.pods}: ${bounds.quota.pods} applies`);
+    settings.quota.pods = Math.min(quota.pods, bounds.quota.pods);
+  }
+  for (const key of ["cpu", "memory", "storage"] as const) {
+    const asked = quota[key];
+    if (asked === undefined) continue;
+    const applied = smallerQuantity(asked, bounds.quota[key]);
+    if (applied !== asked) notes.push(`guardrails.quota.${key} ${asked} is above the bot's bound of ${bounds.quota[key]}: ${applied} applies`);
+    settings.quota[key] = applied;
+  }
+  return { settings, notes };
+}
+
+/** Pod Security Admission labels for the preview namespace. */
+export function podSecurityLabels(level: PodSecurityLevel): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const [mode, value] of [["enforce", level], ["warn", "restricted"], ["audit", "restricted"]] as const) {
+    labels[`pod-security.kubernetes.io/${mode}`] = value;
+    labels[`pod-security.kubernetes.io/${mode}-version`] = "latest";
+  }
+  return labels;
+}
+
+/**
+ * The preview namespace's labels: the repository's namespace.labels, then ownership, then Pod Security last, so
+ * nothing overrides the bot's own.
+ */
+export function previewNamespaceLabels(config: PreviewConfig, names: PreviewNames, settings: GuardrailSettings): Record<string, string> {
+  return { ...config.namespace.labels, ...names.labels, ...podSecurityLabels(settings.podSecurity) };
+}
+
+/** The bot's RoleBinding in the preview namespace: the preview ClusterRole, for the bot's own ServiceAccount only. */
+export function guardrailRoleBinding(settings: GuardrailSettings): RoleBindingRequest {
+  return {
+    name: ROLE_BINDING_NAME,
+    clusterRole: settings.clusterRole,
+    subjects: [{ kind: "ServiceAccount", name: settings.bot.serviceAccount, namespace: settings.bot.namespace }],
+    labels: { ...GUARDRAIL_LABELS },
+  };
+}
+
+/** The RoleBinding as an object (what `preview-bot render` prints). */
+export function roleBindingObject(namespace: string, spec: RoleBindingRequest): KubeObject {
+  return {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    metadata: { name: spec.name, namespace, labels: spec.labels },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: spec.clusterRole },
+    subjects: spec.subjects,
+  };
+}
+
+type Peer = Record<string, unknown>;
+
+/** Where ingress may come from: the namespace itself, the gateway/ingress namespaces, the allowed address ranges. */
+export function ingressPeers(settings: GuardrailSettings): Peer[] {
+  return [
+    { podSelector: {} },
+    ...settings.ingressFromNamespaces.map((ns) => ({ namespaceSelector: { matchLabels: { [METADATA_NAME]: ns } } })),
+    ...settings.ingressFromCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+  ];
+}
+
+/** Where restricted egress may go: the namespace itself, cluster DNS, the allowed address ranges. */
+export function egressPeers(settings: GuardrailSettings): Peer[] {
+  return [{ podSelector: {} }, ...settings.egressToCidrs.map((cidr) => ({ ipBlock: { cidr } }))];
+}
+
+const DNS_RULE = {
+  to: [{ namespaceSelector: { matchLabels: { [METADATA_NAME]: "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+  ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
+};
+
+/** The ResourceQuota, LimitRange and NetworkPolicy of a preview namespace, in the order they are applied. */
+export function guardrailObjects(namespace: string, settings: GuardrailSettings): KubeObject[] {
+  const metadata = { name: GUARDRAIL_NAME, namespace, labels: { ...GUARDRAIL_LABELS } };
+  const { quota, defaults } = settings;
+  const restricted = settings.egress === "restricted";
+  return [
+    {
+      apiVersion: "v1",
+      kind: "ResourceQuota",
+      metadata: structuredClone(metadata),
+      spec: {
+        hard: {
+          pods: String(quota.pods),
+          "requests.cpu": quota.cpu,
+          "limits.cpu": quota.cpu,
+          "requests.memory": quota.memory,
+          "limits.memory": quota.memory,
+          "requests.storage": quota.storage,
+          "services.loadbalancers": "0",
+          "services.nodeports": "0",
+        },
+      },
+    },
+    {
+      apiVersion: "v1",
+      kind: "LimitRange",
+      metadata: structuredClone(metadata),
+      spec: { limits: [{ type: "Container", defaultRequest: { cpu: defaults.cpuRequest, memory: defaults.memoryRequest }, default: { cpu: defaults.cpuLimit, memory: defaults.memoryLimit } }] },
+    },
+    {
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      metadata: structuredClone(metadata),
+      spec: {
+        podSelector: {},
+        policyTypes: restricted ? ["Ingress", "Egress"] : ["Ingress"],
+        ingress: [{ from: ingressPeers(settings) }],
+        ...(restricted ? { egress: [{ to: egressPeers(settings) }, DNS_RULE] } : {}),
+      },
+    },
+  ];
+}
+
+/** One line for the check run: what the preview is held to. */
+export function describeGuardrails(settings: GuardrailSettings): string {
+  const { quota } = settings;
+  const outside = [...settings.ingressFromNamespaces, ...settings.ingressFromCidrs];
+  // No gateway allowed in: say how to, since a route through a shared gateway then reaches nothing.
+  const from = outside.length ? ["the namespace", ...outside].join(", ") : "the namespace only (no gateway allowed: PREVIEW_INGRESS_FROM_NAMESPACES)";
+  return (
+    `Pod Security ${settings.podSecurity}; quota ${quota.pods} pods, ${quota.cpu} CPU, ${quota.memory} memory, ${quota.storage} storage, ` +
+    `no LoadBalancers or NodePorts; ingress from ${from}; egress ${settings.egress}`
+  );
+}

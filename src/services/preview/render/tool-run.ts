@@ -1,0 +1,126 @@
+/**
+ * Running kustomize and helm on a pull request's files: execFile (no shell), a timeout, an output cap, and an
+ * environment that cannot reach the network. Remote references are refused before the tool runs (kustomization
+ * checks, vendored Helm dependencies); this is the second wall:
+ * - the child gets a minimal environment: PATH, a scratch HOME (Helm's cache, config and data under it), no
+ *   kubeconfig, and HTTP(S)_PROXY pointing at a closed local port, so any HTTP fetch Go's net/http makes fails;
+ * - where the platform allows unprivileged user namespaces, the child runs in a new network namespace
+ *   (`unshare --user --net`), which has no interface but loopback; probed once per process.
+ * Failures become one line per problem naming the file (paths relative to the repository), not raw tool output.
+ */
+import { execFile, execFileSync } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import path from "node:path";
+import { redactText } from "../../../logger.js";
+import { RenderError } from "./render-error.js";
+
+export const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
+export const DEFAULT_TOOL_MAX_OUTPUT = 32 * 1024 * 1024;
+/** A port nothing listens on (the discard port): every proxied request fails at once. */
+const DEAD_PROXY = "http://127.0.0.1:9";
+
+let netnsPrefix: string[] | null | undefined;
+
+/** `["unshare", "--user", "--net", "--map-current-user", "--"]` when that works here, else undefined. */
+export function networkIsolation(): string[] | undefined {
+  if (netnsPrefix === undefined) {
+    const argv = ["--user", "--net", "--map-current-user", "--"];
+    try {
+      execFileSync("unshare", [...argv, "true"], { stdio: "ignore", timeout: 5_000 });
+      netnsPrefix = ["unshare", ...argv];
+    } catch {
+      netnsPrefix = null;
+    }
+  }
+  return netnsPrefix ?? undefined;
+}
+
+/** The whole environment a tool child gets. */
+export function offlineEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: home,
+    HTTP_PROXY: DEAD_PROXY,
+    HTTPS_PROXY: DEAD_PROXY,
+    http_proxy: DEAD_PROXY,
+    https_proxy: DEAD_PROXY,
+    ALL_PROXY: DEAD_PROXY,
+    NO_PROXY: "",
+    no_proxy: "",
+    KUBECONFIG: path.join(home, "no-kubeconfig"),
+    GIT_TERMINAL_PROMPT: "0",
+    ...extra,
+  };
+}
+
+export interface ToolOptions {
+  /** What is being done, for messages: `rendering deploy/chart with helm`. */
+  what: string;
+  /** Repository root: absolute paths under it are shown relative. */
+  root: string;
+  cwd: string;
+  home: string;
+  timeoutMs?: number;
+  maxOutputBytes?: number;
+  env?: Record<string, string>;
+  /** Run in a network namespace when available (default true). */
+  isolate?: boolean;
+}
+
+/** Known kustomize/helm error shapes, said plainly. */
+function simplify(line: string): string {
+  const outside = /security; file '([^']+)' is not in or below '([^']+)'/.exec(line);
+  if (outside) return `${outside[1]} is outside ${outside[2]} (kustomize loads only files in or below the kustomization's directory)`;
+  const missing = /(?:open|lstat|stat|evalsymlink failure on) '?([^\s':]+)'?\s*:?\s*(?:lstat [^:]+: )?no such file or directory/.exec(line);
+  if (missing) return `${missing[1]}: no such file or directory`;
+  return line.replace(/`[^`]*`:?\s*/g, "").replace(/\s+/g, " ");
+}
+
+/** Problems in a tool's stderr, one line each: log chatter dropped, `Error:` prefixes removed, paths relative. */
+export function toolProblems(stderr: string, roots: readonly string[]): string[] {
+  let text = redactText(stderr);
+  for (const root of roots) text = text.split(`${root.replace(/\/+$/, "")}/`).join("").split(root).join(".");
+  const lines = text.split("\n").filter((l) => l.trim() && !/^\S+\.go:\d+:/.test(l.trim()) && !/^(WARNING|W\d{4}|I\d{4})/.test(l.trim()));
+  // An error may span lines (kustomize quotes config in backticks): a block runs from one `Error:` line to the next.
+  const blocks: string[] = [];
+  for (const line of lines) {
+    if (/^error:/i.test(line.trim()) || blocks.length === 0) blocks.push(line.trim());
+    else blocks[blocks.length - 1] += `\n${line}`;
+  }
+  const usage = blocks.findIndex((b) => /^Usage:/m.test(b));
+  const chosen = (usage > 0 ? blocks.slice(0, usage) : blocks).map((b) => b.replace(/^(error:\s*)+/i, "").replace(/^INSTALLATION FAILED:\s*/, "").replace(/\nUsage:[\s\S]*$/, ""));
+  const out: string[] = [];
+  for (const block of chosen.slice(0, 10)) {
+    const simplified = simplify(block);
+    const short = simplified.length > 400 ? `${simplified.slice(0, 400)}…` : simplified;
+    if (short && !out.includes(short)) out.push(short);
+  }
+  return out.length ? out : ["failed without a message"];
+}
+
+/** Run `file args…`; resolves to stdout, or rejects with a RenderError listing the problems. */
+export function runTool(file: string, args: readonly string[], o: ToolOptions): Promise<string> {
+  const timeout = o.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
+  const maxBuffer = o.maxOutputBytes ?? DEFAULT_TOOL_MAX_OUTPUT;
+  const prefix = o.isolate === false ? undefined : networkIsolation();
+  const [cmd, ...argv] = prefix ? [...prefix, file, ...args] : [file, ...args];
+  return new Promise<string>((resolve, reject) => {
+    try {
+      if (file.includes("/")) accessSync(file, constants.X_OK);
+    } catch {
+      const why = `${o.what}: ${file} not found`;
+      return reject(new RenderError(why));
+    }
+    execFile(cmd!, argv, { cwd: o.cwd, timeout, maxBuffer, encoding: "utf8", env: offlineEnv(o.home, o.env), windowsHide: true }, (err, stdout, stderr) => {
+      if (!err) return resolve(stdout);
+      const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string | null };
+      let problems: string[];
+      if (e.code === "ERR_CHILD_PROCESS_STDIO_MAXBUFFER") problems = [`output larger than ${maxBuffer} bytes`];
+      else if (e.killed || e.signal === "SIGTERM") problems = [`timed out after ${Math.round(timeout / 1000)} s`];
+      else if (e.code === "ENOENT" || /unshare: failed to execute/.test(stderr)) problems = [`${file} not found`];
+      else problems = toolProblems(stderr || e.message, [o.root]);
+      const shown = problems.map((p) => `${o.what}: ${p}`);
+      reject(new RenderError(shown.join("\n"), { cause: err, problems: shown }));
+    });
+  });
+}

@@ -1,0 +1,195 @@
+/**
+ * The guardrails on a real kube-apiserver, with its real admission chain (Pod Security, ResourceQuota, LimitRanger):
+ * the bot runs with deploy/'s RBAC and its own ServiceAccount token (real-rbac-support.ts), pull requests arrive as
+ * signed webhooks, and each attack from the security review is tried against a guarded preview namespace. Whatever
+ * layer stops it first (the renderer's own checks, the Guardrails step, or the cluster), what must hold is checked
+ * on the cluster itself: no privileged pod, no LoadBalancer or NodePort, no more pods than the quota, and the PR's own
+ * workloads holding no rights. The same attacks are then made directly against the namespace as cluster admin, to
+ * show the cluster refuses them even without the bot's checks.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { AuthorizationV1Api, CoreV1Api } from "@kubernetes/client-node";
+import { startHarness, pull, prEvent, webApp, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
+import { fakeGitHub } from "../support/github-fake.js";
+import { apiRequest, describeWithRealCluster } from "../support/kube-real/index.js";
+import { installFence, until, type InstalledFence } from "./real-rbac-support.js";
+
+const ID = Date.now().toString(36);
+const NS = (n: number) => `rg-${ID}-${n}`;
+const QUOTA_PODS = 4;
+const CONFIG = `
+manifests: { path: deploy }
+names: { namespace: "rg-${ID}-{number}" }
+health: { timeout: 20s }
+guardrails:
+  quota: { pods: ${QUOTA_PODS} }
+`;
+const said = (run: { output?: { summary?: string; text?: string } }): string => `${run.output?.summary ?? ""}\n${run.output?.text ?? ""}`.replace(/\\(.)/g, "$1");
+
+const deployment = (name: string, replicas: number, pod: string): string => `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: ${name} }
+spec:
+  replicas: ${replicas}
+  selector: { matchLabels: { app: ${name} } }
+  template:
+    metadata: { labels: { app: ${name} } }
+    spec:
+${pod}`;
+const PRIVILEGED_POD = `      hostNetwork: true
+      containers:
+        - name: root
+          image: alpine:3
+          securityContext: { privileged: true }
+          volumeMounts: [{ name: host, mountPath: /host }]
+      volumes:
+        - name: host
+          hostPath: { path: / }
+`;
+const PLAIN_POD = `      containers:
+        - name: app
+          image: ghcr.io/codertocat/hello:1
+`;
+
+describeWithRealCluster("guardrails on a real API server, the bot running with deploy/'s RBAC", (cluster) => {
+  let fence: InstalledFence;
+  let h: Harness;
+  let gh: ReturnType<typeof fakeGitHub>;
+  let sha = 0;
+  const admin = (method: string, p: string, body?: unknown) => apiRequest(cluster(), cluster().adminToken, method, p, body);
+  const items = async (p: string): Promise<Array<Record<string, any>>> => (JSON.parse((await admin("GET", p)).body) as { items: Array<Record<string, any>> }).items;
+
+  /** Open PR `number` with these files under deploy/; returns its check run once the deploy has finished. */
+  async function open(number: number, files: Record<string, string>) {
+    const head = (++sha).toString(16).padStart(40, "0");
+    gh.state.tarballs.set(head, await h.tarball(head, Object.fromEntries(Object.entries(files).map(([k, v]) => [`deploy/${k}`, v]))));
+    gh.state.pulls.set(number, pull({ number, sha: head }));
+    expect(await h.send("pull_request", prEvent("opened", gh.state.pulls.get(number)!))).toBe(200);
+    return gh.state.checkRuns.filter((r) => r.head_sha === head && r.name === "preview").at(-1)!;
+  }
+
+  beforeAll(async () => {
+    fence = await installFence(cluster(), `g${ID}`);
+    h = await startHarness({ kubeConfig: fence.kubeConfig, env: { ...fence.env, NAMESPACE_DELETE_TIMEOUT: "120" } });
+    gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: CONFIG });
+  }, 180_000);
+
+  afterAll(async () => {
+    await h?.stop();
+    for (let n = 1; n <= 5; n++) await admin("DELETE", `/api/v1/namespaces/${NS(n)}`);
+    await fence?.remove();
+  });
+
+  describe("an ordinary app", () => {
+    it("deploys under Pod Security baseline; containers that set no resources get the LimitRange's defaults", async () => {
+      const run = await open(1, { "web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1", service: true }) });
+      expect({ conclusion: run.conclusion, detail: run.conclusion === "success" ? "" : said(run) }).toEqual({ conclusion: "success", detail: "" });
+      const [pod] = await items(`/api/v1/namespaces/${NS(1)}/pods`);
+      expect(pod!.spec.containers[0].resources).toEqual({ requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "512Mi" } });
+      const quota = JSON.parse((await admin("GET", `/api/v1/namespaces/${NS(1)}/resourcequotas/preview-bot-guardrails`)).body);
+      expect(quota.status.used).toMatchObject({ pods: "1", "services.loadbalancers": "0" });
+    }, 120_000);
+
+    it("runs its code with no Kubernetes rights: the preview's own account cannot read Secrets or remove a guardrail", async () => {
+      const token = await cluster().serviceAccountToken(NS(1), "default");
+      const authz = cluster().kubeConfigFor(token).makeApiClient(AuthorizationV1Api);
+      const can = async (verb: string, resource: string, group = "", namespace = NS(1)) =>
+        (await authz.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { verb, resource, group, namespace } } } })).status?.allowed === true;
+      expect({
+        readSecrets: await can("get", "secrets"),
+        deleteQuota: await can("delete", "resourcequotas"),
+        deletePolicy: await can("delete", "networkpolicies", "networking.k8s.io"),
+        editBinding: await can("patch", "rolebindings", "rbac.authorization.k8s.io"),
+        createPods: await can("create", "pods"),
+        kubeSystemSecrets: await can("list", "secrets", "", "kube-system"),
+      }).toEqual({ readSecrets: false, deleteQuota: false, deletePolicy: false, editBinding: false, createPods: false, kubeSystemSecrets: false });
+    });
+
+    it("a ServiceAccount a preview names like the bot's is not the bot: its token holds no rights and the fence is not its", async () => {
+      expect((await admin("POST", `/api/v1/namespaces/${NS(1)}/serviceaccounts`, { metadata: { name: fence.serviceAccount } })).status).toBe(201);
+      const token = await cluster().serviceAccountToken(NS(1), fence.serviceAccount);
+      const authz = cluster().kubeConfigFor(token).makeApiClient(AuthorizationV1Api);
+      const can = async (verb: string, resource: string, group: string, namespace?: string) =>
+        (await authz.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { verb, resource, group, ...(namespace ? { namespace } : {}) } } } })).status?.allowed === true;
+      expect({
+        createNamespaces: await can("create", "namespaces", ""),
+        bindPreviewRole: await can("bind", "clusterroles", "rbac.authorization.k8s.io"),
+        kubeSystemSecrets: await can("get", "secrets", "", "kube-system"),
+        secretsHere: await can("get", "secrets", "", NS(1)),
+      }).toEqual({ createNamespaces: false, bindPreviewRole: false, kubeSystemSecrets: false, secretsHere: false });
+    });
+  });
+
+  describe("a hostile pull request", () => {
+    it("a privileged, hostNetwork, hostPath: / pod never runs", async () => {
+      const run = await open(2, { "root.yaml": deployment("root", 1, PRIVILEGED_POD) });
+      expect(run.conclusion).toBe("failure");
+      expect(await items(`/api/v1/namespaces/${NS(2)}/pods`)).toEqual([]);
+      // Where the Deployment got as far as the cluster, Pod Security admission is what refused its pods.
+      const sets = await items(`/apis/apps/v1/namespaces/${NS(2)}/replicasets`);
+      for (const rs of sets) {
+        const failure = await until(`ReplicaSet ${rs.metadata.name} to report its failed pod creation`, async () => {
+          const now = JSON.parse((await admin("GET", `/apis/apps/v1/namespaces/${NS(2)}/replicasets/${rs.metadata.name}`)).body);
+          return (now.status?.conditions ?? []).find((c: Record<string, string>) => c.type === "ReplicaFailure")?.message as string | undefined;
+        });
+        expect(failure).toMatch(/violates PodSecurity "baseline:latest": host namespaces \(hostNetwork=true\), hostPath volumes \(volume "host"\), privileged/);
+      }
+    }, 120_000);
+
+    it("a LoadBalancer on port 22 never exists (rewritten to ClusterIP, or refused by the quota)", async () => {
+      const lb = "apiVersion: v1\nkind: Service\nmetadata: { name: ssh }\nspec:\n  type: LoadBalancer\n  selector: { app: web }\n  ports: [{ port: 22 }]\n";
+      const run = await open(3, { "web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1" }), "ssh.yaml": lb });
+      expect(said(run)).toMatch(/exceeded quota: preview-bot-guardrails, requested: services\.loadbalancers=1|type LoadBalancer → ClusterIP/);
+      const types = (await items(`/api/v1/namespaces/${NS(3)}/services`)).map((s) => s.spec.type);
+      expect(types.filter((t) => t === "LoadBalancer" || t === "NodePort")).toEqual([]);
+    }, 120_000);
+
+    it(`5000 replicas never become more than the quota's ${QUOTA_PODS} pods`, async () => {
+      const run = await open(4, { "swarm.yaml": deployment("swarm", 5000, PLAIN_POD) });
+      expect(run.conclusion).toBe("failure");
+      const sets = await items(`/apis/apps/v1/namespaces/${NS(4)}/replicasets`);
+      for (const rs of sets) {
+        await until(`ReplicaSet ${rs.metadata.name} to hit the quota`, async () => {
+          const now = JSON.parse((await admin("GET", `/apis/apps/v1/namespaces/${NS(4)}/replicasets/${rs.metadata.name}`)).body);
+          const message = (now.status?.conditions ?? []).find((c: Record<string, string>) => c.type === "ReplicaFailure")?.message as string | undefined;
+          return message?.includes("exceeded quota: preview-bot-guardrails") ? true : undefined;
+        });
+      }
+      expect((await items(`/api/v1/namespaces/${NS(4)}/pods`)).length).toBeLessThanOrEqual(QUOTA_PODS);
+    }, 120_000);
+  });
+
+  describe("the guarded namespace itself refuses them, whoever asks (cluster admin here)", () => {
+    it("Pod Security refuses privileged, host-network and hostPath pods", async () => {
+      const pod = (name: string, spec: Record<string, unknown>) => admin("POST", `/api/v1/namespaces/${NS(1)}/pods`, { metadata: { name }, spec: { containers: [{ name: "c", image: "alpine:3" }], ...spec } });
+      const refusals = [
+        await pod("privileged", { containers: [{ name: "c", image: "alpine:3", securityContext: { privileged: true } }] }),
+        await pod("host-network", { hostNetwork: true }),
+        await pod("host-path", { volumes: [{ name: "root", hostPath: { path: "/" } }] }),
+      ];
+      expect(refusals.map((r) => r.status)).toEqual([403, 403, 403]);
+      expect(refusals.map((r) => JSON.parse(r.body).message)).toEqual([
+        expect.stringMatching(/violates PodSecurity "baseline:latest": privileged/),
+        expect.stringMatching(/violates PodSecurity "baseline:latest": host namespaces \(hostNetwork=true\)/),
+        expect.stringMatching(/violates PodSecurity "baseline:latest": hostPath volumes/),
+      ]);
+    });
+
+    it("the quota refuses LoadBalancer and NodePort Services", async () => {
+      const service = (name: string, type: string) => admin("POST", `/api/v1/namespaces/${NS(1)}/services`, { metadata: { name }, spec: { type, selector: { app: "web" }, ports: [{ port: 22 }] } });
+      const [lb, np] = [await service("lb", "LoadBalancer"), await service("np", "NodePort")];
+      expect([lb.status, np.status]).toEqual([403, 403]);
+      expect(JSON.parse(lb.body).message).toMatch(/exceeded quota: preview-bot-guardrails, requested: services\.loadbalancers=1/);
+      expect(JSON.parse(np.body).message).toMatch(/exceeded quota: preview-bot-guardrails, requested: services\.nodeports=1/);
+    });
+
+    it("a new quota holds once the bot's wait for it returns: its usage is computed", async () => {
+      const core = fence.kubeConfig.makeApiClient(CoreV1Api);
+      const name = "fresh";
+      await core.createNamespacedResourceQuota({ namespace: NS(1), body: { metadata: { name }, spec: { hard: { "services.loadbalancers": "0", "count/configmaps": "50" } } } });
+      await h.bot.deps!.cluster.waitForQuotas(NS(1), [name], 60_000);
+      const quota = await core.readNamespacedResourceQuota({ name, namespace: NS(1) });
+      expect(quota.status?.used).toMatchObject({ "services.loadbalancers": "0", "count/configmaps": expect.any(String) });
+    });
+  });
+});
