@@ -4,7 +4,7 @@
  * Results go to Slack and /metrics; none of it can fail the bot.
  */
 import type pg from "pg";
-import type { Env } from "./env.js";
+import { variablesOf, type Env } from "./env.js";
 import type { Logger } from "./logger.js";
 import {
   blobStoreFromEnv,
@@ -35,6 +35,11 @@ export interface BackupWiring {
   /** For Slack: `/preview backup|backups <target>`. */
   targets?: BackupTargets;
   scheduler?: SlotScheduler;
+  /**
+   * Alert for targets with no successful backup within two schedule intervals (once per slot across replicas).
+   * Runs every 10 minutes; a target counts from when this process started scheduling it, so a new one is quiet.
+   */
+  checkMissed?(now?: Date): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -42,10 +47,11 @@ export interface BackupWiring {
 export function startBackups(env: Env, opts: { logger: Logger; metrics: Metrics; notifier?: Notifier; lock: ScheduleLock }): BackupWiring {
   const log = opts.logger.child({ component: "backups" });
   if (!env.AZURE_STORAGE_ACCOUNT_URL && !env.AZURE_STORAGE_CONNECTION_STRING) return { stop: async () => {} };
-  const store = blobStoreFromEnv(process.env);
-  const targets = loadTargets(process.env);
+  const variables = variablesOf(env);
+  const store = blobStoreFromEnv(variables);
+  const targets = loadTargets(variables);
   const previews = env.PREVIEW_DATABASE_URL
-    ? createPreviewBackups({ store, adminUrl: env.PREVIEW_DATABASE_URL, container: env.PREVIEW_BACKUP_CONTAINER, targets, env: process.env, logger: log })
+    ? createPreviewBackups({ store, adminUrl: env.PREVIEW_DATABASE_URL, container: env.PREVIEW_BACKUP_CONTAINER, targets, adminExtensions: env.PREVIEW_DATABASE_ADMIN_EXTENSIONS, env: variables, logger: log })
     : undefined;
   if (targets.length === 0) return { ...(previews ? { previews } : {}), stop: async () => {} };
 
@@ -69,7 +75,7 @@ export function startBackups(env: Env, opts: { logger: Logger; metrics: Metrics;
     lock: opts.lock,
     logger: log,
     run: async (name) => {
-      await runBackupJob(findTarget(targets, name), { store, events, env: process.env, logger: log });
+      await runBackupJob(findTarget(targets, name), { store, events, env: variables, logger: log });
     },
   });
   scheduler.start();
@@ -77,19 +83,22 @@ export function startBackups(env: Env, opts: { logger: Logger; metrics: Metrics;
     names: () => targets.map((t) => t.name),
     list: async (name) => (await listBackups(store, findTarget(targets, name))).map((b) => ({ name: b.name, createdAt: b.time.toISOString(), sizeBytes: b.size })),
     run: async (name) => {
-      await runBackupJob(findTarget(targets, name), { store, events, env: process.env, logger: log });
+      await runBackupJob(findTarget(targets, name), { store, events, env: variables, logger: log });
     },
     // `allowedRepos` on a target (optional until every target schema has it): who may use its data from Slack.
     allowedRepos: (name) => (findTarget(targets, name) as { allowedRepos?: readonly string[] }).allowedRepos,
   };
+  const since = new Date();
+  const missedNow = (now = new Date()) => checkMissed(targets, { store, events, lock: opts.lock, since, now });
   const missed = setInterval(() => {
-    checkMissed(targets, { store, events, lock: opts.lock }).catch((err: unknown) => log.warn({ err }, "missed-backup check failed"));
+    missedNow().catch((err: unknown) => log.warn({ err }, "missed-backup check failed"));
   }, 10 * 60_000);
   missed.unref();
   return {
     ...(previews ? { previews } : {}),
     targets: backupTargets,
     scheduler,
+    checkMissed: missedNow,
     async stop() {
       clearInterval(missed);
       await scheduler.stop();

@@ -58,6 +58,8 @@ const envSchema = z.object({
   PREVIEW_INGRESS_CLASS: optional,
   /** How long teardown waits for a namespace to disappear before reporting it stuck. */
   NAMESPACE_DELETE_TIMEOUT: z.coerce.number().int().positive().default(300),
+  /** The bot's own namespace (where the job Lease lives without DATABASE_URL); in a pod, its service account's. */
+  POD_NAMESPACE: optional,
 
   // Guardrails on every preview namespace (src/services/preview/guardrails.ts): the bounds; a repository may only
   // tighten them (`guardrails` in .github/preview.yml).
@@ -94,6 +96,10 @@ const envSchema = z.object({
   PREVIEW_DATABASE_PUBLIC_HOST: optional,
   PREVIEW_DATABASE_PUBLIC_PORT: z.coerce.number().int().positive().optional(),
   PREVIEW_DATABASE_PASSWORD_KEY: optional,
+  /** Databases a preview may be created from (`database.template`); none when unset. */
+  PREVIEW_DATABASE_TEMPLATES: list,
+  /** Untrusted extensions (superuser-only) the admin may create in preview databases; none when unset. */
+  PREVIEW_DATABASE_ADMIN_EXTENSIONS: list,
   /** Give fork PRs `database.seedFrom` data (a backup target's latest backup) too. Off: fork previews start empty. */
   SEED_FORK_PREVIEWS: flag,
 
@@ -129,13 +135,35 @@ export type Env = z.output<typeof envSchema>;
 
 export class EnvError extends Error {}
 
+/** The variables each Env was parsed from (see variablesOf). */
+const sources = new WeakMap<Env, NodeJS.ProcessEnv>();
+
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const result = envSchema.safeParse(source);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new EnvError(`invalid environment:\n${lines.join("\n")}`);
   }
+  sources.set(result.data, source);
   return result.data;
+}
+
+/**
+ * The variables an Env was loaded from, for the few settings whose variable names are chosen at run time: a backup
+ * target's `passwordEnv`, and PATH / PG_BIN_DIR / AZURE_* for the tools and credentials the backups start.
+ */
+export function variablesOf(env: Env): NodeJS.ProcessEnv {
+  return sources.get(env) ?? process.env;
+}
+
+/** This process's variables, the default for the backup tools when no Env is at hand (the CLI, benchmarks). */
+export function processVariables(): NodeJS.ProcessEnv {
+  return process.env;
+}
+
+/** A variable needed before the environment is validated: the logger's level at import, the .env file to load. */
+export function earlyVariable(name: "LOG_LEVEL" | "NODE_ENV" | "ENV_FILE"): string | undefined {
+  return process.env[name];
 }
 
 /** The GitHub App private key, from PRIVATE_KEY (PEM, `\n` escapes allowed) or PRIVATE_KEY_PATH. */
@@ -172,7 +200,7 @@ export function slackUserMap(env: Env): Map<string, string> {
 
 /** Secrets from the environment, for the logger's literal redaction list. */
 export function secretValues(env: Env): string[] {
-  const out = [env.WEBHOOK_SECRET, env.SLACK_SIGNING_SECRET, env.SLACK_BOT_TOKEN, env.PREVIEW_DATABASE_PASSWORD_KEY];
+  const out = [env.WEBHOOK_SECRET, env.SLACK_SIGNING_SECRET, env.SLACK_BOT_TOKEN, env.PREVIEW_DATABASE_PASSWORD_KEY, privateKey(env)];
   const accountKey = /AccountKey=([^;]+)/i.exec(env.AZURE_STORAGE_CONNECTION_STRING ?? "")?.[1];
   if (accountKey) out.push(accountKey);
   if (env.WEBHOOK_PROXY_URL) {

@@ -5,6 +5,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createRequire } from "node:module";
 import { pino, type Logger, type LoggerOptions } from "pino";
+import { earlyVariable } from "./env.js";
 
 /** Correlation fields (delivery id, job id, preview key) that every line logged inside a job carries. */
 const logContext = new AsyncLocalStorage<Record<string, string>>();
@@ -30,23 +31,43 @@ const SECRET_VALUE_PATTERNS: Array<[RegExp, string]> = [
   [/(bearer\s+)[A-Za-z0-9._~+/-]+=*/gi, "$1[REDACTED]"],
   [/\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b/g, "[REDACTED]"],
   [/\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g, "[REDACTED]"],
-  // PEM private keys
-  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, "[REDACTED PRIVATE KEY]"],
-  // KEY=value / "password": "x" pairs inside free text (e.g. a container log line)
-  [/\b([A-Z0-9_]*(PASSWORD|SECRET|TOKEN|ACCOUNT_KEY|API_KEY)[A-Z0-9_]*\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)/gi, "$1[REDACTED]"],
+  // PEM private keys, also cut short (an error quoting a few lines of one) or with their newlines escaped
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----|(?:\s|\\[nr]|[A-Za-z0-9+/=])*)/g, "[REDACTED PRIVATE KEY]"],
+  // KEY=value, KEY: value, "password": "x" and \"token\":\"x\" (JSON quoted inside text) in free text, e.g. a log line
+  [/\b([A-Z0-9_-]*(PASSWORD|PASSWD|SECRET|TOKEN|ACCOUNT_KEY|API_KEY|APIKEY)[A-Z0-9_-]*(?:\\?["'])?\s*[=:]\s*)(\\?"(?:[^"\\]|\\[^"])*\\?"|'[^']*'|[^\s,;}&"']+)/gi, "$1[REDACTED]"],
+  // SQL and prose: PASSWORD 'x', WITH [ENCRYPTED] PASSWORD x
+  [/\b(password\s+)('(?:[^']|'')*'|"[^"]*")/gi, "$1[REDACTED]"],
+  [/\b(with\s+(?:encrypted\s+)?password\s+)(?!\[REDACTED\])(\S+)/gi, "$1[REDACTED]"],
 ];
 
-/** Extra literal values to redact (e.g. the configured admin password), registered at boot. */
+/** Extra literal values to redact (the configured passwords and keys, every derived preview password). */
 const knownSecrets = new Set<string>();
+let knownPattern: RegExp | undefined;
 
+/**
+ * Redact this literal value wherever it appears from now on. Its JSON-escaped form is registered too (errors quote
+ * JSON bodies), and for a multi-line value (a PEM key) each long line, so a quoted excerpt is caught as well.
+ */
 export function registerSecret(value: string | undefined): void {
-  if (value && value.length >= 6) knownSecrets.add(value);
+  if (!value || value.length < 6) return;
+  const before = knownSecrets.size;
+  knownSecrets.add(value);
+  knownSecrets.add(JSON.stringify(value).slice(1, -1));
+  for (const line of value.split(/\r?\n/)) if (line.trim().length >= 16 && !/^-----(BEGIN|END) /.test(line.trim())) knownSecrets.add(line.trim());
+  if (knownSecrets.size !== before) knownPattern = undefined;
+}
+
+/** One alternation of every known secret, longest first; rebuilt when one is added. */
+function knownSecretsPattern(): RegExp | undefined {
+  if (knownSecrets.size === 0) return undefined;
+  knownPattern ??= new RegExp([...knownSecrets].sort((a, b) => b.length - a.length).map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"), "g");
+  return knownPattern;
 }
 
 /** Redact secrets from free text (log lines, container logs, error messages) before it leaves the process. */
 export function redactText(text: string): string {
-  let out = text;
-  for (const secret of knownSecrets) out = out.split(secret).join("[REDACTED]");
+  const known = knownSecretsPattern();
+  let out = known ? text.replace(known, "[REDACTED]") : text;
   for (const [re, repl] of SECRET_VALUE_PATTERNS) out = out.replace(re, repl);
   return out;
 }
@@ -86,7 +107,7 @@ export interface LoggerSettings {
 
 export function createLogger(settings: LoggerSettings = {}): Logger {
   const options: LoggerOptions = {
-    level: settings.level ?? process.env.LOG_LEVEL ?? "info",
+    level: settings.level ?? earlyVariable("LOG_LEVEL") ?? "info",
     base: { name: "preview-bot", ...settings.base },
     // a copy: pino merges each line's fields into the object mixin returns
     mixin: () => ({ ...logContext.getStore() }),
@@ -111,7 +132,7 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
 
 /** On a terminal (a developer running `npm start`), readable lines via pino-pretty when it is installed; JSON otherwise. */
 function terminal(): NodeJS.WritableStream | undefined {
-  if (!process.stdout.isTTY || process.env.NODE_ENV === "production") return undefined;
+  if (!process.stdout.isTTY || earlyVariable("NODE_ENV") === "production") return undefined;
   try {
     const pretty = createRequire(import.meta.url)("pino-pretty") as (o: object) => NodeJS.WritableStream;
     return pretty({ colorize: true, translateTime: "HH:MM:ss", ignore: "pid,hostname,name" });

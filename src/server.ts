@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { VersionApi } from "@kubernetes/client-node";
 import { createNodeMiddleware, type Probot, type ProbotOctokit } from "probot";
 import { buildDeps, createProbotApp, type Deps, type DepsOverrides } from "./deps.js";
-import { githubConfigured, loadEnv, secretValues, slackConfigured, slackUserMap, type Env } from "./env.js";
+import { earlyVariable, githubConfigured, loadEnv, secretValues, slackConfigured, slackUserMap, type Env } from "./env.js";
 import { createSlackApp } from "./handlers/slack.js";
 import { createSetupHandler } from "./handlers/setup.js";
 import { previewBot } from "./index.js";
@@ -19,7 +19,6 @@ import { createAuthorizer, type PermissionClient } from "./services/github/authz
 import { getPull, loadRepoConfig, type Octokit } from "./services/github/reads.js";
 import { createMetrics } from "./services/metrics.js";
 import { redeliverMissed } from "./services/jobs/redeliver.js";
-import { scheduleLock } from "./background.js";
 import { startWebhookProxy, type WebhookProxy } from "./webhook-proxy.js";
 
 export const WEBHOOKS_PATH = "/api/github/webhooks";
@@ -42,6 +41,8 @@ export interface RunningServer {
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => Promise<boolean> | boolean;
 
+type Readiness = () => Promise<{ ok: boolean; checks: Record<string, string> }>;
+
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const env = options.env ?? loadEnv();
   const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL });
@@ -49,118 +50,39 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const metrics = createMetrics();
   const listeners: Listener[] = [];
   let deps: Deps | undefined;
-  let probotApp: Probot | undefined;
-  let ready: () => Promise<{ ok: boolean; checks: Record<string, string> }>;
+  let probot: Probot | undefined;
+  let ready: Readiness;
 
   if (!githubConfigured(env)) {
-    listeners.push(
-      createSetupHandler({
-        appYmlPath: resolve(appRoot(), "app.yml"),
-        envFile: env.ENV_FILE,
-        ...(env.WEBHOOK_PROXY_URL ? { webhookProxyUrl: env.WEBHOOK_PROXY_URL } : {}),
-        githubHost: env.GHE_HOST ?? "github.com",
-        ...(env.GHE_PROTOCOL ? { githubProtocol: env.GHE_PROTOCOL } : {}),
-        logger,
-      }),
-    );
+    listeners.push(setupDoor(env, logger));
     ready = async () => ({ ok: false, checks: { github: "not registered: open /probot to register the GitHub App" } });
   } else {
-    const probot = createProbotApp(env, logger, options.Octokit);
-    probotApp = probot;
+    probot = createProbotApp(env, logger, options.Octokit);
     deps = buildDeps(env, logger, probot, metrics, options);
-    const github = await createNodeMiddleware(previewBot({ enqueue: deps.enqueue, enqueueComment: deps.enqueueComment, heads: deps.heads, appId: Number(env.APP_ID) }), { probot, webhooksPath: WEBHOOKS_PATH });
-    if (slackConfigured(env)) {
-      const slack = createSlackApp({
-        signingSecret: env.SLACK_SIGNING_SECRET!,
-        botToken: env.SLACK_BOT_TOKEN!,
-        dispatcher: deps.dispatcher,
-        directory: deps.directory,
-        identities: slackUserMap(env),
-        ...(deps.backups && deps.databases ? { backups: previewBackupCatalog(deps) } : {}),
-        ...(deps.backupTargets ? { targets: deps.backupTargets } : {}),
-        // Slack authorization = GitHub authorization: the repository's own `permissions` policy and the fork rule.
-        authorizer: createAuthorizer({
-          clientFor: async (owner, repo) => (await installationOctokit(probot, owner, repo)) as unknown as PermissionClient,
-          policyFor: async (owner, repo) => {
-            const config = await loadRepoConfig(await installationOctokit(probot, owner, repo), owner, repo);
-            return config ? { enrolled: true, ...(config.ok ? { policy: config.config.permissions } : {}) } : { enrolled: false };
-          },
-          isForkPr: async (owner, repo, number) => (await getPull(await installationOctokit(probot, owner, repo), owner, repo, number)).fork,
-        }),
-        pulls: async (owner, repo, number) => getPull(await installationOctokit(probot, owner, repo), owner, repo, number),
-        admins: env.PREVIEW_BOT_ADMINS,
-        logger,
-      });
-      listeners.push((req, res) => {
-        // Bolt serves /slack/events only; other /slack/ paths fall through to the 404 below.
-        if ((req.url ?? "").split("?")[0] !== "/slack/events") return false;
-        slack.requestListener(req, res);
-        return true;
-      });
-    }
-    listeners.push(async (req, res) => Boolean(await github(req, res)));
-    const kube = deps.kubeConfig.makeApiClient(VersionApi);
-    ready = async () => {
-      const checks: Record<string, string> = {};
-      try {
-        const v = await kube.getCode();
-        checks.kubernetes = `ok (${v.gitVersion})`;
-      } catch (err) {
-        checks.kubernetes = `unreachable: ${err instanceof Error ? err.message : String(err)}`;
-      }
-      if (deps?.pool) {
-        try {
-          await deps.pool.query("select 1");
-          checks.state = "ok (DATABASE_URL)";
-        } catch (err) {
-          checks.state = `unreachable: ${err instanceof Error ? err.message : String(err)}`;
-        }
-      }
-      return { ok: Object.values(checks).every((c) => c.startsWith("ok")), checks };
-    };
+    // Without DATABASE_URL, only the replica holding the job Lease runs jobs: tried once before serving (a lone replica is
+    // ready at once), but an API server that does not answer must not keep the doors closed.
+    if (deps.queueLease) await Promise.race([deps.queueLease.start(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    listeners.push(...(await appDoors(env, logger, probot, deps)));
+    ready = readiness(deps);
   }
 
-  const server = createServer((req, res) => {
-    void (async () => {
-      const path = (req.url ?? "/").split("?")[0];
-      if (req.method === "GET" && path === "/healthz") return void res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
-      if (req.method === "GET" && path === "/readyz") {
-        const r = await ready();
-        return void res.writeHead(r.ok ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ status: r.ok ? "ready" : "not ready", ...r.checks }));
-      }
-      if (req.method === "GET" && path === "/metrics") {
-        return void res.writeHead(200, { "content-type": metrics.registry.contentType }).end(await metrics.registry.metrics());
-      }
-      for (const l of listeners) if (await l(req, res)) return;
-      if (!res.headersSent) res.writeHead(404, { "content-type": "text/plain" }).end("not found");
-    })().catch((err: unknown) => {
-      logger.error({ err }, `${req.method} ${req.url} failed`);
-      if (!res.headersSent) res.writeHead(500).end();
-    });
-  });
+  const server = createServer((req, res) => void serve(req, res, { ready, metrics, listeners }).catch((err: unknown) => {
+    logger.error({ err }, `${req.method} ${req.url} failed`);
+    if (!res.headersSent) res.writeHead(500).end();
+  }));
   await new Promise<void>((ok) => server.listen(env.PORT, env.HOST, ok));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : env.PORT;
   let proxy: WebhookProxy | undefined;
 
-  if (!githubConfigured(env)) {
-    const url = `http://localhost:${port}`;
-    logger.warn(
-      [
-        `preview-bot is running on ${url} but has no GitHub App credentials yet.`,
-        `Next: open ${url}/probot and click "Register GitHub App" (creates the app from app.yml and writes APP_ID, PRIVATE_KEY and WEBHOOK_SECRET to ${env.ENV_FILE}),`,
-        `or set APP_ID, PRIVATE_KEY_PATH and WEBHOOK_SECRET yourself (see .env.example). Then restart.`,
-        env.WEBHOOK_PROXY_URL
-          ? `The app will be registered with the webhook proxy (WEBHOOK_PROXY_URL) as its webhook URL.`
-          : `GitHub cannot deliver webhooks to localhost: for local development set WEBHOOK_PROXY_URL to a smee.io channel (https://smee.io/new) before registering.`,
-      ].join(" "),
-    );
+  if (!probot || !deps) {
+    logger.warn(setupHint(`http://localhost:${port}`, env));
   } else {
-    if (options.background !== false && deps && probotApp) {
+    if (options.background !== false) {
       deps.startSchedules();
       // GitHub does not retry failed deliveries: ask for the recent failures and redeliver them (never throws).
-      const app = probotApp;
-      void app.auth().then((octokit) => redeliverMissed({ octokit: octokit as Octokit, logger, lock: scheduleLock(deps!.pool) }));
+      const lock = deps.scheduleLock;
+      void probot.auth().then((octokit) => redeliverMissed({ octokit: octokit as Octokit, logger, lock }));
     }
     logger.info(`preview-bot listening on port ${port}: GitHub webhooks at ${WEBHOOKS_PATH}${slackConfigured(env) ? ", Slack at /slack/events" : " (Slack not configured)"}`);
     if (env.WEBHOOK_PROXY_URL) {
@@ -182,6 +104,105 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   };
 }
 
+/** With no GitHub App yet: the first-run registration (GitHub's manifest flow from app.yml). */
+function setupDoor(env: Env, logger: Logger): Listener {
+  return createSetupHandler({
+    appYmlPath: resolve(appRoot(), "app.yml"),
+    envFile: env.ENV_FILE,
+    ...(env.WEBHOOK_PROXY_URL ? { webhookProxyUrl: env.WEBHOOK_PROXY_URL } : {}),
+    githubHost: env.GHE_HOST ?? "github.com",
+    ...(env.GHE_PROTOCOL ? { githubProtocol: env.GHE_PROTOCOL } : {}),
+    logger,
+  });
+}
+
+function setupHint(url: string, env: Env): string {
+  return [
+    `preview-bot is running on ${url} but has no GitHub App credentials yet.`,
+    `Next: open ${url}/probot and click "Register GitHub App" (creates the app from app.yml and writes APP_ID, PRIVATE_KEY and WEBHOOK_SECRET to ${env.ENV_FILE}),`,
+    `or set APP_ID, PRIVATE_KEY_PATH and WEBHOOK_SECRET yourself (see .env.example). Then restart.`,
+    env.WEBHOOK_PROXY_URL
+      ? `The app will be registered with the webhook proxy (WEBHOOK_PROXY_URL) as its webhook URL.`
+      : `GitHub cannot deliver webhooks to localhost: for local development set WEBHOOK_PROXY_URL to a smee.io channel (https://smee.io/new) before registering.`,
+  ].join(" ");
+}
+
+/** The GitHub webhooks (Probot) and, when configured, Slack (Bolt) on /slack/events. */
+async function appDoors(env: Env, logger: Logger, probot: Probot, deps: Deps): Promise<Listener[]> {
+  const listeners: Listener[] = [];
+  const github = await createNodeMiddleware(previewBot({ enqueue: deps.enqueue, enqueueComment: deps.enqueueComment, heads: deps.heads, appId: Number(env.APP_ID) }), { probot, webhooksPath: WEBHOOKS_PATH });
+  if (slackConfigured(env)) {
+    const slack = createSlackApp({
+      signingSecret: env.SLACK_SIGNING_SECRET!,
+      botToken: env.SLACK_BOT_TOKEN!,
+      dispatcher: deps.dispatcher,
+      directory: deps.directory,
+      identities: slackUserMap(env),
+      ...(deps.backups && deps.databases ? { backups: previewBackupCatalog(deps) } : {}),
+      ...(deps.backupTargets ? { targets: deps.backupTargets } : {}),
+      // Slack authorization = GitHub authorization: the repository's own `permissions` policy and the fork rule.
+      authorizer: createAuthorizer({
+        clientFor: async (owner, repo) => (await installationOctokit(probot, owner, repo)) as unknown as PermissionClient,
+        policyFor: async (owner, repo) => {
+          const config = await loadRepoConfig(await installationOctokit(probot, owner, repo), owner, repo);
+          return config ? { enrolled: true, ...(config.ok ? { policy: config.config.permissions } : {}) } : { enrolled: false };
+        },
+        isForkPr: async (owner, repo, number) => (await getPull(await installationOctokit(probot, owner, repo), owner, repo, number)).fork,
+      }),
+      pulls: async (owner, repo, number) => getPull(await installationOctokit(probot, owner, repo), owner, repo, number),
+      admins: env.PREVIEW_BOT_ADMINS,
+      logger,
+    });
+    listeners.push((req, res) => {
+      // Bolt serves /slack/events only; other /slack/ paths fall through to the 404 below.
+      if ((req.url ?? "").split("?")[0] !== "/slack/events") return false;
+      slack.requestListener(req, res);
+      return true;
+    });
+  }
+  listeners.push(async (req, res) => Boolean(await github(req, res)));
+  return listeners;
+}
+
+/** /readyz: the cluster answers, with DATABASE_URL the state database does, without it this replica holds the job Lease. */
+function readiness(deps: Deps): Readiness {
+  const kube = deps.kubeConfig.makeApiClient(VersionApi);
+  return async () => {
+    const checks: Record<string, string> = {};
+    try {
+      const v = await kube.getCode();
+      checks.kubernetes = `ok (${v.gitVersion})`;
+    } catch (err) {
+      checks.kubernetes = `unreachable: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    if (deps.queueLease) checks.queue = deps.queueLease.status();
+    if (deps.pool) {
+      try {
+        await deps.pool.query("select 1");
+        checks.state = "ok (DATABASE_URL)";
+      } catch (err) {
+        checks.state = `unreachable: ${err instanceof Error ? err.message : String(err)}`;
+      }
+    }
+    return { ok: Object.values(checks).every((c) => c.startsWith("ok")), checks };
+  };
+}
+
+/** One request: health, readiness and metrics first, then the doors in order, else 404. */
+async function serve(req: IncomingMessage, res: ServerResponse, s: { ready: Readiness; metrics: ReturnType<typeof createMetrics>; listeners: Listener[] }): Promise<void> {
+  const path = (req.url ?? "/").split("?")[0];
+  if (req.method === "GET" && path === "/healthz") return void res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
+  if (req.method === "GET" && path === "/readyz") {
+    const r = await s.ready();
+    return void res.writeHead(r.ok ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ status: r.ok ? "ready" : "not ready", ...r.checks }));
+  }
+  if (req.method === "GET" && path === "/metrics") {
+    return void res.writeHead(200, { "content-type": s.metrics.registry.contentType }).end(await s.metrics.registry.metrics());
+  }
+  for (const l of s.listeners) if (await l(req, res)) return;
+  if (!res.headersSent) res.writeHead(404, { "content-type": "text/plain" }).end("not found");
+}
+
 /** `/preview backups owner/repo#N` in Slack: the backups of that preview's database(s). */
 function previewBackupCatalog(deps: Deps) {
   return {
@@ -189,7 +210,7 @@ function previewBackupCatalog(deps: Deps) {
       const key = `${k.owner}/${k.repo}#${k.number}`;
       const out: Array<{ name: string; createdAt?: string; sizeBytes?: number }> = [];
       for (const db of (await deps.databases!.list()).filter((d) => d.key === key)) {
-        for (const b of await deps.backups!.list(db.database)) out.push({ name: b.name, createdAt: b.time.toISOString(), ...(b.size !== undefined ? { sizeBytes: b.size } : {}) });
+        for (const b of await deps.backups!.list(db)) out.push({ name: b.name, createdAt: b.time.toISOString(), ...(b.size !== undefined ? { sizeBytes: b.size } : {}) });
       }
       return out;
     },
@@ -214,7 +235,7 @@ function appRoot(): string {
 }
 
 async function main(): Promise<void> {
-  const envFile = resolve(process.env.ENV_FILE ?? ".env");
+  const envFile = resolve(earlyVariable("ENV_FILE") ?? ".env");
   if (existsSync(envFile)) process.loadEnvFile(envFile);
   const running = await startServer();
   let stopping = false;

@@ -38,4 +38,22 @@ describe("the logger redacts secrets wherever they appear", () => {
   it("redacts private keys in free text", () => {
     expect(redactText("key: -----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----")).toBe("key: [REDACTED PRIVATE KEY]");
   });
+
+  it.each([
+    ['{"user":"app","password":"hunter2x"}', '{"user":"app","password":[REDACTED]}'],
+    ['{ "db_password": "p@ss w0rd", "n": 1 }', '{ "db_password": [REDACTED], "n": 1 }'],
+    ['{\\"apiToken\\":\\"tok-123456\\"}', '{\\"apiToken\\":[REDACTED]}'],
+    ["ALTER ROLE app WITH LOGIN PASSWORD 'hunter2x'", "ALTER ROLE app WITH LOGIN PASSWORD [REDACTED]"],
+    ["created the role with password hunter2x, then left", "created the role with password [REDACTED] then left"],
+    ["psql: FATAL: password authentication failed for user \"app\"", "psql: FATAL: password authentication failed for user \"app\""],
+  ])("redacts %s", (input, output) => {
+    expect(redactText(input)).toBe(output);
+  });
+
+  it("redacts a private key quoted in part, or with escaped newlines, and each line of a registered one", () => {
+    expect(redactText("yaml error at: -----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA1x2y3z\nQ7 ^ here")).toBe("yaml error at: [REDACTED PRIVATE KEY]^ here");
+    expect(redactText('{"message":"-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkq\\n-----END PRIVATE KEY-----"}')).toBe('{"message":"[REDACTED PRIVATE KEY]"}');
+    registerSecret("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAregisteredline0001\nZZZZsecondlineofthekey0002\n-----END RSA PRIVATE KEY-----\n");
+    expect(redactText("context: ZZZZsecondlineofthekey0002 <- here")).toBe("context: [REDACTED] <- here");
+  });
 });

@@ -175,7 +175,7 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
   });
 
   it("has a comment on every RBAC rule and every admission-policy check in the source YAML", () => {
-    const source = readFileSync(at("deploy/base/rbac.yaml"), "utf8");
+    const source = ["deploy/base/rbac.yaml", "deploy/base/rbac-lease.yaml"].map((f) => readFileSync(at(f), "utf8")).join("\n---\n");
     const parsedRules = parseAllDocuments(source).flatMap((d) => ((d.toJS() as Obj | null)?.rules ?? []) as Obj[]);
     const lines = source.split("\n");
     const ruleLines = lines.flatMap((l, i) => (/^\s*- apiGroups:/.test(l) ? [i] : []));

@@ -1,20 +1,26 @@
 /**
  * The lifecycle's edges, end to end: a newer commit supersedes a deploy still running, trigger policies (label,
  * command), a PR that edits .github/preview.yml gets a check on its version, a namespace that will not go away is
- * reported, and two PRs can never share a namespace.
+ * reported (and the teardown says it failed), a database is kept rather than dropped without its final backup, the
+ * repository's protectedNamespaces are never touched, and two PRs can never share a namespace.
+ *
+ * No test here waits a fixed time: roll-outs that must stay in progress get a long health timeout and are ended by
+ * the test (a newer push, or the Deployment's status set ready), and every wait is on observable state.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import nock from "nock";
 import pg from "pg";
-import { startHarness, pull, prEvent, webApp, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
+import { markReady, startHarness, pull, prEvent, waitFor, webApp, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
 import { deliver, fakeGitHub } from "../support/github-fake.js";
 
 const SHA1 = "1".repeat(40);
 const SHA2 = "2".repeat(40);
 
 const files = (image: string) => ({ "k8s/app.yaml": webApp({ name: "app", image }) });
+const DEADLINE = 120_000; // each test takes a second or two on an idle machine
 
 let h: Harness;
+let impatient: Harness;
 let gh: ReturnType<typeof fakeGitHub>;
 
 function enroll(config: string) {
@@ -23,14 +29,20 @@ function enroll(config: string) {
 }
 
 beforeAll(async () => {
-  h = await startHarness({ env: { NAMESPACE_DELETE_TIMEOUT: "1" } });
+  h = await startHarness();
+  // A second server on the same cluster gives up on a terminating namespace after 1 s: only the stuck-namespace test
+  // sends it work, so no other test depends on a deletion finishing within a second.
+  impatient = await startHarness({ env: { NAMESPACE_DELETE_TIMEOUT: "1" }, cluster: h.fake });
+}, DEADLINE);
+afterAll(async () => {
+  await impatient?.bot.close();
+  await h?.stop();
 });
-afterAll(async () => h?.stop());
 beforeEach(() => h.fake.setWorkloadBehaviour(() => "ready"));
 
 describe("lifecycle edges", () => {
   it("a push while a deploy is rolling out supersedes it: the older run ends cancelled, the newer one deploys", async () => {
-    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\nimages: [{ name: ghcr.io/o/app, tag: "{sha}" }]\nhealth: { timeout: 30s }\n`);
+    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\nimages: [{ name: ghcr.io/o/app, tag: "{sha}" }]\nhealth: { timeout: 30m }\n`);
     gh.state.tarballs.set(SHA1, await h.tarball(SHA1, files("ghcr.io/o/app:dev")));
     gh.state.tarballs.set(SHA2, await h.tarball(SHA2, files("ghcr.io/o/app:dev")));
     gh.state.pulls.set(11, pull({ number: 11, sha: SHA1 }));
@@ -38,8 +50,8 @@ describe("lifecycle edges", () => {
     h.fake.setWorkloadBehaviour((obj) => (JSON.stringify(obj).includes(SHA1) ? { fail: "ContainerCreating" } : "ready"));
     const base = `http://127.0.0.1:${h.bot.port}`;
     await deliver(base, "e2e-webhook-secret", "pull_request", prEvent("opened", gh.state.pulls.get(11)!));
-    // wait until the first deploy is in its roll-out step, then push
-    for (let i = 0; i < 200 && !h.fake.get("apps/v1", "Deployment", "edge-11", "app"); i++) await new Promise((r) => setTimeout(r, 20));
+    // wait until the first deploy is in its roll-out step (which lasts until superseded), then push
+    await waitFor("the first deploy to apply its Deployment", () => h.fake.get("apps/v1", "Deployment", "edge-11", "app") !== undefined);
     gh.state.pulls.set(11, pull({ number: 11, sha: SHA2 }));
     await h.send("pull_request", prEvent("synchronize", gh.state.pulls.get(11)!));
 
@@ -50,21 +62,24 @@ describe("lifecycle edges", () => {
     expect(second.conclusion).toBe("success");
     const app = h.fake.get("apps/v1", "Deployment", "edge-11", "app") as any;
     expect(app.spec.template.spec.containers[0].image).toBe(`ghcr.io/o/app:${SHA2}`);
-  });
+  }, DEADLINE);
 
   it("a label added while a deploy runs does not cancel it", async () => {
-    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\nhealth: { timeout: 2s }\n`);
+    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\nhealth: { timeout: 30m }\n`);
     gh.state.tarballs.set(SHA1, await h.tarball(SHA1, files("ghcr.io/o/app:slow")));
     gh.state.pulls.set(19, pull({ number: 19, sha: SHA1 }));
-    h.fake.setWorkloadBehaviour(() => ({ fail: "ContainerCreating" })); // not fatal: the wait runs to its timeout
+    h.fake.setWorkloadBehaviour(() => ({ fail: "ContainerCreating" })); // not fatal: the roll-out waits
     const base = `http://127.0.0.1:${h.bot.port}`;
     await deliver(base, "e2e-webhook-secret", "pull_request", prEvent("opened", gh.state.pulls.get(19)!));
-    for (let i = 0; i < 200 && !h.fake.get("apps/v1", "Deployment", "edge-19", "app"); i++) await new Promise((r) => setTimeout(r, 20));
+    await waitFor("the deploy to apply its Deployment", () => h.fake.get("apps/v1", "Deployment", "edge-19", "app") !== undefined);
     gh.state.pulls.set(19, pull({ number: 19, sha: SHA1, labels: ["bug"] }));
-    await h.send("pull_request", prEvent("labeled", gh.state.pulls.get(19)!));
+    const labeled = await deliver(base, "e2e-webhook-secret", "pull_request", prEvent("labeled", gh.state.pulls.get(19)!));
+    expect(labeled.status).toBe(200); // accepted and queued while the deploy still rolls out
+    await markReady(h.fake, "edge-19", "app");
+    await h.bot.deps!.queue.onIdle();
     const runs = gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === SHA1);
-    expect(runs.map((r) => r.conclusion)).toEqual(["failure"]); // finished on its own (roll-out timeout), not cancelled
-  });
+    expect(runs.map((r) => r.conclusion)).toEqual(["success"]); // finished on its own, not cancelled
+  }, DEADLINE);
 
   it("trigger.on: label deploys only once the label is added, and ignores other labels", async () => {
     enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\ntrigger: { on: label, label: preview }\n`);
@@ -78,7 +93,7 @@ describe("lifecycle edges", () => {
     gh.state.pulls.set(12, pull({ number: 12, labels: ["bug", "preview"] }));
     await h.send("pull_request", prEvent("labeled", gh.state.pulls.get(12)!));
     expect(h.fake.get("v1", "Namespace", undefined, "edge-12")).toBeDefined();
-  });
+  }, DEADLINE);
 
   it("trigger.on: command never deploys on its own", async () => {
     enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\ntrigger: { on: command }\n`);
@@ -86,7 +101,7 @@ describe("lifecycle edges", () => {
     await h.send("pull_request", prEvent("opened", gh.state.pulls.get(13)!));
     expect(h.fake.get("v1", "Namespace", undefined, "edge-13")).toBeUndefined();
     expect(gh.state.writes).toEqual([]);
-  });
+  }, DEADLINE);
 
   it("a PR that edits .github/preview.yml gets a failing config check on its version, and is judged by the default branch's", async () => {
     enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\n`);
@@ -100,7 +115,7 @@ describe("lifecycle edges", () => {
     // the deploy itself used the default branch's rules
     expect(h.fake.get("v1", "Namespace", undefined, "edge-14")).toBeDefined();
     expect(gh.state.checkRuns.find((r) => r.name === "preview")?.conclusion).toBe("success");
-  });
+  }, DEADLINE);
 
   it("a namespace stuck Terminating is reported, and teardown still does the rest", async () => {
     enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\n`);
@@ -109,12 +124,15 @@ describe("lifecycle edges", () => {
     await h.send("pull_request", prEvent("opened", gh.state.pulls.get(15)!));
     h.fake.stickNamespace("edge-15");
     gh.state.pulls.set(15, pull({ number: 15, state: "closed" }));
-    await h.send("pull_request", prEvent("closed", gh.state.pulls.get(15)!));
+    await impatient.send("pull_request", prEvent("closed", gh.state.pulls.get(15)!));
     const sticky = gh.sticky(15)[0]!.body;
     expect(sticky).toMatch(/still Terminating/);
+    // the headline says what happened: not "removed" while something is left
+    expect(sticky).toContain("### ❌ Teardown failed");
+    expect(sticky).not.toContain("Preview removed");
     for (const d of gh.state.deployments) expect(d.statuses.at(-1)?.state).toBe("inactive");
     h.fake.releaseNamespace("edge-15");
-  });
+  }, DEADLINE);
 
   it("two PRs whose names would collide: the second is refused, the first preview is untouched", async () => {
     enroll(`manifests: { path: k8s }\nnames: { namespace: "feature-{branch}" }\n`);
@@ -128,7 +146,7 @@ describe("lifecycle edges", () => {
     const second = gh.state.checkRuns.filter((r) => r.name === "preview").at(-1)!;
     expect(second.conclusion).toBe("failure");
     expect(JSON.stringify(second.output)).toMatch(/already belongs to another preview/);
-  });
+  }, DEADLINE);
 
   it("dispatches the E2E workflow against the healthy preview and folds its conclusion into the check run", async () => {
     enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\nroute: { host: "{name}.previews.example.test", expose: { service: app, port: 80 }, parentRefs: [{ name: previews, namespace: gateway-system }], scheme: https }\ne2e:\n  workflow: e2e.yml\n  inputs: { base_url: "{url}", commit: "{shortSha}" }\n`);
@@ -150,7 +168,7 @@ describe("lifecycle edges", () => {
     expect(failed.conclusion).toBe("failure");
     expect(JSON.stringify(failed.output)).toMatch(/E2E workflow \\"e2e\.yml\\" concluded failure/);
     gh.state.e2eConclusion = "success";
-  });
+  }, DEADLINE);
 
   it("runs database.seed from the PR's commit once, as the preview role, and refuses a seed path outside the repository", async () => {
     enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\ndatabase:\n  enabled: true\n  seed: db/seed.sql\n`);
@@ -174,7 +192,7 @@ describe("lifecycle edges", () => {
     expect(run.conclusion).toBe("failure");
     expect(JSON.stringify(run.output)).toMatch(/database\.seed: must be a relative path inside the repository/);
     expect(h.fake.get("v1", "Namespace", undefined, "edge-21")).toBeUndefined();
-  });
+  }, DEADLINE);
 
   it("shows render warnings in the check run, not only in the logs", async () => {
     enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\nvariables: { GREETING: hello }\n`);
@@ -184,5 +202,75 @@ describe("lifecycle edges", () => {
     const run = gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === SHA1).at(-1)!;
     expect(run.conclusion).toBe("success");
     expect(JSON.stringify(run.output)).toMatch(/1 note.*API.*URL.*is not defined in variables/);
-  });
+  }, DEADLINE);
+
+  it("keeps the database, and says so, when database.finalBackup is set but there is no backup storage", async () => {
+    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\ndatabase: { enabled: true, finalBackup: true }\n`);
+    gh.state.tarballs.set(SHA1, await h.tarball(SHA1, files("nginx:1")));
+    gh.state.pulls.set(23, pull({ number: 23 }));
+    await h.send("pull_request", prEvent("opened", gh.state.pulls.get(23)!));
+    gh.state.pulls.set(23, pull({ number: 23, state: "closed" }));
+    await h.send("pull_request", prEvent("closed", gh.state.pulls.get(23)!));
+    expect(await databaseExists("edge_23")).toBe(true);
+    const sticky = gh.sticky(23)[0]!.body;
+    expect(sticky).toContain("### ❌ Teardown failed");
+    expect(sticky).toContain("database edge_23 was kept, not dropped: database.finalBackup is true, but preview-bot has no backup storage configured");
+    expect(h.fake.get("v1", "Namespace", undefined, "edge-23")).toBeUndefined(); // the rest was still torn down
+  }, DEADLINE);
+
+  it.each([
+    ["cannot be read", 24, (g: typeof gh) => void (g.state.configError = 500), /kept: its \.github\/preview\.yml could not be read/],
+    ["is gone (not enrolled any more)", 25, (g: typeof gh) => void delete g.state.config, /kept: the repository has no \.github\/preview\.yml on its default branch any more/],
+  ])("keeps the database, and says so, when at teardown the config %s", async (_what, n, breakConfig, reason) => {
+    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\ndatabase: { enabled: true }\n`);
+    gh.state.tarballs.set(SHA1, await h.tarball(SHA1, files("nginx:1")));
+    gh.state.pulls.set(n, pull({ number: n }));
+    await h.send("pull_request", prEvent("opened", gh.state.pulls.get(n)!));
+    expect(await databaseExists(`edge_${n}`)).toBe(true);
+    breakConfig(gh);
+    gh.state.pulls.set(n, pull({ number: n, state: "closed" }));
+    await h.send("pull_request", prEvent("closed", gh.state.pulls.get(n)!));
+    expect(await databaseExists(`edge_${n}`)).toBe(true);
+    expect(h.fake.get("v1", "Namespace", undefined, `edge-${n}`)).toBeUndefined();
+    const sticky = gh.sticky(n)[0]!.body;
+    expect(sticky).toMatch(reason);
+    expect(sticky).toMatch(/whether it wants a final backup \\?\(database\.finalBackup\\?\) is unknown/);
+    expect(sticky).toContain("- namespace `edge-");
+    const deployments = gh.state.deployments.filter((x) => x.environment === `preview/edge-${n}`);
+    expect(deployments.length).toBeGreaterThan(0);
+    for (const d of deployments) expect(d.statuses.at(-1)?.state).toBe("inactive");
+  }, DEADLINE);
+
+  it("never deploys into, nor deletes, a namespace on the repository's protectedNamespaces list", async () => {
+    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\nprotectedNamespaces: [edge-30]\n`);
+    gh.state.tarballs.set(SHA1, await h.tarball(SHA1, files("nginx:1")));
+    gh.state.pulls.set(30, pull({ number: 30 }));
+    await h.send("pull_request", prEvent("opened", gh.state.pulls.get(30)!));
+    const refused = gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === SHA1).at(-1)!;
+    expect(refused.conclusion).toBe("failure");
+    expect(JSON.stringify(refused.output)).toMatch(/namespace \\"edge-30\\" is protected \(protectedNamespaces in \.github\/preview\.yml\)/);
+    expect(h.fake.get("v1", "Namespace", undefined, "edge-30")).toBeUndefined();
+
+    // a preview deployed before its namespace was listed is not deleted once it is
+    enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\n`);
+    gh.state.tarballs.set(SHA1, await h.tarball(SHA1, files("nginx:1")));
+    gh.state.pulls.set(31, pull({ number: 31 }));
+    await h.send("pull_request", prEvent("opened", gh.state.pulls.get(31)!));
+    expect(h.fake.get("v1", "Namespace", undefined, "edge-31")).toBeDefined();
+    gh.state.config = `manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\nprotectedNamespaces: [edge-31]\n`;
+    gh.state.pulls.set(31, pull({ number: 31, state: "closed" }));
+    await h.send("pull_request", prEvent("closed", gh.state.pulls.get(31)!));
+    expect(h.fake.get("v1", "Namespace", undefined, "edge-31")?.metadata.deletionTimestamp).toBeUndefined();
+    expect(gh.sticky(31)[0]!.body).toContain("namespace edge-31 kept: it is in protectedNamespaces of .github/preview.yml");
+  }, DEADLINE);
 });
+
+async function databaseExists(name: string): Promise<boolean> {
+  const c = new pg.Client({ connectionString: process.env.TEST_PG_URL });
+  await c.connect();
+  try {
+    return ((await c.query("select 1 from pg_database where datname = $1", [name])).rowCount ?? 0) > 0;
+  } finally {
+    await c.end();
+  }
+}

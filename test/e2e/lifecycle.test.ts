@@ -46,7 +46,11 @@ spec:
 }
 
 
-function configYaml(baseUrl: string): string {
+/**
+ * The repository's config. `timeout` (health.timeout) is long by default: a roll-out that should succeed must never
+ * fail because a loaded machine is slow. Tests that expect a failure set what makes it deterministic.
+ */
+function configYaml(baseUrl: string, timeout = "10m"): string {
   return `
 manifests:
   path: deploy
@@ -62,7 +66,7 @@ route:
 variables:
   GREETING: "hello from {branch}"
 health:
-  timeout: 3s
+  timeout: ${timeout}
   checks:
     - path: /healthz
 links:
@@ -80,6 +84,7 @@ database:
 
 
 const NS = "hello-pr-2";
+const DEADLINE = 120_000; // each test takes a few seconds on an idle machine
 
 beforeAll(async () => {
   app = createServer((req, res) => {
@@ -92,7 +97,7 @@ beforeAll(async () => {
   h = await startHarness();
   fake = h.fake;
   bot = h.bot;
-});
+}, DEADLINE);
 
 afterAll(async () => {
   await h?.stop();
@@ -145,7 +150,7 @@ describe("a pull request's preview, from open to close", () => {
     expect(gh.sticky(2)).toHaveLength(1);
     expect(gh.sticky(2)[0]!.body).toContain(`${appUrl}/${NS}/`);
     expect(gh.sticky(2)[0]!.body).not.toContain(Buffer.from(secret.data.PASSWORD, "base64").toString());
-  });
+  }, DEADLINE);
 
   it("synchronize: updates images, prunes what left the render, keeps the data, edits the same comment", async () => {
     const commentPosts = gh.writes("POST", /\/issues\/\d+\/comments$/).length;
@@ -167,9 +172,10 @@ describe("a pull request's preview, from open to close", () => {
     const { rows } = await client.query("select body from notes");
     await client.end();
     expect(rows).toEqual([{ body: "kept across deploys" }]);
-  });
+  }, DEADLINE);
 
-  it("a failing roll-out fails the check run with the pod's reason", async () => {
+  it("a failing roll-out fails fast with the pod's reason, long before its health timeout", async () => {
+    gh.state.config = configYaml(appUrl, "30m"); // only the fail-fast can end this roll-out within the test's deadline
     fake.setWorkloadBehaviour((obj) => (obj.metadata.name === "web" ? { fail: "ImagePullBackOff", message: `Back-off pulling image "ghcr.io/codertocat/hello:${SHA3}"` } : "ready"));
     gh.state.pulls.set(2, pull({ sha: SHA3 }));
     await send("pull_request", prEvent("synchronize", gh.state.pulls.get(2)!));
@@ -178,9 +184,11 @@ describe("a pull request's preview, from open to close", () => {
     expect(JSON.stringify(run.output)).toContain("ImagePullBackOff");
     expect(gh.state.deployments.find((d) => d.sha === SHA3)?.statuses.at(-1)?.state).toBe("failure");
     expect(gh.sticky(2)).toHaveLength(1);
-  });
+    gh.state.config = configYaml(appUrl);
+  }, DEADLINE);
 
   it("a health check that never answers its status fails the run", async () => {
+    gh.state.config = configYaml(appUrl, "3s"); // the check always answers 503: it fails at this deadline, whatever the machine's speed
     failHealth = true;
     gh.state.pulls.set(2, pull({ sha: SHA2 }));
     await send("pull_request", prEvent("synchronize", gh.state.pulls.get(2)!));
@@ -188,7 +196,8 @@ describe("a pull request's preview, from open to close", () => {
     const runs = gh.state.checkRuns.filter((r) => r.head_sha === SHA2);
     expect(runs.map((r) => r.conclusion)).toEqual(["success", "failure"]);
     expect(JSON.stringify(runs[1]!.output)).toMatch(/healthz.*503/);
-  });
+    gh.state.config = configYaml(appUrl);
+  }, DEADLINE);
 
   it("closed: removes the namespace and the database, marks the deployment inactive, says so in the comment", async () => {
     gh.state.pulls.set(2, pull({ sha: SHA2, state: "closed" }));
@@ -206,7 +215,7 @@ describe("a pull request's preview, from open to close", () => {
     for (const d of gh.state.deployments) expect(d.statuses.at(-1)?.state).toBe("inactive");
     expect(gh.sticky(2)).toHaveLength(1);
     expect(gh.sticky(2)[0]!.body).toMatch(/removed/i);
-  });
+  }, DEADLINE);
 });
 
 describe("what must not deploy", () => {
@@ -222,7 +231,7 @@ describe("what must not deploy", () => {
     expect(text).toContain("surprise");
     expect(fake.get("v1", "Namespace", undefined, "hello-world-pr-5")).toBeUndefined();
     nock.cleanAll();
-  });
+  }, DEADLINE);
 
   it("a pull request from a fork is not deployed automatically", async () => {
     gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: configYaml(appUrl) });
@@ -237,7 +246,7 @@ describe("what must not deploy", () => {
     await send("pull_request", prEvent("synchronize", gh.state.pulls.get(6)!));
     expect(gh.state.writes).toHaveLength(1);
     nock.cleanAll();
-  });
+  }, DEADLINE);
 
   it("a repository without .github/preview.yml is not enrolled: no writes at all", async () => {
     gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION });
@@ -245,7 +254,7 @@ describe("what must not deploy", () => {
     await send("pull_request", prEvent("opened", gh.state.pulls.get(7)!));
     expect(gh.state.writes).toEqual([]);
     nock.cleanAll();
-  });
+  }, DEADLINE);
 
   it("a delivery with a bad signature is refused and does nothing", async () => {
     gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: configYaml(appUrl) });
@@ -255,5 +264,5 @@ describe("what must not deploy", () => {
     await bot.deps!.queue.onIdle();
     expect(gh.state.writes).toEqual([]);
     nock.cleanAll();
-  });
+  }, DEADLINE);
 });

@@ -1,11 +1,13 @@
 /**
  * Slack from the PR lifecycle: one thread per PR — the parent message is the PR's current summary (kept up to date),
- * updates go into the thread — remembered in PostgreSQL, so a restarted bot posts into the same thread; and Slack
- * being down never breaks the GitHub side. Slack's Web API on nock.
+ * updates go into the thread — remembered in PostgreSQL, so a restarted bot posts into the same thread, also for the
+ * sweeper's expiry heads-up in a repository with its own `slack.channel`; and Slack being down never breaks the
+ * GitHub side. Slack's Web API on nock.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import nock from "nock";
-import { startHarness, pull, prEvent, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
+import { nockInstallationListing, startHarness, pull, prEvent, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
+import { startFakeKube, type FakeKube } from "../support/fake-kube/index.js";
 import { fakeGitHub } from "../support/github-fake.js";
 import { createTestDatabase } from "../support/pg-database.js";
 
@@ -32,9 +34,9 @@ function slackApi() {
     });
 }
 
-async function withBot<T>(fn: (h: Harness) => Promise<T>): Promise<T> {
+async function withBot<T>(fn: (h: Harness) => Promise<T>, cluster?: FakeKube): Promise<T> {
   if (!nock.isActive()) nock.activate(); // the previous harness's stop() deactivated it
-  const h = await startHarness({ env: { DATABASE_URL: state.url, SLACK_BOT_TOKEN: "xoxb-test-0000000000-token", SLACK_DEFAULT_CHANNEL: CHANNEL, PREVIEW_DATABASE_URL: "" } });
+  const h = await startHarness({ env: { DATABASE_URL: state.url, SLACK_BOT_TOKEN: "xoxb-test-0000000000-token", SLACK_DEFAULT_CHANNEL: CHANNEL, PREVIEW_DATABASE_URL: "" }, ...(cluster ? { cluster } : {}) });
   slackApi();
   try {
     return await fn(h);
@@ -77,7 +79,7 @@ describe("one Slack thread per pull request", () => {
     expect(calls.filter((c) => c.method === "postMessage" && !c.body.thread_ts)).toHaveLength(0);
     expect(calls.filter((c) => c.method === "update").map((c) => c.body.ts)).toContain(parentTs);
     expect(calls.filter((c) => c.method === "postMessage").every((c) => c.body.thread_ts === parentTs)).toBe(true);
-  }, 60_000);
+  }, 180_000);
 
   it("Slack being down does not break the GitHub side", async () => {
     slackDown = true;
@@ -92,5 +94,44 @@ describe("one Slack thread per pull request", () => {
     expect(calls.length).toBeGreaterThan(0);
     expect(gh.state.checkRuns.find((r) => r.head_sha === sha("c"))?.conclusion).toBe("success");
     expect(gh.sticky(51)).toHaveLength(1);
-  }, 60_000);
+  }, 180_000);
+
+  it("a restarted bot sends the expiry heads-up into the PR's thread in the repository's own channel", async () => {
+    const TEAM = "C0TEAMROOM";
+    const cluster = await startFakeKube({ namespaceFinalizeMs: 20 });
+    const config = `manifests: { path: k8s }\nnames: { namespace: "slack-{number}" }\nttl: 30m\nslack: { channel: ${TEAM} }\n`;
+    const enrollTeam = async (h: Harness) => {
+      gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config });
+      gh.state.pulls.set(53, pull({ number: 53, sha: sha("d") }));
+      gh.state.tarballs.set(sha("d"), await h.tarball(sha("d"), { "k8s/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: app }\ndata: { v: d }\n" }));
+      nockInstallationListing(gh);
+    };
+    try {
+      calls.length = 0;
+      await withBot(async (h) => {
+        await enrollTeam(h);
+        await h.send("pull_request", prEvent("opened", gh.state.pulls.get(53)!));
+      }, cluster);
+      const parent = calls.find((c) => c.method === "postMessage" && !c.body.thread_ts)!;
+      expect(parent.body.channel).toBe(TEAM);
+      const parentTs = `${nextTs - 1}.000100`;
+
+      // The preview is about to expire; a new process (another replica, or after a restart) sweeps.
+      const ns = cluster.get("v1", "Namespace", undefined, "slack-53")!;
+      cluster.seed({ ...ns, metadata: { ...ns.metadata, annotations: { ...ns.metadata.annotations, "preview-bot.dev/expires-at": new Date(Date.now() + 60_000).toISOString() } } });
+      calls.length = 0;
+      await withBot(async (h) => {
+        await enrollTeam(h);
+        const result = await h.bot.deps!.sweeper.sweep();
+        expect(result.plan.headsUp.map((x) => x.key)).toEqual([`${OWNER}/${REPO}#53`]);
+      }, cluster);
+      expect(calls.filter((c) => c.method === "postMessage" && !c.body.thread_ts)).toEqual([]); // no new thread
+      expect(calls.filter((c) => c.method === "update").map((c) => [c.body.channel, c.body.ts])).toEqual([[TEAM, parentTs]]);
+      const replies = calls.filter((c) => c.method === "postMessage");
+      expect(replies.map((c) => [c.body.channel, c.body.thread_ts])).toEqual([[TEAM, parentTs]]);
+      expect(String(replies[0]!.body.text)).toMatch(/This preview expires at .*Press Extend/);
+    } finally {
+      await cluster.stop();
+    }
+  }, 120_000);
 });

@@ -34,7 +34,7 @@ export async function startAzurite(opts: AzuriteOptions = {}): Promise<TestAzuri
   const child: ChildProcess = spawn(join(ROOT, "node_modules", ".bin", "azurite-blob"), args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
   const port = await new Promise<number>((resolvePort, reject) => {
     let seen = "";
-    const timer = setTimeout(() => reject(new Error(`azurite did not start within 20 s: ${seen}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`azurite did not start within 120 s: ${seen}`)), 120_000);
     const onData = (b: Buffer) => {
       seen += b.toString();
       const m = /listens on https?:\/\/127\.0\.0\.1:(\d+)/.exec(seen);

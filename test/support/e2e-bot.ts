@@ -13,13 +13,18 @@ import { loadEnv } from "../../src/env.js";
 import { createLogger } from "../../src/logger.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import { startFakeKube, type FakeKube, type FakeKubeOptions } from "./fake-kube/index.js";
-import { deliver, examplePayload, ProbotTestOctokit, type FakePull } from "./github-fake.js";
+import { deliver, examplePayload, GITHUB_API, ProbotTestOctokit, type FakePull } from "./github-fake.js";
 import { testPrivateKey } from "./github.js";
+
+import { waitFor } from "./wait.js";
+
+export { waitFor };
 
 export const SECRET = "e2e-webhook-secret";
 export const OWNER = "Codertocat";
 export const REPO = "Hello-World";
 export const INSTALLATION = 2;
+const LEASE_KIND = { group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true };
 
 export interface Harness {
   bot: RunningServer;
@@ -36,6 +41,7 @@ export async function startHarness(opts: { env?: Record<string, string>; fake?: 
   const workDir = mkdtempSync(join(tmpdir(), "e2e-"));
   // A shared fake cluster (several replicas) is the caller's to stop.
   const fake = opts.cluster ?? (await startFakeKube({ namespaceFinalizeMs: 30, ...opts.fake }));
+  fake.registerKind(LEASE_KIND); // the job Lease (one queue per fleet without DATABASE_URL)
   nock.disableNetConnect();
   nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith("localhost"));
   const env = loadEnv({
@@ -45,7 +51,7 @@ export async function startHarness(opts: { env?: Record<string, string>; fake?: 
     PRIVATE_KEY: testPrivateKey(),
     WEBHOOK_SECRET: SECRET,
     PREVIEW_DATABASE_URL: process.env.TEST_PG_URL!,
-    NAMESPACE_DELETE_TIMEOUT: "5",
+    NAMESPACE_DELETE_TIMEOUT: "120", // a success path waits only as long as it takes
     WORK_DIR: workDir,
     LOG_LEVEL: "silent",
     ...opts.env,
@@ -102,10 +108,30 @@ export function pull(overrides: Partial<FakePull> = {}): FakePull {
   return { number: 2, title: "Update the README", branch: "feature/Greeting_ÜBER", sha: "1".repeat(40), state: "open", fork: false, draft: false, labels: [], author: OWNER, files: ["README.md"], ...overrides };
 }
 
-/** A real `pull_request` example payload, pointed at this PR. */
-export function prEvent(action: string, p: FakePull): Record<string, any> {
+/**
+ * End a roll-out the test kept waiting: what the Deployment controller writes once the pods are ready. Waits for the
+ * fake's controller to have reconciled the Deployment first, so a reconcile still pending cannot overwrite it.
+ */
+export async function markReady(fake: FakeKube, namespace: string, name: string): Promise<void> {
+  const reconciled = () => {
+    const d = fake.get("apps/v1", "Deployment", namespace, name);
+    return d !== undefined && (d.status as { observedGeneration?: number } | undefined)?.observedGeneration === (d.metadata.generation ?? 1);
+  };
+  await waitFor(`the fake's controller to reconcile Deployment ${namespace}/${name}`, reconciled);
+  const d = fake.get("apps/v1", "Deployment", namespace, name)!;
+  fake.seed({ ...d, status: { observedGeneration: d.metadata.generation ?? 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 } });
+}
+
+/** A real `pull_request` example payload, pointed at this PR (of OWNER/REPO unless `at` names another repository). */
+export function prEvent(action: string, p: FakePull, at: { owner: string; repo: string } = { owner: OWNER, repo: REPO }): Record<string, any> {
   const payload = examplePayload("pull_request", action);
   payload.installation = { id: INSTALLATION, node_id: "x" };
+  if (at.owner !== OWNER || at.repo !== REPO) {
+    const repository = { ...payload.repository, name: at.repo, full_name: `${at.owner}/${at.repo}`, owner: { ...payload.repository.owner, login: at.owner } };
+    payload.repository = repository;
+    payload.pull_request.base.repo = repository;
+    payload.pull_request.head.repo = repository;
+  }
   payload.number = p.number;
   payload.pull_request.number = p.number;
   payload.pull_request.head.sha = p.sha;
@@ -113,6 +139,26 @@ export function prEvent(action: string, p: FakePull): Record<string, any> {
   if (p.fork) payload.pull_request.head.repo = { ...payload.pull_request.head.repo, full_name: `someone/${REPO}` };
   if (action === "labeled") payload.label = { ...(payload.label ?? {}), name: p.labels.at(-1) ?? "preview" };
   return payload;
+}
+
+/**
+ * What the sweeper reads from GitHub besides the fake's routes: the App's installations, the repositories of the
+ * installation, and a repository's open pull requests (from the fake's state). `archived` marks the repository so.
+ */
+export function nockInstallationListing(gh: { state: { owner: string; repo: string; pulls: Map<number, FakePull> } }, opts: { archived?: () => boolean } = {}): void {
+  const { owner, repo } = gh.state;
+  const json = (body: unknown): [number, string, Record<string, string>] => [200, JSON.stringify(body), { "content-type": "application/json" }];
+  nock(GITHUB_API)
+    .persist()
+    .get("/app/installations")
+    .query(true)
+    .reply(() => json([{ id: INSTALLATION, account: { login: owner }, app_id: 123, target_type: "Organization" }]))
+    .get("/installation/repositories")
+    .query(true)
+    .reply(() => json({ total_count: 1, repositories: [{ id: 1, name: repo, full_name: `${owner}/${repo}`, owner: { login: owner }, archived: opts.archived?.() ?? false }] }))
+    .get(`/repos/${owner}/${repo}/pulls`)
+    .query(true)
+    .reply(() => json([...gh.state.pulls.values()].filter((p) => p.state === "open").map((p) => ({ number: p.number, state: "open", head: { sha: p.sha, ref: p.branch } }))));
 }
 
 let nextCommentId = 9000;

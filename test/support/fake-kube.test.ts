@@ -36,7 +36,7 @@ const deployment = (ns: string, name: string, image = "nginx:1"): V1Deployment &
   spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: "main", image }] } } },
 });
 
-async function until<T>(fn: () => T | undefined | Promise<T | undefined>, ms = 3000): Promise<T> {
+async function until<T>(fn: () => T | undefined | Promise<T | undefined>, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();
@@ -184,7 +184,11 @@ describe("fake Kubernetes API server, through @kubernetes/client-node", () => {
     await core.createNamespacedSecret({ namespace: "bye", body: { metadata: { name: "s" }, stringData: { k: "v" } } });
     expect(fake.get("v1", "Secret", "bye", "s")?.data).toEqual({ k: Buffer.from("v").toString("base64") });
     fake.stickNamespace("bye");
+    await core.createNamespace({ body: { metadata: { name: "bye-control" } } });
     await core.deleteNamespace({ name: "bye" });
+    await core.deleteNamespace({ name: "bye-control" });
+    // the one deleted with it, not stuck, is gone: the finalizing pass has run, and only stickiness keeps "bye"
+    await until(() => (fake.get("v1", "Namespace", undefined, "bye-control") ? undefined : true));
     const terminating = await core.readNamespace({ name: "bye" });
     expect(terminating.status?.phase).toBe("Terminating");
     expect(terminating.metadata?.deletionTimestamp).toBeDefined();

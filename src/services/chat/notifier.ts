@@ -1,7 +1,12 @@
 /**
  * The chat domain: the Slack notifier (this file), its Block Kit messages (slack-blocks.ts) and where each PR's
- * thread is remembered (slack-threads.ts). Slack notifier: one thread per PR in the repository's channel. The parent message carries the summary (state,
- * URL, buttons) and is edited in place; each update is posted as a reply in the thread.
+ * thread is remembered (slack-threads.ts). Slack notifier: one thread per PR in the repository's channel. The parent
+ * message carries the summary (state, URL, buttons) and is edited in place; each update is posted as a reply in the
+ * thread.
+ *
+ * Which channel: the one the caller names (the repository's `slack.channel`, read from its config by the run or the
+ * sweep), else the channel of the PR's stored thread (shared in PostgreSQL across replicas and restarts), else the
+ * default. A message that names no channel never moves a thread.
  *
  * `notify` never throws and never blocks for long: Slack being down, rate limiting or a bad token are logged (no
  * secrets) and the caller goes on. Retries are this module's own bounded loop (429 → wait `Retry-After`; 5xx or
@@ -44,8 +49,13 @@ export interface NotifyUpdate {
   detail?: string;
 }
 
+export interface NotifyOptions {
+  /** The repository's channel (`slack.channel` of its config), when the caller knows it. */
+  channel?: string;
+}
+
 export interface Notifier {
-  notify(summary: PreviewSummary, update: NotifyUpdate): Promise<void>;
+  notify(summary: PreviewSummary, update: NotifyUpdate, opts?: NotifyOptions): Promise<void>;
   /** Try again what Slack refused for a passing reason (outage, rate limit); runs on a timer too. */
   flushPending?(): Promise<void>;
   /** Stop the retry timer. */
@@ -66,7 +76,7 @@ export interface RetryOptions {
 export interface SlackNotifierOptions {
   client: WebClient;
   threads: ThreadStore;
-  /** The channel id for a repository's previews; undefined → that repository is not notified. */
+  /** The default channel for a repository's previews (no `slack.channel`, no thread yet); undefined → not notified. */
   channelFor(owner: string, repo: string): string | undefined;
   logger: Logger;
   retry?: RetryOptions;
@@ -90,120 +100,145 @@ export function createSlackWebClient(token: string, options: WebClientOptions = 
 
 const MAX_DETAIL = 2800;
 
-export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
-  const log = opts.logger.child({ component: "slack-notifier" });
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const attempts = Math.max(1, opts.retry?.attempts ?? 4);
-  const baseDelayMs = opts.retry?.baseDelayMs ?? 500;
-  const maxDelayMs = opts.retry?.maxDelayMs ?? 30_000;
-  const outbox: Array<{ summary: PreviewSummary; update: NotifyUpdate }> = [];
-  let flushing = false;
+interface Pending {
+  summary: PreviewSummary;
+  update: NotifyUpdate;
+  opts: NotifyOptions;
+}
 
-  async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+class SlackNotifier implements Notifier {
+  private readonly log: Logger;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly attempts: number;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly outbox: Pending[] = [];
+  private readonly timer: NodeJS.Timeout | undefined;
+  private flushing = false;
+
+  constructor(private readonly opts: SlackNotifierOptions) {
+    this.log = opts.logger.child({ component: "slack-notifier" });
+    this.sleep = opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    this.attempts = Math.max(1, opts.retry?.attempts ?? 4);
+    this.baseDelayMs = opts.retry?.baseDelayMs ?? 500;
+    this.maxDelayMs = opts.retry?.maxDelayMs ?? 30_000;
+    const every = opts.outboxIntervalMs ?? 60_000;
+    this.timer = every > 0 ? setInterval(() => void this.flushPending().catch(() => undefined), every) : undefined;
+    this.timer?.unref();
+  }
+
+  /** One Slack call with the bounded retry loop (429 → Retry-After; 5xx or network → backoff). */
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn();
       } catch (err) {
-        const delay = retryDelay(err, attempt, baseDelayMs);
-        if (delay === undefined || attempt >= attempts || delay > maxDelayMs) {
+        const delay = retryDelay(err, attempt, this.baseDelayMs);
+        if (delay === undefined || attempt >= this.attempts || delay > this.maxDelayMs) {
           throw new Error(`${what}: ${describe(err)}`, { cause: err });
         }
-        log.debug({ what, attempt, delayMs: delay }, "slack call failed, retrying");
-        await sleep(delay);
+        this.log.debug({ what, attempt, delayMs: delay }, "slack call failed, retrying");
+        await this.sleep(delay);
       }
     }
   }
 
-  async function postParent(channel: string, summary: PreviewSummary): Promise<ThreadRef> {
-    const res = await call(`posting the thread for ${summary.key}`, () =>
-      opts.client.chat.postMessage({ channel, text: previewText(summary), blocks: previewBlocks(summary, extendOpt()), unfurl_links: false, unfurl_media: false }),
+  private extendOpt(): { extendBy?: string } {
+    return this.opts.extendBy ? { extendBy: this.opts.extendBy } : {};
+  }
+
+  private async postParent(channel: string, summary: PreviewSummary): Promise<ThreadRef> {
+    const res = await this.call(`posting the thread for ${summary.key}`, () =>
+      this.opts.client.chat.postMessage({ channel, text: previewText(summary), blocks: previewBlocks(summary, this.extendOpt()), unfurl_links: false, unfurl_media: false }),
     );
     if (!res.ts) throw new Error(`posting the thread for ${summary.key}: Slack returned no message ts`);
     const ref = { channel: res.channel ?? channel, ts: res.ts };
-    await opts.threads.set(summary.key, ref);
+    await this.opts.threads.set(summary.key, ref);
     return ref;
   }
 
-  function extendOpt(): { extendBy?: string } {
-    return opts.extendBy ? { extendBy: opts.extendBy } : {};
+  /** The PR's thread in `channel`: its stored parent, edited to the current summary, or a new one. */
+  private async thread(channel: string, stored: ThreadRef | undefined, summary: PreviewSummary): Promise<ThreadRef> {
+    if (!stored || stored.channel !== channel) return this.postParent(channel, summary);
+    try {
+      await this.call(`updating the thread for ${summary.key}`, () =>
+        this.opts.client.chat.update({ channel: stored.channel, ts: stored.ts, text: previewText(summary), blocks: previewBlocks(summary, this.extendOpt()) }),
+      );
+      return stored;
+    } catch (err) {
+      // The parent was deleted (or the bot left the channel): start a new thread rather than lose updates.
+      if (!["message_not_found", "cant_update_message"].includes(platformError(err) ?? "")) throw err;
+      this.log.info({ key: summary.key }, "thread parent is gone; starting a new thread");
+      return this.postParent(channel, summary);
+    }
   }
 
-  const notifier: Notifier & { flushPending(): Promise<void> } = {
-    async notify(summary, update) {
-      const key = summary.key;
-      try {
-        const channel = opts.channelFor(summary.owner, summary.repo);
-        if (!channel) {
-          log.debug({ key }, "no Slack channel for this repository; not notifying");
-          return;
-        }
-        let thread = await opts.threads.get(key);
-        if (!thread || thread.channel !== channel) {
-          thread = await postParent(channel, summary);
-        } else {
-          const existing = thread;
-          try {
-            await call(`updating the thread for ${key}`, () =>
-              opts.client.chat.update({ channel: existing.channel, ts: existing.ts, text: previewText(summary), blocks: previewBlocks(summary, extendOpt()) }),
-            );
-          } catch (err) {
-            // The parent was deleted (or the bot left the channel): start a new thread rather than lose updates.
-            if (!["message_not_found", "cant_update_message"].includes(platformError(err) ?? "")) throw err;
-            log.info({ key }, "thread parent is gone; starting a new thread");
-            thread = await postParent(channel, summary);
-          }
-        }
-        const ref = thread;
-        await call(`posting an update for ${key}`, () =>
-          opts.client.chat.postMessage({ channel: ref.channel, thread_ts: ref.ts, text: updateText(update), unfurl_links: false, unfurl_media: false }),
-        );
-      } catch (err) {
-        const error = err instanceof Error ? err : new Error(String(err));
-        // Slack being down or rate-limiting must not lose the update: keep it and try again later, in order.
-        if (retryDelay(error.cause ?? error, 1, baseDelayMs) !== undefined) {
-          outbox.push({ summary, update });
-          if (outbox.length > OUTBOX_LIMIT) log.warn({ key: outbox.shift()!.summary.key }, "Slack outbox full; dropped its oldest update");
-          log.warn({ key, err: error, pending: outbox.length }, "Slack notification failed; kept for a later try");
-        } else {
-          log.warn({ key, err: error }, "Slack notification failed; carrying on");
+  async notify(summary: PreviewSummary, update: NotifyUpdate, opts: NotifyOptions = {}): Promise<void> {
+    const key = summary.key;
+    try {
+      const stored = await this.opts.threads.get(key);
+      const channel = opts.channel ?? stored?.channel ?? this.opts.channelFor(summary.owner, summary.repo);
+      if (!channel) {
+        this.log.debug({ key }, "no Slack channel for this repository; not notifying");
+        return;
+      }
+      const ref = await this.thread(channel, stored, summary);
+      await this.call(`posting an update for ${key}`, () =>
+        this.opts.client.chat.postMessage({ channel: ref.channel, thread_ts: ref.ts, text: updateText(update), unfurl_links: false, unfurl_media: false }),
+      );
+    } catch (err) {
+      this.keepOrDrop({ summary, update, opts }, err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /** Slack being down or rate-limiting must not lose the update: keep it and try again later, in order. */
+  private keepOrDrop(item: Pending, error: Error): void {
+    const key = item.summary.key;
+    if (retryDelay(error.cause ?? error, 1, this.baseDelayMs) === undefined) {
+      this.log.warn({ key, err: error }, "Slack notification failed; carrying on");
+      return;
+    }
+    this.outbox.push(item);
+    if (this.outbox.length > OUTBOX_LIMIT) this.log.warn({ key: this.outbox.shift()!.summary.key }, "Slack outbox full; dropped its oldest update");
+    this.log.warn({ key, err: error, pending: this.outbox.length }, "Slack notification failed; kept for a later try");
+  }
+
+  async flushPending(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      const batch = this.outbox.splice(0);
+      for (const [i, item] of batch.entries()) {
+        const before = this.outbox.length;
+        await this.notify(item.summary, item.update, item.opts);
+        if (this.outbox.length > before) {
+          // still failing: keep the rest, in order, behind it
+          this.outbox.push(...batch.slice(i + 1));
+          break;
         }
       }
-    },
-    async flushPending() {
-      if (flushing) return;
-      flushing = true;
-      try {
-        const batch = outbox.splice(0);
-        for (const [i, item] of batch.entries()) {
-          const before = outbox.length;
-          await notifier.notify(item.summary, item.update);
-          if (outbox.length > before) {
-            // still failing: keep the rest, in order, behind it
-            outbox.push(...batch.slice(i + 1));
-            break;
-          }
-        }
-      } finally {
-        flushing = false;
-      }
-    },
-    close() {
-      if (timer) clearInterval(timer);
-    },
-    async announce(text) {
-      const channel = opts.announceChannel;
-      if (!channel) return;
-      try {
-        await call("posting an announcement", () => opts.client.chat.postMessage({ channel, text: escapeSlack(redactText(text), 3000), unfurl_links: false, unfurl_media: false }));
-      } catch (err) {
-        log.warn({ err: err instanceof Error ? err : new Error(String(err)) }, "Slack announcement failed; carrying on");
-      }
-    },
-  };
-  const every = opts.outboxIntervalMs ?? 60_000;
-  const timer = every > 0 ? setInterval(() => void notifier.flushPending().catch(() => undefined), every) : undefined;
-  timer?.unref();
-  return notifier;
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async announce(text: string): Promise<void> {
+    const channel = this.opts.announceChannel;
+    if (!channel) return;
+    try {
+      await this.call("posting an announcement", () => this.opts.client.chat.postMessage({ channel, text: escapeSlack(redactText(text), 3000), unfurl_links: false, unfurl_media: false }));
+    } catch (err) {
+      this.log.warn({ err: err instanceof Error ? err : new Error(String(err)) }, "Slack announcement failed; carrying on");
+    }
+  }
+}
+
+export function createSlackNotifier(opts: SlackNotifierOptions): Notifier & { flushPending(): Promise<void> } {
+  return new SlackNotifier(opts);
 }
 
 function updateText(update: NotifyUpdate): string {

@@ -82,6 +82,20 @@ export function scramVerifier(password: string, iterations = 4096, salt: Buffer 
   return `SCRAM-SHA-256$${iterations}:${salt.toString("base64")}$${storedKey.toString("base64")}:${serverKey.toString("base64")}`;
 }
 
+/** What a preview's pods use to connect: the role, its password and the public host and port, also as a URL. */
+export function connectionCredentials(c: { database: string; role: string; password: string; host: string; port: number; sslmode: SslMode }): DatabaseCredentials {
+  const host = c.host.includes(":") ? `[${c.host}]` : c.host;
+  const e = encodeURIComponent;
+  return {
+    host: c.host,
+    port: c.port,
+    database: c.database,
+    user: c.role,
+    password: c.password,
+    url: `postgres://${e(c.role)}:${e(c.password)}@${host}:${c.port}/${e(c.database)}?sslmode=${c.sslmode}`,
+  };
+}
+
 /** Which Secret data key each credential goes under; fields left out are not written. */
 export interface SecretKeys {
   user: string;

@@ -26,6 +26,7 @@ export function createDispatcher(opts: { queue: Queue; installationFor(owner: st
         ...(req.dryRun ? { dryRun: true } : {}),
         ...(req.ttlMs ? { ttlMs: req.ttlMs } : {}),
         ...(req.backup ? { backup: req.backup } : {}),
+        ...(req.keepDatabases ? { keepDatabases: req.keepDatabases } : {}),
         ...(req.sha ? { sha: req.sha } : {}),
         ...(req.slack ? { slack: req.slack } : {}),
       };

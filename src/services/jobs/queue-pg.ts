@@ -87,103 +87,119 @@ interface Running {
 
 export const DEDUPE_TABLE = "preview_bot_job_dedupe";
 
-export function createPgQueue(options: PgQueueOptions): PgQueue {
-  if (!options.pool && !options.connectionString) throw new Error("createPgQueue needs a connectionString or a pool");
-  const concurrency = options.concurrency ?? 4;
-  const log = options.logger;
-  const name = options.queueName ?? "preview-bot-jobs";
-  const schema = options.schema ?? "pgboss";
-  const leaseSeconds = Math.max(10, options.leaseSeconds ?? 30);
-  const classify = options.isTransient ?? isTransientError;
-  const ownPool = !options.pool;
-  const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: concurrency + 4, application_name: "preview-bot-queue" });
-  if (ownPool) pool.on("error", (err) => log?.warn({ err }, "idle queue connection failed"));
-  const boss = new PgBoss({
-    ...(options.connectionString ? { connectionString: options.connectionString } : { db: { executeSql: (text: string, values?: unknown[]) => pool.query(text, values) } }),
-    schema,
-    schedule: false,
-    // New jobs wake idle workers on every replica at once (polling stays as the floor).
-    useListenNotify: Boolean(options.connectionString),
-    // Lapsed leases are found by pg-boss's monitor pass, which runs no more often than monitorIntervalSeconds.
-    superviseIntervalSeconds: options.superviseIntervalSeconds ?? 5,
-    monitorIntervalSeconds: options.superviseIntervalSeconds ?? 5,
-    // The ready count that lets workers fetch back-to-back while a backlog lasts (burstWhenReadyExceeds below).
-    queueCacheIntervalSeconds: 2,
-    application_name: "preview-bot-queue",
-  });
-  boss.on("error", (err) => log?.warn({ err }, "pg-boss reported an error"));
+const q = (schema: string, sqlName: string) => `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(sqlName)}`;
 
-  const handlers = new Map<string, JobHandler>();
-  const running = new Map<string, Running>();
-  let stopped = false;
-  let table = "job";
-  let cached: QueueStats = { queued: 0, running: 0, oldestQueuedAgeMs: 0 };
-  const timers: NodeJS.Timeout[] = [];
-  const q = (sqlName: string) => `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(sqlName)}`;
+class PgBossQueue implements PgQueue {
+  private readonly concurrency: number;
+  private readonly log: Logger | undefined;
+  private readonly name: string;
+  private readonly schema: string;
+  private readonly leaseSeconds: number;
+  private readonly classify: (err: unknown) => boolean;
+  private readonly ownPool: boolean;
+  private readonly pool: pg.Pool;
+  private readonly boss: PgBoss;
+  private readonly handlers = new Map<string, JobHandler>();
+  private readonly running = new Map<string, Running>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly ready: Promise<void>;
+  private stopped = false;
+  private table = "job";
+  private cached: QueueStats = { queued: 0, running: 0, oldestQueuedAgeMs: 0 };
 
-  const ready = (async () => {
-    try {
-      await boss.start();
-      const queueOptions = {
-        policy: "key_strict_fifo" as const,
-        retryLimit: options.retryLimit ?? 4,
-        retryDelay: options.retryDelaySeconds ?? 2,
-        retryBackoff: true,
-        retryDelayMax: options.retryDelayMaxSeconds ?? 300,
-        expireInSeconds: options.jobTimeoutSeconds ?? 3600,
-        heartbeatSeconds: leaseSeconds,
-        deleteAfterSeconds: 86_400,
-        notify: true,
-      };
-      if (!(await boss.getQueue(name))) {
-        await boss.createQueue(name, queueOptions).catch(async (err: unknown) => {
-          if (!(await boss.getQueue(name))) throw err; // another replica created it first
-        });
-      } else {
-        const { policy: _p, heartbeatSeconds: _h, ...updatable } = queueOptions;
-        await boss.updateQueue(name, { ...updatable, heartbeatSeconds: leaseSeconds });
-      }
-      table = (await boss.getQueue(name))?.table ?? "job";
-      await pool.query(`create table if not exists ${DEDUPE_TABLE} (dedupe_id text primary key, job_id text not null, created_at timestamptz not null default now())`).catch((err: Error & { code?: string }) => {
-        if (err.code !== "23505" && err.code !== "42P07") throw err;
-      });
-      // Keep polling at the normal pace with LISTEN on too: retries come due by time, not by a NOTIFY.
-      const pollSeconds = Math.max(0.5, (options.pollIntervalMs ?? 500) / 1000);
-      if (options.work !== false) await boss.work<Envelope>(
-        name,
-        { localConcurrency: concurrency, batchSize: 1, includeMetadata: true, pollingIntervalSeconds: pollSeconds, notifyPollingIntervalSeconds: pollSeconds, heartbeatRefreshSeconds: 1, burstWhenReadyExceeds: 1 },
-        async ([job]) => (job ? runJob(job as JobWithMetadata<Envelope>) : undefined),
-      );
-      const every = (ms: number, fn: () => Promise<unknown>) => {
-        const t = setInterval(() => void fn().catch((err: unknown) => log?.warn({ err }, "queue housekeeping failed")), ms);
-        t.unref();
-        timers.push(t);
-      };
-      every(options.reapIntervalMs ?? 5_000, reap);
-      every(5_000, refreshStats);
-      every(3_600_000, pruneDedupe);
-    } catch (err) {
-      throw new Error(`starting the PostgreSQL job queue (pg-boss schema "${schema}", queue "${name}")`, { cause: err });
-    }
-  })();
-  ready.catch((err: unknown) => log?.error({ err }, "the PostgreSQL job queue did not start"));
-
-  function view(id: string, env: Envelope): Job {
-    return { id, kind: env.kind, key: env.key, payload: env.payload, enqueuedAt: env.enqueuedAt };
+  constructor(private readonly options: PgQueueOptions) {
+    if (!options.pool && !options.connectionString) throw new Error("createPgQueue needs a connectionString or a pool");
+    this.concurrency = options.concurrency ?? 4;
+    this.log = options.logger;
+    this.name = options.queueName ?? "preview-bot-jobs";
+    this.schema = options.schema ?? "pgboss";
+    this.leaseSeconds = Math.max(10, options.leaseSeconds ?? 30);
+    this.classify = options.isTransient ?? isTransientError;
+    this.ownPool = !options.pool;
+    this.pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: this.concurrency + 4, application_name: "preview-bot-queue" });
+    if (this.ownPool) this.pool.on("error", (err) => this.log?.warn({ err }, "idle queue connection failed"));
+    this.boss = new PgBoss({
+      ...(options.connectionString ? { connectionString: options.connectionString } : { db: { executeSql: (text: string, values?: unknown[]) => this.pool.query(text, values) } }),
+      schema: this.schema,
+      schedule: false,
+      // New jobs wake idle workers on every replica at once (polling stays as the floor).
+      useListenNotify: Boolean(options.connectionString),
+      // Lapsed leases are found by pg-boss's monitor pass, which runs no more often than monitorIntervalSeconds.
+      superviseIntervalSeconds: options.superviseIntervalSeconds ?? 5,
+      monitorIntervalSeconds: options.superviseIntervalSeconds ?? 5,
+      // The ready count that lets workers fetch back-to-back while a backlog lasts (burstWhenReadyExceeds below).
+      queueCacheIntervalSeconds: 2,
+      application_name: "preview-bot-queue",
+    });
+    this.boss.on("error", (err) => this.log?.warn({ err }, "pg-boss reported an error"));
+    this.ready = this.startup().catch((err: unknown) => {
+      throw new Error(`starting the PostgreSQL job queue (pg-boss schema "${this.schema}", queue "${this.name}")`, { cause: err });
+    });
+    this.ready.catch((err: unknown) => this.log?.error({ err }, "the PostgreSQL job queue did not start"));
   }
 
-  async function report(job: Job, error: unknown): Promise<void> {
-    log?.error({ err: error, jobId: job.id, kind: job.kind, key: job.key }, `job ${job.kind} for ${job.key} failed for good`);
+  private async startup(): Promise<void> {
+    await this.boss.start();
+    await this.ensureQueue();
+    this.table = (await this.boss.getQueue(this.name))?.table ?? "job";
+    await this.pool.query(`create table if not exists ${DEDUPE_TABLE} (dedupe_id text primary key, job_id text not null, created_at timestamptz not null default now())`).catch((err: Error & { code?: string }) => {
+      if (err.code !== "23505" && err.code !== "42P07") throw err;
+    });
+    // Keep polling at the normal pace with LISTEN on too: retries come due by time, not by a NOTIFY.
+    const pollSeconds = Math.max(0.5, (this.options.pollIntervalMs ?? 500) / 1000);
+    if (this.options.work !== false) {
+      await this.boss.work<Envelope>(
+        this.name,
+        { localConcurrency: this.concurrency, batchSize: 1, includeMetadata: true, pollingIntervalSeconds: pollSeconds, notifyPollingIntervalSeconds: pollSeconds, heartbeatRefreshSeconds: 1, burstWhenReadyExceeds: 1 },
+        async ([job]) => (job ? this.runJob(job as JobWithMetadata<Envelope>) : undefined),
+      );
+    }
+    this.every(this.options.reapIntervalMs ?? 5_000, () => this.reap());
+    this.every(5_000, () => this.refreshStats());
+    this.every(3_600_000, () => this.pruneDedupe());
+  }
+
+  private async ensureQueue(): Promise<void> {
+    const o = this.options;
+    const queueOptions = {
+      policy: "key_strict_fifo" as const,
+      retryLimit: o.retryLimit ?? 4,
+      retryDelay: o.retryDelaySeconds ?? 2,
+      retryBackoff: true,
+      retryDelayMax: o.retryDelayMaxSeconds ?? 300,
+      expireInSeconds: o.jobTimeoutSeconds ?? 3600,
+      heartbeatSeconds: this.leaseSeconds,
+      deleteAfterSeconds: 86_400,
+      notify: true,
+    };
+    if (!(await this.boss.getQueue(this.name))) {
+      await this.boss.createQueue(this.name, queueOptions).catch(async (err: unknown) => {
+        if (!(await this.boss.getQueue(this.name))) throw err; // another replica created it first
+      });
+    } else {
+      const { policy: _p, heartbeatSeconds: _h, ...updatable } = queueOptions;
+      await this.boss.updateQueue(this.name, { ...updatable, heartbeatSeconds: this.leaseSeconds });
+    }
+  }
+
+  private every(ms: number, fn: () => Promise<unknown>): void {
+    const t = setInterval(() => void fn().catch((err: unknown) => this.log?.warn({ err }, "queue housekeeping failed")), ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  private async report(job: Job, error: unknown): Promise<void> {
+    this.log?.error({ err: error, jobId: job.id, kind: job.kind, key: job.key }, `job ${job.kind} for ${job.key} failed for good`);
     try {
-      await options.onFailed?.(job, error);
+      await this.options.onFailed?.(job, error);
     } catch (err) {
-      log?.error({ err, jobId: job.id }, "the onFailed hook threw");
+      this.log?.error({ err, jobId: job.id }, "the onFailed hook threw");
     }
   }
 
   /** Hold the per-key advisory lock on a dedicated connection, waiting (abortably) while another worker has it. */
-  async function lockKey(key: string, signal: AbortSignal): Promise<pg.PoolClient | undefined> {
-    const client = await pool.connect();
+  private async lockKey(key: string, signal: AbortSignal): Promise<pg.PoolClient | undefined> {
+    const client = await this.pool.connect();
     try {
       for (;;) {
         const { rows } = await client.query<{ ok: boolean }>("select pg_try_advisory_lock(hashtextextended($1, 0)) as ok", [`preview-bot:job:${key}`]);
@@ -199,7 +215,7 @@ export function createPgQueue(options: PgQueueOptions): PgQueue {
     return undefined;
   }
 
-  async function unlockKey(client: pg.PoolClient, key: string): Promise<void> {
+  private async unlockKey(client: pg.PoolClient, key: string): Promise<void> {
     try {
       await client.query("select pg_advisory_unlock(hashtextextended($1, 0))", [`preview-bot:job:${key}`]);
       client.release();
@@ -208,139 +224,177 @@ export function createPgQueue(options: PgQueueOptions): PgQueue {
     }
   }
 
-  async function runJob(raw: JobWithMetadata<Envelope>): Promise<unknown> {
+  private async runJob(raw: JobWithMetadata<Envelope>): Promise<unknown> {
     const job = view(raw.id, raw.data);
     const abort = new AbortController();
     const onClaimLost = () => abort.abort(new SupersededError(`${job.kind} for ${job.key} was cancelled: superseded by a newer job, or this worker's lease lapsed`));
     raw.signal.addEventListener("abort", onClaimLost, { once: true });
-    running.set(raw.id, { abort, key: job.key });
+    this.running.set(raw.id, { abort, key: job.key });
     let lock: pg.PoolClient | undefined;
     try {
-      lock = await lockKey(job.key, abort.signal);
+      lock = await this.lockKey(job.key, abort.signal);
       if (!lock) return { superseded: true };
-      const handler = handlers.get(job.kind);
+      const handler = this.handlers.get(job.kind);
       if (!handler) throw new Error(`no handler registered for job kind "${job.kind}"`);
       await handler(job, abort.signal);
       return { ok: true };
     } catch (err) {
-      if (abort.signal.aborted) {
-        log?.info({ jobId: job.id, key: job.key }, `${job.kind} for ${job.key} stopped: ${String((abort.signal.reason as Error)?.message ?? "aborted")}`);
-        return { superseded: true };
-      }
-      if (classify(err) && raw.retryCount < raw.retryLimit) {
-        options.onRetry?.(job, err);
-        log?.warn({ err, jobId: job.id, key: job.key, attempt: raw.retryCount + 1 }, `${job.kind} for ${job.key} failed with a transient error; pg-boss retries it with backoff`);
-        throw err;
-      }
-      await report(job, err);
-      return { failed: err instanceof Error ? err.message : String(err) };
+      return await this.settleFailure(job, raw, abort, err);
     } finally {
       raw.signal.removeEventListener("abort", onClaimLost);
-      running.delete(raw.id);
-      if (lock) await unlockKey(lock, job.key);
+      this.running.delete(raw.id);
+      if (lock) await this.unlockKey(lock, job.key);
     }
+  }
+
+  /** A stopped (superseded) job completes; a transient error is rethrown for pg-boss to retry; the rest is reported. */
+  private async settleFailure(job: Job, raw: JobWithMetadata<Envelope>, abort: AbortController, err: unknown): Promise<unknown> {
+    if (abort.signal.aborted) {
+      this.log?.info({ jobId: job.id, key: job.key }, `${job.kind} for ${job.key} stopped: ${String((abort.signal.reason as Error)?.message ?? "aborted")}`);
+      return { superseded: true };
+    }
+    if (this.classify(err) && raw.retryCount < raw.retryLimit) {
+      this.options.onRetry?.(job, err);
+      this.log?.warn({ err, jobId: job.id, key: job.key, attempt: raw.retryCount + 1 }, `${job.kind} for ${job.key} failed with a transient error; pg-boss retries it with backoff`);
+      throw err;
+    }
+    await this.report(job, err);
+    return { failed: err instanceof Error ? err.message : String(err) };
   }
 
   /** Jobs pg-boss failed itself (a lease lapsed on the last attempt) block their key: report and delete them. */
-  async function reap(): Promise<void> {
-    const { rows } = await pool.query<{ id: string; data: Envelope; output: { message?: string } | null }>(
-      `select id, data, output from ${q(table)} where name = $1 and state = 'failed' order by created_on limit 50`,
-      [name],
+  private async reap(): Promise<void> {
+    const { rows } = await this.pool.query<{ id: string; data: Envelope; output: { message?: string } | null }>(
+      `select id, data, output from ${q(this.schema, this.table)} where name = $1 and state = 'failed' order by created_on limit 50`,
+      [this.name],
     );
     for (const row of rows) {
-      const res = (await boss.deleteJob(name, row.id)) as { affected?: number };
+      const res = (await this.boss.deleteJob(this.name, row.id)) as { affected?: number };
       if (!res.affected) continue; // another replica reaped it
-      await report(view(row.id, row.data), new Error(`the job's worker stopped answering and it ran out of attempts${row.output?.message ? `: ${row.output.message}` : ""}`));
+      await this.report(view(row.id, row.data), new Error(`the job's worker stopped answering and it ran out of attempts${row.output?.message ? `: ${row.output.message}` : ""}`));
     }
   }
 
-  async function refreshStats(): Promise<void> {
-    const { rows } = await pool.query<{ queued: string; oldest: Date | null }>(
-      `select count(*) as queued, min(created_on) as oldest from ${q(table)} where name = $1 and state < 'active'`,
-      [name],
+  private async refreshStats(): Promise<void> {
+    const { rows } = await this.pool.query<{ queued: string; oldest: Date | null }>(
+      `select count(*) as queued, min(created_on) as oldest from ${q(this.schema, this.table)} where name = $1 and state < 'active'`,
+      [this.name],
     );
     const queued = Number(rows[0]?.queued ?? 0);
-    cached = { queued, running: running.size, oldestQueuedAgeMs: queued && rows[0]?.oldest ? Date.now() - rows[0].oldest.getTime() : 0 };
+    this.cached = { queued, running: this.running.size, oldestQueuedAgeMs: queued && rows[0]?.oldest ? Date.now() - rows[0].oldest.getTime() : 0 };
   }
 
-  async function pruneDedupe(): Promise<void> {
-    await pool.query(`delete from ${DEDUPE_TABLE} where created_at < now() - make_interval(days => $1)`, [options.dedupeRetentionDays ?? 7]);
+  private async pruneDedupe(): Promise<void> {
+    await this.pool.query(`delete from ${DEDUPE_TABLE} where created_at < now() - make_interval(days => $1)`, [this.options.dedupeRetentionDays ?? 7]);
   }
 
-  async function pending(): Promise<number> {
-    const { rows } = await pool.query<{ n: string }>(`select count(*) as n from ${q(table)} where name = $1 and state < 'completed'`, [name]);
+  private async pending(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>(`select count(*) as n from ${q(this.schema, this.table)} where name = $1 and state < 'completed'`, [this.name]);
     return Number(rows[0]?.n ?? 0);
   }
 
-  return {
-    start: () => ready,
-    register(kind, handler) {
-      handlers.set(kind, handler as JobHandler);
-    },
-    async enqueue<P>({ kind, key, payload, dedupeId, supersedes }: EnqueueOptions<P>) {
-      if (stopped) throw new QueueStoppedError("the queue is stopping; not accepting jobs");
-      await ready;
-      const client = await pool.connect();
-      const db = { executeSql: (text: string, values?: unknown[]) => client.query(text, values) };
-      let cancelled: string[] = [];
-      try {
-        await client.query("begin");
-        if (dedupeId) {
-          const claimed = await client.query(`insert into ${DEDUPE_TABLE} (dedupe_id, job_id) values ($1, '') on conflict do nothing returning dedupe_id`, [dedupeId]);
-          if (claimed.rowCount !== 1) {
-            await client.query("rollback");
-            const { rows } = await client.query<{ job_id: string }>(`select job_id from ${DEDUPE_TABLE} where dedupe_id = $1`, [dedupeId]);
-            return { jobId: rows[0]?.job_id || dedupeId, deduplicated: true };
-          }
-        }
-        if (supersedes) {
-          const { rows } = await client.query<{ id: string }>(`select id from ${q(table)} where name = $1 and singleton_key = $2 and state < 'completed' for update`, [name, key]);
-          cancelled = rows.map((r) => r.id);
-          if (cancelled.length) await boss.cancel(name, cancelled, { db });
-        }
-        const envelope: Envelope = { kind, key, payload, enqueuedAt: Date.now() };
-        const jobId = await boss.send(name, envelope as unknown as object, { singletonKey: key, db });
-        if (!jobId) throw new Error("pg-boss did not accept the job");
-        if (dedupeId) await client.query(`update ${DEDUPE_TABLE} set job_id = $2 where dedupe_id = $1`, [dedupeId, jobId]);
-        await client.query("commit");
-        for (const id of cancelled) {
-          const r = running.get(id);
-          if (r) {
-            log?.info({ jobId: id, key }, `superseding running job for ${key}`);
-            r.abort.abort(new SupersededError(`superseded by a newer ${kind}`));
-          } else log?.info({ jobId: id, key }, `superseded job ${id} for ${key}`);
-        }
-        return { jobId, deduplicated: false };
-      } catch (err) {
-        await client.query("rollback").catch(() => undefined);
-        throw new Error(`enqueueing ${kind} for ${key}`, { cause: err });
-      } finally {
-        client.release();
+  start(): Promise<void> {
+    return this.ready;
+  }
+
+  register<P>(kind: string, handler: JobHandler<P>): void {
+    this.handlers.set(kind, handler as JobHandler);
+  }
+
+  async enqueue<P>({ kind, key, payload, dedupeId, supersedes }: EnqueueOptions<P>): Promise<{ jobId: string; deduplicated: boolean }> {
+    if (this.stopped) throw new QueueStoppedError("the queue is stopping; not accepting jobs");
+    await this.ready;
+    const client = await this.pool.connect();
+    const db = { executeSql: (text: string, values?: unknown[]) => client.query(text, values) };
+    let cancelled: string[] = [];
+    try {
+      await client.query("begin");
+      if (dedupeId) {
+        const seen = await this.claimDedupe(client, dedupeId);
+        if (seen) return seen;
       }
-    },
-    async onIdle() {
-      await ready;
-      for (;;) {
-        await reap();
-        if (running.size === 0 && (await pending()) === 0) return;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
-    stats() {
-      return { ...cached, running: running.size };
-    },
-    async stop(timeoutMs = 25_000) {
-      stopped = true;
-      for (const t of timers) clearInterval(t);
-      try {
-        await ready;
-      } catch {
-        // never started: nothing to stop but the pools
-      }
-      await boss.stop({ graceful: true, timeout: timeoutMs, close: true }).catch((err: unknown) => log?.warn({ err }, "stopping pg-boss"));
-      if (ownPool) await pool.end();
-    },
-  };
+      if (supersedes) cancelled = await this.cancelKey(client, key, db);
+      const envelope: Envelope = { kind, key, payload, enqueuedAt: Date.now() };
+      const jobId = await this.boss.send(this.name, envelope as unknown as object, { singletonKey: key, db });
+      if (!jobId) throw new Error("pg-boss did not accept the job");
+      if (dedupeId) await client.query(`update ${DEDUPE_TABLE} set job_id = $2 where dedupe_id = $1`, [dedupeId, jobId]);
+      await client.query("commit");
+      this.abortCancelled(cancelled, key, kind);
+      return { jobId, deduplicated: false };
+    } catch (err) {
+      await client.query("rollback").catch(() => undefined);
+      throw new Error(`enqueueing ${kind} for ${key}`, { cause: err });
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Claim the delivery id in the enqueue's transaction; when it was seen before, roll back and say which job has it. */
+  private async claimDedupe(client: pg.PoolClient, dedupeId: string): Promise<{ jobId: string; deduplicated: true } | undefined> {
+    const claimed = await client.query(`insert into ${DEDUPE_TABLE} (dedupe_id, job_id) values ($1, '') on conflict do nothing returning dedupe_id`, [dedupeId]);
+    if (claimed.rowCount === 1) return undefined;
+    await client.query("rollback");
+    const { rows } = await client.query<{ job_id: string }>(`select job_id from ${DEDUPE_TABLE} where dedupe_id = $1`, [dedupeId]);
+    return { jobId: rows[0]?.job_id || dedupeId, deduplicated: true };
+  }
+
+  /** Cancel the key's queued and running jobs (in the enqueue's transaction). */
+  private async cancelKey(client: pg.PoolClient, key: string, db: { executeSql(text: string, values?: unknown[]): Promise<pg.QueryResult> }): Promise<string[]> {
+    const { rows } = await client.query<{ id: string }>(`select id from ${q(this.schema, this.table)} where name = $1 and singleton_key = $2 and state < 'completed' for update`, [this.name, key]);
+    const ids = rows.map((r) => r.id);
+    if (ids.length) await this.boss.cancel(this.name, ids, { db });
+    return ids;
+  }
+
+  /** A cancelled job running in this process stops at once (other replicas notice through pg-boss's heartbeat). */
+  private abortCancelled(ids: string[], key: string, kind: string): void {
+    for (const id of ids) {
+      const r = this.running.get(id);
+      if (r) {
+        this.log?.info({ jobId: id, key }, `superseding running job for ${key}`);
+        r.abort.abort(new SupersededError(`superseded by a newer ${kind}`));
+      } else this.log?.info({ jobId: id, key }, `superseded job ${id} for ${key}`);
+    }
+  }
+
+  async onIdle(): Promise<void> {
+    await this.ready;
+    for (;;) {
+      await this.reap();
+      if (this.running.size === 0 && (await this.pending()) === 0) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async activeKeys(): Promise<ReadonlySet<string>> {
+    await this.ready;
+    const { rows } = await this.pool.query<{ key: string }>(`select distinct singleton_key as key from ${q(this.schema, this.table)} where name = $1 and state < 'completed' and singleton_key is not null`, [this.name]);
+    return new Set(rows.map((r) => r.key));
+  }
+
+  stats(): QueueStats {
+    return { ...this.cached, running: this.running.size };
+  }
+
+  async stop(timeoutMs = 25_000): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    try {
+      await this.ready;
+    } catch {
+      // never started: nothing to stop but the pools
+    }
+    await this.boss.stop({ graceful: true, timeout: timeoutMs, close: true }).catch((err: unknown) => this.log?.warn({ err }, "stopping pg-boss"));
+    if (this.ownPool) await this.pool.end();
+  }
+}
+
+function view(id: string, env: Envelope): Job {
+  return { id, kind: env.kind, key: env.key, payload: env.payload, enqueuedAt: env.enqueuedAt };
+}
+
+export function createPgQueue(options: PgQueueOptions): PgQueue {
+  return new PgBossQueue(options);
 }
 
 export { isTransientError };

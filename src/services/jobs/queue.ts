@@ -12,7 +12,9 @@
  * - `stop()` stops intake, aborts nothing that is running, and waits (bounded) for running jobs.
  *
  * This is the embedded implementation (one process, in memory): `npm start` works on a fresh machine with no
- * database. Jobs do not survive a restart here; the sweeper (level-triggered) converges what a restart lost.
+ * database. Jobs do not survive a restart here; the sweeper (level-triggered) converges what a restart lost. With
+ * several replicas a gate (queue-lease.ts) lets only one of them start jobs; the others keep what they accepted
+ * until it opens.
  */
 import type { Logger } from "../../logger.js";
 import { SupersededError } from "../shared/errors.js";
@@ -47,6 +49,8 @@ export interface Queue {
   enqueue<P>(options: EnqueueOptions<P>): Promise<{ jobId: string; deduplicated: boolean }>;
   /** Resolves when nothing is queued or running (tests and graceful shutdown). */
   onIdle(): Promise<void>;
+  /** Keys with a job queued, waiting for a retry, or running (across replicas for the durable queue). */
+  activeKeys(): Promise<ReadonlySet<string>>;
   stats(): QueueStats;
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -60,98 +64,139 @@ interface Slot {
 
 const DEDUPE_MEMORY = 10_000;
 
-export function createMemoryQueue(options: { concurrency?: number; logger?: Logger } = {}): Queue {
-  const concurrency = options.concurrency ?? 4;
-  const log = options.logger;
-  const handlers = new Map<string, JobHandler>();
-  const slots = new Map<string, Slot>();
-  const seen = new Set<string>();
-  let running = 0;
-  let counter = 0;
-  let stopped = false;
-  let idleWaiters: Array<() => void> = [];
+/** Whether this process may start jobs now (the embedded queue's one-per-fleet gate), and when that changes. */
+export interface JobGate {
+  allows(): boolean;
+  onChange(listener: () => void): void;
+}
 
-  const isIdle = () => running === 0 && [...slots.values()].every((s) => s.queue.length === 0 && !s.running);
+export interface MemoryQueueOptions {
+  concurrency?: number;
+  logger?: Logger;
+  gate?: JobGate;
+}
 
-  function settleIdle(): void {
-    if (!isIdle()) return;
-    const waiters = idleWaiters;
-    idleWaiters = [];
+class MemoryQueue implements Queue {
+  private readonly concurrency: number;
+  private readonly log: Logger | undefined;
+  private readonly handlers = new Map<string, JobHandler>();
+  private readonly slots = new Map<string, Slot>();
+  private readonly seen = new Set<string>();
+  private running = 0;
+  private counter = 0;
+  private stopped = false;
+  private idleWaiters: Array<() => void> = [];
+
+  private readonly gate: JobGate | undefined;
+
+  constructor(options: MemoryQueueOptions) {
+    this.concurrency = options.concurrency ?? 4;
+    this.log = options.logger;
+    this.gate = options.gate;
+    this.gate?.onChange(() => queueMicrotask(() => this.pump()));
+  }
+
+  private isIdle(): boolean {
+    return this.running === 0 && [...this.slots.values()].every((s) => s.queue.length === 0 && !s.running);
+  }
+
+  private settleIdle(): void {
+    if (!this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
     for (const w of waiters) w();
   }
 
-  function pump(): void {
-    if (stopped) return settleIdle();
-    for (const [key, slot] of slots) {
-      if (running >= concurrency) break;
+  /** Start what may start: the oldest job of each idle key, up to the concurrency limit. */
+  private pump(): void {
+    if (this.stopped) return this.settleIdle();
+    if (this.gate && !this.gate.allows()) return;
+    for (const [key, slot] of this.slots) {
+      if (this.running >= this.concurrency) break;
       if (slot.running || slot.queue.length === 0) continue;
-      const job = slot.queue.shift()!;
-      const abort = new AbortController();
-      slot.running = { job, abort };
-      running++;
-      const handler = handlers.get(job.kind);
-      const work = handler ? handler(job, abort.signal) : Promise.reject(new Error(`no handler registered for job kind "${job.kind}"`));
-      work
-        .catch((err: unknown) => log?.error({ err, jobId: job.id, kind: job.kind, key }, `job ${job.kind} for ${key} failed`))
-        .finally(() => {
-          running--;
-          slot.running = undefined;
-          if (slot.queue.length === 0) slots.delete(key);
-          pump();
-          settleIdle();
-        });
+      this.start(key, slot, slot.queue.shift()!);
     }
-    settleIdle();
+    this.settleIdle();
   }
 
-  return {
-    register(kind, handler) {
-      handlers.set(kind, handler as JobHandler);
-    },
-    async enqueue({ kind, key, payload, dedupeId, supersedes }) {
-      if (stopped) throw new QueueStoppedError("the queue is stopping; not accepting jobs");
-      if (dedupeId) {
-        if (seen.has(dedupeId)) return { jobId: dedupeId, deduplicated: true };
-        seen.add(dedupeId);
-        if (seen.size > DEDUPE_MEMORY) seen.delete(seen.values().next().value!);
-      }
-      const job: Job = { id: `${Date.now().toString(36)}-${(++counter).toString(36)}`, kind, key, payload, enqueuedAt: Date.now() };
-      const slot = slots.get(key) ?? { queue: [] };
-      slots.set(key, slot);
-      if (supersedes) {
-        for (const dropped of slot.queue.splice(0)) log?.info({ jobId: dropped.id, kind: dropped.kind, key }, `superseded queued ${dropped.kind} for ${key}`);
-        if (slot.running && !slot.running.abort.signal.aborted) {
-          log?.info({ jobId: slot.running.job.id, key }, `superseding running ${slot.running.job.kind} for ${key}`);
-          slot.running.abort.abort(new SupersededError(`superseded by a newer ${kind}`));
-        }
-      }
-      slot.queue.push(job);
-      queueMicrotask(pump);
-      return { jobId: job.id, deduplicated: false };
-    },
-    onIdle() {
-      if (isIdle()) return Promise.resolve();
-      return new Promise((resolve) => idleWaiters.push(resolve));
-    },
-    stats() {
-      let queued = 0;
-      let oldest = Infinity;
-      for (const slot of slots.values()) {
-        queued += slot.queue.length;
-        for (const j of slot.queue) oldest = Math.min(oldest, j.enqueuedAt);
-      }
-      return { queued, running, oldestQueuedAgeMs: queued ? Date.now() - oldest : 0 };
-    },
-    async stop(timeoutMs = 25_000) {
-      stopped = true;
-      for (const slot of slots.values()) slot.queue.length = 0;
-      const idle = new Promise<void>((resolve) => {
-        if (running === 0) resolve();
-        else idleWaiters.push(resolve);
+  private start(key: string, slot: Slot, job: Job): void {
+    const abort = new AbortController();
+    slot.running = { job, abort };
+    this.running++;
+    const handler = this.handlers.get(job.kind);
+    const work = handler ? handler(job, abort.signal) : Promise.reject(new Error(`no handler registered for job kind "${job.kind}"`));
+    work
+      .catch((err: unknown) => this.log?.error({ err, jobId: job.id, kind: job.kind, key }, `job ${job.kind} for ${key} failed`))
+      .finally(() => {
+        this.running--;
+        slot.running = undefined;
+        if (slot.queue.length === 0) this.slots.delete(key);
+        this.pump();
+        this.settleIdle();
       });
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([idle, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-      clearTimeout(timer);
-    },
-  };
+  }
+
+  register<P>(kind: string, handler: JobHandler<P>): void {
+    this.handlers.set(kind, handler as JobHandler);
+  }
+
+  async enqueue<P>({ kind, key, payload, dedupeId, supersedes }: EnqueueOptions<P>): Promise<{ jobId: string; deduplicated: boolean }> {
+    if (this.stopped) throw new QueueStoppedError("the queue is stopping; not accepting jobs");
+    if (dedupeId) {
+      if (this.seen.has(dedupeId)) return { jobId: dedupeId, deduplicated: true };
+      this.seen.add(dedupeId);
+      if (this.seen.size > DEDUPE_MEMORY) this.seen.delete(this.seen.values().next().value!);
+    }
+    const job: Job = { id: `${Date.now().toString(36)}-${(++this.counter).toString(36)}`, kind, key, payload, enqueuedAt: Date.now() };
+    const slot = this.slots.get(key) ?? { queue: [] };
+    this.slots.set(key, slot);
+    if (supersedes) this.supersede(key, slot, kind);
+    slot.queue.push(job);
+    queueMicrotask(() => this.pump());
+    return { jobId: job.id, deduplicated: false };
+  }
+
+  /** Drop the key's queued jobs and abort its running one (the runner stops between steps). */
+  private supersede(key: string, slot: Slot, kind: string): void {
+    for (const dropped of slot.queue.splice(0)) this.log?.info({ jobId: dropped.id, kind: dropped.kind, key }, `superseded queued ${dropped.kind} for ${key}`);
+    if (slot.running && !slot.running.abort.signal.aborted) {
+      this.log?.info({ jobId: slot.running.job.id, key }, `superseding running ${slot.running.job.kind} for ${key}`);
+      slot.running.abort.abort(new SupersededError(`superseded by a newer ${kind}`));
+    }
+  }
+
+  onIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async activeKeys(): Promise<ReadonlySet<string>> {
+    return new Set([...this.slots].filter(([, slot]) => slot.running || slot.queue.length > 0).map(([key]) => key));
+  }
+
+  stats(): QueueStats {
+    let queued = 0;
+    let oldest = Infinity;
+    for (const slot of this.slots.values()) {
+      queued += slot.queue.length;
+      for (const j of slot.queue) oldest = Math.min(oldest, j.enqueuedAt);
+    }
+    return { queued, running: this.running, oldestQueuedAgeMs: queued ? Date.now() - oldest : 0 };
+  }
+
+  async stop(timeoutMs = 25_000): Promise<void> {
+    this.stopped = true;
+    for (const slot of this.slots.values()) slot.queue.length = 0;
+    const idle = new Promise<void>((resolve) => {
+      if (this.running === 0) resolve();
+      else this.idleWaiters.push(resolve);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([idle, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+}
+
+export function createMemoryQueue(options: MemoryQueueOptions = {}): Queue {
+  return new MemoryQueue(options);
 }

@@ -22,6 +22,17 @@ export class MemoryScheduleLock implements ScheduleLock {
   }
 }
 
+/** A lock that claims nothing while `allows()` is false: without DATABASE_URL only the job Lease holder runs schedules. */
+export class GatedScheduleLock implements ScheduleLock {
+  constructor(
+    private readonly inner: ScheduleLock,
+    private readonly gate: { allows(): boolean },
+  ) {}
+  async claim(name: string, slotIso: string): Promise<boolean> {
+    return this.gate.allows() && this.inner.claim(name, slotIso);
+  }
+}
+
 export const SCHEDULE_LOCK_TABLE = "preview_bot_schedule_slots";
 
 export class PgScheduleLock implements ScheduleLock {

@@ -59,7 +59,7 @@ export function createPreviewCommands(deps: RunnerDeps) {
     const lines: string[] = [];
     for (const db of dbs) {
       try {
-        const r = await deps.backups.backup(db.database);
+        const r = await deps.backups.backup(db);
         lines.push(`✅ Backed up \`${db.database}\`: \`${r.blobName}\` (${formatBytes(r.sizeBytes)} in ${formatDuration(r.durationMs)}, sha256 \`${r.sha256.slice(0, 12)}…\`)`);
       } catch (err) {
         log.warn({ key, err }, `backup of ${db.database} failed`);
@@ -85,23 +85,24 @@ export function createPreviewCommands(deps: RunnerDeps) {
     const seedFrom = config?.ok && !fork ? config.config.database.seedFrom : undefined;
     if (fork && !/^previews\//.test(which)) return replyOnPull(job, "❌ Nothing was changed: a pull request from a fork can only restore its own preview backups (`previews/…`); backup targets are not given to forks (SEED_FORK_PREVIEWS).");
     const names = { key, database: db.database, role: db.role };
+    const scope = { key, database: db.database, repository: `${job.owner}/${job.repo}`, ...(seedFrom ? { seedFrom } : {}) };
     // Nothing is dropped until the backup is known to exist, and the current data is backed up first.
     let entry: { name: string };
     try {
-      entry = await deps.backups.resolve(which, seedFrom);
+      entry = await deps.backups.resolve(which, scope);
     } catch (err) {
       return replyOnPull(job, `❌ Nothing was changed: ${describeError(err).slice(0, 300)}`);
     }
     let safety: string;
     try {
-      safety = (await deps.backups.backup(db.database)).blobName;
+      safety = (await deps.backups.backup(db)).blobName;
     } catch (err) {
       return replyOnPull(job, `❌ Nothing was changed: backing up the current \`${db.database}\` before replacing it failed: ${describeError(err).slice(0, 300)}`);
     }
     try {
       await deps.databases.drop(names);
       const creds = await deps.databases.provision(names, config?.ok ? { extensions: config.config.database.extensions, connectionLimit: config.config.database.connectionLimit } : {});
-      const r = await deps.backups.restore(entry.name, seedFrom, creds.url);
+      const r = await deps.backups.restore(which, scope, creds.url);
       await replyOnPull(job, `✅ Restored \`${r.entry.name}\` into \`${db.database}\` (${formatBytes(r.bytes)} in ${formatDuration(r.durationMs)}); the data it replaced is in \`${safety}\`. Restart the preview's pods if they cache connections.`);
     } catch (err) {
       log.warn({ key, err }, `restore of ${db.database} failed`);

@@ -30,6 +30,8 @@ export interface PreviewJob {
   labeled?: string;
   /** The check/workflow whose success caused this job (deploys only when it is in trigger.afterChecks). */
   checkName?: string;
+  /** For a sweeper's destroy: keep the preview's databases, and why (its repository is archived or not enrolled). */
+  keepDatabases?: string;
   /**
    * The commit this job must deploy, and only it (a fork PR's reviewed commit, or `/preview deploy <sha>`). When the
    * PR's head is another commit by the time the job runs (or retries), the job refuses instead of deploying it.
@@ -68,6 +70,8 @@ export interface PreviewRequest {
   deliveryId?: string;
   /** The GitHub App installation, when the door knows it (webhooks do; Slack does not). */
   installationId?: number;
+  /** For a sweeper's destroy: keep the preview's databases, and why. */
+  keepDatabases?: string;
 }
 
 export interface Dispatcher {

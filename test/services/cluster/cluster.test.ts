@@ -14,7 +14,7 @@ let core: CoreV1Api;
 beforeAll(async () => {
   fake = await startFakeKube({ namespaceFinalizeMs: 30, controllerTickMs: 10 });
   fake.registerKind({ group: "secrets-store.csi.x-k8s.io", version: "v1", kind: "SecretProviderClass", plural: "secretproviderclasses", namespaced: true });
-  cluster = createCluster({ kubeConfig: fake.kubeConfig(), protectedNamespaces: ["production"], pollMs: 10, namespaceWaitMs: 2000, logger: createLogger({ level: "silent" }) });
+  cluster = createCluster({ kubeConfig: fake.kubeConfig(), protectedNamespaces: ["production"], pollMs: 10, namespaceWaitMs: 60_000, logger: createLogger({ level: "silent" }) });
   core = fake.kubeConfig().makeApiClient(CoreV1Api);
 });
 afterAll(async () => fake.stop());
@@ -55,8 +55,10 @@ describe("Cluster.ensureNamespace", () => {
     await cluster.ensureNamespace("pr-2", {}, {});
     fake.stickNamespace("pr-2");
     await core.deleteNamespace({ name: "pr-2" });
+    const seen = fake.requests.length;
     const ensured = cluster.ensureNamespace("pr-2", {}, {});
-    await new Promise((r) => setTimeout(r, 50));
+    // release it only once ensureNamespace has found it terminating (it reads the namespace, then waits)
+    for (let i = 0; i < 6000 && !fake.requests.slice(seen).some((r) => r.method === "GET" && r.path === "/api/v1/namespaces/pr-2"); i++) await new Promise((r) => setTimeout(r, 10));
     fake.releaseNamespace("pr-2");
     await ensured;
     const ns = fake.get("v1", "Namespace", undefined, "pr-2");
@@ -117,7 +119,7 @@ describe("Cluster.waitForRollout", () => {
   it("reports ready workloads once rolled out", async () => {
     await cluster.ensureNamespace("pr-6", {}, {});
     await cluster.apply([deployment("pr-6", "web"), deployment("pr-6", "api")]);
-    const health = await cluster.waitForRollout("pr-6", 5000);
+    const health = await cluster.waitForRollout("pr-6", 120_000); // returns as soon as both are ready
     expect(health.map((h) => [h.name, h.ready, h.summary]).sort()).toEqual([["api", true, "1/1 ready"], ["web", true, "1/1 ready"]]);
   });
 
@@ -130,6 +132,8 @@ describe("Cluster.waitForRollout", () => {
     });
     await cluster.ensureNamespace("pr-7", {}, {});
     await cluster.apply([deployment("pr-7", "web", owned, "web:missing"), deployment("pr-7", "worker"), deployment("pr-7", "fine")]);
+    // every workload reconciled by the fake's controller first, so the short wait below sees final states on any machine
+    for (let i = 0; i < 6000 && !["web", "worker", "fine"].every((n) => (fake.get("apps/v1", "Deployment", "pr-7", n)?.status as { observedGeneration?: number } | undefined)?.observedGeneration); i++) await new Promise((r) => setTimeout(r, 10));
     const health = await cluster.waitForRollout("pr-7", 400);
     const byName = Object.fromEntries(health.map((h) => [h.name, h]));
     expect(byName.fine).toMatchObject({ ready: true });

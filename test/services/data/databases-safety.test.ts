@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { Writable } from "node:stream";
 import pg from "pg";
-import { createLogger } from "../../../src/logger.js";
-import { createDatabases, DatabaseNotOursError } from "../../../src/services/data/databases.js";
+import { createLogger, redactText } from "../../../src/logger.js";
+import { createDatabases, DatabaseNotOursError, derivePassword, markFor } from "../../../src/services/data/databases.js";
+import { passwordKeyFromAdminPassword } from "../../../src/services/data/database-secret.js";
 import type { DatabaseCredentials, Databases } from "../../../src/services/shared/preview.js";
 
 const adminUrl = process.env.TEST_PG_URL!;
@@ -131,6 +132,79 @@ describe("Databases safety", () => {
     expect((await c.query("select count(*)::int as n from seeded where name = 'ADA'")).rows[0].n).toBe(1);
     expect((await c.query("select tableowner from pg_tables where tablename = 'seeded'")).rows[0].tableowner).toBe(n.role);
     expect((await c.query("select length(gen_random_bytes(4)) as l")).rows[0].l).toBe(4);
+  });
+
+  (haveContrib ? it : it.skip)("creates a trusted extension as the preview role, which then owns it", async () => {
+    const n = names(9);
+    await dbs.provision(n, { extensions: ["citext"] });
+    const c = new pg.Client({ connectionString: new URL(`/${n.database}`, adminUrl).toString() });
+    await c.connect();
+    const { rows } = await c.query("select extowner::regrole::text as owner from pg_extension where extname = 'citext'");
+    await c.end();
+    expect(rows).toEqual([{ owner: n.role }]);
+  });
+
+  it("refuses an untrusted extension unless the bot's settings allow it, and then the admin creates it", async () => {
+    const n = names(10);
+    await expect(dbs.provision(n, { extensions: ["pg_stat_statements"] })).rejects.toThrow(
+      /creating extensions: database\.extensions: extension "pg_stat_statements" is not trusted .*PREVIEW_DATABASE_ADMIN_EXTENSIONS/,
+    );
+    expect(await exists("pg_database", n.database)).toBe(false); // nothing half made
+    await expect(dbs.provision(names(11), { extensions: ["no_such_extension"] })).rejects.toThrow(/extension "no_such_extension" is not available/);
+    const allowing = createDatabases({ adminUrl, logger, adminExtensions: ["pg_stat_statements"] });
+    try {
+      await allowing.provision(n, { extensions: ["pg_stat_statements"] });
+    } finally {
+      await allowing.close();
+    }
+    const c = new pg.Client({ connectionString: new URL(`/${n.database}`, adminUrl).toString() });
+    await c.connect();
+    const { rows } = await c.query("select extowner::regrole::text as owner from pg_extension where extname = 'pg_stat_statements'");
+    await c.end();
+    expect(rows).toEqual([{ owner: new URL(adminUrl).username }]);
+  });
+
+  it("creates a database from a template only when the bot's settings name that template", async () => {
+    const template = `dbs_${run}_template`;
+    await su.query(`create database ${pg.escapeIdentifier(template)}`);
+    const t = new pg.Client({ connectionString: new URL(`/${template}`, adminUrl).toString() });
+    await t.connect();
+    await t.query("create table copied (id int); insert into copied values (42)");
+    await t.end();
+    const n = names(12);
+    await expect(dbs.provision(n, { template })).rejects.toThrow(`database.template "${template}" is not allowed: the bot setting PREVIEW_DATABASE_TEMPLATES lists the templates previews may be created from, and it allows none`);
+    expect(await exists("pg_database", n.database)).toBe(false);
+    const allowing = createDatabases({ adminUrl, logger, templates: [template] });
+    try {
+      await allowing.provision(n, { template });
+      const c = new pg.Client({ connectionString: new URL(`/${n.database}`, adminUrl).toString() });
+      await c.connect();
+      expect((await c.query("select id from copied")).rows).toEqual([{ id: 42 }]);
+      await c.end();
+    } finally {
+      await allowing.close();
+      await dbs.drop(n);
+      await su.query(`drop database if exists ${pg.escapeIdentifier(template)}`);
+    }
+  });
+
+  it("registers each derived password with the logger, so free text carrying it is redacted", async () => {
+    const creds = await dbs.provision(names(13));
+    expect(redactText(`app says: connecting as ${creds.user} with ${creds.password}`)).toBe(`app says: connecting as ${creds.user} with [REDACTED]`);
+  });
+
+  it("registers the password of every preview database it lists, also one an earlier process provisioned", async () => {
+    const n = names(14);
+    // as a previous process left it: role and database carrying our mark, never provisioned by this process
+    await su.query(`create role ${pg.escapeIdentifier(n.role)} login`);
+    await su.query(`comment on role ${pg.escapeIdentifier(n.role)} is ${pg.escapeLiteral(markFor(n.key))}`);
+    await su.query(`create database ${pg.escapeIdentifier(n.database)} owner ${pg.escapeIdentifier(n.role)}`);
+    await su.query(`comment on database ${pg.escapeIdentifier(n.database)} is ${pg.escapeLiteral(markFor(n.key))}`);
+    const password = derivePassword(passwordKeyFromAdminPassword(decodeURIComponent(new URL(adminUrl).password)), n.role);
+    expect(redactText(`tail: ${password}`)).toBe(`tail: ${password}`);
+    expect((await dbs.list()).map((d) => d.database)).toContain(n.database);
+    expect(redactText(`tail: ${password}`)).toBe("tail: [REDACTED]");
+    await dbs.drop(n);
   });
 
   it("drops a database whose seed failed, so the next provision starts over and seeds it", async () => {

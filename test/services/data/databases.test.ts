@@ -121,10 +121,12 @@ describe("Databases.provision", () => {
   });
 
   it("says what it was doing when a step fails, with the cause chained", async () => {
-    const err = await dbs.provision(names(9), { template: "no_such_template" }).then(
+    const allowing = createDatabases({ adminUrl, logger, templates: ["no_such_template"] });
+    const err = await allowing.provision(names(9), { template: "no_such_template" }).then(
       () => new Error("provision resolved"),
       (e: unknown) => e as Error,
     );
+    await allowing.close();
     expect(err.message).toBe(`provisioning database "${names(9).database}" for acme/web#9: creating database: template database "no_such_template" does not exist`);
     expect((err.cause as { code?: string }).code).toBe("3D000");
   });

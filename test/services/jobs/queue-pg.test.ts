@@ -8,6 +8,7 @@ import { createPgQueue, isTransientError, type PgQueue } from "../../../src/serv
 import type { Job } from "../../../src/services/jobs/queue.js";
 import { SupersededError } from "../../../src/services/shared/errors.js";
 import { createTestDatabase } from "../../support/pg-database.js";
+import { waitFor } from "../../support/wait.js";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let a: PgQueue;
@@ -21,6 +22,7 @@ const events: string[] = [];
 let longAborted: unknown;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const DEADLINE = 180_000; // each test takes a few seconds on an idle machine
 
 function register(queue: PgQueue, instance: string): void {
   queue.register<{ seq: number }>("burst", async (job) => {
@@ -40,7 +42,7 @@ function register(queue: PgQueue, instance: string): void {
   queue.register<{ tag: string }>("long", async (job, signal) => {
     events.push(`start ${job.payload.tag} on ${instance}`);
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 20_000);
+      const t = setTimeout(resolve, 600_000); // only the abort ends it, however slow the machine
       signal.addEventListener("abort", () => {
         longAborted = signal.reason;
         clearTimeout(t);
@@ -73,7 +75,7 @@ beforeAll(async () => {
   await a.start();
   b = make("B");
   await b.start();
-}, 60_000);
+}, DEADLINE);
 
 afterAll(async () => {
   await Promise.all([a?.stop(2_000), b?.stop(2_000)]);
@@ -98,7 +100,7 @@ describe("PostgreSQL queue across two replicas", () => {
     }
     // Both replicas took part.
     expect(new Set(burst.map((r) => r.instance))).toEqual(new Set(["A", "B"]));
-  }, 60_000);
+  }, DEADLINE);
 
   it("accepts a delivery id once across replicas", async () => {
     const first = await a.enqueue({ kind: "count", key: "acme/web#100", payload: { tag: "dedupe" }, dedupeId: "delivery-1" });
@@ -107,12 +109,12 @@ describe("PostgreSQL queue across two replicas", () => {
     expect(second).toEqual({ jobId: first.jobId, deduplicated: true });
     await idle();
     expect(attempts.get("dedupe")).toBe(1);
-  }, 30_000);
+  }, DEADLINE);
 
   it("supersedes a job running on the other replica: it is aborted, and the newer job waits for it to finish", async () => {
     events.length = 0;
     await a.enqueue({ kind: "long", key: "acme/web#200", payload: { tag: "old" } });
-    for (let i = 0; i < 100 && !events.some((e) => e.startsWith("start old")); i++) await sleep(100);
+    await waitFor("the old job to start on a replica", () => events.some((e) => e.startsWith("start old")));
     const ranOn = events.find((e) => e.startsWith("start old"))!.slice(-1);
     const other = ranOn === "A" ? b : a;
     await other.enqueue({ kind: "long", key: "acme/web#200", payload: { tag: "queued" } });
@@ -122,14 +124,14 @@ describe("PostgreSQL queue across two replicas", () => {
     // The queued one was dropped; the newer one ran only after the aborted one had finished its step.
     expect(events).toEqual([`start old on ${ranOn}`, `end old on ${ranOn} (aborted)`, "run newer"]);
     expect(attempts.get("newer")).toBe(1);
-  }, 30_000);
+  }, DEADLINE);
 
   it("retries a transient failure with backoff, then succeeds without reporting a failure", async () => {
     await a.enqueue({ kind: "flaky", key: "acme/web#300", payload: { tag: "transient", failTimes: 1, status: 503 } });
     await idle();
     expect(attempts.get("transient")).toBe(2);
     expect(failed.filter((f) => (f.job.payload as { tag: string }).tag === "transient")).toEqual([]);
-  }, 30_000);
+  }, DEADLINE);
 
   it("reports a permanent failure through onFailed once, without retrying, and the key stays usable", async () => {
     await b.enqueue({ kind: "flaky", key: "acme/web#400", payload: { tag: "permanent", failTimes: 1, status: 422 } });
@@ -140,21 +142,21 @@ describe("PostgreSQL queue across two replicas", () => {
     expect(reports).toHaveLength(1);
     expect(String(reports[0]!.error)).toContain("calling the API for permanent");
     expect(attempts.get("after-permanent")).toBe(1);
-  }, 30_000);
+  }, DEADLINE);
 
   it("reports a transient failure that outlasts its retries", async () => {
     await a.enqueue({ kind: "flaky", key: "acme/web#500", payload: { tag: "exhausted", failTimes: 99, status: 429 } });
     await idle();
     expect(attempts.get("exhausted")).toBe(3); // the first attempt and retryLimit (2) retries
     expect(failed.filter((f) => (f.job.payload as { tag: string }).tag === "exhausted")).toHaveLength(1);
-  }, 30_000);
+  }, DEADLINE);
 
   it("refuses jobs once stopping", async () => {
     const c = make("C");
     await c.start();
     await c.stop(1_000);
     await expect(c.enqueue({ kind: "count", key: "x#1", payload: { tag: "late" } })).rejects.toThrow(/stopping/);
-  }, 30_000);
+  }, DEADLINE);
 });
 
 describe("isTransientError", () => {

@@ -1,22 +1,16 @@
 /**
- * The sweeper: the pure plan, table-tested; then a sweep against the fake Kubernetes API server and the real
- * PostgreSQL server, with destroys going through the real dispatcher, queue and runner (GitHub on nock).
+ * The sweeper: the pure plan, table-tested; then the sweeper the server builds (`startServer` → `buildDeps`: its
+ * GitHub listing, the queue, the runner) against the fake Kubernetes API server, the real PostgreSQL server and GitHub
+ * on nock — with Slack on nock for the expiry heads-up, across a restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import nock from "nock";
 import pg from "pg";
-import { createLogger } from "../../../src/logger.js";
-import type { PreviewRequest } from "../../../src/services/shared/dispatch.js";
 import { EXPIRES_ANNOTATION, MANAGED_BY, REPOSITORY_ANNOTATION, SHA_ANNOTATION } from "../../../src/services/shared/labels.js";
 import { ownershipLabels } from "../../../src/services/preview/naming.js";
-import { createMemoryQueue } from "../../../src/services/jobs/queue.js";
-import { createSweeper, MemorySweepMemory, PgSweepMemory, planSweep, type NamespaceFacts, type OpenPull, type SweepInput } from "../../../src/services/jobs/sweeper.js";
-import { startFakeKube, type FakeKube } from "../../support/fake-kube/index.js";
-import { fakeGitHub, type FakePull } from "../../support/github-fake.js";
-import { useNock } from "../../support/github.js";
-import { buildJobHarness } from "../../support/job-harness.js";
+import { PgSweepMemory, planSweep, type NamespaceFacts, type OpenPull, type SweepInput } from "../../../src/services/jobs/sweeper.js";
+import { markReady, nockInstallationListing, prEvent, SECRET, startHarness, waitFor, webApp, type Harness } from "../../support/e2e-bot.js";
+import { deliver, fakeGitHub, type FakePull } from "../../support/github-fake.js";
 import { createTestDatabase } from "../../support/pg-database.js";
 
 const NOW = Date.parse("2026-11-20T12:00:00Z");
@@ -69,111 +63,132 @@ describe("planSweep", () => {
     ["a preview expired at this commit is not brought back", base({ open: [pull(7)], expired: new Set([`acme/web#7@${sha("a")}`]) }), { ...none, skipped: ["acme/web#7"] }],
     ["…until the PR moves to a new commit", base({ open: [pull(7, sha("c"))], expired: new Set([`acme/web#7@${sha("a")}`]) }), { ...none, deploy: ["acme/web#7:missing"] }],
     ["an open PR whose namespace is terminating waits for the next sweep", base({ open: [pull(8)], namespaces: [ns("web-pr-8", "acme/web#8", { phase: "Terminating" })] }), { ...none, skipped: ["acme/web#8"] }],
+    ["a preview with a job queued or running is left to it, even when it looks missing", base({ open: [pull(10)], busy: new Set(["acme/web#10"]) }), { ...none, skipped: ["acme/web#10"] }],
+    ["…or interrupted", base({ open: [pull(10)], namespaces: [ns("web-pr-10", "acme/web#10", { state: "deploying" })], busy: new Set(["acme/web#10"]) }), { ...none, skipped: ["acme/web#10"] }],
+    ["…or closed", base({ namespaces: [ns("web-pr-11", "acme/web#11")], busy: new Set(["acme/web#11"]) }), { ...none, skipped: ["acme/web#11"] }],
+    [
+      "a repository no longer enrolled (or archived) loses its namespaces but keeps its databases",
+      base({ namespaces: [ns("api-pr-1", "acme/api#1")], databases: [{ database: "api_pr_1", key: "acme/api#1" }, { database: "api_pr_2", key: "acme/api#2" }], enrolled: new Set(["acme/web"]), held: new Map([["acme/api", "is archived"]]) }),
+      { ...none, destroy: ["acme/api#1:not enrolled:api-pr-1"], skipped: ["database api_pr_1", "database api_pr_2"] },
+    ],
+    ["a closed PR of an enrolled repository is removed whole", base({ namespaces: [ns("web-pr-2", "acme/web#2")], databases: [{ database: "web_pr_2", key: "acme/web#2" }], enrolled: new Set(["acme/web"]) }), { ...none, destroy: ["acme/web#2:closed:web-pr-2+web_pr_2"] }],
   ])("%s", (_name, input, expected) => {
     expect(summary(input)).toEqual(expected);
   });
 });
 
-describe("sweep against the fake API server and PostgreSQL", () => {
-  useNock();
-  const OWNER = "Codertocat";
-  const REPO = "Hello-World";
-  const logger = createLogger({ level: "silent" });
-  let fake: FakeKube;
-  let workDir: string;
-  let admin: pg.Client;
-  let harness: ReturnType<typeof buildJobHarness>;
-  const queue = createMemoryQueue({ concurrency: 2 });
+const DEADLINE = 120_000; // a few seconds on an idle machine
+
+describe("the server's sweeper against the fake API server and PostgreSQL", () => {
+  // A repository of this file only: the PostgreSQL server is shared with other test files, and the sweeper acts
+  // only on enrolled repositories' previews.
   const run = Math.random().toString(36).slice(2, 7);
-  const deploys: PreviewRequest[] = [];
-  const headsUp: string[] = [];
-  const memory = new MemorySweepMemory(); // shared by every sweep here, as PgSweepMemory is across replicas
+  const OWNER = "sweep-org";
+  const REPO = `app-${run}`;
+  const KEY = (n: number) => `${OWNER}/${REPO}#${n}`;
+  let h: Harness;
+  let admin: pg.Client;
+  let gh: ReturnType<typeof fakeGitHub>;
+  let archived = false;
 
   const seedNs = (name: string, number: number, annotations: Record<string, string> = {}, labels = ownershipLabels(OWNER, REPO, number)) =>
-    fake.seed({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels, annotations: { [REPOSITORY_ANNOTATION]: `${OWNER}/${REPO}`, [SHA_ANNOTATION]: sha("1"), ...annotations } }, status: { phase: "Active" } });
+    h.fake.seed({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels, annotations: { [REPOSITORY_ANNOTATION]: `${OWNER}/${REPO}`, [SHA_ANNOTATION]: sha("1"), ...annotations } }, status: { phase: "Active" } });
   const dbExists = async (name: string) => ((await admin.query("select 1 from pg_database where datname = $1", [name])).rowCount ?? 0) > 0;
   const p = (number: number, state: "open" | "closed"): FakePull => ({ number, title: `PR ${number}`, branch: `b${number}`, sha: sha("1"), state, fork: false, draft: false, labels: [], author: "Codertocat", files: [] });
+  const namesOf = (n: number) => ({ key: KEY(n), database: `sw${run}_pr_${n}`, role: `sw${run}_pr_${n}_app` });
 
   beforeAll(async () => {
-    workDir = mkdtempSync(join(tmpdir(), "sweeper-"));
-    fake = await startFakeKube({ namespaceFinalizeMs: 20 });
     admin = new pg.Client({ connectionString: process.env.TEST_PG_URL });
     await admin.connect();
-    harness = buildJobHarness({ kubeConfig: fake.kubeConfig(), adminUrl: process.env.TEST_PG_URL!, queue, logger, workDir, installationId: 2 });
-    const gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: 2, config: "manifests:\n  path: deploy\nnames:\n  namespace: \"hello-pr-{number}\"\n" });
+    h = await startHarness();
+    gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: 2, config: `manifests:\n  path: k8s\nnames:\n  namespace: "sw${run}-pr-{number}"\nhealth:\n  timeout: 30m\ndatabase:\n  enabled: true\n` });
+    nockInstallationListing(gh, { archived: () => archived });
     for (const [n, state] of [[1, "open"], [2, "closed"], [3, "open"], [4, "open"]] as const) gh.state.pulls.set(n, p(n, state));
+    gh.state.tarballs.set(sha("1"), await h.tarball(sha("1"), { "k8s/web.yaml": webApp({ image: "nginx:1" }) }));
 
     seedNs(`sw${run}-pr-2`, 2); // closed PR: orphan namespace …
-    await harness.databases.provision({ key: `${OWNER}/${REPO}#2`, database: `sw${run}_pr_2`, role: `sw${run}_pr_2_app` }); // … and database
-    await harness.databases.provision({ key: `${OWNER}/${REPO}#5`, database: `sw${run}_pr_5`, role: `sw${run}_pr_5_app` }); // unknown PR, database only
+    await h.bot.deps!.databases!.provision(namesOf(2)); // … and database
+    await h.bot.deps!.databases!.provision(namesOf(5)); // unknown PR, database only
     seedNs(`sw${run}-pr-3`, 3, { [EXPIRES_ANNOTATION]: new Date(Date.now() - 60_000).toISOString() }); // open, expired
     seedNs(`sw${run}-pr-4`, 4, { "preview-bot.dev/state": "ready" }); // open, up to date
     seedNs(`sw${run}-theirs`, 2, {}, { team: "data", "preview-bot.dev/pr": "2" }); // not ours: no managed-by label
     await admin.query(`create database ${pg.escapeIdentifier(`sw${run}_theirs`)}`); // not ours: no mark
-  }, 60_000);
+  }, DEADLINE);
 
   afterAll(async () => {
-    await queue.stop(5_000);
-    await harness?.databases.close();
+    for (const n of [1, 2, 5, 6]) await h?.bot.deps?.databases?.drop(namesOf(n)).catch(() => undefined);
+    await h?.stop();
     await admin?.query(`drop database if exists ${pg.escapeIdentifier(`sw${run}_theirs`)}`);
     await admin?.end();
-    await fake?.stop();
-    rmSync(workDir, { recursive: true, force: true });
   });
 
-  const sweeper = () =>
-    createSweeper({
-      cluster: harness.cluster,
-      // The test PostgreSQL server is shared with other test files: only this file's previews are its "actual" set.
-      databases: { list: async () => (await harness.databases.list()).filter((d) => d.database.startsWith(`sw${run}_`)) },
-      listOpenPulls: async () => [1, 3, 4].map((number) => ({ installationId: 2, owner: OWNER, repo: REPO, number, sha: sha("1") })),
-      dispatch: async (req) => (req.action === "deploy" ? void deploys.push(req) : harness.dispatcher.dispatch(req)),
-      logger,
-      memory,
-      onHeadsUp: async (h) => void headsUp.push(h.key),
-    });
-
   it("a dry run plans and changes nothing", async () => {
-    const requests = fake.requests.length;
-    const result = await sweeper().sweep({ dryRun: true });
-    await queue.onIdle();
+    const requests = h.fake.requests.length;
+    const result = await h.bot.deps!.sweeper.sweep({ dryRun: true });
     expect(result.plan.deploy.map((d) => d.number)).toEqual([1]);
     expect(result.plan.destroy.map((d) => `${d.number}:${d.reason}`).sort()).toEqual(["2:closed", "3:expired", "5:closed"]);
     expect(result.text).toMatch(/^Sweep \(dry run\): 1 to deploy, 3 to remove/);
-    expect(fake.requests.slice(requests).every((r) => r.method === "GET")).toBe(true);
-    expect(deploys).toEqual([]);
-    expect(fake.get("v1", "Namespace", undefined, `sw${run}-pr-2`)).toBeDefined();
+    expect(h.fake.requests.slice(requests).every((r) => r.method === "GET")).toBe(true);
+    expect(await h.bot.deps!.queue.activeKeys()).toEqual(new Set());
+    expect(h.fake.get("v1", "Namespace", undefined, `sw${run}-pr-2`)).toBeDefined();
     expect(await dbExists(`sw${run}_pr_2`)).toBe(true);
-  });
+  }, DEADLINE);
 
-  it("removes orphans and expired previews, dispatches the missing one, and touches nothing that is not ours", async () => {
-    const result = await sweeper().sweep();
-    await queue.onIdle();
+  it("removes orphans and expired previews, deploys the missing one, and touches nothing that is not ours", async () => {
+    const result = await h.bot.deps!.sweeper.sweep();
+    await h.bot.deps!.queue.onIdle();
     expect(result.errors).toEqual([]);
-    expect(deploys.map((d) => [d.number, d.action, d.source])).toEqual([[1, "deploy", "sweeper"]]);
-    expect(fake.get("v1", "Namespace", undefined, `sw${run}-pr-2`)).toBeUndefined();
-    expect(fake.get("v1", "Namespace", undefined, `sw${run}-pr-3`)).toBeUndefined();
+    expect(result.dispatched.sort()).toEqual([`deploy ${KEY(1)} (missing)`, `destroy ${KEY(2)} (closed)`, `destroy ${KEY(3)} (expired)`, `destroy ${KEY(5)} (closed)`]);
+    expect(h.fake.get("v1", "Namespace", undefined, `sw${run}-pr-1`)?.metadata.annotations?.["preview-bot.dev/state"]).toBe("ready");
+    expect(h.fake.get("v1", "Namespace", undefined, `sw${run}-pr-2`)).toBeUndefined();
+    expect(h.fake.get("v1", "Namespace", undefined, `sw${run}-pr-3`)).toBeUndefined();
     expect(await dbExists(`sw${run}_pr_2`)).toBe(false);
     expect(await dbExists(`sw${run}_pr_5`)).toBe(false);
     // Untouched: the up-to-date preview, the namespace without our label, the database without our mark.
-    expect(fake.get("v1", "Namespace", undefined, `sw${run}-pr-4`)).toBeDefined();
-    expect(fake.get("v1", "Namespace", undefined, `sw${run}-theirs`)).toBeDefined();
+    expect(h.fake.get("v1", "Namespace", undefined, `sw${run}-pr-4`)).toBeDefined();
+    expect(h.fake.get("v1", "Namespace", undefined, `sw${run}-theirs`)).toBeDefined();
     expect(await dbExists(`sw${run}_theirs`)).toBe(true);
-    expect(fake.list("v1", "Namespace").filter((n) => n.metadata.labels?.[Object.keys(MANAGED_BY)[0]!]).map((n) => n.metadata.name)).toEqual([`sw${run}-pr-4`]);
-  });
+    expect(h.fake.list("v1", "Namespace").filter((n) => n.metadata.labels?.[Object.keys(MANAGED_BY)[0]!]).map((n) => n.metadata.name).sort()).toEqual([`sw${run}-pr-1`, `sw${run}-pr-4`]);
+  }, DEADLINE);
 
   it("does not bring an expired preview back on the next sweep", async () => {
-    deploys.length = 0;
-    const result = await sweeper().sweep();
-    expect(result.plan.skipped.map((s) => s.what)).toEqual([`${OWNER}/${REPO}#3`]);
-    expect(deploys.map((d) => d.number)).toEqual([1]); // #1 is still missing (its deploy was only recorded), #3 stays gone
-  });
+    const result = await h.bot.deps!.sweeper.sweep();
+    expect(result.plan.skipped.map((s) => s.what)).toContain(KEY(3));
+    expect(result.dispatched).toEqual([]);
+  }, DEADLINE);
 
-  it("prunes nothing when the open pull requests cannot be listed", async () => {
-    const failing = createSweeper({ cluster: harness.cluster, listOpenPulls: async () => Promise.reject(new Error("GitHub 502")), dispatch: async () => undefined, logger });
-    await expect(failing.sweep()).rejects.toThrow(/listing the open pull requests/);
-    expect(fake.get("v1", "Namespace", undefined, `sw${run}-pr-4`)).toBeDefined();
-  });
+  it("leaves a preview whose first deploy is still running to that deploy: one check run per commit", async () => {
+    h.fake.setWorkloadBehaviour(() => ({ fail: "ContainerCreating" })); // the roll-out waits (health.timeout 30m)
+    gh.state.pulls.set(6, { ...p(6, "open"), sha: sha("6") });
+    gh.state.tarballs.set(sha("6"), await h.tarball(sha("6"), { "k8s/web.yaml": webApp({ image: "nginx:1" }) }));
+    const delivered = await deliver(`http://127.0.0.1:${h.bot.port}`, SECRET, "pull_request", prEvent("opened", gh.state.pulls.get(6)!, { owner: OWNER, repo: REPO }));
+    expect(delivered.status).toBe(200);
+    await waitFor("the first deploy to apply its Deployment", () => h.fake.get("apps/v1", "Deployment", `sw${run}-pr-6`, "web") !== undefined);
+    const result = await h.bot.deps!.sweeper.sweep();
+    expect(result.plan.skipped).toContainEqual({ what: KEY(6), reason: "a job for it is queued or running" });
+    expect(result.dispatched).toEqual([]);
+    h.fake.setWorkloadBehaviour(() => "ready");
+    await markReady(h.fake, `sw${run}-pr-6`, "web");
+    await h.bot.deps!.queue.onIdle();
+    expect(gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === sha("6")).map((r) => r.conclusion)).toEqual(["success"]);
+  }, DEADLINE);
+
+  it("once the repository is archived, removes its previews' namespaces but keeps their databases, and says so", async () => {
+    archived = true;
+    try {
+      const result = await h.bot.deps!.sweeper.sweep();
+      await h.bot.deps!.queue.onIdle();
+      expect(result.text).toContain(`• skipped database sw${run}_pr_1: kept: ${OWNER}/${REPO} is archived; drop it by hand, or enroll the repository again`);
+      expect(h.fake.get("v1", "Namespace", undefined, `sw${run}-pr-1`)).toBeUndefined();
+      expect(await dbExists(`sw${run}_pr_1`)).toBe(true);
+      expect(gh.sticky(1)[0]!.body.replace(/\\/g, "")).toContain(`database sw${run}_pr_1 kept: ${OWNER}/${REPO} is archived, so the sweeper keeps its data`);
+      // the next sweep has nothing to dispatch for it: the kept database is listed, not torn down again
+      const again = await h.bot.deps!.sweeper.sweep();
+      expect(again.dispatched.filter((x) => x.includes(KEY(1)))).toEqual([]);
+    } finally {
+      archived = false;
+    }
+  }, DEADLINE);
 });
 
 describe("PgSweepMemory", () => {

@@ -8,9 +8,11 @@ import { createHash } from "node:crypto";
 import { PassThrough } from "node:stream";
 import { logger as rootLogger, redactText, type Logger } from "../../../logger.js";
 import type { BlobStore } from "./blob-store.js";
-import { blobNameFor, encodeManifest, metaValue, type BackupLocation } from "./catalog.js";
+import { blobNameFor, encodeManifest, metaValue, OWNER_METADATA, type BackupLocation } from "./catalog.js";
 import { captureStderr, childEnv, connectPg, describeExit, findPgTools, serverMajor, tableStats, toolVersion, waitForExit } from "./pg-tools.js";
+import type pg from "pg";
 import { connectionFromUrl, describeConnection, libpqUrl, targetConnection, type BackupTarget, type PgConnection } from "./targets.js";
+import { processVariables } from "../../../env.js";
 
 export interface BackupResult {
   target: string;
@@ -31,7 +33,7 @@ export interface BackupResult {
 
 export interface BackupDeps {
   store: BlobStore;
-  /** PG_BIN_DIR, PATH and the targets' password variables are read from here (default process.env). */
+  /** PG_BIN_DIR, PATH and the targets' password variables are read from here (default this process's). */
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
   now?: () => Date;
@@ -52,27 +54,85 @@ export function runBackup(target: BackupTarget, deps: BackupDeps): Promise<Backu
 }
 
 /** On-demand backup of any database (e.g. a preview's), given its URL (which may carry the password). */
-export function backupPreviewDatabase(url: string, loc: BackupLocation, deps: BackupDeps): Promise<BackupResult> {
-  return backupDatabase(loc, connectionFromUrl(url), deps, "preview");
+export function backupPreviewDatabase(url: string, loc: BackupLocation, deps: BackupDeps, owner?: string): Promise<BackupResult> {
+  return backupDatabase(loc, connectionFromUrl(url), deps, { kind: "preview", ...(owner ? { owner } : {}) });
 }
 
-export async function backupDatabase(loc: BackupLocation, conn: PgConnection, deps: BackupDeps, kind = "target"): Promise<BackupResult> {
-  const env = deps.env ?? process.env;
+export interface BackupKind {
+  /** "target" (a configured target) or "preview" (a preview database). */
+  kind?: string;
+  /** The preview the database belongs to (`owner/repo#N`), recorded so only that preview may restore it. */
+  owner?: string;
+}
+
+/** The dump's blob metadata, filled once pg_dump has exited 0 (the upload reads it at commit time). */
+interface DumpStream {
+  body: PassThrough;
+  metadata: Record<string, string>;
+  /** Bytes and SHA-256 so far. */
+  stats(): { size: number };
+  child: ReturnType<typeof spawn>;
+  exited: Promise<unknown>;
+}
+
+/** Spawn pg_dump on the exported snapshot; its stdout goes into `body`, which ends only after exit 0 (see the header). */
+function startDump(conn: PgConnection, snapshot: string, tools: { pgDump: string }, env: NodeJS.ProcessEnv, doing: string, describe: (size: number, sha256: string) => Record<string, string>): DumpStream {
+  const child = spawn(tools.pgDump, ["--format=custom", "--no-password", `--snapshot=${snapshot}`, "--dbname", libpqUrl(conn)], {
+    env: childEnv(conn, env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const stderr = captureStderr(child);
+  const hash = createHash("sha256");
+  let size = 0;
+  const body = new PassThrough();
+  const metadata: Record<string, string> = {};
+  child.stdout.on("data", (chunk: Buffer) => {
+    hash.update(chunk);
+    size += chunk.length;
+    if (!body.write(chunk)) child.stdout.pause();
+  });
+  body.on("drain", () => child.stdout.resume());
+  const exited = waitForExit(child).then(
+    (exit) => {
+      if (exit.code === 0) {
+        Object.assign(metadata, describe(size, hash.digest("hex")));
+        body.end(); // only now may the upload commit
+      } else {
+        body.destroy(new PgDumpError(`${doing}: ${describeExit("pg_dump", exit, stderr())}`));
+      }
+      return exit;
+    },
+    (err: Error) => {
+      body.destroy(new PgDumpError(`${doing}: starting ${tools.pgDump}: ${err.message}`, { cause: err }));
+      throw err;
+    },
+  );
+  return { body, metadata, stats: () => ({ size }), child, exited };
+}
+
+/** Refuse a pg_dump older than the server's major version (it would refuse or, worse, dump incompletely). */
+async function serverVersionFor(client: pg.Client, dumpVersion: { version: string; major: number }, pgDump: string, doing: string): Promise<string> {
+  const sv = await client.query<{ num: string; text: string }>("select current_setting('server_version_num') as num, current_setting('server_version') as text");
+  const serverNum = Number(sv.rows[0]!.num);
+  const serverVersion = sv.rows[0]!.text;
+  if (dumpVersion.major < serverMajor(serverNum)) {
+    throw new BackupRefusedError(
+      `${doing}: refusing: pg_dump ${dumpVersion.version} (${pgDump}) is older than the server (PostgreSQL ${serverVersion}); ` +
+        `pg_dump must be at least major ${serverMajor(serverNum)} — set PG_BIN_DIR to a newer client`,
+    );
+  }
+  return serverVersion;
+}
+
+export async function backupDatabase(loc: BackupLocation, conn: PgConnection, deps: BackupDeps, what: BackupKind = {}): Promise<BackupResult> {
+  const env = deps.env ?? processVariables();
   const log = (deps.logger ?? rootLogger).child({ component: "backup", target: loc.name });
   const doing = `backing up "${loc.name}" (${describeConnection(conn)})`;
   const tools = findPgTools(env);
   const dumpVersion = await toolVersion(tools.pgDump);
   const client = await connectPg(conn, doing);
   try {
-    const sv = await client.query<{ num: string; text: string }>("select current_setting('server_version_num') as num, current_setting('server_version') as text");
-    const serverNum = Number(sv.rows[0]!.num);
-    const serverVersion = sv.rows[0]!.text;
-    if (dumpVersion.major < serverMajor(serverNum)) {
-      throw new BackupRefusedError(
-        `${doing}: refusing: pg_dump ${dumpVersion.version} (${tools.pgDump}) is older than the server (PostgreSQL ${serverVersion}); ` +
-          `pg_dump must be at least major ${serverMajor(serverNum)} — set PG_BIN_DIR to a newer client`,
-      );
-    }
+    const serverVersion = await serverVersionFor(client, dumpVersion, tools.pgDump, doing);
     // One snapshot for the table manifest and the dump, so the counts recorded are exactly what the dump holds.
     await client.query("begin isolation level repeatable read read only");
     const snapshot = (await client.query<{ s: string }>("select pg_export_snapshot() as s")).rows[0]!.s;
@@ -84,66 +144,38 @@ export async function backupDatabase(loc: BackupLocation, conn: PgConnection, de
     const blobName = blobNameFor(loc, startedAt);
     await deps.store.ensureContainer(loc.container);
     log.info({ blob: blobName, container: loc.container, pgDump: dumpVersion.version, server: serverVersion }, "backup started");
-
-    const child = spawn(tools.pgDump, ["--format=custom", "--no-password", `--snapshot=${snapshot}`, "--dbname", libpqUrl(conn)], {
-      env: childEnv(conn, env),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const stderr = captureStderr(child);
-    const hash = createHash("sha256");
-    let size = 0;
-    const body = new PassThrough();
-    const metadata: Record<string, string> = {};
-    child.stdout.on("data", (chunk: Buffer) => {
-      hash.update(chunk);
-      size += chunk.length;
-      if (!body.write(chunk)) child.stdout.pause();
-    });
-    body.on("drain", () => child.stdout.resume());
-    const exited = waitForExit(child).then(
-      (exit) => {
-        if (exit.code === 0) {
-          Object.assign(metadata, {
-            target: metaValue(loc.name),
-            kind,
-            createdat: startedAt.toISOString(),
-            sizebytes: String(size),
-            sha256: hash.digest("hex"),
-            serverversion: metaValue(serverVersion),
-            pgdumpversion: dumpVersion.version,
-            durationms: String(now().getTime() - startedAt.getTime()),
-            tables: String(tables.length),
-            rows: manifest.rows,
-            ...(manifest.truncated ? { rowstruncated: "true" } : {}),
-          });
-          body.end(); // only now may the upload commit
-        } else {
-          body.destroy(new PgDumpError(`${doing}: ${describeExit("pg_dump", exit, stderr())}`));
-        }
-        return exit;
-      },
-      (err: Error) => {
-        body.destroy(new PgDumpError(`${doing}: starting ${tools.pgDump}: ${err.message}`, { cause: err }));
-        throw err;
-      },
-    );
+    const dump = startDump(conn, snapshot, tools, env, doing, (size, sha256) => ({
+      target: metaValue(loc.name),
+      kind: what.kind ?? "target",
+      ...(what.owner ? { [OWNER_METADATA]: metaValue(what.owner) } : {}),
+      createdat: startedAt.toISOString(),
+      sizebytes: String(size),
+      sha256,
+      serverversion: metaValue(serverVersion),
+      pgdumpversion: dumpVersion.version,
+      durationms: String(now().getTime() - startedAt.getTime()),
+      tables: String(tables.length),
+      rows: manifest.rows,
+      ...(manifest.truncated ? { rowstruncated: "true" } : {}),
+    }));
     try {
-      await deps.store.upload(loc.container, blobName, body, metadata);
+      await deps.store.upload(loc.container, blobName, dump.body, dump.metadata);
     } catch (err) {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM"); // upload failed first: stop pg_dump
-      await exited.catch(() => {});
+      if (dump.child.exitCode === null && dump.child.signalCode === null) dump.child.kill("SIGTERM"); // upload failed first: stop pg_dump
+      await dump.exited.catch(() => {});
       log.error({ err, blob: blobName }, "backup failed");
       if (err instanceof PgDumpError) throw err;
       throw new Error(`${doing}: ${redactText((err as Error).message)}`, { cause: err });
     }
-    await exited;
+    await dump.exited;
     const finishedAt = now();
+    const size = dump.stats().size;
     const result: BackupResult = {
       target: loc.name,
       container: loc.container,
       blobName,
       sizeBytes: size,
-      sha256: metadata.sha256!,
+      sha256: dump.metadata.sha256!,
       durationMs: finishedAt.getTime() - startedAt.getTime(),
       startedAt,
       finishedAt,

@@ -8,6 +8,7 @@ import type { Readable } from "node:stream";
 import { DefaultAzureCredential, WorkloadIdentityCredential, type TokenCredential } from "@azure/identity";
 import { BlobServiceClient, RestError } from "@azure/storage-blob";
 import { redactText, registerSecret } from "../../../logger.js";
+import { processVariables } from "../../../env.js";
 
 export interface StoredBlob {
   name: string;
@@ -49,7 +50,7 @@ export const UPLOAD_BLOCK_BYTES = 4 * 1024 * 1024;
 export const UPLOAD_CONCURRENCY = 4;
 
 /** Workload Identity when the AKS webhook injected its variables, else the DefaultAzureCredential chain. */
-export function defaultCredential(env: NodeJS.ProcessEnv = process.env): TokenCredential {
+export function defaultCredential(env: NodeJS.ProcessEnv = processVariables()): TokenCredential {
   // A custom authority (sovereign cloud, ADFS, a local stub) cannot be checked by instance discovery.
   const authority = env.AZURE_AUTHORITY_HOST;
   const disableInstanceDiscovery = !!authority && !/^https:\/\/login\.microsoftonline\.com\/?$/.test(authority);
@@ -66,7 +67,7 @@ export function defaultCredential(env: NodeJS.ProcessEnv = process.env): TokenCr
 }
 
 /** From AZURE_STORAGE_ACCOUNT_URL (preferred) or AZURE_STORAGE_CONNECTION_STRING. */
-export function blobStoreFromEnv(env: NodeJS.ProcessEnv = process.env): BlobStore {
+export function blobStoreFromEnv(env: NodeJS.ProcessEnv = processVariables()): BlobStore {
   if (env.AZURE_STORAGE_ACCOUNT_URL) return createBlobStore({ accountUrl: env.AZURE_STORAGE_ACCOUNT_URL, credential: defaultCredential(env) });
   if (env.AZURE_STORAGE_CONNECTION_STRING) return createBlobStore({ connectionString: env.AZURE_STORAGE_CONNECTION_STRING });
   throw new Error("backups need blob storage: set AZURE_STORAGE_ACCOUNT_URL (Workload Identity) or AZURE_STORAGE_CONNECTION_STRING (development)");
@@ -83,94 +84,102 @@ function fail(what: string, err: unknown): Error {
   return new Error(`${what}: ${detail}`, { cause: err });
 }
 
-export function createBlobStore(settings: BlobStoreSettings): BlobStore {
-  let service: BlobServiceClient;
-  let location: string;
-  if (settings.connectionString) {
-    const key = /AccountKey=([^;]+)/i.exec(settings.connectionString)?.[1];
-    registerSecret(key);
-    service = BlobServiceClient.fromConnectionString(settings.connectionString);
-    location = `connection string (${service.accountName})`;
-  } else if (settings.accountUrl) {
-    service = new BlobServiceClient(settings.accountUrl, settings.credential ?? defaultCredential());
-    location = settings.accountUrl;
-  } else {
-    throw new Error("blob store: give accountUrl (with a token credential) or connectionString");
-  }
-  const blob = (container: string, name: string) => service.getContainerClient(container).getBlockBlobClient(name);
+/** The real store: one BlobServiceClient, every call's failure described by operation, container, blob and status. */
+class AzureBlobStore implements BlobStore {
+  readonly location: string;
+  private readonly service: BlobServiceClient;
 
-  return {
-    location,
-    async ensureContainer(container) {
-      try {
-        await service.getContainerClient(container).createIfNotExists();
-      } catch (err) {
-        throw fail(`creating blob container "${container}"`, err);
+  constructor(settings: BlobStoreSettings) {
+    if (settings.connectionString) {
+      const key = /AccountKey=([^;]+)/i.exec(settings.connectionString)?.[1];
+      registerSecret(key);
+      this.service = BlobServiceClient.fromConnectionString(settings.connectionString);
+      this.location = `connection string (${this.service.accountName})`;
+    } else if (settings.accountUrl) {
+      this.service = new BlobServiceClient(settings.accountUrl, settings.credential ?? defaultCredential());
+      this.location = settings.accountUrl;
+    } else {
+      throw new Error("blob store: give accountUrl (with a token credential) or connectionString");
+    }
+  }
+
+  private blob(container: string, name: string) {
+    return this.service.getContainerClient(container).getBlockBlobClient(name);
+  }
+
+  async ensureContainer(container: string): Promise<void> {
+    try {
+      await this.service.getContainerClient(container).createIfNotExists();
+    } catch (err) {
+      throw fail(`creating blob container "${container}"`, err);
+    }
+  }
+
+  async upload(container: string, name: string, body: Readable, metadata: Record<string, string>): Promise<void> {
+    try {
+      await this.blob(container, name).uploadStream(body, UPLOAD_BLOCK_BYTES, UPLOAD_CONCURRENCY, {
+        metadata,
+        blobHTTPHeaders: { blobContentType: "application/octet-stream" },
+        conditions: { ifNoneMatch: "*" },
+      });
+    } catch (err) {
+      if (statusOf(err) === undefined && err instanceof Error) throw err; // the source stream's own error, already descriptive
+      throw fail(`uploading blob "${container}/${name}"`, err);
+    }
+  }
+
+  async list(container: string, prefix: string): Promise<StoredBlob[]> {
+    const out: StoredBlob[] = [];
+    try {
+      for await (const item of this.service.getContainerClient(container).listBlobsFlat({ prefix, includeMetadata: true })) {
+        out.push({ name: item.name, size: item.properties.contentLength ?? 0, lastModified: item.properties.lastModified, etag: item.properties.etag ?? "", metadata: item.metadata ?? {} });
       }
-    },
-    async upload(container, name, body, metadata) {
-      try {
-        await blob(container, name).uploadStream(body, UPLOAD_BLOCK_BYTES, UPLOAD_CONCURRENCY, {
-          metadata,
-          blobHTTPHeaders: { blobContentType: "application/octet-stream" },
-          conditions: { ifNoneMatch: "*" },
-        });
-      } catch (err) {
-        if (statusOf(err) === undefined && err instanceof Error) throw err; // the source stream's own error, already descriptive
-        throw fail(`uploading blob "${container}/${name}"`, err);
-      }
-    },
-    async list(container, prefix) {
-      const out: StoredBlob[] = [];
-      try {
-        for await (const item of service.getContainerClient(container).listBlobsFlat({ prefix, includeMetadata: true })) {
-          out.push({
-            name: item.name,
-            size: item.properties.contentLength ?? 0,
-            lastModified: item.properties.lastModified,
-            etag: item.properties.etag ?? "",
-            metadata: item.metadata ?? {},
-          });
-        }
-      } catch (err) {
-        if (statusOf(err) === 404) return []; // no container yet: no backups
-        throw fail(`listing blobs "${container}/${prefix}*"`, err);
-      }
-      return out;
-    },
-    async get(container, name) {
-      try {
-        const p = await blob(container, name).getProperties();
-        return { name, size: p.contentLength ?? 0, lastModified: p.lastModified ?? new Date(0), etag: p.etag ?? "", metadata: p.metadata ?? {} };
-      } catch (err) {
-        if (statusOf(err) === 404) return undefined;
-        throw fail(`reading blob properties "${container}/${name}"`, err);
-      }
-    },
-    async download(container, name) {
-      try {
-        const res = await blob(container, name).download(0, undefined, { maxRetryRequests: 5 });
-        if (!res.readableStreamBody) throw new Error("no body in the download response");
-        return res.readableStreamBody as Readable;
-      } catch (err) {
-        throw fail(`downloading blob "${container}/${name}"`, err);
-      }
-    },
-    async setMetadata(container, name, metadata, etag) {
-      try {
-        await blob(container, name).setMetadata(metadata, { conditions: { ifMatch: etag } });
-      } catch (err) {
-        throw fail(`setting metadata on blob "${container}/${name}"`, err);
-      }
-    },
-    async delete(container, name) {
-      try {
-        await blob(container, name).delete({ deleteSnapshots: "include" });
-        return "deleted";
-      } catch (err) {
-        if (statusOf(err) === 404) return "absent";
-        throw fail(`deleting blob "${container}/${name}"`, err);
-      }
-    },
-  };
+    } catch (err) {
+      if (statusOf(err) === 404) return []; // no container yet: no backups
+      throw fail(`listing blobs "${container}/${prefix}*"`, err);
+    }
+    return out;
+  }
+
+  async get(container: string, name: string): Promise<StoredBlob | undefined> {
+    try {
+      const p = await this.blob(container, name).getProperties();
+      return { name, size: p.contentLength ?? 0, lastModified: p.lastModified ?? new Date(0), etag: p.etag ?? "", metadata: p.metadata ?? {} };
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw fail(`reading blob properties "${container}/${name}"`, err);
+    }
+  }
+
+  async download(container: string, name: string): Promise<Readable> {
+    try {
+      const res = await this.blob(container, name).download(0, undefined, { maxRetryRequests: 5 });
+      if (!res.readableStreamBody) throw new Error("no body in the download response");
+      return res.readableStreamBody as Readable;
+    } catch (err) {
+      throw fail(`downloading blob "${container}/${name}"`, err);
+    }
+  }
+
+  async setMetadata(container: string, name: string, metadata: Record<string, string>, etag: string): Promise<void> {
+    try {
+      await this.blob(container, name).setMetadata(metadata, { conditions: { ifMatch: etag } });
+    } catch (err) {
+      throw fail(`setting metadata on blob "${container}/${name}"`, err);
+    }
+  }
+
+  async delete(container: string, name: string): Promise<"deleted" | "absent"> {
+    try {
+      await this.blob(container, name).delete({ deleteSnapshots: "include" });
+      return "deleted";
+    } catch (err) {
+      if (statusOf(err) === 404) return "absent";
+      throw fail(`deleting blob "${container}/${name}"`, err);
+    }
+  }
+}
+
+export function createBlobStore(settings: BlobStoreSettings): BlobStore {
+  return new AzureBlobStore(settings);
 }

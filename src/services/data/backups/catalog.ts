@@ -22,6 +22,9 @@ export interface BackupEntry {
   verified?: string;
 }
 
+/** Blob metadata naming the preview (`owner/repo#N`) a preview backup was taken from: only that preview may restore it. */
+export const OWNER_METADATA = "previewkey";
+
 export function stamp(d: Date): string {
   // Milliseconds too: an on-demand backup and the final backup at teardown can fall in the same second.
   return d.toISOString().replace(/[-:.]/g, "");

@@ -25,6 +25,7 @@ export {
   findTarget,
   loadTargets,
   parseTargets,
+  targetAllows,
   targetConnection,
   TargetsConfigError,
   type BackupTarget,

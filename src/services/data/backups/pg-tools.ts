@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { redactText } from "../../../logger.js";
 import { pgClientConfig, type PgConnection } from "./targets.js";
+import { processVariables } from "../../../env.js";
 
 const execFileP = promisify(execFile);
 
@@ -19,7 +20,7 @@ export interface PgTools {
 }
 
 /** PG_BIN_DIR, else the directory on PATH holding pg_dump, else the newest /usr/lib/postgresql/<major>/bin. */
-export function findPgTools(env: NodeJS.ProcessEnv = process.env): PgTools {
+export function findPgTools(env: NodeJS.ProcessEnv = processVariables()): PgTools {
   const at = (binDir: string): PgTools => ({ binDir, pgDump: join(binDir, "pg_dump"), pgRestore: join(binDir, "pg_restore") });
   if (env.PG_BIN_DIR) return at(env.PG_BIN_DIR);
   for (const dir of (env.PATH ?? "").split(delimiter)) if (dir && existsSync(join(dir, "pg_dump"))) return at(dir);
@@ -54,7 +55,7 @@ export function serverMajor(versionNum: number): number {
 }
 
 /** Only what libpq needs: the bot's own environment (tokens, keys) stays out of child processes. */
-export function childEnv(conn: PgConnection, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function childEnv(conn: PgConnection, env: NodeJS.ProcessEnv = processVariables()): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
   for (const k of ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY", "PGCONNECT_TIMEOUT"]) {
     if (env[k] !== undefined) out[k] = env[k];

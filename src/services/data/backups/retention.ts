@@ -2,7 +2,8 @@
  * Retention, restic-style: keep the `keepLast` newest backups, plus the newest backup of each of the `keepDaily`
  * most recent UTC days that have backups, plus the newest of each of the `keepWeekly` most recent ISO weeks that
  * have backups. Everything else is pruned. Counting days/weeks *that have backups* (not calendar days back from
- * now) means an outage never makes retention delete more; the newest backup is always kept.
+ * now) means an outage never makes retention delete more; the newest backup is always kept, and so is the newest
+ * *verified* one: while newer backups fail verification, the last one known to restore is never pruned.
  */
 import { logger as rootLogger, type Logger } from "../../../logger.js";
 import type { BlobStore } from "./blob-store.js";
@@ -12,6 +13,8 @@ import type { RetentionPolicy } from "./targets.js";
 export interface RetentionItem {
   name: string;
   time: Date;
+  /** When the backup was last verified (restored and checked), if ever. */
+  verified?: string;
 }
 
 export interface RetentionDecision<T extends RetentionItem = RetentionItem> {
@@ -52,6 +55,8 @@ export function selectRetention<T extends RetentionItem>(items: T[], policy: Ret
   };
   bucket(utcDay, policy.keepDaily, "daily");
   bucket(isoWeek, policy.keepWeekly, "weekly");
+  const verified = sorted.find((item) => item.verified);
+  if (verified) add(verified, "newest verified");
   const keep: Array<T & { reasons: string[] }> = [];
   const prune: T[] = [];
   for (const item of sorted) {

@@ -10,6 +10,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { registerSecret } from "../../../logger.js";
 import { parseCron } from "../../shared/cron.js";
+import { processVariables } from "../../../env.js";
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
@@ -45,6 +46,11 @@ export const targetSchema = z
     retention: retentionSchema.default({ keepLast: 7, keepDaily: 7, keepWeekly: 4 }),
     /** Restore each new backup into a scratch database and sanity-check it. */
     verify: z.boolean().default(false),
+    /**
+     * Repositories whose previews may use this target's backups (`database.seedFrom`, `/preview restore latest`)
+     * and ask for one (Slack `backup`): `owner/repo` or `owner/*`, case-insensitive. Absent or empty: none may.
+     */
+    allowedRepos: z.array(z.string().regex(/^[A-Za-z0-9_.-]+\/([A-Za-z0-9_.-]+|\*)$/, "must be owner/repo or owner/*")).optional(),
   })
   .superRefine((t, ctx) => {
     if (t.url) {
@@ -113,7 +119,7 @@ export function parseTargets(doc: unknown, source = "backup targets"): BackupTar
 }
 
 /** Targets from BACKUP_TARGETS_FILE (YAML or JSON) or BACKUP_TARGETS (inline JSON); [] when neither is set. */
-export function loadTargets(env: NodeJS.ProcessEnv = process.env): BackupTarget[] {
+export function loadTargets(env: NodeJS.ProcessEnv = processVariables()): BackupTarget[] {
   if (env.BACKUP_TARGETS_FILE) {
     const file = env.BACKUP_TARGETS_FILE;
     let text: string;
@@ -142,6 +148,15 @@ export function loadTargets(env: NodeJS.ProcessEnv = process.env): BackupTarget[
   return [];
 }
 
+/** Whether `repository` (`owner/repo`) is on the target's `allowedRepos` list (GitHub names are case-insensitive). */
+export function targetAllows(target: Pick<BackupTarget, "allowedRepos">, repository: string): boolean {
+  const repo = repository.toLowerCase();
+  return (target.allowedRepos ?? []).some((pattern) => {
+    const p = pattern.toLowerCase();
+    return p === repo || (p.endsWith("/*") && repo.startsWith(p.slice(0, -1)) && !repo.slice(p.length - 1).includes("/"));
+  });
+}
+
 export function findTarget(targets: BackupTarget[], name: string): BackupTarget {
   const t = targets.find((x) => x.name === name);
   if (!t) throw new TargetsConfigError(`unknown backup target "${name}" (known: ${targets.map((x) => x.name).join(", ") || "none"})`);
@@ -149,7 +164,7 @@ export function findTarget(targets: BackupTarget[], name: string): BackupTarget 
 }
 
 /** Resolve a target's connection, reading its password from env or file. */
-export function targetConnection(target: BackupTarget, env: NodeJS.ProcessEnv = process.env): PgConnection {
+export function targetConnection(target: BackupTarget, env: NodeJS.ProcessEnv = processVariables()): PgConnection {
   let password: string | undefined;
   if (target.passwordEnv) {
     password = env[target.passwordEnv];

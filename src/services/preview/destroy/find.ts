@@ -5,6 +5,7 @@
 import type { PreviewConfig } from "../../../config.js";
 import { getPull, loadRepoConfig, type Octokit } from "../../github/reads.js";
 import type { PreviewJob } from "../../shared/dispatch.js";
+import { describeError } from "../../shared/errors.js";
 import { REPO_LABEL, REPOSITORY_ANNOTATION, SHA_ANNOTATION } from "../../shared/labels.js";
 import { previewKey, type Cluster, type Databases, type PreviewNames, type PreviewRef } from "../../shared/preview.js";
 import type { RunnerDeps } from "../context.js";
@@ -19,6 +20,8 @@ export interface FoundPreview {
   names: PreviewNames;
   /** The repository's config when it could be read and is valid (final backups, Slack channel). */
   config?: PreviewConfig;
+  /** Why its databases are kept, not dropped: the sweeper said so (archived repository), or the config is unknown. */
+  keepDatabases?: string;
   namespaces: FoundNamespace[];
   databases: FoundDatabase[];
   /** "namespace x; database y", for summaries. */
@@ -34,9 +37,20 @@ export async function findPreview(deps: RunnerDeps, job: PreviewJob): Promise<Fo
   );
   const databases = deps.databases ? (await deps.databases.list()).filter((d) => d.key === key) : [];
   const ref: PreviewRef = { owner: job.owner, repo: job.repo, number: job.number, branch: pull?.branch ?? "", sha: pull?.sha ?? namespaces[0]?.annotations[SHA_ANNOTATION] ?? "" };
-  const loaded = await loadRepoConfig(octokit, job.owner, job.repo).catch(() => undefined);
+  let configProblem: string | undefined;
+  const loaded = await loadRepoConfig(octokit, job.owner, job.repo).catch((err: unknown) => {
+    configProblem = `its .github/preview.yml could not be read (${describeError(err).slice(0, 200)})`;
+    return undefined;
+  });
+  if (!loaded) configProblem ??= "the repository has no .github/preview.yml on its default branch any more";
+  else if (!loaded.ok) configProblem = "its .github/preview.yml is invalid";
   const config = loaded?.ok ? loaded.config : undefined;
-  const names = config ? previewNamesFor(ref, config) : previewNames(ref, { namespace: "{repo}-pr-{number}" });
+  const computed = config ? previewNamesFor(ref, config) : previewNames(ref, { namespace: "{repo}-pr-{number}" });
+  // What exists wins over what a (maybe changed, maybe unreadable) config would name: the report and the GitHub
+  // deployment environment follow the namespace actually found.
+  const ns = namespaces[0]?.name;
+  const names = ns ? { ...computed, namespace: ns, environment: `preview/${ns}` } : computed;
   const found = `${namespaces.length ? `namespace ${namespaces.map((n) => n.name).join(", ")}` : "no namespace"}; ${databases.length ? `database ${databases.map((d) => d.database).join(", ")}` : "no database"}`;
-  return { octokit, ref, names, ...(config ? { config } : {}), namespaces, databases, found };
+  const keepDatabases = job.keepDatabases ?? (configProblem ? `${configProblem}, so whether it wants a final backup (database.finalBackup) is unknown` : undefined);
+  return { octokit, ref, names, ...(config ? { config } : {}), ...(keepDatabases ? { keepDatabases } : {}), namespaces, databases, found };
 }

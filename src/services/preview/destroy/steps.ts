@@ -1,7 +1,10 @@
 /**
  * The teardown steps, one list per preview: for each namespace, suspend its CronJobs, delete the preview's
  * cluster-scoped objects, and delete the namespace (waiting until the namespace controller has removed everything in
- * it); for each database, a final backup when configured and then the drop. A database whose final backup failed is kept, and its drop step says so.
+ * it); for each database, a final backup when configured and then the drop. A database is kept, and its drop step
+ * says why, when its final backup failed or cannot be taken (no backup storage), or when the repository's config
+ * cannot be read (whether it wants a final backup is then unknown). A namespace on the repository's
+ * `protectedNamespaces` list is never deleted.
  */
 import { formatBytes } from "../../data/backups/report.js";
 import { describeRef, type PreviewNames } from "../../shared/preview.js";
@@ -16,12 +19,21 @@ export interface TeardownStep {
 }
 
 export function teardownSteps(deps: RunnerDeps, preview: FoundPreview, signal?: AbortSignal): TeardownStep[] {
-  const kept = new Set<string>();
+  const kept = new Map<string, string>();
+  if (preview.keepDatabases) for (const db of preview.databases) kept.set(db.database, `kept: ${preview.keepDatabases}`);
   const finalBackup = preview.config?.database.finalBackup === true;
+  const protectedNames = preview.config?.protectedNamespaces ?? [];
   return [
-    ...preview.namespaces.flatMap((ns) => [suspendCronJobs(deps, ns), deleteClusterScoped(deps, ns), deleteNamespace(deps, ns, signal)]),
+    ...preview.namespaces.flatMap((ns) =>
+      protectedNames.includes(ns.name) ? [protectedNamespace(ns)] : [suspendCronJobs(deps, ns), deleteClusterScoped(deps, ns), deleteNamespace(deps, ns, signal)],
+    ),
     ...preview.databases.flatMap((db) => [...(finalBackup ? [backupBeforeDrop(deps, db, kept)] : []), dropDatabase(deps, db, preview.names, kept)]),
   ];
+}
+
+/** The repository lists this namespace in `protectedNamespaces`: never touched, whatever its labels say. */
+function protectedNamespace(ns: FoundNamespace): TeardownStep {
+  return { name: `Delete namespace ${ns.name}`, skip: () => "kept: it is in protectedNamespaces of .github/preview.yml", run: async () => undefined };
 }
 
 function suspendCronJobs(deps: RunnerDeps, ns: FoundNamespace): TeardownStep {
@@ -56,26 +68,30 @@ function deleteNamespace(deps: RunnerDeps, ns: FoundNamespace, signal?: AbortSig
   };
 }
 
-function backupBeforeDrop(deps: RunnerDeps, db: FoundDatabase, kept: Set<string>): TeardownStep {
+function backupBeforeDrop(deps: RunnerDeps, db: FoundDatabase, kept: Map<string, string>): TeardownStep {
   return {
     name: `Final backup of ${db.database}`,
+    skip: () => (kept.has(db.database) ? "not taken: the database is kept" : undefined),
     async run(detail) {
-      if (!deps.backups) throw new Error("database.finalBackup is true, but preview-bot has no backup storage configured");
+      if (!deps.backups) {
+        kept.set(db.database, "kept: database.finalBackup is true, but preview-bot has no backup storage configured");
+        throw new Error(`database ${db.database} was kept, not dropped: database.finalBackup is true, but preview-bot has no backup storage configured`);
+      }
       try {
-        const r = await deps.backups.backup(db.database);
+        const r = await deps.backups.backup(db);
         detail(`${r.blobName} (${formatBytes(r.sizeBytes)})`);
       } catch (err) {
-        kept.add(db.database);
+        kept.set(db.database, "kept: its final backup did not succeed");
         throw new Error(`database ${db.database} was kept, not dropped, because its final backup failed`, { cause: err });
       }
     },
   };
 }
 
-function dropDatabase(deps: RunnerDeps, db: FoundDatabase, names: PreviewNames, kept: Set<string>): TeardownStep {
+function dropDatabase(deps: RunnerDeps, db: FoundDatabase, names: PreviewNames, kept: Map<string, string>): TeardownStep {
   return {
     name: `Drop database ${db.database}`,
-    skip: () => (kept.has(db.database) ? "kept: its final backup did not succeed" : undefined),
+    skip: () => kept.get(db.database),
     async run(detail) {
       const outcome = await deps.databases!.drop({ key: names.key, database: db.database, role: db.role ?? roleFor(db.database, names) });
       detail(`database ${outcome.database}, role ${outcome.role}`);

@@ -98,7 +98,7 @@ beforeAll(async () => {
   await c.query("create table tags (name text)");
   await c.query("insert into tags values ('a'), ('b'), ('c')");
   await c.end();
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   for (const r of (await admin.query<{ datname: string }>("select datname from pg_database where datname like $1", [`%${suffix}%`])).rows) {
@@ -199,6 +199,19 @@ describe("backups to Azurite", () => {
     const real = await pruneBackups(t, t.retention, { store, logger });
     expect(real.pruned).toEqual(dry.pruned);
     expect((await listBackups(store, t)).map((b) => b.name)).toEqual(["test/ret/ret-20261123T010000000Z.dump", "test/ret/ret-20261122T010000000Z.dump"]);
+  });
+
+  it("never prunes the newest verified backup while the newer ones were not verified", async () => {
+    const t = target({ name: "ver", verify: true, retention: { keepLast: 1, keepDaily: 0, keepWeekly: 0 } });
+    const times = ["2026-11-20T01:00:00Z", "2026-11-21T01:00:00Z", "2026-11-22T01:00:00Z"];
+    for (const at of times) await runBackup(t, { store, env: env(), logger, now: () => new Date(at) });
+    await verifyBackup(t, "test/ver/ver-20261120T010000000Z.dump", connectionFromUrl(superUrl), { store, env: env(), logger });
+    const r = await pruneBackups(t, t.retention, { store, logger });
+    expect(r.pruned).toEqual(["test/ver/ver-20261121T010000000Z.dump"]);
+    expect(r.kept).toEqual([
+      { name: "test/ver/ver-20261122T010000000Z.dump", reasons: ["last 1"] },
+      { name: "test/ver/ver-20261120T010000000Z.dump", reasons: ["newest verified"] },
+    ]);
   });
 
   it("CLI: run, list, verify, prune --dry-run, restore; bad usage exits 2; failures exit 1; nothing secret printed", async () => {

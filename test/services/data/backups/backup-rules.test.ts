@@ -3,7 +3,8 @@ import { nextSlot, parseCron, previousSlot } from "../../../../src/services/shar
 import { detectMissed, formatBackupFailure, formatBackupMissed, formatBackupSuccess } from "../../../../src/services/data/backups/report.js";
 import { isoWeek, selectRetention } from "../../../../src/services/data/backups/retention.js";
 import { blobNameFor, timeFromBlobName } from "../../../../src/services/data/backups/catalog.js";
-import { parseTargets, TargetsConfigError, targetConnection } from "../../../../src/services/data/backups/targets.js";
+import { parseTargets, targetAllows, TargetsConfigError, targetConnection } from "../../../../src/services/data/backups/targets.js";
+import { withoutExtensions } from "../../../../src/services/data/backups/restore.js";
 
 const at = (s: string) => new Date(s);
 
@@ -62,6 +63,17 @@ describe("retention over a synthetic history", () => {
       ["2026-11-25T12:00:00.000Z", ["daily 2026-11-25"]],
       ["2026-11-24T12:00:00.000Z", ["daily 2026-11-24"]],
       ["2026-11-22T12:00:00.000Z", ["weekly 2026-W47"]], // Sunday ends ISO week 47
+    ]);
+  });
+
+  it("keeps the newest verified backup while the newer ones failed verification", () => {
+    const items = history.slice(0, 10).map((h, i) => ({ ...h, ...(i >= 6 ? { verified: h.time.toISOString() } : {}) }));
+    const d = selectRetention(items, { keepLast: 3, keepDaily: 0, keepWeekly: 0 });
+    expect(d.keep.map((k) => [k.name, k.reasons])).toEqual([
+      [items[0]!.name, ["last 1"]],
+      [items[1]!.name, ["last 2"]],
+      [items[2]!.name, ["last 3"]],
+      [items[6]!.name, ["newest verified"]],
     ]);
   });
 
@@ -151,6 +163,22 @@ describe("targets config", () => {
     expect(() => parseTargets({ targets: [target] }, "targets.yml")).toThrow(TargetsConfigError);
     expect(() => parseTargets({ targets: [target] }, "targets.yml")).toThrow(message);
   });
+  it.each([
+    [["acme/web"], "acme/web", true],
+    [["acme/web"], "ACME/Web", true], // GitHub names are case-insensitive
+    [["acme/web"], "acme/web-fork", false],
+    [["acme/*"], "acme/api", true],
+    [["acme/*"], "acme-evil/api", false],
+    [["acme/*"], "other/acme", false],
+    [[], "acme/web", false],
+    [undefined, "acme/web", false], // no list: no repository may use the target's data
+  ])("allowedRepos %j allows %s: %s", (allowedRepos, repository, allowed) => {
+    expect(targetAllows(allowedRepos ? { allowedRepos } : {}, repository)).toBe(allowed);
+  });
+  it("rejects allowedRepos entries that are not owner/repo or owner/*", () => {
+    expect(() => parseTargets([{ ...base, allowedRepos: ["*"] }])).toThrow(/targets\.0\.allowedRepos\.0: must be owner\/repo or owner\/\*/);
+    expect(() => parseTargets([{ ...base, allowedRepos: ["acme/web/x"] }])).toThrow(/allowedRepos\.0/);
+  });
   it("rejects duplicate names", () => {
     expect(() => parseTargets([base, base])).toThrow(/targets\.1\.name: duplicate target name "orders"/);
   });
@@ -162,5 +190,24 @@ describe("targets config", () => {
     expect(timeFromBlobName({ name: "orders", prefix: "prod/" }, "prod/orders/orders-20261126T064300Z.dump")?.toISOString()).toBe("2026-11-26T06:43:00.000Z");
     expect(timeFromBlobName({ name: "orders", prefix: "prod/" }, "prod/orders/notes.txt")).toBeUndefined();
     expect(timeFromBlobName({ name: "orders", prefix: "prod/" }, "prod/orders-eu/orders-eu-20261126T064300Z.dump")).toBeUndefined();
+  });
+});
+
+describe("an archive's table of contents", () => {
+  it("lists the extensions a dump creates, and drops their CREATE and COMMENT entries, keeping the order", () => {
+    const toc = [
+      ";",
+      "; Archive created at 2026-12-01 08:54:40 UTC",
+      "2; 3079 16385 EXTENSION - citext ",
+      "3548; 0 0 COMMENT - EXTENSION citext ",
+      "3; 3079 16490 EXTENSION - pg_stat_statements ",
+      "219; 1259 16649 TABLE public t postgres",
+      "3551; 0 0 COMMENT public TABLE t postgres",
+      "3541; 0 16649 TABLE DATA public t postgres",
+    ].join("\n");
+    expect(withoutExtensions(toc)).toEqual({
+      extensions: ["citext", "pg_stat_statements"],
+      list: [";", "; Archive created at 2026-12-01 08:54:40 UTC", "219; 1259 16649 TABLE public t postgres", "3551; 0 0 COMMENT public TABLE t postgres", "3541; 0 16649 TABLE DATA public t postgres"].join("\n"),
+    });
   });
 });

@@ -82,7 +82,7 @@ try {
 }
 `,
   );
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await new Promise((r) => (stub ? stub.close(r) : r(undefined)));
@@ -126,7 +126,7 @@ describe("Workload Identity to Azurite over HTTPS", () => {
     expect(req.get("client_assertion_type")).toBe("urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
     expect(req.get("scope")).toContain("https://storage.azure.com/.default");
     for (const secret of [federatedToken, ...issued]) expect(r.stdout + r.stderr).not.toContain(secret);
-  }, 60_000);
+  }, 180_000);
 
   it("is refused by Azurite when the token is for another audience (the bearer token is really checked)", async () => {
     audience = "https://management.azure.com";
@@ -134,5 +134,5 @@ describe("Workload Identity to Azurite over HTTPS", () => {
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: expect.stringMatching(/creating blob container "wi-backups": (401|403)/) });
     for (const secret of [federatedToken, ...issued]) expect(r.stdout + r.stderr).not.toContain(secret);
-  }, 60_000);
+  }, 180_000);
 });

@@ -28,7 +28,7 @@ export const databaseStep: DeployStep = {
     let seeded = "";
     if (seedFrom && !existed) {
       try {
-        const restored = await deps.backups!.seed(seedFrom, creds.url);
+        const restored = await deps.backups!.seed(seedFrom, `${report.ref.owner}/${report.ref.repo}`, creds.url);
         seeded = `, seeded from ${restored.entry.name}`;
       } catch (err) {
         // Leave nothing half-seeded: the next deploy creates and seeds it again.

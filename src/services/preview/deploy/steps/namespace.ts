@@ -3,7 +3,7 @@
  * (guardrails.ts; set last, so neither the repository's namespace.labels nor anything else overrides them) and state
  * annotations, refusing a namespace that belongs to another preview (two PRs whose names map to one namespace).
  */
-import { EXPIRES_ANNOTATION, MANAGED_BY, PR_LABEL, REPO_LABEL, REPOSITORY_ANNOTATION, STATE_ANNOTATION, TITLE_ANNOTATION, URL_ANNOTATION } from "../../../shared/labels.js";
+import { EXPIRES_ANNOTATION, isProtectedNamespace, MANAGED_BY, PR_LABEL, REPO_LABEL, REPOSITORY_ANNOTATION, STATE_ANNOTATION, TITLE_ANNOTATION, URL_ANNOTATION } from "../../../shared/labels.js";
 import type { Cluster, PreviewNames } from "../../../shared/preview.js";
 import { previewNamespaceLabels, resolveGuardrails } from "../../guardrails.js";
 import type { DeployStep } from "../context.js";
@@ -11,6 +11,7 @@ import type { DeployStep } from "../context.js";
 export const namespaceStep: DeployStep = {
   name: "Namespace",
   async run({ deps, config, names, pull, report }, detail) {
+    if (isProtectedNamespace(names.namespace, config.protectedNamespaces)) throw new Error(`namespace "${names.namespace}" is protected (protectedNamespaces in .github/preview.yml); choose a names.namespace pattern that does not produce it`);
     await assertNamespaceFree(deps.cluster, names);
     const { settings } = resolveGuardrails(deps.guardrails, config.guardrails);
     await deps.cluster.ensureNamespace(names.namespace, previewNamespaceLabels(config, names, settings), {
