@@ -1,6 +1,9 @@
 /**
  * Builds the real clients once and wires the runner behind the queue. Handlers and services never construct clients
  * themselves; tests pass overrides (a KubeConfig for the fake API server, a fetch for health checks).
+ *
+ * Longer than 300 lines: it is the one place where every outside system is wired, and reads top to bottom as
+ * `buildDeps` and then one small named function per part (databases, notifier, runner, Lease, queue, sweeper).
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
