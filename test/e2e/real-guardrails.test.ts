@@ -159,6 +159,15 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
     }, 120_000);
   });
 
+  describe("what the cluster refuses is said in the check run", () => {
+    it("pods the quota stops: the Deployment fails with the controller's reason, not a bare timeout", async () => {
+      const run = await open(5, { "crowd.yaml": deployment("crowd", QUOTA_PODS + 1, PLAIN_POD) });
+      expect(run.conclusion).toBe("failure");
+      expect(said(run)).toMatch(/crowd.*FailedCreate/);
+      expect(said(run)).toMatch(/Deployment crowd: its pods cannot be created: .*exceeded quota: preview-bot-guardrails/);
+    }, 120_000);
+  });
+
   describe("the guarded namespace itself refuses them, whoever asks (cluster admin here)", () => {
     it("Pod Security refuses privileged, host-network and hostPath pods", async () => {
       const pod = (name: string, spec: Record<string, unknown>) => admin("POST", `/api/v1/namespaces/${NS(1)}/pods`, { metadata: { name }, spec: { containers: [{ name: "c", image: "alpine:3" }], ...spec } });

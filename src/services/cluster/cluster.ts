@@ -53,7 +53,9 @@ export interface ClusterOptions {
 }
 
 /** Waiting reasons that do not heal by themselves: worth ending a roll-out wait early for. */
-const FATAL_REASON = /\b(ImagePullBackOff|ErrImagePull|InvalidImageName|CrashLoopBackOff|CreateContainerConfigError|ProgressDeadlineExceeded)\b/;
+// FailedCreate: the controller cannot create the pods (quota, Pod Security); it can heal when quota frees up, so it
+// ends the wait only once it has lasted failFastMs, like the others.
+const FATAL_REASON = /\b(ImagePullBackOff|ErrImagePull|InvalidImageName|CrashLoopBackOff|CreateContainerConfigError|ProgressDeadlineExceeded|FailedCreate)\b/;
 
 export function createCluster(options: ClusterOptions): Cluster {
   return new KubeCluster(options);
@@ -310,7 +312,7 @@ class KubeCluster implements Cluster {
         return Promise.all(workloads.map((w) => workloadHealth(this.core, w)));
       }
       // Fail fast: a pod that has been stuck on a reason that does not heal by itself (bad image, crash loop,
-      // missing Secret key) for failFastMs ends the wait instead of burning the whole timeout.
+      // missing Secret key, pods the quota or Pod Security refuses) for failFastMs ends the wait instead of burning the whole timeout.
       const now = Date.now();
       if (now - started >= this.failFastMs && now - lastFatalCheck >= Math.max(this.pollMs, 5_000)) {
         lastFatalCheck = now;

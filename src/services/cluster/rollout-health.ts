@@ -75,6 +75,24 @@ async function warnings(core: CoreV1Api, namespace: string, kind: string, name: 
   }
 }
 
+/**
+ * Pods the workload's controller could not create, in the controller's words: a Deployment's `ReplicaFailure`
+ * condition (copied from its ReplicaSet: quota exceeded, Pod Security refused, a missing ServiceAccount), or a
+ * StatefulSet's `FailedCreate` event. Without this the wait only said "0/1 ready" until its timeout.
+ */
+function failedCreate(w: Workload, events: string[]): string | undefined {
+  const condition = (w.object.status?.conditions ?? []).find((c) => c.type === "ReplicaFailure" && c.status === "True");
+  if (condition) return condition.message ?? condition.reason ?? "ReplicaFailure";
+  return events.find((e) => e.startsWith("  event FailedCreate: "))?.slice("  event FailedCreate: ".length);
+}
+
+/** Why a pending pod has no node: the scheduler's PodScheduled=False condition (e.g. Unschedulable: 0/3 nodes …). */
+function notScheduled(pod: V1Pod): { reason: string; line: string } | undefined {
+  if (pod.status?.phase !== "Pending") return undefined;
+  const c = (pod.status.conditions ?? []).find((x) => x.type === "PodScheduled" && x.status === "False");
+  return c ? { reason: c.reason ?? "Unschedulable", line: `  not scheduled: ${c.reason ?? ""}${c.message ? `: ${c.message}` : ""}` } : undefined;
+}
+
 /** Health of one workload; unhealthy ones get a redacted diagnosis built from their pods, events and logs. */
 export async function workloadHealth(core: CoreV1Api, w: Workload): Promise<WorkloadHealth> {
   const name = w.object.metadata?.name ?? "";
@@ -86,19 +104,27 @@ export async function workloadHealth(core: CoreV1Api, w: Workload): Promise<Work
   const lines: string[] = [];
   let reason: string | undefined;
   if ((w.object.status?.observedGeneration ?? 0) < (w.object.metadata?.generation ?? 1)) lines.push(`${w.kind} ${name}: new generation not yet observed by its controller`);
-  lines.push(...(await warnings(core, namespace, w.kind, name)));
+  const events = await warnings(core, namespace, w.kind, name);
+  const refused = failedCreate(w, events);
+  if (refused) {
+    reason = "FailedCreate";
+    lines.push(`${w.kind} ${name}: its pods cannot be created: ${refused}`);
+  }
+  lines.push(...events);
   let pods: V1Pod[] = [];
   try {
     pods = (await core.listNamespacedPod({ namespace, labelSelector: selectorString(w.object.spec?.selector) })).items;
   } catch (err) {
     lines.push(`pods unavailable: ${kubeMessage(err)}`);
   }
-  if (pods.length === 0) lines.push("no pods found for its selector");
+  if (pods.length === 0 && !refused) lines.push("no pods found for its selector");
   const unhealthy = pods.filter((p) => p.status?.phase !== "Running" || (p.status.containerStatuses ?? []).some((c) => !c.ready));
   for (const pod of unhealthy.slice(0, MAX_PODS)) {
     const podName = pod.metadata?.name ?? "";
-    reason ??= podReason(pod);
+    const unscheduled = notScheduled(pod);
+    reason ??= podReason(pod) ?? unscheduled?.reason;
     lines.push(`pod ${podName}: ${pod.status?.phase ?? "Unknown"}`);
+    if (unscheduled) lines.push(unscheduled.line);
     for (const c of pod.status?.containerStatuses ?? []) {
       const waiting = c.state?.waiting;
       const terminated = c.state?.terminated;
