@@ -143,6 +143,16 @@ describe("a preview driven from PR comments (trigger: command)", () => {
     expect(replies[0]).toContain(after);
   });
 
+  it("a deploy after /preview extend keeps the later expiry (a push does not undo an extension)", async () => {
+    const extended = fake.get("v1", "Namespace", undefined, NS)!.metadata.annotations![EXPIRES]!;
+    expect(Date.parse(extended)).toBeGreaterThan(Date.now() + 2 * DAY); // set by the test before
+    const runs = gh.state.checkRuns.length;
+    await comment("/preview redeploy", "wes-write");
+    expect(gh.state.checkRuns.length).toBeGreaterThan(runs);
+    expect(gh.state.checkRuns.at(-1)!.conclusion).toBe("success");
+    expect(fake.get("v1", "Namespace", undefined, NS)!.metadata.annotations![EXPIRES]).toBe(extended);
+  });
+
   it("/preview destroy --dry-run lists what would be removed and removes nothing", async () => {
     const from = gh.writes("POST", /\/issues\/\d+\/comments$/).length;
     const patches = gh.state.writes.length;

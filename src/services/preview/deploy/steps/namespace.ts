@@ -12,7 +12,10 @@ export const namespaceStep: DeployStep = {
   name: "Namespace",
   async run({ deps, config, names, pull, report }, detail) {
     if (isProtectedNamespace(names.namespace, config.protectedNamespaces)) throw new Error(`namespace "${names.namespace}" is protected (protectedNamespaces in .github/preview.yml); choose a names.namespace pattern that does not produce it`);
-    await assertNamespaceFree(deps.cluster, names);
+    const existing = await assertNamespaceFree(deps.cluster, names);
+    // A deploy sets the expiry from the TTL, but never earlier than one `/preview extend` set.
+    const kept = existing?.annotations[EXPIRES_ANNOTATION];
+    if (report.expiresAt && kept && Date.parse(kept) > Date.parse(report.expiresAt)) report.expiresAt = kept;
     const { settings } = resolveGuardrails(deps.guardrails, config.guardrails);
     await deps.cluster.ensureNamespace(names.namespace, previewNamespaceLabels(config, names, settings), {
       ...config.namespace.annotations,
@@ -26,7 +29,8 @@ export const namespaceStep: DeployStep = {
   },
 };
 
-async function assertNamespaceFree(cluster: Cluster, names: PreviewNames): Promise<void> {
+/** The preview's namespace as it is now (undefined when new); refuses one that belongs to another preview. */
+async function assertNamespaceFree(cluster: Cluster, names: PreviewNames): Promise<{ annotations: Record<string, string> } | undefined> {
   const existing = (await cluster.listNamespaces({ ...MANAGED_BY })).find((ns) => ns.name === names.namespace);
   if (existing && (existing.labels[REPO_LABEL] !== names.labels[REPO_LABEL] || existing.labels[PR_LABEL] !== names.labels[PR_LABEL])) {
     throw new Error(
@@ -34,4 +38,5 @@ async function assertNamespaceFree(cluster: Cluster, names: PreviewNames): Promi
         `use a names.namespace pattern with {number} or {repo} so each pull request gets its own`,
     );
   }
+  return existing;
 }
