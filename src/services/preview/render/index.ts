@@ -102,65 +102,116 @@ function pathFilter(config: PreviewConfig): PathFilter {
 }
 
 export function createRenderer(opts: RendererOptions = {}): Renderer {
-  const log = (opts.logger ?? rootLogger).child({ component: "renderer" });
-  const workDir = opts.workDir ?? os.tmpdir();
-  const policy: GuardrailPolicy & RouteDefaults = {
-    ...DEFAULT_GUARDRAILS,
-    ...(opts.podSecurity ? { podSecurity: opts.podSecurity } : {}),
-    ...(opts.maxReplicas ? { maxReplicas: opts.maxReplicas } : {}),
-    ...(opts.botServiceAccount ? { botServiceAccount: opts.botServiceAccount } : {}),
-    ...(opts.bindableClusterRoles ? { bindableClusterRoles: opts.bindableClusterRoles } : {}),
-    ...(opts.parentRefs ? { parentRefs: opts.parentRefs } : {}),
-    ...(opts.ingressClassName ? { ingressClassName: opts.ingressClassName } : {}),
-  };
-  let kustomizeArgv: Promise<string[] | undefined> | undefined;
-  let helmPath: Promise<string | undefined> | undefined;
-  const helm = async (shown: string): Promise<string> => {
-    helmPath ??= opts.helmCommand ? Promise.resolve(opts.helmCommand) : findHelm();
-    const found = await helmPath;
+  return new ManifestRenderer(opts);
+}
+
+/** One renderer per process: the tools are looked up once, each render gets its own scratch HOME. */
+class ManifestRenderer implements Renderer {
+  private readonly log: Logger;
+  private readonly workDir: string;
+  private readonly policy: GuardrailPolicy & RouteDefaults;
+  private readonly timeouts: { timeoutMs?: number; maxOutputBytes?: number };
+  private kustomizeArgv: Promise<string[] | undefined> | undefined;
+  private helmPath: Promise<string | undefined> | undefined;
+
+  constructor(private readonly opts: RendererOptions) {
+    this.log = (opts.logger ?? rootLogger).child({ component: "renderer" });
+    this.workDir = opts.workDir ?? os.tmpdir();
+    this.policy = {
+      ...DEFAULT_GUARDRAILS,
+      ...(opts.podSecurity ? { podSecurity: opts.podSecurity } : {}),
+      ...(opts.maxReplicas ? { maxReplicas: opts.maxReplicas } : {}),
+      ...(opts.botServiceAccount ? { botServiceAccount: opts.botServiceAccount } : {}),
+      ...(opts.bindableClusterRoles ? { bindableClusterRoles: opts.bindableClusterRoles } : {}),
+      ...(opts.parentRefs ? { parentRefs: opts.parentRefs } : {}),
+      ...(opts.ingressClassName ? { ingressClassName: opts.ingressClassName } : {}),
+    };
+    this.timeouts = { ...(opts.kustomizeTimeoutMs ? { timeoutMs: opts.kustomizeTimeoutMs } : {}), ...(opts.maxOutputBytes ? { maxOutputBytes: opts.maxOutputBytes } : {}) };
+  }
+
+  async render(input: RenderInput): Promise<RenderResult> {
+    const { config, names } = input;
+    const rel = config.manifests.path;
+    const { root, manifestDir } = await this.locate(input);
+    const type = config.manifests.type ?? (await detectType(manifestDir));
+    const started = Date.now();
+    const warnings: string[] = [];
+    const raw = await this.read(type, manifestDir, root, input, warnings);
+    const discovered = await this.scopes(raw.objects, input.cluster);
+    const notes = discovered ? [] : ["kind scopes from preview-bot's built-in list of cluster-scoped kinds (no cluster to ask)"];
+    const plan = await planRoute(input, raw.objects, this.policy, input.cluster);
+    warnings.push(...plan.warnings);
+    notes.push(...plan.notes);
+    const finalNames = plan.url && plan.url !== names.url ? { ...names, url: plan.url } : names;
+    const result = transformObjects(raw.objects, { config, ref: input.ref, names: finalNames, policy: this.policy, ...(discovered ? { scopes: discovered } : {}), ...(raw.sources ? { sources: raw.sources } : {}) });
+    warnings.push(...result.warnings);
+    this.log.debug({ key: names.key, path: rel, type, rendered: raw.objects.length, objects: result.objects.length, warnings: warnings.length, ms: Date.now() - started }, "rendered manifests");
+    return { objects: result.objects, warnings, rewrites: result.rewrites, notes, ...(finalNames.url ? { url: finalNames.url } : {}), type };
+  }
+
+  /** The checkout and `manifests.path` inside it, both resolved: a directory that does not leave the repository. */
+  private async locate(input: RenderInput): Promise<{ root: string; manifestDir: string }> {
+    const rel = input.config.manifests.path;
+    const root = await realpath(input.dir).catch((err: unknown) => {
+      throw new RenderError(`rendering ${rel}: the checkout ${input.dir} does not exist`, { cause: err });
+    });
+    const manifestDir = await realpath(path.resolve(root, rel)).catch((err: unknown) => {
+      throw new RenderError(`rendering ${rel}: no such directory in ${input.ref.owner}/${input.ref.repo}@${input.ref.sha.slice(0, 7)} (manifests.path)`, { cause: err });
+    });
+    if (!isInside(root, manifestDir)) throw new RenderError(`rendering ${rel}: manifests.path leads outside the repository`);
+    if (!(await stat(manifestDir)).isDirectory()) throw new RenderError(`rendering ${rel}: manifests.path must be a directory`);
+    return { root, manifestDir };
+  }
+
+  private async read(type: ManifestType, manifestDir: string, root: string, input: RenderInput, warnings: string[]): Promise<{ objects: KubeObject[]; sources?: string[] }> {
+    const { config } = input;
+    if (type === "kustomize") {
+      if (pathFilter(config).include.length + pathFilter(config).exclude.length > 0) {
+        throw new RenderError("manifests.include and path globs in manifests.exclude select files of plain or Helm manifests; kustomize output has no files (exclude by kind and name instead)");
+      }
+      return { objects: await this.kustomize(manifestDir, root, config.manifests.path) };
+    }
+    if (type === "helm") return this.helmChart(manifestDir, root, input, warnings);
+    const plain = await readPlainManifests(manifestDir, root, { filter: pathFilter(config) });
+    warnings.push(...plain.warnings);
+    return plain;
+  }
+
+  private async helmChart(manifestDir: string, root: string, input: RenderInput, warnings: string[]): Promise<{ objects: KubeObject[]; sources: string[] }> {
+    const { config, names, ref } = input;
+    const rel = config.manifests.path;
+    const values = templateValues(ref, names);
+    const set = Object.fromEntries(Object.entries(config.manifests.set).map(([k, v]) => [k, expandTemplate(v, values)]));
+    const release = config.manifests.releaseName ? expandTemplate(config.manifests.releaseName, values) : capLabel(names.hostLabel, names.key, true, 53);
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(release) || release.length > 53) throw new RenderError(`manifests.releaseName: "${release}" is not a valid Helm release name (≤ 53 characters of a-z 0-9 -)`);
+    const out = await renderHelmChart(manifestDir, root, { helm: await this.helm(rel), workDir: this.workDir, release, namespace: names.namespace, values: config.manifests.values, set, ...this.timeouts });
+    const pairs = filterPaths(out.objects.map((o, i) => ({ o, s: out.sources[i]! })), (p) => p.s, pathFilter(config), warnings);
+    return { objects: pairs.map((p) => p.o), sources: pairs.map((p) => `${path.join(rel, p.s)}`) };
+  }
+
+  private async helm(shown: string): Promise<string> {
+    this.helmPath ??= this.opts.helmCommand ? Promise.resolve(this.opts.helmCommand) : findHelm();
+    const found = await this.helmPath;
     if (!found) throw new RenderError(`rendering ${shown} with helm: helm is not installed (the preview-bot image ships it; elsewhere put helm on PATH)`);
     return found;
-  };
-  const timeouts = { ...(opts.kustomizeTimeoutMs ? { timeoutMs: opts.kustomizeTimeoutMs } : {}), ...(opts.maxOutputBytes ? { maxOutputBytes: opts.maxOutputBytes } : {}) };
+  }
 
-  async function kustomize(manifestDir: string, root: string, shown: string): Promise<KubeObject[]> {
+  private async kustomize(manifestDir: string, root: string, shown: string): Promise<KubeObject[]> {
     const facts = await checkKustomizationTree(manifestDir, root);
-    kustomizeArgv ??= opts.kustomizeCommand ? Promise.resolve(opts.kustomizeCommand) : findKustomizeCommand();
-    const argv = await kustomizeArgv;
+    this.kustomizeArgv ??= this.opts.kustomizeCommand ? Promise.resolve(this.opts.kustomizeCommand) : findKustomizeCommand();
+    const argv = await this.kustomizeArgv;
     if (!argv) throw new RenderError(`rendering ${shown} with kustomize: neither kustomize nor kubectl is installed (set KUSTOMIZE_COMMAND, or use manifests.type: plain)`);
-    const home = await mkdtemp(path.join(workDir, "kustomize-"));
+    const home = await mkdtemp(path.join(this.workDir, "kustomize-"));
     try {
-      const yaml = await runKustomize(manifestDir, root, { command: argv, home, ...(facts.helm ? { helm: await helm(shown) } : {}), ...timeouts });
+      const yaml = await runKustomize(manifestDir, root, { command: argv, home, ...(facts.helm ? { helm: await this.helm(shown) } : {}), ...this.timeouts });
       return parseManifests(yaml, `kustomize output of ${shown}`);
     } finally {
       await rm(home, { recursive: true, force: true });
     }
   }
 
-  async function read(type: ManifestType, manifestDir: string, root: string, input: RenderInput, warnings: string[]): Promise<{ objects: KubeObject[]; sources?: string[] }> {
-    const { config, names, ref } = input;
-    const rel = config.manifests.path;
-    if (type === "kustomize") {
-      if (pathFilter(config).include.length + pathFilter(config).exclude.length > 0) {
-        throw new RenderError("manifests.include and path globs in manifests.exclude select files of plain or Helm manifests; kustomize output has no files (exclude by kind and name instead)");
-      }
-      return { objects: await kustomize(manifestDir, root, rel) };
-    }
-    if (type === "helm") {
-      const values = templateValues(ref, names);
-      const set = Object.fromEntries(Object.entries(config.manifests.set).map(([k, v]) => [k, expandTemplate(v, values)]));
-      const release = config.manifests.releaseName ? expandTemplate(config.manifests.releaseName, values) : capLabel(names.hostLabel, names.key, true, 53);
-      if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(release) || release.length > 53) throw new RenderError(`manifests.releaseName: "${release}" is not a valid Helm release name (≤ 53 characters of a-z 0-9 -)`);
-      const out = await renderHelmChart(manifestDir, root, { helm: await helm(rel), workDir, release, namespace: names.namespace, values: config.manifests.values, set, ...timeouts });
-      const pairs = filterPaths(out.objects.map((o, i) => ({ o, s: out.sources[i]! })), (p) => p.s, pathFilter(config), warnings);
-      return { objects: pairs.map((p) => p.o), sources: pairs.map((p) => `${path.join(rel, p.s)}`) };
-    }
-    const plain = await readPlainManifests(manifestDir, root, { filter: pathFilter(config) });
-    warnings.push(...plain.warnings);
-    return plain;
-  }
-
-  async function scopes(objects: readonly KubeObject[], cluster: RenderCluster | undefined): Promise<Map<string, "Namespaced" | "Cluster"> | undefined> {
+  /** Each kind's scope from the cluster's discovery (undefined without a cluster: the built-in list is used). */
+  private async scopes(objects: readonly KubeObject[], cluster: RenderCluster | undefined): Promise<Map<string, "Namespaced" | "Cluster"> | undefined> {
     if (!cluster) return undefined;
     const out = new Map<string, "Namespaced" | "Cluster">();
     for (const key of new Set(objects.map((o) => scopeKey(o.apiVersion, o.kind)))) {
@@ -170,34 +221,4 @@ export function createRenderer(opts: RendererOptions = {}): Renderer {
     }
     return out;
   }
-
-  return {
-    async render(input) {
-      const { dir, config, names } = input;
-      const rel = config.manifests.path;
-      const root = await realpath(dir).catch((err: unknown) => {
-        throw new RenderError(`rendering ${rel}: the checkout ${dir} does not exist`, { cause: err });
-      });
-      const manifestDir = await realpath(path.resolve(root, rel)).catch((err: unknown) => {
-        throw new RenderError(`rendering ${rel}: no such directory in ${input.ref.owner}/${input.ref.repo}@${input.ref.sha.slice(0, 7)} (manifests.path)`, { cause: err });
-      });
-      if (!isInside(root, manifestDir)) throw new RenderError(`rendering ${rel}: manifests.path leads outside the repository`);
-      if (!(await stat(manifestDir)).isDirectory()) throw new RenderError(`rendering ${rel}: manifests.path must be a directory`);
-
-      const type = config.manifests.type ?? (await detectType(manifestDir));
-      const started = Date.now();
-      const warnings: string[] = [];
-      const raw = await read(type, manifestDir, root, input, warnings);
-      const discovered = await scopes(raw.objects, input.cluster);
-      const notes = discovered ? [] : ["kind scopes from preview-bot's built-in list of cluster-scoped kinds (no cluster to ask)"];
-      const plan = await planRoute(input, raw.objects, policy, input.cluster);
-      warnings.push(...plan.warnings);
-      notes.push(...plan.notes);
-      const finalNames = plan.url && plan.url !== names.url ? { ...names, url: plan.url } : names;
-      const result = transformObjects(raw.objects, { config, ref: input.ref, names: finalNames, policy, ...(discovered ? { scopes: discovered } : {}), ...(raw.sources ? { sources: raw.sources } : {}) });
-      warnings.push(...result.warnings);
-      log.debug({ key: names.key, path: rel, type, rendered: raw.objects.length, objects: result.objects.length, warnings: warnings.length, ms: Date.now() - started }, "rendered manifests");
-      return { objects: result.objects, warnings, rewrites: result.rewrites, notes, ...(finalNames.url ? { url: finalNames.url } : {}), type };
-    },
-  };
 }
