@@ -113,13 +113,7 @@ export function loadKubeConfig(env: Env): KubeConfig {
 
 export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Metrics, overrides: DepsOverrides = {}): Deps {
   const kubeConfig = overrides.kubeConfig ?? loadKubeConfig(env);
-  const cluster = createCluster({
-    kubeConfig,
-    protectedNamespaces: env.PROTECTED_NAMESPACES,
-    logger: logger.child({ component: "cluster" }),
-    ...(overrides.pollMs ? { pollMs: overrides.pollMs } : {}),
-    ...(overrides.rolloutFailFastMs !== undefined ? { failFastMs: overrides.rolloutFailFastMs } : {}),
-  });
+  const cluster = clusterFrom(env, kubeConfig, logger, overrides);
   const databases = databasesFrom(env, logger);
   const workDir = env.WORK_DIR ?? join(tmpdir(), "preview-bot");
   mkdirSync(workDir, { recursive: true });
@@ -149,21 +143,7 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
   });
   // "Idle" includes the GitHub writes a finished job left draining in the lanes (tests, graceful shutdown).
   const queue = withWrites(queueFrom(env, metrics, logger, notifier, queueLease), lanes);
-  // Every line a job logs carries its delivery, job id and preview key.
-  queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) =>
-    withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: job.payload.action }, () => runner.run(job.payload, signal)),
-  );
-  const dispatcher = createDispatcher({ queue, installationFor: async (owner, repo) => (await installationOf(probot, owner, repo)) });
-  const enqueue: Enqueue = async (job, deliveryId) => {
-    // A new commit, a reopen or a close supersedes older work; a label or a check completion only queues behind it
-    // (a label someone adds must not cancel a deploy in progress).
-    const supersedes = job.checkName === undefined && job.labeled === undefined;
-    await queue.enqueue({ kind: PREVIEW_JOB, key: previewKey(job), payload: { ...job, deliveryId }, dedupeId: deliveryId, supersedes });
-  };
-  const heads: HeadLog = pool ? new PgHeadLog(pool) : new MemoryHeadLog();
-  const commentJob = createCommentJob({ octokitFor: async (id) => (await probot.auth(id)) as Octokit, dispatcher, heads, logger });
-  queue.register<CommentJob>(COMMENT_JOB, (job) => withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: "comment" }, () => commentJob(job.payload)));
-  const enqueueComment: EnqueueComment = async (job, deliveryId) => queue.enqueue({ kind: COMMENT_JOB, key: commentJobKey(job), payload: job, dedupeId: deliveryId });
+  const { dispatcher, enqueue, enqueueComment, heads } = jobKindsFrom({ queue, runner, probot, pool, logger });
   const timer = setInterval(() => metrics.setQueue(queue.stats()), 5_000);
   timer.unref();
   const sweeper = sweeperFrom({ env, logger, probot, cluster, queue, dispatcher, pool, ...(databases ? { databases } : {}), ...(notifier ? { notifier } : {}) });
@@ -203,6 +183,37 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
       await pool?.end();
     },
   };
+}
+
+function clusterFrom(env: Env, kubeConfig: KubeConfig, logger: Logger, overrides: DepsOverrides): Cluster {
+  return createCluster({
+    kubeConfig,
+    protectedNamespaces: env.PROTECTED_NAMESPACES,
+    logger: logger.child({ component: "cluster" }),
+    ...(overrides.pollMs ? { pollMs: overrides.pollMs } : {}),
+    ...(overrides.rolloutFailFastMs !== undefined ? { failFastMs: overrides.rolloutFailFastMs } : {}),
+  });
+}
+
+/** The two job kinds (a preview job, a comment job), the dispatcher, and the doors' enqueue functions. */
+function jobKindsFrom(w: { queue: Queue; runner: Runner; probot: Probot; pool: pg.Pool | undefined; logger: Logger }) {
+  const { queue, runner, probot, pool, logger } = w;
+  // Every line a job logs carries its delivery, job id and preview key.
+  queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) =>
+    withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: job.payload.action }, () => runner.run(job.payload, signal)),
+  );
+  const dispatcher = createDispatcher({ queue, installationFor: async (owner, repo) => (await installationOf(probot, owner, repo)) });
+  const enqueue: Enqueue = async (job, deliveryId) => {
+    // A new commit, a reopen or a close supersedes older work; a label or a check completion only queues behind it
+    // (a label someone adds must not cancel a deploy in progress).
+    const supersedes = job.checkName === undefined && job.labeled === undefined;
+    await queue.enqueue({ kind: PREVIEW_JOB, key: previewKey(job), payload: { ...job, deliveryId }, dedupeId: deliveryId, supersedes });
+  };
+  const heads: HeadLog = pool ? new PgHeadLog(pool) : new MemoryHeadLog();
+  const commentJob = createCommentJob({ octokitFor: async (id) => (await probot.auth(id)) as Octokit, dispatcher, heads, logger });
+  queue.register<CommentJob>(COMMENT_JOB, (job) => withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: "comment" }, () => commentJob(job.payload)));
+  const enqueueComment: EnqueueComment = async (job, deliveryId) => queue.enqueue({ kind: COMMENT_JOB, key: commentJobKey(job), payload: job, dedupeId: deliveryId });
+  return { dispatcher, enqueue, enqueueComment, heads };
 }
 
 function databasesFrom(env: Env, logger: Logger): Databases | undefined {
