@@ -20,6 +20,7 @@ export default {
     "<rootDir>/test/services/data/backups/backup-rules.test.ts",
     "<rootDir>/test/services/preview/confine-objects.test.ts",
     "<rootDir>/test/services/preview/render/guardrails.test.ts",
+    "<rootDir>/test/services/preview/render/pod-security.test.ts",
     "<rootDir>/test/services/preview/render/transform.test.ts",
   ],
 };

@@ -15,7 +15,8 @@ export default {
     "src/services/preview/triggers.ts",
     "src/config.ts",
     "src/services/jobs/sweep-plan.ts",
-    "src/services/data/backups/retention.ts",
+    // The retention decision; pruneBackups (the deletes) is tested on Azurite in backup-azurite.test.ts.
+    "src/services/data/backups/retention.ts:1-68",
     "src/services/preview/render/guardrails.ts",
     "src/services/preview/render/pod-security.ts",
     "src/services/preview/confine-objects.ts",

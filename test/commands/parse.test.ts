@@ -216,3 +216,75 @@ describe("helpers", () => {
     expect(editDistance("status", "status")).toBe(0);
   });
 });
+
+describe("edges the mutation report found untested", () => {
+  it("slash usage names the subcommand that was asked, with its own arguments", () => {
+    expect(parseSlash("redeploy acme/web#7 1A2B3C4")).toEqual({ type: "command", command: { name: "redeploy", owner: "acme", repo: "web", number: 7, sha: "1a2b3c4" } });
+    expect(replyText(parseSlash("redeploy acme/web#7 a b"))).toContain("Usage: `/preview redeploy owner/repo#N [<commit sha>]`");
+    expect(replyText(parseSlash("destroy acme/web#7 extra"))).toContain("Usage: `/preview destroy owner/repo#N [--dry-run]`");
+    expect(replyText(parseSlash("backup acme/web#7 extra"))).toContain("Usage: `/preview backup owner/repo#N|<backup target>`");
+    expect(replyText(parseSlash("backups acme/web#7 extra"))).toContain("Usage: `/preview backups owner/repo#N|<backup target>`");
+    expect(replyText(parseSlash("status acme/web#7 extra"))).toContain("Usage: `/preview status owner/repo#N`.");
+  });
+
+  it("a bare backup-target name is taken only by backup and backups, alone, and only when it is a name", () => {
+    for (const text of ["status shop", "deploy shop", "backup shop extra", "backup -shop", "backup sh*p", `backup ${"a".repeat(64)}`, "backup _shop"]) {
+      const r = parseSlash(text);
+      expect(r.type).toBe("reply");
+    }
+    expect(parseSlash(`backup ${"a".repeat(63)}`)).toEqual({ type: "command", command: { name: "backup", backupTarget: "a".repeat(63) } });
+  });
+
+  it("a slash command of exactly the limit is read; one character more is refused; a non-string is ignored", () => {
+    const padded = (n: number) => `list${" ".repeat(n - 4)}`;
+    expect(parseSlash(padded(500))).toEqual({ type: "command", command: { name: "list" } });
+    expect(replyText(parseSlash(padded(501)))).toMatch(/too long/);
+    expect(parseSlash(undefined as unknown as string)).toEqual({ type: "ignore" });
+    expect(parseComment(42 as unknown as string)).toEqual({ type: "ignore" });
+    expect(parseComment(`/preview status${" ".repeat(500 - 15)}`)).toEqual({ type: "command", command: { name: "status" } });
+    expect(replyText(parseComment(`/preview status${" ".repeat(501 - 15)}`))).toMatch(/too long/);
+  });
+
+  it("restore takes latest in any case, and no backup name that climbs with ..", () => {
+    expect(parseComment("/preview restore LATEST")).toEqual({ type: "command", command: { name: "restore", target: "latest" } });
+    expect(parseComment("/preview restore previews/web_pr_1/web_pr_1-20261120T010000000Z.dump")).toEqual({ type: "command", command: { name: "restore", target: "previews/web_pr_1/web_pr_1-20261120T010000000Z.dump" } });
+    expect(replyText(parseComment("/preview restore previews/../other/x.dump"))).toMatch(/is not a backup name/);
+  });
+
+  it("only /preview or the bot's own mention addresses the bot, at the start of the first non-blank line", () => {
+    expect(parseComment("\r\n\n/preview status\r\n")).toEqual({ type: "command", command: { name: "status" } });
+    expect(parseComment("/previewstatus")).toEqual({ type: "ignore" });
+    expect(parseComment("/prev")).toEqual({ type: "ignore" });
+    expect(parseComment("x /preview status")).toEqual({ type: "ignore" });
+    expect(parseComment("@preview-bot status")).toEqual({ type: "ignore" }); // no bot name given: mentions are not ours
+    expect(parseComment("@Preview-Bot status", { botName: "preview-bot" })).toEqual({ type: "command", command: { name: "status" } });
+  });
+
+  it("durations: anchored, bounded at both ends, formatted in the largest whole unit", () => {
+    expect(parseDuration("10m")).toEqual({ ok: true, ms: 10 * 60_000 });
+    expect(parseDuration("9m").ok).toBe(false);
+    expect(parseDuration("30d")).toEqual({ ok: true, ms: 30 * D });
+    expect(parseDuration("31d")).toEqual({ ok: false, reason: "`31d` is too long: the longest is 30d." });
+    expect(parseDuration("1d", 12 * H)).toEqual({ ok: false, reason: "`1d` is too long: the longest is 12h." });
+    expect(parseDuration("1d", 2 * 7 * D).ok).toBe(true);
+    expect(parseDuration("3d!").ok).toBe(false);
+    expect(parseDuration("x3d").ok).toBe(false);
+    expect(parseDuration("2h", 90 * 60_000)).toEqual({ ok: false, reason: "`2h` is too long: the longest is 90m." });
+  });
+
+  it("owner/repo: the slash may not start the text, and . is not a repository", () => {
+    expect(parseTarget("/web#1")).toBeUndefined();
+    expect(parseTarget("acme/.#1")).toBeUndefined();
+    expect(parseTarget("acme/..#1")).toBeUndefined();
+    expect(parseTarget("acme/.github#1")).toEqual({ owner: "acme", repo: ".github", number: 1 });
+    expect(parseTarget("x acme/web#1")).toBeUndefined();
+  });
+
+  it("echoes at most max characters, marks a cut with …, and replaces every unsafe character", () => {
+    expect(safeEcho("a".repeat(32))).toBe("a".repeat(32));
+    expect(safeEcho("a".repeat(33))).toBe(`${"a".repeat(32)}…`);
+    expect(safeEcho("ab`c", 3)).toBe("ab?…");
+    expect(safeEcho("a b")).toBe("a?b");
+    expect(safeEcho("🚀x", 1)).toBe("?…");
+  });
+});
