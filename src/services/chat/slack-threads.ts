@@ -4,6 +4,7 @@
  */
 import type pg from "pg";
 import type { ThreadRef, ThreadStore } from "./notifier.js";
+import { createTableOnce } from "../shared/pg-tables.js";
 
 export const THREADS_TABLE = "preview_bot_slack_threads";
 
@@ -13,7 +14,10 @@ export class PgThreadStore implements ThreadStore {
   constructor(private readonly pool: pg.Pool) {}
 
   private init(): Promise<unknown> {
-    this.ready ??= this.pool.query(`create table if not exists ${THREADS_TABLE} (key text primary key, channel text not null, ts text not null, updated_at timestamptz not null default now())`);
+    this.ready ??= createTableOnce(this.pool, THREADS_TABLE, `create table if not exists ${THREADS_TABLE} (key text primary key, channel text not null, ts text not null, updated_at timestamptz not null default now())`).catch((err: unknown) => {
+      this.ready = undefined;
+      throw err;
+    });
     return this.ready;
   }
 

@@ -8,6 +8,7 @@
  * no evidence dates is refused too (fail closed), with a hint to pin the commit: `/preview deploy <sha>`.
  */
 import type pg from "pg";
+import { createTableOnce } from "../shared/pg-tables.js";
 
 export interface HeadLog {
   /** `at`: ISO time (GitHub's) at which `sha` was the PR's head; the earliest time is kept. */
@@ -42,13 +43,10 @@ export class PgHeadLog implements HeadLog {
   constructor(private readonly pool: pg.Pool) {}
 
   private init(): Promise<unknown> {
-    this.ready ??= this.pool
-      .query(`create table if not exists ${HEAD_LOG_TABLE} (key text not null, sha text not null, first_seen timestamptz not null, primary key (key, sha))`)
-      .catch((err: Error & { code?: string }) => {
-        if (err.code === "23505" || err.code === "42P07") return; // another replica created it first
-        this.ready = undefined;
-        throw new Error(`creating ${HEAD_LOG_TABLE}`, { cause: err });
-      });
+    this.ready ??= createTableOnce(this.pool, HEAD_LOG_TABLE, `create table if not exists ${HEAD_LOG_TABLE} (key text not null, sha text not null, first_seen timestamptz not null, primary key (key, sha))`).catch((err: unknown) => {
+      this.ready = undefined;
+      throw err;
+    });
     return this.ready;
   }
 

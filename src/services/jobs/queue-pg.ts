@@ -33,6 +33,7 @@ import type { Logger } from "../../logger.js";
 import { isTransientError } from "../shared/errors.js";
 import { SupersededError } from "../shared/errors.js";
 import { QueueStoppedError, type EnqueueOptions, type Job, type JobHandler, type Queue, type QueueStats } from "./queue.js";
+import { createTableOnce } from "../shared/pg-tables.js";
 
 
 export interface PgQueueOptions {
@@ -142,9 +143,7 @@ class PgBossQueue implements PgQueue {
     await this.boss.start();
     await this.ensureQueue();
     this.table = (await this.boss.getQueue(this.name))?.table ?? "job";
-    await this.pool.query(`create table if not exists ${DEDUPE_TABLE} (dedupe_id text primary key, job_id text not null, created_at timestamptz not null default now())`).catch((err: Error & { code?: string }) => {
-      if (err.code !== "23505" && err.code !== "42P07") throw err;
-    });
+    await createTableOnce(this.pool, DEDUPE_TABLE, `create table if not exists ${DEDUPE_TABLE} (dedupe_id text primary key, job_id text not null, created_at timestamptz not null default now())`);
     // Keep polling at the normal pace with LISTEN on too: retries come due by time, not by a NOTIFY.
     const pollSeconds = Math.max(0.5, (this.options.pollIntervalMs ?? 500) / 1000);
     if (this.options.work !== false) {

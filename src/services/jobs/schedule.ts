@@ -8,6 +8,7 @@ import type pg from "pg";
 import { logger as rootLogger, type Logger } from "../../logger.js";
 import { parseCron, previousSlot, type Cron } from "../shared/cron.js";
 import type { ScheduleLock } from "../shared/schedule-lock.js";
+import { createTableOnce } from "../shared/pg-tables.js";
 
 export type { ScheduleLock };
 
@@ -47,24 +48,19 @@ export class PgScheduleLock implements ScheduleLock {
 
   /** Create the table if needed (safe to call from several replicas at once). */
   init(): Promise<void> {
-    this.ready ??= this.pool
-      .query(
-        `create table if not exists ${SCHEDULE_LOCK_TABLE} (
-           name text not null,
-           slot timestamptz not null,
-           claimed_by text not null,
-           claimed_at timestamptz not null default now(),
-           primary key (name, slot))`,
-      )
-      .then(
-        () => undefined,
-        (err: Error & { code?: string }) => {
-          // Two replicas racing on CREATE TABLE IF NOT EXISTS: the loser sees a unique violation on the catalog.
-          if (err.code === "23505" || err.code === "42P07") return;
-          this.ready = undefined;
-          throw new Error(`creating the schedule lock table ${SCHEDULE_LOCK_TABLE}: ${err.message}`, { cause: err });
-        },
-      );
+    this.ready ??= createTableOnce(
+      this.pool,
+      SCHEDULE_LOCK_TABLE,
+      `create table if not exists ${SCHEDULE_LOCK_TABLE} (
+         name text not null,
+         slot timestamptz not null,
+         claimed_by text not null,
+         claimed_at timestamptz not null default now(),
+         primary key (name, slot))`,
+    ).catch((err: unknown) => {
+      this.ready = undefined;
+      throw err;
+    });
     return this.ready;
   }
 

@@ -4,6 +4,7 @@
  * replicas and restarts; a claim succeeds for exactly one caller per (name, value).
  */
 import type pg from "pg";
+import { createTableOnce } from "../shared/pg-tables.js";
 
 /** What the sweeper remembers between sweeps (shared across replicas with PostgreSQL). */
 export interface SweepMemory {
@@ -34,13 +35,10 @@ export class PgSweepMemory implements SweepMemory {
     this.pool = pool;
   }
   private init(): Promise<unknown> {
-    this.ready ??= this.pool
-      .query(`create table if not exists ${SWEEP_MEMORY_TABLE} (name text not null, value text not null, at timestamptz not null default now(), primary key (name, value))`)
-      .catch((err: Error & { code?: string }) => {
-        if (err.code === "23505" || err.code === "42P07") return;
-        this.ready = undefined;
-        throw new Error(`creating ${SWEEP_MEMORY_TABLE}`, { cause: err });
-      });
+    this.ready ??= createTableOnce(this.pool, SWEEP_MEMORY_TABLE, `create table if not exists ${SWEEP_MEMORY_TABLE} (name text not null, value text not null, at timestamptz not null default now(), primary key (name, value))`).catch((err: unknown) => {
+      this.ready = undefined;
+      throw err;
+    });
     return this.ready;
   }
   async claim(name: string, value: string): Promise<boolean> {
