@@ -133,7 +133,8 @@ async function tarball(workDir) {
 /** The bot as production builds it, pointed at the fake cluster; `Octokit` is Probot's own unless given. */
 async function startBot(fake, workDir, env = {}, Octokit) {
   const e = loadEnv({ PORT: "0", HOST: "127.0.0.1", APP_ID: "123", PRIVATE_KEY: privateKey, WEBHOOK_SECRET: SECRET, LOG_LEVEL: "silent", WORK_DIR: workDir, JOB_CONCURRENCY: "8", ...env });
-  return startServer({ env: e, logger: createLogger({ level: "silent" }), ...(Octokit ? { Octokit } : {}), ...(fake ? { kubeConfig: fake.kubeConfig(), pollMs: 100 } : {}), background: false });
+  // BENCH_LOG_LEVEL=warn shows what the bot logs (e.g. a failed GitHub write) on stderr.
+  return startServer({ env: e, logger: createLogger({ level: process.env.BENCH_LOG_LEVEL ?? "silent" }), ...(Octokit ? { Octokit } : {}), ...(fake ? { kubeConfig: fake.kubeConfig(), pollMs: 100 } : {}), background: false });
 }
 
 async function commentAck() {
@@ -248,7 +249,10 @@ async function pacedStorm(installations) {
   const writes = gh.state.writes.filter(isWrite).length;
   const runs = gh.state.checkRuns.filter((r) => r.name === "preview");
   const ok = runs.filter((r) => r.conclusion === "success").length;
-  for (const r of runs.filter((x) => x.conclusion !== "success").slice(0, 3)) console.error(`not ready: ${r.external_id}: ${r.output?.title}`);
+  for (const r of runs.filter((x) => x.conclusion !== "success").slice(0, 3)) console.error(`not ready: ${r.external_id}: ${r.status} ${r.conclusion ?? ""} ${r.output?.title ?? ""}`);
+  const done = new Set(runs.filter((r) => r.conclusion === "success").map((r) => r.head_sha));
+  const missing = Array.from({ length: PRS }, (_, i) => i + 1).filter((n) => !done.has(sha(n)));
+  if (missing.length) console.error(`PRs without a successful check run: ${missing.slice(0, 10).join(", ")}${missing.length > 10 ? ", …" : ""} (${runs.length} check runs in all)`);
   await bot.close();
   await fake.stop();
   rmSync(workDir, { recursive: true, force: true });
