@@ -25,22 +25,14 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { rerunWithTypeScript } from "./support/typescript.mjs";
 import { parseArgs } from "node:util";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 const argv = process.argv.slice(2);
 
-if (!process.execArgv.includes("--experimental-transform-types")) {
-  if (!argv.includes("--no-build")) spawnSync("npm", ["run", "build"], { cwd: root, stdio: "inherit" });
-  const hookDir = mkdtempSync(join(tmpdir(), "bench-hook-"));
-  const hook = join(hookDir, "hook.mjs");
-  writeFileSync(hook, `import { registerHooks } from "node:module";
-registerHooks({ resolve(s, c, next) { try { return next(s, c); } catch (e) { if (/^\\.{1,2}\\//.test(s) && s.endsWith(".js")) return next(s.slice(0, -3) + ".ts", c); throw e; } } });\n`);
-  const r = spawnSync(process.execPath, ["--no-warnings", "--experimental-transform-types", "--import", pathToFileURL(hook).href, fileURLToPath(import.meta.url), ...argv], { stdio: "inherit" });
-  rmSync(hookDir, { recursive: true, force: true });
-  process.exit(r.status ?? 1);
-}
+rerunWithTypeScript(import.meta.url, argv, root);
 
 const { values: opts } = parseArgs({ args: argv, options: { only: { type: "string" }, prs: { type: "string", default: "200" }, latency: { type: "string", default: "150" }, rounds: { type: "string", default: "3" }, installations: { type: "string" }, comments: { type: "string", default: "300" }, "no-build": { type: "boolean" } } });
 const PRS = Number(opts.prs);

@@ -18,21 +18,13 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { rerunWithTypeScript } from "./support/typescript.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 const args = process.argv.slice(2);
 
-if (!process.execArgv.includes("--experimental-transform-types")) {
-  if (!args.includes("--no-build")) spawnSync("npm", ["run", "build"], { cwd: root, stdio: "inherit" });
-  const hookDir = mkdtempSync(join(tmpdir(), "bench-hook-"));
-  const hook = join(hookDir, "hook.mjs");
-  writeFileSync(hook, `import { registerHooks } from "node:module";
-registerHooks({ resolve(s, c, next) { try { return next(s, c); } catch (e) { if (/^\\.{1,2}\\//.test(s) && s.endsWith(".js")) return next(s.slice(0, -3) + ".ts", c); throw e; } } });\n`);
-  const r = spawnSync(process.execPath, ["--no-warnings", "--experimental-transform-types", "--import", pathToFileURL(hook).href, fileURLToPath(import.meta.url), ...args], { stdio: "inherit" });
-  rmSync(hookDir, { recursive: true, force: true });
-  process.exit(r.status ?? 1);
-}
+rerunWithTypeScript(import.meta.url, args, root);
 
 const DELIVERIES = 500;
 const IN_FLIGHT = 50;
