@@ -26,6 +26,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { rerunWithTypeScript } from "./support/typescript.mjs";
+import { signedBurst } from "./support/deliveries.mjs";
 import { parseArgs } from "node:util";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -65,27 +66,8 @@ const rows = [];
 nock.disableNetConnect();
 nock.enableNetConnect((h) => h.startsWith("127.0.0.1"));
 
-/** POST each body (event, payload) with `inFlight` at once; per-request latency in ms. */
-async function burst(url, deliveries, inFlight) {
-  const times = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < deliveries.length) {
-      const { event, body } = deliveries[next++];
-      const t = performance.now();
-      const res = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-github-event": event, "x-github-delivery": crypto.randomUUID(), "x-hub-signature-256": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}` },
-        body,
-      });
-      await res.arrayBuffer();
-      if (res.status >= 300) throw new Error(`delivery answered ${res.status}`);
-      times.push(performance.now() - t);
-    }
-  };
-  await Promise.all(Array.from({ length: inFlight }, worker));
-  return times;
-}
+/** POST each delivery (event, body) with `inFlight` at once, signed; per-request latency in ms. */
+const burst = (url, deliveries, inFlight) => signedBurst(url, deliveries, inFlight, SECRET);
 
 function repository(owner) {
   const base = examplePayload("pull_request", "opened").repository;

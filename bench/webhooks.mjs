@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { rerunWithTypeScript } from "./support/typescript.mjs";
+import { signedBurst } from "./support/deliveries.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -57,26 +58,8 @@ function bodies() {
 }
 
 /** POST every body, IN_FLIGHT at a time; per-request latency (ms). */
-async function burst(url, list) {
-  const times = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < list.length) {
-      const body = list[next++];
-      const t = performance.now();
-      const res = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-github-event": "pull_request", "x-github-delivery": crypto.randomUUID(), "x-hub-signature-256": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}` },
-        body,
-      });
-      await res.arrayBuffer();
-      if (res.status >= 300) throw new Error(`delivery answered ${res.status}`);
-      times.push(performance.now() - t);
-    }
-  };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-  return times;
-}
+/** Signed `pull_request` deliveries of these bodies, IN_FLIGHT at a time; per-request latency in ms. */
+const burst = (url, list) => signedBurst(url, list.map((body) => ({ event: "pull_request", body })), IN_FLIGHT, SECRET);
 
 async function bareProbot(list) {
   const probot = new Probot({ appId: 123, privateKey, secret: SECRET, log: silentLogger });
@@ -140,6 +123,7 @@ async function storm() {
   const { createRenderer } = await import(dist("services/preview/render/index.js"));
   const { createReporter } = await import(dist("services/github/reporter.js"));
   const { createMemoryQueue } = await import(dist("services/jobs/queue.js"));
+  const { guardrailSettings } = await import(dist("services/preview/guardrails.js"));
   const logger = createLogger({ level: "silent" });
   const workDir = mkdtempSync(join(tmpdir(), "bench-storm-"));
   nock.disableNetConnect();
@@ -164,6 +148,7 @@ async function storm() {
     logger,
     workDir,
     namespaceDeleteTimeoutMs: 5000,
+    guardrails: guardrailSettings(loadEnv({})),
   });
   const queue = createMemoryQueue({ concurrency: 8 });
   let inFlight = 0;
