@@ -7,6 +7,7 @@
 import { request as httpRequest, type RequestOptions } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node";
+import { until } from "../support/wait.js";
 
 /** A decoded JSON body: cases read fields off it freely (it is what the server sent, not a typed object). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -109,21 +110,7 @@ export interface ContractCase {
   run(ctx: CaseContext): Promise<void>;
 }
 
-/** Poll `fn` until it returns a value; fail with `what` after `timeoutMs` (generous: the machine is shared). */
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs / 1000} s${last ? ` (last error: ${String(last)})` : ""}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+export { until };
 
 /** `/api/v1/namespaces/<ns>/configmaps/<name>` and friends. */
 export const paths = {

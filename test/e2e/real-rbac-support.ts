@@ -21,6 +21,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 import { apiRequest, type RealCluster } from "../support/kube-real/index.js";
 import { ROOT, toolPath } from "../support/tools.js";
+import { until } from "../support/wait.js";
 
 type Obj = Record<string, any>;
 
@@ -122,21 +123,7 @@ export async function adminApply(cluster: RealCluster, o: Obj): Promise<void> {
   if (r.status >= 300) throw new Error(`applying ${o.kind} ${o.metadata.name}: ${r.status} ${r.body.slice(0, 400)}`);
 }
 
-/** Poll `check` (up to `timeoutMs`) until it returns a value; the last error or value is in the message. */
-export async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs / 1000} s${last ? ` (last error: ${String(last)})` : ""}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+export { until };
 
 /** Install a copy of deploy/'s fence and return the bot's token and settings; `remove()` deletes the copy. */
 export async function installFence(cluster: RealCluster, id: string): Promise<InstalledFence> {

@@ -13,6 +13,7 @@ import type { Cluster } from "../../../src/services/shared/preview.js";
 import { startFakeKube, type FakeKube } from "../../support/fake-kube/index.js";
 import { describeWithRealCluster } from "../../support/kube-real/index.js";
 import { runCrdFiles } from "../../support/kube-real/crd-files.js";
+import { until } from "../../support/wait.js";
 
 export interface Target {
   name: "fake" | "real";
@@ -22,15 +23,7 @@ export interface Target {
   preview(pr?: number): Promise<{ ns: string; labels: Record<string, string> }>;
 }
 
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+export { until };
 
 function makeTarget(name: Target["name"], kc: KubeConfig, prefix: string): Target {
   const cluster = createCluster({ kubeConfig: kc, pollMs: 50, namespaceWaitMs: 120_000, replaceWaitMs: 120_000, logger: createLogger({ level: "silent" }) });
