@@ -62,17 +62,28 @@ async function podLogTail(core: CoreV1Api, pod: V1Pod): Promise<string | undefin
   }
 }
 
-async function warnings(core: CoreV1Api, namespace: string, kind: string, name: string): Promise<string[]> {
+interface WarningEvent {
+  reason: string;
+  message: string;
+}
+
+/** The object's recent Warning events, oldest first; `unavailable` says why when they could not be read. */
+async function warningEvents(core: CoreV1Api, namespace: string, kind: string, name: string): Promise<{ events: WarningEvent[]; unavailable?: string }> {
   try {
     const list = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}` });
-    return list.items
+    const events = list.items
       .filter((e) => e.type === "Warning")
       .sort((a, b) => String(a.lastTimestamp ?? a.eventTime ?? "").localeCompare(String(b.lastTimestamp ?? b.eventTime ?? "")))
       .slice(-MAX_EVENTS)
-      .map((e) => `  event ${e.reason ?? "?"}: ${e.message ?? ""}`);
+      .map((e) => ({ reason: e.reason ?? "?", message: e.message ?? "" }));
+    return { events };
   } catch (err) {
-    return [`  events unavailable: ${kubeMessage(err)}`];
+    return { events: [], unavailable: kubeMessage(err) };
   }
+}
+
+function eventLines(r: { events: WarningEvent[]; unavailable?: string }): string[] {
+  return r.unavailable !== undefined ? [`  events unavailable: ${r.unavailable}`] : r.events.map((e) => `  event ${e.reason}: ${e.message}`);
 }
 
 /**
@@ -80,10 +91,10 @@ async function warnings(core: CoreV1Api, namespace: string, kind: string, name: 
  * condition (copied from its ReplicaSet: quota exceeded, Pod Security refused, a missing ServiceAccount), or a
  * StatefulSet's `FailedCreate` event. Without this the wait only said "0/1 ready" until its timeout.
  */
-function failedCreate(w: Workload, events: string[]): string | undefined {
+function failedCreate(w: Workload, events: WarningEvent[]): string | undefined {
   const condition = (w.object.status?.conditions ?? []).find((c) => c.type === "ReplicaFailure" && c.status === "True");
   if (condition) return condition.message ?? condition.reason ?? "ReplicaFailure";
-  return events.find((e) => e.startsWith("  event FailedCreate: "))?.slice("  event FailedCreate: ".length);
+  return events.find((e) => e.reason === "FailedCreate")?.message;
 }
 
 /** Why a pending pod has no node: the scheduler's PodScheduled=False condition (e.g. Unschedulable: 0/3 nodes …). */
@@ -104,13 +115,13 @@ export async function workloadHealth(core: CoreV1Api, w: Workload): Promise<Work
   const lines: string[] = [];
   let reason: string | undefined;
   if ((w.object.status?.observedGeneration ?? 0) < (w.object.metadata?.generation ?? 1)) lines.push(`${w.kind} ${name}: new generation not yet observed by its controller`);
-  const events = await warnings(core, namespace, w.kind, name);
-  const refused = failedCreate(w, events);
+  const own = await warningEvents(core, namespace, w.kind, name);
+  const refused = failedCreate(w, own.events);
   if (refused) {
     reason = "FailedCreate";
     lines.push(`${w.kind} ${name}: its pods cannot be created: ${refused}`);
   }
-  lines.push(...events);
+  lines.push(...eventLines(own));
   let pods: V1Pod[] = [];
   try {
     pods = (await core.listNamespacedPod({ namespace, labelSelector: selectorString(w.object.spec?.selector) })).items;
@@ -134,7 +145,7 @@ export async function workloadHealth(core: CoreV1Api, w: Workload): Promise<Work
       else if (last) lines.push(`  container ${c.name}: last run terminated ${last.reason ?? ""} (exit ${last.exitCode})`);
       if (c.restartCount > 0) lines.push(`  container ${c.name}: ${c.restartCount} restarts`);
     }
-    lines.push(...(await warnings(core, namespace, "Pod", podName)));
+    lines.push(...eventLines(await warningEvents(core, namespace, "Pod", podName)));
     const log = await podLogTail(core, pod);
     if (log) lines.push(log);
   }
