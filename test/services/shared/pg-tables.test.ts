@@ -12,6 +12,9 @@ describe("createTableOnce", () => {
     db = await createTestDatabase("pg_tables");
     // One pool per "replica", each with its own connections, as two bots starting at once have.
     pools = Array.from({ length: 6 }, () => new pg.Pool({ connectionString: db.url, max: 2 }));
+    // As production's pool does (deps.ts): an idle connection the server ends (other test files terminate sessions
+    // on the shared server) is logged there, not thrown; the pool opens a new one for the next query.
+    for (const p of pools) p.on("error", () => undefined);
   });
   afterAll(async () => {
     await Promise.all(pools.map((p) => p.end()));
