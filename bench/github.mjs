@@ -35,7 +35,18 @@ const argv = process.argv.slice(2);
 
 rerunWithTypeScript(import.meta.url, argv, root);
 
-const { values: opts } = parseArgs({ args: argv, options: { only: { type: "string" }, prs: { type: "string", default: "200" }, latency: { type: "string", default: "150" }, rounds: { type: "string", default: "3" }, installations: { type: "string" }, comments: { type: "string", default: "300" }, "no-build": { type: "boolean" } } });
+const { values: opts } = parseArgs({
+  args: argv,
+  options: {
+    only: { type: "string" },
+    prs: { type: "string", default: "200" },
+    latency: { type: "string", default: "150" },
+    rounds: { type: "string", default: "3" },
+    installations: { type: "string" },
+    comments: { type: "string", default: "300" },
+    "no-build": { type: "boolean" },
+  },
+});
 const PRS = Number(opts.prs);
 const LATENCY = Number(opts.latency);
 const distDir = resolve(process.env.BENCH_DIST ?? join(root, "dist"));
@@ -55,9 +66,17 @@ const { startFakeKube } = await import(support("fake-kube/index.ts"));
 const SECRET = "bench-secret";
 const OWNER = "acme";
 const REPO = "web";
-const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048, publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs1", format: "pem" } }).privateKey;
+const privateKey = generateKeyPairSync("rsa", {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: "spki", format: "pem" },
+  privateKeyEncoding: { type: "pkcs1", format: "pem" },
+}).privateKey;
 const silent = pino({ level: "silent" });
-const Unthrottled = ProbotOctokit.defaults((o = {}) => ({ ...o, retry: { ...o.retry, enabled: false }, throttle: { ...o.throttle, enabled: false } }));
+const Unthrottled = ProbotOctokit.defaults((o = {}) => ({
+  ...o,
+  retry: { ...o.retry, enabled: false },
+  throttle: { ...o.throttle, enabled: false },
+}));
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const fmt = (x) => `${x.toFixed(1)} ms`;
 const sha = (n) => n.toString(16).padStart(40, "0");
@@ -90,7 +109,13 @@ function commentOn(number, i) {
   p.repository = repository(OWNER);
   p.issue.number = number;
   p.issue.pull_request = { url: `https://api.github.com/repos/${OWNER}/${REPO}/pulls/${number}` };
-  p.comment = { ...p.comment, id: 50_000 + i, body: "/preview status", created_at: new Date().toISOString(), user: { ...p.comment.user, login: "wes-write", type: "User" } };
+  p.comment = {
+    ...p.comment,
+    id: 50_000 + i,
+    body: "/preview status",
+    created_at: new Date().toISOString(),
+    user: { ...p.comment.user, login: "wes-write", type: "User" },
+  };
   p.sender = { ...p.sender, login: "wes-write", type: "User" };
   return JSON.stringify(p);
 }
@@ -98,17 +123,37 @@ function commentOn(number, i) {
 async function tarball(workDir) {
   const top = join(workDir, "src", "acme-web-0000000", "deploy");
   mkdirSync(top, { recursive: true });
-  writeFileSync(join(top, "web.yaml"), `apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: web }\nspec:\n  replicas: 1\n  selector: { matchLabels: { app: web } }\n  template:\n    metadata: { labels: { app: web } }\n    spec:\n      containers: [{ name: web, image: ghcr.io/acme/web:latest }]\n---\napiVersion: v1\nkind: Service\nmetadata: { name: web }\nspec:\n  selector: { app: web }\n  ports: [{ port: 80 }]\n`);
+  writeFileSync(
+    join(top, "web.yaml"),
+    `apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: web }\nspec:\n  replicas: 1\n  selector: { matchLabels: { app: web } }\n  template:\n    metadata: { labels: { app: web } }\n    spec:\n      containers: [{ name: web, image: ghcr.io/acme/web:latest }]\n---\napiVersion: v1\nkind: Service\nmetadata: { name: web }\nspec:\n  selector: { app: web }\n  ports: [{ port: 80 }]\n`,
+  );
   const chunks = [];
-  for await (const c of tarCreate({ gzip: true, cwd: join(workDir, "src"), portable: true }, ["acme-web-0000000"])) chunks.push(c);
+  for await (const c of tarCreate({ gzip: true, cwd: join(workDir, "src"), portable: true }, ["acme-web-0000000"]))
+    chunks.push(c);
   return Buffer.concat(chunks);
 }
 
 /** The bot as production builds it, pointed at the fake cluster; `Octokit` is Probot's own unless given. */
 async function startBot(fake, workDir, env = {}, Octokit) {
-  const e = loadEnv({ PORT: "0", HOST: "127.0.0.1", APP_ID: "123", PRIVATE_KEY: privateKey, WEBHOOK_SECRET: SECRET, LOG_LEVEL: "silent", WORK_DIR: workDir, JOB_CONCURRENCY: "8", ...env });
+  const e = loadEnv({
+    PORT: "0",
+    HOST: "127.0.0.1",
+    APP_ID: "123",
+    PRIVATE_KEY: privateKey,
+    WEBHOOK_SECRET: SECRET,
+    LOG_LEVEL: "silent",
+    WORK_DIR: workDir,
+    JOB_CONCURRENCY: "8",
+    ...env,
+  });
   // BENCH_LOG_LEVEL=warn shows what the bot logs (e.g. a failed GitHub write) on stderr.
-  return startServer({ env: e, logger: createLogger({ level: process.env.BENCH_LOG_LEVEL ?? "silent" }), ...(Octokit ? { Octokit } : {}), ...(fake ? { kubeConfig: fake.kubeConfig(), pollMs: 100 } : {}), background: false });
+  return startServer({
+    env: e,
+    logger: createLogger({ level: process.env.BENCH_LOG_LEVEL ?? "silent" }),
+    ...(Octokit ? { Octokit } : {}),
+    ...(fake ? { kubeConfig: fake.kubeConfig(), pollMs: 100 } : {}),
+    background: false,
+  });
 }
 
 async function commentAck() {
@@ -118,7 +163,10 @@ async function commentAck() {
   const list = Array.from({ length: N + 20 }, (_, i) => ({ event: "issue_comment", body: commentOn(1 + (i % 50), i) }));
   const bare = async () => {
     const probot = new Probot({ appId: 123, privateKey, secret: SECRET, log: silent });
-    const mw = await createNodeMiddleware((app) => app.on("issue_comment.created", async () => {}), { probot, webhooksPath: "/api/github/webhooks" });
+    const mw = await createNodeMiddleware((app) => app.on("issue_comment.created", async () => {}), {
+      probot,
+      webhooksPath: "/api/github/webhooks",
+    });
     const server = createServer((req, res) => void mw(req, res));
     await new Promise((r) => server.listen(0, "127.0.0.1", r));
     const url = `http://127.0.0.1:${server.address().port}/api/github/webhooks`;
@@ -128,9 +176,27 @@ async function commentAck() {
     await new Promise((r) => server.close(r));
     return times;
   };
-  const gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: 2, config: "manifests: { path: deploy }\ntrigger: { on: command }\n", latencyMs: LATENCY });
+  const gh = fakeGitHub({
+    owner: OWNER,
+    repo: REPO,
+    installationId: 2,
+    config: "manifests: { path: deploy }\ntrigger: { on: command }\n",
+    latencyMs: LATENCY,
+  });
   gh.state.roles.set("wes-write", "write");
-  for (let n = 1; n <= 50; n++) gh.state.pulls.set(n, { number: n, title: `PR ${n}`, branch: `b${n}`, sha: sha(n), state: "open", fork: false, draft: false, labels: [], author: "acme", files: [] });
+  for (let n = 1; n <= 50; n++)
+    gh.state.pulls.set(n, {
+      number: n,
+      title: `PR ${n}`,
+      branch: `b${n}`,
+      sha: sha(n),
+      state: "open",
+      fork: false,
+      draft: false,
+      labels: [],
+      author: "acme",
+      files: [],
+    });
   /** Acks of the bot; `jobs: false` stubs the comment jobs too (the door alone). */
   const bot = async (jobs) => {
     const workDir = mkdtempSync(join(tmpdir(), "bench-ack-"));
@@ -153,8 +219,11 @@ async function commentAck() {
   }
   const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const at = (side, p) => med(sides[side].map((t) => pct(t, p)));
-  const ratio = (side, p) => `${fmt(at(side, p))} vs ${fmt(at("bare", p))} → **${(at(side, p) / at("bare", p)).toFixed(2)}×**`;
-  rows.push(`| comment command ack | p50 ${ratio("full", 50)}; p99 ${ratio("full", 99)} (the door alone, comment jobs stubbed: ${(at("door", 50) / at("bare", 50)).toFixed(2)}× / ${(at("door", 99) / at("bare", 99)).toFixed(2)}×) | ${N} signed \`/preview status\` comments, ${IN_FLIGHT} in flight, vs a bare Probot app; their comment jobs run in the same process against GitHub at ${LATENCY} ms, Probot throttling on; median of ${ROUNDS} interleaved rounds |`);
+  const ratio = (side, p) =>
+    `${fmt(at(side, p))} vs ${fmt(at("bare", p))} → **${(at(side, p) / at("bare", p)).toFixed(2)}×**`;
+  rows.push(
+    `| comment command ack | p50 ${ratio("full", 50)}; p99 ${ratio("full", 99)} (the door alone, comment jobs stubbed: ${(at("door", 50) / at("bare", 50)).toFixed(2)}× / ${(at("door", 99) / at("bare", 99)).toFixed(2)}×) | ${N} signed \`/preview status\` comments, ${IN_FLIGHT} in flight, vs a bare Probot app; their comment jobs run in the same process against GitHub at ${LATENCY} ms, Probot throttling on; median of ${ROUNDS} interleaved rounds |`,
+  );
 }
 
 const isWrite = (w) => !/\/access_tokens$/.test(w.path);
@@ -162,11 +231,27 @@ const isWrite = (w) => !/\/access_tokens$/.test(w.path);
 async function writesPerDeploy() {
   const workDir = mkdtempSync(join(tmpdir(), "bench-writes-"));
   const fake = await startFakeKube({ namespaceFinalizeMs: 20, controllerTickMs: 20 });
-  const gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: 2, config: `manifests: { path: deploy }\nnames: { namespace: "w-{number}" }\nroute: { host: "{name}.previews.example.test" }\n` });
+  const gh = fakeGitHub({
+    owner: OWNER,
+    repo: REPO,
+    installationId: 2,
+    config: `manifests: { path: deploy }\nnames: { namespace: "w-{number}" }\nroute: { host: "{name}.previews.example.test" }\n`,
+  });
   const tar = await tarball(workDir);
   for (const n of [1, 2]) gh.state.tarballs.set(sha(n), tar);
   gh.state.roles.set("wes-write", "write");
-  const pull = (s, state = "open") => ({ number: 7, title: "PR", branch: "b7", sha: s, state, fork: false, draft: false, labels: [], author: "acme", files: [] });
+  const pull = (s, state = "open") => ({
+    number: 7,
+    title: "PR",
+    branch: "b7",
+    sha: s,
+    state,
+    fork: false,
+    draft: false,
+    labels: [],
+    author: "acme",
+    files: [],
+  });
   const bot = await startBot(fake, workDir, {}, Unthrottled);
   const url = `http://127.0.0.1:${bot.port}/api/github/webhooks`;
   const step = async (event, body) => {
@@ -180,38 +265,70 @@ async function writesPerDeploy() {
   open.pull_request.head.sha = sha(1);
   const fresh = await step("pull_request", JSON.stringify(open));
   gh.state.pulls.set(7, pull(sha(2)));
-  const sync = { ...open, action: "synchronize", pull_request: { ...open.pull_request, head: { ...open.pull_request.head, sha: sha(2) } } };
+  const sync = {
+    ...open,
+    action: "synchronize",
+    pull_request: { ...open.pull_request, head: { ...open.pull_request.head, sha: sha(2) } },
+  };
   const next = await step("pull_request", JSON.stringify(sync));
   const comment = JSON.parse(commentOn(7, 1));
   comment.comment.body = "/preview redeploy";
   const redeploy = (await step("issue_comment", JSON.stringify(comment))).filter((w) => !w.path.endsWith("/reactions"));
   gh.state.pulls.set(7, pull(sha(2), "closed"));
-  const closed = await step("pull_request", JSON.stringify({ ...sync, action: "closed", pull_request: { ...sync.pull_request, state: "closed" } }));
+  const closed = await step(
+    "pull_request",
+    JSON.stringify({ ...sync, action: "closed", pull_request: { ...sync.pull_request, state: "closed" } }),
+  );
   await bot.close();
   await fake.stop();
   rmSync(workDir, { recursive: true, force: true });
-  const kinds = (ws) => ws.map((w) => `${w.method} ${w.path.replace(/^\/repos\/[^/]+\/[^/]+/, "").replace(/\/\d+/g, "/:id")}`).join(", ");
-  rows.push(`| GitHub writes per deploy | new commit **${fresh.length}**, next commit **${next.length}**, unchanged redeploy **${redeploy.length}**, teardown ${closed.length} | new: ${kinds(fresh)}; redeploy: ${kinds(redeploy)} (plus the comment's 👀) |`);
+  const kinds = (ws) =>
+    ws.map((w) => `${w.method} ${w.path.replace(/^\/repos\/[^/]+\/[^/]+/, "").replace(/\/\d+/g, "/:id")}`).join(", ");
+  rows.push(
+    `| GitHub writes per deploy | new commit **${fresh.length}**, next commit **${next.length}**, unchanged redeploy **${redeploy.length}**, teardown ${closed.length} | new: ${kinds(fresh)}; redeploy: ${kinds(redeploy)} (plus the comment's 👀) |`,
+  );
 }
 
 async function pacedStorm(installations) {
   const workDir = mkdtempSync(join(tmpdir(), "bench-storm-"));
   const fake = await startFakeKube({ namespaceFinalizeMs: 20, controllerTickMs: 20 });
   // One fake GitHub serves every installation: its routes answer any owner, and PR numbers are unique.
-  const gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: 100, config: `manifests: { path: deploy }\nnames: { namespace: "s-{owner}-{number}" }\nhealth: { timeout: 60s }\n`, latencyMs: LATENCY });
+  const gh = fakeGitHub({
+    owner: OWNER,
+    repo: REPO,
+    installationId: 100,
+    config: `manifests: { path: deploy }\nnames: { namespace: "s-{owner}-{number}" }\nhealth: { timeout: 60s }\n`,
+    latencyMs: LATENCY,
+  });
   const tar = await tarball(workDir);
   const deliveries = [];
   for (let n = 1; n <= PRS; n++) {
     const i = (n - 1) % installations;
     gh.state.tarballs.set(sha(n), tar);
-    gh.state.pulls.set(n, { number: n, title: `PR ${n}`, branch: `b${n}`, sha: sha(n), state: "open", fork: false, draft: false, labels: [], author: "acme", files: [] });
-    deliveries.push({ event: "pull_request", body: prOpened(installations === 1 ? OWNER : `${OWNER}${i}`, 100 + i, n) });
+    gh.state.pulls.set(n, {
+      number: n,
+      title: `PR ${n}`,
+      branch: `b${n}`,
+      sha: sha(n),
+      state: "open",
+      fork: false,
+      draft: false,
+      labels: [],
+      author: "acme",
+      files: [],
+    });
+    deliveries.push({
+      event: "pull_request",
+      body: prOpened(installations === 1 ? OWNER : `${OWNER}${i}`, 100 + i, n),
+    });
   }
   const bot = await startBot(fake, workDir);
   const url = `http://127.0.0.1:${bot.port}/api/github/webhooks`;
   const t0 = performance.now();
   await burst(url, deliveries, 20);
-  const completed = () => new Set(gh.state.checkRuns.filter((r) => r.name === "preview" && r.status === "completed").map((r) => r.head_sha)).size;
+  const completed = () =>
+    new Set(gh.state.checkRuns.filter((r) => r.name === "preview" && r.status === "completed").map((r) => r.head_sha))
+      .size;
   let lastCheckRun;
   const watch = setInterval(() => {
     if (lastCheckRun === undefined && completed() === PRS) lastCheckRun = performance.now() - t0;
@@ -223,10 +340,14 @@ async function pacedStorm(installations) {
   const writes = gh.state.writes.filter(isWrite).length;
   const runs = gh.state.checkRuns.filter((r) => r.name === "preview");
   const ok = runs.filter((r) => r.conclusion === "success").length;
-  for (const r of runs.filter((x) => x.conclusion !== "success").slice(0, 3)) console.error(`not ready: ${r.external_id}: ${r.status} ${r.conclusion ?? ""} ${r.output?.title ?? ""}`);
+  for (const r of runs.filter((x) => x.conclusion !== "success").slice(0, 3))
+    console.error(`not ready: ${r.external_id}: ${r.status} ${r.conclusion ?? ""} ${r.output?.title ?? ""}`);
   const done = new Set(runs.filter((r) => r.conclusion === "success").map((r) => r.head_sha));
   const missing = Array.from({ length: PRS }, (_, i) => i + 1).filter((n) => !done.has(sha(n)));
-  if (missing.length) console.error(`PRs without a successful check run: ${missing.slice(0, 10).join(", ")}${missing.length > 10 ? ", …" : ""} (${runs.length} check runs in all)`);
+  if (missing.length)
+    console.error(
+      `PRs without a successful check run: ${missing.slice(0, 10).join(", ")}${missing.length > 10 ? ", …" : ""} (${runs.length} check runs in all)`,
+    );
   await bot.close();
   await fake.stop();
   rmSync(workDir, { recursive: true, force: true });
@@ -237,7 +358,9 @@ async function pacedStorm(installations) {
 async function storms() {
   for (const installations of opts.installations ? [Number(opts.installations)] : [1, 10]) {
     const s = await pacedStorm(installations);
-    rows.push(`| 200-PR storm with write pacing, ${installations === 1 ? "1 installation" : `${installations} installations`} | last check run completed after **${(s.lastCheckRun / 1000).toFixed(1)} s**; every write landed after ${(s.drained / 1000).toFixed(1)} s | ${PRS} PRs opened at once, ${s.ok}/${PRS} succeeded, ${(s.writes / PRS).toFixed(1)} writes per PR, Probot throttling on, GitHub ${LATENCY} ms, queue concurrency 8 |`);
+    rows.push(
+      `| 200-PR storm with write pacing, ${installations === 1 ? "1 installation" : `${installations} installations`} | last check run completed after **${(s.lastCheckRun / 1000).toFixed(1)} s**; every write landed after ${(s.drained / 1000).toFixed(1)} s | ${PRS} PRs opened at once, ${s.ok}/${PRS} succeeded, ${(s.writes / PRS).toFixed(1)} writes per PR, Probot throttling on, GitHub ${LATENCY} ms, queue concurrency 8 |`,
+    );
     console.log(rows.at(-1));
   }
 }

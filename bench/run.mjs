@@ -10,7 +10,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const all = readdirSync(here).filter((f) => f.endsWith(".mjs") && f !== "run.mjs").sort();
+const all = readdirSync(here)
+  .filter((f) => f.endsWith(".mjs") && f !== "run.mjs")
+  .sort();
 const [first, ...rest] = process.argv.slice(2);
 const chosen = first && !first.startsWith("-") ? all.filter((f) => f === `${first}.mjs`) : all;
 const args = first && !first.startsWith("-") ? rest : process.argv.slice(2);

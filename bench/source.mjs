@@ -17,7 +17,18 @@
  *   npm run bench -- source [--sizes 20,500]
  */
 import { execFileSync, spawn } from "node:child_process";
-import { createReadStream, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from "node:fs";
+import {
+  createReadStream,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+  closeSync,
+} from "node:fs";
 import { createServer } from "node:http";
 import { randomBytes } from "node:crypto";
 import os from "node:os";
@@ -34,7 +45,13 @@ const sizes = argv.includes("--sizes") && sizesArg ? sizesArg.split(",").map(Num
 const TOKEN = "ghs_benchinstallationtoken000000000000";
 const BASIC = `Basic ${Buffer.from(`x-access-token:${TOKEN}`).toString("base64")}`;
 const OVERLAY = "deploy/overlays/preview";
-const GIT_ENV = { PATH: process.env.PATH, HOME: os.tmpdir(), GIT_TERMINAL_PROMPT: "0", GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" };
+const GIT_ENV = {
+  PATH: process.env.PATH,
+  HOME: os.tmpdir(),
+  GIT_TERMINAL_PROMPT: "0",
+  GIT_CONFIG_NOSYSTEM: "1",
+  GIT_CONFIG_GLOBAL: "/dev/null",
+};
 
 const peakSampler = () => {
   const baseline = process.memoryUsage.rss();
@@ -62,12 +79,21 @@ if (argv[0] === "--child-tarball") {
 if (argv[0] === "--child-clone") {
   const [, port, dest] = argv;
   // The token travels as a header set through the environment (never in argv, the URL or .git/config).
-  const env = { ...GIT_ENV, GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.extraHeader", GIT_CONFIG_VALUE_0: `Authorization: ${BASIC}` };
+  const env = {
+    ...GIT_ENV,
+    GIT_CONFIG_COUNT: "1",
+    GIT_CONFIG_KEY_0: "http.extraHeader",
+    GIT_CONFIG_VALUE_0: `Authorization: ${BASIC}`,
+  };
   const gitRss = [];
   const git = (args, cwd) =>
     new Promise((resolve, reject) => {
       const rssFile = path.join(os.tmpdir(), `bench-git-rss-${process.pid}`);
-      const p = spawn("/usr/bin/time", ["-f", "%M", "-o", rssFile, "git", ...args], { cwd, env, stdio: ["ignore", "ignore", "pipe"] });
+      const p = spawn("/usr/bin/time", ["-f", "%M", "-o", rssFile, "git", ...args], {
+        cwd,
+        env,
+        stdio: ["ignore", "ignore", "pipe"],
+      });
       let stderr = "";
       p.stderr.on("data", (d) => (stderr += d));
       p.on("close", (code) => {
@@ -78,17 +104,44 @@ if (argv[0] === "--child-clone") {
     });
   const stop = peakSampler();
   const t0 = performance.now();
-  await git(["clone", "--quiet", "--filter=blob:none", "--sparse", "--depth", "1", "--no-tags", `http://127.0.0.1:${port}/git/acme/big.git`, dest]);
+  await git([
+    "clone",
+    "--quiet",
+    "--filter=blob:none",
+    "--sparse",
+    "--depth",
+    "1",
+    "--no-tags",
+    `http://127.0.0.1:${port}/git/acme/big.git`,
+    dest,
+  ]);
   await git(["sparse-checkout", "set", "--no-cone", `/${OVERLAY}/`], dest);
   const round1 = (performance.now() - t0) / 1000;
   // Round two: what the overlay references outside manifests.path (in-repo bases), read from the checkout.
   const kustomization = parseYaml(readFileSync(path.join(dest, OVERLAY, "kustomization.yaml"), "utf8"));
-  const outside = (kustomization.resources ?? []).map((r) => path.posix.normalize(path.posix.join(OVERLAY, r))).filter((p) => !p.startsWith(`${OVERLAY}/`));
+  const outside = (kustomization.resources ?? [])
+    .map((r) => path.posix.normalize(path.posix.join(OVERLAY, r)))
+    .filter((p) => !p.startsWith(`${OVERLAY}/`));
   if (outside.length) await git(["sparse-checkout", "add", ...outside.map((p) => `/${p}/`)], dest);
   const seconds = (performance.now() - t0) / 1000;
-  const files = execFileSync("find", [dest, "-path", path.join(dest, ".git"), "-prune", "-o", "-type", "f", "-print"], { encoding: "utf8" }).trim().split("\n").length;
-  const gitDir = Number(execFileSync("du", ["-sk", path.join(dest, ".git")], { encoding: "utf8" }).split("\t")[0]) / 1024;
-  console.log(JSON.stringify({ ...stop(), seconds, round1, files, gitPeak: Math.max(...gitRss), gitDirMb: gitDir, rounds: outside.length ? 2 : 1 }));
+  const files = execFileSync("find", [dest, "-path", path.join(dest, ".git"), "-prune", "-o", "-type", "f", "-print"], {
+    encoding: "utf8",
+  })
+    .trim()
+    .split("\n").length;
+  const gitDir =
+    Number(execFileSync("du", ["-sk", path.join(dest, ".git")], { encoding: "utf8" }).split("\t")[0]) / 1024;
+  console.log(
+    JSON.stringify({
+      ...stop(),
+      seconds,
+      round1,
+      files,
+      gitPeak: Math.max(...gitRss),
+      gitDirMb: gitDir,
+      rounds: outside.length ? 2 : 1,
+    }),
+  );
   process.exit(0);
 }
 
@@ -100,7 +153,8 @@ function makeRepo(dir, mb) {
     writeFileSync(path.join(work, rel), text);
   };
   const names = Array.from({ length: 20 }, (_, i) => `app-${i}.yaml`);
-  for (const [i, n] of names.entries()) write(`deploy/base/${n}`, `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c${i} }\ndata: { i: "${i}" }\n`);
+  for (const [i, n] of names.entries())
+    write(`deploy/base/${n}`, `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c${i} }\ndata: { i: "${i}" }\n`);
   write("deploy/base/kustomization.yaml", `resources:\n${names.map((n) => `  - ${n}`).join("\n")}\n`);
   write(`${OVERLAY}/kustomization.yaml`, "resources:\n  - ../../base\nnamePrefix: preview-\n");
   mkdirSync(path.join(work, "assets"), { recursive: true });
@@ -109,7 +163,19 @@ function makeRepo(dir, mb) {
     for (let j = 0; j < 4; j++) writeSync(fd, randomBytes(1024 * 1024));
     closeSync(fd);
   }
-  const git = (...args) => execFileSync("git", args, { cwd: work, env: { ...GIT_ENV, GIT_AUTHOR_NAME: "b", GIT_AUTHOR_EMAIL: "b@example.com", GIT_COMMITTER_NAME: "b", GIT_COMMITTER_EMAIL: "b@example.com" }, encoding: "utf8", maxBuffer: 1 << 26 });
+  const git = (...args) =>
+    execFileSync("git", args, {
+      cwd: work,
+      env: {
+        ...GIT_ENV,
+        GIT_AUTHOR_NAME: "b",
+        GIT_AUTHOR_EMAIL: "b@example.com",
+        GIT_COMMITTER_NAME: "b",
+        GIT_COMMITTER_EMAIL: "b@example.com",
+      },
+      encoding: "utf8",
+      maxBuffer: 1 << 26,
+    });
   git("init", "--quiet", "--initial-branch=main");
   git("-c", "core.compression=1", "add", ".");
   git("commit", "--quiet", "-m", "bench");
@@ -120,14 +186,24 @@ function makeRepo(dir, mb) {
   execFileSync("git", ["-C", bare, "config", "uploadpack.allowAnySHA1InWant", "true"], { env: GIT_ENV });
   // GitHub's tarball is `git archive` of the commit under an `owner-repo-sha7/` directory.
   const tarball = path.join(dir, "repo.tar.gz");
-  git("-c", "tar.tar.gz.command=gzip -1", "archive", "--format=tar.gz", `--prefix=acme-big-${sha.slice(0, 7)}/`, "-o", tarball, "HEAD");
+  git(
+    "-c",
+    "tar.tar.gz.command=gzip -1",
+    "archive",
+    "--format=tar.gz",
+    `--prefix=acme-big-${sha.slice(0, 7)}/`,
+    "-o",
+    tarball,
+    "HEAD",
+  );
   rmSync(work, { recursive: true, force: true });
   return { sha, tarball, gitRoot: path.join(dir, "git") };
 }
 
 /** `git http-backend` as CGI: request line and headers in the environment, body on stdin, CGI headers back. */
 function gitBackend(req, res, gitRoot) {
-  if (req.headers.authorization !== BASIC) return void res.writeHead(401, { "www-authenticate": 'Basic realm="bench"' }).end();
+  if (req.headers.authorization !== BASIC)
+    return void res.writeHead(401, { "www-authenticate": 'Basic realm="bench"' }).end();
   const url = new URL(req.url, "http://x");
   const env = {
     ...GIT_ENV,
@@ -143,7 +219,11 @@ function gitBackend(req, res, gitRoot) {
     ...(req.headers["content-encoding"] ? { HTTP_CONTENT_ENCODING: req.headers["content-encoding"] } : {}),
     ...(req.headers["content-length"] ? { CONTENT_LENGTH: req.headers["content-length"] } : {}),
   };
-  const cgi = spawn(path.join(execFileSync("git", ["--exec-path"], { encoding: "utf8" }).trim(), "git-http-backend"), [], { env });
+  const cgi = spawn(
+    path.join(execFileSync("git", ["--exec-path"], { encoding: "utf8" }).trim(), "git-http-backend"),
+    [],
+    { env },
+  );
   req.pipe(cgi.stdin);
   let head = Buffer.alloc(0);
   let sent = false;
@@ -169,7 +249,12 @@ function gitBackend(req, res, gitRoot) {
 function serve({ sha, tarball, gitRoot }) {
   const server = createServer((req, res) => {
     if (req.url?.startsWith("/git/")) return gitBackend(req, res, gitRoot);
-    if (req.url === `/repos/acme/big/tarball/${sha}`) return void res.writeHead(302, { location: `http://127.0.0.1:${server.address().port}/codeload/acme/big/legacy.tar.gz/${sha}` }).end();
+    if (req.url === `/repos/acme/big/tarball/${sha}`)
+      return void res
+        .writeHead(302, {
+          location: `http://127.0.0.1:${server.address().port}/codeload/acme/big/legacy.tar.gz/${sha}`,
+        })
+        .end();
     if (req.url?.startsWith("/codeload/")) {
       res.writeHead(200, { "content-type": "application/x-gzip", "content-length": statSync(tarball).size });
       return void createReadStream(tarball).pipe(res);
@@ -187,7 +272,11 @@ function child(args) {
     let stderr = "";
     p.stdout.on("data", (d) => (stdout += d));
     p.stderr.on("data", (d) => (stderr += d));
-    p.on("close", (status) => (status === 0 ? resolve(JSON.parse(stdout.trim().split("\n").at(-1))) : reject(new Error(`${args[0]} failed: ${stderr}`))));
+    p.on("close", (status) =>
+      status === 0
+        ? resolve(JSON.parse(stdout.trim().split("\n").at(-1)))
+        : reject(new Error(`${args[0]} failed: ${stderr}`)),
+    );
   });
 }
 

@@ -22,7 +22,16 @@ writeFileSync(path.join(tmp, "empty.env"), "");
 function timeStart() {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const env = { PATH: process.env.PATH, HOME: tmp, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", NODE_ENV: "production", ENV_FILE: path.join(tmp, "empty.env"), WORK_DIR: path.join(tmp, "work") };
+    const env = {
+      PATH: process.env.PATH,
+      HOME: tmp,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "info",
+      NODE_ENV: "production",
+      ENV_FILE: path.join(tmp, "empty.env"),
+      WORK_DIR: path.join(tmp, "work"),
+    };
     const p = spawn("npm", ["start", "--silent"], { cwd: root, env, detached: true });
     let out = "";
     const timer = setTimeout(() => {
@@ -46,10 +55,25 @@ try {
   for (let i = 0; i < 3; i++) runs.push(await timeStart());
   const median = [...runs].sort((a, b) => a - b)[1];
   const t0 = performance.now();
-  execFileSync(path.join(root, "node_modules/.bin/tsc"), ["-p", "tsconfig.build.json", "--outDir", path.join(tmp, "dist"), "--tsBuildInfoFile", path.join(tmp, "dist/.tsbuildinfo"), "--incremental", "false"], { cwd: root });
+  execFileSync(
+    path.join(root, "node_modules/.bin/tsc"),
+    [
+      "-p",
+      "tsconfig.build.json",
+      "--outDir",
+      path.join(tmp, "dist"),
+      "--tsBuildInfoFile",
+      path.join(tmp, "dist/.tsbuildinfo"),
+      "--incremental",
+      "false",
+    ],
+    { cwd: root },
+  );
   const full = (performance.now() - t0) / 1000;
   console.log("| benchmark | measured |\n|---|---|");
-  console.log(`| \`npm start\` with a fresh build, to the server's URL in the log | median ${median.toFixed(1)} s of ${runs.map((r) => r.toFixed(1)).join(", ")} s (the full compile prestart used to run every time: ${full.toFixed(1)} s) |`);
+  console.log(
+    `| \`npm start\` with a fresh build, to the server's URL in the log | median ${median.toFixed(1)} s of ${runs.map((r) => r.toFixed(1)).join(", ")} s (the full compile prestart used to run every time: ${full.toFixed(1)} s) |`,
+  );
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -44,7 +44,11 @@ const TestOctokit = ProbotOctokit.defaults({ retry: { enabled: false }, throttle
 const silentLogger = pino({ level: "silent" });
 
 const SECRET = "bench-secret";
-const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048, publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs1", format: "pem" } }).privateKey;
+const privateKey = generateKeyPairSync("rsa", {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: "spki", format: "pem" },
+  privateKeyEncoding: { type: "pkcs1", format: "pem" },
+}).privateKey;
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const ms = (x) => `${x.toFixed(2)} ms`;
 
@@ -59,11 +63,20 @@ function bodies() {
 
 /** POST every body, IN_FLIGHT at a time; per-request latency (ms). */
 /** Signed `pull_request` deliveries of these bodies, IN_FLIGHT at a time; per-request latency in ms. */
-const burst = (url, list) => signedBurst(url, list.map((body) => ({ event: "pull_request", body })), IN_FLIGHT, SECRET);
+const burst = (url, list) =>
+  signedBurst(
+    url,
+    list.map((body) => ({ event: "pull_request", body })),
+    IN_FLIGHT,
+    SECRET,
+  );
 
 async function bareProbot(list) {
   const probot = new Probot({ appId: 123, privateKey, secret: SECRET, log: silentLogger });
-  const mw = await createNodeMiddleware((app) => app.on("pull_request", async () => {}), { probot, webhooksPath: "/api/github/webhooks" });
+  const mw = await createNodeMiddleware((app) => app.on("pull_request", async () => {}), {
+    probot,
+    webhooksPath: "/api/github/webhooks",
+  });
   const server = createServer((req, res) => void mw(req, res));
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   const url = `http://127.0.0.1:${server.address().port}/api/github/webhooks`;
@@ -75,7 +88,14 @@ async function bareProbot(list) {
 }
 
 async function previewBot(list) {
-  const env = loadEnv({ PORT: "0", HOST: "127.0.0.1", APP_ID: "123", PRIVATE_KEY: privateKey, WEBHOOK_SECRET: SECRET, LOG_LEVEL: "silent" });
+  const env = loadEnv({
+    PORT: "0",
+    HOST: "127.0.0.1",
+    APP_ID: "123",
+    PRIVATE_KEY: privateKey,
+    WEBHOOK_SECRET: SECRET,
+    LOG_LEVEL: "silent",
+  });
   const bot = await startServer({ env, logger: createLogger({ level: "silent" }), Octokit: TestOctokit });
   let jobs = 0;
   bot.deps.queue.register("preview", async () => void jobs++); // measure the door, not the runner
@@ -104,7 +124,13 @@ async function pgEnqueue() {
     while (next < DELIVERIES) {
       const i = next++;
       const t = performance.now();
-      await queue.enqueue({ kind: "preview", key: `acme/web#${i % 100}`, payload: { i }, dedupeId: crypto.randomUUID(), supersedes: true });
+      await queue.enqueue({
+        kind: "preview",
+        key: `acme/web#${i % 100}`,
+        payload: { i },
+        dedupeId: crypto.randomUUID(),
+        supersedes: true,
+      });
       times.push(performance.now() - t);
     }
   };
@@ -128,15 +154,38 @@ async function storm() {
   const workDir = mkdtempSync(join(tmpdir(), "bench-storm-"));
   nock.disableNetConnect();
   nock.enableNetConnect((h) => h.startsWith("127.0.0.1"));
-  const gh = fakeGitHub({ owner: "acme", repo: "web", installationId: 2, config: `manifests:\n  path: deploy\nnames:\n  namespace: "web-pr-{number}"\nhealth:\n  timeout: 30s\n` });
+  const gh = fakeGitHub({
+    owner: "acme",
+    repo: "web",
+    installationId: 2,
+    config: `manifests:\n  path: deploy\nnames:\n  namespace: "web-pr-{number}"\nhealth:\n  timeout: 30s\n`,
+  });
   const sha = "a".repeat(40);
   const top = join(workDir, "src", `acme-web-${sha.slice(0, 7)}`, "deploy");
   mkdirSync(top, { recursive: true });
-  writeFileSync(join(top, "web.yaml"), `apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: web }\nspec:\n  replicas: 1\n  selector: { matchLabels: { app: web } }\n  template:\n    metadata: { labels: { app: web } }\n    spec:\n      containers: [{ name: web, image: ghcr.io/acme/web:latest }]\n---\napiVersion: v1\nkind: Service\nmetadata: { name: web }\nspec:\n  selector: { app: web }\n  ports: [{ port: 80 }]\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings }\ndata: { mode: preview }\n`);
+  writeFileSync(
+    join(top, "web.yaml"),
+    `apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: web }\nspec:\n  replicas: 1\n  selector: { matchLabels: { app: web } }\n  template:\n    metadata: { labels: { app: web } }\n    spec:\n      containers: [{ name: web, image: ghcr.io/acme/web:latest }]\n---\napiVersion: v1\nkind: Service\nmetadata: { name: web }\nspec:\n  selector: { app: web }\n  ports: [{ port: 80 }]\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings }\ndata: { mode: preview }\n`,
+  );
   const chunks = [];
-  for await (const c of tarCreate({ gzip: true, cwd: join(workDir, "src"), portable: true }, [`acme-web-${sha.slice(0, 7)}`])) chunks.push(c);
+  for await (const c of tarCreate({ gzip: true, cwd: join(workDir, "src"), portable: true }, [
+    `acme-web-${sha.slice(0, 7)}`,
+  ]))
+    chunks.push(c);
   gh.state.tarballs.set(sha, Buffer.concat(chunks));
-  for (let n = 1; n <= PRS; n++) gh.state.pulls.set(n, { number: n, title: `PR ${n}`, branch: `b${n}`, sha, state: "open", fork: false, draft: false, labels: [], author: "acme", files: [] });
+  for (let n = 1; n <= PRS; n++)
+    gh.state.pulls.set(n, {
+      number: n,
+      title: `PR ${n}`,
+      branch: `b${n}`,
+      sha,
+      state: "open",
+      fork: false,
+      draft: false,
+      labels: [],
+      author: "acme",
+      files: [],
+    });
 
   const fake = await startFakeKube({ namespaceFinalizeMs: 20, controllerTickMs: 20 });
   const cluster = createCluster({ kubeConfig: fake.kubeConfig(), pollMs: 100, logger });
@@ -166,7 +215,20 @@ async function storm() {
   const before = fake.requests.length;
   const t0 = performance.now();
   for (let n = 1; n <= PRS; n++) {
-    await queue.enqueue({ kind: "preview", key: `acme/web#${n}`, payload: { installationId: 2, owner: "acme", repo: "web", number: n, action: "deploy", source: "webhook", trigger: "bench" }, supersedes: true });
+    await queue.enqueue({
+      kind: "preview",
+      key: `acme/web#${n}`,
+      payload: {
+        installationId: 2,
+        owner: "acme",
+        repo: "web",
+        number: n,
+        action: "deploy",
+        source: "webhook",
+        trigger: "bench",
+      },
+      supersedes: true,
+    });
   }
   await queue.onIdle();
   const seconds = (performance.now() - t0) / 1000;
@@ -191,13 +253,23 @@ const s = await storm();
 
 const rows = [
   ["| measurement | p50 | p99 | note |", "|---|---|---|---|"],
-  [`| bare Probot app, ack | ${ms(pct(bare, 50))} | ${ms(pct(bare, 99))} | ${DELIVERIES} signed deliveries, ${IN_FLIGHT} in flight |`],
-  [`| preview-bot server (embedded queue), ack | ${ms(pct(bot.times, 50))} | ${ms(pct(bot.times, 99))} | ${bot.jobs} jobs run (incl. 50 warm-up), handler stubbed |`],
-  [`| ratio preview-bot / bare | ${(pct(bot.times, 50) / pct(bare, 50)).toFixed(2)}× | ${(pct(bot.times, 99) / pct(bare, 99)).toFixed(2)}× | target ≤ 1.5× |`],
+  [
+    `| bare Probot app, ack | ${ms(pct(bare, 50))} | ${ms(pct(bare, 99))} | ${DELIVERIES} signed deliveries, ${IN_FLIGHT} in flight |`,
+  ],
+  [
+    `| preview-bot server (embedded queue), ack | ${ms(pct(bot.times, 50))} | ${ms(pct(bot.times, 99))} | ${bot.jobs} jobs run (incl. 50 warm-up), handler stubbed |`,
+  ],
+  [
+    `| ratio preview-bot / bare | ${(pct(bot.times, 50) / pct(bare, 50)).toFixed(2)}× | ${(pct(bot.times, 99) / pct(bare, 99)).toFixed(2)}× | target ≤ 1.5× |`,
+  ],
   pgq.times
-    ? [`| PostgreSQL queue enqueue (added to an ack) | ${ms(pct(pgq.times, 50))} | ${ms(pct(pgq.times, 99))} | dedupe + supersede + send, one transaction, ${IN_FLIGHT} at once |`]
+    ? [
+        `| PostgreSQL queue enqueue (added to an ack) | ${ms(pct(pgq.times, 50))} | ${ms(pct(pgq.times, 99))} | dedupe + supersede + send, one transaction, ${IN_FLIGHT} at once |`,
+      ]
     : [`| PostgreSQL queue enqueue | – | – | skipped: ${pgq.skipped} |`],
 ].flat();
 console.log(rows.join("\n"));
-console.log(`\n| 200-PR storm (fake API server) | value |\n|---|---|\n| all previews ready | ${s.seconds.toFixed(1)} s (${s.ready}/${PRS} ready) |\n| API calls per deploy | ${(s.calls / PRS).toFixed(1)} |\n| peak concurrent deploys | ${s.peak} (queue concurrency ${s.concurrency}) |`);
+console.log(
+  `\n| 200-PR storm (fake API server) | value |\n|---|---|\n| all previews ready | ${s.seconds.toFixed(1)} s (${s.ready}/${PRS} ready) |\n| API calls per deploy | ${(s.calls / PRS).toFixed(1)} |\n| peak concurrent deploys | ${s.peak} (queue concurrency ${s.concurrency}) |`,
+);
 process.exit(0);

@@ -44,14 +44,25 @@ export interface BackupWiring {
 }
 
 /** Backups, when blob storage is configured. */
-export function startBackups(env: Env, opts: { logger: Logger; metrics: Metrics; notifier?: Notifier; lock: ScheduleLock }): BackupWiring {
+export function startBackups(
+  env: Env,
+  opts: { logger: Logger; metrics: Metrics; notifier?: Notifier; lock: ScheduleLock },
+): BackupWiring {
   const log = opts.logger.child({ component: "backups" });
   if (!env.AZURE_STORAGE_ACCOUNT_URL && !env.AZURE_STORAGE_CONNECTION_STRING) return { stop: async () => {} };
   const variables = variablesOf(env);
   const store = blobStoreFromEnv(variables);
   const targets = loadTargets(variables);
   const previews = env.PREVIEW_DATABASE_URL
-    ? createPreviewBackups({ store, adminUrl: env.PREVIEW_DATABASE_URL, container: env.PREVIEW_BACKUP_CONTAINER, targets, adminExtensions: env.PREVIEW_DATABASE_ADMIN_EXTENSIONS, env: variables, logger: log })
+    ? createPreviewBackups({
+        store,
+        adminUrl: env.PREVIEW_DATABASE_URL,
+        container: env.PREVIEW_BACKUP_CONTAINER,
+        targets,
+        adminExtensions: env.PREVIEW_DATABASE_ADMIN_EXTENSIONS,
+        env: variables,
+        logger: log,
+      })
     : undefined;
   if (targets.length === 0) return { ...(previews ? { previews } : {}), stop: async () => {} };
 
@@ -81,7 +92,12 @@ export function startBackups(env: Env, opts: { logger: Logger; metrics: Metrics;
   scheduler.start();
   const backupTargets: BackupTargets = {
     names: () => targets.map((t) => t.name),
-    list: async (name) => (await listBackups(store, findTarget(targets, name))).map((b) => ({ name: b.name, createdAt: b.time.toISOString(), sizeBytes: b.size })),
+    list: async (name) =>
+      (await listBackups(store, findTarget(targets, name))).map((b) => ({
+        name: b.name,
+        createdAt: b.time.toISOString(),
+        sizeBytes: b.size,
+      })),
     run: async (name) => {
       await runBackupJob(findTarget(targets, name), { store, events, env: variables, logger: log });
     },
@@ -107,7 +123,10 @@ export function startBackups(env: Env, opts: { logger: Logger; metrics: Metrics;
 }
 
 /** The sweeper on its schedule (every 10 minutes), reporting what it fixed to Slack. */
-export function startSweeps(sweeper: Sweeper, opts: { logger: Logger; notifier?: Notifier; lock: ScheduleLock }): SlotScheduler {
+export function startSweeps(
+  sweeper: Sweeper,
+  opts: { logger: Logger; notifier?: Notifier; lock: ScheduleLock },
+): SlotScheduler {
   const scheduler = createSweepScheduler({
     sweeper,
     lock: opts.lock,

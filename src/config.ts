@@ -31,47 +31,94 @@ const duration = z.string().transform((s, ctx) => {
 });
 
 const labelMap = z.record(
-  z.string().regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, "not a valid Kubernetes label key"),
-  z.string().regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, "not a valid Kubernetes label value (≤ 63 chars of A-Z a-z 0-9 - _ .)"),
+  z
+    .string()
+    .regex(
+      /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+      "not a valid Kubernetes label key",
+    ),
+  z
+    .string()
+    .regex(
+      /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/,
+      "not a valid Kubernetes label value (≤ 63 chars of A-Z a-z 0-9 - _ .)",
+    ),
 );
 const annotationMap = z.record(z.string().min(1), z.string());
 
 /** Namespace labels preview-bot sets itself (ownership, Pod Security): a repository may not set or override them. */
-const RESERVED_NAMESPACE_LABEL = /^(pod-security\.kubernetes\.io\/|preview-bot\.dev\/|app\.kubernetes\.io\/managed-by$)/;
-const namespaceLabels = labelMap.refine((labels) => !Object.keys(labels).some((k) => RESERVED_NAMESPACE_LABEL.test(k)), {
-  message: "pod-security.kubernetes.io/*, preview-bot.dev/* and app.kubernetes.io/managed-by are set by preview-bot (Pod Security is guardrails.podSecurity)",
-});
+const RESERVED_NAMESPACE_LABEL =
+  /^(pod-security\.kubernetes\.io\/|preview-bot\.dev\/|app\.kubernetes\.io\/managed-by$)/;
+const namespaceLabels = labelMap.refine(
+  (labels) => !Object.keys(labels).some((k) => RESERVED_NAMESPACE_LABEL.test(k)),
+  {
+    message:
+      "pod-security.kubernetes.io/*, preview-bot.dev/* and app.kubernetes.io/managed-by are set by preview-bot (Pod Security is guardrails.podSecurity)",
+  },
+);
 /** `2`, `"500m"`, `"4Gi"`: YAML numbers are read as quantities too. */
-const quantity = z.union([z.string(), z.number()]).transform(String).pipe(z.string().regex(QUANTITY, 'must be a Kubernetes quantity such as "500m", "2" or "4Gi"'));
+const quantity = z
+  .union([z.string(), z.number()])
+  .transform(String)
+  .pipe(z.string().regex(QUANTITY, 'must be a Kubernetes quantity such as "500m", "2" or "4Gi"'));
 
 /** Name patterns may use {number} {branch} {owner} {repo} {sha} {shortSha}. */
 const namePattern = z
   .string()
   .min(1)
   .regex(/^[A-Za-z0-9{}-]+$/, "may contain only letters, digits, '-' and {placeholders}")
-  .refine((s) => /\{(number|branch|sha|shortSha)\}/.test(s), "must contain {number}, {branch}, {sha} or {shortSha} so each PR gets its own name");
+  .refine(
+    (s) => /\{(number|branch|sha|shortSha)\}/.test(s),
+    "must contain {number}, {branch}, {sha} or {shortSha} so each PR gets its own name",
+  );
 
 const permission = z.enum(["read", "triage", "write", "maintain", "admin"]);
 
 /** Placeholders templates may use (naming.templateValues). */
-export const TEMPLATE_PLACEHOLDERS = ["number", "branch", "sha", "shortSha", "owner", "repo", "namespace", "name", "host", "url", "database", "role", "secret"] as const;
+export const TEMPLATE_PLACEHOLDERS = [
+  "number",
+  "branch",
+  "sha",
+  "shortSha",
+  "owner",
+  "repo",
+  "namespace",
+  "name",
+  "host",
+  "url",
+  "database",
+  "role",
+  "secret",
+] as const;
 const template = z.string().superRefine((text, ctx) => {
   for (const m of text.matchAll(/\{([a-zA-Z]+)\}/g)) {
     if (!(TEMPLATE_PLACEHOLDERS as readonly string[]).includes(m[1]!)) {
-      ctx.addIssue({ code: "custom", message: `unknown placeholder {${m[1]}}; known: ${TEMPLATE_PLACEHOLDERS.map((p) => `{${p}}`).join(" ")}` });
+      ctx.addIssue({
+        code: "custom",
+        message: `unknown placeholder {${m[1]}}; known: ${TEMPLATE_PLACEHOLDERS.map((p) => `{${p}}`).join(" ")}`,
+      });
     }
   }
 });
 
 /** A path glob relative to the manifests directory: `*`, `**`, `?`, `[abc]`, `{a,b}`; no `..`. */
-const pathGlob = z.string().min(1).refine((p) => !p.split("/").includes("..") && !p.startsWith("/"), "must be a relative path glob (no leading / or ..)");
+const pathGlob = z
+  .string()
+  .min(1)
+  .refine(
+    (p) => !p.split("/").includes("..") && !p.startsWith("/"),
+    "must be a relative path glob (no leading / or ..)",
+  );
 /** `legacy/**`, `{path: "legacy/**"}` or `{kind: Secret, name?: x}`; normalized to the object form. */
 const excludeEntry = z.preprocess(
   (v) => (typeof v === "string" ? { path: v } : v),
   z
     .object({ kind: z.string().min(1).optional(), name: z.string().min(1).optional(), path: pathGlob.optional() })
     .strict()
-    .refine((e) => (e.kind !== undefined) !== (e.path !== undefined), "give either kind (and optionally name) or a path glob")
+    .refine(
+      (e) => (e.kind !== undefined) !== (e.path !== undefined),
+      "give either kind (and optionally name) or a path glob",
+    )
     .refine((e) => e.name === undefined || e.kind !== undefined, { message: "name needs a kind", path: ["name"] }),
 );
 const SET_KEY = /^[A-Za-z0-9_-]+(\[\d+\])*(\.[A-Za-z0-9_-]+(\[\d+\])*)*$/;
@@ -79,8 +126,14 @@ const SET_KEY = /^[A-Za-z0-9_-]+(\[\d+\])*(\.[A-Za-z0-9_-]+(\[\d+\])*)*$/;
 const imageName = z
   .string()
   .min(1)
-  .regex(/^[a-z0-9]([a-z0-9._:-]*[a-z0-9])?(\/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*(\/\*)?$/, 'an image repository without tag, e.g. "ghcr.io/org/app" or "ghcr.io/org/*"');
-const repoPath = z.string().min(1).refine((p) => !p.split("/").includes("..") && !p.startsWith("/"), "must be a relative path inside the repository");
+  .regex(
+    /^[a-z0-9]([a-z0-9._:-]*[a-z0-9])?(\/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*(\/\*)?$/,
+    'an image repository without tag, e.g. "ghcr.io/org/app" or "ghcr.io/org/*"',
+  );
+const repoPath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.split("/").includes("..") && !p.startsWith("/"), "must be a relative path inside the repository");
 
 export const configSchema = z
   .object({
@@ -100,7 +153,9 @@ export const configSchema = z
         /** Helm: values files in the repository, applied in order (later wins). */
         values: z.array(repoPath).default([]),
         /** Helm: `--set`-style values, `key.sub[0]: template`; applied after the values files. */
-        set: z.record(z.string().regex(SET_KEY, 'a key like "image.tag" or "ingress.hosts[0].host"'), template).default({}),
+        set: z
+          .record(z.string().regex(SET_KEY, 'a key like "image.tag" or "ingress.hosts[0].host"'), template)
+          .default({}),
         /** Helm: the release name (a template); default the preview's name, cut to Helm's 53 characters. */
         releaseName: template.pipe(z.string().min(1).max(53)).optional(),
       })
@@ -109,8 +164,15 @@ export const configSchema = z
         if (m.type === undefined || m.type === "helm") return;
         for (const field of ["values", "set", "releaseName"] as const) {
           const v = m[field];
-          if (v !== undefined && (Array.isArray(v) ? v.length > 0 : typeof v === "object" ? Object.keys(v).length > 0 : true)) {
-            ctx.addIssue({ code: "custom", path: [field], message: `only for manifests.type: helm (this is ${m.type})` });
+          if (
+            v !== undefined &&
+            (Array.isArray(v) ? v.length > 0 : typeof v === "object" ? Object.keys(v).length > 0 : true)
+          ) {
+            ctx.addIssue({
+              code: "custom",
+              path: [field],
+              message: `only for manifests.type: helm (this is ${m.type})`,
+            });
           }
         }
       }),
@@ -146,7 +208,10 @@ export const configSchema = z
     route: z
       .object({
         /** Hostname pattern, e.g. `{name}.previews.example.com` ({name} is the host label). */
-        host: z.string().regex(/^\{name\}(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/, 'must look like "{name}.previews.example.com"').optional(),
+        host: z
+          .string()
+          .regex(/^\{name\}(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/, 'must look like "{name}.previews.example.com"')
+          .optional(),
         /** Path-prefix routing instead: the shared base URL, and the prefix pattern (default `/{name}`). */
         baseUrl: z.url().optional(),
         pathPrefix: z.string().startsWith("/").optional(),
@@ -155,8 +220,13 @@ export const configSchema = z
         /** Generate the route: the Service (by name) and port (number or name) the preview URL leads to. */
         expose: z
           .object({
-            service: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be the name of a Service in the manifests"),
-            port: z.union([z.number().int().min(1).max(65535), z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "a port name (or number)")]),
+            service: z
+              .string()
+              .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be the name of a Service in the manifests"),
+            port: z.union([
+              z.number().int().min(1).max(65535),
+              z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "a port name (or number)"),
+            ]),
           })
           .strict()
           .optional(),
@@ -199,10 +269,16 @@ export const configSchema = z
       })
       .strict()
       .refine((r) => !(r.host && r.baseUrl), { message: "set either host or baseUrl, not both", path: ["host"] })
-      .refine((r) => !(r.tls?.clusterIssuer && r.tls?.issuer), { message: "set either clusterIssuer or issuer, not both", path: ["tls"] })
+      .refine((r) => !(r.tls?.clusterIssuer && r.tls?.issuer), {
+        message: "set either clusterIssuer or issuer, not both",
+        path: ["tls"],
+      })
       .optional(),
     /** Extra labels/annotations on the preview namespace (e.g. a gateway access label). */
-    namespace: z.object({ labels: namespaceLabels.default({}), annotations: annotationMap.default({}) }).strict().default({ labels: {}, annotations: {} }),
+    namespace: z
+      .object({ labels: namespaceLabels.default({}), annotations: annotationMap.default({}) })
+      .strict()
+      .default({ labels: {}, annotations: {} }),
     /**
      * Stricter guardrails for this repository's previews (src/services/preview/guardrails.ts). The bot's settings are
      * the bounds: a looser value is lowered to the bot's, and the check run says so.
@@ -210,13 +286,23 @@ export const configSchema = z
     guardrails: z
       .object({
         podSecurity: z.enum(["baseline", "restricted"]).optional(),
-        quota: z.object({ pods: z.number().int().min(1).optional(), cpu: quantity.optional(), memory: quantity.optional(), storage: quantity.optional() }).strict().optional(),
+        quota: z
+          .object({
+            pods: z.number().int().min(1).optional(),
+            cpu: quantity.optional(),
+            memory: quantity.optional(),
+            storage: quantity.optional(),
+          })
+          .strict()
+          .optional(),
         egress: z.enum(["open", "restricted"]).optional(),
       })
       .strict()
       .default({}),
     /** `${VAR}` substitution in the rendered YAML (Flux post-build convention); values are templates. */
-    variables: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "variable names are [A-Za-z_][A-Za-z0-9_]*"), template).default({}),
+    variables: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "variable names are [A-Za-z_][A-Za-z0-9_]*"), template)
+      .default({}),
     /** Literal placeholder tokens in the manifests (e.g. `BRANCH_NAME`) and their replacement templates. */
     replacements: z.record(z.string().min(3, "replacement tokens must be at least 3 characters"), template).default({}),
     /** Health gate after apply. */
@@ -269,7 +355,10 @@ export const configSchema = z
         connectionLimit: z.number().int().min(1).max(1000).default(20),
         secret: z
           .object({
-            name: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a DNS-1123 name").default("preview-database"),
+            name: z
+              .string()
+              .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a DNS-1123 name")
+              .default("preview-database"),
             keys: z
               .object({
                 user: z.string().default("PGUSER"),
@@ -288,7 +377,13 @@ export const configSchema = z
         finalBackup: z.boolean().default(false),
       })
       .strict()
-      .default({ enabled: false, extensions: [], connectionLimit: 20, secret: { name: "preview-database", keys: { user: "PGUSER", password: "PGPASSWORD" } }, finalBackup: false }),
+      .default({
+        enabled: false,
+        extensions: [],
+        connectionLimit: 20,
+        secret: { name: "preview-database", keys: { user: "PGUSER", password: "PGPASSWORD" } },
+        finalBackup: false,
+      }),
     /** After a healthy deploy, dispatch the repository's end-to-end workflow against the preview URL. */
     e2e: z
       .object({
@@ -304,11 +399,18 @@ export const configSchema = z
       .strict()
       .optional(),
     /** Links shown in the sticky comment, relative to the preview URL (e.g. API docs at /docs). */
-    links: z.array(z.object({ title: z.string().min(1).max(80), path: z.string().startsWith("/") }).strict()).default([]),
+    links: z
+      .array(z.object({ title: z.string().min(1).max(80), path: z.string().startsWith("/") }).strict())
+      .default([]),
     /** Minimum repository permission per command. */
-    permissions: z.partialRecord(z.enum(["deploy", "redeploy", "destroy", "status", "extend", "backup", "restore"]), permission).default({}),
+    permissions: z
+      .partialRecord(z.enum(["deploy", "redeploy", "destroy", "status", "extend", "backup", "restore"]), permission)
+      .default({}),
     /** Slack channel for this repository's threads (overrides the bot default). */
-    slack: z.object({ channel: z.string().min(1) }).strict().optional(),
+    slack: z
+      .object({ channel: z.string().min(1) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -317,10 +419,20 @@ export type PreviewConfig = z.output<typeof configSchema>;
 export type ConfigResult = { ok: true; config: PreviewConfig } | { ok: false; errors: string[] };
 
 function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  return path.reduce<string>((acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), "");
+  return path.reduce<string>(
+    (acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
+    "",
+  );
 }
 
-type Def = { type?: string; innerType?: unknown; in?: unknown; out?: unknown; element?: unknown; shape?: Record<string, unknown> };
+type Def = {
+  type?: string;
+  innerType?: unknown;
+  in?: unknown;
+  out?: unknown;
+  element?: unknown;
+  shape?: Record<string, unknown>;
+};
 const defOf = (n: unknown): Def | undefined => (n as { _zod?: { def?: Def } } | undefined)?._zod?.def;
 
 /** Through optional, default and pipe wrappers to the schema that holds the shape. */
@@ -338,7 +450,14 @@ function knownKeysAt(path: ReadonlyArray<PropertyKey>): string[] {
   let node: unknown = configSchema;
   for (const p of path) {
     const def = defOf(unwrapSchema(node));
-    node = typeof p === "number" ? (def?.type === "array" ? def.element : undefined) : def?.type === "object" ? def.shape?.[String(p)] : undefined;
+    node =
+      typeof p === "number"
+        ? def?.type === "array"
+          ? def.element
+          : undefined
+        : def?.type === "object"
+          ? def.shape?.[String(p)]
+          : undefined;
   }
   const def = defOf(unwrapSchema(node));
   return def?.type === "object" && def.shape ? Object.keys(def.shape) : [];
@@ -348,12 +467,15 @@ function knownKeysAt(path: ReadonlyArray<PropertyKey>): string[] {
 function distance(a: string, b: string): number {
   const x = a.toLowerCase();
   const y = b.toLowerCase();
-  const d = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d = Array.from({ length: x.length + 1 }, (_, i) =>
+    Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= x.length; i++) {
     for (let j = 1; j <= y.length; j++) {
       const cost = x[i - 1] === y[j - 1] ? 0 : 1;
       d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1])
+        d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
     }
   }
   return d[x.length]![y.length]!;

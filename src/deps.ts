@@ -19,7 +19,12 @@ import type { Dispatcher, PreviewDirectory } from "./services/shared/dispatch.js
 import { createDispatcher, PREVIEW_JOB } from "./services/jobs/dispatcher.js";
 import type { Octokit } from "./services/github/reads.js";
 import type { Metrics } from "./services/metrics.js";
-import { createSlackNotifier, createSlackWebClient, MemoryThreadStore, type Notifier } from "./services/chat/notifier.js";
+import {
+  createSlackNotifier,
+  createSlackWebClient,
+  MemoryThreadStore,
+  type Notifier,
+} from "./services/chat/notifier.js";
 import type { Cluster, Databases } from "./services/shared/preview.js";
 import { previewKey } from "./services/shared/preview.js";
 import { createMemoryQueue, type Queue } from "./services/jobs/queue.js";
@@ -48,7 +53,13 @@ import { createPgQueue } from "./services/jobs/queue-pg.js";
 import { PgThreadStore } from "./services/chat/slack-threads.js";
 import { createSlackResponder } from "./services/chat/slack-reply.js";
 import { describeError, systemOf } from "./services/shared/errors.js";
-import { createSweeper, githubOpenPulls, MemorySweepMemory, PgSweepMemory, type Sweeper } from "./services/jobs/sweeper.js";
+import {
+  createSweeper,
+  githubOpenPulls,
+  MemorySweepMemory,
+  PgSweepMemory,
+  type Sweeper,
+} from "./services/jobs/sweeper.js";
 
 export interface DepsOverrides {
   kubeConfig?: KubeConfig;
@@ -111,13 +122,21 @@ export function loadKubeConfig(env: Env): KubeConfig {
   return kc;
 }
 
-export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Metrics, overrides: DepsOverrides = {}): Deps {
+export function buildDeps(
+  env: Env,
+  logger: Logger,
+  probot: Probot,
+  metrics: Metrics,
+  overrides: DepsOverrides = {},
+): Deps {
   const kubeConfig = overrides.kubeConfig ?? loadKubeConfig(env);
   const cluster = clusterFrom(env, kubeConfig, logger, overrides);
   const databases = databasesFrom(env, logger);
   const workDir = env.WORK_DIR ?? join(tmpdir(), "preview-bot");
   mkdirSync(workDir, { recursive: true });
-  const pool = env.DATABASE_URL ? new pg.Pool({ connectionString: env.DATABASE_URL, max: 3, application_name: "preview-bot" }) : undefined;
+  const pool = env.DATABASE_URL
+    ? new pg.Pool({ connectionString: env.DATABASE_URL, max: 3, application_name: "preview-bot" })
+    : undefined;
   pool?.on("error", (err) => logger.warn({ err }, "idle state-database connection failed"));
   const slackClient = env.SLACK_BOT_TOKEN ? createSlackWebClient(env.SLACK_BOT_TOKEN) : undefined;
   const notifier = notifierFrom(env, slackClient, pool, logger);
@@ -146,7 +165,17 @@ export function buildDeps(env: Env, logger: Logger, probot: Probot, metrics: Met
   const { dispatcher, enqueue, enqueueComment, heads } = jobKindsFrom({ queue, runner, probot, pool, logger });
   const timer = setInterval(() => metrics.setQueue(queue.stats()), 5_000);
   timer.unref();
-  const sweeper = sweeperFrom({ env, logger, probot, cluster, queue, dispatcher, pool, ...(databases ? { databases } : {}), ...(notifier ? { notifier } : {}) });
+  const sweeper = sweeperFrom({
+    env,
+    logger,
+    probot,
+    cluster,
+    queue,
+    dispatcher,
+    pool,
+    ...(databases ? { databases } : {}),
+    ...(notifier ? { notifier } : {}),
+  });
   let sweeps: SlotScheduler | undefined;
 
   return {
@@ -200,19 +229,40 @@ function jobKindsFrom(w: { queue: Queue; runner: Runner; probot: Probot; pool: p
   const { queue, runner, probot, pool, logger } = w;
   // Every line a job logs carries its delivery, job id and preview key.
   queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) =>
-    withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: job.payload.action }, () => runner.run(job.payload, signal)),
+    withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: job.payload.action }, () =>
+      runner.run(job.payload, signal),
+    ),
   );
-  const dispatcher = createDispatcher({ queue, installationFor: async (owner, repo) => (await installationOf(probot, owner, repo)) });
+  const dispatcher = createDispatcher({
+    queue,
+    installationFor: async (owner, repo) => await installationOf(probot, owner, repo),
+  });
   const enqueue: Enqueue = async (job, deliveryId) => {
     // A new commit, a reopen or a close supersedes older work; a label or a check completion only queues behind it
     // (a label someone adds must not cancel a deploy in progress).
     const supersedes = job.checkName === undefined && job.labeled === undefined;
-    await queue.enqueue({ kind: PREVIEW_JOB, key: previewKey(job), payload: { ...job, deliveryId }, dedupeId: deliveryId, supersedes });
+    await queue.enqueue({
+      kind: PREVIEW_JOB,
+      key: previewKey(job),
+      payload: { ...job, deliveryId },
+      dedupeId: deliveryId,
+      supersedes,
+    });
   };
   const heads: HeadLog = pool ? new PgHeadLog(pool) : new MemoryHeadLog();
-  const commentJob = createCommentJob({ octokitFor: async (id) => (await probot.auth(id)) as Octokit, dispatcher, heads, logger });
-  queue.register<CommentJob>(COMMENT_JOB, (job) => withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: "comment" }, () => commentJob(job.payload)));
-  const enqueueComment: EnqueueComment = async (job, deliveryId) => queue.enqueue({ kind: COMMENT_JOB, key: commentJobKey(job), payload: job, dedupeId: deliveryId });
+  const commentJob = createCommentJob({
+    octokitFor: async (id) => (await probot.auth(id)) as Octokit,
+    dispatcher,
+    heads,
+    logger,
+  });
+  queue.register<CommentJob>(COMMENT_JOB, (job) =>
+    withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: "comment" }, () =>
+      commentJob(job.payload),
+    ),
+  );
+  const enqueueComment: EnqueueComment = async (job, deliveryId) =>
+    queue.enqueue({ kind: COMMENT_JOB, key: commentJobKey(job), payload: job, dedupeId: deliveryId });
   return { dispatcher, enqueue, enqueueComment, heads };
 }
 
@@ -220,7 +270,14 @@ function databasesFrom(env: Env, logger: Logger): Databases | undefined {
   if (!env.PREVIEW_DATABASE_URL) return undefined;
   return createDatabases({
     adminUrl: env.PREVIEW_DATABASE_URL,
-    ...(env.PREVIEW_DATABASE_SSLMODE ? { ssl: { mode: env.PREVIEW_DATABASE_SSLMODE, ...(env.PREVIEW_DATABASE_SSL_CA_FILE ? { ca: readFileSync(env.PREVIEW_DATABASE_SSL_CA_FILE, "utf8") } : {}) } } : {}),
+    ...(env.PREVIEW_DATABASE_SSLMODE
+      ? {
+          ssl: {
+            mode: env.PREVIEW_DATABASE_SSLMODE,
+            ...(env.PREVIEW_DATABASE_SSL_CA_FILE ? { ca: readFileSync(env.PREVIEW_DATABASE_SSL_CA_FILE, "utf8") } : {}),
+          },
+        }
+      : {}),
     ...(env.PREVIEW_DATABASE_PUBLIC_HOST ? { publicHost: env.PREVIEW_DATABASE_PUBLIC_HOST } : {}),
     ...(env.PREVIEW_DATABASE_PUBLIC_PORT ? { publicPort: env.PREVIEW_DATABASE_PUBLIC_PORT } : {}),
     ...(env.PREVIEW_DATABASE_PASSWORD_KEY ? { passwordKey: env.PREVIEW_DATABASE_PASSWORD_KEY } : {}),
@@ -230,7 +287,12 @@ function databasesFrom(env: Env, logger: Logger): Databases | undefined {
   });
 }
 
-function notifierFrom(env: Env, client: WebClient | undefined, pool: pg.Pool | undefined, logger: Logger): Notifier | undefined {
+function notifierFrom(
+  env: Env,
+  client: WebClient | undefined,
+  pool: pg.Pool | undefined,
+  logger: Logger,
+): Notifier | undefined {
   if (!client) return undefined;
   return createSlackNotifier({
     client,
@@ -281,7 +343,16 @@ function runnerFrom(w: RunnerWiring): Runner {
     notify: async (report: RunReport) => {
       metrics.observeRun(report);
       await notifier?.notify(
-        { key: report.names.key, owner: report.ref.owner, repo: report.ref.repo, number: report.ref.number, state: summaryState(report), namespace: report.names.namespace, ...(report.url ? { url: report.url } : {}), ...(report.ref.sha ? { sha: report.ref.sha } : {}) },
+        {
+          key: report.names.key,
+          owner: report.ref.owner,
+          repo: report.ref.repo,
+          number: report.ref.number,
+          state: summaryState(report),
+          namespace: report.names.namespace,
+          ...(report.url ? { url: report.url } : {}),
+          ...(report.ref.sha ? { sha: report.ref.sha } : {}),
+        },
         { text: report.summary, ...(report.error ? { detail: report.error } : {}) },
         report.slackChannel ? { channel: report.slackChannel } : {},
       );
@@ -319,15 +390,30 @@ function memoizedAppSlug(probot: Probot): () => Promise<string | undefined> {
 /** The Lease for one queue per fleet, in the bot's own namespace; none outside a cluster (one process, then). */
 function queueLeaseFrom(env: Env, kubeConfig: KubeConfig, logger: Logger): QueueLease | undefined {
   const SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
-  const namespace = env.POD_NAMESPACE ?? (existsSync(SERVICE_ACCOUNT_NAMESPACE) ? readFileSync(SERVICE_ACCOUNT_NAMESPACE, "utf8").trim() : undefined);
+  const namespace =
+    env.POD_NAMESPACE ??
+    (existsSync(SERVICE_ACCOUNT_NAMESPACE) ? readFileSync(SERVICE_ACCOUNT_NAMESPACE, "utf8").trim() : undefined);
   if (!namespace) return undefined;
-  return new QueueLease({ api: kubeConfig.makeApiClient(CoordinationV1Api), namespace, name: "preview-bot-queue", identity: `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`, logger: logger.child({ component: "queue-lease" }) });
+  return new QueueLease({
+    api: kubeConfig.makeApiClient(CoordinationV1Api),
+    namespace,
+    name: "preview-bot-queue",
+    identity: `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`,
+    logger: logger.child({ component: "queue-lease" }),
+  });
 }
 
 /** Durable keyed jobs with DATABASE_URL (several replicas, restarts, retries); in memory otherwise. */
-function queueFrom(env: Env, metrics: Metrics, logger: Logger, notifier: Notifier | undefined, gate?: QueueLease): Queue {
+function queueFrom(
+  env: Env,
+  metrics: Metrics,
+  logger: Logger,
+  notifier: Notifier | undefined,
+  gate?: QueueLease,
+): Queue {
   const queueLog = logger.child({ component: "queue" });
-  if (!env.DATABASE_URL) return createMemoryQueue({ concurrency: env.JOB_CONCURRENCY, logger: queueLog, ...(gate ? { gate } : {}) });
+  if (!env.DATABASE_URL)
+    return createMemoryQueue({ concurrency: env.JOB_CONCURRENCY, logger: queueLog, ...(gate ? { gate } : {}) });
   return createPgQueue({
     connectionString: env.DATABASE_URL,
     concurrency: env.JOB_CONCURRENCY,
@@ -358,7 +444,10 @@ function sweeperFrom(w: SweeperWiring): Sweeper {
   return createSweeper({
     cluster: w.cluster,
     ...(w.databases ? { databases: w.databases } : {}),
-    listOpenPulls: githubOpenPulls({ app: async () => (await w.probot.auth()) as Octokit, octokitFor: async (id) => (await w.probot.auth(id)) as Octokit }),
+    listOpenPulls: githubOpenPulls({
+      app: async () => (await w.probot.auth()) as Octokit,
+      octokitFor: async (id) => (await w.probot.auth(id)) as Octokit,
+    }),
     dispatch: (req) => w.dispatcher.dispatch(req),
     logger: w.logger,
     protectedNamespaces: w.env.PROTECTED_NAMESPACES,
@@ -367,8 +456,18 @@ function sweeperFrom(w: SweeperWiring): Sweeper {
     // The heads-up goes into the PR's thread, whose summary message carries the Extend button.
     onHeadsUp: async (item) => {
       await notifier?.notify(
-        { key: item.key, owner: item.owner, repo: item.repo, number: item.number, state: "ready", namespace: item.namespace, expiresAt: item.expiresAt },
-        { text: `This preview expires at ${item.expiresAt}. Press Extend, or comment \`/preview extend 3d\` on the pull request, to keep it.` },
+        {
+          key: item.key,
+          owner: item.owner,
+          repo: item.repo,
+          number: item.number,
+          state: "ready",
+          namespace: item.namespace,
+          expiresAt: item.expiresAt,
+        },
+        {
+          text: `This preview expires at ${item.expiresAt}. Press Extend, or comment \`/preview extend 3d\` on the pull request, to keep it.`,
+        },
         item.slackChannel ? { channel: item.slackChannel } : {},
       );
     },

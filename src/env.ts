@@ -11,13 +11,23 @@ const optional = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v));
 
-const list = optional.transform((v) => (v ? v.split(",").map((s) => s.trim()).filter(Boolean) : []));
+const list = optional.transform((v) =>
+  v
+    ? v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [],
+);
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const dnsSubdomain = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 /** A Kubernetes resource quantity: `500m`, `2`, `1.5`, `512Mi`, `8Gi`, `1e3`. */
 export const QUANTITY = /^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[mkMGTPE]|[eE][+-]?[0-9]+)?$/;
-const quantity = z.string().trim().regex(QUANTITY, 'must be a Kubernetes quantity such as "500m", "2", "512Mi" or "8Gi"');
+const quantity = z
+  .string()
+  .trim()
+  .regex(QUANTITY, 'must be a Kubernetes quantity such as "500m", "2", "512Mi" or "8Gi"');
 const CIDR = /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/;
 const cidrs = list.pipe(z.array(z.string().regex(CIDR, "must be an address range such as 10.0.0.0/16")));
 const flag = z
@@ -41,7 +51,9 @@ const envSchema = z.object({
   /** Where the manifest flow writes the new app's credentials. */
   ENV_FILE: z.string().default(".env"),
   /** Local development: a smee-style channel whose events are forwarded to this bot's webhook path. */
-  WEBHOOK_PROXY_URL: optional.pipe(z.url({ protocol: /^https?$/, error: "an http(s) URL, e.g. https://smee.io/<channel>" }).optional()),
+  WEBHOOK_PROXY_URL: optional.pipe(
+    z.url({ protocol: /^https?$/, error: "an http(s) URL, e.g. https://smee.io/<channel>" }).optional(),
+  ),
 
   // Kubernetes
   KUBECONFIG: optional,
@@ -53,7 +65,15 @@ const envSchema = z.object({
   /** ClusterRoles a preview's own RoleBindings may name (none by default: the bot must hold `bind` on each). */
   PREVIEW_BINDABLE_CLUSTER_ROLES: list,
   /** The shared Gateway preview routes attach to unless a repository names one: `namespace/name[/sectionName]`. */
-  PREVIEW_GATEWAY: optional.pipe(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?(\/[a-z0-9]([-a-z0-9]*[a-z0-9])?)?$/, "namespace/name or namespace/name/sectionName").optional()),
+  PREVIEW_GATEWAY: optional.pipe(
+    z
+      .string()
+      .regex(
+        /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?(\/[a-z0-9]([-a-z0-9]*[a-z0-9])?)?$/,
+        "namespace/name or namespace/name/sectionName",
+      )
+      .optional(),
+  ),
   /** Ingress class for preview Ingresses unless a repository names one (route.ingressClassName). */
   PREVIEW_INGRESS_CLASS: optional,
   /** How long teardown waits for a namespace to disappear before reporting it stuck. */
@@ -84,7 +104,10 @@ const envSchema = z.object({
   PREVIEW_EGRESS: z.enum(["open", "restricted"]).default("open"),
   PREVIEW_EGRESS_TO_CIDRS: cidrs,
   /** The ClusterRole (deploy/base/rbac.yaml) the bot binds to itself in each preview namespace. */
-  PREVIEW_CLUSTER_ROLE: z.string().regex(dnsSubdomain, "must be a Kubernetes object name").default("preview-bot-previews"),
+  PREVIEW_CLUSTER_ROLE: z
+    .string()
+    .regex(dnsSubdomain, "must be a Kubernetes object name")
+    .default("preview-bot-previews"),
   /** The bot's own ServiceAccount (deploy/ sets both from the downward API): the subject of that RoleBinding. */
   BOT_NAMESPACE: z.string().regex(dnsLabel, "must be a namespace name").default("preview-bot"),
   BOT_SERVICE_ACCOUNT: z.string().regex(dnsSubdomain, "must be a ServiceAccount name").default("preview-bot"),
@@ -188,7 +211,8 @@ export function slackUserMap(env: Env): Map<string, string> {
   if (!raw) return map;
   const text = raw.trim().startsWith("{") || raw.includes("=") ? raw : readFileSync(raw, "utf8");
   if (text.trim().startsWith("{")) {
-    for (const [k, v] of Object.entries(JSON.parse(text) as Record<string, unknown>)) if (typeof v === "string") map.set(k, v);
+    for (const [k, v] of Object.entries(JSON.parse(text) as Record<string, unknown>))
+      if (typeof v === "string") map.set(k, v);
   } else {
     for (const pair of text.split(",")) {
       const [k, v] = pair.split("=").map((s) => s.trim());
@@ -200,7 +224,13 @@ export function slackUserMap(env: Env): Map<string, string> {
 
 /** Secrets from the environment, for the logger's literal redaction list. */
 export function secretValues(env: Env): string[] {
-  const out = [env.WEBHOOK_SECRET, env.SLACK_SIGNING_SECRET, env.SLACK_BOT_TOKEN, env.PREVIEW_DATABASE_PASSWORD_KEY, privateKey(env)];
+  const out = [
+    env.WEBHOOK_SECRET,
+    env.SLACK_SIGNING_SECRET,
+    env.SLACK_BOT_TOKEN,
+    env.PREVIEW_DATABASE_PASSWORD_KEY,
+    privateKey(env),
+  ];
   const accountKey = /AccountKey=([^;]+)/i.exec(env.AZURE_STORAGE_CONNECTION_STRING ?? "")?.[1];
   if (accountKey) out.push(accountKey);
   if (env.WEBHOOK_PROXY_URL) {

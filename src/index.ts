@@ -21,7 +21,14 @@ export interface AppDoors {
 export function previewBot(doors: AppDoors): ApplicationFunction {
   return (app: Probot) => {
     app.on(
-      ["pull_request.opened", "pull_request.reopened", "pull_request.synchronize", "pull_request.ready_for_review", "pull_request.labeled", "pull_request.closed"],
+      [
+        "pull_request.opened",
+        "pull_request.reopened",
+        "pull_request.synchronize",
+        "pull_request.ready_for_review",
+        "pull_request.labeled",
+        "pull_request.closed",
+      ],
       onPullRequest(doors.enqueue, doors.heads),
     );
     app.on("issue_comment.created", onIssueComment(doors.enqueueComment));

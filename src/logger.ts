@@ -12,12 +12,15 @@ const logContext = new AsyncLocalStorage<Record<string, string>>();
 
 /** Run `fn` with these fields on every log line it (and whatever it awaits) writes. */
 export function withLogContext<T>(fields: Record<string, string | undefined>, fn: () => T): T {
-  const clean = Object.fromEntries(Object.entries(fields).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""));
+  const clean = Object.fromEntries(
+    Object.entries(fields).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""),
+  );
   return logContext.run({ ...logContext.getStore(), ...clean }, fn);
 }
 
 /** Object keys whose values are always secret, wherever they appear (matched case-insensitively). */
-const SECRET_KEY = /(pass(word)?|secret|token|private[-_]?key|api[-_]?key|account[-_]?key|authorization|cookie|connection[-_]?string|credential|signature|sas)$/i;
+const SECRET_KEY =
+  /(pass(word)?|secret|token|private[-_]?key|api[-_]?key|account[-_]?key|authorization|cookie|connection[-_]?string|credential|signature|sas)$/i;
 
 /** Value patterns that are secrets whatever key they sit under. */
 const SECRET_VALUE_PATTERNS: Array<[RegExp, string]> = [
@@ -32,9 +35,15 @@ const SECRET_VALUE_PATTERNS: Array<[RegExp, string]> = [
   [/\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b/g, "[REDACTED]"],
   [/\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g, "[REDACTED]"],
   // PEM private keys, also cut short (an error quoting a few lines of one) or with their newlines escaped
-  [/-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----|(?:\s|\\[nr]|[A-Za-z0-9+/=])*)/g, "[REDACTED PRIVATE KEY]"],
+  [
+    /-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----|(?:\s|\\[nr]|[A-Za-z0-9+/=])*)/g,
+    "[REDACTED PRIVATE KEY]",
+  ],
   // KEY=value, KEY: value, "password": "x" and \"token\":\"x\" (JSON quoted inside text) in free text, e.g. a log line
-  [/\b([A-Z0-9_-]*(PASSWORD|PASSWD|SECRET|TOKEN|ACCOUNT_KEY|API_KEY|APIKEY)[A-Z0-9_-]*(?:\\?["'])?\s*[=:]\s*)(\\?"(?:[^"\\]|\\[^"])*\\?"|'[^']*'|[^\s,;}&"']+)/gi, "$1[REDACTED]"],
+  [
+    /\b([A-Z0-9_-]*(PASSWORD|PASSWD|SECRET|TOKEN|ACCOUNT_KEY|API_KEY|APIKEY)[A-Z0-9_-]*(?:\\?["'])?\s*[=:]\s*)(\\?"(?:[^"\\]|\\[^"])*\\?"|'[^']*'|[^\s,;}&"']+)/gi,
+    "$1[REDACTED]",
+  ],
   // SQL and prose: PASSWORD 'x', WITH [ENCRYPTED] PASSWORD x
   [/\b(password\s+)('(?:[^']|'')*'|"[^"]*")/gi, "$1[REDACTED]"],
   [/\b(with\s+(?:encrypted\s+)?password\s+)(?!\[REDACTED\])(\S+)/gi, "$1[REDACTED]"],
@@ -53,14 +62,21 @@ export function registerSecret(value: string | undefined): void {
   const before = knownSecrets.size;
   knownSecrets.add(value);
   knownSecrets.add(JSON.stringify(value).slice(1, -1));
-  for (const line of value.split(/\r?\n/)) if (line.trim().length >= 16 && !/^-----(BEGIN|END) /.test(line.trim())) knownSecrets.add(line.trim());
+  for (const line of value.split(/\r?\n/))
+    if (line.trim().length >= 16 && !/^-----(BEGIN|END) /.test(line.trim())) knownSecrets.add(line.trim());
   if (knownSecrets.size !== before) knownPattern = undefined;
 }
 
 /** One alternation of every known secret, longest first; rebuilt when one is added. */
 function knownSecretsPattern(): RegExp | undefined {
   if (knownSecrets.size === 0) return undefined;
-  knownPattern ??= new RegExp([...knownSecrets].sort((a, b) => b.length - a.length).map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"), "g");
+  knownPattern ??= new RegExp(
+    [...knownSecrets]
+      .sort((a, b) => b.length - a.length)
+      .map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+      .join("|"),
+    "g",
+  );
   return knownPattern;
 }
 
@@ -91,7 +107,8 @@ export function redact(value: unknown, depth = 0, seen = new WeakSet<object>()):
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1, seen));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    out[k] = SECRET_KEY.test(k) && v !== undefined && v !== null && v !== "" ? "[REDACTED]" : redact(v, depth + 1, seen);
+    out[k] =
+      SECRET_KEY.test(k) && v !== undefined && v !== null && v !== "" ? "[REDACTED]" : redact(v, depth + 1, seen);
   }
   return out;
 }
@@ -114,7 +131,9 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
     // Applied to every merged object and to the message string.
     hooks: {
       logMethod(args, method) {
-        const scrubbed = args.map((a) => (typeof a === "string" ? redactText(a) : redact(a))) as Parameters<typeof method>;
+        const scrubbed = args.map((a) => (typeof a === "string" ? redactText(a) : redact(a))) as Parameters<
+          typeof method
+        >;
         return method.apply(this, scrubbed);
       },
     },

@@ -10,7 +10,15 @@ import { fileURLToPath } from "node:url";
 import { VersionApi } from "@kubernetes/client-node";
 import { createNodeMiddleware, type Probot, type ProbotOctokit } from "probot";
 import { buildDeps, createProbotApp, type Deps, type DepsOverrides } from "./deps.js";
-import { earlyVariable, githubConfigured, loadEnv, secretValues, slackConfigured, slackUserMap, type Env } from "./env.js";
+import {
+  earlyVariable,
+  githubConfigured,
+  loadEnv,
+  secretValues,
+  slackConfigured,
+  slackUserMap,
+  type Env,
+} from "./env.js";
 import { createSlackApp } from "./handlers/slack.js";
 import { createSetupHandler } from "./handlers/setup.js";
 import { previewBot } from "./index.js";
@@ -61,15 +69,19 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     deps = buildDeps(env, logger, probot, metrics, options);
     // Without DATABASE_URL, only the replica holding the job Lease runs jobs: tried once before serving (a lone replica is
     // ready at once), but an API server that does not answer must not keep the doors closed.
-    if (deps.queueLease) await Promise.race([deps.queueLease.start(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    if (deps.queueLease)
+      await Promise.race([deps.queueLease.start(), new Promise((r) => setTimeout(r, 10_000).unref())]);
     listeners.push(...(await appDoors(env, logger, probot, deps)));
     ready = readiness(deps);
   }
 
-  const server = createServer((req, res) => void serve(req, res, { ready, metrics, listeners }).catch((err: unknown) => {
-    logger.error({ err }, `${req.method} ${req.url} failed`);
-    if (!res.headersSent) res.writeHead(500).end();
-  }));
+  const server = createServer(
+    (req, res) =>
+      void serve(req, res, { ready, metrics, listeners }).catch((err: unknown) => {
+        logger.error({ err }, `${req.method} ${req.url} failed`);
+        if (!res.headersSent) res.writeHead(500).end();
+      }),
+  );
   await new Promise<void>((ok) => server.listen(env.PORT, env.HOST, ok));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : env.PORT;
@@ -84,10 +96,16 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       const lock = deps.scheduleLock;
       void probot.auth().then((octokit) => redeliverMissed({ octokit: octokit as Octokit, logger, lock }));
     }
-    logger.info(`preview-bot listening on port ${port}: GitHub webhooks at ${WEBHOOKS_PATH}${slackConfigured(env) ? ", Slack at /slack/events" : " (Slack not configured)"}`);
+    logger.info(
+      `preview-bot listening on port ${port}: GitHub webhooks at ${WEBHOOKS_PATH}${slackConfigured(env) ? ", Slack at /slack/events" : " (Slack not configured)"}`,
+    );
     if (env.WEBHOOK_PROXY_URL) {
       // Through this server's own webhook door (signature checked), on the port it actually listens on.
-      proxy = await startWebhookProxy({ source: env.WEBHOOK_PROXY_URL, target: `http://${loopbackHost(address)}:${port}${WEBHOOKS_PATH}`, logger });
+      proxy = await startWebhookProxy({
+        source: env.WEBHOOK_PROXY_URL,
+        target: `http://${loopbackHost(address)}:${port}${WEBHOOKS_PATH}`,
+        logger,
+      });
     }
   }
 
@@ -130,7 +148,15 @@ function setupHint(url: string, env: Env): string {
 /** The GitHub webhooks (Probot) and, when configured, Slack (Bolt) on /slack/events. */
 async function appDoors(env: Env, logger: Logger, probot: Probot, deps: Deps): Promise<Listener[]> {
   const listeners: Listener[] = [];
-  const github = await createNodeMiddleware(previewBot({ enqueue: deps.enqueue, enqueueComment: deps.enqueueComment, heads: deps.heads, appId: Number(env.APP_ID) }), { probot, webhooksPath: WEBHOOKS_PATH });
+  const github = await createNodeMiddleware(
+    previewBot({
+      enqueue: deps.enqueue,
+      enqueueComment: deps.enqueueComment,
+      heads: deps.heads,
+      appId: Number(env.APP_ID),
+    }),
+    { probot, webhooksPath: WEBHOOKS_PATH },
+  );
   if (slackConfigured(env)) {
     const slack = createSlackApp({
       signingSecret: env.SLACK_SIGNING_SECRET!,
@@ -142,14 +168,19 @@ async function appDoors(env: Env, logger: Logger, probot: Probot, deps: Deps): P
       ...(deps.backupTargets ? { targets: deps.backupTargets } : {}),
       // Slack authorization = GitHub authorization: the repository's own `permissions` policy and the fork rule.
       authorizer: createAuthorizer({
-        clientFor: async (owner, repo) => (await installationOctokit(probot, owner, repo)) as unknown as PermissionClient,
+        clientFor: async (owner, repo) =>
+          (await installationOctokit(probot, owner, repo)) as unknown as PermissionClient,
         policyFor: async (owner, repo) => {
           const config = await loadRepoConfig(await installationOctokit(probot, owner, repo), owner, repo);
-          return config ? { enrolled: true, ...(config.ok ? { policy: config.config.permissions } : {}) } : { enrolled: false };
+          return config
+            ? { enrolled: true, ...(config.ok ? { policy: config.config.permissions } : {}) }
+            : { enrolled: false };
         },
-        isForkPr: async (owner, repo, number) => (await getPull(await installationOctokit(probot, owner, repo), owner, repo, number)).fork,
+        isForkPr: async (owner, repo, number) =>
+          (await getPull(await installationOctokit(probot, owner, repo), owner, repo, number)).fork,
       }),
-      pulls: async (owner, repo, number) => getPull(await installationOctokit(probot, owner, repo), owner, repo, number),
+      pulls: async (owner, repo, number) =>
+        getPull(await installationOctokit(probot, owner, repo), owner, repo, number),
       admins: env.PREVIEW_BOT_ADMINS,
       logger,
     });
@@ -189,15 +220,24 @@ function readiness(deps: Deps): Readiness {
 }
 
 /** One request: health, readiness and metrics first, then the doors in order, else 404. */
-async function serve(req: IncomingMessage, res: ServerResponse, s: { ready: Readiness; metrics: ReturnType<typeof createMetrics>; listeners: Listener[] }): Promise<void> {
+async function serve(
+  req: IncomingMessage,
+  res: ServerResponse,
+  s: { ready: Readiness; metrics: ReturnType<typeof createMetrics>; listeners: Listener[] },
+): Promise<void> {
   const path = (req.url ?? "/").split("?")[0];
-  if (req.method === "GET" && path === "/healthz") return void res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
+  if (req.method === "GET" && path === "/healthz")
+    return void res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
   if (req.method === "GET" && path === "/readyz") {
     const r = await s.ready();
-    return void res.writeHead(r.ok ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ status: r.ok ? "ready" : "not ready", ...r.checks }));
+    return void res
+      .writeHead(r.ok ? 200 : 503, { "content-type": "application/json" })
+      .end(JSON.stringify({ status: r.ok ? "ready" : "not ready", ...r.checks }));
   }
   if (req.method === "GET" && path === "/metrics") {
-    return void res.writeHead(200, { "content-type": s.metrics.registry.contentType }).end(await s.metrics.registry.metrics());
+    return void res
+      .writeHead(200, { "content-type": s.metrics.registry.contentType })
+      .end(await s.metrics.registry.metrics());
   }
   for (const l of s.listeners) if (await l(req, res)) return;
   if (!res.headersSent) res.writeHead(404, { "content-type": "text/plain" }).end("not found");
@@ -210,7 +250,12 @@ function previewBackupCatalog(deps: Deps) {
       const key = `${k.owner}/${k.repo}#${k.number}`;
       const out: Array<{ name: string; createdAt?: string; sizeBytes?: number }> = [];
       for (const db of (await deps.databases!.list()).filter((d) => d.key === key)) {
-        for (const b of await deps.backups!.list(db)) out.push({ name: b.name, createdAt: b.time.toISOString(), ...(b.size !== undefined ? { sizeBytes: b.size } : {}) });
+        for (const b of await deps.backups!.list(db))
+          out.push({
+            name: b.name,
+            createdAt: b.time.toISOString(),
+            ...(b.size !== undefined ? { sizeBytes: b.size } : {}),
+          });
       }
       return out;
     },

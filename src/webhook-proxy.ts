@@ -35,7 +35,9 @@ export async function startWebhookProxy(opts: WebhookProxyOptions): Promise<Webh
   const { SmeeClient } = await import("smee-client");
   const shown = displayProxyUrl(opts.source);
   // smee-client writes the source as given and as `new URL(source)` prints it, without a trailing slash.
-  const forms = [...new Set([opts.source, new URL(opts.source).toString()].flatMap((u) => [u, u.replace(/\/+$/, "")]))].sort((a, b) => b.length - a.length);
+  const forms = [
+    ...new Set([opts.source, new URL(opts.source).toString()].flatMap((u) => [u, u.replace(/\/+$/, "")])),
+  ].sort((a, b) => b.length - a.length);
   const scrub = (text: string) => forms.reduce((t, form) => t.split(form).join(shown), text);
   const log = opts.logger.child({ component: "webhook-proxy" });
   // smee-client logs like console (`info(message)`, `error(message, err)`); give it pino lines without the raw URL.
@@ -54,7 +56,10 @@ export async function startWebhookProxy(opts: WebhookProxyOptions): Promise<Webh
     if (closed) return;
     // The EventSource retries network errors every 3 s, but gives up on an HTTP error status or a non-event-stream answer.
     const status = (err as { code?: unknown }).code;
-    const next = typeof status === "number" ? `it answered HTTP ${status}, so it is not retried: check WEBHOOK_PROXY_URL and restart` : "retrying every 3 s; webhooks arrive once it answers";
+    const next =
+      typeof status === "number"
+        ? `it answered HTTP ${status}, so it is not retried: check WEBHOOK_PROXY_URL and restart`
+        : "retrying every 3 s; webhooks arrive once it answers";
     log.warn({ err: describe(err, scrub) }, `connecting to the webhook proxy ${shown} failed; ${next}`);
   });
   return {
@@ -68,7 +73,12 @@ export async function startWebhookProxy(opts: WebhookProxyOptions): Promise<Webh
 
 /** An EventSource error event or an Error, as a plain object a log line can carry (no raw URL). */
 function describe(err: unknown, scrub: (text: string) => string): Record<string, unknown> {
-  if (err instanceof Error) return { message: scrub(err.message), ...(err.cause ? { cause: scrub(String(err.cause)) } : {}) };
+  if (err instanceof Error)
+    return { message: scrub(err.message), ...(err.cause ? { cause: scrub(String(err.cause)) } : {}) };
   const e = err as { message?: unknown; code?: unknown; type?: unknown };
-  return { ...(e.type ? { type: String(e.type) } : {}), ...(e.message ? { message: scrub(String(e.message)) } : {}), ...(e.code !== undefined ? { status: e.code } : {}) };
+  return {
+    ...(e.type ? { type: String(e.type) } : {}),
+    ...(e.message ? { message: scrub(String(e.message)) } : {}),
+    ...(e.code !== undefined ? { status: e.code } : {}),
+  };
 }

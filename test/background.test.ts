@@ -24,11 +24,27 @@ beforeAll(async () => {
   const minute = new Date(started.getTime() - 30 * 60_000).getUTCMinutes();
   const env = loadEnv({
     AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
-    BACKUP_TARGETS: JSON.stringify([{ name: "fresh", host: u.hostname, port: Number(u.port), database: "postgres", user: u.username, passwordEnv: "FRESH_PW", schedule: `${minute} * * * *`, container: "fresh-backups" }]),
+    BACKUP_TARGETS: JSON.stringify([
+      {
+        name: "fresh",
+        host: u.hostname,
+        port: Number(u.port),
+        database: "postgres",
+        user: u.username,
+        passwordEnv: "FRESH_PW",
+        schedule: `${minute} * * * *`,
+        container: "fresh-backups",
+      },
+    ]),
     FRESH_PW: decodeURIComponent(u.password),
   });
   const notifier = { notify: async () => undefined, announce: async (text: string) => void announced.push(text) };
-  wiring = startBackups(env, { logger: createLogger({ level: "silent" }), metrics: createMetrics(), notifier, lock: new MemoryScheduleLock() });
+  wiring = startBackups(env, {
+    logger: createLogger({ level: "silent" }),
+    metrics: createMetrics(),
+    notifier,
+    lock: new MemoryScheduleLock(),
+  });
 }, 180_000);
 
 afterAll(async () => {
@@ -41,6 +57,8 @@ describe("the missed-backup alarm", () => {
     expect(await wiring.checkMissed!(new Date(started.getTime() + 60_000))).toEqual([]);
     expect(announced).toEqual([]);
     expect(await wiring.checkMissed!(new Date(started.getTime() + 3 * 3_600_000))).toEqual(["fresh"]);
-    expect(announced).toEqual([":warning: Backup of *fresh* missed its schedule: there is no successful backup at all"]);
+    expect(announced).toEqual([
+      ":warning: Backup of *fresh* missed its schedule: there is no successful backup at all",
+    ]);
   });
 });

@@ -34,17 +34,25 @@ function snapshot(): Map<string, { mtimeMs: number; text: string }> {
 
 /** What `npm start` runs first: package.json's `prestart`. */
 async function build(): Promise<void> {
-  await run("npm", ["run", "--silent", "prestart"], { cwd: copy, maxBuffer: 16 * 1024 * 1024 }).catch((err: { stdout?: string; stderr?: string }) => {
-    throw new Error(`building the copy of the project failed:\n${err.stdout ?? ""}${err.stderr ?? ""}`, { cause: err });
-  });
+  await run("npm", ["run", "--silent", "prestart"], { cwd: copy, maxBuffer: 16 * 1024 * 1024 }).catch(
+    (err: { stdout?: string; stderr?: string }) => {
+      throw new Error(`building the copy of the project failed:\n${err.stdout ?? ""}${err.stderr ?? ""}`, {
+        cause: err,
+      });
+    },
+  );
 }
 
 const changed = (before: ReturnType<typeof snapshot>, after: ReturnType<typeof snapshot>) =>
-  [...after].filter(([file, f]) => before.get(file)?.mtimeMs !== f.mtimeMs).map(([file]) => file).sort();
+  [...after]
+    .filter(([file, f]) => before.get(file)?.mtimeMs !== f.mtimeMs)
+    .map(([file]) => file)
+    .sort();
 
 beforeAll(() => {
   copy = mkdtempSync(path.join(tmpdir(), "build-"));
-  for (const f of ["package.json", "tsconfig.json", "tsconfig.build.json"]) cpSync(path.join(ROOT, f), path.join(copy, f));
+  for (const f of ["package.json", "tsconfig.json", "tsconfig.build.json"])
+    cpSync(path.join(ROOT, f), path.join(copy, f));
   cpSync(path.join(ROOT, "src"), path.join(copy, "src"), { recursive: true });
   symlinkSync(path.join(ROOT, "node_modules"), path.join(copy, "node_modules"), "dir");
 });

@@ -52,14 +52,23 @@ describe("parseConfig", () => {
   });
 
   it("refuses a YAML alias bomb instead of expanding it", () => {
-    const bomb = ["a: &a [x,x,x,x,x,x,x,x,x,x]", ...Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`)].join("\n");
+    const bomb = [
+      "a: &a [x,x,x,x,x,x,x,x,x,x]",
+      ...Array.from(
+        { length: 9 },
+        (_, i) =>
+          `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`,
+      ),
+    ].join("\n");
     const r = parseConfig(bomb);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.errors[0]).toMatch(/is not valid YAML: .*alias/i);
   });
 
   it("names unknown template placeholders in tags, variables and replacements", () => {
-    const r = parseConfig("manifests: {path: k}\nimages: [{name: app, tag: '{branch}-{commit}'}]\nvariables: {URL: '{url}', BAD: '{nope}'}\n");
+    const r = parseConfig(
+      "manifests: {path: k}\nimages: [{name: app, tag: '{branch}-{commit}'}]\nvariables: {URL: '{url}', BAD: '{nope}'}\n",
+    );
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.errors.join("\n")).toMatch(/^images\[0\]\.tag: unknown placeholder \{commit\}/m);
@@ -68,7 +77,9 @@ describe("parseConfig", () => {
   });
 
   it("rejects host and baseUrl together, and bad label values", () => {
-    const r = parseConfig("manifests: {path: k}\nroute: {host: '{name}.x.dev', baseUrl: 'https://x.dev'}\nnamespace: {labels: {ok: 'not ok!'}}\n");
+    const r = parseConfig(
+      "manifests: {path: k}\nroute: {host: '{name}.x.dev', baseUrl: 'https://x.dev'}\nnamespace: {labels: {ok: 'not ok!'}}\n",
+    );
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.errors.join("\n")).toMatch(/route\.host: set either host or baseUrl/);
@@ -84,34 +95,69 @@ describe("parseDuration", () => {
     ["3d", 259_200_000],
     ["1w", 604_800_000],
   ])("%s → %d ms", (text, ms) => expect(parseDuration(text)).toBe(ms));
-  it.each(["", "5", "5 minutes", "-1h", "1.5h", "9999999d"])("rejects %j", (text) => expect(parseDuration(text)).toBeUndefined());
+  it.each(["", "5", "5 minutes", "-1h", "1.5h", "9999999d"])("rejects %j", (text) =>
+    expect(parseDuration(text)).toBeUndefined(),
+  );
 });
 
 describe("parseConfig: the fields issue 13 added", () => {
   it("accepts a Helm chart's values, set and releaseName, and refuses them for other types", () => {
-    const ok = parseConfig('manifests:\n  path: chart\n  type: helm\n  values: [chart/values-preview.yaml]\n  set: { image.tag: "{sha}" }\n  releaseName: "web-{number}"\n');
-    expect(ok.ok && ok.config.manifests).toMatchObject({ type: "helm", values: ["chart/values-preview.yaml"], set: { "image.tag": "{sha}" }, releaseName: "web-{number}" });
+    const ok = parseConfig(
+      'manifests:\n  path: chart\n  type: helm\n  values: [chart/values-preview.yaml]\n  set: { image.tag: "{sha}" }\n  releaseName: "web-{number}"\n',
+    );
+    expect(ok.ok && ok.config.manifests).toMatchObject({
+      type: "helm",
+      values: ["chart/values-preview.yaml"],
+      set: { "image.tag": "{sha}" },
+      releaseName: "web-{number}",
+    });
     const bad = parseConfig("manifests:\n  path: k8s\n  type: kustomize\n  values: [v.yaml]\n");
     expect(!bad.ok && bad.errors).toEqual(["manifests.values: only for manifests.type: helm (this is kustomize)"]);
   });
 
   it("normalizes exclude entries: path globs as strings or {path}, objects by kind", () => {
-    const r = parseConfig("manifests:\n  path: k8s\n  exclude: [legacy/**, { path: all-in-one/** }, { kind: Secret, name: x }]\n");
-    expect(r.ok && r.config.manifests.exclude).toEqual([{ path: "legacy/**" }, { path: "all-in-one/**" }, { kind: "Secret", name: "x" }]);
+    const r = parseConfig(
+      "manifests:\n  path: k8s\n  exclude: [legacy/**, { path: all-in-one/** }, { kind: Secret, name: x }]\n",
+    );
+    expect(r.ok && r.config.manifests.exclude).toEqual([
+      { path: "legacy/**" },
+      { path: "all-in-one/**" },
+      { kind: "Secret", name: "x" },
+    ]);
     const bad = parseConfig("manifests:\n  path: k8s\n  exclude: [{ name: x }, ../up]\n");
-    expect(!bad.ok && bad.errors).toEqual(["manifests.exclude[0]: give either kind (and optionally name) or a path glob", "manifests.exclude[0].name: name needs a kind", "manifests.exclude[1].path: must be a relative path glob (no leading / or ..)"]);
+    expect(!bad.ok && bad.errors).toEqual([
+      "manifests.exclude[0]: give either kind (and optionally name) or a path glob",
+      "manifests.exclude[0].name: name needs a kind",
+      "manifests.exclude[1].path: must be a relative path glob (no leading / or ..)",
+    ]);
   });
 
   it("takes route.expose with a port number or name, and image prefixes", () => {
-    const r = parseConfig("manifests: { path: k8s }\nroute:\n  host: \"{name}.p.example.com\"\n  kind: ingress\n  expose: { service: web, port: http }\nimages:\n  - name: ghcr.io/acme/*\n    newName: mirror.example.com/acme/*\n");
-    expect(r.ok && [r.config.route?.expose, r.config.route?.kind, r.config.images[0]]).toEqual([{ service: "web", port: "http" }, "ingress", { name: "ghcr.io/acme/*", newName: "mirror.example.com/acme/*", tag: "{sha}" }]);
-    const bad = parseConfig("manifests: { path: k8s }\nimages:\n  - name: ghcr.io/acme/*\n    newName: mirror.example.com/app\n");
+    const r = parseConfig(
+      'manifests: { path: k8s }\nroute:\n  host: "{name}.p.example.com"\n  kind: ingress\n  expose: { service: web, port: http }\nimages:\n  - name: ghcr.io/acme/*\n    newName: mirror.example.com/acme/*\n',
+    );
+    expect(r.ok && [r.config.route?.expose, r.config.route?.kind, r.config.images[0]]).toEqual([
+      { service: "web", port: "http" },
+      "ingress",
+      { name: "ghcr.io/acme/*", newName: "mirror.example.com/acme/*", tag: "{sha}" },
+    ]);
+    const bad = parseConfig(
+      "manifests: { path: k8s }\nimages:\n  - name: ghcr.io/acme/*\n    newName: mirror.example.com/app\n",
+    );
     expect(!bad.ok && bad.errors[0]).toMatch(/^images\[0\]\.newName: with a prefix name/);
   });
 
   it("suggests the nearest known key for a typo, at any depth, and names the file it read", () => {
-    const r = parseConfig("manifests: { path: k8s }\nroute:\n  hots: x\n  expose: { service: web, prot: 80 }\n", "ci/preview.yml");
-    expect(!r.ok && r.errors).toEqual(expect.arrayContaining(['route: unknown field "hots" (did you mean "host"?)', 'route.expose: unknown field "prot" (did you mean "port"?)']));
+    const r = parseConfig(
+      "manifests: { path: k8s }\nroute:\n  hots: x\n  expose: { service: web, prot: 80 }\n",
+      "ci/preview.yml",
+    );
+    expect(!r.ok && r.errors).toEqual(
+      expect.arrayContaining([
+        'route: unknown field "hots" (did you mean "host"?)',
+        'route.expose: unknown field "prot" (did you mean "port"?)',
+      ]),
+    );
     const yaml = parseConfig("a: [", "ci/preview.yml");
     expect(!yaml.ok && yaml.errors[0]).toMatch(/^ci\/preview\.yml is not valid YAML/);
   });

@@ -22,7 +22,10 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "setup-"));
   const out = new PassThrough();
   out.on("data", (b: Buffer) => lines.push(...b.toString().split("\n").filter(Boolean)));
-  bot = await startServer({ env: loadEnv({ PORT: "0", HOST: "127.0.0.1", ENV_FILE: join(dir, ".env") }), logger: createLogger({ level: "info", destination: out }) });
+  bot = await startServer({
+    env: loadEnv({ PORT: "0", HOST: "127.0.0.1", ENV_FILE: join(dir, ".env") }),
+    logger: createLogger({ level: "info", destination: out }),
+  });
 });
 
 afterAll(async () => {
@@ -69,15 +72,26 @@ describe("npm start with no credentials", () => {
     const pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEfake\n-----END RSA PRIVATE KEY-----\n";
     nock.disableNetConnect();
     nock.enableNetConnect("127.0.0.1");
-    const scope = nock("https://api.github.com")
-      .post("/app-manifests/abc123/conversions")
-      .reply(201, { id: 4242, slug: "my-preview-bot", pem, webhook_secret: "whsec-0123456789", html_url: "https://github.com/apps/my-preview-bot" });
+    const scope = nock("https://api.github.com").post("/app-manifests/abc123/conversions").reply(201, {
+      id: 4242,
+      slug: "my-preview-bot",
+      pem,
+      webhook_secret: "whsec-0123456789",
+      html_url: "https://github.com/apps/my-preview-bot",
+    });
     const res = await get("/probot/setup?code=abc123");
     expect(res.status).toBe(302);
     expect(res.headers.get("location")).toBe("https://github.com/apps/my-preview-bot/installations/new");
     expect(scope.isDone()).toBe(true);
     // What the next start reads: Node's own .env parser (process.loadEnvFile), in a child process.
-    const read = execFileSync(process.execPath, ["-e", `process.loadEnvFile(${JSON.stringify(join(dir, ".env"))}); console.log(JSON.stringify([process.env.APP_ID, process.env.PRIVATE_KEY, process.env.WEBHOOK_SECRET]))`], { encoding: "utf8" });
+    const read = execFileSync(
+      process.execPath,
+      [
+        "-e",
+        `process.loadEnvFile(${JSON.stringify(join(dir, ".env"))}); console.log(JSON.stringify([process.env.APP_ID, process.env.PRIVATE_KEY, process.env.WEBHOOK_SECRET]))`,
+      ],
+      { encoding: "utf8" },
+    );
     expect(JSON.parse(read)).toEqual(["4242", pem, "whsec-0123456789"]);
     expect(statSync(join(dir, ".env")).mode & 0o077).toBe(0);
     expect(lines.join("\n")).not.toContain("MIIEfake");
@@ -92,7 +106,10 @@ describe("npm start with no credentials and WEBHOOK_PROXY_URL", () => {
     const out: string[] = [];
     const withProxy = await startServer({
       env: loadEnv({ PORT: "0", HOST: "127.0.0.1", ENV_FILE: join(dir, ".env.proxy"), WEBHOOK_PROXY_URL: proxy }),
-      logger: createLogger({ level: "info", destination: { write: (l: string) => void out.push(l) } as unknown as NodeJS.WritableStream }),
+      logger: createLogger({
+        level: "info",
+        destination: { write: (l: string) => void out.push(l) } as unknown as NodeJS.WritableStream,
+      }),
     });
     try {
       const manifest = await manifestOf(withProxy.port);

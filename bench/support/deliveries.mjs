@@ -10,7 +10,12 @@ export async function signedBurst(url, deliveries, inFlight, secret) {
       const t = performance.now();
       const res = await fetch(url, {
         method: "POST",
-        headers: { "content-type": "application/json", "x-github-event": event, "x-github-delivery": crypto.randomUUID(), "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}` },
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": event,
+          "x-github-delivery": crypto.randomUUID(),
+          "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`,
+        },
         body,
       });
       await res.arrayBuffer();

@@ -15,9 +15,23 @@ export function rerunWithTypeScript(scriptUrl, argv, root) {
   if (!argv.includes("--no-build")) spawnSync("npm", ["run", "build"], { cwd: root, stdio: "inherit" });
   const hookDir = mkdtempSync(join(tmpdir(), "bench-hook-"));
   const hook = join(hookDir, "hook.mjs");
-  writeFileSync(hook, `import { registerHooks } from "node:module";
-registerHooks({ resolve(s, c, next) { try { return next(s, c); } catch (e) { if (/^\\.{1,2}\\//.test(s) && s.endsWith(".js")) return next(s.slice(0, -3) + ".ts", c); throw e; } } });\n`);
-  const r = spawnSync(process.execPath, ["--no-warnings", "--experimental-transform-types", "--import", pathToFileURL(hook).href, fileURLToPath(scriptUrl), ...argv], { stdio: "inherit" });
+  writeFileSync(
+    hook,
+    `import { registerHooks } from "node:module";
+registerHooks({ resolve(s, c, next) { try { return next(s, c); } catch (e) { if (/^\\.{1,2}\\//.test(s) && s.endsWith(".js")) return next(s.slice(0, -3) + ".ts", c); throw e; } } });\n`,
+  );
+  const r = spawnSync(
+    process.execPath,
+    [
+      "--no-warnings",
+      "--experimental-transform-types",
+      "--import",
+      pathToFileURL(hook).href,
+      fileURLToPath(scriptUrl),
+      ...argv,
+    ],
+    { stdio: "inherit" },
+  );
   rmSync(hookDir, { recursive: true, force: true });
   process.exit(r.status ?? 1);
 }

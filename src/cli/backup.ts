@@ -56,7 +56,12 @@ export async function runBackupCli(argv: string[], io: CliIo): Promise<number> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { help: { type: "boolean", short: "h" }, "dry-run": { type: "boolean" }, to: { type: "string" }, "to-env": { type: "string" } },
+      options: {
+        help: { type: "boolean", short: "h" },
+        "dry-run": { type: "boolean" },
+        to: { type: "string" },
+        "to-env": { type: "string" },
+      },
     });
   } catch (e) {
     err(`${(e as Error).message}\n\n${BACKUP_HELP}`);
@@ -79,7 +84,8 @@ export async function runBackupCli(argv: string[], io: CliIo): Promise<number> {
     const target = findTarget(loadTargets(env), targetName);
     const store = blobStoreFromEnv(env);
     const deps = { store, env, logger };
-    const scratch = () => (env.BACKUP_SCRATCH_URL ? connectionFromUrl(env.BACKUP_SCRATCH_URL) : targetConnection(target, env));
+    const scratch = () =>
+      env.BACKUP_SCRATCH_URL ? connectionFromUrl(env.BACKUP_SCRATCH_URL) : targetConnection(target, env);
     switch (command) {
       case "run": {
         let failure: Error | undefined;
@@ -87,7 +93,11 @@ export async function runBackupCli(argv: string[], io: CliIo): Promise<number> {
         await runBackupJob(target, {
           ...deps,
           scratch: env.BACKUP_SCRATCH_URL ? connectionFromUrl(env.BACKUP_SCRATCH_URL) : undefined,
-          events: { onSuccess: (r) => void (success = r), onFailure: (_t, e) => void (failure = e), onMissed: () => {} },
+          events: {
+            onSuccess: (r) => void (success = r),
+            onFailure: (_t, e) => void (failure = e),
+            onMissed: () => {},
+          },
         });
         if (failure || !success) {
           err(formatBackupFailure(target.name, failure ?? new Error("no result")));
@@ -99,12 +109,17 @@ export async function runBackupCli(argv: string[], io: CliIo): Promise<number> {
       case "list": {
         const all = await listBackups(store, target);
         if (!all.length) out(`no backups of ${target.name} in container ${target.container}`);
-        for (const b of all) out(`${b.time.toISOString()}  ${formatBytes(b.size).padStart(10)}  ${b.verified ? "verified" : "-       "}  ${b.name}`);
+        for (const b of all)
+          out(
+            `${b.time.toISOString()}  ${formatBytes(b.size).padStart(10)}  ${b.verified ? "verified" : "-       "}  ${b.name}`,
+          );
         return 0;
       }
       case "verify": {
         const v = await verifyBackup(target, third ?? "latest", scratch(), deps);
-        out(`verified ${v.blobName}: ${v.tables} tables, ${v.exactChecked} exact row counts matched, restore took ${v.restoreMs} ms`);
+        out(
+          `verified ${v.blobName}: ${v.tables} tables, ${v.exactChecked} exact row counts matched, restore took ${v.restoreMs} ms`,
+        );
         return 0;
       }
       case "prune": {

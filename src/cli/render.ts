@@ -95,20 +95,33 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
     text = await readFile(configPath, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    io.stderr.write(`preview-bot render: cannot read ${configPath}: ${code === "ENOENT" ? "no such file (the repository is not enrolled)" : String(err)}\n`);
+    io.stderr.write(
+      `preview-bot render: cannot read ${configPath}: ${code === "ENOENT" ? "no such file (the repository is not enrolled)" : String(err)}\n`,
+    );
     return 2;
   }
   const parsed = parseConfig(text, configPath);
   if (!parsed.ok) {
-    io.stderr.write(`${configPath}: ${parsed.errors.length} problem${parsed.errors.length > 1 ? "s" : ""}\n${parsed.errors.map((e) => `${e}\n`).join("")}`);
+    io.stderr.write(
+      `${configPath}: ${parsed.errors.length} problem${parsed.errors.length > 1 ? "s" : ""}\n${parsed.errors.map((e) => `${e}\n`).join("")}`,
+    );
     return 2;
   }
 
-  const ref: PreviewRef = { owner: str("owner") ?? "local", repo: str("repo") ?? path.basename(root), number: pr, branch, sha: sha.toLowerCase() };
+  const ref: PreviewRef = {
+    owner: str("owner") ?? "local",
+    repo: str("repo") ?? path.basename(root),
+    number: pr,
+    branch,
+    sha: sha.toLowerCase(),
+  };
   try {
     const names = previewNamesFor(ref, parsed.config);
     const env = loadEnv();
-    const renderer = createRenderer({ logger: createLogger({ destination: process.stderr }), ...rendererSettings(env) });
+    const renderer = createRenderer({
+      logger: createLogger({ destination: process.stderr }),
+      ...rendererSettings(env),
+    });
     const result = await renderer.render({ dir: root, config: parsed.config, ref, names });
     // What the bot itself applies first (the Namespace and the guardrails), then the render held inside them.
     const guarded = guardedPreview(result.objects, names, parsed.config, guardrailSettings(env));
@@ -119,13 +132,23 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
       return 1;
     }
     io.stdout.write(toYaml([...guarded.guardrails, ...guarded.objects]));
-    io.stderr.write(summary(names.namespace, { ...result, objects: guarded.objects, rewrites: [...result.rewrites, ...guarded.rewrites], warnings }, guarded.summary));
+    io.stderr.write(
+      summary(
+        names.namespace,
+        { ...result, objects: guarded.objects, rewrites: [...result.rewrites, ...guarded.rewrites], warnings },
+        guarded.summary,
+      ),
+    );
     return 0;
   } catch (err) {
     if (err instanceof RenderError) {
-      if (err.problems.length > 1) io.stderr.write(`preview-bot render: refused, ${err.problems.length} problems:\n${err.problems.map((p) => `  ${p}\n`).join("")}`);
+      if (err.problems.length > 1)
+        io.stderr.write(
+          `preview-bot render: refused, ${err.problems.length} problems:\n${err.problems.map((p) => `  ${p}\n`).join("")}`,
+        );
       else io.stderr.write(`preview-bot render: ${err.message}\n`);
-    } else io.stderr.write(`preview-bot render: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
+    } else
+      io.stderr.write(`preview-bot render: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
 }

@@ -26,7 +26,10 @@ PREVIEW_DATABASE_URL, DATABASE_URL).`;
 export async function runSweepCli(argv: string[], io: CliIo): Promise<number> {
   let dryRun = false;
   try {
-    const { values } = parseArgs({ args: argv, options: { help: { type: "boolean", short: "h" }, "dry-run": { type: "boolean" } } });
+    const { values } = parseArgs({
+      args: argv,
+      options: { help: { type: "boolean", short: "h" }, "dry-run": { type: "boolean" } },
+    });
     if (values.help) {
       io.stdout.write(`${SWEEP_HELP}\n`);
       return 0;
@@ -39,7 +42,9 @@ export async function runSweepCli(argv: string[], io: CliIo): Promise<number> {
   const env = loadEnv(io.env ?? process.env);
   for (const s of secretValues(env)) registerSecret(s);
   if (!githubConfigured(env)) {
-    io.stderr.write("preview-bot sweep needs the GitHub App's credentials (APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET) to list open pull requests\n");
+    io.stderr.write(
+      "preview-bot sweep needs the GitHub App's credentials (APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET) to list open pull requests\n",
+    );
     return 2;
   }
   const logger = createLogger({ level: env.LOG_LEVEL });
@@ -54,7 +59,9 @@ export async function runSweepCli(argv: string[], io: CliIo): Promise<number> {
     }
     return result.errors.length ? 1 : 0;
   } catch (err) {
-    io.stderr.write(`${redactText(err instanceof Error ? `${err.message}${err.cause instanceof Error ? `: ${err.cause.message}` : ""}` : String(err))}\n`);
+    io.stderr.write(
+      `${redactText(err instanceof Error ? `${err.message}${err.cause instanceof Error ? `: ${err.cause.message}` : ""}` : String(err))}\n`,
+    );
     return 1;
   } finally {
     await deps.close();

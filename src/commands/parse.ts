@@ -54,7 +54,16 @@ const MAX_COMMAND_LINE = 500;
 /** How much of a first line we look at in a huge comment. */
 const SCAN_LIMIT = 4096;
 
-const COMMENT_NAMES: readonly CommandName[] = ["deploy", "redeploy", "destroy", "status", "extend", "backup", "restore", "help"];
+const COMMENT_NAMES: readonly CommandName[] = [
+  "deploy",
+  "redeploy",
+  "destroy",
+  "status",
+  "extend",
+  "backup",
+  "restore",
+  "help",
+];
 const SLASH_NAMES = ["list", "status", "deploy", "redeploy", "destroy", "extend", "backup", "backups", "help"] as const;
 type SlashName = (typeof SLASH_NAMES)[number];
 
@@ -67,22 +76,37 @@ const FLAGS: Partial<Record<string, readonly string[]>> = { destroy: ["--dry-run
  */
 export function safeEcho(text: string, max = 32): string {
   const chars = Array.from(text.slice(0, max * 4)).slice(0, max + 1);
-  const kept = chars.slice(0, max).map((c) => (/^[\p{L}\p{N}.\-/:#+]$/u.test(c) ? c : "?")).join("");
+  const kept = chars
+    .slice(0, max)
+    .map((c) => (/^[\p{L}\p{N}.\-/:#+]$/u.test(c) ? c : "?"))
+    .join("");
   return chars.length > max ? `${kept}…` : kept;
 }
 
 /** `30m`, `12h`, `3d`, `1w` → milliseconds, within [MIN_TTL_MS, max]. */
-export function parseDuration(text: string, max = MAX_TTL_MS): { ok: true; ms: number } | { ok: false; reason: string } {
+export function parseDuration(
+  text: string,
+  max = MAX_TTL_MS,
+): { ok: true; ms: number } | { ok: false; reason: string } {
   const m = /^(\d{1,5})([mhdw])$/i.exec(text);
-  if (!m) return { ok: false, reason: `\`${safeEcho(text)}\` is not a duration: use a number and a unit, like \`30m\`, \`12h\`, \`3d\` or \`1w\`.` };
+  if (!m)
+    return {
+      ok: false,
+      reason: `\`${safeEcho(text)}\` is not a duration: use a number and a unit, like \`30m\`, \`12h\`, \`3d\` or \`1w\`.`,
+    };
   const ms = Number(m[1]) * UNIT_MS[m[2]!.toLowerCase()]!;
   if (ms < MIN_TTL_MS) return { ok: false, reason: `\`${safeEcho(text)}\` is too short: the shortest is 10m.` };
-  if (ms > max) return { ok: false, reason: `\`${safeEcho(text)}\` is too long: the longest is ${formatDuration(max)}.` };
+  if (ms > max)
+    return { ok: false, reason: `\`${safeEcho(text)}\` is too long: the longest is ${formatDuration(max)}.` };
   return { ok: true, ms };
 }
 
 export function formatDuration(ms: number): string {
-  for (const [unit, size] of [["w", UNIT_MS.w!], ["d", UNIT_MS.d!], ["h", UNIT_MS.h!]] as const) {
+  for (const [unit, size] of [
+    ["w", UNIT_MS.w!],
+    ["d", UNIT_MS.d!],
+    ["h", UNIT_MS.h!],
+  ] as const) {
     if (ms % size === 0 && ms >= size) return `${ms / size}${unit}`;
   }
   return `${Math.round(ms / MINUTE)}m`;
@@ -121,7 +145,8 @@ export function parseComment(body: string, opts: { botName?: string } = {}): Par
   if (indent.includes("\t") || indent.length >= 4) return { type: "ignore" };
   const rest = addressedRest(line.trim(), opts.botName);
   if (rest === undefined) return { type: "ignore" };
-  if (line.length > MAX_COMMAND_LINE) return reply(`That \`/preview\` command is too long (over ${MAX_COMMAND_LINE} characters).`);
+  if (line.length > MAX_COMMAND_LINE)
+    return reply(`That \`/preview\` command is too long (over ${MAX_COMMAND_LINE} characters).`);
   const tokens = rest.split(/\s+/u).filter((t) => t.length > 0);
   const sub = tokens[0]?.toLowerCase();
   if (sub === undefined || sub === "help") return reply(COMMENT_HELP);
@@ -134,7 +159,10 @@ export function parseComment(body: string, opts: { botName?: string } = {}): Par
   if (flags.has("--dry-run")) command.dryRun = true;
   switch (name) {
     case "extend": {
-      if (args.length !== 1) return reply("Usage: `/preview extend <duration>`, e.g. `/preview extend 3d` (`30m`, `12h`, `3d`, `1w`; at most 30d).");
+      if (args.length !== 1)
+        return reply(
+          "Usage: `/preview extend <duration>`, e.g. `/preview extend 3d` (`30m`, `12h`, `3d`, `1w`; at most 30d).",
+        );
       const d = parseDuration(args[0]!);
       if (!d.ok) return reply(d.reason);
       command.ttlMs = d.ms;
@@ -142,7 +170,10 @@ export function parseComment(body: string, opts: { botName?: string } = {}): Par
     }
     case "deploy":
     case "redeploy": {
-      if (args.length > 1 || (args[0] !== undefined && !SHA.test(args[0]))) return reply(`Usage: \`/preview ${name} [<commit sha>]\`: the commit is 7 to 40 hex digits, e.g. \`/preview ${name} 1a2b3c4\`.`);
+      if (args.length > 1 || (args[0] !== undefined && !SHA.test(args[0])))
+        return reply(
+          `Usage: \`/preview ${name} [<commit sha>]\`: the commit is 7 to 40 hex digits, e.g. \`/preview ${name} 1a2b3c4\`.`,
+        );
       if (args[0]) command.sha = args[0].toLowerCase();
       break;
     }
@@ -180,7 +211,12 @@ export function parseSlash(text: string): ParseResult<SlashCommand> {
   }
   const usage = slashUsage(name);
   const target = args[0] === undefined ? undefined : parseTarget(args[0]);
-  if (!target && (name === "backup" || name === "backups") && args.length === 1 && /^[a-z0-9][a-z0-9_-]{0,62}$/i.test(args[0]!)) {
+  if (
+    !target &&
+    (name === "backup" || name === "backups") &&
+    args.length === 1 &&
+    /^[a-z0-9][a-z0-9_-]{0,62}$/i.test(args[0]!)
+  ) {
     return { type: "command", command: { name, backupTarget: args[0]! } };
   }
   if (!target) {
@@ -194,11 +230,16 @@ export function parseSlash(text: string): ParseResult<SlashCommand> {
     return { type: "command", command: { name, ...target, ttlMs: d.ms } };
   }
   if (name === "deploy" || name === "redeploy") {
-    if (args.length === 2 && SHA.test(args[1]!)) return { type: "command", command: { name, ...target, sha: args[1]!.toLowerCase() } };
+    if (args.length === 2 && SHA.test(args[1]!))
+      return { type: "command", command: { name, ...target, sha: args[1]!.toLowerCase() } };
     return args.length === 1 ? { type: "command", command: { name, ...target } } : reply(`Usage: \`${usage}\`.`);
   }
   if (args.length !== 1) return reply(`Usage: \`${usage}\`.`);
-  if (name === "destroy") return { type: "command", command: flags.has("--dry-run") ? { name, ...target, dryRun: true } : { name, ...target } };
+  if (name === "destroy")
+    return {
+      type: "command",
+      command: flags.has("--dry-run") ? { name, ...target, dryRun: true } : { name, ...target },
+    };
   if (name === "help") return reply(SLACK_HELP);
   return { type: "command", command: name === "backup" ? { name, ...target } : { name, ...target } }; // (narrows the union)
 }
@@ -233,7 +274,8 @@ function addressedRest(trimmed: string, botName: string | undefined): string | u
   const prefixes = ["/preview"];
   if (botName) prefixes.push(`@${botName}[bot]`, `@${botName}`);
   for (const prefix of prefixes) {
-    if (trimmed.length < prefix.length || trimmed.slice(0, prefix.length).toLowerCase() !== prefix.toLowerCase()) continue;
+    if (trimmed.length < prefix.length || trimmed.slice(0, prefix.length).toLowerCase() !== prefix.toLowerCase())
+      continue;
     const rest = trimmed.slice(prefix.length);
     if (rest === "" || /^\s/u.test(rest)) return rest;
   }
@@ -251,7 +293,9 @@ function splitArgs(name: string, tokens: string[]): { flags: Set<string>; args: 
     }
     const flag = token.toLowerCase();
     if (!allowed.includes(flag)) {
-      const accepts = allowed.length ? `It accepts ${allowed.map((f) => `\`${f}\``).join(", ")}.` : "It takes no flags.";
+      const accepts = allowed.length
+        ? `It accepts ${allowed.map((f) => `\`${f}\``).join(", ")}.`
+        : "It takes no flags.";
       return { reply: `\`/preview ${name}\` does not know the flag \`${safeEcho(token)}\`. ${accepts}` };
     }
     flags.add(flag);

@@ -22,7 +22,15 @@ import { previewKey } from "../services/shared/preview.js";
 
 export const COMMENT_JOB = "comment";
 
-const DISPATCHED: ReadonlySet<string> = new Set<PreviewAction>(["deploy", "redeploy", "destroy", "status", "extend", "backup", "restore"]);
+const DISPATCHED: ReadonlySet<string> = new Set<PreviewAction>([
+  "deploy",
+  "redeploy",
+  "destroy",
+  "status",
+  "extend",
+  "backup",
+  "restore",
+]);
 
 /** What the door hands the job: the comment's facts and its parsed text (never the raw body). */
 export interface CommentJob {
@@ -61,7 +69,12 @@ export function createCommentJob(opts: CommentJobOptions): (job: CommentJob) => 
   return async (job) => {
     const octokit = await opts.octokitFor(job.installationId);
     const reply = async (text: string) => {
-      await octokit.rest.issues.createComment({ owner: job.owner, repo: job.repo, issue_number: job.number, body: redactText(`@${job.actor} ${text}`) });
+      await octokit.rest.issues.createComment({
+        owner: job.owner,
+        repo: job.repo,
+        issue_number: job.number,
+        body: redactText(`@${job.actor} ${text}`),
+      });
     };
     try {
       await answer({ job, octokit, reply }, opts, log);
@@ -69,7 +82,9 @@ export function createCommentJob(opts: CommentJobOptions): (job: CommentJob) => 
       // Never silent: the commenter hears that it failed and why; the log has the whole chain.
       log.warn({ err, key: previewKey(job) }, `handling a /preview comment on ${previewKey(job)} failed`);
       const what = job.parsed.type === "command" ? `\`/preview ${job.parsed.command.name}\`` : "your comment";
-      await reply(`Sorry, I could not act on ${what}: ${describeError(err).slice(0, 300)}. Please try again.`).catch((e: unknown) => log.warn({ err: e }, "could not post the failure reply either"));
+      await reply(`Sorry, I could not act on ${what}: ${describeError(err).slice(0, 300)}. Please try again.`).catch(
+        (e: unknown) => log.warn({ err: e }, "could not post the failure reply either"),
+      );
     }
   };
 }
@@ -80,13 +95,16 @@ async function answer(turn: Turn, opts: CommentJobOptions, log: Logger): Promise
   if (job.parsed.type === "reply") return reply(job.parsed.text);
   const command = job.parsed.command;
   if (command.name === "help") return reply(`\n\n${COMMENT_HELP}`);
-  if (!DISPATCHED.has(command.name)) return reply(`\`/preview ${command.name}\` is not available yet.\n\n${COMMENT_HELP}`);
+  if (!DISPATCHED.has(command.name))
+    return reply(`\`/preview ${command.name}\` is not available yet.\n\n${COMMENT_HELP}`);
 
   // Only "no such file" means not enrolled; any other failure to read the config is an error (answered above).
   const config = await loadRepoConfig(octokit, job.owner, job.repo);
   if (!config) {
     log.debug({ key }, "repository not enrolled");
-    return reply("this repository is not enrolled: add `.github/preview.yml` to its default branch (see preview-bot's README).");
+    return reply(
+      "this repository is not enrolled: add `.github/preview.yml` to its default branch (see preview-bot's README).",
+    );
   }
   const pull = await getPull(octokit, job.owner, job.repo, job.number);
   const authorize = createAuthorizer({
@@ -128,22 +146,36 @@ async function answer(turn: Turn, opts: CommentJobOptions, log: Logger): Promise
  * The commit a deploy must be pinned to: an explicit `<sha>` (it must be the head), or, on a fork PR, the head the
  * comment was written for (it must have arrived before the comment). Nothing for other commands and other PRs.
  */
-async function reviewedCommit(turn: Turn, command: PreviewCommand, pull: PullFacts, heads: HeadLog): Promise<{ sha?: string } | { refuse: string }> {
+async function reviewedCommit(
+  turn: Turn,
+  command: PreviewCommand,
+  pull: PullFacts,
+  heads: HeadLog,
+): Promise<{ sha?: string } | { refuse: string }> {
   if (command.name !== "deploy" && command.name !== "redeploy") return {};
   const { job, octokit } = turn;
   const head = pull.sha;
   const short = head.slice(0, 7);
   if (command.sha) {
-    if (!head.startsWith(command.sha)) return { refuse: `\`${command.sha.slice(0, 12)}\` is not the head of this pull request (the head is \`${short}\`), so nothing was deployed. Review the head commit and deploy it.` };
+    if (!head.startsWith(command.sha))
+      return {
+        refuse: `\`${command.sha.slice(0, 12)}\` is not the head of this pull request (the head is \`${short}\`), so nothing was deployed. Review the head commit and deploy it.`,
+      };
     return { sha: head };
   }
   if (!pull.fork) return {};
-  const evidence = [await heads.firstSeen(previewKey(job), head), await headArrivedAt(octokit, job.owner, job.repo, head)].filter((t): t is string => t !== undefined);
+  const evidence = [
+    await heads.firstSeen(previewKey(job), head),
+    await headArrivedAt(octokit, job.owner, job.repo, head),
+  ].filter((t): t is string => t !== undefined);
   const arrived = Math.min(...evidence.map((t) => Date.parse(t)));
   if (evidence.length === 0) {
-    return { refuse: `this pull request comes from a fork and I cannot tell whether its head \`${short}\` was pushed before your comment, so nothing was deployed. To deploy exactly that commit, comment \`/preview ${command.name} ${short}\`.` };
+    return {
+      refuse: `this pull request comes from a fork and I cannot tell whether its head \`${short}\` was pushed before your comment, so nothing was deployed. To deploy exactly that commit, comment \`/preview ${command.name} ${short}\`.`,
+    };
   }
   // GitHub's times have one-second resolution: a head that arrived in the comment's own second may have come after it.
-  if (arrived >= Date.parse(job.commentedAt)) return { refuse: `the PR moved to \`${short}\`; review and deploy again.` };
+  if (arrived >= Date.parse(job.commentedAt))
+    return { refuse: `the PR moved to \`${short}\`; review and deploy again.` };
   return { sha: head };
 }

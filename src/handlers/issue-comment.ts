@@ -19,7 +19,8 @@ export function onIssueComment(enqueue: EnqueueComment) {
     const { comment, issue, repository, sender, installation } = context.payload;
     const key = `${repository.full_name}#${issue.number}`;
     if (!issue.pull_request) return context.log.debug(`${key}: comment on an issue, not a pull request`);
-    if (isBot(sender) || (comment.user && isBot(comment.user))) return context.log.debug(`${key}: comment by a bot, ignored`);
+    if (isBot(sender) || (comment.user && isBot(comment.user)))
+      return context.log.debug(`${key}: comment by a bot, ignored`);
     const parsed = parseComment(comment.body ?? "");
     if (parsed.type === "ignore") return context.log.debug(`${key}: comment is not a /preview command`);
     if (!installation) return context.log.debug(`${key}: comment without an installation, ignored`);

@@ -19,20 +19,39 @@ export function onPullRequest(enqueue: Enqueue, heads?: HeadLog) {
     const actor = context.payload.sender?.login ?? "unknown";
     const key = `${repository.full_name}#${pr.number}`;
     if (!installation) return context.log.debug(`${key}: event without installation, ignored`);
-    const base = { installationId: installation.id, owner: repository.owner.login, repo: repository.name, number: pr.number };
+    const base = {
+      installationId: installation.id,
+      owner: repository.owner.login,
+      repo: repository.name,
+      number: pr.number,
+    };
     if (action === "closed") {
-      await enqueue({ ...base, action: "destroy", source: "webhook", trigger: `${pr.merged ? "merge" : "close"} by @${actor}` }, context.id);
+      await enqueue(
+        { ...base, action: "destroy", source: "webhook", trigger: `${pr.merged ? "merge" : "close"} by @${actor}` },
+        context.id,
+      );
       return;
     }
     if (!DEPLOY_ACTIONS.has(action)) return context.log.debug(`${key}: action ${action} ignored`);
     const fork = pr.head.repo?.full_name !== repository.full_name;
-    if (fork && heads && HEAD_ACTIONS.has(action)) await heads.record(`${repository.owner.login}/${repository.name}#${pr.number}`, pr.head.sha, pr.updated_at);
+    if (fork && heads && HEAD_ACTIONS.has(action))
+      await heads.record(`${repository.owner.login}/${repository.name}#${pr.number}`, pr.head.sha, pr.updated_at);
     if (fork && action !== "opened") {
       // Only the opening of a fork PR goes on (the runner tells the PR how a maintainer can deploy it).
       return context.log.info(`${key}: pull request from a fork; deploys only on a maintainer's /preview deploy`);
     }
     const labeled = action === "labeled" && "label" in context.payload ? context.payload.label?.name : undefined;
-    await enqueue({ ...base, action: "deploy", source: "webhook", event: action, trigger: `${action === "synchronize" ? "push" : action} by @${actor}`, ...(labeled ? { labeled } : {}) }, context.id);
+    await enqueue(
+      {
+        ...base,
+        action: "deploy",
+        source: "webhook",
+        event: action,
+        trigger: `${action === "synchronize" ? "push" : action} by @${actor}`,
+        ...(labeled ? { labeled } : {}),
+      },
+      context.id,
+    );
   };
 }
 
@@ -44,12 +63,26 @@ export function onCheckCompleted(enqueue: Enqueue, appId?: number) {
     const installation = payload.installation;
     if (!installation || run.conclusion !== "success") return;
     // Our own check run finishing says nothing new (another app's check named "preview" still counts).
-    if ("check_run" in payload && payload.check_run.name === "preview" && (appId === undefined || payload.check_run.app?.id === appId)) return;
+    if (
+      "check_run" in payload &&
+      payload.check_run.name === "preview" &&
+      (appId === undefined || payload.check_run.app?.id === appId)
+    )
+      return;
     const name = run.name ?? "";
     for (const pr of run.pull_requests ?? []) {
       if (!pr) continue;
       await enqueue(
-        { installationId: installation.id, owner: payload.repository.owner.login, repo: payload.repository.name, number: pr.number, action: "deploy", source: "webhook", trigger: `"${name}" succeeded`, checkName: name },
+        {
+          installationId: installation.id,
+          owner: payload.repository.owner.login,
+          repo: payload.repository.name,
+          number: pr.number,
+          action: "deploy",
+          source: "webhook",
+          trigger: `"${name}" succeeded`,
+          checkName: name,
+        },
         `${context.id}:${pr.number}`,
       );
     }

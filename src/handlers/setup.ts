@@ -25,7 +25,9 @@ export interface SetupOptions {
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 function baseUrlOf(req: IncomingMessage): string {
-  const proto = String(req.headers["x-forwarded-proto"] ?? "http").split(",")[0]!.trim();
+  const proto = String(req.headers["x-forwarded-proto"] ?? "http")
+    .split(",")[0]!
+    .trim();
   const host = String(req.headers["x-forwarded-host"] ?? req.headers.host ?? "localhost:3000");
   return `${proto}://${host}`;
 }
@@ -46,13 +48,18 @@ export function buildManifest(appYml: string, baseUrl: string, webhookUrl?: stri
 export function updateEnvFile(path: string, values: Record<string, string>): void {
   const lines = existsSync(path) ? readFileSync(path, "utf8").split("\n") : [];
   const kept = lines.filter((l) => !Object.keys(values).some((k) => l.startsWith(`${k}=`)));
-  const added = Object.entries(values).map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')}"`);
-  writeFileSync(path, [...kept.filter((l, i) => l !== "" || i < kept.length - 1), ...added, ""].join("\n"), { mode: 0o600 });
+  const added = Object.entries(values).map(
+    ([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')}"`,
+  );
+  writeFileSync(path, [...kept.filter((l, i) => l !== "" || i < kept.length - 1), ...added, ""].join("\n"), {
+    mode: 0o600,
+  });
 }
 
 /** Where GitHub will send webhooks, said on the registration page (a localhost URL is unreachable for GitHub). */
 function webhookNote(proxyUrl: string | undefined): string {
-  if (proxyUrl) return `<p>Webhooks: GitHub sends them to your proxy <code>${escapeHtml(new URL(proxyUrl).host)}</code> (<code>WEBHOOK_PROXY_URL</code>), and preview-bot forwards them here.</p>`;
+  if (proxyUrl)
+    return `<p>Webhooks: GitHub sends them to your proxy <code>${escapeHtml(new URL(proxyUrl).host)}</code> (<code>WEBHOOK_PROXY_URL</code>), and preview-bot forwards them here.</p>`;
   return `<p>Webhooks: GitHub cannot deliver to <code>localhost</code>. For local development, create a channel at
 <a href="https://smee.io/new">smee.io/new</a>, set <code>WEBHOOK_PROXY_URL</code> to it, restart and register then.
 In a cluster, open this page at the bot's public address.</p>`;
@@ -60,7 +67,10 @@ In a cluster, open this page at the bot's public address.</p>`;
 
 export function createSetupHandler(opts: SetupOptions) {
   const fetchImpl = opts.fetchImpl ?? fetch;
-  const api = opts.githubHost === "github.com" ? "https://api.github.com" : `${opts.githubProtocol ?? "https"}://${opts.githubHost}/api/v3`;
+  const api =
+    opts.githubHost === "github.com"
+      ? "https://api.github.com"
+      : `${opts.githubProtocol ?? "https"}://${opts.githubHost}/api/v3`;
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (req.method !== "GET") return false;
@@ -93,15 +103,28 @@ ${webhookNote(opts.webhookProxyUrl)}
         res.writeHead(400, { "content-type": "text/plain" }).end("missing or invalid ?code");
         return true;
       }
-      const r = await fetchImpl(`${api}/app-manifests/${code}/conversions`, { method: "POST", headers: { accept: "application/vnd.github+json" } });
+      const r = await fetchImpl(`${api}/app-manifests/${code}/conversions`, {
+        method: "POST",
+        headers: { accept: "application/vnd.github+json" },
+      });
       if (!r.ok) {
         opts.logger.error(`GitHub refused the app manifest code: ${r.status}`);
-        res.writeHead(502, { "content-type": "text/plain" }).end(`GitHub answered ${r.status} to the manifest conversion; start again at /probot`);
+        res
+          .writeHead(502, { "content-type": "text/plain" })
+          .end(`GitHub answered ${r.status} to the manifest conversion; start again at /probot`);
         return true;
       }
-      const app = (await r.json()) as { id: number; pem: string; webhook_secret: string; html_url: string; slug: string };
+      const app = (await r.json()) as {
+        id: number;
+        pem: string;
+        webhook_secret: string;
+        html_url: string;
+        slug: string;
+      };
       updateEnvFile(opts.envFile, { APP_ID: String(app.id), PRIVATE_KEY: app.pem, WEBHOOK_SECRET: app.webhook_secret });
-      opts.logger.info(`GitHub App "${app.slug}" (id ${app.id}) registered; credentials written to ${opts.envFile}. Restart preview-bot.`);
+      opts.logger.info(
+        `GitHub App "${app.slug}" (id ${app.id}) registered; credentials written to ${opts.envFile}. Restart preview-bot.`,
+      );
       res.writeHead(302, { location: `${app.html_url}/installations/new` }).end();
       return true;
     }

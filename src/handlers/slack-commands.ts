@@ -18,11 +18,16 @@ import { escapeSlack, previewBlocks, previewLine } from "../services/chat/slack-
 import type { Dispatcher, PreviewDirectory } from "../services/shared/dispatch.js";
 
 /** Slack user id → GitHub login. */
-export type IdentityMap = ReadonlyMap<string, string> | ((slackUserId: string) => string | undefined | Promise<string | undefined>);
+export type IdentityMap =
+  ReadonlyMap<string, string> | ((slackUserId: string) => string | undefined | Promise<string | undefined>);
 
 /** Backups of one preview, for `/preview backups owner/repo#N` (optional: without it the command says so). */
 export interface BackupCatalog {
-  list(key: { owner: string; repo: string; number: number }): Promise<Array<{ name: string; createdAt?: string; sizeBytes?: number }>>;
+  list(key: {
+    owner: string;
+    repo: string;
+    number: number;
+  }): Promise<Array<{ name: string; createdAt?: string; sizeBytes?: number }>>;
 }
 
 /** The bot-level backup targets, for `/preview backup <target>` and `/preview backups <target>`. */
@@ -63,7 +68,11 @@ type JobCommand = Exclude<Extract<SlashCommand, Target>, { name: "status" | "bac
 
 const LIST_LIMIT = 25;
 const keyOf = (t: Target) => `${t.owner}/${t.repo}#${t.number}`;
-const backupLines = (list: Array<{ name: string; createdAt?: string }>) => list.slice(0, LIST_LIMIT).map((b) => `• \`${escapeSlack(b.name, 200)}\`${b.createdAt ? ` ${escapeSlack(b.createdAt, 40)}` : ""}`).join("\n");
+const backupLines = (list: Array<{ name: string; createdAt?: string }>) =>
+  list
+    .slice(0, LIST_LIMIT)
+    .map((b) => `• \`${escapeSlack(b.name, 200)}\`${b.createdAt ? ` ${escapeSlack(b.createdAt, 40)}` : ""}`)
+    .join("\n");
 
 export class SlackCommands {
   constructor(
@@ -82,7 +91,10 @@ export class SlackCommands {
           return await this.list(command, say);
         case "status": {
           const summary = await this.opts.directory.get(command);
-          return say(summary ? previewLine(summary) : `No preview for ${escapeSlack(keyOf(command))}.`, summary ? previewBlocks(summary) : undefined);
+          return say(
+            summary ? previewLine(summary) : `No preview for ${escapeSlack(keyOf(command))}.`,
+            summary ? previewBlocks(summary) : undefined,
+          );
         }
         case "backups": {
           if (!(await this.allowed(login, command, "backups", say))) return;
@@ -103,9 +115,13 @@ export class SlackCommands {
   private async list(command: { owner?: string; repo?: string }, say: Say): Promise<void> {
     const filter = command.owner && command.repo ? { owner: command.owner, repo: command.repo } : undefined;
     const previews = await this.opts.directory.list(filter);
-    if (previews.length === 0) return say(filter ? `No previews for ${escapeSlack(`${filter.owner}/${filter.repo}`)}.` : "No previews right now.");
+    if (previews.length === 0)
+      return say(
+        filter ? `No previews for ${escapeSlack(`${filter.owner}/${filter.repo}`)}.` : "No previews right now.",
+      );
     const lines = previews.slice(0, LIST_LIMIT).map(previewLine);
-    if (previews.length > LIST_LIMIT) lines.push(`…and ${previews.length - LIST_LIMIT} more; narrow it with \`/preview list owner/repo\`.`);
+    if (previews.length > LIST_LIMIT)
+      lines.push(`…and ${previews.length - LIST_LIMIT} more; narrow it with \`/preview list owner/repo\`.`);
     return say(lines.join("\n"));
   }
 
@@ -122,23 +138,47 @@ export class SlackCommands {
       ...(pinned?.sha ? { sha: pinned.sha } : {}),
       ...(command.name === "destroy" && command.dryRun ? { dryRun: true } : {}),
       ...(command.name === "extend" ? { ttlMs: command.ttlMs } : {}),
-      slack: { channel: caller.channel, user: caller.userId, ...(caller.responseUrl ? { responseUrl: caller.responseUrl } : {}) },
+      slack: {
+        channel: caller.channel,
+        user: caller.userId,
+        ...(caller.responseUrl ? { responseUrl: caller.responseUrl } : {}),
+      },
     });
     const key = escapeSlack(keyOf(command));
-    this.log.info({ action: command.name, key: keyOf(command), actor: login, jobId: result.jobId, deduplicated: result.deduplicated, sha: pinned?.sha }, "dispatched from Slack");
+    this.log.info(
+      {
+        action: command.name,
+        key: keyOf(command),
+        actor: login,
+        jobId: result.jobId,
+        deduplicated: result.deduplicated,
+        sha: pinned?.sha,
+      },
+      "dispatched from Slack",
+    );
     const what = `\`${command.name}${command.name === "destroy" && command.dryRun ? " --dry-run" : ""}${command.name === "extend" ? ` ${formatDuration(command.ttlMs)}` : ""}\``;
     if (result.deduplicated) return say(`${what} for ${key} is already queued.`);
-    const at = pinned?.sha ? ` at \`${pinned.sha.slice(0, 7)}\` (exactly that commit${pinned.fork ? ": the pull request comes from a fork" : ""})` : "";
-    const later = command.name === "deploy" || command.name === "redeploy" || (command.name === "destroy" && !command.dryRun) ? "I'll post progress in the PR's thread." : "I'll answer here when it's done.";
+    const at = pinned?.sha
+      ? ` at \`${pinned.sha.slice(0, 7)}\` (exactly that commit${pinned.fork ? ": the pull request comes from a fork" : ""})`
+      : "";
+    const later =
+      command.name === "deploy" || command.name === "redeploy" || (command.name === "destroy" && !command.dryRun)
+        ? "I'll post progress in the PR's thread."
+        : "I'll answer here when it's done.";
     return say(`Queued ${what} for ${key}${at}. ${later}`);
   }
 
   /** The commit a Slack deploy must deploy: named, or (fork PRs) the deployed one for a redeploy, else the head now. */
-  private async pin(command: Target & { name: "deploy" | "redeploy"; sha?: string }): Promise<{ sha?: string; fork?: boolean } | { refuse: string }> {
+  private async pin(
+    command: Target & { name: "deploy" | "redeploy"; sha?: string },
+  ): Promise<{ sha?: string; fork?: boolean } | { refuse: string }> {
     if (!command.sha && !this.opts.pulls) return {};
     const pull = this.opts.pulls ? await this.opts.pulls(command.owner, command.repo, command.number) : undefined;
     if (command.sha) {
-      if (pull && !pull.sha.startsWith(command.sha)) return { refuse: `\`${escapeSlack(command.sha, 12)}\` is not the head of ${escapeSlack(keyOf(command))} (the head is \`${pull.sha.slice(0, 7)}\`), so nothing was queued.` };
+      if (pull && !pull.sha.startsWith(command.sha))
+        return {
+          refuse: `\`${escapeSlack(command.sha, 12)}\` is not the head of ${escapeSlack(keyOf(command))} (the head is \`${pull.sha.slice(0, 7)}\`), so nothing was queued.`,
+        };
       return { sha: pull?.sha ?? command.sha, fork: pull?.fork ?? false };
     }
     if (!pull?.fork) return {};
@@ -146,11 +186,17 @@ export class SlackCommands {
     return { sha: deployed ?? pull.sha, fork: true };
   }
 
-  private async target(command: { name: "backup" | "backups"; backupTarget: string }, login: string, say: Say): Promise<void> {
+  private async target(
+    command: { name: "backup" | "backups"; backupTarget: string },
+    login: string,
+    say: Say,
+  ): Promise<void> {
     const target = command.backupTarget;
     const known = this.opts.targets?.names() ?? [];
     if (!this.opts.targets || !known.includes(target)) {
-      return say(`\`${escapeSlack(target, 63)}\` is not a backup target here${known.length ? `; known: ${known.map((n) => `\`${escapeSlack(n, 63)}\``).join(", ")}` : " (no backup targets are configured)"}.`);
+      return say(
+        `\`${escapeSlack(target, 63)}\` is not a backup target here${known.length ? `; known: ${known.map((n) => `\`${escapeSlack(n, 63)}\``).join(", ")}` : " (no backup targets are configured)"}.`,
+      );
     }
     if (!(await this.targetAllowed(login, target, command.name, say))) return;
     if (command.name === "backups") {
@@ -159,7 +205,9 @@ export class SlackCommands {
     }
     this.log.info({ target, actor: login }, "backup requested from Slack");
     await say(`Backing up \`${escapeSlack(target, 63)}\` now; the result will be posted in the backups channel.`);
-    void this.opts.targets.run(target).catch((err: unknown) => this.log.error({ err, target }, "backup requested from Slack failed"));
+    void this.opts.targets
+      .run(target)
+      .catch((err: unknown) => this.log.error({ err, target }, "backup requested from Slack failed"));
   }
 
   /** A bot admin, or someone with the permission on one of the target's allowed repositories. */
@@ -182,7 +230,9 @@ export class SlackCommands {
       });
       if (decision.allowed) return true;
     }
-    await say(`Sorry, to ${verb} ${name} you need \`${action}\` permission on one of the repositories allowed to use it (${repos.map((r) => escapeSlack(r, 140)).join(", ")}), or to be a preview-bot admin.`);
+    await say(
+      `Sorry, to ${verb} ${name} you need \`${action}\` permission on one of the repositories allowed to use it (${repos.map((r) => escapeSlack(r, 140)).join(", ")}), or to be a preview-bot admin.`,
+    );
     return false;
   }
 
@@ -192,7 +242,9 @@ export class SlackCommands {
     const login = (typeof ids === "function" ? await ids(caller.userId) : ids.get(caller.userId)) || undefined;
     if (login) return login;
     this.log.debug({ user: caller.userId, action }, "refused: Slack user not mapped to GitHub");
-    await say(`I don't know your GitHub account yet, so I can't \`${action}\` for you. ${this.opts.mappingHelp ?? "Ask a preview-bot admin to map your Slack user to your GitHub login."} (Your Slack id: \`${escapeSlack(caller.userId, 20)}\`.)`);
+    await say(
+      `I don't know your GitHub account yet, so I can't \`${action}\` for you. ${this.opts.mappingHelp ?? "Ask a preview-bot admin to map your Slack user to your GitHub login."} (Your Slack id: \`${escapeSlack(caller.userId, 20)}\`.)`,
+    );
     return undefined;
   }
 
@@ -203,7 +255,9 @@ export class SlackCommands {
       decision = await this.opts.authorizer(login, target.owner, target.repo, action, target.number);
     } catch (err) {
       this.log.warn({ err, login, action }, "permission check failed");
-      await say(`I couldn't check your permission on ${escapeSlack(`${target.owner}/${target.repo}`)} right now; please try again shortly.`);
+      await say(
+        `I couldn't check your permission on ${escapeSlack(`${target.owner}/${target.repo}`)} right now; please try again shortly.`,
+      );
       return false;
     }
     if (decision.allowed) return true;

@@ -38,23 +38,38 @@ const MUTATING: ReadonlySet<string> = new Set(["deploy", "redeploy", "destroy", 
 export function createSlackApp(opts: SlackAppOptions): SlackApp {
   const log = opts.logger.child({ component: "slack" });
   const boltLogger = toBoltLogger(log);
-  const receiver = new HTTPReceiver({ signingSecret: opts.signingSecret, endpoints: "/slack/events", logger: boltLogger });
+  const receiver = new HTTPReceiver({
+    signingSecret: opts.signingSecret,
+    endpoints: "/slack/events",
+    logger: boltLogger,
+  });
   const app = new App({
     token: opts.botToken,
     receiver,
     logger: boltLogger,
-    ...(opts.botId && opts.botUserId ? { botId: opts.botId, botUserId: opts.botUserId } : { tokenVerificationEnabled: false }),
+    ...(opts.botId && opts.botUserId
+      ? { botId: opts.botId, botUserId: opts.botUserId }
+      : { tokenVerificationEnabled: false }),
     ...(opts.clientOptions ? { clientOptions: opts.clientOptions } : {}),
   });
   const commands = new SlackCommands(opts, log);
-  const sayVia = (respond: RespondFn | undefined, caller: Caller): Say => async (text, blocks) => {
-    try {
-      if (respond) await respond({ response_type: "ephemeral", replace_original: false, text, ...(blocks ? { blocks } : {}) });
-      else await app.client.chat.postEphemeral({ channel: caller.channel, user: caller.userId, text, ...(blocks ? { blocks } : {}) });
-    } catch (err) {
-      log.warn({ err, user: caller.userId }, "could not answer in Slack");
-    }
-  };
+  const sayVia =
+    (respond: RespondFn | undefined, caller: Caller): Say =>
+    async (text, blocks) => {
+      try {
+        if (respond)
+          await respond({ response_type: "ephemeral", replace_original: false, text, ...(blocks ? { blocks } : {}) });
+        else
+          await app.client.chat.postEphemeral({
+            channel: caller.channel,
+            user: caller.userId,
+            text,
+            ...(blocks ? { blocks } : {}),
+          });
+      } catch (err) {
+        log.warn({ err, user: caller.userId }, "could not answer in Slack");
+      }
+    };
 
   app.command(opts.command ?? "/preview", async ({ command, ack, respond }) => {
     const parsed = parseSlash(command.text);
@@ -73,7 +88,11 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
 
   app.action(ACTION_PATTERN, async ({ ack, body, action, respond }) => {
     await ack();
-    const caller: Caller = { userId: body.user.id, channel: body.channel?.id ?? "", ...("response_url" in body && typeof body.response_url === "string" ? { responseUrl: body.response_url } : {}) };
+    const caller: Caller = {
+      userId: body.user.id,
+      channel: body.channel?.id ?? "",
+      ...("response_url" in body && typeof body.response_url === "string" ? { responseUrl: body.response_url } : {}),
+    };
     const say = sayVia(respond, caller);
     const parsed = action.type === "button" && action.value ? parseSlash(action.value) : undefined;
     if (parsed?.type !== "command" || !MUTATING.has(parsed.command.name)) {
@@ -92,7 +111,8 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
 
 /** Bolt's logger interface on top of our pino logger (so its lines are redacted like ours). */
 function toBoltLogger(log: Logger): BoltLogger {
-  const text = (msg: unknown[]) => msg.map((m) => (typeof m === "string" ? m : m instanceof Error ? m.message : JSON.stringify(m))).join(" ");
+  const text = (msg: unknown[]) =>
+    msg.map((m) => (typeof m === "string" ? m : m instanceof Error ? m.message : JSON.stringify(m))).join(" ");
   return {
     debug: (...msg: unknown[]) => log.debug(text(msg)),
     info: (...msg: unknown[]) => log.info(text(msg)),

@@ -54,7 +54,9 @@ export function layerOf(file: string): Layer {
 
 describe("the import graph of src/", () => {
   it("has every import resolving to a source file (so the checks below see the whole graph)", () => {
-    const dangling = [...graph].flatMap(([from, tos]) => tos.filter((to) => !graph.has(to)).map((to) => `${from} → ${to}`));
+    const dangling = [...graph].flatMap(([from, tos]) =>
+      tos.filter((to) => !graph.has(to)).map((to) => `${from} → ${to}`),
+    );
     expect(dangling).toEqual([]);
   });
 
@@ -100,7 +102,8 @@ describe("the import graph of src/", () => {
       for (const to of tos) {
         const b = layerOf(to);
         const sameGroup = a.group === b.group;
-        if (b.rank > a.rank || (b.rank === a.rank && !sameGroup)) wrong.push(`${from} (${a.group}) imports ${to} (${b.group})`);
+        if (b.rank > a.rank || (b.rank === a.rank && !sameGroup))
+          wrong.push(`${from} (${a.group}) imports ${to} (${b.group})`);
       }
     }
     expect(wrong).toEqual([]);

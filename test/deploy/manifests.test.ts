@@ -34,12 +34,16 @@ afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 async function render(dir: string): Promise<Obj[]> {
   const [file, ...args] = KUSTOMIZE!;
-  const { stdout } = await promisify(execFile)(file!, [...args, at(dir)], { env: { PATH: process.env.PATH ?? "", HOME: home }, maxBuffer: 16 << 20 });
+  const { stdout } = await promisify(execFile)(file!, [...args, at(dir)], {
+    env: { PATH: process.env.PATH ?? "", HOME: home },
+    maxBuffer: 16 << 20,
+  });
   return parseAllDocuments(stdout)
     .map((d) => d.toJS() as Obj | null)
     .filter((o): o is Obj => o !== null);
 }
-const find = (objs: Obj[], kind: string, name?: string): Obj[] => objs.filter((o) => o.kind === kind && (name === undefined || o.metadata?.name === name));
+const find = (objs: Obj[], kind: string, name?: string): Obj[] =>
+  objs.filter((o) => o.kind === kind && (name === undefined || o.metadata?.name === name));
 const one = (objs: Obj[], kind: string, name?: string): Obj => {
   const found = find(objs, kind, name);
   expect(found).toHaveLength(1);
@@ -47,8 +51,22 @@ const one = (objs: Obj[], kind: string, name?: string): Obj => {
 };
 const podSpecs = (objs: Obj[]): Array<{ owner: string; spec: Obj; labels: Record<string, string> }> =>
   objs.flatMap((o) => {
-    if (o.kind === "Deployment" || o.kind === "StatefulSet") return [{ owner: `${o.kind}/${o.metadata.name}`, spec: o.spec.template.spec, labels: o.spec.template.metadata?.labels ?? {} }];
-    if (o.kind === "CronJob") return [{ owner: `CronJob/${o.metadata.name}`, spec: o.spec.jobTemplate.spec.template.spec, labels: o.spec.jobTemplate.spec.template.metadata?.labels ?? {} }];
+    if (o.kind === "Deployment" || o.kind === "StatefulSet")
+      return [
+        {
+          owner: `${o.kind}/${o.metadata.name}`,
+          spec: o.spec.template.spec,
+          labels: o.spec.template.metadata?.labels ?? {},
+        },
+      ];
+    if (o.kind === "CronJob")
+      return [
+        {
+          owner: `CronJob/${o.metadata.name}`,
+          spec: o.spec.jobTemplate.spec.template.spec,
+          labels: o.spec.jobTemplate.spec.template.metadata?.labels ?? {},
+        },
+      ];
     return [];
   });
 
@@ -58,7 +76,10 @@ function knownSettings(): Set<string> {
   const start = envTs.indexOf("z.object({");
   const schema = envTs.slice(start, envTs.indexOf("\n});", start));
   const names = new Set([...schema.matchAll(/^ {2}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]!));
-  const backupFiles = [...readdirSync(at("src/services/data/backups")).map((f) => at("src/services/data/backups", f)), at("src/cli/backup.ts")];
+  const backupFiles = [
+    ...readdirSync(at("src/services/data/backups")).map((f) => at("src/services/data/backups", f)),
+    at("src/cli/backup.ts"),
+  ];
   for (const file of backupFiles) {
     for (const m of readFileSync(file, "utf8").matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)) names.add(m[1]!);
   }
@@ -88,7 +109,11 @@ const plural = (kind: string): string => {
 };
 const groupOf = (apiVersion: string): string => (apiVersion.includes("/") ? apiVersion.split("/")[0]! : "");
 function grants(rules: Obj[], group: string, resource: string, verbs: string[]): string[] {
-  const granted = new Set(rules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs as string[]));
+  const granted = new Set(
+    rules
+      .filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource))
+      .flatMap((r) => r.verbs as string[]),
+  );
   return verbs.filter((v) => !granted.has(v));
 }
 
@@ -108,7 +133,8 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
     expect(deployment.spec.replicas).toBe(2);
     const pdb = one(objs, "PodDisruptionBudget");
     expect(pdb.spec.minAvailable).toBe(1);
-    for (const [k, v] of Object.entries(pdb.spec.selector.matchLabels)) expect(deployment.spec.template.metadata.labels[k]).toBe(v);
+    for (const [k, v] of Object.entries(pdb.spec.selector.matchLabels))
+      expect(deployment.spec.template.metadata.labels[k]).toBe(v);
   });
 
   it("probes readiness on /readyz and liveness on /healthz, on the port the server listens on", () => {
@@ -130,7 +156,9 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
     const accountName = deployment.spec.template.spec.serviceAccountName;
     expect(accountName).toBe("preview-bot");
     const account = one(objs, "ServiceAccount", accountName);
-    expect(account.metadata.annotations["azure.workload.identity/client-id"]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(account.metadata.annotations["azure.workload.identity/client-id"]).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    );
     expect(account.metadata.namespace).toBe(deployment.metadata.namespace);
     // A label on the ServiceAccount or an annotation on the pod is the mistake this guards against.
     expect(account.metadata.labels?.["azure.workload.identity/use"]).toBeUndefined();
@@ -140,7 +168,13 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
     const bindings = [...find(objs, "ClusterRoleBinding"), ...find(objs, "RoleBinding")];
     expect(bindings.length).toBeGreaterThanOrEqual(1);
     for (const b of bindings) {
-      expect(b.subjects).toEqual([{ kind: "ServiceAccount", name: deployment.spec.template.spec.serviceAccountName, namespace: deployment.metadata.namespace }]);
+      expect(b.subjects).toEqual([
+        {
+          kind: "ServiceAccount",
+          name: deployment.spec.template.spec.serviceAccountName,
+          namespace: deployment.metadata.namespace,
+        },
+      ]);
       expect(find(objs, b.roleRef.kind, b.roleRef.name)).toHaveLength(1);
     }
     // The bot binds preview-bot-previews itself, in each preview namespace (src/services/preview/guardrails.ts).
@@ -152,7 +186,11 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
     const pod = deployment.spec.template.spec;
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
-    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+    expect(container.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+    });
     const workDir = container.env.find((e: Obj) => e.name === "WORK_DIR")?.value;
     expect(workDir).toBeDefined();
     for (const mountPath of ["/tmp", workDir]) {
@@ -164,7 +202,9 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
 
   it("sets only environment variables the code reads (src/env.ts or the backup settings)", () => {
     const known = knownSettings();
-    expect(known.has("PREVIEW_DATABASE_URL") && known.has("BACKUP_TARGETS_FILE") && known.has("AZURE_STORAGE_ACCOUNT_URL")).toBe(true);
+    expect(
+      known.has("PREVIEW_DATABASE_URL") && known.has("BACKUP_TARGETS_FILE") && known.has("AZURE_STORAGE_ACCOUNT_URL"),
+    ).toBe(true);
     const names = envNames(objs, container);
     expect(names).toEqual(expect.arrayContaining(["PORT", "WORK_DIR", "PROTECTED_NAMESPACES"]));
     expect(names.filter((n) => !known.has(n))).toEqual([]);
@@ -175,7 +215,9 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
   });
 
   it("has a comment on every RBAC rule and every admission-policy check in the source YAML", () => {
-    const source = ["deploy/base/rbac.yaml", "deploy/base/rbac-lease.yaml"].map((f) => readFileSync(at(f), "utf8")).join("\n---\n");
+    const source = ["deploy/base/rbac.yaml", "deploy/base/rbac-lease.yaml"]
+      .map((f) => readFileSync(at(f), "utf8"))
+      .join("\n---\n");
     const parsedRules = parseAllDocuments(source).flatMap((d) => ((d.toJS() as Obj | null)?.rules ?? []) as Obj[]);
     const lines = source.split("\n");
     const ruleLines = lines.flatMap((l, i) => (/^\s*- apiGroups:/.test(l) ? [i] : []));
@@ -188,7 +230,11 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
     const policySource = readFileSync(at("deploy/base/admission-policy.yaml"), "utf8").split("\n");
     const checks = policySource.flatMap((l, i) => (/^ {4}- expression:/.test(l) ? [i] : []));
     expect(checks.length).toBe(one(objs, "ValidatingAdmissionPolicy", "preview-bot-fence").spec.validations.length);
-    expect(checks.filter((i) => !/^\s*#\s*\S/.test(policySource[i - 1] ?? "")).map((i) => `admission-policy.yaml line ${i + 1}`)).toEqual([]);
+    expect(
+      checks
+        .filter((i) => !/^\s*#\s*\S/.test(policySource[i - 1] ?? ""))
+        .map((i) => `admission-policy.yaml line ${i + 1}`),
+    ).toEqual([]);
   });
 
   it("grants no wildcards, no escalate or impersonate, and bind on the preview role only", () => {
@@ -197,15 +243,37 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
     for (const r of rules) {
       for (const field of ["verbs", "resources", "apiGroups"]) expect(r[field]).not.toContain("*");
       expect(r.verbs.filter((v: string) => ["escalate", "impersonate"].includes(v))).toEqual([]);
-      if (r.verbs.includes("bind")) expect(r).toEqual({ apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles"], verbs: ["bind"], resourceNames: [PREVIEW_ROLE] });
+      if (r.verbs.includes("bind"))
+        expect(r).toEqual({
+          apiGroups: ["rbac.authorization.k8s.io"],
+          resources: ["clusterroles"],
+          verbs: ["bind"],
+          resourceNames: [PREVIEW_ROLE],
+        });
       expect(r.nonResourceURLs).toBeUndefined();
     }
-    const forbidden = rules.flatMap((r) => r.resources as string[]).filter((res) => ["clusterrolebindings", "roles", "customresourcedefinitions", "nodes", "pods/exec", "serviceaccounts/token", "daemonsets"].includes(res));
+    const forbidden = rules
+      .flatMap((r) => r.resources as string[])
+      .filter((res) =>
+        [
+          "clusterrolebindings",
+          "roles",
+          "customresourcedefinitions",
+          "nodes",
+          "pods/exec",
+          "serviceaccounts/token",
+          "daemonsets",
+        ].includes(res),
+      );
     expect(forbidden).toEqual([]);
     // Cluster-wide, RoleBindings may only be created (the bot's own, before it has any right in a new namespace).
     const clusterWide = one(objs, "ClusterRole", "preview-bot").rules as Obj[];
     expect(clusterWide.filter((r) => r.resources.includes("rolebindings")).flatMap((r) => r.verbs)).toEqual(["create"]);
-    expect(clusterWide.flatMap((r) => r.resources as string[]).sort()).toEqual(["clusterroles", "namespaces", "rolebindings"]);
+    expect(clusterWide.flatMap((r) => r.resources as string[]).sort()).toEqual([
+      "clusterroles",
+      "namespaces",
+      "rolebindings",
+    ]);
   });
 
   it("grants what the bot itself does: namespaces cluster-wide, the rest only through the preview role", () => {
@@ -225,7 +293,12 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
       ["apps", "statefulsets", ["list"]],
       ["batch", "cronjobs", ["list", "patch"]],
     ];
-    for (const [group, resource, verbs] of needs) expect({ group, resource, missing: grants(rules, group, resource, verbs) }).toEqual({ group, resource, missing: [] });
+    for (const [group, resource, verbs] of needs)
+      expect({ group, resource, missing: grants(rules, group, resource, verbs) }).toEqual({
+        group,
+        resource,
+        missing: [],
+      });
   });
 
   it("ships the admission policy that fences the bot: bound, failing closed, for the Deployment's own account", () => {
@@ -234,24 +307,54 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
     expect(binding.spec).toEqual({ policyName: "preview-bot-fence", validationActions: ["Deny"] });
     expect(policy.spec.failurePolicy).toBe("Fail");
     const account = `system:serviceaccount:${deployment.metadata.namespace}:${deployment.spec.template.spec.serviceAccountName}`;
-    expect(policy.spec.matchConditions).toEqual([{ name: "the-bot-only", expression: `request.userInfo.username == '${account}'` }]);
-    expect(policy.spec.matchConstraints.resourceRules).toEqual([{ apiGroups: ["*"], apiVersions: ["*"], operations: ["CREATE", "UPDATE", "DELETE", "CONNECT"], resources: ["*/*"], scope: "*" }]);
+    expect(policy.spec.matchConditions).toEqual([
+      { name: "the-bot-only", expression: `request.userInfo.username == '${account}'` },
+    ]);
+    expect(policy.spec.matchConstraints.resourceRules).toEqual([
+      {
+        apiGroups: ["*"],
+        apiVersions: ["*"],
+        operations: ["CREATE", "UPDATE", "DELETE", "CONNECT"],
+        resources: ["*/*"],
+        scope: "*",
+      },
+    ]);
     expect(policy.spec.validations.length).toBeGreaterThanOrEqual(6);
-    for (const v of policy.spec.validations) expect({ reason: v.reason, message: typeof v.messageExpression }).toEqual({ reason: "Forbidden", message: "string" });
+    for (const v of policy.spec.validations)
+      expect({ reason: v.reason, message: typeof v.messageExpression }).toEqual({
+        reason: "Forbidden",
+        message: "string",
+      });
   });
 
   it("tells the bot who it is and which role to bind: the settings' defaults match deploy/", () => {
-    const fromPod = Object.fromEntries((container.env as Obj[]).filter((e) => e.valueFrom).map((e) => [e.name, e.valueFrom.fieldRef.fieldPath]));
-    expect(fromPod).toMatchObject({ BOT_NAMESPACE: "metadata.namespace", BOT_SERVICE_ACCOUNT: "spec.serviceAccountName" });
+    const fromPod = Object.fromEntries(
+      (container.env as Obj[]).filter((e) => e.valueFrom).map((e) => [e.name, e.valueFrom.fieldRef.fieldPath]),
+    );
+    expect(fromPod).toMatchObject({
+      BOT_NAMESPACE: "metadata.namespace",
+      BOT_SERVICE_ACCOUNT: "spec.serviceAccountName",
+    });
     const defaults = loadEnv({});
-    expect([defaults.PREVIEW_CLUSTER_ROLE, defaults.BOT_NAMESPACE, defaults.BOT_SERVICE_ACCOUNT]).toEqual([PREVIEW_ROLE, deployment.metadata.namespace, deployment.spec.template.spec.serviceAccountName]);
-    expect(one(objs, "Namespace", deployment.metadata.namespace).metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    expect([defaults.PREVIEW_CLUSTER_ROLE, defaults.BOT_NAMESPACE, defaults.BOT_SERVICE_ACCOUNT]).toEqual([
+      PREVIEW_ROLE,
+      deployment.metadata.namespace,
+      deployment.spec.template.spec.serviceAccountName,
+    ]);
+    expect(
+      one(objs, "Namespace", deployment.metadata.namespace).metadata.labels["pod-security.kubernetes.io/enforce"],
+    ).toBe("restricted");
   });
 
   it("covers every kind a real repository's previews apply (the KubernetesMOOC fixture): apply and prune verbs", async () => {
     const rules = one(objs, "ClusterRole", PREVIEW_ROLE).rules as Obj[];
-    const fixture = [...(await render("test/fixtures/kubernetesmooc/manifests/overlays/feature")), ...(await render("test/fixtures/kubernetesmooc/manifests/base"))];
-    const kinds = new Map(fixture.filter((o) => o.kind !== "Namespace").map((o) => [`${groupOf(o.apiVersion)}/${plural(o.kind)}`, o]));
+    const fixture = [
+      ...(await render("test/fixtures/kubernetesmooc/manifests/overlays/feature")),
+      ...(await render("test/fixtures/kubernetesmooc/manifests/base")),
+    ];
+    const kinds = new Map(
+      fixture.filter((o) => o.kind !== "Namespace").map((o) => [`${groupOf(o.apiVersion)}/${plural(o.kind)}`, o]),
+    );
     expect(kinds.size).toBeGreaterThanOrEqual(12);
     const missing = [...kinds.keys()].flatMap((key) => {
       const [group, resource] = key.split("/") as [string, string];
@@ -279,7 +382,9 @@ describeWithTools(["kustomize"], "deploy/overlays/example (with the backups comp
     for (const { owner, spec, labels } of podSpecs(objs)) {
       expect({ owner, label: labels["azure.workload.identity/use"] }).toEqual({ owner, label: "true" });
       const account = one(objs, "ServiceAccount", spec.serviceAccountName);
-      expect(account.metadata.annotations["azure.workload.identity/client-id"]).not.toBe("00000000-0000-0000-0000-000000000000");
+      expect(account.metadata.annotations["azure.workload.identity/client-id"]).not.toBe(
+        "00000000-0000-0000-0000-000000000000",
+      );
     }
   });
 
@@ -290,7 +395,9 @@ describeWithTools(["kustomize"], "deploy/overlays/example (with the backups comp
       expect(spec.automountServiceAccountToken).toBe(false);
       expect(spec.securityContext.runAsNonRoot).toBe(true);
       expect(spec.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
-      const bound = [...find(objs, "ClusterRoleBinding"), ...find(objs, "RoleBinding")].filter((b) => b.subjects.some((s: Obj) => s.name === spec.serviceAccountName));
+      const bound = [...find(objs, "ClusterRoleBinding"), ...find(objs, "RoleBinding")].filter((b) =>
+        b.subjects.some((s: Obj) => s.name === spec.serviceAccountName),
+      );
       expect(bound).toEqual([]);
     }
   });
@@ -298,10 +405,14 @@ describeWithTools(["kustomize"], "deploy/overlays/example (with the backups comp
   it("sets only known settings in every container, and the backup targets file passes the targets schema", () => {
     const known = knownSettings();
     for (const { owner, spec } of podSpecs(objs)) {
-      for (const c of spec.containers) expect({ owner, unknown: envNames(objs, c).filter((n) => !known.has(n)) }).toEqual({ owner, unknown: [] });
+      for (const c of spec.containers)
+        expect({ owner, unknown: envNames(objs, c).filter((n) => !known.has(n)) }).toEqual({ owner, unknown: [] });
     }
     const targetsMap = find(objs, "ConfigMap").find((c) => c.data?.["backup-targets.yaml"]);
-    const targets = parseTargets(parseYaml(targetsMap!.data["backup-targets.yaml"]), "deploy/backups/backup-targets.yaml");
+    const targets = parseTargets(
+      parseYaml(targetsMap!.data["backup-targets.yaml"]),
+      "deploy/backups/backup-targets.yaml",
+    );
     const args = find(objs, "CronJob").map((c) => c.spec.jobTemplate.spec.template.spec.containers[0].args as string[]);
     for (const a of args) expect(targets.map((t) => t.name)).toContain(a[2]);
   });

@@ -22,7 +22,11 @@ import { blockActionBody, postForm, signSlack, slashCommandBody } from "../suppo
 interface SlackManifest {
   features: { slash_commands: Array<{ command: string; url: string; should_escape?: boolean }>; bot_user?: unknown };
   oauth_config: { scopes: { bot: string[]; user?: string[] } };
-  settings: { interactivity: { is_enabled: boolean; request_url: string }; socket_mode_enabled: boolean; event_subscriptions?: unknown };
+  settings: {
+    interactivity: { is_enabled: boolean; request_url: string };
+    socket_mode_enabled: boolean;
+    event_subscriptions?: unknown;
+  };
 }
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -38,7 +42,10 @@ beforeAll(async () => {
   nock.disableNetConnect();
   nock.enableNetConnect((host) => host.startsWith("127.0.0.1"));
   // Bolt asks who it is once, on the first request (the server does not pass botId/botUserId).
-  nock("https://slack.com").persist().post("/api/auth.test").reply(200, { ok: true, user_id: "U0BOT", bot_id: "B0BOT", team_id: "T0TEAM" });
+  nock("https://slack.com")
+    .persist()
+    .post("/api/auth.test")
+    .reply(200, { ok: true, user_id: "U0BOT", bot_id: "B0BOT", team_id: "T0TEAM" });
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromOptions({
     clusters: [{ name: "none", server: "http://127.0.0.1:9", skipTLSVerify: true }],
@@ -100,7 +107,11 @@ describe("slack-app-manifest.yml", () => {
 
   it("a button click posted to its interactivity path is acknowledged by the handler", async () => {
     const body = blockActionBody({ userId: "U0ALICE", actionId: ACTION_OPEN, value: "open" });
-    const res = await postForm(`${base}${new URL(manifest.settings.interactivity.request_url).pathname}`, body, signSlack(SIGNING_SECRET, body));
+    const res = await postForm(
+      `${base}${new URL(manifest.settings.interactivity.request_url).pathname}`,
+      body,
+      signSlack(SIGNING_SECRET, body),
+    );
     expect(res.status).toBe(200);
   });
 

@@ -46,7 +46,19 @@ let gh: ReturnType<typeof fakeGitHub>;
 let database: string | undefined;
 
 function pull(overrides: Partial<FakePull> = {}): FakePull {
-  return { number: PR, title: "Basket totals", branch: "feature/basket", sha: SHA, state: "open", fork: false, draft: false, labels: [], author: "wes-write", files: ["src/basket.ts"], ...overrides };
+  return {
+    number: PR,
+    title: "Basket totals",
+    branch: "feature/basket",
+    sha: SHA,
+    state: "open",
+    fork: false,
+    draft: false,
+    labels: [],
+    author: "wes-write",
+    files: ["src/basket.ts"],
+    ...overrides,
+  };
 }
 
 /** Deliver a comment and wait until every job it caused has finished; returns the comment's id. */
@@ -58,7 +70,11 @@ async function comment(body: string, login: string): Promise<number> {
 
 /** Comments posted since `from` that are not the sticky status comment: the bot's replies. */
 function repliesSince(from: number): string[] {
-  return gh.writes("POST", /\/issues\/\d+\/comments$/).slice(from).map((w) => w.body.body as string).filter((b) => !b.includes("preview-bot:sticky"));
+  return gh
+    .writes("POST", /\/issues\/\d+\/comments$/)
+    .slice(from)
+    .map((w) => w.body.body as string)
+    .filter((b) => !b.includes("preview-bot:sticky"));
 }
 
 async function databaseExists(name: string): Promise<boolean> {
@@ -77,7 +93,8 @@ beforeAll(async () => {
   gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: CONFIG });
   gh.state.tarballs.set(SHA, await h.tarball(SHA, { "deploy/app.yaml": MANIFESTS }));
   gh.state.pulls.set(PR, pull());
-  for (const [login, role] of Object.entries({ "mia-maintain": "maintain", "wes-write": "write", "rita-read": "read" })) gh.state.roles.set(login, role);
+  for (const [login, role] of Object.entries({ "mia-maintain": "maintain", "wes-write": "write", "rita-read": "read" }))
+    gh.state.roles.set(login, role);
 });
 
 afterAll(async () => h?.stop());
@@ -86,7 +103,12 @@ describe("a preview driven from PR comments (trigger: command)", () => {
   it("does not deploy on its own when the pull request opens", async () => {
     const payload = examplePayload("pull_request", "opened");
     payload.installation = { id: INSTALLATION, node_id: "x" };
-    payload.repository = { ...payload.repository, name: REPO, full_name: `${OWNER}/${REPO}`, owner: { ...payload.repository.owner, login: OWNER } };
+    payload.repository = {
+      ...payload.repository,
+      name: REPO,
+      full_name: `${OWNER}/${REPO}`,
+      owner: { ...payload.repository.owner, login: OWNER },
+    };
     payload.number = PR;
     payload.pull_request.number = PR;
     payload.pull_request.head.sha = SHA;
@@ -100,8 +122,13 @@ describe("a preview driven from PR comments (trigger: command)", () => {
     const id = await comment("/preview deploy", "wes-write");
 
     const ns = fake.get("v1", "Namespace", undefined, NS);
-    expect(ns?.metadata.labels).toMatchObject({ "app.kubernetes.io/managed-by": "preview-bot", "preview-bot.dev/pr": String(PR) });
-    expect((fake.get("apps/v1", "Deployment", NS, "web") as any).spec.template.spec.containers[0].image).toBe("ghcr.io/octo-cmds/shop:latest");
+    expect(ns?.metadata.labels).toMatchObject({
+      "app.kubernetes.io/managed-by": "preview-bot",
+      "preview-bot.dev/pr": String(PR),
+    });
+    expect((fake.get("apps/v1", "Deployment", NS, "web") as any).spec.template.spec.containers[0].image).toBe(
+      "ghcr.io/octo-cmds/shop:latest",
+    );
     const secret = fake.get("v1", "Secret", NS, "shop-db") as any;
     database = new URL(Buffer.from(secret.data.DATABASE_URL, "base64").toString()).pathname.slice(1);
     expect(await databaseExists(database)).toBe(true);
@@ -169,16 +196,25 @@ describe("a preview driven from PR comments (trigger: command)", () => {
     expect(ns?.status?.phase).not.toBe("Terminating");
     expect(await databaseExists(database!)).toBe(true);
     // Nothing but the reply and the reaction was written: no deployment status, no sticky edit.
-    expect(gh.state.writes.slice(patches).map((w) => `${w.method} ${w.path}`).sort()).toEqual([
-      `POST /repos/${OWNER}/${REPO}/issues/${PR}/comments`,
-      expect.stringMatching(/^POST \/repos\/octo-cmds\/shop\/issues\/comments\/\d+\/reactions$/),
-    ].sort());
+    expect(
+      gh.state.writes
+        .slice(patches)
+        .map((w) => `${w.method} ${w.path}`)
+        .sort(),
+    ).toEqual(
+      [
+        `POST /repos/${OWNER}/${REPO}/issues/${PR}/comments`,
+        expect.stringMatching(/^POST \/repos\/octo-cmds\/shop\/issues\/comments\/\d+\/reactions$/),
+      ].sort(),
+    );
   });
 
   it("/preview destroy by a writer is refused politely and removes nothing", async () => {
     const from = gh.writes("POST", /\/issues\/\d+\/comments$/).length;
     await comment("/preview destroy", "wes-write");
-    expect(repliesSince(from)).toEqual(["@wes-write Sorry, `destroy` needs maintain access to this repository (you have write)."]);
+    expect(repliesSince(from)).toEqual([
+      "@wes-write Sorry, `destroy` needs maintain access to this repository (you have write).",
+    ]);
     expect(fake.get("v1", "Namespace", undefined, NS)).toBeDefined();
     expect(await databaseExists(database!)).toBe(true);
   });
@@ -194,6 +230,8 @@ describe("a preview driven from PR comments (trigger: command)", () => {
   it("/preview status afterwards says no preview exists", async () => {
     const from = gh.writes("POST", /\/issues\/\d+\/comments$/).length;
     await comment("/preview status", "rita-read");
-    expect(repliesSince(from)).toEqual(["@rita-read No preview exists for this pull request. Comment `/preview deploy` to create one."]);
+    expect(repliesSince(from)).toEqual([
+      "@rita-read No preview exists for this pull request. Comment `/preview deploy` to create one.",
+    ]);
   });
 });

@@ -9,7 +9,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import nock from "nock";
-import { commentEvent, pull, prEvent, startHarness, webApp, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
+import {
+  commentEvent,
+  pull,
+  prEvent,
+  startHarness,
+  webApp,
+  INSTALLATION,
+  OWNER,
+  REPO,
+  type Harness,
+} from "../support/e2e-bot.js";
 import { fakeGitHub, type FakePull } from "../support/github-fake.js";
 import { createTestDatabase } from "../support/pg-database.js";
 
@@ -47,15 +57,21 @@ async function comment(body: string, number: number, when: string, login = "mia-
   const payload = commentEvent(body, login, { number });
   payload.comment.created_at = when;
   expect(await h.send("issue_comment", payload)).toBe(200);
-  return gh.state.writes.slice(from).filter((w) => w.method === "POST" && /\/issues\/\d+\/comments$/.test(w.path)).map((w) => String(w.body.body)).filter((b) => !b.includes("preview-bot:sticky"));
+  return gh.state.writes
+    .slice(from)
+    .filter((w) => w.method === "POST" && /\/issues\/\d+\/comments$/.test(w.path))
+    .map((w) => String(w.body.body))
+    .filter((b) => !b.includes("preview-bot:sticky"));
 }
 
 const previewRuns = (head: string) => gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === head);
-const deployedSha = (number: number) => h.fake.get("v1", "Namespace", undefined, `fork-${number}`)?.metadata.annotations?.["preview-bot.dev/head-sha"];
+const deployedSha = (number: number) =>
+  h.fake.get("v1", "Namespace", undefined, `fork-${number}`)?.metadata.annotations?.["preview-bot.dev/head-sha"];
 
 async function enroll(): Promise<void> {
   gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: CONFIG });
-  for (const [login, role] of Object.entries({ "mia-maintain": "maintain", someone: "read" })) gh.state.roles.set(login, role);
+  for (const [login, role] of Object.entries({ "mia-maintain": "maintain", someone: "read" }))
+    gh.state.roles.set(login, role);
   for (const head of [H1, H2, H3, H4]) gh.state.tarballs.set(head, await h.tarball(head, FILES));
 }
 
@@ -72,7 +88,9 @@ describe("the reviewed commit, and only that", () => {
     expect(await comment("/preview deploy", 61, at(1))).toEqual([]);
     expect(previewRuns(H1).map((r) => r.conclusion)).toEqual(["success"]);
     expect(deployedSha(61)).toBe(H1);
-    expect(JSON.stringify(previewRuns(H1)[0]!.output)).toMatch(/E2E tests \| ⏭️ \|.*not dispatched for a pull request from a fork/);
+    expect(JSON.stringify(previewRuns(H1)[0]!.output)).toMatch(
+      /E2E tests \| ⏭️ \|.*not dispatched for a pull request from a fork/,
+    );
     expect(gh.writes("POST", /\/dispatches$/)).toEqual([]);
   });
 
@@ -84,7 +102,9 @@ describe("the reviewed commit, and only that", () => {
 
   it("refuses a comment written before the push it would deploy: 'the PR moved'", async () => {
     // Written at minute 3, delivered after the push of minute 5.
-    expect(await comment("/preview deploy", 61, at(3))).toEqual(["@mia-maintain the PR moved to `2222222`; review and deploy again."]);
+    expect(await comment("/preview deploy", 61, at(3))).toEqual([
+      "@mia-maintain the PR moved to `2222222`; review and deploy again.",
+    ]);
     expect(previewRuns(H2)).toEqual([]);
     expect(deployedSha(61)).toBe(H1);
   });
@@ -96,7 +116,9 @@ describe("the reviewed commit, and only that", () => {
     await held.reached;
     gh.state.pulls.set(61, fork(61, H3));
     held.release();
-    expect(await delivered).toEqual(["@mia-maintain Nothing was deployed: the PR moved to `3333333`; review and deploy again."]);
+    expect(await delivered).toEqual([
+      "@mia-maintain Nothing was deployed: the PR moved to `3333333`; review and deploy again.",
+    ]);
     expect(previewRuns(H2)).toEqual([]);
     expect(previewRuns(H3)).toEqual([]);
     expect(deployedSha(61)).toBe(H1);
@@ -105,9 +127,13 @@ describe("the reviewed commit, and only that", () => {
   it("refuses a head nothing dates, and deploys it when the maintainer names it", async () => {
     gh.state.pulls.set(62, fork(62, H4)); // its events were never seen (a lost delivery, a restart)
     const [refusal] = await comment("/preview deploy", 62, at(20));
-    expect(refusal).toMatch(/cannot tell whether its head `4444444` was pushed before your comment, so nothing was deployed\. To deploy exactly that commit, comment `\/preview deploy 4444444`/);
+    expect(refusal).toMatch(
+      /cannot tell whether its head `4444444` was pushed before your comment, so nothing was deployed\. To deploy exactly that commit, comment `\/preview deploy 4444444`/,
+    );
     expect(previewRuns(H4)).toEqual([]);
-    expect(await comment("/preview deploy 1111111", 62, at(21))).toEqual([expect.stringMatching(/`1111111` is not the head of this pull request \(the head is `4444444`\)/)]);
+    expect(await comment("/preview deploy 1111111", 62, at(21))).toEqual([
+      expect.stringMatching(/`1111111` is not the head of this pull request \(the head is `4444444`\)/),
+    ]);
     expect(await comment("/preview deploy 4444444", 62, at(22))).toEqual([]);
     expect(previewRuns(H4).map((r) => r.conclusion)).toEqual(["success"]);
     expect(deployedSha(62)).toBe(H4);
@@ -116,8 +142,12 @@ describe("the reviewed commit, and only that", () => {
   it("dates a head by its check suite when no event was seen: deploys when it came before the comment, refuses when after", async () => {
     gh.state.pulls.set(63, fork(63, H2));
     gh.state.checkSuites.push({ id: 7, head_sha: H2, created_at: at(30) });
-    expect(await comment("/preview deploy", 63, at(29))).toEqual(["@mia-maintain the PR moved to `2222222`; review and deploy again."]);
-    expect(await comment("/preview deploy", 63, at(30))).toEqual(["@mia-maintain the PR moved to `2222222`; review and deploy again."]); // the same second: unknown order
+    expect(await comment("/preview deploy", 63, at(29))).toEqual([
+      "@mia-maintain the PR moved to `2222222`; review and deploy again.",
+    ]);
+    expect(await comment("/preview deploy", 63, at(30))).toEqual([
+      "@mia-maintain the PR moved to `2222222`; review and deploy again.",
+    ]); // the same second: unknown order
     expect(await comment("/preview deploy", 63, at(31))).toEqual([]);
     expect(deployedSha(63)).toBe(H2);
   });
@@ -138,13 +168,17 @@ describe("the reviewed commit, and only that", () => {
     expect(await comment("/preview deploy", 64, at(41))).toEqual([]);
     const run = previewRuns(H1).find((r) => r.external_id?.endsWith("#64"))!;
     expect(run.conclusion).toBe("success");
-    expect(JSON.stringify(run.output)).toMatch(/not seeded from \\"shop\\": a pull request from a fork gets no backup data/);
+    expect(JSON.stringify(run.output)).toMatch(
+      /not seeded from \\"shop\\": a pull request from a fork gets no backup data/,
+    );
     // The same config on a branch of the repository does seed (and here fails: this bot has no backup storage).
     gh.state.pulls.set(65, pull({ number: 65, sha: H1 }));
     await h.send("pull_request", prEvent("opened", gh.state.pulls.get(65)!));
     const branchRun = previewRuns(H1).find((r) => r.external_id?.endsWith("#65"))!;
     expect(branchRun.conclusion).toBe("failure");
-    expect(JSON.stringify(branchRun.output)).toMatch(/database\.seedFrom is \\"shop\\", but preview-bot has no backup storage/);
+    expect(JSON.stringify(branchRun.output)).toMatch(
+      /database\.seedFrom is \\"shop\\", but preview-bot has no backup storage/,
+    );
     gh.state.config = CONFIG;
   });
 });
@@ -166,13 +200,16 @@ describe("retries never move a fork preview", () => {
     await event("opened", fork(71, H1), at(0));
     let failed = 0;
     h.fake.setFaults((req) => {
-      if (req.method !== "PATCH" || !req.path.includes("/namespaces/fork-71/deployments") || failed++ > 0) return undefined;
+      if (req.method !== "PATCH" || !req.path.includes("/namespaces/fork-71/deployments") || failed++ > 0)
+        return undefined;
       gh.state.pulls.set(71, fork(71, H2)); // a push lands while the first attempt fails
       return 503;
     });
     try {
       const replies = await comment("/preview deploy", 71, at(1));
-      expect(replies).toEqual(["@mia-maintain Nothing was deployed: the PR moved to `2222222`; review and deploy again."]);
+      expect(replies).toEqual([
+        "@mia-maintain Nothing was deployed: the PR moved to `2222222`; review and deploy again.",
+      ]);
     } finally {
       h.fake.setFaults(undefined);
     }

@@ -7,7 +7,18 @@
  * After every test the bot's own counter of failed GitHub calls must show exactly the failures the test injected.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
-import { commentEvent, pull, prEvent, startHarness, webApp, INSTALLATION, OWNER, REPO, SECRET, type Harness } from "../support/e2e-bot.js";
+import {
+  commentEvent,
+  pull,
+  prEvent,
+  startHarness,
+  webApp,
+  INSTALLATION,
+  OWNER,
+  REPO,
+  SECRET,
+  type Harness,
+} from "../support/e2e-bot.js";
 import { deliver, examplePayload, fakeGitHub } from "../support/github-fake.js";
 
 const sha = (c: string) => c.repeat(40);
@@ -21,20 +32,29 @@ let injectedFailures = 0;
 /** The bot's preview_bot_github_report_failures_total, summed over surfaces. */
 async function reportFailures(): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${h.bot.port}/metrics`)).text();
-  return [...text.matchAll(/^preview_bot_github_report_failures_total\{[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+  return [...text.matchAll(/^preview_bot_github_report_failures_total\{[^}]*\} (\d+)$/gm)].reduce(
+    (sum, m) => sum + Number(m[1]),
+    0,
+  );
 }
 
 /** Writes (not token requests) the bot made while `fn` ran, as `METHOD /path` with ids as `:id`. */
 async function writesDuring(fn: () => Promise<unknown>): Promise<string[]> {
   const from = gh.state.writes.length;
   await fn();
-  return gh.state.writes.slice(from).map((w) => `${w.method} ${w.path.replace(/\/\d+(?=\/|$)/g, "/:id").replace(/\/[0-9a-f]{40}/g, "/:sha")}`);
+  return gh.state.writes
+    .slice(from)
+    .map((w) => `${w.method} ${w.path.replace(/\/\d+(?=\/|$)/g, "/:id").replace(/\/[0-9a-f]{40}/g, "/:sha")}`);
 }
 
 beforeAll(async () => {
   h = await startHarness({ env: { PREVIEW_DATABASE_URL: "" } });
   gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: BASE });
-  for (const c of "123456789") gh.state.tarballs.set(sha(c), await h.tarball(sha(c), { "k8s/app.yaml": webApp({ image: "ghcr.io/o/app:1", service: true }) }));
+  for (const c of "123456789")
+    gh.state.tarballs.set(
+      sha(c),
+      await h.tarball(sha(c), { "k8s/app.yaml": webApp({ image: "ghcr.io/o/app:1", service: true }) }),
+    );
   for (const [login, role] of Object.entries({ "wes-write": "write" })) gh.state.roles.set(login, role);
 });
 afterAll(async () => h?.stop());
@@ -55,7 +75,9 @@ describe("the write budget, on the wire", () => {
       "POST /repos/Codertocat/Hello-World/issues/:id/comments", // 5. the sticky comment (first deploy: created)
     ]);
     const status = gh.state.deployments.at(-1)!.statuses;
-    expect(status).toEqual([expect.objectContaining({ state: "success", environment_url: "https://gh-91.previews.example.test/" })]);
+    expect(status).toEqual([
+      expect.objectContaining({ state: "success", environment_url: "https://gh-91.previews.example.test/" }),
+    ]);
 
     gh.state.pulls.set(91, pull({ number: 91, sha: sha("2") }));
     const pushed = await writesDuring(() => h.send("pull_request", prEvent("synchronize", gh.state.pulls.get(91)!)));
@@ -82,13 +104,28 @@ describe("the write budget, on the wire", () => {
 describe("only ours", () => {
   it("leaves another app's `preview` check run and another bot's marker comment alone", async () => {
     const head = sha("3");
-    gh.state.checkRuns.push({ id: 5, name: "preview", head_sha: head, status: "in_progress", app: FOREIGN_APP, html_url: "https://github.com/o/r/runs/5" });
-    gh.state.comments.push({ id: 6, issue: 92, body: `<!-- preview-bot:sticky ${OWNER}/${REPO}#92 -->\nsomeone else's`, user: { login: "other-previews[bot]", type: "Bot" }, performed_via_github_app: FOREIGN_APP });
+    gh.state.checkRuns.push({
+      id: 5,
+      name: "preview",
+      head_sha: head,
+      status: "in_progress",
+      app: FOREIGN_APP,
+      html_url: "https://github.com/o/r/runs/5",
+    });
+    gh.state.comments.push({
+      id: 6,
+      issue: 92,
+      body: `<!-- preview-bot:sticky ${OWNER}/${REPO}#92 -->\nsomeone else's`,
+      user: { login: "other-previews[bot]", type: "Bot" },
+      performed_via_github_app: FOREIGN_APP,
+    });
     gh.state.pulls.set(92, pull({ number: 92, sha: head }));
     await h.send("pull_request", prEvent("opened", gh.state.pulls.get(92)!));
     expect(gh.state.checkRuns.find((r) => r.id === 5)!.status).toBe("in_progress");
     expect(gh.writes("PATCH", /\/check-runs\/5$/)).toEqual([]);
-    expect(gh.state.checkRuns.filter((r) => r.head_sha === head && r.app?.id === 123).map((r) => r.conclusion)).toEqual(["success"]);
+    expect(gh.state.checkRuns.filter((r) => r.head_sha === head && r.app?.id === 123).map((r) => r.conclusion)).toEqual(
+      ["success"],
+    );
     expect(gh.state.comments.find((c) => c.id === 6)!.body).toContain("someone else's");
     expect(gh.sticky(92).filter((c) => c.performed_via_github_app?.id === 123)).toHaveLength(1);
   });
@@ -109,12 +146,23 @@ describe("trigger.afterChecks", () => {
     await h.send("pull_request", prEvent("opened", gh.state.pulls.get(93)!));
     expect(gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === head)).toEqual([]);
 
-    Object.assign(gh.state.checkRuns.find((r) => r.id === 7)!, { status: "completed", conclusion: "success" });
+    Object.assign(
+      gh.state.checkRuns.find((r) => r.id === 7)!,
+      { status: "completed", conclusion: "success" },
+    );
     const done = examplePayload("check_run", "completed");
     done.installation = { id: INSTALLATION, node_id: "x" };
-    Object.assign(done.check_run, { name: "ci", head_sha: head, conclusion: "success", app: { ...done.check_run.app, id: 555, slug: "ci" }, pull_requests: [{ ...done.check_run.pull_requests[0], number: 93 }] });
+    Object.assign(done.check_run, {
+      name: "ci",
+      head_sha: head,
+      conclusion: "success",
+      app: { ...done.check_run.app, id: 555, slug: "ci" },
+      pull_requests: [{ ...done.check_run.pull_requests[0], number: 93 }],
+    });
     await h.send("check_run", done);
-    expect(gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === head).map((r) => r.conclusion)).toEqual(["success"]);
+    expect(
+      gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === head).map((r) => r.conclusion),
+    ).toEqual(["success"]);
   });
 
   it("a sweep deploys a PR whose check succeeded (its webhook was lost), judged by the newest run of that check", async () => {
@@ -122,12 +170,28 @@ describe("trigger.afterChecks", () => {
     gh.state.pulls.set(94, pull({ number: 94, sha: head }));
     // Two runs of the `ci` workflow on the commit: the first failed, the re-run succeeded.
     const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
-    gh.state.actionRuns.push({ id: 8, name: "ci", head_sha: head, status: "completed", conclusion: "failure", created_at: minutesAgo(10) });
-    gh.state.actionRuns.push({ id: 9, name: "ci", head_sha: head, status: "completed", conclusion: "success", created_at: minutesAgo(2) });
+    gh.state.actionRuns.push({
+      id: 8,
+      name: "ci",
+      head_sha: head,
+      status: "completed",
+      conclusion: "failure",
+      created_at: minutesAgo(10),
+    });
+    gh.state.actionRuns.push({
+      id: 9,
+      name: "ci",
+      head_sha: head,
+      status: "completed",
+      conclusion: "success",
+      created_at: minutesAgo(2),
+    });
     const result = await h.bot.deps!.sweeper.sweep();
     await h.bot.deps!.queue.onIdle();
     expect(result.dispatched).toContain(`deploy ${OWNER}/${REPO}#94 (missing)`);
-    expect(gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === head).map((r) => r.conclusion)).toEqual(["success"]);
+    expect(
+      gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === head).map((r) => r.conclusion),
+    ).toEqual(["success"]);
   });
 });
 
@@ -152,7 +216,9 @@ describe("GitHub errors are visible", () => {
     gh.failNext("POST", /\/issues\/96\/comments$/, 502);
     injectedFailures += 1;
     await h.send("pull_request", prEvent("opened", gh.state.pulls.get(96)!));
-    expect(gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === sha("7")).map((r) => r.conclusion)).toEqual(["success"]);
+    expect(
+      gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === sha("7")).map((r) => r.conclusion),
+    ).toEqual(["success"]);
     const text = await (await fetch(`http://127.0.0.1:${h.bot.port}/metrics`)).text();
     expect(text).toMatch(/^preview_bot_github_report_failures_total\{surface="comment"\} 1$/m);
   });

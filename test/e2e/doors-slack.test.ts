@@ -9,7 +9,17 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import nock from "nock";
-import { commentEvent, pull, prEvent, startHarness, webApp, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
+import {
+  commentEvent,
+  pull,
+  prEvent,
+  startHarness,
+  webApp,
+  INSTALLATION,
+  OWNER,
+  REPO,
+  type Harness,
+} from "../support/e2e-bot.js";
 import { fakeGitHub, type FakePull } from "../support/github-fake.js";
 import { blockActionBody, postForm, signSlack, slashCommandBody } from "../support/slack.js";
 
@@ -24,7 +34,10 @@ let gh: ReturnType<typeof fakeGitHub>;
 const answers: Array<{ url: string; text: string }> = [];
 
 function slackApi(): void {
-  nock("https://slack.com").persist().post("/api/auth.test").reply(200, { ok: true, user_id: "U0BOT", bot_id: "B0BOT", team_id: "T0TEAM" });
+  nock("https://slack.com")
+    .persist()
+    .post("/api/auth.test")
+    .reply(200, { ok: true, user_id: "U0BOT", bot_id: "B0BOT", team_id: "T0TEAM" });
   nock("https://hooks.slack.com")
     .persist()
     .post(/.*/)
@@ -45,7 +58,8 @@ async function answersTo(url: string, count = 1): Promise<string[]> {
   const mine = () => answers.filter((a) => a.url === url).map((a) => a.text);
   const deadline = Date.now() + 20_000;
   while (mine().length < count) {
-    if (Date.now() > deadline) throw new Error(`waited for ${count} Slack answer(s) to ${url}; got ${JSON.stringify(mine())}`);
+    if (Date.now() > deadline)
+      throw new Error(`waited for ${count} Slack answer(s) to ${url}; got ${JSON.stringify(mine())}`);
     await new Promise((r) => setTimeout(r, 10));
   }
   await h.bot.deps!.queue.onIdle();
@@ -65,8 +79,13 @@ beforeAll(async () => {
     },
   });
   gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: CONFIG });
-  for (const [login, role] of Object.entries({ "mia-maintain": "maintain", "wes-write": "write", "rita-read": "read" })) gh.state.roles.set(login, role);
-  for (const head of [H1, H2]) gh.state.tarballs.set(head, await h.tarball(head, { "k8s/app.yaml": webApp({ image: "ghcr.io/o/app:1", service: true }) }));
+  for (const [login, role] of Object.entries({ "mia-maintain": "maintain", "wes-write": "write", "rita-read": "read" }))
+    gh.state.roles.set(login, role);
+  for (const head of [H1, H2])
+    gh.state.tarballs.set(
+      head,
+      await h.tarball(head, { "k8s/app.yaml": webApp({ image: "ghcr.io/o/app:1", service: true }) }),
+    );
 });
 afterAll(async () => h?.stop());
 beforeEach(() => slackApi());
@@ -96,13 +115,17 @@ describe("Slack, as production wires it", () => {
     const before = gh.state.checkRuns.length;
     const url = responseUrl();
     await slash("U0WES", `deploy ${OWNER}/${REPO}#82`, url);
-    expect(await answersTo(url)).toEqual(["Sorry, `deploy` needs maintain access to this repository (you have write)."]);
+    expect(await answersTo(url)).toEqual([
+      "Sorry, `deploy` needs maintain access to this repository (you have write).",
+    ]);
     // … and in a PR comment, the same rule from the same config.
     const from = gh.state.writes.length;
     const payload = commentEvent("/preview deploy", "wes-write", { number: 82 });
     payload.comment.created_at = new Date().toISOString();
     await h.send("issue_comment", payload);
-    expect(gh.state.writes.slice(from).map((w) => w.body?.body)).toEqual(["@wes-write Sorry, `deploy` needs maintain access to this repository (you have write)."]);
+    expect(gh.state.writes.slice(from).map((w) => w.body?.body)).toEqual([
+      "@wes-write Sorry, `deploy` needs maintain access to this repository (you have write).",
+    ]);
     expect(gh.state.checkRuns.length).toBe(before);
   });
 
@@ -112,13 +135,22 @@ describe("Slack, as production wires it", () => {
     await slash("U0WES", `backup ${OWNER}/${REPO}#81`, url);
     const texts = await answersTo(url, 2);
     expect(texts).toHaveLength(2); // in either order: the job may answer before the "queued" note lands
-    expect(texts).toEqual(expect.arrayContaining([expect.stringMatching(/^Queued `backup` for .*#81\. I'll answer here when it's done\.$/), expect.stringMatching(/#81: Backups of preview databases are not configured on this installation/)]));
+    expect(texts).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^Queued `backup` for .*#81\. I'll answer here when it's done\.$/),
+        expect.stringMatching(/#81: Backups of preview databases are not configured on this installation/),
+      ]),
+    );
     expect(gh.state.writes.slice(from)).toEqual([]); // nothing posted to the PR
 
     gh.state.pulls.set(84, pull({ number: 84, sha: H1, state: "closed" }));
     const closed = responseUrl();
     await slash("U0MIA", `deploy ${OWNER}/${REPO}#84`, closed);
-    expect(await answersTo(closed, 2)).toEqual(expect.arrayContaining([expect.stringMatching(/#84: This pull request is closed, so there is nothing to deploy\./)]));
+    expect(await answersTo(closed, 2)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/#84: This pull request is closed, so there is nothing to deploy\./),
+      ]),
+    );
     expect(gh.state.writes.slice(from)).toEqual([]);
   });
 
@@ -133,22 +165,38 @@ describe("Slack, as production wires it", () => {
   });
 
   it("a Redeploy button never moves a fork preview to a newer commit", async () => {
-    const fork = (head: string): FakePull => pull({ number: 83, sha: head, fork: true, author: "someone", branch: "someone-patch" });
+    const fork = (head: string): FakePull =>
+      pull({ number: 83, sha: head, fork: true, author: "someone", branch: "someone-patch" });
     gh.state.pulls.set(83, fork(H1));
     gh.state.checkSuites.push({ id: 83, head_sha: H1, created_at: new Date(Date.now() - 60_000).toISOString() });
     const deploy = responseUrl();
     await slash("U0MIA", `deploy ${OWNER}/${REPO}#83`, deploy);
-    expect((await answersTo(deploy))[0]).toContain("at `1111111` (exactly that commit: the pull request comes from a fork)");
-    expect(h.fake.get("v1", "Namespace", undefined, "slk-83")?.metadata.annotations?.["preview-bot.dev/head-sha"]).toBe(H1);
+    expect((await answersTo(deploy))[0]).toContain(
+      "at `1111111` (exactly that commit: the pull request comes from a fork)",
+    );
+    expect(h.fake.get("v1", "Namespace", undefined, "slk-83")?.metadata.annotations?.["preview-bot.dev/head-sha"]).toBe(
+      H1,
+    );
 
     gh.state.pulls.set(83, fork(H2)); // someone pushes to the fork
     const click = "https://hooks.slack.com/actions/T0TEAM/83/redeploy";
-    const body = blockActionBody({ userId: "U0MIA", actionId: "preview:redeploy", value: `redeploy ${OWNER}/${REPO}#83`, responseUrl: click });
-    expect((await postForm(`http://127.0.0.1:${h.bot.port}/slack/events`, body, signSlack(SIGNING_SECRET, body))).status).toBe(200);
+    const body = blockActionBody({
+      userId: "U0MIA",
+      actionId: "preview:redeploy",
+      value: `redeploy ${OWNER}/${REPO}#83`,
+      responseUrl: click,
+    });
+    expect(
+      (await postForm(`http://127.0.0.1:${h.bot.port}/slack/events`, body, signSlack(SIGNING_SECRET, body))).status,
+    ).toBe(200);
     const texts = await answersTo(click, 2);
     expect(texts.find((t) => t.startsWith("Queued"))).toContain("at `1111111`"); // pinned to what runs, not to the new head
-    expect(texts.find((t) => !t.startsWith("Queued"))).toMatch(/Nothing was deployed: the PR moved to `2222222`; review and deploy again/);
+    expect(texts.find((t) => !t.startsWith("Queued"))).toMatch(
+      /Nothing was deployed: the PR moved to `2222222`; review and deploy again/,
+    );
     expect(gh.state.checkRuns.filter((r) => r.head_sha === H2 && r.name === "preview")).toEqual([]);
-    expect(h.fake.get("v1", "Namespace", undefined, "slk-83")?.metadata.annotations?.["preview-bot.dev/head-sha"]).toBe(H1);
+    expect(h.fake.get("v1", "Namespace", undefined, "slk-83")?.metadata.annotations?.["preview-bot.dev/head-sha"]).toBe(
+      H1,
+    );
   });
 });

@@ -16,11 +16,22 @@ afterAll(async () => h?.stop());
 
 describe("GitHub Enterprise Server", () => {
   it("deploys with every API call on the enterprise host", async () => {
-    const gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, api: "https://ghe.example.test/api/v3", config: `manifests: { path: k8s }\nnames: { namespace: "ghe-{number}" }\n` });
+    const gh = fakeGitHub({
+      owner: OWNER,
+      repo: REPO,
+      installationId: INSTALLATION,
+      api: "https://ghe.example.test/api/v3",
+      config: `manifests: { path: k8s }\nnames: { namespace: "ghe-{number}" }\n`,
+    });
     const hosts: string[] = [];
     gh.scope.on("request", (req: Request) => hosts.push(new URL(req.url).host + new URL(req.url).pathname.slice(0, 7)));
     gh.state.pulls.set(61, pull({ number: 61, sha: SHA }));
-    gh.state.tarballs.set(SHA, await h.tarball(SHA, { "k8s/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: app }\ndata: { a: b }\n" }));
+    gh.state.tarballs.set(
+      SHA,
+      await h.tarball(SHA, {
+        "k8s/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: app }\ndata: { a: b }\n",
+      }),
+    );
     expect(await h.send("pull_request", prEvent("opened", gh.state.pulls.get(61)!))).toBe(200);
 
     expect(gh.state.checkRuns.find((r) => r.head_sha === SHA)?.conclusion).toBe("success");

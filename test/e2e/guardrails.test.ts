@@ -27,7 +27,8 @@ spec:
 `;
 
 /** The check run's text as a reader sees it (Markdown escapes taken out). */
-const said = (run: { output?: { summary?: string; text?: string } }): string => `${run.output?.summary ?? ""}\n${run.output?.text ?? ""}`.replace(/\\(.)/g, "$1");
+const said = (run: { output?: { summary?: string; text?: string } }): string =>
+  `${run.output?.summary ?? ""}\n${run.output?.text ?? ""}`.replace(/\\(.)/g, "$1");
 
 let h: Harness;
 let gh: ReturnType<typeof fakeGitHub>;
@@ -37,7 +38,10 @@ let sha = 0;
 async function open(number: number, files: Record<string, string>, repoConfig = config()) {
   gh.state.config = repoConfig;
   const head = String(++sha).padStart(40, "0");
-  gh.state.tarballs.set(head, await h.tarball(head, Object.fromEntries(Object.entries(files).map(([k, v]) => [`deploy/${k}`, v]))));
+  gh.state.tarballs.set(
+    head,
+    await h.tarball(head, Object.fromEntries(Object.entries(files).map(([k, v]) => [`deploy/${k}`, v]))),
+  );
   gh.state.pulls.set(number, pull({ number, sha: head }));
   expect(await h.send("pull_request", prEvent("opened", gh.state.pulls.get(number)!))).toBe(200);
   return gh.state.checkRuns.filter((r) => r.head_sha === head && r.name === "preview").at(-1)!;
@@ -53,7 +57,11 @@ afterAll(async () => {
 
 describe("every preview namespace gets the bot's guardrails", () => {
   it("Pod Security labels, its RoleBinding, a quota, limits and a default-deny policy — before anything of the PR", async () => {
-    const run = await open(1, { "web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1", service: true }) }, config("namespace:\n  labels: { team: web }\n"));
+    const run = await open(
+      1,
+      { "web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1", service: true }) },
+      config("namespace:\n  labels: { team: web }\n"),
+    );
     expect(run.conclusion).toBe("success");
     expect(h.fake.get("v1", "Namespace", undefined, NS(1))!.metadata.labels).toMatchObject({
       team: "web",
@@ -63,38 +71,71 @@ describe("every preview namespace gets the bot's guardrails", () => {
       "pod-security.kubernetes.io/audit": "restricted",
     });
     const binding = h.fake.get("rbac.authorization.k8s.io/v1", "RoleBinding", NS(1), "preview-bot") as any;
-    expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "preview-bot-previews" });
+    expect(binding.roleRef).toEqual({
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "ClusterRole",
+      name: "preview-bot-previews",
+    });
     expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "preview-bot", namespace: "preview-bot" }]);
-    expect((h.fake.get("v1", "ResourceQuota", NS(1), "preview-bot-guardrails") as any).spec.hard).toMatchObject({ "services.loadbalancers": "0", "services.nodeports": "0", pods: "20" });
-    expect((h.fake.get("v1", "LimitRange", NS(1), "preview-bot-guardrails") as any).spec.limits[0]).toMatchObject({ default: { cpu: "1", memory: "512Mi" }, defaultRequest: { cpu: "100m", memory: "128Mi" } });
+    expect((h.fake.get("v1", "ResourceQuota", NS(1), "preview-bot-guardrails") as any).spec.hard).toMatchObject({
+      "services.loadbalancers": "0",
+      "services.nodeports": "0",
+      pods: "20",
+    });
+    expect((h.fake.get("v1", "LimitRange", NS(1), "preview-bot-guardrails") as any).spec.limits[0]).toMatchObject({
+      default: { cpu: "1", memory: "512Mi" },
+      defaultRequest: { cpu: "100m", memory: "128Mi" },
+    });
     // What the server stores, not what the bot meant to send: the peers of the only allow rule arrived.
     expect((h.fake.get("networking.k8s.io/v1", "NetworkPolicy", NS(1), "preview-bot-guardrails") as any).spec).toEqual({
       podSelector: {},
       policyTypes: ["Ingress"],
-      ingress: [{ from: [{ podSelector: {} }, { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } }] }],
+      ingress: [
+        {
+          from: [
+            { podSelector: {} },
+            { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } },
+          ],
+        },
+      ],
     });
 
     // Order: the binding first, then the guardrails, then the PR's objects.
     const inNamespace = `/namespaces/${NS(1)}/`;
-    const writes = h.fake.requests.filter((r) => (r.method === "POST" || r.method === "PATCH") && r.path.includes(inNamespace)).map((r) => r.path.slice(r.path.indexOf(inNamespace) + inNamespace.length));
+    const writes = h.fake.requests
+      .filter((r) => (r.method === "POST" || r.method === "PATCH") && r.path.includes(inNamespace))
+      .map((r) => r.path.slice(r.path.indexOf(inNamespace) + inNamespace.length));
     const at = (what: string) => writes.findIndex((w) => w.startsWith(what));
     expect(at("rolebindings")).toBe(0);
-    for (const guardrail of ["resourcequotas/preview-bot-guardrails", "limitranges/preview-bot-guardrails", "networkpolicies/preview-bot-guardrails"]) {
+    for (const guardrail of [
+      "resourcequotas/preview-bot-guardrails",
+      "limitranges/preview-bot-guardrails",
+      "networkpolicies/preview-bot-guardrails",
+    ]) {
       expect(at(guardrail)).toBeGreaterThan(at("rolebindings"));
       expect(at(guardrail)).toBeLessThan(at("deployments/web"));
       expect(at(guardrail)).toBeLessThan(at("services/web"));
     }
-    expect(said(run)).toMatch(/Guardrails \| ✅ \|[^|]*\| Pod Security baseline; quota 20 pods, 4 CPU, 8Gi memory, 20Gi storage, no LoadBalancers or NodePorts; ingress from the namespace, ingress-nginx; egress open/);
+    expect(said(run)).toMatch(
+      /Guardrails \| ✅ \|[^|]*\| Pod Security baseline; quota 20 pods, 4 CPU, 8Gi memory, 20Gi storage, no LoadBalancers or NodePorts; ingress from the namespace, ingress-nginx; egress open/,
+    );
   });
 
   it("keeps them through the next push: prune never removes a guardrail", async () => {
     const head = "f".repeat(40);
-    gh.state.tarballs.set(head, await h.tarball(head, { "deploy/web.yaml": webApp({ image: "ghcr.io/codertocat/hello:2" }) }));
+    gh.state.tarballs.set(
+      head,
+      await h.tarball(head, { "deploy/web.yaml": webApp({ image: "ghcr.io/codertocat/hello:2" }) }),
+    );
     gh.state.pulls.set(1, pull({ number: 1, sha: head }));
     await h.send("pull_request", prEvent("synchronize", gh.state.pulls.get(1)!));
     expect(gh.state.checkRuns.find((r) => r.head_sha === head)?.conclusion).toBe("success");
     expect(h.fake.get("v1", "Service", NS(1), "web")).toBeUndefined(); // pruned: it left the render
-    for (const [apiVersion, kind] of [["v1", "ResourceQuota"], ["v1", "LimitRange"], ["networking.k8s.io/v1", "NetworkPolicy"]] as const) {
+    for (const [apiVersion, kind] of [
+      ["v1", "ResourceQuota"],
+      ["v1", "LimitRange"],
+      ["networking.k8s.io/v1", "NetworkPolicy"],
+    ] as const) {
       expect(h.fake.get(apiVersion, kind, NS(1), "preview-bot-guardrails")).toBeDefined();
     }
     expect(h.fake.get("rbac.authorization.k8s.io/v1", "RoleBinding", NS(1), "preview-bot")).toBeDefined();
@@ -103,48 +144,82 @@ describe("every preview namespace gets the bot's guardrails", () => {
 
 describe("a pull request cannot remove or loosen them", () => {
   it("a NetworkPolicy allowing ingress from everywhere is narrowed to the guardrail's sources, and the check run says so", async () => {
-    const run = await open(2, { "web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1" }), "policy.yaml": openPolicy });
+    const run = await open(2, {
+      "web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1" }),
+      "policy.yaml": openPolicy,
+    });
     expect(run.conclusion).toBe("success");
     expect((h.fake.get("networking.k8s.io/v1", "NetworkPolicy", NS(2), "allow-all") as any).spec.ingress).toEqual([
-      { from: [{ podSelector: {} }, { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } }] },
+      {
+        from: [
+          { podSelector: {} },
+          { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } },
+        ],
+      },
     ]);
-    expect(said(run)).toContain(`NetworkPolicy "allow-all": ingress rule 1 allowed every source: narrowed to the guardrail's (this namespace, namespace ingress-nginx)`);
+    expect(said(run)).toContain(
+      `NetworkPolicy "allow-all": ingress rule 1 allowed every source: narrowed to the guardrail's (this namespace, namespace ingress-nginx)`,
+    );
   });
 
   it("an object that would take a guardrail over fails the deploy with the reason, and nothing of the PR is applied", async () => {
-    const quota = "apiVersion: v1\nkind: ResourceQuota\nmetadata: { name: preview-bot-guardrails }\nspec:\n  hard: { pods: '5000', services.loadbalancers: '10' }\n";
+    const quota =
+      "apiVersion: v1\nkind: ResourceQuota\nmetadata: { name: preview-bot-guardrails }\nspec:\n  hard: { pods: '5000', services.loadbalancers: '10' }\n";
     const run = await open(3, { "web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1" }), "quota.yaml": quota });
     expect(run.conclusion).toBe("failure");
-    expect(said(run)).toContain(`ResourceQuota "preview-bot-guardrails": the name is preview-bot's own guardrail in every preview namespace; rename the object`);
+    expect(said(run)).toContain(
+      `ResourceQuota "preview-bot-guardrails": the name is preview-bot's own guardrail in every preview namespace; rename the object`,
+    );
     expect(h.fake.get("apps/v1", "Deployment", NS(3), "web")).toBeUndefined();
     expect(h.fake.get("v1", "ResourceQuota", NS(3), "preview-bot-guardrails")).toBeUndefined();
   });
 
   it("a Namespace object in the manifests never relabels the preview namespace (e.g. privileged)", async () => {
     // The renderer drops Namespace objects; the Guardrails step would refuse one that got through (unit-tested).
-    const ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: guard-pr-4\n  labels: { pod-security.kubernetes.io/enforce: privileged }\n";
-    const run = await open(4, { "web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1" }), "ns.yaml": ns }, config("allowClusterScoped: [Namespace]\n"));
+    const ns =
+      "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: guard-pr-4\n  labels: { pod-security.kubernetes.io/enforce: privileged }\n";
+    const run = await open(
+      4,
+      { "web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1" }), "ns.yaml": ns },
+      config("allowClusterScoped: [Namespace]\n"),
+    );
     expect(run.conclusion).toBe("success");
-    expect(h.fake.get("v1", "Namespace", undefined, NS(4))!.metadata.labels?.["pod-security.kubernetes.io/enforce"]).toBe("baseline");
+    expect(
+      h.fake.get("v1", "Namespace", undefined, NS(4))!.metadata.labels?.["pod-security.kubernetes.io/enforce"],
+    ).toBe("baseline");
   });
 
   it(".github/preview.yml may tighten them (restricted, a smaller quota) but not loosen them", async () => {
-    const run = await open(5, { "web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1" }) }, config("guardrails:\n  podSecurity: restricted\n  quota: { pods: 4, cpu: 64 }\n"));
+    const run = await open(
+      5,
+      { "web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1" }) },
+      config("guardrails:\n  podSecurity: restricted\n  quota: { pods: 4, cpu: 64 }\n"),
+    );
     expect(run.conclusion).toBe("success");
-    expect(h.fake.get("v1", "Namespace", undefined, NS(5))!.metadata.labels?.["pod-security.kubernetes.io/enforce"]).toBe("restricted");
-    expect((h.fake.get("v1", "ResourceQuota", NS(5), "preview-bot-guardrails") as any).spec.hard).toMatchObject({ pods: "4", "requests.cpu": "4" });
+    expect(
+      h.fake.get("v1", "Namespace", undefined, NS(5))!.metadata.labels?.["pod-security.kubernetes.io/enforce"],
+    ).toBe("restricted");
+    expect((h.fake.get("v1", "ResourceQuota", NS(5), "preview-bot-guardrails") as any).spec.hard).toMatchObject({
+      pods: "4",
+      "requests.cpu": "4",
+    });
     expect(said(run)).toContain("guardrails.quota.cpu 64 is above the bot's bound of 4: 4 applies");
   });
 
   it("a config that sets Pod Security labels on the namespace is refused, naming the field", async () => {
     gh.state.config = config("namespace:\n  labels:\n    pod-security.kubernetes.io/enforce: privileged\n");
     const head = "e".repeat(40);
-    gh.state.tarballs.set(head, await h.tarball(head, { "deploy/web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1" }) }));
+    gh.state.tarballs.set(
+      head,
+      await h.tarball(head, { "deploy/web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1" }) }),
+    );
     gh.state.pulls.set(6, pull({ number: 6, sha: head }));
     await h.send("pull_request", prEvent("opened", gh.state.pulls.get(6)!));
     const check = gh.state.checkRuns.find((r) => r.head_sha === head)!;
     expect(check.conclusion).toBe("failure");
-    expect(JSON.stringify(check.output)).toContain("namespace.labels: pod-security.kubernetes.io/*, preview-bot.dev/* and app.kubernetes.io/managed-by are set by preview-bot");
+    expect(JSON.stringify(check.output)).toContain(
+      "namespace.labels: pod-security.kubernetes.io/*, preview-bot.dev/* and app.kubernetes.io/managed-by are set by preview-bot",
+    );
     expect(h.fake.get("v1", "Namespace", undefined, NS(6))).toBeUndefined();
   });
 });

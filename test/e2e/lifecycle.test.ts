@@ -7,7 +7,17 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createServer, type Server } from "node:http";
 import nock from "nock";
 import pg from "pg";
-import { startHarness, pull, prEvent, webApp, INSTALLATION, OWNER, REPO, SECRET, type Harness } from "../support/e2e-bot.js";
+import {
+  startHarness,
+  pull,
+  prEvent,
+  webApp,
+  INSTALLATION,
+  OWNER,
+  REPO,
+  SECRET,
+  type Harness,
+} from "../support/e2e-bot.js";
 import { deliver, fakeGitHub } from "../support/github-fake.js";
 
 const SHA1 = "1".repeat(40);
@@ -41,10 +51,11 @@ spec:
           containers: [{ name: job, image: ghcr.io/codertocat/hello:latest }]
 `,
   };
-  if (extra) files["deploy/extra.yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  greeting: ${GREETING}\n";
+  if (extra)
+    files["deploy/extra.yaml"] =
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  greeting: ${GREETING}\n";
   return files;
 }
-
 
 /**
  * The repository's config. `timeout` (health.timeout) is long by default: a roll-out that should succeed must never
@@ -79,9 +90,6 @@ database:
     keys: { user: USER, password: PASSWORD, url: DATABASE_URL }
 `;
 }
-
-
-
 
 const NS = "hello-pr-2";
 const DEADLINE = 120_000; // each test takes a few seconds on an idle machine
@@ -118,151 +126,217 @@ describe("a pull request's preview, from open to close", () => {
     gh.state.pulls.set(2, pull());
   });
 
-  it("opened: deploys the PR's commit, reports a check run, a deployment and one sticky comment", async () => {
-    expect(await send("pull_request", prEvent("opened", gh.state.pulls.get(2)!))).toBe(200);
+  it(
+    "opened: deploys the PR's commit, reports a check run, a deployment and one sticky comment",
+    async () => {
+      expect(await send("pull_request", prEvent("opened", gh.state.pulls.get(2)!))).toBe(200);
 
-    const ns = fake.get("v1", "Namespace", undefined, NS);
-    expect(ns?.metadata.labels).toMatchObject({ "app.kubernetes.io/managed-by": "preview-bot", "preview-bot.dev/pr": "2" });
-    // the final state mark must not wipe what the deploy recorded (a partial server-side apply would)
-    expect(ns?.metadata.annotations).toMatchObject({ "preview-bot.dev/head-sha": SHA1, "preview-bot.dev/state": "ready", "preview-bot.dev/repository": `${OWNER}/${REPO}` });
-    const web = fake.get("apps/v1", "Deployment", NS, "web") as any;
-    expect(web.spec.template.spec.containers[0].image).toBe(`ghcr.io/codertocat/hello:${SHA1}`);
-    expect(web.metadata.labels["app.kubernetes.io/managed-by"]).toBe("preview-bot");
-    expect((fake.get("v1", "ConfigMap", NS, "extra") as any).data.greeting).toBe("hello from feature-greeting-uber");
+      const ns = fake.get("v1", "Namespace", undefined, NS);
+      expect(ns?.metadata.labels).toMatchObject({
+        "app.kubernetes.io/managed-by": "preview-bot",
+        "preview-bot.dev/pr": "2",
+      });
+      // the final state mark must not wipe what the deploy recorded (a partial server-side apply would)
+      expect(ns?.metadata.annotations).toMatchObject({
+        "preview-bot.dev/head-sha": SHA1,
+        "preview-bot.dev/state": "ready",
+        "preview-bot.dev/repository": `${OWNER}/${REPO}`,
+      });
+      const web = fake.get("apps/v1", "Deployment", NS, "web") as any;
+      expect(web.spec.template.spec.containers[0].image).toBe(`ghcr.io/codertocat/hello:${SHA1}`);
+      expect(web.metadata.labels["app.kubernetes.io/managed-by"]).toBe("preview-bot");
+      expect((fake.get("v1", "ConfigMap", NS, "extra") as any).data.greeting).toBe("hello from feature-greeting-uber");
 
-    // The database Secret works: its credentials log in to the preview's own database.
-    const secret = fake.get("v1", "Secret", NS, "hello-db") as any;
-    const url = Buffer.from(secret.data.DATABASE_URL, "base64").toString();
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query("create table notes (body text)");
-    await client.query("insert into notes values ('kept across deploys')");
-    await client.end();
+      // The database Secret works: its credentials log in to the preview's own database.
+      const secret = fake.get("v1", "Secret", NS, "hello-db") as any;
+      const url = Buffer.from(secret.data.DATABASE_URL, "base64").toString();
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.query("create table notes (body text)");
+      await client.query("insert into notes values ('kept across deploys')");
+      await client.end();
 
-    const run = gh.state.checkRuns.find((r) => r.head_sha === SHA1 && r.name === "preview")!;
-    if (process.env.E2E_DEBUG) console.log(run.output.summary);
-    expect(run.conclusion).toBe("success");
-    expect(JSON.stringify(run.output)).toContain(`${appUrl}/${NS}/`);
-    const dep = gh.state.deployments.find((d) => d.sha === SHA1)!;
-    expect(dep.environment).toBe(`preview/${NS}`);
-    expect(gh.writes("POST", /\/deployments$/)[0]!.body).toMatchObject({ transient_environment: true, production_environment: false });
-    expect(dep.statuses.at(-1)).toMatchObject({ state: "success", environment_url: `${appUrl}/${NS}/` });
-    expect(gh.sticky(2)).toHaveLength(1);
-    expect(gh.sticky(2)[0]!.body).toContain(`${appUrl}/${NS}/`);
-    expect(gh.sticky(2)[0]!.body).not.toContain(Buffer.from(secret.data.PASSWORD, "base64").toString());
-  }, DEADLINE);
+      const run = gh.state.checkRuns.find((r) => r.head_sha === SHA1 && r.name === "preview")!;
+      if (process.env.E2E_DEBUG) console.log(run.output.summary);
+      expect(run.conclusion).toBe("success");
+      expect(JSON.stringify(run.output)).toContain(`${appUrl}/${NS}/`);
+      const dep = gh.state.deployments.find((d) => d.sha === SHA1)!;
+      expect(dep.environment).toBe(`preview/${NS}`);
+      expect(gh.writes("POST", /\/deployments$/)[0]!.body).toMatchObject({
+        transient_environment: true,
+        production_environment: false,
+      });
+      expect(dep.statuses.at(-1)).toMatchObject({ state: "success", environment_url: `${appUrl}/${NS}/` });
+      expect(gh.sticky(2)).toHaveLength(1);
+      expect(gh.sticky(2)[0]!.body).toContain(`${appUrl}/${NS}/`);
+      expect(gh.sticky(2)[0]!.body).not.toContain(Buffer.from(secret.data.PASSWORD, "base64").toString());
+    },
+    DEADLINE,
+  );
 
-  it("synchronize: updates images, prunes what left the render, keeps the data, edits the same comment", async () => {
-    const commentPosts = gh.writes("POST", /\/issues\/\d+\/comments$/).length;
-    gh.state.pulls.set(2, pull({ sha: SHA2 }));
-    expect(await send("pull_request", prEvent("synchronize", gh.state.pulls.get(2)!))).toBe(200);
+  it(
+    "synchronize: updates images, prunes what left the render, keeps the data, edits the same comment",
+    async () => {
+      const commentPosts = gh.writes("POST", /\/issues\/\d+\/comments$/).length;
+      gh.state.pulls.set(2, pull({ sha: SHA2 }));
+      expect(await send("pull_request", prEvent("synchronize", gh.state.pulls.get(2)!))).toBe(200);
 
-    const web = fake.get("apps/v1", "Deployment", NS, "web") as any;
-    expect(web.spec.template.spec.containers[0].image).toBe(`ghcr.io/codertocat/hello:${SHA2}`);
-    expect(fake.get("v1", "ConfigMap", NS, "extra")).toBeUndefined();
-    expect(gh.writes("POST", /\/issues\/\d+\/comments$/)).toHaveLength(commentPosts);
-    expect(gh.writes("PATCH", /\/issues\/comments\/\d+$/).length).toBeGreaterThan(0);
-    expect(gh.sticky(2)).toHaveLength(1);
-    expect(gh.sticky(2)[0]!.body).toContain(SHA2.slice(0, 7));
-    expect(gh.state.checkRuns.find((r) => r.head_sha === SHA2)?.conclusion).toBe("success");
+      const web = fake.get("apps/v1", "Deployment", NS, "web") as any;
+      expect(web.spec.template.spec.containers[0].image).toBe(`ghcr.io/codertocat/hello:${SHA2}`);
+      expect(fake.get("v1", "ConfigMap", NS, "extra")).toBeUndefined();
+      expect(gh.writes("POST", /\/issues\/\d+\/comments$/)).toHaveLength(commentPosts);
+      expect(gh.writes("PATCH", /\/issues\/comments\/\d+$/).length).toBeGreaterThan(0);
+      expect(gh.sticky(2)).toHaveLength(1);
+      expect(gh.sticky(2)[0]!.body).toContain(SHA2.slice(0, 7));
+      expect(gh.state.checkRuns.find((r) => r.head_sha === SHA2)?.conclusion).toBe("success");
 
-    const secret = fake.get("v1", "Secret", NS, "hello-db") as any;
-    const client = new pg.Client({ connectionString: Buffer.from(secret.data.DATABASE_URL, "base64").toString() });
-    await client.connect();
-    const { rows } = await client.query("select body from notes");
-    await client.end();
-    expect(rows).toEqual([{ body: "kept across deploys" }]);
-  }, DEADLINE);
+      const secret = fake.get("v1", "Secret", NS, "hello-db") as any;
+      const client = new pg.Client({ connectionString: Buffer.from(secret.data.DATABASE_URL, "base64").toString() });
+      await client.connect();
+      const { rows } = await client.query("select body from notes");
+      await client.end();
+      expect(rows).toEqual([{ body: "kept across deploys" }]);
+    },
+    DEADLINE,
+  );
 
-  it("a failing roll-out fails fast with the pod's reason, long before its health timeout", async () => {
-    gh.state.config = configYaml(appUrl, "30m"); // only the fail-fast can end this roll-out within the test's deadline
-    fake.setWorkloadBehaviour((obj) => (obj.metadata.name === "web" ? { fail: "ImagePullBackOff", message: `Back-off pulling image "ghcr.io/codertocat/hello:${SHA3}"` } : "ready"));
-    gh.state.pulls.set(2, pull({ sha: SHA3 }));
-    await send("pull_request", prEvent("synchronize", gh.state.pulls.get(2)!));
-    const run = gh.state.checkRuns.find((r) => r.head_sha === SHA3)!;
-    expect(run.conclusion).toBe("failure");
-    expect(JSON.stringify(run.output)).toContain("ImagePullBackOff");
-    expect(gh.state.deployments.find((d) => d.sha === SHA3)?.statuses.at(-1)?.state).toBe("failure");
-    expect(gh.sticky(2)).toHaveLength(1);
-    gh.state.config = configYaml(appUrl);
-  }, DEADLINE);
+  it(
+    "a failing roll-out fails fast with the pod's reason, long before its health timeout",
+    async () => {
+      gh.state.config = configYaml(appUrl, "30m"); // only the fail-fast can end this roll-out within the test's deadline
+      fake.setWorkloadBehaviour((obj) =>
+        obj.metadata.name === "web"
+          ? { fail: "ImagePullBackOff", message: `Back-off pulling image "ghcr.io/codertocat/hello:${SHA3}"` }
+          : "ready",
+      );
+      gh.state.pulls.set(2, pull({ sha: SHA3 }));
+      await send("pull_request", prEvent("synchronize", gh.state.pulls.get(2)!));
+      const run = gh.state.checkRuns.find((r) => r.head_sha === SHA3)!;
+      expect(run.conclusion).toBe("failure");
+      expect(JSON.stringify(run.output)).toContain("ImagePullBackOff");
+      expect(gh.state.deployments.find((d) => d.sha === SHA3)?.statuses.at(-1)?.state).toBe("failure");
+      expect(gh.sticky(2)).toHaveLength(1);
+      gh.state.config = configYaml(appUrl);
+    },
+    DEADLINE,
+  );
 
-  it("a health check that never answers its status fails the run", async () => {
-    gh.state.config = configYaml(appUrl, "3s"); // the check always answers 503: it fails at this deadline, whatever the machine's speed
-    failHealth = true;
-    gh.state.pulls.set(2, pull({ sha: SHA2 }));
-    await send("pull_request", prEvent("synchronize", gh.state.pulls.get(2)!));
-    // A completed check run cannot be reopened: the redeploy of the same commit gets a new one, shown as the latest.
-    const runs = gh.state.checkRuns.filter((r) => r.head_sha === SHA2);
-    expect(runs.map((r) => r.conclusion)).toEqual(["success", "failure"]);
-    expect(JSON.stringify(runs[1]!.output)).toMatch(/healthz.*503/);
-    gh.state.config = configYaml(appUrl);
-  }, DEADLINE);
+  it(
+    "a health check that never answers its status fails the run",
+    async () => {
+      gh.state.config = configYaml(appUrl, "3s"); // the check always answers 503: it fails at this deadline, whatever the machine's speed
+      failHealth = true;
+      gh.state.pulls.set(2, pull({ sha: SHA2 }));
+      await send("pull_request", prEvent("synchronize", gh.state.pulls.get(2)!));
+      // A completed check run cannot be reopened: the redeploy of the same commit gets a new one, shown as the latest.
+      const runs = gh.state.checkRuns.filter((r) => r.head_sha === SHA2);
+      expect(runs.map((r) => r.conclusion)).toEqual(["success", "failure"]);
+      expect(JSON.stringify(runs[1]!.output)).toMatch(/healthz.*503/);
+      gh.state.config = configYaml(appUrl);
+    },
+    DEADLINE,
+  );
 
-  it("closed: removes the namespace and the database, marks the deployment inactive, says so in the comment", async () => {
-    gh.state.pulls.set(2, pull({ sha: SHA2, state: "closed" }));
-    const payload = prEvent("closed", gh.state.pulls.get(2)!);
-    expect(await send("pull_request", payload)).toBe(200);
+  it(
+    "closed: removes the namespace and the database, marks the deployment inactive, says so in the comment",
+    async () => {
+      gh.state.pulls.set(2, pull({ sha: SHA2, state: "closed" }));
+      const payload = prEvent("closed", gh.state.pulls.get(2)!);
+      expect(await send("pull_request", payload)).toBe(200);
 
-    expect(fake.get("v1", "Namespace", undefined, NS)).toBeUndefined();
-    const admin = new pg.Client({ connectionString: process.env.TEST_PG_URL });
-    await admin.connect();
-    const { rows } = await admin.query("select datname from pg_database where datname = $1", ["hello_pr_2"]);
-    const roles = await admin.query("select rolname from pg_roles where rolname = $1", ["hello_pr_2_app"]);
-    await admin.end();
-    expect(rows).toHaveLength(0);
-    expect(roles.rows).toHaveLength(0);
-    for (const d of gh.state.deployments) expect(d.statuses.at(-1)?.state).toBe("inactive");
-    expect(gh.sticky(2)).toHaveLength(1);
-    expect(gh.sticky(2)[0]!.body).toMatch(/removed/i);
-  }, DEADLINE);
+      expect(fake.get("v1", "Namespace", undefined, NS)).toBeUndefined();
+      const admin = new pg.Client({ connectionString: process.env.TEST_PG_URL });
+      await admin.connect();
+      const { rows } = await admin.query("select datname from pg_database where datname = $1", ["hello_pr_2"]);
+      const roles = await admin.query("select rolname from pg_roles where rolname = $1", ["hello_pr_2_app"]);
+      await admin.end();
+      expect(rows).toHaveLength(0);
+      expect(roles.rows).toHaveLength(0);
+      for (const d of gh.state.deployments) expect(d.statuses.at(-1)?.state).toBe("inactive");
+      expect(gh.sticky(2)).toHaveLength(1);
+      expect(gh.sticky(2)[0]!.body).toMatch(/removed/i);
+    },
+    DEADLINE,
+  );
 });
 
 describe("what must not deploy", () => {
   beforeEach(() => nock.cleanAll());
-  it("an invalid config gives a failing check run naming each field, and deploys nothing", async () => {
-    gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: "manifests:\n  path: deploy\nhealth:\n  timeout: soon\nsurprise: 1\n" });
-    gh.state.pulls.set(5, pull({ number: 5, sha: SHA1 }));
-    await send("pull_request", prEvent("opened", gh.state.pulls.get(5)!));
-    const run = gh.state.checkRuns.find((r) => r.head_sha === SHA1)!;
-    expect(run.conclusion).toBe("failure");
-    const text = JSON.stringify(run.output);
-    expect(text).toContain("health.timeout");
-    expect(text).toContain("surprise");
-    expect(fake.get("v1", "Namespace", undefined, "hello-world-pr-5")).toBeUndefined();
-    nock.cleanAll();
-  }, DEADLINE);
+  it(
+    "an invalid config gives a failing check run naming each field, and deploys nothing",
+    async () => {
+      gh = fakeGitHub({
+        owner: OWNER,
+        repo: REPO,
+        installationId: INSTALLATION,
+        config: "manifests:\n  path: deploy\nhealth:\n  timeout: soon\nsurprise: 1\n",
+      });
+      gh.state.pulls.set(5, pull({ number: 5, sha: SHA1 }));
+      await send("pull_request", prEvent("opened", gh.state.pulls.get(5)!));
+      const run = gh.state.checkRuns.find((r) => r.head_sha === SHA1)!;
+      expect(run.conclusion).toBe("failure");
+      const text = JSON.stringify(run.output);
+      expect(text).toContain("health.timeout");
+      expect(text).toContain("surprise");
+      expect(fake.get("v1", "Namespace", undefined, "hello-world-pr-5")).toBeUndefined();
+      nock.cleanAll();
+    },
+    DEADLINE,
+  );
 
-  it("a pull request from a fork is not deployed automatically", async () => {
-    gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: configYaml(appUrl) });
-    gh.state.pulls.set(6, pull({ number: 6, fork: true, author: "someone" }));
-    gh.state.tarballs.set(SHA1, await tarball(SHA1, deployment(true)));
-    await send("pull_request", prEvent("opened", gh.state.pulls.get(6)!));
-    // one comment saying how a maintainer can deploy it — and nothing else
-    expect(gh.state.writes.map((w) => `${w.method} ${w.path}`)).toEqual([`POST /repos/${OWNER}/${REPO}/issues/6/comments`]);
-    expect(gh.state.writes[0]!.body.body).toMatch(/No preview was deployed automatically: pull requests from forks deploy only when a maintainer comments `\/preview deploy`/);
-    expect(fake.get("v1", "Namespace", undefined, "hello-pr-6")).toBeUndefined();
-    // later pushes to the fork PR say nothing more
-    await send("pull_request", prEvent("synchronize", gh.state.pulls.get(6)!));
-    expect(gh.state.writes).toHaveLength(1);
-    nock.cleanAll();
-  }, DEADLINE);
+  it(
+    "a pull request from a fork is not deployed automatically",
+    async () => {
+      gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: configYaml(appUrl) });
+      gh.state.pulls.set(6, pull({ number: 6, fork: true, author: "someone" }));
+      gh.state.tarballs.set(SHA1, await tarball(SHA1, deployment(true)));
+      await send("pull_request", prEvent("opened", gh.state.pulls.get(6)!));
+      // one comment saying how a maintainer can deploy it — and nothing else
+      expect(gh.state.writes.map((w) => `${w.method} ${w.path}`)).toEqual([
+        `POST /repos/${OWNER}/${REPO}/issues/6/comments`,
+      ]);
+      expect(gh.state.writes[0]!.body.body).toMatch(
+        /No preview was deployed automatically: pull requests from forks deploy only when a maintainer comments `\/preview deploy`/,
+      );
+      expect(fake.get("v1", "Namespace", undefined, "hello-pr-6")).toBeUndefined();
+      // later pushes to the fork PR say nothing more
+      await send("pull_request", prEvent("synchronize", gh.state.pulls.get(6)!));
+      expect(gh.state.writes).toHaveLength(1);
+      nock.cleanAll();
+    },
+    DEADLINE,
+  );
 
-  it("a repository without .github/preview.yml is not enrolled: no writes at all", async () => {
-    gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION });
-    gh.state.pulls.set(7, pull({ number: 7 }));
-    await send("pull_request", prEvent("opened", gh.state.pulls.get(7)!));
-    expect(gh.state.writes).toEqual([]);
-    nock.cleanAll();
-  }, DEADLINE);
+  it(
+    "a repository without .github/preview.yml is not enrolled: no writes at all",
+    async () => {
+      gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION });
+      gh.state.pulls.set(7, pull({ number: 7 }));
+      await send("pull_request", prEvent("opened", gh.state.pulls.get(7)!));
+      expect(gh.state.writes).toEqual([]);
+      nock.cleanAll();
+    },
+    DEADLINE,
+  );
 
-  it("a delivery with a bad signature is refused and does nothing", async () => {
-    gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: configYaml(appUrl) });
-    gh.state.pulls.set(8, pull({ number: 8 }));
-    const res = await deliver(`http://127.0.0.1:${bot.port}`, SECRET, "pull_request", prEvent("opened", gh.state.pulls.get(8)!), undefined, "sha256=" + "0".repeat(64));
-    expect(res.status).toBe(400);
-    await bot.deps!.queue.onIdle();
-    expect(gh.state.writes).toEqual([]);
-    nock.cleanAll();
-  }, DEADLINE);
+  it(
+    "a delivery with a bad signature is refused and does nothing",
+    async () => {
+      gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: configYaml(appUrl) });
+      gh.state.pulls.set(8, pull({ number: 8 }));
+      const res = await deliver(
+        `http://127.0.0.1:${bot.port}`,
+        SECRET,
+        "pull_request",
+        prEvent("opened", gh.state.pulls.get(8)!),
+        undefined,
+        "sha256=" + "0".repeat(64),
+      );
+      expect(res.status).toBe(400);
+      await bot.deps!.queue.onIdle();
+      expect(gh.state.writes).toEqual([]);
+      nock.cleanAll();
+    },
+    DEADLINE,
+  );
 });

@@ -7,7 +7,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import nock from "nock";
-import { startHarness, pull, prEvent, webApp, INSTALLATION, OWNER, REPO, SECRET, type Harness } from "../support/e2e-bot.js";
+import {
+  startHarness,
+  pull,
+  prEvent,
+  webApp,
+  INSTALLATION,
+  OWNER,
+  REPO,
+  SECRET,
+  type Harness,
+} from "../support/e2e-bot.js";
 import { fakeGitHub } from "../support/github-fake.js";
 import { testPrivateKey } from "../support/github.js";
 import { describeWithTools } from "../support/tools.js";
@@ -30,7 +40,11 @@ function enroll(config: string): void {
     .reply(async (req: Request) => {
       const body = await req.text();
       slack.push(body);
-      return [200, JSON.stringify({ ok: true, channel: "C0LOGS", ts: `${++ts}.0001` }), { "content-type": "application/json" }];
+      return [
+        200,
+        JSON.stringify({ ok: true, channel: "C0LOGS", ts: `${++ts}.0001` }),
+        { "content-type": "application/json" },
+      ];
     });
 }
 
@@ -41,7 +55,12 @@ afterAll(async () => h?.stop());
 
 /** Everything the bot wrote anywhere: log lines, GitHub writes (comments, check runs, statuses), Slack messages. */
 function everything(): string {
-  return [...lines, ...gh.state.writes.map((w) => JSON.stringify(w.body)), ...gh.state.comments.map((c) => c.body), ...slack.map((b) => decodeURIComponent(b))].join("\n");
+  return [
+    ...lines,
+    ...gh.state.writes.map((w) => JSON.stringify(w.body)),
+    ...gh.state.comments.map((c) => c.body),
+    ...slack.map((b) => decodeURIComponent(b)),
+  ].join("\n");
 }
 
 async function deploy(number: number, sha: string, config: string, files: Record<string, string>) {
@@ -53,69 +72,122 @@ async function deploy(number: number, sha: string, config: string, files: Record
 }
 
 describe("logs of a deploy", () => {
-  it("carry the delivery id and the preview key on every job line, and no secret", async () => {
-    const sha = "5".repeat(40);
-    enroll('manifests: { path: k8s }\nnames: { namespace: "log-{number}" }\ndatabase: { enabled: true }\n');
-    gh.state.pulls.set(41, pull({ number: 41, sha }));
-    gh.state.tarballs.set(sha, await h.tarball(sha, { "k8s/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: app }\ndata: { a: b }\n" }));
-    const delivery = crypto.randomUUID();
-    expect(await h.send("pull_request", prEvent("opened", gh.state.pulls.get(41)!), delivery)).toBe(200);
+  it(
+    "carry the delivery id and the preview key on every job line, and no secret",
+    async () => {
+      const sha = "5".repeat(40);
+      enroll('manifests: { path: k8s }\nnames: { namespace: "log-{number}" }\ndatabase: { enabled: true }\n');
+      gh.state.pulls.set(41, pull({ number: 41, sha }));
+      gh.state.tarballs.set(
+        sha,
+        await h.tarball(sha, {
+          "k8s/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: app }\ndata: { a: b }\n",
+        }),
+      );
+      const delivery = crypto.randomUUID();
+      expect(await h.send("pull_request", prEvent("opened", gh.state.pulls.get(41)!), delivery)).toBe(200);
 
-    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    const jobLines = parsed.filter((l) => ["runner", "cluster", "databases", "renderer"].includes(String(l.component)));
-    expect(jobLines.length).toBeGreaterThan(3);
-    for (const l of jobLines) expect(l).toMatchObject({ delivery, key: `${OWNER}/${REPO}#41` });
+      const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      const jobLines = parsed.filter((l) =>
+        ["runner", "cluster", "databases", "renderer"].includes(String(l.component)),
+      );
+      expect(jobLines.length).toBeGreaterThan(3);
+      for (const l of jobLines) expect(l).toMatchObject({ delivery, key: `${OWNER}/${REPO}#41` });
 
-    const secret = h.fake.get("v1", "Secret", "log-41", "preview-database") as any;
-    const password = Buffer.from(secret.data.PGPASSWORD, "base64").toString();
-    const adminPassword = decodeURIComponent(new URL(process.env.TEST_PG_URL!).password);
-    const all = everything();
-    for (const s of [password, adminPassword, SECRET, SLACK_TOKEN, ...testPrivateKey().split("\n").filter((l) => l.length > 20)]) expect(all).not.toContain(s);
-  }, DEADLINE);
+      const secret = h.fake.get("v1", "Secret", "log-41", "preview-database") as any;
+      const password = Buffer.from(secret.data.PGPASSWORD, "base64").toString();
+      const adminPassword = decodeURIComponent(new URL(process.env.TEST_PG_URL!).password);
+      const all = everything();
+      for (const s of [
+        password,
+        adminPassword,
+        SECRET,
+        SLACK_TOKEN,
+        ...testPrivateKey()
+          .split("\n")
+          .filter((l) => l.length > 20),
+      ])
+        expect(all).not.toContain(s);
+    },
+    DEADLINE,
+  );
 });
 
 describe("secrets where they really turn up", () => {
-  it("the preview database's password in the log tail of a crashing pod", async () => {
-    let password = "";
-    h.fake.setWorkloadBehaviour((obj) => {
-      const secret = h.fake.get("v1", "Secret", obj.metadata.namespace!, "preview-database") as any;
-      password = Buffer.from(secret.data.PGPASSWORD, "base64").toString();
-      return { fail: "CrashLoopBackOff", log: `booting\nconnecting to the database as leak_42_app using ${password}\nFATAL: the server closed the connection` };
-    });
-    try {
-      const run = await deploy(42, "6".repeat(40), 'manifests: { path: k8s }\nnames: { namespace: "leak-{number}" }\ndatabase: { enabled: true }\n', { "k8s/web.yaml": webApp({ image: "ghcr.io/o/web:1" }) });
-      expect(run.conclusion).toBe("failure");
-      expect(password.length).toBeGreaterThan(20);
-      const output = JSON.stringify(run.output);
-      expect(output).toContain("connecting to the database as leak_42_app using [REDACTED]"); // the tail is shown …
-      expect(gh.sticky(42)[0]!.body).toContain("using [REDACTED]");
-      expect(everything()).not.toContain(password); // … without the password, anywhere
-    } finally {
-      h.fake.setWorkloadBehaviour(() => "ready");
-    }
-  }, DEADLINE);
+  it(
+    "the preview database's password in the log tail of a crashing pod",
+    async () => {
+      let password = "";
+      h.fake.setWorkloadBehaviour((obj) => {
+        const secret = h.fake.get("v1", "Secret", obj.metadata.namespace!, "preview-database") as any;
+        password = Buffer.from(secret.data.PGPASSWORD, "base64").toString();
+        return {
+          fail: "CrashLoopBackOff",
+          log: `booting\nconnecting to the database as leak_42_app using ${password}\nFATAL: the server closed the connection`,
+        };
+      });
+      try {
+        const run = await deploy(
+          42,
+          "6".repeat(40),
+          'manifests: { path: k8s }\nnames: { namespace: "leak-{number}" }\ndatabase: { enabled: true }\n',
+          { "k8s/web.yaml": webApp({ image: "ghcr.io/o/web:1" }) },
+        );
+        expect(run.conclusion).toBe("failure");
+        expect(password.length).toBeGreaterThan(20);
+        const output = JSON.stringify(run.output);
+        expect(output).toContain("connecting to the database as leak_42_app using [REDACTED]"); // the tail is shown …
+        expect(gh.sticky(42)[0]!.body).toContain("using [REDACTED]");
+        expect(everything()).not.toContain(password); // … without the password, anywhere
+      } finally {
+        h.fake.setWorkloadBehaviour(() => "ready");
+      }
+    },
+    DEADLINE,
+  );
 
-  it("the App's private key, quoted by the Kubernetes API in the error that refuses an object", async () => {
-    const key = testPrivateKey();
-    const label = key.split("\n").map((l) => `      ${l}`).join("\n");
-    const configMap = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cert\n  labels:\n    cert: |\n${label}\ndata: { a: b }\n`;
-    const run = await deploy(43, "7".repeat(40), 'manifests: { path: k8s }\nnames: { namespace: "leak-{number}" }\n', { "k8s/cm.yaml": configMap });
-    expect(run.conclusion).toBe("failure");
-    expect(JSON.stringify(run.output)).toMatch(/Invalid value: .*\[REDACTED PRIVATE KEY\]/); // the API's error is shown …
-    const all = everything();
-    for (const line of key.split("\n").filter((l) => l.length > 20)) expect(all).not.toContain(line); // … without the key
-  }, DEADLINE);
+  it(
+    "the App's private key, quoted by the Kubernetes API in the error that refuses an object",
+    async () => {
+      const key = testPrivateKey();
+      const label = key
+        .split("\n")
+        .map((l) => `      ${l}`)
+        .join("\n");
+      const configMap = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cert\n  labels:\n    cert: |\n${label}\ndata: { a: b }\n`;
+      const run = await deploy(
+        43,
+        "7".repeat(40),
+        'manifests: { path: k8s }\nnames: { namespace: "leak-{number}" }\n',
+        { "k8s/cm.yaml": configMap },
+      );
+      expect(run.conclusion).toBe("failure");
+      expect(JSON.stringify(run.output)).toMatch(/Invalid value: .*\[REDACTED PRIVATE KEY\]/); // the API's error is shown …
+      const all = everything();
+      for (const line of key.split("\n").filter((l) => l.length > 20)) expect(all).not.toContain(line); // … without the key
+    },
+    DEADLINE,
+  );
 });
 
 describeWithTools(["kustomize"], "a token in a kustomize error", () => {
-  it("is shown redacted in the check run, the comment and Slack, and never logged", async () => {
-    const token = "ghp_Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2";
-    const run = await deploy(44, "8".repeat(40), 'manifests: { path: k8s }\nnames: { namespace: "leak-{number}" }\n', {
-      "k8s/kustomization.yaml": `resources: [cm.yaml]\nsecretGenerator:\n  - name: deploy\n    literals: ["DEPLOY_TOKEN:${token}"]\n`,
-      "k8s/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: app }\ndata: { a: b }\n",
-    });
-    expect(run.conclusion).toBe("failure");
-    expect(JSON.stringify(run.output)).toContain("invalid literal source DEPLOY_TOKEN:[REDACTED]"); // kustomize's own error …
-    expect(everything()).not.toContain(token); // … without the token
-  }, DEADLINE);
+  it(
+    "is shown redacted in the check run, the comment and Slack, and never logged",
+    async () => {
+      const token = "ghp_Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2";
+      const run = await deploy(
+        44,
+        "8".repeat(40),
+        'manifests: { path: k8s }\nnames: { namespace: "leak-{number}" }\n',
+        {
+          "k8s/kustomization.yaml": `resources: [cm.yaml]\nsecretGenerator:\n  - name: deploy\n    literals: ["DEPLOY_TOKEN:${token}"]\n`,
+          "k8s/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: app }\ndata: { a: b }\n",
+        },
+      );
+      expect(run.conclusion).toBe("failure");
+      expect(JSON.stringify(run.output)).toContain("invalid literal source DEPLOY_TOKEN:[REDACTED]"); // kustomize's own error …
+      expect(everything()).not.toContain(token); // … without the token
+    },
+    DEADLINE,
+  );
 });

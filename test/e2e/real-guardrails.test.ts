@@ -24,7 +24,8 @@ health: { timeout: 20s }
 guardrails:
   quota: { pods: ${QUOTA_PODS} }
 `;
-const said = (run: { output?: { summary?: string; text?: string } }): string => `${run.output?.summary ?? ""}\n${run.output?.text ?? ""}`.replace(/\\(.)/g, "$1");
+const said = (run: { output?: { summary?: string; text?: string } }): string =>
+  `${run.output?.summary ?? ""}\n${run.output?.text ?? ""}`.replace(/\\(.)/g, "$1");
 
 const deployment = (name: string, replicas: number, pod: string): string => `apiVersion: apps/v1
 kind: Deployment
@@ -56,13 +57,18 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
   let h: Harness;
   let gh: ReturnType<typeof fakeGitHub>;
   let sha = 0;
-  const admin = (method: string, p: string, body?: unknown) => apiRequest(cluster(), cluster().adminToken, method, p, body);
-  const items = async (p: string): Promise<Array<Record<string, any>>> => (JSON.parse((await admin("GET", p)).body) as { items: Array<Record<string, any>> }).items;
+  const admin = (method: string, p: string, body?: unknown) =>
+    apiRequest(cluster(), cluster().adminToken, method, p, body);
+  const items = async (p: string): Promise<Array<Record<string, any>>> =>
+    (JSON.parse((await admin("GET", p)).body) as { items: Array<Record<string, any>> }).items;
 
   /** Open PR `number` with these files under deploy/; returns its check run once the deploy has finished. */
   async function open(number: number, files: Record<string, string>) {
     const head = (++sha).toString(16).padStart(40, "0");
-    gh.state.tarballs.set(head, await h.tarball(head, Object.fromEntries(Object.entries(files).map(([k, v]) => [`deploy/${k}`, v]))));
+    gh.state.tarballs.set(
+      head,
+      await h.tarball(head, Object.fromEntries(Object.entries(files).map(([k, v]) => [`deploy/${k}`, v]))),
+    );
     gh.state.pulls.set(number, pull({ number, sha: head }));
     expect(await h.send("pull_request", prEvent("opened", gh.state.pulls.get(number)!))).toBe(200);
     return gh.state.checkRuns.filter((r) => r.head_sha === head && r.name === "preview").at(-1)!;
@@ -83,10 +89,18 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
   describe("an ordinary app", () => {
     it("deploys under Pod Security baseline; containers that set no resources get the LimitRange's defaults", async () => {
       const run = await open(1, { "web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1", service: true }) });
-      expect({ conclusion: run.conclusion, detail: run.conclusion === "success" ? "" : said(run) }).toEqual({ conclusion: "success", detail: "" });
+      expect({ conclusion: run.conclusion, detail: run.conclusion === "success" ? "" : said(run) }).toEqual({
+        conclusion: "success",
+        detail: "",
+      });
       const [pod] = await items(`/api/v1/namespaces/${NS(1)}/pods`);
-      expect(pod!.spec.containers[0].resources).toEqual({ requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "512Mi" } });
-      const quota = JSON.parse((await admin("GET", `/api/v1/namespaces/${NS(1)}/resourcequotas/preview-bot-guardrails`)).body);
+      expect(pod!.spec.containers[0].resources).toEqual({
+        requests: { cpu: "100m", memory: "128Mi" },
+        limits: { cpu: "1", memory: "512Mi" },
+      });
+      const quota = JSON.parse(
+        (await admin("GET", `/api/v1/namespaces/${NS(1)}/resourcequotas/preview-bot-guardrails`)).body,
+      );
       expect(quota.status.used).toMatchObject({ pods: "1", "services.loadbalancers": "0" });
     }, 120_000);
 
@@ -94,7 +108,11 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
       const token = await cluster().serviceAccountToken(NS(1), "default");
       const authz = cluster().kubeConfigFor(token).makeApiClient(AuthorizationV1Api);
       const can = async (verb: string, resource: string, group = "", namespace = NS(1)) =>
-        (await authz.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { verb, resource, group, namespace } } } })).status?.allowed === true;
+        (
+          await authz.createSelfSubjectAccessReview({
+            body: { spec: { resourceAttributes: { verb, resource, group, namespace } } },
+          })
+        ).status?.allowed === true;
       expect({
         readSecrets: await can("get", "secrets"),
         deleteQuota: await can("delete", "resourcequotas"),
@@ -102,15 +120,32 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
         editBinding: await can("patch", "rolebindings", "rbac.authorization.k8s.io"),
         createPods: await can("create", "pods"),
         kubeSystemSecrets: await can("list", "secrets", "", "kube-system"),
-      }).toEqual({ readSecrets: false, deleteQuota: false, deletePolicy: false, editBinding: false, createPods: false, kubeSystemSecrets: false });
+      }).toEqual({
+        readSecrets: false,
+        deleteQuota: false,
+        deletePolicy: false,
+        editBinding: false,
+        createPods: false,
+        kubeSystemSecrets: false,
+      });
     });
 
     it("a ServiceAccount a preview names like the bot's is not the bot: its token holds no rights and the fence is not its", async () => {
-      expect((await admin("POST", `/api/v1/namespaces/${NS(1)}/serviceaccounts`, { metadata: { name: fence.serviceAccount } })).status).toBe(201);
+      expect(
+        (
+          await admin("POST", `/api/v1/namespaces/${NS(1)}/serviceaccounts`, {
+            metadata: { name: fence.serviceAccount },
+          })
+        ).status,
+      ).toBe(201);
       const token = await cluster().serviceAccountToken(NS(1), fence.serviceAccount);
       const authz = cluster().kubeConfigFor(token).makeApiClient(AuthorizationV1Api);
       const can = async (verb: string, resource: string, group: string, namespace?: string) =>
-        (await authz.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { verb, resource, group, ...(namespace ? { namespace } : {}) } } } })).status?.allowed === true;
+        (
+          await authz.createSelfSubjectAccessReview({
+            body: { spec: { resourceAttributes: { verb, resource, group, ...(namespace ? { namespace } : {}) } } },
+          })
+        ).status?.allowed === true;
       expect({
         createNamespaces: await can("create", "namespaces", ""),
         bindPreviewRole: await can("bind", "clusterroles", "rbac.authorization.k8s.io"),
@@ -129,17 +164,25 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
       const sets = await items(`/apis/apps/v1/namespaces/${NS(2)}/replicasets`);
       for (const rs of sets) {
         const failure = await until(`ReplicaSet ${rs.metadata.name} to report its failed pod creation`, async () => {
-          const now = JSON.parse((await admin("GET", `/apis/apps/v1/namespaces/${NS(2)}/replicasets/${rs.metadata.name}`)).body);
-          return (now.status?.conditions ?? []).find((c: Record<string, string>) => c.type === "ReplicaFailure")?.message as string | undefined;
+          const now = JSON.parse(
+            (await admin("GET", `/apis/apps/v1/namespaces/${NS(2)}/replicasets/${rs.metadata.name}`)).body,
+          );
+          return (now.status?.conditions ?? []).find((c: Record<string, string>) => c.type === "ReplicaFailure")
+            ?.message as string | undefined;
         });
-        expect(failure).toMatch(/violates PodSecurity "baseline:latest": host namespaces \(hostNetwork=true\), hostPath volumes \(volume "host"\), privileged/);
+        expect(failure).toMatch(
+          /violates PodSecurity "baseline:latest": host namespaces \(hostNetwork=true\), hostPath volumes \(volume "host"\), privileged/,
+        );
       }
     }, 120_000);
 
     it("a LoadBalancer on port 22 never exists (rewritten to ClusterIP, or refused by the quota)", async () => {
-      const lb = "apiVersion: v1\nkind: Service\nmetadata: { name: ssh }\nspec:\n  type: LoadBalancer\n  selector: { app: web }\n  ports: [{ port: 22 }]\n";
+      const lb =
+        "apiVersion: v1\nkind: Service\nmetadata: { name: ssh }\nspec:\n  type: LoadBalancer\n  selector: { app: web }\n  ports: [{ port: 22 }]\n";
       const run = await open(3, { "web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1" }), "ssh.yaml": lb });
-      expect(said(run)).toMatch(/exceeded quota: preview-bot-guardrails, requested: services\.loadbalancers=1|type LoadBalancer → ClusterIP/);
+      expect(said(run)).toMatch(
+        /exceeded quota: preview-bot-guardrails, requested: services\.loadbalancers=1|type LoadBalancer → ClusterIP/,
+      );
       const types = (await items(`/api/v1/namespaces/${NS(3)}/services`)).map((s) => s.spec.type);
       expect(types.filter((t) => t === "LoadBalancer" || t === "NodePort")).toEqual([]);
     }, 120_000);
@@ -150,8 +193,12 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
       const sets = await items(`/apis/apps/v1/namespaces/${NS(4)}/replicasets`);
       for (const rs of sets) {
         await until(`ReplicaSet ${rs.metadata.name} to hit the quota`, async () => {
-          const now = JSON.parse((await admin("GET", `/apis/apps/v1/namespaces/${NS(4)}/replicasets/${rs.metadata.name}`)).body);
-          const message = (now.status?.conditions ?? []).find((c: Record<string, string>) => c.type === "ReplicaFailure")?.message as string | undefined;
+          const now = JSON.parse(
+            (await admin("GET", `/apis/apps/v1/namespaces/${NS(4)}/replicasets/${rs.metadata.name}`)).body,
+          );
+          const message = (now.status?.conditions ?? []).find(
+            (c: Record<string, string>) => c.type === "ReplicaFailure",
+          )?.message as string | undefined;
           return message?.includes("exceeded quota: preview-bot-guardrails") ? true : undefined;
         });
       }
@@ -164,15 +211,23 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
       const run = await open(5, { "crowd.yaml": deployment("crowd", QUOTA_PODS + 1, PLAIN_POD) });
       expect(run.conclusion).toBe("failure");
       expect(said(run)).toMatch(/crowd.*FailedCreate/);
-      expect(said(run)).toMatch(/Deployment crowd: its pods cannot be created: .*exceeded quota: preview-bot-guardrails/);
+      expect(said(run)).toMatch(
+        /Deployment crowd: its pods cannot be created: .*exceeded quota: preview-bot-guardrails/,
+      );
     }, 120_000);
   });
 
   describe("the guarded namespace itself refuses them, whoever asks (cluster admin here)", () => {
     it("Pod Security refuses privileged, host-network and hostPath pods", async () => {
-      const pod = (name: string, spec: Record<string, unknown>) => admin("POST", `/api/v1/namespaces/${NS(1)}/pods`, { metadata: { name }, spec: { containers: [{ name: "c", image: "alpine:3" }], ...spec } });
+      const pod = (name: string, spec: Record<string, unknown>) =>
+        admin("POST", `/api/v1/namespaces/${NS(1)}/pods`, {
+          metadata: { name },
+          spec: { containers: [{ name: "c", image: "alpine:3" }], ...spec },
+        });
       const refusals = [
-        await pod("privileged", { containers: [{ name: "c", image: "alpine:3", securityContext: { privileged: true } }] }),
+        await pod("privileged", {
+          containers: [{ name: "c", image: "alpine:3", securityContext: { privileged: true } }],
+        }),
         await pod("host-network", { hostNetwork: true }),
         await pod("host-path", { volumes: [{ name: "root", hostPath: { path: "/" } }] }),
       ];
@@ -185,20 +240,34 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
     });
 
     it("the quota refuses LoadBalancer and NodePort Services", async () => {
-      const service = (name: string, type: string) => admin("POST", `/api/v1/namespaces/${NS(1)}/services`, { metadata: { name }, spec: { type, selector: { app: "web" }, ports: [{ port: 22 }] } });
+      const service = (name: string, type: string) =>
+        admin("POST", `/api/v1/namespaces/${NS(1)}/services`, {
+          metadata: { name },
+          spec: { type, selector: { app: "web" }, ports: [{ port: 22 }] },
+        });
       const [lb, np] = [await service("lb", "LoadBalancer"), await service("np", "NodePort")];
       expect([lb.status, np.status]).toEqual([403, 403]);
-      expect(JSON.parse(lb.body).message).toMatch(/exceeded quota: preview-bot-guardrails, requested: services\.loadbalancers=1/);
-      expect(JSON.parse(np.body).message).toMatch(/exceeded quota: preview-bot-guardrails, requested: services\.nodeports=1/);
+      expect(JSON.parse(lb.body).message).toMatch(
+        /exceeded quota: preview-bot-guardrails, requested: services\.loadbalancers=1/,
+      );
+      expect(JSON.parse(np.body).message).toMatch(
+        /exceeded quota: preview-bot-guardrails, requested: services\.nodeports=1/,
+      );
     });
 
     it("a new quota holds once the bot's wait for it returns: its usage is computed", async () => {
       const core = fence.kubeConfig.makeApiClient(CoreV1Api);
       const name = "fresh";
-      await core.createNamespacedResourceQuota({ namespace: NS(1), body: { metadata: { name }, spec: { hard: { "services.loadbalancers": "0", "count/configmaps": "50" } } } });
+      await core.createNamespacedResourceQuota({
+        namespace: NS(1),
+        body: { metadata: { name }, spec: { hard: { "services.loadbalancers": "0", "count/configmaps": "50" } } },
+      });
       await h.bot.deps!.cluster.waitForQuotas(NS(1), [name], 60_000);
       const quota = await core.readNamespacedResourceQuota({ name, namespace: NS(1) });
-      expect(quota.status?.used).toMatchObject({ "services.loadbalancers": "0", "count/configmaps": expect.any(String) });
+      expect(quota.status?.used).toMatchObject({
+        "services.loadbalancers": "0",
+        "count/configmaps": expect.any(String),
+      });
     });
   });
 });

@@ -70,96 +70,149 @@ spec:
   return files;
 }
 
-describeWithRealCluster("a kubernetesmooc preview, opened → synchronize → closed, on the real control plane", (cluster) => {
-  let h: Harness;
-  let kc: KubeConfig;
-  let gh: ReturnType<typeof fakeGitHub>;
-  const branch = `mooc-${randomBytes(3).toString("hex")}`;
-  const number = 7000 + Math.floor(Math.random() * 1000);
-  let ns: string;
-  let pvName: string;
-  const send = (action: string, sha: string, state: "open" | "closed" = "open") => {
-    gh.state.pulls.set(number, pull({ number, branch, sha, state }));
-    return h.send("pull_request", prEvent(action, gh.state.pulls.get(number)!));
-  };
-  const checkRun = (sha: string) => gh.state.checkRuns.filter((r) => r.head_sha === sha && r.name === "preview").at(-1)!;
-  /** The conclusion, with the check run's text when it is not a success (so a failure says why). */
-  const outcome = (sha: string) => {
-    const run = checkRun(sha);
-    return run.conclusion === "success" ? "success" : `${run.conclusion}: ${run.output?.summary ?? ""}\n${run.output?.text ?? ""}`;
-  };
+describeWithRealCluster(
+  "a kubernetesmooc preview, opened → synchronize → closed, on the real control plane",
+  (cluster) => {
+    let h: Harness;
+    let kc: KubeConfig;
+    let gh: ReturnType<typeof fakeGitHub>;
+    const branch = `mooc-${randomBytes(3).toString("hex")}`;
+    const number = 7000 + Math.floor(Math.random() * 1000);
+    let ns: string;
+    let pvName: string;
+    const send = (action: string, sha: string, state: "open" | "closed" = "open") => {
+      gh.state.pulls.set(number, pull({ number, branch, sha, state }));
+      return h.send("pull_request", prEvent(action, gh.state.pulls.get(number)!));
+    };
+    const checkRun = (sha: string) =>
+      gh.state.checkRuns.filter((r) => r.head_sha === sha && r.name === "preview").at(-1)!;
+    /** The conclusion, with the check run's text when it is not a success (so a failure says why). */
+    const outcome = (sha: string) => {
+      const run = checkRun(sha);
+      return run.conclusion === "success"
+        ? "success"
+        : `${run.conclusion}: ${run.output?.summary ?? ""}\n${run.output?.text ?? ""}`;
+    };
 
-  beforeAll(async () => {
-    kc = cluster().kubeConfig();
-    const parsed = parseConfig(CONFIG);
-    if (!parsed.ok) throw new Error(`examples/kubernetesmooc/preview.yml: ${parsed.errors.join("; ")}`);
-    const names = previewNamesFor({ owner: OWNER, repo: REPO, number, branch, sha: SHA1 }, parsed.config);
-    ns = names.namespace;
-    // The cluster's storage: the overlay's image-cache claim (azurefile-csi, ReadWriteMany) binds to this volume.
-    pvName = `${ns}-image-cache`;
-    await kc.makeApiClient(CoreV1Api).createPersistentVolume({
-      body: { metadata: { name: pvName }, spec: { capacity: { storage: "1Gi" }, accessModes: ["ReadWriteMany"], storageClassName: "azurefile-csi", persistentVolumeReclaimPolicy: "Retain", hostPath: { path: `/tmp/${pvName}` }, claimRef: { namespace: ns, name: "image-cache-pvc" } } },
+    beforeAll(async () => {
+      kc = cluster().kubeConfig();
+      const parsed = parseConfig(CONFIG);
+      if (!parsed.ok) throw new Error(`examples/kubernetesmooc/preview.yml: ${parsed.errors.join("; ")}`);
+      const names = previewNamesFor({ owner: OWNER, repo: REPO, number, branch, sha: SHA1 }, parsed.config);
+      ns = names.namespace;
+      // The cluster's storage: the overlay's image-cache claim (azurefile-csi, ReadWriteMany) binds to this volume.
+      pvName = `${ns}-image-cache`;
+      await kc.makeApiClient(CoreV1Api).createPersistentVolume({
+        body: {
+          metadata: { name: pvName },
+          spec: {
+            capacity: { storage: "1Gi" },
+            accessModes: ["ReadWriteMany"],
+            storageClassName: "azurefile-csi",
+            persistentVolumeReclaimPolicy: "Retain",
+            hostPath: { path: `/tmp/${pvName}` },
+            claimRef: { namespace: ns, name: "image-cache-pvc" },
+          },
+        },
+      });
+      h = await startHarness({ kubeConfig: kc, env: { NAMESPACE_DELETE_TIMEOUT: "300" }, rolloutFailFastMs: 120_000 });
+      gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: CONFIG });
+      gh.state.tarballs.set(SHA1, await h.tarball(SHA1, commit(false)));
+      gh.state.tarballs.set(SHA2, await h.tarball(SHA2, commit(true)));
+      // The preview's public URL (nip.io, http): the health check /be-health answers through the gateway.
+      nock(`http://${names.host}`).persist().get("/be-health").reply(200, "ok");
+    }, 60_000);
+
+    afterAll(async () => {
+      await h?.stop();
+      await kc
+        ?.makeApiClient(CoreV1Api)
+        .deletePersistentVolume({ name: pvName })
+        .catch(() => undefined);
     });
-    h = await startHarness({ kubeConfig: kc, env: { NAMESPACE_DELETE_TIMEOUT: "300" }, rolloutFailFastMs: 120_000 });
-    gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: CONFIG });
-    gh.state.tarballs.set(SHA1, await h.tarball(SHA1, commit(false)));
-    gh.state.tarballs.set(SHA2, await h.tarball(SHA2, commit(true)));
-    // The preview's public URL (nip.io, http): the health check /be-health answers through the gateway.
-    nock(`http://${names.host}`).persist().get("/be-health").reply(200, "ok");
-  }, 60_000);
 
-  afterAll(async () => {
-    await h?.stop();
-    await kc?.makeApiClient(CoreV1Api).deletePersistentVolume({ name: pvName }).catch(() => undefined);
-  });
+    it("opened: the whole overlay is applied through real admission and rolls out Ready; the check run succeeds", async () => {
+      expect(await send("opened", SHA1)).toBe(200);
+      expect(outcome(SHA1)).toBe("success");
+      const core = kc.makeApiClient(CoreV1Api);
+      const namespace = await core.readNamespace({ name: ns });
+      expect(namespace.metadata?.labels).toMatchObject({
+        "app.kubernetes.io/managed-by": "preview-bot",
+        "preview-bot.dev/pr": String(number),
+        "dev-gateway-access": "allowed",
+      });
+      expect(namespace.metadata?.annotations).toMatchObject({
+        "preview-bot.dev/state": "ready",
+        "preview-bot.dev/head-sha": SHA1,
+      });
+      const pods = (await core.listNamespacedPod({ namespace: ns })).items.filter(
+        (p) => !p.metadata?.labels?.["job-name"],
+      );
+      expect(pods.length).toBeGreaterThanOrEqual(4);
+      expect(pods.every((p) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"))).toBe(
+        true,
+      );
+      const job = await kc.makeApiClient(BatchV1Api).readNamespacedJob({ name: "todo-migrate", namespace: ns });
+      expect(job.spec?.template.spec?.containers[0]?.image).toBe(`kubemooc.azurecr.io/todo-app-be:${branch}-${SHA1}`);
+      const hc = await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
+        group: "alb.networking.azure.io",
+        version: "v1",
+        namespace: ns,
+        plural: "healthcheckpolicies",
+      });
+      expect((hc.items as Array<{ metadata: { name: string } }>).map((i) => i.metadata.name).sort()).toEqual([
+        "todo-backend-health-check",
+        "todo-frontend-health-check",
+      ]);
+      // The database Secret the overlay expects, with the keys it reads.
+      const secret = await core.readNamespacedSecret({ name: "postgres-secret", namespace: ns });
+      expect(Object.keys(secret.data ?? {}).sort()).toEqual(["PASSWORD", "USER"]);
+    }, 400_000);
 
-  it("opened: the whole overlay is applied through real admission and rolls out Ready; the check run succeeds", async () => {
-    expect(await send("opened", SHA1)).toBe(200);
-    expect(outcome(SHA1)).toBe("success");
-    const core = kc.makeApiClient(CoreV1Api);
-    const namespace = await core.readNamespace({ name: ns });
-    expect(namespace.metadata?.labels).toMatchObject({ "app.kubernetes.io/managed-by": "preview-bot", "preview-bot.dev/pr": String(number), "dev-gateway-access": "allowed" });
-    expect(namespace.metadata?.annotations).toMatchObject({ "preview-bot.dev/state": "ready", "preview-bot.dev/head-sha": SHA1 });
-    const pods = (await core.listNamespacedPod({ namespace: ns })).items.filter((p) => !p.metadata?.labels?.["job-name"]);
-    expect(pods.length).toBeGreaterThanOrEqual(4);
-    expect(pods.every((p) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"))).toBe(true);
-    const job = await kc.makeApiClient(BatchV1Api).readNamespacedJob({ name: "todo-migrate", namespace: ns });
-    expect(job.spec?.template.spec?.containers[0]?.image).toBe(`kubemooc.azurecr.io/todo-app-be:${branch}-${SHA1}`);
-    const hc = await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: "alb.networking.azure.io", version: "v1", namespace: ns, plural: "healthcheckpolicies" });
-    expect((hc.items as Array<{ metadata: { name: string } }>).map((i) => i.metadata.name).sort()).toEqual(["todo-backend-health-check", "todo-frontend-health-check"]);
-    // The database Secret the overlay expects, with the keys it reads.
-    const secret = await core.readNamespacedSecret({ name: "postgres-secret", namespace: ns });
-    expect(Object.keys(secret.data ?? {}).sort()).toEqual(["PASSWORD", "USER"]);
-  }, 400_000);
+    it("synchronize: the migration Job's changed template is replaced (and reported), the dropped HealthCheckPolicy pruned", async () => {
+      const before = await kc.makeApiClient(BatchV1Api).readNamespacedJob({ name: "todo-migrate", namespace: ns });
+      expect(await send("synchronize", SHA2)).toBe(200);
+      expect(outcome(SHA2)).toBe("success");
+      const steps = String(checkRun(SHA2).output?.summary ?? "").replace(/\\([()_*[\]|])/g, "$1"); // markdown escapes out
+      expect(steps).toContain(
+        `replaced 1 (immutable fields changed, deleted and created again): Job "${ns}/todo-migrate" (spec.template)`,
+      );
+      expect(steps).toContain(`| Prune | ✅ |`);
+      expect(steps).toContain(`1 removed: HealthCheckPolicy "${ns}/todo-frontend-health-check"`);
+      const job = await kc.makeApiClient(BatchV1Api).readNamespacedJob({ name: "todo-migrate", namespace: ns });
+      expect(job.metadata?.uid).not.toBe(before.metadata?.uid);
+      expect(job.spec?.template.spec?.containers[0]?.image).toBe(`kubemooc.azurecr.io/todo-app-be:${branch}-${SHA2}`);
+      const hc = await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
+        group: "alb.networking.azure.io",
+        version: "v1",
+        namespace: ns,
+        plural: "healthcheckpolicies",
+      });
+      expect((hc.items as Array<{ metadata: { name: string } }>).map((i) => i.metadata.name)).toEqual([
+        "todo-backend-health-check",
+      ]);
+      expect(
+        (await kc.makeApiClient(CoreV1Api).readNamespace({ name: ns })).metadata?.annotations?.[
+          "preview-bot.dev/head-sha"
+        ],
+      ).toBe(SHA2);
+    }, 400_000);
 
-  it("synchronize: the migration Job's changed template is replaced (and reported), the dropped HealthCheckPolicy pruned", async () => {
-    const before = await kc.makeApiClient(BatchV1Api).readNamespacedJob({ name: "todo-migrate", namespace: ns });
-    expect(await send("synchronize", SHA2)).toBe(200);
-    expect(outcome(SHA2)).toBe("success");
-    const steps = String(checkRun(SHA2).output?.summary ?? "").replace(/\\([()_*[\]|])/g, "$1"); // markdown escapes out
-    expect(steps).toContain(`replaced 1 (immutable fields changed, deleted and created again): Job "${ns}/todo-migrate" (spec.template)`);
-    expect(steps).toContain(`| Prune | ✅ |`);
-    expect(steps).toContain(`1 removed: HealthCheckPolicy "${ns}/todo-frontend-health-check"`);
-    const job = await kc.makeApiClient(BatchV1Api).readNamespacedJob({ name: "todo-migrate", namespace: ns });
-    expect(job.metadata?.uid).not.toBe(before.metadata?.uid);
-    expect(job.spec?.template.spec?.containers[0]?.image).toBe(`kubemooc.azurecr.io/todo-app-be:${branch}-${SHA2}`);
-    const hc = await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: "alb.networking.azure.io", version: "v1", namespace: ns, plural: "healthcheckpolicies" });
-    expect((hc.items as Array<{ metadata: { name: string } }>).map((i) => i.metadata.name)).toEqual(["todo-backend-health-check"]);
-    expect((await kc.makeApiClient(CoreV1Api).readNamespace({ name: ns })).metadata?.annotations?.["preview-bot.dev/head-sha"]).toBe(SHA2);
-  }, 400_000);
-
-  it("closed: the real namespace controller removes the namespace and everything in it; the database is dropped", async () => {
-    expect(await send("closed", SHA2, "closed")).toBe(200);
-    const core = kc.makeApiClient(CoreV1Api);
-    // Teardown waits until the namespace is gone, so by now it is: no sleeping, no polling here.
-    await expect(core.readNamespace({ name: ns })).rejects.toMatchObject({ code: 404 });
-    expect(gh.sticky(number)).toHaveLength(1);
-    expect(gh.sticky(number)[0]!.body).toMatch(/removed/i);
-    const admin = new pg.Client({ connectionString: process.env.TEST_PG_URL });
-    await admin.connect();
-    const { rows } = await admin.query("select datname from pg_database where datname like $1", [`${ns.replace(/-/g, "_")}%`]);
-    await admin.end();
-    expect(rows).toEqual([]);
-    for (const d of gh.state.deployments) expect(d.statuses.at(-1)?.state).toBe("inactive");
-  }, 400_000);
-});
+    it("closed: the real namespace controller removes the namespace and everything in it; the database is dropped", async () => {
+      expect(await send("closed", SHA2, "closed")).toBe(200);
+      const core = kc.makeApiClient(CoreV1Api);
+      // Teardown waits until the namespace is gone, so by now it is: no sleeping, no polling here.
+      await expect(core.readNamespace({ name: ns })).rejects.toMatchObject({ code: 404 });
+      expect(gh.sticky(number)).toHaveLength(1);
+      expect(gh.sticky(number)[0]!.body).toMatch(/removed/i);
+      const admin = new pg.Client({ connectionString: process.env.TEST_PG_URL });
+      await admin.connect();
+      const { rows } = await admin.query("select datname from pg_database where datname like $1", [
+        `${ns.replace(/-/g, "_")}%`,
+      ]);
+      await admin.end();
+      expect(rows).toEqual([]);
+      for (const d of gh.state.deployments) expect(d.statuses.at(-1)?.state).toBe("inactive");
+    }, 400_000);
+  },
+);

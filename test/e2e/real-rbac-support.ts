@@ -48,8 +48,13 @@ export async function renderDeployBase(): Promise<Obj[]> {
   if (!kustomize) throw new Error("kustomize is not installed (bash tools/build.sh)");
   const home = mkdtempSync(path.join(tmpdir(), "fence-kustomize-"));
   try {
-    const { stdout } = await promisify(execFile)(kustomize, ["build", path.join(ROOT, "deploy", "base")], { env: { PATH: process.env.PATH ?? "", HOME: home }, maxBuffer: 16 << 20 });
-    return parseAllDocuments(stdout).map((d) => d.toJS() as Obj).filter(Boolean);
+    const { stdout } = await promisify(execFile)(kustomize, ["build", path.join(ROOT, "deploy", "base")], {
+      env: { PATH: process.env.PATH ?? "", HOME: home },
+      maxBuffer: 16 << 20,
+    });
+    return parseAllDocuments(stdout)
+      .map((d) => d.toJS() as Obj)
+      .filter(Boolean);
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
@@ -62,9 +67,17 @@ const one = (objs: Obj[], kind: string, name: string): Obj => {
 };
 
 /** The fence objects of deploy/base, renamed for copy `id` (see the file header). */
-export function fenceCopy(rendered: Obj[], id: string): { objects: Obj[]; names: { namespace: string; clusterRole: string; previewClusterRole: string; policy: string } } {
+export function fenceCopy(
+  rendered: Obj[],
+  id: string,
+): { objects: Obj[]; names: { namespace: string; clusterRole: string; previewClusterRole: string; policy: string } } {
   const namespace = `fence-${id}`;
-  const names = { namespace, clusterRole: `preview-bot-${id}`, previewClusterRole: `preview-bot-previews-${id}`, policy: `preview-bot-fence-${id}` };
+  const names = {
+    namespace,
+    clusterRole: `preview-bot-${id}`,
+    previewClusterRole: `preview-bot-previews-${id}`,
+    policy: `preview-bot-fence-${id}`,
+  };
   const sa = one(rendered, "ServiceAccount", "preview-bot");
   const cluster = one(rendered, "ClusterRole", "preview-bot");
   const previews = one(rendered, "ClusterRole", "preview-bot-previews");
@@ -82,13 +95,20 @@ export function fenceCopy(rendered: Obj[], id: string): { objects: Obj[]; names:
   hit(bindRule?.resourceNames?.[0] === "preview-bot-previews", "the bind rule on preview-bot-previews");
   bindRule.resourceNames = [names.previewClusterRole];
   binding.metadata.name = names.clusterRole;
-  hit(binding.roleRef.name === "preview-bot" && binding.subjects[0]?.namespace === "preview-bot", "the ClusterRoleBinding's role and subject");
+  hit(
+    binding.roleRef.name === "preview-bot" && binding.subjects[0]?.namespace === "preview-bot",
+    "the ClusterRoleBinding's role and subject",
+  );
   binding.roleRef.name = names.clusterRole;
   binding.subjects[0].namespace = namespace;
   policy.metadata.name = names.policy;
   const username = "'system:serviceaccount:preview-bot:preview-bot'";
-  hit(policy.spec.matchConditions.some((c: Obj) => c.expression.includes(username)), "the policy's username condition");
-  for (const c of policy.spec.matchConditions) c.expression = c.expression.replace(username, `'system:serviceaccount:${namespace}:preview-bot'`);
+  hit(
+    policy.spec.matchConditions.some((c: Obj) => c.expression.includes(username)),
+    "the policy's username condition",
+  );
+  for (const c of policy.spec.matchConditions)
+    c.expression = c.expression.replace(username, `'system:serviceaccount:${namespace}:preview-bot'`);
   policyBinding.metadata.name = names.policy;
   hit(policyBinding.spec.policyName === "preview-bot-fence", "the policy binding's policyName");
   policyBinding.spec.policyName = names.policy;
@@ -119,7 +139,14 @@ export function pathOf(o: Obj): string {
 
 /** Server-side apply as admin (field manager "test-fence"). */
 export async function adminApply(cluster: RealCluster, o: Obj): Promise<void> {
-  const r = await apiRequest(cluster, cluster.adminToken, "PATCH", `${pathOf(o)}?fieldManager=test-fence&force=true`, o, "application/apply-patch+yaml");
+  const r = await apiRequest(
+    cluster,
+    cluster.adminToken,
+    "PATCH",
+    `${pathOf(o)}?fieldManager=test-fence&force=true`,
+    o,
+    "application/apply-patch+yaml",
+  );
   if (r.status >= 300) throw new Error(`applying ${o.kind} ${o.metadata.name}: ${r.status} ${r.body.slice(0, 400)}`);
 }
 
@@ -133,7 +160,9 @@ export async function installFence(cluster: RealCluster, id: string): Promise<In
   const token = await cluster.serviceAccountToken(names.namespace, "preview-bot");
   // Ready when the policy refuses what RBAC allows: a server-side dry run of creating an unlabelled namespace.
   await until("the admission policy to refuse the bot an unlabelled namespace", async () => {
-    const r = await apiRequest(cluster, token, "POST", "/api/v1/namespaces?dryRun=All", { metadata: { name: `fence-probe-${id}` } });
+    const r = await apiRequest(cluster, token, "POST", "/api/v1/namespaces?dryRun=All", {
+      metadata: { name: `fence-probe-${id}` },
+    });
     return r.status === 403 && r.body.includes(names.policy) ? true : undefined;
   });
   return {
@@ -145,7 +174,11 @@ export async function installFence(cluster: RealCluster, id: string): Promise<In
     clusterRole: names.clusterRole,
     previewClusterRole: names.previewClusterRole,
     policy: names.policy,
-    env: { BOT_NAMESPACE: names.namespace, BOT_SERVICE_ACCOUNT: "preview-bot", PREVIEW_CLUSTER_ROLE: names.previewClusterRole },
+    env: {
+      BOT_NAMESPACE: names.namespace,
+      BOT_SERVICE_ACCOUNT: "preview-bot",
+      PREVIEW_CLUSTER_ROLE: names.previewClusterRole,
+    },
     async remove() {
       for (const o of [...objects].reverse()) await apiRequest(cluster, cluster.adminToken, "DELETE", pathOf(o));
       await apiRequest(cluster, cluster.adminToken, "DELETE", `/api/v1/namespaces/${names.namespace}`);
@@ -163,7 +196,14 @@ function looseCrd(group: string, kind: string, plural: string): Obj {
       group,
       scope: "Namespaced",
       names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
-      versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }],
+      versions: [
+        {
+          name: "v1",
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+        },
+      ],
     },
   };
 }
@@ -174,18 +214,41 @@ function looseCrd(group: string, kind: string, plural: string): Obj {
  * schedules no such pod). Both only add to the shared cluster.
  */
 export async function prepareForMooc(cluster: RealCluster): Promise<void> {
-  const nodes = (JSON.parse((await apiRequest(cluster, cluster.adminToken, "GET", "/api/v1/nodes")).body) as Obj).items as Obj[];
+  const nodes = (JSON.parse((await apiRequest(cluster, cluster.adminToken, "GET", "/api/v1/nodes")).body) as Obj)
+    .items as Obj[];
   for (const node of nodes.filter((n) => n.status?.allocatable?.["ephemeral-storage"] === undefined)) {
     const storage = { "ephemeral-storage": "500Gi" };
-    const r = await apiRequest(cluster, cluster.adminToken, "PATCH", `/api/v1/nodes/${node.metadata.name}/status`, { status: { allocatable: storage, capacity: storage } }, "application/merge-patch+json");
-    if (r.status !== 200) throw new Error(`giving node ${node.metadata.name} ephemeral storage: ${r.status} ${r.body.slice(0, 300)}`);
+    const r = await apiRequest(
+      cluster,
+      cluster.adminToken,
+      "PATCH",
+      `/api/v1/nodes/${node.metadata.name}/status`,
+      { status: { allocatable: storage, capacity: storage } },
+      "application/merge-patch+json",
+    );
+    if (r.status !== 200)
+      throw new Error(`giving node ${node.metadata.name} ephemeral storage: ${r.status} ${r.body.slice(0, 300)}`);
   }
-  for (const crd of [looseCrd("secrets-store.csi.x-k8s.io", "SecretProviderClass", "secretproviderclasses"), looseCrd("alb.networking.azure.io", "HealthCheckPolicy", "healthcheckpolicies")]) {
+  for (const crd of [
+    looseCrd("secrets-store.csi.x-k8s.io", "SecretProviderClass", "secretproviderclasses"),
+    looseCrd("alb.networking.azure.io", "HealthCheckPolicy", "healthcheckpolicies"),
+  ]) {
     const served = await apiRequest(cluster, cluster.adminToken, "GET", `/apis/${crd.spec.group}/v1`);
     if (served.status === 200) continue;
-    const r = await apiRequest(cluster, cluster.adminToken, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
-    if (r.status !== 201 && r.status !== 409) throw new Error(`creating CRD ${crd.metadata.name}: ${r.status} ${r.body.slice(0, 300)}`);
-    await until(`CRD ${crd.metadata.name} served`, async () => ((await apiRequest(cluster, cluster.adminToken, "GET", `/apis/${crd.spec.group}/v1`)).status === 200 ? true : undefined));
+    const r = await apiRequest(
+      cluster,
+      cluster.adminToken,
+      "POST",
+      "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+      crd,
+    );
+    if (r.status !== 201 && r.status !== 409)
+      throw new Error(`creating CRD ${crd.metadata.name}: ${r.status} ${r.body.slice(0, 300)}`);
+    await until(`CRD ${crd.metadata.name} served`, async () =>
+      (await apiRequest(cluster, cluster.adminToken, "GET", `/apis/${crd.spec.group}/v1`)).status === 200
+        ? true
+        : undefined,
+    );
   }
 }
 
@@ -195,14 +258,21 @@ export async function prepareForMooc(cluster: RealCluster): Promise<void> {
  * once the namespace is terminating. Runs until stopped; idempotent, so it is harmless where those controllers run.
  */
 export function simulateVolumes(cluster: RealCluster, namespace: string): { stop(): Promise<void> } {
-  const req = (method: string, p: string, body?: unknown, type?: string) => apiRequest(cluster, cluster.adminToken, method, p, body, type);
+  const req = (method: string, p: string, body?: unknown, type?: string) =>
+    apiRequest(cluster, cluster.adminToken, method, p, body, type);
   let stopped = false;
   const volumes = new Set<string>();
   const loop = (async () => {
-    await req("POST", "/apis/storage.k8s.io/v1/storageclasses", { metadata: { name: "azurefile-csi" }, provisioner: "file.csi.azure.com", volumeBindingMode: "Immediate" });
+    await req("POST", "/apis/storage.k8s.io/v1/storageclasses", {
+      metadata: { name: "azurefile-csi" },
+      provisioner: "file.csi.azure.com",
+      volumeBindingMode: "Immediate",
+    });
     while (!stopped) {
       const ns = JSON.parse((await req("GET", `/api/v1/namespaces/${namespace}`)).body) as Obj;
-      const claims = ((JSON.parse((await req("GET", `/api/v1/namespaces/${namespace}/persistentvolumeclaims`)).body) as Obj).items ?? []) as Obj[];
+      const claims = ((
+        JSON.parse((await req("GET", `/api/v1/namespaces/${namespace}/persistentvolumeclaims`)).body) as Obj
+      ).items ?? []) as Obj[];
       for (const claim of claims) {
         const name = claim.metadata.name as string;
         const claimPath = `/api/v1/namespaces/${namespace}/persistentvolumeclaims/${name}`;
@@ -216,10 +286,32 @@ export function simulateVolumes(cluster: RealCluster, namespace: string): { stop
         const spec = claim.spec as Obj;
         await req("POST", "/api/v1/persistentvolumes", {
           metadata: { name: volume },
-          spec: { storageClassName: spec.storageClassName, accessModes: spec.accessModes, capacity: { storage: spec.resources.requests.storage }, claimRef: { namespace, name }, csi: { driver: "file.csi.azure.com", volumeHandle: volume } },
+          spec: {
+            storageClassName: spec.storageClassName,
+            accessModes: spec.accessModes,
+            capacity: { storage: spec.resources.requests.storage },
+            claimRef: { namespace, name },
+            csi: { driver: "file.csi.azure.com", volumeHandle: volume },
+          },
         });
-        await req("PATCH", claimPath, { metadata: { annotations: { "pv.kubernetes.io/bind-completed": "yes" } }, spec: { volumeName: volume } }, "application/merge-patch+json");
-        await req("PATCH", `${claimPath}/status`, { status: { phase: "Bound", accessModes: spec.accessModes, capacity: { storage: spec.resources.requests.storage } } }, "application/merge-patch+json");
+        await req(
+          "PATCH",
+          claimPath,
+          { metadata: { annotations: { "pv.kubernetes.io/bind-completed": "yes" } }, spec: { volumeName: volume } },
+          "application/merge-patch+json",
+        );
+        await req(
+          "PATCH",
+          `${claimPath}/status`,
+          {
+            status: {
+              phase: "Bound",
+              accessModes: spec.accessModes,
+              capacity: { storage: spec.resources.requests.storage },
+            },
+          },
+          "application/merge-patch+json",
+        );
       }
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -229,7 +321,12 @@ export function simulateVolumes(cluster: RealCluster, namespace: string): { stop
       stopped = true;
       await loop;
       for (const v of volumes) {
-        await req("PATCH", `/api/v1/persistentvolumes/${v}`, { metadata: { finalizers: null } }, "application/merge-patch+json");
+        await req(
+          "PATCH",
+          `/api/v1/persistentvolumes/${v}`,
+          { metadata: { finalizers: null } },
+          "application/merge-patch+json",
+        );
         await req("DELETE", `/api/v1/persistentvolumes/${v}`);
       }
     },

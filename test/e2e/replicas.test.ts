@@ -44,7 +44,8 @@ const replicas: Harness[] = [];
 beforeAll(async () => {
   state = await createTestDatabase("replicas");
   fake = await startFakeKube({ namespaceFinalizeMs: 20, controllerTickMs: 10 });
-  for (let i = 0; i < 2; i++) replicas.push(await startHarness({ env: { DATABASE_URL: state.url, JOB_CONCURRENCY: "4" }, cluster: fake }));
+  for (let i = 0; i < 2; i++)
+    replicas.push(await startHarness({ env: { DATABASE_URL: state.url, JOB_CONCURRENCY: "4" }, cluster: fake }));
 }, DEADLINE);
 
 afterAll(async () => {
@@ -52,7 +53,10 @@ afterAll(async () => {
   // Remove what the run created in the shared PostgreSQL server.
   const databases = replicas[0]?.bot.deps?.databases;
   for (const d of (await databases?.list().catch(() => [])) ?? []) {
-    if (d.database.startsWith(`r${run}_`)) await databases!.drop({ key: d.key, database: d.database, role: d.role ?? `${d.database}_app` }).catch(() => undefined);
+    if (d.database.startsWith(`r${run}_`))
+      await databases!
+        .drop({ key: d.key, database: d.database, role: d.role ?? `${d.database}_app` })
+        .catch(() => undefined);
   }
   for (const r of replicas) await r.stop();
   await fake?.stop();
@@ -66,17 +70,39 @@ describe("two replicas, a storm of events under faults, then a sweep", () => {
       const random = rng(SEED); // the event sequence: same seed, same storm
       const faultRandom = rng(SEED + 1); // faults: drawn per request, so their order depends on timing
       // GitHub fails some requests: these interceptors come first, so they take the first matching requests.
-      nock(GITHUB_API).get(/^\/repos\/[^/]+\/[^/]+\/pulls\/\d+$/).times(6).reply(502, { message: "Bad Gateway" });
-      nock(GITHUB_API).post(/\/check-runs$/).times(4).reply(500, { message: "Server Error" });
+      nock(GITHUB_API)
+        .get(/^\/repos\/[^/]+\/[^/]+\/pulls\/\d+$/)
+        .times(6)
+        .reply(502, { message: "Bad Gateway" });
+      nock(GITHUB_API)
+        .post(/\/check-runs$/)
+        .times(4)
+        .reply(500, { message: "Server Error" });
       const gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: 2, config: CONFIG });
       nockInstallationListing(gh);
       let version = 0;
       const newSha = async () => {
         const sha = (++version).toString(16).padStart(40, "0");
-        gh.state.tarballs.set(sha, await replicas[0]!.tarball(sha, { "deploy/web.yaml": webApp({ image: "ghcr.io/codertocat/hello:latest", service: true }) }));
+        gh.state.tarballs.set(
+          sha,
+          await replicas[0]!.tarball(sha, {
+            "deploy/web.yaml": webApp({ image: "ghcr.io/codertocat/hello:latest", service: true }),
+          }),
+        );
         return sha;
       };
-      const pull = async (number: number): Promise<FakePull> => ({ number, title: `PR ${number}`, branch: `topic-${number}`, sha: await newSha(), state: "open", fork: false, draft: false, labels: [], author: "Codertocat", files: [] });
+      const pull = async (number: number): Promise<FakePull> => ({
+        number,
+        title: `PR ${number}`,
+        branch: `topic-${number}`,
+        sha: await newSha(),
+        state: "open",
+        fork: false,
+        draft: false,
+        labels: [],
+        author: "Codertocat",
+        files: [],
+      });
 
       let lost = 0;
       let duplicated = 0;
@@ -122,11 +148,27 @@ describe("two replicas, a storm of events under faults, then a sweep", () => {
       }
 
       const open = [...gh.state.pulls.values()].filter((p) => p.state === "open");
-      const ours = fake.list("v1", "Namespace").filter((ns) => ns.metadata.labels?.[Object.keys(MANAGED_BY)[0]!] && ns.metadata.name?.startsWith(`r${run}-`));
-      const actual = ours.map((ns) => `${ns.metadata.name}@${ns.metadata.annotations?.["preview-bot.dev/head-sha"]}:${ns.metadata.annotations?.["preview-bot.dev/state"]}`).sort();
+      const ours = fake
+        .list("v1", "Namespace")
+        .filter((ns) => ns.metadata.labels?.[Object.keys(MANAGED_BY)[0]!] && ns.metadata.name?.startsWith(`r${run}-`));
+      const actual = ours
+        .map(
+          (ns) =>
+            `${ns.metadata.name}@${ns.metadata.annotations?.["preview-bot.dev/head-sha"]}:${ns.metadata.annotations?.["preview-bot.dev/state"]}`,
+        )
+        .sort();
       const desired = open.map((p) => `r${run}-${p.number}@${p.sha}:ready`).sort();
-      const databases = (await replicas[0]!.bot.deps!.databases!.list()).filter((d) => d.database.startsWith(`r${run}_`)).map((d) => d.key).sort();
-      const summary = { lost, duplicated, sweeps, open: desired.length, seconds: Math.round((Date.now() - started) / 1000) };
+      const databases = (await replicas[0]!.bot.deps!.databases!.list())
+        .filter((d) => d.database.startsWith(`r${run}_`))
+        .map((d) => d.key)
+        .sort();
+      const summary = {
+        lost,
+        duplicated,
+        sweeps,
+        open: desired.length,
+        seconds: Math.round((Date.now() - started) / 1000),
+      };
       expect({ summary, actual }).toEqual({ summary, actual: desired });
       expect(databases).toEqual(open.map((p) => `${OWNER}/${REPO}#${p.number}`).sort());
       for (const p of open) expect(fake.get("apps/v1", "Deployment", `r${run}-${p.number}`, "web")).toBeDefined();

@@ -17,10 +17,18 @@ let app: AppServer;
 beforeAll(async () => {
   app = await startApp();
   h = await startHarness({ fetchImpl: app.fetchImpl, fake: { kinds: [GATEWAY_KIND] } });
-  h.fake.seed(sharedGateway([
-    { name: "http", protocol: "HTTP", port: 80 },
-    { name: "https", protocol: "HTTPS", port: 443, hostname: "*.previews.example.test", tls: { certificateRefs: [{ name: "previews-wildcard-tls" }] } },
-  ]) as never);
+  h.fake.seed(
+    sharedGateway([
+      { name: "http", protocol: "HTTP", port: 80 },
+      {
+        name: "https",
+        protocol: "HTTPS",
+        port: 443,
+        hostname: "*.previews.example.test",
+        tls: { certificateRefs: [{ name: "previews-wildcard-tls" }] },
+      },
+    ]) as never,
+  );
 });
 
 afterAll(async () => {
@@ -36,7 +44,12 @@ function enroll(config: string): ReturnType<typeof fakeGitHub> {
   return fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config });
 }
 
-async function lifecycle(fixture: string, number: number, sha: string, ns: string): Promise<{ run: any; gh: ReturnType<typeof fakeGitHub> }> {
+async function lifecycle(
+  fixture: string,
+  number: number,
+  sha: string,
+  ns: string,
+): Promise<{ run: any; gh: ReturnType<typeof fakeGitHub> }> {
   const gh = enroll(fixtureConfig(fixture));
   gh.state.tarballs.set(sha, await h.tarball(sha, fixtureFiles(fixture)));
   gh.state.pulls.set(number, pull({ number, sha, branch: `try-${fixture}` }));
@@ -44,7 +57,10 @@ async function lifecycle(fixture: string, number: number, sha: string, ns: strin
   const run = gh.state.checkRuns.filter((r) => r.head_sha === sha && r.name === "preview").at(-1)!;
   if (run.conclusion !== "success") throw new Error(`deploy of ${fixture} failed: ${JSON.stringify(run.output)}`);
   const url = `https://${ns}.previews.example.test/`;
-  expect(gh.state.deployments.find((d) => d.sha === sha)!.statuses.at(-1)).toMatchObject({ state: "success", environment_url: url });
+  expect(gh.state.deployments.find((d) => d.sha === sha)!.statuses.at(-1)).toMatchObject({
+    state: "success",
+    environment_url: url,
+  });
   expect(app.hosts).toContain(`https://${ns}.previews.example.test`);
   const route = h.fake.get("gateway.networking.k8s.io/v1", "HTTPRoute", ns, ns) as any;
   expect(route.spec.hostnames).toEqual([`${ns}.previews.example.test`]);
@@ -63,8 +79,12 @@ describeWithTools(["helm"], "a Helm chart with a vendored dependency and values 
   it("opened → the chart's objects and a generated HTTPRoute, the https URL healthy → closed → removed", async () => {
     const ns = "notes-pr-41";
     const { run, gh } = await lifecycle("helm-chart-app", 41, "4".repeat(40), ns);
-    expect((h.fake.get("apps/v1", "StatefulSet", ns, "notes-pr-41-cache") as any).spec.template.spec.containers[0].args).toEqual(["--maxmemory", "32mb"]);
-    expect((h.fake.get("apps/v1", "Deployment", ns, "notes-web") as any).spec.template.spec.containers[0].image).toBe(`ghcr.io/acme/notes:${"4".repeat(40)}`);
+    expect(
+      (h.fake.get("apps/v1", "StatefulSet", ns, "notes-pr-41-cache") as any).spec.template.spec.containers[0].args,
+    ).toEqual(["--maxmemory", "32mb"]);
+    expect((h.fake.get("apps/v1", "Deployment", ns, "notes-web") as any).spec.template.spec.containers[0].image).toBe(
+      `ghcr.io/acme/notes:${"4".repeat(40)}`,
+    );
     expect(shown(run)).toContain("6 objects (helm)");
     await close(gh, 41, ns);
   });
@@ -84,7 +104,12 @@ describe("a plain YAML directory with nested variants", () => {
   it("opened → only k8s/base applied (variants excluded by path), healthy → closed → removed", async () => {
     const ns = "guestbook-pr-43";
     const { run, gh } = await lifecycle("plain-variants", 43, "6".repeat(40), ns);
-    expect(h.fake.list("apps/v1", "Deployment", ns).map((d) => d.metadata.name).sort()).toEqual(["guestbook", "redis"]);
+    expect(
+      h.fake
+        .list("apps/v1", "Deployment", ns)
+        .map((d) => d.metadata.name)
+        .sort(),
+    ).toEqual(["guestbook", "redis"]);
     expect((h.fake.get("v1", "Service", ns, "guestbook") as any).spec.type ?? "ClusterIP").toBe("ClusterIP"); // not legacy/'s NodePort
     expect(shown(run)).toContain("5 objects (plain)");
     await close(gh, 43, ns);
@@ -99,6 +124,8 @@ describe("a plain YAML directory with nested variants", () => {
     await h.send("pull_request", prEvent("opened", gh.state.pulls.get(44)!));
     const run = gh.state.checkRuns.filter((r) => r.head_sha === sha).at(-1)!;
     expect(run.conclusion).toBe("failure");
-    expect(run.output.text).toContain('Service "guestbook" appears twice in the render: in k8s/all-in-one/guestbook-all-in-one.yaml and in k8s/base/guestbook.yaml');
+    expect(run.output.text).toContain(
+      'Service "guestbook" appears twice in the render: in k8s/all-in-one/guestbook-all-in-one.yaml and in k8s/base/guestbook.yaml',
+    );
   });
 });

@@ -9,7 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import nock from "nock";
 import { startHarness, pull, prEvent, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
 import { fakeGitHub } from "../support/github-fake.js";
-import { fixtureConfig, fixtureFiles, GATEWAY_KIND, INGRESS_KIND, sharedGateway, startApp, type AppServer } from "./repos-support.js";
+import {
+  fixtureConfig,
+  fixtureFiles,
+  GATEWAY_KIND,
+  INGRESS_KIND,
+  sharedGateway,
+  startApp,
+  type AppServer,
+} from "./repos-support.js";
 
 let h: Harness;
 let app: AppServer;
@@ -18,7 +26,9 @@ beforeAll(async () => {
   app = await startApp();
   h = await startHarness({ fetchImpl: app.fetchImpl, fake: { kinds: [INGRESS_KIND, GATEWAY_KIND] } });
   // A Gateway that serves previews over plain HTTP only.
-  h.fake.seed(sharedGateway([{ name: "http", protocol: "HTTP", port: 80, hostname: "*.previews.example.test" }]) as never);
+  h.fake.seed(
+    sharedGateway([{ name: "http", protocol: "HTTP", port: 80, hostname: "*.previews.example.test" }]) as never,
+  );
 });
 
 afterAll(async () => {
@@ -41,14 +51,22 @@ describe("an Ingress-based app with TLS", () => {
   it("opened → Ingress with the preview host, class, TLS and issuer; the https URL healthy → closed → removed", async () => {
     const ns = "blog-pr-51";
     const host = `${ns}.previews.example.test`;
-    const { gh, run } = await open(fixtureConfig("ingress-tls-app"), 51, "8".repeat(40), fixtureFiles("ingress-tls-app"));
+    const { gh, run } = await open(
+      fixtureConfig("ingress-tls-app"),
+      51,
+      "8".repeat(40),
+      fixtureFiles("ingress-tls-app"),
+    );
     expect(run.conclusion).toBe("success");
     const ingress = h.fake.get("networking.k8s.io/v1", "Ingress", ns, "blog") as any;
     expect(ingress.spec.ingressClassName).toBe("nginx");
     expect(ingress.spec.rules[0].host).toBe(host);
     expect(ingress.spec.tls).toEqual([{ hosts: [host], secretName: "blog-pr-51-tls" }]);
     expect(ingress.metadata.annotations["cert-manager.io/cluster-issuer"]).toBe("letsencrypt-staging");
-    expect(gh.state.deployments.at(-1)!.statuses.at(-1)).toMatchObject({ state: "success", environment_url: `https://${host}/` });
+    expect(gh.state.deployments.at(-1)!.statuses.at(-1)).toMatchObject({
+      state: "success",
+      environment_url: `https://${host}/`,
+    });
     expect(app.hosts).toContain(`https://${host}`);
 
     gh.state.pulls.set(51, { ...gh.state.pulls.get(51)!, state: "closed" });
@@ -60,7 +78,9 @@ describe("an Ingress-based app with TLS", () => {
     const config = fixtureConfig("ingress-tls-app").replace(/ {2}tls:\n {4}clusterIssuer: .*\n/, "");
     const { gh, run } = await open(config, 52, "9".repeat(40), fixtureFiles("ingress-tls-app"));
     expect(run.conclusion).toBe("success");
-    expect(gh.state.deployments.at(-1)!.statuses.at(-1)!.environment_url).toBe("http://blog-pr-52.previews.example.test/");
+    expect(gh.state.deployments.at(-1)!.statuses.at(-1)!.environment_url).toBe(
+      "http://blog-pr-52.previews.example.test/",
+    );
     expect(shown(run)).toContain("nothing serves TLS for blog-pr-52.previews.example.test");
     expect((h.fake.get("networking.k8s.io/v1", "Ingress", "blog-pr-52", "blog") as any).spec.tls).toBeUndefined();
   });
@@ -72,7 +92,11 @@ describe("behind a Gateway with no HTTPS listener for the preview host", () => {
     const files = { "deploy/blog.yaml": fixtureFiles("ingress-tls-app")["deploy/blog.yaml"]! };
     const { gh, run } = await open(config, 53, "a".repeat(40), files);
     expect(run.conclusion).toBe("success");
-    expect(shown(run)).toContain("Gateway gateway-system/previews has no HTTPS listener whose hostname covers blog-pr-53.previews.example.test (listeners: http HTTP *.previews.example.test)");
-    expect(gh.state.deployments.at(-1)!.statuses.at(-1)!.environment_url).toBe("http://blog-pr-53.previews.example.test/");
+    expect(shown(run)).toContain(
+      "Gateway gateway-system/previews has no HTTPS listener whose hostname covers blog-pr-53.previews.example.test (listeners: http HTTP *.previews.example.test)",
+    );
+    expect(gh.state.deployments.at(-1)!.statuses.at(-1)!.environment_url).toBe(
+      "http://blog-pr-53.previews.example.test/",
+    );
   });
 });

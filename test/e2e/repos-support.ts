@@ -64,5 +64,19 @@ export function sharedGateway(listeners: Array<Record<string, unknown>>): Record
   };
 }
 
-export const GATEWAY_KIND = { group: "gateway.networking.k8s.io", version: "v1", kind: "Gateway", plural: "gateways", namespaced: true, statusSubresource: true };
-export const INGRESS_KIND = { group: "networking.k8s.io", version: "v1", kind: "Ingress", plural: "ingresses", namespaced: true, statusSubresource: true };
+export const GATEWAY_KIND = {
+  group: "gateway.networking.k8s.io",
+  version: "v1",
+  kind: "Gateway",
+  plural: "gateways",
+  namespaced: true,
+  statusSubresource: true,
+};
+export const INGRESS_KIND = {
+  group: "networking.k8s.io",
+  version: "v1",
+  kind: "Ingress",
+  plural: "ingresses",
+  namespaced: true,
+  statusSubresource: true,
+};

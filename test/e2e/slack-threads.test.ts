@@ -6,7 +6,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import nock from "nock";
-import { nockInstallationListing, startHarness, pull, prEvent, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
+import {
+  nockInstallationListing,
+  startHarness,
+  pull,
+  prEvent,
+  INSTALLATION,
+  OWNER,
+  REPO,
+  type Harness,
+} from "../support/e2e-bot.js";
 import { startFakeKube, type FakeKube } from "../support/fake-kube/index.js";
 import { fakeGitHub } from "../support/github-fake.js";
 import { createTestDatabase } from "../support/pg-database.js";
@@ -24,11 +33,15 @@ function slackApi() {
     .persist()
     .post(/^\/api\/chat\.(postMessage|update)$/)
     .reply(async (req: Request) => {
-      const method = new URL(req.url).pathname.split("/").pop()!.replace(/^chat\./, "");
+      const method = new URL(req.url).pathname
+        .split("/")
+        .pop()!
+        .replace(/^chat\./, "");
       const text = await req.text();
       const body = text.startsWith("{") ? JSON.parse(text) : Object.fromEntries(new URLSearchParams(text));
       calls.push({ method, body });
-      if (slackDown) return [500, JSON.stringify({ ok: false, error: "internal_error" }), { "content-type": "application/json" }];
+      if (slackDown)
+        return [500, JSON.stringify({ ok: false, error: "internal_error" }), { "content-type": "application/json" }];
       const ts = method === "update" ? String(body.ts) : `${++nextTs}.000100`;
       return [200, JSON.stringify({ ok: true, channel: body.channel, ts }), { "content-type": "application/json" }];
     });
@@ -36,7 +49,15 @@ function slackApi() {
 
 async function withBot<T>(fn: (h: Harness) => Promise<T>, cluster?: FakeKube): Promise<T> {
   if (!nock.isActive()) nock.activate(); // the previous harness's stop() deactivated it
-  const h = await startHarness({ env: { DATABASE_URL: state.url, SLACK_BOT_TOKEN: "xoxb-test-0000000000-token", SLACK_DEFAULT_CHANNEL: CHANNEL, PREVIEW_DATABASE_URL: "" }, ...(cluster ? { cluster } : {}) });
+  const h = await startHarness({
+    env: {
+      DATABASE_URL: state.url,
+      SLACK_BOT_TOKEN: "xoxb-test-0000000000-token",
+      SLACK_DEFAULT_CHANNEL: CHANNEL,
+      PREVIEW_DATABASE_URL: "",
+    },
+    ...(cluster ? { cluster } : {}),
+  });
   slackApi();
   try {
     return await fn(h);
@@ -51,9 +72,18 @@ beforeAll(async () => {
 afterAll(async () => state?.drop());
 
 function enroll(h: Harness, c: string) {
-  gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: `manifests: { path: k8s }\nnames: { namespace: "slack-{number}" }\n` });
+  gh = fakeGitHub({
+    owner: OWNER,
+    repo: REPO,
+    installationId: INSTALLATION,
+    config: `manifests: { path: k8s }\nnames: { namespace: "slack-{number}" }\n`,
+  });
   gh.state.pulls.set(51, pull({ number: 51, sha: sha(c) }));
-  return h.tarball(sha(c), { "k8s/cm.yaml": `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: app }\ndata: { v: "${c}" }\n` }).then((t) => gh.state.tarballs.set(sha(c), t));
+  return h
+    .tarball(sha(c), {
+      "k8s/cm.yaml": `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: app }\ndata: { v: "${c}" }\n`,
+    })
+    .then((t) => gh.state.tarballs.set(sha(c), t));
 }
 
 describe("one Slack thread per pull request", () => {
@@ -103,7 +133,12 @@ describe("one Slack thread per pull request", () => {
     const enrollTeam = async (h: Harness) => {
       gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config });
       gh.state.pulls.set(53, pull({ number: 53, sha: sha("d") }));
-      gh.state.tarballs.set(sha("d"), await h.tarball(sha("d"), { "k8s/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: app }\ndata: { v: d }\n" }));
+      gh.state.tarballs.set(
+        sha("d"),
+        await h.tarball(sha("d"), {
+          "k8s/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: app }\ndata: { v: d }\n",
+        }),
+      );
       nockInstallationListing(gh);
     };
     try {
@@ -118,7 +153,16 @@ describe("one Slack thread per pull request", () => {
 
       // The preview is about to expire; a new process (another replica, or after a restart) sweeps.
       const ns = cluster.get("v1", "Namespace", undefined, "slack-53")!;
-      cluster.seed({ ...ns, metadata: { ...ns.metadata, annotations: { ...ns.metadata.annotations, "preview-bot.dev/expires-at": new Date(Date.now() + 60_000).toISOString() } } });
+      cluster.seed({
+        ...ns,
+        metadata: {
+          ...ns.metadata,
+          annotations: {
+            ...ns.metadata.annotations,
+            "preview-bot.dev/expires-at": new Date(Date.now() + 60_000).toISOString(),
+          },
+        },
+      });
       calls.length = 0;
       await withBot(async (h) => {
         await enrollTeam(h);
@@ -126,7 +170,9 @@ describe("one Slack thread per pull request", () => {
         expect(result.plan.headsUp.map((x) => x.key)).toEqual([`${OWNER}/${REPO}#53`]);
       }, cluster);
       expect(calls.filter((c) => c.method === "postMessage" && !c.body.thread_ts)).toEqual([]); // no new thread
-      expect(calls.filter((c) => c.method === "update").map((c) => [c.body.channel, c.body.ts])).toEqual([[TEAM, parentTs]]);
+      expect(calls.filter((c) => c.method === "update").map((c) => [c.body.channel, c.body.ts])).toEqual([
+        [TEAM, parentTs],
+      ]);
       const replies = calls.filter((c) => c.method === "postMessage");
       expect(replies.map((c) => [c.body.channel, c.body.thread_ts])).toEqual([[TEAM, parentTs]]);
       expect(String(replies[0]!.body.text)).toMatch(/This preview expires at .*Press Extend/);

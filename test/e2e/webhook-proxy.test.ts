@@ -103,7 +103,13 @@ async function forwarded(count: number): Promise<string[]> {
 
 describe("webhooks through WEBHOOK_PROXY_URL", () => {
   it("logs where it forwards from and to, on the port it listens on, without the proxy's token", () => {
-    expect(logged(new RegExp(`forwarding GitHub webhooks from http://127\\.0\\.0\\.1:\\d+/channel to http://127\\.0\\.0\\.1:${h.bot.port}/api/github/webhooks`))).toBe(true);
+    expect(
+      logged(
+        new RegExp(
+          `forwarding GitHub webhooks from http://127\\.0\\.0\\.1:\\d+/channel to http://127\\.0\\.0\\.1:${h.bot.port}/api/github/webhooks`,
+        ),
+      ),
+    ).toBe(true);
     expect(lines.join("\n")).not.toContain(TOKEN);
   });
 
@@ -154,12 +160,21 @@ describe("webhooks through WEBHOOK_PROXY_URL", () => {
 describe("a webhook proxy that refuses the subscription", () => {
   it("is reported with its status and that it will not be retried, without the token", async () => {
     const out: string[] = [];
-    const logger = createLogger({ level: "info", destination: { write: (l: string) => void out.push(l) } as unknown as NodeJS.WritableStream });
+    const logger = createLogger({
+      level: "info",
+      destination: { write: (l: string) => void out.push(l) } as unknown as NodeJS.WritableStream,
+    });
     const wrongToken = smee.url.replace(TOKEN, "wrong-token-0123456789");
-    const proxy = await startWebhookProxy({ source: wrongToken, target: "http://127.0.0.1:9/api/github/webhooks", logger });
+    const proxy = await startWebhookProxy({
+      source: wrongToken,
+      target: "http://127.0.0.1:9/api/github/webhooks",
+      logger,
+    });
     try {
       await smee.until("the refusal to be logged", () => out.some((l) => l.includes("answered HTTP 403")));
-      expect(out.join("\n")).toMatch(/webhook proxy http:\/\/127\.0\.0\.1:\d+\/channel failed; it answered HTTP 403, so it is not retried/);
+      expect(out.join("\n")).toMatch(
+        /webhook proxy http:\/\/127\.0\.0\.1:\d+\/channel failed; it answered HTTP 403, so it is not retried/,
+      );
       expect(out.join("\n")).not.toContain("wrong-token-0123456789");
     } finally {
       await proxy.close();

@@ -30,16 +30,40 @@ interface Commenter {
   type?: "User" | "Bot";
 }
 
-function commentEvent(body: string, who: Commenter, opts: { number?: number; onIssue?: boolean } = {}): Record<string, any> {
-  const event = realComment(body, who.login, { owner: OWNER, repo: REPO, number: opts.number ?? PR, installationId: INSTALLATION, ...(who.type ? { type: who.type } : {}), ...(opts.onIssue ? { onIssue: true } : {}) });
+function commentEvent(
+  body: string,
+  who: Commenter,
+  opts: { number?: number; onIssue?: boolean } = {},
+): Record<string, any> {
+  const event = realComment(body, who.login, {
+    owner: OWNER,
+    repo: REPO,
+    number: opts.number ?? PR,
+    installationId: INSTALLATION,
+    ...(who.type ? { type: who.type } : {}),
+    ...(opts.onIssue ? { onIssue: true } : {}),
+  });
   event.comment.created_at = new Date().toISOString(); // written now (the example payload's date is years old)
   return event;
 }
 
-const send = (payload: Record<string, any>, id?: ReturnType<typeof crypto.randomUUID>) => h.send("issue_comment", payload, id);
+const send = (payload: Record<string, any>, id?: ReturnType<typeof crypto.randomUUID>) =>
+  h.send("issue_comment", payload, id);
 
 function pull(overrides: Partial<FakePull> = {}): FakePull {
-  return { number: PR, title: "Checkout flow", branch: "feature/checkout", sha: "a".repeat(40), state: "open", fork: false, draft: false, labels: [], author: "wes-write", files: ["src/app.ts"], ...overrides };
+  return {
+    number: PR,
+    title: "Checkout flow",
+    branch: "feature/checkout",
+    sha: "a".repeat(40),
+    state: "open",
+    fork: false,
+    draft: false,
+    labels: [],
+    author: "wes-write",
+    files: ["src/app.ts"],
+    ...overrides,
+  };
 }
 
 /** What happened in GitHub and on the queue since `mark()`. */
@@ -49,7 +73,8 @@ function mark() {
   const callCount = calls.length;
   return {
     writes: () => gh.state.writes.slice(writes),
-    replies: () => gh.state.writes.slice(writes).filter((w) => w.method === "POST" && /\/issues\/\d+\/comments$/.test(w.path)),
+    replies: () =>
+      gh.state.writes.slice(writes).filter((w) => w.method === "POST" && /\/issues\/\d+\/comments$/.test(w.path)),
     jobs: () => jobs.slice(jobCount),
     calls: () => calls.slice(callCount),
   };
@@ -57,13 +82,26 @@ function mark() {
 
 beforeAll(async () => {
   h = await startHarness({ env: { PREVIEW_DATABASE_URL: "" } });
-  gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: "manifests:\n  path: deploy\ntrigger:\n  on: command\n" });
+  gh = fakeGitHub({
+    owner: OWNER,
+    repo: REPO,
+    installationId: INSTALLATION,
+    config: "manifests:\n  path: deploy\ntrigger:\n  on: command\n",
+  });
   gh.scope.on("request", (req: Request) => calls.push(`${req.method} ${new URL(req.url).pathname}`));
   gh.state.pulls.set(PR, pull());
   gh.state.pulls.set(FORK_PR, pull({ number: FORK_PR, fork: true, author: "forky", sha: FORK_SHA }));
   // The fork's head arrived long before any comment here (its check suite dates it).
   gh.state.checkSuites.push({ id: 1, head_sha: FORK_SHA, created_at: "2026-01-01T00:00:00Z" });
-  for (const [login, role] of Object.entries({ "ada-admin": "admin", "mia-maintain": "maintain", "wes-write": "write", "rita-read": "read", forky: "write", "ci-helper": "admin", "renovate[bot]": "admin" })) {
+  for (const [login, role] of Object.entries({
+    "ada-admin": "admin",
+    "mia-maintain": "maintain",
+    "wes-write": "write",
+    "rita-read": "read",
+    forky: "write",
+    "ci-helper": "admin",
+    "renovate[bot]": "admin",
+  })) {
     gh.state.roles.set(login, role);
   }
   h.bot.deps!.queue.register<PreviewJob>(PREVIEW_JOB, async (job) => {
@@ -94,13 +132,16 @@ const MATRIX: Array<{ who: string; commenter: Commenter; number: number; cells: 
   { who: "bot ([bot] login)", commenter: { login: "renovate[bot]" }, number: PR, cells: "- - - - - - -" },
 ];
 const CODE: Record<string, Outcome> = { J: "job", R: "refused", H: "help", "-": "ignored" };
-const CELLS = MATRIX.flatMap((row) => row.cells.split(" ").map((c, i) => ({ ...row, command: COMMANDS[i]!, outcome: CODE[c]! })));
+const CELLS = MATRIX.flatMap((row) =>
+  row.cells.split(" ").map((c, i) => ({ ...row, command: COMMANDS[i]!, outcome: CODE[c]! })),
+);
 
 describe("authorization matrix through the comment door", () => {
   it.each(CELLS)("$who · /preview $command → $outcome", async ({ commenter, number, command, outcome }) => {
     const since = mark();
     // What GitHub must see (checked after the test: scope.isDone()).
-    if (outcome === "job" || outcome === "refused") gh.expect("GET", new RegExp(`/collaborators/${commenter.login}/permission$`));
+    if (outcome === "job" || outcome === "refused")
+      gh.expect("GET", new RegExp(`/collaborators/${commenter.login}/permission$`));
     if (outcome === "job") gh.expect("POST", /\/issues\/comments\/\d+\/reactions$/);
     if (outcome === "job" || outcome === "refused") expect(gh.scope.isDone()).toBe(false);
     const event = commentEvent(`/preview ${command}`, commenter, { number });
@@ -111,14 +152,27 @@ describe("authorization matrix through the comment door", () => {
     expect(since.writes().filter((w) => !/\/(issues\/\d+\/comments|reactions)$/.test(w.path))).toEqual([]);
     if (outcome === "job") {
       expect(since.jobs()).toHaveLength(1);
-      expect(since.jobs()[0]).toMatchObject({ action, owner: OWNER, repo: REPO, number, installationId: INSTALLATION, source: "comment", trigger: `/preview ${action} by @${commenter.login}` });
+      expect(since.jobs()[0]).toMatchObject({
+        action,
+        owner: OWNER,
+        repo: REPO,
+        number,
+        installationId: INSTALLATION,
+        source: "comment",
+        trigger: `/preview ${action} by @${commenter.login}`,
+      });
       if (action === "extend") expect(since.jobs()[0]!.ttlMs).toBe(3 * DAY);
       // A deploy of a fork PR carries the reviewed commit; others deploy the newest head.
-      if (number === FORK_PR && (action === "deploy" || action === "redeploy")) expect(since.jobs()[0]!.sha).toBe(FORK_SHA);
+      if (number === FORK_PR && (action === "deploy" || action === "redeploy"))
+        expect(since.jobs()[0]!.sha).toBe(FORK_SHA);
       else expect(since.jobs()[0]!.sha).toBeUndefined();
-      expect(gh.state.reactions.filter((r) => r.commentId === event.comment.id)).toEqual([{ commentId: event.comment.id, content: "eyes" }]);
+      expect(gh.state.reactions.filter((r) => r.commentId === event.comment.id)).toEqual([
+        { commentId: event.comment.id, content: "eyes" },
+      ]);
       expect(since.replies()).toEqual([]);
-      expect(since.calls()).toContain(`GET /repos/${OWNER}/${REPO}/collaborators/${encodeURIComponent(commenter.login)}/permission`);
+      expect(since.calls()).toContain(
+        `GET /repos/${OWNER}/${REPO}/collaborators/${encodeURIComponent(commenter.login)}/permission`,
+      );
       return;
     }
     expect(since.jobs()).toEqual([]);
@@ -151,7 +205,12 @@ describe("authorization matrix through the comment door", () => {
 describe("what the parser decides, through the door", () => {
   it("ignores text not addressed to the bot: no API call at all", async () => {
     const since = mark();
-    for (const body of ["LGTM, let's /preview deploy after lunch", "> /preview deploy\nquoting the above", "```\n/preview deploy\n```", "/previewdeploy"]) {
+    for (const body of [
+      "LGTM, let's /preview deploy after lunch",
+      "> /preview deploy\nquoting the above",
+      "```\n/preview deploy\n```",
+      "/previewdeploy",
+    ]) {
       expect(await send(commentEvent(body, { login: "ada-admin" }))).toBe(200);
     }
     expect(since.calls()).toEqual([]);
@@ -193,8 +252,12 @@ describe("what the parser decides, through the door", () => {
 
   it("passes the backup name on to the restore job, and refuses a reader", async () => {
     const since = mark();
-    await send(commentEvent("/preview restore previews/shop_pr_21/shop_pr_21-20261126T070000000Z.dump", { login: "wes-write" }));
-    expect(since.jobs()).toEqual([expect.objectContaining({ action: "restore", backup: "previews/shop_pr_21/shop_pr_21-20261126T070000000Z.dump" })]);
+    await send(
+      commentEvent("/preview restore previews/shop_pr_21/shop_pr_21-20261126T070000000Z.dump", { login: "wes-write" }),
+    );
+    expect(since.jobs()).toEqual([
+      expect.objectContaining({ action: "restore", backup: "previews/shop_pr_21/shop_pr_21-20261126T070000000Z.dump" }),
+    ]);
     expect(since.replies()).toEqual([]);
     const later = mark();
     await send(commentEvent("/preview restore latest", { login: "rita-read" }));
@@ -218,7 +281,9 @@ describe("guards", () => {
       const since = mark();
       await send(commentEvent("/preview deploy", { login: "ada-admin" }));
       expect(since.replies()).toHaveLength(1);
-      expect(since.replies()[0]!.body.body).toMatch(/^@ada-admin this repository is not enrolled: add `\.github\/preview\.yml`/);
+      expect(since.replies()[0]!.body.body).toMatch(
+        /^@ada-admin this repository is not enrolled: add `\.github\/preview\.yml`/,
+      );
       expect(since.jobs()).toEqual([]);
     } finally {
       gh.state.config = config!;
@@ -231,8 +296,12 @@ describe("guards", () => {
     const status = await send(commentEvent("/preview deploy", { login: "ada-admin" }));
     expect(status).toBe(200); // the door only parses and enqueues: GitHub's trouble is the job's
     expect(since.jobs()).toEqual([]);
-    expect(since.writes().map((w) => `${w.method} ${w.path}`)).toEqual([`POST /repos/${OWNER}/${REPO}/issues/${PR}/comments`]);
-    expect(since.replies()[0]!.body.body).toMatch(/^@ada-admin Sorry, I could not act on `\/preview deploy`: reading \.github\/preview\.yml of octo-door\/shop \(GitHub answered 500\): Server Error\. Please try again\.$/s);
+    expect(since.writes().map((w) => `${w.method} ${w.path}`)).toEqual([
+      `POST /repos/${OWNER}/${REPO}/issues/${PR}/comments`,
+    ]);
+    expect(since.replies()[0]!.body.body).toMatch(
+      /^@ada-admin Sorry, I could not act on `\/preview deploy`: reading \.github\/preview\.yml of octo-door\/shop \(GitHub answered 500\): Server Error\. Please try again\.$/s,
+    );
   });
 
   it("answers a redelivered comment once: one help reply for a redelivered /preview help", async () => {

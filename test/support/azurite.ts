@@ -29,9 +29,20 @@ const ROOT = resolve(import.meta.dirname, "..", "..");
 
 export async function startAzurite(opts: AzuriteOptions = {}): Promise<TestAzurite> {
   const cwd = mkdtempSync(join(tmpdir(), "preview-bot-azurite-"));
-  const args = ["--inMemoryPersistence", "--blobHost", "127.0.0.1", "--blobPort", "0", "--skipApiVersionCheck", "--disableTelemetry"];
+  const args = [
+    "--inMemoryPersistence",
+    "--blobHost",
+    "127.0.0.1",
+    "--blobPort",
+    "0",
+    "--skipApiVersionCheck",
+    "--disableTelemetry",
+  ];
   if (opts.tls) args.push("--cert", opts.tls.certFile, "--key", opts.tls.keyFile, "--oauth", "basic");
-  const child: ChildProcess = spawn(join(ROOT, "node_modules", ".bin", "azurite-blob"), args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  const child: ChildProcess = spawn(join(ROOT, "node_modules", ".bin", "azurite-blob"), args, {
+    cwd,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const port = await new Promise<number>((resolvePort, reject) => {
     let seen = "";
     const timer = setTimeout(() => reject(new Error(`azurite did not start within 120 s: ${seen}`)), 120_000);
@@ -76,10 +87,27 @@ export async function startAzurite(opts: AzuriteOptions = {}): Promise<TestAzuri
 export function selfSignedCert(dir: string): { certFile: string; keyFile: string } {
   const certFile = join(dir, "cert.pem");
   const keyFile = join(dir, "key.pem");
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "2",
-    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-  ], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      "2",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+    ],
+    { stdio: "ignore" },
+  );
   return { certFile, keyFile };
 }
 

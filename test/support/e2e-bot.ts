@@ -37,7 +37,17 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(opts: { env?: Record<string, string>; fake?: FakeKubeOptions; cluster?: FakeKube; rolloutFailFastMs?: number; logLines?: string[]; fetchImpl?: typeof fetch; /** Point the bot at this cluster instead (the real control plane, e.g. with the bot's own ServiceAccount token); the fake still starts, unused. */ kubeConfig?: KubeConfig } = {}): Promise<Harness> {
+export async function startHarness(
+  opts: {
+    env?: Record<string, string>;
+    fake?: FakeKubeOptions;
+    cluster?: FakeKube;
+    rolloutFailFastMs?: number;
+    logLines?: string[];
+    fetchImpl?: typeof fetch;
+    /** Point the bot at this cluster instead (the real control plane, e.g. with the bot's own ServiceAccount token); the fake still starts, unused. */ kubeConfig?: KubeConfig;
+  } = {},
+): Promise<Harness> {
   const workDir = mkdtempSync(join(tmpdir(), "e2e-"));
   // A shared fake cluster (several replicas) is the caller's to stop.
   const fake = opts.cluster ?? (await startFakeKube({ namespaceFinalizeMs: 30, ...opts.fake }));
@@ -59,7 +69,10 @@ export async function startHarness(opts: { env?: Record<string, string>; fake?: 
   const bot = await startServer({
     env,
     logger: opts.logLines
-      ? createLogger({ level: "debug", destination: { write: (line: string) => void opts.logLines!.push(line) } as unknown as NodeJS.WritableStream })
+      ? createLogger({
+          level: "debug",
+          destination: { write: (line: string) => void opts.logLines!.push(line) } as unknown as NodeJS.WritableStream,
+        })
       : createLogger({ level: process.env.E2E_LOG ?? "silent" }),
     Octokit: ProbotTestOctokit,
     // A real API server's (e.g. with the bot's own ServiceAccount token), else the fake's.
@@ -90,7 +103,8 @@ export async function startHarness(opts: { env?: Record<string, string>; fake?: 
         writeFileSync(full, text);
       }
       const chunks: Buffer[] = [];
-      for await (const chunk of tarCreate({ gzip: true, cwd: root, portable: true }, [top]) as AsyncIterable<Buffer>) chunks.push(chunk);
+      for await (const chunk of tarCreate({ gzip: true, cwd: root, portable: true }, [top]) as AsyncIterable<Buffer>)
+        chunks.push(chunk);
       return Buffer.concat(chunks);
     },
     async stop() {
@@ -105,7 +119,19 @@ export async function startHarness(opts: { env?: Record<string, string>; fake?: 
 }
 
 export function pull(overrides: Partial<FakePull> = {}): FakePull {
-  return { number: 2, title: "Update the README", branch: "feature/Greeting_ÜBER", sha: "1".repeat(40), state: "open", fork: false, draft: false, labels: [], author: OWNER, files: ["README.md"], ...overrides };
+  return {
+    number: 2,
+    title: "Update the README",
+    branch: "feature/Greeting_ÜBER",
+    sha: "1".repeat(40),
+    state: "open",
+    fork: false,
+    draft: false,
+    labels: [],
+    author: OWNER,
+    files: ["README.md"],
+    ...overrides,
+  };
 }
 
 /**
@@ -115,19 +141,40 @@ export function pull(overrides: Partial<FakePull> = {}): FakePull {
 export async function markReady(fake: FakeKube, namespace: string, name: string): Promise<void> {
   const reconciled = () => {
     const d = fake.get("apps/v1", "Deployment", namespace, name);
-    return d !== undefined && (d.status as { observedGeneration?: number } | undefined)?.observedGeneration === (d.metadata.generation ?? 1);
+    return (
+      d !== undefined &&
+      (d.status as { observedGeneration?: number } | undefined)?.observedGeneration === (d.metadata.generation ?? 1)
+    );
   };
   await waitFor(`the fake's controller to reconcile Deployment ${namespace}/${name}`, reconciled);
   const d = fake.get("apps/v1", "Deployment", namespace, name)!;
-  fake.seed({ ...d, status: { observedGeneration: d.metadata.generation ?? 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 } });
+  fake.seed({
+    ...d,
+    status: {
+      observedGeneration: d.metadata.generation ?? 1,
+      replicas: 1,
+      updatedReplicas: 1,
+      readyReplicas: 1,
+      availableReplicas: 1,
+    },
+  });
 }
 
 /** A real `pull_request` example payload, pointed at this PR (of OWNER/REPO unless `at` names another repository). */
-export function prEvent(action: string, p: FakePull, at: { owner: string; repo: string } = { owner: OWNER, repo: REPO }): Record<string, any> {
+export function prEvent(
+  action: string,
+  p: FakePull,
+  at: { owner: string; repo: string } = { owner: OWNER, repo: REPO },
+): Record<string, any> {
   const payload = examplePayload("pull_request", action);
   payload.installation = { id: INSTALLATION, node_id: "x" };
   if (at.owner !== OWNER || at.repo !== REPO) {
-    const repository = { ...payload.repository, name: at.repo, full_name: `${at.owner}/${at.repo}`, owner: { ...payload.repository.owner, login: at.owner } };
+    const repository = {
+      ...payload.repository,
+      name: at.repo,
+      full_name: `${at.owner}/${at.repo}`,
+      owner: { ...payload.repository.owner, login: at.owner },
+    };
     payload.repository = repository;
     payload.pull_request.base.repo = repository;
     payload.pull_request.head.repo = repository;
@@ -145,9 +192,16 @@ export function prEvent(action: string, p: FakePull, at: { owner: string; repo: 
  * What the sweeper reads from GitHub besides the fake's routes: the App's installations, the repositories of the
  * installation, and a repository's open pull requests (from the fake's state). `archived` marks the repository so.
  */
-export function nockInstallationListing(gh: { state: { owner: string; repo: string; pulls: Map<number, FakePull> } }, opts: { archived?: () => boolean } = {}): void {
+export function nockInstallationListing(
+  gh: { state: { owner: string; repo: string; pulls: Map<number, FakePull> } },
+  opts: { archived?: () => boolean } = {},
+): void {
   const { owner, repo } = gh.state;
-  const json = (body: unknown): [number, string, Record<string, string>] => [200, JSON.stringify(body), { "content-type": "application/json" }];
+  const json = (body: unknown): [number, string, Record<string, string>] => [
+    200,
+    JSON.stringify(body),
+    { "content-type": "application/json" },
+  ];
   nock(GITHUB_API)
     .persist()
     .get("/app/installations")
@@ -155,26 +209,72 @@ export function nockInstallationListing(gh: { state: { owner: string; repo: stri
     .reply(() => json([{ id: INSTALLATION, account: { login: owner }, app_id: 123, target_type: "Organization" }]))
     .get("/installation/repositories")
     .query(true)
-    .reply(() => json({ total_count: 1, repositories: [{ id: 1, name: repo, full_name: `${owner}/${repo}`, owner: { login: owner }, archived: opts.archived?.() ?? false }] }))
+    .reply(() =>
+      json({
+        total_count: 1,
+        repositories: [
+          {
+            id: 1,
+            name: repo,
+            full_name: `${owner}/${repo}`,
+            owner: { login: owner },
+            archived: opts.archived?.() ?? false,
+          },
+        ],
+      }),
+    )
     .get(`/repos/${owner}/${repo}/pulls`)
     .query(true)
-    .reply(() => json([...gh.state.pulls.values()].filter((p) => p.state === "open").map((p) => ({ number: p.number, state: "open", head: { sha: p.sha, ref: p.branch } }))));
+    .reply(() =>
+      json(
+        [...gh.state.pulls.values()]
+          .filter((p) => p.state === "open")
+          .map((p) => ({ number: p.number, state: "open", head: { sha: p.sha, ref: p.branch } })),
+      ),
+    );
 }
 
 let nextCommentId = 9000;
 
 /** A real `issue_comment.created` example payload, made a comment on PR `number` of owner/repo by `login`. */
-export function commentEvent(body: string, login: string, where: { owner?: string; repo?: string; number: number; installationId?: number; type?: "User" | "Bot"; onIssue?: boolean }): Record<string, any> {
+export function commentEvent(
+  body: string,
+  login: string,
+  where: {
+    owner?: string;
+    repo?: string;
+    number: number;
+    installationId?: number;
+    type?: "User" | "Bot";
+    onIssue?: boolean;
+  },
+): Record<string, any> {
   const owner = where.owner ?? OWNER;
   const repo = where.repo ?? REPO;
   const p = examplePayload("issue_comment", "created");
   const html = `https://github.com/${owner}/${repo}/pull/${where.number}`;
   p.installation = { id: where.installationId ?? INSTALLATION, node_id: "x" };
-  p.repository = { ...p.repository, name: repo, full_name: `${owner}/${repo}`, owner: { ...p.repository.owner, login: owner } };
+  p.repository = {
+    ...p.repository,
+    name: repo,
+    full_name: `${owner}/${repo}`,
+    owner: { ...p.repository.owner, login: owner },
+  };
   p.issue.number = where.number;
   if (where.onIssue) delete p.issue.pull_request;
-  else p.issue.pull_request = { url: `https://api.github.com/repos/${owner}/${repo}/pulls/${where.number}`, html_url: html, diff_url: `${html}.diff`, patch_url: `${html}.patch` };
-  p.comment = { ...p.comment, id: ++nextCommentId, body, user: { ...p.comment.user, login, type: where.type ?? "User" } };
+  else
+    p.issue.pull_request = {
+      url: `https://api.github.com/repos/${owner}/${repo}/pulls/${where.number}`,
+      html_url: html,
+      diff_url: `${html}.diff`,
+      patch_url: `${html}.patch`,
+    };
+  p.comment = {
+    ...p.comment,
+    id: ++nextCommentId,
+    body,
+    user: { ...p.comment.user, login, type: where.type ?? "User" },
+  };
   p.sender = { ...p.sender, login, type: where.type ?? "User" };
   return p;
 }
@@ -182,7 +282,9 @@ export function commentEvent(body: string, login: string, where: { owner?: strin
 /** A Deployment (and, with `service`, a Service) as YAML text, the app most e2e tests deploy. */
 export function webApp(opts: { name?: string; image: string; service?: boolean; databaseSecret?: string }): string {
   const name = opts.name ?? "web";
-  const env = opts.databaseSecret ? `\n          env:\n            - name: DATABASE_URL\n              valueFrom: { secretKeyRef: { name: ${opts.databaseSecret}, key: DATABASE_URL } }` : "";
+  const env = opts.databaseSecret
+    ? `\n          env:\n            - name: DATABASE_URL\n              valueFrom: { secretKeyRef: { name: ${opts.databaseSecret}, key: DATABASE_URL } }`
+    : "";
   const deployment = `apiVersion: apps/v1
 kind: Deployment
 metadata: { name: ${name} }

@@ -52,7 +52,14 @@ export function signPayload(secret: string, body: string): string {
 }
 
 /** POST a signed delivery to the bot's webhook endpoint, as GitHub does. */
-export async function deliver(baseUrl: string, secret: string, event: string, payload: unknown, id = crypto.randomUUID(), signature?: string): Promise<Response> {
+export async function deliver(
+  baseUrl: string,
+  secret: string,
+  event: string,
+  payload: unknown,
+  id = crypto.randomUUID(),
+  signature?: string,
+): Promise<Response> {
   const body = JSON.stringify(payload);
   return fetch(`${baseUrl}/api/github/webhooks`, {
     method: "POST",
@@ -122,12 +129,36 @@ export interface FakeGitHubState {
   /** Check suites by commit: `created_at` is when GitHub saw the commit arrive. */
   checkSuites: Array<{ id: number; head_sha: string; created_at: string; app?: { id: number; slug: string } }>;
   /** Workflow runs of the repository's CI (`GET /actions/runs`), for `trigger.afterChecks`. */
-  actionRuns: Array<{ id: number; name: string; head_sha: string; status: string; conclusion: string | null; created_at: string }>;
+  actionRuns: Array<{
+    id: number;
+    name: string;
+    head_sha: string;
+    status: string;
+    conclusion: string | null;
+    created_at: string;
+  }>;
   deployments: Array<{ id: number; environment: string; sha: string; ref: string; payload: any; statuses: any[] }>;
-  comments: Array<{ id: number; issue: number; body: string; user: { login: string; type: string }; performed_via_github_app?: { id: number; slug: string }; created_at?: string }>;
+  comments: Array<{
+    id: number;
+    issue: number;
+    body: string;
+    user: { login: string; type: string };
+    performed_via_github_app?: { id: number; slug: string };
+    created_at?: string;
+  }>;
   reactions: Array<{ commentId: number; content: string }>;
   /** Workflow runs created by dispatches; each completes with `e2eConclusion` after `e2ePolls` listings. */
-  workflowRuns: Array<{ id: number; workflow: string; head_branch: string; head_sha: string; status: string; conclusion: string | null; html_url: string; inputs: Record<string, string>; polls: number }>;
+  workflowRuns: Array<{
+    id: number;
+    workflow: string;
+    head_branch: string;
+    head_sha: string;
+    status: string;
+    conclusion: string | null;
+    html_url: string;
+    inputs: Record<string, string>;
+    polls: number;
+  }>;
   e2eConclusion: string;
   e2ePolls: number;
   writes: Recorded[];
@@ -176,10 +207,24 @@ export function fakeGitHub(init: FakeGitHubInit) {
     writes: [],
   };
   let nextId = 1000;
-  const routes: Route[] = githubRoutes({ state, appId, installationId: init.installationId, nextId: () => ++nextId, pullJson: (p) => pullJson(state, p, examplePayload("pull_request", "opened").pull_request), now: () => new Date().toISOString() });
+  const routes: Route[] = githubRoutes({
+    state,
+    appId,
+    installationId: init.installationId,
+    nextId: () => ++nextId,
+    pullJson: (p) => pullJson(state, p, examplePayload("pull_request", "opened").pull_request),
+    now: () => new Date().toISOString(),
+  });
   const problems: string[] = [];
   const faults: Array<{ method: string; path: RegExp; status: number }> = [];
-  const holds: Array<{ method: string; path: RegExp; skip: number; gate: Promise<void>; seen: () => void; release: () => void }> = [];
+  const holds: Array<{
+    method: string;
+    path: RegExp;
+    skip: number;
+    gate: Promise<void>;
+    seen: () => void;
+    release: () => void;
+  }> = [];
   const expectations: Array<{ method: string; path: RegExp; times: number }> = [];
   const events = new EventEmitter();
   let interceptors: nock.Interceptor[] = [];
@@ -208,12 +253,17 @@ export function fakeGitHub(init: FakeGitHubInit) {
     const route = routes.find((r) => r.method === req.method && r.path.test(uri));
     if (!route) {
       problems.push(`the bot called ${req.method} ${uri}, which the fake GitHub does not know`);
-      return [404, JSON.stringify({ message: "Not Found (unknown to the fake GitHub)" }), { "content-type": "application/json" }];
+      return [
+        404,
+        JSON.stringify({ message: "Not Found (unknown to the fake GitHub)" }),
+        { "content-type": "application/json" },
+      ];
     }
     const reply = route.handle(uri, body);
     if (write) {
       state.writes.push({ method: req.method, path: url.pathname.slice(prefix.length), body, status: reply[0] });
-      if (reply[0] >= 400) problems.push(`the bot's ${req.method} ${uri} got ${reply[0]}: ${String(reply[1]).slice(0, 200)}`);
+      if (reply[0] >= 400)
+        problems.push(`the bot's ${req.method} ${uri} got ${reply[0]}: ${String(reply[1]).slice(0, 200)}`);
     }
     return reply;
   }
@@ -222,9 +272,15 @@ export function fakeGitHub(init: FakeGitHubInit) {
     uninstall(); // also after a nock.cleanAll(), which drops them behind our back
     const under = (path: string) => path.startsWith(`${prefix}/`);
     expectScope = nock(api.origin);
-    for (const e of expectations) interceptors.push(expectScope.intercept((p) => under(p) && e.path.test(p.slice(prefix.length).split("?")[0]!), e.method).times(e.times));
+    for (const e of expectations)
+      interceptors.push(
+        expectScope
+          .intercept((p) => under(p) && e.path.test(p.slice(prefix.length).split("?")[0]!), e.method)
+          .times(e.times),
+      );
     const routeScope = nock(api.origin).persist();
-    for (const method of ["GET", "POST", "PATCH", "PUT", "DELETE"]) interceptors.push(routeScope.intercept(under, method));
+    for (const method of ["GET", "POST", "PATCH", "PUT", "DELETE"])
+      interceptors.push(routeScope.intercept(under, method));
     for (const i of interceptors) i.reply(dispatch);
   }
 
@@ -246,7 +302,9 @@ export function fakeGitHub(init: FakeGitHubInit) {
     },
     /** The bot's sticky comment on a PR, if any. */
     sticky(issue: number) {
-      return state.comments.filter((c) => c.issue === issue && c.user.type === "Bot" && c.body.includes("preview-bot:sticky"));
+      return state.comments.filter(
+        (c) => c.issue === issue && c.user.type === "Bot" && c.body.includes("preview-bot:sticky"),
+      );
     },
     /** The bot must make this call (`times` times) in the current test; checked after it. */
     expect(method: string, path: RegExp, times = 1): void {
@@ -278,7 +336,8 @@ export function fakeGitHub(init: FakeGitHubInit) {
     /** After a test: remove the interceptors and say what went wrong, if anything. */
     finish(): string[] {
       const out = fake.takeProblems();
-      if (expectScope && !expectScope.isDone()) out.push(`expected GitHub calls not made: ${expectScope.pendingMocks().join(", ")}`);
+      if (expectScope && !expectScope.isDone())
+        out.push(`expected GitHub calls not made: ${expectScope.pendingMocks().join(", ")}`);
       uninstall();
       expectations.length = 0;
       faults.length = 0;

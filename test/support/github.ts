@@ -86,13 +86,24 @@ export function createTestProbot(opts: TestProbotOptions = {}): Probot {
  * Answer Probot's request for an installation access token (`POST /app/installations/:id/access_tokens`), with
  * write permissions for what the bot uses. Returns the nock scope so the test can assert it was used.
  */
-export function nockInstallationToken(installationId: number, token = "ghs_testinstallationtoken000000000000000", api = GITHUB_API): nock.Scope {
+export function nockInstallationToken(
+  installationId: number,
+  token = "ghs_testinstallationtoken000000000000000",
+  api = GITHUB_API,
+): nock.Scope {
   return nock(api)
     .post(`/app/installations/${installationId}/access_tokens`)
     .reply(201, {
       token,
       expires_at: new Date(Date.now() + 3_600_000).toISOString(),
-      permissions: { checks: "write", deployments: "write", issues: "write", pull_requests: "write", contents: "read", metadata: "read" },
+      permissions: {
+        checks: "write",
+        deployments: "write",
+        issues: "write",
+        pull_requests: "write",
+        contents: "read",
+        metadata: "read",
+      },
       repository_selection: "all",
     });
 }

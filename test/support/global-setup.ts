@@ -41,7 +41,9 @@ export default async function globalSetup(): Promise<void> {
     globalThis.__TEST_KUBE__ = kube;
     const { stop: _stop, ...info } = kube;
     process.env.TEST_KUBE_REAL = JSON.stringify(info);
-    console.log(`\nreal control plane for this run: kube-apiserver ${kube.version} at ${kube.server} (etcd, controller-manager, scheduler, kwok; up in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    console.log(
+      `\nreal control plane for this run: kube-apiserver ${kube.version} at ${kube.server} (etcd, controller-manager, scheduler, kwok; up in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    );
   } catch (err) {
     process.env.TEST_KUBE_REAL_ERROR = err instanceof Error ? err.message.split("\n")[0]! : String(err);
     console.warn(`\nthe real control plane did not start: ${process.env.TEST_KUBE_REAL_ERROR}`);

@@ -30,11 +30,33 @@ describeWithRealCluster("the test control plane", (cluster) => {
     await core.createNamespace({ body: { metadata: { name: ns } } });
     await apps.createNamespacedDeployment({
       namespace: ns,
-      body: { metadata: { name: "web" }, spec: { replicas: 2, selector: { matchLabels: { app: "web" } }, template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "web", image: "example.com/web:1" }] } } } },
+      body: {
+        metadata: { name: "web" },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: { app: "web" } },
+          template: {
+            metadata: { labels: { app: "web" } },
+            spec: { containers: [{ name: "web", image: "example.com/web:1" }] },
+          },
+        },
+      },
     });
-    await until("2 ready replicas", async () => ((await apps.readNamespacedDeployment({ name: "web", namespace: ns })).status?.readyReplicas === 2 ? true : undefined));
+    await until("2 ready replicas", async () =>
+      (await apps.readNamespacedDeployment({ name: "web", namespace: ns })).status?.readyReplicas === 2
+        ? true
+        : undefined,
+    );
     await core.deleteNamespace({ name: ns });
-    await until("the namespace to be gone", async () => core.readNamespace({ name: ns }).then(() => undefined, (err: { code?: number }) => (err.code === 404 ? true : undefined)), 120_000);
+    await until(
+      "the namespace to be gone",
+      async () =>
+        core.readNamespace({ name: ns }).then(
+          () => undefined,
+          (err: { code?: number }) => (err.code === 404 ? true : undefined),
+        ),
+      120_000,
+    );
   }, 200_000);
 
   it("authenticates a ServiceAccount token and authorizes it with RBAC (granted nothing, it may do nothing)", async () => {
@@ -44,11 +66,16 @@ describeWithRealCluster("the test control plane", (cluster) => {
     await core.createNamespace({ body: { metadata: { name: ns } } });
     await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: "nobody" } } });
     const token = await cluster().serviceAccountToken(ns, "nobody");
-    const review = await cluster().kubeConfigFor(token).makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
-      body: { spec: { resourceAttributes: { verb: "list", resource: "secrets", namespace: ns } } },
-    });
+    const review = await cluster()
+      .kubeConfigFor(token)
+      .makeApiClient(AuthorizationV1Api)
+      .createSelfSubjectAccessReview({
+        body: { spec: { resourceAttributes: { verb: "list", resource: "secrets", namespace: ns } } },
+      });
     expect(review.status?.allowed).toBe(false);
-    await expect(cluster().kubeConfigFor(token).makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: ns })).rejects.toMatchObject({ code: 403 });
+    await expect(
+      cluster().kubeConfigFor(token).makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: ns }),
+    ).rejects.toMatchObject({ code: 403 });
     await core.deleteNamespace({ name: ns });
   }, 120_000);
 });

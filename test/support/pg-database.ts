@@ -1,9 +1,12 @@
 /** A fresh, uniquely named database in the test PostgreSQL server (TEST_PG_URL), for one test file. */
 import pg from "pg";
 
-export async function createTestDatabase(prefix: string): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+export async function createTestDatabase(
+  prefix: string,
+): Promise<{ url: string; name: string; drop(): Promise<void> }> {
   const admin = process.env.TEST_PG_URL;
-  if (!admin) throw new Error("TEST_PG_URL is not set: run the tests through jest (its global setup starts PostgreSQL)");
+  if (!admin)
+    throw new Error("TEST_PG_URL is not set: run the tests through jest (its global setup starts PostgreSQL)");
   const name = `${prefix}_${Math.random().toString(36).slice(2, 10)}`.toLowerCase().replace(/[^a-z0-9_]/g, "_");
   const client = new pg.Client({ connectionString: admin });
   await client.connect();

@@ -23,10 +23,14 @@ export function findPostgresBinDir(): string {
   if (process.env.PG_BIN_DIR) return process.env.PG_BIN_DIR;
   const root = "/usr/lib/postgresql";
   const majors = existsSync(root)
-    ? readdirSync(root).filter((d) => existsSync(join(root, d, "bin", "initdb"))).sort((a, b) => Number(b) - Number(a))
+    ? readdirSync(root)
+        .filter((d) => existsSync(join(root, d, "bin", "initdb")))
+        .sort((a, b) => Number(b) - Number(a))
     : [];
   if (majors.length === 0) {
-    throw new Error("PostgreSQL server binaries not found under /usr/lib/postgresql: run `apt-get install -y postgresql` (.ci/run does)");
+    throw new Error(
+      "PostgreSQL server binaries not found under /usr/lib/postgresql: run `apt-get install -y postgresql` (.ci/run does)",
+    );
   }
   return join(root, majors[0]!, "bin");
 }
@@ -62,7 +66,17 @@ export async function startPostgres(): Promise<TestPostgres> {
       : spawnSync(full, args, { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr || r.stdout}`);
   };
-  run("initdb", ["-D", dataDir, "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${pwFile}`, "-E", "UTF8", "--locale=C"]);
+  run("initdb", [
+    "-D",
+    dataDir,
+    "-U",
+    "postgres",
+    "--auth=scram-sha-256",
+    `--pwfile=${pwFile}`,
+    "-E",
+    "UTF8",
+    "--locale=C",
+  ]);
   const port = await freePort();
   const opts = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${base} -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
   run("pg_ctl", ["-D", dataDir, "-o", opts, "-l", join(base, "log"), "-w", "-t", "60", "start"]);

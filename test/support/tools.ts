@@ -32,7 +32,8 @@ export function toolPath(name: string): string | undefined {
   return undefined;
 }
 
-export const HOW_TO_GET_TOOLS = "run `bash tools/build.sh` (needs Go >= 1.26; about 17 minutes cold on 2 cores, cached in .tools/)";
+export const HOW_TO_GET_TOOLS =
+  "run `bash tools/build.sh` (needs Go >= 1.26; about 17 minutes cold on 2 cores, cached in .tools/)";
 
 /**
  * `describe` when every tool is there; otherwise a skipped describe naming what is missing and how to get it, or,

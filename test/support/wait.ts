@@ -4,7 +4,11 @@
  * Wait until `check` holds, polling every 20 ms, for at most `timeoutMs` (generous: a loaded machine is slow, and a
  * bound only turns a hang into a clear failure). Throws naming `what` when it never holds.
  */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
@@ -26,7 +30,10 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined>, t
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs / 1000} s${last ? ` (last error: ${String(last)})` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${what} did not happen within ${timeoutMs / 1000} s${last ? ` (last error: ${String(last)})` : ""}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }

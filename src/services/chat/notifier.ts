@@ -95,7 +95,12 @@ const OUTBOX_LIMIT = 500;
 
 /** A WebClient whose failures surface at once so the notifier's bounded loop decides about retries. */
 export function createSlackWebClient(token: string, options: WebClientOptions = {}): WebClient {
-  return new webApi.WebClient(token, { retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, timeout: 10_000, ...options });
+  return new webApi.WebClient(token, {
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    timeout: 10_000,
+    ...options,
+  });
 }
 
 const MAX_DETAIL = 2800;
@@ -149,7 +154,13 @@ class SlackNotifier implements Notifier {
 
   private async postParent(channel: string, summary: PreviewSummary): Promise<ThreadRef> {
     const res = await this.call(`posting the thread for ${summary.key}`, () =>
-      this.opts.client.chat.postMessage({ channel, text: previewText(summary), blocks: previewBlocks(summary, this.extendOpt()), unfurl_links: false, unfurl_media: false }),
+      this.opts.client.chat.postMessage({
+        channel,
+        text: previewText(summary),
+        blocks: previewBlocks(summary, this.extendOpt()),
+        unfurl_links: false,
+        unfurl_media: false,
+      }),
     );
     if (!res.ts) throw new Error(`posting the thread for ${summary.key}: Slack returned no message ts`);
     const ref = { channel: res.channel ?? channel, ts: res.ts };
@@ -162,7 +173,12 @@ class SlackNotifier implements Notifier {
     if (!stored || stored.channel !== channel) return this.postParent(channel, summary);
     try {
       await this.call(`updating the thread for ${summary.key}`, () =>
-        this.opts.client.chat.update({ channel: stored.channel, ts: stored.ts, text: previewText(summary), blocks: previewBlocks(summary, this.extendOpt()) }),
+        this.opts.client.chat.update({
+          channel: stored.channel,
+          ts: stored.ts,
+          text: previewText(summary),
+          blocks: previewBlocks(summary, this.extendOpt()),
+        }),
       );
       return stored;
     } catch (err) {
@@ -184,7 +200,13 @@ class SlackNotifier implements Notifier {
       }
       const ref = await this.thread(channel, stored, summary);
       await this.call(`posting an update for ${key}`, () =>
-        this.opts.client.chat.postMessage({ channel: ref.channel, thread_ts: ref.ts, text: updateText(update), unfurl_links: false, unfurl_media: false }),
+        this.opts.client.chat.postMessage({
+          channel: ref.channel,
+          thread_ts: ref.ts,
+          text: updateText(update),
+          unfurl_links: false,
+          unfurl_media: false,
+        }),
       );
     } catch (err) {
       this.keepOrDrop({ summary, update, opts }, err instanceof Error ? err : new Error(String(err)));
@@ -199,7 +221,8 @@ class SlackNotifier implements Notifier {
       return;
     }
     this.outbox.push(item);
-    if (this.outbox.length > OUTBOX_LIMIT) this.log.warn({ key: this.outbox.shift()!.summary.key }, "Slack outbox full; dropped its oldest update");
+    if (this.outbox.length > OUTBOX_LIMIT)
+      this.log.warn({ key: this.outbox.shift()!.summary.key }, "Slack outbox full; dropped its oldest update");
     this.log.warn({ key, err: error, pending: this.outbox.length }, "Slack notification failed; kept for a later try");
   }
 
@@ -230,9 +253,19 @@ class SlackNotifier implements Notifier {
     const channel = this.opts.announceChannel;
     if (!channel) return;
     try {
-      await this.call("posting an announcement", () => this.opts.client.chat.postMessage({ channel, text: escapeSlack(redactText(text), 3000), unfurl_links: false, unfurl_media: false }));
+      await this.call("posting an announcement", () =>
+        this.opts.client.chat.postMessage({
+          channel,
+          text: escapeSlack(redactText(text), 3000),
+          unfurl_links: false,
+          unfurl_media: false,
+        }),
+      );
     } catch (err) {
-      this.log.warn({ err: err instanceof Error ? err : new Error(String(err)) }, "Slack announcement failed; carrying on");
+      this.log.warn(
+        { err: err instanceof Error ? err : new Error(String(err)) },
+        "Slack announcement failed; carrying on",
+      );
     }
   }
 }
@@ -256,7 +289,8 @@ function retryDelay(err: unknown, attempt: number, baseDelayMs: number): number 
   const backoff = baseDelayMs * 2 ** (attempt - 1);
   if (e?.code === webApi.ErrorCode.RequestError) return backoff;
   if (e?.code === webApi.ErrorCode.HTTPError && typeof e.statusCode === "number" && e.statusCode >= 500) return backoff;
-  if (["internal_error", "fatal_error", "service_unavailable", "request_timeout"].includes(platformError(err) ?? "")) return backoff;
+  if (["internal_error", "fatal_error", "service_unavailable", "request_timeout"].includes(platformError(err) ?? ""))
+    return backoff;
   return undefined;
 }
 
@@ -264,7 +298,8 @@ function platformError(err: unknown): string | undefined {
   let e: unknown = err;
   for (let depth = 0; e && depth < 3; depth++) {
     const candidate = e as { code?: unknown; data?: { error?: unknown }; cause?: unknown };
-    if (candidate.code === webApi.ErrorCode.PlatformError && typeof candidate.data?.error === "string") return candidate.data.error;
+    if (candidate.code === webApi.ErrorCode.PlatformError && typeof candidate.data?.error === "string")
+      return candidate.data.error;
     e = candidate.cause;
   }
   return undefined;

@@ -67,7 +67,10 @@ export function previewBlocks(summary: PreviewSummary, opts: { extendBy?: string
   if (summary.sha) fields.push(`*Commit*\n\`${escapeSlack(summary.sha.slice(0, 7), 7)}\``);
   if (summary.expiresAt) fields.push(`*Expires*\n${escapeSlack(summary.expiresAt, 40)}`);
   const blocks: KnownBlock[] = [
-    { type: "section", text: { type: "mrkdwn", text: `${previewLine({ ...summary, url: undefined, expiresAt: undefined })}${title}` } },
+    {
+      type: "section",
+      text: { type: "mrkdwn", text: `${previewLine({ ...summary, url: undefined, expiresAt: undefined })}${title}` },
+    },
     { type: "section", fields: fields.map((text) => ({ type: "mrkdwn" as const, text })) },
   ];
   if (summary.state === "failed" && summary.reason) {
@@ -82,8 +85,14 @@ function previewButtons(summary: PreviewSummary, extendBy: string): Button[] {
   const target = `${summary.owner}/${summary.repo}#${summary.number}`;
   const buttons: Button[] = [];
   const url = safeUrl(summary.url);
-  if (url && summary.state === "ready") buttons.push({ type: "button", action_id: ACTION_OPEN, text: { type: "plain_text", text: "Open preview" }, url });
-  buttons.push({ type: "button", action_id: ACTION_REDEPLOY, text: { type: "plain_text", text: summary.state === "destroyed" ? "Deploy again" : "Redeploy" }, value: `redeploy ${target}` });
+  if (url && summary.state === "ready")
+    buttons.push({ type: "button", action_id: ACTION_OPEN, text: { type: "plain_text", text: "Open preview" }, url });
+  buttons.push({
+    type: "button",
+    action_id: ACTION_REDEPLOY,
+    text: { type: "plain_text", text: summary.state === "destroyed" ? "Deploy again" : "Redeploy" },
+    value: `redeploy ${target}`,
+  });
   if (summary.state === "destroyed") return buttons;
   buttons.push({
     type: "button",
@@ -93,12 +102,20 @@ function previewButtons(summary: PreviewSummary, extendBy: string): Button[] {
     value: `destroy ${target}`,
     confirm: {
       title: { type: "plain_text", text: "Destroy preview?" },
-      text: { type: "mrkdwn", text: `This deletes the preview environment and database of *${escapeSlack(target, 150)}*.` },
+      text: {
+        type: "mrkdwn",
+        text: `This deletes the preview environment and database of *${escapeSlack(target, 150)}*.`,
+      },
       confirm: { type: "plain_text", text: "Destroy" },
       deny: { type: "plain_text", text: "Cancel" },
       style: "danger",
     },
   });
-  buttons.push({ type: "button", action_id: ACTION_EXTEND, text: { type: "plain_text", text: `Extend ${extendBy}` }, value: `extend ${target} ${extendBy}` });
+  buttons.push({
+    type: "button",
+    action_id: ACTION_EXTEND,
+    text: { type: "plain_text", text: `Extend ${extendBy}` },
+    value: `extend ${target} ${extendBy}`,
+  });
   return buttons;
 }

@@ -12,11 +12,13 @@ import { escapeSlack, safeUrl } from "./slack-blocks.js";
 /** GitHub Markdown → Slack mrkdwn: `**bold**` → `*bold*`, `[title](url)` → `<url|title>`, the rest escaped. */
 export function toMrkdwn(markdown: string): string {
   const links: string[] = [];
-  const withoutLinks = markdown.replace(/[\uE000\uE001]/g, "").replace(/\[([^\]\n]{1,200})\]\((https?:\/\/[^\s)]+)\)/g, (_m, title: string, url: string) => {
-    const href = safeUrl(url);
-    links.push(href ? `<${href}|${escapeSlack(title, 200).replace(/\|/g, "/")}>` : escapeSlack(title, 200));
-    return `\uE000${links.length - 1}\uE001`; // private-use marks: escaping leaves them alone
-  });
+  const withoutLinks = markdown
+    .replace(/[\uE000\uE001]/g, "")
+    .replace(/\[([^\]\n]{1,200})\]\((https?:\/\/[^\s)]+)\)/g, (_m, title: string, url: string) => {
+      const href = safeUrl(url);
+      links.push(href ? `<${href}|${escapeSlack(title, 200).replace(/\|/g, "/")}>` : escapeSlack(title, 200));
+      return `\uE000${links.length - 1}\uE001`; // private-use marks: escaping leaves them alone
+    });
   return escapeSlack(withoutLinks, 3500)
     .replace(/\*\*([^*\n]+)\*\*/g, "*$1*")
     .replace(/\uE000(\d+)\uE001/g, (_m, i: string) => links[Number(i)] ?? "");
@@ -29,7 +31,9 @@ export interface SlackResponderOptions {
 }
 
 /** Never throws: a Slack answer that cannot be delivered is logged. */
-export function createSlackResponder(opts: SlackResponderOptions): (target: SlackReplyTarget, markdown: string) => Promise<void> {
+export function createSlackResponder(
+  opts: SlackResponderOptions,
+): (target: SlackReplyTarget, markdown: string) => Promise<void> {
   const log = opts.logger.child({ component: "slack-reply" });
   const fetchImpl = opts.fetchImpl ?? fetch;
   return async (target, markdown) => {

@@ -14,7 +14,11 @@ export class PgThreadStore implements ThreadStore {
   constructor(private readonly pool: pg.Pool) {}
 
   private init(): Promise<unknown> {
-    this.ready ??= createTableOnce(this.pool, THREADS_TABLE, `create table if not exists ${THREADS_TABLE} (key text primary key, channel text not null, ts text not null, updated_at timestamptz not null default now())`).catch((err: unknown) => {
+    this.ready ??= createTableOnce(
+      this.pool,
+      THREADS_TABLE,
+      `create table if not exists ${THREADS_TABLE} (key text primary key, channel text not null, ts text not null, updated_at timestamptz not null default now())`,
+    ).catch((err: unknown) => {
       this.ready = undefined;
       throw err;
     });

@@ -60,7 +60,14 @@ export class Applier {
 
   private async live(obj: KubeObject): Promise<KubernetesObject | undefined> {
     try {
-      return await this.o.objects.read({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name!, ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}) } });
+      return await this.o.objects.read({
+        apiVersion: obj.apiVersion,
+        kind: obj.kind,
+        metadata: {
+          name: obj.metadata.name!,
+          ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
+        },
+      });
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -74,7 +81,8 @@ export class Applier {
     try {
       if (!namespaced && obj.kind !== "Namespace") await this.claimClusterScoped(obj, run.anchor, what);
       const key = workloadKey(obj.metadata.namespace, obj.apiVersion, obj.kind, obj.metadata.name ?? "");
-      const autoscaled = run.autoscaled.has(key) && (obj.spec as { replicas?: unknown } | undefined)?.replicas !== undefined;
+      const autoscaled =
+        run.autoscaled.has(key) && (obj.spec as { replicas?: unknown } | undefined)?.replicas !== undefined;
       if (run.autoscaled.has(key)) await this.handOverReplicas(obj);
       try {
         await this.ssa(obj as KubernetesObject);
@@ -83,7 +91,10 @@ export class Applier {
         if (!fields) throw err;
         if (NEVER_REPLACED.has(obj.kind)) {
           const refused = kubeError(what, err).message;
-          throw new Error(`${refused} — a ${obj.kind} is never deleted and re-created automatically (its data would go): delete it yourself, or destroy the preview and deploy again`, { cause: err });
+          throw new Error(
+            `${refused} — a ${obj.kind} is never deleted and re-created automatically (its data would go): delete it yourself, or destroy the preview and deploy again`,
+            { cause: err },
+          );
         }
         await this.replace(obj, fields, what);
         return { ...ref, replaced: fields };
@@ -107,7 +118,12 @@ export class Applier {
     if (!live || !appliedOwns(live, this.o.fieldManager, ["spec", "replicas"])) return;
     const replicas = (live as { spec?: { replicas?: number } }).spec?.replicas;
     if (typeof replicas !== "number") return;
-    const handover = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name!, namespace: obj.metadata.namespace! }, spec: { replicas } };
+    const handover = {
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
+      metadata: { name: obj.metadata.name!, namespace: obj.metadata.namespace! },
+      spec: { replicas },
+    };
     await this.ssa(handover as KubernetesObject, `${this.o.fieldManager}-handover`);
     this.o.log.info({ ref: refOf(obj), replicas }, "replicas handed over to the autoscaler");
   }
@@ -116,31 +132,59 @@ export class Applier {
   private async claimClusterScoped(obj: KubeObject, anchor: V1Namespace | undefined, what: string): Promise<void> {
     const labels = obj.metadata.labels ?? {};
     if (labels[MANAGED_BY_KEY] !== MANAGED_BY_VALUE || !labels[REPO_LABEL] || !labels[PR_LABEL]) {
-      throw new OwnershipError(`${what}: a cluster-scoped object must carry the preview's ownership labels (${MANAGED_BY_KEY}, ${REPO_LABEL}, ${PR_LABEL})`, describeRef(refOf(obj)));
+      throw new OwnershipError(
+        `${what}: a cluster-scoped object must carry the preview's ownership labels (${MANAGED_BY_KEY}, ${REPO_LABEL}, ${PR_LABEL})`,
+        describeRef(refOf(obj)),
+      );
     }
     if (!anchor?.metadata?.name || !anchor.metadata.uid) {
-      throw new Error(`${what}: a cluster-scoped object needs the preview namespace to belong to, and the render has no namespaced object`);
+      throw new Error(
+        `${what}: a cluster-scoped object needs the preview namespace to belong to, and the render has no namespaced object`,
+      );
     }
     const live = await this.live(obj);
     const theirs = live?.metadata?.labels ?? {};
-    if (live && (!isOurs(theirs) || theirs[REPO_LABEL] !== labels[REPO_LABEL] || theirs[PR_LABEL] !== labels[PR_LABEL])) {
-      const owner = isOurs(theirs) ? `another preview (${theirs[REPO_LABEL] ?? "?"}#${theirs[PR_LABEL] ?? "?"})` : "someone else (no preview-bot ownership labels)";
-      throw new OwnershipError(`${what}: it already exists and belongs to ${owner}; preview-bot does not overwrite it`, describeRef(refOf(obj)));
+    if (
+      live &&
+      (!isOurs(theirs) || theirs[REPO_LABEL] !== labels[REPO_LABEL] || theirs[PR_LABEL] !== labels[PR_LABEL])
+    ) {
+      const owner = isOurs(theirs)
+        ? `another preview (${theirs[REPO_LABEL] ?? "?"}#${theirs[PR_LABEL] ?? "?"})`
+        : "someone else (no preview-bot ownership labels)";
+      throw new OwnershipError(
+        `${what}: it already exists and belongs to ${owner}; preview-bot does not overwrite it`,
+        describeRef(refOf(obj)),
+      );
     }
-    obj.metadata.ownerReferences = [{ apiVersion: "v1", kind: "Namespace", name: anchor.metadata.name, uid: anchor.metadata.uid }];
+    obj.metadata.ownerReferences = [
+      { apiVersion: "v1", kind: "Namespace", name: anchor.metadata.name, uid: anchor.metadata.uid },
+    ];
   }
 
   /** Delete (Foreground, only the object we saw) and create again; waits until the old one is gone. */
   private async replace(obj: KubeObject, fields: string[], what: string): Promise<void> {
     const live = await this.live(obj);
     if (live && !isOurs(live.metadata?.labels)) {
-      throw new OwnershipError(`${what}: immutable ${fields.join(", ")} changed, and the object is not managed by preview-bot, so it is not replaced`, describeRef(refOf(obj)));
+      throw new OwnershipError(
+        `${what}: immutable ${fields.join(", ")} changed, and the object is not managed by preview-bot, so it is not replaced`,
+        describeRef(refOf(obj)),
+      );
     }
     const uid = live?.metadata?.uid;
     if (uid) {
-      const spec = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name!, ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}) } };
+      const spec = {
+        apiVersion: obj.apiVersion,
+        kind: obj.kind,
+        metadata: {
+          name: obj.metadata.name!,
+          ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
+        },
+      };
       try {
-        await this.o.objects.delete(spec, undefined, undefined, undefined, undefined, "Foreground", { preconditions: { uid }, propagationPolicy: "Foreground" });
+        await this.o.objects.delete(spec, undefined, undefined, undefined, undefined, "Foreground", {
+          preconditions: { uid },
+          propagationPolicy: "Foreground",
+        });
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
@@ -148,7 +192,10 @@ export class Applier {
       for (;;) {
         const still = await this.live(obj);
         if (!still || still.metadata?.uid !== uid) break;
-        if (Date.now() >= deadline) throw new Error(`${what}: immutable ${fields.join(", ")} changed; the old object is still being deleted after ${Math.round(this.o.replaceWaitMs / 1000)} s`);
+        if (Date.now() >= deadline)
+          throw new Error(
+            `${what}: immutable ${fields.join(", ")} changed; the old object is still being deleted after ${Math.round(this.o.replaceWaitMs / 1000)} s`,
+          );
         await sleep(this.o.pollMs);
       }
     }

@@ -6,10 +6,12 @@
  */
 import type { KubeObject } from "../shared/preview.js";
 
-const groupOf = (apiVersion: string): string => (apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.indexOf("/")) : "");
+const groupOf = (apiVersion: string): string =>
+  apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.indexOf("/")) : "";
 
 /** `namespace/group/Kind/name` of a workload. */
-export const workloadKey = (namespace: string | undefined, apiVersion: string, kind: string, name: string): string => `${namespace ?? ""}/${groupOf(apiVersion)}/${kind}/${name}`;
+export const workloadKey = (namespace: string | undefined, apiVersion: string, kind: string, name: string): string =>
+  `${namespace ?? ""}/${groupOf(apiVersion)}/${kind}/${name}`;
 
 export function autoscaledWorkloads(objects: readonly KubeObject[]): Set<string> {
   const out = new Set<string>();
@@ -17,7 +19,8 @@ export function autoscaledWorkloads(objects: readonly KubeObject[]): Set<string>
     const isHpa = o.kind === "HorizontalPodAutoscaler" && groupOf(o.apiVersion) === "autoscaling";
     const isKeda = o.kind === "ScaledObject" && groupOf(o.apiVersion) === "keda.sh";
     if (!isHpa && !isKeda) continue;
-    const ref = (o.spec as { scaleTargetRef?: { apiVersion?: string; kind?: string; name?: string } } | undefined)?.scaleTargetRef;
+    const ref = (o.spec as { scaleTargetRef?: { apiVersion?: string; kind?: string; name?: string } } | undefined)
+      ?.scaleTargetRef;
     if (!ref?.name) continue;
     out.add(workloadKey(o.metadata.namespace, ref.apiVersion ?? "apps/v1", ref.kind ?? "Deployment", ref.name));
   }

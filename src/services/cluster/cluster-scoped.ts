@@ -46,14 +46,29 @@ export async function removeClusterScoped(
 ): Promise<ClusterScopedResult> {
   const { kinds, selector, owner } = scope;
   const kept = new Set(keep.filter((k) => !k.namespace).map((k) => `${kindKey(k.apiVersion, k.kind)}/${k.name}`));
-  const out: ClusterScopedResult = { refs: [], errors: [], keepKinds: new Set(keep.filter((k) => !k.namespace).map((k) => kindKey(k.apiVersion, k.kind))) };
+  const out: ClusterScopedResult = {
+    refs: [],
+    errors: [],
+    keepKinds: new Set(keep.filter((k) => !k.namespace).map((k) => kindKey(k.apiVersion, k.kind))),
+  };
   for (const key of kinds) {
     const gk = parseKindKey(key);
     if (!gk) continue;
     let items: KubernetesObject[];
     try {
       if ((await objects.namespaced(gk.apiVersion, gk.kind)) !== false) continue;
-      items = (await objects.list(gk.apiVersion, gk.kind, undefined, undefined, undefined, undefined, undefined, selectorOf(selector))).items;
+      items = (
+        await objects.list(
+          gk.apiVersion,
+          gk.kind,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          selectorOf(selector),
+        )
+      ).items;
     } catch (err) {
       if (isNotFound(err)) continue;
       out.errors.push(kubeError(`${doing}: listing ${key}`, err));
@@ -64,7 +79,13 @@ export async function removeClusterScoped(
       const name = item.metadata?.name ?? "";
       const labels = item.metadata?.labels ?? {};
       const owned = (item.metadata?.ownerReferences ?? []).some((r) => r.kind === "Namespace" && r.uid === owner);
-      if (!owned || !isOurs(labels) || Object.entries(selector).some(([k, v]) => labels[k] !== v) || kept.has(`${key}/${name}`)) continue;
+      if (
+        !owned ||
+        !isOurs(labels) ||
+        Object.entries(selector).some(([k, v]) => labels[k] !== v) ||
+        kept.has(`${key}/${name}`)
+      )
+        continue;
       const ref: ObjectRef = { apiVersion: gk.apiVersion, kind: gk.kind, name };
       if (dryRun) {
         out.refs.push(ref);

@@ -24,8 +24,26 @@ import {
 } from "@kubernetes/client-node";
 import { logger as rootLogger, type Logger } from "../../logger.js";
 import { isConflict, isNotFound, kubeError } from "./kube-errors.js";
-import { APPLIED_KINDS_ANNOTATION, isProtectedNamespace, MANAGED_BY, MANAGED_BY_KEY, MANAGED_BY_VALUE, PR_LABEL, REPO_LABEL, REPOSITORY_ANNOTATION } from "../shared/labels.js";
-import { describeRef, refOf, type AppliedRef, type Cluster, type KubeObject, type ObjectRef, type RoleBindingRequest, type WorkloadHealth } from "../shared/preview.js";
+import {
+  APPLIED_KINDS_ANNOTATION,
+  isProtectedNamespace,
+  MANAGED_BY,
+  MANAGED_BY_KEY,
+  MANAGED_BY_VALUE,
+  PR_LABEL,
+  REPO_LABEL,
+  REPOSITORY_ANNOTATION,
+} from "../shared/labels.js";
+import {
+  describeRef,
+  refOf,
+  type AppliedRef,
+  type Cluster,
+  type KubeObject,
+  type ObjectRef,
+  type RoleBindingRequest,
+  type WorkloadHealth,
+} from "../shared/preview.js";
 import { bindClusterRole, waitForQuotas } from "./guardrail-support.js";
 import { Applier, applyRun, OwnershipError } from "./apply.js";
 import { previewSelector, recordedClusterKinds, removeClusterScoped } from "./cluster-scoped.js";
@@ -55,7 +73,8 @@ export interface ClusterOptions {
 /** Waiting reasons that do not heal by themselves: worth ending a roll-out wait early for. */
 // FailedCreate: the controller cannot create the pods (quota, Pod Security); it can heal when quota frees up, so it
 // ends the wait only once it has lasted failFastMs, like the others.
-const FATAL_REASON = /\b(ImagePullBackOff|ErrImagePull|InvalidImageName|CrashLoopBackOff|CreateContainerConfigError|ProgressDeadlineExceeded|FailedCreate)\b/;
+const FATAL_REASON =
+  /\b(ImagePullBackOff|ErrImagePull|InvalidImageName|CrashLoopBackOff|CreateContainerConfigError|ProgressDeadlineExceeded|FailedCreate)\b/;
 
 export function createCluster(options: ClusterOptions): Cluster {
   return new KubeCluster(options);
@@ -89,7 +108,13 @@ class KubeCluster implements Cluster {
     this.pollMs = o.pollMs ?? 1000;
     this.failFastMs = o.failFastMs ?? 90_000;
     this.namespaceWaitMs = o.namespaceWaitMs ?? 120_000;
-    this.applier = new Applier({ objects: this.objects, fieldManager: this.fieldManager, log: this.log, pollMs: this.pollMs, replaceWaitMs: o.replaceWaitMs ?? 120_000 });
+    this.applier = new Applier({
+      objects: this.objects,
+      fieldManager: this.fieldManager,
+      log: this.log,
+      pollMs: this.pollMs,
+      replaceWaitMs: o.replaceWaitMs ?? 120_000,
+    });
     this.meta = new NamespaceMeta({ core: this.core, objects: this.objects, fieldManager: this.fieldManager });
   }
 
@@ -104,10 +129,14 @@ class KubeCluster implements Cluster {
 
   /** Throws OwnershipError for a protected namespace or an existing one without our label; returns it if ours. */
   private async ownedNamespace(name: string, doing: string): Promise<V1Namespace | undefined> {
-    if (isProtectedNamespace(name, this.protectedNamespaces)) throw new OwnershipError(`${doing}: namespace "${name}" is protected`, name);
+    if (isProtectedNamespace(name, this.protectedNamespaces))
+      throw new OwnershipError(`${doing}: namespace "${name}" is protected`, name);
     const ns = await this.readNamespace(name);
     if (ns && !isOurs(ns.metadata?.labels)) {
-      throw new OwnershipError(`${doing}: namespace "${name}" exists but is not managed by preview-bot (no ${MANAGED_BY_KEY}=${MANAGED_BY_VALUE} label)`, name);
+      throw new OwnershipError(
+        `${doing}: namespace "${name}" exists but is not managed by preview-bot (no ${MANAGED_BY_KEY}=${MANAGED_BY_VALUE} label)`,
+        name,
+      );
     }
     return ns;
   }
@@ -134,12 +163,17 @@ class KubeCluster implements Cluster {
     return ns;
   }
 
-  async ensureNamespace(name: string, labels: Record<string, string>, annotations: Record<string, string>): Promise<void> {
+  async ensureNamespace(
+    name: string,
+    labels: Record<string, string>,
+    annotations: Record<string, string>,
+  ): Promise<void> {
     const doing = `ensuring namespace "${name}"`;
     let ns = await this.ownedNamespace(name, doing);
     if (ns?.metadata?.deletionTimestamp) {
       this.log.info({ namespace: name }, "namespace is still terminating; waiting for it to go before re-creating");
-      if (!(await this.waitNamespaceGone(name, this.namespaceWaitMs))) throw new Error(`${doing}: the old namespace is still terminating after ${this.namespaceWaitMs} ms`);
+      if (!(await this.waitNamespaceGone(name, this.namespaceWaitMs)))
+        throw new Error(`${doing}: the old namespace is still terminating after ${this.namespaceWaitMs} ms`);
       ns = undefined;
     }
     if (!ns) {
@@ -149,9 +183,17 @@ class KubeCluster implements Cluster {
       // at once: if the apply fails, teardown and the sweeper still find the namespace by its labels. The Pod
       // Security labels too: a namespace must never exist, even for a moment, without them (deploy/'s admission
       // policy refuses a create that lacks them), and they are never removed.
-      const identity = Object.fromEntries(Object.entries(labels).filter(([k]) => k === REPO_LABEL || k === PR_LABEL || k.startsWith("pod-security.kubernetes.io/")));
+      const identity = Object.fromEntries(
+        Object.entries(labels).filter(
+          ([k]) => k === REPO_LABEL || k === PR_LABEL || k.startsWith("pod-security.kubernetes.io/"),
+        ),
+      );
       const repository = annotations[REPOSITORY_ANNOTATION];
-      const metadata = { name, labels: { ...identity, ...MANAGED_BY }, ...(repository ? { annotations: { [REPOSITORY_ANNOTATION]: repository } } : {}) };
+      const metadata = {
+        name,
+        labels: { ...identity, ...MANAGED_BY },
+        ...(repository ? { annotations: { [REPOSITORY_ANNOTATION]: repository } } : {}),
+      };
       try {
         await this.core.createNamespace({ body: { metadata }, fieldManager: this.fieldManager });
       } catch (err) {
@@ -169,7 +211,9 @@ class KubeCluster implements Cluster {
   }
 
   async apply(objects: KubeObject[]): Promise<AppliedRef[]> {
-    const prepared = objects.map((o) => withoutServerFields(o)).sort((a, b) => rank(a.object.kind) - rank(b.object.kind));
+    const prepared = objects
+      .map((o) => withoutServerFields(o))
+      .sort((a, b) => rank(a.object.kind) - rank(b.object.kind));
     const kindsByNamespace = new Map<string, Set<string>>();
     const clusterKinds = new Set<string>();
     const scope = new Map<KubeObject, boolean>();
@@ -182,7 +226,8 @@ class KubeCluster implements Cluster {
       } catch (err) {
         throw kubeError(what, err);
       }
-      if (namespaced === undefined) throw new Error(`${what}: the cluster does not serve ${obj.apiVersion} ${obj.kind}`);
+      if (namespaced === undefined)
+        throw new Error(`${what}: the cluster does not serve ${obj.apiVersion} ${obj.kind}`);
       scope.set(obj, namespaced);
       if (obj.kind === "Namespace") await this.ownedNamespace(obj.metadata.name, what);
       if (!namespaced) {
@@ -190,7 +235,8 @@ class KubeCluster implements Cluster {
         continue;
       }
       const ns = obj.metadata.namespace;
-      if (!ns) throw new Error(`${what}: a namespaced object needs metadata.namespace (refusing to fall back to "default")`);
+      if (!ns)
+        throw new Error(`${what}: a namespaced object needs metadata.namespace (refusing to fall back to "default")`);
       if (!kindsByNamespace.has(ns)) kindsByNamespace.set(ns, new Set());
       kindsByNamespace.get(ns)!.add(kindKey(obj.apiVersion, obj.kind));
     }
@@ -198,9 +244,15 @@ class KubeCluster implements Cluster {
     for (const [ns, kinds] of kindsByNamespace) await this.recordKinds(ns, kinds, true);
     // Cluster-scoped objects belong to the preview namespace: the one namespace of the render's namespaced objects.
     const anchorName = kindsByNamespace.size === 1 ? [...kindsByNamespace.keys()][0]! : undefined;
-    const anchor = clusterKinds.size > 0 && anchorName ? await this.mustRead(anchorName, `recording cluster-scoped kinds on namespace "${anchorName}"`) : undefined;
+    const anchor =
+      clusterKinds.size > 0 && anchorName
+        ? await this.mustRead(anchorName, `recording cluster-scoped kinds on namespace "${anchorName}"`)
+        : undefined;
     if (anchor && anchorName) await this.recordKinds(anchorName, clusterKinds, true, APPLIED_CLUSTER_KINDS_ANNOTATION);
-    const run = applyRun(prepared.map((p) => p.object), anchor);
+    const run = applyRun(
+      prepared.map((p) => p.object),
+      anchor,
+    );
     const applied: AppliedRef[] = [];
     for (const { object, removed } of prepared) {
       const ref = await this.applier.apply(object, scope.get(object)!, run);
@@ -211,16 +263,31 @@ class KubeCluster implements Cluster {
   }
 
   /** Write an applied-kinds annotation on our namespace (`union` keeps what is recorded already). */
-  private async recordKinds(namespace: string, kinds: Set<string>, union: boolean, key = APPLIED_KINDS_ANNOTATION): Promise<void> {
+  private async recordKinds(
+    namespace: string,
+    kinds: Set<string>,
+    union: boolean,
+    key = APPLIED_KINDS_ANNOTATION,
+  ): Promise<void> {
     const doing = `recording applied kinds on namespace "${namespace}"`;
     const ns = await this.mustRead(namespace, doing);
     const current = (ns.metadata?.annotations?.[key] ?? "").split(",").filter((k) => k !== "");
     const next = [...new Set([...(union ? current : []), ...kinds])].sort();
     if (next.join(",") === [...current].sort().join(",")) return;
-    await this.meta.annotate(namespace, () => this.mustRead(namespace, doing), { [key]: next.length > 0 ? next.join(",") : null }, doing);
+    await this.meta.annotate(
+      namespace,
+      () => this.mustRead(namespace, doing),
+      { [key]: next.length > 0 ? next.join(",") : null },
+      doing,
+    );
   }
 
-  async prune(namespace: string, selector: Record<string, string>, keep: ObjectRef[], opts: { dryRun?: boolean } = {}): Promise<ObjectRef[]> {
+  async prune(
+    namespace: string,
+    selector: Record<string, string>,
+    keep: ObjectRef[],
+    opts: { dryRun?: boolean } = {},
+  ): Promise<ObjectRef[]> {
     const doing = `pruning namespace "${namespace}"`;
     const ns = await this.ownedNamespace(namespace, doing);
     if (!ns) return [];
@@ -229,13 +296,24 @@ class KubeCluster implements Cluster {
     const clusterSelector = previewSelector(selector);
     const owner = ns.metadata?.uid ?? "";
     const cluster = clusterSelector
-      ? await removeClusterScoped(this.objects, this.log, doing, { kinds: recordedClusterKinds(ns.metadata?.annotations), selector: clusterSelector, owner }, keep, opts.dryRun === true)
+      ? await removeClusterScoped(
+          this.objects,
+          this.log,
+          doing,
+          { kinds: recordedClusterKinds(ns.metadata?.annotations), selector: clusterSelector, owner },
+          keep,
+          opts.dryRun === true,
+        )
       : undefined;
     if (opts.dryRun) return [...victims, ...(cluster?.refs ?? [])];
     const deleted: ObjectRef[] = [];
     for (const ref of victims) {
       try {
-        await this.objects.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace } });
+        await this.objects.delete({
+          apiVersion: ref.apiVersion,
+          kind: ref.kind,
+          metadata: { name: ref.name, namespace },
+        });
         deleted.push(ref);
         this.log.info({ ref }, "pruned");
       } catch (err) {
@@ -253,17 +331,28 @@ class KubeCluster implements Cluster {
       deleted.push(...cluster.refs);
       await this.recordKinds(namespace, cluster.keepKinds, false, APPLIED_CLUSTER_KINDS_ANNOTATION);
     }
-    if (errors.length > 0) throw new Error(`${doing}: ${errors.length} failed: ${errors.map((e) => e.message).join("; ")}`, { cause: new AggregateError(errors) });
+    if (errors.length > 0)
+      throw new Error(`${doing}: ${errors.length} failed: ${errors.map((e) => e.message).join("; ")}`, {
+        cause: new AggregateError(errors),
+      });
     return deleted;
   }
 
   /** Namespaced objects with our labels, of the recorded kinds, that are not in `keep`. */
-  private async pruneCandidates(ns: V1Namespace, namespace: string, selector: Record<string, string>, keep: ObjectRef[], doing: string): Promise<{ victims: ObjectRef[]; errors: Error[]; stillRecorded: Set<string> }> {
+  private async pruneCandidates(
+    ns: V1Namespace,
+    namespace: string,
+    selector: Record<string, string>,
+    keep: ObjectRef[],
+    doing: string,
+  ): Promise<{ victims: ObjectRef[]; errors: Error[]; stillRecorded: Set<string> }> {
     const namespacedKeep = keep.filter((k) => k.namespace !== undefined);
     const recorded = (ns.metadata?.annotations?.[APPLIED_KINDS_ANNOTATION] ?? "").split(",").filter((k) => k !== "");
     const kinds = new Set([...recorded, ...namespacedKeep.map((k) => kindKey(k.apiVersion, k.kind))]);
     const refKey = (apiVersion: string, kind: string, name: string): string => `${groupOf(apiVersion)}/${kind}/${name}`;
-    const kept = new Set(namespacedKeep.filter((k) => k.namespace === namespace).map((k) => refKey(k.apiVersion, k.kind, k.name)));
+    const kept = new Set(
+      namespacedKeep.filter((k) => k.namespace === namespace).map((k) => refKey(k.apiVersion, k.kind, k.name)),
+    );
     const labelSelector = selectorOf({ ...selector, ...MANAGED_BY });
     const victims: ObjectRef[] = [];
     const errors: Error[] = [];
@@ -274,7 +363,18 @@ class KubeCluster implements Cluster {
       let items: KubernetesObject[];
       try {
         if (!(await this.objects.namespaced(gk.apiVersion, gk.kind))) continue;
-        items = (await this.objects.list(gk.apiVersion, gk.kind, namespace, undefined, undefined, undefined, undefined, labelSelector)).items;
+        items = (
+          await this.objects.list(
+            gk.apiVersion,
+            gk.kind,
+            namespace,
+            undefined,
+            undefined,
+            undefined,
+            undefined,
+            labelSelector,
+          )
+        ).items;
       } catch (err) {
         if (isNotFound(err)) continue; // the kind is no longer served, so nothing of it is left
         errors.push(kubeError(`${doing}: listing ${key}`, err));
@@ -283,7 +383,12 @@ class KubeCluster implements Cluster {
       }
       for (const item of items) {
         const name = item.metadata?.name ?? "";
-        if (item.metadata?.namespace !== namespace || !isOurs(item.metadata?.labels) || kept.has(refKey(gk.apiVersion, gk.kind, name))) continue;
+        if (
+          item.metadata?.namespace !== namespace ||
+          !isOurs(item.metadata?.labels) ||
+          kept.has(refKey(gk.apiVersion, gk.kind, name))
+        )
+          continue;
         victims.push({ apiVersion: gk.apiVersion, kind: gk.kind, namespace, name });
       }
     }
@@ -292,10 +397,19 @@ class KubeCluster implements Cluster {
 
   private async workloads(namespace: string): Promise<Workload[]> {
     try {
-      const [deployments, statefulSets] = await Promise.all([this.apps.listNamespacedDeployment({ namespace }), this.apps.listNamespacedStatefulSet({ namespace })]);
+      const [deployments, statefulSets] = await Promise.all([
+        this.apps.listNamespacedDeployment({ namespace }),
+        this.apps.listNamespacedStatefulSet({ namespace }),
+      ]);
       return [
-        ...deployments.items.map((object): Workload => ({ kind: "Deployment", object: { ...object, metadata: { ...object.metadata, namespace } } })),
-        ...statefulSets.items.map((object): Workload => ({ kind: "StatefulSet", object: { ...object, metadata: { ...object.metadata, namespace } } })),
+        ...deployments.items.map((object): Workload => ({
+          kind: "Deployment",
+          object: { ...object, metadata: { ...object.metadata, namespace } },
+        })),
+        ...statefulSets.items.map((object): Workload => ({
+          kind: "StatefulSet",
+          object: { ...object, metadata: { ...object.metadata, namespace } },
+        })),
       ];
     } catch (err) {
       throw kubeError(`listing workloads in namespace "${namespace}"`, err);
@@ -323,18 +437,32 @@ class KubeCluster implements Cluster {
     }
   }
 
-  async upsertSecret(namespace: string, name: string, data: Record<string, string>, labels: Record<string, string>): Promise<void> {
+  async upsertSecret(
+    namespace: string,
+    name: string,
+    data: Record<string, string>,
+    labels: Record<string, string>,
+  ): Promise<void> {
     const doing = `writing Secret "${namespace}/${name}"`;
     try {
       const existing = await this.core.readNamespacedSecret({ name, namespace });
-      if (!isOurs(existing.metadata?.labels)) throw new OwnershipError(`${doing}: it exists but is not managed by preview-bot`, `${namespace}/${name}`);
+      if (!isOurs(existing.metadata?.labels))
+        throw new OwnershipError(`${doing}: it exists but is not managed by preview-bot`, `${namespace}/${name}`);
     } catch (err) {
       if (err instanceof OwnershipError) throw err;
       if (!isNotFound(err)) throw kubeError(doing, err);
     }
-    const encoded = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "utf8").toString("base64")]));
+    const encoded = Object.fromEntries(
+      Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "utf8").toString("base64")]),
+    );
     try {
-      await this.serverSideApply({ apiVersion: "v1", kind: "Secret", metadata: { name, namespace, labels: { ...labels, ...MANAGED_BY } }, type: "Opaque", data: encoded } as KubernetesObject);
+      await this.serverSideApply({
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name, namespace, labels: { ...labels, ...MANAGED_BY } },
+        type: "Opaque",
+        data: encoded,
+      } as KubernetesObject);
     } catch (err) {
       throw kubeError(doing, err);
     }
@@ -344,7 +472,10 @@ class KubeCluster implements Cluster {
     const doing = `suspending CronJobs in namespace "${namespace}"`;
     let names: Array<{ name: string; suspended: boolean }>;
     try {
-      names = (await this.batch.listNamespacedCronJob({ namespace })).items.map((c) => ({ name: c.metadata?.name ?? "", suspended: c.spec?.suspend === true }));
+      names = (await this.batch.listNamespacedCronJob({ namespace })).items.map((c) => ({
+        name: c.metadata?.name ?? "",
+        suspended: c.spec?.suspend === true,
+      }));
     } catch (err) {
       if (isNotFound(err)) return [];
       throw kubeError(doing, err);
@@ -352,7 +483,10 @@ class KubeCluster implements Cluster {
     for (const { name, suspended } of names) {
       if (suspended) continue;
       try {
-        await this.batch.patchNamespacedCronJob({ name, namespace, body: { spec: { suspend: true } }, fieldManager: this.fieldManager }, this.mergePatch);
+        await this.batch.patchNamespacedCronJob(
+          { name, namespace, body: { spec: { suspend: true } }, fieldManager: this.fieldManager },
+          this.mergePatch,
+        );
       } catch (err) {
         if (!isNotFound(err)) throw kubeError(`${doing}: ${name}`, err);
       }
@@ -360,7 +494,10 @@ class KubeCluster implements Cluster {
     return names.map((n) => n.name);
   }
 
-  async deleteNamespace(name: string, opts: { waitMs: number; signal?: AbortSignal }): Promise<"deleted" | "absent" | "stuck"> {
+  async deleteNamespace(
+    name: string,
+    opts: { waitMs: number; signal?: AbortSignal },
+  ): Promise<"deleted" | "absent" | "stuck"> {
     const doing = `deleting namespace "${name}"`;
     const ns = await this.ownedNamespace(name, doing);
     if (!ns) return "absent";
@@ -394,17 +531,30 @@ class KubeCluster implements Cluster {
     return waitForQuotas(this.core, namespace, names, timeoutMs, this.pollMs, signal);
   }
 
-  async readObject(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
+  async readObject(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<KubeObject | undefined> {
     try {
       if ((await this.objects.namespaced(apiVersion, kind)) === undefined) return undefined; // the cluster does not serve the kind
-      return (await this.objects.read({ apiVersion, kind, metadata: { name, ...(namespace ? { namespace } : {}) } })) as KubeObject;
+      return (await this.objects.read({
+        apiVersion,
+        kind,
+        metadata: { name, ...(namespace ? { namespace } : {}) },
+      })) as KubeObject;
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw kubeError(`reading ${kind} "${namespace ? `${namespace}/` : ""}${name}"`, err);
     }
   }
 
-  async listNamespaces(selector: Record<string, string>): Promise<Array<{ name: string; labels: Record<string, string>; annotations: Record<string, string>; phase: string }>> {
+  async listNamespaces(
+    selector: Record<string, string>,
+  ): Promise<
+    Array<{ name: string; labels: Record<string, string>; annotations: Record<string, string>; phase: string }>
+  > {
     try {
       const list = await this.core.listNamespace({ labelSelector: selectorOf(selector) });
       return list.items.map((ns) => ({
@@ -424,9 +574,20 @@ class KubeCluster implements Cluster {
     const selector = previewSelector(ns?.metadata?.labels);
     if (!ns || !selector) return [];
     const kinds = recordedClusterKinds(ns.metadata?.annotations);
-    const result = await removeClusterScoped(this.objects, this.log, doing, { kinds, selector, owner: ns.metadata?.uid ?? "" }, [], opts.dryRun === true);
-    if (!opts.dryRun && result.errors.length === 0 && kinds.length > 0) await this.recordKinds(namespace, new Set(), false, APPLIED_CLUSTER_KINDS_ANNOTATION);
-    if (result.errors.length > 0) throw new Error(`${doing}: ${result.errors.length} failed: ${result.errors.map((e) => e.message).join("; ")}`, { cause: new AggregateError(result.errors) });
+    const result = await removeClusterScoped(
+      this.objects,
+      this.log,
+      doing,
+      { kinds, selector, owner: ns.metadata?.uid ?? "" },
+      [],
+      opts.dryRun === true,
+    );
+    if (!opts.dryRun && result.errors.length === 0 && kinds.length > 0)
+      await this.recordKinds(namespace, new Set(), false, APPLIED_CLUSTER_KINDS_ANNOTATION);
+    if (result.errors.length > 0)
+      throw new Error(`${doing}: ${result.errors.length} failed: ${result.errors.map((e) => e.message).join("; ")}`, {
+        cause: new AggregateError(result.errors),
+      });
     return result.refs;
   }
 }

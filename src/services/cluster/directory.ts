@@ -3,10 +3,28 @@
  * The cluster is the record of what exists, so every replica answers the same without a database of its own.
  */
 import type { PreviewDirectory, PreviewSummary } from "../shared/dispatch.js";
-import { BRANCH_ANNOTATION, EXPIRES_ANNOTATION, MANAGED_BY, PR_LABEL, REPOSITORY_ANNOTATION, SHA_ANNOTATION, STATE_ANNOTATION, TITLE_ANNOTATION, URL_ANNOTATION } from "../shared/labels.js";
+import {
+  BRANCH_ANNOTATION,
+  EXPIRES_ANNOTATION,
+  MANAGED_BY,
+  PR_LABEL,
+  REPOSITORY_ANNOTATION,
+  SHA_ANNOTATION,
+  STATE_ANNOTATION,
+  TITLE_ANNOTATION,
+  URL_ANNOTATION,
+} from "../shared/labels.js";
 import type { Cluster } from "../shared/preview.js";
 
-const STATES: ReadonlySet<string> = new Set(["queued", "deploying", "ready", "failed", "destroying", "destroyed", "superseded"]);
+const STATES: ReadonlySet<string> = new Set([
+  "queued",
+  "deploying",
+  "ready",
+  "failed",
+  "destroying",
+  "destroyed",
+  "superseded",
+]);
 
 export function createClusterDirectory(cluster: Cluster): PreviewDirectory {
   async function all(): Promise<PreviewSummary[]> {
@@ -40,7 +58,9 @@ export function createClusterDirectory(cluster: Cluster): PreviewDirectory {
   }
   return {
     async list(filter) {
-      return (await all()).filter((p) => (!filter?.owner || p.owner === filter.owner) && (!filter?.repo || p.repo === filter.repo));
+      return (await all()).filter(
+        (p) => (!filter?.owner || p.owner === filter.owner) && (!filter?.repo || p.repo === filter.repo),
+      );
     },
     async get({ owner, repo, number }) {
       return (await all()).find((p) => p.owner === owner && p.repo === repo && p.number === number);

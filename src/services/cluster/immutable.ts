@@ -7,7 +7,8 @@
 import { kubeStatus } from "./kube-errors.js";
 
 /** How kube-apiserver v1.37 words an immutability refusal (measured by test/contract). */
-const IMMUTABLE = /field is immutable|may not change once set|is immutable after creation|updates to statefulset spec for fields other than/;
+const IMMUTABLE =
+  /field is immutable|may not change once set|is immutable after creation|updates to statefulset spec for fields other than/;
 
 interface Cause {
   field?: string;
@@ -35,7 +36,9 @@ export function immutableFields(err: unknown): string[] | undefined {
   const body = statusBody(err);
   const causes = body?.reason === "Invalid" ? (body.details?.causes ?? []) : [];
   if (causes.length === 0) return undefined;
-  const ok = causes.every((c) => typeof c.field === "string" && !c.field.startsWith("metadata.") && IMMUTABLE.test(c.message ?? ""));
+  const ok = causes.every(
+    (c) => typeof c.field === "string" && !c.field.startsWith("metadata.") && IMMUTABLE.test(c.message ?? ""),
+  );
   return ok ? [...new Set(causes.map((c) => c.field!))] : undefined;
 }
 

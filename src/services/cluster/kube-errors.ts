@@ -20,7 +20,8 @@ export function kubeMessage(err: unknown): string {
       return body.slice(0, 500);
     }
   }
-  if (parsed && typeof parsed === "object" && "message" in parsed && typeof parsed.message === "string") return parsed.message;
+  if (parsed && typeof parsed === "object" && "message" in parsed && typeof parsed.message === "string")
+    return parsed.message;
   return "no message";
 }
 

@@ -22,7 +22,11 @@ function entries(obj: { metadata?: { managedFields?: unknown } } | undefined): M
 
 /** The `f:` keys of a FieldsV1 map node (without the `.` self marker). */
 function keysOf(node: unknown): string[] {
-  return isRecord(node) ? Object.keys(node).filter((k) => k.startsWith("f:")).map((k) => k.slice(2)) : [];
+  return isRecord(node)
+    ? Object.keys(node)
+        .filter((k) => k.startsWith("f:"))
+        .map((k) => k.slice(2))
+    : [];
 }
 
 /** Does this entry's FieldsV1 contain the path (e.g. ["spec", "replicas"])? */
@@ -36,15 +40,28 @@ function owns(fieldsV1: unknown, path: readonly string[]): boolean {
 }
 
 /** Whether `manager`'s Apply entry owns `path`. */
-export function appliedOwns(obj: { metadata?: { managedFields?: unknown } } | undefined, manager: string, path: readonly string[]): boolean {
-  return entries(obj).some((e) => e.manager === manager && e.operation === "Apply" && !e.subresource && owns(e.fieldsV1, path));
+export function appliedOwns(
+  obj: { metadata?: { managedFields?: unknown } } | undefined,
+  manager: string,
+  path: readonly string[],
+): boolean {
+  return entries(obj).some(
+    (e) => e.manager === manager && e.operation === "Apply" && !e.subresource && owns(e.fieldsV1, path),
+  );
 }
 
 /** Managers other than `manager`'s Apply entry that own `path` (e.g. an HPA's "kube-controller-manager"). */
-export function otherOwners(obj: { metadata?: { managedFields?: unknown } } | undefined, manager: string, path: readonly string[]): string[] {
+export function otherOwners(
+  obj: { metadata?: { managedFields?: unknown } } | undefined,
+  manager: string,
+  path: readonly string[],
+): string[] {
   return entries(obj)
     .filter((e) => !(e.manager === manager && e.operation === "Apply") && owns(e.fieldsV1, path))
-    .map((e) => `${e.manager ?? "?"}${e.operation === "Apply" ? "" : ` (${e.operation ?? "Update"}${e.subresource ? ` ${e.subresource}` : ""})`}`);
+    .map(
+      (e) =>
+        `${e.manager ?? "?"}${e.operation === "Apply" ? "" : ` (${e.operation ?? "Update"}${e.subresource ? ` ${e.subresource}` : ""})`}`,
+    );
 }
 
 /**
@@ -52,7 +69,9 @@ export function otherOwners(obj: { metadata?: { managedFields?: unknown } } | un
  * again to keep it. Without managedFields (a server that does not report them) it is undefined.
  */
 export function appliedMetadata(
-  obj: { metadata?: { managedFields?: unknown; labels?: Record<string, string>; annotations?: Record<string, string> } } | undefined,
+  obj:
+    | { metadata?: { managedFields?: unknown; labels?: Record<string, string>; annotations?: Record<string, string> } }
+    | undefined,
   manager: string,
 ): { labels: Record<string, string>; annotations: Record<string, string> } | undefined {
   const entry = entries(obj).find((e) => e.manager === manager && e.operation === "Apply" && !e.subresource);
@@ -60,13 +79,27 @@ export function appliedMetadata(
   const meta = isRecord(entry.fieldsV1) ? entry.fieldsV1["f:metadata"] : undefined;
   const pick = (what: "labels" | "annotations"): Record<string, string> => {
     const live = obj?.metadata?.[what] ?? {};
-    return Object.fromEntries(keysOf(isRecord(meta) ? meta[`f:${what}`] : undefined).filter((k) => k in live).map((k) => [k, live[k]!]));
+    return Object.fromEntries(
+      keysOf(isRecord(meta) ? meta[`f:${what}`] : undefined)
+        .filter((k) => k in live)
+        .map((k) => [k, live[k]!]),
+    );
   };
   return { labels: pick("labels"), annotations: pick("annotations") };
 }
 
 /** Metadata only an API server sets. */
-const SERVER_METADATA = ["managedFields", "resourceVersion", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "selfLink", "ownerReferences"];
+const SERVER_METADATA = [
+  "managedFields",
+  "resourceVersion",
+  "uid",
+  "creationTimestamp",
+  "deletionTimestamp",
+  "deletionGracePeriodSeconds",
+  "generation",
+  "selfLink",
+  "ownerReferences",
+];
 /** Annotations that describe a previous client-side apply or a controller's bookkeeping, not the desired object. */
 const SERVER_ANNOTATIONS = ["kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/revision"];
 
@@ -89,7 +122,8 @@ export function withoutServerFields(obj: KubeObject): { object: KubeObject; remo
       removed.push(`metadata.annotations["${k}"]`);
     }
   }
-  if (object.metadata.annotations && Object.keys(object.metadata.annotations).length === 0 && removed.length > 0) delete object.metadata.annotations;
+  if (object.metadata.annotations && Object.keys(object.metadata.annotations).length === 0 && removed.length > 0)
+    delete object.metadata.annotations;
   if (object.status !== undefined) {
     delete object.status;
     removed.push("status");

@@ -7,8 +7,24 @@
  * as a precondition (a concurrent write is retried, not overwritten), and the state annotations the deploy decides
  * are removed when someone else still holds them.
  */
-import { PatchStrategy, setHeaderOptions, type CoreV1Api, type KubernetesObject, type V1Namespace } from "@kubernetes/client-node";
-import { APPLIED_KINDS_ANNOTATION, BRANCH_ANNOTATION, EXPIRES_ANNOTATION, MANAGED_BY, REPOSITORY_ANNOTATION, SHA_ANNOTATION, STATE_ANNOTATION, TITLE_ANNOTATION, URL_ANNOTATION } from "../shared/labels.js";
+import {
+  PatchStrategy,
+  setHeaderOptions,
+  type CoreV1Api,
+  type KubernetesObject,
+  type V1Namespace,
+} from "@kubernetes/client-node";
+import {
+  APPLIED_KINDS_ANNOTATION,
+  BRANCH_ANNOTATION,
+  EXPIRES_ANNOTATION,
+  MANAGED_BY,
+  REPOSITORY_ANNOTATION,
+  SHA_ANNOTATION,
+  STATE_ANNOTATION,
+  TITLE_ANNOTATION,
+  URL_ANNOTATION,
+} from "../shared/labels.js";
 import { isConflict, kubeError } from "./kube-errors.js";
 import { appliedMetadata } from "./managed-fields.js";
 import type { ObjectApi } from "./support.js";
@@ -18,7 +34,15 @@ export const APPLIED_CLUSTER_KINDS_ANNOTATION = "preview-bot.dev/applied-cluster
 /** What the cluster service keeps for itself; a deploy's ensureNamespace never drops these. */
 const BOOKKEEPING = [APPLIED_KINDS_ANNOTATION, APPLIED_CLUSTER_KINDS_ANNOTATION];
 /** What a deploy decides: after ensureNamespace, each is exactly as given, or absent. */
-const DECIDED = [STATE_ANNOTATION, URL_ANNOTATION, EXPIRES_ANNOTATION, TITLE_ANNOTATION, SHA_ANNOTATION, BRANCH_ANNOTATION, REPOSITORY_ANNOTATION];
+const DECIDED = [
+  STATE_ANNOTATION,
+  URL_ANNOTATION,
+  EXPIRES_ANNOTATION,
+  TITLE_ANNOTATION,
+  SHA_ANNOTATION,
+  BRANCH_ANNOTATION,
+  REPOSITORY_ANNOTATION,
+];
 const ATTEMPTS = 5;
 
 export interface NamespaceMetaOptions {
@@ -34,13 +58,34 @@ export class NamespaceMeta {
 
   constructor(private readonly o: NamespaceMetaOptions) {}
 
-  private apply(name: string, resourceVersion: string | undefined, labels: Labels, annotations: Labels): Promise<KubernetesObject> {
-    const metadata = { name, ...(resourceVersion ? { resourceVersion } : {}), labels: { ...labels, ...MANAGED_BY }, annotations };
-    return this.o.objects.patch({ apiVersion: "v1", kind: "Namespace", metadata } as KubernetesObject, undefined, undefined, this.o.fieldManager, true, PatchStrategy.ServerSideApply);
+  private apply(
+    name: string,
+    resourceVersion: string | undefined,
+    labels: Labels,
+    annotations: Labels,
+  ): Promise<KubernetesObject> {
+    const metadata = {
+      name,
+      ...(resourceVersion ? { resourceVersion } : {}),
+      labels: { ...labels, ...MANAGED_BY },
+      annotations,
+    };
+    return this.o.objects.patch(
+      { apiVersion: "v1", kind: "Namespace", metadata } as KubernetesObject,
+      undefined,
+      undefined,
+      this.o.fieldManager,
+      true,
+      PatchStrategy.ServerSideApply,
+    );
   }
 
   /** Re-read and retry while another writer moves the resourceVersion under us. */
-  private async withRetry(doing: string, read: () => Promise<V1Namespace>, write: (ns: V1Namespace) => Promise<void>): Promise<void> {
+  private async withRetry(
+    doing: string,
+    read: () => Promise<V1Namespace>,
+    write: (ns: V1Namespace) => Promise<void>,
+  ): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const ns = await read();
       try {
@@ -56,7 +101,8 @@ export class NamespaceMeta {
   private owned(ns: V1Namespace): { labels: Labels; annotations: Labels } {
     const fromFields = appliedMetadata(ns, this.o.fieldManager);
     if (fromFields) return fromFields;
-    const ours = (m: Labels | undefined): Labels => Object.fromEntries(Object.entries(m ?? {}).filter(([k]) => k.startsWith("preview-bot.dev/") || k in MANAGED_BY));
+    const ours = (m: Labels | undefined): Labels =>
+      Object.fromEntries(Object.entries(m ?? {}).filter(([k]) => k.startsWith("preview-bot.dev/") || k in MANAGED_BY));
     return { labels: ours(ns.metadata?.labels), annotations: ours(ns.metadata?.annotations) };
   }
 
@@ -65,7 +111,12 @@ export class NamespaceMeta {
     const doing = `ensuring namespace "${name}"`;
     let sent: Labels = {};
     await this.withRetry(doing, read, async (ns) => {
-      const kept = Object.fromEntries(BOOKKEEPING.filter((k) => ns.metadata?.annotations?.[k] !== undefined).map((k) => [k, ns.metadata!.annotations![k]!]));
+      const kept = Object.fromEntries(
+        BOOKKEEPING.filter((k) => ns.metadata?.annotations?.[k] !== undefined).map((k) => [
+          k,
+          ns.metadata!.annotations![k]!,
+        ]),
+      );
       sent = { ...annotations, ...kept };
       await this.apply(name, ns.metadata?.resourceVersion, labels, sent);
     });
@@ -74,14 +125,26 @@ export class NamespaceMeta {
     if (stuck.length === 0) return;
     // Still there: another manager (an older preview-bot's merge patch, a person's kubectl annotate) holds them too.
     try {
-      await this.o.core.patchNamespace({ name, body: { metadata: { annotations: Object.fromEntries(stuck.map((k) => [k, null])) } }, fieldManager: this.o.fieldManager }, this.mergePatch);
+      await this.o.core.patchNamespace(
+        {
+          name,
+          body: { metadata: { annotations: Object.fromEntries(stuck.map((k) => [k, null])) } },
+          fieldManager: this.o.fieldManager,
+        },
+        this.mergePatch,
+      );
     } catch (err) {
       throw kubeError(`${doing}: removing ${stuck.join(", ")} (held by another field manager)`, err);
     }
   }
 
   /** Set (or, with null, remove) some annotations, resending everything else preview-bot owns. */
-  async annotate(name: string, read: () => Promise<V1Namespace>, changes: Record<string, string | null>, doing: string): Promise<void> {
+  async annotate(
+    name: string,
+    read: () => Promise<V1Namespace>,
+    changes: Record<string, string | null>,
+    doing: string,
+  ): Promise<void> {
     await this.withRetry(doing, read, async (ns) => {
       const { labels, annotations } = this.owned(ns);
       const next: Labels = { ...annotations };

@@ -51,12 +51,23 @@ async function podLogTail(core: CoreV1Api, pod: V1Pod): Promise<string | undefin
   const statuses = pod.status?.containerStatuses ?? [];
   const failing = statuses.find((c) => !c.ready) ?? statuses[0];
   if (!failing || !pod.metadata?.name || !pod.metadata.namespace) return undefined;
-  const base = { name: pod.metadata.name, namespace: pod.metadata.namespace, container: failing.name, tailLines: LOG_LINES };
+  const base = {
+    name: pod.metadata.name,
+    namespace: pod.metadata.namespace,
+    container: failing.name,
+    tailLines: LOG_LINES,
+  };
   try {
     // A crash-looping container's useful output is in its previous run.
     const previous = failing.restartCount > 0 && failing.lastState?.terminated !== undefined;
-    const text = previous ? await core.readNamespacedPodLog({ ...base, previous: true }).catch(() => core.readNamespacedPodLog(base)) : await core.readNamespacedPodLog(base);
-    return `  log (${failing.name}, last ${LOG_LINES} lines):\n${String(text).trimEnd().split("\n").map((l) => `    ${l}`).join("\n")}`;
+    const text = previous
+      ? await core.readNamespacedPodLog({ ...base, previous: true }).catch(() => core.readNamespacedPodLog(base))
+      : await core.readNamespacedPodLog(base);
+    return `  log (${failing.name}, last ${LOG_LINES} lines):\n${String(text)
+      .trimEnd()
+      .split("\n")
+      .map((l) => `    ${l}`)
+      .join("\n")}`;
   } catch (err) {
     return `  log (${failing.name}) unavailable: ${kubeMessage(err)}`;
   }
@@ -68,12 +79,22 @@ interface WarningEvent {
 }
 
 /** The object's recent Warning events, oldest first; `unavailable` says why when they could not be read. */
-async function warningEvents(core: CoreV1Api, namespace: string, kind: string, name: string): Promise<{ events: WarningEvent[]; unavailable?: string }> {
+async function warningEvents(
+  core: CoreV1Api,
+  namespace: string,
+  kind: string,
+  name: string,
+): Promise<{ events: WarningEvent[]; unavailable?: string }> {
   try {
-    const list = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}` });
+    const list = await core.listNamespacedEvent({
+      namespace,
+      fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}`,
+    });
     const events = list.items
       .filter((e) => e.type === "Warning")
-      .sort((a, b) => String(a.lastTimestamp ?? a.eventTime ?? "").localeCompare(String(b.lastTimestamp ?? b.eventTime ?? "")))
+      .sort((a, b) =>
+        String(a.lastTimestamp ?? a.eventTime ?? "").localeCompare(String(b.lastTimestamp ?? b.eventTime ?? "")),
+      )
       .slice(-MAX_EVENTS)
       .map((e) => ({ reason: e.reason ?? "?", message: e.message ?? "" }));
     return { events };
@@ -83,7 +104,9 @@ async function warningEvents(core: CoreV1Api, namespace: string, kind: string, n
 }
 
 function eventLines(r: { events: WarningEvent[]; unavailable?: string }): string[] {
-  return r.unavailable !== undefined ? [`  events unavailable: ${r.unavailable}`] : r.events.map((e) => `  event ${e.reason}: ${e.message}`);
+  return r.unavailable !== undefined
+    ? [`  events unavailable: ${r.unavailable}`]
+    : r.events.map((e) => `  event ${e.reason}: ${e.message}`);
 }
 
 /**
@@ -101,7 +124,12 @@ function failedCreate(w: Workload, events: WarningEvent[]): string | undefined {
 function notScheduled(pod: V1Pod): { reason: string; line: string } | undefined {
   if (pod.status?.phase !== "Pending") return undefined;
   const c = (pod.status.conditions ?? []).find((x) => x.type === "PodScheduled" && x.status === "False");
-  return c ? { reason: c.reason ?? "Unschedulable", line: `  not scheduled: ${c.reason ?? ""}${c.message ? `: ${c.message}` : ""}` } : undefined;
+  return c
+    ? {
+        reason: c.reason ?? "Unschedulable",
+        line: `  not scheduled: ${c.reason ?? ""}${c.message ? `: ${c.message}` : ""}`,
+      }
+    : undefined;
 }
 
 /** Health of one workload; unhealthy ones get a redacted diagnosis built from their pods, events and logs. */
@@ -114,7 +142,8 @@ export async function workloadHealth(core: CoreV1Api, w: Workload): Promise<Work
 
   const lines: string[] = [];
   let reason: string | undefined;
-  if ((w.object.status?.observedGeneration ?? 0) < (w.object.metadata?.generation ?? 1)) lines.push(`${w.kind} ${name}: new generation not yet observed by its controller`);
+  if ((w.object.status?.observedGeneration ?? 0) < (w.object.metadata?.generation ?? 1))
+    lines.push(`${w.kind} ${name}: new generation not yet observed by its controller`);
   const own = await warningEvents(core, namespace, w.kind, name);
   const refused = failedCreate(w, own.events);
   if (refused) {
@@ -129,7 +158,9 @@ export async function workloadHealth(core: CoreV1Api, w: Workload): Promise<Work
     lines.push(`pods unavailable: ${kubeMessage(err)}`);
   }
   if (pods.length === 0 && !refused) lines.push("no pods found for its selector");
-  const unhealthy = pods.filter((p) => p.status?.phase !== "Running" || (p.status.containerStatuses ?? []).some((c) => !c.ready));
+  const unhealthy = pods.filter(
+    (p) => p.status?.phase !== "Running" || (p.status.containerStatuses ?? []).some((c) => !c.ready),
+  );
   for (const pod of unhealthy.slice(0, MAX_PODS)) {
     const podName = pod.metadata?.name ?? "";
     const unscheduled = notScheduled(pod);
@@ -140,9 +171,14 @@ export async function workloadHealth(core: CoreV1Api, w: Workload): Promise<Work
       const waiting = c.state?.waiting;
       const terminated = c.state?.terminated;
       const last = c.lastState?.terminated;
-      if (waiting) lines.push(`  container ${c.name}: waiting ${waiting.reason ?? ""}${waiting.message ? `: ${waiting.message}` : ""}`);
-      if (terminated) lines.push(`  container ${c.name}: terminated ${terminated.reason ?? ""} (exit ${terminated.exitCode})`);
-      else if (last) lines.push(`  container ${c.name}: last run terminated ${last.reason ?? ""} (exit ${last.exitCode})`);
+      if (waiting)
+        lines.push(
+          `  container ${c.name}: waiting ${waiting.reason ?? ""}${waiting.message ? `: ${waiting.message}` : ""}`,
+        );
+      if (terminated)
+        lines.push(`  container ${c.name}: terminated ${terminated.reason ?? ""} (exit ${terminated.exitCode})`);
+      else if (last)
+        lines.push(`  container ${c.name}: last run terminated ${last.reason ?? ""} (exit ${last.exitCode})`);
       if (c.restartCount > 0) lines.push(`  container ${c.name}: ${c.restartCount} restarts`);
     }
     lines.push(...eventLines(await warningEvents(core, namespace, "Pod", podName)));
@@ -150,5 +186,11 @@ export async function workloadHealth(core: CoreV1Api, w: Workload): Promise<Work
     if (log) lines.push(log);
   }
   if (unhealthy.length > MAX_PODS) lines.push(`… and ${unhealthy.length - MAX_PODS} more unhealthy pods`);
-  return { kind: w.kind, name, ready: false, summary: `${ready}/${desired} ready${reason ? `: ${reason}` : ""}`, diagnosis: redactText(lines.join("\n")) };
+  return {
+    kind: w.kind,
+    name,
+    ready: false,
+    summary: `${ready}/${desired} ready${reason ? `: ${reason}` : ""}`,
+    diagnosis: redactText(lines.join("\n")),
+  };
 }

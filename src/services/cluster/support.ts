@@ -1,14 +1,37 @@
 /** Small pieces of the Cluster service: apply order, kind keys, selectors, an abortable sleep, discovery access. */
-import { HttpMethod, KubernetesObjectApi, PatchStrategy, type Configuration, type KubernetesObject } from "@kubernetes/client-node";
+import {
+  HttpMethod,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type Configuration,
+  type KubernetesObject,
+} from "@kubernetes/client-node";
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE } from "../shared/labels.js";
 
 /** Apply order: config the workloads need first, then workloads, then routes and other custom resources. */
 export const APPLY_ORDER = [
-  "Namespace", "CustomResourceDefinition", "ResourceQuota", "LimitRange", "ServiceAccount", "Secret", "ConfigMap",
-  "SecretProviderClass", "PersistentVolumeClaim", "Role", "RoleBinding", "NetworkPolicy", "Service",
-  "Deployment", "StatefulSet", "Job", "CronJob", "PodDisruptionBudget", "HorizontalPodAutoscaler",
+  "Namespace",
+  "CustomResourceDefinition",
+  "ResourceQuota",
+  "LimitRange",
+  "ServiceAccount",
+  "Secret",
+  "ConfigMap",
+  "SecretProviderClass",
+  "PersistentVolumeClaim",
+  "Role",
+  "RoleBinding",
+  "NetworkPolicy",
+  "Service",
+  "Deployment",
+  "StatefulSet",
+  "Job",
+  "CronJob",
+  "PodDisruptionBudget",
+  "HorizontalPodAutoscaler",
 ];
-export const rank = (kind: string): number => (APPLY_ORDER.includes(kind) ? APPLY_ORDER.indexOf(kind) : APPLY_ORDER.length);
+export const rank = (kind: string): number =>
+  APPLY_ORDER.includes(kind) ? APPLY_ORDER.indexOf(kind) : APPLY_ORDER.length;
 
 /**
  * KubernetesObjectApi with its discovery lookup exposed (to tell namespaced kinds from cluster-scoped ones), and a
@@ -22,8 +45,19 @@ export class ObjectApi extends KubernetesObjectApi {
     return (await this.resource(apiVersion, kind))?.namespaced;
   }
 
-  override async patch<T extends KubernetesObject>(spec: T, pretty?: string, dryRun?: string, fieldManager?: string, force?: boolean, patchStrategy: PatchStrategy = PatchStrategy.StrategicMergePatch, options?: Configuration): Promise<T> {
-    const request = (options ?? this.configuration).baseServer.makeRequestContext(await this.specUriPath(spec, "patch"), HttpMethod.PATCH);
+  override async patch<T extends KubernetesObject>(
+    spec: T,
+    pretty?: string,
+    dryRun?: string,
+    fieldManager?: string,
+    force?: boolean,
+    patchStrategy: PatchStrategy = PatchStrategy.StrategicMergePatch,
+    options?: Configuration,
+  ): Promise<T> {
+    const request = (options ?? this.configuration).baseServer.makeRequestContext(
+      await this.specUriPath(spec, "patch"),
+      HttpMethod.PATCH,
+    );
     request.setHeaderParam("Accept", "application/json, */*;q=0.8");
     request.setHeaderParam("Content-Type", patchStrategy);
     if (pretty !== undefined) request.setQueryParam("pretty", pretty);
@@ -35,15 +69,20 @@ export class ObjectApi extends KubernetesObjectApi {
   }
 }
 
-export const groupOf = (apiVersion: string): string => (apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.indexOf("/")) : "");
+export const groupOf = (apiVersion: string): string =>
+  apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.indexOf("/")) : "";
 export const kindKey = (apiVersion: string, kind: string): string => `${apiVersion}/${kind}`;
 export function parseKindKey(key: string): { apiVersion: string; kind: string } | undefined {
   const i = key.lastIndexOf("/");
   return i > 0 ? { apiVersion: key.slice(0, i), kind: key.slice(i + 1) } : undefined;
 }
-export const selectorOf = (labels: Record<string, string>): string => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",");
+export const selectorOf = (labels: Record<string, string>): string =>
+  Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
 /** Carries our managed-by label: the only things preview-bot ever deletes or overwrites. */
-export const isOurs = (labels: Record<string, string> | undefined): boolean => labels?.[MANAGED_BY_KEY] === MANAGED_BY_VALUE;
+export const isOurs = (labels: Record<string, string> | undefined): boolean =>
+  labels?.[MANAGED_BY_KEY] === MANAGED_BY_VALUE;
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -57,4 +96,3 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", done, { once: true });
   });
 }
-

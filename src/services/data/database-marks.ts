@@ -5,9 +5,19 @@
  */
 import type pg from "pg";
 
-interface Mark { managedBy: "preview-bot"; key: string }
-export interface RoleRow { comment: string | null; rolsuper: boolean }
-export interface DatabaseRow { owner: string; comment: string | null; ownerComment: string | null }
+interface Mark {
+  managedBy: "preview-bot";
+  key: string;
+}
+export interface RoleRow {
+  comment: string | null;
+  rolsuper: boolean;
+}
+export interface DatabaseRow {
+  owner: string;
+  comment: string | null;
+  ownerComment: string | null;
+}
 
 const MANAGED_BY = "preview-bot";
 
@@ -20,7 +30,13 @@ export function parseMark(comment: string | null | undefined): string | undefine
   if (!comment) return undefined;
   try {
     const v: unknown = JSON.parse(comment);
-    if (typeof v === "object" && v !== null && (v as Mark).managedBy === MANAGED_BY && typeof (v as Mark).key === "string") return (v as Mark).key;
+    if (
+      typeof v === "object" &&
+      v !== null &&
+      (v as Mark).managedBy === MANAGED_BY &&
+      typeof (v as Mark).key === "string"
+    )
+      return (v as Mark).key;
   } catch {
     // not JSON: not ours
   }
@@ -39,12 +55,16 @@ export function databaseKey(row: DatabaseRow): string | undefined {
 /** PostgreSQL silently truncates identifiers past 63 bytes, which would make us look up a different name. */
 export function checkIdentifier(kind: string, name: string): void {
   if (typeof name !== "string" || name.length === 0) throw new Error(`${kind} name is empty`);
-  if (Buffer.byteLength(name, "utf8") > 63) throw new Error(`${kind} name ${JSON.stringify(name)} is longer than 63 bytes`);
+  if (Buffer.byteLength(name, "utf8") > 63)
+    throw new Error(`${kind} name ${JSON.stringify(name)} is longer than 63 bytes`);
   if (name.includes("\0")) throw new Error(`${kind} name ${JSON.stringify(name)} contains a NUL byte`);
 }
 
 export async function readRole(client: pg.PoolClient, role: string): Promise<RoleRow | undefined> {
-  const r = await client.query<RoleRow>("select shobj_description(oid, 'pg_authid') as comment, rolsuper from pg_roles where rolname = $1", [role]);
+  const r = await client.query<RoleRow>(
+    "select shobj_description(oid, 'pg_authid') as comment, rolsuper from pg_roles where rolname = $1",
+    [role],
+  );
   return r.rows[0];
 }
 

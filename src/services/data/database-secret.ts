@@ -27,7 +27,8 @@ export function parseAdminUrl(url: string): AdminConnection {
   } catch (err) {
     throw new Error("admin database URL is not a valid URL", { cause: err });
   }
-  if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") throw new Error(`admin database URL must be postgres://, not ${u.protocol}//`);
+  if (u.protocol !== "postgres:" && u.protocol !== "postgresql:")
+    throw new Error(`admin database URL must be postgres://, not ${u.protocol}//`);
   const sslmode = u.searchParams.get("sslmode") ?? undefined;
   return {
     host: u.hostname.replace(/^\[(.*)\]$/, "$1") || "localhost",
@@ -83,7 +84,14 @@ export function scramVerifier(password: string, iterations = 4096, salt: Buffer 
 }
 
 /** What a preview's pods use to connect: the role, its password and the public host and port, also as a URL. */
-export function connectionCredentials(c: { database: string; role: string; password: string; host: string; port: number; sslmode: SslMode }): DatabaseCredentials {
+export function connectionCredentials(c: {
+  database: string;
+  role: string;
+  password: string;
+  host: string;
+  port: number;
+  sslmode: SslMode;
+}): DatabaseCredentials {
   const host = c.host.includes(":") ? `[${c.host}]` : c.host;
   const e = encodeURIComponent;
   return {
@@ -136,7 +144,8 @@ export function secretData(creds: DatabaseCredentials, keys: SecretKeys): Record
   for (const field of Object.keys(values) as Array<keyof SecretKeys>) {
     const key = keys[field];
     if (key === undefined) continue;
-    if (!SECRET_KEY_PATTERN.test(key)) throw new Error(`secret key for ${field} is not a valid Secret data key: ${JSON.stringify(key)}`);
+    if (!SECRET_KEY_PATTERN.test(key))
+      throw new Error(`secret key for ${field} is not a valid Secret data key: ${JSON.stringify(key)}`);
     if (key in out) throw new Error(`secret key ${JSON.stringify(key)} is mapped to more than one credential`);
     out[key] = values[field];
   }
@@ -144,12 +153,21 @@ export function secretData(creds: DatabaseCredentials, keys: SecretKeys): Record
 }
 
 /** The preview's credentials Secret (`database.secret`), with the preview's ownership labels and annotations. */
-export function credentialsSecret(names: PreviewNames, secret: { name: string; keys: SecretKeys }, creds: DatabaseCredentials): KubeObject {
+export function credentialsSecret(
+  names: PreviewNames,
+  secret: { name: string; keys: SecretKeys },
+  creds: DatabaseCredentials,
+): KubeObject {
   const data = secretData(creds, secret.keys);
   return {
     apiVersion: "v1",
     kind: "Secret",
-    metadata: { name: secret.name, namespace: names.namespace, labels: { ...names.labels }, annotations: { ...names.annotations } },
+    metadata: {
+      name: secret.name,
+      namespace: names.namespace,
+      labels: { ...names.labels },
+      annotations: { ...names.annotations },
+    },
     type: "Opaque",
     data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "utf8").toString("base64")])),
   };

@@ -12,9 +12,29 @@
 import pg from "pg";
 import { logger as rootLogger, registerSecret, type Logger } from "../../logger.js";
 import { ensureExtensions } from "./extensions.js";
-import { connectionCredentials, derivePassword, parseAdminUrl, passwordKeyFromAdminPassword, pgSsl, scramVerifier, SSL_MODES, type AdminConnection, type SslMode } from "./database-secret.js";
+import {
+  connectionCredentials,
+  derivePassword,
+  parseAdminUrl,
+  passwordKeyFromAdminPassword,
+  pgSsl,
+  scramVerifier,
+  SSL_MODES,
+  type AdminConnection,
+  type SslMode,
+} from "./database-secret.js";
 import type { DatabaseCredentials, Databases, PreviewNames, ProvisionOptions } from "../shared/preview.js";
-import { checkIdentifier, databaseKey, grantPublicSchema, markFor, parseMark, readDatabase, readRole, type DatabaseRow, type RoleRow } from "./database-marks.js";
+import {
+  checkIdentifier,
+  databaseKey,
+  grantPublicSchema,
+  markFor,
+  parseMark,
+  readDatabase,
+  readRole,
+  type DatabaseRow,
+  type RoleRow,
+} from "./database-marks.js";
 
 const { escapeIdentifier: ident, escapeLiteral: literal } = pg;
 
@@ -91,8 +111,10 @@ class PostgresDatabases implements Databases {
   constructor(options: DatabasesOptions) {
     this.admin = parseAdminUrl(options.adminUrl);
     this.ssl = options.ssl ?? { mode: (this.admin.sslmode ?? "disable") as SslMode };
-    if (!SSL_MODES.includes(this.ssl.mode)) throw new Error(`unsupported sslmode "${this.ssl.mode}" (use ${SSL_MODES.join(", ")})`);
-    const passwordKey = options.passwordKey ?? (this.admin.password ? passwordKeyFromAdminPassword(this.admin.password) : undefined);
+    if (!SSL_MODES.includes(this.ssl.mode))
+      throw new Error(`unsupported sslmode "${this.ssl.mode}" (use ${SSL_MODES.join(", ")})`);
+    const passwordKey =
+      options.passwordKey ?? (this.admin.password ? passwordKeyFromAdminPassword(this.admin.password) : undefined);
     if (passwordKey === undefined || passwordKey.length === 0) {
       throw new Error("no passwordKey configured and the admin URL has no password to derive one from");
     }
@@ -103,14 +125,28 @@ class PostgresDatabases implements Databases {
     this.templates = options.templates ?? [];
     this.adminExtensions = options.adminExtensions ?? [];
     this.log = (options.logger ?? rootLogger).child({ component: "databases" });
-    this.base = { host: this.admin.host, port: this.admin.port, ssl: pgSsl(this.ssl), application_name: "preview-bot", connectionTimeoutMillis: 15_000 };
-    this.pool = new pg.Pool({ ...this.base, user: this.admin.user, password: this.admin.password, database: this.admin.database, max: 4 });
+    this.base = {
+      host: this.admin.host,
+      port: this.admin.port,
+      ssl: pgSsl(this.ssl),
+      application_name: "preview-bot",
+      connectionTimeoutMillis: 15_000,
+    };
+    this.pool = new pg.Pool({
+      ...this.base,
+      user: this.admin.user,
+      password: this.admin.password,
+      database: this.admin.database,
+      max: 4,
+    });
     this.pool.on("error", (err) => this.log.warn({ err }, "idle admin connection failed"));
   }
 
   private serverInfo(client: pg.PoolClient): Promise<{ superuser: boolean; version: number }> {
     return (this.server ??= client
-      .query<{ su: boolean; v: number }>("select rolsuper as su, current_setting('server_version_num')::int as v from pg_roles where rolname = current_user")
+      .query<{ su: boolean; v: number }>(
+        "select rolsuper as su, current_setting('server_version_num')::int as v from pg_roles where rolname = current_user",
+      )
       .then((r) => ({ superuser: r.rows[0]?.su ?? false, version: r.rows[0]?.v ?? 0 }))
       .catch((err: unknown) => {
         this.server = undefined;
@@ -144,7 +180,11 @@ class PostgresDatabases implements Databases {
   }
 
   /** A short-lived connection to the preview database. */
-  private async withDatabase<T>(database: string, as: { user: string; password: string }, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  private async withDatabase<T>(
+    database: string,
+    as: { user: string; password: string },
+    fn: (c: pg.Client) => Promise<T>,
+  ): Promise<T> {
     const client = await this.connect(database, as);
     try {
       return await fn(client);
@@ -154,9 +194,18 @@ class PostgresDatabases implements Databases {
   }
 
   /** Extensions in the preview database, each with the least privilege that works (see extensions.ts). */
-  private createExtensions(names: Names, password: string, extensions: readonly string[], field: string): Promise<void> {
+  private createExtensions(
+    names: Names,
+    password: string,
+    extensions: readonly string[],
+    field: string,
+  ): Promise<void> {
     const asRole = () => this.connect(names.database, { user: names.role, password });
-    return ensureExtensions(extensions, { asRole, asAdmin: () => this.connect(names.database, this.admin), adminAllowed: this.adminExtensions }, field);
+    return ensureExtensions(
+      extensions,
+      { asRole, asAdmin: () => this.connect(names.database, this.admin), adminAllowed: this.adminExtensions },
+      field,
+    );
   }
 
   async provision(names: Names, opts: ProvisionOptions = {}): Promise<DatabaseCredentials> {
@@ -165,11 +214,22 @@ class PostgresDatabases implements Databases {
     if (opts.template !== undefined) this.checkTemplate(names, opts.template);
     for (const ext of opts.extensions ?? []) checkIdentifier("extension", ext);
     const limit = opts.connectionLimit ?? this.defaultLimit;
-    if (!Number.isInteger(limit) || limit < -1) throw new Error(`connection limit must be an integer ≥ -1, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < -1)
+      throw new Error(`connection limit must be an integer ≥ -1, got ${limit}`);
     const password = derivePassword(this.passwordKey, names.role);
     // Pods may print it (a connection string in a crash log): the log tails in PR comments are redacted with it.
     registerSecret(password);
-    const p = { names, opts, limit, password, what: `provisioning database "${names.database}" for ${names.key}`, db: ident(names.database), role: ident(names.role), mark: literal(markFor(names.key)), superuser: false };
+    const p = {
+      names,
+      opts,
+      limit,
+      password,
+      what: `provisioning database "${names.database}" for ${names.key}`,
+      db: ident(names.database),
+      role: ident(names.role),
+      mark: literal(markFor(names.key)),
+      superuser: false,
+    };
     const created = await this.locked(names, async (client) => {
       p.superuser = (await step(`${p.what}: reading server`, () => this.serverInfo(client))).superuser;
       const existing = await this.checkOwnership(client, p);
@@ -180,29 +240,52 @@ class PostgresDatabases implements Databases {
       return !existingDb;
     });
     const plog = this.log.child({ key: names.key, database: names.database, role: names.role });
-    plog.info({ created, extensions: opts.extensions?.length ?? 0, seeded: created && Boolean(opts.seedSql) }, created ? "created preview database" : "preview database up to date");
-    return connectionCredentials({ ...names, password, host: this.publicHost, port: this.publicPort, sslmode: this.ssl.mode });
+    plog.info(
+      { created, extensions: opts.extensions?.length ?? 0, seeded: created && Boolean(opts.seedSql) },
+      created ? "created preview database" : "preview database up to date",
+    );
+    return connectionCredentials({
+      ...names,
+      password,
+      host: this.publicHost,
+      port: this.publicPort,
+      sslmode: this.ssl.mode,
+    });
   }
 
   /** A template is another database's data: only those the bot's settings name may be copied into a preview. */
   private checkTemplate(names: Names, template: string): void {
     checkIdentifier("template", template);
     if (this.templates.includes(template)) return;
-    const allowed = this.templates.length ? `it allows ${this.templates.map((t) => `"${t}"`).join(", ")}` : "it allows none";
-    throw new Error(`provisioning database "${names.database}" for ${names.key}: database.template "${template}" is not allowed: the bot setting PREVIEW_DATABASE_TEMPLATES lists the templates previews may be created from, and ${allowed}`);
+    const allowed = this.templates.length
+      ? `it allows ${this.templates.map((t) => `"${t}"`).join(", ")}`
+      : "it allows none";
+    throw new Error(
+      `provisioning database "${names.database}" for ${names.key}: database.template "${template}" is not allowed: the bot setting PREVIEW_DATABASE_TEMPLATES lists the templates previews may be created from, and ${allowed}`,
+    );
   }
 
   /** Refuse a role or database that exists without this preview's mark (or a role someone made superuser). */
-  private async checkOwnership(client: pg.PoolClient, p: Provisioning): Promise<{ role?: RoleRow; database?: DatabaseRow }> {
+  private async checkOwnership(
+    client: pg.PoolClient,
+    p: Provisioning,
+  ): Promise<{ role?: RoleRow; database?: DatabaseRow }> {
     const { names, what } = p;
     const existingRole = await step(`${what}: reading role "${names.role}"`, () => readRole(client, names.role));
     if (existingRole && parseMark(existingRole.comment) !== names.key) {
-      throw new DatabaseNotOursError(`${what}: role "${names.role}" exists but is not managed by preview-bot for ${names.key}; refusing to adopt it`);
+      throw new DatabaseNotOursError(
+        `${what}: role "${names.role}" exists but is not managed by preview-bot for ${names.key}; refusing to adopt it`,
+      );
     }
-    if (existingRole?.rolsuper) throw new DatabaseNotOursError(`${what}: role "${names.role}" has been made a superuser; refusing to hand it to a preview`);
+    if (existingRole?.rolsuper)
+      throw new DatabaseNotOursError(
+        `${what}: role "${names.role}" has been made a superuser; refusing to hand it to a preview`,
+      );
     const existingDb = await step(`${what}: reading database`, () => readDatabase(client, names.database));
     if (existingDb && databaseKey(existingDb) !== names.key) {
-      throw new DatabaseNotOursError(`${what}: database "${names.database}" exists but is not managed by preview-bot for ${names.key}; refusing to adopt it`);
+      throw new DatabaseNotOursError(
+        `${what}: database "${names.database}" exists but is not managed by preview-bot for ${names.key}; refusing to adopt it`,
+      );
     }
     return { ...(existingRole ? { role: existingRole } : {}), ...(existingDb ? { database: existingDb } : {}) };
   }
@@ -227,13 +310,22 @@ class PostgresDatabases implements Databases {
       }
     });
     // A non-superuser admin (Azure) must be a member of a role to create databases it owns, and to drop them.
-    if (!p.superuser) await step(`${p.what}: granting role "${p.names.role}" to the admin`, () => client.query(`GRANT ${p.role} TO CURRENT_USER`));
+    if (!p.superuser)
+      await step(`${p.what}: granting role "${p.names.role}" to the admin`, () =>
+        client.query(`GRANT ${p.role} TO CURRENT_USER`),
+      );
   }
 
-  private async ensureDatabase(client: pg.PoolClient, p: Provisioning, existingDb: DatabaseRow | undefined): Promise<void> {
+  private async ensureDatabase(
+    client: pg.PoolClient,
+    p: Provisioning,
+    existingDb: DatabaseRow | undefined,
+  ): Promise<void> {
     await step(`${p.what}: ${existingDb ? "updating" : "creating"} database`, async () => {
       if (!existingDb) {
-        await client.query(`CREATE DATABASE ${p.db} OWNER ${p.role}${p.opts.template ? ` TEMPLATE ${ident(p.opts.template)}` : ""}`);
+        await client.query(
+          `CREATE DATABASE ${p.db} OWNER ${p.role}${p.opts.template ? ` TEMPLATE ${ident(p.opts.template)}` : ""}`,
+        );
       } else if (existingDb.owner !== p.names.role) {
         await client.query(`ALTER DATABASE ${p.db} OWNER TO ${p.role}`);
       }
@@ -248,15 +340,29 @@ class PostgresDatabases implements Databases {
     const { names, opts, what } = p;
     const asRole = { user: names.role, password: p.password };
     try {
-      await step(`${what}: granting the public schema to "${names.role}"`, () => this.withDatabase(names.database, asRole, (c) => grantPublicSchema(c, p.role)));
-      if (opts.extensions?.length) await step(`${what}: creating extensions`, () => this.createExtensions(names, p.password, opts.extensions!, "database.extensions"));
+      await step(`${what}: granting the public schema to "${names.role}"`, () =>
+        this.withDatabase(names.database, asRole, (c) => grantPublicSchema(c, p.role)),
+      );
+      if (opts.extensions?.length)
+        await step(`${what}: creating extensions`, () =>
+          this.createExtensions(names, p.password, opts.extensions!, "database.extensions"),
+        );
       if (createdNow && opts.seedSql) {
-        await step(`${what}: running seed SQL as "${names.role}"`, () => this.withDatabase(names.database, asRole, (c) => c.query(opts.seedSql!)));
+        await step(`${what}: running seed SQL as "${names.role}"`, () =>
+          this.withDatabase(names.database, asRole, (c) => c.query(opts.seedSql!)),
+        );
       }
     } catch (err) {
       if (createdNow) {
         // The database was born in this call: drop it so the next provision starts over (seed runs on creation only).
-        await client.query(`DROP DATABASE IF EXISTS ${p.db}`).catch((dropErr: unknown) => this.log.warn({ err: dropErr, key: names.key, database: names.database }, "could not drop half-provisioned database"));
+        await client
+          .query(`DROP DATABASE IF EXISTS ${p.db}`)
+          .catch((dropErr: unknown) =>
+            this.log.warn(
+              { err: dropErr, key: names.key, database: names.database },
+              "could not drop half-provisioned database",
+            ),
+          );
       }
       throw err;
     }
@@ -276,21 +382,29 @@ class PostgresDatabases implements Databases {
       else if (existingDb) {
         const db = ident(names.database);
         await step(whatDb, async () => {
-          if (!superuser && roleOurs && existingDb.owner === names.role) await client.query(`GRANT ${ident(names.role)} TO CURRENT_USER`);
+          if (!superuser && roleOurs && existingDb.owner === names.role)
+            await client.query(`GRANT ${ident(names.role)} TO CURRENT_USER`);
           await client.query(`ALTER DATABASE ${db} WITH ALLOW_CONNECTIONS false CONNECTION LIMIT 0`);
-          await client.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()", [names.database]);
+          await client.query(
+            "select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
+            [names.database],
+          );
           await client.query(`DROP DATABASE IF EXISTS ${db}${version >= 130000 ? " WITH (FORCE)" : ""}`);
         });
         out.database = "dropped";
       }
       if (existingRole && !roleOurs) out.role = "not-ours";
       else if (existingRole) {
-        await step(`dropping role "${names.role}" for ${names.key}`, () => client.query(`DROP ROLE IF EXISTS ${ident(names.role)}`));
+        await step(`dropping role "${names.role}" for ${names.key}`, () =>
+          client.query(`DROP ROLE IF EXISTS ${ident(names.role)}`),
+        );
         out.role = "dropped";
       }
       return out;
     });
-    this.log.child({ key: names.key, database: names.database, role: names.role }).info(result, "dropped preview database");
+    this.log
+      .child({ key: names.key, database: names.database, role: names.role })
+      .info(result, "dropped preview database");
     return result;
   }
 

@@ -28,7 +28,9 @@ interface Availability {
 }
 
 async function availability(c: pg.Client, name: string): Promise<Availability> {
-  const version = Number((await c.query<{ v: string }>("select current_setting('server_version_num') as v")).rows[0]?.v ?? 0);
+  const version = Number(
+    (await c.query<{ v: string }>("select current_setting('server_version_num') as v")).rows[0]?.v ?? 0,
+  );
   // `trusted` exists from PostgreSQL 13; before that only a superuser creates extensions.
   const trusted = version >= 130000 ? "coalesce(v.trusted, false)" : "false";
   const { rows } = await c.query<{ installed: boolean; trusted: boolean }>(
@@ -54,13 +56,18 @@ async function withClient<T>(connect: () => Promise<pg.Client>, fn: (c: pg.Clien
  * Make sure each extension exists in the preview database. Checks all of them before creating any, so a refused
  * one leaves nothing half done. `field` names what asked (`database.extensions`, "the backup"), for the message.
  */
-export async function ensureExtensions(extensions: readonly string[], conns: ExtensionConnections, field: string): Promise<void> {
+export async function ensureExtensions(
+  extensions: readonly string[],
+  conns: ExtensionConnections,
+  field: string,
+): Promise<void> {
   if (extensions.length === 0) return;
   await withClient(conns.asRole, async (role) => {
     const plan: Array<{ name: string; as: "role" | "admin" }> = [];
     for (const name of new Set(extensions)) {
       const a = await availability(role, name);
-      if (!a.available) throw new ExtensionRefusedError(`${field}: extension "${name}" is not available on this PostgreSQL server`);
+      if (!a.available)
+        throw new ExtensionRefusedError(`${field}: extension "${name}" is not available on this PostgreSQL server`);
       if (a.installed) continue;
       if (a.trusted) plan.push({ name, as: "role" });
       else if (conns.adminAllowed.includes(name)) plan.push({ name, as: "admin" });
@@ -70,7 +77,8 @@ export async function ensureExtensions(extensions: readonly string[], conns: Ext
         );
       }
     }
-    for (const e of plan.filter((x) => x.as === "role")) await role.query(`CREATE EXTENSION IF NOT EXISTS ${pg.escapeIdentifier(e.name)}`);
+    for (const e of plan.filter((x) => x.as === "role"))
+      await role.query(`CREATE EXTENSION IF NOT EXISTS ${pg.escapeIdentifier(e.name)}`);
     const admin = plan.filter((x) => x.as === "admin");
     if (admin.length) {
       await withClient(conns.asAdmin, async (c) => {

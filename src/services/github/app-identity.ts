@@ -33,12 +33,16 @@ export class OurApp {
 
   private resolveSlug(): Promise<string | undefined> {
     const s = this.identity.slug;
-    this.slug ??= typeof s === "function"
-      ? s().catch((err: unknown) => {
-          this.log?.warn({ err }, "could not learn the GitHub App's slug; recognizing our check runs and comments by App ID only");
-          return undefined;
-        })
-      : Promise.resolve(s);
+    this.slug ??=
+      typeof s === "function"
+        ? s().catch((err: unknown) => {
+            this.log?.warn(
+              { err },
+              "could not learn the GitHub App's slug; recognizing our check runs and comments by App ID only",
+            );
+            return undefined;
+          })
+        : Promise.resolve(s);
     return this.slug;
   }
 
@@ -48,7 +52,10 @@ export class OurApp {
     return slug === undefined || run.app?.slug === slug;
   }
 
-  async ownsComment(comment: { user?: { login?: string; type?: string } | null; performed_via_github_app?: AppRef | null }): Promise<boolean> {
+  async ownsComment(comment: {
+    user?: { login?: string; type?: string } | null;
+    performed_via_github_app?: AppRef | null;
+  }): Promise<boolean> {
     if (comment.user?.type !== "Bot") return false; // a person quoting the marker never takes the comment over
     const via = comment.performed_via_github_app?.id;
     if (this.identity.id !== undefined && via !== undefined && via !== null) return via === this.identity.id;

@@ -10,7 +10,8 @@
  *   the fork's author too (unless they are themselves a maintainer).
  */
 export type Role = "none" | "read" | "triage" | "write" | "maintain" | "admin";
-export type AuthzAction = "deploy" | "redeploy" | "destroy" | "status" | "extend" | "backup" | "restore" | "help" | "list" | "backups";
+export type AuthzAction =
+  "deploy" | "redeploy" | "destroy" | "status" | "extend" | "backup" | "restore" | "help" | "list" | "backups";
 export type Policy = Record<AuthzAction, Role>;
 export type Decision = { allowed: true } | { allowed: false; reason: string };
 
@@ -66,9 +67,15 @@ export function decide(input: DecideInput): Decision {
   if (atLeast(permission, need)) return { allowed: true };
   if (forkRule) {
     const who = input.actorIsPrAuthor ? "This pull request comes from a fork, so" : "On a fork pull request";
-    return { allowed: false, reason: `Sorry, ${who} \`${action}\` needs a maintainer (maintain or admin) to ask for it.` };
+    return {
+      allowed: false,
+      reason: `Sorry, ${who} \`${action}\` needs a maintainer (maintain or admin) to ask for it.`,
+    };
   }
-  return { allowed: false, reason: `Sorry, \`${action}\` needs ${need} access to this repository (you have ${permission}).` };
+  return {
+    allowed: false,
+    reason: `Sorry, \`${action}\` needs ${need} access to this repository (you have ${permission}).`,
+  };
 }
 
 type PermissionRoute = "GET /repos/{owner}/{repo}/collaborators/{username}/permission";
@@ -85,15 +92,27 @@ export interface PermissionClient {
  * The actor's role on the repository: `role_name` when it is a built-in role, else the legacy `permission`
  * (which folds maintain into write and triage into read); 404 (not a collaborator, or no such user) → "none".
  */
-export async function getPermission(client: PermissionClient, owner: string, repo: string, username: string): Promise<Role> {
+export async function getPermission(
+  client: PermissionClient,
+  owner: string,
+  repo: string,
+  username: string,
+): Promise<Role> {
   try {
-    const { data } = await client.request("GET /repos/{owner}/{repo}/collaborators/{username}/permission", { owner, repo, username });
+    const { data } = await client.request("GET /repos/{owner}/{repo}/collaborators/{username}/permission", {
+      owner,
+      repo,
+      username,
+    });
     if (isRole(data.role_name)) return data.role_name;
     if (isRole(data.permission)) return data.permission;
     return "none";
   } catch (err) {
     if (statusOf(err) === 404) return "none";
-    throw new Error(`checking ${username}'s permission on ${owner}/${repo}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(
+      `checking ${username}'s permission on ${owner}/${repo}: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
 }
 
@@ -103,7 +122,13 @@ function statusOf(err: unknown): number | undefined {
 }
 
 /** Slack and other doors ask this: may GitHub user `login` do `action` on owner/repo (PR `number` when known)? */
-export type Authorizer = (login: string, owner: string, repo: string, action: AuthzAction, number?: number) => Promise<Decision>;
+export type Authorizer = (
+  login: string,
+  owner: string,
+  repo: string,
+  action: AuthzAction,
+  number?: number,
+) => Promise<Decision>;
 
 /** A repository's rules as its `.github/preview.yml` (default branch) says: not enrolled, or its `permissions`. */
 export type RepoPolicy = { enrolled: false } | { enrolled: true; policy?: Partial<Policy> };
@@ -125,11 +150,19 @@ export function createAuthorizer(opts: AuthorizerOptions): Authorizer {
     let policy = opts.policy;
     if (opts.policyFor) {
       const rules = await opts.policyFor(owner, repo);
-      if (!rules.enrolled) return { allowed: false, reason: `Sorry, ${owner}/${repo} is not enrolled in preview-bot (it has no \`.github/preview.yml\` on its default branch).` };
+      if (!rules.enrolled)
+        return {
+          allowed: false,
+          reason: `Sorry, ${owner}/${repo} is not enrolled in preview-bot (it has no \`.github/preview.yml\` on its default branch).`,
+        };
       policy = rules.policy;
     }
     const permission = await getPermission(await opts.clientFor(owner, repo), owner, repo, login);
-    const isForkPr = FORK_GATED.has(action) ? (number !== undefined && opts.isForkPr ? await opts.isForkPr(owner, repo, number) : true) : false;
+    const isForkPr = FORK_GATED.has(action)
+      ? number !== undefined && opts.isForkPr
+        ? await opts.isForkPr(owner, repo, number)
+        : true
+      : false;
     return decide({ permission, action, isForkPr, ...(policy ? { policy } : {}) });
   };
 }

@@ -65,12 +65,24 @@ export class CheckRunSync {
     const { octokit, owner, repo } = this.ctx;
     try {
       const { data } = await attempt(`listing check runs for ${report.names.key} at ${sha.slice(0, 7)}`, () =>
-        octokit.rest.checks.listForRef({ owner, repo, ref: sha, check_name: CHECK_RUN_NAME, filter: "latest", per_page: 100 }),
+        octokit.rest.checks.listForRef({
+          owner,
+          repo,
+          ref: sha,
+          check_name: CHECK_RUN_NAME,
+          filter: "latest",
+          per_page: 100,
+        }),
       );
       let open: Run | null = null;
       for (const r of data.check_runs) {
         // Two PRs can share a head commit: only this preview's run (external_id) is this run's to continue.
-        if (r.head_sha === sha && r.status !== "completed" && r.external_id === report.names.key && (await this.ours.ownsCheckRun(r))) {
+        if (
+          r.head_sha === sha &&
+          r.status !== "completed" &&
+          r.external_id === report.names.key &&
+          (await this.ours.ownsCheckRun(r))
+        ) {
           open = { id: r.id, sha, url: r.html_url ?? "" };
           break;
         }
@@ -90,12 +102,24 @@ export class CheckRunSync {
     const { report, done } = desired;
     const sha = report.ref.sha;
     const output = renderCheckRunOutput(report, { serverUrl: this.ctx.serverUrl });
-    const superseded = report.state === "superseded" && !/superseded/i.test(output.title) ? { title: `Superseded: ${output.title}`.slice(0, 200) } : {};
+    const superseded =
+      report.state === "superseded" && !/superseded/i.test(output.title)
+        ? { title: `Superseded: ${output.title}`.slice(0, 200) }
+        : {};
     const fields = done
-      ? { status: "completed" as const, conclusion: conclusionOf(report), completed_at: report.finishedAt ?? new Date().toISOString(), output: { ...output, ...superseded } }
+      ? {
+          status: "completed" as const,
+          conclusion: conclusionOf(report),
+          completed_at: report.finishedAt ?? new Date().toISOString(),
+          output: { ...output, ...superseded },
+        }
       : { status: "in_progress" as const, started_at: report.startedAt, output };
     const url = report.url ?? report.names.url;
-    const all = { external_id: report.names.key, ...(url && /^https?:\/\//.test(url) ? { details_url: url } : {}), ...fields };
+    const all = {
+      external_id: report.names.key,
+      ...(url && /^https?:\/\//.test(url) ? { details_url: url } : {}),
+      ...fields,
+    };
     const key = JSON.stringify(all);
     if (this.run?.sha !== sha) this.run = this.found.get(sha) ?? undefined;
     if (this.run && this.sent === key) return;
@@ -111,7 +135,11 @@ export class CheckRunSync {
       this.run = { id: data.id, sha, url: data.html_url ?? "" };
       this.sent = key;
     } catch (err) {
-      this.ctx.fail("check_run", reportError(`${done ? "concluding" : "updating"} the check run for ${report.names.key}`, err), report);
+      this.ctx.fail(
+        "check_run",
+        reportError(`${done ? "concluding" : "updating"} the check run for ${report.names.key}`, err),
+        report,
+      );
     }
   }
 

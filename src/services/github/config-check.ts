@@ -93,7 +93,14 @@ export function locateConfigError(text: string, error: string): number | undefin
   return offset === undefined ? undefined : lineCounter.linePos(offset).line;
 }
 
-type Annotation = { path: string; start_line: number; end_line: number; annotation_level: "failure"; message: string; title: string };
+type Annotation = {
+  path: string;
+  start_line: number;
+  end_line: number;
+  annotation_level: "failure";
+  message: string;
+  title: string;
+};
 
 async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
@@ -109,7 +116,10 @@ export async function reportConfigErrors(opts: ConfigErrorsOptions): Promise<Che
   const path = opts.path ?? CONFIG_PATH;
   const n = opts.errors.length;
   const title = `${path}: ${n} problem${n === 1 ? "" : "s"}`;
-  const located = opts.errors.map((e) => ({ error: redactText(e), line: opts.text === undefined ? undefined : locateConfigError(opts.text, e) }));
+  const located = opts.errors.map((e) => ({
+    error: redactText(e),
+    line: opts.text === undefined ? undefined : locateConfigError(opts.text, e),
+  }));
   const bullets = located.map(({ error, line }) => `- ${line ? `line ${line}: ` : ""}${escapeMarkdown(error)}`);
   const summary = [
     `The preview configuration in \`${path}\` is invalid, so no preview is deployed from it until it is fixed.`,
@@ -142,7 +152,12 @@ export async function reportConfigErrors(opts: ConfigErrorsOptions): Promise<Che
   );
   for (let i = ANNOTATIONS_PER_REQUEST; i < annotations.length; i += ANNOTATIONS_PER_REQUEST) {
     await call(`${what}: adding annotations to check run ${data.id}`, () =>
-      octokit.rest.checks.update({ owner, repo, check_run_id: data.id, output: { ...output, annotations: annotations.slice(i, i + ANNOTATIONS_PER_REQUEST) } }),
+      octokit.rest.checks.update({
+        owner,
+        repo,
+        check_run_id: data.id,
+        output: { ...output, annotations: annotations.slice(i, i + ANNOTATIONS_PER_REQUEST) },
+      }),
     );
   }
   return { id: data.id, url: data.html_url ?? "" };
@@ -152,20 +167,22 @@ export async function reportConfigErrors(opts: ConfigErrorsOptions): Promise<Che
 export async function reportConfigOk(opts: ConfigCheckOptions): Promise<CheckRunRef> {
   const { octokit, owner, repo, sha } = opts;
   const path = opts.path ?? CONFIG_PATH;
-  const { data } = await call(`reporting a valid config for ${owner}/${repo}@${sha.slice(0, 7)}: creating check run`, () =>
-    octokit.rest.checks.create({
-      owner,
-      repo,
-      name: CONFIG_CHECK_NAME,
-      head_sha: sha,
-      status: "completed",
-      conclusion: "success",
-      completed_at: new Date().toISOString(),
-      output: {
-        title: `${path} is valid`,
-        summary: `\`${path}\` passes validation. Note: previews use the file from the default branch, so this version applies once merged.`,
-      },
-    }),
+  const { data } = await call(
+    `reporting a valid config for ${owner}/${repo}@${sha.slice(0, 7)}: creating check run`,
+    () =>
+      octokit.rest.checks.create({
+        owner,
+        repo,
+        name: CONFIG_CHECK_NAME,
+        head_sha: sha,
+        status: "completed",
+        conclusion: "success",
+        completed_at: new Date().toISOString(),
+        output: {
+          title: `${path} is valid`,
+          summary: `\`${path}\` passes validation. Note: previews use the file from the default branch, so this version applies once merged.`,
+        },
+      }),
   );
   return { id: data.id, url: data.html_url ?? "" };
 }

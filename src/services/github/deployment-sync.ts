@@ -45,8 +45,9 @@ export class DeploymentSync {
     const { octokit, owner, repo } = this.ctx;
     const environment = report.names.environment;
     try {
-      const { data } = await attempt(`listing deployments of ${report.ref.sha.slice(0, 7)} to ${environment} for ${report.names.key}`, () =>
-        octokit.rest.repos.listDeployments({ owner, repo, sha: report.ref.sha, environment, per_page: 1 }),
+      const { data } = await attempt(
+        `listing deployments of ${report.ref.sha.slice(0, 7)} to ${environment} for ${report.names.key}`,
+        () => octokit.rest.repos.listDeployments({ owner, repo, sha: report.ref.sha, environment, per_page: 1 }),
       );
       this.known = data[0] ? await this.latest(data[0].id) : null;
     } catch (err) {
@@ -65,7 +66,10 @@ export class DeploymentSync {
     try {
       const id = this.known?.id ?? (await this.create(report, url));
       this.known = { id };
-      await this.status(report, id, state, { ...(state === "success" ? { auto_inactive: true } : {}), ...(environmentUrl ? { environment_url: environmentUrl } : {}) });
+      await this.status(report, id, state, {
+        ...(state === "success" ? { auto_inactive: true } : {}),
+        ...(environmentUrl ? { environment_url: environmentUrl } : {}),
+      });
       this.known = { id, state, ...(environmentUrl ? { environmentUrl } : {}) };
     } catch (err) {
       this.ctx.fail("deployment", reportError(`finishing the deployment of ${report.names.key}`, err), report);
@@ -97,17 +101,27 @@ export class DeploymentSync {
     const errors: Error[] = [];
     const todo = job.deployments.filter((d) => d.state !== "inactive");
     for (const d of todo) {
-      await this.status({ ...job.report, summary: "Preview removed" }, d.id, "inactive").catch((e: Error) => errors.push(e));
+      await this.status({ ...job.report, summary: "Preview removed" }, d.id, "inactive").catch((e: Error) =>
+        errors.push(e),
+      );
     }
     if (errors.length === 0) return;
     const env = job.report.names.environment;
-    const err = errors.length === 1 ? reportError(`marking deployments of ${env} inactive`, errors[0]) : new ReportError(`marking ${errors.length} of ${todo.length} deployments of ${env} inactive for ${job.report.names.key} failed`, { cause: new AggregateError(errors) });
+    const err =
+      errors.length === 1
+        ? reportError(`marking deployments of ${env} inactive`, errors[0])
+        : new ReportError(
+            `marking ${errors.length} of ${todo.length} deployments of ${env} inactive for ${job.report.names.key} failed`,
+            { cause: new AggregateError(errors) },
+          );
     this.ctx.fail("deployment", err, job.report);
   }
 
   private async latest(id: number): Promise<Known> {
     const { octokit, owner, repo } = this.ctx;
-    const { data } = await attempt(`reading the statuses of deployment ${id}`, () => octokit.rest.repos.listDeploymentStatuses({ owner, repo, deployment_id: id, per_page: 1 }));
+    const { data } = await attempt(`reading the statuses of deployment ${id}`, () =>
+      octokit.rest.repos.listDeploymentStatuses({ owner, repo, deployment_id: id, per_page: 1 }),
+    );
     const s = data[0];
     return s ? { id, state: s.state, ...(s.environment_url ? { environmentUrl: s.environment_url } : {}) } : { id };
   }
@@ -129,15 +143,31 @@ export class DeploymentSync {
         payload: { key: report.names.key, namespace: report.names.namespace, ...(url ? { url } : {}) },
       }),
     );
-    if (!("id" in data)) throw new ReportError(`${what}: GitHub answered without a deployment (${short(String(data.message ?? ""), 200)})`);
+    if (!("id" in data))
+      throw new ReportError(
+        `${what}: GitHub answered without a deployment (${short(String(data.message ?? ""), 200)})`,
+      );
     return data.id;
   }
 
-  private async status(report: RunReport, id: number, state: "success" | "failure" | "inactive", extra: Record<string, unknown> = {}): Promise<void> {
+  private async status(
+    report: RunReport,
+    id: number,
+    state: "success" | "failure" | "inactive",
+    extra: Record<string, unknown> = {},
+  ): Promise<void> {
     const { octokit, owner, repo } = this.ctx;
     const logUrl = this.logUrl();
     await attempt(`setting deployment ${id} of ${report.names.environment} to ${state} for ${report.names.key}`, () =>
-      octokit.rest.repos.createDeploymentStatus({ owner, repo, deployment_id: id, state, description: short(report.summary, 140), ...(logUrl ? { log_url: logUrl } : {}), ...extra }),
+      octokit.rest.repos.createDeploymentStatus({
+        owner,
+        repo,
+        deployment_id: id,
+        state,
+        description: short(report.summary, 140),
+        ...(logUrl ? { log_url: logUrl } : {}),
+        ...extra,
+      }),
     );
   }
 }

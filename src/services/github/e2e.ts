@@ -35,7 +35,13 @@ export async function runE2e(req: E2eRequest): Promise<E2eResult> {
   const { octokit, owner, repo, workflow } = req;
   const since = new Date(Date.now() - 5_000).toISOString();
   try {
-    await octokit.rest.actions.createWorkflowDispatch({ owner, repo, workflow_id: workflow, ref: req.ref, inputs: req.inputs });
+    await octokit.rest.actions.createWorkflowDispatch({
+      owner,
+      repo,
+      workflow_id: workflow,
+      ref: req.ref,
+      inputs: req.inputs,
+    });
   } catch (err) {
     throw new Error(`dispatching workflow "${workflow}" on ${req.ref}`, { cause: err });
   }
@@ -44,10 +50,20 @@ export async function runE2e(req: E2eRequest): Promise<E2eResult> {
   for (;;) {
     await sleep(Math.min(pollMs, Math.max(0, deadline - Date.now())), req.signal);
     if (req.signal?.aborted) return { conclusion: "cancelled" };
-    const { data } = await octokit.rest.actions.listWorkflowRuns({ owner, repo, workflow_id: workflow, event: "workflow_dispatch", branch: req.ref, created: `>=${since}`, per_page: 20 });
+    const { data } = await octokit.rest.actions.listWorkflowRuns({
+      owner,
+      repo,
+      workflow_id: workflow,
+      event: "workflow_dispatch",
+      branch: req.ref,
+      created: `>=${since}`,
+      per_page: 20,
+    });
     // The dispatch API returns no run id: take the newest dispatched run of this workflow for the commit.
     const run = data.workflow_runs.filter((r) => r.head_sha === req.sha).sort((a, b) => b.id - a.id)[0];
-    if (run?.status === "completed") return { conclusion: run.conclusion ?? "neutral", url: run.html_url, runId: run.id };
-    if (Date.now() >= deadline) return { conclusion: "timed_out", ...(run ? { url: run.html_url, runId: run.id } : {}) };
+    if (run?.status === "completed")
+      return { conclusion: run.conclusion ?? "neutral", url: run.html_url, runId: run.id };
+    if (Date.now() >= deadline)
+      return { conclusion: "timed_out", ...(run ? { url: run.html_url, runId: run.id } : {}) };
   }
 }

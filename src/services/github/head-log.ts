@@ -43,7 +43,11 @@ export class PgHeadLog implements HeadLog {
   constructor(private readonly pool: pg.Pool) {}
 
   private init(): Promise<unknown> {
-    this.ready ??= createTableOnce(this.pool, HEAD_LOG_TABLE, `create table if not exists ${HEAD_LOG_TABLE} (key text not null, sha text not null, first_seen timestamptz not null, primary key (key, sha))`).catch((err: unknown) => {
+    this.ready ??= createTableOnce(
+      this.pool,
+      HEAD_LOG_TABLE,
+      `create table if not exists ${HEAD_LOG_TABLE} (key text not null, sha text not null, first_seen timestamptz not null, primary key (key, sha))`,
+    ).catch((err: unknown) => {
       this.ready = undefined;
       throw err;
     });
@@ -60,7 +64,10 @@ export class PgHeadLog implements HeadLog {
 
   async firstSeen(key: string, sha: string): Promise<string | undefined> {
     await this.init();
-    const { rows } = await this.pool.query<{ first_seen: Date }>(`select first_seen from ${HEAD_LOG_TABLE} where key = $1 and sha = $2`, [key, sha]);
+    const { rows } = await this.pool.query<{ first_seen: Date }>(
+      `select first_seen from ${HEAD_LOG_TABLE} where key = $1 and sha = $2`,
+      [key, sha],
+    );
     return rows[0]?.first_seen.toISOString();
   }
 }

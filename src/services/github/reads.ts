@@ -10,14 +10,27 @@ import { CONFIG_PATH, parseConfig, type ConfigResult } from "../../config.js";
 export type Octokit = InstanceType<typeof ProbotOctokit>;
 
 function status(err: unknown): number | undefined {
-  return typeof err === "object" && err !== null && "status" in err && typeof err.status === "number" ? err.status : undefined;
+  return typeof err === "object" && err !== null && "status" in err && typeof err.status === "number"
+    ? err.status
+    : undefined;
 }
 
 /** `.github/preview.yml` at `ref`: undefined when absent (the repository is not enrolled). */
-export async function loadRepoConfig(octokit: Octokit, owner: string, repo: string, ref?: string): Promise<(ConfigResult & { text: string }) | undefined> {
+export async function loadRepoConfig(
+  octokit: Octokit,
+  owner: string,
+  repo: string,
+  ref?: string,
+): Promise<(ConfigResult & { text: string }) | undefined> {
   let text: string;
   try {
-    const res = await octokit.rest.repos.getContent({ owner, repo, path: CONFIG_PATH, ...(ref ? { ref } : {}), mediaType: { format: "raw" } });
+    const res = await octokit.rest.repos.getContent({
+      owner,
+      repo,
+      path: CONFIG_PATH,
+      ...(ref ? { ref } : {}),
+      mediaType: { format: "raw" },
+    });
     text = typeof res.data === "string" ? res.data : Buffer.from(res.data as unknown as ArrayBuffer).toString("utf8");
   } catch (err) {
     if (status(err) === 404) return undefined;
@@ -66,7 +79,13 @@ export async function getPull(octokit: Octokit, owner: string, repo: string, num
  * Conclusions by name of the commit's check runs and workflow runs (`pending` while not completed). When several runs
  * share a name (a re-run, a second workflow run for the same commit), the newest decides.
  */
-export async function headChecks(octokit: Octokit, owner: string, repo: string, sha: string, names: string[]): Promise<Record<string, string>> {
+export async function headChecks(
+  octokit: Octokit,
+  owner: string,
+  repo: string,
+  sha: string,
+  names: string[],
+): Promise<Record<string, string>> {
   if (names.length === 0) return {};
   const latest = new Map<string, { at: string; conclusion: string }>();
   const keep = (name: string, at: string, conclusion: string) => {
@@ -94,10 +113,17 @@ export async function headChecks(octokit: Octokit, owner: string, repo: string, 
  * app and CI for a pushed commit, a fork PR's commits included when the base repository runs checks on PRs), by
  * GitHub's clock. Undefined when the commit has none.
  */
-export async function headArrivedAt(octokit: Octokit, owner: string, repo: string, sha: string): Promise<string | undefined> {
+export async function headArrivedAt(
+  octokit: Octokit,
+  owner: string,
+  repo: string,
+  sha: string,
+): Promise<string | undefined> {
   try {
     const { data } = await octokit.rest.checks.listSuitesForRef({ owner, repo, ref: sha, per_page: 100 });
-    const times = data.check_suites.map((s) => s.created_at).filter((t): t is string => typeof t === "string" && t !== "");
+    const times = data.check_suites
+      .map((s) => s.created_at)
+      .filter((t): t is string => typeof t === "string" && t !== "");
     return times.sort()[0];
   } catch (err) {
     if (status(err) === 404 || status(err) === 422) return undefined;
@@ -106,7 +132,18 @@ export async function headArrivedAt(octokit: Octokit, owner: string, repo: strin
 }
 
 /** Paths changed by the PR (to notice edits of .github/preview.yml). */
-export async function pullTouches(octokit: Octokit, owner: string, repo: string, number: number, path: string): Promise<boolean> {
-  const files = await octokit.paginate(octokit.rest.pulls.listFiles, { owner, repo, pull_number: number, per_page: 100 });
+export async function pullTouches(
+  octokit: Octokit,
+  owner: string,
+  repo: string,
+  number: number,
+  path: string,
+): Promise<boolean> {
+  const files = await octokit.paginate(octokit.rest.pulls.listFiles, {
+    owner,
+    repo,
+    pull_number: number,
+    per_page: 100,
+  });
   return files.some((f) => f.filename === path || f.previous_filename === path);
 }

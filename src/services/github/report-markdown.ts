@@ -12,8 +12,21 @@ import type { RunReport, RunState, StepRecord, StepStatus } from "../shared/run-
 /** GitHub's limit for a check run's output.summary / output.text and for a comment body. */
 export const GITHUB_TEXT_LIMIT = 65_535;
 
-const STEP_EMOJI: Record<StepStatus, string> = { pending: "⏳", running: "🔄", success: "✅", failure: "❌", skipped: "⏭️" };
-const STATE_EMOJI: Record<RunState, string> = { queued: "⏳", in_progress: "🔄", success: "✅", failure: "❌", superseded: "⏭️", cancelled: "🚫" };
+const STEP_EMOJI: Record<StepStatus, string> = {
+  pending: "⏳",
+  running: "🔄",
+  success: "✅",
+  failure: "❌",
+  skipped: "⏭️",
+};
+const STATE_EMOJI: Record<RunState, string> = {
+  queued: "⏳",
+  in_progress: "🔄",
+  success: "✅",
+  failure: "❌",
+  superseded: "⏭️",
+  cancelled: "🚫",
+};
 
 /** The hidden marker that identifies the sticky comment of one preview. */
 export function stickyMarker(key: string): string {
@@ -91,7 +104,8 @@ export function link(title: string, url: string | undefined): string {
 export function stepsTable(steps: StepRecord[]): string {
   if (steps.length === 0) return "";
   const rows = steps.map(
-    (s) => `| ${escapeMarkdown(s.name)} | ${STEP_EMOJI[s.status]} | ${s.durationMs === undefined ? "" : formatDuration(s.durationMs)} | ${s.detail ? escapeMarkdown(s.detail) : ""} |`,
+    (s) =>
+      `| ${escapeMarkdown(s.name)} | ${STEP_EMOJI[s.status]} | ${s.durationMs === undefined ? "" : formatDuration(s.durationMs)} | ${s.detail ? escapeMarkdown(s.detail) : ""} |`,
   );
   return ["| Step | | Time | Detail |", "|---|---|---|---|", ...rows].join("\n");
 }
@@ -116,8 +130,10 @@ function facts(report: RunReport, opts: RenderOptions, withTrigger = true): stri
   if (url && report.kind === "deploy") out.push(`- **URL:** ${url}`);
   out.push(`- **Commit:** ${commitLink(report, opts.serverUrl)} on ${codeSpan(report.ref.branch)}`);
   out.push(`- **Namespace:** ${codeSpan(report.names.namespace)}`);
-  if (report.database) out.push(`- **Database:** ${codeSpan(report.database.name)} (${escapeMarkdown(report.database.status)})`);
-  if (report.expiresAt) out.push(`- **Expires:** ${escapeMarkdown(report.expiresAt.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC"))}`);
+  if (report.database)
+    out.push(`- **Database:** ${codeSpan(report.database.name)} (${escapeMarkdown(report.database.status)})`);
+  if (report.expiresAt)
+    out.push(`- **Expires:** ${escapeMarkdown(report.expiresAt.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC"))}`);
   if (withTrigger) out.push(`- **Triggered by:** ${escapeMarkdown(report.trigger)}`);
   return out;
 }
@@ -163,13 +179,23 @@ export function renderCheckRunOutput(report: RunReport, opts: RenderOptions): Ch
     .filter((w) => !w.ready)
     .map((w) => `- ❌ ${escapeMarkdown(w.kind)} ${codeSpan(w.name)} — ${escapeMarkdown(w.summary)}`)
     .join("\n");
-  const summary = [`### ${headline(report)}`, escapeMarkdown(report.summary), failing, stepsTable(report.steps), facts(report, opts).join("\n")]
+  const summary = [
+    `### ${headline(report)}`,
+    escapeMarkdown(report.summary),
+    failing,
+    stepsTable(report.steps),
+    facts(report, opts).join("\n"),
+  ]
     .filter(Boolean)
     .join("\n\n");
   const textParts: string[] = [];
   const objects = [
-    report.applied?.length ? `**Applied (${report.applied.length})**\n\n${codeBlock(truncateMiddle(report.applied.join("\n"), 8_000))}` : "",
-    report.pruned?.length ? `**Pruned (${report.pruned.length})**\n\n${codeBlock(truncateMiddle(report.pruned.join("\n"), 4_000))}` : "",
+    report.applied?.length
+      ? `**Applied (${report.applied.length})**\n\n${codeBlock(truncateMiddle(report.applied.join("\n"), 8_000))}`
+      : "",
+    report.pruned?.length
+      ? `**Pruned (${report.pruned.length})**\n\n${codeBlock(truncateMiddle(report.pruned.join("\n"), 4_000))}`
+      : "",
   ].filter(Boolean);
   const reserve = objects.join("\n\n").length + 100;
   const diagnosis = diagnosisMarkdown(report, GITHUB_TEXT_LIMIT - reserve);
@@ -188,7 +214,13 @@ const COMMANDS = [
 ] as const;
 
 function commandsBlock(): string {
-  return ["<details><summary>Commands</summary>", "", ...COMMANDS.map(([c, what]) => `- \`${c}\` — ${what}`), "", "</details>"].join("\n");
+  return [
+    "<details><summary>Commands</summary>",
+    "",
+    ...COMMANDS.map(([c, what]) => `- \`${c}\` — ${what}`),
+    "",
+    "</details>",
+  ].join("\n");
 }
 
 /**
@@ -199,10 +231,17 @@ function commandsBlock(): string {
 export function renderComment(report: RunReport, opts: RenderOptions): string {
   const removed = report.kind === "destroy" && report.state === "success";
   const healthy = report.kind === "deploy" && report.state === "success";
-  const lines: string[] = [stickyMarker(report.names.key), `### ${headline(report)}`, "", escapeMarkdown(report.summary), ""];
+  const lines: string[] = [
+    stickyMarker(report.names.key),
+    `### ${headline(report)}`,
+    "",
+    escapeMarkdown(report.summary),
+    "",
+  ];
   if (removed) {
     const gone = [`- namespace ${codeSpan(report.names.namespace)}`];
-    if (report.database) gone.push(`- database ${codeSpan(report.database.name)} (${escapeMarkdown(report.database.status)})`);
+    if (report.database)
+      gone.push(`- database ${codeSpan(report.database.name)} (${escapeMarkdown(report.database.status)})`);
     gone.push(`- deployment environment ${codeSpan(report.names.environment)} (marked inactive)`);
     lines.push("Removed:", "", ...gone, "", `Triggered by ${escapeMarkdown(report.trigger)}.`, "");
   } else {
@@ -210,7 +249,10 @@ export function renderComment(report: RunReport, opts: RenderOptions): string {
   }
   const table = healthy ? "" : stepsTable(report.steps);
   if (table) lines.push(table, "");
-  const links = [...(report.links ?? []).map((l) => link(l.title, l.url)), ...(opts.checkRunUrl ? [link("Checks", opts.checkRunUrl)] : [])];
+  const links = [
+    ...(report.links ?? []).map((l) => link(l.title, l.url)),
+    ...(opts.checkRunUrl ? [link("Checks", opts.checkRunUrl)] : []),
+  ];
   if (links.length && !removed) lines.push(`**Links:** ${links.join(" · ")}`, "");
   if (report.state === "failure") {
     const diagnosis = diagnosisMarkdown(report, 40_000);

@@ -141,7 +141,14 @@ class PreviewReporter implements GitHubReporter {
     const rest: Array<Promise<void>> = [];
     if (report.state === "success" || report.state === "failure") {
       this.deployment.set(report);
-      rest.push(this.track({ key: `deployment ${report.names.key}`, priority: WRITE_PRIORITY.deployment, prepare: () => this.deployment.prepare(), write: () => this.deployment.write() }));
+      rest.push(
+        this.track({
+          key: `deployment ${report.names.key}`,
+          priority: WRITE_PRIORITY.deployment,
+          prepare: () => this.deployment.prepare(),
+          write: () => this.deployment.write(),
+        }),
+      );
     }
     // A superseded run leaves the comment to the run that superseded it.
     if (report.state !== "superseded" && report.state !== "cancelled") rest.push(this.syncComment(report));
@@ -180,10 +187,20 @@ class PreviewReporter implements GitHubReporter {
 
   private syncComment(report: RunReport): Promise<void> {
     this.comment.set(report);
-    return this.track({ key: `comment ${report.names.key}`, priority: WRITE_PRIORITY.comment, prepare: () => this.comment.prepare(), write: () => this.comment.write() });
+    return this.track({
+      key: `comment ${report.names.key}`,
+      priority: WRITE_PRIORITY.comment,
+      prepare: () => this.comment.prepare(),
+      write: () => this.comment.write(),
+    });
   }
 
-  private track(req: { key: string; priority: number; prepare: () => Promise<void>; write: () => Promise<void> }): Promise<void> {
+  private track(req: {
+    key: string;
+    priority: number;
+    prepare: () => Promise<void>;
+    write: () => Promise<void>;
+  }): Promise<void> {
     const p = this.lanes.request({ lane: this.opts.owner, ...req });
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
@@ -197,7 +214,10 @@ class PreviewReporter implements GitHubReporter {
 
   private fail(surface: GitHubSurface, err: ReportError, report: RunReport): void {
     this.errors.push(err);
-    this.log.warn({ err, key: report.names.key, sha: report.ref.sha, surface, status: httpStatus(err.cause) }, err.message);
+    this.log.warn(
+      { err, key: report.names.key, sha: report.ref.sha, surface, status: httpStatus(err.cause) },
+      err.message,
+    );
     try {
       this.opts.onFailure?.(surface, err);
     } catch {

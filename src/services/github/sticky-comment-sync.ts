@@ -67,8 +67,14 @@ export class StickyCommentSync {
     const { octokit, owner, repo } = this.ctx;
     const marker = stickyMarker(report.names.key);
     return attempt(`listing comments of ${report.names.key}`, async () => {
-      for await (const { data } of octokit.paginate.iterator(octokit.rest.issues.listComments, { owner, repo, issue_number: report.ref.number, per_page: 100 })) {
-        for (const c of data) if (c.body?.includes(marker) && (await this.ours.ownsComment(c))) return { id: c.id, body: c.body };
+      for await (const { data } of octokit.paginate.iterator(octokit.rest.issues.listComments, {
+        owner,
+        repo,
+        issue_number: report.ref.number,
+        per_page: 100,
+      })) {
+        for (const c of data)
+          if (c.body?.includes(marker) && (await this.ours.ownsComment(c))) return { id: c.id, body: c.body };
       }
       return null;
     });

@@ -56,7 +56,8 @@ class Lane {
     if (this.running) return;
     let next: Entry | undefined;
     for (const e of this.pending.values()) {
-      if (e.ready && (!next || e.priority < next.priority || (e.priority === next.priority && e.seq < next.seq))) next = e;
+      if (e.ready && (!next || e.priority < next.priority || (e.priority === next.priority && e.seq < next.seq)))
+        next = e;
     }
     if (!next) {
       if (this.pending.size === 0) this.onIdle();
@@ -67,7 +68,12 @@ class Lane {
     this.running = true;
     entry
       .write()
-      .catch((err: unknown) => this.log?.error({ err, key: entry.key }, `GitHub write "${entry.key}" threw; writes must record their own failures`))
+      .catch((err: unknown) =>
+        this.log?.error(
+          { err, key: entry.key },
+          `GitHub write "${entry.key}" threw; writes must record their own failures`,
+        ),
+      )
       .finally(() => {
         this.running = false;
         for (const w of entry.waiters) w();
@@ -97,7 +103,14 @@ export class WriteLanes {
         if (req.prepare) this.prepare(lane, existing, req.prepare);
         return;
       }
-      const entry: Entry = { key: req.key, priority: req.priority, seq: ++this.seq, ready: !req.prepare, write: req.write, waiters: [resolve] };
+      const entry: Entry = {
+        key: req.key,
+        priority: req.priority,
+        seq: ++this.seq,
+        ready: !req.prepare,
+        write: req.write,
+        waiters: [resolve],
+      };
       lane.pending.set(req.key, entry);
       if (req.prepare) this.prepare(lane, entry, req.prepare);
       else lane.pump();
@@ -119,7 +132,9 @@ export class WriteLanes {
 
   private prepare(lane: Lane, entry: Entry, prepare: () => Promise<void>): void {
     entry.ready = false;
-    const run = (entry.preparing ?? Promise.resolve()).then(prepare).catch((err: unknown) => this.log?.error({ err, key: entry.key }, `preparing GitHub write "${entry.key}" threw`));
+    const run = (entry.preparing ?? Promise.resolve())
+      .then(prepare)
+      .catch((err: unknown) => this.log?.error({ err, key: entry.key }, `preparing GitHub write "${entry.key}" threw`));
     entry.preparing = run;
     void run.then(() => {
       if (entry.preparing !== run) return; // a later prepare for the same entry is still running

@@ -8,11 +8,19 @@ import { previewKey } from "../shared/preview.js";
 
 export const PREVIEW_JOB = "preview";
 
-export function createDispatcher(opts: { queue: Queue; installationFor(owner: string, repo: string): Promise<number> }): Dispatcher {
+export function createDispatcher(opts: {
+  queue: Queue;
+  installationFor(owner: string, repo: string): Promise<number>;
+}): Dispatcher {
   return {
     async dispatch(req: PreviewRequest) {
       const installationId = req.installationId ?? (await opts.installationFor(req.owner, req.repo));
-      const door = req.source === "comment" ? `/preview ${req.action}` : req.source === "slack" ? `Slack /preview ${req.action}` : req.action;
+      const door =
+        req.source === "comment"
+          ? `/preview ${req.action}`
+          : req.source === "slack"
+            ? `Slack /preview ${req.action}`
+            : req.action;
       const job: PreviewJob = {
         installationId,
         owner: req.owner,
@@ -31,8 +39,17 @@ export function createDispatcher(opts: { queue: Queue; installationFor(owner: st
         ...(req.slack ? { slack: req.slack } : {}),
       };
       // A sweeper deploy queues behind a running one (it only repairs); people's deploys and every destroy take over.
-      const supersedes = (req.action === "deploy" || req.action === "redeploy" || req.action === "destroy") && !req.dryRun && !(req.source === "sweeper" && req.action !== "destroy");
-      return opts.queue.enqueue({ kind: PREVIEW_JOB, key: previewKey(req), payload: job, supersedes, ...(req.deliveryId ? { dedupeId: req.deliveryId } : {}) });
+      const supersedes =
+        (req.action === "deploy" || req.action === "redeploy" || req.action === "destroy") &&
+        !req.dryRun &&
+        !(req.source === "sweeper" && req.action !== "destroy");
+      return opts.queue.enqueue({
+        kind: PREVIEW_JOB,
+        key: previewKey(req),
+        payload: job,
+        supersedes,
+        ...(req.deliveryId ? { dedupeId: req.deliveryId } : {}),
+      });
     },
   };
 }

@@ -35,7 +35,10 @@ export type ListOpenPulls = () => Promise<DesiredSet>;
  * `.github/preview.yml` on its default branch (valid or not: a broken config must not get live previews pruned),
  * and each one's open pull requests. Any error rejects the whole listing.
  */
-export function githubOpenPulls(opts: { app(): Promise<Octokit>; octokitFor(installationId: number): Promise<Octokit> }): ListOpenPulls {
+export function githubOpenPulls(opts: {
+  app(): Promise<Octokit>;
+  octokitFor(installationId: number): Promise<Octokit>;
+}): ListOpenPulls {
   return async () => {
     const app = await opts.app();
     const out: OpenPull[] = [];
@@ -57,8 +60,21 @@ export function githubOpenPulls(opts: { app(): Promise<Octokit>; octokitFor(inst
         enrolled.add(repository);
         const ttlMs = config.ok ? config.config.ttl : undefined;
         const slackChannel = config.ok ? config.config.slack?.channel : undefined;
-        for (const p of await octokit.paginate(octokit.rest.pulls.list, { owner: r.owner.login, repo: r.name, state: "open", per_page: 100 })) {
-          out.push({ installationId: inst.id, owner: r.owner.login, repo: r.name, number: p.number, sha: p.head.sha, ...(ttlMs ? { ttlMs } : {}), ...(slackChannel ? { slackChannel } : {}) });
+        for (const p of await octokit.paginate(octokit.rest.pulls.list, {
+          owner: r.owner.login,
+          repo: r.name,
+          state: "open",
+          per_page: 100,
+        })) {
+          out.push({
+            installationId: inst.id,
+            owner: r.owner.login,
+            repo: r.name,
+            number: p.number,
+            sha: p.head.sha,
+            ...(ttlMs ? { ttlMs } : {}),
+            ...(slackChannel ? { slackChannel } : {}),
+          });
         }
       }
     }

@@ -42,7 +42,14 @@ export class QueueLease {
   private readonly listeners: Array<() => void> = [];
 
   constructor(private readonly opts: QueueLeaseOptions) {
-    this.o = { namespace: opts.namespace, name: opts.name, identity: opts.identity, durationSeconds: opts.durationSeconds ?? 15, renewDeadlineMs: opts.renewDeadlineMs ?? 10_000, retryMs: opts.retryMs ?? 2_000 };
+    this.o = {
+      namespace: opts.namespace,
+      name: opts.name,
+      identity: opts.identity,
+      durationSeconds: opts.durationSeconds ?? 15,
+      renewDeadlineMs: opts.renewDeadlineMs ?? 10_000,
+      retryMs: opts.retryMs ?? 2_000,
+    };
     this.now = opts.now ?? Date.now;
   }
 
@@ -60,7 +67,8 @@ export class QueueLease {
   status(): string {
     const where = `Lease ${this.o.namespace}/${this.o.name}`;
     if (this.held) return `ok (holds ${where}: this replica runs the jobs)`;
-    if (this.problem) return `cannot elect: ${this.problem} (without DATABASE_URL only the holder of ${where} runs jobs)`;
+    if (this.problem)
+      return `cannot elect: ${this.problem} (without DATABASE_URL only the holder of ${where} runs jobs)`;
     if (!this.observed) return `electing: trying to take ${where}; this replica runs no jobs until it holds it`;
     return `standby: ${this.observed?.holder || "another replica"} holds ${where}; this replica runs no jobs until it is gone`;
   }
@@ -89,7 +97,10 @@ export class QueueLease {
       await this.opts.api.replaceNamespacedLease({ name: this.o.name, namespace: this.o.namespace, body: lease });
       this.opts.logger.info({ lease: `${this.o.namespace}/${this.o.name}` }, "handed the job Lease back");
     } catch (err) {
-      this.opts.logger.warn({ err }, `could not hand the job Lease back (another replica takes it over in ${this.o.durationSeconds} s)`);
+      this.opts.logger.warn(
+        { err },
+        `could not hand the job Lease back (another replica takes it over in ${this.o.durationSeconds} s)`,
+      );
     }
   }
 
@@ -107,7 +118,10 @@ export class QueueLease {
         lease = await api.readNamespacedLease(ref);
       } catch (err) {
         if (!isNotFound(err)) throw err;
-        await api.createNamespacedLease({ namespace: this.o.namespace, body: this.record({ metadata: { name: this.o.name, namespace: this.o.namespace } }, 0) });
+        await api.createNamespacedLease({
+          namespace: this.o.namespace,
+          body: this.record({ metadata: { name: this.o.name, namespace: this.o.namespace } }, 0),
+        });
         return this.won("acquired");
       }
       this.problem = undefined;
@@ -115,13 +129,21 @@ export class QueueLease {
       const holder = spec.holderIdentity ?? "";
       const renewTime = spec.renewTime ? new Date(spec.renewTime).toISOString() : "";
       if (!this.observed || this.observed.holder !== holder || this.observed.renewTime !== renewTime) {
-        if (holder !== this.o.identity && holder !== this.observed?.holder) this.opts.logger.info({ holder }, `job Lease ${this.o.namespace}/${this.o.name} is held by ${holder || "nobody"}`);
+        if (holder !== this.o.identity && holder !== this.observed?.holder)
+          this.opts.logger.info(
+            { holder },
+            `job Lease ${this.o.namespace}/${this.o.name} is held by ${holder || "nobody"}`,
+          );
         this.observed = { holder, renewTime, at: this.now() };
       }
-      const expired = holder === "" || this.now() - this.observed.at > (spec.leaseDurationSeconds ?? this.o.durationSeconds) * 1000;
+      const expired =
+        holder === "" || this.now() - this.observed.at > (spec.leaseDurationSeconds ?? this.o.durationSeconds) * 1000;
       if (holder !== this.o.identity && !expired) return this.set(false);
       const transitions = (spec.leaseTransitions ?? 0) + (holder === this.o.identity ? 0 : 1);
-      await api.replaceNamespacedLease({ ...ref, body: this.record(lease, transitions, holder === this.o.identity ? spec.acquireTime : undefined) });
+      await api.replaceNamespacedLease({
+        ...ref,
+        body: this.record(lease, transitions, holder === this.o.identity ? spec.acquireTime : undefined),
+      });
       this.won(holder === this.o.identity ? "renewed" : `took over from ${holder || "nobody"}`);
     } catch (err) {
       this.failed(err);
@@ -134,14 +156,24 @@ export class QueueLease {
       ...base,
       apiVersion: "coordination.k8s.io/v1",
       kind: "Lease",
-      spec: { holderIdentity: this.o.identity, leaseDurationSeconds: this.o.durationSeconds, acquireTime: acquired ?? new V1MicroTime(), renewTime: new V1MicroTime(), leaseTransitions: transitions },
+      spec: {
+        holderIdentity: this.o.identity,
+        leaseDurationSeconds: this.o.durationSeconds,
+        acquireTime: acquired ?? new V1MicroTime(),
+        renewTime: new V1MicroTime(),
+        leaseTransitions: transitions,
+      },
     };
   }
 
   private won(how: string): void {
     this.problem = undefined;
     this.lastRenewed = this.now();
-    if (!this.held) this.opts.logger.info({ lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity }, `job Lease ${how}: this replica runs the jobs`);
+    if (!this.held)
+      this.opts.logger.info(
+        { lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity },
+        `job Lease ${how}: this replica runs the jobs`,
+      );
     this.set(true);
   }
 
@@ -149,9 +181,15 @@ export class QueueLease {
     if (isConflict(err)) return void (this.held || this.set(false)); // another replica wrote first: look again next time
     const code = kubeStatus(err);
     if (code === 403 || code === 404) this.problem = `${code} ${kubeMessage(err)}`.slice(0, 300);
-    this.opts.logger.warn({ err }, `job Lease ${this.o.namespace}/${this.o.name}: ${code ?? ""} ${kubeMessage(err)}`.trim());
+    this.opts.logger.warn(
+      { err },
+      `job Lease ${this.o.namespace}/${this.o.name}: ${code ?? ""} ${kubeMessage(err)}`.trim(),
+    );
     if (this.held && this.now() - this.lastRenewed > this.o.renewDeadlineMs) {
-      this.opts.logger.error({ lease: `${this.o.namespace}/${this.o.name}` }, "could not renew the job Lease in time: starting no more jobs");
+      this.opts.logger.error(
+        { lease: `${this.o.namespace}/${this.o.name}` },
+        "could not renew the job Lease in time: starting no more jobs",
+      );
       this.set(false);
     }
   }

@@ -32,9 +32,15 @@ import { PgBoss, type JobWithMetadata } from "pg-boss";
 import type { Logger } from "../../logger.js";
 import { isTransientError } from "../shared/errors.js";
 import { SupersededError } from "../shared/errors.js";
-import { QueueStoppedError, type EnqueueOptions, type Job, type JobHandler, type Queue, type QueueStats } from "./queue.js";
+import {
+  QueueStoppedError,
+  type EnqueueOptions,
+  type Job,
+  type JobHandler,
+  type Queue,
+  type QueueStats,
+} from "./queue.js";
 import { createTableOnce } from "../shared/pg-tables.js";
-
 
 export interface PgQueueOptions {
   /** Where the jobs live. Either a URL (the queue owns its pools) or a pool (pg-boss then uses it too). */
@@ -117,10 +123,18 @@ class PgBossQueue implements PgQueue {
     this.leaseSeconds = Math.max(10, options.leaseSeconds ?? 30);
     this.classify = options.isTransient ?? isTransientError;
     this.ownPool = !options.pool;
-    this.pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: this.concurrency + 4, application_name: "preview-bot-queue" });
+    this.pool =
+      options.pool ??
+      new pg.Pool({
+        connectionString: options.connectionString,
+        max: this.concurrency + 4,
+        application_name: "preview-bot-queue",
+      });
     if (this.ownPool) this.pool.on("error", (err) => this.log?.warn({ err }, "idle queue connection failed"));
     this.boss = new PgBoss({
-      ...(options.connectionString ? { connectionString: options.connectionString } : { db: { executeSql: (text: string, values?: unknown[]) => this.pool.query(text, values) } }),
+      ...(options.connectionString
+        ? { connectionString: options.connectionString }
+        : { db: { executeSql: (text: string, values?: unknown[]) => this.pool.query(text, values) } }),
       schema: this.schema,
       schedule: false,
       // New jobs wake idle workers on every replica at once (polling stays as the floor).
@@ -134,7 +148,9 @@ class PgBossQueue implements PgQueue {
     });
     this.boss.on("error", (err) => this.log?.warn({ err }, "pg-boss reported an error"));
     this.ready = this.startup().catch((err: unknown) => {
-      throw new Error(`starting the PostgreSQL job queue (pg-boss schema "${this.schema}", queue "${this.name}")`, { cause: err });
+      throw new Error(`starting the PostgreSQL job queue (pg-boss schema "${this.schema}", queue "${this.name}")`, {
+        cause: err,
+      });
     });
     this.ready.catch((err: unknown) => this.log?.error({ err }, "the PostgreSQL job queue did not start"));
   }
@@ -143,13 +159,25 @@ class PgBossQueue implements PgQueue {
     await this.boss.start();
     await this.ensureQueue();
     this.table = (await this.boss.getQueue(this.name))?.table ?? "job";
-    await createTableOnce(this.pool, DEDUPE_TABLE, `create table if not exists ${DEDUPE_TABLE} (dedupe_id text primary key, job_id text not null, created_at timestamptz not null default now())`);
+    await createTableOnce(
+      this.pool,
+      DEDUPE_TABLE,
+      `create table if not exists ${DEDUPE_TABLE} (dedupe_id text primary key, job_id text not null, created_at timestamptz not null default now())`,
+    );
     // Keep polling at the normal pace with LISTEN on too: retries come due by time, not by a NOTIFY.
     const pollSeconds = Math.max(0.5, (this.options.pollIntervalMs ?? 500) / 1000);
     if (this.options.work !== false) {
       await this.boss.work<Envelope>(
         this.name,
-        { localConcurrency: this.concurrency, batchSize: 1, includeMetadata: true, pollingIntervalSeconds: pollSeconds, notifyPollingIntervalSeconds: pollSeconds, heartbeatRefreshSeconds: 1, burstWhenReadyExceeds: 1 },
+        {
+          localConcurrency: this.concurrency,
+          batchSize: 1,
+          includeMetadata: true,
+          pollingIntervalSeconds: pollSeconds,
+          notifyPollingIntervalSeconds: pollSeconds,
+          heartbeatRefreshSeconds: 1,
+          burstWhenReadyExceeds: 1,
+        },
         async ([job]) => (job ? this.runJob(job as JobWithMetadata<Envelope>) : undefined),
       );
     }
@@ -182,13 +210,19 @@ class PgBossQueue implements PgQueue {
   }
 
   private every(ms: number, fn: () => Promise<unknown>): void {
-    const t = setInterval(() => void fn().catch((err: unknown) => this.log?.warn({ err }, "queue housekeeping failed")), ms);
+    const t = setInterval(
+      () => void fn().catch((err: unknown) => this.log?.warn({ err }, "queue housekeeping failed")),
+      ms,
+    );
     t.unref();
     this.timers.push(t);
   }
 
   private async report(job: Job, error: unknown): Promise<void> {
-    this.log?.error({ err: error, jobId: job.id, kind: job.kind, key: job.key }, `job ${job.kind} for ${job.key} failed for good`);
+    this.log?.error(
+      { err: error, jobId: job.id, kind: job.kind, key: job.key },
+      `job ${job.kind} for ${job.key} failed for good`,
+    );
     try {
       await this.options.onFailed?.(job, error);
     } catch (err) {
@@ -201,7 +235,10 @@ class PgBossQueue implements PgQueue {
     const client = await this.pool.connect();
     try {
       for (;;) {
-        const { rows } = await client.query<{ ok: boolean }>("select pg_try_advisory_lock(hashtextextended($1, 0)) as ok", [`preview-bot:job:${key}`]);
+        const { rows } = await client.query<{ ok: boolean }>(
+          "select pg_try_advisory_lock(hashtextextended($1, 0)) as ok",
+          [`preview-bot:job:${key}`],
+        );
         if (rows[0]?.ok) return client;
         if (signal.aborted) break;
         await new Promise((r) => setTimeout(r, 100));
@@ -226,7 +263,12 @@ class PgBossQueue implements PgQueue {
   private async runJob(raw: JobWithMetadata<Envelope>): Promise<unknown> {
     const job = view(raw.id, raw.data);
     const abort = new AbortController();
-    const onClaimLost = () => abort.abort(new SupersededError(`${job.kind} for ${job.key} was cancelled: superseded by a newer job, or this worker's lease lapsed`));
+    const onClaimLost = () =>
+      abort.abort(
+        new SupersededError(
+          `${job.kind} for ${job.key} was cancelled: superseded by a newer job, or this worker's lease lapsed`,
+        ),
+      );
     raw.signal.addEventListener("abort", onClaimLost, { once: true });
     this.running.set(raw.id, { abort, key: job.key });
     let lock: pg.PoolClient | undefined;
@@ -247,14 +289,25 @@ class PgBossQueue implements PgQueue {
   }
 
   /** A stopped (superseded) job completes; a transient error is rethrown for pg-boss to retry; the rest is reported. */
-  private async settleFailure(job: Job, raw: JobWithMetadata<Envelope>, abort: AbortController, err: unknown): Promise<unknown> {
+  private async settleFailure(
+    job: Job,
+    raw: JobWithMetadata<Envelope>,
+    abort: AbortController,
+    err: unknown,
+  ): Promise<unknown> {
     if (abort.signal.aborted) {
-      this.log?.info({ jobId: job.id, key: job.key }, `${job.kind} for ${job.key} stopped: ${String((abort.signal.reason as Error)?.message ?? "aborted")}`);
+      this.log?.info(
+        { jobId: job.id, key: job.key },
+        `${job.kind} for ${job.key} stopped: ${String((abort.signal.reason as Error)?.message ?? "aborted")}`,
+      );
       return { superseded: true };
     }
     if (this.classify(err) && raw.retryCount < raw.retryLimit) {
       this.options.onRetry?.(job, err);
-      this.log?.warn({ err, jobId: job.id, key: job.key, attempt: raw.retryCount + 1 }, `${job.kind} for ${job.key} failed with a transient error; pg-boss retries it with backoff`);
+      this.log?.warn(
+        { err, jobId: job.id, key: job.key, attempt: raw.retryCount + 1 },
+        `${job.kind} for ${job.key} failed with a transient error; pg-boss retries it with backoff`,
+      );
       throw err;
     }
     await this.report(job, err);
@@ -270,7 +323,12 @@ class PgBossQueue implements PgQueue {
     for (const row of rows) {
       const res = (await this.boss.deleteJob(this.name, row.id)) as { affected?: number };
       if (!res.affected) continue; // another replica reaped it
-      await this.report(view(row.id, row.data), new Error(`the job's worker stopped answering and it ran out of attempts${row.output?.message ? `: ${row.output.message}` : ""}`));
+      await this.report(
+        view(row.id, row.data),
+        new Error(
+          `the job's worker stopped answering and it ran out of attempts${row.output?.message ? `: ${row.output.message}` : ""}`,
+        ),
+      );
     }
   }
 
@@ -280,15 +338,24 @@ class PgBossQueue implements PgQueue {
       [this.name],
     );
     const queued = Number(rows[0]?.queued ?? 0);
-    this.cached = { queued, running: this.running.size, oldestQueuedAgeMs: queued && rows[0]?.oldest ? Date.now() - rows[0].oldest.getTime() : 0 };
+    this.cached = {
+      queued,
+      running: this.running.size,
+      oldestQueuedAgeMs: queued && rows[0]?.oldest ? Date.now() - rows[0].oldest.getTime() : 0,
+    };
   }
 
   private async pruneDedupe(): Promise<void> {
-    await this.pool.query(`delete from ${DEDUPE_TABLE} where created_at < now() - make_interval(days => $1)`, [this.options.dedupeRetentionDays ?? 7]);
+    await this.pool.query(`delete from ${DEDUPE_TABLE} where created_at < now() - make_interval(days => $1)`, [
+      this.options.dedupeRetentionDays ?? 7,
+    ]);
   }
 
   private async pending(): Promise<number> {
-    const { rows } = await this.pool.query<{ n: string }>(`select count(*) as n from ${q(this.schema, this.table)} where name = $1 and state < 'completed'`, [this.name]);
+    const { rows } = await this.pool.query<{ n: string }>(
+      `select count(*) as n from ${q(this.schema, this.table)} where name = $1 and state < 'completed'`,
+      [this.name],
+    );
     return Number(rows[0]?.n ?? 0);
   }
 
@@ -300,7 +367,13 @@ class PgBossQueue implements PgQueue {
     this.handlers.set(kind, handler as JobHandler);
   }
 
-  async enqueue<P>({ kind, key, payload, dedupeId, supersedes }: EnqueueOptions<P>): Promise<{ jobId: string; deduplicated: boolean }> {
+  async enqueue<P>({
+    kind,
+    key,
+    payload,
+    dedupeId,
+    supersedes,
+  }: EnqueueOptions<P>): Promise<{ jobId: string; deduplicated: boolean }> {
     if (this.stopped) throw new QueueStoppedError("the queue is stopping; not accepting jobs");
     await this.ready;
     const client = await this.pool.connect();
@@ -316,7 +389,8 @@ class PgBossQueue implements PgQueue {
       const envelope: Envelope = { kind, key, payload, enqueuedAt: Date.now() };
       const jobId = await this.boss.send(this.name, envelope as unknown as object, { singletonKey: key, db });
       if (!jobId) throw new Error("pg-boss did not accept the job");
-      if (dedupeId) await client.query(`update ${DEDUPE_TABLE} set job_id = $2 where dedupe_id = $1`, [dedupeId, jobId]);
+      if (dedupeId)
+        await client.query(`update ${DEDUPE_TABLE} set job_id = $2 where dedupe_id = $1`, [dedupeId, jobId]);
       await client.query("commit");
       this.abortCancelled(cancelled, key, kind);
       return { jobId, deduplicated: false };
@@ -329,17 +403,32 @@ class PgBossQueue implements PgQueue {
   }
 
   /** Claim the delivery id in the enqueue's transaction; when it was seen before, roll back and say which job has it. */
-  private async claimDedupe(client: pg.PoolClient, dedupeId: string): Promise<{ jobId: string; deduplicated: true } | undefined> {
-    const claimed = await client.query(`insert into ${DEDUPE_TABLE} (dedupe_id, job_id) values ($1, '') on conflict do nothing returning dedupe_id`, [dedupeId]);
+  private async claimDedupe(
+    client: pg.PoolClient,
+    dedupeId: string,
+  ): Promise<{ jobId: string; deduplicated: true } | undefined> {
+    const claimed = await client.query(
+      `insert into ${DEDUPE_TABLE} (dedupe_id, job_id) values ($1, '') on conflict do nothing returning dedupe_id`,
+      [dedupeId],
+    );
     if (claimed.rowCount === 1) return undefined;
     await client.query("rollback");
-    const { rows } = await client.query<{ job_id: string }>(`select job_id from ${DEDUPE_TABLE} where dedupe_id = $1`, [dedupeId]);
+    const { rows } = await client.query<{ job_id: string }>(`select job_id from ${DEDUPE_TABLE} where dedupe_id = $1`, [
+      dedupeId,
+    ]);
     return { jobId: rows[0]?.job_id || dedupeId, deduplicated: true };
   }
 
   /** Cancel the key's queued and running jobs (in the enqueue's transaction). */
-  private async cancelKey(client: pg.PoolClient, key: string, db: { executeSql(text: string, values?: unknown[]): Promise<pg.QueryResult> }): Promise<string[]> {
-    const { rows } = await client.query<{ id: string }>(`select id from ${q(this.schema, this.table)} where name = $1 and singleton_key = $2 and state < 'completed' for update`, [this.name, key]);
+  private async cancelKey(
+    client: pg.PoolClient,
+    key: string,
+    db: { executeSql(text: string, values?: unknown[]): Promise<pg.QueryResult> },
+  ): Promise<string[]> {
+    const { rows } = await client.query<{ id: string }>(
+      `select id from ${q(this.schema, this.table)} where name = $1 and singleton_key = $2 and state < 'completed' for update`,
+      [this.name, key],
+    );
     const ids = rows.map((r) => r.id);
     if (ids.length) await this.boss.cancel(this.name, ids, { db });
     return ids;
@@ -367,7 +456,10 @@ class PgBossQueue implements PgQueue {
 
   async activeKeys(): Promise<ReadonlySet<string>> {
     await this.ready;
-    const { rows } = await this.pool.query<{ key: string }>(`select distinct singleton_key as key from ${q(this.schema, this.table)} where name = $1 and state < 'completed' and singleton_key is not null`, [this.name]);
+    const { rows } = await this.pool.query<{ key: string }>(
+      `select distinct singleton_key as key from ${q(this.schema, this.table)} where name = $1 and state < 'completed' and singleton_key is not null`,
+      [this.name],
+    );
     return new Set(rows.map((r) => r.key));
   }
 
@@ -383,7 +475,9 @@ class PgBossQueue implements PgQueue {
     } catch {
       // never started: nothing to stop but the pools
     }
-    await this.boss.stop({ graceful: true, timeout: timeoutMs, close: true }).catch((err: unknown) => this.log?.warn({ err }, "stopping pg-boss"));
+    await this.boss
+      .stop({ graceful: true, timeout: timeoutMs, close: true })
+      .catch((err: unknown) => this.log?.warn({ err }, "stopping pg-boss"));
     if (this.ownPool) await this.pool.end();
   }
 }

@@ -124,9 +124,13 @@ class MemoryQueue implements Queue {
     slot.running = { job, abort };
     this.running++;
     const handler = this.handlers.get(job.kind);
-    const work = handler ? handler(job, abort.signal) : Promise.reject(new Error(`no handler registered for job kind "${job.kind}"`));
+    const work = handler
+      ? handler(job, abort.signal)
+      : Promise.reject(new Error(`no handler registered for job kind "${job.kind}"`));
     work
-      .catch((err: unknown) => this.log?.error({ err, jobId: job.id, kind: job.kind, key }, `job ${job.kind} for ${key} failed`))
+      .catch((err: unknown) =>
+        this.log?.error({ err, jobId: job.id, kind: job.kind, key }, `job ${job.kind} for ${key} failed`),
+      )
       .finally(() => {
         this.running--;
         slot.running = undefined;
@@ -140,14 +144,26 @@ class MemoryQueue implements Queue {
     this.handlers.set(kind, handler as JobHandler);
   }
 
-  async enqueue<P>({ kind, key, payload, dedupeId, supersedes }: EnqueueOptions<P>): Promise<{ jobId: string; deduplicated: boolean }> {
+  async enqueue<P>({
+    kind,
+    key,
+    payload,
+    dedupeId,
+    supersedes,
+  }: EnqueueOptions<P>): Promise<{ jobId: string; deduplicated: boolean }> {
     if (this.stopped) throw new QueueStoppedError("the queue is stopping; not accepting jobs");
     if (dedupeId) {
       if (this.seen.has(dedupeId)) return { jobId: dedupeId, deduplicated: true };
       this.seen.add(dedupeId);
       if (this.seen.size > DEDUPE_MEMORY) this.seen.delete(this.seen.values().next().value!);
     }
-    const job: Job = { id: `${Date.now().toString(36)}-${(++this.counter).toString(36)}`, kind, key, payload, enqueuedAt: Date.now() };
+    const job: Job = {
+      id: `${Date.now().toString(36)}-${(++this.counter).toString(36)}`,
+      kind,
+      key,
+      payload,
+      enqueuedAt: Date.now(),
+    };
     const slot = this.slots.get(key) ?? { queue: [] };
     this.slots.set(key, slot);
     if (supersedes) this.supersede(key, slot, kind);
@@ -158,7 +174,8 @@ class MemoryQueue implements Queue {
 
   /** Drop the key's queued jobs and abort its running one (the runner stops between steps). */
   private supersede(key: string, slot: Slot, kind: string): void {
-    for (const dropped of slot.queue.splice(0)) this.log?.info({ jobId: dropped.id, kind: dropped.kind, key }, `superseded queued ${dropped.kind} for ${key}`);
+    for (const dropped of slot.queue.splice(0))
+      this.log?.info({ jobId: dropped.id, kind: dropped.kind, key }, `superseded queued ${dropped.kind} for ${key}`);
     if (slot.running && !slot.running.abort.signal.aborted) {
       this.log?.info({ jobId: slot.running.job.id, key }, `superseding running ${slot.running.job.kind} for ${key}`);
       slot.running.abort.abort(new SupersededError(`superseded by a newer ${kind}`));

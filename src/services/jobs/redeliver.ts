@@ -57,7 +57,9 @@ export async function redeliverMissed(opts: RedeliverOptions): Promise<Redeliver
   try {
     let pages = 0;
     let reachedEnd = false;
-    for await (const page of opts.octokit.paginate.iterator(opts.octokit.rest.apps.listWebhookDeliveries, { per_page: 100 })) {
+    for await (const page of opts.octokit.paginate.iterator(opts.octokit.rest.apps.listWebhookDeliveries, {
+      per_page: 100,
+    })) {
       for (const d of page.data as Delivery[]) {
         if (Date.parse(d.delivered_at) < since) {
           reachedEnd = true; // newest first: everything after this is older still
@@ -87,19 +89,33 @@ export async function redeliverMissed(opts: RedeliverOptions): Promise<Redeliver
     }
     const latest = attempts.reduce((a, b) => (Date.parse(b.delivered_at) > Date.parse(a.delivered_at) ? b : a));
     try {
-      if (opts.lock && !(await opts.lock.claim(`redeliver:${guid}`, new Date(Date.parse(latest.delivered_at)).toISOString()))) {
+      if (
+        opts.lock &&
+        !(await opts.lock.claim(`redeliver:${guid}`, new Date(Date.parse(latest.delivered_at)).toISOString()))
+      ) {
         result.skipped.push({ guid, reason: "another replica redelivers it" });
         continue;
       }
       await opts.octokit.rest.apps.redeliverWebhookDelivery({ delivery_id: latest.id });
-      result.redelivered.push({ guid, id: latest.id, event: latest.action ? `${latest.event}.${latest.action}` : latest.event });
+      result.redelivered.push({
+        guid,
+        id: latest.id,
+        event: latest.action ? `${latest.event}.${latest.action}` : latest.event,
+      });
     } catch (err) {
-      result.errors.push(`redelivering ${latest.event} ${guid} (attempt ${latest.id}): ${err instanceof Error ? err.message : String(err)}`);
+      result.errors.push(
+        `redelivering ${latest.event} ${guid} (attempt ${latest.id}): ${err instanceof Error ? err.message : String(err)}`,
+      );
       log.warn({ err, guid }, "redelivery failed");
     }
   }
   log.info(
-    { scanned: result.scanned, failed: result.failed, redelivered: result.redelivered.length, errors: result.errors.length },
+    {
+      scanned: result.scanned,
+      failed: result.failed,
+      redelivered: result.redelivered.length,
+      errors: result.errors.length,
+    },
     `webhook deliveries: ${result.failed} failed in the last ${Math.round((now - since) / 3_600_000)} h, ${result.redelivered.length} redelivered`,
   );
   return result;

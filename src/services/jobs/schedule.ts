@@ -12,7 +12,6 @@ import { createTableOnce } from "../shared/pg-tables.js";
 
 export type { ScheduleLock };
 
-
 export class MemoryScheduleLock implements ScheduleLock {
   private readonly claimed = new Set<string>();
   async claim(name: string, slotIso: string): Promise<boolean> {
@@ -152,7 +151,10 @@ export class SlotScheduler {
 
   start(everyMs = 30_000): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.log.error({ err }, "schedule tick failed")), everyMs);
+    this.timer = setInterval(
+      () => void this.tick().catch((err: unknown) => this.log.error({ err }, "schedule tick failed")),
+      everyMs,
+    );
     this.timer.unref();
     void this.tick().catch((err: unknown) => this.log.error({ err }, "schedule tick failed"));
   }

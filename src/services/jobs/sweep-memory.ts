@@ -35,7 +35,11 @@ export class PgSweepMemory implements SweepMemory {
     this.pool = pool;
   }
   private init(): Promise<unknown> {
-    this.ready ??= createTableOnce(this.pool, SWEEP_MEMORY_TABLE, `create table if not exists ${SWEEP_MEMORY_TABLE} (name text not null, value text not null, at timestamptz not null default now(), primary key (name, value))`).catch((err: unknown) => {
+    this.ready ??= createTableOnce(
+      this.pool,
+      SWEEP_MEMORY_TABLE,
+      `create table if not exists ${SWEEP_MEMORY_TABLE} (name text not null, value text not null, at timestamptz not null default now(), primary key (name, value))`,
+    ).catch((err: unknown) => {
       this.ready = undefined;
       throw err;
     });
@@ -43,11 +47,17 @@ export class PgSweepMemory implements SweepMemory {
   }
   async claim(name: string, value: string): Promise<boolean> {
     await this.init();
-    const res = await this.pool.query(`insert into ${SWEEP_MEMORY_TABLE} (name, value) values ($1, $2) on conflict do nothing`, [name, value]);
+    const res = await this.pool.query(
+      `insert into ${SWEEP_MEMORY_TABLE} (name, value) values ($1, $2) on conflict do nothing`,
+      [name, value],
+    );
     return res.rowCount === 1;
   }
   async has(name: string, value: string): Promise<boolean> {
     await this.init();
-    return ((await this.pool.query(`select 1 from ${SWEEP_MEMORY_TABLE} where name = $1 and value = $2`, [name, value])).rowCount ?? 0) > 0;
+    return (
+      ((await this.pool.query(`select 1 from ${SWEEP_MEMORY_TABLE} where name = $1 and value = $2`, [name, value]))
+        .rowCount ?? 0) > 0
+    );
   }
 }

@@ -2,7 +2,14 @@
  * The sweep's plan, pure: desired (open pull requests of enrolled repositories) vs actual (namespaces labelled ours,
  * databases carrying our mark) → what to deploy, remove, warn about or leave alone, and why. No I/O, no clock.
  */
-import { EXPIRES_ANNOTATION, isProtectedNamespace, MANAGED_BY, PR_LABEL, REPOSITORY_ANNOTATION, SHA_ANNOTATION } from "../shared/labels.js";
+import {
+  EXPIRES_ANNOTATION,
+  isProtectedNamespace,
+  MANAGED_BY,
+  PR_LABEL,
+  REPOSITORY_ANNOTATION,
+  SHA_ANNOTATION,
+} from "../shared/labels.js";
 import { previewKey } from "../shared/preview.js";
 import type { OpenPull } from "./open-pulls.js";
 
@@ -34,7 +41,15 @@ export interface SweepInput {
   headsUpMs?: (ttlMs: number | undefined) => number;
 }
 
-export interface DeployItem { key: string; owner: string; repo: string; number: number; installationId: number; sha: string; reason: "missing" | "stale" | "failed" }
+export interface DeployItem {
+  key: string;
+  owner: string;
+  repo: string;
+  number: number;
+  installationId: number;
+  sha: string;
+  reason: "missing" | "stale" | "failed";
+}
 export interface DestroyItem {
   key: string;
   owner: string;
@@ -48,8 +63,20 @@ export interface DestroyItem {
   /** Set when the databases stay (the repository is archived or not enrolled): why. */
   keepDatabases?: string;
 }
-export interface HeadsUpItem { key: string; owner: string; repo: string; number: number; installationId: number; namespace: string; expiresAt: string; slackChannel?: string }
-export interface SkipItem { what: string; reason: string }
+export interface HeadsUpItem {
+  key: string;
+  owner: string;
+  repo: string;
+  number: number;
+  installationId: number;
+  namespace: string;
+  expiresAt: string;
+  slackChannel?: string;
+}
+export interface SkipItem {
+  what: string;
+  reason: string;
+}
 
 export interface SweepPlan {
   deploy: DeployItem[];
@@ -104,14 +131,20 @@ function groupActual(input: SweepInput, plan: SweepPlan): Map<string, Actual> {
     const pr = ns.labels[PR_LABEL];
     const key = repository && pr && /^\d+$/.test(pr) ? `${repository}#${pr}` : undefined;
     if (!key || !parseKey(key)) {
-      plan.skipped.push({ what: `namespace ${ns.name}`, reason: "labelled ours but without a repository annotation and PR label: left for a person" });
+      plan.skipped.push({
+        what: `namespace ${ns.name}`,
+        reason: "labelled ours but without a repository annotation and PR label: left for a person",
+      });
       continue;
     }
     slot(key).namespaces.push(ns);
   }
   for (const db of input.databases) {
     if (!parseKey(db.key)) {
-      plan.skipped.push({ what: `database ${db.database}`, reason: `marked ours with an unreadable key ${JSON.stringify(db.key)}` });
+      plan.skipped.push({
+        what: `database ${db.database}`,
+        reason: `marked ours with an unreadable key ${JSON.stringify(db.key)}`,
+      });
       continue;
     }
     slot(db.key).databases.push(db.database);
@@ -120,7 +153,13 @@ function groupActual(input: SweepInput, plan: SweepPlan): Map<string, Actual> {
 }
 
 /** A preview that exists: removed when its PR is gone or it expired (databases kept for held repositories), warned before expiry. */
-function judgeActual(key: string, actual: Actual, pull: OpenPull | undefined, input: SweepInput, plan: SweepPlan): void {
+function judgeActual(
+  key: string,
+  actual: Actual,
+  pull: OpenPull | undefined,
+  input: SweepInput,
+  plan: SweepPlan,
+): void {
   const id = parseKey(key)!;
   const live = actual.namespaces.filter((n) => n.phase !== "Terminating");
   if (!pull) {
@@ -129,39 +168,98 @@ function judgeActual(key: string, actual: Actual, pull: OpenPull | undefined, in
     if (input.enrolled && !input.enrolled.has(repository)) {
       // An archived or no longer enrolled repository is not a closed PR: remove what runs, keep the data, say so.
       const why = `${id.owner}/${id.repo} ${input.held?.get(repository) ?? "is not an enrolled repository the app can see"}`;
-      for (const db of actual.databases) plan.skipped.push({ what: `database ${db}`, reason: `kept: ${why}; drop it by hand, or enroll the repository again` });
-      if (live.length) plan.destroy.push({ key, ...id, namespaces: live.map((n) => n.name), databases: [], reason: "not enrolled", keepDatabases: `${why}, so the sweeper keeps its data` });
+      for (const db of actual.databases)
+        plan.skipped.push({
+          what: `database ${db}`,
+          reason: `kept: ${why}; drop it by hand, or enroll the repository again`,
+        });
+      if (live.length)
+        plan.destroy.push({
+          key,
+          ...id,
+          namespaces: live.map((n) => n.name),
+          databases: [],
+          reason: "not enrolled",
+          keepDatabases: `${why}, so the sweeper keeps its data`,
+        });
       return;
     }
-    plan.destroy.push({ key, ...id, namespaces: live.map((n) => n.name), databases: actual.databases, reason: "closed" });
+    plan.destroy.push({
+      key,
+      ...id,
+      namespaces: live.map((n) => n.name),
+      databases: actual.databases,
+      reason: "closed",
+    });
     return;
   }
-  const expiries = live.map((n) => Date.parse(n.annotations[EXPIRES_ANNOTATION] ?? "")).filter((t) => Number.isFinite(t));
+  const expiries = live
+    .map((n) => Date.parse(n.annotations[EXPIRES_ANNOTATION] ?? ""))
+    .filter((t) => Number.isFinite(t));
   const expiresAt = expiries.length ? Math.min(...expiries) : undefined;
   if (expiresAt !== undefined && expiresAt <= input.now) {
-    plan.destroy.push({ key, ...id, installationId: pull.installationId, namespaces: live.map((n) => n.name), databases: actual.databases, reason: "expired", sha: pull.sha });
+    plan.destroy.push({
+      key,
+      ...id,
+      installationId: pull.installationId,
+      namespaces: live.map((n) => n.name),
+      databases: actual.databases,
+      reason: "expired",
+      sha: pull.sha,
+    });
     return;
   }
   if (expiresAt !== undefined && expiresAt - input.now <= (input.headsUpMs ?? defaultHeadsUp)(pull.ttlMs)) {
     const ns = live.find((n) => Date.parse(n.annotations[EXPIRES_ANNOTATION] ?? "") === expiresAt)!;
-    plan.headsUp.push({ key, ...id, installationId: pull.installationId, namespace: ns.name, expiresAt: new Date(expiresAt).toISOString(), ...(pull.slackChannel ? { slackChannel: pull.slackChannel } : {}) });
+    plan.headsUp.push({
+      key,
+      ...id,
+      installationId: pull.installationId,
+      namespace: ns.name,
+      expiresAt: new Date(expiresAt).toISOString(),
+      ...(pull.slackChannel ? { slackChannel: pull.slackChannel } : {}),
+    });
   }
 }
 
 /** An open PR: deployed when its preview is missing, at an older commit, or failed. */
-function judgeOpen(key: string, pull: OpenPull, namespaces: NamespaceFacts[], input: SweepInput, plan: SweepPlan): void {
-  const deploy = (reason: DeployItem["reason"]) => plan.deploy.push({ key, owner: pull.owner, repo: pull.repo, number: pull.number, installationId: pull.installationId, sha: pull.sha, reason });
+function judgeOpen(
+  key: string,
+  pull: OpenPull,
+  namespaces: NamespaceFacts[],
+  input: SweepInput,
+  plan: SweepPlan,
+): void {
+  const deploy = (reason: DeployItem["reason"]) =>
+    plan.deploy.push({
+      key,
+      owner: pull.owner,
+      repo: pull.repo,
+      number: pull.number,
+      installationId: pull.installationId,
+      sha: pull.sha,
+      reason,
+    });
   if (namespaces.some((n) => n.phase === "Terminating")) {
     plan.skipped.push({ what: key, reason: "its namespace is terminating; the next sweep looks again" });
     return;
   }
   if (namespaces.length === 0) {
-    if (input.expired?.has(`${key}@${pull.sha}`)) plan.skipped.push({ what: key, reason: `expired at ${pull.sha.slice(0, 7)}; a push or /preview deploy brings it back` });
+    if (input.expired?.has(`${key}@${pull.sha}`))
+      plan.skipped.push({
+        what: key,
+        reason: `expired at ${pull.sha.slice(0, 7)}; a push or /preview deploy brings it back`,
+      });
     else deploy("missing");
     return;
   }
   if (namespaces.some((n) => n.annotations[SHA_ANNOTATION] !== pull.sha)) deploy("stale");
-  else if (namespaces.some((n) => n.annotations[STATE_ANNOTATION] === "failed" || n.annotations[STATE_ANNOTATION] === "deploying")) deploy("failed");
+  else if (
+    namespaces.some(
+      (n) => n.annotations[STATE_ANNOTATION] === "failed" || n.annotations[STATE_ANNOTATION] === "deploying",
+    )
+  )
+    deploy("failed");
 }
 
 const MANAGED_BY_KEY = Object.keys(MANAGED_BY)[0]!;

@@ -27,7 +27,16 @@ import type { ListOpenPulls } from "./open-pulls.js";
 import { planSweep, type DeployItem, type HeadsUpItem, type SweepInput, type SweepPlan } from "./sweep-plan.js";
 
 export { githubOpenPulls, type ListOpenPulls, type OpenPull } from "./open-pulls.js";
-export { planSweep, type DeployItem, type DestroyItem, type HeadsUpItem, type NamespaceFacts, type SkipItem, type SweepInput, type SweepPlan } from "./sweep-plan.js";
+export {
+  planSweep,
+  type DeployItem,
+  type DestroyItem,
+  type HeadsUpItem,
+  type NamespaceFacts,
+  type SkipItem,
+  type SweepInput,
+  type SweepPlan,
+} from "./sweep-plan.js";
 
 export interface SweeperOptions {
   cluster: Pick<Cluster, "listNamespaces">;
@@ -81,7 +90,10 @@ class PreviewSweeper implements Sweeper {
     if (!dryRun) await this.act(plan, dispatched, errors);
     const result: SweepResult = { dryRun, plan, dispatched, errors, text: "" };
     result.text = sweepReportText(result);
-    this.log.info({ deploy: plan.deploy.length, destroy: plan.destroy.length, errors: errors.length, dryRun }, result.text.split("\n")[0]!);
+    this.log.info(
+      { deploy: plan.deploy.length, destroy: plan.destroy.length, errors: errors.length, dryRun },
+      result.text.split("\n")[0]!,
+    );
     return result;
   }
 
@@ -126,8 +138,16 @@ class PreviewSweeper implements Sweeper {
     };
     for (const d of plan.destroy) {
       await attempt(`destroying ${d.key}`, async () => {
-        const why = d.reason === "expired" ? "expired (TTL)" : d.reason === "not enrolled" ? "repository not enrolled" : "pull request closed or unknown";
-        await this.opts.dispatch({ ...request(d, "destroy", why), ...(d.keepDatabases ? { keepDatabases: d.keepDatabases } : {}) });
+        const why =
+          d.reason === "expired"
+            ? "expired (TTL)"
+            : d.reason === "not enrolled"
+              ? "repository not enrolled"
+              : "pull request closed or unknown";
+        await this.opts.dispatch({
+          ...request(d, "destroy", why),
+          ...(d.keepDatabases ? { keepDatabases: d.keepDatabases } : {}),
+        });
         if (d.reason === "expired" && d.sha) await this.memory.claim(`expired:${d.key}`, d.sha);
         dispatched.push(`destroy ${d.key} (${d.reason})`);
       });
@@ -135,7 +155,10 @@ class PreviewSweeper implements Sweeper {
     for (const d of plan.deploy) {
       await attempt(`deploying ${d.key}`, async () => {
         if (d.reason === "failed" && !(await this.claimRetry(d))) {
-          plan.skipped.push({ what: d.key, reason: `its deploy of ${d.sha.slice(0, 7)} failed and was retried ${this.maxRetries} time(s) already` });
+          plan.skipped.push({
+            what: d.key,
+            reason: `its deploy of ${d.sha.slice(0, 7)} failed and was retried ${this.maxRetries} time(s) already`,
+          });
           return;
         }
         await this.opts.dispatch(request(d, "deploy", `${d.reason} preview`));
@@ -144,13 +167,15 @@ class PreviewSweeper implements Sweeper {
     }
     for (const h of plan.headsUp) {
       await attempt(`warning ${h.key} of its expiry`, async () => {
-        if (this.opts.onHeadsUp && (await this.memory.claim(`heads-up:${h.key}`, h.expiresAt))) await this.opts.onHeadsUp(h);
+        if (this.opts.onHeadsUp && (await this.memory.claim(`heads-up:${h.key}`, h.expiresAt)))
+          await this.opts.onHeadsUp(h);
       });
     }
   }
 
   private async claimRetry(d: DeployItem): Promise<boolean> {
-    for (let n = 1; n <= this.maxRetries; n++) if (await this.memory.claim(`retry-failed:${d.key}`, `${d.sha}:${n}`)) return true;
+    for (let n = 1; n <= this.maxRetries; n++)
+      if (await this.memory.claim(`retry-failed:${d.key}`, `${d.sha}:${n}`)) return true;
     return false;
   }
 }
@@ -159,7 +184,11 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
   return new PreviewSweeper(opts);
 }
 
-function request(item: { owner: string; repo: string; number: number; installationId?: number }, action: "deploy" | "destroy", why: string): PreviewRequest {
+function request(
+  item: { owner: string; repo: string; number: number; installationId?: number },
+  action: "deploy" | "destroy",
+  why: string,
+): PreviewRequest {
   return {
     action,
     owner: item.owner,
@@ -177,7 +206,10 @@ export function sweepReportText(r: Pick<SweepResult, "dryRun" | "plan" | "errors
   const head = `${r.dryRun ? "Sweep (dry run)" : "Sweep"}: ${plan.deploy.length} to deploy, ${plan.destroy.length} to remove, ${plan.headsUp.length} expiring soon${r.errors.length ? `, ${r.errors.length} error(s)` : ""}`;
   const lines = [
     ...plan.deploy.map((d) => `• deploy ${d.key} @ ${d.sha.slice(0, 7)} (${d.reason})`),
-    ...plan.destroy.map((d) => `• remove ${d.key}: ${[...d.namespaces.map((n) => `namespace ${n}`), ...d.databases.map((db) => `database ${db}`)].join(", ") || "nothing left"} (${d.reason})`),
+    ...plan.destroy.map(
+      (d) =>
+        `• remove ${d.key}: ${[...d.namespaces.map((n) => `namespace ${n}`), ...d.databases.map((db) => `database ${db}`)].join(", ") || "nothing left"} (${d.reason})`,
+    ),
     ...plan.headsUp.map((h) => `• ${h.key} expires at ${h.expiresAt}`),
     ...plan.skipped.map((s) => `• skipped ${s.what}: ${s.reason}`),
     ...r.errors.map((e) => `• error: ${e}`),
@@ -186,7 +218,13 @@ export function sweepReportText(r: Pick<SweepResult, "dryRun" | "plan" | "errors
 }
 
 /** Sweeps on a cron schedule, once per slot across replicas (the backups' ScheduleLock: PgScheduleLock with a database). */
-export function createSweepScheduler(opts: { sweeper: Sweeper; lock: ScheduleLock; schedule?: string; logger: Logger; onResult?(result: SweepResult): Promise<void> }): SlotScheduler {
+export function createSweepScheduler(opts: {
+  sweeper: Sweeper;
+  lock: ScheduleLock;
+  schedule?: string;
+  logger: Logger;
+  onResult?(result: SweepResult): Promise<void>;
+}): SlotScheduler {
   return new SlotScheduler({
     jobs: [{ name: "preview-sweep", schedule: opts.schedule ?? "*/10 * * * *" }],
     lock: opts.lock,

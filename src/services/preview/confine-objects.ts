@@ -16,7 +16,8 @@ import type { KubeObject } from "../shared/preview.js";
 import { egressPeers, GUARDRAIL_NAME, ingressPeers, ROLE_BINDING_NAME, type GuardrailSettings } from "./guardrails.js";
 
 type Rec = Record<string, unknown>;
-const asRec = (v: unknown): Rec | undefined => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined);
+const asRec = (v: unknown): Rec | undefined =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined;
 const METADATA_NAME = "kubernetes.io/metadata.name";
 const GUARDED_KINDS = new Set(["ResourceQuota", "LimitRange", "NetworkPolicy"]);
 
@@ -27,22 +28,32 @@ export interface Confined {
 }
 
 /** Hold `objects` (the render, for namespace `namespace`) inside the guardrails; the input is not modified. */
-export function confineObjects(objects: readonly KubeObject[], settings: GuardrailSettings, namespace: string): Confined {
+export function confineObjects(
+  objects: readonly KubeObject[],
+  settings: GuardrailSettings,
+  namespace: string,
+): Confined {
   const rewrites: string[] = [];
   const problems: string[] = [];
   const out: KubeObject[] = [];
   for (const original of objects) {
     const what = `${original.kind} "${original.metadata.name ?? "?"}"`;
     if (original.kind === "Namespace") {
-      problems.push(`${what}: the preview namespace belongs to preview-bot; set its labels with namespace.labels in .github/preview.yml`);
+      problems.push(
+        `${what}: the preview namespace belongs to preview-bot; set its labels with namespace.labels in .github/preview.yml`,
+      );
       continue;
     }
-    if ((GUARDED_KINDS.has(original.kind) && original.metadata.name === GUARDRAIL_NAME) || (original.kind === "RoleBinding" && original.metadata.name === ROLE_BINDING_NAME)) {
+    if (
+      (GUARDED_KINDS.has(original.kind) && original.metadata.name === GUARDRAIL_NAME) ||
+      (original.kind === "RoleBinding" && original.metadata.name === ROLE_BINDING_NAME)
+    ) {
       problems.push(`${what}: the name is preview-bot's own guardrail in every preview namespace; rename the object`);
       continue;
     }
     const obj = structuredClone(original);
-    if (obj.kind === "NetworkPolicy" && obj.apiVersion.startsWith("networking.k8s.io/")) rewrites.push(...narrowPolicy(obj, settings, namespace));
+    if (obj.kind === "NetworkPolicy" && obj.apiVersion.startsWith("networking.k8s.io/"))
+      rewrites.push(...narrowPolicy(obj, settings, namespace));
     out.push(obj);
   }
   return { objects: out, rewrites, problems };
@@ -54,8 +65,24 @@ function narrowPolicy(policy: KubeObject, settings: GuardrailSettings, namespace
   const lines: string[] = [];
   const name = `NetworkPolicy "${policy.metadata.name ?? "?"}"`;
   const directions = [
-    { field: "ingress", peers: "from", fence: ingressPeers(settings), namespaces: new Set([namespace, ...settings.ingressFromNamespaces]), cidrs: settings.ingressFromCidrs },
-    ...(settings.egress === "restricted" ? [{ field: "egress", peers: "to", fence: egressPeers(settings), namespaces: new Set([namespace]), cidrs: settings.egressToCidrs }] : []),
+    {
+      field: "ingress",
+      peers: "from",
+      fence: ingressPeers(settings),
+      namespaces: new Set([namespace, ...settings.ingressFromNamespaces]),
+      cidrs: settings.ingressFromCidrs,
+    },
+    ...(settings.egress === "restricted"
+      ? [
+          {
+            field: "egress",
+            peers: "to",
+            fence: egressPeers(settings),
+            namespaces: new Set([namespace]),
+            cidrs: settings.egressToCidrs,
+          },
+        ]
+      : []),
   ] as const;
   for (const d of directions) {
     const rules = spec[d.field];
@@ -66,7 +93,9 @@ function narrowPolicy(policy: KubeObject, settings: GuardrailSettings, namespace
       const where = `${name}: ${d.field} rule ${i + 1}`;
       const peers = rule[d.peers];
       if (!Array.isArray(peers) || peers.length === 0) {
-        lines.push(`${where} allowed ${d.field === "ingress" ? "every source" : "every destination"}: narrowed to the guardrail's (${fenceText(d.fence)})`);
+        lines.push(
+          `${where} allowed ${d.field === "ingress" ? "every source" : "every destination"}: narrowed to the guardrail's (${fenceText(d.fence)})`,
+        );
         kept.push({ ...rule, [d.peers]: structuredClone(d.fence) });
         return;
       }
@@ -83,7 +112,11 @@ function narrowPolicy(policy: KubeObject, settings: GuardrailSettings, namespace
 }
 
 /** A peer inside the guardrail is kept as is; outside, it keeps its in-namespace part, or (an address range) goes. */
-function narrowPeer(peer: Rec, namespaces: ReadonlySet<string>, cidrs: readonly string[]): Array<{ peer?: Rec; note?: string }> {
+function narrowPeer(
+  peer: Rec,
+  namespaces: ReadonlySet<string>,
+  cidrs: readonly string[],
+): Array<{ peer?: Rec; note?: string }> {
   const block = asRec(peer.ipBlock);
   if (block) {
     const cidr = String(block.cidr ?? "");
@@ -106,7 +139,8 @@ function pinnedNamespaces(selector: Rec): string[] | undefined {
   if (typeof byLabel === "string") sets.push([byLabel]);
   for (const e of Array.isArray(selector.matchExpressions) ? selector.matchExpressions : []) {
     const expr = asRec(e);
-    if (expr?.key === METADATA_NAME && expr.operator === "In" && Array.isArray(expr.values)) sets.push(expr.values.map(String));
+    if (expr?.key === METADATA_NAME && expr.operator === "In" && Array.isArray(expr.values))
+      sets.push(expr.values.map(String));
   }
   if (sets.length === 0) return undefined;
   return sets.reduce((a, b) => a.filter((n) => b.includes(n)));
@@ -114,7 +148,13 @@ function pinnedNamespaces(selector: Rec): string[] | undefined {
 
 function fenceText(peers: Rec[]): string {
   return peers
-    .map((p) => (asRec(p.ipBlock) ? String(asRec(p.ipBlock)!.cidr) : asRec(p.namespaceSelector) ? `namespace ${String(asRec(asRec(p.namespaceSelector)!.matchLabels)?.[METADATA_NAME])}` : "this namespace"))
+    .map((p) =>
+      asRec(p.ipBlock)
+        ? String(asRec(p.ipBlock)!.cidr)
+        : asRec(p.namespaceSelector)
+          ? `namespace ${String(asRec(asRec(p.namespaceSelector)!.matchLabels)?.[METADATA_NAME])}`
+          : "this namespace",
+    )
     .join(", ");
 }
 
@@ -131,7 +171,8 @@ function parseCidr(text: string): { bits: bigint; prefix: number; width: number 
   const [address = "", prefixText = ""] = text.split("/");
   const prefix = Number(prefixText);
   if (!/^\d{1,3}$/.test(prefixText)) return undefined;
-  if (isIPv4(address) && prefix <= 32) return { bits: address.split(".").reduce((acc, o) => (acc << 8n) | BigInt(o), 0n), prefix, width: 32 };
+  if (isIPv4(address) && prefix <= 32)
+    return { bits: address.split(".").reduce((acc, o) => (acc << 8n) | BigInt(o), 0n), prefix, width: 32 };
   if (!isIPv6(address) || prefix > 128 || address.includes(".")) return undefined;
   const [head = "", tail] = address.split("::");
   const groups = (s: string): string[] => (s === "" ? [] : s.split(":"));

@@ -49,10 +49,24 @@ export async function replyOnPull(deps: RunnerDeps, job: PreviewJob, body: strin
   if (job.slack && deps.answerSlack) return deps.answerSlack(job.slack, redactText(`${previewKey(job)}: ${body}`));
   const octokit = await deps.octokitFor(job.installationId);
   const mention = job.actor && job.source === "comment" ? `@${job.actor} ` : "";
-  await octokit.rest.issues.createComment({ owner: job.owner, repo: job.repo, issue_number: job.number, body: redactText(`${mention}${body}`) });
+  await octokit.rest.issues.createComment({
+    owner: job.owner,
+    repo: job.repo,
+    issue_number: job.number,
+    body: redactText(`${mention}${body}`),
+  });
 }
 
 /** A run report in progress, before any step ran. */
 export function newReport(kind: RunReport["kind"], ref: PreviewRef, names: PreviewNames, trigger: string): RunReport {
-  return { kind, ref, names, state: "in_progress", steps: [], summary: "", startedAt: new Date().toISOString(), trigger };
+  return {
+    kind,
+    ref,
+    names,
+    state: "in_progress",
+    steps: [],
+    summary: "",
+    startedAt: new Date().toISOString(),
+    trigger,
+  };
 }

@@ -6,7 +6,15 @@
 import type { PreviewConfig } from "../../config.js";
 import type { KubeObject, PreviewNames } from "../shared/preview.js";
 import { confineObjects } from "./confine-objects.js";
-import { describeGuardrails, guardrailObjects, guardrailRoleBinding, previewNamespaceLabels, resolveGuardrails, roleBindingObject, type GuardrailSettings } from "./guardrails.js";
+import {
+  describeGuardrails,
+  guardrailObjects,
+  guardrailRoleBinding,
+  previewNamespaceLabels,
+  resolveGuardrails,
+  roleBindingObject,
+  type GuardrailSettings,
+} from "./guardrails.js";
 
 export interface GuardedPreview {
   /** The bot's own objects, applied first: Namespace, RoleBinding, ResourceQuota, LimitRange, NetworkPolicy. */
@@ -23,16 +31,29 @@ export interface GuardedPreview {
   problems: string[];
 }
 
-export function guardedPreview(rendered: readonly KubeObject[], names: PreviewNames, config: PreviewConfig, bounds: GuardrailSettings): GuardedPreview {
+export function guardedPreview(
+  rendered: readonly KubeObject[],
+  names: PreviewNames,
+  config: PreviewConfig,
+  bounds: GuardrailSettings,
+): GuardedPreview {
   const { settings, notes } = resolveGuardrails(bounds, config.guardrails);
   const confined = confineObjects(rendered, settings, names.namespace);
   const namespace: KubeObject = {
     apiVersion: "v1",
     kind: "Namespace",
-    metadata: { name: names.namespace, labels: previewNamespaceLabels(config, names, settings), annotations: { ...config.namespace.annotations, ...names.annotations } },
+    metadata: {
+      name: names.namespace,
+      labels: previewNamespaceLabels(config, names, settings),
+      annotations: { ...config.namespace.annotations, ...names.annotations },
+    },
   };
   return {
-    guardrails: [namespace, roleBindingObject(names.namespace, guardrailRoleBinding(settings)), ...guardrailObjects(names.namespace, settings)],
+    guardrails: [
+      namespace,
+      roleBindingObject(names.namespace, guardrailRoleBinding(settings)),
+      ...guardrailObjects(names.namespace, settings),
+    ],
     objects: confined.objects,
     summary: describeGuardrails(settings),
     notes,

@@ -38,15 +38,28 @@ export interface GuardrailSettings {
 export const GUARDRAIL_NAME = "preview-bot-guardrails";
 export const ROLE_BINDING_NAME = "preview-bot";
 /** Label on every guardrail object. They carry no PR labels, so prune (which selects by those) never touches them. */
-export const GUARDRAIL_LABELS: Readonly<Record<string, string>> = { ...MANAGED_BY, "preview-bot.dev/guardrail": "true" };
+export const GUARDRAIL_LABELS: Readonly<Record<string, string>> = {
+  ...MANAGED_BY,
+  "preview-bot.dev/guardrail": "true",
+};
 const METADATA_NAME = "kubernetes.io/metadata.name";
 
 /** The bot's bounds, from its settings; throws when the defaults contradict each other or the quota. */
 export function guardrailSettings(env: Env): GuardrailSettings {
   const settings: GuardrailSettings = {
     podSecurity: env.PREVIEW_POD_SECURITY,
-    quota: { pods: env.PREVIEW_QUOTA_PODS, cpu: env.PREVIEW_QUOTA_CPU, memory: env.PREVIEW_QUOTA_MEMORY, storage: env.PREVIEW_QUOTA_STORAGE },
-    defaults: { cpuRequest: env.PREVIEW_DEFAULT_CPU_REQUEST, cpuLimit: env.PREVIEW_DEFAULT_CPU_LIMIT, memoryRequest: env.PREVIEW_DEFAULT_MEMORY_REQUEST, memoryLimit: env.PREVIEW_DEFAULT_MEMORY_LIMIT },
+    quota: {
+      pods: env.PREVIEW_QUOTA_PODS,
+      cpu: env.PREVIEW_QUOTA_CPU,
+      memory: env.PREVIEW_QUOTA_MEMORY,
+      storage: env.PREVIEW_QUOTA_STORAGE,
+    },
+    defaults: {
+      cpuRequest: env.PREVIEW_DEFAULT_CPU_REQUEST,
+      cpuLimit: env.PREVIEW_DEFAULT_CPU_LIMIT,
+      memoryRequest: env.PREVIEW_DEFAULT_MEMORY_REQUEST,
+      memoryLimit: env.PREVIEW_DEFAULT_MEMORY_LIMIT,
+    },
     ingressFromNamespaces: env.PREVIEW_INGRESS_FROM_NAMESPACES,
     ingressFromCidrs: env.PREVIEW_INGRESS_FROM_CIDRS,
     egress: env.PREVIEW_EGRESS,
@@ -55,12 +68,22 @@ export function guardrailSettings(env: Env): GuardrailSettings {
     bot: { namespace: env.BOT_NAMESPACE, serviceAccount: env.BOT_SERVICE_ACCOUNT },
   };
   const check = (small: [string, string], large: [string, string]): void => {
-    if (parseQuantity(small[1]) > parseQuantity(large[1])) throw new Error(`guardrail settings: ${small[0]} (${small[1]}) is above ${large[0]} (${large[1]})`);
+    if (parseQuantity(small[1]) > parseQuantity(large[1]))
+      throw new Error(`guardrail settings: ${small[0]} (${small[1]}) is above ${large[0]} (${large[1]})`);
   };
-  check(["PREVIEW_DEFAULT_CPU_REQUEST", settings.defaults.cpuRequest], ["PREVIEW_DEFAULT_CPU_LIMIT", settings.defaults.cpuLimit]);
-  check(["PREVIEW_DEFAULT_MEMORY_REQUEST", settings.defaults.memoryRequest], ["PREVIEW_DEFAULT_MEMORY_LIMIT", settings.defaults.memoryLimit]);
+  check(
+    ["PREVIEW_DEFAULT_CPU_REQUEST", settings.defaults.cpuRequest],
+    ["PREVIEW_DEFAULT_CPU_LIMIT", settings.defaults.cpuLimit],
+  );
+  check(
+    ["PREVIEW_DEFAULT_MEMORY_REQUEST", settings.defaults.memoryRequest],
+    ["PREVIEW_DEFAULT_MEMORY_LIMIT", settings.defaults.memoryLimit],
+  );
   check(["PREVIEW_DEFAULT_CPU_LIMIT", settings.defaults.cpuLimit], ["PREVIEW_QUOTA_CPU", settings.quota.cpu]);
-  check(["PREVIEW_DEFAULT_MEMORY_LIMIT", settings.defaults.memoryLimit], ["PREVIEW_QUOTA_MEMORY", settings.quota.memory]);
+  check(
+    ["PREVIEW_DEFAULT_MEMORY_LIMIT", settings.defaults.memoryLimit],
+    ["PREVIEW_QUOTA_MEMORY", settings.quota.memory],
+  );
   return settings;
 }
 
@@ -68,23 +91,34 @@ export function guardrailSettings(env: Env): GuardrailSettings {
  * The guardrails for one repository: its `guardrails` where they are tighter than the bot's, the bot's elsewhere.
  * `notes` says, per field, where a repository asked for more than the bot allows (shown in the check run).
  */
-export function resolveGuardrails(bounds: GuardrailSettings, repo: PreviewConfig["guardrails"]): { settings: GuardrailSettings; notes: string[] } {
+export function resolveGuardrails(
+  bounds: GuardrailSettings,
+  repo: PreviewConfig["guardrails"],
+): { settings: GuardrailSettings; notes: string[] } {
   const notes: string[] = [];
   const settings: GuardrailSettings = structuredClone(bounds);
   if (repo.podSecurity === "restricted") settings.podSecurity = "restricted";
-  else if (repo.podSecurity === "baseline" && bounds.podSecurity === "restricted") notes.push("guardrails.podSecurity baseline is looser than the bot's restricted: restricted applies");
+  else if (repo.podSecurity === "baseline" && bounds.podSecurity === "restricted")
+    notes.push("guardrails.podSecurity baseline is looser than the bot's restricted: restricted applies");
   if (repo.egress === "restricted") settings.egress = "restricted";
-  else if (repo.egress === "open" && bounds.egress === "restricted") notes.push("guardrails.egress open is looser than the bot's restricted: restricted applies");
+  else if (repo.egress === "open" && bounds.egress === "restricted")
+    notes.push("guardrails.egress open is looser than the bot's restricted: restricted applies");
   const quota = repo.quota ?? {};
   if (quota.pods !== undefined) {
-    if (quota.pods > bounds.quota.pods) notes.push(`guardrails.quota.pods ${quota.pods} is above the bot's bound of ${bounds.quota.pods}: ${bounds.quota.pods} applies`);
+    if (quota.pods > bounds.quota.pods)
+      notes.push(
+        `guardrails.quota.pods ${quota.pods} is above the bot's bound of ${bounds.quota.pods}: ${bounds.quota.pods} applies`,
+      );
     settings.quota.pods = Math.min(quota.pods, bounds.quota.pods);
   }
   for (const key of ["cpu", "memory", "storage"] as const) {
     const asked = quota[key];
     if (asked === undefined) continue;
     const applied = smallerQuantity(asked, bounds.quota[key]);
-    if (applied !== asked) notes.push(`guardrails.quota.${key} ${asked} is above the bot's bound of ${bounds.quota[key]}: ${applied} applies`);
+    if (applied !== asked)
+      notes.push(
+        `guardrails.quota.${key} ${asked} is above the bot's bound of ${bounds.quota[key]}: ${applied} applies`,
+      );
     settings.quota[key] = applied;
   }
   return { settings, notes };
@@ -93,7 +127,11 @@ export function resolveGuardrails(bounds: GuardrailSettings, repo: PreviewConfig
 /** Pod Security Admission labels for the preview namespace. */
 export function podSecurityLabels(level: PodSecurityLevel): Record<string, string> {
   const labels: Record<string, string> = {};
-  for (const [mode, value] of [["enforce", level], ["warn", "restricted"], ["audit", "restricted"]] as const) {
+  for (const [mode, value] of [
+    ["enforce", level],
+    ["warn", "restricted"],
+    ["audit", "restricted"],
+  ] as const) {
     labels[`pod-security.kubernetes.io/${mode}`] = value;
     labels[`pod-security.kubernetes.io/${mode}-version`] = "latest";
   }
@@ -104,7 +142,11 @@ export function podSecurityLabels(level: PodSecurityLevel): Record<string, strin
  * The preview namespace's labels: the repository's namespace.labels, then ownership, then Pod Security last, so
  * nothing overrides the bot's own.
  */
-export function previewNamespaceLabels(config: PreviewConfig, names: PreviewNames, settings: GuardrailSettings): Record<string, string> {
+export function previewNamespaceLabels(
+  config: PreviewConfig,
+  names: PreviewNames,
+  settings: GuardrailSettings,
+): Record<string, string> {
   return { ...config.namespace.labels, ...names.labels, ...podSecurityLabels(settings.podSecurity) };
 }
 
@@ -146,8 +188,16 @@ export function egressPeers(settings: GuardrailSettings): Peer[] {
 }
 
 const DNS_RULE = {
-  to: [{ namespaceSelector: { matchLabels: { [METADATA_NAME]: "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
-  ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
+  to: [
+    {
+      namespaceSelector: { matchLabels: { [METADATA_NAME]: "kube-system" } },
+      podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+    },
+  ],
+  ports: [
+    { protocol: "UDP", port: 53 },
+    { protocol: "TCP", port: 53 },
+  ],
 };
 
 /** The ResourceQuota, LimitRange and NetworkPolicy of a preview namespace, in the order they are applied. */
@@ -177,7 +227,15 @@ export function guardrailObjects(namespace: string, settings: GuardrailSettings)
       apiVersion: "v1",
       kind: "LimitRange",
       metadata: structuredClone(metadata),
-      spec: { limits: [{ type: "Container", defaultRequest: { cpu: defaults.cpuRequest, memory: defaults.memoryRequest }, default: { cpu: defaults.cpuLimit, memory: defaults.memoryLimit } }] },
+      spec: {
+        limits: [
+          {
+            type: "Container",
+            defaultRequest: { cpu: defaults.cpuRequest, memory: defaults.memoryRequest },
+            default: { cpu: defaults.cpuLimit, memory: defaults.memoryLimit },
+          },
+        ],
+      },
     },
     {
       apiVersion: "networking.k8s.io/v1",
@@ -198,7 +256,9 @@ export function describeGuardrails(settings: GuardrailSettings): string {
   const { quota } = settings;
   const outside = [...settings.ingressFromNamespaces, ...settings.ingressFromCidrs];
   // No gateway allowed in: say how to, since a route through a shared gateway then reaches nothing.
-  const from = outside.length ? ["the namespace", ...outside].join(", ") : "the namespace only (no gateway allowed: PREVIEW_INGRESS_FROM_NAMESPACES)";
+  const from = outside.length
+    ? ["the namespace", ...outside].join(", ")
+    : "the namespace only (no gateway allowed: PREVIEW_INGRESS_FROM_NAMESPACES)";
   return (
     `Pod Security ${settings.podSecurity}; quota ${quota.pods} pods, ${quota.cpu} CPU, ${quota.memory} memory, ${quota.storage} storage, ` +
     `no LoadBalancers or NodePorts; ingress from ${from}; egress ${settings.egress}`

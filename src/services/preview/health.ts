@@ -35,14 +35,20 @@ export async function runHealthChecks(
         try {
           const res = await fetchImpl(url, { redirect: "manual", signal: AbortSignal.timeout(check.timeout) });
           await res.body?.cancel();
-          if (res.status === check.status) return { path: check.path, url, ok: true, detail: `${res.status} in ${Date.now() - started} ms` };
+          if (res.status === check.status)
+            return { path: check.path, url, ok: true, detail: `${res.status} in ${Date.now() - started} ms` };
           last = `${res.status} (expected ${check.status})`;
         } catch (err) {
           const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
           last = `${err instanceof Error ? err.message : String(err)}${cause}`;
         }
         if (opts.signal?.aborted || Date.now() + interval > deadline) {
-          return { path: check.path, url, ok: false, detail: `${last} after ${attempts} attempt${attempts === 1 ? "" : "s"}` };
+          return {
+            path: check.path,
+            url,
+            ok: false,
+            detail: `${last} after ${attempts} attempt${attempts === 1 ? "" : "s"}`,
+          };
         }
         await new Promise((r) => setTimeout(r, interval));
       }

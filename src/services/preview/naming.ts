@@ -16,7 +16,14 @@
  * Pure: no I/O, no clock, no randomness.
  */
 import { createHash } from "node:crypto";
-import { BRANCH_ANNOTATION, MANAGED_BY, PR_LABEL, REPO_LABEL, REPOSITORY_ANNOTATION, SHA_ANNOTATION } from "../shared/labels.js";
+import {
+  BRANCH_ANNOTATION,
+  MANAGED_BY,
+  PR_LABEL,
+  REPO_LABEL,
+  REPOSITORY_ANNOTATION,
+  SHA_ANNOTATION,
+} from "../shared/labels.js";
 import type { PreviewConfig } from "../../config.js";
 import type { PreviewNames, PreviewRef } from "../shared/preview.js";
 import { previewKey } from "../shared/preview.js";
@@ -199,7 +206,12 @@ export function templateValues(ref: PreviewRef, names: PreviewNames): Record<str
 export function expandTemplate(template: string, values: Record<string, string>): string {
   return template.replace(PLACEHOLDER, (whole, name: string) => {
     const v = values[name];
-    if (v === undefined) throw new Error(`unknown placeholder {${name}} in "${template}"; known: ${Object.keys(values).map((k) => `{${k}}`).join(", ")}`);
+    if (v === undefined)
+      throw new Error(
+        `unknown placeholder {${name}} in "${template}"; known: ${Object.keys(values)
+          .map((k) => `{${k}}`)
+          .join(", ")}`,
+      );
     return v;
   });
 }

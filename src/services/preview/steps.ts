@@ -46,7 +46,11 @@ export class StepTracker {
    * Run one step. `fn` returns a one-line detail. A thrown error marks the step failed and propagates, with the
    * step's name prefixed ("Apply: applying Deployment …"). (`opts.progress` is kept for callers; every step reports.)
    */
-  async run<T>(name: string, fn: (setDetail: (d: string) => void) => Promise<T>, _opts: { progress?: boolean } = {}): Promise<T> {
+  async run<T>(
+    name: string,
+    fn: (setDetail: (d: string) => void) => Promise<T>,
+    _opts: { progress?: boolean } = {},
+  ): Promise<T> {
     this.checkSuperseded();
     const s = this.step(name);
     const started = Date.now();
@@ -85,6 +89,8 @@ export class StepTracker {
 
   /** Mark every step that never started as skipped (after a failure). */
   skipRemaining(detail = "not run"): void {
-    for (const s of this.report.steps) if (s.status === "pending" || s.status === "running") Object.assign(s, { status: "skipped", detail: s.detail ?? detail });
+    for (const s of this.report.steps)
+      if (s.status === "pending" || s.status === "running")
+        Object.assign(s, { status: "skipped", detail: s.detail ?? detail });
   }
 }

@@ -31,7 +31,8 @@ function parseField(text: string, min: number, max: number, what: string): Set<n
       lo = a!;
       hi = b ?? (stepText === undefined ? a! : max);
     }
-    if (lo < min || hi > max || lo > hi) throw new Error(`cron ${what} field "${text}": ${part} is outside ${min}-${max}`);
+    if (lo < min || hi > max || lo > hi)
+      throw new Error(`cron ${what} field "${text}": ${part} is outside ${min}-${max}`);
     for (let v = lo; v <= hi; v += step) values.add(v);
   }
   return values;
@@ -39,7 +40,8 @@ function parseField(text: string, min: number, max: number, what: string): Set<n
 
 export function parseCron(expr: string): Cron {
   const fields = expr.trim().split(/\s+/);
-  if (fields.length !== 5) throw new Error(`cron "${expr}": expected 5 fields (minute hour day month weekday), got ${fields.length}`);
+  if (fields.length !== 5)
+    throw new Error(`cron "${expr}": expected 5 fields (minute hour day month weekday), got ${fields.length}`);
   const [mi, ho, dm, mo, dw] = fields as [string, string, string, string, string];
   const weekdays = parseField(dw, 0, 7, "weekday");
   if (weekdays.delete(7)) weekdays.add(0);
@@ -66,7 +68,12 @@ function dayMatches(c: Cron, d: Date): boolean {
 }
 
 export function cronMatches(c: Cron, d: Date): boolean {
-  return c.months.has(d.getUTCMonth() + 1) && dayMatches(c, d) && c.hours.has(d.getUTCHours()) && c.minutes.has(d.getUTCMinutes());
+  return (
+    c.months.has(d.getUTCMonth() + 1) &&
+    dayMatches(c, d) &&
+    c.hours.has(d.getUTCHours()) &&
+    c.minutes.has(d.getUTCMinutes())
+  );
 }
 
 /** Search limit: an expression such as "0 0 31 2 *" never fires; give up after ~5 years of candidate days. */

@@ -8,7 +8,28 @@ export class SupersededError extends Error {
   override name = "SupersededError";
 }
 
-const TRANSIENT_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "EAI_AGAIN", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "ECONNABORTED", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "slack_webapi_rate_limited_error", "57P01", "53300", "08006", "08001", "40001", "40P01"]);
+const TRANSIENT_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EAI_AGAIN",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ECONNABORTED",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "slack_webapi_rate_limited_error",
+  "57P01",
+  "53300",
+  "08006",
+  "08001",
+  "40001",
+  "40P01",
+]);
 
 /**
  * Whether retrying may help: an HTTP 5xx, 429 or 408 (Kubernetes `code`, Octokit `status`, `statusCode`), a network
@@ -22,7 +43,14 @@ export function isTransientError(err: unknown): boolean {
     const e = stack.pop();
     if (!e || typeof e !== "object" || seen.has(e)) continue;
     seen.add(e);
-    const rec = e as { status?: unknown; statusCode?: unknown; code?: unknown; name?: unknown; cause?: unknown; errors?: unknown };
+    const rec = e as {
+      status?: unknown;
+      statusCode?: unknown;
+      code?: unknown;
+      name?: unknown;
+      cause?: unknown;
+      errors?: unknown;
+    };
     for (const v of [rec.status, rec.statusCode, rec.code]) {
       if (typeof v === "number" && (v >= 500 || v === 429 || v === 408)) return true;
       if (typeof v === "string" && (TRANSIENT_CODES.has(v) || /^5\d\d$/.test(v) || v === "429")) return true;
@@ -37,7 +65,14 @@ export function isTransientError(err: unknown): boolean {
 /** Which external system an error came from, for `preview_bot_api_errors_total{system}` (walks the cause chain). */
 export function systemOf(err: unknown): "kubernetes" | "github" | "slack" | "postgres" | "azure" | "other" {
   for (let e: unknown = err, i = 0; e && typeof e === "object" && i < 8; e = (e as { cause?: unknown }).cause, i++) {
-    const rec = e as { name?: unknown; code?: unknown; request?: unknown; body?: unknown; severity?: unknown; statusCode?: unknown };
+    const rec = e as {
+      name?: unknown;
+      code?: unknown;
+      request?: unknown;
+      body?: unknown;
+      severity?: unknown;
+      statusCode?: unknown;
+    };
     if (rec.name === "HttpError" && rec.request) return "github";
     if (typeof rec.code === "string" && rec.code.startsWith("slack_")) return "slack";
     if (rec.name === "ApiException" || (typeof rec.code === "number" && rec.body !== undefined)) return "kubernetes";

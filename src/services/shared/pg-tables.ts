@@ -6,7 +6,11 @@
  */
 const ALREADY_CREATED = new Set(["23505", "42P07", "42710"]);
 
-export async function createTableOnce(pool: { query(sql: string): Promise<unknown> }, table: string, ddl: string): Promise<void> {
+export async function createTableOnce(
+  pool: { query(sql: string): Promise<unknown> },
+  table: string,
+  ddl: string,
+): Promise<void> {
   try {
     await pool.query(ddl);
   } catch (err) {

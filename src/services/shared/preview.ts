@@ -126,7 +126,12 @@ export interface Cluster {
    * Delete objects in `namespace` that carry `selector` labels but are not in `keep`. Returns what was (or, with
    * dryRun, would be) deleted.
    */
-  prune(namespace: string, selector: Record<string, string>, keep: ObjectRef[], opts?: { dryRun?: boolean }): Promise<ObjectRef[]>;
+  prune(
+    namespace: string,
+    selector: Record<string, string>,
+    keep: ObjectRef[],
+    opts?: { dryRun?: boolean },
+  ): Promise<ObjectRef[]>;
   /**
    * Delete (or, with dryRun, list) the cluster-scoped objects the preview in this namespace applied, found by the
    * kinds recorded on the namespace and the preview's ownership labels. Teardown calls it before deleting the
@@ -136,14 +141,22 @@ export interface Cluster {
   /** Wait for Deployments/StatefulSets in the namespace to roll out, up to timeoutMs; never throws for unhealthy. */
   waitForRollout(namespace: string, timeoutMs: number, signal?: AbortSignal): Promise<WorkloadHealth[]>;
   /** Create or replace an Opaque Secret (used for database credentials). */
-  upsertSecret(namespace: string, name: string, data: Record<string, string>, labels: Record<string, string>): Promise<void>;
+  upsertSecret(
+    namespace: string,
+    name: string,
+    data: Record<string, string>,
+    labels: Record<string, string>,
+  ): Promise<void>;
   /** Suspend every CronJob in the namespace (before teardown, so none starts while the namespace goes). */
   suspendCronJobs(namespace: string): Promise<string[]>;
   /**
    * Delete the namespace (only if ours and not protected) and wait until it is gone. "absent" when it did not exist,
    * "stuck" when it is still Terminating after waitMs.
    */
-  deleteNamespace(name: string, opts: { waitMs: number; signal?: AbortSignal }): Promise<"deleted" | "absent" | "stuck">;
+  deleteNamespace(
+    name: string,
+    opts: { waitMs: number; signal?: AbortSignal },
+  ): Promise<"deleted" | "absent" | "stuck">;
   /**
    * The scope the cluster serves a kind at, from API discovery (never a hand-written list): "Namespaced", "Cluster",
    * or undefined when the cluster does not serve it.
@@ -163,9 +176,18 @@ export interface Cluster {
    * Read one object (e.g. the shared Gateway a preview's routes attach to); undefined when it does not exist or the
    * cluster does not serve its kind.
    */
-  readObject(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<KubeObject | undefined>;
+  readObject(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<KubeObject | undefined>;
   /** Namespaces carrying the selector labels (the sweeper's "actual" set). */
-  listNamespaces(selector: Record<string, string>): Promise<Array<{ name: string; labels: Record<string, string>; annotations: Record<string, string>; phase: string }>>;
+  listNamespaces(
+    selector: Record<string, string>,
+  ): Promise<
+    Array<{ name: string; labels: Record<string, string>; annotations: Record<string, string>; phase: string }>
+  >;
 }
 
 export interface RoleBindingRequest {
@@ -187,11 +209,18 @@ export interface DatabaseCredentials {
 
 export interface Databases {
   /** Create (or keep) the preview's role and database; idempotent; returns working credentials. */
-  provision(names: Pick<PreviewNames, "key" | "database" | "role">, opts?: ProvisionOptions): Promise<DatabaseCredentials>;
+  provision(
+    names: Pick<PreviewNames, "key" | "database" | "role">,
+    opts?: ProvisionOptions,
+  ): Promise<DatabaseCredentials>;
   /** Terminate connections, drop database and role — only if they carry our mark. Not-found counts as done. */
-  drop(names: Pick<PreviewNames, "key" | "database" | "role">): Promise<{ database: "dropped" | "absent" | "not-ours"; role: "dropped" | "absent" | "not-ours" }>;
+  drop(
+    names: Pick<PreviewNames, "key" | "database" | "role">,
+  ): Promise<{ database: "dropped" | "absent" | "not-ours"; role: "dropped" | "absent" | "not-ours" }>;
   /** Databases carrying our mark (the sweeper's "actual" set), with the preview key from the mark. */
-  list(): Promise<Array<{ database: string; key: string; /** The database's owner (the preview role), for drop. */ role?: string }>>;
+  list(): Promise<
+    Array<{ database: string; key: string; /** The database's owner (the preview role), for drop. */ role?: string }>
+  >;
   close(): Promise<void>;
 }
 

@@ -13,7 +13,10 @@ export const APPLY_CASES: ContractCase[] = [
       const r = await api.apply(paths.cm(ns, "c"), configMap("c", { x: "1", y: "2" }, { labels: { l: "1" } }), "ct-a");
       expect(r.code).toBe(201);
       expect(r.body.data).toEqual({ x: "1", y: "2" });
-      expect(managerEntry(r.body, "ct-a")).toMatchObject({ fieldsType: "FieldsV1", fieldsV1: { "f:data": { "f:x": {}, "f:y": {} }, "f:metadata": { "f:labels": { "f:l": {} } } } });
+      expect(managerEntry(r.body, "ct-a")).toMatchObject({
+        fieldsType: "FieldsV1",
+        fieldsV1: { "f:data": { "f:x": {}, "f:y": {} }, "f:metadata": { "f:labels": { "f:l": {} } } },
+      });
     },
   },
   {
@@ -32,7 +35,11 @@ export const APPLY_CASES: ContractCase[] = [
   {
     name: "SSA removes a field its manager stops applying",
     async run({ api, ns }) {
-      await api.apply(paths.cm(ns, "c"), configMap("c", { x: "1", y: "2" }, { annotations: { a: "1", b: "2" } }), "ct-a");
+      await api.apply(
+        paths.cm(ns, "c"),
+        configMap("c", { x: "1", y: "2" }, { annotations: { a: "1", b: "2" } }),
+        "ct-a",
+      );
       const r = await api.apply(paths.cm(ns, "c"), configMap("c", { x: "1" }, { annotations: { a: "1" } }), "ct-a");
       expect(r.body.data).toEqual({ x: "1" });
       expect(r.body.metadata.annotations).toEqual({ a: "1" });
@@ -66,8 +73,17 @@ export const APPLY_CASES: ContractCase[] = [
       await api.apply(paths.cm(ns, "c"), configMap("c", { x: "1", y: "2" }), "ct-a");
       const one = await api.apply(paths.cm(ns, "c"), configMap("c", { x: "9" }), "ct-b");
       expect(one.code).toBe(409);
-      expect(one.body).toMatchObject({ kind: "Status", apiVersion: "v1", status: "Failure", reason: "Conflict", code: 409, message: 'Apply failed with 1 conflict: conflict with "ct-a": .data.x' });
-      expect(one.body.details.causes).toEqual([{ reason: "FieldManagerConflict", message: 'conflict with "ct-a"', field: ".data.x" }]);
+      expect(one.body).toMatchObject({
+        kind: "Status",
+        apiVersion: "v1",
+        status: "Failure",
+        reason: "Conflict",
+        code: 409,
+        message: 'Apply failed with 1 conflict: conflict with "ct-a": .data.x',
+      });
+      expect(one.body.details.causes).toEqual([
+        { reason: "FieldManagerConflict", message: 'conflict with "ct-a"', field: ".data.x" },
+      ]);
       const two = await api.apply(paths.cm(ns, "c"), configMap("c", { x: "9", y: "8", z: "1" }), "ct-b");
       expect(two.code).toBe(409);
       expect(two.body.message).toBe('Apply failed with 2 conflicts: conflicts with "ct-a":\n- .data.x\n- .data.y');
@@ -92,13 +108,29 @@ export const APPLY_CASES: ContractCase[] = [
     name: "a merge patch that changes an applied field takes it from the applier (the applier's next apply cannot remove it)",
     async run({ api, ns }) {
       // The shape of `/preview extend`: the deploy applies the expiry, a merge patch moves it later.
-      await api.apply(paths.cm(ns, "c"), configMap("c", undefined, { annotations: { "example.com/expires-at": "1", "example.com/url": "u" } }), "ct-bot");
-      const patched = await api.merge(paths.cm(ns, "c"), { metadata: { annotations: { "example.com/expires-at": "2", "example.com/url": "u" } } }, "ct-bot");
+      await api.apply(
+        paths.cm(ns, "c"),
+        configMap("c", undefined, { annotations: { "example.com/expires-at": "1", "example.com/url": "u" } }),
+        "ct-bot",
+      );
+      const patched = await api.merge(
+        paths.cm(ns, "c"),
+        { metadata: { annotations: { "example.com/expires-at": "2", "example.com/url": "u" } } },
+        "ct-bot",
+      );
       expect(patched.code).toBe(200);
       // Only the changed field moved to the Update entry; an unchanged one stays the applier's alone.
-      expect(managerEntry(patched.body, "ct-bot", "Update")?.fieldsV1).toEqual({ "f:metadata": { "f:annotations": { "f:example.com/expires-at": {} } } });
-      expect(managerEntry(patched.body, "ct-bot")?.fieldsV1).toEqual({ "f:metadata": { "f:annotations": { "f:example.com/url": {} } } });
-      const r = await api.apply(paths.cm(ns, "c"), configMap("c", undefined, { annotations: { "example.com/url": "u" } }), "ct-bot");
+      expect(managerEntry(patched.body, "ct-bot", "Update")?.fieldsV1).toEqual({
+        "f:metadata": { "f:annotations": { "f:example.com/expires-at": {} } },
+      });
+      expect(managerEntry(patched.body, "ct-bot")?.fieldsV1).toEqual({
+        "f:metadata": { "f:annotations": { "f:example.com/url": {} } },
+      });
+      const r = await api.apply(
+        paths.cm(ns, "c"),
+        configMap("c", undefined, { annotations: { "example.com/url": "u" } }),
+        "ct-bot",
+      );
       expect(r.body.metadata.annotations).toEqual({ "example.com/expires-at": "2", "example.com/url": "u" });
     },
   },
@@ -126,7 +158,9 @@ export const APPLY_CASES: ContractCase[] = [
       // Sending replicas again conflicts; force wins it back (the fight an HPA and a forcing applier have).
       const fight = await api.apply(paths.deploy(ns, "web"), deployment("web", "img:2", { replicas: 1 }), "ct-bot");
       expect(fight.code).toBe(409);
-      expect(fight.body.details.causes).toEqual([{ reason: "FieldManagerConflict", message: 'conflict with "ct-hpa" using apps/v1', field: ".spec.replicas" }]);
+      expect(fight.body.details.causes).toEqual([
+        { reason: "FieldManagerConflict", message: 'conflict with "ct-hpa" using apps/v1', field: ".spec.replicas" },
+      ]);
     },
   },
   {
@@ -155,24 +189,46 @@ export const APPLY_CASES: ContractCase[] = [
     async run({ api, ns }) {
       const noManager = await api.apply(paths.cm(ns, "c"), configMap("c", {}), undefined);
       expect(noManager.code).toBe(422);
-      expect(noManager.body).toMatchObject({ reason: "Invalid", message: 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch' });
+      expect(noManager.body).toMatchObject({
+        reason: "Invalid",
+        message: 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+      });
       const noKind = await api.apply(paths.cm(ns, "c"), { metadata: { name: "c" } }, "ct-a");
-      expect(noKind).toMatchObject({ code: 400, body: { reason: "BadRequest", message: "invalid object type: /, Kind=" } });
+      expect(noKind).toMatchObject({
+        code: 400,
+        body: { reason: "BadRequest", message: "invalid object type: /, Kind=" },
+      });
       await api.apply(paths.cm(ns, "c"), configMap("c", {}), "ct-a");
-      const forcedMerge = await api.call("PATCH", `${paths.cm(ns, "c")}?fieldManager=x&force=true`, { data: { a: "1" } }, "application/merge-patch+json");
+      const forcedMerge = await api.call(
+        "PATCH",
+        `${paths.cm(ns, "c")}?fieldManager=x&force=true`,
+        { data: { a: "1" } },
+        "application/merge-patch+json",
+      );
       expect(forcedMerge.code).toBe(422);
-      expect(forcedMerge.body.message).toBe('PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch');
+      expect(forcedMerge.body.message).toBe(
+        'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch',
+      );
     },
   },
   {
     name: "associative lists merge per key between managers (containers by name)",
-    realOnly: "the fake treats every list as atomic; the bot applies whole objects with force, so this difference does not reach it",
+    realOnly:
+      "the fake treats every list as atomic; the bot applies whole objects with force, so this difference does not reach it",
     async run({ api, ns }) {
       await api.apply(paths.deploy(ns, "web"), deployment("web", "img:1"), "ct-a");
-      const sidecar = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "web" }, spec: { template: { spec: { containers: [{ name: "proxy", image: "proxy:1" }] } } } };
+      const sidecar = {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "web" },
+        spec: { template: { spec: { containers: [{ name: "proxy", image: "proxy:1" }] } } },
+      };
       const r = await api.apply(paths.deploy(ns, "web"), sidecar, "ct-b");
       expect(r.code).toBe(200);
-      expect((r.body.spec.template.spec.containers as Array<{ name: string }>).map((c) => c.name).sort()).toEqual(["main", "proxy"]);
+      expect((r.body.spec.template.spec.containers as Array<{ name: string }>).map((c) => c.name).sort()).toEqual([
+        "main",
+        "proxy",
+      ]);
     },
   },
 ];

@@ -2,7 +2,12 @@ import { describe, it, expect, beforeAll, afterAll, afterEach } from "@jest/glob
 import { Writable } from "node:stream";
 import nock from "nock";
 import { createLogger } from "../../../src/logger.js";
-import { createSlackNotifier, createSlackWebClient, MemoryThreadStore, type Notifier } from "../../../src/services/chat/notifier.js";
+import {
+  createSlackNotifier,
+  createSlackWebClient,
+  MemoryThreadStore,
+  type Notifier,
+} from "../../../src/services/chat/notifier.js";
 import type { PreviewSummary } from "../../../src/services/shared/dispatch.js";
 
 const TOKEN = "xoxb-1234567890-abcdefghijklmnop";
@@ -27,17 +32,25 @@ type Body = Record<string, string>;
 
 function setup(opts: { channel?: string | undefined; attempts?: number } = {}) {
   const lines: string[] = [];
-  const destination = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
   const logger = createLogger({ level: "debug", destination });
   const delays: number[] = [];
   const threads = new MemoryThreadStore();
   const notifier: Notifier = createSlackNotifier({
     client: createSlackWebClient(TOKEN),
     threads,
-    channelFor: (owner, repo) => (owner === "acme" && repo === "web" ? ("channel" in opts ? opts.channel : "C0PREVIEW") : undefined),
+    channelFor: (owner, repo) =>
+      owner === "acme" && repo === "web" ? ("channel" in opts ? opts.channel : "C0PREVIEW") : undefined,
     logger,
     retry: { attempts: opts.attempts ?? 3, baseDelayMs: 10 },
-    sleep: async (ms) => { delays.push(ms); },
+    sleep: async (ms) => {
+      delays.push(ms);
+    },
     outboxIntervalMs: 0,
   });
   return { notifier, threads, lines, delays };
@@ -46,7 +59,10 @@ function setup(opts: { channel?: string | undefined; attempts?: number } = {}) {
 /** Intercept one Slack method, recording the form bodies it receives. */
 function slack(method: string, reply: object, bodies: Body[], times = 1): nock.Scope {
   return nock(SLACK)
-    .post(`/api/${method}`, (body: Body) => { bodies.push(body); return true; })
+    .post(`/api/${method}`, (body: Body) => {
+      bodies.push(body);
+      return true;
+    })
     .times(times)
     .reply(200, { ok: true, ...reply });
 }
@@ -80,11 +96,23 @@ describe("Slack notifier", () => {
     expect(posts[2]!.thread_ts).toBe("1700000000.000100");
     expect(posts[2]!.text).toContain("```step apply: 2.1 s\nstep rollout: 30 s```");
 
-    const blocks = JSON.parse(updates[0]!.blocks!) as Array<{ type: string; elements?: Array<Record<string, unknown>> }>;
+    const blocks = JSON.parse(updates[0]!.blocks!) as Array<{
+      type: string;
+      elements?: Array<Record<string, unknown>>;
+    }>;
     const buttons = blocks.find((b) => b.type === "actions")!.elements!;
-    expect(buttons.map((b) => b.action_id)).toEqual(["preview:open", "preview:redeploy", "preview:destroy", "preview:extend"]);
+    expect(buttons.map((b) => b.action_id)).toEqual([
+      "preview:open",
+      "preview:redeploy",
+      "preview:destroy",
+      "preview:extend",
+    ]);
     expect(buttons[0]).toMatchObject({ url: "https://pr-42.preview.example.com/" });
-    expect(buttons[2]).toMatchObject({ value: "destroy acme/web#42", style: "danger", confirm: { confirm: { text: "Destroy" } } });
+    expect(buttons[2]).toMatchObject({
+      value: "destroy acme/web#42",
+      style: "danger",
+      confirm: { confirm: { text: "Destroy" } },
+    });
     expect(buttons[3]).toMatchObject({ value: "extend acme/web#42 3d" });
   });
 
@@ -92,12 +120,27 @@ describe("Slack notifier", () => {
     const { notifier } = setup();
     const posts: Body[] = [];
     slack("chat.postMessage", { channel: "C0PREVIEW", ts: "1.1" }, posts, 2);
-    await notifier.notify(summary({ state: "failed", title: "<!channel> pwn & <https://evil|click>", reason: "connect postgres://app:s3cretpass@db:5432/x failed" }), {
-      text: "Failed: DB_PASSWORD=hunter2hunter2",
-      detail: "env:\nAZURE_ACCOUNT_KEY=abc123def456==\nuse xoxb-9999999999-zzzzzzzzzzzz\n```break out```",
-    });
+    await notifier.notify(
+      summary({
+        state: "failed",
+        title: "<!channel> pwn & <https://evil|click>",
+        reason: "connect postgres://app:s3cretpass@db:5432/x failed",
+      }),
+      {
+        text: "Failed: DB_PASSWORD=hunter2hunter2",
+        detail: "env:\nAZURE_ACCOUNT_KEY=abc123def456==\nuse xoxb-9999999999-zzzzzzzzzzzz\n```break out```",
+      },
+    );
     const all = JSON.stringify(posts);
-    for (const secret of ["s3cretpass", "hunter2hunter2", "abc123def456", "xoxb-9999999999", "<!channel>", "<https://evil"]) expect(all).not.toContain(secret);
+    for (const secret of [
+      "s3cretpass",
+      "hunter2hunter2",
+      "abc123def456",
+      "xoxb-9999999999",
+      "<!channel>",
+      "<https://evil",
+    ])
+      expect(all).not.toContain(secret);
     expect(all).toContain("&lt;!channel&gt; pwn &amp;");
     expect((posts[1]!.text!.match(/```/g) ?? []).length).toBe(2);
   });
@@ -105,7 +148,9 @@ describe("Slack notifier", () => {
   it("waits as long as Retry-After says on 429, then succeeds", async () => {
     const { notifier, threads, delays } = setup();
     const posts: Body[] = [];
-    const limited = nock(SLACK).post("/api/chat.postMessage").reply(429, { ok: false, error: "ratelimited" }, { "Retry-After": "2" });
+    const limited = nock(SLACK)
+      .post("/api/chat.postMessage")
+      .reply(429, { ok: false, error: "ratelimited" }, { "Retry-After": "2" });
     const ok = slack("chat.postMessage", { channel: "C0PREVIEW", ts: "5.5" }, posts, 2);
     await notifier.notify(summary(), { text: "Ready" });
     expect(limited.isDone() && ok.isDone()).toBe(true);
@@ -119,7 +164,9 @@ describe("Slack notifier", () => {
     await expect(notifier.notify(summary(), { text: "Ready" })).resolves.toBeUndefined();
     expect(scope.isDone()).toBe(true);
     expect(delays).toEqual([10, 20]);
-    const warning = lines.map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message?: string } }).find((l) => l.level === 40);
+    const warning = lines
+      .map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message?: string } })
+      .find((l) => l.level === 40);
     expect(warning?.msg).toMatch(/Slack notification failed; kept for a later try/);
     expect(warning?.err?.message).toMatch(/posting the thread for acme\/web#42: HTTP 500/);
     expect(lines.join("")).not.toContain(TOKEN);
@@ -135,16 +182,30 @@ describe("Slack notifier", () => {
     // Slack is back: one parent, then both updates in the order they happened.
     const posted: Body[] = [];
     let ts = 100;
-    const record = (reply: object) => async (req: Request): Promise<[number, string, Record<string, string>]> => {
-      posted.push(Object.fromEntries(new URLSearchParams(await req.text())) as Body);
-      return [200, JSON.stringify({ ok: true, ...reply, ts: `1700000000.000${++ts}` }), { "content-type": "application/json" }];
-    };
-    const back = nock(SLACK).post("/api/chat.postMessage").times(3).reply(record({ channel: "C0PREVIEW" })).post("/api/chat.update").reply(record({}));
+    const record =
+      (reply: object) =>
+      async (req: Request): Promise<[number, string, Record<string, string>]> => {
+        posted.push(Object.fromEntries(new URLSearchParams(await req.text())) as Body);
+        return [
+          200,
+          JSON.stringify({ ok: true, ...reply, ts: `1700000000.000${++ts}` }),
+          { "content-type": "application/json" },
+        ];
+      };
+    const back = nock(SLACK)
+      .post("/api/chat.postMessage")
+      .times(3)
+      .reply(record({ channel: "C0PREVIEW" }))
+      .post("/api/chat.update")
+      .reply(record({}));
     await notifier.flushPending!();
     expect(back.isDone()).toBe(true);
     const parents = posted.filter((b) => !b.thread_ts && !b.ts);
     expect(parents).toHaveLength(1);
-    expect(posted.filter((b) => b.thread_ts).map((b) => b.text)).toEqual([expect.stringContaining("Deploying abc1234"), expect.stringContaining("Ready at")]);
+    expect(posted.filter((b) => b.thread_ts).map((b) => b.text)).toEqual([
+      expect.stringContaining("Deploying abc1234"),
+      expect.stringContaining("Ready at"),
+    ]);
     expect(lines.join("")).not.toContain(TOKEN);
   });
 

@@ -26,7 +26,13 @@ export interface Target {
 export { until };
 
 function makeTarget(name: Target["name"], kc: KubeConfig, prefix: string): Target {
-  const cluster = createCluster({ kubeConfig: kc, pollMs: 50, namespaceWaitMs: 120_000, replaceWaitMs: 120_000, logger: createLogger({ level: "silent" }) });
+  const cluster = createCluster({
+    kubeConfig: kc,
+    pollMs: 50,
+    namespaceWaitMs: 120_000,
+    replaceWaitMs: 120_000,
+    logger: createLogger({ level: "silent" }),
+  });
   const run = randomBytes(2).toString("hex");
   let n = 0;
   return {

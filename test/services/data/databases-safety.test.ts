@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { Writable } from "node:stream";
 import pg from "pg";
 import { createLogger, redactText } from "../../../src/logger.js";
-import { createDatabases, DatabaseNotOursError, derivePassword, markFor } from "../../../src/services/data/databases.js";
+import {
+  createDatabases,
+  DatabaseNotOursError,
+  derivePassword,
+  markFor,
+} from "../../../src/services/data/databases.js";
 import { passwordKeyFromAdminPassword } from "../../../src/services/data/database-secret.js";
 import type { DatabaseCredentials, Databases } from "../../../src/services/shared/preview.js";
 
@@ -10,7 +15,10 @@ const adminUrl = process.env.TEST_PG_URL!;
 const run = Math.random().toString(36).slice(2, 8);
 const names = (n: number) => ({ key: `acme/api#${n}`, database: `dbs_${run}_${n}`, role: `dbs_${run}_${n}_app` });
 const logLines: string[] = [];
-const logger = createLogger({ level: "debug", destination: new Writable({ write: (c: Buffer, _e, cb) => (logLines.push(c.toString()), cb()) }) });
+const logger = createLogger({
+  level: "debug",
+  destination: new Writable({ write: (c: Buffer, _e, cb) => (logLines.push(c.toString()), cb()) }),
+});
 
 let su: pg.Client;
 let dbs: Databases;
@@ -24,15 +32,19 @@ async function login(creds: DatabaseCredentials): Promise<pg.Client> {
   return c;
 }
 const exists = async (table: "pg_database" | "pg_roles", name: string) =>
-  (await su.query(`select 1 from ${table} where ${table === "pg_database" ? "datname" : "rolname"} = $1`, [name])).rowCount === 1;
+  (await su.query(`select 1 from ${table} where ${table === "pg_database" ? "datname" : "rolname"} = $1`, [name]))
+    .rowCount === 1;
 
 // Top-level await: decide before the tests are declared whether the contrib extensions are installed here.
 const probe = new pg.Client({ connectionString: adminUrl });
 await probe.connect();
-const available = new Set((await probe.query<{ name: string }>("select name from pg_available_extensions")).rows.map((r) => r.name));
+const available = new Set(
+  (await probe.query<{ name: string }>("select name from pg_available_extensions")).rows.map((r) => r.name),
+);
 await probe.end();
 const haveContrib = available.has("citext") && available.has("pgcrypto");
-if (!haveContrib) console.warn("skipping the extensions test: citext/pgcrypto are not installed (apt-get install postgresql-contrib)");
+if (!haveContrib)
+  console.warn("skipping the extensions test: citext/pgcrypto are not installed (apt-get install postgresql-contrib)");
 
 beforeAll(async () => {
   su = new pg.Client({ connectionString: adminUrl });
@@ -49,7 +61,11 @@ afterAll(async () => {
 describe("Databases safety", () => {
   it("creates names that would be hostile if interpolated verbatim, executing nothing", async () => {
     await su.query("create table canary(x int)");
-    const hostile = { key: "acme/api#1", database: `dbs_${run}"; DROP TABLE canary; --'`, role: `r_${run}'; DROP TABLE canary; --"` };
+    const hostile = {
+      key: "acme/api#1",
+      database: `dbs_${run}"; DROP TABLE canary; --'`,
+      role: `r_${run}'; DROP TABLE canary; --"`,
+    };
     const creds = await dbs.provision(hostile);
     expect(await exists("pg_database", hostile.database)).toBe(true);
     expect(await exists("pg_roles", hostile.role)).toBe(true);
@@ -57,12 +73,25 @@ describe("Databases safety", () => {
     // The URL percent-encodes every part (libpq decodes it; node-pg's parser leaves %3B in database names, so log in
     // with the fields here).
     const url = new URL(creds.url);
-    expect([url.username, url.password, url.pathname.slice(1)].map(decodeURIComponent)).toEqual([hostile.role, creds.password, hostile.database]);
-    const c = new pg.Client({ host: creds.host, port: creds.port, user: creds.user, password: creds.password, database: creds.database });
+    expect([url.username, url.password, url.pathname.slice(1)].map(decodeURIComponent)).toEqual([
+      hostile.role,
+      creds.password,
+      hostile.database,
+    ]);
+    const c = new pg.Client({
+      host: creds.host,
+      port: creds.port,
+      user: creds.user,
+      password: creds.password,
+      database: creds.database,
+    });
     c.on("error", () => undefined);
     clients.push(c);
     await c.connect();
-    expect((await c.query("select current_database() as d, current_user as u")).rows[0]).toEqual({ d: hostile.database, u: hostile.role });
+    expect((await c.query("select current_database() as d, current_user as u")).rows[0]).toEqual({
+      d: hostile.database,
+      u: hostile.role,
+    });
     expect(await dbs.list()).toContainEqual({ database: hostile.database, key: "acme/api#1", role: hostile.role });
     expect(await dbs.drop(hostile)).toEqual({ database: "dropped", role: "dropped" });
     expect((await su.query("select count(*)::int as n from canary")).rows[0].n).toBe(0); // still there
@@ -78,7 +107,9 @@ describe("Databases safety", () => {
     const n = names(3);
     await su.query(`create database ${pg.escapeIdentifier(n.database)}`);
     await expect(dbs.provision(n)).rejects.toThrow(DatabaseNotOursError);
-    await expect(dbs.provision(n)).rejects.toThrow(/exists but is not managed by preview-bot for acme\/api#3; refusing to adopt/);
+    await expect(dbs.provision(n)).rejects.toThrow(
+      /exists but is not managed by preview-bot for acme\/api#3; refusing to adopt/,
+    );
     expect(await dbs.drop(n)).toEqual({ database: "not-ours", role: "absent" });
     expect(await exists("pg_database", n.database)).toBe(true);
 
@@ -112,7 +143,10 @@ describe("Databases safety", () => {
       expect(await azure.provision(n)).toEqual(creds);
       const c = await login(creds);
       expect((await c.query("select count(*)::int as n from t")).rows[0].n).toBe(1);
-      expect((await su.query("select datdba::regrole::text as owner from pg_database where datname = $1", [n.database])).rows[0].owner).toBe(n.role);
+      expect(
+        (await su.query("select datdba::regrole::text as owner from pg_database where datname = $1", [n.database]))
+          .rows[0].owner,
+      ).toBe(n.role);
       expect(await azure.list()).toContainEqual({ database: n.database, key: n.key, role: n.role });
       expect(await azure.drop(n)).toEqual({ database: "dropped", role: "dropped" });
       expect(await exists("pg_database", n.database)).toBe(false);
@@ -123,23 +157,33 @@ describe("Databases safety", () => {
     expect(logLines.join("")).not.toContain(`azure-admin-pw-${run}`);
   });
 
-  (haveContrib ? it : it.skip)("creates extensions every time and runs the seed once, as the preview role", async () => {
-    const n = names(7);
-    const opts = { extensions: ["citext", "pgcrypto"], seedSql: "create table seeded(name citext); insert into seeded values ('Ada')" };
-    const creds = await dbs.provision(n, opts);
-    await dbs.provision(n, opts);
-    const c = await login(creds);
-    expect((await c.query("select count(*)::int as n from seeded where name = 'ADA'")).rows[0].n).toBe(1);
-    expect((await c.query("select tableowner from pg_tables where tablename = 'seeded'")).rows[0].tableowner).toBe(n.role);
-    expect((await c.query("select length(gen_random_bytes(4)) as l")).rows[0].l).toBe(4);
-  });
+  (haveContrib ? it : it.skip)(
+    "creates extensions every time and runs the seed once, as the preview role",
+    async () => {
+      const n = names(7);
+      const opts = {
+        extensions: ["citext", "pgcrypto"],
+        seedSql: "create table seeded(name citext); insert into seeded values ('Ada')",
+      };
+      const creds = await dbs.provision(n, opts);
+      await dbs.provision(n, opts);
+      const c = await login(creds);
+      expect((await c.query("select count(*)::int as n from seeded where name = 'ADA'")).rows[0].n).toBe(1);
+      expect((await c.query("select tableowner from pg_tables where tablename = 'seeded'")).rows[0].tableowner).toBe(
+        n.role,
+      );
+      expect((await c.query("select length(gen_random_bytes(4)) as l")).rows[0].l).toBe(4);
+    },
+  );
 
   (haveContrib ? it : it.skip)("creates a trusted extension as the preview role, which then owns it", async () => {
     const n = names(9);
     await dbs.provision(n, { extensions: ["citext"] });
     const c = new pg.Client({ connectionString: new URL(`/${n.database}`, adminUrl).toString() });
     await c.connect();
-    const { rows } = await c.query("select extowner::regrole::text as owner from pg_extension where extname = 'citext'");
+    const { rows } = await c.query(
+      "select extowner::regrole::text as owner from pg_extension where extname = 'citext'",
+    );
     await c.end();
     expect(rows).toEqual([{ owner: n.role }]);
   });
@@ -150,7 +194,9 @@ describe("Databases safety", () => {
       /creating extensions: database\.extensions: extension "pg_stat_statements" is not trusted .*PREVIEW_DATABASE_ADMIN_EXTENSIONS/,
     );
     expect(await exists("pg_database", n.database)).toBe(false); // nothing half made
-    await expect(dbs.provision(names(11), { extensions: ["no_such_extension"] })).rejects.toThrow(/extension "no_such_extension" is not available/);
+    await expect(dbs.provision(names(11), { extensions: ["no_such_extension"] })).rejects.toThrow(
+      /extension "no_such_extension" is not available/,
+    );
     const allowing = createDatabases({ adminUrl, logger, adminExtensions: ["pg_stat_statements"] });
     try {
       await allowing.provision(n, { extensions: ["pg_stat_statements"] });
@@ -159,7 +205,9 @@ describe("Databases safety", () => {
     }
     const c = new pg.Client({ connectionString: new URL(`/${n.database}`, adminUrl).toString() });
     await c.connect();
-    const { rows } = await c.query("select extowner::regrole::text as owner from pg_extension where extname = 'pg_stat_statements'");
+    const { rows } = await c.query(
+      "select extowner::regrole::text as owner from pg_extension where extname = 'pg_stat_statements'",
+    );
     await c.end();
     expect(rows).toEqual([{ owner: new URL(adminUrl).username }]);
   });
@@ -172,7 +220,9 @@ describe("Databases safety", () => {
     await t.query("create table copied (id int); insert into copied values (42)");
     await t.end();
     const n = names(12);
-    await expect(dbs.provision(n, { template })).rejects.toThrow(`database.template "${template}" is not allowed: the bot setting PREVIEW_DATABASE_TEMPLATES lists the templates previews may be created from, and it allows none`);
+    await expect(dbs.provision(n, { template })).rejects.toThrow(
+      `database.template "${template}" is not allowed: the bot setting PREVIEW_DATABASE_TEMPLATES lists the templates previews may be created from, and it allows none`,
+    );
     expect(await exists("pg_database", n.database)).toBe(false);
     const allowing = createDatabases({ adminUrl, logger, templates: [template] });
     try {
@@ -190,7 +240,9 @@ describe("Databases safety", () => {
 
   it("registers each derived password with the logger, so free text carrying it is redacted", async () => {
     const creds = await dbs.provision(names(13));
-    expect(redactText(`app says: connecting as ${creds.user} with ${creds.password}`)).toBe(`app says: connecting as ${creds.user} with [REDACTED]`);
+    expect(redactText(`app says: connecting as ${creds.user} with ${creds.password}`)).toBe(
+      `app says: connecting as ${creds.user} with [REDACTED]`,
+    );
   });
 
   it("registers the password of every preview database it lists, also one an earlier process provisioned", async () => {
@@ -200,7 +252,10 @@ describe("Databases safety", () => {
     await su.query(`comment on role ${pg.escapeIdentifier(n.role)} is ${pg.escapeLiteral(markFor(n.key))}`);
     await su.query(`create database ${pg.escapeIdentifier(n.database)} owner ${pg.escapeIdentifier(n.role)}`);
     await su.query(`comment on database ${pg.escapeIdentifier(n.database)} is ${pg.escapeLiteral(markFor(n.key))}`);
-    const password = derivePassword(passwordKeyFromAdminPassword(decodeURIComponent(new URL(adminUrl).password)), n.role);
+    const password = derivePassword(
+      passwordKeyFromAdminPassword(decodeURIComponent(new URL(adminUrl).password)),
+      n.role,
+    );
     expect(redactText(`tail: ${password}`)).toBe(`tail: ${password}`);
     expect((await dbs.list()).map((d) => d.database)).toContain(n.database);
     expect(redactText(`tail: ${password}`)).toBe("tail: [REDACTED]");
@@ -210,7 +265,9 @@ describe("Databases safety", () => {
   it("drops a database whose seed failed, so the next provision starts over and seeds it", async () => {
     const n = names(8);
     await expect(dbs.provision(n, { seedSql: "create table x(id int); select no_such_function()" })).rejects.toThrow(
-      new RegExp(`provisioning database "${n.database}" for acme/api#8: running seed SQL as "${n.role}": function no_such_function\\(\\) does not exist`),
+      new RegExp(
+        `provisioning database "${n.database}" for acme/api#8: running seed SQL as "${n.role}": function no_such_function\\(\\) does not exist`,
+      ),
     );
     expect(await exists("pg_database", n.database)).toBe(false);
     const creds = await dbs.provision(n, { seedSql: "create table x(id int)" });

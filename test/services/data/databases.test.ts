@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { Writable } from "node:stream";
 import pg from "pg";
 import { createLogger } from "../../../src/logger.js";
-import { derivePassword, scramVerifier, secretData, DEFAULT_SECRET_KEYS } from "../../../src/services/data/database-secret.js";
+import {
+  derivePassword,
+  scramVerifier,
+  secretData,
+  DEFAULT_SECRET_KEYS,
+} from "../../../src/services/data/database-secret.js";
 import { createDatabases } from "../../../src/services/data/databases.js";
 import type { DatabaseCredentials, Databases } from "../../../src/services/shared/preview.js";
 
@@ -77,8 +82,17 @@ describe("Databases.provision", () => {
   it("gives a role that is not superuser, cannot create databases or roles, and cannot enter another preview's database", async () => {
     const a = await provision(2);
     const b = await provision(3);
-    const { rows } = await su.query("select rolsuper, rolcreatedb, rolcreaterole, rolinherit, rolconnlimit from pg_roles where rolname = $1", [a.user]);
-    expect(rows[0]).toEqual({ rolsuper: false, rolcreatedb: false, rolcreaterole: false, rolinherit: false, rolconnlimit: 20 });
+    const { rows } = await su.query(
+      "select rolsuper, rolcreatedb, rolcreaterole, rolinherit, rolconnlimit from pg_roles where rolname = $1",
+      [a.user],
+    );
+    expect(rows[0]).toEqual({
+      rolsuper: false,
+      rolcreatedb: false,
+      rolcreaterole: false,
+      rolinherit: false,
+      rolconnlimit: 20,
+    });
     const ca = await login(a);
     await expect(ca.query("create database sneaky")).rejects.toThrow(/permission denied to create database/);
     await expect(ca.query("create role sneaky")).rejects.toThrow(/permission denied to create role/);
@@ -99,13 +113,23 @@ describe("Databases.provision", () => {
   });
 
   it("honours connection limit, public host/port and an explicit password key", async () => {
-    const custom = createDatabases({ adminUrl, logger, publicHost: "db.internal", publicPort: 6432, passwordKey: "k".repeat(32) });
+    const custom = createDatabases({
+      adminUrl,
+      logger,
+      publicHost: "db.internal",
+      publicPort: 6432,
+      passwordKey: "k".repeat(32),
+    });
     try {
       const creds = await custom.provision(names(7), { connectionLimit: 3 });
       passwords.push(creds.password);
       expect(creds.password).toBe(derivePassword("k".repeat(32), names(7).role));
-      expect(creds.url).toBe(`postgres://${names(7).role}:${creds.password}@db.internal:6432/${names(7).database}?sslmode=disable`);
-      expect((await su.query("select rolconnlimit from pg_roles where rolname = $1", [creds.user])).rows[0].rolconnlimit).toBe(3);
+      expect(creds.url).toBe(
+        `postgres://${names(7).role}:${creds.password}@db.internal:6432/${names(7).database}?sslmode=disable`,
+      );
+      expect(
+        (await su.query("select rolconnlimit from pg_roles where rolname = $1", [creds.user])).rows[0].rolconnlimit,
+      ).toBe(3);
     } finally {
       await custom.close();
     }
@@ -127,7 +151,9 @@ describe("Databases.provision", () => {
       (e: unknown) => e as Error,
     );
     await allowing.close();
-    expect(err.message).toBe(`provisioning database "${names(9).database}" for acme/web#9: creating database: template database "no_such_template" does not exist`);
+    expect(err.message).toBe(
+      `provisioning database "${names(9).database}" for acme/web#9: creating database: template database "no_such_template" does not exist`,
+    );
     expect((err.cause as { code?: string }).code).toBe("3D000");
   });
 });
@@ -175,7 +201,12 @@ describe("credentials helpers", () => {
     const creds = { host: "h", port: 5432, database: "d", user: "u", password: "p", url: "postgres://u:p@h:5432/d" };
     expect(secretData(creds, { user: "USER", password: "PASSWORD" })).toEqual({ USER: "u", PASSWORD: "p" });
     expect(secretData(creds, DEFAULT_SECRET_KEYS)).toEqual({
-      USER: "u", PASSWORD: "p", POSTGRES_DB: "d", POSTGRES_HOST: "h", POSTGRES_PORT: "5432", DATABASE_URL: creds.url,
+      USER: "u",
+      PASSWORD: "p",
+      POSTGRES_DB: "d",
+      POSTGRES_HOST: "h",
+      POSTGRES_PORT: "5432",
+      DATABASE_URL: creds.url,
     });
     expect(() => secretData(creds, { user: "X", password: "X" })).toThrow(/more than one credential/);
     expect(() => secretData(creds, { user: "bad key", password: "P" })).toThrow(/not a valid Secret data key/);

@@ -1,7 +1,17 @@
 import { describe, it, expect, beforeAll, afterAll, afterEach } from "@jest/globals";
 import nock from "nock";
 import { ProbotOctokit } from "probot";
-import { createAuthorizer, decide, getPermission, DEFAULT_POLICY, isBotLogin, type AuthzAction, type PermissionClient, type RepoPolicy, type Role } from "../../../src/services/github/authz.js";
+import {
+  createAuthorizer,
+  decide,
+  getPermission,
+  DEFAULT_POLICY,
+  isBotLogin,
+  type AuthzAction,
+  type PermissionClient,
+  type RepoPolicy,
+  type Role,
+} from "../../../src/services/github/authz.js";
 
 const API = "https://api.github.com";
 const TestOctokit = ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } });
@@ -13,7 +23,7 @@ const ACTORS: Record<string, { status: number; body?: { permission: string; role
   "mo-maintain": { status: 200, body: { permission: "write", role_name: "maintain" } },
   "wes-write": { status: 200, body: { permission: "write", role_name: "write" } },
   "rita-read": { status: 200, body: { permission: "read", role_name: "read" } },
-  "nobody": { status: 404 },
+  nobody: { status: 404 },
   "fork-author": { status: 404 },
   "renovate[bot]": { status: 200, body: { permission: "write", role_name: "write" } },
 };
@@ -22,13 +32,90 @@ const ACTIONS: AuthzAction[] = ["deploy", "redeploy", "destroy", "status", "exte
 
 /** Expected outcome, written out by hand so the matrix states the policy rather than recomputing it. */
 const EXPECTED: Record<string, Record<AuthzAction, boolean> | undefined> = {
-  "alice-admin": { deploy: true, redeploy: true, destroy: true, status: true, extend: true, backup: true, restore: true, help: true, list: true, backups: true },
-  "mo-maintain": { deploy: true, redeploy: true, destroy: true, status: true, extend: true, backup: true, restore: true, help: true, list: true, backups: true },
-  "wes-write": { deploy: true, redeploy: true, destroy: false, status: true, extend: true, backup: true, restore: true, help: true, list: true, backups: true },
-  "rita-read": { deploy: false, redeploy: false, destroy: false, status: true, extend: false, backup: false, restore: false, help: true, list: true, backups: true },
-  "nobody": { deploy: false, redeploy: false, destroy: false, status: false, extend: false, backup: false, restore: false, help: false, list: false, backups: false },
-  "fork-author": { deploy: false, redeploy: false, destroy: false, status: false, extend: false, backup: false, restore: false, help: false, list: false, backups: false },
-  "renovate[bot]": { deploy: false, redeploy: false, destroy: false, status: false, extend: false, backup: false, restore: false, help: false, list: false, backups: false },
+  "alice-admin": {
+    deploy: true,
+    redeploy: true,
+    destroy: true,
+    status: true,
+    extend: true,
+    backup: true,
+    restore: true,
+    help: true,
+    list: true,
+    backups: true,
+  },
+  "mo-maintain": {
+    deploy: true,
+    redeploy: true,
+    destroy: true,
+    status: true,
+    extend: true,
+    backup: true,
+    restore: true,
+    help: true,
+    list: true,
+    backups: true,
+  },
+  "wes-write": {
+    deploy: true,
+    redeploy: true,
+    destroy: false,
+    status: true,
+    extend: true,
+    backup: true,
+    restore: true,
+    help: true,
+    list: true,
+    backups: true,
+  },
+  "rita-read": {
+    deploy: false,
+    redeploy: false,
+    destroy: false,
+    status: true,
+    extend: false,
+    backup: false,
+    restore: false,
+    help: true,
+    list: true,
+    backups: true,
+  },
+  nobody: {
+    deploy: false,
+    redeploy: false,
+    destroy: false,
+    status: false,
+    extend: false,
+    backup: false,
+    restore: false,
+    help: false,
+    list: false,
+    backups: false,
+  },
+  "fork-author": {
+    deploy: false,
+    redeploy: false,
+    destroy: false,
+    status: false,
+    extend: false,
+    backup: false,
+    restore: false,
+    help: false,
+    list: false,
+    backups: false,
+  },
+  "renovate[bot]": {
+    deploy: false,
+    redeploy: false,
+    destroy: false,
+    status: false,
+    extend: false,
+    backup: false,
+    restore: false,
+    help: false,
+    list: false,
+    backups: false,
+  },
 };
 
 beforeAll(() => nock.disableNetConnect());
@@ -53,7 +140,13 @@ describe("authorization matrix (GitHub answered by nock)", () => {
         const isBot = isBotLogin(login);
         const scope = isBot ? undefined : answer(login);
         const permission: Role = isBot ? "none" : await getPermission(octokit(), "acme", "web", login);
-        const decision = decide({ permission, action, isBot, isForkPr: login === "fork-author", actorIsPrAuthor: login === "fork-author" });
+        const decision = decide({
+          permission,
+          action,
+          isBot,
+          isForkPr: login === "fork-author",
+          actorIsPrAuthor: login === "fork-author",
+        });
         expect(decision.allowed).toBe(expected);
         if (!decision.allowed) expect(decision.reason.length).toBeLessThan(160);
         if (scope) expect(scope.isDone()).toBe(true);
@@ -65,7 +158,10 @@ describe("authorization matrix (GitHub answered by nock)", () => {
 describe("decide", () => {
   it("needs maintain for deploy and redeploy on a fork PR, even from a writer", () => {
     for (const action of ["deploy", "redeploy"] as const) {
-      expect(decide({ permission: "write", action, isForkPr: true })).toEqual({ allowed: false, reason: expect.stringContaining("fork") });
+      expect(decide({ permission: "write", action, isForkPr: true })).toEqual({
+        allowed: false,
+        reason: expect.stringContaining("fork"),
+      });
       expect(decide({ permission: "maintain", action, isForkPr: true })).toEqual({ allowed: true });
     }
     expect(decide({ permission: "write", action: "extend", isForkPr: true })).toEqual({ allowed: true });
@@ -74,7 +170,9 @@ describe("decide", () => {
   it("lets a fork's author deploy their own PR only when they are a maintainer", () => {
     const refused = decide({ permission: "read", action: "deploy", isForkPr: true, actorIsPrAuthor: true });
     expect(refused).toEqual({ allowed: false, reason: expect.stringContaining("comes from a fork") });
-    expect(decide({ permission: "admin", action: "deploy", isForkPr: true, actorIsPrAuthor: true })).toEqual({ allowed: true });
+    expect(decide({ permission: "admin", action: "deploy", isForkPr: true, actorIsPrAuthor: true })).toEqual({
+      allowed: true,
+    });
   });
 
   it("refuses bots whatever their permission", () => {
@@ -85,22 +183,31 @@ describe("decide", () => {
     expect(decide({ permission: "write", action: "destroy", policy: { destroy: "write" } })).toEqual({ allowed: true });
     expect(decide({ permission: "write", action: "deploy", policy: { deploy: "admin" } }).allowed).toBe(false);
     // A stricter policy still applies on forks; a laxer one cannot undo the fork rule.
-    expect(decide({ permission: "maintain", action: "deploy", policy: { deploy: "admin" }, isForkPr: true }).allowed).toBe(false);
-    expect(decide({ permission: "read", action: "deploy", policy: { deploy: "read" }, isForkPr: true }).allowed).toBe(false);
+    expect(
+      decide({ permission: "maintain", action: "deploy", policy: { deploy: "admin" }, isForkPr: true }).allowed,
+    ).toBe(false);
+    expect(decide({ permission: "read", action: "deploy", policy: { deploy: "read" }, isForkPr: true }).allowed).toBe(
+      false,
+    );
     expect(DEFAULT_POLICY.destroy).toBe("maintain");
   });
 });
 
 describe("getPermission", () => {
   it("falls back to the legacy permission when role_name is a custom role", async () => {
-    const scope = nock(API).get("/repos/acme/web/collaborators/cus/permission").reply(200, { permission: "write", role_name: "deployers" });
+    const scope = nock(API)
+      .get("/repos/acme/web/collaborators/cus/permission")
+      .reply(200, { permission: "write", role_name: "deployers" });
     expect(await getPermission(octokit(), "acme", "web", "cus")).toBe("write");
     expect(scope.isDone()).toBe(true);
   });
 
   it("says what it was doing and keeps the cause on other errors", async () => {
     const scope = nock(API).get("/repos/acme/web/collaborators/x/permission").reply(502, { message: "Bad Gateway" });
-    const err = await getPermission(octokit(), "acme", "web", "x").then(() => undefined, (e: unknown) => e as Error);
+    const err = await getPermission(octokit(), "acme", "web", "x").then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     expect(err?.message).toMatch(/^checking x's permission on acme\/web: /);
     expect((err?.cause as { status?: number }).status).toBe(502);
     expect(scope.isDone()).toBe(true);
@@ -109,9 +216,15 @@ describe("getPermission", () => {
 
 describe("createAuthorizer", () => {
   it("checks the fork rule with the PR when it can, and treats unknown as a fork", async () => {
-    const scope = nock(API).get("/repos/acme/web/collaborators/wes-write/permission").times(3).reply(200, ACTORS["wes-write"]!.body);
+    const scope = nock(API)
+      .get("/repos/acme/web/collaborators/wes-write/permission")
+      .times(3)
+      .reply(200, ACTORS["wes-write"]!.body);
     const forks = new Set([7]);
-    const authorize = createAuthorizer({ clientFor: async () => octokit(), isForkPr: async (_o, _r, n) => forks.has(n) });
+    const authorize = createAuthorizer({
+      clientFor: async () => octokit(),
+      isForkPr: async (_o, _r, n) => forks.has(n),
+    });
     expect(await authorize("wes-write", "acme", "web", "deploy", 8)).toEqual({ allowed: true });
     expect((await authorize("wes-write", "acme", "web", "deploy", 7)).allowed).toBe(false);
     expect((await authorize("wes-write", "acme", "web", "deploy")).allowed).toBe(false);
@@ -119,12 +232,29 @@ describe("createAuthorizer", () => {
   });
 
   it("applies each repository's own policy, and refuses a repository that is not enrolled", async () => {
-    const scope = nock(API).get("/repos/acme/web/collaborators/wes-write/permission").times(2).reply(200, ACTORS["wes-write"]!.body);
-    const policies: Record<string, RepoPolicy> = { web: { enrolled: true, policy: { deploy: "maintain" } }, docs: { enrolled: false } };
-    const authorize = createAuthorizer({ clientFor: async () => octokit(), policyFor: async (_o, repo) => policies[repo]!, isForkPr: async () => false });
-    expect(await authorize("wes-write", "acme", "web", "deploy", 1)).toEqual({ allowed: false, reason: "Sorry, `deploy` needs maintain access to this repository (you have write)." });
+    const scope = nock(API)
+      .get("/repos/acme/web/collaborators/wes-write/permission")
+      .times(2)
+      .reply(200, ACTORS["wes-write"]!.body);
+    const policies: Record<string, RepoPolicy> = {
+      web: { enrolled: true, policy: { deploy: "maintain" } },
+      docs: { enrolled: false },
+    };
+    const authorize = createAuthorizer({
+      clientFor: async () => octokit(),
+      policyFor: async (_o, repo) => policies[repo]!,
+      isForkPr: async () => false,
+    });
+    expect(await authorize("wes-write", "acme", "web", "deploy", 1)).toEqual({
+      allowed: false,
+      reason: "Sorry, `deploy` needs maintain access to this repository (you have write).",
+    });
     expect(await authorize("wes-write", "acme", "web", "extend", 1)).toEqual({ allowed: true });
-    expect(await authorize("wes-write", "acme", "docs", "status", 1)).toEqual({ allowed: false, reason: "Sorry, acme/docs is not enrolled in preview-bot (it has no `.github/preview.yml` on its default branch)." });
+    expect(await authorize("wes-write", "acme", "docs", "status", 1)).toEqual({
+      allowed: false,
+      reason:
+        "Sorry, acme/docs is not enrolled in preview-bot (it has no `.github/preview.yml` on its default branch).",
+    });
     expect(scope.isDone()).toBe(true);
   });
 

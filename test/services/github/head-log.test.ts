@@ -20,16 +20,22 @@ afterAll(async () => {
 });
 
 describe.each<[string, () => [HeadLog, HeadLog]]>([
-  ["in memory", () => {
-    const one = new MemoryHeadLog();
-    return [one, one];
-  }],
+  [
+    "in memory",
+    () => {
+      const one = new MemoryHeadLog();
+      return [one, one];
+    },
+  ],
   ["in PostgreSQL, across replicas", () => [new PgHeadLog(pools[0]!), new PgHeadLog(pools[1]!)]],
 ])("the head log %s", (_name, make) => {
   it("keeps the earliest time a head was seen, per pull request", async () => {
     const [a, b] = make();
     const key = `acme/web#${Math.floor(Math.random() * 1e6)}`;
-    await Promise.all([a.record(key, "abc", "2026-11-01T10:05:00.000Z"), b.record(key, "abc", "2026-11-01T10:05:00.000Z")]);
+    await Promise.all([
+      a.record(key, "abc", "2026-11-01T10:05:00.000Z"),
+      b.record(key, "abc", "2026-11-01T10:05:00.000Z"),
+    ]);
     await b.record(key, "abc", "2026-11-01T10:09:00.000Z"); // seen again later (a force-push back): still 10:05
     await a.record(key, "abc", "2026-11-01T10:01:00.000Z"); // an older delivery arriving late: now 10:01
     expect(await b.firstSeen(key, "abc")).toBe("2026-11-01T10:01:00.000Z");

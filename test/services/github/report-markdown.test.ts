@@ -83,7 +83,10 @@ describe("escaping", () => {
   it("keeps a hostile branch name inside one code span, with nothing leaking into the Markdown", () => {
     const branches = ["`<img src=x onerror=alert(1)>`", "```", "a``b`", "<img src=x onerror=alert(1)>/```"];
     for (const branch of branches) {
-      const md = renderComment(report(branch, { state: "failure", error: "```\n<img src=x onerror=alert(1)>\n```" }), OPTS);
+      const md = renderComment(
+        report(branch, { state: "failure", error: "```\n<img src=x onerror=alert(1)>\n```" }),
+        OPTS,
+      );
       const { code, prose } = splitCode(md);
       expect(code).toContain(branch);
       expect(prose).not.toMatch(/<img|onerror|<script/i);
@@ -96,26 +99,38 @@ describe("escaping", () => {
 
   it("code spans and blocks survive any text (property)", () => {
     fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom("`", "a", " ", "<", "|", "\n", "~") , maxLength: 40 }), (text) => {
+      fc.property(fc.string({ unit: fc.constantFrom("`", "a", " ", "<", "|", "\n", "~"), maxLength: 40 }), (text) => {
         const flat = text.replace(/\s+/g, " ");
         if (flat.trim() === "") return;
         expect(splitCode(`x ${codeSpan(text)} y`).code).toEqual([flat]);
         const block = codeBlock(text);
-        expect(splitCode(`before\n${block}\nafter`)).toEqual({ code: [text.replace(/\n+$/, "")], prose: "before\nafter" });
+        expect(splitCode(`before\n${block}\nafter`)).toEqual({
+          code: [text.replace(/\n+$/, "")],
+          prose: "before\nafter",
+        });
       }),
     );
   });
 
   it("escapes inline text for HTML, Markdown and tables, and defuses mentions", () => {
-    expect(escapeMarkdown("<script>alert('x')</script> & co")).toBe("&lt;script&gt;alert\\('x'\\)&lt;/script&gt; &amp; co");
+    expect(escapeMarkdown("<script>alert('x')</script> & co")).toBe(
+      "&lt;script&gt;alert\\('x'\\)&lt;/script&gt; &amp; co",
+    );
     expect(escapeMarkdown("a|b *c* _d_ [e](f) ~g~")).toBe("a\\|b \\*c\\* \\_d\\_ \\[e\\]\\(f\\) \\~g\\~");
     expect(escapeMarkdown("ping @acme/admins\nnext line")).toBe("ping @\u200bacme/admins next line");
-    expect(escapeMarkdown("PGPASSWORD=hunter2 postgres://app:s3cret@db:5432/x")).toBe("PGPASSWORD=\\[REDACTED\\] postgres://app:\\[REDACTED\\]@\u200bdb:5432/x");
+    expect(escapeMarkdown("PGPASSWORD=hunter2 postgres://app:s3cret@db:5432/x")).toBe(
+      "PGPASSWORD=\\[REDACTED\\] postgres://app:\\[REDACTED\\]@\u200bdb:5432/x",
+    );
   });
 
   it("drops links that are not http(s) and escapes their titles", () => {
     const md = renderComment(
-      report("login", { links: [{ title: "Docs *bold*", url: "https://feature-login.previews.example.com/docs (x)" }, { title: "evil", url: "javascript:alert(1)" }] }),
+      report("login", {
+        links: [
+          { title: "Docs *bold*", url: "https://feature-login.previews.example.com/docs (x)" },
+          { title: "evil", url: "javascript:alert(1)" },
+        ],
+      }),
       OPTS,
     );
     expect(md).toContain("[Docs \\*bold\\*](https://feature-login.previews.example.com/docs%20%28x%29)");
@@ -145,7 +160,10 @@ describe("rendering", () => {
 
   it("shows URL, commit, namespace, database, expiry and commands in the comment, never a password", () => {
     const md = renderComment(
-      report("login", { database: { name: "feature_login", status: "ready (password PGPASSWORD=abc123def)" }, expiresAt: "2026-11-04T10:00:00.000Z" }),
+      report("login", {
+        database: { name: "feature_login", status: "ready (password PGPASSWORD=abc123def)" },
+        expiresAt: "2026-11-04T10:00:00.000Z",
+      }),
       { ...OPTS, checkRunUrl: "https://github.com/acme/web/pull/42/checks" },
     );
     expect(md).toContain("### ✅ Preview ready");
@@ -155,27 +173,58 @@ describe("rendering", () => {
     expect(md).toContain("- **Database:** `feature_login` (ready \\(password PGPASSWORD=\\[REDACTED\\])");
     expect(md).toContain("- **Expires:** 2026-11-04 10:00:00 UTC");
     expect(md).toContain("[Checks](https://github.com/acme/web/pull/42/checks)");
-    for (const cmd of ["/preview redeploy", "/preview destroy", "/preview status", "/preview extend 3d", "/preview help"]) expect(md).toContain(`\`${cmd}\``);
+    for (const cmd of [
+      "/preview redeploy",
+      "/preview destroy",
+      "/preview status",
+      "/preview extend 3d",
+      "/preview help",
+    ])
+      expect(md).toContain(`\`${cmd}\``);
     expect(md).not.toContain("abc123def");
   });
 
   it("describes a healthy preview, not the run: no step timings, no trigger, so an unchanged redeploy renders the same text", () => {
-    const first = renderComment(report("login", { trigger: "push by @octocat", steps: [{ name: "Apply", status: "success", durationMs: 1200 }] }), OPTS);
-    const again = renderComment(report("login", { trigger: "/preview redeploy by @hubot", steps: [{ name: "Apply", status: "success", durationMs: 3400 }] }), OPTS);
+    const first = renderComment(
+      report("login", { trigger: "push by @octocat", steps: [{ name: "Apply", status: "success", durationMs: 1200 }] }),
+      OPTS,
+    );
+    const again = renderComment(
+      report("login", {
+        trigger: "/preview redeploy by @hubot",
+        steps: [{ name: "Apply", status: "success", durationMs: 3400 }],
+      }),
+      OPTS,
+    );
     expect(again).toBe(first);
     expect(first).not.toContain("| Step |");
     expect(first).not.toContain("Triggered by");
   });
 
   it("keeps the steps, the trigger and the diagnosis in the comment of a failed deploy", () => {
-    const md = renderComment(report("login", { state: "failure", summary: "Roll-out failed", steps: [{ name: "Roll out", status: "failure", durationMs: 1200, detail: "web 0/1" }], error: "rolling out: web 0/1 ready" }), OPTS);
+    const md = renderComment(
+      report("login", {
+        state: "failure",
+        summary: "Roll-out failed",
+        steps: [{ name: "Roll out", status: "failure", durationMs: 1200, detail: "web 0/1" }],
+        error: "rolling out: web 0/1 ready",
+      }),
+      OPTS,
+    );
     expect(md).toContain("| Roll out | ❌ | 1.2 s | web 0/1 |");
     expect(md).toContain("- **Triggered by:** push by @\u200boctocat");
     expect(md).toContain("Failure diagnosis");
   });
 
   it("says what was removed after teardown", () => {
-    const md = renderComment(report("login", { kind: "destroy", summary: "Preview removed", database: { name: "feature_login", status: "dropped" } }), OPTS);
+    const md = renderComment(
+      report("login", {
+        kind: "destroy",
+        summary: "Preview removed",
+        database: { name: "feature_login", status: "dropped" },
+      }),
+      OPTS,
+    );
     expect(md).toContain("### ✅ Preview removed");
     expect(md).toContain("- namespace `feature-login`");
     expect(md).toContain("- database `feature_login` (dropped)");
@@ -189,7 +238,13 @@ describe("rendering", () => {
       report("login", {
         state: "failure",
         workloads: [
-          { kind: "Deployment", name: "web", ready: false, summary: "0/1 ready: CrashLoopBackOff", diagnosis: `reason: CrashLoopBackOff\n${log}\nlast line` },
+          {
+            kind: "Deployment",
+            name: "web",
+            ready: false,
+            summary: "0/1 ready: CrashLoopBackOff",
+            diagnosis: `reason: CrashLoopBackOff\n${log}\nlast line`,
+          },
           { kind: "StatefulSet", name: "db", ready: false, summary: "0/1 ready", diagnosis: log },
         ],
       }),

@@ -83,7 +83,14 @@ export function writesOf(scope: nock.Scope): string[] {
 }
 
 export const newReporter = (over: Partial<ReporterOptions> = {}) =>
-  createReporter({ octokit: testOctokit(), owner: "acme", repo: "web", app: { id: APP_ID, slug: "preview-bot" }, logger: memoryLogger().logger, ...over });
+  createReporter({
+    octokit: testOctokit(),
+    owner: "acme",
+    repo: "web",
+    app: { id: APP_ID, slug: "preview-bot" },
+    logger: memoryLogger().logger,
+    ...over,
+  });
 
 export function teardown(state: "success" | "failure"): RunReport {
   return report({

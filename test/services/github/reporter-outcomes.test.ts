@@ -7,7 +7,21 @@ import { describe, expect, it } from "@jest/globals";
 import nock from "nock";
 import { WriteLanes } from "../../../src/services/github/write-lanes.js";
 import { GITHUB_API, issueComment, useNock } from "../../support/github.js";
-import { APP_ID, ENV, MARKER, SHA1, SHA2, URL_, memoryLogger, newReporter, record, report, succeeded, teardown, writesOf } from "./reporter-fixtures.js";
+import {
+  APP_ID,
+  ENV,
+  MARKER,
+  SHA1,
+  SHA2,
+  URL_,
+  memoryLogger,
+  newReporter,
+  record,
+  report,
+  succeeded,
+  teardown,
+  writesOf,
+} from "./reporter-fixtures.js";
 
 useNock();
 
@@ -46,7 +60,8 @@ describe("outcomes", () => {
           name: "web",
           ready: false,
           summary: "0/1 ready: ImagePullBackOff",
-          diagnosis: "pod web-7d9f: Waiting (ImagePullBackOff): Back-off pulling image \"ghcr.io/acme/web:0123456\"\nlast log lines:\nstarting with PASSWORD=hunter2\nlistening on :8080",
+          diagnosis:
+            'pod web-7d9f: Waiting (ImagePullBackOff): Back-off pulling image "ghcr.io/acme/web:0123456"\nlast log lines:\nstarting with PASSWORD=hunter2\nlistening on :8080',
         },
         { kind: "Deployment", name: "worker", ready: true, summary: "1/1 ready" },
       ],
@@ -77,7 +92,19 @@ describe("outcomes", () => {
     const scope = nock(GITHUB_API)
       .get(`/repos/acme/web/commits/${SHA1}/check-runs`)
       .query(true)
-      .reply(200, { total_count: 1, check_runs: [{ id: 104, head_sha: SHA1, status: "in_progress", html_url: "x", app: { id: APP_ID }, external_id: "acme/web#42" }] })
+      .reply(200, {
+        total_count: 1,
+        check_runs: [
+          {
+            id: 104,
+            head_sha: SHA1,
+            status: "in_progress",
+            html_url: "x",
+            app: { id: APP_ID },
+            external_id: "acme/web#42",
+          },
+        ],
+      })
       .patch("/repos/acme/web/check-runs/104")
       .reply(200, record(checkRuns, {}));
     const writes = writesOf(scope);
@@ -86,7 +113,11 @@ describe("outcomes", () => {
     expect(reporter.failures).toEqual([]);
     expect(scope.isDone()).toBe(true);
     expect(writes).toEqual(["PATCH /repos/acme/web/check-runs/104"]);
-    expect(checkRuns[0]).toMatchObject({ status: "completed", conclusion: "cancelled", output: { title: "Superseded by fedcba9" } });
+    expect(checkRuns[0]).toMatchObject({
+      status: "completed",
+      conclusion: "cancelled",
+      output: { title: "Superseded by fedcba9" },
+    });
   });
 
   it("on teardown marks inactive each deployment not inactive already, and says the preview was removed", async () => {
@@ -122,7 +153,10 @@ describe("outcomes", () => {
 
     expect(reporter.failures).toEqual([]);
     expect(scope.isDone()).toBe(true);
-    expect(statuses.map(([u]) => u).sort()).toEqual(["/repos/acme/web/deployments/61/statuses", "/repos/acme/web/deployments/63/statuses"]);
+    expect(statuses.map(([u]) => u).sort()).toEqual([
+      "/repos/acme/web/deployments/61/statuses",
+      "/repos/acme/web/deployments/63/statuses",
+    ]);
     expect(statuses.every(([, b]) => b.state === "inactive")).toBe(true);
     const body = String(comments[0]!.body);
     expect(body).toContain("✅ Preview removed");
@@ -182,8 +216,16 @@ describe("failures are visible", () => {
     const failure = reporter.failures[0]!;
     expect(failure.message).toMatch(/^updating comment 7777 on acme\/web#42: /);
     expect((failure.cause as { status?: number }).status).toBe(500);
-    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.msg).startsWith("updating comment 7777"));
-    expect(logged).toMatchObject({ level: 40, key: "acme/web#42", status: 500, surface: "comment", component: "reporter" });
+    const logged = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => String(l.msg).startsWith("updating comment 7777"));
+    expect(logged).toMatchObject({
+      level: 40,
+      key: "acme/web#42",
+      status: 500,
+      surface: "comment",
+      component: "reporter",
+    });
     expect(JSON.stringify(logged)).not.toContain("ghs_testinstallationtoken");
   });
 });

@@ -8,7 +8,20 @@ import nock from "nock";
 import { WriteLanes } from "../../../src/services/github/write-lanes.js";
 import type { RunReport } from "../../../src/services/shared/run-report.js";
 import { GITHUB_API, issueComment, useNock } from "../../support/github.js";
-import { APP_ID, ENV, MARKER, SHA1, SHA2, URL_, newReporter, record, report, succeeded, until, writesOf } from "./reporter-fixtures.js";
+import {
+  APP_ID,
+  ENV,
+  MARKER,
+  SHA1,
+  SHA2,
+  URL_,
+  newReporter,
+  record,
+  report,
+  succeeded,
+  until,
+  writesOf,
+} from "./reporter-fixtures.js";
 
 useNock();
 
@@ -42,7 +55,14 @@ describe("the write budget", () => {
 
     const reporter = newReporter();
     await reporter.started(report());
-    await reporter.progress(report({ steps: [{ name: "Apply", status: "success" }, { name: "Roll out", status: "running" }] }));
+    await reporter.progress(
+      report({
+        steps: [
+          { name: "Apply", status: "success" },
+          { name: "Roll out", status: "running" },
+        ],
+      }),
+    );
     await reporter.finished(succeeded());
 
     expect(reporter.failures).toEqual([]);
@@ -54,10 +74,25 @@ describe("the write budget", () => {
       "POST /repos/acme/web/deployments/501/statuses",
       "POST /repos/acme/web/issues/42/comments",
     ]);
-    expect(checkRuns[0]).toMatchObject({ name: "preview", head_sha: SHA1, status: "in_progress", external_id: "acme/web#42", details_url: URL_, output: { title: "Deploying feature/login" } });
-    expect(String((checkRuns[0]!.output as { summary: string }).summary)).toContain("| Render manifests | ✅ | 1.2 s | 29 objects |");
-    expect(checkRuns[1]).toMatchObject({ status: "completed", conclusion: "success", completed_at: "2026-11-01T10:01:00.000Z" });
-    expect(String((checkRuns[1]!.output as { summary: string }).summary)).toContain(`[\`0123456\`](https://github.com/acme/web/commit/${SHA1})`);
+    expect(checkRuns[0]).toMatchObject({
+      name: "preview",
+      head_sha: SHA1,
+      status: "in_progress",
+      external_id: "acme/web#42",
+      details_url: URL_,
+      output: { title: "Deploying feature/login" },
+    });
+    expect(String((checkRuns[0]!.output as { summary: string }).summary)).toContain(
+      "| Render manifests | ✅ | 1.2 s | 29 objects |",
+    );
+    expect(checkRuns[1]).toMatchObject({
+      status: "completed",
+      conclusion: "success",
+      completed_at: "2026-11-01T10:01:00.000Z",
+    });
+    expect(String((checkRuns[1]!.output as { summary: string }).summary)).toContain(
+      `[\`0123456\`](https://github.com/acme/web/commit/${SHA1})`,
+    );
     expect(deployments).toEqual([
       {
         ref: SHA1,
@@ -71,7 +106,13 @@ describe("the write budget", () => {
       },
     ]);
     expect(statuses).toEqual([
-      { state: "success", description: `Preview ready at ${URL_}`, log_url: "https://github.com/acme/web/runs/101", auto_inactive: true, environment_url: URL_ },
+      {
+        state: "success",
+        description: `Preview ready at ${URL_}`,
+        log_url: "https://github.com/acme/web/runs/101",
+        auto_inactive: true,
+        environment_url: URL_,
+      },
     ]);
     expect(String(comments[0]!.body).startsWith(MARKER)).toBe(true);
     expect(comments[0]!.body).toContain("✅ Preview ready");
@@ -114,7 +155,12 @@ describe("the write budget", () => {
     const again = nock(GITHUB_API)
       .get(`/repos/acme/web/commits/${SHA2}/check-runs`)
       .query(true)
-      .reply(200, { total_count: 1, check_runs: [{ id: 202, head_sha: SHA2, status: "completed", html_url: "u", app: { id: APP_ID, slug: "preview-bot" } }] })
+      .reply(200, {
+        total_count: 1,
+        check_runs: [
+          { id: 202, head_sha: SHA2, status: "completed", html_url: "u", app: { id: APP_ID, slug: "preview-bot" } },
+        ],
+      })
       .post("/repos/acme/web/check-runs")
       .reply(201, { id: 203, html_url: "https://github.com/acme/web/runs/203" })
       .patch("/repos/acme/web/check-runs/203")
@@ -131,7 +177,12 @@ describe("the write budget", () => {
     const againWrites = writesOf(again);
     const two = newReporter();
     await two.started(report({ trigger: "/preview redeploy by @hubot" }, SHA2));
-    await two.finished(succeeded(SHA2, { trigger: "/preview redeploy by @hubot", steps: [{ name: "Roll out", status: "success", durationMs: 900 }] }));
+    await two.finished(
+      succeeded(SHA2, {
+        trigger: "/preview redeploy by @hubot",
+        steps: [{ name: "Roll out", status: "success", durationMs: 900 }],
+      }),
+    );
     expect(two.failures).toEqual([]);
     expect(again.isDone()).toBe(true);
     expect(againWrites).toEqual(["POST /repos/acme/web/check-runs", "PATCH /repos/acme/web/check-runs/203"]);
@@ -158,7 +209,8 @@ describe("the write budget", () => {
     const reporter = newReporter({ lanes, progressIntervalMs: 0 });
     const started = reporter.started(report());
     await until(() => creating);
-    const step = (n: number): RunReport => report({ steps: [{ name: "Apply", status: "running", detail: `${n} of 29 objects` }] });
+    const step = (n: number): RunReport =>
+      report({ steps: [{ name: "Apply", status: "running", detail: `${n} of 29 objects` }] });
     for (let n = 1; n <= 10; n++) await reporter.progress(step(n));
     await until(() => lanes.pending === 2); // the create still running, one batched update behind it
     release();
@@ -169,14 +221,24 @@ describe("the write budget", () => {
 
     // A long interval: progress waits for its batch, and the finish cancels it.
     const slow = newReporter({ lanes, progressIntervalMs: 3_600_000 });
-    nock(GITHUB_API).get(`/repos/acme/web/commits/${SHA2}/check-runs`).query(true).reply(200, { total_count: 0, check_runs: [] }).post("/repos/acme/web/check-runs").reply(201, { id: 102, html_url: "h" }).patch("/repos/acme/web/check-runs/102").reply(200, record(patches, {}));
+    nock(GITHUB_API)
+      .get(`/repos/acme/web/commits/${SHA2}/check-runs`)
+      .query(true)
+      .reply(200, { total_count: 0, check_runs: [] })
+      .post("/repos/acme/web/check-runs")
+      .reply(201, { id: 102, html_url: "h" })
+      .patch("/repos/acme/web/check-runs/102")
+      .reply(200, record(patches, {}));
     await slow.started(report({}, SHA2));
-    for (let n = 1; n <= 5; n++) await slow.progress(report({ steps: [{ name: "Apply", status: "running", detail: `${n}` }] }, SHA2));
+    for (let n = 1; n <= 5; n++)
+      await slow.progress(report({ steps: [{ name: "Apply", status: "running", detail: `${n}` }] }, SHA2));
     // Timers fire in order: one set now fires after any batch that was due at once (there must be none).
     await new Promise((r) => setTimeout(r, 1));
     await slow.flush();
     expect(patches).toHaveLength(1);
-    await slow.finished(report({ state: "failure", summary: "Apply failed", finishedAt: "2026-11-01T10:02:00.000Z" }, SHA2));
+    await slow.finished(
+      report({ state: "failure", summary: "Apply failed", finishedAt: "2026-11-01T10:02:00.000Z" }, SHA2),
+    );
     await slow.flush();
     expect(patches.slice(1).map((p) => p.status)).toEqual(["completed"]);
     expect(scope.isDone()).toBe(true);
@@ -192,7 +254,19 @@ describe("only ours", () => {
       .get(`/repos/acme/web/commits/${SHA2}/check-runs`)
       .query(true)
       // Same name, same slug even — a different App ID: not ours.
-      .reply(200, { total_count: 1, check_runs: [{ id: 300, head_sha: SHA2, status: "in_progress", html_url: "x", app: { id: 456, slug: "preview-bot" }, external_id: "acme/web#42" }] })
+      .reply(200, {
+        total_count: 1,
+        check_runs: [
+          {
+            id: 300,
+            head_sha: SHA2,
+            status: "in_progress",
+            html_url: "x",
+            app: { id: 456, slug: "preview-bot" },
+            external_id: "acme/web#42",
+          },
+        ],
+      })
       .post("/repos/acme/web/check-runs")
       .reply(201, record(checkRuns, { id: 301, html_url: "https://github.com/acme/web/runs/301" }))
       .patch("/repos/acme/web/check-runs/301")
@@ -206,13 +280,26 @@ describe("only ours", () => {
       .reply(201, {})
       .get("/repos/acme/web/issues/42/comments")
       .query({ per_page: "100" })
-      .reply(200, [issueComment(10, `Why does ${MARKER} show up in the source?`, "mallory"), issueComment(11, `${MARKER}\nnot ours`, "other-app[bot]", 456)], { Link: `<${page2}>; rel="next"` })
+      .reply(
+        200,
+        [
+          issueComment(10, `Why does ${MARKER} show up in the source?`, "mallory"),
+          issueComment(11, `${MARKER}\nnot ours`, "other-app[bot]", 456),
+        ],
+        { Link: `<${page2}>; rel="next"` },
+      )
       .get("/repositories/1/issues/42/comments")
       .query({ per_page: "100", page: "2" })
       .reply(200, [issueComment(7777, `${MARKER}\n### ✅ Preview ready`, "preview-bot[bot]", APP_ID)])
       .patch("/repos/acme/web/issues/comments/7777")
       .reply(200, record(comments, { id: 7777 }));
-    const trap = nock(GITHUB_API).patch("/repos/acme/web/check-runs/300").reply(200, {}).patch(/\/repos\/acme\/web\/issues\/comments\/1[01]$/).reply(200, {}).post("/repos/acme/web/issues/42/comments").reply(201, { id: 1 });
+    const trap = nock(GITHUB_API)
+      .patch("/repos/acme/web/check-runs/300")
+      .reply(200, {})
+      .patch(/\/repos\/acme\/web\/issues\/comments\/1[01]$/)
+      .reply(200, {})
+      .post("/repos/acme/web/issues/42/comments")
+      .reply(201, { id: 1 });
 
     const reporter = newReporter();
     await reporter.started(report({}, SHA2));
@@ -232,9 +319,30 @@ describe("only ours", () => {
       .reply(200, {
         total_count: 2,
         check_runs: [
-          { id: 300, head_sha: SHA1, status: "in_progress", html_url: "https://github.com/acme/web/runs/300", app: { id: 456, slug: "someone-else" }, external_id: "acme/web#42" },
-          { id: 299, head_sha: SHA1, status: "in_progress", html_url: "https://github.com/acme/web/runs/299", app: { id: APP_ID, slug: "preview-bot" }, external_id: "acme/web#7" },
-          { id: 301, head_sha: SHA1, status: "in_progress", html_url: "https://github.com/acme/web/runs/301", app: { id: APP_ID, slug: "preview-bot" }, external_id: "acme/web#42" },
+          {
+            id: 300,
+            head_sha: SHA1,
+            status: "in_progress",
+            html_url: "https://github.com/acme/web/runs/300",
+            app: { id: 456, slug: "someone-else" },
+            external_id: "acme/web#42",
+          },
+          {
+            id: 299,
+            head_sha: SHA1,
+            status: "in_progress",
+            html_url: "https://github.com/acme/web/runs/299",
+            app: { id: APP_ID, slug: "preview-bot" },
+            external_id: "acme/web#7",
+          },
+          {
+            id: 301,
+            head_sha: SHA1,
+            status: "in_progress",
+            html_url: "https://github.com/acme/web/runs/301",
+            app: { id: APP_ID, slug: "preview-bot" },
+            external_id: "acme/web#42",
+          },
         ],
       })
       .patch("/repos/acme/web/check-runs/301", (b: Record<string, unknown>) => b.status === "in_progress")

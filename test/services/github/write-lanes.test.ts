@@ -19,19 +19,41 @@ describe("WriteLanes", () => {
     const log: string[] = [];
     let release!: () => void;
     const hold = new Promise<void>((r) => (release = r));
-    const first = lanes.request({ lane: "acme", key: "a", priority: WRITE_PRIORITY.comment, write: writer(log, "a", hold) });
+    const first = lanes.request({
+      lane: "acme",
+      key: "a",
+      priority: WRITE_PRIORITY.comment,
+      write: writer(log, "a", hold),
+    });
     const done = [
-      lanes.request({ lane: "acme", key: "comment-1", priority: WRITE_PRIORITY.comment, write: writer(log, "comment-1") }),
-      lanes.request({ lane: "acme", key: "deployment", priority: WRITE_PRIORITY.deployment, write: writer(log, "deployment") }),
+      lanes.request({
+        lane: "acme",
+        key: "comment-1",
+        priority: WRITE_PRIORITY.comment,
+        write: writer(log, "comment-1"),
+      }),
+      lanes.request({
+        lane: "acme",
+        key: "deployment",
+        priority: WRITE_PRIORITY.deployment,
+        write: writer(log, "deployment"),
+      }),
       lanes.request({ lane: "acme", key: "check-1", priority: WRITE_PRIORITY.checkRun, write: writer(log, "check-1") }),
       lanes.request({ lane: "acme", key: "check-2", priority: WRITE_PRIORITY.checkRun, write: writer(log, "check-2") }),
     ];
     expect(log).toEqual(["start a"]);
     release();
     await Promise.all([first, ...done]);
-    expect(log.filter((l) => l.startsWith("start"))).toEqual(["start a", "start check-1", "start check-2", "start deployment", "start comment-1"]);
+    expect(log.filter((l) => l.startsWith("start"))).toEqual([
+      "start a",
+      "start check-1",
+      "start check-2",
+      "start deployment",
+      "start comment-1",
+    ]);
     // never two at once
-    for (let i = 0; i < log.length; i += 2) expect([log[i]!.slice(6), log[i + 1]!.slice(4)]).toEqual([log[i]!.slice(6), log[i]!.slice(6)]);
+    for (let i = 0; i < log.length; i += 2)
+      expect([log[i]!.slice(6), log[i + 1]!.slice(4)]).toEqual([log[i]!.slice(6), log[i]!.slice(6)]);
   });
 
   it("merges a request into a pending one of the same key: the latest write runs once, at the most urgent priority", async () => {
@@ -40,9 +62,24 @@ describe("WriteLanes", () => {
     let release!: () => void;
     const hold = new Promise<void>((r) => (release = r));
     const busy = lanes.request({ lane: "acme", key: "busy", priority: 0, write: writer(log, "busy", hold) });
-    const p1 = lanes.request({ lane: "acme", key: "other", priority: WRITE_PRIORITY.deployment, write: writer(log, "other") });
-    const p2 = lanes.request({ lane: "acme", key: "run", priority: WRITE_PRIORITY.progress, write: writer(log, "run v1") });
-    const p3 = lanes.request({ lane: "acme", key: "run", priority: WRITE_PRIORITY.checkRun, write: writer(log, "run v2") });
+    const p1 = lanes.request({
+      lane: "acme",
+      key: "other",
+      priority: WRITE_PRIORITY.deployment,
+      write: writer(log, "other"),
+    });
+    const p2 = lanes.request({
+      lane: "acme",
+      key: "run",
+      priority: WRITE_PRIORITY.progress,
+      write: writer(log, "run v1"),
+    });
+    const p3 = lanes.request({
+      lane: "acme",
+      key: "run",
+      priority: WRITE_PRIORITY.checkRun,
+      write: writer(log, "run v2"),
+    });
     expect(lanes.pending).toBe(3);
     release();
     await Promise.all([busy, p1, p2, p3]);
@@ -55,7 +92,12 @@ describe("WriteLanes", () => {
     const never = new Promise<void>(() => undefined);
     void lanes.request({ lane: "acme", key: "stuck", priority: 0, write: writer(log, "stuck", never) });
     await lanes.request({ lane: "Globex", key: "x", priority: 0, write: writer(log, "globex") });
-    await lanes.request({ lane: "globex", key: "boom", priority: 0, write: async () => Promise.reject(new Error("a bug")) });
+    await lanes.request({
+      lane: "globex",
+      key: "boom",
+      priority: 0,
+      write: async () => Promise.reject(new Error("a bug")),
+    });
     await lanes.request({ lane: "globex", key: "y", priority: 0, write: writer(log, "after") });
     expect(log).toEqual(["start stuck", "start globex", "end globex", "start after", "end after"]);
   });
@@ -66,7 +108,13 @@ describe("WriteLanes", () => {
     let release!: () => void;
     const hold = new Promise<void>((r) => (release = r));
     const busy = lanes.request({ lane: "acme", key: "busy", priority: 0, write: writer(log, "busy", hold) });
-    const read = lanes.request({ lane: "acme", key: "w", priority: 0, prepare: async () => void log.push("read"), write: writer(log, "w") });
+    const read = lanes.request({
+      lane: "acme",
+      key: "w",
+      priority: 0,
+      prepare: async () => void log.push("read"),
+      write: writer(log, "w"),
+    });
     await until(() => log.includes("read"));
     expect(log).toEqual(["start busy", "read"]); // the read ran while the lane was busy
     release();

@@ -25,11 +25,27 @@ const children: ChildProcess[] = [];
 const run = Math.random().toString(36).slice(2, 7);
 
 function worker(crash: boolean): { child: ChildProcess; saw(line: string): Promise<void> } {
-  const child = spawn(process.execPath, ["--no-warnings", "--experimental-transform-types", "--import", pathToFileURL(writeTsImportHook(dir)).href, join(ROOT, "test/support/queue-worker-child.ts")], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, QUEUE_URL: db.url, ADMIN_URL: process.env.TEST_PG_URL, KUBE_URL: fake.url, CRASH: crash ? "1" : "0" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      "--no-warnings",
+      "--experimental-transform-types",
+      "--import",
+      pathToFileURL(writeTsImportHook(dir)).href,
+      join(ROOT, "test/support/queue-worker-child.ts"),
+    ],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        QUEUE_URL: db.url,
+        ADMIN_URL: process.env.TEST_PG_URL,
+        KUBE_URL: fake.url,
+        CRASH: crash ? "1" : "0",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   children.push(child);
   let out = "";
   let err = "";
@@ -44,7 +60,9 @@ function worker(crash: boolean): { child: ChildProcess; saw(line: string): Promi
     saw: (line) =>
       new Promise<void>((ok, fail) => {
         const check = () => (out.split("\n").includes(line) ? ok() : waiters.push(check));
-        child.once("exit", (code) => fail(new Error(`worker exited (${code}) before printing "${line}": ${err.slice(-2000)}`)));
+        child.once("exit", (code) =>
+          fail(new Error(`worker exited (${code}) before printing "${line}": ${err.slice(-2000)}`)),
+        );
         check();
       }),
   };
@@ -63,7 +81,9 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
   await producer?.stop(1_000);
-  await client?.query(`drop database if exists ${pg.escapeIdentifier(`crash_${run}`)} with (force)`).catch(() => undefined);
+  await client
+    ?.query(`drop database if exists ${pg.escapeIdentifier(`crash_${run}`)} with (force)`)
+    .catch(() => undefined);
   await client?.query(`drop role if exists ${pg.escapeIdentifier(`crash_${run}_app`)}`).catch(() => undefined);
   await client?.end();
   await fake?.stop();
@@ -75,7 +95,11 @@ describe("a worker killed mid-job", () => {
   it("is replaced: another worker runs the job once more after the lease lapses, and the result is not duplicated", async () => {
     const first = worker(true);
     await first.saw("ready");
-    const { jobId } = await producer.enqueue({ kind: "provision", key: `acme/web#${run}`, payload: { owner: "acme", repo: "web", number: 1, database: `crash_${run}`, namespace: `crash-${run}` } });
+    const { jobId } = await producer.enqueue({
+      kind: "provision",
+      key: `acme/web#${run}`,
+      payload: { owner: "acme", repo: "web", number: 1, database: `crash_${run}`, namespace: `crash-${run}` },
+    });
     await first.saw("holding");
     first.child.kill("SIGKILL");
     await new Promise((r) => first.child.once("exit", r));
@@ -87,7 +111,9 @@ describe("a worker killed mid-job", () => {
     // Wait for the queue to hold nothing that could still run (the job completed, no retry left): then the log is
     // final, and a duplicate run, had there been one, is in it.
     await producer.onIdle();
-    const rows = (await log.query<{ pid: number; job: string; phase: string }>("select pid, job, phase from crash_log order by at")).rows;
+    const rows = (
+      await log.query<{ pid: number; job: string; phase: string }>("select pid, job, phase from crash_log order by at")
+    ).rows;
     await log.end();
 
     expect(rows).toEqual([
@@ -98,7 +124,12 @@ describe("a worker killed mid-job", () => {
     ]);
     const dbs = await client.query("select datname from pg_database where datname like $1", [`crash_${run}%`]);
     expect(dbs.rows).toEqual([{ datname: `crash_${run}` }]);
-    expect(fake.list("v1", "Namespace").filter((n) => n.metadata.name?.startsWith(`crash-${run}`)).map((n) => n.metadata.name)).toEqual([`crash-${run}`]);
+    expect(
+      fake
+        .list("v1", "Namespace")
+        .filter((n) => n.metadata.name?.startsWith(`crash-${run}`))
+        .map((n) => n.metadata.name),
+    ).toEqual([`crash-${run}`]);
     second.child.kill("SIGTERM");
     await new Promise((r) => second.child.once("exit", r));
   }, 300_000); // about 15 s when idle: the lease (10 s) must lapse first

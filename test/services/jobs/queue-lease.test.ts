@@ -15,7 +15,15 @@ let fake: FakeKube;
 const leases: QueueLease[] = [];
 
 function lease(identity: string, o: { retryMs?: number; now?: () => number; name?: string } = {}): QueueLease {
-  const l = new QueueLease({ api: fake.kubeConfig().makeApiClient(CoordinationV1Api), namespace: "bots", name: o.name ?? "jobs", identity, logger, retryMs: o.retryMs ?? 3_600_000, ...(o.now ? { now: o.now } : {}) });
+  const l = new QueueLease({
+    api: fake.kubeConfig().makeApiClient(CoordinationV1Api),
+    namespace: "bots",
+    name: o.name ?? "jobs",
+    identity,
+    logger,
+    retryMs: o.retryMs ?? 3_600_000,
+    ...(o.now ? { now: o.now } : {}),
+  });
   leases.push(l);
   return l;
 }
@@ -48,7 +56,9 @@ describe("the job Lease", () => {
     const standby = lease("standby", { name: "crashed", retryMs: 20, now: () => clock });
     await standby.start();
     const seen = fake.requests.length;
-    await waitFor("the standby to look again", () => fake.requests.slice(seen).some((r) => r.method === "GET" && r.path.endsWith("/leases/crashed")));
+    await waitFor("the standby to look again", () =>
+      fake.requests.slice(seen).some((r) => r.method === "GET" && r.path.endsWith("/leases/crashed")),
+    );
     expect(standby.allows()).toBe(false); // its own clock has not moved: the record might still be renewed
     clock += 16_000;
     await waitFor("the standby to take the Lease over", () => standby.allows());
@@ -62,7 +72,9 @@ describe("the job Lease", () => {
       const l = lease("forbidden", { name: "forbidden" });
       await l.start();
       expect(l.allows()).toBe(false);
-      expect(l.status()).toMatch(/^cannot elect: 403 .*\(without DATABASE_URL only the holder of Lease bots\/forbidden runs jobs\)$/);
+      expect(l.status()).toMatch(
+        /^cannot elect: 403 .*\(without DATABASE_URL only the holder of Lease bots\/forbidden runs jobs\)$/,
+      );
     } finally {
       fake.setFaults(undefined);
     }

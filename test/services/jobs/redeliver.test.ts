@@ -15,7 +15,20 @@ const at = (minutesAgo: number) => new Date(NOW - minutesAgo * 60_000).toISOStri
 
 let nextId = 1;
 function delivery(guid: string, minutesAgo: number, status_code: number, extra: Record<string, unknown> = {}) {
-  return { id: nextId++, guid, delivered_at: at(minutesAgo), redelivery: false, duration: 0.2, status: status_code >= 400 ? `Invalid HTTP Response: ${status_code}` : status_code === 0 ? "timed out" : "OK", status_code, event: "pull_request", action: "synchronize", installation_id: 2, repository_id: 1, ...extra };
+  return {
+    id: nextId++,
+    guid,
+    delivered_at: at(minutesAgo),
+    redelivery: false,
+    duration: 0.2,
+    status: status_code >= 400 ? `Invalid HTTP Response: ${status_code}` : status_code === 0 ? "timed out" : "OK",
+    status_code,
+    event: "pull_request",
+    action: "synchronize",
+    installation_id: 2,
+    repository_id: 1,
+    ...extra,
+  };
 }
 
 describe("redeliverMissed", () => {
@@ -61,7 +74,13 @@ describe("redeliverMissed", () => {
     const lock = new MemoryScheduleLock();
     const deliveries = [delivery("a", 1, 500), delivery("b", 2, 500), delivery("c", 3, 500), delivery("d", 4, 500)];
     await lock.claim("redeliver:b", new Date(Date.parse(deliveries[1]!.delivered_at)).toISOString()); // another replica took b
-    const scope = nock(GITHUB_API).get("/app/hook/deliveries").query(true).reply(200, deliveries).post(/attempts$/).twice().reply(202, {});
+    const scope = nock(GITHUB_API)
+      .get("/app/hook/deliveries")
+      .query(true)
+      .reply(200, deliveries)
+      .post(/attempts$/)
+      .twice()
+      .reply(202, {});
     const result = await redeliverMissed({ octokit, logger, now: () => NOW, lock, max: 2 });
     expect(scope.isDone()).toBe(true);
     expect(result.redelivered.map((r) => r.guid)).toEqual(["a", "c"]);
@@ -76,7 +95,12 @@ describe("redeliverMissed", () => {
     const listing = await redeliverMissed({ octokit, logger, now: () => NOW });
     expect(listing.errors[0]).toMatch(/listing the App's webhook deliveries/);
 
-    nock(GITHUB_API).get("/app/hook/deliveries").query(true).reply(200, [delivery("x", 1, 500)]).post(/attempts$/).reply(422, { message: "Validation Failed" });
+    nock(GITHUB_API)
+      .get("/app/hook/deliveries")
+      .query(true)
+      .reply(200, [delivery("x", 1, 500)])
+      .post(/attempts$/)
+      .reply(422, { message: "Validation Failed" });
     const redelivery = await redeliverMissed({ octokit, logger, now: () => NOW });
     expect(redelivery.redelivered).toEqual([]);
     expect(redelivery.errors[0]).toMatch(/redelivering pull_request x/);

@@ -4,7 +4,13 @@ import { randomBytes } from "node:crypto";
 import { PassThrough } from "node:stream";
 import pg from "pg";
 import { createLogger } from "../../../src/logger.js";
-import { checkMissed, createBlobStore, runBackup, parseTargets, type BlobStore } from "../../../src/services/data/backups/index.js";
+import {
+  checkMissed,
+  createBlobStore,
+  runBackup,
+  parseTargets,
+  type BlobStore,
+} from "../../../src/services/data/backups/index.js";
 import { MemoryScheduleLock, PgScheduleLock, SlotScheduler } from "../../../src/services/jobs/schedule.js";
 import { startAzurite, type TestAzurite } from "../../support/azurite.js";
 
@@ -23,7 +29,10 @@ beforeAll(async () => {
   admin = new pg.Client({ connectionString: process.env.TEST_PG_URL! });
   await admin.connect();
   await admin.query(`create database ${admin.escapeIdentifier(dbName)}`);
-  pools = [new pg.Pool({ connectionString: urlFor(dbName), max: 3 }), new pg.Pool({ connectionString: urlFor(dbName), max: 3 })];
+  pools = [
+    new pg.Pool({ connectionString: urlFor(dbName), max: 3 }),
+    new pg.Pool({ connectionString: urlFor(dbName), max: 3 }),
+  ];
   // An idle pooled connection closed by the server must not crash the test process (pg emits "error" on the pool).
   for (const p of pools) p.on("error", (err) => process.stderr.write(`idle pool client error: ${err.message}\n`));
 });
@@ -59,20 +68,30 @@ describe("SlotScheduler", () => {
     }
     await Promise.all([a.idle(), b.idle()]);
     const slots = runs.map(([, name, slot]) => `${name}@${slot}`).sort();
-    expect(slots).toEqual([
-      "orders@2026-11-26T06:00:00.000Z",
-      "orders@2026-11-26T08:00:00.000Z",
-      ...["06:00", "06:30", "07:00", "07:30", "08:00", "08:30", "09:00"].map((t) => `users@2026-11-26T${t}:00.000Z`),
-    ].sort());
+    expect(slots).toEqual(
+      [
+        "orders@2026-11-26T06:00:00.000Z",
+        "orders@2026-11-26T08:00:00.000Z",
+        ...["06:00", "06:30", "07:00", "07:30", "08:00", "08:30", "09:00"].map((t) => `users@2026-11-26T${t}:00.000Z`),
+      ].sort(),
+    );
     const { rows } = await pools[0]!.query<{ n: string }>("select count(*)::text as n from preview_bot_schedule_slots");
     expect(Number(rows[0]!.n)).toBe(runs.length);
   });
 
   it("skips a slot it first sees too late instead of running it hours afterwards", async () => {
     const runs: string[] = [];
-    const s = new SlotScheduler({ jobs: [{ name: "nightly", schedule: "0 3 * * *" }], lock: new MemoryScheduleLock(), logger, maxLatenessMs: 10 * 60_000, run: async (n, slot) => void runs.push(`${n}@${slot.toISOString()}`) });
+    const s = new SlotScheduler({
+      jobs: [{ name: "nightly", schedule: "0 3 * * *" }],
+      lock: new MemoryScheduleLock(),
+      logger,
+      maxLatenessMs: 10 * 60_000,
+      run: async (n, slot) => void runs.push(`${n}@${slot.toISOString()}`),
+    });
     expect(await s.tick(new Date("2026-11-26T05:00:00Z"))).toEqual([]);
-    expect(await s.tick(new Date("2026-11-27T03:04:00Z"))).toEqual([{ name: "nightly", slot: "2026-11-27T03:00:00.000Z" }]);
+    expect(await s.tick(new Date("2026-11-27T03:04:00Z"))).toEqual([
+      { name: "nightly", slot: "2026-11-27T03:00:00.000Z" },
+    ]);
     expect(await s.tick(new Date("2026-11-27T03:05:00Z"))).toEqual([]);
     await s.idle();
     expect(runs).toEqual(["nightly@2026-11-27T03:00:00.000Z"]);
@@ -89,7 +108,15 @@ describe("checkMissed", () => {
   afterAll(async () => azurite?.stop());
 
   it("calls onMissed once per slot for a target whose last backup is older than two intervals", async () => {
-    const [t] = parseTargets([{ name: "sched", url: urlFor(dbName).replace(/:[^:@/]+@/, "@"), passwordEnv: "PW", schedule: "0 */2 * * *", container: "missed" }]);
+    const [t] = parseTargets([
+      {
+        name: "sched",
+        url: urlFor(dbName).replace(/:[^:@/]+@/, "@"),
+        passwordEnv: "PW",
+        schedule: "0 */2 * * *",
+        container: "missed",
+      },
+    ]);
     const pw = decodeURIComponent(new URL(process.env.TEST_PG_URL!).password);
     const env = { PATH: process.env.PATH, PG_BIN_DIR: process.env.TEST_PG_BIN_DIR, PW: pw };
     await runBackup(t!, { store, env, logger, now: () => new Date("2026-11-26T02:00:05Z") });

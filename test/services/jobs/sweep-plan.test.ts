@@ -9,7 +9,18 @@ const NOW = Date.parse("2026-11-20T12:00:00Z");
 const H = 3_600_000;
 const sha = (c: string) => c.repeat(40);
 
-function ns(name: string, key: string, opts: { sha?: string; expiresAt?: number; state?: string; phase?: string; labels?: Record<string, string>; repository?: string | null } = {}): NamespaceFacts {
+function ns(
+  name: string,
+  key: string,
+  opts: {
+    sha?: string;
+    expiresAt?: number;
+    state?: string;
+    phase?: string;
+    labels?: Record<string, string>;
+    repository?: string | null;
+  } = {},
+): NamespaceFacts {
   const [repository, number] = key.split("#") as [string, string];
   const [owner, repo] = repository.split("/") as [string, string];
   return {
@@ -24,8 +35,21 @@ function ns(name: string, key: string, opts: { sha?: string; expiresAt?: number;
     phase: opts.phase ?? "Active",
   };
 }
-const pull = (number: number, s = sha("a"), extra: Partial<OpenPull> = {}): OpenPull => ({ installationId: 7, owner: "acme", repo: "web", number, sha: s, ...extra });
-const base = (over: Partial<SweepInput>): SweepInput => ({ open: [], namespaces: [], databases: [], now: NOW, ...over });
+const pull = (number: number, s = sha("a"), extra: Partial<OpenPull> = {}): OpenPull => ({
+  installationId: 7,
+  owner: "acme",
+  repo: "web",
+  number,
+  sha: s,
+  ...extra,
+});
+const base = (over: Partial<SweepInput>): SweepInput => ({
+  open: [],
+  namespaces: [],
+  databases: [],
+  now: NOW,
+  ...over,
+});
 const summary = (input: SweepInput) => {
   const p = planSweep(input);
   return {
@@ -39,31 +63,133 @@ const none = { deploy: [], destroy: [], headsUp: [], skipped: [] };
 
 describe("planSweep", () => {
   it.each([
-    ["an open PR without a preview is deployed", base({ open: [pull(1)] }), { ...none, deploy: ["acme/web#1:missing"] }],
-    ["an open PR whose preview is at an older commit is redeployed", base({ open: [pull(1, sha("b"))], namespaces: [ns("web-pr-1", "acme/web#1")] }), { ...none, deploy: ["acme/web#1:stale"] }],
-    ["an up-to-date preview is left alone", base({ open: [pull(1)], namespaces: [ns("web-pr-1", "acme/web#1", { state: "ready" })] }), none],
-    ["a failed or interrupted deploy is retried", base({ open: [pull(1)], namespaces: [ns("web-pr-1", "acme/web#1", { state: "failed" })] }), { ...none, deploy: ["acme/web#1:failed"] }],
-    ["the preview of a closed PR is removed, namespace and database", base({ namespaces: [ns("web-pr-2", "acme/web#2")], databases: [{ database: "web_pr_2", key: "acme/web#2" }] }), { ...none, destroy: ["acme/web#2:closed:web-pr-2+web_pr_2"] }],
-    ["an orphan database alone is removed", base({ databases: [{ database: "web_pr_3", key: "acme/web#3" }] }), { ...none, destroy: ["acme/web#3:closed:web_pr_3"] }],
-    ["a database of an open PR without namespace is kept, and the preview deployed", base({ open: [pull(4)], databases: [{ database: "web_pr_4", key: "acme/web#4" }] }), { ...none, deploy: ["acme/web#4:missing"] }],
-    ["an expired preview of an open PR is removed, not redeployed", base({ open: [pull(5)], namespaces: [ns("web-pr-5", "acme/web#5", { expiresAt: NOW - 1 })] }), { ...none, destroy: ["acme/web#5:expired:web-pr-5"] }],
-    ["a preview expiring within 10 % of its TTL gets a heads-up", base({ open: [pull(6, sha("a"), { ttlMs: 10 * H })], namespaces: [ns("web-pr-6", "acme/web#6", { expiresAt: NOW + 0.5 * H })] }), { ...none, headsUp: ["acme/web#6"] }],
-    ["a preview expiring later gets none", base({ open: [pull(6, sha("a"), { ttlMs: 10 * H })], namespaces: [ns("web-pr-6", "acme/web#6", { expiresAt: NOW + 2 * H })] }), none],
-    ["a namespace without our label is invisible", base({ namespaces: [ns("someone-else", "acme/web#9", { labels: { team: "data" } })] }), none],
-    ["a protected namespace is skipped even with our label", base({ namespaces: [ns("kube-system", "acme/web#9")], protectedNamespaces: ["prod"] }), { ...none, skipped: ["namespace kube-system"] }],
-    ["our label without a repository annotation is left for a person", base({ namespaces: [ns("odd", "acme/web#9", { repository: null })] }), { ...none, skipped: ["namespace odd"] }],
-    ["a preview expired at this commit is not brought back", base({ open: [pull(7)], expired: new Set([`acme/web#7@${sha("a")}`]) }), { ...none, skipped: ["acme/web#7"] }],
-    ["…until the PR moves to a new commit", base({ open: [pull(7, sha("c"))], expired: new Set([`acme/web#7@${sha("a")}`]) }), { ...none, deploy: ["acme/web#7:missing"] }],
-    ["an open PR whose namespace is terminating waits for the next sweep", base({ open: [pull(8)], namespaces: [ns("web-pr-8", "acme/web#8", { phase: "Terminating" })] }), { ...none, skipped: ["acme/web#8"] }],
-    ["a preview with a job queued or running is left to it, even when it looks missing", base({ open: [pull(10)], busy: new Set(["acme/web#10"]) }), { ...none, skipped: ["acme/web#10"] }],
-    ["…or interrupted", base({ open: [pull(10)], namespaces: [ns("web-pr-10", "acme/web#10", { state: "deploying" })], busy: new Set(["acme/web#10"]) }), { ...none, skipped: ["acme/web#10"] }],
-    ["…or closed", base({ namespaces: [ns("web-pr-11", "acme/web#11")], busy: new Set(["acme/web#11"]) }), { ...none, skipped: ["acme/web#11"] }],
+    [
+      "an open PR without a preview is deployed",
+      base({ open: [pull(1)] }),
+      { ...none, deploy: ["acme/web#1:missing"] },
+    ],
+    [
+      "an open PR whose preview is at an older commit is redeployed",
+      base({ open: [pull(1, sha("b"))], namespaces: [ns("web-pr-1", "acme/web#1")] }),
+      { ...none, deploy: ["acme/web#1:stale"] },
+    ],
+    [
+      "an up-to-date preview is left alone",
+      base({ open: [pull(1)], namespaces: [ns("web-pr-1", "acme/web#1", { state: "ready" })] }),
+      none,
+    ],
+    [
+      "a failed or interrupted deploy is retried",
+      base({ open: [pull(1)], namespaces: [ns("web-pr-1", "acme/web#1", { state: "failed" })] }),
+      { ...none, deploy: ["acme/web#1:failed"] },
+    ],
+    [
+      "the preview of a closed PR is removed, namespace and database",
+      base({ namespaces: [ns("web-pr-2", "acme/web#2")], databases: [{ database: "web_pr_2", key: "acme/web#2" }] }),
+      { ...none, destroy: ["acme/web#2:closed:web-pr-2+web_pr_2"] },
+    ],
+    [
+      "an orphan database alone is removed",
+      base({ databases: [{ database: "web_pr_3", key: "acme/web#3" }] }),
+      { ...none, destroy: ["acme/web#3:closed:web_pr_3"] },
+    ],
+    [
+      "a database of an open PR without namespace is kept, and the preview deployed",
+      base({ open: [pull(4)], databases: [{ database: "web_pr_4", key: "acme/web#4" }] }),
+      { ...none, deploy: ["acme/web#4:missing"] },
+    ],
+    [
+      "an expired preview of an open PR is removed, not redeployed",
+      base({ open: [pull(5)], namespaces: [ns("web-pr-5", "acme/web#5", { expiresAt: NOW - 1 })] }),
+      { ...none, destroy: ["acme/web#5:expired:web-pr-5"] },
+    ],
+    [
+      "a preview expiring within 10 % of its TTL gets a heads-up",
+      base({
+        open: [pull(6, sha("a"), { ttlMs: 10 * H })],
+        namespaces: [ns("web-pr-6", "acme/web#6", { expiresAt: NOW + 0.5 * H })],
+      }),
+      { ...none, headsUp: ["acme/web#6"] },
+    ],
+    [
+      "a preview expiring later gets none",
+      base({
+        open: [pull(6, sha("a"), { ttlMs: 10 * H })],
+        namespaces: [ns("web-pr-6", "acme/web#6", { expiresAt: NOW + 2 * H })],
+      }),
+      none,
+    ],
+    [
+      "a namespace without our label is invisible",
+      base({ namespaces: [ns("someone-else", "acme/web#9", { labels: { team: "data" } })] }),
+      none,
+    ],
+    [
+      "a protected namespace is skipped even with our label",
+      base({ namespaces: [ns("kube-system", "acme/web#9")], protectedNamespaces: ["prod"] }),
+      { ...none, skipped: ["namespace kube-system"] },
+    ],
+    [
+      "our label without a repository annotation is left for a person",
+      base({ namespaces: [ns("odd", "acme/web#9", { repository: null })] }),
+      { ...none, skipped: ["namespace odd"] },
+    ],
+    [
+      "a preview expired at this commit is not brought back",
+      base({ open: [pull(7)], expired: new Set([`acme/web#7@${sha("a")}`]) }),
+      { ...none, skipped: ["acme/web#7"] },
+    ],
+    [
+      "…until the PR moves to a new commit",
+      base({ open: [pull(7, sha("c"))], expired: new Set([`acme/web#7@${sha("a")}`]) }),
+      { ...none, deploy: ["acme/web#7:missing"] },
+    ],
+    [
+      "an open PR whose namespace is terminating waits for the next sweep",
+      base({ open: [pull(8)], namespaces: [ns("web-pr-8", "acme/web#8", { phase: "Terminating" })] }),
+      { ...none, skipped: ["acme/web#8"] },
+    ],
+    [
+      "a preview with a job queued or running is left to it, even when it looks missing",
+      base({ open: [pull(10)], busy: new Set(["acme/web#10"]) }),
+      { ...none, skipped: ["acme/web#10"] },
+    ],
+    [
+      "…or interrupted",
+      base({
+        open: [pull(10)],
+        namespaces: [ns("web-pr-10", "acme/web#10", { state: "deploying" })],
+        busy: new Set(["acme/web#10"]),
+      }),
+      { ...none, skipped: ["acme/web#10"] },
+    ],
+    [
+      "…or closed",
+      base({ namespaces: [ns("web-pr-11", "acme/web#11")], busy: new Set(["acme/web#11"]) }),
+      { ...none, skipped: ["acme/web#11"] },
+    ],
     [
       "a repository no longer enrolled (or archived) loses its namespaces but keeps its databases",
-      base({ namespaces: [ns("api-pr-1", "acme/api#1")], databases: [{ database: "api_pr_1", key: "acme/api#1" }, { database: "api_pr_2", key: "acme/api#2" }], enrolled: new Set(["acme/web"]), held: new Map([["acme/api", "is archived"]]) }),
+      base({
+        namespaces: [ns("api-pr-1", "acme/api#1")],
+        databases: [
+          { database: "api_pr_1", key: "acme/api#1" },
+          { database: "api_pr_2", key: "acme/api#2" },
+        ],
+        enrolled: new Set(["acme/web"]),
+        held: new Map([["acme/api", "is archived"]]),
+      }),
       { ...none, destroy: ["acme/api#1:not enrolled:api-pr-1"], skipped: ["database api_pr_1", "database api_pr_2"] },
     ],
-    ["a closed PR of an enrolled repository is removed whole", base({ namespaces: [ns("web-pr-2", "acme/web#2")], databases: [{ database: "web_pr_2", key: "acme/web#2" }], enrolled: new Set(["acme/web"]) }), { ...none, destroy: ["acme/web#2:closed:web-pr-2+web_pr_2"] }],
+    [
+      "a closed PR of an enrolled repository is removed whole",
+      base({
+        namespaces: [ns("web-pr-2", "acme/web#2")],
+        databases: [{ database: "web_pr_2", key: "acme/web#2" }],
+        enrolled: new Set(["acme/web"]),
+      }),
+      { ...none, destroy: ["acme/web#2:closed:web-pr-2+web_pr_2"] },
+    ],
   ])("%s", (_name, input, expected) => {
     expect(summary(input)).toEqual(expected);
   });

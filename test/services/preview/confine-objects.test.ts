@@ -9,18 +9,44 @@ import { guardrailSettings } from "../../../src/services/preview/guardrails.js";
 import type { KubeObject } from "../../../src/services/shared/preview.js";
 
 const NS = "web-pr-1";
-const settings = { ...guardrailSettings(loadEnv({})), ingressFromNamespaces: ["ingress-nginx"], ingressFromCidrs: ["10.225.0.0/24"] };
-const policy = (name: string, spec: Record<string, unknown>): KubeObject => ({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name, namespace: NS }, spec: { podSelector: {}, ...spec } });
-const FENCE = [{ podSelector: {} }, { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } }, { ipBlock: { cidr: "10.225.0.0/24" } }];
+const settings = {
+  ...guardrailSettings(loadEnv({})),
+  ingressFromNamespaces: ["ingress-nginx"],
+  ingressFromCidrs: ["10.225.0.0/24"],
+};
+const policy = (name: string, spec: Record<string, unknown>): KubeObject => ({
+  apiVersion: "networking.k8s.io/v1",
+  kind: "NetworkPolicy",
+  metadata: { name, namespace: NS },
+  spec: { podSelector: {}, ...spec },
+});
+const FENCE = [
+  { podSelector: {} },
+  { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } },
+  { ipBlock: { cidr: "10.225.0.0/24" } },
+];
 
 describe("confineObjects", () => {
   it("refuses a Namespace object and objects named like a guardrail, listing each", () => {
     const objects: KubeObject[] = [
-      { apiVersion: "v1", kind: "Namespace", metadata: { name: NS, labels: { "pod-security.kubernetes.io/enforce": "privileged" } } },
-      { apiVersion: "v1", kind: "ResourceQuota", metadata: { name: "preview-bot-guardrails", namespace: NS }, spec: { hard: { pods: "5000" } } },
+      {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: NS, labels: { "pod-security.kubernetes.io/enforce": "privileged" } },
+      },
+      {
+        apiVersion: "v1",
+        kind: "ResourceQuota",
+        metadata: { name: "preview-bot-guardrails", namespace: NS },
+        spec: { hard: { pods: "5000" } },
+      },
       { apiVersion: "v1", kind: "LimitRange", metadata: { name: "preview-bot-guardrails", namespace: NS } },
       policy("preview-bot-guardrails", { ingress: [{}] }),
-      { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "preview-bot", namespace: NS } },
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "RoleBinding",
+        metadata: { name: "preview-bot", namespace: NS },
+      },
       { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "preview-bot-guardrails", namespace: NS } },
     ];
     const r = confineObjects(objects, settings, NS);
@@ -40,18 +66,41 @@ describe("confineObjects", () => {
       ingress: [
         { from: [{ podSelector: { matchLabels: { app: "be" } } }], ports: [{ port: 4222 }] },
         { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": NS } }, podSelector: {} }] },
-        { from: [{ namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: ["ingress-nginx"] }] } }] },
+        {
+          from: [
+            {
+              namespaceSelector: {
+                matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: ["ingress-nginx"] }],
+              },
+            },
+          ],
+        },
         { from: [{ ipBlock: { cidr: "10.225.0.128/25", except: ["10.225.0.200/32"] } }] },
       ],
     });
-    const quota: KubeObject = { apiVersion: "v1", kind: "ResourceQuota", metadata: { name: "feature-resource-quota", namespace: NS }, spec: { hard: { "count/pods": "10" } } };
+    const quota: KubeObject = {
+      apiVersion: "v1",
+      kind: "ResourceQuota",
+      metadata: { name: "feature-resource-quota", namespace: NS },
+      spec: { hard: { "count/pods": "10" } },
+    };
     const r = confineObjects([quota, inside], settings, NS);
     expect(r).toEqual({ objects: [quota, inside], rewrites: [], problems: [] });
   });
 
   it("narrows a rule that allows every source to the guardrail's, keeping its ports", () => {
-    const r = confineObjects([policy("open", { ingress: [{ ports: [{ port: 22 }] }, { from: [], ports: [{ port: 80 }] }] })], settings, NS);
-    expect(r.objects[0]!.spec).toEqual({ podSelector: {}, ingress: [{ from: FENCE, ports: [{ port: 22 }] }, { from: FENCE, ports: [{ port: 80 }] }] });
+    const r = confineObjects(
+      [policy("open", { ingress: [{ ports: [{ port: 22 }] }, { from: [], ports: [{ port: 80 }] }] })],
+      settings,
+      NS,
+    );
+    expect(r.objects[0]!.spec).toEqual({
+      podSelector: {},
+      ingress: [
+        { from: FENCE, ports: [{ port: 22 }] },
+        { from: FENCE, ports: [{ port: 80 }] },
+      ],
+    });
     expect(r.rewrites).toEqual([
       `NetworkPolicy "open": ingress rule 1 allowed every source: narrowed to the guardrail's (this namespace, namespace ingress-nginx, 10.225.0.0/24)`,
       `NetworkPolicy "open": ingress rule 2 allowed every source: narrowed to the guardrail's (this namespace, namespace ingress-nginx, 10.225.0.0/24)`,
@@ -63,7 +112,15 @@ describe("confineObjects", () => {
       [
         policy("wide", {
           ingress: [
-            { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { rsName: "ama-metrics" } } }], ports: [{ port: 7777 }] },
+            {
+              from: [
+                {
+                  namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+                  podSelector: { matchLabels: { rsName: "ama-metrics" } },
+                },
+              ],
+              ports: [{ port: 7777 }],
+            },
             { from: [{ namespaceSelector: {} }, { namespaceSelector: { matchLabels: { team: "web" } } }] },
             { from: [{ ipBlock: { cidr: "0.0.0.0/0" } }, { podSelector: { matchLabels: { app: "fe" } } }] },
             { from: [{ ipBlock: { cidr: "10.225.0.0/16" } }] },
@@ -94,8 +151,12 @@ describe("confineObjects", () => {
     const open = policy("out", { policyTypes: ["Egress"], egress: [{}] });
     expect(confineObjects([open], settings, NS).rewrites).toEqual([]);
     const r = confineObjects([open], { ...settings, egress: "restricted", egressToCidrs: ["10.1.0.0/16"] }, NS);
-    expect(r.objects[0]!.spec).toMatchObject({ egress: [{ to: [{ podSelector: {} }, { ipBlock: { cidr: "10.1.0.0/16" } }] }] });
-    expect(r.rewrites).toEqual(['NetworkPolicy "out": egress rule 1 allowed every destination: narrowed to the guardrail\'s (this namespace, 10.1.0.0/16)']);
+    expect(r.objects[0]!.spec).toMatchObject({
+      egress: [{ to: [{ podSelector: {} }, { ipBlock: { cidr: "10.1.0.0/16" } }] }],
+    });
+    expect(r.rewrites).toEqual([
+      'NetworkPolicy "out": egress rule 1 allowed every destination: narrowed to the guardrail\'s (this namespace, 10.1.0.0/16)',
+    ]);
   });
 
   it("does not change the objects it is given", () => {

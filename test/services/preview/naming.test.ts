@@ -8,13 +8,31 @@ const PG_IDENT = /^[a-z0-9_]+$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 
-const ref = (branch: string, number = 42, repo = "web", owner = "acme"): PreviewRef => ({ owner, repo, number, branch, sha: SHA });
+const ref = (branch: string, number = 42, repo = "web", owner = "acme"): PreviewRef => ({
+  owner,
+  repo,
+  number,
+  branch,
+  sha: SHA,
+});
 
 /** Branch names as people (and attackers) write them: unicode, slashes, dots, case, leading digits, up to 255 chars. */
 const branchArb = fc.oneof(
   fc.string({ minLength: 1, maxLength: 255, unit: "grapheme" }),
   fc.stringMatching(/^[A-Za-z0-9._/-]{1,255}$/),
-  fc.constantFrom("feature/login", "Feature/Login", "feature-login", "login", "..", "a/../b", "1234", "-x-", "ÄÖÜ/ß", "🚀", "x".repeat(255)),
+  fc.constantFrom(
+    "feature/login",
+    "Feature/Login",
+    "feature-login",
+    "login",
+    "..",
+    "a/../b",
+    "1234",
+    "-x-",
+    "ÄÖÜ/ß",
+    "🚀",
+    "x".repeat(255),
+  ),
 );
 
 describe("previewNames", () => {
@@ -56,21 +74,34 @@ describe("previewNames", () => {
 
   it("property: every name is valid and capped, whatever the branch", () => {
     fc.assert(
-      fc.property(branchArb, fc.integer({ min: 1, max: 10_000_000 }), fc.constantFrom("feature-{branch}", "{branch}", "pr-{number}", "{repo}-{branch}-{number}", "preview-{owner}-{repo}-{branch}"), (branch, number, pattern) => {
-        const n = previewNames(ref(branch, number, "a-very-long-repository-name-that-goes-on-and-on-and-on"), { namespace: pattern });
-        expect(n.namespace).toMatch(DNS_LABEL);
-        expect(n.namespace.length).toBeLessThanOrEqual(63);
-        expect(n.hostLabel).toMatch(DNS_LABEL);
-        expect(n.database).toMatch(PG_IDENT);
-        expect(Buffer.byteLength(n.database)).toBeLessThanOrEqual(63);
-        expect(n.role).toMatch(PG_IDENT);
-        expect(Buffer.byteLength(n.role)).toBeLessThanOrEqual(63);
-        expect(n.role).not.toBe(n.database);
-        for (const v of Object.values(n.labels)) {
-          expect(v).toMatch(LABEL_VALUE);
-          expect(v.length).toBeLessThanOrEqual(63);
-        }
-      }),
+      fc.property(
+        branchArb,
+        fc.integer({ min: 1, max: 10_000_000 }),
+        fc.constantFrom(
+          "feature-{branch}",
+          "{branch}",
+          "pr-{number}",
+          "{repo}-{branch}-{number}",
+          "preview-{owner}-{repo}-{branch}",
+        ),
+        (branch, number, pattern) => {
+          const n = previewNames(ref(branch, number, "a-very-long-repository-name-that-goes-on-and-on-and-on"), {
+            namespace: pattern,
+          });
+          expect(n.namespace).toMatch(DNS_LABEL);
+          expect(n.namespace.length).toBeLessThanOrEqual(63);
+          expect(n.hostLabel).toMatch(DNS_LABEL);
+          expect(n.database).toMatch(PG_IDENT);
+          expect(Buffer.byteLength(n.database)).toBeLessThanOrEqual(63);
+          expect(n.role).toMatch(PG_IDENT);
+          expect(Buffer.byteLength(n.role)).toBeLessThanOrEqual(63);
+          expect(n.role).not.toBe(n.database);
+          for (const v of Object.values(n.labels)) {
+            expect(v).toMatch(LABEL_VALUE);
+            expect(v.length).toBeLessThanOrEqual(63);
+          }
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -88,10 +119,16 @@ describe("previewNames", () => {
 
   it("property: distinct PRs get distinct names with a number pattern, even from one branch", () => {
     fc.assert(
-      fc.property(branchArb, fc.uniqueArray(fc.integer({ min: 1, max: 1_000_000 }), { minLength: 2, maxLength: 30 }), (branch, numbers) => {
-        const names = numbers.map((num) => previewNames(ref(branch, num), { namespace: "pr-{number}-{branch}" }).namespace);
-        expect(new Set(names).size).toBe(numbers.length);
-      }),
+      fc.property(
+        branchArb,
+        fc.uniqueArray(fc.integer({ min: 1, max: 1_000_000 }), { minLength: 2, maxLength: 30 }),
+        (branch, numbers) => {
+          const names = numbers.map(
+            (num) => previewNames(ref(branch, num), { namespace: "pr-{number}-{branch}" }).namespace,
+          );
+          expect(new Set(names).size).toBe(numbers.length);
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -26,12 +26,17 @@ describe("createTableOnce", () => {
       const table = `state_${round}`;
       const ddl = `create table if not exists ${table} (key text primary key, value text not null)`;
       await Promise.all(pools.flatMap((p) => [createTableOnce(p, table, ddl), createTableOnce(p, table, ddl)]));
-      const { rows } = await pools[0]!.query("select count(*)::int as n from information_schema.tables where table_name = $1", [table]);
+      const { rows } = await pools[0]!.query(
+        "select count(*)::int as n from information_schema.tables where table_name = $1",
+        [table],
+      );
       expect(rows[0].n).toBe(1);
     }
   });
 
   it("reports any other failure, naming the table", async () => {
-    await expect(createTableOnce(pools[0]!, "broken", "create table if not exists broken (key nosuchtype)")).rejects.toThrow(/creating the table broken: type "nosuchtype" does not exist/);
+    await expect(
+      createTableOnce(pools[0]!, "broken", "create table if not exists broken (key nosuchtype)"),
+    ).rejects.toThrow(/creating the table broken: type "nosuchtype" does not exist/);
   });
 });

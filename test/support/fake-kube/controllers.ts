@@ -23,7 +23,13 @@ export type WorkloadBehaviour =
       container?: string;
     };
 
-const IMAGE_REASONS = ["ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ContainerCreating", "CreateContainerConfigError"];
+const IMAGE_REASONS = [
+  "ImagePullBackOff",
+  "ErrImagePull",
+  "InvalidImageName",
+  "ContainerCreating",
+  "CreateContainerConfigError",
+];
 
 interface Container {
   name: string;
@@ -72,7 +78,9 @@ export class WorkloadController {
     const status = isObject(quota.status) ? quota.status : {};
     if (JSON.stringify(status.hard ?? {}) === JSON.stringify(hard)) return;
     // After the write that triggered it has been announced, so watchers see the events in order.
-    queueMicrotask(() => this.api.writeStatus(kind, quota, { hard, used: Object.fromEntries(Object.keys(hard).map((k) => [k, "0"])) }));
+    queueMicrotask(() =>
+      this.api.writeStatus(kind, quota, { hard, used: Object.fromEntries(Object.keys(hard).map((k) => [k, "0"])) }),
+    );
   }
 
   private reconcile(kind: KindSpec, namespace: string, name: string): void {
@@ -83,7 +91,9 @@ export class WorkloadController {
     const template = isObject(spec.template) ? spec.template : {};
     const tmeta = isObject(template.metadata) ? template.metadata : {};
     const tspec = isObject(template.spec) ? template.spec : {};
-    const containers = (Array.isArray(tspec.containers) ? tspec.containers : []).filter(isObject).map((c) => ({ name: String(c.name), image: String(c.image ?? "") }));
+    const containers = (Array.isArray(tspec.containers) ? tspec.containers : [])
+      .filter(isObject)
+      .map((c) => ({ name: String(c.name), image: String(c.image ?? "") }));
     const behaviour = this.behaviour(obj);
     const hash = createHash("sha256").update(JSON.stringify(template)).digest("hex").slice(0, 10);
 
@@ -97,7 +107,8 @@ export class WorkloadController {
     }
     const labels = isObject(tmeta.labels) ? (tmeta.labels as Record<string, string>) : {};
     for (let i = 0; i < desired; i++) {
-      const podName = kind.kind === "StatefulSet" ? `${name}-${i}` : `${name}-${hash}-${randomBytes(3).toString("hex").slice(0, 5)}`;
+      const podName =
+        kind.kind === "StatefulSet" ? `${name}-${i}` : `${name}-${hash}-${randomBytes(3).toString("hex").slice(0, 5)}`;
       this.createPod(kind, obj, podName, hash, labels, containers, behaviour);
     }
     const ready = behaviour === "ready" ? desired : 0;
@@ -109,16 +120,36 @@ export class WorkloadController {
       conditions:
         kind.kind === "Deployment"
           ? [
-              { type: "Available", status: ready === desired ? "True" : "False", reason: ready === desired ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable", lastTransitionTime: now() },
-              { type: "Progressing", status: "True", reason: ready === desired ? "NewReplicaSetAvailable" : "ReplicaSetUpdated", lastTransitionTime: now() },
+              {
+                type: "Available",
+                status: ready === desired ? "True" : "False",
+                reason: ready === desired ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
+                lastTransitionTime: now(),
+              },
+              {
+                type: "Progressing",
+                status: "True",
+                reason: ready === desired ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
+                lastTransitionTime: now(),
+              },
             ]
           : [],
-      ...(kind.kind === "StatefulSet" ? { currentReplicas: desired, currentRevision: `${name}-${hash}`, updateRevision: `${name}-${hash}` } : {}),
+      ...(kind.kind === "StatefulSet"
+        ? { currentReplicas: desired, currentRevision: `${name}-${hash}`, updateRevision: `${name}-${hash}` }
+        : {}),
     };
     this.api.writeStatus(kind, obj, status);
   }
 
-  private createPod(kind: KindSpec, owner: KubeObj, podName: string, hash: string, labels: Record<string, string>, containers: Container[], behaviour: WorkloadBehaviour): void {
+  private createPod(
+    kind: KindSpec,
+    owner: KubeObj,
+    podName: string,
+    hash: string,
+    labels: Record<string, string>,
+    containers: Container[],
+    behaviour: WorkloadBehaviour,
+  ): void {
     const namespace = owner.metadata.namespace ?? "";
     const nsObj = this.api.store.get(this.kind("v1", "Namespace"), undefined, namespace);
     if (!nsObj || nsObj.metadata.deletionTimestamp) return;
@@ -127,18 +158,44 @@ export class WorkloadController {
     const imageFailure = failing !== undefined && IMAGE_REASONS.includes(failing.fail);
     const ownerRef =
       kind.kind === "Deployment"
-        ? { apiVersion: "apps/v1", kind: "ReplicaSet", name: `${owner.metadata.name}-${hash}`, uid: String(owner.metadata.uid), controller: true, blockOwnerDeletion: true }
-        : { apiVersion: "apps/v1", kind: "StatefulSet", name: owner.metadata.name, uid: String(owner.metadata.uid), controller: true, blockOwnerDeletion: true };
+        ? {
+            apiVersion: "apps/v1",
+            kind: "ReplicaSet",
+            name: `${owner.metadata.name}-${hash}`,
+            uid: String(owner.metadata.uid),
+            controller: true,
+            blockOwnerDeletion: true,
+          }
+        : {
+            apiVersion: "apps/v1",
+            kind: "StatefulSet",
+            name: owner.metadata.name,
+            uid: String(owner.metadata.uid),
+            controller: true,
+            blockOwnerDeletion: true,
+          };
     const statuses: JsonObject[] = containers.map((c): JsonObject => {
-      if (c.name !== failName || !failing) return { name: c.name, image: c.image, ready: true, restartCount: 0, started: true, state: { running: { startedAt: now() } } };
+      if (c.name !== failName || !failing)
+        return {
+          name: c.name,
+          image: c.image,
+          ready: true,
+          restartCount: 0,
+          started: true,
+          state: { running: { startedAt: now() } },
+        };
       return {
         name: c.name,
         image: c.image,
         ready: false,
         restartCount: imageFailure ? 0 : 3,
         started: false,
-        state: { waiting: { reason: failing.fail, message: failing.message ?? `${failing.fail} for container ${c.name}` } },
-        ...(imageFailure ? {} : { lastState: { terminated: { exitCode: 1, reason: "Error", startedAt: now(), finishedAt: now() } } }),
+        state: {
+          waiting: { reason: failing.fail, message: failing.message ?? `${failing.fail} for container ${c.name}` },
+        },
+        ...(imageFailure
+          ? {}
+          : { lastState: { terminated: { exitCode: 1, reason: "Error", startedAt: now(), finishedAt: now() } } }),
       };
     });
     const uid = randomUUID();
@@ -149,7 +206,12 @@ export class WorkloadController {
         name: podName,
         namespace,
         uid,
-        labels: { ...labels, ...(kind.kind === "Deployment" ? { "pod-template-hash": hash } : { "statefulset.kubernetes.io/pod-name": podName }) },
+        labels: {
+          ...labels,
+          ...(kind.kind === "Deployment"
+            ? { "pod-template-hash": hash }
+            : { "statefulset.kubernetes.io/pod-name": podName }),
+        },
         ownerReferences: [ownerRef],
         creationTimestamp: now(),
         generation: 1,
@@ -171,17 +233,39 @@ export class WorkloadController {
           ["BackOff", `Back-off pulling image "${image}"`],
         ]
       : failing.fail === "CrashLoopBackOff"
-        ? [["BackOff", failing.message ?? `Back-off restarting failed container ${failName} in pod ${podName}_${namespace}(${uid})`]]
+        ? [
+            [
+              "BackOff",
+              failing.message ??
+                `Back-off restarting failed container ${failName} in pod ${podName}_${namespace}(${uid})`,
+            ],
+          ]
         : [[failing.fail, failing.message ?? failing.fail]];
-    for (const [reason, message] of events) this.event(namespace, { kind: "Pod", name: podName, uid, fieldPath: `spec.containers{${failName}}` }, reason, message);
+    for (const [reason, message] of events)
+      this.event(
+        namespace,
+        { kind: "Pod", name: podName, uid, fieldPath: `spec.containers{${failName}}` },
+        reason,
+        message,
+      );
   }
 
-  private event(namespace: string, involved: { kind: string; name: string; uid: string; fieldPath?: string }, reason: string, message: string): void {
+  private event(
+    namespace: string,
+    involved: { kind: string; name: string; uid: string; fieldPath?: string },
+    reason: string,
+    message: string,
+  ): void {
     const ts = now();
     this.api.store.write(this.kind("v1", "Event"), {
       apiVersion: "v1",
       kind: "Event",
-      metadata: { name: `${involved.name}.${randomBytes(8).toString("hex")}`, namespace, uid: randomUUID(), creationTimestamp: ts },
+      metadata: {
+        name: `${involved.name}.${randomBytes(8).toString("hex")}`,
+        namespace,
+        uid: randomUUID(),
+        creationTimestamp: ts,
+      },
       involvedObject: { apiVersion: "v1", namespace, ...involved },
       reason,
       message,

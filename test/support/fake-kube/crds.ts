@@ -46,8 +46,20 @@ export function readCrdFiles(files: readonly string[]): JsonObject[] {
 const established = (): Json[] => {
   const t = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
   return [
-    { type: "NamesAccepted", status: "True", lastTransitionTime: t, reason: "NoConflicts", message: "no conflicts found" },
-    { type: "Established", status: "True", lastTransitionTime: t, reason: "InitialNamesAccepted", message: "the initial names have been accepted" },
+    {
+      type: "NamesAccepted",
+      status: "True",
+      lastTransitionTime: t,
+      reason: "NoConflicts",
+      message: "no conflicts found",
+    },
+    {
+      type: "Established",
+      status: "True",
+      lastTransitionTime: t,
+      reason: "InitialNamesAccepted",
+      message: "the initial names have been accepted",
+    },
   ];
 };
 
@@ -70,7 +82,11 @@ export function serveCrds(registry: KindRegistry, store: Store): () => void {
       const current = store.get(crdKind, undefined, e.object.metadata.name);
       if (!current) return;
       const spec = isObject(current.spec) ? current.spec : {};
-      current.status = { conditions: established(), acceptedNames: isObject(spec.names) ? spec.names : {}, storedVersions: kinds.map((k) => k.version).slice(0, 1) };
+      current.status = {
+        conditions: established(),
+        acceptedNames: isObject(spec.names) ? spec.names : {},
+        storedVersions: kinds.map((k) => k.version).slice(0, 1),
+      };
       queueMicrotask(() => store.write(crdKind, current as KubeObj));
     }
   });

@@ -18,8 +18,12 @@ export function now(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-const ownerUids = (o: KubeObj): string[] => (Array.isArray(o.metadata.ownerReferences) ? o.metadata.ownerReferences : []).filter(isObject).map((r) => String(r.uid));
-const finalizersOf = (o: KubeObj): string[] => (Array.isArray(o.metadata.finalizers) ? (o.metadata.finalizers as Json[]).map(String) : []);
+const ownerUids = (o: KubeObj): string[] =>
+  (Array.isArray(o.metadata.ownerReferences) ? o.metadata.ownerReferences : [])
+    .filter(isObject)
+    .map((r) => String(r.uid));
+const finalizersOf = (o: KubeObj): string[] =>
+  Array.isArray(o.metadata.finalizers) ? (o.metadata.finalizers as Json[]).map(String) : [];
 
 export class Deletion {
   /** Namespaces kept Terminating forever (see FakeKube.stickNamespace). */
@@ -34,7 +38,8 @@ export class Deletion {
   ) {
     // The garbage collector: a write of an object whose owners are all gone collects it, a moment later.
     this.unsubscribe = store.subscribe((e) => {
-      if (e.type !== "DELETED" && ownerUids(e.object).length > 0) this.later(() => this.collectIfOrphaned(e.kind, e.object), 20);
+      if (e.type !== "DELETED" && ownerUids(e.object).length > 0)
+        this.later(() => this.collectIfOrphaned(e.kind, e.object), 20);
     });
   }
 
@@ -62,7 +67,18 @@ export class Deletion {
     if (kind.kind === "Namespace") return this.deleteNamespace(obj);
     const result = this.remove(kind, obj, propagation);
     if (result) return result;
-    return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details: { name: obj.metadata.name, ...(kind.group ? { group: kind.group } : {}), kind: kind.plural, uid: String(obj.metadata.uid) } };
+    return {
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Success",
+      details: {
+        name: obj.metadata.name,
+        ...(kind.group ? { group: kind.group } : {}),
+        kind: kind.plural,
+        uid: String(obj.metadata.uid),
+      },
+    };
   }
 
   /**
@@ -73,7 +89,9 @@ export class Deletion {
     const dependents = this.dependentsOf(obj);
     if (propagation === "Orphan") {
       for (const d of dependents) {
-        d.object.metadata.ownerReferences = (d.object.metadata.ownerReferences as Json[]).filter((r) => !(isObject(r) && r.uid === obj.metadata.uid));
+        d.object.metadata.ownerReferences = (d.object.metadata.ownerReferences as Json[]).filter(
+          (r) => !(isObject(r) && r.uid === obj.metadata.uid),
+        );
         this.store.write(d.kind, d.object);
       }
     } else if (propagation === "Foreground") for (const d of dependents) this.remove(d.kind, d.object, "Foreground");
@@ -84,7 +102,8 @@ export class Deletion {
       return this.store.write(kind, obj);
     }
     this.store.remove(kind, obj.metadata.namespace, obj.metadata.name);
-    if (propagation === "Background") for (const d of this.dependentsOf(obj)) this.remove(d.kind, d.object, "Background");
+    if (propagation === "Background")
+      for (const d of this.dependentsOf(obj)) this.remove(d.kind, d.object, "Background");
     if (obj.metadata.namespace) this.finalizeNamespace(obj.metadata.namespace);
     return undefined;
   }
@@ -96,7 +115,11 @@ export class Deletion {
     for (const kind of this.registry.all()) {
       if (ns && !kind.namespaced) continue;
       for (const object of this.store.list(kind, ns)) {
-        if ((ns === undefined || object.metadata.namespace === ns) && ownerUids(object).includes(String(owner.metadata.uid))) out.push({ kind, object });
+        if (
+          (ns === undefined || object.metadata.namespace === ns) &&
+          ownerUids(object).includes(String(owner.metadata.uid))
+        )
+          out.push({ kind, object });
       }
     }
     return out;
@@ -148,10 +171,26 @@ export class Deletion {
       for (const f of finalizersOf(object)) byFinalizer.set(f, (byFinalizer.get(f) ?? 0) + 1);
     }
     const t = now();
-    const list = (m: Map<string, number>, verb: string): string => [...m].sort().map(([k, n]) => `${k} ${verb} ${n} resource instances`).join(", ");
+    const list = (m: Map<string, number>, verb: string): string =>
+      [...m]
+        .sort()
+        .map(([k, n]) => `${k} ${verb} ${n} resource instances`)
+        .join(", ");
     const conditions: Json[] = [
-      { type: "NamespaceContentRemaining", status: "True", lastTransitionTime: t, reason: "SomeResourcesRemain", message: `Some resources are remaining: ${list(byResource, "has")}` },
-      { type: "NamespaceFinalizersRemaining", status: "True", lastTransitionTime: t, reason: "SomeFinalizersRemain", message: `Some content in the namespace has finalizers remaining: ${list(byFinalizer, "in")}` },
+      {
+        type: "NamespaceContentRemaining",
+        status: "True",
+        lastTransitionTime: t,
+        reason: "SomeResourcesRemain",
+        message: `Some resources are remaining: ${list(byResource, "has")}`,
+      },
+      {
+        type: "NamespaceFinalizersRemaining",
+        status: "True",
+        lastTransitionTime: t,
+        reason: "SomeFinalizersRemain",
+        message: `Some content in the namespace has finalizers remaining: ${list(byFinalizer, "in")}`,
+      },
     ];
     const current = this.store.get(this.nsKind(), undefined, ns.metadata.name);
     if (!current) return;

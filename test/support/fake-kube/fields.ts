@@ -34,9 +34,11 @@ export class PathSet {
     const walk = (node: FieldSet, at: Path): void => {
       const children = Object.entries(node).filter(([k]) => k !== ".");
       if (children.length === 0 || "." in node) s.add(at);
-      for (const [k, sub] of children) walk(isObject(sub) ? (sub as FieldSet) : {}, [...at, k.startsWith("f:") ? k.slice(2) : k]);
+      for (const [k, sub] of children)
+        walk(isObject(sub) ? (sub as FieldSet) : {}, [...at, k.startsWith("f:") ? k.slice(2) : k]);
     };
-    if (isObject(f)) for (const [k, sub] of Object.entries(f)) walk(isObject(sub) ? (sub as FieldSet) : {}, [k.slice(2)]);
+    if (isObject(f))
+      for (const [k, sub] of Object.entries(f)) walk(isObject(sub) ? (sub as FieldSet) : {}, [k.slice(2)]);
     return s;
   }
 

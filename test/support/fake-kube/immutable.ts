@@ -9,12 +9,28 @@ import type { StatusCause } from "./status.js";
 import type { KubeObj } from "./store.js";
 
 const obj = (v: Json | undefined): JsonObject => (isObject(v) ? v : {});
-const immutable = (field: string, value: Json | undefined): StatusCause => ({ reason: "FieldValueInvalid", field, message: `Invalid value: ${JSON.stringify(value ?? null)}: field is immutable` });
-const forbidden = (field: string, why: string): StatusCause => ({ reason: "FieldValueForbidden", field, message: `Forbidden: ${why}` });
+const immutable = (field: string, value: Json | undefined): StatusCause => ({
+  reason: "FieldValueInvalid",
+  field,
+  message: `Invalid value: ${JSON.stringify(value ?? null)}: field is immutable`,
+});
+const forbidden = (field: string, why: string): StatusCause => ({
+  reason: "FieldValueForbidden",
+  field,
+  message: `Forbidden: ${why}`,
+});
 
 const WORKLOADS = new Set(["Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"]);
 /** StatefulSet spec fields that may change (everything else is refused). */
-const STS_MUTABLE = new Set(["replicas", "ordinals", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy", "minReadySeconds", "revisionHistoryLimit"]);
+const STS_MUTABLE = new Set([
+  "replicas",
+  "ordinals",
+  "template",
+  "updateStrategy",
+  "persistentVolumeClaimRetentionPolicy",
+  "minReadySeconds",
+  "revisionHistoryLimit",
+]);
 
 function without(spec: JsonObject, keys: Iterable<string>): JsonObject {
   const out: JsonObject = { ...spec };
@@ -24,10 +40,17 @@ function without(spec: JsonObject, keys: Iterable<string>): JsonObject {
 
 function statefulSetCauses(old: JsonObject, next: JsonObject): StatusCause[] {
   if (!deepEqual(old.serviceName, next.serviceName)) return [immutable("spec.serviceName", next.serviceName)];
-  if (!deepEqual(old.volumeClaimTemplates, next.volumeClaimTemplates)) return [immutable("spec.volumeClaimTemplates", next.volumeClaimTemplates)];
-  const rest = (s: JsonObject): JsonObject => without(s, [...STS_MUTABLE, "selector", "serviceName", "volumeClaimTemplates"]);
+  if (!deepEqual(old.volumeClaimTemplates, next.volumeClaimTemplates))
+    return [immutable("spec.volumeClaimTemplates", next.volumeClaimTemplates)];
+  const rest = (s: JsonObject): JsonObject =>
+    without(s, [...STS_MUTABLE, "selector", "serviceName", "volumeClaimTemplates"]);
   if (!deepEqual(rest(old), rest(next))) {
-    return [forbidden("spec", "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden")];
+    return [
+      forbidden(
+        "spec",
+        "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+      ),
+    ];
   }
   return [];
 }
@@ -35,7 +58,13 @@ function statefulSetCauses(old: JsonObject, next: JsonObject): StatusCause[] {
 function serviceCauses(old: JsonObject, next: JsonObject): StatusCause[] {
   const was = old.clusterIP;
   if (was === undefined || was === "" || deepEqual(was, next.clusterIP)) return [];
-  return [{ reason: "FieldValueInvalid", field: "spec.clusterIPs[0]", message: `Invalid value: ${JSON.stringify([next.clusterIP ?? ""])}: may not change once set` }];
+  return [
+    {
+      reason: "FieldValueInvalid",
+      field: "spec.clusterIPs[0]",
+      message: `Invalid value: ${JSON.stringify([next.clusterIP ?? ""])}: may not change once set`,
+    },
+  ];
 }
 
 function pvcCauses(old: JsonObject, next: JsonObject): StatusCause[] {
@@ -46,7 +75,12 @@ function pvcCauses(old: JsonObject, next: JsonObject): StatusCause[] {
     return r;
   };
   if (deepEqual(fixed(old), fixed(next))) return [];
-  return [forbidden("spec", "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims")];
+  return [
+    forbidden(
+      "spec",
+      "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",
+    ),
+  ];
 }
 
 function frozenDataCauses(old: KubeObj, next: KubeObj): StatusCause[] {
@@ -63,10 +97,12 @@ function frozenDataCauses(old: KubeObj, next: KubeObj): StatusCause[] {
 export function immutableCauses(kind: string, old: KubeObj, next: KubeObj): StatusCause[] {
   const o = obj(old.spec);
   const n = obj(next.spec);
-  if (WORKLOADS.has(kind) && o.selector !== undefined && !deepEqual(o.selector, n.selector)) return [immutable("spec.selector", n.selector)];
+  if (WORKLOADS.has(kind) && o.selector !== undefined && !deepEqual(o.selector, n.selector))
+    return [immutable("spec.selector", n.selector)];
   switch (kind) {
     case "Job": {
-      if (o.selector !== undefined && !deepEqual(o.selector, n.selector)) return [immutable("spec.selector", n.selector)];
+      if (o.selector !== undefined && !deepEqual(o.selector, n.selector))
+        return [immutable("spec.selector", n.selector)];
       return deepEqual(o.template, n.template) ? [] : [immutable("spec.template", n.template)];
     }
     case "StatefulSet":

@@ -88,7 +88,15 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   const server = createServer((req, res) => {
     const code = faults?.({ method: req.method ?? "GET", path: (req.url ?? "/").split("?")[0]! });
     if (code === undefined) return router.handle(req, res);
-    const body = JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: `fake-kube: injected fault ${code}`, reason: code === 429 ? "TooManyRequests" : "InternalError", code });
+    const body = JSON.stringify({
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Failure",
+      message: `fake-kube: injected fault ${code}`,
+      reason: code === 429 ? "TooManyRequests" : "InternalError",
+      code,
+    });
     req.resume();
     res.writeHead(code, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) }).end(body);
   });
@@ -135,7 +143,15 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     seed(obj) {
       const spec = kindOrThrow(registry, obj.apiVersion, obj.kind);
       if (groupOf(obj.apiVersion) !== spec.group) throw new Error("fake-kube: apiVersion/kind mismatch");
-      return store.write(spec, { ...obj, metadata: { uid: crypto.randomUUID(), creationTimestamp: new Date().toISOString(), generation: 1, ...obj.metadata } });
+      return store.write(spec, {
+        ...obj,
+        metadata: {
+          uid: crypto.randomUUID(),
+          creationTimestamp: new Date().toISOString(),
+          generation: 1,
+          ...obj.metadata,
+        },
+      });
     },
     setPodLog(namespace, pod, container, text) {
       controller.logs.set(`${namespace}/${pod}/${container}`, text);

@@ -28,7 +28,14 @@ const core = (kind: string, plural: string, namespaced = true, extra: Partial<Ki
   namespaced,
   ...extra,
 });
-const grp = (group: string, version: string, kind: string, plural: string, namespaced = true, extra: Partial<KindSpec> = {}): KindSpec => ({
+const grp = (
+  group: string,
+  version: string,
+  kind: string,
+  plural: string,
+  namespaced = true,
+  extra: Partial<KindSpec> = {},
+): KindSpec => ({
   group,
   version,
   kind,
@@ -61,7 +68,9 @@ export const BUILTIN_KINDS: KindSpec[] = [
   grp("networking.k8s.io", "v1", "Ingress", "ingresses", true, { statusSubresource: true }),
   grp("storage.k8s.io", "v1", "StorageClass", "storageclasses", false),
   grp("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", false),
-  grp("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false, { statusSubresource: true }),
+  grp("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false, {
+    statusSubresource: true,
+  }),
   grp("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true, { statusSubresource: true }),
   grp("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes", true, { statusSubresource: true }),
   grp("rbac.authorization.k8s.io", "v1", "Role", "roles"),
@@ -72,7 +81,10 @@ export const BUILTIN_KINDS: KindSpec[] = [
 
 /** Subresources listed in discovery (after their parent, as the real server orders them). */
 const SCALE = { sub: "scale", verbs: ["get", "patch", "update"], group: "autoscaling", version: "v1", kind: "Scale" };
-const SUBRESOURCES: Record<string, Array<{ sub: string; verbs: string[]; group?: string; version?: string; kind?: string }>> = {
+const SUBRESOURCES: Record<
+  string,
+  Array<{ sub: string; verbs: string[]; group?: string; version?: string; kind?: string }>
+> = {
   pods: [{ sub: "log", verbs: ["get"] }],
   deployments: [SCALE],
   statefulsets: [SCALE],
@@ -91,7 +103,9 @@ export class KindRegistry {
   }
 
   register(spec: KindSpec): void {
-    const i = this.kinds.findIndex((k) => k.group === spec.group && k.version === spec.version && k.plural === spec.plural);
+    const i = this.kinds.findIndex(
+      (k) => k.group === spec.group && k.version === spec.version && k.plural === spec.plural,
+    );
     if (i >= 0) this.kinds[i] = spec;
     else this.kinds.push(spec);
   }
@@ -119,7 +133,11 @@ export class KindRegistry {
 
   /** `APIVersions` for `/api`. */
   coreVersions(): Record<string, unknown> {
-    return { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: "127.0.0.1" }] };
+    return {
+      kind: "APIVersions",
+      versions: ["v1"],
+      serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: "127.0.0.1" }],
+    };
   }
 
   private groupEntry(name: string): Record<string, unknown> | undefined {
@@ -145,14 +163,38 @@ export class KindRegistry {
   resourceList(group: string, version: string): Record<string, unknown> {
     const resources: Array<Record<string, unknown>> = [];
     for (const k of this.kinds.filter((x) => x.group === group && x.version === version)) {
-      resources.push({ name: k.plural, singularName: k.kind.toLowerCase(), namespaced: k.namespaced, kind: k.kind, verbs: ALL_VERBS });
+      resources.push({
+        name: k.plural,
+        singularName: k.kind.toLowerCase(),
+        namespaced: k.namespaced,
+        kind: k.kind,
+        verbs: ALL_VERBS,
+      });
       if (k.statusSubresource) {
-        resources.push({ name: `${k.plural}/status`, singularName: "", namespaced: k.namespaced, kind: k.kind, verbs: ["get", "patch", "update"] });
+        resources.push({
+          name: `${k.plural}/status`,
+          singularName: "",
+          namespaced: k.namespaced,
+          kind: k.kind,
+          verbs: ["get", "patch", "update"],
+        });
       }
       for (const s of SUBRESOURCES[k.plural] ?? []) {
-        resources.push({ name: `${k.plural}/${s.sub}`, singularName: "", namespaced: k.namespaced, ...(s.group ? { group: s.group, version: s.version } : {}), kind: s.kind ?? k.kind, verbs: s.verbs });
+        resources.push({
+          name: `${k.plural}/${s.sub}`,
+          singularName: "",
+          namespaced: k.namespaced,
+          ...(s.group ? { group: s.group, version: s.version } : {}),
+          kind: s.kind ?? k.kind,
+          verbs: s.verbs,
+        });
       }
     }
-    return { kind: "APIResourceList", apiVersion: "v1", groupVersion: group ? `${group}/${version}` : version, resources };
+    return {
+      kind: "APIResourceList",
+      apiVersion: "v1",
+      groupVersion: group ? `${group}/${version}` : version,
+      resources,
+    };
   }
 }

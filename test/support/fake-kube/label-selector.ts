@@ -19,7 +19,19 @@ interface Item {
   lit: string;
 }
 
-const KEYWORDS: Record<string, Tok> = { ")": ")", ",": ",", "!": "!", "==": "==", "=": "=", ">": ">", in: "in", "<": "<", "!=": "!=", notin: "notin", "(": "(" };
+const KEYWORDS: Record<string, Tok> = {
+  ")": ")",
+  ",": ",",
+  "!": "!",
+  "==": "==",
+  "=": "=",
+  ">": ">",
+  in: "in",
+  "<": "<",
+  "!=": "!=",
+  notin: "notin",
+  "(": "(",
+};
 const BINARY = ["in", "notin", "=", "==", "!=", "gt", "lt"];
 const special = (ch: string): boolean => "=!(),><".includes(ch);
 const space = (ch: string): boolean => ch === " " || ch === "\t" || ch === "\r" || ch === "\n";

@@ -47,7 +47,8 @@ function write(owned: Owned[]): Json[] {
 }
 
 /** `"m1"`, or `"m1" using v1` for an Update entry — how the real server names an owner in a conflict. */
-const ownerName = (o: Owned): string => (o.operation === "Apply" ? `"${o.manager}"` : `"${o.manager}" using ${o.apiVersion}`);
+const ownerName = (o: Owned): string =>
+  o.operation === "Apply" ? `"${o.manager}"` : `"${o.manager}" using ${o.apiVersion}`;
 
 const dropUnder = (set: PathSet, p: Path): void => {
   set.delete(p);
@@ -63,10 +64,23 @@ export function conflictStatus(conflicts: Conflict[]): { message: string; causes
   const body =
     n === 1
       ? `conflict with ${owners[0]}: ${byOwner.get(owners[0]!)![0]}`
-      : owners.map((o) => `conflicts with ${o}:\n${byOwner.get(o)!.sort().map((f) => `- ${f}`).join("\n")}`).join("\n");
+      : owners
+          .map(
+            (o) =>
+              `conflicts with ${o}:\n${byOwner
+                .get(o)!
+                .sort()
+                .map((f) => `- ${f}`)
+                .join("\n")}`,
+          )
+          .join("\n");
   return {
     message: `Apply failed with ${n} conflict${n === 1 ? "" : "s"}: ${body}`,
-    causes: conflicts.map((c) => ({ reason: "FieldManagerConflict", message: `conflict with ${c.owner}`, field: fieldString(c.path) })),
+    causes: conflicts.map((c) => ({
+      reason: "FieldManagerConflict",
+      message: `conflict with ${c.owner}`,
+      field: fieldString(c.path),
+    })),
   };
 }
 
@@ -79,7 +93,11 @@ export interface ApplyResult {
  * Server-side apply of `applied` (already stripped of server-owned metadata) by `manager` over `existing` (undefined
  * on create). With conflicts and no force, `object` is undefined-equivalent: the caller answers 409.
  */
-export function applyFields(existing: JsonObject | undefined, applied: JsonObject, o: { manager: string; force: boolean; apiVersion: string; now: string; skipStatus: boolean }): ApplyResult {
+export function applyFields(
+  existing: JsonObject | undefined,
+  applied: JsonObject,
+  o: { manager: string; force: boolean; apiVersion: string; now: string; skipStatus: boolean },
+): ApplyResult {
   const newSet = leafPaths(applied, o.skipStatus);
   const owned = read(existing && isObject(existing.metadata) ? existing.metadata.managedFields : undefined);
   let mine = owned.find((e) => e.manager === o.manager && e.operation === "Apply" && !e.subresource);
@@ -89,7 +107,9 @@ export function applyFields(existing: JsonObject | undefined, applied: JsonObjec
   for (const p of existing ? newSet.paths() : []) {
     const want = valueAt(applied, p);
     if (deepEqual(want, valueAt(existing, p))) continue;
-    for (const e of others) if (e.set.has(p) || (!isObject(want) && e.set.under(p).length > 0)) contested.push({ e, p, atomic: !isObject(want) });
+    for (const e of others)
+      if (e.set.has(p) || (!isObject(want) && e.set.under(p).length > 0))
+        contested.push({ e, p, atomic: !isObject(want) });
   }
   const conflicts = contested.map(({ e, p }) => ({ owner: ownerName(e), path: p }));
   if (conflicts.length > 0 && !o.force) return { object: existing!, conflicts };
@@ -97,7 +117,9 @@ export function applyFields(existing: JsonObject | undefined, applied: JsonObjec
     if (atomic) dropUnder(e.set, p);
     else e.set.delete(p);
   }
-  const base = existing ? clone(existing) : { apiVersion: applied.apiVersion ?? null, kind: applied.kind ?? null, metadata: {} };
+  const base = existing
+    ? clone(existing)
+    : { apiVersion: applied.apiVersion ?? null, kind: applied.kind ?? null, metadata: {} };
   for (const p of mine?.set.paths() ?? []) {
     if (newSet.has(p) || others.some((e) => e.set.has(p) || e.set.under(p).length > 0)) continue;
     removeAt(base, p, newSet);
@@ -117,7 +139,18 @@ export function applyFields(existing: JsonObject | undefined, applied: JsonObjec
  * An Update by `manager` (create, PUT, merge patch, a subresource): it owns what it changed, taken from everyone else;
  * fields the write removed leave every owner's set. Returns the new managedFields.
  */
-export function updateFields(old: JsonObject | undefined, next: JsonObject, o: { manager: string; apiVersion: string; now: string; skipStatus: boolean; subresource?: string; onlyIfOwned?: boolean }): Json[] {
+export function updateFields(
+  old: JsonObject | undefined,
+  next: JsonObject,
+  o: {
+    manager: string;
+    apiVersion: string;
+    now: string;
+    skipStatus: boolean;
+    subresource?: string;
+    onlyIfOwned?: boolean;
+  },
+): Json[] {
   const before = old ? leafPaths(old, o.skipStatus) : new PathSet();
   const after = leafPaths(next, o.skipStatus);
   const changed = after.paths().filter((p) => !deepEqual(valueAt(old, p), valueAt(next, p)));
@@ -127,9 +160,18 @@ export function updateFields(old: JsonObject | undefined, next: JsonObject, o: {
   const taken = o.onlyIfOwned ? changed.filter((p) => owned.some((e) => e.set.has(p))) : changed;
   for (const e of owned) for (const p of [...changed, ...gone]) dropUnder(e.set, p);
   if (taken.length > 0) {
-    let mine = owned.find((e) => e.manager === o.manager && e.operation === "Update" && e.subresource === o.subresource);
+    let mine = owned.find(
+      (e) => e.manager === o.manager && e.operation === "Update" && e.subresource === o.subresource,
+    );
     if (!mine) {
-      mine = { manager: o.manager, operation: "Update", apiVersion: o.apiVersion, time: o.now, set: new PathSet(), ...(o.subresource ? { subresource: o.subresource } : {}) };
+      mine = {
+        manager: o.manager,
+        operation: "Update",
+        apiVersion: o.apiVersion,
+        time: o.now,
+        set: new PathSet(),
+        ...(o.subresource ? { subresource: o.subresource } : {}),
+      };
       owned.push(mine);
     }
     for (const p of taken) mine.set.add(p);

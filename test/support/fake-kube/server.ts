@@ -62,7 +62,12 @@ export class Router {
     });
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse, url: URL, contentType: string | undefined): Promise<void> {
+  private async route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    contentType: string | undefined,
+  ): Promise<void> {
     const seg = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
     const reg = this.api.registry;
     let group: string;
@@ -88,20 +93,33 @@ export class Router {
     if (rest.length === 0) return send(res, 200, reg.resourceList(group, version));
 
     const namespaced = rest[0] === "namespaces" && rest.length >= 3;
-    const [namespace, plural, name, sub] = namespaced ? [rest[1], rest[2], rest[3], rest[4]] : [undefined, rest[0], rest[1], rest[2]];
+    const [namespace, plural, name, sub] = namespaced
+      ? [rest[1], rest[2], rest[3], rest[4]]
+      : [undefined, rest[0], rest[1], rest[2]];
     const kind = reg.byPlural(group, version, plural ?? "");
-    if (!kind || (namespace !== undefined && !kind.namespaced) || rest.length > (namespaced ? 5 : 3)) throw pathNotFound();
+    if (!kind || (namespace !== undefined && !kind.namespaced) || rest.length > (namespaced ? 5 : 3))
+      throw pathNotFound();
     if (kind.namespaced && namespace === undefined && name !== undefined) throw pathNotFound();
     const r: Route = { kind, namespace, name, sub };
     if (sub === "scale") {
       const q = url.searchParams;
       const raw = req.method === "GET" ? "" : await readBody(req);
-      return send(res, 200, this.api.scale(kind, namespace, name ?? "", req.method ?? "GET", raw, { fieldManager: q.get("fieldManager") ?? undefined }));
+      return send(
+        res,
+        200,
+        this.api.scale(kind, namespace, name ?? "", req.method ?? "GET", raw, {
+          fieldManager: q.get("fieldManager") ?? undefined,
+        }),
+      );
     }
     if (sub !== undefined) return this.subresource(req, res, url, r);
 
     const q = url.searchParams;
-    const write = { fieldManager: q.get("fieldManager") ?? undefined, force: q.get("force") ?? undefined, dryRun: q.get("dryRun") ?? undefined };
+    const write = {
+      fieldManager: q.get("fieldManager") ?? undefined,
+      force: q.get("force") ?? undefined,
+      dryRun: q.get("dryRun") ?? undefined,
+    };
     switch (req.method) {
       case "GET":
         if (name !== undefined) return send(res, 200, this.api.get(kind, namespace, name));
@@ -120,15 +138,26 @@ export class Router {
         return send(res, existed ? 200 : 201, out);
       }
       case "DELETE": {
-        if (name === undefined) return send(res, 200, this.api.deleteCollection(kind, namespace, q.get("labelSelector")));
+        if (name === undefined)
+          return send(res, 200, this.api.deleteCollection(kind, namespace, q.get("labelSelector")));
         const raw = await readBody(req);
         const options = raw.trim() === "" ? {} : parseJson(raw);
-        const policy = q.get("propagationPolicy") ?? (isObject(options) && typeof options.propagationPolicy === "string" ? options.propagationPolicy : "Background");
-        if (policy !== "Background" && policy !== "Foreground" && policy !== "Orphan") throw badRequest(`propagationPolicy: Unsupported value: "${policy}"`);
+        const policy =
+          q.get("propagationPolicy") ??
+          (isObject(options) && typeof options.propagationPolicy === "string"
+            ? options.propagationPolicy
+            : "Background");
+        if (policy !== "Background" && policy !== "Foreground" && policy !== "Orphan")
+          throw badRequest(`propagationPolicy: Unsupported value: "${policy}"`);
         return send(res, 200, this.api.delete(kind, namespace, name, policy));
       }
     }
-    throw new StatusError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {});
+    throw new StatusError(
+      405,
+      "MethodNotAllowed",
+      "the server does not allow this method on the requested resource",
+      {},
+    );
   }
 
   private subresource(req: IncomingMessage, res: ServerResponse, url: URL, r: Route): void {
@@ -139,23 +168,33 @@ export class Router {
     const names = (Array.isArray(spec.containers) ? spec.containers : []).filter(isObject).map((c) => String(c.name));
     let container = url.searchParams.get("container") ?? undefined;
     if (container === undefined) {
-      if (names.length !== 1) throw badRequest(`a container name must be specified for pod ${obj.metadata.name}, choose one of: [${names.join(" ")}]`);
+      if (names.length !== 1)
+        throw badRequest(
+          `a container name must be specified for pod ${obj.metadata.name}, choose one of: [${names.join(" ")}]`,
+        );
       container = names[0];
     }
-    if (!names.includes(container ?? "")) throw badRequest(`container ${container} is not valid for pod ${obj.metadata.name}`);
+    if (!names.includes(container ?? ""))
+      throw badRequest(`container ${container} is not valid for pod ${obj.metadata.name}`);
     const text = this.controller.logs.get(`${r.namespace}/${obj.metadata.name}/${container}`);
     if (text === undefined) {
-      const status = isObject(obj.status) && Array.isArray(obj.status.containerStatuses) ? obj.status.containerStatuses.filter(isObject) : [];
+      const status =
+        isObject(obj.status) && Array.isArray(obj.status.containerStatuses)
+          ? obj.status.containerStatuses.filter(isObject)
+          : [];
       const cs = status.find((c) => c.name === container);
       const waiting = cs && isObject(cs.state) && isObject(cs.state.waiting) ? cs.state.waiting : undefined;
       if (waiting && !isObject(cs?.lastState)) {
-        throw badRequest(`container "${container}" in pod "${obj.metadata.name}" is waiting to start: ${String(waiting.reason ?? "ContainerCreating")}`);
+        throw badRequest(
+          `container "${container}" in pod "${obj.metadata.name}" is waiting to start: ${String(waiting.reason ?? "ContainerCreating")}`,
+        );
       }
     }
     let lines = (text ?? "").split("\n");
     if (lines.at(-1) === "") lines.pop();
     const tail = url.searchParams.get("tailLines");
-    if (tail !== null && Number.isInteger(Number(tail)) && Number(tail) >= 0) lines = Number(tail) === 0 ? [] : lines.slice(-Number(tail));
+    if (tail !== null && Number.isInteger(Number(tail)) && Number(tail) >= 0)
+      lines = Number(tail) === 0 ? [] : lines.slice(-Number(tail));
     const body = lines.map((l) => `${l}\n`).join("");
     res.writeHead(200, { "Content-Type": "text/plain", "Content-Length": Buffer.byteLength(body) });
     res.end(body);
@@ -167,7 +206,10 @@ export class Router {
     const labels = parseLabelSelector(q.get("labelSelector"));
     const fields = parseFieldSelector(q.get("fieldSelector"), r.kind.kind);
     const matches = (o: KubeObj | undefined): boolean =>
-      o !== undefined && (r.namespace === undefined || o.metadata.namespace === r.namespace) && matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o);
+      o !== undefined &&
+      (r.namespace === undefined || o.metadata.namespace === r.namespace) &&
+      matchesLabels(labels, o.metadata.labels) &&
+      matchesFields(fields, o);
     res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked" });
     res.flushHeaders();
     this.streams.add(res);
@@ -184,7 +226,10 @@ export class Router {
     if (rvParam && rvParam !== "0") {
       const rv = Number(rvParam);
       if (!Number.isFinite(rv) || rv < this.api.store.oldestResumable) {
-        write("ERROR", statusBody(410, "Expired", `too old resource version: ${rvParam} (${this.api.store.oldestResumable})`));
+        write(
+          "ERROR",
+          statusBody(410, "Expired", `too old resource version: ${rvParam} (${this.api.store.oldestResumable})`),
+        );
         this.streams.delete(res);
         return void res.end();
       }

@@ -26,8 +26,22 @@ export class StatusError extends Error {
   }
 }
 
-export function statusBody(code: number, reason: string, message: string, details?: StatusDetails): Record<string, unknown> {
-  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, ...(details ? { details } : {}), code };
+export function statusBody(
+  code: number,
+  reason: string,
+  message: string,
+  details?: StatusDetails,
+): Record<string, unknown> {
+  return {
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    message,
+    reason,
+    ...(details ? { details } : {}),
+    code,
+  };
 }
 
 export function successStatus(details: StatusDetails): Record<string, unknown> {
@@ -56,11 +70,16 @@ export function alreadyExists(plural: string, group: string, name: string): Stat
 }
 
 export function conflict(plural: string, group: string, name: string, why: string): StatusError {
-  return new StatusError(409, "Conflict", `Operation cannot be fulfilled on ${qualified(plural, group)} "${name}": ${why}`, {
-    name,
-    ...(group ? { group } : {}),
-    kind: plural,
-  });
+  return new StatusError(
+    409,
+    "Conflict",
+    `Operation cannot be fulfilled on ${qualified(plural, group)} "${name}": ${why}`,
+    {
+      name,
+      ...(group ? { group } : {}),
+      kind: plural,
+    },
+  );
 }
 
 /** 422 Invalid: `Deployment.apps "Bad" is invalid: metadata.name: Invalid value: "Bad": ...`. */
@@ -79,7 +98,13 @@ export function badRequest(message: string): StatusError {
   return new StatusError(400, "BadRequest", message);
 }
 
-export function forbidden(plural: string, group: string, name: string, why: string, causes?: StatusCause[]): StatusError {
+export function forbidden(
+  plural: string,
+  group: string,
+  name: string,
+  why: string,
+  causes?: StatusCause[],
+): StatusError {
   return new StatusError(403, "Forbidden", `${qualified(plural, group)} "${name}" is forbidden: ${why}`, {
     name,
     ...(group ? { group } : {}),

@@ -5,7 +5,12 @@ import { clone, type JsonObject } from "./merge.js";
 export interface KubeObj extends JsonObject {
   apiVersion: string;
   kind: string;
-  metadata: JsonObject & { name: string; namespace?: string; labels?: { [k: string]: string }; annotations?: { [k: string]: string } };
+  metadata: JsonObject & {
+    name: string;
+    namespace?: string;
+    labels?: { [k: string]: string };
+    annotations?: { [k: string]: string };
+  };
 }
 
 export type EventType = "ADDED" | "MODIFIED" | "DELETED";
@@ -32,7 +37,7 @@ export class Store {
   private rv = 1000;
 
   private key(kind: KindSpec, namespace: string | undefined, name: string): string {
-    return `${kind.group}/${kind.plural}/${kind.namespaced ? namespace ?? "" : ""}/${name}`;
+    return `${kind.group}/${kind.plural}/${kind.namespaced ? (namespace ?? "") : ""}/${name}`;
   }
 
   get resourceVersion(): number {
@@ -56,7 +61,11 @@ export class Store {
       if (namespace !== undefined && kind.namespaced && o.metadata.namespace !== namespace) continue;
       out.push(clone(o));
     }
-    return out.sort((a, b) => `${a.metadata.namespace ?? ""}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace ?? ""}/${b.metadata.name}`));
+    return out.sort((a, b) =>
+      `${a.metadata.namespace ?? ""}/${a.metadata.name}`.localeCompare(
+        `${b.metadata.namespace ?? ""}/${b.metadata.name}`,
+      ),
+    );
   }
 
   /** Write (create or replace) with a fresh resourceVersion; returns the stored copy. */
@@ -66,7 +75,13 @@ export class Store {
     const stored = clone(obj);
     stored.metadata.resourceVersion = String(++this.rv);
     this.objects.set(k, stored);
-    this.emit({ type: old ? "MODIFIED" : "ADDED", kind, object: clone(stored), ...(old ? { old: clone(old) } : {}), rv: this.rv });
+    this.emit({
+      type: old ? "MODIFIED" : "ADDED",
+      kind,
+      object: clone(stored),
+      ...(old ? { old: clone(old) } : {}),
+      rv: this.rv,
+    });
     return clone(stored);
   }
 
@@ -90,7 +105,8 @@ export class Store {
   /** Every stored object in a namespace, with its kind, for namespace finalization. */
   inNamespace(namespace: string, kinds: readonly KindSpec[]): Array<{ kind: KindSpec; object: KubeObj }> {
     const out: Array<{ kind: KindSpec; object: KubeObj }> = [];
-    for (const kind of kinds.filter((k) => k.namespaced)) for (const object of this.list(kind, namespace)) out.push({ kind, object });
+    for (const kind of kinds.filter((k) => k.namespaced))
+      for (const object of this.list(kind, namespace)) out.push({ kind, object });
     return out;
   }
 

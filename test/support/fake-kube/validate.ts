@@ -19,11 +19,16 @@ const full = (re: string): RegExp => new RegExp(`^${re}$`);
 const regexError = (msg: string, re: string, ...examples: string[]): string =>
   `${msg} (${examples.length ? `e.g. ${examples.map((e) => `'${e}', `).join(" or ")}` : ""}regex used for validation is '${re}')`;
 
-const LABEL_MSG = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
-const SUBDOMAIN_MSG = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
-const DNS1035_MSG = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
-const KEY_MSG = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const VALUE_MSG = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const LABEL_MSG =
+  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
+const SUBDOMAIN_MSG =
+  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
+const DNS1035_MSG =
+  "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
+const KEY_MSG =
+  "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const VALUE_MSG =
+  "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 
 function subdomainProblems(value: string, unit: "characters" | "bytes"): string[] {
   const out: string[] = [];
@@ -40,7 +45,11 @@ export function nameProblems(name: string, format: NameFormat = "subdomain"): st
   if (format === "dns1035") {
     if (!full(DNS1035_LABEL).test(name)) out.push(regexError(DNS1035_MSG, DNS1035_LABEL, "my-name", "abc-123"));
   } else if (!full(DNS1123_LABEL).test(name)) {
-    out.push(full(DNS1123_SUBDOMAIN).test(name) ? "must not contain dots" : regexError(LABEL_MSG, DNS1123_LABEL, "my-name", "123-abc"));
+    out.push(
+      full(DNS1123_SUBDOMAIN).test(name)
+        ? "must not contain dots"
+        : regexError(LABEL_MSG, DNS1123_LABEL, "my-name", "123-abc"),
+    );
   }
   return out;
 }
@@ -49,7 +58,9 @@ export function nameProblems(name: string, format: NameFormat = "subdomain"): st
 function labelKeyProblems(key: string): string[] {
   const parts = key.split("/");
   if (parts.length > 2) {
-    return [`a valid label key ${regexError(KEY_MSG, KEY_NAME, "MyName", "my.name", "123-abc")} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`];
+    return [
+      `a valid label key ${regexError(KEY_MSG, KEY_NAME, "MyName", "my.name", "123-abc")} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`,
+    ];
   }
   const out: string[] = [];
   const name = parts.length === 2 ? parts[1]! : parts[0]!;
@@ -59,7 +70,8 @@ function labelKeyProblems(key: string): string[] {
   }
   if (name === "") out.push("name part must be non-empty");
   else if (Buffer.byteLength(name) > 63) out.push("name part must be no more than 63 bytes");
-  if (!full(KEY_NAME).test(name)) out.push(`name part ${regexError(KEY_MSG, KEY_NAME, "MyName", "my.name", "123-abc")}`);
+  if (!full(KEY_NAME).test(name))
+    out.push(`name part ${regexError(KEY_MSG, KEY_NAME, "MyName", "my.name", "123-abc")}`);
   return out;
 }
 
@@ -70,14 +82,19 @@ function labelValueProblems(value: string): string[] {
   return out;
 }
 
-const invalidCause = (field: string, value: Json | undefined, message: string): StatusCause => ({ reason: "FieldValueInvalid", message: `Invalid value: ${JSON.stringify(value ?? null)}: ${message}`, field });
+const invalidCause = (field: string, value: Json | undefined, message: string): StatusCause => ({
+  reason: "FieldValueInvalid",
+  message: `Invalid value: ${JSON.stringify(value ?? null)}: ${message}`,
+  field,
+});
 
 function labelCauses(labels: unknown): StatusCause[] {
   if (!isObject(labels)) return [];
   const causes: StatusCause[] = [];
   for (const [key, value] of Object.entries(labels)) {
     for (const m of labelKeyProblems(key)) causes.push(invalidCause("metadata.labels", key, m));
-    for (const m of labelValueProblems(typeof value === "string" ? value : String(value))) causes.push(invalidCause("metadata.labels", value, m));
+    for (const m of labelValueProblems(typeof value === "string" ? value : String(value)))
+      causes.push(invalidCause("metadata.labels", value, m));
   }
   return causes;
 }
@@ -91,7 +108,12 @@ function annotationCauses(annotations: unknown): StatusCause[] {
     for (const m of labelKeyProblems(key.toLowerCase())) causes.push(invalidCause("metadata.annotations", key, m));
     size += Buffer.byteLength(key) + Buffer.byteLength(typeof value === "string" ? value : String(value));
   }
-  if (size > 262144) causes.push({ reason: "FieldValueTooLong", message: "Too long: may not be more than 262144 bytes", field: "metadata.annotations" });
+  if (size > 262144)
+    causes.push({
+      reason: "FieldValueTooLong",
+      message: "Too long: may not be more than 262144 bytes",
+      field: "metadata.annotations",
+    });
   return causes;
 }
 
@@ -99,14 +121,21 @@ function annotationCauses(annotations: unknown): StatusCause[] {
  * Check a request body against the URL and fill namespace/name from it. `urlName` is set for PUT/PATCH. Throws 400
  * like the real server for a kind/namespace/name that disagrees with the URL.
  */
-export function reconcileWithUrl(kind: KindSpec, body: unknown, urlNamespace: string | undefined, urlName?: string): KubeObj {
+export function reconcileWithUrl(
+  kind: KindSpec,
+  body: unknown,
+  urlNamespace: string | undefined,
+  urlName?: string,
+): KubeObj {
   if (!isObject(body)) throw badRequest("the body of the request was not a JSON object");
   const apiVersion = kind.group ? `${kind.group}/${kind.version}` : kind.version;
   if (body.kind !== undefined && body.kind !== kind.kind) {
     throw badRequest(`the kind in the data (${String(body.kind)}) does not match the expected kind (${kind.kind})`);
   }
   if (body.apiVersion !== undefined && body.apiVersion !== apiVersion) {
-    throw badRequest(`the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${apiVersion})`);
+    throw badRequest(
+      `the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${apiVersion})`,
+    );
   }
   const metadata: JsonObject = isObject(body.metadata) ? body.metadata : {};
   if (kind.namespaced) {
@@ -117,7 +146,9 @@ export function reconcileWithUrl(kind: KindSpec, body: unknown, urlNamespace: st
   } else delete metadata.namespace;
   if (urlName !== undefined) {
     if (metadata.name !== undefined && metadata.name !== urlName) {
-      throw badRequest(`the name of the object (${String(metadata.name)}) does not match the name on the URL (${urlName})`);
+      throw badRequest(
+        `the name of the object (${String(metadata.name)}) does not match the name on the URL (${urlName})`,
+      );
     }
     metadata.name = urlName;
   }
@@ -127,13 +158,22 @@ export function reconcileWithUrl(kind: KindSpec, body: unknown, urlNamespace: st
 /** Name generation and the 422 checks on name and labels. */
 export function validateObject(kind: KindSpec, obj: KubeObj, creating: boolean): void {
   const meta = obj.metadata;
-  if (creating && (!meta.name || meta.name === "") && typeof meta.generateName === "string" && meta.generateName !== "") {
+  if (
+    creating &&
+    (!meta.name || meta.name === "") &&
+    typeof meta.generateName === "string" &&
+    meta.generateName !== ""
+  ) {
     meta.name = `${meta.generateName}${randomBytes(3).toString("hex").slice(0, 5)}`;
   }
   const name = typeof meta.name === "string" ? meta.name : "";
   const causes: StatusCause[] = [];
   if (name === "") {
-    causes.push({ reason: "FieldValueRequired", message: "Required value: name or generateName is required", field: "metadata.name" });
+    causes.push({
+      reason: "FieldValueRequired",
+      message: "Required value: name or generateName is required",
+      field: "metadata.name",
+    });
   } else {
     for (const p of nameProblems(name, kind.nameFormat)) causes.push(invalidCause("metadata.name", name, p));
   }
@@ -149,18 +189,31 @@ export function validateObject(kind: KindSpec, obj: KubeObj, creating: boolean):
  */
 export function checkApplyBody(kind: KindSpec, name: string, body: unknown, existing: KubeObj | undefined): void {
   const meta = isObject(body) && isObject(body.metadata) ? body.metadata : {};
-  if (meta.managedFields !== undefined && meta.managedFields !== null) throw badRequest("metadata.managedFields must be nil");
+  if (meta.managedFields !== undefined && meta.managedFields !== null)
+    throw badRequest("metadata.managedFields must be nil");
   const uid = typeof meta.uid === "string" && meta.uid !== "" ? meta.uid : undefined;
-  if (uid && !existing) throw conflict(kind.plural, kind.group, name, `uid mismatch: the provided object specified uid ${uid}, and no existing object was found`);
+  if (uid && !existing)
+    throw conflict(
+      kind.plural,
+      kind.group,
+      name,
+      `uid mismatch: the provided object specified uid ${uid}, and no existing object was found`,
+    );
   if (!existing) return;
   const rv = meta.resourceVersion;
   if (typeof rv === "string" && rv !== "" && rv !== existing.metadata.resourceVersion) {
-    throw conflict(kind.plural, kind.group, name, "the object has been modified; please apply your changes to the latest version and try again");
+    throw conflict(
+      kind.plural,
+      kind.group,
+      name,
+      "the object has been modified; please apply your changes to the latest version and try again",
+    );
   }
   const causes: StatusCause[] = [];
   if (uid && uid !== existing.metadata.uid) causes.push(invalidCause("metadata.uid", uid, "field is immutable"));
   for (const k of ["deletionTimestamp", "deletionGracePeriodSeconds"]) {
-    if (meta[k] !== undefined && meta[k] !== null && meta[k] !== existing.metadata[k]) causes.push(invalidCause(`metadata.${k}`, meta[k], "field is immutable"));
+    if (meta[k] !== undefined && meta[k] !== null && meta[k] !== existing.metadata[k])
+      causes.push(invalidCause(`metadata.${k}`, meta[k], "field is immutable"));
   }
   if (causes.length > 0) throw invalid(kind.kind, kind.group, name, causes);
 }
@@ -202,7 +255,8 @@ export function applyDefaults(kind: KindSpec, obj: KubeObj): void {
       obj.type ??= "Opaque";
       if (isObject(obj.stringData)) {
         const data: JsonObject = isObject(obj.data) ? obj.data : {};
-        for (const [k, v] of Object.entries(obj.stringData)) data[k] = Buffer.from(String(v), "utf8").toString("base64");
+        for (const [k, v] of Object.entries(obj.stringData))
+          data[k] = Buffer.from(String(v), "utf8").toString("base64");
         obj.data = data;
       }
       delete obj.stringData;

@@ -51,7 +51,13 @@ export interface ControlPlaneOptions {
   crdFiles?: string[];
 }
 
-export const CONTROL_PLANE_BINARIES = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"] as const;
+export const CONTROL_PLANE_BINARIES = [
+  "etcd",
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kube-scheduler",
+  "kwok",
+] as const;
 
 const CONTROLLERS = [
   "namespace-controller",
@@ -114,13 +120,28 @@ interface HttpAnswer {
 }
 
 /** One HTTPS request to the API server with a bearer token (the fetch in Node 24 cannot take a custom CA). */
-export function apiRequest(info: Pick<ControlPlaneInfo, "server" | "caData">, token: string, method: string, urlPath: string, body?: unknown, contentType = "application/json"): Promise<HttpAnswer> {
+export function apiRequest(
+  info: Pick<ControlPlaneInfo, "server" | "caData">,
+  token: string,
+  method: string,
+  urlPath: string,
+  body?: unknown,
+  contentType = "application/json",
+): Promise<HttpAnswer> {
   const url = new URL(urlPath, info.server);
   const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = request(
       url,
-      { method, ca: info.caData, headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(payload !== undefined ? { "content-type": contentType } : {}) } },
+      {
+        method,
+        ca: info.caData,
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: "application/json",
+          ...(payload !== undefined ? { "content-type": contentType } : {}),
+        },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -133,12 +154,20 @@ export function apiRequest(info: Pick<ControlPlaneInfo, "server" | "caData">, to
   });
 }
 
-async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean>, logs?: string, child?: ChildProcess): Promise<void> {
+async function waitUntil(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<boolean>,
+  logs?: string,
+  child?: ChildProcess,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
     if (child && (child.exitCode !== null || child.signalCode !== null)) {
-      throw new Error(`test control plane: waiting for ${what}, the process exited (${child.exitCode ?? child.signalCode})${logs ? `\n--- ${logs} (last lines) ---\n${readTail(logs)}` : ""}`);
+      throw new Error(
+        `test control plane: waiting for ${what}, the process exited (${child.exitCode ?? child.signalCode})${logs ? `\n--- ${logs} (last lines) ---\n${readTail(logs)}` : ""}`,
+      );
     }
     try {
       if (await check()) return;
@@ -148,7 +177,9 @@ async function waitUntil(what: string, timeoutMs: number, check: () => Promise<b
     await new Promise((r) => setTimeout(r, 200));
   }
   const tail = logs ? `\n--- ${logs} (last lines) ---\n${readTail(logs)}` : "";
-  throw new Error(`test control plane: ${what} did not happen within ${timeoutMs / 1000} s${last ? ` (last error: ${String(last)})` : ""}${tail}`);
+  throw new Error(
+    `test control plane: ${what} did not happen within ${timeoutMs / 1000} s${last ? ` (last error: ${String(last)})` : ""}${tail}`,
+  );
 }
 
 function readTail(file: string): string {
@@ -191,7 +222,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
   try {
     const certs = makeCerts(dir);
-    const tokens = { admin: randomBytes(16).toString("hex"), controllerManager: randomBytes(16).toString("hex"), scheduler: randomBytes(16).toString("hex"), kwok: randomBytes(16).toString("hex") };
+    const tokens = {
+      admin: randomBytes(16).toString("hex"),
+      controllerManager: randomBytes(16).toString("hex"),
+      scheduler: randomBytes(16).toString("hex"),
+      kwok: randomBytes(16).toString("hex"),
+    };
     writeFileSync(
       path.join(dir, "tokens.csv"),
       [
@@ -205,47 +241,67 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
     children.push(
-      start("etcd", [
-        "--name=test",
-        `--data-dir=${path.join(dir, "etcd")}`,
-        `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
-        `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
-        `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-        `--initial-cluster=test=http://127.0.0.1:${etcdPeer}`,
-        "--unsafe-no-fsync",
-        "--log-level=warn",
-      ], logs),
+      start(
+        "etcd",
+        [
+          "--name=test",
+          `--data-dir=${path.join(dir, "etcd")}`,
+          `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+          `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+          `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+          `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+          `--initial-cluster=test=http://127.0.0.1:${etcdPeer}`,
+          "--unsafe-no-fsync",
+          "--log-level=warn",
+        ],
+        logs,
+      ),
     );
-    await waitUntil("etcd answering /health", timeout, () => httpOk(`http://127.0.0.1:${etcdClient}/health`), path.join(logs, "etcd.log"), children.at(-1));
+    await waitUntil(
+      "etcd answering /health",
+      timeout,
+      () => httpOk(`http://127.0.0.1:${etcdClient}/health`),
+      path.join(logs, "etcd.log"),
+      children.at(-1),
+    );
 
     const server = `https://127.0.0.1:${apiPort}`;
     children.push(
-      start("kube-apiserver", [
-        `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-        `--secure-port=${apiPort}`,
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
-        `--cert-dir=${path.join(dir, "apiserver")}`,
-        `--tls-cert-file=${certs.servingCert}`,
-        `--tls-private-key-file=${certs.servingKey}`,
-        `--client-ca-file=${certs.caCert}`,
-        `--token-auth-file=${path.join(dir, "tokens.csv")}`,
-        "--authorization-mode=RBAC",
-        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-        `--service-account-key-file=${certs.saPub}`,
-        `--service-account-signing-key-file=${certs.saKey}`,
-        "--service-cluster-ip-range=10.96.0.0/16",
-        "--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,PodSecurity,ResourceQuota,ValidatingAdmissionPolicy",
-        "--allow-privileged=true",
-        "--enable-priority-and-fairness=false",
-        "--profiling=false",
-        "--endpoint-reconciler-type=none",
-        "-v=0",
-      ], logs),
+      start(
+        "kube-apiserver",
+        [
+          `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+          `--secure-port=${apiPort}`,
+          "--bind-address=127.0.0.1",
+          "--advertise-address=127.0.0.1",
+          `--cert-dir=${path.join(dir, "apiserver")}`,
+          `--tls-cert-file=${certs.servingCert}`,
+          `--tls-private-key-file=${certs.servingKey}`,
+          `--client-ca-file=${certs.caCert}`,
+          `--token-auth-file=${path.join(dir, "tokens.csv")}`,
+          "--authorization-mode=RBAC",
+          "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+          `--service-account-key-file=${certs.saPub}`,
+          `--service-account-signing-key-file=${certs.saKey}`,
+          "--service-cluster-ip-range=10.96.0.0/16",
+          "--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,PodSecurity,ResourceQuota,ValidatingAdmissionPolicy",
+          "--allow-privileged=true",
+          "--enable-priority-and-fairness=false",
+          "--profiling=false",
+          "--endpoint-reconciler-type=none",
+          "-v=0",
+        ],
+        logs,
+      ),
     );
     const info = { server, caData: readFileSync(certs.caCert, "utf8") };
-    await waitUntil("kube-apiserver answering /readyz", timeout, async () => (await apiRequest(info, tokens.admin, "GET", "/readyz")).status === 200, path.join(logs, "kube-apiserver.log"), children.at(-1));
+    await waitUntil(
+      "kube-apiserver answering /readyz",
+      timeout,
+      async () => (await apiRequest(info, tokens.admin, "GET", "/readyz")).status === 200,
+      path.join(logs, "kube-apiserver.log"),
+      children.at(-1),
+    );
 
     const write = (name: string, token: string): string => {
       const file = path.join(dir, `${name}.kubeconfig`);
@@ -254,47 +310,70 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     };
     const kubeconfigPath = write("admin", tokens.admin);
     children.push(
-      start("kube-controller-manager", [
-        `--kubeconfig=${write("controller-manager", tokens.controllerManager)}`,
-        "--secure-port=0",
-        "--leader-elect=false",
-        `--controllers=${CONTROLLERS.join(",")}`,
-        `--service-account-private-key-file=${certs.saKey}`,
-        `--root-ca-file=${certs.caCert}`,
-        "--use-service-account-credentials=true", // each controller acts as its own ServiceAccount, as kubeadm runs it
-        "--concurrent-namespace-syncs=4",
-        "--horizontal-pod-autoscaler-sync-period=5s",
-        "-v=0",
-      ], logs),
+      start(
+        "kube-controller-manager",
+        [
+          `--kubeconfig=${write("controller-manager", tokens.controllerManager)}`,
+          "--secure-port=0",
+          "--leader-elect=false",
+          `--controllers=${CONTROLLERS.join(",")}`,
+          `--service-account-private-key-file=${certs.saKey}`,
+          `--root-ca-file=${certs.caCert}`,
+          "--use-service-account-credentials=true", // each controller acts as its own ServiceAccount, as kubeadm runs it
+          "--concurrent-namespace-syncs=4",
+          "--horizontal-pod-autoscaler-sync-period=5s",
+          "-v=0",
+        ],
+        logs,
+      ),
     );
     // The serviceaccount controller gives every namespace its "default" ServiceAccount: proof the manager runs.
     await waitUntil(
       "kube-controller-manager creating the default ServiceAccount",
       timeout,
-      async () => (await apiRequest(info, tokens.admin, "GET", "/api/v1/namespaces/default/serviceaccounts/default")).status === 200,
+      async () =>
+        (await apiRequest(info, tokens.admin, "GET", "/api/v1/namespaces/default/serviceaccounts/default")).status ===
+        200,
       path.join(logs, "kube-controller-manager.log"),
       children.at(-1),
     );
 
     if (pods) {
-      children.push(start("kube-scheduler", [`--kubeconfig=${write("scheduler", tokens.scheduler)}`, "--secure-port=0", "--leader-elect=false", "-v=0"], logs));
       children.push(
-        start("kwok", [
-          `--kubeconfig=${write("kwok", tokens.kwok)}`,
-          "--manage-all-nodes=false",
-          "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-          "--cidr=10.244.0.0/16",
-          "--node-ip=127.0.0.1",
-          `--config=${path.join(TOOLS_BIN, "kwok-stages.yaml")}`,
-        ], logs),
+        start(
+          "kube-scheduler",
+          [`--kubeconfig=${write("scheduler", tokens.scheduler)}`, "--secure-port=0", "--leader-elect=false", "-v=0"],
+          logs,
+        ),
+      );
+      children.push(
+        start(
+          "kwok",
+          [
+            `--kubeconfig=${write("kwok", tokens.kwok)}`,
+            "--manage-all-nodes=false",
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+            "--cidr=10.244.0.0/16",
+            "--node-ip=127.0.0.1",
+            `--config=${path.join(TOOLS_BIN, "kwok-stages.yaml")}`,
+          ],
+          logs,
+        ),
       );
       const node = {
         apiVersion: "v1",
         kind: "Node",
-        metadata: { name: "kwok-node-0", annotations: { "kwok.x-k8s.io/node": "fake" }, labels: { "kubernetes.io/hostname": "kwok-node-0", type: "kwok" } },
+        metadata: {
+          name: "kwok-node-0",
+          annotations: { "kwok.x-k8s.io/node": "fake" },
+          labels: { "kubernetes.io/hostname": "kwok-node-0", type: "kwok" },
+        },
         // ephemeral-storage too: without it the scheduler refuses any container that requests some (as the
         // kubernetesmooc overlay's nats metrics sidecar does): "Insufficient ephemeral-storage".
-        status: { allocatable: { cpu: "64", memory: "256Gi", pods: "500", "ephemeral-storage": "1Ti" }, capacity: { cpu: "64", memory: "256Gi", pods: "500", "ephemeral-storage": "1Ti" } },
+        status: {
+          allocatable: { cpu: "64", memory: "256Gi", pods: "500", "ephemeral-storage": "1Ti" },
+          capacity: { cpu: "64", memory: "256Gi", pods: "500", "ephemeral-storage": "1Ti" },
+        },
       };
       const created = await apiRequest(info, tokens.admin, "POST", "/api/v1/nodes", node);
       if (created.status !== 201) throw new Error(`creating the kwok node: ${created.status} ${created.body}`);
@@ -303,7 +382,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         timeout,
         async () => {
           const r = await apiRequest(info, tokens.admin, "GET", "/api/v1/nodes/kwok-node-0");
-          const conditions = (JSON.parse(r.body) as { status?: { conditions?: Array<{ type: string; status: string }> } }).status?.conditions ?? [];
+          const conditions =
+            (JSON.parse(r.body) as { status?: { conditions?: Array<{ type: string; status: string }> } }).status
+              ?.conditions ?? [];
           return conditions.some((c) => c.type === "Ready" && c.status === "True");
         },
         path.join(logs, "kwok.log"),
@@ -311,13 +392,23 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       );
       // Admission gave the new node a not-ready taint; the node-lifecycle controller (not run: there is no kubelet
       // heartbeat to judge) would lift it once Ready. Lift it here so pods schedule.
-      const untainted = await apiRequest(info, tokens.admin, "PATCH", "/api/v1/nodes/kwok-node-0", { spec: { taints: null } }, "application/merge-patch+json");
-      if (untainted.status !== 200) throw new Error(`removing the kwok node's taints: ${untainted.status} ${untainted.body}`);
+      const untainted = await apiRequest(
+        info,
+        tokens.admin,
+        "PATCH",
+        "/api/v1/nodes/kwok-node-0",
+        { spec: { taints: null } },
+        "application/merge-patch+json",
+      );
+      if (untainted.status !== 200)
+        throw new Error(`removing the kwok node's taints: ${untainted.status} ${untainted.body}`);
     }
 
     for (const file of opts.crdFiles ?? []) await installManifests(info, tokens.admin, file);
 
-    const version = (JSON.parse((await apiRequest(info, tokens.admin, "GET", "/version")).body) as { gitVersion: string }).gitVersion;
+    const version = (
+      JSON.parse((await apiRequest(info, tokens.admin, "GET", "/version")).body) as { gitVersion: string }
+    ).gitVersion;
     return { version, server, caData: info.caData, adminToken: tokens.admin, kubeconfigPath, pods, dir, stop };
   } catch (err) {
     await stop();
@@ -326,20 +417,36 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 }
 
 /** Server-side apply every document of a YAML file (CRDs), then wait until each CRD is Established. */
-async function installManifests(info: Pick<ControlPlaneInfo, "server" | "caData">, token: string, file: string): Promise<void> {
+async function installManifests(
+  info: Pick<ControlPlaneInfo, "server" | "caData">,
+  token: string,
+  file: string,
+): Promise<void> {
   const { parseAllDocuments } = await import("yaml");
   const parsed = parseAllDocuments(readFileSync(file, "utf8"));
   const broken = parsed.find((d) => d.errors.length > 0);
   if (broken) throw new Error(`installing CRDs from ${file}: the YAML does not parse: ${broken.errors[0]!.message}`);
-  const docs = parsed.map((d) => d.toJS() as { apiVersion?: string; kind?: string; metadata?: { name?: string } } | null);
-  if (!docs.some((d) => d?.kind === "CustomResourceDefinition")) throw new Error(`installing CRDs from ${file}: it holds no CustomResourceDefinition`);
+  const docs = parsed.map(
+    (d) => d.toJS() as { apiVersion?: string; kind?: string; metadata?: { name?: string } } | null,
+  );
+  if (!docs.some((d) => d?.kind === "CustomResourceDefinition"))
+    throw new Error(`installing CRDs from ${file}: it holds no CustomResourceDefinition`);
   for (const doc of docs) {
     if (!doc?.kind || doc.kind !== "CustomResourceDefinition") continue;
     const name = doc.metadata!.name!;
-    const r = await apiRequest(info, token, "PATCH", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}?fieldManager=test-setup&force=true`, doc, "application/apply-patch+yaml");
+    const r = await apiRequest(
+      info,
+      token,
+      "PATCH",
+      `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}?fieldManager=test-setup&force=true`,
+      doc,
+      "application/apply-patch+yaml",
+    );
     if (r.status >= 300) throw new Error(`installing CRD ${name} from ${file}: ${r.status} ${r.body.slice(0, 500)}`);
     await waitUntil(`CRD ${name} established`, 60_000, async () => {
-      const got = JSON.parse((await apiRequest(info, token, "GET", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`)).body) as { status?: { conditions?: Array<{ type: string; status: string }> } };
+      const got = JSON.parse(
+        (await apiRequest(info, token, "GET", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`)).body,
+      ) as { status?: { conditions?: Array<{ type: string; status: string }> } };
       return (got.status?.conditions ?? []).some((c) => c.type === "Established" && c.status === "True");
     });
   }

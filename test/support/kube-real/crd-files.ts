@@ -13,6 +13,12 @@ export const VENDORED_CRDS_DIR = path.join(ROOT, "test", "fixtures", "crds");
 /** Existing CRD files, Gateway API first, then the vendored ones by name. */
 export function runCrdFiles(): string[] {
   const files = [path.join(TOOLS_CRDS, "gateway-api", "standard-install.yaml")];
-  if (existsSync(VENDORED_CRDS_DIR)) files.push(...readdirSync(VENDORED_CRDS_DIR).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(VENDORED_CRDS_DIR, f)));
+  if (existsSync(VENDORED_CRDS_DIR))
+    files.push(
+      ...readdirSync(VENDORED_CRDS_DIR)
+        .filter((f) => /\.ya?ml$/.test(f))
+        .sort()
+        .map((f) => path.join(VENDORED_CRDS_DIR, f)),
+    );
   return files.filter((f) => existsSync(f));
 }

@@ -14,7 +14,13 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { HOW_TO_GET_TOOLS } from "../tools.js";
 import { apiRequest, type ControlPlaneInfo } from "./control-plane.js";
 
-export { apiRequest, startControlPlane, CONTROL_PLANE_BINARIES, type ControlPlane, type ControlPlaneInfo } from "./control-plane.js";
+export {
+  apiRequest,
+  startControlPlane,
+  CONTROL_PLANE_BINARIES,
+  type ControlPlane,
+  type ControlPlaneInfo,
+} from "./control-plane.js";
 
 export const KUBE_REAL_ENV = "TEST_KUBE_REAL";
 
@@ -38,7 +44,14 @@ export function realCluster(info: ControlPlaneInfo): RealCluster {
   const configFor = (user: string, token: string): KubeConfig => {
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: "test", server: info.server, caData: Buffer.from(info.caData).toString("base64"), skipTLSVerify: false }],
+      clusters: [
+        {
+          name: "test",
+          server: info.server,
+          caData: Buffer.from(info.caData).toString("base64"),
+          skipTLSVerify: false,
+        },
+      ],
       users: [{ name: user, token }],
       contexts: [{ name: "test", cluster: "test", user }],
       currentContext: "test",
@@ -50,12 +63,21 @@ export function realCluster(info: ControlPlaneInfo): RealCluster {
     kubeConfig: () => configFor("admin", info.adminToken),
     kubeConfigFor: (token) => configFor("token-user", token),
     async serviceAccountToken(namespace, name, expirationSeconds = 3600) {
-      const r = await apiRequest(info, info.adminToken, "POST", `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(name)}/token`, {
-        apiVersion: "authentication.k8s.io/v1",
-        kind: "TokenRequest",
-        spec: { expirationSeconds },
-      });
-      if (r.status !== 201) throw new Error(`requesting a token for ServiceAccount ${namespace}/${name}: ${r.status} ${r.body.slice(0, 300)}`);
+      const r = await apiRequest(
+        info,
+        info.adminToken,
+        "POST",
+        `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(name)}/token`,
+        {
+          apiVersion: "authentication.k8s.io/v1",
+          kind: "TokenRequest",
+          spec: { expirationSeconds },
+        },
+      );
+      if (r.status !== 201)
+        throw new Error(
+          `requesting a token for ServiceAccount ${namespace}/${name}: ${r.status} ${r.body.slice(0, 300)}`,
+        );
       return (JSON.parse(r.body) as { status: { token: string } }).status.token;
     },
   };

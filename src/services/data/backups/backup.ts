@@ -9,9 +9,26 @@ import { PassThrough } from "node:stream";
 import { logger as rootLogger, redactText, type Logger } from "../../../logger.js";
 import type { BlobStore } from "./blob-store.js";
 import { blobNameFor, encodeManifest, metaValue, OWNER_METADATA, type BackupLocation } from "./catalog.js";
-import { captureStderr, childEnv, connectPg, describeExit, findPgTools, serverMajor, tableStats, toolVersion, waitForExit } from "./pg-tools.js";
+import {
+  captureStderr,
+  childEnv,
+  connectPg,
+  describeExit,
+  findPgTools,
+  serverMajor,
+  tableStats,
+  toolVersion,
+  waitForExit,
+} from "./pg-tools.js";
 import type pg from "pg";
-import { connectionFromUrl, describeConnection, libpqUrl, targetConnection, type BackupTarget, type PgConnection } from "./targets.js";
+import {
+  connectionFromUrl,
+  describeConnection,
+  libpqUrl,
+  targetConnection,
+  type BackupTarget,
+  type PgConnection,
+} from "./targets.js";
 import { processVariables } from "../../../env.js";
 
 export interface BackupResult {
@@ -54,7 +71,12 @@ export function runBackup(target: BackupTarget, deps: BackupDeps): Promise<Backu
 }
 
 /** On-demand backup of any database (e.g. a preview's), given its URL (which may carry the password). */
-export function backupPreviewDatabase(url: string, loc: BackupLocation, deps: BackupDeps, owner?: string): Promise<BackupResult> {
+export function backupPreviewDatabase(
+  url: string,
+  loc: BackupLocation,
+  deps: BackupDeps,
+  owner?: string,
+): Promise<BackupResult> {
   return backupDatabase(loc, connectionFromUrl(url), deps, { kind: "preview", ...(owner ? { owner } : {}) });
 }
 
@@ -76,11 +98,22 @@ interface DumpStream {
 }
 
 /** Spawn pg_dump on the exported snapshot; its stdout goes into `body`, which ends only after exit 0 (see the header). */
-function startDump(conn: PgConnection, snapshot: string, tools: { pgDump: string }, env: NodeJS.ProcessEnv, doing: string, describe: (size: number, sha256: string) => Record<string, string>): DumpStream {
-  const child = spawn(tools.pgDump, ["--format=custom", "--no-password", `--snapshot=${snapshot}`, "--dbname", libpqUrl(conn)], {
-    env: childEnv(conn, env),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+function startDump(
+  conn: PgConnection,
+  snapshot: string,
+  tools: { pgDump: string },
+  env: NodeJS.ProcessEnv,
+  doing: string,
+  describe: (size: number, sha256: string) => Record<string, string>,
+): DumpStream {
+  const child = spawn(
+    tools.pgDump,
+    ["--format=custom", "--no-password", `--snapshot=${snapshot}`, "--dbname", libpqUrl(conn)],
+    {
+      env: childEnv(conn, env),
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const stderr = captureStderr(child);
   const hash = createHash("sha256");
   let size = 0;
@@ -111,8 +144,15 @@ function startDump(conn: PgConnection, snapshot: string, tools: { pgDump: string
 }
 
 /** Refuse a pg_dump older than the server's major version (it would refuse or, worse, dump incompletely). */
-async function serverVersionFor(client: pg.Client, dumpVersion: { version: string; major: number }, pgDump: string, doing: string): Promise<string> {
-  const sv = await client.query<{ num: string; text: string }>("select current_setting('server_version_num') as num, current_setting('server_version') as text");
+async function serverVersionFor(
+  client: pg.Client,
+  dumpVersion: { version: string; major: number },
+  pgDump: string,
+  doing: string,
+): Promise<string> {
+  const sv = await client.query<{ num: string; text: string }>(
+    "select current_setting('server_version_num') as num, current_setting('server_version') as text",
+  );
   const serverNum = Number(sv.rows[0]!.num);
   const serverVersion = sv.rows[0]!.text;
   if (dumpVersion.major < serverMajor(serverNum)) {
@@ -124,7 +164,12 @@ async function serverVersionFor(client: pg.Client, dumpVersion: { version: strin
   return serverVersion;
 }
 
-export async function backupDatabase(loc: BackupLocation, conn: PgConnection, deps: BackupDeps, what: BackupKind = {}): Promise<BackupResult> {
+export async function backupDatabase(
+  loc: BackupLocation,
+  conn: PgConnection,
+  deps: BackupDeps,
+  what: BackupKind = {},
+): Promise<BackupResult> {
   const env = deps.env ?? processVariables();
   const log = (deps.logger ?? rootLogger).child({ component: "backup", target: loc.name });
   const doing = `backing up "${loc.name}" (${describeConnection(conn)})`;
@@ -143,7 +188,10 @@ export async function backupDatabase(loc: BackupLocation, conn: PgConnection, de
     const startedAt = now();
     const blobName = blobNameFor(loc, startedAt);
     await deps.store.ensureContainer(loc.container);
-    log.info({ blob: blobName, container: loc.container, pgDump: dumpVersion.version, server: serverVersion }, "backup started");
+    log.info(
+      { blob: blobName, container: loc.container, pgDump: dumpVersion.version, server: serverVersion },
+      "backup started",
+    );
     const dump = startDump(conn, snapshot, tools, env, doing, (size, sha256) => ({
       target: metaValue(loc.name),
       kind: what.kind ?? "target",

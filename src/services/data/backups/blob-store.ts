@@ -68,9 +68,13 @@ export function defaultCredential(env: NodeJS.ProcessEnv = processVariables()): 
 
 /** From AZURE_STORAGE_ACCOUNT_URL (preferred) or AZURE_STORAGE_CONNECTION_STRING. */
 export function blobStoreFromEnv(env: NodeJS.ProcessEnv = processVariables()): BlobStore {
-  if (env.AZURE_STORAGE_ACCOUNT_URL) return createBlobStore({ accountUrl: env.AZURE_STORAGE_ACCOUNT_URL, credential: defaultCredential(env) });
-  if (env.AZURE_STORAGE_CONNECTION_STRING) return createBlobStore({ connectionString: env.AZURE_STORAGE_CONNECTION_STRING });
-  throw new Error("backups need blob storage: set AZURE_STORAGE_ACCOUNT_URL (Workload Identity) or AZURE_STORAGE_CONNECTION_STRING (development)");
+  if (env.AZURE_STORAGE_ACCOUNT_URL)
+    return createBlobStore({ accountUrl: env.AZURE_STORAGE_ACCOUNT_URL, credential: defaultCredential(env) });
+  if (env.AZURE_STORAGE_CONNECTION_STRING)
+    return createBlobStore({ connectionString: env.AZURE_STORAGE_CONNECTION_STRING });
+  throw new Error(
+    "backups need blob storage: set AZURE_STORAGE_ACCOUNT_URL (Workload Identity) or AZURE_STORAGE_CONNECTION_STRING (development)",
+  );
 }
 
 function statusOf(err: unknown): number | undefined {
@@ -131,8 +135,16 @@ class AzureBlobStore implements BlobStore {
   async list(container: string, prefix: string): Promise<StoredBlob[]> {
     const out: StoredBlob[] = [];
     try {
-      for await (const item of this.service.getContainerClient(container).listBlobsFlat({ prefix, includeMetadata: true })) {
-        out.push({ name: item.name, size: item.properties.contentLength ?? 0, lastModified: item.properties.lastModified, etag: item.properties.etag ?? "", metadata: item.metadata ?? {} });
+      for await (const item of this.service
+        .getContainerClient(container)
+        .listBlobsFlat({ prefix, includeMetadata: true })) {
+        out.push({
+          name: item.name,
+          size: item.properties.contentLength ?? 0,
+          lastModified: item.properties.lastModified,
+          etag: item.properties.etag ?? "",
+          metadata: item.metadata ?? {},
+        });
       }
     } catch (err) {
       if (statusOf(err) === 404) return []; // no container yet: no backups
@@ -144,7 +156,13 @@ class AzureBlobStore implements BlobStore {
   async get(container: string, name: string): Promise<StoredBlob | undefined> {
     try {
       const p = await this.blob(container, name).getProperties();
-      return { name, size: p.contentLength ?? 0, lastModified: p.lastModified ?? new Date(0), etag: p.etag ?? "", metadata: p.metadata ?? {} };
+      return {
+        name,
+        size: p.contentLength ?? 0,
+        lastModified: p.lastModified ?? new Date(0),
+        etag: p.etag ?? "",
+        metadata: p.metadata ?? {},
+      };
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw fail(`reading blob properties "${container}/${name}"`, err);

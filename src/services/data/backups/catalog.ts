@@ -44,7 +44,16 @@ export function timeFromBlobName(loc: Pick<BackupLocation, "name" | "prefix">, b
   if (!blobName.startsWith(p)) return undefined;
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})?Z\.dump$/.exec(blobName.slice(p.length));
   if (!m) return undefined;
-  const [, y, mo, d, h, mi, s, ms] = m.map((v) => Number(v ?? 0)) as [number, number, number, number, number, number, number, number];
+  const [, y, mo, d, h, mi, s, ms] = m.map((v) => Number(v ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   return new Date(Date.UTC(y, mo - 1, d, h, mi, s, ms));
 }
 
@@ -60,7 +69,14 @@ export async function listBackups(store: BlobStore, loc: BackupLocation): Promis
 }
 
 function toEntry(b: StoredBlob, time: Date): BackupEntry {
-  return { name: b.name, time, size: b.size, etag: b.etag, metadata: b.metadata, ...(b.metadata.verified ? { verified: b.metadata.verified } : {}) };
+  return {
+    name: b.name,
+    time,
+    size: b.size,
+    etag: b.etag,
+    metadata: b.metadata,
+    ...(b.metadata.verified ? { verified: b.metadata.verified } : {}),
+  };
 }
 
 /** "latest" or a blob name (with or without the prefix path) → the entry; throws when absent. */

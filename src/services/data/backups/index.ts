@@ -2,9 +2,31 @@
  * Backups to Azure Blob Storage: the public surface the runner, scheduler wiring and CLI use. Schedules (which slot
  * runs when, once across replicas) are infrastructure and live in jobs/schedule.ts.
  */
-export { runBackup, backupPreviewDatabase, backupDatabase, BackupRefusedError, PgDumpError, type BackupResult, type BackupDeps } from "./backup.js";
-export { createBlobStore, blobStoreFromEnv, defaultCredential, type BlobStore, type BlobStoreSettings, type StoredBlob } from "./blob-store.js";
-export { listBackups, resolveBackup, blobNameFor, timeFromBlobName, type BackupEntry, type BackupLocation } from "./catalog.js";
+export {
+  runBackup,
+  backupPreviewDatabase,
+  backupDatabase,
+  BackupRefusedError,
+  PgDumpError,
+  type BackupResult,
+  type BackupDeps,
+} from "./backup.js";
+export {
+  createBlobStore,
+  blobStoreFromEnv,
+  defaultCredential,
+  type BlobStore,
+  type BlobStoreSettings,
+  type StoredBlob,
+} from "./blob-store.js";
+export {
+  listBackups,
+  resolveBackup,
+  blobNameFor,
+  timeFromBlobName,
+  type BackupEntry,
+  type BackupLocation,
+} from "./catalog.js";
 export { parseCron, nextSlot, previousSlot, cronMatches, type Cron } from "../../shared/cron.js";
 export { runBackupJob, type BackupJobDeps } from "./job.js";
 export { findPgTools, type PgTools } from "./pg-tools.js";
@@ -19,7 +41,15 @@ export {
   type BackupEvents,
 } from "./report.js";
 export { restoreBackup, restoreBlob, type RestoreDeps, type RestoreResult } from "./restore.js";
-export { pruneBackups, selectRetention, isoWeek, utcDay, type PruneResult, type RetentionDecision, type RetentionItem } from "./retention.js";
+export {
+  pruneBackups,
+  selectRetention,
+  isoWeek,
+  utcDay,
+  type PruneResult,
+  type RetentionDecision,
+  type RetentionItem,
+} from "./retention.js";
 export {
   connectionFromUrl,
   findTarget,

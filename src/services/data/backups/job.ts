@@ -26,7 +26,9 @@ export async function runBackupJob(target: BackupTarget, deps: BackupJobDeps): P
     }
   } catch (err) {
     const error = err instanceof Error ? err : new Error(String(err));
-    await Promise.resolve(deps.events.onFailure(target.name, error)).catch((e: unknown) => log.error({ err: e }, "reporting a backup failure failed"));
+    await Promise.resolve(deps.events.onFailure(target.name, error)).catch((e: unknown) =>
+      log.error({ err: e }, "reporting a backup failure failed"),
+    );
     return undefined;
   }
   try {
@@ -35,6 +37,8 @@ export async function runBackupJob(target: BackupTarget, deps: BackupJobDeps): P
   } catch (err) {
     log.warn({ err }, "retention failed (the backup itself succeeded)");
   }
-  await Promise.resolve(deps.events.onSuccess(result)).catch((e: unknown) => log.error({ err: e }, "reporting a backup success failed"));
+  await Promise.resolve(deps.events.onSuccess(result)).catch((e: unknown) =>
+    log.error({ err: e }, "reporting a backup success failed"),
+  );
   return result;
 }

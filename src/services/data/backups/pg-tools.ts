@@ -21,12 +21,21 @@ export interface PgTools {
 
 /** PG_BIN_DIR, else the directory on PATH holding pg_dump, else the newest /usr/lib/postgresql/<major>/bin. */
 export function findPgTools(env: NodeJS.ProcessEnv = processVariables()): PgTools {
-  const at = (binDir: string): PgTools => ({ binDir, pgDump: join(binDir, "pg_dump"), pgRestore: join(binDir, "pg_restore") });
+  const at = (binDir: string): PgTools => ({
+    binDir,
+    pgDump: join(binDir, "pg_dump"),
+    pgRestore: join(binDir, "pg_restore"),
+  });
   if (env.PG_BIN_DIR) return at(env.PG_BIN_DIR);
   for (const dir of (env.PATH ?? "").split(delimiter)) if (dir && existsSync(join(dir, "pg_dump"))) return at(dir);
   const root = "/usr/lib/postgresql";
-  const majors = existsSync(root) ? readdirSync(root).filter((d) => existsSync(join(root, d, "bin", "pg_dump"))).sort((a, b) => Number(b) - Number(a)) : [];
-  if (majors[0] === undefined) throw new Error("pg_dump not found: set PG_BIN_DIR, put it on PATH, or install postgresql-client");
+  const majors = existsSync(root)
+    ? readdirSync(root)
+        .filter((d) => existsSync(join(root, d, "bin", "pg_dump")))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  if (majors[0] === undefined)
+    throw new Error("pg_dump not found: set PG_BIN_DIR, put it on PATH, or install postgresql-client");
   return at(join(root, majors[0], "bin"));
 }
 
@@ -57,7 +66,17 @@ export function serverMajor(versionNum: number): number {
 /** Only what libpq needs: the bot's own environment (tokens, keys) stays out of child processes. */
 export function childEnv(conn: PgConnection, env: NodeJS.ProcessEnv = processVariables()): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
-  for (const k of ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY", "PGCONNECT_TIMEOUT"]) {
+  for (const k of [
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "PGSSLROOTCERT",
+    "PGSSLCERT",
+    "PGSSLKEY",
+    "PGCONNECT_TIMEOUT",
+  ]) {
     if (env[k] !== undefined) out[k] = env[k];
   }
   if (conn.password !== undefined) out.PGPASSWORD = conn.password;
@@ -77,13 +96,18 @@ export function captureStderr(child: ChildProcess, limit = 16 * 1024): () => str
 
 export function waitForExit(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve({ code: child.exitCode, signal: child.signalCode });
+    if (child.exitCode !== null || child.signalCode !== null)
+      return resolve({ code: child.exitCode, signal: child.signalCode });
     child.once("error", reject);
     child.once("close", (code, signal) => resolve({ code, signal }));
   });
 }
 
-export function describeExit(tool: string, exit: { code: number | null; signal: NodeJS.Signals | null }, stderr: string): string {
+export function describeExit(
+  tool: string,
+  exit: { code: number | null; signal: NodeJS.Signals | null },
+  stderr: string,
+): string {
   const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
   return `${tool} ${how}${stderr ? `: ${stderr}` : ""}`;
 }
@@ -94,7 +118,10 @@ export async function connectPg(conn: PgConnection, what: string): Promise<pg.Cl
     await client.connect();
   } catch (cause) {
     await client.end().catch(() => {});
-    throw new Error(`${what}: connecting to PostgreSQL at ${conn.host}:${conn.port}/${conn.database}: ${redactText((cause as Error).message)}`, { cause });
+    throw new Error(
+      `${what}: connecting to PostgreSQL at ${conn.host}:${conn.port}/${conn.database}: ${redactText((cause as Error).message)}`,
+      { cause },
+    );
   }
   return client;
 }
@@ -124,7 +151,12 @@ export async function tableStats(client: pg.Client): Promise<TableStat[]> {
   const out: TableStat[] = [];
   for (const r of rows) {
     const bytes = Number(r.bytes);
-    const stat: TableStat = { key: `${encodeURIComponent(r.schema)}.${encodeURIComponent(r.name)}`, schema: r.schema, name: r.name, bytes };
+    const stat: TableStat = {
+      key: `${encodeURIComponent(r.schema)}.${encodeURIComponent(r.name)}`,
+      schema: r.schema,
+      name: r.name,
+      bytes,
+    };
     if (bytes <= EXACT_COUNT_MAX_BYTES) {
       const ident = `${client.escapeIdentifier(r.schema)}.${client.escapeIdentifier(r.name)}`;
       const c = await client.query<{ n: string }>(`select count(*)::text as n from ${ident}`);

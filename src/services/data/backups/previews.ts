@@ -15,7 +15,15 @@ import { backupDatabase, type BackupResult } from "./backup.js";
 import type { BlobStore } from "./blob-store.js";
 import { listBackups, OWNER_METADATA, resolveBackup, type BackupEntry, type BackupLocation } from "./catalog.js";
 import { restoreBlob, type RestoreResult } from "./restore.js";
-import { connectionFromUrl, findTarget, pgClientConfig, targetAllows, withDatabase, type BackupTarget, type PgConnection } from "./targets.js";
+import {
+  connectionFromUrl,
+  findTarget,
+  pgClientConfig,
+  targetAllows,
+  withDatabase,
+  type BackupTarget,
+  type PgConnection,
+} from "./targets.js";
 
 /** A preview's database, as the databases list gives it. */
 export interface PreviewDatabaseRef {
@@ -69,24 +77,40 @@ async function connected(conn: PgConnection): Promise<pg.Client> {
 }
 
 export function createPreviewBackups(opts: PreviewBackupsOptions): PreviewBackups {
-  const deps = { store: opts.store, ...(opts.env ? { env: opts.env } : {}), ...(opts.logger ? { logger: opts.logger } : {}) };
+  const deps = {
+    store: opts.store,
+    ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.logger ? { logger: opts.logger } : {}),
+  };
   // Blob names are `previews/<database>/<database>-<time>.dump`; the database name is already identifier-safe.
-  const locationOf = (database: string): BackupLocation => ({ name: database, container: opts.container, prefix: "previews/" });
-  const own = (db: PreviewDatabaseRef, entries: BackupEntry[]) => entries.filter((e) => e.metadata[OWNER_METADATA] === db.key);
+  const locationOf = (database: string): BackupLocation => ({
+    name: database,
+    container: opts.container,
+    prefix: "previews/",
+  });
+  const own = (db: PreviewDatabaseRef, entries: BackupEntry[]) =>
+    entries.filter((e) => e.metadata[OWNER_METADATA] === db.key);
 
   /** The seedFrom target, if this repository may use it. */
   function allowedTarget(name: string, repository: string, field: string): BackupTarget {
     const target = findTarget(opts.targets, name);
     if (!targetAllows(target, repository)) {
-      const list = target.allowedRepos?.length ? `its allowedRepos are ${target.allowedRepos.join(", ")}` : "it has no allowedRepos";
-      throw new RestoreRefusedError(`${field}: backup target "${name}" does not allow ${repository} to use its backups (${list})`);
+      const list = target.allowedRepos?.length
+        ? `its allowedRepos are ${target.allowedRepos.join(", ")}`
+        : "it has no allowedRepos";
+      throw new RestoreRefusedError(
+        `${field}: backup target "${name}" does not allow ${repository} to use its backups (${list})`,
+      );
     }
     return target;
   }
 
   async function resolve(which: string, scope: RestoreScope): Promise<BackupEntry & { location: BackupLocation }> {
     if (which === "latest") {
-      if (!scope.seedFrom) throw new RestoreRefusedError(`"latest" means the newest backup of database.seedFrom, and this repository sets none`);
+      if (!scope.seedFrom)
+        throw new RestoreRefusedError(
+          `"latest" means the newest backup of database.seedFrom, and this repository sets none`,
+        );
       const target = allowedTarget(scope.seedFrom, scope.repository, "database.seedFrom");
       return { ...(await resolveBackup(opts.store, target, "latest")), location: target };
     }
@@ -95,21 +119,37 @@ export function createPreviewBackups(opts: PreviewBackupsOptions): PreviewBackup
     if (named !== undefined && named !== scope.database) throw new RestoreRefusedError(notOurs);
     const location = locationOf(scope.database);
     const entry = await resolveBackup(opts.store, location, which);
-    if (entry.metadata[OWNER_METADATA] !== scope.key) throw new RestoreRefusedError(`${notOurs} (it was not taken from ${scope.key})`);
+    if (entry.metadata[OWNER_METADATA] !== scope.key)
+      throw new RestoreRefusedError(`${notOurs} (it was not taken from ${scope.key})`);
     return { ...entry, location };
   }
 
   /** Restore into the preview database at `toUrl`, creating the extensions the backup uses first. */
-  function restoreInto(location: BackupLocation, entry: BackupEntry, toUrl: string): Promise<RestoreResult & { entry: BackupEntry }> {
+  function restoreInto(
+    location: BackupLocation,
+    entry: BackupEntry,
+    toUrl: string,
+  ): Promise<RestoreResult & { entry: BackupEntry }> {
     const to = connectionFromUrl(toUrl);
     const admin = withDatabase(connectionFromUrl(opts.adminUrl), to.database);
-    const conns = { asRole: () => connected(to), asAdmin: () => connected(admin), adminAllowed: opts.adminExtensions ?? [] };
-    return restoreBlob(location, entry.name, to, deps, { extensions: (names) => ensureExtensions(names, conns, `the backup ${entry.name}`) }).then((r) => ({ ...r, entry }));
+    const conns = {
+      asRole: () => connected(to),
+      asAdmin: () => connected(admin),
+      adminAllowed: opts.adminExtensions ?? [],
+    };
+    return restoreBlob(location, entry.name, to, deps, {
+      extensions: (names) => ensureExtensions(names, conns, `the backup ${entry.name}`),
+    }).then((r) => ({ ...r, entry }));
   }
 
   return {
     backup(db) {
-      return backupDatabase(locationOf(db.database), withDatabase(connectionFromUrl(opts.adminUrl), db.database), deps, { kind: "preview", owner: db.key });
+      return backupDatabase(
+        locationOf(db.database),
+        withDatabase(connectionFromUrl(opts.adminUrl), db.database),
+        deps,
+        { kind: "preview", owner: db.key },
+      );
     },
     async list(db) {
       return own(db, await listBackups(opts.store, locationOf(db.database)));

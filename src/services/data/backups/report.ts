@@ -81,7 +81,8 @@ export async function checkMissed(
   for (const t of targets) {
     const newest = (await listBackups(deps.store, t))[0];
     if (!detectMissed(t.schedule, newest?.time, now, deps.since)) continue;
-    if (deps.lock && !(await deps.lock.claim(`missed:${t.name}`, previousSlot(t.schedule, now).toISOString()))) continue;
+    if (deps.lock && !(await deps.lock.claim(`missed:${t.name}`, previousSlot(t.schedule, now).toISOString())))
+      continue;
     missed.push(t.name);
     await deps.events.onMissed(t.name, newest?.time);
   }

@@ -56,7 +56,14 @@ export function withoutExtensions(toc: string): { extensions: string[]; list: st
 }
 
 /** `pg_restore --list` of a blob; the download is dropped as soon as pg_restore has read the table of contents. */
-async function readToc(loc: BackupLocation, blobName: string, tools: PgTools, env: NodeJS.ProcessEnv, deps: RestoreDeps, doing: string): Promise<string> {
+async function readToc(
+  loc: BackupLocation,
+  blobName: string,
+  tools: PgTools,
+  env: NodeJS.ProcessEnv,
+  deps: RestoreDeps,
+  doing: string,
+): Promise<string> {
   const source = await deps.store.download(loc.container, blobName);
   const child = spawn(tools.pgRestore, ["--list"], { env: { PATH: env.PATH ?? "" }, stdio: ["pipe", "pipe", "pipe"] });
   const stderr = captureStderr(child);
@@ -70,12 +77,21 @@ async function readToc(loc: BackupLocation, blobName: string, tools: PgTools, en
   });
   source.unpipe(child.stdin!);
   source.destroy();
-  if (exit.code !== 0) throw new Error(`${doing}: reading the archive's table of contents: ${describeExit("pg_restore --list", exit, stderr())}`);
+  if (exit.code !== 0)
+    throw new Error(
+      `${doing}: reading the archive's table of contents: ${describeExit("pg_restore --list", exit, stderr())}`,
+    );
   return toc;
 }
 
 /** Stream one blob into pg_restore connected to `to`. Throws with pg_restore's (redacted) stderr on failure. */
-export async function restoreBlob(loc: BackupLocation, blobName: string, to: PgConnection, deps: RestoreDeps, opts: RestoreOptions = {}): Promise<RestoreResult> {
+export async function restoreBlob(
+  loc: BackupLocation,
+  blobName: string,
+  to: PgConnection,
+  deps: RestoreDeps,
+  opts: RestoreOptions = {},
+): Promise<RestoreResult> {
   const env = deps.env ?? processVariables();
   const doing = `restoring "${blobName}" into ${describeConnection(to)}`;
   const log = (deps.logger ?? rootLogger).child({ component: "restore", target: loc.name });
@@ -89,7 +105,10 @@ export async function restoreBlob(loc: BackupLocation, blobName: string, to: PgC
       try {
         await opts.extensions(extensions);
       } catch (cause) {
-        throw new Error(`${doing}: creating the extensions the backup uses (${extensions.join(", ")}): ${(cause as Error).message}`, { cause });
+        throw new Error(
+          `${doing}: creating the extensions the backup uses (${extensions.join(", ")}): ${(cause as Error).message}`,
+          { cause },
+        );
       }
       listDir = await mkdtemp(join(tmpdir(), "preview-bot-restore-"));
       await writeFile(join(listDir, "toc.list"), list);
@@ -105,7 +124,16 @@ export async function restoreBlob(loc: BackupLocation, blobName: string, to: PgC
 }
 
 /** The restore itself: the blob's download piped into pg_restore's stdin; resolves with the bytes read. */
-async function streamInto(loc: BackupLocation, blobName: string, args: string[], to: PgConnection, tools: PgTools, env: NodeJS.ProcessEnv, deps: RestoreDeps, doing: string): Promise<number> {
+async function streamInto(
+  loc: BackupLocation,
+  blobName: string,
+  args: string[],
+  to: PgConnection,
+  tools: PgTools,
+  env: NodeJS.ProcessEnv,
+  deps: RestoreDeps,
+  doing: string,
+): Promise<number> {
   const source = await deps.store.download(loc.container, blobName);
   const child = spawn(tools.pgRestore, args, { env: childEnv(to, env), stdio: ["pipe", "ignore", "pipe"] });
   const stderr = captureStderr(child);
@@ -133,7 +161,13 @@ async function streamInto(loc: BackupLocation, blobName: string, args: string[],
  * Restore the latest (or a named) backup of a target into the database at `toUrl` — e.g. to seed a preview
  * database. The database must exist and should be empty.
  */
-export async function restoreBackup(loc: BackupLocation, which: string, toUrl: string, deps: RestoreDeps, opts: RestoreOptions = {}): Promise<RestoreResult & { entry: BackupEntry }> {
+export async function restoreBackup(
+  loc: BackupLocation,
+  which: string,
+  toUrl: string,
+  deps: RestoreDeps,
+  opts: RestoreOptions = {},
+): Promise<RestoreResult & { entry: BackupEntry }> {
   const entry = await resolveBackup(deps.store, loc, which);
   const result = await restoreBlob(loc, entry.name, connectionFromUrl(toUrl), deps, opts);
   return { ...result, entry };

@@ -82,7 +82,12 @@ export async function pruneBackups(
 ): Promise<PruneResult> {
   const log = (deps.logger ?? rootLogger).child({ component: "retention", target: loc.name });
   const decision = selectRetention(await listBackups(deps.store, loc), policy);
-  const result: PruneResult = { dryRun: !!deps.dryRun, kept: decision.keep.map((k) => ({ name: k.name, reasons: k.reasons })), pruned: [], errors: [] };
+  const result: PruneResult = {
+    dryRun: !!deps.dryRun,
+    kept: decision.keep.map((k) => ({ name: k.name, reasons: k.reasons })),
+    pruned: [],
+    errors: [],
+  };
   for (const item of decision.prune) {
     if (deps.dryRun) {
       result.pruned.push(item.name);
@@ -95,6 +100,9 @@ export async function pruneBackups(
       result.errors.push((err as Error).message);
     }
   }
-  log.info({ dryRun: result.dryRun, kept: result.kept.length, pruned: result.pruned.length, errors: result.errors.length }, "retention applied");
+  log.info(
+    { dryRun: result.dryRun, kept: result.kept.length, pruned: result.pruned.length, errors: result.errors.length },
+    "retention applied",
+  );
   return result;
 }

@@ -26,7 +26,9 @@ export const retentionSchema = z.strictObject({
 export const targetSchema = z
   .strictObject({
     /** Target name: lowercase letters, digits, `-`, `_`; used in blob names and schedule locks. */
-    name: z.string().regex(NAME, "must be lowercase letters, digits, '-' or '_' (max 63, starting with a letter or digit)"),
+    name: z
+      .string()
+      .regex(NAME, "must be lowercase letters, digits, '-' or '_' (max 63, starting with a letter or digit)"),
     /** postgres://user@host:port/db?sslmode=... — without a password. */
     url: z.string().optional(),
     host: z.string().optional(),
@@ -34,7 +36,10 @@ export const targetSchema = z
     database: z.string().optional(),
     user: z.string().optional(),
     /** Environment variable holding the password. */
-    passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name").optional(),
+    passwordEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name")
+      .optional(),
     /** File holding the password (e.g. a mounted Kubernetes Secret). */
     passwordFile: z.string().optional(),
     /** 5-field cron expression, evaluated in UTC, e.g. "0 *\/2 * * *". */
@@ -42,7 +47,10 @@ export const targetSchema = z
     /** Blob container (3-63 lowercase letters, digits, '-'). */
     container: z.string().regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/, "must be a valid blob container name"),
     /** Blob name prefix, e.g. "prod/" (blobs go to `<prefix><name>/<name>-<UTC time>.dump`). */
-    prefix: z.string().regex(/^[A-Za-z0-9._/-]*$/, "may only contain letters, digits, '.', '_', '-', '/'").default(""),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9._/-]*$/, "may only contain letters, digits, '.', '_', '-', '/'")
+      .default(""),
     retention: retentionSchema.default({ keepLast: 7, keepDaily: 7, keepWeekly: 4 }),
     /** Restore each new backup into a scratch database and sanity-check it. */
     verify: z.boolean().default(false),
@@ -50,30 +58,42 @@ export const targetSchema = z
      * Repositories whose previews may use this target's backups (`database.seedFrom`, `/preview restore latest`)
      * and ask for one (Slack `backup`): `owner/repo` or `owner/*`, case-insensitive. Absent or empty: none may.
      */
-    allowedRepos: z.array(z.string().regex(/^[A-Za-z0-9_.-]+\/([A-Za-z0-9_.-]+|\*)$/, "must be owner/repo or owner/*")).optional(),
+    allowedRepos: z
+      .array(z.string().regex(/^[A-Za-z0-9_.-]+\/([A-Za-z0-9_.-]+|\*)$/, "must be owner/repo or owner/*"))
+      .optional(),
   })
   .superRefine((t, ctx) => {
     if (t.url) {
-      if (t.host || t.database) ctx.addIssue({ code: "custom", message: "give either url or host/database, not both", path: ["url"] });
+      if (t.host || t.database)
+        ctx.addIssue({ code: "custom", message: "give either url or host/database, not both", path: ["url"] });
       let u: URL | undefined;
       try {
         u = new URL(t.url);
       } catch {
         ctx.addIssue({ code: "custom", message: "is not a valid URL", path: ["url"] });
       }
-      if (u && !/^postgres(ql)?:$/.test(u.protocol)) ctx.addIssue({ code: "custom", message: "must be a postgres:// URL", path: ["url"] });
-      if (u?.password) ctx.addIssue({ code: "custom", message: "must not contain a password: use passwordEnv or passwordFile", path: ["url"] });
+      if (u && !/^postgres(ql)?:$/.test(u.protocol))
+        ctx.addIssue({ code: "custom", message: "must be a postgres:// URL", path: ["url"] });
+      if (u?.password)
+        ctx.addIssue({
+          code: "custom",
+          message: "must not contain a password: use passwordEnv or passwordFile",
+          path: ["url"],
+        });
     } else {
       if (!t.host) ctx.addIssue({ code: "custom", message: "is required when url is not given", path: ["host"] });
-      if (!t.database) ctx.addIssue({ code: "custom", message: "is required when url is not given", path: ["database"] });
+      if (!t.database)
+        ctx.addIssue({ code: "custom", message: "is required when url is not given", path: ["database"] });
     }
-    if (t.passwordEnv && t.passwordFile) ctx.addIssue({ code: "custom", message: "give passwordEnv or passwordFile, not both", path: ["passwordEnv"] });
+    if (t.passwordEnv && t.passwordFile)
+      ctx.addIssue({ code: "custom", message: "give passwordEnv or passwordFile, not both", path: ["passwordEnv"] });
   });
 
 export const targetsFileSchema = z.strictObject({ targets: z.array(targetSchema).min(1) }).superRefine((f, ctx) => {
   const seen = new Set<string>();
   f.targets.forEach((t, i) => {
-    if (seen.has(t.name)) ctx.addIssue({ code: "custom", message: `duplicate target name "${t.name}"`, path: ["targets", i, "name"] });
+    if (seen.has(t.name))
+      ctx.addIssue({ code: "custom", message: `duplicate target name "${t.name}"`, path: ["targets", i, "name"] });
     seen.add(t.name);
   });
 });
@@ -153,13 +173,18 @@ export function targetAllows(target: Pick<BackupTarget, "allowedRepos">, reposit
   const repo = repository.toLowerCase();
   return (target.allowedRepos ?? []).some((pattern) => {
     const p = pattern.toLowerCase();
-    return p === repo || (p.endsWith("/*") && repo.startsWith(p.slice(0, -1)) && !repo.slice(p.length - 1).includes("/"));
+    return (
+      p === repo || (p.endsWith("/*") && repo.startsWith(p.slice(0, -1)) && !repo.slice(p.length - 1).includes("/"))
+    );
   });
 }
 
 export function findTarget(targets: BackupTarget[], name: string): BackupTarget {
   const t = targets.find((x) => x.name === name);
-  if (!t) throw new TargetsConfigError(`unknown backup target "${name}" (known: ${targets.map((x) => x.name).join(", ") || "none"})`);
+  if (!t)
+    throw new TargetsConfigError(
+      `unknown backup target "${name}" (known: ${targets.map((x) => x.name).join(", ") || "none"})`,
+    );
   return t;
 }
 
@@ -168,12 +193,17 @@ export function targetConnection(target: BackupTarget, env: NodeJS.ProcessEnv = 
   let password: string | undefined;
   if (target.passwordEnv) {
     password = env[target.passwordEnv];
-    if (password === undefined) throw new TargetsConfigError(`backup target "${target.name}": environment variable ${target.passwordEnv} (passwordEnv) is not set`);
+    if (password === undefined)
+      throw new TargetsConfigError(
+        `backup target "${target.name}": environment variable ${target.passwordEnv} (passwordEnv) is not set`,
+      );
   } else if (target.passwordFile) {
     try {
       password = readFileSync(target.passwordFile, "utf8").replace(/\r?\n$/, "");
     } catch (cause) {
-      throw new TargetsConfigError(`backup target "${target.name}": reading passwordFile ${target.passwordFile}`, { cause });
+      throw new TargetsConfigError(`backup target "${target.name}": reading passwordFile ${target.passwordFile}`, {
+        cause,
+      });
     }
   }
   registerSecret(password);
@@ -229,7 +259,12 @@ export function libpqUrl(conn: PgConnection): string {
 /** Options for a `pg` client, built from parts so the password never travels inside a URL. */
 export function pgClientConfig(conn: PgConnection): pg.ClientConfig {
   const mode = conn.params.sslmode;
-  const ssl = mode === "require" || mode === "prefer" ? { rejectUnauthorized: false } : mode === "verify-ca" || mode === "verify-full" ? true : undefined;
+  const ssl =
+    mode === "require" || mode === "prefer"
+      ? { rejectUnauthorized: false }
+      : mode === "verify-ca" || mode === "verify-full"
+        ? true
+        : undefined;
   return {
     host: conn.host,
     port: conn.port,

@@ -28,7 +28,12 @@ export class VerificationError extends Error {
  * @param scratch a connection allowed to CREATE DATABASE (its `database` is only used to connect); the scratch
  *   database is created on that server and always dropped afterwards.
  */
-export async function verifyBackup(loc: BackupLocation, which: string, scratch: PgConnection, deps: RestoreDeps): Promise<VerifyResult> {
+export async function verifyBackup(
+  loc: BackupLocation,
+  which: string,
+  scratch: PgConnection,
+  deps: RestoreDeps,
+): Promise<VerifyResult> {
   const log = (deps.logger ?? rootLogger).child({ component: "verify", target: loc.name });
   const entry = await resolveBackup(deps.store, loc, which);
   const doing = `verifying "${entry.name}"`;
@@ -39,7 +44,9 @@ export async function verifyBackup(loc: BackupLocation, which: string, scratch: 
   let exactChecked = 0;
   let tablesFound = 0;
   try {
-    const major = serverMajor(Number((await admin.query<{ v: string }>("select current_setting('server_version_num') as v")).rows[0]!.v));
+    const major = serverMajor(
+      Number((await admin.query<{ v: string }>("select current_setting('server_version_num') as v")).rows[0]!.v),
+    );
     await admin.query(`create database ${admin.escapeIdentifier(dbName)}`);
     try {
       restoreMs = (await restoreBlob(loc, entry.name, withDatabase(scratch, dbName), deps)).durationMs;
@@ -57,12 +64,24 @@ export async function verifyBackup(loc: BackupLocation, which: string, scratch: 
           if (!got) {
             problems.push(`table ${decodeURIComponent(want.key)} is missing`);
           } else if (want.rows !== undefined) {
-            const rows = got.rows ?? Number((await db.query<{ n: string }>(`select count(*)::text as n from ${db.escapeIdentifier(got.schema)}.${db.escapeIdentifier(got.name)}`)).rows[0]!.n);
-            if (rows !== want.rows) problems.push(`table ${decodeURIComponent(want.key)} has ${rows} rows, the backup recorded ${want.rows}`);
+            const rows =
+              got.rows ??
+              Number(
+                (
+                  await db.query<{ n: string }>(
+                    `select count(*)::text as n from ${db.escapeIdentifier(got.schema)}.${db.escapeIdentifier(got.name)}`,
+                  )
+                ).rows[0]!.n,
+              );
+            if (rows !== want.rows)
+              problems.push(`table ${decodeURIComponent(want.key)} has ${rows} rows, the backup recorded ${want.rows}`);
             else exactChecked++;
           } else {
-            const any = await db.query(`select 1 from ${db.escapeIdentifier(got.schema)}.${db.escapeIdentifier(got.name)} limit 1`);
-            if (any.rowCount === 0) problems.push(`table ${decodeURIComponent(want.key)} is empty (it was too big to count at backup time)`);
+            const any = await db.query(
+              `select 1 from ${db.escapeIdentifier(got.schema)}.${db.escapeIdentifier(got.name)} limit 1`,
+            );
+            if (any.rowCount === 0)
+              problems.push(`table ${decodeURIComponent(want.key)} is empty (it was too big to count at backup time)`);
           }
         }
       } finally {

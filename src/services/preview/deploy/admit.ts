@@ -31,7 +31,8 @@ export async function admitDeploy(deps: RunnerDeps, job: PreviewJob): Promise<Ad
   const pull = await getPull(octokit, job.owner, job.repo, job.number);
   if (pull.state !== "open") {
     log.info({ key }, `${key} is closed: nothing to deploy`);
-    if (job.source === "comment" || job.source === "slack") await replyOnPull(deps, job, "This pull request is closed, so there is nothing to deploy.");
+    if (job.source === "comment" || job.source === "slack")
+      await replyOnPull(deps, job, "This pull request is closed, so there is nothing to deploy.");
     return undefined;
   }
   if (!(await isReviewedHead(deps, job, pull))) return undefined;
@@ -47,12 +48,23 @@ export async function admitDeploy(deps: RunnerDeps, job: PreviewJob): Promise<Ad
   }
   const automatic = job.source === "webhook" || job.source === "sweeper";
   const checks = await headChecks(octokit, job.owner, job.repo, pull.sha, automatic ? config.trigger.afterChecks : []);
-  const decision = decideTrigger(config, { source: job.source, action: job.action === "redeploy" ? "redeploy" : "deploy", fork: pull.fork, draft: pull.draft, labels: pull.labels, checks });
+  const decision = decideTrigger(config, {
+    source: job.source,
+    action: job.action === "redeploy" ? "redeploy" : "deploy",
+    fork: pull.fork,
+    draft: pull.draft,
+    labels: pull.labels,
+    checks,
+  });
   if (!decision.deploy) {
     log.info({ key, sha: pull.sha }, `not deploying ${key}: ${decision.reason}`);
     // Say so once, when a fork PR opens, so its author is not left wondering.
     if (pull.fork && job.event === "opened") {
-      await replyOnPull(deps, job, `No preview was deployed automatically: ${decision.reason}. A maintainer can comment \`/preview deploy\` after reviewing the changes.`);
+      await replyOnPull(
+        deps,
+        job,
+        `No preview was deployed automatically: ${decision.reason}. A maintainer can comment \`/preview deploy\` after reviewing the changes.`,
+      );
     }
     return undefined;
   }
@@ -64,32 +76,69 @@ async function isReviewedHead(deps: RunnerDeps, job: PreviewJob, pull: PullFacts
   const key = previewKey(job);
   const manual = job.source === "comment" || job.source === "slack";
   if (job.sha !== undefined && job.sha !== pull.sha) {
-    deps.logger.info({ key, pinned: job.sha, head: pull.sha }, `not deploying ${key}: pinned to ${job.sha.slice(0, 7)}, the head is ${pull.sha.slice(0, 7)}`);
-    await replyOnPull(deps, job, `Nothing was deployed: the PR moved to \`${pull.sha.slice(0, 7)}\`; review and deploy again.`);
+    deps.logger.info(
+      { key, pinned: job.sha, head: pull.sha },
+      `not deploying ${key}: pinned to ${job.sha.slice(0, 7)}, the head is ${pull.sha.slice(0, 7)}`,
+    );
+    await replyOnPull(
+      deps,
+      job,
+      `Nothing was deployed: the PR moved to \`${pull.sha.slice(0, 7)}\`; review and deploy again.`,
+    );
     return false;
   }
   if (pull.fork && manual && job.sha === undefined) {
     deps.logger.warn({ key }, `not deploying ${key}: a fork PR's deploy without a reviewed commit`);
-    await replyOnPull(deps, job, `Nothing was deployed: this pull request comes from a fork, and the request named no reviewed commit. Ask again with the commit: \`/preview deploy ${pull.sha.slice(0, 7)}\`.`);
+    await replyOnPull(
+      deps,
+      job,
+      `Nothing was deployed: this pull request comes from a fork, and the request named no reviewed commit. Ask again with the commit: \`/preview deploy ${pull.sha.slice(0, 7)}\`.`,
+    );
     return false;
   }
   return true;
 }
 
 /** The default branch's config (a PR cannot change the rules it is judged by), or undefined when not enrolled or invalid. */
-async function enrolledConfig(deps: RunnerDeps, octokit: Octokit, job: PreviewJob, pull: PullFacts): Promise<PreviewConfig | undefined> {
+async function enrolledConfig(
+  deps: RunnerDeps,
+  octokit: Octokit,
+  job: PreviewJob,
+  pull: PullFacts,
+): Promise<PreviewConfig | undefined> {
   const config = await loadRepoConfig(octokit, job.owner, job.repo);
   if (await pullTouches(octokit, job.owner, job.repo, job.number, CONFIG_PATH).catch(() => false)) {
     const proposed = await loadRepoConfig(octokit, job.owner, job.repo, pull.sha);
-    if (proposed && !proposed.ok) await reportConfigErrors({ octokit, owner: job.owner, repo: job.repo, sha: pull.sha, errors: proposed.errors, path: CONFIG_PATH, text: proposed.text });
-    else if (proposed) await reportConfigOk({ octokit, owner: job.owner, repo: job.repo, sha: pull.sha, path: CONFIG_PATH });
+    if (proposed && !proposed.ok)
+      await reportConfigErrors({
+        octokit,
+        owner: job.owner,
+        repo: job.repo,
+        sha: pull.sha,
+        errors: proposed.errors,
+        path: CONFIG_PATH,
+        text: proposed.text,
+      });
+    else if (proposed)
+      await reportConfigOk({ octokit, owner: job.owner, repo: job.repo, sha: pull.sha, path: CONFIG_PATH });
   }
   if (!config) {
-    deps.logger.debug({ key: previewKey(job) }, `${job.owner}/${job.repo} has no ${CONFIG_PATH} on its default branch: not enrolled`);
+    deps.logger.debug(
+      { key: previewKey(job) },
+      `${job.owner}/${job.repo} has no ${CONFIG_PATH} on its default branch: not enrolled`,
+    );
     return undefined;
   }
   if (!config.ok) {
-    await reportConfigErrors({ octokit, owner: job.owner, repo: job.repo, sha: pull.sha, errors: config.errors, path: CONFIG_PATH, text: config.text });
+    await reportConfigErrors({
+      octokit,
+      owner: job.owner,
+      repo: job.repo,
+      sha: pull.sha,
+      errors: config.errors,
+      path: CONFIG_PATH,
+      text: config.text,
+    });
     return undefined;
   }
   return config.config;

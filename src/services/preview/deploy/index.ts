@@ -19,7 +19,11 @@ import { admitDeploy, type Admitted } from "./admit.js";
 import type { DeployContext } from "./context.js";
 import { DEPLOY_PIPELINE, runPipeline } from "./pipeline.js";
 
-export async function deployPreview(deps: RunnerDeps, job: PreviewJob, signal?: AbortSignal): Promise<RunReport | undefined> {
+export async function deployPreview(
+  deps: RunnerDeps,
+  job: PreviewJob,
+  signal?: AbortSignal,
+): Promise<RunReport | undefined> {
   const admitted = await admitDeploy(deps, job);
   if (!admitted) return undefined;
   const ctx = await startRun(deps, job, admitted, signal);
@@ -32,7 +36,9 @@ export async function deployPreview(deps: RunnerDeps, job: PreviewJob, signal?: 
   try {
     await runPipeline(DEPLOY_PIPELINE, ctx, tracker);
     ctx.report.state = "success";
-    ctx.report.summary = ctx.names.url ? `Preview ready at ${ctx.names.url}` : `Preview deployed to namespace ${ctx.names.namespace} (${ctx.workloads.length} workloads ready)`;
+    ctx.report.summary = ctx.names.url
+      ? `Preview ready at ${ctx.names.url}`
+      : `Preview deployed to namespace ${ctx.names.namespace} (${ctx.workloads.length} workloads ready)`;
   } catch (err) {
     tracker.skipRemaining();
     retry = recordFailure(deps, ctx, err, signal);
@@ -42,7 +48,9 @@ export async function deployPreview(deps: RunnerDeps, job: PreviewJob, signal?: 
   const { report } = ctx;
   report.finishedAt = new Date().toISOString();
   if (report.state !== "superseded") {
-    await markNamespace(deps, ctx.names, report).catch((err: unknown) => deps.logger.warn({ key: ctx.names.key, err }, "could not record the preview state on its namespace"));
+    await markNamespace(deps, ctx.names, report).catch((err: unknown) =>
+      deps.logger.warn({ key: ctx.names.key, err }, "could not record the preview state on its namespace"),
+    );
   }
   await reporter.finished(report);
   await deps.notify?.(report);
@@ -51,17 +59,45 @@ export async function deployPreview(deps: RunnerDeps, job: PreviewJob, signal?: 
 }
 
 /** The run's names, report (URL, links, expiry) and scratch checkout. */
-async function startRun(deps: RunnerDeps, job: PreviewJob, { octokit, pull, config }: Admitted, signal?: AbortSignal): Promise<DeployContext> {
-  const ref: PreviewRef = { owner: job.owner, repo: job.repo, number: job.number, branch: pull.branch, sha: pull.sha, fork: pull.fork };
+async function startRun(
+  deps: RunnerDeps,
+  job: PreviewJob,
+  { octokit, pull, config }: Admitted,
+  signal?: AbortSignal,
+): Promise<DeployContext> {
+  const ref: PreviewRef = {
+    owner: job.owner,
+    repo: job.repo,
+    number: job.number,
+    branch: pull.branch,
+    sha: pull.sha,
+    fork: pull.fork,
+  };
   const names = previewNamesFor(ref, config);
   const report = newReport("deploy", ref, names, job.trigger);
   report.url = names.url;
   if (config.slack) report.slackChannel = config.slack.channel;
-  report.links = names.url ? config.links.map((l) => ({ title: l.title, url: new URL(l.path.replace(/^\//, ""), names.url).toString() })) : [];
+  report.links = names.url
+    ? config.links.map((l) => ({ title: l.title, url: new URL(l.path.replace(/^\//, ""), names.url).toString() }))
+    : [];
   const ttlMs = job.ttlMs ?? config.ttl;
   if (ttlMs) report.expiresAt = new Date(Date.now() + ttlMs).toISOString();
   const dir = await mkdtemp(join(deps.workDir, "src-"));
-  return { deps, job, octokit, pull, config, ref, names, report, ...(signal ? { signal } : {}), dir, objects: [], applied: [], workloads: [] };
+  return {
+    deps,
+    job,
+    octokit,
+    pull,
+    config,
+    ref,
+    names,
+    report,
+    ...(signal ? { signal } : {}),
+    dir,
+    objects: [],
+    applied: [],
+    workloads: [],
+  };
 }
 
 /** Record why the run ended early; returns the error when the queue should retry the job. */
@@ -86,5 +122,7 @@ function recordFailure(deps: RunnerDeps, { report, job }: DeployContext, err: un
 async function markNamespace(deps: RunnerDeps, names: PreviewNames, report: RunReport): Promise<void> {
   const exists = (await deps.cluster.listNamespaces({ ...names.labels })).some((ns) => ns.name === names.namespace);
   if (!exists) return;
-  await deps.cluster.annotateNamespace(names.namespace, { [STATE_ANNOTATION]: report.state === "success" ? "ready" : "failed" });
+  await deps.cluster.annotateNamespace(names.namespace, {
+    [STATE_ANNOTATION]: report.state === "success" ? "ready" : "failed",
+  });
 }

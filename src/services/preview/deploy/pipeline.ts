@@ -30,7 +30,11 @@ export const DEPLOY_PIPELINE: readonly DeployStep[] = [
 ];
 
 /** Run each step in order (or record why it is skipped); the first failure stops the pipeline and propagates. */
-export async function runPipeline(steps: readonly DeployStep[], ctx: DeployContext, tracker: StepTracker): Promise<void> {
+export async function runPipeline(
+  steps: readonly DeployStep[],
+  ctx: DeployContext,
+  tracker: StepTracker,
+): Promise<void> {
   for (const step of steps) {
     const skipped = step.skip?.(ctx);
     if (skipped !== undefined) {

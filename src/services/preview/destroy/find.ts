@@ -33,10 +33,18 @@ export async function findPreview(deps: RunnerDeps, job: PreviewJob): Promise<Fo
   const octokit = await deps.octokitFor(job.installationId);
   const pull = await getPull(octokit, job.owner, job.repo, job.number).catch(() => undefined);
   const namespaces = (await deps.cluster.listNamespaces(ownershipLabels(job.owner, job.repo, job.number))).filter(
-    (ns) => ns.annotations[REPOSITORY_ANNOTATION] === `${job.owner}/${job.repo}` || ns.labels[REPO_LABEL] === repoLabel(job.owner, job.repo),
+    (ns) =>
+      ns.annotations[REPOSITORY_ANNOTATION] === `${job.owner}/${job.repo}` ||
+      ns.labels[REPO_LABEL] === repoLabel(job.owner, job.repo),
   );
   const databases = deps.databases ? (await deps.databases.list()).filter((d) => d.key === key) : [];
-  const ref: PreviewRef = { owner: job.owner, repo: job.repo, number: job.number, branch: pull?.branch ?? "", sha: pull?.sha ?? namespaces[0]?.annotations[SHA_ANNOTATION] ?? "" };
+  const ref: PreviewRef = {
+    owner: job.owner,
+    repo: job.repo,
+    number: job.number,
+    branch: pull?.branch ?? "",
+    sha: pull?.sha ?? namespaces[0]?.annotations[SHA_ANNOTATION] ?? "",
+  };
   let configProblem: string | undefined;
   const loaded = await loadRepoConfig(octokit, job.owner, job.repo).catch((err: unknown) => {
     configProblem = `its .github/preview.yml could not be read (${describeError(err).slice(0, 200)})`;
@@ -51,6 +59,19 @@ export async function findPreview(deps: RunnerDeps, job: PreviewJob): Promise<Fo
   const ns = namespaces[0]?.name;
   const names = ns ? { ...computed, namespace: ns, environment: `preview/${ns}` } : computed;
   const found = `${namespaces.length ? `namespace ${namespaces.map((n) => n.name).join(", ")}` : "no namespace"}; ${databases.length ? `database ${databases.map((d) => d.database).join(", ")}` : "no database"}`;
-  const keepDatabases = job.keepDatabases ?? (configProblem ? `${configProblem}, so whether it wants a final backup (database.finalBackup) is unknown` : undefined);
-  return { octokit, ref, names, ...(config ? { config } : {}), ...(keepDatabases ? { keepDatabases } : {}), namespaces, databases, found };
+  const keepDatabases =
+    job.keepDatabases ??
+    (configProblem
+      ? `${configProblem}, so whether it wants a final backup (database.finalBackup) is unknown`
+      : undefined);
+  return {
+    octokit,
+    ref,
+    names,
+    ...(config ? { config } : {}),
+    ...(keepDatabases ? { keepDatabases } : {}),
+    namespaces,
+    databases,
+    found,
+  };
 }

@@ -45,12 +45,21 @@ export async function destroyPreview(deps: RunnerDeps, job: PreviewJob, signal?:
 
   const db = preview.databases[0];
   const dropped = db && report.steps.find((s) => s.name === `Drop database ${db.database}`);
-  report.database = db ? { name: db.database, status: dropped?.status === "skipped" ? "kept" : dropped?.status === "failure" ? "drop failed" : "dropped" } : undefined;
+  report.database = db
+    ? {
+        name: db.database,
+        status: dropped?.status === "skipped" ? "kept" : dropped?.status === "failure" ? "drop failed" : "dropped",
+      }
+    : undefined;
   // What teardown deliberately left in place, and why (a database whose final backup is unknown, a protected namespace).
-  const kept = report.steps.filter((s) => s.status === "skipped" && s.detail?.startsWith("kept")).map((s) => `${s.name.replace(/^(Drop|Delete) /, "")} ${s.detail}`);
+  const kept = report.steps
+    .filter((s) => s.status === "skipped" && s.detail?.startsWith("kept"))
+    .map((s) => `${s.name.replace(/^(Drop|Delete) /, "")} ${s.detail}`);
   report.state = errors.length ? "failure" : "success";
   report.error = errors.length ? redactText(errors.join("\n")) : undefined;
-  const removed = report.steps.filter((s) => s.status === "success" && /^(Delete namespace|Drop database) /.test(s.name)).map((s) => s.name.replace(/^(Delete|Drop) /, ""));
+  const removed = report.steps
+    .filter((s) => s.status === "success" && /^(Delete namespace|Drop database) /.test(s.name))
+    .map((s) => s.name.replace(/^(Delete|Drop) /, ""));
   report.summary = errors.length
     ? `Teardown incomplete: ${errors.length} problem(s)`
     : `Preview removed (${removed.join("; ") || "nothing was left"})${kept.length ? `; ${kept.join("; ")}` : ""}`;

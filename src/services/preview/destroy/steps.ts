@@ -20,20 +20,30 @@ export interface TeardownStep {
 
 export function teardownSteps(deps: RunnerDeps, preview: FoundPreview, signal?: AbortSignal): TeardownStep[] {
   const kept = new Map<string, string>();
-  if (preview.keepDatabases) for (const db of preview.databases) kept.set(db.database, `kept: ${preview.keepDatabases}`);
+  if (preview.keepDatabases)
+    for (const db of preview.databases) kept.set(db.database, `kept: ${preview.keepDatabases}`);
   const finalBackup = preview.config?.database.finalBackup === true;
   const protectedNames = preview.config?.protectedNamespaces ?? [];
   return [
     ...preview.namespaces.flatMap((ns) =>
-      protectedNames.includes(ns.name) ? [protectedNamespace(ns)] : [suspendCronJobs(deps, ns), deleteClusterScoped(deps, ns), deleteNamespace(deps, ns, signal)],
+      protectedNames.includes(ns.name)
+        ? [protectedNamespace(ns)]
+        : [suspendCronJobs(deps, ns), deleteClusterScoped(deps, ns), deleteNamespace(deps, ns, signal)],
     ),
-    ...preview.databases.flatMap((db) => [...(finalBackup ? [backupBeforeDrop(deps, db, kept)] : []), dropDatabase(deps, db, preview.names, kept)]),
+    ...preview.databases.flatMap((db) => [
+      ...(finalBackup ? [backupBeforeDrop(deps, db, kept)] : []),
+      dropDatabase(deps, db, preview.names, kept),
+    ]),
   ];
 }
 
 /** The repository lists this namespace in `protectedNamespaces`: never touched, whatever its labels say. */
 function protectedNamespace(ns: FoundNamespace): TeardownStep {
-  return { name: `Delete namespace ${ns.name}`, skip: () => "kept: it is in protectedNamespaces of .github/preview.yml", run: async () => undefined };
+  return {
+    name: `Delete namespace ${ns.name}`,
+    skip: () => "kept: it is in protectedNamespaces of .github/preview.yml",
+    run: async () => undefined,
+  };
 }
 
 function suspendCronJobs(deps: RunnerDeps, ns: FoundNamespace): TeardownStep {
@@ -61,8 +71,14 @@ function deleteNamespace(deps: RunnerDeps, ns: FoundNamespace, signal?: AbortSig
   return {
     name: `Delete namespace ${ns.name}`,
     async run(detail) {
-      const outcome = await deps.cluster.deleteNamespace(ns.name, { waitMs: deps.namespaceDeleteTimeoutMs, ...(signal ? { signal } : {}) });
-      if (outcome === "stuck") throw new Error(`namespace ${ns.name} is still Terminating after ${Math.round(deps.namespaceDeleteTimeoutMs / 1000)} s (look for finalizers: kubectl get ns ${ns.name} -o yaml)`);
+      const outcome = await deps.cluster.deleteNamespace(ns.name, {
+        waitMs: deps.namespaceDeleteTimeoutMs,
+        ...(signal ? { signal } : {}),
+      });
+      if (outcome === "stuck")
+        throw new Error(
+          `namespace ${ns.name} is still Terminating after ${Math.round(deps.namespaceDeleteTimeoutMs / 1000)} s (look for finalizers: kubectl get ns ${ns.name} -o yaml)`,
+        );
       detail(outcome);
     },
   };
@@ -75,25 +91,38 @@ function backupBeforeDrop(deps: RunnerDeps, db: FoundDatabase, kept: Map<string,
     async run(detail) {
       if (!deps.backups) {
         kept.set(db.database, "kept: database.finalBackup is true, but preview-bot has no backup storage configured");
-        throw new Error(`database ${db.database} was kept, not dropped: database.finalBackup is true, but preview-bot has no backup storage configured`);
+        throw new Error(
+          `database ${db.database} was kept, not dropped: database.finalBackup is true, but preview-bot has no backup storage configured`,
+        );
       }
       try {
         const r = await deps.backups.backup(db);
         detail(`${r.blobName} (${formatBytes(r.sizeBytes)})`);
       } catch (err) {
         kept.set(db.database, "kept: its final backup did not succeed");
-        throw new Error(`database ${db.database} was kept, not dropped, because its final backup failed`, { cause: err });
+        throw new Error(`database ${db.database} was kept, not dropped, because its final backup failed`, {
+          cause: err,
+        });
       }
     },
   };
 }
 
-function dropDatabase(deps: RunnerDeps, db: FoundDatabase, names: PreviewNames, kept: Map<string, string>): TeardownStep {
+function dropDatabase(
+  deps: RunnerDeps,
+  db: FoundDatabase,
+  names: PreviewNames,
+  kept: Map<string, string>,
+): TeardownStep {
   return {
     name: `Drop database ${db.database}`,
     skip: () => kept.get(db.database),
     async run(detail) {
-      const outcome = await deps.databases!.drop({ key: names.key, database: db.database, role: db.role ?? roleFor(db.database, names) });
+      const outcome = await deps.databases!.drop({
+        key: names.key,
+        database: db.database,
+        role: db.role ?? roleFor(db.database, names),
+      });
       detail(`database ${outcome.database}, role ${outcome.role}`);
     },
   };

@@ -20,7 +20,8 @@ import { podSpecOf } from "./images.js";
 import { podSecurityProblems, type PodSecurityLevel } from "./pod-security.js";
 
 type Rec = Record<string, unknown>;
-const asRec = (v: unknown): Rec | undefined => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined);
+const asRec = (v: unknown): Rec | undefined =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined;
 
 export interface GuardrailPolicy {
   podSecurity: PodSecurityLevel;
@@ -31,7 +32,11 @@ export interface GuardrailPolicy {
   bindableClusterRoles: readonly string[];
 }
 
-export const DEFAULT_GUARDRAILS: GuardrailPolicy = { podSecurity: "baseline", maxReplicas: 10, bindableClusterRoles: [] };
+export const DEFAULT_GUARDRAILS: GuardrailPolicy = {
+  podSecurity: "baseline",
+  maxReplicas: 10,
+  bindableClusterRoles: [],
+};
 
 const SNIPPET_ANNOTATION = /snippets?$/i;
 const REPLICATED = new Set(["Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"]);
@@ -39,23 +44,45 @@ const REPLICATED = new Set(["Deployment", "StatefulSet", "ReplicaSet", "Replicat
 function service(obj: KubeObject, problems: string[], rewrites: string[]): void {
   const spec = asRec(obj.spec);
   if (!spec) return;
-  if (spec.type === "ExternalName") problems.push(`${describeObject(obj)}: ExternalName Services are refused (the name could resolve to anything, the cluster's own API included)`);
-  if (Array.isArray(spec.externalIPs) && spec.externalIPs.length > 0) problems.push(`${describeObject(obj)}: externalIPs are refused (they intercept traffic for those addresses cluster-wide)`);
+  if (spec.type === "ExternalName")
+    problems.push(
+      `${describeObject(obj)}: ExternalName Services are refused (the name could resolve to anything, the cluster's own API included)`,
+    );
+  if (Array.isArray(spec.externalIPs) && spec.externalIPs.length > 0)
+    problems.push(
+      `${describeObject(obj)}: externalIPs are refused (they intercept traffic for those addresses cluster-wide)`,
+    );
   if (spec.type === "LoadBalancer" || spec.type === "NodePort") {
-    rewrites.push(`${describeObject(obj)}: type ${String(spec.type)} → ClusterIP (previews are reached through their route; no load balancers or node ports)`);
+    rewrites.push(
+      `${describeObject(obj)}: type ${String(spec.type)} → ClusterIP (previews are reached through their route; no load balancers or node ports)`,
+    );
     spec.type = "ClusterIP";
-    for (const key of ["loadBalancerIP", "loadBalancerSourceRanges", "loadBalancerClass", "externalTrafficPolicy", "healthCheckNodePort", "allocateLoadBalancerNodePorts"]) delete spec[key];
+    for (const key of [
+      "loadBalancerIP",
+      "loadBalancerSourceRanges",
+      "loadBalancerClass",
+      "externalTrafficPolicy",
+      "healthCheckNodePort",
+      "allocateLoadBalancerNodePorts",
+    ])
+      delete spec[key];
     if (Array.isArray(spec.ports)) for (const p of spec.ports) delete asRec(p)?.nodePort;
   }
 }
 
 function rbac(obj: KubeObject, policy: GuardrailPolicy, problems: string[]): void {
   if (obj.kind === "ClusterRoleBinding") {
-    problems.push(`${describeObject(obj)}: ClusterRoleBindings are refused (they grant rights in every namespace); use a RoleBinding`);
+    problems.push(
+      `${describeObject(obj)}: ClusterRoleBindings are refused (they grant rights in every namespace); use a RoleBinding`,
+    );
     return;
   }
   const roleRef = asRec(obj.roleRef);
-  if (obj.kind === "RoleBinding" && roleRef?.kind === "ClusterRole" && !policy.bindableClusterRoles.includes(String(roleRef.name))) {
+  if (
+    obj.kind === "RoleBinding" &&
+    roleRef?.kind === "ClusterRole" &&
+    !policy.bindableClusterRoles.includes(String(roleRef.name))
+  ) {
     problems.push(
       `${describeObject(obj)}: binds ClusterRole "${String(roleRef.name)}", which previews may not bind (allowed: ${policy.bindableClusterRoles.join(", ") || "none"}); bind a Role of the preview's own`,
     );
@@ -65,40 +92,63 @@ function rbac(obj: KubeObject, policy: GuardrailPolicy, problems: string[]): voi
 function workload(obj: KubeObject, policy: GuardrailPolicy, problems: string[]): void {
   const spec = asRec(obj.spec);
   if (REPLICATED.has(obj.kind) && typeof spec?.replicas === "number" && spec.replicas > policy.maxReplicas) {
-    problems.push(`${describeObject(obj)}: ${spec.replicas} replicas, over the bound of ${policy.maxReplicas} for a preview`);
+    problems.push(
+      `${describeObject(obj)}: ${spec.replicas} replicas, over the bound of ${policy.maxReplicas} for a preview`,
+    );
   }
-  if (obj.kind === "HorizontalPodAutoscaler" && typeof spec?.maxReplicas === "number" && spec.maxReplicas > policy.maxReplicas) {
-    problems.push(`${describeObject(obj)}: maxReplicas ${spec.maxReplicas}, over the bound of ${policy.maxReplicas} for a preview`);
+  if (
+    obj.kind === "HorizontalPodAutoscaler" &&
+    typeof spec?.maxReplicas === "number" &&
+    spec.maxReplicas > policy.maxReplicas
+  ) {
+    problems.push(
+      `${describeObject(obj)}: maxReplicas ${spec.maxReplicas}, over the bound of ${policy.maxReplicas} for a preview`,
+    );
   }
   if (obj.kind === "Job" && typeof spec?.parallelism === "number" && spec.parallelism > policy.maxReplicas) {
-    problems.push(`${describeObject(obj)}: parallelism ${spec.parallelism}, over the bound of ${policy.maxReplicas} for a preview`);
+    problems.push(
+      `${describeObject(obj)}: parallelism ${spec.parallelism}, over the bound of ${policy.maxReplicas} for a preview`,
+    );
   }
   const pod = podSpecOf(obj);
   if (!pod) return;
   const account = pod.serviceAccountName ?? pod.serviceAccount;
   if (policy.botServiceAccount && account === policy.botServiceAccount) {
-    problems.push(`${describeObject(obj)}: serviceAccountName "${String(account)}" is preview-bot's own account; give the workload an account of its own`);
+    problems.push(
+      `${describeObject(obj)}: serviceAccountName "${String(account)}" is preview-bot's own account; give the workload an account of its own`,
+    );
   }
-  for (const p of podSecurityProblems(pod, policy.podSecurity)) problems.push(`${describeObject(obj)}: ${p} (refused at Pod Security level "${policy.podSecurity}")`);
+  for (const p of podSecurityProblems(pod, policy.podSecurity))
+    problems.push(`${describeObject(obj)}: ${p} (refused at Pod Security level "${policy.podSecurity}")`);
 }
 
 function ingress(obj: KubeObject, problems: string[]): void {
   if (asRec(obj.spec)?.defaultBackend !== undefined || asRec(obj.spec)?.backend !== undefined) {
-    problems.push(`${describeObject(obj)}: defaultBackend is refused (on a shared controller it catches every host); route by host and path rules`);
+    problems.push(
+      `${describeObject(obj)}: defaultBackend is refused (on a shared controller it catches every host); route by host and path rules`,
+    );
   }
   for (const key of Object.keys(obj.metadata.annotations ?? {})) {
-    if (SNIPPET_ANNOTATION.test(key)) problems.push(`${describeObject(obj)}: annotation ${key} is refused (snippets inject raw configuration into the shared ingress controller)`);
+    if (SNIPPET_ANNOTATION.test(key))
+      problems.push(
+        `${describeObject(obj)}: annotation ${key} is refused (snippets inject raw configuration into the shared ingress controller)`,
+      );
   }
 }
 
 /** Apply every rule in place; returns the problems (refusals) and rewrites, one line each. */
-export function applyGuardrails(objects: KubeObject[], policy: GuardrailPolicy): { problems: string[]; rewrites: string[] } {
+export function applyGuardrails(
+  objects: KubeObject[],
+  policy: GuardrailPolicy,
+): { problems: string[]; rewrites: string[] } {
   const problems: string[] = [];
   const rewrites: string[] = [];
   for (const obj of objects) {
     if (obj.kind === "Service" && obj.apiVersion === "v1") service(obj, problems, rewrites);
     else if (obj.kind === "Secret" && obj.apiVersion === "v1" && obj.type === "kubernetes.io/service-account-token") {
-      problems.push(`${describeObject(obj)}: service-account-token Secrets are refused (they mint a long-lived token for the account they name)`);
+      problems.push(
+        `${describeObject(obj)}: service-account-token Secrets are refused (they mint a long-lived token for the account they name)`,
+      );
     } else if (obj.apiVersion.startsWith("rbac.authorization.k8s.io/")) rbac(obj, policy, problems);
     else if (obj.kind === "Ingress" && obj.apiVersion.startsWith("networking.k8s.io/")) ingress(obj, problems);
     workload(obj, policy, problems);

@@ -10,10 +10,14 @@ import { isInside } from "./plain.js";
 import { RenderError } from "./render-error.js";
 
 type Rec = Record<string, unknown>;
-const asRec = (v: unknown): Rec | undefined => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined);
+const asRec = (v: unknown): Rec | undefined =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined;
 
 export async function isChartDirectory(dir: string): Promise<boolean> {
-  return stat(path.join(dir, "Chart.yaml")).then((s) => s.isFile(), () => false);
+  return stat(path.join(dir, "Chart.yaml")).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 }
 
 async function readYaml(file: string, shown: string): Promise<Rec | undefined> {
@@ -26,7 +30,9 @@ async function readYaml(file: string, shown: string): Promise<Rec | undefined> {
   try {
     return asRec(parseYaml(text, { maxAliasCount: 50 }));
   } catch (err) {
-    throw new RenderError(`reading ${shown}: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`, { cause: err });
+    throw new RenderError(`reading ${shown}: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`, {
+      cause: err,
+    });
   }
 }
 
@@ -38,7 +44,10 @@ async function vendored(chartDir: string, root: string): Promise<{ names: Set<st
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
   for (const e of entries) {
     if (e.isDirectory()) {
-      const chart = await readYaml(path.join(dir, e.name, "Chart.yaml"), path.relative(root, path.join(dir, e.name, "Chart.yaml")));
+      const chart = await readYaml(
+        path.join(dir, e.name, "Chart.yaml"),
+        path.relative(root, path.join(dir, e.name, "Chart.yaml")),
+      );
       if (typeof chart?.name === "string") names.add(chart.name);
     } else if (e.isFile() && /\.tgz$/.test(e.name)) archives.push(e.name);
   }
@@ -48,12 +57,21 @@ async function vendored(chartDir: string, root: string): Promise<{ names: Set<st
 /** Throw RenderError unless `chartDir` is a chart whose every dependency is vendored. Returns the chart's name. */
 export async function checkChartDependencies(chartDir: string, root: string): Promise<string> {
   const real = await realpath(chartDir);
-  if (!isInside(root, real)) throw new RenderError(`${path.relative(root, chartDir)}: the chart is outside the repository`);
+  if (!isInside(root, real))
+    throw new RenderError(`${path.relative(root, chartDir)}: the chart is outside the repository`);
   const shown = path.relative(root, real) || ".";
   const chart = await readYaml(path.join(real, "Chart.yaml"), path.join(shown, "Chart.yaml"));
-  if (!chart) throw new RenderError(`${shown} is not a Helm chart: it has no Chart.yaml (manifests.path must be the chart's directory)`);
-  const requirements = chart.apiVersion === "v1" ? await readYaml(path.join(real, "requirements.yaml"), path.join(shown, "requirements.yaml")) : chart;
-  const deps = (Array.isArray(requirements?.dependencies) ? requirements.dependencies : []).map(asRec).filter((d): d is Rec => d !== undefined);
+  if (!chart)
+    throw new RenderError(
+      `${shown} is not a Helm chart: it has no Chart.yaml (manifests.path must be the chart's directory)`,
+    );
+  const requirements =
+    chart.apiVersion === "v1"
+      ? await readYaml(path.join(real, "requirements.yaml"), path.join(shown, "requirements.yaml"))
+      : chart;
+  const deps = (Array.isArray(requirements?.dependencies) ? requirements.dependencies : [])
+    .map(asRec)
+    .filter((d): d is Rec => d !== undefined);
   if (deps.length === 0) return String(chart.name ?? path.basename(real));
   const { names, archives } = await vendored(real, root);
   const missing = deps.filter((d) => {
@@ -61,7 +79,12 @@ export async function checkChartDependencies(chartDir: string, root: string): Pr
     return !names.has(name) && !archives.some((a) => a.startsWith(`${name}-`) && /^\d/.test(a.slice(name.length + 1)));
   });
   if (missing.length > 0) {
-    const list = missing.map((d) => `"${String(d.name)}"${d.version ? ` ${String(d.version)}` : ""}${d.repository ? ` from ${String(d.repository)}` : ""}`).join(", ");
+    const list = missing
+      .map(
+        (d) =>
+          `"${String(d.name)}"${d.version ? ` ${String(d.version)}` : ""}${d.repository ? ` from ${String(d.repository)}` : ""}`,
+      )
+      .join(", ");
     throw new RenderError(
       `${shown}: the chart's dependenc${missing.length > 1 ? "ies" : "y"} ${list} ${missing.length > 1 ? "are" : "is"} not vendored in ${path.join(shown, "charts")}/; ` +
         `preview-bot renders offline. Run "helm dependency build ${shown}" and commit ${path.join(shown, "charts")}/`,

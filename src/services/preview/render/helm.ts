@@ -54,7 +54,8 @@ export function setValues(set: Readonly<Record<string, string>>): Record<string,
   const root: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(set)) {
     const parts = keyPath(key);
-    if (parts.some((p) => p === "__proto__" || p === "constructor" || p === "prototype")) throw new RenderError(`manifests.set: "${key}" is not a usable key`);
+    if (parts.some((p) => p === "__proto__" || p === "constructor" || p === "prototype"))
+      throw new RenderError(`manifests.set: "${key}" is not a usable key`);
     let node: Record<string | number, unknown> = root;
     parts.forEach((part, i) => {
       if (i === parts.length - 1) {
@@ -62,7 +63,8 @@ export function setValues(set: Readonly<Record<string, string>>): Record<string,
         return;
       }
       const nextIsIndex = typeof parts[i + 1] === "number";
-      if (node[part] === undefined || node[part] === null || typeof node[part] !== "object") node[part] = nextIsIndex ? [] : {};
+      if (node[part] === undefined || node[part] === null || typeof node[part] !== "object")
+        node[part] = nextIsIndex ? [] : {};
       node = node[part] as Record<string | number, unknown>;
     });
   }
@@ -86,13 +88,23 @@ export async function findHelm(envPath = process.env.PATH ?? ""): Promise<string
   for (const dir of envPath.split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.join(dir, "helm");
-    if (await access(candidate, constants.X_OK).then(() => stat(candidate).then((s) => s.isFile()), () => false)) return candidate;
+    if (
+      await access(candidate, constants.X_OK).then(
+        () => stat(candidate).then((s) => s.isFile()),
+        () => false,
+      )
+    )
+      return candidate;
   }
   return undefined;
 }
 
 /** Render the chart at `chartDir` (inside `root`); objects with their chart-relative template paths. */
-export async function renderHelmChart(chartDir: string, root: string, o: HelmOptions): Promise<{ objects: KubeObject[]; sources: string[] }> {
+export async function renderHelmChart(
+  chartDir: string,
+  root: string,
+  o: HelmOptions,
+): Promise<{ objects: KubeObject[]; sources: string[] }> {
   const shown = path.relative(root, chartDir) || ".";
   const chartName = await checkChartDependencies(chartDir, root);
   const files = await Promise.all(o.values.map((v) => valuesFile(root, v)));
@@ -110,7 +122,12 @@ export async function renderHelmChart(chartDir: string, root: string, o: HelmOpt
       root,
       cwd: root,
       home,
-      env: { HELM_CACHE_HOME: path.join(home, "cache"), HELM_CONFIG_HOME: path.join(home, "config"), HELM_DATA_HOME: path.join(home, "data"), HELM_PLUGINS: path.join(home, "plugins") },
+      env: {
+        HELM_CACHE_HOME: path.join(home, "cache"),
+        HELM_CONFIG_HOME: path.join(home, "config"),
+        HELM_DATA_HOME: path.join(home, "data"),
+        HELM_PLUGINS: path.join(home, "plugins"),
+      },
       ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
       ...(o.maxOutputBytes ? { maxOutputBytes: o.maxOutputBytes } : {}),
     });

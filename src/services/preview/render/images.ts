@@ -26,7 +26,8 @@ export function imageRepository(image: string): string {
 }
 
 type Rec = Record<string, unknown>;
-const asRec = (v: unknown): Rec | undefined => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined);
+const asRec = (v: unknown): Rec | undefined =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined;
 
 /** The pod spec of a workload object, if it has one. */
 export function podSpecOf(obj: KubeObject): Rec | undefined {
@@ -73,7 +74,12 @@ export function pinImages(objects: KubeObject[], pins: readonly ImagePin[], warn
         const repo = imageRepository(container.image);
         const pin = pinFor(pins, repo);
         if (!pin) continue;
-        const renamed = pin.newName === undefined ? repo : pin.name.endsWith("/*") ? `${pin.newName.slice(0, -1)}${repo.slice(pin.name.length - 1)}` : pin.newName;
+        const renamed =
+          pin.newName === undefined
+            ? repo
+            : pin.name.endsWith("/*")
+              ? `${pin.newName.slice(0, -1)}${repo.slice(pin.name.length - 1)}`
+              : pin.newName;
         container.image = `${renamed}:${pin.tag}`;
         used.add(pin.name);
       }

@@ -98,7 +98,10 @@ async function detectType(dir: string): Promise<ManifestType> {
 }
 
 function pathFilter(config: PreviewConfig): PathFilter {
-  return { include: config.manifests.include, exclude: config.manifests.exclude.flatMap((e) => (e.path ? [e.path] : [])) };
+  return {
+    include: config.manifests.include,
+    exclude: config.manifests.exclude.flatMap((e) => (e.path ? [e.path] : [])),
+  };
 }
 
 export function createRenderer(opts: RendererOptions = {}): Renderer {
@@ -126,7 +129,10 @@ class ManifestRenderer implements Renderer {
       ...(opts.parentRefs ? { parentRefs: opts.parentRefs } : {}),
       ...(opts.ingressClassName ? { ingressClassName: opts.ingressClassName } : {}),
     };
-    this.timeouts = { ...(opts.kustomizeTimeoutMs ? { timeoutMs: opts.kustomizeTimeoutMs } : {}), ...(opts.maxOutputBytes ? { maxOutputBytes: opts.maxOutputBytes } : {}) };
+    this.timeouts = {
+      ...(opts.kustomizeTimeoutMs ? { timeoutMs: opts.kustomizeTimeoutMs } : {}),
+      ...(opts.maxOutputBytes ? { maxOutputBytes: opts.maxOutputBytes } : {}),
+    };
   }
 
   async render(input: RenderInput): Promise<RenderResult> {
@@ -138,15 +144,42 @@ class ManifestRenderer implements Renderer {
     const warnings: string[] = [];
     const raw = await this.read(type, manifestDir, root, input, warnings);
     const discovered = await this.scopes(raw.objects, input.cluster);
-    const notes = discovered ? [] : ["kind scopes from preview-bot's built-in list of cluster-scoped kinds (no cluster to ask)"];
+    const notes = discovered
+      ? []
+      : ["kind scopes from preview-bot's built-in list of cluster-scoped kinds (no cluster to ask)"];
     const plan = await planRoute(input, raw.objects, this.policy, input.cluster);
     warnings.push(...plan.warnings);
     notes.push(...plan.notes);
     const finalNames = plan.url && plan.url !== names.url ? { ...names, url: plan.url } : names;
-    const result = transformObjects(raw.objects, { config, ref: input.ref, names: finalNames, policy: this.policy, ...(discovered ? { scopes: discovered } : {}), ...(raw.sources ? { sources: raw.sources } : {}) });
+    const result = transformObjects(raw.objects, {
+      config,
+      ref: input.ref,
+      names: finalNames,
+      policy: this.policy,
+      ...(discovered ? { scopes: discovered } : {}),
+      ...(raw.sources ? { sources: raw.sources } : {}),
+    });
     warnings.push(...result.warnings);
-    this.log.debug({ key: names.key, path: rel, type, rendered: raw.objects.length, objects: result.objects.length, warnings: warnings.length, ms: Date.now() - started }, "rendered manifests");
-    return { objects: result.objects, warnings, rewrites: result.rewrites, notes, ...(finalNames.url ? { url: finalNames.url } : {}), type };
+    this.log.debug(
+      {
+        key: names.key,
+        path: rel,
+        type,
+        rendered: raw.objects.length,
+        objects: result.objects.length,
+        warnings: warnings.length,
+        ms: Date.now() - started,
+      },
+      "rendered manifests",
+    );
+    return {
+      objects: result.objects,
+      warnings,
+      rewrites: result.rewrites,
+      notes,
+      ...(finalNames.url ? { url: finalNames.url } : {}),
+      type,
+    };
   }
 
   /** The checkout and `manifests.path` inside it, both resolved: a directory that does not leave the repository. */
@@ -156,18 +189,31 @@ class ManifestRenderer implements Renderer {
       throw new RenderError(`rendering ${rel}: the checkout ${input.dir} does not exist`, { cause: err });
     });
     const manifestDir = await realpath(path.resolve(root, rel)).catch((err: unknown) => {
-      throw new RenderError(`rendering ${rel}: no such directory in ${input.ref.owner}/${input.ref.repo}@${input.ref.sha.slice(0, 7)} (manifests.path)`, { cause: err });
+      throw new RenderError(
+        `rendering ${rel}: no such directory in ${input.ref.owner}/${input.ref.repo}@${input.ref.sha.slice(0, 7)} (manifests.path)`,
+        { cause: err },
+      );
     });
-    if (!isInside(root, manifestDir)) throw new RenderError(`rendering ${rel}: manifests.path leads outside the repository`);
-    if (!(await stat(manifestDir)).isDirectory()) throw new RenderError(`rendering ${rel}: manifests.path must be a directory`);
+    if (!isInside(root, manifestDir))
+      throw new RenderError(`rendering ${rel}: manifests.path leads outside the repository`);
+    if (!(await stat(manifestDir)).isDirectory())
+      throw new RenderError(`rendering ${rel}: manifests.path must be a directory`);
     return { root, manifestDir };
   }
 
-  private async read(type: ManifestType, manifestDir: string, root: string, input: RenderInput, warnings: string[]): Promise<{ objects: KubeObject[]; sources?: string[] }> {
+  private async read(
+    type: ManifestType,
+    manifestDir: string,
+    root: string,
+    input: RenderInput,
+    warnings: string[],
+  ): Promise<{ objects: KubeObject[]; sources?: string[] }> {
     const { config } = input;
     if (type === "kustomize") {
       if (pathFilter(config).include.length + pathFilter(config).exclude.length > 0) {
-        throw new RenderError("manifests.include and path globs in manifests.exclude select files of plain or Helm manifests; kustomize output has no files (exclude by kind and name instead)");
+        throw new RenderError(
+          "manifests.include and path globs in manifests.exclude select files of plain or Helm manifests; kustomize output has no files (exclude by kind and name instead)",
+        );
       }
       return { objects: await this.kustomize(manifestDir, root, config.manifests.path) };
     }
@@ -177,33 +223,71 @@ class ManifestRenderer implements Renderer {
     return plain;
   }
 
-  private async helmChart(manifestDir: string, root: string, input: RenderInput, warnings: string[]): Promise<{ objects: KubeObject[]; sources: string[] }> {
+  private async helmChart(
+    manifestDir: string,
+    root: string,
+    input: RenderInput,
+    warnings: string[],
+  ): Promise<{ objects: KubeObject[]; sources: string[] }> {
     const { config, names, ref } = input;
     const rel = config.manifests.path;
     const values = templateValues(ref, names);
-    const set = Object.fromEntries(Object.entries(config.manifests.set).map(([k, v]) => [k, expandTemplate(v, values)]));
-    const release = config.manifests.releaseName ? expandTemplate(config.manifests.releaseName, values) : capLabel(names.hostLabel, names.key, true, 53);
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(release) || release.length > 53) throw new RenderError(`manifests.releaseName: "${release}" is not a valid Helm release name (≤ 53 characters of a-z 0-9 -)`);
-    const out = await renderHelmChart(manifestDir, root, { helm: await this.helm(rel), workDir: this.workDir, release, namespace: names.namespace, values: config.manifests.values, set, ...this.timeouts });
-    const pairs = filterPaths(out.objects.map((o, i) => ({ o, s: out.sources[i]! })), (p) => p.s, pathFilter(config), warnings);
+    const set = Object.fromEntries(
+      Object.entries(config.manifests.set).map(([k, v]) => [k, expandTemplate(v, values)]),
+    );
+    const release = config.manifests.releaseName
+      ? expandTemplate(config.manifests.releaseName, values)
+      : capLabel(names.hostLabel, names.key, true, 53);
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(release) || release.length > 53)
+      throw new RenderError(
+        `manifests.releaseName: "${release}" is not a valid Helm release name (≤ 53 characters of a-z 0-9 -)`,
+      );
+    const out = await renderHelmChart(manifestDir, root, {
+      helm: await this.helm(rel),
+      workDir: this.workDir,
+      release,
+      namespace: names.namespace,
+      values: config.manifests.values,
+      set,
+      ...this.timeouts,
+    });
+    const pairs = filterPaths(
+      out.objects.map((o, i) => ({ o, s: out.sources[i]! })),
+      (p) => p.s,
+      pathFilter(config),
+      warnings,
+    );
     return { objects: pairs.map((p) => p.o), sources: pairs.map((p) => `${path.join(rel, p.s)}`) };
   }
 
   private async helm(shown: string): Promise<string> {
     this.helmPath ??= this.opts.helmCommand ? Promise.resolve(this.opts.helmCommand) : findHelm();
     const found = await this.helmPath;
-    if (!found) throw new RenderError(`rendering ${shown} with helm: helm is not installed (the preview-bot image ships it; elsewhere put helm on PATH)`);
+    if (!found)
+      throw new RenderError(
+        `rendering ${shown} with helm: helm is not installed (the preview-bot image ships it; elsewhere put helm on PATH)`,
+      );
     return found;
   }
 
   private async kustomize(manifestDir: string, root: string, shown: string): Promise<KubeObject[]> {
     const facts = await checkKustomizationTree(manifestDir, root);
-    this.kustomizeArgv ??= this.opts.kustomizeCommand ? Promise.resolve(this.opts.kustomizeCommand) : findKustomizeCommand();
+    this.kustomizeArgv ??= this.opts.kustomizeCommand
+      ? Promise.resolve(this.opts.kustomizeCommand)
+      : findKustomizeCommand();
     const argv = await this.kustomizeArgv;
-    if (!argv) throw new RenderError(`rendering ${shown} with kustomize: neither kustomize nor kubectl is installed (set KUSTOMIZE_COMMAND, or use manifests.type: plain)`);
+    if (!argv)
+      throw new RenderError(
+        `rendering ${shown} with kustomize: neither kustomize nor kubectl is installed (set KUSTOMIZE_COMMAND, or use manifests.type: plain)`,
+      );
     const home = await mkdtemp(path.join(this.workDir, "kustomize-"));
     try {
-      const yaml = await runKustomize(manifestDir, root, { command: argv, home, ...(facts.helm ? { helm: await this.helm(shown) } : {}), ...this.timeouts });
+      const yaml = await runKustomize(manifestDir, root, {
+        command: argv,
+        home,
+        ...(facts.helm ? { helm: await this.helm(shown) } : {}),
+        ...this.timeouts,
+      });
       return parseManifests(yaml, `kustomize output of ${shown}`);
     } finally {
       await rm(home, { recursive: true, force: true });
@@ -211,7 +295,10 @@ class ManifestRenderer implements Renderer {
   }
 
   /** Each kind's scope from the cluster's discovery (undefined without a cluster: the built-in list is used). */
-  private async scopes(objects: readonly KubeObject[], cluster: RenderCluster | undefined): Promise<Map<string, "Namespaced" | "Cluster"> | undefined> {
+  private async scopes(
+    objects: readonly KubeObject[],
+    cluster: RenderCluster | undefined,
+  ): Promise<Map<string, "Namespaced" | "Cluster"> | undefined> {
     if (!cluster) return undefined;
     const out = new Map<string, "Namespaced" | "Cluster">();
     for (const key of new Set(objects.map((o) => scopeKey(o.apiVersion, o.kind)))) {

@@ -26,23 +26,42 @@ const HOST_LIKE = /^[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?::\d+)?\//i;
 export async function isRemoteReference(entry: string, baseDir: string): Promise<boolean> {
   if (SCHEME_OR_GIT.test(entry)) return true;
   if (!HOST_LIKE.test(entry)) return false;
-  return !(await stat(path.resolve(baseDir, entry)).then(() => true, () => false));
+  return !(await stat(path.resolve(baseDir, entry)).then(
+    () => true,
+    () => false,
+  ));
 }
 
 export async function findKustomizationFile(dir: string): Promise<string | undefined> {
   for (const name of KUSTOMIZATION_FILES) {
     const file = path.join(dir, name);
-    if (await stat(file).then((s) => s.isFile(), () => false)) return file;
+    if (
+      await stat(file).then(
+        (s) => s.isFile(),
+        () => false,
+      )
+    )
+      return file;
   }
   return undefined;
 }
 
 type Rec = Record<string, unknown>;
-const asRec = (v: unknown): Rec | undefined => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined);
+const asRec = (v: unknown): Rec | undefined =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined;
 const asList = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]);
 const strings = (v: unknown): string[] => asList(v).filter((x): x is string => typeof x === "string");
 
-const LIST_FIELDS = ["resources", "bases", "components", "generators", "transformers", "validators", "crds", "configurations"] as const;
+const LIST_FIELDS = [
+  "resources",
+  "bases",
+  "components",
+  "generators",
+  "transformers",
+  "validators",
+  "crds",
+  "configurations",
+] as const;
 const DIRECTORY_FIELDS = new Set(["resources", "bases", "components"]);
 
 /** Every `[field, path]` the kustomization loads from. */
@@ -56,7 +75,8 @@ function loadedPaths(k: Rec): Array<[string, string]> {
     if (typeof patchPath === "string") out.push([`patches[${i}].path`, patchPath]);
   }
   // A strategic-merge entry is a path, or an inline patch (which has a newline or a colon-space).
-  for (const [i, p] of strings(k.patchesStrategicMerge).entries()) if (!/\n|: /.test(p)) out.push([`patchesStrategicMerge[${i}]`, p]);
+  for (const [i, p] of strings(k.patchesStrategicMerge).entries())
+    if (!/\n|: /.test(p)) out.push([`patchesStrategicMerge[${i}]`, p]);
   for (const [i, p] of asList(k.patchesJson6902).entries()) {
     const patchPath = asRec(p)?.path;
     if (typeof patchPath === "string") out.push([`patchesJson6902[${i}].path`, patchPath]);
@@ -65,7 +85,8 @@ function loadedPaths(k: Rec): Array<[string, string]> {
     for (const [i, g] of asList(k[gen]).entries()) {
       const r = asRec(g) ?? {};
       // `files` entries may be `key=path`.
-      for (const f of strings(r.files)) out.push([`${gen}[${i}].files`, f.includes("=") && !SCHEME_OR_GIT.test(f) ? f.slice(f.indexOf("=") + 1) : f]);
+      for (const f of strings(r.files))
+        out.push([`${gen}[${i}].files`, f.includes("=") && !SCHEME_OR_GIT.test(f) ? f.slice(f.indexOf("=") + 1) : f]);
       for (const e of [...strings(r.envs), ...strings(r.env)]) out.push([`${gen}[${i}].envs`, e]);
     }
   }
@@ -75,14 +96,20 @@ function loadedPaths(k: Rec): Array<[string, string]> {
   }
   for (const [i, h] of asList(k.helmCharts).entries()) {
     const r = asRec(h) ?? {};
-    for (const v of [...strings(r.valuesFile), ...strings(r.additionalValuesFiles)]) out.push([`helmCharts[${i}] values`, v]);
+    for (const v of [...strings(r.valuesFile), ...strings(r.additionalValuesFiles)])
+      out.push([`helmCharts[${i}] values`, v]);
   }
   return out;
 }
 
 async function checkHelmCharts(k: Rec, dir: string, root: string, shown: string): Promise<boolean> {
-  const charts = asList(k.helmCharts).map(asRec).filter((x): x is Rec => x !== undefined);
-  if (k.helmChartInflationGenerator !== undefined) throw new RenderError(`${shown}: helmChartInflationGenerator is not supported; use helmCharts with a chart vendored in the repository`);
+  const charts = asList(k.helmCharts)
+    .map(asRec)
+    .filter((x): x is Rec => x !== undefined);
+  if (k.helmChartInflationGenerator !== undefined)
+    throw new RenderError(
+      `${shown}: helmChartInflationGenerator is not supported; use helmCharts with a chart vendored in the repository`,
+    );
   if (charts.length === 0) return false;
   const home = typeof asRec(k.helmGlobals)?.chartHome === "string" ? String(asRec(k.helmGlobals)!.chartHome) : "charts";
   for (const [i, c] of charts.entries()) {
@@ -95,7 +122,9 @@ async function checkHelmCharts(k: Rec, dir: string, root: string, shown: string)
     }
     const chartDir = await realpath(path.resolve(dir, home, name)).catch(() => undefined);
     if (!chartDir || !isInside(root, chartDir)) {
-      throw new RenderError(`${shown}: helmCharts[${i}] "${name}" is not in the repository (looked for ${path.join(path.relative(root, dir), home, name)})`);
+      throw new RenderError(
+        `${shown}: helmCharts[${i}] "${name}" is not in the repository (looked for ${path.join(path.relative(root, dir), home, name)})`,
+      );
     }
     await checkChartDependencies(chartDir, root);
   }
@@ -111,7 +140,12 @@ export interface KustomizationFacts {
  * Walk the kustomization at `dir` and every local kustomization it references; throw RenderError on a remote
  * reference, a path outside `root`, or a remote chart.
  */
-export async function checkKustomizationTree(dir: string, root: string, seen = new Set<string>(), facts: KustomizationFacts = { helm: false }): Promise<KustomizationFacts> {
+export async function checkKustomizationTree(
+  dir: string,
+  root: string,
+  seen = new Set<string>(),
+  facts: KustomizationFacts = { helm: false },
+): Promise<KustomizationFacts> {
   const realDir = await realpath(dir);
   if (seen.has(realDir)) return facts;
   seen.add(realDir);
@@ -122,19 +156,25 @@ export async function checkKustomizationTree(dir: string, root: string, seen = n
   try {
     doc = parseYaml(await readFile(file, "utf8"), { maxAliasCount: 50 });
   } catch (err) {
-    throw new RenderError(`reading ${shown}: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`, { cause: err });
+    throw new RenderError(`reading ${shown}: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`, {
+      cause: err,
+    });
   }
   const k = asRec(doc);
   if (!k) return facts;
   if (await checkHelmCharts(k, realDir, root, shown)) facts.helm = true;
   for (const [field, entry] of loadedPaths(k)) {
     if (await isRemoteReference(entry, realDir)) {
-      throw new RenderError(`${shown}: ${field} entry "${entry}" is a remote reference; preview-bot builds only from the PR's own commit (vendor it into the repository)`);
+      throw new RenderError(
+        `${shown}: ${field} entry "${entry}" is a remote reference; preview-bot builds only from the PR's own commit (vendor it into the repository)`,
+      );
     }
     const target = await realpath(path.resolve(realDir, entry)).catch(() => undefined);
     if (target === undefined) continue; // kustomize reports missing files itself
-    if (!isInside(root, target)) throw new RenderError(`${shown}: ${field} entry "${entry}" points outside the repository`);
-    if (DIRECTORY_FIELDS.has(field) && (await stat(target)).isDirectory()) await checkKustomizationTree(target, root, seen, facts);
+    if (!isInside(root, target))
+      throw new RenderError(`${shown}: ${field} entry "${entry}" points outside the repository`);
+    if (DIRECTORY_FIELDS.has(field) && (await stat(target)).isDirectory())
+      await checkKustomizationTree(target, root, seen, facts);
   }
   return facts;
 }

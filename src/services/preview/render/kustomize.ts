@@ -12,7 +12,10 @@ import { RenderError } from "./render-error.js";
 import { runTool } from "./tool-run.js";
 
 export { checkKustomizationTree, findKustomizationFile, isRemoteReference } from "./kustomization-check.js";
-export { DEFAULT_TOOL_MAX_OUTPUT as DEFAULT_KUSTOMIZE_MAX_OUTPUT, DEFAULT_TOOL_TIMEOUT_MS as DEFAULT_KUSTOMIZE_TIMEOUT_MS } from "./tool-run.js";
+export {
+  DEFAULT_TOOL_MAX_OUTPUT as DEFAULT_KUSTOMIZE_MAX_OUTPUT,
+  DEFAULT_TOOL_TIMEOUT_MS as DEFAULT_KUSTOMIZE_TIMEOUT_MS,
+} from "./tool-run.js";
 
 async function onPath(name: string, envPath = process.env.PATH ?? ""): Promise<string | undefined> {
   for (const dir of envPath.split(path.delimiter)) {
@@ -58,7 +61,15 @@ export async function runKustomize(dir: string, root: string, opts: KustomizeOpt
     root,
     cwd: root,
     home: opts.home,
-    ...(opts.helm ? { env: { HELM_CACHE_HOME: path.join(opts.home, "helm-cache"), HELM_CONFIG_HOME: path.join(opts.home, "helm-config"), HELM_DATA_HOME: path.join(opts.home, "helm-data") } } : {}),
+    ...(opts.helm
+      ? {
+          env: {
+            HELM_CACHE_HOME: path.join(opts.home, "helm-cache"),
+            HELM_CONFIG_HOME: path.join(opts.home, "helm-config"),
+            HELM_DATA_HOME: path.join(opts.home, "helm-data"),
+          },
+        }
+      : {}),
     ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
     ...(opts.maxOutputBytes ? { maxOutputBytes: opts.maxOutputBytes } : {}),
   });

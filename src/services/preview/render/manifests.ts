@@ -15,7 +15,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function asKubeObject(value: unknown, where: string): KubeObject {
-  if (!isRecord(value)) throw new RenderError(`${where} is not a mapping (a Kubernetes object needs apiVersion, kind and metadata)`);
+  if (!isRecord(value))
+    throw new RenderError(`${where} is not a mapping (a Kubernetes object needs apiVersion, kind and metadata)`);
   const { apiVersion, kind } = value;
   if (typeof apiVersion !== "string" || !apiVersion || typeof kind !== "string" || !kind) {
     throw new RenderError(`${where} is not a Kubernetes object: it needs a string apiVersion and kind`);

@@ -40,7 +40,12 @@ export interface PathFilter {
 }
 
 /** Keep what `include` (when given) selects and `exclude` does not; warn about globs that matched nothing. */
-export function filterPaths<T>(items: readonly T[], pathOf: (item: T) => string, filter: PathFilter, warnings: string[]): T[] {
+export function filterPaths<T>(
+  items: readonly T[],
+  pathOf: (item: T) => string,
+  filter: PathFilter,
+  warnings: string[],
+): T[] {
   const used = new Set<string>();
   const kept = items.filter((item) => {
     const rel = pathOf(item);
@@ -51,8 +56,10 @@ export function filterPaths<T>(items: readonly T[], pathOf: (item: T) => string,
     exc.forEach((g) => used.add(`exclude:${g}`));
     return exc.length === 0;
   });
-  for (const g of filter.include) if (!used.has(`include:${g}`)) warnings.push(`manifests.include: "${g}" matches no file`);
-  for (const g of filter.exclude) if (!used.has(`exclude:${g}`)) warnings.push(`manifests.exclude: "${g}" matches no file`);
+  for (const g of filter.include)
+    if (!used.has(`include:${g}`)) warnings.push(`manifests.include: "${g}" matches no file`);
+  for (const g of filter.exclude)
+    if (!used.has(`exclude:${g}`)) warnings.push(`manifests.exclude: "${g}" matches no file`);
   return kept;
 }
 
@@ -81,7 +88,9 @@ async function listFiles(dir: string, root: string, warnings: string[]): Promise
       }
     } else if (entry.isFile() && MANIFEST_FILE.test(entry.name)) {
       if (KUSTOMIZATION_FILES.includes(entry.name)) {
-        warnings.push(`skipped ${shown}: a kustomization file is not a manifest (set manifests.type: kustomize to build it)`);
+        warnings.push(
+          `skipped ${shown}: a kustomization file is not a manifest (set manifests.type: kustomize to build it)`,
+        );
         continue;
       }
       files.push(full);
@@ -104,7 +113,9 @@ export async function readPlainManifests(
   const realRoot = await realpath(root);
   const realDir = await realpath(dir);
   const all = await listFiles(realDir, realRoot, warnings);
-  const files = opts.filter ? filterPaths(all, (f) => path.relative(realDir, f).split(path.sep).join("/"), opts.filter, warnings) : all;
+  const files = opts.filter
+    ? filterPaths(all, (f) => path.relative(realDir, f).split(path.sep).join("/"), opts.filter, warnings)
+    : all;
   const objects: KubeObject[] = [];
   const sources: string[] = [];
   let total = 0;
@@ -112,12 +123,18 @@ export async function readPlainManifests(
     const shown = path.relative(realRoot, file);
     const text = await readFile(file, "utf8");
     total += Buffer.byteLength(text);
-    if (total > maxBytes) throw new RenderError(`reading plain manifests: more than ${maxBytes} bytes of YAML under ${path.relative(realRoot, dir) || "."}`);
+    if (total > maxBytes)
+      throw new RenderError(
+        `reading plain manifests: more than ${maxBytes} bytes of YAML under ${path.relative(realRoot, dir) || "."}`,
+      );
     for (const obj of parseManifests(text, shown)) {
       objects.push(obj);
       sources.push(shown);
     }
   }
-  if (files.length === 0) warnings.push(`no *.yaml, *.yml or *.json files under ${path.relative(realRoot, dir) || "."}${all.length > 0 ? " selected by manifests.include / exclude" : ""}`);
+  if (files.length === 0)
+    warnings.push(
+      `no *.yaml, *.yml or *.json files under ${path.relative(realRoot, dir) || "."}${all.length > 0 ? " selected by manifests.include / exclude" : ""}`,
+    );
   return { objects, sources, warnings };
 }

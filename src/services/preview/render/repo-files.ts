@@ -12,19 +12,26 @@ import { RenderError } from "./render-error.js";
 export const DEFAULT_REPO_FILE_MAX_BYTES = 20 * 1024 * 1024;
 
 /** `what` names the field in messages, e.g. `database.seed`. */
-export async function readRepoFile(root: string, rel: string, what: string, maxBytes = DEFAULT_REPO_FILE_MAX_BYTES): Promise<string> {
+export async function readRepoFile(
+  root: string,
+  rel: string,
+  what: string,
+  maxBytes = DEFAULT_REPO_FILE_MAX_BYTES,
+): Promise<string> {
   const realRoot = await realpath(root);
   const full = await realpath(path.resolve(realRoot, rel)).catch((err: unknown) => {
     throw new RenderError(`${what} "${rel}" does not exist at the PR's commit`, { cause: err });
   });
-  if (!isInside(realRoot, full) || full === realRoot) throw new RenderError(`${what} "${rel}" points outside the repository`);
+  if (!isInside(realRoot, full) || full === realRoot)
+    throw new RenderError(`${what} "${rel}" points outside the repository`);
   // Checked before opening: opening a FIFO would block, a device would read forever.
   if (!(await stat(full)).isFile()) throw new RenderError(`${what} "${rel}" is not a regular file`);
   const handle = await open(full, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const info = await handle.stat();
     if (!info.isFile()) throw new RenderError(`${what} "${rel}" is not a regular file`);
-    if (info.size > maxBytes) throw new RenderError(`${what} "${rel}" is ${info.size} bytes, over the ${maxBytes}-byte limit`);
+    if (info.size > maxBytes)
+      throw new RenderError(`${what} "${rel}" is ${info.size} bytes, over the ${maxBytes}-byte limit`);
     const chunks: Buffer[] = [];
     let total = 0;
     const buffer = Buffer.alloc(64 * 1024);

@@ -31,38 +31,63 @@ export interface RoutePlan {
 }
 
 type Rec = Record<string, unknown>;
-const asRec = (v: unknown): Rec | undefined => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined);
+const asRec = (v: unknown): Rec | undefined =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined;
 
 /** Gateway API hostname matching: exact, or `*.suffix` matching any name under the suffix; no hostname matches all. */
 export function hostCovered(listenerHost: unknown, host: string): boolean {
   if (typeof listenerHost !== "string" || listenerHost === "") return true;
-  if (listenerHost.startsWith("*.")) return host.endsWith(listenerHost.slice(1)) && host.length > listenerHost.length - 1;
+  if (listenerHost.startsWith("*."))
+    return host.endsWith(listenerHost.slice(1)) && host.length > listenerHost.length - 1;
   return listenerHost.toLowerCase() === host.toLowerCase();
 }
 
 /** Whether a parent Gateway serves HTTPS for `host`: true, false, or undefined when it could not be read. */
-export async function gatewayServesTls(cluster: GatewayReader, parents: ReadonlyArray<Rec>, routeNamespace: string, host: string, warnings: string[]): Promise<boolean | undefined> {
+export async function gatewayServesTls(
+  cluster: GatewayReader,
+  parents: ReadonlyArray<Rec>,
+  routeNamespace: string,
+  host: string,
+  warnings: string[],
+): Promise<boolean | undefined> {
   let unknown = false;
   for (const ref of parents) {
-    if ((ref.kind ?? "Gateway") !== "Gateway" || (ref.group ?? "gateway.networking.k8s.io") !== "gateway.networking.k8s.io") continue;
+    if (
+      (ref.kind ?? "Gateway") !== "Gateway" ||
+      (ref.group ?? "gateway.networking.k8s.io") !== "gateway.networking.k8s.io"
+    )
+      continue;
     const ns = typeof ref.namespace === "string" ? ref.namespace : routeNamespace;
     const name = String(ref.name);
     let gw: KubeObject | undefined;
     try {
       gw = await cluster.readObject("gateway.networking.k8s.io/v1", "Gateway", ns, name);
     } catch (err) {
-      warnings.push(`could not read Gateway ${ns}/${name} to check TLS for ${host} (${err instanceof Error ? err.message.split("\n")[0] : String(err)}); the URL assumes https`);
+      warnings.push(
+        `could not read Gateway ${ns}/${name} to check TLS for ${host} (${err instanceof Error ? err.message.split("\n")[0] : String(err)}); the URL assumes https`,
+      );
       unknown = true;
       continue;
     }
     if (!gw) {
-      warnings.push(`the parent Gateway ${ns}/${name} does not exist; nothing serves ${host} yet (route.parentRefs or the bot's PREVIEW_GATEWAY)`);
+      warnings.push(
+        `the parent Gateway ${ns}/${name} does not exist; nothing serves ${host} yet (route.parentRefs or the bot's PREVIEW_GATEWAY)`,
+      );
       continue;
     }
-    const listeners = (Array.isArray(asRec(gw.spec)?.listeners) ? (asRec(gw.spec)!.listeners as unknown[]) : []).map(asRec).filter((l): l is Rec => l !== undefined);
-    const eligible = listeners.filter((l) => (ref.sectionName === undefined || l.name === ref.sectionName) && (ref.port === undefined || l.port === ref.port));
+    const listeners = (Array.isArray(asRec(gw.spec)?.listeners) ? (asRec(gw.spec)!.listeners as unknown[]) : [])
+      .map(asRec)
+      .filter((l): l is Rec => l !== undefined);
+    const eligible = listeners.filter(
+      (l) =>
+        (ref.sectionName === undefined || l.name === ref.sectionName) &&
+        (ref.port === undefined || l.port === ref.port),
+    );
     if (eligible.some((l) => l.protocol === "HTTPS" && hostCovered(l.hostname, host))) return true;
-    const shown = eligible.map((l) => `${String(l.name)} ${String(l.protocol)}${l.hostname ? ` ${String(l.hostname)}` : ""}`).join(", ") || "none";
+    const shown =
+      eligible
+        .map((l) => `${String(l.name)} ${String(l.protocol)}${l.hostname ? ` ${String(l.hostname)}` : ""}`)
+        .join(", ") || "none";
     warnings.push(
       `Gateway ${ns}/${name} has no HTTPS listener whose hostname covers ${host} (listeners: ${shown}); the URL is http. ` +
         `Serve previews over TLS with an HTTPS listener for *.${host.split(".").slice(1).join(".")} and a wildcard certificate (docs/operations.md)`,
@@ -72,7 +97,13 @@ export async function gatewayServesTls(cluster: GatewayReader, parents: Readonly
 }
 
 /** The settings for rewriting and generating routes, from the config, the bot's defaults and the preview's names. */
-export function routeSettings(config: PreviewConfig, ref: PreviewRef, names: PreviewNames, defaults: RouteDefaults, warnings: string[]): RouteSettings | undefined {
+export function routeSettings(
+  config: PreviewConfig,
+  ref: PreviewRef,
+  names: PreviewNames,
+  defaults: RouteDefaults,
+  warnings: string[],
+): RouteSettings | undefined {
   const route = config.route;
   if (!route) return undefined;
   let hostname = names.host;
@@ -85,16 +116,24 @@ export function routeSettings(config: PreviewConfig, ref: PreviewRef, names: Pre
   const annotations: Record<string, string> = { ...route.annotations };
   if (route.externalDns) {
     if (names.host) annotations["external-dns.alpha.kubernetes.io/hostname"] = names.host;
-    else warnings.push("route.externalDns is set but the preview has no host of its own (route.host); no external-dns annotation added");
+    else
+      warnings.push(
+        "route.externalDns is set but the preview has no host of its own (route.host); no external-dns annotation added",
+      );
   }
   const ingressAnnotations: Record<string, string> = {};
   if (route.tls?.clusterIssuer) ingressAnnotations["cert-manager.io/cluster-issuer"] = route.tls.clusterIssuer;
   if (route.tls?.issuer) ingressAnnotations["cert-manager.io/issuer"] = route.tls.issuer;
   const values = templateValues(ref, names);
-  const tlsSecret = route.tls ? (route.tls.secretName ? expandTemplate(route.tls.secretName, values) : capLabel(`${names.hostLabel}-tls`, names.key, true, 63)) : undefined;
+  const tlsSecret = route.tls
+    ? route.tls.secretName
+      ? expandTemplate(route.tls.secretName, values)
+      : capLabel(`${names.hostLabel}-tls`, names.key, true, 63)
+    : undefined;
   const parentRefs = route.parentRefs ?? defaults.parentRefs;
   const ingressClassName = route.ingressClassName ?? defaults.ingressClassName;
-  if (route.httpRoutes) warnings.push("route.httpRoutes is no longer needed and is ignored: every HTTPRoute gets the preview's hostnames");
+  if (route.httpRoutes)
+    warnings.push("route.httpRoutes is no longer needed and is ignored: every HTTPRoute gets the preview's hostnames");
   return {
     kind: route.kind,
     ...(hostname ? { hostname } : {}),
@@ -120,22 +159,41 @@ export async function planRoute(
   const warnings: string[] = [];
   const notes: string[] = [];
   const settings = routeSettings(config, input.ref, names, defaults, warnings);
-  const plan: RoutePlan = { ...(settings ? { settings } : {}), ...(names.url ? { url: names.url } : {}), warnings, notes };
+  const plan: RoutePlan = {
+    ...(settings ? { settings } : {}),
+    ...(names.url ? { url: names.url } : {}),
+    warnings,
+    notes,
+  };
   if (!settings || !names.host || !names.url) return plan; // no route, or path-prefix mode: the base URL says its scheme
   const routes = objects.filter((o) => isHttpRoute(o) || isIngress(o));
-  const ingressMode = settings.expose ? settings.kind === "ingress" : routes.length > 0 ? routes.every(isIngress) : settings.kind === "ingress";
+  const ingressMode = settings.expose
+    ? settings.kind === "ingress"
+    : routes.length > 0
+      ? routes.every(isIngress)
+      : settings.kind === "ingress";
   const tlsOnGateway = config.route?.tls?.clusterIssuer ?? config.route?.tls?.issuer;
   if (!ingressMode && tlsOnGateway) {
-    warnings.push("route.tls: cert-manager reads issuer annotations on Gateways and Ingresses, not on HTTPRoutes; a preview behind a Gateway gets TLS from the Gateway's wildcard listener (docs/operations.md)");
+    warnings.push(
+      "route.tls: cert-manager reads issuer annotations on Gateways and Ingresses, not on HTTPRoutes; a preview behind a Gateway gets TLS from the Gateway's wildcard listener (docs/operations.md)",
+    );
   }
   let tls: boolean | undefined;
   if (config.route?.scheme) tls = config.route.scheme === "https";
   else if (ingressMode) {
-    tls = settings.tlsSecret !== undefined || routes.some((o) => Array.isArray(asRec(o.spec)?.tls) && (asRec(o.spec)!.tls as unknown[]).length > 0);
-    if (!tls) warnings.push(`nothing serves TLS for ${names.host} (no route.tls and no spec.tls on the Ingress); the URL is http. Set route.tls.clusterIssuer to have cert-manager issue a certificate`);
+    tls =
+      settings.tlsSecret !== undefined ||
+      routes.some((o) => Array.isArray(asRec(o.spec)?.tls) && (asRec(o.spec)!.tls as unknown[]).length > 0);
+    if (!tls)
+      warnings.push(
+        `nothing serves TLS for ${names.host} (no route.tls and no spec.tls on the Ingress); the URL is http. Set route.tls.clusterIssuer to have cert-manager issue a certificate`,
+      );
   } else {
-    const parents = settings.parentRefs ?? routes.flatMap((o) => (Array.isArray(asRec(o.spec)?.parentRefs) ? (asRec(o.spec)!.parentRefs as Rec[]) : []));
-    if (!cluster) notes.push("the parent Gateway was not read (no cluster): the URL assumes its HTTPS listener covers the host");
+    const parents =
+      settings.parentRefs ??
+      routes.flatMap((o) => (Array.isArray(asRec(o.spec)?.parentRefs) ? (asRec(o.spec)!.parentRefs as Rec[]) : []));
+    if (!cluster)
+      notes.push("the parent Gateway was not read (no cluster): the URL assumes its HTTPS listener covers the host");
     else if (parents.length > 0) tls = await gatewayServesTls(cluster, parents, names.namespace, names.host, warnings);
   }
   if (tls === false) plan.url = names.url.replace(/^https?:/, "http:");

@@ -32,10 +32,13 @@ export interface RouteSettings {
 }
 
 type Rec = Record<string, unknown>;
-const asRec = (v: unknown): Rec | undefined => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined);
+const asRec = (v: unknown): Rec | undefined =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined;
 
-export const isHttpRoute = (o: KubeObject): boolean => o.kind === "HTTPRoute" && o.apiVersion.startsWith("gateway.networking.k8s.io/");
-export const isIngress = (o: KubeObject): boolean => o.kind === "Ingress" && o.apiVersion.startsWith("networking.k8s.io/");
+export const isHttpRoute = (o: KubeObject): boolean =>
+  o.kind === "HTTPRoute" && o.apiVersion.startsWith("gateway.networking.k8s.io/");
+export const isIngress = (o: KubeObject): boolean =>
+  o.kind === "Ingress" && o.apiVersion.startsWith("networking.k8s.io/");
 
 /** `/feature-x` + `/` → `/feature-x`; `/feature-x` + `/api` → `/feature-x/api`. */
 export function prefixPath(prefix: string, value: string): string {
@@ -60,8 +63,12 @@ function prefixMatches(obj: KubeObject, rule: Rec, prefix: string, warnings: str
     if (!match) continue;
     const path = asRec(match.path) ?? { type: "PathPrefix", value: "/" };
     const type = typeof path.type === "string" ? path.type : "PathPrefix";
-    if (type === "PathPrefix" || type === "Exact") match.path = { ...path, type, value: prefixPath(prefix, typeof path.value === "string" ? path.value : "/") };
-    else warnings.push(`HTTPRoute "${obj.metadata.name}": a ${type} path match is not prefixed with ${prefix}; adjust it by hand`);
+    if (type === "PathPrefix" || type === "Exact")
+      match.path = { ...path, type, value: prefixPath(prefix, typeof path.value === "string" ? path.value : "/") };
+    else
+      warnings.push(
+        `HTTPRoute "${obj.metadata.name}": a ${type} path match is not prefixed with ${prefix}; adjust it by hand`,
+      );
   }
 }
 
@@ -70,7 +77,8 @@ function rewriteHttpRoute(obj: KubeObject, s: RouteSettings, warnings: string[])
   obj.spec = spec;
   if (s.hostname) spec.hostnames = [s.hostname];
   if (s.parentRefs) spec.parentRefs = s.parentRefs.map((r) => ({ ...r }));
-  if (s.pathPrefix && Array.isArray(spec.rules)) for (const r of spec.rules) if (asRec(r)) prefixMatches(obj, asRec(r)!, s.pathPrefix, warnings);
+  if (s.pathPrefix && Array.isArray(spec.rules))
+    for (const r of spec.rules) if (asRec(r)) prefixMatches(obj, asRec(r)!, s.pathPrefix, warnings);
   mergeAnnotations(obj, s.annotations);
 }
 
@@ -103,18 +111,37 @@ function rewriteIngress(obj: KubeObject, s: RouteSettings): void {
 }
 
 /** The Service port `expose.port` names (by number or name), or an error message. */
-function resolvePort(services: KubeObject[], expose: { service: string; port: number | string }): { port: number; name?: string } | string {
+function resolvePort(
+  services: KubeObject[],
+  expose: { service: string; port: number | string },
+): { port: number; name?: string } | string {
   const svc = services.find((o) => o.kind === "Service" && o.metadata.name === expose.service);
-  const known = services.filter((o) => o.kind === "Service").map((o) => `${o.metadata.name} (${portsOf(o).map((p) => p.name ? `${p.port}/${p.name}` : String(p.port)).join(", ")})`);
-  if (!svc) return `route.expose: no Service "${expose.service}" in the render (Services: ${known.join("; ") || "none"})`;
+  const known = services
+    .filter((o) => o.kind === "Service")
+    .map(
+      (o) =>
+        `${o.metadata.name} (${portsOf(o)
+          .map((p) => (p.name ? `${p.port}/${p.name}` : String(p.port)))
+          .join(", ")})`,
+    );
+  if (!svc)
+    return `route.expose: no Service "${expose.service}" in the render (Services: ${known.join("; ") || "none"})`;
   const port = portsOf(svc).find((p) => p.port === expose.port || (p.name !== undefined && p.name === expose.port));
-  if (!port) return `route.expose: Service "${expose.service}" has no port ${expose.port} (ports: ${portsOf(svc).map((p) => p.name ? `${p.port} "${p.name}"` : String(p.port)).join(", ") || "none"})`;
+  if (!port)
+    return `route.expose: Service "${expose.service}" has no port ${expose.port} (ports: ${
+      portsOf(svc)
+        .map((p) => (p.name ? `${p.port} "${p.name}"` : String(p.port)))
+        .join(", ") || "none"
+    })`;
   return port;
 }
 
 export function portsOf(svc: KubeObject): Array<{ port: number; name?: string }> {
   const ports = asRec(svc.spec)?.ports;
-  return (Array.isArray(ports) ? ports : []).map(asRec).filter((p): p is Rec => typeof p?.port === "number").map((p) => ({ port: p.port as number, ...(typeof p.name === "string" ? { name: p.name } : {}) }));
+  return (Array.isArray(ports) ? ports : [])
+    .map(asRec)
+    .filter((p): p is Rec => typeof p?.port === "number")
+    .map((p) => ({ port: p.port as number, ...(typeof p.name === "string" ? { name: p.name } : {}) }));
 }
 
 /** The route `route.expose` asks for, before rewriting (rewriteRoutes then sets hosts, parents, TLS). */
@@ -129,7 +156,24 @@ export function generateRoute(objects: readonly KubeObject[], s: RouteSettings):
       kind: "Ingress",
       metadata,
       spec: {
-        rules: [{ http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: expose.service, port: typeof expose.port === "string" ? { name: expose.port } : { number: port.port } } } }] } }],
+        rules: [
+          {
+            http: {
+              paths: [
+                {
+                  path: "/",
+                  pathType: "Prefix",
+                  backend: {
+                    service: {
+                      name: expose.service,
+                      port: typeof expose.port === "string" ? { name: expose.port } : { number: port.port },
+                    },
+                  },
+                },
+              ],
+            },
+          },
+        ],
       },
     };
   }
@@ -137,7 +181,14 @@ export function generateRoute(objects: readonly KubeObject[], s: RouteSettings):
     apiVersion: "gateway.networking.k8s.io/v1",
     kind: "HTTPRoute",
     metadata,
-    spec: { rules: [{ matches: [{ path: { type: "PathPrefix", value: "/" } }], backendRefs: [{ name: expose.service, port: port.port }] }] },
+    spec: {
+      rules: [
+        {
+          matches: [{ path: { type: "PathPrefix", value: "/" } }],
+          backendRefs: [{ name: expose.service, port: port.port }],
+        },
+      ],
+    },
   };
 }
 

@@ -22,7 +22,15 @@ import { RenderError } from "./render-error.js";
 
 /** The one Octokit call used, typed minimally so any Octokit (Probot's, a test one) fits. */
 export interface TarballOctokit {
-  request(route: "GET /repos/{owner}/{repo}/tarball/{ref}", params: { owner: string; repo: string; ref: string; request: { parseSuccessResponseBody: false; signal?: AbortSignal } }): Promise<{ data: unknown; headers?: Record<string, unknown> }>;
+  request(
+    route: "GET /repos/{owner}/{repo}/tarball/{ref}",
+    params: {
+      owner: string;
+      repo: string;
+      ref: string;
+      request: { parseSuccessResponseBody: false; signal?: AbortSignal };
+    },
+  ): Promise<{ data: unknown; headers?: Record<string, unknown> }>;
 }
 
 export interface FetchSourceOptions {
@@ -63,7 +71,8 @@ function refusal(entry: ReadEntry, dest: string): string | undefined {
   if (!isInside(dest, path.resolve(dest, rel))) return "path escapes the checkout";
   if (entry.type === "Link") {
     const linked = stripTop(entry.linkpath ?? "");
-    if (linked === undefined || !isInside(dest, path.resolve(dest, linked))) return `hard link to ${entry.linkpath} points outside the checkout`;
+    if (linked === undefined || !isInside(dest, path.resolve(dest, linked)))
+      return `hard link to ${entry.linkpath} points outside the checkout`;
   }
   return undefined;
 }
@@ -98,19 +107,36 @@ export async function fetchSource(opts: FetchSourceOptions): Promise<FetchSource
   }
 }
 
-async function download(opts: FetchSourceOptions, dest: string, what: string, maxBytes: number, maxEntries: number): Promise<FetchSourceResult> {
+async function download(
+  opts: FetchSourceOptions,
+  dest: string,
+  what: string,
+  maxBytes: number,
+  maxEntries: number,
+): Promise<FetchSourceResult> {
   const { octokit, owner, repo, sha } = opts;
 
   let response: { data: unknown; headers?: Record<string, unknown> };
   try {
-    response = await octokit.request("GET /repos/{owner}/{repo}/tarball/{ref}", { owner, repo, ref: sha, request: { parseSuccessResponseBody: false, ...(opts.signal ? { signal: opts.signal } : {}) } });
+    response = await octokit.request("GET /repos/{owner}/{repo}/tarball/{ref}", {
+      owner,
+      repo,
+      ref: sha,
+      request: { parseSuccessResponseBody: false, ...(opts.signal ? { signal: opts.signal } : {}) },
+    });
   } catch (err) {
     const status = (err as { status?: number }).status;
-    const why = status === 404 ? "not found (no such repository or commit, or the app cannot read it)" : err instanceof Error ? err.message : String(err);
+    const why =
+      status === 404
+        ? "not found (no such repository or commit, or the app cannot read it)"
+        : err instanceof Error
+          ? err.message
+          : String(err);
     throw new RenderError(`${what}: downloading the tarball: ${why}`, { cause: err });
   }
   const body = response.data;
-  if (!body || typeof (body as { getReader?: unknown }).getReader !== "function") throw new RenderError(`${what}: the tarball response had no body`);
+  if (!body || typeof (body as { getReader?: unknown }).getReader !== "function")
+    throw new RenderError(`${what}: the tarball response had no body`);
   const length = Number(response.headers?.["content-length"] ?? NaN);
   if (length > maxBytes) {
     await (body as WebReadableStream).cancel().catch(() => undefined);
@@ -127,7 +153,12 @@ async function download(opts: FetchSourceOptions, dest: string, what: string, ma
   const counter = new Transform({
     transform(chunk: Buffer, _enc, done) {
       downloaded += chunk.length;
-      if (downloaded > maxBytes) return done(new RenderError(`${what}: the tarball is over the ${maxBytes}-byte limit (stopped after ${downloaded} bytes)`));
+      if (downloaded > maxBytes)
+        return done(
+          new RenderError(
+            `${what}: the tarball is over the ${maxBytes}-byte limit (stopped after ${downloaded} bytes)`,
+          ),
+        );
       done(null, chunk);
     },
   });
@@ -143,8 +174,10 @@ async function download(opts: FetchSourceOptions, dest: string, what: string, ma
       const e = entry as ReadEntry;
       entries += 1;
       unpacked += e.size ?? 0;
-      if (entries > maxEntries) return stop(new RenderError(`${what}: the tarball has more than ${maxEntries} entries`));
-      if (unpacked > maxBytes) return stop(new RenderError(`${what}: the tarball unpacks to more than ${maxBytes} bytes`));
+      if (entries > maxEntries)
+        return stop(new RenderError(`${what}: the tarball has more than ${maxEntries} entries`));
+      if (unpacked > maxBytes)
+        return stop(new RenderError(`${what}: the tarball unpacks to more than ${maxBytes} bytes`));
       const why = refusal(e, dest);
       if (why) skipped.push(`${stripTop(p) ?? p}: ${why}`);
       else if (e.type === "SymbolicLink") {
@@ -161,7 +194,9 @@ async function download(opts: FetchSourceOptions, dest: string, what: string, ma
   } catch (err) {
     if (failure) throw failure;
     if (err instanceof RenderError) throw err;
-    throw new RenderError(`${what}: reading the tarball: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new RenderError(`${what}: reading the tarball: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
   }
   for (const { rel, linkpath } of links) {
     const at = path.resolve(dest, rel);
@@ -175,7 +210,9 @@ async function download(opts: FetchSourceOptions, dest: string, what: string, ma
       skipped.push(`${rel}: symlink inside another link`);
       continue;
     }
-    await symlink(linkpath, at).catch((err: unknown) => skipped.push(`${rel}: symlink not made (${err instanceof Error ? err.message : String(err)})`));
+    await symlink(linkpath, at).catch((err: unknown) =>
+      skipped.push(`${rel}: symlink not made (${err instanceof Error ? err.message : String(err)})`),
+    );
   }
   return { dir: dest, files, bytes: unpacked, skipped };
 }

@@ -50,14 +50,23 @@ export function substituteValues(objects: KubeObject[], sub: Substitution, warni
     mapStrings(obj, (s) => {
       let out = tokenRe ? s.replace(tokenRe, (t) => sub.replacements[t] ?? t) : s;
       if (out.includes("${")) {
-        out = out.replace(VARIABLE, (whole, escaped: string | undefined, name: string | undefined, op: string | undefined, fallback: string | undefined) => {
-          if (escaped !== undefined) return `\${${escaped}}`;
-          const value = sub.variables[name!];
-          if (value !== undefined) return value;
-          if (op !== undefined) return fallback ?? "";
-          if (!undefinedVars.has(name!)) undefinedVars.set(name!, where);
-          return whole;
-        });
+        out = out.replace(
+          VARIABLE,
+          (
+            whole,
+            escaped: string | undefined,
+            name: string | undefined,
+            op: string | undefined,
+            fallback: string | undefined,
+          ) => {
+            if (escaped !== undefined) return `\${${escaped}}`;
+            const value = sub.variables[name!];
+            if (value !== undefined) return value;
+            if (op !== undefined) return fallback ?? "";
+            if (!undefinedVars.has(name!)) undefinedVars.set(name!, where);
+            return whole;
+          },
+        );
       }
       return out;
     });

@@ -70,8 +70,12 @@ export interface ToolOptions {
 /** Known kustomize/helm error shapes, said plainly. */
 function simplify(line: string): string {
   const outside = /security; file '([^']+)' is not in or below '([^']+)'/.exec(line);
-  if (outside) return `${outside[1]} is outside ${outside[2]} (kustomize loads only files in or below the kustomization's directory)`;
-  const missing = /(?:open|lstat|stat|evalsymlink failure on) '?([^\s':]+)'?\s*:?\s*(?:lstat [^:]+: )?no such file or directory/.exec(line);
+  if (outside)
+    return `${outside[1]} is outside ${outside[2]} (kustomize loads only files in or below the kustomization's directory)`;
+  const missing =
+    /(?:open|lstat|stat|evalsymlink failure on) '?([^\s':]+)'?\s*:?\s*(?:lstat [^:]+: )?no such file or directory/.exec(
+      line,
+    );
   if (missing) return `${missing[1]}: no such file or directory`;
   return line.replace(/`[^`]*`:?\s*/g, "").replace(/\s+/g, " ");
 }
@@ -79,8 +83,15 @@ function simplify(line: string): string {
 /** Problems in a tool's stderr, one line each: log chatter dropped, `Error:` prefixes removed, paths relative. */
 export function toolProblems(stderr: string, roots: readonly string[]): string[] {
   let text = redactText(stderr);
-  for (const root of roots) text = text.split(`${root.replace(/\/+$/, "")}/`).join("").split(root).join(".");
-  const lines = text.split("\n").filter((l) => l.trim() && !/^\S+\.go:\d+:/.test(l.trim()) && !/^(WARNING|W\d{4}|I\d{4})/.test(l.trim()));
+  for (const root of roots)
+    text = text
+      .split(`${root.replace(/\/+$/, "")}/`)
+      .join("")
+      .split(root)
+      .join(".");
+  const lines = text
+    .split("\n")
+    .filter((l) => l.trim() && !/^\S+\.go:\d+:/.test(l.trim()) && !/^(WARNING|W\d{4}|I\d{4})/.test(l.trim()));
   // An error may span lines (kustomize quotes config in backticks): a block runs from one `Error:` line to the next.
   const blocks: string[] = [];
   for (const line of lines) {
@@ -88,7 +99,12 @@ export function toolProblems(stderr: string, roots: readonly string[]): string[]
     else blocks[blocks.length - 1] += `\n${line}`;
   }
   const usage = blocks.findIndex((b) => /^Usage:/m.test(b));
-  const chosen = (usage > 0 ? blocks.slice(0, usage) : blocks).map((b) => b.replace(/^(error:\s*)+/i, "").replace(/^INSTALLATION FAILED:\s*/, "").replace(/\nUsage:[\s\S]*$/, ""));
+  const chosen = (usage > 0 ? blocks.slice(0, usage) : blocks).map((b) =>
+    b
+      .replace(/^(error:\s*)+/i, "")
+      .replace(/^INSTALLATION FAILED:\s*/, "")
+      .replace(/\nUsage:[\s\S]*$/, ""),
+  );
   const out: string[] = [];
   for (const block of chosen.slice(0, 10)) {
     const simplified = simplify(block);
@@ -111,16 +127,21 @@ export function runTool(file: string, args: readonly string[], o: ToolOptions): 
       const why = `${o.what}: ${file} not found`;
       return reject(new RenderError(why));
     }
-    execFile(cmd!, argv, { cwd: o.cwd, timeout, maxBuffer, encoding: "utf8", env: offlineEnv(o.home, o.env), windowsHide: true }, (err, stdout, stderr) => {
-      if (!err) return resolve(stdout);
-      const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string | null };
-      let problems: string[];
-      if (e.code === "ERR_CHILD_PROCESS_STDIO_MAXBUFFER") problems = [`output larger than ${maxBuffer} bytes`];
-      else if (e.killed || e.signal === "SIGTERM") problems = [`timed out after ${Math.round(timeout / 1000)} s`];
-      else if (e.code === "ENOENT" || /unshare: failed to execute/.test(stderr)) problems = [`${file} not found`];
-      else problems = toolProblems(stderr || e.message, [o.root]);
-      const shown = problems.map((p) => `${o.what}: ${p}`);
-      reject(new RenderError(shown.join("\n"), { cause: err, problems: shown }));
-    });
+    execFile(
+      cmd!,
+      argv,
+      { cwd: o.cwd, timeout, maxBuffer, encoding: "utf8", env: offlineEnv(o.home, o.env), windowsHide: true },
+      (err, stdout, stderr) => {
+        if (!err) return resolve(stdout);
+        const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string | null };
+        let problems: string[];
+        if (e.code === "ERR_CHILD_PROCESS_STDIO_MAXBUFFER") problems = [`output larger than ${maxBuffer} bytes`];
+        else if (e.killed || e.signal === "SIGTERM") problems = [`timed out after ${Math.round(timeout / 1000)} s`];
+        else if (e.code === "ENOENT" || /unshare: failed to execute/.test(stderr)) problems = [`${file} not found`];
+        else problems = toolProblems(stderr || e.message, [o.root]);
+        const shown = problems.map((p) => `${o.what}: ${p}`);
+        reject(new RenderError(shown.join("\n"), { cause: err, problems: shown }));
+      },
+    );
   });
 }

@@ -46,7 +46,11 @@ export interface TransformResult {
 }
 
 /** Step 1. */
-export function excludeObjects(objects: KubeObject[], exclude: ReadonlyArray<{ kind?: string | undefined; name?: string | undefined }>, warnings: string[]): KubeObject[] {
+export function excludeObjects(
+  objects: KubeObject[],
+  exclude: ReadonlyArray<{ kind?: string | undefined; name?: string | undefined }>,
+  warnings: string[],
+): KubeObject[] {
   const byKind = exclude.filter((e): e is { kind: string; name?: string } => e.kind !== undefined);
   const hits = new Array<number>(byKind.length).fill(0);
   const kept = objects.filter((obj) => {
@@ -60,20 +64,33 @@ export function excludeObjects(objects: KubeObject[], exclude: ReadonlyArray<{ k
   return kept;
 }
 
-function expandAll(what: string, templates: Record<string, string>, values: Record<string, string>): Record<string, string> {
+function expandAll(
+  what: string,
+  templates: Record<string, string>,
+  values: Record<string, string>,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, template] of Object.entries(templates)) {
     try {
       out[key] = expandTemplate(template, values);
     } catch (err) {
-      throw new RenderError(`expanding ${what}["${key}"]: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new RenderError(`expanding ${what}["${key}"]: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
     }
   }
   return out;
 }
 
 /** Step 3. Refusals go to `problems`. */
-export function applyPreviewNamespace(objects: KubeObject[], namespace: string, allowClusterScoped: readonly string[], warnings: string[], problems: string[] = [], scopes?: Scopes): KubeObject[] {
+export function applyPreviewNamespace(
+  objects: KubeObject[],
+  namespace: string,
+  allowClusterScoped: readonly string[],
+  warnings: string[],
+  problems: string[] = [],
+  scopes?: Scopes,
+): KubeObject[] {
   const out: KubeObject[] = [];
   for (const obj of objects) {
     if (obj.kind === "Namespace") {
@@ -81,7 +98,10 @@ export function applyPreviewNamespace(objects: KubeObject[], namespace: string, 
       continue;
     }
     // A kind the repository allows as cluster-scoped is taken at its word when discovery has no answer.
-    const scope = scopes?.has(scopeKey(obj.apiVersion, obj.kind)) || !allowClusterScoped.includes(obj.kind) ? scopeOf(obj, scopes) : "Cluster";
+    const scope =
+      scopes?.has(scopeKey(obj.apiVersion, obj.kind)) || !allowClusterScoped.includes(obj.kind)
+        ? scopeOf(obj, scopes)
+        : "Cluster";
     if (scope === "Cluster") {
       if (!allowClusterScoped.includes(obj.kind)) {
         problems.push(`${describeObject(obj)} is cluster-scoped and not allowed in a preview (allowClusterScoped)`);
@@ -102,7 +122,11 @@ export function applyPreviewNamespace(objects: KubeObject[], namespace: string, 
 }
 
 /** Step 7. */
-export function addOwnership(objects: KubeObject[], labels: Record<string, string>, annotations: Record<string, string>): KubeObject[] {
+export function addOwnership(
+  objects: KubeObject[],
+  labels: Record<string, string>,
+  annotations: Record<string, string>,
+): KubeObject[] {
   for (const obj of objects) {
     obj.metadata.labels = { ...(obj.metadata.labels ?? {}), ...labels };
     obj.metadata.annotations = { ...(obj.metadata.annotations ?? {}), ...annotations };
@@ -116,7 +140,10 @@ export function imagePins(input: TransformInput, values: Record<string, string>)
     try {
       tag = expandTemplate(img.tag, values);
     } catch (err) {
-      throw new RenderError(`images: expanding the tag template "${img.tag}" for ${img.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new RenderError(
+        `images: expanding the tag template "${img.tag}" for ${img.name}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
     if (!TAG_PATTERN.test(tag)) {
       throw new RenderError(
@@ -128,38 +155,69 @@ export function imagePins(input: TransformInput, values: Record<string, string>)
 }
 
 /** Step 6. */
-function routes(objects: KubeObject[], input: TransformInput, s: RouteSettings | undefined, warnings: string[], problems: string[]): KubeObject[] {
+function routes(
+  objects: KubeObject[],
+  input: TransformInput,
+  s: RouteSettings | undefined,
+  warnings: string[],
+  problems: string[],
+): KubeObject[] {
   const { config } = input;
   if (s?.expose) {
     const generated = generateRoute(objects, s);
     if (typeof generated === "string") problems.push(generated);
-    else if (s.kind === "gateway" && !s.parentRefs) problems.push("route.expose generates an HTTPRoute, which needs a Gateway to attach to: set route.parentRefs (or ask the bot's operator for PREVIEW_GATEWAY), or use route.kind: ingress");
+    else if (s.kind === "gateway" && !s.parentRefs)
+      problems.push(
+        "route.expose generates an HTTPRoute, which needs a Gateway to attach to: set route.parentRefs (or ask the bot's operator for PREVIEW_GATEWAY), or use route.kind: ingress",
+      );
     else objects.push({ ...generated, metadata: { ...generated.metadata, namespace: input.names.namespace } });
   }
   const found = objects.filter((o) => isHttpRoute(o) || isIngress(o));
   if (found.length > 0 && !s?.hostname) {
-    for (const o of found) problems.push(`${describeObject(o)}: the preview has no hostname of its own (route.host or route.baseUrl), so this route would serve the hostnames in the manifests`);
+    for (const o of found)
+      problems.push(
+        `${describeObject(o)}: the preview has no hostname of its own (route.host or route.baseUrl), so this route would serve the hostnames in the manifests`,
+      );
   }
   const wantsUrl = Boolean(config.route?.host ?? config.route?.baseUrl) || config.health.checks.length > 0;
   if (found.length === 0 && wantsUrl && !s?.expose) {
     const services = objects.filter((o) => o.kind === "Service");
     const first = services[0];
-    const example = first ? `route.expose: { service: ${first.metadata.name}, port: ${portsOf(first)[0]?.port ?? 80} }` : "route.expose: { service: <Service name>, port: <port> }";
+    const example = first
+      ? `route.expose: { service: ${first.metadata.name}, port: ${portsOf(first)[0]?.port ?? 80} }`
+      : "route.expose: { service: <Service name>, port: <port> }";
     const what = config.route?.host || config.route?.baseUrl ? "route.host is set" : "health.checks need a preview URL";
     problems.push(
       `${what}, but the render has no HTTPRoute or Ingress to serve it: add ${example}` +
-        (services.length ? ` (Services in the render: ${services.map((o) => `${o.metadata.name} (${portsOf(o).map((p) => p.port).join(", ")})`).join("; ")})` : "") +
+        (services.length
+          ? ` (Services in the render: ${services
+              .map(
+                (o) =>
+                  `${o.metadata.name} (${portsOf(o)
+                    .map((p) => p.port)
+                    .join(", ")})`,
+              )
+              .join("; ")})`
+          : "") +
         (config.route?.host || config.route?.baseUrl ? "" : ", with route.host"),
     );
   }
   return s ? rewriteRoutes(objects, s, warnings) : objects;
 }
 
-function finalChecks(objects: KubeObject[], input: TransformInput, origin: Map<KubeObject, string>, warnings: string[], problems: string[]): void {
+function finalChecks(
+  objects: KubeObject[],
+  input: TransformInput,
+  origin: Map<KubeObject, string>,
+  warnings: string[],
+  problems: string[],
+): void {
   const seen = new Map<string, KubeObject>();
   for (const obj of objects) {
     if (!obj.metadata.name) {
-      problems.push(`${describeObject(obj)}${origin.has(obj) ? ` (in ${origin.get(obj)})` : ""} has no metadata.name; server-side apply needs one (generateName is not supported)`);
+      problems.push(
+        `${describeObject(obj)}${origin.has(obj) ? ` (in ${origin.get(obj)})` : ""} has no metadata.name; server-side apply needs one (generateName is not supported)`,
+      );
       continue;
     }
     const group = obj.apiVersion.includes("/") ? obj.apiVersion.split("/")[0] : "";
@@ -167,7 +225,9 @@ function finalChecks(objects: KubeObject[], input: TransformInput, origin: Map<K
     const first = seen.get(key);
     if (first) {
       const where = [origin.get(first), origin.get(obj)].filter(Boolean);
-      problems.push(`${describeObject(obj)} appears twice in the render${where.length === 2 ? `: in ${where[0]} and in ${where[1]} (leave one out with manifests.exclude or manifests.include)` : ""}`);
+      problems.push(
+        `${describeObject(obj)} appears twice in the render${where.length === 2 ? `: in ${where[0]} and in ${where[1]} (leave one out with manifests.exclude or manifests.include)` : ""}`,
+      );
     } else seen.set(key, obj);
   }
   const db = input.config.database;
@@ -175,10 +235,16 @@ function finalChecks(objects: KubeObject[], input: TransformInput, origin: Map<K
   const secret = input.names.secret;
   for (const obj of objects) {
     if (obj.kind === "Secret" && obj.metadata.name === secret) {
-      warnings.push(`Secret "${secret}" is in the manifests and is also the database Secret preview-bot writes (database.secret.name); the two will overwrite each other`);
+      warnings.push(
+        `Secret "${secret}" is in the manifests and is also the database Secret preview-bot writes (database.secret.name); the two will overwrite each other`,
+      );
     }
     const spec = obj.spec as { secretObjects?: Array<{ secretName?: unknown }> } | undefined;
-    if (obj.kind === "SecretProviderClass" && Array.isArray(spec?.secretObjects) && spec.secretObjects.some((s) => s?.secretName === secret)) {
+    if (
+      obj.kind === "SecretProviderClass" &&
+      Array.isArray(spec?.secretObjects) &&
+      spec.secretObjects.some((s) => s?.secretName === secret)
+    ) {
       warnings.push(
         `${describeObject(obj)} syncs a Secret named "${secret}" (secretObjects), which is also the database Secret preview-bot writes (database.secret.name); the CSI driver and preview-bot would both write it when a pod mounts this class`,
       );
@@ -212,6 +278,12 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
   out = routes(out, input, settings, warnings, problems);
   out = addOwnership(out, names.labels, names.annotations);
   finalChecks(out, input, origin, warnings, problems);
-  if (problems.length > 0) throw new RenderError(problems.length === 1 ? problems[0]! : `${problems.length} problems:\n${problems.map((p) => `- ${p}`).join("\n")}`, { problems });
+  if (problems.length > 0)
+    throw new RenderError(
+      problems.length === 1
+        ? problems[0]!
+        : `${problems.length} problems:\n${problems.map((p) => `- ${p}`).join("\n")}`,
+      { problems },
+    );
   return { objects: out, warnings, rewrites: guard.rewrites };
 }

@@ -41,7 +41,10 @@ let store: BlobStore;
 let admin: pg.Client;
 let work: string;
 const logLines: string[] = [];
-const logger = createLogger({ level: "debug", destination: new PassThrough().on("data", (b: Buffer) => logLines.push(b.toString())) });
+const logger = createLogger({
+  level: "debug",
+  destination: new PassThrough().on("data", (b: Buffer) => logLines.push(b.toString())),
+});
 
 function urlFor(database: string, user = "postgres", password = superPassword): string {
   const u = new URL(superUrl);
@@ -54,7 +57,18 @@ const env = () => ({ PATH: process.env.PATH, PG_BIN_DIR: realBin, BK_PW: rolePas
 function target(extra: Partial<BackupTarget> = {}): BackupTarget {
   const u = new URL(superUrl);
   return parseTargets([
-    { name: "shop", host: u.hostname, port: Number(u.port), database: dbName, user: role, passwordEnv: "BK_PW", schedule: "0 */2 * * *", container: `bk-${suffix}`, prefix: "test/", ...extra },
+    {
+      name: "shop",
+      host: u.hostname,
+      port: Number(u.port),
+      database: dbName,
+      user: role,
+      passwordEnv: "BK_PW",
+      schedule: "0 */2 * * *",
+      container: `bk-${suffix}`,
+      prefix: "test/",
+      ...extra,
+    },
   ])[0]!;
 }
 async function createDb(name: string, owner = "postgres"): Promise<void> {
@@ -81,8 +95,6 @@ function wrapperBin(name: string, script: string): string {
   return dir;
 }
 
-
-
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "preview-bot-backup-test-"));
   azurite = await startAzurite();
@@ -94,14 +106,18 @@ beforeAll(async () => {
   const c = new pg.Client({ connectionString: urlFor(dbName, role, rolePassword) });
   await c.connect();
   await c.query("create table items (id int primary key, note text not null)");
-  await c.query("insert into items select g, md5(g::text) || repeat(md5((g * 7)::text), 4) from generate_series(1, 40000) g");
+  await c.query(
+    "insert into items select g, md5(g::text) || repeat(md5((g * 7)::text), 4) from generate_series(1, 40000) g",
+  );
   await c.query("create table tags (name text)");
   await c.query("insert into tags values ('a'), ('b'), ('c')");
   await c.end();
 }, 180_000);
 
 afterAll(async () => {
-  for (const r of (await admin.query<{ datname: string }>("select datname from pg_database where datname like $1", [`%${suffix}%`])).rows) {
+  for (const r of (
+    await admin.query<{ datname: string }>("select datname from pg_database where datname like $1", [`%${suffix}%`])
+  ).rows) {
     await admin.query(`drop database if exists ${admin.escapeIdentifier(r.datname)} with (force)`);
   }
   await admin.query(`drop role if exists ${admin.escapeIdentifier(role)}`);
@@ -153,7 +169,12 @@ describe("backups to Azurite", () => {
   it("fails verification when the restored data differs from what the backup recorded", async () => {
     const t = target();
     const [newest] = await listBackups(store, t);
-    await store.setMetadata(t.container, newest!.name, { ...newest!.metadata, rows: "public.items=39999;public.tags=3;public.gone=1" }, newest!.etag);
+    await store.setMetadata(
+      t.container,
+      newest!.name,
+      { ...newest!.metadata, rows: "public.items=39999;public.tags=3;public.gone=1" },
+      newest!.etag,
+    );
     await expect(verifyBackup(t, "latest", connectionFromUrl(superUrl), { store, env: env(), logger })).rejects.toThrow(
       /public\.items has 40000 rows, the backup recorded 39999; table public\.gone is missing/,
     );
@@ -161,30 +182,49 @@ describe("backups to Azurite", () => {
 
   it("commits no blob when pg_dump is killed mid-stream, and reports why", async () => {
     const t = target({ name: "killed" });
-    const bin = wrapperBin("killed", `[ "$1" = "--version" ] && exec "$REAL/pg_dump" --version\n"$REAL/pg_dump" "$@" | head -c 300000\necho "pg_dump: simulated crash (password=${rolePassword})" >&2\nkill -9 $$`);
+    const bin = wrapperBin(
+      "killed",
+      `[ "$1" = "--version" ] && exec "$REAL/pg_dump" --version\n"$REAL/pg_dump" "$@" | head -c 300000\necho "pg_dump: simulated crash (password=${rolePassword})" >&2\nkill -9 $$`,
+    );
     const err = await runBackup(t, { store, env: { ...env(), PG_BIN_DIR: bin }, logger }).catch((e: Error) => e);
     expect(err).toBeInstanceOf(PgDumpError);
     expect((err as Error).message).toMatch(/pg_dump was killed by SIGKILL: pg_dump: simulated crash/);
     expect((err as Error).message).not.toContain(rolePassword);
     expect(await store.list(t.container, "test/killed/")).toEqual([]);
 
-    const exit1 = wrapperBin("exit1", `[ "$1" = "--version" ] && exec "$REAL/pg_dump" --version\n"$REAL/pg_dump" "$@" | head -c 5000000\necho "pg_dump: error: out of disk" >&2\nexit 1`);
-    await expect(runBackup(t, { store, env: { ...env(), PG_BIN_DIR: exit1 }, logger })).rejects.toThrow(/pg_dump exited with code 1: pg_dump: error: out of disk/);
+    const exit1 = wrapperBin(
+      "exit1",
+      `[ "$1" = "--version" ] && exec "$REAL/pg_dump" --version\n"$REAL/pg_dump" "$@" | head -c 5000000\necho "pg_dump: error: out of disk" >&2\nexit 1`,
+    );
+    await expect(runBackup(t, { store, env: { ...env(), PG_BIN_DIR: exit1 }, logger })).rejects.toThrow(
+      /pg_dump exited with code 1: pg_dump: error: out of disk/,
+    );
     expect(await store.list(t.container, "test/killed/")).toEqual([]);
   });
 
   it("refuses when pg_dump is older than the server, before dumping anything", async () => {
     const marker = join(work, "dumped");
-    const bin = wrapperBin("old", `[ "$1" = "--version" ] && { echo "pg_dump (PostgreSQL) 9.6.24"; exit 0; }\ntouch ${marker}\nexec "$REAL/pg_dump" "$@"`);
+    const bin = wrapperBin(
+      "old",
+      `[ "$1" = "--version" ] && { echo "pg_dump (PostgreSQL) 9.6.24"; exit 0; }\ntouch ${marker}\nexec "$REAL/pg_dump" "$@"`,
+    );
     const t = target({ name: "old" });
-    await expect(runBackup(t, { store, env: { ...env(), PG_BIN_DIR: bin }, logger })).rejects.toThrow(BackupRefusedError);
-    await expect(runBackup(t, { store, env: { ...env(), PG_BIN_DIR: bin }, logger })).rejects.toThrow(/pg_dump 9\.6 .* is older than the server \(PostgreSQL \d+/);
+    await expect(runBackup(t, { store, env: { ...env(), PG_BIN_DIR: bin }, logger })).rejects.toThrow(
+      BackupRefusedError,
+    );
+    await expect(runBackup(t, { store, env: { ...env(), PG_BIN_DIR: bin }, logger })).rejects.toThrow(
+      /pg_dump 9\.6 .* is older than the server \(PostgreSQL \d+/,
+    );
     expect(existsSync(marker)).toBe(false);
     expect(await store.list(t.container, "test/old/")).toEqual([]);
   });
 
   it("backs up a preview database on demand from its connection URL", async () => {
-    const r = await backupPreviewDatabase(urlFor(dbName, role, rolePassword), { name: "pr-42", container: `bk-${suffix}`, prefix: "previews/" }, { store, env: { PATH: process.env.PATH, PG_BIN_DIR: realBin }, logger });
+    const r = await backupPreviewDatabase(
+      urlFor(dbName, role, rolePassword),
+      { name: "pr-42", container: `bk-${suffix}`, prefix: "previews/" },
+      { store, env: { PATH: process.env.PATH, PG_BIN_DIR: realBin }, logger },
+    );
     expect(r.blobName).toMatch(/^previews\/pr-42\/pr-42-\d{8}T\d{9}Z\.dump$/);
     expect((await store.get(`bk-${suffix}`, r.blobName))!.metadata.kind).toBe("preview");
   });
@@ -198,14 +238,21 @@ describe("backups to Azurite", () => {
     expect(await listBackups(store, t)).toHaveLength(4);
     const real = await pruneBackups(t, t.retention, { store, logger });
     expect(real.pruned).toEqual(dry.pruned);
-    expect((await listBackups(store, t)).map((b) => b.name)).toEqual(["test/ret/ret-20261123T010000000Z.dump", "test/ret/ret-20261122T010000000Z.dump"]);
+    expect((await listBackups(store, t)).map((b) => b.name)).toEqual([
+      "test/ret/ret-20261123T010000000Z.dump",
+      "test/ret/ret-20261122T010000000Z.dump",
+    ]);
   });
 
   it("never prunes the newest verified backup while the newer ones were not verified", async () => {
     const t = target({ name: "ver", verify: true, retention: { keepLast: 1, keepDaily: 0, keepWeekly: 0 } });
     const times = ["2026-11-20T01:00:00Z", "2026-11-21T01:00:00Z", "2026-11-22T01:00:00Z"];
     for (const at of times) await runBackup(t, { store, env: env(), logger, now: () => new Date(at) });
-    await verifyBackup(t, "test/ver/ver-20261120T010000000Z.dump", connectionFromUrl(superUrl), { store, env: env(), logger });
+    await verifyBackup(t, "test/ver/ver-20261120T010000000Z.dump", connectionFromUrl(superUrl), {
+      store,
+      env: env(),
+      logger,
+    });
     const r = await pruneBackups(t, t.retention, { store, logger });
     expect(r.pruned).toEqual(["test/ver/ver-20261121T010000000Z.dump"]);
     expect(r.kept).toEqual([
@@ -218,7 +265,21 @@ describe("backups to Azurite", () => {
     const u = new URL(superUrl);
     const cliEnv = {
       ...env(),
-      BACKUP_TARGETS: JSON.stringify({ targets: [{ name: "cli", host: u.hostname, port: Number(u.port), database: dbName, user: role, passwordEnv: "BK_PW", schedule: "0 3 * * *", container: `bk-${suffix}`, verify: true }] }),
+      BACKUP_TARGETS: JSON.stringify({
+        targets: [
+          {
+            name: "cli",
+            host: u.hostname,
+            port: Number(u.port),
+            database: dbName,
+            user: role,
+            passwordEnv: "BK_PW",
+            schedule: "0 3 * * *",
+            container: `bk-${suffix}`,
+            verify: true,
+          },
+        ],
+      }),
       AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
       BACKUP_SCRATCH_URL: superUrl,
     };
@@ -235,21 +296,44 @@ describe("backups to Azurite", () => {
     };
     const run = await cli("run", "cli");
     expect(run).toMatchObject({ code: 0 });
-    expect(run.text).toMatch(/Backup of \*cli\* done: .* 2 tables.*\n`bk-.*\/cli\/cli-\d{8}T\d{9}Z\.dump` · :white_check_mark: verified/);
+    expect(run.text).toMatch(
+      /Backup of \*cli\* done: .* 2 tables.*\n`bk-.*\/cli\/cli-\d{8}T\d{9}Z\.dump` · :white_check_mark: verified/,
+    );
     expect((await cli("list", "cli")).text).toMatch(/^\S+Z\s+\S+ \S+\s+verified\s+cli\/cli-\d{8}T\d{9}Z\.dump\n$/);
-    expect(await cli("verify", "cli")).toMatchObject({ code: 0, text: expect.stringMatching(/^verified cli\/cli-.*: 2 tables, 2 exact row counts matched/) });
-    expect(await cli("prune", "cli", "--dry-run")).toMatchObject({ code: 0, text: expect.stringMatching(/^keep {4}cli\/cli-.* \(last 1, daily .*, weekly .*\)\n$/) });
+    expect(await cli("verify", "cli")).toMatchObject({
+      code: 0,
+      text: expect.stringMatching(/^verified cli\/cli-.*: 2 tables, 2 exact row counts matched/),
+    });
+    expect(await cli("prune", "cli", "--dry-run")).toMatchObject({
+      code: 0,
+      text: expect.stringMatching(/^keep {4}cli\/cli-.* \(last 1, daily .*, weekly .*\)\n$/),
+    });
     const seeded = `bk_seed_${suffix}`;
     await createDb(seeded);
-    expect(await cli("restore", "cli", "latest", "--to", urlFor(seeded))).toMatchObject({ code: 0, text: expect.stringMatching(/^restored cli\/cli-.* into database bk_seed_/) });
+    expect(await cli("restore", "cli", "latest", "--to", urlFor(seeded))).toMatchObject({
+      code: 0,
+      text: expect.stringMatching(/^restored cli\/cli-.* into database bk_seed_/),
+    });
     expect(await rowsOf(seeded)).toHaveLength(40000);
     expect((await cli("--help")).code).toBe(0);
-    expect(await cli("frobnicate", "cli")).toMatchObject({ code: 2, text: expect.stringMatching(/unknown command "frobnicate"/) });
-    expect(await cli("run", "nope")).toMatchObject({ code: 1, text: expect.stringMatching(/unknown backup target "nope" \(known: cli\)/) });
+    expect(await cli("frobnicate", "cli")).toMatchObject({
+      code: 2,
+      text: expect.stringMatching(/unknown command "frobnicate"/),
+    });
+    expect(await cli("run", "nope")).toMatchObject({
+      code: 1,
+      text: expect.stringMatching(/unknown backup target "nope" \(known: cli\)/),
+    });
     // a failing run: wrong password → exit 1 with the reason, not the password
-    const bad = await runBackupCli(["run", "cli"], { stdout: new PassThrough(), stderr: new PassThrough().on("data", (b: Buffer) => outputs.push(b.toString())), env: { ...cliEnv, BK_PW: "Wr0ngPassw0rd-xyz" } });
+    const bad = await runBackupCli(["run", "cli"], {
+      stdout: new PassThrough(),
+      stderr: new PassThrough().on("data", (b: Buffer) => outputs.push(b.toString())),
+      env: { ...cliEnv, BK_PW: "Wr0ngPassw0rd-xyz" },
+    });
     expect(bad).toBe(1);
-    expect(outputs.at(-1)).toMatch(/Backup of \*cli\* failed: backing up "cli" \(bk_role_\w+@127\.0\.0\.1:\d+\/bk_src_\w+\): connecting to PostgreSQL .*password authentication failed/);
+    expect(outputs.at(-1)).toMatch(
+      /Backup of \*cli\* failed: backing up "cli" \(bk_role_\w+@127\.0\.0\.1:\d+\/bk_src_\w+\): connecting to PostgreSQL .*password authentication failed/,
+    );
     const all = [...outputs, ...logLines].join("\n");
     for (const secret of [rolePassword, superPassword, DEV_KEY, "Wr0ngPassw0rd-xyz"]) expect(all).not.toContain(secret);
     expect(logLines.length).toBeGreaterThan(5);

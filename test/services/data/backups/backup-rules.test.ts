@@ -1,9 +1,19 @@
 import { describe, expect, it } from "@jest/globals";
 import { nextSlot, parseCron, previousSlot } from "../../../../src/services/shared/cron.js";
-import { detectMissed, formatBackupFailure, formatBackupMissed, formatBackupSuccess } from "../../../../src/services/data/backups/report.js";
+import {
+  detectMissed,
+  formatBackupFailure,
+  formatBackupMissed,
+  formatBackupSuccess,
+} from "../../../../src/services/data/backups/report.js";
 import { isoWeek, selectRetention } from "../../../../src/services/data/backups/retention.js";
 import { blobNameFor, timeFromBlobName } from "../../../../src/services/data/backups/catalog.js";
-import { parseTargets, targetAllows, TargetsConfigError, targetConnection } from "../../../../src/services/data/backups/targets.js";
+import {
+  parseTargets,
+  targetAllows,
+  TargetsConfigError,
+  targetConnection,
+} from "../../../../src/services/data/backups/targets.js";
 import { withoutExtensions } from "../../../../src/services/data/backups/restore.js";
 
 const at = (s: string) => new Date(s);
@@ -28,9 +38,12 @@ describe("cron", () => {
     expect(nextSlot("0 * * * *", at("2026-11-26T06:00:00Z")).toISOString()).toBe("2026-11-26T07:00:00.000Z");
   });
 
-  it.each(["* * * *", "60 * * * *", "* 24 * * *", "*/0 * * * *", "5-1 * * * *", "MON * * * *", "0 0 0 * *"])("rejects %s", (expr) => {
-    expect(() => parseCron(expr)).toThrow(/cron/);
-  });
+  it.each(["* * * *", "60 * * * *", "* 24 * * *", "*/0 * * * *", "5-1 * * * *", "MON * * * *", "0 0 0 * *"])(
+    "rejects %s",
+    (expr) => {
+      expect(() => parseCron(expr)).toThrow(/cron/);
+    },
+  );
 });
 
 describe("retention over a synthetic history", () => {
@@ -39,7 +52,11 @@ describe("retention over a synthetic history", () => {
     const time = new Date(Date.UTC(2026, 10, 26, 12) - i * 12 * 3600_000);
     return { name: `db/db-${time.toISOString()}`, time };
   });
-  const shuffled = [...history].sort((a, b) => (a.name.length + a.time.getUTCHours()) % 3 - (b.name.length + b.time.getUTCHours()) % 3 || a.name.localeCompare(b.name));
+  const shuffled = [...history].sort(
+    (a, b) =>
+      ((a.name.length + a.time.getUTCHours()) % 3) - ((b.name.length + b.time.getUTCHours()) % 3) ||
+      a.name.localeCompare(b.name),
+  );
 
   it.each([
     [{ keepLast: 3, keepDaily: 0, keepWeekly: 0 }, 3],
@@ -78,7 +95,9 @@ describe("retention over a synthetic history", () => {
   });
 
   it("never prunes more because time passed: days without backups do not count", () => {
-    const sparse = [at("2026-01-01T00:00:00Z"), at("2026-03-01T00:00:00Z"), at("2026-06-01T00:00:00Z")].map((time, i) => ({ name: `b${i}`, time }));
+    const sparse = [at("2026-01-01T00:00:00Z"), at("2026-03-01T00:00:00Z"), at("2026-06-01T00:00:00Z")].map(
+      (time, i) => ({ name: `b${i}`, time }),
+    );
     expect(selectRetention(sparse, { keepLast: 1, keepDaily: 3, keepWeekly: 0 }).prune).toEqual([]);
   });
 
@@ -132,10 +151,15 @@ describe("Slack text", () => {
     expect(formatBackupSuccess(result)).toBe(
       ":floppy_disk: Backup of *orders* done: 150.0 MiB in 12.5 s (12.0 MiB/s), 12 tables, PostgreSQL 16.4\n`backups/prod/orders/orders-20261126T064300Z.dump` · not verified",
     );
-    expect(formatBackupSuccess({ ...result, verifiedAt: "2026-11-26T06:50:00.000Z" })).toMatch(/verified 2026-11-26T06:50:00.000Z$/);
+    expect(formatBackupSuccess({ ...result, verifiedAt: "2026-11-26T06:50:00.000Z" })).toMatch(
+      /verified 2026-11-26T06:50:00.000Z$/,
+    );
   });
   it("scrubs secrets from failure reasons and reports a missed schedule", () => {
-    const text = formatBackupFailure("orders", new Error("pg_dump: connection to postgres://app:hunter2hunter2@db:5432/x failed; PGPASSWORD=hunter2hunter2"));
+    const text = formatBackupFailure(
+      "orders",
+      new Error("pg_dump: connection to postgres://app:hunter2hunter2@db:5432/x failed; PGPASSWORD=hunter2hunter2"),
+    );
     expect(text).toMatch(/^:x: Backup of \*orders\* failed: pg_dump: connection to postgres:\/\/app:\[REDACTED\]@db/);
     expect(text).not.toContain("hunter2");
     expect(formatBackupMissed("orders", at("2026-11-26T02:00:00Z"), at("2026-11-26T06:10:00Z"))).toBe(
@@ -145,16 +169,33 @@ describe("Slack text", () => {
 });
 
 describe("targets config", () => {
-  const base = { name: "orders", host: "db", database: "orders", user: "backup", passwordEnv: "ORDERS_PW", schedule: "0 */2 * * *", container: "backups" };
+  const base = {
+    name: "orders",
+    host: "db",
+    database: "orders",
+    user: "backup",
+    passwordEnv: "ORDERS_PW",
+    schedule: "0 */2 * * *",
+    container: "backups",
+  };
   it("fills defaults and reads the password from the environment", () => {
     const [t] = parseTargets({ targets: [base] });
     expect(t).toMatchObject({ prefix: "", verify: false, retention: { keepLast: 7, keepDaily: 7, keepWeekly: 4 } });
-    expect(targetConnection(t!, { ORDERS_PW: "pw-from-env" })).toMatchObject({ host: "db", port: 5432, database: "orders", user: "backup", password: "pw-from-env" });
+    expect(targetConnection(t!, { ORDERS_PW: "pw-from-env" })).toMatchObject({
+      host: "db",
+      port: 5432,
+      database: "orders",
+      user: "backup",
+      password: "pw-from-env",
+    });
     expect(() => targetConnection(t!, {})).toThrow(/ORDERS_PW \(passwordEnv\) is not set/);
   });
   it.each([
     [{ ...base, password: "x" }, /targets\.0: Unrecognized key: "password"/],
-    [{ ...base, host: undefined, url: "postgres://u:inline@db/orders" }, /targets\.0\.url: must not contain a password/],
+    [
+      { ...base, host: undefined, url: "postgres://u:inline@db/orders" },
+      /targets\.0\.url: must not contain a password/,
+    ],
     [{ ...base, schedule: "every hour" }, /targets\.0\.schedule: must be a 5-field cron/],
     [{ ...base, container: "Backups!" }, /targets\.0\.container: must be a valid blob container name/],
     [{ ...base, retention: { keepLast: 0 } }, /targets\.0\.retention\.keepLast/],
@@ -176,7 +217,9 @@ describe("targets config", () => {
     expect(targetAllows(allowedRepos ? { allowedRepos } : {}, repository)).toBe(allowed);
   });
   it("rejects allowedRepos entries that are not owner/repo or owner/*", () => {
-    expect(() => parseTargets([{ ...base, allowedRepos: ["*"] }])).toThrow(/targets\.0\.allowedRepos\.0: must be owner\/repo or owner\/\*/);
+    expect(() => parseTargets([{ ...base, allowedRepos: ["*"] }])).toThrow(
+      /targets\.0\.allowedRepos\.0: must be owner\/repo or owner\/\*/,
+    );
     expect(() => parseTargets([{ ...base, allowedRepos: ["acme/web/x"] }])).toThrow(/allowedRepos\.0/);
   });
   it("rejects duplicate names", () => {
@@ -187,9 +230,13 @@ describe("targets config", () => {
     expect(name).toBe("prod/orders/orders-20261126T064300123Z.dump");
     expect(timeFromBlobName({ name: "orders", prefix: "prod/" }, name)?.toISOString()).toBe("2026-11-26T06:43:00.123Z");
     // names written before milliseconds were added still parse
-    expect(timeFromBlobName({ name: "orders", prefix: "prod/" }, "prod/orders/orders-20261126T064300Z.dump")?.toISOString()).toBe("2026-11-26T06:43:00.000Z");
+    expect(
+      timeFromBlobName({ name: "orders", prefix: "prod/" }, "prod/orders/orders-20261126T064300Z.dump")?.toISOString(),
+    ).toBe("2026-11-26T06:43:00.000Z");
     expect(timeFromBlobName({ name: "orders", prefix: "prod/" }, "prod/orders/notes.txt")).toBeUndefined();
-    expect(timeFromBlobName({ name: "orders", prefix: "prod/" }, "prod/orders-eu/orders-eu-20261126T064300Z.dump")).toBeUndefined();
+    expect(
+      timeFromBlobName({ name: "orders", prefix: "prod/" }, "prod/orders-eu/orders-eu-20261126T064300Z.dump"),
+    ).toBeUndefined();
   });
 });
 
@@ -207,7 +254,13 @@ describe("an archive's table of contents", () => {
     ].join("\n");
     expect(withoutExtensions(toc)).toEqual({
       extensions: ["citext", "pg_stat_statements"],
-      list: [";", "; Archive created at 2026-12-01 08:54:40 UTC", "219; 1259 16649 TABLE public t postgres", "3551; 0 0 COMMENT public TABLE t postgres", "3541; 0 16649 TABLE DATA public t postgres"].join("\n"),
+      list: [
+        ";",
+        "; Archive created at 2026-12-01 08:54:40 UTC",
+        "219; 1259 16649 TABLE public t postgres",
+        "3551; 0 0 COMMENT public TABLE t postgres",
+        "3541; 0 16649 TABLE DATA public t postgres",
+      ].join("\n"),
     });
   });
 });

@@ -40,14 +40,16 @@ beforeAll(async () => {
       const base = stubUrl;
       res.setHeader("content-type", "application/json");
       if (req.url?.includes("/.well-known/openid-configuration")) {
-        res.end(JSON.stringify({
-          issuer: `${base}/${tenant}/v2.0`,
-          authorization_endpoint: `${base}/${tenant}/oauth2/v2.0/authorize`,
-          token_endpoint: `${base}/${tenant}/oauth2/v2.0/token`,
-          end_session_endpoint: `${base}/${tenant}/oauth2/v2.0/logout`,
-          jwks_uri: `${base}/${tenant}/discovery/v2.0/keys`,
-          response_types_supported: ["code", "token"],
-        }));
+        res.end(
+          JSON.stringify({
+            issuer: `${base}/${tenant}/v2.0`,
+            authorization_endpoint: `${base}/${tenant}/oauth2/v2.0/authorize`,
+            token_endpoint: `${base}/${tenant}/oauth2/v2.0/token`,
+            end_session_endpoint: `${base}/${tenant}/oauth2/v2.0/logout`,
+            jwks_uri: `${base}/${tenant}/discovery/v2.0/keys`,
+            response_types_supported: ["code", "token"],
+          }),
+        );
       } else if (req.method === "POST" && req.url?.split("?")[0] === `/${tenant}/oauth2/v2.0/token`) {
         tokenRequests.push(new URLSearchParams(body));
         const now = Math.floor(Date.now() / 1000);
@@ -118,7 +120,11 @@ describe("Workload Identity to Azurite over HTTPS", () => {
   it("exchanges the federated token for a bearer token that Azurite accepts", async () => {
     const r = await runClient();
     expect(r.stderr).toBe("");
-    expect(JSON.parse(r.stdout)).toEqual({ ok: true, location: azurite.accountUrl, blobs: [["db/db-20261126T064300Z.dump", 15, "db"]] });
+    expect(JSON.parse(r.stdout)).toEqual({
+      ok: true,
+      location: azurite.accountUrl,
+      blobs: [["db/db-20261126T064300Z.dump", 15, "db"]],
+    });
     expect(tokenRequests.length).toBeGreaterThanOrEqual(1);
     const req = tokenRequests[0]!;
     expect(req.get("client_id")).toBe(clientId);
@@ -132,7 +138,10 @@ describe("Workload Identity to Azurite over HTTPS", () => {
     audience = "https://management.azure.com";
     const r = await runClient();
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: expect.stringMatching(/creating blob container "wi-backups": (401|403)/) });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/creating blob container "wi-backups": (401|403)/),
+    });
     for (const secret of [federatedToken, ...issued]) expect(r.stdout + r.stderr).not.toContain(secret);
   }, 180_000);
 });

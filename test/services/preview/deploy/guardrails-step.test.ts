@@ -8,9 +8,32 @@ import { ApiException } from "@kubernetes/client-node";
 import { kubeError } from "../../../../src/services/cluster/kube-errors.js";
 import { whileRbacCatchesUp } from "../../../../src/services/preview/deploy/steps/guardrails.js";
 
-const status = (message: string) => JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Failure", message, reason: "Forbidden", code: 403 });
-const rbac = () => kubeError('applying ResourceQuota "pv-1/preview-bot-guardrails"', new ApiException(403, "Forbidden", status('resourcequotas "preview-bot-guardrails" is forbidden: User "system:serviceaccount:preview-bot:preview-bot" cannot patch resource "resourcequotas" in API group "" in the namespace "pv-1"'), {}));
-const admission = () => kubeError('applying Service "pv-1/ssh"', new ApiException(403, "Forbidden", status('services "ssh" is forbidden: exceeded quota: preview-bot-guardrails, requested: services.loadbalancers=1'), {}));
+const status = (message: string) =>
+  JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Failure", message, reason: "Forbidden", code: 403 });
+const rbac = () =>
+  kubeError(
+    'applying ResourceQuota "pv-1/preview-bot-guardrails"',
+    new ApiException(
+      403,
+      "Forbidden",
+      status(
+        'resourcequotas "preview-bot-guardrails" is forbidden: User "system:serviceaccount:preview-bot:preview-bot" cannot patch resource "resourcequotas" in API group "" in the namespace "pv-1"',
+      ),
+      {},
+    ),
+  );
+const admission = () =>
+  kubeError(
+    'applying Service "pv-1/ssh"',
+    new ApiException(
+      403,
+      "Forbidden",
+      status(
+        'services "ssh" is forbidden: exceeded quota: preview-bot-guardrails, requested: services.loadbalancers=1',
+      ),
+      {},
+    ),
+  );
 
 describe("whileRbacCatchesUp", () => {
   it("retries while RBAC has not seen the new RoleBinding, then goes on", async () => {
@@ -34,6 +57,8 @@ describe("whileRbacCatchesUp", () => {
   });
 
   it("gives up after its bound with the RBAC error", async () => {
-    await expect(whileRbacCatchesUp(async () => Promise.reject(rbac()), undefined, 200)).rejects.toThrow(/cannot patch resource "resourcequotas"/);
+    await expect(whileRbacCatchesUp(async () => Promise.reject(rbac()), undefined, 200)).rejects.toThrow(
+      /cannot patch resource "resourcequotas"/,
+    );
   });
 });

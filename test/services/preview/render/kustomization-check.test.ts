@@ -28,13 +28,23 @@ describe("remote references in a kustomization", () => {
     ["resources", "resources: [github.com/org/repo//deploy?ref=main]"],
     ["resources", "resources: [git@github.com:org/repo.git]"],
   ])("refuses a URL in %s", async (field, body) => {
-    const root = await tree({ "k8s/kustomization.yaml": `${body}\n`, "k8s/charts/web/Chart.yaml": "apiVersion: v2\nname: web\nversion: 1.0.0\n" });
-    await expect(checkKustomizationTree(path.join(root, "k8s"), root)).rejects.toThrow(new RegExp(`^k8s/kustomization\\.yaml: ${field.replace(/[[\].]/g, "\\$&")} entry ".*" is a remote reference`));
+    const root = await tree({
+      "k8s/kustomization.yaml": `${body}\n`,
+      "k8s/charts/web/Chart.yaml": "apiVersion: v2\nname: web\nversion: 1.0.0\n",
+    });
+    await expect(checkKustomizationTree(path.join(root, "k8s"), root)).rejects.toThrow(
+      new RegExp(`^k8s/kustomization\\.yaml: ${field.replace(/[[\].]/g, "\\$&")} entry ".*" is a remote reference`),
+    );
   });
 
   it("refuses a URL in a base several levels down, and a base outside the repository", async () => {
-    const root = await tree({ "k8s/kustomization.yaml": "resources: [../base]\n", "base/kustomization.yaml": `configMapGenerator:\n  - name: c\n    files: [${URL_}]\n` });
-    await expect(checkKustomizationTree(path.join(root, "k8s"), root)).rejects.toThrow(/^base\/kustomization\.yaml: configMapGenerator\[0\]\.files entry/);
+    const root = await tree({
+      "k8s/kustomization.yaml": "resources: [../base]\n",
+      "base/kustomization.yaml": `configMapGenerator:\n  - name: c\n    files: [${URL_}]\n`,
+    });
+    await expect(checkKustomizationTree(path.join(root, "k8s"), root)).rejects.toThrow(
+      /^base\/kustomization\.yaml: configMapGenerator\[0\]\.files entry/,
+    );
     const out = await tree({ "k8s/kustomization.yaml": "resources: [../../../../../../etc]\n" });
     await expect(checkKustomizationTree(path.join(out, "k8s"), out)).rejects.toThrow(/points outside the repository/);
   });
@@ -54,9 +64,15 @@ describe("reading a seed file of the checkout", () => {
     await symlink("/dev/zero", path.join(root, "db/zero.sql"));
     await mkfifo(path.join(root, "db/pipe.sql"));
     expect(await readRepoFile(root, "db/seed.sql", "database.seed")).toBe("insert into t values (1);");
-    await expect(readRepoFile(root, "db/passwd.sql", "database.seed")).rejects.toThrow('database.seed "db/passwd.sql" points outside the repository');
-    await expect(readRepoFile(root, "db/zero.sql", "database.seed")).rejects.toThrow('database.seed "db/zero.sql" points outside the repository');
-    await expect(readRepoFile(root, "db/pipe.sql", "database.seed")).rejects.toThrow('database.seed "db/pipe.sql" is not a regular file');
+    await expect(readRepoFile(root, "db/passwd.sql", "database.seed")).rejects.toThrow(
+      'database.seed "db/passwd.sql" points outside the repository',
+    );
+    await expect(readRepoFile(root, "db/zero.sql", "database.seed")).rejects.toThrow(
+      'database.seed "db/zero.sql" points outside the repository',
+    );
+    await expect(readRepoFile(root, "db/pipe.sql", "database.seed")).rejects.toThrow(
+      'database.seed "db/pipe.sql" is not a regular file',
+    );
     await expect(readRepoFile(root, "db/big.sql", "database.seed", 1024)).rejects.toThrow(/over the 1024-byte limit/);
   });
 });

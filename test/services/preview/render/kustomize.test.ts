@@ -1,12 +1,22 @@
 import { describe, expect, it } from "@jest/globals";
 import path from "node:path";
 import type { PreviewRef } from "../../../../src/services/shared/preview.js";
-import { createRenderer, findKustomizeCommand, previewNamesFor } from "../../../../src/services/preview/render/index.js";
+import {
+  createRenderer,
+  findKustomizeCommand,
+  previewNamesFor,
+} from "../../../../src/services/preview/render/index.js";
 import { checkKustomizationTree, isRemoteReference } from "../../../../src/services/preview/render/kustomize.js";
 import { config, useTrees } from "../../../support/render.js";
 import { describeWithTools } from "../../../support/tools.js";
 
-const ref: PreviewRef = { owner: "acme", repo: "shop", number: 3, branch: "login", sha: "0123456789abcdef0123456789abcdef01234567" };
+const ref: PreviewRef = {
+  owner: "acme",
+  repo: "shop",
+  number: 3,
+  branch: "login",
+  sha: "0123456789abcdef0123456789abcdef01234567",
+};
 /** The pinned kustomize (.tools/bin, first on PATH), else kubectl kustomize; suites needing it skip (fail under CI) without. */
 const KUSTOMIZE = await findKustomizeCommand();
 /** Tests needing a kustomize binary skip, saying why, when neither kustomize nor kubectl is installed. */
@@ -43,24 +53,34 @@ describe("remote bases are refused before kustomize runs", () => {
   });
 
   it("refuses a local base outside the repository, and helm charts", async () => {
-    const root = await tree({ "k8s/kustomization.yaml": `resources:\n- ${path.relative(path.join(tmpDir(), "x", "k8s"), tmpDir())}\n` });
+    const root = await tree({
+      "k8s/kustomization.yaml": `resources:\n- ${path.relative(path.join(tmpDir(), "x", "k8s"), tmpDir())}\n`,
+    });
     await expect(checkKustomizationTree(path.join(root, "k8s"), root)).rejects.toThrow(/points outside the repository/);
-    const helm = await tree({ "k8s/kustomization.yaml": "helmCharts:\n- name: redis\n  repo: https://charts.example.com\n" });
-    await expect(checkKustomizationTree(path.join(helm, "k8s"), helm)).rejects.toThrow(/helmCharts\[0\] "redis" comes from the chart repository https:\/\/charts.example.com; preview-bot renders offline/);
+    const helm = await tree({
+      "k8s/kustomization.yaml": "helmCharts:\n- name: redis\n  repo: https://charts.example.com\n",
+    });
+    await expect(checkKustomizationTree(path.join(helm, "k8s"), helm)).rejects.toThrow(
+      /helmCharts\[0\] "redis" comes from the chart repository https:\/\/charts.example.com; preview-bot renders offline/,
+    );
   });
 
   it("needs no binary to refuse (the check runs first)", async () => {
     const root = await tree({ "k8s/kustomization.yaml": "resources:\n- github.com/acme/base\n" });
     const c = config("manifests:\n  path: k8s\n");
     const renderer = createRenderer({ kustomizeCommand: ["/nonexistent/kustomize", "build"] });
-    await expect(renderer.render({ dir: root, config: c, ref, names: previewNamesFor(ref, c) })).rejects.toThrow(/remote reference/);
+    await expect(renderer.render({ dir: root, config: c, ref, names: previewNamesFor(ref, c) })).rejects.toThrow(
+      /remote reference/,
+    );
   });
 
   it("reports a missing kustomize command as a render error", async () => {
     const root = await tree({ "k8s/kustomization.yaml": "resources:\n- cm.yaml\n", "k8s/cm.yaml": CM });
     const c = config("manifests:\n  path: k8s\n");
     const renderer = createRenderer({ kustomizeCommand: ["/nonexistent/kustomize", "build"] });
-    await expect(renderer.render({ dir: root, config: c, ref, names: previewNamesFor(ref, c) })).rejects.toThrow("rendering k8s with kustomize: /nonexistent/kustomize not found");
+    await expect(renderer.render({ dir: root, config: c, ref, names: previewNamesFor(ref, c) })).rejects.toThrow(
+      "rendering k8s with kustomize: /nonexistent/kustomize not found",
+    );
   });
 });
 
@@ -69,21 +89,36 @@ describeWithTools(["kustomize"], "kustomize build (real binary)", () => {
     const root = await tree({
       "k8s/base/kustomization.yaml": "resources:\n- cm.yaml\n",
       "k8s/base/cm.yaml": CM,
-      "k8s/overlay/kustomization.yaml": "resources:\n- ../base\nnamespace: production\nnamePrefix: preview-\ncommonLabels:\n  team: shop\n",
+      "k8s/overlay/kustomization.yaml":
+        "resources:\n- ../base\nnamespace: production\nnamePrefix: preview-\ncommonLabels:\n  team: shop\n",
     });
     const c = config("manifests:\n  path: k8s/overlay\n");
     const names = previewNamesFor(ref, c);
-    const { objects } = await createRenderer({ kustomizeCommand: KUSTOMIZE! }).render({ dir: root, config: c, ref, names });
+    const { objects } = await createRenderer({ kustomizeCommand: KUSTOMIZE! }).render({
+      dir: root,
+      config: c,
+      ref,
+      names,
+    });
     expect(objects).toHaveLength(1);
-    expect(objects[0]!.metadata).toMatchObject({ name: "preview-app", namespace: names.namespace, labels: { team: "shop", ...names.labels } });
+    expect(objects[0]!.metadata).toMatchObject({
+      name: "preview-app",
+      namespace: names.namespace,
+      labels: { team: "shop", ...names.labels },
+    });
   });
 
   it("passes kustomize's own error on, saying what was being rendered", async () => {
     const root = await tree({ "k8s/kustomization.yaml": "resources:\n- missing.yaml\n" });
     const c = config("manifests:\n  path: k8s\n");
-    await expect(createRenderer({ kustomizeCommand: KUSTOMIZE! }).render({ dir: root, config: c, ref, names: previewNamesFor(ref, c) })).rejects.toThrow(
-      /^rendering k8s with kustomize: .*missing\.yaml/s,
-    );
+    await expect(
+      createRenderer({ kustomizeCommand: KUSTOMIZE! }).render({
+        dir: root,
+        config: c,
+        ref,
+        names: previewNamesFor(ref, c),
+      }),
+    ).rejects.toThrow(/^rendering k8s with kustomize: .*missing\.yaml/s);
   });
 
   it("keeps kustomize's root-only load restriction: a patch file outside the kustomization root is refused", async () => {
@@ -93,7 +128,14 @@ describeWithTools(["kustomize"], "kustomize build (real binary)", () => {
       "k8s/patch.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  a: patched\n",
     });
     const c = config("manifests:\n  path: k8s/app\n");
-    await expect(createRenderer({ kustomizeCommand: KUSTOMIZE! }).render({ dir: root, config: c, ref, names: previewNamesFor(ref, c) })).rejects.toThrow(
+    await expect(
+      createRenderer({ kustomizeCommand: KUSTOMIZE! }).render({
+        dir: root,
+        config: c,
+        ref,
+        names: previewNamesFor(ref, c),
+      }),
+    ).rejects.toThrow(
       /rendering k8s\/app with kustomize: k8s\/patch.yaml is outside k8s\/app \(kustomize loads only files in or below/,
     );
   });

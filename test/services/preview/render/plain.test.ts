@@ -4,7 +4,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import type { PreviewRef } from "../../../../src/services/shared/preview.js";
-import { RenderError, createRenderer, parseManifests, previewNamesFor, toYaml } from "../../../../src/services/preview/render/index.js";
+import {
+  RenderError,
+  createRenderer,
+  parseManifests,
+  previewNamesFor,
+  toYaml,
+} from "../../../../src/services/preview/render/index.js";
 import { readPlainManifests } from "../../../../src/services/preview/render/plain.js";
 import { config, useTrees } from "../../../support/render.js";
 
@@ -30,18 +36,33 @@ describe("parseManifests / toYaml", () => {
   });
 
   it("says which file and document is broken", () => {
-    expect(() => parseManifests("apiVersion: v1\nkind: A\nmetadata: {name: a}\n---\nkind: [", "deploy/x.yaml")).toThrow(/parsing deploy\/x.yaml document 2/);
+    expect(() => parseManifests("apiVersion: v1\nkind: A\nmetadata: {name: a}\n---\nkind: [", "deploy/x.yaml")).toThrow(
+      /parsing deploy\/x.yaml document 2/,
+    );
     expect(() => parseManifests("just: a map\n", "deploy/y.yaml")).toThrow(RenderError);
-    expect(() => parseManifests("just: a map\n", "deploy/y.yaml")).toThrow(/deploy\/y.yaml document 1 is not a Kubernetes object/);
+    expect(() => parseManifests("just: a map\n", "deploy/y.yaml")).toThrow(
+      /deploy\/y.yaml document 1 is not a Kubernetes object/,
+    );
   });
 
   it("bounds alias expansion (no billion laughs)", () => {
-    const bomb = ["apiVersion: v1", "kind: ConfigMap", "metadata: {name: a}", "a: &a [x,x,x,x,x,x,x,x,x,x]", "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]", "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]", "d: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]"].join("\n");
+    const bomb = [
+      "apiVersion: v1",
+      "kind: ConfigMap",
+      "metadata: {name: a}",
+      "a: &a [x,x,x,x,x,x,x,x,x,x]",
+      "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]",
+      "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]",
+      "d: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]",
+    ].join("\n");
     expect(() => parseManifests(bomb, "bomb.yaml")).toThrow(/bomb.yaml document 1/);
   });
 
   it("writes one YAML document per object that parses back to the same objects", () => {
-    const objects = parseManifests("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {x: '---', y: \"a\\n---\\nkind: Secret\"}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: b}\n", "x");
+    const objects = parseManifests(
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {x: '---', y: \"a\\n---\\nkind: Secret\"}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: b}\n",
+      "x",
+    );
     const text = toYaml(objects);
     const docs = parseAllDocuments(text);
     expect(Array.from(docs).map((d) => d.toJS())).toEqual(objects);
@@ -67,22 +88,37 @@ describe("readPlainManifests", () => {
     const outside = path.join(tmpDir(), "outside.yaml");
     await writeFile(outside, "apiVersion: v1\nkind: Secret\nmetadata: {name: stolen}\n");
     await symlink(outside, path.join(root, "k8s", "evil.yaml"));
-    await expect(readPlainManifests(path.join(root, "k8s"), root)).rejects.toThrow(/k8s\/evil.yaml is a symlink pointing outside the repository/);
+    await expect(readPlainManifests(path.join(root, "k8s"), root)).rejects.toThrow(
+      /k8s\/evil.yaml is a symlink pointing outside the repository/,
+    );
   });
 });
 
 describe("createRenderer on plain YAML", () => {
   it("renders the plain-app fixture: namespace, images, route, variables, ownership", async () => {
-    const c = config(await import("node:fs/promises").then((fs) => fs.readFile(path.join(PLAIN_APP, ".github/preview.yml"), "utf8")));
+    const c = config(
+      await import("node:fs/promises").then((fs) => fs.readFile(path.join(PLAIN_APP, ".github/preview.yml"), "utf8")),
+    );
     const names = previewNamesFor(ref, c);
     const { objects, warnings } = await createRenderer().render({ dir: PLAIN_APP, config: c, ref, names });
-    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(["Deployment/shop", "Service/shop", "ConfigMap/shop-config", "CronJob/nightly-report", "HTTPRoute/shop"]);
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      "Deployment/shop",
+      "Service/shop",
+      "ConfigMap/shop-config",
+      "CronJob/nightly-report",
+      "HTTPRoute/shop",
+    ]);
     for (const o of objects) {
       expect(o.metadata.namespace).toBe(names.namespace);
       expect(o.metadata.labels).toMatchObject(names.labels);
     }
     const cm = objects[2]!;
-    expect(cm.data).toMatchObject({ PUBLIC_URL: names.url, LOG_LEVEL: "debug", CACHE_TTL: "300", GREETING: "Welcome to ${SHOP_NAME}" });
+    expect(cm.data).toMatchObject({
+      PUBLIC_URL: names.url,
+      LOG_LEVEL: "debug",
+      CACHE_TTL: "300",
+      GREETING: "Welcome to ${SHOP_NAME}",
+    });
     expect(warnings).toEqual([]);
   });
 
@@ -92,13 +128,23 @@ describe("createRenderer on plain YAML", () => {
     const names = previewNamesFor(ref, c);
     await expect(createRenderer().render({ dir: root, config: c, ref, names })).rejects.toThrow(/remote reference/);
     const missing = config("manifests:\n  path: nope\n");
-    await expect(createRenderer().render({ dir: root, config: missing, ref, names })).rejects.toThrow(/rendering nope: no such directory in acme\/shop@89abcde \(manifests.path\)/);
+    await expect(createRenderer().render({ dir: root, config: missing, ref, names })).rejects.toThrow(
+      /rendering nope: no such directory in acme\/shop@89abcde \(manifests.path\)/,
+    );
   });
 
   it("with type: plain, skips a kustomization file with a warning", async () => {
-    const root = await tree({ "k8s/kustomization.yaml": "resources: [a.yaml]\n", "k8s/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n" });
+    const root = await tree({
+      "k8s/kustomization.yaml": "resources: [a.yaml]\n",
+      "k8s/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+    });
     const c = config("manifests:\n  path: k8s\n  type: plain\n");
-    const { objects, warnings } = await createRenderer().render({ dir: root, config: c, ref, names: previewNamesFor(ref, c) });
+    const { objects, warnings } = await createRenderer().render({
+      dir: root,
+      config: c,
+      ref,
+      names: previewNamesFor(ref, c),
+    });
     expect(objects.map((o) => o.metadata.name)).toEqual(["a"]);
     expect(warnings[0]).toMatch(/skipped k8s\/kustomization.yaml/);
   });
@@ -107,6 +153,8 @@ describe("createRenderer on plain YAML", () => {
     const root = await tree({ "README.md": "x" });
     await symlink(tmpDir(), path.join(root, "k8s"));
     const c = config("manifests:\n  path: k8s\n");
-    await expect(createRenderer().render({ dir: root, config: c, ref, names: previewNamesFor(ref, c) })).rejects.toThrow(/manifests.path leads outside the repository/);
+    await expect(
+      createRenderer().render({ dir: root, config: c, ref, names: previewNamesFor(ref, c) }),
+    ).rejects.toThrow(/manifests.path leads outside the repository/);
   });
 });

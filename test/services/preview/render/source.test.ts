@@ -29,7 +29,16 @@ function rawTarball(entries: Array<{ path: string; type: string; body?: string; 
   const blocks: Buffer[] = [];
   for (const e of entries) {
     const body = Buffer.from(e.body ?? "");
-    const header = new Header({ path: e.path, type: e.type as never, size: body.length, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, ...(e.linkpath ? { linkpath: e.linkpath } : {}) });
+    const header = new Header({
+      path: e.path,
+      type: e.type as never,
+      size: body.length,
+      mode: 0o644,
+      mtime: new Date(0),
+      uid: 0,
+      gid: 0,
+      ...(e.linkpath ? { linkpath: e.linkpath } : {}),
+    });
     header.encode();
     blocks.push(header.block!);
     if (body.length > 0) blocks.push(body, Buffer.alloc((512 - (body.length % 512)) % 512));
@@ -65,13 +74,19 @@ async function listTree(dir: string, prefix = ""): Promise<string[]> {
 describe("fetchSource", () => {
   it("downloads the tarball at the head SHA, follows GitHub's redirect and extracts it without the top directory", async () => {
     const archive = await tarballOf(PLAIN_APP, "acme-shop-0123456/");
-    const api = nock(GITHUB_API).get(`/repos/acme/shop/tarball/${SHA}`).reply(302, "", { Location: `${CODELOAD}/acme/shop/legacy.tar.gz/${SHA}` });
-    const codeload = nock(CODELOAD).get(`/acme/shop/legacy.tar.gz/${SHA}`).reply(200, archive, { "Content-Type": "application/x-gzip" });
+    const api = nock(GITHUB_API)
+      .get(`/repos/acme/shop/tarball/${SHA}`)
+      .reply(302, "", { Location: `${CODELOAD}/acme/shop/legacy.tar.gz/${SHA}` });
+    const codeload = nock(CODELOAD)
+      .get(`/acme/shop/legacy.tar.gz/${SHA}`)
+      .reply(200, archive, { "Content-Type": "application/x-gzip" });
     const dest = path.join(tmp, "ok");
     const result = await fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest });
     expect(api.isDone() && codeload.isDone()).toBe(true);
     expect(await listTree(dest)).toEqual(await listTree(PLAIN_APP));
-    expect(await readFile(path.join(dest, "deploy/app.yaml"), "utf8")).toBe(await readFile(path.join(PLAIN_APP, "deploy/app.yaml"), "utf8"));
+    expect(await readFile(path.join(dest, "deploy/app.yaml"), "utf8")).toBe(
+      await readFile(path.join(PLAIN_APP, "deploy/app.yaml"), "utf8"),
+    );
     expect(result.skipped).toEqual([]);
   });
 
@@ -85,7 +100,9 @@ describe("fetchSource", () => {
       { path: "acme-shop-0123456/same.yaml", type: "SymbolicLink", linkpath: "ok.yaml" },
       { path: "acme-shop-0123456/pipe", type: "FIFO" },
     ]);
-    nock(GITHUB_API).get(`/repos/acme/shop/tarball/${SHA}`).reply(200, archive, { "Content-Type": "application/x-gzip" });
+    nock(GITHUB_API)
+      .get(`/repos/acme/shop/tarball/${SHA}`)
+      .reply(200, archive, { "Content-Type": "application/x-gzip" });
     const dest = path.join(tmp, "hostile", "checkout");
     const result = await fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest });
     expect(await listTree(dest)).toEqual(["ok.yaml", "same.yaml"]);
@@ -101,9 +118,13 @@ describe("fetchSource", () => {
 
   it("refuses an archive over the size cap before writing anything", async () => {
     const archive = rawTarball([{ path: "top/big.txt", type: "File", body: "x".repeat(4096) }]);
-    nock(GITHUB_API).get(`/repos/acme/shop/tarball/${SHA}`).reply(200, archive, { "Content-Type": "application/x-gzip" });
+    nock(GITHUB_API)
+      .get(`/repos/acme/shop/tarball/${SHA}`)
+      .reply(200, archive, { "Content-Type": "application/x-gzip" });
     const dest = path.join(tmp, "big");
-    await expect(fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest, maxBytes: 1024 })).rejects.toThrow(
+    await expect(
+      fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest, maxBytes: 1024 }),
+    ).rejects.toThrow(
       /fetching acme\/shop@0123456789ab: the tarball (unpacks to more than 1024 bytes|is over the 1024-byte limit)/,
     );
     expect(await lstat(dest).catch(() => "absent")).toBe("absent");
@@ -123,39 +144,68 @@ describe("fetchSource", () => {
       { path: "t/chained.sql", type: "SymbolicLink", linkpath: "ok.sql" },
       { path: "t/ok.sql", type: "SymbolicLink", linkpath: "real.sql" },
     ]);
-    nock(GITHUB_API).get(`/repos/acme/shop/tarball/${SHA}`).reply(200, archive, { "Content-Type": "application/x-gzip" });
+    nock(GITHUB_API)
+      .get(`/repos/acme/shop/tarball/${SHA}`)
+      .reply(200, archive, { "Content-Type": "application/x-gzip" });
     const dest = path.join(tmp, "chains");
     const result = await fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest });
     expect(await listTree(dest)).toEqual(["a", "a/b", "hop", "ok.sql", "real.sql"]);
     const skipped = result.skipped.join("\n");
-    expect(skipped).toMatch(/hop2: symlink to hop\/\.\.\/\.\.\/\.\. (points outside the checkout|passes through another link)/);
+    expect(skipped).toMatch(
+      /hop2: symlink to hop\/\.\.\/\.\.\/\.\. (points outside the checkout|passes through another link)/,
+    );
     expect(skipped).toMatch(/seed\.sql: symlink to hop2\/etc\/passwd/);
-    expect(skipped).toMatch(/zero\.sql: symlink to a\/\.\.\/\.\.\/\.\.\/\.\.\/\.\.\/dev\/zero points outside the checkout/);
-    expect(skipped).toMatch(/chained\.sql: symlink to ok\.sql(: the target is not in the checkout| points at another link)/);
+    expect(skipped).toMatch(
+      /zero\.sql: symlink to a\/\.\.\/\.\.\/\.\.\/\.\.\/\.\.\/dev\/zero points outside the checkout/,
+    );
+    expect(skipped).toMatch(
+      /chained\.sql: symlink to ok\.sql(: the target is not in the checkout| points at another link)/,
+    );
   });
 
   it("streams: stops downloading at the cap instead of buffering the archive first", async () => {
-    const big = rawTarball([{ path: "t/blob.bin", type: "File", body: (require("node:crypto") as typeof import("node:crypto")).randomBytes(3 * 1024 * 1024).toString("base64") }]);
+    const big = rawTarball([
+      {
+        path: "t/blob.bin",
+        type: "File",
+        body: (require("node:crypto") as typeof import("node:crypto")).randomBytes(3 * 1024 * 1024).toString("base64"),
+      },
+    ]);
     let sent = 0;
     nock(GITHUB_API)
       .get(`/repos/acme/shop/tarball/${SHA}`)
-      .reply(200, () => {
-        const { Readable } = require("node:stream") as typeof import("node:stream");
-        return Readable.from((function* () {
-          for (let i = 0; i < big.length; i += 16 * 1024) {
-            sent += 16 * 1024;
-            yield big.subarray(i, i + 16 * 1024);
-          }
-        })());
-      }, { "Content-Type": "application/x-gzip" });
-    await expect(fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest: path.join(tmp, "capped"), maxBytes: 64 * 1024 })).rejects.toThrow(/over the 65536-byte limit|unpacks to more than 65536 bytes/);
+      .reply(
+        200,
+        () => {
+          const { Readable } = require("node:stream") as typeof import("node:stream");
+          return Readable.from(
+            (function* () {
+              for (let i = 0; i < big.length; i += 16 * 1024) {
+                sent += 16 * 1024;
+                yield big.subarray(i, i + 16 * 1024);
+              }
+            })(),
+          );
+        },
+        { "Content-Type": "application/x-gzip" },
+      );
+    await expect(
+      fetchSource({
+        octokit: testOctokit(),
+        owner: "acme",
+        repo: "shop",
+        sha: SHA,
+        dest: path.join(tmp, "capped"),
+        maxBytes: 64 * 1024,
+      }),
+    ).rejects.toThrow(/over the 65536-byte limit|unpacks to more than 65536 bytes/);
     expect(sent).toBeLessThan(big.length);
   });
 
   it("says what was being fetched when GitHub answers 404", async () => {
     nock(GITHUB_API).get(`/repos/acme/shop/tarball/${SHA}`).reply(404, { message: "Not Found" });
-    await expect(fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest: path.join(tmp, "missing") })).rejects.toThrow(
-      /fetching acme\/shop@0123456789ab: downloading the tarball: not found/,
-    );
+    await expect(
+      fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest: path.join(tmp, "missing") }),
+    ).rejects.toThrow(/fetching acme\/shop@0123456789ab: downloading the tarball: not found/);
   });
 });

@@ -5,7 +5,11 @@ import { RenderError, previewNamesFor, transformObjects } from "../../../../src/
 import { imageRepository } from "../../../../src/services/preview/render/images.js";
 import { prefixPath } from "../../../../src/services/preview/render/routes.js";
 import { substituteValues } from "../../../../src/services/preview/render/substitute.js";
-import { excludeObjects, applyPreviewNamespace, addOwnership } from "../../../../src/services/preview/render/transform.js";
+import {
+  excludeObjects,
+  applyPreviewNamespace,
+  addOwnership,
+} from "../../../../src/services/preview/render/transform.js";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const ref: PreviewRef = { owner: "acme", repo: "shop", number: 42, branch: "feature/login", sha: SHA };
@@ -22,8 +26,26 @@ function run(objects: KubeObject[], yaml = "") {
   return { names, ...transformObjects(objects, { config: c, ref, names }) };
 }
 
-const ingress = (): KubeObject => ({ apiVersion: "networking.k8s.io/v1", kind: "Ingress", metadata: { name: "web" }, spec: { rules: [{ http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: "web", port: { number: 80 } } } }] } }] } });
-const obj = (kind: string, name: string, extra: Record<string, unknown> = {}, apiVersion = "v1"): KubeObject => ({ apiVersion, kind, metadata: { name }, ...extra });
+const ingress = (): KubeObject => ({
+  apiVersion: "networking.k8s.io/v1",
+  kind: "Ingress",
+  metadata: { name: "web" },
+  spec: {
+    rules: [
+      {
+        http: {
+          paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: "web", port: { number: 80 } } } }],
+        },
+      },
+    ],
+  },
+});
+const obj = (kind: string, name: string, extra: Record<string, unknown> = {}, apiVersion = "v1"): KubeObject => ({
+  apiVersion,
+  kind,
+  metadata: { name },
+  ...extra,
+});
 
 function deployment(name: string, images: string[], init: string[] = []): KubeObject {
   return {
@@ -65,7 +87,13 @@ describe("2. replacements and variables", () => {
 
   it("replaces the longest token first, in one pass, in string values only (never keys)", () => {
     const cm = obj("ConfigMap", "BRANCH_NAME-config", {
-      data: { BRANCH_NAME: "BRANCH_NAME", db: "BRANCH_NAME_DB", ns: "feature-BRANCH_NAME", n: 5, list: ["x BRANCH_NAME y"] },
+      data: {
+        BRANCH_NAME: "BRANCH_NAME",
+        db: "BRANCH_NAME_DB",
+        ns: "feature-BRANCH_NAME",
+        n: 5,
+        list: ["x BRANCH_NAME y"],
+      },
     });
     sub([cm], { BRANCH_NAME: "login", BRANCH_NAME_DB: "login_db", "feature-BRANCH_NAME": "feature-login" }, {});
     expect(cm.metadata.name).toBe("login-config");
@@ -104,15 +132,18 @@ describe("2. replacements and variables", () => {
   });
 
   it("expands {placeholders} in the config's templates from the preview's names", () => {
-    const { objects, names } = run([obj("ConfigMap", "c", { data: { url: "${URL}", db: "DB_TOKEN", tag: "${TAG}" } }), ingress()], [
-      "route:",
-      '  host: "{name}.previews.example.com"',
-      "variables:",
-      '  URL: "{url}"',
-      '  TAG: "{shortSha}-{number}"',
-      "replacements:",
-      '  DB_TOKEN: "{database}"',
-    ].join("\n"));
+    const { objects, names } = run(
+      [obj("ConfigMap", "c", { data: { url: "${URL}", db: "DB_TOKEN", tag: "${TAG}" } }), ingress()],
+      [
+        "route:",
+        '  host: "{name}.previews.example.com"',
+        "variables:",
+        '  URL: "{url}"',
+        '  TAG: "{shortSha}-{number}"',
+        "replacements:",
+        '  DB_TOKEN: "{database}"',
+      ].join("\n"),
+    );
     expect(objects[0]!.data).toEqual({ url: names.url, db: names.database, tag: "0123456-42" });
     expect(names.url).toBe(`https://${names.host}/`);
   });
@@ -134,7 +165,11 @@ describe("3. preview namespace", () => {
   it("puts every namespaced object in the preview namespace, overriding what the manifests say", () => {
     const warnings: string[] = [];
     const out = applyPreviewNamespace(
-      [obj("ConfigMap", "a"), { ...obj("Service", "b"), metadata: { name: "b", namespace: "production" } }, obj("HealthCheckPolicy", "c", {}, "alb.networking.azure.io/v1")],
+      [
+        obj("ConfigMap", "a"),
+        { ...obj("Service", "b"), metadata: { name: "b", namespace: "production" } },
+        obj("HealthCheckPolicy", "c", {}, "alb.networking.azure.io/v1"),
+      ],
       "pr-42",
       [],
       warnings,
@@ -147,14 +182,19 @@ describe("3. preview namespace", () => {
     const warnings: string[] = [];
     const out = applyPreviewNamespace([obj("Namespace", "production"), obj("ConfigMap", "a")], "pr-42", [], warnings);
     expect(out.map((o) => o.kind)).toEqual(["ConfigMap"]);
-    expect(warnings[0]).toMatch(/dropped Namespace "production": preview-bot creates the preview namespace "pr-42" itself/);
+    expect(warnings[0]).toMatch(
+      /dropped Namespace "production": preview-bot creates the preview namespace "pr-42" itself/,
+    );
   });
 
   it("refuses other cluster-scoped kinds unless allowed, and keeps allowed ones unnamespaced", () => {
-    const role = () => obj("ClusterRole", "reader", { metadata: { name: "reader", namespace: "x" } }, "rbac.authorization.k8s.io/v1");
+    const role = () =>
+      obj("ClusterRole", "reader", { metadata: { name: "reader", namespace: "x" } }, "rbac.authorization.k8s.io/v1");
     const problems: string[] = [];
     expect(applyPreviewNamespace([role()], "pr-42", [], [], problems)).toEqual([]);
-    expect(problems).toEqual(['ClusterRole "reader" is cluster-scoped and not allowed in a preview (allowClusterScoped)']);
+    expect(problems).toEqual([
+      'ClusterRole "reader" is cluster-scoped and not allowed in a preview (allowClusterScoped)',
+    ]);
     expect(() => run([role()])).toThrow(RenderError);
     const out = applyPreviewNamespace([role()], "pr-42", ["ClusterRole"], []);
     expect(out[0]!.metadata.namespace).toBeUndefined();
@@ -166,11 +206,24 @@ describe("3. preview namespace", () => {
   });
 
   it("moves ServiceAccount subjects of RoleBindings into the preview namespace, not other subjects", () => {
-    const rb = obj("RoleBinding", "rb", {
-      subjects: [{ kind: "ServiceAccount", name: "app", namespace: "production" }, { kind: "User", name: "alice" }, { kind: "ServiceAccount", name: "b" }],
-    }, "rbac.authorization.k8s.io/v1");
+    const rb = obj(
+      "RoleBinding",
+      "rb",
+      {
+        subjects: [
+          { kind: "ServiceAccount", name: "app", namespace: "production" },
+          { kind: "User", name: "alice" },
+          { kind: "ServiceAccount", name: "b" },
+        ],
+      },
+      "rbac.authorization.k8s.io/v1",
+    );
     applyPreviewNamespace([rb], "pr-42", [], []);
-    expect(rb.subjects).toEqual([{ kind: "ServiceAccount", name: "app", namespace: "pr-42" }, { kind: "User", name: "alice" }, { kind: "ServiceAccount", name: "b", namespace: "pr-42" }]);
+    expect(rb.subjects).toEqual([
+      { kind: "ServiceAccount", name: "app", namespace: "pr-42" },
+      { kind: "User", name: "alice" },
+      { kind: "ServiceAccount", name: "b", namespace: "pr-42" },
+    ]);
   });
 });
 
@@ -187,21 +240,36 @@ describe("4. images", () => {
       apiVersion: "batch/v1",
       kind: "CronJob",
       metadata: { name: "cron" },
-      spec: { jobTemplate: { spec: { template: { spec: { containers: [{ name: "c", image: "ghcr.io/acme/worker" }] } } } } },
+      spec: {
+        jobTemplate: { spec: { template: { spec: { containers: [{ name: "c", image: "ghcr.io/acme/worker" }] } } } },
+      },
     };
-    const pod: KubeObject = { apiVersion: "v1", kind: "Pod", metadata: { name: "p" }, spec: { containers: [{ name: "c", image: "ghcr.io/acme/shop:old" }] } };
-    const { objects, warnings } = run([deployment("web", ["ghcr.io/acme/shop:1.0@sha256:abcd", "nginx:1.27"], ["ghcr.io/acme/shop:latest"]), cron, pod], [
-      "images:",
-      "  - name: ghcr.io/acme/shop",
-      '    tag: "pr-{number}-{shortSha}"',
-      "  - name: ghcr.io/acme/worker",
-      "    newName: registry.example.com/worker",
-      "  - name: ghcr.io/acme/unused",
-    ].join("\n"));
+    const pod: KubeObject = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "p" },
+      spec: { containers: [{ name: "c", image: "ghcr.io/acme/shop:old" }] },
+    };
+    const { objects, warnings } = run(
+      [deployment("web", ["ghcr.io/acme/shop:1.0@sha256:abcd", "nginx:1.27"], ["ghcr.io/acme/shop:latest"]), cron, pod],
+      [
+        "images:",
+        "  - name: ghcr.io/acme/shop",
+        '    tag: "pr-{number}-{shortSha}"',
+        "  - name: ghcr.io/acme/worker",
+        "    newName: registry.example.com/worker",
+        "  - name: ghcr.io/acme/unused",
+      ].join("\n"),
+    );
     const spec = (o: KubeObject) => (o.spec as any).template.spec;
-    expect(spec(objects[0]!).containers.map((c: any) => c.image)).toEqual(["ghcr.io/acme/shop:pr-42-0123456", "nginx:1.27"]);
+    expect(spec(objects[0]!).containers.map((c: any) => c.image)).toEqual([
+      "ghcr.io/acme/shop:pr-42-0123456",
+      "nginx:1.27",
+    ]);
     expect(spec(objects[0]!).initContainers[0].image).toBe("ghcr.io/acme/shop:pr-42-0123456");
-    expect((objects[1]!.spec as any).jobTemplate.spec.template.spec.containers[0].image).toBe(`registry.example.com/worker:${SHA}`);
+    expect((objects[1]!.spec as any).jobTemplate.spec.template.spec.containers[0].image).toBe(
+      `registry.example.com/worker:${SHA}`,
+    );
     expect((objects[2]!.spec as any).containers[0].image).toBe("ghcr.io/acme/shop:pr-42-0123456");
     expect(warnings).toContain("images: no container uses ghcr.io/acme/unused; nothing pinned for it");
   });
@@ -210,7 +278,9 @@ describe("4. images", () => {
     const long = { ...ref, branch: "x".repeat(120) };
     const c = config('images:\n  - name: ghcr.io/acme/shop\n    tag: "{branch}-{sha}"');
     const names = previewNamesFor(long, c);
-    expect(() => transformObjects([], { config: c, ref: long, names })).toThrow(/images: the tag "x{120}-0123.*" for ghcr.io\/acme\/shop \(from template "\{branch\}-\{sha\}"\) is not a valid image tag/);
+    expect(() => transformObjects([], { config: c, ref: long, names })).toThrow(
+      /images: the tag "x{120}-0123.*" for ghcr.io\/acme\/shop \(from template "\{branch\}-\{sha\}"\) is not a valid image tag/,
+    );
   });
 });
 
@@ -232,7 +302,18 @@ describe("5. routes", () => {
   });
 
   it("sets the preview hostname, keeps parentRefs unless configured, and adds external-dns and cert-manager annotations", () => {
-    const { objects, names } = run([route()], ['route:', '  host: "{name}.previews.example.com"', "  externalDns: true", "  tls:", "    clusterIssuer: letsencrypt", "  annotations:", "    team: shop"].join("\n"));
+    const { objects, names } = run(
+      [route()],
+      [
+        "route:",
+        '  host: "{name}.previews.example.com"',
+        "  externalDns: true",
+        "  tls:",
+        "    clusterIssuer: letsencrypt",
+        "  annotations:",
+        "    team: shop",
+      ].join("\n"),
+    );
     const spec = objects[0]!.spec as any;
     expect(spec.hostnames).toEqual([names.host]);
     expect(spec.parentRefs).toEqual([{ name: "prod-gateway", namespace: "gw" }]);
@@ -249,25 +330,45 @@ describe("5. routes", () => {
   it("replaces parentRefs when configured and gives every HTTPRoute the preview's host, whatever route.httpRoutes says", () => {
     const other = route();
     other.metadata.name = "admin";
-    const { objects, warnings } = run([route(), other], [
-      "route:",
-      '  host: "{name}.previews.example.com"',
-      "  httpRoutes: [web, ghost]",
-      "  parentRefs:",
-      "    - name: preview-gateway",
-      "      namespace: gateways",
-      "      sectionName: https",
-    ].join("\n"));
-    expect((objects[0]!.spec as any).parentRefs).toEqual([{ name: "preview-gateway", namespace: "gateways", sectionName: "https" }]);
-    expect((objects[1]!.spec as any).parentRefs).toEqual([{ name: "preview-gateway", namespace: "gateways", sectionName: "https" }]);
-    expect((objects[1]!.spec as any).hostnames).toEqual([`pr-42.previews.example.com`.replace("pr-42", objects[1]!.metadata.namespace!)]);
-    expect(warnings).toContain("route.httpRoutes is no longer needed and is ignored: every HTTPRoute gets the preview's hostnames");
+    const { objects, warnings } = run(
+      [route(), other],
+      [
+        "route:",
+        '  host: "{name}.previews.example.com"',
+        "  httpRoutes: [web, ghost]",
+        "  parentRefs:",
+        "    - name: preview-gateway",
+        "      namespace: gateways",
+        "      sectionName: https",
+      ].join("\n"),
+    );
+    expect((objects[0]!.spec as any).parentRefs).toEqual([
+      { name: "preview-gateway", namespace: "gateways", sectionName: "https" },
+    ]);
+    expect((objects[1]!.spec as any).parentRefs).toEqual([
+      { name: "preview-gateway", namespace: "gateways", sectionName: "https" },
+    ]);
+    expect((objects[1]!.spec as any).hostnames).toEqual([
+      `pr-42.previews.example.com`.replace("pr-42", objects[1]!.metadata.namespace!),
+    ]);
+    expect(warnings).toContain(
+      "route.httpRoutes is no longer needed and is ignored: every HTTPRoute gets the preview's hostnames",
+    );
   });
 
   it("prefixes path matches in path-prefix mode and serves on the base URL's host", () => {
     expect(prefixPath("/pr-42", "/")).toBe("/pr-42");
     expect(prefixPath("/pr-42/", "/api")).toBe("/pr-42/api");
-    const { objects, names } = run([route()], ["names:", "  namespace: pr-{number}", "route:", "  baseUrl: https://previews.example.com", '  pathPrefix: "/{name}"'].join("\n"));
+    const { objects, names } = run(
+      [route()],
+      [
+        "names:",
+        "  namespace: pr-{number}",
+        "route:",
+        "  baseUrl: https://previews.example.com",
+        '  pathPrefix: "/{name}"',
+      ].join("\n"),
+    );
     const spec = objects[0]!.spec as any;
     expect(names.url).toBe("https://previews.example.com/pr-42/");
     expect(spec.hostnames).toEqual(["previews.example.com"]);
@@ -282,9 +383,15 @@ describe("5. routes", () => {
       apiVersion: "networking.k8s.io/v1",
       kind: "Ingress",
       metadata: { name: "web" },
-      spec: { tls: [{ hosts: ["shop.example.com"], secretName: "tls" }], rules: [{ host: "shop.example.com", http: { paths: [{ path: "/", pathType: "Prefix" }] } }] },
+      spec: {
+        tls: [{ hosts: ["shop.example.com"], secretName: "tls" }],
+        rules: [{ host: "shop.example.com", http: { paths: [{ path: "/", pathType: "Prefix" }] } }],
+      },
     };
-    const { objects, names } = run([ingress], 'route:\n  host: "{name}.previews.example.com"\n  tls:\n    issuer: local-ca');
+    const { objects, names } = run(
+      [ingress],
+      'route:\n  host: "{name}.previews.example.com"\n  tls:\n    issuer: local-ca',
+    );
     const spec = objects[0]!.spec as any;
     expect(spec.rules[0].host).toBe(names.host);
     expect(spec.rules[0].http.paths[0].path).toBe("/");
@@ -293,7 +400,9 @@ describe("5. routes", () => {
   });
 
   it("refuses routes when the preview has no hostname of its own (they would serve the manifests' hosts)", () => {
-    expect(() => run([route()])).toThrow('HTTPRoute "web": the preview has no hostname of its own (route.host or route.baseUrl), so this route would serve the hostnames in the manifests');
+    expect(() => run([route()])).toThrow(
+      'HTTPRoute "web": the preview has no hostname of its own (route.host or route.baseUrl), so this route would serve the hostnames in the manifests',
+    );
   });
 });
 
@@ -301,8 +410,16 @@ describe("6. ownership", () => {
   it("merges bot labels and annotations into metadata (bot wins) but never into pod templates or selectors", () => {
     const d = deployment("web", ["nginx"]);
     d.metadata.labels = { app: "web", "app.kubernetes.io/managed-by": "Helm" };
-    addOwnership([d], { "app.kubernetes.io/managed-by": "preview-bot", "preview-bot.dev/pr": "42" }, { "preview-bot.dev/head-sha": SHA });
-    expect(d.metadata.labels).toEqual({ app: "web", "app.kubernetes.io/managed-by": "preview-bot", "preview-bot.dev/pr": "42" });
+    addOwnership(
+      [d],
+      { "app.kubernetes.io/managed-by": "preview-bot", "preview-bot.dev/pr": "42" },
+      { "preview-bot.dev/head-sha": SHA },
+    );
+    expect(d.metadata.labels).toEqual({
+      app: "web",
+      "app.kubernetes.io/managed-by": "preview-bot",
+      "preview-bot.dev/pr": "42",
+    });
     expect(d.metadata.annotations).toEqual({ "preview-bot.dev/head-sha": SHA });
     expect((d.spec as any).template.metadata.labels).toEqual({ app: "web" });
     expect((d.spec as any).selector).toEqual({ matchLabels: { app: "web" } });
@@ -318,20 +435,41 @@ describe("transformObjects", () => {
   });
 
   it("refuses objects without a name and duplicates", () => {
-    expect(() => run([{ apiVersion: "batch/v1", kind: "Job", metadata: { generateName: "migrate-" } }])).toThrow(/Job "migrate-" has no metadata.name/);
-    expect(() => run([obj("ConfigMap", "a"), obj("ConfigMap", "a")])).toThrow('ConfigMap "a" appears twice in the render');
+    expect(() => run([{ apiVersion: "batch/v1", kind: "Job", metadata: { generateName: "migrate-" } }])).toThrow(
+      /Job "migrate-" has no metadata.name/,
+    );
+    expect(() => run([obj("ConfigMap", "a"), obj("ConfigMap", "a")])).toThrow(
+      'ConfigMap "a" appears twice in the render',
+    );
   });
 
   it("warns when the manifests also produce the database Secret", () => {
     const { warnings } = run([obj("Secret", "preview-database")], "database:\n  enabled: true");
-    expect(warnings.join("\n")).toMatch(/Secret "preview-database" is in the manifests and is also the database Secret/);
+    expect(warnings.join("\n")).toMatch(
+      /Secret "preview-database" is in the manifests and is also the database Secret/,
+    );
   });
 });
 
 describe("4. images, prefix form", () => {
   it("pins every image under a prefix; an exact entry wins; a prefix newName replaces the prefix", () => {
-    const d = deployment("web", ["ghcr.io/acme/web:1", "ghcr.io/acme/api@sha256:abc", "ghcr.io/acme/special:2", "ghcr.io/other/x:1"]);
-    const { objects } = run([d], ["images:", "  - name: ghcr.io/acme/*", "    newName: mirror.example.com/acme/*", '    tag: "pr-{number}"', "  - name: ghcr.io/acme/special", '    tag: "exact"'].join("\n"));
+    const d = deployment("web", [
+      "ghcr.io/acme/web:1",
+      "ghcr.io/acme/api@sha256:abc",
+      "ghcr.io/acme/special:2",
+      "ghcr.io/other/x:1",
+    ]);
+    const { objects } = run(
+      [d],
+      [
+        "images:",
+        "  - name: ghcr.io/acme/*",
+        "    newName: mirror.example.com/acme/*",
+        '    tag: "pr-{number}"',
+        "  - name: ghcr.io/acme/special",
+        '    tag: "exact"',
+      ].join("\n"),
+    );
     expect((objects[0]!.spec as any).template.spec.containers.map((c: any) => c.image)).toEqual([
       "mirror.example.com/acme/web:pr-42",
       "mirror.example.com/acme/api:pr-42",
@@ -342,25 +480,69 @@ describe("4. images, prefix form", () => {
 });
 
 describe("6. routes generated by route.expose", () => {
-  const svc: KubeObject = { apiVersion: "v1", kind: "Service", metadata: { name: "frontend" }, spec: { ports: [{ name: "http", port: 80 }] } };
+  const svc: KubeObject = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "frontend" },
+    spec: { ports: [{ name: "http", port: 80 }] },
+  };
 
   it("makes an HTTPRoute to the Service, resolving a named port, with the preview's host and parents", () => {
-    const { objects, names } = run([svc], 'route:\n  host: "{name}.p.example.com"\n  expose: { service: frontend, port: http }\n  parentRefs: [{ name: gw, namespace: infra }]');
+    const { objects, names } = run(
+      [svc],
+      'route:\n  host: "{name}.p.example.com"\n  expose: { service: frontend, port: http }\n  parentRefs: [{ name: gw, namespace: infra }]',
+    );
     const route = objects.find((o) => o.kind === "HTTPRoute")!;
     expect(route.metadata.namespace).toBe(names.namespace);
-    expect(route.spec).toEqual({ rules: [{ matches: [{ path: { type: "PathPrefix", value: "/" } }], backendRefs: [{ name: "frontend", port: 80 }] }], hostnames: [names.host], parentRefs: [{ name: "gw", namespace: "infra" }] });
+    expect(route.spec).toEqual({
+      rules: [
+        { matches: [{ path: { type: "PathPrefix", value: "/" } }], backendRefs: [{ name: "frontend", port: 80 }] },
+      ],
+      hostnames: [names.host],
+      parentRefs: [{ name: "gw", namespace: "infra" }],
+    });
   });
 
   it("makes an Ingress with route.kind: ingress, in path-prefix mode too", () => {
-    const { objects } = run([svc], "route:\n  baseUrl: https://previews.example.com\n  kind: ingress\n  ingressClassName: nginx\n  expose: { service: frontend, port: 80 }");
+    const { objects } = run(
+      [svc],
+      "route:\n  baseUrl: https://previews.example.com\n  kind: ingress\n  ingressClassName: nginx\n  expose: { service: frontend, port: 80 }",
+    );
     const ing = objects.find((o) => o.kind === "Ingress")!;
-    expect(ing.spec).toEqual({ ingressClassName: "nginx", rules: [{ host: "previews.example.com", http: { paths: [{ path: "/shop-pr-42", pathType: "Prefix", backend: { service: { name: "frontend", port: { number: 80 } } } }] } }] });
+    expect(ing.spec).toEqual({
+      ingressClassName: "nginx",
+      rules: [
+        {
+          host: "previews.example.com",
+          http: {
+            paths: [
+              {
+                path: "/shop-pr-42",
+                pathType: "Prefix",
+                backend: { service: { name: "frontend", port: { number: 80 } } },
+              },
+            ],
+          },
+        },
+      ],
+    });
   });
 
   it("says exactly what to add when a URL is wanted and the render has no route, and what is wrong with a bad expose", () => {
-    expect(() => run([svc], 'route:\n  host: "{name}.p.example.com"')).toThrow("route.host is set, but the render has no HTTPRoute or Ingress to serve it: add route.expose: { service: frontend, port: 80 } (Services in the render: frontend (80))");
-    expect(() => run([svc], "health:\n  checks: [{ path: /healthz }]")).toThrow(/^health\.checks need a preview URL, but the render has no HTTPRoute or Ingress to serve it: add route\.expose: \{ service: frontend, port: 80 \}.*, with route\.host$/);
-    expect(() => run([svc], 'route:\n  host: "{name}.p.example.com"\n  expose: { service: frontend, port: 8080 }\n  parentRefs: [{ name: gw }]')).toThrow('route.expose: Service "frontend" has no port 8080 (ports: 80 "http")');
-    expect(() => run([svc], 'route:\n  host: "{name}.p.example.com"\n  expose: { service: frontend, port: 80 }')).toThrow(/needs a Gateway to attach to: set route\.parentRefs \(or ask the bot's operator for PREVIEW_GATEWAY\)/);
+    expect(() => run([svc], 'route:\n  host: "{name}.p.example.com"')).toThrow(
+      "route.host is set, but the render has no HTTPRoute or Ingress to serve it: add route.expose: { service: frontend, port: 80 } (Services in the render: frontend (80))",
+    );
+    expect(() => run([svc], "health:\n  checks: [{ path: /healthz }]")).toThrow(
+      /^health\.checks need a preview URL, but the render has no HTTPRoute or Ingress to serve it: add route\.expose: \{ service: frontend, port: 80 \}.*, with route\.host$/,
+    );
+    expect(() =>
+      run(
+        [svc],
+        'route:\n  host: "{name}.p.example.com"\n  expose: { service: frontend, port: 8080 }\n  parentRefs: [{ name: gw }]',
+      ),
+    ).toThrow('route.expose: Service "frontend" has no port 8080 (ports: 80 "http")');
+    expect(() =>
+      run([svc], 'route:\n  host: "{name}.p.example.com"\n  expose: { service: frontend, port: 80 }'),
+    ).toThrow(/needs a Gateway to attach to: set route\.parentRefs \(or ask the bot's operator for PREVIEW_GATEWAY\)/);
   });
 });

@@ -6,17 +6,24 @@
 import { describeRef, type AppliedRef } from "../../../shared/preview.js";
 import type { DeployStep } from "../context.js";
 
-const list = (refs: AppliedRef[], what: (r: AppliedRef) => string): string => `${refs.slice(0, 5).map(what).join(", ")}${refs.length > 5 ? ", …" : ""}`;
+const list = (refs: AppliedRef[], what: (r: AppliedRef) => string): string =>
+  `${refs.slice(0, 5).map(what).join(", ")}${refs.length > 5 ? ", …" : ""}`;
 
 /** The apply step's detail line. */
 export function applyDetail(refs: AppliedRef[]): string {
   const parts = [`${refs.length} objects applied (server-side apply)`];
   const replaced = refs.filter((r) => r.replaced);
-  if (replaced.length > 0) parts.push(`replaced ${replaced.length} (immutable fields changed, deleted and created again): ${list(replaced, (r) => `${describeRef(r)} (${r.replaced!.join(", ")})`)}`);
+  if (replaced.length > 0)
+    parts.push(
+      `replaced ${replaced.length} (immutable fields changed, deleted and created again): ${list(replaced, (r) => `${describeRef(r)} (${r.replaced!.join(", ")})`)}`,
+    );
   const autoscaled = refs.filter((r) => r.autoscaled);
   if (autoscaled.length > 0) parts.push(`replicas left to the autoscaler: ${list(autoscaled, describeRef)}`);
   const stripped = refs.filter((r) => r.stripped);
-  if (stripped.length > 0) parts.push(`server-owned fields removed from ${stripped.length}: ${list(stripped, (r) => `${describeRef(r)} (${r.stripped!.join(", ")})`)}`);
+  if (stripped.length > 0)
+    parts.push(
+      `server-owned fields removed from ${stripped.length}: ${list(stripped, (r) => `${describeRef(r)} (${r.stripped!.join(", ")})`)}`,
+    );
   return parts.join("; ");
 }
 

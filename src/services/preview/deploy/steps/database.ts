@@ -11,13 +11,20 @@ export const databaseStep: DeployStep = {
   skip: ({ config }) => (config.database.enabled ? undefined : "database.enabled is false"),
   async run(ctx, detail) {
     const { deps, config, names, report, dir } = ctx;
-    if (!deps.databases) throw new Error("database.enabled is true, but preview-bot has no PREVIEW_DATABASE_URL to create databases with");
+    if (!deps.databases)
+      throw new Error("database.enabled is true, but preview-bot has no PREVIEW_DATABASE_URL to create databases with");
     // A regular file inside the checkout, size-capped: never a link out of it, a device or a FIFO.
     const seedSql = config.database.seed ? await readRepoFile(dir, config.database.seed, "database.seed") : undefined;
     // A fork PR's code gets no data from a backup target unless the bot allows it (SEED_FORK_PREVIEWS).
     const seedFrom = ctx.pull.fork && !deps.seedForkPreviews ? undefined : config.database.seedFrom;
-    const refused = config.database.seedFrom && !seedFrom ? `; not seeded from "${config.database.seedFrom}": a pull request from a fork gets no backup data (SEED_FORK_PREVIEWS)` : "";
-    if (seedFrom && !deps.backups) throw new Error(`database.seedFrom is "${seedFrom}", but preview-bot has no backup storage configured (AZURE_STORAGE_ACCOUNT_URL)`);
+    const refused =
+      config.database.seedFrom && !seedFrom
+        ? `; not seeded from "${config.database.seedFrom}": a pull request from a fork gets no backup data (SEED_FORK_PREVIEWS)`
+        : "";
+    if (seedFrom && !deps.backups)
+      throw new Error(
+        `database.seedFrom is "${seedFrom}", but preview-bot has no backup storage configured (AZURE_STORAGE_ACCOUNT_URL)`,
+      );
     const existed = (await deps.databases.list()).some((d) => d.database === names.database);
     const creds = await deps.databases.provision(names, {
       extensions: config.database.extensions,
@@ -37,7 +44,12 @@ export const databaseStep: DeployStep = {
       }
     }
     ctx.objects.unshift(credentialsSecret(names, config.database.secret, creds));
-    report.database = { name: names.database, status: existed ? "ready (kept)" : seeded ? "created and seeded" : "created" };
-    detail(`${names.database} (role ${names.role}), credentials in Secret "${config.database.secret.name}"${seeded}${refused}`);
+    report.database = {
+      name: names.database,
+      status: existed ? "ready (kept)" : seeded ? "created and seeded" : "created",
+    };
+    detail(
+      `${names.database} (role ${names.role}), credentials in Secret "${config.database.secret.name}"${seeded}${refused}`,
+    );
   },
 };

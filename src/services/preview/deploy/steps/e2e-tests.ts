@@ -7,7 +7,11 @@ export const e2eTestsStep: DeployStep = {
   name: "E2E tests",
   progress: true,
   skip: ({ config, pull }) =>
-    !config.e2e ? "none configured (e2e.workflow)" : pull.fork ? "not dispatched for a pull request from a fork (its branch is not in this repository)" : undefined,
+    !config.e2e
+      ? "none configured (e2e.workflow)"
+      : pull.fork
+        ? "not dispatched for a pull request from a fork (its branch is not in this repository)"
+        : undefined,
   async run({ deps, config, octokit, job, pull, ref, names, report, signal }, detail) {
     const e2e = config.e2e!;
     const values = templateValues(ref, names);
@@ -23,8 +27,10 @@ export const e2eTestsStep: DeployStep = {
       ...(deps.e2ePollMs ? { pollMs: deps.e2ePollMs } : {}),
       ...(signal ? { signal } : {}),
     });
-    if (result.url) report.links = [...(report.links ?? []), { title: `E2E run (${result.conclusion})`, url: result.url }];
+    if (result.url)
+      report.links = [...(report.links ?? []), { title: `E2E run (${result.conclusion})`, url: result.url }];
     detail(`${e2e.workflow}: ${result.conclusion}${result.url ? ` — ${result.url}` : ""}`);
-    if (result.conclusion !== "success" && e2e.required) throw new Error(`E2E workflow "${e2e.workflow}" concluded ${result.conclusion}`);
+    if (result.conclusion !== "success" && e2e.required)
+      throw new Error(`E2E workflow "${e2e.workflow}" concluded ${result.conclusion}`);
   },
 };

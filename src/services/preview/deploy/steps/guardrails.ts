@@ -24,7 +24,9 @@ export const guardrailsStep: DeployStep = {
     const { settings, notes } = resolveGuardrails(deps.guardrails, config.guardrails);
     const confined = confineObjects(ctx.objects, settings, names.namespace);
     if (confined.problems.length > 0) {
-      throw new Error(`the render would take over preview-bot's guardrails (${confined.problems.length}): ${confined.problems.join("; ")}`);
+      throw new Error(
+        `the render would take over preview-bot's guardrails (${confined.problems.length}): ${confined.problems.join("; ")}`,
+      );
     }
     ctx.objects = confined.objects;
     for (const line of [...notes, ...confined.rewrites]) deps.logger.info({ key: names.key }, `guardrails: ${line}`);
@@ -38,8 +40,13 @@ export const guardrailsStep: DeployStep = {
 
     // Each change is said in the check run (the first few in full, all of them in the log).
     const changes = [...notes, ...confined.rewrites];
-    const shown = changes.slice(0, 3).map((c) => c.slice(0, 200)).join("; ");
-    detail(`${describeGuardrails(settings)}${changes.length ? `. ${changes.length} change(s): ${shown}${changes.length > 3 ? "; …" : ""}` : ""}`);
+    const shown = changes
+      .slice(0, 3)
+      .map((c) => c.slice(0, 200))
+      .join("; ");
+    detail(
+      `${describeGuardrails(settings)}${changes.length ? `. ${changes.length} change(s): ${shown}${changes.length > 3 ? "; …" : ""}` : ""}`,
+    );
   },
 };
 
@@ -58,7 +65,11 @@ function rbacDenied(err: unknown): boolean {
  * Run `apply`, retrying RBAC refusals with backoff until the new RoleBinding is seen (bounded): an API server
  * authorizes from a cache, and in a cluster with several API servers the one answering may not have the binding yet.
  */
-export async function whileRbacCatchesUp(apply: () => ReturnType<Cluster["apply"]>, signal?: AbortSignal, waitMs = BINDING_WAIT_MS): Promise<void> {
+export async function whileRbacCatchesUp(
+  apply: () => ReturnType<Cluster["apply"]>,
+  signal?: AbortSignal,
+  waitMs = BINDING_WAIT_MS,
+): Promise<void> {
   const deadline = Date.now() + waitMs;
   for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
     try {

@@ -5,7 +5,11 @@ import type { DeployStep } from "../context.js";
 export const healthChecksStep: DeployStep = {
   name: "Health checks",
   skip: ({ config, names }) =>
-    config.health.checks.length === 0 ? "none configured (health.checks)" : !names.url ? "no preview URL (set route.host or route.baseUrl)" : undefined,
+    config.health.checks.length === 0
+      ? "none configured (health.checks)"
+      : !names.url
+        ? "no preview URL (set route.host or route.baseUrl)"
+        : undefined,
   async run({ deps, config, names, signal }, detail) {
     const results = await runHealthChecks(names.url!, config.health.checks, {
       deadlineMs: Math.max(2_000, Math.min(config.health.timeout, 120_000)),
@@ -15,6 +19,7 @@ export const healthChecksStep: DeployStep = {
     });
     detail(results.map((r) => `${r.path} ${r.ok ? "✓" : "✗"} ${r.detail}`).join("; "));
     const failed = results.filter((r) => !r.ok);
-    if (failed.length) throw new Error(`health check failed: ${failed.map((r) => `GET ${r.url} → ${r.detail}`).join("; ")}`);
+    if (failed.length)
+      throw new Error(`health check failed: ${failed.map((r) => `GET ${r.url} → ${r.detail}`).join("; ")}`);
   },
 };

@@ -3,7 +3,17 @@
  * (guardrails.ts; set last, so neither the repository's namespace.labels nor anything else overrides them) and state
  * annotations, refusing a namespace that belongs to another preview (two PRs whose names map to one namespace).
  */
-import { EXPIRES_ANNOTATION, isProtectedNamespace, MANAGED_BY, PR_LABEL, REPO_LABEL, REPOSITORY_ANNOTATION, STATE_ANNOTATION, TITLE_ANNOTATION, URL_ANNOTATION } from "../../../shared/labels.js";
+import {
+  EXPIRES_ANNOTATION,
+  isProtectedNamespace,
+  MANAGED_BY,
+  PR_LABEL,
+  REPO_LABEL,
+  REPOSITORY_ANNOTATION,
+  STATE_ANNOTATION,
+  TITLE_ANNOTATION,
+  URL_ANNOTATION,
+} from "../../../shared/labels.js";
 import type { Cluster, PreviewNames } from "../../../shared/preview.js";
 import { previewNamespaceLabels, resolveGuardrails } from "../../guardrails.js";
 import type { DeployStep } from "../context.js";
@@ -11,7 +21,10 @@ import type { DeployStep } from "../context.js";
 export const namespaceStep: DeployStep = {
   name: "Namespace",
   async run({ deps, config, names, pull, report }, detail) {
-    if (isProtectedNamespace(names.namespace, config.protectedNamespaces)) throw new Error(`namespace "${names.namespace}" is protected (protectedNamespaces in .github/preview.yml); choose a names.namespace pattern that does not produce it`);
+    if (isProtectedNamespace(names.namespace, config.protectedNamespaces))
+      throw new Error(
+        `namespace "${names.namespace}" is protected (protectedNamespaces in .github/preview.yml); choose a names.namespace pattern that does not produce it`,
+      );
     const existing = await assertNamespaceFree(deps.cluster, names);
     // A deploy sets the expiry from the TTL, but never earlier than one `/preview extend` set.
     const kept = existing?.annotations[EXPIRES_ANNOTATION];
@@ -30,9 +43,15 @@ export const namespaceStep: DeployStep = {
 };
 
 /** The preview's namespace as it is now (undefined when new); refuses one that belongs to another preview. */
-async function assertNamespaceFree(cluster: Cluster, names: PreviewNames): Promise<{ annotations: Record<string, string> } | undefined> {
+async function assertNamespaceFree(
+  cluster: Cluster,
+  names: PreviewNames,
+): Promise<{ annotations: Record<string, string> } | undefined> {
   const existing = (await cluster.listNamespaces({ ...MANAGED_BY })).find((ns) => ns.name === names.namespace);
-  if (existing && (existing.labels[REPO_LABEL] !== names.labels[REPO_LABEL] || existing.labels[PR_LABEL] !== names.labels[PR_LABEL])) {
+  if (
+    existing &&
+    (existing.labels[REPO_LABEL] !== names.labels[REPO_LABEL] || existing.labels[PR_LABEL] !== names.labels[PR_LABEL])
+  ) {
     throw new Error(
       `namespace "${names.namespace}" already belongs to another preview (${existing.annotations[REPOSITORY_ANNOTATION] ?? "?"}#${existing.labels[PR_LABEL] ?? "?"}); ` +
         `use a names.namespace pattern with {number} or {repo} so each pull request gets its own`,

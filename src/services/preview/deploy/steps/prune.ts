@@ -7,6 +7,10 @@ export const pruneStep: DeployStep = {
   async run({ deps, names, applied, report }, detail) {
     const pruned = await deps.cluster.prune(names.namespace, names.labels, applied);
     report.pruned = pruned.map(describeRef);
-    detail(pruned.length ? `${pruned.length} removed: ${report.pruned.slice(0, 5).join(", ")}${pruned.length > 5 ? ", …" : ""}` : "nothing to remove");
+    detail(
+      pruned.length
+        ? `${pruned.length} removed: ${report.pruned.slice(0, 5).join(", ")}${pruned.length > 5 ? ", …" : ""}`
+        : "nothing to remove",
+    );
   },
 };

@@ -18,11 +18,18 @@ export const renderManifestsStep: DeployStep = {
       const old = names.url;
       names.url = result.url;
       report.url = result.url;
-      report.links = (report.links ?? []).map((l) => (l.url.startsWith(old) ? { ...l, url: `${result.url}${l.url.slice(old.length)}` } : l));
+      report.links = (report.links ?? []).map((l) =>
+        l.url.startsWith(old) ? { ...l, url: `${result.url}${l.url.slice(old.length)}` } : l,
+      );
     }
     const notes = [...result.rewrites.map((r) => `rewritten: ${r}`), ...result.warnings];
-    const shown = notes.slice(0, SHOWN).map((w) => w.slice(0, 240)).join("; ");
-    detail(`${result.objects.length} objects (${result.type})${notes.length ? `; ${notes.length} note(s): ${shown}${notes.length > SHOWN ? "; …" : ""}` : ""}`);
+    const shown = notes
+      .slice(0, SHOWN)
+      .map((w) => w.slice(0, 240))
+      .join("; ");
+    detail(
+      `${result.objects.length} objects (${result.type})${notes.length ? `; ${notes.length} note(s): ${shown}${notes.length > SHOWN ? "; …" : ""}` : ""}`,
+    );
     ctx.objects = result.objects;
   },
 };

@@ -10,7 +10,11 @@ export const rollOutStep: DeployStep = {
     report.workloads = health;
     ctx.workloads = health;
     const bad = health.filter((w) => !w.ready);
-    detail(bad.length ? bad.map((w) => `${w.kind} ${w.name}: ${w.summary}`).join("; ") : `${health.length} workload(s) ready`);
+    detail(
+      bad.length
+        ? bad.map((w) => `${w.kind} ${w.name}: ${w.summary}`).join("; ")
+        : `${health.length} workload(s) ready`,
+    );
     if (bad.length) throw new Error(`roll-out failed: ${bad.map((w) => `${w.name} ${w.summary}`).join("; ")}`);
   },
 };
