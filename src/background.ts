@@ -23,7 +23,7 @@ import { createPreviewBackups, type PreviewBackups } from "./services/data/backu
 import type { BackupTargets } from "./handlers/slack.js";
 import type { Metrics } from "./services/metrics.js";
 import type { Notifier } from "./services/chat/notifier.js";
-import { createSweepScheduler, type Sweeper } from "./services/jobs/sweeper.js";
+import { createSweepScheduler, type Sweeper } from "./services/preview/reconcile/sweeper.js";
 
 export function scheduleLock(pool: pg.Pool | undefined): ScheduleLock {
   return pool ? new PgScheduleLock({ pool }) : new MemoryScheduleLock();

@@ -28,14 +28,14 @@ import {
 import type { Cluster, Databases } from "./services/shared/preview.js";
 import { previewKey } from "./services/shared/preview.js";
 import { createMemoryQueue, type Queue } from "./services/jobs/queue.js";
-import { QueueLease } from "./services/jobs/queue-lease.js";
+import { QueueLease } from "./services/cluster/queue-lease.js";
 import { createRenderer, type Renderer } from "./services/preview/render/index.js";
 import { rendererSettings } from "./services/preview/render/settings.js";
 import { createReporter } from "./services/github/reporter.js";
 import { WriteLanes } from "./services/github/write-lanes.js";
 import type { RunReport } from "./services/shared/run-report.js";
 import { createRunner, type Runner } from "./services/preview/runner.js";
-import { guardrailSettings } from "./services/preview/guardrails.js";
+import { guardrailSettings } from "./services/preview/guardrails/namespace-guardrails.js";
 import type { PreviewJob } from "./services/shared/dispatch.js";
 import type { Enqueue } from "./handlers/pull-request.js";
 import type { EnqueueComment } from "./handlers/issue-comment.js";
@@ -59,7 +59,7 @@ import {
   MemorySweepMemory,
   PgSweepMemory,
   type Sweeper,
-} from "./services/jobs/sweeper.js";
+} from "./services/preview/reconcile/sweeper.js";
 
 export interface DepsOverrides {
   kubeConfig?: KubeConfig;

@@ -26,7 +26,7 @@ import { createLogger, registerSecret, type Logger } from "./logger.js";
 import { createAuthorizer, type PermissionClient } from "./services/github/authz.js";
 import { getPull, loadRepoConfig, type Octokit } from "./services/github/reads.js";
 import { createMetrics } from "./services/metrics.js";
-import { redeliverMissed } from "./services/jobs/redeliver.js";
+import { redeliverMissed } from "./services/github/redeliver.js";
 import { startWebhookProxy, type WebhookProxy } from "./webhook-proxy.js";
 
 export const WEBHOOKS_PATH = "/api/github/webhooks";

@@ -10,8 +10,8 @@
  * events and the head commit's check suites, both GitHub's clock) or when nothing dates it; `/preview deploy
  * <sha>` pins a commit explicitly. The dispatched job carries the SHA, so its retries cannot move either.
  */
-import { COMMENT_HELP } from "../commands/help.js";
-import type { PreviewCommand } from "../commands/parse.js";
+import { COMMENT_HELP } from "../intake/help.js";
+import type { PreviewCommand } from "../intake/parse.js";
 import { redactText, type Logger } from "../logger.js";
 import { createAuthorizer, type AuthzAction, type PermissionClient } from "../services/github/authz.js";
 import type { HeadLog } from "../services/github/head-log.js";

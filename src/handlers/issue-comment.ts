@@ -8,7 +8,7 @@
  * installation. The job is deduplicated by the delivery id: a redelivered comment is answered once.
  */
 import type { Context } from "probot";
-import { parseComment } from "../commands/parse.js";
+import { parseComment } from "../intake/parse.js";
 import { isBotLogin } from "../services/github/authz.js";
 import type { CommentJob } from "./comment-job.js";
 

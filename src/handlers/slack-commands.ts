@@ -11,7 +11,7 @@
  *   the commit deployed now (a Redeploy button never moves a fork preview to a newer commit), else the head as read
  *   now — and the answer names it.
  */
-import { formatDuration, type SlashCommand } from "../commands/parse.js";
+import { formatDuration, type SlashCommand } from "../intake/parse.js";
 import type { Logger } from "../logger.js";
 import type { AuthzAction, Authorizer } from "../services/github/authz.js";
 import { escapeSlack, previewBlocks, previewLine } from "../services/chat/slack-blocks.js";

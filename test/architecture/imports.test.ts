@@ -2,8 +2,9 @@
  * The layout's rules, checked on the real import graph of src/ (every `import`, `export … from` and `import()`,
  * type-only ones included, read with the TypeScript compiler's own pre-processor):
  * - no import cycles;
- * - imports run one way: doors (handlers, server, wiring, CLI) → commands → jobs → preview → cluster | data |
- *   github | chat → shared (and metrics) → config, env, logger. The four middle domains never import each other;
+ * - imports run one way: doors (handlers, server, wiring, CLI) → intake → preview → cluster | data | github | chat |
+ *   jobs → shared (and metrics) → config, env, logger, actions. The domains (and the job infrastructure) never import
+ *   each other;
  * - src/services/ keeps only a handful of loose files;
  * - a file over 300 lines says why at its top (a line containing "Longer than 300 lines").
  * docs/architecture.md explains the layers.
@@ -42,14 +43,13 @@ type Layer = { rank: number; group: string };
 /** The layer of a source file; higher ranks may import lower ones. */
 export function layerOf(file: string): Layer {
   const rel = file.replace(/^src\//, "");
-  if (/^(config|env|logger)\.ts$/.test(rel)) return { rank: 0, group: "base" };
+  if (/^(config|env|logger|actions)\.ts$/.test(rel)) return { rank: 0, group: "base" };
   if (rel === "services/metrics.ts" || rel.startsWith("services/shared/")) return { rank: 1, group: "shared" };
-  const domain = /^services\/(cluster|data|github|chat)\//.exec(rel)?.[1];
+  const domain = /^services\/(cluster|data|github|chat|jobs)\//.exec(rel)?.[1];
   if (domain) return { rank: 2, group: domain };
   if (rel.startsWith("services/preview/")) return { rank: 3, group: "preview" };
-  if (rel.startsWith("services/jobs/")) return { rank: 4, group: "jobs" };
-  if (rel.startsWith("commands/")) return { rank: 5, group: "commands" };
-  return { rank: 6, group: "doors" };
+  if (rel.startsWith("intake/")) return { rank: 4, group: "intake" };
+  return { rank: 5, group: "doors" };
 }
 
 describe("the import graph of src/", () => {
@@ -95,7 +95,7 @@ describe("the import graph of src/", () => {
     expect(cycles).toEqual([]);
   });
 
-  it("runs one way: doors → commands → jobs → preview → cluster | data | github | chat → shared → base", () => {
+  it("runs one way: doors → intake → preview → cluster | data | github | chat | jobs → shared → base", () => {
     const wrong: string[] = [];
     for (const [from, tos] of graph) {
       const a = layerOf(from);
@@ -112,8 +112,10 @@ describe("the import graph of src/", () => {
   it("keeps the layering check honest: a domain importing a sibling or a higher layer is caught", () => {
     expect(layerOf("src/services/github/reporter.ts")).toEqual({ rank: 2, group: "github" });
     expect(layerOf("src/services/chat/notifier.ts").rank).toBeLessThan(layerOf("src/services/preview/runner.ts").rank);
-    expect(layerOf("src/services/preview/runner.ts").rank).toBeLessThan(layerOf("src/services/jobs/queue.ts").rank);
-    expect(layerOf("src/services/jobs/queue.ts").rank).toBeLessThan(layerOf("src/handlers/slack.ts").rank);
+    expect(layerOf("src/services/jobs/queue.ts").rank).toBeLessThan(layerOf("src/services/preview/runner.ts").rank);
+    expect(layerOf("src/services/jobs/queue.ts")).not.toEqual(layerOf("src/services/github/reads.ts"));
+    expect(layerOf("src/services/preview/runner.ts").rank).toBeLessThan(layerOf("src/intake/parse.ts").rank);
+    expect(layerOf("src/intake/parse.ts").rank).toBeLessThan(layerOf("src/handlers/slack.ts").rank);
   });
 });
 

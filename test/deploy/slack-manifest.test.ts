@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { KubeConfig } from "@kubernetes/client-node";
 import nock from "nock";
 import { parse as parseYaml } from "yaml";
-import { SLACK_HELP } from "../../src/commands/help.js";
+import { SLACK_HELP } from "../../src/intake/help.js";
 import { loadEnv } from "../../src/env.js";
 import { createLogger } from "../../src/logger.js";
 import { startServer, type RunningServer } from "../../src/server.js";

@@ -9,7 +9,7 @@ import type { Octokit } from "../github/reads.js";
 import type { PreviewJob, SlackReplyTarget } from "../shared/dispatch.js";
 import { previewKey, type Cluster, type Databases, type PreviewNames, type PreviewRef } from "../shared/preview.js";
 import type { Reporter, RunReport } from "../shared/run-report.js";
-import type { GuardrailSettings } from "./guardrails.js";
+import type { GuardrailSettings } from "./guardrails/namespace-guardrails.js";
 import type { Renderer } from "./render/index.js";
 
 export interface RunnerDeps {

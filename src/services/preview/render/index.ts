@@ -20,12 +20,12 @@ import { logger as rootLogger, type Logger } from "../../../logger.js";
 import type { Cluster, KubeObject, PreviewNames, PreviewRef } from "../../shared/preview.js";
 import { capLabel, expandTemplate, templateValues } from "../naming.js";
 import { scopeKey } from "./cluster-scoped.js";
-import { DEFAULT_GUARDRAILS, type GuardrailPolicy } from "./guardrails.js";
+import { DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../guardrails/object-rules.js";
 import { isChartDirectory } from "./helm-chart.js";
 import { findHelm, renderHelmChart } from "./helm.js";
 import { checkKustomizationTree, findKustomizationFile, findKustomizeCommand, runKustomize } from "./kustomize.js";
 import { parseManifests } from "./manifests.js";
-import type { PodSecurityLevel } from "./pod-security.js";
+import type { PodSecurityLevel } from "../guardrails/pod-security.js";
 import { filterPaths, isInside, readPlainManifests, type PathFilter } from "./plain.js";
 import { RenderError } from "./render-error.js";
 import { planRoute, type RouteDefaults } from "./route-plan.js";
@@ -38,7 +38,7 @@ export { readRepoFile } from "./repo-files.js";
 export { findKustomizeCommand } from "./kustomize.js";
 export { transformObjects } from "./transform.js";
 export { nameTemplatesFromConfig, previewNamesFor } from "../naming.js";
-export type { PodSecurityLevel } from "./pod-security.js";
+export type { PodSecurityLevel } from "../guardrails/pod-security.js";
 
 /** What the render reads from the cluster: kind scopes (discovery) and the parent Gateway. */
 export type RenderCluster = Pick<Cluster, "resourceScope" | "readObject">;

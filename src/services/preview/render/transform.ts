@@ -19,7 +19,7 @@ import type { PreviewConfig } from "../../../config.js";
 import { expandTemplate, templateValues } from "../naming.js";
 import type { KubeObject, PreviewNames, PreviewRef } from "../../shared/preview.js";
 import { describeObject, scopeKey, scopeOf, type Scopes } from "./cluster-scoped.js";
-import { applyGuardrails, DEFAULT_GUARDRAILS, type GuardrailPolicy } from "./guardrails.js";
+import { applyGuardrails, DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../guardrails/object-rules.js";
 import { TAG_PATTERN, pinImages, type ImagePin } from "./images.js";
 import { RenderError } from "./render-error.js";
 import { routeSettings, type RouteDefaults } from "./route-plan.js";

@@ -9,8 +9,13 @@
  *   3. a wait until the quota controller has computed each quota: until then a quota does not hold.
  */
 import type { Cluster } from "../../../shared/preview.js";
-import { confineObjects } from "../../confine-objects.js";
-import { describeGuardrails, guardrailObjects, guardrailRoleBinding, resolveGuardrails } from "../../guardrails.js";
+import { confineObjects } from "../../guardrails/confine-objects.js";
+import {
+  describeGuardrails,
+  guardrailObjects,
+  guardrailRoleBinding,
+  resolveGuardrails,
+} from "../../guardrails/namespace-guardrails.js";
 import type { DeployStep } from "../context.js";
 
 /** How long the RoleBinding may take to be seen by RBAC, and the quota controller to compute a quota. */

@@ -15,7 +15,7 @@ import {
   URL_ANNOTATION,
 } from "../../../shared/labels.js";
 import type { Cluster, PreviewNames } from "../../../shared/preview.js";
-import { previewNamespaceLabels, resolveGuardrails } from "../../guardrails.js";
+import { previewNamespaceLabels, resolveGuardrails } from "../../guardrails/namespace-guardrails.js";
 import type { DeployStep } from "../context.js";
 
 export const namespaceStep: DeployStep = {

@@ -12,8 +12,14 @@
  * line each, for the check run.
  */
 import { isIPv4, isIPv6 } from "node:net";
-import type { KubeObject } from "../shared/preview.js";
-import { egressPeers, GUARDRAIL_NAME, ingressPeers, ROLE_BINDING_NAME, type GuardrailSettings } from "./guardrails.js";
+import type { KubeObject } from "../../shared/preview.js";
+import {
+  egressPeers,
+  GUARDRAIL_NAME,
+  ingressPeers,
+  ROLE_BINDING_NAME,
+  type GuardrailSettings,
+} from "./namespace-guardrails.js";
 
 type Rec = Record<string, unknown>;
 const asRec = (v: unknown): Rec | undefined =>

@@ -11,7 +11,7 @@
  */
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "../../logger.js";
-import { isConflict, isNotFound, kubeMessage, kubeStatus } from "../cluster/kube-errors.js";
+import { isConflict, isNotFound, kubeMessage, kubeStatus } from "./kube-errors.js";
 
 export interface QueueLeaseOptions {
   api: CoordinationV1Api;

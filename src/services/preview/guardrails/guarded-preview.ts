@@ -3,8 +3,8 @@
  * RoleBinding and guardrails (guardrails.ts), then the render held inside them (confine-objects.ts). This is what
  * `preview-bot render` prints, so a reviewer sees exactly what a preview gets.
  */
-import type { PreviewConfig } from "../../config.js";
-import type { KubeObject, PreviewNames } from "../shared/preview.js";
+import type { PreviewConfig } from "../../../config.js";
+import type { KubeObject, PreviewNames } from "../../shared/preview.js";
 import { confineObjects } from "./confine-objects.js";
 import {
   describeGuardrails,
@@ -14,7 +14,7 @@ import {
   resolveGuardrails,
   roleBindingObject,
   type GuardrailSettings,
-} from "./guardrails.js";
+} from "./namespace-guardrails.js";
 
 export interface GuardedPreview {
   /** The bot's own objects, applied first: Namespace, RoleBinding, ResourceQuota, LimitRange, NetworkPolicy. */

@@ -14,19 +14,19 @@
  * The plan itself is pure (sweep-plan.ts); what the sweeper remembers between sweeps is in sweep-memory.ts, the
  * GitHub listing of the desired set in open-pulls.ts.
  */
-import type { Logger } from "../../logger.js";
-import { SlotScheduler, type ScheduleLock } from "./schedule.js";
-import type { PreviewRequest } from "../shared/dispatch.js";
-import { MANAGED_BY, PR_LABEL, REPOSITORY_ANNOTATION } from "../shared/labels.js";
-import type { Cluster, Databases } from "../shared/preview.js";
-import { previewKey } from "../shared/preview.js";
+import type { Logger } from "../../../logger.js";
+import { SlotScheduler, type ScheduleLock } from "../../jobs/schedule.js";
+import type { PreviewRequest } from "../../shared/dispatch.js";
+import { MANAGED_BY, PR_LABEL, REPOSITORY_ANNOTATION } from "../../shared/labels.js";
+import type { Cluster, Databases } from "../../shared/preview.js";
+import { previewKey } from "../../shared/preview.js";
 import { MemorySweepMemory, type SweepMemory } from "./sweep-memory.js";
 
 export { MemorySweepMemory, PgSweepMemory, SWEEP_MEMORY_TABLE, type SweepMemory } from "./sweep-memory.js";
-import type { ListOpenPulls } from "./open-pulls.js";
+import type { ListOpenPulls } from "../../github/open-pulls.js";
 import { planSweep, type DeployItem, type HeadsUpItem, type SweepInput, type SweepPlan } from "./sweep-plan.js";
 
-export { githubOpenPulls, type ListOpenPulls, type OpenPull } from "./open-pulls.js";
+export { githubOpenPulls, type ListOpenPulls, type OpenPull } from "../../github/open-pulls.js";
 export {
   planSweep,
   type DeployItem,

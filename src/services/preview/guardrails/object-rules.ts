@@ -15,8 +15,8 @@
  *   controller configuration, CVE-2021-25742) are refused.
  */
 import type { KubeObject } from "../../shared/preview.js";
-import { describeObject } from "./cluster-scoped.js";
-import { podSpecOf } from "./images.js";
+import { describeObject } from "../render/cluster-scoped.js";
+import { podSpecOf } from "../render/images.js";
 import { podSecurityProblems, type PodSecurityLevel } from "./pod-security.js";
 
 type Rec = Record<string, unknown>;

@@ -6,7 +6,7 @@ import { describe, expect, it } from "@jest/globals";
 import { parseConfig } from "../../../../src/config.js";
 import type { KubeObject, PreviewRef } from "../../../../src/services/shared/preview.js";
 import { RenderError, previewNamesFor, transformObjects } from "../../../../src/services/preview/render/index.js";
-import { podSecurityProblems } from "../../../../src/services/preview/render/pod-security.js";
+import { podSecurityProblems } from "../../../../src/services/preview/guardrails/pod-security.js";
 
 const ref: PreviewRef = { owner: "acme", repo: "shop", number: 9, branch: "evil", sha: "f".repeat(40) };
 const cfg = (() => {

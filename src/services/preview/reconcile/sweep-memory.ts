@@ -4,7 +4,7 @@
  * replicas and restarts; a claim succeeds for exactly one caller per (name, value).
  */
 import type pg from "pg";
-import { createTableOnce } from "../shared/pg-tables.js";
+import { createTableOnce } from "../../shared/pg-tables.js";
 
 /** What the sweeper remembers between sweeps (shared across replicas with PostgreSQL). */
 export interface SweepMemory {

@@ -4,8 +4,8 @@
  * and the quota enforce).
  */
 import { describe, expect, it } from "@jest/globals";
-import { parseConfig, type PreviewConfig } from "../../../src/config.js";
-import { loadEnv } from "../../../src/env.js";
+import { parseConfig, type PreviewConfig } from "../../../../src/config.js";
+import { loadEnv } from "../../../../src/env.js";
 import {
   describeGuardrails,
   guardrailObjects,
@@ -13,8 +13,8 @@ import {
   guardrailSettings,
   podSecurityLabels,
   resolveGuardrails,
-} from "../../../src/services/preview/guardrails.js";
-import { parseQuantity } from "../../../src/services/preview/quantity.js";
+} from "../../../../src/services/preview/guardrails/namespace-guardrails.js";
+import { parseQuantity } from "../../../../src/services/preview/quantity.js";
 
 const bounds = guardrailSettings(loadEnv({}));
 const repo = (guardrails: unknown): PreviewConfig["guardrails"] => {

@@ -3,7 +3,7 @@
  * see and that is enrolled (has `.github/preview.yml` on its default branch), and which repositories those are —
  * so that a preview left in an archived or no longer enrolled repository is told apart from one of a closed PR.
  */
-import { loadRepoConfig, type Octokit } from "../github/reads.js";
+import { loadRepoConfig, type Octokit } from "./reads.js";
 
 /** One open pull request of an enrolled repository (`.github/preview.yml` on its default branch). */
 export interface OpenPull {

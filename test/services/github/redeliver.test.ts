@@ -4,7 +4,7 @@ import nock from "nock";
 import { createLogger } from "../../../src/logger.js";
 import { MemoryScheduleLock } from "../../../src/services/jobs/schedule.js";
 import type { Octokit } from "../../../src/services/github/reads.js";
-import { redeliverMissed } from "../../../src/services/jobs/redeliver.js";
+import { redeliverMissed } from "../../../src/services/github/redeliver.js";
 import { GITHUB_API, testOctokit, useNock } from "../../support/github.js";
 
 useNock();

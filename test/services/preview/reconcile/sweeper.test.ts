@@ -10,9 +10,9 @@ import {
   MANAGED_BY,
   REPOSITORY_ANNOTATION,
   SHA_ANNOTATION,
-} from "../../../src/services/shared/labels.js";
-import { ownershipLabels } from "../../../src/services/preview/naming.js";
-import { PgSweepMemory } from "../../../src/services/jobs/sweeper.js";
+} from "../../../../src/services/shared/labels.js";
+import { ownershipLabels } from "../../../../src/services/preview/naming.js";
+import { PgSweepMemory } from "../../../../src/services/preview/reconcile/sweeper.js";
 import {
   markReady,
   nockInstallationListing,
@@ -22,9 +22,9 @@ import {
   waitFor,
   webApp,
   type Harness,
-} from "../../support/e2e-bot.js";
-import { deliver, fakeGitHub, type FakePull } from "../../support/github-fake.js";
-import { createTestDatabase } from "../../support/pg-database.js";
+} from "../../../support/e2e-bot.js";
+import { deliver, fakeGitHub, type FakePull } from "../../../support/github-fake.js";
+import { createTestDatabase } from "../../../support/pg-database.js";
 
 const sha = (c: string) => c.repeat(40);
 const DEADLINE = 120_000; // a few seconds on an idle machine

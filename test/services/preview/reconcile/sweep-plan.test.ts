@@ -1,9 +1,13 @@
 /** The sweep's pure plan (sweep-plan.ts), table-tested: what a sweep deploys, removes, warns about and leaves alone. */
 import { describe, expect, it } from "@jest/globals";
-import { EXPIRES_ANNOTATION, REPOSITORY_ANNOTATION, SHA_ANNOTATION } from "../../../src/services/shared/labels.js";
-import { ownershipLabels } from "../../../src/services/preview/naming.js";
-import type { OpenPull } from "../../../src/services/jobs/open-pulls.js";
-import { planSweep, type NamespaceFacts, type SweepInput } from "../../../src/services/jobs/sweep-plan.js";
+import { EXPIRES_ANNOTATION, REPOSITORY_ANNOTATION, SHA_ANNOTATION } from "../../../../src/services/shared/labels.js";
+import { ownershipLabels } from "../../../../src/services/preview/naming.js";
+import type { OpenPull } from "../../../../src/services/github/open-pulls.js";
+import {
+  planSweep,
+  type NamespaceFacts,
+  type SweepInput,
+} from "../../../../src/services/preview/reconcile/sweep-plan.js";
 
 const NOW = Date.parse("2026-11-20T12:00:00Z");
 const H = 3_600_000;

@@ -3,7 +3,7 @@
  * refuses, in the words the check run shows, and what it lets through.
  */
 import { describe, expect, it } from "@jest/globals";
-import { podSecurityProblems } from "../../../../src/services/preview/render/pod-security.js";
+import { podSecurityProblems } from "../../../../src/services/preview/guardrails/pod-security.js";
 
 type Rec = Record<string, unknown>;
 const pod = (container: Rec = {}, spec: Rec = {}): Rec => ({

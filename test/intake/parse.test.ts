@@ -10,7 +10,7 @@ import {
   MAX_TTL_MS,
   type PreviewCommand,
   type SlashCommand,
-} from "../../src/commands/parse.js";
+} from "../../src/intake/parse.js";
 
 const H = 3_600_000;
 const D = 24 * H;

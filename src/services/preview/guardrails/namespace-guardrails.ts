@@ -11,11 +11,11 @@
  *   address ranges; egress open, or (restricted) only inside the namespace, to cluster DNS and configured ranges.
  * The bot's settings (src/env.ts) are the bounds; a repository's `guardrails` may only tighten them.
  */
-import type { PreviewConfig } from "../../config.js";
-import type { Env } from "../../env.js";
-import { MANAGED_BY } from "../shared/labels.js";
-import type { KubeObject, PreviewNames, RoleBindingRequest } from "../shared/preview.js";
-import { parseQuantity, smallerQuantity } from "./quantity.js";
+import type { PreviewConfig } from "../../../config.js";
+import type { Env } from "../../../env.js";
+import { MANAGED_BY } from "../../shared/labels.js";
+import type { KubeObject, PreviewNames, RoleBindingRequest } from "../../shared/preview.js";
+import { parseQuantity, smallerQuantity } from "../quantity.js";
 
 export type PodSecurityLevel = "baseline" | "restricted";
 export type EgressMode = "open" | "restricted";

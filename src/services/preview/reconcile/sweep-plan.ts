@@ -9,9 +9,9 @@ import {
   PR_LABEL,
   REPOSITORY_ANNOTATION,
   SHA_ANNOTATION,
-} from "../shared/labels.js";
-import { previewKey } from "../shared/preview.js";
-import type { OpenPull } from "./open-pulls.js";
+} from "../../shared/labels.js";
+import { previewKey } from "../../shared/preview.js";
+import type { OpenPull } from "../../github/open-pulls.js";
 
 /** The runner's STATE_ANNOTATION (`deploying` | `ready` | `failed`), repeated here so the sweeper needs no runner import. */
 const STATE_ANNOTATION = "preview-bot.dev/state";

@@ -3,10 +3,10 @@
  * (additive: any allow widens the default deny) are narrowed to the guardrail's peers, each change said.
  */
 import { describe, expect, it } from "@jest/globals";
-import { loadEnv } from "../../../src/env.js";
-import { cidrWithin, confineObjects } from "../../../src/services/preview/confine-objects.js";
-import { guardrailSettings } from "../../../src/services/preview/guardrails.js";
-import type { KubeObject } from "../../../src/services/shared/preview.js";
+import { loadEnv } from "../../../../src/env.js";
+import { cidrWithin, confineObjects } from "../../../../src/services/preview/guardrails/confine-objects.js";
+import { guardrailSettings } from "../../../../src/services/preview/guardrails/namespace-guardrails.js";
+import type { KubeObject } from "../../../../src/services/shared/preview.js";
 
 const NS = "web-pr-1";
 const settings = {

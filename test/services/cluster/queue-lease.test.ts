@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { CoordinationV1Api } from "@kubernetes/client-node";
 import { createLogger } from "../../../src/logger.js";
-import { QueueLease } from "../../../src/services/jobs/queue-lease.js";
+import { QueueLease } from "../../../src/services/cluster/queue-lease.js";
 import { startFakeKube, type FakeKube } from "../../support/fake-kube/index.js";
 import { waitFor } from "../../support/wait.js";
 

@@ -8,8 +8,8 @@
  * starting at once, a shared ScheduleLock claim per guid keeps it to one redelivery.
  */
 import type { Logger } from "../../logger.js";
-import type { ScheduleLock } from "./schedule.js";
-import type { Octokit } from "../github/reads.js";
+import type { ScheduleLock } from "../shared/schedule-lock.js";
+import type { Octokit } from "./reads.js";
 
 export interface RedeliverOptions {
   /** App-authenticated Octokit (JWT), e.g. `await probot.auth()`. */
