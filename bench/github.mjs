@@ -142,6 +142,7 @@ async function startBot(fake, workDir, env = {}, Octokit) {
     PRIVATE_KEY: privateKey,
     WEBHOOK_SECRET: SECRET,
     LOG_LEVEL: "silent",
+    PATH: process.env.PATH,
     WORK_DIR: workDir,
     JOB_CONCURRENCY: "8",
     ...env,
@@ -150,9 +151,11 @@ async function startBot(fake, workDir, env = {}, Octokit) {
   return startServer({
     env: e,
     logger: createLogger({ level: process.env.BENCH_LOG_LEVEL ?? "silent" }),
-    ...(Octokit ? { Octokit } : {}),
-    ...(fake ? { kubeConfig: fake.kubeConfig(), pollMs: 100 } : {}),
-    background: false,
+    parts: {
+      ...(Octokit ? { Octokit } : {}),
+      ...(fake ? { kubeConfig: fake.kubeConfig(), pace: { pollMs: 100 } } : {}),
+    },
+    schedules: false,
   });
 }
 
@@ -201,8 +204,8 @@ async function commentAck() {
   const bot = async (jobs) => {
     const workDir = mkdtempSync(join(tmpdir(), "bench-ack-"));
     const b = await startBot(undefined, workDir);
-    b.deps.queue.register("preview", async () => {}); // the door and its comment job, not the runner
-    if (!jobs) b.deps.queue.register("comment", async () => {});
+    b.app.queue.register("preview", async () => {}); // the door and its comment job, not the runner
+    if (!jobs) b.app.queue.register("comment", async () => {});
     const url = `http://127.0.0.1:${b.port}/api/github/webhooks`;
     await burst(url, list.slice(0, 20), IN_FLIGHT);
     const times = await burst(url, list.slice(20), IN_FLIGHT);
@@ -257,7 +260,7 @@ async function writesPerDeploy() {
   const step = async (event, body) => {
     const from = gh.state.writes.length;
     await burst(url, [{ event, body }], 1);
-    await bot.deps.queue.onIdle();
+    await bot.app.idle();
     return gh.state.writes.slice(from).filter(isWrite);
   };
   const open = JSON.parse(prOpened(OWNER, 2, 7));
@@ -333,7 +336,7 @@ async function pacedStorm(installations) {
   const watch = setInterval(() => {
     if (lastCheckRun === undefined && completed() === PRS) lastCheckRun = performance.now() - t0;
   }, 50);
-  await bot.deps.queue.onIdle(); // every job done and every write landed
+  await bot.app.idle(); // every job done and every write landed
   clearInterval(watch);
   lastCheckRun ??= performance.now() - t0;
   const drained = performance.now() - t0;

@@ -96,13 +96,13 @@ async function previewBot(list) {
     WEBHOOK_SECRET: SECRET,
     LOG_LEVEL: "silent",
   });
-  const bot = await startServer({ env, logger: createLogger({ level: "silent" }), Octokit: TestOctokit });
+  const bot = await startServer({ env, logger: createLogger({ level: "silent" }), parts: { Octokit: TestOctokit } });
   let jobs = 0;
-  bot.deps.queue.register("preview", async () => void jobs++); // measure the door, not the runner
+  bot.app.queue.register("preview", async () => void jobs++); // measure the door, not the runner
   const url = `http://127.0.0.1:${bot.port}/api/github/webhooks`;
   await burst(url, list.slice(0, 50));
   const times = await burst(url, list);
-  await bot.deps.queue.onIdle();
+  await bot.app.idle();
   await bot.close();
   return { times, jobs };
 }
@@ -191,15 +191,18 @@ async function storm() {
   const cluster = createCluster({ kubeConfig: fake.kubeConfig(), pollMs: 100, logger });
   const runner = createRunner({
     cluster,
-    renderer: createRenderer({ workDir, logger }),
-    octokitFor: async () => new TestOctokit({ auth: { token: "ghs_bench" }, log: silentLogger }),
-    reporterFor: (octokit, owner, repo) => createReporter({ octokit, owner, repo, logger }),
+    renderer: createRenderer({ workDir, logger, toolPath: process.env.PATH }),
+    github: {
+      octokitFor: async () => new TestOctokit({ auth: { token: "ghs_bench" }, log: silentLogger }),
+      reporterFor: (octokit, owner, repo) => createReporter({ octokit, owner, repo, logger }),
+    },
     logger,
     workDir,
     namespaceDeleteTimeoutMs: 5000,
     guardrails: guardrailSettings(loadEnv({})),
   });
   const queue = createMemoryQueue({ concurrency: 8 });
+  await queue.start();
   let inFlight = 0;
   let peak = 0;
   const states = new Map();

@@ -6,6 +6,7 @@
  *   preview-bot sweep [--dry-run]
  *   preview-bot backup run|list|verify|prune|restore …
  */
+import { describeError } from "./services/shared/format.js";
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
@@ -71,7 +72,7 @@ if (isEntryPoint(process.argv[1], import.meta.url)) {
       if (code >= 0) process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`${describeError(err)}\n`);
       process.exitCode = 1;
     },
   );

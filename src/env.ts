@@ -143,6 +143,8 @@ const envSchema = z.object({
   PREVIEW_BACKUP_CONTAINER: z.string().default("preview-backups"),
   BACKUP_SCRATCH_URL: optional,
   PG_BIN_DIR: optional,
+  /** Where the tools are looked up (helm, kustomize, pg_dump): the process's own PATH. */
+  PATH: z.string().default("/usr/local/bin:/usr/bin:/bin"),
 
   // Slack
   SLACK_SIGNING_SECRET: optional,
@@ -176,12 +178,9 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
  * target's `passwordEnv`, and PATH / PG_BIN_DIR / AZURE_* for the tools and credentials the backups start.
  */
 export function variablesOf(env: Env): NodeJS.ProcessEnv {
-  return sources.get(env) ?? process.env;
-}
-
-/** This process's variables, the default for the backup tools when no Env is at hand (the CLI, benchmarks). */
-export function processVariables(): NodeJS.ProcessEnv {
-  return process.env;
+  const source = sources.get(env);
+  if (!source) throw new Error("variablesOf: this Env was not made by loadEnv");
+  return source;
 }
 
 /** A variable needed before the environment is validated: the logger's level at import, the .env file to load. */

@@ -1,19 +1,18 @@
 /**
- * The Probot app function: which GitHub events go to which door. Wiring only — the doors are in src/handlers/, the
- * work in the runner behind the queue (src/deps.ts wires those).
+ * The Probot app function: which GitHub events go to which door. Wiring only — the doors are in src/handlers/; they
+ * hand requests to the intake (src/intake/), which puts jobs on the queue.
  */
 import type { ApplicationFunction, Probot } from "probot";
-import { onIssueComment, type EnqueueComment } from "./handlers/issue-comment.js";
-import { onCheckCompleted, onPullRequest, type Enqueue } from "./handlers/pull-request.js";
-import type { HeadLog } from "./services/github/head-log.js";
+import type { Intake } from "./intake/gate.js";
+import { onIssueComment } from "./handlers/issue-comment.js";
+import { onCheckCompleted, onPullRequest } from "./handlers/pull-request.js";
+import type { Queue } from "./services/jobs/queue.js";
 
 export interface AppDoors {
-  /** Automatic events (pull_request, check completions) → keyed jobs. */
-  enqueue: Enqueue;
-  /** PR comments → a `comment` job (authorized, answered and dispatched there). */
-  enqueueComment: EnqueueComment;
-  /** Where fork PR heads are recorded with their time (the reviewed-commit check). */
-  heads: HeadLog;
+  /** Automatic events (pull_request, check completions) and the sweeper's requests. */
+  intake: Intake;
+  /** PR comments → a `comment` job (the gate runs there, off the request). */
+  queue: Pick<Queue, "enqueue">;
   /** The GitHub App's id: its own check runs are not a trigger. */
   appId?: number;
 }
@@ -29,9 +28,9 @@ export function previewBot(doors: AppDoors): ApplicationFunction {
         "pull_request.labeled",
         "pull_request.closed",
       ],
-      onPullRequest(doors.enqueue, doors.heads),
+      onPullRequest(doors.intake),
     );
-    app.on("issue_comment.created", onIssueComment(doors.enqueueComment));
-    app.on(["check_run.completed", "workflow_run.completed"], onCheckCompleted(doors.enqueue, doors.appId));
+    app.on("issue_comment.created", onIssueComment(doors.queue));
+    app.on(["check_run.completed", "workflow_run.completed"], onCheckCompleted(doors.intake, doors.appId));
   };
 }

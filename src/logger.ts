@@ -159,6 +159,3 @@ function terminal(): NodeJS.WritableStream | undefined {
     return undefined; // production install (no dev dependencies): JSON
   }
 }
-
-/** The process-wide logger; modules take a child of it. */
-export const logger = createLogger();

@@ -8,8 +8,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { VersionApi } from "@kubernetes/client-node";
-import { createNodeMiddleware, type Probot, type ProbotOctokit } from "probot";
-import { buildDeps, createProbotApp, type Deps, type DepsOverrides } from "./deps.js";
+import { createNodeMiddleware } from "probot";
+import { buildApp, type App, type PartOverrides } from "./deps.js";
 import {
   earlyVariable,
   githubConfigured,
@@ -23,27 +23,26 @@ import { createSlackApp } from "./handlers/slack.js";
 import { createSetupHandler } from "./handlers/setup.js";
 import { previewBot } from "./index.js";
 import { createLogger, registerSecret, type Logger } from "./logger.js";
-import { createAuthorizer, type PermissionClient } from "./services/github/authz.js";
-import { getPull, loadRepoConfig, type Octokit } from "./services/github/reads.js";
-import { createMetrics } from "./services/metrics.js";
-import { redeliverMissed } from "./services/github/redeliver.js";
+import { createMetrics, type Metrics } from "./services/metrics.js";
+import { describeError } from "./services/shared/format.js";
 import { startWebhookProxy, type WebhookProxy } from "./webhook-proxy.js";
 
 export const WEBHOOKS_PATH = "/api/github/webhooks";
 
-export interface StartOptions extends DepsOverrides {
+export interface StartOptions {
   env?: Env;
   logger?: Logger;
-  /** Octokit class for Probot (tests disable retries and throttling). */
-  Octokit?: typeof ProbotOctokit;
+  /** Parts in place of the ones built from the settings (tests: the fake API server, a faster pace, …). */
+  parts?: PartOverrides;
   /** Start the backup and sweep schedules and redeliver missed webhooks (default true; tests turn it off). */
-  background?: boolean;
+  schedules?: boolean;
 }
 
 export interface RunningServer {
   server: Server;
   port: number;
-  deps?: Deps;
+  /** The parts, when the GitHub App is configured. */
+  app?: App;
   close(): Promise<void>;
 }
 
@@ -57,22 +56,16 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   for (const s of secretValues(env)) registerSecret(s);
   const metrics = createMetrics();
   const listeners: Listener[] = [];
-  let deps: Deps | undefined;
-  let probot: Probot | undefined;
+  let app: App | undefined;
   let ready: Readiness;
 
   if (!githubConfigured(env)) {
     listeners.push(setupDoor(env, logger));
     ready = async () => ({ ok: false, checks: { github: "not registered: open /probot to register the GitHub App" } });
   } else {
-    probot = createProbotApp(env, logger, options.Octokit);
-    deps = buildDeps(env, logger, probot, metrics, options);
-    // Without DATABASE_URL, only the replica holding the job Lease runs jobs: tried once before serving (a lone replica is
-    // ready at once), but an API server that does not answer must not keep the doors closed.
-    if (deps.queueLease)
-      await Promise.race([deps.queueLease.start(), new Promise((r) => setTimeout(r, 10_000).unref())]);
-    listeners.push(...(await appDoors(env, logger, probot, deps)));
-    ready = readiness(deps);
+    app = buildApp(env, { logger, metrics, ...(options.parts ? { parts: options.parts } : {}) });
+    listeners.push(...(await appDoors(env, logger, app)));
+    ready = readiness(app);
   }
 
   const server = createServer(
@@ -82,20 +75,15 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
         if (!res.headersSent) res.writeHead(500).end();
       }),
   );
-  await new Promise<void>((ok) => server.listen(env.PORT, env.HOST, ok));
+  await listen(server, env);
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : env.PORT;
   let proxy: WebhookProxy | undefined;
 
-  if (!probot || !deps) {
+  if (!app) {
     logger.warn(setupHint(`http://localhost:${port}`, env));
   } else {
-    if (options.background !== false) {
-      deps.startSchedules();
-      // GitHub does not retry failed deliveries: ask for the recent failures and redeliver them (never throws).
-      const lock = deps.scheduleLock;
-      void probot.auth().then((octokit) => redeliverMissed({ octokit: octokit as Octokit, logger, lock }));
-    }
+    await app.start({ schedules: options.schedules !== false });
     logger.info(
       `preview-bot listening on port ${port}: GitHub webhooks at ${WEBHOOKS_PATH}${slackConfigured(env) ? ", Slack at /slack/events" : " (Slack not configured)"}`,
     );
@@ -112,14 +100,30 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   return {
     server,
     port,
-    ...(deps ? { deps } : {}),
+    ...(app ? { app } : {}),
     async close() {
       await proxy?.close();
       await new Promise<void>((ok) => server.close(() => ok()));
       server.closeAllConnections();
-      await deps?.close();
+      await app?.close();
     },
   };
+}
+
+/** Listen on HOST:PORT; a port already in use is said plainly (another preview-bot, or another server). */
+async function listen(server: Server, env: Env): Promise<void> {
+  await new Promise<void>((ok, fail) => {
+    server.once("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EADDRINUSE")
+        fail(
+          new Error(
+            `port ${env.PORT} on ${env.HOST} is already in use (another preview-bot, or another server?): stop it, or set PORT to a free port`,
+          ),
+        );
+      else fail(err);
+    });
+    server.listen(env.PORT, env.HOST, ok);
+  });
 }
 
 /** With no GitHub App yet: the first-run registration (GitHub's manifest flow from app.yml). */
@@ -146,42 +150,20 @@ function setupHint(url: string, env: Env): string {
 }
 
 /** The GitHub webhooks (Probot) and, when configured, Slack (Bolt) on /slack/events. */
-async function appDoors(env: Env, logger: Logger, probot: Probot, deps: Deps): Promise<Listener[]> {
+async function appDoors(env: Env, logger: Logger, app: App): Promise<Listener[]> {
   const listeners: Listener[] = [];
   const github = await createNodeMiddleware(
-    previewBot({
-      enqueue: deps.enqueue,
-      enqueueComment: deps.enqueueComment,
-      heads: deps.heads,
-      appId: Number(env.APP_ID),
-    }),
-    { probot, webhooksPath: WEBHOOKS_PATH },
+    previewBot({ intake: app.intake, queue: app.queue, appId: Number(env.APP_ID) }),
+    { probot: app.probot, webhooksPath: WEBHOOKS_PATH },
   );
   if (slackConfigured(env)) {
     const slack = createSlackApp({
       signingSecret: env.SLACK_SIGNING_SECRET!,
       botToken: env.SLACK_BOT_TOKEN!,
-      dispatcher: deps.dispatcher,
-      directory: deps.directory,
+      intake: app.intake,
+      directory: app.directory,
       identities: slackUserMap(env),
-      ...(deps.backups && deps.databases ? { backups: previewBackupCatalog(deps) } : {}),
-      ...(deps.backupTargets ? { targets: deps.backupTargets } : {}),
-      // Slack authorization = GitHub authorization: the repository's own `permissions` policy and the fork rule.
-      authorizer: createAuthorizer({
-        clientFor: async (owner, repo) =>
-          (await installationOctokit(probot, owner, repo)) as unknown as PermissionClient,
-        policyFor: async (owner, repo) => {
-          const config = await loadRepoConfig(await installationOctokit(probot, owner, repo), owner, repo);
-          return config
-            ? { enrolled: true, ...(config.ok ? { policy: config.config.permissions } : {}) }
-            : { enrolled: false };
-        },
-        isForkPr: async (owner, repo, number) =>
-          (await getPull(await installationOctokit(probot, owner, repo), owner, repo, number)).fork,
-      }),
-      pulls: async (owner, repo, number) =>
-        getPull(await installationOctokit(probot, owner, repo), owner, repo, number),
-      admins: env.PREVIEW_BOT_ADMINS,
+      ...(app.backups ? { backups: app.backups.reads } : {}),
       logger,
     });
     listeners.push((req, res) => {
@@ -196,23 +178,23 @@ async function appDoors(env: Env, logger: Logger, probot: Probot, deps: Deps): P
 }
 
 /** /readyz: the cluster answers, with DATABASE_URL the state database does, without it this replica holds the job Lease. */
-function readiness(deps: Deps): Readiness {
-  const kube = deps.kubeConfig.makeApiClient(VersionApi);
+function readiness(app: App): Readiness {
+  const kube = app.kubeConfig.makeApiClient(VersionApi);
   return async () => {
     const checks: Record<string, string> = {};
     try {
       const v = await kube.getCode();
       checks.kubernetes = `ok (${v.gitVersion})`;
     } catch (err) {
-      checks.kubernetes = `unreachable: ${err instanceof Error ? err.message : String(err)}`;
+      checks.kubernetes = `unreachable: ${describeError(err)}`;
     }
-    if (deps.queueLease) checks.queue = deps.queueLease.status();
-    if (deps.pool) {
+    if (app.queueLease) checks.queue = app.queueLease.status();
+    if (app.pool) {
       try {
-        await deps.pool.query("select 1");
+        await app.pool.query("select 1");
         checks.state = "ok (DATABASE_URL)";
       } catch (err) {
-        checks.state = `unreachable: ${err instanceof Error ? err.message : String(err)}`;
+        checks.state = `unreachable: ${describeError(err)}`;
       }
     }
     return { ok: Object.values(checks).every((c) => c.startsWith("ok")), checks };
@@ -223,7 +205,7 @@ function readiness(deps: Deps): Readiness {
 async function serve(
   req: IncomingMessage,
   res: ServerResponse,
-  s: { ready: Readiness; metrics: ReturnType<typeof createMetrics>; listeners: Listener[] },
+  s: { ready: Readiness; metrics: Metrics; listeners: Listener[] },
 ): Promise<void> {
   const path = (req.url ?? "/").split("?")[0];
   if (req.method === "GET" && path === "/healthz")
@@ -241,31 +223,6 @@ async function serve(
   }
   for (const l of s.listeners) if (await l(req, res)) return;
   if (!res.headersSent) res.writeHead(404, { "content-type": "text/plain" }).end("not found");
-}
-
-/** `/preview backups owner/repo#N` in Slack: the backups of that preview's database(s). */
-function previewBackupCatalog(deps: Deps) {
-  return {
-    async list(k: { owner: string; repo: string; number: number }) {
-      const key = `${k.owner}/${k.repo}#${k.number}`;
-      const out: Array<{ name: string; createdAt?: string; sizeBytes?: number }> = [];
-      for (const db of (await deps.databases!.list()).filter((d) => d.key === key)) {
-        for (const b of await deps.backups!.list(db))
-          out.push({
-            name: b.name,
-            createdAt: b.time.toISOString(),
-            ...(b.size !== undefined ? { sizeBytes: b.size } : {}),
-          });
-      }
-      return out;
-    },
-  };
-}
-
-async function installationOctokit(probot: Probot, owner: string, repo: string): Promise<Octokit> {
-  const app = (await probot.auth()) as Octokit;
-  const { data } = await app.rest.apps.getRepoInstallation({ owner, repo });
-  return (await probot.auth(data.id)) as Octokit;
 }
 
 /** How this process reaches its own listening socket: loopback for a wildcard address, else the address itself. */

@@ -3,15 +3,16 @@
  * bot (BACKUP_TARGETS_FILE / BACKUP_TARGETS, AZURE_STORAGE_ACCOUNT_URL / AZURE_STORAGE_CONNECTION_STRING,
  * PG_BIN_DIR, BACKUP_SCRATCH_URL). Prints no secret: connections are shown as user@host:port/db.
  */
+import { earlyVariable, loadEnv, variablesOf } from "../env.js";
 import { parseArgs } from "node:util";
 import { createLogger, redactText } from "../logger.js";
+import { formatBytes, formatDuration } from "../services/shared/format.js";
 import {
   blobStoreFromEnv,
   connectionFromUrl,
   findTarget,
   formatBackupFailure,
   formatBackupSuccess,
-  formatBytes,
   listBackups,
   loadTargets,
   pruneBackups,
@@ -48,7 +49,9 @@ Settings (environment):
 
 /** Returns the process exit code: 0 ok, 1 failed, 2 usage error. */
 export async function runBackupCli(argv: string[], io: CliIo): Promise<number> {
-  const env = io.env ?? process.env;
+  const settings = loadEnv(io.env);
+  // The variables the targets name (passwordEnv, --to-env) and the tools read, as the settings were loaded from.
+  const env = variablesOf(settings);
   const out = (s: string) => io.stdout.write(`${redactText(s)}\n`);
   const err = (s: string) => io.stderr.write(`${redactText(s)}\n`);
   let parsed;
@@ -79,7 +82,10 @@ export async function runBackupCli(argv: string[], io: CliIo): Promise<number> {
   };
   if (!["run", "list", "verify", "prune", "restore"].includes(command)) return usage(`unknown command "${command}"`);
   if (!targetName) return usage(`${command}: missing <target>`);
-  const logger = createLogger({ level: env.LOG_LEVEL ?? "warn", destination: io.stderr });
+  const logger = createLogger({
+    level: io.env?.LOG_LEVEL ?? earlyVariable("LOG_LEVEL") ?? "warn",
+    destination: io.stderr,
+  });
   try {
     const target = findTarget(loadTargets(env), targetName);
     const store = blobStoreFromEnv(env);
@@ -134,7 +140,9 @@ export async function runBackupCli(argv: string[], io: CliIo): Promise<number> {
         const url = values.to ?? (values["to-env"] ? env[values["to-env"]] : undefined);
         if (!url) return usage("restore: give --to <postgres url> or --to-env <VARIABLE holding it>");
         const r = await restoreBackup(target, third, url, deps);
-        out(`restored ${r.blobName} (${formatBytes(r.bytes)}) into database ${r.database} in ${r.durationMs} ms`);
+        out(
+          `restored ${r.blobName} (${formatBytes(r.bytes)}) into database ${r.database} in ${formatDuration(r.durationMs)}`,
+        );
         return 0;
       }
     }

@@ -4,6 +4,7 @@
  * summary on stderr: namespace, URL, objects by kind, what was rewritten or refused and why, and what an offline
  * render had to assume.
  */
+import { describeError } from "../services/shared/format.js";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -63,7 +64,7 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
       allowPositionals: false,
     }));
   } catch (err) {
-    io.stderr.write(`preview-bot render: ${err instanceof Error ? err.message : String(err)}\n\n${RENDER_USAGE}`);
+    io.stderr.write(`preview-bot render: ${describeError(err)}\n\n${RENDER_USAGE}`);
     return 2;
   }
   if (values.help) {
@@ -120,6 +121,7 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
     const env = loadEnv();
     const renderer = createRenderer({
       logger: createLogger({ destination: process.stderr }),
+      toolPath: env.PATH,
       ...rendererSettings(env),
     });
     const result = await renderer.render({ dir: root, config: parsed.config, ref, names });
@@ -147,8 +149,7 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
           `preview-bot render: refused, ${err.problems.length} problems:\n${err.problems.map((p) => `  ${p}\n`).join("")}`,
         );
       else io.stderr.write(`preview-bot render: ${err.message}\n`);
-    } else
-      io.stderr.write(`preview-bot render: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
+    } else io.stderr.write(`preview-bot render: unexpected error: ${describeError(err)}\n`);
     return 1;
   }
 }

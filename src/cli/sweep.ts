@@ -1,14 +1,14 @@
 /**
  * `preview-bot sweep [--dry-run]`: one reconcile pass by hand, built from the environment exactly as the server
- * builds itself (buildDeps: cluster, databases, queue, runner). Open pull requests come from the GitHub App's
+ * builds itself (buildApp: cluster, databases, queue, runner), started only to run what it queued. Open pull requests come from the GitHub App's
  * installations. Without --dry-run the deploys and removals are queued and, with the embedded queue, run here
  * before the command returns; with DATABASE_URL they are queued for the running replicas (and this process).
  */
+import { describeError } from "../services/shared/format.js";
 import { parseArgs } from "node:util";
-import { buildDeps, createProbotApp } from "../deps.js";
+import { buildApp } from "../deps.js";
 import { githubConfigured, loadEnv, secretValues } from "../env.js";
 import { createLogger, redactText, registerSecret } from "../logger.js";
-import { createMetrics } from "../services/metrics.js";
 import type { CliIo } from "./backup.js";
 
 export const SWEEP_HELP = `Usage: preview-bot sweep [--dry-run]
@@ -36,10 +36,10 @@ export async function runSweepCli(argv: string[], io: CliIo): Promise<number> {
     }
     dryRun = Boolean(values["dry-run"]);
   } catch (err) {
-    io.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${SWEEP_HELP}\n`);
+    io.stderr.write(`${describeError(err)}\n\n${SWEEP_HELP}\n`);
     return 2;
   }
-  const env = loadEnv(io.env ?? process.env);
+  const env = loadEnv(io.env);
   for (const s of secretValues(env)) registerSecret(s);
   if (!githubConfigured(env)) {
     io.stderr.write(
@@ -47,23 +47,21 @@ export async function runSweepCli(argv: string[], io: CliIo): Promise<number> {
     );
     return 2;
   }
-  const logger = createLogger({ level: env.LOG_LEVEL });
-  const probot = createProbotApp(env, logger);
-  const deps = buildDeps(env, logger, probot, createMetrics());
+  // Built, nothing started: a dry run reads and prints, and nothing else runs (no schedule, no job).
+  const app = buildApp(env, { logger: createLogger({ level: env.LOG_LEVEL }) });
   try {
-    const result = await deps.sweeper.sweep({ dryRun });
+    const result = await app.sweeper.sweep({ dryRun });
     io.stdout.write(`${redactText(result.text)}\n`);
     if (!dryRun && result.dispatched.length) {
       io.stdout.write(`waiting for ${result.dispatched.length} queued job(s)…\n`);
-      await deps.queue.onIdle();
+      await app.start({ schedules: false, lease: false });
+      await app.idle();
     }
     return result.errors.length ? 1 : 0;
   } catch (err) {
-    io.stderr.write(
-      `${redactText(err instanceof Error ? `${err.message}${err.cause instanceof Error ? `: ${err.cause.message}` : ""}` : String(err))}\n`,
-    );
+    io.stderr.write(`${redactText(describeError(err))}\n`);
     return 1;
   } finally {
-    await deps.close();
+    await app.close();
   }
 }

@@ -1,7 +1,7 @@
 /**
  * PR comments → `/preview …` commands, acknowledged at once: parse (pure, no API call), then enqueue one `comment`
- * job and return. Authorization, the fork check, the reaction and any reply happen in that job
- * (comment-job.ts), so GitHub gets its 2xx without waiting on GitHub.
+ * job and return. The intake's gate (enrolled, allowed, pinned), the reaction and any reply happen in that job
+ * (src/intake/comment-job.ts), so GitHub gets its 2xx without waiting on GitHub.
  *
  * Guards, in order (each logs one debug line and returns): not a pull request, written by a bot (by type or by a
  * `[bot]` login — ignored without a reply, so two bots can never talk to each other), not addressed to us, no
@@ -10,11 +10,10 @@
 import type { Context } from "probot";
 import { parseComment } from "../intake/parse.js";
 import { isBotLogin } from "../services/github/authz.js";
-import type { CommentJob } from "./comment-job.js";
+import { enqueueComment } from "../intake/comment-job.js";
+import type { Queue } from "../services/jobs/queue.js";
 
-export type EnqueueComment = (job: CommentJob, deliveryId: string) => Promise<{ deduplicated: boolean }>;
-
-export function onIssueComment(enqueue: EnqueueComment) {
+export function onIssueComment(queue: Pick<Queue, "enqueue">) {
   return async (context: Context<"issue_comment.created">): Promise<void> => {
     const { comment, issue, repository, sender, installation } = context.payload;
     const key = `${repository.full_name}#${issue.number}`;
@@ -24,20 +23,17 @@ export function onIssueComment(enqueue: EnqueueComment) {
     const parsed = parseComment(comment.body ?? "");
     if (parsed.type === "ignore") return context.log.debug(`${key}: comment is not a /preview command`);
     if (!installation) return context.log.debug(`${key}: comment without an installation, ignored`);
-    const { deduplicated } = await enqueue(
-      {
-        installationId: installation.id,
-        owner: repository.owner.login,
-        repo: repository.name,
-        number: issue.number,
-        actor: sender.login,
-        commentId: comment.id,
-        commentedAt: comment.created_at,
-        parsed,
-        deliveryId: context.id,
-      },
-      context.id,
-    );
+    const { deduplicated } = await enqueueComment(queue, {
+      installationId: installation.id,
+      owner: repository.owner.login,
+      repo: repository.name,
+      number: issue.number,
+      actor: sender.login,
+      commentId: comment.id,
+      commentedAt: comment.created_at,
+      parsed,
+      deliveryId: context.id,
+    });
     if (deduplicated) context.log.debug(`${key}: delivery ${context.id} was already accepted`);
   };
 }

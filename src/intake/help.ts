@@ -1,28 +1,56 @@
-/** Help text for `/preview` in PR comments and in Slack. Static text only: nothing the user typed ends up here. */
+/**
+ * Help texts and usage lines for `/preview` in PR comments and in Slack, derived from the table of actions
+ * (src/actions.ts). Static text only: nothing the user typed ends up here.
+ */
+import {
+  ACTIONS,
+  COMMENT_ACTIONS,
+  SLACK_ACTIONS,
+  type ActionName,
+  type ArgKind,
+  type CommentAction,
+  type SlackAction,
+  type SlackSubject,
+} from "../actions.js";
+
+/** How each kind of argument is written in usage lines, in a comment and in Slack. */
+const ARG_USAGE: Record<ArgKind, { comment: string; slack: string }> = {
+  none: { comment: "", slack: "" },
+  "optional-sha": { comment: " [<commit sha>]", slack: " [<commit sha>]" },
+  duration: { comment: " <duration>", slack: " 3d" },
+  "backup-name": { comment: " <backup-name|latest>", slack: " <backup-name|latest>" },
+};
+const SUBJECT_USAGE: Record<SlackSubject, string> = {
+  pull: " owner/repo#N",
+  "pull-or-target": " owner/repo#N|<backup target>",
+  "optional-repo": " [owner/repo]",
+  none: "",
+};
+const flagUsage = (name: ActionName) => ACTIONS[name].flags.map((f) => ` [${f}]`).join("");
+
+/** `/preview extend <duration>`: an action's usage in a comment (argument kinds from the table). */
+export function commentUsage(name: CommentAction): string {
+  return `/preview ${name}${ARG_USAGE[ACTIONS[name].args].comment}${flagUsage(name)}`;
+}
+
+/** `/preview extend owner/repo#N 3d`: an action's usage in Slack. */
+export function slashUsage(name: SlackAction): string {
+  const spec = ACTIONS[name];
+  return `/preview ${name}${SUBJECT_USAGE[spec.slack.subject]}${ARG_USAGE[spec.args].slack}${flagUsage(name)}`;
+}
+
+/** Markdown table cells need `|` escaped. */
+const cell = (text: string) => text.replace(/\|/g, "\\|");
 
 export const COMMENT_HELP = [
   "**preview-bot commands** (type them as the first line of a PR comment):",
   "",
   "| command | what it does |",
   "|---|---|",
-  "| `/preview deploy [<sha>]` | build and deploy this PR's preview environment (with a SHA: exactly that commit, which must be the head) |",
-  "| `/preview redeploy [<sha>]` | deploy again from the current head commit |",
-  "| `/preview destroy [--dry-run]` | tear the preview down (`--dry-run` lists what would go) |",
-  "| `/preview status` | show the preview's state and URL |",
-  "| `/preview extend <30m\\|12h\\|3d\\|1w>` | keep the preview alive that much longer (at most 30d) |",
-  "| `/preview backup` | back the preview database up now |",
-  "| `/preview restore <backup-name\\|latest>` | restore the preview database from a backup |",
-  "| `/preview help` | this list |",
+  ...COMMENT_ACTIONS.map((name) => `| \`${cell(commentUsage(name))}\` | ${cell(ACTIONS[name].help)} |`),
 ].join("\n");
 
 export const SLACK_HELP = [
   "*preview-bot* — `/preview <command>`:",
-  "• `list [owner/repo]` — previews that exist",
-  "• `status owner/repo#N` — one preview's state and URL",
-  "• `deploy owner/repo#N [sha]` / `redeploy owner/repo#N [sha]` — deploy the PR's preview (with a SHA: exactly that commit)",
-  "• `destroy owner/repo#N [--dry-run]` — tear it down (`--dry-run` lists what would go)",
-  "• `extend owner/repo#N 3d` — keep it longer (`30m`, `12h`, `3d`, `1w`; at most 30d)",
-  "• `backup owner/repo#N` — back its database up now; `backup <target>` — back a configured database up now",
-  "• `backups owner/repo#N` — list its backups; `backups <target>` — list a configured database's backups",
-  "• `help` — this list",
+  ...SLACK_ACTIONS.map((name) => `• \`${slashUsage(name).replace(/^\/preview /, "")}\` — ${ACTIONS[name].help}`),
 ].join("\n");

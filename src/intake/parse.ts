@@ -10,19 +10,25 @@
  * - Lines after the command line are allowed and ignored: people add a note under the command ("deploying to
  *   show design review"), and the command line alone decides what happens.
  */
-import { COMMENT_HELP, SLACK_HELP } from "./help.js";
+import { formatTtl } from "../services/shared/format.js";
+import {
+  ACTIONS,
+  COMMENT_ACTIONS,
+  SLACK_ACTIONS,
+  type ArgKind,
+  type CommentAction,
+  type SlackAction,
+} from "../actions.js";
+import type { CommandArgs } from "../services/shared/request.js";
+import { COMMENT_HELP, SLACK_HELP, commentUsage, slashUsage } from "./help.js";
 
-export type CommandName = "deploy" | "redeploy" | "destroy" | "status" | "extend" | "backup" | "restore" | "help";
+export type { CommandArgs };
 
-export interface PreviewCommand {
+/** The names a comment may use (the table's comment actions). */
+export type CommandName = CommentAction;
+
+export interface PreviewCommand extends CommandArgs {
   name: CommandName;
-  /** `deploy`/`redeploy`: the commit to deploy, pinned (7–40 hex digits, lower case). */
-  sha?: string;
-  dryRun?: boolean;
-  /** `extend`: the new TTL in milliseconds. */
-  ttlMs?: number;
-  /** `restore`: the backup name, or `latest`. */
-  target?: string;
 }
 
 export interface SlashTarget {
@@ -31,16 +37,12 @@ export interface SlashTarget {
   number: number;
 }
 
-export type SlashCommand =
-  | { name: "help" }
-  | { name: "list"; owner?: string; repo?: string }
-  | ({ name: "status" | "backups" } & SlashTarget)
-  | ({ name: "backup" } & SlashTarget)
-  | ({ name: "deploy" | "redeploy"; sha?: string } & SlashTarget)
-  | ({ name: "destroy"; dryRun?: boolean } & SlashTarget)
-  | ({ name: "extend"; ttlMs: number } & SlashTarget)
-  /** A bot-level backup target (issue "backups"): `backup shop`, `backups shop`. */
-  | { name: "backup" | "backups"; backupTarget: string };
+/**
+ * A Slack command: its name, what it names (a pull request; for `backup`/`backups` a configured backup target
+ * instead; for `list` optionally a repository) and its arguments.
+ */
+export type SlashCommand = { name: SlackAction } & CommandArgs &
+  (SlashTarget | { backupTarget: string } | { owner?: string; repo?: string; number?: undefined });
 
 export type ParseResult<C> = { type: "ignore" } | { type: "reply"; text: string } | { type: "command"; command: C };
 
@@ -53,22 +55,6 @@ export const MAX_TTL_MS = 30 * UNIT_MS.d!;
 const MAX_COMMAND_LINE = 500;
 /** How much of a first line we look at in a huge comment. */
 const SCAN_LIMIT = 4096;
-
-const COMMENT_NAMES: readonly CommandName[] = [
-  "deploy",
-  "redeploy",
-  "destroy",
-  "status",
-  "extend",
-  "backup",
-  "restore",
-  "help",
-];
-const SLASH_NAMES = ["list", "status", "deploy", "redeploy", "destroy", "extend", "backup", "backups", "help"] as const;
-type SlashName = (typeof SLASH_NAMES)[number];
-
-/** Which flags each command takes (everything else starting with `-` is an unknown flag). */
-const FLAGS: Partial<Record<string, readonly string[]>> = { destroy: ["--dry-run"] };
 
 /**
  * User text made safe to quote in Markdown or Slack mrkdwn: letters, digits and `.-/:#+` kept, anything else
@@ -96,20 +82,8 @@ export function parseDuration(
     };
   const ms = Number(m[1]) * UNIT_MS[m[2]!.toLowerCase()]!;
   if (ms < MIN_TTL_MS) return { ok: false, reason: `\`${safeEcho(text)}\` is too short: the shortest is 10m.` };
-  if (ms > max)
-    return { ok: false, reason: `\`${safeEcho(text)}\` is too long: the longest is ${formatDuration(max)}.` };
+  if (ms > max) return { ok: false, reason: `\`${safeEcho(text)}\` is too long: the longest is ${formatTtl(max)}.` };
   return { ok: true, ms };
-}
-
-export function formatDuration(ms: number): string {
-  for (const [unit, size] of [
-    ["w", UNIT_MS.w!],
-    ["d", UNIT_MS.d!],
-    ["h", UNIT_MS.h!],
-  ] as const) {
-    if (ms % size === 0 && ms >= size) return `${ms / size}${unit}`;
-  }
-  return `${Math.round(ms / MINUTE)}m`;
 }
 
 const OWNER = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
@@ -133,6 +107,8 @@ export function parseTarget(text: string): SlashTarget | undefined {
 }
 
 const BACKUP_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$/;
+/** A configured backup target's name (BACKUP_TARGETS). */
+const BACKUP_TARGET = /^[a-z0-9][a-z0-9_-]{0,62}$/i;
 /** An abbreviated or full commit SHA. */
 const SHA = /^[0-9a-f]{7,40}$/i;
 
@@ -150,45 +126,13 @@ export function parseComment(body: string, opts: { botName?: string } = {}): Par
   const tokens = rest.split(/\s+/u).filter((t) => t.length > 0);
   const sub = tokens[0]?.toLowerCase();
   if (sub === undefined || sub === "help") return reply(COMMENT_HELP);
-  const name = COMMENT_NAMES.find((n) => n === sub);
-  if (!name) return unknownCommand(sub, COMMENT_NAMES, COMMENT_HELP);
+  const name = COMMENT_ACTIONS.find((n) => n === sub);
+  if (!name) return unknownCommand(sub, COMMENT_ACTIONS, COMMENT_HELP);
   const split = splitArgs(name, tokens.slice(1));
   if ("reply" in split) return reply(split.reply);
-  const { flags, args } = split;
-  const command: PreviewCommand = { name };
-  if (flags.has("--dry-run")) command.dryRun = true;
-  switch (name) {
-    case "extend": {
-      if (args.length !== 1)
-        return reply(
-          "Usage: `/preview extend <duration>`, e.g. `/preview extend 3d` (`30m`, `12h`, `3d`, `1w`; at most 30d).",
-        );
-      const d = parseDuration(args[0]!);
-      if (!d.ok) return reply(d.reason);
-      command.ttlMs = d.ms;
-      break;
-    }
-    case "deploy":
-    case "redeploy": {
-      if (args.length > 1 || (args[0] !== undefined && !SHA.test(args[0])))
-        return reply(
-          `Usage: \`/preview ${name} [<commit sha>]\`: the commit is 7 to 40 hex digits, e.g. \`/preview ${name} 1a2b3c4\`.`,
-        );
-      if (args[0]) command.sha = args[0].toLowerCase();
-      break;
-    }
-    case "restore": {
-      if (args.length !== 1) return reply("Usage: `/preview restore <backup-name|latest>`.");
-      const target = args[0]!;
-      if (target.toLowerCase() === "latest") command.target = "latest";
-      else if (BACKUP_NAME.test(target) && !target.includes("..")) command.target = target;
-      else return reply(`\`${safeEcho(target)}\` is not a backup name: use \`latest\` or a name from the backup list.`);
-      break;
-    }
-    default:
-      if (args.length > 0) return reply(`\`/preview ${name}\` takes no arguments.`);
-  }
-  return { type: "command", command };
+  const args = parseArgs(name, split.args, split.flags, commentUsage(name));
+  if ("reply" in args) return reply(args.reply);
+  return { type: "command", command: { name, ...args.args } };
 }
 
 /** Parse the text of a Slack `/preview` slash command (what follows `/preview`). */
@@ -198,58 +142,71 @@ export function parseSlash(text: string): ParseResult<SlashCommand> {
   const tokens = text.split(/\s+/u).filter((t) => t.length > 0);
   const sub = tokens[0]?.toLowerCase();
   if (sub === undefined || sub === "help") return reply(SLACK_HELP);
-  const name = SLASH_NAMES.find((n) => n === sub);
-  if (!name) return unknownCommand(sub, SLASH_NAMES, SLACK_HELP);
+  const name = SLACK_ACTIONS.find((n) => n === sub);
+  if (!name) return unknownCommand(sub, SLACK_ACTIONS, SLACK_HELP);
   const split = splitArgs(name, tokens.slice(1));
   if ("reply" in split) return reply(split.reply);
-  const { flags, args } = split;
-  if (name === "list") {
-    if (args.length === 0) return { type: "command", command: { name } };
-    const repo = args.length === 1 ? parseRepo(args[0]!) : undefined;
-    if (!repo) return reply("Usage: `/preview list [owner/repo]`.");
+  const usage = slashUsage(name);
+  const subject = ACTIONS[name].slack.subject;
+  const [first, ...rest] = split.args;
+  if (subject === "none") return reply(SLACK_HELP);
+  if (subject === "optional-repo") {
+    if (split.args.length === 0) return { type: "command", command: { name } };
+    const repo = split.args.length === 1 ? parseRepo(first!) : undefined;
+    if (!repo) return reply(`Usage: \`${usage}\`.`);
     return { type: "command", command: { name, ...repo } };
   }
-  const usage = slashUsage(name);
-  const target = args[0] === undefined ? undefined : parseTarget(args[0]);
-  if (
-    !target &&
-    (name === "backup" || name === "backups") &&
-    args.length === 1 &&
-    /^[a-z0-9][a-z0-9_-]{0,62}$/i.test(args[0]!)
-  ) {
-    return { type: "command", command: { name, backupTarget: args[0]! } };
+  const target = first === undefined ? undefined : parseTarget(first);
+  if (!target && subject === "pull-or-target" && split.args.length === 1 && BACKUP_TARGET.test(first!)) {
+    return { type: "command", command: { name, backupTarget: first! } };
   }
   if (!target) {
-    const what = args[0] === undefined ? " needs a pull request" : `: \`${safeEcho(args[0])}\` is not a pull request`;
+    const what = first === undefined ? " needs a pull request" : `: \`${safeEcho(first)}\` is not a pull request`;
     return reply(`\`/preview ${name}\`${what}; write it as \`owner/repo#123\`. Usage: \`${usage}\`.`);
   }
-  if (name === "extend") {
-    if (args.length !== 2) return reply(`Usage: \`${usage}\`.`);
-    const d = parseDuration(args[1]!);
-    if (!d.ok) return reply(d.reason);
-    return { type: "command", command: { name, ...target, ttlMs: d.ms } };
-  }
-  if (name === "deploy" || name === "redeploy") {
-    if (args.length === 2 && SHA.test(args[1]!))
-      return { type: "command", command: { name, ...target, sha: args[1]!.toLowerCase() } };
-    return args.length === 1 ? { type: "command", command: { name, ...target } } : reply(`Usage: \`${usage}\`.`);
-  }
-  if (args.length !== 1) return reply(`Usage: \`${usage}\`.`);
-  if (name === "destroy")
-    return {
-      type: "command",
-      command: flags.has("--dry-run") ? { name, ...target, dryRun: true } : { name, ...target },
-    };
-  if (name === "help") return reply(SLACK_HELP);
-  return { type: "command", command: name === "backup" ? { name, ...target } : { name, ...target } }; // (narrows the union)
+  const args = parseArgs(name, rest, split.flags, usage);
+  if ("reply" in args) return reply(args.reply);
+  return { type: "command", command: { name, ...target, ...args.args } };
 }
 
-function slashUsage(name: SlashName): string {
-  if (name === "extend") return "/preview extend owner/repo#N 3d";
-  if (name === "destroy") return "/preview destroy owner/repo#N [--dry-run]";
-  if (name === "backup" || name === "backups") return `/preview ${name} owner/repo#N|<backup target>`;
-  if (name === "deploy" || name === "redeploy") return `/preview ${name} owner/repo#N [<commit sha>]`;
-  return `/preview ${name} owner/repo#N`;
+/**
+ * An action's arguments by their kind in the table: the grammar of each kind is here, once for both doors. `usage`
+ * is the door's usage line for the action, quoted in every refusal.
+ */
+function parseArgs(
+  name: keyof typeof ACTIONS,
+  args: string[],
+  flags: ReadonlySet<string>,
+  usage: string,
+): { args: CommandArgs } | { reply: string } {
+  const out: CommandArgs = flags.has("--dry-run") ? { dryRun: true } : {};
+  const kind: ArgKind = ACTIONS[name].args;
+  switch (kind) {
+    case "none":
+      if (args.length > 0) return { reply: `\`/preview ${name}\` takes no arguments. Usage: \`${usage}\`.` };
+      return { args: out };
+    case "optional-sha":
+      if (args.length > 1 || (args[0] !== undefined && !SHA.test(args[0])))
+        return {
+          reply: `Usage: \`${usage}\`: the commit is 7 to 40 hex digits, e.g. \`/preview ${name} 1a2b3c4\`.`,
+        };
+      return { args: args[0] ? { ...out, sha: args[0].toLowerCase() } : out };
+    case "duration": {
+      if (args.length !== 1)
+        return { reply: `Usage: \`${usage}\`, e.g. 3d (\`30m\`, \`12h\`, \`3d\`, \`1w\`; at most 30d).` };
+      const d = parseDuration(args[0]!);
+      return d.ok ? { args: { ...out, ttlMs: d.ms } } : { reply: d.reason };
+    }
+    case "backup-name": {
+      if (args.length !== 1) return { reply: `Usage: \`${usage}\`.` };
+      const target = args[0]!;
+      if (target.toLowerCase() === "latest") return { args: { ...out, target: "latest" } };
+      if (BACKUP_NAME.test(target) && !target.includes("..")) return { args: { ...out, target } };
+      return {
+        reply: `\`${safeEcho(target)}\` is not a backup name: use \`latest\` or a name from the backup list.`,
+      };
+    }
+  }
 }
 
 function reply(text: string): { type: "reply"; text: string } {
@@ -282,8 +239,11 @@ function addressedRest(trimmed: string, botName: string | undefined): string | u
   return undefined;
 }
 
-function splitArgs(name: string, tokens: string[]): { flags: Set<string>; args: string[] } | { reply: string } {
-  const allowed = FLAGS[name] ?? [];
+function splitArgs(
+  name: keyof typeof ACTIONS,
+  tokens: string[],
+): { flags: Set<string>; args: string[] } | { reply: string } {
+  const allowed: readonly string[] = ACTIONS[name].flags;
   const flags = new Set<string>();
   const args: string[] = [];
   for (const token of tokens) {

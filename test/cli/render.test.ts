@@ -18,7 +18,7 @@ const SHA = "fedcba9876543210fedcba9876543210fedcba98";
 const HOSTILE_BRANCH = "Feature/Add-Login_ÜBER";
 
 /** The pinned kustomize (.tools/bin, first on PATH), else kubectl kustomize; suites needing it skip (fail under CI) without. */
-const KUSTOMIZE = await findKustomizeCommand();
+const KUSTOMIZE = await findKustomizeCommand(process.env.PATH!);
 
 async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";

@@ -22,7 +22,7 @@ import { describeWithTools } from "../support/tools.js";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const at = (...p: string[]) => path.join(ROOT, ...p);
 /** The pinned kustomize (.tools/bin, first on PATH), else kubectl kustomize; suites needing it skip (fail under CI) without. */
-const KUSTOMIZE = await findKustomizeCommand();
+const KUSTOMIZE = await findKustomizeCommand(process.env.PATH!);
 
 /** The ClusterRole the bot binds to itself in each preview namespace. */
 const PREVIEW_ROLE = "preview-bot-previews";

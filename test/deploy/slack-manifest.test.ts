@@ -65,7 +65,7 @@ beforeAll(async () => {
     SLACK_BOT_TOKEN: "xoxb-0000000000-0000000000-testtesttesttest",
     WORK_DIR: workDir,
   });
-  bot = await startServer({ env, logger: createLogger({ level: "silent" }), kubeConfig, background: false });
+  bot = await startServer({ env, logger: createLogger({ level: "silent" }), parts: { kubeConfig }, schedules: false });
   base = `http://127.0.0.1:${bot.port}`;
 });
 

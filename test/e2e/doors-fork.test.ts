@@ -2,10 +2,12 @@
  * Fork PRs through the real server (signed `pull_request` and `issue_comment` deliveries → Probot → the comment job →
  * the queue → the runner, the fake Kubernetes API, GitHub on the fake): the reviewed commit, and only that.
  *
- * A maintainer's `/preview deploy` deploys the head the comment was written for. A push that races the comment is
- * refused, whether it lands before the comment job runs or between the comment job and the deploy; a head nothing
- * dates is refused with the way out (`/preview deploy <sha>`); a push never deploys by itself; retries (the durable
- * queue) and the sweeper never move a fork preview; no backup-target data and no E2E dispatch for forks.
+ * A maintainer's `/preview deploy` deploys the head as of the comment, while it is still the head. A push that races
+ * the comment is refused, whether it lands before the comment job runs, in the comment's own second (GitHub's clock
+ * cannot order them), or between the comment job and the deploy; a force-push back to an older, unreviewed commit is
+ * refused though that commit was seen before; a head nothing records is refused with the way out (`/preview deploy
+ * <sha>`); a push never deploys by itself; retries (the durable queue) and the sweeper never move a fork preview; no
+ * backup-target data and no E2E dispatch for forks.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import nock from "nock";
@@ -64,7 +66,11 @@ async function comment(body: string, number: number, when: string, login = "mia-
     .filter((b) => !b.includes("preview-bot:sticky"));
 }
 
-const previewRuns = (head: string) => gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === head);
+const previewRuns = (head: string, number?: number) =>
+  gh.state.checkRuns.filter(
+    (r) =>
+      r.name === "preview" && r.head_sha === head && (number === undefined || r.external_id?.endsWith(`#${number}`)),
+  );
 const deployedSha = (number: number) =>
   h.fake.get("v1", "Namespace", undefined, `fork-${number}`)?.metadata.annotations?.["preview-bot.dev/head-sha"];
 
@@ -100,10 +106,10 @@ describe("the reviewed commit, and only that", () => {
     expect(deployedSha(61)).toBe(H1);
   });
 
-  it("refuses a comment written before the push it would deploy: 'the PR moved'", async () => {
+  it("refuses a comment written before the push it would deploy: the head moved after it", async () => {
     // Written at minute 3, delivered after the push of minute 5.
     expect(await comment("/preview deploy", 61, at(3))).toEqual([
-      "@mia-maintain the PR moved to `2222222`; review and deploy again.",
+      "@mia-maintain the pull request's head moved after your comment, so nothing was deployed. To deploy exactly the head, review it and ask again naming it: `/preview deploy 2222222`.",
     ]);
     expect(previewRuns(H2)).toEqual([]);
     expect(deployedSha(61)).toBe(H1);
@@ -124,11 +130,11 @@ describe("the reviewed commit, and only that", () => {
     expect(deployedSha(61)).toBe(H1);
   });
 
-  it("refuses a head nothing dates, and deploys it when the maintainer names it", async () => {
+  it("refuses a head nothing records, and deploys it when the maintainer names it", async () => {
     gh.state.pulls.set(62, fork(62, H4)); // its events were never seen (a lost delivery, a restart)
     const [refusal] = await comment("/preview deploy", 62, at(20));
     expect(refusal).toMatch(
-      /cannot tell whether its head `4444444` was pushed before your comment, so nothing was deployed\. To deploy exactly that commit, comment `\/preview deploy 4444444`/,
+      /I have no record of its head `4444444` before your comment, so nothing was deployed\. To deploy exactly the head, review it and ask again naming it: `\/preview deploy 4444444`/,
     );
     expect(previewRuns(H4)).toEqual([]);
     expect(await comment("/preview deploy 1111111", 62, at(21))).toEqual([
@@ -139,24 +145,57 @@ describe("the reviewed commit, and only that", () => {
     expect(deployedSha(62)).toBe(H4);
   });
 
-  it("dates a head by its check suite when no event was seen: deploys when it came before the comment, refuses when after", async () => {
+  it("never lets a check suite alone vouch for a head: a first sighting says nothing of a force-push back", async () => {
     gh.state.pulls.set(63, fork(63, H2));
     gh.state.checkSuites.push({ id: 7, head_sha: H2, created_at: at(30) });
-    expect(await comment("/preview deploy", 63, at(29))).toEqual([
-      "@mia-maintain the PR moved to `2222222`; review and deploy again.",
+    for (const minute of [29, 30, 31])
+      expect(await comment("/preview deploy", 63, at(minute))).toEqual([
+        expect.stringMatching(/no record of its head `2222222` before your comment, so nothing was deployed/),
+      ]);
+    expect(deployedSha(63)).toBeUndefined();
+  });
+
+  it("black box: a push in the same second as the command is not deployed", async () => {
+    await event("opened", fork(71, H1), at(40));
+    // The maintainer comments at 41:00.000; the fork pushes H2 at 41:00.001 (GitHub's clock has whole seconds).
+    const second = at(41);
+    await event("synchronize", fork(71, H2), second);
+    expect(await comment("/preview deploy", 71, second)).toEqual([
+      expect.stringMatching(
+        /head changed in the same second as your comment, so I cannot tell which commit you reviewed; nothing was deployed/,
+      ),
     ]);
-    expect(await comment("/preview deploy", 63, at(30))).toEqual([
-      "@mia-maintain the PR moved to `2222222`; review and deploy again.",
-    ]); // the same second: unknown order
-    expect(await comment("/preview deploy", 63, at(31))).toEqual([]);
-    expect(deployedSha(63)).toBe(H2);
+    expect(previewRuns(H1, 71)).toEqual([]);
+    expect(previewRuns(H2, 71)).toEqual([]);
+    expect(deployedSha(71)).toBeUndefined();
+  });
+
+  it("black box: a force-push back to an older, unreviewed commit after the command is not deployed", async () => {
+    // H3 was the head first (never reviewed), then H4; the maintainer reviews H4 and comments; the fork force-pushes H3
+    // back before the comment job runs. H3 was seen before the comment, but not as the head at the comment's time.
+    await event("opened", fork(72, H3), at(50));
+    await event("synchronize", fork(72, H4), at(51));
+    await event("synchronize", fork(72, H3), at(53));
+    expect(await comment("/preview deploy", 72, at(52))).toEqual([
+      expect.stringMatching(/head moved after your comment, so nothing was deployed/),
+    ]);
+    expect(previewRuns(H3, 72)).toEqual([]);
+    expect(deployedSha(72)).toBeUndefined();
+  });
+
+  it("black box: the reviewed head is deployed", async () => {
+    await event("opened", fork(73, H3), at(56));
+    await event("synchronize", fork(73, H4), at(57));
+    expect(await comment("/preview deploy", 73, at(58))).toEqual([]);
+    expect(previewRuns(H4, 73).map((r) => r.conclusion)).toContain("success");
+    expect(deployedSha(73)).toBe(H4);
   });
 
   it("the sweeper never moves a fork preview to a newer commit", async () => {
     gh.state.pulls.set(61, fork(61, H3)); // the preview runs H1; the head is H3
     const before = gh.state.checkRuns.length;
-    const result = await h.bot.deps!.sweeper.sweep();
-    await h.bot.deps!.queue.onIdle();
+    const result = await h.bot.app!.sweeper.sweep();
+    await h.bot.app!.idle();
     expect(result.errors).toEqual([]);
     expect(gh.state.checkRuns.length).toBe(before);
     expect(deployedSha(61)).toBe(H1);

@@ -59,7 +59,7 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.stop());
 afterEach(async () => {
-  await h.bot.deps!.queue.onIdle();
+  await h.bot.app!.idle();
   expect(await reportFailures()).toBe(injectedFailures);
 });
 
@@ -186,8 +186,8 @@ describe("trigger.afterChecks", () => {
       conclusion: "success",
       created_at: minutesAgo(2),
     });
-    const result = await h.bot.deps!.sweeper.sweep();
-    await h.bot.deps!.queue.onIdle();
+    const result = await h.bot.app!.sweeper.sweep();
+    await h.bot.app!.idle();
     expect(result.dispatched).toContain(`deploy ${OWNER}/${REPO}#94 (missing)`);
     expect(
       gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === head).map((r) => r.conclusion),
@@ -205,7 +205,7 @@ describe("the comment door", () => {
     expect(res.status).toBe(200); // acknowledged while the permission check is still held
     await held.reached;
     held.release();
-    await h.bot.deps!.queue.onIdle();
+    await h.bot.app!.idle();
     expect(gh.state.reactions).toContainEqual({ commentId: event.comment.id, content: "eyes" });
   });
 });

@@ -62,7 +62,7 @@ async function answersTo(url: string, count = 1): Promise<string[]> {
       throw new Error(`waited for ${count} Slack answer(s) to ${url}; got ${JSON.stringify(mine())}`);
     await new Promise((r) => setTimeout(r, 10));
   }
-  await h.bot.deps!.queue.onIdle();
+  await h.bot.app!.idle();
   return mine();
 }
 
@@ -164,13 +164,18 @@ describe("Slack, as production wires it", () => {
     expect((await answersTo(url))[0]).toContain("Queued `destroy --dry-run`");
   });
 
-  it("a Redeploy button never moves a fork preview to a newer commit", async () => {
+  it("a fork PR's deploy names its commit, and a Redeploy button never moves a fork preview to a newer commit", async () => {
     const fork = (head: string): FakePull =>
       pull({ number: 83, sha: head, fork: true, author: "someone", branch: "someone-patch" });
     gh.state.pulls.set(83, fork(H1));
-    gh.state.checkSuites.push({ id: 83, head_sha: H1, created_at: new Date(Date.now() - 60_000).toISOString() });
+    const unnamed = responseUrl();
+    await slash("U0MIA", `deploy ${OWNER}/${REPO}#83`, unnamed);
+    expect((await answersTo(unnamed))[0]).toMatch(
+      /comes from a fork: a deploy must name the reviewed commit\. The head is `1111111`/,
+    );
+    expect(gh.state.checkRuns.filter((r) => r.external_id?.endsWith("#83"))).toEqual([]);
     const deploy = responseUrl();
-    await slash("U0MIA", `deploy ${OWNER}/${REPO}#83`, deploy);
+    await slash("U0MIA", `deploy ${OWNER}/${REPO}#83 1111111`, deploy);
     expect((await answersTo(deploy))[0]).toContain(
       "at `1111111` (exactly that commit: the pull request comes from a fork)",
     );
@@ -189,11 +194,8 @@ describe("Slack, as production wires it", () => {
     expect(
       (await postForm(`http://127.0.0.1:${h.bot.port}/slack/events`, body, signSlack(SIGNING_SECRET, body))).status,
     ).toBe(200);
-    const texts = await answersTo(click, 2);
-    expect(texts.find((t) => t.startsWith("Queued"))).toContain("at `1111111`"); // pinned to what runs, not to the new head
-    expect(texts.find((t) => !t.startsWith("Queued"))).toMatch(
-      /Nothing was deployed: the PR moved to `2222222`; review and deploy again/,
-    );
+    // Refused, with a button that names the new head: pressing it would be a deliberate deploy of exactly that commit.
+    expect((await answersTo(click))[0]).toMatch(/must name the reviewed commit\. The head is `2222222`/);
     expect(gh.state.checkRuns.filter((r) => r.head_sha === H2 && r.name === "preview")).toEqual([]);
     expect(h.fake.get("v1", "Namespace", undefined, "slk-83")?.metadata.annotations?.["preview-bot.dev/head-sha"]).toBe(
       H1,

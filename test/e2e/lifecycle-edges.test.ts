@@ -108,7 +108,7 @@ describe("lifecycle edges", () => {
       );
       expect(labeled.status).toBe(200); // accepted and queued while the deploy still rolls out
       await markReady(h.fake, "edge-19", "app");
-      await h.bot.deps!.queue.onIdle();
+      await h.bot.app!.idle();
       const runs = gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === SHA1);
       expect(runs.map((r) => r.conclusion)).toEqual(["success"]); // finished on its own, not cancelled
     },

@@ -333,7 +333,7 @@ describe("what must not deploy", () => {
         "sha256=" + "0".repeat(64),
       );
       expect(res.status).toBe(400);
-      await bot.deps!.queue.onIdle();
+      await bot.app!.idle();
       expect(gh.state.writes).toEqual([]);
       nock.cleanAll();
     },

@@ -262,7 +262,7 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
         namespace: NS(1),
         body: { metadata: { name }, spec: { hard: { "services.loadbalancers": "0", "count/configmaps": "50" } } },
       });
-      await h.bot.deps!.cluster.waitForQuotas(NS(1), [name], 60_000);
+      await h.bot.app!.cluster.waitForQuotas(NS(1), [name], 60_000);
       const quota = await core.readNamespacedResourceQuota({ name, namespace: NS(1) });
       expect(quota.status?.used).toMatchObject({
         "services.loadbalancers": "0",

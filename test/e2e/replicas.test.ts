@@ -51,7 +51,7 @@ beforeAll(async () => {
 afterAll(async () => {
   fake?.setFaults(undefined);
   // Remove what the run created in the shared PostgreSQL server.
-  const databases = replicas[0]?.bot.deps?.databases;
+  const databases = replicas[0]?.bot.app?.databases;
   for (const d of (await databases?.list().catch(() => [])) ?? []) {
     if (d.database.startsWith(`r${run}_`))
       await databases!
@@ -136,13 +136,13 @@ describe("two replicas, a storm of events under faults, then a sweep", () => {
           await send(n, "synchronize");
         }
       }
-      const idle = () => Promise.all(replicas.map((r) => r.bot.deps!.queue.onIdle()));
+      const idle = () => Promise.all(replicas.map((r) => r.bot.app!.idle()));
       await idle();
       fake.setFaults(undefined); // the storm is over
 
       let sweeps = 0;
       for (; sweeps < 6; sweeps++) {
-        const result = await replicas[sweeps % 2]!.bot.deps!.sweeper.sweep();
+        const result = await replicas[sweeps % 2]!.bot.app!.sweeper.sweep();
         await idle();
         if (result.plan.deploy.length === 0 && result.plan.destroy.length === 0) break;
       }
@@ -158,7 +158,7 @@ describe("two replicas, a storm of events under faults, then a sweep", () => {
         )
         .sort();
       const desired = open.map((p) => `r${run}-${p.number}@${p.sha}:ready`).sort();
-      const databases = (await replicas[0]!.bot.deps!.databases!.list())
+      const databases = (await replicas[0]!.bot.app!.databases!.list())
         .filter((d) => d.database.startsWith(`r${run}_`))
         .map((d) => d.key)
         .sort();

@@ -166,7 +166,7 @@ describe("one Slack thread per pull request", () => {
       calls.length = 0;
       await withBot(async (h) => {
         await enrollTeam(h);
-        const result = await h.bot.deps!.sweeper.sweep();
+        const result = await h.bot.app!.sweeper.sweep();
         expect(result.plan.headsUp.map((x) => x.key)).toEqual([`${OWNER}/${REPO}#53`]);
       }, cluster);
       expect(calls.filter((c) => c.method === "postMessage" && !c.body.thread_ts)).toEqual([]); // no new thread

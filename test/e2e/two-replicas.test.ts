@@ -73,7 +73,7 @@ describe("two replicas on one PostgreSQL", () => {
         sends.push(deliver(`http://127.0.0.1:${other.bot.port}`, SECRET, "pull_request", d.payload, d.id));
     });
     for (const res of await Promise.all(sends)) expect(res.status).toBe(200);
-    await Promise.all(replicas.map((r) => r.bot.deps!.queue.onIdle()));
+    await Promise.all(replicas.map((r) => r.bot.app!.idle()));
 
     for (const n of PRS) {
       expect((cluster.get("v1", "ConfigMap", `rep-${n}`, "app") as any)?.data.pr).toBe(String(n));
@@ -106,7 +106,7 @@ describe("two replicas on one PostgreSQL", () => {
     );
     try {
       expect(await replicas[0]!.send("pull_request", prEvent("opened", gh.state.pulls.get(n)!))).toBe(200);
-      await Promise.all(replicas.map((r) => r.bot.deps!.queue.onIdle()));
+      await Promise.all(replicas.map((r) => r.bot.app!.idle()));
     } finally {
       cluster.setFaults(undefined);
     }
@@ -176,8 +176,8 @@ describe("two replicas without DATABASE_URL", () => {
     // the schedules (backups, sweeps, redelivery) fire on the holder only
     const slot = new Date().toISOString();
     expect([
-      await second.bot.deps!.scheduleLock.claim("preview-sweep", slot),
-      await first.bot.deps!.scheduleLock.claim("preview-sweep", slot),
+      await second.bot.app!.scheduleLock.claim("preview-sweep", slot),
+      await first.bot.app!.scheduleLock.claim("preview-sweep", slot),
     ]).toEqual([false, true]);
 
     // A delivery that reached the standby replica (before the Service noticed it is not ready) waits there …
@@ -191,7 +191,7 @@ describe("two replicas without DATABASE_URL", () => {
     // … while the holder runs its own deliveries to the end.
     expect(await first.send("pull_request", prEvent("opened", gh.state.pulls.get(72)!))).toBe(200);
     expect(fleet.get("v1", "ConfigMap", "fleet-72", "app")).toBeDefined();
-    expect(second.bot.deps!.queue.stats()).toMatchObject({ queued: 1, running: 0 });
+    expect(second.bot.app!.queue.stats()).toMatchObject({ queued: 1, running: 0 });
     expect(fleet.get("v1", "Namespace", undefined, "fleet-71")).toBeUndefined();
 
     // The holder goes away (a rolling update): it hands the Lease back, and the standby runs what it kept.
@@ -200,7 +200,7 @@ describe("two replicas without DATABASE_URL", () => {
       "the second replica to deploy the delivery it kept",
       () => fleet.get("v1", "ConfigMap", "fleet-71", "app") !== undefined,
     );
-    await second.bot.deps!.queue.onIdle();
+    await second.bot.app!.idle();
     expect(
       gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === sha(71)).map((r) => r.conclusion),
     ).toEqual(["success"]);

@@ -97,7 +97,7 @@ afterAll(async () => {
 async function forwarded(count: number): Promise<string[]> {
   const posts = () => lines.filter((l) => /POST http:\/\/127\.0\.0\.1:\d+\/api\/github\/webhooks - \d{3}/.test(l));
   await smee.until(`${count} forwarded deliveries`, () => posts().length >= count);
-  await h.bot.deps!.queue.onIdle();
+  await h.bot.app!.idle();
   return posts().map((l) => / - (\d{3})/.exec(l)![1]!);
 }
 
@@ -146,7 +146,7 @@ describe("webhooks through WEBHOOK_PROXY_URL", () => {
     // The same bytes with the right signature are accepted: the refusal was the signature's.
     const direct = await deliver(`http://127.0.0.1:${h.bot.port}`, SECRET, "pull_request", payload);
     expect(direct.status).toBe(200);
-    await h.bot.deps!.queue.onIdle();
+    await h.bot.app!.idle();
   });
 
   it("closes the subscription when the bot stops", async () => {

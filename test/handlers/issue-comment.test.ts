@@ -5,9 +5,9 @@
  * each cell of the matrix shows exactly what the door let through; test/e2e/commands.test.ts runs them for real.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
-import { PREVIEW_JOB } from "../../src/services/jobs/dispatcher.js";
+import { PREVIEW_JOB } from "../../src/services/shared/dispatch.js";
 import type { PreviewJob } from "../../src/services/shared/dispatch.js";
-import { commentEvent as realComment, startHarness, type Harness } from "../support/e2e-bot.js";
+import { commentEvent as realComment, prEvent, startHarness, type Harness } from "../support/e2e-bot.js";
 import { fakeGitHub, type FakePull } from "../support/github-fake.js";
 
 const OWNER = "octo-door";
@@ -91,7 +91,7 @@ beforeAll(async () => {
   gh.scope.on("request", (req: Request) => calls.push(`${req.method} ${new URL(req.url).pathname}`));
   gh.state.pulls.set(PR, pull());
   gh.state.pulls.set(FORK_PR, pull({ number: FORK_PR, fork: true, author: "forky", sha: FORK_SHA }));
-  // The fork's head arrived long before any comment here (its check suite dates it).
+  // The fork's head arrived long before any comment here: its check suite dates it, and the bot saw the PR open.
   gh.state.checkSuites.push({ id: 1, head_sha: FORK_SHA, created_at: "2026-01-01T00:00:00Z" });
   for (const [login, role] of Object.entries({
     "ada-admin": "admin",
@@ -104,9 +104,13 @@ beforeAll(async () => {
   })) {
     gh.state.roles.set(login, role);
   }
-  h.bot.deps!.queue.register<PreviewJob>(PREVIEW_JOB, async (job) => {
+  h.bot.app!.queue.register<PreviewJob>(PREVIEW_JOB, async (job) => {
     jobs.push(job.payload);
   });
+  const opened = prEvent("opened", gh.state.pulls.get(FORK_PR)!, { owner: OWNER, repo: REPO });
+  opened.installation = { id: INSTALLATION, node_id: "x" };
+  opened.pull_request.updated_at = "2026-01-01T00:00:05Z";
+  expect(await h.send("pull_request", opened)).toBe(200);
 });
 
 afterAll(async () => h?.stop());
@@ -282,7 +286,7 @@ describe("guards", () => {
       await send(commentEvent("/preview deploy", { login: "ada-admin" }));
       expect(since.replies()).toHaveLength(1);
       expect(since.replies()[0]!.body.body).toMatch(
-        /^@ada-admin this repository is not enrolled: add `\.github\/preview\.yml`/,
+        /^@ada-admin octo-door\/shop is not enrolled: add `\.github\/preview\.yml`/,
       );
       expect(since.jobs()).toEqual([]);
     } finally {

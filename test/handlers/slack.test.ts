@@ -1,14 +1,23 @@
-import { describe, it, expect, beforeAll, afterAll, afterEach } from "@jest/globals";
+/**
+ * The Slack door through Bolt's real receiver and the real intake (its gate asks the GitHub API on nock: the config on
+ * the default branch, the pull request, the collaborator permission). What reaches the queue is recorded, not run;
+ * test/e2e/doors-slack.test.ts runs whole jobs.
+ */
+import { describe, it, expect, beforeAll, beforeEach, afterAll, afterEach } from "@jest/globals";
 import { Writable } from "node:stream";
 import nock from "nock";
 import { ProbotOctokit } from "probot";
 import { createSlackApp } from "../../src/handlers/slack.js";
+import { createIntake } from "../../src/intake/gate.js";
 import { createLogger } from "../../src/logger.js";
-import { createAuthorizer } from "../../src/services/github/authz.js";
+import { MemoryHeadLog } from "../../src/services/github/head-log.js";
+import type { Octokit } from "../../src/services/github/reads.js";
+import type { EnqueueOptions } from "../../src/services/jobs/queue.js";
 import type {
-  Dispatcher,
+  BackupJob,
+  BackupReads,
   PreviewDirectory,
-  PreviewRequest,
+  PreviewJob,
   PreviewSummary,
 } from "../../src/services/shared/dispatch.js";
 import { blockActionBody, listen, postForm, signSlack, slashCommandBody, type TestServer } from "../support/slack.js";
@@ -18,9 +27,9 @@ const RESPONSE_URL = "https://hooks.slack.com/commands/T0TEAM/1/abc";
 const GITHUB = "https://api.github.com";
 const TestOctokit = ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } });
 
-/** The dispatcher seam, recording requests; `hold()` makes the next dispatches wait until released. */
-class RecordingDispatcher implements Dispatcher {
-  readonly requests: PreviewRequest[] = [];
+/** What the intake put on the queue; `hold()` makes the next enqueues wait until released. */
+class RecordingQueue {
+  readonly jobs: Array<EnqueueOptions<PreviewJob | BackupJob>> = [];
   private gate: Promise<void> | undefined;
   private open: (() => void) | undefined;
   hold(): void {
@@ -29,10 +38,16 @@ class RecordingDispatcher implements Dispatcher {
   release(): void {
     this.open?.();
   }
-  async dispatch(request: PreviewRequest): Promise<{ jobId: string; deduplicated: boolean }> {
-    this.requests.push(request);
+  async enqueue(options: EnqueueOptions<PreviewJob | BackupJob>): Promise<{ jobId: string; deduplicated: boolean }> {
+    this.jobs.push(options);
     await this.gate;
-    return { jobId: `job-${this.requests.length}`, deduplicated: false };
+    return { jobId: `job-${this.jobs.length}`, deduplicated: false };
+  }
+  previews(): PreviewJob[] {
+    return this.jobs.filter((j) => j.kind === "preview").map((j) => j.payload as PreviewJob);
+  }
+  backups(): BackupJob[] {
+    return this.jobs.filter((j) => j.kind === "backup").map((j) => j.payload as BackupJob);
   }
 }
 
@@ -52,10 +67,6 @@ const directory: PreviewDirectory = {
 };
 /** acme/web#42 is a fork PR whose head moved on from the deployed commit; #43 is a PR from a branch. */
 const HEAD = "e".repeat(40);
-const pulls = async (_o: string, _r: string, number: number) => ({
-  sha: number === 42 ? HEAD : "c".repeat(40),
-  fork: number === 42,
-});
 
 const identities = new Map([
   ["U0WES", "wes-write"],
@@ -70,57 +81,88 @@ const ROLES: Record<string, { permission: string; role_name: string }> = {
 };
 
 let server: TestServer;
-let dispatcher: RecordingDispatcher;
-/** Bot-level backup targets: what Slack asked to back up, and a listing. */
-const targetRuns: string[] = [];
-const targets = {
-  names: () => ["shop", "ledger"],
-  list: async (name: string) =>
+let queue: RecordingQueue;
+/** Backups the door lists: shop has one; ledger none. */
+const backups: BackupReads = {
+  ofPreview: async () => [],
+  targets: () => ["shop", "ledger"],
+  ofTarget: async (name) =>
     name === "shop" ? [{ name: "shop/shop-20261126T060000000Z.dump", createdAt: "2026-11-26T06:00:00.000Z" }] : [],
-  run: async (name: string) => {
-    targetRuns.push(name);
-  },
-  // shop's data may go to acme/web; ledger names no repository (bot admins only).
-  allowedRepos: (name: string) => (name === "shop" ? ["acme/web"] : undefined),
 };
 const logLines: string[] = [];
+
+/** GitHub as the gate reads it, for every test: acme/web is enrolled, #42 a fork PR, #43 a branch PR. */
+function repository(): void {
+  nock(GITHUB)
+    .persist()
+    .get("/repos/acme/web/contents/.github%2Fpreview.yml")
+    .reply(200, "manifests:\n  path: k8s\n")
+    .get("/repos/acme/web/pulls/42")
+    .reply(200, pullBody(42, HEAD, true))
+    .get("/repos/acme/web/pulls/43")
+    .reply(200, pullBody(43, "c".repeat(40), false));
+}
+
+function pullBody(number: number, sha: string, fork: boolean) {
+  return {
+    number,
+    state: "open",
+    title: "Checkout",
+    draft: false,
+    labels: [],
+    html_url: `https://github.com/acme/web/pull/${number}`,
+    user: { login: "someone" },
+    head: { ref: "feature", sha, repo: { full_name: fork ? "someone/web" : "acme/web" } },
+    base: { ref: "main", repo: { full_name: "acme/web" } },
+  };
+}
 
 beforeAll(async () => {
   nock.disableNetConnect();
   nock.enableNetConnect((host) => host.startsWith("127.0.0.1"));
-  dispatcher = new RecordingDispatcher();
+  queue = new RecordingQueue();
+  const logger = createLogger({
+    level: "debug",
+    destination: new Writable({
+      write(c, _e, cb) {
+        logLines.push(String(c));
+        cb();
+      },
+    }),
+  });
+  const intake = createIntake({
+    enqueue: (job) => queue.enqueue(job),
+    github: {
+      octokitFor: async () =>
+        new TestOctokit({ auth: { token: "ghs_0000000000000000000000000000000000" } }) as unknown as Octokit,
+      installationOf: async () => 1,
+    },
+    heads: new MemoryHeadLog(),
+    // shop's data may go to acme/web; ledger names no repository (bot admins only).
+    targets: { names: () => ["shop", "ledger"], allowedRepos: (name) => (name === "shop" ? ["acme/web"] : undefined) },
+    admins: ["ada-admin"],
+    logger,
+  });
   const { requestListener } = createSlackApp({
     signingSecret: SECRET,
     botToken: "xoxb-0000000000-testtoken",
     botId: "B0BOT",
     botUserId: "U0BOT",
-    dispatcher,
+    intake,
     directory,
     identities,
-    authorizer: createAuthorizer({
-      clientFor: async () => new TestOctokit({ auth: { token: "ghs_0000000000000000000000000000000000" } }),
-      isForkPr: async (_o, _r, n) => n === 42,
-    }),
-    logger: createLogger({
-      level: "debug",
-      destination: new Writable({
-        write(c, _e, cb) {
-          logLines.push(String(c));
-          cb();
-        },
-      }),
-    }),
+    backups,
+    logger,
     clientOptions: { retryConfig: { retries: 0 } },
-    targets,
-    pulls,
-    admins: ["ada-admin"],
   });
   server = await listen(requestListener);
 });
 
+beforeEach(() => repository());
+
 afterEach(() => {
   nock.cleanAll();
-  dispatcher.requests.length = 0;
+  queue.jobs.length = 0;
 });
 
 afterAll(async () => {
@@ -152,22 +194,25 @@ function permission(login: string): nock.Scope {
 }
 
 describe("Slack /preview slash command", () => {
-  it("acks at once, then dispatches a permitted deploy and answers ephemerally", async () => {
-    dispatcher.hold();
+  it("acks at once, then queues a permitted deploy and answers ephemerally", async () => {
+    queue.hold();
     const github = permission("wes-write");
     const answer = nextResponse();
     const res = await send(slashCommandBody({ user_id: "U0WES", text: "deploy acme/web#43" }));
     expect(res.status).toBe(200);
     expect(res.body).toBe(""); // the ack: sent while the dispatch below is still held
-    await waitFor(() => dispatcher.requests.length === 1);
-    dispatcher.release();
-    expect(dispatcher.requests[0]).toEqual({
+    await waitFor(() => queue.jobs.length === 1);
+    queue.release();
+    expect(queue.jobs[0]).toMatchObject({ kind: "preview", key: "acme/web#43", supersedes: true });
+    expect(queue.previews()[0]).toEqual({
+      installationId: 1,
       action: "deploy",
       owner: "acme",
       repo: "web",
       number: 43,
       actor: "wes-write",
       source: "slack",
+      trigger: "Slack /preview deploy by @wes-write",
       slack: { channel: "C0CHAN", user: "U0WES", responseUrl: RESPONSE_URL },
     });
     const reply = await answer;
@@ -184,14 +229,14 @@ describe("Slack /preview slash command", () => {
     expect(res.status).toBe(401);
     const tampered = await send(body.replace("42", "43"), signSlack(SECRET, body));
     expect(tampered.status).toBe(401);
-    expect(dispatcher.requests).toEqual([]);
+    expect(queue.jobs).toEqual([]);
   });
 
   it("refuses a correctly signed but stale request (over 5 minutes old) with 401", async () => {
     const body = slashCommandBody({ user_id: "U0WES", text: "deploy acme/web#42" });
     const res = await send(body, signSlack(SECRET, body, Math.floor(Date.now() / 1000) - 6 * 60));
     expect(res.status).toBe(401);
-    expect(dispatcher.requests).toEqual([]);
+    expect(queue.jobs).toEqual([]);
   });
 
   it("refuses an unmapped Slack user, explaining how to get mapped, without asking GitHub or dispatching", async () => {
@@ -199,7 +244,7 @@ describe("Slack /preview slash command", () => {
     const res = await send(slashCommandBody({ user_id: "U0STRANGER", text: "destroy acme/web#42" }));
     expect(res.status).toBe(200);
     expect((await answer).text).toMatch(/don't know your GitHub account.*map your Slack user.*U0STRANGER/);
-    expect(dispatcher.requests).toEqual([]);
+    expect(queue.jobs).toEqual([]);
   });
 
   it("refuses a read-only user", async () => {
@@ -208,18 +253,24 @@ describe("Slack /preview slash command", () => {
     await send(slashCommandBody({ user_id: "U0RITA", text: "deploy acme/web#43" }));
     expect((await answer).text).toMatch(/`deploy` needs write access.*you have read/);
     expect(github.isDone()).toBe(true);
-    expect(dispatcher.requests).toEqual([]);
+    expect(queue.jobs).toEqual([]);
   });
 
-  it("backs a target up for someone with backup permission on one of its allowed repositories, and lists it", async () => {
+  it("queues a target's backup for someone with backup permission on one of its allowed repositories, and lists it", async () => {
     const github = permission("wes-write")
       .get("/repos/acme/web/collaborators/wes-write/permission")
       .reply(200, ROLES["wes-write"]!);
     let answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0WES", text: "backup shop" }));
-    expect((await answer).text).toMatch(/Backing up `shop` now/);
-    await waitFor(() => targetRuns.length === 1);
-    expect(targetRuns).toEqual(["shop"]);
+    expect((await answer).text).toMatch(/Queued `backup` for `shop`\. I'll answer here when it's done\./);
+    expect(queue.jobs).toMatchObject([{ kind: "backup", key: "backup shop" }]);
+    expect(queue.backups()).toEqual([
+      {
+        target: "shop",
+        trigger: "Slack /preview backup by @wes-write",
+        slack: { channel: "C0CHAN", user: "U0WES", responseUrl: RESPONSE_URL },
+      },
+    ]);
     answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0WES", text: "backups shop" }));
     expect((await answer).text).toContain("shop/shop-20261126T060000000Z.dump");
@@ -231,7 +282,7 @@ describe("Slack /preview slash command", () => {
     let answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0RITA", text: "backup shop" }));
     expect((await answer).text).toMatch(
-      /to back it up `shop` you need `backup` permission on one of the repositories allowed to use it \(acme\/web\)/,
+      /to back it up `shop` you need `write` access to one of the repositories allowed to use it \(acme\/web\)/,
     );
     expect(github.isDone()).toBe(true);
     answer = nextResponse();
@@ -241,16 +292,15 @@ describe("Slack /preview slash command", () => {
     );
     answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0ADA", text: "backup ledger" }));
-    expect((await answer).text).toMatch(/Backing up `ledger` now/);
+    expect((await answer).text).toMatch(/Queued `backup` for `ledger`/);
     answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0WES", text: "backup orders" }));
     expect((await answer).text).toMatch(/`orders` is not a backup target here; known: `shop`, `ledger`/);
     answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0STRANGER", text: "backup shop" }));
     expect((await answer).text).toMatch(/don't know your GitHub account/);
-    await waitFor(() => targetRuns.includes("ledger"));
-    expect(targetRuns.filter((t) => t === "shop")).toHaveLength(1); // only the allowed one above
-    expect(dispatcher.requests).toEqual([]);
+    expect(queue.backups().map((b) => b.target)).toEqual(["ledger"]); // only the admin's
+    expect(queue.previews()).toEqual([]);
   });
 
   it("answers help and parse errors in the ack itself", async () => {
@@ -263,7 +313,11 @@ describe("Slack /preview slash command", () => {
     expect(JSON.parse(typo.body).text).toContain('Did you mean "/preview deploy"?');
   });
 
-  it("lists previews and shows one's status from the directory to a mapped user, escaping PR text", async () => {
+  it("lists previews and shows one's status from the directory to a reader, escaping PR text", async () => {
+    permission("rita-read")
+      .get("/repos/acme/web/collaborators/rita-read/permission")
+      .times(2)
+      .reply(200, ROLES["rita-read"]!);
     let answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0RITA", text: "list acme/web" }));
     expect((await answer).text).toContain("<https://pr-42.preview.example.com/|open>");
@@ -286,33 +340,42 @@ describe("Slack /preview slash command", () => {
     }
   });
 
-  it("pins a fork PR's deploy to a commit: the head now, the deployed one on redeploy, or the one named (when it is the head)", async () => {
+  it("makes a fork PR's deploy name its commit: a confirmation button for the head, and only the head", async () => {
     permission("mo-maintain")
       .get("/repos/acme/web/collaborators/mo-maintain/permission")
-      .times(2)
+      .times(3)
       .reply(200, ROLES["mo-maintain"]!);
     let answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0MO", text: "deploy acme/web#42" }));
-    expect((await answer).text).toContain(
-      `Queued \`deploy\` for acme/web#42 at \`eeeeeee\` (exactly that commit: the pull request comes from a fork)`,
+    const confirm = await answer;
+    expect(confirm.text).toMatch(/comes from a fork: a deploy must name the reviewed commit\. The head is `eeeeeee`/);
+    // The button names the whole head commit; pressing it deploys exactly that.
+    expect(JSON.stringify(confirm.blocks)).toContain(`"value":"deploy acme/web#42 ${HEAD}"`);
+    expect(queue.jobs).toEqual([]);
+    const url = "https://hooks.slack.com/actions/T0TEAM/9/xyz";
+    answer = nextResponse(url);
+    await send(
+      blockActionBody({
+        userId: "U0MO",
+        actionId: "preview:deploy",
+        value: `deploy acme/web#42 ${HEAD}`,
+        responseUrl: url,
+      }),
     );
-    answer = nextResponse();
-    await send(slashCommandBody({ user_id: "U0MO", text: "redeploy acme/web#42" }));
-    expect((await answer).text).toContain("at `ddddddd`");
+    expect((await answer).text).toContain(
+      "Queued `deploy` for acme/web#42 at `eeeeeee` (exactly that commit: the pull request comes from a fork)",
+    );
     answer = nextResponse();
     await send(slashCommandBody({ user_id: "U0MO", text: "deploy acme/web#42 ddddddd" }));
     expect((await answer).text).toMatch(
-      /`ddddddd` is not the head of acme\/web#42 \(the head is `eeeeeee`\), so nothing was queued/,
+      /`ddddddd` is not the head of this pull request \(the head is `eeeeeee`\), so nothing was deployed/,
     );
-    expect(dispatcher.requests.map((r) => [r.action, r.sha])).toEqual([
-      ["deploy", HEAD],
-      ["redeploy", "d".repeat(40)],
-    ]);
+    expect(queue.previews().map((r) => [r.action, r.sha])).toEqual([["deploy", HEAD]]);
   });
 });
 
 describe("Slack buttons", () => {
-  it("dispatches destroy from the button for a maintainer", async () => {
+  it("queues destroy from the button for a maintainer", async () => {
     const github = permission("mo-maintain");
     const url = "https://hooks.slack.com/actions/T0TEAM/2/def";
     const answer = nextResponse(url);
@@ -321,7 +384,7 @@ describe("Slack buttons", () => {
     );
     expect(res.status).toBe(200);
     expect((await answer).text).toContain("Queued `destroy` for acme/web#42");
-    expect(dispatcher.requests).toMatchObject([
+    expect(queue.previews()).toMatchObject([
       { action: "destroy", owner: "acme", repo: "web", number: 42, actor: "mo-maintain", source: "slack" },
     ]);
     expect(github.isDone()).toBe(true);
@@ -336,7 +399,7 @@ describe("Slack buttons", () => {
     );
     expect((await answer).text).toMatch(/needs maintain/);
     expect(github.isDone()).toBe(true);
-    expect(dispatcher.requests).toEqual([]);
+    expect(queue.jobs).toEqual([]);
   });
 
   it("extends via the button and answers with chat.postEphemeral when there is no response_url", async () => {
@@ -355,7 +418,7 @@ describe("Slack buttons", () => {
       user: "U0WES",
       text: expect.stringContaining("Queued `extend 3d`"),
     });
-    expect(dispatcher.requests).toMatchObject([{ action: "extend", ttlMs: 3 * 24 * 3_600_000, actor: "wes-write" }]);
+    expect(queue.previews()).toMatchObject([{ action: "extend", ttlMs: 3 * 24 * 3_600_000, actor: "wes-write" }]);
   });
 
   it("ignores a forged button value", async () => {
@@ -370,7 +433,7 @@ describe("Slack buttons", () => {
       }),
     );
     expect((await answer).text).toBe("Sorry, I could not read that button.");
-    expect(dispatcher.requests).toEqual([]);
+    expect(queue.jobs).toEqual([]);
   });
 
   it("never logs the bot token or signing secret", () => {

@@ -64,6 +64,7 @@ export async function startHarness(
     NAMESPACE_DELETE_TIMEOUT: "120", // a success path waits only as long as it takes
     WORK_DIR: workDir,
     LOG_LEVEL: "silent",
+    PATH: process.env.PATH!, // helm and kustomize: the pinned tools (the global setup puts them first)
     ...opts.env,
   });
   const bot = await startServer({
@@ -74,15 +75,14 @@ export async function startHarness(
           destination: { write: (line: string) => void opts.logLines!.push(line) } as unknown as NodeJS.WritableStream,
         })
       : createLogger({ level: process.env.E2E_LOG ?? "silent" }),
-    Octokit: ProbotTestOctokit,
-    // A real API server's (e.g. with the bot's own ServiceAccount token), else the fake's.
-    kubeConfig: opts.kubeConfig ?? fake.kubeConfig(),
-    pollMs: 20,
-    healthIntervalMs: 50,
-    rolloutFailFastMs: opts.rolloutFailFastMs ?? 200,
-    e2ePollMs: 20,
-    background: false,
-    ...(opts.fetchImpl ? { fetchImpl: opts.fetchImpl } : {}),
+    parts: {
+      Octokit: ProbotTestOctokit,
+      // A real API server's (e.g. with the bot's own ServiceAccount token), else the fake's.
+      kubeConfig: opts.kubeConfig ?? fake.kubeConfig(),
+      pace: { pollMs: 20, healthIntervalMs: 50, rolloutFailFastMs: opts.rolloutFailFastMs ?? 200, e2ePollMs: 20 },
+      ...(opts.fetchImpl ? { fetch: opts.fetchImpl } : {}),
+    },
+    schedules: false,
   });
   return {
     bot,
@@ -91,7 +91,7 @@ export async function startHarness(
     async send(event, payload, deliveryId) {
       const res = await deliver(`http://127.0.0.1:${bot.port}`, SECRET, event, payload, deliveryId);
       await res.arrayBuffer();
-      await bot.deps!.queue.onIdle();
+      await bot.app!.idle();
       return res.status;
     },
     async tarball(sha, files) {

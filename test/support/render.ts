@@ -4,6 +4,13 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseConfig, type PreviewConfig } from "../../src/config.js";
+import { createLogger } from "../../src/logger.js";
+import { createRenderer, type RendererOptions } from "../../src/services/preview/render/index.js";
+
+/** A renderer as the bot builds one, with the test process's PATH (the pinned tools first) and a quiet logger. */
+export function testRenderer(opts: Partial<RendererOptions> = {}) {
+  return createRenderer({ logger: createLogger({ level: "silent" }), toolPath: process.env.PATH!, ...opts });
+}
 
 export function config(yaml: string): PreviewConfig {
   const r = parseConfig(yaml);

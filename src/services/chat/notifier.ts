@@ -15,32 +15,17 @@
  */
 import { webApi } from "@slack/bolt";
 import { redactText, type Logger } from "../../logger.js";
+import type { Announcer } from "../shared/announcer.js";
 import type { PreviewSummary } from "../shared/dispatch.js";
+import type { RunReport } from "../shared/run-report.js";
+import { stateAfterRun } from "../shared/state.js";
 import { escapeSlack, previewBlocks, previewText } from "./slack-blocks.js";
+import { describeSlackError as describe, platformError, retryDelay, type WebClient } from "./slack-retry.js";
 
-type WebClient = InstanceType<typeof webApi.WebClient>;
-type WebClientOptions = NonNullable<ConstructorParameters<typeof webApi.WebClient>[1]>;
+export { createSlackWebClient } from "./slack-retry.js";
+import type { ThreadRef, ThreadStore } from "./slack-threads.js";
 
-export interface ThreadRef {
-  channel: string;
-  ts: string;
-}
-
-/** Where each PR's thread lives, keyed by preview key (`owner/repo#N`). */
-export interface ThreadStore {
-  get(key: string): Promise<ThreadRef | undefined>;
-  set(key: string, ref: ThreadRef): Promise<void>;
-}
-
-export class MemoryThreadStore implements ThreadStore {
-  private readonly threads = new Map<string, ThreadRef>();
-  async get(key: string): Promise<ThreadRef | undefined> {
-    return this.threads.get(key);
-  }
-  async set(key: string, ref: ThreadRef): Promise<void> {
-    this.threads.set(key, { ...ref });
-  }
-}
+export { MemoryThreadStore, type ThreadRef, type ThreadStore } from "./slack-threads.js";
 
 export interface NotifyUpdate {
   /** One line: "Deployed abc1234 in 42 s". */
@@ -54,14 +39,29 @@ export interface NotifyOptions {
   channel?: string;
 }
 
-export interface Notifier {
+export interface Notifier extends Announcer {
   notify(summary: PreviewSummary, update: NotifyUpdate, opts?: NotifyOptions): Promise<void>;
-  /** Try again what Slack refused for a passing reason (outage, rate limit); runs on a timer too. */
+  /** A finished run (deploy or teardown): the PR thread's summary and one reply. Never throws. */
+  notifyRun(report: RunReport): Promise<void>;
+  /** The preview expires soon: a reply in its thread, whose summary carries the Extend button. */
+  headsUp(item: ExpiryHeadsUp): Promise<void>;
+  /** Try again what Slack refused for a passing reason (outage, rate limit); runs on a timer once started. */
   flushPending?(): Promise<void>;
+  /** Start the retry timer (the composition root's start step). */
+  start?(): void;
   /** Stop the retry timer. */
   close?(): void;
-  /** A message to the announcement channel (backup results, sweeper reports). Never throws. */
-  announce?(text: string): Promise<void>;
+}
+
+/** What the sweeper knows of a preview that expires soon. */
+export interface ExpiryHeadsUp {
+  key: string;
+  owner: string;
+  repo: string;
+  number: number;
+  namespace: string;
+  expiresAt: string;
+  slackChannel?: string;
 }
 
 export interface RetryOptions {
@@ -93,16 +93,6 @@ export interface SlackNotifierOptions {
 /** Messages kept for a later try at most (oldest dropped first, logged). */
 const OUTBOX_LIMIT = 500;
 
-/** A WebClient whose failures surface at once so the notifier's bounded loop decides about retries. */
-export function createSlackWebClient(token: string, options: WebClientOptions = {}): WebClient {
-  return new webApi.WebClient(token, {
-    retryConfig: { retries: 0 },
-    rejectRateLimitedCalls: true,
-    timeout: 10_000,
-    ...options,
-  });
-}
-
 const MAX_DETAIL = 2800;
 
 interface Pending {
@@ -118,7 +108,7 @@ class SlackNotifier implements Notifier {
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly outbox: Pending[] = [];
-  private readonly timer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private flushing = false;
 
   constructor(private readonly opts: SlackNotifierOptions) {
@@ -127,9 +117,49 @@ class SlackNotifier implements Notifier {
     this.attempts = Math.max(1, opts.retry?.attempts ?? 4);
     this.baseDelayMs = opts.retry?.baseDelayMs ?? 500;
     this.maxDelayMs = opts.retry?.maxDelayMs ?? 30_000;
-    const every = opts.outboxIntervalMs ?? 60_000;
-    this.timer = every > 0 ? setInterval(() => void this.flushPending().catch(() => undefined), every) : undefined;
-    this.timer?.unref();
+  }
+
+  start(): void {
+    const every = this.opts.outboxIntervalMs ?? 60_000;
+    if (this.timer || every <= 0) return;
+    this.timer = setInterval(() => void this.flushPending().catch(() => undefined), every);
+    this.timer.unref();
+  }
+
+  async notifyRun(report: RunReport): Promise<void> {
+    const { ref, names } = report;
+    await this.notify(
+      {
+        key: names.key,
+        owner: ref.owner,
+        repo: ref.repo,
+        number: ref.number,
+        state: stateAfterRun(report),
+        namespace: names.namespace,
+        ...(report.url ? { url: report.url } : {}),
+        ...(ref.sha ? { sha: ref.sha } : {}),
+      },
+      { text: report.summary, ...(report.error ? { detail: report.error } : {}) },
+      report.slackChannel ? { channel: report.slackChannel } : {},
+    );
+  }
+
+  async headsUp(item: ExpiryHeadsUp): Promise<void> {
+    await this.notify(
+      {
+        key: item.key,
+        owner: item.owner,
+        repo: item.repo,
+        number: item.number,
+        state: "ready",
+        namespace: item.namespace,
+        expiresAt: item.expiresAt,
+      },
+      {
+        text: `This preview expires at ${item.expiresAt}. Press Extend, or comment \`/preview extend 3d\` on the pull request, to keep it.`,
+      },
+      item.slackChannel ? { channel: item.slackChannel } : {},
+    );
   }
 
   /** One Slack call with the bounded retry loop (429 → Retry-After; 5xx or network → backoff). */
@@ -280,36 +310,4 @@ function updateText(update: NotifyUpdate): string {
   const detail = redactText(update.detail).replace(/```/g, "'''");
   const cut = detail.length > MAX_DETAIL ? `…${detail.slice(-MAX_DETAIL)}` : detail;
   return `${text}\n\`\`\`${escapeSlack(cut, MAX_DETAIL + 1)}\`\`\``;
-}
-
-/** How long to wait before trying again, or undefined when the error is not worth retrying. */
-function retryDelay(err: unknown, attempt: number, baseDelayMs: number): number | undefined {
-  const e = err as { code?: unknown; retryAfter?: unknown; statusCode?: unknown } | null;
-  if (e?.code === webApi.ErrorCode.RateLimitedError && typeof e.retryAfter === "number") return e.retryAfter * 1000;
-  const backoff = baseDelayMs * 2 ** (attempt - 1);
-  if (e?.code === webApi.ErrorCode.RequestError) return backoff;
-  if (e?.code === webApi.ErrorCode.HTTPError && typeof e.statusCode === "number" && e.statusCode >= 500) return backoff;
-  if (["internal_error", "fatal_error", "service_unavailable", "request_timeout"].includes(platformError(err) ?? ""))
-    return backoff;
-  return undefined;
-}
-
-function platformError(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let depth = 0; e && depth < 3; depth++) {
-    const candidate = e as { code?: unknown; data?: { error?: unknown }; cause?: unknown };
-    if (candidate.code === webApi.ErrorCode.PlatformError && typeof candidate.data?.error === "string")
-      return candidate.data.error;
-    e = candidate.cause;
-  }
-  return undefined;
-}
-
-function describe(err: unknown): string {
-  const e = err as { code?: unknown; statusCode?: unknown; retryAfter?: unknown } | null;
-  const platform = platformError(err);
-  if (platform) return `Slack said ${platform}`;
-  if (e?.code === webApi.ErrorCode.HTTPError) return `HTTP ${String(e.statusCode)}`;
-  if (e?.code === webApi.ErrorCode.RateLimitedError) return `rate limited (retry after ${String(e.retryAfter)} s)`;
-  return redactText(err instanceof Error ? err.message : String(err));
 }

@@ -6,18 +6,22 @@
  * with the same strict `parseSlash` as typed commands: a forged payload gets no further than a typed command would.
  */
 import type { types } from "@slack/bolt";
+import { BUTTON_ACTIONS } from "../../actions.js";
 import { redactText } from "../../logger.js";
 import type { PreviewSummary } from "../shared/dispatch.js";
+import type { PreviewState } from "../shared/state.js";
 
 type KnownBlock = types.KnownBlock;
 type Button = types.Button;
 
 export const ACTION_OPEN = "preview:open";
-export const ACTION_REDEPLOY = "preview:redeploy";
-export const ACTION_DESTROY = "preview:destroy";
-export const ACTION_EXTEND = "preview:extend";
-/** Matches the action ids the Slack app handles (open is a plain URL button, acknowledged only). */
-export const ACTION_PATTERN = /^preview:(redeploy|destroy|extend)$/;
+const ACTION_REDEPLOY = "preview:redeploy";
+const ACTION_DESTROY = "preview:destroy";
+const ACTION_EXTEND = "preview:extend";
+/** The button that confirms a fork PR's deploy of exactly the commit it names. */
+export const ACTION_CONFIRM_DEPLOY = "preview:deploy";
+/** Matches the action ids the Slack app handles: one per button action of the table (open is a URL button). */
+export const ACTION_PATTERN = new RegExp(`^preview:(${BUTTON_ACTIONS.join("|")})$`);
 
 /** Slack mrkdwn control characters escaped, secrets redacted, length capped. */
 export function escapeSlack(text: string, max = 300): string {
@@ -32,7 +36,7 @@ export function safeUrl(url: string | undefined): string | undefined {
   return url;
 }
 
-const STATE_ICON: Record<PreviewSummary["state"], string> = {
+const STATE_ICON: Record<PreviewState, string> = {
   queued: ":hourglass_flowing_sand:",
   deploying: ":rocket:",
   ready: ":white_check_mark:",

@@ -1,10 +1,30 @@
 /**
- * Where each PR's Slack thread lives, in the bot's PostgreSQL (DATABASE_URL), so every replica — and the next
- * process after a restart — posts into the same thread instead of starting a new one.
+ * Where each PR's Slack thread lives: in memory for one process, or in the bot's PostgreSQL (DATABASE_URL), so every
+ * replica — and the next process after a restart — posts into the same thread instead of starting a new one.
  */
 import type pg from "pg";
-import type { ThreadRef, ThreadStore } from "./notifier.js";
 import { createTableOnce } from "../shared/pg-tables.js";
+
+export interface ThreadRef {
+  channel: string;
+  ts: string;
+}
+
+/** Where each PR's thread lives, keyed by preview key (`owner/repo#N`). */
+export interface ThreadStore {
+  get(key: string): Promise<ThreadRef | undefined>;
+  set(key: string, ref: ThreadRef): Promise<void>;
+}
+
+export class MemoryThreadStore implements ThreadStore {
+  private readonly threads = new Map<string, ThreadRef>();
+  async get(key: string): Promise<ThreadRef | undefined> {
+    return this.threads.get(key);
+  }
+  async set(key: string, ref: ThreadRef): Promise<void> {
+    this.threads.set(key, { ...ref });
+  }
+}
 
 export const THREADS_TABLE = "preview_bot_slack_threads";
 

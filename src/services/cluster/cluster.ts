@@ -22,7 +22,7 @@ import {
   type KubernetesObject,
   type V1Namespace,
 } from "@kubernetes/client-node";
-import { logger as rootLogger, type Logger } from "../../logger.js";
+import type { Logger } from "../../logger.js";
 import { isConflict, isNotFound, kubeError } from "./kube-errors.js";
 import {
   APPLIED_KINDS_ANNOTATION,
@@ -59,7 +59,7 @@ export interface ClusterOptions {
   fieldManager?: string;
   /** Namespaces never touched, on top of `default` and `kube-*`. */
   protectedNamespaces?: readonly string[];
-  logger?: Logger;
+  logger: Logger;
   /** How often rollout and namespace-deletion waits look again (default 1000 ms). */
   pollMs?: number;
   /** How long ensureNamespace waits for an old namespace of the same name to finish terminating (default 120 s). */
@@ -104,7 +104,7 @@ class KubeCluster implements Cluster {
     this.objects = o.kubeConfig.makeApiClient(ObjectApi);
     this.fieldManager = o.fieldManager ?? "preview-bot";
     this.protectedNamespaces = o.protectedNamespaces ?? [];
-    this.log = o.logger ?? rootLogger.child({ component: "cluster" });
+    this.log = o.logger.child({ component: "cluster" });
     this.pollMs = o.pollMs ?? 1000;
     this.failFastMs = o.failFastMs ?? 90_000;
     this.namespaceWaitMs = o.namespaceWaitMs ?? 120_000;

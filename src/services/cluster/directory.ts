@@ -15,16 +15,7 @@ import {
   URL_ANNOTATION,
 } from "../shared/labels.js";
 import type { Cluster } from "../shared/preview.js";
-
-const STATES: ReadonlySet<string> = new Set([
-  "queued",
-  "deploying",
-  "ready",
-  "failed",
-  "destroying",
-  "destroyed",
-  "superseded",
-]);
+import { readPreviewState } from "../shared/state.js";
 
 export function createClusterDirectory(cluster: Cluster): PreviewDirectory {
   async function all(): Promise<PreviewSummary[]> {
@@ -35,13 +26,13 @@ export function createClusterDirectory(cluster: Cluster): PreviewDirectory {
       const number = Number(ns.labels[PR_LABEL]);
       if (!full || !Number.isInteger(number)) continue;
       const [owner, repo] = full.split("/") as [string, string];
-      const state = ns.phase === "Terminating" ? "destroying" : (ns.annotations[STATE_ANNOTATION] ?? "unknown");
+      const state = readPreviewState(ns.annotations[STATE_ANNOTATION], ns.phase);
       const summary: PreviewSummary = {
         key: `${full}#${number}`,
         owner,
         repo,
         number,
-        state: (STATES.has(state) ? state : "unknown") as PreviewSummary["state"],
+        state,
         namespace: ns.name,
       };
       const optional: Array<[keyof PreviewSummary, string | undefined]> = [

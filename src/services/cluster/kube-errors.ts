@@ -1,4 +1,5 @@
 /** Reading errors from @kubernetes/client-node 2.x (`ApiException` with `code` and a `body` that is a Status). */
+import { describeError } from "../shared/format.js";
 import { ApiException } from "@kubernetes/client-node";
 
 /** The HTTP status of a Kubernetes API error, or undefined for anything else (network errors, bugs). */
@@ -10,7 +11,7 @@ export function kubeStatus(err: unknown): number | undefined {
 
 /** The server's own message from a Status body (`deployments.apps "web" is invalid: ...`), when there is one. */
 export function kubeMessage(err: unknown): string {
-  if (kubeStatus(err) === undefined) return err instanceof Error ? err.message : String(err);
+  if (kubeStatus(err) === undefined) return describeError(err);
   const body = (err as { body?: unknown }).body;
   let parsed: unknown = body;
   if (typeof body === "string") {

@@ -9,8 +9,9 @@
  * Longer than 300 lines: the class keeps provision's steps, drop and list side by side, since they share the
  * advisory locks, the ownership checks and the connection rules that make them safe.
  */
+import { describeError } from "../shared/format.js";
 import pg from "pg";
-import { logger as rootLogger, registerSecret, type Logger } from "../../logger.js";
+import { registerSecret, type Logger } from "../../logger.js";
 import { ensureExtensions } from "./extensions.js";
 import {
   connectionCredentials,
@@ -57,7 +58,7 @@ export interface DatabasesOptions {
   templates?: readonly string[];
   /** Untrusted extensions the admin may create in preview databases (PREVIEW_DATABASE_ADMIN_EXTENSIONS). */
   adminExtensions?: readonly string[];
-  logger?: Logger;
+  logger: Logger;
 }
 
 /** The database or role exists but is not marked as this preview's: we refuse to touch it. */
@@ -69,7 +70,7 @@ type Names = Pick<PreviewNames, "key" | "database" | "role">;
 type DropResult = Awaited<ReturnType<Databases["drop"]>>;
 
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return describeError(err);
 }
 
 async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -124,7 +125,7 @@ class PostgresDatabases implements Databases {
     this.defaultLimit = options.defaultConnectionLimit ?? 20;
     this.templates = options.templates ?? [];
     this.adminExtensions = options.adminExtensions ?? [];
-    this.log = (options.logger ?? rootLogger).child({ component: "databases" });
+    this.log = options.logger.child({ component: "databases" });
     this.base = {
       host: this.admin.host,
       port: this.admin.port,

@@ -6,6 +6,7 @@
  * Unlike the Reporter, these functions throw (a `ReportError` saying what was being done, `{ cause }`): they are the
  * handler's one action, and the handler decides whether to log or rethrow.
  */
+import { describeError } from "../shared/format.js";
 import type { ProbotOctokit } from "probot";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
 import { CONFIG_PATH } from "../../config.js";
@@ -106,7 +107,7 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    throw new ReportError(`${what}: ${redactText(err instanceof Error ? err.message : String(err))}`, { cause: err });
+    throw new ReportError(`${what}: ${redactText(describeError(err))}`, { cause: err });
   }
 }
 

@@ -7,6 +7,7 @@
  * is redelivered when none of its attempts succeeded and none is a redelivery already. With several replicas
  * starting at once, a shared ScheduleLock claim per guid keeps it to one redelivery.
  */
+import { describeError } from "../shared/format.js";
 import type { Logger } from "../../logger.js";
 import type { ScheduleLock } from "../shared/schedule-lock.js";
 import type { Octokit } from "./reads.js";
@@ -71,7 +72,7 @@ export async function redeliverMissed(opts: RedeliverOptions): Promise<Redeliver
       if (reachedEnd || ++pages >= (opts.maxPages ?? 10)) break;
     }
   } catch (err) {
-    result.errors.push(`listing the App's webhook deliveries: ${err instanceof Error ? err.message : String(err)}`);
+    result.errors.push(`listing the App's webhook deliveries: ${describeError(err)}`);
     log.warn({ err }, "could not list webhook deliveries; skipping redelivery");
     return result;
   }
@@ -103,9 +104,7 @@ export async function redeliverMissed(opts: RedeliverOptions): Promise<Redeliver
         event: latest.action ? `${latest.event}.${latest.action}` : latest.event,
       });
     } catch (err) {
-      result.errors.push(
-        `redelivering ${latest.event} ${guid} (attempt ${latest.id}): ${err instanceof Error ? err.message : String(err)}`,
-      );
+      result.errors.push(`redelivering ${latest.event} ${guid} (attempt ${latest.id}): ${describeError(err)}`);
       log.warn({ err, guid }, "redelivery failed");
     }
   }

@@ -2,6 +2,7 @@
  * Errors of the GitHub reporting surfaces: `ReportError` says what was being done (`updating check run 123 for
  * acme/web#42: …`) with the Octokit error as its `cause`; `attempt` wraps a call that way. Messages are redacted.
  */
+import { describeError } from "../shared/format.js";
 import { redactText } from "../../logger.js";
 
 /** An error that already says what was being done. */
@@ -16,7 +17,7 @@ export function httpStatus(err: unknown): number | undefined {
 
 export function reportError(what: string, err: unknown): ReportError {
   if (err instanceof ReportError) return err;
-  return new ReportError(`${what}: ${redactText(err instanceof Error ? err.message : String(err))}`, { cause: err });
+  return new ReportError(`${what}: ${redactText(describeError(err))}`, { cause: err });
 }
 
 /** Run `fn`; a failure becomes a ReportError naming `what`. */

@@ -6,6 +6,7 @@
  * Markdown punctuation escaped, @mentions defused, one line), `codeSpan` (inline code with a fence longer than any
  * backtick run in the text) and `codeBlock` (a fenced block, same rule). Nothing user-controlled is put in HTML.
  */
+import { formatDuration } from "../shared/format.js";
 import { redactText } from "../../logger.js";
 import type { RunReport, RunState, StepRecord, StepStatus } from "../shared/run-report.js";
 
@@ -75,13 +76,6 @@ export function truncateMiddle(text: string, max: number): string {
   const room = Math.max(0, max - note.length);
   const head = Math.ceil(room / 2);
   return `${text.slice(0, head)}${note}${text.slice(text.length - (room - head))}`;
-}
-
-/** `1.2 s`, `2 min 5 s`. */
-export function formatDuration(ms: number): string {
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const s = Math.round(ms / 1000);
-  return `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
 /** An http(s) URL usable as a Markdown link target, or undefined. */

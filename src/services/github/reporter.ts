@@ -17,7 +17,7 @@
  * logged at warn, counted through `onFailure` (the server's metrics), and kept in `failures`.
  */
 import type { ProbotOctokit } from "probot";
-import { logger as rootLogger, type Logger } from "../../logger.js";
+import { type Logger } from "../../logger.js";
 import type { Reporter, RunReport } from "../shared/run-report.js";
 import { OurApp, type AppIdentity } from "./app-identity.js";
 import { CheckRunSync } from "./check-run-sync.js";
@@ -43,7 +43,7 @@ export interface ReporterOptions {
   app?: AppIdentity;
   /** Shorthand for `app: { slug }`. */
   appSlug?: string;
-  logger?: Logger;
+  logger: Logger;
   /** Web URL for commit links; derived from the Octokit's API base URL when absent. */
   serverUrl?: string;
   /** The process's write lanes (shared by every run); a private one when absent. */
@@ -89,7 +89,7 @@ class PreviewReporter implements GitHubReporter {
   private done = false;
 
   constructor(private readonly opts: ReporterOptions) {
-    this.log = (opts.logger ?? rootLogger).child({ component: "reporter", repository: `${opts.owner}/${opts.repo}` });
+    this.log = opts.logger.child({ component: "reporter", repository: `${opts.owner}/${opts.repo}` });
     this.lanes = opts.lanes ?? new WriteLanes(this.log);
     const ctx: SurfaceContext = {
       octokit: opts.octokit,

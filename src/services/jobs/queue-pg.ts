@@ -27,9 +27,12 @@
  * Longer than 300 lines: the pg-boss adapter keeps every queue guarantee (per-key order, supersede across replicas,
  * dedupe, leases, retries) in one place, because each depends on the others' locking.
  */
+import { describeError } from "../shared/format.js";
 import pg from "pg";
 import { PgBoss, type JobWithMetadata } from "pg-boss";
 import type { Logger } from "../../logger.js";
+import type { Metrics } from "../metrics.js";
+import type { Announcer } from "../shared/announcer.js";
 import { isTransientError } from "../shared/errors.js";
 import { SupersededError } from "../shared/errors.js";
 import {
@@ -73,12 +76,13 @@ export interface PgQueueOptions {
   onFailed?(job: Job, error: unknown): void | Promise<void>;
   /** Called each time a job is handed back for a retry (metrics). */
   onRetry?(job: Job, error: unknown): void;
+  /** Counted: retries and jobs given up on, by kind. */
+  metrics?: Pick<Metrics, "jobFailed" | "jobRetries">;
+  /** Told of every job given up on. */
+  announcer?: Announcer;
 }
 
-export interface PgQueue extends Queue {
-  /** Resolves when the schema exists and workers run (enqueue waits for it anyway). */
-  start(): Promise<void>;
-}
+export type PgQueue = Queue;
 
 interface Envelope {
   kind: string;
@@ -109,7 +113,10 @@ class PgBossQueue implements PgQueue {
   private readonly handlers = new Map<string, JobHandler>();
   private readonly running = new Map<string, Running>();
   private readonly timers: NodeJS.Timeout[] = [];
-  private readonly ready: Promise<void>;
+  /** Connected and the schema made (enqueue needs only this). */
+  private connected: Promise<void> | undefined;
+  /** Workers and housekeeping running (start()). */
+  private working: Promise<void> | undefined;
   private stopped = false;
   private table = "job";
   private cached: QueueStats = { queued: 0, running: 0, oldestQueuedAgeMs: 0 };
@@ -147,15 +154,20 @@ class PgBossQueue implements PgQueue {
       application_name: "preview-bot-queue",
     });
     this.boss.on("error", (err) => this.log?.warn({ err }, "pg-boss reported an error"));
-    this.ready = this.startup().catch((err: unknown) => {
+  }
+
+  /** Connect and make the schema, once (built, the queue has opened no connection yet). */
+  private ready(): Promise<void> {
+    this.connected ??= this.connect().catch((err: unknown) => {
+      this.connected = undefined; // the next use tries again
       throw new Error(`starting the PostgreSQL job queue (pg-boss schema "${this.schema}", queue "${this.name}")`, {
         cause: err,
       });
     });
-    this.ready.catch((err: unknown) => this.log?.error({ err }, "the PostgreSQL job queue did not start"));
+    return this.connected;
   }
 
-  private async startup(): Promise<void> {
+  private async connect(): Promise<void> {
     await this.boss.start();
     await this.ensureQueue();
     this.table = (await this.boss.getQueue(this.name))?.table ?? "job";
@@ -164,6 +176,17 @@ class PgBossQueue implements PgQueue {
       DEDUPE_TABLE,
       `create table if not exists ${DEDUPE_TABLE} (dedupe_id text primary key, job_id text not null, created_at timestamptz not null default now())`,
     );
+  }
+
+  /** Start the workers (unless `work: false`) and the housekeeping: the composition root's start step. */
+  start(): Promise<void> {
+    this.working ??= this.startWorkers();
+    this.working.catch((err: unknown) => this.log?.error({ err }, "the PostgreSQL job queue did not start"));
+    return this.working;
+  }
+
+  private async startWorkers(): Promise<void> {
+    await this.ready();
     // Keep polling at the normal pace with LISTEN on too: retries come due by time, not by a NOTIFY.
     const pollSeconds = Math.max(0.5, (this.options.pollIntervalMs ?? 500) / 1000);
     if (this.options.work !== false) {
@@ -224,6 +247,10 @@ class PgBossQueue implements PgQueue {
       `job ${job.kind} for ${job.key} failed for good`,
     );
     try {
+      this.options.metrics?.jobFailed(job.kind);
+      await this.options.announcer?.announce?.(
+        `preview-bot gave up on a job for ${job.key}: ${describeError(error).slice(0, 300)}`,
+      );
       await this.options.onFailed?.(job, error);
     } catch (err) {
       this.log?.error({ err, jobId: job.id }, "the onFailed hook threw");
@@ -303,6 +330,7 @@ class PgBossQueue implements PgQueue {
       return { superseded: true };
     }
     if (this.classify(err) && raw.retryCount < raw.retryLimit) {
+      this.options.metrics?.jobRetries.inc({ kind: job.kind });
       this.options.onRetry?.(job, err);
       this.log?.warn(
         { err, jobId: job.id, key: job.key, attempt: raw.retryCount + 1 },
@@ -311,7 +339,7 @@ class PgBossQueue implements PgQueue {
       throw err;
     }
     await this.report(job, err);
-    return { failed: err instanceof Error ? err.message : String(err) };
+    return { failed: describeError(err) };
   }
 
   /** Jobs pg-boss failed itself (a lease lapsed on the last attempt) block their key: report and delete them. */
@@ -359,10 +387,6 @@ class PgBossQueue implements PgQueue {
     return Number(rows[0]?.n ?? 0);
   }
 
-  start(): Promise<void> {
-    return this.ready;
-  }
-
   register<P>(kind: string, handler: JobHandler<P>): void {
     this.handlers.set(kind, handler as JobHandler);
   }
@@ -375,7 +399,7 @@ class PgBossQueue implements PgQueue {
     supersedes,
   }: EnqueueOptions<P>): Promise<{ jobId: string; deduplicated: boolean }> {
     if (this.stopped) throw new QueueStoppedError("the queue is stopping; not accepting jobs");
-    await this.ready;
+    await this.ready();
     const client = await this.pool.connect();
     const db = { executeSql: (text: string, values?: unknown[]) => client.query(text, values) };
     let cancelled: string[] = [];
@@ -446,7 +470,7 @@ class PgBossQueue implements PgQueue {
   }
 
   async onIdle(): Promise<void> {
-    await this.ready;
+    await this.ready();
     for (;;) {
       await this.reap();
       if (this.running.size === 0 && (await this.pending()) === 0) return;
@@ -455,7 +479,7 @@ class PgBossQueue implements PgQueue {
   }
 
   async activeKeys(): Promise<ReadonlySet<string>> {
-    await this.ready;
+    await this.ready();
     const { rows } = await this.pool.query<{ key: string }>(
       `select distinct singleton_key as key from ${q(this.schema, this.table)} where name = $1 and state < 'completed' and singleton_key is not null`,
       [this.name],
@@ -470,10 +494,12 @@ class PgBossQueue implements PgQueue {
   async stop(timeoutMs = 25_000): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
-    try {
-      await this.ready;
-    } catch {
-      // never started: nothing to stop but the pools
+    if (this.connected) {
+      try {
+        await this.working;
+      } catch {
+        // the workers never started: nothing to stop but pg-boss and the pools
+      }
     }
     await this.boss
       .stop({ graceful: true, timeout: timeoutMs, close: true })

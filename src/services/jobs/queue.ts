@@ -46,6 +46,11 @@ export interface QueueStats {
 
 export interface Queue {
   register<P>(kind: string, handler: JobHandler<P>): void;
+  /**
+   * Start running jobs (the composition root's start step; built, a queue runs nothing and holds no connection).
+   * Enqueueing works before it: the jobs wait.
+   */
+  start(): Promise<void>;
   enqueue<P>(options: EnqueueOptions<P>): Promise<{ jobId: string; deduplicated: boolean }>;
   /** Resolves when nothing is queued or running (tests and graceful shutdown). */
   onIdle(): Promise<void>;
@@ -85,6 +90,7 @@ class MemoryQueue implements Queue {
   private running = 0;
   private counter = 0;
   private stopped = false;
+  private started = false;
   private idleWaiters: Array<() => void> = [];
 
   private readonly gate: JobGate | undefined;
@@ -110,16 +116,17 @@ class MemoryQueue implements Queue {
   /** Start what may start: the oldest job of each idle key, up to the concurrency limit. */
   private pump(): void {
     if (this.stopped) return this.settleIdle();
+    if (!this.started) return;
     if (this.gate && !this.gate.allows()) return;
     for (const [key, slot] of this.slots) {
       if (this.running >= this.concurrency) break;
       if (slot.running || slot.queue.length === 0) continue;
-      this.start(key, slot, slot.queue.shift()!);
+      this.run(key, slot, slot.queue.shift()!);
     }
     this.settleIdle();
   }
 
-  private start(key: string, slot: Slot, job: Job): void {
+  private run(key: string, slot: Slot, job: Job): void {
     const abort = new AbortController();
     slot.running = { job, abort };
     this.running++;
@@ -142,6 +149,11 @@ class MemoryQueue implements Queue {
 
   register<P>(kind: string, handler: JobHandler<P>): void {
     this.handlers.set(kind, handler as JobHandler);
+  }
+
+  async start(): Promise<void> {
+    this.started = true;
+    queueMicrotask(() => this.pump());
   }
 
   async enqueue<P>({

@@ -5,7 +5,7 @@
  */
 import { hostname } from "node:os";
 import type pg from "pg";
-import { logger as rootLogger, type Logger } from "../../logger.js";
+import type { Logger } from "../../logger.js";
 import { parseCron, previousSlot, type Cron } from "../shared/cron.js";
 import type { ScheduleLock } from "../shared/schedule-lock.js";
 import { createTableOnce } from "../shared/pg-tables.js";
@@ -97,7 +97,7 @@ export interface SchedulerOptions {
   run(name: string, slot: Date): Promise<void>;
   /** A slot older than this when first seen is skipped, not run late (default 15 minutes). */
   maxLatenessMs?: number;
-  logger?: Logger;
+  logger: Logger;
 }
 
 export interface Fired {
@@ -115,7 +115,7 @@ export class SlotScheduler {
   constructor(opts: SchedulerOptions) {
     this.opts = opts;
     this.jobs = opts.jobs.map((j) => ({ ...j, cron: parseCron(j.schedule) }));
-    this.log = (opts.logger ?? rootLogger).child({ component: "backup-scheduler" });
+    this.log = opts.logger.child({ component: "backup-scheduler" });
   }
 
   /** Claim and start every job whose latest slot is due; returns what this instance fired. */

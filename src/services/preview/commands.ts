@@ -1,10 +1,12 @@
+import { describeError } from "../shared/format.js";
 /**
  * The commands that are not deploys: `/preview status`, `extend`, `backup`, `restore`. They read what exists from
  * the cluster (the record of truth) and answer the asker: a reply on the pull request, or in Slack when Slack asked.
  * A fork PR's `restore` never reads a backup target (`latest` of `database.seedFrom`) unless SEED_FORK_PREVIEWS.
  */
-import { formatBytes, formatDuration } from "../data/backups/report.js";
-import { describeError } from "../shared/errors.js";
+
+import { formatBytes, formatDuration } from "../shared/format.js";
+
 import { getPull, loadRepoConfig } from "../github/reads.js";
 import { EXPIRES_ANNOTATION, STATE_ANNOTATION, URL_ANNOTATION } from "../shared/labels.js";
 import { ownershipLabels } from "./naming.js";
@@ -98,7 +100,7 @@ async function restore(deps: RunnerDeps, job: PreviewJob): Promise<void> {
   const key = previewKey(job);
   const db = (await deps.databases.list()).find((d) => d.key === key);
   if (!db?.role) return reply(deps, job, "This preview has no database to restore into. Deploy it first.");
-  const octokit = await deps.octokitFor(job.installationId);
+  const octokit = await deps.github.octokitFor(job.installationId);
   const config = await loadRepoConfig(octokit, job.owner, job.repo);
   const which = job.backup ?? "latest";
   const fork = (await getPull(octokit, job.owner, job.repo, job.number)).fork && !deps.seedForkPreviews;

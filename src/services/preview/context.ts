@@ -5,10 +5,13 @@
  */
 import { redactText, type Logger } from "../../logger.js";
 import type { PreviewBackups } from "../data/backups/previews.js";
-import type { Octokit } from "../github/reads.js";
+import type { Notifier } from "../chat/notifier.js";
+import type { GitHubClients } from "../github/app-clients.js";
+import type { Metrics } from "../metrics.js";
+import { systemOf } from "../shared/errors.js";
 import type { PreviewJob, SlackReplyTarget } from "../shared/dispatch.js";
 import { previewKey, type Cluster, type Databases, type PreviewNames, type PreviewRef } from "../shared/preview.js";
-import type { Reporter, RunReport } from "../shared/run-report.js";
+import type { RunReport } from "../shared/run-report.js";
 import type { GuardrailSettings } from "./guardrails/namespace-guardrails.js";
 import type { Renderer } from "./render/index.js";
 
@@ -19,13 +22,12 @@ export interface RunnerDeps {
   databases?: Databases;
   /** Absent when backups (blob storage) are not configured. */
   backups?: PreviewBackups;
-  /** Installation-scoped Octokit for a job (jobs run off the request, so they authenticate themselves). */
-  octokitFor(installationId: number): Promise<Octokit>;
-  reporterFor(octokit: Octokit, owner: string, repo: string): Reporter;
-  /** Told about every error a step hit (metrics); must not throw. */
-  onError?(err: unknown): void;
-  /** Slack (or nothing): told about every finished run. Must never throw. */
-  notify?(report: RunReport): Promise<void>;
+  /** Installation-scoped Octokits for jobs, and a Reporter per run (check run, deployment, sticky comment). */
+  github: Pick<GitHubClients, "octokitFor" | "reporterFor">;
+  /** Slack (or nothing): told about every finished run. Never throws. */
+  notifier?: Pick<Notifier, "notifyRun">;
+  /** Runs and API errors, counted. */
+  metrics?: Pick<Metrics, "observeRun" | "apiError">;
   /** Answer a Slack user's request (ephemeral); absent without Slack. */
   answerSlack?(target: SlackReplyTarget, markdown: string): Promise<void>;
   /** Fork PRs get `database.seedFrom` data too (SEED_FORK_PREVIEWS); off by default. */
@@ -47,7 +49,7 @@ export interface RunnerDeps {
  */
 export async function replyOnPull(deps: RunnerDeps, job: PreviewJob, body: string): Promise<void> {
   if (job.slack && deps.answerSlack) return deps.answerSlack(job.slack, redactText(`${previewKey(job)}: ${body}`));
-  const octokit = await deps.octokitFor(job.installationId);
+  const octokit = await deps.github.octokitFor(job.installationId);
   const mention = job.actor && job.source === "comment" ? `@${job.actor} ` : "";
   await octokit.rest.issues.createComment({
     owner: job.owner,
@@ -69,4 +71,16 @@ export function newReport(kind: RunReport["kind"], ref: PreviewRef, names: Previ
     startedAt: new Date().toISOString(),
     trigger,
   };
+}
+
+/** A run ended: counted, and told to Slack. */
+export async function announceRun(deps: RunnerDeps, report: RunReport): Promise<void> {
+  deps.metrics?.observeRun(report);
+  await deps.notifier?.notifyRun(report);
+}
+
+/** An error a step hit, counted by the system it came from (Kubernetes, GitHub, PostgreSQL, …). */
+export function countError(deps: RunnerDeps, err: unknown): void {
+  const system = systemOf(err);
+  if (system !== "other") deps.metrics?.apiError(system);
 }

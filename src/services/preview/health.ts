@@ -2,6 +2,7 @@
  * HTTP health checks against the live preview: each configured path must answer the expected status before the
  * deadline. Unlike the setup this replaces, a check that never gets its status fails the run.
  */
+import { describeError } from "../shared/format.js";
 export interface HealthCheck {
   path: string;
   status: number;
@@ -40,7 +41,7 @@ export async function runHealthChecks(
           last = `${res.status} (expected ${check.status})`;
         } catch (err) {
           const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
-          last = `${err instanceof Error ? err.message : String(err)}${cause}`;
+          last = `${describeError(err)}${cause}`;
         }
         if (opts.signal?.aborted || Date.now() + interval > deadline) {
           return {

@@ -6,6 +6,8 @@
  * renderer (render/) are this domain's too. It drives the cluster, data, GitHub and chat domains only through the
  * interfaces in shared/ and the clients src/deps.ts passes in (RunnerDeps).
  */
+import type { JobAction } from "../../actions.js";
+import { withLogContext } from "../../logger.js";
 import type { PreviewJob } from "../shared/dispatch.js";
 import type { RunReport } from "../shared/run-report.js";
 import { createPreviewCommands } from "./commands.js";
@@ -18,36 +20,41 @@ export type { RunnerDeps } from "./context.js";
 export interface Runner {
   /** Run one job of any action. */
   run(job: PreviewJob, signal?: AbortSignal): Promise<void>;
+  /** The queue's handler for `preview` jobs: `run`, with the job's delivery, id and key on every log line. */
+  handle(job: { id: string; key: string; payload: PreviewJob }, signal: AbortSignal): Promise<void>;
   deploy(job: PreviewJob, signal?: AbortSignal): Promise<RunReport | undefined>;
   destroy(job: PreviewJob, signal?: AbortSignal): Promise<RunReport>;
 }
+
+type Handler = (job: PreviewJob, signal?: AbortSignal) => Promise<unknown>;
 
 export function createRunner(deps: RunnerDeps): Runner {
   const commands = createPreviewCommands(deps);
   const deploy = (job: PreviewJob, signal?: AbortSignal) => deployPreview(deps, job, signal);
   const destroy = (job: PreviewJob, signal?: AbortSignal) => destroyPreview(deps, job, signal);
 
+  /** One handler per job action of the table (src/actions.ts): a new job action without one does not compile. */
+  const handlers: { [A in JobAction]: Handler } = {
+    deploy,
+    redeploy: deploy,
+    destroy: async (job, signal) => {
+      const report = await destroy(job, signal);
+      if (job.dryRun) await replyOnPull(deps, job, `${report.summary}. Nothing was changed.`);
+    },
+    status: commands.status,
+    extend: commands.extend,
+    backup: commands.backup,
+    restore: commands.restore,
+  };
+
   async function run(job: PreviewJob, signal?: AbortSignal): Promise<void> {
-    switch (job.action) {
-      case "deploy":
-      case "redeploy":
-        await deploy(job, signal);
-        return;
-      case "destroy": {
-        const report = await destroy(job, signal);
-        if (job.dryRun) await replyOnPull(deps, job, `${report.summary}. Nothing was changed.`);
-        return;
-      }
-      case "status":
-        return commands.status(job);
-      case "extend":
-        return commands.extend(job);
-      case "backup":
-        return commands.backup(job);
-      case "restore":
-        return commands.restore(job);
-    }
+    await handlers[job.action](job, signal);
   }
 
-  return { run, deploy, destroy };
+  const handle: Runner["handle"] = (job, signal) =>
+    withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: job.payload.action }, () =>
+      run(job.payload, signal),
+    );
+
+  return { run, handle, deploy, destroy };
 }

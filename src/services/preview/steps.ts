@@ -6,6 +6,7 @@
  * for long — the Reporter batches them into the check run (at most one write per interval, GitHub paces writes), so
  * telling it often costs no extra writes and the check run shows the latest state whenever its batch is written.
  */
+import { describeError } from "../shared/format.js";
 import { redactText } from "../../logger.js";
 import { SupersededError } from "../shared/errors.js";
 import type { RunReport, StepRecord } from "../shared/run-report.js";
@@ -63,7 +64,7 @@ export class StepTracker {
       return value;
     } catch (err) {
       s.status = "failure";
-      if (!s.detail) s.detail = redactText(err instanceof Error ? err.message : String(err)).slice(0, 300);
+      if (!s.detail) s.detail = redactText(describeError(err)).slice(0, 300);
       throw err;
     } finally {
       s.durationMs = Date.now() - started;

@@ -1,10 +1,17 @@
 /**
- * What the doors (GitHub webhooks, PR comments, Slack) hand work to. Doors parse and authorize, then call
- * `dispatch` and return at once; the work runs as a keyed job (one at a time per preview key, newer deploys
- * supersede older ones). Implemented by the queue wiring (src/services/jobs/dispatcher.ts). The job's shape lives
- * here, below both the queue and the runner: the queue knows job kinds only as names.
+ * The jobs the intake (src/intake/gate.ts) puts on the queue, below both the queue and the runner: the queue knows
+ * job kinds only as names. A `preview` job is keyed `owner/repo#number` (one at a time per preview, newer deploys
+ * supersede older ones); a `backup` job is keyed per configured backup target. The read side the doors and pages show
+ * (PreviewSummary, PreviewDirectory) is here too.
  */
-export type PreviewAction = "deploy" | "redeploy" | "destroy" | "status" | "extend" | "backup" | "restore";
+import type { JobAction } from "../../actions.js";
+import type { PreviewState } from "./state.js";
+
+export const PREVIEW_JOB = "preview";
+export const BACKUP_JOB = "backup";
+
+/** The actions a preview job runs (the table's job actions; the runner has a handler for each). */
+export type PreviewAction = JobAction;
 
 /** One unit of work for the runner, as the queue stores it (kind `preview`, keyed `owner/repo#number`). */
 export interface PreviewJob {
@@ -48,34 +55,16 @@ export interface SlackReplyTarget {
   responseUrl?: string;
 }
 
-export interface PreviewRequest {
-  action: PreviewAction;
-  owner: string;
-  repo: string;
-  number: number;
-  /** Who asked: a GitHub login (Slack users are mapped to one before dispatch), or "github" for webhook events. */
-  actor: string;
-  /** Where it came from, for reports. */
-  source: "webhook" | "comment" | "slack" | "sweeper";
-  dryRun?: boolean;
-  /** For `extend`: the new TTL in milliseconds. */
-  ttlMs?: number;
-  /** For `restore`: a backup blob name, or `latest` (of the repository's `database.seedFrom` target). */
-  backup?: string;
-  /** Slack response target, when the request came from Slack. */
-  slack?: SlackReplyTarget;
-  /** For `deploy`/`redeploy`: deploy exactly this commit (see PreviewJob.sha). */
-  sha?: string;
-  /** GitHub delivery id, for idempotent intake and log correlation. */
-  deliveryId?: string;
-  /** The GitHub App installation, when the door knows it (webhooks do; Slack does not). */
-  installationId?: number;
-  /** For a sweeper's destroy: keep the preview's databases, and why. */
-  keepDatabases?: string;
-}
+/** Answer a Slack user's request (ephemeral, through its response_url when there is one). Never throws. */
+export type AnswerSlack = (target: SlackReplyTarget, markdown: string) => Promise<void>;
 
-export interface Dispatcher {
-  dispatch(request: PreviewRequest): Promise<{ jobId: string; deduplicated: boolean }>;
+/** One backup of a configured target (BACKUP_TARGETS), from the schedule, Slack or the CLI. */
+export interface BackupJob {
+  target: string;
+  /** "schedule", "Slack /preview backup by @octocat". */
+  trigger: string;
+  /** Answer this Slack user when it is done (besides the announcement every backup gets). */
+  slack?: SlackReplyTarget;
 }
 
 /** The current state of one preview, as the doors show it (Slack `/preview list|status`, PR `/preview status`). */
@@ -87,7 +76,7 @@ export interface PreviewSummary {
   title?: string;
   branch?: string;
   sha?: string;
-  state: "queued" | "deploying" | "ready" | "failed" | "destroying" | "destroyed" | "superseded" | "unknown";
+  state: PreviewState;
   url?: string;
   namespace?: string;
   database?: string;
@@ -102,4 +91,21 @@ export interface PreviewSummary {
 export interface PreviewDirectory {
   list(filter?: { owner?: string; repo?: string }): Promise<PreviewSummary[]>;
   get(key: { owner: string; repo: string; number: number }): Promise<PreviewSummary | undefined>;
+}
+
+/** One backup, as the doors and the page list it. */
+export interface BackupListing {
+  name: string;
+  createdAt?: string;
+  sizeBytes?: number;
+}
+
+/** Read side of the backups for the doors and the page (absent without backup storage). */
+export interface BackupReads {
+  /** The backups of one preview's database(s). */
+  ofPreview(key: { owner: string; repo: string; number: number }): Promise<BackupListing[]>;
+  /** The configured backup targets' names. */
+  targets(): string[];
+  /** The backups of one configured target. */
+  ofTarget(name: string): Promise<BackupListing[]>;
 }

@@ -81,15 +81,3 @@ export function systemOf(err: unknown): "kubernetes" | "github" | "slack" | "pos
   }
   return "other";
 }
-
-/** "what: why: root cause" from an error chain. */
-export function describeError(err: unknown): string {
-  const parts: string[] = [];
-  let e: unknown = err;
-  for (let i = 0; e && i < 5; i++) {
-    const msg = e instanceof Error ? e.message : String(e);
-    if (!parts.some((p) => p.includes(msg))) parts.push(msg);
-    e = e instanceof Error ? e.cause : undefined;
-  }
-  return parts.join(": ");
-}

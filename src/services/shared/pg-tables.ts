@@ -4,6 +4,7 @@
  * both pass it, and the loser gets a unique violation on the catalog (23505), "relation already exists" (42P07) or
  * "type already exists" (42710, the table's row type). All three mean the table is there.
  */
+import { describeError } from "./format.js";
 const ALREADY_CREATED = new Set(["23505", "42P07", "42710"]);
 
 export async function createTableOnce(
@@ -15,6 +16,6 @@ export async function createTableOnce(
     await pool.query(ddl);
   } catch (err) {
     if (ALREADY_CREATED.has((err as { code?: string }).code ?? "")) return;
-    throw new Error(`creating the table ${table}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(`creating the table ${table}: ${describeError(err)}`, { cause: err });
   }
 }

@@ -1,15 +1,13 @@
 import { describe, it, expect, beforeAll, afterAll, afterEach } from "@jest/globals";
 import nock from "nock";
 import { ProbotOctokit } from "probot";
+import type { ActionName } from "../../../src/actions.js";
 import {
-  createAuthorizer,
   decide,
   getPermission,
   DEFAULT_POLICY,
   isBotLogin,
-  type AuthzAction,
   type PermissionClient,
-  type RepoPolicy,
   type Role,
 } from "../../../src/services/github/authz.js";
 
@@ -28,10 +26,10 @@ const ACTORS: Record<string, { status: number; body?: { permission: string; role
   "renovate[bot]": { status: 200, body: { permission: "write", role_name: "write" } },
 };
 
-const ACTIONS: AuthzAction[] = ["deploy", "redeploy", "destroy", "status", "extend", "backup", "restore", "help"];
+const ACTIONS: ActionName[] = ["deploy", "redeploy", "destroy", "status", "extend", "backup", "restore", "help"];
 
 /** Expected outcome, written out by hand so the matrix states the policy rather than recomputing it. */
-const EXPECTED: Record<string, Record<AuthzAction, boolean> | undefined> = {
+const EXPECTED: Record<string, Record<ActionName, boolean> | undefined> = {
   "alice-admin": {
     deploy: true,
     redeploy: true,
@@ -211,55 +209,5 @@ describe("getPermission", () => {
     expect(err?.message).toMatch(/^checking x's permission on acme\/web: /);
     expect((err?.cause as { status?: number }).status).toBe(502);
     expect(scope.isDone()).toBe(true);
-  });
-});
-
-describe("createAuthorizer", () => {
-  it("checks the fork rule with the PR when it can, and treats unknown as a fork", async () => {
-    const scope = nock(API)
-      .get("/repos/acme/web/collaborators/wes-write/permission")
-      .times(3)
-      .reply(200, ACTORS["wes-write"]!.body);
-    const forks = new Set([7]);
-    const authorize = createAuthorizer({
-      clientFor: async () => octokit(),
-      isForkPr: async (_o, _r, n) => forks.has(n),
-    });
-    expect(await authorize("wes-write", "acme", "web", "deploy", 8)).toEqual({ allowed: true });
-    expect((await authorize("wes-write", "acme", "web", "deploy", 7)).allowed).toBe(false);
-    expect((await authorize("wes-write", "acme", "web", "deploy")).allowed).toBe(false);
-    expect(scope.isDone()).toBe(true);
-  });
-
-  it("applies each repository's own policy, and refuses a repository that is not enrolled", async () => {
-    const scope = nock(API)
-      .get("/repos/acme/web/collaborators/wes-write/permission")
-      .times(2)
-      .reply(200, ACTORS["wes-write"]!.body);
-    const policies: Record<string, RepoPolicy> = {
-      web: { enrolled: true, policy: { deploy: "maintain" } },
-      docs: { enrolled: false },
-    };
-    const authorize = createAuthorizer({
-      clientFor: async () => octokit(),
-      policyFor: async (_o, repo) => policies[repo]!,
-      isForkPr: async () => false,
-    });
-    expect(await authorize("wes-write", "acme", "web", "deploy", 1)).toEqual({
-      allowed: false,
-      reason: "Sorry, `deploy` needs maintain access to this repository (you have write).",
-    });
-    expect(await authorize("wes-write", "acme", "web", "extend", 1)).toEqual({ allowed: true });
-    expect(await authorize("wes-write", "acme", "docs", "status", 1)).toEqual({
-      allowed: false,
-      reason:
-        "Sorry, acme/docs is not enrolled in preview-bot (it has no `.github/preview.yml` on its default branch).",
-    });
-    expect(scope.isDone()).toBe(true);
-  });
-
-  it("refuses bot logins without asking GitHub", async () => {
-    const authorize = createAuthorizer({ clientFor: async () => octokit() });
-    expect((await authorize("dependabot[bot]", "acme", "web", "status")).allowed).toBe(false);
   });
 });

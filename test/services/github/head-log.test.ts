@@ -1,10 +1,10 @@
 /**
- * The head log (when each fork PR head was first seen, by GitHub's clock) in memory and on the real PostgreSQL,
- * shared by two replicas' pools.
+ * The head log (every sighting of a fork PR's head, by GitHub's clock) in memory and on the real PostgreSQL, shared by
+ * two replicas' pools.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import pg from "pg";
-import { MemoryHeadLog, PgHeadLog, type HeadLog } from "../../../src/services/github/head-log.js";
+import { MAX_SIGHTINGS, MemoryHeadLog, PgHeadLog, type HeadLog } from "../../../src/services/github/head-log.js";
 import { createTestDatabase } from "../../support/pg-database.js";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -29,17 +29,33 @@ describe.each<[string, () => [HeadLog, HeadLog]]>([
   ],
   ["in PostgreSQL, across replicas", () => [new PgHeadLog(pools[0]!), new PgHeadLog(pools[1]!)]],
 ])("the head log %s", (_name, make) => {
-  it("keeps the earliest time a head was seen, per pull request", async () => {
+  it("keeps every sighting in time order, a force-push back to an older commit included, per pull request", async () => {
     const [a, b] = make();
     const key = `acme/web#${Math.floor(Math.random() * 1e6)}`;
     await Promise.all([
       a.record(key, "abc", "2026-11-01T10:05:00.000Z"),
-      b.record(key, "abc", "2026-11-01T10:05:00.000Z"),
+      b.record(key, "abc", "2026-11-01T10:05:00.000Z"), // the same delivery on two replicas: one sighting
     ]);
-    await b.record(key, "abc", "2026-11-01T10:09:00.000Z"); // seen again later (a force-push back): still 10:05
-    await a.record(key, "abc", "2026-11-01T10:01:00.000Z"); // an older delivery arriving late: now 10:01
-    expect(await b.firstSeen(key, "abc")).toBe("2026-11-01T10:01:00.000Z");
-    expect(await a.firstSeen(key, "def")).toBeUndefined();
-    expect(await a.firstSeen("acme/web#0", "abc")).toBeUndefined();
+    await b.record(key, "def", "2026-11-01T10:07:00.000Z");
+    await b.record(key, "abc", "2026-11-01T10:09:00.000Z"); // pushed back: a new interval of abc
+    await a.record(key, "abc", "2026-11-01T10:01:00.000Z"); // an older delivery arriving late
+    expect(await b.sightings(key)).toEqual([
+      { sha: "abc", at: "2026-11-01T10:01:00.000Z" },
+      { sha: "abc", at: "2026-11-01T10:05:00.000Z" },
+      { sha: "def", at: "2026-11-01T10:07:00.000Z" },
+      { sha: "abc", at: "2026-11-01T10:09:00.000Z" },
+    ]);
+    expect(await a.sightings("acme/web#0")).toEqual([]);
+  });
+
+  it(`keeps the newest ${MAX_SIGHTINGS} sightings of a pull request`, async () => {
+    const [a] = make();
+    const key = `acme/storm#${Math.floor(Math.random() * 1e6)}`;
+    const base = Date.parse("2026-11-01T10:00:00.000Z");
+    for (let i = 0; i < MAX_SIGHTINGS + 5; i++) await a.record(key, `s${i}`, new Date(base + i * 1000).toISOString());
+    const kept = await a.sightings(key);
+    expect(kept).toHaveLength(MAX_SIGHTINGS);
+    expect(kept[0]!.sha).toBe("s5");
+    expect(kept.at(-1)!.sha).toBe(`s${MAX_SIGHTINGS + 4}`);
   });
 });

@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { PassThrough } from "node:stream";
-import { logger as rootLogger, redactText, type Logger } from "../../../logger.js";
+import { redactText, type Logger } from "../../../logger.js";
 import type { BlobStore } from "./blob-store.js";
 import { blobNameFor, encodeManifest, metaValue, OWNER_METADATA, type BackupLocation } from "./catalog.js";
 import {
@@ -29,7 +29,6 @@ import {
   type BackupTarget,
   type PgConnection,
 } from "./targets.js";
-import { processVariables } from "../../../env.js";
 
 export interface BackupResult {
   target: string;
@@ -51,8 +50,9 @@ export interface BackupResult {
 export interface BackupDeps {
   store: BlobStore;
   /** PG_BIN_DIR, PATH and the targets' password variables are read from here (default this process's). */
-  env?: NodeJS.ProcessEnv;
-  logger?: Logger;
+  /** The variables the tools and credentials read (PATH, PG_BIN_DIR, passwordEnv): the settings' (src/env.ts variablesOf). */
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
   now?: () => Date;
 }
 
@@ -170,8 +170,8 @@ export async function backupDatabase(
   deps: BackupDeps,
   what: BackupKind = {},
 ): Promise<BackupResult> {
-  const env = deps.env ?? processVariables();
-  const log = (deps.logger ?? rootLogger).child({ component: "backup", target: loc.name });
+  const env = deps.env;
+  const log = deps.logger.child({ component: "backup", target: loc.name });
   const doing = `backing up "${loc.name}" (${describeConnection(conn)})`;
   const tools = findPgTools(env);
   const dumpVersion = await toolVersion(tools.pgDump);

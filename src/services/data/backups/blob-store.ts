@@ -8,7 +8,6 @@ import type { Readable } from "node:stream";
 import { DefaultAzureCredential, WorkloadIdentityCredential, type TokenCredential } from "@azure/identity";
 import { BlobServiceClient, RestError } from "@azure/storage-blob";
 import { redactText, registerSecret } from "../../../logger.js";
-import { processVariables } from "../../../env.js";
 
 export interface StoredBlob {
   name: string;
@@ -42,7 +41,7 @@ export interface BlobStoreSettings {
   accountUrl?: string;
   /** Development / tests only (Azurite). */
   connectionString?: string;
-  /** Defaults to Workload Identity / DefaultAzureCredential. */
+  /** With accountUrl: Workload Identity / DefaultAzureCredential (defaultCredential), or another token credential. */
   credential?: TokenCredential;
 }
 
@@ -50,7 +49,7 @@ export const UPLOAD_BLOCK_BYTES = 4 * 1024 * 1024;
 export const UPLOAD_CONCURRENCY = 4;
 
 /** Workload Identity when the AKS webhook injected its variables, else the DefaultAzureCredential chain. */
-export function defaultCredential(env: NodeJS.ProcessEnv = processVariables()): TokenCredential {
+export function defaultCredential(env: NodeJS.ProcessEnv): TokenCredential {
   // A custom authority (sovereign cloud, ADFS, a local stub) cannot be checked by instance discovery.
   const authority = env.AZURE_AUTHORITY_HOST;
   const disableInstanceDiscovery = !!authority && !/^https:\/\/login\.microsoftonline\.com\/?$/.test(authority);
@@ -67,7 +66,7 @@ export function defaultCredential(env: NodeJS.ProcessEnv = processVariables()): 
 }
 
 /** From AZURE_STORAGE_ACCOUNT_URL (preferred) or AZURE_STORAGE_CONNECTION_STRING. */
-export function blobStoreFromEnv(env: NodeJS.ProcessEnv = processVariables()): BlobStore {
+export function blobStoreFromEnv(env: NodeJS.ProcessEnv): BlobStore {
   if (env.AZURE_STORAGE_ACCOUNT_URL)
     return createBlobStore({ accountUrl: env.AZURE_STORAGE_ACCOUNT_URL, credential: defaultCredential(env) });
   if (env.AZURE_STORAGE_CONNECTION_STRING)
@@ -100,7 +99,9 @@ class AzureBlobStore implements BlobStore {
       this.service = BlobServiceClient.fromConnectionString(settings.connectionString);
       this.location = `connection string (${this.service.accountName})`;
     } else if (settings.accountUrl) {
-      this.service = new BlobServiceClient(settings.accountUrl, settings.credential ?? defaultCredential());
+      if (!settings.credential)
+        throw new Error("blob store: an accountUrl needs a token credential (defaultCredential)");
+      this.service = new BlobServiceClient(settings.accountUrl, settings.credential);
       this.location = settings.accountUrl;
     } else {
       throw new Error("blob store: give accountUrl (with a token credential) or connectionString");

@@ -36,8 +36,6 @@ export {
   formatBackupFailure,
   formatBackupMissed,
   formatBackupSuccess,
-  formatBytes,
-  formatDuration,
   type BackupEvents,
 } from "./report.js";
 export { restoreBackup, restoreBlob, type RestoreDeps, type RestoreResult } from "./restore.js";

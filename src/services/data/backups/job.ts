@@ -1,8 +1,9 @@
 /**
- * The scheduled (or `/preview backup`-requested) job for one target: back up, verify if the target asks for it,
- * apply retention, and report through BackupEvents. Never throws: every outcome goes to the events.
+ * One backup of a configured target: back up, verify if the target asks for it, apply retention, and report through
+ * BackupEvents. Every outcome goes to the events; the result says how it went, so the `backup` job (service.ts) can
+ * hand a transient failure back to the queue for another try.
  */
-import { logger as rootLogger } from "../../../logger.js";
+import type { Logger } from "../../../logger.js";
 import { runBackup, type BackupDeps, type BackupResult } from "./backup.js";
 import { pruneBackups } from "./retention.js";
 import type { BackupEvents } from "./report.js";
@@ -13,10 +14,13 @@ export interface BackupJobDeps extends BackupDeps {
   events: BackupEvents;
   /** Where verification creates its scratch database (default: the target's own server and credentials). */
   scratch?: PgConnection;
+  logger: Logger;
 }
 
-export async function runBackupJob(target: BackupTarget, deps: BackupJobDeps): Promise<BackupResult | undefined> {
-  const log = (deps.logger ?? rootLogger).child({ component: "backup-job", target: target.name });
+export type BackupOutcome = { ok: true; value: BackupResult } | { ok: false; error: Error };
+
+export async function runBackupJob(target: BackupTarget, deps: BackupJobDeps): Promise<BackupOutcome> {
+  const log = deps.logger.child({ component: "backup-job", target: target.name });
   let result: BackupResult;
   try {
     result = await runBackup(target, deps);
@@ -29,7 +33,7 @@ export async function runBackupJob(target: BackupTarget, deps: BackupJobDeps): P
     await Promise.resolve(deps.events.onFailure(target.name, error)).catch((e: unknown) =>
       log.error({ err: e }, "reporting a backup failure failed"),
     );
-    return undefined;
+    return { ok: false, error };
   }
   try {
     const pruned = await pruneBackups(target, target.retention, deps);
@@ -40,5 +44,5 @@ export async function runBackupJob(target: BackupTarget, deps: BackupJobDeps): P
   await Promise.resolve(deps.events.onSuccess(result)).catch((e: unknown) =>
     log.error({ err: e }, "reporting a backup success failed"),
   );
-  return result;
+  return { ok: true, value: result };
 }

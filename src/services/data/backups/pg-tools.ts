@@ -9,7 +9,6 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { redactText } from "../../../logger.js";
 import { pgClientConfig, type PgConnection } from "./targets.js";
-import { processVariables } from "../../../env.js";
 
 const execFileP = promisify(execFile);
 
@@ -20,7 +19,7 @@ export interface PgTools {
 }
 
 /** PG_BIN_DIR, else the directory on PATH holding pg_dump, else the newest /usr/lib/postgresql/<major>/bin. */
-export function findPgTools(env: NodeJS.ProcessEnv = processVariables()): PgTools {
+export function findPgTools(env: NodeJS.ProcessEnv): PgTools {
   const at = (binDir: string): PgTools => ({
     binDir,
     pgDump: join(binDir, "pg_dump"),
@@ -64,7 +63,7 @@ export function serverMajor(versionNum: number): number {
 }
 
 /** Only what libpq needs: the bot's own environment (tokens, keys) stays out of child processes. */
-export function childEnv(conn: PgConnection, env: NodeJS.ProcessEnv = processVariables()): NodeJS.ProcessEnv {
+export function childEnv(conn: PgConnection, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
   for (const k of [
     "PATH",

@@ -65,8 +65,9 @@ export interface PreviewBackupsOptions {
   targets: BackupTarget[];
   /** Untrusted extensions the admin may create in preview databases (PREVIEW_DATABASE_ADMIN_EXTENSIONS). */
   adminExtensions?: readonly string[];
-  env?: NodeJS.ProcessEnv;
-  logger?: Logger;
+  /** The variables the tools and credentials read (PATH, PG_BIN_DIR, passwordEnv): the settings' (src/env.ts variablesOf). */
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
 }
 
 async function connected(conn: PgConnection): Promise<pg.Client> {
@@ -77,11 +78,7 @@ async function connected(conn: PgConnection): Promise<pg.Client> {
 }
 
 export function createPreviewBackups(opts: PreviewBackupsOptions): PreviewBackups {
-  const deps = {
-    store: opts.store,
-    ...(opts.env ? { env: opts.env } : {}),
-    ...(opts.logger ? { logger: opts.logger } : {}),
-  };
+  const deps = { store: opts.store, env: opts.env, logger: opts.logger };
   // Blob names are `previews/<database>/<database>-<time>.dump`; the database name is already identifier-safe.
   const locationOf = (database: string): BackupLocation => ({
     name: database,

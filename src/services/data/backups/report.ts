@@ -3,6 +3,8 @@
  * missed-schedule detection. Formatters take results, never connections, and pass all free text through
  * redactText, so no secret can reach a message.
  */
+import { formatBytes, formatDuration } from "../../shared/format.js";
+
 import { redactText } from "../../../logger.js";
 import type { BlobStore } from "./blob-store.js";
 import { listBackups, type BackupLocation } from "./catalog.js";
@@ -15,25 +17,6 @@ export interface BackupEvents {
   onFailure(target: string, error: Error): void | Promise<void>;
   /** No successful backup within two schedule intervals. */
   onMissed(target: string, lastSuccessAt: Date | undefined): void | Promise<void>;
-}
-
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  const s = ms / 1000;
-  if (s < 120) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  return `${m} min ${Math.round(s - m * 60)} s`;
 }
 
 export function formatBackupSuccess(r: BackupResult): string {

@@ -14,17 +14,17 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { logger as rootLogger, type Logger } from "../../../logger.js";
+import { type Logger } from "../../../logger.js";
 import type { BlobStore } from "./blob-store.js";
 import { resolveBackup, type BackupEntry, type BackupLocation } from "./catalog.js";
 import { captureStderr, childEnv, describeExit, findPgTools, waitForExit, type PgTools } from "./pg-tools.js";
 import { connectionFromUrl, describeConnection, libpqUrl, type PgConnection } from "./targets.js";
-import { processVariables } from "../../../env.js";
 
 export interface RestoreDeps {
   store: BlobStore;
-  env?: NodeJS.ProcessEnv;
-  logger?: Logger;
+  /** The variables the tools and credentials read (PATH, PG_BIN_DIR, passwordEnv): the settings' (src/env.ts variablesOf). */
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
 }
 
 export interface RestoreOptions {
@@ -92,9 +92,9 @@ export async function restoreBlob(
   deps: RestoreDeps,
   opts: RestoreOptions = {},
 ): Promise<RestoreResult> {
-  const env = deps.env ?? processVariables();
+  const env = deps.env;
   const doing = `restoring "${blobName}" into ${describeConnection(to)}`;
-  const log = (deps.logger ?? rootLogger).child({ component: "restore", target: loc.name });
+  const log = deps.logger.child({ component: "restore", target: loc.name });
   const tools = findPgTools(env);
   const started = Date.now();
   let listDir: string | undefined;

@@ -5,7 +5,7 @@
  * now) means an outage never makes retention delete more; the newest backup is always kept, and so is the newest
  * *verified* one: while newer backups fail verification, the last one known to restore is never pruned.
  */
-import { logger as rootLogger, type Logger } from "../../../logger.js";
+import type { Logger } from "../../../logger.js";
 import type { BlobStore } from "./blob-store.js";
 import { listBackups, type BackupLocation } from "./catalog.js";
 import type { RetentionPolicy } from "./targets.js";
@@ -78,9 +78,9 @@ export interface PruneResult {
 export async function pruneBackups(
   loc: BackupLocation,
   policy: RetentionPolicy,
-  deps: { store: BlobStore; dryRun?: boolean; logger?: Logger },
+  deps: { store: BlobStore; dryRun?: boolean; logger: Logger },
 ): Promise<PruneResult> {
-  const log = (deps.logger ?? rootLogger).child({ component: "retention", target: loc.name });
+  const log = deps.logger.child({ component: "retention", target: loc.name });
   const decision = selectRetention(await listBackups(deps.store, loc), policy);
   const result: PruneResult = {
     dryRun: !!deps.dryRun,

@@ -10,7 +10,6 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { registerSecret } from "../../../logger.js";
 import { parseCron } from "../../shared/cron.js";
-import { processVariables } from "../../../env.js";
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
@@ -139,7 +138,7 @@ export function parseTargets(doc: unknown, source = "backup targets"): BackupTar
 }
 
 /** Targets from BACKUP_TARGETS_FILE (YAML or JSON) or BACKUP_TARGETS (inline JSON); [] when neither is set. */
-export function loadTargets(env: NodeJS.ProcessEnv = processVariables()): BackupTarget[] {
+export function loadTargets(env: NodeJS.ProcessEnv): BackupTarget[] {
   if (env.BACKUP_TARGETS_FILE) {
     const file = env.BACKUP_TARGETS_FILE;
     let text: string;
@@ -189,7 +188,7 @@ export function findTarget(targets: BackupTarget[], name: string): BackupTarget 
 }
 
 /** Resolve a target's connection, reading its password from env or file. */
-export function targetConnection(target: BackupTarget, env: NodeJS.ProcessEnv = processVariables()): PgConnection {
+export function targetConnection(target: BackupTarget, env: NodeJS.ProcessEnv): PgConnection {
   let password: string | undefined;
   if (target.passwordEnv) {
     password = env[target.passwordEnv];

@@ -4,7 +4,6 @@
  * blob `verified=<time>`. A backup that was never restored is a hope, not a backup.
  */
 import { randomBytes } from "node:crypto";
-import { logger as rootLogger } from "../../../logger.js";
 import { decodeManifest, resolveBackup, type BackupLocation } from "./catalog.js";
 import { connectPg, serverMajor, tableStats } from "./pg-tools.js";
 import { restoreBlob, type RestoreDeps } from "./restore.js";
@@ -34,7 +33,7 @@ export async function verifyBackup(
   scratch: PgConnection,
   deps: RestoreDeps,
 ): Promise<VerifyResult> {
-  const log = (deps.logger ?? rootLogger).child({ component: "verify", target: loc.name });
+  const log = deps.logger.child({ component: "verify", target: loc.name });
   const entry = await resolveBackup(deps.store, loc, which);
   const doing = `verifying "${entry.name}"`;
   const dbName = `pbverify_${loc.name.replace(/[^a-z0-9_]/g, "_").slice(0, 40)}_${randomBytes(4).toString("hex")}`;

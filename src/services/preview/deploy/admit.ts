@@ -27,7 +27,7 @@ export interface Admitted {
 export async function admitDeploy(deps: RunnerDeps, job: PreviewJob): Promise<Admitted | undefined> {
   const log = deps.logger;
   const key = previewKey(job);
-  const octokit = await deps.octokitFor(job.installationId);
+  const octokit = await deps.github.octokitFor(job.installationId);
   const pull = await getPull(octokit, job.owner, job.repo, job.number);
   if (pull.state !== "open") {
     log.info({ key }, `${key} is closed: nothing to deploy`);

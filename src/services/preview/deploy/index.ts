@@ -1,3 +1,4 @@
+import { describeError } from "../../shared/format.js";
 /**
  * Deploy a preview: admit the job (admit.ts), then run DEPLOY_PIPELINE (pipeline.ts) on the PR's current head
  * commit, recording each step; finish by recording the outcome on the namespace, concluding the check run and
@@ -8,11 +9,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { redactText } from "../../../logger.js";
 import type { PreviewJob } from "../../shared/dispatch.js";
-import { describeError, isTransientError, SupersededError } from "../../shared/errors.js";
+import { isTransientError, SupersededError } from "../../shared/errors.js";
 import { STATE_ANNOTATION } from "../../shared/labels.js";
 import { previewKey, type PreviewNames, type PreviewRef } from "../../shared/preview.js";
 import type { RunReport } from "../../shared/run-report.js";
-import { newReport, type RunnerDeps } from "../context.js";
+import { stateAfterRun } from "../../shared/state.js";
+import { announceRun, countError, newReport, type RunnerDeps } from "../context.js";
 import { previewNamesFor } from "../naming.js";
 import { StepTracker } from "../steps.js";
 import { admitDeploy, type Admitted } from "./admit.js";
@@ -27,7 +29,7 @@ export async function deployPreview(
   const admitted = await admitDeploy(deps, job);
   if (!admitted) return undefined;
   const ctx = await startRun(deps, job, admitted, signal);
-  const reporter = deps.reporterFor(admitted.octokit, job.owner, job.repo);
+  const reporter = deps.github.reporterFor(admitted.octokit, job.owner, job.repo);
   const tracker = new StepTracker(ctx.report, signal, (r) => reporter.progress(r));
   tracker.plan(DEPLOY_PIPELINE.map((s) => s.name));
   await reporter.started(ctx.report);
@@ -53,7 +55,7 @@ export async function deployPreview(
     );
   }
   await reporter.finished(report);
-  await deps.notify?.(report);
+  await announceRun(deps, report);
   if (retry) throw retry;
   return report;
 }
@@ -108,7 +110,7 @@ function recordFailure(deps: RunnerDeps, { report, job }: DeployContext, err: un
     report.summary = `Superseded: ${signal?.reason instanceof Error ? signal.reason.message : err instanceof Error ? err.message : "a newer job took over"}`;
     return undefined;
   }
-  deps.onError?.(err);
+  countError(deps, err);
   report.state = "failure";
   report.error = redactText(describeError(err));
   report.summary = `Deploy failed: ${report.error.split("\n")[0]!.slice(0, 200)}`;
@@ -123,6 +125,6 @@ async function markNamespace(deps: RunnerDeps, names: PreviewNames, report: RunR
   const exists = (await deps.cluster.listNamespaces({ ...names.labels })).some((ns) => ns.name === names.namespace);
   if (!exists) return;
   await deps.cluster.annotateNamespace(names.namespace, {
-    [STATE_ANNOTATION]: report.state === "success" ? "ready" : "failed",
+    [STATE_ANNOTATION]: stateAfterRun(report),
   });
 }

@@ -1,3 +1,4 @@
+import { describeError } from "../../shared/format.js";
 /**
  * What a teardown removes, found by ownership labels and database marks — never by recomputing names from a config
  * that may have changed since the deploy (the setup preview-bot replaces drifted exactly there).
@@ -5,7 +6,7 @@
 import type { PreviewConfig } from "../../../config.js";
 import { getPull, loadRepoConfig, type Octokit } from "../../github/reads.js";
 import type { PreviewJob } from "../../shared/dispatch.js";
-import { describeError } from "../../shared/errors.js";
+
 import { REPO_LABEL, REPOSITORY_ANNOTATION, SHA_ANNOTATION } from "../../shared/labels.js";
 import { previewKey, type Cluster, type Databases, type PreviewNames, type PreviewRef } from "../../shared/preview.js";
 import type { RunnerDeps } from "../context.js";
@@ -30,7 +31,7 @@ export interface FoundPreview {
 
 export async function findPreview(deps: RunnerDeps, job: PreviewJob): Promise<FoundPreview> {
   const key = previewKey(job);
-  const octokit = await deps.octokitFor(job.installationId);
+  const octokit = await deps.github.octokitFor(job.installationId);
   const pull = await getPull(octokit, job.owner, job.repo, job.number).catch(() => undefined);
   const namespaces = (await deps.cluster.listNamespaces(ownershipLabels(job.owner, job.repo, job.number))).filter(
     (ns) =>

@@ -1,19 +1,20 @@
+import { describeError } from "../../shared/format.js";
 /**
  * Destroy a preview: find what it owns (find.ts), then run every teardown step (steps.ts) even when one fails —
  * errors are collected and reported together, not-found counts as done. A dry run only says what would go.
  */
 import { redactText } from "../../../logger.js";
 import type { PreviewJob } from "../../shared/dispatch.js";
-import { describeError, isTransientError } from "../../shared/errors.js";
+import { isTransientError } from "../../shared/errors.js";
 import type { RunReport } from "../../shared/run-report.js";
-import { newReport, type RunnerDeps } from "../context.js";
+import { announceRun, countError, newReport, type RunnerDeps } from "../context.js";
 import { StepTracker } from "../steps.js";
 import { findPreview } from "./find.js";
 import { teardownSteps } from "./steps.js";
 
 export async function destroyPreview(deps: RunnerDeps, job: PreviewJob, signal?: AbortSignal): Promise<RunReport> {
   const preview = await findPreview(deps, job);
-  const reporter = deps.reporterFor(preview.octokit, job.owner, job.repo);
+  const reporter = deps.github.reporterFor(preview.octokit, job.owner, job.repo);
   const report = newReport("destroy", preview.ref, preview.names, job.trigger);
   if (preview.config?.slack) report.slackChannel = preview.config.slack.channel;
 
@@ -39,7 +40,7 @@ export async function destroyPreview(deps: RunnerDeps, job: PreviewJob, signal?:
     } catch (err) {
       errors.push(`${step.name}: ${describeError(err)}`);
       causes.push(err);
-      deps.onError?.(err);
+      countError(deps, err);
     }
   }
 
@@ -65,7 +66,7 @@ export async function destroyPreview(deps: RunnerDeps, job: PreviewJob, signal?:
     : `Preview removed (${removed.join("; ") || "nothing was left"})${kept.length ? `; ${kept.join("; ")}` : ""}`;
   report.finishedAt = new Date().toISOString();
   await reporter.tornDown(report);
-  await deps.notify?.(report);
+  await announceRun(deps, report);
   // Teardown is idempotent: a transient failure goes back to the queue for another try.
   const transient = causes.find((e) => isTransientError(e));
   if (transient) throw transient;

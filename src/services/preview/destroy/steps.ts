@@ -6,7 +6,8 @@
  * cannot be read (whether it wants a final backup is then unknown). A namespace on the repository's
  * `protectedNamespaces` list is never deleted.
  */
-import { formatBytes } from "../../data/backups/report.js";
+
+import { formatBytes } from "../../shared/format.js";
 import { describeRef, type PreviewNames } from "../../shared/preview.js";
 import type { RunnerDeps } from "../context.js";
 import type { FoundDatabase, FoundNamespace, FoundPreview } from "./find.js";

@@ -3,6 +3,7 @@
  * databases carrying our mark) → what to deploy, remove, warn about or leave alone, and why. No I/O, no clock.
  */
 import {
+  STATE_ANNOTATION,
   EXPIRES_ANNOTATION,
   isProtectedNamespace,
   MANAGED_BY,
@@ -11,10 +12,8 @@ import {
   SHA_ANNOTATION,
 } from "../../shared/labels.js";
 import { previewKey } from "../../shared/preview.js";
+import { needsRepair, readPreviewState } from "../../shared/state.js";
 import type { OpenPull } from "../../github/open-pulls.js";
-
-/** The runner's STATE_ANNOTATION (`deploying` | `ready` | `failed`), repeated here so the sweeper needs no runner import. */
-const STATE_ANNOTATION = "preview-bot.dev/state";
 
 export interface NamespaceFacts {
   name: string;
@@ -254,12 +253,7 @@ function judgeOpen(
     return;
   }
   if (namespaces.some((n) => n.annotations[SHA_ANNOTATION] !== pull.sha)) deploy("stale");
-  else if (
-    namespaces.some(
-      (n) => n.annotations[STATE_ANNOTATION] === "failed" || n.annotations[STATE_ANNOTATION] === "deploying",
-    )
-  )
-    deploy("failed");
+  else if (namespaces.some((n) => needsRepair(readPreviewState(n.annotations[STATE_ANNOTATION])))) deploy("failed");
 }
 
 const MANAGED_BY_KEY = Object.keys(MANAGED_BY)[0]!;

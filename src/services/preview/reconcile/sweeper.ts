@@ -10,13 +10,15 @@
  * (the runner still applies the repository's trigger policy: source "sweeper" counts as automatic), destroys the
  * previews of closed or unknown PRs and those past `expires-at`, and warns some time before expiry. Nothing without
  * our label or mark is ever seen, let alone touched; protected namespaces are skipped whatever their labels say.
- * Work goes through `dispatch` (the queue), so it is serialized with webhook jobs of the same preview.
+ * Work goes through the intake (`submit`, its gate, then the queue), so it is serialized with webhook jobs of the same
+ * preview.
  * The plan itself is pure (sweep-plan.ts); what the sweeper remembers between sweeps is in sweep-memory.ts, the
  * GitHub listing of the desired set in open-pulls.ts.
  */
+import { describeError } from "../../shared/format.js";
 import type { Logger } from "../../../logger.js";
 import { SlotScheduler, type ScheduleLock } from "../../jobs/schedule.js";
-import type { PreviewRequest } from "../../shared/dispatch.js";
+import type { Request } from "../../shared/request.js";
 import { MANAGED_BY, PR_LABEL, REPOSITORY_ANNOTATION } from "../../shared/labels.js";
 import type { Cluster, Databases } from "../../shared/preview.js";
 import { previewKey } from "../../shared/preview.js";
@@ -42,8 +44,8 @@ export interface SweeperOptions {
   cluster: Pick<Cluster, "listNamespaces">;
   databases?: Pick<Databases, "list">;
   listOpenPulls: ListOpenPulls;
-  /** Hands a deploy/destroy to the queue (the Dispatcher's dispatch, or an enqueue the wiring builds). */
-  dispatch(request: PreviewRequest): Promise<unknown>;
+  /** Hands a deploy/destroy to the intake (its gate, then the queue), like every door. */
+  submit(request: Request): Promise<unknown>;
   logger: Logger;
   now?: () => number;
   memory?: SweepMemory;
@@ -132,7 +134,7 @@ class PreviewSweeper implements Sweeper {
       try {
         await fn();
       } catch (err) {
-        errors.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+        errors.push(`${what}: ${describeError(err)}`);
         this.log.warn({ err }, `sweep: ${what} failed`);
       }
     };
@@ -144,7 +146,7 @@ class PreviewSweeper implements Sweeper {
             : d.reason === "not enrolled"
               ? "repository not enrolled"
               : "pull request closed or unknown";
-        await this.opts.dispatch({
+        await this.opts.submit({
           ...request(d, "destroy", why),
           ...(d.keepDatabases ? { keepDatabases: d.keepDatabases } : {}),
         });
@@ -161,7 +163,7 @@ class PreviewSweeper implements Sweeper {
           });
           return;
         }
-        await this.opts.dispatch(request(d, "deploy", `${d.reason} preview`));
+        await this.opts.submit(request(d, "deploy", `${d.reason} preview`));
         dispatched.push(`deploy ${d.key} (${d.reason})`);
       });
     }
@@ -188,15 +190,19 @@ function request(
   item: { owner: string; repo: string; number: number; installationId?: number },
   action: "deploy" | "destroy",
   why: string,
-): PreviewRequest {
+): Request {
   return {
+    door: "sweeper",
     action,
-    owner: item.owner,
-    repo: item.repo,
-    number: item.number,
+    subject: {
+      kind: "pull",
+      owner: item.owner,
+      repo: item.repo,
+      number: item.number,
+      ...(item.installationId !== undefined ? { installationId: item.installationId } : {}),
+    },
     actor: `preview-bot sweeper (${why})`,
-    source: "sweeper",
-    ...(item.installationId !== undefined ? { installationId: item.installationId } : {}),
+    args: {},
   };
 }
 

@@ -28,6 +28,8 @@ export interface HelmOptions {
   values: readonly string[];
   /** `key.path[0]` → value (expanded). */
   set: Readonly<Record<string, string>>;
+  /** The child's PATH. */
+  path: string;
   timeoutMs?: number;
   maxOutputBytes?: number;
 }
@@ -84,7 +86,7 @@ function chartRelative(source: string, chartName: string): string {
   return source.startsWith(`${chartName}/`) ? source.slice(chartName.length + 1) : source;
 }
 
-export async function findHelm(envPath = process.env.PATH ?? ""): Promise<string | undefined> {
+export async function findHelm(envPath: string): Promise<string | undefined> {
   for (const dir of envPath.split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.join(dir, "helm");
@@ -122,6 +124,7 @@ export async function renderHelmChart(
       root,
       cwd: root,
       home,
+      path: o.path,
       env: {
         HELM_CACHE_HOME: path.join(home, "cache"),
         HELM_CONFIG_HOME: path.join(home, "config"),

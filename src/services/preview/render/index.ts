@@ -16,7 +16,7 @@ import { mkdtemp, realpath, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { PreviewConfig } from "../../../config.js";
-import { logger as rootLogger, type Logger } from "../../../logger.js";
+import { type Logger } from "../../../logger.js";
 import type { Cluster, KubeObject, PreviewNames, PreviewRef } from "../../shared/preview.js";
 import { capLabel, expandTemplate, templateValues } from "../naming.js";
 import { scopeKey } from "./cluster-scoped.js";
@@ -76,7 +76,9 @@ export interface RendererOptions extends RouteDefaults {
   helmCommand?: string;
   /** Scratch directory (HOME for the tool children). Default: the OS temp dir. */
   workDir?: string;
-  logger?: Logger;
+  logger: Logger;
+  /** Where helm and kustomize are looked up, and the PATH their children get (the settings' PATH). */
+  toolPath: string;
   kustomizeTimeoutMs?: number;
   maxOutputBytes?: number;
   /** Pod Security level the render enforces (default "baseline"). */
@@ -104,7 +106,7 @@ function pathFilter(config: PreviewConfig): PathFilter {
   };
 }
 
-export function createRenderer(opts: RendererOptions = {}): Renderer {
+export function createRenderer(opts: RendererOptions): Renderer {
   return new ManifestRenderer(opts);
 }
 
@@ -113,12 +115,12 @@ class ManifestRenderer implements Renderer {
   private readonly log: Logger;
   private readonly workDir: string;
   private readonly policy: GuardrailPolicy & RouteDefaults;
-  private readonly timeouts: { timeoutMs?: number; maxOutputBytes?: number };
+  private readonly timeouts: { path: string; timeoutMs?: number; maxOutputBytes?: number };
   private kustomizeArgv: Promise<string[] | undefined> | undefined;
   private helmPath: Promise<string | undefined> | undefined;
 
   constructor(private readonly opts: RendererOptions) {
-    this.log = (opts.logger ?? rootLogger).child({ component: "renderer" });
+    this.log = opts.logger.child({ component: "renderer" });
     this.workDir = opts.workDir ?? os.tmpdir();
     this.policy = {
       ...DEFAULT_GUARDRAILS,
@@ -130,6 +132,7 @@ class ManifestRenderer implements Renderer {
       ...(opts.ingressClassName ? { ingressClassName: opts.ingressClassName } : {}),
     };
     this.timeouts = {
+      path: opts.toolPath,
       ...(opts.kustomizeTimeoutMs ? { timeoutMs: opts.kustomizeTimeoutMs } : {}),
       ...(opts.maxOutputBytes ? { maxOutputBytes: opts.maxOutputBytes } : {}),
     };
@@ -261,7 +264,7 @@ class ManifestRenderer implements Renderer {
   }
 
   private async helm(shown: string): Promise<string> {
-    this.helmPath ??= this.opts.helmCommand ? Promise.resolve(this.opts.helmCommand) : findHelm();
+    this.helmPath ??= this.opts.helmCommand ? Promise.resolve(this.opts.helmCommand) : findHelm(this.opts.toolPath);
     const found = await this.helmPath;
     if (!found)
       throw new RenderError(
@@ -274,7 +277,7 @@ class ManifestRenderer implements Renderer {
     const facts = await checkKustomizationTree(manifestDir, root);
     this.kustomizeArgv ??= this.opts.kustomizeCommand
       ? Promise.resolve(this.opts.kustomizeCommand)
-      : findKustomizeCommand();
+      : findKustomizeCommand(this.opts.toolPath);
     const argv = await this.kustomizeArgv;
     if (!argv)
       throw new RenderError(

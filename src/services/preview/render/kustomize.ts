@@ -17,7 +17,7 @@ export {
   DEFAULT_TOOL_TIMEOUT_MS as DEFAULT_KUSTOMIZE_TIMEOUT_MS,
 } from "./tool-run.js";
 
-async function onPath(name: string, envPath = process.env.PATH ?? ""): Promise<string | undefined> {
+async function onPath(name: string, envPath: string): Promise<string | undefined> {
   for (const dir of envPath.split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.join(dir, name);
@@ -32,7 +32,7 @@ async function onPath(name: string, envPath = process.env.PATH ?? ""): Promise<s
 }
 
 /** `["kustomize", "build"]` or `["kubectl", "kustomize"]` (absolute paths), or undefined when neither is installed. */
-export async function findKustomizeCommand(envPath?: string): Promise<string[] | undefined> {
+export async function findKustomizeCommand(envPath: string): Promise<string[] | undefined> {
   const kustomize = await onPath("kustomize", envPath);
   if (kustomize) return [kustomize, "build"];
   const kubectl = await onPath("kubectl", envPath);
@@ -46,6 +46,8 @@ export interface KustomizeOptions {
   maxOutputBytes?: number;
   /** HOME for the child (kubectl and helm may write a cache there). */
   home: string;
+  /** The child's PATH. */
+  path: string;
   /** Inflate local helmCharts with this helm binary. */
   helm?: string;
 }
@@ -61,6 +63,7 @@ export async function runKustomize(dir: string, root: string, opts: KustomizeOpt
     root,
     cwd: root,
     home: opts.home,
+    path: opts.path,
     ...(opts.helm
       ? {
           env: {

@@ -3,6 +3,7 @@
  * every transform afterwards works on the parsed objects, never on YAML text, so a value containing `---` or
  * `${X}` can never split a document or inject fields.
  */
+import { describeError } from "../../shared/format.js";
 import { parseAllDocuments, stringify } from "yaml";
 import type { KubeObject } from "../../shared/preview.js";
 import { RenderError } from "./render-error.js";
@@ -69,7 +70,7 @@ export function parseManifestDocuments(text: string, where: string): { objects: 
     try {
       value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     } catch (err) {
-      throw new RenderError(`parsing ${label}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new RenderError(`parsing ${label}: ${describeError(err)}`, { cause: err });
     }
     if (value === null || value === undefined) continue;
     for (const obj of flatten(asKubeObject(value, label), label)) {

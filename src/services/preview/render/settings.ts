@@ -8,7 +8,7 @@ export function gatewayParentRef(text: string): Record<string, string> {
   return { name: name!, namespace: namespace!, ...(sectionName ? { sectionName } : {}) };
 }
 
-export function rendererSettings(env: Env): RendererOptions {
+export function rendererSettings(env: Env): Omit<RendererOptions, "logger" | "toolPath" | "workDir"> {
   return {
     maxReplicas: env.PREVIEW_MAX_REPLICAS,
     bindableClusterRoles: env.PREVIEW_BINDABLE_CLUSTER_ROLES,

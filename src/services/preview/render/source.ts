@@ -11,6 +11,7 @@
  * link (so no chain of relative links can lead out, and no link can point at /dev/zero or the bot's files).
  * Refused entries are listed in `skipped`.
  */
+import { describeError } from "../../shared/format.js";
 import { lstat, mkdir, realpath, rm, symlink } from "node:fs/promises";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
@@ -194,7 +195,7 @@ async function download(
   } catch (err) {
     if (failure) throw failure;
     if (err instanceof RenderError) throw err;
-    throw new RenderError(`${what}: reading the tarball: ${err instanceof Error ? err.message : String(err)}`, {
+    throw new RenderError(`${what}: reading the tarball: ${describeError(err)}`, {
       cause: err,
     });
   }
@@ -211,7 +212,7 @@ async function download(
       continue;
     }
     await symlink(linkpath, at).catch((err: unknown) =>
-      skipped.push(`${rel}: symlink not made (${err instanceof Error ? err.message : String(err)})`),
+      skipped.push(`${rel}: symlink not made (${describeError(err)})`),
     );
   }
   return { dir: dest, files, bytes: unpacked, skipped };

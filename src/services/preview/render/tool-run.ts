@@ -36,9 +36,9 @@ export function networkIsolation(): string[] | undefined {
 }
 
 /** The whole environment a tool child gets. */
-export function offlineEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
+export function offlineEnv(home: string, toolPath: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    PATH: toolPath,
     HOME: home,
     HTTP_PROXY: DEAD_PROXY,
     HTTPS_PROXY: DEAD_PROXY,
@@ -60,6 +60,8 @@ export interface ToolOptions {
   root: string;
   cwd: string;
   home: string;
+  /** The child's PATH (the settings' PATH). */
+  path: string;
   timeoutMs?: number;
   maxOutputBytes?: number;
   env?: Record<string, string>;
@@ -130,7 +132,7 @@ export function runTool(file: string, args: readonly string[], o: ToolOptions): 
     execFile(
       cmd!,
       argv,
-      { cwd: o.cwd, timeout, maxBuffer, encoding: "utf8", env: offlineEnv(o.home, o.env), windowsHide: true },
+      { cwd: o.cwd, timeout, maxBuffer, encoding: "utf8", env: offlineEnv(o.home, o.path, o.env), windowsHide: true },
       (err, stdout, stderr) => {
         if (!err) return resolve(stdout);
         const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string | null };

@@ -15,6 +15,7 @@
  * Then a final check: every object has a name (server-side apply needs one) and no object appears twice (naming
  * both files). Every refusal is collected, and the render fails once listing them all.
  */
+import { describeError } from "../../shared/format.js";
 import type { PreviewConfig } from "../../../config.js";
 import { expandTemplate, templateValues } from "../naming.js";
 import type { KubeObject, PreviewNames, PreviewRef } from "../../shared/preview.js";
@@ -74,7 +75,7 @@ function expandAll(
     try {
       out[key] = expandTemplate(template, values);
     } catch (err) {
-      throw new RenderError(`expanding ${what}["${key}"]: ${err instanceof Error ? err.message : String(err)}`, {
+      throw new RenderError(`expanding ${what}["${key}"]: ${describeError(err)}`, {
         cause: err,
       });
     }
@@ -140,10 +141,9 @@ export function imagePins(input: TransformInput, values: Record<string, string>)
     try {
       tag = expandTemplate(img.tag, values);
     } catch (err) {
-      throw new RenderError(
-        `images: expanding the tag template "${img.tag}" for ${img.name}: ${err instanceof Error ? err.message : String(err)}`,
-        { cause: err },
-      );
+      throw new RenderError(`images: expanding the tag template "${img.tag}" for ${img.name}: ${describeError(err)}`, {
+        cause: err,
+      });
     }
     if (!TAG_PATTERN.test(tag)) {
       throw new RenderError(

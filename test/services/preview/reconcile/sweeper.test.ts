@@ -94,8 +94,8 @@ describe("the server's sweeper against the fake API server and PostgreSQL", () =
     gh.state.tarballs.set(sha("1"), await h.tarball(sha("1"), { "k8s/web.yaml": webApp({ image: "nginx:1" }) }));
 
     seedNs(`sw${run}-pr-2`, 2); // closed PR: orphan namespace …
-    await h.bot.deps!.databases!.provision(namesOf(2)); // … and database
-    await h.bot.deps!.databases!.provision(namesOf(5)); // unknown PR, database only
+    await h.bot.app!.databases!.provision(namesOf(2)); // … and database
+    await h.bot.app!.databases!.provision(namesOf(5)); // unknown PR, database only
     seedNs(`sw${run}-pr-3`, 3, { [EXPIRES_ANNOTATION]: new Date(Date.now() - 60_000).toISOString() }); // open, expired
     seedNs(`sw${run}-pr-4`, 4, { "preview-bot.dev/state": "ready" }); // open, up to date
     seedNs(`sw${run}-theirs`, 2, {}, { team: "data", "preview-bot.dev/pr": "2" }); // not ours: no managed-by label
@@ -103,7 +103,7 @@ describe("the server's sweeper against the fake API server and PostgreSQL", () =
   }, DEADLINE);
 
   afterAll(async () => {
-    for (const n of [1, 2, 5, 6]) await h?.bot.deps?.databases?.drop(namesOf(n)).catch(() => undefined);
+    for (const n of [1, 2, 5, 6]) await h?.bot.app?.databases?.drop(namesOf(n)).catch(() => undefined);
     await h?.stop();
     await admin?.query(`drop database if exists ${pg.escapeIdentifier(`sw${run}_theirs`)}`);
     await admin?.end();
@@ -113,7 +113,7 @@ describe("the server's sweeper against the fake API server and PostgreSQL", () =
     "a dry run plans and changes nothing",
     async () => {
       const requests = h.fake.requests.length;
-      const result = await h.bot.deps!.sweeper.sweep({ dryRun: true });
+      const result = await h.bot.app!.sweeper.sweep({ dryRun: true });
       expect(result.plan.deploy.map((d) => d.number)).toEqual([1]);
       expect(result.plan.destroy.map((d) => `${d.number}:${d.reason}`).sort()).toEqual([
         "2:closed",
@@ -122,7 +122,7 @@ describe("the server's sweeper against the fake API server and PostgreSQL", () =
       ]);
       expect(result.text).toMatch(/^Sweep \(dry run\): 1 to deploy, 3 to remove/);
       expect(h.fake.requests.slice(requests).every((r) => r.method === "GET")).toBe(true);
-      expect(await h.bot.deps!.queue.activeKeys()).toEqual(new Set());
+      expect(await h.bot.app!.queue.activeKeys()).toEqual(new Set());
       expect(h.fake.get("v1", "Namespace", undefined, `sw${run}-pr-2`)).toBeDefined();
       expect(await dbExists(`sw${run}_pr_2`)).toBe(true);
     },
@@ -132,8 +132,8 @@ describe("the server's sweeper against the fake API server and PostgreSQL", () =
   it(
     "removes orphans and expired previews, deploys the missing one, and touches nothing that is not ours",
     async () => {
-      const result = await h.bot.deps!.sweeper.sweep();
-      await h.bot.deps!.queue.onIdle();
+      const result = await h.bot.app!.sweeper.sweep();
+      await h.bot.app!.idle();
       expect(result.errors).toEqual([]);
       expect(result.dispatched.sort()).toEqual([
         `deploy ${KEY(1)} (missing)`,
@@ -166,7 +166,7 @@ describe("the server's sweeper against the fake API server and PostgreSQL", () =
   it(
     "does not bring an expired preview back on the next sweep",
     async () => {
-      const result = await h.bot.deps!.sweeper.sweep();
+      const result = await h.bot.app!.sweeper.sweep();
       expect(result.plan.skipped.map((s) => s.what)).toContain(KEY(3));
       expect(result.dispatched).toEqual([]);
     },
@@ -190,12 +190,12 @@ describe("the server's sweeper against the fake API server and PostgreSQL", () =
         "the first deploy to apply its Deployment",
         () => h.fake.get("apps/v1", "Deployment", `sw${run}-pr-6`, "web") !== undefined,
       );
-      const result = await h.bot.deps!.sweeper.sweep();
+      const result = await h.bot.app!.sweeper.sweep();
       expect(result.plan.skipped).toContainEqual({ what: KEY(6), reason: "a job for it is queued or running" });
       expect(result.dispatched).toEqual([]);
       h.fake.setWorkloadBehaviour(() => "ready");
       await markReady(h.fake, `sw${run}-pr-6`, "web");
-      await h.bot.deps!.queue.onIdle();
+      await h.bot.app!.idle();
       expect(
         gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === sha("6")).map((r) => r.conclusion),
       ).toEqual(["success"]);
@@ -208,8 +208,8 @@ describe("the server's sweeper against the fake API server and PostgreSQL", () =
     async () => {
       archived = true;
       try {
-        const result = await h.bot.deps!.sweeper.sweep();
-        await h.bot.deps!.queue.onIdle();
+        const result = await h.bot.app!.sweeper.sweep();
+        await h.bot.app!.idle();
         expect(result.text).toContain(
           `• skipped database sw${run}_pr_1: kept: ${OWNER}/${REPO} is archived; drop it by hand, or enroll the repository again`,
         );
@@ -219,7 +219,7 @@ describe("the server's sweeper against the fake API server and PostgreSQL", () =
           `database sw${run}_pr_1 kept: ${OWNER}/${REPO} is archived, so the sweeper keeps its data`,
         );
         // the next sweep has nothing to dispatch for it: the kept database is listed, not torn down again
-        const again = await h.bot.deps!.sweeper.sweep();
+        const again = await h.bot.app!.sweeper.sweep();
         expect(again.dispatched.filter((x) => x.includes(KEY(1)))).toEqual([]);
       } finally {
         archived = false;

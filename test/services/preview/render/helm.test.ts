@@ -8,9 +8,9 @@ import { describe, expect, it } from "@jest/globals";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PreviewRef } from "../../../../src/services/shared/preview.js";
-import { createRenderer, previewNamesFor } from "../../../../src/services/preview/render/index.js";
+import { previewNamesFor } from "../../../../src/services/preview/render/index.js";
 import { setValues } from "../../../../src/services/preview/render/helm.js";
-import { config, useTrees } from "../../../support/render.js";
+import { config, useTrees, testRenderer } from "../../../support/render.js";
 import { describeWithTools } from "../../../support/tools.js";
 
 const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../fixtures/helm-chart-app");
@@ -31,7 +31,7 @@ const DEPLOY =
 
 async function render(dir: string, yaml: string) {
   const c = config(yaml);
-  return createRenderer().render({ dir, config: c, ref, names: previewNamesFor(ref, c) });
+  return testRenderer().render({ dir, config: c, ref, names: previewNamesFor(ref, c) });
 }
 
 describe("manifests.set as values", () => {

@@ -1,13 +1,9 @@
 import { describe, expect, it } from "@jest/globals";
 import path from "node:path";
 import type { PreviewRef } from "../../../../src/services/shared/preview.js";
-import {
-  createRenderer,
-  findKustomizeCommand,
-  previewNamesFor,
-} from "../../../../src/services/preview/render/index.js";
+import { findKustomizeCommand, previewNamesFor } from "../../../../src/services/preview/render/index.js";
 import { checkKustomizationTree, isRemoteReference } from "../../../../src/services/preview/render/kustomize.js";
-import { config, useTrees } from "../../../support/render.js";
+import { config, useTrees, testRenderer } from "../../../support/render.js";
 import { describeWithTools } from "../../../support/tools.js";
 
 const ref: PreviewRef = {
@@ -18,7 +14,7 @@ const ref: PreviewRef = {
   sha: "0123456789abcdef0123456789abcdef01234567",
 };
 /** The pinned kustomize (.tools/bin, first on PATH), else kubectl kustomize; suites needing it skip (fail under CI) without. */
-const KUSTOMIZE = await findKustomizeCommand();
+const KUSTOMIZE = await findKustomizeCommand(process.env.PATH!);
 /** Tests needing a kustomize binary skip, saying why, when neither kustomize nor kubectl is installed. */
 
 const { tree, tmp: tmpDir } = useTrees("render-kustomize-");
@@ -68,7 +64,7 @@ describe("remote bases are refused before kustomize runs", () => {
   it("needs no binary to refuse (the check runs first)", async () => {
     const root = await tree({ "k8s/kustomization.yaml": "resources:\n- github.com/acme/base\n" });
     const c = config("manifests:\n  path: k8s\n");
-    const renderer = createRenderer({ kustomizeCommand: ["/nonexistent/kustomize", "build"] });
+    const renderer = testRenderer({ kustomizeCommand: ["/nonexistent/kustomize", "build"] });
     await expect(renderer.render({ dir: root, config: c, ref, names: previewNamesFor(ref, c) })).rejects.toThrow(
       /remote reference/,
     );
@@ -77,7 +73,7 @@ describe("remote bases are refused before kustomize runs", () => {
   it("reports a missing kustomize command as a render error", async () => {
     const root = await tree({ "k8s/kustomization.yaml": "resources:\n- cm.yaml\n", "k8s/cm.yaml": CM });
     const c = config("manifests:\n  path: k8s\n");
-    const renderer = createRenderer({ kustomizeCommand: ["/nonexistent/kustomize", "build"] });
+    const renderer = testRenderer({ kustomizeCommand: ["/nonexistent/kustomize", "build"] });
     await expect(renderer.render({ dir: root, config: c, ref, names: previewNamesFor(ref, c) })).rejects.toThrow(
       "rendering k8s with kustomize: /nonexistent/kustomize not found",
     );
@@ -94,7 +90,7 @@ describeWithTools(["kustomize"], "kustomize build (real binary)", () => {
     });
     const c = config("manifests:\n  path: k8s/overlay\n");
     const names = previewNamesFor(ref, c);
-    const { objects } = await createRenderer({ kustomizeCommand: KUSTOMIZE! }).render({
+    const { objects } = await testRenderer({ kustomizeCommand: KUSTOMIZE! }).render({
       dir: root,
       config: c,
       ref,
@@ -112,7 +108,7 @@ describeWithTools(["kustomize"], "kustomize build (real binary)", () => {
     const root = await tree({ "k8s/kustomization.yaml": "resources:\n- missing.yaml\n" });
     const c = config("manifests:\n  path: k8s\n");
     await expect(
-      createRenderer({ kustomizeCommand: KUSTOMIZE! }).render({
+      testRenderer({ kustomizeCommand: KUSTOMIZE! }).render({
         dir: root,
         config: c,
         ref,
@@ -129,7 +125,7 @@ describeWithTools(["kustomize"], "kustomize build (real binary)", () => {
     });
     const c = config("manifests:\n  path: k8s/app\n");
     await expect(
-      createRenderer({ kustomizeCommand: KUSTOMIZE! }).render({
+      testRenderer({ kustomizeCommand: KUSTOMIZE! }).render({
         dir: root,
         config: c,
         ref,

@@ -4,15 +4,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import type { PreviewRef } from "../../../../src/services/shared/preview.js";
-import {
-  RenderError,
-  createRenderer,
-  parseManifests,
-  previewNamesFor,
-  toYaml,
-} from "../../../../src/services/preview/render/index.js";
+import { RenderError, parseManifests, previewNamesFor, toYaml } from "../../../../src/services/preview/render/index.js";
 import { readPlainManifests } from "../../../../src/services/preview/render/plain.js";
-import { config, useTrees } from "../../../support/render.js";
+import { config, useTrees, testRenderer } from "../../../support/render.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PLAIN_APP = path.resolve(here, "../../../fixtures/plain-app");
@@ -100,7 +94,7 @@ describe("createRenderer on plain YAML", () => {
       await import("node:fs/promises").then((fs) => fs.readFile(path.join(PLAIN_APP, ".github/preview.yml"), "utf8")),
     );
     const names = previewNamesFor(ref, c);
-    const { objects, warnings } = await createRenderer().render({ dir: PLAIN_APP, config: c, ref, names });
+    const { objects, warnings } = await testRenderer().render({ dir: PLAIN_APP, config: c, ref, names });
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
       "Deployment/shop",
       "Service/shop",
@@ -126,9 +120,9 @@ describe("createRenderer on plain YAML", () => {
     const root = await tree({ "k8s/kustomization.yaml": "resources:\n- https://example.com/evil.yaml\n" });
     const c = config("manifests:\n  path: k8s\n");
     const names = previewNamesFor(ref, c);
-    await expect(createRenderer().render({ dir: root, config: c, ref, names })).rejects.toThrow(/remote reference/);
+    await expect(testRenderer().render({ dir: root, config: c, ref, names })).rejects.toThrow(/remote reference/);
     const missing = config("manifests:\n  path: nope\n");
-    await expect(createRenderer().render({ dir: root, config: missing, ref, names })).rejects.toThrow(
+    await expect(testRenderer().render({ dir: root, config: missing, ref, names })).rejects.toThrow(
       /rendering nope: no such directory in acme\/shop@89abcde \(manifests.path\)/,
     );
   });
@@ -139,7 +133,7 @@ describe("createRenderer on plain YAML", () => {
       "k8s/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
     });
     const c = config("manifests:\n  path: k8s\n  type: plain\n");
-    const { objects, warnings } = await createRenderer().render({
+    const { objects, warnings } = await testRenderer().render({
       dir: root,
       config: c,
       ref,
@@ -153,8 +147,8 @@ describe("createRenderer on plain YAML", () => {
     const root = await tree({ "README.md": "x" });
     await symlink(tmpDir(), path.join(root, "k8s"));
     const c = config("manifests:\n  path: k8s\n");
-    await expect(
-      createRenderer().render({ dir: root, config: c, ref, names: previewNamesFor(ref, c) }),
-    ).rejects.toThrow(/manifests.path leads outside the repository/);
+    await expect(testRenderer().render({ dir: root, config: c, ref, names: previewNamesFor(ref, c) })).rejects.toThrow(
+      /manifests.path leads outside the repository/,
+    );
   });
 });

@@ -3,6 +3,7 @@
  * (guardrails.ts; set last, so neither the repository's namespace.labels nor anything else overrides them) and state
  * annotations, refusing a namespace that belongs to another preview (two PRs whose names map to one namespace).
  */
+import type { PreviewState } from "../../../shared/state.js";
 import {
   EXPIRES_ANNOTATION,
   isProtectedNamespace,
@@ -33,7 +34,7 @@ export const namespaceStep: DeployStep = {
     await deps.cluster.ensureNamespace(names.namespace, previewNamespaceLabels(config, names, settings), {
       ...config.namespace.annotations,
       ...names.annotations,
-      [STATE_ANNOTATION]: "deploying",
+      [STATE_ANNOTATION]: "deploying" satisfies PreviewState,
       [TITLE_ANNOTATION]: pull.title.slice(0, 200),
       ...(names.url ? { [URL_ANNOTATION]: names.url } : {}),
       ...(report.expiresAt ? { [EXPIRES_ANNOTATION]: report.expiresAt } : {}),

@@ -1,0 +1,191 @@
+/**
+ * One builder per part of the bot, from the settings (the composition root, deps.ts, puts them together). Each
+ * builds and starts nothing, except `startBackupSchedules`, which the root's start step calls.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { CoordinationV1Api, KubeConfig } from "@kubernetes/client-node";
+import type pg from "pg";
+import { Probot, type ProbotOctokit } from "probot";
+import { privateKey, variablesOf, type Env } from "./env.js";
+import type { Intake } from "./intake/gate.js";
+import type { Logger } from "./logger.js";
+import {
+  createSlackNotifier,
+  type createSlackWebClient,
+  MemoryThreadStore,
+  type Notifier,
+} from "./services/chat/notifier.js";
+import type { createSlackResponder } from "./services/chat/slack-reply.js";
+import { PgThreadStore } from "./services/chat/slack-threads.js";
+import { QueueLease } from "./services/cluster/queue-lease.js";
+import { blobStoreFromEnv } from "./services/data/backups/blob-store.js";
+import { createBackupService, type BackupService } from "./services/data/backups/service.js";
+import { loadTargets } from "./services/data/backups/targets.js";
+import { createDatabases } from "./services/data/databases.js";
+import { createPgQueue } from "./services/jobs/queue-pg.js";
+import { createMemoryQueue, type Queue } from "./services/jobs/queue.js";
+import { SlotScheduler, type ScheduleLock } from "./services/jobs/schedule.js";
+import type { Metrics } from "./services/metrics.js";
+import type { Databases } from "./services/shared/preview.js";
+
+/** The GitHub App, from the environment (GitHub Enterprise Server aware). */
+export function createProbotApp(env: Env, logger: Logger, Octokit?: typeof ProbotOctokit): Probot {
+  return new Probot({
+    appId: env.APP_ID!,
+    privateKey: privateKey(env)!,
+    secret: env.WEBHOOK_SECRET!,
+    log: logger.child({ component: "probot" }),
+    ...(env.GHE_HOST ? { baseUrl: `${env.GHE_PROTOCOL ?? "https"}://${env.GHE_HOST}/api/v3` } : {}),
+    ...(Octokit ? { Octokit } : {}),
+  });
+}
+
+export function loadKubeConfig(env: Env): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromDefault(); // in-cluster service account, else $KUBECONFIG, else ~/.kube/config
+  if (env.KUBE_CONTEXT) kc.setCurrentContext(env.KUBE_CONTEXT);
+  return kc;
+}
+
+/** The targets' schedule (each slot enqueues one backup job, once across replicas) and the missed-backup alarm. */
+export function startBackupSchedules(
+  backups: BackupService,
+  intake: Intake,
+  lock: ScheduleLock,
+  logger: Logger,
+): Array<{ stop(): Promise<void> | void }> {
+  if (backups.schedules.length === 0) return [];
+  const schedule = new SlotScheduler({
+    jobs: backups.schedules,
+    lock,
+    logger: logger.child({ component: "backups" }),
+    run: async (name, slot) => {
+      await intake.submit({
+        door: "schedule",
+        action: "backup",
+        subject: { kind: "target", name },
+        actor: "schedule",
+        args: {},
+        trigger: `schedule (${slot.toISOString()})`,
+        deliveryId: `backup ${name} ${slot.toISOString()}`,
+      });
+    },
+  });
+  schedule.start();
+  // A target counts from when this process started scheduling it, so a new one is quiet.
+  const since = new Date();
+  const missed = setInterval(() => {
+    backups.checkMissed(lock, since).catch((err: unknown) => logger.warn({ err }, "missed-backup check failed"));
+  }, 10 * 60_000);
+  missed.unref();
+  return [schedule, { stop: () => clearInterval(missed) }];
+}
+
+export function databasesFrom(env: Env, logger: Logger): Databases | undefined {
+  if (!env.PREVIEW_DATABASE_URL) return undefined;
+  return createDatabases({
+    adminUrl: env.PREVIEW_DATABASE_URL,
+    ...(env.PREVIEW_DATABASE_SSLMODE
+      ? {
+          ssl: {
+            mode: env.PREVIEW_DATABASE_SSLMODE,
+            ...(env.PREVIEW_DATABASE_SSL_CA_FILE ? { ca: readFileSync(env.PREVIEW_DATABASE_SSL_CA_FILE, "utf8") } : {}),
+          },
+        }
+      : {}),
+    ...(env.PREVIEW_DATABASE_PUBLIC_HOST ? { publicHost: env.PREVIEW_DATABASE_PUBLIC_HOST } : {}),
+    ...(env.PREVIEW_DATABASE_PUBLIC_PORT ? { publicPort: env.PREVIEW_DATABASE_PUBLIC_PORT } : {}),
+    ...(env.PREVIEW_DATABASE_PASSWORD_KEY ? { passwordKey: env.PREVIEW_DATABASE_PASSWORD_KEY } : {}),
+    templates: env.PREVIEW_DATABASE_TEMPLATES,
+    adminExtensions: env.PREVIEW_DATABASE_ADMIN_EXTENSIONS,
+    logger: logger.child({ component: "databases" }),
+  });
+}
+
+export function notifierFrom(
+  env: Env,
+  client: ReturnType<typeof createSlackWebClient>,
+  pool: pg.Pool | undefined,
+  logger: Logger,
+): Notifier {
+  return createSlackNotifier({
+    client,
+    threads: pool ? new PgThreadStore(pool) : new MemoryThreadStore(),
+    // A repository's `slack.channel` comes with each message (from its config); this is the fallback.
+    channelFor: () => env.SLACK_DEFAULT_CHANNEL,
+    ...(env.SLACK_DEFAULT_CHANNEL ? { announceChannel: env.SLACK_DEFAULT_CHANNEL } : {}),
+    logger,
+  });
+}
+
+/** Backups, when blob storage is configured. */
+export function backupsFrom(
+  env: Env,
+  o: {
+    databases: Databases | undefined;
+    metrics: Metrics;
+    notifier: Notifier | undefined;
+    answerSlack: ReturnType<typeof createSlackResponder> | undefined;
+    logger: Logger;
+  },
+): BackupService | undefined {
+  if (!env.AZURE_STORAGE_ACCOUNT_URL && !env.AZURE_STORAGE_CONNECTION_STRING) return undefined;
+  const variables = variablesOf(env);
+  return createBackupService({
+    store: blobStoreFromEnv(variables),
+    targets: loadTargets(variables),
+    variables,
+    ...(env.PREVIEW_DATABASE_URL
+      ? {
+          previews: {
+            adminUrl: env.PREVIEW_DATABASE_URL,
+            container: env.PREVIEW_BACKUP_CONTAINER,
+            adminExtensions: env.PREVIEW_DATABASE_ADMIN_EXTENSIONS,
+          },
+        }
+      : {}),
+    ...(o.databases ? { databases: o.databases } : {}),
+    metrics: o.metrics,
+    ...(o.notifier ? { announcer: o.notifier } : {}),
+    ...(o.answerSlack ? { answerSlack: o.answerSlack } : {}),
+    logger: o.logger,
+  });
+}
+
+/** The Lease for one queue per fleet, in the bot's own namespace; none outside a cluster (one process, then). */
+export function queueLeaseFrom(env: Env, kubeConfig: KubeConfig, logger: Logger): QueueLease | undefined {
+  const SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+  const namespace =
+    env.POD_NAMESPACE ??
+    (existsSync(SERVICE_ACCOUNT_NAMESPACE) ? readFileSync(SERVICE_ACCOUNT_NAMESPACE, "utf8").trim() : undefined);
+  if (!namespace) return undefined;
+  return new QueueLease({
+    api: kubeConfig.makeApiClient(CoordinationV1Api),
+    namespace,
+    name: "preview-bot-queue",
+    identity: `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`,
+    logger: logger.child({ component: "queue-lease" }),
+  });
+}
+
+/** Durable keyed jobs with DATABASE_URL (several replicas, restarts, retries); in memory otherwise. */
+export function queueFrom(
+  env: Env,
+  metrics: Metrics,
+  logger: Logger,
+  notifier: Notifier | undefined,
+  gate?: QueueLease,
+): Queue {
+  const queueLog = logger.child({ component: "queue" });
+  if (!env.DATABASE_URL)
+    return createMemoryQueue({ concurrency: env.JOB_CONCURRENCY, logger: queueLog, ...(gate ? { gate } : {}) });
+  return createPgQueue({
+    connectionString: env.DATABASE_URL,
+    concurrency: env.JOB_CONCURRENCY,
+    logger: queueLog,
+    metrics,
+    ...(notifier ? { announcer: notifier } : {}),
+  });
+}
