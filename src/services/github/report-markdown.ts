@@ -8,6 +8,7 @@
  */
 import { formatDuration } from "../shared/format.js";
 import { redactText } from "../../logger.js";
+import { stateAfterRun } from "../shared/state.js";
 import type { RunReport, RunState, StepRecord, StepStatus } from "../shared/run-report.js";
 
 /** GitHub's limit for a check run's output.summary / output.text and for a comment body. */
@@ -223,8 +224,10 @@ function commandsBlock(): string {
  * text and the comment is not edited. Failures keep their steps and diagnosis.
  */
 export function renderComment(report: RunReport, opts: RenderOptions): string {
-  const removed = report.kind === "destroy" && report.state === "success";
-  const healthy = report.kind === "deploy" && report.state === "success";
+  // The preview's state (the vocabulary the directory, the sweeper and Slack read too), not the run's.
+  const state = stateAfterRun(report);
+  const removed = state === "destroyed";
+  const healthy = state === "ready";
   const lines: string[] = [
     stickyMarker(report.names.key),
     `### ${headline(report)}`,

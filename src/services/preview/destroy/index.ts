@@ -29,14 +29,19 @@ export async function destroyPreview(deps: RunnerDeps, job: PreviewJob, signal?:
   const tracker = new StepTracker(report, undefined);
   const errors: string[] = [];
   const causes: unknown[] = [];
+  const removed: string[] = [];
+  const kept: string[] = [];
   for (const step of teardownSteps(deps, preview, signal)) {
     const skipped = step.skip?.();
     if (skipped !== undefined) {
-      tracker.skip(step.name, skipped);
+      tracker.skip(step.name, skipped.reason);
+      if (skipped.kept) kept.push(`${skipped.kept} ${skipped.reason}`);
       continue;
     }
     try {
-      await tracker.run(step.name, (detail) => step.run(detail));
+      const outcome = await tracker.run(step.name, (detail) => step.run(detail));
+      if (outcome.kind === "removed") removed.push(outcome.what);
+      if (outcome.kind === "kept") kept.push(`${outcome.what} kept: ${outcome.why}`);
     } catch (err) {
       errors.push(`${step.name}: ${describeError(err)}`);
       causes.push(err);
@@ -45,22 +50,13 @@ export async function destroyPreview(deps: RunnerDeps, job: PreviewJob, signal?:
   }
 
   const db = preview.databases[0];
-  const dropped = db && report.steps.find((s) => s.name === `Drop database ${db.database}`);
+  const dbKept = db && kept.some((k) => k.startsWith(`database ${db.database} `));
+  const dbFailed = db && errors.some((e) => e.startsWith(`Drop database ${db.database}:`));
   report.database = db
-    ? {
-        name: db.database,
-        status: dropped?.status === "skipped" ? "kept" : dropped?.status === "failure" ? "drop failed" : "dropped",
-      }
+    ? { name: db.database, status: dbKept ? "kept" : dbFailed ? "drop failed" : "dropped" }
     : undefined;
-  // What teardown deliberately left in place, and why (a database whose final backup is unknown, a protected namespace).
-  const kept = report.steps
-    .filter((s) => s.status === "skipped" && s.detail?.startsWith("kept"))
-    .map((s) => `${s.name.replace(/^(Drop|Delete) /, "")} ${s.detail}`);
   report.state = errors.length ? "failure" : "success";
   report.error = errors.length ? redactText(errors.join("\n")) : undefined;
-  const removed = report.steps
-    .filter((s) => s.status === "success" && /^(Delete namespace|Drop database) /.test(s.name))
-    .map((s) => s.name.replace(/^(Delete|Drop) /, ""));
   report.summary = errors.length
     ? `Teardown incomplete: ${errors.length} problem(s)`
     : `Preview removed (${removed.join("; ") || "nothing was left"})${kept.length ? `; ${kept.join("; ")}` : ""}`;

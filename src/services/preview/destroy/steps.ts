@@ -12,17 +12,23 @@ import { describeRef, type PreviewNames } from "../../shared/preview.js";
 import type { RunnerDeps } from "../context.js";
 import type { FoundDatabase, FoundNamespace, FoundPreview } from "./find.js";
 
+/** What a teardown step did to what it looks after: removed it, found nothing to remove, or kept it on purpose. */
+export type TeardownOutcome =
+  | { kind: "removed"; what: string }
+  | { kind: "done" }
+  /** Deliberately left in place (a protected namespace, a database whose final backup is unknown). */
+  | { kind: "kept"; what: string; why: string };
+
 export interface TeardownStep {
   name: string;
-  /** Why this step is not run (shown as skipped), checked just before it would run. */
-  skip?(): string | undefined;
-  run(detail: (text: string) => void): Promise<void>;
+  /** Why this step is not run (shown as skipped), checked just before it would run; `kept` when that keeps something. */
+  skip?(): { reason: string; kept?: string } | undefined;
+  run(detail: (text: string) => void): Promise<TeardownOutcome>;
 }
 
 export function teardownSteps(deps: RunnerDeps, preview: FoundPreview, signal?: AbortSignal): TeardownStep[] {
   const kept = new Map<string, string>();
-  if (preview.keepDatabases)
-    for (const db of preview.databases) kept.set(db.database, `kept: ${preview.keepDatabases}`);
+  if (preview.keepDatabases) for (const db of preview.databases) kept.set(db.database, preview.keepDatabases);
   const finalBackup = preview.config?.database.finalBackup === true;
   const protectedNames = preview.config?.protectedNamespaces ?? [];
   return [
@@ -42,8 +48,8 @@ export function teardownSteps(deps: RunnerDeps, preview: FoundPreview, signal?: 
 function protectedNamespace(ns: FoundNamespace): TeardownStep {
   return {
     name: `Delete namespace ${ns.name}`,
-    skip: () => "kept: it is in protectedNamespaces of .github/preview.yml",
-    run: async () => undefined,
+    skip: () => ({ reason: "kept: it is in protectedNamespaces of .github/preview.yml", kept: `namespace ${ns.name}` }),
+    run: async () => ({ kind: "kept", what: `namespace ${ns.name}`, why: "it is in protectedNamespaces" }),
   };
 }
 
@@ -53,6 +59,7 @@ function suspendCronJobs(deps: RunnerDeps, ns: FoundNamespace): TeardownStep {
     async run(detail) {
       const suspended = await deps.cluster.suspendCronJobs(ns.name);
       detail(suspended.length ? suspended.join(", ") : "none");
+      return { kind: "done" };
     },
   };
 }
@@ -64,6 +71,7 @@ function deleteClusterScoped(deps: RunnerDeps, ns: FoundNamespace): TeardownStep
     async run(detail) {
       const deleted = await deps.cluster.deleteClusterScoped(ns.name);
       detail(deleted.length ? deleted.map(describeRef).join(", ") : "none");
+      return { kind: "done" };
     },
   };
 }
@@ -81,6 +89,7 @@ function deleteNamespace(deps: RunnerDeps, ns: FoundNamespace, signal?: AbortSig
           `namespace ${ns.name} is still Terminating after ${Math.round(deps.namespaceDeleteTimeoutMs / 1000)} s (look for finalizers: kubectl get ns ${ns.name} -o yaml)`,
         );
       detail(outcome);
+      return outcome === "deleted" ? { kind: "removed", what: `namespace ${ns.name}` } : { kind: "done" };
     },
   };
 }
@@ -88,10 +97,10 @@ function deleteNamespace(deps: RunnerDeps, ns: FoundNamespace, signal?: AbortSig
 function backupBeforeDrop(deps: RunnerDeps, db: FoundDatabase, kept: Map<string, string>): TeardownStep {
   return {
     name: `Final backup of ${db.database}`,
-    skip: () => (kept.has(db.database) ? "not taken: the database is kept" : undefined),
+    skip: () => (kept.has(db.database) ? { reason: "not taken: the database is kept" } : undefined),
     async run(detail) {
       if (!deps.backups) {
-        kept.set(db.database, "kept: database.finalBackup is true, but preview-bot has no backup storage configured");
+        kept.set(db.database, "database.finalBackup is true, but preview-bot has no backup storage configured");
         throw new Error(
           `database ${db.database} was kept, not dropped: database.finalBackup is true, but preview-bot has no backup storage configured`,
         );
@@ -99,8 +108,9 @@ function backupBeforeDrop(deps: RunnerDeps, db: FoundDatabase, kept: Map<string,
       try {
         const r = await deps.backups.backup(db);
         detail(`${r.blobName} (${formatBytes(r.sizeBytes)})`);
+        return { kind: "done" };
       } catch (err) {
-        kept.set(db.database, "kept: its final backup did not succeed");
+        kept.set(db.database, "its final backup did not succeed");
         throw new Error(`database ${db.database} was kept, not dropped, because its final backup failed`, {
           cause: err,
         });
@@ -117,7 +127,10 @@ function dropDatabase(
 ): TeardownStep {
   return {
     name: `Drop database ${db.database}`,
-    skip: () => kept.get(db.database),
+    skip: () => {
+      const why = kept.get(db.database);
+      return why === undefined ? undefined : { reason: `kept: ${why}`, kept: `database ${db.database}` };
+    },
     async run(detail) {
       const outcome = await deps.databases!.drop({
         key: names.key,
@@ -125,6 +138,7 @@ function dropDatabase(
         role: db.role ?? roleFor(db.database, names),
       });
       detail(`database ${outcome.database}, role ${outcome.role}`);
+      return outcome.database === "dropped" ? { kind: "removed", what: `database ${db.database}` } : { kind: "done" };
     },
   };
 }

@@ -16,23 +16,9 @@ import type { Env } from "../../../env.js";
 import { MANAGED_BY } from "../../shared/labels.js";
 import type { KubeObject, PreviewNames, RoleBindingRequest } from "../../shared/preview.js";
 import { parseQuantity, smallerQuantity } from "../quantity.js";
+import type { GuardrailSettings, PodSecurityLevel } from "./settings.js";
 
-export type PodSecurityLevel = "baseline" | "restricted";
-export type EgressMode = "open" | "restricted";
-
-export interface GuardrailSettings {
-  podSecurity: PodSecurityLevel;
-  quota: { pods: number; cpu: string; memory: string; storage: string };
-  /** LimitRange defaults per container. */
-  defaults: { cpuRequest: string; cpuLimit: string; memoryRequest: string; memoryLimit: string };
-  ingressFromNamespaces: string[];
-  ingressFromCidrs: string[];
-  egress: EgressMode;
-  egressToCidrs: string[];
-  /** The ClusterRole the bot binds to itself in each preview namespace. */
-  clusterRole: string;
-  bot: { namespace: string; serviceAccount: string };
-}
+export type { EgressMode, GuardrailSettings, PodSecurityLevel } from "./settings.js";
 
 /** Name of the ResourceQuota, LimitRange and NetworkPolicy; the bot's RoleBinding is ROLE_BINDING_NAME. */
 export const GUARDRAIL_NAME = "preview-bot-guardrails";
@@ -66,6 +52,8 @@ export function guardrailSettings(env: Env): GuardrailSettings {
     egressToCidrs: env.PREVIEW_EGRESS_TO_CIDRS,
     clusterRole: env.PREVIEW_CLUSTER_ROLE,
     bot: { namespace: env.BOT_NAMESPACE, serviceAccount: env.BOT_SERVICE_ACCOUNT },
+    maxReplicas: env.PREVIEW_MAX_REPLICAS,
+    bindableClusterRoles: env.PREVIEW_BINDABLE_CLUSTER_ROLES,
   };
   const check = (small: [string, string], large: [string, string]): void => {
     if (parseQuantity(small[1]) > parseQuantity(large[1]))

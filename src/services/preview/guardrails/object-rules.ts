@@ -17,26 +17,14 @@
 import type { KubeObject } from "../../shared/preview.js";
 import { describeObject } from "../render/cluster-scoped.js";
 import { podSpecOf } from "../render/images.js";
-import { podSecurityProblems, type PodSecurityLevel } from "./pod-security.js";
+import { podSecurityProblems } from "./pod-security.js";
+import type { GuardrailPolicy } from "./settings.js";
+
+export { DEFAULT_GUARDRAILS, type GuardrailPolicy } from "./settings.js";
 
 type Rec = Record<string, unknown>;
 const asRec = (v: unknown): Rec | undefined =>
   v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined;
-
-export interface GuardrailPolicy {
-  podSecurity: PodSecurityLevel;
-  maxReplicas: number;
-  /** The bot's own ServiceAccount name; pods naming it are refused. */
-  botServiceAccount?: string;
-  /** ClusterRoles a RoleBinding in the preview may reference. */
-  bindableClusterRoles: readonly string[];
-}
-
-export const DEFAULT_GUARDRAILS: GuardrailPolicy = {
-  podSecurity: "baseline",
-  maxReplicas: 10,
-  bindableClusterRoles: [],
-};
 
 const SNIPPET_ANNOTATION = /snippets?$/i;
 const REPLICATED = new Set(["Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"]);

@@ -15,7 +15,9 @@ const asRec = (v: unknown): Rec | undefined =>
   v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined;
 const asList = (v: unknown): Rec[] => (Array.isArray(v) ? v.map(asRec).filter((x): x is Rec => x !== undefined) : []);
 
-export type PodSecurityLevel = "privileged" | "baseline" | "restricted";
+import type { PodSecurityLevel } from "./settings.js";
+
+export type { PodSecurityLevel };
 
 const BASELINE_CAPABILITIES = new Set([
   "AUDIT_WRITE",
