@@ -76,3 +76,12 @@ func TestKillTreeFindsReparentedGrandchildren(t *testing.T) {
 }
 
 func fmtSscan(s string, v *int) (int, error) { return fmt.Sscan(s, v) }
+
+// One watchdog sample: a full /proc scan (see tree.go).
+func BenchmarkMeasureTree(b *testing.B) {
+	for b.Loop() {
+		if _, err := measureTree(os.Getpid()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
