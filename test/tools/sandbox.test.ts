@@ -3,6 +3,9 @@
  * both modes: namespaces, and Landlock + seccomp where unshare is refused as in a pod (deny-unshare, launcher uid
  * 65534). Each protection has a control: the same attempt by uid 65534 without the sandbox succeeds, so a test
  * fails if the protection goes away. Every run is bounded by the sandbox's own limits.
+ *
+ * Longer than ~300 lines on purpose: the issue's list of cases, times two modes, with their controls, reads best as
+ * one matrix (the runner and workspace are in test/support/sandbox.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -267,6 +270,21 @@ describeSuite(["preview-sandbox", "deny-unshare", "helm", "kustomize"], "preview
       left.forEach((p) => process.kill(p, "SIGKILL")); // a failing run must not leave it behind
       expect(run.exit).toMatchObject({ reason: "exited", status: 0, survivors: 0 });
       expect(left).toEqual([]);
+    });
+
+    it("ends the whole tree (143) when the launcher gets SIGTERM", async () => {
+      const token = `grandchild-${randomUUID()}`;
+      const s = startSandbox(mode, nodeFlags(), [NODE, "-e", DOUBLE_FORK, token], launcherEnv());
+      await waitFor("the grandchild on the host", () => grandchildren(token).length > 0);
+      s.child.kill("SIGTERM");
+      const run = await s.done;
+      const left = grandchildren(token);
+      left.forEach((p) => process.kill(p, "SIGKILL"));
+      expect({ status: run.status, reason: run.exit?.reason, left }).toEqual({
+        status: 143,
+        reason: "terminated",
+        left: [],
+      });
     });
 
     it.each([

@@ -44,6 +44,8 @@ type launcher struct {
 	peakRSS atomic.Int64
 	lastCPU atomic.Uint64 // float64 bits: the last sampled CPU seconds of the tree
 
+	termSignal atomic.Int32 // the signal that ended the launcher (reason terminated)
+
 	exitMu   sync.Mutex
 	exitLine string // namespaces: init's "exit code N" / "exit signal N"
 }
@@ -74,6 +76,7 @@ func launch(o *Options) int {
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE) // a closed stdout is an error to handle, not death
 	go func() {
 		s := <-sigs
+		l.termSignal.Store(int32(s.(syscall.Signal)))
 		l.trip(reasonTerminated, fmt.Sprintf("the launcher got %v", s))
 	}()
 	wall := time.AfterFunc(time.Duration(o.WallSeconds)*time.Second, func() {
@@ -83,13 +86,26 @@ func launch(o *Options) int {
 	outDone := l.copyCapped(os.Stdout, l.outR, "stdout")
 	errDone := l.copyCapped(os.Stderr, l.errR, "stderr")
 
+	// A limit or a signal while the sandbox is being set up ends the stage (the start then fails).
+	starting := make(chan struct{})
+	go func() {
+		select {
+		case <-l.tripCh:
+			killTree(l.self, 10*time.Second)
+		case <-starting:
+		}
+	}()
 	pid, start, stR, err := l.start()
+	close(starting)
 	l.outW.Close()
 	l.errW.Close()
 	if err != nil {
 		killTree(l.self, 10*time.Second)
 		<-outDone
 		<-errDone
+		if l.tripped() { // a limit or a signal, not a refusal
+			return l.finish(0, 0)
+		}
 		var se *stageError
 		if errors.As(err, &se) {
 			return l.refuse(se.status, se.msg)
@@ -556,7 +572,7 @@ func (l *launcher) finish(ws unix.WaitStatus, survivors int) int {
 	}
 	switch {
 	case reason == reasonTerminated:
-		exit.Status = 128 + int(unix.SIGTERM)
+		exit.Status = 128 + int(l.termSignal.Load())
 	case reason != "":
 		exit.Status = tripStatus[reason]
 	case code >= 0:

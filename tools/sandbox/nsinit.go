@@ -32,6 +32,11 @@ const (
 func runInit() int {
 	status := os.NewFile(fdStatus, "status")
 	unix.CloseOnExec(fdStatus)
+	// init keeps its capabilities in the namespace: the program (same uid inside, no capabilities) must not reach
+	// its memory through /proc/1/mem and the like.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return statusError(status, "setup", ExitRefused, fmt.Errorf("prctl(PR_SET_DUMPABLE): %w", err))
+	}
 	cfg, err := readStageConfig()
 	if err != nil {
 		return statusError(status, "setup", ExitRefused, err)
