@@ -359,6 +359,22 @@ describeSuite(["preview-sandbox", "deny-unshare", "helm", "kustomize"], "preview
     });
   });
 
+  it("landlock mode under a root launcher runs the program as 65534 with no groups, locked in all the same", async () => {
+    const root: SandboxMode = {
+      name: "root landlock",
+      isolation: "landlock",
+      command: [SANDBOX, "--isolation", "landlock"],
+    };
+    const script = `${READ_FILES.replace("process.argv[1] ||", "")}; console.log(process.getuid(), process.getgid(), process.getgroups().join())`;
+    const run = await node(root, script, "", [], JSON.stringify(outside()));
+    expect(run.start).toMatchObject({ isolation: "landlock", uid: NOBODY, groups: [] });
+    const [files, ids] = run.stdout.trim().split("\n");
+    expect(ids).toBe(`${NOBODY} ${NOBODY} ${NOBODY}`); // node always lists the egid among the groups
+    expect(Object.values(JSON.parse(files!) as Record<string, string>)).toEqual(
+      outside().map(() => expect.stringMatching(/^E[A-Z]+$/)),
+    );
+  });
+
   describe("where namespaces are refused", () => {
     const refusing = (...flags: string[]): SandboxMode => ({
       name: "refusing",
