@@ -4,7 +4,7 @@
  * 65534). Each protection has a control: the same attempt by uid 65534 without the sandbox succeeds, so a test
  * fails if the protection goes away. Every run is bounded by the sandbox's own limits.
  *
- * Longer than ~300 lines on purpose: the issue's list of cases, times two modes, with their controls, reads best as
+ * Longer than 300 lines: the issue's list of cases, times two modes, with their controls, reads best as
  * one matrix (the runner and workspace are in test/support/sandbox.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";

@@ -25,7 +25,7 @@ func runExecStage() int {
 		return statusError(status, "setup", ExitRefused, err)
 	}
 	if err := unix.Chdir(cfg.Cwd); err != nil {
-		return statusError(status, "setup", ExitRefused, fmt.Errorf("--cwd %s is not reachable in the sandbox: %w", cfg.Cwd, err))
+		return statusError(status, "usage", ExitRefused, fmt.Errorf("--cwd %s is not reachable in the sandbox: %w", cfg.Cwd, err))
 	}
 	path, err := lookPath(cfg.Argv[0], cfg.Env)
 	if err == nil {

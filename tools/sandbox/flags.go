@@ -119,7 +119,6 @@ func parseFlags(args []string) (*Options, error) {
 	if !filepath.IsAbs(o.Cwd) {
 		return nil, fmt.Errorf("--cwd %q: want an absolute path", o.Cwd)
 	}
-	o.Cwd = filepath.Clean(o.Cwd)
 	var err error
 	if o.Read, err = resolveAll("--read", read); err != nil {
 		return nil, err
@@ -127,7 +126,44 @@ func parseFlags(args []string) (*Options, error) {
 	if o.Write, err = resolveAll("--write", write); err != nil {
 		return nil, err
 	}
+	// Landlock adds rights up: a read-only path inside a writable one would be writable in that mode.
+	for _, r := range o.Read {
+		for _, w := range o.Write {
+			if r.Real != w.Real && within(r.Real, w.Real) {
+				return nil, fmt.Errorf("--read %q is inside --write %q: it cannot be made read-only there", r.Given, w.Given)
+			}
+		}
+	}
+	if o.Cwd, err = resolveCwd(o.Cwd, append(append([]Path{}, o.Read...), o.Write...)); err != nil {
+		return nil, err
+	}
 	return o, nil
+}
+
+// within says whether path is dir or below it.
+func within(path, dir string) bool {
+	return path == dir || strings.HasPrefix(path, strings.TrimSuffix(dir, "/")+"/")
+}
+
+// resolveCwd resolves the working directory, which must be "/" or a directory inside a --read or --write path
+// (the same answer in every mode: Landlock would let the program chdir anywhere, and then read nothing there).
+func resolveCwd(cwd string, visible []Path) (string, error) {
+	if filepath.Clean(cwd) == "/" {
+		return "/", nil
+	}
+	p, err := resolvePath(cwd)
+	if err != nil {
+		return "", fmt.Errorf("--cwd %q: %w", cwd, err)
+	}
+	if !p.Dir {
+		return "", fmt.Errorf("--cwd %q: not a directory", cwd)
+	}
+	for _, v := range visible {
+		if v.Dir && within(p.Real, v.Real) {
+			return p.Real, nil
+		}
+	}
+	return "", fmt.Errorf("--cwd %q is not inside a --read or --write directory", cwd)
 }
 
 func resolveAll(flagName string, paths []string) ([]Path, error) {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -20,6 +22,21 @@ func TestParseFlagsReadsEveryFlag(t *testing.T) {
 	}
 }
 
+func TestParseFlagsRefusesAReadPathInsideAWritePath(t *testing.T) {
+	d := t.TempDir()
+	if err := os.Mkdir(filepath.Join(d, "ro"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := parseFlags([]string{"--write", d, "--read", filepath.Join(d, "ro"), "--", "p"})
+	if err == nil || !strings.Contains(err.Error(), "cannot be made read-only") {
+		t.Errorf("got %v", err)
+	}
+	// the other way round is fine: a writable directory inside a read-only tree
+	if _, err := parseFlags([]string{"--read", d, "--write", filepath.Join(d, "ro"), "--cwd", filepath.Join(d, "ro"), "--", "p"}); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestParseFlagsRefusesBadInput(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -36,6 +53,7 @@ func TestParseFlagsRefusesBadInput(t *testing.T) {
 		{[]string{"--write", "/", "--", "p"}, "whole filesystem"},
 		{[]string{"--read", "/proc/self", "--", "p"}, "/proc"},
 		{[]string{"--cwd", "rel", "--", "p"}, "--cwd"},
+		{[]string{"--cwd", "/usr", "--", "p"}, "not inside a --read or --write directory"},
 	} {
 		_, err := parseFlags(tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -238,7 +238,8 @@ func (l *launcher) start() (int, *StartReport, *bufio.Reader, error) {
 			return pid, rep, stR, nil
 		}
 		var se *stageError
-		if errors.As(err, &se) && se.kind == "exec" || o.Isolation == "namespaces" || l.tripped() {
+		// the program's own failure (not found, --cwd unreachable) would be the same under Landlock
+		if errors.As(err, &se) && se.kind != "setup" || o.Isolation == "namespaces" || l.tripped() {
 			return 0, nil, nil, err
 		}
 		refused = append(refused, "namespaces refused: "+err.Error())

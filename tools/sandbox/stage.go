@@ -34,7 +34,7 @@ const (
 //
 //	ready                          init: the namespaces and the new root are in place
 //	started                        init: the program was executed
-//	error setup|exec <status> <message>
+//	error setup|usage|exec <status> <message>   (setup: the isolation could not be built; the others are final)
 //	exit code <n> | exit signal <n>  init: how the program ended
 func statusError(w io.Writer, kind string, status int, err error) int {
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
