@@ -2,12 +2,14 @@
 #
 # preview-bot image: Node 24, production dependencies only, non-root (uid 1000), with the PostgreSQL client tools
 # (pg_dump/pg_restore for backups), kustomize and helm (for repositories whose previews are kustomizations or charts),
-# both at the versions the tests build from the Go module proxy (tools/kustomize/go.mod, tools/helm/go.mod).
+# both at the versions the tests build from the Go module proxy (tools/kustomize/go.mod, tools/helm/go.mod), and
+# preview-sandbox, the renderer's process sandbox, built from tools/sandbox with the modules its go.sum pins.
 #
 #   docker build -t preview-bot .
 #   docker build --build-arg PG_MAJOR=16 -t preview-bot:pg16 .      # pg_dump must be >= your servers' major
 #
 # Build arguments:
+#   GO_IMAGE            the Go toolchain image for the sandbox stage (default: the Go release tools/sandbox/go.mod names).
 #   PG_MAJOR            PostgreSQL client major from the PGDG apt repository (default 17).
 #   KUSTOMIZE_VERSION   kustomize release (default 5.8.1). When you change it, change both checksums too:
 #   KUSTOMIZE_SHA256_AMD64 / KUSTOMIZE_SHA256_ARM64
@@ -20,6 +22,7 @@
 # The build fails if a download does not match its checksum or the PGDG key does not have the expected fingerprint.
 
 ARG NODE_IMAGE=node:24-bookworm-slim
+ARG GO_IMAGE=golang:1.26-bookworm
 
 # ---- build: compile TypeScript ---------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS build
@@ -81,6 +84,16 @@ RUN set -eux; \
     fpr="$(gpg --batch --show-keys --with-colons /tmp/pgdg.asc | awk -F: '$1 == "fpr" { print $10; exit }')"; \
     if [ "$fpr" != "$PGDG_KEY_FINGERPRINT" ]; then echo "PGDG key fingerprint $fpr != $PGDG_KEY_FINGERPRINT" >&2; exit 1; fi
 
+# ---- sandbox: build preview-sandbox (tools/sandbox), static, with the modules tools/sandbox/go.sum pins ---------
+FROM ${GO_IMAGE} AS sandbox
+WORKDIR /src
+COPY tools/sandbox/go.mod tools/sandbox/go.sum ./
+RUN go mod download && go mod verify
+COPY tools/sandbox/ ./
+RUN set -eux; \
+    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/preview-sandbox .; \
+    /out/preview-sandbox --help >/dev/null
+
 # ---- runtime ---------------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 ARG PG_MAJOR=17
@@ -101,6 +114,7 @@ RUN set -eux; \
     "/usr/lib/postgresql/${PG_MAJOR}/bin/pg_dump" --version
 COPY --from=tools /usr/local/bin/kustomize /usr/local/bin/kustomize
 COPY --from=tools /usr/local/bin/helm /usr/local/bin/helm
+COPY --from=sandbox /out/preview-sandbox /usr/local/bin/preview-sandbox
 
 WORKDIR /app
 COPY --chown=root:root package.json package-lock.json app.yml ./

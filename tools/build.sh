@@ -74,6 +74,8 @@ LDFLAGS_EXTRA="-X helm.sh/helm/v3/internal/version.version=$helm_ver" build helm
 kustomize_ver=$(version kustomize sigs.k8s.io/kustomize/kustomize/v5)
 LDFLAGS_EXTRA="-X sigs.k8s.io/kustomize/api/provenance.version=kustomize/$kustomize_ver" \
   build kustomize sigs.k8s.io/kustomize/kustomize/v5 kustomize=sigs.k8s.io/kustomize/kustomize/v5
+# The renderer's sandbox (our own code; keyed by its pinned go-landlock) and its test helper deny-unshare.
+build sandbox github.com/landlock-lsm/go-landlock preview-sandbox=. deny-unshare=./cmd/deny-unshare
 
 # Gateway API CRDs: copied out of the module zip (the module carries its config/ YAML), one YAML document per file
 # (the files do not start with `---`, so each gets one). Rebuilt when missing or when it has fewer documents than the

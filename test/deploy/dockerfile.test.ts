@@ -57,9 +57,23 @@ const knownSettings = (): Set<string> => {
 };
 
 describe("Dockerfile", () => {
-  it("builds every stage from the official Node 24 slim image, pinned by tag", () => {
+  it("builds every stage from an official image pinned by tag: Node 24 slim, and Go for the sandbox", () => {
     expect(all.length).toBeGreaterThanOrEqual(2);
-    for (const s of all) expect(s.from).toBe("node:24-bookworm-slim");
+    // the Go release tools/sandbox/go.mod names (major.minor), the one .tools/bin's preview-sandbox is built with
+    const go = /^go (\d+\.\d+)/m.exec(read("tools/sandbox/go.mod"))![1];
+    for (const s of all) expect(s.from).toBe(s.name === "sandbox" ? `golang:${go}-bookworm` : "node:24-bookworm-slim");
+  });
+
+  it("builds preview-sandbox statically from tools/sandbox with its pinned modules, into /usr/local/bin", () => {
+    const sandbox = all.find((s) => s.name === "sandbox")!;
+    const of = (op: string) => sandbox.instructions.filter((i) => i.op === op).map((i) => i.args);
+    expect(of("COPY")).toEqual(["tools/sandbox/go.mod tools/sandbox/go.sum ./", "tools/sandbox/ ./"]);
+    expect(of("RUN").join("\n")).toMatch(
+      /go mod verify[\s\S]*CGO_ENABLED=0 go build -trimpath .* -o \/out\/preview-sandbox \./,
+    );
+    expect(get("COPY").map((i) => i.args)).toContain(
+      "--from=sandbox /out/preview-sandbox /usr/local/bin/preview-sandbox",
+    );
   });
 
   it("runs the same entry point as npm start and scripts/smoke-start.sh", () => {
