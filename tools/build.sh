@@ -75,6 +75,8 @@ kustomize_ver=$(version kustomize sigs.k8s.io/kustomize/kustomize/v5)
 LDFLAGS_EXTRA="-X sigs.k8s.io/kustomize/api/provenance.version=kustomize/$kustomize_ver" \
   build kustomize sigs.k8s.io/kustomize/kustomize/v5 kustomize=sigs.k8s.io/kustomize/kustomize/v5
 
+build registry github.com/google/go-containerregistry preview-registry=.
+
 # Gateway API CRDs: copied out of the module zip (the module carries its config/ YAML), one YAML document per file
 # (the files do not start with `---`, so each gets one). Rebuilt when missing or when it has fewer documents than the
 # module has files (an earlier build.sh concatenated them without separators: two documents, no CRDs).
