@@ -158,8 +158,10 @@ func registryError(w http.ResponseWriter, status int, code, message string) {
 	writeJSON(w, status, map[string]any{"errors": []map[string]any{{"code": code, "message": message}}})
 }
 
-// token serves GET and POST /token. It returns the user it authenticated ("" for anonymous) for the log.
-func (a *authServer) token(w http.ResponseWriter, r *http.Request) (user string) {
+// token serves GET and POST /token. It tells `seen` the user it authenticated (or was asked for) before answering,
+// for the log.
+func (a *authServer) token(w http.ResponseWriter, r *http.Request, seen func(user string)) {
+	var user string
 	var scopes []string
 	var service string
 	var offline bool
@@ -169,27 +171,29 @@ func (a *authServer) token(w http.ResponseWriter, r *http.Request) (user string)
 		q := r.URL.Query()
 		scopes, service, offline = q["scope"], q.Get("service"), q.Get("offline_token") == "true"
 		if u, p, ok := r.BasicAuth(); ok {
+			seen(u)
 			if want, known := a.users[u]; !known || want != p {
 				registryError(w, http.StatusUnauthorized, "UNAUTHORIZED", "incorrect username or password")
-				return u
+				return
 			}
 			user = u
 		} else if r.Header.Get("Authorization") != "" {
 			registryError(w, http.StatusUnauthorized, "UNAUTHORIZED", "unsupported authorization scheme at the token endpoint")
-			return ""
+			return
 		}
 	case http.MethodPost:
 		if err := r.ParseForm(); err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
-			return ""
+			return
 		}
 		scopes, service = r.PostForm["scope"], r.PostForm.Get("service")
 		switch r.PostForm.Get("grant_type") {
 		case "password":
 			u, p := r.PostForm.Get("username"), r.PostForm.Get("password")
+			seen(u)
 			if want, known := a.users[u]; !known || want != p {
 				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_grant"})
-				return u
+				return
 			}
 			user, offline = u, r.PostForm.Get("access_type") == "offline"
 		case "refresh_token":
@@ -199,25 +203,26 @@ func (a *authServer) token(w http.ResponseWriter, r *http.Request) (user string)
 			a.mu.Unlock()
 			if !ok {
 				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_grant"})
-				return ""
+				return
 			}
 			user = u
+			seen(u)
 		default:
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type"})
-			return ""
+			return
 		}
 	default:
 		registryError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "GET or POST")
-		return ""
+		return
 	}
 	if service != a.service {
 		registryError(w, http.StatusBadRequest, "DENIED", "unknown service "+service)
-		return user
+		return
 	}
 	acc, denied := a.granted(user, parseScopes(scopes))
 	if denied && !a.denyWithEmpty {
 		registryError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
-		return user
+		return
 	}
 	sort.Slice(acc, func(i, j int) bool { return acc[i].Name < acc[j].Name })
 	tok, exp := a.issue(user, acc)
@@ -237,5 +242,4 @@ func (a *authServer) token(w http.ResponseWriter, r *http.Request) (user string)
 		body["refresh_token"] = refreshIn
 	}
 	writeJSON(w, http.StatusOK, body)
-	return user
 }

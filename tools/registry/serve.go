@@ -126,7 +126,7 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else if r.ParseForm() == nil {
 			entry.Scope = r.PostForm["scope"]
 		}
-		entry.User = f.auth.token(lw, r)
+		f.auth.token(lw, r, func(user string) { entry.User = user })
 	case r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/"):
 		f.v2(lw, r, entry)
 	default:
