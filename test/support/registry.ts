@@ -33,6 +33,8 @@ export interface RegistryOptions {
   tokenTtlSeconds?: number;
   /** Anonymous requests for a private scope get a token granting nothing (Docker Hub's way) instead of a 401. */
   denyWithEmptyToken?: boolean;
+  /** `basic`: Basic credentials on every request instead of tokens (a registry with htpasswd). Default `token`. */
+  auth?: "token" | "basic";
 }
 
 /** What workers get through TEST_REGISTRY. */
@@ -139,6 +141,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   if (opts.privatePrefixes?.length) args.push("--private-prefix", opts.privatePrefixes.join(","));
   if (opts.tokenTtlSeconds !== undefined) args.push("--token-ttl", `${opts.tokenTtlSeconds}s`);
   if (opts.denyWithEmptyToken) args.push("--deny-with-empty-token");
+  if (opts.auth) args.push("--auth", opts.auth);
   const child = spawn(REGISTRY_BINARY, args, { stdio: ["ignore", "pipe", "pipe"] });
   const started = await new Promise<{ port: number; version: string }>((resolve, reject) => {
     let out = "";

@@ -4,6 +4,7 @@
 //
 //	preview-registry serve --listen 127.0.0.1:0 --log FILE [--users u:p,...] [--public-prefix lib/,...]
 //	                       [--private-prefix team/,...] [--service NAME] [--token-ttl 300s] [--deny-with-empty-token]
+//	                       [--auth token|basic]
 //	preview-registry push  --registry HOST:PORT --repo NAME --tag TAG [--user u:p] [--seed N] [--index] [--format oci|docker]
 //	preview-registry tag   --registry HOST:PORT --repo NAME --from TAG|DIGEST --to TAG [--user u:p]
 //

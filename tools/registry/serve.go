@@ -1,7 +1,8 @@
 package main
 
 // serve: go-containerregistry's in-memory registry behind the token-auth front. Every request to /v2/… needs a bearer
-// token from /token whose scope covers it; without one the answer is 401 with the challenge Docker Hub sends:
+// token from /token whose scope covers it (or, with --auth basic, a user's Basic credentials on the request itself,
+// as a registry with htpasswd wants them); without one the answer is 401 with the challenge Docker Hub sends:
 //
 //	WWW-Authenticate: Bearer realm="http://127.0.0.1:PORT/token",service="SERVICE",scope="repository:NAME:pull"
 //
@@ -89,6 +90,7 @@ func (w *logWriter) Write(b []byte) (int, error) {
 
 type front struct {
 	auth     *authServer
+	basic    bool // --auth basic: Basic credentials on every request, no tokens
 	realm    string
 	registry http.Handler
 	log      *requestLog
@@ -147,29 +149,21 @@ func (f *front) challenge(w http.ResponseWriter, scope, errCode string) {
 }
 
 func (f *front) v2(w http.ResponseWriter, r *http.Request, entry *logEntry) {
-	tok := bearer(r)
-	if r.URL.Path == "/v2" || r.URL.Path == "/v2/" {
-		if tok == "" {
-			f.challenge(w, "", "")
-			return
-		}
-		if valid, _ := f.auth.allows(tok, "", "", ""); !valid {
-			f.challenge(w, "", "invalid_token")
-			return
-		}
-		f.registry.ServeHTTP(w, r)
-		return
-	}
 	typ, name := "repository", ""
-	if r.URL.Path == "/v2/_catalog" {
+	switch {
+	case r.URL.Path == "/v2" || r.URL.Path == "/v2/":
+		typ = ""
+	case r.URL.Path == "/v2/_catalog":
 		typ, name = "registry", "catalog"
-	} else if m := reUpload.FindStringSubmatch(r.URL.Path); m != nil {
-		name = m[1]
-	} else if m := reRepo.FindStringSubmatch(r.URL.Path); m != nil {
-		name = m[1]
-	} else {
-		registryError(w, http.StatusNotFound, "NAME_UNKNOWN", "no repository in this path")
-		return
+	default:
+		if m := reUpload.FindStringSubmatch(r.URL.Path); m != nil {
+			name = m[1]
+		} else if m := reRepo.FindStringSubmatch(r.URL.Path); m != nil {
+			name = m[1]
+		} else {
+			registryError(w, http.StatusNotFound, "NAME_UNKNOWN", "no repository in this path")
+			return
+		}
 	}
 	read := r.Method == http.MethodGet || r.Method == http.MethodHead
 	action, scopeActions := "pull", "pull"
@@ -181,19 +175,49 @@ func (f *front) v2(w http.ResponseWriter, r *http.Request, entry *logEntry) {
 	case !read:
 		action, scopeActions = "push", "pull,push"
 	}
-	scope := typ + ":" + name + ":" + scopeActions
+	scope := ""
+	if typ != "" {
+		scope = typ + ":" + name + ":" + scopeActions
+	}
+	if !f.allowed(w, r, typ, name, action, scope) {
+		return
+	}
+	if read && strings.Contains(r.URL.Path, "/manifests/") {
+		f.manifest(w, r, entry)
+		return
+	}
+	f.registry.ServeHTTP(w, r)
+}
+
+// allowed checks the request's credentials for `action` on typ:name (typ "" is the /v2/ ping: any valid credential)
+// and answers the challenge when they fall short.
+func (f *front) allowed(w http.ResponseWriter, r *http.Request, typ, name, action, scope string) bool {
+	if f.basic {
+		u, p, ok := r.BasicAuth()
+		if ok {
+			if want, known := f.auth.users[u]; known && want == p {
+				return true
+			}
+		} else if typ == "repository" && action == "pull" && f.auth.public(name) {
+			return true
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="preview-registry"`)
+		registryError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
+		return false
+	}
+	tok := bearer(r)
 	if tok == "" {
 		f.challenge(w, scope, "")
-		return
+		return false
 	}
 	valid, ok := f.auth.allows(tok, typ, name, action)
 	if !valid {
 		f.challenge(w, scope, "invalid_token")
-		return
+		return false
 	}
-	if !ok {
+	if typ != "" && !ok {
 		f.challenge(w, scope, "insufficient_scope")
-		return
+		return false
 	}
 	// A cross-repository mount reads the source repository: without pull there, upload normally instead.
 	if from := r.URL.Query().Get("from"); from != "" {
@@ -204,11 +228,7 @@ func (f *front) v2(w http.ResponseWriter, r *http.Request, entry *logEntry) {
 			r.URL.RawQuery = q.Encode()
 		}
 	}
-	if read && strings.Contains(r.URL.Path, "/manifests/") {
-		f.manifest(w, r, entry)
-		return
-	}
-	f.registry.ServeHTTP(w, r)
+	return true
 }
 
 const dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
@@ -264,10 +284,14 @@ func serve(args []string) error {
 	private := fs.String("private-prefix", "", "comma-separated repository prefixes only users may pull")
 	service := fs.String("service", "preview-registry", "the token service name")
 	ttl := fs.Duration("token-ttl", 300*time.Second, "lifetime of issued tokens")
+	authMode := fs.String("auth", "token", "token (Docker token auth) or basic (Basic credentials on every request, as a registry with htpasswd)")
 	denyEmpty := fs.Bool("deny-with-empty-token", false, "answer anonymous requests for private scopes with a token granting nothing (Docker Hub's way) instead of 401")
 	_ = fs.Parse(args)
 	if *logFile == "" {
 		return fmt.Errorf("--log is required")
+	}
+	if *authMode != "token" && *authMode != "basic" {
+		return fmt.Errorf("--auth: %q is not token or basic", *authMode)
 	}
 	a := &authServer{
 		service: *service, users: map[string]string{}, publicPrefix: splitList(*public),
@@ -297,6 +321,7 @@ func serve(args []string) error {
 	}
 	f := &front{
 		auth:     a,
+		basic:    *authMode == "basic",
 		realm:    fmt.Sprintf("http://%s/token", net.JoinHostPort(host, fmt.Sprint(addr.Port))),
 		registry: registry.New(registry.Logger(log.New(io.Discard, "", 0))),
 		log:      &requestLog{f: lf},
