@@ -142,6 +142,21 @@ describeWithRegistry("resolving images against a real OCI registry", (registry) 
     ).toEqual([["POST", "none", user]]);
   });
 
+  it("sends a dockerconfigjson registrytoken to the registry as is, without the token endpoint", async () => {
+    const repo = `team/${run}-registrytoken`;
+    const pushed = await r.push(repo, "v1");
+    const got = await fetch(`http://${r.host}/token?service=preview-registry&scope=repository:${repo}:pull`, {
+      headers: { authorization: `Basic ${b64(`${user}:${password}`)}` },
+    });
+    const token = ((await got.json()) as { token: string }).token;
+    const res = await client({ credentials: credentials({ registrytoken: token }) }).resolve(`${r.host}/${repo}:v1`);
+    expect(res).toMatchObject({ outcome: "found", digest: pushed.digest });
+    expect(logOf(repo).map((e) => `${e.method} ${e.path === "/token" ? "/token" : "manifest"} ${e.status}`)).toEqual([
+      "HEAD manifest 401",
+      "HEAD manifest 200",
+    ]);
+  });
+
   it("follows a retag: the tag moves to the new digest, a digest reference stays put", async () => {
     const repo = `lib/${run}-retag`;
     const first = await r.push(repo, "pr-9", { seed: 101 });
@@ -277,6 +292,41 @@ describeWithRegistry("resolving images against a real OCI registry", (registry) 
       for (const s of sockets) s.destroy();
       await new Promise((ok) => silent.close(ok));
     }
+  });
+});
+
+describeWithRegistry("a registry that asks for Basic credentials on every request", () => {
+  let reg: TestRegistry;
+  const password = randomBytes(8).toString("hex");
+  beforeAll(async () => {
+    reg = await startRegistry({ auth: "basic", users: { deployer: password }, privatePrefixes: ["team/"] });
+  });
+  afterAll(async () => {
+    await reg?.stop();
+  });
+
+  it("answers with the configured user and password, and says what is missing without one", async () => {
+    const pushed = await reg.push("team/basic", "v1");
+    const without = await createRegistryClient().resolve(`${reg.host}/team/basic:v1`);
+    expect(without).toMatchObject({ outcome: "unauthorized", status: 401, credential: "anonymous" });
+    expect(without.outcome === "unauthorized" && without.message).toBe(
+      `resolving ${reg.host}/team/basic:v1: ${reg.host} asks for Basic credentials and no user and password is configured for ${reg.host}. Configure a dockerconfigjson credential for ${reg.host}.`,
+    );
+    const c = createRegistryClient({
+      credentials: parseDockerConfig(
+        JSON.stringify({ auths: { [reg.host]: { username: "deployer", password } } }),
+        "/run/secrets/regcred",
+      ),
+    });
+    expect(await c.resolve(`${reg.host}/team/basic:v1`)).toMatchObject({ outcome: "found", digest: pushed.digest });
+    expect(await c.resolve(`${reg.host}/team/basic:v1`)).toMatchObject({ outcome: "found", digest: pushed.digest });
+    const ours = reg.log().filter((e) => e.ua === "preview-bot (image resolver)");
+    expect(ours.map((e) => `${e.method} ${e.auth} ${e.status}`)).toEqual([
+      "HEAD none 401", // the client without a credential
+      "HEAD none 401", // the client with one, learning the challenge
+      "HEAD basic 200",
+      "HEAD basic 200", // challenge known: straight to Basic
+    ]);
   });
 });
 
