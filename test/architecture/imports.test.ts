@@ -3,7 +3,7 @@
  * type-only ones included, read with the TypeScript compiler's own pre-processor):
  * - no import cycles;
  * - imports run one way: doors (handlers, server, wiring, CLI) → commands → jobs → preview → cluster | data |
- *   github | chat → shared (and metrics) → config, env, logger. The four middle domains never import each other;
+ *   github | chat | registry → shared (and metrics) → config, env, logger. The middle domains never import each other;
  * - src/services/ keeps only a handful of loose files;
  * - a file over 300 lines says why at its top (a line containing "Longer than 300 lines").
  * docs/architecture.md explains the layers.
@@ -44,7 +44,7 @@ export function layerOf(file: string): Layer {
   const rel = file.replace(/^src\//, "");
   if (/^(config|env|logger)\.ts$/.test(rel)) return { rank: 0, group: "base" };
   if (rel === "services/metrics.ts" || rel.startsWith("services/shared/")) return { rank: 1, group: "shared" };
-  const domain = /^services\/(cluster|data|github|chat)\//.exec(rel)?.[1];
+  const domain = /^services\/(cluster|data|github|chat|registry)\//.exec(rel)?.[1];
   if (domain) return { rank: 2, group: domain };
   if (rel.startsWith("services/preview/")) return { rank: 3, group: "preview" };
   if (rel.startsWith("services/jobs/")) return { rank: 4, group: "jobs" };
@@ -111,6 +111,7 @@ describe("the import graph of src/", () => {
 
   it("keeps the layering check honest: a domain importing a sibling or a higher layer is caught", () => {
     expect(layerOf("src/services/github/reporter.ts")).toEqual({ rank: 2, group: "github" });
+    expect(layerOf("src/services/registry/registry-client.ts")).toEqual({ rank: 2, group: "registry" });
     expect(layerOf("src/services/chat/notifier.ts").rank).toBeLessThan(layerOf("src/services/preview/runner.ts").rank);
     expect(layerOf("src/services/preview/runner.ts").rank).toBeLessThan(layerOf("src/services/jobs/queue.ts").rank);
     expect(layerOf("src/services/jobs/queue.ts").rank).toBeLessThan(layerOf("src/handlers/slack.ts").rank);
