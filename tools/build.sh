@@ -77,6 +77,8 @@ LDFLAGS_EXTRA="-X sigs.k8s.io/kustomize/api/provenance.version=kustomize/$kustom
 # The renderer's sandbox (our own code; keyed by its pinned go-landlock) and its test helper deny-unshare.
 build sandbox github.com/landlock-lsm/go-landlock preview-sandbox=. deny-unshare=./cmd/deny-unshare
 
+build registry github.com/google/go-containerregistry preview-registry=.
+
 # Gateway API CRDs: copied out of the module zip (the module carries its config/ YAML), one YAML document per file
 # (the files do not start with `---`, so each gets one). Rebuilt when missing or when it has fewer documents than the
 # module has files (an earlier build.sh concatenated them without separators: two documents, no CRDs).

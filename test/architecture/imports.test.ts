@@ -3,7 +3,7 @@
  * type-only ones included, read with the TypeScript compiler's own pre-processor):
  * - no import cycles;
  * - imports run one way: doors (handlers, server, wiring, CLI) → intake → preview → cluster | data | github | chat |
- *   jobs → shared (and metrics) → config, env, logger, actions. The domains (and the job infrastructure) never import
+ *   registry | jobs → shared (and metrics) → config, env, logger, actions. The domains (and the job infrastructure) never import
  *   each other;
  * - src/services/ keeps only a handful of loose files;
  * - a file over 300 lines says why at its top (a line containing "Longer than 300 lines").
@@ -45,7 +45,7 @@ export function layerOf(file: string): Layer {
   const rel = file.replace(/^src\//, "");
   if (/^(config|env|logger|actions)\.ts$/.test(rel)) return { rank: 0, group: "base" };
   if (rel === "services/metrics.ts" || rel.startsWith("services/shared/")) return { rank: 1, group: "shared" };
-  const domain = /^services\/(cluster|data|github|chat|jobs)\//.exec(rel)?.[1];
+  const domain = /^services\/(cluster|data|github|chat|registry|jobs)\//.exec(rel)?.[1];
   if (domain) return { rank: 2, group: domain };
   if (rel.startsWith("services/preview/")) return { rank: 3, group: "preview" };
   if (rel.startsWith("intake/")) return { rank: 4, group: "intake" };
@@ -111,6 +111,7 @@ describe("the import graph of src/", () => {
 
   it("keeps the layering check honest: a domain importing a sibling or a higher layer is caught", () => {
     expect(layerOf("src/services/github/reporter.ts")).toEqual({ rank: 2, group: "github" });
+    expect(layerOf("src/services/registry/registry-client.ts")).toEqual({ rank: 2, group: "registry" });
     expect(layerOf("src/services/chat/notifier.ts").rank).toBeLessThan(layerOf("src/services/preview/runner.ts").rank);
     expect(layerOf("src/services/jobs/queue.ts").rank).toBeLessThan(layerOf("src/services/preview/runner.ts").rank);
     expect(layerOf("src/services/jobs/queue.ts")).not.toEqual(layerOf("src/services/github/reads.ts"));

@@ -1,8 +1,9 @@
 /**
- * Jest global setup: one real PostgreSQL server and one real Kubernetes control plane for the whole run. Their
- * addresses reach every test worker through the environment (TEST_PG_URL, TEST_KUBE_REAL; workers inherit this
- * process's environment). Tests create their own databases and namespaces inside them. The pinned Go-built tools
- * (.tools/bin, from `bash tools/build.sh`) go first on PATH, so kustomize and helm are those.
+ * Jest global setup: one real PostgreSQL server, one real OCI registry and one real Kubernetes control plane for the
+ * whole run. Their addresses reach every test worker through the environment (TEST_PG_URL, TEST_REGISTRY,
+ * TEST_KUBE_REAL; workers inherit this process's environment). Tests create their own databases, repositories and
+ * namespaces inside them. The pinned Go-built tools (.tools/bin, from `bash tools/build.sh`) go first on PATH, so
+ * kustomize and helm are those.
  *
  * Without the control-plane binaries the run goes on (suites that need them skip, or fail under CI=true, with the
  * reason in TEST_KUBE_REAL_ERROR).
@@ -13,12 +14,15 @@ import { startControlPlane, type ControlPlane } from "./kube-real/control-plane.
 import { runCrdFiles } from "./kube-real/crd-files.ts";
 import { startPostgres, type TestPostgres } from "./postgres.ts";
 import { TOOLS_BIN } from "./paths.ts";
+import { REGISTRY_BINARY, sharedRegistryOptions, startRegistry, type TestRegistry } from "./registry.ts";
 
 declare global {
   // eslint-disable-next-line no-var
   var __TEST_PG__: TestPostgres | undefined;
   // eslint-disable-next-line no-var
   var __TEST_KUBE__: ControlPlane | undefined;
+  // eslint-disable-next-line no-var
+  var __TEST_REGISTRY__: TestRegistry | undefined;
 }
 
 const CONTROL_PLANE = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"];
@@ -29,6 +33,20 @@ export default async function globalSetup(): Promise<void> {
   globalThis.__TEST_PG__ = pg;
   process.env.TEST_PG_URL = pg.url;
   process.env.TEST_PG_BIN_DIR = pg.binDir;
+
+  if (!existsSync(REGISTRY_BINARY)) process.env.TEST_REGISTRY_ERROR = "preview-registry not built";
+  else {
+    try {
+      const registry = await startRegistry(sharedRegistryOptions());
+      globalThis.__TEST_REGISTRY__ = registry;
+      const { host, port, version, logFile, users } = registry;
+      process.env.TEST_REGISTRY = JSON.stringify({ host, port, version, logFile, users });
+      console.log(`\nreal OCI registry for this run: preview-registry (go-containerregistry ${version}) at ${host}`);
+    } catch (err) {
+      process.env.TEST_REGISTRY_ERROR = err instanceof Error ? err.message.split("\n")[0]! : String(err);
+      console.warn(`\nthe OCI registry did not start: ${process.env.TEST_REGISTRY_ERROR}`);
+    }
+  }
 
   const missing = CONTROL_PLANE.filter((b) => !existsSync(path.join(TOOLS_BIN, b)));
   if (missing.length > 0) {
