@@ -29,6 +29,10 @@ missing=0
 build() {
   local dir=$1 mod=$2; shift 2
   local ver; ver=$(version "$dir" "$mod")
+  # A tool of our own (its code is in tools/<dir>): the key also names its source, so a change rebuilds it.
+  if [ "${OWN_CODE:-}" = 1 ]; then
+    ver="$ver-$(cd "$root/tools/$dir" && find . -name '*.go' -o -name go.mod -o -name go.sum | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-12)"
+  fi
   local out="$tools/bin/$dir-$ver" want=() b
   for spec in "$@"; do b=${spec%%=*}; [ -x "$out/$b" ] || want+=("$spec"); done
   if [ ${#want[@]} -gt 0 ]; then
@@ -74,10 +78,10 @@ LDFLAGS_EXTRA="-X helm.sh/helm/v3/internal/version.version=$helm_ver" build helm
 kustomize_ver=$(version kustomize sigs.k8s.io/kustomize/kustomize/v5)
 LDFLAGS_EXTRA="-X sigs.k8s.io/kustomize/api/provenance.version=kustomize/$kustomize_ver" \
   build kustomize sigs.k8s.io/kustomize/kustomize/v5 kustomize=sigs.k8s.io/kustomize/kustomize/v5
-# The renderer's sandbox (our own code; keyed by its pinned go-landlock) and its test helper deny-unshare.
-build sandbox github.com/landlock-lsm/go-landlock preview-sandbox=. deny-unshare=./cmd/deny-unshare
+# The renderer's sandbox (our own code: keyed by its pinned go-landlock and its source) and its test helper deny-unshare.
+OWN_CODE=1 build sandbox github.com/landlock-lsm/go-landlock preview-sandbox=. deny-unshare=./cmd/deny-unshare
 
-build registry github.com/google/go-containerregistry preview-registry=.
+OWN_CODE=1 build registry github.com/google/go-containerregistry preview-registry=.
 
 # Gateway API CRDs: copied out of the module zip (the module carries its config/ YAML), one YAML document per file
 # (the files do not start with `---`, so each gets one). Rebuilt when missing or when it has fewer documents than the
