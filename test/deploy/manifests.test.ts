@@ -16,7 +16,7 @@ import { promisify } from "node:util";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { loadEnv } from "../../src/env.js";
 import { parseTargets } from "../../src/services/data/backups/targets.js";
-import { findKustomizeCommand } from "../../src/services/preview/render/kustomize.js";
+import { findKustomizeCommand } from "../../src/services/preview/render/sandboxed/kustomize.js";
 import { describeWithTools } from "../support/tools.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));

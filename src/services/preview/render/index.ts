@@ -21,12 +21,17 @@ import type { Cluster, KubeObject, PreviewNames, PreviewRef } from "../../shared
 import { capLabel, expandTemplate, templateValues } from "../naming.js";
 import { scopeKey } from "./cluster-scoped.js";
 import { DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../guardrails/object-rules.js";
-import { isChartDirectory } from "./helm-chart.js";
-import { findHelm, renderHelmChart } from "./helm.js";
-import { checkKustomizationTree, findKustomizationFile, findKustomizeCommand, runKustomize } from "./kustomize.js";
+import { isChartDirectory } from "./sandboxed/helm-chart.js";
+import { findHelm, renderHelmChart } from "./sandboxed/helm.js";
+import {
+  checkKustomizationTree,
+  findKustomizationFile,
+  findKustomizeCommand,
+  runKustomize,
+} from "./sandboxed/kustomize.js";
 import { parseManifests } from "./manifests.js";
 import type { PodSecurityLevel } from "../guardrails/pod-security.js";
-import { filterPaths, isInside, readPlainManifests, type PathFilter } from "./plain.js";
+import { filterPaths, isInside, readPlainManifests, type PathFilter } from "./sandboxed/plain.js";
 import { RenderError } from "./render-error.js";
 import { planRoute, type RouteDefaults } from "./route-plan.js";
 import { transformObjects } from "./transform.js";
@@ -34,8 +39,8 @@ import { transformObjects } from "./transform.js";
 export { RenderError } from "./render-error.js";
 export { toYaml, parseManifests } from "./manifests.js";
 export { fetchSource, type FetchSourceOptions, type FetchSourceResult, type TarballOctokit } from "./source.js";
-export { readRepoFile } from "./repo-files.js";
-export { findKustomizeCommand } from "./kustomize.js";
+export { readRepoFile } from "./sandboxed/repo-files.js";
+export { findKustomizeCommand } from "./sandboxed/kustomize.js";
 export { transformObjects } from "./transform.js";
 export { nameTemplatesFromConfig, previewNamesFor } from "../naming.js";
 export type { PodSecurityLevel } from "../guardrails/pod-security.js";

@@ -18,7 +18,7 @@ import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { Unpack, type ReadEntry } from "tar";
-import { isInside } from "./plain.js";
+import { isInside } from "./sandboxed/plain.js";
 import { RenderError } from "./render-error.js";
 
 /** The one Octokit call used, typed minimally so any Octokit (Probot's, a test one) fits. */

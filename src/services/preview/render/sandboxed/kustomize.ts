@@ -8,7 +8,7 @@
 import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import path from "node:path";
-import { RenderError } from "./render-error.js";
+import { RenderError } from "../render-error.js";
 import { runTool } from "./tool-run.js";
 
 export { checkKustomizationTree, findKustomizationFile, isRemoteReference } from "./kustomization-check.js";

@@ -7,11 +7,11 @@
 import { describe, expect, it } from "@jest/globals";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { PreviewRef } from "../../../../src/services/shared/preview.js";
-import { previewNamesFor } from "../../../../src/services/preview/render/index.js";
-import { setValues } from "../../../../src/services/preview/render/helm.js";
-import { config, useTrees, testRenderer } from "../../../support/render.js";
-import { describeWithTools } from "../../../support/tools.js";
+import type { PreviewRef } from "../../../../../src/services/shared/preview.js";
+import { previewNamesFor } from "../../../../../src/services/preview/render/index.js";
+import { setValues } from "../../../../../src/services/preview/render/sandboxed/helm.js";
+import { config, useTrees, testRenderer } from "../../../../support/render.js";
+import { describeWithTools } from "../../../../support/tools.js";
 
 const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../fixtures/helm-chart-app");
 const ref: PreviewRef = {

@@ -11,9 +11,9 @@
  */
 import { lstat, readdir, readFile, readlink, realpath } from "node:fs/promises";
 import path from "node:path";
-import type { KubeObject } from "../../shared/preview.js";
-import { parseManifests } from "./manifests.js";
-import { RenderError } from "./render-error.js";
+import type { KubeObject } from "../../../shared/preview.js";
+import { parseManifests } from "../manifests.js";
+import { RenderError } from "../render-error.js";
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 export const KUSTOMIZATION_FILES = ["kustomization.yaml", "kustomization.yml", "Kustomization"];

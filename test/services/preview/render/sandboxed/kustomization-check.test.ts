@@ -3,10 +3,10 @@
  * patch paths even under LoadRestrictionsRootOnly: SSRF at render time), while URLs that are only values stay.
  */
 import { describe, expect, it } from "@jest/globals";
-import { checkKustomizationTree } from "../../../../src/services/preview/render/kustomization-check.js";
-import { readRepoFile } from "../../../../src/services/preview/render/index.js";
-import { mkfifo } from "../../../support/fifo.js";
-import { useTrees } from "../../../support/render.js";
+import { checkKustomizationTree } from "../../../../../src/services/preview/render/sandboxed/kustomization-check.js";
+import { readRepoFile } from "../../../../../src/services/preview/render/index.js";
+import { mkfifo } from "../../../../support/fifo.js";
+import { useTrees } from "../../../../support/render.js";
 import { symlink } from "node:fs/promises";
 import path from "node:path";
 

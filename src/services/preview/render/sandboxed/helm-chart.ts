@@ -7,7 +7,7 @@ import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { isInside } from "./plain.js";
-import { RenderError } from "./render-error.js";
+import { RenderError } from "../render-error.js";
 
 type Rec = Record<string, unknown>;
 const asRec = (v: unknown): Rec | undefined =>

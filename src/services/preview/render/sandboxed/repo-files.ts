@@ -7,7 +7,7 @@ import { constants } from "node:fs";
 import { open, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { isInside } from "./plain.js";
-import { RenderError } from "./render-error.js";
+import { RenderError } from "../render-error.js";
 
 export const DEFAULT_REPO_FILE_MAX_BYTES = 20 * 1024 * 1024;
 

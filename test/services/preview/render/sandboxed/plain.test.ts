@@ -3,10 +3,15 @@ import { symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
-import type { PreviewRef } from "../../../../src/services/shared/preview.js";
-import { RenderError, parseManifests, previewNamesFor, toYaml } from "../../../../src/services/preview/render/index.js";
-import { readPlainManifests } from "../../../../src/services/preview/render/plain.js";
-import { config, useTrees, testRenderer } from "../../../support/render.js";
+import type { PreviewRef } from "../../../../../src/services/shared/preview.js";
+import {
+  RenderError,
+  parseManifests,
+  previewNamesFor,
+  toYaml,
+} from "../../../../../src/services/preview/render/index.js";
+import { readPlainManifests } from "../../../../../src/services/preview/render/sandboxed/plain.js";
+import { config, useTrees, testRenderer } from "../../../../support/render.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PLAIN_APP = path.resolve(here, "../../../fixtures/plain-app");

@@ -1,10 +1,13 @@
 import { describe, expect, it } from "@jest/globals";
 import path from "node:path";
-import type { PreviewRef } from "../../../../src/services/shared/preview.js";
-import { findKustomizeCommand, previewNamesFor } from "../../../../src/services/preview/render/index.js";
-import { checkKustomizationTree, isRemoteReference } from "../../../../src/services/preview/render/kustomize.js";
-import { config, useTrees, testRenderer } from "../../../support/render.js";
-import { describeWithTools } from "../../../support/tools.js";
+import type { PreviewRef } from "../../../../../src/services/shared/preview.js";
+import { findKustomizeCommand, previewNamesFor } from "../../../../../src/services/preview/render/index.js";
+import {
+  checkKustomizationTree,
+  isRemoteReference,
+} from "../../../../../src/services/preview/render/sandboxed/kustomize.js";
+import { config, useTrees, testRenderer } from "../../../../support/render.js";
+import { describeWithTools } from "../../../../support/tools.js";
 
 const ref: PreviewRef = {
   owner: "acme",

@@ -11,8 +11,8 @@
 import { execFile, execFileSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import path from "node:path";
-import { redactText } from "../../../logger.js";
-import { RenderError } from "./render-error.js";
+import { redactText } from "../../../../logger.js";
+import { RenderError } from "../render-error.js";
 
 export const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
 export const DEFAULT_TOOL_MAX_OUTPUT = 32 * 1024 * 1024;

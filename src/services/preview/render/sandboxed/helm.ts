@@ -11,11 +11,11 @@ import { constants } from "node:fs";
 import { access, mkdtemp, realpath, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { stringify } from "yaml";
-import type { KubeObject } from "../../shared/preview.js";
+import type { KubeObject } from "../../../shared/preview.js";
 import { checkChartDependencies } from "./helm-chart.js";
-import { parseManifestDocuments } from "./manifests.js";
+import { parseManifestDocuments } from "../manifests.js";
 import { isInside } from "./plain.js";
-import { RenderError } from "./render-error.js";
+import { RenderError } from "../render-error.js";
 import { runTool } from "./tool-run.js";
 
 export interface HelmOptions {

@@ -17,7 +17,7 @@ import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { checkChartDependencies } from "./helm-chart.js";
 import { isInside, KUSTOMIZATION_FILES } from "./plain.js";
-import { RenderError } from "./render-error.js";
+import { RenderError } from "../render-error.js";
 
 const SCHEME_OR_GIT = /^(?:[a-z][a-z0-9+.-]*:\/\/|[a-z0-9._-]+@[a-z0-9.-]+:|git::)|[?&]ref=/i;
 const HOST_LIKE = /^[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?::\d+)?\//i;
