@@ -5,6 +5,7 @@
  *   preview-bot render --dir … --pr … …    print exactly the YAML a PR's preview would apply (dry run, no cluster)
  *   preview-bot sweep [--dry-run]
  *   preview-bot backup run|list|verify|prune|restore …
+ *   preview-bot renderer                   the renderer workload (RENDERER_URL points the bot at it)
  */
 import { describeError } from "./services/shared/format.js";
 import { realpathSync } from "node:fs";
@@ -17,6 +18,7 @@ commands:
   render    print the YAML that would be applied for a pull request (no cluster needed)
   sweep     reconcile previews with open pull requests now (--dry-run lists what it would do)
   backup    run|list|verify|prune|restore database backups in Azure Blob Storage
+  renderer  serve renders for the bot (the renderer workload: no secrets, sandboxed renders)
   help      this text
 
 Run "preview-bot <command> --help" for a command's options.`;
@@ -36,6 +38,10 @@ export async function runCli(argv: string[], io = { stdout: process.stdout, stde
     case "sweep": {
       const { runSweepCli } = await import("./cli/sweep.js");
       return runSweepCli(rest, io);
+    }
+    case "renderer": {
+      const { runRendererCli } = await import("./cli/renderer.js");
+      return runRendererCli(rest, io);
     }
     case "backup": {
       const { runBackupCli } = await import("./cli/backup.js");

@@ -8,7 +8,7 @@
  * never the wiring: the end-to-end suites build the server through this same function. Behaviour lives in the parts
  * (the intake, the runner, the backup service, …), not here.
  */
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KubeConfig } from "@kubernetes/client-node";
@@ -17,6 +17,8 @@ import type { Probot, ProbotOctokit } from "probot";
 import type { Env } from "./env.js";
 import {
   backupsFrom,
+  probeRenderer,
+  type RenderStatus,
   createProbotApp,
   databasesFrom,
   loadKubeConfig,
@@ -51,7 +53,7 @@ import {
   type Sweeper,
 } from "./services/preview/reconcile/sweeper.js";
 import { createRenderer, type Renderer } from "./services/preview/render/index.js";
-import { rendererSettings } from "./services/preview/render/settings.js";
+import { rendererSettings, renderWorkerFrom } from "./services/preview/render/settings.js";
 import { createRunner, type Runner } from "./services/preview/runner.js";
 import {
   BACKUP_JOB,
@@ -107,6 +109,7 @@ export interface AppParts {
 }
 
 export interface App extends AppParts {
+  renderStatus: RenderStatus;
   /**
    * Start running: the queue's workers and the notifier's retries; unless `lease: false` (the CLI), the job Lease;
    * unless `schedules: false` (the CLI, tests), the schedules and the redelivery of missed webhooks.
@@ -162,10 +165,18 @@ export function buildApp(settings: Env, o: BuildOptions): App {
   const queue = parts.queue ?? queueFrom(settings, metrics, logger, notifier, queueLease);
   const backups = backupsFrom(settings, { databases, metrics, notifier, answerSlack, logger });
   const workDir = settings.WORK_DIR ?? join(tmpdir(), "preview-bot");
+  const renderWorker = renderWorkerFrom(settings, logger);
+  const renderStatus: RenderStatus = { state: "not checked yet" };
   const runner = createRunner({
     cluster,
     renderer:
-      parts.renderer ?? createRenderer({ workDir, logger, toolPath: settings.PATH, ...rendererSettings(settings) }),
+      parts.renderer ??
+      createRenderer({
+        worker: renderWorker,
+        logger,
+        toolPath: settings.PATH,
+        ...rendererSettings(settings),
+      }),
     ...(databases ? { databases } : {}),
     ...(backups?.previews ? { backups: backups.previews } : {}),
     github,
@@ -229,8 +240,14 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     directory: createClusterDirectory(cluster),
     sweeper,
 
+    renderStatus,
+
     async start({ schedules = true, lease = true } = {}) {
       mkdirSync(workDir, { recursive: true });
+      // As root, the sandbox runs renders as an unprivileged uid: it must be able to pass through (not list) the
+      // work directory to reach its run's own directory.
+      if (process.getuid?.() === 0) chmodSync(workDir, 0o711);
+      if (!parts.renderer) await probeRenderer(renderWorker, workDir, renderStatus, logger);
       // Without DATABASE_URL only the Lease holder runs jobs: tried once before serving (a lone replica holds it at
       // once), but an API server that does not answer must not keep the doors closed.
       if (queueLease && lease) {

@@ -60,6 +60,31 @@ const envSchema = z.object({
   KUBE_CONTEXT: optional,
   PROTECTED_NAMESPACES: list,
   KUSTOMIZE_COMMAND: optional,
+
+  // The renderer: where pull-request content is read (src/services/preview/render/isolation.ts)
+  /** `auto`: namespaces where allowed, else Landlock (a pod); `none` runs with no isolation and says so loudly. */
+  RENDER_ISOLATION: z.enum(["auto", "namespaces", "landlock", "none"]).default("auto"),
+  /** The sandbox launcher (tools/sandbox), with any wrapper: `preview-sandbox` on PATH by default. */
+  RENDER_SANDBOX: optional,
+  /** A renderer workload (deploy/base/renderer.yaml) to render in, instead of a local sandboxed process. */
+  RENDERER_URL: optional.pipe(
+    z.url({ protocol: /^https?$/, error: "an http(s) URL, e.g. http://preview-bot-renderer:8080" }).optional(),
+  ),
+  /** Limits of one render: CPU seconds, memory (bytes), wall seconds, and the size of the answer (bytes). */
+  RENDER_CPU_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  RENDER_MEMORY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024 * 1024)
+    .default(1024 * 1024 * 1024),
+  RENDER_TIMEOUT: z.coerce.number().int().min(5).max(3600).default(120),
+  RENDER_MAX_OUTPUT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024 * 1024)
+    .default(64 * 1024 * 1024),
+  /** The renderer workload (`preview-bot renderer`): renders at once; more are refused with 503 and retried. */
+  RENDER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   /** Replicas a preview workload may ask for (Deployments, StatefulSets, HPAs' maxReplicas); more is refused. */
   PREVIEW_MAX_REPLICAS: z.coerce.number().int().min(1).max(1000).default(10),
   /** ClusterRoles a preview's own RoleBindings may name (none by default: the bot must hold `bind` on each). */

@@ -6,6 +6,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { createRequire } from "node:module";
 import { pino, type Logger, type LoggerOptions } from "pino";
 import { earlyVariable } from "./env.js";
+import { redactLiterals, redactPatterns } from "./redaction.js";
 
 /** Correlation fields (delivery id, job id, preview key) that every line logged inside a job carries. */
 const logContext = new AsyncLocalStorage<Record<string, string>>();
@@ -22,36 +23,9 @@ export function withLogContext<T>(fields: Record<string, string | undefined>, fn
 const SECRET_KEY =
   /(pass(word)?|secret|token|private[-_]?key|api[-_]?key|account[-_]?key|authorization|cookie|connection[-_]?string|credential|signature|sas)$/i;
 
-/** Value patterns that are secrets whatever key they sit under. */
-const SECRET_VALUE_PATTERNS: Array<[RegExp, string]> = [
-  // postgres://user:password@host → postgres://user:[REDACTED]@host (any scheme with userinfo)
-  [/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]+:)[^@\s/]+@/gi, "$1[REDACTED]@"],
-  // Azure connection strings / SAS
-  [/(AccountKey=)[^;\s]+/gi, "$1[REDACTED]"],
-  [/(SharedAccessSignature=)[^;\s]+/gi, "$1[REDACTED]"],
-  [/([?&]sig=)[^&\s]+/gi, "$1[REDACTED]"],
-  // Bearer / token headers, GitHub and Slack tokens
-  [/(bearer\s+)[A-Za-z0-9._~+/-]+=*/gi, "$1[REDACTED]"],
-  [/\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b/g, "[REDACTED]"],
-  [/\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g, "[REDACTED]"],
-  // PEM private keys, also cut short (an error quoting a few lines of one) or with their newlines escaped
-  [
-    /-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----|(?:\s|\\[nr]|[A-Za-z0-9+/=])*)/g,
-    "[REDACTED PRIVATE KEY]",
-  ],
-  // KEY=value, KEY: value, "password": "x" and \"token\":\"x\" (JSON quoted inside text) in free text, e.g. a log line
-  [
-    /\b([A-Z0-9_-]*(PASSWORD|PASSWD|SECRET|TOKEN|ACCOUNT_KEY|API_KEY|APIKEY)[A-Z0-9_-]*(?:\\?["'])?\s*[=:]\s*)(\\?"(?:[^"\\]|\\[^"])*\\?"|'[^']*'|[^\s,;}&"']+)/gi,
-    "$1[REDACTED]",
-  ],
-  // SQL and prose: PASSWORD 'x', WITH [ENCRYPTED] PASSWORD x
-  [/\b(password\s+)('(?:[^']|'')*'|"[^"]*")/gi, "$1[REDACTED]"],
-  [/\b(with\s+(?:encrypted\s+)?password\s+)(?!\[REDACTED\])(\S+)/gi, "$1[REDACTED]"],
-];
-
 /** Extra literal values to redact (the configured passwords and keys, every derived preview password). */
 const knownSecrets = new Set<string>();
-let knownPattern: RegExp | undefined;
+let knownList: string[] | undefined;
 
 /**
  * Redact this literal value wherever it appears from now on. Its JSON-escaped form is registered too (errors quote
@@ -64,28 +38,21 @@ export function registerSecret(value: string | undefined): void {
   knownSecrets.add(JSON.stringify(value).slice(1, -1));
   for (const line of value.split(/\r?\n/))
     if (line.trim().length >= 16 && !/^-----(BEGIN|END) /.test(line.trim())) knownSecrets.add(line.trim());
-  if (knownSecrets.size !== before) knownPattern = undefined;
+  if (knownSecrets.size !== before) knownList = undefined;
 }
 
-/** One alternation of every known secret, longest first; rebuilt when one is added. */
-function knownSecretsPattern(): RegExp | undefined {
-  if (knownSecrets.size === 0) return undefined;
-  knownPattern ??= new RegExp(
-    [...knownSecrets]
-      .sort((a, b) => b.length - a.length)
-      .map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
-      .join("|"),
-    "g",
-  );
-  return knownPattern;
+/** Every known secret, longest first (a shorter one inside a longer one must not leave the rest of it). */
+function knownSecretsList(): readonly string[] {
+  knownList ??= [...knownSecrets].sort((a, b) => b.length - a.length);
+  return knownList;
 }
 
-/** Redact secrets from free text (log lines, container logs, error messages) before it leaves the process. */
+/**
+ * Redact secrets from free text (log lines, container logs, error messages, tool output) before it leaves the process:
+ * the known secrets, then every secret-shaped value (redaction.ts). Linear in the text's length, whatever it holds.
+ */
 export function redactText(text: string): string {
-  const known = knownSecretsPattern();
-  let out = known ? text.replace(known, "[REDACTED]") : text;
-  for (const [re, repl] of SECRET_VALUE_PATTERNS) out = out.replace(re, repl);
-  return out;
+  return redactPatterns(redactLiterals(text, knownSecretsList()));
 }
 
 /** Deep copy with secret keys replaced and string values scrubbed. Cycles and depth are bounded. */

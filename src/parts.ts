@@ -3,6 +3,8 @@
  * builds and starts nothing, except `startBackupSchedules`, which the root's start step calls.
  */
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { CoordinationV1Api, KubeConfig } from "@kubernetes/client-node";
@@ -29,6 +31,8 @@ import { createMemoryQueue, type Queue } from "./services/jobs/queue.js";
 import { SlotScheduler, type ScheduleLock } from "./services/jobs/schedule.js";
 import type { Metrics } from "./services/metrics.js";
 import type { Databases } from "./services/shared/preview.js";
+import type { IsolationReport, RenderWorker } from "./services/preview/render/isolation.js";
+import { describeError } from "./services/shared/format.js";
 
 /** The GitHub App, from the environment (GitHub Enterprise Server aware). */
 export function createProbotApp(env: Env, logger: Logger, Octokit?: typeof ProbotOctokit): Probot {
@@ -188,4 +192,39 @@ export function queueFrom(
     metrics,
     ...(notifier ? { announcer: notifier } : {}),
   });
+}
+
+/**
+ * Which isolation renders get here, said once at start-up: at info level when there is some, loudly when there is
+ * none (RENDER_ISOLATION=none) or when renders cannot run at all (no sandbox).
+ */
+export async function probeRenderer(
+  worker: RenderWorker,
+  workDir: string,
+  status: RenderStatus,
+  logger: Logger,
+): Promise<void> {
+  const dir = await mkdtemp(join(workDir, "probe-"));
+  try {
+    const isolation = await worker.probe(dir);
+    status.isolation = isolation;
+    status.state = isolation.isolation === "none" ? `NO ISOLATION: ${isolation.detail}` : `ok (${isolation.detail})`;
+    if (isolation.isolation === "none")
+      logger.error(
+        "renders run WITHOUT ISOLATION (RENDER_ISOLATION=none): pull-request content can read this host's files",
+      );
+    else
+      logger.info(`renders run isolated: ${isolation.detail}${isolation.fallback ? ` (${isolation.fallback})` : ""}`);
+  } catch (err) {
+    status.state = `unavailable: ${describeError(err)}`;
+    logger.error({ err }, `renders cannot run: ${describeError(err)}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** What the start-up probe found out about where renders run (shown by /readyz). */
+export interface RenderStatus {
+  state: string;
+  isolation?: IsolationReport;
 }

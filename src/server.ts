@@ -189,6 +189,7 @@ function readiness(app: App): Readiness {
       checks.kubernetes = `unreachable: ${describeError(err)}`;
     }
     if (app.queueLease) checks.queue = app.queueLease.status();
+    checks.renderer = app.renderStatus.state;
     if (app.pool) {
       try {
         await app.pool.query("select 1");

@@ -4,6 +4,8 @@
  * summary on stderr: namespace, URL, objects by kind, what was rewritten or refused and why, and what an offline
  * render had to assume.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { describeError } from "../services/shared/format.js";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
@@ -15,12 +17,14 @@ import { guardrailSettings } from "../services/preview/guardrails/namespace-guar
 import { createLogger } from "../logger.js";
 import { previewNamesFor } from "../services/preview/naming.js";
 import { createRenderer, RenderError, toYaml, type RenderResult } from "../services/preview/render/index.js";
-import { rendererSettings } from "../services/preview/render/settings.js";
+import { rendererSettings, renderWorkerFrom } from "../services/preview/render/settings.js";
 import type { PreviewRef } from "../services/shared/preview.js";
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
   stderr: { write(text: string): unknown };
+  /** The settings' variables (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export const RENDER_USAGE = `Usage: preview-bot render --dir <checkout> --pr <number> --branch <name> --sha <sha> [options]
@@ -116,15 +120,25 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
     branch,
     sha: sha.toLowerCase(),
   };
+  const runDir = await mkdtemp(path.join(tmpdir(), "preview-render-"));
   try {
     const names = previewNamesFor(ref, parsed.config);
-    const env = loadEnv();
+    const env = loadEnv(io.env);
+    const logger = createLogger({ destination: process.stderr });
     const renderer = createRenderer({
-      logger: createLogger({ destination: process.stderr }),
+      worker: renderWorkerFrom(env, logger),
+      logger,
       toolPath: env.PATH,
       ...rendererSettings(env),
     });
-    const result = await renderer.render({ dir: root, config: parsed.config, ref, names });
+    // The same isolated renderer the bot uses: this directory is the pull request's tree.
+    const result = await renderer.render({
+      source: { kind: "dir", dir: root },
+      runDir,
+      config: parsed.config,
+      ref,
+      names,
+    });
     // What the bot itself applies first (the Namespace and the guardrails), then the render held inside them.
     const guarded = guardedPreview(result.objects, names, parsed.config, guardrailSettings(env));
     const warnings = [...result.warnings, ...guarded.notes, ...guarded.rewrites];
@@ -151,6 +165,8 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
       else io.stderr.write(`preview-bot render: ${err.message}\n`);
     } else io.stderr.write(`preview-bot render: unexpected error: ${describeError(err)}\n`);
     return 1;
+  } finally {
+    await rm(runDir, { recursive: true, force: true });
   }
 }
 

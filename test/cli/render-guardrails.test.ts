@@ -4,7 +4,7 @@
  * tightened by the repository's), then the repository's objects as held inside them; refusals exit 1.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,6 +33,7 @@ async function cli(
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), "render-guardrails-"));
+  await chmod(dir, 0o755); // the sandboxed renderer runs unprivileged when the tests run as root
   await cp(path.join(PLAIN, "deploy"), path.join(dir, "deploy"), { recursive: true });
 });
 afterAll(async () => {

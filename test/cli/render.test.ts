@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -42,6 +42,7 @@ function objectsOf(yaml: string): KubeObject[] {
 let tmp: string;
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), "cli-render-"));
+  await chmod(tmp, 0o755); // the sandboxed renderer runs unprivileged when the tests run as root
 });
 afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });

@@ -85,7 +85,7 @@ describeWithTools(["helm"], "a Helm chart with a vendored dependency and values 
     expect((h.fake.get("apps/v1", "Deployment", ns, "notes-web") as any).spec.template.spec.containers[0].image).toBe(
       `ghcr.io/acme/notes:${"4".repeat(40)}`,
     );
-    expect(shown(run)).toContain("6 objects (helm)");
+    expect(shown(run)).toMatch(/6 objects \(helm, \d+ files; isolated: (namespaces|landlock)\)/);
     await close(gh, 41, ns);
   });
 });
@@ -111,7 +111,7 @@ describe("a plain YAML directory with nested variants", () => {
         .sort(),
     ).toEqual(["guestbook", "redis"]);
     expect((h.fake.get("v1", "Service", ns, "guestbook") as any).spec.type ?? "ClusterIP").toBe("ClusterIP"); // not legacy/'s NodePort
-    expect(shown(run)).toContain("5 objects (plain)");
+    expect(shown(run)).toMatch(/5 objects \(plain, \d+ files; isolated: (namespaces|landlock)\)/);
     await close(gh, 43, ns);
   });
 

@@ -3,7 +3,7 @@
  * the real PostgreSQL from the global setup, and GitHub on nock (`fakeGitHub`). Deliveries are signed like GitHub's;
  * `send` waits until the queue is idle so a test can assert on the outcome.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KubeConfig } from "@kubernetes/client-node";
@@ -32,8 +32,12 @@ export interface Harness {
   workDir: string;
   /** Deliver a signed event and wait for the queue to drain; returns the HTTP status. */
   send(event: string, payload: unknown, deliveryId?: ReturnType<typeof crypto.randomUUID>): Promise<number>;
-  /** A gzipped tarball like GitHub's (`owner-repo-sha/` top directory) of these files. */
-  tarball(sha: string, files: Record<string, string>): Promise<Buffer>;
+  /** A gzipped tarball like GitHub's (`owner-repo-sha/` top directory) of these files (and symbolic links: path, target). */
+  tarball(
+    sha: string,
+    files: Record<string, string>,
+    links?: ReadonlyArray<readonly [string, string]>,
+  ): Promise<Buffer>;
   stop(): Promise<void>;
 }
 
@@ -46,6 +50,8 @@ export async function startHarness(
     logLines?: string[];
     fetchImpl?: typeof fetch;
     /** Point the bot at this cluster instead (the real control plane, e.g. with the bot's own ServiceAccount token); the fake still starts, unused. */ kubeConfig?: KubeConfig;
+    /** The webhook secret the bot is given and deliveries are signed with (default SECRET). */
+    secret?: string;
   } = {},
 ): Promise<Harness> {
   const workDir = mkdtempSync(join(tmpdir(), "e2e-"));
@@ -59,7 +65,7 @@ export async function startHarness(
     HOST: "127.0.0.1",
     APP_ID: "123",
     PRIVATE_KEY: testPrivateKey(),
-    WEBHOOK_SECRET: SECRET,
+    WEBHOOK_SECRET: opts.secret ?? SECRET,
     PREVIEW_DATABASE_URL: process.env.TEST_PG_URL!,
     NAMESPACE_DELETE_TIMEOUT: "120", // a success path waits only as long as it takes
     WORK_DIR: workDir,
@@ -89,18 +95,23 @@ export async function startHarness(
     fake,
     workDir,
     async send(event, payload, deliveryId) {
-      const res = await deliver(`http://127.0.0.1:${bot.port}`, SECRET, event, payload, deliveryId);
+      const res = await deliver(`http://127.0.0.1:${bot.port}`, opts.secret ?? SECRET, event, payload, deliveryId);
       await res.arrayBuffer();
       await bot.app!.idle();
       return res.status;
     },
-    async tarball(sha, files) {
+    async tarball(sha, files, links = []) {
       const root = mkdtempSync(join(workDir, "repo-"));
       const top = `${OWNER}-${REPO}-${sha.slice(0, 7)}`;
       for (const [path, text] of Object.entries(files)) {
         const full = join(root, top, path);
         mkdirSync(join(full, ".."), { recursive: true });
         writeFileSync(full, text);
+      }
+      for (const [path, target] of links) {
+        const full = join(root, top, path);
+        mkdirSync(join(full, ".."), { recursive: true });
+        symlinkSync(target, full);
       }
       const chunks: Buffer[] = [];
       for await (const chunk of tarCreate({ gzip: true, cwd: root, portable: true }, [top]) as AsyncIterable<Buffer>)

@@ -8,6 +8,7 @@
  * Without the control-plane binaries the run goes on (suites that need them skip, or fail under CI=true, with the
  * reason in TEST_KUBE_REAL_ERROR).
  */
+import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { startControlPlane, type ControlPlane } from "./kube-real/control-plane.ts";
@@ -32,6 +33,9 @@ export default async function globalSetup(): Promise<void> {
   const pg = await startPostgres();
   globalThis.__TEST_PG__ = pg;
   process.env.TEST_PG_URL = pg.url;
+  // A canary in every test worker's own environment (the bot's process in the end-to-end suites): what a renderer
+  // that could read the bot's /proc/<pid>/environ would find (test/e2e/canary.test.ts looks for it everywhere).
+  process.env.PREVIEW_BOT_ENV_CANARY = `env-canary-${randomUUID()}`;
   process.env.TEST_PG_BIN_DIR = pg.binDir;
 
   if (!existsSync(REGISTRY_BINARY)) process.env.TEST_REGISTRY_ERROR = "preview-registry not built";

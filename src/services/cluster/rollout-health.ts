@@ -12,6 +12,8 @@ export type Workload = { kind: "Deployment"; object: V1Deployment } | { kind: "S
 const MAX_PODS = 3;
 const MAX_EVENTS = 5;
 const LOG_LINES = 20;
+/** At most this much of a failing pod's log tail is fetched (the API server cuts it: `limitBytes`). */
+const LOG_BYTES = 16 * 1024;
 
 export function desiredReplicas(w: Workload): number {
   return w.object.spec?.replicas ?? 1;
@@ -56,6 +58,8 @@ async function podLogTail(core: CoreV1Api, pod: V1Pod): Promise<string | undefin
     namespace: pod.metadata.namespace,
     container: failing.name,
     tailLines: LOG_LINES,
+    // The pod's output is the PR's: fetched with a byte cap, so a 10 MB line cannot reach the bot (or its redaction).
+    limitBytes: LOG_BYTES,
   };
   try {
     // A crash-looping container's useful output is in its previous run.
@@ -64,6 +68,7 @@ async function podLogTail(core: CoreV1Api, pod: V1Pod): Promise<string | undefin
       ? await core.readNamespacedPodLog({ ...base, previous: true }).catch(() => core.readNamespacedPodLog(base))
       : await core.readNamespacedPodLog(base);
     return `  log (${failing.name}, last ${LOG_LINES} lines):\n${String(text)
+      .slice(0, LOG_BYTES)
       .trimEnd()
       .split("\n")
       .map((l) => `    ${l}`)

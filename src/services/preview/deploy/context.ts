@@ -21,8 +21,12 @@ export interface DeployContext {
   names: PreviewNames;
   report: RunReport;
   signal?: AbortSignal;
-  /** The checkout of the PR's commit (a fresh temporary directory, removed after the run). */
+  /** This run's own directory (the downloaded tarball, the renderer's scratch space), removed after the run. */
   dir: string;
+  /** The PR's tree as downloaded (Fetch source), for the renderer. */
+  source?: { kind: "tarball"; file: string };
+  /** `database.seed`'s text, as the renderer read it. */
+  seed?: string;
   /** What will be applied: the render, plus the database Secret. */
   objects: KubeObject[];
   /** What the Apply step applied (Prune keeps these). */

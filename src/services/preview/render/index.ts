@@ -1,56 +1,53 @@
 /**
- * The Renderer: manifests from the PR's own commit → the objects preview-bot applies.
+ * The Renderer: a pull request's manifests → the objects preview-bot applies, in two halves that never share a
+ * process. The isolated half (the worker: sandboxed/render-tree.ts, started by isolation.ts, or the renderer workload
+ * through remote.ts) extracts the tree and builds `manifests.path` with kustomize (a kustomization file there, or
+ * `manifests.type: kustomize`), `helm template` (a Chart.yaml, or `type: helm`) or the plain-YAML walk, and reads
+ * `database.seed`. This half, in the bot, checks the worker's answer as hostile input (protocol.ts) and puts the
+ * objects through preview-bot's transforms and guardrails (transform.ts), the same for all three. With a `cluster`,
+ * kind scopes come from API discovery and the parent Gateway is read to decide the URL's scheme; without one (the
+ * offline CLI), the built-in list and https are assumed, and `notes` says so. Failures throw RenderError with what
+ * was being done and why (every problem, one line each).
  *
- *   const renderer = createRenderer();
- *   const { dir } = await fetchSource({ octokit, owner, repo, sha: ref.sha, dest: tmpDir });
- *   const { objects, warnings, url } = await renderer.render({ dir, config, ref, names, cluster });
- *
- * `dir` is a checkout of the repository at the head SHA. The manifests at `config.manifests.path` are built with
- * kustomize (a kustomization file there, or `manifests.type: kustomize`), `helm template` (a Chart.yaml, or
- * `type: helm`) or read as plain YAML, then put through preview-bot's transforms and guardrails (transform.ts), the
- * same for all three. With a `cluster`, kind scopes come from API discovery and the parent Gateway is read to
- * decide the URL's scheme; without one (the offline CLI), the built-in list and https are assumed, and `notes`
- * says so. Failures throw RenderError with what was being done and why (every problem, one line each).
+ *   const renderer = createRenderer({ worker, toolPath, logger });
+ *   await fetchSource({ octokit, owner, repo, sha, file: path.join(runDir, "source.tar.gz") });
+ *   const { objects, warnings, url, isolation } = await renderer.render({ source, runDir, config, ref, names, cluster });
  */
-import { mkdtemp, realpath, rm, stat } from "node:fs/promises";
-import os from "node:os";
+import { chmod, chown, mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { PreviewConfig } from "../../../config.js";
-import { type Logger } from "../../../logger.js";
+import type { Logger } from "../../../logger.js";
 import type { Cluster, KubeObject, PreviewNames, PreviewRef } from "../../shared/preview.js";
+import { DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../guardrails/object-rules.js";
+import type { PodSecurityLevel } from "../guardrails/pod-security.js";
 import { capLabel, expandTemplate, templateValues } from "../naming.js";
 import { scopeKey } from "./cluster-scoped.js";
-import { DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../guardrails/object-rules.js";
-import { isChartDirectory } from "./sandboxed/helm-chart.js";
-import { findHelm, renderHelmChart } from "./sandboxed/helm.js";
-import {
-  checkKustomizationTree,
-  findKustomizationFile,
-  findKustomizeCommand,
-  runKustomize,
-} from "./sandboxed/kustomize.js";
-import { parseManifests } from "./manifests.js";
-import type { PodSecurityLevel } from "../guardrails/pod-security.js";
-import { filterPaths, isInside, readPlainManifests, type PathFilter } from "./sandboxed/plain.js";
+import type { IsolationReport, RenderWorker } from "./isolation.js";
+import { PROTOCOL_VERSION, type WorkerRequest } from "./protocol.js";
 import { RenderError } from "./render-error.js";
 import { planRoute, type RouteDefaults } from "./route-plan.js";
+import { findHelm } from "./sandboxed/helm.js";
+import { findKustomizeCommand, findOnPath } from "./sandboxed/kustomize.js";
+import { DEFAULT_SOURCE_MAX_BYTES } from "./source.js";
 import { transformObjects } from "./transform.js";
 
 export { RenderError } from "./render-error.js";
 export { toYaml, parseManifests } from "./manifests.js";
 export { fetchSource, type FetchSourceOptions, type FetchSourceResult, type TarballOctokit } from "./source.js";
-export { readRepoFile } from "./sandboxed/repo-files.js";
 export { findKustomizeCommand } from "./sandboxed/kustomize.js";
 export { transformObjects } from "./transform.js";
 export { nameTemplatesFromConfig, previewNamesFor } from "../naming.js";
 export type { PodSecurityLevel } from "../guardrails/pod-security.js";
+export type { IsolationReport } from "./isolation.js";
 
 /** What the render reads from the cluster: kind scopes (discovery) and the parent Gateway. */
 export type RenderCluster = Pick<Cluster, "resourceScope" | "readObject">;
 
 export interface RenderInput {
-  /** Checkout of the repository at the PR's head SHA. */
-  dir: string;
+  /** The PR's tree at its head SHA: GitHub's tarball (downloaded by the bot, never opened by it), or a directory. */
+  source: { kind: "tarball"; file: string } | { kind: "dir"; dir: string };
+  /** A directory of this run's own, removed by the caller afterwards: the worker's scratch space is made in it. */
+  runDir: string;
   config: PreviewConfig;
   ref: PreviewRef;
   names: PreviewNames;
@@ -68,24 +65,32 @@ export interface RenderResult {
   /** The preview URL with its scheme decided (undefined when the preview has none). */
   url?: string;
   type: "kustomize" | "helm" | "plain";
+  /** The isolation the render ran under (shown in the check run and by the CLI). */
+  isolation: IsolationReport;
+  /** `database.seed`'s text, read by the renderer. */
+  seed?: string;
+  /** What the renderer extracted from a tarball. */
+  extracted?: { files: number; bytes: number; skipped: string[] };
 }
 
 export interface Renderer {
-  render(input: RenderInput): Promise<RenderResult>;
+  render(input: RenderInput, signal?: AbortSignal): Promise<RenderResult>;
 }
 
 export interface RendererOptions extends RouteDefaults {
-  /** argv prefix for kustomize, e.g. `["kustomize", "build"]`; default: found on PATH (kustomize, else kubectl). */
+  /** Where the render runs (isolation.ts: a sandboxed process; remote.ts: the renderer workload). */
+  worker: RenderWorker;
+  /** argv prefix for kustomize, e.g. `["kustomize", "build"]`; default: found on the tool path (kustomize, else kubectl). */
   kustomizeCommand?: string[];
-  /** helm binary; default found on PATH. */
+  /** helm binary; default found on the tool path. */
   helmCommand?: string;
-  /** Scratch directory (HOME for the tool children). Default: the OS temp dir. */
-  workDir?: string;
   logger: Logger;
-  /** Where helm and kustomize are looked up, and the PATH their children get (the settings' PATH). */
+  /** Where helm and kustomize are looked up (the settings' PATH). */
   toolPath: string;
   kustomizeTimeoutMs?: number;
   maxOutputBytes?: number;
+  /** Cap on the tarball and on what it unpacks to. */
+  maxSourceBytes?: number;
   /** Pod Security level the render enforces (default "baseline"). */
   podSecurity?: PodSecurityLevel;
   /** Replicas a workload may ask for (default 10). */
@@ -96,37 +101,36 @@ export interface RendererOptions extends RouteDefaults {
   bindableClusterRoles?: readonly string[];
 }
 
-type ManifestType = RenderResult["type"];
-
-async function detectType(dir: string): Promise<ManifestType> {
-  if (await findKustomizationFile(dir)) return "kustomize";
-  if (await isChartDirectory(dir)) return "helm";
-  return "plain";
-}
-
-function pathFilter(config: PreviewConfig): PathFilter {
-  return {
-    include: config.manifests.include,
-    exclude: config.manifests.exclude.flatMap((e) => (e.path ? [e.path] : [])),
-  };
+/** The tools the worker may run, found once on the tool path. */
+export async function findRenderTools(
+  toolPath: string,
+  opts: { kustomizeCommand?: string[]; helmCommand?: string } = {},
+): Promise<{ kustomize?: string[]; helm?: string; dirs: string[] }> {
+  const given = opts.kustomizeCommand;
+  const kustomize =
+    given && given[0] && !given[0].includes("/")
+      ? [(await findOnPath(given[0], toolPath)) ?? given[0], ...given.slice(1)]
+      : (given ?? (await findKustomizeCommand(toolPath)));
+  const helm = opts.helmCommand ?? (await findHelm(toolPath));
+  const dirs = [kustomize?.[0], helm].filter((p): p is string => p !== undefined && p.includes("/")).map(path.dirname);
+  return { ...(kustomize ? { kustomize } : {}), ...(helm ? { helm } : {}), dirs: [...new Set(dirs)] };
 }
 
 export function createRenderer(opts: RendererOptions): Renderer {
   return new ManifestRenderer(opts);
 }
 
-/** One renderer per process: the tools are looked up once, each render gets its own scratch HOME. */
+/** The uid a sandboxed worker runs as when the bot is root (tools/sandbox): its scratch space must be its own. */
+const SANDBOX_UID = 65534;
+
+/** One renderer per process: the tools are looked up once; each render gets its own scratch space. */
 class ManifestRenderer implements Renderer {
   private readonly log: Logger;
-  private readonly workDir: string;
   private readonly policy: GuardrailPolicy & RouteDefaults;
-  private readonly timeouts: { path: string; timeoutMs?: number; maxOutputBytes?: number };
-  private kustomizeArgv: Promise<string[] | undefined> | undefined;
-  private helmPath: Promise<string | undefined> | undefined;
+  private tools: ReturnType<typeof findRenderTools> | undefined;
 
   constructor(private readonly opts: RendererOptions) {
     this.log = opts.logger.child({ component: "renderer" });
-    this.workDir = opts.workDir ?? os.tmpdir();
     this.policy = {
       ...DEFAULT_GUARDRAILS,
       ...(opts.podSecurity ? { podSecurity: opts.podSecurity } : {}),
@@ -136,25 +140,28 @@ class ManifestRenderer implements Renderer {
       ...(opts.parentRefs ? { parentRefs: opts.parentRefs } : {}),
       ...(opts.ingressClassName ? { ingressClassName: opts.ingressClassName } : {}),
     };
-    this.timeouts = {
-      path: opts.toolPath,
-      ...(opts.kustomizeTimeoutMs ? { timeoutMs: opts.kustomizeTimeoutMs } : {}),
-      ...(opts.maxOutputBytes ? { maxOutputBytes: opts.maxOutputBytes } : {}),
-    };
   }
 
-  async render(input: RenderInput): Promise<RenderResult> {
+  async render(input: RenderInput, signal?: AbortSignal): Promise<RenderResult> {
     const { config, names } = input;
-    const rel = config.manifests.path;
-    const { root, manifestDir } = await this.locate(input);
-    const type = config.manifests.type ?? (await detectType(manifestDir));
     const started = Date.now();
-    const warnings: string[] = [];
-    const raw = await this.read(type, manifestDir, root, input, warnings);
+    const request = await this.request(input);
+    const { response, isolation } = await this.opts.worker.run(request, { runDir: input.runDir }, signal);
+    if (!response.ok)
+      throw new RenderError(response.error, {
+        problems: response.problems?.length ? response.problems : [response.error],
+      });
+    const warnings = [...response.warnings];
+    if (response.source?.skipped.length)
+      warnings.push(
+        `${response.source.skipped.length} entr${response.source.skipped.length > 1 ? "ies" : "y"} of the repository not extracted: ${response.source.skipped.slice(0, 3).join("; ")}${response.source.skipped.length > 3 ? "; …" : ""}`,
+      );
+    const raw = { objects: response.objects, ...(response.sources ? { sources: response.sources } : {}) };
     const discovered = await this.scopes(raw.objects, input.cluster);
     const notes = discovered
       ? []
       : ["kind scopes from preview-bot's built-in list of cluster-scoped kinds (no cluster to ask)"];
+    notes.push(`rendered in isolation: ${isolation.detail}${isolation.fallback ? ` (${isolation.fallback})` : ""}`);
     const plan = await planRoute(input, raw.objects, this.policy, input.cluster);
     warnings.push(...plan.warnings);
     notes.push(...plan.notes);
@@ -171,8 +178,9 @@ class ManifestRenderer implements Renderer {
     this.log.debug(
       {
         key: names.key,
-        path: rel,
-        type,
+        path: config.manifests.path,
+        type: response.type,
+        isolation: isolation.isolation,
         rendered: raw.objects.length,
         objects: result.objects.length,
         warnings: warnings.length,
@@ -186,63 +194,27 @@ class ManifestRenderer implements Renderer {
       rewrites: result.rewrites,
       notes,
       ...(finalNames.url ? { url: finalNames.url } : {}),
-      type,
+      type: response.type,
+      isolation,
+      ...(response.seed !== undefined ? { seed: response.seed } : {}),
+      ...(response.source ? { extracted: response.source } : {}),
     };
   }
 
-  /** The checkout and `manifests.path` inside it, both resolved: a directory that does not leave the repository. */
-  private async locate(input: RenderInput): Promise<{ root: string; manifestDir: string }> {
-    const rel = input.config.manifests.path;
-    const root = await realpath(input.dir).catch((err: unknown) => {
-      throw new RenderError(`rendering ${rel}: the checkout ${input.dir} does not exist`, { cause: err });
-    });
-    const manifestDir = await realpath(path.resolve(root, rel)).catch((err: unknown) => {
-      throw new RenderError(
-        `rendering ${rel}: no such directory in ${input.ref.owner}/${input.ref.repo}@${input.ref.sha.slice(0, 7)} (manifests.path)`,
-        { cause: err },
-      );
-    });
-    if (!isInside(root, manifestDir))
-      throw new RenderError(`rendering ${rel}: manifests.path leads outside the repository`);
-    if (!(await stat(manifestDir)).isDirectory())
-      throw new RenderError(`rendering ${rel}: manifests.path must be a directory`);
-    return { root, manifestDir };
-  }
-
-  private async read(
-    type: ManifestType,
-    manifestDir: string,
-    root: string,
-    input: RenderInput,
-    warnings: string[],
-  ): Promise<{ objects: KubeObject[]; sources?: string[] }> {
-    const { config } = input;
-    if (type === "kustomize") {
-      if (pathFilter(config).include.length + pathFilter(config).exclude.length > 0) {
-        throw new RenderError(
-          "manifests.include and path globs in manifests.exclude select files of plain or Helm manifests; kustomize output has no files (exclude by kind and name instead)",
-        );
-      }
-      return { objects: await this.kustomize(manifestDir, root, config.manifests.path) };
-    }
-    if (type === "helm") return this.helmChart(manifestDir, root, input, warnings);
-    const plain = await readPlainManifests(manifestDir, root, { filter: pathFilter(config) });
-    warnings.push(...plain.warnings);
-    return plain;
-  }
-
-  private async helmChart(
-    manifestDir: string,
-    root: string,
-    input: RenderInput,
-    warnings: string[],
-  ): Promise<{ objects: KubeObject[]; sources: string[] }> {
+  /** What the worker is asked: where the tree is, what to build, with which tools and limits. */
+  private async request(input: RenderInput): Promise<WorkerRequest> {
     const { config, names, ref } = input;
-    const rel = config.manifests.path;
+    const scratch = path.join(input.runDir, "render");
+    await mkdir(scratch, { recursive: true });
+    await chmod(input.runDir, 0o755);
+    // As root, the sandbox runs the worker as an unprivileged uid: its scratch space must be its own.
+    if (process.getuid?.() === 0) await chown(scratch, SANDBOX_UID, SANDBOX_UID);
+    this.tools ??= findRenderTools(this.opts.toolPath, {
+      ...(this.opts.kustomizeCommand ? { kustomizeCommand: this.opts.kustomizeCommand } : {}),
+      ...(this.opts.helmCommand ? { helmCommand: this.opts.helmCommand } : {}),
+    });
+    const tools = await this.tools;
     const values = templateValues(ref, names);
-    const set = Object.fromEntries(
-      Object.entries(config.manifests.set).map(([k, v]) => [k, expandTemplate(v, values)]),
-    );
     const release = config.manifests.releaseName
       ? expandTemplate(config.manifests.releaseName, values)
       : capLabel(names.hostLabel, names.key, true, 53);
@@ -250,56 +222,34 @@ class ManifestRenderer implements Renderer {
       throw new RenderError(
         `manifests.releaseName: "${release}" is not a valid Helm release name (≤ 53 characters of a-z 0-9 -)`,
       );
-    const out = await renderHelmChart(manifestDir, root, {
-      helm: await this.helm(rel),
-      workDir: this.workDir,
-      release,
-      namespace: names.namespace,
-      values: config.manifests.values,
-      set,
-      ...this.timeouts,
-    });
-    const pairs = filterPaths(
-      out.objects.map((o, i) => ({ o, s: out.sources[i]! })),
-      (p) => p.s,
-      pathFilter(config),
-      warnings,
-    );
-    return { objects: pairs.map((p) => p.o), sources: pairs.map((p) => `${path.join(rel, p.s)}`) };
-  }
-
-  private async helm(shown: string): Promise<string> {
-    this.helmPath ??= this.opts.helmCommand ? Promise.resolve(this.opts.helmCommand) : findHelm(this.opts.toolPath);
-    const found = await this.helmPath;
-    if (!found)
-      throw new RenderError(
-        `rendering ${shown} with helm: helm is not installed (the preview-bot image ships it; elsewhere put helm on PATH)`,
-      );
-    return found;
-  }
-
-  private async kustomize(manifestDir: string, root: string, shown: string): Promise<KubeObject[]> {
-    const facts = await checkKustomizationTree(manifestDir, root);
-    this.kustomizeArgv ??= this.opts.kustomizeCommand
-      ? Promise.resolve(this.opts.kustomizeCommand)
-      : findKustomizeCommand(this.opts.toolPath);
-    const argv = await this.kustomizeArgv;
-    if (!argv)
-      throw new RenderError(
-        `rendering ${shown} with kustomize: neither kustomize nor kubectl is installed (set KUSTOMIZE_COMMAND, or use manifests.type: plain)`,
-      );
-    const home = await mkdtemp(path.join(this.workDir, "kustomize-"));
-    try {
-      const yaml = await runKustomize(manifestDir, root, {
-        command: argv,
-        home,
-        ...(facts.helm ? { helm: await this.helm(shown) } : {}),
-        ...this.timeouts,
-      });
-      return parseManifests(yaml, `kustomize output of ${shown}`);
-    } finally {
-      await rm(home, { recursive: true, force: true });
-    }
+    return {
+      version: PROTOCOL_VERSION,
+      source: input.source,
+      scratch,
+      label: `${ref.owner}/${ref.repo}@${ref.sha.slice(0, 7)}`,
+      manifests: {
+        path: config.manifests.path,
+        ...(config.manifests.type ? { type: config.manifests.type } : {}),
+        include: config.manifests.include,
+        exclude: config.manifests.exclude.flatMap((e) => (e.path ? [e.path] : [])),
+        values: config.manifests.values,
+        set: Object.fromEntries(Object.entries(config.manifests.set).map(([k, v]) => [k, expandTemplate(v, values)])),
+        release,
+        namespace: names.namespace,
+      },
+      ...(config.database.enabled && config.database.seed ? { seed: config.database.seed } : {}),
+      tools: {
+        ...(tools.kustomize ? { kustomize: tools.kustomize } : {}),
+        ...(tools.helm ? { helm: tools.helm } : {}),
+        path: tools.dirs.join(":"),
+      },
+      limits: {
+        sourceBytes: this.opts.maxSourceBytes ?? DEFAULT_SOURCE_MAX_BYTES,
+        sourceEntries: 100_000,
+        toolTimeoutMs: this.opts.kustomizeTimeoutMs ?? 60_000,
+        toolOutputBytes: this.opts.maxOutputBytes ?? 32 * 1024 * 1024,
+      },
+    };
   }
 
   /** Each kind's scope from the cluster's discovery (undefined without a cluster: the built-in list is used). */

@@ -1,6 +1,9 @@
-/** The renderer's bot-level settings from the environment, shared by the bot (src/deps.ts) and `preview-bot render`. */
+/** The renderer's bot-level settings from the environment, shared by the bot (src/parts.ts) and `preview-bot render`. */
 import type { Env } from "../../../env.js";
+import type { Logger } from "../../../logger.js";
 import type { RendererOptions } from "./index.js";
+import { createSandboxWorker, type RenderLimits, type RenderWorker } from "./isolation.js";
+import { createRemoteWorker } from "./remote.js";
 
 /** `namespace/name[/sectionName]` → a Gateway parentRef. */
 export function gatewayParentRef(text: string): Record<string, string> {
@@ -8,7 +11,7 @@ export function gatewayParentRef(text: string): Record<string, string> {
   return { name: name!, namespace: namespace!, ...(sectionName ? { sectionName } : {}) };
 }
 
-export function rendererSettings(env: Env): Omit<RendererOptions, "logger" | "toolPath" | "workDir"> {
+export function rendererSettings(env: Env): Omit<RendererOptions, "logger" | "toolPath" | "worker"> {
   return {
     maxReplicas: env.PREVIEW_MAX_REPLICAS,
     bindableClusterRoles: env.PREVIEW_BINDABLE_CLUSTER_ROLES,
@@ -20,4 +23,27 @@ export function rendererSettings(env: Env): Omit<RendererOptions, "logger" | "to
     ...(env.PREVIEW_GATEWAY ? { parentRefs: [gatewayParentRef(env.PREVIEW_GATEWAY)] } : {}),
     ...(env.PREVIEW_INGRESS_CLASS ? { ingressClassName: env.PREVIEW_INGRESS_CLASS } : {}),
   };
+}
+
+/** One render's limits, from the settings. */
+export function renderLimits(env: Env): RenderLimits {
+  return {
+    cpuSeconds: env.RENDER_CPU_SECONDS,
+    memoryBytes: env.RENDER_MEMORY_BYTES,
+    wallSeconds: env.RENDER_TIMEOUT,
+    outputBytes: env.RENDER_MAX_OUTPUT_BYTES,
+  };
+}
+
+/** Where renders run, from the settings: the renderer workload (RENDERER_URL), else a local sandboxed process. */
+export function renderWorkerFrom(env: Env, logger: Logger): RenderWorker {
+  if (env.RENDERER_URL) return createRemoteWorker({ url: env.RENDERER_URL, limits: renderLimits(env), logger });
+  const sandbox = env.RENDER_SANDBOX?.split(/\s+/).filter(Boolean) ?? ["preview-sandbox"];
+  return createSandboxWorker({
+    sandbox,
+    path: env.PATH,
+    isolation: env.RENDER_ISOLATION,
+    limits: renderLimits(env),
+    logger,
+  });
 }

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
 import { createRequire } from "node:module";
-import { lstat, mkdtemp, readFile, readdir, readlink, rm } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,6 +8,7 @@ import { gzipSync } from "node:zlib";
 import nock from "nock";
 import { c as createTar, Header } from "tar";
 import { fetchSource } from "../../../../src/services/preview/render/index.js";
+import { extractSource } from "../../../../src/services/preview/render/sandboxed/extract.js";
 import { GITHUB_API, testOctokit } from "../../../support/github.js";
 
 const require = createRequire(import.meta.url);
@@ -61,6 +62,14 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
+/** What the bot and then the renderer do: download the tarball to a file, then extract it (in-process here). */
+async function fetchAndExtract(dest: string, maxBytes = 200 * 1024 * 1024) {
+  const file = `${dest}.tar.gz`;
+  await mkdir(path.dirname(file), { recursive: true });
+  await fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, file, maxBytes });
+  return extractSource({ file, dest, maxBytes, maxEntries: 100_000, label: "acme/shop@0123456" });
+}
+
 async function listTree(dir: string, prefix = ""): Promise<string[]> {
   const out: string[] = [];
   for (const e of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
@@ -71,7 +80,7 @@ async function listTree(dir: string, prefix = ""): Promise<string[]> {
   return out;
 }
 
-describe("fetchSource", () => {
+describe("fetchSource (the bot downloads) and extractSource (the renderer extracts)", () => {
   it("downloads the tarball at the head SHA, follows GitHub's redirect and extracts it without the top directory", async () => {
     const archive = await tarballOf(PLAIN_APP, "acme-shop-0123456/");
     const api = nock(GITHUB_API)
@@ -81,7 +90,7 @@ describe("fetchSource", () => {
       .get(`/acme/shop/legacy.tar.gz/${SHA}`)
       .reply(200, archive, { "Content-Type": "application/x-gzip" });
     const dest = path.join(tmp, "ok");
-    const result = await fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest });
+    const result = await fetchAndExtract(dest);
     expect(api.isDone() && codeload.isDone()).toBe(true);
     expect(await listTree(dest)).toEqual(await listTree(PLAIN_APP));
     expect(await readFile(path.join(dest, "deploy/app.yaml"), "utf8")).toBe(
@@ -104,7 +113,7 @@ describe("fetchSource", () => {
       .get(`/repos/acme/shop/tarball/${SHA}`)
       .reply(200, archive, { "Content-Type": "application/x-gzip" });
     const dest = path.join(tmp, "hostile", "checkout");
-    const result = await fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest });
+    const result = await fetchAndExtract(dest);
     expect(await listTree(dest)).toEqual(["ok.yaml", "same.yaml"]);
     expect(await readlink(path.join(dest, "same.yaml"))).toBe("ok.yaml");
     expect(await lstat(path.join(tmp, "escaped.txt")).catch(() => "absent")).toBe("absent");
@@ -116,21 +125,29 @@ describe("fetchSource", () => {
     expect(skipped).toMatch(/pipe: FIFO entries are not extracted/);
   });
 
-  it("refuses an archive over the size cap before writing anything", async () => {
+  it("refuses an archive over the size cap, and leaves no file behind", async () => {
     const archive = rawTarball([{ path: "top/big.txt", type: "File", body: "x".repeat(4096) }]);
     nock(GITHUB_API)
       .get(`/repos/acme/shop/tarball/${SHA}`)
       .reply(200, archive, { "Content-Type": "application/x-gzip" });
-    const dest = path.join(tmp, "big");
+    const file = path.join(tmp, "big.tar.gz");
     await expect(
-      fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest, maxBytes: 1024 }),
-    ).rejects.toThrow(
-      /fetching acme\/shop@0123456789ab: the tarball (unpacks to more than 1024 bytes|is over the 1024-byte limit)/,
-    );
-    expect(await lstat(dest).catch(() => "absent")).toBe("absent");
+      fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, file, maxBytes: 64 }),
+    ).rejects.toThrow(/fetching acme\/shop@0123456789ab: the tarball is over the 64-byte limit/);
+    expect(await lstat(file).catch(() => "absent")).toBe("absent");
   });
 
-  it("never makes a symlink whose real target leaves the checkout through a chain of relative links, or is a device", async () => {
+  it("refuses to extract more than the cap (a small archive that unpacks big)", async () => {
+    const archive = rawTarball([{ path: "top/big.txt", type: "File", body: "x".repeat(4096) }]);
+    nock(GITHUB_API)
+      .get(`/repos/acme/shop/tarball/${SHA}`)
+      .reply(200, archive, { "Content-Type": "application/x-gzip" });
+    await expect(fetchAndExtract(path.join(tmp, "bomb"), 1024)).rejects.toThrow(
+      /extracting acme\/shop@0123456: the tarball unpacks to more than 1024 bytes/,
+    );
+  });
+
+  it("never keeps a symlink whose real target leaves the checkout through a chain of relative links, or is a device", async () => {
     // Each link alone points inside; followed in turn they reach /etc/passwd. Textual checks on tar entries pass them.
     const archive = rawTarball([
       { path: "t/", type: "Directory" },
@@ -148,7 +165,7 @@ describe("fetchSource", () => {
       .get(`/repos/acme/shop/tarball/${SHA}`)
       .reply(200, archive, { "Content-Type": "application/x-gzip" });
     const dest = path.join(tmp, "chains");
-    const result = await fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest });
+    const result = await fetchAndExtract(dest);
     expect(await listTree(dest)).toEqual(["a", "a/b", "hop", "ok.sql", "real.sql"]);
     const skipped = result.skipped.join("\n");
     expect(skipped).toMatch(
@@ -195,17 +212,23 @@ describe("fetchSource", () => {
         owner: "acme",
         repo: "shop",
         sha: SHA,
-        dest: path.join(tmp, "capped"),
+        file: path.join(tmp, "capped.tar.gz"),
         maxBytes: 64 * 1024,
       }),
-    ).rejects.toThrow(/over the 65536-byte limit|unpacks to more than 65536 bytes/);
+    ).rejects.toThrow(/over the 65536-byte limit/);
     expect(sent).toBeLessThan(big.length);
   });
 
   it("says what was being fetched when GitHub answers 404", async () => {
     nock(GITHUB_API).get(`/repos/acme/shop/tarball/${SHA}`).reply(404, { message: "Not Found" });
     await expect(
-      fetchSource({ octokit: testOctokit(), owner: "acme", repo: "shop", sha: SHA, dest: path.join(tmp, "missing") }),
+      fetchSource({
+        octokit: testOctokit(),
+        owner: "acme",
+        repo: "shop",
+        sha: SHA,
+        file: path.join(tmp, "missing.tgz"),
+      }),
     ).rejects.toThrow(/fetching acme\/shop@0123456789ab: downloading the tarball: not found/);
   });
 });

@@ -3,18 +3,19 @@
  * the PR or from the latest backup of a target; its credentials become a Secret applied with the other objects.
  */
 import { credentialsSecret } from "../../../data/database-secret.js";
-import { readRepoFile } from "../../render/index.js";
 import type { DeployStep } from "../context.js";
 
 export const databaseStep: DeployStep = {
   name: "Database",
   skip: ({ config }) => (config.database.enabled ? undefined : "database.enabled is false"),
   async run(ctx, detail) {
-    const { deps, config, names, report, dir } = ctx;
+    const { deps, config, names, report } = ctx;
     if (!deps.databases)
       throw new Error("database.enabled is true, but preview-bot has no PREVIEW_DATABASE_URL to create databases with");
-    // A regular file inside the checkout, size-capped: never a link out of it, a device or a FIFO.
-    const seedSql = config.database.seed ? await readRepoFile(dir, config.database.seed, "database.seed") : undefined;
+    // Read by the renderer (a regular file inside the checkout, size-capped: never a link out of it, a device or a FIFO).
+    const seedSql = config.database.seed ? ctx.seed : undefined;
+    if (config.database.seed && seedSql === undefined)
+      throw new Error(`database.seed "${config.database.seed}" was not read by the renderer`);
     // A fork PR's code gets no data from a backup target unless the bot allows it (SEED_FORK_PREVIEWS).
     const seedFrom = ctx.pull.fork && !deps.seedForkPreviews ? undefined : config.database.seedFrom;
     const refused =

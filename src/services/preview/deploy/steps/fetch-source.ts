@@ -1,24 +1,25 @@
-/** Fetch source: the repository at the PR's head SHA, streamed into the run's checkout directory. */
+/**
+ * Fetch source: GitHub's tarball of the repository at the PR's head SHA, downloaded into the run's directory. The bot
+ * holds the GitHub token, so it downloads; it never opens the archive: the renderer extracts it, isolated (Render
+ * manifests).
+ */
+import path from "node:path";
 import { fetchSource } from "../../render/index.js";
 import type { DeployStep } from "../context.js";
 
 export const fetchSourceStep: DeployStep = {
   name: "Fetch source",
-  async run({ octokit, job, pull, dir, signal, deps, names }, detail) {
+  async run(ctx, detail) {
+    const { octokit, job, pull, dir, signal } = ctx;
     const result = await fetchSource({
       octokit,
       owner: job.owner,
       repo: job.repo,
       sha: pull.sha,
-      dest: dir,
+      file: path.join(dir, "source.tar.gz"),
       ...(signal ? { signal } : {}),
     });
-    for (const s of result.skipped) deps.logger.warn({ key: names.key }, `source: not extracted: ${s}`);
-    const skipped = result.skipped.length
-      ? `; ${result.skipped.length} entr${result.skipped.length > 1 ? "ies" : "y"} not extracted: ${result.skipped.slice(0, 3).join("; ")}${result.skipped.length > 3 ? "; …" : ""}`
-      : "";
-    detail(
-      `${job.owner}/${job.repo}@${pull.sha.slice(0, 7)} (${result.files} files, ${(result.bytes / 1e6).toFixed(1)} MB)${skipped}`,
-    );
+    ctx.source = { kind: "tarball", file: result.file };
+    detail(`${job.owner}/${job.repo}@${pull.sha.slice(0, 7)} (${(result.bytes / 1e6).toFixed(1)} MB downloaded)`);
   },
 };

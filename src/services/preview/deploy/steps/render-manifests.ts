@@ -1,8 +1,10 @@
 /**
- * Render manifests: kustomize, Helm or plain YAML from the checkout, through preview-bot's transforms and
- * guardrails, with kind scopes from the cluster's discovery and the parent Gateway read for TLS. What was rewritten
- * and every warning are shown in the step's line of the check run (not only logged); when the render decided the
- * URL's scheme (nothing serves TLS: http), the run's URL and links follow it.
+ * Render manifests: the renderer extracts the downloaded tree and builds kustomize, Helm or plain YAML from it,
+ * isolated (render/isolation.ts); the bot puts the answer through its transforms and guardrails, with kind scopes from
+ * the cluster's discovery and the parent Gateway read for TLS. What was rewritten, every warning and the isolation the
+ * render ran under are shown in the step's line of the check run (not only logged); when the render decided the
+ * URL's scheme (nothing serves TLS: http), the run's URL and links follow it. `database.seed` is read here too (by
+ * the renderer) and handed to the Database step.
  */
 import type { DeployStep } from "../context.js";
 
@@ -11,8 +13,13 @@ const SHOWN = 6;
 export const renderManifestsStep: DeployStep = {
   name: "Render manifests",
   async run(ctx, detail) {
-    const { deps, config, ref, names, dir, report } = ctx;
-    const result = await deps.renderer.render({ dir, config, ref, names, cluster: deps.cluster });
+    const { deps, config, ref, names, dir, report, signal } = ctx;
+    if (!ctx.source) throw new Error("nothing to render: the source was not fetched");
+    const result = await deps.renderer.render(
+      { source: ctx.source, runDir: dir, config, ref, names, cluster: deps.cluster },
+      signal,
+    );
+    if (result.seed !== undefined) ctx.seed = result.seed;
     for (const w of [...result.rewrites, ...result.warnings]) deps.logger.warn({ key: names.key }, `render: ${w}`);
     if (result.url && names.url && result.url !== names.url) {
       const old = names.url;
@@ -27,8 +34,9 @@ export const renderManifestsStep: DeployStep = {
       .slice(0, SHOWN)
       .map((w) => w.slice(0, 240))
       .join("; ");
+    const files = result.extracted ? `, ${result.extracted.files} files` : "";
     detail(
-      `${result.objects.length} objects (${result.type})${notes.length ? `; ${notes.length} note(s): ${shown}${notes.length > SHOWN ? "; …" : ""}` : ""}`,
+      `${result.objects.length} objects (${result.type}${files}; isolated: ${result.isolation.isolation})${notes.length ? `; ${notes.length} note(s): ${shown}${notes.length > SHOWN ? "; …" : ""}` : ""}`,
     );
     ctx.objects = result.objects;
   },

@@ -16,7 +16,7 @@ import { checkChartDependencies } from "./helm-chart.js";
 import { parseManifestDocuments } from "../manifests.js";
 import { isInside } from "./plain.js";
 import { RenderError } from "../render-error.js";
-import { runTool } from "./tool-run.js";
+import { helmEnv, runTool } from "./tool-run.js";
 
 export interface HelmOptions {
   helm: string;
@@ -125,12 +125,7 @@ export async function renderHelmChart(
       cwd: root,
       home,
       path: o.path,
-      env: {
-        HELM_CACHE_HOME: path.join(home, "cache"),
-        HELM_CONFIG_HOME: path.join(home, "config"),
-        HELM_DATA_HOME: path.join(home, "data"),
-        HELM_PLUGINS: path.join(home, "plugins"),
-      },
+      env: helmEnv(home),
       ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
       ...(o.maxOutputBytes ? { maxOutputBytes: o.maxOutputBytes } : {}),
     });

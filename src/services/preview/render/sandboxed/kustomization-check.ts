@@ -11,10 +11,16 @@
  * - `helmCharts` from a chart **repository** (`repo:`): a chart must be in the repository (vendored under the
  *   chart home, `charts/` by default), with its own dependencies vendored; such local charts are rendered with
  *   `--enable-helm`.
+ * - in the **files** that `generators`, `transformers` and `validators` name (plugin configurations kustomize loads):
+ *   a Helm generator (`HelmChartInflationGenerator`) with a `repo` or any `configHome` (helm would pull a chart and run
+ *   plugins from wherever that points, the checkout included), and any remote reference (a URL or git address
+ *   anywhere in it; a file, env or patch path that is remote).
+ * Every file is read with YAML merge keys applied (`<<:`), as kustomize's parser does: a key hidden in a merge is
+ * seen here too.
  */
 import { readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import { parse as parseYaml } from "yaml";
+import { parseAllDocuments } from "yaml";
 import { checkChartDependencies } from "./helm-chart.js";
 import { isInside, KUSTOMIZATION_FILES } from "./plain.js";
 import { RenderError } from "../render-error.js";
@@ -62,7 +68,28 @@ const LIST_FIELDS = [
   "crds",
   "configurations",
 ] as const;
-const DIRECTORY_FIELDS = new Set(["resources", "bases", "components"]);
+const DIRECTORY_FIELDS = new Set(["resources", "bases", "components", "generators", "transformers", "validators"]);
+/** Fields whose entries may be plugin configuration files (checked in checkPluginFile). */
+const PLUGIN_FIELDS = new Set(["generators", "transformers", "validators"]);
+/** Keys of a plugin configuration whose string values kustomize loads as paths. */
+const PATH_KEYS = new Set([
+  "files",
+  "envs",
+  "env",
+  "path",
+  "paths",
+  "resources",
+  "valuesFile",
+  "additionalValuesFiles",
+]);
+
+/** YAML as kustomize reads it: merge keys applied, aliases bounded. */
+function parseKustomizeYaml(text: string): unknown[] {
+  return parseAllDocuments(text, { merge: true }).map((d) => {
+    if (d.errors.length) throw d.errors[0]!;
+    return d.toJS({ maxAliasCount: 50 }) as unknown;
+  });
+}
 
 /** Every `[field, path]` the kustomization loads from. */
 function loadedPaths(k: Rec): Array<[string, string]> {
@@ -154,7 +181,7 @@ export async function checkKustomizationTree(
   const shown = path.relative(root, file);
   let doc: unknown;
   try {
-    doc = parseYaml(await readFile(file, "utf8"), { maxAliasCount: 50 });
+    doc = parseKustomizeYaml(await readFile(file, "utf8"))[0];
   } catch (err) {
     throw new RenderError(`reading ${shown}: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`, {
       cause: err,
@@ -173,8 +200,77 @@ export async function checkKustomizationTree(
     if (target === undefined) continue; // kustomize reports missing files itself
     if (!isInside(root, target))
       throw new RenderError(`${shown}: ${field} entry "${entry}" points outside the repository`);
-    if (DIRECTORY_FIELDS.has(field) && (await stat(target)).isDirectory())
-      await checkKustomizationTree(target, root, seen, facts);
+    const info = await stat(target);
+    if (DIRECTORY_FIELDS.has(field) && info.isDirectory()) await checkKustomizationTree(target, root, seen, facts);
+    else if (PLUGIN_FIELDS.has(field) && info.isFile())
+      await checkPluginFile(target, root, `${shown}: ${field} entry "${entry}"`);
   }
   return facts;
+}
+
+/**
+ * A plugin configuration file (a `generators`/`transformers`/`validators` entry): refuse a Helm generator with a
+ * repository or a config home, and every remote reference in it.
+ */
+async function checkPluginFile(file: string, root: string, where: string): Promise<void> {
+  const shown = path.relative(root, file);
+  let docs: unknown[];
+  try {
+    docs = parseKustomizeYaml(await readFile(file, "utf8"));
+  } catch (err) {
+    throw new RenderError(
+      `${where}: reading ${shown}: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  for (const [i, doc] of docs.entries()) {
+    const d = asRec(doc);
+    if (!d) continue;
+    const at = `${shown}${docs.length > 1 ? ` (document ${i + 1})` : ""}`;
+    const kind = String(d.kind ?? "");
+    if (/HelmChart/i.test(kind) || d.chartName !== undefined || d.chartHome !== undefined) {
+      if (typeof d.repo === "string" && d.repo !== "")
+        throw new RenderError(
+          `${at}: a ${kind || "Helm"} generator pulls the chart from ${d.repo}; preview-bot renders offline, from the PR's own commit only (vendor the chart and use helmCharts)`,
+        );
+      if (d.configHome !== undefined)
+        throw new RenderError(
+          `${at}: a ${kind || "Helm"} generator with configHome is refused (helm would load plugins and repositories from there)`,
+        );
+    }
+    for (const [keyPath, value] of stringsIn(d)) {
+      const key = keyPath
+        .split(".")
+        .at(-1)!
+        .replace(/\[\d+\]$/, "");
+      const remote =
+        SCHEME_OR_GIT.test(value) ||
+        (PATH_KEYS.has(key) && (await isRemoteReference(pathOf(value), path.dirname(file))));
+      if (remote)
+        throw new RenderError(
+          `${at}: ${keyPath} "${value.slice(0, 200)}" is a remote reference; preview-bot builds only from the PR's own commit (vendor it into the repository)`,
+        );
+    }
+  }
+}
+
+/** `key=path` entries of generator `files` name a path after the `=`. */
+function pathOf(entry: string): string {
+  return entry.includes("=") && !SCHEME_OR_GIT.test(entry) ? entry.slice(entry.indexOf("=") + 1) : entry;
+}
+
+/** Every string value in a document, with its path (`spec.files[2]`); bounded. */
+function stringsIn(doc: unknown, limit = 10_000): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const stack: Array<[string, unknown]> = [["", doc]];
+  while (stack.length && out.length < limit) {
+    const [at, v] = stack.pop()!;
+    if (typeof v === "string") out.push([at, v]);
+    else if (Array.isArray(v)) v.forEach((x, i) => stack.push([`${at}[${i}]`, x]));
+    else if (v !== null && typeof v === "object")
+      for (const [k, x] of Object.entries(v as Rec)) stack.push([at ? `${at}.${k}` : k, x]);
+  }
+  return out;
 }

@@ -9,7 +9,7 @@ import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import path from "node:path";
 import { RenderError } from "../render-error.js";
-import { runTool } from "./tool-run.js";
+import { helmEnv, runTool } from "./tool-run.js";
 
 export { checkKustomizationTree, findKustomizationFile, isRemoteReference } from "./kustomization-check.js";
 export {
@@ -17,7 +17,7 @@ export {
   DEFAULT_TOOL_TIMEOUT_MS as DEFAULT_KUSTOMIZE_TIMEOUT_MS,
 } from "./tool-run.js";
 
-async function onPath(name: string, envPath: string): Promise<string | undefined> {
+export async function findOnPath(name: string, envPath: string): Promise<string | undefined> {
   for (const dir of envPath.split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.join(dir, name);
@@ -33,9 +33,9 @@ async function onPath(name: string, envPath: string): Promise<string | undefined
 
 /** `["kustomize", "build"]` or `["kubectl", "kustomize"]` (absolute paths), or undefined when neither is installed. */
 export async function findKustomizeCommand(envPath: string): Promise<string[] | undefined> {
-  const kustomize = await onPath("kustomize", envPath);
+  const kustomize = await findOnPath("kustomize", envPath);
   if (kustomize) return [kustomize, "build"];
-  const kubectl = await onPath("kubectl", envPath);
+  const kubectl = await findOnPath("kubectl", envPath);
   if (kubectl) return [kubectl, "kustomize"];
   return undefined;
 }
@@ -66,11 +66,7 @@ export async function runKustomize(dir: string, root: string, opts: KustomizeOpt
     path: opts.path,
     ...(opts.helm
       ? {
-          env: {
-            HELM_CACHE_HOME: path.join(opts.home, "helm-cache"),
-            HELM_CONFIG_HOME: path.join(opts.home, "helm-config"),
-            HELM_DATA_HOME: path.join(opts.home, "helm-data"),
-          },
+          env: helmEnv(opts.home),
         }
       : {}),
     ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),

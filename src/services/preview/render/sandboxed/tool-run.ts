@@ -1,39 +1,20 @@
 /**
- * Running kustomize and helm on a pull request's files: execFile (no shell), a timeout, an output cap, and an
- * environment that cannot reach the network. Remote references are refused before the tool runs (kustomization
- * checks, vendored Helm dependencies); this is the second wall:
- * - the child gets a minimal environment: PATH, a scratch HOME (Helm's cache, config and data under it), no
- *   kubeconfig, and HTTP(S)_PROXY pointing at a closed local port, so any HTTP fetch Go's net/http makes fails;
- * - where the platform allows unprivileged user namespaces, the child runs in a new network namespace
- *   (`unshare --user --net`), which has no interface but loopback; probed once per process.
- * Failures become one line per problem naming the file (paths relative to the repository), not raw tool output.
+ * Running kustomize and helm on a pull request's files, inside the renderer (already isolated: no network, no
+ * secrets, nothing of the bot's visible): execFile (no shell), a timeout, an output cap, and an environment with
+ * nothing in it but the tool's PATH, a scratch HOME and proxies pointing at a closed local port (a second wall: any
+ * HTTP fetch Go's net/http makes fails even where a network exists). Failures become one line per problem naming
+ * the file (paths relative to the repository), not raw tool output. Tool output is hostile text: it is cut before
+ * any pattern runs on it.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import path from "node:path";
-import { redactText } from "../../../../logger.js";
 import { RenderError } from "../render-error.js";
 
 export const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
 export const DEFAULT_TOOL_MAX_OUTPUT = 32 * 1024 * 1024;
 /** A port nothing listens on (the discard port): every proxied request fails at once. */
 const DEAD_PROXY = "http://127.0.0.1:9";
-
-let netnsPrefix: string[] | null | undefined;
-
-/** `["unshare", "--user", "--net", "--map-current-user", "--"]` when that works here, else undefined. */
-export function networkIsolation(): string[] | undefined {
-  if (netnsPrefix === undefined) {
-    const argv = ["--user", "--net", "--map-current-user", "--"];
-    try {
-      execFileSync("unshare", [...argv, "true"], { stdio: "ignore", timeout: 5_000 });
-      netnsPrefix = ["unshare", ...argv];
-    } catch {
-      netnsPrefix = null;
-    }
-  }
-  return netnsPrefix ?? undefined;
-}
 
 /** The whole environment a tool child gets. */
 export function offlineEnv(home: string, toolPath: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -49,7 +30,27 @@ export function offlineEnv(home: string, toolPath: string, extra: Record<string,
     no_proxy: "",
     KUBECONFIG: path.join(home, "no-kubeconfig"),
     GIT_TERMINAL_PROMPT: "0",
+    TMPDIR: home,
+    // No system OpenSSL configuration: under Landlock /etc is out of reach, and some programs treat that as fatal.
+    OPENSSL_CONF: "/dev/null",
     ...extra,
+  };
+}
+
+/**
+ * Helm's environment: every home in the scratch HOME, an empty plugins directory and no repository or registry
+ * configuration, so helm can neither run a plugin nor know a repository — whatever a kustomization's generator says
+ * (its `configHome` is refused before kustomize runs; these hold even if a check were missed).
+ */
+export function helmEnv(home: string): Record<string, string> {
+  return {
+    HELM_CACHE_HOME: path.join(home, "helm-cache"),
+    HELM_CONFIG_HOME: path.join(home, "helm-config"),
+    HELM_DATA_HOME: path.join(home, "helm-data"),
+    HELM_PLUGINS: path.join(home, "helm-no-plugins"),
+    HELM_REPOSITORY_CONFIG: path.join(home, "helm-no-repositories.yaml"),
+    HELM_REPOSITORY_CACHE: path.join(home, "helm-no-repository-cache"),
+    HELM_REGISTRY_CONFIG: path.join(home, "helm-no-registries.json"),
   };
 }
 
@@ -65,9 +66,11 @@ export interface ToolOptions {
   timeoutMs?: number;
   maxOutputBytes?: number;
   env?: Record<string, string>;
-  /** Run in a network namespace when available (default true). */
-  isolate?: boolean;
 }
+
+/** How much of a tool's stderr is read, and of each line and block of it: cut before any pattern runs. */
+const STDERR_CHARS = 64 * 1024;
+const LINE_CHARS = 2_000;
 
 /** Known kustomize/helm error shapes, said plainly. */
 function simplify(line: string): string {
@@ -84,7 +87,7 @@ function simplify(line: string): string {
 
 /** Problems in a tool's stderr, one line each: log chatter dropped, `Error:` prefixes removed, paths relative. */
 export function toolProblems(stderr: string, roots: readonly string[]): string[] {
-  let text = redactText(stderr);
+  let text = stderr.slice(0, STDERR_CHARS);
   for (const root of roots)
     text = text
       .split(`${root.replace(/\/+$/, "")}/`)
@@ -93,12 +96,13 @@ export function toolProblems(stderr: string, roots: readonly string[]): string[]
       .join(".");
   const lines = text
     .split("\n")
+    .map((l) => l.slice(0, LINE_CHARS))
     .filter((l) => l.trim() && !/^\S+\.go:\d+:/.test(l.trim()) && !/^(WARNING|W\d{4}|I\d{4})/.test(l.trim()));
   // An error may span lines (kustomize quotes config in backticks): a block runs from one `Error:` line to the next.
   const blocks: string[] = [];
   for (const line of lines) {
     if (/^error:/i.test(line.trim()) || blocks.length === 0) blocks.push(line.trim());
-    else blocks[blocks.length - 1] += `\n${line}`;
+    else if (blocks[blocks.length - 1]!.length < LINE_CHARS) blocks[blocks.length - 1] += `\n${line}`;
   }
   const usage = blocks.findIndex((b) => /^Usage:/m.test(b));
   const chosen = (usage > 0 ? blocks.slice(0, usage) : blocks).map((b) =>
@@ -120,8 +124,6 @@ export function toolProblems(stderr: string, roots: readonly string[]): string[]
 export function runTool(file: string, args: readonly string[], o: ToolOptions): Promise<string> {
   const timeout = o.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
   const maxBuffer = o.maxOutputBytes ?? DEFAULT_TOOL_MAX_OUTPUT;
-  const prefix = o.isolate === false ? undefined : networkIsolation();
-  const [cmd, ...argv] = prefix ? [...prefix, file, ...args] : [file, ...args];
   return new Promise<string>((resolve, reject) => {
     try {
       if (file.includes("/")) accessSync(file, constants.X_OK);
@@ -130,8 +132,8 @@ export function runTool(file: string, args: readonly string[], o: ToolOptions): 
       return reject(new RenderError(why));
     }
     execFile(
-      cmd!,
-      argv,
+      file,
+      args,
       { cwd: o.cwd, timeout, maxBuffer, encoding: "utf8", env: offlineEnv(o.home, o.path, o.env), windowsHide: true },
       (err, stdout, stderr) => {
         if (!err) return resolve(stdout);
@@ -139,7 +141,7 @@ export function runTool(file: string, args: readonly string[], o: ToolOptions): 
         let problems: string[];
         if (e.code === "ERR_CHILD_PROCESS_STDIO_MAXBUFFER") problems = [`output larger than ${maxBuffer} bytes`];
         else if (e.killed || e.signal === "SIGTERM") problems = [`timed out after ${Math.round(timeout / 1000)} s`];
-        else if (e.code === "ENOENT" || /unshare: failed to execute/.test(stderr)) problems = [`${file} not found`];
+        else if (e.code === "ENOENT") problems = [`${file} not found`];
         else problems = toolProblems(stderr || e.message, [o.root]);
         const shown = problems.map((p) => `${o.what}: ${p}`);
         reject(new RenderError(shown.join("\n"), { cause: err, problems: shown }));

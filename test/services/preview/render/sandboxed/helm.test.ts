@@ -13,7 +13,7 @@ import { setValues } from "../../../../../src/services/preview/render/sandboxed/
 import { config, useTrees, testRenderer } from "../../../../support/render.js";
 import { describeWithTools } from "../../../../support/tools.js";
 
-const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../fixtures/helm-chart-app");
+const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../../fixtures/helm-chart-app");
 const ref: PreviewRef = {
   owner: "acme",
   repo: "notes",

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "@jest/globals";
 import { checkKustomizationTree } from "../../../../../src/services/preview/render/sandboxed/kustomization-check.js";
-import { readRepoFile } from "../../../../../src/services/preview/render/index.js";
+import { readRepoFile } from "../../../../../src/services/preview/render/sandboxed/repo-files.js";
 import { mkfifo } from "../../../../support/fifo.js";
 import { useTrees } from "../../../../support/render.js";
 import { symlink } from "node:fs/promises";

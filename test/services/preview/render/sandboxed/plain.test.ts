@@ -14,7 +14,7 @@ import { readPlainManifests } from "../../../../../src/services/preview/render/s
 import { config, useTrees, testRenderer } from "../../../../support/render.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const PLAIN_APP = path.resolve(here, "../../../fixtures/plain-app");
+const PLAIN_APP = path.resolve(here, "../../../../fixtures/plain-app");
 const SHA = "89abcdef0123456789abcdef0123456789abcdef";
 const ref: PreviewRef = { owner: "acme", repo: "shop", number: 9, branch: "fix/Cart", sha: SHA };
 
@@ -148,12 +148,12 @@ describe("createRenderer on plain YAML", () => {
     expect(warnings[0]).toMatch(/skipped k8s\/kustomization.yaml/);
   });
 
-  it("refuses a manifests.path that is a symlink out of the repository", async () => {
+  it("refuses a manifests.path that is a symlink out of the repository (the tree's links are judged first)", async () => {
     const root = await tree({ "README.md": "x" });
     await symlink(tmpDir(), path.join(root, "k8s"));
     const c = config("manifests:\n  path: k8s\n");
     await expect(testRenderer().render({ dir: root, config: c, ref, names: previewNamesFor(ref, c) })).rejects.toThrow(
-      /manifests.path leads outside the repository/,
+      /link refused: k8s: symlink to \/.* points outside the checkout/,
     );
   });
 });
