@@ -146,6 +146,56 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
     expect(container.env.find((e: Obj) => e.name === "PORT")?.value).toBe(String(port.containerPort));
   });
 
+  it("runs the renderer as its own workload that holds nothing worth stealing, and points the bot at it", () => {
+    const renderer = one(objs, "Deployment", "preview-bot-renderer");
+    const pod = renderer.spec.template.spec;
+    const c = pod.containers[0];
+    const account = one(objs, "ServiceAccount", pod.serviceAccountName);
+    expect(pod.serviceAccountName).not.toBe(deployment.spec.template.spec.serviceAccountName);
+    expect(account.automountServiceAccountToken).toBe(false);
+    expect(pod.automountServiceAccountToken).toBe(false);
+    // No Secret and nothing derived from one: no envFrom, no secretKeyRef, no secret volume.
+    expect(c.envFrom).toBeUndefined();
+    expect(JSON.stringify(c.env)).not.toMatch(/secretKeyRef|configMapKeyRef/);
+    expect(JSON.stringify(pod.volumes)).not.toMatch(/secret|projected/);
+    expect(c.command).toEqual(["node", "dist/cli.js", "renderer"]);
+    expect(c.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(pod.securityContext.seccompProfile.type).toBe("RuntimeDefault");
+    expect(pod.securityContext.runAsUser).not.toBe(deployment.spec.template.spec.securityContext.runAsUser);
+    expect(c.resources.limits).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+    expect(c.resources.limits["ephemeral-storage"]).toBeDefined();
+    // No egress, and ingress only from the bot's pods, on the renderer's port.
+    const policy = one(objs, "NetworkPolicy", "preview-bot-renderer");
+    expect(policy.spec.policyTypes.sort()).toEqual(["Egress", "Ingress"]);
+    expect(policy.spec.egress ?? []).toEqual([]);
+    expect(policy.spec.ingress).toEqual([
+      {
+        from: [{ podSelector: { matchLabels: deployment.spec.template.metadata.labels } }].map((f) => ({
+          podSelector: {
+            matchLabels: {
+              "app.kubernetes.io/name": "preview-bot",
+              "app.kubernetes.io/component": f.podSelector.matchLabels["app.kubernetes.io/component"],
+            },
+          },
+        })),
+        ports: [{ port: 8080, protocol: "TCP" }],
+      },
+    ]);
+    for (const [k, v] of Object.entries(policy.spec.podSelector.matchLabels))
+      expect(renderer.spec.template.metadata.labels[k]).toBe(v);
+    // The bot renders there: RENDERER_URL names the renderer's Service and port.
+    const service = one(objs, "Service", "preview-bot-renderer");
+    const config = one(objs, "ConfigMap").data as Record<string, string>;
+    expect(config.RENDERER_URL).toBe(`http://${service.metadata.name}:${service.spec.ports[0].port}`);
+    for (const [k, v] of Object.entries(service.spec.selector))
+      expect(renderer.spec.template.metadata.labels[k]).toBe(v);
+  });
+
   it("gives the pod more time to stop than the server's own drain", () => {
     expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBe(40);
     expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThan(serverDrainSeconds());
@@ -378,8 +428,13 @@ describeWithTools(["kustomize"], "deploy/overlays/example (with the backups comp
     for (const image of images) expect(image).toMatch(/^[a-z0-9.-]+(:\d+)?\/.+:[\w.-]+$/);
   });
 
-  it("wires Workload Identity for every workload: labelled pod, annotated ServiceAccount", () => {
+  it("wires Workload Identity for every workload that uses Azure (not the renderer: it holds no identity)", () => {
     for (const { owner, spec, labels } of podSpecs(objs)) {
+      if (owner === "Deployment/preview-bot-renderer") {
+        expect(labels["azure.workload.identity/use"]).toBeUndefined();
+        expect(one(objs, "ServiceAccount", spec.serviceAccountName).metadata.annotations).toBeUndefined();
+        continue;
+      }
       expect({ owner, label: labels["azure.workload.identity/use"] }).toEqual({ owner, label: "true" });
       const account = one(objs, "ServiceAccount", spec.serviceAccountName);
       expect(account.metadata.annotations["azure.workload.identity/client-id"]).not.toBe(
