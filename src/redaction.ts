@@ -11,8 +11,21 @@
  * indexOf per secret.
  */
 
-/** A half-open range of the text to replace, and what to put there. */
-type Cut = [start: number, end: number, replacement: string];
+/** Half-open ranges of the text to replace, and what to put there (parallel arrays: no object per cut). */
+class Cuts {
+  readonly starts: number[] = [];
+  readonly ends: number[] = [];
+  readonly replacements: string[] = [];
+  push([start, end, replacement]: [number, number, string]): void {
+    this.starts.push(start);
+    this.ends.push(end);
+    this.replacements.push(replacement);
+  }
+  get length(): number {
+    return this.starts.length;
+  }
+}
+type Cut = Cuts;
 
 const REDACTED = "[REDACTED]";
 
@@ -20,9 +33,11 @@ const isWordChar = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) |
 const isSpace = (c: number) =>
   c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0xfeff || c === 0x2028 || c === 0x2029;
 
-/** Every index of `needle` in `hay` (non-overlapping scan positions), in order. */
-function* occurrences(hay: string, needle: string): Generator<number> {
-  for (let i = hay.indexOf(needle); i >= 0; i = hay.indexOf(needle, i + 1)) yield i;
+/** Every index of `needle` in `hay`, in order. */
+function occurrences(hay: string, needle: string): number[] {
+  const out: number[] = [];
+  for (let i = hay.indexOf(needle); i >= 0; i = hay.indexOf(needle, i + 1)) out.push(i);
+  return out;
 }
 
 /** Match a sticky, bounded pattern at `at`; the match's end or -1. */
@@ -32,21 +47,30 @@ function stickyEnd(re: RegExp, text: string, at: number): RegExpExecArray | null
 }
 
 /** scheme://user:password@ → scheme://user:[REDACTED]@ */
-function urlUserinfo(text: string, _lower: string, cuts: Cut[]): void {
-  const scheme = /[a-z][a-z0-9+.-]{0,63}$/i;
+function urlUserinfo(text: string, _lower: string, cuts: Cut): void {
   const rest = /[^:/?#@\s]{1,256}:([^@\s/]{1,2048})@/y;
   for (const i of occurrences(text, "://")) {
-    if (!scheme.test(text.slice(Math.max(0, i - 64), i))) continue;
     const m = stickyEnd(rest, text, i + 3);
-    if (!m) continue;
+    if (!m || !schemeBefore(text, i)) continue;
     const start = m.index + m[0].length - 1 - m[1]!.length;
     cuts.push([start, start + m[1]!.length, REDACTED]);
   }
 }
 
+/** Whether a URL scheme ([a-z][a-z0-9+.-]*, any case) ends at `at`. */
+function schemeBefore(text: string, at: number): boolean {
+  let letter = false;
+  for (let j = at - 1; j >= 0 && at - j <= 64; j--) {
+    const c = text.charCodeAt(j);
+    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90)) letter = true;
+    else if (!((c >= 48 && c <= 57) || c === 0x2b || c === 0x2e || c === 0x2d)) break; // digits, + . -
+  }
+  return letter;
+}
+
 /** `needle` then a value up to `stop`'s end: `AccountKey=…`, `SharedAccessSignature=…` (up to `;` or a space), `?sig=`. */
 function keyValue(needle: string, stop: RegExp) {
-  return (text: string, lower: string, cuts: Cut[]): void => {
+  return (text: string, lower: string, cuts: Cut): void => {
     let from = 0;
     for (const i of occurrences(lower, needle)) {
       if (i < from) continue; // inside a value already cut
@@ -60,7 +84,7 @@ function keyValue(needle: string, stop: RegExp) {
 }
 
 /** `Bearer <token>` (any case, any run of spaces): the token. */
-function bearer(text: string, lower: string, cuts: Cut[]): void {
+function bearer(text: string, lower: string, cuts: Cut): void {
   const token = /\s{1,64}([A-Za-z0-9._~+/-]{1,8192}=*)/y;
   let from = 0;
   for (const i of occurrences(lower, "bearer")) {
@@ -73,7 +97,7 @@ function bearer(text: string, lower: string, cuts: Cut[]): void {
 }
 
 /** GitHub (`ghp_…`, `github_pat_…`) and Slack (`xoxb-…`) tokens, whole. */
-function tokens(text: string, _lower: string, cuts: Cut[]): void {
+function tokens(text: string, _lower: string, cuts: Cut): void {
   const rules: Array<[string[], RegExp]> = [
     [["ghp_", "gho_", "ghu_", "ghs_", "ghr_"], /gh[pousr]_[A-Za-z0-9]{20,4096}\b/y],
     [["github_pat_"], /github_pat_[A-Za-z0-9_]{20,4096}\b/y],
@@ -91,7 +115,7 @@ function tokens(text: string, _lower: string, cuts: Cut[]): void {
 }
 
 /** PEM private keys, also cut short (an error quoting a few lines of one) or with their newlines escaped. */
-function pemKeys(text: string, _lower: string, cuts: Cut[]): void {
+function pemKeys(text: string, _lower: string, cuts: Cut): void {
   const header = /-----BEGIN [A-Z ]{0,64}PRIVATE KEY-----/y;
   const body = /(?:\s|\\[nr]|[A-Za-z0-9+/=]){0,65536}/y;
   const end = /-----END [A-Z ]{0,64}PRIVATE KEY-----/y;
@@ -118,24 +142,25 @@ function pemKeys(text: string, _lower: string, cuts: Cut[]): void {
   }
 }
 
-const SECRET_WORDS = ["password", "passwd", "secret", "token", "account_key", "api_key", "apikey"];
+/** The words that make an identifier secret; one scan finds them all, in order (a literal alternation: linear). */
+const SECRET_WORD = /password|passwd|secret|token|account_key|api_key|apikey/g;
 
 /**
  * `KEY=value`, `KEY: value`, `"password": "x"` and `\"token\":\"x\"` (JSON quoted inside text): an identifier holding
- * one of SECRET_WORDS, an optional quote, `=` or `:`, then the value (quoted, or up to a space or delimiter).
+ * one of the SECRET_WORD words, an optional quote, `=` or `:`, then the value (quoted, or up to a space or delimiter).
  */
-function assignments(text: string, lower: string, cuts: Cut[]): void {
+function assignments(text: string, lower: string, cuts: Cut): void {
   const value = /(\\?"(?:[^"\\]|\\[^"]){0,4096}\\?"|'[^']{0,4096}'|[^\s,;}&"']{1,4096})/y;
   const seen = new Set<number>();
-  const anchors = SECRET_WORDS.flatMap((word) => [...occurrences(lower, word)].map((i) => [i, word] as const)).sort(
-    (a, b) => a[0] - b[0],
-  );
+  SECRET_WORD.lastIndex = 0;
   let from = 0;
   // The identifier run ([A-Za-z0-9_-]) around the last anchor, reused by the anchors inside it: each run is walked once.
   let runStart = -1;
   let runEnd = -1;
   {
-    for (const [i, word] of anchors) {
+    for (let a = SECRET_WORD.exec(lower); a; a = SECRET_WORD.exec(lower)) {
+      const i = a.index;
+      const word = a[0];
       if (i < from) continue; // inside a value already cut
       if (i < runStart || i >= runEnd) {
         runStart = i;
@@ -144,7 +169,10 @@ function assignments(text: string, lower: string, cuts: Cut[]): void {
         while (runEnd < text.length && isIdentChar(text.charCodeAt(runEnd))) runEnd++;
       }
       // No real variable name is that long: a run of hundreds of identifier characters is not an assignment.
-      if (runEnd - runStart > 256) continue;
+      if (runEnd - runStart > 256) {
+        from = runEnd;
+        continue;
+      }
       const start = runStart;
       const end = runEnd;
       if (start > 0 && isWordChar(text.charCodeAt(start - 1))) continue; // \b before the identifier
@@ -169,11 +197,12 @@ function assignments(text: string, lower: string, cuts: Cut[]): void {
 const isIdentChar = (c: number) => isWordChar(c) || c === 45; // [A-Za-z0-9_-]
 
 /** SQL and prose: `PASSWORD 'x'`, `PASSWORD "x"`, `WITH [ENCRYPTED] PASSWORD x`. */
-function sqlPasswords(text: string, lower: string, cuts: Cut[]): void {
+function sqlPasswords(text: string, lower: string, cuts: Cut): void {
   const quoted = /\s{1,64}('(?:[^']|''){0,4096}'|"[^"]{0,4096}")/y;
   const bare = /\s{1,64}(?!\[REDACTED\])(\S{1,4096})/y;
   for (const i of occurrences(lower, "password")) {
     if (i > 0 && isWordChar(text.charCodeAt(i - 1))) continue;
+    if (!isSpace(text.charCodeAt(i + 8))) continue; // both forms have whitespace after the word
     const q = stickyEnd(quoted, text, i + 8);
     if (q) {
       cuts.push([q.index + q[0].length - q[1]!.length, q.index + q[0].length, REDACTED]);
@@ -201,23 +230,36 @@ const RULES = [
 
 /** Lower-case ASCII letters only: the same length as the text, so indices found in it are indices in the text. */
 function asciiLower(text: string): string {
-  return text.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+  // Pure ASCII (the usual case): the native lower-casing keeps the length. Otherwise only A-Z are changed.
+  return /[^\x00-\x7f]/.test(text) ? text.replace(/[A-Z]+/g, (m) => m.toLowerCase()) : text.toLowerCase();
 }
 
 /** Replace the ranges (overlaps merged: the earliest start wins, the union is cut). */
-function applyCuts(text: string, cuts: Cut[]): string {
-  if (cuts.length === 0) return text;
-  cuts.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+function applyCuts(text: string, cuts: Cuts): string {
+  const n = cuts.length;
+  if (n === 0) return text;
+  let order: number[] | undefined;
+  for (let k = 1; k < n; k++) {
+    if (cuts.starts[k]! < cuts.starts[k - 1]!) {
+      // Rules mostly find ranges in order; sort (by start, longest first) only when one did not.
+      order = Array.from({ length: n }, (_, j) => j).sort(
+        (x, y) => cuts.starts[x]! - cuts.starts[y]! || cuts.ends[y]! - cuts.ends[x]!,
+      );
+      break;
+    }
+  }
   const out: string[] = [];
   let at = 0;
-  for (const [start, end, replacement] of cuts) {
+  for (let k = 0; k < n; k++) {
+    const j = order ? order[k]! : k;
+    const start = cuts.starts[j]!;
+    const end = cuts.ends[j]!;
     if (end <= at) continue;
     if (start < at) {
-      // Overlaps the previous cut: extend it.
-      at = end;
+      at = end; // overlaps the previous cut: extend it
       continue;
     }
-    out.push(text.slice(at, start), replacement);
+    out.push(text.slice(at, start), cuts.replacements[j]!);
     at = end;
   }
   out.push(text.slice(at));
@@ -235,10 +277,13 @@ export function redactLiterals(text: string, secrets: readonly string[]): string
 export function redactPatterns(text: string): string {
   // Rules run in order on the text as the previous ones left it, as the regular expressions did.
   let out = text;
+  let lower = asciiLower(text);
   for (const rule of RULES) {
-    const cuts: Cut[] = [];
-    rule(out, asciiLower(out), cuts);
+    const cuts = new Cuts();
+    rule(out, lower, cuts);
+    if (cuts.length === 0) continue;
     out = applyCuts(out, cuts);
+    lower = asciiLower(out);
   }
   return out;
 }
