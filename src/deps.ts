@@ -287,6 +287,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
 
     async close() {
       notifier?.close?.();
+      renderWorker.close?.();
       for (const r of running.splice(0).reverse()) if (r !== queueLease) await r.stop();
       await queue.stop();
       await queueLease?.stop(); // after the running jobs: the next holder starts none beside them

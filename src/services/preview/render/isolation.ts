@@ -11,7 +11,8 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, realpathSync } from "node:fs";
-import { chmod, chown, mkdir, writeFile } from "node:fs/promises";
+import { chmod, chown, copyFile, mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Logger } from "../../../logger.js";
@@ -53,6 +54,8 @@ export interface RenderWorker {
   ): Promise<{ response: WorkerResponse; isolation: IsolationReport }>;
   /** Which isolation this host gives a render (start-up: said at once, and loudly when there is none). */
   probe(runDir: string): Promise<IsolationReport>;
+  /** Stop a waiting warm worker (shutdown). */
+  close?(): void;
 }
 
 export interface SandboxWorkerOptions {
@@ -63,6 +66,18 @@ export interface SandboxWorkerOptions {
   isolation: IsolationMode;
   limits: RenderLimits;
   logger: Logger;
+  /**
+   * Node's compile cache for the worker's code: written by the start-up probe (which reads no pull-request content),
+   * then given read-only to every render, so a render starts without compiling its modules again.
+   */
+  cacheDir?: string;
+  /**
+   * Where warm workers wait (one, started after the probe and after each render): a render then hands its tarball to
+   * a worker that has already started and loaded its code. Without it, each render starts its worker.
+   */
+  warmDir?: string;
+  /** The directories of the tools renders may use (for warm workers, which start before a request names them). */
+  toolDirs?: Promise<readonly string[]>;
 }
 
 /** The worker's code: dist/render-worker.js, or the TypeScript source when the bot itself runs from source (tests). */
@@ -107,6 +122,18 @@ export function createSandboxWorker(o: SandboxWorkerOptions): RenderWorker {
   const node = realpathSync(process.execPath);
   const code = workerCode();
   const [launcher = "preview-sandbox", ...launcherArgs] = o.sandbox;
+  let sourceHook: string | undefined;
+  const toolDirSet = new Set<string>();
+  // Once per process: the hook that lets the worker run from source (tests), and the tools' directories.
+  const ready = (async () => {
+    if (code.fromSource) {
+      const dir = await mkdtemp(path.join(tmpdir(), "preview-render-hook-"));
+      await chmod(dir, 0o755);
+      sourceHook = path.join(dir, "source-hook.mjs");
+      await writeFile(sourceHook, SOURCE_HOOK, { mode: 0o644 });
+    }
+    for (const d of (await o.toolDirs) ?? []) if (existsSync(d)) toolDirSet.add(realpathSync(d));
+  })();
   const command = launcher.includes("/")
     ? launcher
     : (o.path
@@ -114,31 +141,50 @@ export function createSandboxWorker(o: SandboxWorkerOptions): RenderWorker {
         .map((d) => path.join(d, launcher))
         .find((p) => path.isAbsolute(p) && existsSync(p)) ?? launcher);
 
-  async function launch(
-    request: WorkerRequest,
-    runDir: string,
-    signal?: AbortSignal,
-  ): Promise<{ stdout: string; stderr: string; status: number | null; reports: Array<Record<string, unknown>> }> {
-    const reads = [
+  interface Launched {
+    /** Hand the worker its one request; resolves with what it answered, once it exits. */
+    send(request: WorkerRequest, signal?: AbortSignal): Promise<Outcome>;
+    /** Resolves once the worker exited (a waiting warm worker that exits early is not used). */
+    exited: Promise<void>;
+    kill(): void;
+  }
+  interface Outcome {
+    stdout: string;
+    stderr: string;
+    status: number | null;
+    reports: Array<Record<string, unknown>>;
+  }
+
+  /**
+   * Start a worker in the sandbox, seeing `reads` and writing `scratch`, and leave it waiting for its request on
+   * stdin (it has loaded its code by then). `extraWallSeconds`: how long it may wait before the request comes.
+   */
+  function spawnWorker(
+    reads: string[],
+    scratch: string,
+    toolPath: string,
+    cache: "read" | "write",
+    extraWallSeconds = 0,
+  ): Launched {
+    const nodeArgs: string[] = [];
+    const all = [
       ...nodePaths(node),
       path.join(code.root, "node_modules"),
       path.join(code.root, "package.json"),
       path.dirname(code.entry),
-      ...toolDirs(request),
-      ...(request.source.kind === "tarball" ? [request.source.file] : [request.source.dir]),
+      ...reads,
     ];
-    const nodeArgs: string[] = [];
-    if (code.fromSource) {
-      const hook = path.join(runDir, "source-hook.mjs");
-      await writeFile(hook, SOURCE_HOOK, { mode: 0o644 });
-      reads.push(hook);
-      nodeArgs.push("--no-warnings", "--experimental-transform-types", "--import", pathToFileURL(hook).href);
+    if (code.fromSource && sourceHook) {
+      all.push(sourceHook);
+      nodeArgs.push("--no-warnings", "--experimental-transform-types", "--import", pathToFileURL(sourceHook).href);
     }
+    const cacheDir = o.cacheDir && existsSync(o.cacheDir) ? o.cacheDir : undefined;
     const env = {
-      PATH: request.tools.path,
-      HOME: request.scratch,
-      TMPDIR: request.scratch,
+      PATH: toolPath,
+      HOME: scratch,
+      TMPDIR: scratch,
       OPENSSL_CONF: "/dev/null",
+      ...(cacheDir ? { NODE_COMPILE_CACHE: cacheDir } : {}),
     };
     const argv = [
       ...launcherArgs,
@@ -147,51 +193,49 @@ export function createSandboxWorker(o: SandboxWorkerOptions): RenderWorker {
       "--report-fd",
       "3",
       "--cwd",
-      request.scratch,
+      scratch,
       "--cpu-seconds",
       String(o.limits.cpuSeconds),
       "--memory-bytes",
       String(o.limits.memoryBytes),
       "--wall-seconds",
-      String(o.limits.wallSeconds),
+      String(o.limits.wallSeconds + extraWallSeconds),
       "--max-output",
       String(o.limits.outputBytes),
-      ...[...new Set(reads)].flatMap((p) => ["--read", p]),
+      ...[...new Set(all)].flatMap((p) => ["--read", p]),
       "--write",
-      request.scratch,
+      scratch,
+      ...(cacheDir ? [cache === "write" ? "--write" : "--read", cacheDir] : []),
       ...Object.entries(env).flatMap(([k, v]) => ["--env", `${k}=${v}`]),
       "--",
       node,
       ...nodeArgs,
       code.entry,
     ];
-    return new Promise((resolve, reject) => {
-      const child = spawn(command, argv, { stdio: ["pipe", "pipe", "pipe", "pipe"], env: {} });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      let errBytes = 0;
-      let reportText = "";
-      child.stdout!.on("data", (c: Buffer) => out.push(c));
-      child.stderr!.on("data", (c: Buffer) => {
-        errBytes += c.length;
-        if (errBytes <= 64 * 1024) err.push(c);
-      });
-      (child.stdio[3] as NodeJS.ReadableStream).on("data", (c: Buffer) => {
-        if (reportText.length < 64 * 1024) reportText += c.toString("utf8");
-      });
-      const abort = () => child.kill("SIGTERM");
-      signal?.addEventListener("abort", abort, { once: true });
-      child.on("error", (e) => {
-        signal?.removeEventListener("abort", abort);
+    const child = spawn(command, argv, { stdio: ["pipe", "pipe", "pipe", "pipe"], env: {} });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let errBytes = 0;
+    let reportText = "";
+    child.stdout!.on("data", (c: Buffer) => out.push(c));
+    child.stderr!.on("data", (c: Buffer) => {
+      errBytes += c.length;
+      if (errBytes <= 64 * 1024) err.push(c);
+    });
+    (child.stdio[3] as NodeJS.ReadableStream).on("data", (c: Buffer) => {
+      if (reportText.length < 64 * 1024) reportText += c.toString("utf8");
+    });
+    child.stdin!.on("error", () => undefined); // a worker that died before its request: reported by `close`
+    const done = new Promise<Outcome>((resolve, reject) => {
+      child.on("error", (e) =>
         reject(
           new RenderError(
             `the renderer's sandbox (${launcher}) could not be started: ${e.message}. It ships in preview-bot's image; elsewhere build it with \`bash tools/build.sh\`, or set RENDER_ISOLATION=none to render without isolation (never for pull requests you do not trust)`,
             { cause: e },
           ),
-        );
-      });
+        ),
+      );
       child.on("close", (status) => {
-        signal?.removeEventListener("abort", abort);
         const reports = reportText
           .split("\n")
           .filter((l) => l.trim())
@@ -209,16 +253,142 @@ export function createSandboxWorker(o: SandboxWorkerOptions): RenderWorker {
           reports,
         });
       });
-      child.stdin!.end(JSON.stringify(request));
     });
+    done.catch(() => undefined);
+    return {
+      exited: done.then(
+        () => undefined,
+        () => undefined,
+      ),
+      kill: () => child.kill("SIGTERM"),
+      async send(request, signal) {
+        const abort = () => child.kill("SIGTERM");
+        signal?.addEventListener("abort", abort, { once: true });
+        // The render's own wall time, from when it got its request (a warm worker's sandbox allows for its wait).
+        const timer = setTimeout(() => child.kill("SIGTERM"), o.limits.wallSeconds * 1000);
+        try {
+          child.stdin!.end(JSON.stringify(request));
+          return await done;
+        } finally {
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", abort);
+        }
+      },
+    };
+  }
+
+  /** Paths a request's worker must read: its tools and its tree. */
+  function readsFor(request: WorkerRequest): string[] {
+    return [
+      ...toolDirs(request),
+      ...(request.source.kind === "tarball" ? [request.source.file] : [request.source.dir]),
+    ];
+  }
+
+  async function launch(
+    request: WorkerRequest,
+    cache: "read" | "write" = "read",
+    signal?: AbortSignal,
+  ): Promise<Outcome> {
+    await ready;
+    return spawnWorker(readsFor(request), request.scratch, request.tools.path, cache).send(request, signal);
+  }
+
+  /**
+   * A warm worker: started before any render asks for it (its code loaded, waiting on stdin), in a slot of its own —
+   * an inbox the bot puts the tarball in (read-only inside), and a scratch directory. Used for one render only, then
+   * a fresh one is started for the next: a render never starts a node process on its critical path.
+   */
+  interface Warm {
+    dir: string;
+    inbox: string;
+    scratch: string;
+    worker: Launched;
+    expires: number;
+    dead: boolean;
+  }
+  let warm: Warm | undefined;
+  let warming: Promise<void> | undefined;
+  const WARM_WAIT_SECONDS = 600;
+
+  async function prepareWarm(): Promise<void> {
+    if (!o.warmDir) return;
+    await ready;
+    const dir = await mkdtemp(path.join(o.warmDir, "warm-"));
+    const inbox = path.join(dir, "inbox");
+    const scratch = path.join(dir, "scratch");
+    await mkdir(inbox, { recursive: true });
+    await mkdir(scratch, { recursive: true });
+    await chmod(dir, 0o755);
+    await chmod(inbox, 0o755);
+    if (process.getuid?.() === 0) await chown(scratch, 65534, 65534);
+    const worker = spawnWorker([...toolDirSet, inbox], scratch, [...toolDirSet].join(":"), "read", WARM_WAIT_SECONDS);
+    const slot: Warm = {
+      dir,
+      inbox,
+      scratch,
+      worker,
+      expires: Date.now() + (WARM_WAIT_SECONDS - 30) * 1000,
+      dead: false,
+    };
+    void worker.exited.then(() => {
+      slot.dead = true;
+    });
+    warm = slot;
+  }
+
+  /** Start the next warm worker in the background (never fails a render). */
+  function rewarm(): void {
+    if (!o.warmDir) return;
+    warming ??= prepareWarm()
+      .catch((err: unknown) => log.warn({ err }, "could not start a warm renderer"))
+      .finally(() => {
+        warming = undefined;
+      });
+  }
+
+  /** Take the warm worker for a tarball request whose tools it sees; undefined when there is none fit to use. */
+  async function takeWarm(request: WorkerRequest): Promise<Warm | undefined> {
+    if (warming) await warming;
+    const slot = warm;
+    warm = undefined;
+    rewarm();
+    if (!slot) return undefined;
+    const fits =
+      request.source.kind === "tarball" &&
+      toolDirs(request).every((d) => toolDirSet.has(d)) &&
+      !slot.dead &&
+      Date.now() < slot.expires;
+    if (fits) return slot;
+    slot.worker.kill();
+    void slot.worker.exited.then(() => rm(slot.dir, { recursive: true, force: true }));
+    return undefined;
+  }
+
+  async function runWarm(slot: Warm, request: WorkerRequest, signal?: AbortSignal): Promise<Outcome> {
+    try {
+      if (request.source.kind !== "tarball") throw new Error("a warm renderer takes tarballs only");
+      const file = path.join(slot.inbox, "source.tar.gz");
+      await rename(request.source.file, file).catch(() =>
+        copyFile(request.source.kind === "tarball" ? request.source.file : "", file),
+      );
+      await chmod(file, 0o644);
+      return await slot.worker.send({ ...request, source: { kind: "tarball", file }, scratch: slot.scratch }, signal);
+    } finally {
+      await slot.worker.exited;
+      await rm(slot.dir, { recursive: true, force: true });
+    }
   }
 
   async function run(
     request: WorkerRequest,
-    files: { runDir: string },
+    _files: { runDir: string },
     signal?: AbortSignal,
   ): Promise<{ response: WorkerResponse; isolation: IsolationReport }> {
-    const { stdout, stderr, status, reports } = await launch(request, files.runDir, signal);
+    const slot = await takeWarm(request);
+    const { stdout, stderr, status, reports } = slot
+      ? await runWarm(slot, request, signal)
+      : await launch(request, "read", signal);
     const start = reports.find((r) => r.event === "start");
     const refused = reports.find((r) => r.event === "refused");
     if (refused || !start) {
@@ -260,7 +430,11 @@ export function createSandboxWorker(o: SandboxWorkerOptions): RenderWorker {
       tools: { path: "" },
       limits: { sourceBytes: 1, sourceEntries: 1, toolTimeoutMs: 1_000, toolOutputBytes: 1 },
     };
-    const { reports } = await launch(request, runDir);
+    if (o.cacheDir) {
+      await mkdir(o.cacheDir, { recursive: true });
+      if (process.getuid?.() === 0) await chown(o.cacheDir, 65534, 65534);
+    }
+    const { reports } = await launch(request, "write");
     const start = reports.find((r) => r.event === "start");
     if (!start) {
       const refused = reports.find((r) => r.event === "refused");
@@ -268,10 +442,19 @@ export function createSandboxWorker(o: SandboxWorkerOptions): RenderWorker {
         `the renderer's sandbox refused to run: ${typeof refused?.reason === "string" ? refused.reason : "no report"}`,
       );
     }
+    rewarm();
     return describeIsolation(start);
   }
 
-  return { run, probe };
+  return {
+    run,
+    probe,
+    close() {
+      const slot = warm;
+      warm = undefined;
+      slot?.worker.kill();
+    },
+  };
 }
 
 /** The tools' directories (the request's tool PATH), made visible read-only. */

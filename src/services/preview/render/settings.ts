@@ -1,7 +1,9 @@
 /** The renderer's bot-level settings from the environment, shared by the bot (src/parts.ts) and `preview-bot render`. */
+import { tmpdir } from "node:os";
+import path from "node:path";
 import type { Env } from "../../../env.js";
 import type { Logger } from "../../../logger.js";
-import type { RendererOptions } from "./index.js";
+import { findRenderTools, type RendererOptions } from "./index.js";
 import { createSandboxWorker, type RenderLimits, type RenderWorker } from "./isolation.js";
 import { createRemoteWorker } from "./remote.js";
 
@@ -38,6 +40,7 @@ export function renderLimits(env: Env): RenderLimits {
 /** Where renders run, from the settings: the renderer workload (RENDERER_URL), else a local sandboxed process. */
 export function renderWorkerFrom(env: Env, logger: Logger): RenderWorker {
   if (env.RENDERER_URL) return createRemoteWorker({ url: env.RENDERER_URL, limits: renderLimits(env), logger });
+  const workDir = env.WORK_DIR ?? path.join(tmpdir(), "preview-bot");
   const sandbox = env.RENDER_SANDBOX?.split(/\s+/).filter(Boolean) ?? ["preview-sandbox"];
   return createSandboxWorker({
     sandbox,
@@ -45,5 +48,10 @@ export function renderWorkerFrom(env: Env, logger: Logger): RenderWorker {
     isolation: env.RENDER_ISOLATION,
     limits: renderLimits(env),
     logger,
+    cacheDir: path.join(workDir, "render-cache"),
+    warmDir: workDir,
+    toolDirs: findRenderTools(env.PATH, {
+      ...(env.KUSTOMIZE_COMMAND ? { kustomizeCommand: env.KUSTOMIZE_COMMAND.split(/\s+/).filter(Boolean) } : {}),
+    }).then((t) => t.dirs),
   });
 }
