@@ -13,7 +13,7 @@
  *   await fetchSource({ octokit, owner, repo, sha, file: path.join(runDir, "source.tar.gz") });
  *   const { objects, warnings, url, isolation } = await renderer.render({ source, runDir, config, ref, names, cluster });
  */
-import { chmod, chown, mkdir } from "node:fs/promises";
+import { chmod, chown, mkdir, realpath } from "node:fs/promises";
 import path from "node:path";
 import type { PreviewConfig } from "../../../config.js";
 import type { Logger } from "../../../logger.js";
@@ -107,11 +107,16 @@ export async function findRenderTools(
   opts: { kustomizeCommand?: string[]; helmCommand?: string } = {},
 ): Promise<{ kustomize?: string[]; helm?: string; dirs: string[] }> {
   const given = opts.kustomizeCommand;
-  const kustomize =
+  const chosen =
     given && given[0] && !given[0].includes("/")
       ? [(await findOnPath(given[0], toolPath)) ?? given[0], ...given.slice(1)]
       : (given ?? (await findKustomizeCommand(toolPath)));
-  const helm = opts.helmCommand ?? (await findHelm(toolPath));
+  const found = opts.helmCommand ?? (await findHelm(toolPath));
+  // The sandbox lets the worker read the tools' real directories: run each tool by its real path, so one reached
+  // through a link (a linked tools directory, a Homebrew-style bin/ of links) is found inside the sandbox too.
+  const real = async (p: string): Promise<string> => (p.includes("/") ? realpath(p).catch(() => p) : p);
+  const kustomize = chosen?.[0] ? [await real(chosen[0]), ...chosen.slice(1)] : chosen;
+  const helm = found ? await real(found) : undefined;
   const dirs = [kustomize?.[0], helm].filter((p): p is string => p !== undefined && p.includes("/")).map(path.dirname);
   return { ...(kustomize ? { kustomize } : {}), ...(helm ? { helm } : {}), dirs: [...new Set(dirs)] };
 }
