@@ -126,7 +126,7 @@ describe("preview-bot render: what the bot itself applies", () => {
       expect(r.code).toBe(1);
       expect(r.stdout).toBe("");
       expect(r.stderr).toContain(
-        'preview-bot render: refused: ResourceQuota "preview-bot-guardrails": the name is preview-bot\'s own guardrail',
+        'ResourceQuota "preview-bot-guardrails" (deploy/quota.yaml, document 1): the name is preview-bot\'s own guardrail',
       );
     } finally {
       await rm(path.join(dir, "deploy", "quota.yaml"));

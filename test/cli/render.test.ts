@@ -258,7 +258,7 @@ describeWithTools(
         expect(objects.some((o) => o.kind === excluded.kind && o.metadata.name === excluded.name)).toBe(false);
       }
       expect(r.stderr).toMatch(
-        /warning: SecretProviderClass "postgres-secret-provider-feature" syncs a Secret named "postgres-secret"/,
+        /warning: SecretProviderClass "postgres-secret-provider-feature" \(kustomize build of manifests\/overlays\/feature, document \d+\) syncs a Secret named "postgres-secret"/,
       );
       expect(parse(await readFile(EXAMPLE, "utf8")).manifests.path).toBe("course_project/manifests/overlays/feature");
     });

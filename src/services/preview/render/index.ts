@@ -57,6 +57,8 @@ export interface RenderInput {
 
 export interface RenderResult {
   objects: KubeObject[];
+  /** Where each object came from ("deploy/web.yaml, document 2"), parallel to `objects`; undefined for what preview-bot generated. */
+  sources: Array<string | undefined>;
   warnings: string[];
   /** What was changed for safety, and why (also worth showing). */
   rewrites: string[];
@@ -195,6 +197,7 @@ class ManifestRenderer implements Renderer {
     );
     return {
       objects: result.objects,
+      sources: result.sources,
       warnings,
       rewrites: result.rewrites,
       notes,

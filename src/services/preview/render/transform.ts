@@ -41,6 +41,8 @@ export interface TransformInput {
 
 export interface TransformResult {
   objects: KubeObject[];
+  /** Where each output object came from ("deploy/web.yaml, document 2"), parallel to `objects`; undefined for what preview-bot generated (the route.expose route). */
+  sources: Array<string | undefined>;
   warnings: string[];
   /** What was changed for safety, and why. */
   rewrites: string[];
@@ -91,6 +93,7 @@ export function applyPreviewNamespace(
   warnings: string[],
   problems: string[] = [],
   scopes?: Scopes,
+  describe: (obj: KubeObject) => string = describeObject,
 ): KubeObject[] {
   const out: KubeObject[] = [];
   for (const obj of objects) {
@@ -105,7 +108,7 @@ export function applyPreviewNamespace(
         : "Cluster";
     if (scope === "Cluster") {
       if (!allowClusterScoped.includes(obj.kind)) {
-        problems.push(`${describeObject(obj)} is cluster-scoped and not allowed in a preview (allowClusterScoped)`);
+        problems.push(`${describe(obj)} is cluster-scoped and not allowed in a preview (allowClusterScoped)`);
         continue;
       }
       delete obj.metadata.namespace;
@@ -161,6 +164,7 @@ function routes(
   s: RouteSettings | undefined,
   warnings: string[],
   problems: string[],
+  describe: (obj: KubeObject) => string,
 ): KubeObject[] {
   const { config } = input;
   if (s?.expose) {
@@ -176,7 +180,7 @@ function routes(
   if (found.length > 0 && !s?.hostname) {
     for (const o of found)
       problems.push(
-        `${describeObject(o)}: the preview has no hostname of its own (route.host or route.baseUrl), so this route would serve the hostnames in the manifests`,
+        `${describe(o)}: the preview has no hostname of its own (route.host or route.baseUrl), so this route would serve the hostnames in the manifests`,
       );
   }
   const wantsUrl = Boolean(config.route?.host ?? config.route?.baseUrl) || config.health.checks.length > 0;
@@ -211,12 +215,13 @@ function finalChecks(
   origin: Map<KubeObject, string>,
   warnings: string[],
   problems: string[],
+  describe: (obj: KubeObject) => string,
 ): void {
   const seen = new Map<string, KubeObject>();
   for (const obj of objects) {
     if (!obj.metadata.name) {
       problems.push(
-        `${describeObject(obj)}${origin.has(obj) ? ` (in ${origin.get(obj)})` : ""} has no metadata.name; server-side apply needs one (generateName is not supported)`,
+        `${describe(obj)} has no metadata.name; server-side apply needs one (generateName is not supported)`,
       );
       continue;
     }
@@ -246,7 +251,7 @@ function finalChecks(
       spec.secretObjects.some((s) => s?.secretName === secret)
     ) {
       warnings.push(
-        `${describeObject(obj)} syncs a Secret named "${secret}" (secretObjects), which is also the database Secret preview-bot writes (database.secret.name); the CSI driver and preview-bot would both write it when a pod mounts this class`,
+        `${describe(obj)} syncs a Secret named "${secret}" (secretObjects), which is also the database Secret preview-bot writes (database.secret.name); the CSI driver and preview-bot would both write it when a pod mounts this class`,
       );
     }
   }
@@ -267,17 +272,28 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
   const settings = routeSettings(config, ref, names, policy, warnings);
 
   let out = structuredClone(objects) as KubeObject[];
+  // Every step works in place, so an object keeps its identity (and its origin) from here to the end.
   const origin = new Map<KubeObject, string>();
   out.forEach((o, i) => input.sources?.[i] && origin.set(o, input.sources[i]!));
+  const describe = (obj: KubeObject): string =>
+    origin.has(obj) ? `${describeObject(obj)} (${origin.get(obj)})` : describeObject(obj);
   out = excludeObjects(out, config.manifests.exclude, warnings);
   out = substituteValues(out, substitution, warnings);
-  out = applyPreviewNamespace(out, names.namespace, config.allowClusterScoped, warnings, problems, input.scopes);
+  out = applyPreviewNamespace(
+    out,
+    names.namespace,
+    config.allowClusterScoped,
+    warnings,
+    problems,
+    input.scopes,
+    describe,
+  );
   out = pinImages(out, pins, warnings);
-  const guard = applyGuardrails(out, policy);
+  const guard = applyGuardrails(out, policy, describe);
   problems.push(...guard.problems);
-  out = routes(out, input, settings, warnings, problems);
+  out = routes(out, input, settings, warnings, problems, describe);
   out = addOwnership(out, names.labels, names.annotations);
-  finalChecks(out, input, origin, warnings, problems);
+  finalChecks(out, input, origin, warnings, problems, describe);
   if (problems.length > 0)
     throw new RenderError(
       problems.length === 1
@@ -285,5 +301,5 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
         : `${problems.length} problems:\n${problems.map((p) => `- ${p}`).join("\n")}`,
       { problems },
     );
-  return { objects: out, warnings, rewrites: guard.rewrites };
+  return { objects: out, sources: out.map((o) => origin.get(o)), warnings, rewrites: guard.rewrites };
 }

@@ -443,6 +443,48 @@ describe("transformObjects", () => {
     );
   });
 
+  it("lists every refusal at once, each naming the file and document it came from (a guardrail's name too)", () => {
+    const c = config("");
+    const names = previewNamesFor(ref, c);
+    const privileged = deployment("root", ["alpine:3"]);
+    (privileged.spec as any).template.spec.containers[0].securityContext = { privileged: true };
+    const objects = [
+      obj("ResourceQuota", "preview-bot-guardrails", { spec: { hard: { pods: "5000" } } }),
+      privileged,
+      obj("Service", "ext", { spec: { type: "ExternalName", externalName: "kubernetes.default" } }),
+    ];
+    let error: unknown;
+    try {
+      transformObjects(objects, {
+        config: c,
+        ref,
+        names,
+        sources: ["deploy/quota.yaml, document 1", "deploy/app.yaml, document 2", "deploy/app.yaml, document 3"],
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(RenderError);
+    expect((error as RenderError).problems).toEqual([
+      `ResourceQuota "preview-bot-guardrails" (deploy/quota.yaml, document 1): the name is preview-bot's own guardrail in every preview namespace; rename the object`,
+      `Deployment "root" (deploy/app.yaml, document 2): container "c0" is privileged (refused at Pod Security level "baseline")`,
+      `Service "ext" (deploy/app.yaml, document 3): ExternalName Services are refused (the name could resolve to anything, the cluster's own API included)`,
+    ]);
+  });
+
+  it("returns where each object came from, in the order of the objects it returns", () => {
+    const c = config("");
+    const names = previewNamesFor(ref, c);
+    const r = transformObjects([obj("ConfigMap", "a"), obj("ConfigMap", "b")], {
+      config: c,
+      ref,
+      names,
+      sources: ["deploy/a.yaml, document 1", "deploy/b.yaml, document 1"],
+    });
+    expect(r.objects.map((o) => o.metadata.name)).toEqual(["a", "b"]);
+    expect(r.sources).toEqual(["deploy/a.yaml, document 1", "deploy/b.yaml, document 1"]);
+  });
+
   it("warns when the manifests also produce the database Secret", () => {
     const { warnings } = run([obj("Secret", "preview-database")], "database:\n  enabled: true");
     expect(warnings.join("\n")).toMatch(
