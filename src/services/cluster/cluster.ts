@@ -397,9 +397,10 @@ class KubeCluster implements Cluster {
 
   private async workloads(namespace: string): Promise<Workload[]> {
     try {
-      const [deployments, statefulSets] = await Promise.all([
+      const [deployments, statefulSets, controllers] = await Promise.all([
         this.apps.listNamespacedDeployment({ namespace }),
         this.apps.listNamespacedStatefulSet({ namespace }),
+        this.core.listNamespacedReplicationController({ namespace }),
       ]);
       return [
         ...deployments.items.map((object): Workload => ({
@@ -408,6 +409,10 @@ class KubeCluster implements Cluster {
         })),
         ...statefulSets.items.map((object): Workload => ({
           kind: "StatefulSet",
+          object: { ...object, metadata: { ...object.metadata, namespace } },
+        })),
+        ...controllers.items.map((object): Workload => ({
+          kind: "ReplicationController",
           object: { ...object, metadata: { ...object.metadata, namespace } },
         })),
       ];

@@ -25,6 +25,7 @@ export const APPLY_ORDER = [
   "Service",
   "Deployment",
   "StatefulSet",
+  "ReplicationController",
   "Job",
   "CronJob",
   "PodDisruptionBudget",

@@ -96,7 +96,7 @@ export function describeRef(ref: ObjectRef): string {
 
 /** Rollout state of one workload after the health gate. */
 export interface WorkloadHealth {
-  kind: "Deployment" | "StatefulSet";
+  kind: "Deployment" | "StatefulSet" | "ReplicationController";
   name: string;
   ready: boolean;
   /** Human summary: "3/3 ready", "0/1 ready: ImagePullBackOff". */
