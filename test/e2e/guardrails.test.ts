@@ -168,7 +168,7 @@ describe("a pull request cannot remove or loosen them", () => {
     const run = await open(3, { "web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1" }), "quota.yaml": quota });
     expect(run.conclusion).toBe("failure");
     expect(said(run)).toContain(
-      `ResourceQuota "preview-bot-guardrails": the name is preview-bot's own guardrail in every preview namespace; rename the object`,
+      `ResourceQuota "preview-bot-guardrails" (deploy/quota.yaml, document 1): the name is preview-bot's own guardrail in every preview namespace; rename the object`,
     );
     expect(h.fake.get("apps/v1", "Deployment", NS(3), "web")).toBeUndefined();
     expect(h.fake.get("v1", "ResourceQuota", NS(3), "preview-bot-guardrails")).toBeUndefined();

@@ -19,7 +19,6 @@ export const APPLY_ORDER = [
   "ConfigMap",
   "SecretProviderClass",
   "PersistentVolumeClaim",
-  "Role",
   "RoleBinding",
   "NetworkPolicy",
   "Service",

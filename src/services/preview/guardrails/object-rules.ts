@@ -13,6 +13,8 @@
  * - workloads asking for more than `maxReplicas` replicas (or HPAs allowing more) are refused;
  * - Ingress `defaultBackend` (catches every host on a shared controller) and snippet annotations (raw
  *   controller configuration, CVE-2021-25742) are refused;
+ * - a kind previews may never contain (preflight/kinds.ts: bare Pods, DaemonSets, Roles, …) is refused with the reason;
+ *   the bot's RBAC grants none of them, so the render says so instead of the apply meeting a 403;
  * - an object named like one of preview-bot's own guardrails (a ResourceQuota, LimitRange or NetworkPolicy named
  *   GUARDRAIL_NAME, a RoleBinding named ROLE_BINDING_NAME) is refused here, with the rest, so every refusal is listed
  *   in one pass (the Guardrails step checks it again before it applies anything).
@@ -22,6 +24,7 @@ import type { KubeObject } from "../../shared/preview.js";
 import { describeObject } from "../render/cluster-scoped.js";
 import { podSpecOf } from "../render/images.js";
 import { podSecurityProblems } from "./pod-security.js";
+import { knownKind } from "../preflight/kinds.js";
 import { GUARDRAIL_NAME, ROLE_BINDING_NAME } from "./namespace-guardrails.js";
 import type { GuardrailPolicy } from "./settings.js";
 
@@ -142,6 +145,11 @@ export function applyGuardrails(
   const problems: string[] = [];
   const rewrites: string[] = [];
   for (const obj of objects) {
+    const refused = knownKind(obj.apiVersion, obj.kind)?.refused;
+    if (refused) {
+      problems.push(`${describe(obj)}: ${refused}`);
+      continue;
+    }
     if (
       (GUARDED_KINDS.has(obj.kind) && obj.metadata.name === GUARDRAIL_NAME) ||
       (obj.kind === "RoleBinding" && obj.metadata.name === ROLE_BINDING_NAME)

@@ -246,9 +246,9 @@ describe("4. images", () => {
     };
     const pod: KubeObject = {
       apiVersion: "v1",
-      kind: "Pod",
+      kind: "ReplicationController",
       metadata: { name: "p" },
-      spec: { containers: [{ name: "c", image: "ghcr.io/acme/shop:old" }] },
+      spec: { template: { spec: { containers: [{ name: "c", image: "ghcr.io/acme/shop:old" }] } } },
     };
     const { objects, warnings } = run(
       [deployment("web", ["ghcr.io/acme/shop:1.0@sha256:abcd", "nginx:1.27"], ["ghcr.io/acme/shop:latest"]), cron, pod],
@@ -270,7 +270,7 @@ describe("4. images", () => {
     expect((objects[1]!.spec as any).jobTemplate.spec.template.spec.containers[0].image).toBe(
       `registry.example.com/worker:${SHA}`,
     );
-    expect((objects[2]!.spec as any).containers[0].image).toBe("ghcr.io/acme/shop:pr-42-0123456");
+    expect((objects[2]!.spec as any).template.spec.containers[0].image).toBe("ghcr.io/acme/shop:pr-42-0123456");
     expect(warnings).toContain("images: no container uses ghcr.io/acme/unused; nothing pinned for it");
   });
 
