@@ -16,6 +16,7 @@
  * both files). Every refusal is collected, and the render fails once listing them all.
  */
 import { describeError } from "../../shared/format.js";
+import { isProtectedNamespace } from "../../shared/labels.js";
 import type { PreviewConfig } from "../../../config.js";
 import { expandTemplate, templateValues } from "../naming.js";
 import type { KubeObject, PreviewNames, PreviewRef } from "../../shared/preview.js";
@@ -94,8 +95,10 @@ export function applyPreviewNamespace(
   problems: string[] = [],
   scopes?: Scopes,
   describe: (obj: KubeObject) => string = describeObject,
+  protectedNamespaces: readonly string[] = [],
 ): KubeObject[] {
   const out: KubeObject[] = [];
+  const moved = new Map<string, number>();
   for (const obj of objects) {
     if (obj.kind === "Namespace") {
       warnings.push(`dropped ${describeObject(obj)}: preview-bot creates the preview namespace "${namespace}" itself`);
@@ -113,6 +116,8 @@ export function applyPreviewNamespace(
       }
       delete obj.metadata.namespace;
     } else {
+      const named = obj.metadata.namespace;
+      if (named && named !== namespace) moved.set(named, (moved.get(named) ?? 0) + 1);
       obj.metadata.namespace = namespace;
     }
     if ((obj.kind === "RoleBinding" || obj.kind === "ClusterRoleBinding") && Array.isArray(obj.subjects)) {
@@ -122,6 +127,13 @@ export function applyPreviewNamespace(
     }
     out.push(obj);
   }
+  // A manifest meant for a protected namespace (kube-system, default, …) is said, once per namespace: its author may
+  // expect it to run there. Other namespaces are simply replaced (an overlay's `namespace:` is the usual case).
+  for (const [named, n] of moved)
+    if (isProtectedNamespace(named, protectedNamespaces))
+      warnings.push(
+        `${n} object${n === 1 ? "" : "s"} of the manifests name${n === 1 ? "s" : ""} namespace "${named}", a protected namespace preview-bot never deploys into; in the preview ${n === 1 ? "it goes" : "they go"} into "${namespace}"`,
+      );
   return out;
 }
 
@@ -287,6 +299,7 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
     problems,
     input.scopes,
     describe,
+    config.protectedNamespaces,
   );
   out = pinImages(out, pins, warnings);
   const guard = applyGuardrails(out, policy, describe);

@@ -178,6 +178,34 @@ describe("3. preview namespace", () => {
     expect(warnings).toEqual([]);
   });
 
+  it("says when a manifest names a protected namespace (kube-*, default, protectedNamespaces), once per namespace", () => {
+    const warnings: string[] = [];
+    const named = (ns: string): KubeObject => ({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: ns, namespace: ns },
+    });
+    applyPreviewNamespace(
+      [
+        named("kube-system"),
+        { ...named("x"), metadata: { name: "y", namespace: "kube-system" } },
+        named("prod"),
+        named("staging"),
+      ],
+      "pr-42",
+      [],
+      warnings,
+      [],
+      undefined,
+      undefined,
+      ["prod"],
+    );
+    expect(warnings).toEqual([
+      '2 objects of the manifests name namespace "kube-system", a protected namespace preview-bot never deploys into; in the preview they go into "pr-42"',
+      '1 object of the manifests names namespace "prod", a protected namespace preview-bot never deploys into; in the preview it goes into "pr-42"',
+    ]);
+  });
+
   it("drops a Namespace object with a warning", () => {
     const warnings: string[] = [];
     const out = applyPreviewNamespace([obj("Namespace", "production"), obj("ConfigMap", "a")], "pr-42", [], warnings);
