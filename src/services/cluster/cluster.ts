@@ -39,11 +39,13 @@ import {
   refOf,
   type AppliedRef,
   type Cluster,
+  type DryRunAnswer,
   type KubeObject,
   type ObjectRef,
   type RoleBindingRequest,
   type WorkloadHealth,
 } from "../shared/preview.js";
+import { dryRunObjects } from "./dry-run.js";
 import { bindClusterRole, waitForQuotas } from "./guardrail-support.js";
 import { Applier, applyRun, OwnershipError } from "./apply.js";
 import { previewSelector, recordedClusterKinds, removeClusterScoped } from "./cluster-scoped.js";
@@ -515,6 +517,10 @@ class KubeCluster implements Cluster {
       }
     }
     return (await this.waitNamespaceGone(name, opts.waitMs, opts.signal)) ? "deleted" : "stuck";
+  }
+
+  async dryRun(objects: readonly KubeObject[]): Promise<DryRunAnswer[]> {
+    return dryRunObjects(this.objects, this.fieldManager, objects);
   }
 
   async resourceScope(apiVersion: string, kind: string): Promise<"Namespaced" | "Cluster" | undefined> {
