@@ -29,6 +29,8 @@ export interface DeployContext {
   seed?: string;
   /** What will be applied: the render, plus the database Secret. */
   objects: KubeObject[];
+  /** Where each rendered object came from ("deploy/web.yaml, document 2"), by preflight/offline.ts's originKey. */
+  origins: Map<string, string>;
   /** What the Apply step applied (Prune keeps these). */
   applied: ObjectRef[];
   /** Roll-out results. */

@@ -20,6 +20,7 @@ import { StepTracker } from "../steps.js";
 import { admitDeploy, type Admitted } from "./admit.js";
 import type { DeployContext } from "./context.js";
 import { DEPLOY_PIPELINE, runPipeline } from "./pipeline.js";
+import { PreflightError } from "./steps/preflight.js";
 
 export async function deployPreview(
   deps: RunnerDeps,
@@ -97,6 +98,7 @@ async function startRun(
     ...(signal ? { signal } : {}),
     dir,
     objects: [],
+    origins: new Map(),
     applied: [],
     workloads: [],
   };
@@ -113,6 +115,7 @@ function recordFailure(deps: RunnerDeps, { report, job }: DeployContext, err: un
   countError(deps, err);
   report.state = "failure";
   report.error = redactText(describeError(err));
+  if (err instanceof PreflightError) report.refusals = err.problems.map((p) => redactText(p));
   report.summary = `Deploy failed: ${report.error.split("\n")[0]!.slice(0, 200)}`;
   deps.logger.warn({ key: previewKey(job), err }, `deploy of ${previewKey(job)} failed`);
   // A Kubernetes/GitHub 5xx, 429 or timeout: report it, then hand the job back so the queue retries it.

@@ -6,11 +6,13 @@ import type { StepTracker } from "../steps.js";
 import type { DeployContext, DeployStep } from "./context.js";
 import { applyStep } from "./steps/apply.js";
 import { databaseStep } from "./steps/database.js";
+import { dryRunStep } from "./steps/dry-run.js";
 import { e2eTestsStep } from "./steps/e2e-tests.js";
 import { fetchSourceStep } from "./steps/fetch-source.js";
 import { guardrailsStep } from "./steps/guardrails.js";
 import { healthChecksStep } from "./steps/health-checks.js";
 import { namespaceStep } from "./steps/namespace.js";
+import { preflightStep } from "./steps/preflight.js";
 import { pruneStep } from "./steps/prune.js";
 import { renderManifestsStep } from "./steps/render-manifests.js";
 import { rollOutStep } from "./steps/roll-out.js";
@@ -18,10 +20,14 @@ import { rollOutStep } from "./steps/roll-out.js";
 export const DEPLOY_PIPELINE: readonly DeployStep[] = [
   fetchSourceStep,
   renderManifestsStep,
+  // Before anything is written: what can be judged without the cluster (quotas, Pod Security, protected namespaces).
+  preflightStep,
   databaseStep,
   namespaceStep,
   // After the namespace, before anything of the PR's: the bot's RoleBinding, quota, limits and network policy.
   guardrailsStep,
+  // Then the cluster's own answer for every object, as the bot, before a single one of them is written.
+  dryRunStep,
   applyStep,
   pruneStep,
   rollOutStep,

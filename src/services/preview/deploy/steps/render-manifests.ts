@@ -6,6 +6,7 @@
  * URL's scheme (nothing serves TLS: http), the run's URL and links follow it. `database.seed` is read here too (by
  * the renderer) and handed to the Database step.
  */
+import { originsOf } from "../../preflight/offline.js";
 import type { DeployStep } from "../context.js";
 
 const SHOWN = 6;
@@ -39,5 +40,6 @@ export const renderManifestsStep: DeployStep = {
       `${result.objects.length} objects (${result.type}${files}; isolated: ${result.isolation.isolation})${notes.length ? `; ${notes.length} note(s): ${shown}${notes.length > SHOWN ? "; …" : ""}` : ""}`,
     );
     ctx.objects = result.objects;
+    ctx.origins = originsOf(result.objects, result.sources);
   },
 };
