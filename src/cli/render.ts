@@ -71,7 +71,7 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(RENDER_USAGE);
     return 0;
   }
-  const str = (k: string): string | undefined => (typeof values[k] === "string" ? (values[k] as string) : undefined);
+  const str = (k: string): string | undefined => (typeof values[k] === "string" ? values[k] : undefined);
   const problems: string[] = [];
   const dir = str("dir");
   const branch = str("branch");

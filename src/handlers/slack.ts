@@ -96,7 +96,7 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
     const parsed = action.type === "button" && action.value ? parseSlash(action.value) : undefined;
     // A button does what its id says (one per button action of the table), and its value must say the same.
     const named = ("action_id" in action ? action.action_id : "").replace(/^preview:/, "");
-    if (parsed?.type !== "command" || parsed.command.name !== named || !BUTTON_ACTIONS.includes(named as ActionName)) {
+    if (parsed?.type !== "command" || parsed.command.name !== named || !BUTTON_ACTIONS.includes(named)) {
       log.warn({ actionType: action.type, user: caller.userId }, "ignoring a preview button with an unexpected value");
       return say("Sorry, I could not read that button.");
     }

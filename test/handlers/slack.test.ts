@@ -133,8 +133,7 @@ beforeAll(async () => {
   const intake = createIntake({
     enqueue: (job) => queue.enqueue(job),
     github: {
-      octokitFor: async () =>
-        new TestOctokit({ auth: { token: "ghs_0000000000000000000000000000000000" } }) as unknown as Octokit,
+      octokitFor: async () => new TestOctokit({ auth: { token: "ghs_0000000000000000000000000000000000" } }),
       installationOf: async () => 1,
     },
     heads: new MemoryHeadLog(),

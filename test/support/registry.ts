@@ -147,7 +147,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     let out = "";
     let err = "";
     const timer = setTimeout(() => reject(new Error(`preview-registry did not listen within 30 s: ${err}`)), 30_000);
-    child.stdout!.on("data", (b: Buffer) => {
+    child.stdout.on("data", (b: Buffer) => {
       out += b.toString();
       const line = out.split("\n").find((l) => l.startsWith("{"));
       if (line && out.includes("\n")) {
@@ -155,14 +155,14 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
         resolve(JSON.parse(line) as { port: number; version: string });
       }
     });
-    child.stderr!.on("data", (b: Buffer) => (err += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (err += b.toString()));
     child.once("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`preview-registry exited (${code}) before listening: ${err}`));
     });
   });
-  child.stdout!.resume();
-  child.stderr!.resume();
+  child.stdout.resume();
+  child.stderr.resume();
   const info: RegistryInfo = { host: `127.0.0.1:${started.port}`, ...started, logFile, users };
   return {
     ...registryClient(info),

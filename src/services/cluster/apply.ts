@@ -85,7 +85,7 @@ export class Applier {
         run.autoscaled.has(key) && (obj.spec as { replicas?: unknown } | undefined)?.replicas !== undefined;
       if (run.autoscaled.has(key)) await this.handOverReplicas(obj);
       try {
-        await this.ssa(obj as KubernetesObject);
+        await this.ssa(obj);
       } catch (err) {
         const fields = immutableFields(err);
         if (!fields) throw err;
@@ -124,7 +124,7 @@ export class Applier {
       metadata: { name: obj.metadata.name!, namespace: obj.metadata.namespace! },
       spec: { replicas },
     };
-    await this.ssa(handover as KubernetesObject, `${this.o.fieldManager}-handover`);
+    await this.ssa(handover, `${this.o.fieldManager}-handover`);
     this.o.log.info({ ref: refOf(obj), replicas }, "replicas handed over to the autoscaler");
   }
 
@@ -199,7 +199,7 @@ export class Applier {
         await sleep(this.o.pollMs);
       }
     }
-    await this.ssa(obj as KubernetesObject);
+    await this.ssa(obj);
     this.o.log.info({ ref: refOf(obj), fields }, "replaced: immutable fields changed");
   }
 }

@@ -539,11 +539,11 @@ class KubeCluster implements Cluster {
   ): Promise<KubeObject | undefined> {
     try {
       if ((await this.objects.namespaced(apiVersion, kind)) === undefined) return undefined; // the cluster does not serve the kind
-      return (await this.objects.read({
+      return await this.objects.read<KubeObject>({
         apiVersion,
         kind,
         metadata: { name, ...(namespace ? { namespace } : {}) },
-      })) as KubeObject;
+      });
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw kubeError(`reading ${kind} "${namespace ? `${namespace}/` : ""}${name}"`, err);

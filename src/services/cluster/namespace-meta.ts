@@ -71,7 +71,7 @@ export class NamespaceMeta {
       annotations,
     };
     return this.o.objects.patch(
-      { apiVersion: "v1", kind: "Namespace", metadata } as KubernetesObject,
+      { apiVersion: "v1", kind: "Namespace", metadata },
       undefined,
       undefined,
       this.o.fieldManager,

@@ -318,7 +318,7 @@ describe("Cluster.readObject", () => {
       kind: "Gateway",
       metadata: { name: "shared", namespace: "infra" },
       spec: { listeners: [{ name: "https", protocol: "HTTPS", port: 443 }] },
-    } as never);
+    });
     const gw = await cluster.readObject("gateway.networking.k8s.io/v1", "Gateway", "infra", "shared");
     expect((gw?.spec as { listeners: unknown[] }).listeners).toEqual([{ name: "https", protocol: "HTTPS", port: 443 }]);
     expect(await cluster.readObject("gateway.networking.k8s.io/v1", "Gateway", "infra", "nope")).toBeUndefined();

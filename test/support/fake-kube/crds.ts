@@ -87,7 +87,7 @@ export function serveCrds(registry: KindRegistry, store: Store): () => void {
         acceptedNames: isObject(spec.names) ? spec.names : {},
         storedVersions: kinds.map((k) => k.version).slice(0, 1),
       };
-      queueMicrotask(() => store.write(crdKind, current as KubeObj));
+      queueMicrotask(() => store.write(crdKind, current));
     }
   });
 }

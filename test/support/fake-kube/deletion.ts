@@ -23,7 +23,7 @@ const ownerUids = (o: KubeObj): string[] =>
     .filter(isObject)
     .map((r) => String(r.uid));
 const finalizersOf = (o: KubeObj): string[] =>
-  Array.isArray(o.metadata.finalizers) ? (o.metadata.finalizers as Json[]).map(String) : [];
+  Array.isArray(o.metadata.finalizers) ? o.metadata.finalizers.map(String) : [];
 
 export class Deletion {
   /** Namespaces kept Terminating forever (see FakeKube.stickNamespace). */

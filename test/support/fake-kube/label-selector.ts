@@ -53,7 +53,7 @@ function lex(s: string): Item[] {
         if (KEYWORDS[next]) {
           buf = next;
           pos++;
-          last = { tok: KEYWORDS[next]!, lit: next };
+          last = { tok: KEYWORDS[next], lit: next };
         } else if (last) break;
         else {
           buf = next;

@@ -89,8 +89,8 @@ process.once("exit", () => {
 function start(name: string, args: string[], logDir: string): ChildProcess {
   const log = createWriteStream(path.join(logDir, `${name}.log`));
   const child = spawn(path.join(TOOLS_BIN, name), args, { stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout!.pipe(log);
-  child.stderr!.pipe(log);
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
   running.add(child);
   child.once("exit", () => running.delete(child));
   return child;

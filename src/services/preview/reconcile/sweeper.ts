@@ -94,7 +94,7 @@ class PreviewSweeper implements Sweeper {
     result.text = sweepReportText(result);
     this.log.info(
       { deploy: plan.deploy.length, destroy: plan.destroy.length, errors: errors.length, dryRun },
-      result.text.split("\n")[0]!,
+      result.text.split("\n")[0],
     );
     return result;
   }

@@ -268,7 +268,7 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
 
   let out = structuredClone(objects) as KubeObject[];
   const origin = new Map<KubeObject, string>();
-  out.forEach((o, i) => input.sources?.[i] && origin.set(o, input.sources[i]!));
+  out.forEach((o, i) => input.sources?.[i] && origin.set(o, input.sources[i]));
   out = excludeObjects(out, config.manifests.exclude, warnings);
   out = substituteValues(out, substitution, warnings);
   out = applyPreviewNamespace(out, names.namespace, config.allowClusterScoped, warnings, problems, input.scopes);
