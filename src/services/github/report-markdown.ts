@@ -158,7 +158,7 @@ export function diagnosisMarkdown(report: RunReport, budget: number): string {
     parts.push(w.diagnosis ? `${head}\n\n${codeBlock(truncateMiddle(redactText(w.diagnosis), each))}` : head);
   }
   const out = parts.join("\n\n");
-  return out.length <= budget ? out : `${codeBlock(truncateMiddle(out.replace(/`/g, "'"), budget - 20))}`;
+  return out.length <= budget ? out : codeBlock(truncateMiddle(out.replace(/`/g, "'"), budget - 20));
 }
 
 export interface CheckRunOutput {

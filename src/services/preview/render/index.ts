@@ -260,7 +260,7 @@ class ManifestRenderer implements Renderer {
       pathFilter(config),
       warnings,
     );
-    return { objects: pairs.map((p) => p.o), sources: pairs.map((p) => `${path.join(rel, p.s)}`) };
+    return { objects: pairs.map((p) => p.o), sources: pairs.map((p) => path.join(rel, p.s)) };
   }
 
   private async helm(shown: string): Promise<string> {

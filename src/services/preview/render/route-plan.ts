@@ -144,7 +144,7 @@ export function routeSettings(
     ...(ingressClassName ? { ingressClassName } : {}),
     ...(tlsSecret ? { tlsSecret, tlsSecretExplicit: route.tls?.secretName !== undefined } : {}),
     ...(route.expose ? { expose: route.expose } : {}),
-    routeName: capLabel(`${names.hostLabel}`, names.key, true, 63),
+    routeName: capLabel(names.hostLabel, names.key, true, 63),
   };
 }
 
