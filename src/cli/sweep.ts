@@ -24,7 +24,7 @@ PREVIEW_DATABASE_URL, DATABASE_URL).`;
 
 /** Returns the process exit code: 0 ok, 1 sweep failed or had errors, 2 usage error. */
 export async function runSweepCli(argv: string[], io: CliIo): Promise<number> {
-  let dryRun = false;
+  let dryRun: boolean;
   try {
     const { values } = parseArgs({
       args: argv,

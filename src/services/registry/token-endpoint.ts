@@ -108,7 +108,7 @@ async function callTokenEndpoint(
   } catch (err) {
     throw transportFailure(doing, err, ctx.timeoutMs);
   }
-  let text = "";
+  let text: string;
   try {
     text = await res.text();
   } catch (err) {
