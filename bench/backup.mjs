@@ -8,8 +8,6 @@
 import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
 import {
   chmodSync,
-  createWriteStream,
-  existsSync,
   mkdtempSync,
   openSync,
   readdirSync,
@@ -20,7 +18,6 @@ import {
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { PassThrough } from "node:stream";
 import { parseArgs, promisify } from "node:util";
 
 const ROOT = resolve(dirname(new URL(import.meta.url).pathname), "..");
@@ -276,7 +273,9 @@ try {
   az.kill("SIGTERM");
   try {
     pgRun("pg_ctl", ["-D", join(base, "data"), "-m", "immediate", "-w", "stop"]);
-  } catch {}
+  } catch {
+    // already stopped: the cleanup goes on
+  }
   rmSync(base, { recursive: true, force: true });
   rmSync(azCwd, { recursive: true, force: true });
 }

@@ -11,8 +11,7 @@
  * itself under Node's --experimental-transform-types (they use parameter properties) with a `.js` → `.ts`
  * resolve hook to import them. The bot itself comes from dist/ (`npm run bench` builds first).
  */
-import { spawnSync } from "node:child_process";
-import { generateKeyPairSync, createHmac } from "node:crypto";
+import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";

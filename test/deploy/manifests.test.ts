@@ -6,7 +6,7 @@
  * bot, and only settings the code actually reads. What that RBAC and policy do is proven on a real API server
  * (test/e2e/real-rbac.test.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { afterAll, beforeAll, expect, it } from "@jest/globals";
 import { execFile } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -13,7 +13,6 @@
  * network → exponential backoff), so build the client with `createSlackWebClient`, which turns WebClient's own
  * retries off (its default retries for up to 30 minutes).
  */
-import { webApi } from "@slack/bolt";
 import { redactText, type Logger } from "../../logger.js";
 import type { Announcer } from "../shared/announcer.js";
 import type { PreviewSummary } from "../shared/dispatch.js";

@@ -93,7 +93,7 @@ async function linkRefusal(dest: string, at: string, linkpath: string): Promise<
 
 /** Download the repository at `sha` and extract it into `dest` (created if missing). */
 export async function fetchSource(opts: FetchSourceOptions): Promise<FetchSourceResult> {
-  const { octokit, owner, repo, sha } = opts;
+  const { owner, repo, sha } = opts;
   const maxBytes = opts.maxBytes ?? DEFAULT_SOURCE_MAX_BYTES;
   const maxEntries = opts.maxEntries ?? 100_000;
   const what = `fetching ${owner}/${repo}@${sha.slice(0, 12)}`;

@@ -3,7 +3,6 @@
  * on nock — with Slack on nock for the expiry heads-up, across a restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import nock from "nock";
 import pg from "pg";
 import {
   EXPIRES_ANNOTATION,
