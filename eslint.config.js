@@ -43,10 +43,7 @@ export default defineConfig(
       // From strictTypeChecked, where they fit this code:
       "@typescript-eslint/return-await": ["error", "in-try-catch"], // a promise returned inside try escapes catch
       "@typescript-eslint/no-deprecated": "error",
-      "@typescript-eslint/use-unknown-in-catch-callback-variable": "error",
-      "@typescript-eslint/no-meaningless-void-operator": "error",
       "@typescript-eslint/no-unnecessary-template-expression": "error",
-      "@typescript-eslint/no-unnecessary-type-conversion": "error",
       // Off, with reasons:
       // - An `async` method without `await` is how a memory store or a fake implements a Promise-returning interface
       //   (and it turns a throw into a rejection, as callers expect); the rule would ask for `Promise.resolve` noise.

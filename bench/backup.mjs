@@ -6,15 +6,7 @@
  * Usage: node bench/backup.mjs [--size-mb 1024] [--no-build]. Starts its own PostgreSQL and Azurite.
  */
 import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
-import {
-  chmodSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
