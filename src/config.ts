@@ -52,7 +52,7 @@ const RESERVED_NAMESPACE_LABEL =
 const namespaceLabels = labelMap.refine(
   (labels) => !Object.keys(labels).some((k) => RESERVED_NAMESPACE_LABEL.test(k)),
   {
-    message:
+    error:
       "pod-security.kubernetes.io/*, preview-bot.dev/* and app.kubernetes.io/managed-by are set by preview-bot (Pod Security is guardrails.podSecurity)",
   },
 );
@@ -119,7 +119,7 @@ const excludeEntry = z.preprocess(
       (e) => (e.kind !== undefined) !== (e.path !== undefined),
       "give either kind (and optionally name) or a path glob",
     )
-    .refine((e) => e.name === undefined || e.kind !== undefined, { message: "name needs a kind", path: ["name"] }),
+    .refine((e) => e.name === undefined || e.kind !== undefined, { error: "name needs a kind", path: ["name"] }),
 );
 const SET_KEY = /^[A-Za-z0-9_-]+(\[\d+\])*(\.[A-Za-z0-9_-]+(\[\d+\])*)*$/;
 /** An image repository without tag or digest; a trailing `/*` makes it a prefix. */
@@ -199,7 +199,7 @@ export const configSchema = z
           })
           .strict()
           .refine((i) => i.newName === undefined || i.name.endsWith("/*") === i.newName.endsWith("/*"), {
-            message: 'with a prefix name ("registry/org/*"), newName must be a prefix too, and only then',
+            error: 'with a prefix name ("registry/org/*"), newName must be a prefix too, and only then',
             path: ["newName"],
           }),
       )
@@ -268,9 +268,9 @@ export const configSchema = z
         scheme: z.enum(["https", "http"]).optional(),
       })
       .strict()
-      .refine((r) => !(r.host && r.baseUrl), { message: "set either host or baseUrl, not both", path: ["host"] })
+      .refine((r) => !(r.host && r.baseUrl), { error: "set either host or baseUrl, not both", path: ["host"] })
       .refine((r) => !(r.tls?.clusterIssuer && r.tls?.issuer), {
-        message: "set either clusterIssuer or issuer, not both",
+        error: "set either clusterIssuer or issuer, not both",
         path: ["tls"],
       })
       .optional(),
