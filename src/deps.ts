@@ -191,7 +191,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     admins: settings.PREVIEW_BOT_ADMINS,
     logger,
   });
-  const commentJob = createCommentJob({ octokitFor: github.octokitFor, intake, logger });
+  const commentJob = createCommentJob({ octokitFor: (id) => github.octokitFor(id), intake, logger });
   queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) => runner.handle(job, signal));
   queue.register<CommentJob>(COMMENT_JOB, (job) => commentJob(job.payload));
   if (backups) queue.register<BackupJob>(BACKUP_JOB, (job) => backups.run(job.payload));

@@ -19,7 +19,10 @@ export function config(yaml: string): PreviewConfig {
 }
 
 /** Registers beforeAll/afterAll for a temp dir; `tree(files)` writes a repository under it and returns its root. */
-export function useTrees(prefix: string): { tree(files: Record<string, string>): Promise<string>; tmp(): string } {
+export function useTrees(prefix: string): {
+  tree: (files: Record<string, string>) => Promise<string>;
+  tmp: () => string;
+} {
   let tmp = "";
   beforeAll(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), prefix));

@@ -14,9 +14,9 @@ export class ExtensionRefusedError extends Error {
 
 export interface ExtensionConnections {
   /** A connection to the preview database as its own role. */
-  asRole(): Promise<pg.Client>;
+  asRole: () => Promise<pg.Client>;
   /** A connection to the preview database as the admin (only used for extensions the bot allows). */
-  asAdmin(): Promise<pg.Client>;
+  asAdmin: () => Promise<pg.Client>;
   /** Untrusted extensions the admin may create (the bot setting). */
   adminAllowed: readonly string[];
 }

@@ -71,7 +71,7 @@ export interface PgQueueOptions {
   pollIntervalMs?: number;
   reapIntervalMs?: number;
   dedupeRetentionDays?: number;
-  isTransient?(err: unknown): boolean;
+  isTransient?: (err: unknown) => boolean;
   /** Called once for every job that ends in failure (permanent error, retries exhausted, lease lost at the end). */
   onFailed?(job: Job, error: unknown): void | Promise<void>;
   /** Called each time a job is handed back for a retry (metrics). */

@@ -39,7 +39,7 @@ export interface ControlPlaneInfo {
 }
 
 export interface ControlPlane extends ControlPlaneInfo {
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 export interface ControlPlaneOptions {
