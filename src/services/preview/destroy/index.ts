@@ -64,7 +64,7 @@ export async function destroyPreview(deps: RunnerDeps, job: PreviewJob, signal?:
   await reporter.tornDown(report);
   await announceRun(deps, report);
   // Teardown is idempotent: a transient failure goes back to the queue for another try.
-  const transient = causes.find((e) => isTransientError(e));
-  if (transient) throw transient;
+  const transient = causes.findIndex((e) => isTransientError(e));
+  if (transient >= 0) throw causes[transient];
   return report;
 }
