@@ -62,7 +62,8 @@ export interface RegistryLogEntry {
   status: number;
   /** Whether the request carried a bearer token. */
   token: boolean;
-  auth: "bearer" | "basic" | "none" | string;
+  /** `bearer`, `basic`, `none` or another scheme as sent. */
+  auth: string;
   ua?: string;
   accept?: string;
   scope?: string[];
