@@ -93,7 +93,7 @@ class Parser {
       try {
         reqs.push(this.requirement());
       } catch (e) {
-        throw new Error(`unable to parse requirement: ${(e as Error).message}`);
+        throw new Error(`unable to parse requirement: ${(e as Error).message}`, { cause: e });
       }
       const t = this.take(true);
       if (t.tok === "end") return reqs;
