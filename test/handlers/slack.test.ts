@@ -11,7 +11,6 @@ import { createSlackApp } from "../../src/handlers/slack.js";
 import { createIntake } from "../../src/intake/gate.js";
 import { createLogger } from "../../src/logger.js";
 import { MemoryHeadLog } from "../../src/services/github/head-log.js";
-import type { Octokit } from "../../src/services/github/reads.js";
 import type { EnqueueOptions } from "../../src/services/jobs/queue.js";
 import type {
   BackupJob,

@@ -3,7 +3,6 @@ import { describe, expect, it } from "@jest/globals";
 import nock from "nock";
 import { createLogger } from "../../../src/logger.js";
 import { MemoryScheduleLock } from "../../../src/services/jobs/schedule.js";
-import type { Octokit } from "../../../src/services/github/reads.js";
 import { redeliverMissed } from "../../../src/services/github/redeliver.js";
 import { GITHUB_API, testOctokit, useNock } from "../../support/github.js";
 

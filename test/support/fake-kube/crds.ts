@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 import type { KindRegistry, KindSpec } from "./kinds.js";
 import { isObject, type Json, type JsonObject } from "./merge.js";
-import type { KubeObj, Store } from "./store.js";
+import type { Store } from "./store.js";
 
 export const CRD_API_VERSION = "apiextensions.k8s.io/v1";
 
