@@ -148,7 +148,7 @@ async function storm() {
   const { createRenderer } = await import(dist("services/preview/render/index.js"));
   const { createReporter } = await import(dist("services/github/reporter.js"));
   const { createMemoryQueue } = await import(dist("services/jobs/queue.js"));
-  const { guardrailSettings } = await import(dist("services/preview/guardrails.js"));
+  const { guardrailSettings } = await import(dist("services/preview/guardrails/namespace-guardrails.js"));
   const logger = createLogger({ level: "silent" });
   const workDir = mkdtempSync(join(tmpdir(), "bench-storm-"));
   nock.disableNetConnect();
