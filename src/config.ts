@@ -75,7 +75,7 @@ const namePattern = z
 const permission = z.enum(["read", "triage", "write", "maintain", "admin"]);
 
 /** Placeholders templates may use (naming.templateValues). */
-export const TEMPLATE_PLACEHOLDERS = [
+const TEMPLATE_PLACEHOLDERS = [
   "number",
   "branch",
   "sha",
@@ -482,7 +482,7 @@ function distance(a: string, b: string): number {
 }
 
 /** The known key nearest to `key`, when it is a plausible typo of it. */
-export function nearestKey(key: string, known: readonly string[]): string | undefined {
+function nearestKey(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const k of known) {

@@ -63,8 +63,6 @@ import {
 import { DEFAULT_PACE, type Pace } from "./services/shared/pace.js";
 import type { Cluster, Databases } from "./services/shared/preview.js";
 
-export { createProbotApp, loadKubeConfig } from "./parts.js";
-
 /** Parts a test (or an embedding) may put in place of the ones built from the settings. */
 export interface PartOverrides {
   kubeConfig?: KubeConfig;

@@ -158,7 +158,7 @@ const envSchema = z.object({
 
 export type Env = z.output<typeof envSchema>;
 
-export class EnvError extends Error {}
+class EnvError extends Error {}
 
 /** The variables each Env was parsed from (see variablesOf). */
 const sources = new WeakMap<Env, NodeJS.ProcessEnv>();

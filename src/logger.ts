@@ -89,7 +89,7 @@ export function redactText(text: string): string {
 }
 
 /** Deep copy with secret keys replaced and string values scrubbed. Cycles and depth are bounded. */
-export function redact(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
+function redact(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
   if (typeof value === "string") return redactText(value);
   if (value === null || typeof value !== "object") return value;
   if (depth > 8 || seen.has(value)) return "[…]";

@@ -24,7 +24,7 @@ export interface WebhookProxy {
 }
 
 /** The proxy URL as it may be logged: origin and path, without user, password or query. */
-export function displayProxyUrl(url: string): string {
+function displayProxyUrl(url: string): string {
   const u = new URL(url);
   return `${u.protocol}//${u.host}${u.pathname}`;
 }

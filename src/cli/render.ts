@@ -23,7 +23,7 @@ export interface CliIo {
   stderr: { write(text: string): unknown };
 }
 
-export const RENDER_USAGE = `Usage: preview-bot render --dir <checkout> --pr <number> --branch <name> --sha <sha> [options]
+const RENDER_USAGE = `Usage: preview-bot render --dir <checkout> --pr <number> --branch <name> --sha <sha> [options]
 
 Render a repository checkout the way preview-bot would for a pull request and print the YAML that would be
 applied: the Namespace with its labels, preview-bot's guardrails (RoleBinding, ResourceQuota, LimitRange,
@@ -155,7 +155,7 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
 }
 
 /** The closing summary: what a preview of this checkout gets (`guardrails`: what the bot holds it to). */
-export function summary(namespace: string, r: RenderResult, guardrails?: string): string {
+function summary(namespace: string, r: RenderResult, guardrails?: string): string {
   const kinds = new Map<string, number>();
   for (const o of r.objects) kinds.set(o.kind, (kinds.get(o.kind) ?? 0) + 1);
   const lines = [

@@ -11,7 +11,7 @@ import { githubConfigured, loadEnv, secretValues } from "../env.js";
 import { createLogger, redactText, registerSecret } from "../logger.js";
 import type { CliIo } from "./backup.js";
 
-export const SWEEP_HELP = `Usage: preview-bot sweep [--dry-run]
+const SWEEP_HELP = `Usage: preview-bot sweep [--dry-run]
 
 Compare the open pull requests of enrolled repositories with the previews that exist (namespaces labelled
 app.kubernetes.io/managed-by=preview-bot, databases carrying preview-bot's mark) and fix the drift: deploy what

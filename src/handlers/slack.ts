@@ -15,8 +15,6 @@ import type { Logger } from "../logger.js";
 import { ACTION_OPEN, ACTION_PATTERN } from "../services/chat/slack-blocks.js";
 import { SlackCommands, type Caller, type Say, type SlackCommandsOptions } from "./slack-commands.js";
 
-export type { IdentityMap } from "./slack-commands.js";
-
 export interface SlackAppOptions extends SlackCommandsOptions {
   signingSecret: string;
   botToken: string;

@@ -32,7 +32,7 @@ export interface CommentJob {
 }
 
 /** Comment jobs of one PR run one at a time, in order, beside (not behind) its preview job. */
-export function commentJobKey(job: { owner: string; repo: string; number: number }): string {
+function commentJobKey(job: { owner: string; repo: string; number: number }): string {
   return `${previewKey(job)} comments`;
 }
 

@@ -49,7 +49,7 @@ export type ParseResult<C> = { type: "ignore" } | { type: "reply"; text: string 
 const MINUTE = 60_000;
 const UNIT_MS: Record<string, number> = { m: MINUTE, h: 60 * MINUTE, d: 24 * 60 * MINUTE, w: 7 * 24 * 60 * MINUTE };
 /** Shortest and longest TTL `extend` accepts: below 10 minutes a preview would expire before it finished deploying. */
-export const MIN_TTL_MS = 10 * MINUTE;
+const MIN_TTL_MS = 10 * MINUTE;
 export const MAX_TTL_MS = 30 * UNIT_MS.d!;
 /** A command line longer than this is refused (no real command comes close). */
 const MAX_COMMAND_LINE = 500;
@@ -89,7 +89,7 @@ export function parseDuration(
 const OWNER = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
 const REPO = /^[A-Za-z0-9._-]{1,100}$/;
 
-export function parseRepo(text: string): { owner: string; repo: string } | undefined {
+function parseRepo(text: string): { owner: string; repo: string } | undefined {
   const slash = text.indexOf("/");
   if (slash < 0) return undefined;
   const owner = text.slice(0, slash);

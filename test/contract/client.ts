@@ -19,8 +19,8 @@ export interface Answer {
   text: string;
 }
 
-export const APPLY = "application/apply-patch+yaml";
-export const MERGE = "application/merge-patch+json";
+const APPLY = "application/apply-patch+yaml";
+const MERGE = "application/merge-patch+json";
 
 export class Api {
   constructor(private readonly kc: KubeConfig) {}

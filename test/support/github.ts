@@ -43,7 +43,7 @@ export function useNock(): void {
 }
 
 /** ProbotOctokit with the retry and throttling plugins disabled. */
-export const TestOctokit = ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } });
+const TestOctokit = ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } });
 
 let cachedKey: string | undefined;
 
@@ -58,7 +58,7 @@ export function testPrivateKey(): string {
 }
 
 /** A pino logger that writes nothing (Probot and Octokit log every request otherwise). */
-export const silentLogger = pino({ level: "silent" });
+const silentLogger = pino({ level: "silent" });
 
 /** An installation-scoped Octokit (token auth), as `context.octokit` would be inside a handler. */
 export function testOctokit(token = "ghs_testinstallationtoken000000000000000"): ProbotOctokit {
@@ -72,7 +72,7 @@ export interface TestProbotOptions {
 }
 
 /** A Probot instance with a generated key and the test Octokit; feed it events with `probot.receive(...)`. */
-export function createTestProbot(opts: TestProbotOptions = {}): Probot {
+function createTestProbot(opts: TestProbotOptions = {}): Probot {
   return new Probot({
     appId: opts.appId ?? 123,
     privateKey: testPrivateKey(),
@@ -86,7 +86,7 @@ export function createTestProbot(opts: TestProbotOptions = {}): Probot {
  * Answer Probot's request for an installation access token (`POST /app/installations/:id/access_tokens`), with
  * write permissions for what the bot uses. Returns the nock scope so the test can assert it was used.
  */
-export function nockInstallationToken(
+function nockInstallationToken(
   installationId: number,
   token = "ghs_testinstallationtoken000000000000000",
   api = GITHUB_API,

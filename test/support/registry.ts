@@ -19,7 +19,7 @@ import { TOOLS_BIN } from "./paths.ts";
 const run = promisify(execFile);
 
 export const REGISTRY_BINARY = path.join(TOOLS_BIN, "preview-registry");
-export const REGISTRY_ENV = "TEST_REGISTRY";
+const REGISTRY_ENV = "TEST_REGISTRY";
 export const REGISTRY_ERROR_ENV = "TEST_REGISTRY_ERROR";
 
 export interface RegistryOptions {
@@ -87,7 +87,7 @@ export interface TestRegistry extends RegistryInfo {
 }
 
 /** The client commands, for any registry (the shared one or a private one). */
-export function registryClient(info: RegistryInfo): Omit<TestRegistry, "stop"> {
+function registryClient(info: RegistryInfo): Omit<TestRegistry, "stop"> {
   const userArgs = (user: string | undefined): string[] => {
     const u = user ?? Object.keys(info.users)[0];
     return u === undefined || u === "" ? [] : ["--user", `${u}:${info.users[u] ?? ""}`];

@@ -24,7 +24,7 @@ import { describeSlackError as describe, platformError, retryDelay, type WebClie
 export { createSlackWebClient } from "./slack-retry.js";
 import type { ThreadRef, ThreadStore } from "./slack-threads.js";
 
-export { MemoryThreadStore, type ThreadRef, type ThreadStore } from "./slack-threads.js";
+export { MemoryThreadStore, type ThreadStore } from "./slack-threads.js";
 
 export interface NotifyUpdate {
   /** One line: "Deployed abc1234 in 42 s". */

@@ -51,7 +51,7 @@ export function appliedOwns(
 }
 
 /** Managers other than `manager`'s Apply entry that own `path` (e.g. an HPA's "kube-controller-manager"). */
-export function otherOwners(
+function otherOwners(
   obj: { metadata?: { managedFields?: unknown } } | undefined,
   manager: string,
   path: readonly string[],

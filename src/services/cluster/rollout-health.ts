@@ -13,7 +13,7 @@ const MAX_PODS = 3;
 const MAX_EVENTS = 5;
 const LOG_LINES = 20;
 
-export function desiredReplicas(w: Workload): number {
+function desiredReplicas(w: Workload): number {
   return w.object.spec?.replicas ?? 1;
 }
 
@@ -26,7 +26,7 @@ export function isRolledOut(w: Workload): boolean {
 }
 
 /** `a=b,c in (d,e),!f` from a LabelSelector. */
-export function selectorString(sel: V1LabelSelector | undefined): string {
+function selectorString(sel: V1LabelSelector | undefined): string {
   const parts = Object.entries(sel?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
   for (const e of sel?.matchExpressions ?? []) {
     const values = (e.values ?? []).join(",");

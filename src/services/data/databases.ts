@@ -39,8 +39,8 @@ import {
 
 const { escapeIdentifier: ident, escapeLiteral: literal } = pg;
 
-export { DEFAULT_SECRET_KEYS, derivePassword, secretData, type SecretKeys, type SslMode } from "./database-secret.js";
-export { markFor, parseMark } from "./database-marks.js";
+export { derivePassword, type SslMode } from "./database-secret.js";
+export { markFor } from "./database-marks.js";
 
 export interface DatabasesOptions {
   /** Admin connection, e.g. PREVIEW_DATABASE_URL (`postgres://admin:pw@host:5432/postgres`). */

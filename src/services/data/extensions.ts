@@ -8,7 +8,7 @@
 import pg from "pg";
 
 /** Refused before anything was created: the extension is not available, or only a superuser may create it. */
-export class ExtensionRefusedError extends Error {
+class ExtensionRefusedError extends Error {
   override readonly name = "ExtensionRefusedError";
 }
 

@@ -22,7 +22,7 @@ const RANK: Record<Role, number> = { none: 0, read: 1, triage: 2, write: 3, main
 /** The default minimum role of each action (the table's `permission`). */
 export const DEFAULT_POLICY: Readonly<Policy> = DEFAULT_PERMISSIONS;
 
-export function isRole(value: unknown): value is Role {
+function isRole(value: unknown): value is Role {
   return typeof value === "string" && Object.hasOwn(RANK, value);
 }
 

@@ -10,7 +10,7 @@ import { attempt, httpStatus, reportError } from "./report-error.js";
 import { renderCheckRunOutput } from "./report-markdown.js";
 import type { SurfaceContext } from "./surface.js";
 
-export const CHECK_RUN_NAME = "preview";
+const CHECK_RUN_NAME = "preview";
 
 type Conclusion = "success" | "failure" | "neutral" | "cancelled";
 

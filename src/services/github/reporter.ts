@@ -27,12 +27,11 @@ import { StickyCommentSync } from "./sticky-comment-sync.js";
 import type { GitHubSurface, SurfaceContext } from "./surface.js";
 import { WRITE_PRIORITY, WriteLanes } from "./write-lanes.js";
 
-export { CHECK_RUN_NAME } from "./check-run-sync.js";
 export { ReportError } from "./report-error.js";
 export type { GitHubSurface } from "./surface.js";
 
 /** Default batching of step progress into the check run. */
-export const PROGRESS_INTERVAL_MS = 15_000;
+const PROGRESS_INTERVAL_MS = 15_000;
 
 export interface ReporterOptions {
   /** The installation-scoped Octokit (Probot's `context.octokit`). */

@@ -96,7 +96,7 @@ interface Running {
   key: string;
 }
 
-export const DEDUPE_TABLE = "preview_bot_job_dedupe";
+const DEDUPE_TABLE = "preview_bot_job_dedupe";
 
 const q = (schema: string, sqlName: string) => `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(sqlName)}`;
 

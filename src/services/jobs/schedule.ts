@@ -33,7 +33,7 @@ export class GatedScheduleLock implements ScheduleLock {
   }
 }
 
-export const SCHEDULE_LOCK_TABLE = "preview_bot_schedule_slots";
+const SCHEDULE_LOCK_TABLE = "preview_bot_schedule_slots";
 
 export class PgScheduleLock implements ScheduleLock {
   private readonly pool: pg.Pool;

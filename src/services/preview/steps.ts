@@ -11,7 +11,7 @@ import { redactText } from "../../logger.js";
 import { SupersededError } from "../shared/errors.js";
 import type { RunReport, StepRecord } from "../shared/run-report.js";
 
-export class StepFailure extends Error {
+class StepFailure extends Error {
   override name = "StepFailure";
 }
 

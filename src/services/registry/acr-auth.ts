@@ -32,7 +32,7 @@ export interface AzureRegistryAuth {
 }
 
 const DEFAULT_ACR = /\.azurecr\.(io|cn|us)$/i;
-export const DEFAULT_ENTRA_SCOPE = "https://management.azure.com/.default";
+const DEFAULT_ENTRA_SCOPE = "https://management.azure.com/.default";
 
 export type AcrTokenSource = (
   ctx: HttpContext,

@@ -67,7 +67,7 @@ function dayMatches(c: Cron, d: Date): boolean {
   return true;
 }
 
-export function cronMatches(c: Cron, d: Date): boolean {
+function cronMatches(c: Cron, d: Date): boolean {
   return (
     c.months.has(d.getUTCMonth() + 1) &&
     dayMatches(c, d) &&

@@ -9,7 +9,7 @@ import type { KindRegistry, KindSpec } from "./kinds.js";
 import { isObject, type Json, type JsonObject } from "./merge.js";
 import type { Store } from "./store.js";
 
-export const CRD_API_VERSION = "apiextensions.k8s.io/v1";
+const CRD_API_VERSION = "apiextensions.k8s.io/v1";
 
 /** The kinds a CRD serves, one per served version. */
 export function kindsOfCrd(crd: JsonObject): KindSpec[] {

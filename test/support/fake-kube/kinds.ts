@@ -18,7 +18,7 @@ export interface KindSpec {
 
 export type NameFormat = "subdomain" | "label" | "dns1035";
 
-export const ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 
 const core = (kind: string, plural: string, namespaced = true, extra: Partial<KindSpec> = {}): KindSpec => ({
   group: "",

@@ -1,7 +1,7 @@
 /** Field selectors, parsed and matched the way the real API server does (errors are 400 BadRequest); label selectors are in label-selector.ts. */
 import { badRequest } from "./status.js";
 
-export { matchesLabels, parseLabelSelector, type LabelRequirement } from "./label-selector.js";
+export { matchesLabels, parseLabelSelector } from "./label-selector.js";
 
 export interface FieldRequirement {
   path: string;

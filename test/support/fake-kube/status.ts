@@ -44,7 +44,7 @@ export function statusBody(
   };
 }
 
-export function successStatus(details: StatusDetails): Record<string, unknown> {
+function successStatus(details: StatusDetails): Record<string, unknown> {
   return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details };
 }
 

@@ -38,7 +38,7 @@ function subdomainProblems(value: string, unit: "characters" | "bytes"): string[
 }
 
 /** What is wrong with an object name of this format (empty when it is valid). */
-export function nameProblems(name: string, format: NameFormat = "subdomain"): string[] {
+function nameProblems(name: string, format: NameFormat = "subdomain"): string[] {
   if (format === "subdomain") return subdomainProblems(name, "characters");
   const out: string[] = [];
   if (name.length > 63) out.push("must be no more than 63 characters");

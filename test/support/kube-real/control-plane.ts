@@ -51,13 +51,7 @@ export interface ControlPlaneOptions {
   crdFiles?: string[];
 }
 
-export const CONTROL_PLANE_BINARIES = [
-  "etcd",
-  "kube-apiserver",
-  "kube-controller-manager",
-  "kube-scheduler",
-  "kwok",
-] as const;
+const CONTROL_PLANE_BINARIES = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"] as const;
 
 const CONTROLLERS = [
   "namespace-controller",

@@ -40,7 +40,7 @@ export interface RestoreScope extends PreviewDatabaseRef {
 }
 
 /** Refused before anything changed: the backup is not this preview's, or the target does not allow the repository. */
-export class RestoreRefusedError extends Error {
+class RestoreRefusedError extends Error {
   override readonly name = "RestoreRefusedError";
 }
 

@@ -19,7 +19,7 @@ export interface VerifyResult {
   restoreMs: number;
 }
 
-export class VerificationError extends Error {
+class VerificationError extends Error {
   override name = "VerificationError";
 }
 

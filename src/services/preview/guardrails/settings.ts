@@ -44,7 +44,7 @@ export const DEFAULT_GUARDRAILS: GuardrailPolicy = {
 };
 
 /** The object rules' policy from the settings. */
-export function guardrailPolicy(settings: GuardrailSettings): GuardrailPolicy {
+function guardrailPolicy(settings: GuardrailSettings): GuardrailPolicy {
   return {
     podSecurity: settings.podSecurity,
     maxReplicas: settings.maxReplicas,

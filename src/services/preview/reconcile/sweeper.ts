@@ -24,21 +24,12 @@ import type { Cluster, Databases } from "../../shared/preview.js";
 import { previewKey } from "../../shared/preview.js";
 import { MemorySweepMemory, type SweepMemory } from "./sweep-memory.js";
 
-export { MemorySweepMemory, PgSweepMemory, SWEEP_MEMORY_TABLE, type SweepMemory } from "./sweep-memory.js";
+export { MemorySweepMemory, PgSweepMemory, type SweepMemory } from "./sweep-memory.js";
 import type { ListOpenPulls } from "../../github/open-pulls.js";
 import { planSweep, type DeployItem, type HeadsUpItem, type SweepInput, type SweepPlan } from "./sweep-plan.js";
 
-export { githubOpenPulls, type ListOpenPulls, type OpenPull } from "../../github/open-pulls.js";
-export {
-  planSweep,
-  type DeployItem,
-  type DestroyItem,
-  type HeadsUpItem,
-  type NamespaceFacts,
-  type SkipItem,
-  type SweepInput,
-  type SweepPlan,
-} from "./sweep-plan.js";
+export { type ListOpenPulls } from "../../github/open-pulls.js";
+export { type HeadsUpItem, type SweepInput, type SweepPlan } from "./sweep-plan.js";
 
 export interface SweeperOptions {
   cluster: Pick<Cluster, "listNamespaces">;
@@ -207,7 +198,7 @@ function request(
 }
 
 /** "Sweep: 2 to deploy, 1 to remove" and one line per action, for Slack and the CLI. */
-export function sweepReportText(r: Pick<SweepResult, "dryRun" | "plan" | "errors">): string {
+function sweepReportText(r: Pick<SweepResult, "dryRun" | "plan" | "errors">): string {
   const { plan } = r;
   const head = `${r.dryRun ? "Sweep (dry run)" : "Sweep"}: ${plan.deploy.length} to deploy, ${plan.destroy.length} to remove, ${plan.headsUp.length} expiring soon${r.errors.length ? `, ${r.errors.length} error(s)` : ""}`;
   const lines = [

@@ -33,11 +33,11 @@ import { transformObjects } from "./transform.js";
 
 export { RenderError } from "./render-error.js";
 export { toYaml, parseManifests } from "./manifests.js";
-export { fetchSource, type FetchSourceOptions, type FetchSourceResult, type TarballOctokit } from "./source.js";
+export { fetchSource } from "./source.js";
 export { readRepoFile } from "./repo-files.js";
 export { findKustomizeCommand } from "./kustomize.js";
 export { transformObjects } from "./transform.js";
-export { nameTemplatesFromConfig, previewNamesFor } from "../naming.js";
+export { previewNamesFor } from "../naming.js";
 export type { PodSecurityLevel } from "../guardrails/pod-security.js";
 
 /** What the render reads from the cluster: kind scopes (discovery) and the parent Gateway. */

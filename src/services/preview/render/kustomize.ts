@@ -12,11 +12,6 @@ import { RenderError } from "./render-error.js";
 import { runTool } from "./tool-run.js";
 
 export { checkKustomizationTree, findKustomizationFile, isRemoteReference } from "./kustomization-check.js";
-export {
-  DEFAULT_TOOL_MAX_OUTPUT as DEFAULT_KUSTOMIZE_MAX_OUTPUT,
-  DEFAULT_TOOL_TIMEOUT_MS as DEFAULT_KUSTOMIZE_TIMEOUT_MS,
-} from "./tool-run.js";
-
 async function onPath(name: string, envPath: string): Promise<string | undefined> {
   for (const dir of envPath.split(path.delimiter)) {
     if (!dir) continue;

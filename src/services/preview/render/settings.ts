@@ -3,7 +3,7 @@ import type { Env } from "../../../env.js";
 import type { RendererOptions } from "./index.js";
 
 /** `namespace/name[/sectionName]` → a Gateway parentRef. */
-export function gatewayParentRef(text: string): Record<string, string> {
+function gatewayParentRef(text: string): Record<string, string> {
   const [namespace, name, sectionName] = text.split("/");
   return { name: name!, namespace: namespace!, ...(sectionName ? { sectionName } : {}) };
 }

@@ -55,7 +55,7 @@ export interface FetchSourceResult {
   skipped: string[];
 }
 
-export const DEFAULT_SOURCE_MAX_BYTES = 200 * 1024 * 1024;
+const DEFAULT_SOURCE_MAX_BYTES = 200 * 1024 * 1024;
 const ALLOWED_TYPES = new Set(["File", "OldFile", "ContiguousFile", "Directory", "SymbolicLink", "Link"]);
 
 /** Entry path with the archive's top directory removed; undefined for the top directory itself. */

@@ -14,15 +14,15 @@ import path from "node:path";
 import { redactText } from "../../../logger.js";
 import { RenderError } from "./render-error.js";
 
-export const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
-export const DEFAULT_TOOL_MAX_OUTPUT = 32 * 1024 * 1024;
+const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
+const DEFAULT_TOOL_MAX_OUTPUT = 32 * 1024 * 1024;
 /** A port nothing listens on (the discard port): every proxied request fails at once. */
 const DEAD_PROXY = "http://127.0.0.1:9";
 
 let netnsPrefix: string[] | null | undefined;
 
 /** `["unshare", "--user", "--net", "--map-current-user", "--"]` when that works here, else undefined. */
-export function networkIsolation(): string[] | undefined {
+function networkIsolation(): string[] | undefined {
   if (netnsPrefix === undefined) {
     const argv = ["--user", "--net", "--map-current-user", "--"];
     try {
@@ -36,7 +36,7 @@ export function networkIsolation(): string[] | undefined {
 }
 
 /** The whole environment a tool child gets. */
-export function offlineEnv(home: string, toolPath: string, extra: Record<string, string> = {}): Record<string, string> {
+function offlineEnv(home: string, toolPath: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     PATH: toolPath,
     HOME: home,
@@ -83,7 +83,7 @@ function simplify(line: string): string {
 }
 
 /** Problems in a tool's stderr, one line each: log chatter dropped, `Error:` prefixes removed, paths relative. */
-export function toolProblems(stderr: string, roots: readonly string[]): string[] {
+function toolProblems(stderr: string, roots: readonly string[]): string[] {
   let text = redactText(stderr);
   for (const root of roots)
     text = text

@@ -135,7 +135,7 @@ export function addOwnership(
   return objects;
 }
 
-export function imagePins(input: TransformInput, values: Record<string, string>): ImagePin[] {
+function imagePins(input: TransformInput, values: Record<string, string>): ImagePin[] {
   return input.config.images.map((img) => {
     let tag: string;
     try {
