@@ -178,20 +178,16 @@ export type ConfigurableAction = { [A in ActionName]: Table[A] extends { configu
 const NAMES = Object.keys(ACTIONS) as ActionName[];
 const spec = (name: ActionName): ActionSpec => ACTIONS[name];
 
-function isAction(name: string): name is ActionName {
-  return Object.hasOwn(ACTIONS, name);
-}
-
 export const COMMENT_ACTIONS: readonly CommentAction[] = NAMES.filter((n) => spec(n).comment) as CommentAction[];
 export const SLACK_ACTIONS: readonly SlackAction[] = NAMES.filter((n) => spec(n).slack) as SlackAction[];
 export const BUTTON_ACTIONS: readonly ActionName[] = NAMES.filter((n) => spec(n).button);
-const CONFIGURABLE_ACTIONS = NAMES.filter((n) => spec(n).configurable) as [ConfigurableAction, ...ConfigurableAction[]];
+/** The `permissions` keys of `.github/preview.yml` (config.ts). */
+export const CONFIGURABLE_ACTIONS = NAMES.filter((n) => spec(n).configurable) as [
+  ConfigurableAction,
+  ...ConfigurableAction[],
+];
 
 /** The default minimum role of every action. */
 export const DEFAULT_PERMISSIONS: Readonly<Record<ActionName, Role>> = Object.fromEntries(
   NAMES.map((n) => [n, spec(n).permission]),
 ) as Record<ActionName, Role>;
-
-function actionSpec(name: ActionName): ActionSpec {
-  return spec(name);
-}

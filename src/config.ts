@@ -8,6 +8,7 @@
  */
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
+import { CONFIGURABLE_ACTIONS } from "./actions.js";
 import { QUANTITY } from "./env.js";
 
 export const CONFIG_PATH = ".github/preview.yml";
@@ -403,9 +404,7 @@ export const configSchema = z
       .array(z.object({ title: z.string().min(1).max(80), path: z.string().startsWith("/") }).strict())
       .default([]),
     /** Minimum repository permission per command. */
-    permissions: z
-      .partialRecord(z.enum(["deploy", "redeploy", "destroy", "status", "extend", "backup", "restore"]), permission)
-      .default({}),
+    permissions: z.partialRecord(z.enum(CONFIGURABLE_ACTIONS), permission).default({}),
     /** Slack channel for this repository's threads (overrides the bot default). */
     slack: z
       .object({ channel: z.string().min(1) })
