@@ -9,7 +9,7 @@
  */
 import type { RequestListener } from "node:http";
 import { App, HTTPReceiver, LogLevel, type Logger as BoltLogger, type RespondFn, type webApi } from "@slack/bolt";
-import { BUTTON_ACTIONS, type ActionName } from "../actions.js";
+import { BUTTON_ACTIONS } from "../actions.js";
 import { parseSlash } from "../intake/parse.js";
 import type { Logger } from "../logger.js";
 import { ACTION_OPEN, ACTION_PATTERN } from "../services/chat/slack-blocks.js";

@@ -11,10 +11,6 @@ import { redactText } from "../../logger.js";
 import { SupersededError } from "../shared/errors.js";
 import type { RunReport, StepRecord } from "../shared/run-report.js";
 
-class StepFailure extends Error {
-  override name = "StepFailure";
-}
-
 export class StepTracker {
   constructor(
     readonly report: RunReport,

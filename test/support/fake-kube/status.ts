@@ -44,10 +44,6 @@ export function statusBody(
   };
 }
 
-function successStatus(details: StatusDetails): Record<string, unknown> {
-  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details };
-}
-
 /** `deployments.apps` / `pods` — how the real server names a resource in messages. */
 export function qualified(plural: string, group: string): string {
   return group ? `${plural}.${group}` : plural;

@@ -51,8 +51,6 @@ export interface ControlPlaneOptions {
   crdFiles?: string[];
 }
 
-const CONTROL_PLANE_BINARIES = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"] as const;
-
 const CONTROLLERS = [
   "namespace-controller",
   "garbage-collector-controller",
