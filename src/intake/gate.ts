@@ -18,7 +18,7 @@
  */
 import { ACTIONS, type ActionName, type AnsweredBy } from "../actions.js";
 import type { Logger } from "../logger.js";
-import { atLeast, decide, getPermission, isBotLogin, type PermissionClient } from "../services/github/authz.js";
+import { atLeast, decide, getPermission, isBotLogin } from "../services/github/authz.js";
 import type { HeadLog } from "../services/github/head-log.js";
 import { getPull, headArrivedAt, loadRepoConfig, type Octokit, type PullFacts } from "../services/github/reads.js";
 import type { EnqueueOptions } from "../services/jobs/queue.js";
