@@ -281,7 +281,7 @@ export const configSchema = z
       .strict()
       .default({ labels: {}, annotations: {} }),
     /**
-     * Stricter guardrails for this repository's previews (src/services/preview/guardrails.ts). The bot's settings are
+     * Stricter guardrails for this repository's previews (src/services/preview/guardrails/). The bot's settings are
      * the bounds: a looser value is lowered to the bot's, and the check run says so.
      */
     guardrails: z

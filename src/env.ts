@@ -81,7 +81,7 @@ const envSchema = z.object({
   /** The bot's own namespace (where the job Lease lives without DATABASE_URL); in a pod, its service account's. */
   POD_NAMESPACE: optional,
 
-  // Guardrails on every preview namespace (src/services/preview/guardrails.ts): the bounds; a repository may only
+  // Guardrails on every preview namespace (src/services/preview/guardrails/): the bounds; a repository may only
   // tighten them (`guardrails` in .github/preview.yml).
   /** Pod Security Admission level enforced in preview namespaces (`restricted` is always warned and audited). */
   PREVIEW_POD_SECURITY: z.enum(["baseline", "restricted"]).default("baseline"),
@@ -134,7 +134,7 @@ const envSchema = z.object({
   CHECK_RUN_PROGRESS_INTERVAL: z.coerce.number().int().min(1).max(86_400).default(15),
   WORK_DIR: optional,
 
-  // Backups (targets and storage; see src/services/backups/targets.ts)
+  // Backups (targets and storage; see src/services/data/backups/targets.ts)
   BACKUP_TARGETS_FILE: optional,
   BACKUP_TARGETS: optional,
   AZURE_STORAGE_ACCOUNT_URL: optional,

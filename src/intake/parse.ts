@@ -3,7 +3,7 @@
  * comment_parser.go). Pure and total: never throws, whatever the input (1 MB, NUL bytes, unicode, shell
  * metacharacters), and never echoes user text raw — anything quoted back goes through `safeEcho`.
  *
- * Comment rules (decided here, tested in test/commands/parse.test.ts):
+ * Comment rules (decided here, tested in test/intake/parse.test.ts):
  * - Only the first non-blank line counts. It must start with `/preview` (case-insensitive, then a space or the
  *   end of the line), or with `@<botName>` when `botName` is given. Anything else is ignored: prose, quoted
  *   replies (`> /preview deploy`), code fences, indented code (a tab or 4+ spaces), a command on a later line.

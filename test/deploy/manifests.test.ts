@@ -177,7 +177,7 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
       ]);
       expect(find(objs, b.roleRef.kind, b.roleRef.name)).toHaveLength(1);
     }
-    // The bot binds preview-bot-previews itself, in each preview namespace (src/services/preview/guardrails.ts).
+    // The bot binds preview-bot-previews itself, in each preview namespace (src/services/preview/guardrails/namespace-guardrails.ts).
     expect(find(objs, "ClusterRoleBinding").map((b) => b.roleRef.name)).toEqual(["preview-bot"]);
     one(objs, "ClusterRole", PREVIEW_ROLE);
   });

@@ -1,8 +1,6 @@
 /**
- * The chat domain: the Slack notifier (this file), its Block Kit messages (slack-blocks.ts) and where each PR's
- * thread is remembered (slack-threads.ts). Slack notifier: one thread per PR in the repository's channel. The parent
- * message carries the summary (state, URL, buttons) and is edited in place; each update is posted as a reply in the
- * thread.
+ * The Slack notifier: one thread per PR in the repository's channel. The parent message carries the summary (state,
+ * URL, buttons) and is edited in place; each update is posted as a reply in the thread.
  *
  * Which channel: the one the caller names (the repository's `slack.channel`, read from its config by the run or the
  * sweep), else the channel of the PR's stored thread (shared in PostgreSQL across replicas and restarts), else the

@@ -1,7 +1,5 @@
 /**
- * The cluster domain: everything preview-bot does to Kubernetes — this Cluster implementation, roll-out health
- * (rollout-health.ts), error reading (kube-errors.ts), and the directory of previews read from namespaces
- * (directory.ts). The real Cluster (see the interface in shared/preview.ts): server-side apply with one field manager, namespace
+ * The real Cluster (the interface is in shared/preview.ts): server-side apply with one field manager, namespace
  * lifecycle with ownership checks, label-based prune, rollout gate with diagnosis. Talks to Kubernetes only through
  * @kubernetes/client-node; tests run it against test/support/fake-kube over HTTP and against the real control plane.
  * One object's apply is apply.ts (server-owned fields out, replace on immutable fields, autoscaled replicas,

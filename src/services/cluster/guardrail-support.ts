@@ -1,5 +1,5 @@
 /**
- * The two Cluster operations the preview guardrails need (src/services/preview/guardrails.ts): binding the preview
+ * The two Cluster operations the preview guardrails need (src/services/preview/guardrails/namespace-guardrails.ts): binding the preview
  * ClusterRole in a new namespace with nothing but `create`, and waiting for a new ResourceQuota to hold.
  */
 import type { CoreV1Api, RbacAuthorizationV1Api, V1RoleBinding } from "@kubernetes/client-node";

@@ -1,10 +1,9 @@
 /**
- * The data domain: preview databases (this file), their credentials Secret (database-secret.ts) and backups to
- * Azure Blob Storage (backups/). Databases: one PostgreSQL database and one login role per preview, on a configured
- * server, so previews never share data or the admin's credentials. Everything we create carries a JSON mark in its
- * COMMENT; we never adopt, alter or drop what lacks it. Identifiers always go through `escapeIdentifier`, values
- * through `escapeLiteral` or bind parameters; passwords are sent as SCRAM verifiers and never logged. The marks and
- * catalog reads that provision, drop and list share are in database-marks.ts.
+ * Preview databases: one PostgreSQL database and one login role per preview, on a configured server, so previews never
+ * share data or the admin's credentials. Everything we create carries a JSON mark in its COMMENT; we never adopt, alter
+ * or drop what lacks it. Identifiers always go through `escapeIdentifier`, values through `escapeLiteral` or bind
+ * parameters; passwords are sent as SCRAM verifiers and never logged. The marks and catalog reads that provision, drop
+ * and list share are in database-marks.ts.
  *
  * Longer than 300 lines: the class keeps provision's steps, drop and list side by side, since they share the
  * advisory locks, the ownership checks and the connection rules that make them safe.

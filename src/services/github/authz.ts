@@ -1,4 +1,3 @@
-import { describeError } from "../shared/format.js";
 /**
  * Who may do what. The permission comes from GitHub (collaborator permission of the actor on the repository);
  * the rule is pure (`decide`) so it is table-tested.
@@ -11,6 +10,7 @@ import { describeError } from "../shared/format.js";
  *   in our cluster with a database, so a maintainer's explicit command is what lets a fork deploy. This holds for
  *   the fork's author too (unless they are themselves a maintainer).
  */
+import { describeError } from "../shared/format.js";
 import { ACTIONS, DEFAULT_PERMISSIONS, type ActionName, type Role } from "../../actions.js";
 
 export type { Role };

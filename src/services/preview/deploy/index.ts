@@ -1,10 +1,10 @@
-import { describeError } from "../../shared/format.js";
 /**
  * Deploy a preview: admit the job (admit.ts), then run DEPLOY_PIPELINE (pipeline.ts) on the PR's current head
  * commit, recording each step; finish by recording the outcome on the namespace, concluding the check run and
  * telling Slack. A superseded run stops between steps; a transient failure is reported and then handed back to the
  * queue for a retry.
  */
+import { describeError } from "../../shared/format.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { redactText } from "../../../logger.js";

@@ -1,8 +1,8 @@
-import { describeError } from "../../shared/format.js";
 /**
  * Destroy a preview: find what it owns (find.ts), then run every teardown step (steps.ts) even when one fails —
  * errors are collected and reported together, not-found counts as done. A dry run only says what would go.
  */
+import { describeError } from "../../shared/format.js";
 import { redactText } from "../../../logger.js";
 import type { PreviewJob } from "../../shared/dispatch.js";
 import { isTransientError } from "../../shared/errors.js";
