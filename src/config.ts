@@ -233,7 +233,10 @@ export const configSchema = z
           .optional(),
         /** Ingress class of the Ingresses (generated ones and the manifests'); default the cluster's default class. */
         ingressClassName: z.string().min(1).optional(),
-        /** Deprecated: every HTTPRoute gets the preview's hostnames now (a route with someone else's host is never applied). */
+        /**
+         * Deprecated: every HTTPRoute gets the preview's hostnames now (a route with someone else's host is never
+         * applied).
+         */
         httpRoutes: z.array(z.string()).optional(),
         /** Gateway parentRefs for every HTTPRoute; default the bot's PREVIEW_GATEWAY, else the manifests' own. */
         parentRefs: z
@@ -329,7 +332,9 @@ export const configSchema = z
     /** When to deploy. */
     trigger: z
       .object({
-        /** `push`: on open/reopen/push; `label`: only while the PR has `label`; `command`: only by `/preview deploy`. */
+        /**
+         * `push`: on open/reopen/push; `label`: only while the PR has `label`; `command`: only by `/preview deploy`.
+         */
         on: z.enum(["push", "label", "command"]).default("push"),
         label: z.string().min(1).default("preview"),
         /** Deploy only after these check runs (or workflow names) succeeded for the head commit. */

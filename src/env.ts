@@ -100,7 +100,10 @@ const envSchema = z.object({
   PREVIEW_INGRESS_FROM_NAMESPACES: list,
   /** Address ranges that may reach preview pods (a gateway outside the cluster, e.g. an AGC subnet). */
   PREVIEW_INGRESS_FROM_CIDRS: cidrs,
-  /** `open`: previews may connect anywhere; `restricted`: only inside their namespace, to DNS, and PREVIEW_EGRESS_TO_CIDRS. */
+  /**
+   * `open`: previews may connect anywhere; `restricted`: only inside their namespace, to DNS, and
+   * PREVIEW_EGRESS_TO_CIDRS.
+   */
   PREVIEW_EGRESS: z.enum(["open", "restricted"]).default("open"),
   PREVIEW_EGRESS_TO_CIDRS: cidrs,
   /** The ClusterRole (deploy/base/rbac.yaml) the bot binds to itself in each preview namespace. */

@@ -149,7 +149,9 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
   return pino(options, scrubbing);
 }
 
-/** On a terminal (a developer running `npm start`), readable lines via pino-pretty when it is installed; JSON otherwise. */
+/**
+ * On a terminal (a developer running `npm start`), readable lines via pino-pretty when it is installed; JSON otherwise.
+ */
 function terminal(): NodeJS.WritableStream | undefined {
   if (!process.stdout.isTTY || earlyVariable("NODE_ENV") === "production") return undefined;
   try {

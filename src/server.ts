@@ -177,7 +177,9 @@ async function appDoors(env: Env, logger: Logger, app: App): Promise<Listener[]>
   return listeners;
 }
 
-/** /readyz: the cluster answers, with DATABASE_URL the state database does, without it this replica holds the job Lease. */
+/**
+ * /readyz: the cluster answers, with DATABASE_URL the state database does, without it this replica holds the job Lease.
+ */
 function readiness(app: App): Readiness {
   const kube = app.kubeConfig.makeApiClient(VersionApi);
   return async () => {

@@ -1,8 +1,9 @@
 /**
  * `preview-bot sweep [--dry-run]`: one reconcile pass by hand, built from the environment exactly as the server
- * builds itself (buildApp: cluster, databases, queue, runner), started only to run what it queued. Open pull requests come from the GitHub App's
- * installations. Without --dry-run the deploys and removals are queued and, with the embedded queue, run here
- * before the command returns; with DATABASE_URL they are queued for the running replicas (and this process).
+ * builds itself (buildApp: cluster, databases, queue, runner), started only to run what it queued. Open pull requests
+ * come from the GitHub App's installations. Without --dry-run the deploys and removals are queued and, with the
+ * embedded queue, run here before the command returns; with DATABASE_URL they are queued for the running replicas (and
+ * this process).
  */
 import { describeError } from "../services/shared/format.js";
 import { parseArgs } from "node:util";

@@ -27,7 +27,10 @@ async function cli(argv: string[]): Promise<{ code: number; stdout: string; stde
   return { code, stdout, stderr };
 }
 
-/** The repository's objects: what the output lists after the Namespace and preview-bot's guardrails (render-guardrails.test.ts). */
+/**
+ * The repository's objects: what the output lists after the Namespace and preview-bot's guardrails
+ * (render-guardrails.test.ts).
+ */
 function objectsOf(yaml: string): KubeObject[] {
   const docs = Array.from(parseAllDocuments(yaml));
   for (const d of docs) expect(d.errors).toEqual([]);

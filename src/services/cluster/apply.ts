@@ -128,7 +128,10 @@ export class Applier {
     this.o.log.info({ ref: refOf(obj), replicas }, "replicas handed over to the autoscaler");
   }
 
-  /** Ownership for a cluster-scoped object: this preview's labels, an existing one already this preview's, owned by the namespace. */
+  /**
+   * Ownership for a cluster-scoped object: this preview's labels, an existing one already this preview's, owned by the
+   * namespace.
+   */
   private async claimClusterScoped(obj: KubeObject, anchor: V1Namespace | undefined, what: string): Promise<void> {
     const labels = obj.metadata.labels ?? {};
     if (labels[MANAGED_BY_KEY] !== MANAGED_BY_VALUE || !labels[REPO_LABEL] || !labels[PR_LABEL]) {

@@ -62,7 +62,10 @@ export interface ClusterOptions {
   pollMs?: number;
   /** How long ensureNamespace waits for an old namespace of the same name to finish terminating (default 120 s). */
   namespaceWaitMs?: number;
-  /** After this long, a roll-out wait ends early when a pod is stuck on ImagePullBackOff, CrashLoopBackOff, … (default 90 s). */
+  /**
+   * After this long, a roll-out wait ends early when a pod is stuck on ImagePullBackOff, CrashLoopBackOff, … (default
+   * 90 s).
+   */
   failFastMs?: number;
   /** How long an object replaced for an immutable-field change may take to be deleted (default 120 s). */
   replaceWaitMs?: number;
@@ -424,7 +427,8 @@ class KubeCluster implements Cluster {
         return Promise.all(workloads.map((w) => workloadHealth(this.core, w)));
       }
       // Fail fast: a pod that has been stuck on a reason that does not heal by itself (bad image, crash loop,
-      // missing Secret key, pods the quota or Pod Security refuses) for failFastMs ends the wait instead of burning the whole timeout.
+      // missing Secret key, pods the quota or Pod Security refuses) for failFastMs ends the wait instead of burning the
+      // whole timeout.
       const now = Date.now();
       if (now - started >= this.failFastMs && now - lastFatalCheck >= Math.max(this.pollMs, 5_000)) {
         lastFatalCheck = now;

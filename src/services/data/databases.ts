@@ -154,7 +154,10 @@ class PostgresDatabases implements Databases {
       }));
   }
 
-  /** Run `fn` holding session advisory locks on the database and role names (CREATE DATABASE cannot run in a transaction). */
+  /**
+   * Run `fn` holding session advisory locks on the database and role names (CREATE DATABASE cannot run in a
+   * transaction).
+   */
   private async locked<T>(names: Names, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     const keys = [`preview-bot:database:${names.database}`, `preview-bot:role:${names.role}`];
@@ -290,7 +293,10 @@ class PostgresDatabases implements Databases {
     return { ...(existingRole ? { role: existingRole } : {}), ...(existingDb ? { database: existingDb } : {}) };
   }
 
-  /** Create the login role, or re-assert its attributes and (derived, hence unchanged) password: repairs drift, needs no state. */
+  /**
+   * Create the login role, or re-assert its attributes and (derived, hence unchanged) password: repairs drift, needs no
+   * state.
+   */
   private async ensureRole(client: pg.PoolClient, p: Provisioning, exists: boolean): Promise<void> {
     const attributes = `LOGIN NOCREATEDB NOCREATEROLE NOINHERIT CONNECTION LIMIT ${p.limit} PASSWORD ${literal(scramVerifier(p.password))}`;
     await step(`${p.what}: ${exists ? "updating" : "creating"} role "${p.names.role}"`, async () => {
@@ -335,7 +341,10 @@ class PostgresDatabases implements Databases {
     });
   }
 
-  /** Inside the database: the public schema, extensions, and on creation the seed. A database born here is dropped if this fails. */
+  /**
+   * Inside the database: the public schema, extensions, and on creation the seed. A database born here is dropped if
+   * this fails.
+   */
   private async initialize(client: pg.PoolClient, p: Provisioning, createdNow: boolean): Promise<void> {
     const { names, opts, what } = p;
     const asRole = { user: names.role, password: p.password };

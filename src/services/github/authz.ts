@@ -6,7 +6,8 @@
  * - Each action needs a minimum repository role (the table's default, src/actions.ts; a repository's `permissions` may
  *   change the configurable ones).
  * - Bots are always refused: a bot's comment must never trigger work (loops, and a bot can be driven by anyone).
- * - On a fork PR, the fork-pinned actions (`deploy`, `redeploy`) need at least `maintain`, whatever the policy says: the fork's code runs
+ * - On a fork PR, the fork-pinned actions (`deploy`, `redeploy`) need at least `maintain`, whatever the policy says:
+ *   the fork's code runs
  *   in our cluster with a database, so a maintainer's explicit command is what lets a fork deploy. This holds for
  *   the fork's author too (unless they are themselves a maintainer).
  */

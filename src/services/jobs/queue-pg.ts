@@ -426,7 +426,9 @@ class PgBossQueue implements PgQueue {
     }
   }
 
-  /** Claim the delivery id in the enqueue's transaction; when it was seen before, roll back and say which job has it. */
+  /**
+   * Claim the delivery id in the enqueue's transaction; when it was seen before, roll back and say which job has it.
+   */
   private async claimDedupe(
     client: pg.PoolClient,
     dedupeId: string,

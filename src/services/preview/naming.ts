@@ -69,7 +69,10 @@ export interface NameTemplates {
   hostLabel?: string;
   /** Full hostname pattern, e.g. `{name}.previews.example.com` (`{name}` is the host label). */
   host?: string;
-  /** Path-prefix routing instead of hostnames: base URL and prefix pattern, e.g. `https://previews.example.com` + `/{name}`. */
+  /**
+   * Path-prefix routing instead of hostnames: base URL and prefix pattern, e.g. `https://previews.example.com` +
+   * `/{name}`.
+   */
   baseUrl?: string;
   pathPrefix?: string;
   /** Database-credentials Secret name. */

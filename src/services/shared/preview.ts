@@ -74,7 +74,9 @@ export interface AppliedRef extends ObjectRef {
   replaced?: string[];
   /** `spec.replicas` was left to the autoscaler (an HPA or ScaledObject in the render) that scales it. */
   autoscaled?: boolean;
-  /** Server-owned fields taken out of the rendered object before the apply (`metadata.resourceVersion`, `status`, …). */
+  /**
+   * Server-owned fields taken out of the rendered object before the apply (`metadata.resourceVersion`, `status`, …).
+   */
   stripped?: string[];
 }
 

@@ -207,7 +207,8 @@ describe("Cluster.waitForRollout", () => {
       deployment("pr-7", "worker"),
       deployment("pr-7", "fine"),
     ]);
-    // every workload reconciled by the fake's controller first, so the short wait below sees final states on any machine
+    // every workload reconciled by the fake's controller first, so the short wait below sees final states on any
+    // machine
     for (
       let i = 0;
       i < 6000 &&

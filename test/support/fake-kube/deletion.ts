@@ -108,7 +108,9 @@ export class Deletion {
     return undefined;
   }
 
-  /** Objects owned by `owner` (a cluster-scoped owner can own cluster-scoped objects, a namespaced one its neighbours). */
+  /**
+   * Objects owned by `owner` (a cluster-scoped owner can own cluster-scoped objects, a namespaced one its neighbours).
+   */
   private dependentsOf(owner: KubeObj): Array<{ kind: KindSpec; object: KubeObj }> {
     const ns = owner.metadata.namespace;
     const out: Array<{ kind: KindSpec; object: KubeObj }> = [];

@@ -1,4 +1,6 @@
-/** `Status` bodies exactly shaped like the real API server's (kind, apiVersion, status, message, reason, details, code). */
+/**
+ * `Status` bodies exactly shaped like the real API server's (kind, apiVersion, status, message, reason, details, code).
+ */
 
 export interface StatusCause {
   reason: string;

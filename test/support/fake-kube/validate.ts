@@ -1,4 +1,6 @@
-/** Admission for the fake: body/URL consistency (400), object validation (422) and defaulting, as the real server does. */
+/**
+ * Admission for the fake: body/URL consistency (400), object validation (422) and defaulting, as the real server does.
+ */
 import { randomBytes } from "node:crypto";
 import type { KindSpec, NameFormat } from "./kinds.js";
 import { isObject, type Json, type JsonObject } from "./merge.js";

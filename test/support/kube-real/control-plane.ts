@@ -4,8 +4,9 @@
  * NamespaceLifecycle, LimitRanger, ServiceAccount, PodSecurity, ResourceQuota and ValidatingAdmissionPolicy),
  * kube-controller-manager (namespace, garbage-collector, deployment, replicaset, statefulset, job, cronjob,
  * serviceaccount, serviceaccount-token, resourcequota, volume binding and protection, HPA and TTL controllers),
- * and — for pods that become Running and Ready without a kubelet — kube-scheduler with kwok simulating one node. All on loopback, in a temporary
- * directory that `stop()` removes; every process is killed on stop, and on process exit if stop never ran.
+ * and — for pods that become Running and Ready without a kubelet — kube-scheduler with kwok simulating one node. All on
+ * loopback, in a temporary directory that `stop()` removes; every process is killed on stop, and on process exit if
+ * stop never ran.
  *
  * What envtest does for controller-runtime, for this project: the same binaries a cluster runs, so admission,
  * RBAC, server-side apply and the namespace controller answer as they do in production.

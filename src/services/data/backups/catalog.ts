@@ -22,7 +22,9 @@ export interface BackupEntry {
   verified?: string;
 }
 
-/** Blob metadata naming the preview (`owner/repo#N`) a preview backup was taken from: only that preview may restore it. */
+/**
+ * Blob metadata naming the preview (`owner/repo#N`) a preview backup was taken from: only that preview may restore it.
+ */
 export const OWNER_METADATA = "previewkey";
 
 function stamp(d: Date): string {

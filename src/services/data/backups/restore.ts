@@ -22,7 +22,10 @@ import { connectionFromUrl, describeConnection, libpqUrl, type PgConnection } fr
 
 export interface RestoreDeps {
   store: BlobStore;
-  /** The variables the tools and credentials read (PATH, PG_BIN_DIR, passwordEnv): the settings' (src/env.ts variablesOf). */
+  /**
+   * The variables the tools and credentials read (PATH, PG_BIN_DIR, passwordEnv): the settings' (src/env.ts
+   * variablesOf).
+   */
   env: NodeJS.ProcessEnv;
   logger: Logger;
 }

@@ -42,7 +42,10 @@ export interface SweeperOptions {
   memory?: SweepMemory;
   protectedNamespaces?: readonly string[];
   headsUpMs?: SweepInput["headsUpMs"];
-  /** Redeploys of a failed/interrupted preview per head SHA (default 2): bounded, so a broken PR is not redeployed forever. */
+  /**
+   * Redeploys of a failed/interrupted preview per head SHA (default 2): bounded, so a broken PR is not redeployed
+   * forever.
+   */
   failedRetriesPerSha?: number;
   /** Told once per (preview, expiry) that it expires soon; the wiring posts to Slack with an "extend" button. */
   onHeadsUp?(item: HeadsUpItem): Promise<void>;
@@ -214,7 +217,9 @@ function sweepReportText(r: Pick<SweepResult, "dryRun" | "plan" | "errors">): st
   return [head, ...lines.slice(0, 50), ...(lines.length > 50 ? [`… and ${lines.length - 50} more`] : [])].join("\n");
 }
 
-/** Sweeps on a cron schedule, once per slot across replicas (the backups' ScheduleLock: PgScheduleLock with a database). */
+/**
+ * Sweeps on a cron schedule, once per slot across replicas (the backups' ScheduleLock: PgScheduleLock with a database).
+ */
 export function createSweepScheduler(opts: {
   sweeper: Sweeper;
   lock: ScheduleLock;

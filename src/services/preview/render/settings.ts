@@ -12,8 +12,8 @@ export function rendererSettings(env: Env): Omit<RendererOptions, "logger" | "to
   return {
     maxReplicas: env.PREVIEW_MAX_REPLICAS,
     bindableClusterRoles: env.PREVIEW_BINDABLE_CLUSTER_ROLES,
-    // Refuse at render time what the preview namespace's Pod Security level (guardrails/namespace-guardrails.ts) would refuse its pods for,
-    // and pods naming the bot's own ServiceAccount.
+    // Refuse at render time what the preview namespace's Pod Security level (guardrails/namespace-guardrails.ts) would
+    // refuse its pods for, and pods naming the bot's own ServiceAccount.
     podSecurity: env.PREVIEW_POD_SECURITY,
     botServiceAccount: env.BOT_SERVICE_ACCOUNT,
     ...(env.KUSTOMIZE_COMMAND ? { kustomizeCommand: env.KUSTOMIZE_COMMAND.split(/\s+/).filter(Boolean) } : {}),

@@ -78,7 +78,10 @@ function refusal(entry: ReadEntry, dest: string): string | undefined {
   return undefined;
 }
 
-/** Why a symlink must not be made, judged on the extracted tree; undefined when its target is a plain file or directory inside. */
+/**
+ * Why a symlink must not be made, judged on the extracted tree; undefined when its target is a plain file or directory
+ * inside.
+ */
 async function linkRefusal(dest: string, at: string, linkpath: string): Promise<string | undefined> {
   if (path.isAbsolute(linkpath)) return `symlink to ${linkpath} points outside the checkout`;
   const target = path.resolve(path.dirname(at), linkpath);
