@@ -126,6 +126,7 @@ class PreviewReporter implements GitHubReporter {
     const wait = Math.max(0, this.lastCheckRunWrite + interval - Date.now());
     this.progressTimer = setTimeout(() => {
       this.progressTimer = undefined;
+      // A timer has no one to wait for it; the write lane never rejects (failures are logged and counted).
       if (!this.done) void this.syncCheckRun(WRITE_PRIORITY.progress);
     }, wait);
     this.progressTimer.unref();
@@ -202,7 +203,7 @@ class PreviewReporter implements GitHubReporter {
   }): Promise<void> {
     const p = this.lanes.request({ lane: this.opts.owner, ...req });
     this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
+    void p.finally(() => this.inFlight.delete(p)); // bookkeeping only: the caller awaits `p`, which never rejects
     return p;
   }
 

@@ -72,7 +72,7 @@ export class StepTracker {
     const s = this.step(name);
     s.status = "skipped";
     s.detail = detail;
-    void this.tell();
+    void this.tell(); // progress is best effort and never fails a run (tell() catches)
   }
 
   /** Hand the report to the reporter; progress must never fail a run. */
