@@ -19,7 +19,7 @@ import { renderWorkerFrom } from "../services/preview/render/settings.js";
 import { describeError } from "../services/shared/format.js";
 import type { CliIo } from "./backup.js";
 
-export const RENDERER_HELP = `Usage: preview-bot renderer [--port N]
+const RENDERER_HELP = `Usage: preview-bot renderer [--port N]
 
 Serve renders for the bot (RENDERER_URL), each in the sandboxed worker. Holds no secret: run it as its own workload
 (deploy/base/renderer.yaml). Settings: PORT (default 8080), RENDER_ISOLATION, RENDER_SANDBOX, RENDER_* limits,
@@ -112,7 +112,8 @@ async function readRequest(
   const length = body.readUInt32BE(0);
   if (length > 1024 * 1024 || 4 + length > body.length) throw new Error("the request's header is malformed");
   const header = JSON.parse(body.subarray(4, 4 + length).toString("utf8")) as WorkerRequest;
-  if (header.version !== PROTOCOL_VERSION)
-    throw new Error(`protocol version ${String(header.version)} is not ${PROTOCOL_VERSION}`);
+  const version: unknown = header.version;
+  if (version !== PROTOCOL_VERSION)
+    throw new Error(`protocol version ${JSON.stringify(version)} is not ${PROTOCOL_VERSION}`);
   return { header, tarball: body.subarray(4 + length) };
 }

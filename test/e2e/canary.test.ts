@@ -36,7 +36,7 @@ import { createServer, type Server } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import nock from "nock";
-import { commentEvent, pull, prEvent, startHarness, type Harness } from "../support/e2e-bot.js";
+import { pull, prEvent, startHarness, type Harness } from "../support/e2e-bot.js";
 import { fakeGitHub } from "../support/github-fake.js";
 import { TOOLS_BIN } from "../support/paths.js";
 import { describeWithTools } from "../support/tools.js";

@@ -217,15 +217,15 @@ export function createSandboxWorker(o: SandboxWorkerOptions): RenderWorker {
     const err: Buffer[] = [];
     let errBytes = 0;
     let reportText = "";
-    child.stdout!.on("data", (c: Buffer) => out.push(c));
-    child.stderr!.on("data", (c: Buffer) => {
+    child.stdout.on("data", (c: Buffer) => out.push(c));
+    child.stderr.on("data", (c: Buffer) => {
       errBytes += c.length;
       if (errBytes <= 64 * 1024) err.push(c);
     });
     (child.stdio[3] as NodeJS.ReadableStream).on("data", (c: Buffer) => {
       if (reportText.length < 64 * 1024) reportText += c.toString("utf8");
     });
-    child.stdin!.on("error", () => undefined); // a worker that died before its request: reported by `close`
+    child.stdin.on("error", () => undefined); // a worker that died before its request: reported by `close`
     const done = new Promise<Outcome>((resolve, reject) => {
       child.on("error", (e) =>
         reject(
@@ -267,7 +267,7 @@ export function createSandboxWorker(o: SandboxWorkerOptions): RenderWorker {
         // The render's own wall time, from when it got its request (a warm worker's sandbox allows for its wait).
         const timer = setTimeout(() => child.kill("SIGTERM"), o.limits.wallSeconds * 1000);
         try {
-          child.stdin!.end(JSON.stringify(request));
+          child.stdin.end(JSON.stringify(request));
           return await done;
         } finally {
           clearTimeout(timer);
@@ -470,7 +470,7 @@ function describeLimits(l: RenderLimits): string {
 }
 
 /** The sandbox's `start` report line, in one line for people. */
-export function describeIsolation(start: Record<string, unknown>): IsolationReport {
+function describeIsolation(start: Record<string, unknown>): IsolationReport {
   const isolation = start.isolation === "namespaces" || start.isolation === "landlock" ? start.isolation : "none";
   const parts: string[] = [];
   if (isolation === "namespaces") parts.push("user, pid, mount and network namespaces");
