@@ -28,6 +28,8 @@ export interface IsolationReport {
   detail: string;
   /** Why the first choice was not used (auto falling back). */
   fallback?: string;
+  /** Rendered in the renderer workload (RENDERER_URL), not beside the bot. */
+  workload?: boolean;
 }
 
 export interface RenderLimits {

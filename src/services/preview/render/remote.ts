@@ -85,7 +85,11 @@ export function createRemoteWorker(o: RemoteWorkerOptions): RenderWorker {
       throw new RenderError(`the renderer at ${base} did not say which isolation it used`);
     return {
       response: readWorkerResponse(JSON.stringify(parsed.response ?? null)),
-      isolation: { isolation: isolation.isolation, detail: `${isolation.detail} (renderer workload)`.slice(0, 300) },
+      isolation: {
+        isolation: isolation.isolation,
+        detail: `${isolation.detail} (renderer workload)`.slice(0, 300),
+        workload: true,
+      },
     };
   }
 
