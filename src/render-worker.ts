@@ -7,6 +7,7 @@
  */
 import { renderTree } from "./services/preview/render/sandboxed/render-tree.js";
 import type { WorkerRequest } from "./services/preview/render/protocol.js";
+import { describeError } from "./services/shared/format.js";
 
 /** The request is small (paths and settings); anything bigger is not a request. */
 const MAX_REQUEST = 1024 * 1024;
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
   } catch (err) {
     answer = {
       ok: false,
-      error: `the renderer could not read its request: ${err instanceof Error ? err.message : String(err)}`,
+      error: `the renderer could not read its request: ${describeError(err)}`,
     };
   }
   process.stdout.write(JSON.stringify(answer));
