@@ -92,7 +92,7 @@ export class Applier {
       if (run.autoscaled.has(key)) await this.handOverReplicas(obj);
       const before = obj.kind === "ReplicationController" ? await this.live(obj) : undefined;
       try {
-        const after = await this.ssa(obj as KubernetesObject);
+        const after = await this.ssa(obj);
         if (before && templateOf(before) !== templateOf(after)) {
           await this.replace(obj, ["spec.template"], what);
           return { ...ref, replaced: ["spec.template"] };
@@ -135,11 +135,14 @@ export class Applier {
       metadata: { name: obj.metadata.name!, namespace: obj.metadata.namespace! },
       spec: { replicas },
     };
-    await this.ssa(handover as KubernetesObject, `${this.o.fieldManager}-handover`);
+    await this.ssa(handover, `${this.o.fieldManager}-handover`);
     this.o.log.info({ ref: refOf(obj), replicas }, "replicas handed over to the autoscaler");
   }
 
-  /** Ownership for a cluster-scoped object: this preview's labels, an existing one already this preview's, owned by the namespace. */
+  /**
+   * Ownership for a cluster-scoped object: this preview's labels, an existing one already this preview's, owned by the
+   * namespace.
+   */
   private async claimClusterScoped(obj: KubeObject, anchor: V1Namespace | undefined, what: string): Promise<void> {
     const labels = obj.metadata.labels ?? {};
     if (labels[MANAGED_BY_KEY] !== MANAGED_BY_VALUE || !labels[REPO_LABEL] || !labels[PR_LABEL]) {
@@ -210,7 +213,7 @@ export class Applier {
         await sleep(this.o.pollMs);
       }
     }
-    await this.ssa(obj as KubernetesObject);
+    await this.ssa(obj);
     this.o.log.info({ ref: refOf(obj), fields }, "replaced: immutable fields changed");
   }
 }

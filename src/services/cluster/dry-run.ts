@@ -8,7 +8,6 @@
  * because immutable fields changed is what the apply resolves by re-creating the object (apply.ts): answered
  * "replace", not a refusal — unless the object is never replaced (a PersistentVolumeClaim).
  */
-import type { KubernetesObject } from "@kubernetes/client-node";
 import { describeRef, refOf, type DryRunAnswer, type KubeObject } from "../shared/preview.js";
 import { immutableFields, NEVER_REPLACED } from "./immutable.js";
 import { kubeError, kubeMessage } from "./kube-errors.js";
@@ -16,7 +15,7 @@ import { withoutServerFields } from "./managed-fields.js";
 import { rank, type ObjectApi } from "./support.js";
 
 const statusOf = (body: unknown): { reason?: string; message?: string } =>
-  body && typeof body === "object" ? (body as { reason?: string; message?: string }) : {};
+  body && typeof body === "object" ? body : {};
 
 /** Dry-run each object; refusals are answers, only an unreachable server (or a bug) throws. */
 export async function dryRunObjects(
@@ -49,7 +48,7 @@ export async function dryRunObjects(
       });
       continue;
     }
-    const raw = await api.dryRunApply(object as KubernetesObject, fieldManager);
+    const raw = await api.dryRunApply(object, fieldManager);
     const { reason, message } = statusOf(raw.body);
     if (raw.status < 300) {
       answers.push({ ref, outcome: "accepted", status: raw.status, warnings: raw.warnings });

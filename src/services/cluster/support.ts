@@ -106,7 +106,7 @@ export interface RawAnswer {
 }
 
 /** The texts of `Warning: 299 - "…"` headers (a fetch joins several with ", "). */
-export function warningTexts(header: string | undefined): string[] {
+function warningTexts(header: string | undefined): string[] {
   if (!header) return [];
   return [...header.matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, "$1"));
 }

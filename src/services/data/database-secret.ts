@@ -40,7 +40,10 @@ export function parseAdminUrl(url: string): AdminConnection {
   };
 }
 
-/** node-postgres TLS settings for an sslmode: require encrypts without checking the certificate; verify-full checks it and the host name. */
+/**
+ * node-postgres TLS settings for an sslmode: require encrypts without checking the certificate; verify-full checks it
+ * and the host name.
+ */
 export function pgSsl(ssl: { mode: SslMode; ca?: string }): ClientConfig["ssl"] {
   if (ssl.mode === "disable") return false;
   if (ssl.mode === "require") return { rejectUnauthorized: false };
@@ -174,7 +177,7 @@ export function credentialsSecret(
 }
 
 /** What stands in for a credential `preview-bot render` does not show (and the preflight does not need). */
-export const REDACTED_VALUE = "(redacted: set at deploy time)";
+const REDACTED_VALUE = "(redacted: set at deploy time)";
 
 /**
  * The credentials Secret as `preview-bot render` shows it and the offline preflight counts it: the same name, keys,

@@ -23,7 +23,7 @@ import { missingVerbs, type RbacRules } from "./rbac-rules.js";
 /** Where each object came from, by identity that survives copies: `group/kind/namespace/name` → "deploy/web.yaml, document 2". */
 export type Origins = ReadonlyMap<string, string>;
 
-export const originKey = (o: Pick<KubeObject, "apiVersion" | "kind" | "metadata">): string =>
+const originKey = (o: Pick<KubeObject, "apiVersion" | "kind" | "metadata">): string =>
   `${groupOfApiVersion(o.apiVersion)}/${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name ?? ""}`;
 
 /** Origins of a render's objects (its `sources`, parallel to its objects). */

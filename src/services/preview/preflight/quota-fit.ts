@@ -30,7 +30,7 @@ export interface FitInput {
   /** Everything the namespace will hold after the deploy: the bot's guardrails, the PR's objects, the database Secret. */
   objects: readonly KubeObject[];
   /** Names an object in messages (kind, name and where it came from). */
-  describe?(obj: KubeObject): string;
+  describe?: (obj: KubeObject) => string;
   /** Who can raise `key` of this quota, as an instruction ("ask preview-bot's operator to raise PREVIEW_QUOTA_CPU"). */
   raise(quota: KubeObject, key: string): string;
 }

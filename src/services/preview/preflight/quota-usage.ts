@@ -141,7 +141,7 @@ function storage(objects: readonly KubeObject[], work: readonly Workload[], out:
   const add = (key: string, c: Contribution): void => void out.set(key, [...(out.get(key) ?? []), c]);
   const claim = (spec: Rec | undefined, who: KubeObject, count: number): void => {
     const size = asRec(asRec(spec?.resources)?.requests)?.storage;
-    let each = 0;
+    let each: number;
     try {
       each = size === undefined ? 0 : milli(String(size));
     } catch {

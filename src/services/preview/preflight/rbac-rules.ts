@@ -25,10 +25,10 @@ export interface RbacRules {
 }
 
 /** The ClusterRoles whose rules hold in a preview namespace, as deploy/base/rbac.yaml names them. */
-export const SHIPPED_ROLES: readonly string[] = ["preview-bot", "preview-bot-previews"];
+const SHIPPED_ROLES: readonly string[] = ["preview-bot", "preview-bot-previews"];
 
 /** deploy/base/rbac.yaml of this installation (the repository, or /app in the image). */
-export const SHIPPED_RBAC_FILE = fileURLToPath(new URL("../../../../deploy/base/rbac.yaml", import.meta.url));
+const SHIPPED_RBAC_FILE = fileURLToPath(new URL("../../../../deploy/base/rbac.yaml", import.meta.url));
 
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x) => typeof x === "string") : []);
 
@@ -69,7 +69,7 @@ export async function readRbacRules(file = SHIPPED_RBAC_FILE, roles = SHIPPED_RO
 }
 
 /** Whether the rules grant `verb` on every object of `group`/`resource` (RBAC's own matching, wildcards included). */
-export function grants(rules: RbacRules, group: string, resource: string, verb: string): boolean {
+function grants(rules: RbacRules, group: string, resource: string, verb: string): boolean {
   return rules.rules.some(
     (r) =>
       !r.resourceNames &&

@@ -6,7 +6,7 @@
  *                   cluster-scoped kinds (scope from API discovery, else the built-in list) refused unless in
  *                   `allowClusterScoped`; ServiceAccount subjects of RoleBindings moved too
  *   4. images     — pin `images[]` to the PR's tag (see images.ts)
- *   5. guardrails — rewrite or refuse what a shared cluster must not run (see guardrails.ts)
+ *   5. guardrails — rewrite or refuse what a shared cluster must not run (see guardrails/object-rules.ts)
  *   6. routes     — generate the `route.expose` route; every HTTPRoute / Ingress gets the preview's host, parents,
  *                   path prefix, TLS and annotations (see routes.ts); a URL with no route is refused
  *   7. ownership  — bot labels and annotations on every object's metadata (bot values win). Pod template labels
@@ -150,7 +150,7 @@ export function addOwnership(
   return objects;
 }
 
-export function imagePins(input: TransformInput, values: Record<string, string>): ImagePin[] {
+function imagePins(input: TransformInput, values: Record<string, string>): ImagePin[] {
   return input.config.images.map((img) => {
     let tag: string;
     try {
@@ -286,7 +286,7 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
   let out = structuredClone(objects) as KubeObject[];
   // Every step works in place, so an object keeps its identity (and its origin) from here to the end.
   const origin = new Map<KubeObject, string>();
-  out.forEach((o, i) => input.sources?.[i] && origin.set(o, input.sources[i]!));
+  out.forEach((o, i) => input.sources?.[i] && origin.set(o, input.sources[i]));
   const describe = (obj: KubeObject): string =>
     origin.has(obj) ? `${describeObject(obj)} (${origin.get(obj)})` : describeObject(obj);
   out = excludeObjects(out, config.manifests.exclude, warnings);

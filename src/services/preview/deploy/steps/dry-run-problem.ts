@@ -9,7 +9,7 @@ import { PREVIEW_VERBS } from "../../preflight/kinds.js";
 const RBAC = /cannot [a-z]+ resource "([^"]+)" in API group "([^"]*)"/;
 
 /** What to do about a refusal, from the status and the server's message; undefined when there is nothing to add. */
-export function dryRunHint(answer: Pick<DryRunAnswer, "status" | "reason" | "message">): string | undefined {
+function dryRunHint(answer: Pick<DryRunAnswer, "status" | "reason" | "message">): string | undefined {
   const message = answer.message ?? "";
   const rbac = RBAC.exec(message);
   if (answer.status === 403 && rbac) {
