@@ -6,7 +6,12 @@
  *    default from max, defaultRequest from default, then from min), then checks min, max and maxLimitRequestRatio;
  * 3. the pod's total as ResourceQuota counts it (`resourcehelper.PodRequests`/`PodLimits`): the sum of its containers,
  *    sidecars (init containers with restartPolicy Always) added, or the largest init container if that is more
- *    (a RuntimeClass's pod overhead, added by its own admission plugin, is not modelled).
+ *    (a RuntimeClass's pod overhead, added by its own admission plugin, is not modelled);
+ * 4. pod-level resources (`spec.resources`, PodLevelResources, on by default since v1.34): where the pod sets a
+ *    resource it is the pod's total, and the API server refuses the pod when a container's limit (a LimitRange
+ *    default included) is above the pod's limit or the containers' requests add up to more than the pod's request
+ *    (checked on kube-apiserver v1.37: `spec.resources.containers[0][cpu].limits: must be less than or equal to pod
+ *    limits`). A pod that sets only pod-level resources under a LimitRange with defaults is therefore refused.
  * Quantities are milli-units (1 CPU = 1000, 1 byte = 1000) so sums of `100m` stay exact.
  */
 import { parseQuantity } from "../quantity.js";
@@ -83,7 +88,9 @@ export interface PodResources {
   requests: Amounts;
   limits: Amounts;
   containers: ContainerResources[];
-  /** What the LimitRanger would refuse, one phrase each (the pods would never be created). */
+  /** `requests.cpu`, `limits.memory`, … the pod sets at pod level (`spec.resources`): no container needs them. */
+  podLevel: Set<string>;
+  /** What the LimitRanger or the API server's validation would refuse, one phrase each (no pod would be created). */
   problems: string[];
 }
 
@@ -173,12 +180,37 @@ export function podResources(pod: Rec, ranges: readonly ContainerLimits[], where
     maxInto(sum, initPeak);
     return sum;
   };
-  return {
-    requests: total("requests"),
-    limits: total("limits"),
-    containers: [...main, ...init.map((i) => i.res)],
-    problems,
-  };
+  const containers = [...main, ...init.map((i) => i.res)];
+  const requests = total("requests");
+  const limits = total("limits");
+  const podLevel = new Set<string>();
+  const own = asRec(pod.resources);
+  if (own) {
+    const podLimits = amounts(own.limits, `${where}: the pod's resources.limits`, problems);
+    const podRequests = amounts(own.requests, `${where}: the pod's resources.requests`, problems);
+    for (const [k, v] of podLimits) if (!podRequests.has(k)) podRequests.set(k, v);
+    for (const [k, podLimit] of podLimits) {
+      for (const c of containers) {
+        const limit = c.limits.get(k);
+        if (limit !== undefined && limit > podLimit)
+          problems.push(
+            `${where}: container "${c.name}" has a ${k} limit of ${formatAmount(k, limit)}${c.defaulted.has(`limits.${k}`) ? ` (the default of LimitRange "${c.defaulted.get(`limits.${k}`)}")` : ""}, above the pod's resources.limits.${k} ${formatAmount(k, podLimit)}, so the API server refuses its pods: set the container's own resources.limits.${k} (containers[].resources), not only the pod's`,
+          );
+      }
+      limits.set(k, podLimit);
+      podLevel.add(`limits.${k}`);
+    }
+    for (const [k, podRequest] of podRequests) {
+      const request = requests.get(k);
+      if (request !== undefined && request > podRequest)
+        problems.push(
+          `${where}: its containers request ${formatAmount(k, request)} of ${k}${containers.some((c) => c.defaulted.has(`requests.${k}`)) ? " (LimitRange defaults included)" : ""}, more than the pod's resources.requests.${k} ${formatAmount(k, podRequest)}, so the API server refuses its pods: set the containers' own resources.requests.${k} (containers[].resources), or raise the pod's`,
+        );
+      requests.set(k, podRequest);
+      podLevel.add(`requests.${k}`);
+    }
+  }
+  return { requests, limits, containers, podLevel, problems };
 }
 
 /** `4.5 CPU`, `1.5Gi`, `3` — milli-units back to a quantity a person reads. */

@@ -144,7 +144,9 @@ export function fitQuotas(input: FitInput): FitResult {
         const resource = key.replace(/^(requests|limits)\./, "");
         const field = key.startsWith("limits.") ? "limits" : "requests";
         for (const w of work.filter((w) => inScope(scopes, { spec: w.spec, res: w.res })))
-          for (const c of w.res.containers.filter((c) => !c[field].has(resource)))
+          for (const c of w.res.podLevel.has(`${field}.${resource}`)
+            ? []
+            : w.res.containers.filter((c) => !c[field].has(resource)))
             problems.push(
               `${describe(w.obj)}: container "${c.name}" sets no resources.${field}.${resource} and no LimitRange gives a default; ResourceQuota "${name}" tracks ${key}, so its pods would be refused: set resources.${field}.${resource}`,
             );

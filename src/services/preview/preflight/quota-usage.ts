@@ -172,7 +172,7 @@ function podKeys(work: readonly Workload[], out: Map<string, Contribution[]>, su
     const count = surge ? w.surge : w.replicas;
     if (count === 0) continue;
     const pod = { spec: w.spec, res: w.res };
-    const defaulted = (key: string) => w.res.containers.some((c) => c.defaulted.has(key));
+    const defaulted = (key: string) => !w.res.podLevel.has(key) && w.res.containers.some((c) => c.defaulted.has(key));
     for (const [r, each] of w.res.requests) {
       add(`requests.${r}`, { who: w.obj, count, each, defaulted: defaulted(`requests.${r}`), pod });
       if (POD_TRACKED.test(r)) add(r, { who: w.obj, count, each, defaulted: defaulted(`requests.${r}`), pod });

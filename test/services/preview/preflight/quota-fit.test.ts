@@ -92,6 +92,49 @@ describe("pod resources", () => {
       'Deployment "big": container "big" requests 2 CPU of cpu but its limit is 1 CPU (the default of LimitRange "lr"): set resources.limits.cpu at least as high as the request',
     ]);
   });
+  it("count pod-level resources as the pod's total, and refuse a pod whose containers' LimitRange defaults exceed them", () => {
+    // KubernetesMOOC's CronJob sets its resources on the pod, not the container (kube-apiserver v1.37 then answers
+    // 422: "spec.resources.containers[0][cpu].limits: must be less than or equal to pod limits of 200m").
+    const ranges = containerLimits(
+      [
+        {
+          name: "lr",
+          spec: limitRange("lr", { default: { cpu: "1" }, defaultRequest: { cpu: "100m", memory: "128Mi" } }).spec,
+        },
+      ],
+      [],
+    );
+    const podSpec = (containers: unknown[]) => ({
+      resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
+      containers,
+    });
+    const refused = podResources(podSpec([container("cron")]), ranges, 'CronJob "cron"');
+    expect(refused.problems).toEqual([
+      'CronJob "cron": container "cron" has a cpu limit of 1 CPU (the default of LimitRange "lr"), above the pod\'s resources.limits.cpu 200m CPU, so the API server refuses its pods: set the container\'s own resources.limits.cpu (containers[].resources), not only the pod\'s',
+      "CronJob \"cron\": its containers request 100m CPU of cpu (LimitRange defaults included), more than the pod's resources.requests.cpu 50m CPU, so the API server refuses its pods: set the containers' own resources.requests.cpu (containers[].resources), or raise the pod's",
+      "CronJob \"cron\": its containers request 128Mi of memory (LimitRange defaults included), more than the pod's resources.requests.memory 64Mi, so the API server refuses its pods: set the containers' own resources.requests.memory (containers[].resources), or raise the pod's",
+    ]);
+    // The pod-level values are what the quota counts.
+    expect(formatAmount("cpu", refused.limits.get("cpu")!)).toBe("200m CPU");
+    expect(formatAmount("memory", refused.requests.get("memory")!)).toBe("64Mi");
+
+    const fits = podResources(
+      podSpec([
+        container("cron", { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } }),
+      ]),
+      ranges,
+      'CronJob "cron"',
+    );
+    expect(fits.problems).toEqual([]);
+    expect(formatAmount("cpu", fits.requests.get("cpu")!)).toBe("50m CPU");
+    // Without a LimitRange, a quota on limits.memory is satisfied by the pod's own limit.
+    const r = fit([
+      quota("q", { "limits.memory": "1Gi" }),
+      workload("Deployment", "web", 1, [container("web")], { resources: { limits: { memory: "256Mi" } } }),
+    ]);
+    expect(r.problems).toEqual([]);
+    expect(r.usage).toEqual(['ResourceQuota "q": limits.memory 256Mi of 1Gi']);
+  });
 });
 
 describe("fitQuotas", () => {
