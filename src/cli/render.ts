@@ -1,8 +1,11 @@
 /**
  * `preview-bot render` — the dry run a team uses before enrolling: render a local checkout exactly as preview-bot
- * would for a PR and print the YAML that would be applied. No cluster, no GitHub, no database. It ends with a
- * summary on stderr: namespace, URL, objects by kind, what was rewritten or refused and why, and what an offline
- * render had to assume.
+ * would for a PR and print the YAML that would be applied (the database Secret included, its credentials redacted).
+ * No cluster, no GitHub, no database. The render is judged by the preflight's offline rules as a deploy judges it
+ * (quotas with LimitRange defaults × replicas, Pod Security, protected namespaces) and its kinds by the bot's RBAC as
+ * shipped (deploy/base/rbac.yaml); a refusal exits 1 naming the object, its file and what to set. It ends with a
+ * summary on stderr: namespace, how full each quota will be, URL, objects by kind, what was rewritten or refused and
+ * why, and what an offline render had to assume.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,7 +16,10 @@ import { parseArgs } from "node:util";
 import { CONFIG_PATH, parseConfig } from "../config.js";
 import { loadEnv } from "../env.js";
 import { guardedPreview } from "../services/preview/guardrails/guarded-preview.js";
-import { guardrailSettings } from "../services/preview/guardrails/namespace-guardrails.js";
+import { guardrailSettings, resolveGuardrails } from "../services/preview/guardrails/namespace-guardrails.js";
+import { redactedCredentialsSecret } from "../services/data/database-secret.js";
+import { originsOf, preflightOffline } from "../services/preview/preflight/offline.js";
+import { readRbacRules } from "../services/preview/preflight/rbac-rules.js";
 import { createLogger } from "../logger.js";
 import { previewNamesFor } from "../services/preview/naming.js";
 import { createRenderer, RenderError, toYaml, type RenderResult } from "../services/preview/render/index.js";
@@ -31,7 +37,9 @@ const RENDER_USAGE = `Usage: preview-bot render --dir <checkout> --pr <number> -
 
 Render a repository checkout the way preview-bot would for a pull request and print the YAML that would be
 applied: the Namespace with its labels, preview-bot's guardrails (RoleBinding, ResourceQuota, LimitRange,
-NetworkPolicy), then the repository's objects; warnings and a summary go to stderr. Needs no cluster; kustomize
+NetworkPolicy), then the repository's objects, then the database Secret (credentials redacted) when database.enabled;
+what a deploy's preflight would refuse (a quota exceeded, Pod Security, a kind the bot's RBAC as shipped does not
+grant) is refused here too; warnings and a summary go to stderr. Needs no cluster; kustomize
 overlays need kustomize (or kubectl), Helm charts need helm, on PATH. Bot settings (PREVIEW_MAX_REPLICAS,
 PREVIEW_GATEWAY, PREVIEW_POD_SECURITY, PREVIEW_QUOTA_*, ...) are read from the environment, as the bot reads them.
 
@@ -139,20 +147,38 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
       ref,
       names,
     });
-    // What the bot itself applies first (the Namespace and the guardrails), then the render held inside them.
-    const guarded = guardedPreview(result.objects, names, parsed.config, guardrailSettings(env));
-    const warnings = [...result.warnings, ...guarded.notes, ...guarded.rewrites];
+    // What the bot itself applies first (the Namespace and the guardrails), then the render held inside them, then
+    // the database Secret the deploy writes (its credentials redacted).
+    const bounds = guardrailSettings(env);
+    const guarded = guardedPreview(result.objects, names, parsed.config, bounds);
+    const secret = parsed.config.database.enabled
+      ? [redactedCredentialsSecret(names, parsed.config.database.secret)]
+      : [];
+    // The preflight's offline half, as a deploy runs it, plus the kinds against the RBAC as shipped.
+    const offline = preflightOffline({
+      namespace: names.namespace,
+      guardrails: guarded.guardrails.filter((o) => o.kind !== "Namespace"),
+      objects: [...guarded.objects, ...secret],
+      origins: originsOf(result.objects, result.sources),
+      settings: resolveGuardrails(bounds, parsed.config.guardrails).settings,
+      bounds,
+      protectedNamespaces: [...env.PROTECTED_NAMESPACES, ...parsed.config.protectedNamespaces],
+      rbac: await readRbacRules(),
+    });
+    const warnings = [...result.warnings, ...guarded.notes, ...guarded.rewrites, ...offline.warnings];
     for (const w of warnings) io.stderr.write(`warning: ${w}\n`);
-    if (guarded.problems.length > 0) {
-      io.stderr.write(guarded.problems.map((p) => `preview-bot render: refused: ${p}\n`).join(""));
+    const refused = [...new Set([...guarded.problems, ...offline.problems])];
+    if (refused.length > 0) {
+      io.stderr.write(refused.map((p) => `preview-bot render: refused: ${p}\n`).join(""));
       return 1;
     }
-    io.stdout.write(toYaml([...guarded.guardrails, ...guarded.objects]));
+    io.stdout.write(toYaml([...guarded.guardrails, ...guarded.objects, ...secret]));
     io.stderr.write(
       summary(
         names.namespace,
         { ...result, objects: guarded.objects, rewrites: [...result.rewrites, ...guarded.rewrites], warnings },
         guarded.summary,
+        offline.usage,
       ),
     );
     return 0;
@@ -171,7 +197,7 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
 }
 
 /** The closing summary: what a preview of this checkout gets (`guardrails`: what the bot holds it to). */
-function summary(namespace: string, r: RenderResult, guardrails?: string): string {
+function summary(namespace: string, r: RenderResult, guardrails?: string, quotas: readonly string[] = []): string {
   const kinds = new Map<string, number>();
   for (const o of r.objects) kinds.set(o.kind, (kinds.get(o.kind) ?? 0) + 1);
   const lines = [
@@ -179,6 +205,7 @@ function summary(namespace: string, r: RenderResult, guardrails?: string): strin
     `summary (${r.type}):`,
     `  namespace  ${namespace}`,
     ...(guardrails ? [`  guardrails ${guardrails}`] : []),
+    ...quotas.map((q, i) => `  ${i === 0 ? "fits" : "    "}       ${q}`),
     `  URL        ${r.url ?? "none (no route.host or route.baseUrl)"}`,
     `  objects    ${r.objects.length}: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(", ") || "none"}`,
     ...r.rewrites.map((w, i) => `  ${i === 0 ? "rewritten" : "         "}  ${w}`),
