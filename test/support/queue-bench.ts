@@ -4,7 +4,6 @@
  * releases it, so a case waits for events instead of sleeping. Jobs fail, when asked, with the error a Kubernetes API
  * call gives (`kubeError` around the client's ApiException): a 503 is transient, a 422 permanent.
  */
-import { Writable } from "node:stream";
 import { ApiException } from "@kubernetes/client-node";
 import type { EnqueueOptions, JobHandler } from "../../src/services/jobs/queue.js";
 import { kubeError } from "../../src/services/cluster/kube-errors.js";
@@ -151,23 +150,4 @@ export class Recorder {
   waitEnded(tag: string, timeoutMs?: number): Promise<void> {
     return waitFor(`job "${tag}" to end`, () => this.runsOf(tag).some((r) => r.endedAt !== undefined), timeoutMs);
   }
-}
-
-export interface LogLine {
-  level: number;
-  msg: string;
-  jobId?: string;
-  [k: string]: unknown;
-}
-
-/** A log destination that keeps the lines (JSON, as pino writes them) for a case to read. */
-export function logSink(): { stream: Writable; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split("\n")) if (line.trim()) lines.push(JSON.parse(line) as LogLine);
-      done();
-    },
-  });
-  return { stream, lines };
 }
