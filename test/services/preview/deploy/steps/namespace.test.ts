@@ -90,6 +90,22 @@ describe("the Namespace step", () => {
     expect(b.details[0]).toContain("enforce restricted");
   });
 
+  it("lets no annotation of the repository's override the bot's own", async () => {
+    const b = await bench({
+      config: {
+        namespace: {
+          annotations: { [STATE_ANNOTATION]: "ready", [REPOSITORY_ANNOTATION]: "evil/repo", [TITLE_ANNOTATION]: "x" },
+        },
+      },
+    });
+    await run(b);
+    expect(ensured(b).annotations).toMatchObject({
+      [STATE_ANNOTATION]: "deploying",
+      [REPOSITORY_ANNOTATION]: "acme/web",
+      [TITLE_ANNOTATION]: b.ctx.pull.title,
+    });
+  });
+
   it("cuts the pull request's title to 200 characters", async () => {
     const b = await bench({ pull: { title: "t".repeat(250) } });
     await run(b);
