@@ -6,11 +6,10 @@
  */
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { namespaceStep } from "../../../../../src/services/preview/deploy/steps/namespace.js";
+import { ownershipLabels } from "../../../../../src/services/preview/naming.js";
 import {
   EXPIRES_ANNOTATION,
   MANAGED_BY,
-  PR_LABEL,
-  REPO_LABEL,
   REPOSITORY_ANNOTATION,
   STATE_ANNOTATION,
   TITLE_ANNOTATION,
@@ -121,16 +120,16 @@ describe("the Namespace step", () => {
     expect(b.cluster.calls).toEqual([]);
   });
 
-  it("refuses a namespace that belongs to another preview, naming it", async () => {
+  it("refuses a namespace that belongs to another preview (another pull request, or another repository), naming it", async () => {
     for (const [repo, pr] of [
-      ["web", "7"],
-      ["shop", "42"],
+      ["web", 7],
+      ["shop", 42],
     ] as const) {
       const b = await bench();
       b.cluster.namespaces = [
         {
           name: b.ctx.names.namespace,
-          labels: { ...MANAGED_BY, [REPO_LABEL]: repo, [PR_LABEL]: pr },
+          labels: ownershipLabels("acme", repo, pr),
           annotations: { [REPOSITORY_ANNOTATION]: `acme/${repo}` },
           phase: "Active",
         },

@@ -43,6 +43,9 @@ describe("the Prune step", () => {
     expect(one.ctx.report.pruned).toEqual(['ConfigMap "web-pr-42/old-config"']);
     expect(one.details).toEqual(['1 removed: ConfigMap "web-pr-42/old-config"']);
 
+    const five = await pruned(Array.from({ length: 5 }, (_, i) => ref("Secret", `s${i}`)));
+    expect(five.details[0]).toMatch(/^5 removed: .*Secret "web-pr-42\/s4"$/);
+
     const many = await pruned(Array.from({ length: 6 }, (_, i) => ref("Secret", `s${i}`)));
     expect(many.ctx.report.pruned).toHaveLength(6);
     expect(many.details).toEqual([
