@@ -6,6 +6,9 @@
  *
  * `deployContext()` builds the context a step gets, from a real repository config (parseConfig) and the real names
  * (previewNamesFor), as the runner's startRun does. A part a step must not use is `unusedPart()`: any use throws.
+ *
+ * Longer than 300 lines: each fake implements its whole interface (so a step's unexpected call is recorded, not a
+ * crash), and the context builder belongs with them.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
