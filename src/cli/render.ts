@@ -18,7 +18,8 @@ import { loadEnv } from "../env.js";
 import { guardedPreview } from "../services/preview/guardrails/guarded-preview.js";
 import { guardrailSettings, resolveGuardrails } from "../services/preview/guardrails/namespace-guardrails.js";
 import { redactedCredentialsSecret } from "../services/data/database-secret.js";
-import { originsOf, preflightOffline } from "../services/preview/preflight/offline.js";
+import { describeWith, originsOf, preflightOffline } from "../services/preview/preflight/offline.js";
+import { askCluster, workstationKubeConfig, type ClusterVerdict } from "./render-cluster.js";
 import { readRbacRules } from "../services/preview/preflight/rbac-rules.js";
 import { createLogger } from "../logger.js";
 import { previewNamesFor } from "../services/preview/naming.js";
@@ -39,7 +40,7 @@ Render a repository checkout the way preview-bot would for a pull request and pr
 applied: the Namespace with its labels, preview-bot's guardrails (RoleBinding, ResourceQuota, LimitRange,
 NetworkPolicy), then the repository's objects, then the database Secret (credentials redacted) when database.enabled;
 what a deploy's preflight would refuse (a quota exceeded, Pod Security, a kind the bot's RBAC as shipped does not
-grant) is refused here too; warnings and a summary go to stderr. Needs no cluster; kustomize
+grant) is refused here too; warnings and a summary go to stderr. Needs no cluster (--cluster asks one too); kustomize
 overlays need kustomize (or kubectl), Helm charts need helm, on PATH. Bot settings (PREVIEW_MAX_REPLICAS,
 PREVIEW_GATEWAY, PREVIEW_POD_SECURITY, PREVIEW_QUOTA_*, ...) are read from the environment, as the bot reads them.
 
@@ -51,6 +52,9 @@ Options:
   --config <path>    preview config (default: <dir>/${CONFIG_PATH})
   --owner <owner>    repository owner (default: local)
   --repo <repo>      repository name (default: the basename of --dir)
+  --cluster          also ask the cluster in KUBECONFIG (KUBE_CONTEXT), as that identity, nothing written: the
+                     preview Namespace dry-run, every object dry-run when the namespace exists (else its kinds
+                     checked against the cluster's API discovery)
   -h, --help         show this help
 
 Exit status: 0 rendered, 1 render failed, 2 bad arguments or invalid config.
@@ -70,6 +74,7 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
         config: { type: "string" },
         owner: { type: "string" },
         repo: { type: "string" },
+        cluster: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -155,19 +160,43 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
       ? [redactedCredentialsSecret(names, parsed.config.database.secret)]
       : [];
     // The preflight's offline half, as a deploy runs it, plus the kinds against the RBAC as shipped.
+    const origins = originsOf(result.objects, result.sources);
     const offline = preflightOffline({
       namespace: names.namespace,
       guardrails: guarded.guardrails.filter((o) => o.kind !== "Namespace"),
       objects: [...guarded.objects, ...secret],
-      origins: originsOf(result.objects, result.sources),
+      origins,
       settings: resolveGuardrails(bounds, parsed.config.guardrails).settings,
       bounds,
       protectedNamespaces: [...env.PROTECTED_NAMESPACES, ...parsed.config.protectedNamespaces],
       rbac: await readRbacRules(),
     });
-    const warnings = [...result.warnings, ...guarded.notes, ...guarded.rewrites, ...offline.warnings];
+    // --cluster: the server half, as the identity in KUBECONFIG (every refusal is listed with the offline ones).
+    let server: ClusterVerdict = { problems: [], warnings: [], notes: [] };
+    if (values.cluster === true) {
+      try {
+        server = await askCluster({
+          kubeConfig: workstationKubeConfig(env),
+          logger,
+          namespace: guarded.guardrails.find((o) => o.kind === "Namespace")!,
+          objects: [...guarded.guardrails.filter((o) => o.kind !== "Namespace"), ...guarded.objects, ...secret],
+          describe: describeWith(origins),
+        });
+      } catch (err) {
+        io.stderr.write(`preview-bot render: --cluster: asking the cluster in KUBECONFIG: ${describeError(err)}\n`);
+        return 1;
+      }
+    }
+    const warnings = [
+      ...result.warnings,
+      ...guarded.notes,
+      ...guarded.rewrites,
+      ...offline.warnings,
+      ...server.warnings,
+    ];
     for (const w of warnings) io.stderr.write(`warning: ${w}\n`);
-    const refused = [...new Set([...guarded.problems, ...offline.problems])];
+    for (const n of server.notes) io.stderr.write(`note: ${n}\n`);
+    const refused = [...new Set([...guarded.problems, ...offline.problems, ...server.problems])];
     if (refused.length > 0) {
       io.stderr.write(refused.map((p) => `preview-bot render: refused: ${p}\n`).join(""));
       return 1;
