@@ -6,8 +6,10 @@
  * validation (422), and stores nothing. Each object gets its own answer, warnings included (a workload's Pod Security
  * violations at the namespace's `warn` level come back as warnings, not refusals). An update the server refuses only
  * because immutable fields changed is what the apply resolves by re-creating the object (apply.ts): answered
- * "replace", not a refusal — unless the object is never replaced (a PersistentVolumeClaim).
+ * "replace", not a refusal — unless the object is never replaced (a PersistentVolumeClaim). A server that cannot
+ * answer (5xx, 429, 408) says nothing about the object: that is thrown, a transient error the job queue retries.
  */
+import { ApiException } from "@kubernetes/client-node";
 import { describeRef, refOf, type DryRunAnswer, type KubeObject } from "../shared/preview.js";
 import { immutableFields, NEVER_REPLACED } from "./immutable.js";
 import { kubeError, kubeMessage } from "./kube-errors.js";
@@ -50,6 +52,12 @@ export async function dryRunObjects(
     }
     const raw = await api.dryRunApply(object, fieldManager);
     const { reason, message } = statusOf(raw.body);
+    // The server could not answer (5xx, 429, 408): not a verdict on the object, so an error the job queue retries.
+    if (raw.status >= 500 || raw.status === 429 || raw.status === 408)
+      throw kubeError(
+        `dry-running ${describeRef(ref)}`,
+        new ApiException(raw.status, message ?? `HTTP ${raw.status}`, raw.body, {}),
+      );
     if (raw.status < 300) {
       answers.push({ ref, outcome: "accepted", status: raw.status, warnings: raw.warnings });
       continue;
