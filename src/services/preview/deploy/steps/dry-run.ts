@@ -10,6 +10,7 @@
  */
 import { describeWith } from "../../preflight/offline.js";
 import { resolveGuardrails } from "../../guardrails/namespace-guardrails.js";
+import { excerpt } from "../../steps.js";
 import type { DeployStep } from "../context.js";
 import { dryRunProblem } from "./dry-run-problem.js";
 import { refusal, refusalDetail } from "./preflight.js";
@@ -56,7 +57,7 @@ export const dryRunStep: DeployStep = {
         warnings.length
           ? `; ${warnings.length} warning(s): ${warnings
               .slice(0, 3)
-              .map((w) => w.slice(0, 240))
+              .map((w) => excerpt(w, 240))
               .join("; ")}${warnings.length > 3 ? "; …" : ""}`
           : ""
       }`,

@@ -19,6 +19,7 @@ import {
 } from "../../guardrails/namespace-guardrails.js";
 import { preflightOffline } from "../../preflight/offline.js";
 import type { KubeObject } from "../../../shared/preview.js";
+import { excerpt } from "../../steps.js";
 import type { DeployStep } from "../context.js";
 
 /**
@@ -44,7 +45,7 @@ export const refusal = (what: string, problems: readonly string[]): PreflightErr
 
 /** The failed step's one-line detail: the count and the first problem (the report lists them all). */
 export const refusalDetail = (problems: readonly string[]): string =>
-  `${problems.length === 1 ? "1 problem" : `${problems.length} problems`}, nothing applied: ${(problems[0] ?? "").slice(0, 240)}${problems.length > 1 || (problems[0]?.length ?? 0) > 240 ? " …" : ""}`;
+  `${problems.length === 1 ? "1 problem" : `${problems.length} problems`}, nothing applied: ${excerpt(problems[0] ?? "", 240)}${problems.length > 1 || (problems[0]?.length ?? 0) > 240 ? " …" : ""}`;
 
 export const preflightStep: DeployStep = {
   name: "Preflight",
@@ -88,7 +89,7 @@ export const preflightStep: DeployStep = {
     detail(
       [
         `fits: ${offline.usage.join("; ") || "no quota"}`,
-        ...notes.slice(0, 3).map((n) => n.slice(0, 300)),
+        ...notes.slice(0, 3).map((n) => excerpt(n, 300)),
         ...(notes.length > 3 ? [`… ${notes.length - 3} more`] : []),
       ].join("; "),
     );

@@ -7,6 +7,7 @@
  * the renderer) and handed to the Database step.
  */
 import { originsOf } from "../../preflight/offline.js";
+import { excerpt } from "../../steps.js";
 import type { DeployStep } from "../context.js";
 
 const SHOWN = 6;
@@ -33,7 +34,7 @@ export const renderManifestsStep: DeployStep = {
     const notes = [...result.rewrites.map((r) => `rewritten: ${r}`), ...result.warnings];
     const shown = notes
       .slice(0, SHOWN)
-      .map((w) => w.slice(0, 240))
+      .map((w) => excerpt(w, 240))
       .join("; ");
     const files = result.extracted ? `, ${result.extracted.files} files` : "";
     detail(
