@@ -13,7 +13,7 @@
  *   await fetchSource({ octokit, owner, repo, sha, file: path.join(runDir, "source.tar.gz") });
  *   const { objects, warnings, url, isolation } = await renderer.render({ source, runDir, config, ref, names, cluster });
  */
-import { chmod, chown, mkdir } from "node:fs/promises";
+import { chmod, chown, mkdir, realpath } from "node:fs/promises";
 import path from "node:path";
 import type { PreviewConfig } from "../../../config.js";
 import type { Logger } from "../../../logger.js";
@@ -107,11 +107,18 @@ export async function findRenderTools(
   opts: { kustomizeCommand?: string[]; helmCommand?: string } = {},
 ): Promise<{ kustomize?: string[]; helm?: string; dirs: string[] }> {
   const given = opts.kustomizeCommand;
-  const kustomize =
+  const command =
     given && given[0] && !given[0].includes("/")
       ? [(await findOnPath(given[0], toolPath)) ?? given[0], ...given.slice(1)]
       : (given ?? (await findKustomizeCommand(toolPath)));
-  const helm = opts.helmCommand ?? (await findHelm(toolPath));
+  const kustomize = command ? [...command] : undefined;
+  const found = opts.helmCommand ?? (await findHelm(toolPath));
+  // The sandbox shows the worker only the tools' own directories: a tool reached through a link (a linked tools
+  // directory, /usr/local/bin/helm → /opt/helm/helm) is named by where it really is, or it is "not found" inside.
+  const real = async (p: string | undefined): Promise<string | undefined> =>
+    p && path.isAbsolute(p) ? await realpath(p).catch(() => p) : p;
+  const helm = await real(found);
+  if (kustomize?.[0]) kustomize[0] = (await real(kustomize[0]))!;
   const dirs = [kustomize?.[0], helm].filter((p): p is string => p !== undefined && p.includes("/")).map(path.dirname);
   return { ...(kustomize ? { kustomize } : {}), ...(helm ? { helm } : {}), dirs: [...new Set(dirs)] };
 }
