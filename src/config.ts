@@ -121,6 +121,9 @@ const excludeEntry = z.preprocess(
     )
     .refine((e) => e.name === undefined || e.kind !== undefined, { message: "name needs a kind", path: ["name"] }),
 );
+/** `v1`, `policy/v1`, `monitoring.coreos.com/v1/ServiceMonitor`: what `helm template --api-versions` takes. */
+export const API_VERSION = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?v[0-9]+((alpha|beta)[0-9]+)?(\/[A-Z][A-Za-z0-9]*)?$/;
+const API_VERSION_HINT = 'an API version like "policy/v1" or "monitoring.coreos.com/v1/ServiceMonitor"';
 const SET_KEY = /^[A-Za-z0-9_-]+(\[\d+\])*(\.[A-Za-z0-9_-]+(\[\d+\])*)*$/;
 /** An image repository without tag or digest; a trailing `/*` makes it a prefix. */
 const imageName = z
@@ -156,13 +159,20 @@ export const configSchema = z
         set: z
           .record(z.string().regex(SET_KEY, 'a key like "image.tag" or "ingress.hosts[0].host"'), template)
           .default({}),
-        /** Helm: the release name (a template); default the preview's name, cut to Helm's 53 characters. */
+        /** Helm: the release name (a template); default the chart's name, the same in every preview. */
         releaseName: template.pipe(z.string().min(1).max(53)).optional(),
+        /** Helm: the Kubernetes version charts are rendered for; default the cluster's (discovery). */
+        kubeVersion: z
+          .string()
+          .regex(/^v?\d+\.\d+(\.\d+)?$/, 'a Kubernetes version such as "1.30" or "v1.30.2"')
+          .optional(),
+        /** Helm: API versions to render as served, on top of the cluster's (`monitoring.coreos.com/v1/ServiceMonitor`). */
+        apiVersions: z.array(z.string().regex(API_VERSION, API_VERSION_HINT)).default([]),
       })
       .strict()
       .superRefine((m, ctx) => {
         if (m.type === undefined || m.type === "helm") return;
-        for (const field of ["values", "set", "releaseName"] as const) {
+        for (const field of ["values", "set", "releaseName", "kubeVersion", "apiVersions"] as const) {
           const v = m[field];
           if (
             v !== undefined &&

@@ -101,6 +101,26 @@ const envSchema = z.object({
   ),
   /** Ingress class for preview Ingresses unless a repository names one (route.ingressClassName). */
   PREVIEW_INGRESS_CLASS: optional,
+  /**
+   * Helm without a cluster to ask (`preview-bot render` offline): the Kubernetes version and extra API versions
+   * charts are rendered for. With a cluster, its discovery answers instead.
+   */
+  PREVIEW_KUBE_VERSION: optional.pipe(
+    z
+      .string()
+      .regex(/^v?\d+\.\d+(\.\d+)?$/, 'a Kubernetes version such as "1.30" or "v1.30.2"')
+      .optional(),
+  ),
+  PREVIEW_API_VERSIONS: list.pipe(
+    z.array(
+      z
+        .string()
+        .regex(
+          /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?v[0-9]+((alpha|beta)[0-9]+)?(\/[A-Z][A-Za-z0-9]*)?$/,
+          'an API version like "policy/v1" or "monitoring.coreos.com/v1/ServiceMonitor"',
+        ),
+    ),
+  ),
   /** How long teardown waits for a namespace to disappear before reporting it stuck. */
   NAMESPACE_DELETE_TIMEOUT: z.coerce.number().int().positive().default(300),
   /** The bot's own namespace (where the job Lease lives without DATABASE_URL); in a pod, its service account's. */

@@ -185,6 +185,7 @@ export function summary(namespace: string, r: RenderResult, guardrails?: string)
     ...(r.rewrites.length ? [] : ["  rewritten  nothing"]),
     "  refused    nothing (a refusal fails the render with the reason)",
     `  warnings   ${r.warnings.length}`,
+    ...r.hooks.map((h, i) => `  ${i === 0 ? "hooks" : "     "}      ${h}`),
     ...r.notes.map((n, i) => `  ${i === 0 ? "offline" : "       "}    ${n}`),
   ];
   return `${lines.join("\n")}\n`;

@@ -20,8 +20,10 @@ import type { Logger } from "../../../logger.js";
 import type { Cluster, KubeObject, PreviewNames, PreviewRef } from "../../shared/preview.js";
 import { DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../guardrails/object-rules.js";
 import type { PodSecurityLevel } from "../guardrails/pod-security.js";
-import { capLabel, expandTemplate, templateValues } from "../naming.js";
+import { expandTemplate, templateValues } from "../naming.js";
+import { helmTarget, type HelmTarget } from "./capabilities.js";
 import { scopeKey } from "./cluster-scoped.js";
+import { describeHooks, leaveOutHooks, planHooks } from "./hooks.js";
 import type { IsolationReport, RenderWorker } from "./isolation.js";
 import { PROTOCOL_VERSION, type WorkerRequest } from "./protocol.js";
 import { RenderError } from "./render-error.js";
@@ -40,8 +42,8 @@ export { nameTemplatesFromConfig, previewNamesFor } from "../naming.js";
 export type { PodSecurityLevel } from "../guardrails/pod-security.js";
 export type { IsolationReport } from "./isolation.js";
 
-/** What the render reads from the cluster: kind scopes (discovery) and the parent Gateway. */
-export type RenderCluster = Pick<Cluster, "resourceScope" | "readObject">;
+/** What the render reads from the cluster: kind scopes and its version and API versions (discovery), the parent Gateway. */
+export type RenderCluster = Pick<Cluster, "resourceScope" | "readObject" | "capabilities">;
 
 export interface RenderInput {
   /** The PR's tree at its head SHA: GitHub's tarball (downloaded by the bot, never opened by it), or a directory. */
@@ -62,6 +64,8 @@ export interface RenderResult {
   rewrites: string[];
   /** How the render was made (e.g. scopes from the built-in list), for the CLI's summary. */
   notes: string[];
+  /** Hooks: when they run (before the apply, after the roll-out) and which were left out, and why. */
+  hooks: string[];
   /** The preview URL with its scheme decided (undefined when the preview has none). */
   url?: string;
   type: "kustomize" | "helm" | "plain";
@@ -99,6 +103,9 @@ export interface RendererOptions extends RouteDefaults {
   botServiceAccount?: string;
   /** ClusterRoles a preview's RoleBindings may reference (default view, edit). */
   bindableClusterRoles?: readonly string[];
+  /** Helm without a cluster: the Kubernetes version and API versions to render for (PREVIEW_KUBE_VERSION, …). */
+  kubeVersion?: string;
+  apiVersions?: readonly string[];
 }
 
 /** The tools the worker may run, found once on the tool path. */
@@ -152,7 +159,11 @@ class ManifestRenderer implements Renderer {
   async render(input: RenderInput, signal?: AbortSignal): Promise<RenderResult> {
     const { config, names } = input;
     const started = Date.now();
-    const request = await this.request(input);
+    const target = await helmTarget(config, input.cluster, {
+      ...(this.opts.kubeVersion ? { kubeVersion: this.opts.kubeVersion } : {}),
+      ...(this.opts.apiVersions ? { apiVersions: this.opts.apiVersions } : {}),
+    });
+    const request = await this.request(input, target);
     const { response, isolation } = await this.opts.worker.run(request, { runDir: input.runDir }, signal);
     if (!response.ok)
       throw new RenderError(response.error, {
@@ -163,11 +174,17 @@ class ManifestRenderer implements Renderer {
       warnings.push(
         `${response.source.skipped.length} entr${response.source.skipped.length > 1 ? "ies" : "y"} of the repository not extracted: ${response.source.skipped.slice(0, 3).join("; ")}${response.source.skipped.length > 3 ? "; …" : ""}`,
       );
-    const raw = { objects: response.objects, ...(response.sources ? { sources: response.sources } : {}) };
+    // Hooks nothing in a preview runs (tests, deletes, rollbacks) are left out before the transforms judge them.
+    const kept = leaveOutHooks(response.objects, response.sources);
+    const raw = { objects: kept.objects, ...(kept.sources ? { sources: kept.sources } : {}) };
     const discovered = await this.scopes(raw.objects, input.cluster);
     const notes = discovered
       ? []
       : ["kind scopes from preview-bot's built-in list of cluster-scoped kinds (no cluster to ask)"];
+    if (response.type === "helm") {
+      notes.push(target.note);
+      warnings.push(...target.warnings);
+    }
     notes.push(`rendered in isolation: ${isolation.detail}${isolation.fallback ? ` (${isolation.fallback})` : ""}`);
     const plan = await planRoute(input, raw.objects, this.policy, input.cluster);
     warnings.push(...plan.warnings);
@@ -200,6 +217,7 @@ class ManifestRenderer implements Renderer {
       warnings,
       rewrites: result.rewrites,
       notes,
+      hooks: [...describeHooks(planHooks(result.objects)), ...kept.notes],
       ...(finalNames.url ? { url: finalNames.url } : {}),
       type: response.type,
       isolation,
@@ -209,7 +227,7 @@ class ManifestRenderer implements Renderer {
   }
 
   /** What the worker is asked: where the tree is, what to build, with which tools and limits. */
-  private async request(input: RenderInput): Promise<WorkerRequest> {
+  private async request(input: RenderInput, target: HelmTarget): Promise<WorkerRequest> {
     const { config, names, ref } = input;
     const scratch = path.join(input.runDir, "render");
     await mkdir(scratch, { recursive: true });
@@ -222,10 +240,9 @@ class ManifestRenderer implements Renderer {
     });
     const tools = await this.tools;
     const values = templateValues(ref, names);
-    const release = config.manifests.releaseName
-      ? expandTemplate(config.manifests.releaseName, values)
-      : capLabel(names.hostLabel, names.key, true, 53);
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(release) || release.length > 53)
+    // No releaseName: the worker names the release after the chart, the same in every preview.
+    const release = config.manifests.releaseName ? expandTemplate(config.manifests.releaseName, values) : undefined;
+    if (release !== undefined && (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(release) || release.length > 53))
       throw new RenderError(
         `manifests.releaseName: "${release}" is not a valid Helm release name (≤ 53 characters of a-z 0-9 -)`,
       );
@@ -241,8 +258,10 @@ class ManifestRenderer implements Renderer {
         exclude: config.manifests.exclude.flatMap((e) => (e.path ? [e.path] : [])),
         values: config.manifests.values,
         set: Object.fromEntries(Object.entries(config.manifests.set).map(([k, v]) => [k, expandTemplate(v, values)])),
-        release,
+        ...(release !== undefined ? { release } : {}),
         namespace: names.namespace,
+        ...(target.kubeVersion ? { kubeVersion: target.kubeVersion } : {}),
+        ...(target.apiVersions.length ? { apiVersions: target.apiVersions } : {}),
       },
       ...(config.database.enabled && config.database.seed ? { seed: config.database.seed } : {}),
       tools: {

@@ -24,6 +24,8 @@ export function rendererSettings(env: Env): Omit<RendererOptions, "logger" | "to
     ...(env.KUSTOMIZE_COMMAND ? { kustomizeCommand: env.KUSTOMIZE_COMMAND.split(/\s+/).filter(Boolean) } : {}),
     ...(env.PREVIEW_GATEWAY ? { parentRefs: [gatewayParentRef(env.PREVIEW_GATEWAY)] } : {}),
     ...(env.PREVIEW_INGRESS_CLASS ? { ingressClassName: env.PREVIEW_INGRESS_CLASS } : {}),
+    ...(env.PREVIEW_KUBE_VERSION ? { kubeVersion: env.PREVIEW_KUBE_VERSION } : {}),
+    ...(env.PREVIEW_API_VERSIONS.length ? { apiVersions: env.PREVIEW_API_VERSIONS } : {}),
   };
 }
 
