@@ -29,6 +29,8 @@ export interface DeployContext {
   seed?: string;
   /** What will be applied: the render, plus the database Secret. */
   objects: KubeObject[];
+  /** Of those, the bot's own (the database Secret, copied Secrets): applied before any hook, which may need them. */
+  ownObjects: KubeObject[];
   /** What the Apply step applied (Prune keeps these). */
   applied: ObjectRef[];
   /** Roll-out results. */

@@ -97,6 +97,7 @@ async function startRun(
     ...(signal ? { signal } : {}),
     dir,
     objects: [],
+    ownObjects: [],
     applied: [],
     workloads: [],
   };

@@ -10,6 +10,7 @@ import { e2eTestsStep } from "./steps/e2e-tests.js";
 import { fetchSourceStep } from "./steps/fetch-source.js";
 import { guardrailsStep } from "./steps/guardrails.js";
 import { healthChecksStep } from "./steps/health-checks.js";
+import { postHooksStep, preHooksStep } from "./steps/hooks.js";
 import { namespaceStep } from "./steps/namespace.js";
 import { pruneStep } from "./steps/prune.js";
 import { renderManifestsStep } from "./steps/render-manifests.js";
@@ -22,9 +23,12 @@ export const DEPLOY_PIPELINE: readonly DeployStep[] = [
   namespaceStep,
   // After the namespace, before anything of the PR's: the bot's RoleBinding, quota, limits and network policy.
   guardrailsStep,
+  // Helm's pre-install/pre-upgrade hooks (a migration Job) run and finish before the apply; post-* after the roll-out.
+  preHooksStep,
   applyStep,
   pruneStep,
   rollOutStep,
+  postHooksStep,
   healthChecksStep,
   e2eTestsStep,
 ];
