@@ -133,6 +133,21 @@ const imageName = z
     /^[a-z0-9]([a-z0-9._:-]*[a-z0-9])?(\/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*(\/\*)?$/,
     'an image repository without tag, e.g. "ghcr.io/org/app" or "ghcr.io/org/*"',
   );
+/** One URL of the preview: the Service and port it leads to, and the name its host label ends in (default the Service's). */
+const exposeEntry = z
+  .object({
+    service: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be the name of a Service in the manifests"),
+    port: z.union([
+      z.number().int().min(1).max(65535),
+      z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "a port name (or number)"),
+    ]),
+    name: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "a DNS label (a-z 0-9 -)")
+      .max(30)
+      .optional(),
+  })
+  .strict();
 const repoPath = z
   .string()
   .min(1)
@@ -227,18 +242,29 @@ export const configSchema = z
         pathPrefix: z.string().startsWith("/").optional(),
         /** `gateway` (HTTPRoute, the default) or `ingress`: what `expose` generates, and how TLS is served. */
         kind: z.enum(["gateway", "ingress"]).default("gateway"),
-        /** Generate the route: the Service (by name) and port (number or name) the preview URL leads to. */
+        /**
+         * Generate the route: the Service (by name) and port (number or name) the preview URL leads to; a list gives
+         * the preview several URLs, the first the primary (the deployment's URL), each other on a host label of its
+         * own (`{name}-<name>`, e.g. `shop-pr-4-results.previews.example.com`).
+         */
         expose: z
-          .object({
-            service: z
-              .string()
-              .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be the name of a Service in the manifests"),
-            port: z.union([
-              z.number().int().min(1).max(65535),
-              z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "a port name (or number)"),
-            ]),
+          .preprocess(
+            (v) => (v !== null && typeof v === "object" && !Array.isArray(v) ? [v] : v),
+            z.array(exposeEntry).min(1).max(10),
+          )
+          .superRefine((list, ctx) => {
+            const seen = new Map<string, number>();
+            list.forEach((e, i) => {
+              const name = e.name ?? e.service;
+              if (seen.has(name))
+                ctx.addIssue({
+                  code: "custom",
+                  path: [i, "name"],
+                  message: `"${name}" names route.expose[${seen.get(name)}] too: give each URL its own name`,
+                });
+              else seen.set(name, i);
+            });
           })
-          .strict()
           .optional(),
         /** Ingress class of the Ingresses (generated ones and the manifests'); default the cluster's default class. */
         ingressClassName: z.string().min(1).optional(),
@@ -502,9 +528,9 @@ export function nearestKey(key: string, known: readonly string[]): string | unde
   return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? best : undefined;
 }
 
-function unknownKeys(path: ReadonlyArray<PropertyKey>, keys: readonly string[]): string {
+function unknownKeys(path: ReadonlyArray<PropertyKey>, keys: readonly string[], shown = path): string {
   const known = knownKeysAt(path);
-  const where = formatPath(path);
+  const where = formatPath(shown);
   return keys
     .map((k) => {
       const near = nearestKey(k, known);
@@ -530,11 +556,18 @@ export function parseConfig(text: string, source: string = CONFIG_PATH): ConfigR
   }
   const result = configSchema.safeParse(raw);
   if (result.success) return { ok: true, config: result.data };
+  // `route.expose` written as one object is read as a list of one: its errors name the field as written.
+  const route = (raw as { route?: { expose?: unknown } }).route;
+  const oneExpose = route?.expose !== null && typeof route?.expose === "object" && !Array.isArray(route.expose);
+  const asWritten = (path: ReadonlyArray<PropertyKey>): ReadonlyArray<PropertyKey> =>
+    oneExpose && path[0] === "route" && path[1] === "expose" && path[2] === 0
+      ? [...path.slice(0, 2), ...path.slice(3)]
+      : path;
   return {
     ok: false,
     errors: result.error.issues.flatMap((i) => {
-      if (i.code === "unrecognized_keys") return unknownKeys(i.path, i.keys).split("\n");
-      return [`${formatPath(i.path) || "(top level)"}: ${i.message}`];
+      if (i.code === "unrecognized_keys") return unknownKeys(i.path, i.keys, asWritten(i.path)).split("\n");
+      return [`${formatPath(asWritten(i.path)) || "(top level)"}: ${i.message}`];
     }),
   };
 }

@@ -137,7 +137,7 @@ describe("parseConfig: the fields issue 13 added", () => {
       'manifests: { path: k8s }\nroute:\n  host: "{name}.p.example.com"\n  kind: ingress\n  expose: { service: web, port: http }\nimages:\n  - name: ghcr.io/acme/*\n    newName: mirror.example.com/acme/*\n',
     );
     expect(r.ok && [r.config.route?.expose, r.config.route?.kind, r.config.images[0]]).toEqual([
-      { service: "web", port: "http" },
+      [{ service: "web", port: "http" }],
       "ingress",
       { name: "ghcr.io/acme/*", newName: "mirror.example.com/acme/*", tag: "{sha}" },
     ]);

@@ -180,6 +180,7 @@ export function summary(namespace: string, r: RenderResult, guardrails?: string)
     `  namespace  ${namespace}`,
     ...(guardrails ? [`  guardrails ${guardrails}`] : []),
     `  URL        ${r.url ?? "none (no route.host or route.baseUrl)"}`,
+    ...(r.extraUrls ?? []).map((x) => `             ${x.url} (${x.name})`),
     `  objects    ${r.objects.length}: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(", ") || "none"}`,
     ...r.rewrites.map((w, i) => `  ${i === 0 ? "rewritten" : "         "}  ${w}`),
     ...(r.rewrites.length ? [] : ["  rewritten  nothing"]),

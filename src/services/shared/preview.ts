@@ -46,6 +46,19 @@ export interface PreviewNames {
   annotations: Record<string, string>;
   /** The GitHub deployment environment name, e.g. `preview/pr-42`. */
   environment: string;
+  /** URLs besides the primary one (`route.expose` entries after the first), each on a host label of its own. */
+  extraUrls?: ExtraUrl[];
+}
+
+/** One more URL of a preview: `shop-pr-4-results.previews.example.com` for the `results` entry of `route.expose`. */
+export interface ExtraUrl {
+  /** The entry's name (its `name`, else its Service's). */
+  name: string;
+  hostLabel: string;
+  /** Host routing: its own host; path-prefix routing: its own prefix on the shared host. */
+  host?: string;
+  pathPrefix?: string;
+  url: string;
 }
 
 /** A Kubernetes object as parsed from YAML. */

@@ -27,6 +27,8 @@ export interface RunReport {
   /** One sentence for titles and Slack: "Preview ready at https://…", "Roll-out failed: web 0/1 ready: ImagePullBackOff". */
   summary: string;
   url?: string;
+  /** The preview's further URLs (route.expose after the first), by name; the deployment keeps `url`, the primary. */
+  extraUrls?: Array<{ name: string; url: string }>;
   workloads?: WorkloadHealth[];
   database?: { name: string; status: string };
   links?: Array<{ title: string; url: string }>;

@@ -68,6 +68,8 @@ export interface RenderResult {
   hooks: string[];
   /** The preview URL with its scheme decided (undefined when the preview has none). */
   url?: string;
+  /** Its further URLs (`route.expose` after the first), by name, schemes decided. */
+  extraUrls?: Array<{ name: string; url: string }>;
   type: "kustomize" | "helm" | "plain";
   /** The isolation the render ran under (shown in the check run and by the CLI). */
   isolation: IsolationReport;
@@ -219,6 +221,7 @@ class ManifestRenderer implements Renderer {
       notes,
       hooks: [...describeHooks(planHooks(result.objects)), ...kept.notes],
       ...(finalNames.url ? { url: finalNames.url } : {}),
+      ...(plan.extraUrls?.length ? { extraUrls: plan.extraUrls } : {}),
       type: response.type,
       isolation,
       ...(response.seed !== undefined ? { seed: response.seed } : {}),

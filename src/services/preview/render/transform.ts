@@ -7,8 +7,9 @@
  *                   `allowClusterScoped`; ServiceAccount subjects of RoleBindings moved too
  *   4. images     — pin `images[]` to the PR's tag (see images.ts)
  *   5. guardrails — rewrite or refuse what a shared cluster must not run (see guardrails.ts)
- *   6. routes     — generate the `route.expose` route; every HTTPRoute / Ingress gets the preview's host, parents,
- *                   path prefix, TLS and annotations (see routes.ts); a URL with no route is refused
+ *   6. routes     — generate the `route.expose` routes (one per URL); every HTTPRoute / Ingress gets the preview's
+ *                   host (a generated one its own URL's), parents, path prefix, TLS and annotations (see routes.ts);
+ *                   a URL with no route is refused, suggesting the Service most likely meant
  *   7. ownership  — bot labels and annotations on every object's metadata (bot values win). Pod template labels
  *                   and selectors are left alone: a Deployment's selector is immutable, so changing it would break
  *                   every later update.
@@ -24,7 +25,15 @@ import { applyGuardrails, DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../gu
 import { TAG_PATTERN, pinImages, type ImagePin } from "./images.js";
 import { RenderError } from "./render-error.js";
 import { routeSettings, type RouteDefaults } from "./route-plan.js";
-import { generateRoute, isHttpRoute, isIngress, portsOf, rewriteRoutes, type RouteSettings } from "./routes.js";
+import {
+  generateRoute,
+  isHttpRoute,
+  isIngress,
+  portsOf,
+  rewriteRoutes,
+  settingsFor,
+  type RouteSettings,
+} from "./routes.js";
 import { substituteValues, type Substitution } from "./substitute.js";
 
 export interface TransformInput {
@@ -154,25 +163,53 @@ export function imagePins(input: TransformInput, values: Record<string, string>)
   });
 }
 
+/**
+ * The Service a person most likely means the URL to lead to, for the "add route.expose" suggestion: one the
+ * manifests made public (LoadBalancer or NodePort, before the guardrails made it ClusterIP), then one with an HTTP
+ * port (80, or a port named http), else the first. Its HTTP port, else its first.
+ */
+export function suggestExpose(
+  services: readonly KubeObject[],
+  typeBefore: ReadonlyMap<string, string>,
+): { service: string; port: number } | undefined {
+  const httpPort = (o: KubeObject) => portsOf(o).find((p) => p.port === 80 || p.name === "http");
+  const score = (o: KubeObject) => {
+    const type = typeBefore.get(o.metadata.name ?? "") ?? String((o.spec as { type?: unknown } | undefined)?.type);
+    return (type === "LoadBalancer" || type === "NodePort" ? 2 : 0) + (httpPort(o) ? 1 : 0);
+  };
+  const best = services.reduce<KubeObject | undefined>((b, o) => (!b || score(o) > score(b) ? o : b), undefined);
+  if (!best?.metadata.name) return undefined;
+  return { service: best.metadata.name, port: (httpPort(best) ?? portsOf(best)[0])?.port ?? 80 };
+}
+
 /** Step 6. */
 function routes(
   objects: KubeObject[],
   input: TransformInput,
   s: RouteSettings | undefined,
+  typeBefore: ReadonlyMap<string, string>,
   warnings: string[],
   problems: string[],
 ): KubeObject[] {
   const { config } = input;
+  const own = objects.filter((o) => isHttpRoute(o) || isIngress(o));
+  const generated: Array<{ route: KubeObject; settings: RouteSettings }> = [];
   if (s?.expose) {
-    const generated = generateRoute(objects, s);
-    if (typeof generated === "string") problems.push(generated);
-    else if (s.kind === "gateway" && !s.parentRefs)
+    if (s.kind === "gateway" && !s.parentRefs)
       problems.push(
         "route.expose generates an HTTPRoute, which needs a Gateway to attach to: set route.parentRefs (or ask the bot's operator for PREVIEW_GATEWAY), or use route.kind: ingress",
       );
-    else objects.push({ ...generated, metadata: { ...generated.metadata, namespace: input.names.namespace } });
+    else
+      s.expose.forEach((_, i) => {
+        const route = generateRoute(objects, s, i);
+        if (typeof route === "string") problems.push(route);
+        else {
+          route.metadata.namespace = input.names.namespace;
+          generated.push({ route, settings: settingsFor(s, i) });
+        }
+      });
   }
-  const found = objects.filter((o) => isHttpRoute(o) || isIngress(o));
+  const found = [...own, ...generated.map((g) => g.route)];
   if (found.length > 0 && !s?.hostname) {
     for (const o of found)
       problems.push(
@@ -182,9 +219,9 @@ function routes(
   const wantsUrl = Boolean(config.route?.host ?? config.route?.baseUrl) || config.health.checks.length > 0;
   if (found.length === 0 && wantsUrl && !s?.expose) {
     const services = objects.filter((o) => o.kind === "Service");
-    const first = services[0];
-    const example = first
-      ? `route.expose: { service: ${first.metadata.name}, port: ${portsOf(first)[0]?.port ?? 80} }`
+    const pick = suggestExpose(services, typeBefore);
+    const example = pick
+      ? `route.expose: { service: ${pick.service}, port: ${pick.port} }`
       : "route.expose: { service: <Service name>, port: <port> }";
     const what = config.route?.host || config.route?.baseUrl ? "route.host is set" : "health.checks need a preview URL";
     problems.push(
@@ -202,7 +239,11 @@ function routes(
         (config.route?.host || config.route?.baseUrl ? "" : ", with route.host"),
     );
   }
-  return s ? rewriteRoutes(objects, s, warnings) : objects;
+  if (!s) return objects;
+  // The manifests' own routes serve the preview's host; each generated one its own URL's.
+  rewriteRoutes(own, s, warnings);
+  for (const g of generated) rewriteRoutes([g.route], g.settings, warnings);
+  return [...objects, ...generated.map((g) => g.route)];
 }
 
 function finalChecks(
@@ -273,9 +314,15 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
   out = substituteValues(out, substitution, warnings);
   out = applyPreviewNamespace(out, names.namespace, config.allowClusterScoped, warnings, problems, input.scopes);
   out = pinImages(out, pins, warnings);
+  // Service types as the manifests wrote them (the guardrails turn LoadBalancers into ClusterIPs), for a suggestion.
+  const typeBefore = new Map(
+    out
+      .filter((o) => o.kind === "Service" && o.metadata.name)
+      .map((o) => [o.metadata.name!, String((o.spec as { type?: unknown } | undefined)?.type ?? "ClusterIP")]),
+  );
   const guard = applyGuardrails(out, policy);
   problems.push(...guard.problems);
-  out = routes(out, input, settings, warnings, problems);
+  out = routes(out, input, settings, typeBefore, warnings, problems);
   out = addOwnership(out, names.labels, names.annotations);
   finalChecks(out, input, origin, warnings, problems);
   if (problems.length > 0)

@@ -31,6 +31,7 @@ export const renderManifestsStep: DeployStep = {
       );
     }
     // Hooks: when they run, and which are left out (a test hook) and why.
+    if (result.extraUrls?.length) report.extraUrls = result.extraUrls;
     const notes = [...result.rewrites.map((r) => `rewritten: ${r}`), ...result.warnings, ...result.hooks];
     const shown = notes
       .slice(0, SHOWN)
