@@ -170,9 +170,15 @@ export const configSchema = z
         exclude: z.array(excludeEntry).default([]),
         /** Helm: values files in the repository, applied in order (later wins). */
         values: z.array(repoPath).default([]),
-        /** Helm: `--set`-style values, `key.sub[0]: template`; applied after the values files. */
+        /**
+         * Helm: `--set`-style values, `key.sub[0]: template`; applied after the values files. A YAML boolean, number
+         * or null is taken as its text and typed as `--set` types it (`true`, `false`, integers, `null`).
+         */
         set: z
-          .record(z.string().regex(SET_KEY, 'a key like "image.tag" or "ingress.hosts[0].host"'), template)
+          .record(
+            z.string().regex(SET_KEY, 'a key like "image.tag" or "ingress.hosts[0].host"'),
+            z.union([z.boolean(), z.number(), z.null()]).transform(String).or(template),
+          )
           .default({}),
         /** Helm: the release name (a template); default the chart's name, the same in every preview. */
         releaseName: template.pipe(z.string().min(1).max(53)).optional(),

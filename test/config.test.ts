@@ -162,3 +162,19 @@ describe("parseConfig: the fields issue 13 added", () => {
     expect(!yaml.ok && yaml.errors[0]).toMatch(/^ci\/preview\.yml is not valid YAML/);
   });
 });
+
+describe("parseConfig: manifests.set typed like --set (issue 22)", () => {
+  it("takes YAML booleans, numbers and null in manifests.set as --set would type them", () => {
+    const r = parseConfig(
+      "manifests:\n  path: chart\n  type: helm\n  set: { ingress.enabled: false, replicaCount: 2, podinfo.tag: null, image.tag: '{sha}' }\n",
+    );
+    expect(r.ok && r.config.manifests.set).toEqual({
+      "ingress.enabled": "false",
+      replicaCount: "2",
+      "podinfo.tag": "null",
+      "image.tag": "{sha}",
+    });
+    const bad = parseConfig("manifests:\n  path: chart\n  type: helm\n  set: { a: [1] }\n");
+    expect(!bad.ok && bad.errors[0]).toMatch(/^manifests\.set\.a: /);
+  });
+});
