@@ -124,6 +124,16 @@ const excludeEntry = z.preprocess(
 /** `v1`, `policy/v1`, `monitoring.coreos.com/v1/ServiceMonitor`: what `helm template --api-versions` takes. */
 export const API_VERSION = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?v[0-9]+((alpha|beta)[0-9]+)?(\/[A-Z][A-Za-z0-9]*)?$/;
 const API_VERSION_HINT = 'an API version like "policy/v1" or "monitoring.coreos.com/v1/ServiceMonitor"';
+const dnsName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a DNS-1123 name")
+  .max(253);
+const dnsLabelName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a namespace name")
+  .max(63);
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+const SECRET_KEY_HINT = "a Secret key ([-._a-zA-Z0-9]+)";
 const SET_KEY = /^[A-Za-z0-9_-]+(\[\d+\])*(\.[A-Za-z0-9_-]+(\[\d+\])*)*$/;
 /** An image repository without tag or digest; a trailing `/*` makes it a prefix. */
 const imageName = z
@@ -426,6 +436,65 @@ export const configSchema = z
         secret: { name: "preview-database", keys: { user: "PGUSER", password: "PGPASSWORD" } },
         finalBackup: false,
       }),
+    /**
+     * The app's secrets, never committed: each entry is a Secret in the preview, either copied from a namespace the
+     * bot's operator allows (`from`, PREVIEW_SECRET_SOURCES; read at deploy, never shown) or made by External
+     * Secrets from a ClusterSecretStore the operator allows (`store`, PREVIEW_EXTERNAL_SECRET_STORES).
+     */
+    secrets: z
+      .array(
+        z
+          .object({
+            /** The Secret's name: in the source namespace (`from`), or the Secret External Secrets makes (`store`). */
+            name: dnsName,
+            /** Copy: the source namespace. */
+            from: dnsLabelName.optional(),
+            /** Copy: its name in the preview (default `name`). */
+            as: dnsName.optional(),
+            /** Copy: only these keys (default all). */
+            keys: z.array(z.string().regex(SECRET_KEY, SECRET_KEY_HINT)).min(1).optional(),
+            /** External Secrets: the ClusterSecretStore to read from. */
+            store: dnsName.optional(),
+            /** External Secrets: Secret key → remote key, `path/to/secret` or `path/to/secret#property`. */
+            data: z.record(z.string().regex(SECRET_KEY, SECRET_KEY_HINT), z.string().min(1).max(500)).optional(),
+            /** External Secrets: every property of this remote key, as keys of the Secret. */
+            extract: z.string().min(1).max(500).optional(),
+          })
+          .strict()
+          .superRefine((e, ctx) => {
+            if ((e.from === undefined) === (e.store === undefined))
+              ctx.addIssue({ code: "custom", message: "give either from (copy a Secret) or store (External Secrets)" });
+            if (e.from !== undefined)
+              for (const k of ["data", "extract"] as const)
+                if (e[k] !== undefined) ctx.addIssue({ code: "custom", path: [k], message: "only with store" });
+            if (e.store !== undefined) {
+              for (const k of ["as", "keys"] as const)
+                if (e[k] !== undefined) ctx.addIssue({ code: "custom", path: [k], message: "only with from" });
+              if (e.data === undefined && e.extract === undefined)
+                ctx.addIssue({ code: "custom", message: "with store, give data (keys) or extract (a remote key)" });
+            }
+          }),
+      )
+      .max(20)
+      .superRefine((list, ctx) => {
+        const seen = new Map<string, number>();
+        list.forEach((e, i) => {
+          const name = e.as ?? e.name;
+          if (seen.has(name))
+            ctx.addIssue({
+              code: "custom",
+              path: [i],
+              message: `a Secret "${name}" comes from secrets[${seen.get(name)}] too`,
+            });
+          else seen.set(name, i);
+        });
+      })
+      .default([]),
+    /**
+     * Put the pull request's details in every container's environment: PREVIEW_PR_NUMBER, PREVIEW_BRANCH,
+     * PREVIEW_SHA, PREVIEW_URL (and PREVIEW_URL_<NAME> per URL), PREVIEW_NAMESPACE, PREVIEW_REPOSITORY.
+     */
+    previewEnv: z.boolean().default(true),
     /** After a healthy deploy, dispatch the repository's end-to-end workflow against the preview URL. */
     e2e: z
       .object({

@@ -30,6 +30,10 @@ const quantity = z
   .regex(QUANTITY, 'must be a Kubernetes quantity such as "500m", "2", "512Mi" or "8Gi"');
 const CIDR = /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/;
 const cidrs = list.pipe(z.array(z.string().regex(CIDR, "must be an address range such as 10.0.0.0/16")));
+/** `name` or `name=owner/repo|owner/*`: an allowlist entry, open to every repository or only to those. */
+const ALLOW_ENTRY =
+  /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(=[A-Za-z0-9_.-]+\/([A-Za-z0-9_.-]+|\*)(\|[A-Za-z0-9_.-]+\/([A-Za-z0-9_.-]+|\*))*)?$/;
+const ALLOW_HINT = "name, or name=owner/repo|owner/* (the repositories it is open to)";
 const flag = z
   .enum(["true", "false", "1", "0", ""])
   .optional()
@@ -170,6 +174,17 @@ const envSchema = z.object({
   PREVIEW_DATABASE_ADMIN_EXTENSIONS: list,
   /** Give fork PRs `database.seedFrom` data (a backup target's latest backup) too. Off: fork previews start empty. */
   SEED_FORK_PREVIEWS: flag,
+
+  // App secrets (src/services/preview/render/app-secrets.ts): where a repository's `secrets` may come from
+  /**
+   * Namespaces Secrets may be copied from into previews: `namespace` (any enrolled repository) or
+   * `namespace=owner/repo|owner/*` (only those). The bot needs `get` on Secrets there (docs/app-secrets.md).
+   */
+  PREVIEW_SECRET_SOURCES: list.pipe(z.array(z.string().regex(ALLOW_ENTRY, ALLOW_HINT))),
+  /** External Secrets ClusterSecretStores a preview's ExternalSecrets may read from, in the same form. */
+  PREVIEW_EXTERNAL_SECRET_STORES: list.pipe(z.array(z.string().regex(ALLOW_ENTRY, ALLOW_HINT))),
+  /** Copy secrets into previews of pull requests from forks too. Off: a fork's preview gets none, and says why. */
+  PREVIEW_SECRETS_FOR_FORKS: flag,
 
   // The bot's own state (durable jobs); embedded store when unset
   DATABASE_URL: optional,

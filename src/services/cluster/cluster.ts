@@ -479,6 +479,19 @@ class KubeCluster implements Cluster {
     }
   }
 
+  async readSecret(
+    namespace: string,
+    name: string,
+  ): Promise<{ type: string; data: Record<string, string> } | undefined> {
+    try {
+      const secret = await this.core.readNamespacedSecret({ name, namespace });
+      return { type: secret.type ?? "Opaque", data: { ...(secret.data ?? {}) } };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw kubeError(`reading Secret "${namespace}/${name}"`, err);
+    }
+  }
+
   async suspendCronJobs(namespace: string): Promise<string[]> {
     const doing = `suspending CronJobs in namespace "${namespace}"`;
     let names: Array<{ name: string; suspended: boolean }>;

@@ -177,6 +177,11 @@ export interface Cluster {
     data: Record<string, string>,
     labels: Record<string, string>,
   ): Promise<void>;
+  /**
+   * A Secret's type and data (base64, as the API holds it), or undefined when it does not exist: for copying an app
+   * secret from a namespace the operator allows. The values are never logged.
+   */
+  readSecret(namespace: string, name: string): Promise<{ type: string; data: Record<string, string> } | undefined>;
   /** Suspend every CronJob in the namespace (before teardown, so none starts while the namespace goes). */
   suspendCronJobs(namespace: string): Promise<string[]>;
   /**

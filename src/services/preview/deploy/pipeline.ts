@@ -4,6 +4,7 @@
  */
 import type { StepTracker } from "../steps.js";
 import type { DeployContext, DeployStep } from "./context.js";
+import { appSecretsStep } from "./steps/app-secrets.js";
 import { applyStep } from "./steps/apply.js";
 import { databaseStep } from "./steps/database.js";
 import { e2eTestsStep } from "./steps/e2e-tests.js";
@@ -20,6 +21,7 @@ export const DEPLOY_PIPELINE: readonly DeployStep[] = [
   fetchSourceStep,
   renderManifestsStep,
   databaseStep,
+  appSecretsStep,
   namespaceStep,
   // After the namespace, before anything of the PR's: the bot's RoleBinding, quota, limits and network policy.
   guardrailsStep,

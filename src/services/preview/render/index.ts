@@ -21,6 +21,7 @@ import type { Cluster, KubeObject, PreviewNames, PreviewRef } from "../../shared
 import { DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../guardrails/object-rules.js";
 import type { PodSecurityLevel } from "../guardrails/pod-security.js";
 import { expandTemplate, templateValues } from "../naming.js";
+import { parseAllowlist, type SecretAllowlists } from "./app-secrets.js";
 import { helmTarget, type HelmTarget } from "./capabilities.js";
 import { scopeKey } from "./cluster-scoped.js";
 import { describeHooks, leaveOutHooks, planHooks } from "./hooks.js";
@@ -108,6 +109,11 @@ export interface RendererOptions extends RouteDefaults {
   /** Helm without a cluster: the Kubernetes version and API versions to render for (PREVIEW_KUBE_VERSION, …). */
   kubeVersion?: string;
   apiVersions?: readonly string[];
+  /** Where `secrets` may come from: PREVIEW_SECRET_SOURCES and PREVIEW_EXTERNAL_SECRET_STORES entries. */
+  secretSources?: readonly string[];
+  externalSecretStores?: readonly string[];
+  /** PREVIEW_SECRETS_FOR_FORKS. */
+  secretsForForks?: boolean;
 }
 
 /** The tools the worker may run, found once on the tool path. */
@@ -143,10 +149,16 @@ const SANDBOX_UID = 65534;
 class ManifestRenderer implements Renderer {
   private readonly log: Logger;
   private readonly policy: GuardrailPolicy & RouteDefaults;
+  private readonly secrets: SecretAllowlists;
   private tools: ReturnType<typeof findRenderTools> | undefined;
 
   constructor(private readonly opts: RendererOptions) {
     this.log = opts.logger.child({ component: "renderer" });
+    this.secrets = {
+      sources: parseAllowlist(opts.secretSources ?? []),
+      stores: parseAllowlist(opts.externalSecretStores ?? []),
+      forks: opts.secretsForForks === true,
+    };
     this.policy = {
       ...DEFAULT_GUARDRAILS,
       ...(opts.podSecurity ? { podSecurity: opts.podSecurity } : {}),
@@ -192,15 +204,23 @@ class ManifestRenderer implements Renderer {
     warnings.push(...plan.warnings);
     notes.push(...plan.notes);
     const finalNames = plan.url && plan.url !== names.url ? { ...names, url: plan.url } : names;
+    const primary = config.route?.expose?.[0];
+    const urls = [
+      ...(primary && finalNames.url ? [{ name: primary.name ?? primary.service, url: finalNames.url }] : []),
+      ...(plan.extraUrls ?? []),
+    ];
     const result = transformObjects(raw.objects, {
       config,
       ref: input.ref,
       names: finalNames,
       policy: this.policy,
+      secrets: this.secrets,
+      urls,
       ...(discovered ? { scopes: discovered } : {}),
       ...(raw.sources ? { sources: raw.sources } : {}),
     });
     warnings.push(...result.warnings);
+    notes.push(...result.notes);
     this.log.debug(
       {
         key: names.key,

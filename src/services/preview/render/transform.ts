@@ -10,6 +10,9 @@
  *   6. routes     — generate the `route.expose` routes (one per URL); every HTTPRoute / Ingress gets the preview's
  *                   host (a generated one its own URL's), parents, path prefix, TLS and annotations (see routes.ts);
  *                   a URL with no route is refused, suggesting the Service most likely meant
+ *   6b. secrets   — ExternalSecrets for `secrets` store entries (added before step 3); every ExternalSecret may name
+ *                   only ClusterSecretStores the bot allows, copies only allowed sources (see app-secrets.ts)
+ *   6c. env       — the pull request's details (PREVIEW_*) in every container (see preview-env.ts)
  *   7. ownership  — bot labels and annotations on every object's metadata (bot values win). Pod template labels
  *                   and selectors are left alone: a Deployment's selector is immutable, so changing it would break
  *                   every later update.
@@ -35,6 +38,8 @@ import {
   type RouteSettings,
 } from "./routes.js";
 import { substituteValues, type Substitution } from "./substitute.js";
+import { checkAppSecrets, externalSecretsFromConfig, type SecretAllowlists } from "./app-secrets.js";
+import { injectPreviewEnv, previewEnv } from "./preview-env.js";
 
 export interface TransformInput {
   config: PreviewConfig;
@@ -46,6 +51,10 @@ export interface TransformInput {
   scopes?: Scopes;
   /** Where each input object came from (a file), parallel to the objects; for messages. */
   sources?: ReadonlyArray<string | undefined>;
+  /** The secret sources and ClusterSecretStores the bot allows (default none). */
+  secrets?: SecretAllowlists;
+  /** Every URL of the preview by name (the primary's when route.expose names it, then the further ones). */
+  urls?: ReadonlyArray<{ name: string; url: string }>;
 }
 
 export interface TransformResult {
@@ -53,6 +62,8 @@ export interface TransformResult {
   warnings: string[];
   /** What was changed for safety, and why. */
   rewrites: string[];
+  /** What happens at deploy that the render cannot show (a Secret copied then, its values never shown). */
+  notes: string[];
 }
 
 /** Step 1. */
@@ -312,6 +323,11 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
   out.forEach((o, i) => input.sources?.[i] && origin.set(o, input.sources[i]!));
   out = excludeObjects(out, config.manifests.exclude, warnings);
   out = substituteValues(out, substitution, warnings);
+  // The ExternalSecrets `secrets` asks for (store entries): judged and namespaced like the manifests' own.
+  for (const es of externalSecretsFromConfig(config)) {
+    origin.set(es, "secrets (.github/preview.yml)");
+    out.push(es);
+  }
   out = applyPreviewNamespace(out, names.namespace, config.allowClusterScoped, warnings, problems, input.scopes);
   out = pinImages(out, pins, warnings);
   // Service types as the manifests wrote them (the guardrails turn LoadBalancers into ClusterIPs), for a suggestion.
@@ -322,7 +338,18 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
   );
   const guard = applyGuardrails(out, policy);
   problems.push(...guard.problems);
+  const secrets = checkAppSecrets(
+    out,
+    config,
+    { repository: `${ref.owner}/${ref.repo}`, ...(ref.fork !== undefined ? { fork: ref.fork } : {}) },
+    input.secrets ?? { sources: [], stores: [] },
+    (o) => origin.get(o),
+    problems,
+  );
+  out = secrets.objects;
+  warnings.push(...secrets.warnings);
   out = routes(out, input, settings, typeBefore, warnings, problems);
+  if (config.previewEnv) injectPreviewEnv(out, previewEnv(ref, names, input.urls ?? []));
   out = addOwnership(out, names.labels, names.annotations);
   finalChecks(out, input, origin, warnings, problems);
   if (problems.length > 0)
@@ -332,5 +359,5 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
         : `${problems.length} problems:\n${problems.map((p) => `- ${p}`).join("\n")}`,
       { problems },
     );
-  return { objects: out, warnings, rewrites: guard.rewrites };
+  return { objects: out, warnings, rewrites: guard.rewrites, notes: secrets.notes };
 }
