@@ -15,7 +15,7 @@ const LOG_LINES = 20;
 /** At most this much of a failing pod's log tail is fetched (the API server cuts it: `limitBytes`). */
 const LOG_BYTES = 16 * 1024;
 
-export function desiredReplicas(w: Workload): number {
+function desiredReplicas(w: Workload): number {
   return w.object.spec?.replicas ?? 1;
 }
 

@@ -42,7 +42,7 @@ export interface SecretAllowlists {
   forks?: boolean;
 }
 
-export const ESO_GROUP = "external-secrets.io";
+const ESO_GROUP = "external-secrets.io";
 type Rec = Record<string, unknown>;
 const asRec = (v: unknown): Rec | undefined =>
   v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined;
@@ -75,7 +75,10 @@ export function externalSecretsFromConfig(config: PreviewConfig): KubeObject[] {
 /** Every store an External Secrets object names: its secretStoreRef(s) and each data/dataFrom sourceRef.storeRef. */
 function storeRefs(obj: KubeObject): Array<{ kind: string; name: string }> {
   const spec = asRec(obj.spec) ?? {};
-  const refs: unknown[] = [spec.secretStoreRef, ...(Array.isArray(spec.secretStoreRefs) ? spec.secretStoreRefs : [])];
+  const refs: unknown[] = [
+    spec.secretStoreRef,
+    ...(Array.isArray(spec.secretStoreRefs) ? (spec.secretStoreRefs as unknown[]) : []),
+  ];
   for (const list of [spec.data, spec.dataFrom])
     if (Array.isArray(list)) for (const d of list) refs.push(asRec(asRec(asRec(d)?.sourceRef)?.storeRef));
   return refs

@@ -14,9 +14,9 @@
 import type { KubeObject } from "../../shared/preview.js";
 import { describeObject } from "./cluster-scoped.js";
 
-export const HOOK_ANNOTATION = "helm.sh/hook";
-export const HOOK_WEIGHT_ANNOTATION = "helm.sh/hook-weight";
-export const HOOK_DELETE_POLICY_ANNOTATION = "helm.sh/hook-delete-policy";
+const HOOK_ANNOTATION = "helm.sh/hook";
+const HOOK_WEIGHT_ANNOTATION = "helm.sh/hook-weight";
+const HOOK_DELETE_POLICY_ANNOTATION = "helm.sh/hook-delete-policy";
 
 export type HookPhase = "pre" | "post";
 export type HookDeletePolicy = "before-hook-creation" | "hook-succeeded" | "hook-failed";
@@ -40,19 +40,19 @@ function csv(obj: KubeObject, key: string): string[] {
 }
 
 /** The object's hook types, `crd-install` aside (not a hook). Empty for an ordinary object. */
-export function hookTypes(obj: KubeObject): string[] {
+function hookTypes(obj: KubeObject): string[] {
   return csv(obj, HOOK_ANNOTATION).filter((t) => t !== "crd-install");
 }
 
 export const isHook = (obj: KubeObject): boolean => hookTypes(obj).length > 0;
 
 /** The phases a hook runs in (a hook may name both, e.g. `pre-install,post-install`); empty: it never runs here. */
-export function hookPhases(obj: KubeObject): HookPhase[] {
+function hookPhases(obj: KubeObject): HookPhase[] {
   return [...new Set(hookTypes(obj).flatMap((t) => (PHASES[t] ? [PHASES[t]] : [])))].sort();
 }
 
 /** `helm.sh/hook-weight` (an integer; anything else counts as 0, as in Helm). */
-export function hookWeight(obj: KubeObject): number {
+function hookWeight(obj: KubeObject): number {
   const w = Number(obj.metadata.annotations?.[HOOK_WEIGHT_ANNOTATION]);
   return Number.isInteger(w) ? w : 0;
 }

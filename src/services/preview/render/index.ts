@@ -36,10 +36,10 @@ import { transformObjects } from "./transform.js";
 
 export { RenderError } from "./render-error.js";
 export { toYaml, parseManifests } from "./manifests.js";
-export { fetchSource, type FetchSourceOptions, type FetchSourceResult, type TarballOctokit } from "./source.js";
+export { fetchSource } from "./source.js";
 export { findKustomizeCommand } from "./sandboxed/kustomize.js";
 export { transformObjects } from "./transform.js";
-export { nameTemplatesFromConfig, previewNamesFor } from "../naming.js";
+export { previewNamesFor } from "../naming.js";
 export type { PodSecurityLevel } from "../guardrails/pod-security.js";
 export type { IsolationReport } from "./isolation.js";
 
@@ -131,10 +131,12 @@ export async function findRenderTools(
   // The sandbox shows the worker only the tools' own directories: a tool reached through a link (a linked tools
   // directory, /usr/local/bin/helm → /opt/helm/helm) is named by where it really is, or it is "not found" inside.
   const real = async (p: string | undefined): Promise<string | undefined> =>
-    p && path.isAbsolute(p) ? await realpath(p).catch(() => p) : p;
+    p && path.isAbsolute(p) ? realpath(p).catch(() => p) : p;
   const helm = await real(found);
   if (kustomize?.[0]) kustomize[0] = (await real(kustomize[0]))!;
-  const dirs = [kustomize?.[0], helm].filter((p): p is string => p !== undefined && p.includes("/")).map(path.dirname);
+  const dirs = [kustomize?.[0], helm]
+    .filter((p): p is string => p !== undefined && p.includes("/"))
+    .map((p) => path.dirname(p));
   return { ...(kustomize ? { kustomize } : {}), ...(helm ? { helm } : {}), dirs: [...new Set(dirs)] };
 }
 

@@ -13,7 +13,7 @@ const asRec = (v: unknown): Rec | undefined =>
   v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined;
 
 /** `results` → `PREVIEW_URL_RESULTS`; `admin-ui` → `PREVIEW_URL_ADMIN_UI`. */
-export const urlVariable = (name: string): string => `PREVIEW_URL_${name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
+const urlVariable = (name: string): string => `PREVIEW_URL_${name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
 
 export function previewEnv(
   ref: PreviewRef,

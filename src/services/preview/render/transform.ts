@@ -6,7 +6,7 @@
  *                   cluster-scoped kinds (scope from API discovery, else the built-in list) refused unless in
  *                   `allowClusterScoped`; ServiceAccount subjects of RoleBindings moved too
  *   4. images     — pin `images[]` to the PR's tag (see images.ts)
- *   5. guardrails — rewrite or refuse what a shared cluster must not run (see guardrails.ts)
+ *   5. guardrails — rewrite or refuse what a shared cluster must not run (see guardrails/object-rules.ts)
  *   6. routes     — generate the `route.expose` routes (one per URL); every HTTPRoute / Ingress gets the preview's
  *                   host (a generated one its own URL's), parents, path prefix, TLS and annotations (see routes.ts);
  *                   a URL with no route is refused, suggesting the Service most likely meant
@@ -155,7 +155,7 @@ export function addOwnership(
   return objects;
 }
 
-export function imagePins(input: TransformInput, values: Record<string, string>): ImagePin[] {
+function imagePins(input: TransformInput, values: Record<string, string>): ImagePin[] {
   return input.config.images.map((img) => {
     let tag: string;
     try {
@@ -179,7 +179,7 @@ export function imagePins(input: TransformInput, values: Record<string, string>)
  * manifests made public (LoadBalancer or NodePort, before the guardrails made it ClusterIP), then one with an HTTP
  * port (80, or a port named http), else the first. Its HTTP port, else its first.
  */
-export function suggestExpose(
+function suggestExpose(
   services: readonly KubeObject[],
   typeBefore: ReadonlyMap<string, string>,
 ): { service: string; port: number } | undefined {
@@ -320,7 +320,7 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
 
   let out = structuredClone(objects) as KubeObject[];
   const origin = new Map<KubeObject, string>();
-  out.forEach((o, i) => input.sources?.[i] && origin.set(o, input.sources[i]!));
+  out.forEach((o, i) => input.sources?.[i] && origin.set(o, input.sources[i]));
   out = excludeObjects(out, config.manifests.exclude, warnings);
   out = substituteValues(out, substitution, warnings);
   // The ExternalSecrets `secrets` asks for (store entries): judged and namespaced like the manifests' own.

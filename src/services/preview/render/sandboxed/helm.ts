@@ -91,7 +91,7 @@ async function valuesFile(root: string, rel: string): Promise<string> {
 const RELEASE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** The chart's name as a release name (≤ 53 characters of a-z 0-9 -), or "release" when nothing of it is usable. */
-export function releaseFromChart(chartName: string): string {
+function releaseFromChart(chartName: string): string {
   const cut = chartName
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, "-")
