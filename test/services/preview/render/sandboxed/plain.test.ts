@@ -38,6 +38,12 @@ describe("parseManifests / toYaml", () => {
     expect(() => parseManifests("apiVersion: v1\nkind: A\nmetadata: {name: a}\n---\nkind: [", "deploy/x.yaml")).toThrow(
       /parsing deploy\/x.yaml document 2/,
     );
+    // The line the error is at, quoted, not a message cut at "line 6, column 1:".
+    expect(() =>
+      parseManifests("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata: [a\nb: c\n", "deploy/z.yaml"),
+    ).toThrow(
+      'parsing deploy/z.yaml document 1: Flow sequence in block collection must be sufficiently indented and end with a ] at line 6, column 1: "b: c"',
+    );
     expect(() => parseManifests("just: a map\n", "deploy/y.yaml")).toThrow(RenderError);
     expect(() => parseManifests("just: a map\n", "deploy/y.yaml")).toThrow(
       /deploy\/y.yaml document 1 is not a Kubernetes object/,
