@@ -154,6 +154,30 @@ describe("createRenderer on plain YAML", () => {
     expect(warnings[0]).toMatch(/skipped k8s\/kustomization.yaml/);
   });
 
+  it("mentions the kustomization files include/exclude kept, once, and none they left out", async () => {
+    const files: Record<string, string> = {
+      "k8s/base/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+    };
+    for (const d of ["x", "y", "z", "w"]) files[`k8s/overlays/${d}/kustomization.yaml`] = "resources: [../../base]\n";
+    files["k8s/base/kustomization.yaml"] = "resources: [a.yaml]\n";
+    const root = await tree(files);
+    const render = async (yaml: string) => {
+      const c = config(`manifests:\n  path: k8s\n  type: plain\n${yaml}`);
+      return testRenderer().render({ dir: root, config: c, ref, names: previewNamesFor(ref, c) });
+    };
+    const only = await render("  include: [base/**]\n");
+    expect(only.objects.map((o) => o.metadata.name)).toEqual(["a"]);
+    expect(only.warnings.filter((w) => w.includes("kustomization"))).toEqual([
+      "skipped k8s/base/kustomization.yaml: a kustomization file is not a manifest (set manifests.type: kustomize to build one, or leave it out with manifests.include/exclude)",
+    ]);
+    const excluded = await render('  exclude: ["**/kustomization.yaml"]\n');
+    expect(excluded.warnings.filter((w) => w.includes("kustomization"))).toEqual([]);
+    const all = await render("");
+    expect(all.warnings.filter((w) => w.includes("kustomization"))).toEqual([
+      "skipped k8s/base/kustomization.yaml, k8s/overlays/w/kustomization.yaml, k8s/overlays/x/kustomization.yaml and 2 more: a kustomization file is not a manifest (set manifests.type: kustomize to build one, or leave it out with manifests.include/exclude)",
+    ]);
+  });
+
   it("refuses a manifests.path that is a symlink out of the repository (the tree's links are judged first)", async () => {
     const root = await tree({ "README.md": "x" });
     await symlink(tmpDir(), path.join(root, "k8s"));
