@@ -13,7 +13,7 @@
  *   await fetchSource({ octokit, owner, repo, sha, file: path.join(runDir, "source.tar.gz") });
  *   const { objects, warnings, url, isolation } = await renderer.render({ source, runDir, config, ref, names, cluster });
  */
-import { chmod, chown, mkdir, realpath } from "node:fs/promises";
+import { chmod, chown, mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { PreviewConfig } from "../../../config.js";
 import type { Logger } from "../../../logger.js";
@@ -29,8 +29,7 @@ import type { IsolationReport, RenderWorker } from "./isolation.js";
 import { PROTOCOL_VERSION, type WorkerRequest } from "./protocol.js";
 import { RenderError } from "./render-error.js";
 import { planRoute, type RouteDefaults } from "./route-plan.js";
-import { findHelm } from "./sandboxed/helm.js";
-import { findKustomizeCommand, findOnPath } from "./sandboxed/kustomize.js";
+import { findRenderTools } from "./render-tools.js";
 import { DEFAULT_SOURCE_MAX_BYTES } from "./source.js";
 import { transformObjects } from "./transform.js";
 
@@ -38,6 +37,7 @@ export { RenderError } from "./render-error.js";
 export { toYaml, parseManifests } from "./manifests.js";
 export { fetchSource } from "./source.js";
 export { findKustomizeCommand } from "./sandboxed/kustomize.js";
+export { findRenderTools } from "./render-tools.js";
 export { transformObjects } from "./transform.js";
 export { previewNamesFor } from "../naming.js";
 export type { PodSecurityLevel } from "../guardrails/pod-security.js";
@@ -114,30 +114,6 @@ export interface RendererOptions extends RouteDefaults {
   externalSecretStores?: readonly string[];
   /** PREVIEW_SECRETS_FOR_FORKS. */
   secretsForForks?: boolean;
-}
-
-/** The tools the worker may run, found once on the tool path. */
-export async function findRenderTools(
-  toolPath: string,
-  opts: { kustomizeCommand?: string[]; helmCommand?: string } = {},
-): Promise<{ kustomize?: string[]; helm?: string; dirs: string[] }> {
-  const given = opts.kustomizeCommand;
-  const command =
-    given && given[0] && !given[0].includes("/")
-      ? [(await findOnPath(given[0], toolPath)) ?? given[0], ...given.slice(1)]
-      : (given ?? (await findKustomizeCommand(toolPath)));
-  const kustomize = command ? [...command] : undefined;
-  const found = opts.helmCommand ?? (await findHelm(toolPath));
-  // The sandbox shows the worker only the tools' own directories: a tool reached through a link (a linked tools
-  // directory, /usr/local/bin/helm → /opt/helm/helm) is named by where it really is, or it is "not found" inside.
-  const real = async (p: string | undefined): Promise<string | undefined> =>
-    p && path.isAbsolute(p) ? realpath(p).catch(() => p) : p;
-  const helm = await real(found);
-  if (kustomize?.[0]) kustomize[0] = (await real(kustomize[0]))!;
-  const dirs = [kustomize?.[0], helm]
-    .filter((p): p is string => p !== undefined && p.includes("/"))
-    .map((p) => path.dirname(p));
-  return { ...(kustomize ? { kustomize } : {}), ...(helm ? { helm } : {}), dirs: [...new Set(dirs)] };
 }
 
 export function createRenderer(opts: RendererOptions): Renderer {

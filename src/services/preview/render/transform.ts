@@ -8,7 +8,7 @@
  *   4. images     — pin `images[]` to the PR's tag (see images.ts)
  *   5. guardrails — rewrite or refuse what a shared cluster must not run (see guardrails/object-rules.ts)
  *   6. routes     — generate the `route.expose` routes (one per URL); every HTTPRoute / Ingress gets the preview's
- *                   host (a generated one its own URL's), parents, path prefix, TLS and annotations (see routes.ts);
+ *                   host (a generated one its own URL's), parents, path prefix, TLS and annotations (see attach-routes.ts);
  *                   a URL with no route is refused, suggesting the Service most likely meant
  *   6b. secrets   — ExternalSecrets for `secrets` store entries (added before step 3); every ExternalSecret may name
  *                   only ClusterSecretStores the bot allows, copies only allowed sources (see app-secrets.ts)
@@ -28,16 +28,8 @@ import { applyGuardrails, DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../gu
 import { TAG_PATTERN, pinImages, type ImagePin } from "./images.js";
 import { RenderError } from "./render-error.js";
 import { routeSettings, type RouteDefaults } from "./route-plan.js";
-import {
-  generateRoute,
-  isHttpRoute,
-  isIngress,
-  portsOf,
-  rewriteRoutes,
-  settingsFor,
-  type RouteSettings,
-} from "./routes.js";
 import { substituteValues, type Substitution } from "./substitute.js";
+import { attachRoutes } from "./attach-routes.js";
 import { checkAppSecrets, externalSecretsFromConfig, type SecretAllowlists } from "./app-secrets.js";
 import { injectPreviewEnv, previewEnv } from "./preview-env.js";
 
@@ -174,89 +166,6 @@ function imagePins(input: TransformInput, values: Record<string, string>): Image
   });
 }
 
-/**
- * The Service a person most likely means the URL to lead to, for the "add route.expose" suggestion: one the
- * manifests made public (LoadBalancer or NodePort, before the guardrails made it ClusterIP), then one with an HTTP
- * port (80, or a port named http), else the first. Its HTTP port, else its first.
- */
-function suggestExpose(
-  services: readonly KubeObject[],
-  typeBefore: ReadonlyMap<string, string>,
-): { service: string; port: number } | undefined {
-  const httpPort = (o: KubeObject) => portsOf(o).find((p) => p.port === 80 || p.name === "http");
-  const score = (o: KubeObject) => {
-    const type = typeBefore.get(o.metadata.name ?? "") ?? String((o.spec as { type?: unknown } | undefined)?.type);
-    return (type === "LoadBalancer" || type === "NodePort" ? 2 : 0) + (httpPort(o) ? 1 : 0);
-  };
-  const best = services.reduce<KubeObject | undefined>((b, o) => (!b || score(o) > score(b) ? o : b), undefined);
-  if (!best?.metadata.name) return undefined;
-  return { service: best.metadata.name, port: (httpPort(best) ?? portsOf(best)[0])?.port ?? 80 };
-}
-
-/** Step 6. */
-function routes(
-  objects: KubeObject[],
-  input: TransformInput,
-  s: RouteSettings | undefined,
-  typeBefore: ReadonlyMap<string, string>,
-  warnings: string[],
-  problems: string[],
-): KubeObject[] {
-  const { config } = input;
-  const own = objects.filter((o) => isHttpRoute(o) || isIngress(o));
-  const generated: Array<{ route: KubeObject; settings: RouteSettings }> = [];
-  if (s?.expose) {
-    if (s.kind === "gateway" && !s.parentRefs)
-      problems.push(
-        "route.expose generates an HTTPRoute, which needs a Gateway to attach to: set route.parentRefs (or ask the bot's operator for PREVIEW_GATEWAY), or use route.kind: ingress",
-      );
-    else
-      s.expose.forEach((_, i) => {
-        const route = generateRoute(objects, s, i);
-        if (typeof route === "string") problems.push(route);
-        else {
-          route.metadata.namespace = input.names.namespace;
-          generated.push({ route, settings: settingsFor(s, i) });
-        }
-      });
-  }
-  const found = [...own, ...generated.map((g) => g.route)];
-  if (found.length > 0 && !s?.hostname) {
-    for (const o of found)
-      problems.push(
-        `${describeObject(o)}: the preview has no hostname of its own (route.host or route.baseUrl), so this route would serve the hostnames in the manifests`,
-      );
-  }
-  const wantsUrl = Boolean(config.route?.host ?? config.route?.baseUrl) || config.health.checks.length > 0;
-  if (found.length === 0 && wantsUrl && !s?.expose) {
-    const services = objects.filter((o) => o.kind === "Service");
-    const pick = suggestExpose(services, typeBefore);
-    const example = pick
-      ? `route.expose: { service: ${pick.service}, port: ${pick.port} }`
-      : "route.expose: { service: <Service name>, port: <port> }";
-    const what = config.route?.host || config.route?.baseUrl ? "route.host is set" : "health.checks need a preview URL";
-    problems.push(
-      `${what}, but the render has no HTTPRoute or Ingress to serve it: add ${example}` +
-        (services.length
-          ? ` (Services in the render: ${services
-              .map(
-                (o) =>
-                  `${o.metadata.name} (${portsOf(o)
-                    .map((p) => p.port)
-                    .join(", ")})`,
-              )
-              .join("; ")})`
-          : "") +
-        (config.route?.host || config.route?.baseUrl ? "" : ", with route.host"),
-    );
-  }
-  if (!s) return objects;
-  // The manifests' own routes serve the preview's host; each generated one its own URL's.
-  rewriteRoutes(own, s, warnings);
-  for (const g of generated) rewriteRoutes([g.route], g.settings, warnings);
-  return [...objects, ...generated.map((g) => g.route)];
-}
-
 function finalChecks(
   objects: KubeObject[],
   input: TransformInput,
@@ -348,7 +257,7 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
   );
   out = secrets.objects;
   warnings.push(...secrets.warnings);
-  out = routes(out, input, settings, typeBefore, warnings, problems);
+  out = attachRoutes(out, config, names.namespace, settings, typeBefore, warnings, problems);
   if (config.previewEnv) injectPreviewEnv(out, previewEnv(ref, names, input.urls ?? []));
   out = addOwnership(out, names.labels, names.annotations);
   finalChecks(out, input, origin, warnings, problems);
