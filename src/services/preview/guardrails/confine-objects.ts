@@ -11,8 +11,8 @@
  * (set by the API server, so a PR cannot forge it) to allowed namespaces. Rewrites and refusals are returned one
  * line each, for the check run.
  */
-import { isIPv4, isIPv6 } from "node:net";
 import type { KubeObject } from "../../shared/preview.js";
+import { cidrWithin } from "./cidr.js";
 import {
   egressPeers,
   GUARDRAIL_NAME,
@@ -26,6 +26,8 @@ const asRec = (v: unknown): Rec | undefined =>
   v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined;
 const METADATA_NAME = "kubernetes.io/metadata.name";
 const GUARDED_KINDS = new Set(["ResourceQuota", "LimitRange", "NetworkPolicy"]);
+
+export { cidrWithin } from "./cidr.js";
 
 export interface Confined {
   objects: KubeObject[];
@@ -162,28 +164,4 @@ function fenceText(peers: Rec[]): string {
           : "this namespace",
     )
     .join(", ");
-}
-
-/** `inner` lies inside `outer` (both CIDRs of one family); false for anything unparsable. */
-export function cidrWithin(inner: string, outer: string): boolean {
-  const a = parseCidr(inner);
-  const b = parseCidr(outer);
-  if (!a || !b || a.width !== b.width || a.prefix < b.prefix) return false;
-  const shift = BigInt(b.width - b.prefix);
-  return a.bits >> shift === b.bits >> shift;
-}
-
-function parseCidr(text: string): { bits: bigint; prefix: number; width: number } | undefined {
-  const [address = "", prefixText = ""] = text.split("/");
-  const prefix = Number(prefixText);
-  if (!/^\d{1,3}$/.test(prefixText)) return undefined;
-  if (isIPv4(address) && prefix <= 32)
-    return { bits: address.split(".").reduce((acc, o) => (acc << 8n) | BigInt(o), 0n), prefix, width: 32 };
-  if (!isIPv6(address) || prefix > 128 || address.includes(".")) return undefined;
-  const [head = "", tail] = address.split("::");
-  const groups = (s: string): string[] => (s === "" ? [] : s.split(":"));
-  const left = groups(head);
-  const right = tail === undefined ? [] : groups(tail);
-  const all = [...left, ...Array<string>(8 - left.length - right.length).fill("0"), ...right];
-  return { bits: all.reduce((acc, g) => (acc << 16n) | BigInt(`0x${g}`), 0n), prefix, width: 128 };
 }
