@@ -37,7 +37,7 @@ export function guardedPreview(
   config: PreviewConfig,
   bounds: GuardrailSettings,
 ): GuardedPreview {
-  const { settings, notes } = resolveGuardrails(bounds, config.guardrails);
+  const { settings, notes } = resolveGuardrails(bounds, config.guardrails, config.route);
   const confined = confineObjects(rendered, settings, names.namespace);
   const namespace: KubeObject = {
     apiVersion: "v1",

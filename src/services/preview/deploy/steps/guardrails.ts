@@ -26,7 +26,7 @@ export const guardrailsStep: DeployStep = {
   name: "Guardrails",
   async run(ctx, detail) {
     const { deps, config, names, signal } = ctx;
-    const { settings, notes } = resolveGuardrails(deps.guardrails, config.guardrails);
+    const { settings, notes } = resolveGuardrails(deps.guardrails, config.guardrails, config.route);
     const confined = confineObjects(ctx.objects, settings, names.namespace);
     if (confined.problems.length > 0) {
       throw new Error(
