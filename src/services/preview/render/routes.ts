@@ -1,7 +1,8 @@
 /**
  * Step 5: point routes at the preview, and make one when the manifests have none.
  * - Every HTTPRoute gets the preview's hostname (a route in a preview never serves a host the preview does not own),
- *   the configured parentRefs (route.parentRefs, else the bot's default Gateway; else the manifests' own stay),
+ *   the configured parentRefs (route.parentRefs, else the bot's default Gateway; never the manifests' own: the
+ *   render refuses an HTTPRoute when none is configured, route-guards.ts),
  *   PathPrefix/Exact matches prefixed in path-prefix mode, and the route annotations.
  * - Every Ingress gets the same host and path treatment, `ingressClassName` when configured, and, when
  *   `route.tls` is set, `spec.tls` for the host with a per-preview Secret and the cert-manager issuer annotation
