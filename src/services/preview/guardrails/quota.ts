@@ -155,3 +155,24 @@ export function checkSizing(settings: GuardrailSettings): void {
     quota.ephemeralStorage,
   ]);
 }
+
+/** The CPU limit containers get when the repository's own quota counts CPU limits and the operator sets none. */
+export const CPU_LIMIT_FOR_OWN_QUOTA = "1";
+
+/**
+ * A repository's own ResourceQuota that counts `limits.cpu` refuses every container without a CPU limit; the bot
+ * sets none by default, so for such a repository the LimitRange gives one (the operator's, else
+ * CPU_LIMIT_FOR_OWN_QUOTA). Returns the note for the check run, if any.
+ */
+export function fitOwnQuotas(settings: GuardrailSettings, objects: readonly KubeObject[]): string[] {
+  if (settings.defaults.cpuLimit) return [];
+  const counting = objects.find((o) => {
+    const hard = (o.spec as { hard?: Record<string, unknown> } | undefined)?.hard;
+    return o.kind === "ResourceQuota" && hard !== undefined && "limits.cpu" in hard;
+  });
+  if (!counting) return [];
+  settings.defaults.cpuLimit = CPU_LIMIT_FOR_OWN_QUOTA;
+  return [
+    `ResourceQuota "${counting.metadata.name ?? "?"}" counts limits.cpu, so containers that set no CPU limit get ${CPU_LIMIT_FOR_OWN_QUOTA} from the LimitRange (the bot sets none otherwise)`,
+  ];
+}

@@ -15,7 +15,9 @@ import {
   podSecurityLabels,
   resolveGuardrails,
 } from "../../../../src/services/preview/guardrails/namespace-guardrails.js";
+import { guardedPreview } from "../../../../src/services/preview/guardrails/guarded-preview.js";
 import { parseQuantity } from "../../../../src/services/preview/quantity.js";
+import { previewNamesFor } from "../../../../src/services/preview/naming.js";
 
 const bounds = guardrailSettings(loadEnv({}));
 const repo = (guardrails: unknown): PreviewConfig["guardrails"] => {
@@ -329,6 +331,32 @@ describe("what a preview namespace gets", () => {
         { to: [{ ipBlock: { cidr: "168.63.129.16/32" } }] },
       ],
     });
+  });
+});
+
+describe("a repository's own quota", () => {
+  it("that counts CPU limits gets a default CPU limit from the LimitRange, and the check run says so", () => {
+    const parsed = parseConfig("manifests: { path: deploy }\n");
+    if (!parsed.ok) throw new Error(parsed.errors.join());
+    const names = previewNamesFor(
+      { owner: "acme", repo: "web", number: 1, branch: "b", sha: "a".repeat(40) },
+      parsed.config,
+    );
+    const own = {
+      apiVersion: "v1",
+      kind: "ResourceQuota",
+      metadata: { name: "team-quota" },
+      spec: { hard: { "limits.cpu": "2" } },
+    };
+    const limits = (g: ReturnType<typeof guardedPreview>) => g.guardrails.find((o) => o.kind === "LimitRange")!.spec;
+    const without = guardedPreview([], names, parsed.config, bounds);
+    expect(limits(without)).toMatchObject({ limits: [{ default: { memory: "512Mi", "ephemeral-storage": "1Gi" } }] });
+    expect((limits(without) as any).limits[0].default).not.toHaveProperty("cpu");
+    const withOwn = guardedPreview([own], names, parsed.config, bounds);
+    expect((limits(withOwn) as any).limits[0].default).toMatchObject({ cpu: "1" });
+    expect(withOwn.notes).toEqual([
+      'ResourceQuota "team-quota" counts limits.cpu, so containers that set no CPU limit get 1 from the LimitRange (the bot sets none otherwise)',
+    ]);
   });
 });
 

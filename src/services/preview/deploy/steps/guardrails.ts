@@ -16,6 +16,7 @@ import {
   guardrailRoleBinding,
   resolveGuardrails,
 } from "../../guardrails/namespace-guardrails.js";
+import { fitOwnQuotas } from "../../guardrails/quota.js";
 import type { DeployStep } from "../context.js";
 
 /** How long the RoleBinding may take to be seen by RBAC, and the quota controller to compute a quota. */
@@ -34,6 +35,7 @@ export const guardrailsStep: DeployStep = {
       );
     }
     ctx.objects = confined.objects;
+    notes.push(...fitOwnQuotas(settings, confined.objects));
     for (const line of [...notes, ...confined.rewrites]) deps.logger.info({ key: names.key }, `guardrails: ${line}`);
 
     await deps.cluster.bindClusterRole(names.namespace, guardrailRoleBinding(settings));
