@@ -139,7 +139,7 @@ describeWithTools([], "preview-bot render: an Ingress app with TLS", () => {
     );
     expect(r.stderr).toMatch(new RegExp(`^ {2}URL {8}https://${host.replace(/\./g, "\\.")}/$`, "m"));
     // Nothing lets the ingress controller in (no PREVIEW_INGRESS_FROM_NAMESPACES here): said, and counted.
-    expect(r.stderr).toMatch(/^warning: the preview is unreachable: nothing outside its namespace may reach its pods/m);
+    expect(r.stderr).toMatch(/^warning: Ingress "blog" is unreachable: nothing outside the preview.s namespace may reach its pods/m);
     expect(r.stderr).toMatch(/^ {2}warnings {3}1$/m);
   });
 });

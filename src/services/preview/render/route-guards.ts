@@ -50,11 +50,14 @@ export function unconfiguredParents(routes: readonly KubeObject[], namespace: st
     );
 }
 
-/** A warning when the render has an Ingress and the guardrail NetworkPolicy lets nothing from outside in. */
+/** A warning per Ingress when the guardrail NetworkPolicy lets nothing from outside the namespace in. */
 export function unreachable(objects: readonly KubeObject[], neighbours: NeighbourPolicy): string[] {
   const from = neighbours.ingressFrom;
-  if (!objects.some(isIngress) || from.namespaces.length > 0 || from.cidrs.length > 0) return [];
-  return [
-    "the preview is unreachable: nothing outside its namespace may reach its pods (the guardrail NetworkPolicy; PREVIEW_INGRESS_FROM_NAMESPACES and PREVIEW_INGRESS_FROM_CIDRS are empty), so the ingress controller cannot serve its Ingress. Ask the bot's operator to set PREVIEW_INGRESS_FROM_NAMESPACES to the controller's namespace",
-  ];
+  if (from.namespaces.length > 0 || from.cidrs.length > 0) return [];
+  return objects
+    .filter(isIngress)
+    .map(
+      (o) =>
+        `${describeObject(o)} is unreachable: nothing outside the preview's namespace may reach its pods (the guardrail NetworkPolicy; PREVIEW_INGRESS_FROM_NAMESPACES and PREVIEW_INGRESS_FROM_CIDRS are empty), so the ingress controller cannot serve it. Ask the bot's operator to set PREVIEW_INGRESS_FROM_NAMESPACES to the controller's namespace`,
+    );
 }

@@ -77,7 +77,20 @@ function rewriteHttpRoute(obj: KubeObject, s: RouteSettings, warnings: string[])
   const spec = asRec(obj.spec) ?? {};
   obj.spec = spec;
   if (s.hostname) spec.hostnames = [s.hostname];
-  if (s.parentRefs) spec.parentRefs = s.parentRefs.map((r) => ({ ...r }));
+  if (s.parentRefs) {
+    const own = Array.isArray(spec.parentRefs)
+      ? spec.parentRefs.map(asRec).filter((r): r is Rec => r !== undefined)
+      : [];
+    const text = (refs: readonly Rec[]) =>
+      refs.map((r) => `${typeof r.namespace === "string" ? r.namespace : obj.metadata.namespace}/${String(r.name)}`);
+    const before = text(own);
+    const after = text(s.parentRefs);
+    if (before.length > 0 && before.join(",") !== after.join(","))
+      warnings.push(
+        `HTTPRoute "${obj.metadata.name}": its own parentRefs (${before.join(", ")}) replaced by the configured gateway (${after.join(", ")}): a preview's routes attach only where the bot is told`,
+      );
+    spec.parentRefs = s.parentRefs.map((r) => ({ ...r }));
+  }
   if (s.pathPrefix && Array.isArray(spec.rules))
     for (const r of spec.rules) if (asRec(r)) prefixMatches(obj, asRec(r)!, s.pathPrefix, warnings);
   mergeAnnotations(obj, s.annotations);
