@@ -1,6 +1,8 @@
 import type { PreviewConfig } from "../../../config.js";
 import type { KubeObject } from "../../shared/preview.js";
+import type { NeighbourPolicy } from "../guardrails/settings.js";
 import { describeObject } from "./cluster-scoped.js";
+import { checkParents, unconfiguredParents, unreachable } from "./route-guards.js";
 import {
   generateRoute,
   isHttpRoute,
@@ -33,7 +35,8 @@ function suggestExpose(
 /**
  * Step 6 of transform.ts: the routes `route.expose` asks for generated (one per URL, in `namespace`), every route
  * given its URL's host, parents, path prefix and TLS; a URL with no route to serve it is a problem, suggesting the
- * Service most likely meant.
+ * Service most likely meant; so is an HTTPRoute with no configured Gateway (its own parentRefs are never kept) and a
+ * route.parentRefs outside the operator's gateways (route-guards.ts). An Ingress nothing may reach is warned about.
  */
 export function attachRoutes(
   objects: KubeObject[],
@@ -41,9 +44,11 @@ export function attachRoutes(
   namespace: string,
   s: RouteSettings | undefined,
   typeBefore: ReadonlyMap<string, string>,
+  neighbours: NeighbourPolicy,
   warnings: string[],
   problems: string[],
 ): KubeObject[] {
+  problems.push(...checkParents(config.route?.parentRefs ?? [], namespace, neighbours.gateways));
   const own = objects.filter((o) => isHttpRoute(o) || isIngress(o));
   const generated: Array<{ route: KubeObject; settings: RouteSettings }> = [];
   if (s?.expose) {
@@ -67,7 +72,8 @@ export function attachRoutes(
       problems.push(
         `${describeObject(o)}: the preview has no hostname of its own (route.host or route.baseUrl), so this route would serve the hostnames in the manifests`,
       );
-  }
+  } else if (s && !s.parentRefs) problems.push(...unconfiguredParents(found, namespace));
+  warnings.push(...unreachable([...objects, ...generated.map((g) => g.route)], neighbours));
   const wantsUrl = Boolean(config.route?.host ?? config.route?.baseUrl) || config.health.checks.length > 0;
   if (found.length === 0 && wantsUrl && !s?.expose) {
     const services = objects.filter((o) => o.kind === "Service");

@@ -20,6 +20,7 @@ import type { Logger } from "../../../logger.js";
 import type { Cluster, KubeObject, PreviewNames, PreviewRef } from "../../shared/preview.js";
 import { DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../guardrails/object-rules.js";
 import type { PodSecurityLevel } from "../guardrails/pod-security.js";
+import type { NeighbourPolicy } from "../guardrails/settings.js";
 import { expandTemplate, templateValues } from "../naming.js";
 import { parseAllowlist, type SecretAllowlists } from "./app-secrets.js";
 import { helmTarget, type HelmTarget } from "./capabilities.js";
@@ -114,6 +115,8 @@ export interface RendererOptions extends RouteDefaults {
   externalSecretStores?: readonly string[];
   /** PREVIEW_SECRETS_FOR_FORKS. */
   secretsForForks?: boolean;
+  /** What a preview may ask of its neighbours (default DEFAULT_NEIGHBOURS: the bot's defaults). */
+  neighbours?: NeighbourPolicy;
 }
 
 export function createRenderer(opts: RendererOptions): Renderer {
@@ -143,6 +146,7 @@ class ManifestRenderer implements Renderer {
       ...(opts.maxReplicas ? { maxReplicas: opts.maxReplicas } : {}),
       ...(opts.botServiceAccount ? { botServiceAccount: opts.botServiceAccount } : {}),
       ...(opts.bindableClusterRoles ? { bindableClusterRoles: opts.bindableClusterRoles } : {}),
+      ...(opts.neighbours ? { neighbours: opts.neighbours } : {}),
       ...(opts.parentRefs ? { parentRefs: opts.parentRefs } : {}),
       ...(opts.ingressClassName ? { ingressClassName: opts.ingressClassName } : {}),
     };

@@ -9,7 +9,8 @@
  *   5. guardrails — rewrite or refuse what a shared cluster must not run (see guardrails/object-rules.ts)
  *   6. routes     — generate the `route.expose` routes (one per URL); every HTTPRoute / Ingress gets the preview's
  *                   host (a generated one its own URL's), parents, path prefix, TLS and annotations (see attach-routes.ts);
- *                   a URL with no route is refused, suggesting the Service most likely meant
+ *                   a URL with no route is refused, suggesting the Service most likely meant, so is an HTTPRoute
+ *                   with no configured Gateway and a route.parentRefs outside the operator's gateways
  *   6b. secrets   — ExternalSecrets for `secrets` store entries (added before step 3); every ExternalSecret may name
  *                   only ClusterSecretStores the bot allows, copies only allowed sources (see app-secrets.ts)
  *   6c. env       — the pull request's details (PREVIEW_*) in every container (see preview-env.ts)
@@ -25,6 +26,7 @@ import { expandTemplate, templateValues } from "../naming.js";
 import type { KubeObject, PreviewNames, PreviewRef } from "../../shared/preview.js";
 import { describeObject, scopeKey, scopeOf, type Scopes } from "./cluster-scoped.js";
 import { applyGuardrails, DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../guardrails/object-rules.js";
+import { DEFAULT_NEIGHBOURS } from "../guardrails/settings.js";
 import { TAG_PATTERN, pinImages, type ImagePin } from "./images.js";
 import { RenderError } from "./render-error.js";
 import { routeSettings, type RouteDefaults } from "./route-plan.js";
@@ -257,7 +259,16 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
   );
   out = secrets.objects;
   warnings.push(...secrets.warnings);
-  out = attachRoutes(out, config, names.namespace, settings, typeBefore, warnings, problems);
+  out = attachRoutes(
+    out,
+    config,
+    names.namespace,
+    settings,
+    typeBefore,
+    policy.neighbours ?? DEFAULT_NEIGHBOURS,
+    warnings,
+    problems,
+  );
   if (config.previewEnv) injectPreviewEnv(out, previewEnv(ref, names, input.urls ?? []));
   out = addOwnership(out, names.labels, names.annotations);
   finalChecks(out, input, origin, warnings, problems);
