@@ -2,6 +2,9 @@
  * Bot-level settings from the environment, validated once at boot. The only module that reads `process.env`
  * (besides the libraries that read their own, such as @azure/identity). Every variable is listed in .env.example
  * and the README.
+ *
+ * Longer than 300 lines: it is one schema, every setting beside its parsing and its one-line reason; split by topic,
+ * the one place to read what the bot can be told would be several.
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";

@@ -38,7 +38,7 @@ spec:
   backoffLimit: 0${fail ? "\n  activeDeadlineSeconds: 2" : ""}
   template:
     spec:
-      restartPolicy: Never${fail ? '\n      nodeSelector: { no-such-node: "true" }' : ""}
+      restartPolicy: Never${fail ? "\n      nodeSelector: { kubernetes.io/os: plan9 }" : ""}
       containers:
         - name: ${name}
           image: ghcr.io/acme/podinfo:{{ .Values.tag }}
