@@ -228,11 +228,12 @@ describe("3. preview namespace", () => {
 });
 
 describe("4. images", () => {
-  it("splits repository from tag and digest, registry ports included", () => {
+  it("reads the repository with the registry's reference parser (ports, tags; a digest it replaces is not checked)", () => {
     expect(imageRepository("ghcr.io/acme/shop:1.2@sha256:abc")).toBe("ghcr.io/acme/shop");
     expect(imageRepository("registry:5000/team/app")).toBe("registry:5000/team/app");
     expect(imageRepository("registry:5000/team/app:v1")).toBe("registry:5000/team/app");
     expect(imageRepository("nginx")).toBe("nginx");
+    expect(imageRepository("ghcr.io/Acme/shop:1")).toBeUndefined(); // not a reference: left alone
   });
 
   it("pins listed images in containers and initContainers of every workload kind, leaving others alone", () => {
