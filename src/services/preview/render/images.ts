@@ -18,6 +18,19 @@ export interface ImagePin {
   tag: string;
 }
 
+/** One image the pins put into the render: which entry, the reference written (`repo:tag`), and where. */
+export interface PinnedImage {
+  /** The `images[].name` entry that pinned it. */
+  entry: string;
+  /** The repository as written into the containers (after newName), without tag. */
+  repository: string;
+  tag: string;
+  /** `repository:tag`, exactly as the containers now say. */
+  image: string;
+  /** Where: `Deployment web, container app` (one line per container). */
+  containers: string[];
+}
+
 /**
  * `registry:5000/team/app:1.2@sha256:…` → `registry:5000/team/app`; undefined when the name does not parse. A digest
  * is not checked: pinning replaces it.
@@ -77,14 +90,22 @@ export function pinFor(pins: readonly ImagePin[], repo: string): ImagePin | unde
     .sort((a, b) => b.name.length - a.name.length)[0];
 }
 
-/** Rewrite images in place. Entries that matched no container are reported in `warnings`. */
-export function pinImages(objects: KubeObject[], pins: readonly ImagePin[], warnings: string[]): KubeObject[] {
+/**
+ * Rewrite images in place. Entries that matched no container are reported in `warnings`; what was pinned is added
+ * to `pinned` (one record per distinct image written), when given.
+ */
+export function pinImages(
+  objects: KubeObject[],
+  pins: readonly ImagePin[],
+  warnings: string[],
+  pinned: PinnedImage[] = [],
+): KubeObject[] {
   if (pins.length === 0) return objects;
   const used = new Set<string>();
   for (const obj of objects) {
     const pod = podSpecOf(obj);
     if (!pod) continue;
-    for (const { container } of containersOf(pod)) {
+    for (const { field, container } of containersOf(pod)) {
       if (typeof container.image !== "string") continue;
       const repo = imageRepository(container.image);
       const pin = repo === undefined ? undefined : pinFor(pins, repo);
@@ -95,8 +116,13 @@ export function pinImages(objects: KubeObject[], pins: readonly ImagePin[], warn
           : pin.name.endsWith("/*")
             ? `${pin.newName.slice(0, -1)}${repo.slice(pin.name.length - 1)}`
             : pin.newName;
-      container.image = `${renamed}:${pin.tag}`;
+      const image = `${renamed}:${pin.tag}`;
+      container.image = image;
       used.add(pin.name);
+      const where = `${obj.kind} ${obj.metadata.name ?? "?"}, ${field === "initContainers" ? "init container" : "container"} ${typeof container.name === "string" ? container.name : "?"}`;
+      const record = pinned.find((p) => p.image === image);
+      if (record) record.containers.push(where);
+      else pinned.push({ entry: pin.name, repository: renamed, tag: pin.tag, image, containers: [where] });
     }
   }
   for (const pin of pins) {

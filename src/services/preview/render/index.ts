@@ -22,6 +22,7 @@ import { DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../guardrails/object-r
 import type { PodSecurityLevel } from "../guardrails/pod-security.js";
 import { capLabel, expandTemplate, templateValues } from "../naming.js";
 import { scopeKey } from "./cluster-scoped.js";
+import type { PinnedImage } from "./images.js";
 import type { IsolationReport, RenderWorker } from "./isolation.js";
 import { PROTOCOL_VERSION, type WorkerRequest } from "./protocol.js";
 import { RenderError } from "./render-error.js";
@@ -39,6 +40,7 @@ export { transformObjects } from "./transform.js";
 export { nameTemplatesFromConfig, previewNamesFor } from "../naming.js";
 export type { PodSecurityLevel } from "../guardrails/pod-security.js";
 export type { IsolationReport } from "./isolation.js";
+export type { PinnedImage } from "./images.js";
 
 /** What the render reads from the cluster: kind scopes (discovery) and the parent Gateway. */
 export type RenderCluster = Pick<Cluster, "resourceScope" | "readObject">;
@@ -60,6 +62,8 @@ export interface RenderResult {
   warnings: string[];
   /** What was changed for safety, and why (also worth showing). */
   rewrites: string[];
+  /** The images `images[]` pinned by tag, and where (the deploy's Images step resolves them to digests). */
+  pinned: PinnedImage[];
   /** How the render was made (e.g. scopes from the built-in list), for the CLI's summary. */
   notes: string[];
   /** The preview URL with its scheme decided (undefined when the preview has none). */
@@ -192,6 +196,7 @@ class ManifestRenderer implements Renderer {
       objects: result.objects,
       warnings,
       rewrites: result.rewrites,
+      pinned: result.pinned,
       notes,
       ...(finalNames.url ? { url: finalNames.url } : {}),
       type: response.type,

@@ -21,7 +21,7 @@ import { expandTemplate, templateValues } from "../naming.js";
 import type { KubeObject, PreviewNames, PreviewRef } from "../../shared/preview.js";
 import { describeObject, scopeKey, scopeOf, type Scopes } from "./cluster-scoped.js";
 import { applyGuardrails, DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../guardrails/object-rules.js";
-import { TAG_PATTERN, pinImages, type ImagePin } from "./images.js";
+import { TAG_PATTERN, pinImages, type ImagePin, type PinnedImage } from "./images.js";
 import { RenderError } from "./render-error.js";
 import { routeSettings, type RouteDefaults } from "./route-plan.js";
 import { generateRoute, isHttpRoute, isIngress, portsOf, rewriteRoutes, type RouteSettings } from "./routes.js";
@@ -44,6 +44,8 @@ export interface TransformResult {
   warnings: string[];
   /** What was changed for safety, and why. */
   rewrites: string[];
+  /** The images `images[]` pinned (by tag), and where: the deploy resolves them to digests. */
+  pinned: PinnedImage[];
 }
 
 /** Step 1. */
@@ -272,7 +274,8 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
   out = excludeObjects(out, config.manifests.exclude, warnings);
   out = substituteValues(out, substitution, warnings);
   out = applyPreviewNamespace(out, names.namespace, config.allowClusterScoped, warnings, problems, input.scopes);
-  out = pinImages(out, pins, warnings);
+  const pinned: PinnedImage[] = [];
+  out = pinImages(out, pins, warnings, pinned);
   const guard = applyGuardrails(out, policy);
   problems.push(...guard.problems);
   out = routes(out, input, settings, warnings, problems);
@@ -285,5 +288,5 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
         : `${problems.length} problems:\n${problems.map((p) => `- ${p}`).join("\n")}`,
       { problems },
     );
-  return { objects: out, warnings, rewrites: guard.rewrites };
+  return { objects: out, warnings, rewrites: guard.rewrites, pinned };
 }

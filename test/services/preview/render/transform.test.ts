@@ -251,7 +251,7 @@ describe("4. images", () => {
       metadata: { name: "p" },
       spec: { containers: [{ name: "c", image: "ghcr.io/acme/shop:old" }] },
     };
-    const { objects, warnings } = run(
+    const { objects, warnings, pinned } = run(
       [deployment("web", ["ghcr.io/acme/shop:1.0@sha256:abcd", "nginx:1.27"], ["ghcr.io/acme/shop:latest"]), cron, pod],
       [
         "images:",
@@ -273,6 +273,23 @@ describe("4. images", () => {
     );
     expect((objects[2]!.spec as any).containers[0].image).toBe("ghcr.io/acme/shop:pr-42-0123456");
     expect(warnings).toContain("images: no container uses ghcr.io/acme/unused; nothing pinned for it");
+    // What the deploy resolves to digests: each image written once, with every container that runs it.
+    expect(pinned).toEqual([
+      {
+        entry: "ghcr.io/acme/shop",
+        repository: "ghcr.io/acme/shop",
+        tag: "pr-42-0123456",
+        image: "ghcr.io/acme/shop:pr-42-0123456",
+        containers: ["Deployment web, init container init0", "Deployment web, container c0", "Pod p, container c"],
+      },
+      {
+        entry: "ghcr.io/acme/worker",
+        repository: "registry.example.com/worker",
+        tag: SHA,
+        image: `registry.example.com/worker:${SHA}`,
+        containers: ["CronJob cron, container c"],
+      },
+    ]);
   });
 
   it("refuses an invalid expanded tag, naming the image and the template", () => {
