@@ -13,7 +13,7 @@
  *   await fetchSource({ octokit, owner, repo, sha, file: path.join(runDir, "source.tar.gz") });
  *   const { objects, warnings, url, isolation } = await renderer.render({ source, runDir, config, ref, names, cluster });
  */
-import { chmod, chown, mkdir } from "node:fs/promises";
+import { chmod, chown, mkdir, realpath } from "node:fs/promises";
 import path from "node:path";
 import type { PreviewConfig } from "../../../config.js";
 import type { Logger } from "../../../logger.js";
@@ -111,11 +111,16 @@ export async function findRenderTools(
   opts: { kustomizeCommand?: string[]; helmCommand?: string } = {},
 ): Promise<{ kustomize?: string[]; helm?: string; dirs: string[] }> {
   const given = opts.kustomizeCommand;
-  const kustomize =
+  const command =
     given && given[0] && !given[0].includes("/")
       ? [(await findOnPath(given[0], toolPath)) ?? given[0], ...given.slice(1)]
       : (given ?? (await findKustomizeCommand(toolPath)));
-  const helm = opts.helmCommand ?? (await findHelm(toolPath));
+  const found = opts.helmCommand ?? (await findHelm(toolPath));
+  // The sandbox sees a tool's directory at its real path: a tool reached through a symbolic link (a symlinked tools
+  // directory, /usr/local/bin/helm → /opt/helm/helm) is run by its real path, or it is "not found" inside.
+  const real = async (p: string | undefined) => (p?.includes("/") ? await realpath(p).catch(() => p) : p);
+  const helm = await real(found);
+  const kustomize = command?.[0] ? [(await real(command[0]))!, ...command.slice(1)] : command;
   const dirs = [kustomize?.[0], helm].filter((p): p is string => p !== undefined && p.includes("/")).map(path.dirname);
   return { ...(kustomize ? { kustomize } : {}), ...(helm ? { helm } : {}), dirs: [...new Set(dirs)] };
 }
