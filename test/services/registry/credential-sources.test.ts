@@ -50,7 +50,7 @@ describe("credential sources", () => {
   it("refuses a bad source in the settings, naming the variable", () => {
     expect(() => loadEnv({ REGISTRY_CREDENTIALS: "/ok/file,secret:Bad_Name" })).toThrow(EnvError);
     expect(() => loadEnv({ REGISTRY_CREDENTIALS: "secret:Bad_Name" })).toThrow(
-      /REGISTRY_CREDENTIALS\.1|REGISTRY_CREDENTIALS/,
+      'REGISTRY_CREDENTIALS.0: a dockerconfigjson file path, or "secret:<name>" with a Secret name',
     );
     expect(loadEnv({ REGISTRY_CREDENTIALS: "/a.json, secret:regcred" }).REGISTRY_CREDENTIALS).toEqual([
       "/a.json",
