@@ -83,7 +83,7 @@ export interface WaitOptions {
 }
 
 function timeoutError(w: WaitingImage, now: number): ImageWaitError {
-  const waited = w.deadline > w.since ? `within ${formatDuration(w.deadline - w.since)}` : "(images[].wait is 0)";
+  const waited = w.deadline > w.since ? `within ${formatDuration(w.deadline - w.since)}` : "(its wait is 0)";
   const looks = `${w.looks} look${w.looks === 1 ? "" : "s"}`;
   return new ImageWaitError(
     `\`${w.reference}\` did not appear ${waited} (${looks}, the last after ${formatDuration(now - w.since)}); the registry's last answer: ${w.answer.message}`,

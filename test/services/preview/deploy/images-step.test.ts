@@ -344,5 +344,14 @@ describeWithRegistry("the deploy's Images step, against a real OCI registry", (r
     for (const d of s.ctx.objects.filter((o) => o.kind === "Deployment"))
       expect((d.spec as any).template.spec.imagePullSecrets).toEqual([{ name: PULL_SECRET_NAME }]);
     expect(s.ctx.report.steps[0]!.detail).not.toContain(password);
+
+    const own: KubeObject = { apiVersion: "v1", kind: "Secret", metadata: { name: PULL_SECRET_NAME }, data: {} };
+    const clash = step(`images: [{ name: "${r.host}/${repo}" }]`, [deployment("web", `${r.host}/${repo}:dev`), own], {
+      client: { credentials: credentials() },
+      pullSecret: doc,
+    });
+    await expect(clash.run()).rejects.toThrow(
+      `the render has a Secret named "${PULL_SECRET_NAME}", the name preview-bot gives the image pull secret (PREVIEW_IMAGE_PULL_SECRET): rename it`,
+    );
   }, 120_000);
 });

@@ -148,6 +148,11 @@ export const imagesStep: DeployStep = {
     }
 
     const pullSecret = images.pullSecret ? await images.pullSecret() : undefined;
+    const clash = pullSecret && ctx.objects.find((o) => o.kind === "Secret" && o.metadata.name === PULL_SECRET_NAME);
+    if (clash)
+      throw new Error(
+        `the render has a Secret named "${PULL_SECRET_NAME}", the name preview-bot gives the image pull secret (PREVIEW_IMAGE_PULL_SECRET): rename it`,
+      );
     const { containers } = pinDigests(ctx.objects, resolved, pullSecret ? PULL_SECRET_NAME : undefined);
     if (pullSecret) ctx.objects.push(pullSecretObject(names, pullSecret));
     report.images = [...resolved.values()].map((r) => ({
