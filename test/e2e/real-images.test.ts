@@ -105,7 +105,7 @@ health: { timeout: 5m }
   afterAll(async () => {
     await h?.stop();
     const core = kc?.makeApiClient(CoreV1Api);
-    for (const ns of [BOT_NS, ...[1, 2, 3, 4].map(NS)])
+    for (const ns of [BOT_NS, ...[1, 2, 3, 4, 5].map(NS)])
       await core?.deleteNamespace({ name: ns }).catch(() => undefined);
   });
 
@@ -182,6 +182,28 @@ health: { timeout: 5m }
     );
     expect(said(checkRun(waiting))).toMatch(
       new RegExp(`waited [0-9.]+ (s|min)[^|]* for \`${registry.host}/${REPO_PATH}:${waiting}\``.replace(/\./g, "\\.")),
+    );
+  }, 400_000);
+
+  it("a newer push ends a wait: the waiting run is cancelled, the new commit deploys", async () => {
+    const stale = await open(5);
+    await waitFor(
+      "the first run to wait",
+      () => said(checkRun(stale)).includes(`waiting for \`${registry.host}/${REPO_PATH}:${stale}\``),
+      120_000,
+    );
+    const fresh = nextSha();
+    const { digest } = await registry.push(REPO_PATH, fresh, { seed: 5 });
+    gh.state.tarballs.set(
+      fresh,
+      await h.tarball(fresh, { "deploy/web.yaml": webApp({ image: "ghcr.io/acme/web:dev" }) }),
+    );
+    gh.state.pulls.set(5, pull({ number: 5, sha: fresh }));
+    expect(await h.send("pull_request", prEvent("synchronize", gh.state.pulls.get(5)!))).toBe(200);
+    expect(checkRun(stale)?.conclusion).toBe("cancelled");
+    expect(checkRun(fresh)?.conclusion).toBe("success");
+    expect((await deployment(5)).spec?.template.spec?.containers[0]?.image).toBe(
+      `${registry.host}/${REPO_PATH}@${digest}`,
     );
   }, 400_000);
 
