@@ -8,8 +8,8 @@
  *
  * Cases: a present image runs by digest (and a tag pushed again changes nothing until the next deploy, which takes
  * the new digest); a missing image is waited for (the check run says so, no namespace exists meanwhile, another PR
- * deploys in the meantime) and deployed when CI pushes it; one that never comes fails at its images[].wait naming the
- * image and the registry's answer; and the registry saw manifest HEADs only.
+ * deploys in the meantime) and deployed when CI pushes it; a newer push ends a wait; one that never comes fails at its
+ * images[].wait naming the image and the registry's answer; and the registry saw manifest HEADs only.
  */
 import { afterAll, beforeAll, expect, it } from "@jest/globals";
 import { randomBytes } from "node:crypto";
