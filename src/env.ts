@@ -42,6 +42,14 @@ const flag = z
   .optional()
   .transform((v) => v === "true" || v === "1");
 
+/** A dockerconfigjson source: a file path, or `secret:<name>` (a Secret in BOT_NAMESPACE). */
+const credentialSource = z
+  .string()
+  .refine(
+    (v) => !v.startsWith("secret:") || /^secret:[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(v),
+    'a dockerconfigjson file path, or "secret:<name>" with a Secret name',
+  );
+
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default("0.0.0.0"),
@@ -202,6 +210,22 @@ const envSchema = z.object({
   BOT_NAMESPACE: z.string().regex(dnsLabel, "must be a namespace name").default("preview-bot"),
   BOT_SERVICE_ACCOUNT: z.string().regex(dnsSubdomain, "must be a ServiceAccount name").default("preview-bot"),
 
+  // Images (src/services/preview/deploy/steps/images.ts): resolved to digests before a deploy applies anything
+  /** Seconds a deploy waits for a missing image when its images[] entry sets no `wait` (at most 45 minutes). */
+  IMAGE_WAIT: z.coerce.number().int().min(0).max(2700).default(900),
+  /**
+   * Registry credentials the bot resolves images with: dockerconfigjson files and `secret:<name>` Secrets (type
+   * kubernetes.io/dockerconfigjson) in BOT_NAMESPACE, comma-separated; each `auths` entry is its registry's credential,
+   * a later source wins. Anonymous where none is named; ACR through the bot's Azure identity.
+   */
+  REGISTRY_CREDENTIALS: list.pipe(z.array(credentialSource)),
+  /**
+   * A dockerconfigjson (file or `secret:<name>`) copied into every preview namespace as Secret preview-bot-image-pull
+   * and named in every pod's imagePullSecrets, so previews can pull private images. The pull request's code can read
+   * it: use a pull-only token. Also used to resolve images (REGISTRY_CREDENTIALS wins for the same registry).
+   */
+  PREVIEW_IMAGE_PULL_SECRET: optional.pipe(credentialSource.optional()),
+
   // Preview databases
   PREVIEW_DATABASE_URL: optional,
   PREVIEW_DATABASE_SSLMODE: z.enum(["disable", "require", "verify-full"]).optional(),
@@ -259,7 +283,7 @@ const envSchema = z.object({
 
 export type Env = z.output<typeof envSchema>;
 
-class EnvError extends Error {}
+export class EnvError extends Error {}
 
 /** The variables each Env was parsed from (see variablesOf). */
 const sources = new WeakMap<Env, NodeJS.ProcessEnv>();

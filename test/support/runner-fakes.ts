@@ -217,8 +217,9 @@ export class FakeBackups implements PreviewBackups {
   }
 }
 
-/** What a fake render answers; the isolation defaults to a namespaces sandbox, the hooks' plan to none. */
-type FakeRenderResult = Omit<RenderResult, "isolation" | "hooks"> & Partial<Pick<RenderResult, "isolation" | "hooks">>;
+/** What a fake render answers; the isolation defaults to a namespaces sandbox, the hooks' plan and the pins to none. */
+type FakeRenderResult = Omit<RenderResult, "isolation" | "hooks" | "pinned"> &
+  Partial<Pick<RenderResult, "isolation" | "hooks" | "pinned">>;
 
 /** The renderer: answers `result` (or throws `error`), keeping each input. */
 export class FakeRenderer implements Renderer {
@@ -233,6 +234,7 @@ export class FakeRenderer implements Renderer {
     return {
       isolation: { isolation: "namespaces", detail: "user, mount, network namespaces" },
       hooks: [],
+      pinned: [],
       ...this.result,
     };
   }
@@ -289,6 +291,7 @@ export async function stepBench(opts: StepBenchOptions = {}): Promise<StepBench>
     labels: [],
     htmlUrl: "https://github.com/acme/web/pull/42",
     baseBranch: "main",
+    baseSha: "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567",
     author: "octocat",
     ...opts.pull,
   };
@@ -334,6 +337,7 @@ export async function stepBench(opts: StepBenchOptions = {}): Promise<StepBench>
     workDir: dir,
     namespaceDeleteTimeoutMs: 60_000,
     guardrails: guardrailSettings(loadEnv({})),
+    images: { registry: unusedPart("registry"), defaultWaitMs: 0, pollMs: 1, maxPollMs: 1 },
     ...opts.deps,
   };
   const details: string[] = [];
@@ -355,6 +359,8 @@ export async function stepBench(opts: StepBenchOptions = {}): Promise<StepBench>
       ownObjects: opts.ownObjects ?? [],
       applied: opts.applied ?? [],
       workloads: [],
+      pinned: [],
+      park: (wait) => wait(),
     },
     cluster,
     databases,

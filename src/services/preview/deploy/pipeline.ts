@@ -12,6 +12,7 @@ import { fetchSourceStep } from "./steps/fetch-source.js";
 import { guardrailsStep } from "./steps/guardrails.js";
 import { healthChecksStep } from "./steps/health-checks.js";
 import { postHooksStep, preHooksStep } from "./steps/hooks.js";
+import { imagesStep } from "./steps/images.js";
 import { namespaceStep } from "./steps/namespace.js";
 import { pruneStep } from "./steps/prune.js";
 import { renderManifestsStep } from "./steps/render-manifests.js";
@@ -20,6 +21,8 @@ import { rollOutStep } from "./steps/roll-out.js";
 export const DEPLOY_PIPELINE: readonly DeployStep[] = [
   fetchSourceStep,
   renderManifestsStep,
+  // Before anything exists in the cluster: every pinned image found (waited for) and run by digest.
+  imagesStep,
   databaseStep,
   appSecretsStep,
   namespaceStep,

@@ -26,6 +26,7 @@ import { parseAllowlist, type SecretAllowlists } from "./app-secrets.js";
 import { helmTarget, type HelmTarget } from "./capabilities.js";
 import { scopeKey } from "./cluster-scoped.js";
 import { describeHooks, leaveOutHooks, planHooks } from "./hooks.js";
+import type { PinnedImage } from "./images.js";
 import type { IsolationReport, RenderWorker } from "./isolation.js";
 import { PROTOCOL_VERSION, type WorkerRequest } from "./protocol.js";
 import { RenderError } from "./render-error.js";
@@ -43,6 +44,7 @@ export { transformObjects } from "./transform.js";
 export { previewNamesFor } from "../naming.js";
 export type { PodSecurityLevel } from "../guardrails/pod-security.js";
 export type { IsolationReport } from "./isolation.js";
+export type { PinnedImage } from "./images.js";
 
 /** What the render reads from the cluster: kind scopes and its version and API versions (discovery), the parent Gateway. */
 export type RenderCluster = Pick<Cluster, "resourceScope" | "readObject" | "capabilities">;
@@ -64,6 +66,8 @@ export interface RenderResult {
   warnings: string[];
   /** What was changed for safety, and why (also worth showing). */
   rewrites: string[];
+  /** The images `images[]` pinned by tag, and where (the deploy's Images step resolves them to digests). */
+  pinned: PinnedImage[];
   /** How the render was made (e.g. scopes from the built-in list), for the CLI's summary. */
   notes: string[];
   /** Hooks: when they run (before the apply, after the roll-out) and which were left out, and why. */
@@ -220,6 +224,7 @@ class ManifestRenderer implements Renderer {
       objects: result.objects,
       warnings,
       rewrites: result.rewrites,
+      pinned: result.pinned,
       notes,
       hooks: [...describeHooks(planHooks(result.objects)), ...kept.notes],
       ...(finalNames.url ? { url: finalNames.url } : {}),

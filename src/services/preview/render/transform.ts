@@ -27,7 +27,7 @@ import type { KubeObject, PreviewNames, PreviewRef } from "../../shared/preview.
 import { describeObject, scopeKey, scopeOf, type Scopes } from "./cluster-scoped.js";
 import { applyGuardrails, DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../guardrails/object-rules.js";
 import { DEFAULT_NEIGHBOURS } from "../guardrails/settings.js";
-import { TAG_PATTERN, pinImages, type ImagePin } from "./images.js";
+import { TAG_PATTERN, pinImages, type ImagePin, type PinnedImage } from "./images.js";
 import { RenderError } from "./render-error.js";
 import { routeSettings, type RouteDefaults } from "./route-plan.js";
 import { substituteValues, type Substitution } from "./substitute.js";
@@ -58,6 +58,8 @@ export interface TransformResult {
   rewrites: string[];
   /** What happens at deploy that the render cannot show (a Secret copied then, its values never shown). */
   notes: string[];
+  /** The images `images[]` pinned (by tag), and where: the deploy resolves them to digests. */
+  pinned: PinnedImage[];
 }
 
 /** Step 1. */
@@ -240,7 +242,8 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
     out.push(es);
   }
   out = applyPreviewNamespace(out, names.namespace, config.allowClusterScoped, warnings, problems, input.scopes);
-  out = pinImages(out, pins, warnings);
+  const pinned: PinnedImage[] = [];
+  out = pinImages(out, pins, warnings, pinned);
   // Service types as the manifests wrote them (the guardrails turn LoadBalancers into ClusterIPs), for a suggestion.
   const typeBefore = new Map(
     out
@@ -279,5 +282,5 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
         : `${problems.length} problems:\n${problems.map((p) => `- ${p}`).join("\n")}`,
       { problems },
     );
-  return { objects: out, warnings, rewrites: guard.rewrites, notes: secrets.notes };
+  return { objects: out, warnings, rewrites: guard.rewrites, notes: secrets.notes, pinned };
 }
