@@ -21,6 +21,7 @@ import {
   type RenderStatus,
   createProbotApp,
   databasesFrom,
+  imageDepsFrom,
   loadKubeConfig,
   notifierFrom,
   queueFrom,
@@ -52,6 +53,7 @@ import {
   PgSweepMemory,
   type Sweeper,
 } from "./services/preview/reconcile/sweeper.js";
+import { parseAllowlist } from "./services/preview/render/app-secrets.js";
 import { createRenderer, type Renderer } from "./services/preview/render/index.js";
 import { rendererSettings, renderWorkerFrom } from "./services/preview/render/settings.js";
 import { createRunner, type Runner } from "./services/preview/runner.js";
@@ -182,11 +184,13 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     metrics,
     ...(answerSlack ? { answerSlack } : {}),
     seedForkPreviews: settings.SEED_FORK_PREVIEWS,
+    appSecrets: { sources: parseAllowlist(settings.PREVIEW_SECRET_SOURCES), forks: settings.PREVIEW_SECRETS_FOR_FORKS },
     logger: logger.child({ component: "runner" }),
     workDir,
     namespaceDeleteTimeoutMs: settings.NAMESPACE_DELETE_TIMEOUT * 1000,
     protectedNamespaces: settings.PROTECTED_NAMESPACES,
     guardrails: guardrailSettings(settings),
+    images: imageDepsFrom(settings, cluster, pace),
     ...(parts.fetch ? { fetchImpl: parts.fetch } : {}),
     healthIntervalMs: pace.healthIntervalMs,
     e2ePollMs: pace.e2ePollMs,
@@ -201,7 +205,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     logger,
   });
   const commentJob = createCommentJob({ octokitFor: (id) => github.octokitFor(id), intake, logger });
-  queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) => runner.handle(job, signal));
+  queue.register<PreviewJob>(PREVIEW_JOB, (job, signal, control) => runner.handle(job, signal, control));
   queue.register<CommentJob>(COMMENT_JOB, (job) => commentJob(job.payload));
   if (backups) queue.register<BackupJob>(BACKUP_JOB, (job) => backups.run(job.payload));
   const sweeper = createSweeper({

@@ -2,6 +2,9 @@
  * Bot-level settings from the environment, validated once at boot. The only module that reads `process.env`
  * (besides the libraries that read their own, such as @azure/identity). Every variable is listed in .env.example
  * and the README.
+ *
+ * Longer than 300 lines: it is one schema, every setting beside its parsing and its one-line reason; split by topic,
+ * the one place to read what the bot can be told would be several.
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
@@ -30,10 +33,22 @@ const quantity = z
   .regex(QUANTITY, 'must be a Kubernetes quantity such as "500m", "2", "512Mi" or "8Gi"');
 const CIDR = /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/;
 const cidrs = list.pipe(z.array(z.string().regex(CIDR, "must be an address range such as 10.0.0.0/16")));
+/** `name` or `name=owner/repo|owner/*`: an allowlist entry, open to every repository or only to those. */
+const ALLOW_ENTRY =
+  /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(=[A-Za-z0-9_.-]+\/([A-Za-z0-9_.-]+|\*)(\|[A-Za-z0-9_.-]+\/([A-Za-z0-9_.-]+|\*))*)?$/;
+const ALLOW_HINT = "name, or name=owner/repo|owner/* (the repositories it is open to)";
 const flag = z
   .enum(["true", "false", "1", "0", ""])
   .optional()
   .transform((v) => v === "true" || v === "1");
+
+/** A dockerconfigjson source: a file path, or `secret:<name>` (a Secret in BOT_NAMESPACE). */
+const credentialSource = z
+  .string()
+  .refine(
+    (v) => !v.startsWith("secret:") || /^secret:[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(v),
+    'a dockerconfigjson file path, or "secret:<name>" with a Secret name',
+  );
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -101,6 +116,26 @@ const envSchema = z.object({
   ),
   /** Ingress class for preview Ingresses unless a repository names one (route.ingressClassName). */
   PREVIEW_INGRESS_CLASS: optional,
+  /**
+   * Helm without a cluster to ask (`preview-bot render` offline): the Kubernetes version and extra API versions
+   * charts are rendered for. With a cluster, its discovery answers instead.
+   */
+  PREVIEW_KUBE_VERSION: optional.pipe(
+    z
+      .string()
+      .regex(/^v?\d+\.\d+(\.\d+)?$/, 'a Kubernetes version such as "1.30" or "v1.30.2"')
+      .optional(),
+  ),
+  PREVIEW_API_VERSIONS: list.pipe(
+    z.array(
+      z
+        .string()
+        .regex(
+          /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?v[0-9]+((alpha|beta)[0-9]+)?(\/[A-Z][A-Za-z0-9]*)?$/,
+          'an API version like "policy/v1" or "monitoring.coreos.com/v1/ServiceMonitor"',
+        ),
+    ),
+  ),
   /** How long teardown waits for a namespace to disappear before reporting it stuck. */
   NAMESPACE_DELETE_TIMEOUT: z.coerce.number().int().positive().default(300),
   /** The bot's own namespace (where the job Lease lives without DATABASE_URL); in a pod, its service account's. */
@@ -111,16 +146,51 @@ const envSchema = z.object({
   /** Pod Security Admission level enforced in preview namespaces (`restricted` is always warned and audited). */
   PREVIEW_POD_SECURITY: z.enum(["baseline", "restricted"]).default("baseline"),
   PREVIEW_QUOTA_PODS: z.coerce.number().int().min(1).max(10_000).default(20),
-  /** Total CPU and memory the preview's containers may request, and separately may be limited to. */
+  /** Total CPU and memory the preview's containers may request (CPU limits are not quota'd: they add up fast). */
   PREVIEW_QUOTA_CPU: quantity.default("4"),
   PREVIEW_QUOTA_MEMORY: quantity.default("8Gi"),
+  /** Total memory the preview's containers may be limited to (every container has a limit: the LimitRange's default). */
+  PREVIEW_QUOTA_MEMORY_LIMIT: quantity.default("16Gi"),
   /** Total storage the preview's PersistentVolumeClaims may request. */
   PREVIEW_QUOTA_STORAGE: quantity.default("20Gi"),
+  /** Total ephemeral storage (container writable layers, logs, emptyDirs) requested and limited. */
+  PREVIEW_QUOTA_EPHEMERAL_STORAGE: quantity.default("20Gi"),
+  /** Objects of each kind a preview may contain (ConfigMaps, Secrets, Services, workloads, ...): etcd is shared. */
+  PREVIEW_QUOTA_OBJECTS: z.coerce.number().int().min(1).max(10_000).default(50),
   /** LimitRange defaults for containers that set no requests or limits (a CPU/memory quota refuses those otherwise). */
   PREVIEW_DEFAULT_CPU_REQUEST: quantity.default("100m"),
-  PREVIEW_DEFAULT_CPU_LIMIT: quantity.default("1"),
+  /** No CPU limit by default: a limit per container multiplies into quota refusals and throttles idle apps. */
+  PREVIEW_DEFAULT_CPU_LIMIT: optional.pipe(quantity.optional()),
   PREVIEW_DEFAULT_MEMORY_REQUEST: quantity.default("128Mi"),
   PREVIEW_DEFAULT_MEMORY_LIMIT: quantity.default("512Mi"),
+  PREVIEW_DEFAULT_EPHEMERAL_STORAGE_REQUEST: quantity.default("100Mi"),
+  /** Also the sizeLimit an emptyDir without one gets: the kubelet evicts a pod that writes past its limits. */
+  PREVIEW_DEFAULT_EPHEMERAL_STORAGE_LIMIT: quantity.default("1Gi"),
+  /** PriorityClasses a preview's pods may name; none by default (the cluster's default priority applies). */
+  PREVIEW_PRIORITY_CLASSES: list,
+  /** Taints previews may tolerate: `key`, `key=value`, each optionally `:Effect` (e.g. `pool=previews:NoSchedule`). */
+  PREVIEW_ALLOWED_TOLERATIONS: list.pipe(
+    z.array(
+      z
+        .string()
+        .regex(
+          /^[A-Za-z0-9][-A-Za-z0-9_./]*(=[-A-Za-z0-9_.]*)?(:(NoSchedule|PreferNoSchedule|NoExecute))?$/,
+          "must be key, key=value, key:Effect or key=value:Effect",
+        ),
+    ),
+  ),
+  /** Node labels previews may select nodes by (nodeSelector, node affinity): `key` or `key=value`. */
+  PREVIEW_ALLOWED_NODE_LABELS: list.pipe(
+    z.array(z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_./]*(=[-A-Za-z0-9_.]*)?$/, "must be key or key=value")),
+  ),
+  /** Annotations previews may keep on routes, Ingresses and Services, besides the bot's own: keys, or `prefix/*`. */
+  PREVIEW_ALLOWED_ANNOTATIONS: list.pipe(
+    z.array(z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_./]*(\/\*)?$/, "must be an annotation key or prefix/*")),
+  ),
+  /** Gateways besides PREVIEW_GATEWAY that a repository's route.parentRefs may name: `namespace/name`, comma-separated. */
+  PREVIEW_ALLOWED_GATEWAYS: list.pipe(
+    z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "namespace/name")),
+  ),
   /** Namespaces (your gateway or ingress controller) whose pods may reach preview pods; all others are denied. */
   PREVIEW_INGRESS_FROM_NAMESPACES: list,
   /** Address ranges that may reach preview pods (a gateway outside the cluster, e.g. an AGC subnet). */
@@ -140,6 +210,22 @@ const envSchema = z.object({
   BOT_NAMESPACE: z.string().regex(dnsLabel, "must be a namespace name").default("preview-bot"),
   BOT_SERVICE_ACCOUNT: z.string().regex(dnsSubdomain, "must be a ServiceAccount name").default("preview-bot"),
 
+  // Images (src/services/preview/deploy/steps/images.ts): resolved to digests before a deploy applies anything
+  /** Seconds a deploy waits for a missing image when its images[] entry sets no `wait` (at most 45 minutes). */
+  IMAGE_WAIT: z.coerce.number().int().min(0).max(2700).default(900),
+  /**
+   * Registry credentials the bot resolves images with: dockerconfigjson files and `secret:<name>` Secrets (type
+   * kubernetes.io/dockerconfigjson) in BOT_NAMESPACE, comma-separated; each `auths` entry is its registry's credential,
+   * a later source wins. Anonymous where none is named; ACR through the bot's Azure identity.
+   */
+  REGISTRY_CREDENTIALS: list.pipe(z.array(credentialSource)),
+  /**
+   * A dockerconfigjson (file or `secret:<name>`) copied into every preview namespace as Secret preview-bot-image-pull
+   * and named in every pod's imagePullSecrets, so previews can pull private images. The pull request's code can read
+   * it: use a pull-only token. Also used to resolve images (REGISTRY_CREDENTIALS wins for the same registry).
+   */
+  PREVIEW_IMAGE_PULL_SECRET: optional.pipe(credentialSource.optional()),
+
   // Preview databases
   PREVIEW_DATABASE_URL: optional,
   PREVIEW_DATABASE_SSLMODE: z.enum(["disable", "require", "verify-full"]).optional(),
@@ -153,6 +239,17 @@ const envSchema = z.object({
   PREVIEW_DATABASE_ADMIN_EXTENSIONS: list,
   /** Give fork PRs `database.seedFrom` data (a backup target's latest backup) too. Off: fork previews start empty. */
   SEED_FORK_PREVIEWS: flag,
+
+  // App secrets (src/services/preview/render/app-secrets.ts): where a repository's `secrets` may come from
+  /**
+   * Namespaces Secrets may be copied from into previews: `namespace` (any enrolled repository) or
+   * `namespace=owner/repo|owner/*` (only those). The bot needs `get` on Secrets there (docs/app-secrets.md).
+   */
+  PREVIEW_SECRET_SOURCES: list.pipe(z.array(z.string().regex(ALLOW_ENTRY, ALLOW_HINT))),
+  /** External Secrets ClusterSecretStores a preview's ExternalSecrets may read from, in the same form. */
+  PREVIEW_EXTERNAL_SECRET_STORES: list.pipe(z.array(z.string().regex(ALLOW_ENTRY, ALLOW_HINT))),
+  /** Copy secrets into previews of pull requests from forks too. Off: a fork's preview gets none, and says why. */
+  PREVIEW_SECRETS_FOR_FORKS: flag,
 
   // The bot's own state (durable jobs); embedded store when unset
   DATABASE_URL: optional,
@@ -186,7 +283,7 @@ const envSchema = z.object({
 
 export type Env = z.output<typeof envSchema>;
 
-class EnvError extends Error {}
+export class EnvError extends Error {}
 
 /** The variables each Env was parsed from (see variablesOf). */
 const sources = new WeakMap<Env, NodeJS.ProcessEnv>();

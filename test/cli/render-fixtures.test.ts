@@ -55,14 +55,19 @@ describeWithTools(["helm"], "preview-bot render: a Helm chart with a vendored de
     const web = find(r.objects, "Deployment", "notes-web");
     expect(web.spec.replicas).toBe(1); // values-preview.yaml over values.yaml
     expect(web.spec.template.spec.containers[0].image).toBe(`ghcr.io/acme/notes:${SHA}`); // manifests.set image.tag
-    expect(find(r.objects, "StatefulSet", "notes-pr-7-cache").spec.template.spec.containers[0].args).toEqual([
+    // The release is named after the chart, so the subchart's names are the same in every preview.
+    expect(find(r.objects, "StatefulSet", "notes-cache").spec.template.spec.containers[0].args).toEqual([
       "--maxmemory",
       "32mb",
     ]); // the vendored subchart
     expect(find(r.objects, "ConfigMap", "notes-config").data.PUBLIC_URL).toBe(
       "https://notes-pr-7.previews.example.test/",
     );
-    expect(r.objects.find((o) => o.metadata.name === "notes-test-connection")).toBeUndefined(); // test hooks skipped
+    // The test hook is left out, and the summary says so.
+    expect(r.objects.find((o) => o.metadata.name === "notes-test-connection")).toBeUndefined();
+    expect(r.stderr).toMatch(
+      /^ {2}hooks {6}left out Pod "notes-test-connection" \(deploy\/chart\/templates\/tests\/test-connection\.yaml\): helm\.sh\/hook test: test hooks run with `helm test`, which a preview does not run$/m,
+    );
     const route = find(r.objects, "HTTPRoute", "notes-pr-7");
     expect(route.spec).toEqual({
       rules: [
@@ -84,7 +89,11 @@ describeWithTools(
       expect(r.code).toBe(0);
       const frontend = find(r.objects, "Service", "frontend");
       expect(frontend.spec.type).toBe("ClusterIP");
-      expect(r.stderr).toMatch(/^ {2}rewritten {2}Service "frontend": type LoadBalancer → ClusterIP/m);
+      expect(r.stderr).toMatch(/^ {2}(rewritten)? +Service "frontend": type LoadBalancer → ClusterIP/m);
+      // The cloud load balancer's annotation is for a controller a preview does not get.
+      expect(r.stderr).toMatch(
+        /^ {2}rewritten {2}Service "frontend": annotations stripped .*: service\.beta\.kubernetes\.io\/azure-load-balancer-internal$/m,
+      );
       for (const name of ["frontend", "api", "worker"])
         expect(find(r.objects, "Deployment", name).spec.template.spec.containers[0].image).toBe(
           `ghcr.io/acme/shop-${name}:pr-11-ab12cd3`,
@@ -123,11 +132,21 @@ describeWithTools([], "preview-bot render: an Ingress app with TLS", () => {
     expect(ingress.spec.ingressClassName).toBe("nginx");
     expect(ingress.spec.rules[0].host).toBe(host);
     expect(ingress.spec.tls).toEqual([{ hosts: [host], secretName: "blog-pr-5-tls" }]);
+    // The bot's own annotations; the controller annotation from the manifests is stripped unless the operator
+    // allows it (PREVIEW_ALLOWED_ANNOTATIONS).
     expect(ingress.metadata.annotations).toMatchObject({
       "cert-manager.io/cluster-issuer": "letsencrypt-staging",
       "external-dns.alpha.kubernetes.io/hostname": host,
-      "nginx.ingress.kubernetes.io/proxy-body-size": "10m",
     });
+    expect(ingress.metadata.annotations).not.toHaveProperty(["nginx.ingress.kubernetes.io/proxy-body-size"]);
+    expect(r.stderr).toMatch(
+      /Ingress "blog": annotations stripped .*: nginx\.ingress\.kubernetes\.io\/proxy-body-size/,
+    );
     expect(r.stderr).toMatch(new RegExp(`^ {2}URL {8}https://${host.replace(/\./g, "\\.")}/$`, "m"));
+    // Nothing lets the ingress controller in (no PREVIEW_INGRESS_FROM_NAMESPACES here): said, and counted.
+    expect(r.stderr).toMatch(
+      /^warning: Ingress "blog" is unreachable: nothing outside the preview.s namespace may reach its pods/m,
+    );
+    expect(r.stderr).toMatch(/^ {2}warnings {3}1$/m);
   });
 });

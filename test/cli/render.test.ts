@@ -115,18 +115,6 @@ describe("preview-bot render: arguments and config", () => {
 });
 
 describe("preview-bot render: plain-app (no binary needed)", () => {
-  // Its Deployment (2 replicas × 2 containers) and CronJob set no limits: at a LimitRange default of 1 CPU that is
-  // 5 CPU of limits, which a 4-CPU quota refuses (the preflight's rules, tested below). The bot here is run as an
-  // operator who sized the quota for it would run it.
-  const before = process.env.PREVIEW_QUOTA_CPU;
-  beforeAll(() => {
-    process.env.PREVIEW_QUOTA_CPU = "8";
-  });
-  afterAll(() => {
-    if (before === undefined) delete process.env.PREVIEW_QUOTA_CPU;
-    else process.env.PREVIEW_QUOTA_CPU = before;
-  });
-
   it("prints exactly the transformed objects as YAML, warnings on stderr", async () => {
     const dir = path.join(FIXTURES, "plain-app");
     const r = await cli(["--dir", dir, "--pr", "31", "--branch", "Fix/Cart_Totals", "--sha", SHA, "--owner", "acme"]);
@@ -135,7 +123,9 @@ describe("preview-bot render: plain-app (no binary needed)", () => {
     expect(r.stderr).not.toMatch(/^warning:/m);
     expect(r.stderr).toMatch(/^summary \(plain\):$/m);
     expect(r.stderr).toMatch(/^ {2}namespace {2}pr-31-fix-cart-totals-[0-9a-f]{8}$/m);
-    expect(r.stderr).toMatch(/^ {2}fits {7}ResourceQuota "preview-bot-guardrails": .*limits\.cpu 5 CPU of 8 CPU/m);
+    expect(r.stderr).toMatch(
+      /^ {2}fits {7}ResourceQuota "preview-bot-guardrails": .*requests\.cpu 500m CPU of 4 CPU, requests\.memory 640Mi of 8Gi, limits\.memory 2\.5Gi of 16Gi,/m,
+    );
     expect(r.stderr).toMatch(/^ {2}URL {8}https:\/\/pr-31-fix-cart-totals-[0-9a-f]{8}\.previews\.example\.com\/$/m);
     expect(r.stderr).toMatch(/^ {2}objects {4}5: Deployment 1, Service 1, ConfigMap 1, CronJob 1, HTTPRoute 1$/m);
     expect(r.stderr).toMatch(/^ {2}offline {4}kind scopes from preview-bot's built-in list/m);
@@ -283,11 +273,11 @@ describeWithTools(
 );
 
 describe("preview-bot render: the preflight's offline rules", () => {
-  const deployment = (name: string) => `apiVersion: apps/v1
+  const deployment = (name: string, replicas = 1) => `apiVersion: apps/v1
 kind: Deployment
 metadata: { name: ${name} }
 spec:
-  replicas: 1
+  replicas: ${replicas}
   selector: { matchLabels: { app: ${name} } }
   template:
     metadata: { labels: { app: ${name} } }
@@ -307,16 +297,18 @@ spec:
   const args = (dir: string) => ["--dir", dir, "--pr", "7", "--branch", "main", "--sha", SHA];
 
   it("refuses what the quota cannot hold (the LimitRange's defaults × replicas), naming each workload's file and what to set", async () => {
+    // 3 Deployments × 4 replicas × 2 containers that set nothing: 24 × the default 1Gi ephemeral-storage limit, over
+    // the quota's 20Gi (12 pods, 2.4 CPU requested and 12Gi of memory limits would fit).
     const dir = await repo(
       "over-quota",
-      { "deploy/app.yaml": ["api", "worker", "front"].map(deployment).join("---\n") },
+      { "deploy/app.yaml": ["api", "worker", "front"].map((n) => deployment(n, 4)).join("---\n") },
       "manifests: { path: deploy }\n",
     );
     const r = await cli(args(dir));
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
     expect(r.stderr).toContain(
-      `preview-bot render: refused: 3 Deployments ask 6 CPU of limits.cpu; ResourceQuota "preview-bot-guardrails" allows 4 CPU: Deployment "api" (deploy/app.yaml, document 1) 1 × 2 CPU (a LimitRange default), Deployment "worker" (deploy/app.yaml, document 2) 1 × 2 CPU (a LimitRange default), Deployment "front" (deploy/app.yaml, document 3) 1 × 2 CPU (a LimitRange default). Set lower resources.limits.cpu, or ask preview-bot's operator to raise PREVIEW_QUOTA_CPU`,
+      `preview-bot render: refused: 3 Deployments ask 24Gi of limits.ephemeral-storage; ResourceQuota "preview-bot-guardrails" allows 20Gi: Deployment "api" (deploy/app.yaml, document 1) 4 × 2Gi (a LimitRange default), Deployment "worker" (deploy/app.yaml, document 2) 4 × 2Gi (a LimitRange default), Deployment "front" (deploy/app.yaml, document 3) 4 × 2Gi (a LimitRange default). Set lower resources.limits.ephemeral-storage, or ask preview-bot's operator to raise PREVIEW_QUOTA_EPHEMERAL_STORAGE`,
     );
   });
 
@@ -334,7 +326,9 @@ spec:
 
     const r = await cli(args(await repo("with-db", { "deploy/app.yaml": deployment("api") }, config)));
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^ {2}fits {7}ResourceQuota "preview-bot-guardrails": .*limits\.cpu 2 CPU of 4 CPU/m);
+    expect(r.stderr).toMatch(
+      /^ {2}fits {7}ResourceQuota "preview-bot-guardrails": .*requests\.cpu 200m CPU of 4 CPU, requests\.memory 256Mi of 8Gi, limits\.memory 1Gi of 16Gi,/m,
+    );
     const secret = Array.from(parseAllDocuments(r.stdout))
       .map((d) => d.toJS() as KubeObject)
       .find((o) => o.kind === "Secret")!;

@@ -18,15 +18,21 @@
  * - an object named like one of preview-bot's own guardrails (a ResourceQuota, LimitRange or NetworkPolicy named
  *   GUARDRAIL_NAME, a RoleBinding named ROLE_BINDING_NAME) is refused here, with the rest, so every refusal is listed
  *   in one pass (the Guardrails step checks it again before it applies anything).
- * Each message starts with `describe(obj)`: the kind and name, and where the object came from when known.
+ * - what a pod may ask of its neighbours (priority, tolerations, node selection, pod affinity, emptyDir sizes) and
+ *   how many objects of one kind a preview may hold (neighbours.ts); the annotations routes, Ingresses and Services
+ *   may keep (annotations.ts); monitoring objects (monitoring.ts); route kinds other than HTTPRoute.
+ * This file's messages start with `describe(obj)`: the kind and name, and where the object came from when known.
  */
 import type { KubeObject } from "../../shared/preview.js";
 import { describeObject } from "../render/cluster-scoped.js";
 import { podSpecOf } from "../render/images.js";
+import { filterAnnotations, filtersAnnotations } from "./annotations.js";
+import { isMonitoring, monitoringRules } from "./monitoring.js";
+import { countProblems, neighbourRules } from "./neighbours.js";
 import { podSecurityProblems } from "./pod-security.js";
 import { knownKind } from "../preflight/kinds.js";
 import { GUARDRAIL_NAME, ROLE_BINDING_NAME } from "./namespace-guardrails.js";
-import type { GuardrailPolicy } from "./settings.js";
+import { DEFAULT_NEIGHBOURS, type GuardrailPolicy } from "./settings.js";
 
 export { DEFAULT_GUARDRAILS, type GuardrailPolicy } from "./settings.js";
 
@@ -88,7 +94,13 @@ function rbac(obj: KubeObject, policy: GuardrailPolicy, problems: string[], desc
   }
 }
 
-function workload(obj: KubeObject, policy: GuardrailPolicy, problems: string[], describe: Describe): void {
+function workload(
+  obj: KubeObject,
+  policy: GuardrailPolicy,
+  problems: string[],
+  rewrites: string[],
+  describe: Describe,
+): void {
   const spec = asRec(obj.spec);
   if (REPLICATED.has(obj.kind) && typeof spec?.replicas === "number" && spec.replicas > policy.maxReplicas) {
     problems.push(`${describe(obj)}: ${spec.replicas} replicas, over the bound of ${policy.maxReplicas} for a preview`);
@@ -117,7 +129,11 @@ function workload(obj: KubeObject, policy: GuardrailPolicy, problems: string[], 
   }
   for (const p of podSecurityProblems(pod, policy.podSecurity))
     problems.push(`${describe(obj)}: ${p} (refused at Pod Security level "${policy.podSecurity}")`);
+  neighbourRules(obj, pod, policy.neighbours ?? DEFAULT_NEIGHBOURS, problems, rewrites);
 }
+
+/** Gateway API route kinds preview-bot does not route: their parents would be the manifests' own. */
+const UNROUTED = new Set(["GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute"]);
 
 function ingress(obj: KubeObject, problems: string[], describe: Describe): void {
   if (asRec(obj.spec)?.defaultBackend !== undefined || asRec(obj.spec)?.backend !== undefined) {
@@ -144,6 +160,8 @@ export function applyGuardrails(
 ): { problems: string[]; rewrites: string[] } {
   const problems: string[] = [];
   const rewrites: string[] = [];
+  const neighbours = policy.neighbours ?? DEFAULT_NEIGHBOURS;
+  problems.push(...countProblems(objects, neighbours));
   for (const obj of objects) {
     const refused = knownKind(obj.apiVersion, obj.kind)?.refused;
     if (refused) {
@@ -157,6 +175,12 @@ export function applyGuardrails(
       problems.push(
         `${describe(obj)}: the name is preview-bot's own guardrail in every preview namespace; rename the object`,
       );
+    if (filtersAnnotations(obj)) filterAnnotations(obj, neighbours.annotations, problems, rewrites);
+    if (isMonitoring(obj)) monitoringRules(obj, problems, rewrites);
+    if (obj.apiVersion.startsWith("gateway.networking.k8s.io/") && UNROUTED.has(obj.kind))
+      problems.push(
+        `${describe(obj)}: ${obj.kind}s are refused (preview-bot attaches only HTTPRoutes and Ingresses to the operator's gateways; this one would attach where the manifests say)`,
+      );
     if (obj.kind === "Service" && obj.apiVersion === "v1") service(obj, problems, rewrites, describe);
     else if (obj.kind === "Secret" && obj.apiVersion === "v1" && obj.type === "kubernetes.io/service-account-token") {
       problems.push(
@@ -165,7 +189,7 @@ export function applyGuardrails(
     } else if (obj.apiVersion.startsWith("rbac.authorization.k8s.io/")) rbac(obj, policy, problems, describe);
     else if (obj.kind === "Ingress" && obj.apiVersion.startsWith("networking.k8s.io/"))
       ingress(obj, problems, describe);
-    workload(obj, policy, problems, describe);
+    workload(obj, policy, problems, rewrites, describe);
   }
   return { problems, rewrites };
 }

@@ -71,9 +71,12 @@ export interface OfflineResult {
 /** The setting (bot) or config field (repository) behind a key of the guardrail quota. */
 function quotaField(key: string): { setting: string; field?: "pods" | "cpu" | "memory" | "storage" } {
   if (key === "pods" || key === "count/pods") return { setting: "PREVIEW_QUOTA_PODS", field: "pods" };
-  if (/(^|\.)cpu$/.test(key)) return { setting: "PREVIEW_QUOTA_CPU", field: "cpu" };
-  if (/(^|\.)memory$/.test(key)) return { setting: "PREVIEW_QUOTA_MEMORY", field: "memory" };
+  if (key === "requests.cpu" || key === "cpu") return { setting: "PREVIEW_QUOTA_CPU", field: "cpu" };
+  if (key === "requests.memory" || key === "memory") return { setting: "PREVIEW_QUOTA_MEMORY", field: "memory" };
+  if (key === "limits.memory") return { setting: "PREVIEW_QUOTA_MEMORY_LIMIT" };
   if (key === "requests.storage") return { setting: "PREVIEW_QUOTA_STORAGE", field: "storage" };
+  if (/ephemeral-storage$/.test(key)) return { setting: "PREVIEW_QUOTA_EPHEMERAL_STORAGE" };
+  if (key.startsWith("count/")) return { setting: "PREVIEW_QUOTA_OBJECTS" };
   return { setting: "the PREVIEW_QUOTA_* settings" };
 }
 

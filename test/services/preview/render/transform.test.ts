@@ -5,6 +5,7 @@ import { RenderError, previewNamesFor, transformObjects } from "../../../../src/
 import { imageRepository } from "../../../../src/services/preview/render/images.js";
 import { prefixPath } from "../../../../src/services/preview/render/routes.js";
 import { substituteValues } from "../../../../src/services/preview/render/substitute.js";
+import { DEFAULT_GUARDRAILS, DEFAULT_NEIGHBOURS } from "../../../../src/services/preview/guardrails/settings.js";
 import {
   excludeObjects,
   applyPreviewNamespace,
@@ -256,11 +257,12 @@ describe("3. preview namespace", () => {
 });
 
 describe("4. images", () => {
-  it("splits repository from tag and digest, registry ports included", () => {
+  it("reads the repository with the registry's reference parser (ports, tags; a digest it replaces is not checked)", () => {
     expect(imageRepository("ghcr.io/acme/shop:1.2@sha256:abc")).toBe("ghcr.io/acme/shop");
     expect(imageRepository("registry:5000/team/app")).toBe("registry:5000/team/app");
     expect(imageRepository("registry:5000/team/app:v1")).toBe("registry:5000/team/app");
     expect(imageRepository("nginx")).toBe("nginx");
+    expect(imageRepository("ghcr.io/Acme/shop:1")).toBeUndefined(); // not a reference: left alone
   });
 
   it("pins listed images in containers and initContainers of every workload kind, leaving others alone", () => {
@@ -278,7 +280,7 @@ describe("4. images", () => {
       metadata: { name: "p" },
       spec: { template: { spec: { containers: [{ name: "c", image: "ghcr.io/acme/shop:old" }] } } },
     };
-    const { objects, warnings } = run(
+    const { objects, warnings, pinned } = run(
       [deployment("web", ["ghcr.io/acme/shop:1.0@sha256:abcd", "nginx:1.27"], ["ghcr.io/acme/shop:latest"]), cron, pod],
       [
         "images:",
@@ -300,6 +302,23 @@ describe("4. images", () => {
     );
     expect((objects[2]!.spec as any).template.spec.containers[0].image).toBe("ghcr.io/acme/shop:pr-42-0123456");
     expect(warnings).toContain("images: no container uses ghcr.io/acme/unused; nothing pinned for it");
+    // What the deploy resolves to digests: each image written once, with every container that runs it.
+    expect(pinned).toEqual([
+      {
+        entry: "ghcr.io/acme/shop",
+        repository: "ghcr.io/acme/shop",
+        tag: "pr-42-0123456",
+        image: "ghcr.io/acme/shop:pr-42-0123456",
+        containers: ["Deployment web, init container init0", "Deployment web, container c0", "Pod p, container c"],
+      },
+      {
+        entry: "ghcr.io/acme/worker",
+        repository: "registry.example.com/worker",
+        tag: SHA,
+        image: `registry.example.com/worker:${SHA}`,
+        containers: ["CronJob cron, container c"],
+      },
+    ]);
   });
 
   it("refuses an invalid expanded tag, naming the image and the template", () => {
@@ -329,12 +348,13 @@ describe("5. routes", () => {
     ...extra,
   });
 
-  it("sets the preview hostname, keeps parentRefs unless configured, and adds external-dns and cert-manager annotations", () => {
-    const { objects, names } = run(
+  it("sets the preview hostname and the configured parents, keeps only allowed annotations, and adds external-dns", () => {
+    const { objects, names, rewrites } = run(
       [route()],
       [
         "route:",
         '  host: "{name}.previews.example.com"',
+        "  parentRefs: [{ name: previews, namespace: gateway-system }]",
         "  externalDns: true",
         "  tls:",
         "    clusterIssuer: letsencrypt",
@@ -344,15 +364,43 @@ describe("5. routes", () => {
     );
     const spec = objects[0]!.spec as any;
     expect(spec.hostnames).toEqual([names.host]);
-    expect(spec.parentRefs).toEqual([{ name: "prod-gateway", namespace: "gw" }]);
+    expect(spec.parentRefs).toEqual([{ name: "previews", namespace: "gateway-system" }]);
     expect(spec.rules[0].matches[0].path.value).toBe("/");
+    // The bot's own (route.annotations, route.externalDns) are written after the PR's are filtered.
     expect(objects[0]!.metadata.annotations).toMatchObject({
-      keep: "me",
       team: "shop",
       "external-dns.alpha.kubernetes.io/hostname": names.host,
     });
+    expect(objects[0]!.metadata.annotations!.keep).toBeUndefined();
+    expect(rewrites).toContain(
+      `HTTPRoute "web": annotations stripped (shared controllers act on them; a preview keeps only the bot's own and those the operator allows, PREVIEW_ALLOWED_ANNOTATIONS): keep`,
+    );
     // cert-manager reads issuer annotations on Gateways and Ingresses only: on an HTTPRoute it would be a lie.
     expect(objects[0]!.metadata.annotations!["cert-manager.io/cluster-issuer"]).toBeUndefined();
+  });
+
+  it("never keeps an HTTPRoute's own parents: with no Gateway configured it is refused, saying what to set", () => {
+    expect(() => run([route()], 'route:\n  host: "{name}.previews.example.com"')).toThrow(
+      `HTTPRoute "web": no Gateway is configured for previews, and the parents in the manifests (gw/prod-gateway) are never used: set route.parentRefs in .github/preview.yml, or ask the bot's operator for PREVIEW_GATEWAY`,
+    );
+  });
+
+  it("keeps route.parentRefs to the operator's gateways when the operator lists any", () => {
+    const c = config(
+      'route:\n  host: "{name}.previews.example.com"\n  parentRefs: [{ name: prod, namespace: production }, { name: previews, namespace: gateway-system }]',
+    );
+    const names = previewNamesFor(ref, c);
+    const policy = {
+      ...DEFAULT_GUARDRAILS,
+      neighbours: {
+        ...DEFAULT_NEIGHBOURS,
+        gateways: [{ namespace: "gateway-system", name: "previews" }],
+        ingressFrom: { namespaces: ["gateway-system"], cidrs: [] },
+      },
+    };
+    expect(() => transformObjects([route()], { config: c, ref, names, policy })).toThrow(
+      "route.parentRefs: Gateway production/prod is not a gateway the bot's operator lets previews attach to (gateway-system/previews); name one of those, or ask the operator to add it to PREVIEW_ALLOWED_GATEWAYS",
+    );
   });
 
   it("replaces parentRefs when configured and gives every HTTPRoute the preview's host, whatever route.httpRoutes says", () => {
@@ -395,6 +443,7 @@ describe("5. routes", () => {
         "route:",
         "  baseUrl: https://previews.example.com",
         '  pathPrefix: "/{name}"',
+        "  parentRefs: [{ name: previews, namespace: gateway-system }]",
       ].join("\n"),
     );
     const spec = objects[0]!.spec as any;
@@ -614,5 +663,95 @@ describe("6. routes generated by route.expose", () => {
     expect(() =>
       run([svc], 'route:\n  host: "{name}.p.example.com"\n  expose: { service: frontend, port: 80 }'),
     ).toThrow(/needs a Gateway to attach to: set route\.parentRefs \(or ask the bot's operator for PREVIEW_GATEWAY\)/);
+  });
+});
+
+describe("6. several URLs from route.expose", () => {
+  const svc = (name: string, ports: Array<{ name?: string; port: number }>, type?: string): KubeObject => ({
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name },
+    spec: { ports, ...(type ? { type } : {}) },
+  });
+  const app = [svc("vote", [{ port: 80 }]), svc("result", [{ name: "http", port: 8081 }])];
+
+  it("generates one HTTPRoute per URL: the first on the preview's host, each other on a host label of its own", () => {
+    const { objects, names } = run(
+      app,
+      'route:\n  host: "{name}.p.example.com"\n  parentRefs: [{ name: gw, namespace: infra }]\n  expose:\n    - { service: vote, port: 80 }\n    - { service: result, port: http, name: results }\n',
+    );
+    const routes = objects.filter((o) => o.kind === "HTTPRoute");
+    expect(
+      routes.map((r) => [r.metadata.name, (r.spec as any).hostnames, (r.spec as any).rules[0].backendRefs]),
+    ).toEqual([
+      ["shop-pr-42", ["shop-pr-42.p.example.com"], [{ name: "vote", port: 80 }]],
+      ["shop-pr-42-results", ["shop-pr-42-results.p.example.com"], [{ name: "result", port: 8081 }]],
+    ]);
+    expect(names.url).toBe("https://shop-pr-42.p.example.com/");
+    expect(names.extraUrls).toEqual([
+      {
+        name: "results",
+        hostLabel: "shop-pr-42-results",
+        host: "shop-pr-42-results.p.example.com",
+        url: "https://shop-pr-42-results.p.example.com/",
+      },
+    ]);
+  });
+
+  it("gives each generated Ingress its host and its own TLS Secret, and leaves the manifests' own Ingress on the primary host", () => {
+    const { objects } = run(
+      [...app, ingress()],
+      'route:\n  host: "{name}.p.example.com"\n  kind: ingress\n  tls: { clusterIssuer: letsencrypt }\n  expose:\n    - { service: vote, port: 80 }\n    - { service: result, port: 8081 }\n',
+    );
+    const ings = objects.filter((o) => o.kind === "Ingress");
+    expect(ings.map((i) => [i.metadata.name, (i.spec as any).rules[0].host, (i.spec as any).tls])).toEqual([
+      ["web", "shop-pr-42.p.example.com", [{ hosts: ["shop-pr-42.p.example.com"], secretName: "shop-pr-42-tls" }]],
+      [
+        "shop-pr-42",
+        "shop-pr-42.p.example.com",
+        [{ hosts: ["shop-pr-42.p.example.com"], secretName: "shop-pr-42-tls" }],
+      ],
+      [
+        "shop-pr-42-result",
+        "shop-pr-42-result.p.example.com",
+        [{ hosts: ["shop-pr-42-result.p.example.com"], secretName: "shop-pr-42-result-tls" }],
+      ],
+    ]);
+  });
+
+  it("keeps the single-object form, and refuses two URLs of one name and a bad second entry by its index", () => {
+    expect(
+      run(app, 'route:\n  host: "{name}.p.example.com"\n  kind: ingress\n  expose: { service: vote, port: 80 }\n').names
+        .extraUrls,
+    ).toBeUndefined();
+    const twice = parseConfig(
+      'manifests: { path: d }\nroute:\n  host: "{name}.p.example.com"\n  expose:\n    - { service: vote, port: 80 }\n    - { service: vote, port: 80 }\n',
+    );
+    expect(twice).toEqual({
+      ok: false,
+      errors: ['route.expose[1].name: "vote" names route.expose[0] too: give each URL its own name'],
+    });
+    expect(() =>
+      run(
+        app,
+        'route:\n  host: "{name}.p.example.com"\n  kind: ingress\n  expose:\n    - { service: vote, port: 80 }\n    - { service: results, port: 80 }\n',
+      ),
+    ).toThrow(/^route\.expose\[1\]: no Service "results" in the render/);
+  });
+
+  it("suggests the Service the manifests made public, else one with an HTTP port, over the first in the render", () => {
+    const grpc = svc("cartservice", [{ name: "grpc", port: 7070 }]);
+    expect(() =>
+      run(
+        [grpc, svc("frontend-external", [{ name: "http", port: 80 }], "LoadBalancer"), svc("frontend", [{ port: 80 }])],
+        'route:\n  host: "{name}.p.example.com"',
+      ),
+    ).toThrow(/add route\.expose: \{ service: frontend-external, port: 80 \}/);
+    expect(() =>
+      run([grpc, svc("web", [{ port: 9000 }, { name: "http", port: 8080 }])], 'route:\n  host: "{name}.p.example.com"'),
+    ).toThrow(/add route\.expose: \{ service: web, port: 8080 \}/);
+    expect(() => run([grpc], 'route:\n  host: "{name}.p.example.com"')).toThrow(
+      /add route\.expose: \{ service: cartservice, port: 7070 \}/,
+    );
   });
 });

@@ -23,8 +23,8 @@ async function bench(opts: StepBenchOptions, files: string[]): Promise<StepBench
   return b;
 }
 
-/** A Deployment of `replicas` pods with two containers that set no resources (the LimitRange defaults apply). */
-const deployment = (name: string, replicas: number): KubeObject => ({
+/** A Deployment of `replicas` pods with `containers` containers that set no resources (the LimitRange defaults apply). */
+const deployment = (name: string, replicas: number, containers = 2): KubeObject => ({
   apiVersion: "apps/v1",
   kind: "Deployment",
   metadata: { name, namespace: "web-pr-42" },
@@ -37,6 +37,7 @@ const deployment = (name: string, replicas: number): KubeObject => ({
         containers: [
           { name: "app", image: "ghcr.io/acme/web:1" },
           { name: "proxy", image: "ghcr.io/acme/proxy:1" },
+          ...Array.from({ length: containers - 2 }, (_, i) => ({ name: `side${i}`, image: "ghcr.io/acme/side:1" })),
         ],
       },
     },
@@ -54,25 +55,27 @@ async function refusedBy(step: typeof preflightStep, b: StepBench): Promise<Pref
 
 describe("the Preflight step", () => {
   it("refuses a preview that cannot fit its quota before asking or writing anything, naming each workload's file", async () => {
-    // 3 replicas × 2 containers × the LimitRange's default 1-CPU limit: 6 CPU of the 4 the bot's quota allows.
-    const b = await bench({ objects: [deployment("web", 3)] }, ["deploy/web.yaml, document 2"]);
+    // 4 replicas × 6 containers × the LimitRange's default 1Gi ephemeral-storage limit: 24Gi of the 20Gi the bot's
+    // quota allows (the 2.4 CPU and 12Gi of memory limits they ask would fit).
+    const b = await bench({ objects: [deployment("web", 4, 6)] }, ["deploy/web.yaml, document 2"]);
     const err = await refusedBy(preflightStep, b);
     expect(err.problems).toEqual([
       expect.stringMatching(
-        /^1 Deployment asks 6 CPU of limits\.cpu; ResourceQuota "preview-bot-guardrails" allows 4 CPU: Deployment "web" \(deploy\/web\.yaml, document 2\) 3 × 2 CPU \(a LimitRange default\)\. Set lower resources\.limits\.cpu, or ask preview-bot's operator to raise PREVIEW_QUOTA_CPU$/,
+        /^1 Deployment asks 24Gi of limits\.ephemeral-storage; ResourceQuota "preview-bot-guardrails" allows 20Gi: Deployment "web" \(deploy\/web\.yaml, document 2\) 4 × 6Gi \(a LimitRange default\)\. Set lower resources\.limits\.ephemeral-storage, or ask preview-bot's operator to raise PREVIEW_QUOTA_EPHEMERAL_STORAGE$/,
       ),
     ]);
     expect(err.message).toMatch(/nothing of the pull request was applied/);
     expect(b.cluster.calls).toEqual([]);
-    expect(b.details).toEqual([expect.stringMatching(/^1 problem, nothing applied: 1 Deployment asks 6 CPU/)]);
+    expect(b.details).toEqual([expect.stringMatching(/^1 problem, nothing applied: 1 Deployment asks 24Gi/)]);
   });
 
   it("lists every refusal at once: the quota and the Pod Security level the repository asked for", async () => {
-    const b = await bench({ config: { guardrails: { podSecurity: "restricted" } }, objects: [deployment("web", 3)] }, [
-      "deploy/web.yaml, document 1",
-    ]);
+    const b = await bench(
+      { config: { guardrails: { podSecurity: "restricted" } }, objects: [deployment("web", 4, 6)] },
+      ["deploy/web.yaml, document 1"],
+    );
     const err = await refusedBy(preflightStep, b);
-    expect(err.problems.some((p) => p.includes("limits.cpu"))).toBe(true);
+    expect(err.problems.some((p) => p.includes("limits.ephemeral-storage"))).toBe(true);
     expect(err.problems.filter((p) => p.includes('the namespace enforces Pod Security "restricted"'))).not.toEqual([]);
     expect(b.cluster.calls).toEqual([]);
   });
@@ -85,7 +88,9 @@ describe("the Preflight step", () => {
     expect(asked.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(["Namespace/web-pr-42"]);
     expect(asked[0]!.metadata.labels).toMatchObject({ "pod-security.kubernetes.io/enforce": "baseline" });
     expect(b.details).toEqual([
-      expect.stringMatching(/^fits: ResourceQuota "preview-bot-guardrails": .*limits\.cpu 2 CPU of 4 CPU/),
+      expect.stringMatching(
+        /^fits: ResourceQuota "preview-bot-guardrails": .*requests\.cpu 200m CPU of 4 CPU, requests\.memory 256Mi of 8Gi, limits\.memory 1Gi of 16Gi,/,
+      ),
     ]);
   });
 
