@@ -296,7 +296,7 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
       const run = await open(5, { "crowd.yaml": deployment("crowd", QUOTA_PODS + 1, PLAIN_POD) });
       expect(run.conclusion).toBe("failure");
       expect(said(run)).toContain(
-        "The preflight refused the deploy (2 problems); nothing of the pull request was applied:",
+        "The preflight refused the deploy (1 problem); nothing of the pull request was applied:",
       );
       expect(said(run)).toContain(
         `- ❌ 1 Deployment asks 5 of pods; ResourceQuota "preview-bot-guardrails" allows 4: Deployment "crowd" (deploy/crowd.yaml, document 1) 5 × 1. Set fewer replicas, or raise guardrails.quota.pods in .github/preview.yml (now 4; preview-bot allows up to 20)`,
