@@ -38,14 +38,16 @@ const LOCAL_HOST = /^(localhost|127\.0\.0\.1|\[::1\]|[a-z0-9-]+\.localhost)$/;
 
 const schema = z
   .object({
-    PREVIEW_BOT_URL: z.url({
-      protocol: /^https?$/,
-      error: "the bot's public URL, e.g. https://preview-bot.example.com",
-    }),
-    GITHUB_CLIENT_ID: z.string().min(1, "the GitHub App's client ID (its settings page, or the manifest conversion)"),
-    GITHUB_CLIENT_SECRET: z.string().min(1, "a client secret of the GitHub App"),
+    PREVIEW_BOT_URL: z
+      .url({ protocol: /^https?$/, error: "the bot's public URL, e.g. https://preview-bot.example.com" })
+      .refine((v) => {
+        const u = new URL(v);
+        return u.pathname === "/" && !u.search && !u.hash;
+      }, "an origin only, without a path"),
+    GITHUB_CLIENT_ID: z.string({ error: "missing: the GitHub App's client ID (its settings page)" }),
+    GITHUB_CLIENT_SECRET: z.string({ error: "missing: a client secret of the GitHub App (its settings page)" }),
     PREVIEW_AUTH_SECRET: z
-      .string()
+      .string({ error: "missing: at least 32 random characters" })
       .transform((v) =>
         v
           .split(",")
@@ -75,8 +77,6 @@ const schema = z
   })
   .superRefine((v, ctx) => {
     const url = new URL(v.PREVIEW_BOT_URL);
-    if (url.pathname !== "/" || url.search || url.hash)
-      ctx.addIssue({ code: "custom", path: ["PREVIEW_BOT_URL"], message: "an origin only, without a path" });
     if (v.PREVIEW_AUTH_INSECURE_COOKIES && !(url.protocol === "http:" && LOCAL_HOST.test(url.hostname)))
       ctx.addIssue({
         code: "custom",
