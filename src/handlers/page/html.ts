@@ -49,7 +49,7 @@ const CSS = `
 @media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--muted:#9198a1;--bg:#0d1117;--line:#3d444d;--accent:#4493f8;--ok:#3fb950;--bad:#f85149;--warn:#d29922;--chip:#151b23}}
 *{box-sizing:border-box}
 body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--fg);background:var(--bg)}
-header,main,footer{max-width:84rem;margin:0 auto;padding:.75rem 1rem}
+header,main,footer{max-width:104rem;margin:0 auto;padding:.75rem 1rem}
 header{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:baseline;justify-content:space-between;border-bottom:1px solid var(--line)}
 header .site{font-weight:600;font-size:1.1rem}
 a{color:var(--accent)}
@@ -65,7 +65,8 @@ thead th{background:var(--chip);white-space:nowrap;border-top:0}
 td.num{white-space:nowrap}
 .state{display:inline-block;padding:0 .45rem;border-radius:1rem;border:1px solid currentColor;font-size:.85rem;white-space:nowrap}
 .s-ready,.s-success{color:var(--ok)}.s-failed,.s-failure{color:var(--bad)}.s-deploying,.s-queued,.s-in_progress,.s-running{color:var(--warn)}
-ol.steps{margin:0;padding-left:1.1rem;font-size:.85rem}
+ol.steps{display:flex;flex-wrap:wrap;gap:0 .75rem;margin:.2rem 0 0;padding:0;list-style:none;font-size:.8rem;min-width:14rem}
+th[scope=row]{min-width:12rem}th .muted{font-weight:400}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85rem}
 pre{background:var(--chip);border:1px solid var(--line);border-radius:6px;padding:.75rem;overflow:auto;max-height:32rem;white-space:pre-wrap;word-break:break-word}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}
@@ -74,6 +75,8 @@ dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;word-break:break-word}
 `.trim();
 
 const CSS_HASH = createHash("sha256").update(CSS).digest("base64");
+/** Made outside the page template: the hash covers the exact text between the tags, which a formatter must not touch. */
+const STYLE = new SafeHtml(`<style>${CSS}</style>`);
 
 /** The policy every page is served with: nothing but the stylesheet above. */
 export const CONTENT_SECURITY_POLICY = `default-src 'none'; style-src 'sha256-${CSS_HASH}'; img-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`;
@@ -108,9 +111,7 @@ export function sendPage(
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>${l.title} · preview-bot</title>
-        <style>
-          ${new SafeHtml(CSS)}
-        </style>
+        ${STYLE}
       </head>
       <body>
         <a class="skip" href="#main">Skip to content</a>
