@@ -3,6 +3,7 @@
  * access taken away on GitHub stops working once the brief cache expires, `rd` never leads off the bot's hosts,
  * cookies are HttpOnly, SameSite=Lax and Secure, and the pages escape what pull requests write.
  */
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import type { PagePreview } from "../../../src/handlers/page/page-data.js";
 import { CONTENT_SECURITY_POLICY } from "../../../src/handlers/page/html.js";
@@ -254,5 +255,9 @@ describe("the pages", () => {
       expect(r.body).not.toContain("javascript:");
     }
     expect(CONTENT_SECURITY_POLICY).toMatch(/^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/=]+';/);
+    // The browser hashes the exact text between the style tags: it must be what the policy names.
+    const page = (await b.fetch(`${h.botUrl}/previews`)).body;
+    const css = page.slice(page.indexOf("<style>") + 7, page.indexOf("</style>"));
+    expect(CONTENT_SECURITY_POLICY).toContain(`'sha256-${createHash("sha256").update(css).digest("base64")}'`);
   });
 });
