@@ -261,3 +261,23 @@ describe("the pages", () => {
     expect(CONTENT_SECURITY_POLICY).toContain(`'sha256-${createHash("sha256").update(css).digest("base64")}'`);
   });
 });
+
+describe("development on http://localhost", () => {
+  it("drops Secure (and the __Host- prefix, which requires it) only when told to", async () => {
+    const dev = await startPageHarness({
+      data: new MemoryPageData([]),
+      previewForHost: () => undefined,
+      secureCookies: false,
+    });
+    try {
+      const b = browserFor(dev);
+      await signIn(b, dev, "rita");
+      const session = b.setCookieLines.find((l) => l.startsWith("preview-bot-session="))!;
+      expect(session).toMatch(/; HttpOnly; SameSite=Lax$/);
+      expect(b.setCookieLines.every((l) => !l.includes("Secure") && !l.startsWith("__Host-"))).toBe(true);
+      expect((await b.fetch(`${dev.botUrl}/previews`)).status).toBe(200);
+    } finally {
+      await dev.close();
+    }
+  });
+});
