@@ -1,0 +1,93 @@
+/**
+ * What the pages show, as data. The wiring implements `PageData` from the cluster directory (PreviewSummary), the run
+ * reports (the last deploy's steps and diagnosis), the pods' recent logs and the backups catalog; the pages only read
+ * it and decide, per visitor, what may be shown. Values here are shown as text (HTML-escaped); logs and diagnoses are
+ * redacted and size-capped again by the page whatever the wiring did.
+ */
+import type { PreviewSummary } from "../../services/shared/dispatch.js";
+import type { WorkloadHealth } from "../../services/shared/preview.js";
+import type { RunState, StepRecord } from "../../services/shared/run-report.js";
+
+export interface PreviewKeyParts {
+  owner: string;
+  repo: string;
+  number: number;
+}
+
+/** The last deploy (or teardown) run of a preview, from its run report. */
+export interface DeploySummary {
+  state: RunState;
+  /** "push by @octocat", "/preview deploy by @octocat", "sweeper". */
+  trigger?: string;
+  startedAt: string;
+  finishedAt?: string;
+  /** One sentence: "Preview ready at https://…", "Roll-out failed: web 0/1 ready: ImagePullBackOff". */
+  summary?: string;
+  steps: StepRecord[];
+}
+
+/** Whether a preview is asleep (scaled to zero while idle), once previews can sleep. */
+export interface SleepState {
+  asleep: boolean;
+  /** ISO time it fell asleep or last woke. */
+  since?: string;
+}
+
+/** One row of the list. */
+export interface PagePreview extends PreviewSummary {
+  /** `github`: the preview URL needs sign-in; `public`: anyone with the URL. */
+  access?: "public" | "github";
+  createdAt?: string;
+  /** More URLs than the main one (other hosts or paths the preview serves). */
+  links?: Array<{ title: string; url: string }>;
+  lastDeploy?: DeploySummary;
+  sleep?: SleepState;
+}
+
+/** One preview's page: its row plus what went wrong, if anything. */
+export interface PreviewDetail extends PagePreview {
+  /** The last deploy's diagnosis (pod phases, waiting reasons, events). */
+  diagnosis?: string;
+  workloads?: WorkloadHealth[];
+}
+
+/** Recent log lines of one container of the preview. */
+export interface PodLog {
+  pod: string;
+  container: string;
+  text: string;
+  /** The wiring already cut older lines. */
+  truncated?: boolean;
+}
+
+/** A backup target as the page shows it (only to admins and to readers of one of its allowed repositories). */
+export interface BackupTargetView {
+  name: string;
+  /** `owner/repo` or `owner/*`; none: admins only. */
+  allowedRepos?: readonly string[];
+  lastSuccess?: string;
+  sizeBytes?: number;
+  /** ISO time the last backup was verified by a restore, if it was. */
+  verified?: string;
+  nextRun?: string;
+  /** The last run failed: why (redacted). */
+  lastError?: string;
+}
+
+/** The read side the pages use. */
+export interface PageData {
+  previews(): Promise<PagePreview[]>;
+  preview(key: PreviewKeyParts): Promise<PreviewDetail | undefined>;
+  logs(key: PreviewKeyParts): Promise<PodLog[]>;
+  backups(): Promise<BackupTargetView[]>;
+}
+
+/** What the bot knows about a preview host (from its namespaces' URL annotations). */
+export interface PreviewHost extends PreviewKeyParts {
+  access: "public" | "github";
+  /** This deploy's bypass token (health checks, E2E), when the preview has one. */
+  bypassToken?: string;
+}
+
+/** Preview host name (lowercase, no port) → the preview it serves. */
+export type PreviewForHost = (hostname: string) => PreviewHost | undefined | Promise<PreviewHost | undefined>;
