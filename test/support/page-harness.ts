@@ -7,7 +7,7 @@
 import { createServer, request, type Server } from "node:http";
 import { pino } from "pino";
 import { createPageListener } from "../../src/handlers/page/router.js";
-import type { PageData, PreviewForHost } from "../../src/handlers/page/page-data.js";
+import type { PageData, PreviewForHost } from "../../src/services/shared/page-data.js";
 import { loadPageSettings, type PageSettings } from "../../src/handlers/page/settings.js";
 import { GitHubOAuthFake } from "./github-oauth-fake.js";
 

@@ -12,7 +12,7 @@ import type {
   PreviewForHost,
   PreviewHost,
   PreviewKeyParts,
-} from "../../src/handlers/page/page-data.js";
+} from "../../src/services/shared/page-data.js";
 import type { StepRecord } from "../../src/services/shared/run-report.js";
 
 /** A database password that shows up in a preview's logs: registered with the logger, it must never reach a page. */

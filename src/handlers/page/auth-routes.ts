@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { pkcePair } from "../../services/github/user-auth.js";
 import { html, sendPage } from "./html.js";
 import { requestUrl, type PageAuth } from "./page-auth.js";
-import type { PreviewHost } from "./page-data.js";
+import type { PreviewHost } from "../../services/shared/page-data.js";
 import { GRANT_PARAM, type SignedIn } from "./sessions.js";
 
 /** Where a sign-in returns to: a path on the bot, or a preview URL with the preview it belongs to. */

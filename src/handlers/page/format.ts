@@ -1,7 +1,7 @@
 /** Times, durations and sizes as people read them, and logs made fit to show (redacted, capped). */
 import { redactText } from "../../logger.js";
 import { html, type SafeHtml } from "./html.js";
-import type { PodLog } from "./page-data.js";
+import type { PodLog } from "../../services/shared/page-data.js";
 
 export function duration(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms) || ms < 0) return "—";

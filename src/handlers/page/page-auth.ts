@@ -8,7 +8,7 @@ import type { Logger } from "../../logger.js";
 import { RepoAccessCache } from "../../services/github/repo-access.js";
 import { GitHubUserAuth, type RepoAccess } from "../../services/github/user-auth.js";
 import { html, sendPage } from "./html.js";
-import type { PageData, PreviewForHost } from "./page-data.js";
+import type { PageData, PreviewForHost } from "../../services/shared/page-data.js";
 import { Sealer } from "./seal.js";
 import { Sessions, type SignedIn } from "./sessions.js";
 import type { PageSettings } from "./settings.js";

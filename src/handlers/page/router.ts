@@ -16,7 +16,7 @@ import { authCheck } from "./auth-check.js";
 import { callback, signIn, signOut } from "./auth-routes.js";
 import { html, securityHeaders, sendPage } from "./html.js";
 import { PageAuth, requestUrl, type PageOptions } from "./page-auth.js";
-import type { BackupTargetView, PagePreview, PreviewKeyParts } from "./page-data.js";
+import type { BackupTargetView, PagePreview, PreviewKeyParts } from "../../services/shared/page-data.js";
 import type { SignedIn } from "./sessions.js";
 import { listBody } from "./views-list.js";
 import { logsText, previewBody } from "./views-preview.js";

@@ -2,7 +2,7 @@
 import type { StepRecord } from "../../services/shared/run-report.js";
 import { html, safeUrl, type SafeHtml } from "./html.js";
 import { bytes, duration, relative } from "./format.js";
-import type { BackupTargetView, DeploySummary, PagePreview } from "./page-data.js";
+import type { BackupTargetView, DeploySummary, PagePreview } from "../../services/shared/page-data.js";
 
 export interface ListView {
   previews: PagePreview[];

@@ -1,7 +1,7 @@
 /** One preview's page: its facts, the last deploy step by step, the diagnosis, and recent pod logs. */
 import { html, safeUrl, type SafeHtml } from "./html.js";
 import { boundedDiagnosis, boundedLogs, duration, relative, LOG_BYTES_PER_CONTAINER } from "./format.js";
-import type { PodLog, PreviewDetail } from "./page-data.js";
+import type { PodLog, PreviewDetail } from "../../services/shared/page-data.js";
 import { commitLink, previewPath, stateBadge } from "./views-list.js";
 
 export interface PreviewView {

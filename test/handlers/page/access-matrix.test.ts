@@ -15,7 +15,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { registerSecret } from "../../../src/logger.js";
-import type { PagePreview } from "../../../src/handlers/page/page-data.js";
+import type { PagePreview } from "../../../src/services/shared/page-data.js";
 import { CANARY, MemoryPageData, samplePreviews } from "../../support/page-sample.js";
 import { browserFor, signIn, startPageHarness, type Browser, type PageHarness } from "../../support/page-harness.js";
 

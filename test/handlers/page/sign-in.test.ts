@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
-import type { PagePreview } from "../../../src/handlers/page/page-data.js";
+import type { PagePreview } from "../../../src/services/shared/page-data.js";
 import { CONTENT_SECURITY_POLICY } from "../../../src/handlers/page/html.js";
 import { MemoryPageData, samplePreviews } from "../../support/page-sample.js";
 import { browserFor, signIn, startPageHarness, type PageHarness } from "../../support/page-harness.js";

@@ -4,9 +4,9 @@
  * it and decide, per visitor, what may be shown. Values here are shown as text (HTML-escaped); logs and diagnoses are
  * redacted and size-capped again by the page whatever the wiring did.
  */
-import type { PreviewSummary } from "../../services/shared/dispatch.js";
-import type { WorkloadHealth } from "../../services/shared/preview.js";
-import type { RunState, StepRecord } from "../../services/shared/run-report.js";
+import type { PreviewSummary } from "./dispatch.js";
+import type { WorkloadHealth } from "./preview.js";
+import type { RunState, StepRecord } from "./run-report.js";
 
 export interface PreviewKeyParts {
   owner: string;
