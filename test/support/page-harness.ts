@@ -8,7 +8,8 @@ import { createServer, request, type Server } from "node:http";
 import { pino } from "pino";
 import { createPageListener } from "../../src/handlers/page/router.js";
 import type { PageData, PreviewForHost } from "../../src/services/shared/page-data.js";
-import { loadPageSettings, type PageSettings } from "../../src/handlers/page/settings.js";
+import { loadEnv } from "../../src/env.js";
+import { pageSetup, type PageSettings } from "../../src/handlers/page/settings.js";
 import { GitHubOAuthFake } from "./github-oauth-fake.js";
 
 export interface PageHarness {
@@ -35,17 +36,21 @@ export async function startPageHarness(p: {
   const port = (server.address() as { port: number }).port;
   const botUrl = `http://bot.localhost:${port}`;
   github.callbackUrls = [`${botUrl}/auth/callback`];
-  const loaded = loadPageSettings({
-    PREVIEW_BOT_URL: botUrl,
-    GITHUB_CLIENT_ID: github.clientId,
-    GITHUB_CLIENT_SECRET: github.clientSecret,
-    PREVIEW_AUTH_SECRET: "test-secret-0123456789abcdefghijklmnopqrstuvwxyz",
-    PREVIEW_AUTH_INSECURE_COOKIES: "true",
-    PREVIEW_AUTH_ACCESS_TTL: String(p.accessTtlSeconds ?? 120),
-    GHE_HOST: github.host,
-    GHE_PROTOCOL: "http",
-    PREVIEW_BOT_ADMINS: (p.admins ?? []).join(","),
-  })!;
+  const setup = pageSetup(
+    loadEnv({
+      PREVIEW_BOT_URL: botUrl,
+      GITHUB_CLIENT_ID: github.clientId,
+      GITHUB_CLIENT_SECRET: github.clientSecret,
+      PREVIEW_AUTH_SECRET: "test-secret-0123456789abcdefghijklmnopqrstuvwxyz",
+      PREVIEW_AUTH_INSECURE_COOKIES: "true",
+      PREVIEW_AUTH_ACCESS_TTL: String(p.accessTtlSeconds ?? 120),
+      GHE_HOST: github.host,
+      GHE_PROTOCOL: "http",
+      PREVIEW_BOT_ADMINS: (p.admins ?? []).join(","),
+    }),
+  );
+  if (!setup.on) throw new Error(`page off: ${setup.reason}`);
+  const loaded = setup.settings;
   // Secure cookies on http://*.localhost: browsers accept them there (a secure context), so tests can check the flag.
   const settings = { ...loaded, secureCookies: p.secureCookies ?? true };
   const listener = createPageListener({

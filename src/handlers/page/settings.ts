@@ -1,14 +1,15 @@
 /**
- * The page's and the sign-in's settings, validated once. They come from the same environment as everything else
- * (the wiring passes `variablesOf(env)`; the variables are listed in docs/preview-access.md and belong in .env.example
- * once wired). Not configured at all (no PREVIEW_BOT_URL): the page and /auth/* are off, and the render must refuse
- * protected previews. Half configured: an error naming each missing or bad variable.
+ * The page's and the sign-in's settings, from the bot's settings (env.ts validates each variable; this decides whether
+ * they add up). The page is on when PREVIEW_BOT_URL, GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET and PREVIEW_AUTH_SECRET
+ * are all set and agree with each other. Otherwise it is off, with the reason naming every missing or conflicting
+ * variable: the bot still starts (the composition root logs the reason), the page and /auth/* are not served, and the
+ * render refuses `access: github` previews with that reason (a protected preview is never left public).
  */
-import { z } from "zod";
+import type { Env } from "../../env.js";
 import { githubEndpoints, type GitHubEndpoints } from "../../services/github/user-auth.js";
-import { MIN_SECRET_LENGTH } from "./seal.js";
+import type { AccessGateway, AccessSettings } from "../../services/preview/render/preview-access.js";
 
-export type AccessGateway = "ingress-nginx" | "envoy-gateway" | "gateway-api-external-auth";
+export type { AccessGateway };
 
 export interface PageSettings {
   /** The bot's public origin, e.g. `https://preview-bot.example.com` (GitHub's callback URL is `<this>/auth/callback`). */
@@ -32,97 +33,67 @@ export interface PageSettings {
   botService: { namespace: string; name: string; port: number };
 }
 
-export class PageSettingsError extends Error {}
+/** The page's settings, or why it is off. */
+export type PageSetup = { on: true; settings: PageSettings } | { on: false; reason: string };
 
 const LOCAL_HOST = /^(localhost|127\.0\.0\.1|\[::1\]|[a-z0-9-]+\.localhost)$/;
 
-const schema = z
-  .object({
-    PREVIEW_BOT_URL: z
-      .url({ protocol: /^https?$/, error: "the bot's public URL, e.g. https://preview-bot.example.com" })
-      .refine((v) => {
-        const u = new URL(v);
-        return u.pathname === "/" && !u.search && !u.hash;
-      }, "an origin only, without a path"),
-    GITHUB_CLIENT_ID: z.string({ error: "missing: the GitHub App's client ID (its settings page)" }),
-    GITHUB_CLIENT_SECRET: z.string({ error: "missing: a client secret of the GitHub App (its settings page)" }),
-    PREVIEW_AUTH_SECRET: z
-      .string({ error: "missing: at least 32 random characters" })
-      .transform((v) =>
-        v
-          .split(",")
-          .map((s) => s.trim())
-          .filter(Boolean),
-      )
-      .refine(
-        (l) => l.length > 0 && l.every((s) => Buffer.byteLength(s) >= MIN_SECRET_LENGTH),
-        `at least ${MIN_SECRET_LENGTH} random characters (comma-separated to rotate: the first seals)`,
-      ),
-    PREVIEW_AUTH_INSECURE_COOKIES: z
-      .enum(["true", "false", "1", "0", ""])
-      .optional()
-      .transform((v) => v === "true" || v === "1"),
-    PREVIEW_AUTH_SESSION_TTL: z.coerce.number().int().min(300).max(86_400).default(28_800),
-    PREVIEW_AUTH_ACCESS_TTL: z.coerce.number().int().min(10).max(900).default(120),
-    PREVIEW_ACCESS_GATEWAY: z.enum(["ingress-nginx", "envoy-gateway", "gateway-api-external-auth"]).optional(),
-    PREVIEW_AUTH_URL: z.url({ protocol: /^https?$/ }).optional(),
-    PREVIEW_BOT_SERVICE: z
-      .string()
-      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9]*[a-z0-9])?:\d{1,5}$/, "namespace/name:port")
-      .optional(),
-    BOT_NAMESPACE: z.string().default("preview-bot"),
-    GHE_HOST: z.string().optional(),
-    GHE_PROTOCOL: z.enum(["http", "https"]).optional(),
-    PREVIEW_BOT_ADMINS: z.string().optional(),
-  })
-  .superRefine((v, ctx) => {
-    const url = new URL(v.PREVIEW_BOT_URL);
-    if (v.PREVIEW_AUTH_INSECURE_COOKIES && !(url.protocol === "http:" && LOCAL_HOST.test(url.hostname)))
-      ctx.addIssue({
-        code: "custom",
-        path: ["PREVIEW_AUTH_INSECURE_COOKIES"],
-        message: "only for a bot on http://localhost (development); cookies are Secure everywhere else",
-      });
-    if (url.protocol === "http:" && !v.PREVIEW_AUTH_INSECURE_COOKIES)
-      ctx.addIssue({
-        code: "custom",
-        path: ["PREVIEW_BOT_URL"],
-        message:
-          "must be https (Secure cookies); for http://localhost development set PREVIEW_AUTH_INSECURE_COOKIES=true",
-      });
-  });
+const REQUIRED = ["PREVIEW_BOT_URL", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET", "PREVIEW_AUTH_SECRET"] as const;
 
-const NAMES = ["PREVIEW_BOT_URL", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET", "PREVIEW_AUTH_SECRET"] as const;
-
-/** The settings, or undefined when the page is not configured at all (none of its four required variables set). */
-export function loadPageSettings(vars: Readonly<Record<string, string | undefined>>): PageSettings | undefined {
-  const blank = (v: string | undefined) => v === undefined || v.trim() === "";
-  if (NAMES.every((n) => blank(vars[n]))) return undefined;
-  const cleaned = Object.fromEntries(Object.entries(vars).filter(([, v]) => !blank(v)));
-  const r = schema.safeParse(cleaned);
-  if (!r.success)
-    throw new PageSettingsError(
-      `invalid preview page settings:\n${r.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`).join("\n")}`,
-    );
-  const v = r.data;
-  const botUrl = new URL(v.PREVIEW_BOT_URL).origin;
-  const [svcNs, rest] = (v.PREVIEW_BOT_SERVICE ?? `${v.BOT_NAMESPACE}/preview-bot:80`).split("/") as [string, string];
+/** Whether the page can run with these settings, and with what; `github` replaces GitHub's URLs (tests). */
+export function pageSetup(env: Env, github?: GitHubEndpoints): PageSetup {
+  const missing = REQUIRED.filter((n) => !env[n]);
+  if (missing.length === REQUIRED.length)
+    return { on: false, reason: `not configured (set ${REQUIRED.join(", ")}; see docs/preview-access.md)` };
+  const problems = missing.map((n) => `${n} is missing`);
+  if (env.PREVIEW_BOT_URL) {
+    const url = new URL(env.PREVIEW_BOT_URL);
+    if (env.PREVIEW_AUTH_INSECURE_COOKIES && !(url.protocol === "http:" && LOCAL_HOST.test(url.hostname)))
+      problems.push(
+        "PREVIEW_AUTH_INSECURE_COOKIES is only for a bot on http://localhost (development); cookies are Secure everywhere else",
+      );
+    if (url.protocol === "http:" && !env.PREVIEW_AUTH_INSECURE_COOKIES)
+      problems.push(
+        "PREVIEW_BOT_URL must be https (Secure cookies); for http://localhost development set PREVIEW_AUTH_INSECURE_COOKIES=true",
+      );
+  }
+  if (problems.length) return { on: false, reason: problems.join("; ") };
+  const botUrl = new URL(env.PREVIEW_BOT_URL!).origin;
+  const [svcNs, rest] = (env.PREVIEW_BOT_SERVICE ?? `${env.BOT_NAMESPACE}/preview-bot:80`).split("/") as [
+    string,
+    string,
+  ];
   const [svcName, port] = rest.split(":") as [string, string];
   return {
-    botUrl,
-    clientId: v.GITHUB_CLIENT_ID,
-    clientSecret: v.GITHUB_CLIENT_SECRET,
-    secrets: v.PREVIEW_AUTH_SECRET,
-    secureCookies: !v.PREVIEW_AUTH_INSECURE_COOKIES,
-    sessionTtlMs: v.PREVIEW_AUTH_SESSION_TTL * 1000,
-    accessTtlMs: v.PREVIEW_AUTH_ACCESS_TTL * 1000,
-    github: githubEndpoints(v.GHE_HOST ?? "github.com", v.GHE_PROTOCOL ?? "https"),
-    admins: (v.PREVIEW_BOT_ADMINS ?? "")
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean),
-    ...(v.PREVIEW_ACCESS_GATEWAY ? { gateway: v.PREVIEW_ACCESS_GATEWAY } : {}),
-    authUrl: v.PREVIEW_AUTH_URL ?? `${botUrl}/auth/check`,
-    botService: { namespace: svcNs, name: svcName, port: Number(port) },
+    on: true,
+    settings: {
+      botUrl,
+      clientId: env.GITHUB_CLIENT_ID!,
+      clientSecret: env.GITHUB_CLIENT_SECRET!,
+      secrets: env
+        .PREVIEW_AUTH_SECRET!.split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+      secureCookies: !env.PREVIEW_AUTH_INSECURE_COOKIES,
+      sessionTtlMs: env.PREVIEW_AUTH_SESSION_TTL * 1000,
+      accessTtlMs: env.PREVIEW_AUTH_ACCESS_TTL * 1000,
+      github: github ?? githubEndpoints(env.GHE_HOST ?? "github.com", env.GHE_PROTOCOL ?? "https"),
+      admins: env.PREVIEW_BOT_ADMINS,
+      ...(env.PREVIEW_ACCESS_GATEWAY ? { gateway: env.PREVIEW_ACCESS_GATEWAY } : {}),
+      authUrl: env.PREVIEW_AUTH_URL ?? `${botUrl}/auth/check`,
+      botService: { namespace: svcNs, name: svcName, port: Number(port) },
+    },
+  };
+}
+
+/** What the render needs to protect a preview, or why it cannot (the page being off). */
+export function accessSettingsOf(setup: PageSetup): AccessSettings | { unavailable: string } {
+  if (!setup.on) return { unavailable: `the bot's GitHub sign-in (the preview page) is off: ${setup.reason}` };
+  const s = setup.settings;
+  return {
+    ...(s.gateway ? { gateway: s.gateway } : {}),
+    botUrl: s.botUrl,
+    authUrl: s.authUrl,
+    botService: s.botService,
   };
 }
