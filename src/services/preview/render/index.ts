@@ -25,6 +25,7 @@ import { scopeKey } from "./cluster-scoped.js";
 import type { IsolationReport, RenderWorker } from "./isolation.js";
 import { PROTOCOL_VERSION, type WorkerRequest } from "./protocol.js";
 import { RenderError } from "./render-error.js";
+import { protectAccess, type AccessSettings } from "./preview-access.js";
 import { planRoute, type RouteDefaults } from "./route-plan.js";
 import { findHelm } from "./sandboxed/helm.js";
 import { findKustomizeCommand, findOnPath } from "./sandboxed/kustomize.js";
@@ -53,6 +54,8 @@ export interface RenderInput {
   names: PreviewNames;
   /** Absent offline (`preview-bot render`). */
   cluster?: RenderCluster;
+  /** Who may open the preview (default `public`): `github` puts the bot's sign-in in front of every route. */
+  access?: "public" | "github";
 }
 
 export interface RenderResult {
@@ -71,6 +74,8 @@ export interface RenderResult {
   seed?: string;
   /** What the renderer extracted from a tarball. */
   extracted?: { files: number; bytes: number; skipped: string[] };
+  /** The hosts the routes serve, and (access: github) the objects for the bot's own namespace. */
+  access: { mode: "public" | "github"; hosts: string[]; grants: KubeObject[] };
 }
 
 export interface Renderer {
@@ -99,6 +104,8 @@ export interface RendererOptions extends RouteDefaults {
   botServiceAccount?: string;
   /** ClusterRoles a preview's RoleBindings may reference (default view, edit). */
   bindableClusterRoles?: readonly string[];
+  /** How `access: github` previews are protected (PREVIEW_ACCESS_GATEWAY, the bot's URLs), or why they cannot be. */
+  access?: AccessSettings | { unavailable: string };
 }
 
 /** The tools the worker may run, found once on the tool path. */
@@ -175,6 +182,19 @@ class ManifestRenderer implements Renderer {
       ...(raw.sources ? { sources: raw.sources } : {}),
     });
     warnings.push(...result.warnings);
+    // The last step, on purpose after every transform and every filter of what the pull request wrote: the bot's own
+    // access annotations and policies are added on top, so nothing that strips PR-supplied metadata removes them.
+    const mode = input.access ?? "public";
+    const access = protectAccess(
+      result.objects,
+      {
+        mode,
+        namespace: names.namespace,
+        ...(config.route?.baseUrl ? { pathPrefix: true } : {}),
+        labels: names.labels,
+      },
+      this.opts.access,
+    );
     this.log.debug(
       {
         key: names.key,
@@ -182,22 +202,23 @@ class ManifestRenderer implements Renderer {
         type: response.type,
         isolation: isolation.isolation,
         rendered: raw.objects.length,
-        objects: result.objects.length,
+        objects: access.objects.length,
         warnings: warnings.length,
         ms: Date.now() - started,
       },
       "rendered manifests",
     );
     return {
-      objects: result.objects,
+      objects: access.objects,
       warnings,
-      rewrites: result.rewrites,
+      rewrites: [...result.rewrites, ...access.notes],
       notes,
       ...(finalNames.url ? { url: finalNames.url } : {}),
       type: response.type,
       isolation,
       ...(response.seed !== undefined ? { seed: response.seed } : {}),
       ...(response.source ? { extracted: response.source } : {}),
+      access: { mode, hosts: access.hosts, grants: access.grants },
     };
   }
 

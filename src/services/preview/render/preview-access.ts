@@ -18,6 +18,7 @@
  * the check cannot see into (GRPCRoute, TLSRoute, TCPRoute, UDPRoute).
  */
 import type { KubeObject } from "../../shared/preview.js";
+import { RenderError } from "./render-error.js";
 import { isHttpRoute, isIngress } from "./routes.js";
 
 export type AccessGateway = "ingress-nginx" | "envoy-gateway" | "gateway-api-external-auth";
@@ -200,4 +201,70 @@ export function protectPreview(input: ProtectInput, s: AccessSettings): ProtectR
     botNamespaceObjects: [botReferenceGrant(s, input.namespace, { group: GATEWAY_GROUP, kind: "HTTPRoute" }, labels)],
     notes,
   };
+}
+
+type Rec = Record<string, unknown>;
+const rec = (v: unknown): Rec => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : {});
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+
+/** Every host the preview's routes serve (Ingress rules and TLS hosts, HTTPRoute hostnames), lowercase, once each. */
+export function routeHosts(objects: readonly KubeObject[]): string[] {
+  const out = new Set<string>();
+  for (const o of objects) {
+    const spec = rec(o.spec);
+    if (isIngress(o)) {
+      for (const rule of Array.isArray(spec.rules) ? spec.rules : []) {
+        const host = rec(rule).host;
+        if (typeof host === "string") out.add(host);
+      }
+      for (const tls of Array.isArray(spec.tls) ? spec.tls : []) for (const h of strings(rec(tls).hosts)) out.add(h);
+    } else if (isHttpRoute(o)) for (const h of strings(spec.hostnames)) out.add(h);
+  }
+  return [...out].map((h) => h.toLowerCase()).filter((h) => h !== "" && !h.includes("*"));
+}
+
+export interface AccessStep {
+  /** `github`: put the sign-in in front of every route; `public`: leave the routes as they are. */
+  mode: "public" | "github";
+  namespace: string;
+  pathPrefix?: boolean;
+  labels?: Record<string, string>;
+}
+
+export interface AccessOutcome {
+  objects: KubeObject[];
+  /** The hosts the preview serves (the sign-in answers for these); none for a path under a shared host. */
+  hosts: string[];
+  /** Objects for the bot's own namespace (ReferenceGrants), applied there and removed at teardown. */
+  grants: KubeObject[];
+  notes: string[];
+}
+
+/**
+ * The render's last step: for `access: github`, protect every route (`protectPreview`) or fail the render with the
+ * reason, never leaving it public; for `access: public`, nothing changes. `settings` is what the bot can do, or why it
+ * cannot protect anything (its sign-in is not configured).
+ */
+export function protectAccess(
+  objects: KubeObject[],
+  step: AccessStep,
+  settings: AccessSettings | { unavailable: string } | undefined,
+): AccessOutcome {
+  const hosts = step.pathPrefix ? [] : routeHosts(objects);
+  if (step.mode === "public") return { objects, hosts, grants: [], notes: [] };
+  if (!settings || "unavailable" in settings)
+    throw new RenderError(
+      `access: github: ${settings?.unavailable ?? "the bot has no GitHub sign-in configured"}; the preview is not deployed rather than left public`,
+    );
+  const r = protectPreview(
+    {
+      objects,
+      namespace: step.namespace,
+      ...(step.pathPrefix ? { pathPrefix: true } : {}),
+      ...(step.labels ? { labels: step.labels } : {}),
+    },
+    settings,
+  );
+  if (!r.ok) throw new RenderError(r.reason);
+  return { objects: r.objects, hosts, grants: r.botNamespaceObjects, notes: r.notes };
 }
