@@ -52,6 +52,8 @@ export interface PullFacts {
   htmlUrl: string;
   baseBranch: string;
   author: string;
+  /** The repository is private (or GitHub did not say it is public): its previews default to `access: github`. */
+  private: boolean;
 }
 
 export async function getPull(octokit: Octokit, owner: string, repo: string, number: number): Promise<PullFacts> {
@@ -69,6 +71,7 @@ export async function getPull(octokit: Octokit, owner: string, repo: string, num
       htmlUrl: data.html_url,
       baseBranch: data.base.ref,
       author: data.user?.login ?? "",
+      private: data.base.repo.private !== false,
     };
   } catch (err) {
     throw new Error(`reading pull request ${owner}/${repo}#${number}`, { cause: err });
