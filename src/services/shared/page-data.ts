@@ -4,9 +4,15 @@
  * it and decide, per visitor, what may be shown. Values here are shown as text (HTML-escaped); logs and diagnoses are
  * redacted and size-capped again by the page whatever the wiring did.
  */
-import type { PreviewSummary } from "./dispatch.js";
+import type { BackupTargetView, PreviewSummary } from "./dispatch.js";
+
+export type { BackupTargetView };
 import type { WorkloadHealth } from "./preview.js";
 import type { RunState, StepRecord } from "./run-report.js";
+
+/** Where a bypass token is presented: the header (health checks, E2E runs), or the query (`?preview-bypass=`). */
+export const BYPASS_HEADER = "x-preview-bypass";
+export const BYPASS_PARAM = "preview-bypass";
 
 export interface PreviewKeyParts {
   owner: string;
@@ -60,20 +66,6 @@ export interface PodLog {
   truncated?: boolean;
 }
 
-/** A backup target as the page shows it (only to admins and to readers of one of its allowed repositories). */
-export interface BackupTargetView {
-  name: string;
-  /** `owner/repo` or `owner/*`; none: admins only. */
-  allowedRepos?: readonly string[];
-  lastSuccess?: string;
-  sizeBytes?: number;
-  /** ISO time the last backup was verified by a restore, if it was. */
-  verified?: string;
-  nextRun?: string;
-  /** The last run failed: why (redacted). */
-  lastError?: string;
-}
-
 /** The read side the pages use. */
 export interface PageData {
   previews(): Promise<PagePreview[]>;
@@ -82,12 +74,18 @@ export interface PageData {
   backups(): Promise<BackupTargetView[]>;
 }
 
-/** What the bot knows about a preview host (from its namespaces' URL annotations). */
+/** What the bot knows about a preview host (from its namespace's access annotations). */
 export interface PreviewHost extends PreviewKeyParts {
   access: "public" | "github";
   /** This deploy's bypass token (health checks, E2E), when the preview has one. */
   bypassToken?: string;
 }
 
-/** Preview host name (lowercase, no port) → the preview it serves. */
-export type PreviewForHost = (hostname: string) => PreviewHost | undefined | Promise<PreviewHost | undefined>;
+/**
+ * Preview host name (lowercase, no port) → the preview it serves. `fresh`: the caller saw something a recent listing
+ * may not know yet (a host just deployed, a token just rotated), so read again (the source bounds how often).
+ */
+export type PreviewForHost = (
+  hostname: string,
+  opts?: { fresh?: boolean },
+) => PreviewHost | undefined | Promise<PreviewHost | undefined>;
