@@ -16,12 +16,12 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { BYPASS_HEADER, BYPASS_PARAM } from "../../services/shared/page-data.js";
 import { escapeHtml } from "./html.js";
 import type { PageAuth } from "./page-auth.js";
 import { GRANT_PARAM, type SignedIn } from "./sessions.js";
 
-export const BYPASS_HEADER = "x-preview-bypass";
-export const BYPASS_PARAM = "preview-bypass";
+export { BYPASS_HEADER, BYPASS_PARAM };
 
 type Mode = "nginx" | "envoy";
 
@@ -71,12 +71,17 @@ export async function authCheck(auth: PageAuth, req: IncomingMessage, res: Serve
   if (!original) return answer(res, 403, "no original request");
   const { mode, url } = original;
   const host = url.hostname.toLowerCase();
-  const target = await auth.o.previewForHost(host);
+  // A host or a token the last listing does not know yet (a preview just deployed): ask once more, fresh.
+  let target = (await auth.o.previewForHost(host)) ?? (await auth.o.previewForHost(host, { fresh: true }));
   if (!target) return answer(res, 403, "not a preview host");
   if (target.access === "public") return answer(res, 200, "public");
 
   const presented = header(req, BYPASS_HEADER) ?? url.searchParams.get(BYPASS_PARAM) ?? undefined;
-  if (presented && target.bypassToken && sameSecret(presented, target.bypassToken)) return answer(res, 200, "bypass");
+  if (presented) {
+    const matches = (t: typeof target) => Boolean(t?.bypassToken && sameSecret(presented, t.bypassToken));
+    if (!matches(target)) target = (await auth.o.previewForHost(host, { fresh: true })) ?? target;
+    if (matches(target)) return answer(res, 200, "bypass");
+  }
 
   const clean = new URL(url);
   clean.searchParams.delete(GRANT_PARAM);

@@ -31,7 +31,8 @@ export async function safeReturn(auth: PageAuth, rd: string | null): Promise<Ret
     return path.startsWith("/") && !path.startsWith("//") && !path.startsWith("/auth/") ? { kind: "bot", path } : HOME;
   }
   url.searchParams.delete(GRANT_PARAM);
-  const target = await auth.o.previewForHost(url.hostname.toLowerCase());
+  const host = url.hostname.toLowerCase();
+  const target = (await auth.o.previewForHost(host)) ?? (await auth.o.previewForHost(host, { fresh: true }));
   return target ? { kind: "preview", url, target } : HOME;
 }
 

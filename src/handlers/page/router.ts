@@ -148,28 +148,51 @@ export function createPageListener(opts: PageOptions): (req: IncomingMessage, re
     });
   }
 
+  /**
+   * The door's routes, in order: the first whose `match` accepts the path answers. Add a route here (e.g. a sleeping
+   * preview's wake endpoint): a path test, the methods it takes, and its handler.
+   */
+  const routes: PageRoute[] = [
+    // Any method: Envoy sends the visitor's own.
+    {
+      match: (p) => p === "/auth/check" || p.startsWith("/auth/check/"),
+      methods: "any",
+      handle: (req, res) => authCheck(auth, req, res),
+    },
+    { match: (p) => p === "/previews" || p === "/previews/", handle: list },
+    { match: (p) => p === "/auth/signin", handle: (req, res) => signIn(auth, req, res) },
+    { match: (p) => p === "/auth/callback", handle: (req, res) => callback(auth, req, res) },
+    { match: (p) => p === "/auth/signout", handle: async (req, res) => signOut(auth, req, res) },
+    {
+      match: (p) => PREVIEW_PATH.test(p),
+      handle: (req, res, path) => {
+        const m = PREVIEW_PATH.exec(path)!;
+        return one(req, res, { owner: m[1]!, repo: m[2]!, number: Number(m[3]) }, Boolean(m[4]));
+      },
+    },
+  ];
+
   return async (req, res) => {
     const path = requestUrl(req).pathname;
-    if (path === "/auth/check" || path.startsWith("/auth/check/")) {
-      await authCheck(auth, req, res);
+    const route = routes.find((r) => r.match(path));
+    if (!route) {
+      // Under /previews/ or /auth/ but no page: ours to refuse, not another door's.
+      if (!(path.startsWith("/previews/") || path.startsWith("/auth/"))) return false;
+      res.writeHead(404, { ...securityHeaders(), "content-type": "text/plain" }).end("not found");
       return true;
     }
-    const ours =
-      path === "/previews" || path === "/previews/" || path.startsWith("/previews/") || path.startsWith("/auth/");
-    if (!ours) return false;
-    if (req.method !== "GET" && req.method !== "HEAD") {
+    if (route.methods !== "any" && req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain" }).end("method not allowed");
       return true;
     }
-    if (path === "/previews" || path === "/previews/") await list(req, res);
-    else if (path === "/auth/signin") await signIn(auth, req, res);
-    else if (path === "/auth/callback") await callback(auth, req, res);
-    else if (path === "/auth/signout") signOut(auth, req, res);
-    else {
-      const m = PREVIEW_PATH.exec(path);
-      if (!m) return false;
-      await one(req, res, { owner: m[1]!, repo: m[2]!, number: Number(m[3]) }, Boolean(m[4]));
-    }
+    await route.handle(req, res, path);
     return true;
   };
+}
+
+interface PageRoute {
+  match(path: string): boolean;
+  /** `any`: every method (default: GET and HEAD only; the page only reads). */
+  methods?: "any";
+  handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>;
 }
