@@ -138,6 +138,7 @@ class SlackNotifier implements Notifier {
         namespace: names.namespace,
         ...(report.url ? { url: report.url } : {}),
         ...(ref.sha ? { sha: ref.sha } : {}),
+        ...(report.pageUrl ? { pageUrl: report.pageUrl } : {}),
       },
       { text: report.summary, ...(report.error ? { detail: report.error } : {}) },
       report.slackChannel ? { channel: report.slackChannel } : {},
