@@ -168,8 +168,11 @@ export class Browser {
   }
 }
 
+/** Where a test's page is served: this harness, or the whole bot (page-bot.ts). */
+export type PageDoor = Pick<PageHarness, "botUrl" | "port" | "github">;
+
 /** The harness's browser: the bot and GitHub on their ports. */
-export function browserFor(h: PageHarness, extraPorts: Record<string, number> = {}): Browser {
+export function browserFor(h: PageDoor, extraPorts: Record<string, number> = {}): Browser {
   const github = new URL(h.github.url);
   return new Browser((u) => {
     if (u.host === github.host) return Number(github.port);
@@ -180,7 +183,7 @@ export function browserFor(h: PageHarness, extraPorts: Record<string, number> = 
 /** Sign `login` in on the bot through GitHub's authorize page (the form the fake shows), landing where `rd` says. */
 export async function signIn(
   b: Browser,
-  h: PageHarness,
+  h: PageDoor,
   login: string,
   rd = "/previews",
   stop: (u: URL) => boolean = () => false,

@@ -48,14 +48,14 @@ export function pageSetup(env: Env, github?: GitHubEndpoints): PageSetup {
   const problems = missing.map((n) => `${n} is missing`);
   if (env.PREVIEW_BOT_URL) {
     const url = new URL(env.PREVIEW_BOT_URL);
-    if (env.PREVIEW_AUTH_INSECURE_COOKIES && !(url.protocol === "http:" && LOCAL_HOST.test(url.hostname)))
+    const local = url.protocol === "http:" && LOCAL_HOST.test(url.hostname);
+    if (env.PREVIEW_AUTH_INSECURE_COOKIES && !local)
       problems.push(
         "PREVIEW_AUTH_INSECURE_COOKIES is only for a bot on http://localhost (development); cookies are Secure everywhere else",
       );
-    if (url.protocol === "http:" && !env.PREVIEW_AUTH_INSECURE_COOKIES)
-      problems.push(
-        "PREVIEW_BOT_URL must be https (Secure cookies); for http://localhost development set PREVIEW_AUTH_INSECURE_COOKIES=true",
-      );
+    // Browsers keep Secure cookies on http://localhost (a secure context); anywhere else http would lose them.
+    if (url.protocol === "http:" && !local)
+      problems.push("PREVIEW_BOT_URL must be https (Secure cookies); http only for a bot on localhost (development)");
   }
   if (problems.length) return { on: false, reason: problems.join("; ") };
   const botUrl = new URL(env.PREVIEW_BOT_URL!).origin;

@@ -54,6 +54,8 @@ describe("page settings", () => {
     expect(
       on({ ...full, PREVIEW_BOT_URL: "http://localhost:3000", PREVIEW_AUTH_INSECURE_COOKIES: "true" }).secureCookies,
     ).toBe(false);
+    // Browsers keep Secure cookies on http://localhost: only the flag drops them.
+    expect(on({ ...full, PREVIEW_BOT_URL: "http://bot.localhost:3000" }).secureCookies).toBe(true);
     expect(on(full).secureCookies).toBe(true);
   });
 

@@ -1,5 +1,7 @@
 /**
- * The authorization matrix of issue #25, every cell asserted: reader, non-reader and anonymous visitors × a private
+ * The authorization matrix of issue #25, every cell asserted, against the whole bot as production builds it
+ * (startServer → buildApp, the page's settings in its environment, its previews read from the cluster's namespaces as
+ * the deploy writes them, their pods' logs from the API server, GitHub's answers from the loopback GitHub): reader, non-reader and anonymous visitors × a private
  * repository (access: github), a public repository with the default `access: public`, and a public repository that
  * asks for sign-in (`access: github`) × the preview URL (through /auth/check, as ingress-nginx calls it and as Envoy
  * does), the list, the preview's page and its logs.
@@ -14,10 +16,12 @@
  * path under /auth/check; a denial goes back to the browser as the bot sent it).
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { registerSecret } from "../../../src/logger.js";
-import type { PagePreview } from "../../../src/services/shared/page-data.js";
-import { CANARY, MemoryPageData, samplePreviews } from "../../support/page-sample.js";
-import { browserFor, signIn, startPageHarness, type Browser, type PageHarness } from "../../support/page-harness.js";
+import { registerSecret } from "../../src/logger.js";
+import type { PagePreview } from "../../src/services/shared/page-data.js";
+import { startPageBot, type PageBot } from "../support/page-bot.js";
+import { seedPreview, type SeededPreview } from "../support/page-cluster.js";
+import { browserFor, signIn, type Browser } from "../support/page-harness.js";
+import { CANARY, sampleLogs, samplePreviews } from "../support/page-sample.js";
 
 type Repo = "private, access: github" | "public, access: public" | "public, access: github";
 type Who = "reader" | "non-reader" | "anonymous";
@@ -83,34 +87,30 @@ const REPOS: Record<
   "public, access: github": { owner: "globex", repo: "docs", number: 3, private: false, access: "github" },
 };
 
-let h: PageHarness;
-const data = new MemoryPageData([]);
+let h: PageBot;
+const seeded = new Map<Repo, SeededPreview>();
 const browsers = new Map<Who, Browser>();
 const hostOf = (r: Repo) => `${REPOS[r].repo}-pr-${REPOS[r].number}.previews.localhost`;
 const previewUrl = (r: Repo) => `http://${hostOf(r)}:${h.port}/dashboard?tab=1`;
 
 beforeAll(async () => {
   registerSecret(CANARY);
-  h = await startPageHarness({
-    data,
-    previewForHost: (host) => {
-      const p = data.list.find((x) => x.url && new URL(x.url).hostname === host);
-      return p ? { owner: p.owner, repo: p.repo, number: p.number, access: p.access ?? "github" } : undefined;
-    },
-  });
+  h = await startPageBot();
   const template = samplePreviews(Date.now(), 1)[0]!;
   for (const [name, r] of Object.entries(REPOS) as Array<[Repo, (typeof REPOS)[Repo]]>) {
     h.github.repo(`${r.owner}/${r.repo}`, r.private, ["rita"]);
-    data.list.push({
+    const p: PagePreview = {
       ...template,
       key: `${r.owner}/${r.repo}#${r.number}`,
       owner: r.owner,
       repo: r.repo,
       number: r.number,
+      namespace: `${r.repo}-pr-${r.number}`,
       access: r.access,
       url: previewUrl(name),
       title: `${name} preview`,
-    } as PagePreview);
+    };
+    seeded.set(name, seedPreview(h.harness.fake, p, sampleLogs(p)));
   }
   for (const who of ["reader", "non-reader", "anonymous"] as const) browsers.set(who, browserFor(h));
   await signIn(browsers.get("reader")!, h, "rita");
@@ -119,7 +119,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h?.close();
-});
+}, 60_000);
 
 const isPreviewHost = (u: URL) => u.hostname.endsWith(".previews.localhost");
 const isGitHub = (u: URL) => u.host === new URL(h.github.url).host;
@@ -235,5 +235,24 @@ describe("who may see what (issue #25's authorization matrix)", () => {
 
   it.each(CELLS)("%s, %s, %s: %s", async (repo, who, surface, expected) => {
     expect(await outcome(who, repo, surface)).toBe(expected);
+  });
+});
+
+describe("bypass tokens of the wired bot", () => {
+  const check = (repo: Repo, token: string) =>
+    browserFor(h).fetch(`${h.botUrl}/auth/check`, {
+      jar: false,
+      headers: { "x-original-url": previewUrl(repo), "x-preview-bypass": token },
+    });
+
+  it("let a deploy's own token through to its preview, and nowhere else", async () => {
+    const web = seeded.get("private, access: github")!;
+    const docs = seeded.get("public, access: github")!;
+    const token = h.bypassToken(web.namespace, web.nonce!);
+    expect((await check("private, access: github", token)).status).toBe(200);
+    expect((await check("public, access: github", token)).status).toBe(401);
+    expect((await check("private, access: github", token.slice(0, -1))).status).toBe(401);
+    // Another deploy (another nonce) of the same preview makes another token.
+    expect(h.bypassToken(web.namespace, docs.nonce!)).not.toBe(token);
   });
 });
