@@ -4,10 +4,11 @@
  * pods' recent logs (cluster/pod-logs.ts: size-capped and redacted) and the backup targets' catalog. No database of
  * the bot's own: every replica answers the same.
  *
- * `previewForHost` answers the gateways' check for every request to a preview, so the namespaces are listed once
- * for a short while (default 5 s) and shared with the page; a host not in the listing, or a bypass token that does
- * not match, may read again (`fresh`), at most once a second, so a preview just deployed (or its token just rotated)
- * is known at once while a flood of unknown hosts cannot turn into a flood of API requests. Bypass tokens are derived
+ * `previewForHost` answers the gateways' check for every request to a preview, so its listing of the namespaces is
+ * reused for a short while (default 5 s); a host not in it, or a bypass token that does not match, may read again
+ * (`fresh`), at most once a second, so a preview just deployed (or its token just rotated) is known at once while a
+ * flood of unknown hosts cannot turn into a flood of API requests. The pages reuse theirs for a second (many
+ * visitors make one request a second, and a page is never more than a second behind the cluster). Bypass tokens are derived
  * here (shared/bypass-token.ts) and registered with the logger's redaction before they are handed out.
  */
 import { registerSecret } from "../../logger.js";
@@ -39,8 +40,10 @@ export interface PageReadsOptions {
   backups?: Pick<BackupReads, "overview">;
   /** A deploy's bypass token from its namespace and nonce (shared/bypass-token.ts with PREVIEW_AUTH_SECRET). */
   bypassToken(namespace: string, nonce: string): string;
-  /** How long a namespace listing is reused (default 5 s). */
-  namespacesTtlMs?: number;
+  /** How long the host index's namespace listing is reused (default 5 s). */
+  hostsTtlMs?: number;
+  /** How long the pages' namespace and database listings are reused (default 1 s). */
+  pagesTtlMs?: number;
   /** How long the backup targets' overview is reused (default 60 s: it lists blob storage). */
   backupsTtlMs?: number;
   now?: () => number;
@@ -85,16 +88,10 @@ class Reused<T> {
 
 export function createPageReads(o: PageReadsOptions): PageReads {
   const now = o.now ?? Date.now;
-  const namespaces = new Reused<Namespaces>(
-    () => o.cluster.listNamespaces({ ...MANAGED_BY }),
-    o.namespacesTtlMs ?? 5_000,
-    now,
-  );
-  const databases = new Reused(
-    async () => (o.databases ? await o.databases.list() : []),
-    o.namespacesTtlMs ?? 5_000,
-    now,
-  );
+  const listAll = () => o.cluster.listNamespaces({ ...MANAGED_BY });
+  const hostNamespaces = new Reused<Namespaces>(listAll, o.hostsTtlMs ?? 5_000, now);
+  const namespaces = new Reused<Namespaces>(listAll, o.pagesTtlMs ?? 1_000, now);
+  const databases = new Reused(async () => (o.databases ? await o.databases.list() : []), o.pagesTtlMs ?? 1_000, now);
   const backups = new Reused<BackupTargetView[]>(
     async () => (o.backups?.overview ? await o.backups.overview(new Date(now())) : []),
     o.backupsTtlMs ?? 60_000,
@@ -155,7 +152,7 @@ export function createPageReads(o: PageReadsOptions): PageReads {
 
   let indexed: { list: Namespaces; index: Map<string, PreviewHost | null> } | undefined;
   async function hostIndex(fresh: boolean): Promise<Map<string, PreviewHost | null>> {
-    const list = await namespaces.get(fresh);
+    const list = await hostNamespaces.get(fresh);
     if (indexed?.list === list) return indexed.index;
     const index = new Map<string, PreviewHost | null>();
     for (const ns of list) {
