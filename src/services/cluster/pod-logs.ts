@@ -54,8 +54,9 @@ export function createPodLogReader(o: { kubeConfig: KubeConfig }): PodLogReader 
                 limitBytes: PAGE_LOG_BYTES,
               }),
             );
-            const cut = text.length > PAGE_LOG_BYTES;
-            return { pod, container, text: redactText(cut ? text.slice(-PAGE_LOG_BYTES) : text), truncated: cut };
+            // The API server stops at limitBytes: a log that long was cut there.
+            const cut = Buffer.byteLength(text) >= PAGE_LOG_BYTES;
+            return { pod, container, text: redactText(text), ...(cut ? { truncated: true } : {}) };
           } catch (err) {
             return { pod, container, text: `(no log: ${redactText(kubeMessage(err))})` };
           }
