@@ -220,7 +220,7 @@ export function routeHosts(objects: readonly KubeObject[]): string[] {
       for (const tls of Array.isArray(spec.tls) ? spec.tls : []) for (const h of strings(rec(tls).hosts)) out.add(h);
     } else if (isHttpRoute(o)) for (const h of strings(spec.hostnames)) out.add(h);
   }
-  return [...out].map((h) => h.toLowerCase()).filter((h) => h !== "" && !h.includes("*"));
+  return [...new Set([...out].map((h) => h.toLowerCase()))].filter((h) => h !== "" && !h.includes("*"));
 }
 
 export interface AccessStep {

@@ -4,7 +4,13 @@
  */
 import { describe, expect, it } from "@jest/globals";
 import type { KubeObject } from "../../../../src/services/shared/preview.js";
-import { protectPreview, type AccessSettings } from "../../../../src/services/preview/render/preview-access.js";
+import {
+  protectAccess,
+  protectPreview,
+  routeHosts,
+  type AccessSettings,
+} from "../../../../src/services/preview/render/preview-access.js";
+import { RenderError } from "../../../../src/services/preview/render/render-error.js";
 
 const base: Omit<AccessSettings, "gateway"> = {
   botUrl: "https://preview-bot.example.com",
@@ -188,5 +194,65 @@ describe("protecting a preview's routes", () => {
     const ing = ingress({ "nginx.ingress.kubernetes.io/server-snippet": "x" });
     protectPreview({ namespace: NS, objects: [ing] }, { ...base, gateway: "ingress-nginx" });
     expect(ing.metadata.annotations).toEqual({ "nginx.ingress.kubernetes.io/server-snippet": "x" });
+  });
+});
+
+describe("the render's access step (protectAccess)", () => {
+  const settings: AccessSettings = { ...base, gateway: "ingress-nginx" };
+  const two = [
+    ingress(),
+    {
+      ...ingress(),
+      metadata: { name: "api", namespace: NS },
+      spec: { rules: [{ host: "api-pr-42.previews.example.com" }] },
+    },
+  ];
+
+  it("leaves a public preview's routes alone and says which hosts they serve", () => {
+    const r = protectAccess([deployment, route("web")], { mode: "public", namespace: NS }, undefined);
+    expect(r).toEqual({
+      objects: [deployment, route("web")],
+      hosts: ["web-pr-42.previews.example.com"],
+      grants: [],
+      notes: [],
+    });
+  });
+
+  it("protects every route of a preview with several (one per exposed Service), each of its hosts recorded", () => {
+    const r = protectAccess(two, { mode: "github", namespace: NS }, settings);
+    expect(r.hosts).toEqual(["web-pr-42.previews.example.com", "api-pr-42.previews.example.com"]);
+    for (const o of r.objects)
+      expect(o.metadata.annotations?.["nginx.ingress.kubernetes.io/auth-url"]).toBe(base.authUrl);
+  });
+
+  it("fails the render with the reason when the bot cannot protect it: sign-in off, or no supported gateway", () => {
+    expect(() =>
+      protectAccess(two, { mode: "github", namespace: NS }, { unavailable: "the preview page is off: X is missing" }),
+    ).toThrow(
+      new RenderError(
+        "access: github: the preview page is off: X is missing; the preview is not deployed rather than left public",
+      ),
+    );
+    expect(() => protectAccess(two, { mode: "github", namespace: NS }, { ...base })).toThrow(
+      /access: github: the bot has no PREVIEW_ACCESS_GATEWAY/,
+    );
+    expect(() => protectAccess(two, { mode: "github", namespace: NS }, undefined)).toThrow(RenderError);
+  });
+
+  it("records no host for a preview under a path of a shared host (that host is not the preview's)", () => {
+    expect(protectAccess(two, { mode: "public", namespace: NS, pathPrefix: true }, settings).hosts).toEqual([]);
+  });
+
+  it("reads hosts from Ingress rules and TLS and from HTTPRoute hostnames, lowercase, once, never a wildcard", () => {
+    expect(
+      routeHosts([
+        {
+          ...ingress(),
+          spec: { rules: [{ host: "A.example.com" }, {}], tls: [{ hosts: ["a.example.com", "*.x.com"] }] },
+        },
+        { ...route("r"), spec: { hostnames: ["b.example.com"] } },
+        deployment,
+      ]),
+    ).toEqual(["a.example.com", "b.example.com"]);
   });
 });
