@@ -67,8 +67,6 @@ import {
 import { DEFAULT_PACE, type Pace } from "./services/shared/pace.js";
 import type { Cluster, Databases } from "./services/shared/preview.js";
 
-export { createProbotApp, loadKubeConfig } from "./parts.js";
-
 /** Parts a test (or an embedding) may put in place of the ones built from the settings. */
 export interface PartOverrides {
   kubeConfig?: KubeConfig;
@@ -219,7 +217,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     admins: settings.PREVIEW_BOT_ADMINS,
     logger,
   });
-  const commentJob = createCommentJob({ octokitFor: github.octokitFor, intake, logger });
+  const commentJob = createCommentJob({ octokitFor: (id) => github.octokitFor(id), intake, logger });
   queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) => runner.handle(job, signal));
   queue.register<CommentJob>(COMMENT_JOB, (job) => commentJob(job.payload));
   if (backups) queue.register<BackupJob>(BACKUP_JOB, (job) => backups.run(job.payload));

@@ -46,7 +46,7 @@ function baseUrlOf(req: IncomingMessage): string {
  * The app manifest from app.yml; webhooks go to `webhookUrl` (a proxy) when given, else to this server. The page's
  * sign-in returns to `<botUrl>/auth/callback` (GitHub requires the redirect URI to be one of the App's callback URLs).
  */
-export function buildManifest(
+function buildManifest(
   appYml: string,
   baseUrl: string,
   webhookUrl?: string,
@@ -66,7 +66,7 @@ export function buildManifest(
 const LOCAL_HOST = /^(localhost|127\.0\.0\.1|\[::1\]|[a-z0-9-]+\.localhost)$/;
 
 /** What the env file gets for the page's sign-in, besides the App's id, key and webhook secret. */
-export function signInSettings(
+function signInSettings(
   app: { client_id?: string; client_secret?: string },
   botUrl: string,
   hasAuthSecret: boolean,
@@ -84,7 +84,7 @@ export function signInSettings(
 }
 
 /** Set KEY=value lines in an env file, replacing existing keys and keeping everything else. */
-export function updateEnvFile(path: string, values: Record<string, string>): void {
+function updateEnvFile(path: string, values: Record<string, string>): void {
   const lines = existsSync(path) ? readFileSync(path, "utf8").split("\n") : [];
   const kept = lines.filter((l) => !Object.keys(values).some((k) => l.startsWith(`${k}=`)));
   const added = Object.entries(values).map(

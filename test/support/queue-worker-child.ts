@@ -1,7 +1,8 @@
 /**
- * A queue worker in its own process, for the crash-recovery test (run with Node's --experimental-transform-types (cluster.ts has parameter properties) and the
- * `.js` → `.ts` resolve hook from test/support/azurite.ts). Its one job kind provisions the preview's database and
- * namespace (the runner's idempotent steps) and records each attempt; with CRASH=1 it then hangs, to be killed.
+ * A queue worker in its own process, for the crash-recovery test (run with Node's --experimental-transform-types
+ * (cluster.ts has parameter properties) and the `.js` → `.ts` resolve hook from test/support/azurite.ts). Its one job
+ * kind provisions the preview's database and namespace (the runner's idempotent steps) and records each attempt; with
+ * CRASH=1 it then hangs, to be killed.
  *
  * env: QUEUE_URL, ADMIN_URL (PostgreSQL for the preview databases), KUBE_URL (fake API server), CRASH
  */

@@ -33,7 +33,10 @@ import { isConflict, kubeError } from "./kube-errors.js";
 import { appliedMetadata } from "./managed-fields.js";
 import type { ObjectApi } from "./support.js";
 
-/** Annotation on the preview namespace: the cluster-scoped kinds applied for the preview (like APPLIED_KINDS_ANNOTATION). */
+/**
+ * Annotation on the preview namespace: the cluster-scoped kinds applied for the preview (like
+ * APPLIED_KINDS_ANNOTATION).
+ */
 export const APPLIED_CLUSTER_KINDS_ANNOTATION = "preview-bot.dev/applied-cluster-kinds";
 /** What the cluster service keeps for itself, and the last run (until the new one ends): ensureNamespace keeps these. */
 const BOOKKEEPING = [APPLIED_KINDS_ANNOTATION, APPLIED_CLUSTER_KINDS_ANNOTATION, LAST_RUN_ANNOTATION];
@@ -78,7 +81,7 @@ export class NamespaceMeta {
       annotations,
     };
     return this.o.objects.patch(
-      { apiVersion: "v1", kind: "Namespace", metadata } as KubernetesObject,
+      { apiVersion: "v1", kind: "Namespace", metadata },
       undefined,
       undefined,
       this.o.fieldManager,
@@ -104,7 +107,10 @@ export class NamespaceMeta {
     }
   }
 
-  /** What preview-bot's apply owns now (all our labels and preview-bot.dev/ annotations when the server keeps no managedFields). */
+  /**
+   * What preview-bot's apply owns now (all our labels and preview-bot.dev/ annotations when the server keeps no
+   * managedFields).
+   */
   private owned(ns: V1Namespace): { labels: Labels; annotations: Labels } {
     const fromFields = appliedMetadata(ns, this.o.fieldManager);
     if (fromFields) return fromFields;

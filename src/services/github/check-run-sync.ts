@@ -10,7 +10,7 @@ import { attempt, httpStatus, reportError } from "./report-error.js";
 import { renderCheckRunOutput } from "./report-markdown.js";
 import type { SurfaceContext } from "./surface.js";
 
-export const CHECK_RUN_NAME = "preview";
+const CHECK_RUN_NAME = "preview";
 
 type Conclusion = "success" | "failure" | "neutral" | "cancelled";
 
@@ -23,7 +23,8 @@ function conclusionOf(report: RunReport): Conclusion {
     case "superseded":
     case "cancelled":
       return "cancelled";
-    default:
+    case "queued":
+    case "in_progress":
       return "neutral";
   }
 }

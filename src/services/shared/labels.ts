@@ -35,7 +35,7 @@ export const ACCESS_NONCE_ANNOTATION = "preview-bot.dev/access-nonce";
 export const LAST_RUN_ANNOTATION = "preview-bot.dev/last-run";
 
 /** Namespaces never touched, whatever their labels say. */
-export const ALWAYS_PROTECTED_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+const ALWAYS_PROTECTED_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
 export function isProtectedNamespace(name: string, extra: readonly string[] = []): boolean {
   return ALWAYS_PROTECTED_NAMESPACES.includes(name) || name.startsWith("kube-") || extra.includes(name);

@@ -49,9 +49,9 @@ function worker(crash: boolean): { child: ChildProcess; saw(line: string): Promi
   children.push(child);
   let out = "";
   let err = "";
-  child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (err += c.toString()));
   const waiters: Array<() => void> = [];
-  child.stdout!.on("data", (c: Buffer) => {
+  child.stdout.on("data", (c: Buffer) => {
     out += c.toString();
     for (const w of waiters.splice(0)) w();
   });

@@ -1,4 +1,3 @@
-import { describeError } from "../../shared/format.js";
 /**
  * Deploy a preview: admit the job (admit.ts), then run DEPLOY_PIPELINE (pipeline.ts) on the PR's current head
  * commit, recording each step; finish by recording the outcome on the namespace, concluding the check run and
@@ -11,6 +10,7 @@ import { join } from "node:path";
 import { redactText } from "../../../logger.js";
 import type { PreviewJob } from "../../shared/dispatch.js";
 import { isTransientError, SupersededError } from "../../shared/errors.js";
+import { describeError } from "../../shared/format.js";
 import { LAST_RUN_ANNOTATION, STATE_ANNOTATION } from "../../shared/labels.js";
 import { encodeLastRun } from "../../shared/last-run.js";
 import { previewKey, type PreviewNames, type PreviewRef } from "../../shared/preview.js";
@@ -36,7 +36,7 @@ export async function deployPreview(
   tracker.plan(DEPLOY_PIPELINE.map((s) => s.name));
   await reporter.started(ctx.report);
 
-  let retry: unknown;
+  let retry: { error: unknown } | undefined;
   try {
     await runPipeline(DEPLOY_PIPELINE, ctx, tracker);
     ctx.report.state = "success";
@@ -58,7 +58,7 @@ export async function deployPreview(
   }
   await reporter.finished(report);
   await announceRun(deps, report);
-  if (retry) throw retry;
+  if (retry) throw retry.error;
   return report;
 }
 
@@ -113,7 +113,12 @@ async function startRun(
 }
 
 /** Record why the run ended early; returns the error when the queue should retry the job. */
-function recordFailure(deps: RunnerDeps, { report, job }: DeployContext, err: unknown, signal?: AbortSignal): unknown {
+function recordFailure(
+  deps: RunnerDeps,
+  { report, job }: DeployContext,
+  err: unknown,
+  signal?: AbortSignal,
+): { error: unknown } | undefined {
   if (err instanceof SupersededError || signal?.aborted) {
     // Whatever step noticed it (a roll-out wait cut short, a step boundary), a newer job took over.
     report.state = "superseded";
@@ -128,7 +133,7 @@ function recordFailure(deps: RunnerDeps, { report, job }: DeployContext, err: un
   // A Kubernetes/GitHub 5xx, 429 or timeout: report it, then hand the job back so the queue retries it.
   if (!isTransientError(err)) return undefined;
   report.summary += " (a transient error: retrying)";
-  return err;
+  return { error: err };
 }
 
 async function markNamespace(deps: RunnerDeps, names: PreviewNames, report: RunReport): Promise<void> {

@@ -40,7 +40,7 @@ export const renderManifestsStep: DeployStep = {
     const files = result.extracted ? `, ${result.extracted.files} files` : "";
     const access = ctx.access.mode === "github" ? "; access: github (sign-in in front of every route)" : "";
     detail(
-      `${result.objects.length} objects (${result.type}${files}; isolated: ${result.isolation.isolation}${access})${notes.length ? `; ${notes.length} note(s): ${shown}${notes.length > SHOWN ? "; …" : ""}` : ""}`,
+      `${result.objects.length} objects (${result.type}${files}; isolated: ${result.isolation.isolation}${result.isolation.workload ? ", renderer workload" : ""}${access})${notes.length ? `; ${notes.length} note(s): ${shown}${notes.length > SHOWN ? "; …" : ""}` : ""}`,
     );
     ctx.objects = result.objects;
   },
