@@ -38,7 +38,7 @@ const flag = z
   .transform((v) => v === "true" || v === "1");
 
 /** Bytes a PREVIEW_AUTH_SECRET key must have at least. */
-export const AUTH_SECRET_MIN_LENGTH = 32;
+const AUTH_SECRET_MIN_LENGTH = 32;
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),

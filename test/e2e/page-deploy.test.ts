@@ -163,7 +163,7 @@ describe("a private repository's preview behind the GitHub sign-in, through the 
     // The app logs what it was sent: the deploy's token and a database password must not reach the page.
     h.harness.fake.setPodLog(
       NS,
-      pod.metadata.name!,
+      pod.metadata.name,
       "web",
       `listening on :8080\nGET /healthz x-preview-bypass=${token()}\nDATABASE_URL=postgres://app:${CANARY}@db/app\n`,
     );

@@ -10,7 +10,7 @@ import { deriveBypassToken } from "../../src/services/shared/bypass-token.js";
 import { startHarness, type Harness } from "./e2e-bot.js";
 import { GitHubOAuthFake } from "./github-oauth-fake.js";
 
-export const PAGE_SECRET = "page-secret-0123456789abcdefghijklmnopqrstuvwxyz";
+const PAGE_SECRET = "page-secret-0123456789abcdefghijklmnopqrstuvwxyz";
 
 export interface PageBot {
   harness: Harness;
@@ -23,7 +23,7 @@ export interface PageBot {
   close(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((ok) => s.listen(0, "127.0.0.1", ok));
   const port = (s.address() as { port: number }).port;

@@ -23,7 +23,7 @@ import { encodeLastRun } from "../../src/services/shared/last-run.js";
 import type { PagePreview, PodLog } from "../../src/services/shared/page-data.js";
 import type { RunReport } from "../../src/services/shared/run-report.js";
 import type { FakeKube } from "./fake-kube/index.js";
-import { CANARY, sampleLogs } from "./page-sample.js";
+import { CANARY } from "./page-sample.js";
 
 export interface SeededPreview {
   namespace: string;
@@ -111,9 +111,4 @@ export function seedPreview(fake: FakeKube, p: PagePreview, logs: PodLog[] = [])
     fake.setPodLog(namespace, log.pod, log.container, log.text);
   }
   return { namespace, ...(nonce ? { nonce } : {}) };
-}
-
-/** Every sample preview, with the sample logs (a canary secret in them). */
-export function seedSamples(fake: FakeKube, previews: PagePreview[]): Map<string, SeededPreview> {
-  return new Map(previews.map((p) => [p.key, seedPreview(fake, p, sampleLogs(p))]));
 }

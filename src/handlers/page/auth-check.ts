@@ -21,8 +21,6 @@ import { escapeHtml } from "./html.js";
 import type { PageAuth } from "./page-auth.js";
 import { GRANT_PARAM, type SignedIn } from "./sessions.js";
 
-export { BYPASS_HEADER, BYPASS_PARAM };
-
 type Mode = "nginx" | "envoy";
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -31,7 +29,7 @@ function header(req: IncomingMessage, name: string): string | undefined {
 }
 
 /** The visitor's original request, as the calling gateway describes it. */
-export function originalRequest(req: IncomingMessage): { mode: Mode; url: URL } | undefined {
+function originalRequest(req: IncomingMessage): { mode: Mode; url: URL } | undefined {
   const xo = header(req, "x-original-url");
   try {
     if (xo) return { mode: "nginx", url: new URL(xo) };
@@ -49,7 +47,7 @@ export function originalRequest(req: IncomingMessage): { mode: Mode; url: URL } 
 }
 
 /** Constant-time equality of two secrets of any length (compared as SHA-256 digests). */
-export function sameSecret(a: string, b: string): boolean {
+function sameSecret(a: string, b: string): boolean {
   const x = createHash("sha256").update(a).digest();
   const y = createHash("sha256").update(b).digest();
   return timingSafeEqual(x, y);

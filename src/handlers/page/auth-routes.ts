@@ -17,7 +17,7 @@ export type Return = { kind: "bot"; path: string } | { kind: "preview"; url: URL
 const HOME: Return = { kind: "bot", path: "/previews" };
 
 /** `rd` as a safe place to return to; anything else is the list. */
-export async function safeReturn(auth: PageAuth, rd: string | null): Promise<Return> {
+async function safeReturn(auth: PageAuth, rd: string | null): Promise<Return> {
   if (!rd) return HOME;
   let url: URL;
   try {

@@ -47,12 +47,12 @@ export function bytes(n: number | undefined): string {
 /** At most this much of one container's log is shown (its newest lines). */
 export const LOG_BYTES_PER_CONTAINER = 64 * 1024;
 /** At most this many containers' logs on one page. */
-export const LOG_CONTAINERS = 12;
+const LOG_CONTAINERS = 12;
 /** A diagnosis is cut after this much. */
-export const DIAGNOSIS_BYTES = 16 * 1024;
+const DIAGNOSIS_BYTES = 16 * 1024;
 
 /** The newest `max` bytes of `text`, cut at a line start; whether anything was cut. */
-export function tail(text: string, max: number): { text: string; cut: boolean } {
+function tail(text: string, max: number): { text: string; cut: boolean } {
   if (Buffer.byteLength(text) <= max) return { text, cut: false };
   let t = Buffer.from(text)
     .subarray(-max)

@@ -67,14 +67,7 @@ export function createAccessGrants(o: AccessGrantOptions): AccessGrants {
       const applied: string[] = [];
       for (const g of wanted) {
         try {
-          await objects.patch(
-            g as KubernetesObject,
-            undefined,
-            undefined,
-            fieldManager,
-            true,
-            PatchStrategy.ServerSideApply,
-          );
+          await objects.patch(g, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply);
         } catch (err) {
           throw kubeError(`${doing}: applying ${name(g)}`, err);
         }

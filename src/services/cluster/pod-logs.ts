@@ -10,9 +10,9 @@ import { isNotFound, kubeError, kubeMessage } from "./kube-errors.js";
 import { isOurs } from "./support.js";
 
 /** Per container: the newest lines, at most this many bytes (like the roll-out diagnosis's LOG_BYTES, but more). */
-export const PAGE_LOG_LINES = 200;
+const PAGE_LOG_LINES = 200;
 export const PAGE_LOG_BYTES = 64 * 1024;
-export const PAGE_LOG_CONTAINERS = 12;
+const PAGE_LOG_CONTAINERS = 12;
 
 export interface PodLogReader {
   /** The recent logs of the preview namespace's containers; none when the namespace is absent or not ours. */

@@ -55,7 +55,7 @@ export interface GitHubUser {
 /** `read`: the token reads the repository; `none`: it does not; `unauthorized`: the token itself is no longer valid. */
 export type RepoAccess = "read" | "none" | "unauthorized";
 
-export class UserAuthError extends Error {}
+class UserAuthError extends Error {}
 
 /** A PKCE verifier (43 characters from 32 random bytes) and its S256 challenge. */
 export function pkcePair(): { verifier: string; challenge: string } {

@@ -91,9 +91,9 @@ export function createPageReads(o: PageReadsOptions): PageReads {
   const listAll = () => o.cluster.listNamespaces({ ...MANAGED_BY });
   const hostNamespaces = new Reused<Namespaces>(listAll, o.hostsTtlMs ?? 5_000, now);
   const namespaces = new Reused<Namespaces>(listAll, o.pagesTtlMs ?? 1_000, now);
-  const databases = new Reused(async () => (o.databases ? await o.databases.list() : []), o.pagesTtlMs ?? 1_000, now);
+  const databases = new Reused(async () => (o.databases ? o.databases.list() : []), o.pagesTtlMs ?? 1_000, now);
   const backups = new Reused<BackupTargetView[]>(
-    async () => (o.backups?.overview ? await o.backups.overview(new Date(now())) : []),
+    async () => (o.backups?.overview ? o.backups.overview(new Date(now())) : []),
     o.backupsTtlMs ?? 60_000,
     now,
   );

@@ -48,19 +48,19 @@ export type ProtectResult =
   | { ok: false; reason: string };
 
 const NGINX = "nginx.ingress.kubernetes.io/";
-export const POLICY_NAME = "preview-bot-access";
+const POLICY_NAME = "preview-bot-access";
 const GATEWAY_GROUP = "gateway.networking.k8s.io";
 const OTHER_ROUTES = new Set(["GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute"]);
 /** Headers the check needs from the visitor's request when Envoy calls it. */
-export const EXT_AUTH_HEADERS = ["cookie", "accept", "x-forwarded-proto", "x-preview-bypass"] as const;
+const EXT_AUTH_HEADERS = ["cookie", "accept", "x-forwarded-proto", "x-preview-bypass"] as const;
 
 /** The annotations ingress-nginx needs to send every request of a preview through the bot's check. */
-export function ingressAuthAnnotations(s: Pick<AccessSettings, "botUrl" | "authUrl">): Record<string, string> {
+function ingressAuthAnnotations(s: Pick<AccessSettings, "botUrl" | "authUrl">): Record<string, string> {
   return { [`${NGINX}auth-url`]: s.authUrl, [`${NGINX}auth-signin`]: `${s.botUrl}/auth/signin` };
 }
 
 /** A pull request's annotation that could switch the check off or route around it. */
-export function unsafeIngressAnnotation(key: string): boolean {
+function unsafeIngressAnnotation(key: string): boolean {
   if (key.includes("snippet")) return true;
   if (!key.startsWith(NGINX)) return false;
   const name = key.slice(NGINX.length);
@@ -68,7 +68,7 @@ export function unsafeIngressAnnotation(key: string): boolean {
 }
 
 /** The HTTPRoute filter (Gateway API ExternalAuth, experimental channel) that calls the bot's check. */
-export function externalAuthFilter(s: Pick<AccessSettings, "botService">): Record<string, unknown> {
+function externalAuthFilter(s: Pick<AccessSettings, "botService">): Record<string, unknown> {
   return {
     type: "ExternalAuth",
     externalAuth: {
@@ -80,7 +80,7 @@ export function externalAuthFilter(s: Pick<AccessSettings, "botService">): Recor
 }
 
 /** Envoy Gateway's SecurityPolicy calling the bot's check for these HTTPRoutes. */
-export function envoySecurityPolicy(
+function envoySecurityPolicy(
   s: Pick<AccessSettings, "botService">,
   namespace: string,
   routeNames: readonly string[],

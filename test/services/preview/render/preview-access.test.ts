@@ -179,10 +179,7 @@ describe("protecting a preview's routes", () => {
       "cannot bring its own Envoy Gateway policies",
     ],
   ] as const)("refuses when %s", (_, gw, objects, pathPrefix, reason) => {
-    const r = protectPreview(
-      { namespace: NS, objects: objects as unknown as KubeObject[], ...(pathPrefix ? { pathPrefix } : {}) },
-      { ...base, ...gw },
-    );
+    const r = protectPreview({ namespace: NS, objects, ...(pathPrefix ? { pathPrefix } : {}) }, { ...base, ...gw });
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.reason).toContain(reason);
