@@ -1,11 +1,12 @@
 /**
- * Issue #25 wired, end to end through the bot as production builds it (startServer → buildApp): a private
- * repository's pull request deploys with the sign-in in front of its preview (ingress-nginx's auth annotations on the
- * Ingress), the namespace records who may open it, on which host, and the deploy's bypass nonce, the health checks go
- * through the bot's own /auth/check with that deploy's token (played here as ingress-nginx does: the auth subrequest
- * first, the app only on 2xx), the sticky comment links the preview's page, and the page shows a reader the last
- * deploy and the pod's logs, redacted. A new deploy rotates the token. The token never reaches a log, a comment, a
- * check run or a page. (page-off.test.ts: with the page off, such a preview is refused, never left public.)
+ * Issue #25 wired, end to end through the bot as production builds it (startServer → buildApp): a private repository's
+ * pull request deploys with the sign-in in front of its preview (ingress-nginx's auth annotations on the Ingress), the
+ * namespace records who may open it, on which host, and the deploy's bypass nonce, the health checks go through the
+ * bot's own /auth/check with that deploy's token (played here as ingress-nginx does: the auth subrequest first, the app
+ * only on 2xx), the E2E workflow gets the token in the input the repository names, the sticky comment links the
+ * preview's page, and the page shows a reader the last deploy and the pod's logs, redacted. A new deploy rotates the
+ * token. The token never reaches a log, a comment, a check run or a page. (page-off.test.ts: with the page off, such a
+ * preview is refused, never left public.)
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createServer, type Server } from "node:http";
@@ -42,6 +43,9 @@ health:
   timeout: 10m
   checks:
     - path: /healthz
+e2e:
+  workflow: e2e.yml
+  bypassInput: preview_token
 `;
 const FILES = { "deploy/web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1", service: true }) };
 
@@ -115,9 +119,15 @@ describe("a private repository's preview behind the GitHub sign-in, through the 
 
   const namespace = () => h.harness.fake.get("v1", "Namespace", undefined, NS)!;
   const token = () => h.bypassToken(NS, namespace().metadata.annotations![ACCESS_NONCE_ANNOTATION]!);
-  /** Everything the bot wrote to GitHub and its log, where a token must never be. */
+  /** The E2E workflow's dispatches: the one place a token is sent (the input the repository named). */
+  const dispatches = () => gh.state.writes.filter((w) => /\/actions\/workflows\/e2e\.yml\/dispatches$/.test(w.path));
+  /** Everything else the bot wrote to GitHub, and its log, where a token must never be. */
   const everythingShown = () =>
-    [JSON.stringify(gh.state.writes), JSON.stringify(gh.state.comments), logLines.join("\n")].join("\n");
+    [
+      JSON.stringify(gh.state.writes.filter((w) => !dispatches().includes(w))),
+      JSON.stringify(gh.state.comments),
+      logLines.join("\n"),
+    ].join("\n");
 
   it("protects the Ingress, records who may open it, and passes its health checks with the deploy's bypass token", async () => {
     expect(await h.harness.send("pull_request", prEvent("opened", gh.state.pulls.get(2)!))).toBe(200);
@@ -137,6 +147,13 @@ describe("a private repository's preview behind the GitHub sign-in, through the 
     // The health check went through the bot's check with the token, and only then to the app.
     expect(checks).toContain("200 bypass");
     expect(appSaw.map((r) => r.path)).toContain("/healthz");
+    // The E2E workflow got this deploy's token in the input the repository named, besides its usual inputs.
+    expect(dispatches().map((d) => d.body)).toEqual([
+      {
+        ref: gh.state.pulls.get(2)!.branch,
+        inputs: { preview_url: expect.stringContaining(HOST), preview_token: token() },
+      },
+    ]);
     // The last run, kept on the namespace for the page.
     const last = decodeLastRun(namespace().metadata.annotations!["preview-bot.dev/last-run"]);
     expect(last).toMatchObject({ kind: "deploy", state: "success" });
@@ -202,6 +219,7 @@ describe("a private repository's preview behind the GitHub sign-in, through the 
     );
     expect(token()).not.toBe(old);
     expect(checks).toContain("200 bypass");
+    expect((dispatches().at(-1)!.body as { inputs: Record<string, string> }).inputs.preview_token).toBe(token());
     checks.length = 0;
     const stale = await gateway(() => h)(`http://${HOST}/`, { headers: { "x-preview-bypass": old } });
     expect(stale.status).toBe(302);
