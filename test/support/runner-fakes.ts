@@ -194,8 +194,12 @@ export class FakeBackups implements PreviewBackups {
   }
 }
 
-/** What a fake render answers; the isolation defaults to a namespaces sandbox. */
-type FakeRenderResult = Omit<RenderResult, "isolation"> & Partial<Pick<RenderResult, "isolation">>;
+/**
+ * What a fake render answers; the isolation defaults to a namespaces sandbox, and access to the input's mode with no
+ * hosts and no grants.
+ */
+type FakeRenderResult = Omit<RenderResult, "isolation" | "access"> &
+  Partial<Pick<RenderResult, "isolation" | "access">>;
 
 /** The renderer: answers `result` (or throws `error`), keeping each input. */
 export class FakeRenderer implements Renderer {
@@ -207,7 +211,11 @@ export class FakeRenderer implements Renderer {
   async render(input: RenderInput): Promise<RenderResult> {
     this.inputs.push(input);
     if (this.error) throw this.error;
-    return { isolation: { isolation: "namespaces", detail: "user, mount, network namespaces" }, ...this.result };
+    return {
+      isolation: { isolation: "namespaces", detail: "user, mount, network namespaces" },
+      access: { mode: input.access ?? "public", hosts: [], grants: [] },
+      ...this.result,
+    };
   }
 }
 
@@ -261,6 +269,7 @@ export async function stepBench(opts: StepBenchOptions = {}): Promise<StepBench>
     htmlUrl: "https://github.com/acme/web/pull/42",
     baseBranch: "main",
     author: "octocat",
+    private: false,
     ...opts.pull,
   };
   const config = repoConfig(opts.config ?? {});
@@ -325,6 +334,13 @@ export async function stepBench(opts: StepBenchOptions = {}): Promise<StepBench>
       objects: opts.objects ?? [],
       applied: opts.applied ?? [],
       workloads: [],
+      // As startRun decides it: the config's access, else github for a private repository; a fixed nonce.
+      access: {
+        mode: config.access ?? (pull.private ? "github" : "public"),
+        nonce: "test-nonce",
+        hosts: [],
+        grants: [],
+      },
     },
     cluster,
     databases,
