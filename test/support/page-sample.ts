@@ -1,7 +1,8 @@
 /**
  * Realistic data for the preview page (tests, screenshots, the bench): several organisations and repositories,
  * previews in every state, deploys with real step names and timings, a failed roll-out with its diagnosis, logs
- * with a canary secret in them, and backup targets. An in-memory `PageData` serves it.
+ * with a canary secret in them. An in-memory `PageData` serves it (the door's own tests); the page's end-to-end tests
+ * and the bench write the previews into a cluster instead (page-cluster.ts) and read them through the whole bot.
  */
 import type {
   BackupTargetView,
@@ -9,8 +10,6 @@ import type {
   PagePreview,
   PodLog,
   PreviewDetail,
-  PreviewForHost,
-  PreviewHost,
   PreviewKeyParts,
 } from "../../src/services/shared/page-data.js";
 import type { StepRecord } from "../../src/services/shared/run-report.js";
@@ -174,40 +173,6 @@ export function sampleLogs(p: PreviewKeyParts): PodLog[] {
   ];
 }
 
-export function sampleBackups(now: number): BackupTargetView[] {
-  return [
-    {
-      name: "acme-prod",
-      allowedRepos: ["acme/web", "acme/api"],
-      lastSuccess: new Date(now - 2 * 3_600_000).toISOString(),
-      sizeBytes: 288_400_000,
-      verified: new Date(now - 2 * 3_600_000 + 600_000).toISOString(),
-      nextRun: new Date(now + 3_600_000 * 4).toISOString(),
-    },
-    {
-      name: "globex-catalog",
-      allowedRepos: ["globex/*"],
-      lastSuccess: new Date(now - 20 * 3_600_000).toISOString(),
-      sizeBytes: 41_200_000,
-      nextRun: new Date(now + 4 * 3_600_000).toISOString(),
-    },
-    {
-      name: "initech-hr",
-      allowedRepos: ["initech/payroll"],
-      lastSuccess: new Date(now - 26 * 3_600_000).toISOString(),
-      sizeBytes: 9_800_000,
-      nextRun: new Date(now + 22 * 3_600_000).toISOString(),
-      lastError: "pg_dump: connection refused (db.initech.internal:5432)",
-    },
-    {
-      name: "ops-metrics",
-      lastSuccess: new Date(now - 3_600_000).toISOString(),
-      sizeBytes: 1_250_000_000,
-      nextRun: new Date(now + 3_600_000).toISOString(),
-    },
-  ];
-}
-
 export class MemoryPageData implements PageData {
   constructor(
     readonly list: PagePreview[],
@@ -247,24 +212,4 @@ export class MemoryPageData implements PageData {
   async backups(): Promise<BackupTargetView[]> {
     return this.targets;
   }
-}
-
-/** The hosts of these previews (their URL's host), with bypass tokens. */
-export function sampleHosts(
-  list: PagePreview[],
-  bypass: (p: PagePreview) => string | undefined = () => undefined,
-): PreviewForHost {
-  const map = new Map<string, PreviewHost>();
-  for (const p of list) {
-    if (!p.url) continue;
-    const token = bypass(p);
-    map.set(new URL(p.url).hostname, {
-      owner: p.owner,
-      repo: p.repo,
-      number: p.number,
-      access: p.access ?? "github",
-      ...(token ? { bypassToken: token } : {}),
-    });
-  }
-  return (host) => map.get(host);
 }
