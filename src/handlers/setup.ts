@@ -9,6 +9,11 @@
  * the callback URL (`<PREVIEW_BOT_URL>/auth/callback`, or this server's own address when PREVIEW_BOT_URL is unset),
  * and the env file gets the App's client id and secret, PREVIEW_BOT_URL to match the callback, and a new
  * PREVIEW_AUTH_SECRET when there is none.
+ *
+ * Whoever completes the registration decides which GitHub App this bot becomes: someone else's app, registered into
+ * it, would receive every webhook and act with the bot's cluster rights. So the registration pages answer only
+ * requests from this machine itself (a loopback address, with no proxy's forwarding headers); anyone else gets 403
+ * and the log says who tried. In a cluster, reach it with `kubectl port-forward`, or register on a laptop.
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
@@ -30,6 +35,14 @@ export interface SetupOptions {
   hasAuthSecret?: boolean;
   logger: Logger;
   fetchImpl?: typeof fetch;
+}
+
+/** A request from this machine itself: a loopback peer, and no proxy forwarding it from somewhere else. */
+function fromThisMachine(req: IncomingMessage): boolean {
+  const peer = (req.socket.remoteAddress ?? "").replace(/^::ffff:/, "");
+  const loopback = peer === "::1" || /^127\.\d+\.\d+\.\d+$/.test(peer);
+  const forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"].some((h) => req.headers[h] !== undefined);
+  return loopback && !forwarded;
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -113,6 +126,18 @@ export function createSetupHandler(opts: SetupOptions) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (req.method !== "GET") return false;
+    if (["/", "/probot", "/probot/setup"].includes(url.pathname) && !fromThisMachine(req)) {
+      opts.logger.warn(
+        { peer: req.socket.remoteAddress, forwardedFor: req.headers["x-forwarded-for"] },
+        `refused ${url.pathname} to a client that is not this machine: the GitHub App registration is served to loopback only`,
+      );
+      res
+        .writeHead(403, { "content-type": "text/plain" })
+        .end(
+          "preview-bot is not registered yet, and registration is served only on this machine (loopback): open it there, or through `kubectl port-forward`.\n",
+        );
+      return true;
+    }
     if (url.pathname === "/") {
       res.writeHead(302, { location: "/probot" }).end();
       return true;
