@@ -7,6 +7,9 @@
  * Tests replace parts (the cluster client's KubeConfig, the renderer, the queue, the notifier, the pace of the polls),
  * never the wiring: the end-to-end suites build the server through this same function. Behaviour lives in the parts
  * (the intake, the runner, the backup service, …), not here.
+ *
+ * Longer than 300 lines: one line or two per part, in the order they depend on each other; split, the order would be
+ * spread over files.
  */
 import { chmodSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,6 +24,7 @@ import {
   type RenderStatus,
   createProbotApp,
   databasesFrom,
+  imageDepsFrom,
   loadKubeConfig,
   notifierFrom,
   queueFrom,
@@ -54,6 +58,7 @@ import {
   PgSweepMemory,
   type Sweeper,
 } from "./services/preview/reconcile/sweeper.js";
+import { parseAllowlist } from "./services/preview/render/app-secrets.js";
 import { createRenderer, type Renderer } from "./services/preview/render/index.js";
 import { rendererSettings, renderWorkerFrom } from "./services/preview/render/settings.js";
 import { createRunner, type Runner } from "./services/preview/runner.js";
@@ -197,11 +202,13 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     metrics,
     ...(answerSlack ? { answerSlack } : {}),
     seedForkPreviews: settings.SEED_FORK_PREVIEWS,
+    appSecrets: { sources: parseAllowlist(settings.PREVIEW_SECRET_SOURCES), forks: settings.PREVIEW_SECRETS_FOR_FORKS },
     logger: logger.child({ component: "runner" }),
     workDir,
     namespaceDeleteTimeoutMs: settings.NAMESPACE_DELETE_TIMEOUT * 1000,
     protectedNamespaces: settings.PROTECTED_NAMESPACES,
     guardrails: guardrailSettings(settings),
+    images: imageDepsFrom(settings, cluster, pace),
     ...(parts.fetch ? { fetchImpl: parts.fetch } : {}),
     healthIntervalMs: pace.healthIntervalMs,
     e2ePollMs: pace.e2ePollMs,
@@ -218,7 +225,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     logger,
   });
   const commentJob = createCommentJob({ octokitFor: (id) => github.octokitFor(id), intake, logger });
-  queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) => runner.handle(job, signal));
+  queue.register<PreviewJob>(PREVIEW_JOB, (job, signal, control) => runner.handle(job, signal, control));
   queue.register<CommentJob>(COMMENT_JOB, (job) => commentJob(job.payload));
   if (backups) queue.register<BackupJob>(BACKUP_JOB, (job) => backups.run(job.payload));
   const sweeper = createSweeper({

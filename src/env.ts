@@ -3,7 +3,8 @@
  * (besides the libraries that read their own, such as @azure/identity). Every variable is listed in .env.example
  * and the README.
  *
- * Longer than 300 lines: one schema lists every setting with its doc comment, the one place settings are read.
+ * Longer than 300 lines: it is one schema, every setting beside its parsing and its one-line reason; split by topic,
+ * the one place to read what the bot can be told would be several.
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
@@ -32,6 +33,10 @@ const quantity = z
   .regex(QUANTITY, 'must be a Kubernetes quantity such as "500m", "2", "512Mi" or "8Gi"');
 const CIDR = /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/;
 const cidrs = list.pipe(z.array(z.string().regex(CIDR, "must be an address range such as 10.0.0.0/16")));
+/** `name` or `name=owner/repo|owner/*`: an allowlist entry, open to every repository or only to those. */
+const ALLOW_ENTRY =
+  /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(=[A-Za-z0-9_.-]+\/([A-Za-z0-9_.-]+|\*)(\|[A-Za-z0-9_.-]+\/([A-Za-z0-9_.-]+|\*))*)?$/;
+const ALLOW_HINT = "name, or name=owner/repo|owner/* (the repositories it is open to)";
 const flag = z
   .enum(["true", "false", "1", "0", ""])
   .optional()
@@ -39,6 +44,13 @@ const flag = z
 
 /** Bytes a PREVIEW_AUTH_SECRET key must have at least. */
 const AUTH_SECRET_MIN_LENGTH = 32;
+/** A dockerconfigjson source: a file path, or `secret:<name>` (a Secret in BOT_NAMESPACE). */
+const credentialSource = z
+  .string()
+  .refine(
+    (v) => !v.startsWith("secret:") || /^secret:[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(v),
+    'a dockerconfigjson file path, or "secret:<name>" with a Secret name',
+  );
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -106,6 +118,26 @@ const envSchema = z.object({
   ),
   /** Ingress class for preview Ingresses unless a repository names one (route.ingressClassName). */
   PREVIEW_INGRESS_CLASS: optional,
+  /**
+   * Helm without a cluster to ask (`preview-bot render` offline): the Kubernetes version and extra API versions
+   * charts are rendered for. With a cluster, its discovery answers instead.
+   */
+  PREVIEW_KUBE_VERSION: optional.pipe(
+    z
+      .string()
+      .regex(/^v?\d+\.\d+(\.\d+)?$/, 'a Kubernetes version such as "1.30" or "v1.30.2"')
+      .optional(),
+  ),
+  PREVIEW_API_VERSIONS: list.pipe(
+    z.array(
+      z
+        .string()
+        .regex(
+          /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?v[0-9]+((alpha|beta)[0-9]+)?(\/[A-Z][A-Za-z0-9]*)?$/,
+          'an API version like "policy/v1" or "monitoring.coreos.com/v1/ServiceMonitor"',
+        ),
+    ),
+  ),
   /** How long teardown waits for a namespace to disappear before reporting it stuck. */
   NAMESPACE_DELETE_TIMEOUT: z.coerce.number().int().positive().default(300),
   /** The bot's own namespace (where the job Lease lives without DATABASE_URL); in a pod, its service account's. */
@@ -180,6 +212,22 @@ const envSchema = z.object({
   BOT_NAMESPACE: z.string().regex(dnsLabel, "must be a namespace name").default("preview-bot"),
   BOT_SERVICE_ACCOUNT: z.string().regex(dnsSubdomain, "must be a ServiceAccount name").default("preview-bot"),
 
+  // Images (src/services/preview/deploy/steps/images.ts): resolved to digests before a deploy applies anything
+  /** Seconds a deploy waits for a missing image when its images[] entry sets no `wait` (at most 45 minutes). */
+  IMAGE_WAIT: z.coerce.number().int().min(0).max(2700).default(900),
+  /**
+   * Registry credentials the bot resolves images with: dockerconfigjson files and `secret:<name>` Secrets (type
+   * kubernetes.io/dockerconfigjson) in BOT_NAMESPACE, comma-separated; each `auths` entry is its registry's credential,
+   * a later source wins. Anonymous where none is named; ACR through the bot's Azure identity.
+   */
+  REGISTRY_CREDENTIALS: list.pipe(z.array(credentialSource)),
+  /**
+   * A dockerconfigjson (file or `secret:<name>`) copied into every preview namespace as Secret preview-bot-image-pull
+   * and named in every pod's imagePullSecrets, so previews can pull private images. The pull request's code can read
+   * it: use a pull-only token. Also used to resolve images (REGISTRY_CREDENTIALS wins for the same registry).
+   */
+  PREVIEW_IMAGE_PULL_SECRET: optional.pipe(credentialSource.optional()),
+
   // Preview databases
   PREVIEW_DATABASE_URL: optional,
   PREVIEW_DATABASE_SSLMODE: z.enum(["disable", "require", "verify-full"]).optional(),
@@ -193,6 +241,17 @@ const envSchema = z.object({
   PREVIEW_DATABASE_ADMIN_EXTENSIONS: list,
   /** Give fork PRs `database.seedFrom` data (a backup target's latest backup) too. Off: fork previews start empty. */
   SEED_FORK_PREVIEWS: flag,
+
+  // App secrets (src/services/preview/render/app-secrets.ts): where a repository's `secrets` may come from
+  /**
+   * Namespaces Secrets may be copied from into previews: `namespace` (any enrolled repository) or
+   * `namespace=owner/repo|owner/*` (only those). The bot needs `get` on Secrets there (docs/app-secrets.md).
+   */
+  PREVIEW_SECRET_SOURCES: list.pipe(z.array(z.string().regex(ALLOW_ENTRY, ALLOW_HINT))),
+  /** External Secrets ClusterSecretStores a preview's ExternalSecrets may read from, in the same form. */
+  PREVIEW_EXTERNAL_SECRET_STORES: list.pipe(z.array(z.string().regex(ALLOW_ENTRY, ALLOW_HINT))),
+  /** Copy secrets into previews of pull requests from forks too. Off: a fork's preview gets none, and says why. */
+  PREVIEW_SECRETS_FOR_FORKS: flag,
 
   // The bot's own state (durable jobs); embedded store when unset
   DATABASE_URL: optional,
@@ -274,7 +333,7 @@ const envSchema = z.object({
 
 export type Env = z.output<typeof envSchema>;
 
-class EnvError extends Error {}
+export class EnvError extends Error {}
 
 /** The variables each Env was parsed from (see variablesOf). */
 const sources = new WeakMap<Env, NodeJS.ProcessEnv>();

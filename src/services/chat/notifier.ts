@@ -134,6 +134,7 @@ class SlackNotifier implements Notifier {
         state: stateAfterRun(report),
         namespace: names.namespace,
         ...(report.url ? { url: report.url } : {}),
+        ...(report.extraUrls?.length ? { extraUrls: report.extraUrls } : {}),
         ...(ref.sha ? { sha: ref.sha } : {}),
         ...(report.pageUrl ? { pageUrl: report.pageUrl } : {}),
       },

@@ -20,6 +20,8 @@ import {
 } from "../shared/preview.js";
 import type { RunReport } from "../shared/run-report.js";
 import type { GuardrailSettings } from "./guardrails/namespace-guardrails.js";
+import type { AllowEntry } from "./render/app-secrets.js";
+import type { ImageDeps } from "./images/image-deps.js";
 import type { Renderer } from "./render/index.js";
 
 export interface RunnerDeps {
@@ -39,12 +41,16 @@ export interface RunnerDeps {
   answerSlack?(target: SlackReplyTarget, markdown: string): Promise<void>;
   /** Fork PRs get `database.seedFrom` data too (SEED_FORK_PREVIEWS); off by default. */
   seedForkPreviews?: boolean;
+  /** Where `secrets[].from` may copy from (PREVIEW_SECRET_SOURCES) and whether forks get them; absent: nowhere. */
+  appSecrets?: { sources: readonly AllowEntry[]; forks: boolean };
   logger: Logger;
   workDir: string;
   namespaceDeleteTimeoutMs: number;
   protectedNamespaces?: string[];
   /** The bot's guardrail bounds for every preview namespace (a repository may only tighten them). */
   guardrails: GuardrailSettings;
+  /** Resolving images to digests, waiting for missing ones, the pull secret (the deploy's Images step). */
+  images: ImageDeps;
   fetchImpl?: typeof fetch;
   healthIntervalMs?: number;
   e2ePollMs?: number;

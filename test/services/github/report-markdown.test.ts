@@ -158,6 +158,23 @@ describe("rendering", () => {
     );
   });
 
+  it("lists every URL of the preview in the comment, the primary first, and drops one that is not http(s)", () => {
+    const md = renderComment(
+      report("login", {
+        extraUrls: [
+          { name: "results", url: "https://feature-login-results.previews.example.com/" },
+          { name: "bad", url: "javascript:alert(1)" },
+        ],
+      }),
+      OPTS,
+    );
+    const lines = md.split("\n").filter((l) => l.startsWith("- **URL"));
+    expect(lines).toEqual([
+      "- **URL:** https://feature-login.previews.example.com/",
+      "- **URL `results`:** https://feature-login-results.previews.example.com/",
+    ]);
+  });
+
   it("shows URL, commit, namespace, database, expiry and commands in the comment, never a password", () => {
     const md = renderComment(
       report("login", {
@@ -199,6 +216,26 @@ describe("rendering", () => {
     expect(again).toBe(first);
     expect(first).not.toContain("| Step |");
     expect(first).not.toContain("Triggered by");
+  });
+
+  it("lists what runs by digest: the tag it was found by, a short digest, and the branch it was reused from", () => {
+    const d = (c: string) => `sha256:${c.repeat(64)}`;
+    const md = renderComment(
+      report("login", {
+        images: [
+          { repository: "ghcr.io/acme/web", tag: SHA, digest: d("a") },
+          { repository: "ghcr.io/acme/api", tag: "main", digest: d("b"), reusedFrom: "main" },
+        ],
+      }),
+      OPTS,
+    );
+    expect(md).toContain(
+      [
+        "- **Images:**",
+        `  - \`ghcr.io/acme/web:${SHA}\` @ \`sha256:${"a".repeat(12)}\``,
+        `  - \`ghcr.io/acme/api:main\` @ \`sha256:${"b".repeat(12)}\` — reused from \`main\``,
+      ].join("\n"),
+    );
   });
 
   it("keeps the steps, the trigger and the diagnosis in the comment of a failed deploy", () => {

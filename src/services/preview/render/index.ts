@@ -12,6 +12,9 @@
  *   const renderer = createRenderer({ worker, toolPath, logger });
  *   await fetchSource({ octokit, owner, repo, sha, file: path.join(runDir, "source.tar.gz") });
  *   const { objects, warnings, url, isolation } = await renderer.render({ source, runDir, config, ref, names, cluster });
+ *
+ * Longer than 300 lines: the renderer's options and its one render, in the order the render uses them (worker,
+ * discovery, transform, access, hooks); the helpers are already in their own files.
  */
 import { chmod, chown, mkdir } from "node:fs/promises";
 import path from "node:path";
@@ -21,15 +24,18 @@ import type { Cluster, KubeObject, PreviewNames, PreviewRef } from "../../shared
 import { DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../guardrails/object-rules.js";
 import type { PodSecurityLevel } from "../guardrails/pod-security.js";
 import type { NeighbourPolicy } from "../guardrails/settings.js";
-import { capLabel, expandTemplate, templateValues } from "../naming.js";
+import { expandTemplate, templateValues } from "../naming.js";
+import { parseAllowlist, type SecretAllowlists } from "./app-secrets.js";
+import { helmTarget, type HelmTarget } from "./capabilities.js";
 import { scopeKey } from "./cluster-scoped.js";
+import { describeHooks, leaveOutHooks, planHooks } from "./hooks.js";
+import type { PinnedImage } from "./images.js";
 import type { IsolationReport, RenderWorker } from "./isolation.js";
 import { PROTOCOL_VERSION, type WorkerRequest } from "./protocol.js";
 import { RenderError } from "./render-error.js";
 import { protectAccess, type AccessSettings } from "./preview-access.js";
 import { planRoute, type RouteDefaults } from "./route-plan.js";
-import { findHelm } from "./sandboxed/helm.js";
-import { findKustomizeCommand, findOnPath } from "./sandboxed/kustomize.js";
+import { findRenderTools } from "./render-tools.js";
 import { DEFAULT_SOURCE_MAX_BYTES } from "./source.js";
 import { transformObjects } from "./transform.js";
 
@@ -37,13 +43,15 @@ export { RenderError } from "./render-error.js";
 export { toYaml, parseManifests } from "./manifests.js";
 export { fetchSource } from "./source.js";
 export { findKustomizeCommand } from "./sandboxed/kustomize.js";
+export { findRenderTools } from "./render-tools.js";
 export { transformObjects } from "./transform.js";
 export { previewNamesFor } from "../naming.js";
 export type { PodSecurityLevel } from "../guardrails/pod-security.js";
 export type { IsolationReport } from "./isolation.js";
+export type { PinnedImage } from "./images.js";
 
-/** What the render reads from the cluster: kind scopes (discovery) and the parent Gateway. */
-export type RenderCluster = Pick<Cluster, "resourceScope" | "readObject">;
+/** What the render reads from the cluster: kind scopes and its version and API versions (discovery), the parent Gateway. */
+export type RenderCluster = Pick<Cluster, "resourceScope" | "readObject" | "capabilities">;
 
 export interface RenderInput {
   /** The PR's tree at its head SHA: GitHub's tarball (downloaded by the bot, never opened by it), or a directory. */
@@ -64,10 +72,16 @@ export interface RenderResult {
   warnings: string[];
   /** What was changed for safety, and why (also worth showing). */
   rewrites: string[];
+  /** The images `images[]` pinned by tag, and where (the deploy's Images step resolves them to digests). */
+  pinned: PinnedImage[];
   /** How the render was made (e.g. scopes from the built-in list), for the CLI's summary. */
   notes: string[];
+  /** Hooks: when they run (before the apply, after the roll-out) and which were left out, and why. */
+  hooks: string[];
   /** The preview URL with its scheme decided (undefined when the preview has none). */
   url?: string;
+  /** Its further URLs (`route.expose` after the first), by name, schemes decided. */
+  extraUrls?: Array<{ name: string; url: string }>;
   type: "kustomize" | "helm" | "plain";
   /** The isolation the render ran under (shown in the check run and by the CLI). */
   isolation: IsolationReport;
@@ -107,25 +121,16 @@ export interface RendererOptions extends RouteDefaults {
   bindableClusterRoles?: readonly string[];
   /** How `access: github` previews are protected (PREVIEW_ACCESS_GATEWAY, the bot's URLs), or why they cannot be. */
   access?: AccessSettings | { unavailable: string };
+  /** Helm without a cluster: the Kubernetes version and API versions to render for (PREVIEW_KUBE_VERSION, …). */
+  kubeVersion?: string;
+  apiVersions?: readonly string[];
+  /** Where `secrets` may come from: PREVIEW_SECRET_SOURCES and PREVIEW_EXTERNAL_SECRET_STORES entries. */
+  secretSources?: readonly string[];
+  externalSecretStores?: readonly string[];
+  /** PREVIEW_SECRETS_FOR_FORKS. */
+  secretsForForks?: boolean;
   /** What a preview may ask of its neighbours (default DEFAULT_NEIGHBOURS: the bot's defaults). */
   neighbours?: NeighbourPolicy;
-}
-
-/** The tools the worker may run, found once on the tool path. */
-export async function findRenderTools(
-  toolPath: string,
-  opts: { kustomizeCommand?: string[]; helmCommand?: string } = {},
-): Promise<{ kustomize?: string[]; helm?: string; dirs: string[] }> {
-  const given = opts.kustomizeCommand;
-  const kustomize =
-    given && given[0] && !given[0].includes("/")
-      ? [(await findOnPath(given[0], toolPath)) ?? given[0], ...given.slice(1)]
-      : (given ?? (await findKustomizeCommand(toolPath)));
-  const helm = opts.helmCommand ?? (await findHelm(toolPath));
-  const dirs = [kustomize?.[0], helm]
-    .filter((p): p is string => p !== undefined && p.includes("/"))
-    .map((p) => path.dirname(p));
-  return { ...(kustomize ? { kustomize } : {}), ...(helm ? { helm } : {}), dirs: [...new Set(dirs)] };
 }
 
 export function createRenderer(opts: RendererOptions): Renderer {
@@ -139,10 +144,16 @@ const SANDBOX_UID = 65534;
 class ManifestRenderer implements Renderer {
   private readonly log: Logger;
   private readonly policy: GuardrailPolicy & RouteDefaults;
+  private readonly secrets: SecretAllowlists;
   private tools: ReturnType<typeof findRenderTools> | undefined;
 
   constructor(private readonly opts: RendererOptions) {
     this.log = opts.logger.child({ component: "renderer" });
+    this.secrets = {
+      sources: parseAllowlist(opts.secretSources ?? []),
+      stores: parseAllowlist(opts.externalSecretStores ?? []),
+      forks: opts.secretsForForks === true,
+    };
     this.policy = {
       ...DEFAULT_GUARDRAILS,
       ...(opts.podSecurity ? { podSecurity: opts.podSecurity } : {}),
@@ -158,7 +169,11 @@ class ManifestRenderer implements Renderer {
   async render(input: RenderInput, signal?: AbortSignal): Promise<RenderResult> {
     const { config, names } = input;
     const started = Date.now();
-    const request = await this.request(input);
+    const target = await helmTarget(config, input.cluster, {
+      ...(this.opts.kubeVersion ? { kubeVersion: this.opts.kubeVersion } : {}),
+      ...(this.opts.apiVersions ? { apiVersions: this.opts.apiVersions } : {}),
+    });
+    const request = await this.request(input, target);
     const { response, isolation } = await this.opts.worker.run(request, { runDir: input.runDir }, signal);
     if (!response.ok)
       throw new RenderError(response.error, {
@@ -169,21 +184,34 @@ class ManifestRenderer implements Renderer {
       warnings.push(
         `${response.source.skipped.length} entr${response.source.skipped.length > 1 ? "ies" : "y"} of the repository not extracted: ${response.source.skipped.slice(0, 3).join("; ")}${response.source.skipped.length > 3 ? "; …" : ""}`,
       );
-    const raw = { objects: response.objects, ...(response.sources ? { sources: response.sources } : {}) };
+    // Hooks nothing in a preview runs (tests, deletes, rollbacks) are left out before the transforms judge them.
+    const kept = leaveOutHooks(response.objects, response.sources);
+    const raw = { objects: kept.objects, ...(kept.sources ? { sources: kept.sources } : {}) };
     const discovered = await this.scopes(raw.objects, input.cluster);
     const notes = discovered
       ? []
       : ["kind scopes from preview-bot's built-in list of cluster-scoped kinds (no cluster to ask)"];
+    if (response.type === "helm") {
+      notes.push(target.note);
+      warnings.push(...target.warnings);
+    }
     notes.push(`rendered in isolation: ${isolation.detail}${isolation.fallback ? ` (${isolation.fallback})` : ""}`);
     const plan = await planRoute(input, raw.objects, this.policy, input.cluster);
     warnings.push(...plan.warnings);
     notes.push(...plan.notes);
     const finalNames = plan.url && plan.url !== names.url ? { ...names, url: plan.url } : names;
+    const primary = config.route?.expose?.[0];
+    const urls = [
+      ...(primary && finalNames.url ? [{ name: primary.name ?? primary.service, url: finalNames.url }] : []),
+      ...(plan.extraUrls ?? []),
+    ];
     const result = transformObjects(raw.objects, {
       config,
       ref: input.ref,
       names: finalNames,
       policy: this.policy,
+      secrets: this.secrets,
+      urls,
       ...(discovered ? { scopes: discovered } : {}),
       ...(raw.sources ? { sources: raw.sources } : {}),
     });
@@ -201,6 +229,7 @@ class ManifestRenderer implements Renderer {
       },
       this.opts.access,
     );
+    notes.push(...result.notes);
     this.log.debug(
       {
         key: names.key,
@@ -218,8 +247,11 @@ class ManifestRenderer implements Renderer {
       objects: access.objects,
       warnings,
       rewrites: [...result.rewrites, ...access.notes],
+      pinned: result.pinned,
       notes,
+      hooks: [...describeHooks(planHooks(result.objects)), ...kept.notes],
       ...(finalNames.url ? { url: finalNames.url } : {}),
+      ...(plan.extraUrls?.length ? { extraUrls: plan.extraUrls } : {}),
       type: response.type,
       isolation,
       ...(response.seed !== undefined ? { seed: response.seed } : {}),
@@ -229,7 +261,7 @@ class ManifestRenderer implements Renderer {
   }
 
   /** What the worker is asked: where the tree is, what to build, with which tools and limits. */
-  private async request(input: RenderInput): Promise<WorkerRequest> {
+  private async request(input: RenderInput, target: HelmTarget): Promise<WorkerRequest> {
     const { config, names, ref } = input;
     const scratch = path.join(input.runDir, "render");
     await mkdir(scratch, { recursive: true });
@@ -242,10 +274,9 @@ class ManifestRenderer implements Renderer {
     });
     const tools = await this.tools;
     const values = templateValues(ref, names);
-    const release = config.manifests.releaseName
-      ? expandTemplate(config.manifests.releaseName, values)
-      : capLabel(names.hostLabel, names.key, true, 53);
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(release) || release.length > 53)
+    // No releaseName: the worker names the release after the chart, the same in every preview.
+    const release = config.manifests.releaseName ? expandTemplate(config.manifests.releaseName, values) : undefined;
+    if (release !== undefined && (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(release) || release.length > 53))
       throw new RenderError(
         `manifests.releaseName: "${release}" is not a valid Helm release name (≤ 53 characters of a-z 0-9 -)`,
       );
@@ -261,8 +292,10 @@ class ManifestRenderer implements Renderer {
         exclude: config.manifests.exclude.flatMap((e) => (e.path ? [e.path] : [])),
         values: config.manifests.values,
         set: Object.fromEntries(Object.entries(config.manifests.set).map(([k, v]) => [k, expandTemplate(v, values)])),
-        release,
+        ...(release !== undefined ? { release } : {}),
         namespace: names.namespace,
+        ...(target.kubeVersion ? { kubeVersion: target.kubeVersion } : {}),
+        ...(target.apiVersions.length ? { apiVersions: target.apiVersions } : {}),
       },
       ...(config.database.enabled && config.database.seed ? { seed: config.database.seed } : {}),
       tools: {

@@ -18,6 +18,7 @@ import {
   STATE_ANNOTATION,
   TITLE_ANNOTATION,
   URL_ANNOTATION,
+  EXTRA_URLS_ANNOTATION,
 } from "../../../shared/labels.js";
 import type { Cluster, PreviewNames } from "../../../shared/preview.js";
 import { previewNamespaceLabels, resolveGuardrails } from "../../guardrails/namespace-guardrails.js";
@@ -41,6 +42,9 @@ export const namespaceStep: DeployStep = {
       [STATE_ANNOTATION]: "deploying" satisfies PreviewState,
       [TITLE_ANNOTATION]: pull.title.slice(0, 200),
       ...(names.url ? { [URL_ANNOTATION]: names.url } : {}),
+      ...(report.extraUrls?.length
+        ? { [EXTRA_URLS_ANNOTATION]: report.extraUrls.map((x) => `${x.name}=${x.url}`).join(",") }
+        : {}),
       ...(report.expiresAt ? { [EXPIRES_ANNOTATION]: report.expiresAt } : {}),
       // Who may open it, on which hosts, and this deploy's bypass-token nonce: what the sign-in answers from.
       [ACCESS_ANNOTATION]: access.mode,
