@@ -23,6 +23,7 @@ import { askCluster, workstationKubeConfig, type ClusterVerdict } from "./render
 import { readRbacRules } from "../services/preview/preflight/rbac-rules.js";
 import { createLogger } from "../logger.js";
 import { previewNamesFor } from "../services/preview/naming.js";
+import { accessSettingsOf, pageSetup } from "../handlers/page/settings.js";
 import { createRenderer, RenderError, toYaml, type RenderResult } from "../services/preview/render/index.js";
 import { rendererSettings, renderWorkerFrom } from "../services/preview/render/settings.js";
 import type { PreviewRef } from "../services/shared/preview.js";
@@ -143,7 +144,13 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
       logger,
       toolPath: env.PATH,
       ...rendererSettings(env),
+      access: accessSettingsOf(pageSetup(env)),
     });
+    // The bot decides an unset `access` by the repository's visibility, which a checkout does not know.
+    if (!parsed.config.access)
+      io.stderr.write(
+        "note: access is not set: rendered as public; the bot renders a private repository's previews as access: github\n",
+      );
     // The same isolated renderer the bot uses: this directory is the pull request's tree.
     const result = await renderer.render({
       source: { kind: "dir", dir: root },
@@ -151,6 +158,7 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
       config: parsed.config,
       ref,
       names,
+      access: parsed.config.access ?? "public",
     });
     // What the bot itself applies first (the Namespace and the guardrails), then the render held inside them, then
     // the database Secret the deploy writes (its credentials redacted).

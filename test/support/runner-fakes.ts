@@ -226,11 +226,11 @@ export class FakeBackups implements PreviewBackups {
 }
 
 /**
- * What a fake render answers; the isolation defaults to a namespaces sandbox, the sources (no object's file known),
- * the hooks' plan and the pins to none.
+ * What a fake render answers; the isolation defaults to a namespaces sandbox, access to the input's mode with no hosts
+ * and no grants, the sources (no object's file known), the hooks' plan and the pins to none.
  */
-type FakeRenderResult = Omit<RenderResult, "isolation" | "sources" | "hooks" | "pinned"> &
-  Partial<Pick<RenderResult, "isolation" | "sources" | "hooks" | "pinned">>;
+type FakeRenderResult = Omit<RenderResult, "isolation" | "access" | "sources" | "hooks" | "pinned"> &
+  Partial<Pick<RenderResult, "isolation" | "access" | "sources" | "hooks" | "pinned">>;
 
 /** The renderer: answers `result` (or throws `error`), keeping each input. */
 export class FakeRenderer implements Renderer {
@@ -245,6 +245,7 @@ export class FakeRenderer implements Renderer {
     return {
       isolation: { isolation: "namespaces", detail: "user, mount, network namespaces" },
       sources: [], // no object's file known
+      access: { mode: input.access ?? "public", hosts: [], grants: [] },
       hooks: [],
       pinned: [],
       ...this.result,
@@ -305,6 +306,7 @@ export async function stepBench(opts: StepBenchOptions = {}): Promise<StepBench>
     baseBranch: "main",
     baseSha: "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567",
     author: "octocat",
+    private: false,
     ...opts.pull,
   };
   const config = repoConfig(opts.config ?? {});
@@ -372,6 +374,13 @@ export async function stepBench(opts: StepBenchOptions = {}): Promise<StepBench>
       ownObjects: opts.ownObjects ?? [],
       applied: opts.applied ?? [],
       workloads: [],
+      // As startRun decides it: the config's access, else github for a private repository; a fixed nonce.
+      access: {
+        mode: config.access ?? (pull.private ? "github" : "public"),
+        nonce: "test-nonce",
+        hosts: [],
+        grants: [],
+      },
       pinned: [],
       park: (wait) => wait(),
     },

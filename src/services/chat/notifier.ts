@@ -136,6 +136,7 @@ class SlackNotifier implements Notifier {
         ...(report.url ? { url: report.url } : {}),
         ...(report.extraUrls?.length ? { extraUrls: report.extraUrls } : {}),
         ...(ref.sha ? { sha: ref.sha } : {}),
+        ...(report.pageUrl ? { pageUrl: report.pageUrl } : {}),
       },
       { text: report.summary, ...(report.error ? { detail: report.error } : {}) },
       report.slackChannel ? { channel: report.slackChannel } : {},

@@ -60,7 +60,8 @@ export function previewLine(summary: PreviewSummary): string {
   const key = escapeSlack(summary.key, 150);
   const url = safeUrl(summary.url);
   const expires = summary.expiresAt ? ` · expires ${escapeSlack(summary.expiresAt, 40)}` : "";
-  return `${STATE_ICON[summary.state]} ${pr ? `<${pr}|${key}>` : key} *${summary.state}*${url ? ` <${url}|open>` : ""}${expires}`;
+  const page = safeUrl(summary.pageUrl);
+  return `${STATE_ICON[summary.state]} ${pr ? `<${pr}|${key}>` : key} *${summary.state}*${url ? ` <${url}|open>` : ""}${page ? ` · <${page}|details and logs>` : ""}${expires}`;
 }
 
 export function previewBlocks(summary: PreviewSummary, opts: { extendBy?: string } = {}): KnownBlock[] {
@@ -77,10 +78,15 @@ export function previewBlocks(summary: PreviewSummary, opts: { extendBy?: string
   if (summary.branch) fields.push(`*Branch*\n\`${escapeSlack(summary.branch, 100).replace(/`/g, "'")}\``);
   if (summary.sha) fields.push(`*Commit*\n\`${escapeSlack(summary.sha.slice(0, 7), 7)}\``);
   if (summary.expiresAt) fields.push(`*Expires*\n${escapeSlack(summary.expiresAt, 40)}`);
+  const page = safeUrl(summary.pageUrl);
+  if (page) fields.push(`*Details*\n<${page}|last deploy and logs>`);
   const blocks: KnownBlock[] = [
     {
       type: "section",
-      text: { type: "mrkdwn", text: `${previewLine({ ...summary, url: undefined, expiresAt: undefined })}${title}` },
+      text: {
+        type: "mrkdwn",
+        text: `${previewLine({ ...summary, url: undefined, expiresAt: undefined, pageUrl: undefined })}${title}`,
+      },
     },
     { type: "section", fields: fields.map((text) => ({ type: "mrkdwn" as const, text })) },
   ];

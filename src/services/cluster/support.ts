@@ -22,6 +22,8 @@ export const APPLY_ORDER = [
   "PersistentVolumeClaim",
   "RoleBinding",
   "NetworkPolicy",
+  // A protected preview's access policy (Envoy Gateway) before anything a route serves, so no route runs without it.
+  "SecurityPolicy",
   "Service",
   "Deployment",
   "StatefulSet",

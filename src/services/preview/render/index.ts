@@ -12,6 +12,9 @@
  *   const renderer = createRenderer({ worker, toolPath, logger });
  *   await fetchSource({ octokit, owner, repo, sha, file: path.join(runDir, "source.tar.gz") });
  *   const { objects, warnings, url, isolation } = await renderer.render({ source, runDir, config, ref, names, cluster });
+ *
+ * Longer than 300 lines: the renderer's options and its one render, in the order the render uses them (worker,
+ * discovery, transform, access, hooks); the helpers are already in their own files.
  */
 import { chmod, chown, mkdir } from "node:fs/promises";
 import path from "node:path";
@@ -30,6 +33,7 @@ import type { PinnedImage } from "./images.js";
 import type { IsolationReport, RenderWorker } from "./isolation.js";
 import { PROTOCOL_VERSION, type WorkerRequest } from "./protocol.js";
 import { RenderError } from "./render-error.js";
+import { protectAccess, type AccessSettings } from "./preview-access.js";
 import { planRoute, type RouteDefaults } from "./route-plan.js";
 import { findRenderTools } from "./render-tools.js";
 import { DEFAULT_SOURCE_MAX_BYTES } from "./source.js";
@@ -59,6 +63,8 @@ export interface RenderInput {
   names: PreviewNames;
   /** Absent offline (`preview-bot render`). */
   cluster?: RenderCluster;
+  /** Who may open the preview (default `public`): `github` puts the bot's sign-in in front of every route. */
+  access?: "public" | "github";
 }
 
 export interface RenderResult {
@@ -85,6 +91,8 @@ export interface RenderResult {
   seed?: string;
   /** What the renderer extracted from a tarball. */
   extracted?: { files: number; bytes: number; skipped: string[] };
+  /** The hosts the routes serve, and (access: github) the objects for the bot's own namespace. */
+  access: { mode: "public" | "github"; hosts: string[]; grants: KubeObject[] };
 }
 
 export interface Renderer {
@@ -113,6 +121,8 @@ export interface RendererOptions extends RouteDefaults {
   botServiceAccount?: string;
   /** ClusterRoles a preview's RoleBindings may reference (default view, edit). */
   bindableClusterRoles?: readonly string[];
+  /** How `access: github` previews are protected (PREVIEW_ACCESS_GATEWAY, the bot's URLs), or why they cannot be. */
+  access?: AccessSettings | { unavailable: string };
   /** Helm without a cluster: the Kubernetes version and API versions to render for (PREVIEW_KUBE_VERSION, …). */
   kubeVersion?: string;
   apiVersions?: readonly string[];
@@ -208,6 +218,20 @@ class ManifestRenderer implements Renderer {
       ...(raw.sources ? { sources: raw.sources } : {}),
     });
     warnings.push(...result.warnings);
+    // The last step, on purpose after every transform and every filter of what the pull request wrote: the bot's own
+    // access annotations and policies are added on top, so nothing that strips PR-supplied metadata removes them.
+    const mode = input.access ?? "public";
+    const access = protectAccess(
+      result.objects,
+      {
+        mode,
+        namespace: names.namespace,
+        ...(config.route?.baseUrl ? { pathPrefix: true } : {}),
+        labels: names.labels,
+      },
+      this.opts.access,
+    );
+    const sourceOf = new Map(result.objects.map((o, i) => [o, result.sources[i]]));
     notes.push(...result.notes);
     this.log.debug(
       {
@@ -216,17 +240,18 @@ class ManifestRenderer implements Renderer {
         type: response.type,
         isolation: isolation.isolation,
         rendered: raw.objects.length,
-        objects: result.objects.length,
+        objects: access.objects.length,
         warnings: warnings.length,
         ms: Date.now() - started,
       },
       "rendered manifests",
     );
     return {
-      objects: result.objects,
-      sources: result.sources,
+      objects: access.objects,
+      // protectAccess keeps the transform's objects (and adds the bot's own after them): each keeps its file.
+      sources: access.objects.map((o) => sourceOf.get(o)),
       warnings,
-      rewrites: result.rewrites,
+      rewrites: [...result.rewrites, ...access.notes],
       pinned: result.pinned,
       notes,
       hooks: [...describeHooks(planHooks(result.objects)), ...kept.notes],
@@ -236,6 +261,7 @@ class ManifestRenderer implements Renderer {
       isolation,
       ...(response.seed !== undefined ? { seed: response.seed } : {}),
       ...(response.source ? { extracted: response.source } : {}),
+      access: { mode, hosts: access.hosts, grants: access.grants },
     };
   }
 
