@@ -110,7 +110,7 @@ describe("preview-bot render: arguments and config", () => {
       SHA,
     ]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^preview-bot render: rendering does\/not\/exist: no such directory/);
+    expect(r.stderr).toMatch(/^preview-bot render: rendering does\/not\/exist: no such directory/m);
   });
 });
 

@@ -80,6 +80,8 @@ export const KNOWN_KINDS: readonly KnownKind[] = [
     "Roles are refused: creating one needs every right in it, which preview-bot does not hold; bind a ClusterRole previews may bind (PREVIEW_BINDABLE_CLUSTER_ROLES) with a RoleBinding",
   ),
   k("gateway.networking.k8s.io", "HTTPRoute", "httproutes"),
+  // The bot's own, for an `access: github` preview behind Envoy Gateway (render/preview-access.ts).
+  k("gateway.envoyproxy.io", "SecurityPolicy", "securitypolicies"),
   k("policy", "PodDisruptionBudget", "poddisruptionbudgets"),
   k("autoscaling", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
   k("secrets-store.csi.x-k8s.io", "SecretProviderClass", "secretproviderclasses"),
