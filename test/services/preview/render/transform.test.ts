@@ -309,7 +309,11 @@ describe("4. images", () => {
         repository: "ghcr.io/acme/shop",
         tag: "pr-42-0123456",
         image: "ghcr.io/acme/shop:pr-42-0123456",
-        containers: ["Deployment web, init container init0", "Deployment web, container c0", "Pod p, container c"],
+        containers: [
+          "Deployment web, init container init0",
+          "Deployment web, container c0",
+          "ReplicationController p, container c",
+        ],
       },
       {
         entry: "ghcr.io/acme/worker",
