@@ -118,6 +118,8 @@ COPY --from=sandbox /out/preview-sandbox /usr/local/bin/preview-sandbox
 
 WORKDIR /app
 COPY --chown=root:root package.json package-lock.json app.yml ./
+# The bot's RBAC as shipped: `preview-bot render` checks a render's kinds against it (src/services/preview/preflight).
+COPY --chown=root:root deploy/base/rbac.yaml ./deploy/base/rbac.yaml
 COPY --from=deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
 # `docker run <image> preview-bot render …` works like `npx preview-bot` (the CLI resolves the link).

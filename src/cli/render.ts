@@ -1,8 +1,11 @@
 /**
  * `preview-bot render` — the dry run a team uses before enrolling: render a local checkout exactly as preview-bot
- * would for a PR and print the YAML that would be applied. No cluster, no GitHub, no database. It ends with a
- * summary on stderr: namespace, URL, objects by kind, what was rewritten or refused and why, and what an offline
- * render had to assume.
+ * would for a PR and print the YAML that would be applied (the database Secret included, its credentials redacted).
+ * No cluster, no GitHub, no database. The render is judged by the preflight's offline rules as a deploy judges it
+ * (quotas with LimitRange defaults × replicas, Pod Security, protected namespaces) and its kinds by the bot's RBAC as
+ * shipped (deploy/base/rbac.yaml); a refusal exits 1 naming the object, its file and what to set. It ends with a
+ * summary on stderr: namespace, how full each quota will be, URL, objects by kind, what was rewritten or refused and
+ * why, and what an offline render had to assume.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,7 +16,11 @@ import { parseArgs } from "node:util";
 import { CONFIG_PATH, parseConfig } from "../config.js";
 import { loadEnv } from "../env.js";
 import { guardedPreview } from "../services/preview/guardrails/guarded-preview.js";
-import { guardrailSettings } from "../services/preview/guardrails/namespace-guardrails.js";
+import { guardrailSettings, resolveGuardrails } from "../services/preview/guardrails/namespace-guardrails.js";
+import { redactedCredentialsSecret } from "../services/data/database-secret.js";
+import { describeWith, originsOf, preflightOffline } from "../services/preview/preflight/offline.js";
+import { askCluster, workstationKubeConfig, type ClusterVerdict } from "./render-cluster.js";
+import { readRbacRules } from "../services/preview/preflight/rbac-rules.js";
 import { createLogger } from "../logger.js";
 import { previewNamesFor } from "../services/preview/naming.js";
 import { accessSettingsOf, pageSetup } from "../handlers/page/settings.js";
@@ -32,7 +39,9 @@ const RENDER_USAGE = `Usage: preview-bot render --dir <checkout> --pr <number> -
 
 Render a repository checkout the way preview-bot would for a pull request and print the YAML that would be
 applied: the Namespace with its labels, preview-bot's guardrails (RoleBinding, ResourceQuota, LimitRange,
-NetworkPolicy), then the repository's objects; warnings and a summary go to stderr. Needs no cluster; kustomize
+NetworkPolicy), then the repository's objects, then the database Secret (credentials redacted) when database.enabled;
+what a deploy's preflight would refuse (a quota exceeded, Pod Security, a kind the bot's RBAC as shipped does not
+grant) is refused here too; warnings and a summary go to stderr. Needs no cluster (--cluster asks one too); kustomize
 overlays need kustomize (or kubectl), Helm charts need helm, on PATH. Bot settings (PREVIEW_MAX_REPLICAS,
 PREVIEW_GATEWAY, PREVIEW_POD_SECURITY, PREVIEW_QUOTA_*, ...) are read from the environment, as the bot reads them.
 
@@ -44,6 +53,9 @@ Options:
   --config <path>    preview config (default: <dir>/${CONFIG_PATH})
   --owner <owner>    repository owner (default: local)
   --repo <repo>      repository name (default: the basename of --dir)
+  --cluster          also ask the cluster in KUBECONFIG (KUBE_CONTEXT), as that identity, nothing written: the
+                     preview Namespace dry-run, every object dry-run when the namespace exists (else its kinds
+                     checked against the cluster's API discovery)
   -h, --help         show this help
 
 Exit status: 0 rendered, 1 render failed, 2 bad arguments or invalid config.
@@ -63,6 +75,7 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
         config: { type: "string" },
         owner: { type: "string" },
         repo: { type: "string" },
+        cluster: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -147,20 +160,62 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
       names,
       access: parsed.config.access ?? "public",
     });
-    // What the bot itself applies first (the Namespace and the guardrails), then the render held inside them.
-    const guarded = guardedPreview(result.objects, names, parsed.config, guardrailSettings(env));
-    const warnings = [...result.warnings, ...guarded.notes, ...guarded.rewrites];
+    // What the bot itself applies first (the Namespace and the guardrails), then the render held inside them, then
+    // the database Secret the deploy writes (its credentials redacted).
+    const bounds = guardrailSettings(env);
+    const guarded = guardedPreview(result.objects, names, parsed.config, bounds);
+    const secret = parsed.config.database.enabled
+      ? [redactedCredentialsSecret(names, parsed.config.database.secret)]
+      : [];
+    // The preflight's offline half, as a deploy runs it, plus the kinds against the RBAC as shipped.
+    const origins = originsOf(result.objects, result.sources);
+    const offline = preflightOffline({
+      namespace: names.namespace,
+      guardrails: guarded.guardrails.filter((o) => o.kind !== "Namespace"),
+      objects: [...guarded.objects, ...secret],
+      origins,
+      settings: resolveGuardrails(bounds, parsed.config.guardrails).settings,
+      bounds,
+      protectedNamespaces: [...env.PROTECTED_NAMESPACES, ...parsed.config.protectedNamespaces],
+      rbac: await readRbacRules(),
+    });
+    // --cluster: the server half, as the identity in KUBECONFIG (every refusal is listed with the offline ones).
+    let server: ClusterVerdict = { problems: [], warnings: [], notes: [] };
+    if (values.cluster === true) {
+      try {
+        server = await askCluster({
+          kubeConfig: workstationKubeConfig(env),
+          logger,
+          namespace: guarded.guardrails.find((o) => o.kind === "Namespace")!,
+          objects: [...guarded.guardrails.filter((o) => o.kind !== "Namespace"), ...guarded.objects, ...secret],
+          describe: describeWith(origins),
+        });
+      } catch (err) {
+        io.stderr.write(`preview-bot render: --cluster: asking the cluster in KUBECONFIG: ${describeError(err)}\n`);
+        return 1;
+      }
+    }
+    const warnings = [
+      ...result.warnings,
+      ...guarded.notes,
+      ...guarded.rewrites,
+      ...offline.warnings,
+      ...server.warnings,
+    ];
     for (const w of warnings) io.stderr.write(`warning: ${w}\n`);
-    if (guarded.problems.length > 0) {
-      io.stderr.write(guarded.problems.map((p) => `preview-bot render: refused: ${p}\n`).join(""));
+    for (const n of server.notes) io.stderr.write(`note: ${n}\n`);
+    const refused = [...new Set([...guarded.problems, ...offline.problems, ...server.problems])];
+    if (refused.length > 0) {
+      io.stderr.write(refused.map((p) => `preview-bot render: refused: ${p}\n`).join(""));
       return 1;
     }
-    io.stdout.write(toYaml([...guarded.guardrails, ...guarded.objects]));
+    io.stdout.write(toYaml([...guarded.guardrails, ...guarded.objects, ...secret]));
     io.stderr.write(
       summary(
         names.namespace,
         { ...result, objects: guarded.objects, rewrites: [...result.rewrites, ...guarded.rewrites], warnings },
         guarded.summary,
+        offline.usage,
       ),
     );
     return 0;
@@ -179,7 +234,7 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
 }
 
 /** The closing summary: what a preview of this checkout gets (`guardrails`: what the bot holds it to). */
-function summary(namespace: string, r: RenderResult, guardrails?: string): string {
+function summary(namespace: string, r: RenderResult, guardrails?: string, quotas: readonly string[] = []): string {
   const kinds = new Map<string, number>();
   for (const o of r.objects) kinds.set(o.kind, (kinds.get(o.kind) ?? 0) + 1);
   const lines = [
@@ -187,6 +242,7 @@ function summary(namespace: string, r: RenderResult, guardrails?: string): strin
     `summary (${r.type}):`,
     `  namespace  ${namespace}`,
     ...(guardrails ? [`  guardrails ${guardrails}`] : []),
+    ...quotas.map((q, i) => `  ${i === 0 ? "fits" : "    "}       ${q}`),
     `  URL        ${r.url ?? "none (no route.host or route.baseUrl)"}`,
     ...(r.extraUrls ?? []).map((x) => `             ${x.url} (${x.name})`),
     `  objects    ${r.objects.length}: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(", ") || "none"}`,

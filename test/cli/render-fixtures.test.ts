@@ -66,7 +66,7 @@ describeWithTools(["helm"], "preview-bot render: a Helm chart with a vendored de
     // The test hook is left out, and the summary says so.
     expect(r.objects.find((o) => o.metadata.name === "notes-test-connection")).toBeUndefined();
     expect(r.stderr).toMatch(
-      /^ {2}hooks {6}left out Pod "notes-test-connection" \(deploy\/chart\/templates\/tests\/test-connection\.yaml\): helm\.sh\/hook test: test hooks run with `helm test`, which a preview does not run$/m,
+      /^ {2}hooks {6}left out Pod "notes-test-connection" \(deploy\/chart\/templates\/tests\/test-connection\.yaml, document 1\): helm\.sh\/hook test: test hooks run with `helm test`, which a preview does not run$/m,
     );
     const route = find(r.objects, "HTTPRoute", "notes-pr-7");
     expect(route.spec).toEqual({

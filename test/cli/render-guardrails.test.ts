@@ -74,17 +74,21 @@ describe("preview-bot render: what the bot itself applies", () => {
     ]);
   });
 
-  it("shows the repository's tighter guardrails, and says where it asked for more than the bot allows", async () => {
-    const r = await cli(
-      dir,
-      "manifests: { path: deploy }\nguardrails:\n  podSecurity: restricted\n  quota: { pods: 3, memory: 64Gi }\n",
-    );
+  it("shows the repository's tighter guardrails, says where it asked for more than the bot allows, and refuses what they refuse", async () => {
+    const r = await cli(dir, "manifests: { path: deploy }\nguardrails:\n  quota: { pods: 3, memory: 64Gi }\n");
     expect(r.code).toBe(0);
-    expect(r.objects[0]!.metadata.labels?.["pod-security.kubernetes.io/enforce"]).toBe("restricted");
     expect(r.objects.find((o) => o.kind === "ResourceQuota")!.spec).toMatchObject({
       hard: { pods: "3", "requests.memory": "8Gi" },
     });
     expect(r.stderr).toContain("warning: guardrails.quota.memory 64Gi is above the bot's bound of 8Gi: 8Gi applies");
+    // A repository may tighten Pod Security to restricted; the fixture's pods (no runAsNonRoot, no seccomp profile)
+    // do not meet it, so the namespace would refuse them: the render says so, as a deploy's preflight does.
+    const strict = await cli(dir, "manifests: { path: deploy }\nguardrails:\n  podSecurity: restricted\n");
+    expect(strict.code).toBe(1);
+    expect(strict.stdout).toBe("");
+    expect(strict.stderr).toMatch(
+      /^preview-bot render: refused: Deployment "shop" \(deploy\/app\.yaml, document 1\): .*\(the namespace enforces Pod Security "restricted", so its pods would be refused\)$/m,
+    );
   });
 
   it("prints a NetworkPolicy the way it will be applied, narrowed, with a warning", async () => {
@@ -138,7 +142,7 @@ describe("preview-bot render: what the bot itself applies", () => {
       expect(r.code).toBe(1);
       expect(r.stdout).toBe("");
       expect(r.stderr).toContain(
-        'preview-bot render: refused: ResourceQuota "preview-bot-guardrails": the name is preview-bot\'s own guardrail',
+        'ResourceQuota "preview-bot-guardrails" (deploy/quota.yaml, document 1): the name is preview-bot\'s own guardrail',
       );
     } finally {
       await rm(path.join(dir, "deploy", "quota.yaml"));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -110,7 +110,7 @@ describe("preview-bot render: arguments and config", () => {
       SHA,
     ]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^preview-bot render: rendering does\/not\/exist: no such directory/);
+    expect(r.stderr).toMatch(/^preview-bot render: rendering does\/not\/exist: no such directory/m);
   });
 });
 
@@ -123,6 +123,9 @@ describe("preview-bot render: plain-app (no binary needed)", () => {
     expect(r.stderr).not.toMatch(/^warning:/m);
     expect(r.stderr).toMatch(/^summary \(plain\):$/m);
     expect(r.stderr).toMatch(/^ {2}namespace {2}pr-31-fix-cart-totals-[0-9a-f]{8}$/m);
+    expect(r.stderr).toMatch(
+      /^ {2}fits {7}ResourceQuota "preview-bot-guardrails": .*requests\.cpu 500m CPU of 4 CPU, requests\.memory 640Mi of 8Gi, limits\.memory 2\.5Gi of 16Gi,/m,
+    );
     expect(r.stderr).toMatch(/^ {2}URL {8}https:\/\/pr-31-fix-cart-totals-[0-9a-f]{8}\.previews\.example\.com\/$/m);
     expect(r.stderr).toMatch(/^ {2}objects {4}5: Deployment 1, Service 1, ConfigMap 1, CronJob 1, HTTPRoute 1$/m);
     expect(r.stderr).toMatch(/^ {2}offline {4}kind scopes from preview-bot's built-in list/m);
@@ -142,6 +145,8 @@ describe("preview-bot render: plain-app (no binary needed)", () => {
       "ConfigMap/shop-config",
       "CronJob/nightly-report",
       "HTTPRoute/shop",
+      // database.enabled: the Secret the deploy writes, its credentials redacted.
+      "Secret/preview-database",
     ]);
     for (const o of objects) {
       expect(o.metadata.namespace).toBe(names.namespace);
@@ -169,8 +174,9 @@ describe("preview-bot render: plain-app (no binary needed)", () => {
   it("never touches YAML text: a value with ${X} and a document separator stays one string", async () => {
     const r = await cli(["--dir", path.join(FIXTURES, "plain-app"), "--pr", "31", "--branch", "main", "--sha", SHA]);
     const objects = objectsOf(r.stdout);
-    expect(objects).toHaveLength(5);
-    expect(objects.some((o) => o.kind === "Secret")).toBe(false);
+    expect(objects).toHaveLength(6);
+    // The only Secret is the database's (database.enabled), not one read out of the ConfigMap's text.
+    expect(objects.filter((o) => o.kind === "Secret").map((o) => o.metadata.name)).toEqual(["preview-database"]);
     const cm = objects.find((o) => o.kind === "ConfigMap")!;
     expect((cm.data as Record<string, string>).BANNER).toBe("deploy debug\n---\nkind: Secret\n");
   });
@@ -214,7 +220,8 @@ describeWithTools(
       );
       const objects = objectsOf(r.stdout);
 
-      expect(objects).toHaveLength(29 - config.config.manifests.exclude.length);
+      // The overlay's 29 objects less those excluded, and the database Secret.
+      expect(objects).toHaveLength(29 - config.config.manifests.exclude.length + 1);
       expect(names.namespace).toMatch(/^feature-add-login-uber-[0-9a-f]{8}$/);
       for (const o of objects) {
         expect(isClusterScoped(o.kind)).toBe(false);
@@ -227,7 +234,7 @@ describeWithTools(
       const images = objects.flatMap((o) => JSON.stringify(o).match(/kubemooc\.azurecr\.io\/[a-z-]+:[^"]+/g) ?? []);
       expect(new Set(images)).toEqual(
         new Set(
-          ["todo-app-be", "todo-app-fe", "todo-app-cron", "broadcaster"].map(
+          ["todo-app-be", "todo-app-fe", "broadcaster"].map(
             (n) => `kubemooc.azurecr.io/${n}:feature-add-login-uber-${SHA}`,
           ),
         ),
@@ -258,9 +265,76 @@ describeWithTools(
         expect(objects.some((o) => o.kind === excluded.kind && o.metadata.name === excluded.name)).toBe(false);
       }
       expect(r.stderr).toMatch(
-        /warning: SecretProviderClass "postgres-secret-provider-feature" syncs a Secret named "postgres-secret"/,
+        /warning: SecretProviderClass "postgres-secret-provider-feature" \(kustomize build of manifests\/overlays\/feature, document \d+\) syncs a Secret named "postgres-secret"/,
       );
       expect(parse(await readFile(EXAMPLE, "utf8")).manifests.path).toBe("course_project/manifests/overlays/feature");
     });
   },
 );
+
+describe("preview-bot render: the preflight's offline rules", () => {
+  const deployment = (name: string, replicas = 1) => `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: ${name} }
+spec:
+  replicas: ${replicas}
+  selector: { matchLabels: { app: ${name} } }
+  template:
+    metadata: { labels: { app: ${name} } }
+    spec:
+      containers:
+        - { name: app, image: ghcr.io/acme/app:1 }
+        - { name: sidecar, image: ghcr.io/acme/app:1 }
+`;
+  async function repo(name: string, files: Record<string, string>, config: string): Promise<string> {
+    const dir = path.join(tmp, name);
+    for (const [file, text] of Object.entries({ ".github/preview.yml": config, ...files })) {
+      await mkdir(path.dirname(path.join(dir, file)), { recursive: true, mode: 0o755 });
+      await writeFile(path.join(dir, file), text, { mode: 0o644 });
+    }
+    return dir;
+  }
+  const args = (dir: string) => ["--dir", dir, "--pr", "7", "--branch", "main", "--sha", SHA];
+
+  it("refuses what the quota cannot hold (the LimitRange's defaults × replicas), naming each workload's file and what to set", async () => {
+    // 3 Deployments × 4 replicas × 2 containers that set nothing: 24 × the default 1Gi ephemeral-storage limit, over
+    // the quota's 20Gi (12 pods, 2.4 CPU requested and 12Gi of memory limits would fit).
+    const dir = await repo(
+      "over-quota",
+      { "deploy/app.yaml": ["api", "worker", "front"].map((n) => deployment(n, 4)).join("---\n") },
+      "manifests: { path: deploy }\n",
+    );
+    const r = await cli(args(dir));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain(
+      `preview-bot render: refused: 3 Deployments ask 24Gi of limits.ephemeral-storage; ResourceQuota "preview-bot-guardrails" allows 20Gi: Deployment "api" (deploy/app.yaml, document 1) 4 × 2Gi (a LimitRange default), Deployment "worker" (deploy/app.yaml, document 2) 4 × 2Gi (a LimitRange default), Deployment "front" (deploy/app.yaml, document 3) 4 × 2Gi (a LimitRange default). Set lower resources.limits.ephemeral-storage, or ask preview-bot's operator to raise PREVIEW_QUOTA_EPHEMERAL_STORAGE`,
+    );
+  });
+
+  it("refuses a kind the bot's RBAC as shipped does not grant, and prints the database Secret with its credentials redacted", async () => {
+    const cert =
+      "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: { name: tls }\nspec: { secretName: tls }\n";
+    const config = "manifests: { path: deploy }\ndatabase: { enabled: true }\n";
+    const refused = await cli(
+      args(await repo("cert", { "deploy/app.yaml": deployment("api"), "deploy/tls.yaml": cert }, config)),
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      `preview-bot render: refused: Certificate "tls" (deploy/tls.yaml, document 1): the bot's RBAC, deploy/base/rbac.yaml`,
+    );
+
+    const r = await cli(args(await repo("with-db", { "deploy/app.yaml": deployment("api") }, config)));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(
+      /^ {2}fits {7}ResourceQuota "preview-bot-guardrails": .*requests\.cpu 200m CPU of 4 CPU, requests\.memory 256Mi of 8Gi, limits\.memory 1Gi of 16Gi,/m,
+    );
+    const secret = Array.from(parseAllDocuments(r.stdout))
+      .map((d) => d.toJS() as KubeObject)
+      .find((o) => o.kind === "Secret")!;
+    expect(secret.metadata.name).toBeDefined();
+    const values = Object.values(secret.data as Record<string, string>).map((v) => Buffer.from(v, "base64").toString());
+    expect(values).toContain("(redacted: set at deploy time)");
+    expect(values.join(" ")).not.toMatch(/postgres(ql)?:\/\/\S+:\S+@/);
+  });
+});

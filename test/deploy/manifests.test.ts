@@ -454,6 +454,7 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
     // uncomputed, and the bot waits for a quota's usage before applying anything.
     const custom = new Set([
       "gateway.networking.k8s.io",
+      "gateway.envoyproxy.io",
       "secrets-store.csi.x-k8s.io",
       "alb.networking.azure.io",
       "monitoring.coreos.com",

@@ -192,7 +192,7 @@ describe("a pull request cannot remove or loosen them", () => {
     const run = await open(3, { "web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1" }), "quota.yaml": quota });
     expect(run.conclusion).toBe("failure");
     expect(said(run)).toContain(
-      `ResourceQuota "preview-bot-guardrails": the name is preview-bot's own guardrail in every preview namespace; rename the object`,
+      `ResourceQuota "preview-bot-guardrails" (deploy/quota.yaml, document 1): the name is preview-bot's own guardrail in every preview namespace; rename the object`,
     );
     expect(h.fake.get("apps/v1", "Deployment", NS(3), "web")).toBeUndefined();
     expect(h.fake.get("v1", "ResourceQuota", NS(3), "preview-bot-guardrails")).toBeUndefined();
@@ -214,9 +214,13 @@ describe("a pull request cannot remove or loosen them", () => {
   });
 
   it(".github/preview.yml may tighten them (restricted, a smaller quota) but not loosen them", async () => {
+    const restricted = webApp({ image: "ghcr.io/codertocat/hello:1" }).replace(
+      "          image: ghcr.io/codertocat/hello:1\n",
+      "          image: ghcr.io/codertocat/hello:1\n          securityContext: { allowPrivilegeEscalation: false, runAsNonRoot: true, seccompProfile: { type: RuntimeDefault }, capabilities: { drop: [ALL] } }\n",
+    );
     const run = await open(
       5,
-      { "web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1" }) },
+      { "web.yaml": restricted },
       config("guardrails:\n  podSecurity: restricted\n  quota: { pods: 4, cpu: 64 }\n"),
     );
     expect(run.conclusion).toBe("success");
@@ -228,6 +232,20 @@ describe("a pull request cannot remove or loosen them", () => {
       "requests.cpu": "4",
     });
     expect(said(run)).toContain("guardrails.quota.cpu 64 is above the bot's bound of 4: 4 applies");
+  });
+
+  it("a pod that a repository's restricted level would refuse fails at the preflight, before anything is written", async () => {
+    const run = await open(
+      7,
+      { "web.yaml": webApp({ image: "ghcr.io/codertocat/hello:1" }) },
+      config("guardrails:\n  podSecurity: restricted\n"),
+    );
+    expect(run.conclusion).toBe("failure");
+    expect(said(run)).toContain(
+      `Deployment "web" (deploy/web.yaml, document 1): container "web" must set securityContext.allowPrivilegeEscalation: false (the namespace enforces Pod Security "restricted", so its pods would be refused)`,
+    );
+    expect(said(run)).toMatch(/\| Preflight \| ❌ \|/);
+    expect(h.fake.get("v1", "Namespace", undefined, NS(7))).toBeUndefined();
   });
 
   it("a config that sets Pod Security labels on the namespace is refused, naming the field", async () => {

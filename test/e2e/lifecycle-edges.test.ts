@@ -384,7 +384,7 @@ describe("lifecycle edges", () => {
       const refused = gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === SHA1).at(-1)!;
       expect(refused.conclusion).toBe("failure");
       expect(JSON.stringify(refused.output)).toMatch(
-        /namespace \\"edge-30\\" is protected \(protectedNamespaces in \.github\/preview\.yml\)/,
+        /namespace \\"edge-30\\" is protected \(default, kube-\*, PROTECTED_NAMESPACES or protectedNamespaces\): preview-bot never deploys into it/,
       );
       expect(h.fake.get("v1", "Namespace", undefined, "edge-30")).toBeUndefined();
 

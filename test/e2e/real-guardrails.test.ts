@@ -15,7 +15,7 @@ import { startHarness, pull, prEvent, webApp, INSTALLATION, OWNER, REPO, type Ha
 import { fakeGitHub } from "../support/github-fake.js";
 import { apiRequest, describeWithRealCluster } from "../support/kube-real/index.js";
 import { ROOT } from "../support/paths.js";
-import { installFence, until, type InstalledFence } from "./real-rbac-support.js";
+import { adminApply, installFence, looseCrd, until, type InstalledFence } from "./real-rbac-support.js";
 
 const FIXTURES = path.join(ROOT, "test", "fixtures");
 
@@ -29,6 +29,7 @@ health: { timeout: 20s }
 guardrails:
   quota: { pods: ${QUOTA_PODS} }
 `;
+const WIDGETS = `widgets${ID}.preflight.example.com`;
 /** The quota-heavy fixture's manifests, and a config with the bot's default guardrails. */
 const HEAVY_APP = Object.fromEntries(
   readdirSync(path.join(FIXTURES, "quota-heavy-app", "deploy")).map((f) => [
@@ -99,7 +100,8 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
 
   afterAll(async () => {
     await h?.stop();
-    for (let n = 1; n <= 7; n++) await admin("DELETE", `/api/v1/namespaces/${NS(n)}`);
+    for (let n = 1; n <= 9; n++) await admin("DELETE", `/api/v1/namespaces/${NS(n)}`);
+    await admin("DELETE", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${WIDGETS}`);
     await fence?.remove();
   });
 
@@ -283,14 +285,68 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
     }, 120_000);
   });
 
-  describe("what the cluster refuses is said in the check run", () => {
-    it("pods the quota stops: the Deployment fails with the controller's reason, not a bare timeout", async () => {
+  describe("the preflight: what would be refused is said before anything is applied", () => {
+    const status = async (p: string) => (await admin("GET", p)).status;
+    const steps = (run: { output?: { summary?: string } }) =>
+      Object.fromEntries(
+        [...(run.output?.summary ?? "").matchAll(/^\| ([^|]+?) \| (\S+) \|/gm)].map((m) => [m[1], m[2]]),
+      );
+
+    it("replicas over the quota: refused at the Preflight, naming the workload, its file and what to set; no namespace", async () => {
       const run = await open(5, { "crowd.yaml": deployment("crowd", QUOTA_PODS + 1, PLAIN_POD) });
       expect(run.conclusion).toBe("failure");
-      expect(said(run)).toMatch(/crowd.*FailedCreate/);
-      expect(said(run)).toMatch(
-        /Deployment crowd: its pods cannot be created: .*exceeded quota: preview-bot-guardrails/,
+      expect(said(run)).toContain(
+        "The preflight refused the deploy (1 problem); nothing of the pull request was applied:",
       );
+      expect(said(run)).toContain(
+        `- ❌ 1 Deployment asks 5 of pods; ResourceQuota "preview-bot-guardrails" allows 4: Deployment "crowd" (deploy/crowd.yaml, document 1) 5 × 1. Set fewer replicas, or raise guardrails.quota.pods in .github/preview.yml (now 4; preview-bot allows up to 20)`,
+      );
+      expect(steps(run)).toMatchObject({ Preflight: "❌", Namespace: "⏭️", Apply: "⏭️", "Roll out": "⏭️" });
+      expect(await status(`/api/v1/namespaces/${NS(5)}`)).toBe(404);
+    }, 120_000);
+
+    it("small containers that set no limits, over the quota by the LimitRange's defaults: refused at once, nothing applied", async () => {
+      // 3 pods of 8 containers that set nothing: 24 × the default 1Gi ephemeral-storage limit, over the quota's 20Gi
+      // (the CPU they request and the memory limits they get would fit).
+      const eight = `      containers:
+${Array.from({ length: 8 }, (_, i) => `        - { name: c${i}, image: ghcr.io/codertocat/hello:1 }\n`).join("")}`;
+      const app = ["api", "worker", "front"].map((n) => deployment(n, 1, eight)).join("---\n");
+      const run = await open(8, { "app.yaml": app });
+      expect(run.conclusion).toBe("failure");
+      expect(said(run)).toContain(
+        `- ❌ 3 Deployments ask 24Gi of limits.ephemeral-storage; ResourceQuota "preview-bot-guardrails" allows 20Gi: Deployment "api" (deploy/app.yaml, document 1) 1 × 8Gi (a LimitRange default), Deployment "worker" (deploy/app.yaml, document 2) 1 × 8Gi (a LimitRange default), Deployment "front" (deploy/app.yaml, document 3) 1 × 8Gi (a LimitRange default). Set lower resources.limits.ephemeral-storage, or ask preview-bot's operator to raise PREVIEW_QUOTA_EPHEMERAL_STORAGE`,
+      );
+      expect(steps(run)).toMatchObject({ Preflight: "❌", Database: "⏭️", Namespace: "⏭️", Apply: "⏭️" });
+      expect(await status(`/api/v1/namespaces/${NS(8)}`)).toBe(404);
+    }, 120_000);
+
+    it("what only the API server knows (a kind the bot's RBAC does not grant, an invalid object): refused by the dry run, every object listed with its file, none of them written", async () => {
+      await adminApply(cluster(), looseCrd(`preflight.example.com`, `Widget${ID}`, `widgets${ID}`));
+      await until(`CRD ${WIDGETS} to be served`, async () => {
+        const r = await admin("GET", `/apis/preflight.example.com/v1/widgets${ID}`);
+        return r.status === 200 ? true : undefined;
+      });
+      const widget = `apiVersion: preflight.example.com/v1\nkind: Widget${ID}\nmetadata: { name: w }\nspec: { size: 3 }\n`;
+      const broken = deployment("broken", 1, PLAIN_POD).replace(
+        "matchLabels: { app: broken }",
+        "matchLabels: { app: other }",
+      );
+      const settings = "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings }\ndata: { mode: preview }\n";
+      const run = await open(9, { "app.yaml": `${settings}---\n${broken}`, "widget.yaml": widget });
+      expect(run.conclusion).toBe("failure");
+      const text = said(run);
+      expect(text).toContain("The preflight refused the deploy (2 problems); nothing of the pull request was applied:");
+      expect(text).toContain(
+        `- ❌ Widget${ID} "w" (deploy/widget.yaml, document 1): 403 Forbidden: widgets${ID}.preflight.example.com "w" is forbidden: User "${fence.username}" cannot patch resource "widgets${ID}" in API group "preflight.example.com" in the namespace "${NS(9)}". To fix: preview-bot's RBAC does not grant widgets${ID}.preflight.example.com: ask preview-bot's operator to grant get, list, create, patch, delete on it in ClusterRole preview-bot-previews, or leave the object out (manifests.exclude in .github/preview.yml)`,
+      );
+      expect(text).toMatch(
+        /- ❌ Deployment "broken" \(deploy\/app\.yaml, document 2\): 422 Invalid: Deployment\.apps "broken" is invalid: spec\.template\.metadata\.labels: Invalid value: .*`selector` does not match template `labels`\. To fix: fix the field\(s\) the API server names in the manifest/,
+      );
+      expect(steps(run)).toMatchObject({ Preflight: "✅", Guardrails: "✅", "Dry run": "❌", Apply: "⏭️" });
+      // The bot's own fence exists (the dry run needs the namespace and its RoleBinding); nothing of the PR does.
+      expect(await status(`/api/v1/namespaces/${NS(9)}/configmaps/settings`)).toBe(404);
+      expect(await status(`/apis/apps/v1/namespaces/${NS(9)}/deployments/broken`)).toBe(404);
+      expect(await status(`/apis/preflight.example.com/v1/namespaces/${NS(9)}/widgets${ID}/w`)).toBe(404);
     }, 120_000);
   });
 

@@ -23,8 +23,9 @@ import { requireRegistry, type SharedRegistry } from "../support/registry-suite.
 import { ROOT } from "../support/paths.js";
 
 const EXAMPLE = readFileSync(path.join(ROOT, "examples", "kubernetesmooc", "preview.yml"), "utf8");
-const IMAGES = ["todo-app-be", "todo-app-fe", "todo-app-cron", "broadcaster"];
-/** The example as is, but its four images (kubemooc.azurecr.io) renamed into the run's real registry (newName). */
+/** The example's images (its todo-app-cron job is left out: examples/kubernetesmooc/preview.yml says why). */
+const IMAGES = ["todo-app-be", "todo-app-fe", "broadcaster"];
+/** The example as is, but its images (kubemooc.azurecr.io) renamed into the run's real registry (newName). */
 const withRegistry = (host: string, prefix: string) =>
   EXAMPLE.replace(
     /^( {2}- name: kubemooc\.azurecr\.io\/([a-z-]+)\n)/gm,
@@ -116,7 +117,7 @@ describeWithRealCluster(
       registry = requireRegistry();
       CONFIG = withRegistry(registry.host, prefix);
       expect(CONFIG.match(/newName:/g)).toHaveLength(IMAGES.length);
-      // What the repository's CI pushes for each commit: all four images, tagged <branch>-<sha>.
+      // What the repository's CI pushes for each commit: each image, tagged <branch>-<sha>.
       for (const sha of [SHA1, SHA2])
         for (const [i, image] of IMAGES.entries()) {
           const { digest } = await registry.push(`${prefix}/${image}`, `${branch}-${sha}`, {

@@ -187,7 +187,7 @@ export async function installFence(cluster: RealCluster, id: string): Promise<In
 }
 
 /** A CRD that keeps whatever it is given (enough for kinds nobody validates here). */
-function looseCrd(group: string, kind: string, plural: string): Obj {
+export function looseCrd(group: string, kind: string, plural: string): Obj {
   return {
     apiVersion: "apiextensions.k8s.io/v1",
     kind: "CustomResourceDefinition",

@@ -125,7 +125,7 @@ describe("a plain YAML directory with nested variants", () => {
     const run = gh.state.checkRuns.filter((r) => r.head_sha === sha).at(-1)!;
     expect(run.conclusion).toBe("failure");
     expect(run.output.text).toContain(
-      'Service "guestbook" appears twice in the render: in k8s/all-in-one/guestbook-all-in-one.yaml and in k8s/base/guestbook.yaml',
+      'Service "guestbook" appears twice in the render: in k8s/all-in-one/guestbook-all-in-one.yaml, document 2 and in k8s/base/guestbook.yaml, document 2',
     );
   });
 });

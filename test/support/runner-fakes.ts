@@ -32,6 +32,7 @@ import {
   type Cluster,
   type ClusterCapabilities,
   type DatabaseCredentials,
+  type DryRunAnswer,
   type Databases,
   type HookResult,
   type KubeObject,
@@ -59,6 +60,9 @@ export class FakeCluster implements Cluster {
   /** What apply answers (default: every object, as applied plainly); throw to fail it. */
   applyAnswer: (objects: KubeObject[]) => AppliedRef[] = (objects) => objects.map(refOf);
   pruneAnswer: ObjectRef[] = [];
+  /** What the dry run answers (default: every object accepted). */
+  dryRunAnswer: (objects: readonly KubeObject[]) => DryRunAnswer[] = (objects) =>
+    objects.map((o) => ({ ref: refOf(o), outcome: "accepted", warnings: [] }));
   /** Secrets readSecret finds, by "namespace/name" (data base64, as the API holds it). */
   secrets: Record<string, { type: string; data: Record<string, string> }> = {};
   capabilitiesAnswer: ClusterCapabilities = { kubeVersion: "v1.37.2", apiVersions: ["v1", "apps/v1"] };
@@ -81,6 +85,10 @@ export class FakeCluster implements Cluster {
   async apply(objects: KubeObject[]) {
     this.record("apply", objects);
     return this.applyAnswer(objects);
+  }
+  async dryRun(objects: readonly KubeObject[]) {
+    this.record("dryRun", objects);
+    return this.dryRunAnswer(objects);
   }
   async prune(namespace: string, selector: Record<string, string>, keep: ObjectRef[], opts?: { dryRun?: boolean }) {
     this.record("prune", namespace, selector, keep, ...(opts ? [opts] : []));
@@ -219,10 +227,10 @@ export class FakeBackups implements PreviewBackups {
 
 /**
  * What a fake render answers; the isolation defaults to a namespaces sandbox, access to the input's mode with no hosts
- * and no grants, the hooks' plan and the pins to none.
+ * and no grants, the sources (no object's file known), the hooks' plan and the pins to none.
  */
-type FakeRenderResult = Omit<RenderResult, "isolation" | "access" | "hooks" | "pinned"> &
-  Partial<Pick<RenderResult, "isolation" | "access" | "hooks" | "pinned">>;
+type FakeRenderResult = Omit<RenderResult, "isolation" | "access" | "sources" | "hooks" | "pinned"> &
+  Partial<Pick<RenderResult, "isolation" | "access" | "sources" | "hooks" | "pinned">>;
 
 /** The renderer: answers `result` (or throws `error`), keeping each input. */
 export class FakeRenderer implements Renderer {
@@ -236,6 +244,7 @@ export class FakeRenderer implements Renderer {
     if (this.error) throw this.error;
     return {
       isolation: { isolation: "namespaces", detail: "user, mount, network namespaces" },
+      sources: [], // no object's file known
       access: { mode: input.access ?? "public", hosts: [], grants: [] },
       hooks: [],
       pinned: [],
@@ -361,6 +370,7 @@ export async function stepBench(opts: StepBenchOptions = {}): Promise<StepBench>
       source: { kind: "tarball", file: join(dir, "source.tar") },
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
       objects: opts.objects ?? [],
+      origins: new Map(),
       ownObjects: opts.ownObjects ?? [],
       applied: opts.applied ?? [],
       workloads: [],

@@ -7,7 +7,9 @@
  * - a cluster-scoped object must carry this preview's ownership labels, an existing one must already be this
  *   preview's, and it is owned by the preview namespace (so the garbage collector removes it with the namespace);
  * - an object the server refuses to update because an immutable field changed (a Job's template, a selector, a
- *   Service's clusterIP) is deleted (Foreground, uid precondition) and created again — unless it holds data (a PVC).
+ *   Service's clusterIP) is deleted (Foreground, uid precondition) and created again — unless it holds data (a PVC);
+ * - a ReplicationController whose pod template changed is deleted and created again the same way: its controller
+ *   never replaces running pods when the template changes, so without this a new image would never reach them.
  */
 import { PatchStrategy, type KubernetesObject, type V1Namespace } from "@kubernetes/client-node";
 import type { Logger } from "../../logger.js";
@@ -51,6 +53,10 @@ export function applyRun(objects: readonly KubeObject[], anchor?: V1Namespace): 
   return { autoscaled: autoscaledWorkloads(objects), ...(anchor ? { anchor } : {}) };
 }
 
+/** A workload's pod template as the server holds it (defaults filled in), for comparing two versions. */
+const templateOf = (o: KubernetesObject): string =>
+  JSON.stringify((o as { spec?: { template?: unknown } }).spec?.template ?? null);
+
 export class Applier {
   constructor(private readonly o: ApplierOptions) {}
 
@@ -84,8 +90,13 @@ export class Applier {
       const autoscaled =
         run.autoscaled.has(key) && (obj.spec as { replicas?: unknown } | undefined)?.replicas !== undefined;
       if (run.autoscaled.has(key)) await this.handOverReplicas(obj);
+      const before = obj.kind === "ReplicationController" ? await this.live(obj) : undefined;
       try {
-        await this.ssa(obj);
+        const after = await this.ssa(obj);
+        if (before && templateOf(before) !== templateOf(after)) {
+          await this.replace(obj, ["spec.template"], what);
+          return { ...ref, replaced: ["spec.template"] };
+        }
       } catch (err) {
         const fields = immutableFields(err);
         if (!fields) throw err;

@@ -38,6 +38,7 @@ import {
   type AppliedRef,
   type Cluster,
   type ClusterCapabilities,
+  type DryRunAnswer,
   type HookResult,
   type KubeObject,
   type ObjectRef,
@@ -45,6 +46,7 @@ import {
   type WorkloadHealth,
 } from "../shared/preview.js";
 import { discoverCapabilities } from "./discovery.js";
+import { dryRunObjects } from "./dry-run.js";
 import { bindClusterRole, waitForQuotas } from "./guardrail-support.js";
 import { waitForHooks } from "./hooks.js";
 import { Applier, applyRun, OwnershipError } from "./apply.js";
@@ -409,9 +411,10 @@ class KubeCluster implements Cluster {
 
   private async workloads(namespace: string): Promise<Workload[]> {
     try {
-      const [deployments, statefulSets] = await Promise.all([
+      const [deployments, statefulSets, controllers] = await Promise.all([
         this.apps.listNamespacedDeployment({ namespace }),
         this.apps.listNamespacedStatefulSet({ namespace }),
+        this.core.listNamespacedReplicationController({ namespace }),
       ]);
       return [
         ...deployments.items.map((object): Workload => ({
@@ -420,6 +423,10 @@ class KubeCluster implements Cluster {
         })),
         ...statefulSets.items.map((object): Workload => ({
           kind: "StatefulSet",
+          object: { ...object, metadata: { ...object.metadata, namespace } },
+        })),
+        ...controllers.items.map((object): Workload => ({
+          kind: "ReplicationController",
           object: { ...object, metadata: { ...object.metadata, namespace } },
         })),
       ];
@@ -536,6 +543,10 @@ class KubeCluster implements Cluster {
       }
     }
     return (await this.waitNamespaceGone(name, opts.waitMs, opts.signal)) ? "deleted" : "stuck";
+  }
+
+  async dryRun(objects: readonly KubeObject[]): Promise<DryRunAnswer[]> {
+    return dryRunObjects(this.objects, this.fieldManager, objects);
   }
 
   async resourceScope(apiVersion: string, kind: string): Promise<"Namespaced" | "Cluster" | undefined> {

@@ -1,13 +1,23 @@
 /**
- * Rollout state of Deployments/StatefulSets and, for the unhealthy ones, a diagnosis a person can act on: pod phase
+ * Rollout state of Deployments, StatefulSets and ReplicationControllers and, for the unhealthy ones, a diagnosis a person can act on: pod phase
  * and container reasons, recent Warning events, the failing container's last log lines — all through redactText().
  */
-import type { CoreV1Api, V1Deployment, V1LabelSelector, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
+import type {
+  CoreV1Api,
+  V1Deployment,
+  V1LabelSelector,
+  V1Pod,
+  V1ReplicationController,
+  V1StatefulSet,
+} from "@kubernetes/client-node";
 import { redactText } from "../../logger.js";
 import { kubeMessage } from "./kube-errors.js";
 import type { WorkloadHealth } from "../shared/preview.js";
 
-export type Workload = { kind: "Deployment"; object: V1Deployment } | { kind: "StatefulSet"; object: V1StatefulSet };
+export type Workload =
+  | { kind: "Deployment"; object: V1Deployment }
+  | { kind: "StatefulSet"; object: V1StatefulSet }
+  | { kind: "ReplicationController"; object: V1ReplicationController };
 
 const MAX_PODS = 3;
 const MAX_EVENTS = 5;
@@ -19,12 +29,24 @@ function desiredReplicas(w: Workload): number {
   return w.object.spec?.replicas ?? 1;
 }
 
-/** observedGeneration ≥ generation, and updated == ready == desired replicas (and no old ones left). */
+/**
+ * observedGeneration ≥ generation, and updated == ready == desired replicas (and no old ones left). A
+ * ReplicationController has no updatedReplicas (it does not roll out a new template: its pods change when they are
+ * replaced), so for it ready == desired replicas is the whole answer.
+ */
 export function isRolledOut(w: Workload): boolean {
   const s = w.object.status;
   const desired = desiredReplicas(w);
   if (!s || (s.observedGeneration ?? 0) < (w.object.metadata?.generation ?? 1)) return false;
-  return (s.updatedReplicas ?? 0) === desired && (s.readyReplicas ?? 0) === desired && (s.replicas ?? 0) === desired;
+  const updated = w.kind === "ReplicationController" ? desired : (w.object.status?.updatedReplicas ?? 0);
+  return updated === desired && (s.readyReplicas ?? 0) === desired && (s.replicas ?? 0) === desired;
+}
+
+/** The workload's pod selector as a label-selector string (a ReplicationController's is a plain map). */
+function podSelector(w: Workload): string {
+  return w.kind === "ReplicationController"
+    ? selectorString({ matchLabels: w.object.spec?.selector ?? w.object.spec?.template?.metadata?.labels ?? {} })
+    : selectorString(w.object.spec?.selector);
 }
 
 /** `a=b,c in (d,e),!f` from a LabelSelector. */
@@ -187,7 +209,7 @@ export async function workloadHealth(core: CoreV1Api, w: Workload): Promise<Work
   lines.push(...eventLines(own));
   let pods: V1Pod[] = [];
   try {
-    pods = (await core.listNamespacedPod({ namespace, labelSelector: selectorString(w.object.spec?.selector) })).items;
+    pods = (await core.listNamespacedPod({ namespace, labelSelector: podSelector(w) })).items;
   } catch (err) {
     lines.push(`pods unavailable: ${kubeMessage(err)}`);
   }

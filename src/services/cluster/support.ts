@@ -10,7 +10,7 @@ import {
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE } from "../shared/labels.js";
 
 /** Apply order: config the workloads need first, then workloads, then routes and other custom resources. */
-const APPLY_ORDER = [
+export const APPLY_ORDER = [
   "Namespace",
   "CustomResourceDefinition",
   "ResourceQuota",
@@ -20,7 +20,6 @@ const APPLY_ORDER = [
   "ConfigMap",
   "SecretProviderClass",
   "PersistentVolumeClaim",
-  "Role",
   "RoleBinding",
   "NetworkPolicy",
   // A protected preview's access policy (Envoy Gateway) before anything a route serves, so no route runs without it.
@@ -28,6 +27,7 @@ const APPLY_ORDER = [
   "Service",
   "Deployment",
   "StatefulSet",
+  "ReplicationController",
   "Job",
   "CronJob",
   "PodDisruptionBudget",
@@ -77,6 +77,48 @@ export class ObjectApi extends KubernetesObjectApi {
     request.setBody(JSON.stringify(spec));
     return this.requestPromise<T>(request, undefined, options);
   }
+
+  /**
+   * Server-side apply as a dry run (`dryRun=All`): the whole admission chain and authorization run, nothing is
+   * stored. Answers the status, body and warnings instead of throwing, since a refusal is the point of asking.
+   */
+  async dryRunApply(spec: KubernetesObject, fieldManager: string): Promise<RawAnswer> {
+    let request = this.configuration.baseServer.makeRequestContext(
+      await this.specUriPath(spec, "patch"),
+      HttpMethod.PATCH,
+    );
+    request.setHeaderParam("Accept", "application/json, */*;q=0.8");
+    request.setHeaderParam("Content-Type", PatchStrategy.ServerSideApply);
+    request.setQueryParam("dryRun", "All");
+    request.setQueryParam("fieldManager", fieldManager);
+    request.setQueryParam("force", "true");
+    request.setBody(JSON.stringify(spec));
+    await this.configuration.authMethods.default?.applySecurityAuthentication(request);
+    for (const m of this.configuration.middleware) request = await m.pre(request).toPromise();
+    let response = await this.configuration.httpApi.send(request).toPromise();
+    for (const m of this.configuration.middleware) response = await m.post(response).toPromise();
+    const text = await response.body.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text) as unknown;
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: response.httpStatusCode, body, warnings: warningTexts(response.headers.warning) };
+  }
+}
+
+/** What the API server answered a request, with its warnings (the `Warning` headers: Pod Security, deprecations). */
+export interface RawAnswer {
+  status: number;
+  body: unknown;
+  warnings: string[];
+}
+
+/** The texts of `Warning: 299 - "…"` headers (a fetch joins several with ", "). */
+function warningTexts(header: string | undefined): string[] {
+  if (!header) return [];
+  return [...header.matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, "$1"));
 }
 
 export const groupOf = (apiVersion: string): string =>

@@ -175,3 +175,25 @@ export function credentialsSecret(
     data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "utf8").toString("base64")])),
   };
 }
+
+/** What stands in for a credential `preview-bot render` does not show (and the preflight does not need). */
+const REDACTED_VALUE = "(redacted: set at deploy time)";
+
+/**
+ * The credentials Secret as `preview-bot render` shows it and the offline preflight counts it: the same name, keys,
+ * labels and annotations; the role and database names (not secrets, derived from the preview's names), every other
+ * value REDACTED_VALUE.
+ */
+export function redactedCredentialsSecret(names: PreviewNames, secret: { name: string; keys: SecretKeys }): KubeObject {
+  const obj = credentialsSecret(names, secret, {
+    host: REDACTED_VALUE,
+    port: 0,
+    database: names.database,
+    user: names.role,
+    password: REDACTED_VALUE,
+    url: REDACTED_VALUE,
+  });
+  const data = obj.data as Record<string, string>;
+  if (secret.keys.port !== undefined) data[secret.keys.port] = Buffer.from(REDACTED_VALUE, "utf8").toString("base64");
+  return obj;
+}

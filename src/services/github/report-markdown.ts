@@ -163,12 +163,27 @@ function headline(report: RunReport): string {
   return `${STATE_EMOJI[report.state]} ${words[report.state]}`;
 }
 
-/** Per-workload diagnosis as fenced blocks, within `budget` characters in all. */
+const REFUSALS_SHOWN = 50;
+
+/** The preflight's verdict when it refused the deploy: each refusal (object, file, what to set) as a list item. */
+function refusalsMarkdown(report: RunReport): string {
+  const all = report.refusals ?? [];
+  if (all.length === 0) return "";
+  const items = all.slice(0, REFUSALS_SHOWN).map((r) => `- ❌ ${escapeMarkdown(truncateMiddle(r, 1_000))}`);
+  if (all.length > REFUSALS_SHOWN) items.push(`- … ${all.length - REFUSALS_SHOWN} more`);
+  return [
+    `**The preflight refused the deploy (${all.length === 1 ? "1 problem" : `${all.length} problems`}); nothing of the pull request was applied:**`,
+    ...items,
+  ].join("\n");
+}
+
+/** Per-workload diagnosis as fenced blocks, within `budget` characters in all (the refusals, when the preflight refused). */
 function diagnosisMarkdown(report: RunReport, budget: number): string {
   const sick = (report.workloads ?? []).filter((w) => !w.ready);
   const parts: string[] = [];
   // Redact before cutting: redaction can lengthen text, and the budget is for what is sent.
-  if (report.error) parts.push(`**Error**\n\n${codeBlock(truncateMiddle(redactText(report.error), 4_000))}`);
+  if (report.refusals?.length) parts.push(refusalsMarkdown(report));
+  else if (report.error) parts.push(`**Error**\n\n${codeBlock(truncateMiddle(redactText(report.error), 4_000))}`);
   const each = Math.max(500, Math.floor((budget - parts.join("").length) / Math.max(1, sick.length)) - 200);
   for (const w of sick) {
     const head = `**${escapeMarkdown(w.kind)} ${codeSpan(w.name)}** — ${escapeMarkdown(w.summary)}`;
@@ -191,10 +206,12 @@ export function renderCheckRunOutput(report: RunReport, opts: RenderOptions): Ch
     .filter((w) => !w.ready)
     .map((w) => `- ❌ ${escapeMarkdown(w.kind)} ${codeSpan(w.name)} — ${escapeMarkdown(w.summary)}`)
     .join("\n");
+  const refused = refusalsMarkdown(report);
   const summary = [
     `### ${headline(report)}`,
     escapeMarkdown(report.summary),
     failing,
+    refused,
     stepsTable(report.steps),
     facts(report, opts).join("\n"),
   ]
@@ -210,7 +227,8 @@ export function renderCheckRunOutput(report: RunReport, opts: RenderOptions): Ch
       : "",
   ].filter(Boolean);
   const reserve = objects.join("\n\n").length + 100;
-  const diagnosis = diagnosisMarkdown(report, GITHUB_TEXT_LIMIT - reserve);
+  // The refusals are in the summary already; the text keeps the error itself (with its causes) for the record.
+  const diagnosis = diagnosisMarkdown({ ...report, refusals: [] }, GITHUB_TEXT_LIMIT - reserve);
   if (diagnosis) textParts.push(diagnosis);
   textParts.push(...objects);
   const text = textParts.join("\n\n");

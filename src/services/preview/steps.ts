@@ -11,6 +11,12 @@ import { redactText } from "../../logger.js";
 import { SupersededError } from "../shared/errors.js";
 import type { RunReport, StepRecord } from "../shared/run-report.js";
 
+/**
+ * At most `max` characters of `text` for a step's detail, redacted before it is cut: a secret cut in half (a PEM
+ * block without its END line) would no longer be recognised by the redaction the detail gets afterwards.
+ */
+export const excerpt = (text: string, max: number): string => redactText(text).slice(0, max);
+
 export class StepTracker {
   constructor(
     readonly report: RunReport,

@@ -106,9 +106,27 @@ export function describeRef(ref: ObjectRef): string {
   return `${ref.kind} "${ref.namespace ? `${ref.namespace}/` : ""}${ref.name}"`;
 }
 
+/** The API server's answer to a server-side dry run of one object (Cluster.dryRun). */
+export interface DryRunAnswer {
+  ref: ObjectRef;
+  /**
+   * accepted: the apply would store it; replace: only immutable fields changed, which the apply resolves by deleting
+   * and re-creating the object; refused: authorization, admission or validation said no.
+   */
+  outcome: "accepted" | "replace" | "refused";
+  status?: number;
+  /** The Status reason (Forbidden, Invalid, NotFound, …) and the server's message. */
+  reason?: string;
+  message?: string;
+  /** The server's warnings (Pod Security at the namespace's warn level, deprecated APIs, …). */
+  warnings: string[];
+  /** For a refusal on immutable fields: which ones. */
+  immutable?: string[];
+}
+
 /** Rollout state of one workload after the health gate. */
 export interface WorkloadHealth {
-  kind: "Deployment" | "StatefulSet";
+  kind: "Deployment" | "StatefulSet" | "ReplicationController";
   name: string;
   ready: boolean;
   /** Human summary: "3/3 ready", "0/1 ready: ImagePullBackOff". */
@@ -167,7 +185,13 @@ export interface Cluster {
    * namespace (the namespace controller removes only what is inside it).
    */
   deleteClusterScoped(namespace: string, opts?: { dryRun?: boolean }): Promise<ObjectRef[]>;
-  /** Wait for Deployments/StatefulSets in the namespace to roll out, up to timeoutMs; never throws for unhealthy. */
+  /**
+   * Server-side apply every object as a dry run (`dryRun=All`, the bot's field manager), in apply order: the API
+   * server's authorization, admission chain and validation run and nothing is stored. One answer per object; a
+   * refusal is an answer, only an unreachable server throws.
+   */
+  dryRun(objects: readonly KubeObject[]): Promise<DryRunAnswer[]>;
+  /** Wait for Deployments/StatefulSets/ReplicationControllers in the namespace to roll out, up to timeoutMs; never throws for unhealthy. */
   waitForRollout(namespace: string, timeoutMs: number, signal?: AbortSignal): Promise<WorkloadHealth[]>;
   /** Create or replace an Opaque Secret (used for database credentials). */
   upsertSecret(

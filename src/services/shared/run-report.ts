@@ -49,6 +49,11 @@ export interface RunReport {
   expiresAt?: string;
   /** Why it failed, with what was being done (redacted). */
   error?: string;
+  /**
+   * When the preflight refused the deploy (before anything of the PR was applied): one line per refusal, naming the
+   * object, the file it came from and what to set (redacted). The check run lists them.
+   */
+  refusals?: string[];
   startedAt: string;
   finishedAt?: string;
   /** The repository's Slack channel (`slack.channel` in its config), when it sets one. */

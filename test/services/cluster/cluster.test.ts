@@ -192,6 +192,44 @@ describe("Cluster.waitForRollout", () => {
     ]);
   });
 
+  it("waits for ReplicationControllers too; one whose pod template changed is replaced, one whose replicas changed is not", async () => {
+    const rc = (image: string, replicas = 1): KubeObject => ({
+      apiVersion: "v1",
+      kind: "ReplicationController",
+      metadata: { name: "redis", namespace: "pr-16", labels: owned },
+      spec: {
+        replicas,
+        selector: { app: "redis" },
+        template: { metadata: { labels: { app: "redis" } }, spec: { containers: [{ name: "redis", image }] } },
+      },
+    });
+    await cluster.ensureNamespace("pr-16", {}, {});
+    expect(await cluster.apply([rc("redis:7")])).toEqual([
+      { apiVersion: "v1", kind: "ReplicationController", namespace: "pr-16", name: "redis" },
+    ]);
+    expect((await cluster.waitForRollout("pr-16", 120_000)).map((h) => [h.kind, h.name, h.summary])).toEqual([
+      ["ReplicationController", "redis", "1/1 ready"],
+    ]);
+    const uid = () => fake.get("v1", "ReplicationController", "pr-16", "redis")?.metadata.uid;
+    const first = uid();
+    expect(await cluster.apply([rc("redis:7", 2)])).toEqual([
+      { apiVersion: "v1", kind: "ReplicationController", namespace: "pr-16", name: "redis" },
+    ]);
+    expect(uid()).toBe(first);
+    expect(await cluster.apply([rc("redis:8", 2)])).toEqual([
+      {
+        apiVersion: "v1",
+        kind: "ReplicationController",
+        namespace: "pr-16",
+        name: "redis",
+        replaced: ["spec.template"],
+      },
+    ]);
+    expect(uid()).not.toBe(first);
+    const health = await cluster.waitForRollout("pr-16", 120_000);
+    expect(health.map((h) => h.summary)).toEqual(["2/2 ready"]);
+  });
+
   it("diagnoses failing workloads with reasons, events and a redacted log tail, without throwing", async () => {
     fake.setWorkloadBehaviour((o) => {
       if (o.metadata.namespace !== "pr-7") return "ready";

@@ -253,6 +253,34 @@ describe("rendering", () => {
     expect(md).toContain("Failure diagnosis");
   });
 
+  it("lists the preflight's refusals in the check run's summary and the comment, each escaped, never a secret", () => {
+    const refusals = [
+      'Deployment "web" (deploy/web.yaml, document 1): 5 × 1 CPU (a LimitRange default). Set lower resources.limits.cpu',
+      'Widget "w" (deploy/w.yaml, document 2): 403 Forbidden: cannot patch resource "widgets" <b>x</b> PASSWORD=hunter2',
+    ];
+    const failed = report("login", {
+      state: "failure",
+      summary:
+        "Deploy failed: the preflight refuses the preview as rendered (2 problems; nothing of the pull request was applied):",
+      steps: [{ name: "Preflight", status: "failure", durationMs: 30, detail: "2 problems, nothing applied: …" }],
+      error: `the preflight refuses …:\n- ${refusals.join("\n- ")}`,
+      refusals,
+    });
+    const out = renderCheckRunOutput(failed, OPTS);
+    expect(out.summary).toContain(
+      "**The preflight refused the deploy (2 problems); nothing of the pull request was applied:**\n" +
+        '- ❌ Deployment "web" \\(deploy/web.yaml, document 1\\): 5 × 1 CPU \\(a LimitRange default\\). Set lower resources.limits.cpu\n' +
+        '- ❌ Widget "w" \\(deploy/w.yaml, document 2\\): 403 Forbidden: cannot patch resource "widgets" &lt;b&gt;x&lt;/b&gt;',
+    );
+    expect(out.summary).not.toContain("hunter2");
+    expect(out.text).not.toContain("hunter2");
+    const comment = renderComment(failed, OPTS);
+    expect(comment).toContain('- ❌ Deployment "web" \\(deploy/web.yaml, document 1\\)');
+    expect(comment).not.toContain("hunter2");
+    // Without refusals (any other failure) there is no such list.
+    expect(renderCheckRunOutput({ ...failed, refusals: [] }, OPTS).summary).not.toContain("preflight refused");
+  });
+
   it("says what was removed after teardown", () => {
     const md = renderComment(
       report("login", {

@@ -1,5 +1,6 @@
 /**
- * Workload controller simulation: after a short tick, Deployments and StatefulSets get Pods and a status. The
+ * Workload controller simulation: after a short tick, Deployments, StatefulSets and ReplicationControllers get Pods
+ * and a status (a ReplicationController's status has no updatedReplicas, as the real one's). The
  * default behaviour rolls out ready; `setWorkloadBehaviour` makes chosen workloads fail the way a kubelet reports it
  * (waiting reason on the container, Warning events on the pod, a log at /pods/<name>/log). Simplified: Deployment
  * pods name a ReplicaSet owner (`<deployment>-<template hash>`) but no ReplicaSet object is created.
@@ -56,7 +57,7 @@ export class WorkloadController {
 
   private onEvent(e: StoreEvent): void {
     if (e.kind.kind === "ResourceQuota" && e.type !== "DELETED") return this.computeQuota(e.kind, e.object);
-    if (e.kind.kind !== "Deployment" && e.kind.kind !== "StatefulSet") return;
+    if (!["Deployment", "StatefulSet", "ReplicationController"].includes(e.kind.kind)) return;
     const key = `${e.kind.kind}/${e.object.metadata.namespace}/${e.object.metadata.name}`;
     if (e.type === "DELETED") return;
     const status = isObject(e.object.status) ? e.object.status : {};
@@ -115,7 +116,7 @@ export class WorkloadController {
     const status: JsonObject = {
       observedGeneration: obj.metadata.generation ?? 1,
       replicas: desired,
-      updatedReplicas: desired,
+      ...(kind.kind === "ReplicationController" ? { fullyLabeledReplicas: desired } : { updatedReplicas: desired }),
       ...(ready > 0 ? { readyReplicas: ready, availableReplicas: ready } : { unavailableReplicas: desired }),
       conditions:
         kind.kind === "Deployment"
@@ -167,8 +168,8 @@ export class WorkloadController {
             blockOwnerDeletion: true,
           }
         : {
-            apiVersion: "apps/v1",
-            kind: "StatefulSet",
+            apiVersion: kind.kind === "ReplicationController" ? "v1" : "apps/v1",
+            kind: kind.kind,
             name: owner.metadata.name,
             uid: String(owner.metadata.uid),
             controller: true,

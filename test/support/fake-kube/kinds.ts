@@ -56,6 +56,7 @@ export const BUILTIN_KINDS: KindSpec[] = [
   core("ResourceQuota", "resourcequotas", true, { statusSubresource: true }),
   core("LimitRange", "limitranges"),
   core("Pod", "pods", true, { statusSubresource: true }),
+  core("ReplicationController", "replicationcontrollers", true, { statusSubresource: true }),
   core("Event", "events"),
   core("LimitRange", "limitranges"),
   core("PersistentVolume", "persistentvolumes", false, { statusSubresource: true }),

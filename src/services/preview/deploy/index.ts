@@ -23,6 +23,7 @@ import { StepTracker } from "../steps.js";
 import { admitDeploy, type Admitted } from "./admit.js";
 import type { DeployContext } from "./context.js";
 import { DEPLOY_PIPELINE, runPipeline } from "./pipeline.js";
+import { PreflightError } from "./steps/preflight.js";
 
 export async function deployPreview(
   deps: RunnerDeps,
@@ -105,6 +106,7 @@ async function startRun(
     park: (wait) => control.park(wait),
     dir,
     objects: [],
+    origins: new Map(),
     ownObjects: [],
     pinned: [],
     applied: [],
@@ -134,6 +136,7 @@ function recordFailure(
   countError(deps, err);
   report.state = "failure";
   report.error = redactText(describeError(err));
+  if (err instanceof PreflightError) report.refusals = err.problems.map((p) => redactText(p));
   report.summary = `Deploy failed: ${report.error.split("\n")[0]!.slice(0, 200)}`;
   deps.logger.warn({ key: previewKey(job), err }, `deploy of ${previewKey(job)} failed`);
   // A Kubernetes/GitHub 5xx, 429 or timeout: report it, then hand the job back so the queue retries it.

@@ -7,6 +7,7 @@ import type { DeployContext, DeployStep } from "./context.js";
 import { appSecretsStep } from "./steps/app-secrets.js";
 import { applyStep } from "./steps/apply.js";
 import { databaseStep } from "./steps/database.js";
+import { dryRunStep } from "./steps/dry-run.js";
 import { e2eTestsStep } from "./steps/e2e-tests.js";
 import { fetchSourceStep } from "./steps/fetch-source.js";
 import { guardrailsStep } from "./steps/guardrails.js";
@@ -14,6 +15,7 @@ import { healthChecksStep } from "./steps/health-checks.js";
 import { postHooksStep, preHooksStep } from "./steps/hooks.js";
 import { imagesStep } from "./steps/images.js";
 import { namespaceStep } from "./steps/namespace.js";
+import { preflightStep } from "./steps/preflight.js";
 import { pruneStep } from "./steps/prune.js";
 import { renderManifestsStep } from "./steps/render-manifests.js";
 import { rollOutStep } from "./steps/roll-out.js";
@@ -21,6 +23,9 @@ import { rollOutStep } from "./steps/roll-out.js";
 export const DEPLOY_PIPELINE: readonly DeployStep[] = [
   fetchSourceStep,
   renderManifestsStep,
+  // Before anything is written: what can be judged without the cluster (quotas, Pod Security, protected namespaces),
+  // so a deploy that cannot fit fails at once, not after waiting for its images.
+  preflightStep,
   // Before anything exists in the cluster: every pinned image found (waited for) and run by digest.
   imagesStep,
   databaseStep,
@@ -28,6 +33,8 @@ export const DEPLOY_PIPELINE: readonly DeployStep[] = [
   namespaceStep,
   // After the namespace, before anything of the PR's: the bot's RoleBinding, quota, limits and network policy.
   guardrailsStep,
+  // Then the cluster's own answer for every object, as the bot, before a single one of them is written.
+  dryRunStep,
   // Helm's pre-install/pre-upgrade hooks (a migration Job) run and finish before the apply; post-* after the roll-out.
   preHooksStep,
   applyStep,

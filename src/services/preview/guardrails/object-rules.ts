@@ -13,9 +13,15 @@
  * - workloads asking for more than `maxReplicas` replicas (or HPAs allowing more) are refused;
  * - Ingress `defaultBackend` (catches every host on a shared controller) and snippet annotations (raw
  *   controller configuration, CVE-2021-25742) are refused;
+ * - a kind previews may never contain (preflight/kinds.ts: bare Pods, DaemonSets, Roles, …) is refused with the reason;
+ *   the bot's RBAC grants none of them, so the render says so instead of the apply meeting a 403;
+ * - an object named like one of preview-bot's own guardrails (a ResourceQuota, LimitRange or NetworkPolicy named
+ *   GUARDRAIL_NAME, a RoleBinding named ROLE_BINDING_NAME) is refused here, with the rest, so every refusal is listed
+ *   in one pass (the Guardrails step checks it again before it applies anything).
  * - what a pod may ask of its neighbours (priority, tolerations, node selection, pod affinity, emptyDir sizes) and
  *   how many objects of one kind a preview may hold (neighbours.ts); the annotations routes, Ingresses and Services
  *   may keep (annotations.ts); monitoring objects (monitoring.ts); route kinds other than HTTPRoute.
+ * This file's messages start with `describe(obj)`: the kind and name, and where the object came from when known.
  */
 import type { KubeObject } from "../../shared/preview.js";
 import { describeObject } from "../render/cluster-scoped.js";
@@ -24,6 +30,8 @@ import { filterAnnotations, filtersAnnotations } from "./annotations.js";
 import { isMonitoring, monitoringRules } from "./monitoring.js";
 import { countProblems, neighbourRules } from "./neighbours.js";
 import { podSecurityProblems } from "./pod-security.js";
+import { knownKind } from "../preflight/kinds.js";
+import { GUARDRAIL_NAME, ROLE_BINDING_NAME } from "./namespace-guardrails.js";
 import { DEFAULT_NEIGHBOURS, type GuardrailPolicy } from "./settings.js";
 
 export { DEFAULT_GUARDRAILS, type GuardrailPolicy } from "./settings.js";
@@ -34,17 +42,20 @@ const asRec = (v: unknown): Rec | undefined =>
 
 const SNIPPET_ANNOTATION = /snippets?$/i;
 const REPLICATED = new Set(["Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"]);
+const GUARDED_KINDS = new Set(["ResourceQuota", "LimitRange", "NetworkPolicy"]);
 
-function service(obj: KubeObject, problems: string[], rewrites: string[]): void {
+type Describe = (obj: KubeObject) => string;
+
+function service(obj: KubeObject, problems: string[], rewrites: string[], describe: Describe): void {
   const spec = asRec(obj.spec);
   if (!spec) return;
   if (spec.type === "ExternalName")
     problems.push(
-      `${describeObject(obj)}: ExternalName Services are refused (the name could resolve to anything, the cluster's own API included)`,
+      `${describe(obj)}: ExternalName Services are refused (the name could resolve to anything, the cluster's own API included)`,
     );
   if (Array.isArray(spec.externalIPs) && spec.externalIPs.length > 0)
     problems.push(
-      `${describeObject(obj)}: externalIPs are refused (they intercept traffic for those addresses cluster-wide)`,
+      `${describe(obj)}: externalIPs are refused (they intercept traffic for those addresses cluster-wide)`,
     );
   if (spec.type === "LoadBalancer" || spec.type === "NodePort") {
     rewrites.push(
@@ -64,10 +75,10 @@ function service(obj: KubeObject, problems: string[], rewrites: string[]): void 
   }
 }
 
-function rbac(obj: KubeObject, policy: GuardrailPolicy, problems: string[]): void {
+function rbac(obj: KubeObject, policy: GuardrailPolicy, problems: string[], describe: Describe): void {
   if (obj.kind === "ClusterRoleBinding") {
     problems.push(
-      `${describeObject(obj)}: ClusterRoleBindings are refused (they grant rights in every namespace); use a RoleBinding`,
+      `${describe(obj)}: ClusterRoleBindings are refused (they grant rights in every namespace); use a RoleBinding`,
     );
     return;
   }
@@ -78,17 +89,21 @@ function rbac(obj: KubeObject, policy: GuardrailPolicy, problems: string[]): voi
     !policy.bindableClusterRoles.includes(String(roleRef.name))
   ) {
     problems.push(
-      `${describeObject(obj)}: binds ClusterRole "${String(roleRef.name)}", which previews may not bind (allowed: ${policy.bindableClusterRoles.join(", ") || "none"}); bind a Role of the preview's own`,
+      `${describe(obj)}: binds ClusterRole "${String(roleRef.name)}", which previews may not bind (allowed: ${policy.bindableClusterRoles.join(", ") || "none"}); bind a Role of the preview's own`,
     );
   }
 }
 
-function workload(obj: KubeObject, policy: GuardrailPolicy, problems: string[], rewrites: string[]): void {
+function workload(
+  obj: KubeObject,
+  policy: GuardrailPolicy,
+  problems: string[],
+  rewrites: string[],
+  describe: Describe,
+): void {
   const spec = asRec(obj.spec);
   if (REPLICATED.has(obj.kind) && typeof spec?.replicas === "number" && spec.replicas > policy.maxReplicas) {
-    problems.push(
-      `${describeObject(obj)}: ${spec.replicas} replicas, over the bound of ${policy.maxReplicas} for a preview`,
-    );
+    problems.push(`${describe(obj)}: ${spec.replicas} replicas, over the bound of ${policy.maxReplicas} for a preview`);
   }
   if (
     obj.kind === "HorizontalPodAutoscaler" &&
@@ -96,12 +111,12 @@ function workload(obj: KubeObject, policy: GuardrailPolicy, problems: string[], 
     spec.maxReplicas > policy.maxReplicas
   ) {
     problems.push(
-      `${describeObject(obj)}: maxReplicas ${spec.maxReplicas}, over the bound of ${policy.maxReplicas} for a preview`,
+      `${describe(obj)}: maxReplicas ${spec.maxReplicas}, over the bound of ${policy.maxReplicas} for a preview`,
     );
   }
   if (obj.kind === "Job" && typeof spec?.parallelism === "number" && spec.parallelism > policy.maxReplicas) {
     problems.push(
-      `${describeObject(obj)}: parallelism ${spec.parallelism}, over the bound of ${policy.maxReplicas} for a preview`,
+      `${describe(obj)}: parallelism ${spec.parallelism}, over the bound of ${policy.maxReplicas} for a preview`,
     );
   }
   const pod = podSpecOf(obj);
@@ -109,55 +124,72 @@ function workload(obj: KubeObject, policy: GuardrailPolicy, problems: string[], 
   const account = pod.serviceAccountName ?? pod.serviceAccount;
   if (policy.botServiceAccount && account === policy.botServiceAccount) {
     problems.push(
-      `${describeObject(obj)}: serviceAccountName "${String(account)}" is preview-bot's own account; give the workload an account of its own`,
+      `${describe(obj)}: serviceAccountName "${String(account)}" is preview-bot's own account; give the workload an account of its own`,
     );
   }
   for (const p of podSecurityProblems(pod, policy.podSecurity))
-    problems.push(`${describeObject(obj)}: ${p} (refused at Pod Security level "${policy.podSecurity}")`);
+    problems.push(`${describe(obj)}: ${p} (refused at Pod Security level "${policy.podSecurity}")`);
   neighbourRules(obj, pod, policy.neighbours ?? DEFAULT_NEIGHBOURS, problems, rewrites);
 }
 
 /** Gateway API route kinds preview-bot does not route: their parents would be the manifests' own. */
 const UNROUTED = new Set(["GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute"]);
 
-function ingress(obj: KubeObject, problems: string[]): void {
+function ingress(obj: KubeObject, problems: string[], describe: Describe): void {
   if (asRec(obj.spec)?.defaultBackend !== undefined || asRec(obj.spec)?.backend !== undefined) {
     problems.push(
-      `${describeObject(obj)}: defaultBackend is refused (on a shared controller it catches every host); route by host and path rules`,
+      `${describe(obj)}: defaultBackend is refused (on a shared controller it catches every host); route by host and path rules`,
     );
   }
   for (const key of Object.keys(obj.metadata.annotations ?? {})) {
     if (SNIPPET_ANNOTATION.test(key))
       problems.push(
-        `${describeObject(obj)}: annotation ${key} is refused (snippets inject raw configuration into the shared ingress controller)`,
+        `${describe(obj)}: annotation ${key} is refused (snippets inject raw configuration into the shared ingress controller)`,
       );
   }
 }
 
-/** Apply every rule in place; returns the problems (refusals) and rewrites, one line each. */
+/**
+ * Apply every rule in place; returns the problems (refusals) and rewrites, one line each. `describe` names an
+ * object in them (default: kind and name; the render adds the file it came from).
+ */
 export function applyGuardrails(
   objects: KubeObject[],
   policy: GuardrailPolicy,
+  describe: Describe = describeObject,
 ): { problems: string[]; rewrites: string[] } {
   const problems: string[] = [];
   const rewrites: string[] = [];
   const neighbours = policy.neighbours ?? DEFAULT_NEIGHBOURS;
   problems.push(...countProblems(objects, neighbours));
   for (const obj of objects) {
+    const refused = knownKind(obj.apiVersion, obj.kind)?.refused;
+    if (refused) {
+      problems.push(`${describe(obj)}: ${refused}`);
+      continue;
+    }
+    if (
+      (GUARDED_KINDS.has(obj.kind) && obj.metadata.name === GUARDRAIL_NAME) ||
+      (obj.kind === "RoleBinding" && obj.metadata.name === ROLE_BINDING_NAME)
+    )
+      problems.push(
+        `${describe(obj)}: the name is preview-bot's own guardrail in every preview namespace; rename the object`,
+      );
     if (filtersAnnotations(obj)) filterAnnotations(obj, neighbours.annotations, problems, rewrites);
     if (isMonitoring(obj)) monitoringRules(obj, problems, rewrites);
     if (obj.apiVersion.startsWith("gateway.networking.k8s.io/") && UNROUTED.has(obj.kind))
       problems.push(
-        `${describeObject(obj)}: ${obj.kind}s are refused (preview-bot attaches only HTTPRoutes and Ingresses to the operator's gateways; this one would attach where the manifests say)`,
+        `${describe(obj)}: ${obj.kind}s are refused (preview-bot attaches only HTTPRoutes and Ingresses to the operator's gateways; this one would attach where the manifests say)`,
       );
-    if (obj.kind === "Service" && obj.apiVersion === "v1") service(obj, problems, rewrites);
+    if (obj.kind === "Service" && obj.apiVersion === "v1") service(obj, problems, rewrites, describe);
     else if (obj.kind === "Secret" && obj.apiVersion === "v1" && obj.type === "kubernetes.io/service-account-token") {
       problems.push(
-        `${describeObject(obj)}: service-account-token Secrets are refused (they mint a long-lived token for the account they name)`,
+        `${describe(obj)}: service-account-token Secrets are refused (they mint a long-lived token for the account they name)`,
       );
-    } else if (obj.apiVersion.startsWith("rbac.authorization.k8s.io/")) rbac(obj, policy, problems);
-    else if (obj.kind === "Ingress" && obj.apiVersion.startsWith("networking.k8s.io/")) ingress(obj, problems);
-    workload(obj, policy, problems, rewrites);
+    } else if (obj.apiVersion.startsWith("rbac.authorization.k8s.io/")) rbac(obj, policy, problems, describe);
+    else if (obj.kind === "Ingress" && obj.apiVersion.startsWith("networking.k8s.io/"))
+      ingress(obj, problems, describe);
+    workload(obj, policy, problems, rewrites, describe);
   }
   return { problems, rewrites };
 }

@@ -1,7 +1,6 @@
 import type { PreviewConfig } from "../../../config.js";
 import type { KubeObject } from "../../shared/preview.js";
 import type { NeighbourPolicy } from "../guardrails/settings.js";
-import { describeObject } from "./cluster-scoped.js";
 import { checkParents, unconfiguredParents, unreachable } from "./route-guards.js";
 import {
   generateRoute,
@@ -37,6 +36,7 @@ function suggestExpose(
  * given its URL's host, parents, path prefix and TLS; a URL with no route to serve it is a problem, suggesting the
  * Service most likely meant; so is an HTTPRoute with no configured Gateway (its own parentRefs are never kept) and a
  * route.parentRefs outside the operator's gateways (route-guards.ts). An Ingress nothing may reach is warned about.
+ * `describe` names an object in a problem (with its source file when the render knows it).
  */
 export function attachRoutes(
   objects: KubeObject[],
@@ -47,6 +47,7 @@ export function attachRoutes(
   neighbours: NeighbourPolicy,
   warnings: string[],
   problems: string[],
+  describe: (obj: KubeObject) => string,
 ): KubeObject[] {
   problems.push(...checkParents(config.route?.parentRefs ?? [], namespace, neighbours.gateways));
   const own = objects.filter((o) => isHttpRoute(o) || isIngress(o));
@@ -70,7 +71,7 @@ export function attachRoutes(
   if (found.length > 0 && !s?.hostname) {
     for (const o of found)
       problems.push(
-        `${describeObject(o)}: the preview has no hostname of its own (route.host or route.baseUrl), so this route would serve the hostnames in the manifests`,
+        `${describe(o)}: the preview has no hostname of its own (route.host or route.baseUrl), so this route would serve the hostnames in the manifests`,
       );
   } else if (s && !s.parentRefs) problems.push(...unconfiguredParents(found, namespace));
   warnings.push(...unreachable([...objects, ...generated.map((g) => g.route)], neighbours));

@@ -69,6 +69,8 @@ export interface RenderInput {
 
 export interface RenderResult {
   objects: KubeObject[];
+  /** Where each object came from ("deploy/web.yaml, document 2"), parallel to `objects`; undefined for what preview-bot generated. */
+  sources: Array<string | undefined>;
   warnings: string[];
   /** What was changed for safety, and why (also worth showing). */
   rewrites: string[];
@@ -229,6 +231,7 @@ class ManifestRenderer implements Renderer {
       },
       this.opts.access,
     );
+    const sourceOf = new Map(result.objects.map((o, i) => [o, result.sources[i]]));
     notes.push(...result.notes);
     this.log.debug(
       {
@@ -245,6 +248,8 @@ class ManifestRenderer implements Renderer {
     );
     return {
       objects: access.objects,
+      // protectAccess keeps the transform's objects (and adds the bot's own after them): each keeps its file.
+      sources: access.objects.map((o) => sourceOf.get(o)),
       warnings,
       rewrites: [...result.rewrites, ...access.notes],
       pinned: result.pinned,

@@ -61,11 +61,15 @@ const SOURCE_COMMENT = /^\s*Source:\s*(\S+)/m;
 
 /**
  * `parseManifests`, also telling where each object came from: the document's `# Source:` comment (Helm output)
- * when it has one, else `where`.
+ * when it has one, else `where`; and which YAML document of the text it is (1-based, empty documents counted).
  */
-export function parseManifestDocuments(text: string, where: string): { objects: KubeObject[]; sources: string[] } {
+export function parseManifestDocuments(
+  text: string,
+  where: string,
+): { objects: KubeObject[]; sources: string[]; documents: number[] } {
   const objects: KubeObject[] = [];
   const sources: string[] = [];
+  const documents: number[] = [];
   const docs = parseAllDocuments(text, { prettyErrors: true });
   // parseAllDocuments returns an EmptyStream (array-like) for empty input.
   let index = 0;
@@ -88,9 +92,24 @@ export function parseManifestDocuments(text: string, where: string): { objects: 
     for (const obj of flatten(asKubeObject(value, label), label)) {
       objects.push(obj);
       sources.push(source ?? where);
+      documents.push(index);
     }
   }
-  return { objects, sources };
+  return { objects, sources, documents };
+}
+
+/**
+ * Each object's origin, for messages: its file and which YAML document of it ("deploy/web.yaml, document 2").
+ * `documents` gives the document numbers where the reader knows them (plain YAML); otherwise objects are numbered
+ * in order per file (a Helm template's output, kustomize's output).
+ */
+export function documentLabels(files: readonly string[], documents?: readonly number[]): string[] {
+  const seen = new Map<string, number>();
+  return files.map((file, i) => {
+    const n = documents?.[i] ?? (seen.get(file) ?? 0) + 1;
+    seen.set(file, n);
+    return `${file}, document ${n}`;
+  });
 }
 
 /** Objects as one multi-document YAML string, keys in the order they were parsed (what `kubectl apply -f -` takes). */

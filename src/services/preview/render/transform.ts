@@ -21,6 +21,7 @@
  * both files). Every refusal is collected, and the render fails once listing them all.
  */
 import { describeError } from "../../shared/format.js";
+import { isProtectedNamespace } from "../../shared/labels.js";
 import type { PreviewConfig } from "../../../config.js";
 import { expandTemplate, templateValues } from "../naming.js";
 import type { KubeObject, PreviewNames, PreviewRef } from "../../shared/preview.js";
@@ -53,6 +54,8 @@ export interface TransformInput {
 
 export interface TransformResult {
   objects: KubeObject[];
+  /** Where each output object came from ("deploy/web.yaml, document 2"), parallel to `objects`; undefined for what preview-bot generated (the route.expose route). */
+  sources: Array<string | undefined>;
   warnings: string[];
   /** What was changed for safety, and why. */
   rewrites: string[];
@@ -107,8 +110,11 @@ export function applyPreviewNamespace(
   warnings: string[],
   problems: string[] = [],
   scopes?: Scopes,
+  describe: (obj: KubeObject) => string = describeObject,
+  protectedNamespaces: readonly string[] = [],
 ): KubeObject[] {
   const out: KubeObject[] = [];
+  const moved = new Map<string, number>();
   for (const obj of objects) {
     if (obj.kind === "Namespace") {
       warnings.push(`dropped ${describeObject(obj)}: preview-bot creates the preview namespace "${namespace}" itself`);
@@ -121,11 +127,13 @@ export function applyPreviewNamespace(
         : "Cluster";
     if (scope === "Cluster") {
       if (!allowClusterScoped.includes(obj.kind)) {
-        problems.push(`${describeObject(obj)} is cluster-scoped and not allowed in a preview (allowClusterScoped)`);
+        problems.push(`${describe(obj)} is cluster-scoped and not allowed in a preview (allowClusterScoped)`);
         continue;
       }
       delete obj.metadata.namespace;
     } else {
+      const named = obj.metadata.namespace;
+      if (named && named !== namespace) moved.set(named, (moved.get(named) ?? 0) + 1);
       obj.metadata.namespace = namespace;
     }
     if ((obj.kind === "RoleBinding" || obj.kind === "ClusterRoleBinding") && Array.isArray(obj.subjects)) {
@@ -135,6 +143,13 @@ export function applyPreviewNamespace(
     }
     out.push(obj);
   }
+  // A manifest meant for a protected namespace (kube-system, default, …) is said, once per namespace: its author may
+  // expect it to run there. Other namespaces are simply replaced (an overlay's `namespace:` is the usual case).
+  for (const [named, n] of moved)
+    if (isProtectedNamespace(named, protectedNamespaces))
+      warnings.push(
+        `${n} object${n === 1 ? "" : "s"} of the manifests name${n === 1 ? "s" : ""} namespace "${named}", a protected namespace preview-bot never deploys into; in the preview ${n === 1 ? "it goes" : "they go"} into "${namespace}"`,
+      );
   return out;
 }
 
@@ -176,12 +191,13 @@ function finalChecks(
   origin: Map<KubeObject, string>,
   warnings: string[],
   problems: string[],
+  describe: (obj: KubeObject) => string,
 ): void {
   const seen = new Map<string, KubeObject>();
   for (const obj of objects) {
     if (!obj.metadata.name) {
       problems.push(
-        `${describeObject(obj)}${origin.has(obj) ? ` (in ${origin.get(obj)})` : ""} has no metadata.name; server-side apply needs one (generateName is not supported)`,
+        `${describe(obj)} has no metadata.name; server-side apply needs one (generateName is not supported)`,
       );
       continue;
     }
@@ -211,7 +227,7 @@ function finalChecks(
       spec.secretObjects.some((s) => s?.secretName === secret)
     ) {
       warnings.push(
-        `${describeObject(obj)} syncs a Secret named "${secret}" (secretObjects), which is also the database Secret preview-bot writes (database.secret.name); the CSI driver and preview-bot would both write it when a pod mounts this class`,
+        `${describe(obj)} syncs a Secret named "${secret}" (secretObjects), which is also the database Secret preview-bot writes (database.secret.name); the CSI driver and preview-bot would both write it when a pod mounts this class`,
       );
     }
   }
@@ -232,8 +248,11 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
   const settings = routeSettings(config, ref, names, policy, warnings);
 
   let out = structuredClone(objects) as KubeObject[];
+  // Every step works in place, so an object keeps its identity (and its origin) from here to the end.
   const origin = new Map<KubeObject, string>();
   out.forEach((o, i) => input.sources?.[i] && origin.set(o, input.sources[i]));
+  const describe = (obj: KubeObject): string =>
+    origin.has(obj) ? `${describeObject(obj)} (${origin.get(obj)})` : describeObject(obj);
   out = excludeObjects(out, config.manifests.exclude, warnings);
   out = substituteValues(out, substitution, warnings);
   // The ExternalSecrets `secrets` asks for (store entries): judged and namespaced like the manifests' own.
@@ -241,7 +260,16 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
     origin.set(es, "secrets (.github/preview.yml)");
     out.push(es);
   }
-  out = applyPreviewNamespace(out, names.namespace, config.allowClusterScoped, warnings, problems, input.scopes);
+  out = applyPreviewNamespace(
+    out,
+    names.namespace,
+    config.allowClusterScoped,
+    warnings,
+    problems,
+    input.scopes,
+    describe,
+    config.protectedNamespaces,
+  );
   const pinned: PinnedImage[] = [];
   out = pinImages(out, pins, warnings, pinned);
   // Service types as the manifests wrote them (the guardrails turn LoadBalancers into ClusterIPs), for a suggestion.
@@ -250,7 +278,7 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
       .filter((o) => o.kind === "Service" && o.metadata.name)
       .map((o) => [o.metadata.name!, String((o.spec as { type?: unknown } | undefined)?.type ?? "ClusterIP")]),
   );
-  const guard = applyGuardrails(out, policy);
+  const guard = applyGuardrails(out, policy, describe);
   problems.push(...guard.problems);
   const secrets = checkAppSecrets(
     out,
@@ -271,10 +299,11 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
     policy.neighbours ?? DEFAULT_NEIGHBOURS,
     warnings,
     problems,
+    describe,
   );
   if (config.previewEnv) injectPreviewEnv(out, previewEnv(ref, names, input.urls ?? []));
   out = addOwnership(out, names.labels, names.annotations);
-  finalChecks(out, input, origin, warnings, problems);
+  finalChecks(out, input, origin, warnings, problems, describe);
   if (problems.length > 0)
     throw new RenderError(
       problems.length === 1
@@ -282,5 +311,6 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
         : `${problems.length} problems:\n${problems.map((p) => `- ${p}`).join("\n")}`,
       { problems },
     );
-  return { objects: out, warnings, rewrites: guard.rewrites, notes: secrets.notes, pinned };
+  const sources = out.map((o) => origin.get(o));
+  return { objects: out, sources, warnings, rewrites: guard.rewrites, notes: secrets.notes, pinned };
 }

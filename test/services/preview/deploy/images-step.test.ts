@@ -131,6 +131,7 @@ describeWithRegistry("the deploy's Images step, against a real OCI registry", (r
         },
         dir: "/nonexistent",
         objects: rendered.objects,
+        origins: new Map(),
         ownObjects: [],
         pinned: rendered.pinned,
         applied: [],

@@ -46,6 +46,26 @@ const pod = (spec: Record<string, unknown>, kind = "Deployment", extra: Record<s
       : { selector: {}, ...extra, template: { spec: { containers: [{ name: "c", image: "x" }], ...spec } } },
 });
 
+describe("kinds", () => {
+  it("refuses the kinds a preview may never contain, with the reason, and allows ReplicationControllers", () => {
+    const of = (apiVersion: string, kind: string): KubeObject => ({ apiVersion, kind, metadata: { name: "x" } });
+    expect(
+      problems([
+        pod({}, "Pod"),
+        of("apps/v1", "DaemonSet"),
+        of("rbac.authorization.k8s.io/v1", "Role"),
+        of("v1", "Endpoints"),
+        of("v1", "ReplicationController"),
+      ]),
+    ).toEqual([
+      'Pod "app": bare Pods are refused: nothing replaces them when they stop and the roll-out wait does not follow them; use a Deployment (or a Job for a one-off task)',
+      'DaemonSet "x": DaemonSets are refused: they run a pod on every node of the shared cluster; use a Deployment',
+      'Role "x": Roles are refused: creating one needs every right in it, which preview-bot does not hold; bind a ClusterRole previews may bind (PREVIEW_BINDABLE_CLUSTER_ROLES) with a RoleBinding',
+      'Endpoints "x": Endpoints are refused: with a selector-less Service they point a name inside the preview at any address; use a Service with a selector',
+    ]);
+  });
+});
+
 describe("Services", () => {
   it("rewrites LoadBalancer and NodePort Services to ClusterIP, dropping node ports, and says so", () => {
     const lb: KubeObject = {
@@ -183,7 +203,7 @@ describe("pod specs", () => {
       metadata: { name: "c" },
       spec: { jobTemplate: { spec: { template: { spec: { hostIPC: true, containers: [] } } } } },
     };
-    expect(problems([cron, pod({ hostNetwork: true }, "Pod")])).toHaveLength(2);
+    expect(problems([cron, pod({ hostNetwork: true }, "StatefulSet")])).toHaveLength(2);
   });
 
   it("at restricted also requires non-root, no privilege escalation, a seccomp profile and dropped capabilities; privileged allows them", () => {

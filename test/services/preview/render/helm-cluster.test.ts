@@ -163,8 +163,8 @@ describeWithTools(["helm"], "helm template for the preview's cluster (real helm,
     expect(r.hooks).toEqual([
       'hooks before the apply (pre-install, pre-upgrade): Job "podinfo-migrate" (weight -5), ConfigMap "podinfo-seed"',
       'hooks after the roll-out (post-install, post-upgrade): Job "podinfo-notify"',
-      'left out ConfigMap "podinfo-cleanup" (charts/podinfo/templates/cleanup.yaml): helm.sh/hook pre-delete: a preview runs only install and upgrade hooks',
-      'left out Pod "podinfo-test" (charts/podinfo/templates/tests/test.yaml): helm.sh/hook test: test hooks run with `helm test`, which a preview does not run',
+      'left out ConfigMap "podinfo-cleanup" (charts/podinfo/templates/cleanup.yaml, document 1): helm.sh/hook pre-delete: a preview runs only install and upgrade hooks',
+      'left out Pod "podinfo-test" (charts/podinfo/templates/tests/test.yaml, document 1): helm.sh/hook test: test hooks run with `helm test`, which a preview does not run',
     ]);
     const plan = planHooks(r.objects);
     expect(plan.main.map((o) => o.metadata.name).sort()).toEqual(["podinfo", "podinfo-capabilities"]);

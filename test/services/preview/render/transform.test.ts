@@ -179,6 +179,34 @@ describe("3. preview namespace", () => {
     expect(warnings).toEqual([]);
   });
 
+  it("says when a manifest names a protected namespace (kube-*, default, protectedNamespaces), once per namespace", () => {
+    const warnings: string[] = [];
+    const named = (ns: string): KubeObject => ({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: ns, namespace: ns },
+    });
+    applyPreviewNamespace(
+      [
+        named("kube-system"),
+        { ...named("x"), metadata: { name: "y", namespace: "kube-system" } },
+        named("prod"),
+        named("staging"),
+      ],
+      "pr-42",
+      [],
+      warnings,
+      [],
+      undefined,
+      undefined,
+      ["prod"],
+    );
+    expect(warnings).toEqual([
+      '2 objects of the manifests name namespace "kube-system", a protected namespace preview-bot never deploys into; in the preview they go into "pr-42"',
+      '1 object of the manifests names namespace "prod", a protected namespace preview-bot never deploys into; in the preview it goes into "pr-42"',
+    ]);
+  });
+
   it("drops a Namespace object with a warning", () => {
     const warnings: string[] = [];
     const out = applyPreviewNamespace([obj("Namespace", "production"), obj("ConfigMap", "a")], "pr-42", [], warnings);
@@ -248,9 +276,9 @@ describe("4. images", () => {
     };
     const pod: KubeObject = {
       apiVersion: "v1",
-      kind: "Pod",
+      kind: "ReplicationController",
       metadata: { name: "p" },
-      spec: { containers: [{ name: "c", image: "ghcr.io/acme/shop:old" }] },
+      spec: { template: { spec: { containers: [{ name: "c", image: "ghcr.io/acme/shop:old" }] } } },
     };
     const { objects, warnings, pinned } = run(
       [deployment("web", ["ghcr.io/acme/shop:1.0@sha256:abcd", "nginx:1.27"], ["ghcr.io/acme/shop:latest"]), cron, pod],
@@ -272,7 +300,7 @@ describe("4. images", () => {
     expect((objects[1]!.spec as any).jobTemplate.spec.template.spec.containers[0].image).toBe(
       `registry.example.com/worker:${SHA}`,
     );
-    expect((objects[2]!.spec as any).containers[0].image).toBe("ghcr.io/acme/shop:pr-42-0123456");
+    expect((objects[2]!.spec as any).template.spec.containers[0].image).toBe("ghcr.io/acme/shop:pr-42-0123456");
     expect(warnings).toContain("images: no container uses ghcr.io/acme/unused; nothing pinned for it");
     // What the deploy resolves to digests: each image written once, with every container that runs it.
     expect(pinned).toEqual([
@@ -281,7 +309,11 @@ describe("4. images", () => {
         repository: "ghcr.io/acme/shop",
         tag: "pr-42-0123456",
         image: "ghcr.io/acme/shop:pr-42-0123456",
-        containers: ["Deployment web, init container init0", "Deployment web, container c0", "Pod p, container c"],
+        containers: [
+          "Deployment web, init container init0",
+          "Deployment web, container c0",
+          "ReplicationController p, container c",
+        ],
       },
       {
         entry: "ghcr.io/acme/worker",
@@ -490,6 +522,48 @@ describe("transformObjects", () => {
     expect(() => run([obj("ConfigMap", "a"), obj("ConfigMap", "a")])).toThrow(
       'ConfigMap "a" appears twice in the render',
     );
+  });
+
+  it("lists every refusal at once, each naming the file and document it came from (a guardrail's name too)", () => {
+    const c = config("");
+    const names = previewNamesFor(ref, c);
+    const privileged = deployment("root", ["alpine:3"]);
+    (privileged.spec as any).template.spec.containers[0].securityContext = { privileged: true };
+    const objects = [
+      obj("ResourceQuota", "preview-bot-guardrails", { spec: { hard: { pods: "5000" } } }),
+      privileged,
+      obj("Service", "ext", { spec: { type: "ExternalName", externalName: "kubernetes.default" } }),
+    ];
+    let error: unknown;
+    try {
+      transformObjects(objects, {
+        config: c,
+        ref,
+        names,
+        sources: ["deploy/quota.yaml, document 1", "deploy/app.yaml, document 2", "deploy/app.yaml, document 3"],
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(RenderError);
+    expect((error as RenderError).problems).toEqual([
+      `ResourceQuota "preview-bot-guardrails" (deploy/quota.yaml, document 1): the name is preview-bot's own guardrail in every preview namespace; rename the object`,
+      `Deployment "root" (deploy/app.yaml, document 2): container "c0" is privileged (refused at Pod Security level "baseline")`,
+      `Service "ext" (deploy/app.yaml, document 3): ExternalName Services are refused (the name could resolve to anything, the cluster's own API included)`,
+    ]);
+  });
+
+  it("returns where each object came from, in the order of the objects it returns", () => {
+    const c = config("");
+    const names = previewNamesFor(ref, c);
+    const r = transformObjects([obj("ConfigMap", "a"), obj("ConfigMap", "b")], {
+      config: c,
+      ref,
+      names,
+      sources: ["deploy/a.yaml, document 1", "deploy/b.yaml, document 1"],
+    });
+    expect(r.objects.map((o) => o.metadata.name)).toEqual(["a", "b"]);
+    expect(r.sources).toEqual(["deploy/a.yaml, document 1", "deploy/b.yaml, document 1"]);
   });
 
   it("warns when the manifests also produce the database Secret", () => {

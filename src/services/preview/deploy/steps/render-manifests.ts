@@ -8,6 +8,8 @@
  * apply, which after the roll-out, which are left out) is said there too. `database.seed` is read here too (by
  * the renderer) and handed to the Database step.
  */
+import { originsOf } from "../../preflight/offline.js";
+import { excerpt } from "../../steps.js";
 import type { DeployStep } from "../context.js";
 
 const SHOWN = 6;
@@ -38,7 +40,7 @@ export const renderManifestsStep: DeployStep = {
     const notes = [...result.rewrites.map((r) => `rewritten: ${r}`), ...result.warnings, ...result.hooks];
     const shown = notes
       .slice(0, SHOWN)
-      .map((w) => w.slice(0, 240))
+      .map((w) => excerpt(w, 240))
       .join("; ");
     const files = result.extracted ? `, ${result.extracted.files} files` : "";
     const access = ctx.access.mode === "github" ? "; access: github (sign-in in front of every route)" : "";
@@ -46,6 +48,7 @@ export const renderManifestsStep: DeployStep = {
       `${result.objects.length} objects (${result.type}${files}; isolated: ${result.isolation.isolation}${result.isolation.workload ? ", renderer workload" : ""}${access})${notes.length ? `; ${notes.length} note(s): ${shown}${notes.length > SHOWN ? "; …" : ""}` : ""}`,
     );
     ctx.objects = result.objects;
+    ctx.origins = originsOf(result.objects, result.sources);
     ctx.pinned = result.pinned;
   },
 };

@@ -12,7 +12,7 @@
 import { lstat, readdir, readFile, readlink, realpath } from "node:fs/promises";
 import path from "node:path";
 import type { KubeObject } from "../../../shared/preview.js";
-import { parseManifests } from "../manifests.js";
+import { parseManifestDocuments } from "../manifests.js";
 import { RenderError } from "../render-error.js";
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
@@ -102,7 +102,7 @@ export async function readPlainManifests(
   dir: string,
   root: string,
   opts: { maxBytes?: number; filter?: PathFilter } = {},
-): Promise<{ objects: KubeObject[]; sources: string[]; warnings: string[] }> {
+): Promise<{ objects: KubeObject[]; sources: string[]; documents: number[]; warnings: string[] }> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   const warnings: string[] = [];
   const realRoot = await realpath(root);
@@ -120,6 +120,7 @@ export async function readPlainManifests(
   const files = picked.filter((f) => !isKustomization(f));
   const objects: KubeObject[] = [];
   const sources: string[] = [];
+  const documents: number[] = [];
   let total = 0;
   for (const file of files) {
     const shown = path.relative(realRoot, file);
@@ -129,14 +130,14 @@ export async function readPlainManifests(
       throw new RenderError(
         `reading plain manifests: more than ${maxBytes} bytes of YAML under ${path.relative(realRoot, dir) || "."}`,
       );
-    for (const obj of parseManifests(text, shown)) {
-      objects.push(obj);
-      sources.push(shown);
-    }
+    const parsed = parseManifestDocuments(text, shown);
+    objects.push(...parsed.objects);
+    sources.push(...parsed.objects.map(() => shown));
+    documents.push(...parsed.documents);
   }
   if (files.length === 0)
     warnings.push(
       `no *.yaml, *.yml or *.json files under ${path.relative(realRoot, dir) || "."}${all.length > 0 ? " selected by manifests.include / exclude" : ""}`,
     );
-  return { objects, sources, warnings };
+  return { objects, sources, documents, warnings };
 }

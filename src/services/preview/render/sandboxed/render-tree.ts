@@ -12,7 +12,7 @@ import path from "node:path";
 import type { KubeObject } from "../../../shared/preview.js";
 import type { WorkerRequest, WorkerResponse } from "../protocol.js";
 import { RenderError } from "../render-error.js";
-import { parseManifests } from "../manifests.js";
+import { documentLabels, parseManifests } from "../manifests.js";
 import { extractSource, type ExtractResult } from "./extract.js";
 import { isChartDirectory } from "./helm-chart.js";
 import { renderHelmChart } from "./helm.js";
@@ -45,12 +45,17 @@ async function render(req: WorkerRequest): Promise<WorkerResponse> {
   const type = req.manifests.type ?? (await detectType(manifestDir));
   const warnings: string[] = [];
   const read = await readManifests(type, manifestDir, root, req, warnings);
+  // Every object says where it came from (refusals name it): its file and document; kustomize's output has no files.
+  const sources = documentLabels(
+    read.sources ?? read.objects.map(() => `kustomize build of ${req.manifests.path}`),
+    read.documents,
+  );
   const seed = req.seed ? await readRepoFile(root, req.seed, "database.seed") : undefined;
   return {
     ok: true,
     type,
     objects: read.objects,
-    ...(read.sources ? { sources: read.sources } : {}),
+    sources,
     warnings,
     ...(seed !== undefined ? { seed } : {}),
     ...(extracted ? { source: { files: extracted.files, bytes: extracted.bytes, skipped: extracted.skipped } } : {}),
@@ -115,7 +120,7 @@ async function readManifests(
   root: string,
   req: WorkerRequest,
   warnings: string[],
-): Promise<{ objects: KubeObject[]; sources?: string[] }> {
+): Promise<{ objects: KubeObject[]; sources?: string[]; documents?: number[] }> {
   const filter = pathFilter(req);
   const rel = req.manifests.path;
   if (type === "kustomize") {

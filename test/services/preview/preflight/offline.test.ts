@@ -1,0 +1,102 @@
+/**
+ * The preflight's offline half as a deploy and `preview-bot render` run it: protected namespaces, quotas read from
+ * the guardrails as applied (and who can raise them), Pod Security at the level the namespace enforces, kinds
+ * against the bot's RBAC as shipped, every refusal at once with the file it came from.
+ */
+import { describe, expect, it } from "@jest/globals";
+import { loadEnv } from "../../../../src/env.js";
+import {
+  guardrailObjects,
+  guardrailSettings,
+  resolveGuardrails,
+} from "../../../../src/services/preview/guardrails/namespace-guardrails.js";
+import { preflightOffline, originsOf } from "../../../../src/services/preview/preflight/offline.js";
+import { readRbacRules } from "../../../../src/services/preview/preflight/rbac-rules.js";
+import type { KubeObject } from "../../../../src/services/shared/preview.js";
+import { parseConfig } from "../../../../src/config.js";
+
+const NS = "pr-7";
+const bounds = guardrailSettings(loadEnv({}));
+const repo = (yaml: string) => {
+  const r = parseConfig(`manifests: { path: deploy }\n${yaml}`);
+  if (!r.ok) throw new Error(r.errors.join("; "));
+  return resolveGuardrails(bounds, r.config.guardrails).settings;
+};
+const deployment = (name: string, replicas: number, container: Record<string, unknown>): KubeObject => ({
+  apiVersion: "apps/v1",
+  kind: "Deployment",
+  metadata: { name, namespace: NS },
+  spec: { replicas, template: { spec: { containers: [{ name, image: "x", ...container }] } } },
+});
+
+function run(objects: KubeObject[], opts: { settings?: typeof bounds; namespace?: string; rbac?: boolean } = {}) {
+  const settings = opts.settings ?? bounds;
+  return (async () =>
+    preflightOffline({
+      namespace: opts.namespace ?? NS,
+      guardrails: guardrailObjects(NS, settings),
+      objects,
+      origins: originsOf(
+        objects,
+        objects.map((o) => `deploy/${o.metadata.name}.yaml, document 1`),
+      ),
+      settings,
+      bounds,
+      protectedNamespaces: ["production"],
+      ...(opts.rbac ? { rbac: await readRbacRules() } : {}),
+    }))();
+}
+
+describe("the offline preflight", () => {
+  it("refuses a protected preview namespace: kube-*, default and the configured ones", async () => {
+    for (const namespace of ["kube-system-1", "default", "production"])
+      expect((await run([], { namespace })).problems).toEqual([
+        `namespace "${namespace}" is protected (default, kube-*, PROTECTED_NAMESPACES or protectedNamespaces): preview-bot never deploys into it; choose a names.namespace pattern in .github/preview.yml that does not produce it`,
+      ]);
+  });
+
+  it("names the workloads that do not fit the guardrail quota, their files, and the setting to raise", async () => {
+    const hard = (guardrailObjects(NS, bounds).find((o) => o.kind === "ResourceQuota")!.spec as any).hard as Record<
+      string,
+      string
+    >;
+    const pods = Number(hard.pods);
+    const r = await run([deployment("crowd", pods + 1, {})]);
+    expect(r.problems).toContain(
+      `1 Deployment asks ${pods + 1} of pods; ResourceQuota "preview-bot-guardrails" allows ${pods}: Deployment "crowd" (deploy/crowd.yaml, document 1) ${pods + 1} × 1. Set fewer replicas, or ask preview-bot's operator to raise PREVIEW_QUOTA_PODS`,
+    );
+  });
+
+  it("says to raise the repository's own guardrails.quota when the repository tightened it", async () => {
+    const r = await run([deployment("web", 3, {})], { settings: repo("guardrails: { quota: { pods: 2 } }") });
+    expect(r.problems).toContain(
+      `1 Deployment asks 3 of pods; ResourceQuota "preview-bot-guardrails" allows 2: Deployment "web" (deploy/web.yaml, document 1) 3 × 1. Set fewer replicas, or raise guardrails.quota.pods in .github/preview.yml (now 2; preview-bot allows up to ${bounds.quota.pods})`,
+    );
+  });
+
+  it("checks Pod Security at the level the namespace enforces (a repository's restricted)", async () => {
+    const r = await run([deployment("web", 1, {})], { settings: repo("guardrails: { podSecurity: restricted }") });
+    expect(r.problems).toContain(
+      `Deployment "web" (deploy/web.yaml, document 1): container "web" must set securityContext.allowPrivilegeEscalation: false (the namespace enforces Pod Security "restricted", so its pods would be refused)`,
+    );
+    expect((await run([deployment("web", 1, {})])).problems).toEqual([]);
+  });
+
+  it("with the RBAC as shipped, refuses a kind the bot may not apply, and allows ReplicationControllers", async () => {
+    const cert: KubeObject = {
+      apiVersion: "cert-manager.io/v1",
+      kind: "Certificate",
+      metadata: { name: "tls", namespace: NS },
+    };
+    const rc: KubeObject = {
+      apiVersion: "v1",
+      kind: "ReplicationController",
+      metadata: { name: "redis", namespace: NS },
+    };
+    const r = await run([cert, rc], { rbac: true });
+    expect(r.problems).toEqual([
+      `Certificate "tls" (deploy/tls.yaml, document 1): the bot's RBAC, deploy/base/rbac.yaml (ClusterRole preview-bot + preview-bot-previews), does not grant get, list, create, patch, delete on certificates.cert-manager.io: ask preview-bot's operator to grant it in ClusterRole preview-bot-previews, or leave the object out (manifests.exclude)`,
+    ]);
+    expect((await run([cert])).problems).toEqual([]); // in a deploy, the cluster's dry run answers instead
+  });
+});
