@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { CoordinationV1Api, KubeConfig } from "@kubernetes/client-node";
 import type pg from "pg";
-import { Probot, type ProbotOctokit } from "probot";
+import { Probot, ProbotOctokit } from "probot";
 import { privateKey, variablesOf, type Env } from "./env.js";
 import type { Intake } from "./intake/gate.js";
 import type { Logger } from "./logger.js";
@@ -22,6 +22,7 @@ import {
 import type { createSlackResponder } from "./services/chat/slack-reply.js";
 import { PgThreadStore } from "./services/chat/slack-threads.js";
 import { QueueLease } from "./services/cluster/queue-lease.js";
+import { appJwtSigner, withAppJwt } from "./services/github/app-jwt.js";
 import { blobStoreFromEnv } from "./services/data/backups/blob-store.js";
 import { createBackupService, type BackupService } from "./services/data/backups/service.js";
 import { loadTargets } from "./services/data/backups/targets.js";
@@ -36,13 +37,15 @@ import { describeError } from "./services/shared/format.js";
 
 /** The GitHub App, from the environment (GitHub Enterprise Server aware). */
 export function createProbotApp(env: Env, logger: Logger, Octokit?: typeof ProbotOctokit): Probot {
+  const key = privateKey(env)!;
   return new Probot({
     appId: env.APP_ID!,
-    privateKey: privateKey(env)!,
+    // Probot wants the key; its Octokit signs the App's JWTs with a KeyObject parsed here once (app-jwt.ts).
+    privateKey: key,
     secret: env.WEBHOOK_SECRET!,
     log: logger.child({ component: "probot" }),
     ...(env.GHE_HOST ? { baseUrl: `${env.GHE_PROTOCOL ?? "https"}://${env.GHE_HOST}/api/v3` } : {}),
-    ...(Octokit ? { Octokit } : {}),
+    Octokit: withAppJwt(Octokit ?? ProbotOctokit, appJwtSigner(key)),
   });
 }
 
