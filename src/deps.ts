@@ -21,6 +21,7 @@ import {
   type RenderStatus,
   createProbotApp,
   databasesFrom,
+  fleetFrom,
   loadKubeConfig,
   notifierFrom,
   queueFrom,
@@ -55,6 +56,7 @@ import {
 import { createRenderer, type Renderer } from "./services/preview/render/index.js";
 import { rendererSettings, renderWorkerFrom } from "./services/preview/render/settings.js";
 import { createRunner, type Runner } from "./services/preview/runner.js";
+import type { Fleet } from "./services/preview/fleet/fleet.js";
 import {
   BACKUP_JOB,
   PREVIEW_JOB,
@@ -106,6 +108,8 @@ export interface AppParts {
   intake: Intake;
   directory: PreviewDirectory;
   sweeper: Sweeper;
+  /** Seats for running previews, the caps and the fair line of deploys waiting for one. */
+  fleet: Fleet;
 }
 
 export interface App extends AppParts {
@@ -167,6 +171,9 @@ export function buildApp(settings: Env, o: BuildOptions): App {
   const workDir = settings.WORK_DIR ?? join(tmpdir(), "preview-bot");
   const renderWorker = renderWorkerFrom(settings, logger);
   const renderStatus: RenderStatus = { state: "not checked yet" };
+  // Submitting a destroy needs the intake, built after the runner: the fleet reaches it through this late binding.
+  let submit: Intake["submit"] | undefined;
+  const fleet = fleetFrom(settings, { pool, queue, github, notifier, submit: async (r) => submit?.(r), logger });
   const runner = createRunner({
     cluster,
     renderer:
@@ -192,6 +199,11 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     ...(parts.fetch ? { fetchImpl: parts.fetch } : {}),
     healthIntervalMs: pace.healthIntervalMs,
     e2ePollMs: pace.e2ePollMs,
+    fleet,
+    ttl: {
+      ...(settings.PREVIEW_DEFAULT_TTL ? { defaultMs: settings.PREVIEW_DEFAULT_TTL } : {}),
+      ...(settings.PREVIEW_MAX_TTL ? { maxMs: settings.PREVIEW_MAX_TTL } : {}),
+    },
   });
   const heads: HeadLog = pool ? new PgHeadLog(pool) : new MemoryHeadLog();
   const intake = createIntake({
@@ -202,6 +214,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     admins: settings.PREVIEW_BOT_ADMINS,
     logger,
   });
+  submit = (request) => intake.submit(request);
   const commentJob = createCommentJob({ octokitFor: github.octokitFor, intake, logger });
   queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) => runner.handle(job, signal));
   queue.register<CommentJob>(COMMENT_JOB, (job) => commentJob(job.payload));
@@ -214,7 +227,9 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     logger,
     protectedNamespaces: settings.PROTECTED_NAMESPACES,
     memory: pool ? new PgSweepMemory(pool) : new MemorySweepMemory(),
-    activeKeys: () => queue.activeKeys(),
+    // A deploy waiting in the fleet's line is not missing: it is left to the line.
+    activeKeys: async () => new Set([...(await queue.activeKeys()), ...(await fleet.waitingKeys())]),
+    reconcileSeats: async (existing, _busy, open) => fleet.reconcile(existing, await queue.activeKeys(), open),
     ...(notifier ? { onHeadsUp: (item) => notifier.headsUp(item) } : {}),
   });
 
@@ -237,7 +252,8 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     heads,
     runner,
     intake,
-    directory: createClusterDirectory(cluster),
+    directory: createClusterDirectory(cluster, () => fleet.queued()),
+    fleet,
     sweeper,
 
     renderStatus,
@@ -255,6 +271,8 @@ export function buildApp(settings: Env, o: BuildOptions): App {
         running.push(queueLease);
       }
       await queue.start();
+      // Deploys that waited across a restart, or that fit after the caps were raised, start now.
+      await fleet.pump().catch((err: unknown) => logger.warn({ err }, "starting the deploys waiting for a seat"));
       notifier?.start?.();
       const gauge = setInterval(() => metrics.setQueue(queue.stats()), 5_000);
       gauge.unref();
@@ -281,8 +299,9 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     async idle() {
       do {
         await queue.onIdle();
+        await fleet.settled();
         await lanes.drain();
-      } while (lanes.pending > 0);
+      } while (lanes.pending > 0 || (await queue.activeKeys()).size > 0);
     },
 
     async close() {

@@ -30,6 +30,16 @@ const quantity = z
   .regex(QUANTITY, 'must be a Kubernetes quantity such as "500m", "2", "512Mi" or "8Gi"');
 const CIDR = /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/;
 const cidrs = list.pipe(z.array(z.string().regex(CIDR, "must be an address range such as 10.0.0.0/16")));
+/** A duration setting (`30m`, `12h`, `7d`, `2w`) in milliseconds; the grammar of .github/preview.yml's durations. */
+const durationSetting = optional.pipe(
+  z
+    .string()
+    .regex(/^\d{1,6}(s|m|h|d|w)$/, 'a duration such as "12h", "7d" or "2w"')
+    .transform((s) => Number(s.slice(0, -1)) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7, w: 6.048e8 }[s.slice(-1) as "s"])
+    .optional(),
+);
+const cap = optional.pipe(z.coerce.number<string | undefined>().int().min(1).max(100_000).optional());
+
 const flag = z
   .enum(["true", "false", "1", "0", ""])
   .optional()
@@ -137,6 +147,18 @@ const envSchema = z.object({
   BOT_NAMESPACE: z.string().regex(dnsLabel, "must be a namespace name").default("preview-bot"),
   BOT_SERVICE_ACCOUNT: z.string().regex(dnsSubdomain, "must be a ServiceAccount name").default("preview-bot"),
 
+  // The fleet (src/services/preview/fleet/): previews running at once; over a cap a deploy waits in a fair line.
+  // Unset: no limit. A repository may only lower its own (`caps` in .github/preview.yml).
+  MAX_PREVIEWS: cap,
+  MAX_PREVIEWS_PER_REPO: cap,
+  MAX_PREVIEWS_PER_AUTHOR: cap,
+  /** A deploy that has to wait first has the longest-asleep preview destroyed (its final backup as configured). */
+  EVICT_ASLEEP_PREVIEWS: flag,
+  /** Expiry for previews whose repository sets no `ttl`; unset: they do not expire. */
+  PREVIEW_DEFAULT_TTL: durationSetting,
+  /** The longest a preview may live after its last deploy or `/preview extend` (a repository's `ttl` included). */
+  PREVIEW_MAX_TTL: durationSetting,
+
   // Preview databases
   PREVIEW_DATABASE_URL: optional,
   PREVIEW_DATABASE_SSLMODE: z.enum(["disable", "require", "verify-full"]).optional(),
@@ -194,6 +216,9 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new EnvError(`invalid environment:\n${lines.join("\n")}`);
   }
+  const { PREVIEW_DEFAULT_TTL: ttl, PREVIEW_MAX_TTL: maxTtl } = result.data;
+  if (ttl !== undefined && maxTtl !== undefined && ttl > maxTtl)
+    throw new EnvError("invalid environment:\n  PREVIEW_DEFAULT_TTL: must not be longer than PREVIEW_MAX_TTL");
   sources.set(result.data, source);
   return result.data;
 }

@@ -23,6 +23,15 @@ import type { createSlackResponder } from "./services/chat/slack-reply.js";
 import { PgThreadStore } from "./services/chat/slack-threads.js";
 import { QueueLease } from "./services/cluster/queue-lease.js";
 import { appJwtSigner, withAppJwt } from "./services/github/app-jwt.js";
+import type { GitHubClients } from "./services/github/app-clients.js";
+import { createFleet, type Fleet } from "./services/preview/fleet/fleet.js";
+import { PgSeatStore } from "./services/preview/fleet/seat-store-pg.js";
+import { MemorySeatStore } from "./services/preview/fleet/seat-store.js";
+import { evictionRequest, fleetCaps } from "./services/preview/fleet/settings.js";
+import { createStandingTeller } from "./services/preview/fleet/tell-standing.js";
+import { PREVIEW_JOB } from "./services/shared/dispatch.js";
+import { previewKey } from "./services/shared/preview.js";
+import type { Request } from "./services/shared/request.js";
 import { blobStoreFromEnv } from "./services/data/backups/blob-store.js";
 import { createBackupService, type BackupService } from "./services/data/backups/service.js";
 import { loadTargets } from "./services/data/backups/targets.js";
@@ -124,6 +133,36 @@ export function notifierFrom(
     channelFor: () => env.SLACK_DEFAULT_CHANNEL,
     ...(env.SLACK_DEFAULT_CHANNEL ? { announceChannel: env.SLACK_DEFAULT_CHANNEL } : {}),
     logger,
+  });
+}
+
+/**
+ * The fleet: seats and the fair line in PostgreSQL with DATABASE_URL (shared by replicas), else in memory. A promoted
+ * deploy goes straight onto the queue (it passed the intake when it first came); an eviction goes through the intake.
+ */
+export function fleetFrom(
+  env: Env,
+  o: {
+    pool: pg.Pool | undefined;
+    queue: Queue;
+    github: GitHubClients;
+    notifier: Notifier | undefined;
+    submit(request: Request): Promise<unknown>;
+    logger: Logger;
+  },
+): Fleet {
+  return createFleet({
+    seats: o.pool ? new PgSeatStore(o.pool) : new MemorySeatStore(),
+    caps: fleetCaps(env),
+    start: async (job) => {
+      await o.queue.enqueue({ kind: PREVIEW_JOB, key: previewKey(job), payload: job });
+    },
+    tell: createStandingTeller({ github: o.github, ...(o.notifier ? { notifier: o.notifier } : {}) }),
+    evictAsleep: {
+      enabled: env.EVICT_ASLEEP_PREVIEWS,
+      destroy: (key) => o.submit(evictionRequest(key)).then(() => {}),
+    },
+    logger: o.logger,
   });
 }
 

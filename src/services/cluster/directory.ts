@@ -17,10 +17,14 @@ import {
 import type { Cluster } from "../shared/preview.js";
 import { readPreviewState } from "../shared/state.js";
 
-export function createClusterDirectory(cluster: Cluster): PreviewDirectory {
+export function createClusterDirectory(
+  cluster: Cluster,
+  /** Deploys waiting for a seat (the fleet's line): shown as previews in state `queued`. */
+  queued?: () => Promise<PreviewSummary[]>,
+): PreviewDirectory {
   async function all(): Promise<PreviewSummary[]> {
     const namespaces = await cluster.listNamespaces({ ...MANAGED_BY });
-    const out: PreviewSummary[] = [];
+    const out: PreviewSummary[] = queued ? await queued() : [];
     for (const ns of namespaces) {
       const full = ns.annotations[REPOSITORY_ANNOTATION];
       const number = Number(ns.labels[PR_LABEL]);

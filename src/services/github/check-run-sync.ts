@@ -113,7 +113,9 @@ export class CheckRunSync {
           completed_at: report.finishedAt ?? new Date().toISOString(),
           output: { ...output, ...superseded },
         }
-      : { status: "in_progress" as const, started_at: report.startedAt, output };
+      : report.state === "queued"
+        ? { status: "queued" as const, output }
+        : { status: "in_progress" as const, started_at: report.startedAt, output };
     const url = report.url ?? report.names.url;
     const all = {
       external_id: report.names.key,

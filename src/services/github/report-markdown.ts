@@ -129,6 +129,10 @@ function facts(report: RunReport, opts: RenderOptions, withTrigger = true): stri
     out.push(`- **Database:** ${codeSpan(report.database.name)} (${escapeMarkdown(report.database.status)})`);
   if (report.expiresAt)
     out.push(`- **Expires:** ${escapeMarkdown(report.expiresAt.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC"))}`);
+  if (report.queue)
+    out.push(
+      `- **Queued:** position ${report.queue.position} of ${report.queue.of} — ${escapeMarkdown(report.queue.reason)}`,
+    );
   if (withTrigger) out.push(`- **Triggered by:** ${escapeMarkdown(report.trigger)}`);
   return out;
 }

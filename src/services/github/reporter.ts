@@ -169,6 +169,15 @@ class PreviewReporter implements GitHubReporter {
     if (this.opts.tail !== "background") await comment;
   }
 
+  async queued(report: RunReport): Promise<void> {
+    if (report.kind !== "deploy") return;
+    this.checkRun.set(report, false);
+    const checkRun = this.syncCheckRun(WRITE_PRIORITY.checkRun);
+    const comment = this.syncComment(report);
+    await checkRun;
+    if (this.opts.tail !== "background") await comment;
+  }
+
   async flush(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }

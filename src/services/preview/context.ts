@@ -12,6 +12,7 @@ import { systemOf } from "../shared/errors.js";
 import type { PreviewJob, SlackReplyTarget } from "../shared/dispatch.js";
 import { previewKey, type Cluster, type Databases, type PreviewNames, type PreviewRef } from "../shared/preview.js";
 import type { RunReport } from "../shared/run-report.js";
+import type { Fleet } from "./fleet/fleet.js";
 import type { GuardrailSettings } from "./guardrails/namespace-guardrails.js";
 import type { Renderer } from "./render/index.js";
 
@@ -41,6 +42,18 @@ export interface RunnerDeps {
   fetchImpl?: typeof fetch;
   healthIntervalMs?: number;
   e2ePollMs?: number;
+  /** Seats for running previews (caps and the fair line); absent: no caps and nothing counted. */
+  fleet?: Fleet;
+  /** The bot's expiry: for repositories without `ttl` (default), and the longest any preview lives (max). */
+  ttl?: { defaultMs?: number; maxMs?: number };
+}
+
+/** The expiry a deploy sets: the job's, else the repository's `ttl`, else the bot's default; never past the bot's max. */
+export function effectiveTtl(deps: Pick<RunnerDeps, "ttl">, asked: number | undefined): number | undefined {
+  const ttl = asked ?? deps.ttl?.defaultMs;
+  const max = deps.ttl?.maxMs;
+  if (ttl === undefined) return max;
+  return max === undefined ? ttl : Math.min(ttl, max);
 }
 
 /**

@@ -21,6 +21,8 @@ export const APPLIED_KINDS_ANNOTATION = "preview-bot.dev/applied-kinds";
 export const STATE_ANNOTATION = "preview-bot.dev/state";
 export const URL_ANNOTATION = "preview-bot.dev/url";
 export const TITLE_ANNOTATION = "preview-bot.dev/title";
+/** Annotation on the namespace: the pull request's author (the fleet's per-author caps count it). */
+export const AUTHOR_ANNOTATION = "preview-bot.dev/author";
 
 /** Namespaces never touched, whatever their labels say. */
 export const ALWAYS_PROTECTED_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];

@@ -77,7 +77,7 @@ describe("the GitHub App's JWT", () => {
     let bearer = "";
     const scope = nock(GITHUB_API)
       .post("/app/installations/7/access_tokens")
-      .matchHeader("authorization", (value: string) => Boolean((bearer = value)))
+      .matchHeader("authorization", (value: string | null) => Boolean((bearer = value ?? "")))
       .reply(201, { token: "ghs_x", expires_at: new Date(Date.now() + 3_600_000).toISOString(), permissions: {} })
       .get("/repos/acme/web")
       .matchHeader("authorization", "token ghs_x")

@@ -6,6 +6,7 @@ import { describeError } from "../../shared/format.js";
 import { redactText } from "../../../logger.js";
 import type { PreviewJob } from "../../shared/dispatch.js";
 import { isTransientError } from "../../shared/errors.js";
+import { previewKey } from "../../shared/preview.js";
 import type { RunReport } from "../../shared/run-report.js";
 import { announceRun, countError, newReport, type RunnerDeps } from "../context.js";
 import { StepTracker } from "../steps.js";
@@ -61,6 +62,8 @@ export async function destroyPreview(deps: RunnerDeps, job: PreviewJob, signal?:
     ? `Teardown incomplete: ${errors.length} problem(s)`
     : `Preview removed (${removed.join("; ") || "nothing was left"})${kept.length ? `; ${kept.join("; ")}` : ""}`;
   report.finishedAt = new Date().toISOString();
+  // Its namespaces are gone (or there were none): the seat, or the place in line, goes to the next deploy now.
+  if (!errors.some((e) => e.startsWith("Delete namespace "))) await deps.fleet?.release(previewKey(job));
   await reporter.tornDown(report);
   await announceRun(deps, report);
   // Teardown is idempotent: a transient failure goes back to the queue for another try.

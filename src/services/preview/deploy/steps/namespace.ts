@@ -5,6 +5,7 @@
  */
 import type { PreviewState } from "../../../shared/state.js";
 import {
+  AUTHOR_ANNOTATION,
   EXPIRES_ANNOTATION,
   isProtectedNamespace,
   MANAGED_BY,
@@ -36,6 +37,7 @@ export const namespaceStep: DeployStep = {
       ...names.annotations,
       [STATE_ANNOTATION]: "deploying" satisfies PreviewState,
       [TITLE_ANNOTATION]: pull.title.slice(0, 200),
+      [AUTHOR_ANNOTATION]: pull.author,
       ...(names.url ? { [URL_ANNOTATION]: names.url } : {}),
       ...(report.expiresAt ? { [EXPIRES_ANNOTATION]: report.expiresAt } : {}),
     });
