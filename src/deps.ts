@@ -159,7 +159,12 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     ? new pg.Pool({ connectionString: settings.DATABASE_URL, max: 3, application_name: "preview-bot" })
     : undefined;
   pool?.on("error", (err) => logger.warn({ err }, "idle state-database connection failed"));
-  const slackClient = settings.SLACK_BOT_TOKEN ? createSlackWebClient(settings.SLACK_BOT_TOKEN) : undefined;
+  const slackClient = settings.SLACK_BOT_TOKEN
+    ? createSlackWebClient(
+        settings.SLACK_BOT_TOKEN,
+        settings.SLACK_API_URL ? { slackApiUrl: settings.SLACK_API_URL } : {},
+      )
+    : undefined;
   const answerSlack = slackClient ? createSlackResponder({ client: slackClient, logger }) : undefined;
   const notifier = parts.notifier ?? (slackClient ? notifierFrom(settings, slackClient, pool, logger) : undefined);
   const queueLease = settings.DATABASE_URL ? undefined : queueLeaseFrom(settings, kubeConfig, logger);

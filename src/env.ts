@@ -197,6 +197,8 @@ const envSchema = z.object({
   SLACK_SIGNING_SECRET: optional,
   SLACK_BOT_TOKEN: optional,
   SLACK_DEFAULT_CHANNEL: optional,
+  /** Slack's Web API base URL: GovSlack's (`https://slack-gov.com/api/`) or a proxy; default Slack's own. */
+  SLACK_API_URL: optional.pipe(z.url({ protocol: /^https?$/, error: "an http(s) URL ending in /api/" }).optional()),
   /** Slack user id → GitHub login: `U012AB3CD=octocat,U045=hubot`, or a path to a JSON object file. */
   SLACK_USER_MAP: optional,
   /** GitHub logins allowed to back up and list every backup target from Slack (else a target's allowedRepos decide). */

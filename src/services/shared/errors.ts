@@ -51,6 +51,8 @@ export function isTransientError(err: unknown): boolean {
       cause?: unknown;
       errors?: unknown;
     };
+    // GitHub's secondary rate limit: 403 (or 429) with `retry-after`, or saying so. Waiting is the remedy.
+    if (rec.status === 403 && isSecondaryRateLimit(e)) return true;
     for (const v of [rec.status, rec.statusCode, rec.code]) {
       if (typeof v === "number" && (v >= 500 || v === 429 || v === 408)) return true;
       if (typeof v === "string" && (TRANSIENT_CODES.has(v) || /^5\d\d$/.test(v) || v === "429")) return true;
@@ -60,6 +62,14 @@ export function isTransientError(err: unknown): boolean {
     if (Array.isArray(rec.errors)) stack.push(...rec.errors);
   }
   return false;
+}
+
+function isSecondaryRateLimit(e: object): boolean {
+  const headers = (e as { response?: { headers?: Record<string, unknown> } }).response?.headers;
+  const message = (e as { message?: unknown }).message;
+  return (
+    headers?.["retry-after"] !== undefined || (typeof message === "string" && /secondary rate limit/i.test(message))
+  );
 }
 
 /** Which external system an error came from, for `preview_bot_api_errors_total{system}` (walks the cause chain). */

@@ -231,6 +231,22 @@ describe("isTransientError", () => {
       ["a timeout", Object.assign(new Error("timed out"), { name: "TimeoutError" }), true],
       ["Kubernetes 422 invalid", withCause({ code: 422, body: "" }), false],
       ["GitHub 404", Object.assign(new Error("Not Found"), { status: 404 }), false],
+      [
+        "GitHub secondary rate limit (403 with retry-after)",
+        withCause(
+          Object.assign(new Error("Forbidden"), { status: 403, response: { headers: { "retry-after": "1" } } }),
+        ),
+        true,
+      ],
+      [
+        "GitHub secondary rate limit (403 that says so)",
+        Object.assign(new Error("You have exceeded a secondary rate limit"), {
+          status: 403,
+          response: { headers: {} },
+        }),
+        true,
+      ],
+      ["GitHub 403 permission", Object.assign(new Error("Resource not accessible"), { status: 403 }), false],
       ["a plain bug", new TypeError("x is undefined"), false],
     ].map(([label, err, expected]) => ({ label, err, expected })),
   )("$label → $expected", ({ err, expected }) => {
