@@ -101,7 +101,7 @@ class PreviewReporter implements GitHubReporter {
     const ours = new OurApp(opts.app ?? (opts.appSlug ? { slug: opts.appSlug } : {}), this.log);
     this.checkRun = new CheckRunSync(ctx, ours);
     this.deployment = new DeploymentSync(ctx, () => this.checkRun.url);
-    this.comment = new StickyCommentSync(ctx, ours);
+    this.comment = new StickyCommentSync(ctx, ours, this.lanes.stickies);
   }
 
   get failures(): readonly Error[] {

@@ -84,6 +84,8 @@ class Lane {
 
 export class WriteLanes {
   private readonly lanes = new Map<string, Lane>();
+  /** Sticky comments created through these lanes (sticky-comment-sync.ts): no second one for a preview. */
+  readonly stickies = new Map<string, { id: number; body: string }>();
   private seq = 0;
   private idleWaiters: Array<() => void> = [];
 
