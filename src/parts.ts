@@ -28,7 +28,7 @@ import { createFleet, type Fleet } from "./services/preview/fleet/fleet.js";
 import { PgSeatStore } from "./services/preview/fleet/seat-store-pg.js";
 import { MemorySeatStore } from "./services/preview/fleet/seat-store.js";
 import { evictionRequest, fleetCaps } from "./services/preview/fleet/settings.js";
-import { createStandingTeller } from "./services/preview/fleet/tell-standing.js";
+import { createStandingTeller, createWithdrawer } from "./services/preview/fleet/tell-standing.js";
 import { PREVIEW_JOB } from "./services/shared/dispatch.js";
 import { previewKey } from "./services/shared/preview.js";
 import type { Request } from "./services/shared/request.js";
@@ -158,6 +158,7 @@ export function fleetFrom(
       await o.queue.enqueue({ kind: PREVIEW_JOB, key: previewKey(job), payload: job });
     },
     tell: createStandingTeller({ github: o.github, ...(o.notifier ? { notifier: o.notifier } : {}) }),
+    withdraw: createWithdrawer({ github: o.github }),
     evictAsleep: {
       enabled: env.EVICT_ASLEEP_PREVIEWS,
       destroy: (key) => o.submit(evictionRequest(key)).then(() => {}),

@@ -100,6 +100,26 @@ describe("caps with a visible fair line", () => {
     expect(sticky(3)[0]).toMatch(/Preview ready/);
   }, 120_000);
 
+  it("a push to a waiting PR concludes the older commit's queued check run; a close before its turn, the newer one's", async () => {
+    const before = gh.state.pulls.get(4)!;
+    const pushed = "f".repeat(40);
+    gh.state.pulls.set(4, { ...before, sha: pushed });
+    expect(await h.send("pull_request", prEvent("synchronize", gh.state.pulls.get(4)!))).toBe(200);
+    const old = gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === sha(4));
+    expect(old.map((r) => [r.status, r.conclusion])).toEqual([["completed", "cancelled"]]);
+    expect(old[0]!.output.title).toMatch(/superseded/i);
+    const current = () => gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === pushed);
+    expect(current().map((r) => r.status)).toEqual(["queued"]);
+    expect(current()[0]!.output.title).toMatch(/^Queued: position 1 of 1/);
+
+    gh.state.pulls.set(4, { ...gh.state.pulls.get(4)!, state: "closed" });
+    expect(await h.send("pull_request", prEvent("closed", gh.state.pulls.get(4)!))).toBe(200);
+    expect(current().map((r) => [r.status, r.conclusion])).toEqual([["completed", "cancelled"]]);
+    expect(await h.bot.app!.directory.list({ owner: OWNER, repo: REPO })).not.toContainEqual(
+      expect.objectContaining({ number: 4 }),
+    );
+  }, 120_000);
+
   it("sets the bot's default expiry where the repository sets no ttl", async () => {
     const expires = Date.parse(
       (h.fake.get("v1", "Namespace", undefined, "cap-3") as any).metadata.annotations[EXPIRES_ANNOTATION],

@@ -64,7 +64,8 @@ export interface GitHubReporter extends Reporter {
   flush(): Promise<void>;
 }
 
-function webUrlOf(octokit: ProbotOctokit): string {
+/** GitHub's web URL (commit links) from the Octokit's API base URL (github.com or a GHES host). */
+export function webUrlOf(octokit: ProbotOctokit): string {
   const api = String(octokit.request.endpoint.DEFAULTS.baseUrl ?? "https://api.github.com").replace(/\/+$/, "");
   if (api === "https://api.github.com") return "https://github.com";
   return api.replace(/\/api\/v3$/, "");

@@ -35,6 +35,8 @@ export interface FleetOptions {
   start(job: PreviewJob): Promise<void>;
   /** Tell a waiting deploy where it stands (check run, sticky comment, Slack); `first` when it just joined. */
   tell?(entry: WaitingEntry, standing: Standing, first: boolean): Promise<void>;
+  /** Conclude the queued check run of a deploy that left the line without a seat (a newer commit, or given up). */
+  withdraw?(entry: WaitingEntry, why: "superseded" | "released"): Promise<void>;
   /** With `enabled`, a deploy that has to wait asks for the longest-asleep preview to be destroyed. */
   evictAsleep?: { enabled: boolean; destroy(key: string): Promise<void> };
   logger: Logger;
@@ -77,7 +79,7 @@ export function createFleet(o: FleetOptions): Fleet {
     void p.finally(() => pending.delete(p));
   };
 
-  function standingOf(t: SeatTransition, entry: WaitingEntry): Standing {
+  function standingOf(t: Pick<SeatTransition, "waiting" | "seats">, entry: WaitingEntry): Standing {
     return {
       position: t.waiting.indexOf(entry) + 1,
       of: t.waiting.length,
@@ -87,6 +89,20 @@ export function createFleet(o: FleetOptions): Fleet {
 
   /** Start the promoted, then tell every waiting deploy whose standing changed. */
   async function after(t: SeatTransition, joined?: string): Promise<void> {
+    for (const { entry, why } of t.withdrawn) {
+      if (why === "released") told.delete(entry.key); // superseded: the same preview still waits, told as before
+      if (!o.withdraw) continue;
+      track(
+        o
+          .withdraw(entry, why)
+          .catch((err: unknown) =>
+            log.warn(
+              { err, key: entry.key },
+              `concluding the queued check run of ${entry.key} at ${entry.facts.ref.sha.slice(0, 7)}: ${describeError(err)}`,
+            ),
+          ),
+      );
+    }
     for (const entry of t.promoted) {
       told.delete(entry.key);
       log.info(
@@ -160,14 +176,14 @@ export function createFleet(o: FleetOptions): Fleet {
     async standing(key) {
       const { seats, waiting } = await o.seats.snapshot();
       const entry = waiting.find((w) => w.key === key);
-      return entry ? standingOf({ granted: false, promoted: [], waiting, seats }, entry) : undefined;
+      return entry ? standingOf({ waiting, seats }, entry) : undefined;
     },
     async waitingKeys() {
       return new Set((await o.seats.snapshot()).waiting.map((w) => w.key));
     },
     async queued() {
       const { seats, waiting } = await o.seats.snapshot();
-      const t = { granted: false, promoted: [], waiting, seats };
+      const t = { waiting, seats };
       return waiting.map((w) => {
         const { ref, names } = w.facts;
         const s = standingOf(t, w);

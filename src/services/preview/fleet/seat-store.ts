@@ -43,6 +43,11 @@ export interface SeatTransition {
   /** Still waiting, in service order (position = index + 1). */
   waiting: WaitingEntry[];
   seats: Seat[];
+  /**
+   * Left the line without a seat: replaced by a deploy of a newer commit of the same preview (`superseded`), or given
+   * up (`released`: closed, destroyed). Their queued check runs must be concluded.
+   */
+  withdrawn: Array<{ entry: WaitingEntry; why: "superseded" | "released" }>;
 }
 
 export interface SeatStore {
@@ -92,12 +97,13 @@ export function transition(
   let waiting = [...state.waiting];
   const asleepSince = new Map(state.asleepSince);
   let asker: string | undefined;
+  const withdrawn: SeatTransition["withdrawn"] = [];
   switch (change.kind) {
     case "claim": {
       const { req } = change;
       if (seats.some((s) => s.key === req.key)) {
         const sorted = serviceOrder(waiting, state.served);
-        return { state, result: { granted: true, promoted: [], waiting: sorted, seats } };
+        return { state, result: { granted: true, promoted: [], waiting: sorted, seats, withdrawn } };
       }
       asker = req.key;
       const old = waiting.find((w) => w.key === req.key);
@@ -111,11 +117,13 @@ export function transition(
         seq: old?.seq ?? Math.max(0, ...waiting.map((w) => w.seq)) + 1,
         since: old?.since ?? now,
       };
+      if (old && old.facts.ref.sha !== req.facts.ref.sha) withdrawn.push({ entry: old, why: "superseded" });
       waiting = [...waiting.filter((w) => w.key !== req.key), entry];
       break;
     }
     case "release":
       seats = seats.filter((s) => s.key !== change.key);
+      for (const w of waiting) if (w.key === change.key) withdrawn.push({ entry: w, why: "released" });
       waiting = waiting.filter((w) => w.key !== change.key);
       asleepSince.delete(change.key);
       break;
@@ -146,6 +154,7 @@ export function transition(
       promoted: p.promoted.filter((w) => w.key !== asker),
       waiting: p.waiting,
       seats: p.seats,
+      withdrawn,
     },
   };
 }

@@ -5,6 +5,10 @@
  */
 import type { Notifier } from "../../chat/notifier.js";
 import type { GitHubClients } from "../../github/app-clients.js";
+import { CHECK_RUN_NAME } from "../../github/check-run-sync.js";
+import { renderCheckRunOutput } from "../../github/report-markdown.js";
+import { webUrlOf } from "../../github/reporter.js";
+import { isTransientError } from "../../shared/errors.js";
 import type { RunReport } from "../../shared/run-report.js";
 import type { Standing } from "./fleet.js";
 import type { WaitingEntry } from "./seat-store.js";
@@ -35,6 +39,70 @@ export function createStandingTeller(deps: {
     const octokit = await deps.github.octokitFor(entry.job.installationId);
     await deps.github.reporterFor(octokit, owner, repo).queued(report);
     await deps.notifier?.queued?.(report, first);
+  };
+}
+
+/**
+ * Concluding the queued check run(s) of a deploy that left the line without a seat: `superseded` when a deploy of a
+ * newer commit took its place, `cancelled` when it was given up (the PR closed, the preview destroyed). Every
+ * unfinished `preview` run of this preview at that commit is concluded (a queued run written twice, after a failed
+ * listing, included). The sticky comment is left to whoever comes next (the newer deploy's standing, the teardown).
+ * Transient GitHub failures (5xx, secondary rate limits) are retried a few times: nothing else will conclude it.
+ */
+export function createWithdrawer(deps: {
+  github: Pick<GitHubClients, "octokitFor">;
+  /** Waits between attempts (tests pass short ones). */
+  backoffMs?: readonly number[];
+}): (entry: WaitingEntry, why: "superseded" | "released") => Promise<void> {
+  const backoff = deps.backoffMs ?? [1_000, 3_000, 10_000];
+  return async (entry, why) => {
+    const { ref, names, trigger } = entry.facts;
+    const report: RunReport = {
+      kind: "deploy",
+      ref,
+      names,
+      state: why === "superseded" ? "superseded" : "cancelled",
+      steps: [],
+      summary:
+        why === "superseded"
+          ? "Superseded while queued: a deploy of a newer commit took its place in line."
+          : "Cancelled while queued: the preview was closed or destroyed before a seat freed.",
+      startedAt: entry.since,
+      trigger,
+    };
+    const octokit = await deps.github.octokitFor(entry.job.installationId);
+    const { owner, repo } = ref;
+    const output = renderCheckRunOutput(report, { serverUrl: webUrlOf(octokit) });
+    for (let i = 0; ; i++) {
+      try {
+        const { data } = await octokit.rest.checks.listForRef({
+          owner,
+          repo,
+          ref: ref.sha,
+          check_name: CHECK_RUN_NAME,
+          filter: "all",
+          per_page: 100,
+        });
+        for (const run of data.check_runs)
+          if (run.external_id === names.key && run.status !== "completed")
+            await octokit.rest.checks.update({
+              owner,
+              repo,
+              check_run_id: run.id,
+              status: "completed",
+              conclusion: "cancelled",
+              completed_at: new Date().toISOString(),
+              output: { ...output, title: output.title.slice(0, 200) },
+            });
+        return;
+      } catch (err) {
+        if (i >= backoff.length || !isTransientError(err))
+          throw new Error(`concluding the queued check run of ${names.key} at ${ref.sha.slice(0, 7)}`, {
+            cause: err,
+          });
+        await new Promise((r) => setTimeout(r, backoff[i]));
+      }
+    }
   };
 }
 

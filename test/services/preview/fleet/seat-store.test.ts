@@ -123,6 +123,27 @@ describe.each(stores)("the seat store %s", (_name, make) => {
     expect(left.promoted).toEqual([]);
   });
 
+  it("names the waiting deploys that leave the line without a seat: superseded by a newer commit, or released", async () => {
+    const s = await make();
+    await s.claim(request("a/x#1"), caps);
+    await s.claim(request("a/x#2"), caps);
+    const first = await s.claim(request("a/x#3"), caps);
+    expect(first.withdrawn).toEqual([]);
+    // the same commit asked again is the same deploy: nothing withdrawn
+    expect((await s.claim(request("a/x#3"), caps)).withdrawn).toEqual([]);
+    const pushed = request("a/x#3");
+    pushed.facts.ref = { ...pushed.facts.ref, sha: "b".repeat(40) };
+    const t = await s.claim(pushed, caps);
+    expect(t.withdrawn.map((w) => [w.entry.key, w.entry.facts.ref.sha, w.why])).toEqual([
+      ["a/x#3", "a".repeat(40), "superseded"],
+    ]);
+    expect(t.waiting.map((w) => w.facts.ref.sha)).toEqual(["b".repeat(40)]);
+    const closed = await s.release("a/x#3", caps);
+    expect(closed.withdrawn.map((w) => [w.entry.facts.ref.sha, w.why])).toEqual([["b".repeat(40), "released"]]);
+    // releasing a seat holder withdraws nothing: it never waited
+    expect((await s.release("a/x#1", caps)).withdrawn).toEqual([]);
+  });
+
   it("an asleep preview frees its seat for the next in line and counts again when it wakes", async () => {
     const s = await make();
     await s.claim(request("a/x#1"), caps);
