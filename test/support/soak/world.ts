@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -70,6 +70,7 @@ export interface SoakWorld {
 export async function startSoakWorld(o: SoakWorldOptions): Promise<SoakWorld> {
   const random = seeded(o.seed);
   const dir = mkdtempSync(join(tmpdir(), "preview-bot-soak-"));
+  chmodSync(dir, 0o755); // the sandboxed renderer runs as an unprivileged uid when the tests run as root
   const cleanups: Array<() => Promise<void> | void> = [() => rmSync(dir, { recursive: true, force: true })];
   const stop = async () => {
     for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
@@ -159,6 +160,7 @@ export async function startSoakWorld(o: SoakWorldOptions): Promise<SoakWorld> {
       let out = "";
       const waiters: Array<() => void> = [];
       child.stdout!.on("data", (c: Buffer) => {
+        log.write(c); // the logger writes to stdout too: its lines go to the log, the parser skips them
         out += c.toString();
         for (const w of waiters.splice(0)) w();
       });

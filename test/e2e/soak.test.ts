@@ -1,0 +1,46 @@
+/**
+ * The soak, seeded: about 50 randomized pull-request lifecycles against the bot as a child process, its own real
+ * control plane and PostgreSQL, with faults (test/support/soak/). Reproduce a failure with `SOAK_SEED=<seed>` (the
+ * seed is in the failure message); `SOAK_LIFECYCLES` changes the size. `npm run bench -- soak` runs 1,000.
+ *
+ * Nothing here waits on time: the soak ends when the bot, asked over its stdin, is idle and a sweep finds nothing to
+ * do; every wait is for a state, with a generous bound.
+ */
+import { afterAll, beforeAll, expect, it } from "@jest/globals";
+import { runSoak, type SoakResult } from "../support/soak/lifecycle.js";
+import { startSoakWorld, type SoakWorld } from "../support/soak/world.js";
+
+const SEED = Number(process.env.SOAK_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const LIFECYCLES = Number(process.env.SOAK_LIFECYCLES ?? 50);
+const CAPS = { total: 4, perRepo: 2 };
+let world: SoakWorld;
+
+beforeAll(async () => {
+  world = await startSoakWorld({
+    seed: SEED,
+    repos: ["web", "api", "docs"],
+    caps: CAPS,
+    logFile: process.env.SOAK_LOG_FILE,
+  });
+}, 300_000);
+
+afterAll(async () => {
+  await world?.stop();
+});
+
+it(`keeps the fleet's invariants through ${LIFECYCLES} randomized lifecycles with faults (SOAK_SEED=${SEED})`, async () => {
+  let result: SoakResult | undefined;
+  try {
+    result = await runSoak(world, SEED, { lifecycles: LIFECYCLES, concurrency: 6, caps: CAPS, faultRate: 0.12 });
+  } catch (err) {
+    throw new Error(`the soak failed (reproduce with SOAK_SEED=${SEED}): ${String(err)}`, { cause: err });
+  }
+  const problems = [...result.orphans, ...result.capViolations, ...result.lostDeploys, ...result.stickies];
+  if (problems.length)
+    throw new Error(`soak SOAK_SEED=${SEED} broke invariants:\n- ${problems.slice(0, 30).join("\n- ")}`);
+  expect(result.operations).toBeGreaterThan(LIFECYCLES);
+  expect(Object.values(result.faults).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  // The watch saw previews come and go (a watch that saw nothing would find no violation either).
+  expect(result.peak.total).toBeGreaterThan(0);
+  expect(result.peak.total).toBeLessThanOrEqual(CAPS.total);
+}, 1_800_000);
