@@ -10,17 +10,17 @@ const { globalSetup: _setup, globalTeardown: _teardown, ...rest } = base;
 export default {
   ...rest,
   testMatch: [
-    "<rootDir>/test/commands/**/*.test.ts",
+    "<rootDir>/test/intake/parse.test.ts",
     "<rootDir>/test/config.test.ts",
     "<rootDir>/test/services/github/authz.test.ts",
     "<rootDir>/test/services/github/config-check.test.ts",
     "<rootDir>/test/services/preview/naming.test.ts",
     "<rootDir>/test/services/preview/triggers.test.ts",
-    "<rootDir>/test/services/jobs/sweep-plan.test.ts",
+    "<rootDir>/test/services/preview/reconcile/sweep-plan.test.ts",
     "<rootDir>/test/services/data/backups/backup-rules.test.ts",
-    "<rootDir>/test/services/preview/confine-objects.test.ts",
-    "<rootDir>/test/services/preview/render/guardrails.test.ts",
-    "<rootDir>/test/services/preview/render/pod-security.test.ts",
+    "<rootDir>/test/services/preview/guardrails/confine-objects.test.ts",
+    "<rootDir>/test/services/preview/guardrails/object-rules.test.ts",
+    "<rootDir>/test/services/preview/guardrails/pod-security.test.ts",
     "<rootDir>/test/services/preview/render/transform.test.ts",
   ],
 };

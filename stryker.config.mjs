@@ -9,17 +9,17 @@ export default {
   jest: { configFile: "jest.mutation.config.js", enableFindRelatedTests: false },
   checkers: [],
   mutate: [
-    "src/commands/parse.ts",
+    "src/intake/parse.ts",
     "src/services/github/authz.ts",
     "src/services/preview/naming.ts",
     "src/services/preview/triggers.ts",
     "src/config.ts",
-    "src/services/jobs/sweep-plan.ts",
+    "src/services/preview/reconcile/sweep-plan.ts",
     // The retention decision; pruneBackups (the deletes) is tested on Azurite in backup-azurite.test.ts.
     "src/services/data/backups/retention.ts:1-68",
-    "src/services/preview/render/guardrails.ts",
-    "src/services/preview/render/pod-security.ts",
-    "src/services/preview/confine-objects.ts",
+    "src/services/preview/guardrails/object-rules.ts",
+    "src/services/preview/guardrails/pod-security.ts",
+    "src/services/preview/guardrails/confine-objects.ts",
   ],
   coverageAnalysis: "perTest",
   // Module-level code (the config schema, regexes, tables) re-runs every test per mutant: 18% of the mutants, 80% of

@@ -6,21 +6,10 @@
  * Usage: node bench/backup.mjs [--size-mb 1024] [--no-build]. Starts its own PostgreSQL and Azurite.
  */
 import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
-import {
-  chmodSync,
-  createWriteStream,
-  existsSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { PassThrough } from "node:stream";
 import { parseArgs, promisify } from "node:util";
 
 const ROOT = resolve(dirname(new URL(import.meta.url).pathname), "..");
@@ -276,7 +265,9 @@ try {
   az.kill("SIGTERM");
   try {
     pgRun("pg_ctl", ["-D", join(base, "data"), "-m", "immediate", "-w", "stop"]);
-  } catch {}
+  } catch {
+    // already stopped: the cleanup goes on
+  }
   rmSync(base, { recursive: true, force: true });
   rmSync(azCwd, { recursive: true, force: true });
 }

@@ -18,8 +18,7 @@
  * `BENCH_DIST=<dir>` measures another build (e.g. an older commit's dist/) with the same harness.
  * Like bench/webhooks.mjs, it re-runs itself under --experimental-transform-types to import the TypeScript support.
  */
-import { spawnSync } from "node:child_process";
-import { createHmac, generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";

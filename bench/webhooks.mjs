@@ -11,8 +11,7 @@
  * itself under Node's --experimental-transform-types (they use parameter properties) with a `.js` → `.ts`
  * resolve hook to import them. The bot itself comes from dist/ (`npm run bench` builds first).
  */
-import { spawnSync } from "node:child_process";
-import { generateKeyPairSync, createHmac } from "node:crypto";
+import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -149,7 +148,7 @@ async function storm() {
   const { createRenderer } = await import(dist("services/preview/render/index.js"));
   const { createReporter } = await import(dist("services/github/reporter.js"));
   const { createMemoryQueue } = await import(dist("services/jobs/queue.js"));
-  const { guardrailSettings } = await import(dist("services/preview/guardrails.js"));
+  const { guardrailSettings } = await import(dist("services/preview/guardrails/namespace-guardrails.js"));
   const logger = createLogger({ level: "silent" });
   const workDir = mkdtempSync(join(tmpdir(), "bench-storm-"));
   nock.disableNetConnect();

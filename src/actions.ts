@@ -178,13 +178,10 @@ export type ConfigurableAction = { [A in ActionName]: Table[A] extends { configu
 const NAMES = Object.keys(ACTIONS) as ActionName[];
 const spec = (name: ActionName): ActionSpec => ACTIONS[name];
 
-export function isAction(name: string): name is ActionName {
-  return Object.hasOwn(ACTIONS, name);
-}
-
 export const COMMENT_ACTIONS: readonly CommentAction[] = NAMES.filter((n) => spec(n).comment) as CommentAction[];
 export const SLACK_ACTIONS: readonly SlackAction[] = NAMES.filter((n) => spec(n).slack) as SlackAction[];
 export const BUTTON_ACTIONS: readonly ActionName[] = NAMES.filter((n) => spec(n).button);
+/** The `permissions` keys of `.github/preview.yml` (config.ts). */
 export const CONFIGURABLE_ACTIONS = NAMES.filter((n) => spec(n).configurable) as [
   ConfigurableAction,
   ...ConfigurableAction[],
@@ -194,7 +191,3 @@ export const CONFIGURABLE_ACTIONS = NAMES.filter((n) => spec(n).configurable) as
 export const DEFAULT_PERMISSIONS: Readonly<Record<ActionName, Role>> = Object.fromEntries(
   NAMES.map((n) => [n, spec(n).permission]),
 ) as Record<ActionName, Role>;
-
-export function actionSpec(name: ActionName): ActionSpec {
-  return spec(name);
-}

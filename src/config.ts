@@ -8,6 +8,7 @@
  */
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
+import { CONFIGURABLE_ACTIONS } from "./actions.js";
 import { QUANTITY } from "./env.js";
 
 export const CONFIG_PATH = ".github/preview.yml";
@@ -52,7 +53,7 @@ const RESERVED_NAMESPACE_LABEL =
 const namespaceLabels = labelMap.refine(
   (labels) => !Object.keys(labels).some((k) => RESERVED_NAMESPACE_LABEL.test(k)),
   {
-    message:
+    error:
       "pod-security.kubernetes.io/*, preview-bot.dev/* and app.kubernetes.io/managed-by are set by preview-bot (Pod Security is guardrails.podSecurity)",
   },
 );
@@ -75,7 +76,7 @@ const namePattern = z
 const permission = z.enum(["read", "triage", "write", "maintain", "admin"]);
 
 /** Placeholders templates may use (naming.templateValues). */
-export const TEMPLATE_PLACEHOLDERS = [
+const TEMPLATE_PLACEHOLDERS = [
   "number",
   "branch",
   "sha",
@@ -119,7 +120,7 @@ const excludeEntry = z.preprocess(
       (e) => (e.kind !== undefined) !== (e.path !== undefined),
       "give either kind (and optionally name) or a path glob",
     )
-    .refine((e) => e.name === undefined || e.kind !== undefined, { message: "name needs a kind", path: ["name"] }),
+    .refine((e) => e.name === undefined || e.kind !== undefined, { error: "name needs a kind", path: ["name"] }),
 );
 const SET_KEY = /^[A-Za-z0-9_-]+(\[\d+\])*(\.[A-Za-z0-9_-]+(\[\d+\])*)*$/;
 /** An image repository without tag or digest; a trailing `/*` makes it a prefix. */
@@ -199,7 +200,7 @@ export const configSchema = z
           })
           .strict()
           .refine((i) => i.newName === undefined || i.name.endsWith("/*") === i.newName.endsWith("/*"), {
-            message: 'with a prefix name ("registry/org/*"), newName must be a prefix too, and only then',
+            error: 'with a prefix name ("registry/org/*"), newName must be a prefix too, and only then',
             path: ["newName"],
           }),
       )
@@ -232,7 +233,10 @@ export const configSchema = z
           .optional(),
         /** Ingress class of the Ingresses (generated ones and the manifests'); default the cluster's default class. */
         ingressClassName: z.string().min(1).optional(),
-        /** Deprecated: every HTTPRoute gets the preview's hostnames now (a route with someone else's host is never applied). */
+        /**
+         * Deprecated: every HTTPRoute gets the preview's hostnames now (a route with someone else's host is never
+         * applied).
+         */
         httpRoutes: z.array(z.string()).optional(),
         /** Gateway parentRefs for every HTTPRoute; default the bot's PREVIEW_GATEWAY, else the manifests' own. */
         parentRefs: z
@@ -268,9 +272,9 @@ export const configSchema = z
         scheme: z.enum(["https", "http"]).optional(),
       })
       .strict()
-      .refine((r) => !(r.host && r.baseUrl), { message: "set either host or baseUrl, not both", path: ["host"] })
+      .refine((r) => !(r.host && r.baseUrl), { error: "set either host or baseUrl, not both", path: ["host"] })
       .refine((r) => !(r.tls?.clusterIssuer && r.tls?.issuer), {
-        message: "set either clusterIssuer or issuer, not both",
+        error: "set either clusterIssuer or issuer, not both",
         path: ["tls"],
       })
       .optional(),
@@ -280,7 +284,7 @@ export const configSchema = z
       .strict()
       .default({ labels: {}, annotations: {} }),
     /**
-     * Stricter guardrails for this repository's previews (src/services/preview/guardrails.ts). The bot's settings are
+     * Stricter guardrails for this repository's previews (src/services/preview/guardrails/). The bot's settings are
      * the bounds: a looser value is lowered to the bot's, and the check run says so.
      */
     guardrails: z
@@ -344,7 +348,9 @@ export const configSchema = z
     /** When to deploy. */
     trigger: z
       .object({
-        /** `push`: on open/reopen/push; `label`: only while the PR has `label`; `command`: only by `/preview deploy`. */
+        /**
+         * `push`: on open/reopen/push; `label`: only while the PR has `label`; `command`: only by `/preview deploy`.
+         */
         on: z.enum(["push", "label", "command"]).default("push"),
         label: z.string().min(1).default("preview"),
         /** Deploy only after these check runs (or workflow names) succeeded for the head commit. */
@@ -419,9 +425,7 @@ export const configSchema = z
       .array(z.object({ title: z.string().min(1).max(80), path: z.string().startsWith("/") }).strict())
       .default([]),
     /** Minimum repository permission per command. */
-    permissions: z
-      .partialRecord(z.enum(["deploy", "redeploy", "destroy", "status", "extend", "backup", "restore"]), permission)
-      .default({}),
+    permissions: z.partialRecord(z.enum(CONFIGURABLE_ACTIONS), permission).default({}),
     /** Slack channel for this repository's threads (overrides the bot default). */
     slack: z
       .object({ channel: z.string().min(1) })
@@ -498,7 +502,7 @@ function distance(a: string, b: string): number {
 }
 
 /** The known key nearest to `key`, when it is a plausible typo of it. */
-export function nearestKey(key: string, known: readonly string[]): string | undefined {
+function nearestKey(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const k of known) {

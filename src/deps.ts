@@ -25,6 +25,7 @@ import {
   loadKubeConfig,
   notifierFrom,
   queueFrom,
+  slackClientFrom,
   queueLeaseFrom,
   startBackupSchedules,
 } from "./parts.js";
@@ -40,7 +41,7 @@ import { githubOpenPulls } from "./services/github/open-pulls.js";
 import { redeliverMissed } from "./services/github/redeliver.js";
 import { WriteLanes } from "./services/github/write-lanes.js";
 import { GatedScheduleLock, MemoryScheduleLock, PgScheduleLock, type ScheduleLock } from "./services/jobs/schedule.js";
-import { createSlackWebClient, type Notifier } from "./services/chat/notifier.js";
+import type { Notifier } from "./services/chat/notifier.js";
 import type { QueueLease } from "./services/cluster/queue-lease.js";
 import type { BackupService } from "./services/data/backups/service.js";
 import type { Queue } from "./services/jobs/queue.js";
@@ -57,6 +58,7 @@ import { createRenderer, type Renderer } from "./services/preview/render/index.j
 import { rendererSettings, renderWorkerFrom } from "./services/preview/render/settings.js";
 import { createRunner, type Runner } from "./services/preview/runner.js";
 import type { Fleet } from "./services/preview/fleet/fleet.js";
+import { previewTtl } from "./services/preview/fleet/settings.js";
 import {
   BACKUP_JOB,
   PREVIEW_JOB,
@@ -66,8 +68,6 @@ import {
 } from "./services/shared/dispatch.js";
 import { DEFAULT_PACE, type Pace } from "./services/shared/pace.js";
 import type { Cluster, Databases } from "./services/shared/preview.js";
-
-export { createProbotApp, loadKubeConfig } from "./parts.js";
 
 /** Parts a test (or an embedding) may put in place of the ones built from the settings. */
 export interface PartOverrides {
@@ -159,12 +159,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     ? new pg.Pool({ connectionString: settings.DATABASE_URL, max: 3, application_name: "preview-bot" })
     : undefined;
   pool?.on("error", (err) => logger.warn({ err }, "idle state-database connection failed"));
-  const slackClient = settings.SLACK_BOT_TOKEN
-    ? createSlackWebClient(
-        settings.SLACK_BOT_TOKEN,
-        settings.SLACK_API_URL ? { slackApiUrl: settings.SLACK_API_URL } : {},
-      )
-    : undefined;
+  const slackClient = slackClientFrom(settings);
   const answerSlack = slackClient ? createSlackResponder({ client: slackClient, logger }) : undefined;
   const notifier = parts.notifier ?? (slackClient ? notifierFrom(settings, slackClient, pool, logger) : undefined);
   const queueLease = settings.DATABASE_URL ? undefined : queueLeaseFrom(settings, kubeConfig, logger);
@@ -177,8 +172,8 @@ export function buildApp(settings: Env, o: BuildOptions): App {
   const renderWorker = renderWorkerFrom(settings, logger);
   const renderStatus: RenderStatus = { state: "not checked yet" };
   // Submitting a destroy needs the intake, built after the runner: the fleet reaches it through this late binding.
-  let submit: Intake["submit"] | undefined;
-  const fleet = fleetFrom(settings, { pool, queue, github, notifier, submit: async (r) => submit?.(r), logger });
+  const late: { submit?: Intake["submit"] } = {};
+  const fleet = fleetFrom(settings, { pool, queue, github, notifier, submit: async (r) => late.submit?.(r), logger });
   const runner = createRunner({
     cluster,
     renderer:
@@ -205,10 +200,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     healthIntervalMs: pace.healthIntervalMs,
     e2ePollMs: pace.e2ePollMs,
     fleet,
-    ttl: {
-      ...(settings.PREVIEW_DEFAULT_TTL ? { defaultMs: settings.PREVIEW_DEFAULT_TTL } : {}),
-      ...(settings.PREVIEW_MAX_TTL ? { maxMs: settings.PREVIEW_MAX_TTL } : {}),
-    },
+    ttl: previewTtl(settings),
   });
   const heads: HeadLog = pool ? new PgHeadLog(pool) : new MemoryHeadLog();
   const intake = createIntake({
@@ -219,8 +211,8 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     admins: settings.PREVIEW_BOT_ADMINS,
     logger,
   });
-  submit = (request) => intake.submit(request);
-  const commentJob = createCommentJob({ octokitFor: github.octokitFor, intake, logger });
+  late.submit = (request) => intake.submit(request);
+  const commentJob = createCommentJob({ octokitFor: (id) => github.octokitFor(id), intake, logger });
   queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) => runner.handle(job, signal));
   queue.register<CommentJob>(COMMENT_JOB, (job) => commentJob(job.payload));
   if (backups) queue.register<BackupJob>(BACKUP_JOB, (job) => backups.run(job.payload));

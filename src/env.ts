@@ -116,7 +116,7 @@ const envSchema = z.object({
   /** The bot's own namespace (where the job Lease lives without DATABASE_URL); in a pod, its service account's. */
   POD_NAMESPACE: optional,
 
-  // Guardrails on every preview namespace (src/services/preview/guardrails.ts): the bounds; a repository may only
+  // Guardrails on every preview namespace (src/services/preview/guardrails/): the bounds; a repository may only
   // tighten them (`guardrails` in .github/preview.yml).
   /** Pod Security Admission level enforced in preview namespaces (`restricted` is always warned and audited). */
   PREVIEW_POD_SECURITY: z.enum(["baseline", "restricted"]).default("baseline"),
@@ -135,7 +135,10 @@ const envSchema = z.object({
   PREVIEW_INGRESS_FROM_NAMESPACES: list,
   /** Address ranges that may reach preview pods (a gateway outside the cluster, e.g. an AGC subnet). */
   PREVIEW_INGRESS_FROM_CIDRS: cidrs,
-  /** `open`: previews may connect anywhere; `restricted`: only inside their namespace, to DNS, and PREVIEW_EGRESS_TO_CIDRS. */
+  /**
+   * `open`: previews may connect anywhere; `restricted`: only inside their namespace, to DNS, and
+   * PREVIEW_EGRESS_TO_CIDRS.
+   */
   PREVIEW_EGRESS: z.enum(["open", "restricted"]).default("open"),
   PREVIEW_EGRESS_TO_CIDRS: cidrs,
   /** The ClusterRole (deploy/base/rbac.yaml) the bot binds to itself in each preview namespace. */
@@ -181,7 +184,7 @@ const envSchema = z.object({
   CHECK_RUN_PROGRESS_INTERVAL: z.coerce.number().int().min(1).max(86_400).default(15),
   WORK_DIR: optional,
 
-  // Backups (targets and storage; see src/services/backups/targets.ts)
+  // Backups (targets and storage; see src/services/data/backups/targets.ts)
   BACKUP_TARGETS_FILE: optional,
   BACKUP_TARGETS: optional,
   AZURE_STORAGE_ACCOUNT_URL: optional,
@@ -207,7 +210,7 @@ const envSchema = z.object({
 
 export type Env = z.output<typeof envSchema>;
 
-export class EnvError extends Error {}
+class EnvError extends Error {}
 
 /** The variables each Env was parsed from (see variablesOf). */
 const sources = new WeakMap<Env, NodeJS.ProcessEnv>();

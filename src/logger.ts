@@ -56,7 +56,7 @@ export function redactText(text: string): string {
 }
 
 /** Deep copy with secret keys replaced and string values scrubbed. Cycles and depth are bounded. */
-export function redact(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
+function redact(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
   if (typeof value === "string") return redactText(value);
   if (value === null || typeof value !== "object") return value;
   if (depth > 8 || seen.has(value)) return "[…]";
@@ -116,7 +116,9 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
   return pino(options, scrubbing);
 }
 
-/** On a terminal (a developer running `npm start`), readable lines via pino-pretty when it is installed; JSON otherwise. */
+/**
+ * On a terminal (a developer running `npm start`), readable lines via pino-pretty when it is installed; JSON otherwise.
+ */
 function terminal(): NodeJS.WritableStream | undefined {
   if (!process.stdout.isTTY || earlyVariable("NODE_ENV") === "production") return undefined;
   try {

@@ -15,7 +15,7 @@ import type { Intake } from "./intake/gate.js";
 import type { Logger } from "./logger.js";
 import {
   createSlackNotifier,
-  type createSlackWebClient,
+  createSlackWebClient,
   MemoryThreadStore,
   type Notifier,
 } from "./services/chat/notifier.js";
@@ -118,6 +118,12 @@ export function databasesFrom(env: Env, logger: Logger): Databases | undefined {
     adminExtensions: env.PREVIEW_DATABASE_ADMIN_EXTENSIONS,
     logger: logger.child({ component: "databases" }),
   });
+}
+
+/** Slack's Web API client (Slack is off without SLACK_BOT_TOKEN); SLACK_API_URL points it at GovSlack or a proxy. */
+export function slackClientFrom(env: Env): ReturnType<typeof createSlackWebClient> | undefined {
+  if (!env.SLACK_BOT_TOKEN) return undefined;
+  return createSlackWebClient(env.SLACK_BOT_TOKEN, env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {});
 }
 
 export function notifierFrom(

@@ -231,6 +231,7 @@ const RULES = [
 /** Lower-case ASCII letters only: the same length as the text, so indices found in it are indices in the text. */
 function asciiLower(text: string): string {
   // Pure ASCII (the usual case): the native lower-casing keeps the length. Otherwise only A-Z are changed.
+  // eslint-disable-next-line no-control-regex -- the ASCII range starts at NUL on purpose
   return /[^\x00-\x7f]/.test(text) ? text.replace(/[A-Z]+/g, (m) => m.toLowerCase()) : text.toLowerCase();
 }
 

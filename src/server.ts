@@ -177,7 +177,9 @@ async function appDoors(env: Env, logger: Logger, app: App): Promise<Listener[]>
   return listeners;
 }
 
-/** /readyz: the cluster answers, with DATABASE_URL the state database does, without it this replica holds the job Lease. */
+/**
+ * /readyz: the cluster answers, with DATABASE_URL the state database does, without it this replica holds the job Lease.
+ */
 function readiness(app: App): Readiness {
   const kube = app.kubeConfig.makeApiClient(VersionApi);
   return async () => {
@@ -242,7 +244,7 @@ async function main(): Promise<void> {
   if (existsSync(envFile)) process.loadEnvFile(envFile);
   const running = await startServer();
   let stopping = false;
-  const shutdown = (signal: string) => {
+  const shutdown = () => {
     if (stopping) return;
     stopping = true;
     // Stop intake, let running jobs finish (bounded by the queue's stop timeout), then exit.
@@ -252,10 +254,9 @@ async function main(): Promise<void> {
       () => process.exit(0),
       () => process.exit(1),
     );
-    void signal;
   };
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
-  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

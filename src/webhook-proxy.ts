@@ -24,12 +24,14 @@ export interface WebhookProxy {
 }
 
 /** The proxy URL as it may be logged: origin and path, without user, password or query. */
-export function displayProxyUrl(url: string): string {
+function displayProxyUrl(url: string): string {
   const u = new URL(url);
   return `${u.protocol}//${u.host}${u.pathname}`;
 }
 
-/** Subscribe to the proxy channel and forward its events to `target`; returns at once (connection in the background). */
+/**
+ * Subscribe to the proxy channel and forward its events to `target`; returns at once (connection in the background).
+ */
 export async function startWebhookProxy(opts: WebhookProxyOptions): Promise<WebhookProxy> {
   // Loaded only when WEBHOOK_PROXY_URL is set: without it nothing of the proxy client is even imported.
   const { SmeeClient } = await import("smee-client");
@@ -54,7 +56,8 @@ export async function startWebhookProxy(opts: WebhookProxyOptions): Promise<Webh
   let closed = false;
   void client.start().catch((err: unknown) => {
     if (closed) return;
-    // The EventSource retries network errors every 3 s, but gives up on an HTTP error status or a non-event-stream answer.
+    // The EventSource retries network errors every 3 s, but gives up on an HTTP error status or a non-event-stream
+    // answer.
     const status = (err as { code?: unknown }).code;
     const next =
       typeof status === "number"

@@ -5,7 +5,7 @@
  * real dist/ is left alone: the project's own `prestart` script (the same command as `build`, without a second npm
  * in between) runs three times — fresh, unchanged, one file edited —
  * and the files in dist/ are compared by modification time and content. How long a second start takes is measured
- * in the README's benchmark table, not here.
+ * in docs/benchmarks.md, not here.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { execFile } from "node:child_process";

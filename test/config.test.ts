@@ -13,6 +13,13 @@ describe("parseConfig", () => {
     expect(r.config.database.secret.keys).toEqual({ user: "PGUSER", password: "PGPASSWORD" });
   });
 
+  it("takes a permission for every configurable action of the table, and only for those", () => {
+    const r = parseConfig("manifests:\n  path: k8s\npermissions:\n  backups: write\n  restore: maintain\n");
+    expect(r.ok && r.config.permissions).toEqual({ backups: "write", restore: "maintain" });
+    const list = parseConfig("manifests:\n  path: k8s\npermissions:\n  list: write\n");
+    expect(list.ok).toBe(false);
+  });
+
   it("names every bad field, including unknown keys and nested ones", () => {
     const r = parseConfig(
       [

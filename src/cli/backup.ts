@@ -29,7 +29,7 @@ export interface CliIo {
   env?: NodeJS.ProcessEnv;
 }
 
-export const BACKUP_HELP = `Usage: preview-bot backup <command> [options]
+const BACKUP_HELP = `Usage: preview-bot backup <command> [options]
 
 Commands:
   run <target>                          back up now (then verify if the target says so, then apply retention)

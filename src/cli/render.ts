@@ -27,7 +27,7 @@ export interface CliIo {
   env?: NodeJS.ProcessEnv;
 }
 
-export const RENDER_USAGE = `Usage: preview-bot render --dir <checkout> --pr <number> --branch <name> --sha <sha> [options]
+const RENDER_USAGE = `Usage: preview-bot render --dir <checkout> --pr <number> --branch <name> --sha <sha> [options]
 
 Render a repository checkout the way preview-bot would for a pull request and print the YAML that would be
 applied: the Namespace with its labels, preview-bot's guardrails (RoleBinding, ResourceQuota, LimitRange,
@@ -75,7 +75,7 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(RENDER_USAGE);
     return 0;
   }
-  const str = (k: string): string | undefined => (typeof values[k] === "string" ? (values[k] as string) : undefined);
+  const str = (k: string): string | undefined => (typeof values[k] === "string" ? values[k] : undefined);
   const problems: string[] = [];
   const dir = str("dir");
   const branch = str("branch");
@@ -171,7 +171,7 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
 }
 
 /** The closing summary: what a preview of this checkout gets (`guardrails`: what the bot holds it to). */
-export function summary(namespace: string, r: RenderResult, guardrails?: string): string {
+function summary(namespace: string, r: RenderResult, guardrails?: string): string {
   const kinds = new Map<string, number>();
   for (const o of r.objects) kinds.set(o.kind, (kinds.get(o.kind) ?? 0) + 1);
   const lines = [

@@ -6,24 +6,25 @@
  * which isolation a render gets here; `GET /healthz`. A fixed number of renders run at once; more are refused with
  * 503 (the bot's job is retried).
  */
-import { chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { loadEnv } from "../env.js";
-import { createLogger } from "../logger.js";
+import type { AddressInfo } from "node:net";
+import { loadEnv, type Env } from "../env.js";
+import { createLogger, type Logger } from "../logger.js";
 import { findRenderTools } from "../services/preview/render/index.js";
 import { PROTOCOL_VERSION, type WorkerRequest } from "../services/preview/render/protocol.js";
 import { renderWorkerFrom } from "../services/preview/render/settings.js";
 import { describeError } from "../services/shared/format.js";
 import type { CliIo } from "./backup.js";
 
-export const RENDERER_HELP = `Usage: preview-bot renderer [--port N]
+const RENDERER_HELP = `Usage: preview-bot renderer [--port N]
 
 Serve renders for the bot (RENDERER_URL), each in the sandboxed worker. Holds no secret: run it as its own workload
 (deploy/base/renderer.yaml). Settings: PORT (default 8080), RENDER_ISOLATION, RENDER_SANDBOX, RENDER_* limits,
-RENDER_CONCURRENCY (default 2), RENDER_MAX_SOURCE_BYTES (default 200 MB).`;
+RENDER_CONCURRENCY (default 2). A request (its checkout) is at most 200 MB.`;
 
 /** Keep serving; returns only when the server cannot start (exit code 1) or for --help (0). */
 export async function runRendererCli(argv: string[], io: CliIo): Promise<number> {
@@ -34,10 +35,20 @@ export async function runRendererCli(argv: string[], io: CliIo): Promise<number>
   }
   const env = loadEnv(io.env);
   const logger = createLogger({ level: env.LOG_LEVEL });
+  const port = values.port !== undefined ? Number(values.port) : env.PORT === 3000 ? 8080 : env.PORT;
+  await startRenderer(env, logger, port);
+  return -1;
+}
+
+/** The renderer's server, listening on `port` (0: any free port); its base URL and a way to stop it. */
+export async function startRenderer(
+  env: Env,
+  logger: Logger,
+  port: number,
+): Promise<{ url: string; close(): Promise<void> }> {
   const worker = renderWorkerFrom({ ...env, RENDERER_URL: undefined }, logger);
   const concurrency = env.RENDER_CONCURRENCY;
   const maxSource = 200 * 1024 * 1024;
-  const workDir = env.WORK_DIR ?? path.join(tmpdir(), "preview-renderer");
   let running = 0;
 
   const probeDir = await mkdtemp(path.join(tmpdir(), "renderer-probe-"));
@@ -48,7 +59,8 @@ export async function runRendererCli(argv: string[], io: CliIo): Promise<number>
   async function render(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (running >= concurrency) return void res.writeHead(503, { "retry-after": "5" }).end("busy");
     running++;
-    const runDir = await mkdtemp(path.join(tmpdir(), "render-"));
+    const runDir = await mkdtemp(path.join(env.WORK_DIR ?? tmpdir(), "render-"));
+    await chmod(runDir, 0o711); // the worker (uid 65534 under a root renderer) reads the tarball in it
     try {
       const { header, tarball } = await readRequest(req, maxSource);
       const file = path.join(runDir, "source.tar.gz");
@@ -89,10 +101,17 @@ export async function runRendererCli(argv: string[], io: CliIo): Promise<number>
       return void render(req, res).catch((err: unknown) => logger.error({ err }, "render request failed"));
     res.writeHead(404).end("not found");
   });
-  const port = values.port ? Number(values.port) : env.PORT === 3000 ? 8080 : env.PORT;
   await new Promise<void>((ok, fail) => server.once("error", fail).listen(port, env.HOST, ok));
-  logger.info(`renderer listening on ${env.HOST}:${port} (work in ${workDir})`);
-  return -1;
+  const bound = (server.address() as AddressInfo).port;
+  logger.info(`renderer listening on ${env.HOST}:${bound}`);
+  const host = env.HOST === "0.0.0.0" || env.HOST === "::" ? "127.0.0.1" : env.HOST;
+  return {
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${bound}`,
+    close: async () => {
+      worker.close?.();
+      await new Promise<void>((ok) => server.close(() => ok()));
+    },
+  };
 }
 
 /** The length-prefixed request and the tarball after it, each capped. */
@@ -112,7 +131,8 @@ async function readRequest(
   const length = body.readUInt32BE(0);
   if (length > 1024 * 1024 || 4 + length > body.length) throw new Error("the request's header is malformed");
   const header = JSON.parse(body.subarray(4, 4 + length).toString("utf8")) as WorkerRequest;
-  if (header.version !== PROTOCOL_VERSION)
-    throw new Error(`protocol version ${String(header.version)} is not ${PROTOCOL_VERSION}`);
+  const version: unknown = header.version;
+  if (version !== PROTOCOL_VERSION)
+    throw new Error(`protocol version ${JSON.stringify(version)} is not ${PROTOCOL_VERSION}`);
   return { header, tarball: body.subarray(4 + length) };
 }

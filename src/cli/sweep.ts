@@ -1,8 +1,9 @@
 /**
  * `preview-bot sweep [--dry-run]`: one reconcile pass by hand, built from the environment exactly as the server
- * builds itself (buildApp: cluster, databases, queue, runner), started only to run what it queued. Open pull requests come from the GitHub App's
- * installations. Without --dry-run the deploys and removals are queued and, with the embedded queue, run here
- * before the command returns; with DATABASE_URL they are queued for the running replicas (and this process).
+ * builds itself (buildApp: cluster, databases, queue, runner), started only to run what it queued. Open pull requests
+ * come from the GitHub App's installations. Without --dry-run the deploys and removals are queued and, with the
+ * embedded queue, run here before the command returns; with DATABASE_URL they are queued for the running replicas (and
+ * this process).
  */
 import { describeError } from "../services/shared/format.js";
 import { parseArgs } from "node:util";
@@ -11,7 +12,7 @@ import { githubConfigured, loadEnv, secretValues } from "../env.js";
 import { createLogger, redactText, registerSecret } from "../logger.js";
 import type { CliIo } from "./backup.js";
 
-export const SWEEP_HELP = `Usage: preview-bot sweep [--dry-run]
+const SWEEP_HELP = `Usage: preview-bot sweep [--dry-run]
 
 Compare the open pull requests of enrolled repositories with the previews that exist (namespaces labelled
 app.kubernetes.io/managed-by=preview-bot, databases carrying preview-bot's mark) and fix the drift: deploy what
@@ -24,7 +25,7 @@ PREVIEW_DATABASE_URL, DATABASE_URL).`;
 
 /** Returns the process exit code: 0 ok, 1 sweep failed or had errors, 2 usage error. */
 export async function runSweepCli(argv: string[], io: CliIo): Promise<number> {
-  let dryRun = false;
+  let dryRun: boolean;
   try {
     const { values } = parseArgs({
       args: argv,

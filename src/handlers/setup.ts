@@ -33,7 +33,7 @@ function baseUrlOf(req: IncomingMessage): string {
 }
 
 /** The app manifest from app.yml; webhooks go to `webhookUrl` (a proxy) when given, else to this server. */
-export function buildManifest(appYml: string, baseUrl: string, webhookUrl?: string): Record<string, unknown> {
+function buildManifest(appYml: string, baseUrl: string, webhookUrl?: string): Record<string, unknown> {
   const manifest = (parseYaml(appYml) ?? {}) as Record<string, unknown>;
   return {
     ...manifest,
@@ -45,7 +45,7 @@ export function buildManifest(appYml: string, baseUrl: string, webhookUrl?: stri
 }
 
 /** Set KEY=value lines in an env file, replacing existing keys and keeping everything else. */
-export function updateEnvFile(path: string, values: Record<string, string>): void {
+function updateEnvFile(path: string, values: Record<string, string>): void {
   const lines = existsSync(path) ? readFileSync(path, "utf8").split("\n") : [];
   const kept = lines.filter((l) => !Object.keys(values).some((k) => l.startsWith(`${k}=`)));
   const added = Object.entries(values).map(

@@ -62,9 +62,10 @@ export class SlackCommands {
         outcome = await this.opts.intake.submit(request);
       } catch (err) {
         this.log.warn({ err, login, action: command.name }, "the intake could not decide a Slack request");
-        return say("I couldn't check your permission right now; please try again shortly.");
+        return await say("I couldn't check your permission right now; please try again shortly.");
       }
-      if (outcome.type === "refused") return say(escapeSlack(outcome.reason, 500), confirmBlocks(command, outcome));
+      if (outcome.type === "refused")
+        return await say(escapeSlack(outcome.reason, 500), confirmBlocks(command, outcome));
       if (outcome.type === "allowed") return await this.read(command, login, say);
       return await this.queued(command, outcome, login, say);
     } catch (err) {

@@ -9,13 +9,11 @@
  */
 import type { RequestListener } from "node:http";
 import { App, HTTPReceiver, LogLevel, type Logger as BoltLogger, type RespondFn, type webApi } from "@slack/bolt";
-import { BUTTON_ACTIONS, type ActionName } from "../actions.js";
+import { BUTTON_ACTIONS } from "../actions.js";
 import { parseSlash } from "../intake/parse.js";
 import type { Logger } from "../logger.js";
 import { ACTION_OPEN, ACTION_PATTERN } from "../services/chat/slack-blocks.js";
 import { SlackCommands, type Caller, type Say, type SlackCommandsOptions } from "./slack-commands.js";
-
-export type { IdentityMap } from "./slack-commands.js";
 
 export interface SlackAppOptions extends SlackCommandsOptions {
   signingSecret: string;
@@ -96,7 +94,7 @@ export function createSlackApp(opts: SlackAppOptions): SlackApp {
     const parsed = action.type === "button" && action.value ? parseSlash(action.value) : undefined;
     // A button does what its id says (one per button action of the table), and its value must say the same.
     const named = ("action_id" in action ? action.action_id : "").replace(/^preview:/, "");
-    if (parsed?.type !== "command" || parsed.command.name !== named || !BUTTON_ACTIONS.includes(named as ActionName)) {
+    if (parsed?.type !== "command" || parsed.command.name !== named || !BUTTON_ACTIONS.includes(named)) {
       log.warn({ actionType: action.type, user: caller.userId }, "ignoring a preview button with an unexpected value");
       return say("Sorry, I could not read that button.");
     }

@@ -1,4 +1,3 @@
-import { describeError } from "../services/shared/format.js";
 /**
  * The second half of the PR-comment door, run as a job (kind `comment`) right after the webhook was acknowledged:
  * everything that needs GitHub happens here, not on the request. Help and parser replies are posted; a command goes
@@ -6,6 +5,7 @@ import { describeError } from "../services/shared/format.js";
  * whose acceptance is the eyes reaction. The job is deduplicated by the delivery id, so a redelivered comment gets
  * no second reply.
  */
+import { describeError } from "../services/shared/format.js";
 import type { Logger } from "../logger.js";
 import { redactText } from "../logger.js";
 import type { Octokit } from "../services/github/reads.js";
@@ -32,7 +32,7 @@ export interface CommentJob {
 }
 
 /** Comment jobs of one PR run one at a time, in order, beside (not behind) its preview job. */
-export function commentJobKey(job: { owner: string; repo: string; number: number }): string {
+function commentJobKey(job: { owner: string; repo: string; number: number }): string {
   return `${previewKey(job)} comments`;
 }
 

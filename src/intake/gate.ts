@@ -18,7 +18,7 @@
  */
 import { ACTIONS, type ActionName, type AnsweredBy } from "../actions.js";
 import type { Logger } from "../logger.js";
-import { atLeast, decide, getPermission, isBotLogin, type PermissionClient } from "../services/github/authz.js";
+import { atLeast, decide, getPermission, isBotLogin } from "../services/github/authz.js";
 import type { HeadLog } from "../services/github/head-log.js";
 import { getPull, headArrivedAt, loadRepoConfig, type Octokit, type PullFacts } from "../services/github/reads.js";
 import type { EnqueueOptions } from "../services/jobs/queue.js";
@@ -120,7 +120,7 @@ export function createIntake(opts: IntakeOptions): Intake {
       facts = spec.forkPinned ? await getPull(octokit, subject.owner, subject.repo, subject.number) : undefined;
       const permission = isBotLogin(req.actor)
         ? "none"
-        : await getPermission(octokit as unknown as PermissionClient, subject.owner, subject.repo, req.actor);
+        : await getPermission(octokit, subject.owner, subject.repo, req.actor);
       const decision = decide({
         permission,
         action: req.action,
@@ -228,7 +228,7 @@ export function createIntake(opts: IntakeOptions): Intake {
 
   async function roleOn(login: string, owner: string, repo: string) {
     const octokit = await opts.github.octokitFor(await opts.github.installationOf(owner, repo));
-    return getPermission(octokit as unknown as PermissionClient, owner, repo, login);
+    return getPermission(octokit, owner, repo, login);
   }
 
   async function readable<T extends { owner: string; repo: string }>(login: string, items: readonly T[]): Promise<T[]> {

@@ -3,7 +3,7 @@
  * comment_parser.go). Pure and total: never throws, whatever the input (1 MB, NUL bytes, unicode, shell
  * metacharacters), and never echoes user text raw — anything quoted back goes through `safeEcho`.
  *
- * Comment rules (decided here, tested in test/commands/parse.test.ts):
+ * Comment rules (decided here, tested in test/intake/parse.test.ts):
  * - Only the first non-blank line counts. It must start with `/preview` (case-insensitive, then a space or the
  *   end of the line), or with `@<botName>` when `botName` is given. Anything else is ignored: prose, quoted
  *   replies (`> /preview deploy`), code fences, indented code (a tab or 4+ spaces), a command on a later line.
@@ -49,7 +49,7 @@ export type ParseResult<C> = { type: "ignore" } | { type: "reply"; text: string 
 const MINUTE = 60_000;
 const UNIT_MS: Record<string, number> = { m: MINUTE, h: 60 * MINUTE, d: 24 * 60 * MINUTE, w: 7 * 24 * 60 * MINUTE };
 /** Shortest and longest TTL `extend` accepts: below 10 minutes a preview would expire before it finished deploying. */
-export const MIN_TTL_MS = 10 * MINUTE;
+const MIN_TTL_MS = 10 * MINUTE;
 export const MAX_TTL_MS = 30 * UNIT_MS.d!;
 /** A command line longer than this is refused (no real command comes close). */
 const MAX_COMMAND_LINE = 500;
@@ -89,7 +89,7 @@ export function parseDuration(
 const OWNER = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
 const REPO = /^[A-Za-z0-9._-]{1,100}$/;
 
-export function parseRepo(text: string): { owner: string; repo: string } | undefined {
+function parseRepo(text: string): { owner: string; repo: string } | undefined {
   const slash = text.indexOf("/");
   if (slash < 0) return undefined;
   const owner = text.slice(0, slash);

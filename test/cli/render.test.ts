@@ -7,7 +7,7 @@ import { parse, parseAllDocuments, parseDocument } from "yaml";
 import { runRenderCli } from "../../src/cli/render.js";
 import { parseConfig } from "../../src/config.js";
 import type { KubeObject } from "../../src/services/shared/preview.js";
-import { findKustomizeCommand, previewNamesFor } from "../../src/services/preview/render/index.js";
+import { previewNamesFor } from "../../src/services/preview/render/index.js";
 import { isClusterScoped } from "../../src/services/preview/render/cluster-scoped.js";
 import { describeWithTools } from "../support/tools.js";
 
@@ -16,9 +16,6 @@ const FIXTURES = path.resolve(here, "../fixtures");
 const EXAMPLE = path.resolve(here, "../../examples/kubernetesmooc/preview.yml");
 const SHA = "fedcba9876543210fedcba9876543210fedcba98";
 const HOSTILE_BRANCH = "Feature/Add-Login_ÜBER";
-
-/** The pinned kustomize (.tools/bin, first on PATH), else kubectl kustomize; suites needing it skip (fail under CI) without. */
-const KUSTOMIZE = await findKustomizeCommand(process.env.PATH!);
 
 async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";
@@ -30,7 +27,10 @@ async function cli(argv: string[]): Promise<{ code: number; stdout: string; stde
   return { code, stdout, stderr };
 }
 
-/** The repository's objects: what the output lists after the Namespace and preview-bot's guardrails (render-guardrails.test.ts). */
+/**
+ * The repository's objects: what the output lists after the Namespace and preview-bot's guardrails
+ * (render-guardrails.test.ts).
+ */
 function objectsOf(yaml: string): KubeObject[] {
   const docs = Array.from(parseAllDocuments(yaml));
   for (const d of docs) expect(d.errors).toEqual([]);

@@ -10,7 +10,6 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { until } from "../support/wait.js";
 
 /** A decoded JSON body: cases read fields off it freely (it is what the server sent, not a typed object). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Body = Record<string, any>;
 
 export interface Answer {
@@ -20,8 +19,8 @@ export interface Answer {
   text: string;
 }
 
-export const APPLY = "application/apply-patch+yaml";
-export const MERGE = "application/merge-patch+json";
+const APPLY = "application/apply-patch+yaml";
+const MERGE = "application/merge-patch+json";
 
 export class Api {
   constructor(private readonly kc: KubeConfig) {}
@@ -74,7 +73,7 @@ export class Api {
     const q = new URLSearchParams();
     if (manager !== undefined) q.set("fieldManager", manager);
     if (force) q.set("force", "true");
-    return this.call("PATCH", `${path}${q.size ? `?${q}` : ""}`, obj, APPLY);
+    return this.call("PATCH", `${path}${q.size ? `?${q.toString()}` : ""}`, obj, APPLY);
   }
 
   /** A JSON merge patch, recorded as an `Update` by `manager`. */

@@ -6,7 +6,7 @@
  * bot, and only settings the code actually reads. What that RBAC and policy do is proven on a real API server
  * (test/e2e/real-rbac.test.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { afterAll, beforeAll, expect, it } from "@jest/globals";
 import { execFile } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,7 +21,10 @@ import { describeWithTools } from "../support/tools.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const at = (...p: string[]) => path.join(ROOT, ...p);
-/** The pinned kustomize (.tools/bin, first on PATH), else kubectl kustomize; suites needing it skip (fail under CI) without. */
+/**
+ * The pinned kustomize (.tools/bin, first on PATH), else kubectl kustomize; suites needing it skip (fail under CI)
+ * without.
+ */
 const KUSTOMIZE = await findKustomizeCommand(process.env.PATH!);
 
 /** The ClusterRole the bot binds to itself in each preview namespace. */
@@ -227,7 +230,8 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
       ]);
       expect(find(objs, b.roleRef.kind, b.roleRef.name)).toHaveLength(1);
     }
-    // The bot binds preview-bot-previews itself, in each preview namespace (src/services/preview/guardrails.ts).
+    // The bot binds preview-bot-previews itself, in each preview namespace
+    // (src/services/preview/guardrails/namespace-guardrails.ts).
     expect(find(objs, "ClusterRoleBinding").map((b) => b.roleRef.name)).toEqual(["preview-bot"]);
     one(objs, "ClusterRole", PREVIEW_ROLE);
   });

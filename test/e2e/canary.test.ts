@@ -11,7 +11,8 @@
  * - a link chain to the canary files.
  * No canary may appear in any object applied, any check run or comment, any Slack message or any log line; the
  * listener must see no connection; no process the render started may survive it. Run with namespaces allowed, and
- * with unshare refused as in a pod (the sandbox launched through deny-unshare, as uid 65534: Landlock).
+ * with unshare refused as in a pod (the sandbox launched through deny-unshare, as uid 65534: Landlock), and through
+ * the renderer workload (`preview-bot renderer` on loopback, the bot pointed at it with RENDERER_URL).
  *
  * The canaries are within reach of the renderer's uid when nothing confines it: the files are world-readable, and a
  * stand-in bot process runs as that uid with the environment canary (as the bot and a same-uid renderer would in a
@@ -36,7 +37,10 @@ import { createServer, type Server } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import nock from "nock";
-import { commentEvent, pull, prEvent, startHarness, type Harness } from "../support/e2e-bot.js";
+import { startRenderer } from "../../src/cli/renderer.js";
+import { loadEnv } from "../../src/env.js";
+import { createLogger } from "../../src/logger.js";
+import { pull, prEvent, startHarness, type Harness } from "../support/e2e-bot.js";
 import { fakeGitHub } from "../support/github-fake.js";
 import { TOOLS_BIN } from "../support/paths.js";
 import { describeWithTools } from "../support/tools.js";
@@ -104,6 +108,8 @@ interface Mode {
   isolation: RegExp;
   /** The control: nothing confines the renderer, and the canaries must be found. */
   control?: boolean;
+  /** Render in the renderer workload (`preview-bot renderer`, RENDERER_URL) instead of beside the bot. */
+  workload?: boolean;
 }
 
 const UNCONFINED = path.join(import.meta.dirname, "..", "support", "unconfined-launcher.mjs");
@@ -120,6 +126,12 @@ const MODES: Mode[] = [
     name: "unshare refused, as in a pod",
     sandbox: `${DENY_UNSHARE} --uid 65534 -- ${SANDBOX}`,
     isolation: /isolated: landlock/,
+  },
+  {
+    name: "the renderer workload (RENDERER_URL), as in a cluster",
+    sandbox: SANDBOX,
+    isolation: /isolated: namespaces, renderer workload/,
+    workload: true,
   },
 ];
 
@@ -169,16 +181,30 @@ describeWithTools(["preview-sandbox", "deny-unshare", "helm", "kustomize"], "not
     const logLines: string[] = [];
     const slackMessages: string[] = [];
 
+    let renderer: { url: string; close(): Promise<void> } | undefined;
+
     beforeAll(async () => {
       if (!nock.isActive()) nock.activate(); // the previous mode's harness restored it
       const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
       const pem = privateKey.export({ type: "pkcs1", format: "pem" }).toString();
       canaries.privateKeyLine = pem.split("\n")[5]!;
+      if (mode.workload) {
+        // The workload as `preview-bot renderer` starts it, with its own settings: none of the bot's secrets.
+        const env = loadEnv({
+          PATH: `${hostileTools}:${process.env.PATH!}`,
+          RENDER_SANDBOX: mode.sandbox,
+          HOST: "127.0.0.1",
+          WORK_DIR: work,
+        });
+        const destination = { write: (line: string) => void logLines.push(line) } as unknown as NodeJS.WritableStream;
+        renderer = await startRenderer(env, createLogger({ level: "info", destination }), 0);
+      }
       h = await startHarness({
         logLines,
         env: {
           PATH: `${hostileTools}:${process.env.PATH!}`,
           RENDER_SANDBOX: mode.sandbox,
+          ...(renderer ? { RENDERER_URL: renderer.url } : {}),
           PRIVATE_KEY: pem,
           WEBHOOK_SECRET: canaries.webhook,
           SLACK_BOT_TOKEN: canaries.slack,
@@ -212,7 +238,10 @@ describeWithTools(["preview-sandbox", "deny-unshare", "helm", "kustomize"], "not
       });
     });
 
-    afterAll(async () => h?.stop());
+    afterAll(async () => {
+      await h?.stop();
+      await renderer?.close();
+    });
 
     /** Deploy `files` as PR `number` through signed webhooks; the render's step line from the check run. */
     async function deploy(

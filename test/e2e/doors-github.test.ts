@@ -1,5 +1,5 @@
 /**
- * The GitHub side through the real server (`startServer` → `buildDeps`, GitHub on the fake): the write budget of a
+ * The GitHub side through the real server (`startServer` → `buildApp`, GitHub on the fake): the write budget of a
  * deploy counted on the wire, only our own check run and comment ever touched (the App's identity is wired), the
  * `trigger.afterChecks` gate from a webhook and from a sweep (the newest run of a check deciding), the comment door
  * answering GitHub before it asks GitHub anything, and failed GitHub writes visible in /metrics.

@@ -53,7 +53,9 @@ function slash(user: string, text: string, responseUrl: string) {
   return postForm(`http://127.0.0.1:${h.bot.port}/slack/events`, body, signSlack(SIGNING_SECRET, body));
 }
 
-/** The answers that reached `url`, once there are `count` of them (Slack is answered after its ack) and the bot is idle. */
+/**
+ * The answers that reached `url`, once there are `count` of them (Slack is answered after its ack) and the bot is idle.
+ */
 async function answersTo(url: string, count = 1): Promise<string[]> {
   const mine = () => answers.filter((a) => a.url === url).map((a) => a.text);
   const deadline = Date.now() + 20_000;

@@ -119,7 +119,7 @@ describe("secrets where they really turn up", () => {
     async () => {
       let password = "";
       h.fake.setWorkloadBehaviour((obj) => {
-        const secret = h.fake.get("v1", "Secret", obj.metadata.namespace!, "preview-database") as any;
+        const secret = h.fake.get("v1", "Secret", obj.metadata.namespace, "preview-database") as any;
         password = Buffer.from(secret.data.PGPASSWORD, "base64").toString();
         return {
           fail: "CrashLoopBackOff",

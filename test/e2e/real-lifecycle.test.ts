@@ -41,7 +41,10 @@ function repoFiles(): Record<string, string> {
   return out;
 }
 
-/** What the pull request changes: a migration Job from the backend image; on the second push, one fewer HealthCheckPolicy. */
+/**
+ * What the pull request changes: a migration Job from the backend image; on the second push, one fewer
+ * HealthCheckPolicy.
+ */
 function commit(second: boolean): Record<string, string> {
   const files = repoFiles();
   files[`${OVERLAY}/migrate-job.yaml`] = `apiVersion: batch/v1

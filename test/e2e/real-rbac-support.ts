@@ -43,7 +43,7 @@ export interface InstalledFence {
 }
 
 /** `kustomize build deploy/base`, parsed. */
-export async function renderDeployBase(): Promise<Obj[]> {
+async function renderDeployBase(): Promise<Obj[]> {
   const kustomize = toolPath("kustomize");
   if (!kustomize) throw new Error("kustomize is not installed (bash tools/build.sh)");
   const home = mkdtempSync(path.join(tmpdir(), "fence-kustomize-"));
@@ -67,7 +67,7 @@ const one = (objs: Obj[], kind: string, name: string): Obj => {
 };
 
 /** The fence objects of deploy/base, renamed for copy `id` (see the file header). */
-export function fenceCopy(
+function fenceCopy(
   rendered: Obj[],
   id: string,
 ): { objects: Obj[]; names: { namespace: string; clusterRole: string; previewClusterRole: string; policy: string } } {
@@ -131,7 +131,7 @@ const PLURALS: Record<string, string> = {
 };
 
 /** The REST path of an object (the kinds this file handles). */
-export function pathOf(o: Obj): string {
+function pathOf(o: Obj): string {
   const [group, version] = o.apiVersion.includes("/") ? o.apiVersion.split("/") : ["", o.apiVersion];
   const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
   return `${base}${o.metadata.namespace ? `/namespaces/${o.metadata.namespace}` : ""}/${PLURALS[o.kind]}/${o.metadata.name}`;

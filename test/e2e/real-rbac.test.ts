@@ -448,7 +448,9 @@ function moocFiles(): Record<string, string> {
   return files;
 }
 
-/** examples/kubernetesmooc/preview.yml as the team would enrol it, without the health check (no DNS for nip.io here). */
+/**
+ * examples/kubernetesmooc/preview.yml as the team would enrol it, without the health check (no DNS for nip.io here).
+ */
 function moocConfig(): string {
   const config = parseYaml(
     readFileSync(path.join(ROOT, "examples", "kubernetesmooc", "preview.yml"), "utf8"),

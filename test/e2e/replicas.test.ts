@@ -1,7 +1,7 @@
 /**
  * Two replicas under faults, then a sweep: a seeded, randomized run of 40 pull requests (open, push, close) whose
  * signed webhook deliveries go to either of two servers built as production builds them (`startServer` →
- * `buildDeps`, each with its PostgreSQL queue on one state database), some deliveries lost or delivered twice (to
+ * `buildApp`, each with its PostgreSQL queue on one state database), some deliveries lost or delivered twice (to
  * the other replica), the fake Kubernetes API server failing ~10 % of requests and GitHub failing some. Once the storm
  * is over, the server's own sweeper converges: every open PR has a ready preview at its head commit with its database,
  * and nothing is left of closed ones (no orphan namespace, no orphan database).

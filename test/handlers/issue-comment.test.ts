@@ -1,7 +1,7 @@
 /**
  * The PR-comment door through the real one-port server: signed `issue_comment` deliveries (real payloads from
  * @octokit/webhooks-examples) → Probot → parse → the `comment` job (authorize with GitHub's collaborator-permission
- * endpoint on the fake GitHub, react, reply) → dispatcher → queue. The preview jobs are recorded instead of run, so
+ * endpoint on the fake GitHub, react, reply) → the intake → queue. The preview jobs are recorded instead of run, so
  * each cell of the matrix shows exactly what the door let through; test/e2e/commands.test.ts runs them for real.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";

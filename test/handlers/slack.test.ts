@@ -11,7 +11,6 @@ import { createSlackApp } from "../../src/handlers/slack.js";
 import { createIntake } from "../../src/intake/gate.js";
 import { createLogger } from "../../src/logger.js";
 import { MemoryHeadLog } from "../../src/services/github/head-log.js";
-import type { Octokit } from "../../src/services/github/reads.js";
 import type { EnqueueOptions } from "../../src/services/jobs/queue.js";
 import type {
   BackupJob,
@@ -133,8 +132,7 @@ beforeAll(async () => {
   const intake = createIntake({
     enqueue: (job) => queue.enqueue(job),
     github: {
-      octokitFor: async () =>
-        new TestOctokit({ auth: { token: "ghs_0000000000000000000000000000000000" } }) as unknown as Octokit,
+      octokitFor: async () => new TestOctokit({ auth: { token: "ghs_0000000000000000000000000000000000" } }),
       installationOf: async () => 1,
     },
     heads: new MemoryHeadLog(),

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 /** Azurite's well-known development account and key (public, documented by Microsoft). */
-export const DEV_ACCOUNT = "devstoreaccount1";
+const DEV_ACCOUNT = "devstoreaccount1";
 export const DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 export interface TestAzurite {

@@ -71,7 +71,9 @@ export function githubRoutes(ctx: RouteContext): Route[] {
         200,
         page(
           uri,
-          [...state.pulls.values()].filter((p) => p.state === (query(uri).get("state") ?? "open")).map(ctx.pullJson),
+          [...state.pulls.values()]
+            .filter((p) => p.state === (query(uri).get("state") ?? "open"))
+            .map((p) => ctx.pullJson(p)),
         ),
       ),
     ),

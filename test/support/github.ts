@@ -14,7 +14,7 @@
 import { afterAll, afterEach, beforeAll } from "@jest/globals";
 import { generateKeyPairSync } from "node:crypto";
 import nock from "nock";
-import { Probot, ProbotOctokit } from "probot";
+import { ProbotOctokit } from "probot";
 import { pino } from "pino";
 
 export const GITHUB_API = "https://api.github.com";
@@ -43,7 +43,7 @@ export function useNock(): void {
 }
 
 /** ProbotOctokit with the retry and throttling plugins disabled. */
-export const TestOctokit = ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } });
+const TestOctokit = ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } });
 
 let cachedKey: string | undefined;
 
@@ -58,54 +58,11 @@ export function testPrivateKey(): string {
 }
 
 /** A pino logger that writes nothing (Probot and Octokit log every request otherwise). */
-export const silentLogger = pino({ level: "silent" });
+const silentLogger = pino({ level: "silent" });
 
 /** An installation-scoped Octokit (token auth), as `context.octokit` would be inside a handler. */
 export function testOctokit(token = "ghs_testinstallationtoken000000000000000"): ProbotOctokit {
   return new TestOctokit({ auth: { token }, log: silentLogger });
-}
-
-export interface TestProbotOptions {
-  appId?: number;
-  /** Extra Probot options (e.g. `baseUrl` for GitHub Enterprise tests). */
-  baseUrl?: string;
-}
-
-/** A Probot instance with a generated key and the test Octokit; feed it events with `probot.receive(...)`. */
-export function createTestProbot(opts: TestProbotOptions = {}): Probot {
-  return new Probot({
-    appId: opts.appId ?? 123,
-    privateKey: testPrivateKey(),
-    Octokit: TestOctokit,
-    log: silentLogger,
-    ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
-  });
-}
-
-/**
- * Answer Probot's request for an installation access token (`POST /app/installations/:id/access_tokens`), with
- * write permissions for what the bot uses. Returns the nock scope so the test can assert it was used.
- */
-export function nockInstallationToken(
-  installationId: number,
-  token = "ghs_testinstallationtoken000000000000000",
-  api = GITHUB_API,
-): nock.Scope {
-  return nock(api)
-    .post(`/app/installations/${installationId}/access_tokens`)
-    .reply(201, {
-      token,
-      expires_at: new Date(Date.now() + 3_600_000).toISOString(),
-      permissions: {
-        checks: "write",
-        deployments: "write",
-        issues: "write",
-        pull_requests: "write",
-        contents: "read",
-        metadata: "read",
-      },
-      repository_selection: "all",
-    });
 }
 
 /**

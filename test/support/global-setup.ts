@@ -18,11 +18,8 @@ import { TOOLS_BIN } from "./paths.ts";
 import { REGISTRY_BINARY, sharedRegistryOptions, startRegistry, type TestRegistry } from "./registry.ts";
 
 declare global {
-  // eslint-disable-next-line no-var
   var __TEST_PG__: TestPostgres | undefined;
-  // eslint-disable-next-line no-var
   var __TEST_KUBE__: ControlPlane | undefined;
-  // eslint-disable-next-line no-var
   var __TEST_REGISTRY__: TestRegistry | undefined;
 }
 

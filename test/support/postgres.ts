@@ -21,7 +21,7 @@ export interface TestPostgres {
 }
 
 /** Newest `/usr/lib/postgresql/<major>/bin` (Debian keeps initdb/pg_ctl off PATH), or PG_BIN_DIR. */
-export function findPostgresBinDir(): string {
+function findPostgresBinDir(): string {
   if (process.env.PG_BIN_DIR) return process.env.PG_BIN_DIR;
   const root = "/usr/lib/postgresql";
   const majors = existsSync(root)

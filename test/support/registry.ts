@@ -19,7 +19,7 @@ import { TOOLS_BIN } from "./paths.ts";
 const run = promisify(execFile);
 
 export const REGISTRY_BINARY = path.join(TOOLS_BIN, "preview-registry");
-export const REGISTRY_ENV = "TEST_REGISTRY";
+const REGISTRY_ENV = "TEST_REGISTRY";
 export const REGISTRY_ERROR_ENV = "TEST_REGISTRY_ERROR";
 
 export interface RegistryOptions {
@@ -62,7 +62,8 @@ export interface RegistryLogEntry {
   status: number;
   /** Whether the request carried a bearer token. */
   token: boolean;
-  auth: "bearer" | "basic" | "none" | string;
+  /** `bearer`, `basic`, `none` or another scheme as sent. */
+  auth: string;
   ua?: string;
   accept?: string;
   scope?: string[];
@@ -86,7 +87,7 @@ export interface TestRegistry extends RegistryInfo {
 }
 
 /** The client commands, for any registry (the shared one or a private one). */
-export function registryClient(info: RegistryInfo): Omit<TestRegistry, "stop"> {
+function registryClient(info: RegistryInfo): Omit<TestRegistry, "stop"> {
   const userArgs = (user: string | undefined): string[] => {
     const u = user ?? Object.keys(info.users)[0];
     return u === undefined || u === "" ? [] : ["--user", `${u}:${info.users[u] ?? ""}`];
@@ -147,7 +148,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     let out = "";
     let err = "";
     const timer = setTimeout(() => reject(new Error(`preview-registry did not listen within 30 s: ${err}`)), 30_000);
-    child.stdout!.on("data", (b: Buffer) => {
+    child.stdout.on("data", (b: Buffer) => {
       out += b.toString();
       const line = out.split("\n").find((l) => l.startsWith("{"));
       if (line && out.includes("\n")) {
@@ -155,14 +156,14 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
         resolve(JSON.parse(line) as { port: number; version: string });
       }
     });
-    child.stderr!.on("data", (b: Buffer) => (err += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (err += b.toString()));
     child.once("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`preview-registry exited (${code}) before listening: ${err}`));
     });
   });
-  child.stdout!.resume();
-  child.stderr!.resume();
+  child.stdout.resume();
+  child.stderr.resume();
   const info: RegistryInfo = { host: `127.0.0.1:${started.port}`, ...started, logFile, users };
   return {
     ...registryClient(info),

@@ -18,7 +18,7 @@ import {
 import { createSandboxWorker, DEFAULT_RENDER_LIMITS } from "../../src/services/preview/render/isolation.js";
 import { TOOLS_BIN } from "./paths.js";
 
-export const SANDBOX_BIN = path.join(TOOLS_BIN, "preview-sandbox");
+const SANDBOX_BIN = path.join(TOOLS_BIN, "preview-sandbox");
 
 /** The sandboxed worker the bot uses, with the test process's PATH (the pinned tools first). */
 export function testWorker(opts: { sandbox?: string[] } = {}) {
@@ -63,7 +63,10 @@ export function config(yaml: string): PreviewConfig {
 }
 
 /** Registers beforeAll/afterAll for a temp dir; `tree(files)` writes a repository under it and returns its root. */
-export function useTrees(prefix: string): { tree(files: Record<string, string>): Promise<string>; tmp(): string } {
+export function useTrees(prefix: string): {
+  tree: (files: Record<string, string>) => Promise<string>;
+  tmp: () => string;
+} {
   let tmp = "";
   beforeAll(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), prefix));

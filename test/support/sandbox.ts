@@ -166,8 +166,8 @@ export function startSandbox(
   let stdout = "";
   let stderr = "";
   let report = "";
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
   (child.stdio[3] as NodeJS.ReadableStream).setEncoding("utf8").on("data", (d: string) => (report += d));
   const done = new Promise<SandboxRun>((resolve, reject) => {
     child.on("error", reject);

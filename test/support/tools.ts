@@ -11,7 +11,7 @@ import { accessSync, constants, statSync } from "node:fs";
 import path from "node:path";
 import { TOOLS_BIN } from "./paths.js";
 
-export { ROOT, TOOLS_BIN, TOOLS_CRDS } from "./paths.js";
+export { ROOT, TOOLS_BIN } from "./paths.js";
 
 function executable(file: string): boolean {
   try {

@@ -1,8 +1,6 @@
 /**
- * The chat domain: the Slack notifier (this file), its Block Kit messages (slack-blocks.ts) and where each PR's
- * thread is remembered (slack-threads.ts). Slack notifier: one thread per PR in the repository's channel. The parent
- * message carries the summary (state, URL, buttons) and is edited in place; each update is posted as a reply in the
- * thread.
+ * The Slack notifier: one thread per PR in the repository's channel. The parent message carries the summary (state,
+ * URL, buttons) and is edited in place; each update is posted as a reply in the thread.
  *
  * Which channel: the one the caller names (the repository's `slack.channel`, read from its config by the run or the
  * sweep), else the channel of the PR's stored thread (shared in PostgreSQL across replicas and restarts), else the
@@ -13,7 +11,6 @@
  * network → exponential backoff), so build the client with `createSlackWebClient`, which turns WebClient's own
  * retries off (its default retries for up to 30 minutes).
  */
-import { webApi } from "@slack/bolt";
 import { redactText, type Logger } from "../../logger.js";
 import type { Announcer } from "../shared/announcer.js";
 import type { PreviewSummary } from "../shared/dispatch.js";
@@ -24,7 +21,7 @@ import { describeSlackError as describe, platformError, retryDelay, type WebClie
 export { createSlackWebClient } from "./slack-retry.js";
 import type { ThreadRef, ThreadStore } from "./slack-threads.js";
 
-export { MemoryThreadStore, type ThreadRef, type ThreadStore } from "./slack-threads.js";
+export { MemoryThreadStore, type ThreadStore } from "./slack-threads.js";
 
 export interface NotifyUpdate {
   /** One line: "Deployed abc1234 in 42 s". */

@@ -26,6 +26,7 @@ export const ACTION_PATTERN = new RegExp(`^preview:(${BUTTON_ACTIONS.join("|")})
 
 /** Slack mrkdwn control characters escaped, secrets redacted, length capped. */
 export function escapeSlack(text: string, max = 300): string {
+  // eslint-disable-next-line no-control-regex -- removing control characters (but tab and newline) is the point
   const clean = redactText(text).replace(/[\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]/g, "");
   const cut = clean.length > max ? `${clean.slice(0, max)}…` : clean;
   return cut.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");

@@ -10,7 +10,7 @@ import type { SlackReplyTarget } from "../shared/dispatch.js";
 import { escapeSlack, safeUrl } from "./slack-blocks.js";
 
 /** GitHub Markdown → Slack mrkdwn: `**bold**` → `*bold*`, `[title](url)` → `<url|title>`, the rest escaped. */
-export function toMrkdwn(markdown: string): string {
+function toMrkdwn(markdown: string): string {
   const links: string[] = [];
   const withoutLinks = markdown
     .replace(/[\uE000\uE001]/g, "")

@@ -1,6 +1,6 @@
 /**
- * The Slack client the notifier uses, and how it reads the client's errors: whether (and how long) to wait before trying
- * again, and what to log.
+ * The Slack client the notifier uses, and how it reads the client's errors: whether (and how long) to wait before
+ * trying again, and what to log.
  */
 import { webApi } from "@slack/bolt";
 import { redactText } from "../../logger.js";

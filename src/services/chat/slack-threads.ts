@@ -26,7 +26,7 @@ export class MemoryThreadStore implements ThreadStore {
   }
 }
 
-export const THREADS_TABLE = "preview_bot_slack_threads";
+const THREADS_TABLE = "preview_bot_slack_threads";
 
 export class PgThreadStore implements ThreadStore {
   private ready: Promise<unknown> | undefined;

@@ -85,7 +85,7 @@ export class Applier {
         run.autoscaled.has(key) && (obj.spec as { replicas?: unknown } | undefined)?.replicas !== undefined;
       if (run.autoscaled.has(key)) await this.handOverReplicas(obj);
       try {
-        await this.ssa(obj as KubernetesObject);
+        await this.ssa(obj);
       } catch (err) {
         const fields = immutableFields(err);
         if (!fields) throw err;
@@ -124,11 +124,14 @@ export class Applier {
       metadata: { name: obj.metadata.name!, namespace: obj.metadata.namespace! },
       spec: { replicas },
     };
-    await this.ssa(handover as KubernetesObject, `${this.o.fieldManager}-handover`);
+    await this.ssa(handover, `${this.o.fieldManager}-handover`);
     this.o.log.info({ ref: refOf(obj), replicas }, "replicas handed over to the autoscaler");
   }
 
-  /** Ownership for a cluster-scoped object: this preview's labels, an existing one already this preview's, owned by the namespace. */
+  /**
+   * Ownership for a cluster-scoped object: this preview's labels, an existing one already this preview's, owned by the
+   * namespace.
+   */
   private async claimClusterScoped(obj: KubeObject, anchor: V1Namespace | undefined, what: string): Promise<void> {
     const labels = obj.metadata.labels ?? {};
     if (labels[MANAGED_BY_KEY] !== MANAGED_BY_VALUE || !labels[REPO_LABEL] || !labels[PR_LABEL]) {
@@ -199,7 +202,7 @@ export class Applier {
         await sleep(this.o.pollMs);
       }
     }
-    await this.ssa(obj as KubernetesObject);
+    await this.ssa(obj);
     this.o.log.info({ ref: refOf(obj), fields }, "replaced: immutable fields changed");
   }
 }

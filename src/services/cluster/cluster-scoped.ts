@@ -16,7 +16,9 @@ export function recordedClusterKinds(annotations: Record<string, string> | undef
   return (annotations?.[APPLIED_CLUSTER_KINDS_ANNOTATION] ?? "").split(",").filter((k) => k !== "");
 }
 
-/** The labels that make a cluster-scoped object this preview's; undefined when the selector does not name one preview. */
+/**
+ * The labels that make a cluster-scoped object this preview's; undefined when the selector does not name one preview.
+ */
 export function previewSelector(labels: Record<string, string> | undefined): Record<string, string> | undefined {
   const repo = labels?.[REPO_LABEL];
   const pr = labels?.[PR_LABEL];

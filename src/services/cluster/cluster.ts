@@ -1,7 +1,5 @@
 /**
- * The cluster domain: everything preview-bot does to Kubernetes — this Cluster implementation, roll-out health
- * (rollout-health.ts), error reading (kube-errors.ts), and the directory of previews read from namespaces
- * (directory.ts). The real Cluster (see the interface in shared/preview.ts): server-side apply with one field manager, namespace
+ * The real Cluster (the interface is in shared/preview.ts): server-side apply with one field manager, namespace
  * lifecycle with ownership checks, label-based prune, rollout gate with diagnosis. Talks to Kubernetes only through
  * @kubernetes/client-node; tests run it against test/support/fake-kube over HTTP and against the real control plane.
  * One object's apply is apply.ts (server-owned fields out, replace on immutable fields, autoscaled replicas,
@@ -64,7 +62,10 @@ export interface ClusterOptions {
   pollMs?: number;
   /** How long ensureNamespace waits for an old namespace of the same name to finish terminating (default 120 s). */
   namespaceWaitMs?: number;
-  /** After this long, a roll-out wait ends early when a pod is stuck on ImagePullBackOff, CrashLoopBackOff, … (default 90 s). */
+  /**
+   * After this long, a roll-out wait ends early when a pod is stuck on ImagePullBackOff, CrashLoopBackOff, … (default
+   * 90 s).
+   */
   failFastMs?: number;
   /** How long an object replaced for an immutable-field change may take to be deleted (default 120 s). */
   replaceWaitMs?: number;
@@ -426,7 +427,8 @@ class KubeCluster implements Cluster {
         return Promise.all(workloads.map((w) => workloadHealth(this.core, w)));
       }
       // Fail fast: a pod that has been stuck on a reason that does not heal by itself (bad image, crash loop,
-      // missing Secret key, pods the quota or Pod Security refuses) for failFastMs ends the wait instead of burning the whole timeout.
+      // missing Secret key, pods the quota or Pod Security refuses) for failFastMs ends the wait instead of burning the
+      // whole timeout.
       const now = Date.now();
       if (now - started >= this.failFastMs && now - lastFatalCheck >= Math.max(this.pollMs, 5_000)) {
         lastFatalCheck = now;
@@ -539,11 +541,11 @@ class KubeCluster implements Cluster {
   ): Promise<KubeObject | undefined> {
     try {
       if ((await this.objects.namespaced(apiVersion, kind)) === undefined) return undefined; // the cluster does not serve the kind
-      return (await this.objects.read({
+      return await this.objects.read<KubeObject>({
         apiVersion,
         kind,
         metadata: { name, ...(namespace ? { namespace } : {}) },
-      })) as KubeObject;
+      });
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw kubeError(`reading ${kind} "${namespace ? `${namespace}/` : ""}${name}"`, err);

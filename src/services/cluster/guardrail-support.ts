@@ -1,6 +1,7 @@
 /**
- * The two Cluster operations the preview guardrails need (src/services/preview/guardrails.ts): binding the preview
- * ClusterRole in a new namespace with nothing but `create`, and waiting for a new ResourceQuota to hold.
+ * The two Cluster operations the preview guardrails need (src/services/preview/guardrails/namespace-guardrails.ts):
+ * binding the preview ClusterRole in a new namespace with nothing but `create`, and waiting for a new ResourceQuota to
+ * hold.
  */
 import type { CoreV1Api, RbacAuthorizationV1Api, V1RoleBinding } from "@kubernetes/client-node";
 import type { RoleBindingRequest } from "../shared/preview.js";
@@ -63,8 +64,8 @@ function computed(
 }
 
 /**
- * Poll until each named ResourceQuota's status matches its spec and carries usage for every resource: on kube-apiserver 1.37
- * a quota whose usage is not computed yet did not stop a LoadBalancer Service created just after it.
+ * Poll until each named ResourceQuota's status matches its spec and carries usage for every resource: on kube-apiserver
+ * 1.37 a quota whose usage is not computed yet did not stop a LoadBalancer Service created just after it.
  */
 export async function waitForQuotas(
   core: CoreV1Api,

@@ -24,7 +24,7 @@ function statusBody(err: unknown): { reason?: string; details?: { causes?: Cause
       return undefined;
     }
   }
-  return body && typeof body === "object" ? (body as { reason?: string; details?: { causes?: Cause[] } }) : undefined;
+  return body && typeof body === "object" ? body : undefined;
 }
 
 /**

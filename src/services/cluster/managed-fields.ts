@@ -50,20 +50,6 @@ export function appliedOwns(
   );
 }
 
-/** Managers other than `manager`'s Apply entry that own `path` (e.g. an HPA's "kube-controller-manager"). */
-export function otherOwners(
-  obj: { metadata?: { managedFields?: unknown } } | undefined,
-  manager: string,
-  path: readonly string[],
-): string[] {
-  return entries(obj)
-    .filter((e) => !(e.manager === manager && e.operation === "Apply") && owns(e.fieldsV1, path))
-    .map(
-      (e) =>
-        `${e.manager ?? "?"}${e.operation === "Apply" ? "" : ` (${e.operation ?? "Update"}${e.subresource ? ` ${e.subresource}` : ""})`}`,
-    );
-}
-
 /**
  * The labels and annotations `manager`'s Apply entry owns, with their live values: the metadata an apply must send
  * again to keep it. Without managedFields (a server that does not report them) it is undefined.

@@ -29,7 +29,10 @@ import { isConflict, kubeError } from "./kube-errors.js";
 import { appliedMetadata } from "./managed-fields.js";
 import type { ObjectApi } from "./support.js";
 
-/** Annotation on the preview namespace: the cluster-scoped kinds applied for the preview (like APPLIED_KINDS_ANNOTATION). */
+/**
+ * Annotation on the preview namespace: the cluster-scoped kinds applied for the preview (like
+ * APPLIED_KINDS_ANNOTATION).
+ */
 export const APPLIED_CLUSTER_KINDS_ANNOTATION = "preview-bot.dev/applied-cluster-kinds";
 /** What the cluster service keeps for itself; a deploy's ensureNamespace never drops these. */
 const BOOKKEEPING = [APPLIED_KINDS_ANNOTATION, APPLIED_CLUSTER_KINDS_ANNOTATION];
@@ -71,7 +74,7 @@ export class NamespaceMeta {
       annotations,
     };
     return this.o.objects.patch(
-      { apiVersion: "v1", kind: "Namespace", metadata } as KubernetesObject,
+      { apiVersion: "v1", kind: "Namespace", metadata },
       undefined,
       undefined,
       this.o.fieldManager,
@@ -97,7 +100,10 @@ export class NamespaceMeta {
     }
   }
 
-  /** What preview-bot's apply owns now (all our labels and preview-bot.dev/ annotations when the server keeps no managedFields). */
+  /**
+   * What preview-bot's apply owns now (all our labels and preview-bot.dev/ annotations when the server keeps no
+   * managedFields).
+   */
   private owned(ns: V1Namespace): { labels: Labels; annotations: Labels } {
     const fromFields = appliedMetadata(ns, this.o.fieldManager);
     if (fromFields) return fromFields;

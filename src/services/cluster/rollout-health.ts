@@ -15,7 +15,7 @@ const LOG_LINES = 20;
 /** At most this much of a failing pod's log tail is fetched (the API server cuts it: `limitBytes`). */
 const LOG_BYTES = 16 * 1024;
 
-export function desiredReplicas(w: Workload): number {
+function desiredReplicas(w: Workload): number {
   return w.object.spec?.replicas ?? 1;
 }
 
@@ -28,7 +28,7 @@ export function isRolledOut(w: Workload): boolean {
 }
 
 /** `a=b,c in (d,e),!f` from a LabelSelector. */
-export function selectorString(sel: V1LabelSelector | undefined): string {
+function selectorString(sel: V1LabelSelector | undefined): string {
   const parts = Object.entries(sel?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
   for (const e of sel?.matchExpressions ?? []) {
     const values = (e.values ?? []).join(",");

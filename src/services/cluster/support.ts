@@ -9,7 +9,7 @@ import {
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE } from "../shared/labels.js";
 
 /** Apply order: config the workloads need first, then workloads, then routes and other custom resources. */
-export const APPLY_ORDER = [
+const APPLY_ORDER = [
   "Namespace",
   "CustomResourceDefinition",
   "ResourceQuota",

@@ -40,7 +40,10 @@ export function parseAdminUrl(url: string): AdminConnection {
   };
 }
 
-/** node-postgres TLS settings for an sslmode: require encrypts without checking the certificate; verify-full checks it and the host name. */
+/**
+ * node-postgres TLS settings for an sslmode: require encrypts without checking the certificate; verify-full checks it
+ * and the host name.
+ */
 export function pgSsl(ssl: { mode: SslMode; ca?: string }): ClientConfig["ssl"] {
   if (ssl.mode === "disable") return false;
   if (ssl.mode === "require") return { rejectUnauthorized: false };

@@ -1,10 +1,9 @@
 /**
- * The data domain: preview databases (this file), their credentials Secret (database-secret.ts) and backups to
- * Azure Blob Storage (backups/). Databases: one PostgreSQL database and one login role per preview, on a configured
- * server, so previews never share data or the admin's credentials. Everything we create carries a JSON mark in its
- * COMMENT; we never adopt, alter or drop what lacks it. Identifiers always go through `escapeIdentifier`, values
- * through `escapeLiteral` or bind parameters; passwords are sent as SCRAM verifiers and never logged. The marks and
- * catalog reads that provision, drop and list share are in database-marks.ts.
+ * Preview databases: one PostgreSQL database and one login role per preview, on a configured server, so previews never
+ * share data or the admin's credentials. Everything we create carries a JSON mark in its COMMENT; we never adopt, alter
+ * or drop what lacks it. Identifiers always go through `escapeIdentifier`, values through `escapeLiteral` or bind
+ * parameters; passwords are sent as SCRAM verifiers and never logged. The marks and catalog reads that provision, drop
+ * and list share are in database-marks.ts.
  *
  * Longer than 300 lines: the class keeps provision's steps, drop and list side by side, since they share the
  * advisory locks, the ownership checks and the connection rules that make them safe.
@@ -39,8 +38,8 @@ import {
 
 const { escapeIdentifier: ident, escapeLiteral: literal } = pg;
 
-export { DEFAULT_SECRET_KEYS, derivePassword, secretData, type SecretKeys, type SslMode } from "./database-secret.js";
-export { markFor, parseMark } from "./database-marks.js";
+export { derivePassword, type SslMode } from "./database-secret.js";
+export { markFor } from "./database-marks.js";
 
 export interface DatabasesOptions {
   /** Admin connection, e.g. PREVIEW_DATABASE_URL (`postgres://admin:pw@host:5432/postgres`). */
@@ -155,7 +154,10 @@ class PostgresDatabases implements Databases {
       }));
   }
 
-  /** Run `fn` holding session advisory locks on the database and role names (CREATE DATABASE cannot run in a transaction). */
+  /**
+   * Run `fn` holding session advisory locks on the database and role names (CREATE DATABASE cannot run in a
+   * transaction).
+   */
   private async locked<T>(names: Names, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     const keys = [`preview-bot:database:${names.database}`, `preview-bot:role:${names.role}`];
@@ -291,7 +293,10 @@ class PostgresDatabases implements Databases {
     return { ...(existingRole ? { role: existingRole } : {}), ...(existingDb ? { database: existingDb } : {}) };
   }
 
-  /** Create the login role, or re-assert its attributes and (derived, hence unchanged) password: repairs drift, needs no state. */
+  /**
+   * Create the login role, or re-assert its attributes and (derived, hence unchanged) password: repairs drift, needs no
+   * state.
+   */
   private async ensureRole(client: pg.PoolClient, p: Provisioning, exists: boolean): Promise<void> {
     const attributes = `LOGIN NOCREATEDB NOCREATEROLE NOINHERIT CONNECTION LIMIT ${p.limit} PASSWORD ${literal(scramVerifier(p.password))}`;
     await step(`${p.what}: ${exists ? "updating" : "creating"} role "${p.names.role}"`, async () => {
@@ -336,7 +341,10 @@ class PostgresDatabases implements Databases {
     });
   }
 
-  /** Inside the database: the public schema, extensions, and on creation the seed. A database born here is dropped if this fails. */
+  /**
+   * Inside the database: the public schema, extensions, and on creation the seed. A database born here is dropped if
+   * this fails.
+   */
   private async initialize(client: pg.PoolClient, p: Provisioning, createdNow: boolean): Promise<void> {
     const { names, opts, what } = p;
     const asRole = { user: names.role, password: p.password };

@@ -8,15 +8,15 @@
 import pg from "pg";
 
 /** Refused before anything was created: the extension is not available, or only a superuser may create it. */
-export class ExtensionRefusedError extends Error {
+class ExtensionRefusedError extends Error {
   override readonly name = "ExtensionRefusedError";
 }
 
 export interface ExtensionConnections {
   /** A connection to the preview database as its own role. */
-  asRole(): Promise<pg.Client>;
+  asRole: () => Promise<pg.Client>;
   /** A connection to the preview database as the admin (only used for extensions the bot allows). */
-  asAdmin(): Promise<pg.Client>;
+  asAdmin: () => Promise<pg.Client>;
   /** Untrusted extensions the admin may create (the bot setting). */
   adminAllowed: readonly string[];
 }

@@ -36,11 +36,11 @@ export interface GitHubClientOptions {
 }
 
 export function createGitHubClients(o: GitHubClientOptions): GitHubClients {
-  const app = async () => (await o.probot.auth()) as Octokit;
+  const app = async () => o.probot.auth();
   const appSlug = memoizedSlug(app);
   return {
     app,
-    octokitFor: async (installationId) => (await o.probot.auth(installationId)) as Octokit,
+    octokitFor: async (installationId) => o.probot.auth(installationId),
     async installationOf(owner, repo) {
       const { data } = await (await app()).rest.apps.getRepoInstallation({ owner, repo });
       return data.id;

@@ -83,5 +83,5 @@ export function withAppJwt(Octokit: typeof ProbotOctokit, createJwt: CreateAppJw
     if (!auth || !("privateKey" in auth)) return options;
     const { privateKey: _key, ...rest } = auth;
     return { ...options, auth: { ...rest, createJwt } };
-  }) as typeof ProbotOctokit;
+  });
 }

@@ -1,4 +1,3 @@
-import { describeError } from "../shared/format.js";
 /**
  * Who may do what. The permission comes from GitHub (collaborator permission of the actor on the repository);
  * the rule is pure (`decide`) so it is table-tested.
@@ -7,10 +6,12 @@ import { describeError } from "../shared/format.js";
  * - Each action needs a minimum repository role (the table's default, src/actions.ts; a repository's `permissions` may
  *   change the configurable ones).
  * - Bots are always refused: a bot's comment must never trigger work (loops, and a bot can be driven by anyone).
- * - On a fork PR, the fork-pinned actions (`deploy`, `redeploy`) need at least `maintain`, whatever the policy says: the fork's code runs
+ * - On a fork PR, the fork-pinned actions (`deploy`, `redeploy`) need at least `maintain`, whatever the policy says:
+ *   the fork's code runs
  *   in our cluster with a database, so a maintainer's explicit command is what lets a fork deploy. This holds for
  *   the fork's author too (unless they are themselves a maintainer).
  */
+import { describeError } from "../shared/format.js";
 import { ACTIONS, DEFAULT_PERMISSIONS, type ActionName, type Role } from "../../actions.js";
 
 export type { Role };
@@ -22,7 +23,7 @@ const RANK: Record<Role, number> = { none: 0, read: 1, triage: 2, write: 3, main
 /** The default minimum role of each action (the table's `permission`). */
 export const DEFAULT_POLICY: Readonly<Policy> = DEFAULT_PERMISSIONS;
 
-export function isRole(value: unknown): value is Role {
+function isRole(value: unknown): value is Role {
   return typeof value === "string" && Object.hasOwn(RANK, value);
 }
 

@@ -23,7 +23,8 @@ function conclusionOf(report: RunReport): Conclusion {
     case "superseded":
     case "cancelled":
       return "cancelled";
-    default:
+    case "queued":
+    case "in_progress":
       return "neutral";
   }
 }

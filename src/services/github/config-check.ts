@@ -14,7 +14,7 @@ import { redactText } from "../../logger.js";
 import { escapeMarkdown, GITHUB_TEXT_LIMIT } from "./report-markdown.js";
 import { ReportError } from "./reporter.js";
 
-export const CONFIG_CHECK_NAME = "preview / config";
+const CONFIG_CHECK_NAME = "preview / config";
 
 /** GitHub accepts at most 50 annotations per check-run request; more go in follow-up updates. */
 const ANNOTATIONS_PER_REQUEST = 50;

@@ -46,7 +46,7 @@ export class MemoryHeadLog implements HeadLog {
   }
 }
 
-export const HEAD_LOG_TABLE = "preview_bot_pr_head_sightings";
+const HEAD_LOG_TABLE = "preview_bot_pr_head_sightings";
 
 export class PgHeadLog implements HeadLog {
   private ready: Promise<unknown> | undefined;

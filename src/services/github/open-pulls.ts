@@ -21,7 +21,9 @@ export interface OpenPull {
 
 export interface DesiredSet {
   pulls: OpenPull[];
-  /** Lower-case `owner/repo` of each enrolled, unarchived repository seen; absent: every repository counts as enrolled. */
+  /**
+   * Lower-case `owner/repo` of each enrolled, unarchived repository seen; absent: every repository counts as enrolled.
+   */
   enrolled?: ReadonlySet<string>;
   /** Why a repository that was seen is not enrolled ("is archived", …), by lower-case `owner/repo`. */
   held?: ReadonlyMap<string, string>;

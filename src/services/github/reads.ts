@@ -1,8 +1,6 @@
 /**
- * The GitHub domain: reads (this file), the Reporter (check run, deployment, sticky comment: reporter.ts and
- * report-markdown.ts), the config check run (config-check.ts), E2E workflow dispatch (e2e.ts) and who may do what
- * (authz.ts). GitHub reads the runner needs: the repo config, the PR's current state, the head commit's checks. Writes (check
- * runs, deployments, comments) live in the Reporter.
+ * The GitHub reads the intake and the runner need: the repository's config, the pull request's current state, the
+ * head commit's checks and when it arrived. Writes (check runs, deployments, comments) live in the Reporter.
  */
 import type { ProbotOctokit } from "probot";
 import { CONFIG_PATH, parseConfig, type ConfigResult } from "../../config.js";

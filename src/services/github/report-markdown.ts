@@ -80,7 +80,7 @@ export function truncateMiddle(text: string, max: number): string {
 }
 
 /** An http(s) URL usable as a Markdown link target, or undefined. */
-export function safeUrl(url: string | undefined): string | undefined {
+function safeUrl(url: string | undefined): string | undefined {
   if (!url) return undefined;
   try {
     const u = new URL(redactText(url));
@@ -91,7 +91,7 @@ export function safeUrl(url: string | undefined): string | undefined {
   }
 }
 
-export function link(title: string, url: string | undefined): string {
+function link(title: string, url: string | undefined): string {
   const href = safeUrl(url);
   return href ? `[${escapeMarkdown(title)}](${href})` : escapeMarkdown(title);
 }
@@ -151,7 +151,7 @@ function headline(report: RunReport): string {
 }
 
 /** Per-workload diagnosis as fenced blocks, within `budget` characters in all. */
-export function diagnosisMarkdown(report: RunReport, budget: number): string {
+function diagnosisMarkdown(report: RunReport, budget: number): string {
   const sick = (report.workloads ?? []).filter((w) => !w.ready);
   const parts: string[] = [];
   // Redact before cutting: redaction can lengthen text, and the budget is for what is sent.
@@ -162,7 +162,7 @@ export function diagnosisMarkdown(report: RunReport, budget: number): string {
     parts.push(w.diagnosis ? `${head}\n\n${codeBlock(truncateMiddle(redactText(w.diagnosis), each))}` : head);
   }
   const out = parts.join("\n\n");
-  return out.length <= budget ? out : `${codeBlock(truncateMiddle(out.replace(/`/g, "'"), budget - 20))}`;
+  return out.length <= budget ? out : codeBlock(truncateMiddle(out.replace(/`/g, "'"), budget - 20));
 }
 
 export interface CheckRunOutput {

@@ -27,12 +27,11 @@ import { StickyCommentSync } from "./sticky-comment-sync.js";
 import type { GitHubSurface, SurfaceContext } from "./surface.js";
 import { WRITE_PRIORITY, WriteLanes } from "./write-lanes.js";
 
-export { CHECK_RUN_NAME } from "./check-run-sync.js";
 export { ReportError } from "./report-error.js";
 export type { GitHubSurface } from "./surface.js";
 
 /** Default batching of step progress into the check run. */
-export const PROGRESS_INTERVAL_MS = 15_000;
+const PROGRESS_INTERVAL_MS = 15_000;
 
 export interface ReporterOptions {
   /** The installation-scoped Octokit (Probot's `context.octokit`). */
@@ -128,6 +127,7 @@ class PreviewReporter implements GitHubReporter {
     const wait = Math.max(0, this.lastCheckRunWrite + interval - Date.now());
     this.progressTimer = setTimeout(() => {
       this.progressTimer = undefined;
+      // A timer has no one to wait for it; the write lane never rejects (failures are logged and counted).
       if (!this.done) void this.syncCheckRun(WRITE_PRIORITY.progress);
     }, wait);
     this.progressTimer.unref();
@@ -213,7 +213,7 @@ class PreviewReporter implements GitHubReporter {
   }): Promise<void> {
     const p = this.lanes.request({ lane: this.opts.owner, ...req });
     this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
+    void p.finally(() => this.inFlight.delete(p)); // bookkeeping only: the caller awaits `p`, which never rejects
     return p;
   }
 

@@ -138,6 +138,7 @@ export class WriteLanes {
       .then(prepare)
       .catch((err: unknown) => this.log?.error({ err, key: entry.key }, `preparing GitHub write "${entry.key}" threw`));
     entry.preparing = run;
+    // `run` never rejects (prepare's errors are logged above); nothing waits on the pump.
     void run.then(() => {
       if (entry.preparing !== run) return; // a later prepare for the same entry is still running
       entry.ready = true;

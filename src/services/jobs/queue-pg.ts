@@ -71,7 +71,7 @@ export interface PgQueueOptions {
   pollIntervalMs?: number;
   reapIntervalMs?: number;
   dedupeRetentionDays?: number;
-  isTransient?(err: unknown): boolean;
+  isTransient?: (err: unknown) => boolean;
   /** Called once for every job that ends in failure (permanent error, retries exhausted, lease lost at the end). */
   onFailed?(job: Job, error: unknown): void | Promise<void>;
   /** Called each time a job is handed back for a retry (metrics). */
@@ -96,7 +96,7 @@ interface Running {
   key: string;
 }
 
-export const DEDUPE_TABLE = "preview_bot_job_dedupe";
+const DEDUPE_TABLE = "preview_bot_job_dedupe";
 
 const q = (schema: string, sqlName: string) => `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(sqlName)}`;
 
@@ -426,7 +426,9 @@ class PgBossQueue implements PgQueue {
     }
   }
 
-  /** Claim the delivery id in the enqueue's transaction; when it was seen before, roll back and say which job has it. */
+  /**
+   * Claim the delivery id in the enqueue's transaction; when it was seen before, roll back and say which job has it.
+   */
   private async claimDedupe(
     client: pg.PoolClient,
     dedupeId: string,

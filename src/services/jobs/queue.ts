@@ -1,7 +1,6 @@
 /**
- * The jobs domain: the keyed queue (this embedded one, and queue-pg.ts on PostgreSQL), the dispatcher that turns
- * door requests into jobs (dispatcher.ts), the sweeper (sweeper.ts), slot schedules (schedule.ts) and missed-webhook
- * redelivery (redeliver.ts). Keyed job queue. Infrastructure only: it knows job kinds as names; the wiring registers the runner's functions.
+ * The keyed job queue: the `Queue` interface and its embedded implementation (the durable one is queue-pg.ts). It
+ * knows job kinds only as names; the composition root registers their handlers.
  *
  * Guarantees (the same ones the durable PostgreSQL queue must keep — see issue "durable jobs"):
  * - jobs with the same key never run at the same time, and run in arrival order;

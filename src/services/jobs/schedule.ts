@@ -1,7 +1,7 @@
 /**
  * Schedules that fire once per slot however many replicas run (backups, sweeps, redelivery): before running a job
- * for a slot, a replica claims (name, slot) in a shared lock; only the one whose claim succeeds runs it. The PostgreSQL lock
- * is a small table with a unique (name, slot) and `INSERT … ON CONFLICT DO NOTHING RETURNING`.
+ * for a slot, a replica claims (name, slot) in a shared lock; only the one whose claim succeeds runs it. The PostgreSQL
+ * lock is a small table with a unique (name, slot) and `INSERT … ON CONFLICT DO NOTHING RETURNING`.
  */
 import { hostname } from "node:os";
 import type pg from "pg";
@@ -22,7 +22,9 @@ export class MemoryScheduleLock implements ScheduleLock {
   }
 }
 
-/** A lock that claims nothing while `allows()` is false: without DATABASE_URL only the job Lease holder runs schedules. */
+/**
+ * A lock that claims nothing while `allows()` is false: without DATABASE_URL only the job Lease holder runs schedules.
+ */
 export class GatedScheduleLock implements ScheduleLock {
   constructor(
     private readonly inner: ScheduleLock,
@@ -33,7 +35,7 @@ export class GatedScheduleLock implements ScheduleLock {
   }
 }
 
-export const SCHEDULE_LOCK_TABLE = "preview_bot_schedule_slots";
+const SCHEDULE_LOCK_TABLE = "preview_bot_schedule_slots";
 
 export class PgScheduleLock implements ScheduleLock {
   private readonly pool: pg.Pool;

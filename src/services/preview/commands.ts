@@ -1,9 +1,9 @@
-import { describeError } from "../shared/format.js";
 /**
  * The commands that are not deploys: `/preview status`, `extend`, `backup`, `restore`. They read what exists from
  * the cluster (the record of truth) and answer the asker: a reply on the pull request, or in Slack when Slack asked.
  * A fork PR's `restore` never reads a backup target (`latest` of `database.seedFrom`) unless SEED_FORK_PREVIEWS.
  */
+import { describeError } from "../shared/format.js";
 
 import { formatBytes, formatDuration, formatTtl } from "../shared/format.js";
 

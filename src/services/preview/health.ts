@@ -29,7 +29,7 @@ export async function runHealthChecks(
     checks.map(async (check): Promise<HealthResult> => {
       const url = new URL(check.path.replace(/^\//, ""), baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`).toString();
       let attempts = 0;
-      let last = "no attempt made";
+      let last: string;
       for (;;) {
         attempts++;
         const started = Date.now();

@@ -28,10 +28,10 @@ import type { PreviewConfig } from "../../config.js";
 import type { PreviewNames, PreviewRef } from "../shared/preview.js";
 import { previewKey } from "../shared/preview.js";
 
-export const MAX_LABEL = 63;
+const MAX_LABEL = 63;
 const HASH_LEN = 8;
 
-export function shortHash(input: string, length = HASH_LEN): string {
+function shortHash(input: string, length = HASH_LEN): string {
   return createHash("sha256").update(input, "utf8").digest("hex").slice(0, length);
 }
 
@@ -39,7 +39,7 @@ export function shortHash(input: string, length = HASH_LEN): string {
  * Lower-case DNS-1123 slug of arbitrary text. `lossless` is true only when the text already was one (so the slug
  * identifies the input on its own).
  */
-export function slugify(text: string): { slug: string; lossless: boolean } {
+function slugify(text: string): { slug: string; lossless: boolean } {
   const slug = text
     .normalize("NFKD")
     .replace(/[\u0300-\u036f]/g, "")
@@ -69,7 +69,10 @@ export interface NameTemplates {
   hostLabel?: string;
   /** Full hostname pattern, e.g. `{name}.previews.example.com` (`{name}` is the host label). */
   host?: string;
-  /** Path-prefix routing instead of hostnames: base URL and prefix pattern, e.g. `https://previews.example.com` + `/{name}`. */
+  /**
+   * Path-prefix routing instead of hostnames: base URL and prefix pattern, e.g. `https://previews.example.com` +
+   * `/{name}`.
+   */
   baseUrl?: string;
   pathPrefix?: string;
   /** Database-credentials Secret name. */
@@ -217,7 +220,7 @@ export function expandTemplate(template: string, values: Record<string, string>)
 }
 
 /** The naming templates a repository's `.github/preview.yml` asks for. */
-export function nameTemplatesFromConfig(config: PreviewConfig): NameTemplates {
+function nameTemplatesFromConfig(config: PreviewConfig): NameTemplates {
   const route = config.route;
   return {
     namespace: config.names.namespace,

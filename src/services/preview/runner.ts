@@ -1,10 +1,7 @@
 /**
- * The preview domain: everything that makes, changes or removes one preview. The runner is its front door, the one
- * function the queue calls for a `preview` job: deploy and redeploy go through the deploy pipeline (deploy/),
- * destroy through the teardown pipeline (destroy/), and the other commands (status, extend, backup, restore) to
- * commands.ts. Names (naming.ts), the trigger policy (triggers.ts), HTTP health checks (health.ts) and the
- * renderer (render/) are this domain's too. It drives the cluster, data, GitHub and chat domains only through the
- * interfaces in shared/ and the clients src/deps.ts passes in (RunnerDeps).
+ * The runner: the queue's handler for `preview` jobs. Deploy and redeploy go through the deploy pipeline (deploy/),
+ * destroy through the teardown pipeline (destroy/), the other actions to commands.ts; it is given its parts
+ * (RunnerDeps) by the composition root.
  */
 import type { JobAction } from "../../actions.js";
 import { withLogContext } from "../../logger.js";

@@ -11,10 +11,6 @@ import { redactText } from "../../logger.js";
 import { SupersededError } from "../shared/errors.js";
 import type { RunReport, StepRecord } from "../shared/run-report.js";
 
-export class StepFailure extends Error {
-  override name = "StepFailure";
-}
-
 export class StepTracker {
   constructor(
     readonly report: RunReport,
@@ -76,7 +72,7 @@ export class StepTracker {
     const s = this.step(name);
     s.status = "skipped";
     s.detail = detail;
-    void this.tell();
+    void this.tell(); // progress is best effort and never fails a run (tell() catches)
   }
 
   /** Hand the report to the reporter; progress must never fail a run. */

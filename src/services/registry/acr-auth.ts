@@ -8,6 +8,7 @@
  * `https://<registry>/oauth2/token`, and an ARM-audience token is worth too much to follow a realm elsewhere.
  */
 import type { TokenCredential } from "@azure/identity";
+import { describeError } from "../shared/format.js";
 import type { AuthChallenge } from "./auth-challenge.js";
 import {
   exchangeAcrRefreshToken,
@@ -32,7 +33,7 @@ export interface AzureRegistryAuth {
 }
 
 const DEFAULT_ACR = /\.azurecr\.(io|cn|us)$/i;
-export const DEFAULT_ENTRA_SCOPE = "https://management.azure.com/.default";
+const DEFAULT_ENTRA_SCOPE = "https://management.azure.com/.default";
 
 export type AcrTokenSource = (
   ctx: HttpContext,
@@ -72,9 +73,8 @@ export function acrTokenSource(azure: AzureRegistryAuth, plainHttp: (registry: s
       try {
         entra = await azure.credential.getToken(entraScope, ctx.signal ? { abortSignal: ctx.signal } : {});
       } catch (err) {
-        const why = err instanceof Error ? err.message : String(err);
         throw new RegistryAuthError(
-          `getting an Entra token for ${entraScope}: ${why}`,
+          `getting an Entra token for ${entraScope}: ${describeError(err)}`,
           "unauthorized",
           undefined,
           false,

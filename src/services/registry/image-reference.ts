@@ -19,9 +19,9 @@ const HOST =
   /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
 const MAX_NAME = 255;
 
-export const DOCKER_HUB = "docker.io";
+const DOCKER_HUB = "docker.io";
 /** Where Docker Hub's registry API answers (docker.io itself is a website). */
-export const DOCKER_HUB_API = "registry-1.docker.io";
+const DOCKER_HUB_API = "registry-1.docker.io";
 
 export interface ImageReference {
   /** Registry host (with port, if any), normalized: `docker.io` for Docker Hub. */
@@ -36,7 +36,7 @@ export interface ImageReference {
   name: string;
 }
 
-export class ImageReferenceError extends Error {
+class ImageReferenceError extends Error {
   override name = "ImageReferenceError";
 }
 
@@ -99,7 +99,7 @@ export function manifestReference(ref: ImageReference): string {
 }
 
 /** The fully qualified repository: `docker.io/library/nginx`. */
-export function canonicalRepository(ref: ImageReference): string {
+function canonicalRepository(ref: ImageReference): string {
   return `${ref.registry}/${ref.repository}`;
 }
 

@@ -38,7 +38,9 @@ export interface ImageMissing extends ResolutionBase {
 export interface ImageUnauthorized extends ResolutionBase {
   outcome: "unauthorized";
   status?: number;
-  /** Which credential was tried: `anonymous`, `the credential for ghcr.io from Secret previews/regcred (user "bot")`… */
+  /**
+   * Which credential was tried: `anonymous`, `the credential for ghcr.io from Secret previews/regcred (user "bot")`…
+   */
   credential: string;
   /** What happened and what to configure. No credential or token in it. */
   message: string;

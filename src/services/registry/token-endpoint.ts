@@ -47,7 +47,7 @@ export function requestSignal(ctx: HttpContext): AbortSignal {
 }
 
 /** Replace each literal secret, then the logger's patterns; cut to `max` characters. */
-export function scrub(text: string, secrets: readonly (string | undefined)[], max = 300): string {
+function scrub(text: string, secrets: readonly (string | undefined)[], max = 300): string {
   let out = text;
   for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join("[REDACTED]");
   out = redactText(out).replace(/\s+/g, " ").trim();
@@ -65,7 +65,7 @@ export function transportFailure(doing: string, err: unknown, timeoutMs: number)
 }
 
 /** `exp` of a JWT, in epoch ms, when the token is one (ACR's are); no signature check: it only schedules a refresh. */
-export function jwtExpiry(token: string): number | undefined {
+function jwtExpiry(token: string): number | undefined {
   const payload = token.split(".")[1];
   if (!payload) return undefined;
   try {
@@ -80,7 +80,7 @@ export function jwtExpiry(token: string): number | undefined {
  * Until when a token is used: its lifetime (expires_in, else the JWT's exp, else the spec's 60 s default) from the
  * moment it arrived (our clock, so a skewed issued_at does no harm), less a tenth of it (at most 30 s) as margin.
  */
-export function usableUntil(now: number, token: string, expiresIn: unknown): number {
+function usableUntil(now: number, token: string, expiresIn: unknown): number {
   const fromJwt = jwtExpiry(token);
   const lifetime =
     typeof expiresIn === "number" && expiresIn > 0
@@ -108,7 +108,7 @@ async function callTokenEndpoint(
   } catch (err) {
     throw transportFailure(doing, err, ctx.timeoutMs);
   }
-  let text = "";
+  let text: string;
   try {
     text = await res.text();
   } catch (err) {

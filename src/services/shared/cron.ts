@@ -67,15 +67,6 @@ function dayMatches(c: Cron, d: Date): boolean {
   return true;
 }
 
-export function cronMatches(c: Cron, d: Date): boolean {
-  return (
-    c.months.has(d.getUTCMonth() + 1) &&
-    dayMatches(c, d) &&
-    c.hours.has(d.getUTCHours()) &&
-    c.minutes.has(d.getUTCMinutes())
-  );
-}
-
 /** Search limit: an expression such as "0 0 31 2 *" never fires; give up after ~5 years of candidate days. */
 const MAX_STEPS = 5 * 366 * 24 * 2;
 

@@ -59,7 +59,7 @@ export function isTransientError(err: unknown): boolean {
     }
     if (rec.name === "TimeoutError") return true;
     if (rec.cause) stack.push(rec.cause);
-    if (Array.isArray(rec.errors)) stack.push(...rec.errors);
+    if (Array.isArray(rec.errors)) stack.push(...(rec.errors as unknown[]));
   }
   return false;
 }

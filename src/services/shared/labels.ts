@@ -25,7 +25,7 @@ export const TITLE_ANNOTATION = "preview-bot.dev/title";
 export const AUTHOR_ANNOTATION = "preview-bot.dev/author";
 
 /** Namespaces never touched, whatever their labels say. */
-export const ALWAYS_PROTECTED_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+const ALWAYS_PROTECTED_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
 export function isProtectedNamespace(name: string, extra: readonly string[] = []): boolean {
   return ALWAYS_PROTECTED_NAMESPACES.includes(name) || name.startsWith("kube-") || extra.includes(name);

@@ -1,10 +1,7 @@
 /**
- * The shared layer, below every domain: the preview as data (shared/preview.ts), the run report (run-report.ts),
- * what the doors hand the queue (dispatch.ts), ownership labels (labels.ts), errors (errors.ts) and the schedule
- * primitives (cron.ts, schedule-lock.ts). Nothing here imports a domain. This file holds the preview as data, and
- * the interfaces of the external systems the runner drives. Each interface has one real
- * implementation (src/services/*) and is exercised in tests against a real part (fake API server over HTTP, real
- * PostgreSQL, Azurite) — see ARCHITECTURE.md "Boundaries".
+ * The preview as data, and the interfaces of the external systems the runner drives (`Cluster`, `Databases`). Each
+ * interface has one real implementation (cluster/, data/) and is exercised in tests against a real part (the fake API
+ * server over HTTP and the real control plane, real PostgreSQL).
  */
 
 /** What identifies a preview and what it is built from. */
@@ -25,7 +22,7 @@ export function previewKey(ref: Pick<PreviewRef, "owner" | "repo" | "number">): 
   return `${ref.owner}/${ref.repo}#${ref.number}`;
 }
 
-/** Every name a preview uses, from src/services/naming.ts (the only place names are made). */
+/** Every name a preview uses, from src/services/preview/naming.ts (the only place names are made). */
 export interface PreviewNames {
   key: string;
   namespace: string;
@@ -77,7 +74,9 @@ export interface AppliedRef extends ObjectRef {
   replaced?: string[];
   /** `spec.replicas` was left to the autoscaler (an HPA or ScaledObject in the render) that scales it. */
   autoscaled?: boolean;
-  /** Server-owned fields taken out of the rendered object before the apply (`metadata.resourceVersion`, `status`, …). */
+  /**
+   * Server-owned fields taken out of the rendered object before the apply (`metadata.resourceVersion`, `status`, …).
+   */
   stripped?: string[];
 }
 

@@ -24,7 +24,10 @@ export interface RunReport {
   names: PreviewNames;
   state: RunState;
   steps: StepRecord[];
-  /** One sentence for titles and Slack: "Preview ready at https://…", "Roll-out failed: web 0/1 ready: ImagePullBackOff". */
+  /**
+   * One sentence for titles and Slack: "Preview ready at https://…", "Roll-out failed: web 0/1 ready:
+   * ImagePullBackOff".
+   */
   summary: string;
   url?: string;
   workloads?: WorkloadHealth[];

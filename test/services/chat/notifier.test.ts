@@ -185,7 +185,7 @@ describe("Slack notifier", () => {
     const record =
       (reply: object) =>
       async (req: Request): Promise<[number, string, Record<string, string>]> => {
-        posted.push(Object.fromEntries(new URLSearchParams(await req.text())) as Body);
+        posted.push(Object.fromEntries<string>(new URLSearchParams(await req.text())));
         return [
           200,
           JSON.stringify({ ok: true, ...reply, ts: `1700000000.000${++ts}` }),

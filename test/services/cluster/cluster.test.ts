@@ -207,7 +207,8 @@ describe("Cluster.waitForRollout", () => {
       deployment("pr-7", "worker"),
       deployment("pr-7", "fine"),
     ]);
-    // every workload reconciled by the fake's controller first, so the short wait below sees final states on any machine
+    // every workload reconciled by the fake's controller first, so the short wait below sees final states on any
+    // machine
     for (
       let i = 0;
       i < 6000 &&
@@ -318,7 +319,7 @@ describe("Cluster.readObject", () => {
       kind: "Gateway",
       metadata: { name: "shared", namespace: "infra" },
       spec: { listeners: [{ name: "https", protocol: "HTTPS", port: 443 }] },
-    } as never);
+    });
     const gw = await cluster.readObject("gateway.networking.k8s.io/v1", "Gateway", "infra", "shared");
     expect((gw?.spec as { listeners: unknown[] }).listeners).toEqual([{ name: "https", protocol: "HTTPS", port: 443 }]);
     expect(await cluster.readObject("gateway.networking.k8s.io/v1", "Gateway", "infra", "nope")).toBeUndefined();

@@ -89,7 +89,7 @@ describeOnBoth("Cluster fixes for what a real API server does", "bf", (target: (
     const { ns, labels } = await target().preview();
     const batch = target().kc.makeApiClient(BatchV1Api);
     const theirs = job(ns, { team: "data" }, "migrate:1");
-    await batch.createNamespacedJob({ namespace: ns, body: theirs as never });
+    await batch.createNamespacedJob({ namespace: ns, body: theirs });
     await expect(target().cluster.apply([job(ns, labels, "migrate:2")])).rejects.toBeInstanceOf(OwnershipError);
     expect(
       (await batch.readNamespacedJob({ name: "migrate", namespace: ns })).spec?.template.spec?.containers[0]?.image,

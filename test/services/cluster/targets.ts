@@ -48,7 +48,10 @@ function makeTarget(name: Target["name"], kc: KubeConfig, prefix: string): Targe
   };
 }
 
-/** `describe` the cases on the fake (with the run's CRDs) and on the real control plane (skipped, or failing under CI, without it). */
+/**
+ * `describe` the cases on the fake (with the run's CRDs) and on the real control plane (skipped, or failing under CI,
+ * without it).
+ */
 export function describeOnBoth(name: string, prefix: string, cases: (target: () => Target) => void): void {
   describe(`${name} [fake API server]`, () => {
     let fake: FakeKube;

@@ -3,14 +3,13 @@ import { describe, expect, it } from "@jest/globals";
 import nock from "nock";
 import { createLogger } from "../../../src/logger.js";
 import { MemoryScheduleLock } from "../../../src/services/jobs/schedule.js";
-import type { Octokit } from "../../../src/services/github/reads.js";
 import { redeliverMissed } from "../../../src/services/github/redeliver.js";
 import { GITHUB_API, testOctokit, useNock } from "../../support/github.js";
 
 useNock();
 const logger = createLogger({ level: "silent" });
 const NOW = Date.parse("2026-11-20T12:00:00Z");
-const octokit = testOctokit() as unknown as Octokit; // app JWT or token: nock does not care, the calls are the same
+const octokit = testOctokit(); // app JWT or token: nock does not care, the calls are the same
 const at = (minutesAgo: number) => new Date(NOW - minutesAgo * 60_000).toISOString();
 
 let nextId = 1;

@@ -32,7 +32,7 @@ async function listen(server: Server): Promise<string> {
 const body = (req: IncomingMessage) =>
   new Promise<string>((ok) => {
     let text = "";
-    req.on("data", (c: Buffer) => (text += c));
+    req.on("data", (c: Buffer) => (text += c.toString()));
     req.on("end", () => ok(text));
   });
 

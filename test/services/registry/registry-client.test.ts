@@ -200,7 +200,8 @@ describeWithRegistry("resolving images against a real OCI registry", (registry) 
     const log = logOf(repo, other);
     const manifests = log.filter((e) => e.path.includes("/manifests/"));
     expect(manifests.filter((e) => e.method !== "HEAD")).toEqual([]);
-    // first: HEAD 401 → token → HEAD; then one HEAD each; the other repository: its own token, no probe (challenge known)
+    // first: HEAD 401 → token → HEAD; then one HEAD each; the other repository: its own token, no probe (challenge
+    // known)
     expect(log.map((e) => `${e.method} ${e.path.replace(`/v2/`, "")} ${e.status}`)).toEqual([
       `HEAD ${repo}/manifests/v1 401`,
       `GET /token 200`,

@@ -7,9 +7,9 @@ import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 import type { KindRegistry, KindSpec } from "./kinds.js";
 import { isObject, type Json, type JsonObject } from "./merge.js";
-import type { KubeObj, Store } from "./store.js";
+import type { Store } from "./store.js";
 
-export const CRD_API_VERSION = "apiextensions.k8s.io/v1";
+const CRD_API_VERSION = "apiextensions.k8s.io/v1";
 
 /** The kinds a CRD serves, one per served version. */
 export function kindsOfCrd(crd: JsonObject): KindSpec[] {
@@ -87,7 +87,7 @@ export function serveCrds(registry: KindRegistry, store: Store): () => void {
         acceptedNames: isObject(spec.names) ? spec.names : {},
         storedVersions: kinds.map((k) => k.version).slice(0, 1),
       };
-      queueMicrotask(() => store.write(crdKind, current as KubeObj));
+      queueMicrotask(() => store.write(crdKind, current));
     }
   });
 }

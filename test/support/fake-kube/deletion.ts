@@ -23,7 +23,7 @@ const ownerUids = (o: KubeObj): string[] =>
     .filter(isObject)
     .map((r) => String(r.uid));
 const finalizersOf = (o: KubeObj): string[] =>
-  Array.isArray(o.metadata.finalizers) ? (o.metadata.finalizers as Json[]).map(String) : [];
+  Array.isArray(o.metadata.finalizers) ? o.metadata.finalizers.map(String) : [];
 
 export class Deletion {
   /** Namespaces kept Terminating forever (see FakeKube.stickNamespace). */
@@ -108,7 +108,9 @@ export class Deletion {
     return undefined;
   }
 
-  /** Objects owned by `owner` (a cluster-scoped owner can own cluster-scoped objects, a namespaced one its neighbours). */
+  /**
+   * Objects owned by `owner` (a cluster-scoped owner can own cluster-scoped objects, a namespaced one its neighbours).
+   */
   private dependentsOf(owner: KubeObj): Array<{ kind: KindSpec; object: KubeObj }> {
     const ns = owner.metadata.namespace;
     const out: Array<{ kind: KindSpec; object: KubeObj }> = [];

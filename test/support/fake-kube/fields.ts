@@ -34,8 +34,7 @@ export class PathSet {
     const walk = (node: FieldSet, at: Path): void => {
       const children = Object.entries(node).filter(([k]) => k !== ".");
       if (children.length === 0 || "." in node) s.add(at);
-      for (const [k, sub] of children)
-        walk(isObject(sub) ? (sub as FieldSet) : {}, [...at, k.startsWith("f:") ? k.slice(2) : k]);
+      for (const [k, sub] of children) walk(isObject(sub) ? sub : {}, [...at, k.startsWith("f:") ? k.slice(2) : k]);
     };
     if (isObject(f))
       for (const [k, sub] of Object.entries(f)) walk(isObject(sub) ? (sub as FieldSet) : {}, [k.slice(2)]);
@@ -93,7 +92,7 @@ export function leafPaths(obj: JsonObject, skipStatus: boolean): PathSet {
   for (const [k, v] of Object.entries(obj)) {
     if (k === "apiVersion" || k === "kind" || (k === "status" && skipStatus)) continue;
     if (k === "metadata") {
-      if (isObject(v)) for (const mk of OWNED_METADATA) if (v[mk] !== undefined) walk(v[mk]!, ["metadata", mk]);
+      if (isObject(v)) for (const mk of OWNED_METADATA) if (v[mk] !== undefined) walk(v[mk], ["metadata", mk]);
       continue;
     }
     walk(v, [k]);

@@ -71,7 +71,7 @@ function pvcCauses(old: JsonObject, next: JsonObject): StatusCause[] {
   const fixed = (s: JsonObject): JsonObject => {
     const r = without(s, ["volumeAttributesClassName", "volumeName"]);
     r.resources = { ...obj(s.resources) };
-    delete (r.resources as JsonObject).requests;
+    delete r.resources.requests;
     return r;
   };
   if (deepEqual(fixed(old), fixed(next))) return [];

@@ -39,7 +39,10 @@ export interface FakeKube {
   /** A KubeConfig for the real client (loadFromOptions, plain http). */
   kubeConfig(): KubeConfig;
   stop(): Promise<void>;
-  /** Serve a custom kind (a CRD), e.g. `{ group: "secrets-store.csi.x-k8s.io", version: "v1", kind: "SecretProviderClass", plural: "secretproviderclasses", namespaced: true }`. */
+  /**
+   * Serve a custom kind (a CRD), e.g. `{ group: "secrets-store.csi.x-k8s.io", version: "v1", kind:
+   * "SecretProviderClass", plural: "secretproviderclasses", namespaced: true }`.
+   */
   registerKind(spec: KindSpec): void;
   /** Keep this namespace Terminating forever once deleted (or now, if it already is). */
   stickNamespace(name: string): void;

@@ -10,7 +10,9 @@ export interface KindSpec {
   namespaced: boolean;
   /** Whether `status` is a subresource (then create/update/patch/apply of the main resource ignore `status`). */
   statusSubresource?: boolean;
-  /** How names are validated: DNS-1123 subdomain (the default), DNS-1123 label (namespaces), DNS-1035 label (services). */
+  /**
+   * How names are validated: DNS-1123 subdomain (the default), DNS-1123 label (namespaces), DNS-1035 label (services).
+   */
   nameFormat?: NameFormat;
   /** Served from a CustomResourceDefinition (kept as sent: no omitempty, no built-in defaults). */
   custom?: boolean;
@@ -18,7 +20,7 @@ export interface KindSpec {
 
 export type NameFormat = "subdomain" | "label" | "dns1035";
 
-export const ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 
 const core = (kind: string, plural: string, namespaced = true, extra: Partial<KindSpec> = {}): KindSpec => ({
   group: "",

@@ -53,7 +53,7 @@ function lex(s: string): Item[] {
         if (KEYWORDS[next]) {
           buf = next;
           pos++;
-          last = { tok: KEYWORDS[next]!, lit: next };
+          last = { tok: KEYWORDS[next], lit: next };
         } else if (last) break;
         else {
           buf = next;
@@ -93,7 +93,7 @@ class Parser {
       try {
         reqs.push(this.requirement());
       } catch (e) {
-        throw new Error(`unable to parse requirement: ${(e as Error).message}`);
+        throw new Error(`unable to parse requirement: ${(e as Error).message}`, { cause: e });
       }
       const t = this.take(true);
       if (t.tok === "end") return reqs;

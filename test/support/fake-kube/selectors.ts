@@ -1,7 +1,10 @@
-/** Field selectors, parsed and matched the way the real API server does (errors are 400 BadRequest); label selectors are in label-selector.ts. */
+/**
+ * Field selectors, parsed and matched the way the real API server does (errors are 400 BadRequest); label selectors are
+ * in label-selector.ts.
+ */
 import { badRequest } from "./status.js";
 
-export { matchesLabels, parseLabelSelector, type LabelRequirement } from "./label-selector.js";
+export { matchesLabels, parseLabelSelector } from "./label-selector.js";
 
 export interface FieldRequirement {
   path: string;
@@ -9,7 +12,9 @@ export interface FieldRequirement {
   value: string;
 }
 
-/** Field labels each kind supports beyond metadata.name / metadata.namespace (unsupported ones are a 400, as for real). */
+/**
+ * Field labels each kind supports beyond metadata.name / metadata.namespace (unsupported ones are a 400, as for real).
+ */
 const FIELD_LABELS: Record<string, string[]> = {
   Event: [
     "involvedObject.kind",

@@ -151,6 +151,8 @@ export class Router {
           throw badRequest(`propagationPolicy: Unsupported value: "${policy}"`);
         return send(res, 200, this.api.delete(kind, namespace, name, policy));
       }
+      default:
+        break; // any other method: 405, below
     }
     throw new StatusError(
       405,

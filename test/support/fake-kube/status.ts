@@ -1,4 +1,6 @@
-/** `Status` bodies exactly shaped like the real API server's (kind, apiVersion, status, message, reason, details, code). */
+/**
+ * `Status` bodies exactly shaped like the real API server's (kind, apiVersion, status, message, reason, details, code).
+ */
 
 export interface StatusCause {
   reason: string;
@@ -42,10 +44,6 @@ export function statusBody(
     ...(details ? { details } : {}),
     code,
   };
-}
-
-export function successStatus(details: StatusDetails): Record<string, unknown> {
-  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details };
 }
 
 /** `deployments.apps` / `pods` — how the real server names a resource in messages. */

@@ -1,4 +1,6 @@
-/** Admission for the fake: body/URL consistency (400), object validation (422) and defaulting, as the real server does. */
+/**
+ * Admission for the fake: body/URL consistency (400), object validation (422) and defaulting, as the real server does.
+ */
 import { randomBytes } from "node:crypto";
 import type { KindSpec, NameFormat } from "./kinds.js";
 import { isObject, type Json, type JsonObject } from "./merge.js";
@@ -38,7 +40,7 @@ function subdomainProblems(value: string, unit: "characters" | "bytes"): string[
 }
 
 /** What is wrong with an object name of this format (empty when it is valid). */
-export function nameProblems(name: string, format: NameFormat = "subdomain"): string[] {
+function nameProblems(name: string, format: NameFormat = "subdomain"): string[] {
   if (format === "subdomain") return subdomainProblems(name, "characters");
   const out: string[] = [];
   if (name.length > 63) out.push("must be no more than 63 characters");

@@ -4,8 +4,9 @@
  * NamespaceLifecycle, LimitRanger, ServiceAccount, PodSecurity, ResourceQuota and ValidatingAdmissionPolicy),
  * kube-controller-manager (namespace, garbage-collector, deployment, replicaset, statefulset, job, cronjob,
  * serviceaccount, serviceaccount-token, resourcequota, volume binding and protection, HPA and TTL controllers),
- * and — for pods that become Running and Ready without a kubelet — kube-scheduler with kwok simulating one node. All on loopback, in a temporary
- * directory that `stop()` removes; every process is killed on stop, and on process exit if stop never ran.
+ * and — for pods that become Running and Ready without a kubelet — kube-scheduler with kwok simulating one node. All on
+ * loopback, in a temporary directory that `stop()` removes; every process is killed on stop, and on process exit if
+ * stop never ran.
  *
  * What envtest does for controller-runtime, for this project: the same binaries a cluster runs, so admission,
  * RBAC, server-side apply and the namespace controller answer as they do in production.
@@ -39,9 +40,9 @@ export interface ControlPlaneInfo {
 }
 
 export interface ControlPlane extends ControlPlaneInfo {
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
   /** Kill kube-apiserver (SIGKILL, a crash) and start it again on the same port and etcd; resolves once it is ready. */
-  restartApiServer(): Promise<void>;
+  restartApiServer: () => Promise<void>;
 }
 
 export interface ControlPlaneOptions {
@@ -52,14 +53,6 @@ export interface ControlPlaneOptions {
   /** CRD manifests (multi-document YAML files) to install before returning. */
   crdFiles?: string[];
 }
-
-export const CONTROL_PLANE_BINARIES = [
-  "etcd",
-  "kube-apiserver",
-  "kube-controller-manager",
-  "kube-scheduler",
-  "kwok",
-] as const;
 
 const CONTROLLERS = [
   "namespace-controller",
@@ -91,8 +84,8 @@ process.once("exit", () => {
 function start(name: string, args: string[], logDir: string): ChildProcess {
   const log = createWriteStream(path.join(logDir, `${name}.log`));
   const child = spawn(path.join(TOOLS_BIN, name), args, { stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout!.pipe(log);
-  child.stderr!.pipe(log);
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
   running.add(child);
   child.once("exit", () => running.delete(child));
   return child;

@@ -8,7 +8,7 @@ import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { ROOT, TOOLS_CRDS } from "../paths.ts";
 
-export const VENDORED_CRDS_DIR = path.join(ROOT, "test", "fixtures", "crds");
+const VENDORED_CRDS_DIR = path.join(ROOT, "test", "fixtures", "crds");
 
 /** Existing CRD files, Gateway API first, then the vendored ones by name. */
 export function runCrdFiles(): string[] {

@@ -14,15 +14,9 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { HOW_TO_GET_TOOLS } from "../tools.js";
 import { apiRequest, type ControlPlaneInfo } from "./control-plane.js";
 
-export {
-  apiRequest,
-  startControlPlane,
-  CONTROL_PLANE_BINARIES,
-  type ControlPlane,
-  type ControlPlaneInfo,
-} from "./control-plane.js";
+export { apiRequest, type ControlPlaneInfo } from "./control-plane.js";
 
-export const KUBE_REAL_ENV = "TEST_KUBE_REAL";
+const KUBE_REAL_ENV = "TEST_KUBE_REAL";
 
 export interface RealCluster extends ControlPlaneInfo {
   /** A client config for the admin (`system:masters`). */
@@ -34,13 +28,13 @@ export interface RealCluster extends ControlPlaneInfo {
 }
 
 /** The run's shared control plane, or undefined when the global setup could not start one. */
-export function sharedControlPlane(): RealCluster | undefined {
+function sharedControlPlane(): RealCluster | undefined {
   const raw = process.env[KUBE_REAL_ENV];
   if (!raw) return undefined;
   return realCluster(JSON.parse(raw) as ControlPlaneInfo);
 }
 
-export function realCluster(info: ControlPlaneInfo): RealCluster {
+function realCluster(info: ControlPlaneInfo): RealCluster {
   const configFor = (user: string, token: string): KubeConfig => {
     const kc = new KubeConfig();
     kc.loadFromOptions({

@@ -86,6 +86,7 @@ function shaOf(random: () => number): string {
   return s;
 }
 
+/** @public bench/soak.mjs drives the queue row with it (imported by URL, which knip cannot follow). */
 export function pullEvent(pr: Pr, action: string, extra: Record<string, unknown> = {}): Record<string, any> {
   const p = example("pull_request", "opened");
   const repository = {
@@ -135,7 +136,7 @@ function commentEvent(pr: Pr, body: string, login: string): Record<string, any> 
   return p;
 }
 
-/** Make the fake GitHub's PR what the model says, and its commit's tarball. */
+/** Make the fake GitHub's PR what the model says, and its commit's tarball. @public bench/soak.mjs uses it too. */
 export async function sync(world: SoakWorld, pr: Pr): Promise<void> {
   const state = world.github.repos.get(pr.repo)!;
   const sha = pr.shas.at(-1)!;
@@ -170,7 +171,7 @@ export interface Operation {
 const MAINTAINER = "soak-maintainer";
 
 /** What a person or GitHub does to a pull request. Add sleep and wake here once previews sleep. */
-export const OPERATIONS: Operation[] = [
+const OPERATIONS: Operation[] = [
   {
     name: "push",
     weight: 4,
@@ -252,7 +253,7 @@ export interface Fault {
 }
 
 /** What goes wrong around the bot. Each fault ends by itself (windows close after a few operations). */
-export const FAULTS: Fault[] = [
+const FAULTS: Fault[] = [
   {
     name: "bot killed (SIGKILL) and restarted",
     weight: 3,

@@ -19,12 +19,12 @@ import { startPostgres, type TestPostgres } from "../postgres.js";
 import { startSoakGitHub, type SoakGitHub } from "./github-server.js";
 import { startKubeProxy, startSoakSlack, type KubeProxy, type SoakSlack } from "./side-servers.js";
 
-export const SOAK_SECRET = "soak-webhook-secret";
+const SOAK_SECRET = "soak-webhook-secret";
 export const OWNER = "soak-org";
-export const INSTALLATION = 7;
+const INSTALLATION = 7;
 
 /** A small, fast, seeded random source (mulberry32). */
-export function seeded(seed: number): () => number {
+function seeded(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -50,7 +50,10 @@ export interface BackupResult {
 export interface BackupDeps {
   store: BlobStore;
   /** PG_BIN_DIR, PATH and the targets' password variables are read from here (default this process's). */
-  /** The variables the tools and credentials read (PATH, PG_BIN_DIR, passwordEnv): the settings' (src/env.ts variablesOf). */
+  /**
+   * The variables the tools and credentials read (PATH, PG_BIN_DIR, passwordEnv): the settings' (src/env.ts
+   * variablesOf).
+   */
   env: NodeJS.ProcessEnv;
   logger: Logger;
   now?: () => Date;
@@ -97,7 +100,9 @@ interface DumpStream {
   exited: Promise<unknown>;
 }
 
-/** Spawn pg_dump on the exported snapshot; its stdout goes into `body`, which ends only after exit 0 (see the header). */
+/**
+ * Spawn pg_dump on the exported snapshot; its stdout goes into `body`, which ends only after exit 0 (see the header).
+ */
 function startDump(
   conn: PgConnection,
   snapshot: string,

@@ -45,11 +45,11 @@ export interface BlobStoreSettings {
   credential?: TokenCredential;
 }
 
-export const UPLOAD_BLOCK_BYTES = 4 * 1024 * 1024;
-export const UPLOAD_CONCURRENCY = 4;
+const UPLOAD_BLOCK_BYTES = 4 * 1024 * 1024;
+const UPLOAD_CONCURRENCY = 4;
 
 /** Workload Identity when the AKS webhook injected its variables, else the DefaultAzureCredential chain. */
-export function defaultCredential(env: NodeJS.ProcessEnv): TokenCredential {
+function defaultCredential(env: NodeJS.ProcessEnv): TokenCredential {
   // A custom authority (sovereign cloud, ADFS, a local stub) cannot be checked by instance discovery.
   const authority = env.AZURE_AUTHORITY_HOST;
   const disableInstanceDiscovery = !!authority && !/^https:\/\/login\.microsoftonline\.com\/?$/.test(authority);

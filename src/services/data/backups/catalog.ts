@@ -22,10 +22,12 @@ export interface BackupEntry {
   verified?: string;
 }
 
-/** Blob metadata naming the preview (`owner/repo#N`) a preview backup was taken from: only that preview may restore it. */
+/**
+ * Blob metadata naming the preview (`owner/repo#N`) a preview backup was taken from: only that preview may restore it.
+ */
 export const OWNER_METADATA = "previewkey";
 
-export function stamp(d: Date): string {
+function stamp(d: Date): string {
   // Milliseconds too: an on-demand backup and the final backup at teardown can fall in the same second.
   return d.toISOString().replace(/[-:.]/g, "");
 }
@@ -34,7 +36,7 @@ export function blobNameFor(loc: Pick<BackupLocation, "name" | "prefix">, at: Da
   return `${loc.prefix}${loc.name}/${loc.name}-${stamp(at)}.dump`;
 }
 
-export function targetPrefix(loc: Pick<BackupLocation, "name" | "prefix">): string {
+function targetPrefix(loc: Pick<BackupLocation, "name" | "prefix">): string {
   return `${loc.prefix}${loc.name}/${loc.name}-`;
 }
 

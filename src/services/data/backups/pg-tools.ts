@@ -39,7 +39,7 @@ export function findPgTools(env: NodeJS.ProcessEnv): PgTools {
 }
 
 /** "pg_dump (PostgreSQL) 15.18 (Debian ...)" → { version: "15.18", major: 15 }; 9.6.x → major 9.6. */
-export function parseToolVersion(text: string): { version: string; major: number } {
+function parseToolVersion(text: string): { version: string; major: number } {
   const m = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(text) ?? /(\d+)(?:\.(\d+))?/.exec(text);
   if (!m) throw new Error(`cannot read a PostgreSQL version from "${text.trim().slice(0, 80)}"`);
   const first = Number(m[1]);
@@ -137,7 +137,7 @@ export interface TableStat {
 }
 
 /** Tables at most this big get an exact count(*) (cheap); bigger ones are only checked for presence. */
-export const EXACT_COUNT_MAX_BYTES = 16 * 1024 * 1024;
+const EXACT_COUNT_MAX_BYTES = 16 * 1024 * 1024;
 
 export async function tableStats(client: pg.Client): Promise<TableStat[]> {
   const { rows } = await client.query<{ schema: string; name: string; bytes: string }>(

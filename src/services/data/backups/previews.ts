@@ -40,7 +40,7 @@ export interface RestoreScope extends PreviewDatabaseRef {
 }
 
 /** Refused before anything changed: the backup is not this preview's, or the target does not allow the repository. */
-export class RestoreRefusedError extends Error {
+class RestoreRefusedError extends Error {
   override readonly name = "RestoreRefusedError";
 }
 
@@ -49,7 +49,9 @@ export interface PreviewBackups {
   backup(db: PreviewDatabaseRef): Promise<BackupResult>;
   /** This preview's backups of its database, newest first. */
   list(db: PreviewDatabaseRef): Promise<BackupEntry[]>;
-  /** Find a backup the preview may restore (`latest` of its seedFrom target, or one of its own); throws with why not. */
+  /**
+   * Find a backup the preview may restore (`latest` of its seedFrom target, or one of its own); throws with why not.
+   */
   resolve(which: string, scope: RestoreScope): Promise<BackupEntry>;
   /** Restore such a backup into the (fresh) preview database at `toUrl` (connection as its role). */
   restore(which: string, scope: RestoreScope, toUrl: string): Promise<RestoreResult & { entry: BackupEntry }>;
@@ -65,7 +67,10 @@ export interface PreviewBackupsOptions {
   targets: BackupTarget[];
   /** Untrusted extensions the admin may create in preview databases (PREVIEW_DATABASE_ADMIN_EXTENSIONS). */
   adminExtensions?: readonly string[];
-  /** The variables the tools and credentials read (PATH, PG_BIN_DIR, passwordEnv): the settings' (src/env.ts variablesOf). */
+  /**
+   * The variables the tools and credentials read (PATH, PG_BIN_DIR, passwordEnv): the settings' (src/env.ts
+   * variablesOf).
+   */
   env: NodeJS.ProcessEnv;
   logger: Logger;
 }

@@ -22,7 +22,10 @@ import { connectionFromUrl, describeConnection, libpqUrl, type PgConnection } fr
 
 export interface RestoreDeps {
   store: BlobStore;
-  /** The variables the tools and credentials read (PATH, PG_BIN_DIR, passwordEnv): the settings' (src/env.ts variablesOf). */
+  /**
+   * The variables the tools and credentials read (PATH, PG_BIN_DIR, passwordEnv): the settings' (src/env.ts
+   * variablesOf).
+   */
   env: NodeJS.ProcessEnv;
   logger: Logger;
 }
@@ -68,14 +71,14 @@ async function readToc(
   const child = spawn(tools.pgRestore, ["--list"], { env: { PATH: env.PATH ?? "" }, stdio: ["pipe", "pipe", "pipe"] });
   const stderr = captureStderr(child);
   let toc = "";
-  child.stdout!.setEncoding("utf8").on("data", (s: string) => (toc += s));
-  child.stdin!.on("error", () => undefined); // pg_restore closes its stdin once the list is read
+  child.stdout.setEncoding("utf8").on("data", (s: string) => (toc += s));
+  child.stdin.on("error", () => undefined); // pg_restore closes its stdin once the list is read
   source.on("error", () => undefined);
-  source.pipe(child.stdin!);
+  source.pipe(child.stdin);
   const exit = await waitForExit(child).catch((cause: unknown) => {
     throw new Error(`${doing}: starting ${tools.pgRestore} --list: ${(cause as Error).message}`, { cause });
   });
-  source.unpipe(child.stdin!);
+  source.unpipe(child.stdin);
   source.destroy();
   if (exit.code !== 0)
     throw new Error(
@@ -140,7 +143,7 @@ async function streamInto(
   let bytes = 0;
   source.on("data", (c: Buffer) => (bytes += c.length));
   const exited = waitForExit(child);
-  const piped = pipeline(source, child.stdin!).then(
+  const piped = pipeline(source, child.stdin).then(
     () => undefined,
     (err: Error) => err,
   );

@@ -23,7 +23,7 @@ export interface RetentionDecision<T extends RetentionItem = RetentionItem> {
 }
 
 /** "2026-11-26" */
-export function utcDay(d: Date): string {
+function utcDay(d: Date): string {
   return d.toISOString().slice(0, 10);
 }
 

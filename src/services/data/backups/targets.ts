@@ -88,7 +88,7 @@ export const targetSchema = z
       ctx.addIssue({ code: "custom", message: "give passwordEnv or passwordFile, not both", path: ["passwordEnv"] });
   });
 
-export const targetsFileSchema = z.strictObject({ targets: z.array(targetSchema).min(1) }).superRefine((f, ctx) => {
+const targetsFileSchema = z.strictObject({ targets: z.array(targetSchema).min(1) }).superRefine((f, ctx) => {
   const seen = new Set<string>();
   f.targets.forEach((t, i) => {
     if (seen.has(t.name))

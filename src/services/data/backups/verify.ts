@@ -19,7 +19,7 @@ export interface VerifyResult {
   restoreMs: number;
 }
 
-export class VerificationError extends Error {
+class VerificationError extends Error {
   override name = "VerificationError";
 }
 
@@ -39,9 +39,9 @@ export async function verifyBackup(
   const dbName = `pbverify_${loc.name.replace(/[^a-z0-9_]/g, "_").slice(0, 40)}_${randomBytes(4).toString("hex")}`;
   const admin = await connectPg(scratch, `${doing}: creating a scratch database`);
   let problems: string[] = [];
-  let restoreMs = 0;
+  let restoreMs: number;
   let exactChecked = 0;
-  let tablesFound = 0;
+  let tablesFound: number;
   try {
     const major = serverMajor(
       Number((await admin.query<{ v: string }>("select current_setting('server_version_num') as v")).rows[0]!.v),

@@ -99,7 +99,10 @@ async function isReviewedHead(deps: RunnerDeps, job: PreviewJob, pull: PullFacts
   return true;
 }
 
-/** The default branch's config (a PR cannot change the rules it is judged by), or undefined when not enrolled or invalid. */
+/**
+ * The default branch's config (a PR cannot change the rules it is judged by), or undefined when not enrolled or
+ * invalid.
+ */
 async function enrolledConfig(
   deps: RunnerDeps,
   octokit: Octokit,

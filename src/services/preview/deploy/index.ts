@@ -1,10 +1,10 @@
-import { describeError } from "../../shared/format.js";
 /**
  * Deploy a preview: admit the job (admit.ts), then run DEPLOY_PIPELINE (pipeline.ts) on the PR's current head
  * commit, recording each step; finish by recording the outcome on the namespace, concluding the check run and
  * telling Slack. A superseded run stops between steps; a transient failure is reported and then handed back to the
  * queue for a retry.
  */
+import { describeError } from "../../shared/format.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { redactText } from "../../../logger.js";
@@ -38,7 +38,7 @@ export async function deployPreview(
   tracker.plan(DEPLOY_PIPELINE.map((s) => s.name));
   await reporter.started(ctx.report);
 
-  let retry: unknown;
+  let retry: { error: unknown } | undefined;
   try {
     await runPipeline(DEPLOY_PIPELINE, ctx, tracker);
     ctx.report.state = "success";
@@ -63,7 +63,7 @@ export async function deployPreview(
   // A deploy that ended before its namespace existed runs nothing: its seat goes to the next in line (a superseded
   // one leaves it to the newer job of the same preview).
   if (report.state !== "superseded" && !retry) await releaseIfNothingRuns(deps, job);
-  if (retry) throw retry;
+  if (retry) throw retry.error;
   return report;
 }
 
@@ -145,7 +145,12 @@ async function startRun(
 }
 
 /** Record why the run ended early; returns the error when the queue should retry the job. */
-function recordFailure(deps: RunnerDeps, { report, job }: DeployContext, err: unknown, signal?: AbortSignal): unknown {
+function recordFailure(
+  deps: RunnerDeps,
+  { report, job }: DeployContext,
+  err: unknown,
+  signal?: AbortSignal,
+): { error: unknown } | undefined {
   if (err instanceof SupersededError || signal?.aborted) {
     // Whatever step noticed it (a roll-out wait cut short, a step boundary), a newer job took over.
     report.state = "superseded";
@@ -160,7 +165,7 @@ function recordFailure(deps: RunnerDeps, { report, job }: DeployContext, err: un
   // A Kubernetes/GitHub 5xx, 429 or timeout: report it, then hand the job back so the queue retries it.
   if (!isTransientError(err)) return undefined;
   report.summary += " (a transient error: retrying)";
-  return err;
+  return { error: err };
 }
 
 async function markNamespace(deps: RunnerDeps, names: PreviewNames, report: RunReport): Promise<void> {

@@ -1,8 +1,8 @@
-import { describeError } from "../../shared/format.js";
 /**
  * What a teardown removes, found by ownership labels and database marks — never by recomputing names from a config
  * that may have changed since the deploy (the setup preview-bot replaces drifted exactly there).
  */
+import { describeError } from "../../shared/format.js";
 import type { PreviewConfig } from "../../../config.js";
 import { getPull, loadRepoConfig, type Octokit } from "../../github/reads.js";
 import type { PreviewJob } from "../../shared/dispatch.js";

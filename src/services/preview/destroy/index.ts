@@ -1,8 +1,8 @@
-import { describeError } from "../../shared/format.js";
 /**
  * Destroy a preview: find what it owns (find.ts), then run every teardown step (steps.ts) even when one fails —
  * errors are collected and reported together, not-found counts as done. A dry run only says what would go.
  */
+import { describeError } from "../../shared/format.js";
 import { redactText } from "../../../logger.js";
 import type { PreviewJob } from "../../shared/dispatch.js";
 import { isTransientError } from "../../shared/errors.js";
@@ -67,7 +67,7 @@ export async function destroyPreview(deps: RunnerDeps, job: PreviewJob, signal?:
   await reporter.tornDown(report);
   await announceRun(deps, report);
   // Teardown is idempotent: a transient failure goes back to the queue for another try.
-  const transient = causes.find((e) => isTransientError(e));
-  if (transient) throw transient;
+  const transient = causes.findIndex((e) => isTransientError(e));
+  if (transient >= 0) throw causes[transient];
   return report;
 }

@@ -21,7 +21,9 @@ export type TeardownOutcome =
 
 export interface TeardownStep {
   name: string;
-  /** Why this step is not run (shown as skipped), checked just before it would run; `kept` when that keeps something. */
+  /**
+   * Why this step is not run (shown as skipped), checked just before it would run; `kept` when that keeps something.
+   */
   skip?(): { reason: string; kept?: string } | undefined;
   run(detail: (text: string) => void): Promise<TeardownOutcome>;
 }

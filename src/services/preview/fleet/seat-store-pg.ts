@@ -17,9 +17,9 @@ import {
   type WaitingEntry,
 } from "./seat-store.js";
 
-export const FLEET_SEATS_TABLE = "preview_bot_fleet_seats";
-export const FLEET_WAITING_TABLE = "preview_bot_fleet_waiting";
-export const FLEET_SERVED_TABLE = "preview_bot_fleet_served";
+const FLEET_SEATS_TABLE = "preview_bot_fleet_seats";
+const FLEET_WAITING_TABLE = "preview_bot_fleet_waiting";
+const FLEET_SERVED_TABLE = "preview_bot_fleet_served";
 const LOCK = "preview-bot:fleet";
 
 export class PgSeatStore implements SeatStore {

@@ -3,6 +3,17 @@ import type { Env } from "../../../env.js";
 import type { Request } from "../../shared/request.js";
 import type { Caps } from "./fair-order.js";
 
+/** The bot's default and longest expiry (PREVIEW_DEFAULT_TTL, PREVIEW_MAX_TTL), in milliseconds. */
+export function previewTtl(env: Pick<Env, "PREVIEW_DEFAULT_TTL" | "PREVIEW_MAX_TTL">): {
+  defaultMs?: number;
+  maxMs?: number;
+} {
+  return {
+    ...(env.PREVIEW_DEFAULT_TTL ? { defaultMs: env.PREVIEW_DEFAULT_TTL } : {}),
+    ...(env.PREVIEW_MAX_TTL ? { maxMs: env.PREVIEW_MAX_TTL } : {}),
+  };
+}
+
 export function fleetCaps(env: Pick<Env, "MAX_PREVIEWS" | "MAX_PREVIEWS_PER_REPO" | "MAX_PREVIEWS_PER_AUTHOR">): Caps {
   return {
     ...(env.MAX_PREVIEWS !== undefined ? { total: env.MAX_PREVIEWS } : {}),

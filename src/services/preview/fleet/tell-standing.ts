@@ -13,7 +13,7 @@ import type { RunReport } from "../../shared/run-report.js";
 import type { Standing } from "./fleet.js";
 import type { WaitingEntry } from "./seat-store.js";
 
-export function queuedReport(entry: WaitingEntry, standing: Standing): RunReport {
+function queuedReport(entry: WaitingEntry, standing: Standing): RunReport {
   const { ref, names, trigger, slackChannel } = entry.facts;
   return {
     kind: "deploy",

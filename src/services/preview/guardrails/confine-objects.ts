@@ -1,5 +1,5 @@
 /**
- * A pull request's objects, held inside the guardrails (guardrails.ts) before anything is applied:
+ * A pull request's objects, held inside the guardrails (namespace-guardrails.ts) before anything is applied:
  * - refused: a Namespace object (the preview namespace and its labels are the bot's), and any object that would
  *   take over a guardrail (a ResourceQuota, LimitRange or NetworkPolicy named like the bot's, a RoleBinding named
  *   like the bot's own);

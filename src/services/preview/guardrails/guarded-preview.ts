@@ -1,7 +1,7 @@
 /**
  * Everything the bot applies for a preview, in order, without a cluster: the Namespace with its labels, the bot's
- * RoleBinding and guardrails (guardrails.ts), then the render held inside them (confine-objects.ts). This is what
- * `preview-bot render` prints, so a reviewer sees exactly what a preview gets.
+ * RoleBinding and guardrails (namespace-guardrails.ts), then the render held inside them (confine-objects.ts). This is
+ * what `preview-bot render` prints, so a reviewer sees exactly what a preview gets.
  */
 import type { PreviewConfig } from "../../../config.js";
 import type { KubeObject, PreviewNames } from "../../shared/preview.js";

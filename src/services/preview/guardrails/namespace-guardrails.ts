@@ -18,13 +18,13 @@ import type { KubeObject, PreviewNames, RoleBindingRequest } from "../../shared/
 import { parseQuantity, smallerQuantity } from "../quantity.js";
 import type { GuardrailSettings, PodSecurityLevel } from "./settings.js";
 
-export type { EgressMode, GuardrailSettings, PodSecurityLevel } from "./settings.js";
+export type { GuardrailSettings, PodSecurityLevel } from "./settings.js";
 
 /** Name of the ResourceQuota, LimitRange and NetworkPolicy; the bot's RoleBinding is ROLE_BINDING_NAME. */
 export const GUARDRAIL_NAME = "preview-bot-guardrails";
 export const ROLE_BINDING_NAME = "preview-bot";
 /** Label on every guardrail object. They carry no PR labels, so prune (which selects by those) never touches them. */
-export const GUARDRAIL_LABELS: Readonly<Record<string, string>> = {
+const GUARDRAIL_LABELS: Readonly<Record<string, string>> = {
   ...MANAGED_BY,
   "preview-bot.dev/guardrail": "true",
 };

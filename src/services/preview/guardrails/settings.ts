@@ -42,13 +42,3 @@ export const DEFAULT_GUARDRAILS: GuardrailPolicy = {
   maxReplicas: 10,
   bindableClusterRoles: [],
 };
-
-/** The object rules' policy from the settings. */
-export function guardrailPolicy(settings: GuardrailSettings): GuardrailPolicy {
-  return {
-    podSecurity: settings.podSecurity,
-    maxReplicas: settings.maxReplicas,
-    botServiceAccount: settings.bot.serviceAccount,
-    bindableClusterRoles: settings.bindableClusterRoles,
-  };
-}

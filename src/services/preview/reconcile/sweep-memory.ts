@@ -26,7 +26,7 @@ export class MemorySweepMemory implements SweepMemory {
   }
 }
 
-export const SWEEP_MEMORY_TABLE = "preview_bot_sweep_marks";
+const SWEEP_MEMORY_TABLE = "preview_bot_sweep_marks";
 
 export class PgSweepMemory implements SweepMemory {
   private ready: Promise<unknown> | undefined;

@@ -116,7 +116,9 @@ export function planSweep(input: SweepInput): SweepPlan {
   return plan;
 }
 
-/** The actual set by preview key: our namespaces (protected ones and unreadable labels skipped) and marked databases. */
+/**
+ * The actual set by preview key: our namespaces (protected ones and unreadable labels skipped) and marked databases.
+ */
 function groupActual(input: SweepInput, plan: SweepPlan): Map<string, Actual> {
   const byKey = new Map<string, Actual>();
   const slot = (key: string) => byKey.get(key) ?? byKey.set(key, { namespaces: [], databases: [] }).get(key)!;
@@ -151,7 +153,10 @@ function groupActual(input: SweepInput, plan: SweepPlan): Map<string, Actual> {
   return byKey;
 }
 
-/** A preview that exists: removed when its PR is gone or it expired (databases kept for held repositories), warned before expiry. */
+/**
+ * A preview that exists: removed when its PR is gone or it expired (databases kept for held repositories), warned
+ * before expiry.
+ */
 function judgeActual(
   key: string,
   actual: Actual,

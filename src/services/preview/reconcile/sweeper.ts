@@ -24,21 +24,12 @@ import type { Cluster, Databases } from "../../shared/preview.js";
 import { previewKey } from "../../shared/preview.js";
 import { MemorySweepMemory, type SweepMemory } from "./sweep-memory.js";
 
-export { MemorySweepMemory, PgSweepMemory, SWEEP_MEMORY_TABLE, type SweepMemory } from "./sweep-memory.js";
+export { MemorySweepMemory, PgSweepMemory, type SweepMemory } from "./sweep-memory.js";
 import type { ListOpenPulls } from "../../github/open-pulls.js";
 import { planSweep, type DeployItem, type HeadsUpItem, type SweepInput, type SweepPlan } from "./sweep-plan.js";
 
-export { githubOpenPulls, type ListOpenPulls, type OpenPull } from "../../github/open-pulls.js";
-export {
-  planSweep,
-  type DeployItem,
-  type DestroyItem,
-  type HeadsUpItem,
-  type NamespaceFacts,
-  type SkipItem,
-  type SweepInput,
-  type SweepPlan,
-} from "./sweep-plan.js";
+export { type ListOpenPulls } from "../../github/open-pulls.js";
+export { type HeadsUpItem, type SweepInput, type SweepPlan } from "./sweep-plan.js";
 
 export interface SweeperOptions {
   cluster: Pick<Cluster, "listNamespaces">;
@@ -51,7 +42,10 @@ export interface SweeperOptions {
   memory?: SweepMemory;
   protectedNamespaces?: readonly string[];
   headsUpMs?: SweepInput["headsUpMs"];
-  /** Redeploys of a failed/interrupted preview per head SHA (default 2): bounded, so a broken PR is not redeployed forever. */
+  /**
+   * Redeploys of a failed/interrupted preview per head SHA (default 2): bounded, so a broken PR is not redeployed
+   * forever.
+   */
   failedRetriesPerSha?: number;
   /** Told once per (preview, expiry) that it expires soon; the wiring posts to Slack with an "extend" button. */
   onHeadsUp?(item: HeadsUpItem): Promise<void>;
@@ -105,7 +99,7 @@ class PreviewSweeper implements Sweeper {
     result.text = sweepReportText(result);
     this.log.info(
       { deploy: plan.deploy.length, destroy: plan.destroy.length, errors: errors.length, dryRun },
-      result.text.split("\n")[0]!,
+      result.text.split("\n")[0],
     );
     return result;
   }
@@ -236,7 +230,7 @@ function request(
 }
 
 /** "Sweep: 2 to deploy, 1 to remove" and one line per action, for Slack and the CLI. */
-export function sweepReportText(r: Pick<SweepResult, "dryRun" | "plan" | "errors">): string {
+function sweepReportText(r: Pick<SweepResult, "dryRun" | "plan" | "errors">): string {
   const { plan } = r;
   const head = `${r.dryRun ? "Sweep (dry run)" : "Sweep"}: ${plan.deploy.length} to deploy, ${plan.destroy.length} to remove, ${plan.headsUp.length} expiring soon${r.errors.length ? `, ${r.errors.length} error(s)` : ""}`;
   const lines = [
@@ -252,7 +246,9 @@ export function sweepReportText(r: Pick<SweepResult, "dryRun" | "plan" | "errors
   return [head, ...lines.slice(0, 50), ...(lines.length > 50 ? [`… and ${lines.length - 50} more`] : [])].join("\n");
 }
 
-/** Sweeps on a cron schedule, once per slot across replicas (the backups' ScheduleLock: PgScheduleLock with a database). */
+/**
+ * Sweeps on a cron schedule, once per slot across replicas (the backups' ScheduleLock: PgScheduleLock with a database).
+ */
 export function createSweepScheduler(opts: {
   sweeper: Sweeper;
   lock: ScheduleLock;

@@ -5,7 +5,7 @@
  */
 import type { KubeObject } from "../../shared/preview.js";
 
-export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set([
+const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set([
   // core and built-in APIs
   "Namespace",
   "Node",

@@ -50,7 +50,7 @@ export function podSpecOf(obj: KubeObject): Rec | undefined {
 }
 
 /** The pin for an image repository: its exact entry, else the longest matching prefix entry. */
-export function pinFor(pins: readonly ImagePin[], repo: string): ImagePin | undefined {
+function pinFor(pins: readonly ImagePin[], repo: string): ImagePin | undefined {
   const exact = pins.find((p) => p.name === repo);
   if (exact) return exact;
   return pins

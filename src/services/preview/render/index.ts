@@ -33,10 +33,10 @@ import { transformObjects } from "./transform.js";
 
 export { RenderError } from "./render-error.js";
 export { toYaml, parseManifests } from "./manifests.js";
-export { fetchSource, type FetchSourceOptions, type FetchSourceResult, type TarballOctokit } from "./source.js";
+export { fetchSource } from "./source.js";
 export { findKustomizeCommand } from "./sandboxed/kustomize.js";
 export { transformObjects } from "./transform.js";
-export { nameTemplatesFromConfig, previewNamesFor } from "../naming.js";
+export { previewNamesFor } from "../naming.js";
 export type { PodSecurityLevel } from "../guardrails/pod-security.js";
 export type { IsolationReport } from "./isolation.js";
 
@@ -112,7 +112,9 @@ export async function findRenderTools(
       ? [(await findOnPath(given[0], toolPath)) ?? given[0], ...given.slice(1)]
       : (given ?? (await findKustomizeCommand(toolPath)));
   const helm = opts.helmCommand ?? (await findHelm(toolPath));
-  const dirs = [kustomize?.[0], helm].filter((p): p is string => p !== undefined && p.includes("/")).map(path.dirname);
+  const dirs = [kustomize?.[0], helm]
+    .filter((p): p is string => p !== undefined && p.includes("/"))
+    .map((p) => path.dirname(p));
   return { ...(kustomize ? { kustomize } : {}), ...(helm ? { helm } : {}), dirs: [...new Set(dirs)] };
 }
 

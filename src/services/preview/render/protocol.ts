@@ -51,7 +51,7 @@ export type WorkerResponse =
   | { ok: false; error: string; problems?: string[] };
 
 /** Caps on what a worker may answer. */
-export const RESPONSE_LIMITS = {
+const RESPONSE_LIMITS = {
   objects: 5_000,
   /** Nesting of any one object. */
   depth: 64,

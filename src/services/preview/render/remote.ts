@@ -23,7 +23,7 @@ export interface RemoteWorkerOptions {
 }
 
 /** The body of a render request: length-prefixed JSON, then the tarball. */
-export function encodeHeader(request: WorkerRequest): Buffer {
+function encodeHeader(request: WorkerRequest): Buffer {
   const json = Buffer.from(JSON.stringify(request), "utf8");
   const length = Buffer.alloc(4);
   length.writeUInt32BE(json.length);
@@ -64,7 +64,7 @@ export function createRemoteWorker(o: RemoteWorkerOptions): RenderWorker {
         body,
         duplex: "half",
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      } as RequestInit);
+      });
     } catch (err) {
       throw new RenderError(`the renderer at ${base} could not be reached: ${describeError(err)}`, { cause: err });
     }
@@ -85,7 +85,11 @@ export function createRemoteWorker(o: RemoteWorkerOptions): RenderWorker {
       throw new RenderError(`the renderer at ${base} did not say which isolation it used`);
     return {
       response: readWorkerResponse(JSON.stringify(parsed.response ?? null)),
-      isolation: { isolation: isolation.isolation, detail: `${isolation.detail} (renderer workload)`.slice(0, 300) },
+      isolation: {
+        isolation: isolation.isolation,
+        detail: `${isolation.detail} (renderer workload)`.slice(0, 300),
+        workload: true,
+      },
     };
   }
 
@@ -102,7 +106,7 @@ export function createRemoteWorker(o: RemoteWorkerOptions): RenderWorker {
 }
 
 async function readCapped(res: Response, max: number): Promise<string> {
-  const reader = res.body?.getReader();
+  const reader = (res.body as ReadableStream<Uint8Array> | null)?.getReader();
   if (!reader) return "";
   const chunks: Uint8Array[] = [];
   let size = 0;

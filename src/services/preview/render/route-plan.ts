@@ -35,7 +35,7 @@ const asRec = (v: unknown): Rec | undefined =>
   v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined;
 
 /** Gateway API hostname matching: exact, or `*.suffix` matching any name under the suffix; no hostname matches all. */
-export function hostCovered(listenerHost: unknown, host: string): boolean {
+function hostCovered(listenerHost: unknown, host: string): boolean {
   if (typeof listenerHost !== "string" || listenerHost === "") return true;
   if (listenerHost.startsWith("*."))
     return host.endsWith(listenerHost.slice(1)) && host.length > listenerHost.length - 1;
@@ -43,7 +43,7 @@ export function hostCovered(listenerHost: unknown, host: string): boolean {
 }
 
 /** Whether a parent Gateway serves HTTPS for `host`: true, false, or undefined when it could not be read. */
-export async function gatewayServesTls(
+async function gatewayServesTls(
   cluster: GatewayReader,
   parents: ReadonlyArray<Rec>,
   routeNamespace: string,
@@ -144,7 +144,7 @@ export function routeSettings(
     ...(ingressClassName ? { ingressClassName } : {}),
     ...(tlsSecret ? { tlsSecret, tlsSecretExplicit: route.tls?.secretName !== undefined } : {}),
     ...(route.expose ? { expose: route.expose } : {}),
-    routeName: capLabel(`${names.hostLabel}`, names.key, true, 63),
+    routeName: capLabel(names.hostLabel, names.key, true, 63),
   };
 }
 

@@ -8,7 +8,7 @@ import { createSandboxWorker, type RenderLimits, type RenderWorker } from "./iso
 import { createRemoteWorker } from "./remote.js";
 
 /** `namespace/name[/sectionName]` → a Gateway parentRef. */
-export function gatewayParentRef(text: string): Record<string, string> {
+function gatewayParentRef(text: string): Record<string, string> {
   const [namespace, name, sectionName] = text.split("/");
   return { name: name!, namespace: namespace!, ...(sectionName ? { sectionName } : {}) };
 }
@@ -17,8 +17,8 @@ export function rendererSettings(env: Env): Omit<RendererOptions, "logger" | "to
   return {
     maxReplicas: env.PREVIEW_MAX_REPLICAS,
     bindableClusterRoles: env.PREVIEW_BINDABLE_CLUSTER_ROLES,
-    // Refuse at render time what the preview namespace's Pod Security level (guardrails.ts) would refuse its pods for,
-    // and pods naming the bot's own ServiceAccount.
+    // Refuse at render time what the preview namespace's Pod Security level (guardrails/namespace-guardrails.ts) would
+    // refuse its pods for, and pods naming the bot's own ServiceAccount.
     podSecurity: env.PREVIEW_POD_SECURITY,
     botServiceAccount: env.BOT_SERVICE_ACCOUNT,
     ...(env.KUSTOMIZE_COMMAND ? { kustomizeCommand: env.KUSTOMIZE_COMMAND.split(/\s+/).filter(Boolean) } : {}),
@@ -28,7 +28,7 @@ export function rendererSettings(env: Env): Omit<RendererOptions, "logger" | "to
 }
 
 /** One render's limits, from the settings. */
-export function renderLimits(env: Env): RenderLimits {
+function renderLimits(env: Env): RenderLimits {
   return {
     cpuSeconds: env.RENDER_CPU_SECONDS,
     memoryBytes: env.RENDER_MEMORY_BYTES,

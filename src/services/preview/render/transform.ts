@@ -6,7 +6,7 @@
  *                   cluster-scoped kinds (scope from API discovery, else the built-in list) refused unless in
  *                   `allowClusterScoped`; ServiceAccount subjects of RoleBindings moved too
  *   4. images     — pin `images[]` to the PR's tag (see images.ts)
- *   5. guardrails — rewrite or refuse what a shared cluster must not run (see guardrails.ts)
+ *   5. guardrails — rewrite or refuse what a shared cluster must not run (see guardrails/object-rules.ts)
  *   6. routes     — generate the `route.expose` route; every HTTPRoute / Ingress gets the preview's host, parents,
  *                   path prefix, TLS and annotations (see routes.ts); a URL with no route is refused
  *   7. ownership  — bot labels and annotations on every object's metadata (bot values win). Pod template labels
@@ -135,7 +135,7 @@ export function addOwnership(
   return objects;
 }
 
-export function imagePins(input: TransformInput, values: Record<string, string>): ImagePin[] {
+function imagePins(input: TransformInput, values: Record<string, string>): ImagePin[] {
   return input.config.images.map((img) => {
     let tag: string;
     try {
@@ -268,7 +268,7 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
 
   let out = structuredClone(objects) as KubeObject[];
   const origin = new Map<KubeObject, string>();
-  out.forEach((o, i) => input.sources?.[i] && origin.set(o, input.sources[i]!));
+  out.forEach((o, i) => input.sources?.[i] && origin.set(o, input.sources[i]));
   out = excludeObjects(out, config.manifests.exclude, warnings);
   out = substituteValues(out, substitution, warnings);
   out = applyPreviewNamespace(out, names.namespace, config.allowClusterScoped, warnings, problems, input.scopes);

@@ -288,8 +288,8 @@ describe("backups to Azurite", () => {
       const stdout = new PassThrough();
       const stderr = new PassThrough();
       let text = "";
-      stdout.on("data", (b: Buffer) => (text += b));
-      stderr.on("data", (b: Buffer) => (text += b));
+      stdout.on("data", (b: Buffer) => (text += b.toString()));
+      stderr.on("data", (b: Buffer) => (text += b.toString()));
       const code = await runBackupCli(argv, { stdout, stderr, env: cliEnv });
       outputs.push(text);
       return { code, text };

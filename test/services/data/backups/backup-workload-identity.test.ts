@@ -35,7 +35,7 @@ beforeAll(async () => {
   azurite = await startAzurite({ tls });
   stub = createServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, (req, res) => {
     let body = "";
-    req.on("data", (c: Buffer) => (body += c));
+    req.on("data", (c: Buffer) => (body += c.toString()));
     req.on("end", () => {
       const base = stubUrl;
       res.setHeader("content-type", "application/json");

@@ -1,9 +1,9 @@
 /**
- * The sweeper the server builds (`startServer` → `buildDeps`: its GitHub listing, the queue, the runner) against the fake Kubernetes API server, the real PostgreSQL server and GitHub
- * on nock — with Slack on nock for the expiry heads-up, across a restart.
+ * The sweeper the server builds (`startServer` → `buildApp`: its GitHub listing, the queue, the runner) against the
+ * fake Kubernetes API server, the real PostgreSQL server and GitHub on nock — with Slack on nock for the expiry
+ * heads-up, across a restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import nock from "nock";
 import pg from "pg";
 import {
   EXPIRES_ANNOTATION,

@@ -21,7 +21,7 @@ const CODELOAD = "https://codeload.github.com";
 async function tarballOf(dir: string, top: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   const pack = createTar({ gzip: true, cwd: dir, prefix: top, portable: true }, ["."]);
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  for await (const chunk of pack) chunks.push(chunk);
   return Buffer.concat(chunks);
 }
 

@@ -10,7 +10,7 @@ const list = (refs: AppliedRef[], what: (r: AppliedRef) => string): string =>
   `${refs.slice(0, 5).map(what).join(", ")}${refs.length > 5 ? ", …" : ""}`;
 
 /** The apply step's detail line. */
-export function applyDetail(refs: AppliedRef[]): string {
+function applyDetail(refs: AppliedRef[]): string {
   const parts = [`${refs.length} objects applied (server-side apply)`];
   const replaced = refs.filter((r) => r.replaced);
   if (replaced.length > 0)

@@ -1,7 +1,8 @@
 /**
  * Guardrails: after the Namespace step and before any of the PR's objects are applied, hold the render inside the
- * guardrails (confine-objects.ts: refuse what would take one over, narrow NetworkPolicies that would reach past it),
- * then give the preview namespace its guardrails (guardrails.ts), in the only order that works:
+ * guardrails (guardrails/confine-objects.ts: refuse what would take one over, narrow NetworkPolicies that would reach
+ * past it), then give the preview namespace its guardrails (guardrails/namespace-guardrails.ts), in the only order that
+ * works:
  *   1. the bot's RoleBinding of the preview ClusterRole (cluster-wide the bot may only create it; every other right
  *      it has in the namespace comes from this binding, which RBAC takes a moment to see: 403s are retried briefly);
  *   2. the ResourceQuota, LimitRange and NetworkPolicy, plus the PR's own ResourceQuotas and LimitRanges (they can

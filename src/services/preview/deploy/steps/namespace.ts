@@ -1,7 +1,8 @@
 /**
  * Namespace: create or update the preview namespace with its ownership labels, its Pod Security Admission labels
- * (guardrails.ts; set last, so neither the repository's namespace.labels nor anything else overrides them) and state
- * annotations, refusing a namespace that belongs to another preview (two PRs whose names map to one namespace).
+ * (guardrails/namespace-guardrails.ts; set last, so neither the repository's namespace.labels nor anything else
+ * overrides them) and state annotations, refusing a namespace that belongs to another preview (two PRs whose names map
+ * to one namespace).
  */
 import type { PreviewState } from "../../../shared/state.js";
 import {

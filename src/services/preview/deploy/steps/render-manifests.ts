@@ -36,7 +36,7 @@ export const renderManifestsStep: DeployStep = {
       .join("; ");
     const files = result.extracted ? `, ${result.extracted.files} files` : "";
     detail(
-      `${result.objects.length} objects (${result.type}${files}; isolated: ${result.isolation.isolation})${notes.length ? `; ${notes.length} note(s): ${shown}${notes.length > SHOWN ? "; …" : ""}` : ""}`,
+      `${result.objects.length} objects (${result.type}${files}; isolated: ${result.isolation.isolation}${result.isolation.workload ? ", renderer workload" : ""})${notes.length ? `; ${notes.length} note(s): ${shown}${notes.length > SHOWN ? "; …" : ""}` : ""}`,
     );
     ctx.objects = result.objects;
   },

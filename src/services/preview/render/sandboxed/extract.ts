@@ -109,7 +109,7 @@ export async function extractSource(opts: ExtractOptions): Promise<ExtractResult
   const unpack = new Unpack({
     cwd: dest,
     strip: 1,
-    filter: (p: string, entry: ReadEntry | unknown) => {
+    filter: (p: string, entry: unknown) => {
       const e = entry as ReadEntry;
       entries += 1;
       unpacked += e.size ?? 0;

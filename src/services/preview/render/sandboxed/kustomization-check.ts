@@ -28,7 +28,10 @@ import { RenderError } from "../render-error.js";
 const SCHEME_OR_GIT = /^(?:[a-z][a-z0-9+.-]*:\/\/|[a-z0-9._-]+@[a-z0-9.-]+:|git::)|[?&]ref=/i;
 const HOST_LIKE = /^[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?::\d+)?\//i;
 
-/** True for entries kustomize would fetch over the network. Host-like (`github.com/x/y`) counts unless it exists locally. */
+/**
+ * True for entries kustomize would fetch over the network. Host-like (`github.com/x/y`) counts unless it exists
+ * locally.
+ */
 export async function isRemoteReference(entry: string, baseDir: string): Promise<boolean> {
   if (SCHEME_OR_GIT.test(entry)) return true;
   if (!HOST_LIKE.test(entry)) return false;

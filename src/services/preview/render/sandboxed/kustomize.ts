@@ -12,10 +12,6 @@ import { RenderError } from "../render-error.js";
 import { helmEnv, runTool } from "./tool-run.js";
 
 export { checkKustomizationTree, findKustomizationFile, isRemoteReference } from "./kustomization-check.js";
-export {
-  DEFAULT_TOOL_MAX_OUTPUT as DEFAULT_KUSTOMIZE_MAX_OUTPUT,
-  DEFAULT_TOOL_TIMEOUT_MS as DEFAULT_KUSTOMIZE_TIMEOUT_MS,
-} from "./tool-run.js";
 
 export async function findOnPath(name: string, envPath: string): Promise<string | undefined> {
   for (const dir of envPath.split(path.delimiter)) {

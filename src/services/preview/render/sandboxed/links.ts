@@ -10,7 +10,7 @@ import path from "node:path";
 import { isInside } from "./plain.js";
 
 /** Why the link at `at` (inside `root`) must go, or undefined when it may stay. */
-export async function linkProblem(root: string, at: string): Promise<string | undefined> {
+async function linkProblem(root: string, at: string): Promise<string | undefined> {
   const target = await readlink(at);
   if (path.isAbsolute(target)) return `symlink to ${target} points outside the checkout`;
   // Walk the link's own text from its directory: a `..` right after a component that is itself a link climbs from
@@ -33,7 +33,7 @@ export async function linkProblem(root: string, at: string): Promise<string | un
 }
 
 /** Every symbolic link under `root` (not following links), relative to it. */
-export async function listLinks(root: string, limit = 100_000): Promise<string[]> {
+async function listLinks(root: string, limit = 100_000): Promise<string[]> {
   const out: string[] = [];
   const walk = async (dir: string): Promise<void> => {
     for (const entry of await readdir(dir, { withFileTypes: true })) {

@@ -20,6 +20,7 @@ import { checkLinks } from "./links.js";
 import { checkKustomizationTree, findKustomizationFile, runKustomize } from "./kustomize.js";
 import { filterPaths, isInside, readPlainManifests, type PathFilter } from "./plain.js";
 import { readRepoFile } from "./repo-files.js";
+import { describeError } from "../../../shared/format.js";
 
 type ManifestType = "kustomize" | "helm" | "plain";
 
@@ -34,7 +35,7 @@ export async function renderTree(req: WorkerRequest): Promise<WorkerResponse> {
         ok: false,
         error: `rendering ${req.label}: ${(err as Error).message} (the renderer runs as an unprivileged user: the directory must be readable by others, e.g. chmod -R o+rX)`,
       };
-    return { ok: false, error: `rendering ${req.label}: ${err instanceof Error ? err.message : String(err)}` };
+    return { ok: false, error: `rendering ${req.label}: ${describeError(err)}` };
   }
 }
 

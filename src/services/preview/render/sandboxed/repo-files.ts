@@ -9,7 +9,7 @@ import path from "node:path";
 import { isInside } from "./plain.js";
 import { RenderError } from "../render-error.js";
 
-export const DEFAULT_REPO_FILE_MAX_BYTES = 20 * 1024 * 1024;
+const DEFAULT_REPO_FILE_MAX_BYTES = 20 * 1024 * 1024;
 
 /** `what` names the field in messages, e.g. `database.seed`. */
 export async function readRepoFile(

@@ -11,13 +11,13 @@ import { accessSync, constants } from "node:fs";
 import path from "node:path";
 import { RenderError } from "../render-error.js";
 
-export const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
-export const DEFAULT_TOOL_MAX_OUTPUT = 32 * 1024 * 1024;
+const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
+const DEFAULT_TOOL_MAX_OUTPUT = 32 * 1024 * 1024;
 /** A port nothing listens on (the discard port): every proxied request fails at once. */
 const DEAD_PROXY = "http://127.0.0.1:9";
 
 /** The whole environment a tool child gets. */
-export function offlineEnv(home: string, toolPath: string, extra: Record<string, string> = {}): Record<string, string> {
+function offlineEnv(home: string, toolPath: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     PATH: toolPath,
     HOME: home,

@@ -16,7 +16,10 @@ const ref: PreviewRef = {
   branch: "login",
   sha: "0123456789abcdef0123456789abcdef01234567",
 };
-/** The pinned kustomize (.tools/bin, first on PATH), else kubectl kustomize; suites needing it skip (fail under CI) without. */
+/**
+ * The pinned kustomize (.tools/bin, first on PATH), else kubectl kustomize; suites needing it skip (fail under CI)
+ * without.
+ */
 const KUSTOMIZE = await findKustomizeCommand(process.env.PATH!);
 /** Tests needing a kustomize binary skip, saying why, when neither kustomize nor kubectl is installed. */
 
