@@ -34,9 +34,9 @@ export interface FleetOptions {
   /** Start a promoted deploy: put its job on the queue. */
   start(job: PreviewJob): Promise<void>;
   /** Tell a waiting deploy where it stands (check run, sticky comment, Slack); `first` when it just joined. */
-  tell?(entry: WaitingEntry, standing: Standing, first: boolean): Promise<void>;
+  tell?: (entry: WaitingEntry, standing: Standing, first: boolean) => Promise<void>;
   /** Conclude the queued check run of a deploy that left the line without a seat (a newer commit, or given up). */
-  withdraw?(entry: WaitingEntry, why: "superseded" | "released"): Promise<void>;
+  withdraw?: (entry: WaitingEntry, why: "superseded" | "released") => Promise<void>;
   /** With `enabled`, a deploy that has to wait asks for the longest-asleep preview to be destroyed. */
   evictAsleep?: { enabled: boolean; destroy(key: string): Promise<void> };
   logger: Logger;
@@ -74,9 +74,20 @@ export function createFleet(o: FleetOptions): Fleet {
   /** What each waiting deploy was last told (`position/of/reason`), so an unchanged standing is not written again. */
   const told = new Map<string, string>();
   const pending = new Set<Promise<unknown>>();
-  const track = (p: Promise<unknown>) => {
+  /**
+   * What is done for one preview (tell, withdraw, start) runs in the order it was decided, one after another: a
+   * withdrawal that ran before the telling it follows had landed would find no queued check run to conclude, and a
+   * deploy started before it would not find the run to continue — either way a run left `queued` for good.
+   */
+  const chains = new Map<string, Promise<void>>();
+  const track = (key: string, work: () => Promise<void>) => {
+    const p = (chains.get(key) ?? Promise.resolve()).then(work);
+    chains.set(key, p);
     pending.add(p);
-    void p.finally(() => pending.delete(p));
+    void p.finally(() => {
+      pending.delete(p);
+      if (chains.get(key) === p) chains.delete(key);
+    });
   };
 
   function standingOf(t: Pick<SeatTransition, "waiting" | "seats">, entry: WaitingEntry): Standing {
@@ -92,15 +103,14 @@ export function createFleet(o: FleetOptions): Fleet {
     for (const { entry, why } of t.withdrawn) {
       if (why === "released") told.delete(entry.key); // superseded: the same preview still waits, told as before
       if (!o.withdraw) continue;
-      track(
-        o
-          .withdraw(entry, why)
-          .catch((err: unknown) =>
-            log.warn(
-              { err, key: entry.key },
-              `concluding the queued check run of ${entry.key} at ${entry.facts.ref.sha.slice(0, 7)}: ${describeError(err)}`,
-            ),
+      const withdraw = o.withdraw;
+      track(entry.key, () =>
+        withdraw(entry, why).catch((err: unknown) =>
+          log.warn(
+            { err, key: entry.key },
+            `concluding the queued check run of ${entry.key} at ${entry.facts.ref.sha.slice(0, 7)}: ${describeError(err)}`,
           ),
+        ),
       );
     }
     for (const entry of t.promoted) {
@@ -109,7 +119,7 @@ export function createFleet(o: FleetOptions): Fleet {
         { key: entry.key },
         `a seat is free: starting the deploy of ${entry.key} that waited since ${entry.since}`,
       );
-      track(
+      track(entry.key, () =>
         o
           .start(entry.job)
           .catch((err: unknown) =>
@@ -126,12 +136,11 @@ export function createFleet(o: FleetOptions): Fleet {
       const first = entry.key === joined && !told.has(entry.key);
       if (told.get(entry.key) === text && entry.key !== joined) continue;
       told.set(entry.key, text);
-      track(
-        o
-          .tell(entry, s, first)
-          .catch((err: unknown) =>
-            log.warn({ err, key: entry.key }, `telling ${entry.key} where it stands in line: ${describeError(err)}`),
-          ),
+      const tell = o.tell;
+      track(entry.key, () =>
+        tell(entry, s, first).catch((err: unknown) =>
+          log.warn({ err, key: entry.key }, `telling ${entry.key} where it stands in line: ${describeError(err)}`),
+        ),
       );
     }
   }
