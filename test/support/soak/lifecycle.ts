@@ -334,31 +334,35 @@ function watchCaps(world: SoakWorld, caps: SoakOptions["caps"]) {
     for (const [r, n] of byRepo)
       if (n > caps.perRepo) violations.push(`${n} previews of ${r} at once (cap ${caps.perRepo})`);
   };
+  // Each watch starts from "everything exists again" (ADDED for what exists): the set is rebuilt from it. A watch
+  // ends when the API server closes it (a restart, a fault): then it is started again.
   const start = async () => {
     while (!stopped) {
-      try {
-        abort = await new Watch(kc).watch(
-          "/api/v1/namespaces",
-          { labelSelector: `${MANAGED_BY_KEY}=preview-bot` },
-          (type, ns: { metadata: { name: string; annotations?: Record<string, string> } }) => {
-            if (type === "ADDED") live.set(ns.metadata.name, ns.metadata.annotations?.[REPOSITORY_ANNOTATION] ?? "?");
-            if (type === "DELETED") live.delete(ns.metadata.name);
-            judge();
-          },
-          () => undefined,
-        );
-        await new Promise<void>((r) => abort!.signal.addEventListener("abort", () => r()));
-      } catch {
-        // the API server is restarting: watch again (ADDED events come again for what exists)
-      }
+      live.clear();
+      await new Promise<void>((ended) => {
+        new Watch(kc)
+          .watch(
+            "/api/v1/namespaces",
+            { labelSelector: `${MANAGED_BY_KEY}=preview-bot` },
+            (type, ns: { metadata: { name: string; annotations?: Record<string, string> } }) => {
+              if (type === "ADDED") live.set(ns.metadata.name, ns.metadata.annotations?.[REPOSITORY_ANNOTATION] ?? "?");
+              if (type === "DELETED") live.delete(ns.metadata.name);
+              judge();
+            },
+            () => ended(),
+          )
+          .then(
+            (controller) => {
+              abort = controller;
+              controller.signal.addEventListener("abort", () => ended());
+            },
+            () => ended(), // the API server is restarting: watch again
+          );
+      });
       if (!stopped) await new Promise((r) => setTimeout(r, 200));
     }
   };
-  // A re-watch starts from "everything exists again": rebuild the set from its ADDED events.
-  const restart = () => {
-    live.clear();
-    abort?.abort();
-  };
+  const restart = () => abort?.abort();
   void start();
   return {
     violations,
