@@ -2,6 +2,8 @@
  * Bot-level settings from the environment, validated once at boot. The only module that reads `process.env`
  * (besides the libraries that read their own, such as @azure/identity). Every variable is listed in .env.example
  * and the README.
+ *
+ * Longer than 300 lines on purpose: it is the one schema of every setting, read top to bottom beside the README's table.
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
