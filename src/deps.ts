@@ -22,6 +22,7 @@ import {
   createProbotApp,
   databasesFrom,
   fleetFrom,
+  imageDepsFrom,
   loadKubeConfig,
   notifierFrom,
   queueFrom,
@@ -196,6 +197,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     namespaceDeleteTimeoutMs: settings.NAMESPACE_DELETE_TIMEOUT * 1000,
     protectedNamespaces: settings.PROTECTED_NAMESPACES,
     guardrails: guardrailSettings(settings),
+    images: imageDepsFrom(settings, cluster, pace),
     ...(parts.fetch ? { fetchImpl: parts.fetch } : {}),
     healthIntervalMs: pace.healthIntervalMs,
     e2ePollMs: pace.e2ePollMs,
@@ -213,7 +215,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
   });
   late.submit = (request) => intake.submit(request);
   const commentJob = createCommentJob({ octokitFor: (id) => github.octokitFor(id), intake, logger });
-  queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) => runner.handle(job, signal));
+  queue.register<PreviewJob>(PREVIEW_JOB, (job, signal, control) => runner.handle(job, signal, control));
   queue.register<CommentJob>(COMMENT_JOB, (job) => commentJob(job.payload));
   if (backups) queue.register<BackupJob>(BACKUP_JOB, (job) => backups.run(job.payload));
   const sweeper = createSweeper({

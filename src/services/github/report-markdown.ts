@@ -6,7 +6,7 @@
  * Markdown punctuation escaped, @mentions defused, one line), `codeSpan` (inline code with a fence longer than any
  * backtick run in the text) and `codeBlock` (a fenced block, same rule). Nothing user-controlled is put in HTML.
  */
-import { formatDuration } from "../shared/format.js";
+import { formatDuration, shortDigest } from "../shared/format.js";
 import { redactText } from "../../logger.js";
 import { stateAfterRun } from "../shared/state.js";
 import type { RunReport, RunState, StepRecord, StepStatus } from "../shared/run-report.js";
@@ -127,6 +127,7 @@ function facts(report: RunReport, opts: RenderOptions, withTrigger = true): stri
   out.push(`- **Namespace:** ${codeSpan(report.names.namespace)}`);
   if (report.database)
     out.push(`- **Database:** ${codeSpan(report.database.name)} (${escapeMarkdown(report.database.status)})`);
+  if (report.images?.length && report.kind === "deploy") out.push(imagesFact(report.images));
   if (report.expiresAt)
     out.push(`- **Expires:** ${escapeMarkdown(report.expiresAt.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC"))}`);
   if (report.queue)
@@ -135,6 +136,16 @@ function facts(report: RunReport, opts: RenderOptions, withTrigger = true): stri
     );
   if (withTrigger) out.push(`- **Triggered by:** ${escapeMarkdown(report.trigger)}`);
   return out;
+}
+
+/** What runs, by digest: one line per image, the tag it was found by, and where it came from when not the PR's build. */
+function imagesFact(images: NonNullable<RunReport["images"]>): string {
+  const lines = images.slice(0, 20).map((i) => {
+    const from = i.reusedFrom ? ` — reused from ${codeSpan(i.reusedFrom)}` : "";
+    return `  - ${codeSpan(`${i.repository}:${i.tag}`)} @ ${codeSpan(shortDigest(i.digest))}${from}`;
+  });
+  if (images.length > 20) lines.push(`  - … and ${images.length - 20} more`);
+  return [`- **Images:**`, ...lines].join("\n");
 }
 
 function headline(report: RunReport): string {

@@ -14,6 +14,7 @@ import { previewKey, type Cluster, type Databases, type PreviewNames, type Previ
 import type { RunReport } from "../shared/run-report.js";
 import type { Fleet } from "./fleet/fleet.js";
 import type { GuardrailSettings } from "./guardrails/namespace-guardrails.js";
+import type { ImageDeps } from "./images/image-deps.js";
 import type { Renderer } from "./render/index.js";
 
 export interface RunnerDeps {
@@ -39,6 +40,8 @@ export interface RunnerDeps {
   protectedNamespaces?: string[];
   /** The bot's guardrail bounds for every preview namespace (a repository may only tighten them). */
   guardrails: GuardrailSettings;
+  /** Resolving images to digests, waiting for missing ones, the pull secret (the deploy's Images step). */
+  images: ImageDeps;
   fetchImpl?: typeof fetch;
   healthIntervalMs?: number;
   e2ePollMs?: number;

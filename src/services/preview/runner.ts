@@ -4,6 +4,7 @@
  * (RunnerDeps) by the composition root.
  */
 import type { JobAction } from "../../actions.js";
+import type { JobControl } from "../jobs/queue.js";
 import { withLogContext } from "../../logger.js";
 import type { PreviewJob } from "../shared/dispatch.js";
 import type { RunReport } from "../shared/run-report.js";
@@ -15,19 +16,24 @@ import { destroyPreview } from "./destroy/index.js";
 export type { RunnerDeps } from "./context.js";
 
 export interface Runner {
-  /** Run one job of any action. */
-  run(job: PreviewJob, signal?: AbortSignal): Promise<void>;
+  /** Run one job of any action (`control`: the queue's, so a long wait can give its slot up). */
+  run(job: PreviewJob, signal?: AbortSignal, control?: JobControl): Promise<void>;
   /** The queue's handler for `preview` jobs: `run`, with the job's delivery, id and key on every log line. */
-  handle(job: { id: string; key: string; payload: PreviewJob }, signal: AbortSignal): Promise<void>;
-  deploy(job: PreviewJob, signal?: AbortSignal): Promise<RunReport | undefined>;
+  handle(
+    job: { id: string; key: string; payload: PreviewJob },
+    signal: AbortSignal,
+    control?: JobControl,
+  ): Promise<void>;
+  deploy(job: PreviewJob, signal?: AbortSignal, control?: JobControl): Promise<RunReport | undefined>;
   destroy(job: PreviewJob, signal?: AbortSignal): Promise<RunReport>;
 }
 
-type Handler = (job: PreviewJob, signal?: AbortSignal) => Promise<unknown>;
+type Handler = (job: PreviewJob, signal?: AbortSignal, control?: JobControl) => Promise<unknown>;
 
 export function createRunner(deps: RunnerDeps): Runner {
   const commands = createPreviewCommands(deps);
-  const deploy = (job: PreviewJob, signal?: AbortSignal) => deployPreview(deps, job, signal);
+  const deploy = (job: PreviewJob, signal?: AbortSignal, control?: JobControl) =>
+    deployPreview(deps, job, signal, control);
   const destroy = (job: PreviewJob, signal?: AbortSignal) => destroyPreview(deps, job, signal);
 
   /** One handler per job action of the table (src/actions.ts): a new job action without one does not compile. */
@@ -44,13 +50,13 @@ export function createRunner(deps: RunnerDeps): Runner {
     restore: commands.restore,
   };
 
-  async function run(job: PreviewJob, signal?: AbortSignal): Promise<void> {
-    await handlers[job.action](job, signal);
+  async function run(job: PreviewJob, signal?: AbortSignal, control?: JobControl): Promise<void> {
+    await handlers[job.action](job, signal, control);
   }
 
-  const handle: Runner["handle"] = (job, signal) =>
+  const handle: Runner["handle"] = (job, signal, control) =>
     withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: job.payload.action }, () =>
-      run(job.payload, signal),
+      run(job.payload, signal, control),
     );
 
   return { run, handle, deploy, destroy };
