@@ -16,6 +16,7 @@ import {
   STATE_ANNOTATION,
   TITLE_ANNOTATION,
   URL_ANNOTATION,
+  EXTRA_URLS_ANNOTATION,
 } from "../../../shared/labels.js";
 import type { Cluster, PreviewNames } from "../../../shared/preview.js";
 import { previewNamespaceLabels, resolveGuardrails } from "../../guardrails/namespace-guardrails.js";
@@ -40,6 +41,9 @@ export const namespaceStep: DeployStep = {
       [TITLE_ANNOTATION]: pull.title.slice(0, 200),
       [AUTHOR_ANNOTATION]: pull.author,
       ...(names.url ? { [URL_ANNOTATION]: names.url } : {}),
+      ...(report.extraUrls?.length
+        ? { [EXTRA_URLS_ANNOTATION]: report.extraUrls.map((x) => `${x.name}=${x.url}`).join(",") }
+        : {}),
       ...(report.expiresAt ? { [EXPIRES_ANNOTATION]: report.expiresAt } : {}),
     });
     detail(`${names.namespace} (Pod Security: enforce ${settings.podSecurity}, warn and audit restricted)`);
