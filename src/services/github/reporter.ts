@@ -14,7 +14,8 @@
  * concluded and the deployment and comment writes drain behind it; the default `"await"` resolves when all are done.
  *
  * Failure policy: the Reporter never throws. Every failed GitHub read or write is wrapped with what was being done,
- * logged at warn, counted through `onFailure` (the server's metrics), and kept in `failures`.
+ * logged at warn, counted through `onFailure` (the server's metrics), and kept in `failures`. A check-run write that
+ * failed transiently is tried again with backoff (check-run-sync.ts); `finished()` waits for it.
  */
 import type { ProbotOctokit } from "probot";
 import { type Logger } from "../../logger.js";
@@ -25,7 +26,7 @@ import { DeploymentSync } from "./deployment-sync.js";
 import { httpStatus, type ReportError } from "./report-error.js";
 import { StickyCommentSync } from "./sticky-comment-sync.js";
 import type { GitHubSurface, SurfaceContext } from "./surface.js";
-import { WRITE_PRIORITY, WriteLanes } from "./write-lanes.js";
+import { WRITE_PRIORITY, WriteLanes, type WriteOutcome } from "./write-lanes.js";
 
 export { ReportError } from "./report-error.js";
 export type { GitHubSurface } from "./surface.js";
@@ -190,7 +191,7 @@ class PreviewReporter implements GitHubReporter {
       prepare: () => this.checkRun.prepare(),
       write: async () => {
         this.lastCheckRunWrite = Date.now();
-        await this.checkRun.write();
+        return this.checkRun.write();
       },
     });
   }
@@ -209,7 +210,7 @@ class PreviewReporter implements GitHubReporter {
     key: string;
     priority: number;
     prepare: () => Promise<void>;
-    write: () => Promise<void>;
+    write: () => Promise<WriteOutcome | void>;
   }): Promise<void> {
     const p = this.lanes.request({ lane: this.opts.owner, ...req });
     this.inFlight.add(p);
