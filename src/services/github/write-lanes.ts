@@ -77,7 +77,8 @@ class Lane {
     const entry = next;
     this.pending.delete(entry.key);
     this.running = true;
-    entry
+    // Never rejects: a rejected write is logged, and what follows cannot throw.
+    void entry
       .write()
       .then(
         (outcome) => outcome?.retryInMs,
