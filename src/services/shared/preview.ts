@@ -270,6 +270,11 @@ export interface Databases {
   list(): Promise<
     Array<{ database: string; key: string; /** The database's owner (the preview role), for drop. */ role?: string }>
   >;
+  /**
+   * Roles carrying our mark that own no database: a provision cut short between its role and its database, or a drop
+   * cut short between the database and the role (a crash, PostgreSQL restarting). `list` cannot see them.
+   */
+  strayRoles(): Promise<Array<{ role: string; key: string; /** The database its mark names. */ database?: string }>>;
   close(): Promise<void>;
 }
 
