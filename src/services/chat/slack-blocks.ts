@@ -63,7 +63,8 @@ export function previewLine(summary: PreviewSummary): string {
   const url = safeUrl(summary.url);
   const expires = summary.expiresAt ? ` · expires ${escapeSlack(summary.expiresAt, 40)}` : "";
   const line = summary.queue ? ` (position ${summary.queue.position} of ${summary.queue.of})` : "";
-  return `${STATE_ICON[summary.state]} ${pr ? `<${pr}|${key}>` : key} *${summary.state}*${line}${url ? ` <${url}|open>` : ""}${expires}`;
+  const page = safeUrl(summary.pageUrl);
+  return `${STATE_ICON[summary.state]} ${pr ? `<${pr}|${key}>` : key} *${summary.state}*${line}${url ? ` <${url}|open>` : ""}${page ? ` · <${page}|details and logs>` : ""}${expires}`;
 }
 
 export function previewBlocks(summary: PreviewSummary, opts: { extendBy?: string } = {}): KnownBlock[] {
@@ -84,10 +85,15 @@ export function previewBlocks(summary: PreviewSummary, opts: { extendBy?: string
     fields.push(
       `*Queued*\nposition ${summary.queue.position} of ${summary.queue.of}: ${escapeSlack(summary.queue.reason, 200)}`,
     );
+  const page = safeUrl(summary.pageUrl);
+  if (page) fields.push(`*Details*\n<${page}|last deploy and logs>`);
   const blocks: KnownBlock[] = [
     {
       type: "section",
-      text: { type: "mrkdwn", text: `${previewLine({ ...summary, url: undefined, expiresAt: undefined })}${title}` },
+      text: {
+        type: "mrkdwn",
+        text: `${previewLine({ ...summary, url: undefined, expiresAt: undefined, pageUrl: undefined })}${title}`,
+      },
     },
     { type: "section", fields: fields.map((text) => ({ type: "mrkdwn" as const, text })) },
   ];
@@ -152,6 +158,7 @@ export function summaryOfRun(report: RunReport): PreviewSummary {
     ...(report.extraUrls?.length ? { extraUrls: report.extraUrls } : {}),
     ...(ref.sha ? { sha: ref.sha } : {}),
     ...(report.queue ? { queue: report.queue } : {}),
+    ...(report.pageUrl ? { pageUrl: report.pageUrl } : {}),
   };
 }
 

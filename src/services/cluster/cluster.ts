@@ -626,11 +626,7 @@ class KubeCluster implements Cluster {
     return waitForHooks({ core: this.core, batch: this.batch, pollMs: this.pollMs }, refs, timeoutMs, signal);
   }
 
-  async listNamespaces(
-    selector: Record<string, string>,
-  ): Promise<
-    Array<{ name: string; labels: Record<string, string>; annotations: Record<string, string>; phase: string }>
-  > {
+  async listNamespaces(selector: Record<string, string>): ReturnType<Cluster["listNamespaces"]> {
     try {
       const list = await this.core.listNamespace({ labelSelector: selectorOf(selector) });
       return list.items.map((ns) => ({
@@ -638,6 +634,9 @@ class KubeCluster implements Cluster {
         labels: ns.metadata?.labels ?? {},
         annotations: ns.metadata?.annotations ?? {},
         phase: ns.status?.phase ?? "Unknown",
+        ...(ns.metadata?.creationTimestamp
+          ? { createdAt: new Date(ns.metadata.creationTimestamp as unknown as string).toISOString() }
+          : {}),
       }));
     } catch (err) {
       throw kubeError("listing preview namespaces", err);

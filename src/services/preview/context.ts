@@ -10,7 +10,14 @@ import type { GitHubClients } from "../github/app-clients.js";
 import type { Metrics } from "../metrics.js";
 import { systemOf } from "../shared/errors.js";
 import type { PreviewJob, SlackReplyTarget } from "../shared/dispatch.js";
-import { previewKey, type Cluster, type Databases, type PreviewNames, type PreviewRef } from "../shared/preview.js";
+import {
+  previewKey,
+  type AccessGrants,
+  type Cluster,
+  type Databases,
+  type PreviewNames,
+  type PreviewRef,
+} from "../shared/preview.js";
 import type { RunReport } from "../shared/run-report.js";
 import type { Fleet } from "./fleet/fleet.js";
 import type { GuardrailSettings } from "./guardrails/namespace-guardrails.js";
@@ -52,6 +59,10 @@ export interface RunnerDeps {
   fleet?: Fleet;
   /** The bot's expiry: for repositories without `ttl` (default), and the longest any preview lives (max). */
   ttl?: { defaultMs?: number; maxMs?: number };
+  /** The preview page and its sign-in, when on: a preview's page, and a deploy's bypass token (registered secret). */
+  page?: PreviewPageLinks;
+  /** The objects protected previews need in the bot's own namespace (Gateway API ReferenceGrants). */
+  accessGrants?: AccessGrants;
 }
 
 /** The expiry a deploy sets: the job's, else the repository's `ttl`, else the bot's default; never past the bot's max. */
@@ -60,6 +71,12 @@ export function effectiveTtl(deps: Pick<RunnerDeps, "ttl">, asked: number | unde
   const max = deps.ttl?.maxMs;
   if (ttl === undefined) return max;
   return max === undefined ? ttl : Math.min(ttl, max);
+}
+
+export interface PreviewPageLinks {
+  previewUrl(key: { owner: string; repo: string; number: number }): string;
+  /** The bypass token of a preview's deploy (health checks, the E2E workflow), from its namespace and nonce. */
+  bypassToken(namespace: string, nonce: string): string;
 }
 
 /**

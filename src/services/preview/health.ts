@@ -20,7 +20,14 @@ export interface HealthResult {
 export async function runHealthChecks(
   baseUrl: string,
   checks: HealthCheck[],
-  opts: { deadlineMs: number; intervalMs?: number; signal?: AbortSignal; fetchImpl?: typeof fetch },
+  opts: {
+    deadlineMs: number;
+    intervalMs?: number;
+    signal?: AbortSignal;
+    fetchImpl?: typeof fetch;
+    /** Sent with every check (a protected preview's bypass token); never part of a result. */
+    headers?: Record<string, string>;
+  },
 ): Promise<HealthResult[]> {
   const fetchImpl = opts.fetchImpl ?? fetch;
   const interval = opts.intervalMs ?? 2_000;
@@ -34,7 +41,11 @@ export async function runHealthChecks(
         attempts++;
         const started = Date.now();
         try {
-          const res = await fetchImpl(url, { redirect: "manual", signal: AbortSignal.timeout(check.timeout) });
+          const res = await fetchImpl(url, {
+            redirect: "manual",
+            signal: AbortSignal.timeout(check.timeout),
+            ...(opts.headers ? { headers: opts.headers } : {}),
+          });
           await res.body?.cancel();
           if (res.status === check.status)
             return { path: check.path, url, ok: true, detail: `${res.status} in ${Date.now() - started} ms` };

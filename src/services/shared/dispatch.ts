@@ -87,6 +87,8 @@ export interface PreviewSummary {
   /** Short reason when failed. */
   reason?: string;
   prUrl?: string;
+  /** The preview's page on the bot (last deploy, logs), when the page is on. */
+  pageUrl?: string;
   /** A deploy waiting for a seat (state `queued`): where it stands in line and which cap keeps it waiting. */
   queue?: QueueStanding;
 }
@@ -119,4 +121,20 @@ export interface BackupReads {
   targets(): string[];
   /** The backups of one configured target. */
   ofTarget(name: string): Promise<BackupListing[]>;
+  /** Every configured target as the page shows it: who may see it, its last backup (time, size, verified), next run. */
+  overview?(now?: Date): Promise<BackupTargetView[]>;
+}
+
+/** A backup target as the page shows it (only to admins and to readers of one of its allowed repositories). */
+export interface BackupTargetView {
+  name: string;
+  /** `owner/repo` or `owner/*`; none: admins only. */
+  allowedRepos?: readonly string[];
+  lastSuccess?: string;
+  sizeBytes?: number;
+  /** ISO time the last backup was verified by a restore, if it was. */
+  verified?: string;
+  nextRun?: string;
+  /** The last run failed: why (redacted). */
+  lastError?: string;
 }

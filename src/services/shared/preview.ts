@@ -231,12 +231,25 @@ export interface Cluster {
    * fails; any other kind is done once applied. Never throws for a failed hook: the result says so.
    */
   waitForHooks(refs: readonly ObjectRef[], timeoutMs: number, signal?: AbortSignal): Promise<HookResult[]>;
-  /** Namespaces carrying the selector labels (the sweeper's "actual" set). */
-  listNamespaces(
-    selector: Record<string, string>,
-  ): Promise<
-    Array<{ name: string; labels: Record<string, string>; annotations: Record<string, string>; phase: string }>
+  /** Namespaces carrying the selector labels (the sweeper's "actual" set), with when each was created (ISO). */
+  listNamespaces(selector: Record<string, string>): Promise<
+    Array<{
+      name: string;
+      labels: Record<string, string>;
+      annotations: Record<string, string>;
+      phase: string;
+      createdAt?: string;
+    }>
   >;
+}
+
+/**
+ * The objects protected previews need in the bot's own namespace (Gateway API ReferenceGrants letting a preview's
+ * routes or policies reach the bot's Service). Found by the preview's labels; teardown syncs to none.
+ */
+export interface AccessGrants {
+  /** Make the bot's namespace hold exactly `objects` for the preview `selector` names: apply them, delete its others. */
+  sync(selector: Record<string, string>, objects: KubeObject[]): Promise<{ applied: string[]; deleted: string[] }>;
 }
 
 export interface RoleBindingRequest {

@@ -57,6 +57,8 @@ export interface RunReport {
   trigger: string;
   /** State `queued`: where the deploy stands in the line for a seat (fleet caps). */
   queue?: { position: number; of: number; reason: string };
+  /** The preview's page on the bot (its last deploy, logs), when the page is on. */
+  pageUrl?: string;
 }
 
 /** Where reports go on GitHub. One instance per run, bound to the installation's Octokit. */

@@ -6,6 +6,9 @@
  */
 import type { PreviewState } from "../../../shared/state.js";
 import {
+  ACCESS_ANNOTATION,
+  ACCESS_HOSTS_ANNOTATION,
+  ACCESS_NONCE_ANNOTATION,
   AUTHOR_ANNOTATION,
   EXPIRES_ANNOTATION,
   isProtectedNamespace,
@@ -24,7 +27,7 @@ import type { DeployStep } from "../context.js";
 
 export const namespaceStep: DeployStep = {
   name: "Namespace",
-  async run({ deps, config, names, pull, report }, detail) {
+  async run({ deps, config, names, pull, report, access }, detail) {
     if (isProtectedNamespace(names.namespace, config.protectedNamespaces))
       throw new Error(
         `namespace "${names.namespace}" is protected (protectedNamespaces in .github/preview.yml); choose a names.namespace pattern that does not produce it`,
@@ -45,6 +48,10 @@ export const namespaceStep: DeployStep = {
         ? { [EXTRA_URLS_ANNOTATION]: report.extraUrls.map((x) => `${x.name}=${x.url}`).join(",") }
         : {}),
       ...(report.expiresAt ? { [EXPIRES_ANNOTATION]: report.expiresAt } : {}),
+      // Who may open it, on which hosts, and this deploy's bypass-token nonce: what the sign-in answers from.
+      [ACCESS_ANNOTATION]: access.mode,
+      ...(access.hosts.length ? { [ACCESS_HOSTS_ANNOTATION]: access.hosts.join(",") } : {}),
+      ...(access.mode === "github" ? { [ACCESS_NONCE_ANNOTATION]: access.nonce } : {}),
     });
     detail(`${names.namespace} (Pod Security: enforce ${settings.podSecurity}, warn and audit restricted)`);
   },
