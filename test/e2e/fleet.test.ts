@@ -138,4 +138,26 @@ describe("caps with a visible fair line", () => {
     expect(expires).toBeLessThanOrEqual(Date.now() + 24 * HOUR);
     expect(expires).toBeGreaterThan(Date.now() + 23 * HOUR);
   }, 60_000);
+
+  it("a teardown concludes a queued check run a deploy left when it took its seat and then found its PR closed", async () => {
+    // What such a deploy leaves (the soak found it, SOAK_SEED=777001): its queued check run, no longer in the line,
+    // so no withdrawal concludes it; the PR's close is the last word.
+    const before = checkRun(3)!;
+    gh.state.checkRuns.push({
+      ...before,
+      id: 990_001,
+      status: "queued",
+      conclusion: null,
+      completed_at: null,
+      output: { title: "Queued: position 1 of 1", summary: "" },
+    });
+    gh.state.pulls.set(3, { ...gh.state.pulls.get(3)!, state: "closed" });
+    expect(await h.send("pull_request", prEvent("closed", gh.state.pulls.get(3)!))).toBe(200);
+    expect(namespaces()).toEqual([2]);
+    const runs = gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === sha(3));
+    expect(runs.map((r) => [r.id === 990_001, r.status, r.conclusion])).toEqual([
+      [false, "completed", "success"],
+      [true, "completed", "cancelled"],
+    ]);
+  }, 120_000);
 });

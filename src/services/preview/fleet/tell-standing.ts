@@ -6,6 +6,7 @@
 import type { Notifier } from "../../chat/notifier.js";
 import type { GitHubClients } from "../../github/app-clients.js";
 import { CHECK_RUN_NAME } from "../../github/check-run-sync.js";
+import type { Octokit } from "../../github/reads.js";
 import { renderCheckRunOutput } from "../../github/report-markdown.js";
 import { webUrlOf } from "../../github/reporter.js";
 import { isTransientError } from "../../shared/errors.js";
@@ -54,56 +55,71 @@ export function createWithdrawer(deps: {
   /** Waits between attempts (tests pass short ones). */
   backoffMs?: readonly number[];
 }): (entry: WaitingEntry, why: "superseded" | "released") => Promise<void> {
-  const backoff = deps.backoffMs ?? [1_000, 3_000, 10_000];
   return async (entry, why) => {
-    const { ref, names, trigger } = entry.facts;
-    const report: RunReport = {
-      kind: "deploy",
-      ref,
-      names,
-      state: why === "superseded" ? "superseded" : "cancelled",
-      steps: [],
-      summary:
-        why === "superseded"
-          ? "Superseded while queued: a deploy of a newer commit took its place in line."
-          : "Cancelled while queued: the preview was closed or destroyed before a seat freed.",
-      startedAt: entry.since,
-      trigger,
-    };
     const octokit = await deps.github.octokitFor(entry.job.installationId);
-    const { owner, repo } = ref;
-    const output = renderCheckRunOutput(report, { serverUrl: webUrlOf(octokit) });
-    for (let i = 0; ; i++) {
-      try {
-        const { data } = await octokit.rest.checks.listForRef({
-          owner,
-          repo,
-          ref: ref.sha,
-          check_name: CHECK_RUN_NAME,
-          filter: "all",
-          per_page: 100,
-        });
-        for (const run of data.check_runs)
-          if (run.external_id === names.key && run.status !== "completed")
-            await octokit.rest.checks.update({
-              owner,
-              repo,
-              check_run_id: run.id,
-              status: "completed",
-              conclusion: "cancelled",
-              completed_at: new Date().toISOString(),
-              output: { ...output, title: output.title.slice(0, 200) },
-            });
-        return;
-      } catch (err) {
-        if (i >= backoff.length || !isTransientError(err))
-          throw new Error(`concluding the queued check run of ${names.key} at ${ref.sha.slice(0, 7)}`, {
-            cause: err,
-          });
-        await new Promise((r) => setTimeout(r, backoff[i]));
-      }
-    }
+    await concludeOpenCheckRuns(octokit, entry.facts, why, entry.since, deps.backoffMs);
   };
+}
+
+/**
+ * Conclude every unfinished `preview` check run of this preview at its commit: `superseded` (a newer commit took its
+ * place in line) or `released` (given up: the PR closed, the preview destroyed). The withdrawal of a waiting deploy
+ * uses it, and so does a teardown: a deploy that had left the line for its seat and then found its PR closed leaves
+ * its queued check run to the teardown.
+ */
+export async function concludeOpenCheckRuns(
+  octokit: Octokit,
+  facts: Pick<WaitingEntry["facts"], "ref" | "names" | "trigger">,
+  why: "superseded" | "released",
+  since: string,
+  backoffMs: readonly number[] = [1_000, 3_000, 10_000],
+): Promise<void> {
+  const { ref, names, trigger } = facts;
+  const report: RunReport = {
+    kind: "deploy",
+    ref,
+    names,
+    state: why === "superseded" ? "superseded" : "cancelled",
+    steps: [],
+    summary:
+      why === "superseded"
+        ? "Superseded while queued: a deploy of a newer commit took its place in line."
+        : "Cancelled while queued: the preview was closed or destroyed before a seat freed.",
+    startedAt: since,
+    trigger,
+  };
+  const { owner, repo } = ref;
+  const output = renderCheckRunOutput(report, { serverUrl: webUrlOf(octokit) });
+  for (let i = 0; ; i++) {
+    try {
+      const { data } = await octokit.rest.checks.listForRef({
+        owner,
+        repo,
+        ref: ref.sha,
+        check_name: CHECK_RUN_NAME,
+        filter: "all",
+        per_page: 100,
+      });
+      for (const run of data.check_runs)
+        if (run.external_id === names.key && run.status !== "completed")
+          await octokit.rest.checks.update({
+            owner,
+            repo,
+            check_run_id: run.id,
+            status: "completed",
+            conclusion: "cancelled",
+            completed_at: new Date().toISOString(),
+            output: { ...output, title: output.title.slice(0, 200) },
+          });
+      return;
+    } catch (err) {
+      if (i >= backoffMs.length || !isTransientError(err))
+        throw new Error(`concluding the queued check run of ${names.key} at ${ref.sha.slice(0, 7)}`, {
+          cause: err,
+        });
+      await new Promise((r) => setTimeout(r, backoffMs[i]));
+    }
+  }
 }
 
 function capitalize(text: string): string {
