@@ -1,7 +1,10 @@
 /**
- * The soak, seeded: about 50 randomized pull-request lifecycles against the bot as a child process, its own real
- * control plane and PostgreSQL, with faults (test/support/soak/). Reproduce a failure with `SOAK_SEED=<seed>` (the
- * seed is in the failure message); `SOAK_LIFECYCLES` changes the size. `npm run bench -- soak` runs 1,000.
+ * The soak, seeded: randomized pull-request lifecycles against the bot as a child process, its own real control plane
+ * and PostgreSQL, with faults (test/support/soak/). The default suite runs a short, fixed one (DEFAULT_SEED,
+ * DEFAULT_LIFECYCLES): the faults' timing is not seeded and only a few seeds have been checked (docs/fleet.md), so
+ * the random-seed long run is opt-in: `SOAK_SEED=random SOAK_LIFECYCLES=50`, and `npm run bench -- soak` runs
+ * 1,000. Reproduce a failure with `SOAK_SEED=<seed>` (the seed is in the failure message) and the same
+ * `SOAK_LIFECYCLES`.
  *
  * Nothing here waits on time: the soak ends when the bot, asked over its stdin, is idle and a sweep finds nothing to
  * do; every wait is for a state, with a generous bound.
@@ -10,8 +13,14 @@ import { afterAll, beforeAll, expect, it } from "@jest/globals";
 import { runSoak, type SoakResult } from "../support/soak/lifecycle.js";
 import { startSoakWorld, type SoakWorld } from "../support/soak/world.js";
 
-const SEED = Number(process.env.SOAK_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const LIFECYCLES = Number(process.env.SOAK_LIFECYCLES ?? 50);
+/** A seed that draws faults of every kind at this length (and found the queued check run a teardown now concludes). */
+const DEFAULT_SEED = 777001;
+const DEFAULT_LIFECYCLES = 20;
+const SEED =
+  process.env.SOAK_SEED === "random"
+    ? Math.floor(Math.random() * 2 ** 31)
+    : Number(process.env.SOAK_SEED ?? DEFAULT_SEED);
+const LIFECYCLES = Number(process.env.SOAK_LIFECYCLES ?? DEFAULT_LIFECYCLES);
 const CAPS = { total: 4, perRepo: 2 };
 let world: SoakWorld;
 
@@ -33,11 +42,17 @@ it(`keeps the fleet's invariants through ${LIFECYCLES} randomized lifecycles wit
   try {
     result = await runSoak(world, SEED, { lifecycles: LIFECYCLES, concurrency: 6, caps: CAPS, faultRate: 0.12 });
   } catch (err) {
-    throw new Error(`the soak failed (reproduce with SOAK_SEED=${SEED}): ${String(err)}`, { cause: err });
+    throw new Error(
+      `the soak failed (reproduce with SOAK_SEED=${SEED} SOAK_LIFECYCLES=${LIFECYCLES}): ${String(err)}`,
+      { cause: err },
+    );
   }
+  console.log(`soak SOAK_SEED=${SEED} SOAK_LIFECYCLES=${LIFECYCLES}: faults ${JSON.stringify(result.faults)}`);
   const problems = [...result.orphans, ...result.capViolations, ...result.lostDeploys, ...result.stickies];
   if (problems.length)
-    throw new Error(`soak SOAK_SEED=${SEED} broke invariants:\n- ${problems.slice(0, 30).join("\n- ")}`);
+    throw new Error(
+      `soak SOAK_SEED=${SEED} SOAK_LIFECYCLES=${LIFECYCLES} broke invariants:\n- ${problems.slice(0, 30).join("\n- ")}`,
+    );
   expect(result.operations).toBeGreaterThan(LIFECYCLES);
   expect(Object.values(result.faults).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
   // The watch saw previews come and go (a watch that saw nothing would find no violation either).
