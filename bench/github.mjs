@@ -31,6 +31,8 @@ import { parseArgs } from "node:util";
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 const argv = process.argv.slice(2);
+// The renderer's sandbox (preview-sandbox) and the pinned tools, as the test setup puts them first.
+process.env.PATH = `${join(root, ".tools", "bin")}:${process.env.PATH}`;
 
 rerunWithTypeScript(import.meta.url, argv, root);
 

@@ -417,8 +417,24 @@ export const configSchema = z
       })
       .strict()
       .default({ timeout: 300_000, checks: [] }),
-    /** Expire the preview this long after its last deploy (the sweeper tears it down). */
+    /**
+     * Expire the preview this long after its last deploy (the sweeper tears it down). Unset: the bot's default
+     * (PREVIEW_DEFAULT_TTL), if it has one; never longer than the bot's PREVIEW_MAX_TTL.
+     */
     ttl: duration.optional(),
+    /**
+     * This repository's own limits on previews running at once; over them a deploy waits in line. They can only lower
+     * the bot's (MAX_PREVIEWS_PER_REPO, MAX_PREVIEWS_PER_AUTHOR): a higher number has no effect.
+     */
+    caps: z
+      .object({
+        /** This repository's previews running at once. */
+        maxPreviews: z.number().int().min(1).optional(),
+        /** One author's previews of this repository running at once. */
+        maxPreviewsPerAuthor: z.number().int().min(1).optional(),
+      })
+      .strict()
+      .default({}),
     /** When to deploy. */
     trigger: z
       .object({

@@ -24,10 +24,12 @@ import {
   type RenderStatus,
   createProbotApp,
   databasesFrom,
+  fleetFrom,
   imageDepsFrom,
   loadKubeConfig,
   notifierFrom,
   queueFrom,
+  slackClientFrom,
   queueLeaseFrom,
   startBackupSchedules,
 } from "./parts.js";
@@ -45,7 +47,7 @@ import { redeliverMissed } from "./services/github/redeliver.js";
 import type { GitHubEndpoints } from "./services/github/user-auth.js";
 import { WriteLanes } from "./services/github/write-lanes.js";
 import { GatedScheduleLock, MemoryScheduleLock, PgScheduleLock, type ScheduleLock } from "./services/jobs/schedule.js";
-import { createSlackWebClient, type Notifier } from "./services/chat/notifier.js";
+import type { Notifier } from "./services/chat/notifier.js";
 import type { QueueLease } from "./services/cluster/queue-lease.js";
 import type { BackupService } from "./services/data/backups/service.js";
 import type { Queue } from "./services/jobs/queue.js";
@@ -62,6 +64,8 @@ import { parseAllowlist } from "./services/preview/render/app-secrets.js";
 import { createRenderer, type Renderer } from "./services/preview/render/index.js";
 import { rendererSettings, renderWorkerFrom } from "./services/preview/render/settings.js";
 import { createRunner, type Runner } from "./services/preview/runner.js";
+import type { Fleet } from "./services/preview/fleet/fleet.js";
+import { previewTtl } from "./services/preview/fleet/settings.js";
 import {
   BACKUP_JOB,
   PREVIEW_JOB,
@@ -113,6 +117,8 @@ export interface AppParts {
   intake: Intake;
   directory: PreviewDirectory;
   sweeper: Sweeper;
+  /** Seats for running previews, the caps and the fair line of deploys waiting for one. */
+  fleet: Fleet;
   /** The preview page and the sign-in in front of previews: its door, or why it is off. */
   page: PagePart;
 }
@@ -164,7 +170,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     ? new pg.Pool({ connectionString: settings.DATABASE_URL, max: 3, application_name: "preview-bot" })
     : undefined;
   pool?.on("error", (err) => logger.warn({ err }, "idle state-database connection failed"));
-  const slackClient = settings.SLACK_BOT_TOKEN ? createSlackWebClient(settings.SLACK_BOT_TOKEN) : undefined;
+  const slackClient = slackClientFrom(settings);
   const answerSlack = slackClient ? createSlackResponder({ client: slackClient, logger }) : undefined;
   const notifier = parts.notifier ?? (slackClient ? notifierFrom(settings, slackClient, pool, logger) : undefined);
   const queueLease = settings.DATABASE_URL ? undefined : queueLeaseFrom(settings, kubeConfig, logger);
@@ -184,6 +190,9 @@ export function buildApp(settings: Env, o: BuildOptions): App {
   const workDir = settings.WORK_DIR ?? join(tmpdir(), "preview-bot");
   const renderWorker = renderWorkerFrom(settings, logger);
   const renderStatus: RenderStatus = { state: "not checked yet" };
+  // Submitting a destroy needs the intake, built after the runner: the fleet reaches it through this late binding.
+  const late: { submit?: Intake["submit"] } = {};
+  const fleet = fleetFrom(settings, { pool, queue, github, notifier, submit: async (r) => late.submit?.(r), logger });
   const runner = createRunner({
     cluster,
     renderer:
@@ -212,6 +221,8 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     ...(parts.fetch ? { fetchImpl: parts.fetch } : {}),
     healthIntervalMs: pace.healthIntervalMs,
     e2ePollMs: pace.e2ePollMs,
+    fleet,
+    ttl: previewTtl(settings),
     ...(page.links ? { page: page.links } : {}),
     ...(page.accessGrants ? { accessGrants: page.accessGrants } : {}),
   });
@@ -224,6 +235,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     admins: settings.PREVIEW_BOT_ADMINS,
     logger,
   });
+  late.submit = (request) => intake.submit(request);
   const commentJob = createCommentJob({ octokitFor: (id) => github.octokitFor(id), intake, logger });
   queue.register<PreviewJob>(PREVIEW_JOB, (job, signal, control) => runner.handle(job, signal, control));
   queue.register<CommentJob>(COMMENT_JOB, (job) => commentJob(job.payload));
@@ -236,7 +248,9 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     logger,
     protectedNamespaces: settings.PROTECTED_NAMESPACES,
     memory: pool ? new PgSweepMemory(pool) : new MemorySweepMemory(),
-    activeKeys: () => queue.activeKeys(),
+    // A deploy waiting in the fleet's line is not missing: it is left to the line.
+    activeKeys: async () => new Set([...(await queue.activeKeys()), ...(await fleet.waitingKeys())]),
+    reconcileSeats: async (existing, _busy, open) => fleet.reconcile(existing, await queue.activeKeys(), open),
     ...(notifier ? { onHeadsUp: (item) => notifier.headsUp(item) } : {}),
   });
 
@@ -259,7 +273,11 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     heads,
     runner,
     intake,
-    directory: withPageLinks(createClusterDirectory(cluster), page),
+    directory: withPageLinks(
+      createClusterDirectory(cluster, () => fleet.queued()),
+      page,
+    ),
+    fleet,
     sweeper,
     page,
 
@@ -278,6 +296,8 @@ export function buildApp(settings: Env, o: BuildOptions): App {
         running.push(queueLease);
       }
       await queue.start();
+      // Deploys that waited across a restart, or that fit after the caps were raised, start now.
+      await fleet.pump().catch((err: unknown) => logger.warn({ err }, "starting the deploys waiting for a seat"));
       notifier?.start?.();
       const gauge = setInterval(() => metrics.setQueue(queue.stats()), 5_000);
       gauge.unref();
@@ -304,8 +324,9 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     async idle() {
       do {
         await queue.onIdle();
+        await fleet.settled();
         await lanes.drain();
-      } while (lanes.pending > 0);
+      } while (lanes.pending > 0 || (await queue.activeKeys()).size > 0);
     },
 
     async close() {

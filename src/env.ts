@@ -33,6 +33,16 @@ const quantity = z
   .regex(QUANTITY, 'must be a Kubernetes quantity such as "500m", "2", "512Mi" or "8Gi"');
 const CIDR = /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/;
 const cidrs = list.pipe(z.array(z.string().regex(CIDR, "must be an address range such as 10.0.0.0/16")));
+/** A duration setting (`30m`, `12h`, `7d`, `2w`) in milliseconds; the grammar of .github/preview.yml's durations. */
+const durationSetting = optional.pipe(
+  z
+    .string()
+    .regex(/^\d{1,6}(s|m|h|d|w)$/, 'a duration such as "12h", "7d" or "2w"')
+    .transform((s) => Number(s.slice(0, -1)) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7, w: 6.048e8 }[s.slice(-1) as "s"])
+    .optional(),
+);
+const cap = optional.pipe(z.coerce.number<string | undefined>().int().min(1).max(100_000).optional());
+
 /** `name` or `name=owner/repo|owner/*`: an allowlist entry, open to every repository or only to those. */
 const ALLOW_ENTRY =
   /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(=[A-Za-z0-9_.-]+\/([A-Za-z0-9_.-]+|\*)(\|[A-Za-z0-9_.-]+\/([A-Za-z0-9_.-]+|\*))*)?$/;
@@ -212,6 +222,18 @@ const envSchema = z.object({
   BOT_NAMESPACE: z.string().regex(dnsLabel, "must be a namespace name").default("preview-bot"),
   BOT_SERVICE_ACCOUNT: z.string().regex(dnsSubdomain, "must be a ServiceAccount name").default("preview-bot"),
 
+  // The fleet (src/services/preview/fleet/): previews running at once; over a cap a deploy waits in a fair line.
+  // Unset: no limit. A repository may only lower its own (`caps` in .github/preview.yml).
+  MAX_PREVIEWS: cap,
+  MAX_PREVIEWS_PER_REPO: cap,
+  MAX_PREVIEWS_PER_AUTHOR: cap,
+  /** A deploy that has to wait first has the longest-asleep preview destroyed (its final backup as configured). */
+  EVICT_ASLEEP_PREVIEWS: flag,
+  /** Expiry for previews whose repository sets no `ttl`; unset: they do not expire. */
+  PREVIEW_DEFAULT_TTL: durationSetting,
+  /** The longest a preview may live after its last deploy or `/preview extend` (a repository's `ttl` included). */
+  PREVIEW_MAX_TTL: durationSetting,
+
   // Images (src/services/preview/deploy/steps/images.ts): resolved to digests before a deploy applies anything
   /** Seconds a deploy waits for a missing image when its images[] entry sets no `wait` (at most 45 minutes). */
   IMAGE_WAIT: z.coerce.number().int().min(0).max(2700).default(900),
@@ -277,6 +299,8 @@ const envSchema = z.object({
   SLACK_SIGNING_SECRET: optional,
   SLACK_BOT_TOKEN: optional,
   SLACK_DEFAULT_CHANNEL: optional,
+  /** Slack's Web API base URL: GovSlack's (`https://slack-gov.com/api/`) or a proxy; default Slack's own. */
+  SLACK_API_URL: optional.pipe(z.url({ protocol: /^https?$/, error: "an http(s) URL ending in /api/" }).optional()),
   /** Slack user id → GitHub login: `U012AB3CD=octocat,U045=hubot`, or a path to a JSON object file. */
   SLACK_USER_MAP: optional,
   /** GitHub logins allowed to back up and list every backup target from Slack (else a target's allowedRepos decide). */
@@ -344,6 +368,9 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new EnvError(`invalid environment:\n${lines.join("\n")}`);
   }
+  const { PREVIEW_DEFAULT_TTL: ttl, PREVIEW_MAX_TTL: maxTtl } = result.data;
+  if (ttl !== undefined && maxTtl !== undefined && ttl > maxTtl)
+    throw new EnvError("invalid environment:\n  PREVIEW_DEFAULT_TTL: must not be longer than PREVIEW_MAX_TTL");
   sources.set(result.data, source);
   return result.data;
 }

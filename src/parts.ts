@@ -1,6 +1,9 @@
 /**
  * One builder per part of the bot, from the settings (the composition root, deps.ts, puts them together). Each
  * builds and starts nothing, except `startBackupSchedules`, which the root's start step calls.
+ *
+ * Longer than 300 lines on purpose: one short builder per part (queue, fleet, images, backups, Slack, …), side by side;
+ * split, deps.ts would import from as many files as it has parts.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -9,19 +12,29 @@ import { existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { CoordinationV1Api, KubeConfig } from "@kubernetes/client-node";
 import type pg from "pg";
-import { Probot, type ProbotOctokit } from "probot";
+import { Probot, ProbotOctokit } from "probot";
 import { privateKey, variablesOf, type Env } from "./env.js";
 import type { Intake } from "./intake/gate.js";
 import type { Logger } from "./logger.js";
 import {
   createSlackNotifier,
-  type createSlackWebClient,
+  createSlackWebClient,
   MemoryThreadStore,
   type Notifier,
 } from "./services/chat/notifier.js";
 import type { createSlackResponder } from "./services/chat/slack-reply.js";
 import { PgThreadStore } from "./services/chat/slack-threads.js";
 import { QueueLease } from "./services/cluster/queue-lease.js";
+import { appJwtSigner, withAppJwt } from "./services/github/app-jwt.js";
+import type { GitHubClients } from "./services/github/app-clients.js";
+import { createFleet, type Fleet } from "./services/preview/fleet/fleet.js";
+import { PgSeatStore } from "./services/preview/fleet/seat-store-pg.js";
+import { MemorySeatStore } from "./services/preview/fleet/seat-store.js";
+import { evictionRequest, fleetCaps } from "./services/preview/fleet/settings.js";
+import { createStandingTeller, createWithdrawer } from "./services/preview/fleet/tell-standing.js";
+import { PREVIEW_JOB } from "./services/shared/dispatch.js";
+import { previewKey } from "./services/shared/preview.js";
+import type { Request } from "./services/shared/request.js";
 import { blobStoreFromEnv } from "./services/data/backups/blob-store.js";
 import { createBackupService, type BackupService } from "./services/data/backups/service.js";
 import { loadTargets } from "./services/data/backups/targets.js";
@@ -49,13 +62,15 @@ import type { TokenCredential } from "@azure/identity";
 
 /** The GitHub App, from the environment (GitHub Enterprise Server aware). */
 export function createProbotApp(env: Env, logger: Logger, Octokit?: typeof ProbotOctokit): Probot {
+  const key = privateKey(env)!;
   return new Probot({
     appId: env.APP_ID!,
-    privateKey: privateKey(env)!,
+    // Probot wants the key; its Octokit signs the App's JWTs with a KeyObject parsed here once (app-jwt.ts).
+    privateKey: key,
     secret: env.WEBHOOK_SECRET!,
     log: logger.child({ component: "probot" }),
     ...(env.GHE_HOST ? { baseUrl: `${env.GHE_PROTOCOL ?? "https"}://${env.GHE_HOST}/api/v3` } : {}),
-    ...(Octokit ? { Octokit } : {}),
+    Octokit: withAppJwt(Octokit ?? ProbotOctokit, appJwtSigner(key)),
   });
 }
 
@@ -121,6 +136,12 @@ export function databasesFrom(env: Env, logger: Logger): Databases | undefined {
   });
 }
 
+/** Slack's Web API client (Slack is off without SLACK_BOT_TOKEN); SLACK_API_URL points it at GovSlack or a proxy. */
+export function slackClientFrom(env: Env): ReturnType<typeof createSlackWebClient> | undefined {
+  if (!env.SLACK_BOT_TOKEN) return undefined;
+  return createSlackWebClient(env.SLACK_BOT_TOKEN, env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {});
+}
+
 export function notifierFrom(
   env: Env,
   client: ReturnType<typeof createSlackWebClient>,
@@ -134,6 +155,37 @@ export function notifierFrom(
     channelFor: () => env.SLACK_DEFAULT_CHANNEL,
     ...(env.SLACK_DEFAULT_CHANNEL ? { announceChannel: env.SLACK_DEFAULT_CHANNEL } : {}),
     logger,
+  });
+}
+
+/**
+ * The fleet: seats and the fair line in PostgreSQL with DATABASE_URL (shared by replicas), else in memory. A promoted
+ * deploy goes straight onto the queue (it passed the intake when it first came); an eviction goes through the intake.
+ */
+export function fleetFrom(
+  env: Env,
+  o: {
+    pool: pg.Pool | undefined;
+    queue: Queue;
+    github: GitHubClients;
+    notifier: Notifier | undefined;
+    submit(request: Request): Promise<unknown>;
+    logger: Logger;
+  },
+): Fleet {
+  return createFleet({
+    seats: o.pool ? new PgSeatStore(o.pool) : new MemorySeatStore(),
+    caps: fleetCaps(env),
+    start: async (job) => {
+      await o.queue.enqueue({ kind: PREVIEW_JOB, key: previewKey(job), payload: job });
+    },
+    tell: createStandingTeller({ github: o.github, ...(o.notifier ? { notifier: o.notifier } : {}) }),
+    withdraw: createWithdrawer({ github: o.github }),
+    evictAsleep: {
+      enabled: env.EVICT_ASLEEP_PREVIEWS,
+      destroy: (key) => o.submit(evictionRequest(key)).then(() => {}),
+    },
+    logger: o.logger,
   });
 }
 

@@ -16,6 +16,8 @@ export interface TestPostgres {
   dataDir: string;
   binDir: string;
   stop(): void;
+  /** Stop the server at once (`-m immediate`: connections are cut, as in a crash) and start it again, same port. */
+  restart(): void;
 }
 
 /** Newest `/usr/lib/postgresql/<major>/bin` (Debian keeps initdb/pg_ctl off PATH), or PG_BIN_DIR. */
@@ -86,6 +88,10 @@ export async function startPostgres(): Promise<TestPostgres> {
     port,
     dataDir,
     binDir,
+    restart() {
+      run("pg_ctl", ["-D", dataDir, "-m", "immediate", "-w", "stop"]);
+      run("pg_ctl", ["-D", dataDir, "-o", opts, "-l", join(base, "log"), "-w", "-t", "60", "start"]);
+    },
     stop() {
       try {
         run("pg_ctl", ["-D", dataDir, "-m", "immediate", "-w", "stop"]);

@@ -154,6 +154,7 @@ export class FakeCluster implements Cluster {
 export class FakeDatabases implements Databases {
   readonly calls: Array<{ method: keyof Databases; args: unknown[] }> = [];
   existing: Array<{ database: string; key: string; role?: string }> = [];
+  strays: Array<{ role: string; key: string; database?: string }> = [];
   provisionError?: Error;
   dropError?: Error;
 
@@ -181,6 +182,10 @@ export class FakeDatabases implements Databases {
   async list() {
     this.calls.push({ method: "list", args: [] });
     return this.existing;
+  }
+  async strayRoles() {
+    this.calls.push({ method: "strayRoles", args: [] });
+    return this.strays;
   }
   async close() {
     this.calls.push({ method: "close", args: [] });

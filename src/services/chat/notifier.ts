@@ -15,8 +15,7 @@ import { redactText, type Logger } from "../../logger.js";
 import type { Announcer } from "../shared/announcer.js";
 import type { PreviewSummary } from "../shared/dispatch.js";
 import type { RunReport } from "../shared/run-report.js";
-import { stateAfterRun } from "../shared/state.js";
-import { escapeSlack, previewBlocks, previewText } from "./slack-blocks.js";
+import { escapeSlack, previewBlocks, previewText, replyText, summaryOfRun as summaryOf } from "./slack-blocks.js";
 import { describeSlackError as describe, platformError, retryDelay, type WebClient } from "./slack-retry.js";
 
 export { createSlackWebClient } from "./slack-retry.js";
@@ -42,6 +41,11 @@ export interface Notifier extends Announcer {
   notifyRun(report: RunReport): Promise<void>;
   /** The preview expires soon: a reply in its thread, whose summary carries the Extend button. */
   headsUp(item: ExpiryHeadsUp): Promise<void>;
+  /**
+   * A deploy waits for a seat (report state `queued` with its standing): when it `first` joins the line, the thread's
+   * summary and one reply; after that only the summary is edited, so moving up the line posts nothing new.
+   */
+  queued?(report: RunReport, first: boolean): Promise<void>;
   /** Try again what Slack refused for a passing reason (outage, rate limit); runs on a timer once started. */
   flushPending?(): Promise<void>;
   /** Start the retry timer (the composition root's start step). */
@@ -90,8 +94,6 @@ export interface SlackNotifierOptions {
 /** Messages kept for a later try at most (oldest dropped first, logged). */
 const OUTBOX_LIMIT = 500;
 
-const MAX_DETAIL = 2800;
-
 interface Pending {
   summary: PreviewSummary;
   update: NotifyUpdate;
@@ -124,23 +126,30 @@ class SlackNotifier implements Notifier {
   }
 
   async notifyRun(report: RunReport): Promise<void> {
-    const { ref, names } = report;
     await this.notify(
-      {
-        key: names.key,
-        owner: ref.owner,
-        repo: ref.repo,
-        number: ref.number,
-        state: stateAfterRun(report),
-        namespace: names.namespace,
-        ...(report.url ? { url: report.url } : {}),
-        ...(report.extraUrls?.length ? { extraUrls: report.extraUrls } : {}),
-        ...(ref.sha ? { sha: ref.sha } : {}),
-        ...(report.pageUrl ? { pageUrl: report.pageUrl } : {}),
-      },
+      summaryOf(report),
       { text: report.summary, ...(report.error ? { detail: report.error } : {}) },
       report.slackChannel ? { channel: report.slackChannel } : {},
     );
+  }
+
+  async queued(report: RunReport, first: boolean): Promise<void> {
+    const summary = summaryOf(report);
+    const stored = first ? undefined : await this.opts.threads.get(summary.key).catch(() => undefined);
+    if (!stored) return this.notifyRun(report);
+    try {
+      await this.call(`updating the thread for ${summary.key}`, () =>
+        this.opts.client.chat.update({
+          channel: stored.channel,
+          ts: stored.ts,
+          text: previewText(summary),
+          blocks: previewBlocks(summary, this.extendOpt()),
+        }),
+      );
+    } catch (err) {
+      // The line moves on: a lost summary edit is corrected by the next one.
+      this.log.warn({ key: summary.key, err }, "updating the queued preview's Slack summary failed; carrying on");
+    }
   }
 
   async headsUp(item: ExpiryHeadsUp): Promise<void> {
@@ -232,7 +241,7 @@ class SlackNotifier implements Notifier {
         this.opts.client.chat.postMessage({
           channel: ref.channel,
           thread_ts: ref.ts,
-          text: updateText(update),
+          text: replyText(update.text, update.detail),
           unfurl_links: false,
           unfurl_media: false,
         }),
@@ -301,12 +310,4 @@ class SlackNotifier implements Notifier {
 
 export function createSlackNotifier(opts: SlackNotifierOptions): Notifier & { flushPending(): Promise<void> } {
   return new SlackNotifier(opts);
-}
-
-function updateText(update: NotifyUpdate): string {
-  const text = escapeSlack(update.text, 500);
-  if (!update.detail) return text;
-  const detail = redactText(update.detail).replace(/```/g, "'''");
-  const cut = detail.length > MAX_DETAIL ? `…${detail.slice(-MAX_DETAIL)}` : detail;
-  return `${text}\n\`\`\`${escapeSlack(cut, MAX_DETAIL + 1)}\`\`\``;
 }

@@ -9,7 +9,8 @@ import type { types } from "@slack/bolt";
 import { BUTTON_ACTIONS } from "../../actions.js";
 import { redactText } from "../../logger.js";
 import type { PreviewSummary } from "../shared/dispatch.js";
-import type { PreviewState } from "../shared/state.js";
+import type { RunReport } from "../shared/run-report.js";
+import { stateAfterRun, type PreviewState } from "../shared/state.js";
 
 type KnownBlock = types.KnownBlock;
 type Button = types.Button;
@@ -51,7 +52,8 @@ const STATE_ICON: Record<PreviewState, string> = {
 /** One-line plain summary (notification text and fallback for clients without blocks). */
 export function previewText(summary: PreviewSummary): string {
   const url = safeUrl(summary.url);
-  return escapeSlack(`${summary.key}: ${summary.state}${url ? ` — ${url}` : ""}`, 500);
+  const line = summary.queue ? ` (position ${summary.queue.position} of ${summary.queue.of})` : "";
+  return escapeSlack(`${summary.key}: ${summary.state}${line}${url ? ` — ${url}` : ""}`, 500);
 }
 
 /** A short mrkdwn line for lists. */
@@ -60,8 +62,9 @@ export function previewLine(summary: PreviewSummary): string {
   const key = escapeSlack(summary.key, 150);
   const url = safeUrl(summary.url);
   const expires = summary.expiresAt ? ` · expires ${escapeSlack(summary.expiresAt, 40)}` : "";
+  const line = summary.queue ? ` (position ${summary.queue.position} of ${summary.queue.of})` : "";
   const page = safeUrl(summary.pageUrl);
-  return `${STATE_ICON[summary.state]} ${pr ? `<${pr}|${key}>` : key} *${summary.state}*${url ? ` <${url}|open>` : ""}${page ? ` · <${page}|details and logs>` : ""}${expires}`;
+  return `${STATE_ICON[summary.state]} ${pr ? `<${pr}|${key}>` : key} *${summary.state}*${line}${url ? ` <${url}|open>` : ""}${page ? ` · <${page}|details and logs>` : ""}${expires}`;
 }
 
 export function previewBlocks(summary: PreviewSummary, opts: { extendBy?: string } = {}): KnownBlock[] {
@@ -78,6 +81,10 @@ export function previewBlocks(summary: PreviewSummary, opts: { extendBy?: string
   if (summary.branch) fields.push(`*Branch*\n\`${escapeSlack(summary.branch, 100).replace(/`/g, "'")}\``);
   if (summary.sha) fields.push(`*Commit*\n\`${escapeSlack(summary.sha.slice(0, 7), 7)}\``);
   if (summary.expiresAt) fields.push(`*Expires*\n${escapeSlack(summary.expiresAt, 40)}`);
+  if (summary.queue)
+    fields.push(
+      `*Queued*\nposition ${summary.queue.position} of ${summary.queue.of}: ${escapeSlack(summary.queue.reason, 200)}`,
+    );
   const page = safeUrl(summary.pageUrl);
   if (page) fields.push(`*Details*\n<${page}|last deploy and logs>`);
   const blocks: KnownBlock[] = [
@@ -135,4 +142,33 @@ function previewButtons(summary: PreviewSummary, extendBy: string): Button[] {
     value: `extend ${target} ${extendBy}`,
   });
   return buttons;
+}
+
+/** A finished or queued run as the preview summary Slack shows (state in the preview vocabulary). */
+export function summaryOfRun(report: RunReport): PreviewSummary {
+  const { ref, names } = report;
+  return {
+    key: names.key,
+    owner: ref.owner,
+    repo: ref.repo,
+    number: ref.number,
+    state: stateAfterRun(report),
+    namespace: names.namespace,
+    ...(report.url ? { url: report.url } : {}),
+    ...(report.extraUrls?.length ? { extraUrls: report.extraUrls } : {}),
+    ...(ref.sha ? { sha: ref.sha } : {}),
+    ...(report.queue ? { queue: report.queue } : {}),
+    ...(report.pageUrl ? { pageUrl: report.pageUrl } : {}),
+  };
+}
+
+const MAX_DETAIL = 2800;
+
+/** A reply in a PR's thread: one line, and the detail (steps, diagnosis; its tail kept) in a code block. */
+export function replyText(line: string, detail?: string): string {
+  const text = escapeSlack(line, 500);
+  if (!detail) return text;
+  const clean = redactText(detail).replace(/```/g, "'''");
+  const cut = clean.length > MAX_DETAIL ? `…${clean.slice(-MAX_DETAIL)}` : clean;
+  return `${text}\n\`\`\`${escapeSlack(cut, MAX_DETAIL + 1)}\`\`\``;
 }

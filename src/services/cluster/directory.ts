@@ -52,10 +52,18 @@ export function summaryOf(ns: PreviewNamespace): PreviewSummary | undefined {
   return summary;
 }
 
-export function createClusterDirectory(cluster: Cluster): PreviewDirectory {
+export function createClusterDirectory(
+  cluster: Cluster,
+  /** Deploys waiting for a seat (the fleet's line): shown as previews in state `queued`. */
+  queued?: () => Promise<PreviewSummary[]>,
+): PreviewDirectory {
   async function all(): Promise<PreviewSummary[]> {
     const namespaces = await cluster.listNamespaces({ ...MANAGED_BY });
-    const out = namespaces.map(summaryOf).filter((s): s is PreviewSummary => s !== undefined);
+    const out: PreviewSummary[] = queued ? await queued() : [];
+    for (const ns of namespaces) {
+      const summary = summaryOf(ns);
+      if (summary) out.push(summary);
+    }
     return out.sort((a, b) => a.key.localeCompare(b.key));
   }
   return {

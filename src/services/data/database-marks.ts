@@ -59,6 +59,11 @@ export function parseMark(comment: string | null | undefined): string | undefine
   return readMark(comment)?.key;
 }
 
+/** The database a role's mark names (marks written before marks named it have none). */
+export function markedDatabase(comment: string | null | undefined): string | undefined {
+  return readMark(comment)?.database;
+}
+
 /** Whether a role's mark still lacks the database it owns (written before marks named it): rewritten on provision. */
 export function markNamesDatabase(comment: string | null | undefined): boolean {
   return readMark(comment)?.database !== undefined;

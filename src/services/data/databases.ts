@@ -30,6 +30,7 @@ import {
   databaseKey,
   grantPublicSchema,
   markFor,
+  markedDatabase,
   markNamesDatabase,
   parseMark,
   readDatabase,
@@ -420,6 +421,20 @@ class PostgresDatabases implements Databases {
       .child({ key: names.key, database: names.database, role: names.role })
       .info(result, "dropped preview database");
     return result;
+  }
+
+  async strayRoles(): ReturnType<Databases["strayRoles"]> {
+    const r = await step("listing preview roles that own no database", () =>
+      this.pool.query<{ role: string; comment: string | null }>(
+        `select r.rolname as role, shobj_description(r.oid, 'pg_authid') as comment from pg_roles r
+          where not exists (select 1 from pg_database d where d.datdba = r.oid) order by r.rolname`,
+      ),
+    );
+    return r.rows.flatMap((row) => {
+      const key = parseMark(row.comment);
+      const database = markedDatabase(row.comment);
+      return key === undefined ? [] : [{ role: row.role, key, ...(database !== undefined ? { database } : {}) }];
+    });
   }
 
   async list(): ReturnType<Databases["list"]> {

@@ -2,15 +2,17 @@
  * The `preview` check run of one run, kept in step with the run's latest report: created in progress (or already
  * completed, when the run finished before its first write's turn came), updated only when its output changed, and
  * completed once. Only our own open check run of the same commit is reused; a completed one cannot go back to in
- * progress, so a redeploy of a commit gets a new check run.
+ * progress, so a redeploy of a commit gets a new check run. A write GitHub fails transiently is tried again with
+ * backoff (report-error.ts): a check run left `queued` or `in_progress` is a deploy nobody hears the end of.
  */
 import type { RunReport } from "../shared/run-report.js";
 import type { OurApp } from "./app-identity.js";
-import { attempt, httpStatus, reportError } from "./report-error.js";
+import { attempt, httpStatus, reportError, retryDelayMs } from "./report-error.js";
 import { renderCheckRunOutput } from "./report-markdown.js";
 import type { SurfaceContext } from "./surface.js";
+import type { WriteOutcome } from "./write-lanes.js";
 
-const CHECK_RUN_NAME = "preview";
+export const CHECK_RUN_NAME = "preview";
 
 type Conclusion = "success" | "failure" | "neutral" | "cancelled";
 
@@ -40,6 +42,8 @@ export class CheckRunSync {
   private run: Run | undefined;
   /** What was last written to `run` (status and output), to skip writes that change nothing. */
   private sent: string | undefined;
+  /** Writes failed in a row (the backoff of the next try). */
+  private failedWrites = 0;
   /** Our open check run per commit, as looked up (null: none). */
   private readonly found = new Map<string, Run | null>();
 
@@ -96,8 +100,8 @@ export class CheckRunSync {
     }
   }
 
-  /** Write the desired state if it differs from what GitHub has. */
-  async write(): Promise<void> {
+  /** Write the desired state if it differs from what GitHub has; after a transient failure, ask to try again. */
+  async write(): Promise<WriteOutcome | void> {
     const desired = this.desired;
     if (!desired || desired.report.kind !== "deploy") return;
     const { report, done } = desired;
@@ -114,7 +118,9 @@ export class CheckRunSync {
           completed_at: report.finishedAt ?? new Date().toISOString(),
           output: { ...output, ...superseded },
         }
-      : { status: "in_progress" as const, started_at: report.startedAt, output };
+      : report.state === "queued"
+        ? { status: "queued" as const, output }
+        : { status: "in_progress" as const, started_at: report.startedAt, output };
     const url = report.url ?? report.names.url;
     const all = {
       external_id: report.names.key,
@@ -127,6 +133,7 @@ export class CheckRunSync {
     try {
       if (this.run && (await this.update(report, this.run, all))) {
         this.sent = key;
+        this.failedWrites = 0;
         return;
       }
       const { owner, repo, octokit } = this.ctx;
@@ -135,12 +142,15 @@ export class CheckRunSync {
       );
       this.run = { id: data.id, sha, url: data.html_url ?? "" };
       this.sent = key;
+      this.failedWrites = 0;
     } catch (err) {
       this.ctx.fail(
         "check_run",
         reportError(`${done ? "concluding" : "updating"} the check run for ${report.names.key}`, err),
         report,
       );
+      const retryInMs = retryDelayMs(err, ++this.failedWrites);
+      return retryInMs === undefined ? undefined : { retryInMs };
     }
   }
 

@@ -136,6 +136,10 @@ function facts(report: RunReport, opts: RenderOptions, withTrigger = true): stri
   if (report.images?.length && report.kind === "deploy") out.push(imagesFact(report.images));
   if (report.expiresAt)
     out.push(`- **Expires:** ${escapeMarkdown(report.expiresAt.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC"))}`);
+  if (report.queue)
+    out.push(
+      `- **Queued:** position ${report.queue.position} of ${report.queue.of} — ${escapeMarkdown(report.queue.reason)}`,
+    );
   if (withTrigger) out.push(`- **Triggered by:** ${escapeMarkdown(report.trigger)}`);
   return out;
 }

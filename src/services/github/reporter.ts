@@ -14,7 +14,8 @@
  * concluded and the deployment and comment writes drain behind it; the default `"await"` resolves when all are done.
  *
  * Failure policy: the Reporter never throws. Every failed GitHub read or write is wrapped with what was being done,
- * logged at warn, counted through `onFailure` (the server's metrics), and kept in `failures`.
+ * logged at warn, counted through `onFailure` (the server's metrics), and kept in `failures`. A check-run write that
+ * failed transiently is tried again with backoff (check-run-sync.ts); `finished()` waits for it.
  */
 import type { ProbotOctokit } from "probot";
 import { type Logger } from "../../logger.js";
@@ -25,7 +26,7 @@ import { DeploymentSync } from "./deployment-sync.js";
 import { httpStatus, type ReportError } from "./report-error.js";
 import { StickyCommentSync } from "./sticky-comment-sync.js";
 import type { GitHubSurface, SurfaceContext } from "./surface.js";
-import { WRITE_PRIORITY, WriteLanes } from "./write-lanes.js";
+import { WRITE_PRIORITY, WriteLanes, type WriteOutcome } from "./write-lanes.js";
 
 export { ReportError } from "./report-error.js";
 export type { GitHubSurface } from "./surface.js";
@@ -63,7 +64,8 @@ export interface GitHubReporter extends Reporter {
   flush(): Promise<void>;
 }
 
-function webUrlOf(octokit: ProbotOctokit): string {
+/** GitHub's web URL (commit links) from the Octokit's API base URL (github.com or a GHES host). */
+export function webUrlOf(octokit: ProbotOctokit): string {
   const api = String(octokit.request.endpoint.DEFAULTS.baseUrl ?? "https://api.github.com").replace(/\/+$/, "");
   if (api === "https://api.github.com") return "https://github.com";
   return api.replace(/\/api\/v3$/, "");
@@ -100,7 +102,7 @@ class PreviewReporter implements GitHubReporter {
     const ours = new OurApp(opts.app ?? (opts.appSlug ? { slug: opts.appSlug } : {}), this.log);
     this.checkRun = new CheckRunSync(ctx, ours);
     this.deployment = new DeploymentSync(ctx, () => this.checkRun.url);
-    this.comment = new StickyCommentSync(ctx, ours);
+    this.comment = new StickyCommentSync(ctx, ours, this.lanes.stickies);
   }
 
   get failures(): readonly Error[] {
@@ -169,6 +171,15 @@ class PreviewReporter implements GitHubReporter {
     if (this.opts.tail !== "background") await comment;
   }
 
+  async queued(report: RunReport): Promise<void> {
+    if (report.kind !== "deploy") return;
+    this.checkRun.set(report, false);
+    const checkRun = this.syncCheckRun(WRITE_PRIORITY.checkRun);
+    const comment = this.syncComment(report);
+    await checkRun;
+    if (this.opts.tail !== "background") await comment;
+  }
+
   async flush(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
@@ -180,7 +191,7 @@ class PreviewReporter implements GitHubReporter {
       prepare: () => this.checkRun.prepare(),
       write: async () => {
         this.lastCheckRunWrite = Date.now();
-        await this.checkRun.write();
+        return this.checkRun.write();
       },
     });
   }
@@ -199,7 +210,7 @@ class PreviewReporter implements GitHubReporter {
     key: string;
     priority: number;
     prepare: () => Promise<void>;
-    write: () => Promise<void>;
+    write: () => Promise<WriteOutcome | void>;
   }): Promise<void> {
     const p = this.lanes.request({ lane: this.opts.owner, ...req });
     this.inFlight.add(p);

@@ -2,6 +2,11 @@
  * The one sticky comment of a preview, found by its hidden marker among our own comments and edited in place —
  * only when its text changes. It says what the preview is (state, URL, commit, database, expiry); the run's step
  * timings live in the check run, so a redeploy that changes nothing leaves the comment alone.
+ *
+ * Never a second one: a comment is created only when a listing said there is none, and no other run of this process
+ * created one since (two runs of one preview — a deploy and the fleet telling it its place in line — can both have
+ * listed before either wrote; their writes run one after the other in the write lane). When the comments cannot be
+ * listed, this write is skipped and reported; the next run of the preview writes the comment.
  */
 import type { RunReport } from "../shared/run-report.js";
 import type { OurApp } from "./app-identity.js";
@@ -11,6 +16,10 @@ import type { SurfaceContext } from "./surface.js";
 
 const normalize = (body: string) => body.replace(/\r\n?/g, "\n");
 
+/** Sticky comments created through one set of write lanes (the process's), by repository and PR: the newest few. */
+export type CreatedStickies = Map<string, { id: number; body: string }>;
+const CREATED_MEMORY = 5_000;
+
 export class StickyCommentSync {
   private desired: RunReport | undefined;
   /** Our sticky comment as GitHub has it: undefined not looked up, null none yet. */
@@ -19,6 +28,7 @@ export class StickyCommentSync {
   constructor(
     private readonly ctx: SurfaceContext,
     private readonly ours: OurApp,
+    private readonly created: CreatedStickies = new Map(),
   ) {}
 
   set(report: RunReport): void {
@@ -31,8 +41,7 @@ export class StickyCommentSync {
     try {
       this.current = await this.find(report);
     } catch (err) {
-      // Posting a second comment beats losing the result; the next run finds the newest one.
-      this.current = null;
+      this.current = undefined; // unknown: looked up again by the write
       this.ctx.fail("comment", reportError(`listing comments of ${report.names.key}`, err), report);
     }
   }
@@ -40,6 +49,21 @@ export class StickyCommentSync {
   async write(): Promise<void> {
     const report = this.desired;
     if (!report) return;
+    const where = `${this.ctx.owner}/${this.ctx.repo}#${report.ref.number}`.toLowerCase();
+    if (this.current === undefined) {
+      // The listing failed: look again rather than risk a second comment.
+      try {
+        this.current = await this.find(report);
+      } catch (err) {
+        this.ctx.fail(
+          "comment",
+          reportError(`listing comments of ${report.names.key}; not written this time`, err),
+          report,
+        );
+        return;
+      }
+    }
+    this.current ??= this.created.get(where) ?? null;
     const body = this.render(report);
     if (this.current && normalize(this.current.body) === body) return;
     try {
@@ -52,6 +76,8 @@ export class StickyCommentSync {
         octokit.rest.issues.createComment({ owner, repo, issue_number: report.ref.number, body }),
       );
       this.current = { id: data.id, body };
+      this.created.set(where, this.current);
+      if (this.created.size > CREATED_MEMORY) this.created.delete(this.created.keys().next().value!);
     } catch (err) {
       this.ctx.fail("comment", reportError(`updating the preview comment on ${report.names.key}`, err), report);
     }

@@ -12,6 +12,10 @@
  * `prepare` (the reads a write needs, e.g. finding an existing check run) runs at once, outside the lane: reads are
  * not paced, and a read inside the lane would hold up every write behind it.
  *
+ * A write that failed transiently may ask to run again (`{ retryInMs }`): it rests outside the lane for that long (other
+ * writes go on meanwhile), still counted as pending, and its waiters wait for the retry. A newer request for the same
+ * key ends the rest at once: it writes the latest state anyway.
+ *
  * A lane is keyed by the repository owner: a GitHub App is installed at most once per account, so owner and
  * installation are the same partition (Probot's throttling keys its pacing by installation id).
  */
@@ -29,7 +33,12 @@ export interface WriteRequest {
   /** Reads the write needs; runs at once, outside the lane. Must not throw (record failures itself). */
   prepare?: () => Promise<void>;
   /** The write; renders the latest state when it runs. Must not throw (record failures itself). */
-  write: () => Promise<void>;
+  write: () => Promise<WriteOutcome | void>;
+}
+
+/** What a write may ask for after a transient failure (recorded by itself): another try in `retryInMs`. */
+export interface WriteOutcome {
+  retryInMs?: number;
 }
 
 interface Entry {
@@ -38,12 +47,14 @@ interface Entry {
   seq: number;
   ready: boolean;
   preparing?: Promise<void>;
-  write: () => Promise<void>;
+  write: () => Promise<WriteOutcome | void>;
   waiters: Array<() => void>;
 }
 
 class Lane {
   readonly pending = new Map<string, Entry>();
+  /** Entries waiting to retry a transiently failed write. */
+  readonly resting = new Map<string, { entry: Entry; timer: NodeJS.Timeout }>();
   running = false;
 
   constructor(
@@ -60,30 +71,63 @@ class Lane {
         next = e;
     }
     if (!next) {
-      if (this.pending.size === 0) this.onIdle();
+      if (this.pending.size === 0 && this.resting.size === 0) this.onIdle();
       return;
     }
     const entry = next;
     this.pending.delete(entry.key);
     this.running = true;
-    entry
+    // Never rejects: a rejected write is logged, and what follows cannot throw.
+    void entry
       .write()
-      .catch((err: unknown) =>
-        this.log?.error(
-          { err, key: entry.key },
-          `GitHub write "${entry.key}" threw; writes must record their own failures`,
-        ),
+      .then(
+        (outcome) => outcome?.retryInMs,
+        (err: unknown) => {
+          this.log?.error(
+            { err, key: entry.key },
+            `GitHub write "${entry.key}" threw; writes must record their own failures`,
+          );
+          return undefined;
+        },
       )
-      .finally(() => {
+      .then((retryInMs) => {
         this.running = false;
-        for (const w of entry.waiters) w();
+        if (retryInMs !== undefined) this.rest(entry, retryInMs);
+        else for (const w of entry.waiters) w();
         this.pump();
       });
+  }
+
+  /** Back into the line now (a newer request for its key, or its rest is over). */
+  wake(key: string): void {
+    const resting = this.resting.get(key);
+    if (!resting) return;
+    clearTimeout(resting.timer);
+    this.resting.delete(key);
+    const newer = this.pending.get(key);
+    if (newer) newer.waiters.push(...resting.entry.waiters);
+    else this.pending.set(key, { ...resting.entry, ready: true, preparing: undefined });
+  }
+
+  private rest(entry: Entry, ms: number): void {
+    const newer = this.pending.get(entry.key);
+    if (newer) {
+      newer.waiters.push(...entry.waiters); // a newer request already waits to write the latest state
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.wake(entry.key);
+      this.pump();
+    }, ms);
+    timer.unref();
+    this.resting.set(entry.key, { entry, timer });
   }
 }
 
 export class WriteLanes {
   private readonly lanes = new Map<string, Lane>();
+  /** Sticky comments created through these lanes (sticky-comment-sync.ts): no second one for a preview. */
+  readonly stickies = new Map<string, { id: number; body: string }>();
   private seq = 0;
   private idleWaiters: Array<() => void> = [];
 
@@ -95,12 +139,14 @@ export class WriteLanes {
   request(req: WriteRequest): Promise<void> {
     const lane = this.lane(req.lane.toLowerCase());
     return new Promise<void>((resolve) => {
+      lane.wake(req.key);
       const existing = lane.pending.get(req.key);
       if (existing) {
         existing.priority = Math.min(existing.priority, req.priority);
         existing.write = req.write;
         existing.waiters.push(resolve);
         if (req.prepare) this.prepare(lane, existing, req.prepare);
+        else lane.pump(); // it may have been resting
         return;
       }
       const entry: Entry = {
@@ -117,10 +163,10 @@ export class WriteLanes {
     });
   }
 
-  /** Writes waiting or running, across lanes. */
+  /** Writes waiting, resting before a retry, or running, across lanes. */
   get pending(): number {
     let n = 0;
-    for (const lane of this.lanes.values()) n += lane.pending.size + (lane.running ? 1 : 0);
+    for (const lane of this.lanes.values()) n += lane.pending.size + lane.resting.size + (lane.running ? 1 : 0);
     return n;
   }
 

@@ -5,7 +5,7 @@
  */
 import { describeError } from "../shared/format.js";
 
-import { formatBytes, formatDuration } from "../shared/format.js";
+import { formatBytes, formatDuration, formatTtl } from "../shared/format.js";
 
 import { getPull, loadRepoConfig } from "../github/reads.js";
 import { EXPIRES_ANNOTATION, EXTRA_URLS_ANNOTATION, STATE_ANNOTATION, URL_ANNOTATION } from "../shared/labels.js";
@@ -33,8 +33,16 @@ async function previewNamespaces(deps: RunnerDeps, job: PreviewJob) {
 /** `/preview status`: what exists right now, from the cluster (the record of truth), as a short reply. */
 async function status(deps: RunnerDeps, job: PreviewJob): Promise<void> {
   const namespaces = await previewNamespaces(deps, job);
-  if (namespaces.length === 0)
+  if (namespaces.length === 0) {
+    const standing = await deps.fleet?.standing(previewKey(job));
+    if (standing)
+      return reply(
+        deps,
+        job,
+        `**queued** — position ${standing.position} of ${standing.of}: ${standing.reason}. It deploys as soon as a seat frees; this comment's thread and the check run keep its place current.`,
+      );
     return reply(deps, job, "No preview exists for this pull request. Comment `/preview deploy` to create one.");
+  }
   const lines: string[] = [];
   for (const ns of namespaces) {
     const workloads = await deps.cluster.waitForRollout(ns.name, 0);
@@ -57,9 +65,12 @@ async function extend(deps: RunnerDeps, job: PreviewJob): Promise<void> {
   const namespaces = await previewNamespaces(deps, job);
   if (namespaces.length === 0)
     return reply(deps, job, "No preview exists for this pull request, so there is nothing to extend.");
-  const expiresAt = new Date(Date.now() + (job.ttlMs ?? 0)).toISOString();
+  const asked = job.ttlMs ?? 0;
+  const ttl = Math.min(asked, deps.ttl?.maxMs ?? asked);
+  const expiresAt = new Date(Date.now() + ttl).toISOString();
   for (const ns of namespaces) await deps.cluster.annotateNamespace(ns.name, { [EXPIRES_ANNOTATION]: expiresAt });
-  await reply(deps, job, `The preview now expires at ${expiresAt}.`);
+  const capped = ttl < asked ? ` (preview-bot keeps a preview at most ${formatTtl(ttl)} from now)` : "";
+  await reply(deps, job, `The preview now expires at ${expiresAt}.${capped}`);
 }
 
 /** `/preview backup`: back the preview's database up now and say where it went. */

@@ -19,6 +19,7 @@ import {
   type PreviewRef,
 } from "../shared/preview.js";
 import type { RunReport } from "../shared/run-report.js";
+import type { Fleet } from "./fleet/fleet.js";
 import type { GuardrailSettings } from "./guardrails/namespace-guardrails.js";
 import type { AllowEntry } from "./render/app-secrets.js";
 import type { ImageDeps } from "./images/image-deps.js";
@@ -54,10 +55,22 @@ export interface RunnerDeps {
   fetchImpl?: typeof fetch;
   healthIntervalMs?: number;
   e2ePollMs?: number;
+  /** Seats for running previews (caps and the fair line); absent: no caps and nothing counted. */
+  fleet?: Fleet;
+  /** The bot's expiry: for repositories without `ttl` (default), and the longest any preview lives (max). */
+  ttl?: { defaultMs?: number; maxMs?: number };
   /** The preview page and its sign-in, when on: a preview's page, and a deploy's bypass token (registered secret). */
   page?: PreviewPageLinks;
   /** The objects protected previews need in the bot's own namespace (Gateway API ReferenceGrants). */
   accessGrants?: AccessGrants;
+}
+
+/** The expiry a deploy sets: the job's, else the repository's `ttl`, else the bot's default; never past the bot's max. */
+export function effectiveTtl(deps: Pick<RunnerDeps, "ttl">, asked: number | undefined): number | undefined {
+  const ttl = asked ?? deps.ttl?.defaultMs;
+  const max = deps.ttl?.maxMs;
+  if (ttl === undefined) return max;
+  return max === undefined ? ttl : Math.min(ttl, max);
 }
 
 export interface PreviewPageLinks {

@@ -89,6 +89,15 @@ export interface PreviewSummary {
   prUrl?: string;
   /** The preview's page on the bot (last deploy, logs), when the page is on. */
   pageUrl?: string;
+  /** A deploy waiting for a seat (state `queued`): where it stands in line and which cap keeps it waiting. */
+  queue?: QueueStanding;
+}
+
+/** Where a deploy waiting for a seat stands: position N of M, and why it waits. */
+export interface QueueStanding {
+  position: number;
+  of: number;
+  reason: string;
 }
 
 /** Read side for the doors: what previews exist and how they are. */

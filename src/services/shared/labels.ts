@@ -23,6 +23,8 @@ export const URL_ANNOTATION = "preview-bot.dev/url";
 /** The preview's further URLs (route.expose after the first): `name=url` pairs, comma-separated. */
 export const EXTRA_URLS_ANNOTATION = "preview-bot.dev/extra-urls";
 export const TITLE_ANNOTATION = "preview-bot.dev/title";
+/** Annotation on the namespace: the pull request's author (the fleet's per-author caps count it). */
+export const AUTHOR_ANNOTATION = "preview-bot.dev/author";
 
 /**
  * Annotations for the page and the sign-in in front of previews (docs/preview-access.md), written by the deploy: who

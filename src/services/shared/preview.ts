@@ -2,6 +2,9 @@
  * The preview as data, and the interfaces of the external systems the runner drives (`Cluster`, `Databases`). Each
  * interface has one real implementation (cluster/, data/) and is exercised in tests against a real part (the fake API
  * server over HTTP and the real control plane, real PostgreSQL).
+ *
+ * Longer than 300 lines: the Cluster and Databases interfaces are the contract the fakes and the real clients both
+ * implement, each method with what it promises; split, the contract would be read in pieces.
  */
 
 /** What identifies a preview and what it is built from. */
@@ -307,6 +310,11 @@ export interface Databases {
   list(): Promise<
     Array<{ database: string; key: string; /** The database's owner (the preview role), for drop. */ role?: string }>
   >;
+  /**
+   * Roles carrying our mark that own no database: a provision cut short between its role and its database, or a drop
+   * cut short between the database and the role (a crash, PostgreSQL restarting). `list` cannot see them.
+   */
+  strayRoles(): Promise<Array<{ role: string; key: string; /** The database its mark names. */ database?: string }>>;
   close(): Promise<void>;
 }
 

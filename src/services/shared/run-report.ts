@@ -60,6 +60,8 @@ export interface RunReport {
   slackChannel?: string;
   /** Who or what started the run ("push by @octocat", "/preview deploy by @octocat", "sweeper"). */
   trigger: string;
+  /** State `queued`: where the deploy stands in the line for a seat (fleet caps). */
+  queue?: { position: number; of: number; reason: string };
   /** The preview's page on the bot (its last deploy, logs), when the page is on. */
   pageUrl?: string;
 }
@@ -77,4 +79,6 @@ export interface Reporter {
   finished(report: RunReport): Promise<void>;
   /** The preview is gone: deployment inactive, sticky comment says so. */
   tornDown(report: RunReport): Promise<void>;
+  /** The deploy waits for a seat (state `queued`): check run queued, sticky comment says where it stands. */
+  queued(report: RunReport): Promise<void>;
 }

@@ -179,6 +179,18 @@ describe("Databases.drop and list", () => {
     expect(listed.map((l) => l.database)).not.toContain("postgres");
   });
 
+  it("finds our role left without its database (a drop cut short between the two), which list cannot see, and drops it", async () => {
+    const creds = await provision(12);
+    // What a drop cut short by a PostgreSQL restart or a crash leaves: the database gone, its role still there.
+    await su.query(`drop database ${pg.escapeIdentifier(creds.database)} with (force)`);
+    expect((await dbs.list()).map((l) => l.key)).not.toContain("acme/web#12");
+    const strays = await dbs.strayRoles();
+    expect(strays).toContainEqual({ role: names(12).role, key: "acme/web#12", database: names(12).database });
+    expect(strays.map((s) => s.role)).not.toContain(names(11).role); // owns its database: not stray
+    expect(await dbs.drop(names(12))).toEqual({ database: "absent", role: "dropped" });
+    expect((await dbs.strayRoles()).map((s) => s.role)).not.toContain(names(12).role);
+  });
+
   it("never writes a password to the log", async () => {
     expect(logLines.join("")).toContain("created preview database");
     expect(logLines.join("")).toContain("dropped preview database");

@@ -230,6 +230,61 @@ describe("failures are visible", () => {
   });
 });
 
+describe("transient failures are retried", () => {
+  it("concludes the check run after GitHub answers 502 to the concluding write (a check run left in progress is a lost result)", async () => {
+    const checkRuns: Array<Record<string, unknown>> = [];
+    const scope = nock(GITHUB_API)
+      .get(`/repos/acme/web/commits/${SHA1}/check-runs`)
+      .query(true)
+      .reply(200, { total_count: 0, check_runs: [] })
+      .post("/repos/acme/web/check-runs")
+      .reply(201, record(checkRuns, { id: 107, html_url: "https://github.com/acme/web/runs/107" }))
+      .patch("/repos/acme/web/check-runs/107")
+      .reply(502, { message: "Server Error" })
+      .patch("/repos/acme/web/check-runs/107")
+      .reply(200, record(checkRuns, { id: 107 }))
+      .get("/repos/acme/web/deployments")
+      .query(true)
+      .reply(200, [])
+      .post("/repos/acme/web/deployments")
+      .reply(201, { id: 82 })
+      .post("/repos/acme/web/deployments/82/statuses")
+      .reply(201, {})
+      .get("/repos/acme/web/issues/42/comments")
+      .query(true)
+      .reply(200, [])
+      .post("/repos/acme/web/issues/42/comments")
+      .reply(201, { id: 10 });
+    const writes = writesOf(scope);
+    const lanes = new WriteLanes();
+    const reporter = newReporter({ lanes });
+    await reporter.started(report());
+    await reporter.finished(succeeded());
+    await lanes.drain();
+
+    expect(scope.isDone()).toBe(true);
+    expect(writes.filter((w) => w.startsWith("PATCH /repos/acme/web/check-runs/107"))).toHaveLength(2);
+    expect(checkRuns.at(-1)).toMatchObject({ status: "completed", conclusion: "success" });
+    expect(reporter.failures.map((f) => (f.cause as { status?: number }).status)).toEqual([502]);
+  });
+
+  it("does not retry a write GitHub refuses for good (422)", async () => {
+    const scope = nock(GITHUB_API)
+      .get(`/repos/acme/web/commits/${SHA1}/check-runs`)
+      .query(true)
+      .reply(200, { total_count: 0, check_runs: [] })
+      .post("/repos/acme/web/check-runs")
+      .reply(422, { message: "Validation Failed" });
+    const lanes = new WriteLanes();
+    const reporter = newReporter({ lanes });
+    await reporter.started(report());
+    await lanes.drain();
+    expect(scope.isDone()).toBe(true);
+    expect(lanes.pending).toBe(0);
+    expect(reporter.failures).toHaveLength(1);
+  });
+});
+
 describe("background tail (the server's wiring)", () => {
   it("finishes once the check run is concluded; the deployment and comment drain behind it", async () => {
     let release!: () => void;

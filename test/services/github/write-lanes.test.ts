@@ -123,6 +123,24 @@ describe("WriteLanes", () => {
     expect(log).toEqual(["start busy", "read", "end busy", "start w", "end w"]);
     expect(lanes.pending).toBe(0);
   });
+  it("lets a failed write rest before its retry without holding the lane; it stays pending, and a newer request ends the rest", async () => {
+    const lanes = new WriteLanes();
+    const log: string[] = [];
+    let tries = 0;
+    const flaky = async () => {
+      log.push(`check try ${++tries}`);
+      return tries === 1 ? { retryInMs: 600_000 } : undefined; // a rest longer than any test: only a request ends it
+    };
+    const checkRun = lanes.request({ lane: "acme", key: "check", priority: WRITE_PRIORITY.checkRun, write: flaky });
+    await lanes.request({ lane: "acme", key: "comment", priority: WRITE_PRIORITY.comment, write: writer(log, "c") });
+    expect(log).toEqual(["check try 1", "start c", "end c"]);
+    expect(lanes.pending).toBe(1); // the resting write: not idle yet
+    const drained = lanes.drain();
+    await lanes.request({ lane: "acme", key: "check", priority: WRITE_PRIORITY.checkRun, write: flaky });
+    await Promise.all([checkRun, drained]);
+    expect(log).toEqual(["check try 1", "start c", "end c", "check try 2"]);
+    expect(lanes.pending).toBe(0);
+  });
 });
 
 async function until(check: () => boolean, ms = 10_000): Promise<void> {

@@ -3,7 +3,9 @@
  * replicas: per-key order and exclusivity under a burst, dedupe across instances, supersede of a job running on
  * the other instance, retry of a transient failure, and a permanent failure reported once without retry.
  */
+import { createServer, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import pg from "pg";
 import { createPgQueue, isTransientError, type PgQueue } from "../../../src/services/jobs/queue-pg.js";
 import type { Job } from "../../../src/services/jobs/queue.js";
 import { SupersededError } from "../../../src/services/shared/errors.js";
@@ -231,9 +233,89 @@ describe("isTransientError", () => {
       ["a timeout", Object.assign(new Error("timed out"), { name: "TimeoutError" }), true],
       ["Kubernetes 422 invalid", withCause({ code: 422, body: "" }), false],
       ["GitHub 404", Object.assign(new Error("Not Found"), { status: 404 }), false],
+      [
+        "GitHub secondary rate limit (403 with retry-after)",
+        withCause(
+          Object.assign(new Error("Forbidden"), { status: 403, response: { headers: { "retry-after": "1" } } }),
+        ),
+        true,
+      ],
+      [
+        "GitHub secondary rate limit (403 that says so)",
+        Object.assign(new Error("You have exceeded a secondary rate limit"), {
+          status: 403,
+          response: { headers: {} },
+        }),
+        true,
+      ],
+      ["GitHub 403 permission", Object.assign(new Error("Resource not accessible"), { status: 403 }), false],
+      [
+        "PostgreSQL starting up after a restart (57P03)",
+        withCause(Object.assign(new Error("the database system is starting up"), { code: "57P03" })),
+        true,
+      ],
+      [
+        "PostgreSQL connection failure (08006)",
+        Object.assign(new Error("connection failure"), { code: "08006" }),
+        true,
+      ],
+      ["pg-pool's connect timeout", withCause(new Error("timeout exceeded when trying to connect")), true],
+      [
+        "a message that only mentions a lost connection",
+        new Error("deploy said: Connection terminated unexpectedly"),
+        false,
+      ],
       ["a plain bug", new TypeError("x is undefined"), false],
     ].map(([label, err, expected]) => ({ label, err, expected })),
   )("$label → $expected", ({ err, expected }) => {
     expect(isTransientError(err)).toBe(expected);
   });
+
+  it(
+    "PostgreSQL going away mid-query (a restart) is transient: node-postgres' own error through a real connection",
+    async () => {
+      // A TCP hop in front of the real server, dropped while a query runs: what the client sees when PostgreSQL
+      // restarts under it ("Connection terminated unexpectedly", no code).
+      const target = new URL(db.url);
+      const sockets: Socket[] = [];
+      const hop = createServer((client) => {
+        const server = new Socket();
+        sockets.push(client, server);
+        server.connect(Number(target.port || 5432), target.hostname, () => {
+          client.pipe(server).pipe(client);
+        });
+        client.on("error", () => undefined);
+        server.on("error", () => undefined);
+      });
+      await new Promise<void>((r) => hop.listen(0, "127.0.0.1", r));
+      const url = new URL(db.url);
+      url.hostname = "127.0.0.1";
+      url.port = String((hop.address() as { port: number }).port);
+      const client = new pg.Client({ connectionString: url.toString() });
+      client.on("error", () => undefined);
+      const watcher = new pg.Client({ connectionString: db.url });
+      try {
+        await Promise.all([client.connect(), watcher.connect()]);
+        const query = client.query("select pg_sleep(30)");
+        const lost = query.then(
+          () => new Error("the query finished"),
+          (err: unknown) => err,
+        );
+        await waitFor("the query to run on the server", async () => {
+          const { rowCount } = await watcher.query(
+            "select 1 from pg_stat_activity where query = 'select pg_sleep(30)' and state = 'active'",
+          );
+          return (rowCount ?? 0) > 0;
+        });
+        for (const s of sockets) s.destroy();
+        const err = await lost;
+        expect(String(err)).toMatch(/Connection terminated unexpectedly/);
+        expect(isTransientError(new Error("dropping database app_42", { cause: err }))).toBe(true);
+      } finally {
+        await Promise.all([client.end().catch(() => undefined), watcher.end()]);
+        await new Promise((r) => hop.close(r));
+      }
+    },
+    DEADLINE,
+  );
 });

@@ -41,6 +41,8 @@ export interface ControlPlaneInfo {
 
 export interface ControlPlane extends ControlPlaneInfo {
   stop: () => Promise<void>;
+  /** Kill kube-apiserver (SIGKILL, a crash) and start it again on the same port and etcd; resolves once it is ready. */
+  restartApiServer: () => Promise<void>;
 }
 
 export interface ControlPlaneOptions {
@@ -259,35 +261,48 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     );
 
     const server = `https://127.0.0.1:${apiPort}`;
-    children.push(
-      start(
-        "kube-apiserver",
-        [
-          `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-          `--secure-port=${apiPort}`,
-          "--bind-address=127.0.0.1",
-          "--advertise-address=127.0.0.1",
-          `--cert-dir=${path.join(dir, "apiserver")}`,
-          `--tls-cert-file=${certs.servingCert}`,
-          `--tls-private-key-file=${certs.servingKey}`,
-          `--client-ca-file=${certs.caCert}`,
-          `--token-auth-file=${path.join(dir, "tokens.csv")}`,
-          "--authorization-mode=RBAC",
-          "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-          `--service-account-key-file=${certs.saPub}`,
-          `--service-account-signing-key-file=${certs.saKey}`,
-          "--service-cluster-ip-range=10.96.0.0/16",
-          "--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,PodSecurity,ResourceQuota,ValidatingAdmissionPolicy",
-          "--allow-privileged=true",
-          "--enable-priority-and-fairness=false",
-          "--profiling=false",
-          "--endpoint-reconciler-type=none",
-          "-v=0",
-        ],
-        logs,
-      ),
-    );
+    const apiArgs = [
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      `--secure-port=${apiPort}`,
+      "--bind-address=127.0.0.1",
+      "--advertise-address=127.0.0.1",
+      `--cert-dir=${path.join(dir, "apiserver")}`,
+      `--tls-cert-file=${certs.servingCert}`,
+      `--tls-private-key-file=${certs.servingKey}`,
+      `--client-ca-file=${certs.caCert}`,
+      `--token-auth-file=${path.join(dir, "tokens.csv")}`,
+      "--authorization-mode=RBAC",
+      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+      `--service-account-key-file=${certs.saPub}`,
+      `--service-account-signing-key-file=${certs.saKey}`,
+      "--service-cluster-ip-range=10.96.0.0/16",
+      "--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,PodSecurity,ResourceQuota,ValidatingAdmissionPolicy",
+      "--allow-privileged=true",
+      "--enable-priority-and-fairness=false",
+      "--profiling=false",
+      "--endpoint-reconciler-type=none",
+      "-v=0",
+    ];
+    children.push(start("kube-apiserver", apiArgs, logs));
     const info = { server, caData: readFileSync(certs.caCert, "utf8") };
+    const restartApiServer = async (): Promise<void> => {
+      const i = children.findIndex((c) => c.spawnargs[0]?.endsWith("kube-apiserver"));
+      const old = children[i]!;
+      if (old.exitCode === null && old.signalCode === null) {
+        const exited = new Promise((r) => old.once("exit", r));
+        old.kill("SIGKILL");
+        await exited;
+      }
+      children[i] = start("kube-apiserver", apiArgs, logs);
+      await waitUntil(
+        "kube-apiserver answering /readyz after a restart",
+        timeout,
+        async () =>
+          (await apiRequest(info, tokens.admin, "GET", "/readyz").catch(() => ({ status: 0 }))).status === 200,
+        path.join(logs, "kube-apiserver.log"),
+        children[i],
+      );
+    };
     await waitUntil(
       "kube-apiserver answering /readyz",
       timeout,
@@ -402,7 +417,17 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const version = (
       JSON.parse((await apiRequest(info, tokens.admin, "GET", "/version")).body) as { gitVersion: string }
     ).gitVersion;
-    return { version, server, caData: info.caData, adminToken: tokens.admin, kubeconfigPath, pods, dir, stop };
+    return {
+      version,
+      server,
+      caData: info.caData,
+      adminToken: tokens.admin,
+      kubeconfigPath,
+      pods,
+      dir,
+      stop,
+      restartApiServer,
+    };
   } catch (err) {
     await stop();
     throw err;

@@ -12,13 +12,13 @@ import { UNPARKED, type JobControl } from "../../jobs/queue.js";
 import type { PreviewJob } from "../../shared/dispatch.js";
 import { isTransientError, SupersededError } from "../../shared/errors.js";
 import { describeError } from "../../shared/format.js";
-import { LAST_RUN_ANNOTATION, STATE_ANNOTATION } from "../../shared/labels.js";
+import { LAST_RUN_ANNOTATION, REPOSITORY_ANNOTATION, STATE_ANNOTATION } from "../../shared/labels.js";
 import { encodeLastRun } from "../../shared/last-run.js";
 import { previewKey, type PreviewNames, type PreviewRef } from "../../shared/preview.js";
 import type { RunReport } from "../../shared/run-report.js";
 import { stateAfterRun } from "../../shared/state.js";
-import { announceRun, countError, newReport, type RunnerDeps } from "../context.js";
-import { previewNamesFor } from "../naming.js";
+import { announceRun, countError, effectiveTtl, newReport, type RunnerDeps } from "../context.js";
+import { ownershipLabels, previewNamesFor } from "../naming.js";
 import { StepTracker } from "../steps.js";
 import { admitDeploy, type Admitted } from "./admit.js";
 import type { DeployContext } from "./context.js";
@@ -32,7 +32,11 @@ export async function deployPreview(
   control: JobControl = UNPARKED,
 ): Promise<RunReport | undefined> {
   const admitted = await admitDeploy(deps, job);
-  if (!admitted) return undefined;
+  if (!admitted) {
+    await releaseIfNothingRuns(deps, job);
+    return undefined;
+  }
+  if (!(await claimSeat(deps, job, admitted))) return undefined;
   const ctx = await startRun(deps, job, admitted, control, signal);
   const reporter = deps.github.reporterFor(admitted.octokit, job.owner, job.repo);
   const tracker = new StepTracker(ctx.report, signal, (r) => reporter.progress(r));
@@ -61,18 +65,15 @@ export async function deployPreview(
   }
   await reporter.finished(report);
   await announceRun(deps, report);
+  // A deploy that ended before its namespace existed runs nothing: its seat goes to the next in line (a superseded
+  // one leaves it to the newer job of the same preview).
+  if (report.state !== "superseded" && !retry) await releaseIfNothingRuns(deps, job);
   if (retry) throw retry.error;
   return report;
 }
 
-/** The run's names, report (URL, links, expiry) and scratch checkout. */
-async function startRun(
-  deps: RunnerDeps,
-  job: PreviewJob,
-  { octokit, pull, config }: Admitted,
-  control: JobControl,
-  signal?: AbortSignal,
-): Promise<DeployContext> {
+/** What the preview will be called and shows, before anything ran. */
+function factsOf(job: PreviewJob, { pull, config }: Admitted): { ref: PreviewRef; names: PreviewNames } {
   const ref: PreviewRef = {
     owner: job.owner,
     repo: job.repo,
@@ -81,7 +82,48 @@ async function startRun(
     sha: pull.sha,
     fork: pull.fork,
   };
-  const names = previewNamesFor(ref, config);
+  return { ref, names: previewNamesFor(ref, config) };
+}
+
+/** A seat for this preview (it keeps the one it holds); false when it waits in line (the fleet told it so). */
+async function claimSeat(deps: RunnerDeps, job: PreviewJob, admitted: Admitted): Promise<boolean> {
+  if (!deps.fleet) return true;
+  const { ref, names } = factsOf(job, admitted);
+  return deps.fleet.claim({
+    key: names.key,
+    repo: `${job.owner}/${job.repo}`.toLowerCase(),
+    author: admitted.pull.author.toLowerCase(),
+    limits: admitted.config.caps,
+    job,
+    facts: {
+      ref,
+      names,
+      trigger: job.trigger,
+      ...(admitted.config.slack ? { slackChannel: admitted.config.slack.channel } : {}),
+    },
+  });
+}
+
+/** The preview holds a seat but has no namespace (its deploy stopped before one, or was not let through): release. */
+async function releaseIfNothingRuns(deps: RunnerDeps, job: PreviewJob): Promise<void> {
+  const key = previewKey(job);
+  if (!deps.fleet || !(await deps.fleet.holds(key))) return;
+  const ours = await deps.cluster.listNamespaces(ownershipLabels(job.owner, job.repo, job.number));
+  if (ours.some((ns) => ns.annotations[REPOSITORY_ANNOTATION] === `${job.owner}/${job.repo}`)) return;
+  deps.logger.info({ key }, `${key} holds a seat but runs nothing: released`);
+  await deps.fleet.release(key);
+}
+
+/** The run's names, report (URL, links, expiry) and scratch checkout. */
+async function startRun(
+  deps: RunnerDeps,
+  job: PreviewJob,
+  admitted: Admitted,
+  control: JobControl,
+  signal?: AbortSignal,
+): Promise<DeployContext> {
+  const { octokit, pull, config } = admitted;
+  const { ref, names } = factsOf(job, admitted);
   const report = newReport("deploy", ref, names, job.trigger);
   report.url = names.url;
   const pageUrl = deps.page?.previewUrl(ref);
@@ -90,7 +132,7 @@ async function startRun(
   report.links = names.url
     ? config.links.map((l) => ({ title: l.title, url: new URL(l.path.replace(/^\//, ""), names.url).toString() }))
     : [];
-  const ttlMs = job.ttlMs ?? config.ttl;
+  const ttlMs = effectiveTtl(deps, job.ttlMs ?? config.ttl);
   if (ttlMs) report.expiresAt = new Date(Date.now() + ttlMs).toISOString();
   const dir = await mkdtemp(join(deps.workDir, "src-"));
   return {

@@ -25,6 +25,8 @@ export interface FoundPreview {
   keepDatabases?: string;
   namespaces: FoundNamespace[];
   databases: FoundDatabase[];
+  /** Its roles that own no database (a provision or drop cut short): dropped too. */
+  strayRoles: Array<{ role: string; database?: string }>;
   /** "namespace x; database y", for summaries. */
   found: string;
 }
@@ -39,6 +41,11 @@ export async function findPreview(deps: RunnerDeps, job: PreviewJob): Promise<Fo
       ns.labels[REPO_LABEL] === repoLabel(job.owner, job.repo),
   );
   const databases = deps.databases ? (await deps.databases.list()).filter((d) => d.key === key) : [];
+  const strayRoles = deps.databases
+    ? (await deps.databases.strayRoles())
+        .filter((r) => r.key === key)
+        .map((r) => ({ role: r.role, ...(r.database !== undefined ? { database: r.database } : {}) }))
+    : [];
   const ref: PreviewRef = {
     owner: job.owner,
     repo: job.repo,
@@ -73,6 +80,7 @@ export async function findPreview(deps: RunnerDeps, job: PreviewJob): Promise<Fo
     ...(keepDatabases ? { keepDatabases } : {}),
     namespaces,
     databases,
+    strayRoles,
     found,
   };
 }

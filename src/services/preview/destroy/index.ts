@@ -6,9 +6,11 @@ import { describeError } from "../../shared/format.js";
 import { redactText } from "../../../logger.js";
 import type { PreviewJob } from "../../shared/dispatch.js";
 import { isTransientError } from "../../shared/errors.js";
+import { previewKey } from "../../shared/preview.js";
 import type { RunReport } from "../../shared/run-report.js";
 import { announceRun, countError, newReport, type RunnerDeps } from "../context.js";
 import { StepTracker } from "../steps.js";
+import { concludeOpenCheckRuns } from "../fleet/tell-standing.js";
 import { findPreview } from "./find.js";
 import { teardownSteps } from "./steps.js";
 
@@ -61,7 +63,19 @@ export async function destroyPreview(deps: RunnerDeps, job: PreviewJob, signal?:
     ? `Teardown incomplete: ${errors.length} problem(s)`
     : `Preview removed (${removed.join("; ") || "nothing was left"})${kept.length ? `; ${kept.join("; ")}` : ""}`;
   report.finishedAt = new Date().toISOString();
+  // Its namespaces are gone (or there were none): the seat, or the place in line, goes to the next deploy now.
+  const released = deps.fleet && !errors.some((e) => e.startsWith("Delete namespace "));
+  if (released) await deps.fleet?.release(previewKey(job));
   await reporter.tornDown(report);
+  // A deploy that left the line for its seat and then found its PR closed never ran: its check run still says
+  // queued, and no one else will conclude it.
+  if (released && preview.ref.sha)
+    await concludeOpenCheckRuns(
+      preview.octokit,
+      { ...preview, trigger: job.trigger },
+      "released",
+      report.startedAt,
+    ).catch((err: unknown) => deps.logger.warn({ err, key: previewKey(job) }, describeError(err)));
   await announceRun(deps, report);
   // Teardown is idempotent: a transient failure goes back to the queue for another try.
   const transient = causes.findIndex((e) => isTransientError(e));

@@ -3,9 +3,10 @@
  * cluster-scoped objects, and delete the namespace (waiting until the namespace controller has removed everything in
  * it); for each database, a final backup when configured and then the drop. A database is kept, and its drop step
  * says why, when its final backup failed or cannot be taken (no backup storage), or when the repository's config
- * cannot be read (whether it wants a final backup is then unknown). A namespace on the repository's
- * `protectedNamespaces` list is never deleted. A protected preview's objects in the bot's own namespace (Gateway API
- * ReferenceGrants) are removed too: the namespace's deletion does not reach them.
+ * cannot be read (whether it wants a final backup is then unknown). A role of the preview that owns no database (a
+ * provision or a drop cut short) is dropped. A namespace on the repository's `protectedNamespaces` list is never
+ * deleted. A protected preview's objects in the bot's own namespace (Gateway API ReferenceGrants) are removed too:
+ * the namespace's deletion does not reach them.
  */
 
 import { formatBytes } from "../../shared/format.js";
@@ -46,7 +47,33 @@ export function teardownSteps(deps: RunnerDeps, preview: FoundPreview, signal?: 
       ...(finalBackup ? [backupBeforeDrop(deps, db, kept)] : []),
       dropDatabase(deps, db, preview.names, kept),
     ]),
+    ...preview.strayRoles.map((stray) => dropStrayRole(deps, stray, preview)),
   ];
+}
+
+/**
+ * A role of ours that owns no database: `drop` finds the database its mark names absent and drops the role (if still
+ * ours). Never when that database was found: its own step decides (it may be kept).
+ */
+function dropStrayRole(
+  deps: RunnerDeps,
+  stray: { role: string; database?: string },
+  preview: FoundPreview,
+): TeardownStep {
+  const { role } = stray;
+  const database = stray.database ?? preview.names.database;
+  return {
+    name: `Drop role ${role}`,
+    skip: () =>
+      preview.databases.some((d) => d.database === database)
+        ? { reason: `its database ${database} has its own step` }
+        : undefined,
+    async run(detail) {
+      const outcome = await deps.databases!.drop({ key: preview.names.key, database, role });
+      detail(`role ${outcome.role}`);
+      return outcome.role === "dropped" ? { kind: "removed", what: `role ${role}` } : { kind: "done" };
+    },
+  };
 }
 
 /** The preview's ReferenceGrants in the bot's namespace (access: github on Gateway API). */

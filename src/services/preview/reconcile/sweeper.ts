@@ -19,7 +19,7 @@ import { describeError } from "../../shared/format.js";
 import type { Logger } from "../../../logger.js";
 import { SlotScheduler, type ScheduleLock } from "../../jobs/schedule.js";
 import type { Request } from "../../shared/request.js";
-import { MANAGED_BY, PR_LABEL, REPOSITORY_ANNOTATION } from "../../shared/labels.js";
+import { AUTHOR_ANNOTATION, MANAGED_BY, PR_LABEL, REPOSITORY_ANNOTATION } from "../../shared/labels.js";
 import type { Cluster, Databases } from "../../shared/preview.js";
 import { previewKey } from "../../shared/preview.js";
 import { MemorySweepMemory, type SweepMemory } from "./sweep-memory.js";
@@ -51,6 +51,15 @@ export interface SweeperOptions {
   onHeadsUp?(item: HeadsUpItem): Promise<void>;
   /** Keys with a job queued or running (the queue's activeKeys): the sweep leaves those previews to that job. */
   activeKeys?(): Promise<ReadonlySet<string>>;
+  /**
+   * The fleet's seats and line against what exists (fleet.ts `reconcile`): the previews found (key, repository,
+   * author), the keys being worked on, and the open pull requests. Called on every sweep that is not a dry run.
+   */
+  reconcileSeats?(
+    existing: Array<{ key: string; repo: string; author: string }>,
+    busy: ReadonlySet<string>,
+    open: ReadonlySet<string>,
+  ): Promise<void>;
 }
 
 export interface SweepResult {
@@ -80,9 +89,11 @@ class PreviewSweeper implements Sweeper {
   }
 
   async sweep({ dryRun = false }: { dryRun?: boolean } = {}): Promise<SweepResult> {
-    const plan = planSweep(await this.observe());
+    const observed = await this.observe();
+    const plan = planSweep(observed);
     const dispatched: string[] = [];
     const errors: string[] = [];
+    if (!dryRun) await this.reconcileSeats(observed, errors);
     if (!dryRun) await this.act(plan, dispatched, errors);
     const result: SweepResult = { dryRun, plan, dispatched, errors, text: "" };
     result.text = sweepReportText(result);
@@ -166,6 +177,24 @@ class PreviewSweeper implements Sweeper {
         if (this.opts.onHeadsUp && (await this.memory.claim(`heads-up:${h.key}`, h.expiresAt)))
           await this.opts.onHeadsUp(h);
       });
+    }
+  }
+
+  /** Every live preview holds a seat; seats of previews that are gone, and line places of closed PRs, are given up. */
+  private async reconcileSeats(observed: SweepInput, errors: string[]): Promise<void> {
+    if (!this.opts.reconcileSeats) return;
+    const existing = observed.namespaces
+      .filter((ns) => ns.labels[PR_LABEL] && ns.annotations[REPOSITORY_ANNOTATION])
+      .map((ns) => ({
+        key: `${ns.annotations[REPOSITORY_ANNOTATION]}#${ns.labels[PR_LABEL]}`,
+        repo: ns.annotations[REPOSITORY_ANNOTATION]!.toLowerCase(),
+        author: (ns.annotations[AUTHOR_ANNOTATION] ?? "").toLowerCase(),
+      }));
+    try {
+      await this.opts.reconcileSeats(existing, observed.busy ?? new Set(), new Set(observed.open.map(previewKey)));
+    } catch (err) {
+      errors.push(`reconciling the fleet's seats: ${describeError(err)}`);
+      this.log.warn({ err }, "sweep: reconciling the fleet's seats failed");
     }
   }
 

@@ -9,6 +9,7 @@ import {
   ACCESS_ANNOTATION,
   ACCESS_HOSTS_ANNOTATION,
   ACCESS_NONCE_ANNOTATION,
+  AUTHOR_ANNOTATION,
   EXPIRES_ANNOTATION,
   isProtectedNamespace,
   MANAGED_BY,
@@ -41,6 +42,7 @@ export const namespaceStep: DeployStep = {
       ...names.annotations,
       [STATE_ANNOTATION]: "deploying" satisfies PreviewState,
       [TITLE_ANNOTATION]: pull.title.slice(0, 200),
+      [AUTHOR_ANNOTATION]: pull.author,
       ...(names.url ? { [URL_ANNOTATION]: names.url } : {}),
       ...(report.extraUrls?.length
         ? { [EXTRA_URLS_ANNOTATION]: report.extraUrls.map((x) => `${x.name}=${x.url}`).join(",") }
