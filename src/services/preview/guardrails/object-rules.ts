@@ -181,6 +181,12 @@ export function applyGuardrails(
       problems.push(
         `${describe(obj)}: ${obj.kind}s are refused (preview-bot attaches only HTTPRoutes and Ingresses to the operator's gateways; this one would attach where the manifests say)`,
       );
+    // The bot writes the one SecurityPolicy of an `access: github` preview (after these rules); one of the PR's own
+    // could override or loosen who may reach the preview's routes.
+    if (obj.apiVersion.startsWith("gateway.envoyproxy.io/") && obj.kind === "SecurityPolicy")
+      problems.push(
+        `${describe(obj)}: SecurityPolicies are refused (who may reach a preview is the bot's to say: set access in .github/preview.yml)`,
+      );
     if (obj.kind === "Service" && obj.apiVersion === "v1") service(obj, problems, rewrites, describe);
     else if (obj.kind === "Secret" && obj.apiVersion === "v1" && obj.type === "kubernetes.io/service-account-token") {
       problems.push(

@@ -320,4 +320,17 @@ describe("routes other than HTTPRoutes and Ingresses", () => {
       `TCPRoute "db": TCPRoutes are refused (preview-bot attaches only HTTPRoutes and Ingresses to the operator's gateways; this one would attach where the manifests say)`,
     ]);
   });
+
+  it("refuses the PR's own Envoy Gateway SecurityPolicy: who may reach a preview is the bot's to say", () => {
+    // The bot's ServiceAccount may create SecurityPolicies (for `access: github`), so a PR's own would be applied.
+    const open: KubeObject = {
+      apiVersion: "gateway.envoyproxy.io/v1alpha1",
+      kind: "SecurityPolicy",
+      metadata: { name: "anyone" },
+      spec: { targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "web" }], authorization: {} },
+    };
+    expect(problems([open])).toEqual([
+      `SecurityPolicy "anyone": SecurityPolicies are refused (who may reach a preview is the bot's to say: set access in .github/preview.yml)`,
+    ]);
+  });
 });
