@@ -38,6 +38,7 @@ import {
   type AppliedRef,
   type Cluster,
   type KubeObject,
+  type NamespaceListing,
   type ObjectRef,
   type RoleBindingRequest,
   type WorkloadHealth,
@@ -552,19 +553,19 @@ class KubeCluster implements Cluster {
     }
   }
 
-  async listNamespaces(
-    selector: Record<string, string>,
-  ): Promise<
-    Array<{ name: string; labels: Record<string, string>; annotations: Record<string, string>; phase: string }>
-  > {
+  async listNamespaces(selector: Record<string, string>): Promise<NamespaceListing[]> {
     try {
       const list = await this.core.listNamespace({ labelSelector: selectorOf(selector) });
-      return list.items.map((ns) => ({
-        name: ns.metadata?.name ?? "",
-        labels: ns.metadata?.labels ?? {},
-        annotations: ns.metadata?.annotations ?? {},
-        phase: ns.status?.phase ?? "Unknown",
-      }));
+      return list.items.map((ns) => {
+        const created = ns.metadata?.creationTimestamp;
+        return {
+          name: ns.metadata?.name ?? "",
+          labels: ns.metadata?.labels ?? {},
+          annotations: ns.metadata?.annotations ?? {},
+          phase: ns.status?.phase ?? "Unknown",
+          ...(created ? { createdAt: new Date(created).toISOString() } : {}),
+        };
+      });
     } catch (err) {
       throw kubeError("listing preview namespaces", err);
     }

@@ -25,6 +25,7 @@ import {
   TITLE_ANNOTATION,
   URL_ANNOTATION,
 } from "../shared/labels.js";
+import { SLEEP_BOOKKEEPING } from "../shared/sleep.js";
 import { isConflict, kubeError } from "./kube-errors.js";
 import { appliedMetadata } from "./managed-fields.js";
 import type { ObjectApi } from "./support.js";
@@ -34,8 +35,8 @@ import type { ObjectApi } from "./support.js";
  * APPLIED_KINDS_ANNOTATION).
  */
 export const APPLIED_CLUSTER_KINDS_ANNOTATION = "preview-bot.dev/applied-cluster-kinds";
-/** What the cluster service keeps for itself; a deploy's ensureNamespace never drops these. */
-const BOOKKEEPING = [APPLIED_KINDS_ANNOTATION, APPLIED_CLUSTER_KINDS_ANNOTATION];
+/** What the cluster service and sleep keep for themselves; a deploy's ensureNamespace never drops these. */
+const BOOKKEEPING = [APPLIED_KINDS_ANNOTATION, APPLIED_CLUSTER_KINDS_ANNOTATION, ...SLEEP_BOOKKEEPING];
 /** What a deploy decides: after ensureNamespace, each is exactly as given, or absent. */
 const DECIDED = [
   STATE_ANNOTATION,

@@ -181,12 +181,18 @@ export interface Cluster {
     namespace: string | undefined,
     name: string,
   ): Promise<KubeObject | undefined>;
-  /** Namespaces carrying the selector labels (the sweeper's "actual" set). */
-  listNamespaces(
-    selector: Record<string, string>,
-  ): Promise<
-    Array<{ name: string; labels: Record<string, string>; annotations: Record<string, string>; phase: string }>
-  >;
+  /** Namespaces carrying the selector labels (the sweeper's "actual" set), with when each was created. */
+  listNamespaces(selector: Record<string, string>): Promise<NamespaceListing[]>;
+}
+
+/** One namespace as listNamespaces sees it. */
+export interface NamespaceListing {
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  phase: string;
+  /** creationTimestamp (ISO-8601), when the server says. */
+  createdAt?: string;
 }
 
 export interface RoleBindingRequest {
