@@ -329,6 +329,15 @@ export const configSchema = z
       .default({ timeout: 300_000, checks: [] }),
     /** Expire the preview this long after its last deploy (the sweeper tears it down). */
     ttl: duration.optional(),
+    /**
+     * Put the preview to sleep after this long without activity (a deploy, a command, a Slack button, a visitor
+     * waking it): workloads scaled to 0, routes to the bot's wake page; the next visitor wakes it. `never` keeps it
+     * awake. Default and upper bound: the bot's PREVIEW_SLEEP_AFTER.
+     */
+    sleep: z
+      .object({ after: z.union([z.literal("never"), duration]).optional() })
+      .strict()
+      .optional(),
     /** When to deploy. */
     trigger: z
       .object({
