@@ -207,7 +207,7 @@ class KubeCluster implements Cluster {
     await this.meta.ensure(name, () => this.mustRead(name, doing), labels, annotations);
   }
 
-  async annotateNamespace(name: string, annotations: Record<string, string>): Promise<void> {
+  async annotateNamespace(name: string, annotations: Record<string, string | null>): Promise<void> {
     const doing = `annotating namespace "${name}"`;
     await this.meta.annotate(name, () => this.mustRead(name, doing), annotations, doing);
   }

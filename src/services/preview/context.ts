@@ -14,6 +14,7 @@ import { previewKey, type Cluster, type Databases, type PreviewNames, type Previ
 import type { RunReport } from "../shared/run-report.js";
 import type { GuardrailSettings } from "./guardrails/namespace-guardrails.js";
 import type { Renderer } from "./render/index.js";
+import type { PreviewSleepDeps } from "./sleep/sleep-commands.js";
 
 export interface RunnerDeps {
   cluster: Cluster;
@@ -38,6 +39,8 @@ export interface RunnerDeps {
   protectedNamespaces?: string[];
   /** The bot's guardrail bounds for every preview namespace (a repository may only tighten them). */
   guardrails: GuardrailSettings;
+  /** Sleep and wake, and cost per preview; absent: nothing sleeps (no PREVIEW_BOT_SERVICE and no bot namespace). */
+  sleep?: PreviewSleepDeps;
   fetchImpl?: typeof fetch;
   healthIntervalMs?: number;
   e2ePollMs?: number;

@@ -3,6 +3,7 @@
  * deadline. Unlike the setup this replaces, a check that never gets its status fails the run.
  */
 import { describeError } from "../shared/format.js";
+import { HEALTH_CHECK_USER_AGENT } from "../shared/sleep.js";
 export interface HealthCheck {
   path: string;
   status: number;
@@ -34,7 +35,12 @@ export async function runHealthChecks(
         attempts++;
         const started = Date.now();
         try {
-          const res = await fetchImpl(url, { redirect: "manual", signal: AbortSignal.timeout(check.timeout) });
+          const res = await fetchImpl(url, {
+            redirect: "manual",
+            // Named, so a sleeping preview's wake door knows the bot's own checks (they never wake it).
+            headers: { "user-agent": HEALTH_CHECK_USER_AGENT },
+            signal: AbortSignal.timeout(check.timeout),
+          });
           await res.body?.cancel();
           if (res.status === check.status)
             return { path: check.path, url, ok: true, detail: `${res.status} in ${Date.now() - started} ms` };

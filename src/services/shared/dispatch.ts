@@ -27,7 +27,7 @@ export interface PreviewJob {
   backup?: string;
   /** The webhook delivery that caused the job (X-GitHub-Delivery), for log correlation. */
   deliveryId?: string;
-  source: "webhook" | "comment" | "slack" | "sweeper";
+  source: "webhook" | "comment" | "slack" | "sweeper" | "visitor";
   action: PreviewAction;
   dryRun?: boolean;
   ttlMs?: number;
@@ -85,6 +85,10 @@ export interface PreviewSummary {
   /** Short reason when failed. */
   reason?: string;
   prUrl?: string;
+  /** Asleep since (ISO-8601); absent while awake. */
+  asleepSince?: string;
+  /** What it cost so far, as people read it (`≈ $1.20 (estimate; asleep 40 % of its life)`). */
+  cost?: string;
 }
 
 /** Read side for the doors: what previews exist and how they are. */

@@ -114,7 +114,7 @@ export interface Cluster {
    * Set some annotations on our namespace, leaving the others alone (a merge patch: a partial server-side apply would
    * drop the annotations it no longer lists). Refuses a namespace that is not ours.
    */
-  annotateNamespace(name: string, annotations: Record<string, string>): Promise<void>;
+  annotateNamespace(name: string, annotations: Record<string, string | null>): Promise<void>;
   /**
    * Server-side apply every object (field manager "preview-bot"); returns what was applied. Server-owned metadata is
    * taken out first; an object whose immutable fields changed is replaced; an autoscaled workload's replicas are left

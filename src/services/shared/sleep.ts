@@ -34,6 +34,9 @@ export const SLEEP_BACKENDS_ANNOTATION = "preview-bot.dev/sleep-backends";
  */
 export const SLEEP_FIELD_MANAGER = "preview-bot-sleep";
 
+/** The User-Agent of the bot's own health checks: the wake door never wakes a preview for them. */
+export const HEALTH_CHECK_USER_AGENT = "preview-bot-health-check/1";
+
 /** Namespace annotations the sleep writes that a deploy's namespace apply must keep (namespace-meta.ts). */
 export const SLEEP_BOOKKEEPING = [ASLEEP_SINCE_ANNOTATION, ASLEEP_TOTAL_ANNOTATION, WAKE_HOSTS_ANNOTATION] as const;
 
