@@ -25,8 +25,10 @@ import {
   notifierFrom,
   queueFrom,
   queueLeaseFrom,
+  sleepFrom,
   startBackupSchedules,
 } from "./parts.js";
+import { createWakeDoor, type WakeDoor } from "./handlers/wake.js";
 import { createCommentJob, COMMENT_JOB, type CommentJob } from "./intake/comment-job.js";
 import { createIntake, type Intake } from "./intake/gate.js";
 import type { Logger } from "./logger.js";
@@ -55,6 +57,7 @@ import {
 import { createRenderer, type Renderer } from "./services/preview/render/index.js";
 import { rendererSettings, renderWorkerFrom } from "./services/preview/render/settings.js";
 import { createRunner, type Runner } from "./services/preview/runner.js";
+import type { PreviewSleepDeps } from "./services/preview/sleep/sleep-commands.js";
 import {
   BACKUP_JOB,
   PREVIEW_JOB,
@@ -104,6 +107,9 @@ export interface AppParts {
   intake: Intake;
   directory: PreviewDirectory;
   sweeper: Sweeper;
+  /** Sleep and wake (absent: nothing sleeps); the wake door answers sleeping previews' hosts (mounted first). */
+  sleep?: PreviewSleepDeps;
+  wakeDoor: WakeDoor;
 }
 
 export interface App extends AppParts {
@@ -165,6 +171,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
   const workDir = settings.WORK_DIR ?? join(tmpdir(), "preview-bot");
   const renderWorker = renderWorkerFrom(settings, logger);
   const renderStatus: RenderStatus = { state: "not checked yet" };
+  const sleep = sleepFrom(settings, kubeConfig, logger.child({ component: "sleep" }), parts.fetch);
   const runner = createRunner({
     cluster,
     renderer:
@@ -187,6 +194,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     namespaceDeleteTimeoutMs: settings.NAMESPACE_DELETE_TIMEOUT * 1000,
     protectedNamespaces: settings.PROTECTED_NAMESPACES,
     guardrails: guardrailSettings(settings),
+    ...(sleep ? { sleep } : {}),
     ...(parts.fetch ? { fetchImpl: parts.fetch } : {}),
     healthIntervalMs: pace.healthIntervalMs,
     e2ePollMs: pace.e2ePollMs,
@@ -216,6 +224,8 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     ...(notifier ? { onHeadsUp: (item) => notifier.headsUp(item) } : {}),
   });
 
+  const wakeDoor = createWakeDoor({ cluster, submit: (request) => intake.submit(request), logger });
+
   const running: Array<{ stop(): Promise<void> | void }> = [];
   const app: App = {
     settings,
@@ -237,6 +247,8 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     intake,
     directory: createClusterDirectory(cluster),
     sweeper,
+    ...(sleep ? { sleep } : {}),
+    wakeDoor,
 
     renderStatus,
 

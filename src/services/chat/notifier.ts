@@ -13,6 +13,7 @@
  */
 import { redactText, type Logger } from "../../logger.js";
 import type { Announcer } from "../shared/announcer.js";
+import { formatCost } from "../shared/cost.js";
 import type { PreviewSummary } from "../shared/dispatch.js";
 import type { RunReport } from "../shared/run-report.js";
 import { stateAfterRun } from "../shared/state.js";
@@ -135,6 +136,8 @@ class SlackNotifier implements Notifier {
         namespace: names.namespace,
         ...(report.url ? { url: report.url } : {}),
         ...(ref.sha ? { sha: ref.sha } : {}),
+        ...(report.sleep?.asleepSince ? { asleepSince: report.sleep.asleepSince } : {}),
+        ...(report.cost ? { cost: formatCost(report.cost) } : {}),
       },
       { text: report.summary, ...(report.error ? { detail: report.error } : {}) },
       report.slackChannel ? { channel: report.slackChannel } : {},

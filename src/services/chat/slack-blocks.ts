@@ -18,6 +18,8 @@ export const ACTION_OPEN = "preview:open";
 const ACTION_REDEPLOY = "preview:redeploy";
 const ACTION_DESTROY = "preview:destroy";
 const ACTION_EXTEND = "preview:extend";
+const ACTION_SLEEP = "preview:sleep";
+const ACTION_WAKE = "preview:wake";
 /** The button that confirms a fork PR's deploy of exactly the commit it names. */
 export const ACTION_CONFIRM_DEPLOY = "preview:deploy";
 /** Matches the action ids the Slack app handles: one per button action of the table (open is a URL button). */
@@ -71,6 +73,8 @@ export function previewBlocks(summary: PreviewSummary, opts: { extendBy?: string
   if (summary.branch) fields.push(`*Branch*\n\`${escapeSlack(summary.branch, 100).replace(/`/g, "'")}\``);
   if (summary.sha) fields.push(`*Commit*\n\`${escapeSlack(summary.sha.slice(0, 7), 7)}\``);
   if (summary.expiresAt) fields.push(`*Expires*\n${escapeSlack(summary.expiresAt, 40)}`);
+  if (summary.asleepSince) fields.push(`*Sleep*\n:zzz: asleep since ${escapeSlack(summary.asleepSince, 40)}`);
+  if (summary.cost) fields.push(`*Cost so far*\n${escapeSlack(summary.cost, 120)}`);
   const blocks: KnownBlock[] = [
     {
       type: "section",
@@ -116,6 +120,22 @@ function previewButtons(summary: PreviewSummary, extendBy: string): Button[] {
       style: "danger",
     },
   });
+  if (summary.state === "ready")
+    buttons.push(
+      summary.asleepSince
+        ? {
+            type: "button",
+            action_id: ACTION_WAKE,
+            text: { type: "plain_text", text: "Wake" },
+            value: `wake ${target}`,
+          }
+        : {
+            type: "button",
+            action_id: ACTION_SLEEP,
+            text: { type: "plain_text", text: "Sleep" },
+            value: `sleep ${target}`,
+          },
+    );
   buttons.push({
     type: "button",
     action_id: ACTION_EXTEND,

@@ -6,6 +6,7 @@
  * Markdown punctuation escaped, @mentions defused, one line), `codeSpan` (inline code with a fence longer than any
  * backtick run in the text) and `codeBlock` (a fenced block, same rule). Nothing user-controlled is put in HTML.
  */
+import { formatCost } from "../shared/cost.js";
 import { formatDuration } from "../shared/format.js";
 import { redactText } from "../../logger.js";
 import { stateAfterRun } from "../shared/state.js";
@@ -129,11 +130,23 @@ function facts(report: RunReport, opts: RenderOptions, withTrigger = true): stri
     out.push(`- **Database:** ${codeSpan(report.database.name)} (${escapeMarkdown(report.database.status)})`);
   if (report.expiresAt)
     out.push(`- **Expires:** ${escapeMarkdown(report.expiresAt.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC"))}`);
+  if (report.kind === "deploy" && report.sleep?.asleepSince)
+    out.push(
+      `- **Sleep:** 😴 asleep since ${escapeMarkdown(utc(report.sleep.asleepSince))}; the next visit to its URL, a deploy or \`/preview wake\` wakes it`,
+    );
+  else if (report.kind === "deploy" && report.sleep?.afterMs)
+    out.push(
+      `- **Sleep:** awake; sleeps after ${escapeMarkdown(formatDuration(report.sleep.afterMs))} without activity (\`/preview sleep\` now)`,
+    );
+  if (report.cost) out.push(`- **Cost so far:** ${escapeMarkdown(formatCost(report.cost))}`);
   if (withTrigger) out.push(`- **Triggered by:** ${escapeMarkdown(report.trigger)}`);
   return out;
 }
 
+const utc = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC");
+
 function headline(report: RunReport): string {
+  if (report.kind === "deploy" && report.state === "success" && report.sleep?.asleepSince) return "😴 Preview asleep";
   const what = report.kind === "destroy" ? "Teardown" : "Preview";
   const words: Record<RunState, string> = {
     queued: `${what} queued`,
