@@ -7,6 +7,7 @@
  * backtick run in the text) and `codeBlock` (a fenced block, same rule). Nothing user-controlled is put in HTML.
  */
 import { formatCost } from "../shared/cost.js";
+import { formatSleepDuration } from "../shared/sleep.js";
 import { formatDuration } from "../shared/format.js";
 import { redactText } from "../../logger.js";
 import { stateAfterRun } from "../shared/state.js";
@@ -136,7 +137,7 @@ function facts(report: RunReport, opts: RenderOptions, withTrigger = true): stri
     );
   else if (report.kind === "deploy" && report.sleep?.afterMs)
     out.push(
-      `- **Sleep:** awake; sleeps after ${escapeMarkdown(formatDuration(report.sleep.afterMs))} without activity (\`/preview sleep\` now)`,
+      `- **Sleep:** awake; sleeps after ${escapeMarkdown(formatSleepDuration(report.sleep.afterMs))} without activity (\`/preview sleep\` now)`,
     );
   if (report.cost) out.push(`- **Cost so far:** ${escapeMarkdown(formatCost(report.cost))}`);
   if (withTrigger) out.push(`- **Triggered by:** ${escapeMarkdown(report.trigger)}`);
