@@ -198,3 +198,65 @@ describe("planSweep", () => {
     expect(summary(input)).toEqual(expected);
   });
 });
+
+describe("planSweep: idle previews go to sleep", () => {
+  const sleepy = (name: string, annotations: Record<string, string>, state = "ready"): NamespaceFacts => {
+    const n = ns(name, "acme/web#5", { state });
+    return { ...n, annotations: { ...n.annotations, ...annotations } };
+  };
+  const idleFor = (ms: number) => new Date(NOW - ms).toISOString();
+  const sleeps = (n: NamespaceFacts) =>
+    planSweep(base({ open: [pull(5)], namespaces: [n] })).sleep.map((s) => `${s.key}:${s.namespaces.join("+")}`);
+
+  it.each([
+    [
+      "idle past its sleep-after",
+      { "preview-bot.dev/sleep-after": "1h", "preview-bot.dev/last-activity": idleFor(61 * 60_000) },
+      "ready",
+      ["acme/web#5:web-pr-5"],
+    ],
+    [
+      "idle exactly its sleep-after",
+      { "preview-bot.dev/sleep-after": "1h", "preview-bot.dev/last-activity": idleFor(H) },
+      "ready",
+      ["acme/web#5:web-pr-5"],
+    ],
+    [
+      "used within its sleep-after",
+      { "preview-bot.dev/sleep-after": "1h", "preview-bot.dev/last-activity": idleFor(59 * 60_000) },
+      "ready",
+      [],
+    ],
+    ["without a sleep-after (never sleeps)", { "preview-bot.dev/last-activity": idleFor(100 * H) }, "ready", []],
+    [
+      "already asleep",
+      {
+        "preview-bot.dev/sleep-after": "1h",
+        "preview-bot.dev/last-activity": idleFor(3 * H),
+        "preview-bot.dev/asleep-since": idleFor(H),
+      },
+      "ready",
+      [],
+    ],
+    [
+      "failed (left to the repair deploy)",
+      { "preview-bot.dev/sleep-after": "1h", "preview-bot.dev/last-activity": idleFor(3 * H) },
+      "failed",
+      [],
+    ],
+  ])("%s", (_name, annotations, state, expected) => {
+    expect(sleeps(sleepy("web-pr-5", annotations, state))).toEqual(expected);
+  });
+
+  it("says since when it is idle, and leaves a busy preview alone", () => {
+    const n = sleepy("web-pr-5", {
+      "preview-bot.dev/sleep-after": "30m",
+      "preview-bot.dev/last-activity": idleFor(2 * H),
+    });
+    expect(planSweep(base({ open: [pull(5)], namespaces: [n] })).sleep[0]).toMatchObject({
+      installationId: 7,
+      idleSince: idleFor(2 * H),
+    });
+    expect(planSweep(base({ open: [pull(5)], namespaces: [n], busy: new Set(["acme/web#5"]) })).sleep).toEqual([]);
+  });
+});
