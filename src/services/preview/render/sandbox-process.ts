@@ -43,14 +43,15 @@ export interface SandboxLauncher {
   toolDirs: ReadonlySet<string>;
   /**
    * Start a worker seeing `reads` and writing `scratch`, waiting for its request on stdin. `cache`: whether it may
-   * write the compile cache (the probe) or only read it. `extraWallSeconds`: how long it may wait for the request.
+   * write the compile cache (the probe) or only read it. `warm`: a worker started ahead of its request, which may
+   * wait `waitSeconds` for it and renders a tiny tree of its own meanwhile (warm-worker.ts).
    */
   spawn(
     reads: string[],
     scratch: string,
     toolPath: string,
     cache: "read" | "write",
-    extraWallSeconds?: number,
+    warm?: { waitSeconds: number },
   ): Launched;
 }
 
@@ -120,14 +121,14 @@ export function createSandboxLauncher(o: SandboxLaunchOptions): SandboxLauncher 
 
   /**
    * Start a worker in the sandbox, seeing `reads` and writing `scratch`, and leave it waiting for its request on
-   * stdin (it has loaded its code by then). `extraWallSeconds`: how long it may wait before the request comes.
+   * stdin (it has loaded its code by then). `warm`: started ahead, it may wait for its request and warms up meanwhile.
    */
   function spawnWorker(
     reads: string[],
     scratch: string,
     toolPath: string,
     cache: "read" | "write",
-    extraWallSeconds = 0,
+    warm?: { waitSeconds: number },
   ): Launched {
     const nodeArgs: string[] = [];
     const all = [
@@ -162,7 +163,7 @@ export function createSandboxLauncher(o: SandboxLaunchOptions): SandboxLauncher 
       "--memory-bytes",
       String(o.limits.memoryBytes),
       "--wall-seconds",
-      String(o.limits.wallSeconds + extraWallSeconds),
+      String(o.limits.wallSeconds + (warm?.waitSeconds ?? 0)),
       "--max-output",
       String(o.limits.outputBytes),
       ...[...new Set(all)].flatMap((p) => ["--read", p]),
@@ -174,6 +175,7 @@ export function createSandboxLauncher(o: SandboxLaunchOptions): SandboxLauncher 
       node,
       ...nodeArgs,
       code.entry,
+      ...(warm ? ["--warm-up"] : []),
     ];
     const child = spawn(command, argv, { stdio: ["pipe", "pipe", "pipe", "pipe"], env: {} });
     const out: Buffer[] = [];

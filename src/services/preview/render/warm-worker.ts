@@ -46,7 +46,9 @@ export function createWarmWorkers(launcher: SandboxLauncher, warmDir: string | u
     await chmod(inbox, 0o755);
     if (process.getuid?.() === 0) await chown(scratch, 65534, 65534);
     const dirs = [...launcher.toolDirs];
-    const worker = launcher.spawn([...dirs, inbox], scratch, dirs.join(":"), "read", WARM_WAIT_SECONDS);
+    const worker = launcher.spawn([...dirs, inbox], scratch, dirs.join(":"), "read", {
+      waitSeconds: WARM_WAIT_SECONDS,
+    });
     const slot: Slot = {
       dir,
       inbox,
