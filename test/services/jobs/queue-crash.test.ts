@@ -4,68 +4,32 @@
  * Afterwards there is one database and one namespace: the re-run converged instead of duplicating.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { join } from "node:path";
 import pg from "pg";
 import { createPgQueue, type PgQueue } from "../../../src/services/jobs/queue-pg.js";
-import { writeTsImportHook } from "../../support/azurite.js";
 import { startFakeKube, type FakeKube } from "../../support/fake-kube/index.js";
 import { createTestDatabase } from "../../support/pg-database.js";
+import { spawnQueueWorker, type QueueWorker } from "../../support/queue-worker.js";
 
-const ROOT = resolve(import.meta.dirname, "..", "..", "..");
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let fake: FakeKube;
 let dir: string;
 let producer: PgQueue;
 let client: pg.Client;
-const children: ChildProcess[] = [];
+const children: QueueWorker[] = [];
 const run = Math.random().toString(36).slice(2, 7);
 
-function worker(crash: boolean): { child: ChildProcess; saw(line: string): Promise<void> } {
-  const child = spawn(
-    process.execPath,
-    [
-      "--no-warnings",
-      "--experimental-transform-types",
-      "--import",
-      pathToFileURL(writeTsImportHook(dir)).href,
-      join(ROOT, "test/support/queue-worker-child.ts"),
-    ],
-    {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH,
-        QUEUE_URL: db.url,
-        ADMIN_URL: process.env.TEST_PG_URL,
-        KUBE_URL: fake.url,
-        CRASH: crash ? "1" : "0",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  children.push(child);
-  let out = "";
-  let err = "";
-  child.stderr.on("data", (c: Buffer) => (err += c.toString()));
-  const waiters: Array<() => void> = [];
-  child.stdout.on("data", (c: Buffer) => {
-    out += c.toString();
-    for (const w of waiters.splice(0)) w();
+function worker(crash: boolean): QueueWorker {
+  const w = spawnQueueWorker(dir, {
+    QUEUE_URL: db.url,
+    ADMIN_URL: process.env.TEST_PG_URL,
+    KUBE_URL: fake.url,
+    CRASH: crash ? "1" : "0",
   });
-  return {
-    child,
-    saw: (line) =>
-      new Promise<void>((ok, fail) => {
-        const check = () => (out.split("\n").includes(line) ? ok() : waiters.push(check));
-        child.once("exit", (code) =>
-          fail(new Error(`worker exited (${code}) before printing "${line}": ${err.slice(-2000)}`)),
-        );
-        check();
-      }),
-  };
+  children.push(w);
+  return w;
 }
 
 beforeAll(async () => {
@@ -79,7 +43,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  for (const c of children) await c.kill("SIGKILL");
   await producer?.stop(1_000);
   await client
     ?.query(`drop database if exists ${pg.escapeIdentifier(`crash_${run}`)} with (force)`)
@@ -101,8 +65,7 @@ describe("a worker killed mid-job", () => {
       payload: { owner: "acme", repo: "web", number: 1, database: `crash_${run}`, namespace: `crash-${run}` },
     });
     await first.saw("holding");
-    first.child.kill("SIGKILL");
-    await new Promise((r) => first.child.once("exit", r));
+    await first.kill("SIGKILL");
 
     const second = worker(false);
     await second.saw("ready");
@@ -130,7 +93,6 @@ describe("a worker killed mid-job", () => {
         .filter((n) => n.metadata.name?.startsWith(`crash-${run}`))
         .map((n) => n.metadata.name),
     ).toEqual([`crash-${run}`]);
-    second.child.kill("SIGTERM");
-    await new Promise((r) => second.child.once("exit", r));
+    await second.kill("SIGTERM");
   }, 300_000); // about 15 s when idle: the lease (10 s) must lapse first
 });

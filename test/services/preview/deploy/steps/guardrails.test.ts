@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from "@jest/globals";
 import { ApiException } from "@kubernetes/client-node";
-import { kubeError } from "../../../../src/services/cluster/kube-errors.js";
-import { whileRbacCatchesUp } from "../../../../src/services/preview/deploy/steps/guardrails.js";
+import { kubeError } from "../../../../../src/services/cluster/kube-errors.js";
+import { whileRbacCatchesUp } from "../../../../../src/services/preview/deploy/steps/guardrails.js";
 
 const status = (message: string) =>
   JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Failure", message, reason: "Forbidden", code: 403 });

@@ -1,0 +1,182 @@
+/**
+ * The Namespace step's decisions, against a fake Cluster (test/support/runner-fakes.ts): refusing a protected
+ * namespace or one another preview owns, the labels (the repository's, then ownership, then Pod Security, so nothing
+ * overrides the bot's), the annotations (state, title, URL, expiry — never earlier than an `/preview extend`), and its
+ * detail line. What ensureNamespace does on a cluster is tested against the real control plane (test/services/cluster/).
+ */
+import { afterEach, describe, expect, it } from "@jest/globals";
+import { namespaceStep } from "../../../../../src/services/preview/deploy/steps/namespace.js";
+import { ownershipLabels } from "../../../../../src/services/preview/naming.js";
+import {
+  EXPIRES_ANNOTATION,
+  MANAGED_BY,
+  REPOSITORY_ANNOTATION,
+  STATE_ANNOTATION,
+  TITLE_ANNOTATION,
+  URL_ANNOTATION,
+} from "../../../../../src/services/shared/labels.js";
+import {
+  stepBench,
+  type ListedNamespace,
+  type StepBench,
+  type StepBenchOptions,
+} from "../../../../support/runner-fakes.js";
+
+const benches: StepBench[] = [];
+afterEach(async () => {
+  for (const b of benches.splice(0)) await b.cleanup();
+});
+
+async function bench(opts: StepBenchOptions = {}): Promise<StepBench> {
+  const b = await stepBench(opts);
+  benches.push(b);
+  return b;
+}
+
+const run = (b: StepBench) => namespaceStep.run(b.ctx, b.detail);
+const ensured = (b: StepBench) => {
+  const calls = b.cluster.calls.filter((c) => c.method === "ensureNamespace");
+  expect(calls).toHaveLength(1);
+  const [name, labels, annotations] = calls[0]!.args as [string, Record<string, string>, Record<string, string>];
+  return { name, labels, annotations };
+};
+
+const PSA = (enforce: string) => ({
+  "pod-security.kubernetes.io/enforce": enforce,
+  "pod-security.kubernetes.io/enforce-version": "latest",
+  "pod-security.kubernetes.io/warn": "restricted",
+  "pod-security.kubernetes.io/warn-version": "latest",
+  "pod-security.kubernetes.io/audit": "restricted",
+  "pod-security.kubernetes.io/audit-version": "latest",
+});
+
+describe("the Namespace step", () => {
+  it("always runs (no skip)", () => {
+    expect(namespaceStep).not.toHaveProperty("skip");
+  });
+
+  it("creates the namespace with the repository's labels, then ownership, then Pod Security, and says which level", async () => {
+    const b = await bench({
+      config: {
+        route: { host: "{name}.previews.example.com" },
+        namespace: { labels: { team: "shop", "gateway-access": "true" }, annotations: { "example.com/owner": "shop" } },
+      },
+    });
+    await run(b);
+    const { names, pull } = b.ctx;
+    expect(b.cluster.methods()).toEqual(["listNamespaces", "ensureNamespace"]);
+    expect(b.cluster.calls[0]!.args).toEqual([{ ...MANAGED_BY }]);
+    const { name, labels, annotations } = ensured(b);
+    expect(name).toBe(names.namespace);
+    expect(labels).toEqual({ team: "shop", "gateway-access": "true", ...names.labels, ...PSA("baseline") });
+    expect(annotations).toEqual({
+      "example.com/owner": "shop",
+      ...names.annotations,
+      [STATE_ANNOTATION]: "deploying",
+      [TITLE_ANNOTATION]: pull.title,
+      [URL_ANNOTATION]: names.url,
+    });
+    expect(annotations).not.toHaveProperty(EXPIRES_ANNOTATION);
+    expect(b.details).toEqual([`${names.namespace} (Pod Security: enforce baseline, warn and audit restricted)`]);
+  });
+
+  it("enforces the repository's stricter Pod Security level, and leaves out a URL the preview does not have", async () => {
+    const b = await bench({ config: { guardrails: { podSecurity: "restricted" } } });
+    await run(b);
+    const { labels, annotations } = ensured(b);
+    expect(labels).toMatchObject(PSA("restricted"));
+    expect(annotations).not.toHaveProperty(URL_ANNOTATION);
+    expect(b.details[0]).toContain("enforce restricted");
+  });
+
+  it("lets no annotation of the repository's override the bot's own", async () => {
+    const b = await bench({
+      config: {
+        namespace: {
+          annotations: { [STATE_ANNOTATION]: "ready", [REPOSITORY_ANNOTATION]: "evil/repo", [TITLE_ANNOTATION]: "x" },
+        },
+      },
+    });
+    await run(b);
+    expect(ensured(b).annotations).toMatchObject({
+      [STATE_ANNOTATION]: "deploying",
+      [REPOSITORY_ANNOTATION]: "acme/web",
+      [TITLE_ANNOTATION]: b.ctx.pull.title,
+    });
+  });
+
+  it("cuts the pull request's title to 200 characters", async () => {
+    const b = await bench({ pull: { title: "t".repeat(250) } });
+    await run(b);
+    expect(ensured(b).annotations[TITLE_ANNOTATION]).toBe("t".repeat(200));
+  });
+
+  it("refuses a namespace the repository protects, before asking the cluster anything", async () => {
+    const b = await bench({ config: { protectedNamespaces: ["web-pr-42"] } });
+    expect(b.ctx.names.namespace).toBe("web-pr-42");
+    await expect(run(b)).rejects.toThrow(
+      'namespace "web-pr-42" is protected (protectedNamespaces in .github/preview.yml); choose a names.namespace pattern that does not produce it',
+    );
+    expect(b.cluster.calls).toEqual([]);
+  });
+
+  it("refuses a namespace that belongs to another preview (another pull request, or another repository), naming it", async () => {
+    for (const [repo, pr] of [
+      ["web", 7],
+      ["shop", 42],
+    ] as const) {
+      const b = await bench();
+      b.cluster.namespaces = [
+        {
+          name: b.ctx.names.namespace,
+          labels: ownershipLabels("acme", repo, pr),
+          annotations: { [REPOSITORY_ANNOTATION]: `acme/${repo}` },
+          phase: "Active",
+        },
+      ];
+      await expect(run(b)).rejects.toThrow(
+        `namespace "web-pr-42" already belongs to another preview (acme/${repo}#${pr}); use a names.namespace pattern with {number} or {repo} so each pull request gets its own`,
+      );
+      expect(b.cluster.methods()).toEqual(["listNamespaces"]);
+    }
+  });
+
+  it("updates its own namespace, keeping an expiry that `/preview extend` set later than the TTL's", async () => {
+    const ttlExpiry = "2026-12-10T00:00:00.000Z";
+    const own = (b: StepBench, expires: string): ListedNamespace[] => [
+      {
+        name: b.ctx.names.namespace,
+        labels: { ...b.ctx.names.labels },
+        annotations: { [EXPIRES_ANNOTATION]: expires },
+        phase: "Active",
+      },
+      { name: "other-pr-1", labels: { ...MANAGED_BY }, annotations: {}, phase: "Active" },
+    ];
+
+    const extended = await bench({ expiresAt: ttlExpiry });
+    extended.cluster.namespaces = own(extended, "2026-12-20T00:00:00.000Z");
+    await run(extended);
+    expect(extended.ctx.report.expiresAt).toBe("2026-12-20T00:00:00.000Z");
+    expect(ensured(extended).annotations[EXPIRES_ANNOTATION]).toBe("2026-12-20T00:00:00.000Z");
+
+    const earlier = await bench({ expiresAt: ttlExpiry });
+    earlier.cluster.namespaces = own(earlier, "2026-12-01T00:00:00.000Z");
+    await run(earlier);
+    expect(earlier.ctx.report.expiresAt).toBe(ttlExpiry);
+    expect(ensured(earlier).annotations[EXPIRES_ANNOTATION]).toBe(ttlExpiry);
+
+    // Without a TTL the run sets no expiry, whatever the namespace carries.
+    const noTtl = await bench();
+    noTtl.cluster.namespaces = own(noTtl, "2026-12-20T00:00:00.000Z");
+    await run(noTtl);
+    expect(noTtl.ctx.report.expiresAt).toBeUndefined();
+    expect(ensured(noTtl).annotations).not.toHaveProperty(EXPIRES_ANNOTATION);
+  });
+
+  it("passes the cluster's refusal on", async () => {
+    const b = await bench();
+    const refusal = new Error('namespace "web-pr-42" exists and is not managed by preview-bot');
+    b.cluster.ensureNamespace = async () => Promise.reject(refusal);
+    await expect(run(b)).rejects.toBe(refusal);
+  });
+});
