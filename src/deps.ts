@@ -57,7 +57,7 @@ import {
 import { createRenderer, type Renderer } from "./services/preview/render/index.js";
 import { rendererSettings, renderWorkerFrom } from "./services/preview/render/settings.js";
 import { createRunner, type Runner } from "./services/preview/runner.js";
-import type { PreviewSleepDeps } from "./services/preview/sleep/sleep-commands.js";
+import type { PreviewSleepDeps } from "./services/preview/context.js";
 import {
   BACKUP_JOB,
   PREVIEW_JOB,

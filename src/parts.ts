@@ -35,7 +35,7 @@ import type { IsolationReport, RenderWorker } from "./services/preview/render/is
 import { describeError } from "./services/shared/format.js";
 import { createSleepControl } from "./services/cluster/sleep.js";
 import { openCostSource } from "./services/preview/sleep/opencost.js";
-import type { PreviewSleepDeps } from "./services/preview/sleep/sleep-commands.js";
+import type { PreviewSleepDeps } from "./services/preview/context.js";
 
 /** The GitHub App, from the environment (GitHub Enterprise Server aware). */
 export function createProbotApp(env: Env, logger: Logger, Octokit?: typeof ProbotOctokit): Probot {

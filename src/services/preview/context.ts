@@ -12,9 +12,20 @@ import { systemOf } from "../shared/errors.js";
 import type { PreviewJob, SlackReplyTarget } from "../shared/dispatch.js";
 import { previewKey, type Cluster, type Databases, type PreviewNames, type PreviewRef } from "../shared/preview.js";
 import type { RunReport } from "../shared/run-report.js";
+import type { SleepControl } from "../shared/sleep.js";
 import type { GuardrailSettings } from "./guardrails/namespace-guardrails.js";
 import type { Renderer } from "./render/index.js";
-import type { PreviewSleepDeps } from "./sleep/sleep-commands.js";
+import type { CostSettings } from "./sleep/cost.js";
+
+/** What the runner needs for sleep and wake (absent: the bot cannot reach its own Service, so nothing sleeps). */
+export interface PreviewSleepDeps {
+  control: SleepControl;
+  /** PREVIEW_SLEEP_AFTER: the idle period of repositories that set no `sleep.after`. */
+  defaultAfterMs?: number;
+  /** How long a wake waits for the workloads to be ready before it restores the routes anyway. */
+  wakeTimeoutMs: number;
+  cost: CostSettings;
+}
 
 export interface RunnerDeps {
   cluster: Cluster;

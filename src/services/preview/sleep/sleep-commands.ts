@@ -27,22 +27,11 @@ import {
   LAST_ACTIVITY_ANNOTATION,
   readSleep,
   WAKE_HOSTS_ANNOTATION,
-  type SleepControl,
 } from "../../shared/sleep.js";
 import { previewNamespaces } from "../commands.js";
-import { newReport, replyOnPull as reply, type RunnerDeps } from "../context.js";
+import { newReport, replyOnPull as reply, type PreviewSleepDeps, type RunnerDeps } from "../context.js";
 import { previewNamesFor } from "../naming.js";
-import { previewCost, type CostSettings } from "./cost.js";
-
-/** What the runner needs for sleep and wake (absent: the bot cannot reach its own Service, so nothing sleeps). */
-export interface PreviewSleepDeps {
-  control: SleepControl;
-  /** PREVIEW_SLEEP_AFTER: the idle period of repositories that set no `sleep.after`. */
-  defaultAfterMs?: number;
-  /** How long a wake waits for the workloads to be ready before it restores the routes anyway. */
-  wakeTimeoutMs: number;
-  cost: CostSettings;
-}
+import { previewCost } from "./cost.js";
 
 const isPerson = (job: PreviewJob) => job.source === "comment" || job.source === "slack";
 
