@@ -24,7 +24,7 @@ const HTTPROUTE = { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute
 const INGRESS = { apiVersion: "networking.k8s.io/v1", kind: "Ingress" };
 const GRANT = { apiVersion: "gateway.networking.k8s.io/v1beta1", kind: "ReferenceGrant" };
 /** The ExternalName Service an Ingress of a sleeping preview points at. */
-export const WAKE_SERVICE = "preview-bot-wake";
+const WAKE_SERVICE = "preview-bot-wake";
 /** Label on what sleep creates (the wake Service, the ReferenceGrant): the preview namespace it is for. */
 const WAKE_FOR_LABEL = "preview-bot.dev/wake-for";
 
@@ -201,7 +201,7 @@ export class SleepRoutes {
     if (text === undefined) return undefined;
     try {
       const parsed = JSON.parse(text) as unknown;
-      return Array.isArray(parsed) ? parsed : [];
+      return Array.isArray(parsed) ? (parsed as unknown[]) : [];
     } catch {
       return [];
     }
