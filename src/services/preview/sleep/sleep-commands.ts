@@ -232,6 +232,7 @@ const count = (items: readonly string[], noun: string) => `${items.length} ${nou
 /** The idle period of a preview: the repository's `sleep.after` within the bot's PREVIEW_SLEEP_AFTER; undefined: never. */
 export function sleepAfterMs(repo: number | "never" | undefined, bot: number | undefined): number | undefined {
   if (repo === undefined) return bot;
-  if (repo === "never") return bot; // a repository may shorten the bot's idle period, not lift it
+  // A repository may shorten the bot's idle period, not lift it (0 would read as "never" on the namespace).
+  if (repo === "never" || !(repo > 0)) return bot;
   return bot === undefined ? repo : Math.min(repo, bot);
 }

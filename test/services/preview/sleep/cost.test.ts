@@ -120,6 +120,8 @@ describe("sleepAfterMs", () => {
     [5 * H, 2 * H, 2 * H],
     ["never", undefined, undefined],
     ["never", 2 * H, 2 * H],
+    [0, 2 * H, 2 * H],
+    [0, undefined, undefined],
   ] as const)("repository %p, bot %p → %p", (repo, bot, expected) => {
     expect(sleepAfterMs(repo, bot)).toBe(expected);
   });
