@@ -84,8 +84,10 @@ describe("the wake door", () => {
     });
 
   beforeAll(async () => {
-    server = createServer(async (req, res) => {
-      if (!(await door.listener(req, res))) res.writeHead(404).end("not the door's");
+    server = createServer((req, res) => {
+      void Promise.resolve(door.listener(req, res)).then((served) => {
+        if (!served) res.writeHead(404).end("not the door's");
+      });
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     port = (server.address() as { port: number }).port;
@@ -122,5 +124,122 @@ describe("the wake door", () => {
     expect((await get("web-pr-6.previews.example.test", BROWSER)).status).toBe(404);
     expect((await get("bot.example.test", BROWSER)).status).toBe(404);
     expect(lists).toBe(1);
+  });
+});
+
+describe("the wake door when things change or fail", () => {
+  const sleeping = (name: string, number: number, extra: Record<string, string> = {}): NamespaceListing => ({
+    name,
+    phase: "Active",
+    labels: { "app.kubernetes.io/managed-by": "preview-bot", "preview-bot.dev/pr": String(number) },
+    annotations: {
+      "preview-bot.dev/repository": "acme/web",
+      "preview-bot.dev/asleep-since": "2026-12-01T10:00:00.000Z",
+      "preview-bot.dev/wake-hosts": `${name}.previews.example.test`,
+      ...extra,
+    },
+  });
+  let namespaces: NamespaceListing[] = [];
+  let listing: () => Promise<NamespaceListing[]> = async () => namespaces;
+  let submitting: (r: Request) => Promise<void> = async () => {};
+  const submitted: Request[] = [];
+  const door = createWakeDoor({
+    cluster: { listNamespaces: () => listing() },
+    submit: async (r) => {
+      submitted.push(r);
+      await submitting(r);
+    },
+    logger: createLogger({ level: "silent" }),
+    cacheMs: 60_000,
+    resubmitMs: 60_000,
+  });
+  let server: Server;
+  let port: number;
+  const call = (host: string, method = "GET", ua = BROWSER) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      request({ host: "127.0.0.1", port, method, path: "/", headers: { host, "user-agent": ua } }, (res) => {
+        let body = "";
+        res.setEncoding("utf8").on("data", (c: string) => (body += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+        .on("error", reject)
+        .end();
+    });
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      void Promise.resolve(door.listener(req, res)).then((served) => {
+        if (!served) res.writeHead(404).end("not the door's");
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    port = (server.address() as { port: number }).port;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it("a cluster that cannot be read serves no page, and the next request looks again", async () => {
+    listing = async () => {
+      throw new Error("503 from the API server");
+    };
+    expect((await call("web-pr-7.previews.example.test")).status).toBe(404);
+    namespaces = [sleeping("web-pr-7", 7)];
+    listing = async () => namespaces;
+    expect((await call("web-pr-7.previews.example.test")).status).toBe(503);
+  });
+
+  it("a HEAD gets the status and headers, no page and no wake", async () => {
+    submitted.length = 0;
+    door.refresh();
+    namespaces = [sleeping("web-pr-8", 8)];
+    const r = await call("web-pr-8.previews.example.test", "HEAD");
+    expect(r).toEqual({ status: 503, body: "" });
+    expect(submitted).toEqual([]);
+  });
+
+  it("a wake the intake refused is asked for again by the next visitor, without waiting", async () => {
+    submitted.length = 0;
+    door.refresh();
+    namespaces = [sleeping("web-pr-9", 9)];
+    submitting = async () => {
+      throw new Error("the queue is not reachable");
+    };
+    expect((await call("web-pr-9.previews.example.test")).status).toBe(503);
+    expect(submitted).toHaveLength(1);
+    submitting = async () => {};
+    // The refusal is handled after the page is sent: ask until the door has forgotten the failed wake.
+    for (let i = 0; i < 200 && submitted.length < 2; i++) await call("web-pr-9.previews.example.test");
+    expect(submitted).toHaveLength(2);
+    await call("web-pr-9.previews.example.test");
+    expect(submitted).toHaveLength(2); // asked once it went through
+  });
+
+  it("serves only sleeping previews it can name: not terminating, not without a repository, not once awake", async () => {
+    door.refresh();
+    namespaces = [
+      { ...sleeping("web-pr-10", 10), phase: "Terminating" },
+      {
+        ...sleeping("web-pr-11", 11),
+        annotations: {
+          "preview-bot.dev/wake-hosts": "web-pr-11.previews.example.test",
+          "preview-bot.dev/asleep-since": "2026-12-01T10:00:00.000Z",
+        },
+      },
+      sleeping("web-pr-12", 12),
+    ];
+    expect((await call("web-pr-10.previews.example.test")).status).toBe(404);
+    expect((await call("web-pr-11.previews.example.test")).status).toBe(404);
+    expect((await call("web-pr-12.previews.example.test")).status).toBe(503);
+    namespaces = [{ ...sleeping("web-pr-12", 12), annotations: { "preview-bot.dev/repository": "acme/web" } }];
+    expect((await call("web-pr-12.previews.example.test")).status).toBe(503); // still within the cache period
+    door.refresh();
+    expect((await call("web-pr-12.previews.example.test")).status).toBe(404);
+  });
+
+  it("the page says nothing about the preview it stands for", async () => {
+    door.refresh();
+    namespaces = [sleeping("web-pr-13", 13, { "preview-bot.dev/installation": "77" })];
+    const { body } = await call("web-pr-13.previews.example.test");
+    expect(body).toContain("Waking up the preview");
+    for (const secretish of ["web-pr-13", "acme", "77", "previews.example.test"]) expect(body).not.toContain(secretish);
   });
 });

@@ -260,3 +260,45 @@ describe("planSweep: idle previews go to sleep", () => {
     expect(planSweep(base({ open: [pull(5)], namespaces: [n], busy: new Set(["acme/web#5"]) })).sleep).toEqual([]);
   });
 });
+
+describe("planSweep: sleep gives way to removal", () => {
+  const idle = {
+    "preview-bot.dev/sleep-after": "1h",
+    "preview-bot.dev/last-activity": new Date(NOW - 3 * H).toISOString(),
+  };
+  const withIdle = (n: NamespaceFacts): NamespaceFacts => ({ ...n, annotations: { ...n.annotations, ...idle } });
+
+  it("a closed PR's idle preview is removed, not put to sleep", () => {
+    const p = planSweep(base({ open: [], namespaces: [withIdle(ns("web-pr-5", "acme/web#5", { state: "ready" }))] }));
+    expect(p.sleep).toEqual([]);
+    expect(p.destroy.map((d) => `${d.key}:${d.reason}`)).toEqual(["acme/web#5:closed"]);
+  });
+
+  it("an expired idle preview is removed, not put to sleep", () => {
+    const n = withIdle(ns("web-pr-5", "acme/web#5", { state: "ready", expiresAt: NOW - 1 }));
+    const p = planSweep(base({ open: [pull(5)], namespaces: [n] }));
+    expect(p.sleep).toEqual([]);
+    expect(p.destroy.map((d) => `${d.key}:${d.reason}`)).toEqual(["acme/web#5:expired"]);
+  });
+
+  it("a terminating namespace is not put to sleep; of two namespaces only the idle one is", () => {
+    const terminating = withIdle(ns("web-pr-5", "acme/web#5", { state: "ready", phase: "Terminating" }));
+    expect(planSweep(base({ open: [pull(5)], namespaces: [terminating] })).sleep).toEqual([]);
+    const busy = ns("web-pr-5-api", "acme/web#5", { state: "ready" });
+    busy.annotations = {
+      ...busy.annotations,
+      "preview-bot.dev/sleep-after": "1h",
+      "preview-bot.dev/last-activity": new Date(NOW - 10 * 60_000).toISOString(),
+    };
+    const p = planSweep(
+      base({ open: [pull(5)], namespaces: [withIdle(ns("web-pr-5", "acme/web#5", { state: "ready" })), busy] }),
+    );
+    expect(p.sleep).toEqual([
+      expect.objectContaining({
+        key: "acme/web#5",
+        namespaces: ["web-pr-5"],
+        idleSince: new Date(NOW - 3 * H).toISOString(),
+      }),
+    ]);
+  });
+});
