@@ -48,7 +48,7 @@ async function live(deps: RunnerDeps, job: PreviewJob): Promise<NamespaceListing
 
 async function sleepPreview(deps: RunnerDeps, job: PreviewJob): Promise<void> {
   const s = deps.sleep;
-  if (!s) return reply(deps, job, "Sleep is not available on this installation (see the README, Sleep and wake).");
+  if (!s) return reply(deps, job, "Sleep is not available on this installation (see docs/sleep.md in preview-bot).");
   let namespaces = await live(deps, job);
   if (namespaces.length === 0)
     return isPerson(job)
@@ -84,7 +84,7 @@ async function sleepPreview(deps: RunnerDeps, job: PreviewJob): Promise<void> {
 
 async function wakePreview(deps: RunnerDeps, job: PreviewJob, signal?: AbortSignal): Promise<void> {
   const s = deps.sleep;
-  if (!s) return reply(deps, job, "Sleep is not available on this installation (see the README, Sleep and wake).");
+  if (!s) return reply(deps, job, "Sleep is not available on this installation (see docs/sleep.md in preview-bot).");
   const namespaces = await live(deps, job);
   if (namespaces.length === 0)
     return isPerson(job)
