@@ -33,6 +33,8 @@ import { newReport, replyOnPull as reply, type PreviewSleepDeps, type RunnerDeps
 import { previewNamesFor } from "../naming.js";
 import { previewCost } from "./cost.js";
 
+const NOT_AVAILABLE = "Sleep is not available on this installation (see docs/sleep.md in preview-bot).";
+
 const isPerson = (job: PreviewJob) => job.source === "comment" || job.source === "slack";
 
 export function createSleepCommands(deps: RunnerDeps) {
@@ -48,7 +50,7 @@ async function live(deps: RunnerDeps, job: PreviewJob): Promise<NamespaceListing
 
 async function sleepPreview(deps: RunnerDeps, job: PreviewJob): Promise<void> {
   const s = deps.sleep;
-  if (!s) return reply(deps, job, "Sleep is not available on this installation (see docs/sleep.md in preview-bot).");
+  if (!s) return isPerson(job) ? reply(deps, job, NOT_AVAILABLE) : undefined;
   let namespaces = await live(deps, job);
   if (namespaces.length === 0)
     return isPerson(job)
@@ -84,7 +86,7 @@ async function sleepPreview(deps: RunnerDeps, job: PreviewJob): Promise<void> {
 
 async function wakePreview(deps: RunnerDeps, job: PreviewJob, signal?: AbortSignal): Promise<void> {
   const s = deps.sleep;
-  if (!s) return reply(deps, job, "Sleep is not available on this installation (see docs/sleep.md in preview-bot).");
+  if (!s) return isPerson(job) ? reply(deps, job, NOT_AVAILABLE) : undefined;
   const namespaces = await live(deps, job);
   if (namespaces.length === 0)
     return isPerson(job)

@@ -40,7 +40,8 @@ export const namespaceStep: DeployStep = {
     // A deploy sets the expiry from the TTL, but never earlier than one `/preview extend` set.
     const kept = existing?.annotations[EXPIRES_ANNOTATION];
     if (report.expiresAt && kept && Date.parse(kept) > Date.parse(report.expiresAt)) report.expiresAt = kept;
-    const afterMs = sleepAfterMs(config.sleep?.after, deps.sleep?.defaultAfterMs);
+    // Only a bot that can sleep previews records when one sleeps (else the sweeper would ask for a sleep each sweep).
+    const afterMs = deps.sleep ? sleepAfterMs(config.sleep?.after, deps.sleep.defaultAfterMs) : undefined;
     const { settings } = resolveGuardrails(deps.guardrails, config.guardrails);
     await deps.cluster.ensureNamespace(names.namespace, previewNamespaceLabels(config, names, settings), {
       ...config.namespace.annotations,
