@@ -345,8 +345,8 @@ export const configSchema = z
     ttl: duration.optional(),
     /**
      * Put the preview to sleep after this long without activity (a deploy, a command, a Slack button, a visitor
-     * waking it): workloads scaled to 0, routes to the bot's wake page; the next visitor wakes it. `never` keeps it
-     * awake. Default and upper bound: the bot's PREVIEW_SLEEP_AFTER.
+     * waking it): workloads scaled to 0, routes to the bot's wake page; the next visitor wakes it. Default and upper
+     * bound: the bot's PREVIEW_SLEEP_AFTER; `never` keeps it awake only where the bot sets no default.
      */
     sleep: z.object({ after: sleepAfter.optional() }).strict().optional(),
     /** When to deploy. */
