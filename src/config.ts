@@ -252,7 +252,10 @@ export const configSchema = z
          * applied).
          */
         httpRoutes: z.array(z.string()).optional(),
-        /** Gateway parentRefs for every HTTPRoute; default the bot's PREVIEW_GATEWAY, else the manifests' own. */
+        /**
+         * Gateway parentRefs for every HTTPRoute; default the bot's PREVIEW_GATEWAY (never the manifests' own). When
+         * the bot lists gateways (PREVIEW_GATEWAY, PREVIEW_ALLOWED_GATEWAYS), these must name one of them.
+         */
         parentRefs: z
           .array(
             z

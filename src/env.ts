@@ -111,16 +111,51 @@ const envSchema = z.object({
   /** Pod Security Admission level enforced in preview namespaces (`restricted` is always warned and audited). */
   PREVIEW_POD_SECURITY: z.enum(["baseline", "restricted"]).default("baseline"),
   PREVIEW_QUOTA_PODS: z.coerce.number().int().min(1).max(10_000).default(20),
-  /** Total CPU and memory the preview's containers may request, and separately may be limited to. */
+  /** Total CPU and memory the preview's containers may request (CPU limits are not quota'd: they add up fast). */
   PREVIEW_QUOTA_CPU: quantity.default("4"),
   PREVIEW_QUOTA_MEMORY: quantity.default("8Gi"),
+  /** Total memory the preview's containers may be limited to (every container has a limit: the LimitRange's default). */
+  PREVIEW_QUOTA_MEMORY_LIMIT: quantity.default("16Gi"),
   /** Total storage the preview's PersistentVolumeClaims may request. */
   PREVIEW_QUOTA_STORAGE: quantity.default("20Gi"),
+  /** Total ephemeral storage (container writable layers, logs, emptyDirs) requested and limited. */
+  PREVIEW_QUOTA_EPHEMERAL_STORAGE: quantity.default("20Gi"),
+  /** Objects of each kind a preview may contain (ConfigMaps, Secrets, Services, workloads, ...): etcd is shared. */
+  PREVIEW_QUOTA_OBJECTS: z.coerce.number().int().min(1).max(10_000).default(50),
   /** LimitRange defaults for containers that set no requests or limits (a CPU/memory quota refuses those otherwise). */
   PREVIEW_DEFAULT_CPU_REQUEST: quantity.default("100m"),
-  PREVIEW_DEFAULT_CPU_LIMIT: quantity.default("1"),
+  /** No CPU limit by default: a limit per container multiplies into quota refusals and throttles idle apps. */
+  PREVIEW_DEFAULT_CPU_LIMIT: optional.pipe(quantity.optional()),
   PREVIEW_DEFAULT_MEMORY_REQUEST: quantity.default("128Mi"),
   PREVIEW_DEFAULT_MEMORY_LIMIT: quantity.default("512Mi"),
+  PREVIEW_DEFAULT_EPHEMERAL_STORAGE_REQUEST: quantity.default("100Mi"),
+  /** Also the sizeLimit an emptyDir without one gets: the kubelet evicts a pod that writes past its limits. */
+  PREVIEW_DEFAULT_EPHEMERAL_STORAGE_LIMIT: quantity.default("1Gi"),
+  /** PriorityClasses a preview's pods may name; none by default (the cluster's default priority applies). */
+  PREVIEW_PRIORITY_CLASSES: list,
+  /** Taints previews may tolerate: `key`, `key=value`, each optionally `:Effect` (e.g. `pool=previews:NoSchedule`). */
+  PREVIEW_ALLOWED_TOLERATIONS: list.pipe(
+    z.array(
+      z
+        .string()
+        .regex(
+          /^[A-Za-z0-9][-A-Za-z0-9_./]*(=[-A-Za-z0-9_.]*)?(:(NoSchedule|PreferNoSchedule|NoExecute))?$/,
+          "must be key, key=value, key:Effect or key=value:Effect",
+        ),
+    ),
+  ),
+  /** Node labels previews may select nodes by (nodeSelector, node affinity): `key` or `key=value`. */
+  PREVIEW_ALLOWED_NODE_LABELS: list.pipe(
+    z.array(z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_./]*(=[-A-Za-z0-9_.]*)?$/, "must be key or key=value")),
+  ),
+  /** Annotations previews may keep on routes, Ingresses and Services, besides the bot's own: keys, or `prefix/*`. */
+  PREVIEW_ALLOWED_ANNOTATIONS: list.pipe(
+    z.array(z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_./]*(\/\*)?$/, "must be an annotation key or prefix/*")),
+  ),
+  /** Gateways besides PREVIEW_GATEWAY that a repository's route.parentRefs may name: `namespace/name`, comma-separated. */
+  PREVIEW_ALLOWED_GATEWAYS: list.pipe(
+    z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "namespace/name")),
+  ),
   /** Namespaces (your gateway or ingress controller) whose pods may reach preview pods; all others are denied. */
   PREVIEW_INGRESS_FROM_NAMESPACES: list,
   /** Address ranges that may reach preview pods (a gateway outside the cluster, e.g. an AGC subnet). */

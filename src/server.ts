@@ -141,7 +141,8 @@ function setupDoor(env: Env, logger: Logger): Listener {
 function setupHint(url: string, env: Env): string {
   return [
     `preview-bot is running on ${url} but has no GitHub App credentials yet.`,
-    `Next: open ${url}/probot and click "Register GitHub App" (creates the app from app.yml and writes APP_ID, PRIVATE_KEY and WEBHOOK_SECRET to ${env.ENV_FILE}),`,
+    `Next: open ${url}/probot on this machine and click "Register GitHub App" (creates the app from app.yml and writes APP_ID, PRIVATE_KEY and WEBHOOK_SECRET to ${env.ENV_FILE}),`,
+    `Registration is served to loopback only (127.0.0.1, ::1; in a cluster, kubectl port-forward): anyone else gets 403, so nobody on the network can register their own app into this bot.`,
     `or set APP_ID, PRIVATE_KEY_PATH and WEBHOOK_SECRET yourself (see .env.example). Then restart.`,
     env.WEBHOOK_PROXY_URL
       ? `The app will be registered with the webhook proxy (WEBHOOK_PROXY_URL) as its webhook URL.`

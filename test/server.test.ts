@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import nock from "nock";
@@ -97,6 +97,54 @@ describe("npm start with no credentials", () => {
     expect(lines.join("\n")).not.toContain("MIIEfake");
     expect(lines.join("\n")).not.toContain("whsec-0123456789");
     expect((await get("/probot/setup?code=../../etc")).status).toBe(400);
+  });
+});
+
+describe("first-run safety: nobody on the network can register their own app into the bot", () => {
+  /** This machine's first non-loopback IPv4 address, if it has one. */
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === "IPv4" && !i.internal)?.address;
+
+  it("serves the registration to loopback only, says so in its log, and still answers health checks from anywhere", async () => {
+    const out: string[] = [];
+    const open = await startServer({
+      env: loadEnv({ PORT: "0", HOST: "0.0.0.0", ENV_FILE: join(dir, ".env.open") }),
+      logger: createLogger({
+        level: "info",
+        destination: { write: (l: string) => void out.push(l) } as unknown as NodeJS.WritableStream,
+      }),
+    });
+    try {
+      expect(out.join("\n")).toContain("Registration is served to loopback only");
+      // Through a proxy on this machine (a forwarding header): not this machine's user.
+      const proxied = await fetch(`http://127.0.0.1:${open.port}/probot`, {
+        headers: { "x-forwarded-for": "203.0.113.9" },
+      });
+      expect(proxied.status).toBe(403);
+      expect(await proxied.text()).toContain("registration is served only on this machine (loopback)");
+      const code = await fetch(`http://127.0.0.1:${open.port}/probot/setup?code=attacker`, {
+        headers: { forwarded: "for=203.0.113.9" },
+      });
+      expect(code.status).toBe(403);
+      expect((await fetch(`http://127.0.0.1:${open.port}/probot`)).status).toBe(200);
+      if (!external) {
+        console.warn("this machine has no non-loopback IPv4 address: the direct remote case is not tried here");
+        return;
+      }
+      // From another address of this machine, which the server sees as a network peer (nock lets it through).
+      nock.enableNetConnect((host) => host.startsWith("127.0.0.1") || host.startsWith(`${external}:`));
+      const remote = await fetch(`http://${external}:${open.port}/probot`);
+      expect(remote.status).toBe(403);
+      expect((await fetch(`http://${external}:${open.port}/probot/setup?code=attacker`)).status).toBe(403);
+      expect((await fetch(`http://${external}:${open.port}/healthz`)).status).toBe(200);
+      expect(out.join("\n")).toContain(
+        "refused /probot to a client that is not this machine: the GitHub App registration is served to loopback only",
+      );
+      expect(existsSync(join(dir, ".env.open"))).toBe(false);
+    } finally {
+      await open.close();
+    }
   });
 });
 

@@ -4,6 +4,11 @@
  * /probot/setup?code=…, which exchanges the code for the new app's id, key and webhook secret and writes them to the
  * env file. Restart, and the bot runs. With WEBHOOK_PROXY_URL set (local development: GitHub cannot reach localhost),
  * the app is registered with that proxy as its webhook URL.
+ *
+ * Whoever completes the registration decides which GitHub App this bot becomes: someone else's app, registered into
+ * it, would receive every webhook and act with the bot's cluster rights. So the registration pages answer only
+ * requests from this machine itself (a loopback address, with no proxy's forwarding headers); anyone else gets 403
+ * and the log says who tried. In a cluster, reach it with `kubectl port-forward`, or register on a laptop.
  */
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -20,6 +25,14 @@ export interface SetupOptions {
   webhookProxyUrl?: string;
   logger: Logger;
   fetchImpl?: typeof fetch;
+}
+
+/** A request from this machine itself: a loopback peer, and no proxy forwarding it from somewhere else. */
+function fromThisMachine(req: IncomingMessage): boolean {
+  const peer = (req.socket.remoteAddress ?? "").replace(/^::ffff:/, "");
+  const loopback = peer === "::1" || /^127\.\d+\.\d+\.\d+$/.test(peer);
+  const forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"].some((h) => req.headers[h] !== undefined);
+  return loopback && !forwarded;
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -74,6 +87,18 @@ export function createSetupHandler(opts: SetupOptions) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (req.method !== "GET") return false;
+    if (["/", "/probot", "/probot/setup"].includes(url.pathname) && !fromThisMachine(req)) {
+      opts.logger.warn(
+        { peer: req.socket.remoteAddress, forwardedFor: req.headers["x-forwarded-for"] },
+        `refused ${url.pathname} to a client that is not this machine: the GitHub App registration is served to loopback only`,
+      );
+      res
+        .writeHead(403, { "content-type": "text/plain" })
+        .end(
+          "preview-bot is not registered yet, and registration is served only on this machine (loopback): open it there, or through `kubectl port-forward`.\n",
+        );
+      return true;
+    }
     if (url.pathname === "/") {
       res.writeHead(302, { location: "/probot" }).end();
       return true;

@@ -84,7 +84,11 @@ describeWithTools(
       expect(r.code).toBe(0);
       const frontend = find(r.objects, "Service", "frontend");
       expect(frontend.spec.type).toBe("ClusterIP");
-      expect(r.stderr).toMatch(/^ {2}rewritten {2}Service "frontend": type LoadBalancer → ClusterIP/m);
+      expect(r.stderr).toMatch(/^ {2}(rewritten)? +Service "frontend": type LoadBalancer → ClusterIP/m);
+      // The cloud load balancer's annotation is for a controller a preview does not get.
+      expect(r.stderr).toMatch(
+        /^ {2}rewritten {2}Service "frontend": annotations stripped .*: service\.beta\.kubernetes\.io\/azure-load-balancer-internal$/m,
+      );
       for (const name of ["frontend", "api", "worker"])
         expect(find(r.objects, "Deployment", name).spec.template.spec.containers[0].image).toBe(
           `ghcr.io/acme/shop-${name}:pr-11-ab12cd3`,
@@ -123,11 +127,21 @@ describeWithTools([], "preview-bot render: an Ingress app with TLS", () => {
     expect(ingress.spec.ingressClassName).toBe("nginx");
     expect(ingress.spec.rules[0].host).toBe(host);
     expect(ingress.spec.tls).toEqual([{ hosts: [host], secretName: "blog-pr-5-tls" }]);
+    // The bot's own annotations; the controller annotation from the manifests is stripped unless the operator
+    // allows it (PREVIEW_ALLOWED_ANNOTATIONS).
     expect(ingress.metadata.annotations).toMatchObject({
       "cert-manager.io/cluster-issuer": "letsencrypt-staging",
       "external-dns.alpha.kubernetes.io/hostname": host,
-      "nginx.ingress.kubernetes.io/proxy-body-size": "10m",
     });
+    expect(ingress.metadata.annotations).not.toHaveProperty(["nginx.ingress.kubernetes.io/proxy-body-size"]);
+    expect(r.stderr).toMatch(
+      /Ingress "blog": annotations stripped .*: nginx\.ingress\.kubernetes\.io\/proxy-body-size/,
+    );
     expect(r.stderr).toMatch(new RegExp(`^ {2}URL {8}https://${host.replace(/\./g, "\\.")}/$`, "m"));
+    // Nothing lets the ingress controller in (no PREVIEW_INGRESS_FROM_NAMESPACES here): said, and counted.
+    expect(r.stderr).toMatch(
+      /^warning: Ingress "blog" is unreachable: nothing outside the preview.s namespace may reach its pods/m,
+    );
+    expect(r.stderr).toMatch(/^ {2}warnings {3}1$/m);
   });
 });

@@ -22,7 +22,10 @@ async function cli(
   let stdout = "";
   let stderr = "";
   const configPath = path.join(dir, "preview.yml");
-  await writeFile(configPath, `${config}route:\n  host: "{name}.previews.example.com"\n`);
+  await writeFile(
+    configPath,
+    `${config}route:\n  host: "{name}.previews.example.com"\n  parentRefs: [{ name: shared-gateway, namespace: gateway-system }]\n`,
+  );
   const code = await runRenderCli(
     ["--dir", dir, "--config", configPath, "--pr", "8", "--branch", "main", "--sha", SHA],
     { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } },
@@ -47,10 +50,11 @@ describe("preview-bot render: what the bot itself applies", () => {
       "manifests: { path: deploy }\nnames: { namespace: 'shop-pr-{number}' }\nnamespace:\n  labels: { team: shop }\n",
     );
     expect(r.code).toBe(0);
-    expect(r.objects.slice(0, 5).map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+    expect(r.objects.slice(0, 6).map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
       "Namespace/shop-pr-8",
       "RoleBinding/preview-bot",
       "ResourceQuota/preview-bot-guardrails",
+      "ResourceQuota/preview-bot-system-priority",
       "LimitRange/preview-bot-guardrails",
       "NetworkPolicy/preview-bot-guardrails",
     ]);
@@ -61,7 +65,7 @@ describe("preview-bot render: what the bot itself applies", () => {
       "pod-security.kubernetes.io/warn": "restricted",
     });
     expect(r.objects.slice(1).every((o) => o.metadata.namespace === "shop-pr-8")).toBe(true);
-    expect(r.objects.slice(5).map((o) => o.kind)).toEqual([
+    expect(r.objects.slice(6).map((o) => o.kind)).toEqual([
       "Deployment",
       "Service",
       "ConfigMap",
@@ -91,12 +95,20 @@ describe("preview-bot render: what the bot itself applies", () => {
     try {
       const r = await cli(dir, "manifests: { path: deploy }\n");
       expect(r.code).toBe(0);
+      // The gateway the routes attach to (route.parentRefs) may reach the preview without a setting of its own.
       expect(r.objects.find((o) => o.metadata.name === "open")!.spec).toEqual({
         podSelector: {},
-        ingress: [{ from: [{ podSelector: {} }] }],
+        ingress: [
+          {
+            from: [
+              { podSelector: {} },
+              { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "gateway-system" } } },
+            ],
+          },
+        ],
       });
       expect(r.stderr).toContain(
-        'warning: NetworkPolicy "open": ingress rule 1 allowed every source: narrowed to the guardrail\'s (this namespace)',
+        'warning: NetworkPolicy "open": ingress rule 1 allowed every source: narrowed to the guardrail\'s (this namespace, namespace gateway-system)',
       );
     } finally {
       await rm(path.join(dir, "deploy", "open.yaml"));

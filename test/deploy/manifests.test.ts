@@ -16,6 +16,7 @@ import { promisify } from "node:util";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { loadEnv } from "../../src/env.js";
 import { parseTargets } from "../../src/services/data/backups/targets.js";
+import { COUNTED_RESOURCES } from "../../src/services/preview/guardrails/quota.js";
 import { findKustomizeCommand } from "../../src/services/preview/render/sandboxed/kustomize.js";
 import { describeWithTools } from "../support/tools.js";
 
@@ -417,6 +418,52 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
     });
     expect(missing).toEqual([]);
   });
+
+  it("closes its own namespace to ingress: webhooks from the ingress namespace and metrics from Prometheus reach the bot's port, the renderer hears only the bot", () => {
+    const policies = find(objs, "NetworkPolicy");
+    const deny = one(objs, "NetworkPolicy", "preview-bot-default-deny");
+    expect(deny.spec).toEqual({ podSelector: {}, policyTypes: ["Ingress"] });
+    const bot = one(objs, "NetworkPolicy", "preview-bot");
+    expect(bot.spec.podSelector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+    const port = container.ports.find((p: Obj) => p.name === "http");
+    expect(bot.spec.ingress).toEqual([
+      {
+        from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } }],
+        ports: [{ port: port.name, protocol: "TCP" }],
+      },
+      {
+        from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }],
+        ports: [{ port: port.name, protocol: "TCP" }],
+      },
+    ]);
+    const renderer = one(objs, "NetworkPolicy", "preview-bot-renderer");
+    expect(renderer.spec.ingress.flatMap((r: Obj) => r.from)).toEqual([
+      { podSelector: { matchLabels: deployment.spec.selector.matchLabels } },
+    ]);
+    expect(renderer.spec.egress).toEqual([]);
+    expect(policies.map((p) => p.metadata.name).sort()).toEqual([
+      "preview-bot",
+      "preview-bot-default-deny",
+      "preview-bot-renderer",
+    ]);
+  });
+
+  it("counts in every preview's quota each built-in kind the preview role may create", () => {
+    const previews = one(objs, "ClusterRole", PREVIEW_ROLE);
+    // Custom kinds are counted by the render (PREVIEW_QUOTA_OBJECTS): the quota controller leaves their usage
+    // uncomputed, and the bot waits for a quota's usage before applying anything.
+    const custom = new Set([
+      "gateway.networking.k8s.io",
+      "secrets-store.csi.x-k8s.io",
+      "alb.networking.azure.io",
+      "monitoring.coreos.com",
+    ]);
+    const builtIn = previews.rules
+      .filter((r: Obj) => r.verbs.includes("create") && !custom.has(r.apiGroups[0]))
+      .flatMap((r: Obj) => (r.resources as string[]).map((res) => (r.apiGroups[0] ? `${res}.${r.apiGroups[0]}` : res)));
+    expect(builtIn.length).toBeGreaterThan(10);
+    expect(builtIn.filter((r: string) => !COUNTED_RESOURCES.includes(r))).toEqual([]);
+  });
 });
 
 describeWithTools(["kustomize"], "deploy/overlays/example (with the backups component)", () => {
@@ -445,6 +492,16 @@ describeWithTools(["kustomize"], "deploy/overlays/example (with the backups comp
         "00000000-0000-0000-0000-000000000000",
       );
     }
+  });
+
+  it("gives the bot and the backup jobs separate Azure identities (the bot must not reach production backups)", () => {
+    const bot = one(objs, "ServiceAccount", "preview-bot").metadata.annotations["azure.workload.identity/client-id"];
+    const backup = one(objs, "ServiceAccount", "preview-bot-backup").metadata.annotations[
+      "azure.workload.identity/client-id"
+    ];
+    expect(bot).toMatch(/^[0-9a-f-]{36}$/);
+    expect(backup).toMatch(/^[0-9a-f-]{36}$/);
+    expect(backup).not.toBe(bot);
   });
 
   it("gives backup jobs no Kubernetes token and no RBAC binding", () => {

@@ -83,13 +83,13 @@ describe("every preview namespace gets the bot's guardrails", () => {
       pods: "20",
     });
     expect((h.fake.get("v1", "LimitRange", NS(1), "preview-bot-guardrails") as any).spec.limits[0]).toMatchObject({
-      default: { cpu: "1", memory: "512Mi" },
-      defaultRequest: { cpu: "100m", memory: "128Mi" },
+      default: { memory: "512Mi", "ephemeral-storage": "1Gi" },
+      defaultRequest: { cpu: "100m", memory: "128Mi", "ephemeral-storage": "100Mi" },
     });
     // What the server stores, not what the bot meant to send: the peers of the only allow rule arrived.
     expect((h.fake.get("networking.k8s.io/v1", "NetworkPolicy", NS(1), "preview-bot-guardrails") as any).spec).toEqual({
       podSelector: {},
-      policyTypes: ["Ingress"],
+      policyTypes: ["Ingress", "Egress"],
       ingress: [
         {
           from: [
@@ -98,7 +98,30 @@ describe("every preview namespace gets the bot's guardrails", () => {
           ],
         },
       ],
+      // Egress is open, but never to a cloud metadata endpoint.
+      egress: [
+        {
+          to: [
+            {
+              ipBlock: {
+                cidr: "0.0.0.0/0",
+                except: ["169.254.169.254/32", "169.254.169.252/32", "169.254.170.23/32", "168.63.129.16/32"],
+              },
+            },
+            { ipBlock: { cidr: "::/0", except: ["fd00:ec2::254/128", "fd00:ec2::23/128", "fd20:ce::254/128"] } },
+            { namespaceSelector: {} },
+          ],
+        },
+        {
+          to: [{ ipBlock: { cidr: "168.63.129.16/32" } }],
+          ports: [
+            { protocol: "UDP", port: 53 },
+            { protocol: "TCP", port: 53 },
+          ],
+        },
+      ],
     });
+    expect(h.fake.get("v1", "ResourceQuota", NS(1), "preview-bot-system-priority")).toBeDefined();
 
     // Order: the binding first, then the guardrails, then the PR's objects.
     const inNamespace = `/namespaces/${NS(1)}/`;
@@ -109,6 +132,7 @@ describe("every preview namespace gets the bot's guardrails", () => {
     expect(at("rolebindings")).toBe(0);
     for (const guardrail of [
       "resourcequotas/preview-bot-guardrails",
+      "resourcequotas/preview-bot-system-priority",
       "limitranges/preview-bot-guardrails",
       "networkpolicies/preview-bot-guardrails",
     ]) {
@@ -117,7 +141,7 @@ describe("every preview namespace gets the bot's guardrails", () => {
       expect(at(guardrail)).toBeLessThan(at("services/web"));
     }
     expect(said(run)).toMatch(
-      /Guardrails \| ✅ \|[^|]*\| Pod Security baseline; quota 20 pods, 4 CPU, 8Gi memory, 20Gi storage, no LoadBalancers or NodePorts; ingress from the namespace, ingress-nginx; egress open/,
+      /Guardrails \| ✅ \|[^|]*\| Pod Security baseline; quota 20 pods, 4 CPU, 8Gi memory \(16Gi limits\), 20Gi storage, 20Gi ephemeral storage, 50 objects per kind, no LoadBalancers or NodePorts, no system priority; ingress from the namespace, ingress-nginx; egress open \(cloud metadata blocked\)/,
     );
   });
 

@@ -8,11 +8,16 @@
  * show the cluster refuses them even without the bot's checks.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { AuthorizationV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { startHarness, pull, prEvent, webApp, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
 import { fakeGitHub } from "../support/github-fake.js";
 import { apiRequest, describeWithRealCluster } from "../support/kube-real/index.js";
+import { ROOT } from "../support/paths.js";
 import { installFence, until, type InstalledFence } from "./real-rbac-support.js";
+
+const FIXTURES = path.join(ROOT, "test", "fixtures");
 
 const ID = Date.now().toString(36);
 const NS = (n: number) => `rg-${ID}-${n}`;
@@ -23,6 +28,18 @@ names: { namespace: "rg-${ID}-{number}" }
 health: { timeout: 20s }
 guardrails:
   quota: { pods: ${QUOTA_PODS} }
+`;
+/** The quota-heavy fixture's manifests, and a config with the bot's default guardrails. */
+const HEAVY_APP = Object.fromEntries(
+  readdirSync(path.join(FIXTURES, "quota-heavy-app", "deploy")).map((f) => [
+    f,
+    readFileSync(path.join(FIXTURES, "quota-heavy-app", "deploy", f), "utf8"),
+  ]),
+);
+const HEAVY_CONFIG = `
+manifests: { path: deploy }
+names: { namespace: "rg-${ID}-{number}" }
+health: { timeout: 3m }
 `;
 const said = (run: { output?: { summary?: string; text?: string } }): string =>
   `${run.output?.summary ?? ""}\n${run.output?.text ?? ""}`.replace(/\\(.)/g, "$1");
@@ -82,7 +99,7 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
 
   afterAll(async () => {
     await h?.stop();
-    for (let n = 1; n <= 5; n++) await admin("DELETE", `/api/v1/namespaces/${NS(n)}`);
+    for (let n = 1; n <= 7; n++) await admin("DELETE", `/api/v1/namespaces/${NS(n)}`);
     await fence?.remove();
   });
 
@@ -94,15 +111,53 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
         detail: "",
       });
       const [pod] = await items(`/api/v1/namespaces/${NS(1)}/pods`);
+      // CPU is requested, never limited by default (issue 22); memory and ephemeral storage are both.
       expect(pod!.spec.containers[0].resources).toEqual({
-        requests: { cpu: "100m", memory: "128Mi" },
-        limits: { cpu: "1", memory: "512Mi" },
+        requests: { cpu: "100m", memory: "128Mi", "ephemeral-storage": "100Mi" },
+        limits: { memory: "512Mi", "ephemeral-storage": "1Gi" },
       });
       const quota = JSON.parse(
         (await admin("GET", `/api/v1/namespaces/${NS(1)}/resourcequotas/preview-bot-guardrails`)).body,
       );
-      expect(quota.status.used).toMatchObject({ pods: "1", "services.loadbalancers": "0" });
+      expect(quota.status.used).toMatchObject({
+        pods: "1",
+        "services.loadbalancers": "0",
+        "requests.ephemeral-storage": "100Mi",
+        "count/deployments.apps": "1",
+        "count/configmaps": expect.any(String),
+      });
     }, 120_000);
+
+    it("a quota-heavy app (8 small Deployments that set no resources, like bookinfo) deploys healthy with the defaults", async () => {
+      gh.state.config = HEAVY_CONFIG;
+      try {
+        const run = await open(6, HEAVY_APP);
+        expect({ conclusion: run.conclusion, detail: run.conclusion === "success" ? "" : said(run) }).toEqual({
+          conclusion: "success",
+          detail: "",
+        });
+      } finally {
+        gh.state.config = CONFIG;
+      }
+      const deployments = await items(`/apis/apps/v1/namespaces/${NS(6)}/deployments`);
+      expect(
+        deployments.map((d) => `${d.metadata.name} ${d.status.readyReplicas ?? 0}/${d.spec.replicas}`).sort(),
+      ).toEqual([
+        "details-v1 1/1",
+        "mongodb-v1 1/1",
+        "productpage-v1 1/1",
+        "ratings-v1 1/1",
+        "ratings-v2 1/1",
+        "reviews-v1 1/1",
+        "reviews-v2 1/1",
+        "reviews-v3 1/1",
+      ]);
+      // Its emptyDir got a size: it cannot fill the node's disk.
+      const pods = await items(`/api/v1/namespaces/${NS(6)}/pods`);
+      expect(pods.map((p) => p.spec.volumes.find((v: any) => v.name === "tmp").emptyDir)).toEqual(
+        Array(8).fill({ sizeLimit: "1Gi" }),
+      );
+    }, 240_000);
 
     it("runs its code with no Kubernetes rights: the preview's own account cannot read Secrets or remove a guardrail", async () => {
       const token = await cluster().serviceAccountToken(NS(1), "default");
@@ -187,6 +242,28 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
       expect(types.filter((t) => t === "LoadBalancer" || t === "NodePort")).toEqual([]);
     }, 120_000);
 
+    it("a pod that would outrank or out-place its neighbours never runs: refused at render with the reasons", async () => {
+      const pod = `      priorityClassName: system-node-critical
+      tolerations: [{ operator: Exists }]
+      nodeSelector: { node-role.kubernetes.io/control-plane: "" }
+      containers:
+        - name: app
+          image: ghcr.io/codertocat/hello:1
+`;
+      const run = await open(7, { "critical.yaml": deployment("critical", 1, pod) });
+      expect(run.conclusion).toBe("failure");
+      expect(said(run)).toContain(
+        `Deployment "critical": priorityClassName "system-node-critical" is refused (a preview runs at the cluster's default priority, so it cannot preempt its neighbours; allowed: none; the operator's PREVIEW_PRIORITY_CLASSES)`,
+      );
+      expect(said(run)).toContain(
+        `Deployment "critical": toleration of every taint (operator Exists, no key) is refused`,
+      );
+      expect(said(run)).toContain(
+        `Deployment "critical": nodeSelector node-role.kubernetes.io/control-plane= is refused`,
+      );
+      expect(await items(`/apis/apps/v1/namespaces/${NS(7)}/deployments`)).toEqual([]);
+    }, 120_000);
+
     it(`5000 replicas never become more than the quota's ${QUOTA_PODS} pods`, async () => {
       const run = await open(4, { "swarm.yaml": deployment("swarm", 5000, PLAIN_POD) });
       expect(run.conclusion).toBe("failure");
@@ -237,6 +314,43 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
         expect.stringMatching(/violates PodSecurity "baseline:latest": host namespaces \(hostNetwork=true\)/),
         expect.stringMatching(/violates PodSecurity "baseline:latest": hostPath volumes/),
       ]);
+    });
+
+    it("the quota admits no pod of a system priority class (2000001000 would preempt production)", async () => {
+      const r = await admin("POST", `/api/v1/namespaces/${NS(1)}/pods`, {
+        metadata: { name: "critical" },
+        spec: { priorityClassName: "system-node-critical", containers: [{ name: "c", image: "alpine:3" }] },
+      });
+      expect(r.status).toBe(403);
+      expect(JSON.parse(r.body).message).toMatch(
+        /exceeded quota: preview-bot-system-priority, requested: pods=1, used: pods=0, limited: pods=0/,
+      );
+      // The same pod at the default priority is admitted: the scope is the system classes only.
+      const plain = await admin("POST", `/api/v1/namespaces/${NS(1)}/pods`, {
+        metadata: { name: "plain" },
+        spec: { containers: [{ name: "c", image: "alpine:3" }] },
+      });
+      expect(plain.status).toBe(201);
+      await admin("DELETE", `/api/v1/namespaces/${NS(1)}/pods/plain`);
+    });
+
+    it("the guardrail NetworkPolicy as stored: egress everywhere but the cloud metadata endpoints", async () => {
+      // kwok enforces no network policy, so this asserts the object the cluster holds (a CNI enforces it).
+      const policy = JSON.parse(
+        (await admin("GET", `/apis/networking.k8s.io/v1/namespaces/${NS(1)}/networkpolicies/preview-bot-guardrails`))
+          .body,
+      );
+      expect(policy.spec.policyTypes).toEqual(["Ingress", "Egress"]);
+      const blocks = policy.spec.egress.flatMap((r: any) => r.to.map((t: any) => t.ipBlock).filter(Boolean));
+      expect(blocks).toEqual(
+        expect.arrayContaining([
+          {
+            cidr: "0.0.0.0/0",
+            except: ["169.254.169.254/32", "169.254.169.252/32", "169.254.170.23/32", "168.63.129.16/32"],
+          },
+          { cidr: "::/0", except: ["fd00:ec2::254/128", "fd00:ec2::23/128", "fd20:ce::254/128"] },
+        ]),
+      );
     });
 
     it("the quota refuses LoadBalancer and NodePort Services", async () => {

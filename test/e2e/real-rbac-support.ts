@@ -43,7 +43,7 @@ export interface InstalledFence {
 }
 
 /** `kustomize build deploy/base`, parsed. */
-async function renderDeployBase(): Promise<Obj[]> {
+export async function renderDeployBase(): Promise<Obj[]> {
   const kustomize = toolPath("kustomize");
   if (!kustomize) throw new Error("kustomize is not installed (bash tools/build.sh)");
   const home = mkdtempSync(path.join(tmpdir(), "fence-kustomize-"));

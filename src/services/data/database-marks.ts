@@ -1,19 +1,29 @@
 /**
- * How preview-bot recognises its own databases and roles: a JSON mark in their COMMENT, the catalog reads that
- * find them, and the identifier checks every statement goes through. Nothing here changes the server except the
- * public-schema grant, which runs as the preview role itself.
+ * How preview-bot recognises its own databases and roles: a JSON mark in the preview role's COMMENT, the catalog
+ * reads that find them, and the identifier checks every statement goes through. Nothing here changes the server
+ * except the public-schema grant, which runs as the preview role itself.
+ *
+ * Ownership is read only from what the preview role cannot write (issue 21). The role owns its database, so it may
+ * rewrite the database's COMMENT (to make its database look like another preview's, or like nobody's so that
+ * teardown leaves it behind). It cannot change its own COMMENT (that needs CREATEROLE), rename itself or its
+ * database, or give the database to another role (those need CREATEDB or CREATEROLE; it has neither). So a database
+ * is a preview's when its owner is that preview's marked role, and the role's mark names the database. The
+ * database's own COMMENT is still written, for people reading the catalog, and never trusted.
  */
 import type pg from "pg";
 
 interface Mark {
   managedBy: "preview-bot";
   key: string;
+  /** On a role's mark: the one database it owns for the preview (marks written before this field have none). */
+  database?: string;
 }
 export interface RoleRow {
   comment: string | null;
   rolsuper: boolean;
 }
 export interface DatabaseRow {
+  name: string;
   owner: string;
   comment: string | null;
   ownerComment: string | null;
@@ -21,12 +31,12 @@ export interface DatabaseRow {
 
 const MANAGED_BY = "preview-bot";
 
-export function markFor(key: string): string {
-  return JSON.stringify({ managedBy: MANAGED_BY, key } satisfies Mark);
+/** Our mark: on a role, naming the database it owns for the preview; on a database, informational only. */
+export function markFor(key: string, database?: string): string {
+  return JSON.stringify({ managedBy: MANAGED_BY, key, ...(database !== undefined ? { database } : {}) } satisfies Mark);
 }
 
-/** The preview key in a COMMENT, when the comment is our mark; otherwise undefined. */
-export function parseMark(comment: string | null | undefined): string | undefined {
+function readMark(comment: string | null | undefined): Mark | undefined {
   if (!comment) return undefined;
   try {
     const v: unknown = JSON.parse(comment);
@@ -34,22 +44,36 @@ export function parseMark(comment: string | null | undefined): string | undefine
       typeof v === "object" &&
       v !== null &&
       (v as Mark).managedBy === MANAGED_BY &&
-      typeof (v as Mark).key === "string"
+      typeof (v as Mark).key === "string" &&
+      ((v as Mark).database === undefined || typeof (v as Mark).database === "string")
     )
-      return (v as Mark).key;
+      return v as Mark;
   } catch {
     // not JSON: not ours
   }
   return undefined;
 }
 
+/** The preview key in a COMMENT, when the comment is our mark; otherwise undefined. */
+export function parseMark(comment: string | null | undefined): string | undefined {
+  return readMark(comment)?.key;
+}
+
+/** Whether a role's mark still lacks the database it owns (written before marks named it): rewritten on provision. */
+export function markNamesDatabase(comment: string | null | undefined): boolean {
+  return readMark(comment)?.database !== undefined;
+}
+
 /**
- * Whose database this is. Its own mark decides; a database with no comment at all counts as its owner role's when
- * that role carries our mark — that only happens when we crashed between CREATE DATABASE and COMMENT (which cannot
- * share a transaction), since our roles are NOCREATEDB and nobody else makes them owners.
+ * Whose database this is, from its owner role's mark only (see the file header): the owner must be a role marked for
+ * a preview, and that mark must name this database (a mark from before marks named databases counts for the role's
+ * database whatever its name; our roles are NOCREATEDB and nobody else makes them owners). The database's COMMENT is
+ * never read: its owner, the preview role, can rewrite it.
  */
 export function databaseKey(row: DatabaseRow): string | undefined {
-  return row.comment === null ? parseMark(row.ownerComment) : parseMark(row.comment);
+  const mark = readMark(row.ownerComment);
+  if (!mark) return undefined;
+  return mark.database === undefined || mark.database === row.name ? mark.key : undefined;
 }
 
 /** PostgreSQL silently truncates identifiers past 63 bytes, which would make us look up a different name. */
@@ -70,7 +94,7 @@ export async function readRole(client: pg.PoolClient, role: string): Promise<Rol
 
 export async function readDatabase(client: pg.PoolClient, database: string): Promise<DatabaseRow | undefined> {
   const r = await client.query<DatabaseRow>(
-    `select r.rolname as owner, shobj_description(d.oid, 'pg_database') as comment, shobj_description(r.oid, 'pg_authid') as "ownerComment"
+    `select d.datname as name, r.rolname as owner, shobj_description(d.oid, 'pg_database') as comment, shobj_description(r.oid, 'pg_authid') as "ownerComment"
        from pg_database d join pg_roles r on r.oid = d.datdba where d.datname = $1`,
     [database],
   );

@@ -1,9 +1,10 @@
 /**
  * Preview databases: one PostgreSQL database and one login role per preview, on a configured server, so previews never
- * share data or the admin's credentials. Everything we create carries a JSON mark in its COMMENT; we never adopt, alter
- * or drop what lacks it. Identifiers always go through `escapeIdentifier`, values through `escapeLiteral` or bind
- * parameters; passwords are sent as SCRAM verifiers and never logged. The marks and catalog reads that provision, drop
- * and list share are in database-marks.ts.
+ * share data or the admin's credentials. The role we create carries a JSON mark in its COMMENT naming the preview and
+ * its database (a COMMENT the role itself cannot change); a database is ours only when such a role owns it; we never
+ * adopt, alter or drop what lacks it. Identifiers always go through `escapeIdentifier`, values through `escapeLiteral`
+ * or bind parameters; passwords are sent as SCRAM verifiers and never logged. The marks and catalog reads that
+ * provision, drop and list share are in database-marks.ts.
  *
  * Longer than 300 lines: the class keeps provision's steps, drop and list side by side, since they share the
  * advisory locks, the ownership checks and the connection rules that make them safe.
@@ -29,6 +30,7 @@ import {
   databaseKey,
   grantPublicSchema,
   markFor,
+  markNamesDatabase,
   parseMark,
   readDatabase,
   readRole,
@@ -90,6 +92,8 @@ interface Provisioning {
   db: string;
   role: string;
   mark: string;
+  /** The role's mark: the preview and the database it owns. */
+  roleMark: string;
   limit: number;
   superuser: boolean;
 }
@@ -231,12 +235,13 @@ class PostgresDatabases implements Databases {
       db: ident(names.database),
       role: ident(names.role),
       mark: literal(markFor(names.key)),
+      roleMark: literal(markFor(names.key, names.database)),
       superuser: false,
     };
     const created = await this.locked(names, async (client) => {
       p.superuser = (await step(`${p.what}: reading server`, () => this.serverInfo(client))).superuser;
       const existing = await this.checkOwnership(client, p);
-      await this.ensureRole(client, p, existing.role !== undefined);
+      await this.ensureRole(client, p, existing.role);
       const existingDb = existing.database;
       await this.ensureDatabase(client, p, existingDb);
       await this.initialize(client, p, !existingDb);
@@ -293,22 +298,21 @@ class PostgresDatabases implements Databases {
     return { ...(existingRole ? { role: existingRole } : {}), ...(existingDb ? { database: existingDb } : {}) };
   }
 
-  /**
-   * Create the login role, or re-assert its attributes and (derived, hence unchanged) password: repairs drift, needs no
-   * state.
-   */
-  private async ensureRole(client: pg.PoolClient, p: Provisioning, exists: boolean): Promise<void> {
+  /** Create the login role, or re-assert its attributes and (derived, hence unchanged) password: repairs drift, needs no state. */
+  private async ensureRole(client: pg.PoolClient, p: Provisioning, existing: RoleRow | undefined): Promise<void> {
     const attributes = `LOGIN NOCREATEDB NOCREATEROLE NOINHERIT CONNECTION LIMIT ${p.limit} PASSWORD ${literal(scramVerifier(p.password))}`;
-    await step(`${p.what}: ${exists ? "updating" : "creating"} role "${p.names.role}"`, async () => {
-      if (exists) {
+    await step(`${p.what}: ${existing ? "updating" : "creating"} role "${p.names.role}"`, async () => {
+      if (existing) {
         // NOSUPERUSER may only be written by a superuser, even when unchanged; rolsuper was checked before.
         await client.query(`ALTER ROLE ${p.role} WITH ${attributes}`);
+        // A mark from before marks named the database: name it now (ownership is read from this mark alone).
+        if (!markNamesDatabase(existing.comment)) await client.query(`COMMENT ON ROLE ${p.role} IS ${p.roleMark}`);
         return;
       }
       await client.query("BEGIN");
       try {
         await client.query(`CREATE ROLE ${p.role} WITH NOSUPERUSER ${attributes}`);
-        await client.query(`COMMENT ON ROLE ${p.role} IS ${p.mark}`);
+        await client.query(`COMMENT ON ROLE ${p.role} IS ${p.roleMark}`);
         await client.query("COMMIT");
       } catch (err) {
         await client.query("ROLLBACK").catch(() => undefined);
@@ -335,7 +339,8 @@ class PostgresDatabases implements Databases {
       } else if (existingDb.owner !== p.names.role) {
         await client.query(`ALTER DATABASE ${p.db} OWNER TO ${p.role}`);
       }
-      if (existingDb?.comment == null) await client.query(`COMMENT ON DATABASE ${p.db} IS ${p.mark}`);
+      // For people reading the catalog; never read back (the preview role owns it and can rewrite it).
+      if (!existingDb) await client.query(`COMMENT ON DATABASE ${p.db} IS ${p.mark}`);
       await client.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${p.db} FROM PUBLIC`);
       await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${p.db} TO ${p.role}`);
     });
@@ -419,8 +424,8 @@ class PostgresDatabases implements Databases {
 
   async list(): ReturnType<Databases["list"]> {
     const r = await step("listing preview databases", () =>
-      this.pool.query<DatabaseRow & { datname: string }>(
-        `select d.datname, r.rolname as owner, shobj_description(d.oid, 'pg_database') as comment,
+      this.pool.query<DatabaseRow>(
+        `select d.datname as name, r.rolname as owner, shobj_description(d.oid, 'pg_database') as comment,
                 shobj_description(r.oid, 'pg_authid') as "ownerComment"
            from pg_database d join pg_roles r on r.oid = d.datdba order by d.datname`,
       ),
@@ -430,7 +435,7 @@ class PostgresDatabases implements Databases {
       if (key === undefined) return [];
       // Every preview's password is known to the redacting logger, also those provisioned by an earlier process.
       registerSecret(derivePassword(this.passwordKey, row.owner));
-      return [{ database: row.datname, key, role: row.owner }];
+      return [{ database: row.name, key, role: row.owner }];
     });
   }
 

@@ -130,6 +130,46 @@ describe("Databases safety", () => {
     expect(await exists("pg_database", mine.database)).toBe(true);
   });
 
+  it("reads ownership only from marks the preview role cannot write: rewriting its database's COMMENT changes nothing", async () => {
+    const n = names(20);
+    const creds = await dbs.provision(n);
+    const preview = await login(creds);
+    const db = pg.escapeIdentifier(n.database);
+    // The role owns its database, so PostgreSQL lets it rewrite the database's COMMENT: claim another preview's key.
+    await preview.query(`comment on database ${db} is ${pg.escapeLiteral(markFor("acme/api#999"))}`);
+    // What ownership is read from, it cannot touch: its own mark, its database's name or owner.
+    await expect(
+      preview.query(
+        `comment on role ${pg.escapeIdentifier(n.role)} is ${pg.escapeLiteral(markFor("acme/api#999", n.database))}`,
+      ),
+    ).rejects.toThrow(/permission denied|must have CREATEROLE|must be superuser/);
+    await expect(preview.query(`alter database ${db} rename to ${db.slice(0, -1)}_x"`)).rejects.toThrow(
+      /permission denied/,
+    );
+    expect(await dbs.list()).toContainEqual({ database: n.database, key: n.key, role: n.role });
+    expect((await dbs.list()).some((d) => d.key === "acme/api#999")).toBe(false);
+    expect(await dbs.drop({ ...n, key: "acme/api#999" })).toEqual({ database: "not-ours", role: "not-ours" });
+    // Nor can it make its database look like nobody's, to outlive teardown.
+    await preview.query(`comment on database ${db} is null`);
+    await preview.end();
+    expect(await dbs.drop(n)).toEqual({ database: "dropped", role: "dropped" });
+    expect(await exists("pg_database", n.database)).toBe(false);
+  });
+
+  it("names the database in a role's mark from before marks named it, on the next provision", async () => {
+    const n = names(21);
+    await su.query(`create role ${pg.escapeIdentifier(n.role)} login`);
+    await su.query(`comment on role ${pg.escapeIdentifier(n.role)} is ${pg.escapeLiteral(markFor(n.key))}`);
+    await su.query(`create database ${pg.escapeIdentifier(n.database)} owner ${pg.escapeIdentifier(n.role)}`);
+    await dbs.provision(n);
+    const r = await su.query<{ c: string }>(
+      "select shobj_description(oid, 'pg_authid') as c from pg_roles where rolname = $1",
+      [n.role],
+    );
+    expect(JSON.parse(r.rows[0]!.c)).toEqual({ managedBy: "preview-bot", key: n.key, database: n.database });
+    expect(await dbs.drop(n)).toEqual({ database: "dropped", role: "dropped" });
+  });
+
   it("provisions and drops with a non-superuser admin (CREATEDB CREATEROLE, as on Azure)", async () => {
     const admin = `azadmin_${run}`;
     await su.query(`create role ${admin} login createdb createrole password 'azure-admin-pw-${run}'`);

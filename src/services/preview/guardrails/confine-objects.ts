@@ -4,19 +4,23 @@
  *   take over a guardrail (a ResourceQuota, LimitRange or NetworkPolicy named like the bot's, a RoleBinding named
  *   like the bot's own);
  * - rewritten: NetworkPolicies are additive, so a PR policy allowing ingress from everywhere would undo the
- *   guardrail's default deny. Each ingress rule (and, with restricted egress, each egress rule) is narrowed to the
- *   guardrail's peers: a rule with no peers (every source) gets the guardrail's; a peer in another namespace keeps
- *   only its in-namespace part; an address range outside the allowed ones is dropped.
+ *   guardrail's default deny. Each ingress and egress rule is narrowed to the guardrail's peers: a rule with no
+ *   peers (every source or destination) gets the guardrail's; a peer in another namespace keeps only its
+ *   in-namespace part; an address range outside the allowed ones is dropped. With open egress every destination is
+ *   allowed but the cloud metadata endpoints (egress.ts): an egress address range that covers one gets it excepted,
+ *   and one that is one is dropped, whatever the mode.
  * A peer counts as inside only when it provably is: a namespaceSelector must pin `kubernetes.io/metadata.name`
  * (set by the API server, so a PR cannot forge it) to allowed namespaces. Rewrites and refusals are returned one
  * line each, for the check run.
  */
-import { isIPv4, isIPv6 } from "node:net";
 import type { KubeObject } from "../../shared/preview.js";
+import { cidrWithin } from "./cidr.js";
+import { isMetadataEndpoint, metadataInside } from "./egress.js";
 import {
   egressPeers,
   GUARDRAIL_NAME,
   ingressPeers,
+  PRIORITY_QUOTA_NAME,
   ROLE_BINDING_NAME,
   type GuardrailSettings,
 } from "./namespace-guardrails.js";
@@ -26,6 +30,8 @@ const asRec = (v: unknown): Rec | undefined =>
   v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined;
 const METADATA_NAME = "kubernetes.io/metadata.name";
 const GUARDED_KINDS = new Set(["ResourceQuota", "LimitRange", "NetworkPolicy"]);
+
+export { cidrWithin } from "./cidr.js";
 
 export interface Confined {
   objects: KubeObject[];
@@ -52,6 +58,7 @@ export function confineObjects(
     }
     if (
       (GUARDED_KINDS.has(original.kind) && original.metadata.name === GUARDRAIL_NAME) ||
+      (original.kind === "ResourceQuota" && original.metadata.name === PRIORITY_QUOTA_NAME) ||
       (original.kind === "RoleBinding" && original.metadata.name === ROLE_BINDING_NAME)
     ) {
       problems.push(`${what}: the name is preview-bot's own guardrail in every preview namespace; rename the object`);
@@ -78,17 +85,13 @@ function narrowPolicy(policy: KubeObject, settings: GuardrailSettings, namespace
       namespaces: new Set([namespace, ...settings.ingressFromNamespaces]),
       cidrs: settings.ingressFromCidrs,
     },
-    ...(settings.egress === "restricted"
-      ? [
-          {
-            field: "egress",
-            peers: "to",
-            fence: egressPeers(settings),
-            namespaces: new Set([namespace]),
-            cidrs: settings.egressToCidrs,
-          },
-        ]
-      : []),
+    {
+      field: "egress",
+      peers: "to",
+      fence: egressPeers(settings),
+      namespaces: settings.egress === "restricted" ? new Set([namespace]) : ANY_NAMESPACE,
+      cidrs: settings.egress === "restricted" ? settings.egressToCidrs : ["0.0.0.0/0", "::/0"],
+    },
   ] as const;
   for (const d of directions) {
     const rules = spec[d.field];
@@ -105,7 +108,9 @@ function narrowPolicy(policy: KubeObject, settings: GuardrailSettings, namespace
         kept.push({ ...rule, [d.peers]: structuredClone(d.fence) });
         return;
       }
-      const narrowed = peers.flatMap((p) => narrowPeer(asRec(p) ?? {}, d.namespaces, d.cidrs));
+      const narrowed = peers
+        .flatMap((p) => narrowPeer(asRec(p) ?? {}, d.namespaces, d.cidrs))
+        .flatMap((n) => (d.field === "egress" && n.peer ? withoutMetadata(n.peer, n.note) : [n]));
       const changed = narrowed.filter((n) => n.note).map((n) => n.note);
       const left = narrowed.flatMap((n) => (n.peer ? [n.peer] : []));
       if (changed.length > 0) lines.push(`${where}: ${changed.join("; ")}`);
@@ -117,10 +122,31 @@ function narrowPolicy(policy: KubeObject, settings: GuardrailSettings, namespace
   return lines;
 }
 
+/** Egress peers may never cover a cloud metadata endpoint: excepted from a range, or the peer dropped. */
+function withoutMetadata(peer: Rec, note: string | undefined): Array<{ peer?: Rec; note?: string }> {
+  const block = asRec(peer.ipBlock);
+  if (!block) return [{ peer, ...(note ? { note } : {}) }];
+  const cidr = String(block.cidr ?? "");
+  if (isMetadataEndpoint(cidr))
+    return [{ note: `address range ${cidr} is a cloud metadata endpoint, which previews never reach: dropped` }];
+  const except = Array.isArray(block.except) ? block.except.map(String) : [];
+  const missing = metadataInside(cidr).filter((m) => !except.some((e) => cidrWithin(m, e)));
+  if (missing.length === 0) return [{ peer, ...(note ? { note } : {}) }];
+  return [
+    {
+      peer: { ...peer, ipBlock: { ...block, except: [...except, ...missing] } },
+      note: `address range ${cidr}: the cloud metadata endpoints in it (${missing.join(", ")}) excepted`,
+    },
+  ];
+}
+
+/** Every namespace is inside the guardrail (egress when it is open). */
+const ANY_NAMESPACE = "any" as const;
+
 /** A peer inside the guardrail is kept as is; outside, it keeps its in-namespace part, or (an address range) goes. */
 function narrowPeer(
   peer: Rec,
-  namespaces: ReadonlySet<string>,
+  namespaces: ReadonlySet<string> | typeof ANY_NAMESPACE,
   cidrs: readonly string[],
 ): Array<{ peer?: Rec; note?: string }> {
   const block = asRec(peer.ipBlock);
@@ -130,7 +156,7 @@ function narrowPeer(
     return [{ note: `address range ${cidr} is outside the allowed ranges (${cidrs.join(", ") || "none"}): dropped` }];
   }
   const selector = asRec(peer.namespaceSelector);
-  if (!selector) return [{ peer }];
+  if (!selector || namespaces === ANY_NAMESPACE) return [{ peer }];
   const pinned = pinnedNamespaces(selector);
   if (pinned && pinned.every((n) => namespaces.has(n))) return [{ peer }];
   const inNamespace: Rec = { podSelector: asRec(peer.podSelector) ?? {} };
@@ -154,36 +180,14 @@ function pinnedNamespaces(selector: Rec): string[] | undefined {
 
 function fenceText(peers: Rec[]): string {
   return peers
-    .map((p) =>
-      asRec(p.ipBlock)
-        ? String(asRec(p.ipBlock)!.cidr)
-        : asRec(p.namespaceSelector)
-          ? `namespace ${String(asRec(asRec(p.namespaceSelector)!.matchLabels)?.[METADATA_NAME])}`
-          : "this namespace",
-    )
+    .map((p) => {
+      const block = asRec(p.ipBlock);
+      if (block)
+        return `${String(block.cidr)}${Array.isArray(block.except) && block.except.length ? " but the cloud metadata endpoints" : ""}`;
+      const selector = asRec(p.namespaceSelector);
+      if (!selector) return "this namespace";
+      const pinned = asRec(selector.matchLabels)?.[METADATA_NAME];
+      return pinned === undefined ? "every namespace" : `namespace ${String(pinned)}`;
+    })
     .join(", ");
-}
-
-/** `inner` lies inside `outer` (both CIDRs of one family); false for anything unparsable. */
-export function cidrWithin(inner: string, outer: string): boolean {
-  const a = parseCidr(inner);
-  const b = parseCidr(outer);
-  if (!a || !b || a.width !== b.width || a.prefix < b.prefix) return false;
-  const shift = BigInt(b.width - b.prefix);
-  return a.bits >> shift === b.bits >> shift;
-}
-
-function parseCidr(text: string): { bits: bigint; prefix: number; width: number } | undefined {
-  const [address = "", prefixText = ""] = text.split("/");
-  const prefix = Number(prefixText);
-  if (!/^\d{1,3}$/.test(prefixText)) return undefined;
-  if (isIPv4(address) && prefix <= 32)
-    return { bits: address.split(".").reduce((acc, o) => (acc << 8n) | BigInt(o), 0n), prefix, width: 32 };
-  if (!isIPv6(address) || prefix > 128 || address.includes(".")) return undefined;
-  const [head = "", tail] = address.split("::");
-  const groups = (s: string): string[] => (s === "" ? [] : s.split(":"));
-  const left = groups(head);
-  const right = tail === undefined ? [] : groups(tail);
-  const all = [...left, ...Array<string>(8 - left.length - right.length).fill("0"), ...right];
-  return { bits: all.reduce((acc, g) => (acc << 16n) | BigInt(`0x${g}`), 0n), prefix, width: 128 };
 }

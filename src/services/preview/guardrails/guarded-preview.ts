@@ -6,6 +6,7 @@
 import type { PreviewConfig } from "../../../config.js";
 import type { KubeObject, PreviewNames } from "../../shared/preview.js";
 import { confineObjects } from "./confine-objects.js";
+import { fitOwnQuotas } from "./quota.js";
 import {
   describeGuardrails,
   guardrailObjects,
@@ -37,8 +38,9 @@ export function guardedPreview(
   config: PreviewConfig,
   bounds: GuardrailSettings,
 ): GuardedPreview {
-  const { settings, notes } = resolveGuardrails(bounds, config.guardrails);
+  const { settings, notes } = resolveGuardrails(bounds, config.guardrails, config.route);
   const confined = confineObjects(rendered, settings, names.namespace);
+  notes.push(...fitOwnQuotas(settings, confined.objects));
   const namespace: KubeObject = {
     apiVersion: "v1",
     kind: "Namespace",

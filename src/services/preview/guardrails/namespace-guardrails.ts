@@ -5,33 +5,67 @@
  *   restricted), `restricted` in `warn` and `audit`, always at the latest policy version;
  * - a RoleBinding of the preview ClusterRole to the bot's own ServiceAccount: the bot's only rights in the namespace
  *   (deploy/base/rbac.yaml grants nothing there cluster-wide);
- * - a ResourceQuota: pods, CPU and memory (requests and limits), storage, and no LoadBalancers or NodePorts;
+ * - ResourceQuotas: pods, CPU requested, memory, storage, ephemeral storage, object counts, no LoadBalancers or
+ *   NodePorts, and no pods of the system priority classes (quota.ts);
  * - a LimitRange with default requests and limits, so the quota does not refuse containers that set none;
- * - a NetworkPolicy: ingress only from inside the namespace and from the configured gateway/ingress namespaces and
- *   address ranges; egress open, or (restricted) only inside the namespace, to cluster DNS and configured ranges.
+ * - a NetworkPolicy: ingress only from inside the namespace and from the gateways' namespaces, the configured
+ *   ingress namespaces and address ranges; egress open but for the cloud metadata endpoints (egress.ts), or
+ *   (restricted) only inside the namespace, to cluster DNS and configured ranges.
  * The bot's settings (src/env.ts) are the bounds; a repository's `guardrails` may only tighten them.
  */
 import type { PreviewConfig } from "../../../config.js";
 import type { Env } from "../../../env.js";
 import { MANAGED_BY } from "../../shared/labels.js";
 import type { KubeObject, PreviewNames, RoleBindingRequest } from "../../shared/preview.js";
-import { parseQuantity, smallerQuantity } from "../quantity.js";
-import type { GuardrailSettings, PodSecurityLevel } from "./settings.js";
+import { smallerQuantity } from "../quantity.js";
+import { AZURE_DNS_RULE, ipBlockWithoutMetadata, isMetadataEndpoint, openEgressPeers } from "./egress.js";
+import { checkSizing, limitRangeObject, quotaObjects } from "./quota.js";
+import {
+  BUILTIN_ANNOTATIONS,
+  BUILTIN_NODE_LABELS,
+  BUILTIN_TOLERATIONS,
+  type GatewayRef,
+  type GuardrailSettings,
+  type PodSecurityLevel,
+} from "./settings.js";
 
 export type { GuardrailSettings, PodSecurityLevel } from "./settings.js";
 
-/** Name of the ResourceQuota, LimitRange and NetworkPolicy; the bot's RoleBinding is ROLE_BINDING_NAME. */
+/**
+ * Name of the ResourceQuota, LimitRange and NetworkPolicy; the bot's RoleBinding is ROLE_BINDING_NAME, the quota on
+ * system priority classes PRIORITY_QUOTA_NAME.
+ */
 export const GUARDRAIL_NAME = "preview-bot-guardrails";
+export { PRIORITY_QUOTA_NAME } from "./quota.js";
 export const ROLE_BINDING_NAME = "preview-bot";
 /** Label on every guardrail object. They carry no PR labels, so prune (which selects by those) never touches them. */
-const GUARDRAIL_LABELS: Readonly<Record<string, string>> = {
+export const GUARDRAIL_LABELS: Readonly<Record<string, string>> = {
   ...MANAGED_BY,
   "preview-bot.dev/guardrail": "true",
 };
 const METADATA_NAME = "kubernetes.io/metadata.name";
 
+/** `namespace/name[/sectionName]` → the Gateway it names. */
+function gatewayOf(text: string): GatewayRef {
+  const [namespace = "", name = ""] = text.split("/");
+  return { namespace, name };
+}
+
 /** The bot's bounds, from its settings; throws when the defaults contradict each other or the quota. */
 export function guardrailSettings(env: Env): GuardrailSettings {
+  const gateways = [...(env.PREVIEW_GATEWAY ? [env.PREVIEW_GATEWAY] : []), ...env.PREVIEW_ALLOWED_GATEWAYS].map(
+    gatewayOf,
+  );
+  // The gateways' namespaces may reach previews without a setting of their own: a preview behind its gateway is
+  // reachable by default (issue 22).
+  const ingressFromNamespaces = [
+    ...new Set([...env.PREVIEW_INGRESS_FROM_NAMESPACES, ...gateways.map((g) => g.namespace)]),
+  ];
+  for (const cidr of env.PREVIEW_EGRESS_TO_CIDRS)
+    if (isMetadataEndpoint(cidr))
+      throw new Error(
+        `guardrail settings: PREVIEW_EGRESS_TO_CIDRS lists ${cidr}, a cloud metadata endpoint: previews never reach those`,
+      );
   const settings: GuardrailSettings = {
     podSecurity: env.PREVIEW_POD_SECURITY,
     quota: {
@@ -39,14 +73,19 @@ export function guardrailSettings(env: Env): GuardrailSettings {
       cpu: env.PREVIEW_QUOTA_CPU,
       memory: env.PREVIEW_QUOTA_MEMORY,
       storage: env.PREVIEW_QUOTA_STORAGE,
+      memoryLimit: env.PREVIEW_QUOTA_MEMORY_LIMIT,
+      ephemeralStorage: env.PREVIEW_QUOTA_EPHEMERAL_STORAGE,
+      objects: env.PREVIEW_QUOTA_OBJECTS,
     },
     defaults: {
       cpuRequest: env.PREVIEW_DEFAULT_CPU_REQUEST,
-      cpuLimit: env.PREVIEW_DEFAULT_CPU_LIMIT,
+      ...(env.PREVIEW_DEFAULT_CPU_LIMIT ? { cpuLimit: env.PREVIEW_DEFAULT_CPU_LIMIT } : {}),
       memoryRequest: env.PREVIEW_DEFAULT_MEMORY_REQUEST,
       memoryLimit: env.PREVIEW_DEFAULT_MEMORY_LIMIT,
+      ephemeralStorageRequest: env.PREVIEW_DEFAULT_EPHEMERAL_STORAGE_REQUEST,
+      ephemeralStorageLimit: env.PREVIEW_DEFAULT_EPHEMERAL_STORAGE_LIMIT,
     },
-    ingressFromNamespaces: env.PREVIEW_INGRESS_FROM_NAMESPACES,
+    ingressFromNamespaces,
     ingressFromCidrs: env.PREVIEW_INGRESS_FROM_CIDRS,
     egress: env.PREVIEW_EGRESS,
     egressToCidrs: env.PREVIEW_EGRESS_TO_CIDRS,
@@ -54,37 +93,44 @@ export function guardrailSettings(env: Env): GuardrailSettings {
     bot: { namespace: env.BOT_NAMESPACE, serviceAccount: env.BOT_SERVICE_ACCOUNT },
     maxReplicas: env.PREVIEW_MAX_REPLICAS,
     bindableClusterRoles: env.PREVIEW_BINDABLE_CLUSTER_ROLES,
+    neighbours: {
+      priorityClasses: env.PREVIEW_PRIORITY_CLASSES,
+      tolerations: [...BUILTIN_TOLERATIONS, ...env.PREVIEW_ALLOWED_TOLERATIONS],
+      nodeLabels: [...BUILTIN_NODE_LABELS, ...env.PREVIEW_ALLOWED_NODE_LABELS],
+      annotations: [...BUILTIN_ANNOTATIONS, ...env.PREVIEW_ALLOWED_ANNOTATIONS],
+      gateways,
+      ingressFrom: { namespaces: ingressFromNamespaces, cidrs: env.PREVIEW_INGRESS_FROM_CIDRS },
+      emptyDir: { disk: env.PREVIEW_DEFAULT_EPHEMERAL_STORAGE_LIMIT, memory: env.PREVIEW_DEFAULT_MEMORY_LIMIT },
+      objectsPerKind: env.PREVIEW_QUOTA_OBJECTS,
+    },
   };
-  const check = (small: [string, string], large: [string, string]): void => {
-    if (parseQuantity(small[1]) > parseQuantity(large[1]))
-      throw new Error(`guardrail settings: ${small[0]} (${small[1]}) is above ${large[0]} (${large[1]})`);
-  };
-  check(
-    ["PREVIEW_DEFAULT_CPU_REQUEST", settings.defaults.cpuRequest],
-    ["PREVIEW_DEFAULT_CPU_LIMIT", settings.defaults.cpuLimit],
-  );
-  check(
-    ["PREVIEW_DEFAULT_MEMORY_REQUEST", settings.defaults.memoryRequest],
-    ["PREVIEW_DEFAULT_MEMORY_LIMIT", settings.defaults.memoryLimit],
-  );
-  check(["PREVIEW_DEFAULT_CPU_LIMIT", settings.defaults.cpuLimit], ["PREVIEW_QUOTA_CPU", settings.quota.cpu]);
-  check(
-    ["PREVIEW_DEFAULT_MEMORY_LIMIT", settings.defaults.memoryLimit],
-    ["PREVIEW_QUOTA_MEMORY", settings.quota.memory],
-  );
+  checkSizing(settings);
   return settings;
 }
 
 /**
  * The guardrails for one repository: its `guardrails` where they are tighter than the bot's, the bot's elsewhere.
- * `notes` says, per field, where a repository asked for more than the bot allows (shown in the check run).
+ * `notes` says, per field, where a repository asked for more than the bot allows (shown in the check run). The
+ * namespaces of the Gateways its `route.parentRefs` name may reach its previews (the gateway is how they are
+ * reached; the render keeps those parents to the operator's gateways when the operator lists any).
  */
 export function resolveGuardrails(
   bounds: GuardrailSettings,
   repo: PreviewConfig["guardrails"],
+  route?: PreviewConfig["route"],
 ): { settings: GuardrailSettings; notes: string[] } {
   const notes: string[] = [];
   const settings: GuardrailSettings = structuredClone(bounds);
+  const parents = (route?.parentRefs ?? [])
+    .filter((r) => (r.kind ?? "Gateway") === "Gateway" && typeof r.namespace === "string")
+    .map((r) => r.namespace!);
+  if (parents.length > 0) {
+    settings.ingressFromNamespaces = [...new Set([...settings.ingressFromNamespaces, ...parents])];
+    settings.neighbours.ingressFrom = {
+      ...settings.neighbours.ingressFrom,
+      namespaces: settings.ingressFromNamespaces,
+    };
+  }
   if (repo.podSecurity === "restricted") settings.podSecurity = "restricted";
   else if (repo.podSecurity === "baseline" && bounds.podSecurity === "restricted")
     notes.push("guardrails.podSecurity baseline is looser than the bot's restricted: restricted applies");
@@ -170,9 +216,13 @@ export function ingressPeers(settings: GuardrailSettings): Peer[] {
   ];
 }
 
-/** Where restricted egress may go: the namespace itself, cluster DNS, the allowed address ranges. */
+/**
+ * Where egress may go: with `open`, anywhere but the cloud metadata endpoints (egress.ts); with `restricted`, the
+ * namespace itself and the allowed address ranges (metadata endpoints inside them excepted). DNS is a rule of its own.
+ */
 export function egressPeers(settings: GuardrailSettings): Peer[] {
-  return [{ podSelector: {} }, ...settings.egressToCidrs.map((cidr) => ({ ipBlock: { cidr } }))];
+  if (settings.egress === "open") return openEgressPeers();
+  return [{ podSelector: {} }, ...settings.egressToCidrs.map((cidr) => ipBlockWithoutMetadata(cidr))];
 }
 
 const DNS_RULE = {
@@ -188,52 +238,28 @@ const DNS_RULE = {
   ],
 };
 
-/** The ResourceQuota, LimitRange and NetworkPolicy of a preview namespace, in the order they are applied. */
+/**
+ * The ResourceQuotas, LimitRange and NetworkPolicy of a preview namespace, in the order they are applied. The policy
+ * always governs egress too: even "open" egress leaves out the cloud metadata endpoints.
+ */
 export function guardrailObjects(namespace: string, settings: GuardrailSettings): KubeObject[] {
   const metadata = { name: GUARDRAIL_NAME, namespace, labels: { ...GUARDRAIL_LABELS } };
-  const { quota, defaults } = settings;
-  const restricted = settings.egress === "restricted";
+  const egress =
+    settings.egress === "restricted"
+      ? [{ to: egressPeers(settings) }, DNS_RULE, AZURE_DNS_RULE]
+      : [{ to: egressPeers(settings) }, AZURE_DNS_RULE];
   return [
-    {
-      apiVersion: "v1",
-      kind: "ResourceQuota",
-      metadata: structuredClone(metadata),
-      spec: {
-        hard: {
-          pods: String(quota.pods),
-          "requests.cpu": quota.cpu,
-          "limits.cpu": quota.cpu,
-          "requests.memory": quota.memory,
-          "limits.memory": quota.memory,
-          "requests.storage": quota.storage,
-          "services.loadbalancers": "0",
-          "services.nodeports": "0",
-        },
-      },
-    },
-    {
-      apiVersion: "v1",
-      kind: "LimitRange",
-      metadata: structuredClone(metadata),
-      spec: {
-        limits: [
-          {
-            type: "Container",
-            defaultRequest: { cpu: defaults.cpuRequest, memory: defaults.memoryRequest },
-            default: { cpu: defaults.cpuLimit, memory: defaults.memoryLimit },
-          },
-        ],
-      },
-    },
+    ...quotaObjects(metadata, settings),
+    limitRangeObject(metadata, settings),
     {
       apiVersion: "networking.k8s.io/v1",
       kind: "NetworkPolicy",
       metadata: structuredClone(metadata),
       spec: {
         podSelector: {},
-        policyTypes: restricted ? ["Ingress", "Egress"] : ["Ingress"],
+        policyTypes: ["Ingress", "Egress"],
         ingress: [{ from: ingressPeers(settings) }],
-        ...(restricted ? { egress: [{ to: egressPeers(settings) }, DNS_RULE] } : {}),
+        egress,
       },
     },
   ];
@@ -248,7 +274,8 @@ export function describeGuardrails(settings: GuardrailSettings): string {
     ? ["the namespace", ...outside].join(", ")
     : "the namespace only (no gateway allowed: PREVIEW_INGRESS_FROM_NAMESPACES)";
   return (
-    `Pod Security ${settings.podSecurity}; quota ${quota.pods} pods, ${quota.cpu} CPU, ${quota.memory} memory, ${quota.storage} storage, ` +
-    `no LoadBalancers or NodePorts; ingress from ${from}; egress ${settings.egress}`
+    `Pod Security ${settings.podSecurity}; quota ${quota.pods} pods, ${quota.cpu} CPU, ${quota.memory} memory (${quota.memoryLimit} limits), ${quota.storage} storage, ` +
+    `${quota.ephemeralStorage} ephemeral storage, ${quota.objects} objects per kind, no LoadBalancers or NodePorts, no system priority; ` +
+    `ingress from ${from}; egress ${settings.egress} (cloud metadata blocked)`
   );
 }

@@ -12,13 +12,19 @@
  * - pod specs the Pod Security level forbids (pod-security.ts) and `nodeName` pinning are refused;
  * - workloads asking for more than `maxReplicas` replicas (or HPAs allowing more) are refused;
  * - Ingress `defaultBackend` (catches every host on a shared controller) and snippet annotations (raw
- *   controller configuration, CVE-2021-25742) are refused.
+ *   controller configuration, CVE-2021-25742) are refused;
+ * - what a pod may ask of its neighbours (priority, tolerations, node selection, pod affinity, emptyDir sizes) and
+ *   how many objects of one kind a preview may hold (neighbours.ts); the annotations routes, Ingresses and Services
+ *   may keep (annotations.ts); monitoring objects (monitoring.ts); route kinds other than HTTPRoute.
  */
 import type { KubeObject } from "../../shared/preview.js";
 import { describeObject } from "../render/cluster-scoped.js";
 import { podSpecOf } from "../render/images.js";
+import { filterAnnotations, filtersAnnotations } from "./annotations.js";
+import { isMonitoring, monitoringRules } from "./monitoring.js";
+import { countProblems, neighbourRules } from "./neighbours.js";
 import { podSecurityProblems } from "./pod-security.js";
-import type { GuardrailPolicy } from "./settings.js";
+import { DEFAULT_NEIGHBOURS, type GuardrailPolicy } from "./settings.js";
 
 export { DEFAULT_GUARDRAILS, type GuardrailPolicy } from "./settings.js";
 
@@ -77,7 +83,7 @@ function rbac(obj: KubeObject, policy: GuardrailPolicy, problems: string[]): voi
   }
 }
 
-function workload(obj: KubeObject, policy: GuardrailPolicy, problems: string[]): void {
+function workload(obj: KubeObject, policy: GuardrailPolicy, problems: string[], rewrites: string[]): void {
   const spec = asRec(obj.spec);
   if (REPLICATED.has(obj.kind) && typeof spec?.replicas === "number" && spec.replicas > policy.maxReplicas) {
     problems.push(
@@ -108,7 +114,11 @@ function workload(obj: KubeObject, policy: GuardrailPolicy, problems: string[]):
   }
   for (const p of podSecurityProblems(pod, policy.podSecurity))
     problems.push(`${describeObject(obj)}: ${p} (refused at Pod Security level "${policy.podSecurity}")`);
+  neighbourRules(obj, pod, policy.neighbours ?? DEFAULT_NEIGHBOURS, problems, rewrites);
 }
+
+/** Gateway API route kinds preview-bot does not route: their parents would be the manifests' own. */
+const UNROUTED = new Set(["GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute"]);
 
 function ingress(obj: KubeObject, problems: string[]): void {
   if (asRec(obj.spec)?.defaultBackend !== undefined || asRec(obj.spec)?.backend !== undefined) {
@@ -131,7 +141,15 @@ export function applyGuardrails(
 ): { problems: string[]; rewrites: string[] } {
   const problems: string[] = [];
   const rewrites: string[] = [];
+  const neighbours = policy.neighbours ?? DEFAULT_NEIGHBOURS;
+  problems.push(...countProblems(objects, neighbours));
   for (const obj of objects) {
+    if (filtersAnnotations(obj)) filterAnnotations(obj, neighbours.annotations, problems, rewrites);
+    if (isMonitoring(obj)) monitoringRules(obj, problems, rewrites);
+    if (obj.apiVersion.startsWith("gateway.networking.k8s.io/") && UNROUTED.has(obj.kind))
+      problems.push(
+        `${describeObject(obj)}: ${obj.kind}s are refused (preview-bot attaches only HTTPRoutes and Ingresses to the operator's gateways; this one would attach where the manifests say)`,
+      );
     if (obj.kind === "Service" && obj.apiVersion === "v1") service(obj, problems, rewrites);
     else if (obj.kind === "Secret" && obj.apiVersion === "v1" && obj.type === "kubernetes.io/service-account-token") {
       problems.push(
@@ -139,7 +157,7 @@ export function applyGuardrails(
       );
     } else if (obj.apiVersion.startsWith("rbac.authorization.k8s.io/")) rbac(obj, policy, problems);
     else if (obj.kind === "Ingress" && obj.apiVersion.startsWith("networking.k8s.io/")) ingress(obj, problems);
-    workload(obj, policy, problems);
+    workload(obj, policy, problems, rewrites);
   }
   return { problems, rewrites };
 }

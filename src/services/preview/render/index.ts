@@ -20,6 +20,7 @@ import type { Logger } from "../../../logger.js";
 import type { Cluster, KubeObject, PreviewNames, PreviewRef } from "../../shared/preview.js";
 import { DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../guardrails/object-rules.js";
 import type { PodSecurityLevel } from "../guardrails/pod-security.js";
+import type { NeighbourPolicy } from "../guardrails/settings.js";
 import { capLabel, expandTemplate, templateValues } from "../naming.js";
 import { scopeKey } from "./cluster-scoped.js";
 import type { IsolationReport, RenderWorker } from "./isolation.js";
@@ -99,6 +100,8 @@ export interface RendererOptions extends RouteDefaults {
   botServiceAccount?: string;
   /** ClusterRoles a preview's RoleBindings may reference (default view, edit). */
   bindableClusterRoles?: readonly string[];
+  /** What a preview may ask of its neighbours (default DEFAULT_NEIGHBOURS: the bot's defaults). */
+  neighbours?: NeighbourPolicy;
 }
 
 /** The tools the worker may run, found once on the tool path. */
@@ -139,6 +142,7 @@ class ManifestRenderer implements Renderer {
       ...(opts.maxReplicas ? { maxReplicas: opts.maxReplicas } : {}),
       ...(opts.botServiceAccount ? { botServiceAccount: opts.botServiceAccount } : {}),
       ...(opts.bindableClusterRoles ? { bindableClusterRoles: opts.bindableClusterRoles } : {}),
+      ...(opts.neighbours ? { neighbours: opts.neighbours } : {}),
       ...(opts.parentRefs ? { parentRefs: opts.parentRefs } : {}),
       ...(opts.ingressClassName ? { ingressClassName: opts.ingressClassName } : {}),
     };

@@ -1,7 +1,8 @@
 /**
  * Step 5: point routes at the preview, and make one when the manifests have none.
  * - Every HTTPRoute gets the preview's hostname (a route in a preview never serves a host the preview does not own),
- *   the configured parentRefs (route.parentRefs, else the bot's default Gateway; else the manifests' own stay),
+ *   the configured parentRefs (route.parentRefs, else the bot's default Gateway; never the manifests' own: the
+ *   render refuses an HTTPRoute when none is configured, route-guards.ts),
  *   PathPrefix/Exact matches prefixed in path-prefix mode, and the route annotations.
  * - Every Ingress gets the same host and path treatment, `ingressClassName` when configured, and, when
  *   `route.tls` is set, `spec.tls` for the host with a per-preview Secret and the cert-manager issuer annotation
@@ -76,7 +77,20 @@ function rewriteHttpRoute(obj: KubeObject, s: RouteSettings, warnings: string[])
   const spec = asRec(obj.spec) ?? {};
   obj.spec = spec;
   if (s.hostname) spec.hostnames = [s.hostname];
-  if (s.parentRefs) spec.parentRefs = s.parentRefs.map((r) => ({ ...r }));
+  if (s.parentRefs) {
+    const own = Array.isArray(spec.parentRefs)
+      ? spec.parentRefs.map(asRec).filter((r): r is Rec => r !== undefined)
+      : [];
+    const text = (refs: readonly Rec[]) =>
+      refs.map((r) => `${typeof r.namespace === "string" ? r.namespace : obj.metadata.namespace}/${String(r.name)}`);
+    const before = text(own);
+    const after = text(s.parentRefs);
+    if (before.length > 0 && before.join(",") !== after.join(","))
+      warnings.push(
+        `HTTPRoute "${obj.metadata.name}": its own parentRefs (${before.join(", ")}) replaced by the configured gateway (${after.join(", ")}): a preview's routes attach only where the bot is told`,
+      );
+    spec.parentRefs = s.parentRefs.map((r) => ({ ...r }));
+  }
   if (s.pathPrefix && Array.isArray(spec.rules))
     for (const r of spec.rules) if (asRec(r)) prefixMatches(obj, asRec(r)!, s.pathPrefix, warnings);
   mergeAnnotations(obj, s.annotations);

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Env } from "../../../env.js";
 import type { Logger } from "../../../logger.js";
+import { guardrailSettings } from "../guardrails/namespace-guardrails.js";
 import { findRenderTools, type RendererOptions } from "./index.js";
 import { createSandboxWorker, type RenderLimits, type RenderWorker } from "./isolation.js";
 import { createRemoteWorker } from "./remote.js";
@@ -21,6 +22,8 @@ export function rendererSettings(env: Env): Omit<RendererOptions, "logger" | "to
     // refuse its pods for, and pods naming the bot's own ServiceAccount.
     podSecurity: env.PREVIEW_POD_SECURITY,
     botServiceAccount: env.BOT_SERVICE_ACCOUNT,
+    // What a preview may ask of its neighbours (placement, annotations, gateways), from the guardrail settings.
+    neighbours: guardrailSettings(env).neighbours,
     ...(env.KUSTOMIZE_COMMAND ? { kustomizeCommand: env.KUSTOMIZE_COMMAND.split(/\s+/).filter(Boolean) } : {}),
     ...(env.PREVIEW_GATEWAY ? { parentRefs: [gatewayParentRef(env.PREVIEW_GATEWAY)] } : {}),
     ...(env.PREVIEW_INGRESS_CLASS ? { ingressClassName: env.PREVIEW_INGRESS_CLASS } : {}),

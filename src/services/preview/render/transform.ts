@@ -8,7 +8,9 @@
  *   4. images     — pin `images[]` to the PR's tag (see images.ts)
  *   5. guardrails — rewrite or refuse what a shared cluster must not run (see guardrails/object-rules.ts)
  *   6. routes     — generate the `route.expose` route; every HTTPRoute / Ingress gets the preview's host, parents,
- *                   path prefix, TLS and annotations (see routes.ts); a URL with no route is refused
+ *                   path prefix, TLS and annotations (see routes.ts); a URL with no route is refused, so is an
+ *                   HTTPRoute with no configured Gateway (its own parentRefs are never kept) and a route.parentRefs
+ *                   outside the operator's gateways; an Ingress nothing may reach is warned about
  *   7. ownership  — bot labels and annotations on every object's metadata (bot values win). Pod template labels
  *                   and selectors are left alone: a Deployment's selector is immutable, so changing it would break
  *                   every later update.
@@ -21,8 +23,10 @@ import { expandTemplate, templateValues } from "../naming.js";
 import type { KubeObject, PreviewNames, PreviewRef } from "../../shared/preview.js";
 import { describeObject, scopeKey, scopeOf, type Scopes } from "./cluster-scoped.js";
 import { applyGuardrails, DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../guardrails/object-rules.js";
+import { DEFAULT_NEIGHBOURS, type NeighbourPolicy } from "../guardrails/settings.js";
 import { TAG_PATTERN, pinImages, type ImagePin } from "./images.js";
 import { RenderError } from "./render-error.js";
+import { checkParents, unconfiguredParents, unreachable } from "./route-guards.js";
 import { routeSettings, type RouteDefaults } from "./route-plan.js";
 import { generateRoute, isHttpRoute, isIngress, portsOf, rewriteRoutes, type RouteSettings } from "./routes.js";
 import { substituteValues, type Substitution } from "./substitute.js";
@@ -159,10 +163,12 @@ function routes(
   objects: KubeObject[],
   input: TransformInput,
   s: RouteSettings | undefined,
+  neighbours: NeighbourPolicy,
   warnings: string[],
   problems: string[],
 ): KubeObject[] {
   const { config } = input;
+  problems.push(...checkParents(config.route?.parentRefs ?? [], input.names.namespace, neighbours.gateways));
   if (s?.expose) {
     const generated = generateRoute(objects, s);
     if (typeof generated === "string") problems.push(generated);
@@ -178,7 +184,8 @@ function routes(
       problems.push(
         `${describeObject(o)}: the preview has no hostname of its own (route.host or route.baseUrl), so this route would serve the hostnames in the manifests`,
       );
-  }
+  } else if (s && !s.parentRefs) problems.push(...unconfiguredParents(found, input.names.namespace));
+  warnings.push(...unreachable(objects, neighbours));
   const wantsUrl = Boolean(config.route?.host ?? config.route?.baseUrl) || config.health.checks.length > 0;
   if (found.length === 0 && wantsUrl && !s?.expose) {
     const services = objects.filter((o) => o.kind === "Service");
@@ -275,7 +282,7 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
   out = pinImages(out, pins, warnings);
   const guard = applyGuardrails(out, policy);
   problems.push(...guard.problems);
-  out = routes(out, input, settings, warnings, problems);
+  out = routes(out, input, settings, policy.neighbours ?? DEFAULT_NEIGHBOURS, warnings, problems);
   out = addOwnership(out, names.labels, names.annotations);
   finalChecks(out, input, origin, warnings, problems);
   if (problems.length > 0)

@@ -147,15 +147,67 @@ describe("confineObjects", () => {
     ]);
   });
 
-  it("leaves egress alone while egress is open, and narrows it when restricted", () => {
+  it("never lets a PR's egress rule reach a cloud metadata endpoint, whether egress is open or restricted", () => {
     const open = policy("out", { policyTypes: ["Egress"], egress: [{}] });
-    expect(confineObjects([open], settings, NS).rewrites).toEqual([]);
+    const o = confineObjects([open], settings, NS);
+    expect(o.objects[0]!.spec).toMatchObject({
+      egress: [
+        {
+          to: [
+            { ipBlock: { cidr: "0.0.0.0/0", except: expect.arrayContaining(["169.254.169.254/32"]) } },
+            { ipBlock: { cidr: "::/0", except: expect.arrayContaining(["fd00:ec2::254/128"]) } },
+            { namespaceSelector: {} },
+          ],
+        },
+      ],
+    });
+    expect(o.rewrites).toEqual([
+      `NetworkPolicy "out": egress rule 1 allowed every destination: narrowed to the guardrail's (0.0.0.0/0 but the cloud metadata endpoints, ::/0 but the cloud metadata endpoints, every namespace)`,
+    ]);
+    const imds = policy("imds", {
+      policyTypes: ["Egress"],
+      egress: [
+        { to: [{ ipBlock: { cidr: "169.254.169.254/32" } }] },
+        { to: [{ ipBlock: { cidr: "169.254.0.0/16", except: ["169.254.169.254/32"] } }, { namespaceSelector: {} }] },
+        { to: [{ ipBlock: { cidr: "fd00::/8" } }] },
+      ],
+    });
+    const i = confineObjects([imds], settings, NS);
+    expect((i.objects[0]!.spec as any).egress).toEqual([
+      {
+        to: [
+          {
+            ipBlock: {
+              cidr: "169.254.0.0/16",
+              except: ["169.254.169.254/32", "169.254.169.252/32", "169.254.170.23/32"],
+            },
+          },
+          { namespaceSelector: {} },
+        ],
+      },
+      {
+        to: [{ ipBlock: { cidr: "fd00::/8", except: ["fd00:ec2::254/128", "fd00:ec2::23/128", "fd20:ce::254/128"] } }],
+      },
+    ]);
+    expect(i.rewrites).toEqual([
+      'NetworkPolicy "imds": egress rule 1: address range 169.254.169.254/32 is a cloud metadata endpoint, which previews never reach: dropped',
+      'NetworkPolicy "imds": egress rule 1 had nothing left inside the guardrail: removed',
+      'NetworkPolicy "imds": egress rule 2: address range 169.254.0.0/16: the cloud metadata endpoints in it (169.254.169.252/32, 169.254.170.23/32) excepted',
+      'NetworkPolicy "imds": egress rule 3: address range fd00::/8: the cloud metadata endpoints in it (fd00:ec2::254/128, fd00:ec2::23/128, fd20:ce::254/128) excepted',
+    ]);
     const r = confineObjects([open], { ...settings, egress: "restricted", egressToCidrs: ["10.1.0.0/16"] }, NS);
     expect(r.objects[0]!.spec).toMatchObject({
       egress: [{ to: [{ podSelector: {} }, { ipBlock: { cidr: "10.1.0.0/16" } }] }],
     });
     expect(r.rewrites).toEqual([
       'NetworkPolicy "out": egress rule 1 allowed every destination: narrowed to the guardrail\'s (this namespace, 10.1.0.0/16)',
+    ]);
+  });
+
+  it("refuses an object named like the quota on system priority classes", () => {
+    const quota = { apiVersion: "v1", kind: "ResourceQuota", metadata: { name: "preview-bot-system-priority" } };
+    expect(confineObjects([quota], settings, NS).problems).toEqual([
+      `ResourceQuota "preview-bot-system-priority": the name is preview-bot's own guardrail in every preview namespace; rename the object`,
     ]);
   });
 

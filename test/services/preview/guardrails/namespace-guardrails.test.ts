@@ -10,11 +10,14 @@ import {
   describeGuardrails,
   guardrailObjects,
   guardrailRoleBinding,
+  GUARDRAIL_LABELS,
   guardrailSettings,
   podSecurityLabels,
   resolveGuardrails,
 } from "../../../../src/services/preview/guardrails/namespace-guardrails.js";
+import { guardedPreview } from "../../../../src/services/preview/guardrails/guarded-preview.js";
 import { parseQuantity } from "../../../../src/services/preview/quantity.js";
+import { previewNamesFor } from "../../../../src/services/preview/naming.js";
 
 const bounds = guardrailSettings(loadEnv({}));
 const repo = (guardrails: unknown): PreviewConfig["guardrails"] => {
@@ -27,8 +30,22 @@ describe("the bot's guardrail settings", () => {
   it("default to baseline Pod Security, a bounded quota, default limits, and egress open", () => {
     expect(bounds).toMatchObject({
       podSecurity: "baseline",
-      quota: { pods: 20, cpu: "4", memory: "8Gi", storage: "20Gi" },
-      defaults: { cpuRequest: "100m", cpuLimit: "1", memoryRequest: "128Mi", memoryLimit: "512Mi" },
+      quota: {
+        pods: 20,
+        cpu: "4",
+        memory: "8Gi",
+        storage: "20Gi",
+        memoryLimit: "16Gi",
+        ephemeralStorage: "20Gi",
+        objects: 50,
+      },
+      defaults: {
+        cpuRequest: "100m",
+        memoryRequest: "128Mi",
+        memoryLimit: "512Mi",
+        ephemeralStorageRequest: "100Mi",
+        ephemeralStorageLimit: "1Gi",
+      },
       egress: "open",
       clusterRole: "preview-bot-previews",
       bot: { namespace: "preview-bot", serviceAccount: "preview-bot" },
@@ -42,9 +59,55 @@ describe("the bot's guardrail settings", () => {
     expect(() =>
       guardrailSettings(loadEnv({ PREVIEW_DEFAULT_CPU_REQUEST: "2", PREVIEW_DEFAULT_CPU_LIMIT: "1" })),
     ).toThrow("PREVIEW_DEFAULT_CPU_REQUEST (2) is above PREVIEW_DEFAULT_CPU_LIMIT (1)");
-    expect(() => guardrailSettings(loadEnv({ PREVIEW_DEFAULT_MEMORY_LIMIT: "16Gi" }))).toThrow(
-      "PREVIEW_DEFAULT_MEMORY_LIMIT (16Gi) is above PREVIEW_QUOTA_MEMORY (8Gi)",
+    expect(() => guardrailSettings(loadEnv({ PREVIEW_DEFAULT_MEMORY_LIMIT: "32Gi" }))).toThrow(
+      "PREVIEW_DEFAULT_MEMORY_LIMIT (32Gi) is above PREVIEW_QUOTA_MEMORY_LIMIT (16Gi)",
     );
+    expect(() => guardrailSettings(loadEnv({ PREVIEW_EGRESS_TO_CIDRS: "10.0.0.0/8,169.254.169.254/32" }))).toThrow(
+      "PREVIEW_EGRESS_TO_CIDRS lists 169.254.169.254/32, a cloud metadata endpoint: previews never reach those",
+    );
+  });
+
+  it("size the defaults so that containers which set nothing reach the pod count before the quota (issue 22)", () => {
+    // The defaults fit: 20 pods of one container on the defaults stay inside every quota.
+    const { quota, defaults } = bounds;
+    expect(quota.pods * parseQuantity(defaults.cpuRequest)).toBeLessThanOrEqual(parseQuantity(quota.cpu));
+    expect(quota.pods * parseQuantity(defaults.memoryLimit)).toBeLessThanOrEqual(parseQuantity(quota.memoryLimit));
+    expect(quota.pods * parseQuantity(defaults.ephemeralStorageLimit)).toBeLessThanOrEqual(
+      parseQuantity(quota.ephemeralStorage),
+    );
+    // No CPU limit is forced on containers that set none.
+    expect(defaults.cpuLimit).toBeUndefined();
+    // Settings that would multiply into refusals are refused at boot, saying which.
+    expect(() => guardrailSettings(loadEnv({ PREVIEW_QUOTA_PODS: "50" }))).toThrow(
+      "guardrail settings: PREVIEW_QUOTA_PODS (50) containers on PREVIEW_DEFAULT_CPU_REQUEST (100m) add up to 5, above PREVIEW_QUOTA_CPU (4): an app of small containers that set nothing would be refused before it has 50 pods. Lower the default or raise the quota",
+    );
+    expect(() =>
+      guardrailSettings(loadEnv({ PREVIEW_QUOTA_PODS: "40", PREVIEW_QUOTA_CPU: "8", PREVIEW_QUOTA_MEMORY: "16Gi" })),
+    ).toThrow(
+      "PREVIEW_QUOTA_PODS (40) containers on PREVIEW_DEFAULT_MEMORY_LIMIT (512Mi) add up to 20Gi, above PREVIEW_QUOTA_MEMORY_LIMIT (16Gi)",
+    );
+  });
+
+  it("let the gateways' namespaces reach previews without a setting of their own", () => {
+    const s = guardrailSettings(
+      loadEnv({ PREVIEW_GATEWAY: "gateway-system/previews/https", PREVIEW_ALLOWED_GATEWAYS: "internal-gw/internal" }),
+    );
+    expect(s.ingressFromNamespaces).toEqual(["gateway-system", "internal-gw"]);
+    expect(s.neighbours.gateways).toEqual([
+      { namespace: "gateway-system", name: "previews" },
+      { namespace: "internal-gw", name: "internal" },
+    ]);
+    // And a repository's own route.parentRefs (when the operator lists no gateways).
+    const parsed = parseConfig(
+      JSON.stringify({
+        manifests: { path: "deploy" },
+        route: { host: "{name}.example.com", parentRefs: [{ name: "gw", namespace: "edge" }] },
+      }),
+    );
+    if (!parsed.ok) throw new Error(parsed.errors.join());
+    const { settings } = resolveGuardrails(bounds, parsed.config.guardrails, parsed.config.route);
+    expect(settings.ingressFromNamespaces).toEqual(["edge"]);
+    expect(settings.neighbours.ingressFrom.namespaces).toEqual(["edge"]);
   });
 });
 
@@ -128,7 +191,7 @@ describe("what a preview namespace gets", () => {
 
   it("a quota with no LoadBalancers or NodePorts, default limits, and ingress from the namespace and the gateway only", () => {
     const settings = { ...bounds, ingressFromNamespaces: ["agc-shared"], ingressFromCidrs: ["10.225.0.0/24"] };
-    const [quota, limits, policy] = guardrailObjects("web-pr-1", settings);
+    const [quota, priority, limits, policy] = guardrailObjects("web-pr-1", settings);
     expect(quota).toMatchObject({
       kind: "ResourceQuota",
       metadata: { name: "preview-bot-guardrails", namespace: "web-pr-1" },
@@ -136,32 +199,54 @@ describe("what a preview namespace gets", () => {
         hard: {
           pods: "20",
           "requests.cpu": "4",
-          "limits.cpu": "4",
           "requests.memory": "8Gi",
-          "limits.memory": "8Gi",
+          "limits.memory": "16Gi",
           "requests.storage": "20Gi",
+          "requests.ephemeral-storage": "20Gi",
+          "limits.ephemeral-storage": "20Gi",
           "services.loadbalancers": "0",
           "services.nodeports": "0",
+          "count/configmaps": "50",
+          "count/secrets": "50",
+          "count/deployments.apps": "50",
+          "count/ingresses.networking.k8s.io": "50",
         },
       },
     });
-    expect(limits).toMatchObject({
-      kind: "LimitRange",
+    // CPU limits are neither defaulted nor counted: one per container adds up to a refusal (issue 22).
+    expect(quota!.spec).not.toHaveProperty(["hard", "limits.cpu"]);
+    expect(priority).toEqual({
+      apiVersion: "v1",
+      kind: "ResourceQuota",
+      metadata: { name: "preview-bot-system-priority", namespace: "web-pr-1", labels: GUARDRAIL_LABELS },
       spec: {
-        limits: [
-          {
-            type: "Container",
-            defaultRequest: { cpu: "100m", memory: "128Mi" },
-            default: { cpu: "1", memory: "512Mi" },
-          },
-        ],
+        hard: { pods: "0" },
+        scopeSelector: {
+          matchExpressions: [
+            { scopeName: "PriorityClass", operator: "In", values: ["system-node-critical", "system-cluster-critical"] },
+          ],
+        },
       },
     });
+    expect(limits).toEqual(
+      expect.objectContaining({
+        kind: "LimitRange",
+        spec: {
+          limits: [
+            {
+              type: "Container",
+              defaultRequest: { cpu: "100m", memory: "128Mi", "ephemeral-storage": "100Mi" },
+              default: { memory: "512Mi", "ephemeral-storage": "1Gi" },
+            },
+          ],
+        },
+      }),
+    );
     expect(policy).toMatchObject({
       kind: "NetworkPolicy",
       spec: {
         podSelector: {},
-        policyTypes: ["Ingress"],
+        policyTypes: ["Ingress", "Egress"],
         ingress: [
           {
             from: [
@@ -173,25 +258,63 @@ describe("what a preview namespace gets", () => {
         ],
       },
     });
-    expect(policy!.spec).not.toHaveProperty("egress");
     expect(describeGuardrails(bounds)).toContain(
       "ingress from the namespace only (no gateway allowed: PREVIEW_INGRESS_FROM_NAMESPACES)",
     );
     expect(describeGuardrails(settings)).toBe(
-      "Pod Security baseline; quota 20 pods, 4 CPU, 8Gi memory, 20Gi storage, no LoadBalancers or NodePorts; ingress from the namespace, agc-shared, 10.225.0.0/24; egress open",
+      "Pod Security baseline; quota 20 pods, 4 CPU, 8Gi memory (16Gi limits), 20Gi storage, 20Gi ephemeral storage, 50 objects per kind, no LoadBalancers or NodePorts, no system priority; ingress from the namespace, agc-shared, 10.225.0.0/24; egress open (cloud metadata blocked)",
     );
   });
 
-  it("with restricted egress: only the namespace, cluster DNS and the allowed ranges", () => {
-    const [, , policy] = guardrailObjects("web-pr-1", {
+  it("with open egress: everywhere but the cloud metadata endpoints, IPv4 and IPv6; Azure's DNS stays open", () => {
+    const [, , , policy] = guardrailObjects("web-pr-1", bounds);
+    expect(policy!.spec).toMatchObject({
+      policyTypes: ["Ingress", "Egress"],
+      egress: [
+        {
+          to: [
+            {
+              ipBlock: {
+                cidr: "0.0.0.0/0",
+                except: ["169.254.169.254/32", "169.254.169.252/32", "169.254.170.23/32", "168.63.129.16/32"],
+              },
+            },
+            { ipBlock: { cidr: "::/0", except: ["fd00:ec2::254/128", "fd00:ec2::23/128", "fd20:ce::254/128"] } },
+            { namespaceSelector: {} },
+          ],
+        },
+        {
+          to: [{ ipBlock: { cidr: "168.63.129.16/32" } }],
+          ports: [
+            { protocol: "UDP", port: 53 },
+            { protocol: "TCP", port: 53 },
+          ],
+        },
+      ],
+    });
+  });
+
+  it("with restricted egress: only the namespace, cluster DNS and the allowed ranges (metadata excepted)", () => {
+    const [, , , policy] = guardrailObjects("web-pr-1", {
       ...bounds,
       egress: "restricted",
-      egressToCidrs: ["10.1.0.0/16"],
+      egressToCidrs: ["10.1.0.0/16", "169.254.0.0/16"],
     });
     expect(policy!.spec).toMatchObject({
       policyTypes: ["Ingress", "Egress"],
       egress: [
-        { to: [{ podSelector: {} }, { ipBlock: { cidr: "10.1.0.0/16" } }] },
+        {
+          to: [
+            { podSelector: {} },
+            { ipBlock: { cidr: "10.1.0.0/16" } },
+            {
+              ipBlock: {
+                cidr: "169.254.0.0/16",
+                except: ["169.254.169.254/32", "169.254.169.252/32", "169.254.170.23/32"],
+              },
+            },
+          ],
+        },
         {
           to: [
             {
@@ -204,8 +327,36 @@ describe("what a preview namespace gets", () => {
             { protocol: "TCP", port: 53 },
           ],
         },
+        // Pods with dnsPolicy Default resolve through Azure's resolver: port 53 of the WireServer only.
+        { to: [{ ipBlock: { cidr: "168.63.129.16/32" } }] },
       ],
     });
+  });
+});
+
+describe("a repository's own quota", () => {
+  it("that counts CPU limits gets a default CPU limit from the LimitRange, and the check run says so", () => {
+    const parsed = parseConfig("manifests: { path: deploy }\n");
+    if (!parsed.ok) throw new Error(parsed.errors.join());
+    const names = previewNamesFor(
+      { owner: "acme", repo: "web", number: 1, branch: "b", sha: "a".repeat(40) },
+      parsed.config,
+    );
+    const own = {
+      apiVersion: "v1",
+      kind: "ResourceQuota",
+      metadata: { name: "team-quota" },
+      spec: { hard: { "limits.cpu": "2" } },
+    };
+    const limits = (g: ReturnType<typeof guardedPreview>) => g.guardrails.find((o) => o.kind === "LimitRange")!.spec;
+    const without = guardedPreview([], names, parsed.config, bounds);
+    expect(limits(without)).toMatchObject({ limits: [{ default: { memory: "512Mi", "ephemeral-storage": "1Gi" } }] });
+    expect((limits(without) as any).limits[0].default).not.toHaveProperty("cpu");
+    const withOwn = guardedPreview([own], names, parsed.config, bounds);
+    expect((limits(withOwn) as any).limits[0].default).toMatchObject({ cpu: "1" });
+    expect(withOwn.notes).toEqual([
+      'ResourceQuota "team-quota" counts limits.cpu, so containers that set no CPU limit get 1 from the LimitRange (the bot sets none otherwise)',
+    ]);
   });
 });
 

@@ -5,6 +5,7 @@ import { RenderError, previewNamesFor, transformObjects } from "../../../../src/
 import { imageRepository } from "../../../../src/services/preview/render/images.js";
 import { prefixPath } from "../../../../src/services/preview/render/routes.js";
 import { substituteValues } from "../../../../src/services/preview/render/substitute.js";
+import { DEFAULT_GUARDRAILS, DEFAULT_NEIGHBOURS } from "../../../../src/services/preview/guardrails/settings.js";
 import {
   excludeObjects,
   applyPreviewNamespace,
@@ -301,12 +302,13 @@ describe("5. routes", () => {
     ...extra,
   });
 
-  it("sets the preview hostname, keeps parentRefs unless configured, and adds external-dns and cert-manager annotations", () => {
-    const { objects, names } = run(
+  it("sets the preview hostname and the configured parents, keeps only allowed annotations, and adds external-dns", () => {
+    const { objects, names, rewrites } = run(
       [route()],
       [
         "route:",
         '  host: "{name}.previews.example.com"',
+        "  parentRefs: [{ name: previews, namespace: gateway-system }]",
         "  externalDns: true",
         "  tls:",
         "    clusterIssuer: letsencrypt",
@@ -316,15 +318,43 @@ describe("5. routes", () => {
     );
     const spec = objects[0]!.spec as any;
     expect(spec.hostnames).toEqual([names.host]);
-    expect(spec.parentRefs).toEqual([{ name: "prod-gateway", namespace: "gw" }]);
+    expect(spec.parentRefs).toEqual([{ name: "previews", namespace: "gateway-system" }]);
     expect(spec.rules[0].matches[0].path.value).toBe("/");
+    // The bot's own (route.annotations, route.externalDns) are written after the PR's are filtered.
     expect(objects[0]!.metadata.annotations).toMatchObject({
-      keep: "me",
       team: "shop",
       "external-dns.alpha.kubernetes.io/hostname": names.host,
     });
+    expect(objects[0]!.metadata.annotations!.keep).toBeUndefined();
+    expect(rewrites).toContain(
+      `HTTPRoute "web": annotations stripped (shared controllers act on them; a preview keeps only the bot's own and those the operator allows, PREVIEW_ALLOWED_ANNOTATIONS): keep`,
+    );
     // cert-manager reads issuer annotations on Gateways and Ingresses only: on an HTTPRoute it would be a lie.
     expect(objects[0]!.metadata.annotations!["cert-manager.io/cluster-issuer"]).toBeUndefined();
+  });
+
+  it("never keeps an HTTPRoute's own parents: with no Gateway configured it is refused, saying what to set", () => {
+    expect(() => run([route()], 'route:\n  host: "{name}.previews.example.com"')).toThrow(
+      `HTTPRoute "web": no Gateway is configured for previews, and the parents in the manifests (gw/prod-gateway) are never used: set route.parentRefs in .github/preview.yml, or ask the bot's operator for PREVIEW_GATEWAY`,
+    );
+  });
+
+  it("keeps route.parentRefs to the operator's gateways when the operator lists any", () => {
+    const c = config(
+      'route:\n  host: "{name}.previews.example.com"\n  parentRefs: [{ name: prod, namespace: production }, { name: previews, namespace: gateway-system }]',
+    );
+    const names = previewNamesFor(ref, c);
+    const policy = {
+      ...DEFAULT_GUARDRAILS,
+      neighbours: {
+        ...DEFAULT_NEIGHBOURS,
+        gateways: [{ namespace: "gateway-system", name: "previews" }],
+        ingressFrom: { namespaces: ["gateway-system"], cidrs: [] },
+      },
+    };
+    expect(() => transformObjects([route()], { config: c, ref, names, policy })).toThrow(
+      "route.parentRefs: Gateway production/prod is not a gateway the bot's operator lets previews attach to (gateway-system/previews); name one of those, or ask the operator to add it to PREVIEW_ALLOWED_GATEWAYS",
+    );
   });
 
   it("replaces parentRefs when configured and gives every HTTPRoute the preview's host, whatever route.httpRoutes says", () => {
@@ -367,6 +397,7 @@ describe("5. routes", () => {
         "route:",
         "  baseUrl: https://previews.example.com",
         '  pathPrefix: "/{name}"',
+        "  parentRefs: [{ name: previews, namespace: gateway-system }]",
       ].join("\n"),
     );
     const spec = objects[0]!.spec as any;

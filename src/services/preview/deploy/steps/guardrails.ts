@@ -17,6 +17,7 @@ import {
   guardrailRoleBinding,
   resolveGuardrails,
 } from "../../guardrails/namespace-guardrails.js";
+import { fitOwnQuotas } from "../../guardrails/quota.js";
 import type { DeployStep } from "../context.js";
 
 /** How long the RoleBinding may take to be seen by RBAC, and the quota controller to compute a quota. */
@@ -27,7 +28,7 @@ export const guardrailsStep: DeployStep = {
   name: "Guardrails",
   async run(ctx, detail) {
     const { deps, config, names, signal } = ctx;
-    const { settings, notes } = resolveGuardrails(deps.guardrails, config.guardrails);
+    const { settings, notes } = resolveGuardrails(deps.guardrails, config.guardrails, config.route);
     const confined = confineObjects(ctx.objects, settings, names.namespace);
     if (confined.problems.length > 0) {
       throw new Error(
@@ -35,6 +36,7 @@ export const guardrailsStep: DeployStep = {
       );
     }
     ctx.objects = confined.objects;
+    notes.push(...fitOwnQuotas(settings, confined.objects));
     for (const line of [...notes, ...confined.rewrites]) deps.logger.info({ key: names.key }, `guardrails: ${line}`);
 
     await deps.cluster.bindClusterRole(names.namespace, guardrailRoleBinding(settings));
