@@ -145,6 +145,18 @@ const imageName = z
     /^[a-z0-9]([a-z0-9._:-]*[a-z0-9])?(\/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*(\/\*)?$/,
     'an image repository without tag, e.g. "ghcr.io/org/app" or "ghcr.io/org/*"',
   );
+/** A path glob relative to the repository root (`services/web/**`); no `..`. */
+const repoGlob = z
+  .string()
+  .min(1)
+  .refine(
+    (p) => !p.split("/").includes("..") && !p.startsWith("/"),
+    "must be a path glob relative to the repository root (no leading / or ..)",
+  );
+/** The longest `images[].wait`: a deploy job must end well within the durable queue's one-hour job limit. */
+const IMAGE_WAIT_MAX_MS = 45 * 60_000;
+/** `images[].baseTag` when not set: the base branch's name, as `{branch}` expands it. */
+export const DEFAULT_BASE_TAG = "{branch}";
 const repoPath = z
   .string()
   .min(1)
@@ -211,11 +223,29 @@ export const configSchema = z
             newName: imageName.optional(),
             /** Tag template: {sha} {shortSha} {branch} {number}. */
             tag: template.pipe(z.string().min(1)).default("{sha}"),
+            /**
+             * How long a deploy waits for the image to be pushed before it fails (the bot's IMAGE_WAIT by default).
+             * At most 45m: a deploy job must end well within the job queue's one-hour limit.
+             */
+            wait: duration
+              .refine((ms) => ms <= IMAGE_WAIT_MAX_MS, "at most 45m (a deploy must finish within the job's hour)")
+              .optional(),
+            /**
+             * Path globs (relative to the repository root) of what this image is built from. When the pull request
+             * changes none of them, the preview runs the base branch's image (`baseTag`) instead of waiting for a build.
+             */
+            paths: z.array(repoGlob).min(1, "list at least one path glob, or leave paths out").optional(),
+            /** Tag template of the base branch's image, expanded for the base branch ({branch}, {sha}: the base's). */
+            baseTag: template.pipe(z.string().min(1)).optional(),
           })
           .strict()
           .refine((i) => i.newName === undefined || i.name.endsWith("/*") === i.newName.endsWith("/*"), {
             error: 'with a prefix name ("registry/org/*"), newName must be a prefix too, and only then',
             path: ["newName"],
+          })
+          .refine((i) => i.baseTag === undefined || i.paths !== undefined, {
+            error: "only used with paths (the base branch's image is reused when the PR changes none of them)",
+            path: ["baseTag"],
           }),
       )
       .default([]),

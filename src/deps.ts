@@ -21,6 +21,7 @@ import {
   type RenderStatus,
   createProbotApp,
   databasesFrom,
+  imageDepsFrom,
   loadKubeConfig,
   notifierFrom,
   queueFrom,
@@ -195,6 +196,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     protectedNamespaces: settings.PROTECTED_NAMESPACES,
     guardrails: guardrailSettings(settings),
     ...(sleep ? { sleep } : {}),
+    images: imageDepsFrom(settings, cluster, pace),
     ...(parts.fetch ? { fetchImpl: parts.fetch } : {}),
     healthIntervalMs: pace.healthIntervalMs,
     e2ePollMs: pace.e2ePollMs,
@@ -209,7 +211,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     logger,
   });
   const commentJob = createCommentJob({ octokitFor: (id) => github.octokitFor(id), intake, logger });
-  queue.register<PreviewJob>(PREVIEW_JOB, (job, signal) => runner.handle(job, signal));
+  queue.register<PreviewJob>(PREVIEW_JOB, (job, signal, control) => runner.handle(job, signal, control));
   queue.register<CommentJob>(COMMENT_JOB, (job) => commentJob(job.payload));
   if (backups) queue.register<BackupJob>(BACKUP_JOB, (job) => backups.run(job.payload));
   const sweeper = createSweeper({

@@ -2,9 +2,8 @@
  * Bot-level settings from the environment, validated once at boot. The only module that reads `process.env`
  * (besides the libraries that read their own, such as @azure/identity). Every variable is listed in .env.example
  * and the README.
- *
- * Longer than 300 lines: it is the one schema of every setting, each with its comment; split by domain it would
- * scatter what test/docs/settings-documented.test.ts reads in one place.
+ * Longer than 300 lines: it is one schema, every setting beside its parsing and its one-line reason; split by topic,
+ * the one place to read what the bot can be told would be several.
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
@@ -37,6 +36,14 @@ const flag = z
   .enum(["true", "false", "1", "0", ""])
   .optional()
   .transform((v) => v === "true" || v === "1");
+
+/** A dockerconfigjson source: a file path, or `secret:<name>` (a Secret in BOT_NAMESPACE). */
+const credentialSource = z
+  .string()
+  .refine(
+    (v) => !v.startsWith("secret:") || /^secret:[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(v),
+    'a dockerconfigjson file path, or "secret:<name>" with a Secret name',
+  );
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -178,6 +185,22 @@ const envSchema = z.object({
   BOT_NAMESPACE: z.string().regex(dnsLabel, "must be a namespace name").default("preview-bot"),
   BOT_SERVICE_ACCOUNT: z.string().regex(dnsSubdomain, "must be a ServiceAccount name").default("preview-bot"),
 
+  // Images (src/services/preview/deploy/steps/images.ts): resolved to digests before a deploy applies anything
+  /** Seconds a deploy waits for a missing image when its images[] entry sets no `wait` (at most 45 minutes). */
+  IMAGE_WAIT: z.coerce.number().int().min(0).max(2700).default(900),
+  /**
+   * Registry credentials the bot resolves images with: dockerconfigjson files and `secret:<name>` Secrets (type
+   * kubernetes.io/dockerconfigjson) in BOT_NAMESPACE, comma-separated; each `auths` entry is its registry's credential,
+   * a later source wins. Anonymous where none is named; ACR through the bot's Azure identity.
+   */
+  REGISTRY_CREDENTIALS: list.pipe(z.array(credentialSource)),
+  /**
+   * A dockerconfigjson (file or `secret:<name>`) copied into every preview namespace as Secret preview-bot-image-pull
+   * and named in every pod's imagePullSecrets, so previews can pull private images. The pull request's code can read
+   * it: use a pull-only token. Also used to resolve images (REGISTRY_CREDENTIALS wins for the same registry).
+   */
+  PREVIEW_IMAGE_PULL_SECRET: optional.pipe(credentialSource.optional()),
+
   // Preview databases
   PREVIEW_DATABASE_URL: optional,
   PREVIEW_DATABASE_SSLMODE: z.enum(["disable", "require", "verify-full"]).optional(),
@@ -264,7 +287,7 @@ const envSchema = z.object({
 
 export type Env = z.output<typeof envSchema>;
 
-class EnvError extends Error {}
+export class EnvError extends Error {}
 
 /** The variables each Env was parsed from (see variablesOf). */
 const sources = new WeakMap<Env, NodeJS.ProcessEnv>();

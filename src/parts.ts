@@ -36,6 +36,19 @@ import { describeError } from "./services/shared/format.js";
 import { createSleepControl } from "./services/cluster/sleep.js";
 import { openCostSource } from "./services/preview/sleep/opencost.js";
 import type { PreviewSleepDeps } from "./services/preview/context.js";
+import { defaultCredential } from "./services/data/backups/blob-store.js";
+import type { ImageDeps } from "./services/preview/images/image-deps.js";
+import {
+  loadCredentials,
+  parseCredentialSource,
+  readSource,
+  reloadingRegistryClient,
+  type CredentialSource,
+  type SecretReader,
+} from "./services/registry/credential-sources.js";
+import type { Cluster } from "./services/shared/preview.js";
+import type { Pace } from "./services/shared/pace.js";
+import type { TokenCredential } from "@azure/identity";
 
 /** The GitHub App, from the environment (GitHub Enterprise Server aware). */
 export function createProbotApp(env: Env, logger: Logger, Octokit?: typeof ProbotOctokit): Probot {
@@ -271,4 +284,62 @@ function botNamespace(env: Env): string | undefined {
     env.POD_NAMESPACE ??
     (existsSync(SERVICE_ACCOUNT_NAMESPACE) ? readFileSync(SERVICE_ACCOUNT_NAMESPACE, "utf8").trim() : undefined)
   );
+}
+/** How long credentials read from files and Secrets are kept before they are read again (rotation). */
+const CREDENTIALS_TTL_MS = 600_000;
+
+/**
+ * The deploy's image resolution: the Registry boundary with the operator's credentials (PREVIEW_IMAGE_PULL_SECRET,
+ * then REGISTRY_CREDENTIALS: a later source wins per registry), read on first use through the cluster for
+ * `secret:<name>` sources; Azure Container Registries through the bot's Azure identity (Workload Identity), built
+ * only when one is asked. Builds without reading anything.
+ */
+export function imageDepsFrom(env: Env, cluster: Pick<Cluster, "readObject">, pace: Pace): ImageDeps {
+  const namespace = env.BOT_NAMESPACE;
+  const readSecret: SecretReader = async (name) => {
+    const secret = await cluster.readObject("v1", "Secret", namespace, name);
+    if (!secret) return undefined;
+    const data = (secret.data ?? {}) as Record<string, unknown>;
+    const raw = data[".dockerconfigjson"];
+    return {
+      ...(typeof secret.type === "string" ? { type: secret.type } : {}),
+      ...(typeof raw === "string" ? { dockerconfigjson: Buffer.from(raw, "base64").toString("utf8") } : {}),
+    };
+  };
+  const pull = env.PREVIEW_IMAGE_PULL_SECRET
+    ? parseCredentialSource(env.PREVIEW_IMAGE_PULL_SECRET, "PREVIEW_IMAGE_PULL_SECRET")
+    : undefined;
+  const sources: CredentialSource[] = [
+    ...(pull ? [pull] : []),
+    ...env.REGISTRY_CREDENTIALS.map((s) => parseCredentialSource(s, "REGISTRY_CREDENTIALS")),
+  ];
+  let azure: TokenCredential | undefined;
+  const lazyAzure: TokenCredential = {
+    getToken: (scopes, options) => (azure ??= defaultCredential(variablesOf(env))).getToken(scopes, options),
+  };
+  const registry = reloadingRegistryClient({
+    load: () => loadCredentials(sources, readSecret, namespace),
+    ttlMs: CREDENTIALS_TTL_MS,
+    azure: { credential: lazyAzure },
+  });
+  let pullText: { text: Promise<string>; at: number } | undefined;
+  const pullSecret = pull
+    ? () => {
+        if (!pullText || Date.now() - pullText.at > CREDENTIALS_TTL_MS) {
+          const entry = { text: readSource(pull, readSecret, namespace), at: Date.now() };
+          pullText = entry;
+          entry.text.catch(() => {
+            if (pullText === entry) pullText = undefined;
+          });
+        }
+        return pullText.text;
+      }
+    : undefined;
+  return {
+    registry,
+    defaultWaitMs: env.IMAGE_WAIT * 1000,
+    pollMs: pace.imagePollMs,
+    maxPollMs: pace.imagePollMaxMs,
+    ...(pullSecret ? { pullSecret } : {}),
+  };
 }

@@ -154,6 +154,29 @@ describe("parseConfig: the fields issue 13 added", () => {
     expect(!bad.ok && bad.errors[0]).toMatch(/^images\[0\]\.newName: with a prefix name/);
   });
 
+  it("takes images[].wait, paths and baseTag, and names what is wrong with them", () => {
+    const r = parseConfig(
+      'manifests: { path: k8s }\nimages:\n  - name: ghcr.io/acme/web\n    wait: 20m\n    paths: ["services/web/**", Dockerfile]\n    baseTag: "{branch}-{sha}"\n',
+    );
+    expect(r.ok && r.config.images[0]).toEqual({
+      name: "ghcr.io/acme/web",
+      tag: "{sha}",
+      wait: 1_200_000,
+      paths: ["services/web/**", "Dockerfile"],
+      baseTag: "{branch}-{sha}",
+    });
+    const bad = parseConfig(
+      "manifests: { path: k8s }\nimages:\n  - { name: ghcr.io/a/b, wait: 2h }\n  - { name: ghcr.io/a/c, paths: [../x] }\n  - { name: ghcr.io/a/d, baseTag: main }\n  - { name: ghcr.io/a/e, wait: soon, paths: [] }\n",
+    );
+    expect(!bad.ok && bad.errors).toEqual([
+      "images[0].wait: at most 45m (a deploy must finish within the job's hour)",
+      "images[1].paths[0]: must be a path glob relative to the repository root (no leading / or ..)",
+      "images[2].baseTag: only used with paths (the base branch's image is reused when the PR changes none of them)",
+      'images[3].wait: expected a duration like "90s", "5m", "2h", "3d" or "1w", got "soon"',
+      "images[3].paths: list at least one path glob, or leave paths out",
+    ]);
+  });
+
   it("suggests the nearest known key for a typo, at any depth, and names the file it read", () => {
     const r = parseConfig(
       "manifests: { path: k8s }\nroute:\n  hots: x\n  expose: { service: web, prot: 80 }\n",

@@ -23,6 +23,7 @@ import {
   type Harness,
 } from "../support/e2e-bot.js";
 import { deliver, fakeGitHub } from "../support/github-fake.js";
+import { requireRegistry, type SharedRegistry } from "../support/registry-suite.js";
 
 const SHA1 = "1".repeat(40);
 const SHA2 = "2".repeat(40);
@@ -33,6 +34,10 @@ const DEADLINE = 120_000; // each test takes a second or two on an idle machine
 let h: Harness;
 let impatient: Harness;
 let gh: ReturnType<typeof fakeGitHub>;
+/** The image CI pushed for both commits, in the run's real registry (images[] renames ghcr.io/o/app to it). */
+let registry: SharedRegistry;
+const APP = `lib/edges-${Math.random().toString(36).slice(2, 8)}-app`;
+let digest2: string;
 
 function enroll(config: string) {
   nock.cleanAll();
@@ -40,6 +45,9 @@ function enroll(config: string) {
 }
 
 beforeAll(async () => {
+  registry = requireRegistry();
+  await registry.push(APP, SHA1, { seed: 1 });
+  digest2 = (await registry.push(APP, SHA2, { seed: 2 })).digest;
   h = await startHarness();
   // A second server on the same cluster gives up on a terminating namespace after 1 s: only the stuck-namespace test
   // sends it work, so no other test depends on a deletion finishing within a second.
@@ -56,7 +64,7 @@ describe("lifecycle edges", () => {
     "a push while a deploy is rolling out supersedes it: the older run ends cancelled, the newer one deploys",
     async () => {
       enroll(
-        `manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\nimages: [{ name: ghcr.io/o/app, tag: "{sha}" }]\nhealth: { timeout: 30m }\n`,
+        `manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\nimages: [{ name: ghcr.io/o/app, newName: ${registry.host}/${APP}, tag: "{sha}" }]\nhealth: { timeout: 30m }\n`,
       );
       gh.state.tarballs.set(SHA1, await h.tarball(SHA1, files("ghcr.io/o/app:dev")));
       gh.state.tarballs.set(SHA2, await h.tarball(SHA2, files("ghcr.io/o/app:dev")));
@@ -81,7 +89,7 @@ describe("lifecycle edges", () => {
       expect(JSON.stringify(first.output)).toMatch(/superseded/i);
       expect(second.conclusion).toBe("success");
       const app = h.fake.get("apps/v1", "Deployment", "edge-11", "app") as any;
-      expect(app.spec.template.spec.containers[0].image).toBe(`ghcr.io/o/app:${SHA2}`);
+      expect(app.spec.template.spec.containers[0].image).toBe(`${registry.host}/${APP}@${digest2}`);
     },
     DEADLINE,
   );

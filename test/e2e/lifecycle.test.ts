@@ -19,6 +19,7 @@ import {
   type Harness,
 } from "../support/e2e-bot.js";
 import { deliver, fakeGitHub } from "../support/github-fake.js";
+import { requireRegistry, type SharedRegistry } from "../support/registry-suite.js";
 
 const SHA1 = "1".repeat(40);
 const SHA2 = "2".repeat(40);
@@ -31,6 +32,11 @@ let app: Server;
 let appUrl: string;
 let failHealth = false;
 let gh: ReturnType<typeof fakeGitHub>;
+/** The image CI pushes for each commit, in the run's real registry (images[] renames ghcr.io's to it). */
+let registry: SharedRegistry;
+const HELLO = `lib/e2e-${Math.random().toString(36).slice(2, 8)}-hello`;
+const digests: Record<string, string> = {};
+const hello = (sha: string) => `${registry.host}/${HELLO}@${digests[sha]}`;
 const send = (event: string, payload: unknown) => h.send(event, payload);
 const tarball = (sha: string, files: Record<string, string>) => h.tarball(sha, files);
 
@@ -69,6 +75,7 @@ names:
   namespace: "hello-pr-{number}"
 images:
   - name: ghcr.io/codertocat/hello
+    newName: ${registry.host}/${HELLO}
     tag: "{sha}"
 route:
   baseUrl: ${baseUrl}
@@ -102,6 +109,9 @@ beforeAll(async () => {
   await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
   const address = app.address();
   appUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  registry = requireRegistry();
+  for (const [i, sha] of [SHA1, SHA2, SHA3].entries())
+    digests[sha] = (await registry.push(HELLO, sha, { seed: i + 1 })).digest;
   h = await startHarness();
   fake = h.fake;
   bot = h.bot;
@@ -143,7 +153,8 @@ describe("a pull request's preview, from open to close", () => {
         "preview-bot.dev/repository": `${OWNER}/${REPO}`,
       });
       const web = fake.get("apps/v1", "Deployment", NS, "web") as any;
-      expect(web.spec.template.spec.containers[0].image).toBe(`ghcr.io/codertocat/hello:${SHA1}`);
+      expect(web.spec.template.spec.containers[0].image).toBe(hello(SHA1));
+      expect(web.metadata.annotations["preview-bot.dev/images"]).toBe(`web=${registry.host}/${HELLO}:${SHA1}`);
       expect(web.metadata.labels["app.kubernetes.io/managed-by"]).toBe("preview-bot");
       expect((fake.get("v1", "ConfigMap", NS, "extra") as any).data.greeting).toBe("hello from feature-greeting-uber");
 
@@ -169,6 +180,10 @@ describe("a pull request's preview, from open to close", () => {
       expect(dep.statuses.at(-1)).toMatchObject({ state: "success", environment_url: `${appUrl}/${NS}/` });
       expect(gh.sticky(2)).toHaveLength(1);
       expect(gh.sticky(2)[0]!.body).toContain(`${appUrl}/${NS}/`);
+      // What runs, by digest, with the tag it was found by.
+      expect(gh.sticky(2)[0]!.body).toContain(
+        `- **Images:**\n  - \`${registry.host}/${HELLO}:${SHA1}\` @ \`${digests[SHA1]!.slice(0, 19)}\``,
+      );
       expect(gh.sticky(2)[0]!.body).not.toContain(Buffer.from(secret.data.PASSWORD, "base64").toString());
     },
     DEADLINE,
@@ -182,7 +197,7 @@ describe("a pull request's preview, from open to close", () => {
       expect(await send("pull_request", prEvent("synchronize", gh.state.pulls.get(2)!))).toBe(200);
 
       const web = fake.get("apps/v1", "Deployment", NS, "web") as any;
-      expect(web.spec.template.spec.containers[0].image).toBe(`ghcr.io/codertocat/hello:${SHA2}`);
+      expect(web.spec.template.spec.containers[0].image).toBe(hello(SHA2));
       expect(fake.get("v1", "ConfigMap", NS, "extra")).toBeUndefined();
       expect(gh.writes("POST", /\/issues\/\d+\/comments$/)).toHaveLength(commentPosts);
       expect(gh.writes("PATCH", /\/issues\/comments\/\d+$/).length).toBeGreaterThan(0);

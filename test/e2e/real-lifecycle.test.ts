@@ -19,9 +19,17 @@ import { previewNamesFor } from "../../src/services/preview/naming.js";
 import { startHarness, pull, prEvent, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
 import { fakeGitHub } from "../support/github-fake.js";
 import { describeWithRealCluster } from "../support/kube-real/index.js";
+import { requireRegistry, type SharedRegistry } from "../support/registry-suite.js";
 import { ROOT } from "../support/paths.js";
 
-const CONFIG = readFileSync(path.join(ROOT, "examples", "kubernetesmooc", "preview.yml"), "utf8");
+const EXAMPLE = readFileSync(path.join(ROOT, "examples", "kubernetesmooc", "preview.yml"), "utf8");
+const IMAGES = ["todo-app-be", "todo-app-fe", "todo-app-cron", "broadcaster"];
+/** The example as is, but its four images (kubemooc.azurecr.io) renamed into the run's real registry (newName). */
+const withRegistry = (host: string, prefix: string) =>
+  EXAMPLE.replace(
+    /^( {2}- name: kubemooc\.azurecr\.io\/([a-z-]+)\n)/gm,
+    (_, line: string, image: string) => `${line}    newName: ${host}/${prefix}/${image}\n`,
+  );
 const FIXTURE = path.join(ROOT, "test", "fixtures", "kubernetesmooc", "manifests");
 const OVERLAY = "course_project/manifests/overlays/feature";
 const SHA1 = "a1".repeat(20);
@@ -83,6 +91,13 @@ describeWithRealCluster(
     const number = 7000 + Math.floor(Math.random() * 1000);
     let ns: string;
     let pvName: string;
+    let registry: SharedRegistry;
+    let CONFIG: string;
+    const prefix = `lib/mooc-${randomBytes(3).toString("hex")}`;
+    /** Digest of each image CI pushed, by `<image> <sha>`. */
+    const pushed = new Map<string, string>();
+    const pinned = (image: string, sha: string) =>
+      `${registry.host}/${prefix}/${image}@${pushed.get(`${image} ${sha}`)}`;
     const send = (action: string, sha: string, state: "open" | "closed" = "open") => {
       gh.state.pulls.set(number, pull({ number, branch, sha, state }));
       return h.send("pull_request", prEvent(action, gh.state.pulls.get(number)!));
@@ -98,6 +113,17 @@ describeWithRealCluster(
     };
 
     beforeAll(async () => {
+      registry = requireRegistry();
+      CONFIG = withRegistry(registry.host, prefix);
+      expect(CONFIG.match(/newName:/g)).toHaveLength(IMAGES.length);
+      // What the repository's CI pushes for each commit: all four images, tagged <branch>-<sha>.
+      for (const sha of [SHA1, SHA2])
+        for (const [i, image] of IMAGES.entries()) {
+          const { digest } = await registry.push(`${prefix}/${image}`, `${branch}-${sha}`, {
+            seed: i + (sha === SHA1 ? 10 : 20),
+          });
+          pushed.set(`${image} ${sha}`, digest);
+        }
       kc = cluster().kubeConfig();
       const parsed = parseConfig(CONFIG);
       if (!parsed.ok) throw new Error(`examples/kubernetesmooc/preview.yml: ${parsed.errors.join("; ")}`);
@@ -155,8 +181,14 @@ describeWithRealCluster(
       expect(pods.every((p) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"))).toBe(
         true,
       );
+      // Every pod runs the PR's images by digest (a tag pushed again changes nothing until the next deploy).
+      const ours = pods.flatMap((p) => p.spec!.containers.map((c) => c.image!)).filter((i) => i.includes(prefix));
+      expect(ours.length).toBeGreaterThanOrEqual(3);
+      expect(ours.every((i) => [...pushed.values()].some((d) => i.endsWith(`@${d}`)))).toBe(true);
+      for (const image of IMAGES)
+        expect(gh.sticky(number)[0]!.body).toContain(`\`${registry.host}/${prefix}/${image}:${branch}-${SHA1}\``);
       const job = await kc.makeApiClient(BatchV1Api).readNamespacedJob({ name: "todo-migrate", namespace: ns });
-      expect(job.spec?.template.spec?.containers[0]?.image).toBe(`kubemooc.azurecr.io/todo-app-be:${branch}-${SHA1}`);
+      expect(job.spec?.template.spec?.containers[0]?.image).toBe(pinned("todo-app-be", SHA1));
       const hc = await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
         group: "alb.networking.azure.io",
         version: "v1",
@@ -184,7 +216,7 @@ describeWithRealCluster(
       expect(steps).toContain(`1 removed: HealthCheckPolicy "${ns}/todo-frontend-health-check"`);
       const job = await kc.makeApiClient(BatchV1Api).readNamespacedJob({ name: "todo-migrate", namespace: ns });
       expect(job.metadata?.uid).not.toBe(before.metadata?.uid);
-      expect(job.spec?.template.spec?.containers[0]?.image).toBe(`kubemooc.azurecr.io/todo-app-be:${branch}-${SHA2}`);
+      expect(job.spec?.template.spec?.containers[0]?.image).toBe(pinned("todo-app-be", SHA2));
       const hc = await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
         group: "alb.networking.azure.io",
         version: "v1",

@@ -85,7 +85,14 @@ export async function startHarness(
       Octokit: ProbotTestOctokit,
       // A real API server's (e.g. with the bot's own ServiceAccount token), else the fake's.
       kubeConfig: opts.kubeConfig ?? fake.kubeConfig(),
-      pace: { pollMs: 20, healthIntervalMs: 50, rolloutFailFastMs: opts.rolloutFailFastMs ?? 200, e2ePollMs: 20 },
+      pace: {
+        pollMs: 20,
+        healthIntervalMs: 50,
+        rolloutFailFastMs: opts.rolloutFailFastMs ?? 200,
+        e2ePollMs: 20,
+        imagePollMs: 50,
+        imagePollMaxMs: 500,
+      },
       ...(opts.fetchImpl ? { fetch: opts.fetchImpl } : {}),
     },
     schedules: false,

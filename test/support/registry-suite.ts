@@ -24,3 +24,15 @@ export function describeWithRegistry(name: string, fn: (registry: () => SharedRe
   console.warn(`${name}: skipped: ${why}`);
   describe.skip(`${name} [skipped: ${why}]`, () => fn(() => undefined as never));
 }
+
+/**
+ * The run's shared registry, for suites whose config pins images (every pinned image is resolved before a deploy):
+ * they cannot run without one, so its absence is an error saying how to get it, never a skip.
+ */
+export function requireRegistry(): SharedRegistry {
+  const registry = sharedRegistry();
+  if (registry) return registry;
+  throw new Error(
+    `this suite needs the run's real OCI registry: ${process.env[REGISTRY_ERROR_ENV] ?? `preview-registry is missing: ${HOW_TO_GET_TOOLS}`}`,
+  );
+}

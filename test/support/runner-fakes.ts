@@ -195,7 +195,8 @@ export class FakeBackups implements PreviewBackups {
 }
 
 /** What a fake render answers; the isolation defaults to a namespaces sandbox. */
-type FakeRenderResult = Omit<RenderResult, "isolation"> & Partial<Pick<RenderResult, "isolation">>;
+type FakeRenderResult = Omit<RenderResult, "isolation" | "pinned"> &
+  Partial<Pick<RenderResult, "isolation" | "pinned">>;
 
 /** The renderer: answers `result` (or throws `error`), keeping each input. */
 export class FakeRenderer implements Renderer {
@@ -207,7 +208,11 @@ export class FakeRenderer implements Renderer {
   async render(input: RenderInput): Promise<RenderResult> {
     this.inputs.push(input);
     if (this.error) throw this.error;
-    return { isolation: { isolation: "namespaces", detail: "user, mount, network namespaces" }, ...this.result };
+    return {
+      isolation: { isolation: "namespaces", detail: "user, mount, network namespaces" },
+      pinned: [],
+      ...this.result,
+    };
   }
 }
 
@@ -260,6 +265,7 @@ export async function stepBench(opts: StepBenchOptions = {}): Promise<StepBench>
     labels: [],
     htmlUrl: "https://github.com/acme/web/pull/42",
     baseBranch: "main",
+    baseSha: "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567",
     author: "octocat",
     ...opts.pull,
   };
@@ -305,6 +311,7 @@ export async function stepBench(opts: StepBenchOptions = {}): Promise<StepBench>
     workDir: dir,
     namespaceDeleteTimeoutMs: 60_000,
     guardrails: guardrailSettings(loadEnv({})),
+    images: { registry: unusedPart("registry"), defaultWaitMs: 0, pollMs: 1, maxPollMs: 1 },
     ...opts.deps,
   };
   const details: string[] = [];
@@ -325,6 +332,8 @@ export async function stepBench(opts: StepBenchOptions = {}): Promise<StepBench>
       objects: opts.objects ?? [],
       applied: opts.applied ?? [],
       workloads: [],
+      pinned: [],
+      park: (wait) => wait(),
     },
     cluster,
     databases,

@@ -49,6 +49,8 @@ export interface PullFacts {
   labels: string[];
   htmlUrl: string;
   baseBranch: string;
+  /** The base branch's commit GitHub compares the PR with. */
+  baseSha: string;
   author: string;
 }
 
@@ -66,6 +68,7 @@ export async function getPull(octokit: Octokit, owner: string, repo: string, num
       labels: data.labels.map((l) => l.name ?? "").filter(Boolean),
       htmlUrl: data.html_url,
       baseBranch: data.base.ref,
+      baseSha: data.base.sha,
       author: data.user?.login ?? "",
     };
   } catch (err) {
@@ -144,4 +147,27 @@ export async function pullTouches(
     per_page: 100,
   });
   return files.some((f) => f.filename === path || f.previous_filename === path);
+}
+
+/** GitHub lists at most this many files of a pull request. */
+const PULL_FILES_LIMIT = 3000;
+
+/**
+ * The paths a PR changes (a rename by both its names), and whether the list is complete: GitHub lists at most 3000
+ * files, so a longer list cannot prove that a path is untouched.
+ */
+export async function pullFiles(
+  octokit: Octokit,
+  owner: string,
+  repo: string,
+  number: number,
+): Promise<{ paths: string[]; complete: boolean }> {
+  let files: Array<{ filename: string; previous_filename?: string }>;
+  try {
+    files = await octokit.paginate(octokit.rest.pulls.listFiles, { owner, repo, pull_number: number, per_page: 100 });
+  } catch (err) {
+    throw new Error(`listing the files changed by ${owner}/${repo}#${number}`, { cause: err });
+  }
+  const paths = files.flatMap((f) => (f.previous_filename ? [f.filename, f.previous_filename] : [f.filename]));
+  return { paths, complete: files.length < PULL_FILES_LIMIT };
 }

@@ -8,7 +8,7 @@
  */
 import { formatCost } from "../shared/cost.js";
 import { formatSleepDuration } from "../shared/sleep.js";
-import { formatDuration } from "../shared/format.js";
+import { formatDuration, shortDigest } from "../shared/format.js";
 import { redactText } from "../../logger.js";
 import { stateAfterRun } from "../shared/state.js";
 import type { RunReport, RunState, StepRecord, StepStatus } from "../shared/run-report.js";
@@ -129,6 +129,7 @@ function facts(report: RunReport, opts: RenderOptions, withTrigger = true): stri
   out.push(`- **Namespace:** ${codeSpan(report.names.namespace)}`);
   if (report.database)
     out.push(`- **Database:** ${codeSpan(report.database.name)} (${escapeMarkdown(report.database.status)})`);
+  if (report.images?.length && report.kind === "deploy") out.push(imagesFact(report.images));
   if (report.expiresAt)
     out.push(`- **Expires:** ${escapeMarkdown(report.expiresAt.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC"))}`);
   if (report.kind === "deploy" && report.sleep?.asleepSince)
@@ -145,6 +146,15 @@ function facts(report: RunReport, opts: RenderOptions, withTrigger = true): stri
 }
 
 const utc = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC");
+/** What runs, by digest: one line per image, the tag it was found by, and where it came from when not the PR's build. */
+function imagesFact(images: NonNullable<RunReport["images"]>): string {
+  const lines = images.slice(0, 20).map((i) => {
+    const from = i.reusedFrom ? ` — reused from ${codeSpan(i.reusedFrom)}` : "";
+    return `  - ${codeSpan(`${i.repository}:${i.tag}`)} @ ${codeSpan(shortDigest(i.digest))}${from}`;
+  });
+  if (images.length > 20) lines.push(`  - … and ${images.length - 20} more`);
+  return [`- **Images:**`, ...lines].join("\n");
+}
 
 function headline(report: RunReport): string {
   if (report.kind === "deploy" && report.state === "success" && report.sleep?.asleepSince) return "😴 Preview asleep";

@@ -21,6 +21,10 @@
  *   so the same X-GitHub-Delivery is accepted once across replicas and restarts (kept `dedupeRetentionDays`).
  * - **Retries**: transient errors (see isTransientError) are rethrown so pg-boss retries with exponential backoff
  *   (`retryLimit`, `retryDelaySeconds`, `retryDelayMaxSeconds`); the key stays held meanwhile (state `retry`).
+ * - **Parking** (`JobControl.park`, a long wait on something outside): the job keeps its pg-boss claim and its key's
+ *   advisory lock, and this process starts one more pg-boss worker for the wait's duration, so `concurrency` jobs
+ *   can still be worked on; when the wait ends the extra worker stops after the job it may be running (for that
+ *   moment one job more than `concurrency` runs). At most `maxParked` at once; beyond that a job waits in its slot.
  * - **Crash recovery**: the job's lease is pg-boss's heartbeat (`leaseSeconds`, ≥ 10); a dead worker's job goes back
  *   to `retry` on the next supervise pass and another replica runs it again. The runner is idempotent.
  *
@@ -53,6 +57,8 @@ export interface PgQueueOptions {
   work?: boolean;
   /** Jobs running at once in this process (across keys). Default 4. */
   concurrency?: number;
+  /** Jobs that may be parked at once in this process, each with a worker of its own standing in. Default 8. */
+  maxParked?: number;
   logger?: Logger;
   /** pg-boss schema (default "pgboss") and queue name (default "preview-bot-jobs"). */
   schema?: string;
@@ -102,6 +108,8 @@ const q = (schema: string, sqlName: string) => `${pg.escapeIdentifier(schema)}.$
 
 class PgBossQueue implements PgQueue {
   private readonly concurrency: number;
+  private readonly maxParked: number;
+  private parked = 0;
   private readonly log: Logger | undefined;
   private readonly name: string;
   private readonly schema: string;
@@ -124,6 +132,7 @@ class PgBossQueue implements PgQueue {
   constructor(private readonly options: PgQueueOptions) {
     if (!options.pool && !options.connectionString) throw new Error("createPgQueue needs a connectionString or a pool");
     this.concurrency = options.concurrency ?? 4;
+    this.maxParked = options.maxParked ?? 8;
     this.log = options.logger;
     this.name = options.queueName ?? "preview-bot-jobs";
     this.schema = options.schema ?? "pgboss";
@@ -134,7 +143,8 @@ class PgBossQueue implements PgQueue {
       options.pool ??
       new pg.Pool({
         connectionString: options.connectionString,
-        max: this.concurrency + 4,
+        // Each job (parked ones too) holds its key's advisory lock on a connection of its own.
+        max: this.concurrency + this.maxParked + 4,
         application_name: "preview-bot-queue",
       });
     if (this.ownPool) this.pool.on("error", (err) => this.log?.warn({ err }, "idle queue connection failed"));
@@ -187,26 +197,50 @@ class PgBossQueue implements PgQueue {
 
   private async startWorkers(): Promise<void> {
     await this.ready();
-    // Keep polling at the normal pace with LISTEN on too: retries come due by time, not by a NOTIFY.
-    const pollSeconds = Math.max(0.5, (this.options.pollIntervalMs ?? 500) / 1000);
-    if (this.options.work !== false) {
-      await this.boss.work<Envelope>(
-        this.name,
-        {
-          localConcurrency: this.concurrency,
-          batchSize: 1,
-          includeMetadata: true,
-          pollingIntervalSeconds: pollSeconds,
-          notifyPollingIntervalSeconds: pollSeconds,
-          heartbeatRefreshSeconds: 1,
-          burstWhenReadyExceeds: 1,
-        },
-        async ([job]) => (job ? this.runJob(job as JobWithMetadata<Envelope>) : undefined),
-      );
-    }
+    if (this.options.work !== false) await this.addWorkers(this.concurrency);
     this.every(this.options.reapIntervalMs ?? 5_000, () => this.reap());
     this.every(5_000, () => this.refreshStats());
     this.every(3_600_000, () => this.pruneDedupe());
+  }
+
+  /** `count` pg-boss workers on the queue, running jobs through runJob; returns their id (for offWork). */
+  private addWorkers(count: number): Promise<string> {
+    // Keep polling at the normal pace with LISTEN on too: retries come due by time, not by a NOTIFY.
+    const pollSeconds = Math.max(0.5, (this.options.pollIntervalMs ?? 500) / 1000);
+    return this.boss.work<Envelope>(
+      this.name,
+      {
+        localConcurrency: count,
+        batchSize: 1,
+        includeMetadata: true,
+        pollingIntervalSeconds: pollSeconds,
+        notifyPollingIntervalSeconds: pollSeconds,
+        heartbeatRefreshSeconds: 1,
+        burstWhenReadyExceeds: 1,
+      },
+      async ([job]) => (job ? this.runJob(job as JobWithMetadata<Envelope>) : undefined),
+    );
+  }
+
+  /** A worker stands in for the parked job while `wait` runs (see the header), unless maxParked are parked. */
+  private async park<T>(key: string, wait: () => Promise<T>): Promise<T> {
+    if (this.stopped || this.parked >= this.maxParked) {
+      this.log?.info({ key, parked: this.parked }, `${key} waits in its slot: ${this.parked} jobs are parked already`);
+      return wait();
+    }
+    this.parked++;
+    let stand: string | undefined;
+    try {
+      stand = await this.addWorkers(1);
+    } catch (err) {
+      this.log?.warn({ err, key }, `no worker could stand in while ${key} waits; it waits in its slot`);
+    }
+    try {
+      return await wait();
+    } finally {
+      this.parked--;
+      if (stand) await this.boss.offWork(this.name, { id: stand, wait: false }).catch(() => undefined);
+    }
   }
 
   private async ensureQueue(): Promise<void> {
@@ -304,7 +338,7 @@ class PgBossQueue implements PgQueue {
       if (!lock) return { superseded: true };
       const handler = this.handlers.get(job.kind);
       if (!handler) throw new Error(`no handler registered for job kind "${job.kind}"`);
-      await handler(job, abort.signal);
+      await handler(job, abort.signal, { park: (wait) => this.park(job.key, wait) });
       return { ok: true };
     } catch (err) {
       return await this.settleFailure(job, raw, abort, err);
@@ -490,7 +524,7 @@ class PgBossQueue implements PgQueue {
   }
 
   stats(): QueueStats {
-    return { ...this.cached, running: this.running.size };
+    return { ...this.cached, running: this.running.size - this.parked, parked: this.parked };
   }
 
   async stop(timeoutMs = 25_000): Promise<void> {

@@ -7,7 +7,8 @@
  * - a job marked `supersedes` drops queued jobs of the same key and aborts the running one (its AbortSignal fires;
  *   the runner stops between steps and reports "superseded");
  * - the same `dedupeId` (e.g. X-GitHub-Delivery) is accepted once;
- * - at most `concurrency` jobs run at once across keys;
+ * - at most `concurrency` jobs run at once across keys; a job that waits on something outside (an image being built)
+ *   parks (`JobControl.park`): it keeps its key but gives its slot to another key's job until the wait ends;
  * - `stop()` stops intake, aborts nothing that is running, and waits (bounded) for running jobs.
  *
  * This is the embedded implementation (one process, in memory): `npm start` works on a fresh machine with no
@@ -26,7 +27,20 @@ export interface Job<P = unknown> {
   enqueuedAt: number;
 }
 
-export type JobHandler<P = unknown> = (job: Job<P>, signal: AbortSignal) => Promise<void>;
+/** What a running job may ask of its queue. */
+export interface JobControl {
+  /**
+   * Run `wait` without holding one of the queue's work slots: the job keeps its key (nothing else of the key runs, and
+   * a superseding job still aborts its signal), but another key's job may start meanwhile. The slot is taken back
+   * before `park` returns (parked jobs coming back go before new jobs). For long waits on something outside the bot.
+   */
+  park<T>(wait: () => Promise<T>): Promise<T>;
+}
+
+/** A control for jobs run outside a queue (the CLI, tests): parking changes nothing. */
+export const UNPARKED: JobControl = { park: (wait) => wait() };
+
+export type JobHandler<P = unknown> = (job: Job<P>, signal: AbortSignal, control: JobControl) => Promise<void>;
 
 export interface EnqueueOptions<P> {
   kind: string;
@@ -41,6 +55,8 @@ export interface QueueStats {
   queued: number;
   running: number;
   oldestQueuedAgeMs: number;
+  /** Jobs parked (waiting outside, their slot given to others), in this process. */
+  parked?: number;
 }
 
 export interface Queue {
@@ -87,6 +103,10 @@ class MemoryQueue implements Queue {
   private readonly slots = new Map<string, Slot>();
   private readonly seen = new Set<string>();
   private running = 0;
+  /** Jobs in `park`: their key held, their slot not. */
+  private parked = 0;
+  /** Parked jobs whose wait ended, waiting for a slot back (before any new job). */
+  private resuming: Array<() => void> = [];
   private counter = 0;
   private stopped = false;
   private started = false;
@@ -102,7 +122,11 @@ class MemoryQueue implements Queue {
   }
 
   private isIdle(): boolean {
-    return this.running === 0 && [...this.slots.values()].every((s) => s.queue.length === 0 && !s.running);
+    return (
+      this.running === 0 &&
+      this.parked === 0 &&
+      [...this.slots.values()].every((s) => s.queue.length === 0 && !s.running)
+    );
   }
 
   private settleIdle(): void {
@@ -114,6 +138,8 @@ class MemoryQueue implements Queue {
 
   /** Start what may start: the oldest job of each idle key, up to the concurrency limit. */
   private pump(): void {
+    // A parked job coming back is a job already started: it gets its slot whatever the gate says, and first.
+    while (this.resuming.length > 0 && this.running < this.concurrency) this.resuming.shift()!();
     if (this.stopped) return this.settleIdle();
     if (!this.started) return;
     if (this.gate && !this.gate.allows()) return;
@@ -131,7 +157,7 @@ class MemoryQueue implements Queue {
     this.running++;
     const handler = this.handlers.get(job.kind);
     const work = handler
-      ? handler(job, abort.signal)
+      ? handler(job, abort.signal, { park: (wait) => this.park(wait) })
       : Promise.reject(new Error(`no handler registered for job kind "${job.kind}"`));
     work
       .catch((err: unknown) =>
@@ -144,6 +170,25 @@ class MemoryQueue implements Queue {
         this.pump();
         this.settleIdle();
       });
+  }
+
+  /** Give the slot up while `wait` runs; take one back (before new jobs) when it ends. */
+  private async park<T>(wait: () => Promise<T>): Promise<T> {
+    this.running--;
+    this.parked++;
+    queueMicrotask(() => this.pump());
+    try {
+      return await wait();
+    } finally {
+      await new Promise<void>((resolve) => {
+        this.resuming.push(() => {
+          this.running++;
+          this.parked--;
+          resolve();
+        });
+        this.pump();
+      });
+    }
   }
 
   register<P>(kind: string, handler: JobHandler<P>): void {
@@ -209,14 +254,19 @@ class MemoryQueue implements Queue {
       queued += slot.queue.length;
       for (const j of slot.queue) oldest = Math.min(oldest, j.enqueuedAt);
     }
-    return { queued, running: this.running, oldestQueuedAgeMs: queued ? Date.now() - oldest : 0 };
+    return {
+      queued,
+      running: this.running,
+      oldestQueuedAgeMs: queued ? Date.now() - oldest : 0,
+      parked: this.parked,
+    };
   }
 
   async stop(timeoutMs = 25_000): Promise<void> {
     this.stopped = true;
     for (const slot of this.slots.values()) slot.queue.length = 0;
     const idle = new Promise<void>((resolve) => {
-      if (this.running === 0) resolve();
+      if (this.running === 0 && this.parked === 0) resolve();
       else this.idleWaiters.push(resolve);
     });
     let timer: NodeJS.Timeout | undefined;

@@ -14,6 +14,7 @@ import { previewKey, type Cluster, type Databases, type PreviewNames, type Previ
 import type { RunReport } from "../shared/run-report.js";
 import type { SleepControl } from "../shared/sleep.js";
 import type { GuardrailSettings } from "./guardrails/namespace-guardrails.js";
+import type { ImageDeps } from "./images/image-deps.js";
 import type { Renderer } from "./render/index.js";
 import type { CostSettings } from "./sleep/cost.js";
 
@@ -52,6 +53,8 @@ export interface RunnerDeps {
   guardrails: GuardrailSettings;
   /** Sleep and wake, and cost per preview; absent: nothing sleeps (no PREVIEW_BOT_SERVICE and no bot namespace). */
   sleep?: PreviewSleepDeps;
+  /** Resolving images to digests, waiting for missing ones, the pull secret (the deploy's Images step). */
+  images: ImageDeps;
   fetchImpl?: typeof fetch;
   healthIntervalMs?: number;
   e2ePollMs?: number;

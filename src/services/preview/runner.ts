@@ -4,6 +4,7 @@
  * (RunnerDeps) by the composition root.
  */
 import type { JobAction } from "../../actions.js";
+import type { JobControl } from "../jobs/queue.js";
 import { withLogContext } from "../../logger.js";
 import type { PreviewJob } from "../shared/dispatch.js";
 import type { RunReport } from "../shared/run-report.js";
@@ -16,20 +17,25 @@ import { createSleepCommands, touchActivity } from "./sleep/sleep-commands.js";
 export type { RunnerDeps } from "./context.js";
 
 export interface Runner {
-  /** Run one job of any action. */
-  run(job: PreviewJob, signal?: AbortSignal): Promise<void>;
+  /** Run one job of any action (`control`: the queue's, so a long wait can give its slot up). */
+  run(job: PreviewJob, signal?: AbortSignal, control?: JobControl): Promise<void>;
   /** The queue's handler for `preview` jobs: `run`, with the job's delivery, id and key on every log line. */
-  handle(job: { id: string; key: string; payload: PreviewJob }, signal: AbortSignal): Promise<void>;
-  deploy(job: PreviewJob, signal?: AbortSignal): Promise<RunReport | undefined>;
+  handle(
+    job: { id: string; key: string; payload: PreviewJob },
+    signal: AbortSignal,
+    control?: JobControl,
+  ): Promise<void>;
+  deploy(job: PreviewJob, signal?: AbortSignal, control?: JobControl): Promise<RunReport | undefined>;
   destroy(job: PreviewJob, signal?: AbortSignal): Promise<RunReport>;
 }
 
-type Handler = (job: PreviewJob, signal?: AbortSignal) => Promise<unknown>;
+type Handler = (job: PreviewJob, signal?: AbortSignal, control?: JobControl) => Promise<unknown>;
 
 export function createRunner(deps: RunnerDeps): Runner {
   const commands = createPreviewCommands(deps);
   const sleeps = createSleepCommands(deps);
-  const deploy = (job: PreviewJob, signal?: AbortSignal) => deployPreview(deps, job, signal);
+  const deploy = (job: PreviewJob, signal?: AbortSignal, control?: JobControl) =>
+    deployPreview(deps, job, signal, control);
   const destroy = (job: PreviewJob, signal?: AbortSignal) => destroyPreview(deps, job, signal);
 
   /** One handler per job action of the table (src/actions.ts): a new job action without one does not compile. */
@@ -48,19 +54,19 @@ export function createRunner(deps: RunnerDeps): Runner {
     restore: commands.restore,
   };
 
-  async function run(job: PreviewJob, signal?: AbortSignal): Promise<void> {
+  async function run(job: PreviewJob, signal?: AbortSignal, control?: JobControl): Promise<void> {
     // People's commands and buttons are activity (a deploy records its own); sleep itself and the bot's are not.
     if (
       (job.source === "comment" || job.source === "slack") &&
       !["deploy", "redeploy", "destroy", "sleep"].includes(job.action)
     )
       await touchActivity(deps, job);
-    await handlers[job.action](job, signal);
+    await handlers[job.action](job, signal, control);
   }
 
-  const handle: Runner["handle"] = (job, signal) =>
+  const handle: Runner["handle"] = (job, signal, control) =>
     withLogContext({ delivery: job.payload.deliveryId, job: job.id, key: job.key, action: job.payload.action }, () =>
-      run(job.payload, signal),
+      run(job.payload, signal, control),
     );
 
   return { run, handle, deploy, destroy };

@@ -55,7 +55,12 @@ export class StepTracker {
     s.startedAt = new Date(started).toISOString();
     await this.tell();
     try {
-      const value = await fn((d) => (s.detail = redactText(d)));
+      const value = await fn((d) => {
+        const detail = redactText(d);
+        if (detail === s.detail) return;
+        s.detail = detail;
+        void this.tell(); // a long step's line (e.g. "waiting for …") reaches the check run while it runs
+      });
       s.status = "success";
       return value;
     } catch (err) {

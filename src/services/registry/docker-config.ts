@@ -21,7 +21,7 @@ export interface RegistryCredential {
 /** Normalized registry host → credential. */
 export type RegistryCredentials = ReadonlyMap<string, RegistryCredential>;
 
-class DockerConfigError extends Error {
+export class DockerConfigError extends Error {
   override name = "DockerConfigError";
 }
 

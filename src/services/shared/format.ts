@@ -46,3 +46,9 @@ export function describeError(err: unknown): string {
   }
   return parts.join(": ");
 }
+
+/** An image digest for people: `sha256:0123456789ab` (12 hex digits tell digests apart). */
+export function shortDigest(digest: string): string {
+  const [algorithm, hex] = digest.split(":");
+  return hex ? `${algorithm}:${hex.slice(0, 12)}` : digest;
+}

@@ -11,6 +11,9 @@ export interface Pace {
   healthIntervalMs: number;
   /** Between two looks at a dispatched E2E workflow run. */
   e2ePollMs: number;
+  /** Between two looks at a missing image: the first pause, doubled after each look up to imagePollMaxMs. */
+  imagePollMs: number;
+  imagePollMaxMs: number;
 }
 
 export const DEFAULT_PACE: Pace = {
@@ -18,4 +21,6 @@ export const DEFAULT_PACE: Pace = {
   rolloutFailFastMs: 90_000,
   healthIntervalMs: 2_000,
   e2ePollMs: 15_000,
+  imagePollMs: 2_000,
+  imagePollMaxMs: 30_000,
 };

@@ -33,6 +33,13 @@ export interface RunReport {
   url?: string;
   workloads?: WorkloadHealth[];
   database?: { name: string; status: string };
+  /** The images the preview runs by digest (images[]), with the tag each was found by. */
+  images?: Array<{
+    repository: string;
+    tag: string;
+    digest: string;
+    /** The base branch it was reused from. */ reusedFrom?: string;
+  }>;
   links?: Array<{ title: string; url: string }>;
   /** Objects applied / pruned, for the check run's details. */
   applied?: string[];

@@ -201,6 +201,26 @@ describe("rendering", () => {
     expect(first).not.toContain("Triggered by");
   });
 
+  it("lists what runs by digest: the tag it was found by, a short digest, and the branch it was reused from", () => {
+    const d = (c: string) => `sha256:${c.repeat(64)}`;
+    const md = renderComment(
+      report("login", {
+        images: [
+          { repository: "ghcr.io/acme/web", tag: SHA, digest: d("a") },
+          { repository: "ghcr.io/acme/api", tag: "main", digest: d("b"), reusedFrom: "main" },
+        ],
+      }),
+      OPTS,
+    );
+    expect(md).toContain(
+      [
+        "- **Images:**",
+        `  - \`ghcr.io/acme/web:${SHA}\` @ \`sha256:${"a".repeat(12)}\``,
+        `  - \`ghcr.io/acme/api:main\` @ \`sha256:${"b".repeat(12)}\` — reused from \`main\``,
+      ].join("\n"),
+    );
+  });
+
   it("keeps the steps, the trigger and the diagnosis in the comment of a failed deploy", () => {
     const md = renderComment(
       report("login", {

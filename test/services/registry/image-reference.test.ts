@@ -1,6 +1,4 @@
 import { describe, expect, it } from "@jest/globals";
-import fc from "fast-check";
-import { imageRepository, TAG_PATTERN as RENDER_TAG_PATTERN } from "../../../src/services/preview/render/images.js";
 import {
   canonicalReference,
   displayReference,
@@ -8,7 +6,6 @@ import {
   parseImageReference,
   pinnedReference,
   registryApiHost,
-  TAG_PATTERN,
 } from "../../../src/services/registry/image-reference.js";
 
 const D = `sha256:${"ab".repeat(32)}`;
@@ -105,30 +102,5 @@ describe("the helpers around a reference", () => {
     expect(registryApiHost("index.docker.io")).toBe("registry-1.docker.io");
     expect(registryApiHost("ghcr.io")).toBe("ghcr.io");
     expect(registryApiHost("127.0.0.1:5000")).toBe("127.0.0.1:5000");
-  });
-});
-
-describe("agreement with the renderer's image pinning (render/images.ts), until it uses this module", () => {
-  it("finds the same repository name in every reference both accept", () => {
-    const refs = fc.tuple(
-      fc.constantFrom("", "ghcr.io/", "registry.example.com:5000/", "localhost/", "127.0.0.1:5000/", "docker.io/"),
-      fc.array(fc.stringMatching(/^[a-z0-9]+([._-][a-z0-9]+)?$/), { minLength: 1, maxLength: 3 }),
-      fc.option(fc.stringMatching(/^[\w][\w.-]{0,20}$/), { nil: undefined }),
-      fc.option(fc.constant(D), { nil: undefined }),
-    );
-    fc.assert(
-      fc.property(refs, ([host, path, tag, digest]) => {
-        const written = `${host}${path.join("/")}${tag ? `:${tag}` : ""}${digest ? `@${digest}` : ""}`;
-        expect(parseImageReference(written).name).toBe(imageRepository(written));
-      }),
-    );
-  });
-
-  it("uses the same tag grammar", () => {
-    fc.assert(
-      fc.property(fc.string({ maxLength: 140 }), (tag) => {
-        expect(TAG_PATTERN.test(tag)).toBe(RENDER_TAG_PATTERN.test(tag));
-      }),
-    );
   });
 });

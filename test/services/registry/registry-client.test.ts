@@ -91,7 +91,7 @@ describeWithRegistry("resolving images against a real OCI registry", (registry) 
     const res = await client().resolve(`${r.host}/${repo}:v1`);
     expect(res).toMatchObject({ outcome: "unauthorized", status: 401, credential: "anonymous" });
     expect(res.outcome === "unauthorized" && res.message).toBe(
-      `resolving ${r.host}/${repo}:v1: getting a token from http://${r.host}/token: 401 {"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}. Configure a dockerconfigjson credential for ${r.host}.`,
+      `resolving ${r.host}/${repo}:v1: getting a token from http://${r.host}/token: 401 {"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}. Configure a dockerconfigjson credential for ${r.host} in the bot's REGISTRY_CREDENTIALS.`,
     );
   });
 
@@ -261,7 +261,7 @@ describeWithRegistry("resolving images against a real OCI registry", (registry) 
     const anonymous = await client({ fetch: toLocal }).resolve(`ghcr.io/${repo}:pr-1`);
     expect(anonymous).toMatchObject({ outcome: "unauthorized", registry: "ghcr.io", credential: "anonymous" });
     expect(anonymous.outcome === "unauthorized" && anonymous.message).toContain(
-      "configure a dockerconfigjson credential for ghcr.io: a personal access token (classic) with read:packages from an account that can read the package. A GitHub App installation token cannot pull private GHCR packages.",
+      "configure a dockerconfigjson credential for ghcr.io in the bot's REGISTRY_CREDENTIALS: a personal access token (classic) with read:packages from an account that can read the package. A GitHub App installation token cannot pull private GHCR packages.",
     );
     const ghs = "ghs_" + randomBytes(18).toString("hex");
     const withApp = await client({
@@ -311,7 +311,7 @@ describeWithRegistry("a registry that asks for Basic credentials on every reques
     const without = await createRegistryClient().resolve(`${reg.host}/team/basic:v1`);
     expect(without).toMatchObject({ outcome: "unauthorized", status: 401, credential: "anonymous" });
     expect(without.outcome === "unauthorized" && without.message).toBe(
-      `resolving ${reg.host}/team/basic:v1: ${reg.host} asks for Basic credentials and no user and password is configured for ${reg.host}. Configure a dockerconfigjson credential for ${reg.host}.`,
+      `resolving ${reg.host}/team/basic:v1: ${reg.host} asks for Basic credentials and no user and password is configured for ${reg.host}. Configure a dockerconfigjson credential for ${reg.host} in the bot's REGISTRY_CREDENTIALS.`,
     );
     const c = createRegistryClient({
       credentials: parseDockerConfig(

@@ -49,7 +49,7 @@ const UPLOAD_BLOCK_BYTES = 4 * 1024 * 1024;
 const UPLOAD_CONCURRENCY = 4;
 
 /** Workload Identity when the AKS webhook injected its variables, else the DefaultAzureCredential chain. */
-function defaultCredential(env: NodeJS.ProcessEnv): TokenCredential {
+export function defaultCredential(env: NodeJS.ProcessEnv): TokenCredential {
   // A custom authority (sovereign cloud, ADFS, a local stub) cannot be checked by instance discovery.
   const authority = env.AZURE_AUTHORITY_HOST;
   const disableInstanceDiscovery = !!authority && !/^https:\/\/login\.microsoftonline\.com\/?$/.test(authority);

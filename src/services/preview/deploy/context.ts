@@ -7,7 +7,9 @@ import type { Octokit, PullFacts } from "../../github/reads.js";
 import type { PreviewJob } from "../../shared/dispatch.js";
 import type { KubeObject, ObjectRef, PreviewNames, PreviewRef, WorkloadHealth } from "../../shared/preview.js";
 import type { RunReport } from "../../shared/run-report.js";
+import type { JobControl } from "../../jobs/queue.js";
 import type { RunnerDeps } from "../context.js";
+import type { PinnedImage } from "../render/index.js";
 
 export interface DeployContext {
   deps: RunnerDeps;
@@ -21,14 +23,18 @@ export interface DeployContext {
   names: PreviewNames;
   report: RunReport;
   signal?: AbortSignal;
+  /** Run a long wait without holding a job slot (the queue's JobControl.park; a plain call outside a queue). */
+  park: JobControl["park"];
   /** This run's own directory (the downloaded tarball, the renderer's scratch space), removed after the run. */
   dir: string;
   /** The PR's tree as downloaded (Fetch source), for the renderer. */
   source?: { kind: "tarball"; file: string };
   /** `database.seed`'s text, as the renderer read it. */
   seed?: string;
-  /** What will be applied: the render, plus the database Secret. */
+  /** What will be applied: the render, plus the database Secret (and the image pull Secret). */
   objects: KubeObject[];
+  /** The images images[] pinned by tag in the render (the Images step resolves them to digests). */
+  pinned: PinnedImage[];
   /** What the Apply step applied (Prune keeps these). */
   applied: ObjectRef[];
   /** Roll-out results. */

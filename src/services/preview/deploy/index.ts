@@ -8,6 +8,7 @@ import { describeError } from "../../shared/format.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { redactText } from "../../../logger.js";
+import { UNPARKED, type JobControl } from "../../jobs/queue.js";
 import type { PreviewJob } from "../../shared/dispatch.js";
 import { isTransientError, SupersededError } from "../../shared/errors.js";
 import { STATE_ANNOTATION } from "../../shared/labels.js";
@@ -26,10 +27,11 @@ export async function deployPreview(
   deps: RunnerDeps,
   job: PreviewJob,
   signal?: AbortSignal,
+  control: JobControl = UNPARKED,
 ): Promise<RunReport | undefined> {
   const admitted = await admitDeploy(deps, job);
   if (!admitted) return undefined;
-  const ctx = await startRun(deps, job, admitted, signal);
+  const ctx = await startRun(deps, job, admitted, control, signal);
   const reporter = deps.github.reporterFor(admitted.octokit, job.owner, job.repo);
   const tracker = new StepTracker(ctx.report, signal, (r) => reporter.progress(r));
   tracker.plan(DEPLOY_PIPELINE.map((s) => s.name));
@@ -67,6 +69,7 @@ async function startRun(
   deps: RunnerDeps,
   job: PreviewJob,
   { octokit, pull, config }: Admitted,
+  control: JobControl,
   signal?: AbortSignal,
 ): Promise<DeployContext> {
   const ref: PreviewRef = {
@@ -97,8 +100,10 @@ async function startRun(
     names,
     report,
     ...(signal ? { signal } : {}),
+    park: (wait) => control.park(wait),
     dir,
     objects: [],
+    pinned: [],
     applied: [],
     workloads: [],
   };

@@ -10,6 +10,7 @@ import { e2eTestsStep } from "./steps/e2e-tests.js";
 import { fetchSourceStep } from "./steps/fetch-source.js";
 import { guardrailsStep } from "./steps/guardrails.js";
 import { healthChecksStep } from "./steps/health-checks.js";
+import { imagesStep } from "./steps/images.js";
 import { namespaceStep } from "./steps/namespace.js";
 import { pruneStep } from "./steps/prune.js";
 import { renderManifestsStep } from "./steps/render-manifests.js";
@@ -18,6 +19,8 @@ import { rollOutStep } from "./steps/roll-out.js";
 export const DEPLOY_PIPELINE: readonly DeployStep[] = [
   fetchSourceStep,
   renderManifestsStep,
+  // Before anything exists in the cluster: every pinned image found (waited for) and run by digest.
+  imagesStep,
   databaseStep,
   namespaceStep,
   // After the namespace, before anything of the PR's: the bot's RoleBinding, quota, limits and network policy.

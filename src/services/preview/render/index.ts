@@ -13,7 +13,7 @@
  *   await fetchSource({ octokit, owner, repo, sha, file: path.join(runDir, "source.tar.gz") });
  *   const { objects, warnings, url, isolation } = await renderer.render({ source, runDir, config, ref, names, cluster });
  */
-import { chmod, chown, mkdir } from "node:fs/promises";
+import { chmod, chown, mkdir, realpath } from "node:fs/promises";
 import path from "node:path";
 import type { PreviewConfig } from "../../../config.js";
 import type { Logger } from "../../../logger.js";
@@ -23,6 +23,7 @@ import type { PodSecurityLevel } from "../guardrails/pod-security.js";
 import type { NeighbourPolicy } from "../guardrails/settings.js";
 import { capLabel, expandTemplate, templateValues } from "../naming.js";
 import { scopeKey } from "./cluster-scoped.js";
+import type { PinnedImage } from "./images.js";
 import type { IsolationReport, RenderWorker } from "./isolation.js";
 import { PROTOCOL_VERSION, type WorkerRequest } from "./protocol.js";
 import { RenderError } from "./render-error.js";
@@ -40,6 +41,7 @@ export { transformObjects } from "./transform.js";
 export { previewNamesFor } from "../naming.js";
 export type { PodSecurityLevel } from "../guardrails/pod-security.js";
 export type { IsolationReport } from "./isolation.js";
+export type { PinnedImage } from "./images.js";
 
 /** What the render reads from the cluster: kind scopes (discovery) and the parent Gateway. */
 export type RenderCluster = Pick<Cluster, "resourceScope" | "readObject">;
@@ -61,6 +63,8 @@ export interface RenderResult {
   warnings: string[];
   /** What was changed for safety, and why (also worth showing). */
   rewrites: string[];
+  /** The images `images[]` pinned by tag, and where (the deploy's Images step resolves them to digests). */
+  pinned: PinnedImage[];
   /** How the render was made (e.g. scopes from the built-in list), for the CLI's summary. */
   notes: string[];
   /** The preview URL with its scheme decided (undefined when the preview has none). */
@@ -110,11 +114,16 @@ export async function findRenderTools(
   opts: { kustomizeCommand?: string[]; helmCommand?: string } = {},
 ): Promise<{ kustomize?: string[]; helm?: string; dirs: string[] }> {
   const given = opts.kustomizeCommand;
-  const kustomize =
+  const command =
     given && given[0] && !given[0].includes("/")
       ? [(await findOnPath(given[0], toolPath)) ?? given[0], ...given.slice(1)]
       : (given ?? (await findKustomizeCommand(toolPath)));
-  const helm = opts.helmCommand ?? (await findHelm(toolPath));
+  const found = opts.helmCommand ?? (await findHelm(toolPath));
+  // The sandbox sees a tool's directory at its real path: a tool reached through a symbolic link (a symlinked tools
+  // directory, /usr/local/bin/helm → /opt/helm/helm) is run by its real path, or it is "not found" inside.
+  const real = async (p: string | undefined) => (p?.includes("/") ? realpath(p).catch(() => p) : p);
+  const helm = await real(found);
+  const kustomize = command?.[0] ? [(await real(command[0]))!, ...command.slice(1)] : command;
   const dirs = [kustomize?.[0], helm]
     .filter((p): p is string => p !== undefined && p.includes("/"))
     .map((p) => path.dirname(p));
@@ -198,6 +207,7 @@ class ManifestRenderer implements Renderer {
       objects: result.objects,
       warnings,
       rewrites: result.rewrites,
+      pinned: result.pinned,
       notes,
       ...(finalNames.url ? { url: finalNames.url } : {}),
       type: response.type,

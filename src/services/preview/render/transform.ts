@@ -24,7 +24,7 @@ import type { KubeObject, PreviewNames, PreviewRef } from "../../shared/preview.
 import { describeObject, scopeKey, scopeOf, type Scopes } from "./cluster-scoped.js";
 import { applyGuardrails, DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../guardrails/object-rules.js";
 import { DEFAULT_NEIGHBOURS, type NeighbourPolicy } from "../guardrails/settings.js";
-import { TAG_PATTERN, pinImages, type ImagePin } from "./images.js";
+import { TAG_PATTERN, pinImages, type ImagePin, type PinnedImage } from "./images.js";
 import { RenderError } from "./render-error.js";
 import { checkParents, unconfiguredParents, unreachable } from "./route-guards.js";
 import { routeSettings, type RouteDefaults } from "./route-plan.js";
@@ -48,6 +48,8 @@ export interface TransformResult {
   warnings: string[];
   /** What was changed for safety, and why. */
   rewrites: string[];
+  /** The images `images[]` pinned (by tag), and where: the deploy resolves them to digests. */
+  pinned: PinnedImage[];
 }
 
 /** Step 1. */
@@ -279,7 +281,8 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
   out = excludeObjects(out, config.manifests.exclude, warnings);
   out = substituteValues(out, substitution, warnings);
   out = applyPreviewNamespace(out, names.namespace, config.allowClusterScoped, warnings, problems, input.scopes);
-  out = pinImages(out, pins, warnings);
+  const pinned: PinnedImage[] = [];
+  out = pinImages(out, pins, warnings, pinned);
   const guard = applyGuardrails(out, policy);
   problems.push(...guard.problems);
   out = routes(out, input, settings, policy.neighbours ?? DEFAULT_NEIGHBOURS, warnings, problems);
@@ -292,5 +295,5 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
         : `${problems.length} problems:\n${problems.map((p) => `- ${p}`).join("\n")}`,
       { problems },
     );
-  return { objects: out, warnings, rewrites: guard.rewrites };
+  return { objects: out, warnings, rewrites: guard.rewrites, pinned };
 }

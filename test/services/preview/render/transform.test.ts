@@ -229,11 +229,12 @@ describe("3. preview namespace", () => {
 });
 
 describe("4. images", () => {
-  it("splits repository from tag and digest, registry ports included", () => {
+  it("reads the repository with the registry's reference parser (ports, tags; a digest it replaces is not checked)", () => {
     expect(imageRepository("ghcr.io/acme/shop:1.2@sha256:abc")).toBe("ghcr.io/acme/shop");
     expect(imageRepository("registry:5000/team/app")).toBe("registry:5000/team/app");
     expect(imageRepository("registry:5000/team/app:v1")).toBe("registry:5000/team/app");
     expect(imageRepository("nginx")).toBe("nginx");
+    expect(imageRepository("ghcr.io/Acme/shop:1")).toBeUndefined(); // not a reference: left alone
   });
 
   it("pins listed images in containers and initContainers of every workload kind, leaving others alone", () => {
@@ -251,7 +252,7 @@ describe("4. images", () => {
       metadata: { name: "p" },
       spec: { containers: [{ name: "c", image: "ghcr.io/acme/shop:old" }] },
     };
-    const { objects, warnings } = run(
+    const { objects, warnings, pinned } = run(
       [deployment("web", ["ghcr.io/acme/shop:1.0@sha256:abcd", "nginx:1.27"], ["ghcr.io/acme/shop:latest"]), cron, pod],
       [
         "images:",
@@ -273,6 +274,23 @@ describe("4. images", () => {
     );
     expect((objects[2]!.spec as any).containers[0].image).toBe("ghcr.io/acme/shop:pr-42-0123456");
     expect(warnings).toContain("images: no container uses ghcr.io/acme/unused; nothing pinned for it");
+    // What the deploy resolves to digests: each image written once, with every container that runs it.
+    expect(pinned).toEqual([
+      {
+        entry: "ghcr.io/acme/shop",
+        repository: "ghcr.io/acme/shop",
+        tag: "pr-42-0123456",
+        image: "ghcr.io/acme/shop:pr-42-0123456",
+        containers: ["Deployment web, init container init0", "Deployment web, container c0", "Pod p, container c"],
+      },
+      {
+        entry: "ghcr.io/acme/worker",
+        repository: "registry.example.com/worker",
+        tag: SHA,
+        image: `registry.example.com/worker:${SHA}`,
+        containers: ["CronJob cron, container c"],
+      },
+    ]);
   });
 
   it("refuses an invalid expanded tag, naming the image and the template", () => {

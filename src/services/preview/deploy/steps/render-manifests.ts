@@ -39,5 +39,6 @@ export const renderManifestsStep: DeployStep = {
       `${result.objects.length} objects (${result.type}${files}; isolated: ${result.isolation.isolation}${result.isolation.workload ? ", renderer workload" : ""})${notes.length ? `; ${notes.length} note(s): ${shown}${notes.length > SHOWN ? "; …" : ""}` : ""}`,
     );
     ctx.objects = result.objects;
+    ctx.pinned = result.pinned;
   },
 };
