@@ -136,6 +136,19 @@ const excludeEntry = z.preprocess(
     )
     .refine((e) => e.name === undefined || e.kind !== undefined, { error: "name needs a kind", path: ["name"] }),
 );
+/** `v1`, `policy/v1`, `monitoring.coreos.com/v1/ServiceMonitor`: what `helm template --api-versions` takes. */
+const API_VERSION = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?v[0-9]+((alpha|beta)[0-9]+)?(\/[A-Z][A-Za-z0-9]*)?$/;
+const API_VERSION_HINT = 'an API version like "policy/v1" or "monitoring.coreos.com/v1/ServiceMonitor"';
+const dnsName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a DNS-1123 name")
+  .max(253);
+const dnsLabelName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a namespace name")
+  .max(63);
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+const SECRET_KEY_HINT = "a Secret key ([-._a-zA-Z0-9]+)";
 const SET_KEY = /^[A-Za-z0-9_-]+(\[\d+\])*(\.[A-Za-z0-9_-]+(\[\d+\])*)*$/;
 /** An image repository without tag or digest; a trailing `/*` makes it a prefix. */
 const imageName = z
@@ -145,6 +158,21 @@ const imageName = z
     /^[a-z0-9]([a-z0-9._:-]*[a-z0-9])?(\/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*(\/\*)?$/,
     'an image repository without tag, e.g. "ghcr.io/org/app" or "ghcr.io/org/*"',
   );
+/** One URL of the preview: the Service and port it leads to, and the name its host label ends in (default the Service's). */
+const exposeEntry = z
+  .object({
+    service: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be the name of a Service in the manifests"),
+    port: z.union([
+      z.number().int().min(1).max(65535),
+      z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "a port name (or number)"),
+    ]),
+    name: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "a DNS label (a-z 0-9 -)")
+      .max(30)
+      .optional(),
+  })
+  .strict();
 /** A path glob relative to the repository root (`services/web/**`); no `..`. */
 const repoGlob = z
   .string()
@@ -179,17 +207,30 @@ export const configSchema = z
         exclude: z.array(excludeEntry).default([]),
         /** Helm: values files in the repository, applied in order (later wins). */
         values: z.array(repoPath).default([]),
-        /** Helm: `--set`-style values, `key.sub[0]: template`; applied after the values files. */
+        /**
+         * Helm: `--set`-style values, `key.sub[0]: template`; applied after the values files. A YAML boolean, number
+         * or null is taken as its text and typed as `--set` types it (`true`, `false`, integers, `null`).
+         */
         set: z
-          .record(z.string().regex(SET_KEY, 'a key like "image.tag" or "ingress.hosts[0].host"'), template)
+          .record(
+            z.string().regex(SET_KEY, 'a key like "image.tag" or "ingress.hosts[0].host"'),
+            z.union([z.boolean(), z.number(), z.null()]).transform(String).or(template),
+          )
           .default({}),
-        /** Helm: the release name (a template); default the preview's name, cut to Helm's 53 characters. */
+        /** Helm: the release name (a template); default the chart's name, the same in every preview. */
         releaseName: template.pipe(z.string().min(1).max(53)).optional(),
+        /** Helm: the Kubernetes version charts are rendered for; default the cluster's (discovery). */
+        kubeVersion: z
+          .string()
+          .regex(/^v?\d+\.\d+(\.\d+)?$/, 'a Kubernetes version such as "1.30" or "v1.30.2"')
+          .optional(),
+        /** Helm: API versions to render as served, on top of the cluster's (`monitoring.coreos.com/v1/ServiceMonitor`). */
+        apiVersions: z.array(z.string().regex(API_VERSION, API_VERSION_HINT)).default([]),
       })
       .strict()
       .superRefine((m, ctx) => {
         if (m.type === undefined || m.type === "helm") return;
-        for (const field of ["values", "set", "releaseName"] as const) {
+        for (const field of ["values", "set", "releaseName", "kubeVersion", "apiVersions"] as const) {
           const v = m[field];
           if (
             v !== undefined &&
@@ -262,18 +303,29 @@ export const configSchema = z
         pathPrefix: z.string().startsWith("/").optional(),
         /** `gateway` (HTTPRoute, the default) or `ingress`: what `expose` generates, and how TLS is served. */
         kind: z.enum(["gateway", "ingress"]).default("gateway"),
-        /** Generate the route: the Service (by name) and port (number or name) the preview URL leads to. */
+        /**
+         * Generate the route: the Service (by name) and port (number or name) the preview URL leads to; a list gives
+         * the preview several URLs, the first the primary (the deployment's URL), each other on a host label of its
+         * own (`{name}-<name>`, e.g. `shop-pr-4-results.previews.example.com`).
+         */
         expose: z
-          .object({
-            service: z
-              .string()
-              .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be the name of a Service in the manifests"),
-            port: z.union([
-              z.number().int().min(1).max(65535),
-              z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "a port name (or number)"),
-            ]),
+          .preprocess(
+            (v) => (v !== null && typeof v === "object" && !Array.isArray(v) ? [v] : v),
+            z.array(exposeEntry).min(1).max(10),
+          )
+          .superRefine((list, ctx) => {
+            const seen = new Map<string, number>();
+            list.forEach((e, i) => {
+              const name = e.name ?? e.service;
+              if (seen.has(name))
+                ctx.addIssue({
+                  code: "custom",
+                  path: [i, "name"],
+                  message: `"${name}" names route.expose[${seen.get(name)}] too: give each URL its own name`,
+                });
+              else seen.set(name, i);
+            });
           })
-          .strict()
           .optional(),
         /** Ingress class of the Ingresses (generated ones and the manifests'); default the cluster's default class. */
         ingressClassName: z.string().min(1).optional(),
@@ -443,6 +495,65 @@ export const configSchema = z
         secret: { name: "preview-database", keys: { user: "PGUSER", password: "PGPASSWORD" } },
         finalBackup: false,
       }),
+    /**
+     * The app's secrets, never committed: each entry is a Secret in the preview, either copied from a namespace the
+     * bot's operator allows (`from`, PREVIEW_SECRET_SOURCES; read at deploy, never shown) or made by External
+     * Secrets from a ClusterSecretStore the operator allows (`store`, PREVIEW_EXTERNAL_SECRET_STORES).
+     */
+    secrets: z
+      .array(
+        z
+          .object({
+            /** The Secret's name: in the source namespace (`from`), or the Secret External Secrets makes (`store`). */
+            name: dnsName,
+            /** Copy: the source namespace. */
+            from: dnsLabelName.optional(),
+            /** Copy: its name in the preview (default `name`). */
+            as: dnsName.optional(),
+            /** Copy: only these keys (default all). */
+            keys: z.array(z.string().regex(SECRET_KEY, SECRET_KEY_HINT)).min(1).optional(),
+            /** External Secrets: the ClusterSecretStore to read from. */
+            store: dnsName.optional(),
+            /** External Secrets: Secret key → remote key, `path/to/secret` or `path/to/secret#property`. */
+            data: z.record(z.string().regex(SECRET_KEY, SECRET_KEY_HINT), z.string().min(1).max(500)).optional(),
+            /** External Secrets: every property of this remote key, as keys of the Secret. */
+            extract: z.string().min(1).max(500).optional(),
+          })
+          .strict()
+          .superRefine((e, ctx) => {
+            if ((e.from === undefined) === (e.store === undefined))
+              ctx.addIssue({ code: "custom", message: "give either from (copy a Secret) or store (External Secrets)" });
+            if (e.from !== undefined)
+              for (const k of ["data", "extract"] as const)
+                if (e[k] !== undefined) ctx.addIssue({ code: "custom", path: [k], message: "only with store" });
+            if (e.store !== undefined) {
+              for (const k of ["as", "keys"] as const)
+                if (e[k] !== undefined) ctx.addIssue({ code: "custom", path: [k], message: "only with from" });
+              if (e.data === undefined && e.extract === undefined)
+                ctx.addIssue({ code: "custom", message: "with store, give data (keys) or extract (a remote key)" });
+            }
+          }),
+      )
+      .max(20)
+      .superRefine((list, ctx) => {
+        const seen = new Map<string, number>();
+        list.forEach((e, i) => {
+          const name = e.as ?? e.name;
+          if (seen.has(name))
+            ctx.addIssue({
+              code: "custom",
+              path: [i],
+              message: `a Secret "${name}" comes from secrets[${seen.get(name)}] too`,
+            });
+          else seen.set(name, i);
+        });
+      })
+      .default([]),
+    /**
+     * Put the pull request's details in every container's environment: PREVIEW_PR_NUMBER, PREVIEW_BRANCH,
+     * PREVIEW_SHA, PREVIEW_URL (and PREVIEW_URL_<NAME> per URL), PREVIEW_NAMESPACE, PREVIEW_REPOSITORY.
+     */
+    previewEnv: z.boolean().default(true),
     /** After a healthy deploy, dispatch the repository's end-to-end workflow against the preview URL. */
     e2e: z
       .object({
@@ -549,9 +660,9 @@ function nearestKey(key: string, known: readonly string[]): string | undefined {
   return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? best : undefined;
 }
 
-function unknownKeys(path: ReadonlyArray<PropertyKey>, keys: readonly string[]): string {
+function unknownKeys(path: ReadonlyArray<PropertyKey>, keys: readonly string[], shown = path): string {
   const known = knownKeysAt(path);
-  const where = formatPath(path);
+  const where = formatPath(shown);
   return keys
     .map((k) => {
       const near = nearestKey(k, known);
@@ -577,11 +688,18 @@ export function parseConfig(text: string, source: string = CONFIG_PATH): ConfigR
   }
   const result = configSchema.safeParse(raw);
   if (result.success) return { ok: true, config: result.data };
+  // `route.expose` written as one object is read as a list of one: its errors name the field as written.
+  const route = (raw as { route?: { expose?: unknown } }).route;
+  const oneExpose = route?.expose !== null && typeof route?.expose === "object" && !Array.isArray(route.expose);
+  const asWritten = (path: ReadonlyArray<PropertyKey>): ReadonlyArray<PropertyKey> =>
+    oneExpose && path[0] === "route" && path[1] === "expose" && path[2] === 0
+      ? [...path.slice(0, 2), ...path.slice(3)]
+      : path;
   return {
     ok: false,
     errors: result.error.issues.flatMap((i) => {
-      if (i.code === "unrecognized_keys") return unknownKeys(i.path, i.keys).split("\n");
-      return [`${formatPath(i.path) || "(top level)"}: ${i.message}`];
+      if (i.code === "unrecognized_keys") return unknownKeys(i.path, i.keys, asWritten(i.path)).split("\n");
+      return [`${formatPath(asWritten(i.path)) || "(top level)"}: ${i.message}`];
     }),
   };
 }

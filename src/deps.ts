@@ -55,6 +55,7 @@ import {
   PgSweepMemory,
   type Sweeper,
 } from "./services/preview/reconcile/sweeper.js";
+import { parseAllowlist } from "./services/preview/render/app-secrets.js";
 import { createRenderer, type Renderer } from "./services/preview/render/index.js";
 import { rendererSettings, renderWorkerFrom } from "./services/preview/render/settings.js";
 import { createRunner, type Runner } from "./services/preview/runner.js";
@@ -190,6 +191,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     metrics,
     ...(answerSlack ? { answerSlack } : {}),
     seedForkPreviews: settings.SEED_FORK_PREVIEWS,
+    appSecrets: { sources: parseAllowlist(settings.PREVIEW_SECRET_SOURCES), forks: settings.PREVIEW_SECRETS_FOR_FORKS },
     logger: logger.child({ component: "runner" }),
     workDir,
     namespaceDeleteTimeoutMs: settings.NAMESPACE_DELETE_TIMEOUT * 1000,

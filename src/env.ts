@@ -32,6 +32,10 @@ const quantity = z
   .regex(QUANTITY, 'must be a Kubernetes quantity such as "500m", "2", "512Mi" or "8Gi"');
 const CIDR = /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/;
 const cidrs = list.pipe(z.array(z.string().regex(CIDR, "must be an address range such as 10.0.0.0/16")));
+/** `name` or `name=owner/repo|owner/*`: an allowlist entry, open to every repository or only to those. */
+const ALLOW_ENTRY =
+  /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(=[A-Za-z0-9_.-]+\/([A-Za-z0-9_.-]+|\*)(\|[A-Za-z0-9_.-]+\/([A-Za-z0-9_.-]+|\*))*)?$/;
+const ALLOW_HINT = "name, or name=owner/repo|owner/* (the repositories it is open to)";
 const flag = z
   .enum(["true", "false", "1", "0", ""])
   .optional()
@@ -111,6 +115,26 @@ const envSchema = z.object({
   ),
   /** Ingress class for preview Ingresses unless a repository names one (route.ingressClassName). */
   PREVIEW_INGRESS_CLASS: optional,
+  /**
+   * Helm without a cluster to ask (`preview-bot render` offline): the Kubernetes version and extra API versions
+   * charts are rendered for. With a cluster, its discovery answers instead.
+   */
+  PREVIEW_KUBE_VERSION: optional.pipe(
+    z
+      .string()
+      .regex(/^v?\d+\.\d+(\.\d+)?$/, 'a Kubernetes version such as "1.30" or "v1.30.2"')
+      .optional(),
+  ),
+  PREVIEW_API_VERSIONS: list.pipe(
+    z.array(
+      z
+        .string()
+        .regex(
+          /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?v[0-9]+((alpha|beta)[0-9]+)?(\/[A-Z][A-Za-z0-9]*)?$/,
+          'an API version like "policy/v1" or "monitoring.coreos.com/v1/ServiceMonitor"',
+        ),
+    ),
+  ),
   /** How long teardown waits for a namespace to disappear before reporting it stuck. */
   NAMESPACE_DELETE_TIMEOUT: z.coerce.number().int().positive().default(300),
   /** The bot's own namespace (where the job Lease lives without DATABASE_URL); in a pod, its service account's. */
@@ -214,6 +238,17 @@ const envSchema = z.object({
   PREVIEW_DATABASE_ADMIN_EXTENSIONS: list,
   /** Give fork PRs `database.seedFrom` data (a backup target's latest backup) too. Off: fork previews start empty. */
   SEED_FORK_PREVIEWS: flag,
+
+  // App secrets (src/services/preview/render/app-secrets.ts): where a repository's `secrets` may come from
+  /**
+   * Namespaces Secrets may be copied from into previews: `namespace` (any enrolled repository) or
+   * `namespace=owner/repo|owner/*` (only those). The bot needs `get` on Secrets there (docs/app-secrets.md).
+   */
+  PREVIEW_SECRET_SOURCES: list.pipe(z.array(z.string().regex(ALLOW_ENTRY, ALLOW_HINT))),
+  /** External Secrets ClusterSecretStores a preview's ExternalSecrets may read from, in the same form. */
+  PREVIEW_EXTERNAL_SECRET_STORES: list.pipe(z.array(z.string().regex(ALLOW_ENTRY, ALLOW_HINT))),
+  /** Copy secrets into previews of pull requests from forks too. Off: a fork's preview gets none, and says why. */
+  PREVIEW_SECRETS_FOR_FORKS: flag,
 
   // The bot's own state (durable jobs); embedded store when unset
   DATABASE_URL: optional,

@@ -144,7 +144,7 @@ describe("parseConfig: the fields issue 13 added", () => {
       'manifests: { path: k8s }\nroute:\n  host: "{name}.p.example.com"\n  kind: ingress\n  expose: { service: web, port: http }\nimages:\n  - name: ghcr.io/acme/*\n    newName: mirror.example.com/acme/*\n',
     );
     expect(r.ok && [r.config.route?.expose, r.config.route?.kind, r.config.images[0]]).toEqual([
-      { service: "web", port: "http" },
+      [{ service: "web", port: "http" }],
       "ingress",
       { name: "ghcr.io/acme/*", newName: "mirror.example.com/acme/*", tag: "{sha}" },
     ]);
@@ -214,5 +214,58 @@ describe("parseConfig: sleep.after", () => {
     const r = parseConfig("manifests:\n  path: k8s\nsleep:\n  afer: 1h\n");
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.errors.join("\n")).toMatch(/^sleep: unknown field "afer" \(did you mean "after"\?\)$/m);
+  });
+});
+
+describe("parseConfig: manifests.set typed like --set (issue 22)", () => {
+  it("takes YAML booleans, numbers and null in manifests.set as --set would type them", () => {
+    const r = parseConfig(
+      "manifests:\n  path: chart\n  type: helm\n  set: { ingress.enabled: false, replicaCount: 2, podinfo.tag: null, image.tag: '{sha}' }\n",
+    );
+    expect(r.ok && r.config.manifests.set).toEqual({
+      "ingress.enabled": "false",
+      replicaCount: "2",
+      "podinfo.tag": "null",
+      "image.tag": "{sha}",
+    });
+    const bad = parseConfig("manifests:\n  path: chart\n  type: helm\n  set: { a: [1] }\n");
+    expect(!bad.ok && bad.errors[0]).toMatch(/^manifests\.set\.a: /);
+  });
+});
+
+describe("parseConfig: secrets and previewEnv (issue 22)", () => {
+  it("takes copies (from) and External Secrets (store), and names each wrong field", () => {
+    const ok = parseConfig(
+      "manifests: { path: k8s }\nsecrets:\n  - { name: stripe, from: app-secrets, keys: [api-key] }\n  - { name: db, from: app-secrets, as: db-creds }\n  - { name: oauth, store: vault, data: { client-id: apps/oauth#id }, extract: apps/common }\n",
+    );
+    expect(ok.ok && ok.config.secrets).toEqual([
+      { name: "stripe", from: "app-secrets", keys: ["api-key"] },
+      { name: "db", from: "app-secrets", as: "db-creds" },
+      { name: "oauth", store: "vault", data: { "client-id": "apps/oauth#id" }, extract: "apps/common" },
+    ]);
+    expect(ok.ok && ok.config.previewEnv).toBe(true);
+    const bad = parseConfig(
+      'manifests: { path: k8s }\nsecrets:\n  - { name: a, from: ns, store: vault, data: { k: x } }\n  - { name: b }\n  - { name: c, store: vault }\n  - { name: d, store: vault, as: e, data: { k: x } }\n  - { name: Bad_Name, from: "../x" }\n  - { name: f, from: ns, keys: ["a b"] }\n  - { name: g, from: ns, as: stripe }\n  - { name: stripe, from: ns }\n',
+    );
+    expect(!bad.ok && bad.errors).toEqual([
+      "secrets[0]: give either from (copy a Secret) or store (External Secrets)",
+      "secrets[0].data: only with store",
+      "secrets[1]: give either from (copy a Secret) or store (External Secrets)",
+      "secrets[2]: with store, give data (keys) or extract (a remote key)",
+      "secrets[3].as: only with from",
+      "secrets[4].name: must be a DNS-1123 name",
+      "secrets[4].from: must be a namespace name",
+      "secrets[5].keys[0]: a Secret key ([-._a-zA-Z0-9]+)",
+      'secrets[7]: a Secret "stripe" comes from secrets[6] too',
+    ]);
+    const typo = parseConfig("manifests: { path: k8s }\nsecrets:\n  - { name: a, form: ns }\n");
+    expect(!typo.ok && typo.errors).toContain('secrets[0]: unknown field "form" (did you mean "from"?)');
+  });
+
+  it("takes previewEnv: false, and refuses anything but a boolean", () => {
+    const off = parseConfig("manifests: { path: k8s }\npreviewEnv: false\n");
+    expect(off.ok && off.config.previewEnv).toBe(false);
+    const bad = parseConfig('manifests: { path: k8s }\npreviewEnv: "no"\n');
+    expect(!bad.ok && bad.errors[0]).toMatch(/^previewEnv: /);
   });
 });

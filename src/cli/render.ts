@@ -180,11 +180,13 @@ function summary(namespace: string, r: RenderResult, guardrails?: string): strin
     `  namespace  ${namespace}`,
     ...(guardrails ? [`  guardrails ${guardrails}`] : []),
     `  URL        ${r.url ?? "none (no route.host or route.baseUrl)"}`,
+    ...(r.extraUrls ?? []).map((x) => `             ${x.url} (${x.name})`),
     `  objects    ${r.objects.length}: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(", ") || "none"}`,
     ...r.rewrites.map((w, i) => `  ${i === 0 ? "rewritten" : "         "}  ${w}`),
     ...(r.rewrites.length ? [] : ["  rewritten  nothing"]),
     "  refused    nothing (a refusal fails the render with the reason)",
     `  warnings   ${r.warnings.length}`,
+    ...r.hooks.map((h, i) => `  ${i === 0 ? "hooks" : "     "}      ${h}`),
     ...r.notes.map((n, i) => `  ${i === 0 ? "offline" : "       "}    ${n}`),
   ];
   return `${lines.join("\n")}\n`;

@@ -55,14 +55,19 @@ describeWithTools(["helm"], "preview-bot render: a Helm chart with a vendored de
     const web = find(r.objects, "Deployment", "notes-web");
     expect(web.spec.replicas).toBe(1); // values-preview.yaml over values.yaml
     expect(web.spec.template.spec.containers[0].image).toBe(`ghcr.io/acme/notes:${SHA}`); // manifests.set image.tag
-    expect(find(r.objects, "StatefulSet", "notes-pr-7-cache").spec.template.spec.containers[0].args).toEqual([
+    // The release is named after the chart, so the subchart's names are the same in every preview.
+    expect(find(r.objects, "StatefulSet", "notes-cache").spec.template.spec.containers[0].args).toEqual([
       "--maxmemory",
       "32mb",
     ]); // the vendored subchart
     expect(find(r.objects, "ConfigMap", "notes-config").data.PUBLIC_URL).toBe(
       "https://notes-pr-7.previews.example.test/",
     );
-    expect(r.objects.find((o) => o.metadata.name === "notes-test-connection")).toBeUndefined(); // test hooks skipped
+    // The test hook is left out, and the summary says so.
+    expect(r.objects.find((o) => o.metadata.name === "notes-test-connection")).toBeUndefined();
+    expect(r.stderr).toMatch(
+      /^ {2}hooks {6}left out Pod "notes-test-connection" \(deploy\/chart\/templates\/tests\/test-connection\.yaml\): helm\.sh\/hook test: test hooks run with `helm test`, which a preview does not run$/m,
+    );
     const route = find(r.objects, "HTTPRoute", "notes-pr-7");
     expect(route.spec).toEqual({
       rules: [

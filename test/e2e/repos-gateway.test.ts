@@ -80,7 +80,7 @@ describeWithTools(["helm"], "a Helm chart with a vendored dependency and values 
     const ns = "notes-pr-41";
     const { run, gh } = await lifecycle("helm-chart-app", 41, "4".repeat(40), ns);
     expect(
-      (h.fake.get("apps/v1", "StatefulSet", ns, "notes-pr-41-cache") as any).spec.template.spec.containers[0].args,
+      (h.fake.get("apps/v1", "StatefulSet", ns, "notes-cache") as any).spec.template.spec.containers[0].args,
     ).toEqual(["--maxmemory", "32mb"]);
     expect((h.fake.get("apps/v1", "Deployment", ns, "notes-web") as any).spec.template.spec.containers[0].image).toBe(
       `ghcr.io/acme/notes:${"4".repeat(40)}`,

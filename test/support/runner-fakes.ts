@@ -30,8 +30,10 @@ import {
   refOf,
   type AppliedRef,
   type Cluster,
+  type ClusterCapabilities,
   type DatabaseCredentials,
   type Databases,
+  type HookResult,
   type KubeObject,
   type ObjectRef,
   type PreviewRef,
@@ -57,6 +59,11 @@ export class FakeCluster implements Cluster {
   /** What apply answers (default: every object, as applied plainly); throw to fail it. */
   applyAnswer: (objects: KubeObject[]) => AppliedRef[] = (objects) => objects.map(refOf);
   pruneAnswer: ObjectRef[] = [];
+  /** Secrets readSecret finds, by "namespace/name" (data base64, as the API holds it). */
+  secrets: Record<string, { type: string; data: Record<string, string> }> = {};
+  capabilitiesAnswer: ClusterCapabilities = { kubeVersion: "v1.37.2", apiVersions: ["v1", "apps/v1"] };
+  /** How each hook ends (default: it succeeded). */
+  hookAnswer: (ref: ObjectRef) => HookResult = (ref) => ({ ...ref, state: "succeeded", summary: "completed" });
 
   private record(method: keyof Cluster, ...args: unknown[]): void {
     this.calls.push({ method, args });
@@ -112,6 +119,22 @@ export class FakeCluster implements Cluster {
   async readObject(apiVersion: string, kind: string, namespace: string | undefined, name: string) {
     this.record("readObject", apiVersion, kind, namespace, name);
     return undefined;
+  }
+  async readSecret(namespace: string, name: string) {
+    this.record("readSecret", namespace, name);
+    return this.secrets[`${namespace}/${name}`];
+  }
+  async capabilities() {
+    this.record("capabilities");
+    return this.capabilitiesAnswer;
+  }
+  async deleteObject(ref: ObjectRef, opts: { waitMs: number }) {
+    this.record("deleteObject", ref, opts);
+    return "absent" as const;
+  }
+  async waitForHooks(refs: readonly ObjectRef[], timeoutMs: number) {
+    this.record("waitForHooks", refs, timeoutMs);
+    return refs.map((r) => this.hookAnswer(r));
   }
   async listNamespaces(selector: Record<string, string>) {
     this.record("listNamespaces", selector);
@@ -194,9 +217,9 @@ export class FakeBackups implements PreviewBackups {
   }
 }
 
-/** What a fake render answers; the isolation defaults to a namespaces sandbox. */
-type FakeRenderResult = Omit<RenderResult, "isolation" | "pinned"> &
-  Partial<Pick<RenderResult, "isolation" | "pinned">>;
+/** What a fake render answers; the isolation defaults to a namespaces sandbox, the hooks' plan and the pins to none. */
+type FakeRenderResult = Omit<RenderResult, "isolation" | "hooks" | "pinned"> &
+  Partial<Pick<RenderResult, "isolation" | "hooks" | "pinned">>;
 
 /** The renderer: answers `result` (or throws `error`), keeping each input. */
 export class FakeRenderer implements Renderer {
@@ -210,6 +233,7 @@ export class FakeRenderer implements Renderer {
     if (this.error) throw this.error;
     return {
       isolation: { isolation: "namespaces", detail: "user, mount, network namespaces" },
+      hooks: [],
       pinned: [],
       ...this.result,
     };
@@ -243,10 +267,12 @@ export interface StepBenchOptions {
   pull?: Partial<PullFacts>;
   /** Leave these parts out of RunnerDeps (as a bot without PREVIEW_DATABASE_URL or backup storage runs). */
   without?: Array<"databases" | "backups">;
-  deps?: Partial<Pick<RunnerDeps, "seedForkPreviews" | "sleep">>;
+  deps?: Partial<Pick<RunnerDeps, "seedForkPreviews" | "sleep" | "appSecrets">>;
   /** What earlier steps left (the render's objects, what Apply applied). */
   objects?: KubeObject[];
   applied?: ObjectRef[];
+  /** Of the objects, the bot's own (the database Secret, copied Secrets), as the Database and App secrets steps leave. */
+  ownObjects?: KubeObject[];
   expiresAt?: string;
   /** `database.seed`'s text as the renderer read it (the Render manifests step leaves it). */
   seed?: string;
@@ -330,6 +356,7 @@ export async function stepBench(opts: StepBenchOptions = {}): Promise<StepBench>
       source: { kind: "tarball", file: join(dir, "source.tar") },
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
       objects: opts.objects ?? [],
+      ownObjects: opts.ownObjects ?? [],
       applied: opts.applied ?? [],
       workloads: [],
       pinned: [],

@@ -135,6 +135,7 @@ class SlackNotifier implements Notifier {
         state: stateAfterRun(report),
         namespace: names.namespace,
         ...(report.url ? { url: report.url } : {}),
+        ...(report.extraUrls?.length ? { extraUrls: report.extraUrls } : {}),
         ...(ref.sha ? { sha: ref.sha } : {}),
         ...(report.sleep?.asleepSince ? { asleepSince: report.sleep.asleepSince } : {}),
         ...(report.cost ? { cost: formatCost(report.cost) } : {}),

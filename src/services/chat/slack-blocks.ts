@@ -70,6 +70,12 @@ export function previewBlocks(summary: PreviewSummary, opts: { extendBy?: string
   const fields: string[] = [`*State*\n${STATE_ICON[summary.state]} ${summary.state}`];
   const url = safeUrl(summary.url);
   if (url) fields.push(`*URL*\n<${url}>`);
+  // Further URLs in one field (a section takes at most 10): `<url|name>` each.
+  const more = (summary.extraUrls ?? []).flatMap((x) => {
+    const u = safeUrl(x.url);
+    return u ? [`<${u}|${escapeSlack(x.name, 40).replace(/[|<>]/g, "")}>`] : [];
+  });
+  if (more.length) fields.push(`*More URLs*\n${more.join(" · ")}`);
   if (summary.branch) fields.push(`*Branch*\n\`${escapeSlack(summary.branch, 100).replace(/`/g, "'")}\``);
   if (summary.sha) fields.push(`*Commit*\n\`${escapeSlack(summary.sha.slice(0, 7), 7)}\``);
   if (summary.expiresAt) fields.push(`*Expires*\n${escapeSlack(summary.expiresAt, 40)}`);

@@ -37,13 +37,17 @@ import {
   refOf,
   type AppliedRef,
   type Cluster,
+  type ClusterCapabilities,
+  type HookResult,
   type KubeObject,
   type NamespaceListing,
   type ObjectRef,
   type RoleBindingRequest,
   type WorkloadHealth,
 } from "../shared/preview.js";
+import { discoverCapabilities } from "./discovery.js";
 import { bindClusterRole, waitForQuotas } from "./guardrail-support.js";
+import { waitForHooks } from "./hooks.js";
 import { Applier, applyRun, OwnershipError } from "./apply.js";
 import { previewSelector, recordedClusterKinds, removeClusterScoped } from "./cluster-scoped.js";
 import { withoutServerFields } from "./managed-fields.js";
@@ -70,6 +74,8 @@ export interface ClusterOptions {
   failFastMs?: number;
   /** How long an object replaced for an immutable-field change may take to be deleted (default 120 s). */
   replaceWaitMs?: number;
+  /** How long the cluster's version and API versions are kept before discovery is asked again (default 10 min). */
+  capabilitiesTtlMs?: number;
 }
 
 /** Waiting reasons that do not heal by themselves: worth ending a roll-out wait early for. */
@@ -97,8 +103,13 @@ class KubeCluster implements Cluster {
   private readonly mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
   private readonly applier: Applier;
   private readonly meta: NamespaceMeta;
+  private readonly kubeConfig: KubeConfig;
+  private readonly capabilitiesTtlMs: number;
+  private discovered: { at: number; value: Promise<ClusterCapabilities> } | undefined;
 
   constructor(o: ClusterOptions) {
+    this.kubeConfig = o.kubeConfig;
+    this.capabilitiesTtlMs = o.capabilitiesTtlMs ?? 600_000;
     this.core = o.kubeConfig.makeApiClient(CoreV1Api);
     this.apps = o.kubeConfig.makeApiClient(AppsV1Api);
     this.batch = o.kubeConfig.makeApiClient(BatchV1Api);
@@ -471,6 +482,19 @@ class KubeCluster implements Cluster {
     }
   }
 
+  async readSecret(
+    namespace: string,
+    name: string,
+  ): Promise<{ type: string; data: Record<string, string> } | undefined> {
+    try {
+      const secret = await this.core.readNamespacedSecret({ name, namespace });
+      return { type: secret.type ?? "Opaque", data: { ...(secret.data ?? {}) } };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw kubeError(`reading Secret "${namespace}/${name}"`, err);
+    }
+  }
+
   async suspendCronJobs(namespace: string): Promise<string[]> {
     const doing = `suspending CronJobs in namespace "${namespace}"`;
     let names: Array<{ name: string; suspended: boolean }>;
@@ -551,6 +575,56 @@ class KubeCluster implements Cluster {
       if (isNotFound(err)) return undefined;
       throw kubeError(`reading ${kind} "${namespace ? `${namespace}/` : ""}${name}"`, err);
     }
+  }
+
+  capabilities(): Promise<ClusterCapabilities> {
+    const now = Date.now();
+    if (!this.discovered || now - this.discovered.at > this.capabilitiesTtlMs) {
+      const value = discoverCapabilities(this.kubeConfig, this.objects);
+      this.discovered = { at: now, value };
+      // A failure is not kept: the next render asks again.
+      value.catch(() => {
+        if (this.discovered?.value === value) this.discovered = undefined;
+      });
+    }
+    return this.discovered.value;
+  }
+
+  async deleteObject(ref: ObjectRef, opts: { waitMs: number; signal?: AbortSignal }): Promise<"deleted" | "absent"> {
+    const doing = `deleting ${describeRef(ref)}`;
+    if (!ref.namespace) throw new Error(`${doing}: only a namespaced object is deleted this way`);
+    await this.mustRead(ref.namespace, doing);
+    const spec = { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } };
+    const read = async (): Promise<KubernetesObject | undefined> => {
+      try {
+        return await this.objects.read(spec);
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw kubeError(doing, err);
+      }
+    };
+    const current = await read();
+    if (!current) return "absent";
+    if (!isOurs(current.metadata?.labels))
+      throw new OwnershipError(`${doing}: it is not managed by preview-bot`, `${ref.namespace}/${ref.name}`);
+    try {
+      // Background: the Job goes at once and its pods after it (a Job's API default would orphan them).
+      await this.objects.delete(spec, undefined, undefined, undefined, undefined, "Background");
+    } catch (err) {
+      if (!isNotFound(err)) throw kubeError(doing, err);
+    }
+    const deadline = Date.now() + opts.waitMs;
+    for (;;) {
+      const still = await read();
+      if (!still || still.metadata?.uid !== current.metadata?.uid) return "deleted";
+      if (Date.now() >= deadline) throw new Error(`${doing}: still there after ${opts.waitMs} ms (a finalizer?)`);
+      opts.signal?.throwIfAborted();
+      await sleep(Math.min(this.pollMs, deadline - Date.now()), opts.signal);
+    }
+  }
+
+  async waitForHooks(refs: readonly ObjectRef[], timeoutMs: number, signal?: AbortSignal): Promise<HookResult[]> {
+    return waitForHooks({ core: this.core, batch: this.batch, pollMs: this.pollMs }, refs, timeoutMs, signal);
   }
 
   async listNamespaces(selector: Record<string, string>): Promise<NamespaceListing[]> {

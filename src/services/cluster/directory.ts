@@ -14,6 +14,7 @@ import {
   STATE_ANNOTATION,
   TITLE_ANNOTATION,
   URL_ANNOTATION,
+  EXTRA_URLS_ANNOTATION,
 } from "../shared/labels.js";
 import type { Cluster } from "../shared/preview.js";
 import { readPreviewState } from "../shared/state.js";
@@ -45,6 +46,12 @@ export function createClusterDirectory(cluster: Cluster): PreviewDirectory {
         ["asleepSince", ns.annotations[ASLEEP_SINCE_ANNOTATION]],
       ];
       for (const [k, v] of optional) if (v) (summary as unknown as Record<string, string>)[k] = v;
+      const extra = (ns.annotations[EXTRA_URLS_ANNOTATION] ?? "")
+        .split(",")
+        .map((pair) => pair.split("="))
+        .filter((kv): kv is [string, string] => kv.length === 2 && kv[0] !== "" && /^https?:\/\//.test(kv[1] ?? ""))
+        .map(([name, url]) => ({ name, url }));
+      if (extra.length) summary.extraUrls = extra;
       out.push(summary);
     }
     return out.sort((a, b) => a.key.localeCompare(b.key));

@@ -24,6 +24,7 @@ import {
   STATE_ANNOTATION,
   TITLE_ANNOTATION,
   URL_ANNOTATION,
+  EXTRA_URLS_ANNOTATION,
 } from "../shared/labels.js";
 import { SLEEP_BOOKKEEPING } from "../shared/sleep.js";
 import { isConflict, kubeError } from "./kube-errors.js";
@@ -41,6 +42,7 @@ const BOOKKEEPING = [APPLIED_KINDS_ANNOTATION, APPLIED_CLUSTER_KINDS_ANNOTATION,
 const DECIDED = [
   STATE_ANNOTATION,
   URL_ANNOTATION,
+  EXTRA_URLS_ANNOTATION,
   EXPIRES_ANNOTATION,
   TITLE_ANNOTATION,
   SHA_ANNOTATION,

@@ -28,7 +28,7 @@ export function isRolledOut(w: Workload): boolean {
 }
 
 /** `a=b,c in (d,e),!f` from a LabelSelector. */
-function selectorString(sel: V1LabelSelector | undefined): string {
+export function selectorString(sel: V1LabelSelector | undefined): string {
   const parts = Object.entries(sel?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
   for (const e of sel?.matchExpressions ?? []) {
     const values = (e.values ?? []).join(",");
@@ -84,7 +84,7 @@ interface WarningEvent {
 }
 
 /** The object's recent Warning events, oldest first; `unavailable` says why when they could not be read. */
-async function warningEvents(
+export async function warningEvents(
   core: CoreV1Api,
   namespace: string,
   kind: string,
@@ -108,7 +108,7 @@ async function warningEvents(
   }
 }
 
-function eventLines(r: { events: WarningEvent[]; unavailable?: string }): string[] {
+export function eventLines(r: { events: WarningEvent[]; unavailable?: string }): string[] {
   return r.unavailable !== undefined
     ? [`  events unavailable: ${r.unavailable}`]
     : r.events.map((e) => `  event ${e.reason}: ${e.message}`);
@@ -135,6 +135,35 @@ function notScheduled(pod: V1Pod): { reason: string; line: string } | undefined 
         line: `  not scheduled: ${c.reason ?? ""}${c.message ? `: ${c.message}` : ""}`,
       }
     : undefined;
+}
+
+/** One pod, for a diagnosis: phase, why it is not scheduled, its containers' states, its Warning events, its log tail. */
+export async function describePod(core: CoreV1Api, pod: V1Pod): Promise<{ reason?: string; lines: string[] }> {
+  const lines: string[] = [];
+  const podName = pod.metadata?.name ?? "";
+  const namespace = pod.metadata?.namespace ?? "";
+  const unscheduled = notScheduled(pod);
+  const reason = podReason(pod) ?? unscheduled?.reason;
+  lines.push(`pod ${podName}: ${pod.status?.phase ?? "Unknown"}`);
+  if (unscheduled) lines.push(unscheduled.line);
+  for (const c of pod.status?.containerStatuses ?? []) {
+    const waiting = c.state?.waiting;
+    const terminated = c.state?.terminated;
+    const last = c.lastState?.terminated;
+    if (waiting)
+      lines.push(
+        `  container ${c.name}: waiting ${waiting.reason ?? ""}${waiting.message ? `: ${waiting.message}` : ""}`,
+      );
+    if (terminated)
+      lines.push(`  container ${c.name}: terminated ${terminated.reason ?? ""} (exit ${terminated.exitCode})`);
+    else if (last)
+      lines.push(`  container ${c.name}: last run terminated ${last.reason ?? ""} (exit ${last.exitCode})`);
+    if (c.restartCount > 0) lines.push(`  container ${c.name}: ${c.restartCount} restarts`);
+  }
+  lines.push(...eventLines(await warningEvents(core, namespace, "Pod", podName)));
+  const log = await podLogTail(core, pod);
+  if (log) lines.push(log);
+  return { ...(reason ? { reason } : {}), lines };
 }
 
 /** Health of one workload; unhealthy ones get a redacted diagnosis built from their pods, events and logs. */
@@ -167,28 +196,9 @@ export async function workloadHealth(core: CoreV1Api, w: Workload): Promise<Work
     (p) => p.status?.phase !== "Running" || (p.status.containerStatuses ?? []).some((c) => !c.ready),
   );
   for (const pod of unhealthy.slice(0, MAX_PODS)) {
-    const podName = pod.metadata?.name ?? "";
-    const unscheduled = notScheduled(pod);
-    reason ??= podReason(pod) ?? unscheduled?.reason;
-    lines.push(`pod ${podName}: ${pod.status?.phase ?? "Unknown"}`);
-    if (unscheduled) lines.push(unscheduled.line);
-    for (const c of pod.status?.containerStatuses ?? []) {
-      const waiting = c.state?.waiting;
-      const terminated = c.state?.terminated;
-      const last = c.lastState?.terminated;
-      if (waiting)
-        lines.push(
-          `  container ${c.name}: waiting ${waiting.reason ?? ""}${waiting.message ? `: ${waiting.message}` : ""}`,
-        );
-      if (terminated)
-        lines.push(`  container ${c.name}: terminated ${terminated.reason ?? ""} (exit ${terminated.exitCode})`);
-      else if (last)
-        lines.push(`  container ${c.name}: last run terminated ${last.reason ?? ""} (exit ${last.exitCode})`);
-      if (c.restartCount > 0) lines.push(`  container ${c.name}: ${c.restartCount} restarts`);
-    }
-    lines.push(...eventLines(await warningEvents(core, namespace, "Pod", podName)));
-    const log = await podLogTail(core, pod);
-    if (log) lines.push(log);
+    const described = await describePod(core, pod);
+    reason ??= described.reason;
+    lines.push(...described.lines);
   }
   if (unhealthy.length > MAX_PODS) lines.push(`… and ${unhealthy.length - MAX_PODS} more unhealthy pods`);
   return {

@@ -5,6 +5,7 @@ import {
   PatchStrategy,
   type Configuration,
   type KubernetesObject,
+  type V1APIResourceList,
 } from "@kubernetes/client-node";
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE } from "../shared/labels.js";
 
@@ -43,6 +44,13 @@ export const rank = (kind: string): number =>
 export class ObjectApi extends KubernetesObjectApi {
   async namespaced(apiVersion: string, kind: string): Promise<boolean | undefined> {
     return (await this.resource(apiVersion, kind))?.namespaced;
+  }
+
+  /** The resources one group version serves (`/api/v1`, `/apis/<group>/<version>`), from API discovery. */
+  async resourceList(apiVersion: string): Promise<V1APIResourceList> {
+    const request = this.configuration.baseServer.makeRequestContext(this.apiVersionPath(apiVersion), HttpMethod.GET);
+    request.setHeaderParam("Accept", "application/json");
+    return this.requestPromise<V1APIResourceList & KubernetesObject>(request, "V1APIResourceList");
   }
 
   override async patch<T extends KubernetesObject>(

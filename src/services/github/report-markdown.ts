@@ -124,7 +124,13 @@ function commitLink(report: RunReport, serverUrl: string): string {
 function facts(report: RunReport, opts: RenderOptions, withTrigger = true): string[] {
   const out: string[] = [];
   const url = safeUrl(report.url ?? report.names.url);
-  if (url && report.kind === "deploy") out.push(`- **URL:** ${url}`);
+  if (url && report.kind === "deploy") {
+    out.push(`- **URL:** ${url}`);
+    for (const x of report.extraUrls ?? []) {
+      const more = safeUrl(x.url);
+      if (more) out.push(`- **URL ${codeSpan(x.name)}:** ${more}`);
+    }
+  }
   out.push(`- **Commit:** ${commitLink(report, opts.serverUrl)} on ${codeSpan(report.ref.branch)}`);
   out.push(`- **Namespace:** ${codeSpan(report.names.namespace)}`);
   if (report.database)

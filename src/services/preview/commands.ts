@@ -8,7 +8,7 @@ import { describeError } from "../shared/format.js";
 import { formatBytes, formatDuration } from "../shared/format.js";
 
 import { getPull, loadRepoConfig } from "../github/reads.js";
-import { EXPIRES_ANNOTATION, STATE_ANNOTATION, URL_ANNOTATION } from "../shared/labels.js";
+import { EXPIRES_ANNOTATION, EXTRA_URLS_ANNOTATION, STATE_ANNOTATION, URL_ANNOTATION } from "../shared/labels.js";
 import { ownershipLabels } from "./naming.js";
 import { previewKey } from "../shared/preview.js";
 import type { PreviewJob } from "../shared/dispatch.js";
@@ -42,6 +42,8 @@ async function status(deps: RunnerDeps, job: PreviewJob): Promise<void> {
     lines.push(
       `**${state}** — namespace \`${ns.name}\`${ns.annotations[URL_ANNOTATION] ? ` — ${ns.annotations[URL_ANNOTATION]}` : ""}`,
     );
+    for (const pair of (ns.annotations[EXTRA_URLS_ANNOTATION] ?? "").split(",").filter(Boolean))
+      lines.push(`- ${pair.replace("=", ": ")}`);
     const sha = ns.annotations["preview-bot.dev/head-sha"];
     if (sha) lines.push(`- commit \`${sha.slice(0, 7)}\``);
     if (ns.annotations[EXPIRES_ANNOTATION]) lines.push(`- expires ${ns.annotations[EXPIRES_ANNOTATION]}`);

@@ -14,6 +14,7 @@ import { previewKey, type Cluster, type Databases, type PreviewNames, type Previ
 import type { RunReport } from "../shared/run-report.js";
 import type { SleepControl } from "../shared/sleep.js";
 import type { GuardrailSettings } from "./guardrails/namespace-guardrails.js";
+import type { AllowEntry } from "./render/app-secrets.js";
 import type { ImageDeps } from "./images/image-deps.js";
 import type { Renderer } from "./render/index.js";
 import type { CostSettings } from "./sleep/cost.js";
@@ -45,6 +46,8 @@ export interface RunnerDeps {
   answerSlack?(target: SlackReplyTarget, markdown: string): Promise<void>;
   /** Fork PRs get `database.seedFrom` data too (SEED_FORK_PREVIEWS); off by default. */
   seedForkPreviews?: boolean;
+  /** Where `secrets[].from` may copy from (PREVIEW_SECRET_SOURCES) and whether forks get them; absent: nowhere. */
+  appSecrets?: { sources: readonly AllowEntry[]; forks: boolean };
   logger: Logger;
   workDir: string;
   namespaceDeleteTimeoutMs: number;

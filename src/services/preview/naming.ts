@@ -25,7 +25,7 @@ import {
   SHA_ANNOTATION,
 } from "../shared/labels.js";
 import type { PreviewConfig } from "../../config.js";
-import type { PreviewNames, PreviewRef } from "../shared/preview.js";
+import type { ExtraUrl, PreviewNames, PreviewRef } from "../shared/preview.js";
 import { previewKey } from "../shared/preview.js";
 
 const MAX_LABEL = 63;
@@ -69,6 +69,8 @@ export interface NameTemplates {
   hostLabel?: string;
   /** Full hostname pattern, e.g. `{name}.previews.example.com` (`{name}` is the host label). */
   host?: string;
+  /** Names of the preview's further URLs (route.expose after the first): each gets `{name}-<name>` as host label. */
+  extraUrls?: readonly string[];
   /**
    * Path-prefix routing instead of hostnames: base URL and prefix pattern, e.g. `https://previews.example.com` +
    * `/{name}`.
@@ -156,15 +158,14 @@ export function previewNames(ref: PreviewRef, templates: NameTemplates): Preview
   const namespace = expandNamePattern(templates.namespace, ref);
   const hostLabel = templates.hostLabel ? expandNamePattern(templates.hostLabel, ref) : namespace;
   const scheme = templates.scheme ?? "https";
-  let host: string | undefined;
-  let url: string | undefined;
-  if (templates.host) {
-    host = templates.host.replace(/\{name\}/g, hostLabel).toLowerCase();
-    url = `${scheme}://${host}/`;
-  } else if (templates.baseUrl) {
-    const prefix = (templates.pathPrefix ?? "/{name}").replace(/\{name\}/g, hostLabel);
-    url = `${templates.baseUrl.replace(/\/+$/, "")}${prefix.startsWith("/") ? "" : "/"}${prefix}/`;
-  }
+  const located = locate(templates, hostLabel, scheme);
+  const { host, url } = located;
+  // Each further URL of route.expose: the host label with the entry's name after it, cut (and hashed) to fit.
+  const extraUrls = (templates.extraUrls ?? []).flatMap((name): ExtraUrl[] => {
+    const label = capLabel(`${hostLabel}-${name}`, `${key}/${name}`, true);
+    const at = locate(templates, label, scheme);
+    return at.url ? [{ name, hostLabel: label, ...at, url: at.url }] : [];
+  });
   const database = pgIdentifier(namespace);
   const role = pgIdentifier(namespace, "_app");
   return {
@@ -183,7 +184,26 @@ export function previewNames(ref: PreviewRef, templates: NameTemplates): Preview
       [SHA_ANNOTATION]: ref.sha,
     },
     environment: `preview/${namespace}`,
+    ...(extraUrls.length ? { extraUrls } : {}),
   };
+}
+
+/** Where a host label is reached: its host and URL (host routing), or its prefix and URL (path-prefix routing). */
+function locate(
+  templates: NameTemplates,
+  label: string,
+  scheme: string,
+): { host?: string; pathPrefix?: string; url?: string } {
+  if (templates.host) {
+    const host = templates.host.replace(/\{name\}/g, label).toLowerCase();
+    return { host, url: `${scheme}://${host}/` };
+  }
+  if (templates.baseUrl) {
+    const prefix = (templates.pathPrefix ?? "/{name}").replace(/\{name\}/g, label);
+    const pathPrefix = `${prefix.startsWith("/") ? "" : "/"}${prefix}`.replace(/\/+$/, "");
+    return { pathPrefix, url: `${templates.baseUrl.replace(/\/+$/, "")}${pathPrefix}/` };
+  }
+  return {};
 }
 
 /** Template values for `${VAR}` / replacement templates in the rendered manifests (see config `variables`). */
@@ -227,6 +247,9 @@ function nameTemplatesFromConfig(config: PreviewConfig): NameTemplates {
     ...(config.names.host ? { hostLabel: config.names.host } : {}),
     ...(route?.host ? { host: route.host } : {}),
     ...(route?.baseUrl ? { baseUrl: route.baseUrl } : {}),
+    ...(route?.expose && route.expose.length > 1
+      ? { extraUrls: route.expose.slice(1).map((e) => e.name ?? e.service) }
+      : {}),
     ...(route?.pathPrefix ? { pathPrefix: route.pathPrefix } : {}),
     secret: config.database.secret.name,
     scheme: route?.scheme ?? "https",

@@ -78,6 +78,8 @@ export interface PreviewSummary {
   sha?: string;
   state: PreviewState;
   url?: string;
+  /** Further URLs of the preview, by name (route.expose after the first). */
+  extraUrls?: Array<{ name: string; url: string }>;
   namespace?: string;
   database?: string;
   expiresAt?: string;

@@ -20,6 +20,8 @@ export const APPLIED_KINDS_ANNOTATION = "preview-bot.dev/applied-kinds";
 /** Annotations the runner keeps on the preview namespace: the cluster is the record of what exists. */
 export const STATE_ANNOTATION = "preview-bot.dev/state";
 export const URL_ANNOTATION = "preview-bot.dev/url";
+/** The preview's further URLs (route.expose after the first): `name=url` pairs, comma-separated. */
+export const EXTRA_URLS_ANNOTATION = "preview-bot.dev/extra-urls";
 export const TITLE_ANNOTATION = "preview-bot.dev/title";
 
 /** Namespaces never touched, whatever their labels say. */

@@ -43,6 +43,19 @@ export interface PreviewNames {
   annotations: Record<string, string>;
   /** The GitHub deployment environment name, e.g. `preview/pr-42`. */
   environment: string;
+  /** URLs besides the primary one (`route.expose` entries after the first), each on a host label of its own. */
+  extraUrls?: ExtraUrl[];
+}
+
+/** One more URL of a preview: `shop-pr-4-results.previews.example.com` for the `results` entry of `route.expose`. */
+export interface ExtraUrl {
+  /** The entry's name (its `name`, else its Service's). */
+  name: string;
+  hostLabel: string;
+  /** Host routing: its own host; path-prefix routing: its own prefix on the shared host. */
+  host?: string;
+  pathPrefix?: string;
+  url: string;
 }
 
 /** A Kubernetes object as parsed from YAML. */
@@ -104,6 +117,23 @@ export interface WorkloadHealth {
   diagnosis?: string;
 }
 
+/** What `helm template` is told about the cluster (`--kube-version`, `--api-versions`). */
+export interface ClusterCapabilities {
+  /** `v1.37.2` (a vendor suffix taken off). */
+  kubeVersion: string;
+  /** `group/version` and `group/version/Kind` of everything the cluster serves (`v1`, `v1/Pod`, `apps/v1/Deployment`). */
+  apiVersions: string[];
+}
+
+/** How a hook (a Helm hook Job or Pod) ended, after `waitForHooks`. */
+export interface HookResult extends ObjectRef {
+  state: "succeeded" | "failed" | "running";
+  /** "completed", "failed: BackoffLimitExceeded: Job has reached the specified backoff limit", "still running". */
+  summary: string;
+  /** Why it failed or is still running: its pods, events, the log tail (redacted). */
+  diagnosis?: string;
+}
+
 export interface Cluster {
   /**
    * Create or update the preview namespace with its labels/annotations. Refuses (throws OwnershipError) when the
@@ -146,6 +176,11 @@ export interface Cluster {
     data: Record<string, string>,
     labels: Record<string, string>,
   ): Promise<void>;
+  /**
+   * A Secret's type and data (base64, as the API holds it), or undefined when it does not exist: for copying an app
+   * secret from a namespace the operator allows. The values are never logged.
+   */
+  readSecret(namespace: string, name: string): Promise<{ type: string; data: Record<string, string> } | undefined>;
   /** Suspend every CronJob in the namespace (before teardown, so none starts while the namespace goes). */
   suspendCronJobs(namespace: string): Promise<string[]>;
   /**
@@ -181,6 +216,21 @@ export interface Cluster {
     namespace: string | undefined,
     name: string,
   ): Promise<KubeObject | undefined>;
+  /**
+   * The cluster's version and API versions, from discovery: asked once, then cached for a while (a CRD installed
+   * later is seen on a later deploy).
+   */
+  capabilities(): Promise<ClusterCapabilities>;
+  /**
+   * Delete one namespaced object of ours (its dependents in the background, as kubectl does) and wait until it is
+   * gone; "absent" when there was none. Refuses an object without our label.
+   */
+  deleteObject(ref: ObjectRef, opts: { waitMs: number; signal?: AbortSignal }): Promise<"deleted" | "absent">;
+  /**
+   * Wait until each hook has finished, up to timeoutMs: a Job until it completes or fails, a Pod until it succeeds or
+   * fails; any other kind is done once applied. Never throws for a failed hook: the result says so.
+   */
+  waitForHooks(refs: readonly ObjectRef[], timeoutMs: number, signal?: AbortSignal): Promise<HookResult[]>;
   /** Namespaces carrying the selector labels (the sweeper's "actual" set), with when each was created. */
   listNamespaces(selector: Record<string, string>): Promise<NamespaceListing[]>;
 }

@@ -31,6 +31,8 @@ export interface RunReport {
    */
   summary: string;
   url?: string;
+  /** The preview's further URLs (route.expose after the first), by name; the deployment keeps `url`, the primary. */
+  extraUrls?: Array<{ name: string; url: string }>;
   workloads?: WorkloadHealth[];
   database?: { name: string; status: string };
   /** The images the preview runs by digest (images[]), with the tag each was found by. */

@@ -118,6 +118,34 @@ describe("Slack notifier", () => {
     expect(buttons[4]).toMatchObject({ value: "extend acme/web#42 3d" });
   });
 
+  it("shows every URL of the preview in the thread's parent, the Open button going to the primary", async () => {
+    const { notifier } = setup();
+    const posts: Body[] = [];
+    slack("chat.postMessage", { channel: "C0PREVIEW", ts: "1700000000.000100" }, posts, 2);
+    await notifier.notify(
+      summary({
+        extraUrls: [
+          { name: "results", url: "https://pr-42-results.preview.example.com/" },
+          { name: "admin", url: "https://pr-42-admin.preview.example.com/" },
+        ],
+      }),
+      { text: "Ready" },
+    );
+    const blocks = JSON.parse(posts[0]!.blocks!) as Array<{
+      type: string;
+      fields?: Array<{ text: string }>;
+      elements?: Array<Record<string, unknown>>;
+    }>;
+    const fields = blocks.flatMap((b) => b.fields ?? []).map((f) => f.text);
+    expect(fields).toContain("*URL*\n<https://pr-42.preview.example.com/>");
+    expect(fields).toContain(
+      "*More URLs*\n<https://pr-42-results.preview.example.com/|results> · <https://pr-42-admin.preview.example.com/|admin>",
+    );
+    expect(blocks.find((b) => b.type === "actions")!.elements![0]).toMatchObject({
+      url: "https://pr-42.preview.example.com/",
+    });
+  });
+
   it("keeps secrets and Slack markup out of messages", async () => {
     const { notifier } = setup();
     const posts: Body[] = [];

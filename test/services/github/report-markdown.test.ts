@@ -158,6 +158,23 @@ describe("rendering", () => {
     );
   });
 
+  it("lists every URL of the preview in the comment, the primary first, and drops one that is not http(s)", () => {
+    const md = renderComment(
+      report("login", {
+        extraUrls: [
+          { name: "results", url: "https://feature-login-results.previews.example.com/" },
+          { name: "bad", url: "javascript:alert(1)" },
+        ],
+      }),
+      OPTS,
+    );
+    const lines = md.split("\n").filter((l) => l.startsWith("- **URL"));
+    expect(lines).toEqual([
+      "- **URL:** https://feature-login.previews.example.com/",
+      "- **URL `results`:** https://feature-login-results.previews.example.com/",
+    ]);
+  });
+
   it("shows URL, commit, namespace, database, expiry and commands in the comment, never a password", () => {
     const md = renderComment(
       report("login", {

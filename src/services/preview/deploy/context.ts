@@ -33,6 +33,8 @@ export interface DeployContext {
   seed?: string;
   /** What will be applied: the render, plus the database Secret (and the image pull Secret). */
   objects: KubeObject[];
+  /** Of those, the bot's own (the database Secret, copied Secrets): applied before any hook, which may need them. */
+  ownObjects: KubeObject[];
   /** The images images[] pinned by tag in the render (the Images step resolves them to digests). */
   pinned: PinnedImage[];
   /** What the Apply step applied (Prune keeps these). */

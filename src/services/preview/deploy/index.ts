@@ -103,6 +103,7 @@ async function startRun(
     park: (wait) => control.park(wait),
     dir,
     objects: [],
+    ownObjects: [],
     pinned: [],
     applied: [],
     workloads: [],

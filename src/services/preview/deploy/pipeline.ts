@@ -4,12 +4,14 @@
  */
 import type { StepTracker } from "../steps.js";
 import type { DeployContext, DeployStep } from "./context.js";
+import { appSecretsStep } from "./steps/app-secrets.js";
 import { applyStep } from "./steps/apply.js";
 import { databaseStep } from "./steps/database.js";
 import { e2eTestsStep } from "./steps/e2e-tests.js";
 import { fetchSourceStep } from "./steps/fetch-source.js";
 import { guardrailsStep } from "./steps/guardrails.js";
 import { healthChecksStep } from "./steps/health-checks.js";
+import { postHooksStep, preHooksStep } from "./steps/hooks.js";
 import { imagesStep } from "./steps/images.js";
 import { namespaceStep } from "./steps/namespace.js";
 import { pruneStep } from "./steps/prune.js";
@@ -22,12 +24,16 @@ export const DEPLOY_PIPELINE: readonly DeployStep[] = [
   // Before anything exists in the cluster: every pinned image found (waited for) and run by digest.
   imagesStep,
   databaseStep,
+  appSecretsStep,
   namespaceStep,
   // After the namespace, before anything of the PR's: the bot's RoleBinding, quota, limits and network policy.
   guardrailsStep,
+  // Helm's pre-install/pre-upgrade hooks (a migration Job) run and finish before the apply; post-* after the roll-out.
+  preHooksStep,
   applyStep,
   pruneStep,
   rollOutStep,
+  postHooksStep,
   healthChecksStep,
   e2eTestsStep,
 ];

@@ -13,7 +13,7 @@
  *   await fetchSource({ octokit, owner, repo, sha, file: path.join(runDir, "source.tar.gz") });
  *   const { objects, warnings, url, isolation } = await renderer.render({ source, runDir, config, ref, names, cluster });
  */
-import { chmod, chown, mkdir, realpath } from "node:fs/promises";
+import { chmod, chown, mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { PreviewConfig } from "../../../config.js";
 import type { Logger } from "../../../logger.js";
@@ -21,15 +21,17 @@ import type { Cluster, KubeObject, PreviewNames, PreviewRef } from "../../shared
 import { DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../guardrails/object-rules.js";
 import type { PodSecurityLevel } from "../guardrails/pod-security.js";
 import type { NeighbourPolicy } from "../guardrails/settings.js";
-import { capLabel, expandTemplate, templateValues } from "../naming.js";
+import { expandTemplate, templateValues } from "../naming.js";
+import { parseAllowlist, type SecretAllowlists } from "./app-secrets.js";
+import { helmTarget, type HelmTarget } from "./capabilities.js";
 import { scopeKey } from "./cluster-scoped.js";
+import { describeHooks, leaveOutHooks, planHooks } from "./hooks.js";
 import type { PinnedImage } from "./images.js";
 import type { IsolationReport, RenderWorker } from "./isolation.js";
 import { PROTOCOL_VERSION, type WorkerRequest } from "./protocol.js";
 import { RenderError } from "./render-error.js";
 import { planRoute, type RouteDefaults } from "./route-plan.js";
-import { findHelm } from "./sandboxed/helm.js";
-import { findKustomizeCommand, findOnPath } from "./sandboxed/kustomize.js";
+import { findRenderTools } from "./render-tools.js";
 import { DEFAULT_SOURCE_MAX_BYTES } from "./source.js";
 import { transformObjects } from "./transform.js";
 
@@ -37,14 +39,15 @@ export { RenderError } from "./render-error.js";
 export { toYaml, parseManifests } from "./manifests.js";
 export { fetchSource } from "./source.js";
 export { findKustomizeCommand } from "./sandboxed/kustomize.js";
+export { findRenderTools } from "./render-tools.js";
 export { transformObjects } from "./transform.js";
 export { previewNamesFor } from "../naming.js";
 export type { PodSecurityLevel } from "../guardrails/pod-security.js";
 export type { IsolationReport } from "./isolation.js";
 export type { PinnedImage } from "./images.js";
 
-/** What the render reads from the cluster: kind scopes (discovery) and the parent Gateway. */
-export type RenderCluster = Pick<Cluster, "resourceScope" | "readObject">;
+/** What the render reads from the cluster: kind scopes and its version and API versions (discovery), the parent Gateway. */
+export type RenderCluster = Pick<Cluster, "resourceScope" | "readObject" | "capabilities">;
 
 export interface RenderInput {
   /** The PR's tree at its head SHA: GitHub's tarball (downloaded by the bot, never opened by it), or a directory. */
@@ -67,8 +70,12 @@ export interface RenderResult {
   pinned: PinnedImage[];
   /** How the render was made (e.g. scopes from the built-in list), for the CLI's summary. */
   notes: string[];
+  /** Hooks: when they run (before the apply, after the roll-out) and which were left out, and why. */
+  hooks: string[];
   /** The preview URL with its scheme decided (undefined when the preview has none). */
   url?: string;
+  /** Its further URLs (`route.expose` after the first), by name, schemes decided. */
+  extraUrls?: Array<{ name: string; url: string }>;
   type: "kustomize" | "helm" | "plain";
   /** The isolation the render ran under (shown in the check run and by the CLI). */
   isolation: IsolationReport;
@@ -104,30 +111,16 @@ export interface RendererOptions extends RouteDefaults {
   botServiceAccount?: string;
   /** ClusterRoles a preview's RoleBindings may reference (default view, edit). */
   bindableClusterRoles?: readonly string[];
+  /** Helm without a cluster: the Kubernetes version and API versions to render for (PREVIEW_KUBE_VERSION, …). */
+  kubeVersion?: string;
+  apiVersions?: readonly string[];
+  /** Where `secrets` may come from: PREVIEW_SECRET_SOURCES and PREVIEW_EXTERNAL_SECRET_STORES entries. */
+  secretSources?: readonly string[];
+  externalSecretStores?: readonly string[];
+  /** PREVIEW_SECRETS_FOR_FORKS. */
+  secretsForForks?: boolean;
   /** What a preview may ask of its neighbours (default DEFAULT_NEIGHBOURS: the bot's defaults). */
   neighbours?: NeighbourPolicy;
-}
-
-/** The tools the worker may run, found once on the tool path. */
-export async function findRenderTools(
-  toolPath: string,
-  opts: { kustomizeCommand?: string[]; helmCommand?: string } = {},
-): Promise<{ kustomize?: string[]; helm?: string; dirs: string[] }> {
-  const given = opts.kustomizeCommand;
-  const command =
-    given && given[0] && !given[0].includes("/")
-      ? [(await findOnPath(given[0], toolPath)) ?? given[0], ...given.slice(1)]
-      : (given ?? (await findKustomizeCommand(toolPath)));
-  const found = opts.helmCommand ?? (await findHelm(toolPath));
-  // The sandbox sees a tool's directory at its real path: a tool reached through a symbolic link (a symlinked tools
-  // directory, /usr/local/bin/helm → /opt/helm/helm) is run by its real path, or it is "not found" inside.
-  const real = async (p: string | undefined) => (p?.includes("/") ? realpath(p).catch(() => p) : p);
-  const helm = await real(found);
-  const kustomize = command?.[0] ? [(await real(command[0]))!, ...command.slice(1)] : command;
-  const dirs = [kustomize?.[0], helm]
-    .filter((p): p is string => p !== undefined && p.includes("/"))
-    .map((p) => path.dirname(p));
-  return { ...(kustomize ? { kustomize } : {}), ...(helm ? { helm } : {}), dirs: [...new Set(dirs)] };
 }
 
 export function createRenderer(opts: RendererOptions): Renderer {
@@ -141,10 +134,16 @@ const SANDBOX_UID = 65534;
 class ManifestRenderer implements Renderer {
   private readonly log: Logger;
   private readonly policy: GuardrailPolicy & RouteDefaults;
+  private readonly secrets: SecretAllowlists;
   private tools: ReturnType<typeof findRenderTools> | undefined;
 
   constructor(private readonly opts: RendererOptions) {
     this.log = opts.logger.child({ component: "renderer" });
+    this.secrets = {
+      sources: parseAllowlist(opts.secretSources ?? []),
+      stores: parseAllowlist(opts.externalSecretStores ?? []),
+      forks: opts.secretsForForks === true,
+    };
     this.policy = {
       ...DEFAULT_GUARDRAILS,
       ...(opts.podSecurity ? { podSecurity: opts.podSecurity } : {}),
@@ -160,7 +159,11 @@ class ManifestRenderer implements Renderer {
   async render(input: RenderInput, signal?: AbortSignal): Promise<RenderResult> {
     const { config, names } = input;
     const started = Date.now();
-    const request = await this.request(input);
+    const target = await helmTarget(config, input.cluster, {
+      ...(this.opts.kubeVersion ? { kubeVersion: this.opts.kubeVersion } : {}),
+      ...(this.opts.apiVersions ? { apiVersions: this.opts.apiVersions } : {}),
+    });
+    const request = await this.request(input, target);
     const { response, isolation } = await this.opts.worker.run(request, { runDir: input.runDir }, signal);
     if (!response.ok)
       throw new RenderError(response.error, {
@@ -171,25 +174,39 @@ class ManifestRenderer implements Renderer {
       warnings.push(
         `${response.source.skipped.length} entr${response.source.skipped.length > 1 ? "ies" : "y"} of the repository not extracted: ${response.source.skipped.slice(0, 3).join("; ")}${response.source.skipped.length > 3 ? "; …" : ""}`,
       );
-    const raw = { objects: response.objects, ...(response.sources ? { sources: response.sources } : {}) };
+    // Hooks nothing in a preview runs (tests, deletes, rollbacks) are left out before the transforms judge them.
+    const kept = leaveOutHooks(response.objects, response.sources);
+    const raw = { objects: kept.objects, ...(kept.sources ? { sources: kept.sources } : {}) };
     const discovered = await this.scopes(raw.objects, input.cluster);
     const notes = discovered
       ? []
       : ["kind scopes from preview-bot's built-in list of cluster-scoped kinds (no cluster to ask)"];
+    if (response.type === "helm") {
+      notes.push(target.note);
+      warnings.push(...target.warnings);
+    }
     notes.push(`rendered in isolation: ${isolation.detail}${isolation.fallback ? ` (${isolation.fallback})` : ""}`);
     const plan = await planRoute(input, raw.objects, this.policy, input.cluster);
     warnings.push(...plan.warnings);
     notes.push(...plan.notes);
     const finalNames = plan.url && plan.url !== names.url ? { ...names, url: plan.url } : names;
+    const primary = config.route?.expose?.[0];
+    const urls = [
+      ...(primary && finalNames.url ? [{ name: primary.name ?? primary.service, url: finalNames.url }] : []),
+      ...(plan.extraUrls ?? []),
+    ];
     const result = transformObjects(raw.objects, {
       config,
       ref: input.ref,
       names: finalNames,
       policy: this.policy,
+      secrets: this.secrets,
+      urls,
       ...(discovered ? { scopes: discovered } : {}),
       ...(raw.sources ? { sources: raw.sources } : {}),
     });
     warnings.push(...result.warnings);
+    notes.push(...result.notes);
     this.log.debug(
       {
         key: names.key,
@@ -209,7 +226,9 @@ class ManifestRenderer implements Renderer {
       rewrites: result.rewrites,
       pinned: result.pinned,
       notes,
+      hooks: [...describeHooks(planHooks(result.objects)), ...kept.notes],
       ...(finalNames.url ? { url: finalNames.url } : {}),
+      ...(plan.extraUrls?.length ? { extraUrls: plan.extraUrls } : {}),
       type: response.type,
       isolation,
       ...(response.seed !== undefined ? { seed: response.seed } : {}),
@@ -218,7 +237,7 @@ class ManifestRenderer implements Renderer {
   }
 
   /** What the worker is asked: where the tree is, what to build, with which tools and limits. */
-  private async request(input: RenderInput): Promise<WorkerRequest> {
+  private async request(input: RenderInput, target: HelmTarget): Promise<WorkerRequest> {
     const { config, names, ref } = input;
     const scratch = path.join(input.runDir, "render");
     await mkdir(scratch, { recursive: true });
@@ -231,10 +250,9 @@ class ManifestRenderer implements Renderer {
     });
     const tools = await this.tools;
     const values = templateValues(ref, names);
-    const release = config.manifests.releaseName
-      ? expandTemplate(config.manifests.releaseName, values)
-      : capLabel(names.hostLabel, names.key, true, 53);
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(release) || release.length > 53)
+    // No releaseName: the worker names the release after the chart, the same in every preview.
+    const release = config.manifests.releaseName ? expandTemplate(config.manifests.releaseName, values) : undefined;
+    if (release !== undefined && (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(release) || release.length > 53))
       throw new RenderError(
         `manifests.releaseName: "${release}" is not a valid Helm release name (≤ 53 characters of a-z 0-9 -)`,
       );
@@ -250,8 +268,10 @@ class ManifestRenderer implements Renderer {
         exclude: config.manifests.exclude.flatMap((e) => (e.path ? [e.path] : [])),
         values: config.manifests.values,
         set: Object.fromEntries(Object.entries(config.manifests.set).map(([k, v]) => [k, expandTemplate(v, values)])),
-        release,
+        ...(release !== undefined ? { release } : {}),
         namespace: names.namespace,
+        ...(target.kubeVersion ? { kubeVersion: target.kubeVersion } : {}),
+        ...(target.apiVersions.length ? { apiVersions: target.apiVersions } : {}),
       },
       ...(config.database.enabled && config.database.seed ? { seed: config.database.seed } : {}),
       tools: {

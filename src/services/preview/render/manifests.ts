@@ -44,6 +44,18 @@ export function parseManifests(text: string, where: string): KubeObject[] {
   return parseManifestDocuments(text, where).objects;
 }
 
+/**
+ * The yaml library's pretty error on one line: "… at line 5, column 1:" then a frame of the text and a caret line;
+ * the line the caret points at is quoted (cut to 120 characters) instead of the frame.
+ */
+function yamlErrorLine(message: string): string {
+  const [head = "", ...frame] = message.split("\n");
+  const caret = frame.findLastIndex((l) => /^\s*\^+\s*$/.test(l));
+  const at = caret > 0 ? frame[caret - 1]! : frame.find((l) => l.trim() !== "");
+  const quoted = at?.trim() ? ` ${JSON.stringify(at.length > 120 ? `${at.slice(0, 120)}…` : at)}` : "";
+  return `${head.replace(/:\s*$/, "")}${quoted ? `:${quoted}` : ""}`;
+}
+
 /** A `# Source: chart/templates/x.yaml` comment (Helm's) at the top of a document, if any. */
 const SOURCE_COMMENT = /^\s*Source:\s*(\S+)/m;
 
@@ -64,7 +76,7 @@ export function parseManifestDocuments(text: string, where: string): { objects: 
     const label = source ?? `${where} document ${index}`;
     if (doc.errors.length > 0) {
       const first = doc.errors[0]!;
-      throw new RenderError(`parsing ${label}: ${first.message.split("\n")[0]}`, { cause: first });
+      throw new RenderError(`parsing ${label}: ${yamlErrorLine(first.message)}`, { cause: first });
     }
     let value: unknown;
     try {

@@ -25,8 +25,12 @@ export interface WorkerRequest {
     /** Helm: values files (repository-relative), `--set` values (already expanded), the release and namespace. */
     values: string[];
     set: Record<string, string>;
-    release: string;
+    /** The release name; absent: the chart's own name (stable across pull requests, so are the chart's names). */
+    release?: string;
     namespace: string;
+    /** Helm: `--kube-version` and `--api-versions`, the cluster's (or the settings'), so charts render as there. */
+    kubeVersion?: string;
+    apiVersions?: string[];
   };
   /** `database.seed`: a SQL file of the repository to read (size-capped), if any. */
   seed?: string;

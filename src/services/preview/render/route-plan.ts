@@ -26,6 +26,8 @@ export interface RoutePlan {
   settings?: RouteSettings;
   /** The URL with its scheme decided (undefined when the preview has none). */
   url?: string;
+  /** The further URLs (`route.expose` after the first), their schemes decided as the primary's. */
+  extraUrls?: Array<{ name: string; url: string }>;
   warnings: string[];
   notes: string[];
 }
@@ -130,6 +132,19 @@ export function routeSettings(
       ? expandTemplate(route.tls.secretName, values)
       : capLabel(`${names.hostLabel}-tls`, names.key, true, 63)
     : undefined;
+  // The further URLs of route.expose: each on its own host label, with its own TLS Secret when route.tls is set.
+  const targets = (names.extraUrls ?? []).map((x) => ({
+    ...(x.host ? { hostname: x.host } : {}),
+    ...(x.pathPrefix ? { pathPrefix: x.pathPrefix } : {}),
+    routeName: x.hostLabel,
+    ...(route.tls
+      ? {
+          tlsSecret: route.tls.secretName
+            ? capLabel(`${expandTemplate(route.tls.secretName, values)}-${x.name}`, `${names.key}/${x.name}`, true, 63)
+            : capLabel(`${x.hostLabel}-tls`, `${names.key}/${x.name}`, true, 63),
+        }
+      : {}),
+  }));
   const parentRefs = route.parentRefs ?? defaults.parentRefs;
   const ingressClassName = route.ingressClassName ?? defaults.ingressClassName;
   if (route.httpRoutes)
@@ -145,6 +160,7 @@ export function routeSettings(
     ...(tlsSecret ? { tlsSecret, tlsSecretExplicit: route.tls?.secretName !== undefined } : {}),
     ...(route.expose ? { expose: route.expose } : {}),
     routeName: capLabel(names.hostLabel, names.key, true, 63),
+    ...(targets.length ? { targets } : {}),
   };
 }
 
@@ -165,7 +181,11 @@ export async function planRoute(
     warnings,
     notes,
   };
-  if (!settings || !names.host || !names.url) return plan; // no route, or path-prefix mode: the base URL says its scheme
+  if (!settings || !names.host || !names.url) {
+    // No route, or path-prefix mode: the base URL says the scheme of every URL.
+    if (names.extraUrls?.length) plan.extraUrls = names.extraUrls.map((x) => ({ name: x.name, url: x.url }));
+    return plan;
+  }
   const routes = objects.filter((o) => isHttpRoute(o) || isIngress(o));
   const ingressMode = settings.expose
     ? settings.kind === "ingress"
@@ -198,5 +218,26 @@ export async function planRoute(
   }
   if (tls === false) plan.url = names.url.replace(/^https?:/, "http:");
   else if (tls === true) plan.url = names.url.replace(/^https?:/, "https:");
+  if (names.extraUrls?.length) plan.extraUrls = extraUrlsOf(names, settings, ingressMode && !config.route?.scheme, tls);
   return plan;
+}
+
+/**
+ * The further URLs with their schemes: behind a Gateway the same as the primary's (the same wildcard listener covers
+ * their hosts); on an Ingress https only when route.tls gives them a certificate (they are generated, with no
+ * spec.tls of their own); `route.scheme` decides for all.
+ */
+function extraUrlsOf(
+  names: PreviewNames,
+  settings: RouteSettings,
+  /** Ingress, with no route.scheme: each URL's own certificate decides. */
+  ownCertificate: boolean,
+  tls: boolean | undefined,
+): Array<{ name: string; url: string }> {
+  return (names.extraUrls ?? []).map((x, i) => {
+    const own = ownCertificate ? settings.targets?.[i]?.tlsSecret !== undefined : tls;
+    const url =
+      own === false ? x.url.replace(/^https?:/, "http:") : own === true ? x.url.replace(/^https?:/, "https:") : x.url;
+    return { name: x.name, url };
+  });
 }

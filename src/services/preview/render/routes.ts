@@ -7,7 +7,8 @@
  * - Every Ingress gets the same host and path treatment, `ingressClassName` when configured, and, when
  *   `route.tls` is set, `spec.tls` for the host with a per-preview Secret and the cert-manager issuer annotation
  *   (cert-manager's ingress-shim reads it there; on HTTPRoutes nothing reads it, so it is never put there).
- * - `route.expose` generates an HTTPRoute (or, with `route.kind: ingress`, an Ingress) to that Service and port.
+ * - `route.expose` generates an HTTPRoute (or, with `route.kind: ingress`, an Ingress) to each Service and port it
+ *   lists: the first on the preview's host, each other on its own (`targets`), with a TLS Secret of its own.
  */
 import type { KubeObject } from "../../shared/preview.js";
 
@@ -27,9 +28,24 @@ export interface RouteSettings {
   tlsSecret?: string;
   /** route.tls.secretName was given: it replaces the manifests' own secretName too. */
   tlsSecretExplicit?: boolean;
-  expose?: { service: string; port: number | string };
-  /** Name of a generated route. */
+  expose?: ReadonlyArray<ExposeEntry>;
+  /** Name of a generated route (the first). */
   routeName: string;
+  /** Where each `expose` entry after the first is served: its own host (or path prefix), route name and TLS Secret. */
+  targets?: ReadonlyArray<RouteTarget>;
+}
+
+export interface ExposeEntry {
+  service: string;
+  port: number | string;
+  name?: string | undefined;
+}
+
+export interface RouteTarget {
+  hostname?: string;
+  pathPrefix?: string;
+  routeName: string;
+  tlsSecret?: string;
 }
 
 type Rec = Record<string, unknown>;
@@ -125,10 +141,7 @@ function rewriteIngress(obj: KubeObject, s: RouteSettings): void {
 }
 
 /** The Service port `expose.port` names (by number or name), or an error message. */
-function resolvePort(
-  services: KubeObject[],
-  expose: { service: string; port: number | string },
-): { port: number; name?: string } | string {
+function resolvePort(services: KubeObject[], expose: ExposeEntry): { port: number; name?: string } | string {
   const svc = services.find((o) => o.kind === "Service" && o.metadata.name === expose.service);
   const known = services
     .filter((o) => o.kind === "Service")
@@ -158,12 +171,27 @@ export function portsOf(svc: KubeObject): Array<{ port: number; name?: string }>
     .map((p) => ({ port: p.port as number, ...(typeof p.name === "string" ? { name: p.name } : {}) }));
 }
 
-/** The route `route.expose` asks for, before rewriting (rewriteRoutes then sets hosts, parents, TLS). */
-export function generateRoute(objects: readonly KubeObject[], s: RouteSettings): KubeObject | string {
-  const expose = s.expose!;
+/** The settings a route for `route.expose[i]` is rewritten with: the first the preview's own, the others their target's. */
+export function settingsFor(s: RouteSettings, i: number): RouteSettings {
+  const t = i === 0 ? undefined : s.targets?.[i - 1];
+  if (!t) return s;
+  const { hostname: _h, pathPrefix: _p, tlsSecret: _t, tlsSecretExplicit: _e, ...rest } = s;
+  return {
+    ...rest,
+    ...(t.hostname ? { hostname: t.hostname } : {}),
+    ...(t.pathPrefix ? { pathPrefix: t.pathPrefix } : {}),
+    ...(t.tlsSecret ? { tlsSecret: t.tlsSecret, tlsSecretExplicit: true } : {}),
+    routeName: t.routeName,
+  };
+}
+
+/** The route `route.expose[i]` asks for, before rewriting (rewriteRoutes then sets hosts, parents, TLS). */
+export function generateRoute(objects: readonly KubeObject[], s: RouteSettings, i = 0): KubeObject | string {
+  const expose = s.expose![i]!;
+  const where = s.expose!.length > 1 ? `route.expose[${i}]` : "route.expose";
   const port = resolvePort([...objects], expose);
-  if (typeof port === "string") return port;
-  const metadata = { name: s.routeName, annotations: { "preview-bot.dev/generated": "route.expose" } };
+  if (typeof port === "string") return port.replace(/^route\.expose/, where);
+  const metadata = { name: settingsFor(s, i).routeName, annotations: { "preview-bot.dev/generated": "route.expose" } };
   if (s.kind === "ingress") {
     return {
       apiVersion: "networking.k8s.io/v1",

@@ -27,6 +27,11 @@ export function rendererSettings(env: Env): Omit<RendererOptions, "logger" | "to
     ...(env.KUSTOMIZE_COMMAND ? { kustomizeCommand: env.KUSTOMIZE_COMMAND.split(/\s+/).filter(Boolean) } : {}),
     ...(env.PREVIEW_GATEWAY ? { parentRefs: [gatewayParentRef(env.PREVIEW_GATEWAY)] } : {}),
     ...(env.PREVIEW_INGRESS_CLASS ? { ingressClassName: env.PREVIEW_INGRESS_CLASS } : {}),
+    ...(env.PREVIEW_KUBE_VERSION ? { kubeVersion: env.PREVIEW_KUBE_VERSION } : {}),
+    ...(env.PREVIEW_API_VERSIONS.length ? { apiVersions: env.PREVIEW_API_VERSIONS } : {}),
+    secretSources: env.PREVIEW_SECRET_SOURCES,
+    externalSecretStores: env.PREVIEW_EXTERNAL_SECRET_STORES,
+    secretsForForks: env.PREVIEW_SECRETS_FOR_FORKS,
   };
 }
 

@@ -7,10 +7,13 @@
  *                   `allowClusterScoped`; ServiceAccount subjects of RoleBindings moved too
  *   4. images     — pin `images[]` to the PR's tag (see images.ts)
  *   5. guardrails — rewrite or refuse what a shared cluster must not run (see guardrails/object-rules.ts)
- *   6. routes     — generate the `route.expose` route; every HTTPRoute / Ingress gets the preview's host, parents,
- *                   path prefix, TLS and annotations (see routes.ts); a URL with no route is refused, so is an
- *                   HTTPRoute with no configured Gateway (its own parentRefs are never kept) and a route.parentRefs
- *                   outside the operator's gateways; an Ingress nothing may reach is warned about
+ *   6. routes     — generate the `route.expose` routes (one per URL); every HTTPRoute / Ingress gets the preview's
+ *                   host (a generated one its own URL's), parents, path prefix, TLS and annotations (see attach-routes.ts);
+ *                   a URL with no route is refused, suggesting the Service most likely meant, so is an HTTPRoute
+ *                   with no configured Gateway and a route.parentRefs outside the operator's gateways
+ *   6b. secrets   — ExternalSecrets for `secrets` store entries (added before step 3); every ExternalSecret may name
+ *                   only ClusterSecretStores the bot allows, copies only allowed sources (see app-secrets.ts)
+ *   6c. env       — the pull request's details (PREVIEW_*) in every container (see preview-env.ts)
  *   7. ownership  — bot labels and annotations on every object's metadata (bot values win). Pod template labels
  *                   and selectors are left alone: a Deployment's selector is immutable, so changing it would break
  *                   every later update.
@@ -23,13 +26,14 @@ import { expandTemplate, templateValues } from "../naming.js";
 import type { KubeObject, PreviewNames, PreviewRef } from "../../shared/preview.js";
 import { describeObject, scopeKey, scopeOf, type Scopes } from "./cluster-scoped.js";
 import { applyGuardrails, DEFAULT_GUARDRAILS, type GuardrailPolicy } from "../guardrails/object-rules.js";
-import { DEFAULT_NEIGHBOURS, type NeighbourPolicy } from "../guardrails/settings.js";
+import { DEFAULT_NEIGHBOURS } from "../guardrails/settings.js";
 import { TAG_PATTERN, pinImages, type ImagePin, type PinnedImage } from "./images.js";
 import { RenderError } from "./render-error.js";
-import { checkParents, unconfiguredParents, unreachable } from "./route-guards.js";
 import { routeSettings, type RouteDefaults } from "./route-plan.js";
-import { generateRoute, isHttpRoute, isIngress, portsOf, rewriteRoutes, type RouteSettings } from "./routes.js";
 import { substituteValues, type Substitution } from "./substitute.js";
+import { attachRoutes } from "./attach-routes.js";
+import { checkAppSecrets, externalSecretsFromConfig, type SecretAllowlists } from "./app-secrets.js";
+import { injectPreviewEnv, previewEnv } from "./preview-env.js";
 
 export interface TransformInput {
   config: PreviewConfig;
@@ -41,6 +45,10 @@ export interface TransformInput {
   scopes?: Scopes;
   /** Where each input object came from (a file), parallel to the objects; for messages. */
   sources?: ReadonlyArray<string | undefined>;
+  /** The secret sources and ClusterSecretStores the bot allows (default none). */
+  secrets?: SecretAllowlists;
+  /** Every URL of the preview by name (the primary's when route.expose names it, then the further ones). */
+  urls?: ReadonlyArray<{ name: string; url: string }>;
 }
 
 export interface TransformResult {
@@ -48,6 +56,8 @@ export interface TransformResult {
   warnings: string[];
   /** What was changed for safety, and why. */
   rewrites: string[];
+  /** What happens at deploy that the render cannot show (a Secret copied then, its values never shown). */
+  notes: string[];
   /** The images `images[]` pinned (by tag), and where: the deploy resolves them to digests. */
   pinned: PinnedImage[];
 }
@@ -160,60 +170,6 @@ function imagePins(input: TransformInput, values: Record<string, string>): Image
   });
 }
 
-/** Step 6. */
-function routes(
-  objects: KubeObject[],
-  input: TransformInput,
-  s: RouteSettings | undefined,
-  neighbours: NeighbourPolicy,
-  warnings: string[],
-  problems: string[],
-): KubeObject[] {
-  const { config } = input;
-  problems.push(...checkParents(config.route?.parentRefs ?? [], input.names.namespace, neighbours.gateways));
-  if (s?.expose) {
-    const generated = generateRoute(objects, s);
-    if (typeof generated === "string") problems.push(generated);
-    else if (s.kind === "gateway" && !s.parentRefs)
-      problems.push(
-        "route.expose generates an HTTPRoute, which needs a Gateway to attach to: set route.parentRefs (or ask the bot's operator for PREVIEW_GATEWAY), or use route.kind: ingress",
-      );
-    else objects.push({ ...generated, metadata: { ...generated.metadata, namespace: input.names.namespace } });
-  }
-  const found = objects.filter((o) => isHttpRoute(o) || isIngress(o));
-  if (found.length > 0 && !s?.hostname) {
-    for (const o of found)
-      problems.push(
-        `${describeObject(o)}: the preview has no hostname of its own (route.host or route.baseUrl), so this route would serve the hostnames in the manifests`,
-      );
-  } else if (s && !s.parentRefs) problems.push(...unconfiguredParents(found, input.names.namespace));
-  warnings.push(...unreachable(objects, neighbours));
-  const wantsUrl = Boolean(config.route?.host ?? config.route?.baseUrl) || config.health.checks.length > 0;
-  if (found.length === 0 && wantsUrl && !s?.expose) {
-    const services = objects.filter((o) => o.kind === "Service");
-    const first = services[0];
-    const example = first
-      ? `route.expose: { service: ${first.metadata.name}, port: ${portsOf(first)[0]?.port ?? 80} }`
-      : "route.expose: { service: <Service name>, port: <port> }";
-    const what = config.route?.host || config.route?.baseUrl ? "route.host is set" : "health.checks need a preview URL";
-    problems.push(
-      `${what}, but the render has no HTTPRoute or Ingress to serve it: add ${example}` +
-        (services.length
-          ? ` (Services in the render: ${services
-              .map(
-                (o) =>
-                  `${o.metadata.name} (${portsOf(o)
-                    .map((p) => p.port)
-                    .join(", ")})`,
-              )
-              .join("; ")})`
-          : "") +
-        (config.route?.host || config.route?.baseUrl ? "" : ", with route.host"),
-    );
-  }
-  return s ? rewriteRoutes(objects, s, warnings) : objects;
-}
-
 function finalChecks(
   objects: KubeObject[],
   input: TransformInput,
@@ -280,12 +236,43 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
   out.forEach((o, i) => input.sources?.[i] && origin.set(o, input.sources[i]));
   out = excludeObjects(out, config.manifests.exclude, warnings);
   out = substituteValues(out, substitution, warnings);
+  // The ExternalSecrets `secrets` asks for (store entries): judged and namespaced like the manifests' own.
+  for (const es of externalSecretsFromConfig(config)) {
+    origin.set(es, "secrets (.github/preview.yml)");
+    out.push(es);
+  }
   out = applyPreviewNamespace(out, names.namespace, config.allowClusterScoped, warnings, problems, input.scopes);
   const pinned: PinnedImage[] = [];
   out = pinImages(out, pins, warnings, pinned);
+  // Service types as the manifests wrote them (the guardrails turn LoadBalancers into ClusterIPs), for a suggestion.
+  const typeBefore = new Map(
+    out
+      .filter((o) => o.kind === "Service" && o.metadata.name)
+      .map((o) => [o.metadata.name!, String((o.spec as { type?: unknown } | undefined)?.type ?? "ClusterIP")]),
+  );
   const guard = applyGuardrails(out, policy);
   problems.push(...guard.problems);
-  out = routes(out, input, settings, policy.neighbours ?? DEFAULT_NEIGHBOURS, warnings, problems);
+  const secrets = checkAppSecrets(
+    out,
+    config,
+    { repository: `${ref.owner}/${ref.repo}`, ...(ref.fork !== undefined ? { fork: ref.fork } : {}) },
+    input.secrets ?? { sources: [], stores: [] },
+    (o) => origin.get(o),
+    problems,
+  );
+  out = secrets.objects;
+  warnings.push(...secrets.warnings);
+  out = attachRoutes(
+    out,
+    config,
+    names.namespace,
+    settings,
+    typeBefore,
+    policy.neighbours ?? DEFAULT_NEIGHBOURS,
+    warnings,
+    problems,
+  );
+  if (config.previewEnv) injectPreviewEnv(out, previewEnv(ref, names, input.urls ?? []));
   out = addOwnership(out, names.labels, names.annotations);
   finalChecks(out, input, origin, warnings, problems);
   if (problems.length > 0)
@@ -295,5 +282,5 @@ export function transformObjects(objects: readonly KubeObject[], input: Transfor
         : `${problems.length} problems:\n${problems.map((p) => `- ${p}`).join("\n")}`,
       { problems },
     );
-  return { objects: out, warnings, rewrites: guard.rewrites, pinned };
+  return { objects: out, warnings, rewrites: guard.rewrites, notes: secrets.notes, pinned };
 }

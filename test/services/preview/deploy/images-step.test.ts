@@ -130,6 +130,7 @@ describeWithRegistry("the deploy's Images step, against a real OCI registry", (r
         },
         dir: "/nonexistent",
         objects: rendered.objects,
+        ownObjects: [],
         pinned: rendered.pinned,
         applied: [],
         workloads: [],
@@ -341,6 +342,8 @@ describeWithRegistry("the deploy's Images step, against a real OCI registry", (r
       metadata: { name: PULL_SECRET_NAME, namespace: s.ctx.names.namespace, labels: s.ctx.names.labels },
     });
     expect(Buffer.from((secret.data as Record<string, string>)[".dockerconfigjson"]!, "base64").toString()).toBe(doc);
+    // The bot's own object: applied before any pre-install hook, whose pods pull images too.
+    expect(s.ctx.ownObjects).toContain(secret);
     for (const d of s.ctx.objects.filter((o) => o.kind === "Deployment"))
       expect((d.spec as any).template.spec.imagePullSecrets).toEqual([{ name: PULL_SECRET_NAME }]);
     expect(s.ctx.report.steps[0]!.detail).not.toContain(password);

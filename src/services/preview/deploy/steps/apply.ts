@@ -1,9 +1,11 @@
 /**
- * Apply: server-side apply of every object, with preview-bot's field manager. The step's detail says what the apply
- * had to do beyond that: objects replaced because an immutable field changed (a Job's template), replicas left to
- * an autoscaler, server-owned fields taken out of the manifests.
+ * Apply: server-side apply of every object but the hooks (the hook steps run those, before and after), with
+ * preview-bot's field manager. The step's detail says what the apply had to do beyond that: objects replaced because
+ * an immutable field changed (a Job's template), replicas left to an autoscaler, server-owned fields taken out of
+ * the manifests.
  */
 import { describeRef, type AppliedRef } from "../../../shared/preview.js";
+import { planHooks } from "../../render/hooks.js";
 import type { DeployStep } from "../context.js";
 
 const list = (refs: AppliedRef[], what: (r: AppliedRef) => string): string =>
@@ -31,8 +33,8 @@ export const applyStep: DeployStep = {
   name: "Apply",
   progress: true,
   async run(ctx, detail) {
-    const refs = await ctx.deps.cluster.apply(ctx.objects);
-    ctx.applied = refs;
+    const refs = await ctx.deps.cluster.apply(planHooks(ctx.objects).main);
+    ctx.applied.push(...refs);
     ctx.report.applied = refs.map(describeRef);
     detail(applyDetail(refs));
   },

@@ -44,7 +44,9 @@ export const databaseStep: DeployStep = {
         throw new Error(`seeding ${names.database} from the latest backup of "${seedFrom}"`, { cause: err });
       }
     }
-    ctx.objects.unshift(credentialsSecret(names, config.database.secret, creds));
+    const secret = credentialsSecret(names, config.database.secret, creds);
+    ctx.objects.unshift(secret);
+    ctx.ownObjects.push(secret);
     report.database = {
       name: names.database,
       status: existed ? "ready (kept)" : seeded ? "created and seeded" : "created",

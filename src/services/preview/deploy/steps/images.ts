@@ -154,7 +154,12 @@ export const imagesStep: DeployStep = {
         `the render has a Secret named "${PULL_SECRET_NAME}", the name preview-bot gives the image pull secret (PREVIEW_IMAGE_PULL_SECRET): rename it`,
       );
     const { containers } = pinDigests(ctx.objects, resolved, pullSecret ? PULL_SECRET_NAME : undefined);
-    if (pullSecret) ctx.objects.push(pullSecretObject(names, pullSecret));
+    if (pullSecret) {
+      // The bot's own: applied before any pre-install hook, whose pods pull images too.
+      const secret = pullSecretObject(names, pullSecret);
+      ctx.objects.push(secret);
+      ctx.ownObjects.push(secret);
+    }
     report.images = [...resolved.values()].map((r) => ({
       repository: r.repository,
       tag: r.tag,

@@ -15,6 +15,7 @@ import {
   STATE_ANNOTATION,
   TITLE_ANNOTATION,
   URL_ANNOTATION,
+  EXTRA_URLS_ANNOTATION,
 } from "../../../shared/labels.js";
 import type { Cluster, PreviewNames } from "../../../shared/preview.js";
 import {
@@ -49,6 +50,9 @@ export const namespaceStep: DeployStep = {
       [STATE_ANNOTATION]: "deploying" satisfies PreviewState,
       [TITLE_ANNOTATION]: pull.title.slice(0, 200),
       ...(names.url ? { [URL_ANNOTATION]: names.url } : {}),
+      ...(report.extraUrls?.length
+        ? { [EXTRA_URLS_ANNOTATION]: report.extraUrls.map((x) => `${x.name}=${x.url}`).join(",") }
+        : {}),
       ...(report.expiresAt ? { [EXPIRES_ANNOTATION]: report.expiresAt } : {}),
       ...(afterMs !== undefined ? { [SLEEP_AFTER_ANNOTATION]: formatSleepDuration(afterMs) } : {}),
       [LAST_ACTIVITY_ANNOTATION]: new Date().toISOString(),

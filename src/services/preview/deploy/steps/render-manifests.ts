@@ -3,7 +3,8 @@
  * isolated (render/isolation.ts); the bot puts the answer through its transforms and guardrails, with kind scopes from
  * the cluster's discovery and the parent Gateway read for TLS. What was rewritten, every warning and the isolation the
  * render ran under are shown in the step's line of the check run (not only logged); when the render decided the
- * URL's scheme (nothing serves TLS: http), the run's URL and links follow it. `database.seed` is read here too (by
+ * URL's scheme (nothing serves TLS: http), the run's URL and links follow it. The hooks' plan (which run before the
+ * apply, which after the roll-out, which are left out) is said there too. `database.seed` is read here too (by
  * the renderer) and handed to the Database step.
  */
 import type { DeployStep } from "../context.js";
@@ -29,7 +30,9 @@ export const renderManifestsStep: DeployStep = {
         l.url.startsWith(old) ? { ...l, url: `${result.url}${l.url.slice(old.length)}` } : l,
       );
     }
-    const notes = [...result.rewrites.map((r) => `rewritten: ${r}`), ...result.warnings];
+    // Hooks: when they run, and which are left out (a test hook) and why.
+    if (result.extraUrls?.length) report.extraUrls = result.extraUrls;
+    const notes = [...result.rewrites.map((r) => `rewritten: ${r}`), ...result.warnings, ...result.hooks];
     const shown = notes
       .slice(0, SHOWN)
       .map((w) => w.slice(0, 240))

@@ -4,8 +4,12 @@
  * tool-run.ts). `manifests.values[]` are values files in the repository, applied in order; `manifests.set` entries
  * (templates, already expanded) are written to one more values file applied last, typed the way `--set` types them
  * (`true`/`false`, integers and `null`; everything else a string), so a value with commas or `=` can never be
- * parsed as more than one key. Test hooks are skipped and CRDs are not rendered (cluster-scoped). Each object keeps
- * its template path (`templates/deployment.yaml`) for messages and `manifests.include` / `exclude` globs.
+ * parsed as more than one key. The cluster's version and API versions are passed as Argo CD passes them
+ * (`--kube-version`, `--api-versions`), so `kubeVersion:` constraints and `.Capabilities` checks see the cluster the
+ * preview runs on. Hooks are rendered with their annotations (test hooks too: the bot leaves those out, and says
+ * so, see render/hooks.ts); CRDs are not rendered (cluster-scoped). Each object keeps its template path
+ * (`templates/deployment.yaml`) for messages and `manifests.include` / `exclude` globs. The release is named after
+ * the chart unless the config names it, so a chart's object names are the same in every preview.
  */
 import { constants } from "node:fs";
 import { access, mkdtemp, realpath, rm, stat, writeFile } from "node:fs/promises";
@@ -22,8 +26,11 @@ export interface HelmOptions {
   helm: string;
   /** Scratch directory; a private HOME is made under it for each render. */
   workDir: string;
-  release: string;
+  /** Absent: the chart's name (as a valid release name). */
+  release?: string;
   namespace: string;
+  kubeVersion?: string;
+  apiVersions?: readonly string[];
   /** Values files, relative to the repository root. */
   values: readonly string[];
   /** `key.path[0]` → value (expanded). */
@@ -81,6 +88,18 @@ async function valuesFile(root: string, rel: string): Promise<string> {
   return full;
 }
 
+const RELEASE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** The chart's name as a release name (≤ 53 characters of a-z 0-9 -), or "release" when nothing of it is usable. */
+function releaseFromChart(chartName: string): string {
+  const cut = chartName
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .slice(0, 53)
+    .replace(/^-+|-+$/g, "");
+  return RELEASE.test(cut) ? cut : "release";
+}
+
 /** `web/templates/svc.yaml` (Helm's `# Source:`) → `templates/svc.yaml`, relative to the chart. */
 function chartRelative(source: string, chartName: string): string {
   return source.startsWith(`${chartName}/`) ? source.slice(chartName.length + 1) : source;
@@ -112,7 +131,10 @@ export async function renderHelmChart(
   const files = await Promise.all(o.values.map((v) => valuesFile(root, v)));
   const home = await mkdtemp(path.join(o.workDir, "helm-"));
   try {
-    const args = ["template", o.release, chartDir, "--namespace", o.namespace, "--skip-tests"];
+    const release = o.release ?? releaseFromChart(chartName);
+    const args = ["template", release, chartDir, "--namespace", o.namespace];
+    if (o.kubeVersion) args.push("--kube-version", o.kubeVersion);
+    if (o.apiVersions?.length) args.push("--api-versions", o.apiVersions.join(","));
     for (const f of files) args.push("--values", f);
     if (Object.keys(o.set).length > 0) {
       const setFile = path.join(home, "manifests-set.yaml");

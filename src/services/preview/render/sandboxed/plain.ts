@@ -87,12 +87,7 @@ async function listFiles(dir: string, root: string, warnings: string[]): Promise
         warnings.push(`skipped ${shown}: symlinked directories are not followed`);
       }
     } else if (entry.isFile() && MANIFEST_FILE.test(entry.name)) {
-      if (KUSTOMIZATION_FILES.includes(entry.name)) {
-        warnings.push(
-          `skipped ${shown}: a kustomization file is not a manifest (set manifests.type: kustomize to build it)`,
-        );
-        continue;
-      }
+      // Kustomization files too: left out after include/exclude, so only those the filter kept are mentioned.
       files.push(full);
     }
   }
@@ -113,9 +108,16 @@ export async function readPlainManifests(
   const realRoot = await realpath(root);
   const realDir = await realpath(dir);
   const all = await listFiles(realDir, realRoot, warnings);
-  const files = opts.filter
+  const picked = opts.filter
     ? filterPaths(all, (f) => path.relative(realDir, f).split(path.sep).join("/"), opts.filter, warnings)
     : all;
+  const isKustomization = (f: string) => KUSTOMIZATION_FILES.includes(path.basename(f));
+  const kustomizations = picked.filter(isKustomization).map((f) => path.relative(realRoot, f));
+  if (kustomizations.length > 0)
+    warnings.push(
+      `skipped ${kustomizations.slice(0, 3).join(", ")}${kustomizations.length > 3 ? ` and ${kustomizations.length - 3} more` : ""}: a kustomization file is not a manifest (set manifests.type: kustomize to build one, or leave it out with manifests.include/exclude)`,
+    );
+  const files = picked.filter((f) => !isKustomization(f));
   const objects: KubeObject[] = [];
   const sources: string[] = [];
   let total = 0;

@@ -134,8 +134,10 @@ async function readManifests(
     const out = await renderHelmChart(manifestDir, root, {
       helm,
       workDir: await scratchDir(req, "helm"),
-      release: req.manifests.release,
+      ...(req.manifests.release ? { release: req.manifests.release } : {}),
       namespace: req.manifests.namespace,
+      ...(req.manifests.kubeVersion ? { kubeVersion: req.manifests.kubeVersion } : {}),
+      ...(req.manifests.apiVersions ? { apiVersions: req.manifests.apiVersions } : {}),
       values: req.manifests.values,
       set: req.manifests.set,
       path: req.tools.path,

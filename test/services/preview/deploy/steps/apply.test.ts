@@ -1,8 +1,8 @@
 /**
- * The Apply step's decisions, against a fake Cluster (test/support/runner-fakes.ts): it applies exactly the objects
- * the earlier steps left (the database Secret and the guarded render), passes what was applied on to Prune and the
- * report, and says in its line what the apply had to do beyond a plain server-side apply. What apply does on a cluster
- * is tested against the real control plane (test/services/cluster/, test/contract/).
+ * The Apply step's decisions, against a fake Cluster (test/support/runner-fakes.ts): it applies exactly the objects the
+ * earlier steps left (the database Secret and the guarded render) but Helm hooks, passes what was applied on to Prune
+ * and the report, and says in its line what the apply had to do beyond a plain server-side apply. What apply does on a
+ * cluster is tested against the real control plane (test/services/cluster/, test/contract/).
  */
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { applyStep } from "../../../../../src/services/preview/deploy/steps/apply.js";
@@ -50,14 +50,30 @@ describe("the Apply step", () => {
     ];
     const b = await applied(refs, objects);
     expect(b.cluster.calls).toEqual([{ method: "apply", args: [objects] }]);
-    expect(b.cluster.calls[0]!.args[0]).toBe(b.ctx.objects);
-    expect(b.ctx.applied).toBe(refs);
+    expect(b.ctx.applied).toEqual(refs);
     expect(b.ctx.report.applied).toEqual([
       'Secret "web-pr-42/preview-database"',
       'Deployment "web-pr-42/web"',
       'Service "web-pr-42/web"',
     ]);
     expect(b.details).toEqual(["3 objects applied (server-side apply)"]);
+  });
+
+  it("leaves Helm hooks to the hook steps, and adds to what the Pre-install hooks step applied before it", async () => {
+    const hook = (name: string, when: string): KubeObject => ({
+      ...obj("Job", name, "batch/v1"),
+      metadata: { name, namespace: "web-pr-42", annotations: { "helm.sh/hook": when } },
+    });
+    const deployment = obj("Deployment", "web");
+    const objects = [hook("migrate", "pre-install,pre-upgrade"), deployment, hook("notify", "post-install")];
+    const before = [ref("Secret", "preview-database", { apiVersion: "v1" }), ref("Job", "migrate")];
+    const b = await stepBench({ objects, applied: [...before] });
+    benches.push(b);
+    await applyStep.run(b.ctx, b.detail);
+    expect(b.cluster.calls).toEqual([{ method: "apply", args: [[deployment]] }]);
+    expect(b.ctx.applied).toEqual([...before, ref("Deployment", "web")]);
+    expect(b.ctx.report.applied).toEqual(['Deployment "web-pr-42/web"']);
+    expect(b.details).toEqual(["1 objects applied (server-side apply)"]);
   });
 
   it("says which objects were replaced, left to an autoscaler, or had server-owned fields removed", async () => {

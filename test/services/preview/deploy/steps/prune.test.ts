@@ -1,11 +1,12 @@
 /**
  * The Prune step's decisions, against a fake Cluster (test/support/runner-fakes.ts): it removes, from the preview's
- * namespace only and by the preview's own labels, what is not among the objects Apply applied; the report and its
- * line say what went. What prune deletes on a cluster is tested against the real control plane (test/services/cluster/).
+ * namespace only and by the preview's own labels, what is neither among the objects applied nor a Helm hook of the
+ * render (the hook steps run those); the report and its line say what went. What prune deletes on a cluster is tested
+ * against the real control plane (test/services/cluster/).
  */
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { pruneStep } from "../../../../../src/services/preview/deploy/steps/prune.js";
-import type { ObjectRef } from "../../../../../src/services/shared/preview.js";
+import type { KubeObject, ObjectRef } from "../../../../../src/services/shared/preview.js";
 import { stepBench, type StepBench } from "../../../../support/runner-fakes.js";
 
 const benches: StepBench[] = [];
@@ -33,9 +34,24 @@ describe("the Prune step", () => {
     const b = await pruned([]);
     const { names } = b.ctx;
     expect(b.cluster.calls).toEqual([{ method: "prune", args: [names.namespace, names.labels, applied] }]);
-    expect(b.cluster.calls[0]!.args[2]).toBe(b.ctx.applied);
     expect(b.ctx.report.pruned).toEqual([]);
     expect(b.details).toEqual(["nothing to remove"]);
+  });
+
+  it("keeps the render's Helm hooks too, applied or not yet (post-install hooks run after it)", async () => {
+    const job = (name: string, annotations: Record<string, string> = {}): KubeObject => ({
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata: { name, namespace: "web-pr-42", annotations },
+    });
+    const objects = [job("notify", { "helm.sh/hook": "post-install" }), job("plain")];
+    const b = await stepBench({ applied, objects });
+    benches.push(b);
+    await pruneStep.run(b.ctx, b.detail);
+    const notify = { apiVersion: "batch/v1", kind: "Job", namespace: "web-pr-42", name: "notify" };
+    expect(b.cluster.calls).toEqual([
+      { method: "prune", args: [b.ctx.names.namespace, b.ctx.names.labels, [...applied, notify]] },
+    ]);
   });
 
   it("reports what it removed, the first five by name", async () => {

@@ -105,9 +105,9 @@ describeWithTools(["helm"], "helm template (real binary)", () => {
     expect(r.objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
       "ConfigMap/notes-config",
       "Deployment/notes-web",
-      "Service/notes-pr-12-cache",
+      "Service/notes-cache",
       "Service/notes-web",
-      "StatefulSet/notes-pr-12-cache",
+      "StatefulSet/notes-cache",
     ]);
   });
 });

@@ -38,6 +38,12 @@ describe("parseManifests / toYaml", () => {
     expect(() => parseManifests("apiVersion: v1\nkind: A\nmetadata: {name: a}\n---\nkind: [", "deploy/x.yaml")).toThrow(
       /parsing deploy\/x.yaml document 2/,
     );
+    // The line the error is at, quoted, not a message cut at "line 6, column 1:".
+    expect(() =>
+      parseManifests("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata: [a\nb: c\n", "deploy/z.yaml"),
+    ).toThrow(
+      'parsing deploy/z.yaml document 1: Flow sequence in block collection must be sufficiently indented and end with a ] at line 6, column 1: "b: c"',
+    );
     expect(() => parseManifests("just: a map\n", "deploy/y.yaml")).toThrow(RenderError);
     expect(() => parseManifests("just: a map\n", "deploy/y.yaml")).toThrow(
       /deploy\/y.yaml document 1 is not a Kubernetes object/,
@@ -146,6 +152,30 @@ describe("createRenderer on plain YAML", () => {
     });
     expect(objects.map((o) => o.metadata.name)).toEqual(["a"]);
     expect(warnings[0]).toMatch(/skipped k8s\/kustomization.yaml/);
+  });
+
+  it("mentions the kustomization files include/exclude kept, once, and none they left out", async () => {
+    const files: Record<string, string> = {
+      "k8s/base/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+    };
+    for (const d of ["x", "y", "z", "w"]) files[`k8s/overlays/${d}/kustomization.yaml`] = "resources: [../../base]\n";
+    files["k8s/base/kustomization.yaml"] = "resources: [a.yaml]\n";
+    const root = await tree(files);
+    const render = async (yaml: string) => {
+      const c = config(`manifests:\n  path: k8s\n  type: plain\n${yaml}`);
+      return testRenderer().render({ dir: root, config: c, ref, names: previewNamesFor(ref, c) });
+    };
+    const only = await render("  include: [base/**]\n");
+    expect(only.objects.map((o) => o.metadata.name)).toEqual(["a"]);
+    expect(only.warnings.filter((w) => w.includes("kustomization"))).toEqual([
+      "skipped k8s/base/kustomization.yaml: a kustomization file is not a manifest (set manifests.type: kustomize to build one, or leave it out with manifests.include/exclude)",
+    ]);
+    const excluded = await render('  exclude: ["**/kustomization.yaml"]\n');
+    expect(excluded.warnings.filter((w) => w.includes("kustomization"))).toEqual([]);
+    const all = await render("");
+    expect(all.warnings.filter((w) => w.includes("kustomization"))).toEqual([
+      "skipped k8s/base/kustomization.yaml, k8s/overlays/w/kustomization.yaml, k8s/overlays/x/kustomization.yaml and 2 more: a kustomization file is not a manifest (set manifests.type: kustomize to build one, or leave it out with manifests.include/exclude)",
+    ]);
   });
 
   it("refuses a manifests.path that is a symlink out of the repository (the tree's links are judged first)", async () => {
