@@ -377,6 +377,11 @@ export const configSchema = z
         path: ["tls"],
       })
       .optional(),
+    /**
+     * Who may open the preview URL: `public` (anyone with the URL) or `github` (visitors sign in with GitHub and must
+     * read this repository; docs/preview-access.md). Default: `github` for a private repository, `public` otherwise.
+     */
+    access: z.enum(["public", "github"]).optional(),
     /** Extra labels/annotations on the preview namespace (e.g. a gateway access label). */
     namespace: z
       .object({ labels: namespaceLabels.default({}), annotations: annotationMap.default({}) })
@@ -565,6 +570,14 @@ export const configSchema = z
         timeout: duration.default(1_200_000),
         /** A failing E2E run fails the check run (otherwise it is reported only). */
         required: z.boolean().default(true),
+        /**
+         * For an `access: github` preview: the workflow input that gets the preview's bypass token (rotated per
+         * deploy; send it as the `X-Preview-Bypass` header, and mask it in the workflow). None by default.
+         */
+        bypassInput: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_-]{0,99}$/, "a workflow input name")
+          .optional(),
       })
       .strict()
       .optional(),

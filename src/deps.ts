@@ -7,6 +7,9 @@
  * Tests replace parts (the cluster client's KubeConfig, the renderer, the queue, the notifier, the pace of the polls),
  * never the wiring: the end-to-end suites build the server through this same function. Behaviour lives in the parts
  * (the intake, the runner, the backup service, …), not here.
+ *
+ * Longer than 300 lines: one line or two per part, in the order they depend on each other; split, the order would be
+ * spread over files.
  */
 import { chmodSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -33,6 +36,7 @@ import { createWakeDoor, type WakeDoor } from "./handlers/wake.js";
 import { createCommentJob, COMMENT_JOB, type CommentJob } from "./intake/comment-job.js";
 import { createIntake, type Intake } from "./intake/gate.js";
 import type { Logger } from "./logger.js";
+import { pagePartFrom, withPageLinks, type PagePart } from "./page-part.js";
 import { createSlackResponder } from "./services/chat/slack-reply.js";
 import { createCluster } from "./services/cluster/cluster.js";
 import { createClusterDirectory } from "./services/cluster/directory.js";
@@ -40,6 +44,7 @@ import { createGitHubClients, type GitHubClients } from "./services/github/app-c
 import { MemoryHeadLog, PgHeadLog, type HeadLog } from "./services/github/head-log.js";
 import { githubOpenPulls } from "./services/github/open-pulls.js";
 import { redeliverMissed } from "./services/github/redeliver.js";
+import type { GitHubEndpoints } from "./services/github/user-auth.js";
 import { WriteLanes } from "./services/github/write-lanes.js";
 import { GatedScheduleLock, MemoryScheduleLock, PgScheduleLock, type ScheduleLock } from "./services/jobs/schedule.js";
 import { createSlackWebClient, type Notifier } from "./services/chat/notifier.js";
@@ -82,6 +87,8 @@ export interface PartOverrides {
   fetch?: typeof fetch;
   /** Octokit class for Probot (tests disable retries and throttling). */
   Octokit?: typeof ProbotOctokit;
+  /** Where visitors sign in with GitHub and whose API says what they read (default from GHE_HOST). */
+  signInGitHub?: GitHubEndpoints;
 }
 
 export interface AppParts {
@@ -112,6 +119,8 @@ export interface AppParts {
   /** Sleep and wake (absent: nothing sleeps); the wake door answers sleeping previews' hosts (mounted first). */
   sleep?: PreviewSleepDeps;
   wakeDoor: WakeDoor;
+  /** The preview page and the sign-in in front of previews: its door, or why it is off. */
+  page: PagePart;
 }
 
 export interface App extends AppParts {
@@ -170,6 +179,14 @@ export function buildApp(settings: Env, o: BuildOptions): App {
   const scheduleLock = queueLease ? new GatedScheduleLock(slots, queueLease) : slots;
   const queue = parts.queue ?? queueFrom(settings, metrics, logger, notifier, queueLease);
   const backups = backupsFrom(settings, { databases, metrics, notifier, answerSlack, logger });
+  const page = pagePartFrom(settings, {
+    cluster,
+    kubeConfig,
+    ...(databases ? { databases } : {}),
+    ...(backups ? { backups: backups.reads } : {}),
+    logger,
+    ...(parts.signInGitHub ? { github: parts.signInGitHub } : {}),
+  });
   const workDir = settings.WORK_DIR ?? join(tmpdir(), "preview-bot");
   const renderWorker = renderWorkerFrom(settings, logger);
   const renderStatus: RenderStatus = { state: "not checked yet" };
@@ -183,6 +200,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
         logger,
         toolPath: settings.PATH,
         ...rendererSettings(settings),
+        access: page.access,
       }),
     ...(databases ? { databases } : {}),
     ...(backups?.previews ? { backups: backups.previews } : {}),
@@ -202,6 +220,8 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     ...(parts.fetch ? { fetchImpl: parts.fetch } : {}),
     healthIntervalMs: pace.healthIntervalMs,
     e2ePollMs: pace.e2ePollMs,
+    ...(page.links ? { page: page.links } : {}),
+    ...(page.accessGrants ? { accessGrants: page.accessGrants } : {}),
   });
   const heads: HeadLog = pool ? new PgHeadLog(pool) : new MemoryHeadLog();
   const intake = createIntake({
@@ -249,10 +269,11 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     heads,
     runner,
     intake,
-    directory: createClusterDirectory(cluster),
+    directory: withPageLinks(createClusterDirectory(cluster), page),
     sweeper,
     ...(sleep ? { sleep } : {}),
     wakeDoor,
+    page,
 
     renderStatus,
 

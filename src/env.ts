@@ -41,6 +41,8 @@ const flag = z
   .optional()
   .transform((v) => v === "true" || v === "1");
 
+/** Bytes a PREVIEW_AUTH_SECRET key must have at least. */
+const AUTH_SECRET_MIN_LENGTH = 32;
 /** A dockerconfigjson source: a file path, or `secret:<name>` (a Secret in BOT_NAMESPACE). */
 const credentialSource = z
   .string()
@@ -297,7 +299,47 @@ const envSchema = z.object({
       }
       return Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[m[2] as "m" | "h" | "d" | "w"];
     }),
-  /** The bot's Service: what sleeping previews' routes point at (`namespace/name:port`; default `<BOT_NAMESPACE>/preview-bot:80`). */
+  // The preview page and GitHub sign-in in front of previews (docs/preview-access.md). The page is on when the first
+  // four are set; the bot starts without them and says which are missing (handlers/page/settings.ts).
+  /** The bot's public origin, e.g. `https://preview-bot.example.com`; GitHub's callback URL is `<this>/auth/callback`. */
+  PREVIEW_BOT_URL: optional.pipe(
+    z
+      .url({ protocol: /^https?$/, error: "the bot's public URL, e.g. https://preview-bot.example.com" })
+      .refine((v) => {
+        const u = new URL(v);
+        return u.pathname === "/" && !u.search && !u.hash;
+      }, "an origin only, without a path")
+      .optional(),
+  ),
+  /** The GitHub App's client ID and one of its client secrets (the App's settings page; `setup` writes both). */
+  GITHUB_CLIENT_ID: optional,
+  GITHUB_CLIENT_SECRET: optional,
+  /** Keys for the page's sealed cookies and the previews' bypass tokens; comma-separated to rotate (the first seals). */
+  PREVIEW_AUTH_SECRET: optional.pipe(
+    z
+      .string()
+      .refine(
+        (v) =>
+          v
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean)
+            .every((s) => Buffer.byteLength(s) >= AUTH_SECRET_MIN_LENGTH),
+        `at least ${AUTH_SECRET_MIN_LENGTH} random characters each (comma-separated to rotate: the first seals)`,
+      )
+      .optional(),
+  ),
+  /** Seconds a sign-in lasts (never longer than GitHub's user token). */
+  PREVIEW_AUTH_SESSION_TTL: z.coerce.number().int().min(300).max(86_400).default(28_800),
+  /** Seconds "this login reads this repository" is remembered: lost access takes effect within it. */
+  PREVIEW_AUTH_ACCESS_TTL: z.coerce.number().int().min(10).max(900).default(120),
+  /** Drop `Secure` from the page's cookies: only for a bot on http://localhost (development). */
+  PREVIEW_AUTH_INSECURE_COOKIES: flag,
+  /** What serves preview routes, for `access: github`; unset: protected previews are refused (never left public). */
+  PREVIEW_ACCESS_GATEWAY: z.enum(["ingress-nginx", "envoy-gateway", "gateway-api-external-auth"]).optional(),
+  /** The URL ingress-nginx calls per request (default `<PREVIEW_BOT_URL>/auth/check`; in a cluster, the Service's). */
+  PREVIEW_AUTH_URL: optional.pipe(z.url({ protocol: /^https?$/, error: "an http(s) URL" }).optional()),
+  /** The bot's Service: what sleeping previews' routes and Gateway API auth backend references point at (`namespace/name:port`; default `<BOT_NAMESPACE>/preview-bot:80`). */
   PREVIEW_BOT_SERVICE: optional.pipe(
     z
       .string()
@@ -392,6 +434,8 @@ export function secretValues(env: Env): string[] {
     env.SLACK_SIGNING_SECRET,
     env.SLACK_BOT_TOKEN,
     env.PREVIEW_DATABASE_PASSWORD_KEY,
+    env.GITHUB_CLIENT_SECRET,
+    ...(env.PREVIEW_AUTH_SECRET?.split(",").map((s) => s.trim()) ?? []),
     privateKey(env),
   ];
   const accountKey = /AccountKey=([^;]+)/i.exec(env.AZURE_STORAGE_CONNECTION_STRING ?? "")?.[1];

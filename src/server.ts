@@ -1,6 +1,6 @@
 /**
- * Process entry: one HTTP server, four doors — GitHub webhooks (Probot), Slack (Bolt), health, metrics — and
- * graceful shutdown. With no GitHub App credentials it still starts, serves /healthz, and walks the user through
+ * Process entry: one HTTP server, its doors — GitHub webhooks (Probot), Slack (Bolt), the preview page and sign-in
+ * (when configured), health, metrics — and graceful shutdown. With no GitHub App credentials it still starts, serves /healthz, and walks the user through
  * registering the app (GitHub's manifest flow from app.yml).
  */
 import { existsSync } from "node:fs";
@@ -87,6 +87,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     logger.info(
       `preview-bot listening on port ${port}: GitHub webhooks at ${WEBHOOKS_PATH}${slackConfigured(env) ? ", Slack at /slack/events" : " (Slack not configured)"}`,
     );
+    logPage(app, logger);
     if (env.WEBHOOK_PROXY_URL) {
       // Through this server's own webhook door (signature checked), on the port it actually listens on.
       proxy = await startWebhookProxy({
@@ -132,6 +133,8 @@ function setupDoor(env: Env, logger: Logger): Listener {
     appYmlPath: resolve(appRoot(), "app.yml"),
     envFile: env.ENV_FILE,
     ...(env.WEBHOOK_PROXY_URL ? { webhookProxyUrl: env.WEBHOOK_PROXY_URL } : {}),
+    ...(env.PREVIEW_BOT_URL ? { botUrl: env.PREVIEW_BOT_URL } : {}),
+    hasAuthSecret: Boolean(env.PREVIEW_AUTH_SECRET),
     githubHost: env.GHE_HOST ?? "github.com",
     ...(env.GHE_PROTOCOL ? { githubProtocol: env.GHE_PROTOCOL } : {}),
     logger,
@@ -175,8 +178,24 @@ async function appDoors(env: Env, logger: Logger, app: App): Promise<Listener[]>
       return true;
     });
   }
+  // The preview page and the sign-in (/previews, /auth/*), when its settings are there.
+  if (app.page.listener) listeners.push(app.page.listener);
   listeners.push(async (req, res) => Boolean(await github(req, res)));
   return listeners;
+}
+
+/** Whether the page is on, and if not, what is missing: protected previews are refused until it is. */
+function logPage(app: App, logger: Logger): void {
+  const { page } = app;
+  if (page.settings) {
+    const gateway = page.settings.gateway
+      ? `protected previews through ${page.settings.gateway}`
+      : "no PREVIEW_ACCESS_GATEWAY: access: github previews are refused";
+    logger.info(`preview page at ${page.settings.botUrl}/previews (GitHub sign-in; ${gateway})`);
+  } else
+    logger.warn(
+      `preview page and GitHub sign-in off: ${page.off}. Previews with access: github (the default for private repositories) are refused until it is on`,
+    );
 }
 
 /**

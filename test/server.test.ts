@@ -1,6 +1,7 @@
 /**
  * The process as a new user meets it: no credentials → it still starts, answers /healthz, says it is not ready,
- * serves the GitHub App registration from app.yml, and the manifest code exchange writes the credentials. With
+ * serves the GitHub App registration from app.yml (with the preview page's callback URL), and the manifest code
+ * exchange writes the credentials (the App's, and its client for the page's sign-in). With
  * WEBHOOK_PROXY_URL set (local development), the app is registered with the proxy as its webhook URL.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -11,6 +12,7 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import nock from "nock";
 import { loadEnv } from "../src/env.js";
+import { pageSetup } from "../src/handlers/page/settings.js";
 import { createLogger } from "../src/logger.js";
 import { startServer, type RunningServer } from "../src/server.js";
 
@@ -63,6 +65,8 @@ describe("npm start with no credentials", () => {
     const manifest = JSON.parse(value.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c))));
     expect(manifest.hook_attributes.url).toBe(`http://127.0.0.1:${bot.port}/api/github/webhooks`);
     expect(manifest.redirect_url).toBe(`http://127.0.0.1:${bot.port}/probot/setup`);
+    // The preview page's GitHub sign-in returns here (GitHub accepts only a registered callback URL).
+    expect(manifest.callback_urls).toEqual([`http://127.0.0.1:${bot.port}/auth/callback`]);
     expect(manifest.default_events).toEqual(expect.arrayContaining(["pull_request", "issue_comment"]));
     expect(manifest.default_permissions).toMatchObject({ checks: "write", deployments: "write", contents: "read" });
     expect(html).toContain('action="https://github.com/settings/apps/new"');
@@ -78,6 +82,8 @@ describe("npm start with no credentials", () => {
       pem,
       webhook_secret: "whsec-0123456789",
       html_url: "https://github.com/apps/my-preview-bot",
+      client_id: "Iv23liClientId0001",
+      client_secret: "client-secret-0123456789abcdef",
     });
     const res = await get("/probot/setup?code=abc123");
     expect(res.status).toBe(302);
@@ -86,13 +92,30 @@ describe("npm start with no credentials", () => {
     // What the next start reads: Node's own .env parser (process.loadEnvFile), in a child process.
     const read = execFileSync(
       process.execPath,
-      [
-        "-e",
-        `process.loadEnvFile(${JSON.stringify(join(dir, ".env"))}); console.log(JSON.stringify([process.env.APP_ID, process.env.PRIVATE_KEY, process.env.WEBHOOK_SECRET]))`,
-      ],
+      ["-e", `process.loadEnvFile(${JSON.stringify(join(dir, ".env"))}); console.log(JSON.stringify(process.env))`],
       { encoding: "utf8" },
     );
-    expect(JSON.parse(read)).toEqual(["4242", pem, "whsec-0123456789"]);
+    const written = JSON.parse(read) as Record<string, string>;
+    expect([written.APP_ID, written.PRIVATE_KEY, written.WEBHOOK_SECRET]).toEqual(["4242", pem, "whsec-0123456789"]);
+    // The page's sign-in: the App's client, the URL its callback was registered with, a new cookie key.
+    expect(written).toMatchObject({
+      GITHUB_CLIENT_ID: "Iv23liClientId0001",
+      GITHUB_CLIENT_SECRET: "client-secret-0123456789abcdef",
+      PREVIEW_BOT_URL: `http://127.0.0.1:${bot.port}`,
+      PREVIEW_AUTH_INSECURE_COOKIES: "true",
+    });
+    expect(written.PREVIEW_AUTH_SECRET!.length).toBeGreaterThanOrEqual(32);
+    // What the next start makes of it: the page is on.
+    const pageVars = [
+      "GITHUB_CLIENT_ID",
+      "GITHUB_CLIENT_SECRET",
+      "PREVIEW_BOT_URL",
+      "PREVIEW_AUTH_INSECURE_COOKIES",
+      "PREVIEW_AUTH_SECRET",
+    ];
+    const next = loadEnv(Object.fromEntries(pageVars.map((k) => [k, written[k]])));
+    expect(pageSetup(next)).toMatchObject({ on: true, settings: { botUrl: `http://127.0.0.1:${bot.port}` } });
+    expect(lines.join("\n")).not.toContain("client-secret-0123456789abcdef");
     expect(statSync(join(dir, ".env")).mode & 0o077).toBe(0);
     expect(lines.join("\n")).not.toContain("MIIEfake");
     expect(lines.join("\n")).not.toContain("whsec-0123456789");

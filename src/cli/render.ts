@@ -16,6 +16,7 @@ import { guardedPreview } from "../services/preview/guardrails/guarded-preview.j
 import { guardrailSettings } from "../services/preview/guardrails/namespace-guardrails.js";
 import { createLogger } from "../logger.js";
 import { previewNamesFor } from "../services/preview/naming.js";
+import { accessSettingsOf, pageSetup } from "../handlers/page/settings.js";
 import { createRenderer, RenderError, toYaml, type RenderResult } from "../services/preview/render/index.js";
 import { rendererSettings, renderWorkerFrom } from "../services/preview/render/settings.js";
 import type { PreviewRef } from "../services/shared/preview.js";
@@ -130,7 +131,13 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
       logger,
       toolPath: env.PATH,
       ...rendererSettings(env),
+      access: accessSettingsOf(pageSetup(env)),
     });
+    // The bot decides an unset `access` by the repository's visibility, which a checkout does not know.
+    if (!parsed.config.access)
+      io.stderr.write(
+        "note: access is not set: rendered as public; the bot renders a private repository's previews as access: github\n",
+      );
     // The same isolated renderer the bot uses: this directory is the pull request's tree.
     const result = await renderer.render({
       source: { kind: "dir", dir: root },
@@ -138,6 +145,7 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
       config: parsed.config,
       ref,
       names,
+      access: parsed.config.access ?? "public",
     });
     // What the bot itself applies first (the Namespace and the guardrails), then the render held inside them.
     const guarded = guardedPreview(result.objects, names, parsed.config, guardrailSettings(env));

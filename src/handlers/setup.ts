@@ -5,11 +5,17 @@
  * env file. Restart, and the bot runs. With WEBHOOK_PROXY_URL set (local development: GitHub cannot reach localhost),
  * the app is registered with that proxy as its webhook URL.
  *
+ * The same registration sets up the GitHub sign-in of the preview page (docs/preview-access.md): the manifest carries
+ * the callback URL (`<PREVIEW_BOT_URL>/auth/callback`, or this server's own address when PREVIEW_BOT_URL is unset),
+ * and the env file gets the App's client id and secret, PREVIEW_BOT_URL to match the callback, and a new
+ * PREVIEW_AUTH_SECRET when there is none.
+ *
  * Whoever completes the registration decides which GitHub App this bot becomes: someone else's app, registered into
  * it, would receive every webhook and act with the bot's cluster rights. So the registration pages answer only
  * requests from this machine itself (a loopback address, with no proxy's forwarding headers); anyone else gets 403
  * and the log says who tried. In a cluster, reach it with `kubectl port-forward`, or register on a laptop.
  */
+import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parse as parseYaml } from "yaml";
@@ -23,6 +29,10 @@ export interface SetupOptions {
   githubProtocol?: string;
   /** WEBHOOK_PROXY_URL: registered as the app's webhook URL instead of this server's own. */
   webhookProxyUrl?: string;
+  /** PREVIEW_BOT_URL, when set: the page's public origin (its callback URL); else this server's own address. */
+  botUrl?: string;
+  /** PREVIEW_AUTH_SECRET is set already (else a new one is written). */
+  hasAuthSecret?: boolean;
   logger: Logger;
   fetchImpl?: typeof fetch;
 }
@@ -45,15 +55,44 @@ function baseUrlOf(req: IncomingMessage): string {
   return `${proto}://${host}`;
 }
 
-/** The app manifest from app.yml; webhooks go to `webhookUrl` (a proxy) when given, else to this server. */
-function buildManifest(appYml: string, baseUrl: string, webhookUrl?: string): Record<string, unknown> {
+/**
+ * The app manifest from app.yml; webhooks go to `webhookUrl` (a proxy) when given, else to this server. The page's
+ * sign-in returns to `<botUrl>/auth/callback` (GitHub requires the redirect URI to be one of the App's callback URLs).
+ */
+function buildManifest(
+  appYml: string,
+  baseUrl: string,
+  webhookUrl?: string,
+  botUrl: string = baseUrl,
+): Record<string, unknown> {
   const manifest = (parseYaml(appYml) ?? {}) as Record<string, unknown>;
   return {
     ...manifest,
     url: manifest.url ?? baseUrl,
     hook_attributes: { url: webhookUrl ?? `${baseUrl}/api/github/webhooks` },
     redirect_url: `${baseUrl}/probot/setup`,
+    callback_urls: [`${new URL(botUrl).origin}/auth/callback`],
     public: manifest.public ?? false,
+  };
+}
+
+const LOCAL_HOST = /^(localhost|127\.0\.0\.1|\[::1\]|[a-z0-9-]+\.localhost)$/;
+
+/** What the env file gets for the page's sign-in, besides the App's id, key and webhook secret. */
+function signInSettings(
+  app: { client_id?: string; client_secret?: string },
+  botUrl: string,
+  hasAuthSecret: boolean,
+): Record<string, string> {
+  const url = new URL(botUrl);
+  const local = url.protocol === "http:" && LOCAL_HOST.test(url.hostname);
+  return {
+    ...(app.client_id ? { GITHUB_CLIENT_ID: app.client_id } : {}),
+    ...(app.client_secret ? { GITHUB_CLIENT_SECRET: app.client_secret } : {}),
+    PREVIEW_BOT_URL: url.origin,
+    // Secure cookies need https; a bot on http://localhost (development) may go without.
+    ...(local ? { PREVIEW_AUTH_INSECURE_COOKIES: "true" } : {}),
+    ...(hasAuthSecret ? {} : { PREVIEW_AUTH_SECRET: randomBytes(32).toString("base64url") }),
   };
 }
 
@@ -104,7 +143,12 @@ export function createSetupHandler(opts: SetupOptions) {
       return true;
     }
     if (url.pathname === "/probot") {
-      const manifest = buildManifest(readFileSync(opts.appYmlPath, "utf8"), baseUrlOf(req), opts.webhookProxyUrl);
+      const manifest = buildManifest(
+        readFileSync(opts.appYmlPath, "utf8"),
+        baseUrlOf(req),
+        opts.webhookProxyUrl,
+        opts.botUrl ?? baseUrlOf(req),
+      );
       const org = url.searchParams.get("org");
       const target = `https://${opts.githubHost}/${org && /^[A-Za-z0-9-]+$/.test(org) ? `organizations/${org}/` : ""}settings/apps/new`;
       res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(`<!doctype html>
@@ -112,7 +156,7 @@ export function createSetupHandler(opts: SetupOptions) {
 <body style="font-family: system-ui, sans-serif; max-width: 40em; margin: 3em auto">
 <h1>preview-bot is running, but not registered with GitHub yet</h1>
 <p>Register the GitHub App from <code>app.yml</code> (least permissions, only the events preview-bot uses). GitHub
-sends you back here, and the app's id, private key and webhook secret are written to <code>${escapeHtml(opts.envFile)}</code>.
+sends you back here, and the app's id, private key, webhook secret and sign-in client (for the preview page) are written to <code>${escapeHtml(opts.envFile)}</code>.
 Then restart preview-bot and install the app on your repositories.</p>
 <p>For an organization, open <code>/probot?org=&lt;your-org&gt;</code>.</p>
 ${webhookNote(opts.webhookProxyUrl)}
@@ -145,8 +189,15 @@ ${webhookNote(opts.webhookProxyUrl)}
         webhook_secret: string;
         html_url: string;
         slug: string;
+        client_id?: string;
+        client_secret?: string;
       };
-      updateEnvFile(opts.envFile, { APP_ID: String(app.id), PRIVATE_KEY: app.pem, WEBHOOK_SECRET: app.webhook_secret });
+      updateEnvFile(opts.envFile, {
+        APP_ID: String(app.id),
+        PRIVATE_KEY: app.pem,
+        WEBHOOK_SECRET: app.webhook_secret,
+        ...signInSettings(app, opts.botUrl ?? baseUrlOf(req), opts.hasAuthSecret === true),
+      });
       opts.logger.info(
         `GitHub App "${app.slug}" (id ${app.id}) registered; credentials written to ${opts.envFile}. Restart preview-bot.`,
       );

@@ -11,6 +11,7 @@ import nock from "nock";
 import { c as tarCreate } from "tar";
 import { loadEnv } from "../../src/env.js";
 import { createLogger } from "../../src/logger.js";
+import type { PartOverrides } from "../../src/deps.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import { startFakeKube, type FakeKube, type FakeKubeOptions } from "./fake-kube/index.js";
 import { deliver, examplePayload, GITHUB_API, ProbotTestOctokit, type FakePull } from "./github-fake.js";
@@ -52,6 +53,8 @@ export async function startHarness(
     /** Point the bot at this cluster instead (the real control plane, e.g. with the bot's own ServiceAccount token); the fake still starts, unused. */ kubeConfig?: KubeConfig;
     /** The webhook secret the bot is given and deliveries are signed with (default SECRET). */
     secret?: string;
+    /** More parts in place of the real ones (e.g. the loopback GitHub for the page's sign-in). */
+    parts?: PartOverrides;
   } = {},
 ): Promise<Harness> {
   const workDir = mkdtempSync(join(tmpdir(), "e2e-"));
@@ -94,6 +97,7 @@ export async function startHarness(
         imagePollMaxMs: 500,
       },
       ...(opts.fetchImpl ? { fetch: opts.fetchImpl } : {}),
+      ...opts.parts,
     },
     schedules: false,
   });

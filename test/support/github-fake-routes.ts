@@ -286,6 +286,9 @@ export function pullJson(state: FakeGitHubState, p: FakePull, example: Record<st
     name: state.repo,
     full_name: full,
     owner: { ...example.base.repo.owner, login: state.owner },
+    ...(state.private !== undefined
+      ? { private: state.private, visibility: state.private ? "private" : "public" }
+      : {}),
   };
   return {
     ...example,

@@ -112,6 +112,8 @@ export interface FakeCheckRun {
 export interface FakeGitHubState {
   owner: string;
   repo: string;
+  /** The repository is private (undefined: as the example payloads have it, public). */
+  private?: boolean;
   defaultBranch: string;
   /** `.github/preview.yml` on the default branch (undefined → 404, not enrolled). */
   config?: string;

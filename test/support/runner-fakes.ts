@@ -217,9 +217,12 @@ export class FakeBackups implements PreviewBackups {
   }
 }
 
-/** What a fake render answers; the isolation defaults to a namespaces sandbox, the hooks' plan and the pins to none. */
-type FakeRenderResult = Omit<RenderResult, "isolation" | "hooks" | "pinned"> &
-  Partial<Pick<RenderResult, "isolation" | "hooks" | "pinned">>;
+/**
+ * What a fake render answers; the isolation defaults to a namespaces sandbox, access to the input's mode with no hosts
+ * and no grants, the hooks' plan and the pins to none.
+ */
+type FakeRenderResult = Omit<RenderResult, "isolation" | "access" | "hooks" | "pinned"> &
+  Partial<Pick<RenderResult, "isolation" | "access" | "hooks" | "pinned">>;
 
 /** The renderer: answers `result` (or throws `error`), keeping each input. */
 export class FakeRenderer implements Renderer {
@@ -233,6 +236,7 @@ export class FakeRenderer implements Renderer {
     if (this.error) throw this.error;
     return {
       isolation: { isolation: "namespaces", detail: "user, mount, network namespaces" },
+      access: { mode: input.access ?? "public", hosts: [], grants: [] },
       hooks: [],
       pinned: [],
       ...this.result,
@@ -293,6 +297,7 @@ export async function stepBench(opts: StepBenchOptions = {}): Promise<StepBench>
     baseBranch: "main",
     baseSha: "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567",
     author: "octocat",
+    private: false,
     ...opts.pull,
   };
   const config = repoConfig(opts.config ?? {});
@@ -359,6 +364,13 @@ export async function stepBench(opts: StepBenchOptions = {}): Promise<StepBench>
       ownObjects: opts.ownObjects ?? [],
       applied: opts.applied ?? [],
       workloads: [],
+      // As startRun decides it: the config's access, else github for a private repository; a fixed nonce.
+      access: {
+        mode: config.access ?? (pull.private ? "github" : "public"),
+        nonce: "test-nonce",
+        hosts: [],
+        grants: [],
+      },
       pinned: [],
       park: (wait) => wait(),
     },

@@ -139,6 +139,7 @@ class SlackNotifier implements Notifier {
         ...(ref.sha ? { sha: ref.sha } : {}),
         ...(report.sleep?.asleepSince ? { asleepSince: report.sleep.asleepSince } : {}),
         ...(report.cost ? { cost: formatCost(report.cost) } : {}),
+        ...(report.pageUrl ? { pageUrl: report.pageUrl } : {}),
       },
       { text: report.summary, ...(report.error ? { detail: report.error } : {}) },
       report.slackChannel ? { channel: report.slackChannel } : {},

@@ -62,7 +62,8 @@ export function previewLine(summary: PreviewSummary): string {
   const key = escapeSlack(summary.key, 150);
   const url = safeUrl(summary.url);
   const expires = summary.expiresAt ? ` · expires ${escapeSlack(summary.expiresAt, 40)}` : "";
-  return `${STATE_ICON[summary.state]} ${pr ? `<${pr}|${key}>` : key} *${summary.state}*${url ? ` <${url}|open>` : ""}${expires}`;
+  const page = safeUrl(summary.pageUrl);
+  return `${STATE_ICON[summary.state]} ${pr ? `<${pr}|${key}>` : key} *${summary.state}*${url ? ` <${url}|open>` : ""}${page ? ` · <${page}|details and logs>` : ""}${expires}`;
 }
 
 export function previewBlocks(summary: PreviewSummary, opts: { extendBy?: string } = {}): KnownBlock[] {
@@ -81,10 +82,15 @@ export function previewBlocks(summary: PreviewSummary, opts: { extendBy?: string
   if (summary.expiresAt) fields.push(`*Expires*\n${escapeSlack(summary.expiresAt, 40)}`);
   if (summary.asleepSince) fields.push(`*Sleep*\n:zzz: asleep since ${escapeSlack(summary.asleepSince, 40)}`);
   if (summary.cost) fields.push(`*Cost so far*\n${escapeSlack(summary.cost, 120)}`);
+  const page = safeUrl(summary.pageUrl);
+  if (page) fields.push(`*Details*\n<${page}|last deploy and logs>`);
   const blocks: KnownBlock[] = [
     {
       type: "section",
-      text: { type: "mrkdwn", text: `${previewLine({ ...summary, url: undefined, expiresAt: undefined })}${title}` },
+      text: {
+        type: "mrkdwn",
+        text: `${previewLine({ ...summary, url: undefined, expiresAt: undefined, pageUrl: undefined })}${title}`,
+      },
     },
     { type: "section", fields: fields.map((text) => ({ type: "mrkdwn" as const, text })) },
   ];

@@ -19,41 +19,45 @@ import {
 import type { Cluster } from "../shared/preview.js";
 import { readPreviewState } from "../shared/state.js";
 
+type PreviewNamespace = Awaited<ReturnType<Cluster["listNamespaces"]>>[number];
+
+/** The preview a namespace records (its labels and annotations), or undefined for a namespace that names none. */
+export function summaryOf(ns: PreviewNamespace): PreviewSummary | undefined {
+  const full = ns.annotations[REPOSITORY_ANNOTATION];
+  const number = Number(ns.labels[PR_LABEL]);
+  if (!full || !Number.isInteger(number)) return undefined;
+  const [owner, repo] = full.split("/") as [string, string];
+  const state = readPreviewState(ns.annotations[STATE_ANNOTATION], ns.phase);
+  const summary: PreviewSummary = {
+    key: `${full}#${number}`,
+    owner,
+    repo,
+    number,
+    state,
+    namespace: ns.name,
+  };
+  const optional: Array<[keyof PreviewSummary, string | undefined]> = [
+    ["url", ns.annotations[URL_ANNOTATION]],
+    ["title", ns.annotations[TITLE_ANNOTATION]],
+    ["sha", ns.annotations[SHA_ANNOTATION]],
+    ["branch", ns.annotations[BRANCH_ANNOTATION]],
+    ["expiresAt", ns.annotations[EXPIRES_ANNOTATION]],
+    ["asleepSince", ns.annotations[ASLEEP_SINCE_ANNOTATION]],
+  ];
+  for (const [k, v] of optional) if (v) (summary as unknown as Record<string, string>)[k] = v;
+  const extra = (ns.annotations[EXTRA_URLS_ANNOTATION] ?? "")
+    .split(",")
+    .map((pair) => pair.split("="))
+    .filter((kv): kv is [string, string] => kv.length === 2 && kv[0] !== "" && /^https?:\/\//.test(kv[1] ?? ""))
+    .map(([name, url]) => ({ name, url }));
+  if (extra.length) summary.extraUrls = extra;
+  return summary;
+}
+
 export function createClusterDirectory(cluster: Cluster): PreviewDirectory {
   async function all(): Promise<PreviewSummary[]> {
     const namespaces = await cluster.listNamespaces({ ...MANAGED_BY });
-    const out: PreviewSummary[] = [];
-    for (const ns of namespaces) {
-      const full = ns.annotations[REPOSITORY_ANNOTATION];
-      const number = Number(ns.labels[PR_LABEL]);
-      if (!full || !Number.isInteger(number)) continue;
-      const [owner, repo] = full.split("/") as [string, string];
-      const state = readPreviewState(ns.annotations[STATE_ANNOTATION], ns.phase);
-      const summary: PreviewSummary = {
-        key: `${full}#${number}`,
-        owner,
-        repo,
-        number,
-        state,
-        namespace: ns.name,
-      };
-      const optional: Array<[keyof PreviewSummary, string | undefined]> = [
-        ["url", ns.annotations[URL_ANNOTATION]],
-        ["title", ns.annotations[TITLE_ANNOTATION]],
-        ["sha", ns.annotations[SHA_ANNOTATION]],
-        ["branch", ns.annotations[BRANCH_ANNOTATION]],
-        ["expiresAt", ns.annotations[EXPIRES_ANNOTATION]],
-        ["asleepSince", ns.annotations[ASLEEP_SINCE_ANNOTATION]],
-      ];
-      for (const [k, v] of optional) if (v) (summary as unknown as Record<string, string>)[k] = v;
-      const extra = (ns.annotations[EXTRA_URLS_ANNOTATION] ?? "")
-        .split(",")
-        .map((pair) => pair.split("="))
-        .filter((kv): kv is [string, string] => kv.length === 2 && kv[0] !== "" && /^https?:\/\//.test(kv[1] ?? ""))
-        .map(([name, url]) => ({ name, url }));
-      if (extra.length) summary.extraUrls = extra;
-      out.push(summary);
-    }
+    const out = namespaces.map(summaryOf).filter((s): s is PreviewSummary => s !== undefined);
     return out.sort((a, b) => a.key.localeCompare(b.key));
   }
   return {

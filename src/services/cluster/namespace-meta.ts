@@ -15,9 +15,13 @@ import {
   type V1Namespace,
 } from "@kubernetes/client-node";
 import {
+  ACCESS_ANNOTATION,
+  ACCESS_HOSTS_ANNOTATION,
+  ACCESS_NONCE_ANNOTATION,
   APPLIED_KINDS_ANNOTATION,
   BRANCH_ANNOTATION,
   EXPIRES_ANNOTATION,
+  LAST_RUN_ANNOTATION,
   MANAGED_BY,
   REPOSITORY_ANNOTATION,
   SHA_ANNOTATION,
@@ -36,8 +40,14 @@ import type { ObjectApi } from "./support.js";
  * APPLIED_KINDS_ANNOTATION).
  */
 export const APPLIED_CLUSTER_KINDS_ANNOTATION = "preview-bot.dev/applied-cluster-kinds";
-/** What the cluster service and sleep keep for themselves; a deploy's ensureNamespace never drops these. */
-const BOOKKEEPING = [APPLIED_KINDS_ANNOTATION, APPLIED_CLUSTER_KINDS_ANNOTATION, ...SLEEP_BOOKKEEPING];
+/** What the cluster service and sleep keep for themselves, and the last run (until the new one ends): ensureNamespace
+ * keeps these. */
+const BOOKKEEPING = [
+  APPLIED_KINDS_ANNOTATION,
+  APPLIED_CLUSTER_KINDS_ANNOTATION,
+  LAST_RUN_ANNOTATION,
+  ...SLEEP_BOOKKEEPING,
+];
 /** What a deploy decides: after ensureNamespace, each is exactly as given, or absent. */
 const DECIDED = [
   STATE_ANNOTATION,
@@ -48,6 +58,9 @@ const DECIDED = [
   SHA_ANNOTATION,
   BRANCH_ANNOTATION,
   REPOSITORY_ANNOTATION,
+  ACCESS_ANNOTATION,
+  ACCESS_HOSTS_ANNOTATION,
+  ACCESS_NONCE_ANNOTATION,
 ];
 const ATTEMPTS = 5;
 

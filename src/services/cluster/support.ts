@@ -23,6 +23,8 @@ const APPLY_ORDER = [
   "Role",
   "RoleBinding",
   "NetworkPolicy",
+  // A protected preview's access policy (Envoy Gateway) before anything a route serves, so no route runs without it.
+  "SecurityPolicy",
   "Service",
   "Deployment",
   "StatefulSet",

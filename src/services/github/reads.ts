@@ -52,6 +52,8 @@ export interface PullFacts {
   /** The base branch's commit GitHub compares the PR with. */
   baseSha: string;
   author: string;
+  /** The repository is private (or GitHub did not say it is public): its previews default to `access: github`. */
+  private: boolean;
 }
 
 export async function getPull(octokit: Octokit, owner: string, repo: string, number: number): Promise<PullFacts> {
@@ -70,6 +72,7 @@ export async function getPull(octokit: Octokit, owner: string, repo: string, num
       baseBranch: data.base.ref,
       baseSha: data.base.sha,
       author: data.user?.login ?? "",
+      private: data.base.repo.private !== false,
     };
   } catch (err) {
     throw new Error(`reading pull request ${owner}/${repo}#${number}`, { cause: err });

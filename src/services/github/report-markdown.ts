@@ -278,6 +278,7 @@ export function renderComment(report: RunReport, opts: RenderOptions): string {
   if (table) lines.push(table, "");
   const links = [
     ...(report.links ?? []).map((l) => link(l.title, l.url)),
+    ...(report.pageUrl ? [link("Last deploy and logs", report.pageUrl)] : []),
     ...(opts.checkRunUrl ? [link("Checks", opts.checkRunUrl)] : []),
   ];
   if (links.length && !removed) lines.push(`**Links:** ${links.join(" · ")}`, "");

@@ -10,7 +10,14 @@ import type { GitHubClients } from "../github/app-clients.js";
 import type { Metrics } from "../metrics.js";
 import { systemOf } from "../shared/errors.js";
 import type { PreviewJob, SlackReplyTarget } from "../shared/dispatch.js";
-import { previewKey, type Cluster, type Databases, type PreviewNames, type PreviewRef } from "../shared/preview.js";
+import {
+  previewKey,
+  type AccessGrants,
+  type Cluster,
+  type Databases,
+  type PreviewNames,
+  type PreviewRef,
+} from "../shared/preview.js";
 import type { RunReport } from "../shared/run-report.js";
 import type { SleepControl } from "../shared/sleep.js";
 import type { GuardrailSettings } from "./guardrails/namespace-guardrails.js";
@@ -61,6 +68,16 @@ export interface RunnerDeps {
   fetchImpl?: typeof fetch;
   healthIntervalMs?: number;
   e2ePollMs?: number;
+  /** The preview page and its sign-in, when on: a preview's page, and a deploy's bypass token (registered secret). */
+  page?: PreviewPageLinks;
+  /** The objects protected previews need in the bot's own namespace (Gateway API ReferenceGrants). */
+  accessGrants?: AccessGrants;
+}
+
+export interface PreviewPageLinks {
+  previewUrl(key: { owner: string; repo: string; number: number }): string;
+  /** The bypass token of a preview's deploy (health checks, the E2E workflow), from its namespace and nonce. */
+  bypassToken(namespace: string, nonce: string): string;
 }
 
 /**

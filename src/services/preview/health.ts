@@ -21,7 +21,14 @@ export interface HealthResult {
 export async function runHealthChecks(
   baseUrl: string,
   checks: HealthCheck[],
-  opts: { deadlineMs: number; intervalMs?: number; signal?: AbortSignal; fetchImpl?: typeof fetch },
+  opts: {
+    deadlineMs: number;
+    intervalMs?: number;
+    signal?: AbortSignal;
+    fetchImpl?: typeof fetch;
+    /** Sent with every check (a protected preview's bypass token); never part of a result. */
+    headers?: Record<string, string>;
+  },
 ): Promise<HealthResult[]> {
   const fetchImpl = opts.fetchImpl ?? fetch;
   const interval = opts.intervalMs ?? 2_000;
@@ -38,7 +45,7 @@ export async function runHealthChecks(
           const res = await fetchImpl(url, {
             redirect: "manual",
             // Named, so a sleeping preview's wake door knows the bot's own checks (they never wake it).
-            headers: { "user-agent": HEALTH_CHECK_USER_AGENT },
+            headers: { "user-agent": HEALTH_CHECK_USER_AGENT, ...opts.headers },
             signal: AbortSignal.timeout(check.timeout),
           });
           await res.body?.cancel();

@@ -91,6 +91,8 @@ export interface PreviewSummary {
   asleepSince?: string;
   /** What it cost so far, as people read it (`≈ $1.20 (estimate; asleep 40 % of its life)`). */
   cost?: string;
+  /** The preview's page on the bot (last deploy, logs), when the page is on. */
+  pageUrl?: string;
 }
 
 /** Read side for the doors: what previews exist and how they are. */
@@ -114,4 +116,20 @@ export interface BackupReads {
   targets(): string[];
   /** The backups of one configured target. */
   ofTarget(name: string): Promise<BackupListing[]>;
+  /** Every configured target as the page shows it: who may see it, its last backup (time, size, verified), next run. */
+  overview?(now?: Date): Promise<BackupTargetView[]>;
+}
+
+/** A backup target as the page shows it (only to admins and to readers of one of its allowed repositories). */
+export interface BackupTargetView {
+  name: string;
+  /** `owner/repo` or `owner/*`; none: admins only. */
+  allowedRepos?: readonly string[];
+  lastSuccess?: string;
+  sizeBytes?: number;
+  /** ISO time the last backup was verified by a restore, if it was. */
+  verified?: string;
+  nextRun?: string;
+  /** The last run failed: why (redacted). */
+  lastError?: string;
 }

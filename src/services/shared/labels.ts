@@ -24,6 +24,18 @@ export const URL_ANNOTATION = "preview-bot.dev/url";
 export const EXTRA_URLS_ANNOTATION = "preview-bot.dev/extra-urls";
 export const TITLE_ANNOTATION = "preview-bot.dev/title";
 
+/**
+ * Annotations for the page and the sign-in in front of previews (docs/preview-access.md), written by the deploy: who
+ * may open the preview (`public` | `github`), the hosts its routes serve (comma-separated; the sign-in answers for
+ * these), and the per-deploy nonce its bypass token is derived from (not a secret: the token is an HMAC of it with
+ * PREVIEW_AUTH_SECRET, so a new deploy is a new token).
+ */
+export const ACCESS_ANNOTATION = "preview-bot.dev/access";
+export const ACCESS_HOSTS_ANNOTATION = "preview-bot.dev/access-hosts";
+export const ACCESS_NONCE_ANNOTATION = "preview-bot.dev/access-nonce";
+/** The last finished run (steps, timings, diagnosis; JSON, redacted and capped; shared/last-run.ts), for the page. */
+export const LAST_RUN_ANNOTATION = "preview-bot.dev/last-run";
+
 /** Namespaces never touched, whatever their labels say. */
 const ALWAYS_PROTECTED_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 

@@ -245,6 +245,15 @@ export interface NamespaceListing {
   createdAt?: string;
 }
 
+/**
+ * The objects protected previews need in the bot's own namespace (Gateway API ReferenceGrants letting a preview's
+ * routes or policies reach the bot's Service). Found by the preview's labels; teardown syncs to none.
+ */
+export interface AccessGrants {
+  /** Make the bot's namespace hold exactly `objects` for the preview `selector` names: apply them, delete its others. */
+  sync(selector: Record<string, string>, objects: KubeObject[]): Promise<{ applied: string[]; deleted: string[] }>;
+}
+
 export interface RoleBindingRequest {
   name: string;
   clusterRole: string;

@@ -60,6 +60,8 @@ export interface RunReport {
   slackChannel?: string;
   /** Who or what started the run ("push by @octocat", "/preview deploy by @octocat", "sweeper"). */
   trigger: string;
+  /** The preview's page on the bot (its last deploy, logs), when the page is on. */
+  pageUrl?: string;
 }
 
 /** Where reports go on GitHub. One instance per run, bound to the installation's Octokit. */

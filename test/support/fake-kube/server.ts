@@ -197,7 +197,10 @@ export class Router {
     const tail = url.searchParams.get("tailLines");
     if (tail !== null && Number.isInteger(Number(tail)) && Number(tail) >= 0)
       lines = Number(tail) === 0 ? [] : lines.slice(-Number(tail));
-    const body = lines.map((l) => `${l}\n`).join("");
+    let body = lines.map((l) => `${l}\n`).join("");
+    // limitBytes: the first bytes of what would be sent (after tailLines), cut anywhere, as the kubelet does.
+    const limit = Number(url.searchParams.get("limitBytes") ?? "");
+    if (Number.isInteger(limit) && limit > 0) body = Buffer.from(body).subarray(0, limit).toString("utf8");
     res.writeHead(200, { "Content-Type": "text/plain", "Content-Length": Buffer.byteLength(body) });
     res.end(body);
   }

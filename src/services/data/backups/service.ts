@@ -13,7 +13,9 @@ import type { Logger } from "../../../logger.js";
 import type { Metrics } from "../../metrics.js";
 import type { Announcer } from "../../shared/announcer.js";
 import type { AnswerSlack, BackupJob, BackupReads } from "../../shared/dispatch.js";
+import { nextSlot } from "../../shared/cron.js";
 import { isTransientError } from "../../shared/errors.js";
+import { describeError } from "../../shared/format.js";
 import type { Databases } from "../../shared/preview.js";
 import type { ScheduleLock } from "../../shared/schedule-lock.js";
 import type { BlobStore } from "./blob-store.js";
@@ -105,6 +107,29 @@ export function createBackupService(o: BackupServiceOptions): BackupService {
         return out;
       },
       targets: () => o.targets.map((t) => t.name),
+      overview: (now = new Date()) =>
+        Promise.all(
+          o.targets.map(async (t) => {
+            const view = {
+              name: t.name,
+              ...(t.allowedRepos ? { allowedRepos: t.allowedRepos } : {}),
+              nextRun: nextSlot(t.schedule, now).toISOString(),
+            };
+            try {
+              const last = (await listBackups(o.store, t))[0];
+              if (!last) return view;
+              return {
+                ...view,
+                lastSuccess: last.time.toISOString(),
+                sizeBytes: last.size,
+                ...(last.verified ? { verified: last.verified } : {}),
+              };
+            } catch (err) {
+              log.warn({ err, target: t.name }, "could not list a target's backups for the page");
+              return { ...view, lastError: `could not list its backups: ${describeError(err)}` };
+            }
+          }),
+        ),
       ofTarget: async (name) =>
         (await listBackups(o.store, findTarget(o.targets, name))).map((b) => ({
           name: b.name,

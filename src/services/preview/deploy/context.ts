@@ -41,6 +41,12 @@ export interface DeployContext {
   applied: ObjectRef[];
   /** Roll-out results. */
   workloads: WorkloadHealth[];
+  /**
+   * Who may open the preview (`config.access`, else `github` for a private repository), this deploy's nonce for its
+   * bypass token (rotated per deploy), and what the render decided: the hosts its routes serve, and the objects a
+   * protected preview needs in the bot's own namespace.
+   */
+  access: { mode: "public" | "github"; nonce: string; hosts: string[]; grants: KubeObject[] };
 }
 
 export interface DeployStep {

@@ -4,14 +4,16 @@
  * telling Slack. A superseded run stops between steps; a transient failure is reported and then handed back to the
  * queue for a retry.
  */
-import { describeError } from "../../shared/format.js";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { redactText } from "../../../logger.js";
 import { UNPARKED, type JobControl } from "../../jobs/queue.js";
 import type { PreviewJob } from "../../shared/dispatch.js";
 import { isTransientError, SupersededError } from "../../shared/errors.js";
-import { STATE_ANNOTATION } from "../../shared/labels.js";
+import { describeError } from "../../shared/format.js";
+import { LAST_RUN_ANNOTATION, STATE_ANNOTATION } from "../../shared/labels.js";
+import { encodeLastRun } from "../../shared/last-run.js";
 import { previewKey, type PreviewNames, type PreviewRef } from "../../shared/preview.js";
 import type { RunReport } from "../../shared/run-report.js";
 import { stateAfterRun } from "../../shared/state.js";
@@ -83,6 +85,8 @@ async function startRun(
   const names = previewNamesFor(ref, config);
   const report = newReport("deploy", ref, names, job.trigger);
   report.url = names.url;
+  const pageUrl = deps.page?.previewUrl(ref);
+  if (pageUrl) report.pageUrl = pageUrl;
   if (config.slack) report.slackChannel = config.slack.channel;
   report.links = names.url
     ? config.links.map((l) => ({ title: l.title, url: new URL(l.path.replace(/^\//, ""), names.url).toString() }))
@@ -107,6 +111,12 @@ async function startRun(
     pinned: [],
     applied: [],
     workloads: [],
+    access: {
+      mode: config.access ?? (pull.private ? "github" : "public"),
+      nonce: randomBytes(18).toString("base64url"),
+      hosts: [],
+      grants: [],
+    },
   };
 }
 
@@ -139,5 +149,6 @@ async function markNamespace(deps: RunnerDeps, names: PreviewNames, report: RunR
   if (!exists) return;
   await deps.cluster.annotateNamespace(names.namespace, {
     [STATE_ANNOTATION]: stateAfterRun(report),
+    [LAST_RUN_ANNOTATION]: encodeLastRun(report),
   });
 }

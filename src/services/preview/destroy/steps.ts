@@ -4,10 +4,12 @@
  * it); for each database, a final backup when configured and then the drop. A database is kept, and its drop step
  * says why, when its final backup failed or cannot be taken (no backup storage), or when the repository's config
  * cannot be read (whether it wants a final backup is then unknown). A namespace on the repository's
- * `protectedNamespaces` list is never deleted.
+ * `protectedNamespaces` list is never deleted. A protected preview's objects in the bot's own namespace (Gateway API
+ * ReferenceGrants) are removed too: the namespace's deletion does not reach them.
  */
 
 import { formatBytes } from "../../shared/format.js";
+import { MANAGED_BY, PR_LABEL, REPO_LABEL } from "../../shared/labels.js";
 import { describeRef, type PreviewNames } from "../../shared/preview.js";
 import type { RunnerDeps } from "../context.js";
 import type { FoundDatabase, FoundNamespace, FoundPreview } from "./find.js";
@@ -39,11 +41,27 @@ export function teardownSteps(deps: RunnerDeps, preview: FoundPreview, signal?: 
         ? [protectedNamespace(ns)]
         : [suspendCronJobs(deps, ns), deleteClusterScoped(deps, ns), deleteNamespace(deps, ns, signal)],
     ),
+    ...(deps.accessGrants ? [removeAccessGrants(deps, preview.names)] : []),
     ...preview.databases.flatMap((db) => [
       ...(finalBackup ? [backupBeforeDrop(deps, db, kept)] : []),
       dropDatabase(deps, db, preview.names, kept),
     ]),
   ];
+}
+
+/** The preview's ReferenceGrants in the bot's namespace (access: github on Gateway API). */
+function removeAccessGrants(deps: RunnerDeps, names: PreviewNames): TeardownStep {
+  return {
+    name: "Remove access grants",
+    async run(detail) {
+      const r = await deps.accessGrants!.sync(
+        { ...MANAGED_BY, [REPO_LABEL]: names.labels[REPO_LABEL] ?? "", [PR_LABEL]: names.labels[PR_LABEL] ?? "" },
+        [],
+      );
+      detail(r.deleted.length ? r.deleted.join(", ") : "none");
+      return r.deleted.length ? { kind: "removed", what: r.deleted.join(", ") } : { kind: "done" };
+    },
+  };
 }
 
 /** The repository lists this namespace in `protectedNamespaces`: never touched, whatever its labels say. */

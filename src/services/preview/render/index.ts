@@ -12,6 +12,9 @@
  *   const renderer = createRenderer({ worker, toolPath, logger });
  *   await fetchSource({ octokit, owner, repo, sha, file: path.join(runDir, "source.tar.gz") });
  *   const { objects, warnings, url, isolation } = await renderer.render({ source, runDir, config, ref, names, cluster });
+ *
+ * Longer than 300 lines: the renderer's options and its one render, in the order the render uses them (worker,
+ * discovery, transform, access, hooks); the helpers are already in their own files.
  */
 import { chmod, chown, mkdir } from "node:fs/promises";
 import path from "node:path";
@@ -30,6 +33,7 @@ import type { PinnedImage } from "./images.js";
 import type { IsolationReport, RenderWorker } from "./isolation.js";
 import { PROTOCOL_VERSION, type WorkerRequest } from "./protocol.js";
 import { RenderError } from "./render-error.js";
+import { protectAccess, type AccessSettings } from "./preview-access.js";
 import { planRoute, type RouteDefaults } from "./route-plan.js";
 import { findRenderTools } from "./render-tools.js";
 import { DEFAULT_SOURCE_MAX_BYTES } from "./source.js";
@@ -59,6 +63,8 @@ export interface RenderInput {
   names: PreviewNames;
   /** Absent offline (`preview-bot render`). */
   cluster?: RenderCluster;
+  /** Who may open the preview (default `public`): `github` puts the bot's sign-in in front of every route. */
+  access?: "public" | "github";
 }
 
 export interface RenderResult {
@@ -83,6 +89,8 @@ export interface RenderResult {
   seed?: string;
   /** What the renderer extracted from a tarball. */
   extracted?: { files: number; bytes: number; skipped: string[] };
+  /** The hosts the routes serve, and (access: github) the objects for the bot's own namespace. */
+  access: { mode: "public" | "github"; hosts: string[]; grants: KubeObject[] };
 }
 
 export interface Renderer {
@@ -111,6 +119,8 @@ export interface RendererOptions extends RouteDefaults {
   botServiceAccount?: string;
   /** ClusterRoles a preview's RoleBindings may reference (default view, edit). */
   bindableClusterRoles?: readonly string[];
+  /** How `access: github` previews are protected (PREVIEW_ACCESS_GATEWAY, the bot's URLs), or why they cannot be. */
+  access?: AccessSettings | { unavailable: string };
   /** Helm without a cluster: the Kubernetes version and API versions to render for (PREVIEW_KUBE_VERSION, …). */
   kubeVersion?: string;
   apiVersions?: readonly string[];
@@ -206,6 +216,19 @@ class ManifestRenderer implements Renderer {
       ...(raw.sources ? { sources: raw.sources } : {}),
     });
     warnings.push(...result.warnings);
+    // The last step, on purpose after every transform and every filter of what the pull request wrote: the bot's own
+    // access annotations and policies are added on top, so nothing that strips PR-supplied metadata removes them.
+    const mode = input.access ?? "public";
+    const access = protectAccess(
+      result.objects,
+      {
+        mode,
+        namespace: names.namespace,
+        ...(config.route?.baseUrl ? { pathPrefix: true } : {}),
+        labels: names.labels,
+      },
+      this.opts.access,
+    );
     notes.push(...result.notes);
     this.log.debug(
       {
@@ -214,16 +237,16 @@ class ManifestRenderer implements Renderer {
         type: response.type,
         isolation: isolation.isolation,
         rendered: raw.objects.length,
-        objects: result.objects.length,
+        objects: access.objects.length,
         warnings: warnings.length,
         ms: Date.now() - started,
       },
       "rendered manifests",
     );
     return {
-      objects: result.objects,
+      objects: access.objects,
       warnings,
-      rewrites: result.rewrites,
+      rewrites: [...result.rewrites, ...access.notes],
       pinned: result.pinned,
       notes,
       hooks: [...describeHooks(planHooks(result.objects)), ...kept.notes],
@@ -233,6 +256,7 @@ class ManifestRenderer implements Renderer {
       isolation,
       ...(response.seed !== undefined ? { seed: response.seed } : {}),
       ...(response.source ? { extracted: response.source } : {}),
+      access: { mode, hosts: access.hosts, grants: access.grants },
     };
   }
 

@@ -1,7 +1,8 @@
 /**
  * Backups as the bot runs them (service.ts), on real Azurite and the test PostgreSQL: a `backup` job backs the target
  * up and answers the Slack user who asked; a transient failure is handed back to the queue; the missed-backup alarm
- * counts a new target from when it was first scheduled, so adding a target does not alert at once.
+ * counts a new target from when it was first scheduled, so adding a target does not alert at once; the page's
+ * overview of the targets comes from the same catalog.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createLogger } from "../../../../src/logger.js";
@@ -36,7 +37,8 @@ beforeAll(async () => {
   service = createBackupService({
     store: createBlobStore({ connectionString: azurite.connectionString }),
     // `down` points at a port nothing listens on: the connection is refused (a transient error).
-    targets: parseTargets([target("fresh", Number(u.port)), target("down", 9)]),
+    // `fresh` is verified by a restore after each backup, as a target may ask.
+    targets: parseTargets([{ ...target("fresh", Number(u.port)), verify: true }, target("down", 9)]),
     variables: {
       FRESH_PW: decodeURIComponent(u.password),
       PATH: process.env.PATH!,
@@ -75,6 +77,25 @@ describe("a backup job", () => {
     expect(isTransientError(err)).toBe(true);
     expect(announced.at(-1)).toMatch(/Backup of \*down\* failed/);
     expect(await service.reads.ofTarget("down")).toEqual([]); // nothing half-done was committed
+  });
+});
+
+describe("what the preview page shows of the targets", () => {
+  it("gives each target's last backup (time, size, verified), its next slot, and nothing for one never backed up", async () => {
+    const now = new Date();
+    const overview = await service.reads.overview!(now);
+    const fresh = overview.find((t) => t.name === "fresh")!;
+    const [latest] = await service.reads.ofTarget("fresh");
+    expect(fresh).toMatchObject({ lastSuccess: latest!.createdAt, sizeBytes: latest!.sizeBytes });
+    expect(fresh.sizeBytes).toBeGreaterThan(0);
+    expect(Date.parse(fresh.verified!)).toBeGreaterThanOrEqual(Date.parse(fresh.lastSuccess!));
+    // Hourly at a fixed minute: the next slot is within the hour ahead.
+    const next = Date.parse(fresh.nextRun!);
+    expect(next).toBeGreaterThan(now.getTime());
+    expect(next - now.getTime()).toBeLessThanOrEqual(3_600_000);
+    const down = overview.find((t) => t.name === "down")!;
+    expect(down.lastSuccess).toBeUndefined();
+    expect(down.nextRun).toBe(fresh.nextRun);
   });
 });
 

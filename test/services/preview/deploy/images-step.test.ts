@@ -118,6 +118,7 @@ describeWithRegistry("the deploy's Images step, against a real OCI registry", (r
           baseBranch: "main",
           baseSha: BASE_SHA,
           author: "octocat",
+          private: false,
         },
         config,
         ref,
@@ -134,6 +135,7 @@ describeWithRegistry("the deploy's Images step, against a real OCI registry", (r
         pinned: rendered.pinned,
         applied: [],
         workloads: [],
+        access: { mode: "public", nonce: "test-nonce", hosts: [], grants: [] },
       },
       async run() {
         const tracker = new StepTracker(report, opts.signal, async (rep) => {

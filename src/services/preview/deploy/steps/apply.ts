@@ -4,6 +4,7 @@
  * an immutable field changed (a Job's template), replicas left to an autoscaler, server-owned fields taken out of
  * the manifests.
  */
+import { MANAGED_BY, PR_LABEL, REPO_LABEL } from "../../../shared/labels.js";
 import { describeRef, type AppliedRef } from "../../../shared/preview.js";
 import { planHooks } from "../../render/hooks.js";
 import type { DeployStep } from "../context.js";
@@ -33,9 +34,19 @@ export const applyStep: DeployStep = {
   name: "Apply",
   progress: true,
   async run(ctx, detail) {
+    // Before the routes: what lets a protected preview's policy reach the bot's check (or, after a switch to public
+    // or another gateway, none of the preview's grants any more).
+    const { deps, names, access } = ctx;
+    if (access.grants.length && !deps.accessGrants)
+      throw new Error("access: github needs objects in the bot's namespace, and this bot cannot write there");
+    const grants = await deps.accessGrants?.sync(
+      { ...MANAGED_BY, [REPO_LABEL]: names.labels[REPO_LABEL] ?? "", [PR_LABEL]: names.labels[PR_LABEL] ?? "" },
+      access.grants,
+    );
     const refs = await ctx.deps.cluster.apply(planHooks(ctx.objects).main);
     ctx.applied.push(...refs);
     ctx.report.applied = refs.map(describeRef);
-    detail(applyDetail(refs));
+    const granted = grants?.applied.length ? `; in the bot's namespace: ${grants.applied.join(", ")}` : "";
+    detail(`${applyDetail(refs)}${granted}`);
   },
 };

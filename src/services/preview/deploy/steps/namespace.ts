@@ -6,6 +6,9 @@
  */
 import type { PreviewState } from "../../../shared/state.js";
 import {
+  ACCESS_ANNOTATION,
+  ACCESS_HOSTS_ANNOTATION,
+  ACCESS_NONCE_ANNOTATION,
   EXPIRES_ANNOTATION,
   isProtectedNamespace,
   MANAGED_BY,
@@ -32,7 +35,7 @@ import type { DeployStep } from "../context.js";
 
 export const namespaceStep: DeployStep = {
   name: "Namespace",
-  async run({ deps, config, names, pull, report, job }, detail) {
+  async run({ deps, config, names, pull, report, job, access }, detail) {
     if (isProtectedNamespace(names.namespace, config.protectedNamespaces))
       throw new Error(
         `namespace "${names.namespace}" is protected (protectedNamespaces in .github/preview.yml); choose a names.namespace pattern that does not produce it`,
@@ -57,6 +60,10 @@ export const namespaceStep: DeployStep = {
       ...(afterMs !== undefined ? { [SLEEP_AFTER_ANNOTATION]: formatSleepDuration(afterMs) } : {}),
       [LAST_ACTIVITY_ANNOTATION]: new Date().toISOString(),
       [INSTALLATION_ANNOTATION]: String(job.installationId),
+      // Who may open it, on which hosts, and this deploy's bypass-token nonce: what the sign-in answers from.
+      [ACCESS_ANNOTATION]: access.mode,
+      ...(access.hosts.length ? { [ACCESS_HOSTS_ANNOTATION]: access.hosts.join(",") } : {}),
+      ...(access.mode === "github" ? { [ACCESS_NONCE_ANNOTATION]: access.nonce } : {}),
     });
     // A deploy wakes a sleeping preview: its recorded replicas come back before the apply (which keeps them unless
     // the manifests say otherwise), its routes go back to its own backends, the roll-out step waits for it.

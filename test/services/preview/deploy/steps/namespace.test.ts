@@ -1,8 +1,8 @@
 /**
  * The Namespace step's decisions, against a fake Cluster (test/support/runner-fakes.ts): refusing a protected
  * namespace or one another preview owns, the labels (the repository's, then ownership, then Pod Security, so nothing
- * overrides the bot's), the annotations (state, title, URL, expiry — never earlier than an `/preview extend`), and its
- * detail line. What ensureNamespace does on a cluster is tested against the real control plane (test/services/cluster/).
+ * overrides the bot's), the annotations (state, title, URL, expiry — never earlier than an `/preview extend`; who may
+ * open the preview, its hosts and this deploy's bypass nonce), and its detail line. What ensureNamespace does on a cluster is tested against the real control plane (test/services/cluster/).
  */
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { namespaceStep } from "../../../../../src/services/preview/deploy/steps/namespace.js";
@@ -11,6 +11,9 @@ import { createSleepCommands } from "../../../../../src/services/preview/sleep/s
 import type { SleepControl } from "../../../../../src/services/shared/sleep.js";
 import { ownershipLabels } from "../../../../../src/services/preview/naming.js";
 import {
+  ACCESS_ANNOTATION,
+  ACCESS_HOSTS_ANNOTATION,
+  ACCESS_NONCE_ANNOTATION,
   EXPIRES_ANNOTATION,
   MANAGED_BY,
   REPOSITORY_ANNOTATION,
@@ -80,10 +83,27 @@ describe("the Namespace step", () => {
       [URL_ANNOTATION]: names.url,
       "preview-bot.dev/installation": "1",
       "preview-bot.dev/last-activity": expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      [ACCESS_ANNOTATION]: "public",
     });
     expect(annotations).not.toHaveProperty(EXPIRES_ANNOTATION);
     expect(annotations).not.toHaveProperty("preview-bot.dev/sleep-after");
     expect(b.details).toEqual([`${names.namespace} (Pod Security: enforce baseline, warn and audit restricted)`]);
+  });
+
+  it("records who may open the preview: a private repository's preview asks for sign-in, with its hosts and this deploy's nonce", async () => {
+    const b = await bench({ pull: { private: true } });
+    b.ctx.access.hosts = ["web-pr-42.previews.example.com", "api.web-pr-42.previews.example.com"];
+    await run(b);
+    expect(ensured(b).annotations).toMatchObject({
+      [ACCESS_ANNOTATION]: "github",
+      [ACCESS_HOSTS_ANNOTATION]: "web-pr-42.previews.example.com,api.web-pr-42.previews.example.com",
+      [ACCESS_NONCE_ANNOTATION]: b.ctx.access.nonce,
+    });
+    // A public preview keeps no nonce: nothing may derive a bypass token for it.
+    const open = await bench({ config: { access: "public" }, pull: { private: true } });
+    await run(open);
+    expect(ensured(open).annotations[ACCESS_ANNOTATION]).toBe("public");
+    expect(ensured(open).annotations).not.toHaveProperty(ACCESS_NONCE_ANNOTATION);
   });
 
   it("enforces the repository's stricter Pod Security level, and leaves out a URL the preview does not have", async () => {

@@ -55,12 +55,35 @@ describe("the Render manifests step", () => {
     };
     await run(b);
     const { source, dir, config, ref, names, deps } = b.ctx;
-    expect(b.renderer.inputs).toEqual([{ source, runDir: dir, config, ref, names, cluster: deps.cluster }]);
+    expect(b.renderer.inputs).toEqual([
+      { source, runDir: dir, config, ref, names, cluster: deps.cluster, access: "public" },
+    ]);
     expect(b.renderer.inputs[0]!.cluster).toBe(b.cluster);
     expect(b.ctx.objects).toBe(objects);
     expect(b.ctx.seed).toBe("insert into t values (1);");
     expect(b.details).toEqual(["3 objects (kustomize, 12 files; isolated: namespaces)"]);
     expect(b.cluster.calls).toEqual([]); // the renderer asks the cluster, not the step
+  });
+
+  it("asks for the access the deploy decided, and keeps the hosts and bot-namespace grants the render returns", async () => {
+    const b = await bench({ pull: { private: true } });
+    const grant: KubeObject = {
+      apiVersion: "gateway.networking.k8s.io/v1beta1",
+      kind: "ReferenceGrant",
+      metadata: { name: "web-pr-42" },
+    };
+    b.renderer.result = {
+      objects,
+      warnings: [],
+      rewrites: [],
+      notes: [],
+      type: "plain",
+      access: { mode: "github", hosts: ["web-pr-42.previews.example.com"], grants: [grant] },
+    };
+    await run(b);
+    expect(b.renderer.inputs[0]!.access).toBe("github");
+    expect(b.ctx.access).toMatchObject({ mode: "github", hosts: ["web-pr-42.previews.example.com"], grants: [grant] });
+    expect(b.details[0]).toContain("access: github (sign-in in front of every route)");
   });
 
   it("shows rewrites and warnings in its line, the first six cut to 240 characters, and logs every one", async () => {
