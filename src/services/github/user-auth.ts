@@ -16,6 +16,7 @@
  * the caller and never logged or put into errors.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { describeError } from "../shared/format.js";
 
 export interface GitHubEndpoints {
   /** Where people sign in: `https://github.com` or `https://<GHES host>`. */
@@ -155,10 +156,7 @@ export class GitHubUserAuth {
       return await this.fetchImpl(url, { ...init, redirect: "manual", signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (err) {
       // The cause names the host and the network error, never a header.
-      throw new UserAuthError(
-        `${what}: ${url.host} did not answer: ${err instanceof Error ? err.message : String(err)}`,
-        { cause: err },
-      );
+      throw new UserAuthError(`${what}: ${url.host} did not answer: ${describeError(err)}`, { cause: err });
     }
   }
 }
