@@ -31,6 +31,20 @@ const duration = z.string().transform((s, ctx) => {
   return ms;
 });
 
+/** `sleep.after`: `never`, or an idle period longer than 0 (`0m` would read as "never" and lift the bot's bound). */
+const sleepAfter = z.string().transform((s, ctx): number | "never" => {
+  if (s.trim() === "never") return "never";
+  const ms = parseDuration(s);
+  if (!ms) {
+    ctx.addIssue({
+      code: "custom",
+      message: `expected "never" or a duration longer than 0 like "30m", "2h" or "1d", got "${s}"`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
 const labelMap = z.record(
   z
     .string()
@@ -435,6 +449,12 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * Put the preview to sleep after this long without activity (a deploy, a command, a Slack button, a visitor
+     * waking it): workloads scaled to 0, routes to the bot's wake page; the next visitor wakes it. Default and upper
+     * bound: the bot's PREVIEW_SLEEP_AFTER; `never` keeps it awake only where the bot sets no default.
+     */
+    sleep: z.object({ after: sleepAfter.optional() }).strict().optional(),
     /** When to deploy. */
     trigger: z
       .object({

@@ -31,8 +31,10 @@ import {
   queueFrom,
   slackClientFrom,
   queueLeaseFrom,
+  sleepFrom,
   startBackupSchedules,
 } from "./parts.js";
+import { createWakeDoor, type WakeDoor } from "./handlers/wake.js";
 import { createCommentJob, COMMENT_JOB, type CommentJob } from "./intake/comment-job.js";
 import { createIntake, type Intake } from "./intake/gate.js";
 import type { Logger } from "./logger.js";
@@ -66,6 +68,7 @@ import { rendererSettings, renderWorkerFrom } from "./services/preview/render/se
 import { createRunner, type Runner } from "./services/preview/runner.js";
 import type { Fleet } from "./services/preview/fleet/fleet.js";
 import { previewTtl } from "./services/preview/fleet/settings.js";
+import type { PreviewSleepDeps } from "./services/preview/context.js";
 import {
   BACKUP_JOB,
   PREVIEW_JOB,
@@ -119,6 +122,9 @@ export interface AppParts {
   sweeper: Sweeper;
   /** Seats for running previews, the caps and the fair line of deploys waiting for one. */
   fleet: Fleet;
+  /** Sleep and wake (absent: nothing sleeps); the wake door answers sleeping previews' hosts (mounted first). */
+  sleep?: PreviewSleepDeps;
+  wakeDoor: WakeDoor;
   /** The preview page and the sign-in in front of previews: its door, or why it is off. */
   page: PagePart;
 }
@@ -193,6 +199,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
   // Submitting a destroy needs the intake, built after the runner: the fleet reaches it through this late binding.
   const late: { submit?: Intake["submit"] } = {};
   const fleet = fleetFrom(settings, { pool, queue, github, notifier, submit: async (r) => late.submit?.(r), logger });
+  const sleep = sleepFrom(settings, kubeConfig, logger.child({ component: "sleep" }), parts.fetch);
   const runner = createRunner({
     cluster,
     renderer:
@@ -217,6 +224,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     namespaceDeleteTimeoutMs: settings.NAMESPACE_DELETE_TIMEOUT * 1000,
     protectedNamespaces: settings.PROTECTED_NAMESPACES,
     guardrails: guardrailSettings(settings),
+    ...(sleep ? { sleep } : {}),
     images: imageDepsFrom(settings, cluster, pace),
     ...(parts.fetch ? { fetchImpl: parts.fetch } : {}),
     healthIntervalMs: pace.healthIntervalMs,
@@ -254,6 +262,8 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     ...(notifier ? { onHeadsUp: (item) => notifier.headsUp(item) } : {}),
   });
 
+  const wakeDoor = createWakeDoor({ cluster, submit: (request) => intake.submit(request), logger });
+
   const running: Array<{ stop(): Promise<void> | void }> = [];
   const app: App = {
     settings,
@@ -279,6 +289,8 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     ),
     fleet,
     sweeper,
+    ...(sleep ? { sleep } : {}),
+    wakeDoor,
     page,
 
     renderStatus,

@@ -2,7 +2,6 @@
  * Bot-level settings from the environment, validated once at boot. The only module that reads `process.env`
  * (besides the libraries that read their own, such as @azure/identity). Every variable is listed in .env.example
  * and the README.
- *
  * Longer than 300 lines: it is one schema, every setting beside its parsing and its one-line reason; split by topic,
  * the one place to read what the bot can be told would be several.
  */
@@ -306,6 +305,24 @@ const envSchema = z.object({
   /** GitHub logins allowed to back up and list every backup target from Slack (else a target's allowedRepos decide). */
   PREVIEW_BOT_ADMINS: list,
 
+  // Sleep and wake (docs/sleep.md), and what a preview costs
+  /**
+   * Idle time after which a preview sleeps, for repositories that set no `sleep.after` (which may only shorten it):
+   * `1h`, `30m`. `off` (the default): only previews whose repository sets `sleep.after` sleep.
+   */
+  PREVIEW_SLEEP_AFTER: z
+    .string()
+    .trim()
+    .default("off")
+    .transform((v, ctx) => {
+      if (v === "off" || v === "") return undefined;
+      const m = /^(\d{1,6})(m|h|d|w)$/.exec(v);
+      if (!m) {
+        ctx.addIssue({ code: "custom", message: `expected "off" or a duration like "30m", "1h" or "2d", got "${v}"` });
+        return z.NEVER;
+      }
+      return Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[m[2] as "m" | "h" | "d" | "w"];
+    }),
   // The preview page and GitHub sign-in in front of previews (docs/preview-access.md). The page is on when the first
   // four are set; the bot starts without them and says which are missing (handlers/page/settings.ts).
   /** The bot's public origin, e.g. `https://preview-bot.example.com`; GitHub's callback URL is `<this>/auth/callback`. */
@@ -346,13 +363,27 @@ const envSchema = z.object({
   PREVIEW_ACCESS_GATEWAY: z.enum(["ingress-nginx", "envoy-gateway", "gateway-api-external-auth"]).optional(),
   /** The URL ingress-nginx calls per request (default `<PREVIEW_BOT_URL>/auth/check`; in a cluster, the Service's). */
   PREVIEW_AUTH_URL: optional.pipe(z.url({ protocol: /^https?$/, error: "an http(s) URL" }).optional()),
-  /** The bot's Service for Gateway API backend references: `namespace/name:port` (default `<BOT_NAMESPACE>/preview-bot:80`). */
+  /** The bot's Service: what sleeping previews' routes and Gateway API auth backend references point at (`namespace/name:port`; default `<BOT_NAMESPACE>/preview-bot:80`). */
   PREVIEW_BOT_SERVICE: optional.pipe(
     z
       .string()
       .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9]*[a-z0-9])?:\d{1,5}$/, "namespace/name:port")
       .optional(),
   ),
+  /** The cluster's DNS domain (for the ExternalName Service a sleeping preview's Ingress points at). */
+  CLUSTER_DOMAIN: z.string().regex(dnsSubdomain, "must be a DNS domain").default("cluster.local"),
+  /** OpenCost's API (`http://opencost.opencost:9003`): each preview's cost by namespace from its allocation API. */
+  OPENCOST_URL: optional.pipe(
+    z.url({ protocol: /^https?$/, error: "an http(s) URL, e.g. http://opencost.opencost:9003" }).optional(),
+  ),
+  /** Without OpenCost (or when it does not answer): requests × these prices, per CPU core-hour and per GiB-hour. */
+  PREVIEW_COST_CPU_HOUR: z.coerce.number().min(0).optional(),
+  PREVIEW_COST_MEMORY_GIB_HOUR: z.coerce.number().min(0).optional(),
+  /** The currency of those prices (and of OpenCost's figures): an ISO 4217 code. */
+  PREVIEW_COST_CURRENCY: z
+    .string()
+    .regex(/^[A-Z]{3}$/, "an ISO 4217 currency code such as USD or EUR")
+    .default("USD"),
 });
 
 export type Env = z.output<typeof envSchema>;

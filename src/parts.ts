@@ -2,8 +2,8 @@
  * One builder per part of the bot, from the settings (the composition root, deps.ts, puts them together). Each
  * builds and starts nothing, except `startBackupSchedules`, which the root's start step calls.
  *
- * Longer than 300 lines on purpose: one short builder per part (queue, fleet, images, backups, Slack, …), side by side;
- * split, deps.ts would import from as many files as it has parts.
+ * Longer than 300 lines on purpose: one short builder per part (queue, fleet, images, sleep, backups, Slack, …), side by
+ * side; split, deps.ts would import from as many files as it has parts.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -46,6 +46,9 @@ import type { Metrics } from "./services/metrics.js";
 import type { Databases } from "./services/shared/preview.js";
 import type { IsolationReport, RenderWorker } from "./services/preview/render/isolation.js";
 import { describeError } from "./services/shared/format.js";
+import { createSleepControl } from "./services/cluster/sleep.js";
+import { openCostSource } from "./services/preview/sleep/opencost.js";
+import type { PreviewSleepDeps } from "./services/preview/context.js";
 import { defaultCredential } from "./services/data/backups/blob-store.js";
 import type { ImageDeps } from "./services/preview/images/image-deps.js";
 import {
@@ -225,10 +228,7 @@ export function backupsFrom(
 
 /** The Lease for one queue per fleet, in the bot's own namespace; none outside a cluster (one process, then). */
 export function queueLeaseFrom(env: Env, kubeConfig: KubeConfig, logger: Logger): QueueLease | undefined {
-  const SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
-  const namespace =
-    env.POD_NAMESPACE ??
-    (existsSync(SERVICE_ACCOUNT_NAMESPACE) ? readFileSync(SERVICE_ACCOUNT_NAMESPACE, "utf8").trim() : undefined);
+  const namespace = botNamespace(env);
   if (!namespace) return undefined;
   return new QueueLease({
     api: kubeConfig.makeApiClient(CoordinationV1Api),
@@ -294,6 +294,49 @@ export interface RenderStatus {
   isolation?: IsolationReport;
 }
 
+/**
+ * Sleep and wake, when sleeping routes have somewhere to point: PREVIEW_BOT_SERVICE, else `preview-bot:80` in the
+ * bot's own namespace (POD_NAMESPACE or the service account's). Outside a cluster with neither, nothing sleeps.
+ */
+export function sleepFrom(
+  env: Env,
+  kubeConfig: KubeConfig,
+  logger: Logger,
+  fetchImpl?: typeof fetch,
+): PreviewSleepDeps | undefined {
+  const service = env.PREVIEW_BOT_SERVICE ?? (botNamespace(env) ? `${botNamespace(env)}/preview-bot:80` : undefined);
+  const m = service ? /^([^/]+)\/([^:]+):(\d+)$/.exec(service) : null;
+  if (!m) return undefined;
+  const backend = { namespace: m[1]!, name: m[2]!, port: Number(m[3]), clusterDomain: env.CLUSTER_DOMAIN };
+  return {
+    control: createSleepControl({
+      kubeConfig,
+      backend,
+      protectedNamespaces: env.PROTECTED_NAMESPACES,
+      logger,
+    }),
+    ...(env.PREVIEW_SLEEP_AFTER !== undefined ? { defaultAfterMs: env.PREVIEW_SLEEP_AFTER } : {}),
+    wakeTimeoutMs: WAKE_TIMEOUT_MS,
+    cost: {
+      ...(env.OPENCOST_URL ? { source: openCostSource(env.OPENCOST_URL, fetchImpl) } : {}),
+      ...(env.PREVIEW_COST_CPU_HOUR !== undefined ? { cpuHour: env.PREVIEW_COST_CPU_HOUR } : {}),
+      ...(env.PREVIEW_COST_MEMORY_GIB_HOUR !== undefined ? { memoryGibHour: env.PREVIEW_COST_MEMORY_GIB_HOUR } : {}),
+      currency: env.PREVIEW_COST_CURRENCY,
+    },
+  };
+}
+
+/** How long a wake waits for the workloads before it points the routes back anyway. */
+const WAKE_TIMEOUT_MS = 5 * 60_000;
+
+/** The bot's own namespace: POD_NAMESPACE, else the service account's (in a cluster); undefined outside one. */
+function botNamespace(env: Env): string | undefined {
+  const SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+  return (
+    env.POD_NAMESPACE ??
+    (existsSync(SERVICE_ACCOUNT_NAMESPACE) ? readFileSync(SERVICE_ACCOUNT_NAMESPACE, "utf8").trim() : undefined)
+  );
+}
 /** How long credentials read from files and Secrets are kept before they are read again (rotation). */
 const CREDENTIALS_TTL_MS = 600_000;
 

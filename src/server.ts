@@ -155,7 +155,8 @@ function setupHint(url: string, env: Env): string {
 
 /** The GitHub webhooks (Probot) and, when configured, Slack (Bolt) on /slack/events. */
 async function appDoors(env: Env, logger: Logger, app: App): Promise<Listener[]> {
-  const listeners: Listener[] = [];
+  // First: a sleeping preview's Host is answered by its wake page, whatever the path.
+  const listeners: Listener[] = [app.wakeDoor.listener];
   const github = await createNodeMiddleware(
     previewBot({ intake: app.intake, queue: app.queue, appId: Number(env.APP_ID) }),
     { probot: app.probot, webhooksPath: WEBHOOKS_PATH },

@@ -193,6 +193,30 @@ describe("parseConfig: the fields issue 13 added", () => {
   });
 });
 
+describe("parseConfig: sleep.after", () => {
+  const sleepAfter = (value: string) => parseConfig(`manifests:\n  path: k8s\nsleep:\n  after: ${value}\n`);
+
+  it("takes a duration or never, and is absent unless written", () => {
+    expect(sleepAfter("30m")).toMatchObject({ ok: true, config: { sleep: { after: 1_800_000 } } });
+    expect(sleepAfter("never")).toMatchObject({ ok: true, config: { sleep: { after: "never" } } });
+    const none = parseConfig("manifests:\n  path: k8s\n");
+    expect(none.ok && none.config.sleep).toBeUndefined();
+  });
+
+  it.each(["soon", "0m", "0s", "-1h", "1.5h"])("names the field when it reads %j", (value) => {
+    const r = sleepAfter(value);
+    expect(r.ok).toBe(false);
+    if (!r.ok)
+      expect(r.errors).toEqual([expect.stringMatching(new RegExp(`^sleep\\.after: .*"${value.replace(".", "\\.")}"`))]);
+  });
+
+  it("names an unknown key under sleep", () => {
+    const r = parseConfig("manifests:\n  path: k8s\nsleep:\n  afer: 1h\n");
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors.join("\n")).toMatch(/^sleep: unknown field "afer" \(did you mean "after"\?\)$/m);
+  });
+});
+
 describe("parseConfig: manifests.set typed like --set (issue 22)", () => {
   it("takes YAML booleans, numbers and null in manifests.set as --set would type them", () => {
     const r = parseConfig(

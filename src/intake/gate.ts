@@ -101,6 +101,8 @@ export function createIntake(opts: IntakeOptions): Intake {
   }
 
   async function pull(req: Request, subject: PullSubject): Promise<Outcome> {
+    // A visitor at the wake door is nobody we know: it may wake a sleeping preview, nothing else.
+    if (req.door === "visitor" && req.action !== "wake") return refused("a visitor can only wake a preview");
     const key = previewKey(subject);
     const installationId = subject.installationId ?? (await opts.github.installationOf(subject.owner, subject.repo));
     const spec = ACTIONS[req.action];

@@ -9,12 +9,18 @@ import nock from "nock";
 import { startHarness, pull, prEvent, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
 import { fakeGitHub } from "../support/github-fake.js";
 import { describeWithTools } from "../support/tools.js";
+import { requireRegistry, type SharedRegistry } from "../support/registry-suite.js";
 import { fixtureConfig, fixtureFiles, GATEWAY_KIND, sharedGateway, startApp, type AppServer } from "./repos-support.js";
 
 let h: Harness;
 let app: AppServer;
+/** The run's real OCI registry: what the fixtures' CI pushes to ghcr.io/acme is pushed here (images[] renames it). */
+let registry: SharedRegistry;
+/** Where those images go in it: under the registry's public prefix (pulled without credentials), one per run. */
+const ACME = `lib/repos-${Math.random().toString(36).slice(2, 8)}/`;
 
 beforeAll(async () => {
+  registry = requireRegistry();
   app = await startApp();
   h = await startHarness({ fetchImpl: app.fetchImpl, fake: { kinds: [GATEWAY_KIND] } });
   h.fake.seed(
@@ -44,13 +50,26 @@ function enroll(config: string): ReturnType<typeof fakeGitHub> {
   return fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config });
 }
 
+/**
+ * The fixture's config with its images[] (ghcr.io/acme/…) renamed to the run's registry, and those images pushed
+ * there under the tags the config gives them for this PR: every pinned image is resolved to a digest before a deploy.
+ */
+async function withImages(fixture: string, pushes: Array<[repository: string, tag: string]>): Promise<string> {
+  for (const [name, tag] of pushes) await registry.push(`${ACME}${name}`, tag, { seed: 1 });
+  return fixtureConfig(fixture).replace(
+    /^( {2}- name: ghcr\.io\/acme\/(\S*)\n)/gm,
+    (_, line: string, rest: string) => `${line}    newName: ${registry.host}/${ACME}${rest}\n`,
+  );
+}
+
 async function lifecycle(
   fixture: string,
   number: number,
   sha: string,
   ns: string,
+  config = fixtureConfig(fixture),
 ): Promise<{ run: any; gh: ReturnType<typeof fakeGitHub> }> {
-  const gh = enroll(fixtureConfig(fixture));
+  const gh = enroll(config);
   gh.state.tarballs.set(sha, await h.tarball(sha, fixtureFiles(fixture)));
   gh.state.pulls.set(number, pull({ number, sha, branch: `try-${fixture}` }));
   await h.send("pull_request", prEvent("opened", gh.state.pulls.get(number)!));
@@ -93,8 +112,17 @@ describeWithTools(["helm"], "a Helm chart with a vendored dependency and values 
 describeWithTools(["kustomize"], "a kustomize base with several services, a LoadBalancer frontend and no route", () => {
   it("opened → the frontend as ClusterIP (said in the check run), a route to it, healthy → closed → removed", async () => {
     const ns = "shop-pr-42";
-    const { run, gh } = await lifecycle("kustomize-shop", 42, "5".repeat(40), ns);
+    const tag = `pr-42-${"5".repeat(7)}`;
+    const config = await withImages("kustomize-shop", [
+      ["shop-api", tag],
+      ["shop-frontend", tag],
+      ["shop-worker", tag],
+    ]);
+    const { run, gh } = await lifecycle("kustomize-shop", 42, "5".repeat(40), ns, config);
     expect((h.fake.get("v1", "Service", ns, "frontend") as any).spec.type).toBe("ClusterIP");
+    expect((h.fake.get("apps/v1", "Deployment", ns, "frontend") as any).spec.template.spec.containers[0].image).toMatch(
+      new RegExp(`^${registry.host}/${ACME}shop-frontend@sha256:[0-9a-f]{64}$`),
+    );
     expect(shown(run)).toContain('rewritten: Service "frontend": type LoadBalancer → ClusterIP');
     await close(gh, 42, ns);
   });
@@ -103,7 +131,8 @@ describeWithTools(["kustomize"], "a kustomize base with several services, a Load
 describe("a plain YAML directory with nested variants", () => {
   it("opened → only k8s/base applied (variants excluded by path), healthy → closed → removed", async () => {
     const ns = "guestbook-pr-43";
-    const { run, gh } = await lifecycle("plain-variants", 43, "6".repeat(40), ns);
+    const config = await withImages("plain-variants", [["guestbook", "6".repeat(40)]]);
+    const { run, gh } = await lifecycle("plain-variants", 43, "6".repeat(40), ns, config);
     expect(
       h.fake
         .list("apps/v1", "Deployment", ns)

@@ -93,4 +93,22 @@ describe("the bot's own webhook requests", () => {
       expect.objectContaining({ kind: "preview", key: "acme/web#1", supersedes: true, dedupeId: "d-1" }),
     ]);
   });
+
+  it("a visitor at the wake door may wake a preview and do nothing else, without asking GitHub", async () => {
+    const { intake, enqueued } = gate();
+    const visitor = (action: Request["action"]) =>
+      req({ door: "visitor", action, actor: "a visitor", deliveryId: "wake x" });
+    for (const action of ["deploy", "destroy", "sleep", "redeploy", "extend"] as const)
+      expect(await intake.submit(visitor(action))).toMatchObject({ type: "refused" });
+    expect(enqueued).toEqual([]);
+    expect(await intake.submit(visitor("wake"))).toMatchObject({ type: "queued" });
+    expect(enqueued).toEqual([
+      expect.objectContaining({
+        key: "acme/web#1",
+        supersedes: false,
+        dedupeId: "wake x",
+        payload: expect.objectContaining({ action: "wake", source: "visitor" }),
+      }),
+    ]);
+  });
 });

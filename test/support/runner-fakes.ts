@@ -285,7 +285,7 @@ export interface StepBenchOptions {
   pull?: Partial<PullFacts>;
   /** Leave these parts out of RunnerDeps (as a bot without PREVIEW_DATABASE_URL or backup storage runs). */
   without?: Array<"databases" | "backups">;
-  deps?: Partial<Pick<RunnerDeps, "seedForkPreviews" | "appSecrets">>;
+  deps?: Partial<Pick<RunnerDeps, "seedForkPreviews" | "sleep" | "appSecrets">>;
   /** What earlier steps left (the render's objects, what Apply applied). */
   objects?: KubeObject[];
   applied?: ObjectRef[];

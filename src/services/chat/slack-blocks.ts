@@ -8,6 +8,7 @@
 import type { types } from "@slack/bolt";
 import { BUTTON_ACTIONS } from "../../actions.js";
 import { redactText } from "../../logger.js";
+import { formatCost } from "../shared/cost.js";
 import type { PreviewSummary } from "../shared/dispatch.js";
 import type { RunReport } from "../shared/run-report.js";
 import { stateAfterRun, type PreviewState } from "../shared/state.js";
@@ -19,6 +20,8 @@ export const ACTION_OPEN = "preview:open";
 const ACTION_REDEPLOY = "preview:redeploy";
 const ACTION_DESTROY = "preview:destroy";
 const ACTION_EXTEND = "preview:extend";
+const ACTION_SLEEP = "preview:sleep";
+const ACTION_WAKE = "preview:wake";
 /** The button that confirms a fork PR's deploy of exactly the commit it names. */
 export const ACTION_CONFIRM_DEPLOY = "preview:deploy";
 /** Matches the action ids the Slack app handles: one per button action of the table (open is a URL button). */
@@ -85,6 +88,8 @@ export function previewBlocks(summary: PreviewSummary, opts: { extendBy?: string
     fields.push(
       `*Queued*\nposition ${summary.queue.position} of ${summary.queue.of}: ${escapeSlack(summary.queue.reason, 200)}`,
     );
+  if (summary.asleepSince) fields.push(`*Sleep*\n:zzz: asleep since ${escapeSlack(summary.asleepSince, 40)}`);
+  if (summary.cost) fields.push(`*Cost so far*\n${escapeSlack(summary.cost, 120)}`);
   const page = safeUrl(summary.pageUrl);
   if (page) fields.push(`*Details*\n<${page}|last deploy and logs>`);
   const blocks: KnownBlock[] = [
@@ -135,6 +140,22 @@ function previewButtons(summary: PreviewSummary, extendBy: string): Button[] {
       style: "danger",
     },
   });
+  if (summary.state === "ready")
+    buttons.push(
+      summary.asleepSince
+        ? {
+            type: "button",
+            action_id: ACTION_WAKE,
+            text: { type: "plain_text", text: "Wake" },
+            value: `wake ${target}`,
+          }
+        : {
+            type: "button",
+            action_id: ACTION_SLEEP,
+            text: { type: "plain_text", text: "Sleep" },
+            value: `sleep ${target}`,
+          },
+    );
   buttons.push({
     type: "button",
     action_id: ACTION_EXTEND,
@@ -158,6 +179,8 @@ export function summaryOfRun(report: RunReport): PreviewSummary {
     ...(report.extraUrls?.length ? { extraUrls: report.extraUrls } : {}),
     ...(ref.sha ? { sha: ref.sha } : {}),
     ...(report.queue ? { queue: report.queue } : {}),
+    ...(report.sleep?.asleepSince ? { asleepSince: report.sleep.asleepSince } : {}),
+    ...(report.cost ? { cost: formatCost(report.cost) } : {}),
     ...(report.pageUrl ? { pageUrl: report.pageUrl } : {}),
   };
 }

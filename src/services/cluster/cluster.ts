@@ -41,6 +41,7 @@ import {
   type DryRunAnswer,
   type HookResult,
   type KubeObject,
+  type NamespaceListing,
   type ObjectRef,
   type RoleBindingRequest,
   type WorkloadHealth,
@@ -219,7 +220,7 @@ class KubeCluster implements Cluster {
     await this.meta.ensure(name, () => this.mustRead(name, doing), labels, annotations);
   }
 
-  async annotateNamespace(name: string, annotations: Record<string, string>): Promise<void> {
+  async annotateNamespace(name: string, annotations: Record<string, string | null>): Promise<void> {
     const doing = `annotating namespace "${name}"`;
     await this.meta.annotate(name, () => this.mustRead(name, doing), annotations, doing);
   }
@@ -637,18 +638,19 @@ class KubeCluster implements Cluster {
     return waitForHooks({ core: this.core, batch: this.batch, pollMs: this.pollMs }, refs, timeoutMs, signal);
   }
 
-  async listNamespaces(selector: Record<string, string>): ReturnType<Cluster["listNamespaces"]> {
+  async listNamespaces(selector: Record<string, string>): Promise<NamespaceListing[]> {
     try {
       const list = await this.core.listNamespace({ labelSelector: selectorOf(selector) });
-      return list.items.map((ns) => ({
-        name: ns.metadata?.name ?? "",
-        labels: ns.metadata?.labels ?? {},
-        annotations: ns.metadata?.annotations ?? {},
-        phase: ns.status?.phase ?? "Unknown",
-        ...(ns.metadata?.creationTimestamp
-          ? { createdAt: new Date(ns.metadata.creationTimestamp as unknown as string).toISOString() }
-          : {}),
-      }));
+      return list.items.map((ns) => {
+        const created = ns.metadata?.creationTimestamp;
+        return {
+          name: ns.metadata?.name ?? "",
+          labels: ns.metadata?.labels ?? {},
+          annotations: ns.metadata?.annotations ?? {},
+          phase: ns.status?.phase ?? "Unknown",
+          ...(created ? { createdAt: new Date(created).toISOString() } : {}),
+        };
+      });
     } catch (err) {
       throw kubeError("listing preview namespaces", err);
     }

@@ -2,6 +2,7 @@
  * The doors' read side (Slack `/preview list|status`): previews as the cluster records them on their namespaces.
  * The cluster is the record of what exists, so every replica answers the same without a database of its own.
  */
+import { ASLEEP_SINCE_ANNOTATION } from "../shared/sleep.js";
 import type { PreviewDirectory, PreviewSummary } from "../shared/dispatch.js";
 import {
   BRANCH_ANNOTATION,
@@ -41,6 +42,7 @@ export function summaryOf(ns: PreviewNamespace): PreviewSummary | undefined {
     ["sha", ns.annotations[SHA_ANNOTATION]],
     ["branch", ns.annotations[BRANCH_ANNOTATION]],
     ["expiresAt", ns.annotations[EXPIRES_ANNOTATION]],
+    ["asleepSince", ns.annotations[ASLEEP_SINCE_ANNOTATION]],
   ];
   for (const [k, v] of optional) if (v) (summary as unknown as Record<string, string>)[k] = v;
   const extra = (ns.annotations[EXTRA_URLS_ANNOTATION] ?? "")

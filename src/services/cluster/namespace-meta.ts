@@ -30,6 +30,7 @@ import {
   URL_ANNOTATION,
   EXTRA_URLS_ANNOTATION,
 } from "../shared/labels.js";
+import { SLEEP_BOOKKEEPING } from "../shared/sleep.js";
 import { isConflict, kubeError } from "./kube-errors.js";
 import { appliedMetadata } from "./managed-fields.js";
 import type { ObjectApi } from "./support.js";
@@ -39,8 +40,14 @@ import type { ObjectApi } from "./support.js";
  * APPLIED_KINDS_ANNOTATION).
  */
 export const APPLIED_CLUSTER_KINDS_ANNOTATION = "preview-bot.dev/applied-cluster-kinds";
-/** What the cluster service keeps for itself, and the last run (until the new one ends): ensureNamespace keeps these. */
-const BOOKKEEPING = [APPLIED_KINDS_ANNOTATION, APPLIED_CLUSTER_KINDS_ANNOTATION, LAST_RUN_ANNOTATION];
+/** What the cluster service and sleep keep for themselves, and the last run (until the new one ends): ensureNamespace
+ * keeps these. */
+const BOOKKEEPING = [
+  APPLIED_KINDS_ANNOTATION,
+  APPLIED_CLUSTER_KINDS_ANNOTATION,
+  LAST_RUN_ANNOTATION,
+  ...SLEEP_BOOKKEEPING,
+];
 /** What a deploy decides: after ensureNamespace, each is exactly as given, or absent. */
 const DECIDED = [
   STATE_ANNOTATION,

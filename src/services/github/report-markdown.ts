@@ -6,6 +6,8 @@
  * Markdown punctuation escaped, @mentions defused, one line), `codeSpan` (inline code with a fence longer than any
  * backtick run in the text) and `codeBlock` (a fenced block, same rule). Nothing user-controlled is put in HTML.
  */
+import { formatCost } from "../shared/cost.js";
+import { formatSleepDuration } from "../shared/sleep.js";
 import { formatDuration, shortDigest } from "../shared/format.js";
 import { redactText } from "../../logger.js";
 import { stateAfterRun } from "../shared/state.js";
@@ -140,10 +142,20 @@ function facts(report: RunReport, opts: RenderOptions, withTrigger = true): stri
     out.push(
       `- **Queued:** position ${report.queue.position} of ${report.queue.of} — ${escapeMarkdown(report.queue.reason)}`,
     );
+  if (report.kind === "deploy" && report.sleep?.asleepSince)
+    out.push(
+      `- **Sleep:** 😴 asleep since ${escapeMarkdown(utc(report.sleep.asleepSince))}; the next visit to its URL, a deploy or \`/preview wake\` wakes it`,
+    );
+  else if (report.kind === "deploy" && report.sleep?.afterMs)
+    out.push(
+      `- **Sleep:** awake; sleeps after ${escapeMarkdown(formatSleepDuration(report.sleep.afterMs))} without activity (\`/preview sleep\` now)`,
+    );
+  if (report.cost) out.push(`- **Cost so far:** ${escapeMarkdown(formatCost(report.cost))}`);
   if (withTrigger) out.push(`- **Triggered by:** ${escapeMarkdown(report.trigger)}`);
   return out;
 }
 
+const utc = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC");
 /** What runs, by digest: one line per image, the tag it was found by, and where it came from when not the PR's build. */
 function imagesFact(images: NonNullable<RunReport["images"]>): string {
   const lines = images.slice(0, 20).map((i) => {
@@ -155,6 +167,7 @@ function imagesFact(images: NonNullable<RunReport["images"]>): string {
 }
 
 function headline(report: RunReport): string {
+  if (report.kind === "deploy" && report.state === "success" && report.sleep?.asleepSince) return "😴 Preview asleep";
   const what = report.kind === "destroy" ? "Teardown" : "Preview";
   const words: Record<RunState, string> = {
     queued: `${what} queued`,

@@ -180,6 +180,11 @@ class PreviewReporter implements GitHubReporter {
     if (this.opts.tail !== "background") await comment;
   }
 
+  async stateChanged(report: RunReport): Promise<void> {
+    const comment = this.syncComment(report);
+    if (this.opts.tail !== "background") await comment;
+  }
+
   async flush(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }

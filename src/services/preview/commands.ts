@@ -24,7 +24,7 @@ export function createPreviewCommands(deps: RunnerDeps) {
 }
 
 /** The namespaces of a preview, found by ownership labels (never by recomputed names). */
-async function previewNamespaces(deps: RunnerDeps, job: PreviewJob) {
+export async function previewNamespaces(deps: RunnerDeps, job: PreviewJob) {
   return (await deps.cluster.listNamespaces(ownershipLabels(job.owner, job.repo, job.number))).filter(
     (ns) => ns.annotations["preview-bot.dev/repository"] === `${job.owner}/${job.repo}`,
   );

@@ -20,10 +20,22 @@ import {
 } from "../shared/preview.js";
 import type { RunReport } from "../shared/run-report.js";
 import type { Fleet } from "./fleet/fleet.js";
+import type { SleepControl } from "../shared/sleep.js";
 import type { GuardrailSettings } from "./guardrails/namespace-guardrails.js";
 import type { AllowEntry } from "./render/app-secrets.js";
 import type { ImageDeps } from "./images/image-deps.js";
 import type { Renderer } from "./render/index.js";
+import type { CostSettings } from "./sleep/cost.js";
+
+/** What the runner needs for sleep and wake (absent: the bot cannot reach its own Service, so nothing sleeps). */
+export interface PreviewSleepDeps {
+  control: SleepControl;
+  /** PREVIEW_SLEEP_AFTER: the idle period of repositories that set no `sleep.after`. */
+  defaultAfterMs?: number;
+  /** How long a wake waits for the workloads to be ready before it restores the routes anyway. */
+  wakeTimeoutMs: number;
+  cost: CostSettings;
+}
 
 export interface RunnerDeps {
   cluster: Cluster;
@@ -50,6 +62,8 @@ export interface RunnerDeps {
   protectedNamespaces?: string[];
   /** The bot's guardrail bounds for every preview namespace (a repository may only tighten them). */
   guardrails: GuardrailSettings;
+  /** Sleep and wake, and cost per preview; absent: nothing sleeps (no PREVIEW_BOT_SERVICE and no bot namespace). */
+  sleep?: PreviewSleepDeps;
   /** Resolving images to digests, waiting for missing ones, the pull secret (the deploy's Images step). */
   images: ImageDeps;
   fetchImpl?: typeof fetch;

@@ -3,6 +3,7 @@
  * deadline. Unlike the setup this replaces, a check that never gets its status fails the run.
  */
 import { describeError } from "../shared/format.js";
+import { HEALTH_CHECK_USER_AGENT } from "../shared/sleep.js";
 export interface HealthCheck {
   path: string;
   status: number;
@@ -43,8 +44,9 @@ export async function runHealthChecks(
         try {
           const res = await fetchImpl(url, {
             redirect: "manual",
+            // Named, so a sleeping preview's wake door knows the bot's own checks (they never wake it).
+            headers: { "user-agent": HEALTH_CHECK_USER_AGENT, ...opts.headers },
             signal: AbortSignal.timeout(check.timeout),
-            ...(opts.headers ? { headers: opts.headers } : {}),
           });
           await res.body?.cancel();
           if (res.status === check.status)

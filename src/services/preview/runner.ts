@@ -12,6 +12,7 @@ import { createPreviewCommands } from "./commands.js";
 import { replyOnPull, type RunnerDeps } from "./context.js";
 import { deployPreview } from "./deploy/index.js";
 import { destroyPreview } from "./destroy/index.js";
+import { createSleepCommands, touchActivity } from "./sleep/sleep-commands.js";
 
 export type { RunnerDeps } from "./context.js";
 
@@ -32,6 +33,7 @@ type Handler = (job: PreviewJob, signal?: AbortSignal, control?: JobControl) => 
 
 export function createRunner(deps: RunnerDeps): Runner {
   const commands = createPreviewCommands(deps);
+  const sleeps = createSleepCommands(deps);
   const deploy = (job: PreviewJob, signal?: AbortSignal, control?: JobControl) =>
     deployPreview(deps, job, signal, control);
   const destroy = (job: PreviewJob, signal?: AbortSignal) => destroyPreview(deps, job, signal);
@@ -46,11 +48,19 @@ export function createRunner(deps: RunnerDeps): Runner {
     },
     status: commands.status,
     extend: commands.extend,
+    sleep: sleeps.sleep,
+    wake: sleeps.wake,
     backup: commands.backup,
     restore: commands.restore,
   };
 
   async function run(job: PreviewJob, signal?: AbortSignal, control?: JobControl): Promise<void> {
+    // People's commands and buttons are activity (a deploy records its own); sleep itself and the bot's are not.
+    if (
+      (job.source === "comment" || job.source === "slack") &&
+      !["deploy", "redeploy", "destroy", "sleep"].includes(job.action)
+    )
+      await touchActivity(deps, job);
     await handlers[job.action](job, signal, control);
   }
 

@@ -27,7 +27,7 @@ export interface PreviewJob {
   backup?: string;
   /** The webhook delivery that caused the job (X-GitHub-Delivery), for log correlation. */
   deliveryId?: string;
-  source: "webhook" | "comment" | "slack" | "sweeper";
+  source: "webhook" | "comment" | "slack" | "sweeper" | "visitor";
   action: PreviewAction;
   dryRun?: boolean;
   ttlMs?: number;
@@ -87,6 +87,10 @@ export interface PreviewSummary {
   /** Short reason when failed. */
   reason?: string;
   prUrl?: string;
+  /** Asleep since (ISO-8601); absent while awake. */
+  asleepSince?: string;
+  /** What it cost so far, as people read it (`≈ $1.20 (estimate; asleep 40 % of its life)`). */
+  cost?: string;
   /** The preview's page on the bot (last deploy, logs), when the page is on. */
   pageUrl?: string;
   /** A deploy waiting for a seat (state `queued`): where it stands in line and which cap keeps it waiting. */

@@ -165,7 +165,7 @@ export interface Cluster {
    * Set some annotations on our namespace, leaving the others alone (a merge patch: a partial server-side apply would
    * drop the annotations it no longer lists). Refuses a namespace that is not ours.
    */
-  annotateNamespace(name: string, annotations: Record<string, string>): Promise<void>;
+  annotateNamespace(name: string, annotations: Record<string, string | null>): Promise<void>;
   /**
    * Server-side apply every object (field manager "preview-bot"); returns what was applied. Server-owned metadata is
    * taken out first; an object whose immutable fields changed is replaced; an autoscaled workload's replicas are left
@@ -258,16 +258,18 @@ export interface Cluster {
    * fails; any other kind is done once applied. Never throws for a failed hook: the result says so.
    */
   waitForHooks(refs: readonly ObjectRef[], timeoutMs: number, signal?: AbortSignal): Promise<HookResult[]>;
-  /** Namespaces carrying the selector labels (the sweeper's "actual" set), with when each was created (ISO). */
-  listNamespaces(selector: Record<string, string>): Promise<
-    Array<{
-      name: string;
-      labels: Record<string, string>;
-      annotations: Record<string, string>;
-      phase: string;
-      createdAt?: string;
-    }>
-  >;
+  /** Namespaces carrying the selector labels (the sweeper's "actual" set), with when each was created. */
+  listNamespaces(selector: Record<string, string>): Promise<NamespaceListing[]>;
+}
+
+/** One namespace as listNamespaces sees it. */
+export interface NamespaceListing {
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  phase: string;
+  /** creationTimestamp (ISO-8601), when the server says. */
+  createdAt?: string;
 }
 
 /**

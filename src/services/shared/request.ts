@@ -18,8 +18,11 @@ export interface CommandArgs {
   target?: string;
 }
 
-/** Where a request came in. People use `comment` and `slack`; the others are the bot's own. */
-export type Door = "webhook" | "comment" | "slack" | "sweeper" | "schedule";
+/**
+ * Where a request came in. People use `comment` and `slack`; `visitor` is someone opening a sleeping preview's URL
+ * (the wake door: it may only wake); the others are the bot's own.
+ */
+export type Door = "webhook" | "comment" | "slack" | "sweeper" | "schedule" | "visitor";
 
 export interface PullSubject {
   kind: "pull";

@@ -2,6 +2,7 @@
  * What one run (deploy or teardown of a preview) did, step by step. The runner fills it in; the Reporter renders it
  * to GitHub (check run, deployment, sticky comment) and the Notifier to Slack — the same facts everywhere.
  */
+import type { CostFigure } from "./cost.js";
 import type { PreviewNames, PreviewRef, WorkloadHealth } from "./preview.js";
 
 export type StepStatus = "pending" | "running" | "success" | "failure" | "skipped";
@@ -47,6 +48,10 @@ export interface RunReport {
   pruned?: string[];
   /** Expiry of the preview (ISO), if a TTL applies. */
   expiresAt?: string;
+  /** Its sleep: after how long without activity it sleeps, and since when it is asleep (absent: awake). */
+  sleep?: { afterMs?: number; asleepSince?: string };
+  /** What it cost so far (OpenCost, or the operator's prices × requests). */
+  cost?: CostFigure;
   /** Why it failed, with what was being done (redacted). */
   error?: string;
   /**
@@ -81,4 +86,6 @@ export interface Reporter {
   tornDown(report: RunReport): Promise<void>;
   /** The deploy waits for a seat (state `queued`): check run queued, sticky comment says where it stands. */
   queued(report: RunReport): Promise<void>;
+  /** The preview changed outside a run (it fell asleep, it woke): the sticky comment only. */
+  stateChanged(report: RunReport): Promise<void>;
 }

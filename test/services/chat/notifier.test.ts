@@ -105,15 +105,17 @@ describe("Slack notifier", () => {
       "preview:open",
       "preview:redeploy",
       "preview:destroy",
+      "preview:sleep",
       "preview:extend",
     ]);
     expect(buttons[0]).toMatchObject({ url: "https://pr-42.preview.example.com/" });
+    expect(buttons[3]).toMatchObject({ value: "sleep acme/web#42" });
     expect(buttons[2]).toMatchObject({
       value: "destroy acme/web#42",
       style: "danger",
       confirm: { confirm: { text: "Destroy" } },
     });
-    expect(buttons[3]).toMatchObject({ value: "extend acme/web#42 3d" });
+    expect(buttons[4]).toMatchObject({ value: "extend acme/web#42 3d" });
   });
 
   it("shows every URL of the preview in the thread's parent, the Open button going to the primary", async () => {
@@ -265,5 +267,28 @@ describe("Slack notifier", () => {
     const parsed = lines.map((l) => JSON.parse(l) as { level: number; msg: string });
     expect(parsed.filter((l) => /not notifying/.test(l.msg))).toHaveLength(2);
     expect(parsed.filter((l) => l.level >= 40)).toEqual([]); // a Slack call would have failed (no net) and warned
+  });
+});
+
+describe("a sleeping preview in Slack", () => {
+  it("shows since when it sleeps and what it cost, and offers Wake instead of Sleep", async () => {
+    const { previewBlocks } = await import("../../../src/services/chat/slack-blocks.js");
+    const blocks = previewBlocks({
+      key: "acme/web#42",
+      owner: "acme",
+      repo: "web",
+      number: 42,
+      state: "ready",
+      namespace: "web-pr-42",
+      asleepSince: "2026-12-01T10:00:00.000Z",
+      cost: "≈ 1.00 EUR (estimate from requests × prices; asleep 50 % of its 20.0 h)",
+    }) as Array<{ type: string; fields?: Array<{ text: string }>; elements?: Array<Record<string, unknown>> }>;
+    const fields = blocks.flatMap((b) => b.fields ?? []).map((f) => f.text);
+    expect(fields).toContain("*Sleep*\n:zzz: asleep since 2026-12-01T10:00:00.000Z");
+    expect(fields).toContain("*Cost so far*\n≈ 1.00 EUR (estimate from requests × prices; asleep 50 % of its 20.0 h)");
+    const buttons = blocks.find((b) => b.type === "actions")!.elements!;
+    expect(buttons.map((b) => b.action_id)).toContain("preview:wake");
+    expect(buttons.map((b) => b.action_id)).not.toContain("preview:sleep");
+    expect(buttons.find((b) => b.action_id === "preview:wake")).toMatchObject({ value: "wake acme/web#42" });
   });
 });

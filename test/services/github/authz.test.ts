@@ -26,7 +26,18 @@ const ACTORS: Record<string, { status: number; body?: { permission: string; role
   "renovate[bot]": { status: 200, body: { permission: "write", role_name: "write" } },
 };
 
-const ACTIONS: ActionName[] = ["deploy", "redeploy", "destroy", "status", "extend", "backup", "restore", "help"];
+const ACTIONS: ActionName[] = [
+  "deploy",
+  "redeploy",
+  "destroy",
+  "status",
+  "extend",
+  "sleep",
+  "wake",
+  "backup",
+  "restore",
+  "help",
+];
 
 /** Expected outcome, written out by hand so the matrix states the policy rather than recomputing it. */
 const EXPECTED: Record<string, Record<ActionName, boolean> | undefined> = {
@@ -36,6 +47,8 @@ const EXPECTED: Record<string, Record<ActionName, boolean> | undefined> = {
     destroy: true,
     status: true,
     extend: true,
+    sleep: true,
+    wake: true,
     backup: true,
     restore: true,
     help: true,
@@ -48,6 +61,8 @@ const EXPECTED: Record<string, Record<ActionName, boolean> | undefined> = {
     destroy: true,
     status: true,
     extend: true,
+    sleep: true,
+    wake: true,
     backup: true,
     restore: true,
     help: true,
@@ -60,6 +75,8 @@ const EXPECTED: Record<string, Record<ActionName, boolean> | undefined> = {
     destroy: false,
     status: true,
     extend: true,
+    sleep: true,
+    wake: true,
     backup: true,
     restore: true,
     help: true,
@@ -72,6 +89,8 @@ const EXPECTED: Record<string, Record<ActionName, boolean> | undefined> = {
     destroy: false,
     status: true,
     extend: false,
+    sleep: false,
+    wake: false,
     backup: false,
     restore: false,
     help: true,
@@ -84,6 +103,8 @@ const EXPECTED: Record<string, Record<ActionName, boolean> | undefined> = {
     destroy: false,
     status: false,
     extend: false,
+    sleep: false,
+    wake: false,
     backup: false,
     restore: false,
     help: false,
@@ -96,6 +117,8 @@ const EXPECTED: Record<string, Record<ActionName, boolean> | undefined> = {
     destroy: false,
     status: false,
     extend: false,
+    sleep: false,
+    wake: false,
     backup: false,
     restore: false,
     help: false,
@@ -108,6 +131,8 @@ const EXPECTED: Record<string, Record<ActionName, boolean> | undefined> = {
     destroy: false,
     status: false,
     extend: false,
+    sleep: false,
+    wake: false,
     backup: false,
     restore: false,
     help: false,

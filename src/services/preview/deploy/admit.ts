@@ -46,6 +46,7 @@ export async function admitDeploy(deps: RunnerDeps, job: PreviewJob): Promise<Ad
     log.debug({ key }, `"${job.checkName}" is not in trigger.afterChecks: nothing to do`);
     return undefined;
   }
+  if (job.source === "visitor") return undefined; // a visitor at the wake door only ever wakes
   const automatic = job.source === "webhook" || job.source === "sweeper";
   const checks = await headChecks(octokit, job.owner, job.repo, pull.sha, automatic ? config.trigger.afterChecks : []);
   const decision = decideTrigger(config, {

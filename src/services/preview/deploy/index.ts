@@ -19,6 +19,7 @@ import type { RunReport } from "../../shared/run-report.js";
 import { stateAfterRun } from "../../shared/state.js";
 import { announceRun, countError, effectiveTtl, newReport, type RunnerDeps } from "../context.js";
 import { ownershipLabels, previewNamesFor } from "../naming.js";
+import { deployedSleepFacts } from "../sleep/sleep-commands.js";
 import { StepTracker } from "../steps.js";
 import { admitDeploy, type Admitted } from "./admit.js";
 import type { DeployContext } from "./context.js";
@@ -63,6 +64,7 @@ export async function deployPreview(
       deps.logger.warn({ key: ctx.names.key, err }, "could not record the preview state on its namespace"),
     );
   }
+  if (report.state === "success") Object.assign(report, await deployedSleepFacts(deps, ctx.names.namespace));
   await reporter.finished(report);
   await announceRun(deps, report);
   // A deploy that ended before its namespace existed runs nothing: its seat goes to the next in line (a superseded

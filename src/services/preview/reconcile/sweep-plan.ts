@@ -12,6 +12,7 @@ import {
   SHA_ANNOTATION,
 } from "../../shared/labels.js";
 import { previewKey } from "../../shared/preview.js";
+import { readSleep } from "../../shared/sleep.js";
 import { needsRepair, readPreviewState } from "../../shared/state.js";
 import type { OpenPull } from "../../github/open-pulls.js";
 
@@ -72,6 +73,17 @@ export interface HeadsUpItem {
   expiresAt: string;
   slackChannel?: string;
 }
+/** A preview idle for longer than its `sleep.after`: put to sleep (not counted as activity). */
+export interface SleepItem {
+  key: string;
+  owner: string;
+  repo: string;
+  number: number;
+  installationId: number;
+  namespaces: string[];
+  /** Its last activity (ISO-8601). */
+  idleSince: string;
+}
 export interface SkipItem {
   what: string;
   reason: string;
@@ -81,6 +93,7 @@ export interface SweepPlan {
   deploy: DeployItem[];
   destroy: DestroyItem[];
   headsUp: HeadsUpItem[];
+  sleep: SleepItem[];
   skipped: SkipItem[];
 }
 
@@ -99,7 +112,7 @@ interface Actual {
 
 /** Desired vs actual → what to do. Pure: no I/O, no clock (give `now`). */
 export function planSweep(input: SweepInput): SweepPlan {
-  const plan: SweepPlan = { deploy: [], destroy: [], headsUp: [], skipped: [] };
+  const plan: SweepPlan = { deploy: [], destroy: [], headsUp: [], sleep: [], skipped: [] };
   const open = new Map(input.open.map((p) => [previewKey(p), p]));
   const byKey = groupActual(input, plan);
   for (const [key, actual] of byKey) {
@@ -213,6 +226,21 @@ function judgeActual(
     });
     return;
   }
+  const idle = live.filter((n) => {
+    const f = readSleep(n.annotations);
+    const ready = readPreviewState(n.annotations[STATE_ANNOTATION]) === "ready";
+    return (
+      ready && f.asleepSince === undefined && f.afterMs !== undefined && (f.lastActivity ?? 0) + f.afterMs <= input.now
+    );
+  });
+  if (idle.length > 0)
+    plan.sleep.push({
+      key,
+      ...id,
+      installationId: pull.installationId,
+      namespaces: idle.map((n) => n.name),
+      idleSince: new Date(Math.min(...idle.map((n) => readSleep(n.annotations).lastActivity ?? 0))).toISOString(),
+    });
   if (expiresAt !== undefined && expiresAt - input.now <= (input.headsUpMs ?? defaultHeadsUp)(pull.ttlMs)) {
     const ns = live.find((n) => Date.parse(n.annotations[EXPIRES_ANNOTATION] ?? "") === expiresAt)!;
     plan.headsUp.push({

@@ -172,6 +172,12 @@ class PreviewSweeper implements Sweeper {
         dispatched.push(`deploy ${d.key} (${d.reason})`);
       });
     }
+    for (const d of plan.sleep) {
+      await attempt(`putting ${d.key} to sleep`, async () => {
+        await this.opts.submit(request(d, "sleep", `idle since ${d.idleSince}`));
+        dispatched.push(`sleep ${d.key} (idle since ${d.idleSince})`);
+      });
+    }
     for (const h of plan.headsUp) {
       await attempt(`warning ${h.key} of its expiry`, async () => {
         if (this.opts.onHeadsUp && (await this.memory.claim(`heads-up:${h.key}`, h.expiresAt)))
@@ -211,7 +217,7 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
 
 function request(
   item: { owner: string; repo: string; number: number; installationId?: number },
-  action: "deploy" | "destroy",
+  action: "deploy" | "destroy" | "sleep",
   why: string,
 ): Request {
   return {
@@ -240,6 +246,7 @@ function sweepReportText(r: Pick<SweepResult, "dryRun" | "plan" | "errors">): st
         `• remove ${d.key}: ${[...d.namespaces.map((n) => `namespace ${n}`), ...d.databases.map((db) => `database ${db}`)].join(", ") || "nothing left"} (${d.reason})`,
     ),
     ...plan.headsUp.map((h) => `• ${h.key} expires at ${h.expiresAt}`),
+    ...plan.sleep.map((d) => `• sleep ${d.key}: idle since ${d.idleSince}`),
     ...plan.skipped.map((s) => `• skipped ${s.what}: ${s.reason}`),
     ...r.errors.map((e) => `• error: ${e}`),
   ];

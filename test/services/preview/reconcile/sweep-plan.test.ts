@@ -198,3 +198,107 @@ describe("planSweep", () => {
     expect(summary(input)).toEqual(expected);
   });
 });
+
+describe("planSweep: idle previews go to sleep", () => {
+  const sleepy = (name: string, annotations: Record<string, string>, state = "ready"): NamespaceFacts => {
+    const n = ns(name, "acme/web#5", { state });
+    return { ...n, annotations: { ...n.annotations, ...annotations } };
+  };
+  const idleFor = (ms: number) => new Date(NOW - ms).toISOString();
+  const sleeps = (n: NamespaceFacts) =>
+    planSweep(base({ open: [pull(5)], namespaces: [n] })).sleep.map((s) => `${s.key}:${s.namespaces.join("+")}`);
+
+  it.each([
+    [
+      "idle past its sleep-after",
+      { "preview-bot.dev/sleep-after": "1h", "preview-bot.dev/last-activity": idleFor(61 * 60_000) },
+      "ready",
+      ["acme/web#5:web-pr-5"],
+    ],
+    [
+      "idle exactly its sleep-after",
+      { "preview-bot.dev/sleep-after": "1h", "preview-bot.dev/last-activity": idleFor(H) },
+      "ready",
+      ["acme/web#5:web-pr-5"],
+    ],
+    [
+      "used within its sleep-after",
+      { "preview-bot.dev/sleep-after": "1h", "preview-bot.dev/last-activity": idleFor(59 * 60_000) },
+      "ready",
+      [],
+    ],
+    ["without a sleep-after (never sleeps)", { "preview-bot.dev/last-activity": idleFor(100 * H) }, "ready", []],
+    [
+      "already asleep",
+      {
+        "preview-bot.dev/sleep-after": "1h",
+        "preview-bot.dev/last-activity": idleFor(3 * H),
+        "preview-bot.dev/asleep-since": idleFor(H),
+      },
+      "ready",
+      [],
+    ],
+    [
+      "failed (left to the repair deploy)",
+      { "preview-bot.dev/sleep-after": "1h", "preview-bot.dev/last-activity": idleFor(3 * H) },
+      "failed",
+      [],
+    ],
+  ])("%s", (_name, annotations, state, expected) => {
+    expect(sleeps(sleepy("web-pr-5", annotations, state))).toEqual(expected);
+  });
+
+  it("says since when it is idle, and leaves a busy preview alone", () => {
+    const n = sleepy("web-pr-5", {
+      "preview-bot.dev/sleep-after": "30m",
+      "preview-bot.dev/last-activity": idleFor(2 * H),
+    });
+    expect(planSweep(base({ open: [pull(5)], namespaces: [n] })).sleep[0]).toMatchObject({
+      installationId: 7,
+      idleSince: idleFor(2 * H),
+    });
+    expect(planSweep(base({ open: [pull(5)], namespaces: [n], busy: new Set(["acme/web#5"]) })).sleep).toEqual([]);
+  });
+});
+
+describe("planSweep: sleep gives way to removal", () => {
+  const idle = {
+    "preview-bot.dev/sleep-after": "1h",
+    "preview-bot.dev/last-activity": new Date(NOW - 3 * H).toISOString(),
+  };
+  const withIdle = (n: NamespaceFacts): NamespaceFacts => ({ ...n, annotations: { ...n.annotations, ...idle } });
+
+  it("a closed PR's idle preview is removed, not put to sleep", () => {
+    const p = planSweep(base({ open: [], namespaces: [withIdle(ns("web-pr-5", "acme/web#5", { state: "ready" }))] }));
+    expect(p.sleep).toEqual([]);
+    expect(p.destroy.map((d) => `${d.key}:${d.reason}`)).toEqual(["acme/web#5:closed"]);
+  });
+
+  it("an expired idle preview is removed, not put to sleep", () => {
+    const n = withIdle(ns("web-pr-5", "acme/web#5", { state: "ready", expiresAt: NOW - 1 }));
+    const p = planSweep(base({ open: [pull(5)], namespaces: [n] }));
+    expect(p.sleep).toEqual([]);
+    expect(p.destroy.map((d) => `${d.key}:${d.reason}`)).toEqual(["acme/web#5:expired"]);
+  });
+
+  it("a terminating namespace is not put to sleep; of two namespaces only the idle one is", () => {
+    const terminating = withIdle(ns("web-pr-5", "acme/web#5", { state: "ready", phase: "Terminating" }));
+    expect(planSweep(base({ open: [pull(5)], namespaces: [terminating] })).sleep).toEqual([]);
+    const busy = ns("web-pr-5-api", "acme/web#5", { state: "ready" });
+    busy.annotations = {
+      ...busy.annotations,
+      "preview-bot.dev/sleep-after": "1h",
+      "preview-bot.dev/last-activity": new Date(NOW - 10 * 60_000).toISOString(),
+    };
+    const p = planSweep(
+      base({ open: [pull(5)], namespaces: [withIdle(ns("web-pr-5", "acme/web#5", { state: "ready" })), busy] }),
+    );
+    expect(p.sleep).toEqual([
+      expect.objectContaining({
+        key: "acme/web#5",
+        namespaces: ["web-pr-5"],
+        idleSince: new Date(NOW - 3 * H).toISOString(),
+      }),
+    ]);
+  });
+});

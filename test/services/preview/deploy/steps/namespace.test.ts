@@ -6,6 +6,9 @@
  */
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { namespaceStep } from "../../../../../src/services/preview/deploy/steps/namespace.js";
+import type { PreviewSleepDeps } from "../../../../../src/services/preview/context.js";
+import { createSleepCommands } from "../../../../../src/services/preview/sleep/sleep-commands.js";
+import type { SleepControl } from "../../../../../src/services/shared/sleep.js";
 import { ownershipLabels } from "../../../../../src/services/preview/naming.js";
 import {
   ACCESS_ANNOTATION,
@@ -78,9 +81,12 @@ describe("the Namespace step", () => {
       [STATE_ANNOTATION]: "deploying",
       [TITLE_ANNOTATION]: pull.title,
       [URL_ANNOTATION]: names.url,
+      "preview-bot.dev/installation": "1",
+      "preview-bot.dev/last-activity": expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       [ACCESS_ANNOTATION]: "public",
     });
     expect(annotations).not.toHaveProperty(EXPIRES_ANNOTATION);
+    expect(annotations).not.toHaveProperty("preview-bot.dev/sleep-after");
     expect(b.details).toEqual([`${names.namespace} (Pod Security: enforce baseline, warn and audit restricted)`]);
   });
 
@@ -198,5 +204,113 @@ describe("the Namespace step", () => {
     const refusal = new Error('namespace "web-pr-42" exists and is not managed by preview-bot');
     b.cluster.ensureNamespace = async () => Promise.reject(refusal);
     await expect(run(b)).rejects.toBe(refusal);
+  });
+});
+
+/** A SleepControl that records what the step asks of it (the Kubernetes side is tested in test/services/cluster/). */
+function sleepDeps(defaultAfterMs?: number): PreviewSleepDeps & { asked: string[] } {
+  const asked: string[] = [];
+  const control: SleepControl = {
+    sleep: async (ns) => {
+      asked.push(`sleep ${ns}`);
+      return { workloads: [], autoscalers: [], cronJobs: [], routes: [], hosts: [] };
+    },
+    restoreWorkloads: async (ns) => {
+      asked.push(`restoreWorkloads ${ns}`);
+      return { workloads: ['Deployment "web"'], autoscalers: [], cronJobs: [] };
+    },
+    restoreRoutes: async (ns) => {
+      asked.push(`restoreRoutes ${ns}`);
+      return { routes: ['HTTPRoute "web"'] };
+    },
+    forget: async () => [],
+    requests: async () => [],
+    waitAwake: async (ns, timeoutMs) => {
+      asked.push(`waitAwake ${ns} ${timeoutMs}`);
+      return true;
+    },
+  };
+  return {
+    control,
+    ...(defaultAfterMs !== undefined ? { defaultAfterMs } : {}),
+    wakeTimeoutMs: 300_000,
+    cost: { currency: "USD" },
+    asked,
+  };
+}
+
+describe("the Namespace step and sleep", () => {
+  const H = 3_600_000;
+  const sleepAfter = async (config: Record<string, unknown>, sleep?: PreviewSleepDeps) => {
+    const b = await bench({ config, ...(sleep ? { deps: { sleep } } : {}) });
+    await run(b);
+    return ensured(b).annotations["preview-bot.dev/sleep-after"];
+  };
+
+  it("records when the preview sleeps: the repository's sleep.after within the bot's, only on a bot that can sleep", async () => {
+    expect(await sleepAfter({ sleep: { after: "30m" } }, sleepDeps(2 * H))).toBe("30m");
+    expect(await sleepAfter({ sleep: { after: "5h" } }, sleepDeps(2 * H))).toBe("2h");
+    expect(await sleepAfter({}, sleepDeps(2 * H))).toBe("2h");
+    expect(await sleepAfter({ sleep: { after: "never" } }, sleepDeps(90 * 60_000))).toBe("90m");
+    expect(await sleepAfter({ sleep: { after: "never" } }, sleepDeps())).toBeUndefined();
+    expect(await sleepAfter({ sleep: { after: "45m" } }, sleepDeps())).toBe("45m");
+    // No PREVIEW_BOT_SERVICE and no bot namespace: nothing sleeps, so nothing says it will.
+    expect(await sleepAfter({ sleep: { after: "30m" } })).toBeUndefined();
+  });
+
+  it("a deploy wakes a sleeping preview before it applies: workloads, then routes, without waiting for readiness", async () => {
+    const sleep = sleepDeps(H);
+    const b = await bench({ deps: { sleep } });
+    b.cluster.namespaces = [
+      {
+        name: b.ctx.names.namespace,
+        labels: { ...b.ctx.names.labels },
+        annotations: {
+          "preview-bot.dev/asleep-since": "2026-12-01T10:00:00.000Z",
+          "preview-bot.dev/asleep-ms": "1000",
+          "preview-bot.dev/wake-hosts": "web-pr-42.previews.example.com",
+        },
+        phase: "Active",
+      },
+    ];
+    await run(b);
+    const ns = b.ctx.names.namespace;
+    expect(sleep.asked).toEqual([`restoreWorkloads ${ns}`, `waitAwake ${ns} 0`, `restoreRoutes ${ns}`]);
+    expect(b.cluster.methods()).toEqual(["listNamespaces", "ensureNamespace", "annotateNamespace"]);
+    const [name, annotations] = b.cluster.calls[2]!.args as [string, Record<string, string | null>];
+    expect(name).toBe(ns);
+    expect(annotations).toMatchObject({
+      "preview-bot.dev/asleep-since": null,
+      "preview-bot.dev/wake-hosts": null,
+    });
+    expect(Number(annotations["preview-bot.dev/asleep-ms"])).toBeGreaterThan(1000);
+  });
+
+  it("an awake preview's deploy asks the sleep for nothing", async () => {
+    const sleep = sleepDeps(H);
+    const b = await bench({ deps: { sleep } });
+    b.cluster.namespaces = [
+      {
+        name: b.ctx.names.namespace,
+        labels: { ...b.ctx.names.labels },
+        annotations: { "preview-bot.dev/sleep-after": "1h" },
+        phase: "Active",
+      },
+    ];
+    await run(b);
+    expect(sleep.asked).toEqual([]);
+    expect(b.cluster.methods()).toEqual(["listNamespaces", "ensureNamespace"]);
+  });
+
+  it("on a bot that cannot sleep, the sweeper's sleep does nothing and says nothing; a person is told why", async () => {
+    const b = await bench();
+    const commands = createSleepCommands(b.ctx.deps);
+    await commands.sleep({ ...b.ctx.job, action: "sleep", source: "sweeper" });
+    await commands.wake({ ...b.ctx.job, action: "wake", source: "visitor" });
+    expect(b.cluster.calls).toEqual([]);
+    // A person's command is answered on the pull request: the only part it reaches is GitHub.
+    await expect(
+      commands.sleep({ ...b.ctx.job, action: "sleep", source: "comment", actor: "octocat" }),
+    ).rejects.toThrow("github.octokitFor was used");
   });
 });
