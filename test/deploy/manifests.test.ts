@@ -270,7 +270,7 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
   });
 
   it("has a comment on every RBAC rule and every admission-policy check in the source YAML", () => {
-    const source = ["deploy/base/rbac.yaml", "deploy/base/rbac-lease.yaml"]
+    const source = ["deploy/base/rbac.yaml", "deploy/base/rbac-lease.yaml", "deploy/base/rbac-access.yaml"]
       .map((f) => readFileSync(at(f), "utf8"))
       .join("\n---\n");
     const parsedRules = parseAllDocuments(source).flatMap((d) => ((d.toJS() as Obj | null)?.rules ?? []) as Obj[]);

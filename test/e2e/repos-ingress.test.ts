@@ -18,11 +18,29 @@ import {
   startApp,
   type AppServer,
 } from "./repos-support.js";
+import { requireRegistry, type SharedRegistry } from "../support/registry-suite.js";
 
 let h: Harness;
 let app: AppServer;
+/** The run's real OCI registry: the fixture's image (registry.example.com/acme/blog) is pushed here, images[] renames it. */
+let registry: SharedRegistry;
+/** Where it goes in it: under the registry's public prefix (pulled without credentials), one per run. */
+const ACME = `lib/repos-ingress-${Math.random().toString(36).slice(2, 8)}/`;
+
+/**
+ * The fixture's config with its images[] renamed to the run's registry, and the image pushed there under the tag the
+ * config gives it for this commit (`{shortSha}`): every pinned image is resolved to a digest before a deploy.
+ */
+async function withImage(config: string, sha: string): Promise<string> {
+  await registry.push(`${ACME}blog`, sha.slice(0, 7), { seed: 1 });
+  return config.replace(
+    /^( {2}- name: registry\.example\.com\/acme\/blog\n)/m,
+    (_, line: string) => `${line}    newName: ${registry.host}/${ACME}blog\n`,
+  );
+}
 
 beforeAll(async () => {
+  registry = requireRegistry();
   app = await startApp();
   h = await startHarness({ fetchImpl: app.fetchImpl, fake: { kinds: [INGRESS_KIND, GATEWAY_KIND] } });
   // A Gateway that serves previews over plain HTTP only.
@@ -52,12 +70,15 @@ describe("an Ingress-based app with TLS", () => {
     const ns = "blog-pr-51";
     const host = `${ns}.previews.example.test`;
     const { gh, run } = await open(
-      fixtureConfig("ingress-tls-app"),
+      await withImage(fixtureConfig("ingress-tls-app"), "8".repeat(40)),
       51,
       "8".repeat(40),
       fixtureFiles("ingress-tls-app"),
     );
     expect(run.conclusion).toBe("success");
+    expect((h.fake.get("apps/v1", "Deployment", ns, "blog") as any).spec.template.spec.containers[0].image).toMatch(
+      new RegExp(`^${registry.host}/${ACME}blog@sha256:[0-9a-f]{64}$`),
+    );
     const ingress = h.fake.get("networking.k8s.io/v1", "Ingress", ns, "blog") as any;
     expect(ingress.spec.ingressClassName).toBe("nginx");
     expect(ingress.spec.rules[0].host).toBe(host);
@@ -75,7 +96,10 @@ describe("an Ingress-based app with TLS", () => {
   });
 
   it("without route.tls nothing serves TLS: the URL says http, and the check run says what to set", async () => {
-    const config = fixtureConfig("ingress-tls-app").replace(/ {2}tls:\n {4}clusterIssuer: .*\n/, "");
+    const config = await withImage(
+      fixtureConfig("ingress-tls-app").replace(/ {2}tls:\n {4}clusterIssuer: .*\n/, ""),
+      "9".repeat(40),
+    );
     const { gh, run } = await open(config, 52, "9".repeat(40), fixtureFiles("ingress-tls-app"));
     expect(run.conclusion).toBe("success");
     expect(gh.state.deployments.at(-1)!.statuses.at(-1)!.environment_url).toBe(
