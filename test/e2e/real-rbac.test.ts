@@ -13,6 +13,7 @@ import { parse as parseYaml, stringify } from "yaml";
 import { startHarness, pull, prEvent, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
 import { fakeGitHub } from "../support/github-fake.js";
 import { apiRequest, describeWithRealCluster } from "../support/kube-real/index.js";
+import { requireRegistry, type SharedRegistry } from "../support/registry-suite.js";
 import { ROOT } from "../support/tools.js";
 import {
   adminApply,
@@ -448,14 +449,21 @@ function moocFiles(): Record<string, string> {
   return files;
 }
 
+/** The example's images (its todo-app-cron job is left out: examples/kubernetesmooc/preview.yml says why). */
+const MOOC_IMAGES = ["todo-app-be", "todo-app-fe", "broadcaster"];
+
 /**
- * examples/kubernetesmooc/preview.yml as the team would enrol it, without the health check (no DNS for nip.io here).
+ * examples/kubernetesmooc/preview.yml as the team would enrol it, without the health check (no DNS for nip.io here),
+ * its images (kubemooc.azurecr.io) renamed into the run's real registry: every pinned image is resolved to a digest
+ * before a deploy.
  */
-function moocConfig(): string {
+function moocConfig(registry: SharedRegistry, prefix: string): string {
   const config = parseYaml(
     readFileSync(path.join(ROOT, "examples", "kubernetesmooc", "preview.yml"), "utf8"),
   ) as Record<string, any>;
   config.health = { timeout: "3m" };
+  for (const image of config.images as Array<Record<string, string>>)
+    image.newName = `${registry.host}/${prefix}/${image.name!.split("/").at(-1)!}`;
   return stringify(config);
 }
 
@@ -475,12 +483,17 @@ function describeMooc(
     }));
 
   beforeAll(async () => {
+    const registry = requireRegistry();
+    const prefix = `lib/rbac-${ID}`;
+    // What the repository's CI pushes for the commit: each image, tagged <branch>-<sha>.
+    for (const [i, image] of MOOC_IMAGES.entries())
+      await registry.push(`${prefix}/${image}`, `${BRANCH}-${SHA}`, { seed: 30 + i });
     await prepareForMooc(cluster());
     h = await startHarness({
       kubeConfig: fence().kubeConfig,
       env: { ...fence().env, NAMESPACE_DELETE_TIMEOUT: "240", PREVIEW_INGRESS_FROM_NAMESPACES: "agc-shared" },
     });
-    gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: moocConfig() });
+    gh = fakeGitHub({ owner: OWNER, repo: REPO, installationId: INSTALLATION, config: moocConfig(registry, prefix) });
     gh.state.tarballs.set(SHA, await h.tarball(SHA, moocFiles()));
     gh.state.pulls.set(7, pull({ number: 7, sha: SHA, branch: BRANCH }));
   }, 120_000);
