@@ -84,6 +84,8 @@ describe("the Namespace step", () => {
       "preview-bot.dev/installation": "1",
       "preview-bot.dev/last-activity": expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       [ACCESS_ANNOTATION]: "public",
+      // Whose preview it is, for the per-author cap.
+      "preview-bot.dev/author": pull.author,
     });
     expect(annotations).not.toHaveProperty(EXPIRES_ANNOTATION);
     expect(annotations).not.toHaveProperty("preview-bot.dev/sleep-after");
