@@ -178,7 +178,7 @@ function assignments(text: string, lower: string, cuts: Cut): void {
       if (start > 0 && isWordChar(text.charCodeAt(start - 1))) continue; // \b before the identifier
       if (seen.has(start)) continue;
       let j = end;
-      if (text[j] === "\\" && text[j + 1] === '"') j += 2;
+      if (text[j] === "\\" && (text[j + 1] === '"' || text[j + 1] === "'")) j += 2;
       else if (text[j] === '"' || text[j] === "'") j += 1;
       const spaceLimit = j + 64;
       while (j < text.length && j < spaceLimit && isSpace(text.charCodeAt(j))) j++;
