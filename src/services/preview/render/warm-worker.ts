@@ -1,8 +1,9 @@
 /**
  * A warm worker: started before any render asks for it (its code loaded, waiting on stdin), in a slot of its own — an
  * inbox the bot puts the tarball in (read-only inside) and a scratch directory. Used for one render only, then a fresh
- * one is started for the next, so a render does not start a node process on its critical path. A worker that waited
- * too long, died, or cannot see a request's tools is not used (the render starts its own).
+ * one is started for the next (once this render is done: on a small machine its start would otherwise take CPU from
+ * the render), so a render does not start a node process on its critical path. A worker that waited too long, died,
+ * or cannot see a request's tools is not used (the render starts its own).
  */
 import { chmod, chown, copyFile, mkdir, mkdtemp, rename, rm } from "node:fs/promises";
 import path from "node:path";
@@ -64,7 +65,7 @@ export function createWarmWorkers(launcher: SandboxLauncher, warmDir: string | u
   }
 
   function rewarm(): void {
-    if (!warmDir) return;
+    if (!warmDir || warm) return;
     warming ??= prepare(warmDir)
       .catch((err: unknown) => log.warn({ err }, "could not start a warm renderer"))
       .finally(() => {
@@ -72,22 +73,33 @@ export function createWarmWorkers(launcher: SandboxLauncher, warmDir: string | u
       });
   }
 
-  /** Take the warm worker for a tarball request whose tools it sees; undefined when there is none fit to use. */
+  /**
+   * Take the warm worker for a tarball request whose tools it sees; undefined when there is none fit to use (the next
+   * one is then started at once; after a taken worker's render otherwise, so that its start does not take CPU from
+   * the render).
+   */
   async function take(request: WorkerRequest): Promise<Slot | undefined> {
     if (warming) await warming;
     const slot = warm;
     warm = undefined;
-    rewarm();
-    if (!slot) return undefined;
     const fits =
+      slot !== undefined &&
       request.source.kind === "tarball" &&
-      toolDirs(request).every((d) => launcher.toolDirs.has(d)) &&
+      toolDirs(request).every((d) => sees(launcher.toolDirs, d)) &&
       !slot.dead &&
       Date.now() < slot.expires;
     if (fits) return slot;
-    slot.worker.kill();
-    void slot.worker.exited.then(() => rm(slot.dir, { recursive: true, force: true }));
+    if (slot) discard(slot);
+    rewarm();
     return undefined;
+  }
+
+  /** End a worker and remove its slot (in the background: no render waits for it). */
+  function discard(slot: Slot): void {
+    slot.worker.kill();
+    void slot.worker.exited
+      .then(() => rm(slot.dir, { recursive: true, force: true }))
+      .catch((err: unknown) => log.warn({ err }, "could not remove a renderer's slot"));
   }
 
   async function tryRun(request: WorkerRequest, signal?: AbortSignal): Promise<Outcome | undefined> {
@@ -101,8 +113,10 @@ export function createWarmWorkers(launcher: SandboxLauncher, warmDir: string | u
       await chmod(file, 0o644);
       return await slot.worker.send({ ...request, source: { kind: "tarball", file }, scratch: slot.scratch }, signal);
     } finally {
-      await slot.worker.exited;
-      await rm(slot.dir, { recursive: true, force: true });
+      // Used once: the worker has exited (its answer comes once its whole sandbox is gone); its slot is removed and
+      // the next worker started while the bot checks this answer.
+      discard(slot);
+      rewarm();
     }
   }
 
@@ -115,4 +129,10 @@ export function createWarmWorkers(launcher: SandboxLauncher, warmDir: string | u
       slot?.worker.kill();
     },
   };
+}
+
+/** Whether a worker given `dirs` read-only sees `dir` (the sandbox shows a directory with everything below it). */
+function sees(dirs: ReadonlySet<string>, dir: string): boolean {
+  for (const d of dirs) if (dir === d || dir.startsWith(d.endsWith("/") ? d : `${d}/`)) return true;
+  return false;
 }
