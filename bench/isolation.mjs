@@ -9,7 +9,8 @@
  *    the same render code in-process (no isolation: what the bot did before). Medians of --runs N (default 9),
  *    interleaved; the ratio's target is ≤ 1.3×. Renders are --gap ms apart (default 2000), as pull-request events
  *    are: the bot starts the next render's worker after each render, so a render finds it waiting. The same renders
- *    back to back (no gap: the worker may still be starting) are shown too, for what a burst costs.
+ *    back to back (no gap: the worker may still be starting) are shown too, for what a burst costs. `--sandbox PATH`
+ *    measures another build of preview-sandbox (default .tools/bin/preview-sandbox).
  *  - `redaction of 10 MB hostile text`: CPU time of the logger's redactText on one core (process.cpuUsage, which a
  *    loaded machine changes far less than wall time; wall time shown beside it).
  *    The texts are the ones that made the old expressions quadratic, 10 MB each; the slowest, target ≤ 1 s.
@@ -33,19 +34,22 @@ const { values: opts } = parseArgs({
     runs: { type: "string", default: "9" },
     gap: { type: "string", default: "2000" },
     "no-build": { type: "boolean" },
+    // Another build of preview-sandbox (default .tools/bin/preview-sandbox), e.g. one being changed.
+    sandbox: { type: "string" },
   },
 });
 if (!opts["no-build"]) spawnSync("npm", ["run", "build"], { cwd: root, stdio: "inherit" });
 const tools = join(root, ".tools", "bin");
 process.env.PATH = `${tools}:${process.env.PATH}`;
-if (!existsSync(join(tools, "preview-sandbox"))) {
-  console.error("bench isolation: .tools/bin/preview-sandbox is missing: run `bash tools/build.sh`");
+const sandboxBin = opts.sandbox ?? join(tools, "preview-sandbox");
+if (!existsSync(sandboxBin)) {
+  console.error(`bench isolation: ${sandboxBin} is missing: run \`bash tools/build.sh\``);
   process.exit(1);
 }
 const dist = (p) => pathToFileURL(join(root, "dist", p)).href;
 const { createLogger, redactText } = await import(dist("logger.js"));
 const { parseConfig } = await import(dist("config.js"));
-const { createRenderer, previewNamesFor } = await import(dist("services/preview/render/index.js"));
+const { createRenderer, findRenderTools, previewNamesFor } = await import(dist("services/preview/render/index.js"));
 const { createSandboxWorker, DEFAULT_RENDER_LIMITS } = await import(dist("services/preview/render/isolation.js"));
 const { renderTree } = await import(dist("services/preview/render/sandboxed/render-tree.js"));
 
@@ -55,14 +59,15 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const work = await mkdtemp(join(tmpdir(), "bench-isolation-"));
 await chmod(work, 0o755);
 const sandboxed = createSandboxWorker({
-  sandbox: [join(tools, "preview-sandbox")],
+  sandbox: [sandboxBin],
   path: process.env.PATH,
   isolation: "auto",
   limits: DEFAULT_RENDER_LIMITS,
   logger,
   cacheDir: join(work, "render-cache"),
   warmDir: work,
-  toolDirs: Promise.resolve([tools]),
+  // As settings.ts gives them: the directories of the tools the renders will ask for.
+  toolDirs: findRenderTools(process.env.PATH).then((t) => t.dirs),
 });
 // As the bot does at start-up: the probe says which isolation renders get, and fills the worker's compile cache.
 const probeDir = await mkdtemp(join(work, "probe-"));
