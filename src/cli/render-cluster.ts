@@ -20,7 +20,7 @@ export interface ClusterVerdict {
 }
 
 /** The kubeconfig the bot would use: KUBECONFIG from `env` (else the default places), KUBE_CONTEXT if set. */
-export function workstationKubeConfig(env: { KUBECONFIG?: string; KUBE_CONTEXT?: string }): KubeConfig {
+function workstationKubeConfig(env: { KUBECONFIG?: string; KUBE_CONTEXT?: string }): KubeConfig {
   const kc = new KubeConfig();
   if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
   else kc.loadFromDefault();

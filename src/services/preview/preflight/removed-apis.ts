@@ -43,7 +43,7 @@ const REMOVED: Readonly<Record<string, Removal>> = {
 };
 
 /** The removal of this built-in apiVersion of `kind`, or undefined when Kubernetes still serves it (or it is not built in). */
-export function removedApi(apiVersion: string, kind: string): Removal | undefined {
+function removedApi(apiVersion: string, kind: string): Removal | undefined {
   return REMOVED[`${apiVersion} ${kind}`];
 }
 
