@@ -128,7 +128,7 @@ describe("preview-bot render: plain-app (no binary needed)", () => {
     );
     expect(r.stderr).toMatch(/^ {2}URL {8}https:\/\/pr-31-fix-cart-totals-[0-9a-f]{8}\.previews\.example\.com\/$/m);
     expect(r.stderr).toMatch(/^ {2}objects {4}5: Deployment 1, Service 1, ConfigMap 1, CronJob 1, HTTPRoute 1$/m);
-    expect(r.stderr).toMatch(/^ {2}offline {4}kind scopes from preview-bot's built-in list/m);
+    expect(r.stderr).toMatch(/^ {2}how {8}kind scopes from preview-bot's built-in list/m);
     expect(r.stderr).toMatch(
       /the parent Gateway was not read \(no cluster\): the URL assumes its HTTPS listener covers the host/,
     );

@@ -100,7 +100,7 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
 
   afterAll(async () => {
     await h?.stop();
-    for (let n = 1; n <= 9; n++) await admin("DELETE", `/api/v1/namespaces/${NS(n)}`);
+    for (let n = 1; n <= 10; n++) await admin("DELETE", `/api/v1/namespaces/${NS(n)}`);
     await admin("DELETE", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${WIDGETS}`);
     await fence?.remove();
   });
@@ -160,6 +160,32 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
         Array(8).fill({ sizeLimit: "1Gi" }),
       );
     }, 240_000);
+
+    it("a ReplicationController app (guestbook-go's shape) deploys with deploy/'s RBAC and its pods become Ready", async () => {
+      const rc = (name: string, replicas: number) => `apiVersion: v1
+kind: ReplicationController
+metadata: { name: ${name} }
+spec:
+  replicas: ${replicas}
+  selector: { app: ${name} }
+  template:
+    metadata: { labels: { app: ${name} } }
+    spec:
+      containers:
+        - name: ${name}
+          image: ghcr.io/codertocat/${name}:1
+`;
+      const run = await open(10, { "web.yaml": rc("web", 2), "redis.yaml": rc("redis", 1) });
+      expect({ conclusion: run.conclusion, detail: run.conclusion === "success" ? "" : said(run) }).toEqual({
+        conclusion: "success",
+        detail: "",
+      });
+      const rcs = await items(`/api/v1/namespaces/${NS(10)}/replicationcontrollers`);
+      expect(rcs.map((r) => `${r.metadata.name} ${r.status.readyReplicas ?? 0}/${r.spec.replicas}`).sort()).toEqual([
+        "redis 1/1",
+        "web 2/2",
+      ]);
+    }, 120_000);
 
     it("runs its code with no Kubernetes rights: the preview's own account cannot read Secrets or remove a guardrail", async () => {
       const token = await cluster().serviceAccountToken(NS(1), "default");

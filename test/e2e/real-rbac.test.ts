@@ -174,6 +174,11 @@ describeWithRealCluster(
           { verb: "update", resource: "namespaces", subresource: "finalize", name: OTHER },
         ],
         ["create DaemonSets", { verb: "create", group: "apps", resource: "daemonsets", namespace: PREVIEW }],
+        [
+          "change the shared Gateway",
+          { verb: "patch", group: "gateway.networking.k8s.io", resource: "gateways", namespace: OTHER },
+        ],
+        ["list Gateways", { verb: "list", group: "gateway.networking.k8s.io", resource: "gateways" }],
       ];
       const answers = await Promise.all(refused.map(async ([what, attrs]) => ({ what, allowed: await can(attrs) })));
       expect(answers.filter((a) => a.allowed)).toEqual([]);
@@ -209,6 +214,10 @@ describeWithRealCluster(
         [
           "in its preview: apply NetworkPolicies",
           { verb: "create", group: "networking.k8s.io", resource: "networkpolicies", namespace: PREVIEW },
+        ],
+        [
+          "read the shared Gateway (its HTTPS listeners decide the URL's scheme)",
+          { verb: "get", group: "gateway.networking.k8s.io", resource: "gateways", namespace: OTHER },
         ],
         [
           "in its preview: suspend CronJobs",
