@@ -53,7 +53,7 @@ type Metadata = KubeObject["metadata"];
  * ephemeral-storage defaults fits the quota. A 1Gi default against 20Gi and 20 pods refused the 11th pod of two
  * containers (issue 22).
  */
-export const ORDINARY_POD_CONTAINERS = 2;
+const ORDINARY_POD_CONTAINERS = 2;
 
 /**
  * The default ephemeral-storage limit when the operator sets none: the quota shared by the pod quota's worth of
