@@ -304,10 +304,14 @@ describe("lifecycle edges", () => {
       await h.send("pull_request", prEvent("opened", gh.state.pulls.get(32)!));
       const run = gh.state.checkRuns.filter((r) => r.name === "preview / config" && r.head_sha === SHA1).at(-1)!;
       expect(run.conclusion).toBe("failure");
-      // Not cut at "line 3, column 9:": the line itself is quoted, with the field it is in.
-      expect(run.output?.summary).toContain(
-        '- line 3: .github/preview.yml is not valid YAML (at manifests.path): Nested mappings are not allowed in compact mappings at line 3, column 9: "  path: k8s: deploy"',
-      );
+      // Not cut at "line 3, column 9:": the line itself is quoted, with the field it is in; in the summary (Markdown,
+      // whitespace folded) and, as written, in the annotation on that line of the file.
+      const error =
+        '.github/preview.yml is not valid YAML (at manifests.path): Nested mappings are not allowed in compact mappings at line 3, column 9: "  path: k8s: deploy"';
+      expect(run.output?.summary.replace(/\\(.)/g, "$1")).toContain(`- line 3: ${error.replace(/\s+/g, " ")}`);
+      expect((run.output as { annotations?: unknown[] }).annotations).toEqual([
+        expect.objectContaining({ path: ".github/preview.yml", start_line: 3, end_line: 3, message: error }),
+      ]);
       expect(h.fake.get("v1", "Namespace", undefined, "edge-32")).toBeUndefined();
     },
     DEADLINE,
