@@ -175,8 +175,11 @@ const envSchema = z.object({
   PREVIEW_DEFAULT_MEMORY_REQUEST: quantity.default("128Mi"),
   PREVIEW_DEFAULT_MEMORY_LIMIT: quantity.default("512Mi"),
   PREVIEW_DEFAULT_EPHEMERAL_STORAGE_REQUEST: quantity.default("100Mi"),
-  /** Also the sizeLimit an emptyDir without one gets: the kubelet evicts a pod that writes past its limits. */
-  PREVIEW_DEFAULT_EPHEMERAL_STORAGE_LIMIT: quantity.default("1Gi"),
+  /**
+   * Also the sizeLimit an emptyDir without one gets: the kubelet evicts a pod that writes past its limits. Unset:
+   * PREVIEW_QUOTA_EPHEMERAL_STORAGE / (PREVIEW_QUOTA_PODS × 2), so the pod quota's worth of two-container pods fits.
+   */
+  PREVIEW_DEFAULT_EPHEMERAL_STORAGE_LIMIT: optional.pipe(quantity.optional()),
   /** PriorityClasses a preview's pods may name; none by default (the cluster's default priority applies). */
   PREVIEW_PRIORITY_CLASSES: list,
   /** Taints previews may tolerate: `key`, `key=value`, each optionally `:Effect` (e.g. `pool=previews:NoSchedule`). */

@@ -297,11 +297,17 @@ spec:
   const args = (dir: string) => ["--dir", dir, "--pr", "7", "--branch", "main", "--sha", SHA];
 
   it("refuses what the quota cannot hold (the LimitRange's defaults × replicas), naming each workload's file and what to set", async () => {
-    // 3 Deployments × 4 replicas × 2 containers that set nothing: 24 × the default 1Gi ephemeral-storage limit, over
-    // the quota's 20Gi (12 pods, 2.4 CPU requested and 12Gi of memory limits would fit).
+    // 3 Deployments × 4 replicas × 4 containers that set no ephemeral storage: 48 × the default 512Mi
+    // ephemeral-storage limit, over the quota's 20Gi (12 pods, the CPU and memory they set would fit).
+    const small = "resources: { requests: { cpu: 10m, memory: 32Mi }, limits: { memory: 64Mi } }";
+    const four = (name: string) =>
+      deployment(name, 4).replace(
+        /^ {6}containers:\n[\s\S]*$/m,
+        `      containers:\n${[0, 1, 2, 3].map((i) => `        - { name: c${i}, image: ghcr.io/acme/app:1, ${small} }\n`).join("")}`,
+      );
     const dir = await repo(
       "over-quota",
-      { "deploy/app.yaml": ["api", "worker", "front"].map((n) => deployment(n, 4)).join("---\n") },
+      { "deploy/app.yaml": ["api", "worker", "front"].map(four).join("---\n") },
       "manifests: { path: deploy }\n",
     );
     const r = await cli(args(dir));

@@ -83,7 +83,7 @@ describe("every preview namespace gets the bot's guardrails", () => {
       pods: "20",
     });
     expect((h.fake.get("v1", "LimitRange", NS(1), "preview-bot-guardrails") as any).spec.limits[0]).toMatchObject({
-      default: { memory: "512Mi", "ephemeral-storage": "1Gi" },
+      default: { memory: "512Mi", "ephemeral-storage": "512Mi" },
       defaultRequest: { cpu: "100m", memory: "128Mi", "ephemeral-storage": "100Mi" },
     });
     // What the server stores, not what the bot meant to send: the peers of the only allow rule arrived.

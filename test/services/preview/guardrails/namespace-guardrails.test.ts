@@ -44,7 +44,7 @@ describe("the bot's guardrail settings", () => {
         memoryRequest: "128Mi",
         memoryLimit: "512Mi",
         ephemeralStorageRequest: "100Mi",
-        ephemeralStorageLimit: "1Gi",
+        ephemeralStorageLimit: "512Mi",
       },
       egress: "open",
       clusterRole: "preview-bot-previews",
@@ -72,7 +72,9 @@ describe("the bot's guardrail settings", () => {
     const { quota, defaults } = bounds;
     expect(quota.pods * parseQuantity(defaults.cpuRequest)).toBeLessThanOrEqual(parseQuantity(quota.cpu));
     expect(quota.pods * parseQuantity(defaults.memoryLimit)).toBeLessThanOrEqual(parseQuantity(quota.memoryLimit));
-    expect(quota.pods * parseQuantity(defaults.ephemeralStorageLimit)).toBeLessThanOrEqual(
+    // Ephemeral storage: the pod quota's worth of two-container pods (an app and a sidecar) fits; the old 1Gi default
+    // refused the 11th such pod against 20Gi.
+    expect(quota.pods * 2 * parseQuantity(defaults.ephemeralStorageLimit)).toBeLessThanOrEqual(
       parseQuantity(quota.ephemeralStorage),
     );
     // No CPU limit is forced on containers that set none.
@@ -86,6 +88,21 @@ describe("the bot's guardrail settings", () => {
     ).toThrow(
       "PREVIEW_QUOTA_PODS (40) containers on PREVIEW_DEFAULT_MEMORY_LIMIT (512Mi) add up to 20Gi, above PREVIEW_QUOTA_MEMORY_LIMIT (16Gi)",
     );
+    expect(() => guardrailSettings(loadEnv({ PREVIEW_DEFAULT_EPHEMERAL_STORAGE_LIMIT: "1Gi" }))).toThrow(
+      "PREVIEW_QUOTA_PODS (20) pods of 2 containers on PREVIEW_DEFAULT_EPHEMERAL_STORAGE_LIMIT (1Gi) add up to 40Gi, above PREVIEW_QUOTA_EPHEMERAL_STORAGE (20Gi)",
+    );
+  });
+
+  it("derive the ephemeral-storage limit from the quota unless the operator sets one (issue 22)", () => {
+    const limit = (env: Record<string, string>) => guardrailSettings(loadEnv(env)).defaults.ephemeralStorageLimit;
+    // The quota shared by the pod quota's worth of two-container pods, in whole Mi.
+    expect(limit({})).toBe("512Mi");
+    expect(limit({ PREVIEW_QUOTA_EPHEMERAL_STORAGE: "40Gi" })).toBe("1024Mi");
+    expect(limit({ PREVIEW_QUOTA_PODS: "10" })).toBe("1024Mi");
+    expect(limit({ PREVIEW_QUOTA_PODS: "30", PREVIEW_QUOTA_CPU: "3" })).toBe("341Mi");
+    // The operator's own value, when it fits; an emptyDir without a sizeLimit gets the same.
+    expect(limit({ PREVIEW_DEFAULT_EPHEMERAL_STORAGE_LIMIT: "256Mi" })).toBe("256Mi");
+    expect(guardrailSettings(loadEnv({})).neighbours.emptyDir.disk).toBe("512Mi");
   });
 
   it("let the gateways' namespaces reach previews without a setting of their own", () => {
@@ -236,7 +253,7 @@ describe("what a preview namespace gets", () => {
             {
               type: "Container",
               defaultRequest: { cpu: "100m", memory: "128Mi", "ephemeral-storage": "100Mi" },
-              default: { memory: "512Mi", "ephemeral-storage": "1Gi" },
+              default: { memory: "512Mi", "ephemeral-storage": "512Mi" },
             },
           ],
         },
@@ -350,7 +367,7 @@ describe("a repository's own quota", () => {
     };
     const limits = (g: ReturnType<typeof guardedPreview>) => g.guardrails.find((o) => o.kind === "LimitRange")!.spec;
     const without = guardedPreview([], names, parsed.config, bounds);
-    expect(limits(without)).toMatchObject({ limits: [{ default: { memory: "512Mi", "ephemeral-storage": "1Gi" } }] });
+    expect(limits(without)).toMatchObject({ limits: [{ default: { memory: "512Mi", "ephemeral-storage": "512Mi" } }] });
     expect((limits(without) as any).limits[0].default).not.toHaveProperty("cpu");
     const withOwn = guardedPreview([own], names, parsed.config, bounds);
     expect((limits(withOwn) as any).limits[0].default).toMatchObject({ cpu: "1" });
