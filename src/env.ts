@@ -160,8 +160,11 @@ const envSchema = z.object({
   /** Total CPU and memory the preview's containers may request (CPU limits are not quota'd: they add up fast). */
   PREVIEW_QUOTA_CPU: quantity.default("4"),
   PREVIEW_QUOTA_MEMORY: quantity.default("8Gi"),
-  /** Total memory the preview's containers may be limited to (every container has a limit: the LimitRange's default). */
-  PREVIEW_QUOTA_MEMORY_LIMIT: quantity.default("16Gi"),
+  /**
+   * Total memory the preview's containers may be limited to (every container has a limit: the LimitRange's default):
+   * 20 pods of two containers on the 512Mi default fit.
+   */
+  PREVIEW_QUOTA_MEMORY_LIMIT: quantity.default("20Gi"),
   /** Total storage the preview's PersistentVolumeClaims may request. */
   PREVIEW_QUOTA_STORAGE: quantity.default("20Gi"),
   /** Total ephemeral storage (container writable layers, logs, emptyDirs) requested and limited. */

@@ -124,7 +124,7 @@ describe("preview-bot render: plain-app (no binary needed)", () => {
     expect(r.stderr).toMatch(/^summary \(plain\):$/m);
     expect(r.stderr).toMatch(/^ {2}namespace {2}pr-31-fix-cart-totals-[0-9a-f]{8}$/m);
     expect(r.stderr).toMatch(
-      /^ {2}fits {7}ResourceQuota "preview-bot-guardrails": .*requests\.cpu 500m CPU of 4 CPU, requests\.memory 640Mi of 8Gi, limits\.memory 2\.5Gi of 16Gi,/m,
+      /^ {2}fits {7}ResourceQuota "preview-bot-guardrails": .*requests\.cpu 500m CPU of 4 CPU, requests\.memory 640Mi of 8Gi, limits\.memory 2\.5Gi of 20Gi,/m,
     );
     expect(r.stderr).toMatch(/^ {2}URL {8}https:\/\/pr-31-fix-cart-totals-[0-9a-f]{8}\.previews\.example\.com\/$/m);
     expect(r.stderr).toMatch(/^ {2}objects {4}5: Deployment 1, Service 1, ConfigMap 1, CronJob 1, HTTPRoute 1$/m);
@@ -333,7 +333,7 @@ spec:
     const r = await cli(args(await repo("with-db", { "deploy/app.yaml": deployment("api") }, config)));
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(
-      /^ {2}fits {7}ResourceQuota "preview-bot-guardrails": .*requests\.cpu 200m CPU of 4 CPU, requests\.memory 256Mi of 8Gi, limits\.memory 1Gi of 16Gi,/m,
+      /^ {2}fits {7}ResourceQuota "preview-bot-guardrails": .*requests\.cpu 200m CPU of 4 CPU, requests\.memory 256Mi of 8Gi, limits\.memory 1Gi of 20Gi,/m,
     );
     const secret = Array.from(parseAllDocuments(r.stdout))
       .map((d) => d.toJS() as KubeObject)

@@ -141,7 +141,7 @@ describe("every preview namespace gets the bot's guardrails", () => {
       expect(at(guardrail)).toBeLessThan(at("services/web"));
     }
     expect(said(run)).toMatch(
-      /Guardrails \| ✅ \|[^|]*\| Pod Security baseline; quota 20 pods, 4 CPU, 8Gi memory \(16Gi limits\), 20Gi storage, 20Gi ephemeral storage, 50 objects per kind, no LoadBalancers or NodePorts, no system priority; ingress from the namespace, ingress-nginx; egress open \(cloud metadata blocked\)/,
+      /Guardrails \| ✅ \|[^|]*\| Pod Security baseline; quota 20 pods, 4 CPU, 8Gi memory \(20Gi limits\), 20Gi storage, 20Gi ephemeral storage, 50 objects per kind, no LoadBalancers or NodePorts, no system priority; ingress from the namespace, ingress-nginx; egress open \(cloud metadata blocked\)/,
     );
   });
 

@@ -50,8 +50,8 @@ type Metadata = KubeObject["metadata"];
 
 /**
  * Containers in an ordinary pod (an app and a sidecar or proxy): the pod quota's worth of such pods on the
- * ephemeral-storage defaults fits the quota. A 1Gi default against 20Gi and 20 pods refused the 11th pod of two
- * containers (issue 22).
+ * defaults fits the quota. A 1Gi ephemeral-storage default against 20Gi and 20 pods refused the 11th pod of two
+ * containers, and a 16Gi memory-limit quota the 17th (issue 22).
  */
 const ORDINARY_POD_CONTAINERS = 2;
 
@@ -138,8 +138,8 @@ const format = (bytesOrCores: number, like: string): string => {
 /**
  * Throws when the defaults contradict each other or the quota: a default request above its limit, a default above
  * the quota, or `pods` containers on the defaults adding up past the quota (then an app of small containers that
- * set nothing is refused before it reaches the pod count; issue 22). Ephemeral storage is checked for `pods`
- * ordinary pods (ORDINARY_POD_CONTAINERS containers each).
+ * set nothing is refused before it reaches the pod count; issue 22). Each is checked for `pods` ordinary pods
+ * (ORDINARY_POD_CONTAINERS containers each: an app and a sidecar).
  */
 export function checkSizing(settings: GuardrailSettings): void {
   const { quota, defaults } = settings;
@@ -159,9 +159,9 @@ export function checkSizing(settings: GuardrailSettings): void {
   );
   check(["PREVIEW_DEFAULT_MEMORY_LIMIT", defaults.memoryLimit], ["PREVIEW_QUOTA_MEMORY_LIMIT", quota.memoryLimit]);
   check(["PREVIEW_QUOTA_MEMORY", quota.memory], ["PREVIEW_QUOTA_MEMORY_LIMIT", quota.memoryLimit]);
-  const adds = (what: string, each: string, total: [string, string], perPod = 1): void => {
-    const sum = quota.pods * perPod * parseQuantity(each);
-    const containers = perPod === 1 ? "containers" : `pods of ${perPod} containers`;
+  const adds = (what: string, each: string, total: [string, string]): void => {
+    const sum = quota.pods * ORDINARY_POD_CONTAINERS * parseQuantity(each);
+    const containers = `pods of ${ORDINARY_POD_CONTAINERS} containers`;
     if (sum > parseQuantity(total[1]))
       throw new Error(
         `guardrail settings: PREVIEW_QUOTA_PODS (${quota.pods}) ${containers} on ${what} (${each}) add up to ${format(sum, total[1])}, above ${total[0]} (${total[1]}): an app of small containers that set nothing would be refused before it has ${quota.pods} pods. Lower the default or raise the quota`,
@@ -170,12 +170,10 @@ export function checkSizing(settings: GuardrailSettings): void {
   adds("PREVIEW_DEFAULT_CPU_REQUEST", defaults.cpuRequest, ["PREVIEW_QUOTA_CPU", quota.cpu]);
   adds("PREVIEW_DEFAULT_MEMORY_REQUEST", defaults.memoryRequest, ["PREVIEW_QUOTA_MEMORY", quota.memory]);
   adds("PREVIEW_DEFAULT_MEMORY_LIMIT", defaults.memoryLimit, ["PREVIEW_QUOTA_MEMORY_LIMIT", quota.memoryLimit]);
-  adds(
-    "PREVIEW_DEFAULT_EPHEMERAL_STORAGE_LIMIT",
-    defaults.ephemeralStorageLimit,
-    ["PREVIEW_QUOTA_EPHEMERAL_STORAGE", quota.ephemeralStorage],
-    ORDINARY_POD_CONTAINERS,
-  );
+  adds("PREVIEW_DEFAULT_EPHEMERAL_STORAGE_LIMIT", defaults.ephemeralStorageLimit, [
+    "PREVIEW_QUOTA_EPHEMERAL_STORAGE",
+    quota.ephemeralStorage,
+  ]);
 }
 
 /** The CPU limit containers get when the repository's own quota counts CPU limits and the operator sets none. */

@@ -88,11 +88,16 @@ describe("the Preflight step", () => {
     expect(b.cluster.calls).toEqual([]);
   });
 
-  it("lets the 11 pods of two containers that set nothing through (issue 22: the old 1Gi ephemeral-storage default refused them)", async () => {
-    // 22 containers on the defaults: 11Gi of the 20Gi ephemeral-storage quota (22Gi with a 1Gi default).
-    const b = await bench({ objects: [deployment("web", 6), deployment("api", 5)] }, ["deploy/app.yaml, document 1"]);
+  it("lets the pod quota's worth of pods of two containers that set nothing through (issue 22)", async () => {
+    // 40 containers on the defaults fill the quota exactly: the old 1Gi ephemeral-storage default refused the 11th
+    // pod (22Gi of 20Gi), the old 16Gi memory-limit quota the 17th (17Gi).
+    const b = await bench({ objects: [deployment("web", 10), deployment("api", 10)] }, ["deploy/app.yaml, document 1"]);
     await preflightStep.run(b.ctx, b.detail);
-    expect(b.details).toEqual([expect.stringMatching(/^fits: .*limits\.ephemeral-storage 11Gi of 20Gi/)]);
+    expect(b.details).toEqual([
+      expect.stringMatching(
+        /^fits: ResourceQuota "preview-bot-guardrails": pods 20 of 20, requests\.cpu 4 CPU of 4 CPU, requests\.memory 5Gi of 8Gi, limits\.memory 20Gi of 20Gi, .*limits\.ephemeral-storage 20Gi of 20Gi/,
+      ),
+    ]);
   });
 
   it("dry-runs only the preview Namespace once the render fits, and says how full each quota will be", async () => {
@@ -104,7 +109,7 @@ describe("the Preflight step", () => {
     expect(asked[0]!.metadata.labels).toMatchObject({ "pod-security.kubernetes.io/enforce": "baseline" });
     expect(b.details).toEqual([
       expect.stringMatching(
-        /^fits: ResourceQuota "preview-bot-guardrails": .*requests\.cpu 200m CPU of 4 CPU, requests\.memory 256Mi of 8Gi, limits\.memory 1Gi of 16Gi,/,
+        /^fits: ResourceQuota "preview-bot-guardrails": .*requests\.cpu 200m CPU of 4 CPU, requests\.memory 256Mi of 8Gi, limits\.memory 1Gi of 20Gi,/,
       ),
     ]);
   });
