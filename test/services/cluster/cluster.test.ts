@@ -156,6 +156,78 @@ describe("Cluster.apply and prune", () => {
     await expect(cluster.apply([configMap("team-x", "x")])).rejects.toBeInstanceOf(OwnershipError);
   });
 
+  it("sends a write again when the quota admission controller answers 409 (writes racing to charge the quota)", async () => {
+    await cluster.ensureNamespace("pr-quota", {}, {});
+    // The real kube-apiserver's answer when parallel creates in one namespace update its ResourceQuota at once.
+    let refused = 0;
+    fake.setFaults((req) => {
+      if (req.method !== "PATCH" || !req.path.endsWith("/namespaces/pr-quota/configmaps/raced") || refused >= 2)
+        return undefined;
+      refused++;
+      return {
+        code: 409,
+        reason: "Conflict",
+        message:
+          'Operation cannot be fulfilled on resourcequotas "preview-bot-guardrails": the object has been modified; please apply your changes to the latest version and try again',
+      };
+    });
+    try {
+      await cluster.apply([configMap("pr-quota", "raced")]);
+    } finally {
+      fake.setFaults(undefined);
+    }
+    expect(refused).toBe(2);
+    const live = await core.readNamespacedConfigMap({ name: "raced", namespace: "pr-quota" });
+    expect(live.data).toEqual({ k: "v" });
+  });
+
+  it("does not send a write again on any other 409", async () => {
+    await cluster.ensureNamespace("pr-conflict", {}, {});
+    let refused = 0;
+    fake.setFaults((req) => {
+      if (req.method !== "PATCH" || !req.path.endsWith("/namespaces/pr-conflict/configmaps/taken")) return undefined;
+      refused++;
+      return {
+        code: 409,
+        reason: "Conflict",
+        message: 'Apply failed with 1 conflict: conflict with "kubectl": .data.k',
+      };
+    });
+    try {
+      await expect(cluster.apply([configMap("pr-conflict", "taken")])).rejects.toThrow(
+        /^applying ConfigMap "pr-conflict\/taken": 409 Apply failed with 1 conflict/,
+      );
+    } finally {
+      fake.setFaults(undefined);
+    }
+    expect(refused).toBe(1);
+  });
+
+  it("dry run: the 500 a field of the wrong type gets is that object's refusal; any other 500 is thrown", async () => {
+    await cluster.ensureNamespace("pr-typed", {}, {});
+    // kube-apiserver's answer to applying `env: [{ name: X, value: false }]` (kubernetes/kubernetes#139253).
+    const typed =
+      "failed to create typed patch object (/v1, Kind=ConfigMap): .data.k: expected string, got &value.valueUnstructured{Value:false}";
+    fake.setFaults((req) =>
+      req.method === "PATCH" && req.path.endsWith("/namespaces/pr-typed/configmaps/typed")
+        ? { code: 500, reason: "InternalError", message: typed }
+        : req.method === "PATCH" && req.path.endsWith("/namespaces/pr-typed/configmaps/down")
+          ? 500
+          : undefined,
+    );
+    try {
+      expect(await cluster.dryRun([configMap("pr-typed", "typed"), configMap("pr-typed", "fine")])).toEqual([
+        expect.objectContaining({ outcome: "refused", status: 500, message: typed }),
+        expect.objectContaining({ outcome: "accepted" }),
+      ]);
+      await expect(cluster.dryRun([configMap("pr-typed", "down")])).rejects.toThrow(
+        /^dry-running ConfigMap "pr-typed\/down": 500 fake-kube: injected fault 500/,
+      );
+    } finally {
+      fake.setFaults(undefined);
+    }
+  });
+
   it("prunes what the render dropped, including a whole kind, but never objects without our label", async () => {
     await cluster.ensureNamespace("pr-5", {}, {});
     await cluster.apply([configMap("pr-5", "keep"), configMap("pr-5", "dropped"), deployment("pr-5", "old-worker")]);
