@@ -185,7 +185,7 @@ describe("outcomes", () => {
 });
 
 describe("failures are visible", () => {
-  it("does not throw when GitHub answers 500, and logs, counts and keeps what it was doing", async () => {
+  it("does not throw when GitHub answers 500, and logs, counts and keeps what it was doing (then writes again)", async () => {
     const { logger, lines } = memoryLogger();
     const counted: string[] = [];
     const scope = nock(GITHUB_API)
@@ -205,7 +205,9 @@ describe("failures are visible", () => {
       .query(true)
       .reply(200, [issueComment(7777, `${MARKER}\nold`, "preview-bot[bot]", APP_ID)])
       .patch("/repos/acme/web/issues/comments/7777")
-      .reply(500, { message: "Internal Server Error" });
+      .reply(500, { message: "Internal Server Error" })
+      .patch("/repos/acme/web/issues/comments/7777")
+      .reply(200, {}); // a 5xx is transient: the edit is written again (reporter-retries.test.ts)
 
     const reporter = newReporter({ logger, onFailure: (surface) => counted.push(surface) });
     await expect(reporter.finished(succeeded())).resolves.toBeUndefined();
