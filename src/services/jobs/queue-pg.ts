@@ -47,6 +47,7 @@ import {
   type Queue,
   type QueueStats,
 } from "./queue.js";
+import { guardPoolClients } from "../shared/pg-pool.js";
 import { createTableOnce } from "../shared/pg-tables.js";
 
 export interface PgQueueOptions {
@@ -148,6 +149,7 @@ class PgBossQueue implements PgQueue {
         application_name: "preview-bot-queue",
       });
     if (this.ownPool) this.pool.on("error", (err) => this.log?.warn({ err }, "idle queue connection failed"));
+    guardPoolClients(this.pool);
     this.boss = new PgBoss({
       ...(options.connectionString
         ? { connectionString: options.connectionString }
