@@ -291,15 +291,25 @@ describe("background tail (the server's wiring)", () => {
   it("finishes once the check run is concluded; the deployment and comment drain behind it", async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
+    let created!: () => void;
+    const checkRunCreated = new Promise<void>((r) => (created = r));
     const scope = nock(GITHUB_API)
       .get(`/repos/acme/web/commits/${SHA1}/check-runs`)
       .query(true)
       .reply(200, { total_count: 0, check_runs: [] })
       .post("/repos/acme/web/check-runs")
-      .reply(201, { id: 106, html_url: "h" })
+      .reply(201, () => {
+        created();
+        return { id: 106, html_url: "h" };
+      })
+      // The deployment is ready to write only after the check run was (else the lane may start it first, and its
+      // held write would keep the check run waiting behind it).
       .get("/repos/acme/web/deployments")
       .query(true)
-      .reply(200, [])
+      .reply(200, async () => {
+        await checkRunCreated;
+        return [];
+      })
       .post("/repos/acme/web/deployments")
       .reply(201, async () => {
         await gate;

@@ -1,8 +1,8 @@
 /**
  * Every kind of GitHub write the Reporter makes is tried again after a transient failure (5xx, 429, secondary rate
  * limit with `retry-after`), through the same backoff in its write lane (report-error.ts `retryDelayMs`): a
- * deployment's final status, a teardown's inactive statuses, the sticky comment's creation and edit. (The check run's
- * retry is in reporter-outcomes.test.ts.) The lane's first backoff is 1 s, so each case takes about a second.
+ * deployment's final status, a teardown's inactive statuses, the sticky comment's creation and edit, and the listing
+ * that finds the check run a run continues. (The check run's write retry is in reporter-outcomes.test.ts.) The lane's first backoff is 1 s, so each case takes about a second.
  */
 import { describe, expect, it } from "@jest/globals";
 import nock from "nock";
@@ -151,6 +151,37 @@ describe("transient failures of deployment and comment writes are retried", () =
     expect(scope.isDone()).toBe(true);
     expect(writes).toEqual(["PATCH /repos/acme/web/issues/comments/5", "PATCH /repos/acme/web/issues/comments/5"]);
     expect(String(edits[0]!.body)).toContain("Preview ready");
+    expect(reporter.failures.map(statusOf)).toEqual([502]);
+  });
+
+  it("continues the fleet's queued check run after its listing failed once, instead of creating a second one", async () => {
+    const checkRuns: Array<Record<string, unknown>> = [];
+    const queued = {
+      id: 401,
+      head_sha: SHA1,
+      status: "queued",
+      html_url: "https://github.com/acme/web/runs/401",
+      app: { id: APP_ID },
+      external_id: "acme/web#42",
+    };
+    const scope = nock(GITHUB_API)
+      .get(`/repos/acme/web/commits/${SHA1}/check-runs`)
+      .query(true)
+      .reply(502, { message: "Server Error" })
+      .get(`/repos/acme/web/commits/${SHA1}/check-runs`)
+      .query(true)
+      .reply(200, { total_count: 1, check_runs: [queued] })
+      .patch("/repos/acme/web/check-runs/401")
+      .reply(200, record(checkRuns, { id: 401 }));
+    const writes = writesOf(scope);
+    const lanes = new WriteLanes();
+    const reporter = newReporter({ lanes });
+    await reporter.started(report());
+    await lanes.drain();
+
+    expect(scope.isDone()).toBe(true);
+    expect(writes).toEqual(["PATCH /repos/acme/web/check-runs/401"]);
+    expect(checkRuns).toEqual([expect.objectContaining({ status: "in_progress" })]);
     expect(reporter.failures.map(statusOf)).toEqual([502]);
   });
 
