@@ -79,7 +79,7 @@ const comment = (deliveryId: string): CommentJob => ({
   actor: "octocat",
   commentId: 1,
   commentedAt: "2026-12-07T15:00:00Z",
-  parsed: { type: "command", command: { name: "deploy" } } as CommentJob["parsed"],
+  parsed: { type: "command", command: { name: "deploy" } },
   deliveryId,
 });
 
