@@ -2,10 +2,8 @@
  * The sweep's plan, pure: desired (open pull requests of enrolled repositories) vs actual (namespaces labelled ours,
  * databases carrying our mark, and roles carrying our mark that own no database — a provision or a drop cut short)
  * → what to deploy, remove, warn about or leave alone, and why. No I/O, no clock.
- *
- * A leftover role follows the rules of the preview it is marked for, like a database: removed (through the preview's
- * teardown) only when that pull request is closed or unknown and no job is working on it; never while the preview
- * is live (its PR open: the next provision adopts the role), and kept, and said so, for a repository not enrolled.
+ * A leftover role follows its preview's rules, like a database: removed only with a closed or unknown PR that no job
+ * is working on (never a live preview's: its next provision adopts it), kept and said so when not enrolled.
  */
 import {
   STATE_ANNOTATION,
