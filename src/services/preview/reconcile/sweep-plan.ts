@@ -204,16 +204,8 @@ function judgeActual(
     if (input.enrolled && !input.enrolled.has(repository)) {
       // An archived or no longer enrolled repository is not a closed PR: remove what runs, keep the data, say so.
       const why = `${id.owner}/${id.repo} ${input.held?.get(repository) ?? "is not an enrolled repository the app can see"}`;
-      for (const db of actual.databases)
-        plan.skipped.push({
-          what: `database ${db}`,
-          reason: `kept: ${why}; drop it by hand, or enroll the repository again`,
-        });
-      for (const role of actual.roles)
-        plan.skipped.push({
-          what: `role ${role}`,
-          reason: `kept: ${why}; drop it by hand, or enroll the repository again`,
-        });
+      for (const what of [...actual.databases.map((d) => `database ${d}`), ...actual.roles.map((r) => `role ${r}`)])
+        plan.skipped.push({ what, reason: `kept: ${why}; drop it by hand, or enroll the repository again` });
       if (live.length)
         plan.destroy.push({
           key,
