@@ -18,14 +18,14 @@
  * `BENCH_DIST=<dir>` measures another build (e.g. an older commit's dist/) with the same harness.
  * Like bench/webhooks.mjs, it re-runs itself under --experimental-transform-types to import the TypeScript support.
  */
-import { generateKeyPairSync } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { rerunWithTypeScript } from "./support/typescript.mjs";
 import { signedBurst } from "./support/deliveries.mjs";
+import { benchBot, OWNER, pct, REPO, SECRET, sha } from "./support/bot.mjs";
 import { parseArgs } from "node:util";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -50,37 +50,17 @@ const { values: opts } = parseArgs({
 });
 const PRS = Number(opts.prs);
 const LATENCY = Number(opts.latency);
-const distDir = resolve(process.env.BENCH_DIST ?? join(root, "dist"));
-const dist = (p) => pathToFileURL(join(distDir, p)).href;
 const support = (p) => pathToFileURL(join(root, "test", "support", p)).href;
 
-const { Probot, ProbotOctokit, createNodeMiddleware } = await import("probot");
+const { Probot, createNodeMiddleware } = await import("probot");
 const { pino } = await import("pino");
 const nock = (await import("nock")).default;
-const { c: tarCreate } = await import("tar");
-const { startServer } = await import(dist("server.js"));
-const { loadEnv } = await import(dist("env.js"));
-const { createLogger } = await import(dist("logger.js"));
-const { examplePayload, fakeGitHub } = await import(support("github-fake.ts"));
 const { startFakeKube } = await import(support("fake-kube/index.ts"));
+const bench = await benchBot();
+const { privateKey, Unthrottled, examplePayload, fakeGitHub, repository } = bench;
 
-const SECRET = "bench-secret";
-const OWNER = "acme";
-const REPO = "web";
-const privateKey = generateKeyPairSync("rsa", {
-  modulusLength: 2048,
-  publicKeyEncoding: { type: "spki", format: "pem" },
-  privateKeyEncoding: { type: "pkcs1", format: "pem" },
-}).privateKey;
 const silent = pino({ level: "silent" });
-const Unthrottled = ProbotOctokit.defaults((o = {}) => ({
-  ...o,
-  retry: { ...o.retry, enabled: false },
-  throttle: { ...o.throttle, enabled: false },
-}));
-const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const fmt = (x) => `${x.toFixed(1)} ms`;
-const sha = (n) => n.toString(16).padStart(40, "0");
 const rows = [];
 
 nock.disableNetConnect();
@@ -89,20 +69,7 @@ nock.enableNetConnect((h) => h.startsWith("127.0.0.1"));
 /** POST each delivery (event, body) with `inFlight` at once, signed; per-request latency in ms. */
 const burst = (url, deliveries, inFlight) => signedBurst(url, deliveries, inFlight, SECRET);
 
-function repository(owner) {
-  const base = examplePayload("pull_request", "opened").repository;
-  return { ...base, name: REPO, full_name: `${owner}/${REPO}`, owner: { ...base.owner, login: owner } };
-}
-
-function prOpened(owner, installationId, number) {
-  const p = examplePayload("pull_request", "opened");
-  p.installation = { id: installationId, node_id: "x" };
-  p.repository = repository(owner);
-  p.number = p.pull_request.number = number;
-  p.pull_request.head = { ...p.pull_request.head, sha: sha(number), ref: `b${number}`, repo: p.repository };
-  p.pull_request.base = { ...p.pull_request.base, repo: p.repository };
-  return JSON.stringify(p);
-}
+const prOpened = (owner, installationId, number) => bench.pullRequest(owner, installationId, number);
 
 function commentOn(number, i) {
   const p = examplePayload("issue_comment", "created");
@@ -121,44 +88,22 @@ function commentOn(number, i) {
   return JSON.stringify(p);
 }
 
-async function tarball(workDir) {
-  const top = join(workDir, "src", "acme-web-0000000", "deploy");
-  mkdirSync(top, { recursive: true });
-  writeFileSync(
-    join(top, "web.yaml"),
-    `apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: web }\nspec:\n  replicas: 1\n  selector: { matchLabels: { app: web } }\n  template:\n    metadata: { labels: { app: web } }\n    spec:\n      containers: [{ name: web, image: ghcr.io/acme/web:latest }]\n---\napiVersion: v1\nkind: Service\nmetadata: { name: web }\nspec:\n  selector: { app: web }\n  ports: [{ port: 80 }]\n`,
-  );
-  const chunks = [];
-  for await (const c of tarCreate({ gzip: true, cwd: join(workDir, "src"), portable: true }, ["acme-web-0000000"]))
-    chunks.push(c);
-  return Buffer.concat(chunks);
-}
+/** The repository's files: one Deployment and its Service under deploy/. */
+const tarball = () =>
+  bench.tarball({
+    "deploy/web.yaml": `apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: web }\nspec:\n  replicas: 1\n  selector: { matchLabels: { app: web } }\n  template:\n    metadata: { labels: { app: web } }\n    spec:\n      containers: [{ name: web, image: ghcr.io/acme/web:latest }]\n---\napiVersion: v1\nkind: Service\nmetadata: { name: web }\nspec:\n  selector: { app: web }\n  ports: [{ port: 80 }]\n`,
+  });
 
 /** The bot as production builds it, pointed at the fake cluster; `Octokit` is Probot's own unless given. */
-async function startBot(fake, workDir, env = {}, Octokit) {
-  const e = loadEnv({
-    PORT: "0",
-    HOST: "127.0.0.1",
-    APP_ID: "123",
-    PRIVATE_KEY: privateKey,
-    WEBHOOK_SECRET: SECRET,
-    LOG_LEVEL: "silent",
-    PATH: process.env.PATH,
-    WORK_DIR: workDir,
-    JOB_CONCURRENCY: "8",
-    ...env,
-  });
-  // BENCH_LOG_LEVEL=warn shows what the bot logs (e.g. a failed GitHub write) on stderr.
-  return startServer({
-    env: e,
-    logger: createLogger({ level: process.env.BENCH_LOG_LEVEL ?? "silent" }),
+const startBot = (fake, workDir, env = {}, Octokit) =>
+  bench.startBot({
+    workDir,
+    env,
     parts: {
       ...(Octokit ? { Octokit } : {}),
       ...(fake ? { kubeConfig: fake.kubeConfig(), pace: { pollMs: 100 } } : {}),
     },
-    schedules: false,
   });
-}
 
 async function commentAck() {
   const N = Number(opts.comments);
@@ -241,7 +186,7 @@ async function writesPerDeploy() {
     installationId: 2,
     config: `manifests: { path: deploy }\nnames: { namespace: "w-{number}" }\nroute: { host: "{name}.previews.example.test" }\n`,
   });
-  const tar = await tarball(workDir);
+  const tar = await tarball();
   for (const n of [1, 2]) gh.state.tarballs.set(sha(n), tar);
   gh.state.roles.set("wes-write", "write");
   const pull = (s, state = "open") => ({
@@ -304,7 +249,7 @@ async function pacedStorm(installations) {
     config: `manifests: { path: deploy }\nnames: { namespace: "s-{owner}-{number}" }\nhealth: { timeout: 60s }\n`,
     latencyMs: LATENCY,
   });
-  const tar = await tarball(workDir);
+  const tar = await tarball();
   const deliveries = [];
   for (let n = 1; n <= PRS; n++) {
     const i = (n - 1) % installations;

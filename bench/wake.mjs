@@ -19,6 +19,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { rerunWithTypeScript } from "./support/typescript.mjs";
+import { startBenchControlPlane } from "./support/control-plane.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -35,17 +36,14 @@ const { values: opts } = parseArgs({
 });
 const distDir = resolve(process.env.BENCH_DIST ?? join(root, "dist"));
 const dist = (p) => pathToFileURL(join(distDir, p)).href;
-const support = (p) => pathToFileURL(join(root, "test", "support", p)).href;
 
-const { KubeConfig, CoreV1Api } = await import("@kubernetes/client-node");
+const { CoreV1Api } = await import("@kubernetes/client-node");
 const { createLogger } = await import(dist("logger.js"));
 const { createCluster } = await import(dist("services/cluster/cluster.js"));
 const { createSleepControl } = await import(dist("services/cluster/sleep.js"));
 const { createWakeDoor } = await import(dist("handlers/wake.js"));
 const { ASLEEP_SINCE_ANNOTATION, WAKE_HOSTS_ANNOTATION } = await import(dist("services/shared/sleep.js"));
 const { REPOSITORY_ANNOTATION } = await import(dist("services/shared/labels.js"));
-const { startControlPlane } = await import(support("kube-real/control-plane.ts"));
-const { runCrdFiles } = await import(support("kube-real/crd-files.ts"));
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -54,16 +52,7 @@ const pct = (xs, p) => {
 const ms = (v) => `${v.toFixed(v < 10 ? 1 : 0)} ms`;
 
 const logger = createLogger({ level: "silent" });
-const t0 = Date.now();
-const kube = await startControlPlane({ crdFiles: runCrdFiles() });
-console.log(`control plane ${kube.version} up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-const kc = new KubeConfig();
-kc.loadFromOptions({
-  clusters: [{ name: "b", server: kube.server, caData: Buffer.from(kube.caData).toString("base64") }],
-  users: [{ name: "admin", token: kube.adminToken }],
-  contexts: [{ name: "b", cluster: "b", user: "admin" }],
-  currentContext: "b",
-});
+const { kube, kubeConfig: kc } = await startBenchControlPlane();
 const ns = "bench-wake-pr-1";
 const host = `${ns}.previews.example.test`;
 const labels = { "app.kubernetes.io/managed-by": "preview-bot", "preview-bot.dev/pr": "1" };

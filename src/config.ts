@@ -6,10 +6,11 @@
  * Longer than 300 lines: the schema is one object with a doc comment per field (the README's reference mirrors
  * it), and the error formatting ("did you mean") reads that same schema; apart, they would drift.
  */
-import { parse as parseYaml, YAMLParseError } from "yaml";
+import { isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { z } from "zod";
 import { CONFIGURABLE_ACTIONS } from "./actions.js";
 import { QUANTITY } from "./env.js";
+import { yamlErrorLine } from "./yaml-error-line.js";
 
 export const CONFIG_PATH = ".github/preview.yml";
 
@@ -701,16 +702,44 @@ function unknownKeys(path: ReadonlyArray<PropertyKey>, keys: readonly string[], 
 }
 
 /**
+ * The field a syntax error at `offset` is in, as `a.b[0].c` (undefined at the top level): at each level the last key
+ * that starts before the offset. The document is what the parser made of the text up to the error.
+ */
+function fieldAt(node: unknown, offset: number, path = ""): string | undefined {
+  if (isMap(node)) {
+    const pair = node.items.findLast((p) => isScalar(p.key) && (p.key.range?.[0] ?? Infinity) < offset);
+    if (!pair || !isScalar(pair.key)) return path || undefined;
+    const key = String(pair.key.value);
+    return fieldAt(pair.value, offset, path ? `${path}.${key}` : key);
+  }
+  if (isSeq(node)) {
+    const i = node.items.findLastIndex(
+      (item) => (isMap(item) || isSeq(item)) && (item.range?.[0] ?? Infinity) < offset,
+    );
+    if (i >= 0) return fieldAt(node.items[i], offset, `${path}[${i}]`);
+  }
+  return path || undefined;
+}
+
+/**
  * Parse and validate the file's text. Each error names the bad field once, e.g.
  * `health.timeout: expected a duration ...`, and `source` (the file actually read) when the file itself is wrong.
  */
 export function parseConfig(text: string, source: string = CONFIG_PATH): ConfigResult {
   let raw: unknown;
+  const doc = parseDocument(text, { prettyErrors: true });
+  const [syntax] = doc.errors;
+  if (syntax) {
+    const field = fieldAt(doc.contents, syntax.pos[0]);
+    return {
+      ok: false,
+      errors: [`${source} is not valid YAML${field ? ` (at ${field})` : ""}: ${yamlErrorLine(syntax.message)}`],
+    };
+  }
   try {
-    raw = parseYaml(text, { prettyErrors: true, maxAliasCount: 50 });
+    raw = doc.toJS({ maxAliasCount: 50 });
   } catch (err) {
-    const msg = err instanceof YAMLParseError ? err.message.split("\n")[0] : String(err);
-    return { ok: false, errors: [`${source} is not valid YAML: ${msg}`] };
+    return { ok: false, errors: [`${source} is not valid YAML: ${String(err)}`] };
   }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     return { ok: false, errors: [`${source} must be a mapping with at least "manifests: { path: ... }"`] };

@@ -160,8 +160,11 @@ const envSchema = z.object({
   /** Total CPU and memory the preview's containers may request (CPU limits are not quota'd: they add up fast). */
   PREVIEW_QUOTA_CPU: quantity.default("4"),
   PREVIEW_QUOTA_MEMORY: quantity.default("8Gi"),
-  /** Total memory the preview's containers may be limited to (every container has a limit: the LimitRange's default). */
-  PREVIEW_QUOTA_MEMORY_LIMIT: quantity.default("16Gi"),
+  /**
+   * Total memory the preview's containers may be limited to (every container has a limit: the LimitRange's default):
+   * 20 pods of two containers on the 512Mi default fit.
+   */
+  PREVIEW_QUOTA_MEMORY_LIMIT: quantity.default("20Gi"),
   /** Total storage the preview's PersistentVolumeClaims may request. */
   PREVIEW_QUOTA_STORAGE: quantity.default("20Gi"),
   /** Total ephemeral storage (container writable layers, logs, emptyDirs) requested and limited. */
@@ -175,8 +178,11 @@ const envSchema = z.object({
   PREVIEW_DEFAULT_MEMORY_REQUEST: quantity.default("128Mi"),
   PREVIEW_DEFAULT_MEMORY_LIMIT: quantity.default("512Mi"),
   PREVIEW_DEFAULT_EPHEMERAL_STORAGE_REQUEST: quantity.default("100Mi"),
-  /** Also the sizeLimit an emptyDir without one gets: the kubelet evicts a pod that writes past its limits. */
-  PREVIEW_DEFAULT_EPHEMERAL_STORAGE_LIMIT: quantity.default("1Gi"),
+  /**
+   * Also the sizeLimit an emptyDir without one gets: the kubelet evicts a pod that writes past its limits. Unset:
+   * PREVIEW_QUOTA_EPHEMERAL_STORAGE / (PREVIEW_QUOTA_PODS × 2), so the pod quota's worth of two-container pods fits.
+   */
+  PREVIEW_DEFAULT_EPHEMERAL_STORAGE_LIMIT: optional.pipe(quantity.optional()),
   /** PriorityClasses a preview's pods may name; none by default (the cluster's default priority applies). */
   PREVIEW_PRIORITY_CLASSES: list,
   /** Taints previews may tolerate: `key`, `key=value`, each optionally `:Effect` (e.g. `pool=previews:NoSchedule`). */

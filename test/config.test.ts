@@ -53,6 +53,25 @@ describe("parseConfig", () => {
     const bad = parseConfig("manifests: [unclosed");
     expect(bad.ok).toBe(false);
     if (!bad.ok) expect(bad.errors[0]).toMatch(/is not valid YAML/);
+    // The file, the field the error is in and the offending line, not a message cut at "column M:" (issue 22).
+    expect(parseConfig("manifests:\n  path: deploy\nhealth:\n  path: /\n   timeout: 5s\n")).toEqual({
+      ok: false,
+      errors: [
+        '.github/preview.yml is not valid YAML (at health.path): Nested mappings are not allowed in compact mappings at line 4, column 9: "  path: /"',
+      ],
+    });
+    expect(parseConfig("manifests:\n\tpath: deploy\n", "ci/preview.yml")).toEqual({
+      ok: false,
+      errors: [
+        'ci/preview.yml is not valid YAML (at manifests): Tabs are not allowed as indentation at line 2, column 1: "\\tpath: deploy"',
+      ],
+    });
+    expect(parseConfig("a: [1, 2\nb: 3\n")).toEqual({
+      ok: false,
+      errors: [
+        '.github/preview.yml is not valid YAML (at a): Flow sequence in block collection must be sufficiently indented and end with a ] at line 2, column 1: "b: 3"',
+      ],
+    });
     const list = parseConfig("- a\n- b\n");
     expect(list.ok).toBe(false);
     if (!list.ok) expect(list.errors[0]).toMatch(/must be a mapping/);

@@ -1,6 +1,7 @@
 /**
  * `preview-bot render --cluster`: the preflight's server half from a workstation, as the identity in KUBECONFIG
- * (KUBE_CONTEXT), nothing written. The preview Namespace is dry-run; when the namespace already exists (a PR deployed
+ * (KUBE_CONTEXT), nothing written. The same cluster is given to the render, so it renders as a deploy does (kind
+ * scopes and helm's Kubernetes version and API versions from discovery, the parent Gateway read). The preview Namespace is dry-run; when the namespace already exists (a PR deployed
  * before), every object is server-side applied as a dry run, so RBAC, admission and schema refusals come back per
  * object, as a deploy's Dry run step gets them. A namespace that does not exist yet cannot hold a dry-run object, so
  * then only the kinds are checked against the cluster's API discovery (a kind it does not serve, e.g. a missing CRD),
@@ -10,7 +11,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../logger.js";
 import { createCluster } from "../services/cluster/cluster.js";
 import { dryRunProblem } from "../services/preview/deploy/steps/dry-run-problem.js";
-import { refOf, type DryRunAnswer, type KubeObject } from "../services/shared/preview.js";
+import { refOf, type Cluster, type DryRunAnswer, type KubeObject } from "../services/shared/preview.js";
 
 export interface ClusterVerdict {
   problems: string[];
@@ -19,7 +20,7 @@ export interface ClusterVerdict {
 }
 
 /** The kubeconfig the bot would use: KUBECONFIG from `env` (else the default places), KUBE_CONTEXT if set. */
-export function workstationKubeConfig(env: { KUBECONFIG?: string; KUBE_CONTEXT?: string }): KubeConfig {
+function workstationKubeConfig(env: { KUBECONFIG?: string; KUBE_CONTEXT?: string }): KubeConfig {
   const kc = new KubeConfig();
   if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
   else kc.loadFromDefault();
@@ -27,16 +28,20 @@ export function workstationKubeConfig(env: { KUBECONFIG?: string; KUBE_CONTEXT?:
   return kc;
 }
 
+/** The cluster `--cluster` asks, as the identity in KUBECONFIG: for the render (discovery, the parent Gateway) and the dry runs. */
+export function workstationCluster(env: { KUBECONFIG?: string; KUBE_CONTEXT?: string }, logger: Logger): Cluster {
+  return createCluster({ kubeConfig: workstationKubeConfig(env), logger });
+}
+
 export async function askCluster(input: {
-  kubeConfig: KubeConfig;
-  logger: Logger;
+  cluster: Pick<Cluster, "dryRun" | "readObject" | "resourceScope">;
   /** The preview Namespace, as the deploy would create it. */
   namespace: KubeObject;
   /** Everything else the deploy writes into it: the guardrails, the PR's objects, the database Secret. */
   objects: readonly KubeObject[];
   describe: (o: KubeObject) => string;
 }): Promise<ClusterVerdict> {
-  const cluster = createCluster({ kubeConfig: input.kubeConfig, logger: input.logger });
+  const cluster = input.cluster;
   const name = input.namespace.metadata.name ?? "";
   const verdict: ClusterVerdict = { problems: [], warnings: [], notes: [] };
   const [ns] = await cluster.dryRun([input.namespace]);

@@ -19,7 +19,7 @@ import { guardedPreview } from "../services/preview/guardrails/guarded-preview.j
 import { guardrailSettings, resolveGuardrails } from "../services/preview/guardrails/namespace-guardrails.js";
 import { redactedCredentialsSecret } from "../services/data/database-secret.js";
 import { describeWith, originsOf, preflightOffline } from "../services/preview/preflight/offline.js";
-import { askCluster, workstationKubeConfig, type ClusterVerdict } from "./render-cluster.js";
+import { askCluster, workstationCluster, type ClusterVerdict } from "./render-cluster.js";
 import { readRbacRules } from "../services/preview/preflight/rbac-rules.js";
 import { createLogger } from "../logger.js";
 import { previewNamesFor } from "../services/preview/naming.js";
@@ -53,9 +53,10 @@ Options:
   --config <path>    preview config (default: <dir>/${CONFIG_PATH})
   --owner <owner>    repository owner (default: local)
   --repo <repo>      repository name (default: the basename of --dir)
-  --cluster          also ask the cluster in KUBECONFIG (KUBE_CONTEXT), as that identity, nothing written: the
-                     preview Namespace dry-run, every object dry-run when the namespace exists (else its kinds
-                     checked against the cluster's API discovery)
+  --cluster          also ask the cluster in KUBECONFIG (KUBE_CONTEXT), as that identity, nothing written: render
+                     with its discovery (kind scopes, helm's Kubernetes version and API versions) and its Gateway,
+                     as a deploy does; the preview Namespace dry-run, every object dry-run when the namespace exists
+                     (else its kinds checked against the cluster's API discovery)
   -h, --help         show this help
 
 Exit status: 0 rendered, 1 render failed, 2 bad arguments or invalid config.
@@ -146,6 +147,17 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
       ...rendererSettings(env),
       access: accessSettingsOf(pageSetup(env)),
     });
+    // --cluster: the render asks the cluster as a deploy's does (kind scopes and helm's Kubernetes version and API
+    // versions from its discovery, the parent Gateway), and the dry runs below use the same identity.
+    let cluster: ReturnType<typeof workstationCluster> | undefined;
+    if (values.cluster === true) {
+      try {
+        cluster = workstationCluster(env, logger);
+      } catch (err) {
+        io.stderr.write(`preview-bot render: --cluster: reading KUBECONFIG: ${describeError(err)}\n`);
+        return 1;
+      }
+    }
     // The bot decides an unset `access` by the repository's visibility, which a checkout does not know.
     if (!parsed.config.access)
       io.stderr.write(
@@ -158,6 +170,7 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
       config: parsed.config,
       ref,
       names,
+      ...(cluster ? { cluster } : {}),
       access: parsed.config.access ?? "public",
     });
     // What the bot itself applies first (the Namespace and the guardrails), then the render held inside them, then
@@ -181,11 +194,10 @@ export async function runRenderCli(argv: string[], io: CliIo): Promise<number> {
     });
     // --cluster: the server half, as the identity in KUBECONFIG (every refusal is listed with the offline ones).
     let server: ClusterVerdict = { problems: [], warnings: [], notes: [] };
-    if (values.cluster === true) {
+    if (cluster) {
       try {
         server = await askCluster({
-          kubeConfig: workstationKubeConfig(env),
-          logger,
+          cluster,
           namespace: guarded.guardrails.find((o) => o.kind === "Namespace")!,
           objects: [...guarded.guardrails.filter((o) => o.kind !== "Namespace"), ...guarded.objects, ...secret],
           describe: describeWith(origins),
@@ -251,7 +263,7 @@ function summary(namespace: string, r: RenderResult, guardrails?: string, quotas
     "  refused    nothing (a refusal fails the render with the reason)",
     `  warnings   ${r.warnings.length}`,
     ...r.hooks.map((h, i) => `  ${i === 0 ? "hooks" : "     "}      ${h}`),
-    ...r.notes.map((n, i) => `  ${i === 0 ? "offline" : "       "}    ${n}`),
+    ...r.notes.map((n, i) => `  ${i === 0 ? "how" : "   "}        ${n}`),
   ];
   return `${lines.join("\n")}\n`;
 }

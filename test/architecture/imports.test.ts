@@ -43,7 +43,7 @@ type Layer = { rank: number; group: string };
 /** The layer of a source file; higher ranks may import lower ones. */
 export function layerOf(file: string): Layer {
   const rel = file.replace(/^src\//, "");
-  if (/^(config|env|logger|redaction|actions)\.ts$/.test(rel)) return { rank: 0, group: "base" };
+  if (/^(config|env|logger|redaction|actions|yaml-error-line)\.ts$/.test(rel)) return { rank: 0, group: "base" };
   if (rel === "services/metrics.ts" || rel.startsWith("services/shared/")) return { rank: 1, group: "shared" };
   const domain = /^services\/(cluster|data|github|chat|registry|jobs)\//.exec(rel)?.[1];
   if (domain) return { rank: 2, group: domain };

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, it } from "@jest/globals";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { stringify } from "yaml";
+import { parseAllDocuments, stringify } from "yaml";
 import { runRenderCli } from "../../src/cli/render.js";
 import { apiRequest, describeWithRealCluster } from "../support/kube-real/index.js";
 
@@ -96,6 +96,29 @@ describeWithRealCluster("preview-bot render --cluster", (cluster) => {
     );
     expect(r.stderr).toContain(`note: namespace "${NS}" does not exist yet`);
     expect((await admin("GET", `/api/v1/namespaces/${NS}`)).status).toBe(404);
+  });
+
+  it("renders as a deploy does: helm gets the cluster's version and API versions from its discovery, kind scopes too", async () => {
+    const version = (JSON.parse((await admin("GET", "/version")).body) as { gitVersion: string }).gitVersion;
+    const chart = await repo("chart", {
+      "deploy/Chart.yaml": "apiVersion: v2\nname: capabilities\nversion: 0.1.0\n",
+      "deploy/templates/seen.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata: { name: seen }
+data:
+  kubeVersion: "{{ .Capabilities.KubeVersion.Version }}"
+  httpRoutes: "{{ .Capabilities.APIVersions.Has "gateway.networking.k8s.io/v1/HTTPRoute" }}"
+`,
+    });
+    const r = await cli(chart);
+    expect(r.stderr).not.toMatch(/^preview-bot render: refused/m);
+    expect(r.code).toBe(0);
+    const seen = parseAllDocuments(r.stdout)
+      .map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; data?: Record<string, string> })
+      .find((o) => o?.kind === "ConfigMap" && o.metadata?.name === "seen");
+    expect(seen?.data).toEqual({ kubeVersion: version, httpRoutes: "true" });
+    expect(r.stderr).toMatch(/helm rendered for Kubernetes .*the cluster/);
+    expect(r.stderr).not.toContain("no cluster to ask");
   });
 
   it("dry-runs every object once the namespace exists: a schema refusal is named with its file; nothing is written", async () => {

@@ -53,7 +53,7 @@ const REFUSED = [
 
 /** Every rewrite of deploy/rewritten, in the render's words (a gateway configured). */
 const REWRITTEN = [
-  `Deployment "web": emptyDir "cache" had no sizeLimit: 1Gi (the default ephemeral-storage limit), so it cannot fill the node's disk`,
+  `Deployment "web": emptyDir "cache" had no sizeLimit: 512Mi (the default ephemeral-storage limit), so it cannot fill the node's disk`,
   `Deployment "web": emptyDir "shm" had no sizeLimit: 512Mi (the default memory limit), so it cannot fill the node's memory`,
   `Service "web": annotations stripped (shared controllers act on them; a preview keeps only the bot's own and those the operator allows, PREVIEW_ALLOWED_ANNOTATIONS): external-dns.alpha.kubernetes.io/hostname, external-dns.alpha.kubernetes.io/target, service.beta.kubernetes.io/aws-load-balancer-internal`,
   `Service "web": type LoadBalancer → ClusterIP (previews are reached through their route; no load balancers or node ports)`,

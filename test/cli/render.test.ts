@@ -124,11 +124,11 @@ describe("preview-bot render: plain-app (no binary needed)", () => {
     expect(r.stderr).toMatch(/^summary \(plain\):$/m);
     expect(r.stderr).toMatch(/^ {2}namespace {2}pr-31-fix-cart-totals-[0-9a-f]{8}$/m);
     expect(r.stderr).toMatch(
-      /^ {2}fits {7}ResourceQuota "preview-bot-guardrails": .*requests\.cpu 500m CPU of 4 CPU, requests\.memory 640Mi of 8Gi, limits\.memory 2\.5Gi of 16Gi,/m,
+      /^ {2}fits {7}ResourceQuota "preview-bot-guardrails": .*requests\.cpu 500m CPU of 4 CPU, requests\.memory 640Mi of 8Gi, limits\.memory 2\.5Gi of 20Gi,/m,
     );
     expect(r.stderr).toMatch(/^ {2}URL {8}https:\/\/pr-31-fix-cart-totals-[0-9a-f]{8}\.previews\.example\.com\/$/m);
     expect(r.stderr).toMatch(/^ {2}objects {4}5: Deployment 1, Service 1, ConfigMap 1, CronJob 1, HTTPRoute 1$/m);
-    expect(r.stderr).toMatch(/^ {2}offline {4}kind scopes from preview-bot's built-in list/m);
+    expect(r.stderr).toMatch(/^ {2}how {8}kind scopes from preview-bot's built-in list/m);
     expect(r.stderr).toMatch(
       /the parent Gateway was not read \(no cluster\): the URL assumes its HTTPS listener covers the host/,
     );
@@ -297,11 +297,17 @@ spec:
   const args = (dir: string) => ["--dir", dir, "--pr", "7", "--branch", "main", "--sha", SHA];
 
   it("refuses what the quota cannot hold (the LimitRange's defaults × replicas), naming each workload's file and what to set", async () => {
-    // 3 Deployments × 4 replicas × 2 containers that set nothing: 24 × the default 1Gi ephemeral-storage limit, over
-    // the quota's 20Gi (12 pods, 2.4 CPU requested and 12Gi of memory limits would fit).
+    // 3 Deployments × 4 replicas × 4 containers that set no ephemeral storage: 48 × the default 512Mi
+    // ephemeral-storage limit, over the quota's 20Gi (12 pods, the CPU and memory they set would fit).
+    const small = "resources: { requests: { cpu: 10m, memory: 32Mi }, limits: { memory: 64Mi } }";
+    const four = (name: string) =>
+      deployment(name, 4).replace(
+        /^ {6}containers:\n[\s\S]*$/m,
+        `      containers:\n${[0, 1, 2, 3].map((i) => `        - { name: c${i}, image: ghcr.io/acme/app:1, ${small} }\n`).join("")}`,
+      );
     const dir = await repo(
       "over-quota",
-      { "deploy/app.yaml": ["api", "worker", "front"].map((n) => deployment(n, 4)).join("---\n") },
+      { "deploy/app.yaml": ["api", "worker", "front"].map(four).join("---\n") },
       "manifests: { path: deploy }\n",
     );
     const r = await cli(args(dir));
@@ -327,7 +333,7 @@ spec:
     const r = await cli(args(await repo("with-db", { "deploy/app.yaml": deployment("api") }, config)));
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(
-      /^ {2}fits {7}ResourceQuota "preview-bot-guardrails": .*requests\.cpu 200m CPU of 4 CPU, requests\.memory 256Mi of 8Gi, limits\.memory 1Gi of 16Gi,/m,
+      /^ {2}fits {7}ResourceQuota "preview-bot-guardrails": .*requests\.cpu 200m CPU of 4 CPU, requests\.memory 256Mi of 8Gi, limits\.memory 1Gi of 20Gi,/m,
     );
     const secret = Array.from(parseAllDocuments(r.stdout))
       .map((d) => d.toJS() as KubeObject)

@@ -326,9 +326,12 @@ describeWithTools(["kustomize"], "deploy/ (kustomize base)", () => {
     expect(clusterWide.filter((r) => r.resources.includes("rolebindings")).flatMap((r) => r.verbs)).toEqual(["create"]);
     expect(clusterWide.flatMap((r) => r.resources as string[]).sort()).toEqual([
       "clusterroles",
+      "gateways",
       "namespaces",
       "rolebindings",
     ]);
+    // The shared Gateway is only read (its HTTPS listeners decide a preview URL's scheme), never written.
+    expect(clusterWide.filter((r) => r.resources.includes("gateways")).flatMap((r) => r.verbs)).toEqual(["get"]);
   });
 
   it("grants what the bot itself does: namespaces cluster-wide, the rest only through the preview role", () => {

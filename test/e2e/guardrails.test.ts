@@ -83,7 +83,7 @@ describe("every preview namespace gets the bot's guardrails", () => {
       pods: "20",
     });
     expect((h.fake.get("v1", "LimitRange", NS(1), "preview-bot-guardrails") as any).spec.limits[0]).toMatchObject({
-      default: { memory: "512Mi", "ephemeral-storage": "1Gi" },
+      default: { memory: "512Mi", "ephemeral-storage": "512Mi" },
       defaultRequest: { cpu: "100m", memory: "128Mi", "ephemeral-storage": "100Mi" },
     });
     // What the server stores, not what the bot meant to send: the peers of the only allow rule arrived.
@@ -141,7 +141,7 @@ describe("every preview namespace gets the bot's guardrails", () => {
       expect(at(guardrail)).toBeLessThan(at("services/web"));
     }
     expect(said(run)).toMatch(
-      /Guardrails \| ✅ \|[^|]*\| Pod Security baseline; quota 20 pods, 4 CPU, 8Gi memory \(16Gi limits\), 20Gi storage, 20Gi ephemeral storage, 50 objects per kind, no LoadBalancers or NodePorts, no system priority; ingress from the namespace, ingress-nginx; egress open \(cloud metadata blocked\)/,
+      /Guardrails \| ✅ \|[^|]*\| Pod Security baseline; quota 20 pods, 4 CPU, 8Gi memory \(20Gi limits\), 20Gi storage, 20Gi ephemeral storage, 50 objects per kind, no LoadBalancers or NodePorts, no system priority; ingress from the namespace, ingress-nginx; egress open \(cloud metadata blocked\)/,
     );
   });
 

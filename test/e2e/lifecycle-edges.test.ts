@@ -296,6 +296,28 @@ describe("lifecycle edges", () => {
   );
 
   it(
+    "a YAML syntax error in .github/preview.yml is reported with the file, the field and the offending line quoted",
+    async () => {
+      enroll(`names: { namespace: "edge-{number}" }\nmanifests:\n  path: k8s: deploy\n`);
+      gh.state.tarballs.set(SHA1, await h.tarball(SHA1, files("nginx:1")));
+      gh.state.pulls.set(32, pull({ number: 32, sha: SHA1 }));
+      await h.send("pull_request", prEvent("opened", gh.state.pulls.get(32)!));
+      const run = gh.state.checkRuns.filter((r) => r.name === "preview / config" && r.head_sha === SHA1).at(-1)!;
+      expect(run.conclusion).toBe("failure");
+      // Not cut at "line 3, column 9:": the line itself is quoted, with the field it is in; in the summary (Markdown,
+      // whitespace folded) and, as written, in the annotation on that line of the file.
+      const error =
+        '.github/preview.yml is not valid YAML (at manifests.path): Nested mappings are not allowed in compact mappings at line 3, column 9: "  path: k8s: deploy"';
+      expect(run.output?.summary.replace(/\\(.)/g, "$1")).toContain(`- line 3: ${error.replace(/\s+/g, " ")}`);
+      expect((run.output as { annotations?: unknown[] }).annotations).toEqual([
+        expect.objectContaining({ path: ".github/preview.yml", start_line: 3, end_line: 3, message: error }),
+      ]);
+      expect(h.fake.get("v1", "Namespace", undefined, "edge-32")).toBeUndefined();
+    },
+    DEADLINE,
+  );
+
+  it(
     "shows render warnings in the check run, not only in the logs",
     async () => {
       enroll(`manifests: { path: k8s }\nnames: { namespace: "edge-{number}" }\nvariables: { GREETING: hello }\n`);

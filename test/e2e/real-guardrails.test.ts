@@ -100,7 +100,7 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
 
   afterAll(async () => {
     await h?.stop();
-    for (let n = 1; n <= 9; n++) await admin("DELETE", `/api/v1/namespaces/${NS(n)}`);
+    for (let n = 1; n <= 11; n++) await admin("DELETE", `/api/v1/namespaces/${NS(n)}`);
     await admin("DELETE", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${WIDGETS}`);
     await fence?.remove();
   });
@@ -116,7 +116,7 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
       // CPU is requested, never limited by default (issue 22); memory and ephemeral storage are both.
       expect(pod!.spec.containers[0].resources).toEqual({
         requests: { cpu: "100m", memory: "128Mi", "ephemeral-storage": "100Mi" },
-        limits: { memory: "512Mi", "ephemeral-storage": "1Gi" },
+        limits: { memory: "512Mi", "ephemeral-storage": "512Mi" },
       });
       const quota = JSON.parse(
         (await admin("GET", `/api/v1/namespaces/${NS(1)}/resourcequotas/preview-bot-guardrails`)).body,
@@ -157,8 +157,59 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
       // Its emptyDir got a size: it cannot fill the node's disk.
       const pods = await items(`/api/v1/namespaces/${NS(6)}/pods`);
       expect(pods.map((p) => p.spec.volumes.find((v: any) => v.name === "tmp").emptyDir)).toEqual(
-        Array(8).fill({ sizeLimit: "1Gi" }),
+        Array(8).fill({ sizeLimit: "512Mi" }),
       );
+    }, 240_000);
+
+    it("a ReplicationController app (guestbook-go's shape) deploys with deploy/'s RBAC and its pods become Ready", async () => {
+      const rc = (name: string, replicas: number) => `apiVersion: v1
+kind: ReplicationController
+metadata: { name: ${name} }
+spec:
+  replicas: ${replicas}
+  selector: { app: ${name} }
+  template:
+    metadata: { labels: { app: ${name} } }
+    spec:
+      containers:
+        - name: ${name}
+          image: ghcr.io/codertocat/${name}:1
+`;
+      const run = await open(10, { "web.yaml": rc("web", 2), "redis.yaml": rc("redis", 1) });
+      expect({ conclusion: run.conclusion, detail: run.conclusion === "success" ? "" : said(run) }).toEqual({
+        conclusion: "success",
+        detail: "",
+      });
+      const rcs = await items(`/api/v1/namespaces/${NS(10)}/replicationcontrollers`);
+      expect(rcs.map((r) => `${r.metadata.name} ${r.status.readyReplicas ?? 0}/${r.spec.replicas}`).sort()).toEqual([
+        "redis 1/1",
+        "web 2/2",
+      ]);
+    }, 120_000);
+
+    it("an app of 11 pods of two containers that set nothing (an app and a sidecar) deploys healthy with the defaults", async () => {
+      // The old 1Gi ephemeral-storage default refused the 11th such pod against the 20Gi quota (22 × 1Gi), although
+      // the pod quota is 20; the default is now the quota's share of an ordinary pod's container (20Gi / 40).
+      const two = `      containers:
+        - { name: app, image: ghcr.io/codertocat/hello:1 }
+        - { name: proxy, image: ghcr.io/codertocat/hello:1 }
+`;
+      gh.state.config = HEAVY_CONFIG;
+      try {
+        const run = await open(11, {
+          "app.yaml": [deployment("web", 6, two), deployment("api", 5, two)].join("---\n"),
+        });
+        expect({ conclusion: run.conclusion, detail: run.conclusion === "success" ? "" : said(run) }).toEqual({
+          conclusion: "success",
+          detail: "",
+        });
+      } finally {
+        gh.state.config = CONFIG;
+      }
+      const quota = JSON.parse(
+        (await admin("GET", `/api/v1/namespaces/${NS(11)}/resourcequotas/preview-bot-guardrails`)).body,
+      );
+      expect(quota.status.used).toMatchObject({ pods: "11", "limits.ephemeral-storage": "11Gi" });
     }, 240_000);
 
     it("runs its code with no Kubernetes rights: the preview's own account cannot read Secrets or remove a guardrail", async () => {
@@ -305,12 +356,12 @@ describeWithRealCluster("guardrails on a real API server, the bot running with d
       expect(await status(`/api/v1/namespaces/${NS(5)}`)).toBe(404);
     }, 120_000);
 
-    it("small containers that set no limits, over the quota by the LimitRange's defaults: refused at once, nothing applied", async () => {
-      // 3 pods of 8 containers that set nothing: 24 × the default 1Gi ephemeral-storage limit, over the quota's 20Gi
-      // (the CPU they request and the memory limits they get would fit).
-      const eight = `      containers:
-${Array.from({ length: 8 }, (_, i) => `        - { name: c${i}, image: ghcr.io/codertocat/hello:1 }\n`).join("")}`;
-      const app = ["api", "worker", "front"].map((n) => deployment(n, 1, eight)).join("---\n");
+    it("small containers that set no ephemeral-storage limit, over the quota by the LimitRange's default: refused at once, nothing applied", async () => {
+      // 3 pods of 16 containers that set no ephemeral storage: 48 × the default 512Mi ephemeral-storage limit, over
+      // the quota's 20Gi (the CPU they request and the memory limits they set fit).
+      const sixteen = `      containers:
+${Array.from({ length: 16 }, (_, i) => `        - { name: c${i}, image: ghcr.io/codertocat/hello:1, resources: { requests: { cpu: 10m, memory: 32Mi }, limits: { memory: 64Mi } } }\n`).join("")}`;
+      const app = ["api", "worker", "front"].map((n) => deployment(n, 1, sixteen)).join("---\n");
       const run = await open(8, { "app.yaml": app });
       expect(run.conclusion).toBe("failure");
       expect(said(run)).toContain(

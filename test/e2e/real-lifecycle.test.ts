@@ -19,7 +19,7 @@ import { previewNamesFor } from "../../src/services/preview/naming.js";
 import { startHarness, pull, prEvent, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
 import { fakeGitHub } from "../support/github-fake.js";
 import { describeWithRealCluster } from "../support/kube-real/index.js";
-import { requireRegistry, type SharedRegistry } from "../support/registry-suite.js";
+import { imagesInto, requireRegistry, type SharedRegistry } from "../support/registry-suite.js";
 import { ROOT } from "../support/paths.js";
 
 const EXAMPLE = readFileSync(path.join(ROOT, "examples", "kubernetesmooc", "preview.yml"), "utf8");
@@ -27,9 +27,8 @@ const EXAMPLE = readFileSync(path.join(ROOT, "examples", "kubernetesmooc", "prev
 const IMAGES = ["todo-app-be", "todo-app-fe", "broadcaster"];
 /** The example as is, but its images (kubemooc.azurecr.io) renamed into the run's real registry (newName). */
 const withRegistry = (host: string, prefix: string) =>
-  EXAMPLE.replace(
-    /^( {2}- name: kubemooc\.azurecr\.io\/([a-z-]+)\n)/gm,
-    (_, line: string, image: string) => `${line}    newName: ${host}/${prefix}/${image}\n`,
+  imagesInto(EXAMPLE, (name) =>
+    name.startsWith("kubemooc.azurecr.io/") ? `${host}/${prefix}/${name.split("/").at(-1)!}` : undefined,
   );
 const FIXTURE = path.join(ROOT, "test", "fixtures", "kubernetesmooc", "manifests");
 const OVERLAY = "course_project/manifests/overlays/feature";

@@ -13,7 +13,7 @@ import { parse as parseYaml, stringify } from "yaml";
 import { startHarness, pull, prEvent, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
 import { fakeGitHub } from "../support/github-fake.js";
 import { apiRequest, describeWithRealCluster } from "../support/kube-real/index.js";
-import { requireRegistry, type SharedRegistry } from "../support/registry-suite.js";
+import { imagesInto, requireRegistry, type SharedRegistry } from "../support/registry-suite.js";
 import { ROOT } from "../support/tools.js";
 import {
   adminApply,
@@ -174,6 +174,11 @@ describeWithRealCluster(
           { verb: "update", resource: "namespaces", subresource: "finalize", name: OTHER },
         ],
         ["create DaemonSets", { verb: "create", group: "apps", resource: "daemonsets", namespace: PREVIEW }],
+        [
+          "change the shared Gateway",
+          { verb: "patch", group: "gateway.networking.k8s.io", resource: "gateways", namespace: OTHER },
+        ],
+        ["list Gateways", { verb: "list", group: "gateway.networking.k8s.io", resource: "gateways" }],
       ];
       const answers = await Promise.all(refused.map(async ([what, attrs]) => ({ what, allowed: await can(attrs) })));
       expect(answers.filter((a) => a.allowed)).toEqual([]);
@@ -209,6 +214,10 @@ describeWithRealCluster(
         [
           "in its preview: apply NetworkPolicies",
           { verb: "create", group: "networking.k8s.io", resource: "networkpolicies", namespace: PREVIEW },
+        ],
+        [
+          "read the shared Gateway (its HTTPS listeners decide the URL's scheme)",
+          { verb: "get", group: "gateway.networking.k8s.io", resource: "gateways", namespace: OTHER },
         ],
         [
           "in its preview: suspend CronJobs",
@@ -458,12 +467,11 @@ const MOOC_IMAGES = ["todo-app-be", "todo-app-fe", "broadcaster"];
  * before a deploy.
  */
 function moocConfig(registry: SharedRegistry, prefix: string): string {
+  const example = readFileSync(path.join(ROOT, "examples", "kubernetesmooc", "preview.yml"), "utf8");
   const config = parseYaml(
-    readFileSync(path.join(ROOT, "examples", "kubernetesmooc", "preview.yml"), "utf8"),
+    imagesInto(example, (name) => `${registry.host}/${prefix}/${name.split("/").at(-1)!}`),
   ) as Record<string, any>;
   config.health = { timeout: "3m" };
-  for (const image of config.images as Array<Record<string, string>>)
-    image.newName = `${registry.host}/${prefix}/${image.name!.split("/").at(-1)!}`;
   return stringify(config);
 }
 

@@ -9,7 +9,7 @@ import nock from "nock";
 import { startHarness, pull, prEvent, INSTALLATION, OWNER, REPO, type Harness } from "../support/e2e-bot.js";
 import { fakeGitHub } from "../support/github-fake.js";
 import { describeWithTools } from "../support/tools.js";
-import { requireRegistry, type SharedRegistry } from "../support/registry-suite.js";
+import { imagesInto, requireRegistry, type SharedRegistry } from "../support/registry-suite.js";
 import { fixtureConfig, fixtureFiles, GATEWAY_KIND, sharedGateway, startApp, type AppServer } from "./repos-support.js";
 
 let h: Harness;
@@ -56,9 +56,8 @@ function enroll(config: string): ReturnType<typeof fakeGitHub> {
  */
 async function withImages(fixture: string, pushes: Array<[repository: string, tag: string]>): Promise<string> {
   for (const [name, tag] of pushes) await registry.push(`${ACME}${name}`, tag, { seed: 1 });
-  return fixtureConfig(fixture).replace(
-    /^( {2}- name: ghcr\.io\/acme\/(\S*)\n)/gm,
-    (_, line: string, rest: string) => `${line}    newName: ${registry.host}/${ACME}${rest}\n`,
+  return imagesInto(fixtureConfig(fixture), (name) =>
+    name.startsWith("ghcr.io/acme/") ? `${registry.host}/${ACME}${name.slice("ghcr.io/acme/".length)}` : undefined,
   );
 }
 

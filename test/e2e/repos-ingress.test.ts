@@ -18,7 +18,7 @@ import {
   startApp,
   type AppServer,
 } from "./repos-support.js";
-import { requireRegistry, type SharedRegistry } from "../support/registry-suite.js";
+import { imagesInto, requireRegistry, type SharedRegistry } from "../support/registry-suite.js";
 
 let h: Harness;
 let app: AppServer;
@@ -33,9 +33,8 @@ const ACME = `lib/repos-ingress-${Math.random().toString(36).slice(2, 8)}/`;
  */
 async function withImage(config: string, sha: string): Promise<string> {
   await registry.push(`${ACME}blog`, sha.slice(0, 7), { seed: 1 });
-  return config.replace(
-    /^( {2}- name: registry\.example\.com\/acme\/blog\n)/m,
-    (_, line: string) => `${line}    newName: ${registry.host}/${ACME}blog\n`,
+  return imagesInto(config, (name) =>
+    name === "registry.example.com/acme/blog" ? `${registry.host}/${ACME}blog` : undefined,
   );
 }
 

@@ -19,7 +19,7 @@ import { autoscaledWorkloads, workloadKey } from "./autoscaled.js";
 import { immutableFields, NEVER_REPLACED } from "./immutable.js";
 import { isNotFound, kubeError } from "./kube-errors.js";
 import { appliedOwns } from "./managed-fields.js";
-import { isOurs, ObjectApi, sleep } from "./support.js";
+import { againOnQuotaConflict, isOurs, ObjectApi, sleep } from "./support.js";
 
 /** Thrown instead of touching a namespace or object that is not ours (no managed-by label) or is protected. */
 export class OwnershipError extends Error {
@@ -61,7 +61,9 @@ export class Applier {
   constructor(private readonly o: ApplierOptions) {}
 
   private ssa(obj: KubernetesObject, manager = this.o.fieldManager): Promise<KubernetesObject> {
-    return this.o.objects.patch(obj, undefined, undefined, manager, true, PatchStrategy.ServerSideApply);
+    return againOnQuotaConflict(() =>
+      this.o.objects.patch(obj, undefined, undefined, manager, true, PatchStrategy.ServerSideApply),
+    );
   }
 
   private async live(obj: KubeObject): Promise<KubernetesObject | undefined> {

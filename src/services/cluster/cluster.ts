@@ -55,7 +55,17 @@ import { previewSelector, recordedClusterKinds, removeClusterScoped } from "./cl
 import { withoutServerFields } from "./managed-fields.js";
 import { APPLIED_CLUSTER_KINDS_ANNOTATION, NamespaceMeta } from "./namespace-meta.js";
 import { isRolledOut, workloadHealth, type Workload } from "./rollout-health.js";
-import { groupOf, isOurs, kindKey, ObjectApi, parseKindKey, rank, selectorOf, sleep } from "./support.js";
+import {
+  againOnQuotaConflict,
+  groupOf,
+  isOurs,
+  kindKey,
+  ObjectApi,
+  parseKindKey,
+  rank,
+  selectorOf,
+  sleep,
+} from "./support.js";
 
 export { OwnershipError };
 
@@ -168,7 +178,9 @@ class KubeCluster implements Cluster {
   }
 
   private async serverSideApply(obj: KubernetesObject): Promise<void> {
-    await this.objects.patch(obj, undefined, undefined, this.fieldManager, true, PatchStrategy.ServerSideApply);
+    await againOnQuotaConflict(() =>
+      this.objects.patch(obj, undefined, undefined, this.fieldManager, true, PatchStrategy.ServerSideApply),
+    );
   }
 
   /** Our namespace, read for a write (it must exist by then). */

@@ -8,6 +8,7 @@ import {
   type V1APIResourceList,
 } from "@kubernetes/client-node";
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE } from "../shared/labels.js";
+import { isConflict, kubeMessage } from "./kube-errors.js";
 
 /** Apply order: config the workloads need first, then workloads, then routes and other custom resources. */
 export const APPLY_ORDER = [
@@ -135,6 +136,27 @@ export const selectorOf = (labels: Record<string, string>): string =>
 /** Carries our managed-by label: the only things preview-bot ever deletes or overwrites. */
 export const isOurs = (labels: Record<string, string> | undefined): boolean =>
   labels?.[MANAGED_BY_KEY] === MANAGED_BY_VALUE;
+
+const QUOTA_CONFLICT_TRIES = 6;
+const isQuotaConflict = (err: unknown): boolean =>
+  isConflict(err) && /cannot be fulfilled on resourcequotas\b/.test(kubeMessage(err));
+
+/**
+ * A write, sent again when the quota admission controller answers 409 ("Operation cannot be fulfilled on
+ * resourcequotas …"): several writes in one namespace raced to charge its quota and this one lost. Nothing was
+ * written, so it is sent again (controllers retry these; kubectl leaves them to the user), a few times with a short
+ * random pause. Any other error, or the last conflict, is thrown.
+ */
+export async function againOnQuotaConflict<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!isQuotaConflict(err) || attempt >= QUOTA_CONFLICT_TRIES) throw err;
+      await sleep(Math.random() * 100 * 2 ** attempt);
+    }
+  }
+}
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

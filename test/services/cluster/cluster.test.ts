@@ -156,6 +156,53 @@ describe("Cluster.apply and prune", () => {
     await expect(cluster.apply([configMap("team-x", "x")])).rejects.toBeInstanceOf(OwnershipError);
   });
 
+  it("sends a write again when the quota admission controller answers 409 (writes racing to charge the quota)", async () => {
+    await cluster.ensureNamespace("pr-quota", {}, {});
+    // The real kube-apiserver's answer when parallel creates in one namespace update its ResourceQuota at once.
+    let refused = 0;
+    fake.setFaults((req) => {
+      if (req.method !== "PATCH" || !req.path.endsWith("/namespaces/pr-quota/configmaps/raced") || refused >= 2)
+        return undefined;
+      refused++;
+      return {
+        code: 409,
+        reason: "Conflict",
+        message:
+          'Operation cannot be fulfilled on resourcequotas "preview-bot-guardrails": the object has been modified; please apply your changes to the latest version and try again',
+      };
+    });
+    try {
+      await cluster.apply([configMap("pr-quota", "raced")]);
+    } finally {
+      fake.setFaults(undefined);
+    }
+    expect(refused).toBe(2);
+    const live = await core.readNamespacedConfigMap({ name: "raced", namespace: "pr-quota" });
+    expect(live.data).toEqual({ k: "v" });
+  });
+
+  it("does not send a write again on any other 409", async () => {
+    await cluster.ensureNamespace("pr-conflict", {}, {});
+    let refused = 0;
+    fake.setFaults((req) => {
+      if (req.method !== "PATCH" || !req.path.endsWith("/namespaces/pr-conflict/configmaps/taken")) return undefined;
+      refused++;
+      return {
+        code: 409,
+        reason: "Conflict",
+        message: 'Apply failed with 1 conflict: conflict with "kubectl": .data.k',
+      };
+    });
+    try {
+      await expect(cluster.apply([configMap("pr-conflict", "taken")])).rejects.toThrow(
+        /^applying ConfigMap "pr-conflict\/taken": 409 Apply failed with 1 conflict/,
+      );
+    } finally {
+      fake.setFaults(undefined);
+    }
+    expect(refused).toBe(1);
+  });
+
   it("prunes what the render dropped, including a whole kind, but never objects without our label", async () => {
     await cluster.ensureNamespace("pr-5", {}, {});
     await cluster.apply([configMap("pr-5", "keep"), configMap("pr-5", "dropped"), deployment("pr-5", "old-worker")]);

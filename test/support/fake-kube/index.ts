@@ -59,11 +59,14 @@ export interface FakeKube {
   /** Every request received, in order. */
   readonly requests: RequestRecord[];
   /**
-   * Fault injection: for each request, `fn` may return an HTTP status (500, 503, 429, …) to answer with a Status
-   * error instead of serving it (the request is not applied). `undefined` turns faults off.
+   * Fault injection: for each request, `fn` may return an HTTP status (500, 503, 429, …), or a status with the
+   * Status's message and reason (a real server's words), to answer with a Status error instead of serving it (the
+   * request is not applied). `undefined` turns faults off.
    */
-  setFaults(fn: ((req: { method: string; path: string }) => number | undefined) | undefined): void;
+  setFaults(fn: ((req: { method: string; path: string }) => Fault | undefined) | undefined): void;
 }
+
+export type Fault = number | { code: number; message: string; reason: string };
 
 function kindOrThrow(registry: KindRegistry, apiVersion: string, kind: string): KindSpec {
   const spec = registry.byKind(apiVersion, kind);
@@ -87,17 +90,18 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     api.create(crdKind, undefined, crd, { fieldManager: "test-setup" });
   }
 
-  let faults: ((req: { method: string; path: string }) => number | undefined) | undefined;
+  let faults: ((req: { method: string; path: string }) => Fault | undefined) | undefined;
   const server = createServer((req, res) => {
-    const code = faults?.({ method: req.method ?? "GET", path: (req.url ?? "/").split("?")[0]! });
-    if (code === undefined) return router.handle(req, res);
+    const fault = faults?.({ method: req.method ?? "GET", path: (req.url ?? "/").split("?")[0]! });
+    if (fault === undefined) return router.handle(req, res);
+    const code = typeof fault === "number" ? fault : fault.code;
     const body = JSON.stringify({
       kind: "Status",
       apiVersion: "v1",
       metadata: {},
       status: "Failure",
-      message: `fake-kube: injected fault ${code}`,
-      reason: code === 429 ? "TooManyRequests" : "InternalError",
+      message: typeof fault === "number" ? `fake-kube: injected fault ${code}` : fault.message,
+      reason: typeof fault === "number" ? (code === 429 ? "TooManyRequests" : "InternalError") : fault.reason,
       code,
     });
     req.resume();

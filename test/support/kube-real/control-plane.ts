@@ -2,8 +2,9 @@
  * A real Kubernetes control plane for tests, from the pinned Go-built binaries in .tools/bin (tools/build.sh):
  * etcd, kube-apiserver (TLS from a generated CA, static tokens, RBAC authorization, admission with
  * NamespaceLifecycle, LimitRanger, ServiceAccount, PodSecurity, ResourceQuota and ValidatingAdmissionPolicy),
- * kube-controller-manager (namespace, garbage-collector, deployment, replicaset, statefulset, job, cronjob,
- * serviceaccount, serviceaccount-token, resourcequota, volume binding and protection, HPA and TTL controllers),
+ * kube-controller-manager (namespace, garbage-collector, deployment, replicaset, replicationcontroller, statefulset,
+ * job, cronjob, serviceaccount, serviceaccount-token, resourcequota, volume binding and protection, HPA and TTL
+ * controllers),
  * and — for pods that become Running and Ready without a kubelet — kube-scheduler with kwok simulating one node. All on
  * loopback, in a temporary directory that `stop()` removes; every process is killed on stop, and on process exit if
  * stop never ran.
@@ -59,6 +60,8 @@ const CONTROLLERS = [
   "garbage-collector-controller",
   "deployment-controller",
   "replicaset-controller",
+  // ReplicationControllers (kubernetes/examples' guestbook-go): previews may hold them, so they must roll out here too.
+  "replicationcontroller-controller",
   "statefulset-controller",
   "job-controller",
   "cronjob-controller",

@@ -19,7 +19,7 @@ import { MANAGED_BY } from "../../shared/labels.js";
 import type { KubeObject, PreviewNames, RoleBindingRequest } from "../../shared/preview.js";
 import { smallerQuantity } from "../quantity.js";
 import { AZURE_DNS_RULE, ipBlockWithoutMetadata, isMetadataEndpoint, openEgressPeers } from "./egress.js";
-import { checkSizing, limitRangeObject, quotaObjects } from "./quota.js";
+import { checkSizing, derivedEphemeralStorageLimit, limitRangeObject, quotaObjects } from "./quota.js";
 import {
   BUILTIN_ANNOTATIONS,
   BUILTIN_NODE_LABELS,
@@ -66,6 +66,13 @@ export function guardrailSettings(env: Env): GuardrailSettings {
       throw new Error(
         `guardrail settings: PREVIEW_EGRESS_TO_CIDRS lists ${cidr}, a cloud metadata endpoint: previews never reach those`,
       );
+  // Unless the operator sets one, the ephemeral-storage limit is the quota's share of an ordinary pod's container.
+  const ephemeralStorageLimit =
+    env.PREVIEW_DEFAULT_EPHEMERAL_STORAGE_LIMIT ??
+    derivedEphemeralStorageLimit({
+      pods: env.PREVIEW_QUOTA_PODS,
+      ephemeralStorage: env.PREVIEW_QUOTA_EPHEMERAL_STORAGE,
+    });
   const settings: GuardrailSettings = {
     podSecurity: env.PREVIEW_POD_SECURITY,
     quota: {
@@ -83,7 +90,7 @@ export function guardrailSettings(env: Env): GuardrailSettings {
       memoryRequest: env.PREVIEW_DEFAULT_MEMORY_REQUEST,
       memoryLimit: env.PREVIEW_DEFAULT_MEMORY_LIMIT,
       ephemeralStorageRequest: env.PREVIEW_DEFAULT_EPHEMERAL_STORAGE_REQUEST,
-      ephemeralStorageLimit: env.PREVIEW_DEFAULT_EPHEMERAL_STORAGE_LIMIT,
+      ephemeralStorageLimit,
     },
     ingressFromNamespaces,
     ingressFromCidrs: env.PREVIEW_INGRESS_FROM_CIDRS,
@@ -100,7 +107,7 @@ export function guardrailSettings(env: Env): GuardrailSettings {
       annotations: [...BUILTIN_ANNOTATIONS, ...env.PREVIEW_ALLOWED_ANNOTATIONS],
       gateways,
       ingressFrom: { namespaces: ingressFromNamespaces, cidrs: env.PREVIEW_INGRESS_FROM_CIDRS },
-      emptyDir: { disk: env.PREVIEW_DEFAULT_EPHEMERAL_STORAGE_LIMIT, memory: env.PREVIEW_DEFAULT_MEMORY_LIMIT },
+      emptyDir: { disk: ephemeralStorageLimit, memory: env.PREVIEW_DEFAULT_MEMORY_LIMIT },
       objectsPerKind: env.PREVIEW_QUOTA_OBJECTS,
     },
   };

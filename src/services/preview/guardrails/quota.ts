@@ -9,7 +9,9 @@
  *   `system-node-critical` would otherwise preempt its neighbours (the render refuses it first; this holds whoever
  *   creates the pod);
  * - the LimitRange gives containers that set nothing the default requests and limits, sized so that the pod quota
- *   is reached before the defaults add up past the quota (`checkSizing`).
+ *   is reached before the defaults add up past the quota (`checkSizing`). The ephemeral-storage limit, unless the
+ *   operator sets one, is derived from the quota itself (`derivedEphemeralStorageLimit`): the pod quota's worth of
+ *   ordinary pods (ORDINARY_POD_CONTAINERS containers each) that set nothing fits.
  */
 import type { KubeObject } from "../../shared/preview.js";
 import { parseQuantity } from "../quantity.js";
@@ -45,6 +47,22 @@ export const COUNTED_RESOURCES: readonly string[] = [
 ];
 
 type Metadata = KubeObject["metadata"];
+
+/**
+ * Containers in an ordinary pod (an app and a sidecar or proxy): the pod quota's worth of such pods on the
+ * defaults fits the quota. A 1Gi ephemeral-storage default against 20Gi and 20 pods refused the 11th pod of two
+ * containers, and a 16Gi memory-limit quota the 17th (issue 22).
+ */
+const ORDINARY_POD_CONTAINERS = 2;
+
+/**
+ * The default ephemeral-storage limit when the operator sets none: the quota shared by the pod quota's worth of
+ * ordinary pods, in whole Mi (20Gi / (20 pods × 2 containers) = 512Mi with the defaults).
+ */
+export function derivedEphemeralStorageLimit(quota: { pods: number; ephemeralStorage: string }): string {
+  const each = parseQuantity(quota.ephemeralStorage) / (quota.pods * ORDINARY_POD_CONTAINERS);
+  return `${Math.floor(each / 2 ** 20)}Mi`;
+}
 
 /** The main quota and the priority-class quota. */
 export function quotaObjects(metadata: Metadata, settings: GuardrailSettings): KubeObject[] {
@@ -120,7 +138,8 @@ const format = (bytesOrCores: number, like: string): string => {
 /**
  * Throws when the defaults contradict each other or the quota: a default request above its limit, a default above
  * the quota, or `pods` containers on the defaults adding up past the quota (then an app of small containers that
- * set nothing is refused before it reaches the pod count; issue 22).
+ * set nothing is refused before it reaches the pod count; issue 22). Each is checked for `pods` ordinary pods
+ * (ORDINARY_POD_CONTAINERS containers each: an app and a sidecar).
  */
 export function checkSizing(settings: GuardrailSettings): void {
   const { quota, defaults } = settings;
@@ -141,10 +160,11 @@ export function checkSizing(settings: GuardrailSettings): void {
   check(["PREVIEW_DEFAULT_MEMORY_LIMIT", defaults.memoryLimit], ["PREVIEW_QUOTA_MEMORY_LIMIT", quota.memoryLimit]);
   check(["PREVIEW_QUOTA_MEMORY", quota.memory], ["PREVIEW_QUOTA_MEMORY_LIMIT", quota.memoryLimit]);
   const adds = (what: string, each: string, total: [string, string]): void => {
-    const sum = quota.pods * parseQuantity(each);
+    const sum = quota.pods * ORDINARY_POD_CONTAINERS * parseQuantity(each);
+    const containers = `pods of ${ORDINARY_POD_CONTAINERS} containers`;
     if (sum > parseQuantity(total[1]))
       throw new Error(
-        `guardrail settings: PREVIEW_QUOTA_PODS (${quota.pods}) containers on ${what} (${each}) add up to ${format(sum, total[1])}, above ${total[0]} (${total[1]}): an app of small containers that set nothing would be refused before it has ${quota.pods} pods. Lower the default or raise the quota`,
+        `guardrail settings: PREVIEW_QUOTA_PODS (${quota.pods}) ${containers} on ${what} (${each}) add up to ${format(sum, total[1])}, above ${total[0]} (${total[1]}): an app of small containers that set nothing would be refused before it has ${quota.pods} pods. Lower the default or raise the quota`,
       );
   };
   adds("PREVIEW_DEFAULT_CPU_REQUEST", defaults.cpuRequest, ["PREVIEW_QUOTA_CPU", quota.cpu]);

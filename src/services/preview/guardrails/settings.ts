@@ -103,7 +103,7 @@ export const DEFAULT_NEIGHBOURS: NeighbourPolicy = {
   annotations: BUILTIN_ANNOTATIONS,
   gateways: [],
   ingressFrom: { namespaces: [], cidrs: [] },
-  emptyDir: { disk: "1Gi", memory: "512Mi" },
+  emptyDir: { disk: "512Mi", memory: "512Mi" },
   objectsPerKind: 50,
 };
 

@@ -5,7 +5,9 @@
  * the image waiting; refused (401/403: no use waiting, a credential is missing or wrong) and any other error fail at
  * once. Waiting looks again with backoff (`pollMs`, doubled up to `maxPollMs`, never past a deadline), each image until
  * its own deadline; the first image still missing at its deadline fails the wait, naming it and the registry's last
- * answer. The pauses run parked (the job's queue slot goes to another preview meanwhile) and end at once when the
+ * answer. A registry that cannot be reached at all (no HTTP answer: refused connection, unknown host, timeout) on
+ * UNREACHABLE_LOOKS looks in a row fails the wait early, naming the registry: a wrong name or a closed network does not
+ * fix itself within the image's wait (IMAGE_WAIT is 15 minutes). The pauses run parked (the job's queue slot goes to another preview meanwhile) and end at once when the
  * signal aborts (a newer push superseded the deploy): the abort's reason is thrown.
  */
 import { setTimeout as sleep } from "node:timers/promises";
@@ -13,6 +15,9 @@ import type { ImageFound, ImageLookupFailed, ImageMissing, ImageResolution } fro
 import { formatDuration } from "../../shared/format.js";
 
 export type Resolve = (reference: string, signal?: AbortSignal) => Promise<ImageResolution>;
+
+/** Looks in a row with no HTTP answer from the registry before the wait gives up on it (~1 min at the bot's pace). */
+export const UNREACHABLE_LOOKS = 5;
 
 /** Looks at once at most. */
 const LOOKUPS_AT_ONCE = 8;
@@ -67,7 +72,11 @@ export interface WaitingImage {
   /** The registry's last answer. */
   answer: Waitable;
   looks: number;
+  /** Looks in a row that got no HTTP answer (see UNREACHABLE_LOOKS). */
+  unreachable: number;
 }
+
+const unreachable = (answer: ImageResolution) => answer.outcome === "error" && answer.status === undefined;
 
 export interface WaitOptions {
   resolve: Resolve;
@@ -91,6 +100,13 @@ function timeoutError(w: WaitingImage, now: number): ImageWaitError {
   );
 }
 
+function unreachableError(w: WaitingImage, now: number): ImageWaitError {
+  return new ImageWaitError(
+    `\`${w.reference}\`: ${w.answer.registry} could not be reached on ${w.unreachable} looks in a row over ${formatDuration(now - w.since)}, so the deploy stops here rather than wait ${formatDuration(w.deadline - w.since)}; check the image's registry name and that the bot can reach it. The last answer: ${w.answer.message}`,
+    w.answer,
+  );
+}
+
 /**
  * Wait for every image of `pending` (each with its last answer and how long it may wait) until it is found. Resolves
  * with what was found; throws ImageWaitError at the first deadline or refusal, or the signal's reason when aborted.
@@ -107,6 +123,7 @@ export async function waitForImages(
     deadline: start + p.waitMs,
     answer: p.answer,
     looks: 1,
+    unreachable: unreachable(p.answer) ? 1 : 0,
   }));
   const found = new Map<string, ImageFound>();
   const expired = waiting.find((w) => w.deadline <= start);
@@ -141,6 +158,8 @@ export async function waitForImages(
         const refused = refusal(answer);
         if (refused) throw refused;
         w.answer = answer as Waitable;
+        w.unreachable = unreachable(answer) ? w.unreachable + 1 : 0;
+        if (w.unreachable >= UNREACHABLE_LOOKS) throw unreachableError(w, at);
         if (at >= w.deadline) throw timeoutError(w, at);
       }
       delay = Math.min(delay * 2, opts.maxPollMs);

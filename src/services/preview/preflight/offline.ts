@@ -7,6 +7,7 @@
  * - the whole namespace must fit its quotas (quota-fit.ts), read from the guardrail objects and the PR's own;
  * - pods must pass Pod Security at the level the namespace will enforce (a repository may tighten it to
  *   `restricted`, which the render's own check, at the bot's level, does not know);
+ * - no object may use an API version Kubernetes has removed (removed-apis.ts): it names the one to write;
  * - with the bot's RBAC rules at hand (offline `render`: deploy/base/rbac.yaml), every kind must be one the bot may
  *   apply and prune. In a deploy the cluster answers that instead (the dry run): an operator may grant more.
  */
@@ -19,6 +20,7 @@ import { podSpecOf } from "../render/images.js";
 import { groupOfApiVersion, guessResource, knownKind, PREVIEW_VERBS } from "./kinds.js";
 import { fitQuotas } from "./quota-fit.js";
 import { missingVerbs, type RbacRules } from "./rbac-rules.js";
+import { removedApiAdvice } from "./removed-apis.js";
 
 /** Where each object came from, by identity that survives copies: `group/kind/namespace/name` → "deploy/web.yaml, document 2". */
 export type Origins = ReadonlyMap<string, string>;
@@ -104,6 +106,8 @@ export function preflightOffline(input: OfflineInput): OfflineResult {
   warnings.push(...fit.warnings);
 
   for (const obj of input.objects) {
+    const removed = removedApiAdvice(obj.apiVersion, obj.kind);
+    if (removed) problems.push(`${describe(obj)}: ${removed}`);
     const pod = podSpecOf(obj);
     if (pod)
       for (const p of podSecurityProblems(pod, input.settings.podSecurity))

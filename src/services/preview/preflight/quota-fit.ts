@@ -173,7 +173,7 @@ export function fitQuotas(input: FitInput): FitResult {
       const peak = used + extra.reduce((s, c) => s + c.count * c.each, 0);
       if (peak > limit)
         warnings.push(
-          `fits ResourceQuota "${name}" (${key} ${formatAmount(key, used)} of ${formatAmount(key, limit)}), but rolling out a new version needs ${formatAmount(key, peak)}: ${extra.map((c) => describe(c.who)).join(", ")} surge${extra.length === 1 ? "s" : ""} with maxUnavailable 0, so a later push would wait on the quota; set strategy.rollingUpdate.maxSurge: 0 and maxUnavailable: 1 (or strategy.type: Recreate), or ${input.raise(quota, key)}`,
+          `fits ResourceQuota "${name}" (${key} ${formatAmount(key, used)} of ${formatAmount(key, limit)}), but rolling out a new version needs ${formatAmount(key, peak)}: ${extra.map((c) => describe(c.who)).join(", ")} surge${extra.length === 1 ? "s" : ""} before an old pod stops (maxUnavailable is 0: set so, or the default 25% rounded down), so a later push would wait on the quota; set strategy.rollingUpdate.maxSurge: 0 and maxUnavailable: 1 (or strategy.type: Recreate), or ${input.raise(quota, key)}`,
         );
     }
     if (shown.length) usage.push(`ResourceQuota "${name}": ${shown.join(", ")}`);

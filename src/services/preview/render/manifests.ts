@@ -6,6 +6,7 @@
 import { describeError } from "../../shared/format.js";
 import { parseAllDocuments, stringify } from "yaml";
 import type { KubeObject } from "../../shared/preview.js";
+import { yamlErrorLine } from "../../../yaml-error-line.js";
 import { RenderError } from "./render-error.js";
 
 /** Bound on alias expansion per document (defuses "billion laughs" documents). */
@@ -42,18 +43,6 @@ function flatten(obj: KubeObject, where: string): KubeObject[] {
  */
 export function parseManifests(text: string, where: string): KubeObject[] {
   return parseManifestDocuments(text, where).objects;
-}
-
-/**
- * The yaml library's pretty error on one line: "… at line 5, column 1:" then a frame of the text and a caret line;
- * the line the caret points at is quoted (cut to 120 characters) instead of the frame.
- */
-function yamlErrorLine(message: string): string {
-  const [head = "", ...frame] = message.split("\n");
-  const caret = frame.findLastIndex((l) => /^\s*\^+\s*$/.test(l));
-  const at = caret > 0 ? frame[caret - 1]! : frame.find((l) => l.trim() !== "");
-  const quoted = at?.trim() ? ` ${JSON.stringify(at.length > 120 ? `${at.slice(0, 120)}…` : at)}` : "";
-  return `${head.replace(/:\s*$/, "")}${quoted ? `:${quoted}` : ""}`;
 }
 
 /** A `# Source: chart/templates/x.yaml` comment (Helm's) at the top of a document, if any. */

@@ -195,7 +195,7 @@ export function createSandboxLauncher(o: SandboxLaunchOptions): SandboxLauncher 
       child.on("error", (e) =>
         reject(
           new RenderError(
-            `the renderer's sandbox (${launcher}) could not be started: ${e.message}. It ships in preview-bot's image; elsewhere build it with \`bash tools/build.sh\`, or set RENDER_ISOLATION=none to render without isolation (never for pull requests you do not trust)`,
+            `the renderer's sandbox (${launcher}) could not be started: ${e.message}. Renders run through it in every RENDER_ISOLATION mode, none included (it applies the render limits). It ships in preview-bot's image; elsewhere build it with \`bash tools/build.sh sandbox\` and put .tools/bin on PATH, or point RENDER_SANDBOX at it`,
             { cause: e },
           ),
         ),

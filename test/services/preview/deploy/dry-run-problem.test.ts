@@ -44,6 +44,16 @@ describe("a refusal of the server-side dry run, as the preflight says it", () =>
     expect(say(404, "NotFound", "the cluster does not serve example.com/v1 Widget (no such kind)")).toMatch(
       /install its CustomResourceDefinition/,
     );
+    // A built-in kind at an API version Kubernetes removed is no missing CRD: the fix is the apiVersion to write.
+    expect(
+      say(
+        404,
+        "NotFound",
+        "the cluster does not serve autoscaling/v2beta2 HorizontalPodAutoscaler (no such kind in its API discovery: a missing CRD?)",
+      ),
+    ).toBe(
+      "autoscaling/v2beta2 HorizontalPodAutoscaler was removed in Kubernetes 1.26 (no cluster preview-bot supports serves it): write apiVersion: autoscaling/v2",
+    );
     expect(say(422, "Invalid", 'Deployment.apps "web" is invalid: spec.selector: Invalid value')).toBe(
       "fix the field(s) the API server names in the manifest",
     );

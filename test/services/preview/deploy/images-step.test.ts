@@ -7,11 +7,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import nock from "nock";
 import { parseConfig } from "../../../../src/config.js";
 import type { DeployContext } from "../../../../src/services/preview/deploy/context.js";
 import { imagesStep } from "../../../../src/services/preview/deploy/steps/images.js";
 import { newReport, type RunnerDeps } from "../../../../src/services/preview/context.js";
+import { UNREACHABLE_LOOKS } from "../../../../src/services/preview/images/image-wait.js";
 import { IMAGES_ANNOTATION, PULL_SECRET_NAME } from "../../../../src/services/preview/images/pin-digests.js";
 import { previewNamesFor, transformObjects } from "../../../../src/services/preview/render/index.js";
 import { StepTracker } from "../../../../src/services/preview/steps.js";
@@ -216,6 +219,28 @@ describeWithRegistry("the deploy's Images step, against a real OCI registry", (r
     await waitFor("the step to wait", () => s.told.some((t) => t.startsWith("waiting for")));
     abort.abort(new SupersededError("superseded by a newer deploy"));
     await expect(done).rejects.toBeInstanceOf(SupersededError);
+  }, 120_000);
+
+  it("stops early, naming the registry, when the registry cannot be reached at all (not the full 10-minute wait)", async () => {
+    // A loopback port nothing listens on: every look is a refused connection, no HTTP answer.
+    const closed = createServer();
+    await new Promise<void>((ok) => closed.listen(0, "127.0.0.1", ok));
+    const host = `127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise<void>((ok) => closed.close(() => ok()));
+    const repo = `lib/${run}-unreachable`;
+    const s = step(`images: [{ name: "${host}/${repo}" }]`, [deployment("web", `${host}/${repo}:dev`)]);
+    const err = await s.run().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(
+      new RegExp(
+        `^\`${host}/${repo}:${SHA}\`: ${host} could not be reached on ${UNREACHABLE_LOOKS} looks in a row over [\\d.]+ s, ` +
+          `so the deploy stops here rather than wait 10 min 0 s; check the image's registry name and that the bot can reach it\\. ` +
+          `The last answer: .*ECONNREFUSED`,
+      ),
+    );
+    expect(s.ctx.report.steps[0]).toMatchObject({ status: "failure" });
   }, 120_000);
 
   it("passes the auth challenge with the operator's credential, and fails at once (no wait) when it is refused", async () => {

@@ -35,7 +35,7 @@ describe("the bot's guardrail settings", () => {
         cpu: "4",
         memory: "8Gi",
         storage: "20Gi",
-        memoryLimit: "16Gi",
+        memoryLimit: "20Gi",
         ephemeralStorage: "20Gi",
         objects: 50,
       },
@@ -44,7 +44,7 @@ describe("the bot's guardrail settings", () => {
         memoryRequest: "128Mi",
         memoryLimit: "512Mi",
         ephemeralStorageRequest: "100Mi",
-        ephemeralStorageLimit: "1Gi",
+        ephemeralStorageLimit: "512Mi",
       },
       egress: "open",
       clusterRole: "preview-bot-previews",
@@ -60,7 +60,7 @@ describe("the bot's guardrail settings", () => {
       guardrailSettings(loadEnv({ PREVIEW_DEFAULT_CPU_REQUEST: "2", PREVIEW_DEFAULT_CPU_LIMIT: "1" })),
     ).toThrow("PREVIEW_DEFAULT_CPU_REQUEST (2) is above PREVIEW_DEFAULT_CPU_LIMIT (1)");
     expect(() => guardrailSettings(loadEnv({ PREVIEW_DEFAULT_MEMORY_LIMIT: "32Gi" }))).toThrow(
-      "PREVIEW_DEFAULT_MEMORY_LIMIT (32Gi) is above PREVIEW_QUOTA_MEMORY_LIMIT (16Gi)",
+      "PREVIEW_DEFAULT_MEMORY_LIMIT (32Gi) is above PREVIEW_QUOTA_MEMORY_LIMIT (20Gi)",
     );
     expect(() => guardrailSettings(loadEnv({ PREVIEW_EGRESS_TO_CIDRS: "10.0.0.0/8,169.254.169.254/32" }))).toThrow(
       "PREVIEW_EGRESS_TO_CIDRS lists 169.254.169.254/32, a cloud metadata endpoint: previews never reach those",
@@ -72,20 +72,39 @@ describe("the bot's guardrail settings", () => {
     const { quota, defaults } = bounds;
     expect(quota.pods * parseQuantity(defaults.cpuRequest)).toBeLessThanOrEqual(parseQuantity(quota.cpu));
     expect(quota.pods * parseQuantity(defaults.memoryLimit)).toBeLessThanOrEqual(parseQuantity(quota.memoryLimit));
-    expect(quota.pods * parseQuantity(defaults.ephemeralStorageLimit)).toBeLessThanOrEqual(
+    // Ephemeral storage: the pod quota's worth of two-container pods (an app and a sidecar) fits; the old 1Gi default
+    // refused the 11th such pod against 20Gi.
+    expect(quota.pods * 2 * parseQuantity(defaults.ephemeralStorageLimit)).toBeLessThanOrEqual(
       parseQuantity(quota.ephemeralStorage),
     );
     // No CPU limit is forced on containers that set none.
     expect(defaults.cpuLimit).toBeUndefined();
     // Settings that would multiply into refusals are refused at boot, saying which.
     expect(() => guardrailSettings(loadEnv({ PREVIEW_QUOTA_PODS: "50" }))).toThrow(
-      "guardrail settings: PREVIEW_QUOTA_PODS (50) containers on PREVIEW_DEFAULT_CPU_REQUEST (100m) add up to 5, above PREVIEW_QUOTA_CPU (4): an app of small containers that set nothing would be refused before it has 50 pods. Lower the default or raise the quota",
+      "guardrail settings: PREVIEW_QUOTA_PODS (50) pods of 2 containers on PREVIEW_DEFAULT_CPU_REQUEST (100m) add up to 10, above PREVIEW_QUOTA_CPU (4): an app of small containers that set nothing would be refused before it has 50 pods. Lower the default or raise the quota",
     );
     expect(() =>
       guardrailSettings(loadEnv({ PREVIEW_QUOTA_PODS: "40", PREVIEW_QUOTA_CPU: "8", PREVIEW_QUOTA_MEMORY: "16Gi" })),
     ).toThrow(
-      "PREVIEW_QUOTA_PODS (40) containers on PREVIEW_DEFAULT_MEMORY_LIMIT (512Mi) add up to 20Gi, above PREVIEW_QUOTA_MEMORY_LIMIT (16Gi)",
+      "PREVIEW_QUOTA_PODS (40) pods of 2 containers on PREVIEW_DEFAULT_MEMORY_LIMIT (512Mi) add up to 40Gi, above PREVIEW_QUOTA_MEMORY_LIMIT (20Gi)",
     );
+    expect(() => guardrailSettings(loadEnv({ PREVIEW_DEFAULT_EPHEMERAL_STORAGE_LIMIT: "1Gi" }))).toThrow(
+      "PREVIEW_QUOTA_PODS (20) pods of 2 containers on PREVIEW_DEFAULT_EPHEMERAL_STORAGE_LIMIT (1Gi) add up to 40Gi, above PREVIEW_QUOTA_EPHEMERAL_STORAGE (20Gi)",
+    );
+  });
+
+  it("derive the ephemeral-storage limit from the quota unless the operator sets one (issue 22)", () => {
+    const limit = (env: Record<string, string>) => guardrailSettings(loadEnv(env)).defaults.ephemeralStorageLimit;
+    // The quota shared by the pod quota's worth of two-container pods, in whole Mi.
+    expect(limit({})).toBe("512Mi");
+    expect(limit({ PREVIEW_QUOTA_EPHEMERAL_STORAGE: "40Gi" })).toBe("1024Mi");
+    expect(limit({ PREVIEW_QUOTA_PODS: "10" })).toBe("1024Mi");
+    expect(limit({ PREVIEW_QUOTA_PODS: "30", PREVIEW_QUOTA_CPU: "6", PREVIEW_QUOTA_MEMORY_LIMIT: "30Gi" })).toBe(
+      "341Mi",
+    );
+    // The operator's own value, when it fits; an emptyDir without a sizeLimit gets the same.
+    expect(limit({ PREVIEW_DEFAULT_EPHEMERAL_STORAGE_LIMIT: "256Mi" })).toBe("256Mi");
+    expect(guardrailSettings(loadEnv({})).neighbours.emptyDir.disk).toBe("512Mi");
   });
 
   it("let the gateways' namespaces reach previews without a setting of their own", () => {
@@ -200,7 +219,7 @@ describe("what a preview namespace gets", () => {
           pods: "20",
           "requests.cpu": "4",
           "requests.memory": "8Gi",
-          "limits.memory": "16Gi",
+          "limits.memory": "20Gi",
           "requests.storage": "20Gi",
           "requests.ephemeral-storage": "20Gi",
           "limits.ephemeral-storage": "20Gi",
@@ -236,7 +255,7 @@ describe("what a preview namespace gets", () => {
             {
               type: "Container",
               defaultRequest: { cpu: "100m", memory: "128Mi", "ephemeral-storage": "100Mi" },
-              default: { memory: "512Mi", "ephemeral-storage": "1Gi" },
+              default: { memory: "512Mi", "ephemeral-storage": "512Mi" },
             },
           ],
         },
@@ -262,7 +281,7 @@ describe("what a preview namespace gets", () => {
       "ingress from the namespace only (no gateway allowed: PREVIEW_INGRESS_FROM_NAMESPACES)",
     );
     expect(describeGuardrails(settings)).toBe(
-      "Pod Security baseline; quota 20 pods, 4 CPU, 8Gi memory (16Gi limits), 20Gi storage, 20Gi ephemeral storage, 50 objects per kind, no LoadBalancers or NodePorts, no system priority; ingress from the namespace, agc-shared, 10.225.0.0/24; egress open (cloud metadata blocked)",
+      "Pod Security baseline; quota 20 pods, 4 CPU, 8Gi memory (20Gi limits), 20Gi storage, 20Gi ephemeral storage, 50 objects per kind, no LoadBalancers or NodePorts, no system priority; ingress from the namespace, agc-shared, 10.225.0.0/24; egress open (cloud metadata blocked)",
     );
   });
 
@@ -350,7 +369,7 @@ describe("a repository's own quota", () => {
     };
     const limits = (g: ReturnType<typeof guardedPreview>) => g.guardrails.find((o) => o.kind === "LimitRange")!.spec;
     const without = guardedPreview([], names, parsed.config, bounds);
-    expect(limits(without)).toMatchObject({ limits: [{ default: { memory: "512Mi", "ephemeral-storage": "1Gi" } }] });
+    expect(limits(without)).toMatchObject({ limits: [{ default: { memory: "512Mi", "ephemeral-storage": "512Mi" } }] });
     expect((limits(without) as any).limits[0].default).not.toHaveProperty("cpu");
     const withOwn = guardedPreview([own], names, parsed.config, bounds);
     expect((limits(withOwn) as any).limits[0].default).toMatchObject({ cpu: "1" });

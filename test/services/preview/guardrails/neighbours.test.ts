@@ -174,12 +174,12 @@ describe("disk and etcd: a preview cannot fill a node or the cluster's store", (
       }),
     ]);
     expect((objects[0]!.spec as any).template.spec.volumes).toEqual([
-      { name: "scratch", emptyDir: { sizeLimit: "1Gi" } },
+      { name: "scratch", emptyDir: { sizeLimit: "512Mi" } },
       { name: "shm", emptyDir: { medium: "Memory", sizeLimit: "512Mi" } },
       { name: "sized", emptyDir: { sizeLimit: "64Mi" } },
     ]);
     expect(rewrites).toEqual([
-      `Deployment "app": emptyDir "scratch" had no sizeLimit: 1Gi (the default ephemeral-storage limit), so it cannot fill the node's disk`,
+      `Deployment "app": emptyDir "scratch" had no sizeLimit: 512Mi (the default ephemeral-storage limit), so it cannot fill the node's disk`,
       `Deployment "app": emptyDir "shm" had no sizeLimit: 512Mi (the default memory limit), so it cannot fill the node's memory`,
     ]);
   });

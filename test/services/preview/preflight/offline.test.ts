@@ -48,6 +48,23 @@ function run(objects: KubeObject[], opts: { settings?: typeof bounds; namespace?
 }
 
 describe("the offline preflight", () => {
+  it("refuses an API version Kubernetes removed (podinfo's autoscaling/v2beta2 HPA), naming its file and the one to write", async () => {
+    const hpa = (apiVersion: string): KubeObject => ({
+      apiVersion,
+      kind: "HorizontalPodAutoscaler",
+      metadata: { name: "podinfo", namespace: NS },
+      spec: {
+        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "podinfo" },
+        minReplicas: 2,
+        maxReplicas: 3,
+      },
+    });
+    expect((await run([hpa("autoscaling/v2beta2")])).problems).toEqual([
+      'HorizontalPodAutoscaler "podinfo" (deploy/podinfo.yaml, document 1): autoscaling/v2beta2 HorizontalPodAutoscaler was removed in Kubernetes 1.26 (no cluster preview-bot supports serves it): write apiVersion: autoscaling/v2',
+    ]);
+    expect((await run([hpa("autoscaling/v2")])).problems).toEqual([]);
+  });
+
   it("refuses a protected preview namespace: kube-*, default and the configured ones", async () => {
     for (const namespace of ["kube-system-1", "default", "production"])
       expect((await run([], { namespace })).problems).toEqual([

@@ -257,7 +257,7 @@ describe("fitQuotas", () => {
     const r = fit([quota("q", { "requests.cpu": "2" }), workload("Deployment", "web", 2, [container("web", one)])]);
     expect(r.problems).toEqual([]);
     expect(r.warnings).toEqual([
-      'fits ResourceQuota "q" (requests.cpu 2 CPU of 2 CPU), but rolling out a new version needs 3 CPU: Deployment "web" surges with maxUnavailable 0, so a later push would wait on the quota; set strategy.rollingUpdate.maxSurge: 0 and maxUnavailable: 1 (or strategy.type: Recreate), or ask the operator',
+      'fits ResourceQuota "q" (requests.cpu 2 CPU of 2 CPU), but rolling out a new version needs 3 CPU: Deployment "web" surges before an old pod stops (maxUnavailable is 0: set so, or the default 25% rounded down), so a later push would wait on the quota; set strategy.rollingUpdate.maxSurge: 0 and maxUnavailable: 1 (or strategy.type: Recreate), or ask the operator',
     ]);
     const recreate = workload("Deployment", "web", 2, [container("web", one)]);
     (recreate.spec as Record<string, unknown>).strategy = { type: "Recreate" };

@@ -5,8 +5,10 @@
  */
 import type { DryRunAnswer } from "../../../shared/preview.js";
 import { PREVIEW_VERBS } from "../../preflight/kinds.js";
+import { removedApiAdvice } from "../../preflight/removed-apis.js";
 
 const RBAC = /cannot [a-z]+ resource "([^"]+)" in API group "([^"]*)"/;
+const NOT_SERVED = /does not serve (\S+) (\S+)/;
 
 /** What to do about a refusal, from the status and the server's message; undefined when there is nothing to add. */
 function dryRunHint(answer: Pick<DryRunAnswer, "status" | "reason" | "message">): string | undefined {
@@ -20,8 +22,14 @@ function dryRunHint(answer: Pick<DryRunAnswer, "status" | "reason" | "message">)
     return "lower what the object asks for, or raise guardrails.quota in .github/preview.yml (up to preview-bot's PREVIEW_QUOTA_* bounds)";
   if (/violates PodSecurity/.test(message))
     return "set the securityContext fields the message names (the namespace's Pod Security level is guardrails.podSecurity)";
-  if (answer.status === 404 && answer.reason === "NotFound" && /does not serve/.test(message))
-    return "install its CustomResourceDefinition in the cluster first, or leave the object out (manifests.exclude in .github/preview.yml)";
+  const unserved = answer.status === 404 && answer.reason === "NotFound" ? NOT_SERVED.exec(message) : null;
+  if (unserved) {
+    const removed = removedApiAdvice(unserved[1]!, unserved[2]!);
+    return (
+      removed ??
+      "install its CustomResourceDefinition in the cluster first, or leave the object out (manifests.exclude in .github/preview.yml)"
+    );
+  }
   if (answer.status === 422 || answer.reason === "Invalid" || answer.status === 400)
     return "fix the field(s) the API server names in the manifest";
   return undefined;

@@ -23,8 +23,11 @@ async function bench(opts: StepBenchOptions, files: string[]): Promise<StepBench
   return b;
 }
 
-/** A Deployment of `replicas` pods with `containers` containers that set no resources (the LimitRange defaults apply). */
-const deployment = (name: string, replicas: number, containers = 2): KubeObject => ({
+/**
+ * A Deployment of `replicas` pods with `containers` containers that set no resources (the LimitRange defaults apply),
+ * or, beyond the first two, only these `resources`.
+ */
+const deployment = (name: string, replicas: number, containers = 2, resources?: object): KubeObject => ({
   apiVersion: "apps/v1",
   kind: "Deployment",
   metadata: { name, namespace: "web-pr-42" },
@@ -37,7 +40,11 @@ const deployment = (name: string, replicas: number, containers = 2): KubeObject 
         containers: [
           { name: "app", image: "ghcr.io/acme/web:1" },
           { name: "proxy", image: "ghcr.io/acme/proxy:1" },
-          ...Array.from({ length: containers - 2 }, (_, i) => ({ name: `side${i}`, image: "ghcr.io/acme/side:1" })),
+          ...Array.from({ length: containers - 2 }, (_, i) => ({
+            name: `side${i}`,
+            image: "ghcr.io/acme/side:1",
+            ...(resources ? { resources } : {}),
+          })),
         ],
       },
     },
@@ -55,9 +62,10 @@ async function refusedBy(step: typeof preflightStep, b: StepBench): Promise<Pref
 
 describe("the Preflight step", () => {
   it("refuses a preview that cannot fit its quota before asking or writing anything, naming each workload's file", async () => {
-    // 4 replicas × 6 containers × the LimitRange's default 1Gi ephemeral-storage limit: 24Gi of the 20Gi the bot's
-    // quota allows (the 2.4 CPU and 12Gi of memory limits they ask would fit).
-    const b = await bench({ objects: [deployment("web", 4, 6)] }, ["deploy/web.yaml, document 2"]);
+    // 4 replicas × 12 containers × the LimitRange's default 512Mi ephemeral-storage limit: 24Gi of the 20Gi the
+    // bot's quota allows (the CPU and memory they ask would fit: 10 of the 12 set small ones).
+    const small = { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "64Mi" } };
+    const b = await bench({ objects: [deployment("web", 4, 12, small)] }, ["deploy/web.yaml, document 2"]);
     const err = await refusedBy(preflightStep, b);
     expect(err.problems).toEqual([
       expect.stringMatching(
@@ -71,13 +79,25 @@ describe("the Preflight step", () => {
 
   it("lists every refusal at once: the quota and the Pod Security level the repository asked for", async () => {
     const b = await bench(
-      { config: { guardrails: { podSecurity: "restricted" } }, objects: [deployment("web", 4, 6)] },
+      { config: { guardrails: { podSecurity: "restricted" } }, objects: [deployment("web", 4, 12)] },
       ["deploy/web.yaml, document 1"],
     );
     const err = await refusedBy(preflightStep, b);
     expect(err.problems.some((p) => p.includes("limits.ephemeral-storage"))).toBe(true);
     expect(err.problems.filter((p) => p.includes('the namespace enforces Pod Security "restricted"'))).not.toEqual([]);
     expect(b.cluster.calls).toEqual([]);
+  });
+
+  it("lets the pod quota's worth of pods of two containers that set nothing through (issue 22)", async () => {
+    // 40 containers on the defaults fill the quota exactly: the old 1Gi ephemeral-storage default refused the 11th
+    // pod (22Gi of 20Gi), the old 16Gi memory-limit quota the 17th (17Gi).
+    const b = await bench({ objects: [deployment("web", 10), deployment("api", 10)] }, ["deploy/app.yaml, document 1"]);
+    await preflightStep.run(b.ctx, b.detail);
+    expect(b.details).toEqual([
+      expect.stringMatching(
+        /^fits: ResourceQuota "preview-bot-guardrails": pods 20 of 20, requests\.cpu 4 CPU of 4 CPU, requests\.memory 5Gi of 8Gi, limits\.memory 20Gi of 20Gi, .*limits\.ephemeral-storage 20Gi of 20Gi/,
+      ),
+    ]);
   });
 
   it("dry-runs only the preview Namespace once the render fits, and says how full each quota will be", async () => {
@@ -89,7 +109,7 @@ describe("the Preflight step", () => {
     expect(asked[0]!.metadata.labels).toMatchObject({ "pod-security.kubernetes.io/enforce": "baseline" });
     expect(b.details).toEqual([
       expect.stringMatching(
-        /^fits: ResourceQuota "preview-bot-guardrails": .*requests\.cpu 200m CPU of 4 CPU, requests\.memory 256Mi of 8Gi, limits\.memory 1Gi of 16Gi,/,
+        /^fits: ResourceQuota "preview-bot-guardrails": .*requests\.cpu 200m CPU of 4 CPU, requests\.memory 256Mi of 8Gi, limits\.memory 1Gi of 20Gi,/,
       ),
     ]);
   });
