@@ -7,7 +7,8 @@
  * violations at the namespace's `warn` level come back as warnings, not refusals). An update the server refuses only
  * because immutable fields changed is what the apply resolves by re-creating the object (apply.ts): answered
  * "replace", not a refusal — unless the object is never replaced (a PersistentVolumeClaim). A server that cannot
- * answer (5xx, 429, 408) says nothing about the object: that is thrown, a transient error the job queue retries.
+ * answer (5xx, 429, 408) says nothing about the object: that is thrown, a transient error the job queue retries —
+ * except the 500 the server gives a field of the wrong type, which is that object's refusal.
  */
 import { ApiException } from "@kubernetes/client-node";
 import { describeRef, refOf, type DryRunAnswer, type KubeObject } from "../shared/preview.js";
@@ -18,6 +19,10 @@ import { rank, type ObjectApi } from "./support.js";
 
 const statusOf = (body: unknown): { reason?: string; message?: string } =>
   body && typeof body === "object" ? body : {};
+
+/** kube-apiserver's 500 for an applied object whose field has the wrong type (`env[].value: false`). */
+const isTypedPatchRefusal = (message: string | undefined): boolean =>
+  message?.startsWith("failed to create typed patch object") === true;
 
 /** Dry-run each object; refusals are answers, only an unreachable server (or a bug) throws. */
 export async function dryRunObjects(
@@ -53,7 +58,9 @@ export async function dryRunObjects(
     const raw = await api.dryRunApply(object, fieldManager);
     const { reason, message } = statusOf(raw.body);
     // The server could not answer (5xx, 429, 408): not a verdict on the object, so an error the job queue retries.
-    if (raw.status >= 500 || raw.status === 429 || raw.status === 408)
+    // Except the 500 server-side apply gives a field of the wrong type (kubernetes/kubernetes#139253): that is the
+    // object's refusal, the same on every try.
+    if ((raw.status >= 500 && !isTypedPatchRefusal(message)) || raw.status === 429 || raw.status === 408)
       throw kubeError(
         `dry-running ${describeRef(ref)}`,
         new ApiException(raw.status, message ?? `HTTP ${raw.status}`, raw.body, {}),

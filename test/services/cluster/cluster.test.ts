@@ -203,6 +203,31 @@ describe("Cluster.apply and prune", () => {
     expect(refused).toBe(1);
   });
 
+  it("dry run: the 500 a field of the wrong type gets is that object's refusal; any other 500 is thrown", async () => {
+    await cluster.ensureNamespace("pr-typed", {}, {});
+    // kube-apiserver's answer to applying `env: [{ name: X, value: false }]` (kubernetes/kubernetes#139253).
+    const typed =
+      "failed to create typed patch object (/v1, Kind=ConfigMap): .data.k: expected string, got &value.valueUnstructured{Value:false}";
+    fake.setFaults((req) =>
+      req.method === "PATCH" && req.path.endsWith("/namespaces/pr-typed/configmaps/typed")
+        ? { code: 500, reason: "InternalError", message: typed }
+        : req.method === "PATCH" && req.path.endsWith("/namespaces/pr-typed/configmaps/down")
+          ? 500
+          : undefined,
+    );
+    try {
+      expect(await cluster.dryRun([configMap("pr-typed", "typed"), configMap("pr-typed", "fine")])).toEqual([
+        expect.objectContaining({ outcome: "refused", status: 500, message: typed }),
+        expect.objectContaining({ outcome: "accepted" }),
+      ]);
+      await expect(cluster.dryRun([configMap("pr-typed", "down")])).rejects.toThrow(
+        /^dry-running ConfigMap "pr-typed\/down": 500 fake-kube: injected fault 500/,
+      );
+    } finally {
+      fake.setFaults(undefined);
+    }
+  });
+
   it("prunes what the render dropped, including a whole kind, but never objects without our label", async () => {
     await cluster.ensureNamespace("pr-5", {}, {});
     await cluster.apply([configMap("pr-5", "keep"), configMap("pr-5", "dropped"), deployment("pr-5", "old-worker")]);

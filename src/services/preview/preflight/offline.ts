@@ -8,6 +8,8 @@
  * - pods must pass Pod Security at the level the namespace will enforce (a repository may tighten it to
  *   `restricted`, which the render's own check, at the bot's level, does not know);
  * - no object may use an API version Kubernetes has removed (removed-apis.ts): it names the one to write;
+ * - containers' env values must be strings and their ports numbers (pod-fields.ts): the API server's answer to
+ *   those is a 500 or a bare 422;
  * - with the bot's RBAC rules at hand (offline `render`: deploy/base/rbac.yaml), every kind must be one the bot may
  *   apply and prune. In a deploy the cluster answers that instead (the dry run): an operator may grant more.
  */
@@ -19,6 +21,7 @@ import { describeObject } from "../render/cluster-scoped.js";
 import { podSpecOf } from "../render/images.js";
 import { groupOfApiVersion, guessResource, knownKind, PREVIEW_VERBS } from "./kinds.js";
 import { fitQuotas } from "./quota-fit.js";
+import { podFieldProblems } from "./pod-fields.js";
 import { missingVerbs, type RbacRules } from "./rbac-rules.js";
 import { removedApiAdvice } from "./removed-apis.js";
 
@@ -109,6 +112,7 @@ export function preflightOffline(input: OfflineInput): OfflineResult {
     const removed = removedApiAdvice(obj.apiVersion, obj.kind);
     if (removed) problems.push(`${describe(obj)}: ${removed}`);
     const pod = podSpecOf(obj);
+    if (pod) for (const p of podFieldProblems(pod)) problems.push(`${describe(obj)}: ${p}`);
     if (pod)
       for (const p of podSecurityProblems(pod, input.settings.podSecurity))
         problems.push(

@@ -65,6 +65,26 @@ describe("the offline preflight", () => {
     expect((await run([hpa("autoscaling/v2")])).problems).toEqual([]);
   });
 
+  it("refuses env values that are not strings and ports without a number (Helm values rendered unquoted or unset)", async () => {
+    // microservices-demo's chart renders `value: false`; kube-apiserver answers that apply with a 500, not a refusal.
+    const frontend = deployment("frontend", 1, {
+      env: [
+        { name: "CYMBAL_BRANDING", value: false },
+        { name: "PORT", value: 8080 },
+        { name: "MODE", value: "demo" },
+        { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+      ],
+      ports: [{ containerPort: 8080 }],
+    });
+    // argocd-example-apps' helm-guestbook with a values.yaml that does not set containerPort.
+    const guestbook = deployment("guestbook", 1, { ports: [{ name: "http", containerPort: null }] });
+    expect((await run([frontend, guestbook])).problems).toEqual([
+      'Deployment "frontend" (deploy/frontend.yaml, document 1): container "frontend": env CYMBAL_BRANDING has the boolean value false; the API server takes strings only: quote it ("false"), with `| quote` in a Helm template',
+      'Deployment "frontend" (deploy/frontend.yaml, document 1): container "frontend": env PORT has the number value 8080; the API server takes strings only: quote it ("8080"), with `| quote` in a Helm template',
+      'Deployment "guestbook" (deploy/guestbook.yaml, document 1): container "guestbook": ports[0] ("http") has containerPort null; it must be a port number from 1 to 65535 (in a Helm chart, a value that is not set renders null)',
+    ]);
+  });
+
   it("refuses a protected preview namespace: kube-*, default and the configured ones", async () => {
     for (const namespace of ["kube-system-1", "default", "production"])
       expect((await run([], { namespace })).problems).toEqual([
