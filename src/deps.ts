@@ -78,6 +78,7 @@ import {
 } from "./services/shared/dispatch.js";
 import { DEFAULT_PACE, type Pace } from "./services/shared/pace.js";
 import type { Cluster, Databases } from "./services/shared/preview.js";
+import { guardPoolClients } from "./services/shared/pg-pool.js";
 
 /** Parts a test (or an embedding) may put in place of the ones built from the settings. */
 export interface PartOverrides {
@@ -176,6 +177,7 @@ export function buildApp(settings: Env, o: BuildOptions): App {
     ? new pg.Pool({ connectionString: settings.DATABASE_URL, max: 3, application_name: "preview-bot" })
     : undefined;
   pool?.on("error", (err) => logger.warn({ err }, "idle state-database connection failed"));
+  if (pool) guardPoolClients(pool);
   const slackClient = slackClientFrom(settings);
   const answerSlack = slackClient ? createSlackResponder({ client: slackClient, logger }) : undefined;
   const notifier = parts.notifier ?? (slackClient ? notifierFrom(settings, slackClient, pool, logger) : undefined);

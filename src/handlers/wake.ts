@@ -7,6 +7,11 @@
  *
  * Which hosts sleep comes from the namespaces (WAKE_HOSTS_ANNOTATION), looked up at most once per `cacheMs` however
  * many requests arrive (one list call shared by all of them); any other Host falls through to the bot's doors.
+ *
+ * One sleep of one preview is asked to wake at most once per `resubmitMs` (the queue deduplicates besides). The record
+ * of those asks is keyed by the sleep (namespace and asleep-since), so a preview that wakes and falls asleep again
+ * within that time is woken again at once; it keeps only the asks of the last `resubmitMs` (RecentAsks), so it stays
+ * as small as the rate of wakes, however many previews come and go.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../logger.js";
@@ -90,6 +95,42 @@ main{text-align:center;max-width:32rem;padding:1rem}</style></head>
 back (usually within a minute).</p></main></body></html>
 `;
 
+/**
+ * Keys asked for within the last `ms`: `ask` says whether a key is due (not asked for within `ms`) and records it.
+ * Entries older than `ms` are dropped as new ones come (insertion order is time order), so the record never holds
+ * more than the asks of the last `ms`.
+ */
+export class RecentAsks {
+  private readonly at = new Map<string, number>();
+
+  constructor(
+    private readonly ms: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** True (and recorded) when `key` was not asked for within `ms`. */
+  ask(key: string): boolean {
+    const now = this.now();
+    for (const [k, t] of this.at) {
+      if (now - t < this.ms) break;
+      this.at.delete(k);
+    }
+    if (this.at.has(key)) return false;
+    this.at.set(key, now);
+    return true;
+  }
+
+  /** Forget an ask (it failed): the next one is due at once. */
+  forget(key: string): void {
+    this.at.delete(key);
+  }
+
+  /** Asks remembered (at most those of the last `ms`). */
+  get size(): number {
+    return this.at.size;
+  }
+}
+
 export interface WakeDoor {
   listener: Listener;
   /** Forget what is cached (a test, or after a sleep this process did itself). */
@@ -103,7 +144,7 @@ export function createWakeDoor(o: WakeDoorOptions): WakeDoor {
   let hosts = new Map<string, Sleeper>();
   let lookedAt = 0;
   let looking: Promise<void> | undefined;
-  const asked = new Map<string, number>();
+  const asked = new RecentAsks(resubmitMs);
 
   async function look(): Promise<void> {
     const next = new Map<string, Sleeper>();
@@ -140,9 +181,8 @@ export function createWakeDoor(o: WakeDoorOptions): WakeDoor {
   }
 
   function wake(s: Sleeper, userAgent: string): void {
-    const last = asked.get(s.namespace) ?? 0;
-    if (Date.now() - last < resubmitMs) return;
-    asked.set(s.namespace, Date.now());
+    const sleep = `${s.namespace} ${s.asleepSince}`;
+    if (!asked.ask(sleep)) return;
     const request: Request = {
       door: "visitor",
       action: "wake",
@@ -162,7 +202,7 @@ export function createWakeDoor(o: WakeDoorOptions): WakeDoor {
     o.submit(request).then(
       () => log.info({ namespace: s.namespace, userAgent: userAgent.slice(0, 120) }, "a visitor is waking the preview"),
       (err: unknown) => {
-        asked.delete(s.namespace);
+        asked.forget(sleep);
         log.warn({ err, namespace: s.namespace }, "could not start the wake of a preview");
       },
     );

@@ -160,4 +160,53 @@ describe("caps with a visible fair line", () => {
       [true, "completed", "cancelled"],
     ]);
   }, 120_000);
+
+  it("a deploy started from the line concludes its queued check run when it deploys another commit, or nothing", async () => {
+    // SOAK_SEED=777001 at 50 lifecycles: a deploy leaves the line for its seat, and its job then runs at another head
+    // (the push that moved it was lost: no webhook replaced its place in line) or at none (a fork's reviewed commit is
+    // no longer the head: a fork's push does not deploy). Its queued check run is at the commit it waited with; no
+    // withdrawal (it left the line) or teardown (it concludes the head's only) would ever conclude it.
+    gh.state.roles.set("mo-maintain", "maintain");
+    const [s5, s6, s6b, s7, s7b] = ["5", "6", "b6", "7", "a7"].map((c) => c.repeat(40 / c.length)) as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    const tar = (s: string) =>
+      h.tarball(s, {
+        "k8s/cm.yaml": `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: app }\ndata: { sha: "${s}" }\n`,
+      });
+    gh.state.pulls.set(5, pull({ number: 5, sha: s5 }));
+    gh.state.pulls.set(6, pull({ number: 6, sha: s6 }));
+    gh.state.pulls.set(7, pull({ number: 7, sha: s7, fork: true, author: "forker" }));
+    for (const s of [s5, s6, s6b, s7, s7b]) gh.state.tarballs.set(s, await tar(s));
+    const runsAt = (s: string) =>
+      gh.state.checkRuns.filter((r) => r.name === "preview" && r.head_sha === s).map((r) => [r.status, r.conclusion]);
+
+    // PR 2 and PR 5 hold the seats; PR 6 and the fork's reviewed commit wait.
+    expect(await h.send("pull_request", prEvent("opened", gh.state.pulls.get(5)!))).toBe(200);
+    expect(await h.send("pull_request", prEvent("opened", gh.state.pulls.get(6)!))).toBe(200);
+    expect(await h.send("issue_comment", commentEvent(`/preview deploy ${s7}`, "mo-maintain", { number: 7 }))).toBe(
+      200,
+    );
+    expect(runsAt(s6)).toEqual([["queued", null]]);
+    expect(runsAt(s7)).toEqual([["queued", null]]);
+    // Both heads move on; GitHub's push to PR 6 never reaches the bot, the fork's is not a deploy.
+    gh.state.pulls.set(6, { ...gh.state.pulls.get(6)!, sha: s6b });
+    gh.state.pulls.set(7, { ...gh.state.pulls.get(7)!, sha: s7b });
+    expect(await h.send("pull_request", prEvent("synchronize", gh.state.pulls.get(7)!))).toBe(200);
+
+    gh.state.pulls.set(5, { ...gh.state.pulls.get(5)!, state: "closed" });
+    expect(await h.send("pull_request", prEvent("closed", gh.state.pulls.get(5)!))).toBe(200);
+    expect(runsAt(s6b)).toEqual([["completed", "success"]]);
+    expect(runsAt(s6)).toEqual([["completed", "cancelled"]]);
+
+    gh.state.pulls.set(2, { ...gh.state.pulls.get(2)!, state: "closed" });
+    expect(await h.send("pull_request", prEvent("closed", gh.state.pulls.get(2)!))).toBe(200);
+    expect(runsAt(s7)).toEqual([["completed", "cancelled"]]);
+    expect(runsAt(s7b)).toEqual([]);
+    expect(h.fake.get("v1", "Namespace", undefined, "cap-7")).toBeUndefined();
+  }, 180_000);
 });

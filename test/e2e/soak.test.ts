@@ -1,10 +1,9 @@
 /**
  * The soak, seeded: randomized pull-request lifecycles against the bot as a child process, its own real control plane
  * and PostgreSQL, with faults (test/support/soak/). Opt-in (`SOAK=1`, or any SOAK_SEED/SOAK_LIFECYCLES), not in
- * the default suite: the faults' timing is not seeded and one known case still fails (SOAK_SEED=777001 at 50
- * lifecycles leaves a check run queued; docs/fleet.md), so the default suite would fail at random. `SOAK=1` runs
- * DEFAULT_SEED at DEFAULT_LIFECYCLES; `SOAK_SEED=random SOAK_LIFECYCLES=50` a random one; `npm run bench -- soak`
- * runs 1,000. Reproduce a failure with `SOAK_SEED=<seed>` (the seed is in the failure message) and the same
+ * the default suite: it brings up its own control plane and PostgreSQL, and the faults' timing is not seeded, so a
+ * failure is not always reproducible (docs/fleet.md). `SOAK=1` runs DEFAULT_SEED at DEFAULT_LIFECYCLES;
+ * `SOAK_SEED=random SOAK_LIFECYCLES=50` a random one; `npm run bench -- soak` runs 1,000. Reproduce a failure with `SOAK_SEED=<seed>` (the seed is in the failure message) and the same
  * `SOAK_LIFECYCLES`.
  *
  * Nothing here waits on time: the soak ends when the bot, asked over its stdin, is idle and a sweep finds nothing to

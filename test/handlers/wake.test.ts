@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createServer, request, type Server } from "node:http";
-import { createWakeDoor, isRealVisitor } from "../../src/handlers/wake.js";
+import { createWakeDoor, isRealVisitor, RecentAsks } from "../../src/handlers/wake.js";
 import { createLogger } from "../../src/logger.js";
 import type { NamespaceListing } from "../../src/services/shared/preview.js";
 import type { Request } from "../../src/services/shared/request.js";
@@ -235,11 +235,47 @@ describe("the wake door when things change or fail", () => {
     expect((await call("web-pr-12.previews.example.test")).status).toBe(404);
   });
 
+  it("a preview that wakes and falls asleep again within the resubmit period is woken again at once", async () => {
+    submitted.length = 0;
+    door.refresh();
+    namespaces = [sleeping("web-pr-14", 14)];
+    await call("web-pr-14.previews.example.test");
+    expect(submitted.map((r) => r.deliveryId)).toEqual(["wake web-pr-14 2026-12-01T10:00:00.000Z"]);
+    // Woken, then asleep again seconds later (resubmitMs is a minute here): a new sleep, a new wake.
+    namespaces = [sleeping("web-pr-14", 14, { "preview-bot.dev/asleep-since": "2026-12-01T10:00:09.000Z" })];
+    door.refresh();
+    await call("web-pr-14.previews.example.test");
+    expect(submitted.map((r) => r.deliveryId)).toEqual([
+      "wake web-pr-14 2026-12-01T10:00:00.000Z",
+      "wake web-pr-14 2026-12-01T10:00:09.000Z",
+    ]);
+    await call("web-pr-14.previews.example.test");
+    expect(submitted).toHaveLength(2); // the same sleep: asked for once
+  });
+
   it("the page says nothing about the preview it stands for", async () => {
     door.refresh();
     namespaces = [sleeping("web-pr-13", 13, { "preview-bot.dev/installation": "77" })];
     const { body } = await call("web-pr-13.previews.example.test");
     expect(body).toContain("Waking up the preview");
     for (const secretish of ["web-pr-13", "acme", "77", "previews.example.test"]) expect(body).not.toContain(secretish);
+  });
+});
+
+describe("RecentAsks (the wake door's record of the wakes it asked for)", () => {
+  it("holds only the asks of the last period, however many previews were asked for", () => {
+    let now = 0;
+    const asks = new RecentAsks(15_000, () => now);
+    for (let i = 0; i < 1_000; i++) expect(asks.ask(`web-pr-${i} 1`)).toBe(true);
+    expect(asks.size).toBe(1_000);
+    now = 10_000;
+    expect(asks.ask("web-pr-0 1")).toBe(false); // within the period: not due
+    expect(asks.ask("web-pr-1000 1")).toBe(true);
+    now = 15_000; // the first thousand are a period old
+    expect(asks.ask("web-pr-1001 1")).toBe(true);
+    expect(asks.size).toBe(2);
+    expect(asks.ask("web-pr-0 1")).toBe(true); // due again
+    asks.forget("web-pr-0 1");
+    expect(asks.ask("web-pr-0 1")).toBe(true); // a failed ask is due at once
   });
 });

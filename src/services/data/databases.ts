@@ -25,6 +25,7 @@ import {
   type SslMode,
 } from "./database-secret.js";
 import type { DatabaseCredentials, Databases, PreviewNames, ProvisionOptions } from "../shared/preview.js";
+import { guardPoolClients } from "../shared/pg-pool.js";
 import {
   checkIdentifier,
   databaseKey,
@@ -145,6 +146,7 @@ class PostgresDatabases implements Databases {
       max: 4,
     });
     this.pool.on("error", (err) => this.log.warn({ err }, "idle admin connection failed"));
+    guardPoolClients(this.pool);
   }
 
   private serverInfo(client: pg.PoolClient): Promise<{ superuser: boolean; version: number }> {

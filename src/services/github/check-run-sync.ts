@@ -3,7 +3,9 @@
  * completed, when the run finished before its first write's turn came), updated only when its output changed, and
  * completed once. Only our own open check run of the same commit is reused; a completed one cannot go back to in
  * progress, so a redeploy of a commit gets a new check run. A write GitHub fails transiently is tried again with
- * backoff (report-error.ts): a check run left `queued` or `in_progress` is a deploy nobody hears the end of.
+ * backoff (report-error.ts): a check run left `queued` or `in_progress` is a deploy nobody hears the end of. So is
+ * the listing that finds the open run to continue: when it fails, the write lists again (with the same backoff)
+ * before it creates a run, so the fleet's queued run of the commit is not left behind a second one.
  */
 import type { RunReport } from "../shared/run-report.js";
 import type { OurApp } from "./app-identity.js";
@@ -61,43 +63,48 @@ export class CheckRunSync {
     this.desired = { report, done };
   }
 
-  /** Look up our open check run for the commit (a retried or crashed run may have left one). */
+  /** Look up our open check run for the commit (a retried or crashed run, or the fleet's line, may have left one). */
   async prepare(): Promise<void> {
     const report = this.desired?.report;
     if (!report || report.kind !== "deploy") return;
     const sha = report.ref.sha;
     if (this.run?.sha === sha || this.found.has(sha)) return;
-    const { octokit, owner, repo } = this.ctx;
     try {
-      const { data } = await attempt(`listing check runs for ${report.names.key} at ${sha.slice(0, 7)}`, () =>
-        octokit.rest.checks.listForRef({
-          owner,
-          repo,
-          ref: sha,
-          check_name: CHECK_RUN_NAME,
-          filter: "latest",
-          per_page: 100,
-        }),
-      );
-      let open: Run | null = null;
-      for (const r of data.check_runs) {
-        // Two PRs can share a head commit: only this preview's run (external_id) is this run's to continue.
-        if (
-          r.head_sha === sha &&
-          r.status !== "completed" &&
-          r.external_id === report.names.key &&
-          (await this.ours.ownsCheckRun(r))
-        ) {
-          open = { id: r.id, sha, url: r.html_url ?? "" };
-          break;
-        }
-      }
-      this.found.set(sha, open);
+      await this.lookUp(report);
     } catch (err) {
-      // Not knowing means creating a new one: a duplicate check run is better than no result.
-      this.found.set(sha, null);
+      // Unknown: the write looks again before it creates one (a queued run of this commit may wait to be continued).
       this.ctx.fail("check_run", reportError("listing check runs", err), report);
     }
+  }
+
+  /** Our open check run of the report's commit, or none, into `found`. */
+  private async lookUp(report: RunReport): Promise<void> {
+    const sha = report.ref.sha;
+    const { octokit, owner, repo } = this.ctx;
+    const { data } = await attempt(`listing check runs for ${report.names.key} at ${sha.slice(0, 7)}`, () =>
+      octokit.rest.checks.listForRef({
+        owner,
+        repo,
+        ref: sha,
+        check_name: CHECK_RUN_NAME,
+        filter: "latest",
+        per_page: 100,
+      }),
+    );
+    let open: Run | null = null;
+    for (const r of data.check_runs) {
+      // Two PRs can share a head commit: only this preview's run (external_id) is this run's to continue.
+      if (
+        r.head_sha === sha &&
+        r.status !== "completed" &&
+        r.external_id === report.names.key &&
+        (await this.ours.ownsCheckRun(r))
+      ) {
+        open = { id: r.id, sha, url: r.html_url ?? "" };
+        break;
+      }
+    }
+    this.found.set(sha, open);
   }
 
   /** Write the desired state if it differs from what GitHub has; after a transient failure, ask to try again. */
@@ -128,6 +135,17 @@ export class CheckRunSync {
       ...fields,
     };
     const key = JSON.stringify(all);
+    if (this.run?.sha !== sha && !this.found.has(sha)) {
+      // The listing failed: look again rather than leave the open run (e.g. the line's queued one) behind a new one.
+      try {
+        await this.lookUp(report);
+      } catch (err) {
+        this.ctx.fail("check_run", reportError("listing check runs", err), report);
+        const retryInMs = retryDelayMs(err, ++this.failedWrites);
+        if (retryInMs !== undefined) return { retryInMs };
+        this.found.set(sha, null); // still unknown after the retries: a duplicate check run is better than no result
+      }
+    }
     if (this.run?.sha !== sha) this.run = this.found.get(sha) ?? undefined;
     if (this.run && this.sent === key) return;
     try {

@@ -3,12 +3,15 @@
  * that commit ends, with one status saying how it ended (success with the environment URL, or failure). A run that
  * was superseded writes nothing here: the newer run will. A redeploy that changes nothing (same commit, same
  * outcome, same URL) finds the deployment and its latest status and writes nothing. Teardown marks inactive every
- * deployment of the environment that is not inactive already.
+ * deployment of the environment that is not inactive already. A write GitHub fails transiently (5xx, 429, secondary
+ * rate limit) asks its write lane to try again with the same backoff as the check run (report-error.ts); a retried
+ * teardown writes only the statuses still missing.
  */
 import { redactText } from "../../logger.js";
 import type { RunReport } from "../shared/run-report.js";
-import { attempt, ReportError, reportError } from "./report-error.js";
+import { attempt, ReportError, reportError, retryDelayMs } from "./report-error.js";
 import type { SurfaceContext } from "./surface.js";
+import type { WriteOutcome } from "./write-lanes.js";
 
 interface Known {
   id: number;
@@ -27,6 +30,8 @@ export class DeploymentSync {
   /** The deployment of the desired commit: undefined not looked up, null none yet. */
   private known: Known | null | undefined;
   private retiring: { report: RunReport; deployments: Known[] } | undefined;
+  /** Writes failed in a row (the backoff of the next try). */
+  private failedWrites = 0;
 
   constructor(
     private readonly ctx: SurfaceContext,
@@ -56,7 +61,7 @@ export class DeploymentSync {
     }
   }
 
-  async write(): Promise<void> {
+  async write(): Promise<WriteOutcome | void> {
     const report = this.desired;
     if (!report || (report.state !== "success" && report.state !== "failure")) return;
     const url = report.url ?? report.names.url;
@@ -71,8 +76,10 @@ export class DeploymentSync {
         ...(environmentUrl ? { environment_url: environmentUrl } : {}),
       });
       this.known = { id, state, ...(environmentUrl ? { environmentUrl } : {}) };
+      this.failedWrites = 0;
     } catch (err) {
       this.ctx.fail("deployment", reportError(`finishing the deployment of ${report.names.key}`, err), report);
+      return this.retryAfter(err);
     }
   }
 
@@ -94,18 +101,23 @@ export class DeploymentSync {
   }
 
   /** Teardown: inactive on each deployment not inactive already; keeps going when one write fails. */
-  async writeRetire(): Promise<void> {
+  async writeRetire(): Promise<WriteOutcome | void> {
     const job = this.retiring;
     if (!job) return;
     this.retiring = undefined;
     const errors: Error[] = [];
     const todo = job.deployments.filter((d) => d.state !== "inactive");
+    const left: Known[] = [];
     for (const d of todo) {
-      await this.status({ ...job.report, summary: "Preview removed" }, d.id, "inactive").catch((e: Error) =>
-        errors.push(e),
-      );
+      await this.status({ ...job.report, summary: "Preview removed" }, d.id, "inactive").catch((e: Error) => {
+        errors.push(e);
+        left.push(d);
+      });
     }
-    if (errors.length === 0) return;
+    if (errors.length === 0) {
+      this.failedWrites = 0;
+      return;
+    }
     const env = job.report.names.environment;
     const err =
       errors.length === 1
@@ -115,6 +127,20 @@ export class DeploymentSync {
             { cause: new AggregateError(errors) },
           );
     this.ctx.fail("deployment", err, job.report);
+    const retry = this.retryAfter(err);
+    // Only the deployments still active are written again (a newer teardown's listing replaces them).
+    if (retry) this.retiring = { report: job.report, deployments: left };
+    return retry;
+  }
+
+  /** Another try after a transient failure (the `failedWrites`-th in a row), or none. */
+  private retryAfter(err: unknown): WriteOutcome | undefined {
+    const retryInMs = retryDelayMs(err, ++this.failedWrites);
+    if (retryInMs === undefined) {
+      this.failedWrites = 0;
+      return undefined;
+    }
+    return { retryInMs };
   }
 
   private async latest(id: number): Promise<Known> {

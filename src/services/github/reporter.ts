@@ -14,8 +14,9 @@
  * concluded and the deployment and comment writes drain behind it; the default `"await"` resolves when all are done.
  *
  * Failure policy: the Reporter never throws. Every failed GitHub read or write is wrapped with what was being done,
- * logged at warn, counted through `onFailure` (the server's metrics), and kept in `failures`. A check-run write that
- * failed transiently is tried again with backoff (check-run-sync.ts); `finished()` waits for it.
+ * logged at warn, counted through `onFailure` (the server's metrics), and kept in `failures`. A write of any surface
+ * (check run, deployment status, sticky comment) that failed transiently is tried again in its lane with the same
+ * backoff (report-error.ts `retryDelayMs`); `finished()` waits for the check run's.
  */
 import type { ProbotOctokit } from "probot";
 import { type Logger } from "../../logger.js";

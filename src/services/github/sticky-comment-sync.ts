@@ -6,13 +6,16 @@
  * Never a second one: a comment is created only when a listing said there is none, and no other run of this process
  * created one since (two runs of one preview — a deploy and the fleet telling it its place in line — can both have
  * listed before either wrote; their writes run one after the other in the write lane). When the comments cannot be
- * listed, this write is skipped and reported; the next run of the preview writes the comment.
+ * listed, this write is skipped and reported. A listing or write GitHub fails transiently (5xx, 429, secondary rate
+ * limit) asks its write lane to try again with the check run's backoff (report-error.ts); after a failed create the
+ * retry lists again first (GitHub may have created the comment before it failed).
  */
 import type { RunReport } from "../shared/run-report.js";
 import type { OurApp } from "./app-identity.js";
-import { attempt, httpStatus, reportError } from "./report-error.js";
+import { attempt, httpStatus, reportError, retryDelayMs } from "./report-error.js";
 import { GITHUB_TEXT_LIMIT, renderComment, stickyMarker } from "./report-markdown.js";
 import type { SurfaceContext } from "./surface.js";
+import type { WriteOutcome } from "./write-lanes.js";
 
 const normalize = (body: string) => body.replace(/\r\n?/g, "\n");
 
@@ -24,6 +27,8 @@ export class StickyCommentSync {
   private desired: RunReport | undefined;
   /** Our sticky comment as GitHub has it: undefined not looked up, null none yet. */
   private current: { id: number; body: string } | null | undefined;
+  /** Writes failed in a row (the backoff of the next try). */
+  private failedWrites = 0;
 
   constructor(
     private readonly ctx: SurfaceContext,
@@ -46,7 +51,7 @@ export class StickyCommentSync {
     }
   }
 
-  async write(): Promise<void> {
+  async write(): Promise<WriteOutcome | void> {
     const report = this.desired;
     if (!report) return;
     const where = `${this.ctx.owner}/${this.ctx.repo}#${report.ref.number}`.toLowerCase();
@@ -60,17 +65,23 @@ export class StickyCommentSync {
           reportError(`listing comments of ${report.names.key}; not written this time`, err),
           report,
         );
-        return;
+        return this.retryAfter(err);
       }
     }
     this.current ??= this.created.get(where) ?? null;
     const body = this.render(report);
-    if (this.current && normalize(this.current.body) === body) return;
+    if (this.current && normalize(this.current.body) === body) {
+      this.failedWrites = 0;
+      return;
+    }
+    let creating = false;
     try {
       if (this.current && (await this.update(report, this.current.id, body))) {
         this.current = { id: this.current.id, body };
+        this.failedWrites = 0;
         return;
       }
+      creating = true;
       const { octokit, owner, repo } = this.ctx;
       const { data } = await attempt(`creating the preview comment on ${report.names.key}`, () =>
         octokit.rest.issues.createComment({ owner, repo, issue_number: report.ref.number, body }),
@@ -78,9 +89,22 @@ export class StickyCommentSync {
       this.current = { id: data.id, body };
       this.created.set(where, this.current);
       if (this.created.size > CREATED_MEMORY) this.created.delete(this.created.keys().next().value!);
+      this.failedWrites = 0;
     } catch (err) {
       this.ctx.fail("comment", reportError(`updating the preview comment on ${report.names.key}`, err), report);
+      if (creating) this.current = undefined; // it may exist after all: the retry lists first
+      return this.retryAfter(err);
     }
+  }
+
+  /** Another try after a transient failure (the `failedWrites`-th in a row), or none. */
+  private retryAfter(err: unknown): WriteOutcome | undefined {
+    const retryInMs = retryDelayMs(err, ++this.failedWrites);
+    if (retryInMs === undefined) {
+      this.failedWrites = 0;
+      return undefined;
+    }
+    return { retryInMs };
   }
 
   private render(report: RunReport): string {

@@ -19,6 +19,8 @@
  *   SupersededError and the runner stops between steps.
  * - **Dedupe**: `dedupeId` goes into `preview_bot_job_dedupe` (primary key) in the same transaction as the send,
  *   so the same X-GitHub-Delivery is accepted once across replicas and restarts (kept `dedupeRetentionDays`).
+ * - **Enqueue retries**: an enqueue that failed transiently (a connection reset, PostgreSQL restarting) is tried again
+ *   a few times within a webhook's time; dedupe makes a retry after a lost commit answer safe.
  * - **Retries**: transient errors (see isTransientError) are rethrown so pg-boss retries with exponential backoff
  *   (`retryLimit`, `retryDelaySeconds`, `retryDelayMaxSeconds`); the key stays held meanwhile (state `retry`).
  * - **Parking** (`JobControl.park`, a long wait on something outside): the job keeps its pg-boss claim and its key's
@@ -47,6 +49,7 @@ import {
   type Queue,
   type QueueStats,
 } from "./queue.js";
+import { guardPoolClients } from "../shared/pg-pool.js";
 import { createTableOnce } from "../shared/pg-tables.js";
 
 export interface PgQueueOptions {
@@ -103,6 +106,8 @@ interface Running {
 }
 
 const DEDUPE_TABLE = "preview_bot_job_dedupe";
+/** Waits before the 2nd, 3rd and 4th try of an enqueue that failed transiently (under GitHub's 10 s webhook timeout). */
+const ENQUEUE_BACKOFF_MS = [200, 1_000, 3_000];
 
 const q = (schema: string, sqlName: string) => `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(sqlName)}`;
 
@@ -148,6 +153,7 @@ class PgBossQueue implements PgQueue {
         application_name: "preview-bot-queue",
       });
     if (this.ownPool) this.pool.on("error", (err) => this.log?.warn({ err }, "idle queue connection failed"));
+    guardPoolClients(this.pool);
     this.boss = new PgBoss({
       ...(options.connectionString
         ? { connectionString: options.connectionString }
@@ -425,7 +431,29 @@ class PgBossQueue implements PgQueue {
     this.handlers.set(kind, handler as JobHandler);
   }
 
-  async enqueue<P>({
+  /**
+   * Enqueue in one transaction. A transient failure (a connection reset or lost, PostgreSQL restarting: see
+   * isTransientError) is tried again after `ENQUEUE_BACKOFF_MS`, within what a webhook may take: the transaction
+   * either committed or changed nothing, and when its commit's answer was lost the delivery id finds it
+   * (`deduplicated`).
+   */
+  async enqueue<P>(options: EnqueueOptions<P>): Promise<{ jobId: string; deduplicated: boolean }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.enqueueOnce(options);
+      } catch (err) {
+        const wait = ENQUEUE_BACKOFF_MS[attempt];
+        if (wait === undefined || this.stopped || !this.classify(err)) throw err;
+        this.log?.warn(
+          { err, key: options.key, kind: options.kind, attempt: attempt + 1 },
+          `${describeError(err)}; trying again in ${wait} ms`,
+        );
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  private async enqueueOnce<P>({
     kind,
     key,
     payload,
@@ -437,6 +465,7 @@ class PgBossQueue implements PgQueue {
     const client = await this.pool.connect();
     const db = { executeSql: (text: string, values?: unknown[]) => client.query(text, values) };
     let cancelled: string[] = [];
+    let broken: Error | undefined;
     try {
       await client.query("begin");
       if (dedupeId) {
@@ -453,10 +482,12 @@ class PgBossQueue implements PgQueue {
       this.abortCancelled(cancelled, key, kind);
       return { jobId, deduplicated: false };
     } catch (err) {
-      await client.query("rollback").catch(() => undefined);
+      // A connection that failed transiently is not given back to the pool: the retry takes another.
+      if (this.classify(err)) broken = err instanceof Error ? err : new Error(String(err));
+      else await client.query("rollback").catch(() => undefined);
       throw new Error(`enqueueing ${kind} for ${key}`, { cause: err });
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 

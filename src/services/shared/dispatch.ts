@@ -5,6 +5,7 @@
  * (PreviewSummary, PreviewDirectory) is here too.
  */
 import type { JobAction } from "../../actions.js";
+import type { PreviewNames, PreviewRef } from "./preview.js";
 import type { PreviewState } from "./state.js";
 
 export const PREVIEW_JOB = "preview";
@@ -46,6 +47,11 @@ export interface PreviewJob {
   sha?: string;
   /** Where to answer a Slack request (results of status, backup, refusals go there, not to the PR). */
   slack?: SlackReplyTarget;
+  /**
+   * Set when the fleet started this job from its line: the commit (and names) its queued check run was written for,
+   * and since when it waited. The run concludes that check run when it deploys another commit, or nothing.
+   */
+  fromLine?: { ref: PreviewRef; names: PreviewNames; trigger: string; since: string };
 }
 
 /** A Slack user's request: answered ephemerally in its channel, through its response_url when there is one. */

@@ -185,7 +185,7 @@ describe("outcomes", () => {
 });
 
 describe("failures are visible", () => {
-  it("does not throw when GitHub answers 500, and logs, counts and keeps what it was doing", async () => {
+  it("does not throw when GitHub answers 500, and logs, counts and keeps what it was doing (then writes again)", async () => {
     const { logger, lines } = memoryLogger();
     const counted: string[] = [];
     const scope = nock(GITHUB_API)
@@ -205,7 +205,9 @@ describe("failures are visible", () => {
       .query(true)
       .reply(200, [issueComment(7777, `${MARKER}\nold`, "preview-bot[bot]", APP_ID)])
       .patch("/repos/acme/web/issues/comments/7777")
-      .reply(500, { message: "Internal Server Error" });
+      .reply(500, { message: "Internal Server Error" })
+      .patch("/repos/acme/web/issues/comments/7777")
+      .reply(200, {}); // a 5xx is transient: the edit is written again (reporter-retries.test.ts)
 
     const reporter = newReporter({ logger, onFailure: (surface) => counted.push(surface) });
     await expect(reporter.finished(succeeded())).resolves.toBeUndefined();
@@ -289,15 +291,25 @@ describe("background tail (the server's wiring)", () => {
   it("finishes once the check run is concluded; the deployment and comment drain behind it", async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
+    let created!: () => void;
+    const checkRunCreated = new Promise<void>((r) => (created = r));
     const scope = nock(GITHUB_API)
       .get(`/repos/acme/web/commits/${SHA1}/check-runs`)
       .query(true)
       .reply(200, { total_count: 0, check_runs: [] })
       .post("/repos/acme/web/check-runs")
-      .reply(201, { id: 106, html_url: "h" })
+      .reply(201, () => {
+        created();
+        return { id: 106, html_url: "h" };
+      })
+      // The deployment is ready to write only after the check run was (else the lane may start it first, and its
+      // held write would keep the check run waiting behind it).
       .get("/repos/acme/web/deployments")
       .query(true)
-      .reply(200, [])
+      .reply(200, async () => {
+        await checkRunCreated;
+        return [];
+      })
       .post("/repos/acme/web/deployments")
       .reply(201, async () => {
         await gate;

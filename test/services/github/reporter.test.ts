@@ -228,7 +228,20 @@ describe("the write budget", () => {
       .post("/repos/acme/web/check-runs")
       .reply(201, { id: 102, html_url: "h" })
       .patch("/repos/acme/web/check-runs/102")
-      .reply(200, record(patches, {}));
+      .reply(200, record(patches, {}))
+      // The failed run's deployment status and comment (a write nobody answers would be retried, as transient).
+      .get("/repos/acme/web/deployments")
+      .query(true)
+      .reply(200, [])
+      .post("/repos/acme/web/deployments")
+      .reply(201, { id: 503 })
+      .post("/repos/acme/web/deployments/503/statuses")
+      .reply(201, {})
+      .get("/repos/acme/web/issues/42/comments")
+      .query(true)
+      .reply(200, [])
+      .post("/repos/acme/web/issues/42/comments")
+      .reply(201, { id: 12 });
     await slow.started(report({}, SHA2));
     for (let n = 1; n <= 5; n++)
       await slow.progress(report({ steps: [{ name: "Apply", status: "running", detail: `${n}` }] }, SHA2));

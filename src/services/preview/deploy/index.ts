@@ -25,6 +25,7 @@ import { admitDeploy, type Admitted } from "./admit.js";
 import type { DeployContext } from "./context.js";
 import { DEPLOY_PIPELINE, runPipeline } from "./pipeline.js";
 import { PreflightError } from "./steps/preflight.js";
+import { concludeOpenCheckRuns } from "../fleet/tell-standing.js";
 
 export async function deployPreview(
   deps: RunnerDeps,
@@ -33,6 +34,7 @@ export async function deployPreview(
   control: JobControl = UNPARKED,
 ): Promise<RunReport | undefined> {
   const admitted = await admitDeploy(deps, job);
+  await concludeLeftBehind(deps, job, admitted);
   if (!admitted) {
     await releaseIfNothingRuns(deps, job);
     return undefined;
@@ -72,6 +74,25 @@ export async function deployPreview(
   if (report.state !== "superseded" && !retry) await releaseIfNothingRuns(deps, job);
   if (retry) throw retry.error;
   return report;
+}
+
+/**
+ * A deploy started from the line continues the queued check run of the commit it waited with when it deploys that
+ * commit. When it deploys another (the head moved while it waited, and the push that said so was lost, or refused on
+ * a fork) or nothing (the reviewed commit is no longer the head, the PR closed), that check run is concluded here:
+ * nothing else knows of it any more (it left the line; a teardown concludes only the head's), so it would stay
+ * `queued` for good.
+ */
+async function concludeLeftBehind(deps: RunnerDeps, job: PreviewJob, admitted: Admitted | undefined): Promise<void> {
+  const queued = job.fromLine;
+  if (!queued || admitted?.pull.sha === queued.ref.sha) return;
+  const key = previewKey(job);
+  try {
+    const octokit = admitted?.octokit ?? (await deps.github.octokitFor(job.installationId));
+    await concludeOpenCheckRuns(octokit, queued, admitted ? "superseded" : "nothing to deploy", queued.since);
+  } catch (err) {
+    deps.logger.warn({ err, key }, describeError(err));
+  }
 }
 
 /** What the preview will be called and shows, before anything ran. */

@@ -119,9 +119,12 @@ export function createFleet(o: FleetOptions): Fleet {
         { key: entry.key },
         `a seat is free: starting the deploy of ${entry.key} that waited since ${entry.since}`,
       );
+      const { ref, names, trigger } = entry.facts;
+      // The job carries the commit its queued check run is at: a run of another commit, or of nothing, concludes it.
+      const job = { ...entry.job, fromLine: { ref, names, trigger, since: entry.since } };
       track(entry.key, () =>
         o
-          .start(entry.job)
+          .start(job)
           .catch((err: unknown) =>
             log.warn({ err, key: entry.key }, `starting the waiting deploy of ${entry.key}: ${describeError(err)}`),
           ),

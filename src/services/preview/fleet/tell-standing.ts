@@ -65,12 +65,14 @@ export function createWithdrawer(deps: {
  * Conclude every unfinished `preview` check run of this preview at its commit: `superseded` (a newer commit took its
  * place in line) or `released` (given up: the PR closed, the preview destroyed). The withdrawal of a waiting deploy
  * uses it, and so does a teardown: a deploy that had left the line for its seat and then found its PR closed leaves
- * its queued check run to the teardown.
+ * its queued check run to the teardown. So does a deploy started from the line that runs another commit than the one
+ * it was queued at (`superseded`: the head moved while it waited, and the push that said so was lost or refused), or
+ * nothing (`nothing to deploy`: a fork's reviewed commit is no longer the head, the PR closed).
  */
 export async function concludeOpenCheckRuns(
   octokit: Octokit,
   facts: Pick<WaitingEntry["facts"], "ref" | "names" | "trigger">,
-  why: "superseded" | "released",
+  why: "superseded" | "released" | "nothing to deploy",
   since: string,
   backoffMs: readonly number[] = [1_000, 3_000, 10_000],
 ): Promise<void> {
@@ -84,7 +86,9 @@ export async function concludeOpenCheckRuns(
     summary:
       why === "superseded"
         ? "Superseded while queued: a deploy of a newer commit took its place in line."
-        : "Cancelled while queued: the preview was closed or destroyed before a seat freed.",
+        : why === "nothing to deploy"
+          ? "Cancelled: when a seat freed, this commit was no longer one to deploy (the pull request moved on or closed)."
+          : "Cancelled while queued: the preview was closed or destroyed before a seat freed.",
     startedAt: since,
     trigger,
   };

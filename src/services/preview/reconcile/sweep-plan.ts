@@ -1,6 +1,9 @@
 /**
  * The sweep's plan, pure: desired (open pull requests of enrolled repositories) vs actual (namespaces labelled ours,
- * databases carrying our mark) → what to deploy, remove, warn about or leave alone, and why. No I/O, no clock.
+ * databases carrying our mark, and roles carrying our mark that own no database — a provision or a drop cut short)
+ * → what to deploy, remove, warn about or leave alone, and why. No I/O, no clock.
+ * A leftover role follows its preview's rules, like a database: removed only with a closed or unknown PR that no job
+ * is working on (never a live preview's: its next provision adopts it), kept and said so when not enrolled.
  */
 import {
   STATE_ANNOTATION,
@@ -27,6 +30,8 @@ export interface SweepInput {
   open: OpenPull[];
   namespaces: NamespaceFacts[];
   databases: Array<{ database: string; key: string }>;
+  /** Roles carrying our mark that own no database (Databases.strayRoles), with the preview key from the mark. */
+  roles?: Array<{ role: string; key: string }>;
   now: number;
   /** `key@sha` of previews the sweeper expired: not redeployed until the PR moves on (push, /preview deploy). */
   expired?: ReadonlySet<string>;
@@ -58,6 +63,8 @@ export interface DestroyItem {
   installationId?: number;
   namespaces: string[];
   databases: string[];
+  /** Leftover roles of the preview (marked ours, owning no database): its teardown drops them. */
+  roles: string[];
   reason: "closed" | "expired" | "not enrolled";
   sha?: string;
   /** Set when the databases stay (the repository is archived or not enrolled): why. */
@@ -108,6 +115,7 @@ function parseKey(key: string): { owner: string; repo: string; number: number } 
 interface Actual {
   namespaces: NamespaceFacts[];
   databases: string[];
+  roles: string[];
 }
 
 /** Desired vs actual → what to do. Pure: no I/O, no clock (give `now`). */
@@ -134,7 +142,8 @@ export function planSweep(input: SweepInput): SweepPlan {
  */
 function groupActual(input: SweepInput, plan: SweepPlan): Map<string, Actual> {
   const byKey = new Map<string, Actual>();
-  const slot = (key: string) => byKey.get(key) ?? byKey.set(key, { namespaces: [], databases: [] }).get(key)!;
+  const slot = (key: string) =>
+    byKey.get(key) ?? byKey.set(key, { namespaces: [], databases: [], roles: [] }).get(key)!;
   for (const ns of input.namespaces) {
     if (ns.labels[MANAGED_BY_KEY] !== MANAGED_BY_VALUE) continue; // never ours to judge
     if (isProtectedNamespace(ns.name, input.protectedNamespaces)) {
@@ -163,6 +172,16 @@ function groupActual(input: SweepInput, plan: SweepPlan): Map<string, Actual> {
     }
     slot(db.key).databases.push(db.database);
   }
+  for (const r of input.roles ?? []) {
+    if (!parseKey(r.key)) {
+      plan.skipped.push({
+        what: `role ${r.role}`,
+        reason: `marked ours with an unreadable key ${JSON.stringify(r.key)}`,
+      });
+      continue;
+    }
+    slot(r.key).roles.push(r.role);
+  }
   return byKey;
 }
 
@@ -180,22 +199,20 @@ function judgeActual(
   const id = parseKey(key)!;
   const live = actual.namespaces.filter((n) => n.phase !== "Terminating");
   if (!pull) {
-    if (live.length === 0 && actual.databases.length === 0) return; // already going away
+    if (live.length === 0 && actual.databases.length === 0 && actual.roles.length === 0) return; // already going away
     const repository = `${id.owner}/${id.repo}`.toLowerCase();
     if (input.enrolled && !input.enrolled.has(repository)) {
       // An archived or no longer enrolled repository is not a closed PR: remove what runs, keep the data, say so.
       const why = `${id.owner}/${id.repo} ${input.held?.get(repository) ?? "is not an enrolled repository the app can see"}`;
-      for (const db of actual.databases)
-        plan.skipped.push({
-          what: `database ${db}`,
-          reason: `kept: ${why}; drop it by hand, or enroll the repository again`,
-        });
+      for (const what of [...actual.databases.map((d) => `database ${d}`), ...actual.roles.map((r) => `role ${r}`)])
+        plan.skipped.push({ what, reason: `kept: ${why}; drop it by hand, or enroll the repository again` });
       if (live.length)
         plan.destroy.push({
           key,
           ...id,
           namespaces: live.map((n) => n.name),
           databases: [],
+          roles: [],
           reason: "not enrolled",
           keepDatabases: `${why}, so the sweeper keeps its data`,
         });
@@ -206,6 +223,7 @@ function judgeActual(
       ...id,
       namespaces: live.map((n) => n.name),
       databases: actual.databases,
+      roles: actual.roles,
       reason: "closed",
     });
     return;
@@ -221,6 +239,7 @@ function judgeActual(
       installationId: pull.installationId,
       namespaces: live.map((n) => n.name),
       databases: actual.databases,
+      roles: actual.roles,
       reason: "expired",
       sha: pull.sha,
     });

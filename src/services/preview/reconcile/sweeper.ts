@@ -3,8 +3,8 @@
  * them right when a delivery was lost or a pod died mid-deploy.
  *
  *   desired = open pull requests of enrolled repositories (`listOpenPulls`, from the GitHub App's installations)
- *   actual  = namespaces labelled ours (repository annotation + PR label, head-SHA and expiry annotations)
- *             and databases carrying our mark (their preview key)
+ *   actual  = namespaces labelled ours (repository annotation + PR label, head-SHA and expiry annotations),
+ *             databases carrying our mark (their preview key), and roles carrying our mark that own no database
  *
  * The plan (pure, `planSweep`) deploys where an open PR has no preview, a stale SHA or a failed/interrupted deploy
  * (the runner still applies the repository's trigger policy: source "sweeper" counts as automatic), destroys the
@@ -33,7 +33,7 @@ export { type HeadsUpItem, type SweepInput, type SweepPlan } from "./sweep-plan.
 
 export interface SweeperOptions {
   cluster: Pick<Cluster, "listNamespaces">;
-  databases?: Pick<Databases, "list">;
+  databases?: Pick<Databases, "list" | "strayRoles">;
   listOpenPulls: ListOpenPulls;
   /** Hands a deploy/destroy to the intake (its gate, then the queue), like every door. */
   submit(request: Request): Promise<unknown>;
@@ -112,6 +112,7 @@ class PreviewSweeper implements Sweeper {
     });
     const namespaces = await this.opts.cluster.listNamespaces({ ...MANAGED_BY });
     const databases = this.opts.databases ? await this.opts.databases.list() : [];
+    const roles = this.opts.databases ? await this.opts.databases.strayRoles() : [];
     const busy = this.opts.activeKeys ? await this.opts.activeKeys() : undefined;
     const withPreview = new Set(namespaces.map((n) => `${n.annotations[REPOSITORY_ANNOTATION]}#${n.labels[PR_LABEL]}`));
     const expired = new Set<string>();
@@ -123,6 +124,7 @@ class PreviewSweeper implements Sweeper {
       open: desired.pulls,
       namespaces,
       databases,
+      roles,
       now: this.now(),
       expired,
       ...(desired.enrolled ? { enrolled: desired.enrolled } : {}),
@@ -243,7 +245,7 @@ function sweepReportText(r: Pick<SweepResult, "dryRun" | "plan" | "errors">): st
     ...plan.deploy.map((d) => `• deploy ${d.key} @ ${d.sha.slice(0, 7)} (${d.reason})`),
     ...plan.destroy.map(
       (d) =>
-        `• remove ${d.key}: ${[...d.namespaces.map((n) => `namespace ${n}`), ...d.databases.map((db) => `database ${db}`)].join(", ") || "nothing left"} (${d.reason})`,
+        `• remove ${d.key}: ${[...d.namespaces.map((n) => `namespace ${n}`), ...d.databases.map((db) => `database ${db}`), ...d.roles.map((r) => `role ${r}`)].join(", ") || "nothing left"} (${d.reason})`,
     ),
     ...plan.headsUp.map((h) => `• ${h.key} expires at ${h.expiresAt}`),
     ...plan.sleep.map((d) => `• sleep ${d.key}: idle since ${d.idleSince}`),

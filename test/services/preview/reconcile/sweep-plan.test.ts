@@ -58,7 +58,7 @@ const summary = (input: SweepInput) => {
   const p = planSweep(input);
   return {
     deploy: p.deploy.map((d) => `${d.key}:${d.reason}`),
-    destroy: p.destroy.map((d) => `${d.key}:${d.reason}:${[...d.namespaces, ...d.databases].join("+")}`),
+    destroy: p.destroy.map((d) => `${d.key}:${d.reason}:${[...d.namespaces, ...d.databases, ...d.roles].join("+")}`),
     headsUp: p.headsUp.map((h) => h.key),
     skipped: p.skipped.map((s) => s.what),
   };
@@ -193,6 +193,42 @@ describe("planSweep", () => {
         enrolled: new Set(["acme/web"]),
       }),
       { ...none, destroy: ["acme/web#2:closed:web-pr-2+web_pr_2"] },
+    ],
+    [
+      "a leftover role of a closed PR (ours, owning no database) is removed with what else is left",
+      base({
+        namespaces: [ns("web-pr-2", "acme/web#2")],
+        roles: [
+          { role: "web_pr_2_app", key: "acme/web#2" },
+          { role: "web_pr_3_app", key: "acme/web#3" },
+        ],
+      }),
+      { ...none, destroy: ["acme/web#2:closed:web-pr-2+web_pr_2_app", "acme/web#3:closed:web_pr_3_app"] },
+    ],
+    [
+      "a leftover role of a live preview (its PR open) is never removed: the next provision adopts it",
+      base({
+        open: [pull(4)],
+        namespaces: [ns("web-pr-4", "acme/web#4", { state: "ready" })],
+        roles: [{ role: "web_pr_4_app", key: "acme/web#4" }],
+      }),
+      none,
+    ],
+    [
+      "a leftover role whose preview has a job queued or running is left to that job",
+      base({ roles: [{ role: "web_pr_5_app", key: "acme/web#5" }], busy: new Set(["acme/web#5"]) }),
+      { ...none, skipped: ["acme/web#5"] },
+    ],
+    [
+      "a leftover role of a repository not enrolled is kept, and said so; one with an unreadable mark is left alone",
+      base({
+        roles: [
+          { role: "api_pr_1_app", key: "acme/api#1" },
+          { role: "odd_app", key: "not a key" },
+        ],
+        enrolled: new Set(["acme/web"]),
+      }),
+      { ...none, skipped: ["role odd_app", "role api_pr_1_app"] },
     ],
   ])("%s", (_name, input, expected) => {
     expect(summary(input)).toEqual(expected);

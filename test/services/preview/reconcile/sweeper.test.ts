@@ -59,6 +59,8 @@ describe("the server's sweeper against the fake API server and PostgreSQL", () =
     });
   const dbExists = async (name: string) =>
     ((await admin.query("select 1 from pg_database where datname = $1", [name])).rowCount ?? 0) > 0;
+  const roleExists = async (name: string) =>
+    ((await admin.query("select 1 from pg_roles where rolname = $1", [name])).rowCount ?? 0) > 0;
   const p = (number: number, state: "open" | "closed"): FakePull => ({
     number,
     title: `PR ${number}`,
@@ -100,12 +102,20 @@ describe("the server's sweeper against the fake API server and PostgreSQL", () =
     seedNs(`sw${run}-pr-4`, 4, { "preview-bot.dev/state": "ready" }); // open, up to date
     seedNs(`sw${run}-theirs`, 2, {}, { team: "data", "preview-bot.dev/pr": "2" }); // not ours: no managed-by label
     await admin.query(`create database ${pg.escapeIdentifier(`sw${run}_theirs`)}`); // not ours: no mark
+    // Leftover roles (a provision or a drop cut short: the role is there, its database is not): one of a closed PR,
+    // one of the live preview of PR 4; and a role without our mark that owns nothing.
+    for (const n of [7, 4]) {
+      await h.bot.app!.databases!.provision(namesOf(n));
+      await admin.query(`drop database ${pg.escapeIdentifier(namesOf(n).database)} with (force)`);
+    }
+    await admin.query(`create role ${pg.escapeIdentifier(`sw${run}_theirs_role`)}`);
   }, DEADLINE);
 
   afterAll(async () => {
-    for (const n of [1, 2, 5, 6]) await h?.bot.app?.databases?.drop(namesOf(n)).catch(() => undefined);
+    for (const n of [1, 2, 4, 5, 6, 7]) await h?.bot.app?.databases?.drop(namesOf(n)).catch(() => undefined);
     await h?.stop();
     await admin?.query(`drop database if exists ${pg.escapeIdentifier(`sw${run}_theirs`)}`);
+    await admin?.query(`drop role if exists ${pg.escapeIdentifier(`sw${run}_theirs_role`)}`);
     await admin?.end();
   });
 
@@ -119,18 +129,21 @@ describe("the server's sweeper against the fake API server and PostgreSQL", () =
         "2:closed",
         "3:expired",
         "5:closed",
+        "7:closed",
       ]);
-      expect(result.text).toMatch(/^Sweep \(dry run\): 1 to deploy, 3 to remove/);
+      expect(result.text).toMatch(/^Sweep \(dry run\): 1 to deploy, 4 to remove/);
+      expect(result.text).toContain(`• remove ${KEY(7)}: role sw${run}_pr_7_app (closed)`);
       expect(h.fake.requests.slice(requests).every((r) => r.method === "GET")).toBe(true);
       expect(await h.bot.app!.queue.activeKeys()).toEqual(new Set());
       expect(h.fake.get("v1", "Namespace", undefined, `sw${run}-pr-2`)).toBeDefined();
       expect(await dbExists(`sw${run}_pr_2`)).toBe(true);
+      expect(await roleExists(namesOf(7).role)).toBe(true);
     },
     DEADLINE,
   );
 
   it(
-    "removes orphans and expired previews, deploys the missing one, and touches nothing that is not ours",
+    "removes orphans (a leftover role too) and expired previews, deploys the missing one, and touches nothing that is not ours or live",
     async () => {
       const result = await h.bot.app!.sweeper.sweep();
       await h.bot.app!.idle();
@@ -140,6 +153,7 @@ describe("the server's sweeper against the fake API server and PostgreSQL", () =
         `destroy ${KEY(2)} (closed)`,
         `destroy ${KEY(3)} (expired)`,
         `destroy ${KEY(5)} (closed)`,
+        `destroy ${KEY(7)} (closed)`,
       ]);
       expect(
         h.fake.get("v1", "Namespace", undefined, `sw${run}-pr-1`)?.metadata.annotations?.["preview-bot.dev/state"],
@@ -152,6 +166,10 @@ describe("the server's sweeper against the fake API server and PostgreSQL", () =
       expect(h.fake.get("v1", "Namespace", undefined, `sw${run}-pr-4`)).toBeDefined();
       expect(h.fake.get("v1", "Namespace", undefined, `sw${run}-theirs`)).toBeDefined();
       expect(await dbExists(`sw${run}_theirs`)).toBe(true);
+      // The closed PR's leftover role is gone; the live preview's and the unmarked one are not.
+      expect(await roleExists(namesOf(7).role)).toBe(false);
+      expect(await roleExists(namesOf(4).role)).toBe(true);
+      expect(await roleExists(`sw${run}_theirs_role`)).toBe(true);
       expect(
         h.fake
           .list("v1", "Namespace")
