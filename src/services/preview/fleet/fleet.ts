@@ -18,7 +18,7 @@ import { describeError } from "../../shared/format.js";
 import type { Logger } from "../../../logger.js";
 import type { PreviewJob, PreviewSummary } from "../../shared/dispatch.js";
 import { blockedBy, type Caps, type Seat } from "./fair-order.js";
-import type { SeatRequest, SeatStore, SeatTransition, WaitingEntry } from "./seat-store.js";
+import type { SeatRequest, SeatStore, SeatTransition, WaitingEntry, Withdrawal } from "./seat-store.js";
 
 /** Where a waiting deploy stands. */
 export interface Standing {
@@ -98,20 +98,38 @@ export function createFleet(o: FleetOptions): Fleet {
     };
   }
 
+  /** Withdrawals this process is carrying out (by record id), so a replay does not run one twice. */
+  const withdrawing = new Set<string>();
+
+  /** Conclude a withdrawn deploy's queued check run; then its record (if the store keeps one) is done. */
+  function withdrawLater({ entry, why, id }: Withdrawal): void {
+    if (!o.withdraw || (id !== undefined && withdrawing.has(id))) return;
+    const withdraw = o.withdraw;
+    if (id !== undefined) withdrawing.add(id);
+    track(entry.key, async () => {
+      try {
+        await withdraw(entry, why);
+      } catch (err) {
+        log.warn(
+          { err, key: entry.key },
+          `concluding the queued check run of ${entry.key} at ${entry.facts.ref.sha.slice(0, 7)}: ${describeError(err)}`,
+        );
+      }
+      if (id === undefined) return;
+      await o.seats
+        .withdrawalDone(id)
+        .catch((err: unknown) =>
+          log.warn({ err, key: entry.key }, `forgetting a done withdrawal: ${describeError(err)}`),
+        )
+        .finally(() => withdrawing.delete(id));
+    });
+  }
+
   /** Start the promoted, then tell every waiting deploy whose standing changed. */
   async function after(t: SeatTransition, joined?: string): Promise<void> {
-    for (const { entry, why } of t.withdrawn) {
-      if (why === "released") told.delete(entry.key); // superseded: the same preview still waits, told as before
-      if (!o.withdraw) continue;
-      const withdraw = o.withdraw;
-      track(entry.key, () =>
-        withdraw(entry, why).catch((err: unknown) =>
-          log.warn(
-            { err, key: entry.key },
-            `concluding the queued check run of ${entry.key} at ${entry.facts.ref.sha.slice(0, 7)}: ${describeError(err)}`,
-          ),
-        ),
-      );
+    for (const w of t.withdrawn) {
+      if (w.why === "released") told.delete(w.entry.key); // superseded: the same preview still waits, told as before
+      withdrawLater(w);
     }
     for (const entry of t.promoted) {
       told.delete(entry.key);
@@ -177,6 +195,8 @@ export function createFleet(o: FleetOptions): Fleet {
       await after(await o.seats.release(key, o.caps));
     },
     async pump() {
+      // Withdrawals a crash cut short (decided and recorded, the check run not yet concluded) are done now.
+      for (const w of await o.seats.pendingWithdrawals()) withdrawLater(w);
       await after(await o.seats.pump(o.caps));
     },
     async setAsleep(key, asleep) {

@@ -15,11 +15,15 @@ import {
   type SeatStore,
   type SeatTransition,
   type WaitingEntry,
+  type Withdrawal,
 } from "./seat-store.js";
 
 const FLEET_SEATS_TABLE = "preview_bot_fleet_seats";
 const FLEET_WAITING_TABLE = "preview_bot_fleet_waiting";
 const FLEET_SERVED_TABLE = "preview_bot_fleet_served";
+const FLEET_WITHDRAWN_TABLE = "preview_bot_fleet_withdrawn";
+/** A withdrawal not done within this long is dropped: its check run was concluded by a later deploy or teardown. */
+const WITHDRAWAL_KEPT_HOURS = 24;
 const LOCK = "preview-bot:fleet";
 
 export class PgSeatStore implements SeatStore {
@@ -43,6 +47,11 @@ export class PgSeatStore implements SeatStore {
         this.pool,
         FLEET_SERVED_TABLE,
         `create table if not exists ${FLEET_SERVED_TABLE} (repo text primary key, served bigint not null)`,
+      );
+      await createTableOnce(
+        this.pool,
+        FLEET_WITHDRAWN_TABLE,
+        `create table if not exists ${FLEET_WITHDRAWN_TABLE} (id bigserial primary key, key text not null, why text not null, entry jsonb not null, at timestamptz not null default now())`,
       );
     })().catch((err: unknown) => {
       this.ready = undefined;
@@ -136,6 +145,14 @@ export class PgSeatStore implements SeatStore {
       const before = await this.load(client);
       const { state, result } = transition(before, change, caps, new Date().toISOString());
       await this.save(client, before, state);
+      // In the same transaction: a withdrawal is recorded exactly when the line changed, and outlives a crash.
+      for (const w of result.withdrawn) {
+        const { rows } = await client.query<{ id: string }>(
+          `insert into ${FLEET_WITHDRAWN_TABLE} (key, why, entry) values ($1, $2, $3) returning id`,
+          [w.entry.key, w.why, w.entry],
+        );
+        w.id = rows[0]!.id;
+      }
       await client.query("commit");
       return result;
     } catch (err) {
@@ -160,6 +177,22 @@ export class PgSeatStore implements SeatStore {
   }
   reconcile(existing: readonly Omit<Seat, "state">[], busy: ReadonlySet<string>, caps: Caps) {
     return this.apply({ kind: "reconcile", existing, busy }, caps);
+  }
+
+  async pendingWithdrawals(): Promise<Withdrawal[]> {
+    await this.init();
+    await this.pool.query(`delete from ${FLEET_WITHDRAWN_TABLE} where at < now() - make_interval(hours => $1)`, [
+      WITHDRAWAL_KEPT_HOURS,
+    ]);
+    const { rows } = await this.pool.query<{ id: string; why: Withdrawal["why"]; entry: WaitingEntry }>(
+      `select id, why, entry from ${FLEET_WITHDRAWN_TABLE} order by id`,
+    );
+    return rows.map((r) => ({ id: r.id, why: r.why, entry: r.entry }));
+  }
+
+  async withdrawalDone(id: string): Promise<void> {
+    await this.init();
+    await this.pool.query(`delete from ${FLEET_WITHDRAWN_TABLE} where id = $1`, [id]);
   }
 
   async snapshot() {

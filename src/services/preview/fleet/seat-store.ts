@@ -45,9 +45,17 @@ export interface SeatTransition {
   seats: Seat[];
   /**
    * Left the line without a seat: replaced by a deploy of a newer commit of the same preview (`superseded`), or given
-   * up (`released`: closed, destroyed). Their queued check runs must be concluded.
+   * up (`released`: closed, destroyed). Their queued check runs must be concluded. A durable store records each in the
+   * transition's own transaction (`id`), so one a crash cut short is done later (`pendingWithdrawals`).
    */
-  withdrawn: Array<{ entry: WaitingEntry; why: "superseded" | "released" }>;
+  withdrawn: Withdrawal[];
+}
+
+export interface Withdrawal {
+  entry: WaitingEntry;
+  why: "superseded" | "released";
+  /** Set by a durable store: the record to mark done once the check run is concluded. */
+  id?: string;
 }
 
 export interface SeatStore {
@@ -69,6 +77,10 @@ export interface SeatStore {
    * seat row lost), and a seat whose preview does not exist and is not being worked on (`busy`) is given up.
    */
   reconcile(existing: readonly Omit<Seat, "state">[], busy: ReadonlySet<string>, caps: Caps): Promise<SeatTransition>;
+  /** Withdrawals recorded but not yet done (their process died first); none for a store that dies with its process. */
+  pendingWithdrawals(): Promise<Withdrawal[]>;
+  /** A recorded withdrawal was carried out (or tried and given up): forget it. */
+  withdrawalDone(id: string): Promise<void>;
 }
 
 /** Everything a transition reads and writes. */
@@ -186,6 +198,11 @@ export class MemorySeatStore implements SeatStore {
   async reconcile(existing: readonly Omit<Seat, "state">[], busy: ReadonlySet<string>, caps: Caps) {
     return this.apply({ kind: "reconcile", existing, busy }, caps);
   }
+  /** Nothing outlives the process here: a withdrawal is done by the process that decided it, or not at all. */
+  async pendingWithdrawals(): Promise<Withdrawal[]> {
+    return [];
+  }
+  async withdrawalDone(): Promise<void> {}
   async snapshot() {
     return {
       seats: [...this.state.seats],

@@ -6,6 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import pg from "pg";
 import type { Caps } from "../../../../src/services/preview/fleet/fair-order.js";
+import { createLogger } from "../../../../src/logger.js";
+import { createFleet } from "../../../../src/services/preview/fleet/fleet.js";
 import { PgSeatStore } from "../../../../src/services/preview/fleet/seat-store-pg.js";
 import {
   MemorySeatStore,
@@ -77,7 +79,7 @@ const stores: Array<[string, () => Promise<SeatStore>]> = [
     async () => {
       const pool = newPool();
       await pool.query(
-        "drop table if exists preview_bot_fleet_seats, preview_bot_fleet_waiting, preview_bot_fleet_served",
+        "drop table if exists preview_bot_fleet_seats, preview_bot_fleet_waiting, preview_bot_fleet_served, preview_bot_fleet_withdrawn",
       );
       return new PgSeatStore(pool);
     },
@@ -179,6 +181,52 @@ describe.each(stores)("the seat store %s", (_name, make) => {
     const restarted = s instanceof PgSeatStore ? new PgSeatStore(pools.at(-1)!) : s;
     expect(keys((await restarted.snapshot()).waiting)).toEqual(["a/x#2"]);
     expect(keys((await restarted.release("a/x#1", { total: 1 })).promoted)).toEqual(["a/x#2"]);
+  });
+});
+
+describe("withdrawals in PostgreSQL", () => {
+  it("a withdrawal recorded with its transition but cut short by a crash is done at the next start, once", async () => {
+    const pool = newPool();
+    await pool.query(
+      "drop table if exists preview_bot_fleet_seats, preview_bot_fleet_waiting, preview_bot_fleet_served, preview_bot_fleet_withdrawn",
+    );
+    const caps: Caps = { total: 1 };
+    const at = (key: string, sha: string) => {
+      const r = request(key);
+      r.facts.ref = { ...r.facts.ref, sha: sha.repeat(40) };
+      return r;
+    };
+    const before = new PgSeatStore(pool);
+    await before.claim(at("a/x#1", "a"), caps);
+    await before.claim(at("a/x#2", "a"), caps);
+    // A push supersedes the waiting deploy; the process dies before the queued check run is concluded.
+    const cut = await before.claim(at("a/x#2", "b"), caps);
+    expect(cut.withdrawn.map((w) => [w.entry.facts.ref.sha[0], w.why, typeof w.id])).toEqual([
+      ["a", "superseded", "string"],
+    ]);
+
+    const events: string[] = [];
+    const restarted = new PgSeatStore(pool);
+    const fleet = createFleet({
+      seats: restarted,
+      caps,
+      start: async () => undefined,
+      withdraw: async (entry, why) => void events.push(`${entry.key}@${entry.facts.ref.sha[0]} ${why}`),
+      logger: createLogger({ level: "silent" }),
+    });
+    await fleet.pump(); // the bot's start
+    await fleet.settled();
+    expect(events).toEqual(["a/x#2@a superseded"]);
+    expect(await restarted.pendingWithdrawals()).toEqual([]);
+    await fleet.pump();
+    await fleet.settled();
+    expect(events).toEqual(["a/x#2@a superseded"]); // done once
+
+    // Without a crash the record goes as soon as the check run is concluded.
+    await fleet.release("a/x#2");
+    await fleet.settled();
+    expect(events).toEqual(["a/x#2@a superseded", "a/x#2@b released"]);
+    expect(await restarted.pendingWithdrawals()).toEqual([]);
   });
 });
 
