@@ -21,36 +21,25 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { rerunWithTypeScript } from "./support/typescript.mjs";
+import { join } from "node:path";
+import { benchScript } from "./support/script.mjs";
 import { signedBurst } from "./support/deliveries.mjs";
 import { benchBot, OWNER, pct, REPO, SECRET, sha } from "./support/bot.mjs";
-import { parseArgs } from "node:util";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "..");
-const argv = process.argv.slice(2);
-// The renderer's sandbox (preview-sandbox) and the pinned tools, as the test setup puts them first.
-process.env.PATH = `${join(root, ".tools", "bin")}:${process.env.PATH}`;
-
-rerunWithTypeScript(import.meta.url, argv, root);
-
-const { values: opts } = parseArgs({
-  args: argv,
-  options: {
+const { opts, support } = benchScript(
+  import.meta.url,
+  {
     only: { type: "string" },
     prs: { type: "string", default: "200" },
     latency: { type: "string", default: "150" },
     rounds: { type: "string", default: "3" },
     installations: { type: "string" },
     comments: { type: "string", default: "300" },
-    "no-build": { type: "boolean" },
   },
-});
+  { tools: true },
+);
 const PRS = Number(opts.prs);
 const LATENCY = Number(opts.latency);
-const support = (p) => pathToFileURL(join(root, "test", "support", p)).href;
 
 const { Probot, createNodeMiddleware } = await import("probot");
 const { pino } = await import("pino");

@@ -18,28 +18,15 @@ import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
-import { rerunWithTypeScript } from "./support/typescript.mjs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { benchScript } from "./support/script.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "..");
-const argv = process.argv.slice(2);
-rerunWithTypeScript(import.meta.url, argv, root);
-
-const { values: opts } = parseArgs({
-  args: argv,
-  options: {
-    previews: { type: "string", default: "200" },
-    requests: { type: "string", default: "200" },
-    "no-build": { type: "boolean" },
-    "fake-cluster": { type: "boolean" },
-  },
+const { opts, dist, support } = benchScript(import.meta.url, {
+  previews: { type: "string", default: "200" },
+  requests: { type: "string", default: "200" },
+  "fake-cluster": { type: "boolean" },
 });
-const distDir = resolve(process.env.BENCH_DIST ?? join(root, "dist"));
-const dist = (p) => pathToFileURL(join(distDir, p)).href;
-const support = (p) => pathToFileURL(join(root, "test", "support", p)).href;
 
 if (opts["fake-cluster"]) {
   // The child: the fake API server with the previews' namespaces; prints its URL, stops when stdin closes.

@@ -20,31 +20,17 @@
  *
  * Loopback numbers: the floor of the gate's own cost. A real registry adds its round trips (two for a cold token).
  */
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
-import { rerunWithTypeScript } from "./support/typescript.mjs";
+import { join } from "node:path";
+import { benchScript } from "./support/script.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "..");
-const argv = process.argv.slice(2);
-rerunWithTypeScript(import.meta.url, argv, root);
-
-const { values: opts } = parseArgs({
-  args: argv,
-  options: {
-    warm: { type: "string", default: "200" },
-    cold: { type: "string", default: "50" },
-    deploys: { type: "string", default: "50" },
-    "no-build": { type: "boolean" },
-  },
+const { root, opts, dist, support } = benchScript(import.meta.url, {
+  warm: { type: "string", default: "200" },
+  cold: { type: "string", default: "50" },
+  deploys: { type: "string", default: "50" },
 });
-const dist = (p) => pathToFileURL(join(root, "dist", p)).href;
 const { createRegistryClient } = await import(dist("services/registry/registry-client.js"));
 const { parseDockerConfig } = await import(dist("services/registry/docker-config.js"));
-const { startRegistry, REGISTRY_BINARY } = await import(
-  pathToFileURL(join(root, "test", "support", "registry.ts")).href
-);
+const { startRegistry, REGISTRY_BINARY } = await import(support("registry.ts"));
 const { existsSync, readFileSync } = await import("node:fs");
 const { execFileSync } = await import("node:child_process");
 const { parseConfig } = await import(dist("config.js"));

@@ -14,30 +14,19 @@
  * Options: `--only soak|queue`, `--lifecycles N` (default 1000), `--concurrency N` (default 6), `--seed S`,
  * `--rounds N`. SOAK_LOG_LEVEL=info and SOAK_LOG_FILE=<path> keep the bot's log.
  */
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
-import { rerunWithTypeScript } from "./support/typescript.mjs";
+import { benchScript } from "./support/script.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "..");
-const argv = process.argv.slice(2);
-process.env.PATH = `${join(root, ".tools", "bin")}:${process.env.PATH}`;
-
-rerunWithTypeScript(import.meta.url, argv, root);
-
-const { values: opts } = parseArgs({
-  args: argv,
-  options: {
+const { opts, support } = benchScript(
+  import.meta.url,
+  {
     only: { type: "string" },
     lifecycles: { type: "string", default: "1000" },
     concurrency: { type: "string", default: "6" },
     seed: { type: "string" },
     rounds: { type: "string", default: "10" },
-    "no-build": { type: "boolean" },
   },
-});
-const support = (p) => pathToFileURL(join(root, "test", "support", p)).href;
+  { tools: true },
+);
 const { startSoakWorld } = await import(support("soak/world.ts"));
 const { runSoak, sync, pullEvent } = await import(support("soak/lifecycle.ts"));
 

@@ -16,26 +16,14 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { benchBot, OWNER, pct, REPO, SECRET, sha } from "./support/bot.mjs";
 import { startBenchControlPlane } from "./support/control-plane.mjs";
 import { signedBurst } from "./support/deliveries.mjs";
-import { rerunWithTypeScript } from "./support/typescript.mjs";
+import { benchScript } from "./support/script.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "..");
-const argv = process.argv.slice(2);
-// The renderer's sandbox (preview-sandbox) and the pinned tools, as the test setup puts them first.
-process.env.PATH = `${join(root, ".tools", "bin")}:${process.env.PATH}`;
-
-rerunWithTypeScript(import.meta.url, argv, root);
-
-const { values: opts } = parseArgs({
-  args: argv,
-  options: { deploys: { type: "string", default: "15" }, "no-build": { type: "boolean" } },
-});
+const { root, opts } = benchScript(import.meta.url, { deploys: { type: "string", default: "15" } }, { tools: true });
 const DEPLOYS = Number(opts.deploys);
 const INSTALLATION = 2;
 const CONFIG = `manifests: { path: deploy }

@@ -15,27 +15,13 @@
  *    cluster). Target ≤ 5 s p95.
  */
 import { createServer, request } from "node:http";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
-import { rerunWithTypeScript } from "./support/typescript.mjs";
+import { benchScript } from "./support/script.mjs";
 import { startBenchControlPlane } from "./support/control-plane.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "..");
-const argv = process.argv.slice(2);
-rerunWithTypeScript(import.meta.url, argv, root);
-
-const { values: opts } = parseArgs({
-  args: argv,
-  options: {
-    wakes: { type: "string", default: "20" },
-    requests: { type: "string", default: "200" },
-    "no-build": { type: "boolean" },
-  },
+const { opts, dist } = benchScript(import.meta.url, {
+  wakes: { type: "string", default: "20" },
+  requests: { type: "string", default: "200" },
 });
-const distDir = resolve(process.env.BENCH_DIST ?? join(root, "dist"));
-const dist = (p) => pathToFileURL(join(distDir, p)).href;
 
 const { CoreV1Api } = await import("@kubernetes/client-node");
 const { createLogger } = await import(dist("logger.js"));

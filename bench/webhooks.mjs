@@ -12,25 +12,18 @@
  * resolve hook to import them. The bot itself comes from dist/ (`npm run bench` builds first).
  */
 import { generateKeyPairSync } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { rerunWithTypeScript } from "./support/typescript.mjs";
+import { join } from "node:path";
+import { benchScript } from "./support/script.mjs";
 import { signedBurst } from "./support/deliveries.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "..");
-const args = process.argv.slice(2);
-
-rerunWithTypeScript(import.meta.url, args, root);
+const { dist, support } = benchScript(import.meta.url, {}, { tools: true });
 
 const DELIVERIES = 500;
 const IN_FLIGHT = 50;
 const PRS = 200;
-const dist = (p) => pathToFileURL(join(root, "dist", p)).href;
-const support = (p) => pathToFileURL(join(root, "test", "support", p)).href;
 
 const { Probot, ProbotOctokit, createNodeMiddleware } = await import("probot");
 const { pino } = await import("pino");
@@ -146,11 +139,16 @@ async function storm() {
   const { createCluster } = await import(dist("services/cluster/cluster.js"));
   const { createRunner } = await import(dist("services/preview/runner.js"));
   const { createRenderer } = await import(dist("services/preview/render/index.js"));
+  const { renderWorkerFrom } = await import(dist("services/preview/render/settings.js"));
+  const { imageDepsFrom } = await import(dist("parts.js"));
+  const { DEFAULT_PACE } = await import(dist("services/shared/pace.js"));
   const { createReporter } = await import(dist("services/github/reporter.js"));
   const { createMemoryQueue } = await import(dist("services/jobs/queue.js"));
   const { guardrailSettings } = await import(dist("services/preview/guardrails/namespace-guardrails.js"));
   const logger = createLogger({ level: "silent" });
   const workDir = mkdtempSync(join(tmpdir(), "bench-storm-"));
+  // As the bot's start does: as root, the sandbox renders as an unprivileged uid that must pass through this directory.
+  if (process.getuid?.() === 0) chmodSync(workDir, 0o711);
   nock.disableNetConnect();
   nock.enableNetConnect((h) => h.startsWith("127.0.0.1"));
   const gh = fakeGitHub({
@@ -190,7 +188,11 @@ async function storm() {
   const cluster = createCluster({ kubeConfig: fake.kubeConfig(), pollMs: 100, logger });
   const runner = createRunner({
     cluster,
-    renderer: createRenderer({ workDir, logger, toolPath: process.env.PATH }),
+    renderer: createRenderer({
+      worker: renderWorkerFrom(loadEnv({ PATH: process.env.PATH }), logger),
+      logger,
+      toolPath: process.env.PATH,
+    }),
     github: {
       octokitFor: async () => new TestOctokit({ auth: { token: "ghs_bench" }, log: silentLogger }),
       reporterFor: (octokit, owner, repo) => createReporter({ octokit, owner, repo, logger }),
@@ -199,6 +201,7 @@ async function storm() {
     workDir,
     namespaceDeleteTimeoutMs: 5000,
     guardrails: guardrailSettings(loadEnv({})),
+    images: imageDepsFrom(loadEnv({}), cluster, DEFAULT_PACE),
   });
   const queue = createMemoryQueue({ concurrency: 8 });
   await queue.start();
