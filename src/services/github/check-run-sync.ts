@@ -9,7 +9,7 @@
  */
 import type { RunReport } from "../shared/run-report.js";
 import type { OurApp } from "./app-identity.js";
-import { attempt, httpStatus, reportError, retryDelayMs } from "./report-error.js";
+import { attempt, httpStatus, reportError, WriteFailures } from "./report-error.js";
 import { renderCheckRunOutput } from "./report-markdown.js";
 import type { SurfaceContext } from "./surface.js";
 import type { WriteOutcome } from "./write-lanes.js";
@@ -45,7 +45,7 @@ export class CheckRunSync {
   /** What was last written to `run` (status and output), to skip writes that change nothing. */
   private sent: string | undefined;
   /** Writes failed in a row (the backoff of the next try). */
-  private failedWrites = 0;
+  private readonly failures = new WriteFailures();
   /** Our open check run per commit, as looked up (null: none). */
   private readonly found = new Map<string, Run | null>();
 
@@ -141,8 +141,8 @@ export class CheckRunSync {
         await this.lookUp(report);
       } catch (err) {
         this.ctx.fail("check_run", reportError("listing check runs", err), report);
-        const retryInMs = retryDelayMs(err, ++this.failedWrites);
-        if (retryInMs !== undefined) return { retryInMs };
+        const retry = this.failures.retryAfter(err);
+        if (retry) return retry;
         this.found.set(sha, null); // still unknown after the retries: a duplicate check run is better than no result
       }
     }
@@ -151,7 +151,7 @@ export class CheckRunSync {
     try {
       if (this.run && (await this.update(report, this.run, all))) {
         this.sent = key;
-        this.failedWrites = 0;
+        this.failures.reset();
         return;
       }
       const { owner, repo, octokit } = this.ctx;
@@ -160,15 +160,14 @@ export class CheckRunSync {
       );
       this.run = { id: data.id, sha, url: data.html_url ?? "" };
       this.sent = key;
-      this.failedWrites = 0;
+      this.failures.reset();
     } catch (err) {
       this.ctx.fail(
         "check_run",
         reportError(`${done ? "concluding" : "updating"} the check run for ${report.names.key}`, err),
         report,
       );
-      const retryInMs = retryDelayMs(err, ++this.failedWrites);
-      return retryInMs === undefined ? undefined : { retryInMs };
+      return this.failures.retryAfter(err);
     }
   }
 

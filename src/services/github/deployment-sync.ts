@@ -9,7 +9,7 @@
  */
 import { redactText } from "../../logger.js";
 import type { RunReport } from "../shared/run-report.js";
-import { attempt, ReportError, reportError, retryDelayMs } from "./report-error.js";
+import { attempt, ReportError, reportError, WriteFailures } from "./report-error.js";
 import type { SurfaceContext } from "./surface.js";
 import type { WriteOutcome } from "./write-lanes.js";
 
@@ -31,7 +31,7 @@ export class DeploymentSync {
   private known: Known | null | undefined;
   private retiring: { report: RunReport; deployments: Known[] } | undefined;
   /** Writes failed in a row (the backoff of the next try). */
-  private failedWrites = 0;
+  private readonly failures = new WriteFailures();
 
   constructor(
     private readonly ctx: SurfaceContext,
@@ -76,10 +76,10 @@ export class DeploymentSync {
         ...(environmentUrl ? { environment_url: environmentUrl } : {}),
       });
       this.known = { id, state, ...(environmentUrl ? { environmentUrl } : {}) };
-      this.failedWrites = 0;
+      this.failures.reset();
     } catch (err) {
       this.ctx.fail("deployment", reportError(`finishing the deployment of ${report.names.key}`, err), report);
-      return this.retryAfter(err);
+      return this.failures.retryAfter(err);
     }
   }
 
@@ -115,7 +115,7 @@ export class DeploymentSync {
       });
     }
     if (errors.length === 0) {
-      this.failedWrites = 0;
+      this.failures.reset();
       return;
     }
     const env = job.report.names.environment;
@@ -127,20 +127,10 @@ export class DeploymentSync {
             { cause: new AggregateError(errors) },
           );
     this.ctx.fail("deployment", err, job.report);
-    const retry = this.retryAfter(err);
+    const retry = this.failures.retryAfter(err);
     // Only the deployments still active are written again (a newer teardown's listing replaces them).
     if (retry) this.retiring = { report: job.report, deployments: left };
     return retry;
-  }
-
-  /** Another try after a transient failure (the `failedWrites`-th in a row), or none. */
-  private retryAfter(err: unknown): WriteOutcome | undefined {
-    const retryInMs = retryDelayMs(err, ++this.failedWrites);
-    if (retryInMs === undefined) {
-      this.failedWrites = 0;
-      return undefined;
-    }
-    return { retryInMs };
   }
 
   private async latest(id: number): Promise<Known> {

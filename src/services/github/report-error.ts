@@ -39,7 +39,7 @@ const RETRY_AFTER_CAP_MS = 60_000;
  * When to try a failed write again (its `failures`-th failure in a row), or undefined: not transient, or tried
  * enough. GitHub's `retry-after` (seconds) wins over the backoff.
  */
-export function retryDelayMs(err: unknown, failures: number): number | undefined {
+function retryDelayMs(err: unknown, failures: number): number | undefined {
   if (failures > RETRY_BACKOFF_MS.length || !isTransientError(err)) return undefined;
   const backoff = RETRY_BACKOFF_MS[failures - 1]!;
   for (let e: unknown = err, i = 0; e && typeof e === "object" && i < 8; e = (e as { cause?: unknown }).cause, i++) {
@@ -49,4 +49,25 @@ export function retryDelayMs(err: unknown, failures: number): number | undefined
     if (Number.isFinite(after) && after >= 0) return Math.min(Math.max(after * 1_000, backoff), RETRY_AFTER_CAP_MS);
   }
   return backoff;
+}
+
+/**
+ * The transient failures in a row of one kind of write (a check run, a deployment, the sticky comment): when to try
+ * again, or none (not transient, or tried enough; then the count starts over). A write that lands resets it.
+ */
+export class WriteFailures {
+  private count = 0;
+
+  reset(): void {
+    this.count = 0;
+  }
+
+  retryAfter(err: unknown): { retryInMs: number } | undefined {
+    const retryInMs = retryDelayMs(err, ++this.count);
+    if (retryInMs === undefined) {
+      this.count = 0;
+      return undefined;
+    }
+    return { retryInMs };
+  }
 }

@@ -12,7 +12,7 @@
  */
 import type { RunReport } from "../shared/run-report.js";
 import type { OurApp } from "./app-identity.js";
-import { attempt, httpStatus, reportError, retryDelayMs } from "./report-error.js";
+import { attempt, httpStatus, reportError, WriteFailures } from "./report-error.js";
 import { GITHUB_TEXT_LIMIT, renderComment, stickyMarker } from "./report-markdown.js";
 import type { SurfaceContext } from "./surface.js";
 import type { WriteOutcome } from "./write-lanes.js";
@@ -28,7 +28,7 @@ export class StickyCommentSync {
   /** Our sticky comment as GitHub has it: undefined not looked up, null none yet. */
   private current: { id: number; body: string } | null | undefined;
   /** Writes failed in a row (the backoff of the next try). */
-  private failedWrites = 0;
+  private readonly failures = new WriteFailures();
 
   constructor(
     private readonly ctx: SurfaceContext,
@@ -65,20 +65,20 @@ export class StickyCommentSync {
           reportError(`listing comments of ${report.names.key}; not written this time`, err),
           report,
         );
-        return this.retryAfter(err);
+        return this.failures.retryAfter(err);
       }
     }
     this.current ??= this.created.get(where) ?? null;
     const body = this.render(report);
     if (this.current && normalize(this.current.body) === body) {
-      this.failedWrites = 0;
+      this.failures.reset();
       return;
     }
     let creating = false;
     try {
       if (this.current && (await this.update(report, this.current.id, body))) {
         this.current = { id: this.current.id, body };
-        this.failedWrites = 0;
+        this.failures.reset();
         return;
       }
       creating = true;
@@ -89,22 +89,12 @@ export class StickyCommentSync {
       this.current = { id: data.id, body };
       this.created.set(where, this.current);
       if (this.created.size > CREATED_MEMORY) this.created.delete(this.created.keys().next().value!);
-      this.failedWrites = 0;
+      this.failures.reset();
     } catch (err) {
       this.ctx.fail("comment", reportError(`updating the preview comment on ${report.names.key}`, err), report);
       if (creating) this.current = undefined; // it may exist after all: the retry lists first
-      return this.retryAfter(err);
+      return this.failures.retryAfter(err);
     }
-  }
-
-  /** Another try after a transient failure (the `failedWrites`-th in a row), or none. */
-  private retryAfter(err: unknown): WriteOutcome | undefined {
-    const retryInMs = retryDelayMs(err, ++this.failedWrites);
-    if (retryInMs === undefined) {
-      this.failedWrites = 0;
-      return undefined;
-    }
-    return { retryInMs };
   }
 
   private render(report: RunReport): string {
