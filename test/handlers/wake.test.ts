@@ -33,9 +33,36 @@ describe("isRealVisitor", () => {
   });
 });
 
-describe("the wake door", () => {
+/**
+ * The door on a loopback server for the enclosing describe (started in its beforeAll, closed in its afterAll), and a
+ * request to it as a browser at `host` would send one.
+ */
+function serveDoor(door: ReturnType<typeof createWakeDoor>) {
   let server: Server;
-  let port: number;
+  let port = 0;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      void Promise.resolve(door.listener(req, res)).then((served) => {
+        if (!served) res.writeHead(404).end("not the door's");
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    port = (server.address() as { port: number }).port;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  return (host: string, ua: string, method: string, path: string) =>
+    new Promise<{ status: number; body: string; headers: Record<string, unknown> }>((resolve, reject) => {
+      request({ host: "127.0.0.1", port, method, path, headers: { host, "user-agent": ua } }, (res) => {
+        let body = "";
+        res.setEncoding("utf8").on("data", (c: string) => (body += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      })
+        .on("error", reject)
+        .end();
+    });
+}
+
+describe("the wake door", () => {
   const submitted: Request[] = [];
   let lists = 0;
   const namespaces: NamespaceListing[] = [
@@ -72,27 +99,8 @@ describe("the wake door", () => {
     cacheMs: 60_000,
     resubmitMs: 60_000,
   });
-  const get = (host: string, ua: string, method = "GET") =>
-    new Promise<{ status: number; body: string; headers: Record<string, unknown> }>((resolve, reject) => {
-      request({ host: "127.0.0.1", port, method, path: "/cart?x=1", headers: { host, "user-agent": ua } }, (res) => {
-        let body = "";
-        res.setEncoding("utf8").on("data", (c: string) => (body += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-      })
-        .on("error", reject)
-        .end();
-    });
-
-  beforeAll(async () => {
-    server = createServer((req, res) => {
-      void Promise.resolve(door.listener(req, res)).then((served) => {
-        if (!served) res.writeHead(404).end("not the door's");
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    port = (server.address() as { port: number }).port;
-  });
-  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  const visit = serveDoor(door);
+  const get = (host: string, ua: string, method = "GET") => visit(host, ua, method, "/cart?x=1");
 
   it("an unfurler gets the waking page and asks for nothing", async () => {
     const r = await get("web-pr-5.previews.example.test", "Slackbot-LinkExpanding 1.0");
@@ -153,29 +161,9 @@ describe("the wake door when things change or fail", () => {
     cacheMs: 60_000,
     resubmitMs: 60_000,
   });
-  let server: Server;
-  let port: number;
+  const visit = serveDoor(door);
   const call = (host: string, method = "GET", ua = BROWSER) =>
-    new Promise<{ status: number; body: string }>((resolve, reject) => {
-      request({ host: "127.0.0.1", port, method, path: "/", headers: { host, "user-agent": ua } }, (res) => {
-        let body = "";
-        res.setEncoding("utf8").on("data", (c: string) => (body += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-        .on("error", reject)
-        .end();
-    });
-
-  beforeAll(async () => {
-    server = createServer((req, res) => {
-      void Promise.resolve(door.listener(req, res)).then((served) => {
-        if (!served) res.writeHead(404).end("not the door's");
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    port = (server.address() as { port: number }).port;
-  });
-  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+    visit(host, ua, method, "/").then(({ status, body }) => ({ status, body }));
 
   it("a cluster that cannot be read serves no page, and the next request looks again", async () => {
     listing = async () => {
